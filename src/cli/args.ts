@@ -1,0 +1,25 @@
+/** Argument parsing for subcommands: node:util parseArgs, with its errors turned into usage errors. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { RecgwError } from '../util/errors.js';
+
+export type Options = NonNullable<ParseArgsConfig['options']>;
+
+export function parse<O extends Options>(argv: string[], options: O, usage: string, allowPositionals = false) {
+  try {
+    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
+  } catch (err) {
+    throw new RecgwError('usage', `${(err as Error).message}\nusage: ${usage}`);
+  }
+}
+
+export function required(value: string | undefined, flag: string, usage: string): string {
+  if (value === undefined || value === '') throw new RecgwError('usage', `${flag} is required\nusage: ${usage}`);
+  return value;
+}
+
+export function positiveInt(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new RecgwError('usage', `${flag} must be a positive whole number, not ${JSON.stringify(value)}`);
+  return n;
+}

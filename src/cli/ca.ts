@@ -1,0 +1,55 @@
+/** `recgw ca ...`: the demo/test agency CA. */
+import { readFileSync } from 'node:fs';
+import { initCa, signDeviceCsr, issueServerCertificate } from '../pki/ca.js';
+import { writeFileAtomicSync } from '../util/fsx.js';
+import { RecgwError, isENOENT } from '../util/errors.js';
+import { parse, positiveInt, required } from './args.js';
+import type { Io } from './io.js';
+
+const USAGE = `recgw ca init --out DIR [--agency NAME]
+       recgw ca sign --ca DIR --csr FILE --out FILE [--days N]
+       recgw ca server-cert --ca DIR --name HOST [--name HOST ...] --cert FILE --key FILE`;
+
+export async function caCommand(argv: string[], io: Io): Promise<number> {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case 'init': {
+      const u = 'recgw ca init --out DIR [--agency NAME]';
+      const { values } = parse(rest, { out: { type: 'string' }, agency: { type: 'string' } }, u);
+      const out = required(values.out, '--out', u);
+      const p = initCa({ out, ...(values.agency ? { agencyName: values.agency } : {}) });
+      io.out(`Agency CA written to ${out}:\n  ${p.caCert} (CA certificate: give this to gateways and verifiers)\n  ${p.agencyPub} (agency public encryption key: give this to gateways)\n  ${p.agencyKey} (agency private decryption key: keep it at the agency)\n  ${p.receiptCert} (receipt-signing certificate)\n`);
+      return 0;
+    }
+    case 'sign': {
+      const u = 'recgw ca sign --ca DIR --csr FILE --out FILE [--days N]';
+      const { values } = parse(rest, { ca: { type: 'string' }, csr: { type: 'string' }, out: { type: 'string' }, days: { type: 'string' } }, u);
+      const csrPath = required(values.csr, '--csr', u);
+      let csrPem: string;
+      try {
+        csrPem = readFileSync(csrPath, 'utf8');
+      } catch (err) {
+        if (isENOENT(err)) throw new RecgwError('usage', `CSR file ${csrPath} does not exist`);
+        throw err;
+      }
+      const r = signDeviceCsr({ caDir: required(values.ca, '--ca', u), csrPem, days: positiveInt(values.days, '--days', 825) });
+      const out = required(values.out, '--out', u);
+      writeFileAtomicSync(out, r.certPem);
+      io.out(`Issued a device certificate for ${r.deviceId}: ${out}\n`);
+      return 0;
+    }
+    case 'server-cert': {
+      const u = 'recgw ca server-cert --ca DIR --name HOST [--name HOST ...] --cert FILE --key FILE';
+      const { values } = parse(rest, { ca: { type: 'string' }, name: { type: 'string', multiple: true }, cert: { type: 'string' }, key: { type: 'string' } }, u);
+      const names = values.name ?? [];
+      if (names.length === 0) throw new RecgwError('usage', `--name is required\nusage: ${u}`);
+      const r = issueServerCertificate({ caDir: required(values.ca, '--ca', u), names });
+      writeFileAtomicSync(required(values.cert, '--cert', u), r.certPem);
+      writeFileAtomicSync(required(values.key, '--key', u), r.keyPem, 0o600);
+      io.out(`Issued a server certificate for ${names.join(', ')}\n`);
+      return 0;
+    }
+    default:
+      throw new RecgwError('usage', `unknown ca subcommand ${JSON.stringify(sub ?? '')}\nusage: ${USAGE}`);
+  }
+}

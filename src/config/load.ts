@@ -1,0 +1,111 @@
+/**
+ * Reading and validating the installation config. Every problem names the file, the key and what is wrong,
+ * so a technician can fix it without reading code.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import { configSchema } from './schema.js';
+import type { Config } from './types.js';
+import { RecgwError, isENOENT } from '../util/errors.js';
+
+let validator: ReturnType<Ajv['compile']> | undefined;
+
+function compile(): ReturnType<Ajv['compile']> {
+  if (!validator) {
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
+    ajv.addKeyword({ keyword: 'x-restart', schemaType: 'boolean' });
+    validator = ajv.compile(configSchema);
+  }
+  return validator;
+}
+
+/** `/recording/sources/0/id` -> `recording.sources[0].id` */
+export function keyPath(instancePath: string): string {
+  if (instancePath === '') return '(top level)';
+  return instancePath
+    .slice(1)
+    .split('/')
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+}
+
+export interface ConfigProblem {
+  key: string;
+  message: string;
+}
+
+function describeError(e: ErrorObject): ConfigProblem {
+  const base = keyPath(e.instancePath);
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const extra = (e.params as { additionalProperty: string }).additionalProperty;
+      return { key: base === '(top level)' ? extra : `${base}.${extra}`, message: 'is not a known setting (check the spelling)' };
+    }
+    case 'required': {
+      const missing = (e.params as { missingProperty: string }).missingProperty;
+      return { key: base === '(top level)' ? missing : `${base}.${missing}`, message: 'is required' };
+    }
+    case 'enum':
+      return { key: base, message: `must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues).map((v) => JSON.stringify(v)).join(', ')}` };
+    default:
+      return { key: base, message: e.message ?? 'is invalid' };
+  }
+}
+
+/** Validate a parsed config object; returns the problems (empty when valid). Fills defaults in place. */
+export function validateConfig(obj: unknown): ConfigProblem[] {
+  const v = compile();
+  if (v(obj)) {
+    const c = obj as { recording: { sources: { id: string }[] } };
+    const seen = new Set<string>();
+    const problems: ConfigProblem[] = [];
+    c.recording.sources.forEach((s, i) => {
+      if (seen.has(s.id)) problems.push({ key: `recording.sources[${i}].id`, message: `duplicates another source's id ${JSON.stringify(s.id)}` });
+      seen.add(s.id);
+    });
+    return problems;
+  }
+  // Keep the first problem per key: ajv can report several for one mistake.
+  const out = new Map<string, ConfigProblem>();
+  for (const e of v.errors ?? []) {
+    const p = describeError(e);
+    if (!out.has(p.key)) out.set(p.key, p);
+  }
+  return [...out.values()];
+}
+
+export function parseConfigText(text: string, file: string): Config {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch (err) {
+    throw new RecgwError('config', `config file ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const problems = validateConfig(obj);
+  if (problems.length > 0) {
+    const lines = problems.map((p) => `  ${p.key}: ${p.message}`).join('\n');
+    throw new RecgwError('config', `config file ${file} is invalid:\n${lines}`);
+  }
+  const c = obj as Omit<Config, 'file'>;
+  const base = dirname(resolve(file));
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+  return {
+    ...c,
+    file: resolve(file),
+    stateDir: abs(c.stateDir),
+    agency: { caCert: abs(c.agency.caCert), encryptionKey: abs(c.agency.encryptionKey) },
+    recording: { ...c.recording, ...(c.recording.announcement ? { announcement: abs(c.recording.announcement) } : {}) },
+  };
+}
+
+export function loadConfig(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if (isENOENT(err)) throw new RecgwError('config', `config file ${file} does not exist (pass --config with the installation's config file)`, { cause: err });
+    throw new RecgwError('config', `cannot read config file ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  return parseConfigText(text, file);
+}

@@ -1,0 +1,75 @@
+/**
+ * The installation config's JSON Schema. One file per installation, checked at start-up; unknown keys are
+ * errors (a typo must not silently fall back to a default). `x-restart: true` marks keys whose change only
+ * takes effect after a restart (the console shows this).
+ */
+export const SOURCE_DRIVERS = ['sim', 'v4l2', 'alsa', 'rtsp', 'rpicam'] as const;
+export const INSTALLATIONS = ['interview-room', 'hearing-room', 'vehicle'] as const;
+
+const path = { type: 'string', minLength: 1 } as const;
+
+const source = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'kind', 'driver'],
+  properties: {
+    id: { type: 'string', pattern: '^[a-z][a-z0-9-]{0,31}$', description: 'short name, e.g. cam1, mic1' },
+    kind: { enum: ['camera', 'microphone'] },
+    driver: { enum: SOURCE_DRIVERS },
+    label: { type: 'string', maxLength: 64 },
+    device: { type: 'string', minLength: 1, description: 'v4l2: /dev/videoN; alsa: hw:1,0' },
+    url: { type: 'string', pattern: '^rtsps?://', description: 'rtsp: the camera stream URL' },
+    width: { type: 'integer', minimum: 160, maximum: 3840 },
+    height: { type: 'integer', minimum: 120, maximum: 2160 },
+    fps: { type: 'integer', minimum: 1, maximum: 60 },
+    bitrateKbps: { type: 'integer', minimum: 32, maximum: 50000 },
+    encoder: { enum: ['libx264', 'h264_v4l2m2m', 'copy'], description: 'video encoder; h264_v4l2m2m is the Pi hardware encoder' },
+    sampleRate: { type: 'integer', enum: [8000, 16000, 22050, 32000, 44100, 48000] },
+    channels: { type: 'integer', minimum: 1, maximum: 2 },
+    frequency: { type: 'integer', minimum: 20, maximum: 20000, description: 'sim microphone: tone frequency' },
+    withAudio: { type: 'boolean', description: 'sim camera: add a tone track' },
+  },
+} as const;
+
+export const configSchema = {
+  $id: 'https://recgw.invalid/schema/config.json',
+  type: 'object',
+  additionalProperties: false,
+  required: ['deviceId', 'installation', 'stateDir', 'agency', 'recording'],
+  properties: {
+    $schema: { type: 'string' },
+    deviceId: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
+      'x-restart': true,
+      description: 'unique device ID, the CN of the device certificate',
+    },
+    installation: { enum: INSTALLATIONS, 'x-restart': true },
+    place: { type: 'string', maxLength: 200, description: 'where the installation is, e.g. 一号询问室' },
+    stateDir: { ...path, 'x-restart': true, description: 'state database, keys, spool and sealed segments' },
+    agency: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['caCert', 'encryptionKey'],
+      properties: {
+        caCert: { ...path, 'x-restart': true, description: "the agency CA certificate (PEM)" },
+        encryptionKey: { ...path, 'x-restart': true, description: "the agency's public encryption key (PEM)" },
+      },
+    },
+    recording: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['sources'],
+      properties: {
+        segmentSeconds: { type: 'integer', minimum: 2, maximum: 600, default: 10 },
+        preEventSeconds: { type: 'integer', minimum: 0, maximum: 120, default: 0 },
+        expectedSessionMinutes: { type: 'integer', minimum: 1, maximum: 1440, default: 120 },
+        minBatteryPercent: { type: 'integer', minimum: 0, maximum: 100, default: 20 },
+        announcement: { ...path, description: 'audio file played at session start when the room has a speaker' },
+        speakerDevice: { type: 'string', description: 'ALSA device of the speaker, e.g. default or hw:0,0' },
+        storageQuotaMB: { type: 'integer', minimum: 16, description: 'cap on local recording storage' },
+        sources: { type: 'array', minItems: 1, maxItems: 8, items: source },
+      },
+    },
+  },
+} as const;

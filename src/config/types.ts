@@ -1,0 +1,45 @@
+/** The validated config as the code sees it (defaults filled, paths absolute). Mirrors schema.ts. */
+import type { INSTALLATIONS, SOURCE_DRIVERS } from './schema.js';
+
+export type SourceDriver = (typeof SOURCE_DRIVERS)[number];
+export type Installation = (typeof INSTALLATIONS)[number];
+
+export interface SourceConfig {
+  id: string;
+  kind: 'camera' | 'microphone';
+  driver: SourceDriver;
+  label?: string;
+  device?: string;
+  url?: string;
+  width?: number;
+  height?: number;
+  fps?: number;
+  bitrateKbps?: number;
+  encoder?: 'libx264' | 'h264_v4l2m2m' | 'copy';
+  sampleRate?: number;
+  channels?: number;
+  frequency?: number;
+  withAudio?: boolean;
+}
+
+export interface RecordingConfig {
+  segmentSeconds: number;
+  preEventSeconds: number;
+  expectedSessionMinutes: number;
+  minBatteryPercent: number;
+  announcement?: string;
+  speakerDevice?: string;
+  storageQuotaMB?: number;
+  sources: SourceConfig[];
+}
+
+export interface Config {
+  /** The file it was read from, for messages. */
+  file: string;
+  deviceId: string;
+  installation: Installation;
+  place?: string;
+  stateDir: string;
+  agency: { caCert: string; encryptionKey: string };
+  recording: RecordingConfig;
+}

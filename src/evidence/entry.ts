@@ -1,0 +1,94 @@
+/**
+ * The ledger entry's wire form: one line of JSON with a fixed key order and `sig` last, so that the signed
+ * bytes are the line itself with the `,"sig":"..."` member cut out (see docs/evidence-format.md). The hash
+ * chain links each line to the SHA-256 of the previous line's exact bytes.
+ */
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../util/canonical.js';
+
+export const FORMAT_VERSION = 1;
+export const GENESIS_PREV = '0'.repeat(64);
+
+export interface UnsignedEntry {
+  v: number;
+  device: string;
+  seq: number;
+  prev: string;
+  time: string;
+  type: string;
+  body: Record<string, unknown>;
+}
+
+export interface LedgerEntry extends UnsignedEntry {
+  sig: string;
+}
+
+const KEYS = ['v', 'device', 'seq', 'prev', 'time', 'type', 'body', 'sig'] as const;
+const SIG_TAIL = /,"sig":"([A-Za-z0-9+/]+={0,2})"\}$/;
+const HEX64 = /^[0-9a-f]{64}$/;
+const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const TYPE_RE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
+
+/** The bytes the device signs: the entry without `sig`, keys in the fixed order, body canonical. */
+export function encodeUnsigned(e: UnsignedEntry): string {
+  return (
+    `{"v":${e.v},"device":${JSON.stringify(e.device)},"seq":${e.seq},"prev":${JSON.stringify(e.prev)},` +
+    `"time":${JSON.stringify(e.time)},"type":${JSON.stringify(e.type)},"body":${canonicalJson(e.body)}}`
+  );
+}
+
+export function attachSignature(unsigned: string, sigB64: string): string {
+  return unsigned.slice(0, -1) + `,"sig":"${sigB64}"}`;
+}
+
+/** The signed bytes and signature of a line, or undefined when the line does not end in a signature member. */
+export function splitSignature(line: string): { signed: string; sig: Buffer } | undefined {
+  const m = SIG_TAIL.exec(line);
+  if (!m) return undefined;
+  return { signed: line.slice(0, m.index) + '}', sig: Buffer.from(m[1]!, 'base64') };
+}
+
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** The chain hash of an entry: SHA-256 of its line's UTF-8 bytes, without the newline. */
+export const lineHash = (line: string): string => sha256Hex(line);
+
+export type ParseResult = { ok: true; entry: LedgerEntry } | { ok: false; error: string };
+
+/** Parse and strictly check one ledger line. Never throws: bad input is a result, not a crash. */
+export function parseLine(line: string): ParseResult {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(line);
+  } catch (err) {
+    return { ok: false, error: `not valid JSON (${(err as Error).message})` };
+  }
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return { ok: false, error: 'not a JSON object' };
+  const keys = Object.keys(obj);
+  if (keys.length !== KEYS.length || keys.some((k, i) => k !== KEYS[i])) {
+    return { ok: false, error: `members must be exactly ${KEYS.join(', ')} in that order (found ${keys.join(', ')})` };
+  }
+  const e = obj as Record<string, unknown>;
+  if (e.v !== FORMAT_VERSION) return { ok: false, error: `unsupported format version ${JSON.stringify(e.v)}` };
+  if (typeof e.device !== 'string' || e.device === '') return { ok: false, error: 'device must be a non-empty string' };
+  if (typeof e.seq !== 'number' || !Number.isSafeInteger(e.seq) || e.seq < 0) return { ok: false, error: 'seq must be a non-negative integer' };
+  if (typeof e.prev !== 'string' || !HEX64.test(e.prev)) return { ok: false, error: 'prev must be 64 lowercase hex digits' };
+  if (typeof e.time !== 'string' || !ISO_MS.test(e.time) || Number.isNaN(Date.parse(e.time))) {
+    return { ok: false, error: 'time must be a UTC timestamp like 2026-01-02T03:04:05.678Z' };
+  }
+  if (typeof e.type !== 'string' || !TYPE_RE.test(e.type)) return { ok: false, error: 'type must be a dotted lowercase name' };
+  if (typeof e.body !== 'object' || e.body === null || Array.isArray(e.body)) return { ok: false, error: 'body must be a JSON object' };
+  if (typeof e.sig !== 'string') return { ok: false, error: 'sig must be a base64 string' };
+  const entry = e as unknown as LedgerEntry;
+  // Canonical form is required so that what a reader parses is exactly what was signed.
+  let again: string;
+  try {
+    again = attachSignature(encodeUnsigned(entry), entry.sig);
+  } catch (err) {
+    return { ok: false, error: `body cannot be encoded canonically (${(err as Error).message})` };
+  }
+  if (again !== line) return { ok: false, error: 'the line is not in canonical form (key order, spacing or escaping differs from what was signed)' };
+  return { ok: true, entry };
+}

@@ -1,0 +1,124 @@
+/**
+ * The device's append-only, hash-chained, signed ledger, kept in SQLite. Appending is one transaction, so a
+ * crash leaves the whole entry or none; callers may put their own rows in the same transaction (for example
+ * the segment index and the removal of the sealing-queue row) so state and ledger never disagree.
+ */
+import type { Db } from '../state/db.js';
+import type { Signer } from './signer.js';
+import { ENTRY } from './types.js';
+import {
+  FORMAT_VERSION,
+  GENESIS_PREV,
+  attachSignature,
+  encodeUnsigned,
+  lineHash,
+  type UnsignedEntry,
+} from './entry.js';
+import { RecgwError } from '../util/errors.js';
+
+export interface AppendedEntry {
+  seq: number;
+  hash: string;
+  time: string;
+  type: string;
+  line: string;
+}
+
+export interface LedgerOptions {
+  db: Db;
+  deviceId: string;
+  signer: Signer;
+  now?: () => Date;
+  software?: { name: string; version: string };
+}
+
+type Listener = (e: AppendedEntry) => void;
+
+export class Ledger {
+  private readonly db: Db;
+  private readonly deviceId: string;
+  private readonly signer: Signer;
+  private readonly now: () => Date;
+  private readonly software: { name: string; version: string };
+  private readonly listeners = new Set<Listener>();
+
+  constructor(opts: LedgerOptions) {
+    this.db = opts.db;
+    this.deviceId = opts.deviceId;
+    this.signer = opts.signer;
+    this.now = opts.now ?? (() => new Date());
+    this.software = opts.software ?? { name: 'recgw', version: '0' };
+  }
+
+  /** Open the ledger: write the genesis entry on first use, record a new certificate when it changed. */
+  start(): void {
+    const last = this.lastCertificate();
+    if (last === undefined) {
+      this.append(ENTRY.ledgerOpened, { deviceId: this.deviceId, cert: this.signer.certificatePem, software: this.software });
+    } else if (last !== this.signer.certificatePem) {
+      this.append(ENTRY.certificateInstalled, { cert: this.signer.certificatePem });
+    }
+  }
+
+  head(): { seq: number; hash: string } | undefined {
+    const row = this.db.prepare('SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1').get() as
+      | { seq: number; hash: string }
+      | undefined;
+    return row;
+  }
+
+  /**
+   * Append one signed entry. `alsoInTransaction` runs inside the same SQLite transaction with the new entry,
+   * so its writes commit or vanish together with it.
+   */
+  append(type: string, body: Record<string, unknown>, alsoInTransaction?: (e: AppendedEntry) => void): AppendedEntry {
+    const run = this.db.transaction((): AppendedEntry => {
+      const head = this.head();
+      if (head === undefined && type !== ENTRY.ledgerOpened) {
+        throw new RecgwError('state', 'the ledger has not been opened (no genesis entry); call start() first');
+      }
+      const unsigned: UnsignedEntry = {
+        v: FORMAT_VERSION,
+        device: this.deviceId,
+        seq: head === undefined ? 0 : head.seq + 1,
+        prev: head === undefined ? GENESIS_PREV : head.hash,
+        time: this.now().toISOString(),
+        type,
+        body,
+      };
+      const text = encodeUnsigned(unsigned);
+      const line = attachSignature(text, this.signer.sign(Buffer.from(text, 'utf8')).toString('base64'));
+      const e: AppendedEntry = { seq: unsigned.seq, hash: lineHash(line), time: unsigned.time, type, line };
+      this.db.prepare('INSERT INTO ledger(seq, hash, type, time, line) VALUES (?, ?, ?, ?, ?)').run(e.seq, e.hash, e.type, e.time, e.line);
+      alsoInTransaction?.(e);
+      return e;
+    });
+    const e = run.immediate();
+    for (const l of this.listeners) l(e);
+    return e;
+  }
+
+  /** Be told of every entry after it is committed (the uplink queues them; the console lists them). */
+  onAppend(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Lines from `fromSeq` on, in order, for export and upload. */
+  *lines(fromSeq = 0): IterableIterator<{ seq: number; line: string }> {
+    const stmt = this.db.prepare('SELECT seq, line FROM ledger WHERE seq >= ? ORDER BY seq');
+    yield* stmt.iterate(fromSeq) as IterableIterator<{ seq: number; line: string }>;
+  }
+
+  entry(seq: number): AppendedEntry | undefined {
+    return this.db.prepare('SELECT seq, hash, time, type, line FROM ledger WHERE seq = ?').get(seq) as AppendedEntry | undefined;
+  }
+
+  private lastCertificate(): string | undefined {
+    const row = this.db
+      .prepare(`SELECT line FROM ledger WHERE type IN (?, ?) ORDER BY seq DESC LIMIT 1`)
+      .get(ENTRY.ledgerOpened, ENTRY.certificateInstalled) as { line: string } | undefined;
+    if (!row) return undefined;
+    return (JSON.parse(row.line) as { body: { cert: string } }).body.cert;
+  }
+}

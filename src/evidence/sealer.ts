@@ -1,0 +1,169 @@
+/**
+ * Turns finished plaintext segments into sealed files plus signed manifest entries, one at a time and in the
+ * order they were finished. Every step is crash-safe:
+ *   1. enqueue: the segment's row goes into pending_segments (durable) while the plaintext is on disk;
+ *   2. seal: the sealed file is written to a temp name, fsynced, renamed;
+ *   3. one transaction appends the manifest entry, indexes the segment and removes the pending row;
+ *   4. the plaintext is removed.
+ * A restart finds each segment at one of these steps and `start()` finishes the job.
+ */
+import { existsSync } from 'node:fs';
+import { unlink, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import type { Db } from '../state/db.js';
+import type { Ledger } from './ledger.js';
+import type { Logger } from '../util/log.js';
+import { sealFile } from './seal.js';
+import { ENTRY, type ClockState, type GpsFix, type SegmentManifest, type SessionContext, type SourceKind } from './types.js';
+
+export interface FinishedSegment {
+  /** Unique name, also the sealed file's base name. */
+  name: string;
+  plainPath: string;
+  session: SessionContext;
+  source: { id: string; kind: SourceKind };
+  seq: number;
+  start: string;
+  end: string;
+  clock: ClockState;
+  gps: GpsFix | null;
+  explanation?: boolean;
+  preEvent?: boolean;
+}
+
+export interface SealerOptions {
+  db: Db;
+  ledger: Ledger;
+  agencyPublicKey: KeyObject;
+  sealedDir: string;
+  log: Logger;
+}
+
+export interface SealedSegment {
+  name: string;
+  ledgerSeq: number;
+  manifest: SegmentManifest;
+}
+
+export const sealedFileName = (name: string): string => `${name}.seg`;
+/** Where the manifest says the sealed file lives, relative to a device folder of an export or a store. */
+export const manifestFilePath = (name: string): string => `segments/${sealedFileName(name)}`;
+
+export class Sealer {
+  private readonly o: SealerOptions;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly sealedListeners = new Set<(s: SealedSegment) => void>();
+
+  constructor(opts: SealerOptions) {
+    this.o = opts;
+  }
+
+  /** Finish whatever a crash left in the queue. */
+  async start(): Promise<void> {
+    await mkdir(this.o.sealedDir, { recursive: true });
+    await this.drain();
+  }
+
+  /** Wait for the queue to be empty. */
+  async stop(): Promise<void> {
+    await this.drain();
+  }
+
+  onSealed(listener: (s: SealedSegment) => void): () => void {
+    this.sealedListeners.add(listener);
+    return () => this.sealedListeners.delete(listener);
+  }
+
+  isSealed(name: string): boolean {
+    return this.o.db.prepare('SELECT 1 FROM segments WHERE name = ?').get(name) !== undefined;
+  }
+
+  /**
+   * Queue a finished segment durably and start sealing it. Returns when the row is committed (not when sealed):
+   * from then on the segment survives a crash.
+   */
+  enqueue(seg: FinishedSegment): void {
+    if (this.isSealed(seg.name)) {
+      // Sealed before a crash that came before the plaintext was removed.
+      void unlink(seg.plainPath).catch(() => undefined);
+      return;
+    }
+    this.o.db
+      .prepare('INSERT OR IGNORE INTO pending_segments(name, plain_path, meta, created_at) VALUES (?, ?, ?, ?)')
+      .run(seg.name, seg.plainPath, JSON.stringify(seg), new Date().toISOString());
+    void this.drain();
+  }
+
+  pendingCount(): number {
+    return (this.o.db.prepare('SELECT count(*) AS n FROM pending_segments').get() as { n: number }).n;
+  }
+
+  /** Seal everything queued; concurrent callers share one sequential worker. */
+  drain(): Promise<void> {
+    this.chain = this.chain
+      .then(() => this.sealAllPending())
+      .catch((err: unknown) => this.o.log.error('sealing queue failed, will retry on the next segment', { err }));
+    return this.chain;
+  }
+
+  private async sealAllPending(): Promise<void> {
+    for (;;) {
+      const row = this.o.db.prepare('SELECT name, meta FROM pending_segments ORDER BY rowid LIMIT 1').get() as
+        | { name: string; meta: string }
+        | undefined;
+      if (!row) return;
+      const seg = JSON.parse(row.meta) as FinishedSegment;
+      try {
+        await this.sealOne(seg);
+      } catch (err) {
+        // Leave the row: the plaintext stays on disk and the next drain or start tries again.
+        this.o.log.error('sealing failed, will retry', { segment: seg.name, err });
+        return;
+      }
+    }
+  }
+
+  private async sealOne(seg: FinishedSegment): Promise<void> {
+    const { db, ledger, log } = this.o;
+    if (this.isSealed(seg.name)) {
+      db.prepare('DELETE FROM pending_segments WHERE name = ?').run(seg.name);
+      await unlink(seg.plainPath).catch(() => undefined);
+      return;
+    }
+    if (!existsSync(seg.plainPath)) {
+      log.error('a finished segment vanished before it was sealed; its time will show as a gap', { segment: seg.name, path: seg.plainPath });
+      db.prepare('DELETE FROM pending_segments WHERE name = ?').run(seg.name);
+      return;
+    }
+    const sealedPath = join(this.o.sealedDir, sealedFileName(seg.name));
+    const r = await sealFile(seg.plainPath, sealedPath, this.o.agencyPublicKey);
+    const manifest: SegmentManifest = {
+      segment: seg.name,
+      file: manifestFilePath(seg.name),
+      ...seg.session,
+      source: seg.source,
+      seq: seg.seq,
+      start: seg.start,
+      end: seg.end,
+      clock: seg.clock,
+      gps: seg.gps,
+      container: 'mpegts',
+      plain: r.plain,
+      stored: r.stored,
+      enc: r.enc,
+      ...(seg.explanation ? { explanation: true } : {}),
+      ...(seg.preEvent ? { preEvent: true } : {}),
+    };
+    const e = ledger.append(ENTRY.segmentSealed, manifest as unknown as Record<string, unknown>, (entry) => {
+      db.prepare(
+        `INSERT INTO segments(name, ledger_seq, session_id, source_id, file, stored_size, stored_sha256, start_time, end_time)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(seg.name, entry.seq, seg.session.sessionId, seg.source.id, sealedPath, r.stored.size, r.stored.sha256, seg.start, seg.end);
+      db.prepare('DELETE FROM pending_segments WHERE name = ?').run(seg.name);
+    });
+    await unlink(seg.plainPath).catch((err: unknown) => log.warn('could not remove plaintext after sealing', { path: seg.plainPath, err }));
+    log.debug('segment sealed', { segment: seg.name, seq: e.seq, bytes: r.plain.size });
+    for (const l of this.sealedListeners) l({ name: seg.name, ledgerSeq: e.seq, manifest });
+  }
+}

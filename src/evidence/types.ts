@@ -1,0 +1,96 @@
+/** Ledger entry types. The body of each is specified in docs/evidence-format.md. */
+export const ENTRY = {
+  ledgerOpened: 'ledger.opened',
+  certificateInstalled: 'certificate.installed',
+  serviceStarted: 'service.started',
+  serviceStopped: 'service.stopped',
+  sessionOpened: 'session.opened',
+  sessionClosed: 'session.closed',
+  sessionStatement: 'session.statement',
+  announcementPlayed: 'announcement.played',
+  segmentSealed: 'segment.sealed',
+  segmentDeleted: 'segment.deleted',
+  interruptionStarted: 'interruption.started',
+  interruptionEnded: 'interruption.ended',
+  configChanged: 'config.changed',
+  consoleLogin: 'console.login',
+  consoleLoginFailed: 'console.login_failed',
+  clockStepped: 'clock.stepped',
+  receiptReceived: 'receipt.received',
+  alarmRaised: 'alarm.raised',
+} as const;
+
+export type EntryType = (typeof ENTRY)[keyof typeof ENTRY];
+
+export interface Officer {
+  name: string;
+  /** 执法证号: the officer's enforcement certificate number. */
+  badge: string;
+}
+
+export type ClockSource = 'gps' | 'ntp' | 'rtc' | 'system';
+
+export interface ClockState {
+  source: ClockSource;
+  synced: boolean;
+  /** Estimated offset from true time in milliseconds, when known. */
+  offsetMs?: number;
+}
+
+export interface GpsFix {
+  lat: number;
+  lon: number;
+  alt?: number;
+  /** 2 = 2D fix, 3 = 3D fix (gpsd's mode). */
+  mode: number;
+  /** Horizontal error estimate in metres, when gpsd reports one. */
+  eph?: number;
+  time: string;
+}
+
+export type SourceKind = 'camera' | 'microphone';
+
+/** What the session contributes to every manifest of its segments. */
+export interface SessionContext {
+  sessionId: string;
+  matter: string;
+  caseRef: string;
+  officers: Officer[];
+  party?: string;
+  place?: string;
+}
+
+export interface SegmentEncryption {
+  alg: 'A256GCM';
+  iv: string;
+  /** The data key wrapped for the agency: RSA-OAEP with SHA-256 and MGF1-SHA-256. */
+  keyWrap: 'RSA-OAEP-256';
+  wrappedKey: string;
+  /** SHA-256 of the agency public key's DER SubjectPublicKeyInfo. */
+  agencyKeyId: string;
+}
+
+export interface HashedSize {
+  size: number;
+  sha256: string;
+}
+
+/** The body of a segment.sealed entry. */
+export interface SegmentManifest extends SessionContext {
+  segment: string;
+  file: string;
+  source: { id: string; kind: SourceKind };
+  seq: number;
+  start: string;
+  end: string;
+  clock: ClockState;
+  gps: GpsFix | null;
+  plain: HashedSize;
+  stored: HashedSize;
+  enc: SegmentEncryption;
+  container: 'mpegts';
+  /** First segment after a resume: the officer speaks the reason for the interruption in it. */
+  explanation?: boolean;
+  /** Recorded before the session started, claimed from the pre-event buffer. */
+  preEvent?: boolean;
+}

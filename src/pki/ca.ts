@@ -1,0 +1,237 @@
+/**
+ * The agency side of PKI, for tests and the demo: a CA, an encryption key pair, a receipt-signing certificate,
+ * and issuing certificates from CSRs. Production agencies use their own CA; the gateway only ever sees the
+ * public parts. node-forge builds the X.509 objects (node:crypto cannot); keys come from node:crypto.
+ */
+import forge from 'node-forge';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { generateRsaKeyPair, readPem, writePrivateKey } from './keys.js';
+import { RecgwError } from '../util/errors.js';
+import { writeFileAtomicSync } from '../util/fsx.js';
+
+/** Organisational unit that marks what a certificate is for; the verifier checks it. */
+export const ROLE_DEVICE = 'recgw-device';
+export const ROLE_RECEIPT = 'recgw-receipt';
+export const ROLE_SERVER = 'recgw-server';
+export type CertRole = typeof ROLE_DEVICE | typeof ROLE_RECEIPT | typeof ROLE_SERVER;
+
+/** Files `recgw ca init` writes, relative to its output folder. */
+export const CA_FILES = {
+  caCert: 'ca.pem',
+  caKey: 'ca-key.pem',
+  agencyKey: 'agency-key.pem',
+  agencyPub: 'agency-pub.pem',
+  receiptKey: 'receipt-key.pem',
+  receiptCert: 'receipt.pem',
+} as const;
+
+const DEVICE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function isValidDeviceId(id: string): boolean {
+  return DEVICE_ID_RE.test(id);
+}
+
+function serial(): string {
+  // Positive 128-bit serial: clear the top bit so DER does not read it as negative.
+  const b = randomBytes(16);
+  b[0] = b[0]! & 0x7f;
+  return b.toString('hex');
+}
+
+function validity(cert: forge.pki.Certificate, days: number, now: Date): void {
+  cert.validity.notBefore = new Date(now.getTime() - 5 * 60_000); // tolerate small clock skew between hosts
+  cert.validity.notAfter = new Date(now.getTime() + days * 86_400_000);
+}
+
+export interface CaInitOptions {
+  out: string;
+  agencyName?: string;
+  days?: number;
+  now?: Date;
+}
+
+export interface CaPaths {
+  caCert: string;
+  caKey: string;
+  agencyKey: string;
+  agencyPub: string;
+  receiptKey: string;
+  receiptCert: string;
+}
+
+export function caPaths(dir: string): CaPaths {
+  return {
+    caCert: join(dir, CA_FILES.caCert),
+    caKey: join(dir, CA_FILES.caKey),
+    agencyKey: join(dir, CA_FILES.agencyKey),
+    agencyPub: join(dir, CA_FILES.agencyPub),
+    receiptKey: join(dir, CA_FILES.receiptKey),
+    receiptCert: join(dir, CA_FILES.receiptCert),
+  };
+}
+
+/** Create a demo/test agency: CA, agency encryption key pair, receipt-signing key and certificate. */
+export function initCa(opts: CaInitOptions): CaPaths {
+  const now = opts.now ?? new Date();
+  const agency = opts.agencyName ?? 'recgw demo agency';
+  mkdirSync(opts.out, { recursive: true, mode: 0o700 });
+  const paths = caPaths(opts.out);
+
+  const caKeys = generateRsaKeyPair(3072);
+  const caPriv = forge.pki.privateKeyFromPem(caKeys.privateKeyPem);
+  const caPub = forge.pki.publicKeyFromPem(caKeys.publicKeyPem);
+  const ca = forge.pki.createCertificate();
+  ca.publicKey = caPub;
+  ca.serialNumber = serial();
+  validity(ca, opts.days ?? 3650, now);
+  const caSubject = [
+    { name: 'commonName', value: `${agency} CA` },
+    { name: 'organizationName', value: agency },
+  ];
+  ca.setSubject(caSubject);
+  ca.setIssuer(caSubject);
+  ca.setExtensions([
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  ca.sign(caPriv, forge.md.sha256.create());
+
+  writePrivateKey(paths.caKey, caKeys.privateKeyPem);
+  writeFileAtomicSync(paths.caCert, forge.pki.certificateToPem(ca));
+
+  const agencyKeys = generateRsaKeyPair(3072);
+  writePrivateKey(paths.agencyKey, agencyKeys.privateKeyPem);
+  writeFileAtomicSync(paths.agencyPub, agencyKeys.publicKeyPem);
+
+  const receiptKeys = generateRsaKeyPair(2048);
+  writePrivateKey(paths.receiptKey, receiptKeys.privateKeyPem);
+  const receiptCert = issueCertificate({
+    ca,
+    caKey: caPriv,
+    publicKey: forge.pki.publicKeyFromPem(receiptKeys.publicKeyPem),
+    commonName: `${agency} receipts`,
+    role: ROLE_RECEIPT,
+    days: opts.days ?? 3650,
+    now,
+  });
+  writeFileAtomicSync(paths.receiptCert, forge.pki.certificateToPem(receiptCert));
+  return paths;
+}
+
+interface IssueOptions {
+  ca: forge.pki.Certificate;
+  caKey: forge.pki.rsa.PrivateKey;
+  publicKey: forge.pki.PublicKey;
+  commonName: string;
+  role: CertRole;
+  days: number;
+  now: Date;
+  dnsNames?: string[];
+}
+
+function issueCertificate(o: IssueOptions): forge.pki.Certificate {
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = o.publicKey;
+  cert.serialNumber = serial();
+  validity(cert, o.days, o.now);
+  cert.setSubject([
+    { name: 'commonName', value: o.commonName },
+    { name: 'organizationalUnitName', value: o.role },
+  ]);
+  cert.setIssuer(o.ca.subject.attributes);
+  const exts: object[] = [
+    { name: 'basicConstraints', cA: false, critical: true },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+    { name: 'authorityKeyIdentifier', keyIdentifier: o.ca.generateSubjectKeyIdentifier().getBytes() },
+  ];
+  if (o.role === ROLE_DEVICE) exts.push({ name: 'extKeyUsage', clientAuth: true });
+  if (o.role === ROLE_SERVER) {
+    exts.push({ name: 'extKeyUsage', serverAuth: true });
+    const names = o.dnsNames ?? [o.commonName];
+    exts.push({
+      name: 'subjectAltName',
+      altNames: names.map((n) => (/^\d+\.\d+\.\d+\.\d+$/.test(n) ? { type: 7, ip: n } : { type: 2, value: n })),
+    });
+  }
+  cert.setExtensions(exts);
+  cert.sign(o.caKey, forge.md.sha256.create());
+  return cert;
+}
+
+function loadCa(caDir: string): { ca: forge.pki.Certificate; caKey: forge.pki.rsa.PrivateKey } {
+  const p = caPaths(caDir);
+  const hint = 'run `recgw ca init --out DIR` first, or point --ca at the folder it wrote';
+  const ca = forge.pki.certificateFromPem(readPem(p.caCert, 'CA certificate', hint));
+  const caKey = forge.pki.privateKeyFromPem(readPem(p.caKey, 'CA private key', hint)) as forge.pki.rsa.PrivateKey;
+  return { ca, caKey };
+}
+
+export interface SignCsrOptions {
+  caDir: string;
+  csrPem: string;
+  days?: number;
+  now?: Date;
+}
+
+/** Issue a device certificate from a CSR. The CSR must be self-consistent and name a valid device ID. */
+export function signDeviceCsr(o: SignCsrOptions): { certPem: string; deviceId: string } {
+  let csr: forge.pki.CertificateSigningRequest;
+  try {
+    csr = forge.pki.certificationRequestFromPem(o.csrPem);
+  } catch (err) {
+    throw new RecgwError('invalid', 'the CSR is not a PEM certificate request (expected -----BEGIN CERTIFICATE REQUEST-----)', { cause: err });
+  }
+  if (!csr.verify()) throw new RecgwError('invalid', 'the CSR signature does not verify: it was altered or not made with the device key');
+  const cn = csr.subject.getField('CN')?.value as string | undefined;
+  if (!cn || !isValidDeviceId(cn)) {
+    throw new RecgwError('invalid', `the CSR names device ID ${JSON.stringify(cn ?? '')}, which is not a valid device ID (letters, digits, . _ -, up to 64)`);
+  }
+  if (!csr.publicKey) throw new RecgwError('invalid', 'the CSR carries no public key');
+  const { ca, caKey } = loadCa(o.caDir);
+  const cert = issueCertificate({
+    ca,
+    caKey,
+    publicKey: csr.publicKey,
+    commonName: cn,
+    role: ROLE_DEVICE,
+    days: o.days ?? 825,
+    now: o.now ?? new Date(),
+  });
+  return { certPem: forge.pki.certificateToPem(cert), deviceId: cn };
+}
+
+/** Issue a TLS server certificate (for an MQTT broker) with its own new key. */
+export function issueServerCertificate(o: { caDir: string; names: string[]; days?: number; now?: Date }): {
+  certPem: string;
+  keyPem: string;
+} {
+  const { ca, caKey } = loadCa(o.caDir);
+  const keys = generateRsaKeyPair(2048);
+  const cert = issueCertificate({
+    ca,
+    caKey,
+    publicKey: forge.pki.publicKeyFromPem(keys.publicKeyPem),
+    commonName: o.names[0] ?? 'localhost',
+    role: ROLE_SERVER,
+    days: o.days ?? 825,
+    now: o.now ?? new Date(),
+    dnsNames: o.names,
+  });
+  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.privateKeyPem };
+}
+
+/** A CSR for the given key, naming the device ID as CN. */
+export function createCsr(deviceId: string, privateKeyPem: string, publicKeyPem: string): string {
+  const csr = forge.pki.createCertificationRequest();
+  csr.publicKey = forge.pki.publicKeyFromPem(publicKeyPem);
+  csr.setSubject([
+    { name: 'commonName', value: deviceId },
+    { name: 'organizationalUnitName', value: ROLE_DEVICE },
+  ]);
+  csr.sign(forge.pki.privateKeyFromPem(privateKeyPem) as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
+  return forge.pki.certificationRequestToPem(csr);
+}

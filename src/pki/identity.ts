@@ -1,0 +1,105 @@
+/**
+ * The device's identity: its private key (0600, never logged), its CSR, and its certificate from the agency CA.
+ * The gateway refuses to record without a certificate that is present, in date, issued by the agency CA to
+ * this device ID, and carries this device's key; the error says which of these failed and what to do.
+ */
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createCsr, ROLE_DEVICE } from './ca.js';
+import { generateRsaKeyPair, loadPrivateKey, readPem, writePrivateKey } from './keys.js';
+import { checkCertificate } from './certs.js';
+import { KeySigner, type Signer } from '../evidence/signer.js';
+import { RecgwError } from '../util/errors.js';
+import { writeFileAtomicSync } from '../util/fsx.js';
+
+export interface IdentityPaths {
+  dir: string;
+  key: string;
+  csr: string;
+  cert: string;
+}
+
+export function identityPaths(stateDir: string): IdentityPaths {
+  const dir = join(stateDir, 'identity');
+  return { dir, key: join(dir, 'device-key.pem'), csr: join(dir, 'device.csr'), cert: join(dir, 'device.pem') };
+}
+
+/** Create the device key if there is none, and (re)write the CSR for it. Returns the CSR PEM. */
+export function prepareEnrolment(deviceId: string, paths: IdentityPaths): { csrPem: string; keyCreated: boolean } {
+  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  let keyCreated = false;
+  let privateKeyPem: string;
+  if (existsSync(paths.key)) {
+    privateKeyPem = readFileSync(paths.key, 'utf8');
+  } else {
+    const kp = generateRsaKeyPair(2048);
+    writePrivateKey(paths.key, kp.privateKeyPem);
+    privateKeyPem = kp.privateKeyPem;
+    keyCreated = true;
+  }
+  const publicKeyPem = createPublicKey(createPrivateKey(privateKeyPem)).export({ type: 'spki', format: 'pem' }) as string;
+  const csrPem = createCsr(deviceId, privateKeyPem, publicKeyPem);
+  writeFileAtomicSync(paths.csr, csrPem, 0o644);
+  return { csrPem, keyCreated };
+}
+
+const ENROL_HINT = 'run `recgw enrol csr --config FILE`, have the agency sign the CSR (`recgw ca sign`), then `recgw enrol install`';
+
+/**
+ * Check a certificate for this device and return the problems as one user-facing sentence each.
+ * Used both before installing a certificate and at every start.
+ */
+export function deviceCertificateProblems(
+  certPem: string,
+  caPem: string,
+  deviceId: string,
+  deviceKey: KeyObject,
+  at: Date,
+): string[] {
+  return checkCertificate(certPem, [caPem], { at, commonName: deviceId, role: ROLE_DEVICE, publicKey: createPublicKey(deviceKey) }).map(
+    (p) => {
+      switch (p.kind) {
+        case 'expired':
+          return `the device certificate has expired (${p.detail}): enrol again to get a new one`;
+        case 'not-yet-valid':
+          return `the device certificate is not valid yet (${p.detail}): check the clock`;
+        case 'foreign':
+          return `the device certificate is foreign: ${p.detail}; install one signed by the configured CA`;
+        case 'wrong-subject':
+          return `the device certificate belongs to another device: ${p.detail}`;
+        case 'wrong-role':
+          return `the certificate is not a device certificate: ${p.detail}`;
+        case 'wrong-key':
+          return `the device certificate is foreign: ${p.detail}`;
+        case 'unparseable':
+          return `the device certificate is unreadable: ${p.detail}`;
+      }
+    },
+  );
+}
+
+/** Install a signed certificate after checking it; refuses one that would not let the gateway record. */
+export function installCertificate(deviceId: string, paths: IdentityPaths, caCertPath: string, certPem: string, at = new Date()): void {
+  const key = loadPrivateKey(paths.key, 'device key', ENROL_HINT);
+  const caPem = readPem(caCertPath, 'agency CA certificate', 'set agency.caCert in the config');
+  const problems = deviceCertificateProblems(certPem, caPem, deviceId, key, at);
+  if (problems.length > 0) throw new RecgwError('identity', `refusing to install the certificate: ${problems.join('; ')}`);
+  writeFileAtomicSync(paths.cert, certPem, 0o644);
+}
+
+export interface DeviceIdentity {
+  signer: Signer;
+  certPem: string;
+  key: KeyObject;
+}
+
+/** Load the identity the gateway records with, or fail saying exactly what is missing or wrong. */
+export function loadDeviceIdentity(deviceId: string, paths: IdentityPaths, caCertPath: string, at = new Date()): DeviceIdentity {
+  const key = loadPrivateKey(paths.key, 'device key', ENROL_HINT);
+  const certPem = readPem(paths.cert, 'device certificate', `the device is not enrolled: ${ENROL_HINT}`);
+  const caPem = readPem(caCertPath, 'agency CA certificate', 'set agency.caCert in the config to the agency CA certificate');
+  const problems = deviceCertificateProblems(certPem, caPem, deviceId, key, at);
+  if (problems.length > 0) throw new RecgwError('identity', `cannot record: ${problems.join('; ')}`);
+  return { signer: new KeySigner(key, certPem), certPem, key };
+}

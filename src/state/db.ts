@@ -1,0 +1,76 @@
+/**
+ * The gateway's state database: SQLite in WAL mode with full fsync on commit, because a committed ledger
+ * entry is evidence and must survive a power cut. Opening checks integrity and refuses a damaged file
+ * rather than replacing it: the recordings it describes must never be orphaned silently.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync, existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { MIGRATIONS } from './migrations.js';
+import { RecgwError } from '../util/errors.js';
+
+export type Db = Database.Database;
+
+export interface OpenOptions {
+  /** Run PRAGMA quick_check at open (the service does; short-lived CLI reads may skip it). */
+  check?: boolean;
+  readonly?: boolean;
+}
+
+export function openStateDb(path: string, opts: OpenOptions = {}): Db {
+  if (opts.readonly && !existsSync(path)) {
+    throw new RecgwError('state', `state database ${path} does not exist: is stateDir in the config right, and has the gateway run?`);
+  }
+  mkdirSync(dirname(path), { recursive: true });
+  let db: Db;
+  try {
+    db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+  } catch (err) {
+    throw new RecgwError('state', `cannot open state database ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    if (!opts.readonly) {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+    }
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    if (opts.check !== false) {
+      const rows = db.pragma('quick_check') as { quick_check: string }[];
+      const bad = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
+      if (bad.length > 0) throw new Error(bad.slice(0, 3).join('; '));
+    }
+    if (!opts.readonly) migrate(db);
+  } catch (err) {
+    db.close();
+    throw new RecgwError(
+      'state',
+      `state database ${path} is damaged (${(err as Error).message}). It was left untouched and the recordings beside it are intact; ` +
+        'move it aside for analysis and restore it from backup, or contact support. Do not delete it.',
+      { cause: err },
+    );
+  }
+  return db;
+}
+
+function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(`schema version ${current} is newer than this recgw knows (${MIGRATIONS.length}); install the newer recgw again`);
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}
+
+export function kvGet(db: Db, key: string): string | undefined {
+  const row = db.prepare('SELECT value FROM kv WHERE key = ?').get(key) as { value: string } | undefined;
+  return row?.value;
+}
+
+export function kvSet(db: Db, key: string, value: string): void {
+  db.prepare('INSERT INTO kv(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+}

@@ -1,0 +1,45 @@
+/**
+ * Versioned schema migrations for the gateway's state database. Append only: never edit a released step,
+ * add a new one. PRAGMA user_version holds the number of steps applied.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: the ledger, sealed segments and the sealing queue.
+  `
+  CREATE TABLE ledger (
+    seq   INTEGER PRIMARY KEY,
+    hash  TEXT NOT NULL UNIQUE,
+    type  TEXT NOT NULL,
+    time  TEXT NOT NULL,
+    line  TEXT NOT NULL
+  );
+  CREATE INDEX ledger_type ON ledger(type);
+
+  -- A finished plaintext segment waiting to be sealed. Its row goes in the same transaction as its manifest.
+  CREATE TABLE pending_segments (
+    name        TEXT PRIMARY KEY,
+    plain_path  TEXT NOT NULL,
+    meta        TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+  );
+
+  -- Sealed segments on local storage, one per manifest entry.
+  CREATE TABLE segments (
+    name          TEXT PRIMARY KEY,
+    ledger_seq    INTEGER NOT NULL REFERENCES ledger(seq),
+    session_id    TEXT NOT NULL,
+    source_id     TEXT NOT NULL,
+    file          TEXT NOT NULL,
+    stored_size   INTEGER NOT NULL,
+    stored_sha256 TEXT NOT NULL,
+    start_time    TEXT NOT NULL,
+    end_time      TEXT NOT NULL,
+    local_state   TEXT NOT NULL DEFAULT 'present' CHECK (local_state IN ('present', 'deleted'))
+  );
+  CREATE INDEX segments_session ON segments(session_id);
+
+  CREATE TABLE kv (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  `,
+];

@@ -1,0 +1,86 @@
+/**
+ * Shape checks for the entry bodies the verifier reasons about. A body that fails is `malformed` (with its line
+ * number) and is left out of the session and gap analysis instead of crashing it.
+ */
+import type { SegmentManifest } from '../evidence/types.js';
+
+type Check = (v: unknown) => boolean;
+const str: Check = (v) => typeof v === 'string';
+const nonEmpty: Check = (v) => typeof v === 'string' && v.length > 0;
+const int: Check = (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const iso: Check = (v) => typeof v === 'string' && !Number.isNaN(Date.parse(v)) && /Z$/.test(v);
+const hex64: Check = (v) => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
+const b64: Check = (v) => typeof v === 'string' && /^[A-Za-z0-9+/]+={0,2}$/.test(v);
+const obj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const optional = (c: Check): Check => (v) => v === undefined || c(v);
+const officers: Check = (v) => Array.isArray(v) && v.every((o) => obj(o) && nonEmpty(o.name) && nonEmpty(o.badge));
+
+function checkFields(body: Record<string, unknown>, spec: Record<string, Check>, prefix = ''): string | undefined {
+  for (const [k, c] of Object.entries(spec)) {
+    if (!c(body[k])) return `${prefix}${k} is missing or has the wrong type`;
+  }
+  return undefined;
+}
+
+const hashedSize = (v: unknown): boolean => obj(v) && int(v.size) && hex64(v.sha256);
+
+export function checkManifest(body: Record<string, unknown>): string | undefined {
+  const top = checkFields(body, {
+    segment: nonEmpty,
+    file: (v) => typeof v === 'string' && /^segments\/[^/]+\.seg$/.test(v),
+    sessionId: nonEmpty,
+    matter: nonEmpty,
+    caseRef: str,
+    officers,
+    seq: int,
+    start: iso,
+    end: iso,
+    source: (v) => obj(v) && nonEmpty(v.id) && (v.kind === 'camera' || v.kind === 'microphone'),
+    clock: (v) => obj(v) && str(v.source) && typeof v.synced === 'boolean',
+    plain: hashedSize,
+    stored: hashedSize,
+    enc: (v) => obj(v) && v.alg === 'A256GCM' && b64(v.iv) && v.keyWrap === 'RSA-OAEP-256' && b64(v.wrappedKey) && hex64(v.agencyKeyId),
+  });
+  if (top) return `manifest: ${top}`;
+  if (Date.parse(body.end as string) < Date.parse(body.start as string)) return 'manifest: end is before start';
+  return undefined;
+}
+
+export const asManifest = (b: Record<string, unknown>): SegmentManifest => b as unknown as SegmentManifest;
+
+export function checkSessionOpened(b: Record<string, unknown>): string | undefined {
+  const e = checkFields(b, { sessionId: nonEmpty, matter: nonEmpty, caseRef: str, officers, start: optional(iso) });
+  return e ? `session.opened: ${e}` : undefined;
+}
+
+export function checkSessionClosed(b: Record<string, unknown>): string | undefined {
+  const e = checkFields(b, { sessionId: nonEmpty, end: optional(iso), reason: (v) => v === 'stopped' || v === 'terminated' });
+  return e ? `session.closed: ${e}` : undefined;
+}
+
+export function checkStatement(b: Record<string, unknown>): string | undefined {
+  const e = checkFields(b, { sessionId: nonEmpty, text: nonEmpty, officers });
+  return e ? `session.statement: ${e}` : undefined;
+}
+
+export function checkInterruptionStarted(b: Record<string, unknown>): string | undefined {
+  const e = checkFields(b, {
+    sessionId: nonEmpty,
+    interruptionId: nonEmpty,
+    reason: nonEmpty,
+    start: iso,
+    origin: (v) => v === 'detected' || v === 'declared',
+    sources: optional((v) => Array.isArray(v) && v.every(nonEmpty)),
+  });
+  return e ? `interruption.started: ${e}` : undefined;
+}
+
+export function checkInterruptionEnded(b: Record<string, unknown>): string | undefined {
+  const e = checkFields(b, { sessionId: nonEmpty, interruptionId: nonEmpty, end: iso });
+  return e ? `interruption.ended: ${e}` : undefined;
+}
+
+export function checkCertBody(b: Record<string, unknown>): string | undefined {
+  const e = checkFields(b, { cert: (v) => typeof v === 'string' && v.includes('BEGIN CERTIFICATE') });
+  return e ? `certificate entry: ${e}` : undefined;
+}

@@ -1,0 +1,50 @@
+/** The verifier's report in sentences, for people (the JSON says the same for programs). */
+import type { VerifyReport } from './findings.js';
+import { matterByCode, reasonByCode } from '../evidence/vocabulary.js';
+
+const KIND_TEXT: Record<string, string> = {
+  'bad-signature': 'bad signature',
+  'untrusted-certificate': 'untrusted certificate',
+  'broken-chain': 'broken chain',
+  'missing-segment': 'missing segment',
+  'altered-segment': 'altered segment',
+  'unexplained-gap': 'unexplained gap',
+  'unclosed-session': 'unclosed session',
+  malformed: 'malformed',
+};
+
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
+export function formatReport(r: VerifyReport): string {
+  const out: string[] = [];
+  for (const d of r.devices) {
+    const bad = r.findings.filter((f) => f.deviceId === d.deviceId).length;
+    out.push(
+      `Device ${d.deviceId}: ${plural(d.entries, 'ledger entry', 'ledger entries')}, ${plural(d.segments, 'sealed segment')}, ` +
+        `${plural(d.sessions.length, 'session')}${bad === 0 ? ' - every check passed.' : ` - ${plural(bad, 'problem')}.`}`,
+    );
+    for (const s of d.sessions) {
+      const m = matterByCode(s.matter);
+      const matter = m ? `${m.zh} ${m.en}` : s.matter;
+      const span = `${s.start} to ${s.end ?? '(never closed)'}`;
+      out.push(`  Session ${s.sessionId}: ${matter}, case ${s.caseRef || '(none)'}, ${span}, ${s.recordedSeconds.toFixed(1)} s recorded.`);
+      if (s.officers.length > 0) out.push(`    Officers: ${s.officers.map((o) => `${o.name} (${o.badge})`).join(', ')}.`);
+      for (const g of s.gaps) {
+        const reason = g.reason ? (reasonByCode(g.reason)?.en ?? g.reason) : null;
+        out.push(`    ${g.source} has no footage from ${g.start} to ${g.end}: ${g.explained ? `explained (${reason})` : 'NOT explained'}.`);
+      }
+      if (s.closedBy === 'terminated') out.push(`    Ended by an interruption that never resumed; written statement ${s.statement ? 'confirmed by two officers' : 'MISSING'}.`);
+    }
+  }
+  if (r.findings.length > 0) {
+    out.push('', 'Problems found:');
+    for (const f of r.findings) out.push(`  - ${KIND_TEXT[f.kind] ?? f.kind} (${f.deviceId}): ${f.detail}`);
+  }
+  out.push(
+    '',
+    r.ok
+      ? 'Result: VALID. Nothing was deleted, altered, inserted or reordered, and every gap is explained.'
+      : `Result: NOT VALID (${plural(r.findings.length, 'problem')}).`,
+  );
+  return out.join('\n');
+}

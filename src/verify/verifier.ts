@@ -1,0 +1,235 @@
+/**
+ * `recgw verify`: proves from the files alone and the agency CA certificate that nothing in a store was
+ * deleted, altered, inserted or reordered, and that every gap in a session's time is explained.
+ * Bad input of any kind becomes a finding; the verifier itself never throws on content.
+ */
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import { ENTRY, type SegmentManifest } from '../evidence/types.js';
+import { HEAD_FILE, LEDGER_FILE, SEGMENTS_DIR, headSignedBytes, type Head } from '../evidence/head.js';
+import { verifySignature } from '../evidence/signer.js';
+import { checkCertificate, parseCertificate } from '../pki/certs.js';
+import { ROLE_DEVICE, ROLE_RECEIPT } from '../pki/ca.js';
+import { readLedger } from './ledger-reader.js';
+import { checkSegmentFile } from './segment-files.js';
+import * as B from './bodies.js';
+import { analyseSession, DEFAULT_GAP_OPTIONS, type GapOptions, type SessionFacts } from './sessions.js';
+import type { DeviceReport, Finding, FindingKind, VerifyReport } from './findings.js';
+
+export interface VerifyOptions {
+  caPems: string[];
+  agencyKey?: KeyObject;
+  gaps?: GapOptions;
+  /** Called as each device is done, for progress output. */
+  progress?: (msg: string) => void;
+}
+
+/** The device folders under `dir`: `dir` itself if it holds a ledger, else each subfolder that does. */
+export function findDeviceDirs(dir: string): string[] {
+  if (existsSync(join(dir, LEDGER_FILE))) return [dir];
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return [];
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(dir, d.name, LEDGER_FILE)))
+    .map((d) => join(dir, d.name))
+    .sort();
+}
+
+export async function verifyStore(dir: string, opts: VerifyOptions): Promise<VerifyReport> {
+  const findings: Finding[] = [];
+  const devices: DeviceReport[] = [];
+  const dirs = findDeviceDirs(dir);
+  if (dirs.length === 0) {
+    findings.push({ kind: 'malformed', deviceId: basename(dir), detail: `no ${LEDGER_FILE} in ${dir} or its subfolders` });
+  }
+  for (const d of dirs) {
+    devices.push(await verifyDevice(d, opts, findings));
+    opts.progress?.(`checked ${basename(d)}`);
+  }
+  return { ok: findings.length === 0, devices, findings };
+}
+
+const ms = (iso: string): number => Date.parse(iso);
+
+async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[]): Promise<DeviceReport> {
+  const local: { kind: FindingKind; detail: string }[] = [];
+  const report = (kind: FindingKind, detail: string): void => void local.push({ kind, detail });
+  const sessions = new Map<string, SessionFacts>();
+  const manifests: { lineNo: number; m: SegmentManifest }[] = [];
+  const statements = new Map<string, Set<string>>();
+
+  const needSession = (id: string, lineNo: number, what: string): SessionFacts | undefined => {
+    const s = sessions.get(id);
+    if (!s) report('broken-chain', `line ${lineNo}: ${what} refers to session ${id}, which was never opened in this ledger`);
+    return s;
+  };
+
+  const head = readHead(dir, report);
+  let hashAtHeadSeq: string | undefined;
+
+  const read = await readLedger(join(dir, LEDGER_FILE), basename(dir), opts.caPems, ({ lineNo, entry: e, hash }) => {
+    if (head && e.seq === head.seq) hashAtHeadSeq = hash;
+    const b = e.body;
+    const malformed = (err: string | undefined): boolean => {
+      if (err) report('malformed', `line ${lineNo}: ${err}`);
+      return err !== undefined;
+    };
+    switch (e.type) {
+      case ENTRY.sessionOpened: {
+        if (malformed(B.checkSessionOpened(b))) return;
+        const id = b.sessionId as string;
+        if (sessions.has(id)) return report('broken-chain', `line ${lineNo}: session ${id} is opened a second time`);
+        sessions.set(id, {
+          sessionId: id,
+          matter: b.matter as string,
+          caseRef: b.caseRef as string,
+          officers: b.officers as { name: string; badge: string }[],
+          start: ms((b.start as string | undefined) ?? e.time),
+          end: null,
+          closedBy: null,
+          statementBadges: new Set(),
+          statement: false,
+          segments: [],
+          interruptions: [],
+          declaredSources: Array.isArray(b.sources) ? (b.sources as unknown[]).filter((x): x is string => typeof x === 'string') : [],
+        });
+        return;
+      }
+      case ENTRY.sessionClosed: {
+        if (malformed(B.checkSessionClosed(b))) return;
+        const s = needSession(b.sessionId as string, lineNo, 'session.closed');
+        if (!s) return;
+        if (s.end !== null) return report('broken-chain', `line ${lineNo}: session ${s.sessionId} is closed a second time`);
+        s.end = ms((b.end as string | undefined) ?? e.time);
+        s.closedBy = b.reason as 'stopped' | 'terminated';
+        return;
+      }
+      case ENTRY.sessionStatement: {
+        if (malformed(B.checkStatement(b))) return;
+        const set = statements.get(b.sessionId as string) ?? new Set<string>();
+        for (const o of b.officers as { badge: string }[]) set.add(o.badge);
+        statements.set(b.sessionId as string, set);
+        return;
+      }
+      case ENTRY.segmentSealed: {
+        if (malformed(B.checkManifest(b))) return;
+        const m = B.asManifest(b);
+        manifests.push({ lineNo, m });
+        const s = needSession(m.sessionId, lineNo, `segment ${m.segment}`);
+        s?.segments.push({ sourceId: m.source.id, seq: m.seq, start: ms(m.start), end: ms(m.end), preEvent: m.preEvent === true });
+        return;
+      }
+      case ENTRY.interruptionStarted: {
+        if (malformed(B.checkInterruptionStarted(b))) return;
+        const s = needSession(b.sessionId as string, lineNo, 'interruption.started');
+        s?.interruptions.push({
+          id: b.interruptionId as string,
+          reason: b.reason as string,
+          origin: b.origin as string,
+          start: ms(b.start as string),
+          end: null,
+          ...(Array.isArray(b.sources) ? { sources: b.sources as string[] } : {}),
+        });
+        return;
+      }
+      case ENTRY.interruptionEnded: {
+        if (malformed(B.checkInterruptionEnded(b))) return;
+        const s = needSession(b.sessionId as string, lineNo, 'interruption.ended');
+        const i = s?.interruptions.find((x) => x.id === b.interruptionId);
+        if (s && !i) report('broken-chain', `line ${lineNo}: interruption ${String(b.interruptionId)} ends but never started`);
+        if (i) i.end = ms(b.end as string);
+        return;
+      }
+      default:
+        return;
+    }
+  }, report);
+  const deviceId = read.deviceId;
+
+  // Head: proves the ledger was not cut short at a line boundary.
+  if (head) checkHead(head, read, hashAtHeadSeq, opts.caPems, report);
+
+  // Segment files against their manifests, and files no manifest describes.
+  const described = new Set<string>();
+  for (const { m } of manifests) {
+    described.add(basename(m.file));
+    const r = await checkSegmentFile(join(dir, m.file), m, opts.agencyKey);
+    if (!r.ok) report(r.kind, r.detail);
+  }
+  const segDir = join(dir, SEGMENTS_DIR);
+  if (existsSync(segDir)) {
+    for (const f of readdirSync(segDir).sort()) {
+      if (f.endsWith('.seg') && !described.has(f)) {
+        report('broken-chain', `${SEGMENTS_DIR}/${f} is in the folder but no ledger entry describes it (entries removed or the ledger cut short)`);
+      }
+    }
+  }
+
+  // Sessions: closed, statements, gaps.
+  const sessionReports = [...sessions.values()].map((s) => {
+    const badges = statements.get(s.sessionId);
+    s.statementBadges = badges ?? new Set();
+    s.statement = s.statementBadges.size >= 2;
+    const r = analyseSession(s, opts.gaps ?? DEFAULT_GAP_OPTIONS);
+    if (s.end === null) report('unclosed-session', `session ${s.sessionId} (${s.matter}, case ${s.caseRef}) was opened and never closed`);
+    if (s.closedBy === 'terminated' && !s.statement) {
+      report(
+        'unexplained-gap',
+        `session ${s.sessionId} ended with an interruption that never resumed, and lacks a written statement confirmed by two officers`,
+      );
+    }
+    for (const g of r.gaps) {
+      if (!g.explained) report('unexplained-gap', `session ${s.sessionId}: ${g.source} has no footage from ${g.start} to ${g.end} and no interruption explains it`);
+    }
+    return r;
+  });
+
+  for (const f of local) findings.push({ kind: f.kind, deviceId, detail: f.detail });
+  return { deviceId, entries: read.entries, segments: manifests.length, sessions: sessionReports };
+}
+
+function readHead(dir: string, report: (kind: FindingKind, detail: string) => void): Head | undefined {
+  const path = join(dir, HEAD_FILE);
+  if (!existsSync(path)) {
+    report('broken-chain', `${HEAD_FILE} is missing, so nothing proves the ledger is complete (it may have been cut short)`);
+    return undefined;
+  }
+  try {
+    const h = JSON.parse(readFileSync(path, 'utf8')) as Head;
+    const valid =
+      typeof h === 'object' && h !== null && Number.isSafeInteger(h.seq) && typeof h.hash === 'string' &&
+      typeof h.sig === 'string' && typeof h.cert === 'string' && typeof h.device === 'string' && typeof h.time === 'string';
+    if (!valid) throw new Error('a member is missing or has the wrong type');
+    return h;
+  } catch (err) {
+    report('malformed', `${HEAD_FILE} is not a valid head statement (${(err as Error).message})`);
+    return undefined;
+  }
+}
+
+function checkHead(
+  h: Head,
+  read: Awaited<ReturnType<typeof readLedger>>,
+  hashAtHeadSeq: string | undefined,
+  caPems: string[],
+  report: (kind: FindingKind, detail: string) => void,
+): void {
+  const role = h.signer === 'agency' ? ROLE_RECEIPT : ROLE_DEVICE;
+  const at = new Date(h.time);
+  const expect = role === ROLE_DEVICE ? { at, role, commonName: read.deviceId } : { at, role };
+  for (const p of checkCertificate(h.cert, caPems, expect)) report('untrusted-certificate', `${HEAD_FILE}: ${p.detail}`);
+  const x = parseCertificate(h.cert);
+  const { sig, ...unsigned } = h;
+  if (!x || !verifySignature(headSignedBytes(unsigned), Buffer.from(sig, 'base64'), x.publicKey)) {
+    report('bad-signature', `${HEAD_FILE}: its signature does not verify`);
+    return;
+  }
+  if (h.device !== read.deviceId) report('broken-chain', `${HEAD_FILE} is for device ${h.device}, not ${read.deviceId}`);
+  if (!read.last) return;
+  if (h.seq > read.last.seq) {
+    report('broken-chain', `the ledger ends at seq ${read.last.seq} but ${HEAD_FILE} says it has entries up to seq ${h.seq}: the ledger was cut short`);
+  } else if (hashAtHeadSeq !== h.hash) {
+    report('broken-chain', `entry seq ${h.seq} is not the one ${HEAD_FILE} names (its hash differs)`);
+  }
+  // Entries after the head's seq were appended later; the chain itself vouches for them.
+}
