@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Set up a Debian machine to run recgw from this checkout: system packages, npm packages, build.
+#   bash scripts/setup.sh          what the demo needs
+#   bash scripts/setup.sh --test   also what the tests need (mosquitto, gpsd, socat, chromium)
+# Run as root (it installs Debian packages). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_tests=0
+[ "${1:-}" = "--test" ] && want_tests=1
+
+need_node="20.19.0"
+if ! command -v node >/dev/null; then
+  echo "setup: Node.js is not installed. Install Node >= $need_node (Debian bookworm's nodejs is 18, too old: use NodeSource or the official tarball)." >&2
+  exit 2
+fi
+if ! node -e "const [a,b]=process.versions.node.split('.').map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)"; then
+  echo "setup: Node $(node -v) is too old; recgw needs Node >= $need_node." >&2
+  exit 2
+fi
+
+pkgs=(ffmpeg openssl)
+[ $want_tests = 1 ] && pkgs+=(mosquitto mosquitto-clients gpsd gpsd-clients socat chromium systemd)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: these Debian packages are missing: ${missing[*]}; run this script as root (or apt-get install them)." >&2
+    exit 2
+  fi
+  echo "setup: installing ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# better-sqlite3 builds from source here; point node-gyp at the installed Node headers.
+export npm_config_nodedir="${npm_config_nodedir:-$(dirname "$(dirname "$(command -v node)")")}"
+echo "setup: installing npm packages" >&2
+npm ci --no-audit --no-fund --loglevel=error
+npm run --silent build
+echo "setup: done" >&2

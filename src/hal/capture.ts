@@ -1,0 +1,63 @@
+/**
+ * A capture source: one camera or microphone recorded by one ffmpeg process at a time (a "run") into MPEG-TS
+ * segments in a run folder under the spool. The recorder only sees this interface; src/hal/ffmpeg/ has the
+ * real implementation for every driver (sim, v4l2, alsa, rtsp, rpicam).
+ *
+ * Runs are built to outlive the gateway process: ffmpeg writes its log and segment list to files in the run
+ * folder (never to pipes, whose breaking would kill it), so after a kill -9 of the gateway the footage goes on
+ * until the next start adopts the run's folder, stops the old process and recovers its segments.
+ */
+import type { EventEmitter } from 'node:events';
+
+/** A finished segment file of a run, with its wall-clock span. */
+export interface SegmentFile {
+  sourceId: string;
+  path: string;
+  runId: string;
+  /** ffmpeg's segment number within the run, from 0. */
+  index: number;
+  start: Date;
+  end: Date;
+  /** Recovered from a run that died before listing it (the open segment at a crash). */
+  partial: boolean;
+}
+
+/** What the picture or sound detectors noticed: ffmpeg's blackdetect, freezedetect and silencedetect. */
+export interface HealthEvent {
+  sourceId: string;
+  type: 'black' | 'freeze' | 'silence';
+  phase: 'start' | 'end';
+  at: Date;
+}
+
+export interface RunExit {
+  sourceId: string;
+  runId: string;
+  code: number | null;
+  signal: string | null;
+  /** Last lines ffmpeg logged, for the reason in logs and interruption entries. */
+  logTail: string;
+  /** True when stop() asked for it. */
+  requested: boolean;
+}
+
+export interface CaptureSourceEvents {
+  segment: [SegmentFile];
+  health: [HealthEvent];
+  /** The first frame of a run was written: the source is producing. */
+  producing: [{ sourceId: string; runId: string; at: Date }];
+  exit: [RunExit];
+}
+
+export interface CaptureSource extends EventEmitter<CaptureSourceEvents> {
+  readonly id: string;
+  readonly kind: 'camera' | 'microphone';
+  /** Spawn a new run. Resolves once the process is started (not when it produces). */
+  start(): Promise<void>;
+  /** End the current run gracefully (its open segment is finished and listed); resolves when the process has exited. */
+  stop(): Promise<void>;
+  /** Whether a run's process is alive. */
+  readonly running: boolean;
+  /** Bytes per second written by the current or last run, measured (for the storage pre-flight). */
+  readonly bitrate: number | undefined;
+}
