@@ -12,6 +12,8 @@ import { exportCommand } from './export.js';
 import { decryptCommand } from './decrypt.js';
 import { configCommand } from './config.js';
 import { demoCommand } from './demo.js';
+import { runCommand } from './run.js';
+import { sessionCommand, statusCommand } from './session.js';
 
 type Command = (argv: string[], io: Io) => Promise<number>;
 
@@ -22,6 +24,9 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   export: { run: exportCommand, help: 'export --config F --out D  write the ledger and sealed segments as a device folder' },
   decrypt: { run: decryptCommand, help: 'decrypt <dir> <segment>    agency only: decrypt one sealed segment' },
   config: { run: configCommand, help: 'config check --config F    validate an installation config' },
+  run: { run: runCommand, help: 'run --config F              run the gateway in the foreground' },
+  session: { run: sessionCommand, help: 'session start|pause|resume|stop|statement   act on the running gateway' },
+  status: { run: statusCommand, help: 'status --config F [--json]  the running gateway\'s state' },
   demo: { run: demoCommand, help: 'demo [--seconds N] [--out DIR]  run a complete simulated installation' },
 };
 

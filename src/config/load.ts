@@ -96,6 +96,7 @@ export function parseConfigText(text: string, file: string): Config {
     stateDir: abs(c.stateDir),
     agency: { caCert: abs(c.agency.caCert), encryptionKey: abs(c.agency.encryptionKey) },
     recording: { ...c.recording, ...(c.recording.announcement ? { announcement: abs(c.recording.announcement) } : {}) },
+    control: { socket: c.control.socket ? abs(c.control.socket) : resolve(abs(c.stateDir), 'control.sock') },
   };
 }
 

@@ -56,6 +56,26 @@ export const configSchema = {
         encryptionKey: { ...path, 'x-restart': true, description: "the agency's public encryption key (PEM)" },
       },
     },
+    time: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        source: {
+          enum: ['ntp', 'host'],
+          default: 'ntp',
+          description: 'ntp: the gateway checks NTP sync itself; host: the host keeps time (VMs, containers, the demo)',
+        },
+      },
+      default: {},
+    },
+    control: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        socket: { ...path, 'x-restart': true, description: 'Unix socket for recgw session/status (default: <stateDir>/control.sock)' },
+      },
+      default: {},
+    },
     recording: {
       type: 'object',
       additionalProperties: false,

@@ -42,4 +42,6 @@ export interface Config {
   stateDir: string;
   agency: { caCert: string; encryptionKey: string };
   recording: RecordingConfig;
+  time: { source: 'ntp' | 'host' };
+  control: { socket: string };
 }

@@ -98,7 +98,10 @@ export class Ledger {
     return e;
   }
 
-  /** Be told of every entry after it is committed (the uplink queues them; the console lists them). */
+  /**
+   * Be told that an entry was appended. A hint only: when the append ran inside a caller's larger transaction
+   * that later rolled back, the entry is gone again, so listeners re-read the ledger rather than trust `e`.
+   */
   onAppend(listener: Listener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

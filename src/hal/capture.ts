@@ -20,6 +20,8 @@ export interface SegmentFile {
   end: Date;
   /** Recovered from a run that died before listing it (the open segment at a crash). */
   partial: boolean;
+  /** Set when the file does not look like MPEG-TS (garbage from the device): still evidence, but the source is restarted. */
+  suspect?: string;
 }
 
 /** What the picture or sound detectors noticed: ffmpeg's blackdetect, freezedetect and silencedetect. */

@@ -42,4 +42,37 @@ export const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   );
   `,
+  // 2: recording sessions, their interruptions, and per-source segment numbering.
+  `
+  CREATE TABLE sessions (
+    session_id  TEXT PRIMARY KEY,
+    context     TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('recording', 'paused', 'closed')),
+    opened_at   TEXT NOT NULL,
+    closed_at   TEXT,
+    closed_by   TEXT CHECK (closed_by IN ('stopped', 'terminated')),
+    -- Spans in which the session was recording, as JSON [[startMs, endMs|null], ...].
+    spans       TEXT NOT NULL,
+    statement   INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE interruptions (
+    interruption_id TEXT PRIMARY KEY,
+    session_id      TEXT NOT NULL REFERENCES sessions(session_id),
+    reason          TEXT NOT NULL,
+    origin          TEXT NOT NULL CHECK (origin IN ('detected', 'declared')),
+    sources         TEXT,
+    text            TEXT,
+    start_at        TEXT NOT NULL,
+    end_at          TEXT
+  );
+  CREATE INDEX interruptions_open ON interruptions(session_id, end_at);
+  CREATE TABLE source_seq (
+    session_id  TEXT NOT NULL,
+    source_id   TEXT NOT NULL,
+    next_seq    INTEGER NOT NULL,
+    -- After a resume: the first segment starting at or after this time (ms) carries the spoken explanation.
+    explain_from INTEGER,
+    PRIMARY KEY (session_id, source_id)
+  );
+  `,
 ];

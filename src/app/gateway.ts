@@ -1,0 +1,134 @@
+/**
+ * The composition root of the gateway service: builds every part from the validated config and passes each its
+ * dependencies. Constructors assign; start() works (in order); stop() undoes (in reverse order, each step on its
+ * own so one failure does not leave the rest running).
+ */
+import { join } from 'node:path';
+import type { Config } from '../config/types.js';
+import { startEvidenceCore, type EvidenceCore } from './evidence-core.js';
+import { kvGet, kvSet } from '../state/db.js';
+import { ENTRY } from '../evidence/types.js';
+import { SessionStore } from '../recorder/session-store.js';
+import { SourceSupervisor } from '../recorder/supervisor.js';
+import { Recorder, type BatteryMonitor, type GpsProvider } from '../recorder/recorder.js';
+import { StorageGuard } from '../recorder/storage-guard.js';
+import { ControlServer } from '../control/server.js';
+import { HostClock, NtpClock, type ClockMonitor } from '../hal/clock.js';
+import { AlsaAnnouncer } from '../hal/announcer.js';
+import type { CaptureSource, SegmentFile } from '../hal/capture.js';
+import { createCaptureSource, recoverSourceRuns } from '../hal/sources.js';
+import type { Logger } from '../util/log.js';
+import { VERSION } from '../version.js';
+
+export interface GatewayOptions {
+  now?: () => number;
+  clock?: ClockMonitor;
+  battery?: BatteryMonitor;
+  gps?: GpsProvider;
+}
+
+export class Gateway {
+  private core: EvidenceCore | undefined;
+  private recorder: Recorder | undefined;
+  private control: ControlServer | undefined;
+  private clock: ClockMonitor | undefined;
+
+  constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+    private readonly opts: GatewayOptions = {},
+  ) {}
+
+  get recorderInterface(): Recorder {
+    if (!this.recorder) throw new Error('the gateway is not started');
+    return this.recorder;
+  }
+
+  get evidence(): EvidenceCore {
+    if (!this.core) throw new Error('the gateway is not started');
+    return this.core;
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this;
+    const now = this.opts.now ?? Date.now;
+    const core = await startEvidenceCore(config, log, () => new Date(now()));
+    this.core = core;
+    const unclean = kvGet(core.db, 'service.running') === '1';
+    kvSet(core.db, 'service.running', '1');
+    core.ledger.append(ENTRY.serviceStarted, { version: VERSION, previousStop: unclean ? 'unclean' : 'clean', config: config.file });
+
+    this.clock = this.opts.clock ?? (config.time.source === 'host' ? new HostClock() : new NtpClock(log.child('clock')));
+    await this.clock.start();
+
+    const sources: CaptureSource[] = config.recording.sources.map((s) =>
+      createCaptureSource(s, { spoolDir: core.dirs.spool, segmentSeconds: config.recording.segmentSeconds, log: log.child(`source.${s.id}`) }),
+    );
+    const supervisors = sources.map(
+      (source) =>
+        new SourceSupervisor({
+          source,
+          segmentSeconds: config.recording.segmentSeconds,
+          recover: () => recoverSourceRuns(core.dirs.spool, source.id, log.child(`source.${source.id}`)),
+          log: log.child(`supervisor.${source.id}`),
+        }),
+    );
+    const storage = new StorageGuard({
+      db: core.db,
+      stateDir: config.stateDir,
+      spoolDir: core.dirs.spool,
+      quotaBytes: config.recording.storageQuotaMB ? config.recording.storageQuotaMB * 1e6 : null,
+      reserveBytes: 64e6,
+      log: log.child('storage'),
+    });
+    this.recorder = new Recorder({
+      deviceId: config.deviceId,
+      ...(config.place ? { place: config.place } : {}),
+      recording: config.recording,
+      db: core.db,
+      ledger: core.ledger,
+      sealer: core.sealer,
+      store: new SessionStore(core.db, core.ledger),
+      supervisors,
+      recoverAll: async () => {
+        const all: SegmentFile[] = [];
+        for (const s of sources) all.push(...(await recoverSourceRuns(core.dirs.spool, s.id, log.child(`source.${s.id}`))));
+        return all;
+      },
+      storage,
+      clock: this.clock,
+      ...(this.opts.battery ? { battery: this.opts.battery } : {}),
+      ...(this.opts.gps ? { gps: this.opts.gps } : {}),
+      ...(config.recording.announcement && config.recording.speakerDevice ? { announcer: new AlsaAnnouncer(config.recording.speakerDevice) } : {}),
+      uncleanStart: unclean,
+      log: log.child('recorder'),
+      now,
+    });
+    await this.recorder.start();
+    this.control = new ControlServer(config.control.socket, this.recorder, log.child('control'));
+    await this.control.start();
+    log.info('gateway ready', { deviceId: config.deviceId, sources: sources.length, socket: config.control.socket, previousStop: unclean ? 'unclean' : 'clean' });
+  }
+
+  /** Clean stop: finish and seal open segments, record the stop, close the database. */
+  async stop(): Promise<void> {
+    const step = async (name: string, fn: () => unknown): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        this.log.error(`stopping ${name} failed`, { err });
+      }
+    };
+    await step('control socket', () => this.control?.stop());
+    await step('recorder', () => this.recorder?.stop());
+    await step('clock', () => this.clock?.stop());
+    await step('ledger', () => {
+      if (!this.core) return;
+      this.core.ledger.append(ENTRY.serviceStopped, { clean: true });
+      kvSet(this.core.db, 'service.running', '0');
+    });
+    await step('evidence core', () => this.core?.stop());
+  }
+}
+
+export const spoolDirOf = (stateDir: string): string => join(stateDir, 'spool');

@@ -1,0 +1,30 @@
+/** `recgw run --config FILE`: the gateway in the foreground until SIGTERM or SIGINT. */
+import { loadConfig } from '../config/load.js';
+import { Gateway } from '../app/gateway.js';
+import { createLogger } from '../util/log.js';
+import { parse, required } from './args.js';
+import type { Io } from './io.js';
+
+const USAGE = 'recgw run --config FILE';
+
+export async function runCommand(argv: string[], io: Io): Promise<number> {
+  const { values } = parse(argv, { config: { type: 'string' } }, USAGE);
+  const config = loadConfig(required(values.config, '--config', USAGE));
+  const log = createLogger('recgw');
+  const gw = new Gateway(config, log);
+  await gw.start();
+  io.err(`recgw: gateway ${config.deviceId} running; control socket ${config.control.socket}\n`);
+  await new Promise<void>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      log.info('stopping on signal', { signal: sig });
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      resolve();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  await gw.stop();
+  log.info('stopped cleanly');
+  return 0;
+}

@@ -1,0 +1,116 @@
+/** `recgw session ...` and `recgw status`: officers and tools acting on the running gateway through its control socket. */
+import { loadConfig } from '../config/load.js';
+import { call } from '../control/client.js';
+import { parseOfficer } from '../control/protocol.js';
+import type { RecorderStatus, SessionSummary } from '../recorder/recorder.js';
+import type { CheckResult } from '../recorder/preflight.js';
+import { reasonByCode } from '../evidence/vocabulary.js';
+import { RecgwError } from '../util/errors.js';
+import { parse } from './args.js';
+import type { Io } from './io.js';
+
+const USAGE = `recgw session start --matter <type> --case <ref> --officer "<name>:<执法证号>" [--officer ...] [--party ...] [--place ...] [--force]
+       recgw session pause --reason <code> [--text ...]
+       recgw session resume
+       recgw session stop
+       recgw session statement --text ... --officer A --officer B [--session ID]
+  (each also takes --config FILE or --socket PATH)`;
+
+function socketPath(values: { config?: string | undefined; socket?: string | undefined }): string {
+  if (values.socket) return values.socket;
+  if (values.config) return loadConfig(values.config).control.socket;
+  throw new RecgwError('usage', `--config FILE (or --socket PATH) is required to reach the gateway\nusage: ${USAGE}`);
+}
+
+function describeSession(s: SessionSummary): string {
+  const lines = [
+    `session ${s.sessionId}: ${s.matterLabel} (${s.matter}), case ${s.caseRef || '(none)'}, ${s.state}${s.closedBy ? ` (${s.closedBy})` : ''}`,
+    `  officers: ${s.officers.map((o) => `${o.name} (${o.badge})`).join(', ')}`,
+    `  started ${s.start}${s.end ? `, ended ${s.end}` : ''}`,
+  ];
+  for (const i of s.interruptions) {
+    const r = reasonByCode(i.reason);
+    lines.push(`  interruption ${r ? `${r.zh} ${r.en}` : i.reason} (${i.origin}) ${i.start} - ${i.end ?? 'ongoing'}${i.text ? `: ${i.text}` : ''}`);
+  }
+  if (s.lacksStatement) lines.push('  LACKS its written statement: two officers must confirm one (recgw session statement)');
+  return lines.join('\n');
+}
+
+const common = { config: { type: 'string' }, socket: { type: 'string' }, json: { type: 'boolean' } } as const;
+
+export async function sessionCommand(argv: string[], io: Io): Promise<number> {
+  const [sub, ...rest] = argv;
+  const out = (json: boolean | undefined, value: unknown, text: string): number => {
+    io.out(json ? JSON.stringify(value) + '\n' : text + '\n');
+    return 0;
+  };
+  switch (sub) {
+    case 'start': {
+      const { values } = parse(
+        rest,
+        { ...common, matter: { type: 'string' }, case: { type: 'string' }, officer: { type: 'string', multiple: true }, party: { type: 'string' }, place: { type: 'string' }, force: { type: 'boolean' } },
+        USAGE,
+      );
+      if (!values.matter) throw new RecgwError('usage', `--matter is required\nusage: ${USAGE}`);
+      const officers = (values.officer ?? []).map(parseOfficer);
+      if (officers.length === 0) throw new RecgwError('usage', `at least one --officer "name:执法证号" is required\nusage: ${USAGE}`);
+      const r = await call<{ session: SessionSummary; forced: CheckResult[] }>(socketPath(values), 'session.start', {
+        matter: values.matter,
+        caseRef: values.case ?? '',
+        officers,
+        ...(values.party ? { party: values.party } : {}),
+        ...(values.place ? { place: values.place } : {}),
+        force: values.force === true,
+      });
+      const forced = r.forced.length > 0 ? `\nFORCED despite failed checks (recorded in the ledger): ${r.forced.map((c) => `${c.check}: ${c.detail}`).join('; ')}` : '';
+      return out(values.json, r, `recording started\n${describeSession(r.session)}${forced}`);
+    }
+    case 'pause': {
+      const { values } = parse(rest, { ...common, reason: { type: 'string' }, text: { type: 'string' } }, USAGE);
+      if (!values.reason) throw new RecgwError('usage', `--reason is required\nusage: ${USAGE}`);
+      const s = await call<SessionSummary>(socketPath(values), 'session.pause', { reason: values.reason, ...(values.text ? { text: values.text } : {}) });
+      return out(values.json, s, `recording paused\n${describeSession(s)}`);
+    }
+    case 'resume': {
+      const { values } = parse(rest, common, USAGE);
+      const s = await call<SessionSummary>(socketPath(values), 'session.resume');
+      return out(values.json, s, `recording resumed: 请口述中断原因 (state the reason for the interruption aloud now)\n${describeSession(s)}`);
+    }
+    case 'stop': {
+      const { values } = parse(rest, common, USAGE);
+      const s = await call<SessionSummary>(socketPath(values), 'session.stop');
+      return out(values.json, s, `recording stopped\n${describeSession(s)}`);
+    }
+    case 'statement': {
+      const { values } = parse(rest, { ...common, text: { type: 'string' }, officer: { type: 'string', multiple: true }, session: { type: 'string' } }, USAGE);
+      const s = await call<SessionSummary>(socketPath(values), 'session.statement', {
+        text: values.text ?? '',
+        officers: (values.officer ?? []).map(parseOfficer),
+        ...(values.session ? { sessionId: values.session } : {}),
+      });
+      return out(values.json, s, `statement recorded\n${describeSession(s)}`);
+    }
+    default:
+      throw new RecgwError('usage', `unknown session subcommand ${JSON.stringify(sub ?? '')}\nusage: ${USAGE}`);
+  }
+}
+
+export async function statusCommand(argv: string[], io: Io): Promise<number> {
+  const { values } = parse(argv, common, 'recgw status --config FILE [--json]');
+  const st = await call<RecorderStatus>(socketPath(values), 'status');
+  if (values.json) {
+    io.out(JSON.stringify(st) + '\n');
+    return 0;
+  }
+  const lines = [`gateway ${st.deviceId}`];
+  lines.push(st.session ? describeSession(st.session) : 'no session');
+  for (const s of st.sources) {
+    lines.push(`  source ${s.id} (${s.kind}): ${s.producing ? 'producing' : s.running ? 'starting' : 'stopped'}${s.down ? `, DOWN since ${s.down.since}: ${s.down.detail}` : ''}${s.picture !== 'ok' ? `, ${s.picture}` : ''}`);
+  }
+  lines.push(`  storage: ${Math.round(st.storage.freeBytes / 1e6)} MB free, ${Math.round(st.storage.usedBytes / 1e6)} MB used${st.storage.quotaBytes ? ` of ${Math.round(st.storage.quotaBytes / 1e6)} MB quota` : ''}${st.storage.full ? ' - FULL' : ''}`);
+  lines.push(`  clock: ${st.clock.source}, ${st.clock.synced ? 'synchronised' : 'NOT synchronised'}`);
+  lines.push(`  sealing queue: ${st.sealing.pending}`);
+  for (const l of st.lackingStatement) lines.push(`  session ${l.sessionId} (case ${l.caseRef}) lacks its written statement`);
+  io.out(lines.join('\n') + '\n');
+  return 0;
+}

@@ -1,0 +1,95 @@
+/**
+ * The local control protocol: newline-delimited JSON over a Unix socket (file permissions decide who may use
+ * it). Request {"id", "method", "params"}; response {"id", "ok": true, "result"} or {"id", "ok": false,
+ * "error": {"code", "message"}}. Params are checked here so the recorder only ever sees well-formed requests.
+ */
+import type { Officer } from '../evidence/types.js';
+import type { StartRequest } from '../recorder/recorder.js';
+import { RecgwError } from '../util/errors.js';
+
+export const METHODS = ['session.start', 'session.pause', 'session.resume', 'session.stop', 'session.statement', 'status', 'preflight'] as const;
+export type Method = (typeof METHODS)[number];
+
+export interface Request {
+  id: number | string;
+  method: Method;
+  params: Record<string, unknown>;
+}
+
+export type Response =
+  | { id: number | string | null; ok: true; result: unknown }
+  | { id: number | string | null; ok: false; error: { code: string; message: string } };
+
+export const MAX_LINE = 64 * 1024;
+
+const bad = (msg: string): RecgwError => new RecgwError('usage', msg);
+
+export function parseRequest(line: string): Request {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(line);
+  } catch {
+    throw bad('the request is not valid JSON');
+  }
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw bad('the request must be a JSON object');
+  const r = obj as Record<string, unknown>;
+  if (typeof r.id !== 'number' && typeof r.id !== 'string') throw bad('the request needs an id (number or string)');
+  if (typeof r.method !== 'string' || !(METHODS as readonly string[]).includes(r.method)) {
+    throw bad(`unknown method ${JSON.stringify(r.method)}; known: ${METHODS.join(', ')}`);
+  }
+  const params = r.params ?? {};
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) throw bad('params must be a JSON object');
+  return { id: r.id, method: r.method as Method, params: params as Record<string, unknown> };
+}
+
+function str(p: Record<string, unknown>, key: string, required: boolean): string | undefined {
+  const v = p[key];
+  if (v === undefined || v === null) {
+    if (required) throw bad(`${key} is required`);
+    return undefined;
+  }
+  if (typeof v !== 'string') throw bad(`${key} must be a string`);
+  if (v.length > 1000) throw bad(`${key} is too long (at most 1000 characters)`);
+  return v;
+}
+
+export function officersParam(p: Record<string, unknown>): Officer[] {
+  const v = p.officers;
+  if (!Array.isArray(v)) throw bad('officers must be a list of {name, badge}');
+  return v.map((o, i) => {
+    if (typeof o !== 'object' || o === null || typeof (o as Officer).name !== 'string' || typeof (o as Officer).badge !== 'string') {
+      throw bad(`officers[${i}] must have a name and a badge (执法证号)`);
+    }
+    return { name: (o as Officer).name, badge: (o as Officer).badge };
+  });
+}
+
+export function startParams(p: Record<string, unknown>): StartRequest {
+  const party = str(p, 'party', false);
+  const place = str(p, 'place', false);
+  return {
+    matter: str(p, 'matter', true)!,
+    caseRef: str(p, 'caseRef', false) ?? '',
+    officers: officersParam(p),
+    ...(party ? { party } : {}),
+    ...(place ? { place } : {}),
+    force: p.force === true,
+  };
+}
+
+export function pauseParams(p: Record<string, unknown>): { reason: string; text?: string } {
+  const text = str(p, 'text', false);
+  return { reason: str(p, 'reason', true)!, ...(text ? { text } : {}) };
+}
+
+export function statementParams(p: Record<string, unknown>): { text: string; officers: Officer[]; sessionId?: string } {
+  const sessionId = str(p, 'sessionId', false);
+  return { text: str(p, 'text', true)!, officers: officersParam(p), ...(sessionId ? { sessionId } : {}) };
+}
+
+/** "张三:13010001" -> {name, badge}; the CLI's way of naming an officer. */
+export function parseOfficer(s: string): Officer {
+  const i = s.lastIndexOf(':');
+  if (i <= 0 || i === s.length - 1) throw bad(`officer ${JSON.stringify(s)} must be written "name:执法证号", e.g. "张三:13010001"`);
+  return { name: s.slice(0, i).trim(), badge: s.slice(i + 1).trim() };
+}

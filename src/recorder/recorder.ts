@@ -1,0 +1,550 @@
+/**
+ * The recorder: the one interface through which officers and tools (CLI, panel, triggers, console) act on
+ * recording. It owns sessions, routes every finished segment of every source to its session (or the pre-event
+ * buffer, or deletion), turns source failures into detected interruptions with their true time span, and
+ * recovers an interrupted session after a crash. It knows nothing of MQTT or HTTP.
+ */
+import { EventEmitter } from 'node:events';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import type { Db } from '../state/db.js';
+import type { Ledger } from '../evidence/ledger.js';
+import type { Sealer } from '../evidence/sealer.js';
+import { ENTRY, type GpsFix, type Officer, type SessionContext } from '../evidence/types.js';
+import { MATTERS, REASONS, lookupTerm } from '../evidence/vocabulary.js';
+import type { RecordingConfig } from '../config/types.js';
+import type { SegmentFile, HealthEvent } from '../hal/capture.js';
+import type { ClockMonitor } from '../hal/clock.js';
+import type { Announcer } from '../hal/announcer.js';
+import type { Logger } from '../util/log.js';
+import { RecgwError } from '../util/errors.js';
+import { newId, SessionStore, type ActiveSession } from './session-store.js';
+import type { DownEvent, SourceHealth, SourceSupervisor, UpEvent } from './supervisor.js';
+import { preflight, type CheckResult } from './preflight.js';
+import { StorageGuard, type StorageState } from './storage-guard.js';
+
+export interface StartRequest {
+  matter: string;
+  caseRef: string;
+  officers: Officer[];
+  party?: string;
+  place?: string;
+  force?: boolean;
+}
+
+export interface BatteryMonitor {
+  state(): { percent: number; onMains: boolean } | undefined;
+}
+
+export interface GpsProvider {
+  fix(): GpsFix | null;
+}
+
+export interface RecorderDeps {
+  deviceId: string;
+  place?: string;
+  recording: RecordingConfig;
+  db: Db;
+  ledger: Ledger;
+  sealer: Sealer;
+  store: SessionStore;
+  supervisors: SourceSupervisor[];
+  /** Segments of runs a previous process left behind (their ffmpeg stopped first). */
+  recoverAll: () => Promise<SegmentFile[]>;
+  storage: StorageGuard;
+  clock: ClockMonitor;
+  battery?: BatteryMonitor;
+  gps?: GpsProvider;
+  announcer?: Announcer;
+  /** The previous run of the service ended without a clean stop (kill -9, power cut). */
+  uncleanStart: boolean;
+  log: Logger;
+  now?: () => number;
+}
+
+export interface SessionSummary {
+  sessionId: string;
+  matter: string;
+  matterLabel: string;
+  caseRef: string;
+  officers: Officer[];
+  state: ActiveSession['state'];
+  closedBy: ActiveSession['closedBy'];
+  start: string;
+  end: string | null;
+  interruptions: { reason: string; origin: string; start: string; end: string | null; text: string | null }[];
+  lacksStatement: boolean;
+}
+
+export interface RecorderStatus {
+  deviceId: string;
+  session: SessionSummary | null;
+  lackingStatement: { sessionId: string; caseRef: string; end: string | null }[];
+  sources: SourceHealth[];
+  storage: StorageState;
+  clock: ReturnType<ClockMonitor['state']>;
+  battery: { percent: number; onMains: boolean } | null;
+  gps: GpsFix | null;
+  sealing: { pending: number };
+}
+
+export interface RecorderEvents {
+  /** Something a panel, lamp or console shows changed. */
+  changed: [RecorderStatus];
+  /** A prompt for officers, e.g. to state the reason for the interruption aloud after a resume. */
+  prompt: [{ code: 'state-reason' | 'statement-needed'; zh: string; en: string }];
+}
+
+const iso = (t: number): string => new Date(t).toISOString();
+/** How long after a session closes its late segments (the last ones of each source) are still accepted. */
+const CLOSE_GRACE_MS = 10 * 60_000;
+const PRODUCE_TIMEOUT_MS = 6000;
+
+export class Recorder extends EventEmitter<RecorderEvents> {
+  private readonly d: RecorderDeps;
+  private readonly now: () => number;
+  private readonly keepRunning: boolean;
+  private readonly buffer: SegmentFile[] = [];
+  /** Open detected interruptions by `${source}:${cause}`. */
+  private readonly detected = new Map<string, string>();
+  /** Serialises session commands: two buttons pressed at once must not interleave. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private storageInterruption: string | undefined;
+  private started = false;
+
+  constructor(deps: RecorderDeps) {
+    super();
+    this.d = deps;
+    this.now = deps.now ?? Date.now;
+    // With a pre-event buffer the sources record all the time; otherwise only while a session records.
+    this.keepRunning = deps.recording.preEventSeconds > 0;
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------------------------
+
+  async start(): Promise<void> {
+    const { supervisors, log } = this.d;
+    for (const s of supervisors) {
+      s.on('segment', (seg) => this.route(seg));
+      s.on('down', (e) => this.sourceDown(e));
+      s.on('up', (e) => this.sourceUp(e));
+      s.on('health', (h) => this.healthEvent(h));
+      s.start();
+    }
+    this.d.storage.on('full', (st) => void this.serial(() => this.storageFull(st)));
+    this.d.storage.on('ok', () => void this.serial(() => this.storageOk()));
+
+    // Footage of the previous process: its ffmpeg runs were stopped and their segments come back here.
+    const recovered = await this.d.recoverAll();
+    const lastEnd = new Map<string, number>();
+    for (const seg of recovered) {
+      this.route(seg);
+      lastEnd.set(seg.sourceId, Math.max(lastEnd.get(seg.sourceId) ?? 0, seg.end.getTime()));
+    }
+    // Old detected interruptions cannot be tracked across a restart: they end now and are re-detected if still true.
+    const active = this.d.store.active();
+    if (active) {
+      for (const i of this.d.store.openInterruptions(active.ctx.sessionId).filter((x) => x.origin === 'detected')) {
+        this.d.store.endInterruption(active.ctx.sessionId, i.id, this.now(), { endedBy: 'service-restart' });
+      }
+    }
+    this.started = true;
+    await this.d.storage.start();
+
+    if (active && active.state === 'recording') {
+      log.warn('resuming the session that was recording when the service stopped', { session: active.ctx.sessionId });
+      await Promise.all(supervisors.map((s) => s.want(true)));
+      await Promise.all(supervisors.map((s) => s.waitProducing(PRODUCE_TIMEOUT_MS)));
+      if (this.d.uncleanStart) {
+        const since = Math.min(...supervisors.map((s) => lastEnd.get(s.id) ?? active.spans.at(-1)?.[0] ?? active.openedAt));
+        const id = this.d.store.startInterruption(active.ctx.sessionId, {
+          reason: 'power-loss',
+          origin: 'detected',
+          start: since,
+          text: 'the gateway stopped without a clean shutdown (power loss or crash) and resumed recording on restart',
+        });
+        this.d.store.endInterruption(active.ctx.sessionId, id, this.now(), { resumedAfterRestart: true });
+      }
+    } else if (this.keepRunning) {
+      await Promise.all(supervisors.map((s) => s.want(true)));
+    }
+    this.changed();
+  }
+
+  /**
+   * Service stop (SIGTERM): a session being recorded is closed cleanly (its open segments finished and sealed),
+   * so the ledger shows a clean stop rather than a power loss.
+   */
+  async stop(): Promise<void> {
+    await this.serial(async () => {
+      const s = this.d.store.active();
+      if (s) await this.closeSession(s, { closedBy: 'service-stop' });
+    });
+    await Promise.all(this.d.supervisors.map((s) => s.stop()));
+    this.d.storage.stop();
+    this.discardBuffer();
+    await this.d.sealer.drain();
+    this.started = false;
+  }
+
+  // ---- the recorder interface ----------------------------------------------------------------------------
+
+  startSession(req: StartRequest): Promise<{ session: SessionSummary; checks: CheckResult[]; forced: CheckResult[] }> {
+    return this.serial(async () => {
+      const current = this.d.store.active();
+      if (current) throw new RecgwError('recorder', `session ${current.ctx.sessionId} is already ${current.state}: stop it before starting another`);
+      const matter = lookupTerm(MATTERS, req.matter);
+      if (!matter) throw new RecgwError('usage', `unknown matter type ${JSON.stringify(req.matter)}: use one of ${MATTERS.map((m) => `${m.zh} (${m.code})`).join(', ')}`);
+      if (req.officers.length === 0) throw new RecgwError('usage', 'at least one officer (name and 执法证号) is required');
+      for (const o of req.officers) {
+        if (!o.name.trim() || !o.badge.trim()) throw new RecgwError('usage', `officer ${JSON.stringify(o)} needs both a name and a 执法证号 (name:number)`);
+      }
+      await Promise.all(this.d.supervisors.map((s) => s.want(true)));
+      await Promise.all(this.d.supervisors.map((s) => s.waitProducing(PRODUCE_TIMEOUT_MS)));
+      const checks = await this.preflight();
+      const failed = checks.filter((c) => !c.ok);
+      if (failed.length > 0 && !req.force) {
+        if (!this.keepRunning) await Promise.all(this.d.supervisors.map((s) => s.want(false)));
+        throw new RecgwError(
+          'recorder',
+          `cannot start the session: ${failed.map((c) => `${c.check}: ${c.detail}`).join('; ')}. An officer may force the start; the failed checks are then recorded in the ledger.`,
+        );
+      }
+      const at = this.now();
+      const ctx: SessionContext = {
+        sessionId: newId(at),
+        matter: matter.code,
+        caseRef: req.caseRef,
+        officers: req.officers.map((o) => ({ name: o.name.trim(), badge: o.badge.trim() })),
+        ...(req.party ? { party: req.party } : {}),
+        ...(req.place ?? this.d.place ? { place: req.place ?? this.d.place } : {}),
+      };
+      const s = this.d.store.open(ctx, at, {
+        matterLabel: matter.zh,
+        sources: this.d.supervisors.map((x) => x.id),
+        preflight: checks,
+        ...(failed.length > 0 ? { forced: failed } : {}),
+        ...(this.d.recording.preEventSeconds > 0 ? { preEventSeconds: this.d.recording.preEventSeconds } : {}),
+      });
+      this.claimBuffer(s);
+      this.changed();
+      void this.announce(s);
+      return { session: this.summary(s), checks, forced: failed };
+    });
+  }
+
+  pauseSession(reasonInput: string, text?: string): Promise<SessionSummary> {
+    return this.serial(async () => {
+      const s = this.requireActive();
+      if (s.state !== 'recording') throw new RecgwError('recorder', `session ${s.ctx.sessionId} is already paused: resume it or stop it`);
+      const reason = lookupTerm(REASONS, reasonInput);
+      if (!reason) throw new RecgwError('usage', `unknown interruption reason ${JSON.stringify(reasonInput)}: use one of ${REASONS.map((r) => `${r.code} (${r.zh})`).join(', ')}`);
+      if (reason.code === 'other' && !text?.trim()) throw new RecgwError('usage', 'reason "other" needs a text saying what happened (--text)');
+      this.d.store.startInterruption(s.ctx.sessionId, { reason: reason.code, origin: 'declared', start: this.now(), ...(text ? { text } : {}) });
+      await Promise.all(this.d.supervisors.map((x) => (this.keepRunning ? x.cut() : x.want(false))));
+      this.changed();
+      return this.summary(this.d.store.get(s.ctx.sessionId)!);
+    });
+  }
+
+  resumeSession(): Promise<SessionSummary> {
+    return this.serial(async () => {
+      const s = this.requireActive();
+      if (s.state !== 'paused') throw new RecgwError('recorder', `session ${s.ctx.sessionId} is not paused`);
+      await Promise.all(this.d.supervisors.map((x) => (this.keepRunning ? x.cut() : x.want(true))));
+      await Promise.all(this.d.supervisors.map((x) => x.waitProducing(PRODUCE_TIMEOUT_MS)));
+      this.d.store.resume(s.ctx.sessionId, this.now(), this.d.supervisors.map((x) => x.id));
+      this.emit('prompt', { code: 'state-reason', zh: '请口述中断原因', en: 'State the reason for the interruption aloud' });
+      this.changed();
+      return this.summary(this.d.store.get(s.ctx.sessionId)!);
+    });
+  }
+
+  stopSession(): Promise<SessionSummary> {
+    return this.serial(async () => {
+      const s = this.requireActive();
+      const closed = await this.closeSession(s, { closedBy: 'officer' });
+      return closed;
+    });
+  }
+
+  /** A written statement for a session that ended with an unresumed interruption, confirmed by two officers. */
+  statement(text: string, officers: Officer[], sessionId?: string): Promise<SessionSummary> {
+    return this.serial(async () => {
+      if (!text.trim()) throw new RecgwError('usage', 'the statement text is empty');
+      const badges = new Set(officers.map((o) => o.badge.trim()).filter(Boolean));
+      if (badges.size < 2 || officers.some((o) => !o.name.trim())) {
+        throw new RecgwError('usage', 'a statement must be confirmed by two different officers, each with name and 执法证号');
+      }
+      const target = sessionId ? this.d.store.get(sessionId) : this.d.store.lackingStatement()[0] ?? this.d.store.recent(1)[0];
+      if (!target) throw new RecgwError('usage', sessionId ? `no session ${sessionId}` : 'there is no session to attach a statement to');
+      this.d.store.statement(target.ctx.sessionId, text.trim(), officers, this.now());
+      this.changed();
+      return this.summary(this.d.store.get(target.ctx.sessionId)!);
+    });
+  }
+
+  async status(): Promise<RecorderStatus> {
+    const s = this.d.store.active() ?? this.d.store.recent(1)[0];
+    return {
+      deviceId: this.d.deviceId,
+      session: s ? this.summary(s) : null,
+      lackingStatement: this.d.store.lackingStatement().map((x) => ({ sessionId: x.ctx.sessionId, caseRef: x.ctx.caseRef, end: x.closedAt === null ? null : iso(x.closedAt) })),
+      sources: this.d.supervisors.map((x) => x.health()),
+      storage: this.d.storage.state(),
+      clock: this.d.clock.state(),
+      battery: this.d.battery?.state() ?? null,
+      gps: this.d.gps?.fix() ?? null,
+      sealing: { pending: this.d.sealer.pendingCount() },
+    };
+  }
+
+  /** Run pre-flight without starting (the console's self-test). */
+  async preflight(): Promise<CheckResult[]> {
+    const st = await this.d.storage.refresh();
+    return preflight({
+      freeBytes: st.freeBytes,
+      quotaLeftBytes: st.quotaBytes === null ? undefined : Math.max(0, st.quotaBytes - st.usedBytes),
+      bytesPerSecond: this.bytesPerSecond(),
+      expectedSeconds: this.d.recording.expectedSessionMinutes * 60,
+      battery: this.d.battery?.state(),
+      minBatteryPercent: this.d.recording.minBatteryPercent,
+      clock: this.d.clock.state(),
+      sources: this.d.supervisors.map((x) => {
+        const h = x.health();
+        return { id: x.id, producing: h.producing, ...(h.down ? { problem: h.down.detail } : {}) };
+      }),
+    });
+  }
+
+  // ---- internals -----------------------------------------------------------------------------------------
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  private requireActive(): ActiveSession {
+    const s = this.d.store.active();
+    if (!s) throw new RecgwError('recorder', 'no session is being recorded');
+    return s;
+  }
+
+  private async closeSession(s: ActiveSession, detail: { closedBy: string }): Promise<SessionSummary> {
+    const at = this.now();
+    // Finish every open segment now, so the session's footage ends where the session ends.
+    await Promise.all(this.d.supervisors.map((x) => (this.keepRunning ? x.cut() : x.want(false))));
+    await this.settleSegments(at);
+    await this.d.sealer.drain();
+    const closedBy = this.d.store.close(s.ctx.sessionId, at, { by: detail.closedBy });
+    this.detected.clear();
+    this.storageInterruption = undefined;
+    if (closedBy === 'terminated') {
+      this.emit('prompt', { code: 'statement-needed', zh: '中断未恢复，需两名执法人员书面说明', en: 'The interruption never resumed: two officers must confirm a written statement' });
+    }
+    this.changed();
+    return this.summary(this.d.store.get(s.ctx.sessionId)!);
+  }
+
+  /** Wait (briefly) until each source that was recording has delivered footage up to `at`. */
+  private async settleSegments(at: number): Promise<void> {
+    const deadline = this.now() + 3000;
+    while (this.now() < deadline) {
+      const behind = this.d.supervisors.filter((x) => {
+        const h = x.health();
+        return h.lastSegmentEnd !== null && Date.parse(h.lastSegmentEnd) < at - 1000 && h.down === null;
+      });
+      if (behind.length === 0) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  private route(seg: SegmentFile): void {
+    const start = seg.start.getTime();
+    const end = seg.end.getTime();
+    const s = this.d.store.covering(start, end, this.now(), CLOSE_GRACE_MS);
+    if (s) return this.seal(s, seg, end <= s.openedAt);
+    if (this.keepRunning) {
+      this.buffer.push(seg);
+      this.pruneBuffer();
+      return;
+    }
+    void unlink(seg.path).catch(() => undefined);
+  }
+
+  private seal(s: ActiveSession, seg: SegmentFile, preEvent: boolean): void {
+    const { seq, explanation } = this.d.store.nextSeq(s.ctx.sessionId, seg.sourceId, seg.start.getTime());
+    const sup = this.d.supervisors.find((x) => x.id === seg.sourceId);
+    this.d.sealer.enqueue({
+      name: `${s.ctx.sessionId}_${seg.sourceId}_${String(seq).padStart(6, '0')}`,
+      plainPath: seg.path,
+      session: s.ctx,
+      source: { id: seg.sourceId, kind: sup?.health().kind ?? 'camera' },
+      seq,
+      start: seg.start.toISOString(),
+      end: seg.end.toISOString(),
+      clock: this.d.clock.state(),
+      gps: this.d.gps?.fix() ?? null,
+      ...(explanation ? { explanation: true } : {}),
+      ...(preEvent ? { preEvent: true } : {}),
+    });
+  }
+
+  private pruneBuffer(): void {
+    const keepFrom = this.now() - (this.d.recording.preEventSeconds + this.d.recording.segmentSeconds) * 1000;
+    while (this.buffer.length > 0 && this.buffer[0]!.end.getTime() < keepFrom) {
+      const old = this.buffer.shift()!;
+      void unlink(old.path).catch(() => undefined);
+    }
+  }
+
+  /** At a session's start, the last preEventSeconds of buffered footage become part of it; older is discarded. */
+  private claimBuffer(s: ActiveSession): void {
+    const from = s.openedAt - this.d.recording.preEventSeconds * 1000;
+    const claimed = this.buffer.splice(0).sort((a, b) => a.start.getTime() - b.start.getTime());
+    for (const seg of claimed) {
+      if (seg.end.getTime() > from) this.seal(s, seg, seg.end.getTime() <= s.openedAt);
+      else void unlink(seg.path).catch(() => undefined);
+    }
+  }
+
+  private discardBuffer(): void {
+    for (const seg of this.buffer.splice(0)) void unlink(seg.path).catch(() => undefined);
+  }
+
+  private recordingSession(): ActiveSession | undefined {
+    const s = this.d.store.active();
+    return s && s.state === 'recording' ? s : undefined;
+  }
+
+  private sourceDown(e: DownEvent): void {
+    const s = this.recordingSession();
+    if (!s || !this.started) return this.changed();
+    const key = `${e.sourceId}:process`;
+    if (this.detected.has(key)) return;
+    const id = this.d.store.startInterruption(s.ctx.sessionId, {
+      reason: e.reason,
+      origin: 'detected',
+      start: e.since.getTime(),
+      sources: [e.sourceId],
+      text: e.detail,
+    });
+    this.detected.set(key, id);
+    this.changed();
+  }
+
+  private sourceUp(e: UpEvent): void {
+    const key = `${e.sourceId}:process`;
+    const id = this.detected.get(key);
+    const s = this.d.store.active();
+    if (id && s) this.d.store.endInterruption(s.ctx.sessionId, id, e.at.getTime());
+    this.detected.delete(key);
+    this.changed();
+  }
+
+  private healthEvent(h: HealthEvent): void {
+    const key = `${h.sourceId}:${h.type}`;
+    const s = this.d.store.active();
+    if (h.phase === 'start') {
+      if (!s || s.state !== 'recording' || this.detected.has(key)) return;
+      const silent = h.type === 'silence';
+      const id = this.d.store.startInterruption(s.ctx.sessionId, {
+        reason: silent ? 'device-fault' : 'camera-covered',
+        origin: 'detected',
+        start: h.at.getTime(),
+        sources: [h.sourceId],
+        text: silent ? 'microphone silent' : h.type === 'black' ? 'no picture (black)' : 'picture frozen',
+      });
+      this.detected.set(key, id);
+    } else {
+      const id = this.detected.get(key);
+      if (id && s) this.d.store.endInterruption(s.ctx.sessionId, id, h.at.getTime());
+      this.detected.delete(key);
+    }
+    this.changed();
+  }
+
+  private async storageFull(st: StorageState): Promise<void> {
+    const s = this.recordingSession();
+    this.d.log.error('storage is full: recording stops until space is freed', { free: st.freeBytes, used: st.usedBytes, quota: st.quotaBytes });
+    if (s && !this.storageInterruption) {
+      const since = Math.max(0, ...this.d.supervisors.map((x) => Date.parse(x.health().lastSegmentEnd ?? '') || 0));
+      this.storageInterruption = this.d.store.startInterruption(s.ctx.sessionId, {
+        reason: 'storage-full',
+        origin: 'detected',
+        start: since || this.now(),
+        text: `free ${st.freeBytes} bytes, used ${st.usedBytes} of quota ${st.quotaBytes ?? 'none'}`,
+      });
+    }
+    await Promise.all(this.d.supervisors.map((x) => x.want(false)));
+    this.changed();
+  }
+
+  private async storageOk(): Promise<void> {
+    const s = this.d.store.active();
+    if (!s || s.state !== 'recording') {
+      if (this.keepRunning) await Promise.all(this.d.supervisors.map((x) => x.want(true)));
+      return;
+    }
+    await Promise.all(this.d.supervisors.map((x) => x.want(true)));
+    await Promise.all(this.d.supervisors.map((x) => x.waitProducing(PRODUCE_TIMEOUT_MS)));
+    if (this.storageInterruption) this.d.store.endInterruption(s.ctx.sessionId, this.storageInterruption, this.now());
+    this.storageInterruption = undefined;
+    this.changed();
+  }
+
+  private async announce(s: ActiveSession): Promise<void> {
+    const file = this.d.recording.announcement;
+    if (!file || !this.d.announcer) return;
+    let sha256: string | undefined;
+    try {
+      sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
+    } catch {
+      sha256 = undefined;
+    }
+    const r = await this.d.announcer.play(file);
+    this.d.ledger.append(ENTRY.announcementPlayed, {
+      sessionId: s.ctx.sessionId,
+      file,
+      ...(sha256 ? { sha256 } : {}),
+      device: this.d.recording.speakerDevice ?? 'default',
+      ok: r.ok,
+      ...(r.ok ? {} : { error: r.error }),
+      time: iso(this.now()),
+    });
+    if (!r.ok) this.d.log.error('the announcement could not be played', { error: r.error });
+  }
+
+  private bytesPerSecond(): number {
+    return this.d.supervisors.reduce((sum, x) => {
+      const h = x.health();
+      const cfg = this.d.recording.sources.find((c) => c.id === x.id);
+      const estimate = ((cfg?.bitrateKbps ?? (h.kind === 'camera' ? 2500 : 64)) * 1000) / 8;
+      return sum + (h.bitrate ?? estimate);
+    }, 0);
+  }
+
+  private summary(s: ActiveSession): SessionSummary {
+    const m = MATTERS.find((x) => x.code === s.ctx.matter);
+    return {
+      sessionId: s.ctx.sessionId,
+      matter: s.ctx.matter,
+      matterLabel: m?.zh ?? s.ctx.matter,
+      caseRef: s.ctx.caseRef,
+      officers: s.ctx.officers,
+      state: s.state,
+      closedBy: s.closedBy,
+      start: iso(s.openedAt),
+      end: s.closedAt === null ? null : iso(s.closedAt),
+      interruptions: this.d.store.allInterruptions(s.ctx.sessionId),
+      lacksStatement: s.closedBy === 'terminated' && !s.statement,
+    };
+  }
+
+  private changed(): void {
+    if (this.listenerCount('changed') === 0) return;
+    void this.status().then((st) => this.emit('changed', st));
+  }
+}

@@ -1,0 +1,261 @@
+/**
+ * Keeps one capture source recording while it is wanted: restarts it with backoff when it dies, kills and
+ * restarts it when it stalls (no finished segment within twice the segment length) or writes garbage, and tells
+ * the recorder when footage stopped ("down", from the end of the last good footage) and came back ("up", from the
+ * start of the first new footage), so the recorder can write a detected interruption with its true span.
+ */
+import { EventEmitter } from 'node:events';
+import type { CaptureSource, HealthEvent, RunExit, SegmentFile } from '../hal/capture.js';
+import type { Logger } from '../util/log.js';
+
+export interface DownEvent {
+  sourceId: string;
+  /** End of the last footage before the failure. */
+  since: Date;
+  reason: 'device-fault' | 'storage-full';
+  detail: string;
+}
+
+export interface UpEvent {
+  sourceId: string;
+  /** Start of the first footage after the failure. */
+  at: Date;
+}
+
+export interface SupervisorEvents {
+  segment: [SegmentFile];
+  health: [HealthEvent];
+  down: [DownEvent];
+  up: [UpEvent];
+}
+
+export interface SupervisorOptions {
+  source: CaptureSource;
+  segmentSeconds: number;
+  /** Segments a dead run left unlisted (its open segment), collected before a restart. */
+  recover: () => Promise<SegmentFile[]>;
+  log: Logger;
+  now?: () => number;
+  backoffMs?: { first: number; max: number };
+}
+
+export interface SourceHealth {
+  id: string;
+  kind: 'camera' | 'microphone';
+  wanted: boolean;
+  running: boolean;
+  producing: boolean;
+  lastSegmentEnd: string | null;
+  restarts: number;
+  down: { since: string; detail: string } | null;
+  picture: 'ok' | 'black' | 'frozen' | 'silent';
+  bitrate: number | undefined;
+}
+
+export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
+  private readonly o: SupervisorOptions;
+  private readonly now: () => number;
+  private wanted = false;
+  private producing = false;
+  private lastEnd: Date | null = null;
+  private lastSegmentAt = 0;
+  private downSince: DownEvent | null = null;
+  private restarts = 0;
+  private attempt = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
+  private picture: SourceHealth['picture'] = 'ok';
+  private transition: Promise<void> = Promise.resolve();
+  private readonly onSegment = (s: SegmentFile): void => this.segment(s);
+  private readonly onHealth = (h: HealthEvent): void => this.health(h);
+  private readonly onExit = (e: RunExit): void => this.exited(e);
+  private readonly onProducing = (): void => {
+    this.producing = true;
+  };
+
+  constructor(opts: SupervisorOptions) {
+    super();
+    this.o = opts;
+    this.now = opts.now ?? Date.now;
+  }
+
+  get id(): string {
+    return this.o.source.id;
+  }
+
+  /** Begin supervising: listen to the source. Recording starts with want(true). */
+  start(): void {
+    const s = this.o.source;
+    s.on('segment', this.onSegment);
+    s.on('health', this.onHealth);
+    s.on('exit', this.onExit);
+    s.on('producing', this.onProducing);
+    this.stallTimer = setInterval(() => this.checkStall(), 500);
+    this.stallTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    await this.want(false);
+    clearInterval(this.stallTimer);
+    const s = this.o.source;
+    s.off('segment', this.onSegment);
+    s.off('health', this.onHealth);
+    s.off('exit', this.onExit);
+    s.off('producing', this.onProducing);
+  }
+
+  isWanted(): boolean {
+    return this.wanted;
+  }
+
+  isProducing(): boolean {
+    return this.producing && this.o.source.running;
+  }
+
+  /** Run or stop the source. Serialised, so quick start/stop sequences cannot interleave. */
+  want(on: boolean): Promise<void> {
+    this.transition = this.transition.then(async () => {
+      this.wanted = on;
+      clearTimeout(this.restartTimer);
+      if (on && !this.o.source.running) {
+        this.lastSegmentAt = this.now();
+        await this.o.source.start();
+      } else if (!on && this.o.source.running) {
+        await this.o.source.stop();
+        this.producing = false;
+      }
+      if (!on) this.downSince = null;
+    });
+    return this.transition;
+  }
+
+  /** Finish the open segment now (stop and start again), e.g. so a session's last segment ends when it stops. */
+  cut(): Promise<void> {
+    this.transition = this.transition.then(async () => {
+      if (!this.o.source.running) return;
+      await this.o.source.stop();
+      this.producing = false;
+      if (this.wanted) {
+        this.lastSegmentAt = this.now();
+        await this.o.source.start();
+      }
+    });
+    return this.transition;
+  }
+
+  /** Wait until the source produces, up to `ms`. */
+  async waitProducing(ms: number): Promise<boolean> {
+    const until = this.now() + ms;
+    while (this.now() < until) {
+      if (this.isProducing()) return true;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return this.isProducing();
+  }
+
+  health(): SourceHealth;
+  health(h: HealthEvent): void;
+  health(h?: HealthEvent): SourceHealth | void {
+    if (h) {
+      this.picture = h.phase === 'end' ? 'ok' : h.type === 'black' ? 'black' : h.type === 'freeze' ? 'frozen' : 'silent';
+      this.emit('health', h);
+      return;
+    }
+    return {
+      id: this.o.source.id,
+      kind: this.o.source.kind,
+      wanted: this.wanted,
+      running: this.o.source.running,
+      producing: this.isProducing(),
+      lastSegmentEnd: this.lastEnd?.toISOString() ?? null,
+      restarts: this.restarts,
+      down: this.downSince ? { since: this.downSince.since.toISOString(), detail: this.downSince.detail } : null,
+      picture: this.picture,
+      bitrate: this.o.source.bitrate,
+    };
+  }
+
+  private segment(s: SegmentFile): void {
+    this.lastSegmentAt = this.now();
+    if (!this.lastEnd || s.end > this.lastEnd) this.lastEnd = s.end;
+    this.emit('segment', s);
+    if (s.suspect) {
+      this.o.log.warn('source wrote a damaged segment; restarting it', { source: this.id, segment: s.path, problem: s.suspect });
+      this.fail(`damaged output: ${s.suspect}`);
+      this.restartNow();
+      return;
+    }
+    this.attempt = 0;
+    if (this.downSince) {
+      const up: UpEvent = { sourceId: this.id, at: s.start };
+      this.downSince = null;
+      this.emit('up', up);
+    }
+  }
+
+  /** A recovered segment of a dead run: footage to keep, but it says nothing about the source being up again. */
+  private emitRecovered(s: SegmentFile): void {
+    if (!this.lastEnd || s.end > this.lastEnd) this.lastEnd = s.end;
+    this.emit('segment', s);
+  }
+
+  private fail(detail: string, reason: DownEvent['reason'] = 'device-fault'): void {
+    if (this.downSince) return;
+    this.downSince = { sourceId: this.id, since: this.lastEnd ?? new Date(this.now()), reason, detail };
+    this.emit('down', this.downSince);
+  }
+
+  private exited(e: RunExit): void {
+    this.producing = false;
+    if (e.requested || !this.wanted) return;
+    const detail = `capture process exited (${e.signal ?? `code ${e.code}`}): ${e.logTail.split('\n').filter(Boolean).slice(-1)[0] ?? 'no log'}`;
+    this.o.log.warn('source died; restarting', { source: this.id, code: e.code, signal: e.signal });
+    const reason = /No space left on device/i.test(e.logTail) ? 'storage-full' : 'device-fault';
+    this.transition = this.transition.then(async () => {
+      // The dead run's open segment is footage too: collect it before the failure is dated.
+      try {
+        for (const s of await this.o.recover()) this.emitRecovered(s);
+      } catch (err) {
+        this.o.log.error('could not recover the dead run\'s segments', { source: this.id, err });
+      }
+      this.fail(detail, reason);
+      this.scheduleRestart();
+    });
+  }
+
+  private scheduleRestart(): void {
+    const b = this.o.backoffMs ?? { first: 200, max: 30_000 };
+    const delay = this.attempt === 0 ? 0 : Math.min(b.max, b.first * 2 ** (this.attempt - 1));
+    this.attempt++;
+    this.restartTimer = setTimeout(() => {
+      if (!this.wanted) return;
+      this.restarts++;
+      this.transition = this.transition.then(async () => {
+        if (!this.wanted || this.o.source.running) return;
+        this.lastSegmentAt = this.now();
+        await this.o.source.start().catch((err: unknown) => {
+          this.o.log.error('source failed to start', { source: this.id, err });
+          this.scheduleRestart();
+        });
+      });
+    }, delay);
+  }
+
+  private checkStall(): void {
+    if (!this.wanted || !this.o.source.running) return;
+    if (this.now() - this.lastSegmentAt > 2 * this.o.segmentSeconds * 1000 + 1000) {
+      this.o.log.warn('source stalled (no finished segment within twice the segment length); restarting', { source: this.id });
+      this.lastSegmentAt = this.now();
+      this.fail(`stalled: no segment for ${2 * this.o.segmentSeconds} s`);
+      this.restartNow();
+    }
+  }
+
+  /** Stop the run and schedule a restart (a requested stop fires no failure of its own). */
+  private restartNow(): void {
+    this.transition = this.transition.then(async () => {
+      await this.o.source.stop();
+      this.scheduleRestart();
+    });
+  }
+}

@@ -1,0 +1,72 @@
+/** Test helpers over a gateway's evidence: export it, verify it, decrypt segments and measure what they cover. */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createPrivateKey } from 'node:crypto';
+import { verifyStore } from '../../src/verify/verifier.js';
+import type { VerifyReport } from '../../src/verify/findings.js';
+import { parseLine, type LedgerEntry } from '../../src/evidence/entry.js';
+import { openSealedFile } from '../../src/evidence/open-sealed.js';
+import type { SegmentManifest } from '../../src/evidence/types.js';
+import { open } from 'node:fs/promises';
+
+const BIN = join(import.meta.dirname, '../../bin/recgw.js');
+
+export function exportDevice(configPath: string, outDir: string): void {
+  const r = spawnSync(process.execPath, [BIN, 'export', '--config', configPath, '--out', outDir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`export failed: ${r.stderr}`);
+}
+
+export async function verify(dir: string, caCertPath: string, agencyKeyPath?: string): Promise<VerifyReport> {
+  return verifyStore(dir, {
+    caPems: [readFileSync(caCertPath, 'utf8')],
+    ...(agencyKeyPath ? { agencyKey: createPrivateKey(readFileSync(agencyKeyPath, 'utf8')) } : {}),
+  });
+}
+
+export function entries(deviceDir: string): LedgerEntry[] {
+  return readFileSync(join(deviceDir, 'ledger.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const p = parseLine(l);
+      if (!p.ok) throw new Error(p.error);
+      return p.entry;
+    });
+}
+
+export const manifests = (deviceDir: string): SegmentManifest[] =>
+  entries(deviceDir)
+    .filter((e) => e.type === 'segment.sealed')
+    .map((e) => e.body as unknown as SegmentManifest);
+
+/** Decrypt every segment of a source into one folder; returns the plaintext paths in order. */
+export async function decryptSource(deviceDir: string, sourceId: string, agencyKeyPath: string, outDir: string): Promise<string[]> {
+  mkdirSync(outDir, { recursive: true });
+  const key = createPrivateKey(readFileSync(agencyKeyPath, 'utf8'));
+  const out: string[] = [];
+  for (const m of manifests(deviceDir).filter((x) => x.source.id === sourceId).sort((a, b) => a.seq - b.seq)) {
+    const path = join(outDir, `${m.segment}.ts`);
+    const fh = await open(path, 'w');
+    const r = await openSealedFile(join(deviceDir, m.file), m.enc, key, async (c) => void (await fh.write(c)));
+    await fh.close();
+    if (!r.ok) throw new Error(`${m.segment}: ${r.reason}`);
+    out.push(path);
+  }
+  return out;
+}
+
+/** Seconds of media in a file, counted by decoded frames (video) or packets (audio), not by container duration. */
+export function mediaSeconds(path: string, kind: 'camera' | 'microphone'): number {
+  if (kind === 'camera') {
+    const o = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_frames', '-show_entries', 'stream=nb_read_frames,r_frame_rate', '-of', 'json', path], { encoding: 'utf8' });
+    const s = (JSON.parse(o) as { streams: { nb_read_frames: string; r_frame_rate: string }[] }).streams[0]!;
+    const [n, d] = s.r_frame_rate.split('/').map(Number) as [number, number];
+    return Number(s.nb_read_frames) / (n / d);
+  }
+  const o = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'a:0', '-count_packets', '-show_entries', 'stream=nb_read_packets,sample_rate', '-of', 'json', path], { encoding: 'utf8' });
+  const s = (JSON.parse(o) as { streams: { nb_read_packets: string; sample_rate: string }[] }).streams[0]!;
+  return (Number(s.nb_read_packets) * 1024) / Number(s.sample_rate);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
