@@ -87,7 +87,7 @@ export const configSchema = {
         minBatteryPercent: { type: 'integer', minimum: 0, maximum: 100, default: 20 },
         announcement: { ...path, description: 'audio file played at session start when the room has a speaker' },
         speakerDevice: { type: 'string', description: 'ALSA device of the speaker, e.g. default or hw:0,0' },
-        storageQuotaMB: { type: 'integer', minimum: 16, description: 'cap on local recording storage' },
+        storageQuotaMB: { type: 'integer', minimum: 1, description: 'cap on local recording storage' },
         sources: { type: 'array', minItems: 1, maxItems: 8, items: source },
       },
     },

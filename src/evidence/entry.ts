@@ -41,11 +41,22 @@ export function attachSignature(unsigned: string, sigB64: string): string {
   return unsigned.slice(0, -1) + `,"sig":"${sigB64}"}`;
 }
 
+/**
+ * Decode base64 that must be spelled exactly as it is encoded. Node's decoder ignores unused low bits of the last
+ * character and anything after the padding, so without this check several spellings carry the same signature.
+ */
+export function decodeBase64Strict(text: string): Buffer | undefined {
+  const b = Buffer.from(text, 'base64');
+  return b.toString('base64') === text ? b : undefined;
+}
+
 /** The signed bytes and signature of a line, or undefined when the line does not end in a signature member. */
 export function splitSignature(line: string): { signed: string; sig: Buffer } | undefined {
   const m = SIG_TAIL.exec(line);
   if (!m) return undefined;
-  return { signed: line.slice(0, m.index) + '}', sig: Buffer.from(m[1]!, 'base64') };
+  const sig = decodeBase64Strict(m[1]!);
+  if (!sig) return undefined;
+  return { signed: line.slice(0, m.index) + '}', sig };
 }
 
 export function sha256Hex(data: string | Uint8Array): string {

@@ -26,7 +26,11 @@ export interface CertExpectations {
 
 export function parseCertificate(pem: string): X509Certificate | undefined {
   try {
-    return new X509Certificate(pem);
+    const c = new X509Certificate(pem);
+    // The public key is decoded lazily and can fail on its own (a damaged key inside a parseable certificate):
+    // touch it here so callers never meet that exception later.
+    void c.publicKey;
+    return c;
   } catch {
     return undefined;
   }

@@ -228,6 +228,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
         ...(this.d.recording.preEventSeconds > 0 ? { preEventSeconds: this.d.recording.preEventSeconds } : {}),
       });
       this.claimBuffer(s);
+      // Forced past a full store: the guard will not report a change, so the interruption starts right away.
+      const st = this.d.storage.state();
+      if (st.full) await this.storageFull(st);
       this.changed();
       void this.announce(s);
       return { session: this.summary(s), checks, forced: failed };

@@ -66,6 +66,18 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
   private stallTimer: NodeJS.Timeout | undefined;
   private picture: SourceHealth['picture'] = 'ok';
   private transition: Promise<void> = Promise.resolve();
+
+  /** Queue a state change after the ones before it; a failure is logged and never blocks the next one. */
+  private then(fn: () => Promise<void>): Promise<void> {
+    this.transition = this.transition.then(fn).catch((err: unknown) => {
+      this.o.log.error('source state change failed', { source: this.id, err });
+      if (this.wanted) {
+        this.fail(`cannot start: ${(err as Error).message}`);
+        this.scheduleRestart();
+      }
+    });
+    return this.transition;
+  }
   private readonly onSegment = (s: SegmentFile): void => this.segment(s);
   private readonly onHealth = (h: HealthEvent): void => this.health(h);
   private readonly onExit = (e: RunExit): void => this.exited(e);
@@ -114,7 +126,7 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
 
   /** Run or stop the source. Serialised, so quick start/stop sequences cannot interleave. */
   want(on: boolean): Promise<void> {
-    this.transition = this.transition.then(async () => {
+    return this.then(async () => {
       this.wanted = on;
       clearTimeout(this.restartTimer);
       if (on && !this.o.source.running) {
@@ -126,12 +138,11 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
       }
       if (!on) this.downSince = null;
     });
-    return this.transition;
   }
 
   /** Finish the open segment now (stop and start again), e.g. so a session's last segment ends when it stops. */
   cut(): Promise<void> {
-    this.transition = this.transition.then(async () => {
+    return this.then(async () => {
       if (!this.o.source.running) return;
       await this.o.source.stop();
       this.producing = false;
@@ -140,7 +151,6 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
         await this.o.source.start();
       }
     });
-    return this.transition;
   }
 
   /** Wait until the source produces, up to `ms`. */
@@ -211,7 +221,7 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
     const detail = `capture process exited (${e.signal ?? `code ${e.code}`}): ${e.logTail.split('\n').filter(Boolean).slice(-1)[0] ?? 'no log'}`;
     this.o.log.warn('source died; restarting', { source: this.id, code: e.code, signal: e.signal });
     const reason = /No space left on device/i.test(e.logTail) ? 'storage-full' : 'device-fault';
-    this.transition = this.transition.then(async () => {
+    void this.then(async () => {
       // The dead run's open segment is footage too: collect it before the failure is dated.
       try {
         for (const s of await this.o.recover()) this.emitRecovered(s);
@@ -230,13 +240,10 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
     this.restartTimer = setTimeout(() => {
       if (!this.wanted) return;
       this.restarts++;
-      this.transition = this.transition.then(async () => {
+      void this.then(async () => {
         if (!this.wanted || this.o.source.running) return;
         this.lastSegmentAt = this.now();
-        await this.o.source.start().catch((err: unknown) => {
-          this.o.log.error('source failed to start', { source: this.id, err });
-          this.scheduleRestart();
-        });
+        await this.o.source.start();
       });
     }, delay);
   }
@@ -253,7 +260,7 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
 
   /** Stop the run and schedule a restart (a requested stop fires no failure of its own). */
   private restartNow(): void {
-    this.transition = this.transition.then(async () => {
+    void this.then(async () => {
       await this.o.source.stop();
       this.scheduleRestart();
     });

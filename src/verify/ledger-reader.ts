@@ -3,7 +3,6 @@
  * form, sequence, hash links, certificates and signatures. Streams, so a year of ledger is not held in memory.
  */
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import type { KeyObject } from 'node:crypto';
 import { GENESIS_PREV, lineHash, parseLine, splitSignature, type LedgerEntry } from '../evidence/entry.js';
 import { verifySignature } from '../evidence/signer.js';
@@ -34,7 +33,6 @@ export async function readLedger(
   onEntry: (e: ReadEntry) => void,
   report: (kind: FindingKind, detail: string) => void,
 ): Promise<LedgerReadResult> {
-  const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
   let lineNo = 0;
   let expectedSeq = 0;
   let prevHash: string | null = null;
@@ -45,12 +43,14 @@ export async function readLedger(
   let last: LedgerReadResult['last'];
   const seenHashes = new Set<string>();
 
-  for await (const raw of rl) {
+  for await (const { text: raw, terminated } of readLines(path)) {
     lineNo++;
     if (raw === '') {
       report('malformed', `line ${lineNo}: empty line`);
       continue;
     }
+    // A line that parses but lacks its newline was cut exactly there; one that does not parse says so below.
+    if (!terminated && parseLine(raw).ok) report('malformed', `line ${lineNo}: the last line does not end in a newline (the file was cut short or edited)`);
     const hash = lineHash(raw);
     const prevForThis = prevHash;
     prevHash = hash;
@@ -93,9 +93,8 @@ export async function readLedger(
         for (const p of problems) report('untrusted-certificate', `line ${lineNo}: ${p.detail}`);
         const x = parseCertificate(newCert);
         if (x) {
-          // A new certificate is introduced by an entry signed with the key it replaces (checked below), except at genesis.
-          const signingKey = e.type === ENTRY.ledgerOpened ? x.publicKey : key;
-          checkSig(raw, e, signingKey, lineNo, report);
+          // An entry carrying a certificate is signed with that certificate's key; the CA vouches for it.
+          checkSig(raw, e, x.publicKey, lineNo, report);
           key = x.publicKey;
           cert = newCert;
         }
@@ -108,6 +107,24 @@ export async function readLedger(
   }
   if (lineNo === 0) report('malformed', 'ledger.jsonl is empty');
   return { deviceId: deviceId ?? folderName, entries, ...(last ? { last } : {}), ...(cert ? { currentCert: cert } : {}) };
+}
+
+/**
+ * The file's lines, split on "\n" only: a "\r" is not a line end here (readline would take one as such, so a
+ * changed byte would go unnoticed) but part of the line, which then fails the canonical-form check.
+ */
+async function* readLines(path: string): AsyncGenerator<{ text: string; terminated: boolean }> {
+  let rest = '';
+  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
+    const buf = rest + (chunk as string);
+    let start = 0;
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n', start)) {
+      yield { text: buf.slice(start, i), terminated: true };
+      start = i + 1;
+    }
+    rest = buf.slice(start);
+  }
+  if (rest !== '') yield { text: rest, terminated: false };
 }
 
 function checkSig(

@@ -7,7 +7,8 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { ENTRY, type SegmentManifest } from '../evidence/types.js';
-import { HEAD_FILE, LEDGER_FILE, SEGMENTS_DIR, headSignedBytes, type Head } from '../evidence/head.js';
+import { HEAD_FILE, LEDGER_FILE, SEGMENTS_DIR, encodeHead, headSignedBytes, type Head } from '../evidence/head.js';
+import { decodeBase64Strict } from '../evidence/entry.js';
 import { verifySignature } from '../evidence/signer.js';
 import { checkCertificate, parseCertificate } from '../pki/certs.js';
 import { ROLE_DEVICE, ROLE_RECEIPT } from '../pki/ca.js';
@@ -188,6 +189,8 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
   return { deviceId, entries: read.entries, segments: manifests.length, sessions: sessionReports };
 }
 
+const HEAD_MEMBERS = 'cert,device,hash,seq,sig,signer,time,v';
+
 function readHead(dir: string, report: (kind: FindingKind, detail: string) => void): Head | undefined {
   const path = join(dir, HEAD_FILE);
   if (!existsSync(path)) {
@@ -195,11 +198,15 @@ function readHead(dir: string, report: (kind: FindingKind, detail: string) => vo
     return undefined;
   }
   try {
-    const h = JSON.parse(readFileSync(path, 'utf8')) as Head;
+    const text = readFileSync(path, 'utf8');
+    const h = JSON.parse(text) as Head;
     const valid =
       typeof h === 'object' && h !== null && Number.isSafeInteger(h.seq) && typeof h.hash === 'string' &&
-      typeof h.sig === 'string' && typeof h.cert === 'string' && typeof h.device === 'string' && typeof h.time === 'string';
+      typeof h.sig === 'string' && typeof h.cert === 'string' && typeof h.device === 'string' && typeof h.time === 'string' &&
+      Object.keys(h).sort().join() === HEAD_MEMBERS;
     if (!valid) throw new Error('a member is missing or has the wrong type');
+    // As with ledger lines, only the exact bytes that were written count: no second spelling of one statement.
+    if (encodeHead(h) !== text) throw new Error('it is not in canonical form (spacing, key order or line end differs from what was signed)');
     return h;
   } catch (err) {
     report('malformed', `${HEAD_FILE} is not a valid head statement (${(err as Error).message})`);
@@ -220,7 +227,8 @@ function checkHead(
   for (const p of checkCertificate(h.cert, caPems, expect)) report('untrusted-certificate', `${HEAD_FILE}: ${p.detail}`);
   const x = parseCertificate(h.cert);
   const { sig, ...unsigned } = h;
-  if (!x || !verifySignature(headSignedBytes(unsigned), Buffer.from(sig, 'base64'), x.publicKey)) {
+  const sigBytes = decodeBase64Strict(sig);
+  if (!x || !sigBytes || !verifySignature(headSignedBytes(unsigned), sigBytes, x.publicKey)) {
     report('bad-signature', `${HEAD_FILE}: its signature does not verify`);
     return;
   }

@@ -1,6 +1,6 @@
 /** Test helpers over a gateway's evidence: export it, verify it, decrypt segments and measure what they cover. */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPrivateKey } from 'node:crypto';
 import { verifyStore } from '../../src/verify/verifier.js';
@@ -70,3 +70,18 @@ export function mediaSeconds(path: string, kind: 'camera' | 'microphone'): numbe
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Pids of live processes whose command line contains `needle` (e.g. a source's spool folder). */
+export function pidsMatching(needle: string): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmd.includes(needle) && !cmd.includes('vitest')) pids.push(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  return pids;
+}
