@@ -28,6 +28,7 @@ const source = {
     channels: { type: 'integer', minimum: 1, maximum: 2 },
     frequency: { type: 'integer', minimum: 20, maximum: 20000, description: 'sim microphone: tone frequency' },
     withAudio: { type: 'boolean', description: 'sim camera: add a tone track' },
+    simFilter: { type: 'string', minLength: 1, maxLength: 2000, description: 'sim: a lavfi graph replacing the test picture or tone (e.g. a black or silent input)' },
   },
 } as const;
 

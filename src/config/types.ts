@@ -20,6 +20,8 @@ export interface SourceConfig {
   channels?: number;
   frequency?: number;
   withAudio?: boolean;
+  /** sim only: a lavfi graph replacing the generated picture or tone (tests: black, frozen, silent input). */
+  simFilter?: string;
 }
 
 export interface RecordingConfig {

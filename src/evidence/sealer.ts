@@ -3,8 +3,8 @@
  * order they were finished. Every step is crash-safe:
  *   1. enqueue: the segment's row goes into pending_segments (durable) while the plaintext is on disk;
  *   2. seal: the sealed file is written to a temp name, fsynced, renamed;
- *   3. one transaction appends the manifest entry, indexes the segment and removes the pending row;
- *   4. the plaintext is removed.
+ *   3. one transaction appends the manifest entry and indexes the segment;
+ *   4. the plaintext is removed, and only then the pending row (so a crash between 3 and 4 still finds it).
  * A restart finds each segment at one of these steps and `start()` finishes the job.
  */
 import { existsSync } from 'node:fs';
@@ -127,8 +127,9 @@ export class Sealer {
   private async sealOne(seg: FinishedSegment): Promise<void> {
     const { db, ledger, log } = this.o;
     if (this.isSealed(seg.name)) {
-      db.prepare('DELETE FROM pending_segments WHERE name = ?').run(seg.name);
+      // Sealed before a crash: finish step 4. The row goes last, so a crash here leaves it for the next start.
       await unlink(seg.plainPath).catch(() => undefined);
+      db.prepare('DELETE FROM pending_segments WHERE name = ?').run(seg.name);
       return;
     }
     if (!existsSync(seg.plainPath)) {
@@ -160,9 +161,9 @@ export class Sealer {
         `INSERT INTO segments(name, ledger_seq, session_id, source_id, file, stored_size, stored_sha256, start_time, end_time)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(seg.name, entry.seq, seg.session.sessionId, seg.source.id, sealedPath, r.stored.size, r.stored.sha256, seg.start, seg.end);
-      db.prepare('DELETE FROM pending_segments WHERE name = ?').run(seg.name);
     });
     await unlink(seg.plainPath).catch((err: unknown) => log.warn('could not remove plaintext after sealing', { path: seg.plainPath, err }));
+    db.prepare('DELETE FROM pending_segments WHERE name = ?').run(seg.name);
     log.debug('segment sealed', { segment: seg.name, seq: e.seq, bytes: r.plain.size });
     for (const l of this.sealedListeners) l({ name: seg.name, ledgerSeq: e.seq, manifest });
   }

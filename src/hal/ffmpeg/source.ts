@@ -1,0 +1,246 @@
+/**
+ * FfmpegSource: a CaptureSource recorded by ffmpeg, one process per run, for every driver.
+ *
+ * ffmpeg is spawned detached (its own process group) with stdin on /dev/null and stdout/stderr on the run's
+ * log file, so a kill -9 of the gateway leaves it recording: no pipe breaks, no signal reaches its group. The
+ * next gateway's recoverRuns() stops it and collects its segments. Our own stop() signals the whole group
+ * (SIGINT: ffmpeg finishes and lists the open segment), and SIGKILLs it when that takes too long.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { closeSync, openSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SourceConfig } from '../../config/types.js';
+import type { CaptureSource, CaptureSourceEvents } from '../capture.js';
+import { RecgwError, describe } from '../../util/errors.js';
+import { silentLogger, type Logger } from '../../util/log.js';
+import { LOG_FILE, buildFfmpegCommand } from './args.js';
+import { markActive, markEmitted, markInactive } from './registry.js';
+import { createRunDir, writeRunInfo, type RunInfo } from './run-dir.js';
+import { signalRun } from './proc.js';
+import { RunWatcher } from './watch.js';
+
+export interface FfmpegSourceOptions {
+  config: SourceConfig;
+  /** Runs go to `<spoolDir>/<sourceId>/<runId>/`. */
+  spoolDir: string;
+  segmentSeconds: number;
+  log?: Logger;
+  ffmpegPath?: string;
+  ffprobePath?: string;
+  /** rpicam driver: the camera program (default `rpicam-vid`). */
+  rpicamPath?: string;
+  /** How often the run folder is looked at (ms). */
+  pollMs?: number;
+  /** How long stop() waits for ffmpeg to finish its segment before SIGKILL (ms). */
+  stopTimeoutMs?: number;
+  /** ffmpeg.log is truncated past this size (bytes). */
+  maxLogBytes?: number;
+  rtspTimeoutSeconds?: number;
+}
+
+interface Run {
+  runId: string;
+  runDir: string;
+  child: ChildProcess;
+  pid: number;
+  info: RunInfo;
+  watcher: RunWatcher;
+  timer: NodeJS.Timeout | undefined;
+  requested: boolean;
+  exited: boolean;
+  /** Settles once the exit was processed and reported. */
+  done: Promise<void>;
+}
+
+export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements CaptureSource {
+  readonly id: string;
+  readonly kind: 'camera' | 'microphone';
+  private readonly o: FfmpegSourceOptions;
+  private readonly log: Logger;
+  private run: Run | undefined;
+  private lastBitrate: number | undefined;
+
+  constructor(o: FfmpegSourceOptions) {
+    super();
+    this.o = o;
+    this.id = o.config.id;
+    this.kind = o.config.kind;
+    this.log = o.log ?? silentLogger;
+  }
+
+  get running(): boolean {
+    return this.run !== undefined && !this.run.exited;
+  }
+
+  get bitrate(): number | undefined {
+    return this.run?.watcher.bitrate ?? this.lastBitrate;
+  }
+
+  /** The current (or last) run's folder, for diagnostics and tests. */
+  get runDir(): string | undefined {
+    return this.run?.runDir;
+  }
+
+  get pid(): number | undefined {
+    return this.run?.pid;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) throw new RecgwError('recorder', `source ${this.id} is already recording; stop it before starting it again`);
+    if (this.run) this.lastBitrate = this.run.watcher.bitrate ?? this.lastBitrate;
+    const startedAt = new Date();
+    const { runId, runDir } = await createRunDir(join(this.o.spoolDir, this.id), startedAt);
+    let cmd;
+    try {
+      cmd = buildFfmpegCommand(this.o.config, {
+        runDir,
+        segmentSeconds: this.o.segmentSeconds,
+        ...(this.o.ffmpegPath ? { ffmpegPath: this.o.ffmpegPath } : {}),
+        ...(this.o.rpicamPath ? { rpicamPath: this.o.rpicamPath } : {}),
+        ...(this.o.rtspTimeoutSeconds !== undefined ? { rtspTimeoutSeconds: this.o.rtspTimeoutSeconds } : {}),
+      });
+    } catch (err) {
+      await rm(runDir, { recursive: true, force: true });
+      throw new RecgwError('config', `source ${this.id}: ${describe(err)}; fix the source in the config`, { cause: err });
+    }
+    const child = await this.spawnLogged(cmd.command, cmd.args, runDir);
+    const pid = child.pid!;
+    const info: RunInfo = {
+      version: 1,
+      sourceId: this.id,
+      runId,
+      kind: this.kind,
+      driver: this.o.config.driver,
+      pid,
+      command: cmd.command,
+      args: cmd.args,
+      startedAt: startedAt.toISOString(),
+      segmentSeconds: this.o.segmentSeconds,
+    };
+    markActive(runDir, this.id);
+    let settle!: () => void;
+    const run: Run = {
+      runId,
+      runDir,
+      child,
+      pid,
+      info,
+      timer: undefined,
+      requested: false,
+      exited: false,
+      done: new Promise<void>((r) => (settle = r)),
+      watcher: new RunWatcher({
+        sourceId: this.id,
+        runId,
+        runDir,
+        startedAt: startedAt.getTime(),
+        maxLogBytes: this.o.maxLogBytes ?? 4 * 1024 * 1024,
+        primary: cmd.primary,
+        ...(this.o.ffprobePath ? { ffprobePath: this.o.ffprobePath } : {}),
+        log: this.log,
+        segment: (s) => {
+          markEmitted(runDir, s.index);
+          this.emit('segment', s);
+        },
+        health: (h) => this.emit('health', h),
+        producing: (at) => this.emit('producing', { sourceId: this.id, runId, at }),
+        anchored: async (anchorMs) => {
+          info.anchor = new Date(anchorMs).toISOString();
+          info.anchorSource = 'segment-list';
+          this.log.info('run anchored to the wall clock', { runId, anchor: info.anchor, afterSpawnMs: Math.round(anchorMs - startedAt.getTime()) });
+          await this.saveInfo(run);
+        },
+      }),
+    };
+    this.run = run;
+    child.once('exit', (code, signal) => {
+      void this.exited(run, code, signal).finally(settle);
+    });
+    await this.saveInfo(run);
+    this.log.info('capture run started', { runId, pid, runDir });
+    this.schedule(run);
+  }
+
+  async stop(): Promise<void> {
+    const run = this.run;
+    if (!run || run.exited) return run?.done;
+    if (run.requested) return run.done;
+    run.requested = true;
+    signalRun(run.pid, 'SIGINT');
+    const killer = setTimeout(() => {
+      this.log.warn('ffmpeg did not finish within the stop timeout; killing it', { runId: run.runId, pid: run.pid });
+      signalRun(run.pid, 'SIGKILL');
+    }, this.o.stopTimeoutMs ?? 5000);
+    try {
+      await run.done;
+    } finally {
+      clearTimeout(killer);
+    }
+  }
+
+  /** Spawn with stdin on /dev/null and stdout/stderr appended to the run's log; resolves once it runs. */
+  private async spawnLogged(command: string, args: string[], runDir: string): Promise<ChildProcess> {
+    const fd = openSync(join(runDir, LOG_FILE), 'a');
+    let child: ChildProcess;
+    try {
+      child = spawn(command, args, { detached: true, stdio: ['ignore', fd, fd], cwd: runDir });
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.once('spawn', resolve);
+        child.once('error', reject);
+      });
+    } catch (err) {
+      await rm(runDir, { recursive: true, force: true });
+      throw new RecgwError('hardware', `source ${this.id}: cannot start ${command}: ${describe(err)}; is ffmpeg installed (apt-get install ffmpeg)?`, { cause: err });
+    }
+    return child;
+  }
+
+  private schedule(run: Run): void {
+    run.timer = setTimeout(() => {
+      void run.watcher.poll().then(() => {
+        if (!run.exited) this.schedule(run);
+      });
+    }, this.o.pollMs ?? 200);
+  }
+
+  private async saveInfo(run: Run): Promise<void> {
+    try {
+      await writeRunInfo(run.runDir, run.info);
+    } catch (err) {
+      this.log.error('cannot write run.json; a crash now would leave the run without its process id', { runId: run.runId, err: describe(err) });
+    }
+  }
+
+  private async exited(run: Run, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    run.exited = true;
+    if (run.timer) clearTimeout(run.timer);
+    try {
+      await run.watcher.poll(true);
+      this.lastBitrate = run.watcher.bitrate ?? this.lastBitrate;
+    } finally {
+      markInactive(run.runDir);
+      const drift = run.watcher.driftMs;
+      this.log[run.requested ? 'info' : 'warn']('capture run ended', {
+        runId: run.runId,
+        code,
+        signal,
+        requested: run.requested,
+        ...(drift ? { anchorDriftMs: { min: Math.round(drift.min), max: Math.round(drift.max) } } : {}),
+      });
+      this.emit('exit', {
+        sourceId: this.id,
+        runId: run.runId,
+        code,
+        signal,
+        logTail: run.watcher.logTailText,
+        requested: run.requested,
+      });
+    }
+  }
+}

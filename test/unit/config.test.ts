@@ -1,0 +1,159 @@
+/**
+ * The installation config: every invalid file fails with a config error (exit status 2) whose message names the
+ * file and the key, so a technician can fix it without reading code; the example configs all validate.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { cleanupTmp, tmp } from '../helpers/fixtures.js';
+import { keyPath, loadConfig, parseConfigText } from '../../src/config/load.js';
+import { RecgwError } from '../../src/util/errors.js';
+
+afterAll(cleanupTmp);
+
+const CONFIG_DIR = join(import.meta.dirname, '..', '..', 'config');
+
+function valid(): Record<string, unknown> {
+  return {
+    deviceId: 'room-1',
+    installation: 'interview-room',
+    stateDir: './state',
+    agency: { caCert: 'ca.pem', encryptionKey: 'agency-pub.pem' },
+    recording: {
+      sources: [
+        { id: 'cam1', kind: 'camera', driver: 'sim' },
+        { id: 'mic1', kind: 'microphone', driver: 'sim' },
+      ],
+    },
+  };
+}
+
+/** Write `obj` (or raw text) to a file and load it; return the config error. */
+function configError(content: unknown): { err: RecgwError; file: string } {
+  const file = join(tmp('recgw-config-'), 'recgw.json');
+  writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+  try {
+    loadConfig(file);
+  } catch (err) {
+    expect(err).toBeInstanceOf(RecgwError);
+    const e = err as RecgwError;
+    expect(e.code).toBe('config');
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toContain(file);
+    return { err: e, file };
+  }
+  throw new Error('expected the config to be refused');
+}
+
+/** The config as plain JSON to break on purpose. */
+interface Cfg {
+  [key: string]: unknown;
+  agency: Record<string, unknown>;
+  recording: { [key: string]: unknown; sources: Record<string, unknown>[] };
+}
+
+/** A deep copy of the valid config with one change made by `edit`. */
+const changed = (edit: (c: Cfg) => void): Record<string, unknown> => {
+  const c = structuredClone(valid()) as Cfg;
+  edit(c);
+  return c;
+};
+
+describe('config validation', () => {
+  it('a valid file loads, with defaults filled in and paths made absolute against its folder', () => {
+    const dir = tmp('recgw-config-');
+    const file = join(dir, 'recgw.json');
+    writeFileSync(file, JSON.stringify(valid()));
+    const c = loadConfig(file);
+    expect(c.file).toBe(resolve(file));
+    expect(c.stateDir).toBe(join(dir, 'state'));
+    expect(c.agency.caCert).toBe(join(dir, 'ca.pem'));
+    expect(c.recording.segmentSeconds).toBe(10);
+    expect(c.recording.preEventSeconds).toBe(0);
+  });
+
+  it.each([
+    ['a bad driver of the second source', (c: Cfg) => (c.recording.sources[1]!.driver = 'usb'), 'recording.sources[1].driver', /must be one of "sim", "v4l2", "alsa", "rtsp", "rpicam"/],
+    ['an unknown top-level key', (c: Cfg) => (c.recordng = {}), 'recordng', /is not a known setting \(check the spelling\)/],
+    ['an unknown nested key', (c: Cfg) => (c.agency.caCertificate = 'x.pem'), 'agency.caCertificate', /is not a known setting/],
+    ['an unknown key in a source', (c: Cfg) => (c.recording.sources[0]!.resolution = '720p'), 'recording.sources[0].resolution', /is not a known setting/],
+    ['a string where a number belongs', (c: Cfg) => (c.recording.segmentSeconds = '10'), 'recording.segmentSeconds', /must be integer/],
+    ['a number out of range', (c: Cfg) => (c.recording.segmentSeconds = 1), 'recording.segmentSeconds', /must be >= 2/],
+    ['an object where a string belongs', (c: Cfg) => (c.stateDir = { path: '/x' }), 'stateDir', /must be string/],
+    ['a missing required key', (c: Cfg) => delete c.agency.encryptionKey, 'agency.encryptionKey', /is required/],
+    ['a missing top-level key', (c: Cfg) => delete c.deviceId, 'deviceId', /is required/],
+    ['no sources', (c: Cfg) => (c.recording.sources = []), 'recording.sources', /must NOT have fewer than 1 items/],
+    ['a bad device ID', (c: Cfg) => (c.deviceId = 'room 1/a'), 'deviceId', /must match pattern/],
+    ['a bad installation', (c: Cfg) => (c.installation = 'office'), 'installation', /must be one of "interview-room", "hearing-room", "vehicle"/],
+  ])('%s: names the key', (_name, edit, key, message) => {
+    const { err } = configError(changed(edit));
+    const line = err.message.split('\n').find((l) => l.trim().startsWith(`${key}:`));
+    expect(line, err.message).toBeDefined();
+    expect(line).toMatch(message);
+  });
+
+  it('duplicate source ids name the later source', () => {
+    const { err } = configError(changed((c) => (c.recording.sources[1]!.id = 'cam1')));
+    expect(err.message).toMatch(/^ {2}recording\.sources\[1\]\.id: duplicates another source's id "cam1"$/m);
+  });
+
+  it('several problems are all listed, one per key', () => {
+    const { err } = configError(
+      changed((c) => {
+        delete c.stateDir;
+        c.recording.sources[0]!.kind = 'lens';
+        c.color = 'blue';
+      }),
+    );
+    expect(err.message).toMatch(/^ {2}stateDir: is required$/m);
+    expect(err.message).toMatch(/^ {2}recording\.sources\[0\]\.kind: must be one of "camera", "microphone"$/m);
+    expect(err.message).toMatch(/^ {2}color: is not a known setting/m);
+  });
+
+  it.each([
+    ['not JSON at all', 'deviceId = room-1'],
+    ['a trailing comma', '{"deviceId": "room-1",}'],
+    ['an empty file', ''],
+  ])('bad JSON (%s) says the file is not valid JSON', (_name, text) => {
+    const { err } = configError(text);
+    expect(err.message).toMatch(/is not valid JSON/);
+  });
+
+  it('JSON that is not an object names the top level', () => {
+    const { err } = configError('[1, 2]');
+    expect(err.message).toMatch(/\(top level\): must be object/);
+  });
+
+  it('a missing file says so and how to point at the right one', () => {
+    const file = join(tmp('recgw-config-'), 'nope.json');
+    expect(() => loadConfig(file)).toThrow(expect.objectContaining({ code: 'config', exitCode: 2, message: expect.stringMatching(/nope\.json does not exist \(pass --config/) }));
+  });
+
+  it('key paths read the way a technician writes them', () => {
+    expect(keyPath('')).toBe('(top level)');
+    expect(keyPath('/recording/sources/1/driver')).toBe('recording.sources[1].driver');
+    expect(keyPath('/a~1b/c~0d')).toBe('a/b.c~d');
+  });
+
+  it('parseConfigText reports the name it was given', () => {
+    expect(() => parseConfigText('{}', 'from-the-console.json')).toThrow(/config file from-the-console\.json is invalid/);
+  });
+});
+
+describe('the example configs in config/', () => {
+  const files = readdirSync(CONFIG_DIR).filter((f) => f.endsWith('.json')).sort();
+
+  it('there are at least three (interview room, hearing room, vehicle)', () => {
+    expect(files.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('each one validates', () => {
+    const installations = new Set<string>();
+    for (const f of files) {
+      const c = loadConfig(join(CONFIG_DIR, f));
+      installations.add(c.installation);
+      expect(c.recording.sources.length).toBeGreaterThan(0);
+    }
+    expect([...installations].sort()).toEqual(['hearing-room', 'interview-room', 'vehicle']);
+  });
+});

@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { buildFfmpegCommand, shellQuote, v4l2InputFormat, type BuildOptions } from '../../src/hal/ffmpeg/args.js';
+import type { SourceConfig } from '../../src/config/types.js';
+
+const o: BuildOptions = { runDir: '/spool/cam1/20261122T101500123Z', segmentSeconds: 10 };
+
+/** The value after `flag` (the first occurrence from `from`). */
+function after(args: string[], flag: string, from = 0): string | undefined {
+  const i = args.indexOf(flag, from);
+  return i < 0 ? undefined : args[i + 1];
+}
+
+/** Every run: segment muxer to MPEG-TS that survives kill -9, CSV list, continuous timestamps, file pattern. */
+function expectSegmentOutput(args: string[], runDir = o.runDir, seconds = 10): void {
+  expect(args.slice(0, 5)).toEqual(['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info']);
+  const f = args.indexOf('segment');
+  expect(args[f - 1]).toBe('-f');
+  expect(after(args, '-segment_format')).toBe('mpegts');
+  expect(after(args, '-segment_format_options')).toMatch(/^flush_packets=1(:|$)/);
+  expect(after(args, '-segment_time')).toBe(String(seconds));
+  expect(after(args, '-segment_list')).toBe(`${runDir}/segments.csv`);
+  expect(after(args, '-segment_list_type')).toBe('csv');
+  expect(after(args, '-reset_timestamps', f)).toBe('0');
+  expect(args[args.indexOf('-reset_timestamps') + 2]).toBe(`${runDir}/seg-%06d.ts`);
+}
+
+describe('buildFfmpegCommand', () => {
+  it('sim camera: paced testsrc2, libx264 tuned for latency, key frames at segment boundaries, detectors', () => {
+    const src: SourceConfig = { id: 'cam1', kind: 'camera', driver: 'sim', width: 640, height: 360, fps: 30, bitrateKbps: 800 };
+    const c = buildFfmpegCommand(src, o);
+    expect(c.command).toBe('ffmpeg');
+    expect(c.primary).toBe('video');
+    const a = c.args;
+    expectSegmentOutput(a);
+    const i = a.indexOf('-i');
+    expect(a.slice(i - 3, i + 2)).toEqual(['-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30']);
+    expect(a.filter((x) => x === '-i')).toHaveLength(1);
+    expect(after(a, '-c:v')).toBe('libx264');
+    expect(after(a, '-preset')).toBe('veryfast');
+    expect(after(a, '-tune')).toBe('zerolatency');
+    expect(after(a, '-pix_fmt')).toBe('yuv420p');
+    expect(after(a, '-b:v')).toBe('800k');
+    expect(after(a, '-force_key_frames')).toBe('expr:gte(t,n_forced*10)');
+    const vf = after(a, '-vf')!;
+    expect(vf).toMatch(/^blackdetect=d=2:pix_th=0\.1,metadata=mode=print:key=lavfi\.black_start,metadata=mode=print:key=lavfi\.black_end,freezedetect=n=0\.001:d=2$/);
+    expect(a).not.toContain('-c:a');
+  });
+
+  it('sim camera with audio: a second paced tone input, mapped and AAC-encoded; simFilter replaces the picture', () => {
+    const src: SourceConfig = { id: 'cam1', kind: 'camera', driver: 'sim', withAudio: true, frequency: 440, simFilter: 'color=black:size=320x240:rate=25' };
+    const a = buildFfmpegCommand(src, o).args;
+    const inputs = a.flatMap((x, i) => (x === '-i' ? [a[i + 1]] : []));
+    expect(inputs).toEqual(['color=black:size=320x240:rate=25', 'sine=frequency=440:sample_rate=48000']);
+    expect(a.filter((x) => x === '-re')).toHaveLength(2);
+    expect(a.flatMap((x, i) => (x === '-map' ? [a[i + 1]] : []))).toEqual(['0:v:0', '1:a:0']);
+    expect(after(a, '-c:a')).toBe('aac');
+    expectSegmentOutput(a);
+  });
+
+  it('sim microphone: paced sine to AAC with silencedetect; simFilter replaces the tone', () => {
+    const mic: SourceConfig = { id: 'mic1', kind: 'microphone', driver: 'sim', frequency: 300, channels: 2 };
+    const c = buildFfmpegCommand(mic, o);
+    expect(c.primary).toBe('audio');
+    expect(after(c.args, '-i')).toBe('sine=frequency=300:sample_rate=48000');
+    expect(after(c.args, '-af')).toBe('silencedetect=n=-50dB:d=3');
+    expect(after(c.args, '-c:a')).toBe('aac');
+    expect(after(c.args, '-b:a')).toBe('128k');
+    expect(after(c.args, '-ac')).toBe('2');
+    expect(c.args).not.toContain('-vf');
+    expect(c.args).not.toContain('-force_key_frames');
+    expectSegmentOutput(c.args);
+    expect(after(buildFfmpegCommand({ ...mic, simFilter: 'anullsrc=r=48000' }, o).args, '-i')).toBe('anullsrc=r=48000');
+  });
+
+  it('v4l2: device input with format, size and rate; libx264 or the Pi hardware encoder', () => {
+    const cam: SourceConfig = { id: 'cam1', kind: 'camera', driver: 'v4l2', device: '/dev/video2', width: 1280, height: 720, fps: 25, bitrateKbps: 3000 };
+    const a = buildFfmpegCommand(cam, o).args;
+    const i = a.indexOf('-i');
+    expect(a.slice(i - 8, i + 2)).toEqual(['-f', 'v4l2', '-input_format', 'mjpeg', '-video_size', '1280x720', '-framerate', '25', '-i', '/dev/video2']);
+    expect(a).not.toContain('-re');
+    expect(after(a, '-c:v')).toBe('libx264');
+    expect(after(a, '-vf')).toMatch(/^blackdetect.*freezedetect/);
+    expectSegmentOutput(a);
+
+    const hw = buildFfmpegCommand({ ...cam, encoder: 'h264_v4l2m2m' }, o).args;
+    expect(after(hw, '-c:v')).toBe('h264_v4l2m2m');
+    expect(after(hw, '-pix_fmt')).toBe('yuv420p');
+    expect(after(hw, '-b:v')).toBe('3000k');
+    expect(after(hw, '-force_key_frames')).toBe('expr:gte(t,n_forced*10)');
+    expect(after(hw, '-g')).toBe('25');
+    expect(hw).not.toContain('-preset');
+
+    expect(v4l2InputFormat({ ...cam, width: 640, height: 480 })).toBe('yuyv422');
+    const copy = buildFfmpegCommand({ ...cam, encoder: 'copy' }, o).args;
+    expect(after(copy, '-input_format')).toBe('h264');
+    expect(after(copy, '-c:v')).toBe('copy');
+  });
+
+  it('alsa: device input to AAC with silencedetect', () => {
+    const mic: SourceConfig = { id: 'mic1', kind: 'microphone', driver: 'alsa', device: 'hw:1,0', sampleRate: 16000, channels: 1 };
+    const a = buildFfmpegCommand(mic, o).args;
+    const i = a.indexOf('-i');
+    expect(a.slice(i - 6, i + 2)).toEqual(['-f', 'alsa', '-ac', '1', '-ar', '16000', '-i', 'hw:1,0']);
+    expect(after(a, '-ar', i)).toBe('16000');
+    expect(after(a, '-af')).toBe('silencedetect=n=-50dB:d=3');
+    expect(after(a, '-c:a')).toBe('aac');
+    expectSegmentOutput(a);
+  });
+
+  it('rtsp: TCP with a socket timeout, video copied, detectors on key frames only in a second output', () => {
+    const cam: SourceConfig = { id: 'cam2', kind: 'camera', driver: 'rtsp', url: 'rtsp://10.0.0.5:554/main' };
+    const a = buildFfmpegCommand(cam, { ...o, rtspTimeoutSeconds: 3 }).args;
+    const i = a.indexOf('-i');
+    expect(after(a, '-rtsp_transport')).toBe('tcp');
+    expect(after(a, '-timeout')).toBe('3000000');
+    expect(a.indexOf('-timeout')).toBeLessThan(i);
+    expect(after(a, '-skip_frame')).toBe('nokey');
+    expect(a.indexOf('-skip_frame')).toBeLessThan(i);
+    expect(a[i + 1]).toBe('rtsp://10.0.0.5:554/main');
+    expect(after(a, '-c:v')).toBe('copy');
+    expect(a).not.toContain('-force_key_frames');
+    expect(a).not.toContain('libx264');
+    // The segment output comes first; the detectors run into a null output after it.
+    const seg = a.indexOf(`${o.runDir}/seg-%06d.ts`);
+    expect(a.slice(seg + 1)).toEqual(['-map', '0:v:0', '-vf', expect.stringMatching(/^blackdetect/), '-f', 'null', '-']);
+    expectSegmentOutput(a.slice(0, seg + 1));
+    expect(() => buildFfmpegCommand({ ...cam, url: undefined }, o)).toThrow(/needs a url/);
+  });
+
+  it('rpicam: sh runs rpicam-vid into ffmpeg, which copies; the shell survives SIGINT until ffmpeg is done', () => {
+    const cam: SourceConfig = { id: 'cam3', kind: 'camera', driver: 'rpicam', width: 1920, height: 1080, fps: 30, bitrateKbps: 4000 };
+    const c = buildFfmpegCommand(cam, { ...o, runDir: "/spool/it's here" });
+    expect(c.command).toBe('sh');
+    expect(c.args[0]).toBe('-c');
+    const script = c.args[1]!;
+    expect(script.startsWith("trap '' INT; rpicam-vid -t 0 --nopreview --inline --flush --codec h264 --width 1920 --height 1080 --framerate 30 --intra 30 --bitrate 4000000 -o - | exec ffmpeg ")).toBe(true);
+    // The shell splits it back into exactly the words we meant.
+    const ff = script.slice(script.indexOf('| exec ') + 7);
+    const split = spawnSync('sh', ['-c', `set -- ${ff}; for w in "$@"; do printf '%s\\0' "$w"; done`], { encoding: 'utf8' }).stdout.split('\0').slice(0, -1);
+    expect(split[0]).toBe('ffmpeg');
+    expect(after(split, '-f')).toBe('h264');
+    expect(after(split, '-framerate')).toBe('30');
+    expect(after(split, '-i')).toBe('-');
+    expect(after(split, '-c:v')).toBe('copy');
+    expect(split).toContain("/spool/it's here/seg-%06d.ts");
+    expect(after(split, '-segment_list')).toBe("/spool/it's here/segments.csv");
+    expect(buildFfmpegCommand(cam, { ...o, rpicamPath: '/opt/fake cam' }).args[1]).toContain("'/opt/fake cam' -t 0");
+  });
+
+  it('refuses configs a driver cannot record', () => {
+    expect(() => buildFfmpegCommand({ id: 'm', kind: 'microphone', driver: 'v4l2' }, o)).toThrow(/microphone needs the sim or alsa driver/);
+    expect(() => buildFfmpegCommand({ id: 'c', kind: 'camera', driver: 'alsa' }, o)).toThrow(/camera cannot use the alsa driver/);
+    expect(() => buildFfmpegCommand({ id: 'c', kind: 'camera', driver: 'sim' }, { ...o, segmentSeconds: 1.5 })).toThrow(/whole number/);
+  });
+});
+
+describe('shellQuote', () => {
+  it('leaves plain words alone and quotes the rest so sh reads them back unchanged', () => {
+    expect(shellQuote('expr:gte(t,n_forced*2)')).toBe("'expr:gte(t,n_forced*2)'");
+    expect(shellQuote('/dev/video0')).toBe('/dev/video0');
+    const words = ['a b', "it's", '$HOME', '`x`', 'semi;colon', '', 'back\\slash', 'line\nbreak'];
+    const out = spawnSync('sh', ['-c', `for w in ${words.map(shellQuote).join(' ')}; do printf '%s\\0' "$w"; done`], { encoding: 'utf8' }).stdout;
+    expect(out.split('\0').slice(0, -1)).toEqual(words);
+  });
+});
