@@ -4,6 +4,7 @@
  * own so one failure does not leave the rest running).
  */
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { Config } from '../config/types.js';
 import { startEvidenceCore, type EvidenceCore } from './evidence-core.js';
 import { kvGet, kvSet } from '../state/db.js';
@@ -18,6 +19,8 @@ import { AlsaAnnouncer } from '../hal/announcer.js';
 import type { CaptureSource, SegmentFile } from '../hal/capture.js';
 import { createCaptureSource, recoverSourceRuns } from '../hal/sources.js';
 import type { Logger } from '../util/log.js';
+import { buildUplink, type Uplink } from '../uplink/build.js';
+import { identityPaths } from '../pki/identity.js';
 import { VERSION } from '../version.js';
 
 export interface GatewayOptions {
@@ -32,6 +35,7 @@ export class Gateway {
   private recorder: Recorder | undefined;
   private control: ControlServer | undefined;
   private clock: ClockMonitor | undefined;
+  private uplink: Uplink | undefined;
 
   constructor(
     private readonly config: Config,
@@ -105,6 +109,21 @@ export class Gateway {
       now,
     });
     await this.recorder.start();
+    if (config.uplink) {
+      const id = identityPaths(config.stateDir);
+      this.uplink = buildUplink({
+        deviceId: config.deviceId,
+        config: config.uplink,
+        db: core.db,
+        ledger: core.ledger,
+        tls: { key: readFileSync(id.key, 'utf8'), cert: readFileSync(id.cert, 'utf8'), caFile: config.agency.caCert },
+        now,
+        log: log.child('uplink'),
+      });
+      this.uplink.start();
+    } else {
+      log.warn('no uplink configured: recordings stay on this gateway until one is (set "uplink" in the config)');
+    }
     this.control = new ControlServer(config.control.socket, this.recorder, log.child('control'));
     await this.control.start();
     log.info('gateway ready', { deviceId: config.deviceId, sources: sources.length, socket: config.control.socket, previousStop: unclean ? 'unclean' : 'clean' });
@@ -121,6 +140,7 @@ export class Gateway {
     };
     await step('control socket', () => this.control?.stop());
     await step('recorder', () => this.recorder?.stop());
+    await step('uplink', () => this.uplink?.stop());
     await step('clock', () => this.clock?.stop());
     await step('ledger', () => {
       if (!this.core) return;

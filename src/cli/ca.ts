@@ -1,6 +1,6 @@
 /** `recgw ca ...`: the demo/test agency CA. */
 import { readFileSync } from 'node:fs';
-import { initCa, signDeviceCsr, issueServerCertificate } from '../pki/ca.js';
+import { initCa, signDeviceCsr, issueServerCertificate, issueReceiverCertificate } from '../pki/ca.js';
 import { writeFileAtomicSync } from '../util/fsx.js';
 import { RecgwError, isENOENT } from '../util/errors.js';
 import { parse, positiveInt, required } from './args.js';
@@ -8,7 +8,8 @@ import type { Io } from './io.js';
 
 const USAGE = `recgw ca init --out DIR [--agency NAME]
        recgw ca sign --ca DIR --csr FILE --out FILE [--days N]
-       recgw ca server-cert --ca DIR --name HOST [--name HOST ...] --cert FILE --key FILE`;
+       recgw ca server-cert --ca DIR --name HOST [--name HOST ...] --cert FILE --key FILE
+       recgw ca receiver-cert --ca DIR --name NAME --cert FILE --key FILE`;
 
 export async function caCommand(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
@@ -47,6 +48,16 @@ export async function caCommand(argv: string[], io: Io): Promise<number> {
       writeFileAtomicSync(required(values.cert, '--cert', u), r.certPem);
       writeFileAtomicSync(required(values.key, '--key', u), r.keyPem, 0o600);
       io.out(`Issued a server certificate for ${names.join(', ')}\n`);
+      return 0;
+    }
+    case 'receiver-cert': {
+      const u = 'recgw ca receiver-cert --ca DIR --name NAME --cert FILE --key FILE';
+      const { values } = parse(rest, { ca: { type: 'string' }, name: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' } }, u);
+      const name = required(values.name, '--name', u);
+      const r = issueReceiverCertificate({ caDir: required(values.ca, '--ca', u), name });
+      writeFileAtomicSync(required(values.cert, '--cert', u), r.certPem);
+      writeFileAtomicSync(required(values.key, '--key', u), r.keyPem, 0o600);
+      io.out(`Issued a receiver certificate for ${name} (its MQTT username)\n`);
       return 0;
     }
     default:

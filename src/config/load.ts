@@ -66,13 +66,37 @@ export function validateConfig(obj: unknown): ConfigProblem[] {
     });
     return problems;
   }
-  // Keep the first problem per key: ajv can report several for one mistake.
+  return problemsOf(v.errors);
+}
+
+/** Ajv's errors as one problem per key (ajv can report several for one mistake; the first is kept). */
+export function problemsOf(errors: ErrorObject[] | null | undefined): ConfigProblem[] {
   const out = new Map<string, ConfigProblem>();
-  for (const e of v.errors ?? []) {
+  for (const e of errors ?? []) {
     const p = describeError(e);
     if (!out.has(p.key)) out.set(p.key, p);
   }
   return [...out.values()];
+}
+
+/** Read a JSON config file, or fail with exit status 2 naming the file and what is wrong. */
+export function readJsonConfig(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if (isENOENT(err)) throw new RecgwError('config', `config file ${file} does not exist (pass --config with the config file)`, { cause: err });
+    throw new RecgwError('config', `cannot read config file ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new RecgwError('config', `config file ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export function configInvalid(file: string, problems: ConfigProblem[]): RecgwError {
+  return new RecgwError('config', `config file ${file} is invalid:\n${problems.map((p) => `  ${p.key}: ${p.message}`).join('\n')}`);
 }
 
 export function parseConfigText(text: string, file: string): Config {

@@ -77,6 +77,23 @@ export const configSchema = {
       },
       default: {},
     },
+    uplink: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['broker'],
+      description: 'delivery to the agency receiver over MQTT with mutual TLS (docs/uplink-protocol.md)',
+      properties: {
+        broker: { type: 'string', pattern: '^(mqtts|mqtt|tls|tcp)://', 'x-restart': true, description: 'broker URL, e.g. mqtts://mqtt.agency.example:8883' },
+        protocolVersion: { enum: [4, 5], default: 5, 'x-restart': true, description: '4 = MQTT 3.1.1, 5 = MQTT 5' },
+        deadlineHours: { type: 'number', exclusiveMinimum: 0, maximum: 720, default: 24, description: 'upload deadline after a segment ends' },
+        alarmHoursBefore: { type: 'array', items: { type: 'number', exclusiveMinimum: 0 }, maxItems: 4, default: [6, 1] },
+        retentionHours: { type: 'number', minimum: 0, default: 72, description: 'keep a receipted segment locally this long' },
+        chunkKiB: { type: 'integer', minimum: 16, maximum: 4096, default: 256 },
+        window: { type: 'integer', minimum: 1, maximum: 64, default: 16, description: 'chunks in flight (capped by the broker Receive Maximum)' },
+        maxBytesPerSecond: { type: 'integer', minimum: 1024, description: 'bandwidth cap for metered links' },
+        answerTimeoutSeconds: { type: 'number', minimum: 0.5, maximum: 600, default: 15 },
+      },
+    },
     recording: {
       type: 'object',
       additionalProperties: false,

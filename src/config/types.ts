@@ -35,6 +35,18 @@ export interface RecordingConfig {
   sources: SourceConfig[];
 }
 
+export interface UplinkConfig {
+  broker: string;
+  protocolVersion: 4 | 5;
+  deadlineHours: number;
+  alarmHoursBefore: number[];
+  retentionHours: number;
+  chunkKiB: number;
+  window: number;
+  maxBytesPerSecond?: number;
+  answerTimeoutSeconds: number;
+}
+
 export interface Config {
   /** The file it was read from, for messages. */
   file: string;
@@ -46,4 +58,5 @@ export interface Config {
   recording: RecordingConfig;
   time: { source: 'ntp' | 'host' };
   control: { socket: string };
+  uplink?: UplinkConfig;
 }

@@ -4,7 +4,8 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { caPaths, initCa, signDeviceCsr, type CaPaths } from '../pki/ca.js';
+import { caPaths, initCa, issueReceiverCertificate, signDeviceCsr, type CaPaths } from '../pki/ca.js';
+import { loadReceiverConfig, type ReceiverConfig } from '../receiver/config.js';
 import { identityPaths, installCertificate, prepareEnrolment } from '../pki/identity.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
@@ -67,3 +68,39 @@ export function provisionGateway(o: ProvisionOptions): Provisioned {
 }
 
 export const readText = (p: string): string => readFileSync(p, 'utf8');
+
+export interface ProvisionedReceiver {
+  configPath: string;
+  config: ReceiverConfig;
+}
+
+/** A receiver's certificate, key and config under `dir`, storing into `store` (default `dir/store`). */
+export function provisionReceiver(o: {
+  dir: string;
+  caDir: string;
+  name: string;
+  broker: string;
+  store?: string;
+  protocolVersion?: 4 | 5;
+  shareGroup?: string | null;
+}): ProvisionedReceiver {
+  const ca = caPaths(o.caDir);
+  mkdirSync(o.dir, { recursive: true });
+  const { certPem, keyPem } = issueReceiverCertificate({ caDir: o.caDir, name: o.name });
+  const cert = join(o.dir, `${o.name}.pem`);
+  const key = join(o.dir, `${o.name}-key.pem`);
+  writeFileAtomicSync(cert, certPem);
+  writeFileAtomicSync(key, keyPem, 0o600);
+  const obj = {
+    name: o.name,
+    store: o.store ?? join(o.dir, 'store'),
+    broker: o.broker,
+    protocolVersion: o.protocolVersion ?? 5,
+    ...(o.shareGroup !== undefined ? { shareGroup: o.shareGroup } : {}),
+    tls: { cert, key },
+    agency: { caCert: ca.caCert, receiptKey: ca.receiptKey, receiptCert: ca.receiptCert },
+  };
+  const configPath = join(o.dir, `${o.name}.json`);
+  writeFileAtomicSync(configPath, JSON.stringify(obj, null, 2) + '\n');
+  return { configPath, config: loadReceiverConfig(configPath) };
+}

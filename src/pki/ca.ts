@@ -15,7 +15,9 @@ import { writeFileAtomicSync } from '../util/fsx.js';
 export const ROLE_DEVICE = 'recgw-device';
 export const ROLE_RECEIPT = 'recgw-receipt';
 export const ROLE_SERVER = 'recgw-server';
-export type CertRole = typeof ROLE_DEVICE | typeof ROLE_RECEIPT | typeof ROLE_SERVER;
+/** An agency receiver's MQTT client certificate (uplink-protocol.md §1). */
+export const ROLE_RECEIVER = 'recgw-receiver';
+export type CertRole = typeof ROLE_DEVICE | typeof ROLE_RECEIPT | typeof ROLE_SERVER | typeof ROLE_RECEIVER;
 
 /** Files `recgw ca init` writes, relative to its output folder. */
 export const CA_FILES = {
@@ -148,7 +150,8 @@ function issueCertificate(o: IssueOptions): forge.pki.Certificate {
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: o.ca.generateSubjectKeyIdentifier().getBytes() },
   ];
-  if (o.role === ROLE_DEVICE) exts.push({ name: 'extKeyUsage', clientAuth: true });
+  // Devices and receivers are both TLS clients of the broker.
+  if (o.role === ROLE_DEVICE || o.role === ROLE_RECEIVER) exts.push({ name: 'extKeyUsage', clientAuth: true });
   if (o.role === ROLE_SERVER) {
     exts.push({ name: 'extKeyUsage', serverAuth: true });
     const names = o.dnsNames ?? [o.commonName];
@@ -220,6 +223,29 @@ export function issueServerCertificate(o: { caDir: string; names: string[]; days
     days: o.days ?? 825,
     now: o.now ?? new Date(),
     dnsNames: o.names,
+  });
+  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.privateKeyPem };
+}
+
+/** Issue a receiver's TLS client certificate (CN = receiver name, the broker's MQTT username) with its own new key. */
+export function issueReceiverCertificate(o: { caDir: string; name: string; days?: number; now?: Date }): {
+  certPem: string;
+  keyPem: string;
+} {
+  // The name becomes the MQTT username and an ACL `user` line: keep it to the device ID alphabet (no spaces, no + #).
+  if (!isValidDeviceId(o.name)) {
+    throw new RecgwError('usage', `receiver name ${JSON.stringify(o.name)} is not valid (letters, digits, . _ -, up to 64)`);
+  }
+  const { ca, caKey } = loadCa(o.caDir);
+  const keys = generateRsaKeyPair(2048);
+  const cert = issueCertificate({
+    ca,
+    caKey,
+    publicKey: forge.pki.publicKeyFromPem(keys.publicKeyPem),
+    commonName: o.name,
+    role: ROLE_RECEIVER,
+    days: o.days ?? 825,
+    now: o.now ?? new Date(),
   });
   return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.privateKeyPem };
 }

@@ -15,6 +15,8 @@ export interface OpenOptions {
   /** Run PRAGMA quick_check at open (the service does; short-lived CLI reads may skip it). */
   check?: boolean;
   readonly?: boolean;
+  /** The schema steps to apply (default: the gateway's). The receiver's store database has its own. */
+  migrations?: readonly string[];
 }
 
 export function openStateDb(path: string, opts: OpenOptions = {}): Db {
@@ -40,7 +42,7 @@ export function openStateDb(path: string, opts: OpenOptions = {}): Db {
       const bad = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
       if (bad.length > 0) throw new Error(bad.slice(0, 3).join('; '));
     }
-    if (!opts.readonly) migrate(db);
+    if (!opts.readonly) migrate(db, opts.migrations ?? MIGRATIONS);
   } catch (err) {
     db.close();
     throw new RecgwError(
@@ -53,14 +55,14 @@ export function openStateDb(path: string, opts: OpenOptions = {}): Db {
   return db;
 }
 
-function migrate(db: Db): void {
+function migrate(db: Db, steps: readonly string[]): void {
   const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > MIGRATIONS.length) {
-    throw new Error(`schema version ${current} is newer than this recgw knows (${MIGRATIONS.length}); install the newer recgw again`);
+  if (current > steps.length) {
+    throw new Error(`schema version ${current} is newer than this recgw knows (${steps.length}); install the newer recgw again`);
   }
-  for (let v = current; v < MIGRATIONS.length; v++) {
+  for (let v = current; v < steps.length; v++) {
     db.transaction(() => {
-      db.exec(MIGRATIONS[v]!);
+      db.exec(steps[v]!);
       db.pragma(`user_version = ${v + 1}`);
     })();
   }

@@ -75,4 +75,21 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (session_id, source_id)
   );
   `,
+  // 3: the upload queue. A sealed segment waits here, by deadline, until the agency's receipt is recorded.
+  `
+  CREATE TABLE uplink_files (
+    name            TEXT PRIMARY KEY REFERENCES segments(name),
+    deadline_ms     INTEGER NOT NULL,
+    -- The receipt.received entry that recorded the agency's receipt, and when it came.
+    receipt_seq     INTEGER REFERENCES ledger(seq),
+    receipted_at_ms INTEGER
+  );
+  CREATE INDEX uplink_files_due ON uplink_files(receipt_seq, deadline_ms, name);
+  -- Deadline alarms already raised, once per item and level.
+  CREATE TABLE uplink_alarms (
+    item  TEXT NOT NULL,
+    level TEXT NOT NULL,
+    PRIMARY KEY (item, level)
+  );
+  `,
 ];

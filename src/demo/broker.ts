@@ -1,0 +1,66 @@
+/**
+ * The demo's embedded MQTT broker (aedes, MQTT 3.1.1) behind TLS with client certificates from the demo CA, and
+ * the same per-device rules as the mosquitto ACL in docs/uplink-protocol.md §2: a device publishes only under its
+ * own `up/` and `status`, reads only its own `down/`; receivers the reverse. aedes has no shared subscriptions, so
+ * the demo's single receiver subscribes plainly.
+ */
+import { createServer, type Server, type TLSSocket } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { Aedes, type Client } from 'aedes';
+import { ROLE_DEVICE, ROLE_RECEIVER } from '../pki/ca.js';
+
+export interface EmbeddedBroker {
+  url: string;
+  stop(): Promise<void>;
+}
+
+interface Who {
+  name: string;
+  role: string;
+}
+
+function who(client: Client | null): Who | undefined {
+  const sock = client?.conn as TLSSocket | undefined;
+  const subject = sock?.getPeerCertificate?.()?.subject as Record<string, string | string[]> | undefined;
+  const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
+  const name = one(subject?.CN);
+  const role = one(subject?.OU);
+  return name && role ? { name, role } : undefined;
+}
+
+const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+export function mayPublish(w: Who | undefined, topic: string): boolean {
+  if (!w) return false;
+  if (w.role === ROLE_DEVICE) return new RegExp(`^recgw/${esc(w.name)}/(up/[^#+]+|status)$`).test(topic);
+  if (w.role === ROLE_RECEIVER) return /^recgw\/[^/#+]+\/down\/[^#+]+$/.test(topic);
+  return false;
+}
+
+export function maySubscribe(w: Who | undefined, filter: string): boolean {
+  if (!w) return false;
+  if (w.role === ROLE_DEVICE) return new RegExp(`^recgw/${esc(w.name)}/down/([^#+]+|#)$`).test(filter);
+  if (w.role === ROLE_RECEIVER) return filter === 'recgw/+/up/#' || filter === 'recgw/+/status';
+  return false;
+}
+
+export async function startEmbeddedBroker(o: { key: string; cert: string; ca: string; port?: number; host?: string }): Promise<EmbeddedBroker> {
+  const aedes = await Aedes.createBroker({
+    authorizePublish: (client, packet, cb) => cb(mayPublish(who(client), packet.topic) ? null : new Error(`not allowed to publish on ${packet.topic}`)),
+    authorizeSubscribe: (client, sub, cb) => cb(null, maySubscribe(who(client), sub.topic) ? sub : null),
+  });
+  const server: Server = createServer({ key: o.key, cert: o.cert, ca: o.ca, requestCert: true, rejectUnauthorized: true }, (sock) => aedes.handle(sock));
+  const host = o.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port ?? 0, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `mqtts://${host}:${port}`,
+    async stop() {
+      await new Promise<void>((r) => aedes.close(() => r()));
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

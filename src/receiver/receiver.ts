@@ -1,0 +1,188 @@
+/**
+ * The agency-side receiver (`recgw receiver`): takes gateways' uploads from a shared MQTT subscription, checks
+ * and stores them (ledger-ingest, file-ingest) and answers with signed receipts. A message is acknowledged to the
+ * broker (PUBACK) only after it was handled, so what the broker delivered is either stored or delivered again.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createPublicKey } from 'node:crypto';
+import mqtt, { type MqttClient, type IPublishPacket } from 'mqtt';
+import type { Db } from '../state/db.js';
+import { KeySigner } from '../evidence/signer.js';
+import { checkCertificate, parseCertificate, splitPemBundle } from '../pki/certs.js';
+import { loadPrivateKey } from '../pki/keys.js';
+import { ROLE_RECEIPT } from '../pki/ca.js';
+import { RecgwError, describe } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import { mqttTlsOptions } from '../uplink/link.js';
+import { decodeChunk, decodeEntries, decodeHello, parseTopic, topics, type StateMessage } from '../uplink/wire.js';
+import type { Receipt } from '../evidence/receipt.js';
+import type { ReceiverConfig } from './config.js';
+import { openReceiverDb } from './store-db.js';
+import { LedgerIngest } from './ledger-ingest.js';
+import { FileIngest } from './file-ingest.js';
+
+export interface ReceiverStats {
+  entries: number;
+  files: number;
+  refused: number;
+  ignored: number;
+}
+
+export class Receiver {
+  private db: Db | undefined;
+  private client: MqttClient | undefined;
+  private ledger: LedgerIngest | undefined;
+  private files: FileIngest | undefined;
+  readonly stats: ReceiverStats = { entries: 0, files: 0, refused: 0, ignored: 0 };
+  private connectWaiters: (() => void)[] = [];
+  private subscribed = false;
+
+  constructor(
+    private readonly cfg: ReceiverConfig,
+    private readonly log: Logger,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async start(): Promise<void> {
+    const { cfg } = this;
+    const caPem = readFileSync(cfg.agency.caCert, 'utf8');
+    const caPems = splitPemBundle(caPem);
+    const signer = this.receiptSigner(caPems);
+    mkdirSync(cfg.store, { recursive: true });
+    this.db = openReceiverDb(cfg.store);
+    this.ledger = new LedgerIngest(cfg.store, this.db, caPems, signer, cfg.name, this.log.child('ledger'));
+    this.files = new FileIngest(cfg.store, this.db, signer, cfg.name);
+    const tls = { key: readFileSync(cfg.tls.key, 'utf8'), cert: readFileSync(cfg.tls.cert, 'utf8'), ca: caPem };
+    const client = mqtt.connect(cfg.broker, {
+      clientId: `${cfg.name}-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+      protocolVersion: cfg.protocolVersion,
+      clean: true,
+      reconnectPeriod: 2000,
+      connectTimeout: 10_000,
+      ...mqttTlsOptions(tls),
+    });
+    // Handle before PUBACK: mqtt.js sends the acknowledgement when this callback is called.
+    client.handleMessage = (packet, done) => {
+      this.handle(packet)
+        .catch((err: unknown) => this.log.error('handling an upload failed', { topic: packet.topic, err: describe(err) }))
+        .finally(() => done());
+    };
+    client.on('connect', () => {
+      client.subscribe(topics.receiverSubscription(cfg.shareGroup), { qos: 1 }, (err) => {
+        if (err) {
+          this.log.error('subscribing failed', { err: describe(err) });
+          return;
+        }
+        this.subscribed = true;
+        this.log.info('receiver ready', { broker: cfg.broker, store: cfg.store, group: cfg.shareGroup });
+        for (const w of this.connectWaiters.splice(0)) w();
+      });
+    });
+    client.on('close', () => (this.subscribed = false));
+    client.on('error', (err) => this.log.warn('broker connection problem', { err: describe(err) }));
+    this.client = client;
+  }
+
+  /** Resolves once connected and subscribed. */
+  ready(): Promise<void> {
+    return this.subscribed ? Promise.resolve() : new Promise((r) => this.connectWaiters.push(r));
+  }
+
+  async stop(): Promise<void> {
+    for (const w of this.connectWaiters.splice(0)) w();
+    await this.client?.endAsync();
+    this.client = undefined;
+    this.db?.close();
+    this.db = undefined;
+  }
+
+  /** The receipt key must be the agency's: a receipt nobody can check is worth nothing. */
+  private receiptSigner(caPems: string[]): KeySigner {
+    const { cfg } = this;
+    const certPem = readFileSync(cfg.agency.receiptCert, 'utf8');
+    const key = loadPrivateKey(cfg.agency.receiptKey, 'receipt signing key', 'set agency.receiptKey to the receipt-key.pem of the agency CA');
+    const problems = checkCertificate(certPem, caPems, { at: this.now(), role: ROLE_RECEIPT });
+    const x = parseCertificate(certPem);
+    if (problems.length > 0 || !x) {
+      throw new RecgwError('config', `receipt certificate ${cfg.agency.receiptCert} is not usable: ${problems.map((p) => p.detail).join('; ') || 'unparseable'}`);
+    }
+    const signer = new KeySigner(key, certPem);
+    if (!x.publicKey.equals(createPublicKey(key))) {
+      throw new RecgwError('config', `receipt certificate ${cfg.agency.receiptCert} does not belong to the key ${cfg.agency.receiptKey}`);
+    }
+    return signer;
+  }
+
+  private async handle(packet: IPublishPacket): Promise<void> {
+    const t = parseTopic(packet.topic);
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : Buffer.from(packet.payload);
+    if (!t || !t.kind.startsWith('up/')) return;
+    switch (t.kind) {
+      case 'up/hello':
+        return this.hello(t.device, payload);
+      case 'up/entries':
+        return this.entries(t.device, payload);
+      case 'up/chunk':
+        return this.chunk(t.device, payload);
+    }
+  }
+
+  private refuse(device: string, what: string, problem: string): void {
+    this.stats.refused++;
+    this.log.warn(`refused ${what}`, { device, problem });
+  }
+
+  private hello(device: string, payload: Buffer): void {
+    const d = decodeHello(payload, device);
+    if (!d.ok) return this.refuse(device, 'a hello', d.problem);
+    const receipts: Receipt[] = [];
+    const files: StateMessage['files'] = {};
+    for (const f of d.value.files) {
+      const s = this.files!.state(device, f.name);
+      files[f.name] = s.state;
+      if (s.receipt) receipts.push(s.receipt);
+    }
+    const last = this.ledger!.lastReceipt(device);
+    if (last) receipts.push(last);
+    const state: StateMessage = { v: 1, type: 'state', device, re: d.value.id, ledger: this.ledger!.deviceState(device), files, receipts };
+    this.publish(topics.state(device), JSON.stringify(state));
+  }
+
+  private async entries(device: string, payload: Buffer): Promise<void> {
+    const d = decodeEntries(payload, device);
+    if (!d.ok) return this.refuse(device, 'an entries message', d.problem);
+    const out = this.ledger!.ingest(device, d.value.lines, d.value.deadline, this.now());
+    if (out.refused) this.stats.refused++;
+    this.stats.entries += out.appended;
+    if (out.receipt) this.publish(topics.receipt(device), JSON.stringify(out.receipt));
+    for (const name of out.manifests) await this.finalize(device, name);
+  }
+
+  private async chunk(device: string, payload: Buffer): Promise<void> {
+    const d = decodeChunk(payload, device);
+    if (!d.ok) return this.refuse(device, 'a chunk', d.problem);
+    const out = this.files!.chunk(d.value.header, d.value.data);
+    if (out.kind === 'refused') return this.refuse(device, 'a chunk', out.why);
+    if (out.kind === 'ignored') {
+      this.stats.ignored++;
+      this.log.info('ignored a chunk', { device, why: out.why });
+      return;
+    }
+    if (out.complete) await this.finalize(device, d.value.header.name);
+  }
+
+  private async finalize(device: string, name: string): Promise<void> {
+    const r = await this.files!.finalize(device, name, this.now);
+    if (!r) return;
+    if ('refused' in r) return this.refuse(device, 'a segment file', r.refused);
+    this.stats.files++;
+    this.log.info('stored a segment', { device, name, size: r.size });
+    this.publish(topics.receipt(device), JSON.stringify(r));
+  }
+
+  private publish(topic: string, payload: string): void {
+    this.client?.publish(topic, payload, { qos: 1 }, (err) => {
+      if (err) this.log.warn('could not send to the gateway; it will ask again', { topic, err: describe(err) });
+    });
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The receiver's bookkeeping beside its store (`<store>/receiver.db`). Several receivers on one host share it:
+ * a shared subscription hands one device's messages to any of them, and this database (SQLite's write lock) is
+ * what keeps each device's ledger.jsonl appended in sequence order, by one receiver at a time.
+ */
+import { join } from 'node:path';
+import { openStateDb, type Db } from '../state/db.js';
+
+export const RECEIVER_MIGRATIONS: readonly string[] = [
+  `
+  -- Per device: the stored ledger's last entry, the certificate in force, and ledger.jsonl's committed length
+  -- (a torn append past it is cut off before the next one).
+  CREATE TABLE devices (
+    device        TEXT PRIMARY KEY,
+    seq           INTEGER NOT NULL,
+    hash          TEXT NOT NULL,
+    cert          TEXT NOT NULL,
+    ledger_bytes  INTEGER NOT NULL,
+    entries_receipt TEXT
+  );
+  -- Hashes of stored entries, to tell a harmless duplicate from a conflicting line.
+  CREATE TABLE entries (
+    device TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    hash   TEXT NOT NULL,
+    PRIMARY KEY (device, seq)
+  );
+  -- Lines that arrived ahead of a gap, held until it fills.
+  CREATE TABLE held (
+    device TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    line   TEXT NOT NULL,
+    PRIMARY KEY (device, seq)
+  );
+  -- What stored manifests say each sealed file must be.
+  CREATE TABLE manifests (
+    device TEXT NOT NULL,
+    name   TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    size   INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (device, name)
+  );
+  CREATE TABLE files (
+    device   TEXT NOT NULL,
+    name     TEXT NOT NULL,
+    size     INTEGER NOT NULL,
+    sha256   TEXT NOT NULL,
+    deadline TEXT NOT NULL,
+    state    TEXT NOT NULL CHECK (state IN ('partial', 'stored')),
+    receipt  TEXT,
+    PRIMARY KEY (device, name)
+  );
+  -- Byte ranges of partial files written so far (chunks may come in any order, from any receiver).
+  CREATE TABLE chunks (
+    device TEXT NOT NULL,
+    name   TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    len    INTEGER NOT NULL,
+    PRIMARY KEY (device, name, offset)
+  );
+  `,
+];
+
+export const receiverDbPath = (store: string): string => join(store, 'receiver.db');
+export const partialDir = (store: string, device: string): string => join(store, '.partial', device);
+
+export function openReceiverDb(store: string): Db {
+  return openStateDb(receiverDbPath(store), { migrations: RECEIVER_MIGRATIONS });
+}
+
+/** The length of the prefix of [0, size) that the ranges cover. */
+export function coveredPrefix(ranges: { offset: number; len: number }[]): number {
+  let end = 0;
+  for (const r of [...ranges].sort((a, b) => a.offset - b.offset)) {
+    if (r.offset > end) break;
+    end = Math.max(end, r.offset + r.len);
+  }
+  return end;
+}

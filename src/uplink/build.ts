@@ -1,0 +1,84 @@
+/**
+ * Assembles the uplink from its parts for the gateway's composition root. The uplink sees the ledger and the
+ * segments table only; it knows nothing of cameras or sessions.
+ */
+import { readFileSync } from 'node:fs';
+import type { UplinkConfig } from '../config/types.js';
+import type { Db } from '../state/db.js';
+import type { Ledger } from '../evidence/ledger.js';
+import type { Logger } from '../util/log.js';
+import { splitPemBundle } from '../pki/certs.js';
+import { UploadQueue } from './queue.js';
+import { DeadlineAlarms } from './alarms.js';
+import { Retention } from './retention.js';
+import { Inbox } from './inbox.js';
+import { MqttLink } from './link.js';
+import { Uploader } from './uploader.js';
+import { topics } from './wire.js';
+
+export interface Uplink {
+  uploader: Uploader;
+  queue: UploadQueue;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export function buildUplink(o: {
+  deviceId: string;
+  config: UplinkConfig;
+  db: Db;
+  ledger: Ledger;
+  tls: { key: string; cert: string; caFile: string };
+  now: () => number;
+  log: Logger;
+}): Uplink {
+  const ca = readFileSync(o.tls.caFile, 'utf8');
+  const queue = new UploadQueue(o.db, o.ledger, o.config.deadlineHours);
+  // The inbox and the link tell the uploader things; it is built after them.
+  const ref: { uploader?: Uploader } = {};
+  const inbox = new Inbox({
+    deviceId: o.deviceId,
+    caPems: splitPemBundle(ca),
+    queue,
+    now: o.now,
+    log: o.log.child('receipts'),
+    onProgress: () => ref.uploader?.progress(),
+  });
+  const link = new MqttLink({
+    url: o.config.broker,
+    clientId: o.deviceId,
+    protocolVersion: o.config.protocolVersion,
+    tls: { key: o.tls.key, cert: o.tls.cert, ca },
+    window: o.config.window,
+    log: o.log.child('mqtt'),
+    will: { topic: topics.status(o.deviceId), payload: JSON.stringify({ v: 1, device: o.deviceId, state: 'offline' }) },
+    subscribe: [topics.state(o.deviceId), topics.receipt(o.deviceId)],
+    onMessage: (t, p) => inbox.handle(t, p),
+    onConnect: () => ref.uploader?.poke(),
+  });
+  const up = new Uploader({
+    deviceId: o.deviceId,
+    config: o.config,
+    ledger: o.ledger,
+    queue,
+    alarms: new DeadlineAlarms(o.db, o.ledger, queue, o.config.alarmHoursBefore),
+    retention: new Retention(o.db, o.ledger, o.config.retentionHours, o.log.child('retention')),
+    inbox,
+    link,
+    now: o.now,
+    log: o.log,
+  });
+  ref.uploader = up;
+  return {
+    uploader: up,
+    queue,
+    start() {
+      link.start();
+      up.start();
+    },
+    async stop() {
+      await up.stop();
+      await link.stop();
+    },
+  };
+}

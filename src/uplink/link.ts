@@ -1,0 +1,147 @@
+/**
+ * The gateway's MQTT connection: mutual TLS with the device certificate, a retained status with an "offline" last
+ * will, reconnection, and publishing with a bounded number of messages awaiting PUBACK (mqtt.js does no outgoing
+ * flow control of its own; the window never exceeds the broker's Receive Maximum).
+ */
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Logger } from '../util/log.js';
+import { describe } from '../util/errors.js';
+import { topics } from './wire.js';
+
+export interface TlsFiles {
+  key: string;
+  cert: string;
+  ca: string;
+}
+
+export interface LinkOptions {
+  url: string;
+  clientId: string;
+  protocolVersion: 4 | 5;
+  tls: TlsFiles;
+  window: number;
+  log: Logger;
+  /** Retained topic and payload the broker publishes when the connection dies. */
+  will?: { topic: string; payload: string };
+  subscribe: string[];
+  onMessage: (topic: string, payload: Buffer) => void;
+  /** Told on every (re)connect, after subscribing. */
+  onConnect?: () => void;
+}
+
+export function mqttTlsOptions(t: TlsFiles): Pick<IClientOptions, 'key' | 'cert' | 'ca' | 'rejectUnauthorized'> {
+  return { key: t.key, cert: t.cert, ca: t.ca, rejectUnauthorized: true };
+}
+
+export class MqttLink {
+  private client: MqttClient | undefined;
+  private inflight = 0;
+  private windowNow: number;
+  private readonly slotWaiters: (() => void)[] = [];
+  private connectWaiters: (() => void)[] = [];
+  private generation = 0;
+
+  constructor(private readonly o: LinkOptions) {
+    this.windowNow = o.window;
+  }
+
+  get connected(): boolean {
+    return this.client?.connected === true;
+  }
+
+  /** Changes each time the connection is lost, so work started on an old connection can tell. */
+  get connection(): number {
+    return this.generation;
+  }
+
+  start(): void {
+    const { o } = this;
+    const client = mqtt.connect(o.url, {
+      clientId: o.clientId,
+      protocolVersion: o.protocolVersion,
+      clean: true,
+      reconnectPeriod: 2000,
+      connectTimeout: 10_000,
+      keepalive: 30,
+      ...mqttTlsOptions(o.tls),
+      ...(o.will ? { will: { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: 1 as const, retain: true } } : {}),
+    });
+    this.client = client;
+    client.on('connect', (connack) => {
+      const max = connack.properties?.receiveMaximum;
+      this.windowNow = Math.max(1, Math.min(o.window, max ?? o.window));
+      o.log.info('connected to the broker', { url: o.url, window: this.windowNow });
+      client.subscribe(o.subscribe, { qos: 1 }, (err) => {
+        if (err) o.log.error('subscribing failed', { err: describe(err) });
+        for (const w of this.connectWaiters.splice(0)) w();
+        o.onConnect?.();
+      });
+    });
+    client.on('close', () => {
+      this.generation++;
+      // Messages awaiting PUBACK on a dead connection will not free their slots by themselves.
+      this.inflight = 0;
+      for (const w of this.slotWaiters.splice(0)) w();
+    });
+    client.on('error', (err) => o.log.warn('broker connection problem', { err: describe(err) }));
+    client.on('message', (topic, payload) => {
+      try {
+        o.onMessage(topic, payload);
+      } catch (err) {
+        o.log.error('handling a message failed', { topic, err: describe(err) });
+      }
+    });
+  }
+
+  /** Resolve once connected (and subscribed), or when `signal` aborts. */
+  waitConnected(signal: AbortSignal): Promise<void> {
+    if (this.connected) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      signal.addEventListener('abort', done);
+      this.connectWaiters.push(done);
+    });
+  }
+
+  /**
+   * Publish with QoS 1 once a window slot is free. Resolves when the slot is taken and the message handed to the
+   * client, not at PUBACK: the returned `acked` promise tells that (false when the connection died first).
+   */
+  async send(topic: string, payload: Buffer | string, retain = false): Promise<{ acked: Promise<boolean> }> {
+    while (this.inflight >= this.windowNow) await new Promise<void>((r) => this.slotWaiters.push(r));
+    const client = this.client;
+    if (!client?.connected) return { acked: Promise.resolve(false) };
+    this.inflight++;
+    const gen = this.generation;
+    const acked = new Promise<boolean>((resolve) => {
+      client.publish(topic, payload, { qos: 1, retain }, (err) => {
+        if (gen === this.generation) {
+          this.inflight--;
+          this.slotWaiters.shift()?.();
+        }
+        resolve(!err);
+      });
+    });
+    return { acked };
+  }
+
+  /** Wait until nothing is awaiting PUBACK (or the connection is gone). */
+  async drain(): Promise<void> {
+    while (this.inflight > 0 && this.connected) await new Promise<void>((r) => this.slotWaiters.push(r));
+  }
+
+  publishStatus(deviceId: string, status: object): void {
+    if (!this.client?.connected) return;
+    this.client.publish(topics.status(deviceId), JSON.stringify(status), { qos: 1, retain: true });
+  }
+
+  async stop(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    for (const w of this.connectWaiters.splice(0)) w();
+    if (c) await c.endAsync();
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * Store-and-forward to the agency receiver (docs/uplink-protocol.md §6). Works in cycles: ask the receiver what
+ * it holds (hello/state), send the entries it lacks, then files earliest deadline first from the receiver's `have`,
+ * then wait for receipts while they keep coming. Any break (connection, silence) ends the cycle and the next one
+ * asks again, so only chunks that were in flight are ever sent twice.
+ */
+import { open } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import type { UplinkConfig } from '../config/types.js';
+import type { Ledger } from '../evidence/ledger.js';
+import type { Logger } from '../util/log.js';
+import { describe, isENOENT } from '../util/errors.js';
+import type { UploadQueue, QueuedFile } from './queue.js';
+import type { DeadlineAlarms } from './alarms.js';
+import type { Retention } from './retention.js';
+import type { Inbox } from './inbox.js';
+import type { MqttLink } from './link.js';
+import { TokenBucket } from './token-bucket.js';
+import { MAX_ENTRIES_BYTES, MAX_HELLO_FILES, encodeChunk, topics, type StateMessage } from './wire.js';
+
+export interface UploaderOptions {
+  deviceId: string;
+  config: UplinkConfig;
+  ledger: Ledger;
+  queue: UploadQueue;
+  alarms: DeadlineAlarms;
+  retention: Retention;
+  inbox: Inbox;
+  link: MqttLink;
+  now: () => number;
+  log: Logger;
+}
+
+const IDLE_MS = 30_000;
+const TICK_MS = 60_000;
+const HOUR = 3600_000;
+
+export class Uploader {
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private progressed: (() => void) | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly bucket: TokenBucket | undefined;
+  private lastStatus = 0;
+  private statusTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: UploaderOptions) {
+    const cap = o.config.maxBytesPerSecond;
+    this.bucket = cap ? new TokenBucket(cap, Math.max(cap, o.config.chunkKiB * 1024)) : undefined;
+  }
+
+  start(): void {
+    this.o.queue.sync();
+    this.unsubscribe = this.o.ledger.onAppend(() => this.poke());
+    this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.o.log.error('upload housekeeping failed', { err: describe(err) })), TICK_MS);
+    this.timer.unref();
+    this.loop = this.run();
+  }
+
+  /** Something new to send: end an idle wait early. */
+  poke(): void {
+    this.wake?.();
+  }
+
+  /** A receipt moved the queue forward. */
+  progress(): void {
+    this.progressed?.();
+    this.publishStatus(false);
+  }
+
+  /** Alarms, retention, status: due every minute and at the start of each cycle. */
+  async tick(): Promise<void> {
+    const now = this.o.now();
+    this.o.queue.sync();
+    const raised = this.o.alarms.check(now);
+    for (const a of raised) this.o.log.warn('upload deadline alarm', { ...a });
+    await this.o.retention.sweep(now);
+    this.publishStatus(true);
+  }
+
+  status(): object {
+    const s = this.o.queue.summary();
+    return {
+      v: 1,
+      device: this.o.deviceId,
+      state: 'online',
+      at: new Date(this.o.now()).toISOString(),
+      queue: { entries: s.entries, files: s.files, bytes: s.bytes },
+      nextDeadline: s.nextDeadlineMs === null ? null : new Date(s.nextDeadlineMs).toISOString(),
+      alarms: this.o.alarms.standing(),
+    };
+  }
+
+  /** At most one status a second; a change inside that second is published at its end, never dropped. */
+  private publishStatus(force: boolean): void {
+    const t = Date.now();
+    if (!force && t - this.lastStatus < 1000) {
+      this.statusTimer ??= setTimeout(() => {
+        this.statusTimer = undefined;
+        this.publishStatus(true);
+      }, 1000 - (t - this.lastStatus));
+      return;
+    }
+    this.lastStatus = t;
+    this.o.link.publishStatus(this.o.deviceId, this.status());
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.poke();
+    this.progressed?.();
+    clearInterval(this.timer);
+    clearTimeout(this.statusTimer);
+    this.unsubscribe?.();
+    await this.loop;
+    // A clean stop: say so, since the broker sends the last will only when the connection dies.
+    this.o.link.publishStatus(this.o.deviceId, { v: 1, device: this.o.deviceId, state: 'offline', at: new Date(this.o.now()).toISOString() });
+  }
+
+  private get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.signal.aborted) {
+      await this.o.link.waitConnected(this.signal);
+      if (this.signal.aborted) break;
+      const sent = await this.cycle().catch((err: unknown) => {
+        this.o.log.error('upload cycle failed; retrying', { err: describe(err) });
+        return 'failed' as const;
+      });
+      if (sent === 'failed') await this.idle(2000);
+      else if (!sent) await this.idle(IDLE_MS);
+    }
+  }
+
+  private idle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(t);
+        this.wake = undefined;
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      this.wake = done;
+      if (this.signal.aborted) done();
+    });
+  }
+
+  /** One hello-send-wait round; true when it sent anything (so another round follows at once). */
+  private async cycle(): Promise<boolean> {
+    const { queue, link, deviceId, config } = this.o;
+    const conn = link.connection;
+    await this.tick();
+    const files = queue.nextFiles(MAX_HELLO_FILES);
+    const state = await this.hello(files);
+    if (!state) {
+      this.o.log.warn('the receiver did not answer; asking again', { timeoutSeconds: config.answerTimeoutSeconds });
+      return link.connected;
+    }
+    const broken = (): boolean => this.signal.aborted || link.connection !== conn || !link.connected;
+    const from = this.resumeSeq(state);
+    let sentThrough = await this.sendEntries(from, broken);
+    let sentAnything = sentThrough >= from;
+    const sentFiles: string[] = [];
+    for (const f of files) {
+      if (broken()) return true;
+      const st = state.files[f.name];
+      if (st && 'stored' in st) continue;
+      if (queue.file(f.name)?.receiptSeq !== null) continue;
+      await this.sendFile(f, st && 'have' in st ? Math.min(st.have, f.size) : 0, broken);
+      sentFiles.push(f.name);
+      sentAnything = true;
+      // Entries written meanwhile (new manifests, receipts) go before the next file.
+      sentThrough = Math.max(sentThrough, await this.sendEntries(sentThrough + 1, broken));
+    }
+    await link.drain();
+    if (!sentAnything) return false;
+    this.o.log.debug('sent; waiting for receipts', { deviceId, entriesThrough: sentThrough, files: sentFiles.length });
+    await this.waitReceipts(sentThrough, sentFiles, broken);
+    return true;
+  }
+
+  private async hello(files: QueuedFile[]): Promise<StateMessage | undefined> {
+    const id = randomUUID();
+    const answer = this.o.inbox.waitState(id, this.o.config.answerTimeoutSeconds * 1000, this.signal);
+    const msg = { v: 1, type: 'hello', device: this.o.deviceId, id, files: files.map((f) => ({ name: f.name, size: f.size, sha256: f.sha256 })) };
+    await this.o.link.send(topics.hello(this.o.deviceId), JSON.stringify(msg));
+    return answer;
+  }
+
+  /** Where entries resume: after what the receiver holds, if that is our own chain; else after our last receipt. */
+  private resumeSeq(state: StateMessage): number {
+    const ours = this.o.queue.entriesThrough();
+    const theirs = state.ledger;
+    if (!theirs) return ours + 1;
+    const own = this.o.ledger.entry(theirs.seq);
+    if (!own || own.hash !== theirs.hash) {
+      this.o.log.error('the receiver holds a ledger that differs from ours; resending from our last receipt', { seq: theirs.seq });
+      return ours + 1;
+    }
+    return Math.max(ours, theirs.seq) + 1;
+  }
+
+  /** Send entries from `from` to the head; returns the last seq sent (from - 1 when none). */
+  private async sendEntries(from: number, broken: () => boolean): Promise<number> {
+    const { queue, ledger, link, deviceId, config } = this.o;
+    let next = from;
+    for (;;) {
+      const head = ledger.head();
+      if (!head || next > head.seq || broken()) return next - 1;
+      const lines = queue.entryLines(next, MAX_ENTRIES_BYTES);
+      const firstTime = Date.parse((JSON.parse(lines[0]!.line) as { time: string }).time);
+      const msg = { v: 1, type: 'entries', device: deviceId, deadline: new Date(firstTime + config.deadlineHours * HOUR).toISOString(), lines: lines.map((l) => l.line) };
+      await link.send(topics.entries(deviceId), JSON.stringify(msg));
+      next = lines[lines.length - 1]!.seq + 1;
+    }
+  }
+
+  private async sendFile(f: QueuedFile, have: number, broken: () => boolean): Promise<void> {
+    const { link, deviceId, config } = this.o;
+    const chunk = config.chunkKiB * 1024;
+    let fh;
+    try {
+      fh = await open(f.file, 'r');
+    } catch (err) {
+      // Never expected: files without a receipt are never removed. Say so loudly and go on with the others.
+      this.o.log.error('a sealed segment awaiting upload is missing or unreadable', { name: f.name, file: f.file, err: describe(err), missing: isENOENT(err) });
+      return;
+    }
+    try {
+      const deadline = new Date(f.deadlineMs).toISOString();
+      for (let offset = have; offset < f.size && !broken(); offset += chunk) {
+        const len = Math.min(chunk, f.size - offset);
+        const data = Buffer.allocUnsafe(len);
+        const { bytesRead } = await fh.read(data, 0, len, offset);
+        if (bytesRead !== len) throw new Error(`sealed segment ${f.name} is shorter than its manifest says (${offset + bytesRead} < ${f.size})`);
+        await this.bucket?.take(len, this.signal);
+        await link.send(topics.chunk(deviceId), encodeChunk({ v: 1, device: deviceId, name: f.name, offset, size: f.size, sha256: f.sha256, deadline }, data));
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Wait until everything sent is receipted, or receipts stop coming for the answer timeout. */
+  private async waitReceipts(entriesThrough: number, files: string[], broken: () => boolean): Promise<void> {
+    const { queue } = this.o;
+    const pending = (): boolean =>
+      queue.entriesThrough() < entriesThrough || files.some((n) => queue.file(n)?.receiptSeq === null);
+    while (pending() && !broken()) {
+      const moved = await new Promise<boolean>((resolve) => {
+        const t = setTimeout(() => {
+          this.progressed = undefined;
+          resolve(false);
+        }, this.o.config.answerTimeoutSeconds * 1000);
+        this.progressed = () => {
+          clearTimeout(t);
+          this.progressed = undefined;
+          resolve(true);
+        };
+      });
+      if (!moved) {
+        this.o.log.warn('receipts stopped coming; asking the receiver what it has', { waitingFor: files.filter((n) => queue.file(n)?.receiptSeq === null).length });
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * The uplink protocol's messages on the wire (docs/uplink-protocol.md): topic names, the JSON messages and the
+ * binary chunk framing. Shared by the gateway and the receiver; every decoder returns a problem instead of
+ * throwing, because anything arriving over MQTT is untrusted input.
+ */
+import type { Receipt } from '../evidence/receipt.js';
+
+export const PROTOCOL_VERSION = 1;
+export const SHARE_GROUP = 'recgw-receivers';
+export const MAX_ENTRIES_BYTES = 512 * 1024;
+export const MAX_HELLO_FILES = 256;
+const MAX_HEADER = 4096;
+
+export const topics = {
+  status: (d: string): string => `recgw/${d}/status`,
+  hello: (d: string): string => `recgw/${d}/up/hello`,
+  entries: (d: string): string => `recgw/${d}/up/entries`,
+  chunk: (d: string): string => `recgw/${d}/up/chunk`,
+  state: (d: string): string => `recgw/${d}/down/state`,
+  receipt: (d: string): string => `recgw/${d}/down/receipt`,
+  receiverSubscription: (group: string | null = SHARE_GROUP): string => (group === null ? 'recgw/+/up/#' : `$share/${group}/recgw/+/up/#`),
+};
+
+/** The device and message kind of an uplink topic, or undefined when the topic is not one. */
+export function parseTopic(topic: string): { device: string; kind: string } | undefined {
+  const m = /^recgw\/([A-Za-z0-9][A-Za-z0-9._-]{0,63})\/(status|up\/hello|up\/entries|up\/chunk|down\/state|down\/receipt)$/.exec(topic);
+  return m ? { device: m[1]!, kind: m[2]! } : undefined;
+}
+
+export interface FileOffer {
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+export interface Hello {
+  v: 1;
+  type: 'hello';
+  device: string;
+  id: string;
+  files: FileOffer[];
+}
+
+export interface EntriesMessage {
+  v: 1;
+  type: 'entries';
+  device: string;
+  deadline: string;
+  lines: string[];
+}
+
+export type FileState = { have: number } | { stored: true };
+
+export interface StateMessage {
+  v: 1;
+  type: 'state';
+  device: string;
+  re: string;
+  ledger: { seq: number; hash: string } | null;
+  files: Record<string, FileState>;
+  receipts: Receipt[];
+}
+
+export interface ChunkHeader {
+  v: 1;
+  device: string;
+  name: string;
+  offset: number;
+  size: number;
+  sha256: string;
+  deadline: string;
+}
+
+export type Decoded<T> = { ok: true; value: T } | { ok: false; problem: string };
+
+const obj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isHex64 = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
+const isIso = (v: unknown): v is string => typeof v === 'string' && /Z$/.test(v) && !Number.isNaN(Date.parse(v));
+/** Segment names become file names on the receiver: no separators, no dot files. */
+export const isSegmentName = (v: unknown): v is string => typeof v === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/.test(v);
+
+function parseJson(payload: Buffer, type: string, device: string): Decoded<Record<string, unknown>> {
+  let v: unknown;
+  try {
+    v = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return { ok: false, problem: `the ${type} message is not JSON` };
+  }
+  if (!obj(v)) return { ok: false, problem: `the ${type} message is not a JSON object` };
+  if (v.v !== PROTOCOL_VERSION) return { ok: false, problem: `the ${type} message has protocol version ${JSON.stringify(v.v)}, not ${PROTOCOL_VERSION}` };
+  if (v.type !== type) return { ok: false, problem: `a message of type ${JSON.stringify(v.type)} arrived on the ${type} topic` };
+  if (v.device !== device) return { ok: false, problem: `the ${type} message names device ${JSON.stringify(v.device)} on the topic of ${JSON.stringify(device)}` };
+  return { ok: true, value: v };
+}
+
+export function decodeHello(payload: Buffer, device: string): Decoded<Hello> {
+  const d = parseJson(payload, 'hello', device);
+  if (!d.ok) return d;
+  const { id, files } = d.value;
+  if (typeof id !== 'string' || id.length === 0 || id.length > 100) return { ok: false, problem: 'the hello has no id' };
+  if (!Array.isArray(files) || files.length > MAX_HELLO_FILES) return { ok: false, problem: `the hello's files is not a list of at most ${MAX_HELLO_FILES}` };
+  for (const f of files) {
+    if (!obj(f) || !isSegmentName(f.name) || !isCount(f.size) || !isHex64(f.sha256)) return { ok: false, problem: 'a file of the hello lacks a valid name, size or sha256' };
+  }
+  return { ok: true, value: d.value as unknown as Hello };
+}
+
+export function decodeEntries(payload: Buffer, device: string): Decoded<EntriesMessage> {
+  if (payload.length > MAX_ENTRIES_BYTES + 4096) return { ok: false, problem: `the entries message is ${payload.length} bytes, more than the ${MAX_ENTRIES_BYTES} allowed` };
+  const d = parseJson(payload, 'entries', device);
+  if (!d.ok) return d;
+  const { lines, deadline } = d.value;
+  if (!isIso(deadline)) return { ok: false, problem: "the entries message's deadline is not an ISO UTC time" };
+  if (!Array.isArray(lines) || lines.length === 0 || !lines.every((l) => typeof l === 'string' && l.length > 0 && !l.includes('\n'))) {
+    return { ok: false, problem: 'the entries message has no lines, or a line that is not a one-line string' };
+  }
+  return { ok: true, value: d.value as unknown as EntriesMessage };
+}
+
+export function decodeState(payload: Buffer, device: string): Decoded<StateMessage> {
+  const d = parseJson(payload, 'state', device);
+  if (!d.ok) return d;
+  const { re, ledger, files, receipts } = d.value;
+  if (typeof re !== 'string') return { ok: false, problem: 'the state message has no re' };
+  if (ledger !== null && !(obj(ledger) && isCount(ledger.seq) && isHex64(ledger.hash))) return { ok: false, problem: "the state message's ledger is not {seq, hash} or null" };
+  if (!obj(files) || !Object.values(files).every((f) => obj(f) && (f.stored === true || isCount(f.have)))) {
+    return { ok: false, problem: "the state message's files is not a map of {have} or {stored}" };
+  }
+  if (!Array.isArray(receipts)) return { ok: false, problem: "the state message's receipts is not a list" };
+  return { ok: true, value: d.value as unknown as StateMessage };
+}
+
+export function encodeChunk(h: ChunkHeader, data: Uint8Array): Buffer {
+  const head = Buffer.from(JSON.stringify(h), 'utf8');
+  const out = Buffer.allocUnsafe(4 + head.length + data.length);
+  out.writeUInt32BE(head.length, 0);
+  head.copy(out, 4);
+  out.set(data, 4 + head.length);
+  return out;
+}
+
+/** The chunk's header and a view of its data (no copy). */
+export function decodeChunk(payload: Buffer, device: string): Decoded<{ header: ChunkHeader; data: Buffer }> {
+  if (payload.length < 4) return { ok: false, problem: 'the chunk is shorter than its 4-byte header length' };
+  const n = payload.readUInt32BE(0);
+  if (n === 0 || n > MAX_HEADER || 4 + n > payload.length) return { ok: false, problem: `the chunk's header length ${n} is out of range` };
+  let h: unknown;
+  try {
+    h = JSON.parse(payload.subarray(4, 4 + n).toString('utf8'));
+  } catch {
+    return { ok: false, problem: "the chunk's header is not JSON" };
+  }
+  if (!obj(h) || h.v !== PROTOCOL_VERSION) return { ok: false, problem: "the chunk's header is not a version 1 header" };
+  if (h.device !== device) return { ok: false, problem: `the chunk names device ${JSON.stringify(h.device)} on the topic of ${JSON.stringify(device)}` };
+  if (!isSegmentName(h.name) || !isCount(h.offset) || !isCount(h.size) || !isHex64(h.sha256) || !isIso(h.deadline)) {
+    return { ok: false, problem: "the chunk's header lacks a valid name, offset, size, sha256 or deadline" };
+  }
+  const data = payload.subarray(4 + n);
+  if (h.offset + data.length > h.size) return { ok: false, problem: `the chunk of ${h.name} runs past the file's size (${h.offset}+${data.length} > ${h.size})` };
+  return { ok: true, value: { header: h as unknown as ChunkHeader, data } };
+}
