@@ -8,11 +8,13 @@ import { processIo, type Io } from './io.js';
 import { caCommand } from './ca.js';
 import { enrolCommand } from './enrol.js';
 import { verifyCommand } from './verify.js';
+import { reportCommand } from './report.js';
 import { exportCommand } from './export.js';
 import { decryptCommand } from './decrypt.js';
 import { configCommand } from './config.js';
 import { demoCommand } from './demo.js';
 import { runCommand } from './run.js';
+import { receiverCommand } from './receiver.js';
 import { sessionCommand, statusCommand } from './session.js';
 
 type Command = (argv: string[], io: Io) => Promise<number>;
@@ -21,10 +23,12 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   ca: { run: caCommand, help: 'ca init|sign|server-cert   a demo/test agency CA' },
   enrol: { run: enrolCommand, help: 'enrol csr|install|show     device key, CSR and certificate' },
   verify: { run: verifyCommand, help: 'verify <dir> --ca ca.pem   prove a store or export is complete and unaltered' },
+  report: { run: reportCommand, help: 'report <store> [--json] [--ca ca.pem]  sessions, hours, interruptions, upload timeliness' },
   export: { run: exportCommand, help: 'export --config F --out D  write the ledger and sealed segments as a device folder' },
   decrypt: { run: decryptCommand, help: 'decrypt <dir> <segment>    agency only: decrypt one sealed segment' },
   config: { run: configCommand, help: 'config check --config F    validate an installation config' },
   run: { run: runCommand, help: 'run --config F              run the gateway in the foreground' },
+  receiver: { run: receiverCommand, help: 'receiver --config F         run the agency receiver in the foreground' },
   session: { run: sessionCommand, help: 'session start|pause|resume|stop|statement   act on the running gateway' },
   status: { run: statusCommand, help: 'status --config F [--json]  the running gateway\'s state' },
   demo: { run: demoCommand, help: 'demo [--seconds N] [--out DIR]  run a complete simulated installation' },

@@ -1,0 +1,99 @@
+/**
+ * The shape of `recgw report --json`. A contract for the agency's own tools: documented in
+ * docs/uplink-protocol.md, "recgw report". Add members, never rename or remove them.
+ */
+
+/** One interruption reason and how many interruption.started entries gave it. */
+export interface ReasonCount {
+  reason: string;
+  /** The Chinese label (docs/evidence-format.md §9), or null for a code outside the vocabulary. */
+  zh: string | null;
+  count: number;
+}
+
+/** The latest item, relative to its deadline. */
+export interface WorstLate {
+  deviceId: string;
+  kind: 'segment' | 'entries';
+  /** The segment name, or "entries through seq N". */
+  item: string;
+  deadline: string;
+  storedAt: string;
+  /** storedAt minus deadline, in seconds (millisecond precision). */
+  lateSeconds: number;
+}
+
+/** The figures reported for a device, an officer, a matter and the whole store alike. */
+export interface Totals {
+  sessions: number;
+  /** Sessions opened and never closed (recgw verify reports them). */
+  unclosed: number;
+  recorded: {
+    /** Camera footage of sessions that have a camera; microphone footage of those that have none. */
+    seconds: number;
+    cameraSessions: number;
+    microphoneSessions: number;
+    /** Sessions with no sealed segment at all. */
+    noFootageSessions: number;
+  };
+  interruptions: { total: number; byReason: ReasonCount[] };
+  /** Sessions closed as "terminated", and how many of them lack a statement confirmed by two officers. */
+  terminated: { sessions: number; statementMissing: number };
+  /** Items (segment files, entries receipts) with an acceptable receipt: on time when storedAt <= deadline. */
+  uploads: { onTime: number; late: number; worst: WorstLate | null };
+}
+
+/** A receipts.jsonl line that was not counted, with its 1-based line number. */
+export interface LineProblem {
+  line: number;
+  problem: string;
+}
+
+export interface ReceiptsSummary {
+  /** Whether receipts.jsonl exists in the device folder. */
+  present: boolean;
+  /** Non-empty lines, plus empty lines other than the file's end. */
+  lines: number;
+  /** Receipts counted toward uploads (well-formed and, with --ca, genuine). */
+  accepted: number;
+  /** Accepted receipts for an item that an earlier receipt already covers (the earliest storedAt counts). */
+  duplicates: number;
+  /** Not JSON, or not shaped like a receipt. */
+  malformed: LineProblem[];
+  /** With --ca: certificate or signature fails; always: names another device. */
+  invalid: LineProblem[];
+}
+
+export interface DeviceSummary extends Totals {
+  deviceId: string;
+  /** The device folder's name inside the store. */
+  folder: string;
+  /** Well-formed ledger lines read. */
+  entries: number;
+  receipts: ReceiptsSummary;
+}
+
+export interface OfficerSummary extends Totals {
+  badge: string;
+  name: string;
+  /** Other names written with the same badge (a typing mistake somewhere), sorted. */
+  otherNames: string[];
+}
+
+export interface MatterSummary extends Totals {
+  matter: string;
+  zh: string | null;
+}
+
+export interface StoreReport {
+  v: 1;
+  store: string;
+  /** How recorded time is counted; fixed text so a reader knows without the docs. */
+  recordedBasis: 'camera, else microphone';
+  /** True when --ca was given and receipts were checked with it. */
+  receiptsChecked: boolean;
+  devices: DeviceSummary[];
+  officers: OfficerSummary[];
+  matters: MatterSummary[];
+  total: Totals;
+}

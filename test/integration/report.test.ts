@@ -1,0 +1,276 @@
+/**
+ * `recgw report`: a store of two devices with four planned sessions (hours long, with interruptions, a
+ * terminated session with and one without a statement, an unclosed one) and receipts on time, late, repeated,
+ * forged, for another device and broken. Every figure is known from the plan, so the test asserts them exactly.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cleanupTmp, makeCa, tmp } from '../helpers/fixtures.js';
+import {
+  buildDevice,
+  entriesReceipt,
+  forgerSigner,
+  receiptSigner,
+  segName,
+  segmentReceipt,
+  writeReceipts,
+  type PlannedSession,
+} from '../helpers/report-store.js';
+import { encodeReceipt } from '../../src/evidence/receipt.js';
+import { caPaths } from '../../src/pki/ca.js';
+import { main } from '../../src/cli/main.js';
+import { verifyStore } from '../../src/verify/verifier.js';
+import type { StoreReport, Totals } from '../../src/report/types.js';
+
+const ZHANG = { name: '张三', badge: '13010001' };
+const LI = { name: '李四', badge: '13010002' };
+const WANG = { name: '王五', badge: '13010003' };
+const ZHAO = { name: '赵六', badge: '13010004' };
+
+// Device room-1: a 2 h 40 min inspection whose camera stopped 10 min for a fault while the microphone went on
+// (camera time 2:30, microphone 2:40), and a microphone-only sampling ended by a power loss, with no statement.
+const A: PlannedSession = {
+  id: 'S-A',
+  matter: 'site-inspection',
+  officers: [ZHANG, LI],
+  start: '2026-03-02T01:00:00.000Z',
+  segments: [['cam1', 'camera', 0, 60], ['cam1', 'camera', 60, 120], ['cam1', 'camera', 130, 160], ['mic1', 'microphone', 0, 160]],
+  interruptions: [['device-fault', 120, 130, ['cam1']]],
+  close: { reason: 'stopped', at: 160 },
+};
+const B: PlannedSession = {
+  id: 'S-B',
+  matter: 'sampling',
+  officers: [ZHANG, WANG],
+  start: '2026-03-02T06:00:00.000Z',
+  segments: [['mic1', 'microphone', 0, 45]],
+  interruptions: [['power-loss', 45, null]],
+  close: { reason: 'terminated', at: 50 },
+};
+// Device car-2: an inspection (1:00 of camera around a battery change) ended by a fault, explained by two
+// officers; a hearing never closed, with a reason code outside the vocabulary and 赵六's name mistyped.
+const C: PlannedSession = {
+  id: 'S-C',
+  matter: 'site-inspection',
+  officers: [LI, ZHAO],
+  start: '2026-03-03T02:00:00.000Z',
+  segments: [['cam1', 'camera', 0, 30], ['cam1', 'camera', 35, 65]],
+  interruptions: [['low-battery', 30, 35], ['device-fault', 65, null]],
+  close: { reason: 'terminated', at: 70 },
+  statementBy: [LI, ZHAO],
+};
+const D: PlannedSession = {
+  id: 'S-D',
+  matter: 'hearing',
+  officers: [{ name: '赵陆', badge: ZHAO.badge }],
+  start: '2026-03-03T05:00:00.000Z',
+  segments: [['cam1', 'camera', 0, 15]],
+  interruptions: [['fire-alarm', 10, 12]],
+};
+
+const H = 3_600_000;
+const M = 60_000;
+let caDir: string;
+let store: string;
+let now: number;
+const iso = (t: number): string => new Date(t).toISOString();
+
+beforeAll(async () => {
+  caDir = makeCa().dir;
+  store = tmp('recgw-report-');
+  const room = await buildDevice(caDir, store, 'room-1', [A, B]);
+  const car = await buildDevice(caDir, store, 'car-2', [C, D]);
+  // storedAt must lie within the receipt certificate's validity, which starts when the CA was made.
+  now = Math.floor(Date.now() / 1000) * 1000;
+  const sig = receiptSigner(caDir);
+  const onTime = { deadline: now + H, storedAt: now };
+  const a0 = segmentReceipt(room, 'room-1', segName('S-A', 'cam1', 0), onTime, sig);
+  writeReceipts(room, [
+    a0,
+    segmentReceipt(room, 'room-1', segName('S-A', 'cam1', 1), { deadline: now, storedAt: now + 2 * H + 5 * M }, sig),
+    '{"v":1,"type":"receipt","kind":"seg',
+    entriesReceipt(room, 'room-1', { deadline: now + H, storedAt: now + 10 * M }, sig),
+    segmentReceipt(room, 'room-1', segName('S-B', 'mic1', 0), { deadline: now, storedAt: now + 30 * M }, sig),
+    a0, // the receiver repeated a receipt
+    segmentReceipt(room, 'room-1', segName('S-A', 'cam1', 2), onTime, forgerSigner(caDir)),
+    '{"v":1,"type":"receipt","kind":"segment"}',
+  ]);
+  writeReceipts(car, [
+    segmentReceipt(car, 'car-2', segName('S-C', 'cam1', 0), onTime, sig),
+    segmentReceipt(car, 'car-2', segName('S-C', 'cam1', 1), { deadline: now, storedAt: now + 3 * H + 15 * M }, sig),
+    segmentReceipt(car, 'car-2', segName('S-D', 'cam1', 0), { deadline: now + H, storedAt: now + 5 * M }, sig),
+    encodeReceipt(a0), // another device's receipt filed in the wrong folder
+  ]);
+}, 60_000);
+afterAll(cleanupTmp);
+
+async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(['report', ...args], { out: (t) => void (out += t), err: (t) => void (err += t) });
+  return { code, out, err };
+}
+
+async function json(withCa: boolean): Promise<StoreReport> {
+  const r = await run(store, '--json', ...(withCa ? ['--ca', caPaths(caDir).caCert] : []));
+  expect(r.err).toBe('');
+  expect(r.code).toBe(0);
+  expect(r.out.endsWith('\n') && !r.out.slice(0, -1).includes('\n')).toBe(true); // one line
+  return JSON.parse(r.out) as StoreReport;
+}
+
+const reasons = (...r: [string, string | null, number][]): Totals['interruptions']['byReason'] => r.map(([reason, zh, count]) => ({ reason, zh, count }));
+const late = (deviceId: string, item: string, deadline: number, storedAt: number): NonNullable<Totals['uploads']['worst']> => ({
+  deviceId,
+  kind: 'segment',
+  item,
+  deadline: iso(deadline),
+  storedAt: iso(storedAt),
+  lateSeconds: (storedAt - deadline) / 1000,
+});
+const totalsOf = (t: Totals): Totals => ({
+  sessions: t.sessions,
+  unclosed: t.unclosed,
+  recorded: t.recorded,
+  interruptions: t.interruptions,
+  terminated: t.terminated,
+  uploads: t.uploads,
+});
+
+describe('recgw report', () => {
+  it('counts sessions, camera hours, interruptions, missing statements and uploads for the whole store', async () => {
+    const r = await json(true);
+    expect(r.total).toEqual({
+      sessions: 4,
+      unclosed: 1,
+      recorded: { seconds: (150 + 45 + 60 + 15) * 60, cameraSessions: 3, microphoneSessions: 1, noFootageSessions: 0 },
+      interruptions: { total: 5, byReason: reasons(['device-fault', '设备故障', 2], ['fire-alarm', null, 1], ['low-battery', '电量不足', 1], ['power-loss', '断电', 1]) },
+      terminated: { sessions: 2, statementMissing: 1 },
+      uploads: { onTime: 4, late: 3, worst: late('car-2', segName('S-C', 'cam1', 1), now, now + 3 * H + 15 * M) },
+    });
+  });
+
+  it('gives the same figures per device, with the receipts file summarised line by line', async () => {
+    const r = await json(true);
+    expect(r.devices.map((d) => [d.deviceId, d.folder])).toEqual([['car-2', 'car-2'], ['room-1', 'room-1']]);
+    const [car, room] = r.devices as [StoreReport['devices'][0], StoreReport['devices'][0]];
+    expect(totalsOf(room)).toEqual({
+      sessions: 2,
+      unclosed: 0,
+      recorded: { seconds: (150 + 45) * 60, cameraSessions: 1, microphoneSessions: 1, noFootageSessions: 0 },
+      interruptions: { total: 2, byReason: reasons(['device-fault', '设备故障', 1], ['power-loss', '断电', 1]) },
+      terminated: { sessions: 1, statementMissing: 1 },
+      // On time: S-A cam1 #0 and the entries receipt; late: S-A cam1 #1 (2:05) and S-B mic1 #0 (0:30).
+      uploads: { onTime: 2, late: 2, worst: late('room-1', segName('S-A', 'cam1', 1), now, now + 2 * H + 5 * M) },
+    });
+    expect(room.receipts).toEqual({
+      present: true,
+      lines: 8,
+      accepted: 5,
+      duplicates: 1,
+      malformed: [
+        { line: 3, problem: 'not valid JSON' },
+        { line: 8, problem: "the receipt's device is missing" },
+      ],
+      invalid: [{ line: 7, problem: 'the receipt signature does not verify with its certificate' }],
+    });
+    expect(totalsOf(car)).toEqual({
+      sessions: 2,
+      unclosed: 1,
+      recorded: { seconds: (60 + 15) * 60, cameraSessions: 2, microphoneSessions: 0, noFootageSessions: 0 },
+      interruptions: { total: 3, byReason: reasons(['device-fault', '设备故障', 1], ['fire-alarm', null, 1], ['low-battery', '电量不足', 1]) },
+      terminated: { sessions: 1, statementMissing: 0 },
+      uploads: { onTime: 2, late: 1, worst: late('car-2', segName('S-C', 'cam1', 1), now, now + 3 * H + 15 * M) },
+    });
+    expect(car.receipts).toEqual({ present: true, lines: 4, accepted: 3, duplicates: 0, malformed: [], invalid: [{ line: 4, problem: 'names device "room-1", not "car-2"' }] });
+  });
+
+  it('adds up across devices per officer (by badge) and per matter', async () => {
+    const r = await json(true);
+    const brief = (t: Totals): unknown[] => [
+      t.sessions,
+      t.unclosed,
+      t.recorded.seconds / 60,
+      t.interruptions.byReason.map((x) => `${x.reason}:${x.count}`).join(' '),
+      t.terminated.sessions,
+      t.terminated.statementMissing,
+      t.uploads.onTime,
+      t.uploads.late,
+      t.uploads.worst?.item ?? null,
+    ];
+    expect(r.officers.map((o) => [o.badge, o.name, o.otherNames, ...brief(o)])).toEqual([
+      ['13010001', '张三', [], 2, 0, 195, 'device-fault:1 power-loss:1', 1, 1, 1, 2, segName('S-A', 'cam1', 1)],
+      ['13010002', '李四', [], 2, 0, 210, 'device-fault:2 low-battery:1', 1, 0, 2, 2, segName('S-C', 'cam1', 1)],
+      ['13010003', '王五', [], 1, 0, 45, 'power-loss:1', 1, 1, 0, 1, segName('S-B', 'mic1', 0)],
+      ['13010004', '赵六', ['赵陆'], 2, 1, 75, 'device-fault:1 fire-alarm:1 low-battery:1', 1, 0, 2, 1, segName('S-C', 'cam1', 1)],
+    ]);
+    expect(r.matters.map((m) => [m.matter, m.zh, ...brief(m)])).toEqual([
+      ['site-inspection', '现场检查', 2, 0, 210, 'device-fault:2 low-battery:1', 1, 0, 2, 2, segName('S-C', 'cam1', 1)],
+      ['sampling', '抽样取证', 1, 0, 45, 'power-loss:1', 1, 1, 0, 1, segName('S-B', 'mic1', 0)],
+      ['hearing', '举行听证', 1, 1, 15, 'fire-alarm:1', 0, 0, 1, 0, null],
+    ]);
+  });
+
+  it('without --ca counts the forged receipt, and says the signatures were not checked', async () => {
+    const r = await json(false);
+    expect(r.receiptsChecked).toBe(false);
+    const room = r.devices.find((d) => d.deviceId === 'room-1')!;
+    expect(room.uploads.onTime).toBe(3);
+    expect(room.uploads.late).toBe(2);
+    expect(room.receipts.invalid).toEqual([]);
+    expect(room.receipts.malformed.map((m) => m.line)).toEqual([3, 8]);
+    const text = await run(store);
+    expect(text.out).toContain('回执签名未核验，核验请加 --ca ca.pem (receipt signatures NOT checked: add --ca ca.pem)');
+  });
+
+  it('has the documented --json shape', async () => {
+    const r = await json(true);
+    expect(Object.keys(r)).toEqual(['v', 'store', 'recordedBasis', 'receiptsChecked', 'devices', 'officers', 'matters', 'total']);
+    expect([r.v, r.store, r.recordedBasis, r.receiptsChecked]).toEqual([1, store, 'camera, else microphone', true]);
+    const totals = ['sessions', 'unclosed', 'recorded', 'interruptions', 'terminated', 'uploads'];
+    expect(Object.keys(r.total)).toEqual(totals);
+    expect(Object.keys(r.devices[0]!)).toEqual(['deviceId', 'folder', 'entries', ...totals, 'receipts']);
+    expect(Object.keys(r.officers[0]!)).toEqual(['badge', 'name', 'otherNames', ...totals]);
+    expect(Object.keys(r.matters[0]!)).toEqual(['matter', 'zh', ...totals]);
+    expect(Object.keys(r.devices[0]!.receipts)).toEqual(['present', 'lines', 'accepted', 'duplicates', 'malformed', 'invalid']);
+    expect(Object.keys(r.total.uploads.worst!)).toEqual(['deviceId', 'kind', 'item', 'deadline', 'storedAt', 'lateSeconds']);
+    expect(r.devices[0]!.entries).toBeGreaterThan(10);
+  });
+
+  it('prints tables with h:mm and Chinese labels, and ends by pointing to recgw verify', async () => {
+    const { code, out } = await run(store, '--ca', caPaths(caDir).caCert);
+    expect(code).toBe(0);
+    const lines = out.trimEnd().split('\n');
+    const row = (first: string): string => lines.find((l) => l.trimStart().startsWith(first))!.trim().split(/\s{2,}/).join(' | ');
+    // Columns: sessions, unclosed, recorded, interruptions, terminated, no statement, on time, late, worst late.
+    expect(row('room-1')).toBe('room-1 | 2 | 0 | 3:15 (1 mic) | 2 | 1 | 1 | 2 | 2 | 2:05');
+    expect(row('car-2')).toBe('car-2 | 2 | 1 | 1:15 | 3 | 1 | 0 | 2 | 1 | 3:15');
+    expect(row('合计 (total)')).toBe('合计 (total) | 4 | 1 | 4:30 (1 mic) | 5 | 2 | 1 | 4 | 3 | 3:15');
+    expect(row('赵六 / 赵陆')).toBe('赵六 / 赵陆 | 13010004 | 2 | 1 | 1:15 | 3 | 1 | 0 | 2 | 1 | 3:15');
+    expect(row('抽样取证')).toBe('抽样取证 | sampling | 1 | 0 | 0:45 (1 mic) | 1 | 1 | 1 | 0 | 1 | 0:30');
+    expect(out).toContain('    car-2: 设备故障 [device-fault] 1, fire-alarm 1, 电量不足 [low-battery] 1');
+    expect(out).toContain(`    room-1: room-1 segment ${segName('S-A', 'cam1', 1)}, 期限 (deadline) ${iso(now)}, 入库 (stored) ${iso(now + 2 * H + 5 * M)}, 逾期 (late) 2:05`);
+    expect(out).toContain('  room-1: 8 行 (lines), 5 计入 (counted), 其中 1 重复 (of which repeats), 2 格式错误 (malformed), 1 无效 (invalid)');
+    expect(out).toContain('    格式错误 (malformed) line 3: not valid JSON');
+    expect(out).toContain('    无效 (invalid) line 7: the receipt signature does not verify with its certificate');
+    expect(lines.at(-1)).toMatch(/不能代替 recgw verify .*does not replace `recgw verify`/);
+  });
+
+  it('agrees with recgw verify on the missing statement and the unclosed session', async () => {
+    const v = await verifyStore(store, { caPems: [readFileSync(caPaths(caDir).caCert, 'utf8')] });
+    expect(v.findings.map((f) => `${f.deviceId} ${f.kind}`).sort()).toEqual(['car-2 unclosed-session', 'room-1 unexplained-gap']);
+  });
+
+  it('exits 2 on usage errors and 1 on a folder that is not a store', async () => {
+    expect((await run()).code).toBe(2);
+    expect((await run(join(store, 'nope'))).code).toBe(2);
+    expect((await run(store, '--ca', join(store, 'nope.pem'))).code).toBe(2);
+    expect((await run(store, '--colour')).code).toBe(2);
+    const empty = tmp('recgw-not-a-store-');
+    mkdirSync(join(empty, 'room-9'));
+    const r = await run(empty);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('is not a store');
+  });
+});
