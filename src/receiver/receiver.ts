@@ -22,6 +22,9 @@ import { LedgerIngest } from './ledger-ingest.js';
 import { FileIngest } from './file-ingest.js';
 
 export interface ReceiverStats {
+  /** Chunks and their bytes taken in, resends included: what a resumed upload cost. */
+  chunks: number;
+  chunkBytes: number;
   entries: number;
   files: number;
   refused: number;
@@ -33,7 +36,7 @@ export class Receiver {
   private client: MqttClient | undefined;
   private ledger: LedgerIngest | undefined;
   private files: FileIngest | undefined;
-  readonly stats: ReceiverStats = { entries: 0, files: 0, refused: 0, ignored: 0 };
+  readonly stats: ReceiverStats = { chunks: 0, chunkBytes: 0, entries: 0, files: 0, refused: 0, ignored: 0 };
   private connectWaiters: (() => void)[] = [];
   private subscribed = false;
 
@@ -161,6 +164,8 @@ export class Receiver {
   private async chunk(device: string, payload: Buffer): Promise<void> {
     const d = decodeChunk(payload, device);
     if (!d.ok) return this.refuse(device, 'a chunk', d.problem);
+    this.stats.chunks++;
+    this.stats.chunkBytes += d.value.data.length;
     const out = this.files!.chunk(d.value.header, d.value.data);
     if (out.kind === 'refused') return this.refuse(device, 'a chunk', out.why);
     if (out.kind === 'ignored') {
