@@ -20,6 +20,7 @@ import type { CaptureSource, SegmentFile } from '../hal/capture.js';
 import { createCaptureSource, recoverSourceRuns } from '../hal/sources.js';
 import type { Logger } from '../util/log.js';
 import { buildUplink, type Uplink } from '../uplink/build.js';
+import type { UploadQueue } from '../uplink/queue.js';
 import { identityPaths } from '../pki/identity.js';
 import { VERSION } from '../version.js';
 
@@ -46,6 +47,11 @@ export class Gateway {
   get recorderInterface(): Recorder {
     if (!this.recorder) throw new Error('the gateway is not started');
     return this.recorder;
+  }
+
+  /** The upload queue, when an uplink is configured (status, the demo waiting for receipts). */
+  get uplinkQueue(): UploadQueue | undefined {
+    return this.uplink?.queue;
   }
 
   get evidence(): EvidenceCore {

@@ -75,6 +75,9 @@ export function caPaths(dir: string): CaPaths {
 }
 
 /** Create a demo/test agency: CA, agency encryption key pair, receipt-signing key and certificate. */
+/** A DN value as UTF8String: agency names are Chinese, and forge's default string type cannot carry them. */
+const utf8 = (v: string): { value: string; valueTagClass: number } => ({ value: v, valueTagClass: forge.asn1.Type.UTF8 });
+
 export function initCa(opts: CaInitOptions): CaPaths {
   const now = opts.now ?? new Date();
   const agency = opts.agencyName ?? 'recgw demo agency';
@@ -89,8 +92,8 @@ export function initCa(opts: CaInitOptions): CaPaths {
   ca.serialNumber = serial();
   validity(ca, opts.days ?? 3650, now);
   const caSubject = [
-    { name: 'commonName', value: `${agency} CA` },
-    { name: 'organizationName', value: agency },
+    { name: 'commonName', ...utf8(`${agency} CA`) },
+    { name: 'organizationName', ...utf8(agency) },
   ];
   ca.setSubject(caSubject);
   ca.setIssuer(caSubject);
@@ -140,7 +143,7 @@ function issueCertificate(o: IssueOptions): forge.pki.Certificate {
   cert.serialNumber = serial();
   validity(cert, o.days, o.now);
   cert.setSubject([
-    { name: 'commonName', value: o.commonName },
+    { name: 'commonName', ...utf8(o.commonName) },
     { name: 'organizationalUnitName', value: o.role },
   ]);
   cert.setIssuer(o.ca.subject.attributes);
@@ -170,6 +173,11 @@ function loadCa(caDir: string): { ca: forge.pki.Certificate; caKey: forge.pki.rs
   const hint = 'run `recgw ca init --out DIR` first, or point --ca at the folder it wrote';
   const ca = forge.pki.certificateFromPem(readPem(p.caCert, 'CA certificate', hint));
   const caKey = forge.pki.privateKeyFromPem(readPem(p.caKey, 'CA private key', hint)) as forge.pki.rsa.PrivateKey;
+  // forge parses UTF8String values as UTF-8 bytes but encodes them as text: decode, or every issuer DN we
+  // write would differ from the CA's own subject (and no certificate it issues would chain).
+  for (const a of ca.subject.attributes) {
+    if ((a.valueTagClass as unknown) === forge.asn1.Type.UTF8 && typeof a.value === 'string') a.value = forge.util.decodeUtf8(a.value);
+  }
   return { ca, caKey };
 }
 

@@ -106,6 +106,10 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   private readonly now: () => number;
   private readonly keepRunning: boolean;
   private readonly buffer: SegmentFile[] = [];
+  /** Unlinks of footage that is not evidence, still running: stop() waits for them before tidying the spool. */
+  private readonly deleting = new Set<Promise<void>>();
+  /** Set by stop(): the buffer is (about to be) discarded, so footage outside any session is deleted at once. */
+  private stopping = false;
   /** Open detected interruptions by `${source}:${cause}`. */
   private readonly detected = new Map<string, string>();
   /** Serialises session commands: two buttons pressed at once must not interleave. */
@@ -125,6 +129,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
 
   async start(): Promise<void> {
     const { supervisors, log } = this.d;
+    this.stopping = false;
     for (const s of supervisors) {
       s.on('segment', (seg) => this.route(seg));
       s.on('down', (e) => this.sourceDown(e));
@@ -177,6 +182,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
    * so the ledger shows a clean stop rather than a power loss.
    */
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.serial(async () => {
       const s = this.d.store.active();
       if (s) await this.closeSession(s, { closedBy: 'service-stop' });
@@ -185,7 +191,24 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     this.d.storage.stop();
     this.discardBuffer();
     await this.d.sealer.drain();
+    await this.tidySpool();
     this.started = false;
+  }
+
+  /**
+   * After a clean stop nothing is left in the spool: footage the stopped runs still hold (the open segment of a run
+   * that had to be killed) is routed like any recovered footage, and recoverAll removes the run folders of dead
+   * runs that no longer hold a segment file (never one holding footage not yet sealed).
+   */
+  private async tidySpool(): Promise<void> {
+    await Promise.all([...this.deleting]);
+    const left = await this.d.recoverAll();
+    if (left.length === 0) return;
+    for (const seg of left) this.route(seg);
+    await Promise.all([...this.deleting]);
+    await this.d.sealer.drain();
+    // Their folders are empty only now: one more pass removes them.
+    await this.d.recoverAll();
   }
 
   // ---- the recorder interface ----------------------------------------------------------------------------
@@ -365,16 +388,40 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   }
 
   private route(seg: SegmentFile): void {
-    const start = seg.start.getTime();
     const end = seg.end.getTime();
-    const s = this.d.store.covering(start, end, this.now(), CLOSE_GRACE_MS);
+    const s = this.d.store.covering(seg.start.getTime(), end, this.now(), CLOSE_GRACE_MS) ?? this.preEventSession(end);
     if (s) return this.seal(s, seg, end <= s.openedAt);
-    if (this.keepRunning) {
+    // Outside every session: pre-event footage while the buffer lives, otherwise not evidence.
+    if (this.keepRunning && !this.stopping) {
       this.buffer.push(seg);
       this.pruneBuffer();
       return;
     }
-    void unlink(seg.path).catch(() => undefined);
+    this.discard(seg.path);
+  }
+
+  /** Where a session's pre-event footage begins: preEventSeconds before it opened. */
+  private preEventFrom(s: ActiveSession): number {
+    return s.openedAt - this.d.recording.preEventSeconds * 1000;
+  }
+
+  /**
+   * The open session whose pre-event window holds a segment that ends before it opened. The buffer is claimed once,
+   * at the start, but a source reports a segment a moment after it ends: one that ended before the start and was
+   * reported after it belongs to the session just the same, not to a buffer nobody claims any more.
+   */
+  private preEventSession(end: number): ActiveSession | undefined {
+    const s = this.d.store.active();
+    if (!s || this.d.recording.preEventSeconds <= 0) return undefined;
+    return end > this.preEventFrom(s) && end <= s.openedAt ? s : undefined;
+  }
+
+  /** Delete footage that is not evidence; tracked so stop() can wait for it. */
+  private discard(path: string): void {
+    const p: Promise<void> = unlink(path)
+      .catch(() => undefined)
+      .finally(() => this.deleting.delete(p));
+    this.deleting.add(p);
   }
 
   private seal(s: ActiveSession, seg: SegmentFile, preEvent: boolean): void {
@@ -397,24 +444,21 @@ export class Recorder extends EventEmitter<RecorderEvents> {
 
   private pruneBuffer(): void {
     const keepFrom = this.now() - (this.d.recording.preEventSeconds + this.d.recording.segmentSeconds) * 1000;
-    while (this.buffer.length > 0 && this.buffer[0]!.end.getTime() < keepFrom) {
-      const old = this.buffer.shift()!;
-      void unlink(old.path).catch(() => undefined);
-    }
+    while (this.buffer.length > 0 && this.buffer[0]!.end.getTime() < keepFrom) this.discard(this.buffer.shift()!.path);
   }
 
   /** At a session's start, the last preEventSeconds of buffered footage become part of it; older is discarded. */
   private claimBuffer(s: ActiveSession): void {
-    const from = s.openedAt - this.d.recording.preEventSeconds * 1000;
+    const from = this.preEventFrom(s);
     const claimed = this.buffer.splice(0).sort((a, b) => a.start.getTime() - b.start.getTime());
     for (const seg of claimed) {
       if (seg.end.getTime() > from) this.seal(s, seg, seg.end.getTime() <= s.openedAt);
-      else void unlink(seg.path).catch(() => undefined);
+      else this.discard(seg.path);
     }
   }
 
   private discardBuffer(): void {
-    for (const seg of this.buffer.splice(0)) void unlink(seg.path).catch(() => undefined);
+    for (const seg of this.buffer.splice(0)) this.discard(seg.path);
   }
 
   private recordingSession(): ActiveSession | undefined {

@@ -3,7 +3,7 @@
  * item raises each level once; items crossing a level in the same check share one ledger entry, so a vehicle
  * back from days out of coverage writes a handful of alarms, not one per segment.
  */
-import type { Db } from '../state/db.js';
+import { kvGet, kvSet, type Db } from '../state/db.js';
 import type { Ledger } from '../evidence/ledger.js';
 import { ENTRY } from '../evidence/types.js';
 import type { UploadQueue } from './queue.js';
@@ -17,6 +17,7 @@ export interface Alarm {
 const HOUR = 3600_000;
 const MAX_NAMED = 100;
 const ENTRIES_ITEM = 'entries';
+const ENTRIES_BACKLOG = 'uplink.alarms.entriesDeadline';
 
 /** Level names, most urgent last: "6h", "1h", "missed". */
 export function alarmLevels(hoursBefore: number[]): { level: string; beforeMs: number }[] {
@@ -40,6 +41,7 @@ export class DeadlineAlarms {
 
   /** Raise what is due at `nowMs`; returns the alarms raised now. */
   check(nowMs: number): Alarm[] {
+    this.followEntriesBacklog();
     const items: { item: string; deadlineMs: number }[] = this.queue.nextFiles(100_000).map((f) => ({ item: f.name, deadlineMs: f.deadlineMs }));
     const ed = this.queue.entriesDeadlineMs();
     if (ed !== null) items.push({ item: ENTRIES_ITEM, deadlineMs: ed });
@@ -48,7 +50,8 @@ export class DeadlineAlarms {
     const byLevel = new Map<string, { item: string; deadlineMs: number }[]>();
     for (const it of items) {
       // Only the most urgent level crossed is raised; the ones before it are marked as passed with it.
-      const crossed = this.levels.filter((l) => nowMs >= it.deadlineMs - l.beforeMs);
+      // "missed" only once the deadline has passed: a receipt stored exactly at the deadline is on time.
+      const crossed = this.levels.filter((l) => (l.beforeMs === 0 ? nowMs > it.deadlineMs : nowMs >= it.deadlineMs - l.beforeMs));
       const top = crossed[crossed.length - 1];
       if (!top || done.has(`${it.item}\u0000${top.level}`)) continue;
       const list = byLevel.get(top.level) ?? [];
@@ -79,6 +82,7 @@ export class DeadlineAlarms {
 
   /** Alarms standing now: raised for items that still lack a receipt, most urgent level per item. */
   standing(): Alarm[] {
+    this.followEntriesBacklog();
     const pending = new Map(this.queue.nextFiles(100_000).map((f) => [f.name, f.deadlineMs]));
     const ed = this.queue.entriesDeadlineMs();
     if (ed !== null) pending.set(ENTRIES_ITEM, ed);
@@ -92,8 +96,16 @@ export class DeadlineAlarms {
     return [...best].map(([item, level]) => ({ item, level, deadline: new Date(pending.get(item)!).toISOString() }));
   }
 
-  /** Entries alarms are per backlog, not per entry: once the backlog is receipted they may fire again later. */
-  clearEntries(): void {
-    this.db.prepare('DELETE FROM uplink_alarms WHERE item = ?').run(ENTRIES_ITEM);
+  /**
+   * Entries alarms belong to one backlog (named by its deadline): when the receiver confirms it and a new one
+   * starts, the old backlog's alarms no longer stand and the new one may raise its own.
+   */
+  private followEntriesBacklog(): void {
+    const current = String(this.queue.entriesDeadlineMs());
+    if (kvGet(this.db, ENTRIES_BACKLOG) === current) return;
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM uplink_alarms WHERE item = ?').run(ENTRIES_ITEM);
+      kvSet(this.db, ENTRIES_BACKLOG, current);
+    })();
   }
 }

@@ -27,6 +27,8 @@ export interface QueueSummary {
 
 const ENTRIES_THROUGH = 'uplink.entries.through';
 const HOUR = 3600_000;
+/** The entries message around its lines: version, type, device, deadline. */
+const ENVELOPE_BYTES = 512;
 
 export class UploadQueue {
   constructor(
@@ -60,14 +62,18 @@ export class UploadQueue {
     return e ? Date.parse(e.time) + this.deadlineHours * HOUR : null;
   }
 
-  /** Consecutive ledger lines from `fromSeq`, at most `maxBytes` of them (at least one). */
+  /**
+   * Consecutive ledger lines from `fromSeq` whose entries message stays within `maxBytes` (at least one line).
+   * Counted as sent: each line JSON-escaped and UTF-8 encoded, plus a comma, plus room for the envelope.
+   */
   entryLines(fromSeq: number, maxBytes: number): { seq: number; line: string }[] {
     const out: { seq: number; line: string }[] = [];
-    let bytes = 0;
+    let bytes = ENVELOPE_BYTES;
     for (const row of this.ledger.lines(fromSeq)) {
-      if (out.length > 0 && bytes + row.line.length + 4 > maxBytes) break;
+      const size = Buffer.byteLength(JSON.stringify(row.line), 'utf8') + 1;
+      if (out.length > 0 && bytes + size > maxBytes) break;
       out.push(row);
-      bytes += row.line.length + 4;
+      bytes += size;
     }
     return out;
   }

@@ -15,6 +15,8 @@ const BATCH = 500;
 
 export class Retention {
   private recovered = false;
+  /** Files the ledger says are deleted but whose unlink failed: tried again at every sweep. */
+  private readonly retry = new Set<string>();
 
   constructor(
     private readonly db: Db,
@@ -27,6 +29,7 @@ export class Retention {
   async sweep(nowMs: number): Promise<number> {
     if (!this.recovered) await this.finishInterrupted();
     this.recovered = true;
+    for (const f of [...this.retry]) await this.remove(f);
     const due = this.db
       .prepare(
         `SELECT s.name, s.file, u.receipt_seq AS receiptSeq FROM uplink_files u JOIN segments s ON s.name = u.name
@@ -52,8 +55,14 @@ export class Retention {
   private async remove(file: string): Promise<void> {
     try {
       await unlink(file);
+      this.retry.delete(file);
     } catch (err) {
-      if (!isENOENT(err)) this.log.error('could not remove a receipted segment', { file, err: describe(err) });
+      if (isENOENT(err)) {
+        this.retry.delete(file);
+        return;
+      }
+      if (!this.retry.has(file)) this.log.error('could not remove a receipted segment; will retry', { file, err: describe(err) });
+      this.retry.add(file);
     }
   }
 }

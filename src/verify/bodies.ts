@@ -13,6 +13,8 @@ const hex64: Check = (v) => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
 const b64: Check = (v) => typeof v === 'string' && /^[A-Za-z0-9+/]+={0,2}$/.test(v);
 const obj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const optional = (c: Check): Check => (v) => v === undefined || c(v);
+/** Where a sealed file is, relative to the device folder (section 7.1). */
+const segFile: Check = (v) => typeof v === 'string' && /^segments\/[^/]+\.seg$/.test(v);
 const officers: Check = (v) => Array.isArray(v) && v.every((o) => obj(o) && nonEmpty(o.name) && nonEmpty(o.badge));
 
 function checkFields(body: Record<string, unknown>, spec: Record<string, Check>, prefix = ''): string | undefined {
@@ -27,7 +29,7 @@ const hashedSize = (v: unknown): boolean => obj(v) && int(v.size) && hex64(v.sha
 export function checkManifest(body: Record<string, unknown>): string | undefined {
   const top = checkFields(body, {
     segment: nonEmpty,
-    file: (v) => typeof v === 'string' && /^segments\/[^/]+\.seg$/.test(v),
+    file: segFile,
     sessionId: nonEmpty,
     matter: nonEmpty,
     caseRef: str,
@@ -83,4 +85,16 @@ export function checkInterruptionEnded(b: Record<string, unknown>): string | und
 export function checkCertBody(b: Record<string, unknown>): string | undefined {
   const e = checkFields(b, { cert: (v) => typeof v === 'string' && v.includes('BEGIN CERTIFICATE') });
   return e ? `certificate entry: ${e}` : undefined;
+}
+
+/** receipt.received: `{"receipt": <receipt>}`; whether the receipt itself is genuine is checked apart (bad-receipt). */
+export function checkReceiptReceived(b: Record<string, unknown>): string | undefined {
+  const e = checkFields(b, { receipt: obj });
+  return e ? `receipt.received: ${e}` : undefined;
+}
+
+/** segment.deleted: `{"segment", "file", "receiptSeq"}`, receiptSeq being the seq of its receipt.received entry. */
+export function checkSegmentDeleted(b: Record<string, unknown>): string | undefined {
+  const e = checkFields(b, { segment: nonEmpty, file: segFile, receiptSeq: int });
+  return e ? `segment.deleted: ${e}` : undefined;
 }

@@ -7,7 +7,11 @@ export type FindingKind =
   | 'altered-segment'
   | 'unexplained-gap'
   | 'unclosed-session'
-  | 'malformed';
+  | 'malformed'
+  /** A segment.deleted entry not covered by a genuine receipt for that file recorded before it. */
+  | 'deleted-without-receipt'
+  /** A receipt.received entry whose receipt is not genuine (signature, certificate, shape or device). */
+  | 'bad-receipt';
 
 export interface Finding {
   kind: FindingKind;
@@ -44,6 +48,8 @@ export interface DeviceReport {
   deviceId: string;
   entries: number;
   segments: number;
+  /** Extra beyond the contract, present when not 0: sealed files absent because a receipted deletion removed them. */
+  deletedSegments?: number;
   sessions: SessionReport[];
 }
 

@@ -11,7 +11,12 @@ const KIND_TEXT: Record<string, string> = {
   'unexplained-gap': 'unexplained gap',
   'unclosed-session': 'unclosed session',
   malformed: 'malformed',
+  'deleted-without-receipt': 'deleted without receipt',
+  'bad-receipt': 'bad receipt',
 };
+
+/** Receipted deletions: those files are at the agency, not here (verify the agency's store for them). */
+const deletedNote = (n: number): string => (n > 0 ? ` (${n} deleted here after the agency's receipt; the agency's store holds ${n === 1 ? 'it' : 'them'})` : '');
 
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
@@ -20,7 +25,7 @@ export function formatReport(r: VerifyReport): string {
   for (const d of r.devices) {
     const bad = r.findings.filter((f) => f.deviceId === d.deviceId).length;
     out.push(
-      `Device ${d.deviceId}: ${plural(d.entries, 'ledger entry', 'ledger entries')}, ${plural(d.segments, 'sealed segment')}, ` +
+      `Device ${d.deviceId}: ${plural(d.entries, 'ledger entry', 'ledger entries')}, ${plural(d.segments, 'sealed segment')}${deletedNote(d.deletedSegments ?? 0)}, ` +
         `${plural(d.sessions.length, 'session')}${bad === 0 ? ' - every check passed.' : ` - ${plural(bad, 'problem')}.`}`,
     );
     for (const s of d.sessions) {
@@ -40,10 +45,12 @@ export function formatReport(r: VerifyReport): string {
     out.push('', 'Problems found:');
     for (const f of r.findings) out.push(`  - ${KIND_TEXT[f.kind] ?? f.kind} (${f.deviceId}): ${f.detail}`);
   }
+  // Receipted deletions are allowed, so a valid store with some says what was deleted rather than "nothing".
+  const deleted = r.devices.some((d) => (d.deletedSegments ?? 0) > 0) ? 'Nothing was deleted without the agency\'s receipt' : 'Nothing was deleted';
   out.push(
     '',
     r.ok
-      ? 'Result: VALID. Nothing was deleted, altered, inserted or reordered, and every gap is explained.'
+      ? `Result: VALID. ${deleted}, altered, inserted or reordered, and every gap is explained.`
       : `Result: NOT VALID (${plural(r.findings.length, 'problem')}).`,
   );
   return out.join('\n');

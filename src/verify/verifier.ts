@@ -14,6 +14,7 @@ import { checkCertificate, parseCertificate } from '../pki/certs.js';
 import { ROLE_DEVICE, ROLE_RECEIPT } from '../pki/ca.js';
 import { readLedger } from './ledger-reader.js';
 import { checkSegmentFile } from './segment-files.js';
+import { DeletionCheck } from './deletions.js';
 import * as B from './bodies.js';
 import { analyseSession, DEFAULT_GAP_OPTIONS, type GapOptions, type SessionFacts } from './sessions.js';
 import type { DeviceReport, Finding, FindingKind, VerifyReport } from './findings.js';
@@ -58,6 +59,7 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
   const sessions = new Map<string, SessionFacts>();
   const manifests: { lineNo: number; m: SegmentManifest }[] = [];
   const statements = new Map<string, Set<string>>();
+  const deletions = new DeletionCheck(opts.caPems, report);
 
   const needSession = (id: string, lineNo: number, what: string): SessionFacts | undefined => {
     const s = sessions.get(id);
@@ -116,6 +118,7 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
         if (malformed(B.checkManifest(b))) return;
         const m = B.asManifest(b);
         manifests.push({ lineNo, m });
+        deletions.manifest(e.seq, m);
         const s = needSession(m.sessionId, lineNo, `segment ${m.segment}`);
         s?.segments.push({ sourceId: m.source.id, seq: m.seq, start: ms(m.start), end: ms(m.end), preEvent: m.preEvent === true });
         return;
@@ -141,6 +144,12 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
         if (i) i.end = ms(b.end as string);
         return;
       }
+      case ENTRY.receiptReceived:
+        if (!malformed(B.checkReceiptReceived(b))) deletions.receipt(lineNo, e);
+        return;
+      case ENTRY.segmentDeleted:
+        if (!malformed(B.checkSegmentDeleted(b))) deletions.deleted(lineNo, e);
+        return;
       default:
         return;
     }
@@ -150,21 +159,7 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
   // Head: proves the ledger was not cut short at a line boundary.
   if (head) checkHead(head, read, hashAtHeadSeq, opts.caPems, report);
 
-  // Segment files against their manifests, and files no manifest describes.
-  const described = new Set<string>();
-  for (const { m } of manifests) {
-    described.add(basename(m.file));
-    const r = await checkSegmentFile(join(dir, m.file), m, opts.agencyKey);
-    if (!r.ok) report(r.kind, r.detail);
-  }
-  const segDir = join(dir, SEGMENTS_DIR);
-  if (existsSync(segDir)) {
-    for (const f of readdirSync(segDir).sort()) {
-      if (f.endsWith('.seg') && !described.has(f)) {
-        report('broken-chain', `${SEGMENTS_DIR}/${f} is in the folder but no ledger entry describes it (entries removed or the ledger cut short)`);
-      }
-    }
-  }
+  const deletedSegments = await checkSegmentFiles(dir, manifests.map((x) => x.m), deletions, opts.agencyKey, report);
 
   // Sessions: closed, statements, gaps.
   const sessionReports = [...sessions.values()].map((s) => {
@@ -186,7 +181,44 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
   });
 
   for (const f of local) findings.push({ kind: f.kind, deviceId, detail: f.detail });
-  return { deviceId, entries: read.entries, segments: manifests.length, sessions: sessionReports };
+  return { deviceId, entries: read.entries, segments: manifests.length, ...(deletedSegments > 0 ? { deletedSegments } : {}), sessions: sessionReports };
+}
+
+/**
+ * Segment files against their manifests, and files no manifest describes. A file that is absent because a
+ * receipted deletion removed it is no finding. Returns how many files are absent that way.
+ */
+async function checkSegmentFiles(
+  dir: string,
+  manifests: SegmentManifest[],
+  deletions: DeletionCheck,
+  agencyKey: KeyObject | undefined,
+  report: (kind: FindingKind, detail: string) => void,
+): Promise<number> {
+  let deleted = 0;
+  for (const m of manifests) {
+    const r = await checkSegmentFile(join(dir, m.file), m, agencyKey);
+    if (r.ok) continue;
+    if (r.kind === 'missing-segment' && r.absent && deletions.isCovered(m.segment)) deleted++;
+    else report(r.kind, r.detail);
+  }
+  checkUndescribed(dir, new Set(manifests.map((m) => basename(m.file))), report);
+  return deleted;
+}
+
+function checkUndescribed(dir: string, described: Set<string>, report: (kind: FindingKind, detail: string) => void): void {
+  let names: string[];
+  try {
+    names = readdirSync(join(dir, SEGMENTS_DIR));
+  } catch {
+    // No segments folder (or not a folder): each manifest's file is then reported missing on its own.
+    return;
+  }
+  for (const f of names.sort()) {
+    if (f.endsWith('.seg') && !described.has(f)) {
+      report('broken-chain', `${SEGMENTS_DIR}/${f} is in the folder but no ledger entry describes it (entries removed or the ledger cut short)`);
+    }
+  }
 }
 
 const HEAD_MEMBERS = 'cert,device,hash,seq,sig,signer,time,v';

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createSocket as createUdpSocket } from 'node:dgram';
 import { join, resolve } from 'node:path';
@@ -496,6 +496,34 @@ describe.concurrent('FfmpegSource process handling', () => {
     expect(Date.now() - t).toBeLessThan(2000);
     expect(r.exits).toEqual([expect.objectContaining({ signal: 'SIGKILL', requested: true })]);
     expect(isAlive(pid)).toBe(false);
+  });
+
+  it('removes a run\'s folder once the run ended and every segment was taken, never one still holding a segment', async () => {
+    // Taken at once, as the recorder does when it seals or discards: the stop leaves nothing behind.
+    const taken = await record(camera('camt'), 1);
+    taken.source.on('segment', (s) => rmSync(s.path));
+    await until('2 segments', () => taken.segments.length >= 2, 15_000);
+    const firstDir = taken.source.runDir!;
+    await taken.source.stop();
+    expect(existsSync(firstDir)).toBe(false);
+
+    // Not taken yet (still being sealed): the folder stays, through a restart, until its last segment is gone.
+    const kept = await record(camera('camu'), 1);
+    await until('2 segments', () => kept.segments.length >= 2, 15_000);
+    const oldDir = kept.source.runDir!;
+    await kept.source.stop();
+    expect(existsSync(oldDir)).toBe(true);
+    const held = kept.segments.map((s) => s.path);
+    for (const p of held.slice(1)) rmSync(p);
+    await kept.source.start();
+    expect(existsSync(oldDir)).toBe(true);
+    expect(readdirSync(oldDir).filter((n) => n.endsWith('.ts'))).toHaveLength(1);
+    rmSync(held[0]!);
+    await kept.source.removeEnded();
+    expect(existsSync(oldDir)).toBe(false);
+    // The live run's folder is never touched.
+    expect(existsSync(kept.source.runDir!)).toBe(true);
+    await kept.source.stop();
   });
 
   it('start() fails with a clear message when ffmpeg cannot be started, leaving no run folder', async () => {

@@ -52,7 +52,8 @@ describe('pre-event buffer', () => {
     // Nothing older than the pre-event window (plus one segment that straddles its edge).
     expect(Date.parse(ms[0]!.start)).toBeGreaterThanOrEqual(start - (4 + 2) * 1000 - 200);
     expect(Date.parse(ms[0]!.end)).toBeGreaterThan(start - 4000);
-    // Buffered footage does not linger in the spool after the service stops.
+    // Buffered footage does not linger in the spool after the service stops, nor do the folders of the runs.
     expect(tsFiles(join(p.config.stateDir, 'spool'))).toEqual([]);
+    expect(readdirSync(join(p.config.stateDir, 'spool', 'cam1'))).toEqual([]);
   }, 60_000);
 });

@@ -17,7 +17,7 @@ import { RecgwError, describe } from '../../util/errors.js';
 import { silentLogger, type Logger } from '../../util/log.js';
 import { LOG_FILE, buildFfmpegCommand } from './args.js';
 import { markActive, markEmitted, markInactive } from './registry.js';
-import { createRunDir, writeRunInfo, type RunInfo } from './run-dir.js';
+import { createRunDir, removeRun, writeRunInfo, type RunInfo } from './run-dir.js';
 import { signalRun } from './proc.js';
 import { RunWatcher } from './watch.js';
 
@@ -61,6 +61,8 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
   private readonly log: Logger;
   private run: Run | undefined;
   private lastBitrate: number | undefined;
+  /** Folders of runs that ended, kept until the recorder has taken (sealed or deleted) every segment in them. */
+  private readonly ended = new Set<string>();
 
   constructor(o: FfmpegSourceOptions) {
     super();
@@ -90,6 +92,7 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
   async start(): Promise<void> {
     if (this.running) throw new RecgwError('recorder', `source ${this.id} is already recording; stop it before starting it again`);
     if (this.run) this.lastBitrate = this.run.watcher.bitrate ?? this.lastBitrate;
+    await this.removeEnded();
     const startedAt = new Date();
     const { runId, runDir } = await createRunDir(join(this.o.spoolDir, this.id), startedAt);
     let cmd;
@@ -143,6 +146,8 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
         segment: (s) => {
           markEmitted(runDir, s.index);
           this.emit('segment', s);
+          // While recording, earlier runs' folders go once the recorder has sealed what they held.
+          if (this.ended.size > 0) void this.removeEnded();
         },
         health: (h) => this.emit('health', h),
         producing: (at) => this.emit('producing', { sourceId: this.id, runId, at }),
@@ -217,6 +222,22 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
     }
   }
 
+  /**
+   * Remove the folders of ended runs that no longer hold a segment file: every segment was handed over and sealed
+   * or deleted. removeRun keeps a folder that still holds one (not yet sealed, or never listed), so nothing that
+   * may still be evidence goes; a later call (or the next start's recovery) removes it once it is empty.
+   */
+  async removeEnded(): Promise<void> {
+    for (const dir of [...this.ended]) {
+      try {
+        if (await removeRun(dir)) this.ended.delete(dir);
+      } catch (err) {
+        this.ended.delete(dir);
+        this.log.warn('cannot remove the folder of an ended run; the next start\'s recovery looks at it again', { runDir: dir, err: describe(err) });
+      }
+    }
+  }
+
   private async exited(run: Run, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
     run.exited = true;
     if (run.timer) clearTimeout(run.timer);
@@ -225,6 +246,7 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
       this.lastBitrate = run.watcher.bitrate ?? this.lastBitrate;
     } finally {
       markInactive(run.runDir);
+      this.ended.add(run.runDir);
       const drift = run.watcher.driftMs;
       this.log[run.requested ? 'info' : 'warn']('capture run ended', {
         runId: run.runId,
@@ -242,5 +264,7 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
         requested: run.requested,
       });
     }
+    // Every segment was handed over above; those the recorder already took leave the folder removable.
+    await this.removeEnded();
   }
 }
