@@ -7,9 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupTmp, makeCa } from '../helpers/fixtures.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { startGateway } from '../helpers/gateway-process.js';
-import { entries, verify } from '../helpers/evidence.js';
+import { entries, sleep, verify } from '../helpers/evidence.js';
 import { makeReceiver, seedSegments, startReceiver, storeReceipts, storedSegments, uplinkGateway, waitDelivered } from '../helpers/uplink-world.js';
 import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { receiverMqttOptions } from '../helpers/mqtt-clients.js';
+import { topics } from '../../src/uplink/wire.js';
 
 describe('uplink to the receiver through mosquitto', () => {
   const ca = makeCa();
@@ -48,4 +51,44 @@ describe('uplink to the receiver through mosquitto', () => {
       expect(stored.filter((e) => e.type === 'receipt.received')).toHaveLength(names.length);
     }, 60_000);
   }
+
+  it('keeps to the bandwidth cap, and the retained status says online, empty queue, then offline (clean stop and last will)', async () => {
+    const deviceId = 'room-capped';
+    const RATE = 300_000;
+    const gw = uplinkGateway(ca.dir, deviceId, broker.url, { chunkKiB: 32, maxBytesPerSecond: RATE });
+    await seedSegments(gw, 4, 200_000);
+    const rx = makeReceiver(ca.dir, 'receiver-1', broker.url);
+    const r = await startReceiver(rx);
+    // A watcher allowed to read status topics (receivers are), keeping the latest status.
+    const watcher = await mqtt.connectAsync(broker.url, { ...receiverMqttOptions(rx.config.tls.cert, rx.config.tls.key, ca.paths.caCert), protocolVersion: 5 });
+    const seen: { state: string; queue?: { files: number; entries: number } }[] = [];
+    watcher.on('message', (_t, p) => seen.push(JSON.parse(p.toString()) as (typeof seen)[number]));
+    await watcher.subscribeAsync(topics.status(deviceId), { qos: 1 });
+    try {
+      let g = await startGateway(gw.configPath, gw.config.control.socket);
+      const t0 = Date.now();
+      await waitDelivered(gw, 30_000, () => g.log());
+      const took = (Date.now() - t0) / 1000;
+      // Everything past the first second's burst goes at the capped rate at most.
+      expect(took).toBeGreaterThan((4 * 200_016 - RATE) / RATE);
+      const deadline = Date.now() + 5000;
+      while (!seen.some((x) => x.state === 'online' && x.queue?.files === 0 && x.queue.entries === 0) && Date.now() < deadline) await sleep(100);
+      expect(seen.some((x) => x.state === 'online' && x.queue?.files === 0)).toBe(true);
+      expect(await g.stop()).toBe(0);
+      await sleep(300);
+      expect(seen.at(-1)?.state).toBe('offline');
+      // The last will: the broker says offline for a gateway that vanished.
+      g = await startGateway(gw.configPath, gw.config.control.socket);
+      const online = Date.now() + 5000;
+      while (seen.at(-1)?.state !== 'online' && Date.now() < online) await sleep(100);
+      expect(seen.at(-1)?.state).toBe('online');
+      await g.kill9();
+      const will = Date.now() + 5000;
+      while (seen.at(-1)?.state !== 'offline' && Date.now() < will) await sleep(100);
+      expect(seen.at(-1)).toEqual({ v: 1, device: deviceId, state: 'offline' });
+    } finally {
+      await watcher.endAsync();
+      expect(await r.stop()).toBe(0);
+    }
+  }, 60_000);
 });
