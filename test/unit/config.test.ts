@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { cleanupTmp, tmp } from '../helpers/fixtures.js';
 import { keyPath, loadConfig, parseConfigText } from '../../src/config/load.js';
 import { RecgwError } from '../../src/util/errors.js';
+import { loadReceiverConfig } from '../../src/receiver/config.js';
 
 afterAll(cleanupTmp);
 
@@ -141,7 +142,7 @@ describe('config validation', () => {
 });
 
 describe('the example configs in config/', () => {
-  const files = readdirSync(CONFIG_DIR).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(CONFIG_DIR).filter((f) => f.endsWith('.json') && f !== 'receiver.json').sort();
 
   it('there are at least three (interview room, hearing room, vehicle)', () => {
     expect(files.length).toBeGreaterThanOrEqual(3);
@@ -157,3 +158,27 @@ describe('the example configs in config/', () => {
     expect([...installations].sort()).toEqual(['hearing-room', 'interview-room', 'vehicle']);
   });
 });
+
+describe('the receiver config', () => {
+  it('the example validates, with paths and the shared-subscription group', () => {
+    const c = loadReceiverConfig(join(CONFIG_DIR, 'receiver.json'));
+    expect(c).toMatchObject({ name: 'receiver-1', protocolVersion: 5, shareGroup: 'recgw-receivers' });
+    expect(c.agency.receiptKey).toMatch(/^\//);
+  });
+
+  it('an invalid one names the file and the key (exit status 2)', () => {
+    const f = join(tmp(), 'rx.json');
+    writeFileSync(f, JSON.stringify({ name: 'r 1', store: 's', broker: 'http://x', tls: { cert: 'c' }, agency: {} }));
+    try {
+      loadReceiverConfig(f);
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(RecgwError);
+      expect((err as RecgwError).exitCode).toBe(2);
+      const m = (err as Error).message;
+      for (const k of ['name', 'broker', 'tls.key', 'agency.caCert']) expect(m).toContain(`  ${k}: `);
+      expect(m).toContain(f);
+    }
+  });
+});
+
