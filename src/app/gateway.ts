@@ -119,6 +119,7 @@ export class Gateway {
       const id = identityPaths(config.stateDir);
       this.uplink = buildUplink({
         deviceId: config.deviceId,
+        vehicle: config.installation === 'vehicle',
         config: config.uplink,
         db: core.db,
         ledger: core.ledger,

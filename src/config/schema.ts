@@ -92,6 +92,12 @@ export const configSchema = {
         window: { type: 'integer', minimum: 1, maximum: 64, default: 16, description: 'chunks in flight (capped by the broker Receive Maximum)' },
         maxBytesPerSecond: { type: 'integer', minimum: 1024, description: 'bandwidth cap for metered links' },
         answerTimeoutSeconds: { type: 'number', minimum: 0.5, maximum: 600, default: 15 },
+        outOfCoverageMinutes: {
+          type: 'number',
+          minimum: 0,
+          default: 30,
+          description: 'vehicles: out of coverage this long counts as away; what it recorded meanwhile is due deadlineHours after the return',
+        },
       },
     },
     recording: {

@@ -45,6 +45,7 @@ export interface UplinkConfig {
   window: number;
   maxBytesPerSecond?: number;
   answerTimeoutSeconds: number;
+  outOfCoverageMinutes: number;
 }
 
 export interface Config {

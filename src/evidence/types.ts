@@ -18,6 +18,7 @@ export const ENTRY = {
   clockStepped: 'clock.stepped',
   receiptReceived: 'receipt.received',
   alarmRaised: 'alarm.raised',
+  uploadDeadlineExtended: 'upload.deadline_extended',
 } as const;
 
 export type EntryType = (typeof ENTRY)[keyof typeof ENTRY];

@@ -76,3 +76,7 @@ export function kvGet(db: Db, key: string): string | undefined {
 export function kvSet(db: Db, key: string, value: string): void {
   db.prepare('INSERT INTO kv(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
 }
+
+export function kvDelete(db: Db, key: string): void {
+  db.prepare('DELETE FROM kv WHERE key = ?').run(key);
+}

@@ -25,6 +25,7 @@ export interface Uplink {
 
 export function buildUplink(o: {
   deviceId: string;
+  vehicle: boolean;
   config: UplinkConfig;
   db: Db;
   ledger: Ledger;
@@ -54,10 +55,13 @@ export function buildUplink(o: {
     will: { topic: topics.status(o.deviceId), payload: JSON.stringify({ v: 1, device: o.deviceId, state: 'offline' }) },
     subscribe: [topics.state(o.deviceId), topics.receipt(o.deviceId)],
     onMessage: (t, p) => inbox.handle(t, p),
-    onConnect: () => ref.uploader?.poke(),
+    onConnect: () => ref.uploader?.connected(),
+    onDisconnect: () => ref.uploader?.disconnected(),
   });
   const up = new Uploader({
     deviceId: o.deviceId,
+    vehicle: o.vehicle,
+    db: o.db,
     config: o.config,
     ledger: o.ledger,
     queue,

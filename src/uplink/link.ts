@@ -27,6 +27,8 @@ export interface LinkOptions {
   onMessage: (topic: string, payload: Buffer) => void;
   /** Told on every (re)connect, after subscribing. */
   onConnect?: () => void;
+  /** Told when a connection is lost. */
+  onDisconnect?: () => void;
 }
 
 export function mqttTlsOptions(t: TlsFiles): Pick<IClientOptions, 'key' | 'cert' | 'ca' | 'rejectUnauthorized'> {
@@ -40,6 +42,8 @@ export class MqttLink {
   private readonly slotWaiters: (() => void)[] = [];
   private connectWaiters: (() => void)[] = [];
   private generation = 0;
+  /** The generation of the last connection that came up (a close of a failed attempt is not a disconnect). */
+  private lastUp = -1;
 
   constructor(private readonly o: LinkOptions) {
     this.windowNow = o.window;
@@ -74,10 +78,12 @@ export class MqttLink {
       client.subscribe(o.subscribe, { qos: 1 }, (err) => {
         if (err) o.log.error('subscribing failed', { err: describe(err) });
         for (const w of this.connectWaiters.splice(0)) w();
+        this.lastUp = this.generation;
         o.onConnect?.();
       });
     });
     client.on('close', () => {
+      if (this.generation === this.lastUp) o.onDisconnect?.();
       this.generation++;
       // Messages awaiting PUBACK on a dead connection will not free their slots by themselves.
       this.inflight = 0;

@@ -50,6 +50,39 @@ export class UploadQueue {
     return rows.length;
   }
 
+  /**
+   * A vehicle back in coverage: uploads of segments that ended while it was out (from `awayFromMs`) are due
+   * `deadlineHours` after its return, not after the segment's end (regulation: within 24 h of returning). The
+   * ledger records the extension and why, in the same transaction.
+   */
+  returned(awayFromMs: number, returnedAtMs: number, reason: string): number {
+    const due = returnedAtMs + this.deadlineHours * HOUR;
+    const rows = this.db
+      .prepare(
+        `SELECT u.name, u.deadline_ms AS was FROM uplink_files u JOIN segments s ON s.name = u.name
+         WHERE u.receipt_seq IS NULL AND u.deadline_ms < ? ORDER BY u.deadline_ms, u.name`,
+      )
+      .all(due) as { name: string; was: number }[];
+    // Only segments that ended while away: their end is deadline - deadlineHours.
+    const away = rows.filter((r) => r.was - this.deadlineHours * HOUR >= awayFromMs);
+    if (away.length === 0) return 0;
+    const set = this.db.prepare('UPDATE uplink_files SET deadline_ms = ? WHERE name = ?');
+    this.ledger.append(
+      ENTRY.uploadDeadlineExtended,
+      {
+        reason,
+        away: { from: new Date(awayFromMs).toISOString(), returned: new Date(returnedAtMs).toISOString() },
+        deadline: new Date(due).toISOString(),
+        count: away.length,
+        items: away.slice(0, 100).map((r) => r.name),
+      },
+      () => {
+        for (const r of away) set.run(due, r.name);
+      },
+    );
+    return away.length;
+  }
+
   /** The last entry seq the receiver has confirmed (-1 when none). */
   entriesThrough(): number {
     const v = kvGet(this.db, ENTRIES_THROUGH);

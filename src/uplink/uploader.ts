@@ -8,6 +8,7 @@ import { open } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import type { UplinkConfig } from '../config/types.js';
 import type { Ledger } from '../evidence/ledger.js';
+import { kvDelete, kvGet, kvSet, type Db } from '../state/db.js';
 import type { Logger } from '../util/log.js';
 import { describe, isENOENT } from '../util/errors.js';
 import type { UploadQueue, QueuedFile } from './queue.js';
@@ -20,7 +21,10 @@ import { MAX_ENTRIES_BYTES, MAX_HELLO_FILES, encodeChunk, topics, type StateMess
 
 export interface UploaderOptions {
   deviceId: string;
+  /** Vehicles: segments that end out of coverage are due a deadline after the return, not after their end. */
+  vehicle?: boolean;
   config: UplinkConfig;
+  db: Db;
   ledger: Ledger;
   queue: UploadQueue;
   alarms: DeadlineAlarms;
@@ -32,6 +36,7 @@ export interface UploaderOptions {
 }
 
 const IDLE_MS = 30_000;
+const AWAY_SINCE = 'uplink.awaySince';
 const TICK_MS = 60_000;
 const HOUR = 3600_000;
 
@@ -53,10 +58,30 @@ export class Uploader {
 
   start(): void {
     this.o.queue.sync();
+    // Until the first connection, a vehicle counts as away (it may have been started out of coverage).
+    if (this.o.vehicle && kvGet(this.o.db, AWAY_SINCE) === undefined) kvSet(this.o.db, AWAY_SINCE, String(this.o.now()));
     this.unsubscribe = this.o.ledger.onAppend(() => this.poke());
     this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.o.log.error('upload housekeeping failed', { err: describe(err) })), TICK_MS);
     this.timer.unref();
     this.loop = this.run();
+  }
+
+  /** The link is up: a vehicle away long enough has returned. Then go on sending. */
+  connected(): void {
+    const since = this.o.vehicle ? kvGet(this.o.db, AWAY_SINCE) : undefined;
+    if (since !== undefined) {
+      kvDelete(this.o.db, AWAY_SINCE);
+      const now = this.o.now();
+      if (now - Number(since) >= this.o.config.outOfCoverageMinutes * 60_000) {
+        const n = this.o.queue.returned(Number(since), now, 'returned-to-coverage');
+        if (n > 0) this.o.log.info('back in coverage: upload deadlines of what was recorded away count from now', { segments: n });
+      }
+    }
+    this.poke();
+  }
+
+  disconnected(): void {
+    if (this.o.vehicle && kvGet(this.o.db, AWAY_SINCE) === undefined) kvSet(this.o.db, AWAY_SINCE, String(this.o.now()));
   }
 
   /** Something new to send: end an idle wait early. */

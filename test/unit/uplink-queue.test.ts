@@ -320,3 +320,32 @@ describe('UploadQueue entry batches', () => {
     expect(d.ok ? 'accepted' : d.problem).toBe('accepted');
   });
 });
+
+describe('UploadQueue for a vehicle back from out of coverage', () => {
+  it('moves the deadlines of segments that ended while away to 24 h after the return, and the ledger says why', async () => {
+    const w = await world();
+    const t = w.clock.ms;
+    const away = t - 10 * HOUR;
+    const [before, during1, during2] = await w.seal([
+      { source: 'cam1', seq: 0, endMs: away - HOUR },
+      { source: 'cam1', seq: 1, endMs: away + HOUR },
+      { source: 'cam1', seq: 2, endMs: away + 2 * HOUR },
+    ]);
+    w.queue.sync();
+    const returned = t;
+    expect(w.queue.returned(away, returned, 'returned-to-coverage')).toBe(2);
+    expect(w.queue.file(before!)!.deadlineMs).toBe(away - HOUR + DEADLINE_HOURS * HOUR);
+    for (const n of [during1!, during2!]) expect(w.queue.file(n)!.deadlineMs).toBe(returned + DEADLINE_HOURS * HOUR);
+    const e = w.core.ledger.entry(w.core.ledger.head()!.seq)!;
+    expect(e.type).toBe(ENTRY.uploadDeadlineExtended);
+    expect(JSON.parse(e.line).body).toEqual({
+      reason: 'returned-to-coverage',
+      away: { from: iso(away), returned: iso(returned) },
+      deadline: iso(returned + DEADLINE_HOURS * HOUR),
+      count: 2,
+      items: [during1, during2],
+    });
+    // Nothing left to extend: no second entry.
+    expect(w.queue.returned(away, returned, 'returned-to-coverage')).toBe(0);
+  });
+});
