@@ -131,7 +131,7 @@ export class Gateway {
     } else {
       log.warn('no uplink configured: recordings stay on this gateway until one is (set "uplink" in the config)');
     }
-    this.control = new ControlServer(config.control.socket, this.recorder, log.child('control'));
+    this.control = new ControlServer(config.control.socket, this.recorder, log.child('control'), () => (this.uplink ? { uplink: this.uplink.uploader.localStatus() } : {}));
     await this.control.start();
     log.info('gateway ready', { deviceId: config.deviceId, sources: sources.length, socket: config.control.socket, previousStop: unclean ? 'unclean' : 'clean' });
   }

@@ -97,7 +97,7 @@ export async function sessionCommand(argv: string[], io: Io): Promise<number> {
 
 export async function statusCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, common, 'recgw status --config FILE [--json]');
-  const st = await call<RecorderStatus>(socketPath(values), 'status');
+  const st = await call<RecorderStatus & { uplink?: UplinkStatus }>(socketPath(values), 'status');
   if (values.json) {
     io.out(JSON.stringify(st) + '\n');
     return 0;
@@ -110,7 +110,26 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
   lines.push(`  storage: ${Math.round(st.storage.freeBytes / 1e6)} MB free, ${Math.round(st.storage.usedBytes / 1e6)} MB used${st.storage.quotaBytes ? ` of ${Math.round(st.storage.quotaBytes / 1e6)} MB quota` : ''}${st.storage.full ? ' - FULL' : ''}`);
   lines.push(`  clock: ${st.clock.source}, ${st.clock.synced ? 'synchronised' : 'NOT synchronised'}`);
   lines.push(`  sealing queue: ${st.sealing.pending}`);
+  if (st.uplink) lines.push(describeUplink(st.uplink));
   for (const l of st.lackingStatement) lines.push(`  session ${l.sessionId} (case ${l.caseRef}) lacks its written statement`);
   io.out(lines.join('\n') + '\n');
   return 0;
+}
+
+interface UplinkStatus {
+  broker: string;
+  connected: boolean;
+  queue: { entries: number; files: number; bytes: number };
+  nextDeadline: string | null;
+  alarms: { item: string; deadline: string; level: string }[];
+}
+
+function describeUplink(u: UplinkStatus): string {
+  const q = u.queue;
+  const lines = [
+    `  uplink: ${u.connected ? 'connected to' : 'NOT connected to'} ${u.broker}; awaiting receipt: ${q.files} segment(s), ${(q.bytes / 1e6).toFixed(1)} MB, ${q.entries} ledger entries${u.nextDeadline ? `; next deadline ${u.nextDeadline}` : ''}`,
+  ];
+  const missed = u.alarms.filter((a) => a.level === 'missed').length;
+  if (u.alarms.length > 0) lines.push(`  upload alarms: ${u.alarms.length} item(s) near or past their deadline${missed ? `, ${missed} MISSED` : ''}`);
+  return lines.join('\n');
 }

@@ -17,6 +17,8 @@ export class ControlServer {
     private readonly path: string,
     private readonly recorder: Recorder,
     private readonly log: Logger,
+    /** Parts of the gateway's state beside the recorder's (the upload queue), added to `status` under their names. */
+    private readonly more: () => Record<string, unknown> = () => ({}),
   ) {}
 
   async start(): Promise<void> {
@@ -89,7 +91,7 @@ export class ControlServer {
         return r.statement(p.text, p.officers, p.sessionId);
       }
       case 'status':
-        return r.status();
+        return r.status().then((st) => ({ ...st, ...this.more() }));
       case 'preflight':
         return r.preflight();
     }

@@ -118,6 +118,11 @@ export class Uploader {
     };
   }
 
+  /** The status for `recgw status` and the console: the broadcast one, plus whether the broker is reachable. */
+  localStatus(): object {
+    return { ...this.status(), broker: this.o.config.broker, connected: this.o.link.connected };
+  }
+
   /** At most one status a second; a change inside that second is published at its end, never dropped. */
   private publishStatus(force: boolean): void {
     const t = Date.now();

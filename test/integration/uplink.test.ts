@@ -36,6 +36,9 @@ describe('uplink to the receiver through mosquitto', () => {
       const g = await startGateway(gw.configPath, gw.config.control.socket);
       try {
         await waitDelivered(gw, 30_000, () => g.log() + r.log());
+        // `recgw status` shows the upload queue beside the recorder's state.
+        const st = await g.call<{ uplink: { connected: boolean; queue: { files: number; entries: number } } }>('status');
+        expect(st.uplink).toMatchObject({ connected: true, queue: { files: 0 } });
       } finally {
         expect(await g.stop()).toBe(0);
         expect(await r.stop()).toBe(0);
