@@ -34,6 +34,17 @@ const source = {
 
 export const configSchema = {
   $id: 'https://recgw.invalid/schema/config.json',
+  $defs: {
+    serialPort: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['path'],
+      properties: {
+        path: { type: 'string', minLength: 1, description: 'e.g. /dev/ttyUSB0 or /dev/serial/by-id/...' },
+        baudRate: { type: 'integer', enum: [2400, 4800, 9600, 19200, 38400, 57600, 115200], default: 9600 },
+      },
+    },
+  },
   type: 'object',
   additionalProperties: false,
   required: ['deviceId', 'installation', 'stateDir', 'agency', 'recording'],
@@ -62,10 +73,13 @@ export const configSchema = {
       additionalProperties: false,
       properties: {
         source: {
-          enum: ['ntp', 'host'],
+          enum: ['ntp', 'gps', 'rtc', 'host'],
           default: 'ntp',
-          description: 'ntp: the gateway checks NTP sync itself; host: the host keeps time (VMs, containers, the demo)',
+          description:
+            'ntp: chrony or systemd-timesyncd keeps time and the gateway checks its sync; gps: gpsd time (needs "gps"); rtc: a battery clock only (never counts as synchronised); host: the host keeps time (VMs, containers, the demo)',
         },
+        maxOffsetMs: { type: 'integer', minimum: 1, maximum: 60000, default: 500, description: 'a larger estimated offset counts as not synchronised' },
+        stepThresholdMs: { type: 'integer', minimum: 100, maximum: 3600000, default: 1000, description: 'a wall-clock jump larger than this is a clock step (ledger entry; during a session a clock-jump interruption)' },
       },
       default: {},
     },
@@ -76,6 +90,87 @@ export const configSchema = {
         socket: { ...path, 'x-restart': true, description: 'Unix socket for recgw session/status (default: <stateDir>/control.sock)' },
       },
       default: {},
+    },
+    gps: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'position (and optionally time) from gpsd',
+      properties: {
+        gpsd: { type: 'string', pattern: '^[^:]+:[0-9]{1,5}$', default: '127.0.0.1:2947', description: 'gpsd host:port' },
+        homeBase: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['lat', 'lon', 'radiusM'],
+          description: 'vehicles: the base; entering it counts as "returned" for upload deadlines',
+          properties: {
+            lat: { type: 'number', minimum: -90, maximum: 90 },
+            lon: { type: 'number', minimum: -180, maximum: 180 },
+            radiusM: { type: 'number', minimum: 10, maximum: 100000 },
+          },
+        },
+      },
+    },
+    gpio: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'lamps, buzzer and trigger inputs, by BCM pin number (the driver finds the chip base, 512 on kernels 6.6+)',
+      properties: {
+        backend: { enum: ['sysfs', 'sim'], default: 'sysfs', 'x-restart': true, description: 'sim: no hardware (tests and demos)' },
+        lamp: { type: 'integer', minimum: 0, maximum: 63, description: 'tally lamp outside the room: steady while recording, blinking while interrupted or faulty' },
+        buzzer: { type: 'integer', minimum: 0, maximum: 63, description: 'sounds on faults' },
+        inputs: {
+          type: 'array',
+          maxItems: 8,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['pin', 'name', 'action'],
+            properties: {
+              pin: { type: 'integer', minimum: 0, maximum: 63 },
+              name: { enum: ['record-button', 'door', 'ignition', 'lightbar'] },
+              action: { enum: ['toggle-session', 'start-session', 'stop-session', 'mark-event', 'none'] },
+              activeLow: { type: 'boolean', default: false },
+              debounceMs: { type: 'integer', minimum: 0, maximum: 2000, default: 50 },
+            },
+          },
+          default: [],
+        },
+        session: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['matter', 'officers'],
+          description: 'what a session started by an input is for (vehicles: the crew on duty)',
+          properties: {
+            matter: { type: 'string', minLength: 1 },
+            officers: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[^:]+:[^:]+$', description: '"name:执法证号"' } },
+          },
+        },
+      },
+    },
+    serial: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'serial devices: the room control panel, PTZ cameras (VISCA), a UPS or battery monitor',
+      properties: {
+        panel: { $ref: '#/$defs/serialPort' },
+        ups: { $ref: '#/$defs/serialPort' },
+        ptz: {
+          type: 'array',
+          maxItems: 4,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['path', 'source'],
+            properties: {
+              path: { type: 'string', minLength: 1 },
+              baudRate: { type: 'integer', enum: [2400, 4800, 9600, 19200, 38400, 115200], default: 9600 },
+              address: { type: 'integer', minimum: 1, maximum: 7, default: 1 },
+              source: { type: 'string', description: 'the camera source this PTZ head carries' },
+              preset: { type: 'integer', minimum: 0, maximum: 127, description: 'recalled when a session starts' },
+            },
+          },
+        },
+      },
     },
     uplink: {
       type: 'object',

@@ -48,6 +48,32 @@ export interface UplinkConfig {
   outOfCoverageMinutes: number;
 }
 
+export interface SerialPortConfig {
+  path: string;
+  baudRate: number;
+}
+
+export interface PtzConfig extends SerialPortConfig {
+  address: number;
+  source: string;
+  preset?: number;
+}
+
+export type InputAction = 'toggle-session' | 'start-session' | 'stop-session' | 'mark-event' | 'none';
+
+export interface GpioConfig {
+  backend: 'sysfs' | 'sim';
+  lamp?: number;
+  buzzer?: number;
+  inputs: { pin: number; name: 'record-button' | 'door' | 'ignition' | 'lightbar'; action: InputAction; activeLow: boolean; debounceMs: number }[];
+  session?: { matter: string; officers: string[] };
+}
+
+export interface GpsConfig {
+  gpsd: string;
+  homeBase?: { lat: number; lon: number; radiusM: number };
+}
+
 export interface Config {
   /** The file it was read from, for messages. */
   file: string;
@@ -57,7 +83,10 @@ export interface Config {
   stateDir: string;
   agency: { caCert: string; encryptionKey: string };
   recording: RecordingConfig;
-  time: { source: 'ntp' | 'host' };
+  time: { source: 'ntp' | 'gps' | 'rtc' | 'host'; maxOffsetMs: number; stepThresholdMs: number };
   control: { socket: string };
   uplink?: UplinkConfig;
+  gps?: GpsConfig;
+  gpio?: GpioConfig;
+  serial?: { panel?: SerialPortConfig; ups?: SerialPortConfig; ptz?: PtzConfig[] };
 }
