@@ -110,8 +110,10 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   private readonly deleting = new Set<Promise<void>>();
   /** Set by stop(): the buffer is (about to be) discarded, so footage outside any session is deleted at once. */
   private stopping = false;
-  /** Open detected interruptions by `${source}:${cause}`. */
+  /** Open detected interruptions by `${source}:${cause}` (cause: process, picture or sound). */
   private readonly detected = new Map<string, string>();
+  /** The detectors that currently report a problem, by `${source}:picture` (black, freeze) or `${source}:sound`. */
+  private readonly conditions = new Map<string, Set<HealthEvent['type']>>();
   /** Serialises session commands: two buttons pressed at once must not interleave. */
   private queue: Promise<unknown> = Promise.resolve();
   private storageInterruption: string | undefined;
@@ -366,6 +368,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     await this.d.sealer.drain();
     const closedBy = this.d.store.close(s.ctx.sessionId, at, { by: detail.closedBy });
     this.detected.clear();
+    this.conditions.clear();
     this.storageInterruption = undefined;
     if (closedBy === 'terminated') {
       this.emit('prompt', { code: 'statement-needed', zh: '中断未恢复，需两名执法人员书面说明', en: 'The interruption never resumed: two officers must confirm a written statement' });
@@ -492,9 +495,14 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   }
 
   private healthEvent(h: HealthEvent): void {
-    const key = `${h.sourceId}:${h.type}`;
+    // A covered camera is black and, being black, frozen too: that is one problem of the picture, so one
+    // interruption, open from the first detector that reports it until the last one says it has ended.
+    const key = `${h.sourceId}:${h.type === 'silence' ? 'sound' : 'picture'}`;
+    const active = this.conditions.get(key) ?? new Set<HealthEvent['type']>();
     const s = this.d.store.active();
     if (h.phase === 'start') {
+      active.add(h.type);
+      this.conditions.set(key, active);
       if (!s || s.state !== 'recording' || this.detected.has(key)) return;
       const silent = h.type === 'silence';
       const id = this.d.store.startInterruption(s.ctx.sessionId, {
@@ -506,6 +514,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       });
       this.detected.set(key, id);
     } else {
+      active.delete(h.type);
+      if (active.size > 0) return;
+      this.conditions.delete(key);
       const id = this.detected.get(key);
       if (id && s) this.d.store.endInterruption(s.ctx.sessionId, id, h.at.getTime());
       this.detected.delete(key);

@@ -4,17 +4,15 @@
  * Sealer inside a real session), so upload tests do not wait for ffmpeg to record.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, existsSync, readdirSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { startEvidenceCore } from '../../src/app/evidence-core.js';
+import { startEvidenceCore, stateDbPath } from '../../src/app/evidence-core.js';
 import { ENTRY, type SessionContext } from '../../src/evidence/types.js';
+import { sealRandom } from './queue-world.js';
 import { silentLogger } from '../../src/util/log.js';
 import { provisionReceiver, type Provisioned, type ProvisionedReceiver } from '../../src/demo/provision.js';
 import { makeGateway, tmp } from './fixtures.js';
-import { stateDbPath } from '../../src/app/evidence-core.js';
 
 const BIN = join(import.meta.dirname, '../../bin/recgw.js');
 const iso = (t: number): string => new Date(t).toISOString();
@@ -44,25 +42,9 @@ export async function seedSegments(gw: Provisioned, count: number, size: number,
   const names: string[] = [];
   try {
     core.ledger.append(ENTRY.sessionOpened, { ...session, start: iso(t0), sources: ['cam1'] });
-    mkdirSync(join(core.dirs.spool, 'cam1'), { recursive: true });
     for (let i = 0; i < count; i++) {
-      const name = `${session.sessionId}_cam1_${String(i).padStart(6, '0')}`;
-      const plainPath = join(core.dirs.spool, 'cam1', `${name}.ts`);
-      writeFileSync(plainPath, randomBytes(size));
-      core.sealer.enqueue({
-        name,
-        plainPath,
-        session,
-        source: { id: 'cam1', kind: 'camera' },
-        seq: i,
-        start: iso(t0 + i * segSeconds * 1000),
-        end: iso(t0 + (i + 1) * segSeconds * 1000),
-        clock: { source: 'system', synced: false },
-        gps: null,
-      });
-      names.push(name);
+      names.push(await sealRandom(core, session, { source: 'cam1', seq: i, endMs: t0 + (i + 1) * segSeconds * 1000, durationMs: segSeconds * 1000, bytes: size }));
     }
-    await core.sealer.drain();
     core.ledger.append(ENTRY.sessionClosed, { sessionId: session.sessionId, end: iso(t0 + count * segSeconds * 1000), reason: 'stopped' });
   } finally {
     await core.stop();

@@ -5,17 +5,15 @@
  * refused without recording anything.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { cleanupTmp, makeCa, makeGateway } from '../helpers/fixtures.js';
-import { startEvidenceCore, type EvidenceCore } from '../../src/app/evidence-core.js';
-import { ENTRY, type SessionContext } from '../../src/evidence/types.js';
+import { closeQueueWorlds, queueWorld, type QueueWorld } from '../helpers/queue-world.js';
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { cleanupTmp, makeCa } from '../helpers/fixtures.js';
+import { type EvidenceCore } from '../../src/app/evidence-core.js';
+import { ENTRY } from '../../src/evidence/types.js';
 import { KeySigner, type Signer } from '../../src/evidence/signer.js';
-import { makeReceipt, type EntriesReceipt, type SegmentReceipt } from '../../src/evidence/receipt.js';
 import { caPaths } from '../../src/pki/ca.js';
-import { createLogger, silentLogger } from '../../src/util/log.js';
-import { UploadQueue } from '../../src/uplink/queue.js';
+import { createLogger } from '../../src/util/log.js';
 import { DeadlineAlarms, alarmLevels } from '../../src/uplink/alarms.js';
 import { Inbox } from '../../src/uplink/inbox.js';
 import { topics } from '../../src/uplink/wire.js';
@@ -40,96 +38,30 @@ beforeAll(() => {
 });
 afterAll(cleanupTmp);
 
-const open: EvidenceCore[] = [];
-afterEach(async () => {
-  for (const c of open.splice(0)) await c.stop();
-});
+afterEach(closeQueueWorlds);
 
-interface World {
-  core: EvidenceCore;
-  queue: UploadQueue;
+interface World extends QueueWorld {
   alarms: DeadlineAlarms;
-  deviceId: string;
-  clock: { ms: number };
+  /** Seal segments and enqueue them (the alarm tests always want them queued). */
   seal(segs: { source: string; seq: number; endMs: number }[]): Promise<string[]>;
   /** Confirm every entry written so far, so that only files (and later backlogs) carry deadlines. */
   receiptEntries(): void;
-  segmentReceipt(name: string, over?: Partial<SegmentReceipt>, signer?: Signer): SegmentReceipt;
 }
 
 async function world(): Promise<World> {
-  const gw = makeGateway(ca.dir);
-  const clock = { ms: Math.floor(Date.now() / 1000) * 1000 };
-  const core = await startEvidenceCore(gw.config, silentLogger, () => new Date(clock.ms));
-  open.push(core);
-  const deviceId = gw.config.deviceId;
-  const session: SessionContext = {
-    sessionId: `S${clock.ms}-${deviceId}`,
-    matter: 'site-inspection',
-    caseRef: 'UA-2026-001',
-    officers: [{ name: '张三', badge: '13010001' }],
-    place: 'alarm test room',
-  };
-  core.ledger.append(ENTRY.sessionOpened, { ...session, start: iso(clock.ms - HOUR), sources: ['cam1', 'cam2', 'cam3'] });
-  const queue = new UploadQueue(core.db, core.ledger, DEADLINE_HOURS);
-  const w: World = {
-    core,
-    queue,
-    alarms: new DeadlineAlarms(core.db, core.ledger, queue, [6, 1]),
-    deviceId,
-    clock,
+  const base = await queueWorld({ caDir: ca.dir, receiptSigner, caseRef: 'UA-2026-001', sources: ['cam1', 'cam2', 'cam3'], deadlineHours: DEADLINE_HOURS });
+  return {
+    ...base,
+    alarms: new DeadlineAlarms(base.core.db, base.core.ledger, base.queue, [6, 1]),
     async seal(segs) {
-      const names: string[] = [];
-      for (const s of segs) {
-        const name = `${session.sessionId}_${s.source}_${String(s.seq).padStart(6, '0')}`;
-        mkdirSync(join(core.dirs.spool, s.source), { recursive: true });
-        const plainPath = join(core.dirs.spool, s.source, `${name}.ts`);
-        writeFileSync(plainPath, randomBytes(1000));
-        core.sealer.enqueue({
-          name,
-          plainPath,
-          session,
-          source: { id: s.source, kind: 'camera' },
-          seq: s.seq,
-          start: iso(s.endMs - 2000),
-          end: iso(s.endMs),
-          clock: { source: 'system', synced: false },
-          gps: null,
-        });
-        await core.sealer.drain();
-        names.push(name);
-      }
-      queue.sync();
+      const names = await base.seal(segs);
+      base.queue.sync();
       return names;
     },
     receiptEntries() {
-      const head = core.ledger.head()!;
-      const r = makeReceipt(
-        { kind: 'entries', device: deviceId, through: head, deadline: iso(clock.ms), storedAt: new Date().toISOString(), receiver: 'receiver-1' },
-        receiptSigner,
-      ) as EntriesReceipt;
-      expect(queue.acceptEntriesReceipt(r)).toBe(true);
-    },
-    segmentReceipt(name, over = {}, signer = receiptSigner) {
-      const f = queue.file(name)!;
-      return makeReceipt(
-        {
-          kind: 'segment',
-          device: deviceId,
-          name,
-          size: f.size,
-          sha256: f.sha256,
-          manifestSeq: f.manifestSeq,
-          deadline: iso(f.deadlineMs),
-          storedAt: new Date().toISOString(),
-          receiver: 'receiver-1',
-          ...over,
-        } as SegmentReceipt,
-        signer,
-      ) as SegmentReceipt;
+      expect(base.queue.acceptEntriesReceipt(base.entriesReceipt(base.core.ledger.head()!.seq))).toBe(true);
     },
   };
-  return w;
 }
 
 /** Alarms are checked at the clock's time, and the ledger stamps the alarm entries with it too. */

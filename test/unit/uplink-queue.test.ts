@@ -5,16 +5,14 @@
  * choose, and the ledger runs on a clock the test sets, so every deadline is exact.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createHash, createPrivateKey, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { cleanupTmp, makeCa, makeGateway } from '../helpers/fixtures.js';
-import { startEvidenceCore, type EvidenceCore } from '../../src/app/evidence-core.js';
-import { ENTRY, type SessionContext } from '../../src/evidence/types.js';
+import { closeQueueWorlds, queueWorld, type QueueWorld } from '../helpers/queue-world.js';
+import { createHash, createPrivateKey } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { cleanupTmp, makeCa } from '../helpers/fixtures.js';
+import { ENTRY } from '../../src/evidence/types.js';
 import { KeySigner, type Signer } from '../../src/evidence/signer.js';
-import { makeReceipt, type EntriesReceipt, type SegmentReceipt } from '../../src/evidence/receipt.js';
+import { type EntriesReceipt, type SegmentReceipt } from '../../src/evidence/receipt.js';
 import { caPaths } from '../../src/pki/ca.js';
-import { silentLogger } from '../../src/util/log.js';
 import { UploadQueue } from '../../src/uplink/queue.js';
 import { MAX_ENTRIES_BYTES, decodeEntries } from '../../src/uplink/wire.js';
 
@@ -32,98 +30,12 @@ beforeAll(() => {
 });
 afterAll(cleanupTmp);
 
-interface World {
-  core: EvidenceCore;
-  queue: UploadQueue;
-  deviceId: string;
-  session: SessionContext;
-  /** The ledger's clock (ms); entries are stamped with it. */
-  clock: { ms: number };
-  /** Seal segments of `source` ending at the given times, in the order given. */
-  seal(segs: { source: string; seq: number; endMs: number; bytes?: number }[]): Promise<string[]>;
-}
+type World = QueueWorld;
+afterEach(closeQueueWorlds);
 
-const open: EvidenceCore[] = [];
-afterEach(async () => {
-  for (const c of open.splice(0)) await c.stop();
-});
-
-/** A fresh enrolled gateway with its evidence core on a test clock, a session opened, and an upload queue. */
-async function world(): Promise<World> {
-  const gw = makeGateway(ca.dir);
-  const clock = { ms: Math.floor(Date.now() / 1000) * 1000 };
-  const core = await startEvidenceCore(gw.config, silentLogger, () => new Date(clock.ms));
-  open.push(core);
-  const deviceId = gw.config.deviceId;
-  const session: SessionContext = {
-    sessionId: `S${clock.ms}-${deviceId}`,
-    matter: 'site-inspection',
-    caseRef: 'UQ-2026-001',
-    officers: [{ name: '张三', badge: '13010001' }],
-    place: 'queue test room',
-  };
-  core.ledger.append(ENTRY.sessionOpened, { ...session, start: iso(clock.ms - HOUR), sources: ['cam0', 'cam1', 'cam2', 'cam9'] });
-  const queue = new UploadQueue(core.db, core.ledger, DEADLINE_HOURS);
-  return {
-    core,
-    queue,
-    deviceId,
-    session,
-    clock,
-    async seal(segs) {
-      const names: string[] = [];
-      for (const s of segs) {
-        const name = `${session.sessionId}_${s.source}_${String(s.seq).padStart(6, '0')}`;
-        mkdirSync(join(core.dirs.spool, s.source), { recursive: true });
-        const plainPath = join(core.dirs.spool, s.source, `${name}.ts`);
-        writeFileSync(plainPath, randomBytes(s.bytes ?? 1000));
-        core.sealer.enqueue({
-          name,
-          plainPath,
-          session,
-          source: { id: s.source, kind: 'camera' },
-          seq: s.seq,
-          start: iso(s.endMs - 2000),
-          end: iso(s.endMs),
-          clock: { source: 'system', synced: false },
-          gps: null,
-        });
-        // One at a time, so the manifests land in the order given (the tie test depends on it).
-        await core.sealer.drain();
-        names.push(name);
-      }
-      return names;
-    },
-  };
-}
-
-/** The receiver's receipt for a queued file, stating exactly what the gateway holds unless `over` says otherwise. */
-function segmentReceipt(w: World, name: string, over: Partial<SegmentReceipt> = {}): SegmentReceipt {
-  const f = w.queue.file(name);
-  if (!f) throw new Error(`${name} is not queued`);
-  return makeReceipt(
-    {
-      kind: 'segment',
-      device: w.deviceId,
-      name,
-      size: f.size,
-      sha256: f.sha256,
-      manifestSeq: f.manifestSeq,
-      deadline: iso(f.deadlineMs),
-      storedAt: new Date().toISOString(),
-      receiver: 'receiver-1',
-      ...over,
-    } as SegmentReceipt,
-    receiptSigner,
-  ) as SegmentReceipt;
-}
-
-function entriesReceipt(w: World, seq: number, hash = w.core.ledger.entry(seq)!.hash): EntriesReceipt {
-  return makeReceipt(
-    { kind: 'entries', device: w.deviceId, through: { seq, hash }, deadline: iso(w.clock.ms), storedAt: new Date().toISOString(), receiver: 'receiver-1' },
-    receiptSigner,
-  ) as EntriesReceipt;
-}
+const world = (): Promise<World> => queueWorld({ caDir: ca.dir, receiptSigner, caseRef: 'UQ-2026-001', sources: ['cam0', 'cam1', 'cam2', 'cam9'], deadlineHours: DEADLINE_HOURS });
+const segmentReceipt = (w: World, name: string, over: Partial<SegmentReceipt> = {}): SegmentReceipt => w.segmentReceipt(name, over);
+const entriesReceipt = (w: World, seq: number, hash?: string): EntriesReceipt => w.entriesReceipt(seq, hash);
 
 const bodyOf = (w: World, seq: number): Record<string, unknown> => (JSON.parse(w.core.ledger.entry(seq)!.line) as { body: Record<string, unknown> }).body;
 
