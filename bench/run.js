@@ -1,5 +1,8 @@
-// Runs every bench/*.bench.js in name order (or only those whose name contains an argument):
+// Runs every bench/*.bench.js in name order (or only those an argument names):
 //   node bench/run.js [filter...]
+// A filter that is a bench's exact name (file name without .bench.js) selects that bench alone, so `seal` runs
+// seal.bench.js and not uplink-seal-to-receipt.bench.js; any other filter selects every file whose name contains it.
+// Files here that are not *.bench.js (lib.js, lib-mqtt.js, mqtt-peer.js) are helpers, never run as benches.
 // Each bench file imports the built code from ../dist and exports `default async function ()` that prints its
 // results with report() from ./lib.js. Run through `npm run bench`, which builds first.
 import { readdirSync } from 'node:fs';
@@ -10,10 +13,9 @@ import { progress } from './lib.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const filters = process.argv.slice(2);
-const files = readdirSync(here)
-  .filter((f) => f.endsWith('.bench.js'))
-  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
-  .sort();
+const all = readdirSync(here).filter((f) => f.endsWith('.bench.js'));
+const selects = (x, f) => (all.includes(`${x}.bench.js`) ? f === `${x}.bench.js` : f.includes(x));
+const files = all.filter((f) => filters.length === 0 || filters.some((x) => selects(x, f))).sort();
 
 if (files.length === 0) {
   progress(`no bench/*.bench.js matches ${filters.join(' ') || '(any)'}`);

@@ -49,7 +49,10 @@ export async function startEmbeddedBroker(o: { key: string; cert: string; ca: st
     authorizePublish: (client, packet, cb) => cb(mayPublish(who(client), packet.topic) ? null : new Error(`not allowed to publish on ${packet.topic}`)),
     authorizeSubscribe: (client, sub, cb) => cb(null, maySubscribe(who(client), sub.topic) ? sub : null),
   });
-  const server: Server = createServer({ key: o.key, cert: o.cert, ca: o.ca, requestCert: true, rejectUnauthorized: true }, (sock) => aedes.handle(sock));
+  const server: Server = createServer({ key: o.key, cert: o.cert, ca: o.ca, requestCert: true, rejectUnauthorized: true }, (sock) => {
+    sock.setNoDelay(true);
+    aedes.handle(sock);
+  });
   const host = o.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

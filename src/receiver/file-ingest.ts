@@ -4,7 +4,7 @@
  * checked against the manifest, fsynced and renamed into `<store>/<d>/segments/`, and only then receipted.
  */
 import { closeSync, constants, createReadStream, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Db } from '../state/db.js';
 import type { Signer } from '../evidence/signer.js';
@@ -13,7 +13,7 @@ import { sealedFileName } from '../evidence/sealer.js';
 import { makeReceipt, type SegmentReceipt } from '../evidence/receipt.js';
 import { fsyncDirSync } from '../util/fsx.js';
 import type { ChunkHeader, FileState } from '../uplink/wire.js';
-import { coveredPrefix, partialDir } from './store-db.js';
+import { coveredPrefix, durably, partialDir, uncovered } from './store-db.js';
 import { appendReceipt } from './receipts-file.js';
 
 interface FileRow {
@@ -26,7 +26,16 @@ interface FileRow {
 
 export type ChunkOutcome = { kind: 'written'; complete: boolean } | { kind: 'ignored'; why: string } | { kind: 'refused'; why: string };
 
+/** Running SHA-256 of a file's contiguous prefix, when this receiver saw its chunks in order (the usual case). */
+interface Running {
+  hash: Hash;
+  upto: number;
+}
+const MAX_RUNNING = 64;
+
 export class FileIngest {
+  private readonly running = new Map<string, Running>();
+
   constructor(
     private readonly store: string,
     private readonly db: Db,
@@ -46,8 +55,7 @@ export class FileIngest {
     const r = this.row(device, name);
     if (r?.state === 'stored') return { state: { stored: true }, ...(r.receipt ? { receipt: JSON.parse(r.receipt) as SegmentReceipt } : {}) };
     if (!r) return { state: { have: 0 } };
-    const ranges = this.db.prepare('SELECT offset, len FROM chunks WHERE device = ? AND name = ?').all(device, name) as { offset: number; len: number }[];
-    return { state: { have: coveredPrefix(ranges) } };
+    return { state: { have: coveredPrefix(this.ranges(device, name)) } };
   }
 
   chunk(h: ChunkHeader, data: Buffer): ChunkOutcome {
@@ -57,22 +65,62 @@ export class FileIngest {
     const m = this.manifest(device, name);
     if (m && (m.size !== h.size || m.sha256 !== h.sha256)) return { kind: 'refused', why: `the chunk describes ${name} as ${h.size} bytes with sha256 ${h.sha256}, but its manifest says ${m.size}, ${m.sha256}` };
     if (r && (r.size !== h.size || r.sha256 !== h.sha256)) return { kind: 'refused', why: `the chunk describes ${name} differently from its earlier chunks` };
-    if (!r) this.db.prepare(`INSERT OR IGNORE INTO files(device, name, size, sha256, deadline, state) VALUES (?, ?, ?, ?, ?, 'partial')`).run(device, name, h.size, h.sha256, h.deadline);
-    mkdirSync(partialDir(this.store, device), { recursive: true });
-    const fd = openSync(this.partialPath(device, name), constants.O_RDWR | constants.O_CREAT, 0o644);
-    try {
-      let off = 0;
-      while (off < data.length) off += writeSync(fd, data, off, data.length - off, h.offset + off);
-    } finally {
-      closeSync(fd);
-    }
-    this.db.prepare('INSERT OR REPLACE INTO chunks(device, name, offset, len) VALUES (?, ?, ?, ?)').run(device, name, h.offset, data.length);
+    // Under the write lock: receivers sharing the store never interleave a check and a write.
+    const fresh = this.db
+      .transaction((): boolean => {
+        if (!r) this.db.prepare(`INSERT OR IGNORE INTO files(device, name, size, sha256, deadline, state) VALUES (?, ?, ?, ?, ?, 'partial')`).run(device, name, h.size, h.sha256, h.deadline);
+        const holes = uncovered(this.ranges(device, name), h.offset, data.length);
+        if (holes.length > 0) {
+          mkdirSync(partialDir(this.store, device), { recursive: true });
+          const fd = openSync(this.partialPath(device, name), constants.O_RDWR | constants.O_CREAT, 0o644);
+          try {
+            // Bytes once written are never overwritten: a resend is the same bytes, and anything else must not
+            // change what was already hashed.
+            for (const [from, to] of holes) {
+              let off = from;
+              while (off < to) off += writeSync(fd, data, off - h.offset, to - off, off);
+            }
+          } finally {
+            closeSync(fd);
+          }
+          this.db.prepare('INSERT OR REPLACE INTO chunks(device, name, offset, len) VALUES (?, ?, ?, ?)').run(device, name, h.offset, data.length);
+        }
+        return holes.length === 1 && holes[0]![0] === h.offset && holes[0]![1] === h.offset + data.length;
+      })
+      .immediate();
+    if (fresh) this.follow(device, name, h.offset, data);
+    else this.running.delete(`${device}/${name}`);
     return { kind: 'written', complete: this.complete(device, name, h.size) };
   }
 
+  /**
+   * Hash as the chunks come, so a file received in order is not read back to be checked. Anything else (a gap, a
+   * rewrite of bytes already hashed, chunks that went to another receiver) drops the running hash, and finalize
+   * reads the file instead.
+   */
+  private follow(device: string, name: string, offset: number, data: Buffer): void {
+    const key = `${device}/${name}`;
+    let r = this.running.get(key);
+    if (!r && offset === 0) {
+      if (this.running.size >= MAX_RUNNING) this.running.delete(this.running.keys().next().value!);
+      r = { hash: createHash('sha256'), upto: 0 };
+      this.running.set(key, r);
+    }
+    if (!r) return;
+    if (offset !== r.upto) {
+      this.running.delete(key);
+      return;
+    }
+    r.hash.update(data);
+    r.upto += data.length;
+  }
+
+  private ranges(device: string, name: string): { offset: number; len: number }[] {
+    return this.db.prepare('SELECT offset, len FROM chunks WHERE device = ? AND name = ?').all(device, name) as { offset: number; len: number }[];
+  }
+
   private complete(device: string, name: string, size: number): boolean {
-    const ranges = this.db.prepare('SELECT offset, len FROM chunks WHERE device = ? AND name = ?').all(device, name) as { offset: number; len: number }[];
-    return coveredPrefix(ranges) >= size;
+    return coveredPrefix(this.ranges(device, name)) >= size;
   }
 
   private manifest(device: string, name: string): { seq: number; size: number; sha256: string } | undefined {
@@ -90,14 +138,16 @@ export class FileIngest {
     const m = this.manifest(device, name);
     if (!r || r.state !== 'partial' || !m || !this.complete(device, name, r.size)) return undefined;
     const path = this.partialPath(device, name);
-    const actual = await hashFile(path);
+    const key = `${device}/${name}`;
+    const run = this.running.get(key);
+    this.running.delete(key);
+    const actual = run && run.upto === r.size ? { size: r.size, sha256: run.hash.digest('hex') } : await hashFile(path);
     if (actual.size !== m.size || actual.sha256 !== m.sha256) {
       const why = `${name} arrived as ${actual.size} bytes with sha256 ${actual.sha256}, but its manifest (entry ${m.seq}) says ${m.size} bytes, ${m.sha256}: forged or damaged, not stored`;
       this.discard(device, name);
       return { refused: why };
     }
-    return this.db
-      .transaction((): SegmentReceipt | undefined => {
+    return durably(this.db, (): SegmentReceipt | undefined => {
         // Another receiver sharing the store may have finished it while we hashed.
         if (this.row(device, name)?.state !== 'partial') return undefined;
         const fd = openSync(path, 'r+');
@@ -118,8 +168,7 @@ export class FileIngest {
         this.db.prepare('DELETE FROM chunks WHERE device = ? AND name = ?').run(device, name);
         appendReceipt(dir, receipt);
         return receipt;
-      })
-      .immediate();
+      });
   }
 
   private discard(device: string, name: string): void {

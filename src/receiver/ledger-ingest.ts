@@ -19,6 +19,7 @@ import { makeReceipt, type EntriesReceipt } from '../evidence/receipt.js';
 import { writeFileAtomicSync, fsyncDirSync } from '../util/fsx.js';
 import type { Logger } from '../util/log.js';
 import { appendReceipt } from './receipts-file.js';
+import { durably } from './store-db.js';
 
 export interface EntriesOutcome {
   appended: number;
@@ -60,7 +61,7 @@ export class LedgerIngest {
 
   ingest(device: string, lines: string[], deadline: string, now: Date): EntriesOutcome {
     this.hold(device, lines);
-    return this.db.transaction(() => this.appendHeld(device, deadline, now)).immediate();
+    return durably(this.db, () => this.appendHeld(device, deadline, now));
   }
 
   /** Put new lines aside (ignoring duplicates of stored ones, logging conflicting ones). */

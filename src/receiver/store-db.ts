@@ -65,8 +65,24 @@ export const RECEIVER_MIGRATIONS: readonly string[] = [
 export const receiverDbPath = (store: string): string => join(store, 'receiver.db');
 export const partialDir = (store: string, device: string): string => join(store, '.partial', device);
 
+/**
+ * Chunk bookkeeping commits without fsync (WAL, synchronous NORMAL): a crash may forget the last chunk rows, and
+ * the gateway then resends those chunks. What a receipt vouches for goes through `durably`.
+ */
 export function openReceiverDb(store: string): Db {
-  return openStateDb(receiverDbPath(store), { migrations: RECEIVER_MIGRATIONS });
+  const db = openStateDb(receiverDbPath(store), { migrations: RECEIVER_MIGRATIONS });
+  db.pragma('synchronous = NORMAL');
+  return db;
+}
+
+/** Run `fn` in an immediate transaction whose commit is fsynced (with every commit before it in the WAL). */
+export function durably<T>(db: Db, fn: () => T): T {
+  db.pragma('synchronous = FULL');
+  try {
+    return db.transaction(fn).immediate();
+  } finally {
+    db.pragma('synchronous = NORMAL');
+  }
 }
 
 /** The length of the prefix of [0, size) that the ranges cover. */
@@ -77,4 +93,20 @@ export function coveredPrefix(ranges: { offset: number; len: number }[]): number
     end = Math.max(end, r.offset + r.len);
   }
   return end;
+}
+
+/** The parts of [offset, offset+len) that no range covers, as [from, to) pairs in order. */
+export function uncovered(ranges: { offset: number; len: number }[], offset: number, len: number): [number, number][] {
+  const out: [number, number][] = [];
+  let at = offset;
+  const end = offset + len;
+  for (const r of [...ranges].sort((a, b) => a.offset - b.offset)) {
+    if (r.offset + r.len <= at) continue;
+    if (r.offset >= end) break;
+    if (r.offset > at) out.push([at, r.offset]);
+    at = Math.max(at, r.offset + r.len);
+    if (at >= end) break;
+  }
+  if (at < end) out.push([at, end]);
+  return out;
 }

@@ -35,6 +35,11 @@ export function mqttTlsOptions(t: TlsFiles): Pick<IClientOptions, 'key' | 'cert'
   return { key: t.key, cert: t.cert, ca: t.ca, rejectUnauthorized: true };
 }
 
+/** Small protocol messages must not wait for delayed ACKs (Nagle): a QoS 1 round trip drops from ~40-90 ms to <1 ms. */
+export function noDelay(client: MqttClient): void {
+  (client.stream as unknown as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+}
+
 export class MqttLink {
   private client: MqttClient | undefined;
   private inflight = 0;
@@ -72,6 +77,7 @@ export class MqttLink {
     });
     this.client = client;
     client.on('connect', (connack) => {
+      noDelay(client);
       const max = connack.properties?.receiveMaximum;
       this.windowNow = Math.max(1, Math.min(o.window, max ?? o.window));
       o.log.info('connected to the broker', { url: o.url, window: this.windowNow });

@@ -36,6 +36,8 @@ export interface UploaderOptions {
 }
 
 const IDLE_MS = 30_000;
+/** Sealed bytes sent but not yet receipted, at most (about 2-3 s of a receiver's verified ingest). */
+const MAX_UNCONFIRMED_BYTES = 64 * 1024 * 1024;
 const AWAY_SINCE = 'uplink.awaySince';
 const TICK_MS = 60_000;
 const HOUR = 3600_000;
@@ -195,13 +197,28 @@ export class Uploader {
     let sentThrough = await this.sendEntries(from, broken);
     let sentAnything = sentThrough >= from;
     const sentFiles: string[] = [];
+    const sentSizes = new Map<string, number>();
+    const unconfirmed = (): number => {
+      let n = 0;
+      for (const [name, size] of sentSizes) if (queue.file(name)?.receiptSeq === null) n += size;
+      return n;
+    };
     for (const f of files) {
       if (broken()) return true;
       const st = state.files[f.name];
       if (st && 'stored' in st) continue;
       if (queue.file(f.name)?.receiptSeq !== null) continue;
+      // End-to-end flow control: the broker acknowledges what it queued, not what the receiver stored. Keep what
+      // awaits receipts bounded, so a slow receiver never has more queued at the broker than it can take.
+      while (unconfirmed() > MAX_UNCONFIRMED_BYTES && !broken()) {
+        if (!(await this.nextProgress())) {
+          this.o.log.warn('no receipts while files await them; asking the receiver what it has', { bytes: unconfirmed() });
+          return true;
+        }
+      }
       await this.sendFile(f, st && 'have' in st ? Math.min(st.have, f.size) : 0, broken);
       sentFiles.push(f.name);
+      sentSizes.set(f.name, f.size);
       sentAnything = true;
       // Entries written meanwhile (new manifests, receipts) go before the next file.
       sentThrough = Math.max(sentThrough, await this.sendEntries(sentThrough + 1, broken));
@@ -275,23 +292,28 @@ export class Uploader {
     }
   }
 
+  /** Resolves true at the next receipt that moved the queue, false after the answer timeout without one. */
+  private nextProgress(): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => {
+        this.progressed = undefined;
+        resolve(false);
+      }, this.o.config.answerTimeoutSeconds * 1000);
+      this.progressed = () => {
+        clearTimeout(t);
+        this.progressed = undefined;
+        resolve(true);
+      };
+    });
+  }
+
   /** Wait until everything sent is receipted, or receipts stop coming for the answer timeout. */
   private async waitReceipts(entriesThrough: number, files: string[], broken: () => boolean): Promise<void> {
     const { queue } = this.o;
     const pending = (): boolean =>
       queue.entriesThrough() < entriesThrough || files.some((n) => queue.file(n)?.receiptSeq === null);
     while (pending() && !broken()) {
-      const moved = await new Promise<boolean>((resolve) => {
-        const t = setTimeout(() => {
-          this.progressed = undefined;
-          resolve(false);
-        }, this.o.config.answerTimeoutSeconds * 1000);
-        this.progressed = () => {
-          clearTimeout(t);
-          this.progressed = undefined;
-          resolve(true);
-        };
-      });
+      const moved = await this.nextProgress();
       if (!moved) {
         this.o.log.warn('receipts stopped coming; asking the receiver what it has', { waitingFor: files.filter((n) => queue.file(n)?.receiptSeq === null).length });
         return;

@@ -93,6 +93,10 @@ export async function startMosquitto(opts: StartMosquittoOptions): Promise<Mosqu
     'per_listener_settings false',
     'allow_anonymous false',
     'persistence false',
+    // Small protocol messages (hello, state, receipts) must not wait ~40 ms for delayed ACKs (Nagle).
+    'set_tcp_nodelay true',
+    // Room for a burst of chunks queued for a slow receiver (the default 1000 drops the rest silently).
+    'max_queued_messages 10000',
     `acl_file ${aclFile}`,
     `log_dest file ${logFile}`,
     'log_type error',
