@@ -6,7 +6,7 @@
 import { closeSync, constants, createReadStream, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { join } from 'node:path';
-import type { Db } from '../state/db.js';
+import { cachedStatements, type Db } from '../state/db.js';
 import type { Signer } from '../evidence/signer.js';
 import { SEGMENTS_DIR } from '../evidence/head.js';
 import { sealedFileName } from '../evidence/sealer.js';
@@ -34,6 +34,9 @@ interface Running {
 const MAX_RUNNING = 64;
 
 export class FileIngest {
+  /** Statements prepared once: the receiver runs a few per chunk, and preparing costs more than running. */
+  private readonly q: ReturnType<typeof cachedStatements>;
+
   private readonly running = new Map<string, Running>();
 
   constructor(
@@ -41,10 +44,12 @@ export class FileIngest {
     private readonly db: Db,
     private readonly signer: Signer,
     private readonly receiverName: string,
-  ) {}
+  ) {
+    this.q = cachedStatements(db);
+  }
 
   private row(device: string, name: string): FileRow | undefined {
-    return this.db.prepare('SELECT size, sha256, deadline, state, receipt FROM files WHERE device = ? AND name = ?').get(device, name) as FileRow | undefined;
+    return this.q('SELECT size, sha256, deadline, state, receipt FROM files WHERE device = ? AND name = ?').get(device, name) as FileRow | undefined;
   }
 
   private partialPath(device: string, name: string): string {
@@ -68,7 +73,7 @@ export class FileIngest {
     // Under the write lock: receivers sharing the store never interleave a check and a write.
     const fresh = this.db
       .transaction((): boolean => {
-        if (!r) this.db.prepare(`INSERT OR IGNORE INTO files(device, name, size, sha256, deadline, state) VALUES (?, ?, ?, ?, ?, 'partial')`).run(device, name, h.size, h.sha256, h.deadline);
+        if (!r) this.q(`INSERT OR IGNORE INTO files(device, name, size, sha256, deadline, state) VALUES (?, ?, ?, ?, ?, 'partial')`).run(device, name, h.size, h.sha256, h.deadline);
         const holes = uncovered(this.ranges(device, name), h.offset, data.length);
         if (holes.length > 0) {
           mkdirSync(partialDir(this.store, device), { recursive: true });
@@ -83,7 +88,7 @@ export class FileIngest {
           } finally {
             closeSync(fd);
           }
-          this.db.prepare('INSERT OR REPLACE INTO chunks(device, name, offset, len) VALUES (?, ?, ?, ?)').run(device, name, h.offset, data.length);
+          this.q('INSERT OR REPLACE INTO chunks(device, name, offset, len) VALUES (?, ?, ?, ?)').run(device, name, h.offset, data.length);
         }
         return holes.length === 1 && holes[0]![0] === h.offset && holes[0]![1] === h.offset + data.length;
       })
@@ -116,7 +121,7 @@ export class FileIngest {
   }
 
   private ranges(device: string, name: string): { offset: number; len: number }[] {
-    return this.db.prepare('SELECT offset, len FROM chunks WHERE device = ? AND name = ?').all(device, name) as { offset: number; len: number }[];
+    return this.q('SELECT offset, len FROM chunks WHERE device = ? AND name = ?').all(device, name) as { offset: number; len: number }[];
   }
 
   private complete(device: string, name: string, size: number): boolean {
@@ -124,7 +129,7 @@ export class FileIngest {
   }
 
   private manifest(device: string, name: string): { seq: number; size: number; sha256: string } | undefined {
-    return this.db.prepare('SELECT seq, size, sha256 FROM manifests WHERE device = ? AND name = ?').get(device, name) as
+    return this.q('SELECT seq, size, sha256 FROM manifests WHERE device = ? AND name = ?').get(device, name) as
       | { seq: number; size: number; sha256: string }
       | undefined;
   }
@@ -164,8 +169,8 @@ export class FileIngest {
           { kind: 'segment', device, name, size: m.size, sha256: m.sha256, manifestSeq: m.seq, deadline: r.deadline, storedAt: now().toISOString(), receiver: this.receiverName },
           this.signer,
         ) as SegmentReceipt;
-        this.db.prepare(`UPDATE files SET state = 'stored', receipt = ? WHERE device = ? AND name = ?`).run(JSON.stringify(receipt), device, name);
-        this.db.prepare('DELETE FROM chunks WHERE device = ? AND name = ?').run(device, name);
+        this.q(`UPDATE files SET state = 'stored', receipt = ? WHERE device = ? AND name = ?`).run(JSON.stringify(receipt), device, name);
+        this.q('DELETE FROM chunks WHERE device = ? AND name = ?').run(device, name);
         appendReceipt(dir, receipt);
         return receipt;
       });
@@ -173,8 +178,8 @@ export class FileIngest {
 
   private discard(device: string, name: string): void {
     this.db.transaction(() => {
-      this.db.prepare(`DELETE FROM files WHERE device = ? AND name = ? AND state = 'partial'`).run(device, name);
-      this.db.prepare('DELETE FROM chunks WHERE device = ? AND name = ?').run(device, name);
+      this.q(`DELETE FROM files WHERE device = ? AND name = ? AND state = 'partial'`).run(device, name);
+      this.q('DELETE FROM chunks WHERE device = ? AND name = ?').run(device, name);
     })();
     rmSync(this.partialPath(device, name), { force: true });
   }

@@ -80,3 +80,16 @@ export function kvSet(db: Db, key: string, value: string): void {
 export function kvDelete(db: Db, key: string): void {
   db.prepare('DELETE FROM kv WHERE key = ?').run(key);
 }
+
+/** A statement cache for hot paths: `q(sql)` prepares each SQL text once per connection. */
+export function cachedStatements(db: Db): (sql: string) => Database.Statement {
+  const cache = new Map<string, Database.Statement>();
+  return (sql) => {
+    let st = cache.get(sql);
+    if (!st) {
+      st = db.prepare(sql);
+      cache.set(sql, st);
+    }
+    return st;
+  };
+}
