@@ -20,12 +20,16 @@ import type { CaptureSource, SegmentFile } from '../hal/capture.js';
 import { createCaptureSource, recoverSourceRuns } from '../hal/sources.js';
 import type { Logger } from '../util/log.js';
 import { buildUplink, type Uplink } from '../uplink/build.js';
+import { openGpio, type GpioBackend, type SimGpioBackend } from '../hal/gpio/index.js';
+import { startIndicators, type Indicators } from '../indicators/index.js';
 import type { UploadQueue } from '../uplink/queue.js';
 import { identityPaths } from '../pki/identity.js';
 import { VERSION } from '../version.js';
 
 export interface GatewayOptions {
   now?: () => number;
+  /** The simulated GPIO backend to use when the config says `gpio.backend: "sim"` (tests drive its pins). */
+  simGpio?: SimGpioBackend;
   clock?: ClockMonitor;
   battery?: BatteryMonitor;
   gps?: GpsProvider;
@@ -37,6 +41,8 @@ export class Gateway {
   private control: ControlServer | undefined;
   private clock: ClockMonitor | undefined;
   private uplink: Uplink | undefined;
+  private gpio: GpioBackend | undefined;
+  private indicators: Indicators | undefined;
 
   constructor(
     private readonly config: Config,
@@ -59,7 +65,17 @@ export class Gateway {
     return this.core;
   }
 
+  /** Start every part in order; when one fails, stop what started (so nothing keeps the process alive) and rethrow. */
   async start(): Promise<void> {
+    try {
+      await this.startParts();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  private async startParts(): Promise<void> {
     const { config, log } = this;
     const now = this.opts.now ?? Date.now;
     const core = await startEvidenceCore(config, log, () => new Date(now()));
@@ -70,6 +86,9 @@ export class Gateway {
 
     this.clock = this.opts.clock ?? (config.time.source === 'host' ? new HostClock() : new NtpClock(log.child('clock')));
     await this.clock.start();
+
+    // Hardware that is configured but missing fails the start here, before anything records.
+    if (config.gpio) this.gpio = await openGpio(config.gpio, { log: log.child('gpio'), ...(this.opts.simGpio ? { sim: this.opts.simGpio } : {}) });
 
     const sources: CaptureSource[] = config.recording.sources.map((s) =>
       createCaptureSource(s, { spoolDir: core.dirs.spool, segmentSeconds: config.recording.segmentSeconds, log: log.child(`source.${s.id}`) }),
@@ -115,6 +134,10 @@ export class Gateway {
       now,
     });
     await this.recorder.start();
+    const recorder = this.recorder;
+    if (config.gpio && this.gpio) {
+      this.indicators = await startIndicators({ config: config.gpio, backend: this.gpio, recorder, markEvent: (m) => recorder.markEvent(m), log: log.child('indicators') });
+    }
     if (config.uplink) {
       const id = identityPaths(config.stateDir);
       this.uplink = buildUplink({
@@ -146,7 +169,9 @@ export class Gateway {
       }
     };
     await step('control socket', () => this.control?.stop());
+    await step('indicators', () => this.indicators?.stop());
     await step('recorder', () => this.recorder?.stop());
+    await step('gpio', () => this.gpio?.close());
     await step('uplink', () => this.uplink?.stop());
     await step('clock', () => this.clock?.stop());
     await step('ledger', () => {

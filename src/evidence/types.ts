@@ -19,6 +19,7 @@ export const ENTRY = {
   receiptReceived: 'receipt.received',
   alarmRaised: 'alarm.raised',
   uploadDeadlineExtended: 'upload.deadline_extended',
+  eventMarked: 'event.marked',
 } as const;
 
 export type EntryType = (typeof ENTRY)[keyof typeof ENTRY];

@@ -297,6 +297,18 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     });
   }
 
+  /**
+   * An event from outside marked in the ledger (a door opened, the lightbar switched on): `event.marked` with the
+   * open session, if any, so a reviewer can find the moment in the footage.
+   */
+  markEvent(mark: { input: string; pin?: number; state: string; time: string }): Promise<void> {
+    return this.serial(async () => {
+      const s = this.d.store.active();
+      this.d.ledger.append(ENTRY.eventMarked, { sessionId: s?.ctx.sessionId ?? null, ...mark });
+      await Promise.resolve();
+    });
+  }
+
   /** A written statement for a session that ended with an unresumed interruption, confirmed by two officers. */
   statement(text: string, officers: Officer[], sessionId?: string): Promise<SessionSummary> {
     return this.serial(async () => {
