@@ -14,7 +14,9 @@ import { SourceSupervisor } from '../recorder/supervisor.js';
 import { Recorder, type BatteryMonitor, type GpsProvider } from '../recorder/recorder.js';
 import { StorageGuard } from '../recorder/storage-guard.js';
 import { ControlServer } from '../control/server.js';
-import { HostClock, NtpClock, type ClockMonitor } from '../hal/clock.js';
+import { ClockStepWatch, createClockMonitor, type ClockMonitor, type ClockStep } from '../hal/clock.js';
+import { GpsdClient } from '../hal/gps/gpsd-client.js';
+import { HomeBaseWatcher } from '../hal/gps/home-base.js';
 import { AlsaAnnouncer } from '../hal/announcer.js';
 import type { CaptureSource, SegmentFile } from '../hal/capture.js';
 import { createCaptureSource, recoverSourceRuns } from '../hal/sources.js';
@@ -42,6 +44,9 @@ export class Gateway {
   private clock: ClockMonitor | undefined;
   private uplink: Uplink | undefined;
   private gpio: GpioBackend | undefined;
+  private gps: GpsdClient | undefined;
+  private steps: ClockStepWatch | undefined;
+  private home: HomeBaseWatcher | undefined;
   private indicators: Indicators | undefined;
 
   constructor(
@@ -84,7 +89,11 @@ export class Gateway {
     kvSet(core.db, 'service.running', '1');
     core.ledger.append(ENTRY.serviceStarted, { version: VERSION, previousStop: unclean ? 'unclean' : 'clean', config: config.file });
 
-    this.clock = this.opts.clock ?? (config.time.source === 'host' ? new HostClock() : new NtpClock(log.child('clock')));
+    if (config.gps) {
+      this.gps = new GpsdClient({ address: config.gps.gpsd, log: log.child('gps') });
+      this.gps.start();
+    }
+    this.clock = this.opts.clock ?? createClockMonitor(config.time, { log: log.child('clock'), ...(this.gps ? { gps: this.gps } : {}) });
     await this.clock.start();
 
     // Hardware that is configured but missing fails the start here, before anything records.
@@ -127,7 +136,7 @@ export class Gateway {
       storage,
       clock: this.clock,
       ...(this.opts.battery ? { battery: this.opts.battery } : {}),
-      ...(this.opts.gps ? { gps: this.opts.gps } : {}),
+      ...(this.opts.gps ? { gps: this.opts.gps } : this.gps ? { gps: this.gps } : {}),
       ...(config.recording.announcement && config.recording.speakerDevice ? { announcer: new AlsaAnnouncer(config.recording.speakerDevice) } : {}),
       uncleanStart: unclean,
       log: log.child('recorder'),
@@ -135,6 +144,9 @@ export class Gateway {
     });
     await this.recorder.start();
     const recorder = this.recorder;
+    this.steps = new ClockStepWatch({ thresholdMs: config.time.stepThresholdMs, log: log.child('clock') });
+    this.steps.on('step', (st: ClockStep) => void recorder.clockStepped(st).catch((err: unknown) => log.error('recording a clock step failed', { err: String(err) })));
+    this.steps.start();
     if (config.gpio && this.gpio) {
       this.indicators = await startIndicators({ config: config.gpio, backend: this.gpio, recorder, markEvent: (m) => recorder.markEvent(m), log: log.child('indicators') });
     }
@@ -143,6 +155,7 @@ export class Gateway {
       this.uplink = buildUplink({
         deviceId: config.deviceId,
         vehicle: config.installation === 'vehicle',
+        awaySignal: config.gps?.homeBase ? 'geofence' : 'coverage',
         config: config.uplink,
         db: core.db,
         ledger: core.ledger,
@@ -151,6 +164,13 @@ export class Gateway {
         log: log.child('uplink'),
       });
       this.uplink.start();
+      const uploader = this.uplink.uploader;
+      if (this.gps && config.gps?.homeBase && config.installation === 'vehicle') {
+        this.home = new HomeBaseWatcher(this.gps, config.gps.homeBase, { log: log.child('geofence') });
+        this.home.on('left', (ev: { at: Date | number | string }) => uploader.left(new Date(ev.at).getTime()));
+        this.home.on('entered', (ev: { at: Date | number | string }) => uploader.returnedToBase(new Date(ev.at).getTime()));
+        this.home.start();
+      }
     } else {
       log.warn('no uplink configured: recordings stay on this gateway until one is (set "uplink" in the config)');
     }
@@ -174,6 +194,9 @@ export class Gateway {
     await step('gpio', () => this.gpio?.close());
     await step('uplink', () => this.uplink?.stop());
     await step('clock', () => this.clock?.stop());
+    await step('clock steps', () => this.steps?.stop());
+    await step('home base', () => this.home?.stop());
+    await step('gps', () => this.gps?.stop());
     await step('ledger', () => {
       if (!this.core) return;
       this.core.ledger.append(ENTRY.serviceStopped, { clean: true });

@@ -298,6 +298,25 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   }
 
   /**
+   * The wall clock was stepped (NTP or GPS corrected it, or someone set it). The ledger records old and new time;
+   * during a session the span between them is a detected clock-jump interruption, so the jump in the segments'
+   * times is explained rather than looking like lost footage.
+   */
+  clockStepped(step: { old: string; new: string; deltaMs: number }): Promise<void> {
+    return this.serial(async () => {
+      const s = this.d.store.active();
+      this.d.ledger.append(ENTRY.clockStepped, { ...step, sessionId: s?.ctx.sessionId ?? null });
+      if (s && s.state === 'recording') {
+        const [a, b] = [Date.parse(step.old), Date.parse(step.new)].sort((x, y) => x - y) as [number, number];
+        const id = this.d.store.startInterruption(s.ctx.sessionId, { reason: 'clock-jump', origin: 'detected', start: a, detail: { deltaMs: step.deltaMs } });
+        this.d.store.endInterruption(s.ctx.sessionId, id, b);
+        this.changed();
+      }
+      await Promise.resolve();
+    });
+  }
+
+  /**
    * An event from outside marked in the ledger (a door opened, the lightbar switched on): `event.marked` with the
    * open session, if any, so a reviewer can find the moment in the footage.
    */

@@ -26,6 +26,7 @@ export interface Uplink {
 export function buildUplink(o: {
   deviceId: string;
   vehicle: boolean;
+  awaySignal: 'coverage' | 'geofence';
   config: UplinkConfig;
   db: Db;
   ledger: Ledger;
@@ -61,6 +62,7 @@ export function buildUplink(o: {
   const up = new Uploader({
     deviceId: o.deviceId,
     vehicle: o.vehicle,
+    awaySignal: o.awaySignal,
     db: o.db,
     config: o.config,
     ledger: o.ledger,

@@ -21,8 +21,12 @@ import { MAX_ENTRIES_BYTES, MAX_HELLO_FILES, encodeChunk, topics, type StateMess
 
 export interface UploaderOptions {
   deviceId: string;
-  /** Vehicles: segments that end out of coverage are due a deadline after the return, not after their end. */
+  /**
+   * Vehicles: segments recorded away are due a deadline after the return, not after their end. "Away" is out of
+   * coverage, or, with a home-base geofence, outside the base (then `left` and `returnedToBase` say when).
+   */
   vehicle?: boolean;
+  awaySignal?: 'coverage' | 'geofence';
   config: UplinkConfig;
   db: Db;
   ledger: Ledger;
@@ -61,7 +65,7 @@ export class Uploader {
   start(): void {
     this.o.queue.sync();
     // Until the first connection, a vehicle counts as away (it may have been started out of coverage).
-    if (this.o.vehicle && kvGet(this.o.db, AWAY_SINCE) === undefined) kvSet(this.o.db, AWAY_SINCE, String(this.o.now()));
+    if (this.o.vehicle && this.o.awaySignal !== 'geofence') this.markAway(this.o.now());
     this.unsubscribe = this.o.ledger.onAppend(() => this.poke());
     this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.o.log.error('upload housekeeping failed', { err: describe(err) })), TICK_MS);
     this.timer.unref();
@@ -70,7 +74,7 @@ export class Uploader {
 
   /** The link is up: a vehicle away long enough has returned. Then go on sending. */
   connected(): void {
-    const since = this.o.vehicle ? kvGet(this.o.db, AWAY_SINCE) : undefined;
+    const since = this.o.vehicle && this.o.awaySignal !== 'geofence' ? kvGet(this.o.db, AWAY_SINCE) : undefined;
     if (since !== undefined) {
       kvDelete(this.o.db, AWAY_SINCE);
       const now = this.o.now();
@@ -83,7 +87,26 @@ export class Uploader {
   }
 
   disconnected(): void {
-    if (this.o.vehicle && kvGet(this.o.db, AWAY_SINCE) === undefined) kvSet(this.o.db, AWAY_SINCE, String(this.o.now()));
+    if (this.o.vehicle && this.o.awaySignal !== 'geofence') this.markAway(this.o.now());
+  }
+
+  /** The vehicle left its base (geofence). */
+  left(atMs: number): void {
+    if (this.o.vehicle) this.markAway(atMs);
+  }
+
+  /** The vehicle is back at its base (geofence): what it recorded away is due deadlineHours from now. */
+  returnedToBase(atMs: number): void {
+    const since = kvGet(this.o.db, AWAY_SINCE);
+    if (!this.o.vehicle || since === undefined) return;
+    kvDelete(this.o.db, AWAY_SINCE);
+    const n = this.o.queue.returned(Number(since), atMs, 'returned-to-base');
+    if (n > 0) this.o.log.info('back at base: upload deadlines of what was recorded away count from now', { segments: n });
+    this.poke();
+  }
+
+  private markAway(atMs: number): void {
+    if (kvGet(this.o.db, AWAY_SINCE) === undefined) kvSet(this.o.db, AWAY_SINCE, String(atMs));
   }
 
   /** Something new to send: end an idle wait early. */
