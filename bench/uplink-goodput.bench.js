@@ -33,7 +33,7 @@ import {
 const REPS = Math.min(3, Number(process.env.RECGW_BENCH_REPS ?? 3));
 const SEGMENTS = 40;
 const SEGMENT_BYTES = 4 * MiB;
-const CHUNK_KIB = 256;
+const CHUNK_KIB = Number(process.env.RECGW_BENCH_CHUNK_KIB ?? 1024); // the config default
 const WINDOW = 16;
 
 export default async function uplinkGoodputBench() {

@@ -17,6 +17,7 @@ import { ControlServer } from '../control/server.js';
 import { ClockStepWatch, createClockMonitor, type ClockMonitor, type ClockStep } from '../hal/clock.js';
 import { GpsdClient } from '../hal/gps/gpsd-client.js';
 import { HomeBaseWatcher } from '../hal/gps/home-base.js';
+import { SerialDevices } from './serial-devices.js';
 import { AlsaAnnouncer } from '../hal/announcer.js';
 import type { CaptureSource, SegmentFile } from '../hal/capture.js';
 import { createCaptureSource, recoverSourceRuns } from '../hal/sources.js';
@@ -47,6 +48,7 @@ export class Gateway {
   private gps: GpsdClient | undefined;
   private steps: ClockStepWatch | undefined;
   private home: HomeBaseWatcher | undefined;
+  private serialDevices: SerialDevices | undefined;
   private indicators: Indicators | undefined;
 
   constructor(
@@ -99,6 +101,10 @@ export class Gateway {
     // Hardware that is configured but missing fails the start here, before anything records.
     if (config.gpio) this.gpio = await openGpio(config.gpio, { log: log.child('gpio'), ...(this.opts.simGpio ? { sim: this.opts.simGpio } : {}) });
 
+    const serial = new SerialDevices(config, log.child('serial'));
+    this.serialDevices = serial;
+    serial.startDevices();
+
     const sources: CaptureSource[] = config.recording.sources.map((s) =>
       createCaptureSource(s, { spoolDir: core.dirs.spool, segmentSeconds: config.recording.segmentSeconds, log: log.child(`source.${s.id}`) }),
     );
@@ -135,7 +141,8 @@ export class Gateway {
       },
       storage,
       clock: this.clock,
-      ...(this.opts.battery ? { battery: this.opts.battery } : {}),
+      ...(this.opts.battery ? { battery: this.opts.battery } : serial.ups ? { battery: serial.ups } : {}),
+      extraChecks: serial.checks(),
       ...(this.opts.gps ? { gps: this.opts.gps } : this.gps ? { gps: this.gps } : {}),
       ...(config.recording.announcement && config.recording.speakerDevice ? { announcer: new AlsaAnnouncer(config.recording.speakerDevice) } : {}),
       uncleanStart: unclean,
@@ -144,6 +151,7 @@ export class Gateway {
     });
     await this.recorder.start();
     const recorder = this.recorder;
+    serial.startPanel(recorder);
     this.steps = new ClockStepWatch({ thresholdMs: config.time.stepThresholdMs, log: log.child('clock') });
     this.steps.on('step', (st: ClockStep) => void recorder.clockStepped(st).catch((err: unknown) => log.error('recording a clock step failed', { err: String(err) })));
     this.steps.start();
@@ -174,7 +182,11 @@ export class Gateway {
     } else {
       log.warn('no uplink configured: recordings stay on this gateway until one is (set "uplink" in the config)');
     }
-    this.control = new ControlServer(config.control.socket, this.recorder, log.child('control'), () => (this.uplink ? { uplink: this.uplink.uploader.localStatus() } : {}));
+    this.control = new ControlServer(config.control.socket, this.recorder, log.child('control'), () => ({
+      ...(this.uplink ? { uplink: this.uplink.uploader.localStatus() } : {}),
+      ...(this.serialDevices?.status() ?? {}),
+      ...(this.gps ? { gpsd: this.gps.status() } : {}),
+    }));
     await this.control.start();
     log.info('gateway ready', { deviceId: config.deviceId, sources: sources.length, socket: config.control.socket, previousStop: unclean ? 'unclean' : 'clean' });
   }
@@ -190,6 +202,7 @@ export class Gateway {
     };
     await step('control socket', () => this.control?.stop());
     await step('indicators', () => this.indicators?.stop());
+    await step('serial devices', () => this.serialDevices?.stop());
     await step('recorder', () => this.recorder?.stop());
     await step('gpio', () => this.gpio?.close());
     await step('uplink', () => this.uplink?.stop());

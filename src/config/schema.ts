@@ -183,7 +183,7 @@ export const configSchema = {
         deadlineHours: { type: 'number', exclusiveMinimum: 0, maximum: 720, default: 24, description: 'upload deadline after a segment ends' },
         alarmHoursBefore: { type: 'array', items: { type: 'number', exclusiveMinimum: 0 }, maxItems: 4, default: [6, 1] },
         retentionHours: { type: 'number', minimum: 0, default: 72, description: 'keep a receipted segment locally this long' },
-        chunkKiB: { type: 'integer', minimum: 16, maximum: 4096, default: 256 },
+        chunkKiB: { type: 'integer', minimum: 16, maximum: 4096, default: 1024, description: 'chunk size of segment uploads (resends after a break cost up to window x chunk)' },
         window: { type: 'integer', minimum: 1, maximum: 64, default: 16, description: 'chunks in flight (capped by the broker Receive Maximum)' },
         maxBytesPerSecond: { type: 'integer', minimum: 1024, description: 'bandwidth cap for metered links' },
         answerTimeoutSeconds: { type: 'number', minimum: 0.5, maximum: 600, default: 15 },

@@ -4,7 +4,7 @@
  */
 import type { ClockState } from '../evidence/types.js';
 
-export type CheckName = 'storage' | 'battery' | 'clock' | 'sources';
+export type CheckName = 'storage' | 'battery' | 'clock' | 'sources' | 'ups' | 'ptz';
 
 export interface CheckResult {
   check: CheckName;

@@ -55,6 +55,8 @@ export interface RecorderDeps {
   storage: StorageGuard;
   clock: ClockMonitor;
   battery?: BatteryMonitor;
+  /** Checks of devices around the gateway (the UPS answering, PTZ cameras powered), run with the built-in ones. */
+  extraChecks?: (() => Promise<CheckResult> | CheckResult)[];
   gps?: GpsProvider;
   announcer?: Announcer;
   /** The previous run of the service ended without a clean stop (kill -9, power cut). */
@@ -362,6 +364,11 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   /** Run pre-flight without starting (the console's self-test). */
   async preflight(): Promise<CheckResult[]> {
     const st = await this.d.storage.refresh();
+    const extra = await Promise.all((this.d.extraChecks ?? []).map((f) => Promise.resolve(f())));
+    return [...this.builtinChecks(st), ...extra];
+  }
+
+  private builtinChecks(st: Awaited<ReturnType<StorageGuard['refresh']>>): CheckResult[] {
     return preflight({
       freeBytes: st.freeBytes,
       quotaLeftBytes: st.quotaBytes === null ? undefined : Math.max(0, st.quotaBytes - st.usedBytes),

@@ -21,12 +21,16 @@ export interface SerialBinding {
 
 export interface PortState {
   path: string;
+  /**
+   * The device is there: the port is open and, for a protocol with heartbeats (silenceMs), the device has been heard
+   * since it opened. An open port to an adapter whose device is off is not connected.
+   */
   connected: boolean;
   /** When `connected` last changed (ISO 8601). */
   since: string;
   /** Why the port is, or last was, not connected (open failure, unplugged, write failure, silence). */
   lastError: string | null;
-  /** Failed opens since the port was last connected. */
+  /** Attempts since the device was last connected that failed: opens that failed, or heard nothing. */
   failures: number;
   /** When the next open is tried, while disconnected and supervised (ISO 8601). */
   nextAttempt: string | null;
@@ -56,9 +60,9 @@ export interface FramedPortOptions extends SupervisedPortOptions {
 }
 
 interface Events<F> {
-  /** Connected or disconnected, or another failed open. */
+  /** Connected or disconnected, or another failed attempt. */
   state: [PortState];
-  /** The port is (again) open: protocols resend what the device must know. */
+  /** The port is (again) open: protocols greet the device and resend what it must know. */
   open: [];
   frame: [F];
 }
@@ -67,6 +71,10 @@ export class SupervisedPort<F extends string | Buffer> extends EventEmitter<Even
   private readonly o: Required<Omit<FramedPortOptions, 'binding'>> & { binding: SerialBinding | undefined };
   private readonly noise: NoiseLog;
   private port: SerialPort | undefined;
+  /** The OS port is open: writes go out. */
+  private opened = false;
+  /** Something arrived since the port opened. */
+  private heard = false;
   private connected = false;
   private since: number;
   private lastError: string | null = null;
@@ -116,6 +124,7 @@ export class SupervisedPort<F extends string | Buffer> extends EventEmitter<Even
     if (this.connected) {
       this.connected = false;
       this.since = this.o.now();
+      this.emit('state', this.state());
     }
     if (port?.isOpen) await closeQuietly(port, 1000);
   }
@@ -131,10 +140,10 @@ export class SupervisedPort<F extends string | Buffer> extends EventEmitter<Even
     };
   }
 
-  /** Queues bytes for the device; false when the port is not connected (nothing is queued for later). */
+  /** Queues bytes for the device; false when the port is not open (nothing is queued for later). */
   write(data: string | Buffer): boolean {
     const port = this.port;
-    if (!this.connected || !port?.isOpen) return false;
+    if (!this.opened || !port?.isOpen) return false;
     const gen = this.generation;
     const timer = setTimeout(() => {
       if (gen === this.generation) this.drop(`a write did not complete within ${this.o.writeTimeoutMs} ms`);
@@ -189,51 +198,71 @@ export class SupervisedPort<F extends string | Buffer> extends EventEmitter<Even
       port.on('data', (chunk: Buffer) => {
         if (gen !== this.generation) return;
         this.armSilence();
+        if (!this.heard) {
+          this.heard = true;
+          if (!this.connected) this.becomeConnected();
+        }
         parser.write(chunk);
         if (parser.buffer.length > this.o.maxFrameBytes) {
           this.noise.garbage(`more than ${this.o.maxFrameBytes} bytes without a frame end`, parser.buffer);
           parser.buffer = Buffer.alloc(0);
         }
       });
-      const was = this.failures;
-      this.connected = true;
-      this.failures = 0;
-      this.since = this.o.now();
-      this.o.log.info('serial port open', { path: this.o.path, ...(was > 0 ? { afterFailures: was } : {}) });
+      this.opened = true;
+      this.heard = false;
       this.armSilence();
-      this.emit('state', this.state());
+      // Without heartbeats an open port is all there is to know; with them, the device must be heard first.
+      if (this.o.silenceMs <= 0) this.becomeConnected();
       this.emit('open');
     });
   }
 
-  private failed(err: unknown): void {
-    this.failures++;
-    this.lastError = `cannot open: ${(err as Error).message ?? String(err)}`;
-    // Each failure doubles the wait: 1 s, 2 s, 4 s ... 30 s, so an absent device costs little and a replug is seen soon.
-    const delay = Math.min(this.o.maxBackoffMs, this.o.minBackoffMs * 2 ** (this.failures - 1));
-    if (this.failures === 1 || this.failures % 10 === 0) {
-      this.o.log.warn('serial port cannot be opened; retrying', { path: this.o.path, error: this.lastError, failures: this.failures, retryMs: delay });
-    }
-    this.schedule(delay);
+  private becomeConnected(): void {
+    const was = this.failures;
+    this.connected = true;
+    this.failures = 0;
+    this.since = this.o.now();
+    this.o.log.info('serial device connected', { path: this.o.path, ...(was > 0 ? { afterFailures: was } : {}) });
     this.emit('state', this.state());
   }
 
-  /** The device went away: give the port up, report it, and start reopening. */
+  private failed(err: unknown): void {
+    this.retry(`cannot open: ${(err as Error).message ?? String(err)}`);
+  }
+
+  /**
+   * An attempt that did not reach the device. Each doubles the wait: 1 s, 2 s, 4 s ... 30 s, so an absent device
+   * costs little (and logs little) and a replug is still seen soon.
+   */
+  private retry(reason: string): void {
+    this.failures++;
+    this.lastError = reason;
+    const delay = Math.min(this.o.maxBackoffMs, this.o.minBackoffMs * 2 ** (this.failures - 1));
+    if (this.failures === 1 || this.failures % 10 === 0) {
+      this.o.log.warn('serial device not reachable; retrying', { path: this.o.path, error: reason, failures: this.failures, retryMs: delay });
+    }
+    if (this.running) this.schedule(delay);
+    this.emit('state', this.state());
+  }
+
+  /** The device went away (or never answered): give the port up, report it, and start reopening. */
   private drop(reason: string): void {
-    if (!this.port && !this.connected) return;
+    if (!this.port && !this.opened) return;
     const port = this.release();
-    const wasConnected = this.connected;
+    if (port?.isOpen) void closeQuietly(port, 1000);
+    if (!this.connected) return this.retry(reason);
     this.connected = false;
     this.since = this.o.now();
     this.lastError = reason;
-    this.o.log.warn('serial port lost; reopening', { path: this.o.path, reason });
-    if (port?.isOpen) void closeQuietly(port, 1000);
+    this.o.log.warn('serial device lost; reopening', { path: this.o.path, reason });
     if (this.running) this.schedule(this.o.minBackoffMs);
-    if (wasConnected || this.running) this.emit('state', this.state());
+    this.emit('state', this.state());
   }
 
   /** Forget the current port: no more events from it reach anyone. */
   private release(): SerialPort | undefined {
+    this.opened = false;
+    this.heard = false;
     this.generation++;
     clearTimeout(this.silenceTimer);
     this.silenceTimer = undefined;

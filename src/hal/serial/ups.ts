@@ -89,8 +89,8 @@ interface Events {
   risk: [UpsRisk];
 }
 
-/** How much history the discharge rate is estimated from. */
-const RATE_WINDOW_MS = 10 * 60_000;
+/** How much history the discharge rate is estimated from: recent enough to follow a change of load. */
+const RATE_WINDOW_MS = 3 * 60_000;
 const RANK: Record<RiskLevel, number> = { warning: 1, critical: 2 };
 
 export class UpsMonitor extends EventEmitter<Events> implements BatteryMonitor {
@@ -142,9 +142,10 @@ export class UpsMonitor extends EventEmitter<Events> implements BatteryMonitor {
    */
   preflightCheck(): { ok: boolean; detail: string } {
     const r = this.fresh();
-    if (r) return { ok: true, detail: `UPS reporting: ${r.percent}%, ${r.onMains ? 'on mains' : 'on battery'}` };
     const port = this.link.state?.();
-    const why = port && !port.connected ? `its serial port ${port.path} is disconnected (${port.lastError ?? 'not open yet'})` : 'no reading has arrived lately';
+    // A reading from just before an unplug is still fresh, but nothing more will come: that is a failed check.
+    if (r && (!port || port.connected)) return { ok: true, detail: `UPS reporting: ${r.percent}%, ${r.onMains ? 'on mains' : 'on battery'}` };
+    const why = port && !port.connected ? `its serial port ${port.path} is not connected (${port.lastError ?? 'nothing received yet'})` : 'no reading has arrived lately';
     return { ok: false, detail: `the UPS reports no charge: ${why}: check its cable and power` };
   }
 
@@ -160,7 +161,9 @@ export class UpsMonitor extends EventEmitter<Events> implements BatteryMonitor {
 
   private reading(r: UpsReading): void {
     const at = this.o.now();
-    const prev = this.fresh();
+    // Compared with the last reading even when stale: a silent spell is not a change of power source.
+    const prev = this.last;
+    const wasStale = this.fresh() === null;
     this.last = { ...r, at };
     clearTimeout(this.staleTimer);
     this.staleTimer = setTimeout(() => {
@@ -182,7 +185,7 @@ export class UpsMonitor extends EventEmitter<Events> implements BatteryMonitor {
       this.samples = this.samples.filter((s) => at - s.at <= RATE_WINDOW_MS);
       this.assess(r);
     }
-    if (!prev || prev.percent !== r.percent || prev.onMains !== r.onMains) this.emit('changed', this.status());
+    if (!prev || wasStale || prev.percent !== r.percent || prev.onMains !== r.onMains) this.emit('changed', this.status());
   }
 
   private assess(r: UpsReading): void {

@@ -126,6 +126,8 @@ export interface PtzCameraState {
   address: number;
   path: string;
   connected: boolean;
+  /** Why the serial port is (or last was) not connected. */
+  portError: string | null;
   power: PowerState | 'no-reply' | 'unknown';
   powerAt: string | null;
   lastError: string | null;
@@ -227,6 +229,7 @@ export class PtzCamera extends EventEmitter<{ changed: [PtzCameraState] }> {
       address: this.address,
       path: port.path,
       connected: port.connected,
+      portError: port.lastError,
       power: this.power,
       powerAt: this.powerAt === null ? null : new Date(this.powerAt).toISOString(),
       lastError: this.lastError,
@@ -369,9 +372,12 @@ export class PtzGroup {
     const states = await Promise.all(this.cameras.map(async (c) => ({ c, power: await c.queryPower() })));
     const bad = states.filter((x) => x.power !== 'on');
     if (bad.length === 0) return { ok: true, detail: `all ${states.length} PTZ cameras powered on` };
-    const why = (p: PtzCameraState['power']): string =>
-      p === 'off' ? 'is switched off (standby): switch it on' : p === 'fault' ? 'reports a power fault' : p === 'no-reply' ? 'does not answer: check its RS-232 cable, power and VISCA address' : 'gave an unexpected power answer';
-    return { ok: false, detail: bad.map(({ c, power }) => `PTZ camera of ${c.source} (VISCA ${c.address} on ${c.state().path}) ${why(power)}`).join('; ') };
+    const why = (c: PtzCamera, p: PtzCameraState['power']): string => {
+      const st = c.state();
+      if (!st.connected) return `cannot be asked: its serial port is not connected (${st.portError ?? 'not open yet'}): check the RS-232 adapter`;
+      return p === 'off' ? 'is switched off (standby): switch it on' : p === 'fault' ? 'reports a power fault' : p === 'no-reply' ? 'does not answer: check its RS-232 cable, power and VISCA address' : 'gave an unexpected power answer';
+    };
+    return { ok: false, detail: bad.map(({ c, power }) => `PTZ camera of ${c.source} (VISCA ${c.address} on ${c.state().path}) ${why(c, power)}`).join('; ') };
   }
 
   status(): { cameras: PtzCameraState[]; ports: PortState[] } {
