@@ -119,7 +119,8 @@ export class Receiver {
 
   private async handle(packet: IPublishPacket): Promise<void> {
     const t = parseTopic(packet.topic);
-    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : Buffer.from(packet.payload);
+    // No copy: a chunk's data is a view into the payload all the way to the file.
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     if (!t || !t.kind.startsWith('up/')) return;
     switch (t.kind) {
       case 'up/hello':

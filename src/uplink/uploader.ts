@@ -17,7 +17,7 @@ import type { Retention } from './retention.js';
 import type { Inbox } from './inbox.js';
 import type { MqttLink } from './link.js';
 import { TokenBucket } from './token-bucket.js';
-import { MAX_ENTRIES_BYTES, MAX_HELLO_FILES, encodeChunk, topics, type StateMessage } from './wire.js';
+import { MAX_ENTRIES_BYTES, MAX_HELLO_FILES, chunkFrame, topics, type StateMessage } from './wire.js';
 
 export interface UploaderOptions {
   deviceId: string;
@@ -304,11 +304,11 @@ export class Uploader {
       const deadline = new Date(f.deadlineMs).toISOString();
       for (let offset = have; offset < f.size && !broken(); offset += chunk) {
         const len = Math.min(chunk, f.size - offset);
-        const data = Buffer.allocUnsafe(len);
-        const { bytesRead } = await fh.read(data, 0, len, offset);
+        const { frame, body } = chunkFrame({ v: 1, device: deviceId, name: f.name, offset, size: f.size, sha256: f.sha256, deadline }, len);
+        const { bytesRead } = await fh.read(body, 0, len, offset);
         if (bytesRead !== len) throw new Error(`sealed segment ${f.name} is shorter than its manifest says (${offset + bytesRead} < ${f.size})`);
         await this.bucket?.take(len, this.signal);
-        await link.send(topics.chunk(deviceId), encodeChunk({ v: 1, device: deviceId, name: f.name, offset, size: f.size, sha256: f.sha256, deadline }, data));
+        await link.send(topics.chunk(deviceId), frame);
       }
     } finally {
       await fh.close();

@@ -132,12 +132,18 @@ export function decodeState(payload: Buffer, device: string): Decoded<StateMessa
 }
 
 export function encodeChunk(h: ChunkHeader, data: Uint8Array): Buffer {
+  const { frame, body } = chunkFrame(h, data.length);
+  body.set(data);
+  return frame;
+}
+
+/** A chunk's frame with its header written and `body` the place for its `len` data bytes (read straight into it). */
+export function chunkFrame(h: ChunkHeader, len: number): { frame: Buffer; body: Buffer } {
   const head = Buffer.from(JSON.stringify(h), 'utf8');
-  const out = Buffer.allocUnsafe(4 + head.length + data.length);
-  out.writeUInt32BE(head.length, 0);
-  head.copy(out, 4);
-  out.set(data, 4 + head.length);
-  return out;
+  const frame = Buffer.allocUnsafe(4 + head.length + len);
+  frame.writeUInt32BE(head.length, 0);
+  head.copy(frame, 4);
+  return { frame, body: frame.subarray(4 + head.length) };
 }
 
 /** The chunk's header and a view of its data (no copy). */
