@@ -60,7 +60,7 @@ export async function sealFile(plainPath: string, sealedPath: string, agencyPubl
   const opened = await Promise.allSettled([open(plainPath, 'r'), open(tmp, 'w', 0o640)]);
   const [input, output] = opened.map((r) => (r.status === 'fulfilled' ? r.value : null));
   if (!input || !output) {
-    await Promise.all([input?.close(), output?.close()]);
+    await Promise.allSettled([input?.close(), output?.close()]);
     if (output) await unlink(tmp).catch(() => undefined);
     throw (opened.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason;
   }
@@ -70,9 +70,11 @@ export async function sealFile(plainPath: string, sealedPath: string, agencyPubl
       const { size } = await input.stat();
       sealed = size >= WORKER_MIN_BYTES ? await sealOnWorkers(input, output, cipher) : await sealHere(input, output, cipher);
       await output.sync();
-    } finally {
-      await Promise.all([output.close(), input.close()]);
+    } catch (err) {
+      await closeAll(output, input).catch(() => undefined);
+      throw err;
     }
+    await closeAll(output, input);
     await rename(tmp, sealedPath);
     await fsyncDir(dirname(sealedPath));
   } catch (err) {
@@ -91,6 +93,13 @@ export async function sealFile(plainPath: string, sealedPath: string, agencyPubl
       agencyKeyId: keyIdOf(agencyPublicKey),
     },
   };
+}
+
+/** Close both (at once), then throw the first failure if any. */
+async function closeAll(...handles: FileHandle[]): Promise<void> {
+  const closed = await Promise.allSettled(handles.map((h) => h.close()));
+  const failed = closed.find((c) => c.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** publicKeyId exports and hashes the key (~0.1 ms); a KeyObject never changes, so once per key is enough. */
@@ -132,6 +141,7 @@ async function sealOnWorkers(input: FileHandle, output: FileHandle, cipher: Ciph
     await Promise.all([source.close(), sink.close()]);
   }
 }
+
 /** Segments of one chunk or less, all on this thread. Resolves once every byte is written (not yet fsynced). */
 async function sealHere(input: FileHandle, output: FileHandle, cipher: CipherGCM): Promise<Sealed> {
   const source = new LocalSource(input);
@@ -236,8 +246,8 @@ function takeLocalBuffer(): Buffer {
 }
 
 /**
- * The sealed temp file of a small segment, written at explicit offsets with a few writes in flight. Failures are kept and thrown at
- * the next call, so no write promise is ever left rejected without a handler.
+ * The sealed temp file of a small segment, written at explicit offsets with a few writes in flight. Failures are
+ * kept and thrown at the next call, so no write promise is ever left rejected without a handler.
  */
 class Output {
   private readonly inFlight: Promise<void>[] = [];
