@@ -215,48 +215,38 @@ export function signDeviceCsr(o: SignCsrOptions): { certPem: string; deviceId: s
   return { certPem: forge.pki.certificateToPem(cert), deviceId: cn };
 }
 
-/** Issue a TLS server certificate (for an MQTT broker) with its own new key. */
-export function issueServerCertificate(o: { caDir: string; names: string[]; days?: number; now?: Date }): {
-  certPem: string;
-  keyPem: string;
-} {
-  const { ca, caKey } = loadCa(o.caDir);
+/** A certificate with a new key of its own, issued by the CA in `caDir`. */
+function issueWithNewKey(caDir: string, o: { commonName: string; role: CertRole; days?: number; now?: Date; dnsNames?: string[] }): { certPem: string; keyPem: string } {
+  const { ca, caKey } = loadCa(caDir);
   const keys = generateRsaKeyPair(2048);
   const cert = issueCertificate({
     ca,
     caKey,
     publicKey: forge.pki.publicKeyFromPem(keys.publicKeyPem),
-    commonName: o.names[0] ?? 'localhost',
-    role: ROLE_SERVER,
+    commonName: o.commonName,
+    role: o.role,
     days: o.days ?? 825,
     now: o.now ?? new Date(),
-    dnsNames: o.names,
+    ...(o.dnsNames ? { dnsNames: o.dnsNames } : {}),
   });
   return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.privateKeyPem };
 }
 
+/** Issue a TLS server certificate (for an MQTT broker) with its own new key. */
+export function issueServerCertificate(o: { caDir: string; names: string[]; days?: number; now?: Date }): { certPem: string; keyPem: string } {
+  return issueWithNewKey(o.caDir, { commonName: o.names[0] ?? 'localhost', role: ROLE_SERVER, dnsNames: o.names, ...pick(o) });
+}
+
 /** Issue a receiver's TLS client certificate (CN = receiver name, the broker's MQTT username) with its own new key. */
-export function issueReceiverCertificate(o: { caDir: string; name: string; days?: number; now?: Date }): {
-  certPem: string;
-  keyPem: string;
-} {
+export function issueReceiverCertificate(o: { caDir: string; name: string; days?: number; now?: Date }): { certPem: string; keyPem: string } {
   // The name becomes the MQTT username and an ACL `user` line: keep it to the device ID alphabet (no spaces, no + #).
   if (!isValidDeviceId(o.name)) {
     throw new RecgwError('usage', `receiver name ${JSON.stringify(o.name)} is not valid (letters, digits, . _ -, up to 64)`);
   }
-  const { ca, caKey } = loadCa(o.caDir);
-  const keys = generateRsaKeyPair(2048);
-  const cert = issueCertificate({
-    ca,
-    caKey,
-    publicKey: forge.pki.publicKeyFromPem(keys.publicKeyPem),
-    commonName: o.name,
-    role: ROLE_RECEIVER,
-    days: o.days ?? 825,
-    now: o.now ?? new Date(),
-  });
-  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.privateKeyPem };
+  return issueWithNewKey(o.caDir, { commonName: o.name, role: ROLE_RECEIVER, ...pick(o) });
 }
+
+const pick = (o: { days?: number; now?: Date }): { days?: number; now?: Date } => ({ ...(o.days ? { days: o.days } : {}), ...(o.now ? { now: o.now } : {}) });
 
 /** A CSR for the given key, naming the device ID as CN. */
 export function createCsr(deviceId: string, privateKeyPem: string, publicKeyPem: string): string {
