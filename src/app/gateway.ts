@@ -18,6 +18,8 @@ import { ClockStepWatch, createClockMonitor, type ClockMonitor, type ClockStep }
 import { GpsdClient } from '../hal/gps/gpsd-client.js';
 import { HomeBaseWatcher } from '../hal/gps/home-base.js';
 import { SerialDevices } from './serial-devices.js';
+import { ConsoleServer } from '../console/server.js';
+import { consoleDeps } from '../console/gateway-deps.js';
 import { AlsaAnnouncer } from '../hal/announcer.js';
 import type { CaptureSource, SegmentFile } from '../hal/capture.js';
 import { createCaptureSource, recoverSourceRuns } from '../hal/sources.js';
@@ -49,6 +51,7 @@ export class Gateway {
   private steps: ClockStepWatch | undefined;
   private home: HomeBaseWatcher | undefined;
   private serialDevices: SerialDevices | undefined;
+  private console: ConsoleServer | undefined;
   private indicators: Indicators | undefined;
 
   constructor(
@@ -182,13 +185,34 @@ export class Gateway {
     } else {
       log.warn('no uplink configured: recordings stay on this gateway until one is (set "uplink" in the config)');
     }
-    this.control = new ControlServer(config.control.socket, this.recorder, log.child('control'), () => ({
+    this.control = new ControlServer(config.control.socket, this.recorder, log.child('control'), () => this.extraStatus());
+    await this.control.start();
+    if (config.console) {
+      const uplink = this.uplink;
+      this.console = new ConsoleServer(
+        consoleDeps({
+          config,
+          settings: config.console,
+          core,
+          recorder,
+          status: async () => ({ ...(await recorder.status()), ...this.extraStatus() }),
+          ...(uplink ? { queue: uplink.queue, uplinkConnected: () => (uplink.uploader.localStatus() as { connected?: boolean }).connected === true } : {}),
+          log: log.child('console'),
+          now,
+        }),
+      );
+      await this.console.start();
+    }
+    log.info('gateway ready', { deviceId: config.deviceId, sources: sources.length, socket: config.control.socket, previousStop: unclean ? 'unclean' : 'clean' });
+  }
+
+  /** The gateway's state beside the recorder's, for `recgw status` and the console. */
+  private extraStatus(): Record<string, unknown> {
+    return {
       ...(this.uplink ? { uplink: this.uplink.uploader.localStatus() } : {}),
       ...(this.serialDevices?.status() ?? {}),
       ...(this.gps ? { gpsd: this.gps.status() } : {}),
-    }));
-    await this.control.start();
-    log.info('gateway ready', { deviceId: config.deviceId, sources: sources.length, socket: config.control.socket, previousStop: unclean ? 'unclean' : 'clean' });
+    };
   }
 
   /** Clean stop: finish and seal open segments, record the stop, close the database. */
@@ -200,6 +224,7 @@ export class Gateway {
         this.log.error(`stopping ${name} failed`, { err });
       }
     };
+    await step('console', () => this.console?.stop());
     await step('control socket', () => this.control?.stop());
     await step('indicators', () => this.indicators?.stop());
     await step('serial devices', () => this.serialDevices?.stop());

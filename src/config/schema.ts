@@ -195,6 +195,37 @@ export const configSchema = {
         },
       },
     },
+    console: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'the local web console for field technicians (docs/console.md); without this key the gateway serves none',
+      properties: {
+        listen: {
+          type: 'string',
+          pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[0-9.]+|[A-Za-z0-9.-]+):[0-9]{1,5}$',
+          default: '0.0.0.0:8443',
+          'x-restart': true,
+          description: 'address:port to listen on ([::]:8443 for IPv6); every interface by default, but only addresses in allowFrom may connect',
+        },
+        allowFrom: {
+          type: 'array',
+          minItems: 1,
+          maxItems: 32,
+          items: { type: 'string', pattern: '^[0-9A-Fa-f:.]+/[0-9]{1,3}$' },
+          default: ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', 'fc00::/7', 'fe80::/10'],
+          'x-restart': true,
+          description: 'networks (CIDR) allowed to connect; the default is loopback and the private and link-local ranges (LAN only)',
+        },
+        tls: {
+          enum: ['device', 'self-signed'],
+          default: 'device',
+          'x-restart': true,
+          description: 'device: serve the device certificate (falls back to self-signed before enrolment); self-signed: a local certificate in <stateDir>/console',
+        },
+        sessionMinutes: { type: 'integer', minimum: 5, maximum: 480, default: 30, 'x-restart': true, description: 'a console login ends after this long without a request' },
+        language: { enum: ['zh-CN', 'en'], default: 'zh-CN', 'x-restart': true, description: 'the language a browser sees until it picks one' },
+      },
+    },
     recording: {
       type: 'object',
       additionalProperties: false,

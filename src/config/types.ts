@@ -74,6 +74,17 @@ export interface GpsConfig {
   homeBase?: { lat: number; lon: number; radiusM: number };
 }
 
+/** The local web console (src/console, docs/console.md). */
+export interface ConsoleConfig {
+  /** host:port, e.g. 0.0.0.0:8443 or [::]:8443. */
+  listen: string;
+  /** CIDR networks allowed to connect (LAN only by default). */
+  allowFrom: string[];
+  tls: 'device' | 'self-signed';
+  sessionMinutes: number;
+  language: 'zh-CN' | 'en';
+}
+
 export interface Config {
   /** The file it was read from, for messages. */
   file: string;
@@ -89,4 +100,6 @@ export interface Config {
   gps?: GpsConfig;
   gpio?: GpioConfig;
   serial?: { panel?: SerialPortConfig; ups?: SerialPortConfig; ptz?: PtzConfig[] };
+  /** Absent: no console is served. */
+  console?: ConsoleConfig;
 }

@@ -92,4 +92,16 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (item, level)
   );
   `,
+  // 4: local console accounts (src/console). Logins live in memory only; a restart ends them.
+  `
+  CREATE TABLE console_users (
+    name        TEXT PRIMARY KEY,
+    role        TEXT NOT NULL CHECK (role IN ('technician', 'admin')),
+    -- scrypt$<log2 N>$<r>$<p>$<salt base64>$<hash base64>: the parameters travel with the hash so they can be raised.
+    password    TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    created_by  TEXT,
+    disabled    INTEGER NOT NULL DEFAULT 0
+  );
+  `,
 ];

@@ -1,0 +1,24 @@
+/** What every group of console routes is built with: the dependencies and the console's own state. */
+import type { ConsoleDeps } from './deps.js';
+import type { AccountStore } from './accounts.js';
+import type { ConsoleSessions } from './sessions.js';
+import type { LoginThrottle } from './throttle.js';
+import type { Audit } from './audit.js';
+import type { Html } from './html.js';
+import type { Reply } from './http.js';
+import type { Ctx } from './router.js';
+import type { PageOptions } from './layout.js';
+
+export interface App {
+  deps: ConsoleDeps;
+  accounts: AccountStore;
+  sessions: ConsoleSessions;
+  throttle: LoginThrottle;
+  audit: Audit;
+  now: () => number;
+  page(ctx: Ctx, title: string, body: Html, o?: PageOptions): Reply;
+  /** The first-run setup code while no account exists. */
+  setup: { file: string; check(code: string): boolean; done(): void };
+  /** The console's own TLS certificate (to compare with what the browser shows), and reloading it after enrolment. */
+  tls: { fingerprint256(): string; source(): 'device' | 'self-signed'; reload(): void };
+}

@@ -1,0 +1,123 @@
+/**
+ * The console's stylesheet and script, built in: the server reads no file to answer a request, so no route can
+ * be turned into a way to fetch something from disk. The script only formats countdowns, refreshes the upload
+ * queue from /api/queue (building rows with textContent, never markup) and reads a chosen certificate file into
+ * the form's text field.
+ */
+export const CSS = `
+*{box-sizing:border-box}
+body{margin:0;font:15px/1.5 system-ui,"WenQuanYi Micro Hei","Noto Sans CJK SC","Microsoft YaHei",sans-serif;color:#1c2430;background:#f3f5f8}
+header{background:#183153;color:#fff;padding:.5rem 1rem;display:flex;flex-wrap:wrap;gap:.25rem 1rem;align-items:center}
+header .brand{font-weight:700;margin-right:1rem}
+header a{color:#dce6f5;text-decoration:none;padding:.2rem .35rem;border-radius:3px}
+header a.on,header a:hover{background:#2c4f80;color:#fff}
+header .right{margin-left:auto;display:flex;gap:.5rem;align-items:center}
+header form{margin:0}
+main{padding:1rem 1.25rem;max-width:1200px}
+h1{font-size:1.35rem;margin:.25rem 0 1rem}
+h2{font-size:1.1rem;margin:1.25rem 0 .5rem}
+table{border-collapse:collapse;background:#fff;width:100%;margin-bottom:1rem}
+th,td{border:1px solid #d5dbe3;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{background:#e8edf3;font-weight:600}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.nowrap{white-space:nowrap;word-break:normal}
+tr.bad td{background:#fdecec}
+.ok{color:#13722d;font-weight:600}.bad{color:#b3261e;font-weight:600}.warn{color:#8a5a00;font-weight:600}
+.msg{padding:.6rem .8rem;border-radius:4px;margin:.5rem 0 1rem;background:#fff;border-left:4px solid #183153}
+.msg.error{border-color:#b3261e;background:#fdecec}.msg.success{border-color:#13722d;background:#eaf6ec}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(260px,1fr));gap:1rem}
+.card{background:#fff;border:1px solid #d5dbe3;border-radius:4px;padding:.75rem 1rem}
+.card h2{margin-top:0}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.15rem .75rem;margin:0}dt{color:#51606f}dd{margin:0}
+textarea{width:100%;font:13px/1.4 ui-monospace,monospace;padding:.5rem}
+input[type=text],input[type=password],select{padding:.35rem;font:inherit;min-width:16rem}
+button{font:inherit;padding:.35rem .9rem;border:1px solid #183153;background:#183153;color:#fff;border-radius:3px;cursor:pointer}
+button.plain{background:#fff;color:#183153}
+form.inline{display:inline}
+label{display:block;margin:.5rem 0 .2rem}
+.box{background:#fff;border:1px solid #d5dbe3;border-radius:4px;padding:1rem;max-width:30rem}
+code,.mono{font-family:ui-monospace,monospace;font-size:13px;word-break:break-all}
+img.still{max-width:100%;border:1px solid #999;background:#000}
+nav.pages{margin:.5rem 0}
+`;
+
+export const JS = `'use strict';
+(function () {
+  function two(n) { return (n < 10 ? '0' : '') + n; }
+  function span(ms) {
+    var s = Math.floor(Math.abs(ms) / 1000), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    return h + ':' + two(m) + ':' + two(s % 60);
+  }
+  var overdue = document.body.getAttribute('data-overdue') || 'overdue';
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll('[data-deadline]').forEach(function (el) {
+      var left = Number(el.getAttribute('data-deadline')) - now;
+      el.textContent = left >= 0 ? span(left) : overdue + ' ' + span(left);
+      el.className = left >= 0 ? (left < 3600000 ? 'warn' : '') : 'bad';
+    });
+  }
+  tick();
+  setInterval(tick, 1000);
+
+  var POLL = { credentials: 'same-origin', headers: { 'x-console-poll': '1' } };
+  function expired(r) {
+    if (r.status === 401 || (r.redirected && r.url.indexOf('/login') >= 0)) { location.assign('/login'); return true; }
+    return false;
+  }
+
+  // Pages with data-poll (the overview) swap in their freshly rendered content; the server escaped it all.
+  var main = document.querySelector('main[data-poll]');
+  if (main) {
+    setInterval(function () {
+      fetch(location.pathname, POLL)
+        .then(function (r) { return expired(r) || !r.ok ? null : r.text(); })
+        .then(function (html) {
+          if (!html) return;
+          var fresh = new DOMParser().parseFromString(html, 'text/html').querySelector('main');
+          var cur = document.querySelector('main');
+          if (fresh && cur) cur.replaceWith(fresh);
+        })
+        .catch(function () {});
+    }, Number(main.getAttribute('data-poll')) * 1000);
+  }
+
+  var body = document.getElementById('queue-rows');
+  if (body) {
+    var poll = function () {
+      fetch('/api/queue', POLL)
+        .then(function (r) { return expired(r) || !r.ok ? null : r.json(); })
+        .then(function (q) {
+          if (!q || !q.items) return;
+          var rows = document.createDocumentFragment();
+          q.items.forEach(function (it) {
+            var tr = document.createElement('tr');
+            var a = document.createElement('td'); a.textContent = it.name; a.className = 'mono';
+            var b = document.createElement('td'); b.textContent = String(it.size); b.className = 'num';
+            var c = document.createElement('td'); c.textContent = new Date(it.deadlineMs).toISOString();
+            var d = document.createElement('td'); d.setAttribute('data-deadline', String(it.deadlineMs));
+            tr.appendChild(a); tr.appendChild(b); tr.appendChild(c); tr.appendChild(d);
+            rows.appendChild(tr);
+          });
+          body.replaceChildren(rows);
+          var n = document.getElementById('queue-count');
+          if (n) n.textContent = String(q.summary.files);
+          tick();
+        })
+        .catch(function () {});
+    };
+    setInterval(poll, 2000);
+  }
+
+  document.querySelectorAll('input[type=file][data-fill]').forEach(function (input) {
+    input.addEventListener('change', function () {
+      var f = input.files && input.files[0];
+      var target = document.getElementById(input.getAttribute('data-fill'));
+      if (!f || !target) return;
+      var rd = new FileReader();
+      rd.onload = function () { target.value = String(rd.result); };
+      rd.readAsText(f);
+    });
+  });
+})();
+`;

@@ -1,0 +1,139 @@
+/**
+ * What the console needs from the rest of the gateway, as small role interfaces: the composition root builds
+ * them (src/console/gateway-deps.ts does it from the gateway's parts) and tests build them from real pieces.
+ * None of them can reach a recording's contents: the console only ever sees states, events and queue rows.
+ */
+import type { Db } from '../state/db.js';
+import type { Logger } from '../util/log.js';
+import type { ConsoleConfig } from '../config/types.js';
+import type { RecorderStatus } from '../recorder/recorder.js';
+import type { CheckResult } from '../recorder/preflight.js';
+import type { QueueSummary } from '../uplink/queue.js';
+import type { Alarm } from '../uplink/alarms.js';
+
+/** The recorder's status plus the parts beside it (`uplink`, `panel`, `ups`, `ptz`, `gpsd`), as `recgw status` shows it. */
+export type ConsoleStatus = RecorderStatus & { uplink?: unknown; gpsd?: unknown; panel?: unknown; ups?: unknown; ptz?: unknown };
+
+export interface StatusProvider {
+  /** The gateway's whole status now. */
+  status(): Promise<ConsoleStatus>;
+}
+
+export interface PreflightRunner {
+  /** Run the pre-flight checks without starting a session (the self-test). */
+  preflight(): Promise<CheckResult[]>;
+}
+
+/** One ledger event as the console lists it: never a segment's contents, only what the entry says. */
+export interface EventRow {
+  seq: number;
+  time: string;
+  type: string;
+  summary: string;
+}
+
+export interface LedgerAccess {
+  /** Append a signed entry (logins, failed logins, changes). */
+  append(type: string, body: Record<string, unknown>): void;
+  /** Newest first, below `before` (exclusive) when given; segment manifests only when asked for. */
+  events(q: { before?: number; limit: number; segments: boolean }): EventRow[];
+}
+
+export interface InterruptionRow {
+  sessionId: string;
+  caseRef: string;
+  reason: string;
+  origin: string;
+  start: string;
+  end: string | null;
+  text: string | null;
+}
+
+export interface InterruptionLog {
+  /** Interruptions of recent sessions, newest first. */
+  interruptions(limit: number): InterruptionRow[];
+}
+
+export interface CertSummary {
+  subject: string;
+  issuer: string;
+  serial: string;
+  validFrom: string;
+  validTo: string;
+  fingerprint256: string;
+}
+
+export interface Enrolment {
+  /** The CSR for the device key (the key is made if there is none; an existing one is kept). */
+  csr(): string;
+  /** Check and install a signed certificate; throws a RecgwError naming every problem. Takes effect at restart. */
+  install(certPem: string): CertSummary;
+  /** The installed certificate, and what is wrong with it (empty when the gateway may record with it). */
+  current(): { cert: CertSummary | null; problems: string[] };
+}
+
+export interface QueueItem {
+  name: string;
+  size: number;
+  deadlineMs: number;
+}
+
+export interface UploadQueueView {
+  summary(): QueueSummary;
+  /** Items without a receipt, earliest deadline first. */
+  items(limit: number): QueueItem[];
+  /** Deadline alarms standing now (raised, item still without a receipt). */
+  alarms(): Alarm[];
+  /** Whether the broker link is up. */
+  connected(): boolean;
+}
+
+export interface StillSource {
+  id: string;
+  kind: 'camera' | 'microphone';
+  label?: string;
+}
+
+export interface StillGrabber {
+  sources(): StillSource[];
+  /** One JPEG frame of a camera, in memory only. */
+  grab(sourceId: string): Promise<Buffer>;
+}
+
+export interface ConfigChange {
+  key: string;
+  from?: unknown;
+  to?: unknown;
+  restart: boolean;
+}
+
+export interface ConfigFileAccess {
+  /** The installation's config file, edited in place. */
+  file: string;
+  /** Told after a change was written, with the keys that changed (the gateway may apply the live ones). */
+  onApplied?(changes: ConfigChange[]): void | Promise<void>;
+}
+
+export interface ConsoleDeps {
+  deviceId: string;
+  stateDir: string;
+  /** The device identity files and the agency CA (for serving TLS with the device certificate). */
+  identity: { key: string; cert: string };
+  settings: ConsoleConfig;
+  db: Db;
+  log: Logger;
+  status: StatusProvider;
+  preflight: PreflightRunner;
+  ledger: LedgerAccess;
+  interruptions: InterruptionLog;
+  config: ConfigFileAccess;
+  enrolment: Enrolment;
+  /** Absent when no uplink is configured. */
+  queue?: UploadQueueView;
+  still: StillGrabber;
+  /** Whether a session is open (recording or paused): the aiming aid is refused then. */
+  sessionOpen(): Promise<boolean>;
+  now?: () => number;
+  /** Login throttling; tests shorten it. */
+  throttle?: { freeFailures?: number; baseMs?: number; maxMs?: number };
+}

@@ -1,0 +1,48 @@
+/**
+ * Certificate enrolment from the console, over the same functions `recgw enrol` uses: the CSR for the device key,
+ * installing a signed certificate only after every check passes, and what the installed one says (expiry).
+ */
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { deviceCertificateProblems, installCertificate, prepareEnrolment, type IdentityPaths } from '../pki/identity.js';
+import { subjectField } from '../pki/certs.js';
+import { RecgwError } from '../util/errors.js';
+import type { CertSummary, Enrolment } from './deps.js';
+
+export function certSummary(pem: string): CertSummary {
+  const x = new X509Certificate(pem);
+  return {
+    subject: subjectField(x, 'CN') ?? x.subject.replace(/\n/g, ', '),
+    issuer: x.issuer.replace(/\n/g, ', '),
+    serial: x.serialNumber,
+    validFrom: new Date(x.validFrom).toISOString(),
+    validTo: new Date(x.validTo).toISOString(),
+    fingerprint256: x.fingerprint256,
+  };
+}
+
+export function identityEnrolment(o: { deviceId: string; paths: IdentityPaths; caCert: string; now?: () => number }): Enrolment {
+  const now = (): Date => new Date(o.now ? o.now() : Date.now());
+  return {
+    csr: () => prepareEnrolment(o.deviceId, o.paths).csrPem,
+    install(certPem) {
+      const pem = certPem.trim() + '\n';
+      if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+        throw new RecgwError('invalid', 'that is not a PEM certificate (expected -----BEGIN CERTIFICATE-----)');
+      }
+      installCertificate(o.deviceId, o.paths, o.caCert, pem, now());
+      return certSummary(pem);
+    },
+    current() {
+      if (!existsSync(o.paths.cert)) return { cert: null, problems: ['the device is not enrolled: download the CSR, have the agency sign it, upload the certificate'] };
+      const pem = readFileSync(o.paths.cert, 'utf8');
+      try {
+        const key = createPrivateKey(readFileSync(o.paths.key, 'utf8'));
+        const problems = deviceCertificateProblems(pem, readFileSync(o.caCert, 'utf8'), o.deviceId, key, now());
+        return { cert: certSummary(pem), problems };
+      } catch (err) {
+        return { cert: null, problems: [`the installed certificate cannot be read: ${(err as Error).message}`] };
+      }
+    },
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * The console's dependencies built from the gateway's parts, so the composition root wires the console in a few
+ * lines and the tests use the very same wiring. Every view here reads states, events and queue rows only.
+ */
+import type { Config, ConsoleConfig } from '../config/types.js';
+import type { EvidenceCore } from '../app/evidence-core.js';
+import type { Recorder } from '../recorder/recorder.js';
+import { SessionStore } from '../recorder/session-store.js';
+import type { UploadQueue } from '../uplink/queue.js';
+import { DeadlineAlarms } from '../uplink/alarms.js';
+import { identityPaths } from '../pki/identity.js';
+import type { Logger } from '../util/log.js';
+import type { ConsoleDeps, ConsoleStatus, InterruptionLog, UploadQueueView } from './deps.js';
+import { ledgerAccess } from './ledger-view.js';
+import { identityEnrolment } from './enrolment.js';
+import { FfmpegStillGrabber } from './still.js';
+
+export function uploadQueueView(o: { queue: UploadQueue; alarms: DeadlineAlarms; connected: () => boolean }): UploadQueueView {
+  return {
+    summary: () => o.queue.summary(),
+    items(limit) {
+      // Segments sealed since the uploader last looked are queued now, so the list is current (sync is idempotent).
+      o.queue.sync();
+      return o.queue.nextFiles(limit).map((f) => ({ name: f.name, size: f.size, deadlineMs: f.deadlineMs }));
+    },
+    alarms: () => o.alarms.standing(),
+    connected: o.connected,
+  };
+}
+
+export function interruptionLog(store: SessionStore): InterruptionLog {
+  return {
+    interruptions(limit) {
+      const rows = store
+        .recent(50)
+        .flatMap((s) => store.allInterruptions(s.ctx.sessionId).map((i) => ({ sessionId: s.ctx.sessionId, caseRef: s.ctx.caseRef, ...i })));
+      return rows.sort((a, b) => b.start.localeCompare(a.start)).slice(0, limit);
+    },
+  };
+}
+
+export interface GatewayParts {
+  config: Config;
+  /** config.console (the console is built only when the config has it). */
+  settings: ConsoleConfig;
+  core: EvidenceCore;
+  recorder: Recorder;
+  /** The whole status as `recgw status` gives it (recorder status plus uplink, serial devices, gpsd). */
+  status: () => Promise<ConsoleStatus>;
+  queue?: UploadQueue;
+  /** Whether the uplink's broker connection is up. */
+  uplinkConnected?: () => boolean;
+  log: Logger;
+  now?: () => number;
+}
+
+export function consoleDeps(p: GatewayParts): ConsoleDeps {
+  const { config, core, recorder } = p;
+  const paths = identityPaths(config.stateDir);
+  return {
+    deviceId: config.deviceId,
+    stateDir: config.stateDir,
+    identity: { key: paths.key, cert: paths.cert },
+    settings: p.settings,
+    db: core.db,
+    log: p.log,
+    status: { status: p.status },
+    preflight: { preflight: () => recorder.preflight() },
+    ledger: ledgerAccess(core.db, core.ledger),
+    interruptions: interruptionLog(new SessionStore(core.db, core.ledger)),
+    config: { file: config.file },
+    enrolment: identityEnrolment({ deviceId: config.deviceId, paths, caCert: config.agency.caCert, ...(p.now ? { now: p.now } : {}) }),
+    ...(p.queue && config.uplink
+      ? {
+          queue: uploadQueueView({
+            queue: p.queue,
+            alarms: new DeadlineAlarms(core.db, core.ledger, p.queue, config.uplink.alarmHoursBefore),
+            connected: p.uplinkConnected ?? (() => false),
+          }),
+        }
+      : {}),
+    still: new FfmpegStillGrabber(config.recording.sources),
+    sessionOpen: async () => {
+      const s = (await recorder.status()).session;
+      return s !== null && s.state !== 'closed';
+    },
+    ...(p.now ? { now: p.now } : {}),
+  };
+}

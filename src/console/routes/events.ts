@@ -1,0 +1,70 @@
+/** The interruption log and the ledger's event list (events only, a page at a time; no media, no file locations). */
+import { h } from '../html.js';
+import type { Route } from '../router.js';
+import type { App } from '../app.js';
+import { reasonByCode } from '../../evidence/vocabulary.js';
+
+const PAGE = 50;
+
+export function eventRoutes(app: App): Route[] {
+  const query = (url: URL) => {
+    const b = Number(url.searchParams.get('before'));
+    return { before: Number.isSafeInteger(b) && b > 0 ? b : undefined, segments: url.searchParams.get('segments') === '1', limit: PAGE };
+  };
+  return [
+    {
+      method: 'GET',
+      path: '/interruptions',
+      access: 'user',
+      api: false,
+      handle: (ctx) => {
+        const rows = app.deps.interruptions.interruptions(200);
+        const { t } = ctx;
+        const label = (code: string): string => {
+          const r = reasonByCode(code);
+          return r ? (ctx.lang === 'en' ? r.en : r.zh) : code;
+        };
+        return app.page(
+          ctx,
+          t('nav.interruptions'),
+          rows.length === 0
+            ? h`<p id="no-interruptions">${t('int.none')}</p>`
+            : h`<table id="interruptions"><thead><tr><th>${t('int.case')}</th><th>${t('int.reason')}</th><th>${t('int.origin')}</th><th>${t('int.start')}</th><th>${t('int.end')}</th><th>${t('int.text')}</th></tr></thead><tbody>
+${rows.map(
+  (r) => h`<tr class="${r.end ? '' : 'bad'}"><td>${r.caseRef}<br><span class="mono">${r.sessionId}</span></td><td>${label(r.reason)}</td>
+<td>${t(r.origin === 'declared' ? 'int.declared' : 'int.detected')}</td><td>${r.start}</td><td>${r.end ?? t('int.open')}</td><td>${r.text ?? ''}</td></tr>`,
+)}</tbody></table>`,
+        );
+      },
+    },
+    {
+      method: 'GET',
+      path: '/events',
+      access: 'user',
+      api: false,
+      handle: (ctx) => {
+        const q = query(ctx.url);
+        const rows = app.deps.ledger.events(q);
+        const { t } = ctx;
+        const seg = q.segments ? '&segments=1' : '';
+        const older = rows.length === PAGE ? h`<a href="/events?before=${rows.at(-1)!.seq}${seg}" id="older">${t('ev.older')}</a>` : '';
+        return app.page(
+          ctx,
+          t('nav.events'),
+          h`<p>${t('ev.intro')}</p><nav class="pages"><a href="/events${q.segments ? '' : '?segments=1'}">${t(q.segments ? 'ev.hideSegments' : 'ev.showSegments')}</a>
+${q.before ? h` · <a href="/events${q.segments ? '?segments=1' : ''}">${t('ev.newest')}</a>` : ''} ${older ? h` · ${older}` : ''}</nav>
+<table id="events"><thead><tr><th>#</th><th>${t('ev.time')}</th><th>${t('ev.type')}</th><th>${t('ev.summary')}</th></tr></thead><tbody>
+${rows.map((r) => h`<tr data-type="${r.type}"><td class="num">${r.seq}</td><td class="nowrap">${r.time}</td><td class="mono nowrap">${r.type}</td><td class="mono">${r.summary}</td></tr>`)}
+</tbody></table>`,
+        );
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/events',
+      access: 'user',
+      api: true,
+      handle: (ctx) => ({ kind: 'json', body: { events: app.deps.ledger.events(query(ctx.url)) } }),
+    },
+  ];
+}

@@ -1,0 +1,127 @@
+/** The overview (the gateway's status at a glance) and the self-test (pre-flight, each check shown). */
+import { h, type Html } from '../html.js';
+import type { Ctx, Route } from '../router.js';
+import type { App } from '../app.js';
+import type { ConsoleStatus } from '../deps.js';
+import type { CheckResult } from '../../recorder/preflight.js';
+import type { Key } from '../i18n.js';
+import { csrfField } from './auth.js';
+
+const mb = (b: number): string => `${(b / 1e6).toFixed(0)} MB`;
+const yes = (ctx: Ctx, ok: boolean, good: Key = 'word.yes', bad: Key = 'word.no'): Html =>
+  h`<span class="${ok ? 'ok' : 'bad'}">${ctx.t(ok ? good : bad)}</span>`;
+const obj = (v: unknown): Record<string, unknown> | undefined => (v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined);
+
+function recording(ctx: Ctx, st: ConsoleStatus): Html {
+  const s = st.session;
+  const state: Key = !s || s.state === 'closed' ? 'rec.idle' : s.state === 'recording' ? 'rec.recording' : 'rec.paused';
+  return h`<div class="card"><h2>${ctx.t('ov.recording')}</h2><dl>
+<dt>${ctx.t('ov.state')}</dt><dd class="${state === 'rec.paused' ? 'warn' : ''}" id="rec-state">${ctx.t(state)}</dd>
+${s ? h`<dt>${ctx.t('ov.case')}</dt><dd>${s.caseRef} · ${s.matterLabel}</dd><dt>${ctx.t('ov.since')}</dt><dd>${s.start}${s.end ? h` – ${s.end}` : ''}</dd>` : ''}
+<dt>${ctx.t('ov.sealing')}</dt><dd>${st.sealing.pending}</dd>
+${st.lackingStatement.length ? h`<dt>${ctx.t('ov.statement')}</dt><dd class="bad">${st.lackingStatement.map((x) => x.caseRef).join(', ')}</dd>` : ''}
+</dl></div>`;
+}
+
+function sources(ctx: Ctx, st: ConsoleStatus): Html {
+  return h`<h2>${ctx.t('ov.sources')}</h2><table><thead><tr><th>${ctx.t('col.source')}</th><th>${ctx.t('col.kind')}</th><th>${ctx.t('col.running')}</th>
+<th>${ctx.t('col.producing')}</th><th>${ctx.t('col.picture')}</th><th>${ctx.t('col.restarts')}</th><th>${ctx.t('col.lastSegment')}</th><th>${ctx.t('col.problem')}</th></tr></thead><tbody>
+${st.sources.map(
+  (s) => h`<tr class="${s.down ? 'bad' : ''}"><td>${s.id}</td><td>${ctx.t(s.kind === 'camera' ? 'kind.camera' : 'kind.microphone')}</td>
+<td>${yes(ctx, s.running)}</td><td>${s.wanted ? yes(ctx, s.producing) : '–'}</td><td>${s.picture}</td><td class="num">${s.restarts}</td>
+<td>${s.lastSegmentEnd ?? '–'}</td><td>${s.down ? `${s.down.since}: ${s.down.detail}` : ''}</td></tr>`,
+)}</tbody></table>`;
+}
+
+function health(ctx: Ctx, st: ConsoleStatus): Html {
+  const up = obj(st.uplink);
+  const gpsd = obj(st.gpsd);
+  const q = obj(up?.queue);
+  const alarms = Array.isArray(up?.alarms) ? (up.alarms as unknown[]).length : 0;
+  return h`<div class="card"><h2>${ctx.t('ov.storage')}</h2><dl>
+<dt>${ctx.t('ov.free')}</dt><dd>${mb(st.storage.freeBytes)}</dd><dt>${ctx.t('ov.used')}</dt><dd>${mb(st.storage.usedBytes)}${st.storage.quotaBytes ? ` / ${mb(st.storage.quotaBytes)}` : ''}</dd>
+<dt>${ctx.t('ov.full')}</dt><dd>${st.storage.full ? h`<span class="bad">${ctx.t('word.yes')}</span>` : ctx.t('word.no')}</dd></dl></div>
+<div class="card"><h2>${ctx.t('ov.power')}</h2><dl>${
+    st.battery
+      ? h`<dt>${ctx.t('ov.battery')}</dt><dd>${st.battery.percent}%</dd><dt>${ctx.t('ov.mains')}</dt><dd>${ctx.t(st.battery.onMains ? 'word.yes' : 'word.no')}</dd>`
+      : h`<dt>${ctx.t('ov.battery')}</dt><dd>${ctx.t('ov.noBattery')}</dd>`
+  }</dl></div>
+<div class="card"><h2>${ctx.t('ov.clock')}</h2><dl><dt>${ctx.t('ov.clockSource')}</dt><dd>${st.clock.source}</dd>
+<dt>${ctx.t('ov.synced')}</dt><dd>${yes(ctx, st.clock.synced)}</dd>${st.clock.offsetMs !== undefined ? h`<dt>${ctx.t('ov.offset')}</dt><dd>${st.clock.offsetMs} ms</dd>` : ''}</dl></div>
+<div class="card"><h2>${ctx.t('ov.gps')}</h2><dl>${
+    st.gps
+      ? h`<dt>${ctx.t('ov.fix')}</dt><dd>${st.gps.lat.toFixed(5)}, ${st.gps.lon.toFixed(5)} (${st.gps.mode}D)</dd><dt>${ctx.t('ov.time')}</dt><dd>${st.gps.time}</dd>`
+      : h`<dt>${ctx.t('ov.fix')}</dt><dd>${ctx.t('ov.noFix')}</dd>`
+  }${gpsd ? h`<dt>gpsd</dt><dd>${yes(ctx, gpsd.connected === true, 'word.connected', 'word.disconnected')}</dd>` : ''}</dl></div>
+<div class="card"><h2>${ctx.t('ov.broker')}</h2><dl>${
+    up
+      ? h`<dt>${ctx.t('ov.link')}</dt><dd id="broker-link">${yes(ctx, up.connected === true, 'word.connected', 'word.disconnected')}</dd>
+<dt>${ctx.t('ov.brokerUrl')}</dt><dd class="mono">${String(up.broker ?? '')}</dd>
+<dt>${ctx.t('ov.waiting')}</dt><dd>${String(q?.files ?? 0)} / ${String(q?.entries ?? 0)}</dd>
+<dt>${ctx.t('ov.nextDeadline')}</dt><dd>${String(up.nextDeadline ?? '–')}</dd>
+<dt>${ctx.t('ov.alarms')}</dt><dd class="${alarms ? 'bad' : ''}">${alarms}</dd>`
+      : h`<dt>${ctx.t('ov.link')}</dt><dd>${ctx.t('ov.noUplink')}</dd>`
+  }</dl></div>${devices(ctx, st)}`;
+}
+
+/** Serial devices (panel, UPS, PTZ) as the gateway reports them: shown as they are, key by key. */
+function devices(ctx: Ctx, st: ConsoleStatus): Html {
+  const parts = (['panel', 'ups', 'ptz'] as const).filter((k) => st[k] !== undefined);
+  if (parts.length === 0) return h``;
+  return h`<div class="card"><h2>${ctx.t('ov.devices')}</h2><dl>${parts.map((k) => h`<dt>${k}</dt><dd class="mono">${JSON.stringify(st[k]).slice(0, 300)}</dd>`)}</dl></div>`;
+}
+
+function checksTable(ctx: Ctx, checks: CheckResult[]): Html {
+  return h`<table id="checks"><thead><tr><th>${ctx.t('col.check')}</th><th>${ctx.t('col.result')}</th><th>${ctx.t('col.detail')}</th></tr></thead><tbody>
+${checks.map(
+  (c) => h`<tr class="${c.ok ? '' : 'bad'}" data-check="${c.check}"><td>${ctx.t(`check.${c.check}` as Key)}</td><td>${yes(ctx, c.ok, 'word.pass', 'word.fail')}</td><td>${c.detail}</td></tr>`,
+)}</tbody></table>`;
+}
+
+export function statusRoutes(app: App): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/',
+      access: 'user',
+      api: false,
+      handle: async (ctx) => {
+        const st = await app.deps.status.status();
+        return app.page(ctx, ctx.t('nav.overview'), h`<div class="grid">${recording(ctx, st)}${health(ctx, st)}</div>${sources(ctx, st)}`, { pollSeconds: 5 });
+      },
+    },
+    { method: 'GET', path: '/api/status', access: 'user', api: true, handle: async () => ({ kind: 'json', body: await app.deps.status.status() }) },
+    {
+      method: 'GET',
+      path: '/selftest',
+      access: 'user',
+      api: false,
+      handle: (ctx) =>
+        app.page(ctx, ctx.t('nav.selftest'), h`<p>${ctx.t('self.intro')}</p><form method="post" action="/selftest">${csrfField(ctx)}<button type="submit" id="run-selftest">${ctx.t('self.run')}</button></form>`),
+    },
+    {
+      method: 'POST',
+      path: '/selftest',
+      access: 'user',
+      api: false,
+      handle: async (ctx) => {
+        const checks = await app.deps.preflight.preflight();
+        app.deps.log.info('console self-test', { user: ctx.user?.name, failed: checks.filter((c) => !c.ok).map((c) => c.check) });
+        const ok = checks.every((c) => c.ok);
+        return app.page(
+          ctx,
+          ctx.t('nav.selftest'),
+          h`${checksTable(ctx, checks)}<form method="post" action="/selftest">${csrfField(ctx)}<button type="submit" id="run-selftest">${ctx.t('self.again')}</button></form>`,
+          { message: { kind: ok ? 'success' : 'error', text: ctx.t(ok ? 'self.allOk' : 'self.someFailed') } },
+        );
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/selftest',
+      access: 'user',
+      api: true,
+      handle: async () => ({ kind: 'json', body: { checks: await app.deps.preflight.preflight() } }),
+    },
+  ];
+}
