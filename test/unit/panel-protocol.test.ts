@@ -63,6 +63,13 @@ describe('CRC-16/CCITT-FALSE framing', () => {
     );
   });
 
+  it('refuses a byte flipped into invalid UTF-8 even when the CRC-16 happens to match (a found counterexample)', () => {
+    const line = Buffer.from(encodeGatewayMessage({ verb: 'DSP', row: 2, text: '}l~!' }), 'utf8');
+    const bad = Buffer.from(line);
+    bad[8] = bad[8]! ^ 0x80;
+    expect(decodeGatewayLine(bad.toString('utf8'))).toMatchObject({ ok: false });
+  });
+
   it('splits fields with the last one taking the rest, spaces included', () => {
     expect(splitFields('3 1 13010001 李 四', 4)).toEqual(['3', '1', '13010001', '李 四']);
     expect(splitFields('7', 3)).toEqual(['7']);

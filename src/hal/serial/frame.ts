@@ -42,6 +42,9 @@ export function unframeLine(line: string, opts: { required: boolean } = { requir
     if (CONTROL.test(line) || line.includes('\uFFFD')) return { ok: false, reason: 'control characters or invalid UTF-8' };
     return line.length > 0 ? { ok: true, body: line, checked: false } : { ok: false, reason: 'empty line' };
   }
+  // Invalid UTF-8 decodes to U+FFFD, several bytes in place of one, which is beyond what a CRC-16 is sure to catch:
+  // refuse it outright (the sender never sends U+FFFD).
+  if (line.includes('\uFFFD')) return { ok: false, reason: 'invalid UTF-8' };
   const body = line.slice(0, star);
   const cs = line.slice(star + 1);
   if (!/^[0-9A-Fa-f]{4}$/.test(cs)) return { ok: false, reason: 'malformed checksum' };
@@ -70,8 +73,9 @@ export function splitFields(rest: string, n: number): string[] {
 
 /** Makes free text safe for one line: no CR/LF or other controls, at most `maxBytes` UTF-8 bytes, whole characters. */
 export function lineText(text: string, maxBytes = 200): string {
+  // U+FFFD too: receivers refuse it as the mark of invalid UTF-8.
   // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  const clean = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\uFFFD/g, '?').trim();
   if (Buffer.byteLength(clean, 'utf8') <= maxBytes) return clean;
   let out = '';
   let bytes = 0;
