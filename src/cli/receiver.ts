@@ -1,6 +1,7 @@
 /** `recgw receiver --config FILE`: the agency-side receiver in the foreground until SIGTERM or SIGINT. */
 import { loadReceiverConfig } from '../receiver/config.js';
 import { Receiver } from '../receiver/receiver.js';
+import { systemdNotifier } from '../app/systemd.js';
 import { createLogger } from '../util/log.js';
 import { parse, required } from './args.js';
 import { untilSignal } from './run.js';
@@ -12,11 +13,17 @@ export async function receiverCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, { config: { type: 'string' } }, USAGE);
   const config = loadReceiverConfig(required(values.config, '--config', USAGE));
   const log = createLogger('recgw-receiver');
+  const systemd = systemdNotifier({ log: log.child('systemd') });
+  const signalled = untilSignal(log);
   const r = new Receiver(config, log);
   await r.start();
+  await systemd.ready(`receiver ${config.name} storing into ${config.store}`);
+  systemd.startWatchdog();
   io.err(`recgw: receiver ${config.name} storing into ${config.store}, broker ${config.broker}\n`);
-  await untilSignal(log);
+  await signalled;
+  await systemd.stopping('finishing files and receipts');
   await r.stop();
+  await systemd.close();
   log.info('stopped cleanly', { ...r.stats });
   return 0;
 }

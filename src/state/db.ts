@@ -24,6 +24,9 @@ export function openStateDb(path: string, opts: OpenOptions = {}): Db {
     throw new RecgwError('state', `state database ${path} does not exist: is stateDir in the config right, and has the gateway run?`);
   }
   mkdirSync(dirname(path), { recursive: true });
+  // Check an existing file on a read-only connection first: refusing a damaged database through a read-write one
+  // would still replay its WAL into it when that connection closes, changing the evidence we refuse to touch.
+  if (!opts.readonly && opts.check !== false && existsSync(path)) refuseIfDamaged(path);
   let db: Db;
   try {
     db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
@@ -37,22 +40,47 @@ export function openStateDb(path: string, opts: OpenOptions = {}): Db {
     }
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
-    if (opts.check !== false) {
-      const rows = db.pragma('quick_check') as { quick_check: string }[];
-      const bad = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
-      if (bad.length > 0) throw new Error(bad.slice(0, 3).join('; '));
+    if (opts.readonly && opts.check !== false) {
+      const bad = quickCheck(db);
+      if (bad) throw new Error(bad);
     }
     if (!opts.readonly) migrate(db, opts.migrations ?? MIGRATIONS);
   } catch (err) {
     db.close();
-    throw new RecgwError(
-      'state',
-      `state database ${path} is damaged (${(err as Error).message}). It was left untouched and the recordings beside it are intact; ` +
-        'move it aside for analysis and restore it from backup, or contact support. Do not delete it.',
-      { cause: err },
-    );
+    throw damaged(path, (err as Error).message, err);
   }
   return db;
+}
+
+function refuseIfDamaged(path: string): void {
+  let problem: string | undefined;
+  try {
+    const ro = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      problem = quickCheck(ro);
+    } finally {
+      ro.close();
+    }
+  } catch (err) {
+    problem = (err as Error).message;
+  }
+  if (problem !== undefined) throw damaged(path, problem);
+}
+
+/** PRAGMA quick_check's complaints (the first three), or undefined when the file is sound. */
+function quickCheck(db: Db): string | undefined {
+  const rows = db.pragma('quick_check') as { quick_check: string }[];
+  const bad = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
+  return bad.length > 0 ? bad.slice(0, 3).join('; ') : undefined;
+}
+
+function damaged(path: string, problem: string, cause?: unknown): RecgwError {
+  return new RecgwError(
+    'state',
+    `state database ${path} is damaged (${problem}). It was left untouched and the recordings beside it are intact; ` +
+      'move it aside for analysis and restore it from backup, or contact support. Do not delete it.',
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 function migrate(db: Db, steps: readonly string[]): void {
