@@ -34,6 +34,9 @@ const source = {
 
 export const configSchema = {
   $id: 'https://recgw.invalid/schema/config.json',
+  // The gateway reads its config at start only (no live reload yet), so every change takes effect at the next
+  // restart; the per-key marks below say which keys will stay restart-only once live reload exists.
+  'x-restart': true,
   $defs: {
     serialPort: {
       type: 'object',

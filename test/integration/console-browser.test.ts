@@ -147,7 +147,8 @@ describe('the console in a browser', () => {
     cfg.uplink!.protocolVersion = 4;
     await page.fill('#config-text', JSON.stringify(cfg, null, 2));
     await page.click('#check-config');
-    expect(await page.textContent('#diff tr[data-key="place"] td:last-child')).toBe('立即生效');
+    // Every change waits for a restart while the gateway has no live reload (the schema marks the whole config).
+    expect(await page.textContent('#diff tr[data-key="place"] td:last-child')).toBe('重启后生效');
     expect(await page.textContent('#diff tr[data-key="uplink.protocolVersion"] td:last-child')).toBe('重启后生效');
     await snap('config-diff');
     await page.click('#apply-config');
@@ -158,7 +159,7 @@ describe('the console in a browser', () => {
     const audit = entries('config.changed').at(-1)!;
     expect(audit).toMatchObject({ via: 'console', user: 'admin', what: 'config', restartNeeded: true });
     expect(audit.changes).toEqual([
-      { key: 'place', from: '演示执法局 一号询问室 (demo interview room 1)', to: '二号询问室（控制台测试）', restart: false },
+      { key: 'place', from: '演示执法局 一号询问室 (demo interview room 1)', to: '二号询问室（控制台测试）', restart: true },
       { key: 'uplink.protocolVersion', to: 4, restart: true },
     ]);
     await page.goto(base + '/events');
