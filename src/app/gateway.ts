@@ -217,10 +217,12 @@ export class Gateway {
 
   /** Clean stop: finish and seal open segments, record the stop, close the database. */
   async stop(): Promise<void> {
+    const failed: string[] = [];
     const step = async (name: string, fn: () => unknown): Promise<void> => {
       try {
         await fn();
       } catch (err) {
+        failed.push(name);
         this.log.error(`stopping ${name} failed`, { err });
       }
     };
@@ -237,7 +239,8 @@ export class Gateway {
     await step('gps', () => this.gps?.stop());
     await step('ledger', () => {
       if (!this.core) return;
-      this.core.ledger.append(ENTRY.serviceStopped, { clean: true });
+      // Clean means every part stopped as it should; a part that failed is named, so the record does not overstate.
+      this.core.ledger.append(ENTRY.serviceStopped, failed.length === 0 ? { clean: true } : { clean: false, failed });
       kvSet(this.core.db, 'service.running', '0');
     });
     await step('evidence core', () => this.core?.stop());
