@@ -20,7 +20,7 @@ import { sessionCommand, statusCommand } from './session.js';
 type Command = (argv: string[], io: Io) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; help: string }> = {
-  ca: { run: caCommand, help: 'ca init|sign|server-cert   a demo/test agency CA' },
+  ca: { run: caCommand, help: 'ca init|sign|server-cert|receiver-cert   a demo/test agency CA' },
   enrol: { run: enrolCommand, help: 'enrol csr|install|show     device key, CSR and certificate' },
   verify: { run: verifyCommand, help: 'verify <dir> --ca ca.pem   prove a store or export is complete and unaltered' },
   report: { run: reportCommand, help: 'report <store> [--json] [--ca ca.pem]  sessions, hours, interruptions, upload timeliness' },
@@ -31,7 +31,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   receiver: { run: receiverCommand, help: 'receiver --config F         run the agency receiver in the foreground' },
   session: { run: sessionCommand, help: 'session start|pause|resume|stop|statement   act on the running gateway' },
   status: { run: statusCommand, help: 'status --config F [--json]  the running gateway\'s state' },
-  demo: { run: demoCommand, help: 'demo [--seconds N] [--out DIR]  run a complete simulated installation' },
+  demo: { run: demoCommand, help: 'demo [--seconds N] [--out DIR] [--broker URL]  run a complete simulated installation' },
 };
 
 function usage(): string {
