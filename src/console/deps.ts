@@ -88,11 +88,8 @@ export interface UploadQueueView {
   connected(): boolean;
 }
 
-export interface StillSource {
-  id: string;
-  kind: 'camera' | 'microphone';
-  label?: string;
-}
+export type { StillSource } from '../hal/ffmpeg/still.js';
+import type { StillSource } from '../hal/ffmpeg/still.js';
 
 export interface StillGrabber {
   sources(): StillSource[];

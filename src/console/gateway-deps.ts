@@ -13,7 +13,7 @@ import type { Logger } from '../util/log.js';
 import type { ConsoleDeps, ConsoleStatus, InterruptionLog, UploadQueueView } from './deps.js';
 import { ledgerAccess } from './ledger-view.js';
 import { identityEnrolment } from './enrolment.js';
-import { FfmpegStillGrabber } from './still.js';
+import { FfmpegStillGrabber } from '../hal/ffmpeg/still.js';
 
 export function uploadQueueView(o: { queue: UploadQueue; alarms: DeadlineAlarms; connected: () => boolean }): UploadQueueView {
   return {

@@ -3,13 +3,11 @@
  * (stdout, never a file) and handed to the browser. Only the console calls it, and only while no session is
  * open, so it never competes with a recording for the device. One grab at a time; each is bounded in time and size.
  *
- * (It belongs with the other ffmpeg drivers under src/hal/ffmpeg; it lives here until that folder is free to edit.)
  */
 import { spawn } from 'node:child_process';
-import type { SourceConfig } from '../config/types.js';
-import { DEFAULTS, v4l2InputFormat } from '../hal/ffmpeg/args.js';
-import { RecgwError } from '../util/errors.js';
-import type { StillGrabber, StillSource } from './deps.js';
+import type { SourceConfig } from '../../config/types.js';
+import { DEFAULTS, v4l2InputFormat } from './args.js';
+import { RecgwError } from '../../util/errors.js';
 
 const TIMEOUT_MS = 15_000;
 const MAX_JPEG = 16 * 1024 * 1024;
@@ -40,7 +38,14 @@ export function stillCommand(src: SourceConfig, ffmpeg = 'ffmpeg'): { command: s
   }
 }
 
-export class FfmpegStillGrabber implements StillGrabber {
+/** A source that can give a still, as the console lists it. */
+export interface StillSource {
+  id: string;
+  kind: 'camera' | 'microphone';
+  label?: string;
+}
+
+export class FfmpegStillGrabber {
   private busy = false;
 
   constructor(
