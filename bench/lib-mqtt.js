@@ -8,13 +8,13 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { connect, createServer } from 'node:net';
-import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import process from 'node:process';
 import { clearTimeout, setTimeout } from 'node:timers';
 import Database from 'better-sqlite3';
-import { caPaths, initCa, issueServerCertificate } from '../dist/pki/ca.js';
+import { initCa } from '../dist/pki/ca.js';
+import { writeMosquittoConfig } from '../dist/demo/mosquitto-config.js';
 import { provisionGateway, provisionReceiver } from '../dist/demo/provision.js';
 import { startEvidenceCore, stateDbPath } from '../dist/app/evidence-core.js';
 import { identityPaths } from '../dist/pki/identity.js';
@@ -185,11 +185,7 @@ function accepts(port) {
 // mosquitto, as test/helpers/mosquitto.ts configures it
 
 /** The ACL of uplink-protocol.md §2, with one receiver block per name. */
-export function uplinkAcl(receivers) {
-  const lines = ['pattern write recgw/%u/up/#', 'pattern write recgw/%u/status', 'pattern read  recgw/%u/down/#', ''];
-  for (const r of receivers) lines.push(`user ${r}`, 'topic read  recgw/+/up/#', 'topic write recgw/+/down/#', 'topic read  recgw/+/status', '');
-  return lines.join('\n');
-}
+export { uplinkAcl } from '../dist/demo/mosquitto-config.js';
 
 // The shell becomes mosquitto (exec) and leaves a background watchdog reading a pipe from us: when this process
 // dies, even by SIGKILL, the pipe reaches EOF and the watchdog kills mosquitto, which would otherwise hold its port.
@@ -206,45 +202,7 @@ export async function startMosquitto({ caDir, receivers = [], dir, cpu }) {
   installExitHook();
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
-  const caCert = caPaths(caDir).caCert;
-  const certFile = join(dir, 'server.pem');
-  const keyFile = join(dir, 'server-key.pem');
-  const aclFile = join(dir, 'acl');
-  const logFile = join(dir, 'mosquitto.log');
-  const confFile = join(dir, 'mosquitto.conf');
-  const server = issueServerCertificate({ caDir, names: ['localhost', '127.0.0.1'] });
-  writeFileSync(certFile, server.certPem);
-  writeFileSync(keyFile, server.keyPem, { mode: 0o600 });
-  writeFileSync(aclFile, uplinkAcl(receivers));
-  writeFileSync(
-    confFile,
-    [
-      ...(process.getuid?.() === 0 ? [`user ${userInfo().username}`] : []),
-      'per_listener_settings false',
-      'allow_anonymous false',
-      'persistence false',
-      // Small protocol messages (hello, state, receipts) must not wait ~40 ms for delayed ACKs (Nagle).
-      'set_tcp_nodelay true',
-      // Room for a burst of chunks queued for a slow receiver (the default 1000 drops the rest silently).
-      'max_queued_messages 10000',
-      `acl_file ${aclFile}`,
-      `log_dest file ${logFile}`,
-      'log_type error',
-      'log_type warning',
-      'log_type notice',
-      'log_type information',
-      'connection_messages true',
-      'log_timestamp_format %H:%M:%S',
-      // max_inflight_messages stays at its default (20): MQTT 5 clients see it as the broker's Receive Maximum.
-      `listener ${port} 127.0.0.1`,
-      `cafile ${caCert}`,
-      `certfile ${certFile}`,
-      `keyfile ${keyFile}`,
-      'require_certificate true',
-      'use_identity_as_username true',
-      '',
-    ].join('\n'),
-  );
+  const { confFile, logFile, caCert } = writeMosquittoConfig({ dir, caDir, port, receivers });
   const args = ['-c', WRAPPER, 'sh', MOSQUITTO, confFile];
   const proc = spawn(cpu === undefined ? '/bin/sh' : 'taskset', cpu === undefined ? args : ['-c', String(cpu), '/bin/sh', ...args], {
     stdio: ['pipe', 'ignore', 'pipe'],

@@ -4,11 +4,9 @@
  * stop(), on process exit, and (through a watchdog on a pipe) whenever the test process dies, however it dies.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { userInfo } from 'node:os';
-import { join } from 'node:path';
-import { caPaths, issueServerCertificate } from '../../src/pki/ca.js';
+import { writeMosquittoConfig } from '../../src/demo/mosquitto-config.js';
 import { freePort, tmp } from './fixtures.js';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
@@ -39,15 +37,7 @@ export interface Mosquitto {
   restart(): Promise<void>;
 }
 
-/** The ACL of uplink-protocol.md §2, with one receiver block per name. */
-export function uplinkAcl(receivers: string[]): string {
-  const lines = ['pattern write recgw/%u/up/#', 'pattern write recgw/%u/status', 'pattern read  recgw/%u/down/#', ''];
-  for (const r of receivers) {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(r)) throw new Error(`receiver name ${JSON.stringify(r)} cannot be an ACL user`);
-    lines.push(`user ${r}`, 'topic read  recgw/+/up/#', 'topic write recgw/+/down/#', 'topic read  recgw/+/status', '');
-  }
-  return lines.join('\n');
-}
+export { uplinkAcl } from '../../src/demo/mosquitto-config.js';
 
 // Brokers that are running, killed on exit so that a failed test leaves none behind.
 const live = new Set<ChildProcess>();
@@ -76,45 +66,7 @@ export async function startMosquitto(opts: StartMosquittoOptions): Promise<Mosqu
   installExitHook();
   const dir = opts.dir ?? tmp('recgw-mosquitto-');
   const port = opts.port ?? (await freePort());
-  const caCert = caPaths(opts.caDir).caCert;
-  const certFile = join(dir, 'server.pem');
-  const keyFile = join(dir, 'server-key.pem');
-  const aclFile = join(dir, 'acl');
-  const logFile = join(dir, 'mosquitto.log');
-  const confFile = join(dir, 'mosquitto.conf');
-
-  const server = issueServerCertificate({ caDir: opts.caDir, names: ['localhost', '127.0.0.1'] });
-  writeFileSync(certFile, server.certPem);
-  writeFileSync(keyFile, server.keyPem, { mode: 0o600 });
-  writeFileSync(aclFile, uplinkAcl(opts.receivers ?? []));
-  const conf = [
-    // As root, mosquitto would drop to user `mosquitto`, which cannot read our 0600 key in a 0700 temp folder.
-    ...(process.getuid?.() === 0 ? [`user ${userInfo().username}`] : []),
-    'per_listener_settings false',
-    'allow_anonymous false',
-    'persistence false',
-    // Small protocol messages (hello, state, receipts) must not wait ~40 ms for delayed ACKs (Nagle).
-    'set_tcp_nodelay true',
-    // Room for a burst of chunks queued for a slow receiver (the default 1000 drops the rest silently).
-    'max_queued_messages 10000',
-    `acl_file ${aclFile}`,
-    `log_dest file ${logFile}`,
-    'log_type error',
-    'log_type warning',
-    'log_type notice',
-    'log_type information',
-    'connection_messages true',
-    'log_timestamp_format %H:%M:%S',
-    // max_inflight_messages stays at its default (20), which MQTT 5 clients see as the broker's Receive Maximum.
-    `listener ${port} 127.0.0.1`,
-    `cafile ${caCert}`,
-    `certfile ${certFile}`,
-    `keyfile ${keyFile}`,
-    'require_certificate true',
-    'use_identity_as_username true',
-    '',
-  ].join('\n');
-  writeFileSync(confFile, conf);
+  const { confFile, logFile, caCert } = writeMosquittoConfig({ dir, caDir: opts.caDir, port, receivers: opts.receivers ?? [] });
 
   let proc: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
