@@ -6,8 +6,9 @@
  * gpsd runs under a watchdog shell holding a pipe from the test process: when the test process dies, however it
  * dies, the pipe reaches EOF and gpsd is killed. gpsd must never outlive the test (it would keep its port).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { spawnWatched, waitListening } from './watched-process.js';
+import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { freePort, tmp } from './fixtures.js';
 
@@ -129,28 +130,7 @@ export interface Gpsd {
   output(): string;
 }
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const p of live) p.kill('SIGKILL');
-  });
-}
-
-// The shell keeps fd 3 as the read end of our stdin pipe; a background subshell waits for EOF on it and kills
-// gpsd. `exec` makes the shell become gpsd, so the pid we hold is gpsd's and signals reach it directly.
-const WRAPPER = `
-exec 3<&0
-me=$$
-{ while read -r _; do :; done <&3; kill -9 "$me" 2>/dev/null; } </dev/null >/dev/null 2>&1 &
-exec 3<&- 0</dev/null
-exec "$@"
-`;
-
 export async function startGpsd(opts: { feedPort: number; port?: number; dir?: string }): Promise<Gpsd> {
-  installExitHook();
   const dir = opts.dir ?? tmp('recgw-gpsd-');
   const port = opts.port ?? (await freePort());
   // -N foreground, -n open the device at once (not on the first client), -S our port, -F a control socket of our own.
@@ -161,32 +141,13 @@ export async function startGpsd(opts: { feedPort: number; port?: number; dir?: s
 
   const start = async (): Promise<void> => {
     if (proc) return;
-    const p = spawn('/bin/sh', ['-c', WRAPPER, 'sh', GPSD, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const w = spawnWatched(GPSD, args, (t) => (out += t));
+    const p = w.proc;
     proc = p;
-    live.add(p);
-    p.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-    p.stdin?.on('error', () => undefined);
-    let exitInfo: string | undefined;
-    exited = new Promise((resolve) => {
-      p.on('exit', (code, signal) => {
-        exitInfo = `code ${code} signal ${signal}`;
-        live.delete(p);
-        p.stdin?.destroy();
-        if (proc === p) proc = undefined;
-        resolve();
-      });
+    exited = w.exited.then(() => {
+      if (proc === p) proc = undefined;
     });
-    const deadline = Date.now() + 10_000;
-    while (true) {
-      if (exitInfo) throw new Error(`gpsd exited at start (${exitInfo}):\n${out.slice(-2000)}`);
-      if (await accepts(port)) return;
-      if (Date.now() > deadline) {
-        p.kill('SIGKILL');
-        throw new Error(`gpsd did not listen on ${port} within 10 s:\n${out.slice(-2000)}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitListening(w, port, 'gpsd', () => out.slice(-2000));
   };
 
   const signalAndWait = async (sig: NodeJS.Signals): Promise<void> => {
@@ -211,19 +172,6 @@ export async function startGpsd(opts: { feedPort: number; port?: number; dir?: s
   };
 }
 
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => {
-      s.destroy();
-      resolve(false);
-    });
-  });
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // A fake gpsd: a plain TCP server whose script the test writes (garbage, then sense).

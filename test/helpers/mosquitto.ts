@@ -3,9 +3,9 @@
  * the certificate CN as username, and the ACL of §2. Each broker gets its own folder and free port; it is stopped by
  * stop(), on process exit, and (through a watchdog on a pipe) whenever the test process dies, however it dies.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnWatched, waitListening } from './watched-process.js';
 import { existsSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { writeMosquittoConfig } from '../../src/demo/mosquitto-config.js';
 import { freePort, tmp } from './fixtures.js';
 
@@ -39,31 +39,7 @@ export interface Mosquitto {
 
 export { uplinkAcl } from '../../src/demo/mosquitto-config.js';
 
-// Brokers that are running, killed on exit so that a failed test leaves none behind.
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const p of live) p.kill('SIGKILL');
-  });
-}
-
-// mosquitto runs under a shell that holds the read end of a pipe from us. When the test process dies, even by
-// SIGKILL, the pipe reaches EOF and the watchdog kills mosquitto, which would otherwise hold its port for good.
-// `exec` makes the shell itself become mosquitto, so its pid is mosquitto's and signals go straight to it;
-// the watchdog is a background subshell that reads fd 3 (background jobs get /dev/null as stdin).
-const WRAPPER = `
-exec 3<&0
-me=$$
-{ while read -r _; do :; done <&3; kill -9 "$me" 2>/dev/null; } </dev/null >/dev/null 2>&1 &
-exec 3<&- 0</dev/null
-exec "$1" -c "$2"
-`;
-
 export async function startMosquitto(opts: StartMosquittoOptions): Promise<Mosquitto> {
-  installExitHook();
   const dir = opts.dir ?? tmp('recgw-mosquitto-');
   const port = opts.port ?? (await freePort());
   const { confFile, logFile, caCert } = writeMosquittoConfig({ dir, caDir: opts.caDir, port, receivers: opts.receivers ?? [] });
@@ -79,33 +55,13 @@ export async function startMosquitto(opts: StartMosquittoOptions): Promise<Mosqu
 
   const launch = async (): Promise<void> => {
     output = '';
-    const p = spawn('/bin/sh', ['-c', WRAPPER, 'sh', MOSQUITTO, confFile], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const w = spawnWatched(MOSQUITTO, ['-c', confFile], (t) => (output += t));
+    const p = w.proc;
     proc = p;
-    live.add(p);
-    p.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    // Writing to the watchdog pipe after it closed must not crash the test.
-    p.stdin.on('error', () => {});
-    let exitInfo: string | undefined;
-    exited = new Promise((resolve) => {
-      p.on('exit', (code, signal) => {
-        exitInfo = `exit code ${code} signal ${signal}`;
-        live.delete(p);
-        p.stdin.destroy();
-        if (proc === p) proc = undefined;
-        resolve();
-      });
+    exited = w.exited.then(() => {
+      if (proc === p) proc = undefined;
     });
-    const deadline = Date.now() + 10_000;
-    while (true) {
-      if (exitInfo) throw new Error(`mosquitto exited at start (${exitInfo})\n${logTail()}`);
-      if (await accepts(port)) return;
-      if (Date.now() > deadline) {
-        p.kill('SIGKILL');
-        throw new Error(`mosquitto did not accept connections on port ${port} within 10 s\n${logTail()}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitListening(w, port, 'mosquitto', logTail);
   };
 
   const stop = async (): Promise<void> => {
@@ -136,16 +92,3 @@ export async function startMosquitto(opts: StartMosquittoOptions): Promise<Mosqu
 }
 
 /** Whether something accepts TCP connections on 127.0.0.1:port (a bare connect, closed at once). */
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => {
-      s.destroy();
-      resolve(false);
-    });
-  });
-}
