@@ -6,6 +6,8 @@
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/types.js';
+import { loadConfig } from '../config/load.js';
+import { diffConfig } from '../config/diff.js';
 import { startEvidenceCore, type EvidenceCore } from './evidence-core.js';
 import { kvGet, kvSet } from '../state/db.js';
 import { ENTRY } from '../evidence/types.js';
@@ -53,6 +55,8 @@ export class Gateway {
   private serialDevices: SerialDevices | undefined;
   private console: ConsoleServer | undefined;
   private indicators: Indicators | undefined;
+  /** Keys changed in the file since the start that only take effect after a restart (status shows them). */
+  private restartPending: string[] = [];
 
   constructor(
     private readonly config: Config,
@@ -195,10 +199,11 @@ export class Gateway {
           settings: config.console,
           core,
           recorder,
-          status: async () => ({ ...(await recorder.status()), ...this.extraStatus() }),
+          status: () => this.status(),
           ...(uplink ? { queue: uplink.queue, uplinkConnected: () => (uplink.uploader.localStatus() as { connected?: boolean }).connected === true } : {}),
           log: log.child('console'),
           now,
+          onConfigApplied: () => this.configApplied(),
         }),
       );
       await this.console.start();
@@ -206,9 +211,32 @@ export class Gateway {
     log.info('gateway ready', { deviceId: config.deviceId, sources: sources.length, socket: config.control.socket, previousStop: unclean ? 'unclean' : 'clean' });
   }
 
+  /**
+   * The config file changed (the console wrote it): read it again and apply what may change while running (the
+   * schema's keys without `x-restart`: place, pre-flight limits, upload deadlines, alarms, retention, chunk size,
+   * bandwidth cap, timeouts). Keys that need a restart are kept as pending until then; the status names them.
+   * A file that no longer loads changes nothing and is reported (the next start would refuse it too).
+   */
+  configApplied(): { live: string[]; restartPending: string[] } {
+    const next = loadConfig(this.config.file);
+    const changes = diffConfig(this.config, next);
+    this.recorder?.reconfigure(next);
+    if (next.uplink) this.uplink?.uploader.reconfigure(next.uplink);
+    const live = changes.filter((c) => !c.restart).map((c) => c.key);
+    this.restartPending = changes.filter((c) => c.restart).map((c) => c.key);
+    this.log.info('config re-read', { live, restartPending: this.restartPending });
+    return { live, restartPending: this.restartPending };
+  }
+
+  /** The whole status: the recorder's and the gateway's own (what the console shows). */
+  async status(): Promise<Awaited<ReturnType<Recorder['status']>> & Record<string, unknown>> {
+    return { ...(await this.recorderInterface.status()), ...this.extraStatus() };
+  }
+
   /** The gateway's state beside the recorder's, for `recgw status` and the console. */
   private extraStatus(): Record<string, unknown> {
     return {
+      ...(this.restartPending.length ? { config: { restartPending: this.restartPending } } : {}),
       ...(this.uplink ? { uplink: this.uplink.uploader.localStatus() } : {}),
       ...(this.serialDevices?.status() ?? {}),
       ...(this.gps ? { gpsd: this.gps.status() } : {}),

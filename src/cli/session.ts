@@ -97,7 +97,7 @@ export async function sessionCommand(argv: string[], io: Io): Promise<number> {
 
 export async function statusCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, common, 'recgw status --config FILE [--json]');
-  const st = await call<RecorderStatus & { uplink?: UplinkStatus }>(socketPath(values), 'status');
+  const st = await call<RecorderStatus & { uplink?: UplinkStatus; config?: { restartPending: string[] } }>(socketPath(values), 'status');
   if (values.json) {
     io.out(JSON.stringify(st) + '\n');
     return 0;
@@ -111,6 +111,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
   lines.push(`  clock: ${st.clock.source}, ${st.clock.synced ? 'synchronised' : 'NOT synchronised'}`);
   lines.push(`  sealing queue: ${st.sealing.pending}`);
   if (st.uplink) lines.push(describeUplink(st.uplink));
+  if (st.config?.restartPending.length) lines.push(`  config changed; a restart of the service applies: ${st.config.restartPending.join(', ')}`);
   for (const l of st.lackingStatement) lines.push(`  session ${l.sessionId} (case ${l.caseRef}) lacks its written statement`);
   io.out(lines.join('\n') + '\n');
   return 0;

@@ -1,7 +1,8 @@
 /**
  * The installation config's JSON Schema. One file per installation, checked at start-up; unknown keys are
- * errors (a typo must not silently fall back to a default). `x-restart: true` marks keys whose change only
- * takes effect after a restart (the console shows this).
+ * errors (a typo must not silently fall back to a default). `x-restart: true` marks keys (or whole sections) whose
+ * change only takes effect after a restart; every other key the running gateway applies when the console changes
+ * it (Gateway.configApplied). The console shows which is which.
  */
 export const SOURCE_DRIVERS = ['sim', 'v4l2', 'alsa', 'rtsp', 'rpicam'] as const;
 export const INSTALLATIONS = ['interview-room', 'hearing-room', 'vehicle'] as const;
@@ -34,9 +35,6 @@ const source = {
 
 export const configSchema = {
   $id: 'https://recgw.invalid/schema/config.json',
-  // The gateway reads its config at start only (no live reload yet), so every change takes effect at the next
-  // restart; the per-key marks below say which keys will stay restart-only once live reload exists.
-  'x-restart': true,
   $defs: {
     serialPort: {
       type: 'object',
@@ -74,6 +72,7 @@ export const configSchema = {
     time: {
       type: 'object',
       additionalProperties: false,
+      'x-restart': true,
       properties: {
         source: {
           enum: ['ntp', 'gps', 'rtc', 'host'],
@@ -89,6 +88,7 @@ export const configSchema = {
     control: {
       type: 'object',
       additionalProperties: false,
+      'x-restart': true,
       properties: {
         socket: { ...path, 'x-restart': true, description: 'Unix socket for recgw session/status (default: <stateDir>/control.sock)' },
       },
@@ -97,6 +97,7 @@ export const configSchema = {
     gps: {
       type: 'object',
       additionalProperties: false,
+      'x-restart': true,
       description: 'position (and optionally time) from gpsd',
       properties: {
         gpsd: { type: 'string', pattern: '^[^:]+:[0-9]{1,5}$', default: '127.0.0.1:2947', description: 'gpsd host:port' },
@@ -116,6 +117,7 @@ export const configSchema = {
     gpio: {
       type: 'object',
       additionalProperties: false,
+      'x-restart': true,
       description: 'lamps, buzzer and trigger inputs, by BCM pin number (the driver finds the chip base, 512 on kernels 6.6+)',
       properties: {
         backend: { enum: ['sysfs', 'sim'], default: 'sysfs', 'x-restart': true, description: 'sim: no hardware (tests and demos)' },
@@ -153,6 +155,7 @@ export const configSchema = {
     serial: {
       type: 'object',
       additionalProperties: false,
+      'x-restart': true,
       description: 'serial devices: the room control panel, PTZ cameras (VISCA), a UPS or battery monitor',
       properties: {
         panel: { $ref: '#/$defs/serialPort' },
@@ -187,7 +190,7 @@ export const configSchema = {
         alarmHoursBefore: { type: 'array', items: { type: 'number', exclusiveMinimum: 0 }, maxItems: 4, default: [6, 1] },
         retentionHours: { type: 'number', minimum: 0, default: 72, description: 'keep a receipted segment locally this long' },
         chunkKiB: { type: 'integer', minimum: 16, maximum: 4096, default: 1024, description: 'chunk size of segment uploads (resends after a break cost up to window x chunk)' },
-        window: { type: 'integer', minimum: 1, maximum: 64, default: 16, description: 'chunks in flight (capped by the broker Receive Maximum)' },
+        window: { type: 'integer', minimum: 1, maximum: 64, default: 16, 'x-restart': true, description: 'chunks in flight (capped by the broker Receive Maximum)' },
         maxBytesPerSecond: { type: 'integer', minimum: 1024, description: 'bandwidth cap for metered links' },
         answerTimeoutSeconds: { type: 'number', minimum: 0.5, maximum: 600, default: 15 },
         outOfCoverageMinutes: {
@@ -201,6 +204,7 @@ export const configSchema = {
     console: {
       type: 'object',
       additionalProperties: false,
+      'x-restart': true,
       description: 'the local web console for field technicians (docs/console.md); without this key the gateway serves none',
       properties: {
         listen: {
@@ -234,14 +238,14 @@ export const configSchema = {
       additionalProperties: false,
       required: ['sources'],
       properties: {
-        segmentSeconds: { type: 'integer', minimum: 2, maximum: 600, default: 10 },
-        preEventSeconds: { type: 'integer', minimum: 0, maximum: 120, default: 0 },
+        segmentSeconds: { type: 'integer', minimum: 2, maximum: 600, default: 10, 'x-restart': true },
+        preEventSeconds: { type: 'integer', minimum: 0, maximum: 120, default: 0, 'x-restart': true },
         expectedSessionMinutes: { type: 'integer', minimum: 1, maximum: 1440, default: 120 },
         minBatteryPercent: { type: 'integer', minimum: 0, maximum: 100, default: 20 },
-        announcement: { ...path, description: 'audio file played at session start when the room has a speaker' },
-        speakerDevice: { type: 'string', description: 'ALSA device of the speaker, e.g. default or hw:0,0' },
-        storageQuotaMB: { type: 'integer', minimum: 1, description: 'cap on local recording storage' },
-        sources: { type: 'array', minItems: 1, maxItems: 8, items: source },
+        announcement: { ...path, 'x-restart': true, description: 'audio file played at session start when the room has a speaker' },
+        speakerDevice: { type: 'string', 'x-restart': true, description: 'ALSA device of the speaker, e.g. default or hw:0,0' },
+        storageQuotaMB: { type: 'integer', minimum: 1, 'x-restart': true, description: 'cap on local recording storage' },
+        sources: { type: 'array', minItems: 1, maxItems: 8, items: source, 'x-restart': true },
       },
     },
   },

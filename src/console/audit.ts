@@ -4,7 +4,7 @@
  */
 import { ENTRY } from '../evidence/types.js';
 import type { ConfigChange, LedgerAccess } from './deps.js';
-import { shortValue } from './config-diff.js';
+import { shortValue } from '../config/diff.js';
 
 const typed = (s: string): string => [...s.slice(0, 64)].map((c) => (c.charCodeAt(0) < 0x20 || c === '\u007f' ? '?' : c)).join('');
 

@@ -12,7 +12,15 @@ import type { QueueSummary } from '../uplink/queue.js';
 import type { Alarm } from '../uplink/alarms.js';
 
 /** The recorder's status plus the parts beside it (`uplink`, `panel`, `ups`, `ptz`, `gpsd`), as `recgw status` shows it. */
-export type ConsoleStatus = RecorderStatus & { uplink?: unknown; gpsd?: unknown; panel?: unknown; ups?: unknown; ptz?: unknown };
+export type ConsoleStatus = RecorderStatus & {
+  uplink?: unknown;
+  gpsd?: unknown;
+  panel?: unknown;
+  ups?: unknown;
+  ptz?: unknown;
+  /** Config keys changed since the start that wait for a restart. */
+  config?: { restartPending: string[] };
+};
 
 export interface StatusProvider {
   /** The gateway's whole status now. */
@@ -97,18 +105,13 @@ export interface StillGrabber {
   grab(sourceId: string): Promise<Buffer>;
 }
 
-export interface ConfigChange {
-  key: string;
-  from?: unknown;
-  to?: unknown;
-  restart: boolean;
-}
+export type { ConfigChange } from '../config/diff.js';
 
 export interface ConfigFileAccess {
   /** The installation's config file, edited in place. */
   file: string;
-  /** Told after a change was written, with the keys that changed (the gateway may apply the live ones). */
-  onApplied?(changes: ConfigChange[]): void | Promise<void>;
+  /** Told after a change was written: the gateway applies the keys that may change while running. */
+  onApplied?(): unknown;
 }
 
 export interface ConsoleDeps {

@@ -52,6 +52,8 @@ export interface GatewayParts {
   uplinkConnected?: () => boolean;
   log: Logger;
   now?: () => number;
+  /** The gateway re-reads the config file the console wrote and applies its live keys. */
+  onConfigApplied?: () => unknown;
 }
 
 export function consoleDeps(p: GatewayParts): ConsoleDeps {
@@ -68,7 +70,7 @@ export function consoleDeps(p: GatewayParts): ConsoleDeps {
     preflight: { preflight: () => recorder.preflight() },
     ledger: ledgerAccess(core.db, core.ledger),
     interruptions: interruptionLog(new SessionStore(core.db, core.ledger)),
-    config: { file: config.file },
+    config: { file: config.file, ...(p.onConfigApplied ? { onApplied: p.onConfigApplied } : {}) },
     enrolment: identityEnrolment({ deviceId: config.deviceId, paths, caCert: config.agency.caCert, ...(p.now ? { now: p.now } : {}) }),
     ...(p.queue && config.uplink
       ? {

@@ -104,7 +104,7 @@ const CLOSE_GRACE_MS = 10 * 60_000;
 const PRODUCE_TIMEOUT_MS = 6000;
 
 export class Recorder extends EventEmitter<RecorderEvents> {
-  private readonly d: RecorderDeps;
+  private d: RecorderDeps;
   private readonly now: () => number;
   private readonly keepRunning: boolean;
   private readonly buffer: SegmentFile[] = [];
@@ -127,6 +127,16 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     this.now = deps.now ?? Date.now;
     // With a pre-event buffer the sources record all the time; otherwise only while a session records.
     this.keepRunning = deps.recording.preEventSeconds > 0;
+  }
+
+  /**
+   * A changed config's live settings: the place (for sessions opened from now on) and the pre-flight's expected
+   * session length and battery minimum. Sources, segment length and the pre-event buffer need a restart.
+   */
+  reconfigure(next: { place?: string | undefined; recording: Pick<RecordingConfig, 'expectedSessionMinutes' | 'minBatteryPercent'> }): void {
+    const { place: _old, ...rest } = this.d;
+    const { expectedSessionMinutes, minBatteryPercent } = next.recording;
+    this.d = { ...rest, ...(next.place ? { place: next.place } : {}), recording: { ...this.d.recording, expectedSessionMinutes, minBatteryPercent } };
   }
 
   // ---- lifecycle -------------------------------------------------------------------------------------------

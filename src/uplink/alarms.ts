@@ -28,7 +28,7 @@ export function alarmLevels(hoursBefore: number[]): { level: string; beforeMs: n
 }
 
 export class DeadlineAlarms {
-  private readonly levels: { level: string; beforeMs: number }[];
+  private levels: { level: string; beforeMs: number }[];
 
   constructor(
     private readonly db: Db,
@@ -36,6 +36,11 @@ export class DeadlineAlarms {
     private readonly queue: UploadQueue,
     hoursBefore: number[],
   ) {
+    this.levels = alarmLevels(hoursBefore);
+  }
+
+  /** A changed config's alarm times, from the next check on. */
+  setHoursBefore(hoursBefore: number[]): void {
     this.levels = alarmLevels(hoursBefore);
   }
 

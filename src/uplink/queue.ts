@@ -34,8 +34,13 @@ export class UploadQueue {
   constructor(
     private readonly db: Db,
     private readonly ledger: Ledger,
-    private readonly deadlineHours: number,
+    private deadlineHours: number,
   ) {}
+
+  /** A changed config's deadline applies to what is queued from now on; queued items keep the deadline they have. */
+  setDeadlineHours(hours: number): void {
+    this.deadlineHours = hours;
+  }
 
   /** Enqueue sealed segments not yet queued; their deadline counts from the segment's end. */
   sync(): number {

@@ -21,9 +21,14 @@ export class Retention {
   constructor(
     private readonly db: Db,
     private readonly ledger: Ledger,
-    private readonly retentionHours: number,
+    private retentionHours: number,
     private readonly log: Logger,
   ) {}
+
+  /** A changed config's retention, from the next sweep on (a receipt is still needed before any removal). */
+  setRetentionHours(hours: number): void {
+    this.retentionHours = hours;
+  }
 
   /** Remove what is due at `nowMs`; returns how many files were removed. */
   async sweep(nowMs: number): Promise<number> {

@@ -46,6 +46,9 @@ const AWAY_SINCE = 'uplink.awaySince';
 const TICK_MS = 60_000;
 const HOUR = 3600_000;
 
+const bucketFor = (c: UplinkConfig): TokenBucket | undefined =>
+  c.maxBytesPerSecond ? new TokenBucket(c.maxBytesPerSecond, Math.max(c.maxBytesPerSecond, c.chunkKiB * 1024)) : undefined;
+
 export class Uploader {
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
@@ -53,13 +56,26 @@ export class Uploader {
   private progressed: (() => void) | undefined;
   private unsubscribe: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private readonly bucket: TokenBucket | undefined;
+  private bucket: TokenBucket | undefined;
   private lastStatus = 0;
   private statusTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: UploaderOptions) {
-    const cap = o.config.maxBytesPerSecond;
-    this.bucket = cap ? new TokenBucket(cap, Math.max(cap, o.config.chunkKiB * 1024)) : undefined;
+    this.bucket = bucketFor(o.config);
+  }
+
+  /**
+   * A changed config's live settings (deadline, alarms, retention, chunk size, bandwidth cap, timeouts), from the
+   * next chunk or check on. The broker, protocol version and window stay as the link was built (restart keys).
+   */
+  reconfigure(next: UplinkConfig): void {
+    const { broker, protocolVersion, window } = this.o.config;
+    this.o.config = { ...next, broker, protocolVersion, window };
+    this.bucket = bucketFor(this.o.config);
+    this.o.queue.setDeadlineHours(next.deadlineHours);
+    this.o.alarms.setHoursBefore(next.alarmHoursBefore);
+    this.o.retention.setRetentionHours(next.retentionHours);
+    this.poke();
   }
 
   start(): void {

@@ -68,9 +68,10 @@ describe('the console in a browser', () => {
         core: gateway.evidence,
         recorder,
         queue,
-        // The gateway adds its uplink's own status here; the queue's summary stands in for it.
-        status: async () => ({ ...(await recorder.status()), uplink: { connected: false, broker: config.uplink!.broker, queue: queue.summary(), alarms: [] } }),
+        status: () => gateway.status(),
         log: silentLogger,
+        // As the gateway wires its own console: a change written is applied to the running gateway.
+        onConfigApplied: () => gateway.configApplied(),
       }),
       throttle: { baseMs: 1500 },
     });
@@ -134,7 +135,7 @@ describe('the console in a browser', () => {
     expect(entries('console.login').at(-1)).toMatchObject({ user: 'admin', ip: '127.0.0.1' });
   });
 
-  it('changes a setting: errors beside the key, the diff with restart notes, applied and audited', async () => {
+  it('changes settings: errors beside the key, the diff with restart notes, live keys applied at once, audited', async () => {
     await page.goto(base + '/config');
     const cfg = JSON.parse(await page.inputValue('#config-text')) as Record<string, Record<string, unknown>>;
     cfg.recording!.segmentSeconds = 1;
@@ -144,22 +145,31 @@ describe('the console in a browser', () => {
     await snap('config-invalid');
     cfg.recording!.segmentSeconds = 2;
     (cfg as Record<string, unknown>).place = '二号询问室（控制台测试）';
+    cfg.uplink!.deadlineHours = 12;
     cfg.uplink!.protocolVersion = 4;
     await page.fill('#config-text', JSON.stringify(cfg, null, 2));
     await page.click('#check-config');
-    // Every change waits for a restart while the gateway has no live reload (the schema marks the whole config).
-    expect(await page.textContent('#diff tr[data-key="place"] td:last-child')).toBe('重启后生效');
+    // The place and the deadline apply to the running gateway; the broker's protocol waits for a restart.
+    expect(await page.textContent('#diff tr[data-key="place"] td:last-child')).toBe('立即生效');
+    expect(await page.textContent('#diff tr[data-key="uplink.deadlineHours"] td:last-child')).toBe('立即生效');
     expect(await page.textContent('#diff tr[data-key="uplink.protocolVersion"] td:last-child')).toBe('重启后生效');
     await snap('config-diff');
     await page.click('#apply-config');
     expect(await page.textContent('.msg')).toContain('修改已写入配置文件');
+    expect(await page.textContent('#live-note')).toContain('place, uplink.deadlineHours');
     expect(await page.textContent('#restart-note')).toContain('uplink.protocolVersion');
+    expect(await page.textContent('#restart-note')).not.toContain('place');
     await snap('config-applied');
+    // The overview says what waits for a restart (and the queue test below sees the new deadline, the session the place).
+    await page.goto(base + '/');
+    expect(await page.textContent('#restart-pending')).toContain('uplink.protocolVersion');
+    expect(await page.textContent('#restart-pending')).not.toContain('place');
     expect(JSON.parse(readFileSync(gw.configPath, 'utf8')).place).toBe('二号询问室（控制台测试）');
     const audit = entries('config.changed').at(-1)!;
     expect(audit).toMatchObject({ via: 'console', user: 'admin', what: 'config', restartNeeded: true });
     expect(audit.changes).toEqual([
-      { key: 'place', from: '演示执法局 一号询问室 (demo interview room 1)', to: '二号询问室（控制台测试）', restart: true },
+      { key: 'place', from: '演示执法局 一号询问室 (demo interview room 1)', to: '二号询问室（控制台测试）', restart: false },
+      { key: 'uplink.deadlineHours', to: 12, restart: false },
       { key: 'uplink.protocolVersion', to: 4, restart: true },
     ]);
     await page.goto(base + '/events');
@@ -212,7 +222,9 @@ describe('the console in a browser', () => {
     await page.waitForSelector('#queue-rows tr', { timeout: 15_000 });
     const left = page.locator('#queue-rows tr:first-child td[data-deadline]');
     const first = await left.textContent();
-    expect(first).toMatch(/^23:59:\d\d$/);
+    // 12 h: the deadline changed in the console applies to what was recorded after the change.
+    expect(first).toMatch(/^11:59:\d\d$/);
+    expect(entries('session.opened').at(-1)).toMatchObject({ caseRef: 'C-2026-006', place: '二号询问室（控制台测试）' });
     await sleep(1200);
     expect(await left.textContent()).not.toBe(first);
     expect(Number(await page.textContent('#queue-count'))).toBeGreaterThan(0);

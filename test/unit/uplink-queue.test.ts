@@ -95,6 +95,23 @@ describe('UploadQueue order and sync', () => {
     expect(w.queue.sync()).toBe(0);
     expect(w.queue.nextFiles(100).map((f) => f.name)).toEqual([d, a, b, c]);
   });
+
+  it('a deadline changed while running (the console) applies to what is queued after it, and to the entries', async () => {
+    const w = await world();
+    const T = w.clock.ms;
+    const [a] = await w.seal([{ source: 'cam1', seq: 0, endMs: T - 60_000 }]);
+    w.queue.sync();
+    const firstEntry = Date.parse(w.core.ledger.entry(1)!.time);
+    expect(w.queue.entriesDeadlineMs()).toBe(firstEntry + DEADLINE_HOURS * HOUR);
+    w.queue.setDeadlineHours(2);
+    const [b] = await w.seal([{ source: 'cam1', seq: 1, endMs: T }]);
+    w.queue.sync();
+    expect(w.queue.nextFiles(100).map((f) => [f.name, f.deadlineMs])).toEqual([
+      [b, T + 2 * HOUR],
+      [a, T - 60_000 + DEADLINE_HOURS * HOUR],
+    ]);
+    expect(w.queue.entriesDeadlineMs()).toBe(firstEntry + 2 * HOUR);
+  });
 });
 
 describe('UploadQueue entries deadline and summary', () => {

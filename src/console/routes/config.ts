@@ -10,7 +10,7 @@ import type { Ctx, Route } from '../router.js';
 import type { App } from '../app.js';
 import type { ConfigChange } from '../deps.js';
 import type { ConfigProblem } from '../../config/load.js';
-import { configProblems, configWarnings, diffConfig, flatten, parseConfigJson, shortValue } from '../config-diff.js';
+import { configProblems, configWarnings, diffConfig, flatten, parseConfigJson, shortValue } from '../../config/diff.js';
 import { normaliseConfigText, readConfigText, replaceConfigText, textHash } from '../config-file.js';
 import { csrfField } from './auth.js';
 
@@ -103,7 +103,7 @@ ${c.value !== undefined ? h`<h2>${ctx.t('cfg.fields')}</h2>${fieldRows(ctx, c.va
     );
   };
 
-  const apply = async (ctx: Ctx, submitted: string, base: string): Promise<{ status: number; c: Checked; applied: boolean; reason?: string }> => {
+  const apply = async (ctx: Ctx, submitted: string, base: string): Promise<{ status: number; c: Checked; applied: boolean; reason?: string; liveFailed?: string }> => {
     const run = applying.then(async () => {
       const c = await check(file(), submitted);
       if (c.syntax || c.problems.length) return { status: 400, c, applied: false, reason: 'invalid' };
@@ -111,7 +111,13 @@ ${c.value !== undefined ? h`<h2>${ctx.t('cfg.fields')}</h2>${fieldRows(ctx, c.va
       if (!(await replaceConfigText(file(), base, c.text))) return { status: 409, c, applied: false, reason: 'changed-meanwhile' };
       app.audit.configChanged(ctx.user!.name, file(), textHash(c.text), c.changes);
       app.deps.log.info('config changed from the console', { user: ctx.user!.name, keys: c.changes.map((x) => x.key) });
-      await app.deps.config.onApplied?.(c.changes);
+      try {
+        await app.deps.config.onApplied?.();
+      } catch (err) {
+        // Written and audited, but the running gateway could not take it: it takes effect at the next start.
+        app.deps.log.error('the running gateway could not apply the changed config', { err: String(err) });
+        return { status: 200, c, applied: true, liveFailed: String(err) };
+      }
       return { status: 200, c, applied: true };
     });
     applying = run.catch(() => undefined);
@@ -158,10 +164,13 @@ ${c.value !== undefined ? h`<h2>${ctx.t('cfg.fields')}</h2>${fieldRows(ctx, c.va
         }
         if (!r.applied) return previewPage(ctx, r.c, r.status);
         const restart = r.c.changes.filter((c) => c.restart).map((c) => c.key);
+        const live = r.c.changes.filter((c) => !c.restart).map((c) => c.key);
         return app.page(
           ctx,
           ctx.t('nav.config'),
-          h`${diffTable(ctx, r.c.changes)}${restart.length ? h`<p class="warn" id="restart-note">${ctx.t('cfg.restartNeeded', { keys: restart.join(', ') })}</p>` : ''}
+          h`${diffTable(ctx, r.c.changes)}${live.length && !r.liveFailed ? h`<p id="live-note">${ctx.t('cfg.appliedLive', { keys: live.join(', ') })}</p>` : ''}
+${r.liveFailed ? h`<p class="warn" id="live-failed">${ctx.t('cfg.liveFailed', { error: r.liveFailed })}</p>` : ''}
+${restart.length ? h`<p class="warn" id="restart-note">${ctx.t('cfg.restartNeeded', { keys: restart.join(', ') })}</p>` : ''}
 <p><a href="/config">${ctx.t('cfg.back')}</a></p>`,
           { message: { kind: 'success', text: ctx.t('cfg.applied') } },
         );

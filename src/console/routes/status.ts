@@ -87,7 +87,8 @@ export function statusRoutes(app: App): Route[] {
       api: false,
       handle: async (ctx) => {
         const st = await app.deps.status.status();
-        return app.page(ctx, ctx.t('nav.overview'), h`<div class="grid">${recording(ctx, st)}${health(ctx, st)}</div>${sources(ctx, st)}`, { pollSeconds: 5 });
+        const pending = st.config?.restartPending ?? [];
+        return app.page(ctx, ctx.t('nav.overview'), h`${pending.length ? h`<p class="warn" id="restart-pending">${ctx.t('ov.restartPending', { keys: pending.join(', ') })}</p>` : ''}<div class="grid">${recording(ctx, st)}${health(ctx, st)}</div>${sources(ctx, st)}`, { pollSeconds: 5 });
       },
     },
     { method: 'GET', path: '/api/status', access: 'user', api: true, handle: async () => ({ kind: 'json', body: await app.deps.status.status() }) },

@@ -1,11 +1,18 @@
 /**
- * The config editor's logic, pure: parse the edited text (a syntax error with its line and column), flatten it
+ * Config changes, pure (the console's editor and the gateway's live reload use them): parse the edited text (a syntax error with its line and column), flatten it
  * into key paths as the validator names them (`recording.sources[0].fps`), diff two configs key by key, and tell
  * from the schema's `x-restart` marks which changes only take effect after a restart.
  */
-import { configSchema } from '../config/schema.js';
-import { validateConfig, type ConfigProblem } from '../config/load.js';
-import type { ConfigChange } from './deps.js';
+import { configSchema } from './schema.js';
+import { validateConfig, type ConfigProblem } from './load.js';
+
+/** One key's change; `restart`: it only takes effect after a restart of the service. */
+export interface ConfigChange {
+  key: string;
+  from?: unknown;
+  to?: unknown;
+  restart: boolean;
+}
 
 export type Parsed = { ok: true; value: unknown } | { ok: false; message: string; line: number; column: number };
 
