@@ -16,6 +16,7 @@ import { demoCommand } from './demo.js';
 import { runCommand } from './run.js';
 import { receiverCommand } from './receiver.js';
 import { sessionCommand, statusCommand } from './session.js';
+import { consoleCommand } from './console.js';
 
 type Command = (argv: string[], io: Io) => Promise<number>;
 
@@ -31,6 +32,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   receiver: { run: receiverCommand, help: 'receiver --config F         run the agency receiver in the foreground' },
   session: { run: sessionCommand, help: 'session start|pause|resume|stop|statement   act on the running gateway' },
   status: { run: statusCommand, help: 'status --config F [--json]  the running gateway\'s state' },
+  console: { run: consoleCommand, help: 'console reset-password --config F [--user NAME]  a one-time code for a lost console password' },
   demo: { run: demoCommand, help: 'demo [--seconds N] [--out DIR] [--broker URL]  run a complete simulated installation' },
 };
 

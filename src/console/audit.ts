@@ -11,7 +11,7 @@ const typed = (s: string): string => [...s.slice(0, 64)].map((c) => (c.charCodeA
 /** A value as it was when short (types kept), else its JSON cut short. */
 const short = (v: unknown): unknown => (JSON.stringify(v).length <= 200 ? v : shortValue(v, 200));
 
-export type LoginFailure = 'unknown-user' | 'bad-password' | 'disabled' | 'throttled' | 'bad-setup-code';
+export type LoginFailure = 'unknown-user' | 'bad-password' | 'disabled' | 'throttled' | 'bad-setup-code' | 'reset-none' | 'reset-expired' | 'reset-bad-code';
 
 export class Audit {
   constructor(private readonly ledger: LedgerAccess) {}
@@ -47,7 +47,7 @@ export class Audit {
     this.ledger.append(ENTRY.configChanged, { via: 'console', user, what: 'certificate', ...cert, restartNeeded: true });
   }
 
-  account(user: string, action: 'created' | 'disabled' | 'enabled' | 'password-changed', account: string, role?: string): void {
+  account(user: string, action: 'created' | 'disabled' | 'enabled' | 'password-changed' | 'password-reset', account: string, role?: string): void {
     this.ledger.append(ENTRY.configChanged, { via: 'console', user, what: 'account', action, account, ...(role ? { role } : {}) });
   }
 }

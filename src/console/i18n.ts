@@ -58,6 +58,17 @@ const DICT = {
   'setup.badCode': ['设置码不正确', 'The setup code is wrong'],
 
   'login.title': ['登录', 'Log in'],
+  'login.forgot': ['忘记密码？', 'Forgot the password?'],
+  'reset.title': ['重置密码', 'Reset a password'],
+  'reset.intro': [
+    '忘记密码时，请有网关 shell 权限的人员在网关上运行 sudo recgw console reset-password --config {config} --user 账户名，该命令会显示一个 30 分钟内有效的一次性重置码。在此输入重置码并设置新密码。',
+    'For a lost password, someone with a shell on the gateway runs sudo recgw console reset-password --config {config} --user NAME there; it shows a one-time reset code, valid 30 minutes. Enter it here with the new password.',
+  ],
+  'reset.code': ['重置码', 'Reset code'],
+  'reset.submit': ['设置新密码并登录', 'Set the new password and log in'],
+  'reset.badCode': ['重置码不正确，或没有待处理的重置', 'The reset code is wrong, or no reset was asked for'],
+  'reset.expired': ['重置码已过期：请在网关上重新运行 recgw console reset-password', 'The reset code expired: run recgw console reset-password on the gateway again'],
+  'reset.noAccount': ['账户 {account} 不存在或已停用：重置码已作废', 'The account {account} does not exist or is disabled: the reset code is void'],
   'login.submit': ['登录', 'Log in'],
   'login.failed': ['用户名或密码不正确', 'Wrong user name or password'],
   'login.failedLocked': ['用户名或密码不正确；失败次数过多，请 {seconds} 秒后再试', 'Wrong user name or password; too many failures: try again in {seconds} s'],

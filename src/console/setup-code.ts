@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import { writeFileAtomicSync } from '../util/fsx.js';
 
 /** Digits only, grouped for reading aloud: 4-4-4 (about 40 bits, and guesses are throttled). */
-function newCode(): string {
+export function newCode(): string {
   const d = Array.from({ length: 12 }, () => randomInt(10)).join('');
   return `${d.slice(0, 4)}-${d.slice(4, 8)}-${d.slice(8)}`;
 }
 
-const digest = (s: string): Buffer => createHash('sha256').update(s.replace(/[\s-]/g, '')).digest();
+export const digest = (s: string): Buffer => createHash('sha256').update(s.replace(/[\s-]/g, '')).digest();
 
 export class SetupCode {
   readonly file: string;

@@ -11,6 +11,8 @@ import { NAME_RE } from '../accounts.js';
 import { MAX_PASSWORD, passwordProblem } from '../passwords.js';
 import { PRE_COOKIE, SESSION_COOKIE } from '../sessions.js';
 import type { Key } from '../i18n.js';
+import { consoleDir } from '../tls.js';
+import { checkResetCode, dropResetCode } from '../reset-code.js';
 
 const csrfField = (ctx: Ctx): ReturnType<typeof h> => h`<input type="hidden" name="_csrf" value="${ctx.csrf}">`;
 
@@ -45,7 +47,19 @@ export function authRoutes(app: App): Route[] {
 <input type="hidden" name="next" value="${safeNext(ctx.url.searchParams.get('next') ?? ctx.fields.next)}">
 <label for="name">${ctx.t('field.name')}</label><input type="text" id="name" name="name" autocomplete="username" required autofocus>
 <label for="password">${ctx.t('field.password')}</label><input type="password" id="password" name="password" autocomplete="current-password" required>
-<p><button type="submit">${ctx.t('login.submit')}</button></p></form>`,
+<p><button type="submit">${ctx.t('login.submit')}</button></p></form><p><a href="/reset" id="forgot">${ctx.t('login.forgot')}</a></p>`,
+      { status, ...(error ? { message: { kind: 'error' as const, text: error } } : {}) },
+    );
+
+  const resetPage = (ctx: Ctx, error?: string, status = 200): Reply =>
+    app.page(
+      ctx,
+      ctx.t('reset.title'),
+      h`<p>${ctx.t('reset.intro', { config: app.deps.config.file })}</p><form method="post" action="/reset" class="box">${csrfField(ctx)}
+<label for="code">${ctx.t('reset.code')}</label><input type="text" id="code" name="code" autocomplete="off" required>
+<label for="password">${ctx.t('field.password')}</label><input type="password" id="password" name="password" autocomplete="new-password" required>
+<label for="password2">${ctx.t('field.password2')}</label><input type="password" id="password2" name="password2" autocomplete="new-password" required>
+<p><button type="submit" id="reset-submit">${ctx.t('reset.submit')}</button></p></form>`,
       { status, ...(error ? { message: { kind: 'error' as const, text: error } } : {}) },
     );
 
@@ -91,6 +105,48 @@ export function authRoutes(app: App): Route[] {
         app.setup.done();
         app.audit.account(a.name, 'created', a.name, 'admin');
         return startLogin(app, ctx, a.name, 'admin', '/');
+      },
+    },
+    {
+      method: 'GET',
+      path: '/reset',
+      access: 'anon',
+      api: false,
+      handle: (ctx) => resetPage(ctx),
+    },
+    {
+      method: 'POST',
+      path: '/reset',
+      access: 'anon',
+      api: false,
+      handle: async (ctx) => {
+        const keys = [`reset:${ctx.ip}`];
+        const wait = app.throttle.wait(keys);
+        if (wait.ms > 0) return resetPage(ctx, ctx.t('login.throttled', { seconds: Math.ceil(wait.ms / 1000) }), 429);
+        const dir = consoleDir(app.deps.stateDir);
+        const r = checkResetCode(dir, (ctx.fields.code ?? '').trim(), app.now());
+        if (!r.ok) {
+          const lock = app.throttle.fail(keys);
+          app.audit.loginFailed('(reset)', ctx.ip, `reset-${r.reason}`, Math.ceil(lock / 1000));
+          return resetPage(ctx, ctx.t(r.reason === 'expired' ? 'reset.expired' : 'reset.badCode'), 403);
+        }
+        const account = app.accounts.get(r.account);
+        if (!account || account.disabled) {
+          dropResetCode(dir);
+          return resetPage(ctx, ctx.t('reset.noAccount', { account: r.account }), 409);
+        }
+        const password = ctx.fields.password ?? '';
+        if (password !== (ctx.fields.password2 ?? '')) return resetPage(ctx, ctx.t('error.mismatch'), 400);
+        const p = passwordProblem(password, account.name);
+        if (p) return resetPage(ctx, ctx.t(p), 400);
+        await app.accounts.setPassword(account.name, password);
+        dropResetCode(dir);
+        app.throttle.succeed([...keys, `user:${account.name}`]);
+        // Whoever is logged in with the old password is logged out.
+        app.sessions.endUser(account.name);
+        app.audit.account('(reset code)', 'password-reset', account.name);
+        app.deps.log.warn('console password reset with a reset code', { account: account.name, ip: ctx.ip });
+        return startLogin(app, ctx, account.name, account.role, '/');
       },
     },
     {
