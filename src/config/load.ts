@@ -4,10 +4,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv } from 'ajv';
 import { configSchema } from './schema.js';
 import type { Config } from './types.js';
 import { RecgwError, isENOENT } from '../util/errors.js';
+import { problemsOf, type ConfigProblem } from './problems.js';
+
+export { keyPath, problemsOf, type ConfigProblem } from './problems.js';
 
 let validator: ReturnType<Ajv['compile']> | undefined;
 
@@ -20,39 +23,6 @@ function compile(): ReturnType<Ajv['compile']> {
   return validator;
 }
 
-/** `/recording/sources/0/id` -> `recording.sources[0].id` */
-export function keyPath(instancePath: string): string {
-  if (instancePath === '') return '(top level)';
-  return instancePath
-    .slice(1)
-    .split('/')
-    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
-}
-
-export interface ConfigProblem {
-  key: string;
-  message: string;
-}
-
-function describeError(e: ErrorObject): ConfigProblem {
-  const base = keyPath(e.instancePath);
-  switch (e.keyword) {
-    case 'additionalProperties': {
-      const extra = (e.params as { additionalProperty: string }).additionalProperty;
-      return { key: base === '(top level)' ? extra : `${base}.${extra}`, message: 'is not a known setting (check the spelling)' };
-    }
-    case 'required': {
-      const missing = (e.params as { missingProperty: string }).missingProperty;
-      return { key: base === '(top level)' ? missing : `${base}.${missing}`, message: 'is required' };
-    }
-    case 'enum':
-      return { key: base, message: `must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues).map((v) => JSON.stringify(v)).join(', ')}` };
-    default:
-      return { key: base, message: e.message ?? 'is invalid' };
-  }
-}
-
 /** Validate a parsed config object; returns the problems (empty when valid). Fills defaults in place. */
 export function validateConfig(obj: unknown): ConfigProblem[] {
   const v = compile();
@@ -61,22 +31,14 @@ export function validateConfig(obj: unknown): ConfigProblem[] {
     const seen = new Set<string>();
     const problems: ConfigProblem[] = [];
     c.recording.sources.forEach((s, i) => {
-      if (seen.has(s.id)) problems.push({ key: `recording.sources[${i}].id`, message: `duplicates another source's id ${JSON.stringify(s.id)}` });
+      if (seen.has(s.id)) {
+        problems.push({ key: `recording.sources[${i}].id`, message: `duplicates another source's id ${JSON.stringify(s.id)}`, zh: `与另一个信号源的 id ${JSON.stringify(s.id)} 重复` });
+      }
       seen.add(s.id);
     });
     return problems;
   }
   return problemsOf(v.errors);
-}
-
-/** Ajv's errors as one problem per key (ajv can report several for one mistake; the first is kept). */
-export function problemsOf(errors: ErrorObject[] | null | undefined): ConfigProblem[] {
-  const out = new Map<string, ConfigProblem>();
-  for (const e of errors ?? []) {
-    const p = describeError(e);
-    if (!out.has(p.key)) out.set(p.key, p);
-  }
-  return [...out.values()];
 }
 
 /** Read a JSON config file, or fail with exit status 2 naming the file and what is wrong. */

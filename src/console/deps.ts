@@ -3,6 +3,7 @@
  * them (src/console/gateway-deps.ts does it from the gateway's parts) and tests build them from real pieces.
  * None of them can reach a recording's contents: the console only ever sees states, events and queue rows.
  */
+import type { CertIssue } from '../pki/identity.js';
 import type { Db } from '../state/db.js';
 import type { Logger } from '../util/log.js';
 import type { ConsoleConfig } from '../config/types.js';
@@ -77,7 +78,8 @@ export interface Enrolment {
   /** Check and install a signed certificate; throws a RecgwError naming every problem. Takes effect at restart. */
   install(certPem: string): CertSummary;
   /** The installed certificate, and what is wrong with it (empty when the gateway may record with it). */
-  current(): { cert: CertSummary | null; problems: string[] };
+  /** The installed certificate and what is wrong with it (`kind` names it in any language, `text` in English). */
+  current(): { cert: CertSummary | null; problems: { kind: CertIssue['kind'] | 'not-enrolled'; text: string }[] };
 }
 
 export interface QueueItem {

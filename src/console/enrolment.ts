@@ -4,9 +4,8 @@
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { deviceCertificateProblems, installCertificate, prepareEnrolment, type IdentityPaths } from '../pki/identity.js';
+import { CertificateRefused, deviceCertificateIssues, installCertificate, prepareEnrolment, type IdentityPaths } from '../pki/identity.js';
 import { subjectField } from '../pki/certs.js';
-import { RecgwError } from '../util/errors.js';
 import type { CertSummary, Enrolment } from './deps.js';
 
 export function certSummary(pem: string): CertSummary {
@@ -28,20 +27,21 @@ export function identityEnrolment(o: { deviceId: string; paths: IdentityPaths; c
     install(certPem) {
       const pem = certPem.trim() + '\n';
       if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
-        throw new RecgwError('invalid', 'that is not a PEM certificate (expected -----BEGIN CERTIFICATE-----)');
+        throw new CertificateRefused([{ kind: 'unparseable', text: 'that is not a PEM certificate (expected -----BEGIN CERTIFICATE-----)' }]);
       }
       installCertificate(o.deviceId, o.paths, o.caCert, pem, now());
       return certSummary(pem);
     },
     current() {
-      if (!existsSync(o.paths.cert)) return { cert: null, problems: ['the device is not enrolled: download the CSR, have the agency sign it, upload the certificate'] };
+      if (!existsSync(o.paths.cert)) {
+        return { cert: null, problems: [{ kind: 'not-enrolled', text: 'the device is not enrolled: download the CSR, have the agency sign it, upload the certificate' }] };
+      }
       const pem = readFileSync(o.paths.cert, 'utf8');
       try {
         const key = createPrivateKey(readFileSync(o.paths.key, 'utf8'));
-        const problems = deviceCertificateProblems(pem, readFileSync(o.caCert, 'utf8'), o.deviceId, key, now());
-        return { cert: certSummary(pem), problems };
+        return { cert: certSummary(pem), problems: deviceCertificateIssues(pem, readFileSync(o.caCert, 'utf8'), o.deviceId, key, now()) };
       } catch (err) {
-        return { cert: null, problems: [`the installed certificate cannot be read: ${(err as Error).message}`] };
+        return { cert: null, problems: [{ kind: 'unparseable', text: `the installed certificate cannot be read: ${(err as Error).message}` }] };
       }
     },
   };

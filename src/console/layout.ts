@@ -19,7 +19,7 @@ const NAV: { path: string; key: Key; admin?: boolean }[] = [
 export interface PageOptions {
   status?: number;
   /** A message box above the body. */
-  message?: { kind: 'error' | 'success' | 'info'; text: string };
+  message?: { kind: 'error' | 'success' | 'info'; text: string | Html };
   /** The page reloads its content this often (without counting as activity of the technician). */
   pollSeconds?: number;
 }

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createCsr, ROLE_DEVICE } from './ca.js';
 import { generateRsaKeyPair, loadPrivateKey, readPem, writePrivateKey } from './keys.js';
-import { checkCertificate } from './certs.js';
+import { checkCertificate, type CertProblem } from './certs.js';
 import { KeySigner, type Signer } from '../evidence/signer.js';
 import { RecgwError } from '../util/errors.js';
 import { writeFileAtomicSync } from '../util/fsx.js';
@@ -50,41 +50,54 @@ const ENROL_HINT = 'run `recgw enrol csr --config FILE`, have the agency sign th
  * Check a certificate for this device and return the problems as one user-facing sentence each.
  * Used both before installing a certificate and at every start.
  */
-export function deviceCertificateProblems(
-  certPem: string,
-  caPem: string,
-  deviceId: string,
-  deviceKey: KeyObject,
-  at: Date,
-): string[] {
-  return checkCertificate(certPem, [caPem], { at, commonName: deviceId, role: ROLE_DEVICE, publicKey: createPublicKey(deviceKey) }).map(
-    (p) => {
-      switch (p.kind) {
-        case 'expired':
-          return `the device certificate has expired (${p.detail}): enrol again to get a new one`;
-        case 'not-yet-valid':
-          return `the device certificate is not valid yet (${p.detail}): check the clock`;
-        case 'foreign':
-          return `the device certificate is foreign: ${p.detail}; install one signed by the configured CA`;
-        case 'wrong-subject':
-          return `the device certificate belongs to another device: ${p.detail}`;
-        case 'wrong-role':
-          return `the certificate is not a device certificate: ${p.detail}`;
-        case 'wrong-key':
-          return `the device certificate is foreign: ${p.detail}`;
-        case 'unparseable':
-          return `the device certificate is unreadable: ${p.detail}`;
-      }
-    },
-  );
+export interface CertIssue {
+  kind: CertProblem['kind'];
+  /** What is wrong and what to do, in English (the console says the kind in its own language). */
+  text: string;
+}
+
+export function deviceCertificateIssues(certPem: string, caPem: string, deviceId: string, deviceKey: KeyObject, at: Date): CertIssue[] {
+  return checkCertificate(certPem, [caPem], { at, commonName: deviceId, role: ROLE_DEVICE, publicKey: createPublicKey(deviceKey) }).map((p) => ({
+    kind: p.kind,
+    text: issueText(p),
+  }));
+}
+
+function issueText(p: CertProblem): string {
+  switch (p.kind) {
+    case 'expired':
+      return `the device certificate has expired (${p.detail}): enrol again to get a new one`;
+    case 'not-yet-valid':
+      return `the device certificate is not valid yet (${p.detail}): check the clock`;
+    case 'foreign':
+      return `the device certificate is foreign: ${p.detail}; install one signed by the configured CA`;
+    case 'wrong-subject':
+      return `the device certificate belongs to another device: ${p.detail}`;
+    case 'wrong-role':
+      return `the certificate is not a device certificate: ${p.detail}`;
+    case 'wrong-key':
+      return `the device certificate is foreign: ${p.detail}`;
+    case 'unparseable':
+      return `the device certificate is unreadable: ${p.detail}`;
+  }
+}
+
+export const deviceCertificateProblems = (certPem: string, caPem: string, deviceId: string, deviceKey: KeyObject, at: Date): string[] =>
+  deviceCertificateIssues(certPem, caPem, deviceId, deviceKey, at).map((i) => i.text);
+
+/** A certificate the gateway will not install, with each reason. */
+export class CertificateRefused extends RecgwError {
+  constructor(readonly issues: CertIssue[]) {
+    super('identity', `refusing to install the certificate: ${issues.map((i) => i.text).join('; ')}`);
+  }
 }
 
 /** Install a signed certificate after checking it; refuses one that would not let the gateway record. */
 export function installCertificate(deviceId: string, paths: IdentityPaths, caCertPath: string, certPem: string, at = new Date()): void {
   const key = loadPrivateKey(paths.key, 'device key', ENROL_HINT);
   const caPem = readPem(caCertPath, 'agency CA certificate', 'set agency.caCert in the config');
-  const problems = deviceCertificateProblems(certPem, caPem, deviceId, key, at);
-  if (problems.length > 0) throw new RecgwError('identity', `refusing to install the certificate: ${problems.join('; ')}`);
+  const issues = deviceCertificateIssues(certPem, caPem, deviceId, key, at);
+  if (issues.length > 0) throw new CertificateRefused(issues);
   writeFileAtomicSync(paths.cert, certPem, 0o644);
 }
 

@@ -141,7 +141,7 @@ describe('the console in a browser', () => {
     cfg.recording!.segmentSeconds = 1;
     await page.fill('#config-text', JSON.stringify(cfg, null, 2));
     await page.click('#check-config');
-    expect(await page.textContent('#fields tr[data-key="recording.segmentSeconds"] .problem')).toBe('must be >= 2');
+    expect(await page.textContent('#fields tr[data-key="recording.segmentSeconds"] .problem')).toBe('不能小于 2');
     await snap('config-invalid');
     cfg.recording!.segmentSeconds = 2;
     (cfg as Record<string, unknown>).place = '二号询问室（控制台测试）';
@@ -250,7 +250,10 @@ describe('the console in a browser', () => {
     const foreign = issueReceiverCertificate({ caDir: ca.dir, name: 'not-this-device' }).certPem;
     await page.fill('#cert-pem', foreign);
     await page.click('#install-cert');
-    expect(await page.textContent('.msg')).toContain('refusing to install the certificate');
+    const refused = await page.textContent('.msg');
+    expect(refused).toContain('拒绝安装此证书');
+    expect(refused).toContain('证书是签发给另一台设备的');
+    expect(refused).toContain('这不是设备证书');
     const { certPem } = signDeviceCsr({ caDir: ca.dir, csrPem, days: 400 });
     await page.fill('#cert-pem', certPem);
     await page.click('#install-cert');

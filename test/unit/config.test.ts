@@ -6,7 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cleanupTmp, tmp } from '../helpers/fixtures.js';
-import { keyPath, loadConfig, parseConfigText } from '../../src/config/load.js';
+import { keyPath, loadConfig, parseConfigText, validateConfig } from '../../src/config/load.js';
+import { configSchema } from '../../src/config/schema.js';
 import { RecgwError } from '../../src/util/errors.js';
 import { loadReceiverConfig } from '../../src/receiver/config.js';
 
@@ -91,6 +92,38 @@ describe('config validation', () => {
     const line = err.message.split('\n').find((l) => l.trim().startsWith(`${key}:`));
     expect(line, err.message).toBeDefined();
     expect(line).toMatch(message);
+  });
+
+  it('says each problem in Chinese too, for the console (no keyword the schema uses falls back to English)', () => {
+    const c = changed((x) => {
+      x.recordng = {};
+      delete x.agency.encryptionKey;
+      x.installation = 'office';
+      x.recording.segmentSeconds = '10';
+      x.recording.preEventSeconds = 500;
+      x.deviceId = 'room 1/a';
+      x.stateDir = '';
+      x.recording.sources[1]!.id = 'cam1';
+      x.recording.sources[0]!.label = 'x'.repeat(65);
+    });
+    const zh = Object.fromEntries(validateConfig(c).map((p) => [p.key, p.zh]));
+    expect(zh).toMatchObject({
+      recordng: '不是已知的配置项（请检查拼写）',
+      'agency.encryptionKey': '必须填写',
+      installation: '必须是以下之一："interview-room", "hearing-room", "vehicle"',
+      'recording.segmentSeconds': '必须是整数',
+      'recording.preEventSeconds': '不能大于 120',
+      deviceId: expect.stringMatching(/^格式不正确/),
+      stateDir: '不能为空',
+      'recording.sources[0].label': '不能多于 64 个字符',
+    });
+    expect(validateConfig(changed((x) => (x.recording.sources = []))).map((p) => p.zh)).toEqual(['至少需要 1 项']);
+    expect(validateConfig(changed((x) => (x.recording.sources[1]!.id = 'cam1'))).map((p) => p.zh)).toEqual(['与另一个信号源的 id "cam1" 重复']);
+    // Every validation keyword in the schema has its own Chinese sentence.
+    const keywords = new Set(JSON.stringify(configSchema).match(/"(type|minimum|maximum|exclusiveMinimum|exclusiveMaximum|minLength|maxLength|minItems|maxItems|pattern|enum|required|additionalProperties|[a-zA-Z]+Of|const|format|uniqueItems|multipleOf)"/g));
+    expect([...keywords].map((k) => k.replace(/"/g, '')).sort()).toEqual(
+      ['additionalProperties', 'enum', 'exclusiveMinimum', 'maxItems', 'maxLength', 'maximum', 'minItems', 'minLength', 'minimum', 'pattern', 'required', 'type'],
+    );
   });
 
   it('duplicate source ids name the later source', () => {

@@ -40,7 +40,8 @@ ${shot ? h`<h2>${shot.id}</h2><p>${t('aim.taken', { ms: shot.ms })}</p><img clas
           app.deps.log.info('console: aiming picture taken', { user: ctx.user?.name, source: id });
           return view(ctx, { id, jpeg, ms: app.now() - t0 });
         } catch (err) {
-          if (err instanceof RecgwError) return view(ctx, undefined, { kind: 'error', text: err.message }, err.code === 'usage' ? 400 : 503);
+          // The driver's reason is in English; the page says in its own language that no picture came.
+          if (err instanceof RecgwError) return view(ctx, undefined, { kind: 'error', text: ctx.t('aim.failed', { source: id, detail: err.message }) }, err.code === 'usage' ? 400 : 503);
           throw err;
         }
       },

@@ -40,9 +40,10 @@ async function check(file: string, submitted: string): Promise<Checked> {
 function fieldRows(ctx: Ctx, value: unknown, problems: ConfigProblem[]): Html {
   const rows: { key: string; value?: unknown; problem?: string }[] = [...flatten(value)].map(([key, v]) => ({ key, value: v }));
   for (const p of problems) {
+    const text = ctx.lang === 'en' ? p.message : p.zh;
     const row = rows.find((r) => r.key === p.key);
     if (row) {
-      row.problem = row.problem ? `${row.problem}; ${p.message}` : p.message;
+      row.problem = row.problem ? `${row.problem}; ${text}` : text;
       continue;
     }
     const parent = p.key.replace(/(\.[^.[\]]+|\[\d+\])$/, '');
@@ -50,7 +51,7 @@ function fieldRows(ctx: Ctx, value: unknown, problems: ConfigProblem[]): Html {
     rows.forEach((r, i) => {
       if (r.key.startsWith(p.key) || (parent !== p.key && r.key.startsWith(parent))) at = i;
     });
-    rows.splice(at + 1, 0, { key: p.key, problem: p.message });
+    rows.splice(at + 1, 0, { key: p.key, problem: text });
   }
   return h`<table id="fields"><thead><tr><th>${ctx.t('col.key')}</th><th>${ctx.t('col.value')}</th><th>${ctx.t('col.problem')}</th></tr></thead><tbody>
 ${rows.map((r) => h`<tr class="${r.problem ? 'bad' : ''}" data-key="${r.key}"><td class="mono">${r.key}</td><td class="mono">${shortValue(r.value)}</td><td class="problem">${r.problem ?? ''}</td></tr>`)}

@@ -3,16 +3,21 @@
  * key), and uploading the agency-signed certificate, which is installed only when every check passes. A change of
  * certificate is a ledger entry; the recorder signs with it from the next start.
  */
-import { h } from '../html.js';
+import { h, type Html } from '../html.js';
 import type { Ctx, Route } from '../router.js';
 import type { App } from '../app.js';
-import { RecgwError } from '../../util/errors.js';
+import { CertificateRefused } from '../../pki/identity.js';
+import type { Key } from '../i18n.js';
 import { csrfField } from './auth.js';
+
+/** A certificate problem in the page's language: the kind as a sentence, with the English detail beside it. */
+const issue = (ctx: Ctx, p: { kind: string; text: string }) =>
+  ctx.lang === 'en' ? h`${p.text}` : h`${ctx.t(`cert.${p.kind}` as Key)} <small class="mono">(${p.text})</small>`;
 
 const DAY = 86400_000;
 
 export function enrolRoutes(app: App): Route[] {
-  const view = (ctx: Ctx, message?: { kind: 'error' | 'success'; text: string }, status = 200) => {
+  const view = (ctx: Ctx, message?: { kind: 'error' | 'success'; text: string | Html }, status = 200) => {
     const { t } = ctx;
     const cur = app.deps.enrolment.current();
     const c = cur.cert;
@@ -27,7 +32,7 @@ export function enrolRoutes(app: App): Route[] {
 <dt>${t('enrol.validTo')}</dt><dd id="cert-valid-to" class="${days < 30 ? 'bad' : ''}">${c.validTo} (${t('enrol.daysLeft', { days })})</dd>
 <dt>SHA-256</dt><dd class="mono">${c.fingerprint256}</dd></dl>`
           : ''
-      }${cur.problems.map((p) => h`<p class="bad">${p}</p>`)}</div>
+      }${cur.problems.map((p) => h`<p class="bad" data-problem="${p.kind}">${issue(ctx, p)}</p>`)}</div>
 <div class="card"><h2>${t('enrol.console')}</h2><dl><dt>${t('enrol.tlsSource')}</dt><dd>${t(app.tls.source() === 'device' ? 'enrol.tlsDevice' : 'enrol.tlsSelf')}</dd>
 <dt>SHA-256</dt><dd class="mono" id="console-fingerprint">${app.tls.fingerprint256()}</dd></dl></div></div>
 <h2>${t('enrol.step1')}</h2><p>${t('enrol.step1Text')}</p>
@@ -64,7 +69,9 @@ export function enrolRoutes(app: App): Route[] {
           app.tls.reload();
           return view(ctx, { kind: 'success', text: ctx.t('enrol.installed', { validTo: c.validTo }) });
         } catch (err) {
-          if (err instanceof RecgwError) return view(ctx, { kind: 'error', text: err.message }, 400);
+          if (err instanceof CertificateRefused) {
+            return view(ctx, { kind: 'error', text: h`${ctx.t('enrol.refused')}${err.issues.map((i) => h`<br>${issue(ctx, i)}`)}` }, 400);
+          }
           throw err;
         }
       },
