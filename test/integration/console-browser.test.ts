@@ -185,6 +185,7 @@ describe('the console in a browser', () => {
     const checks = await page.$$eval('#checks tbody tr', (rows) => rows.map((r) => r.getAttribute('data-check')));
     expect(checks).toEqual(['storage', 'battery', 'clock', 'sources']);
     expect(await page.textContent('#checks tr[data-check="clock"] td:nth-child(2)')).toBe('通过');
+    expect(await page.textContent('#checks tr[data-check="clock"] td:nth-child(3)')).toBe('时钟已同步（system）');
     await snap('selftest');
   });
 

@@ -134,10 +134,10 @@ describe('serial devices over socat ptys', () => {
     expect(cam.received.slice(n)).toEqual([hex('81 01 04 3F 02 05 FF')]);
 
     cam.power = 'on';
-    expect(await ptz.preflightCheck()).toEqual({ ok: true, detail: 'all 1 PTZ cameras powered on' });
+    expect(await ptz.preflightCheck()).toEqual({ ok: true, detail: 'all 1 PTZ cameras powered on', zh: '全部 1 台云台摄像机已开机' });
     expect(cam.received.at(-1)).toEqual(hex('81 09 04 00 FF'));
     cam.power = 'off';
-    expect(await ptz.preflightCheck()).toEqual({ ok: false, detail: `PTZ camera of cam1 (VISCA 1 on ${pairs.ptz.a}) is switched off (standby): switch it on` });
+    expect(await ptz.preflightCheck()).toMatchObject({ ok: false, detail: `PTZ camera of cam1 (VISCA 1 on ${pairs.ptz.a}) is switched off (standby): switch it on`, zh: expect.stringContaining('cam1') });
     expect(ptz.status().cameras[0]).toMatchObject({ source: 'cam1', power: 'off', connected: true });
 
     cam.mode = 'error';
@@ -153,7 +153,7 @@ describe('serial devices over socat ptys', () => {
   it('UPS levels reach state(), and a charge falling on battery raises the risk before the minimum', async () => {
     await waitFor(() => ups.state()?.percent === 87, 'first reading');
     expect(ups.state()).toEqual({ percent: 87, onMains: true });
-    expect(ups.preflightCheck()).toEqual({ ok: true, detail: 'UPS reporting: 87%, on mains' });
+    expect(ups.preflightCheck()).toEqual({ ok: true, detail: 'UPS reporting: 87%, on mains', zh: 'UPS 正常报告：87%，市电供电' });
     simUps.set(frameLine('BATT 31 ONBATT'));
     await waitFor(() => ups.state()?.percent === 31, 'on battery');
     expect(ups.state()).toEqual({ percent: 31, onMains: false });
@@ -318,13 +318,13 @@ describe('unplugging and garbage (binding-mock)', () => {
     binding.unplug(path);
     await waitFor(() => !ptz.status().ports[0]!.connected, 'unplug noticed');
     const check = await ptz.preflightCheck();
-    expect(check).toEqual({ ok: false, detail: expect.stringMatching(/^PTZ camera of cam1 \(VISCA 2 on \/dev\/ttyPTZ\) cannot be asked: its serial port is not connected \((disconnected|cannot open): .*\): check the RS-232 adapter$/) });
+    expect(check).toMatchObject({ ok: false, detail: expect.stringMatching(/^PTZ camera of cam1 \(VISCA 2 on \/dev\/ttyPTZ\) cannot be asked: its serial port is not connected \((disconnected|cannot open): .*\): check the RS-232 adapter$/) });
     binding.replug(path);
     await waitFor(() => ptz.status().ports[0]!.connected, 'replugged');
     const power = ptz.preflightCheck();
     await waitFor(() => binding.written.get(path)?.includes(hex('82 09 04 00 FF')), 'power inquiry');
     binding.emit(path, hex('A0 50 02 FF'));
-    expect(await power).toEqual({ ok: true, detail: 'all 1 PTZ cameras powered on' });
+    expect(await power).toMatchObject({ ok: true, detail: 'all 1 PTZ cameras powered on' });
   });
 
   it('garbage on the panel, UPS and VISCA lines is logged and ignored, never a crash', async () => {

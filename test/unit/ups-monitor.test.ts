@@ -72,9 +72,13 @@ describe('UpsMonitor', () => {
     clock.t += 15_001;
     expect(ups.state()).toBeUndefined();
     expect(ups.status()).toMatchObject({ stale: true, reading: { percent: 87 } });
-    expect(ups.preflightCheck()).toEqual({ ok: false, detail: 'the UPS reports no charge: no reading has arrived lately: check its cable and power' });
+    expect(ups.preflightCheck()).toEqual({
+      ok: false,
+      detail: 'the UPS reports no charge: no reading has arrived lately: check its cable and power',
+      zh: 'UPS 未报告电量（近期没有收到读数）：请检查其线缆和电源',
+    });
     feed('BATT 88 ONLINE', 0);
-    expect(ups.preflightCheck()).toEqual({ ok: true, detail: 'UPS reporting: 88%, on mains' });
+    expect(ups.preflightCheck()).toEqual({ ok: true, detail: 'UPS reporting: 88%, on mains', zh: 'UPS 正常报告：88%，市电供电' });
     ups.stop();
   });
 

@@ -74,7 +74,7 @@ function devices(ctx: Ctx, st: ConsoleStatus): Html {
 function checksTable(ctx: Ctx, checks: CheckResult[]): Html {
   return h`<table id="checks"><thead><tr><th>${ctx.t('col.check')}</th><th>${ctx.t('col.result')}</th><th>${ctx.t('col.detail')}</th></tr></thead><tbody>
 ${checks.map(
-  (c) => h`<tr class="${c.ok ? '' : 'bad'}" data-check="${c.check}"><td>${ctx.t(`check.${c.check}` as Key)}</td><td>${yes(ctx, c.ok, 'word.pass', 'word.fail')}</td><td>${c.detail}</td></tr>`,
+  (c) => h`<tr class="${c.ok ? '' : 'bad'}" data-check="${c.check}"><td>${ctx.t(`check.${c.check}` as Key)}</td><td>${yes(ctx, c.ok, 'word.pass', 'word.fail')}</td><td>${ctx.lang === 'en' || !c.zh ? c.detail : c.zh}</td></tr>`,
 )}</tbody></table>`;
 }
 

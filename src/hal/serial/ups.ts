@@ -140,13 +140,16 @@ export class UpsMonitor extends EventEmitter<Events> implements BatteryMonitor {
    * A pre-flight check of its own: a configured UPS that reports nothing must not pass as "no battery monitored",
    * which is what the recorder's battery check concludes from state() === undefined.
    */
-  preflightCheck(): { ok: boolean; detail: string } {
+  preflightCheck(): { ok: boolean; detail: string; zh: string } {
     const r = this.fresh();
     const port = this.link.state?.();
     // A reading from just before an unplug is still fresh, but nothing more will come: that is a failed check.
-    if (r && (!port || port.connected)) return { ok: true, detail: `UPS reporting: ${r.percent}%, ${r.onMains ? 'on mains' : 'on battery'}` };
+    if (r && (!port || port.connected)) {
+      return { ok: true, detail: `UPS reporting: ${r.percent}%, ${r.onMains ? 'on mains' : 'on battery'}`, zh: `UPS 正常报告：${r.percent}%，${r.onMains ? '市电供电' : '电池供电'}` };
+    }
     const why = port && !port.connected ? `its serial port ${port.path} is not connected (${port.lastError ?? 'nothing received yet'})` : 'no reading has arrived lately';
-    return { ok: false, detail: `the UPS reports no charge: ${why}: check its cable and power` };
+    const whyZh = port && !port.connected ? `串口 ${port.path} 未连接` : '近期没有收到读数';
+    return { ok: false, detail: `the UPS reports no charge: ${why}: check its cable and power`, zh: `UPS 未报告电量（${whyZh}）：请检查其线缆和电源` };
   }
 
   private fresh(): (UpsReading & { at: number }) | null {

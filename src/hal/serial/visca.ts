@@ -368,16 +368,20 @@ export class PtzGroup {
   }
 
   /** Pre-flight: every camera answers the power inquiry with "on". */
-  async preflightCheck(): Promise<{ ok: boolean; detail: string }> {
+  async preflightCheck(): Promise<{ ok: boolean; detail: string; zh: string }> {
     const states = await Promise.all(this.cameras.map(async (c) => ({ c, power: await c.queryPower() })));
     const bad = states.filter((x) => x.power !== 'on');
-    if (bad.length === 0) return { ok: true, detail: `all ${states.length} PTZ cameras powered on` };
+    if (bad.length === 0) return { ok: true, detail: `all ${states.length} PTZ cameras powered on`, zh: `全部 ${states.length} 台云台摄像机已开机` };
     const why = (c: PtzCamera, p: PtzCameraState['power']): string => {
       const st = c.state();
       if (!st.connected) return `cannot be asked: its serial port is not connected (${st.portError ?? 'not open yet'}): check the RS-232 adapter`;
       return p === 'off' ? 'is switched off (standby): switch it on' : p === 'fault' ? 'reports a power fault' : p === 'no-reply' ? 'does not answer: check its RS-232 cable, power and VISCA address' : 'gave an unexpected power answer';
     };
-    return { ok: false, detail: bad.map(({ c, power }) => `PTZ camera of ${c.source} (VISCA ${c.address} on ${c.state().path}) ${why(c, power)}`).join('; ') };
+    return {
+      ok: false,
+      detail: bad.map(({ c, power }) => `PTZ camera of ${c.source} (VISCA ${c.address} on ${c.state().path}) ${why(c, power)}`).join('; '),
+      zh: `云台摄像机未就绪：${bad.map(({ c }) => c.source).join('、')}（请检查电源、RS-232 线缆和 VISCA 地址）`,
+    };
   }
 
   status(): { cameras: PtzCameraState[]; ports: PortState[] } {
