@@ -372,15 +372,18 @@ export async function waitDelivered(gw, timeoutMs, { full = true, pollMs = 50, a
 // recgw processes
 
 /** `recgw receiver --config` as a child; resolves once it has subscribed. */
+/** RECGW_BENCH_CPU_PROF=DIR: V8 CPU profiles of the recgw processes (written when they stop cleanly). */
+const profArgs = () => (process.env.RECGW_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.RECGW_BENCH_CPU_PROF] : []);
+
 export async function startReceiverProcess(rx, { cpu, timeoutMs = 15_000 } = {}) {
-  const p = spawnTracked(process.execPath, [BIN, 'receiver', '--config', rx.configPath], { cpu, env: { RECGW_LOG_LEVEL: 'info' } });
+  const p = spawnTracked(process.execPath, [...profArgs(), BIN, 'receiver', '--config', rx.configPath], { cpu, env: { RECGW_LOG_LEVEL: 'info' } });
   await p.waitLog((r) => r.msg === 'receiver ready', timeoutMs, "'receiver ready'");
   return p;
 }
 
 /** `recgw run --config` as a child; resolves once its control socket answers. */
 export async function startGatewayProcess(gw, { cpu, timeoutMs = 30_000 } = {}) {
-  const p = spawnTracked(process.execPath, [BIN, 'run', '--config', gw.configPath], { cpu, env: { RECGW_LOG_LEVEL: 'info' } });
+  const p = spawnTracked(process.execPath, [...profArgs(), BIN, 'run', '--config', gw.configPath], { cpu, env: { RECGW_LOG_LEVEL: 'info' } });
   const socket = gw.config.control.socket;
   const deadline = Date.now() + timeoutMs;
   for (;;) {

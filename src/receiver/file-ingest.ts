@@ -3,7 +3,7 @@
  * order and repeats do not matter; when the ranges cover the file and its manifest is stored, the file is hashed,
  * checked against the manifest, fsynced and renamed into `<store>/<d>/segments/`, and only then receipted.
  */
-import { closeSync, constants, createReadStream, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { join } from 'node:path';
 import { cachedStatements, type Db } from '../state/db.js';
@@ -15,6 +15,7 @@ import { fsyncDirSync } from '../util/fsx.js';
 import type { ChunkHeader, FileState } from '../uplink/wire.js';
 import { coveredPrefix, durably, partialDir, uncovered } from './store-db.js';
 import { appendReceipt } from './receipts-file.js';
+import { ChunkWriter } from './chunk-writer.js';
 
 interface FileRow {
   size: number;
@@ -38,6 +39,7 @@ export class FileIngest {
   private readonly q: ReturnType<typeof cachedStatements>;
 
   private readonly running = new Map<string, Running>();
+  private readonly writer = new ChunkWriter();
 
   constructor(
     private readonly store: string,
@@ -77,17 +79,9 @@ export class FileIngest {
         const holes = uncovered(this.ranges(device, name), h.offset, data.length);
         if (holes.length > 0) {
           mkdirSync(partialDir(this.store, device), { recursive: true });
-          const fd = openSync(this.partialPath(device, name), constants.O_RDWR | constants.O_CREAT, 0o644);
-          try {
-            // Bytes once written are never overwritten: a resend is the same bytes, and anything else must not
-            // change what was already hashed.
-            for (const [from, to] of holes) {
-              let off = from;
-              while (off < to) off += writeSync(fd, data, off - h.offset, to - off, off);
-            }
-          } finally {
-            closeSync(fd);
-          }
+          // Bytes once written are never overwritten: a resend is the same bytes, and anything else must not
+          // change what was already hashed.
+          this.writer.write(this.partialPath(device, name), holes, data, h.offset, h.size);
           this.q('INSERT OR REPLACE INTO chunks(device, name, offset, len) VALUES (?, ?, ?, ?)').run(device, name, h.offset, data.length);
         }
         return holes.length === 1 && holes[0]![0] === h.offset && holes[0]![1] === h.offset + data.length;
