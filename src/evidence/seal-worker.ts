@@ -15,6 +15,7 @@
  * whenever no seal is using it, so they never keep the process alive. If one fails or exits, every seal using it
  * fails and the next seal starts a fresh one.
  */
+import { alignedSharedBuffer } from '../util/direct-io.js';
 import { Worker } from 'node:worker_threads';
 
 /** Plaintext bytes handed out by a PlainSource; `bytes` stays valid until release() or the next call to next(). */
@@ -56,7 +57,7 @@ export interface StoredSink {
 type Request =
   | { t: 'read'; job: number; fd: number; slots: SharedArrayBuffer[] }
   | { t: 'free'; job: number; slot: number }
-  | { t: 'write'; job: number; fd: number; slots: SharedArrayBuffer[]; syncEvery: number }
+  | { t: 'write'; job: number; fd: number; directFd: number; slots: SharedArrayBuffer[]; syncEvery: number }
   | { t: 'put'; job: number; slot: number; len: number }
   | { t: 'end'; job: number }
   | { t: 'stop'; job: number };
@@ -81,7 +82,7 @@ const { createHash } = process.getBuiltinModule('node:crypto');
 const { readSync, write, fdatasync } = process.getBuiltinModule('node:fs');
 const jobs = new Map();
 function newJob(m) {
-  const job = { id: m.job, fd: m.fd, pos: 0, hash: createHash('sha256'), views: m.slots.map((s) => new Uint8Array(s)),
+  const job = { id: m.job, fd: m.fd, directFd: m.directFd ?? -1, pos: 0, hash: createHash('sha256'), views: m.slots.map((s) => new Uint8Array(s)),
     syncEvery: m.syncEvery || 0, unsynced: 0, busy: 0, syncing: false, failed: false, whenIdle: null };
   jobs.set(m.job, job);
   return job;
@@ -105,10 +106,14 @@ function put(job, slot, len) {
   const done = () => {
     if (--left === 0) parentPort.postMessage({ t: 'free', job: job.id, slot });
   };
-  writeAll(job, bytes, 0, job.pos, done);
+  // Whole pages at a page offset go around the page cache (the slots are page-aligned); the file's tail (an odd
+  // length, then the tag) goes the ordinary way, into pages no direct write touches.
+  const direct = job.directFd >= 0 && job.pos % 4096 === 0 && len % 4096 === 0;
+  writeAll(job, direct ? job.directFd : job.fd, bytes, 0, job.pos, done);
   job.pos += len;
   job.hash.update(bytes);
   done();
+  if (direct) return;
   job.unsynced += len;
   if (job.syncEvery > 0 && job.unsynced >= job.syncEvery && !job.syncing) {
     // Only a hint to the kernel to start writeback; durability comes from the caller's fsync at the end.
@@ -121,13 +126,13 @@ function put(job, slot, len) {
     });
   }
 }
-function writeAll(job, bytes, done, pos, then) {
+function writeAll(job, fd, bytes, done, pos, then) {
   job.busy++;
-  write(job.fd, bytes, done, bytes.length - done, pos + done, (err, n) => {
+  write(fd, bytes, done, bytes.length - done, pos + done, (err, n) => {
     if (!err && n === 0) err = new Error('writing the sealed file made no progress; check the disk (full or failing?)');
     if (!err && done + n < bytes.length && !job.failed) {
       job.busy--;
-      return writeAll(job, bytes, done + n, pos, then);
+      return writeAll(job, fd, bytes, done + n, pos, then);
     }
     if (!err) then();
     settled(job, err);
@@ -389,10 +394,10 @@ class SealWorker {
     return job;
   }
 
-  write(id: number, fd: number, chunkBytes: number, chunks: number, syncEvery: number): WriteJob {
+  write(id: number, fd: number, directFd: number, chunkBytes: number, chunks: number, syncEvery: number): WriteJob {
     const job = new WriteJob(this, id, this.slots(chunkBytes, chunks));
     this.add(job);
-    this.post({ t: 'write', job: id, fd, slots: job.slots, syncEvery });
+    this.post({ t: 'write', job: id, fd, directFd, slots: job.slots, syncEvery });
     return job;
   }
 
@@ -417,7 +422,8 @@ class SealWorker {
   private slots(chunkBytes: number, chunks: number): SharedArrayBuffer[] {
     const i = this.spareSlots.findIndex((s) => s.length === chunks && s[0]!.byteLength === chunkBytes);
     if (i >= 0) return this.spareSlots.splice(i, 1)[0]!;
-    return Array.from({ length: chunks }, () => new SharedArrayBuffer(chunkBytes));
+    // Page-aligned, so the writer can hand them to direct writes.
+    return Array.from({ length: chunks }, () => alignedSharedBuffer(chunkBytes));
   }
 
   private add(job: Job): void {
@@ -465,15 +471,16 @@ export function workerSource(fd: number, chunkBytes: number, chunks: number): Pl
 
 /**
  * One seal on both workers: the plaintext behind `inFd` read and hashed on the reader, the stored bytes written
- * through `outFd` (from offset 0) and hashed on the writer, which starts writeback every `syncEvery` bytes (0:
- * never). `chunks` slots of `chunkBytes` on each side. The caller keeps both descriptors open until both close()
- * calls resolve.
+ * (from offset 0) and hashed on the writer: whole pages at page offsets through `directFd` (the same file opened
+ * O_DIRECT; -1: none), the rest through `outFd`, starting writeback every `syncEvery` bytes of those (0: never).
+ * `chunks` slots of `chunkBytes` on each side. The caller keeps the descriptors open until both close() calls
+ * resolve.
  */
-export function workerSeal(inFd: number, outFd: number, chunkBytes: number, chunks: number, syncEvery: number): { source: PlainSource; sink: StoredSink } {
+export function workerSeal(inFd: number, outFd: number, directFd: number, chunkBytes: number, chunks: number, syncEvery: number): { source: PlainSource; sink: StoredSink } {
   reader ??= new SealWorker('recgw-seal-read', forgetDead);
   writer ??= new SealWorker('recgw-seal-write', forgetDead);
   const id = nextId++;
-  return { source: reader.read(id, inFd, chunkBytes, chunks), sink: writer.write(id, outFd, chunkBytes, chunks, syncEvery) };
+  return { source: reader.read(id, inFd, chunkBytes, chunks), sink: writer.write(id, outFd, directFd, chunkBytes, chunks, syncEvery) };
 }
 
 /** Seals currently using the workers (for tests and diagnostics). */

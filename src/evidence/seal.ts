@@ -9,13 +9,15 @@
  * there), so ~1.7 ms of CPU per MB or more, against ~0.6 ms for `openssl dgst -sha256`. For segments over one
  * chunk the work is split three ways so that it spreads over the cores (seal-worker.ts): a reader thread reads and
  * hashes the plaintext, this thread encrypts it, a writer thread writes (on the thread pool) and hashes the stored
- * bytes. The kernel is told to start writing the file to disk while sealing goes on, so the final fsync has little
- * left.
+ * bytes. The writer writes whole pages around the page cache (O_DIRECT, src/util/direct-io.ts), which saves the
+ * kernel's page-cache cost and leaves the final fsync little to do; the file's tail, and small segments, go the
+ * ordinary way, with the kernel told to start writing them back early.
  */
 import { createCipheriv, createHash, publicEncrypt, randomBytes, constants, type CipherGCM, type KeyObject } from 'node:crypto';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fsyncDir } from '../util/fsx.js';
+import { openDirect } from '../util/direct-io.js';
 import { publicKeyId } from '../pki/keys.js';
 import { workerSeal, type PlainChunk, type PlainSource } from './seal-worker.js';
 import type { HashedSize, SegmentEncryption } from './types.js';
@@ -65,16 +67,21 @@ export async function sealFile(plainPath: string, sealedPath: string, agencyPubl
     throw (opened.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason;
   }
   let sealed: Sealed;
+  let direct: FileHandle | undefined;
   try {
     try {
       const { size } = await input.stat();
-      sealed = size >= WORKER_MIN_BYTES ? await sealOnWorkers(input, output, cipher) : await sealHere(input, output, cipher);
+      if (size >= WORKER_MIN_BYTES) {
+        direct = await openDirect(tmp);
+        sealed = await sealOnWorkers(input, output, direct?.fd ?? -1, cipher);
+      } else sealed = await sealHere(input, output, cipher);
+      // One fsync covers the file whichever descriptor wrote it.
       await output.sync();
     } catch (err) {
-      await closeAll(output, input).catch(() => undefined);
+      await closeAll(output, input, direct).catch(() => undefined);
       throw err;
     }
-    await closeAll(output, input);
+    await closeAll(output, input, direct);
     await rename(tmp, sealedPath);
     await fsyncDir(dirname(sealedPath));
   } catch (err) {
@@ -96,8 +103,8 @@ export async function sealFile(plainPath: string, sealedPath: string, agencyPubl
 }
 
 /** Close both (at once), then throw the first failure if any. */
-async function closeAll(...handles: FileHandle[]): Promise<void> {
-  const closed = await Promise.allSettled(handles.map((h) => h.close()));
+async function closeAll(...handles: (FileHandle | undefined)[]): Promise<void> {
+  const closed = await Promise.allSettled(handles.filter((h) => h !== undefined).map((h) => h.close()));
   const failed = closed.find((c) => c.status === 'rejected');
   if (failed) throw failed.reason;
 }
@@ -115,8 +122,8 @@ function keyIdOf(key: KeyObject): string {
  * Segments over one chunk: the reader reads and hashes the plaintext, this thread encrypts it into the writer's
  * slots, the writer writes and hashes the stored bytes. Resolves once every byte is written (not yet fsynced).
  */
-async function sealOnWorkers(input: FileHandle, output: FileHandle, cipher: CipherGCM): Promise<Sealed> {
-  const { source, sink } = workerSeal(input.fd, output.fd, CHUNK, CHUNKS_IN_FLIGHT, EARLY_SYNC_BYTES);
+async function sealOnWorkers(input: FileHandle, output: FileHandle, directFd: number, cipher: CipherGCM): Promise<Sealed> {
+  const { source, sink } = workerSeal(input.fd, output.fd, directFd, CHUNK, CHUNKS_IN_FLIGHT, EARLY_SYNC_BYTES);
   try {
     let plainSize = 0;
     let storedSize = 0;

@@ -6,21 +6,16 @@
  * ~0.2 ms/MB and leaves the fsync little to do.
  *
  * O_DIRECT needs the memory, the file offset and the length aligned to the device's block size: the data is
- * copied into a slot of WebAssembly memory (which the engine maps page-aligned), pieces start at aligned offsets
+ * copied into a page-aligned slot (src/util/direct-io.ts), pieces start at aligned offsets
  * (chunks are whole KiB multiples of 16 KiB), and the file's last piece is padded with zeros and the file cut back
  * to its size. Anything unaligned, and file systems that refuse O_DIRECT (tmpfs), are written the ordinary way.
  */
 import { closeSync, constants, ftruncateSync, fstatSync, openSync, writeSync } from 'node:fs';
+import { DIRECT_ALIGN, alignedBuffer, isAligned as aligned, openDirectSync } from '../util/direct-io.js';
 
-const ALIGN = 4096;
 const SLOT_BYTES = 4 * 1024 * 1024;
-const WASM_PAGE = 65536;
 
-/** The engine's WebAssembly.Memory (the TypeScript libs in use do not declare it). */
-const WasmMemory = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } } }).WebAssembly.Memory;
-
-const aligned = (n: number): boolean => n % ALIGN === 0;
-const roundUp = (n: number): number => Math.ceil(n / ALIGN) * ALIGN;
+const roundUp = (n: number): number => Math.ceil(n / DIRECT_ALIGN) * DIRECT_ALIGN;
 
 export class ChunkWriter {
   private slot: Buffer | undefined;
@@ -60,13 +55,9 @@ export class ChunkWriter {
   }
 
   private openDirect(path: string): number | undefined {
-    try {
-      return openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_DIRECT, 0o644);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
-      this.direct = false;
-      return undefined;
-    }
+    const fd = openDirectSync(path, true);
+    if (fd === undefined) this.direct = false;
+    return fd;
   }
 
   private writeDirect(fd: number, data: Buffer, start: number, len: number, fileOffset: number): void {
@@ -84,10 +75,7 @@ export class ChunkWriter {
   }
 
   private slotBuffer(): Buffer {
-    if (!this.slot) {
-      const memory = new WasmMemory({ initial: SLOT_BYTES / WASM_PAGE });
-      this.slot = Buffer.from(memory.buffer, 0, SLOT_BYTES);
-    }
+    this.slot ??= alignedBuffer(SLOT_BYTES);
     return this.slot;
   }
 }
