@@ -57,6 +57,10 @@ describe('sealFile', () => {
     ['exactly 1 MiB', MiB],
     ['1 MiB + 1', MiB + 1],
     ['4 MiB (whole chunks)', 4 * MiB],
+    // The writer writes whole pages around the page cache and the rest the ordinary way: a tail of whole pages,
+    // and one a byte short of a page.
+    ['1 MiB + 8 KiB', MiB + 8192],
+    ['3 MiB + 4095', 3 * MiB + 4095],
     ['20 MB', 20_000_000],
   ];
 
