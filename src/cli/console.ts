@@ -3,7 +3,7 @@
  * it is lost. Run on the gateway by someone with its shell (it writes into the state folder); the code goes with
  * a new password into the console's /reset page. Reads the state database without writing to it.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
 import { stateDbPath } from '../app/evidence-core.js';
 import { openStateDb } from '../state/db.js';
@@ -21,6 +21,7 @@ export async function consoleCommand(argv: string[], io: Io): Promise<number> {
   if (sub !== 'reset-password') throw new RecgwError('usage', `unknown console command ${JSON.stringify(sub ?? '')}\nusage: ${USAGE}`);
   const { values } = parse(rest, { config: { type: 'string' }, user: { type: 'string' } }, USAGE);
   const config = loadConfig(required(values.config, '--config', USAGE));
+  refuseForeignOwner(config.stateDir);
   const dbFile = stateDbPath(config.stateDir);
   if (!existsSync(dbFile)) throw new RecgwError('config', `no state database at ${dbFile}: the gateway has not run with this config yet (its console then offers the first-run setup)`);
   const db = openStateDb(dbFile, { readonly: true, check: false });
@@ -50,4 +51,26 @@ export async function consoleCommand(argv: string[], io: Io): Promise<number> {
       `重置码（账户 ${name}）：${code}，${RESET_MINUTES} 分钟内有效，仅可使用一次。请打开控制台的“忘记密码”页面，输入重置码并设置新密码。\n`,
   );
   return 0;
+}
+
+/**
+ * Files root would make in the service's state folder (the reset code, SQLite's -shm of a database opened while the
+ * service is stopped) would lock the service out of them: root runs this as the folder's owner instead.
+ */
+function refuseForeignOwner(stateDir: string): void {
+  if (process.getuid?.() !== 0 || !existsSync(stateDir)) return;
+  const owner = statSync(stateDir).uid;
+  if (owner === 0) return;
+  throw new RecgwError('usage', `run this as the owner of ${stateDir}, the service's user: sudo -u ${userName(owner)} recgw console reset-password ...`);
+}
+
+function userName(uid: number): string {
+  try {
+    const line = readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .find((l) => l.split(':')[2] === String(uid));
+    return line?.split(':')[0] ?? `'#${uid}'`;
+  } catch {
+    return `'#${uid}'`;
+  }
 }

@@ -4,7 +4,7 @@
  * audited, the old password and every login made with it stop working.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { chownSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupTmp, makeCa } from '../helpers/fixtures.js';
 import { Client, PASSWORD, consoleOnCore, login, setupAdmin, type Answer, type CoreConsole } from '../helpers/console.js';
@@ -93,6 +93,19 @@ describe('resetting a lost console password', () => {
     const again = await reset(new Client(cc.base), code);
     expect(again.status).toBe(403);
     expect(ledger('console.login_failed').at(-1)).toMatchObject({ reason: 'reset-none' });
+  });
+
+  it('refuses to run as root in a state folder another user owns (its files would lock the service out)', async () => {
+    if (process.getuid?.() !== 0) throw new Error('this test runs as root (as CI does): it shows what root is told');
+    const dir = cc.gw.config.stateDir;
+    chownSync(dir, 65534, 65534);
+    try {
+      const r = await resetCli(cc);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain(`run this as the owner of ${dir}, the service's user: sudo -u nobody recgw console reset-password`);
+    } finally {
+      chownSync(dir, 0, 0);
+    }
   });
 
   it('refuses an expired code and says to ask again', async () => {
