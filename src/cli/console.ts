@@ -3,7 +3,7 @@
  * it is lost. Run on the gateway by someone with its shell (it writes into the state folder); the code goes with
  * a new password into the console's /reset page. Reads the state database without writing to it.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
 import { stateDbPath } from '../app/evidence-core.js';
 import { openStateDb } from '../state/db.js';
@@ -21,7 +21,6 @@ export async function consoleCommand(argv: string[], io: Io): Promise<number> {
   if (sub !== 'reset-password') throw new RecgwError('usage', `unknown console command ${JSON.stringify(sub ?? '')}\nusage: ${USAGE}`);
   const { values } = parse(rest, { config: { type: 'string' }, user: { type: 'string' } }, USAGE);
   const config = loadConfig(required(values.config, '--config', USAGE));
-  refuseForeignOwner(config.stateDir);
   const dbFile = stateDbPath(config.stateDir);
   if (!existsSync(dbFile)) throw new RecgwError('config', `no state database at ${dbFile}: the gateway has not run with this config yet (its console then offers the first-run setup)`);
   const db = openStateDb(dbFile, { readonly: true, check: false });
@@ -53,24 +52,3 @@ export async function consoleCommand(argv: string[], io: Io): Promise<number> {
   return 0;
 }
 
-/**
- * Files root would make in the service's state folder (the reset code, SQLite's -shm of a database opened while the
- * service is stopped) would lock the service out of them: root runs this as the folder's owner instead.
- */
-function refuseForeignOwner(stateDir: string): void {
-  if (process.getuid?.() !== 0 || !existsSync(stateDir)) return;
-  const owner = statSync(stateDir).uid;
-  if (owner === 0) return;
-  throw new RecgwError('usage', `run this as the owner of ${stateDir}, the service's user: sudo -u ${userName(owner)} recgw console reset-password ...`);
-}
-
-function userName(uid: number): string {
-  try {
-    const line = readFileSync('/etc/passwd', 'utf8')
-      .split('\n')
-      .find((l) => l.split(':')[2] === String(uid));
-    return line?.split(':')[0] ?? `'#${uid}'`;
-  } catch {
-    return `'#${uid}'`;
-  }
-}

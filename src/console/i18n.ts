@@ -61,8 +61,8 @@ const DICT = {
   'login.forgot': ['忘记密码？', 'Forgot the password?'],
   'reset.title': ['重置密码', 'Reset a password'],
   'reset.intro': [
-    '忘记密码时，请有网关 shell 权限的人员在网关上运行 sudo -u recgw recgw console reset-password --config {config} --user 账户名，该命令会显示一个 30 分钟内有效的一次性重置码。在此输入重置码并设置新密码。',
-    'For a lost password, someone with a shell on the gateway runs sudo -u recgw recgw console reset-password --config {config} --user NAME there; it shows a one-time reset code, valid 30 minutes. Enter it here with the new password.',
+    '忘记密码时，请有网关 shell 权限的人员在网关上运行 sudo recgw console reset-password --config {config} --user 账户名，该命令会显示一个 30 分钟内有效的一次性重置码。在此输入重置码并设置新密码。',
+    'For a lost password, someone with a shell on the gateway runs sudo recgw console reset-password --config {config} --user NAME there; it shows a one-time reset code, valid 30 minutes. Enter it here with the new password.',
   ],
   'reset.code': ['重置码', 'Reset code'],
   'reset.submit': ['设置新密码并登录', 'Set the new password and log in'],

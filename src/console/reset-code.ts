@@ -6,7 +6,7 @@
  * the command writes it while the gateway runs.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { chownSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../util/fsx.js';
 import { digest, newCode } from './setup-code.js';
@@ -28,7 +28,11 @@ export function issueResetCode(consoleDir: string, account: string, nowMs: numbe
   const code = newCode();
   const expires = new Date(nowMs + RESET_MINUTES * 60_000);
   const f: ResetFile = { account, sha256: digest(code).toString('hex'), expires: expires.toISOString() };
-  writeFileAtomicSync(resetCodeFile(consoleDir), JSON.stringify(f) + '\n', 0o600);
+  const file = resetCodeFile(consoleDir);
+  writeFileAtomicSync(file, JSON.stringify(f) + '\n', 0o600);
+  // Made by root (sudo): the service's user, who owns the folder, must be able to read it.
+  const owner = statSync(consoleDir);
+  if (process.getuid?.() === 0 && owner.uid !== 0) chownSync(file, owner.uid, owner.gid);
   return { code, expires };
 }
 
