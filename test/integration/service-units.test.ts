@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SERVICE_ENV } from '../../src/app/service-env.js';
 
 const UNITS = join(import.meta.dirname, '../../systemd');
 const ANALYZE = '/usr/bin/systemd-analyze';
@@ -52,6 +53,8 @@ describe.each(['recgw.service', 'recgw-receiver.service'])('%s', (unit) => {
       expect(text.split('\n'), line).toContain(line);
     }
     expect(text).toMatch(/^WatchdogSec=\d+s$/m);
+    // The environment the benches measure with is the one the service gets.
+    for (const [k, v] of Object.entries(SERVICE_ENV)) expect(text.split('\n')).toContain(`Environment=${k}=${v}`);
     expect(text).toMatch(new RegExp(`^ExecStart=/usr/bin/env node /opt/recgw/bin/recgw\\.js ${unit === 'recgw.service' ? 'run' : 'receiver'} --config /etc/${user}/`, 'm'));
     if (unit === 'recgw.service') expect(text).toMatch(/^SupplementaryGroups=video audio dialout gpio$/m);
     else expect(text).toMatch(/^PrivateDevices=yes$/m);
