@@ -17,6 +17,7 @@ import { initCa } from '../dist/pki/ca.js';
 import { writeMosquittoConfig } from '../dist/demo/mosquitto-config.js';
 import { provisionGateway, provisionReceiver } from '../dist/demo/provision.js';
 import { startEvidenceCore, stateDbPath } from '../dist/app/evidence-core.js';
+import { SERVICE_ENV } from '../dist/app/service-env.js';
 import { identityPaths } from '../dist/pki/identity.js';
 import { ENTRY } from '../dist/evidence/types.js';
 import { silentLogger } from '../dist/util/log.js';
@@ -54,10 +55,15 @@ function installExitHook() {
  * Spawn a child that is killed on exit. `cpu` pins it to one CPU with taskset. Output (stdout + stderr) is kept;
  * JSON log lines (the recgw logger's) are parsed as they come and can be waited for with waitLog().
  */
+/** The environment without SERVICE_ENV's keys (undefined values: spawn leaves them out). */
+const withoutServiceEnv = () => Object.fromEntries(Object.keys(SERVICE_ENV).map((k) => [k, undefined]));
+
 export function spawnTracked(cmd, args, { cpu, env, ipc = false } = {}) {
   installExitHook();
   const [file, argv] = cpu === undefined ? [cmd, args] : ['taskset', ['-c', String(cpu), cmd, ...args]];
-  const proc = spawn(file, argv, { stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const merged = { ...process.env, ...env };
+  for (const [k, v] of Object.entries(merged)) if (v === undefined) delete merged[k];
+  const proc = spawn(file, argv, { stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'], env: merged });
   live.add(proc);
   let out = '';
   let partial = '';
@@ -421,7 +427,8 @@ export function receiverTls(rx) {
 
 /** Start bench/mqtt-peer.js with a role and its options; resolves once it says it is connected (and subscribed). */
 export async function startPeer(role, opts, { cpu } = {}) {
-  const p = spawnTracked(process.execPath, [PEER, role, JSON.stringify(opts)], { cpu, ipc: true });
+  // The baseline runs as anyone would run mqtt.js: without the service's malloc settings (bench/run.js adds them).
+  const p = spawnTracked(process.execPath, [PEER, role, JSON.stringify(opts)], { cpu, ipc: true, env: withoutServiceEnv() });
   await p.waitMessage((m) => m.type === 'ready' || m.type === 'error', 15_000, `${role} ready`).then((m) => {
     if (m.type === 'error') throw new Error(`mqtt peer ${role}: ${m.error}`);
   });

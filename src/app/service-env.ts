@@ -7,8 +7,12 @@
  * piece (cipher.update's output, MQTT packets) and frees in batches at garbage collection, so that happens all the
  * time; on the bench VM those faults cost ~0.3 ms of kernel CPU per MB sealed, a fifth of the whole. Keeping up to
  * 64 MiB of free heap (less on a Pi's RAM than one recording minute) avoids it: sealing +25-30% there
- * (bench/README.md). Setting it also ends glibc's sliding mmap threshold, which is what we want for steady work.
+ * (bench/README.md).
+ * MALLOC_MMAP_THRESHOLD_: setting the trim threshold also freezes glibc's sliding mmap threshold at 128 KiB, and
+ * then every MiB-sized buffer (a chunk, an MQTT packet) is a fresh mmap with its page faults again; raw mqtt.js
+ * ran 30-40% slower that way. Buffers up to 16 MiB come from the heap instead.
  */
 export const SERVICE_ENV = {
   MALLOC_TRIM_THRESHOLD_: String(64 * 1024 * 1024),
+  MALLOC_MMAP_THRESHOLD_: String(16 * 1024 * 1024),
 } as const;
