@@ -96,6 +96,21 @@ function migrate(db: Db, steps: readonly string[]): void {
   }
 }
 
+/**
+ * Run `fn` in a transaction whose commit is not fsynced (WAL with synchronous NORMAL; the next durable commit makes
+ * it durable with itself). Only for bookkeeping that a power cut may set back harmlessly, never for ledger entries
+ * or anything that leaves the device or vouches for something.
+ */
+export function lightly<T>(db: Db, fn: () => T): T {
+  const before = db.pragma('synchronous', { simple: true }) as number;
+  db.pragma('synchronous = NORMAL');
+  try {
+    return db.transaction(fn)();
+  } finally {
+    db.pragma(`synchronous = ${before}`);
+  }
+}
+
 export function kvGet(db: Db, key: string): string | undefined {
   const row = db.prepare('SELECT value FROM kv WHERE key = ?').get(key) as { value: string } | undefined;
   return row?.value;

@@ -137,6 +137,8 @@ describe('UploadQueue entries deadline and summary', () => {
 
     expect(w.queue.acceptEntriesReceipt(entriesReceipt(w, head.seq))).toBe(true);
     expect(w.queue.entriesDeadlineMs()).toBeNull();
+    // Recorded without an fsync of its own, and the ledger's commits are still fsynced (synchronous FULL = 2).
+    expect(w.core.db.pragma('synchronous', { simple: true })).toBe(2);
 
     // A new entry starts a new backlog, with its own deadline.
     w.clock.ms += HOUR;
