@@ -104,6 +104,11 @@ export class UploadQueue {
    * Consecutive ledger lines from `fromSeq` whose entries message stays within `maxBytes` (at least one line).
    * Counted as sent: each line JSON-escaped and UTF-8 encoded, plus a comma, plus room for the envelope.
    */
+  /** Whether a segment manifest (which the receiver needs before it can store that file) is at or after `fromSeq`. */
+  manifestFrom(fromSeq: number): boolean {
+    return this.db.prepare('SELECT 1 FROM ledger WHERE seq >= ? AND type = ? LIMIT 1').get(fromSeq, ENTRY.segmentSealed) !== undefined;
+  }
+
   entryLines(fromSeq: number, maxBytes: number): { seq: number; line: string }[] {
     const out: { seq: number; line: string }[] = [];
     let bytes = ENVELOPE_BYTES;

@@ -259,9 +259,13 @@ export class Uploader {
       sentFiles.push(f.name);
       sentSizes.set(f.name, f.size);
       sentAnything = true;
-      // Entries written meanwhile (new manifests, receipts) go before the next file.
-      sentThrough = Math.max(sentThrough, await this.sendEntries(sentThrough + 1, broken));
+      // New manifests go before the next file (the receiver stores a file only once it has its manifest). Without
+      // one, what was written meanwhile (mostly our own receipt.received entries) waits for the end of the round:
+      // one entries message per file would cost the receiver an fsync and a signed receipt each.
+      if (queue.manifestFrom(sentThrough + 1)) sentThrough = Math.max(sentThrough, await this.sendEntries(sentThrough + 1, broken));
     }
+    const last = await this.sendEntries(sentThrough + 1, broken);
+    if (last > sentThrough) [sentThrough, sentAnything] = [last, true];
     await link.drain();
     if (!sentAnything) return false;
     this.o.log.debug('sent; waiting for receipts', { deviceId, entriesThrough: sentThrough, files: sentFiles.length });

@@ -111,6 +111,13 @@ describe('UploadQueue order and sync', () => {
       [a, T - 60_000 + DEADLINE_HOURS * HOUR],
     ]);
     expect(w.queue.entriesDeadlineMs()).toBe(firstEntry + 2 * HOUR);
+    // Whether a manifest is still to come from a seq on (the uploader holds other entries back to the end of a round).
+    const head = w.core.ledger.head()!.seq;
+    const lastManifest = (w.core.db.prepare("SELECT MAX(seq) AS s FROM ledger WHERE type = 'segment.sealed'").get() as { s: number }).s;
+    expect(w.queue.manifestFrom(0)).toBe(true);
+    expect(w.queue.manifestFrom(lastManifest)).toBe(true);
+    expect(w.queue.manifestFrom(lastManifest + 1)).toBe(false);
+    expect(w.queue.manifestFrom(head + 1)).toBe(false);
   });
 });
 
