@@ -3,7 +3,7 @@
  * crash leaves the whole entry or none; callers may put their own rows in the same transaction (for example
  * the segment index and the removal of the sealing-queue row) so state and ledger never disagree.
  */
-import type { Db } from '../state/db.js';
+import { prepared, type Db } from '../state/db.js';
 import type { Signer } from './signer.js';
 import { ENTRY } from './types.js';
 import {
@@ -61,7 +61,7 @@ export class Ledger {
   }
 
   head(): { seq: number; hash: string } | undefined {
-    const row = this.db.prepare('SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1').get() as
+    const row = prepared(this.db, 'SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1').get() as
       | { seq: number; hash: string }
       | undefined;
     return row;
@@ -89,7 +89,7 @@ export class Ledger {
       const text = encodeUnsigned(unsigned);
       const line = attachSignature(text, this.signer.sign(Buffer.from(text, 'utf8')).toString('base64'));
       const e: AppendedEntry = { seq: unsigned.seq, hash: lineHash(line), time: unsigned.time, type, line };
-      this.db.prepare('INSERT INTO ledger(seq, hash, type, time, line) VALUES (?, ?, ?, ?, ?)').run(e.seq, e.hash, e.type, e.time, e.line);
+      prepared(this.db, 'INSERT INTO ledger(seq, hash, type, time, line) VALUES (?, ?, ?, ?, ?)').run(e.seq, e.hash, e.type, e.time, e.line);
       alsoInTransaction?.(e);
       return e;
     });
@@ -114,7 +114,7 @@ export class Ledger {
   }
 
   entry(seq: number): AppendedEntry | undefined {
-    return this.db.prepare('SELECT seq, hash, time, type, line FROM ledger WHERE seq = ?').get(seq) as AppendedEntry | undefined;
+    return prepared(this.db, 'SELECT seq, hash, time, type, line FROM ledger WHERE seq = ?').get(seq) as AppendedEntry | undefined;
   }
 
   private lastCertificate(): string | undefined {

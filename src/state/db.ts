@@ -112,16 +112,28 @@ export function lightly<T>(db: Db, fn: () => T): T {
 }
 
 export function kvGet(db: Db, key: string): string | undefined {
-  const row = db.prepare('SELECT value FROM kv WHERE key = ?').get(key) as { value: string } | undefined;
+  const row = prepared(db, 'SELECT value FROM kv WHERE key = ?').get(key) as { value: string } | undefined;
   return row?.value;
 }
 
 export function kvSet(db: Db, key: string, value: string): void {
-  db.prepare('INSERT INTO kv(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  prepared(db, 'INSERT INTO kv(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
 }
 
 export function kvDelete(db: Db, key: string): void {
-  db.prepare('DELETE FROM kv WHERE key = ?').run(key);
+  prepared(db, 'DELETE FROM kv WHERE key = ?').run(key);
+}
+
+const perConnection = new WeakMap<Db, (sql: string) => Database.Statement>();
+
+/**
+ * `sql` prepared once per connection: preparing costs more than running a small statement, and the upload path runs
+ * a few per chunk and receipt. Not for statements that are iterated (one statement runs one query at a time).
+ */
+export function prepared(db: Db, sql: string): Database.Statement {
+  let q = perConnection.get(db);
+  if (!q) perConnection.set(db, (q = cachedStatements(db)));
+  return q(sql);
 }
 
 /** A statement cache for hot paths: `q(sql)` prepares each SQL text once per connection. */

@@ -4,7 +4,7 @@
  * loses nothing: `sync()` re-enqueues whatever a crash left out.
  */
 import type { Db } from '../state/db.js';
-import { kvGet, kvSet, lightly } from '../state/db.js';
+import { kvGet, kvSet, lightly, prepared } from '../state/db.js';
 import type { Ledger } from '../evidence/ledger.js';
 import { ENTRY } from '../evidence/types.js';
 import type { EntriesReceipt, SegmentReceipt } from '../evidence/receipt.js';
@@ -44,11 +44,12 @@ export class UploadQueue {
 
   /** Enqueue sealed segments not yet queued; their deadline counts from the segment's end. */
   sync(): number {
-    const rows = this.db
-      .prepare(`SELECT s.name, s.end_time FROM segments s LEFT JOIN uplink_files u ON u.name = s.name WHERE u.name IS NULL`)
-      .all() as { name: string; end_time: string }[];
+    const rows = prepared(this.db, 'SELECT s.name, s.end_time FROM segments s LEFT JOIN uplink_files u ON u.name = s.name WHERE u.name IS NULL').all() as {
+      name: string;
+      end_time: string;
+    }[];
     if (rows.length === 0) return 0;
-    const ins = this.db.prepare('INSERT OR IGNORE INTO uplink_files(name, deadline_ms) VALUES (?, ?)');
+    const ins = prepared(this.db, 'INSERT OR IGNORE INTO uplink_files(name, deadline_ms) VALUES (?, ?)');
     this.db.transaction(() => {
       for (const r of rows) ins.run(r.name, Date.parse(r.end_time) + this.deadlineHours * HOUR);
     })();
@@ -62,16 +63,15 @@ export class UploadQueue {
    */
   returned(awayFromMs: number, returnedAtMs: number, reason: string): number {
     const due = returnedAtMs + this.deadlineHours * HOUR;
-    const rows = this.db
-      .prepare(
-        `SELECT u.name, u.deadline_ms AS was FROM uplink_files u JOIN segments s ON s.name = u.name
-         WHERE u.receipt_seq IS NULL AND u.deadline_ms < ? ORDER BY u.deadline_ms, u.name`,
-      )
-      .all(due) as { name: string; was: number }[];
+    const rows = prepared(
+      this.db,
+      `SELECT u.name, u.deadline_ms AS was FROM uplink_files u JOIN segments s ON s.name = u.name
+        WHERE u.receipt_seq IS NULL AND u.deadline_ms < ? ORDER BY u.deadline_ms, u.name`,
+    ).all(due) as { name: string; was: number }[];
     // Only segments that ended while away: their end is deadline - deadlineHours.
     const away = rows.filter((r) => r.was - this.deadlineHours * HOUR >= awayFromMs);
     if (away.length === 0) return 0;
-    const set = this.db.prepare('UPDATE uplink_files SET deadline_ms = ? WHERE name = ?');
+    const set = prepared(this.db, 'UPDATE uplink_files SET deadline_ms = ? WHERE name = ?');
     this.ledger.append(
       ENTRY.uploadDeadlineExtended,
       {
@@ -100,15 +100,15 @@ export class UploadQueue {
     return e ? Date.parse(e.time) + this.deadlineHours * HOUR : null;
   }
 
+  /** Whether a segment manifest (which the receiver needs before it can store that file) is at or after `fromSeq`. */
+  manifestFrom(fromSeq: number): boolean {
+    return prepared(this.db, 'SELECT 1 FROM ledger WHERE seq >= ? AND type = ? LIMIT 1').get(fromSeq, ENTRY.segmentSealed) !== undefined;
+  }
+
   /**
    * Consecutive ledger lines from `fromSeq` whose entries message stays within `maxBytes` (at least one line).
    * Counted as sent: each line JSON-escaped and UTF-8 encoded, plus a comma, plus room for the envelope.
    */
-  /** Whether a segment manifest (which the receiver needs before it can store that file) is at or after `fromSeq`. */
-  manifestFrom(fromSeq: number): boolean {
-    return this.db.prepare('SELECT 1 FROM ledger WHERE seq >= ? AND type = ? LIMIT 1').get(fromSeq, ENTRY.segmentSealed) !== undefined;
-  }
-
   entryLines(fromSeq: number, maxBytes: number): { seq: number; line: string }[] {
     const out: { seq: number; line: string }[] = [];
     let bytes = ENVELOPE_BYTES;
@@ -123,22 +123,20 @@ export class UploadQueue {
 
   /** Files without a receipt, earliest deadline first. */
   nextFiles(limit: number): QueuedFile[] {
-    return this.db
-      .prepare(
-        `SELECT u.name, s.file, s.stored_size AS size, s.stored_sha256 AS sha256, s.ledger_seq AS manifestSeq, u.deadline_ms AS deadlineMs
-         FROM uplink_files u JOIN segments s ON s.name = u.name
-         WHERE u.receipt_seq IS NULL ORDER BY u.deadline_ms, u.name LIMIT ?`,
-      )
-      .all(limit) as QueuedFile[];
+    return prepared(
+      this.db,
+      `SELECT u.name, s.file, s.stored_size AS size, s.stored_sha256 AS sha256, s.ledger_seq AS manifestSeq, u.deadline_ms AS deadlineMs
+        FROM uplink_files u JOIN segments s ON s.name = u.name
+        WHERE u.receipt_seq IS NULL ORDER BY u.deadline_ms, u.name LIMIT ?`,
+    ).all(limit) as QueuedFile[];
   }
 
   file(name: string): (QueuedFile & { receiptSeq: number | null }) | undefined {
-    return this.db
-      .prepare(
-        `SELECT u.name, s.file, s.stored_size AS size, s.stored_sha256 AS sha256, s.ledger_seq AS manifestSeq, u.deadline_ms AS deadlineMs, u.receipt_seq AS receiptSeq
-         FROM uplink_files u JOIN segments s ON s.name = u.name WHERE u.name = ?`,
-      )
-      .get(name) as (QueuedFile & { receiptSeq: number | null }) | undefined;
+    return prepared(
+      this.db,
+      `SELECT u.name, s.file, s.stored_size AS size, s.stored_sha256 AS sha256, s.ledger_seq AS manifestSeq, u.deadline_ms AS deadlineMs, u.receipt_seq AS receiptSeq
+        FROM uplink_files u JOIN segments s ON s.name = u.name WHERE u.name = ?`,
+    ).get(name) as (QueuedFile & { receiptSeq: number | null }) | undefined;
   }
 
   /**
@@ -175,18 +173,17 @@ export class UploadQueue {
     const f = this.file(r.name);
     if (!f || f.receiptSeq !== null) return false;
     this.ledger.append(ENTRY.receiptReceived, { receipt: r as unknown as Record<string, unknown> }, (e) => {
-      this.db.prepare('UPDATE uplink_files SET receipt_seq = ?, receipted_at_ms = ? WHERE name = ?').run(e.seq, nowMs, r.name);
+      prepared(this.db, 'UPDATE uplink_files SET receipt_seq = ?, receipted_at_ms = ? WHERE name = ?').run(e.seq, nowMs, r.name);
     });
     return true;
   }
 
   summary(): QueueSummary {
-    const f = this.db
-      .prepare(
-        `SELECT COUNT(*) AS files, COALESCE(SUM(s.stored_size), 0) AS bytes, MIN(u.deadline_ms) AS next
-         FROM uplink_files u JOIN segments s ON s.name = u.name WHERE u.receipt_seq IS NULL`,
-      )
-      .get() as { files: number; bytes: number; next: number | null };
+    const f = prepared(
+      this.db,
+      `SELECT COUNT(*) AS files, COALESCE(SUM(s.stored_size), 0) AS bytes, MIN(u.deadline_ms) AS next
+        FROM uplink_files u JOIN segments s ON s.name = u.name WHERE u.receipt_seq IS NULL`,
+    ).get() as { files: number; bytes: number; next: number | null };
     const head = this.ledger.head();
     const entries = head ? head.seq - this.entriesThrough() : 0;
     const ed = this.entriesDeadlineMs();

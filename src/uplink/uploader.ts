@@ -17,7 +17,7 @@ import type { Retention } from './retention.js';
 import type { Inbox } from './inbox.js';
 import type { MqttLink } from './link.js';
 import { TokenBucket } from './token-bucket.js';
-import { MAX_ENTRIES_BYTES, MAX_HELLO_FILES, chunkFrame, topics, type StateMessage } from './wire.js';
+import { MAX_ENTRIES_BYTES, MAX_HEADER, MAX_HELLO_FILES, chunkFrame, topics, type StateMessage } from './wire.js';
 
 export interface UploaderOptions {
   deviceId: string;
@@ -45,6 +45,8 @@ const MAX_UNCONFIRMED_BYTES = 64 * 1024 * 1024;
 const AWAY_SINCE = 'uplink.awaySince';
 const TICK_MS = 60_000;
 const HOUR = 3600_000;
+/** Chunk frames kept for reuse: the window's worth in flight and a couple being filled. */
+const FRAMES_KEPT = 20;
 
 const bucketFor = (c: UplinkConfig): TokenBucket | undefined =>
   c.maxBytesPerSecond ? new TokenBucket(c.maxBytesPerSecond, Math.max(c.maxBytesPerSecond, c.chunkKiB * 1024)) : undefined;
@@ -57,6 +59,7 @@ export class Uploader {
   private unsubscribe: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private bucket: TokenBucket | undefined;
+  private readonly frames: Buffer[] = [];
   private lastStatus = 0;
   private statusTimer: NodeJS.Timeout | undefined;
 
@@ -203,7 +206,10 @@ export class Uploader {
         return 'failed' as const;
       });
       if (sent === 'failed') await this.idle(2000);
-      else if (!sent) await this.idle(IDLE_MS);
+      else if (!sent) {
+        this.frames.length = 0;
+        await this.idle(IDLE_MS);
+      }
     }
   }
 
@@ -324,15 +330,29 @@ export class Uploader {
       const deadline = new Date(f.deadlineMs).toISOString();
       for (let offset = have; offset < f.size && !broken(); offset += chunk) {
         const len = Math.min(chunk, f.size - offset);
-        const { frame, body } = chunkFrame({ v: 1, device: deviceId, name: f.name, offset, size: f.size, sha256: f.sha256, deadline }, len);
+        const buf = this.frameBuffer(4 + MAX_HEADER + len);
+        const { frame, body } = chunkFrame({ v: 1, device: deviceId, name: f.name, offset, size: f.size, sha256: f.sha256, deadline }, len, buf);
         const { bytesRead } = await fh.read(body, 0, len, offset);
         if (bytesRead !== len) throw new Error(`sealed segment ${f.name} is shorter than its manifest says (${offset + bytesRead} < ${f.size})`);
         await this.bucket?.take(len, this.signal);
-        await link.send(topics.chunk(deviceId), frame);
+        const { acked } = await link.send(topics.chunk(deviceId), frame);
+        // Reused once the broker has it; one a failed publish may still hold is left to the collector.
+        void acked.then((ok) => {
+          if (ok && this.frames.length < FRAMES_KEPT) this.frames.push(buf);
+        });
       }
     } finally {
       await fh.close();
     }
+  }
+
+  /**
+   * A buffer for one chunk's frame. Frames are reused once acknowledged: a fresh MiB per chunk kept the garbage
+   * collector busy (~0.7 ms per MB sent on the bench VM). Dropped when the uploader goes idle.
+   */
+  private frameBuffer(size: number): Buffer {
+    const b = this.frames.pop();
+    return b && b.length >= size ? b : Buffer.allocUnsafe(Math.max(size, 4 + MAX_HEADER + this.o.config.chunkKiB * 1024));
   }
 
   /** Resolves true at the next receipt that moved the queue, false after the answer timeout without one. */

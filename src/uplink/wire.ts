@@ -9,7 +9,7 @@ export const PROTOCOL_VERSION = 1;
 export const SHARE_GROUP = 'recgw-receivers';
 export const MAX_ENTRIES_BYTES = 512 * 1024;
 export const MAX_HELLO_FILES = 256;
-const MAX_HEADER = 4096;
+export const MAX_HEADER = 4096;
 
 export const topics = {
   status: (d: string): string => `recgw/${d}/status`,
@@ -137,10 +137,14 @@ export function encodeChunk(h: ChunkHeader, data: Uint8Array): Buffer {
   return frame;
 }
 
-/** A chunk's frame with its header written and `body` the place for its `len` data bytes (read straight into it). */
-export function chunkFrame(h: ChunkHeader, len: number): { frame: Buffer; body: Buffer } {
+/**
+ * A chunk's frame with its header written and `body` the place for its `len` data bytes (read straight into it).
+ * With `into` (at least 4 + header + len bytes) the frame is a view of it, so senders can reuse their buffers.
+ */
+export function chunkFrame(h: ChunkHeader, len: number, into?: Buffer): { frame: Buffer; body: Buffer } {
   const head = Buffer.from(JSON.stringify(h), 'utf8');
-  const frame = Buffer.allocUnsafe(4 + head.length + len);
+  const size = 4 + head.length + len;
+  const frame = into && into.length >= size ? into.subarray(0, size) : Buffer.allocUnsafe(size);
   frame.writeUInt32BE(head.length, 0);
   head.copy(frame, 4);
   return { frame, body: frame.subarray(4 + head.length) };
