@@ -175,6 +175,7 @@ describe('the console in a browser', () => {
     await page.goto(base + '/events');
     expect(await page.getAttribute('#events tbody tr:first-child', 'data-type')).toBe('config.changed');
     expect(await page.textContent('#events tbody tr:first-child')).toContain('二号询问室');
+    expect(await page.textContent('#events tbody tr:first-child td:nth-child(3)')).toBe('配置变更config.changed');
     await snap('events');
   });
 

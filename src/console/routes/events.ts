@@ -1,10 +1,17 @@
 /** The interruption log and the ledger's event list (events only, a page at a time; no media, no file locations). */
 import { h } from '../html.js';
-import type { Route } from '../router.js';
+import type { Ctx, Route } from '../router.js';
 import type { App } from '../app.js';
 import { reasonByCode } from '../../evidence/vocabulary.js';
+import { DICT, type Key } from '../i18n.js';
 
 const PAGE = 50;
+
+/** An entry type in the page's language (the type itself below it); types this console does not know, as they are. */
+function typeLabel(ctx: Ctx, type: string): string {
+  const key = `evt.${type}`;
+  return key in DICT ? ctx.t(key as Key) : type;
+}
 
 export function eventRoutes(app: App): Route[] {
   const query = (url: URL) => {
@@ -54,7 +61,7 @@ ${rows.map(
           h`<p>${t('ev.intro')}</p><nav class="pages"><a href="/events${q.segments ? '' : '?segments=1'}">${t(q.segments ? 'ev.hideSegments' : 'ev.showSegments')}</a>
 ${q.before ? h` · <a href="/events${q.segments ? '?segments=1' : ''}">${t('ev.newest')}</a>` : ''} ${older ? h` · ${older}` : ''}</nav>
 <table id="events"><thead><tr><th>#</th><th>${t('ev.time')}</th><th>${t('ev.type')}</th><th>${t('ev.summary')}</th></tr></thead><tbody>
-${rows.map((r) => h`<tr data-type="${r.type}"><td class="num">${r.seq}</td><td class="nowrap">${r.time}</td><td class="mono nowrap">${r.type}</td><td class="mono">${r.summary}</td></tr>`)}
+${rows.map((r) => h`<tr data-type="${r.type}"><td class="num">${r.seq}</td><td class="nowrap">${r.time}</td><td class="nowrap">${typeLabel(ctx, r.type)}<br><span class="mono">${r.type}</span></td><td class="mono">${r.summary}</td></tr>`)}
 </tbody></table>`,
         );
       },
