@@ -33,7 +33,8 @@ export class ChunkWriter {
    */
   write(path: string, pieces: [number, number][], data: Buffer, dataOffset: number, fileSize: number): void {
     const directFd = this.direct ? this.openDirect(path) : undefined;
-    const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+    // The ordinary descriptor only when a piece needs it (rarely): an open and a close per chunk saved.
+    let fd: number | undefined;
     let padded = false;
     try {
       for (const [from, to] of pieces) {
@@ -42,14 +43,15 @@ export class ChunkWriter {
           this.writeDirect(directFd, data, from - dataOffset, to - from, from);
           padded ||= !aligned(to);
         } else {
+          fd ??= openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
           let off = from;
           while (off < to) off += writeSync(fd, data, off - dataOffset, to - off, off);
         }
       }
       // The padding of the last block lies past the file's end: cut it off (a later piece never reaches there).
-      if (padded && fstatSync(fd).size > fileSize) ftruncateSync(fd, fileSize);
+      if (padded && directFd !== undefined && fstatSync(directFd).size > fileSize) ftruncateSync(directFd, fileSize);
     } finally {
-      closeSync(fd);
+      if (fd !== undefined) closeSync(fd);
       if (directFd !== undefined) closeSync(directFd);
     }
   }
