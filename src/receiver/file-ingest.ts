@@ -6,7 +6,7 @@
 import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { join } from 'node:path';
-import { cachedStatements, type Db } from '../state/db.js';
+import { prepared, type Db } from '../state/db.js';
 import type { Signer } from '../evidence/signer.js';
 import { SEGMENTS_DIR } from '../evidence/head.js';
 import { sealedFileName } from '../evidence/sealer.js';
@@ -35,9 +35,6 @@ interface Running {
 const MAX_RUNNING = 64;
 
 export class FileIngest {
-  /** Statements prepared once: the receiver runs a few per chunk, and preparing costs more than running. */
-  private readonly q: ReturnType<typeof cachedStatements>;
-
   private readonly running = new Map<string, Running>();
   private readonly writer = new ChunkWriter();
 
@@ -46,12 +43,10 @@ export class FileIngest {
     private readonly db: Db,
     private readonly signer: Signer,
     private readonly receiverName: string,
-  ) {
-    this.q = cachedStatements(db);
-  }
+  ) {}
 
   private row(device: string, name: string): FileRow | undefined {
-    return this.q('SELECT size, sha256, deadline, state, receipt FROM files WHERE device = ? AND name = ?').get(device, name) as FileRow | undefined;
+    return prepared(this.db, 'SELECT size, sha256, deadline, state, receipt FROM files WHERE device = ? AND name = ?').get(device, name) as FileRow | undefined;
   }
 
   private partialPath(device: string, name: string): string {
@@ -75,14 +70,14 @@ export class FileIngest {
     // Under the write lock: receivers sharing the store never interleave a check and a write.
     const fresh = this.db
       .transaction((): boolean => {
-        if (!r) this.q(`INSERT OR IGNORE INTO files(device, name, size, sha256, deadline, state) VALUES (?, ?, ?, ?, ?, 'partial')`).run(device, name, h.size, h.sha256, h.deadline);
+        if (!r) prepared(this.db, `INSERT OR IGNORE INTO files(device, name, size, sha256, deadline, state) VALUES (?, ?, ?, ?, ?, 'partial')`).run(device, name, h.size, h.sha256, h.deadline);
         const holes = uncovered(this.ranges(device, name), h.offset, data.length);
         if (holes.length > 0) {
           mkdirSync(partialDir(this.store, device), { recursive: true });
           // Bytes once written are never overwritten: a resend is the same bytes, and anything else must not
           // change what was already hashed.
           this.writer.write(this.partialPath(device, name), holes, data, h.offset, h.size);
-          this.q('INSERT OR REPLACE INTO chunks(device, name, offset, len) VALUES (?, ?, ?, ?)').run(device, name, h.offset, data.length);
+          prepared(this.db, 'INSERT OR REPLACE INTO chunks(device, name, offset, len) VALUES (?, ?, ?, ?)').run(device, name, h.offset, data.length);
         }
         return holes.length === 1 && holes[0]![0] === h.offset && holes[0]![1] === h.offset + data.length;
       })
@@ -115,7 +110,7 @@ export class FileIngest {
   }
 
   private ranges(device: string, name: string): { offset: number; len: number }[] {
-    return this.q('SELECT offset, len FROM chunks WHERE device = ? AND name = ?').all(device, name) as { offset: number; len: number }[];
+    return prepared(this.db, 'SELECT offset, len FROM chunks WHERE device = ? AND name = ?').all(device, name) as { offset: number; len: number }[];
   }
 
   private complete(device: string, name: string, size: number): boolean {
@@ -123,7 +118,7 @@ export class FileIngest {
   }
 
   private manifest(device: string, name: string): { seq: number; size: number; sha256: string } | undefined {
-    return this.q('SELECT seq, size, sha256 FROM manifests WHERE device = ? AND name = ?').get(device, name) as
+    return prepared(this.db, 'SELECT seq, size, sha256 FROM manifests WHERE device = ? AND name = ?').get(device, name) as
       | { seq: number; size: number; sha256: string }
       | undefined;
   }
@@ -163,8 +158,8 @@ export class FileIngest {
           { kind: 'segment', device, name, size: m.size, sha256: m.sha256, manifestSeq: m.seq, deadline: r.deadline, storedAt: now().toISOString(), receiver: this.receiverName },
           this.signer,
         ) as SegmentReceipt;
-        this.q(`UPDATE files SET state = 'stored', receipt = ? WHERE device = ? AND name = ?`).run(JSON.stringify(receipt), device, name);
-        this.q('DELETE FROM chunks WHERE device = ? AND name = ?').run(device, name);
+        prepared(this.db, `UPDATE files SET state = 'stored', receipt = ? WHERE device = ? AND name = ?`).run(JSON.stringify(receipt), device, name);
+        prepared(this.db, 'DELETE FROM chunks WHERE device = ? AND name = ?').run(device, name);
         appendReceipt(dir, receipt);
         return receipt;
       });
@@ -172,8 +167,8 @@ export class FileIngest {
 
   private discard(device: string, name: string): void {
     this.db.transaction(() => {
-      this.q(`DELETE FROM files WHERE device = ? AND name = ? AND state = 'partial'`).run(device, name);
-      this.q('DELETE FROM chunks WHERE device = ? AND name = ?').run(device, name);
+      prepared(this.db, `DELETE FROM files WHERE device = ? AND name = ? AND state = 'partial'`).run(device, name);
+      prepared(this.db, 'DELETE FROM chunks WHERE device = ? AND name = ?').run(device, name);
     })();
     rmSync(this.partialPath(device, name), { force: true });
   }

@@ -7,7 +7,7 @@
 import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, writeSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { cachedStatements, type Db } from '../state/db.js';
+import { prepared, type Db } from '../state/db.js';
 import { GENESIS_PREV, lineHash, parseLine, splitSignature, type LedgerEntry } from '../evidence/entry.js';
 import { verifySignature, type Signer } from '../evidence/signer.js';
 import { ENTRY } from '../evidence/types.js';
@@ -40,9 +40,6 @@ interface DeviceRow {
 }
 
 export class LedgerIngest {
-  /** Statements prepared once: the receiver runs a few per chunk, and preparing costs more than running. */
-  private readonly q: ReturnType<typeof cachedStatements>;
-
   constructor(
     private readonly store: string,
     private readonly db: Db,
@@ -50,17 +47,15 @@ export class LedgerIngest {
     private readonly signer: Signer,
     private readonly receiverName: string,
     private readonly log: Logger,
-  ) {
-    this.q = cachedStatements(db);
-  }
+  ) {}
 
   deviceState(device: string): { seq: number; hash: string } | null {
-    const r = this.q('SELECT seq, hash FROM devices WHERE device = ?').get(device) as { seq: number; hash: string } | undefined;
+    const r = prepared(this.db, 'SELECT seq, hash FROM devices WHERE device = ?').get(device) as { seq: number; hash: string } | undefined;
     return r ?? null;
   }
 
   lastReceipt(device: string): EntriesReceipt | undefined {
-    const r = this.q('SELECT entries_receipt AS r FROM devices WHERE device = ?').get(device) as { r: string | null } | undefined;
+    const r = prepared(this.db, 'SELECT entries_receipt AS r FROM devices WHERE device = ?').get(device) as { r: string | null } | undefined;
     return r?.r ? (JSON.parse(r.r) as EntriesReceipt) : undefined;
   }
 
@@ -72,8 +67,8 @@ export class LedgerIngest {
   /** Put new lines aside (ignoring duplicates of stored ones, logging conflicting ones). */
   private hold(device: string, lines: string[]): void {
     const stored = this.deviceState(device);
-    const known = this.q('SELECT hash FROM entries WHERE device = ? AND seq = ?');
-    const put = this.q('INSERT OR IGNORE INTO held(device, seq, line) VALUES (?, ?, ?)');
+    const known = prepared(this.db, 'SELECT hash FROM entries WHERE device = ? AND seq = ?');
+    const put = prepared(this.db, 'INSERT OR IGNORE INTO held(device, seq, line) VALUES (?, ?, ?)');
     for (const line of lines) {
       const p = parseLine(line);
       if (!p.ok) {
@@ -95,12 +90,12 @@ export class LedgerIngest {
 
   /** Inside the write lock: append every held line that continues the stored chain and passes the checks. */
   private appendHeld(device: string, deadline: string, now: Date): EntriesOutcome {
-    const row = this.q('SELECT * FROM devices WHERE device = ?').get(device) as DeviceRow | undefined;
+    const row = prepared(this.db, 'SELECT * FROM devices WHERE device = ?').get(device) as DeviceRow | undefined;
     let seq = row ? row.seq : -1;
     let hash = row ? row.hash : GENESIS_PREV;
     let cert = row?.cert;
-    const next = this.q('SELECT line FROM held WHERE device = ? AND seq = ?');
-    const drop = this.q('DELETE FROM held WHERE device = ? AND seq = ?');
+    const next = prepared(this.db, 'SELECT line FROM held WHERE device = ? AND seq = ?');
+    const drop = prepared(this.db, 'DELETE FROM held WHERE device = ? AND seq = ?');
     const ok: { line: string; e: LedgerEntry; hash: string }[] = [];
     let refused: string | undefined;
     for (;;) {
@@ -123,8 +118,8 @@ export class LedgerIngest {
 
     const dir = join(this.store, device);
     const bytes = this.appendLines(dir, row?.ledger_bytes ?? 0, ok.map((o) => o.line));
-    const addEntry = this.q('INSERT OR REPLACE INTO entries(device, seq, hash) VALUES (?, ?, ?)');
-    const addManifest = this.q('INSERT OR REPLACE INTO manifests(device, name, seq, size, sha256) VALUES (?, ?, ?, ?, ?)');
+    const addEntry = prepared(this.db, 'INSERT OR REPLACE INTO entries(device, seq, hash) VALUES (?, ?, ?)');
+    const addManifest = prepared(this.db, 'INSERT OR REPLACE INTO manifests(device, name, seq, size, sha256) VALUES (?, ?, ?, ?, ?)');
     const manifests: string[] = [];
     for (const o of ok) {
       addEntry.run(device, o.e.seq, o.hash);

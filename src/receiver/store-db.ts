@@ -4,7 +4,7 @@
  * what keeps each device's ledger.jsonl appended in sequence order, by one receiver at a time.
  */
 import { join } from 'node:path';
-import { openStateDb, type Db } from '../state/db.js';
+import { atSyncLevel, openStateDb, type Db } from '../state/db.js';
 
 export const RECEIVER_MIGRATIONS: readonly string[] = [
   `
@@ -76,14 +76,7 @@ export function openReceiverDb(store: string): Db {
 }
 
 /** Run `fn` in an immediate transaction whose commit is fsynced (with every commit before it in the WAL). */
-export function durably<T>(db: Db, fn: () => T): T {
-  db.pragma('synchronous = FULL');
-  try {
-    return db.transaction(fn).immediate();
-  } finally {
-    db.pragma('synchronous = NORMAL');
-  }
-}
+export const durably = <T>(db: Db, fn: () => T): T => atSyncLevel(db, 'FULL', fn, true);
 
 /** The length of the prefix of [0, size) that the ranges cover. */
 export function coveredPrefix(ranges: { offset: number; len: number }[]): number {

@@ -97,19 +97,26 @@ function migrate(db: Db, steps: readonly string[]): void {
 }
 
 /**
- * Run `fn` in a transaction whose commit is not fsynced (WAL with synchronous NORMAL; the next durable commit makes
- * it durable with itself). Only for bookkeeping that a power cut may set back harmlessly, never for ledger entries
- * or anything that leaves the device or vouches for something.
+ * Run `fn` in a transaction committed at the given `synchronous` level (WAL: NORMAL does not fsync the commit, FULL
+ * does, with every commit before it), then go back to the connection's own level.
  */
-export function lightly<T>(db: Db, fn: () => T): T {
+export function atSyncLevel<T>(db: Db, level: 'NORMAL' | 'FULL', fn: () => T, immediate = false): T {
   const before = db.pragma('synchronous', { simple: true }) as number;
-  db.pragma('synchronous = NORMAL');
+  db.pragma(`synchronous = ${level}`);
   try {
-    return db.transaction(fn)();
+    const tx = db.transaction(fn);
+    return immediate ? tx.immediate() : tx();
   } finally {
     db.pragma(`synchronous = ${before}`);
   }
 }
+
+/**
+ * `fn` in a transaction whose commit is not fsynced (the next durable commit makes it durable with itself). Only for
+ * bookkeeping that a power cut may set back harmlessly, never for ledger entries or anything that leaves the device
+ * or vouches for something.
+ */
+export const lightly = <T>(db: Db, fn: () => T): T => atSyncLevel(db, 'NORMAL', fn);
 
 export function kvGet(db: Db, key: string): string | undefined {
   const row = prepared(db, 'SELECT value FROM kv WHERE key = ?').get(key) as { value: string } | undefined;
@@ -124,27 +131,17 @@ export function kvDelete(db: Db, key: string): void {
   prepared(db, 'DELETE FROM kv WHERE key = ?').run(key);
 }
 
-const perConnection = new WeakMap<Db, (sql: string) => Database.Statement>();
+const perConnection = new WeakMap<Db, Map<string, Database.Statement>>();
 
 /**
- * `sql` prepared once per connection: preparing costs more than running a small statement, and the upload path runs
- * a few per chunk and receipt. Not for statements that are iterated (one statement runs one query at a time).
+ * `sql` prepared once per connection: preparing costs more than running a small statement, and the upload and
+ * receive paths run a few per chunk and receipt. Not for statements that are iterated (one statement runs one query
+ * at a time).
  */
 export function prepared(db: Db, sql: string): Database.Statement {
-  let q = perConnection.get(db);
-  if (!q) perConnection.set(db, (q = cachedStatements(db)));
-  return q(sql);
-}
-
-/** A statement cache for hot paths: `q(sql)` prepares each SQL text once per connection. */
-export function cachedStatements(db: Db): (sql: string) => Database.Statement {
-  const cache = new Map<string, Database.Statement>();
-  return (sql) => {
-    let st = cache.get(sql);
-    if (!st) {
-      st = db.prepare(sql);
-      cache.set(sql, st);
-    }
-    return st;
-  };
+  let cache = perConnection.get(db);
+  if (!cache) perConnection.set(db, (cache = new Map()));
+  let st = cache.get(sql);
+  if (!st) cache.set(sql, (st = db.prepare(sql)));
+  return st;
 }
