@@ -242,10 +242,14 @@ export class Uploader {
     let sentThrough = await this.sendEntries(from, broken);
     let sentAnything = sentThrough >= from;
     const sentFiles: string[] = [];
+    /** Files sent this round and not receipted when last looked at (receipted ones leave: no need to ask again). */
     const sentSizes = new Map<string, number>();
     const unconfirmed = (): number => {
       let n = 0;
-      for (const [name, size] of sentSizes) if (queue.file(name)?.receiptSeq === null) n += size;
+      for (const [name, size] of sentSizes) {
+        if (queue.file(name)?.receiptSeq === null) n += size;
+        else sentSizes.delete(name);
+      }
       return n;
     };
     for (const f of files) {
