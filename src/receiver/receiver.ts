@@ -137,13 +137,19 @@ export class Receiver {
     this.log.warn(`refused ${what}`, { device, problem });
   }
 
-  private hello(device: string, payload: Buffer): void {
+  private async hello(device: string, payload: Buffer): Promise<void> {
     const d = decodeHello(payload, device);
     if (!d.ok) return this.refuse(device, 'a hello', d.problem);
     const receipts: Receipt[] = [];
     const files: StateMessage['files'] = {};
     for (const f of d.value.files) {
-      const s = this.files!.state(device, f.name);
+      let s = this.files!.state(device, f.name);
+      // Every byte here but not stored: a receiver stopped between a file's last chunk and storing it. Store it
+      // now, or the gateway, told we have it all, would send nothing and wait for a receipt for ever.
+      if ('have' in s.state && s.state.have >= f.size) {
+        await this.finalize(device, f.name);
+        s = this.files!.state(device, f.name);
+      }
       files[f.name] = s.state;
       if (s.receipt) receipts.push(s.receipt);
     }

@@ -60,9 +60,12 @@ export interface ReceiverProcess {
   kill9(): Promise<void>;
 }
 
-/** Start `recgw receiver` and wait until it has subscribed. */
-export async function startReceiver(rx: ProvisionedReceiver, timeoutMs = 15_000): Promise<ReceiverProcess> {
-  const proc = spawn(process.execPath, [BIN, 'receiver', '--config', rx.configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RECGW_LOG_LEVEL: 'info' } });
+/**
+ * Start `recgw receiver` (or `script`, run with the config path as its argument) and wait until it has subscribed.
+ */
+export async function startReceiver(rx: ProvisionedReceiver, timeoutMs = 15_000, script?: string): Promise<ReceiverProcess> {
+  const argv = script ? [script, rx.configPath] : [BIN, 'receiver', '--config', rx.configPath];
+  const proc = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RECGW_LOG_LEVEL: 'info' } });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));

@@ -3,6 +3,7 @@
  * restarted, gateway kill -9. Each time every item arrives exactly once in the store, every receipt comes back, the
  * verifier passes, and what was sent again is bounded by the chunks in flight at each break.
  */
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupTmp, makeCa } from '../helpers/fixtures.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
@@ -22,6 +23,7 @@ import {
 } from '../helpers/uplink-world.js';
 import type { Provisioned } from '../../src/demo/provision.js';
 
+const CRASH_RECEIVER = join(import.meta.dirname, '../helpers/crash-receiver.js');
 const COUNT = 16;
 const SIZE = 400_000;
 const CHUNK_KIB = 32;
@@ -62,13 +64,17 @@ describe('uplink breaks mid-upload', () => {
     return { gw, names, rx: makeReceiver(ca.dir, 'receiver-1', broker.url) };
   }
 
-  /** Exactly once in the store, one receipt each, the chain verifies, and resends stayed within `breaks` windows. */
-  async function check(deviceId: string, names: string[], store: string, rxLogs: string[], breaks: number): Promise<void> {
+  /** Exactly once in the store, one receipt each, and the chain verifies. */
+  async function checkWhole(deviceId: string, names: string[], store: string): Promise<void> {
     expect(storedSegments(store, deviceId)).toEqual(names.map((n) => `${n}.seg`).sort());
     const seg = storeReceipts(store, deviceId).filter((r) => r.kind === 'segment').map((r) => r.name);
     expect(seg.sort()).toEqual([...names].sort());
-    const report = await verify(store, ca.paths.caCert, ca.paths.agencyKey);
-    expect(report.findings).toEqual([]);
+    expect((await verify(store, ca.paths.caCert, ca.paths.agencyKey)).findings).toEqual([]);
+  }
+
+  /** checkWhole, and resends stayed within `breaks` windows. */
+  async function check(deviceId: string, names: string[], store: string, rxLogs: string[], breaks: number): Promise<void> {
+    await checkWhole(deviceId, names, store);
     const received = rxLogs.map(receiverTotals).reduce((a, t) => a + t.chunkBytes, 0);
     const sealedBytes = COUNT * (SIZE + 16);
     expect(received).toBeGreaterThanOrEqual(sealedBytes);
@@ -130,10 +136,25 @@ describe('uplink breaks mid-upload', () => {
     }
     // The killed receiver logged no totals; count only that the store is whole, and the restarted one's resends.
     expect(killed.log).not.toContain('stopped cleanly');
-    expect(storedSegments(rx.config.store, 'chaos-rx')).toEqual(names.map((n) => `${n}.seg`).sort());
-    const seg = storeReceipts(rx.config.store, 'chaos-rx').filter((x) => x.kind === 'segment').map((x) => x.name);
-    expect(seg.sort()).toEqual([...names].sort());
-    expect((await verify(rx.config.store, ca.paths.caCert, ca.paths.agencyKey)).findings).toEqual([]);
+    await checkWhole('chaos-rx', names, rx.config.store);
+  }, 90_000);
+
+  it('receiver killed (-9) after the last chunk of a file and before storing it: the next one stores it', async () => {
+    // Then the receiver holds every byte of the file but no receipt; the gateway, told it has it all, sends nothing.
+    const { gw, names, rx } = await world('chaos-rx-final');
+    let r: ReceiverProcess = await startReceiver(rx, 15_000, CRASH_RECEIVER);
+    const g = await startGateway(gw.configPath, gw.config.control.socket);
+    try {
+      if (r.proc.exitCode === null && r.proc.signalCode === null) await new Promise((resolve) => r.proc.once('exit', resolve));
+      expect(r.proc.signalCode).toBe('SIGKILL');
+      expect(storedSegments(rx.config.store, 'chaos-rx-final')).toEqual([]);
+      r = await startReceiver(rx);
+      await waitDelivered(gw, 40_000, () => g.log() + r.log());
+    } finally {
+      expect(await g.stop()).toBe(0);
+      expect(await r.stop()).toBe(0);
+    }
+    await checkWhole('chaos-rx-final', names, rx.config.store);
   }, 90_000);
 
   it('gateway killed (-9) mid-upload and started again', async () => {
