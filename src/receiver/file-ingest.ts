@@ -3,7 +3,7 @@
  * order and repeats do not matter; when the ranges cover the file and its manifest is stored, the file is hashed,
  * checked against the manifest, fsynced and renamed into `<store>/<d>/segments/`, and only then receipted.
  */
-import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { join } from 'node:path';
 import { prepared, type Db } from '../state/db.js';
@@ -131,14 +131,18 @@ export class FileIngest {
     const r = this.row(device, name);
     const m = this.manifest(device, name);
     if (!r || r.state !== 'partial' || !m || !this.complete(device, name, r.size)) return undefined;
-    const path = this.partialPath(device, name);
+    const dir = join(this.store, device);
+    const storedPath = join(dir, SEGMENTS_DIR, sealedFileName(name));
+    // Renamed into the store by a receiver that stopped before recording it stored: go on from there.
+    const renamed = !existsSync(this.partialPath(device, name)) && existsSync(storedPath);
+    const path = renamed ? storedPath : this.partialPath(device, name);
     const key = `${device}/${name}`;
     const run = this.running.get(key);
     this.running.delete(key);
     const actual = run && run.upto === r.size ? { size: r.size, sha256: run.hash.digest('hex') } : await hashFile(path);
     if (actual.size !== m.size || actual.sha256 !== m.sha256) {
       const why = `${name} arrived as ${actual.size} bytes with sha256 ${actual.sha256}, but its manifest (entry ${m.seq}) says ${m.size} bytes, ${m.sha256}: forged or damaged, not stored`;
-      this.discard(device, name);
+      this.discard(device, name, path);
       return { refused: why };
     }
     return durably(this.db, (): SegmentReceipt | undefined => {
@@ -150,9 +154,10 @@ export class FileIngest {
         } finally {
           closeSync(fd);
         }
-        const dir = join(this.store, device);
-        mkdirSync(join(dir, SEGMENTS_DIR), { recursive: true });
-        renameSync(path, join(dir, SEGMENTS_DIR, sealedFileName(name)));
+        if (!renamed) {
+          mkdirSync(join(dir, SEGMENTS_DIR), { recursive: true });
+          renameSync(path, storedPath);
+        }
         fsyncDirSync(join(dir, SEGMENTS_DIR));
         const receipt = makeReceipt(
           { kind: 'segment', device, name, size: m.size, sha256: m.sha256, manifestSeq: m.seq, deadline: r.deadline, storedAt: now().toISOString(), receiver: this.receiverName },
@@ -165,12 +170,13 @@ export class FileIngest {
       });
   }
 
-  private discard(device: string, name: string): void {
+  /** Forget a file that failed its check, and remove it (from .partial, or from segments/ if renamed unrecorded). */
+  private discard(device: string, name: string, path: string): void {
     this.db.transaction(() => {
       prepared(this.db, `DELETE FROM files WHERE device = ? AND name = ? AND state = 'partial'`).run(device, name);
       prepared(this.db, 'DELETE FROM chunks WHERE device = ? AND name = ?').run(device, name);
     })();
-    rmSync(this.partialPath(device, name), { force: true });
+    rmSync(path, { force: true });
   }
 }
 

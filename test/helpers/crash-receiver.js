@@ -1,19 +1,38 @@
-// A receiver for the crash test (test/integration/uplink-chaos.test.ts): `recgw receiver` from the compiled code
-// in dist/, except that it kills itself (SIGKILL) right after it committed the last chunk of a file, before it
-// stores that file and signs its receipt: a crash at a precise step instead of a random one.
+// A receiver for the crash tests (test/integration/uplink-chaos.test.ts): `recgw receiver` from the compiled code
+// in dist/, except that it kills itself (SIGKILL) at a precise step of storing the first file instead of a random
+// one. Steps:
+//   last-chunk  right after it committed the last chunk of a file, before storing it and signing its receipt
+//   renamed     right after the file was renamed into segments/, before the commit that records it as stored
 //
-// Usage: node crash-receiver.js <receiver config>
+// Usage: node crash-receiver.js <receiver config> <step>
+import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { sep } from 'node:path';
 import process from 'node:process';
 import { loadReceiverConfig } from '../../dist/receiver/config.js';
 import { Receiver } from '../../dist/receiver/receiver.js';
 import { FileIngest } from '../../dist/receiver/file-ingest.js';
 import { createLogger } from '../../dist/util/log.js';
 
-const chunk = FileIngest.prototype.chunk;
-FileIngest.prototype.chunk = function (...args) {
-  const out = chunk.apply(this, args);
-  if (out.kind === 'written' && out.complete) process.kill(process.pid, 'SIGKILL');
-  return out;
-};
+const die = () => process.kill(process.pid, 'SIGKILL');
+const step = process.argv[3];
+if (step === 'last-chunk') {
+  const chunk = FileIngest.prototype.chunk;
+  FileIngest.prototype.chunk = function (...args) {
+    const out = chunk.apply(this, args);
+    if (out.kind === 'written' && out.complete) die();
+    return out;
+  };
+} else if (step === 'renamed') {
+  // The receiver imports renameSync by name: patch the builtin and update its ES module exports.
+  const rename = fs.renameSync;
+  fs.renameSync = (from, to) => {
+    rename(from, to);
+    if (String(to).includes(`${sep}segments${sep}`)) die();
+  };
+  syncBuiltinESMExports();
+} else {
+  throw new Error(`unknown crash step ${step}`);
+}
 
 await new Receiver(loadReceiverConfig(process.argv[2]), createLogger('recgw-receiver')).start();

@@ -61,10 +61,10 @@ export interface ReceiverProcess {
 }
 
 /**
- * Start `recgw receiver` (or `script`, run with the config path as its argument) and wait until it has subscribed.
+ * Start `recgw receiver` (or `script`, run with the config path and `args`) and wait until it has subscribed.
  */
-export async function startReceiver(rx: ProvisionedReceiver, timeoutMs = 15_000, script?: string): Promise<ReceiverProcess> {
-  const argv = script ? [script, rx.configPath] : [BIN, 'receiver', '--config', rx.configPath];
+export async function startReceiver(rx: ProvisionedReceiver, timeoutMs = 15_000, script?: { path: string; args: string[] }): Promise<ReceiverProcess> {
+  const argv = script ? [script.path, rx.configPath, ...script.args] : [BIN, 'receiver', '--config', rx.configPath];
   const proc = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RECGW_LOG_LEVEL: 'info' } });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));

@@ -139,23 +139,32 @@ describe('uplink breaks mid-upload', () => {
     await checkWhole('chaos-rx', names, rx.config.store);
   }, 90_000);
 
-  it('receiver killed (-9) after the last chunk of a file and before storing it: the next one stores it', async () => {
-    // Then the receiver holds every byte of the file but no receipt; the gateway, told it has it all, sends nothing.
-    const { gw, names, rx } = await world('chaos-rx-final');
-    let r: ReceiverProcess = await startReceiver(rx, 15_000, CRASH_RECEIVER);
-    const g = await startGateway(gw.configPath, gw.config.control.socket);
-    try {
-      if (r.proc.exitCode === null && r.proc.signalCode === null) await new Promise((resolve) => r.proc.once('exit', resolve));
-      expect(r.proc.signalCode).toBe('SIGKILL');
-      expect(storedSegments(rx.config.store, 'chaos-rx-final')).toEqual([]);
-      r = await startReceiver(rx);
-      await waitDelivered(gw, 40_000, () => g.log() + r.log());
-    } finally {
-      expect(await g.stop()).toBe(0);
-      expect(await r.stop()).toBe(0);
-    }
-    await checkWhole('chaos-rx-final', names, rx.config.store);
-  }, 90_000);
+  // Crashes at a precise step of storing a file (test/helpers/crash-receiver.js), then a receiver started again.
+  const steps = [
+    // Every byte there, no receipt: the gateway, told the receiver has it all, sends nothing.
+    ['last-chunk', 'after the last chunk of a file and before storing it'],
+    // The file in segments/, receiver.db still saying partial.
+    ['renamed', 'after renaming a file into the store and before recording it stored'],
+  ] as const;
+  for (const [step, when] of steps) {
+    it(`receiver killed (-9) ${when}: the next one stores it`, async () => {
+      const deviceId = `chaos-rx-${step}`;
+      const { gw, names, rx } = await world(deviceId);
+      let r: ReceiverProcess = await startReceiver(rx, 15_000, { path: CRASH_RECEIVER, args: [step] });
+      const g = await startGateway(gw.configPath, gw.config.control.socket);
+      try {
+        if (r.proc.exitCode === null && r.proc.signalCode === null) await new Promise((resolve) => r.proc.once('exit', resolve));
+        expect(r.proc.signalCode).toBe('SIGKILL');
+        expect(storeReceipts(rx.config.store, deviceId).filter((x) => x.kind === 'segment')).toEqual([]);
+        r = await startReceiver(rx);
+        await waitDelivered(gw, 40_000, () => g.log() + r.log());
+      } finally {
+        expect(await g.stop()).toBe(0);
+        expect(await r.stop()).toBe(0);
+      }
+      await checkWhole(deviceId, names, rx.config.store);
+    }, 90_000);
+  }
 
   it('gateway killed (-9) mid-upload and started again', async () => {
     const { gw, names, rx } = await world('chaos-gw');
