@@ -10,10 +10,14 @@
  * (chunks are whole KiB multiples of 16 KiB), and the file's last piece is padded with zeros and the file cut back
  * to its size. Anything unaligned, and file systems that refuse O_DIRECT (tmpfs), are written the ordinary way.
  */
-import { closeSync, constants, ftruncateSync, fstatSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, ftruncateSync, fstatSync, openSync, write, writeSync } from 'node:fs';
 import { DIRECT_ALIGN, alignedBuffer, isAligned as aligned, openDirectSync } from '../util/direct-io.js';
 
 const SLOT_BYTES = 4 * 1024 * 1024;
+
+/** fs.write on the thread pool, resolving to the bytes written (FileHandle would cost an object per chunk). */
+const writeAt = (fd: number, buf: Buffer, off: number, len: number, pos: number): Promise<number> =>
+  new Promise((resolve, reject) => write(fd, buf, off, len, pos, (err, n) => (err ? reject(err) : resolve(n))));
 
 const roundUp = (n: number): number => Math.ceil(n / DIRECT_ALIGN) * DIRECT_ALIGN;
 
@@ -29,9 +33,10 @@ export class ChunkWriter {
 
   /**
    * Write `data` (which starts at file offset `dataOffset`) into `path` for each [from, to) of `pieces`, in a file
-   * of `fileSize` bytes. Synchronous: the caller holds the store's write lock meanwhile.
+   * of `fileSize` bytes. The direct writes go to the thread pool, so the receiver's thread reads the next message
+   * meanwhile; one write at a time (there is one slot).
    */
-  write(path: string, pieces: [number, number][], data: Buffer, dataOffset: number, fileSize: number): void {
+  async write(path: string, pieces: [number, number][], data: Buffer, dataOffset: number, fileSize: number): Promise<void> {
     const directFd = this.direct ? this.openDirect(path) : undefined;
     // The ordinary descriptor only when a piece needs it (rarely): an open and a close per chunk saved.
     let fd: number | undefined;
@@ -40,7 +45,7 @@ export class ChunkWriter {
       for (const [from, to] of pieces) {
         // Whole blocks, or the file's last piece (padded): directly; the rest (an odd start) the ordinary way.
         if (directFd !== undefined && aligned(from) && (aligned(to) || to === fileSize)) {
-          this.writeDirect(directFd, data, from - dataOffset, to - from, from);
+          await this.writeDirect(directFd, data, from - dataOffset, to - from, from);
           padded ||= !aligned(to);
         } else {
           fd ??= openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
@@ -62,7 +67,7 @@ export class ChunkWriter {
     return fd;
   }
 
-  private writeDirect(fd: number, data: Buffer, start: number, len: number, fileOffset: number): void {
+  private async writeDirect(fd: number, data: Buffer, start: number, len: number, fileOffset: number): Promise<void> {
     const slot = this.slotBuffer();
     let done = 0;
     while (done < len) {
@@ -71,7 +76,7 @@ export class ChunkWriter {
       const out = roundUp(n);
       if (out > n) slot.fill(0, n, out);
       let w = 0;
-      while (w < out) w += writeSync(fd, slot, w, out - w, fileOffset + done + w);
+      while (w < out) w += await writeAt(fd, slot, w, out - w, fileOffset + done + w);
       done += n;
     }
   }

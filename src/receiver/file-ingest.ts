@@ -6,7 +6,7 @@
 import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { join } from 'node:path';
-import { prepared, type Db } from '../state/db.js';
+import { lightly, prepared, type Db } from '../state/db.js';
 import type { Signer } from '../evidence/signer.js';
 import { SEGMENTS_DIR } from '../evidence/head.js';
 import { sealedFileName } from '../evidence/sealer.js';
@@ -33,6 +33,8 @@ interface Running {
   upto: number;
 }
 const MAX_RUNNING = 64;
+/** A claimed range not written after this long was left by a receiver that stopped mid-write (a write takes ms). */
+const CLAIM_STALE_MS = 60_000;
 
 export class FileIngest {
   private readonly running = new Map<string, Running>();
@@ -60,31 +62,58 @@ export class FileIngest {
     return { state: { have: coveredPrefix(this.ranges(device, name)) } };
   }
 
-  chunk(h: ChunkHeader, data: Buffer): ChunkOutcome {
+  /** One chunk at a time per receiver (the receiver handles messages in order): the writer has one slot. */
+  async chunk(h: ChunkHeader, data: Buffer): Promise<ChunkOutcome> {
     const { device, name } = h;
     const r = this.row(device, name);
     if (r?.state === 'stored') return { kind: 'ignored', why: `${name} is already stored (a replay or a resend)` };
     const m = this.manifest(device, name);
     if (m && (m.size !== h.size || m.sha256 !== h.sha256)) return { kind: 'refused', why: `the chunk describes ${name} as ${h.size} bytes with sha256 ${h.sha256}, but its manifest says ${m.size}, ${m.sha256}` };
     if (r && (r.size !== h.size || r.sha256 !== h.sha256)) return { kind: 'refused', why: `the chunk describes ${name} differently from its earlier chunks` };
-    // Under the write lock: receivers sharing the store never interleave a check and a write.
-    const fresh = this.db
-      .transaction((): boolean => {
-        if (!r) prepared(this.db, `INSERT OR IGNORE INTO files(device, name, size, sha256, deadline, state) VALUES (?, ?, ?, ?, ?, 'partial')`).run(device, name, h.size, h.sha256, h.deadline);
-        const holes = uncovered(this.ranges(device, name), h.offset, data.length);
-        if (holes.length > 0) {
-          mkdirSync(partialDir(this.store, device), { recursive: true });
-          // Bytes once written are never overwritten: a resend is the same bytes, and anything else must not
-          // change what was already hashed.
-          this.writer.write(this.partialPath(device, name), holes, data, h.offset, h.size);
-          prepared(this.db, 'INSERT OR REPLACE INTO chunks(device, name, offset, len) VALUES (?, ?, ?, ?)').run(device, name, h.offset, data.length);
-        }
-        return holes.length === 1 && holes[0]![0] === h.offset && holes[0]![1] === h.offset + data.length;
-      })
-      .immediate();
+    const holes = this.claim(h, data.length, r === undefined);
+    if (holes.length > 0) {
+      try {
+        await this.writer.write(this.partialPath(device, name), holes, data, h.offset, h.size);
+      } catch (err) {
+        this.unclaim(device, name, holes);
+        this.running.delete(`${device}/${name}`);
+        throw err;
+      }
+      const written = prepared(this.db, 'UPDATE chunks SET claimed_at = NULL WHERE device = ? AND name = ? AND offset = ?');
+      lightly(this.db, () => holes.forEach(([from]) => written.run(device, name, from)));
+    }
+    const fresh = holes.length === 1 && holes[0]![0] === h.offset && holes[0]![1] === h.offset + data.length;
     if (fresh) this.follow(device, name, h.offset, data);
     else this.running.delete(`${device}/${name}`);
     return { kind: 'written', complete: this.complete(device, name, h.size) };
+  }
+
+  /**
+   * The bytes of the chunk nobody holds or is writing, claimed for this receiver under the write lock, so that
+   * receivers sharing the store never write the same bytes: bytes once written are never overwritten (a resend is
+   * the same bytes, and anything else must not change what was already hashed). A claim older than
+   * CLAIM_STALE_MS was left by a receiver that stopped mid-write; its bytes may be missing and are written again.
+   */
+  private claim(h: ChunkHeader, len: number, firstChunk: boolean): [number, number][] {
+    const { device, name } = h;
+    return this.db
+      .transaction((): [number, number][] => {
+        const now = Date.now();
+        if (firstChunk) prepared(this.db, `INSERT OR IGNORE INTO files(device, name, size, sha256, deadline, state) VALUES (?, ?, ?, ?, ?, 'partial')`).run(device, name, h.size, h.sha256, h.deadline);
+        prepared(this.db, 'DELETE FROM chunks WHERE device = ? AND name = ? AND claimed_at < ?').run(device, name, now - CLAIM_STALE_MS);
+        const holes = uncovered(this.ranges(device, name, true), h.offset, len);
+        if (holes.length > 0) mkdirSync(partialDir(this.store, device), { recursive: true });
+        // No hole starts where a range starts, so each is a row of its own.
+        const claim = prepared(this.db, 'INSERT INTO chunks(device, name, offset, len, claimed_at) VALUES (?, ?, ?, ?, ?)');
+        for (const [from, to] of holes) claim.run(device, name, from, to - from, now);
+        return holes;
+      })
+      .immediate();
+  }
+
+  private unclaim(device: string, name: string, holes: [number, number][]): void {
+    const drop = prepared(this.db, 'DELETE FROM chunks WHERE device = ? AND name = ? AND offset = ? AND claimed_at IS NOT NULL');
+    lightly(this.db, () => holes.forEach(([from]) => drop.run(device, name, from)));
   }
 
   /**
@@ -109,8 +138,10 @@ export class FileIngest {
     r.upto += data.length;
   }
 
-  private ranges(device: string, name: string): { offset: number; len: number }[] {
-    return prepared(this.db, 'SELECT offset, len FROM chunks WHERE device = ? AND name = ?').all(device, name) as { offset: number; len: number }[];
+  /** The ranges written, and with `claimed` also those being written. */
+  private ranges(device: string, name: string, claimed = false): { offset: number; len: number }[] {
+    const sql = claimed ? 'SELECT offset, len FROM chunks WHERE device = ? AND name = ?' : 'SELECT offset, len FROM chunks WHERE device = ? AND name = ? AND claimed_at IS NULL';
+    return prepared(this.db, sql).all(device, name) as { offset: number; len: number }[];
   }
 
   private complete(device: string, name: string, size: number): boolean {

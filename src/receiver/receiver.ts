@@ -1,7 +1,7 @@
 /**
  * The agency-side receiver (`recgw receiver`): takes gateways' uploads from a shared MQTT subscription, checks
- * and stores them (ledger-ingest, file-ingest) and answers with signed receipts. A message is acknowledged to the
- * broker (PUBACK) only after it was handled, so what the broker delivered is either stored or delivered again.
+ * and stores them (ledger-ingest, file-ingest) and answers with signed receipts. Messages are handled one at a time
+ * in the order they came (in-order.ts), each acknowledged to the broker (PUBACK) at most one message ahead.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createPublicKey } from 'node:crypto';
@@ -20,6 +20,7 @@ import type { ReceiverConfig } from './config.js';
 import { openReceiverDb } from './store-db.js';
 import { LedgerIngest } from './ledger-ingest.js';
 import { FileIngest } from './file-ingest.js';
+import { InOrder } from './in-order.js';
 
 export interface ReceiverStats {
   /** Chunks and their bytes taken in, resends included: what a resumed upload cost. */
@@ -39,6 +40,8 @@ export class Receiver {
   readonly stats: ReceiverStats = { chunks: 0, chunkBytes: 0, entries: 0, files: 0, refused: 0, ignored: 0 };
   private connectWaiters: (() => void)[] = [];
   private subscribed = false;
+  private inOrder: InOrder<IPublishPacket> | undefined;
+  private stopping = false;
 
   constructor(
     private readonly cfg: ReceiverConfig,
@@ -64,12 +67,15 @@ export class Receiver {
       connectTimeout: 10_000,
       ...mqttTlsOptions(tls),
     });
-    // Handle before PUBACK: mqtt.js sends the acknowledgement when this callback is called.
+    const inOrder = new InOrder<IPublishPacket>((packet) =>
+      this.handle(packet).catch((err: unknown) => this.log.error('handling an upload failed', { topic: packet.topic, err: describe(err) })),
+    );
+    // mqtt.js sends the PUBACK when `done` is called. Once stopping, a message is neither handled nor acknowledged:
+    // the gateway sends it again to whichever receiver answers its next hello.
     client.handleMessage = (packet, done) => {
-      this.handle(packet)
-        .catch((err: unknown) => this.log.error('handling an upload failed', { topic: packet.topic, err: describe(err) }))
-        .finally(() => done());
+      if (!this.stopping) inOrder.push(packet, done);
     };
+    this.inOrder = inOrder;
     client.on('connect', () => {
       noDelay(client);
       client.subscribe(topics.receiverSubscription(cfg.shareGroup), { qos: 1 }, (err) => {
@@ -94,6 +100,9 @@ export class Receiver {
 
   async stop(): Promise<void> {
     for (const w of this.connectWaiters.splice(0)) w();
+    // Finish what was acknowledged while still connected: its receipts go out before the connection ends.
+    this.stopping = true;
+    await this.inOrder?.drain();
     await this.client?.endAsync();
     this.client = undefined;
     this.db?.close();
@@ -174,7 +183,7 @@ export class Receiver {
     if (!d.ok) return this.refuse(device, 'a chunk', d.problem);
     this.stats.chunks++;
     this.stats.chunkBytes += d.value.data.length;
-    const out = this.files!.chunk(d.value.header, d.value.data);
+    const out = await this.files!.chunk(d.value.header, d.value.data);
     if (out.kind === 'refused') return this.refuse(device, 'a chunk', out.why);
     if (out.kind === 'ignored') {
       this.stats.ignored++;

@@ -60,6 +60,11 @@ export const RECEIVER_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (device, name, offset)
   );
   `,
+  `
+  -- A range being written: claimed (ms since the epoch) before the write, so no other receiver writes it too, and
+  -- NULL once written. Only written ranges count towards what a file has.
+  ALTER TABLE chunks ADD COLUMN claimed_at INTEGER;
+  `,
 ];
 
 export const receiverDbPath = (store: string): string => join(store, 'receiver.db');

@@ -18,8 +18,8 @@ const die = () => process.kill(process.pid, 'SIGKILL');
 const step = process.argv[3];
 if (step === 'last-chunk') {
   const chunk = FileIngest.prototype.chunk;
-  FileIngest.prototype.chunk = function (...args) {
-    const out = chunk.apply(this, args);
+  FileIngest.prototype.chunk = async function (...args) {
+    const out = await chunk.apply(this, args);
     if (out.kind === 'written' && out.complete) die();
     return out;
   };

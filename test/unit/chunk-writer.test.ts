@@ -17,63 +17,63 @@ afterAll(cleanupTmp);
 const KiB = 1024;
 
 /** Write `file` in chunks of `chunk` bytes, in `order`, the way FileIngest does (each chunk one piece). */
-function writeAll(w: ChunkWriter, path: string, file: Buffer, chunk: number, order: number[]): void {
+async function writeAll(w: ChunkWriter, path: string, file: Buffer, chunk: number, order: number[]): Promise<void> {
   for (const i of order) {
     const from = i * chunk;
     const data = file.subarray(from, Math.min(file.length, from + chunk));
-    w.write(path, [[from, from + data.length]], data, from, file.length);
+    await w.write(path, [[from, from + data.length]], data, from, file.length);
   }
 }
 
 describe('ChunkWriter', () => {
-  it('writes a file in 1 MiB chunks, last one short, directly, in any order, at its exact size', () => {
+  it('writes a file in 1 MiB chunks, last one short, directly, in any order, at its exact size', async () => {
     const dir = tmp();
     const w = new ChunkWriter();
     const file = randomBytes(4 * 1024 * KiB + 1234);
-    writeAll(w, join(dir, 'a.seg'), file, 1024 * KiB, [0, 1, 2, 3, 4]);
+    await writeAll(w, join(dir, 'a.seg'), file, 1024 * KiB, [0, 1, 2, 3, 4]);
     expect(readFileSync(join(dir, 'a.seg')).equals(file)).toBe(true);
     // The tail first: its padding is cut off at once, and the rest fills in before it.
-    writeAll(w, join(dir, 'b.seg'), file, 1024 * KiB, [4, 2, 0, 3, 1]);
+    await writeAll(w, join(dir, 'b.seg'), file, 1024 * KiB, [4, 2, 0, 3, 1]);
     expect(statSync(join(dir, 'b.seg')).size).toBe(file.length);
     expect(readFileSync(join(dir, 'b.seg')).equals(file)).toBe(true);
     expect(w.directIo).toBe(true);
   });
 
-  it('writes pieces that start off a block boundary (holes between earlier ranges) the ordinary way', () => {
+  it('writes pieces that start off a block boundary (holes between earlier ranges) the ordinary way', async () => {
     const dir = tmp();
     const w = new ChunkWriter();
     const file = randomBytes(300 * KiB + 7);
     const path = join(dir, 'c.seg');
     // As FileIngest would: a chunk [0, 100 KiB + 5) held, then a chunk over [0, 300 KiB + 7) whose hole starts at 100 KiB + 5.
-    w.write(path, [[0, 100 * KiB + 5]], file.subarray(0, 100 * KiB + 5), 0, file.length);
-    w.write(path, [[100 * KiB + 5, file.length]], file, 0, file.length);
+    await w.write(path, [[0, 100 * KiB + 5]], file.subarray(0, 100 * KiB + 5), 0, file.length);
+    await w.write(path, [[100 * KiB + 5, file.length]], file, 0, file.length);
     expect(readFileSync(path).equals(file)).toBe(true);
   });
 
-  it('keeps every byte for random chunk sizes, orders and repeats (property)', () => {
+  it('keeps every byte for random chunk sizes, orders and repeats (property)', async () => {
     const dir = tmp();
     const w = new ChunkWriter();
     let n = 0;
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: 600 * KiB }), fc.constantFrom(16 * KiB, 64 * KiB, 100 * KiB + 3, 256 * KiB), fc.integer(), (size, chunk, seed) => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 600 * KiB }), fc.constantFrom(16 * KiB, 64 * KiB, 100 * KiB + 3, 256 * KiB), fc.integer(), async (size, chunk, seed) => {
         const file = randomBytes(size);
         const count = Math.ceil(size / chunk);
         const order = Array.from({ length: count }, (_, i) => i).sort((a, b) => ((a * 7919 + seed) % 13) - ((b * 7919 + seed) % 13));
         const path = join(dir, `p${n++}.seg`);
-        writeAll(w, path, file, chunk, order);
+        await writeAll(w, path, file, chunk, order);
         return statSync(path).size === size && readFileSync(path).equals(file);
       }),
       { numRuns: 40 },
     );
   });
 
-  it('writes correctly on tmpfs too (/dev/shm)', () => {
+  it('writes correctly on tmpfs too (/dev/shm)', async () => {
     if (!existsSync('/dev/shm')) throw new Error('this test needs /dev/shm (tmpfs)');
     const dir = mkdtempSync('/dev/shm/recgw-chunk-');
     try {
       const w = new ChunkWriter();
       const file = randomBytes(2 * 1024 * KiB + 99);
-      writeAll(w, join(dir, 'd.seg'), file, 1024 * KiB, [2, 0, 1]);
+      await writeAll(w, join(dir, 'd.seg'), file, 1024 * KiB, [2, 0, 1]);
       expect(readFileSync(join(dir, 'd.seg')).equals(file)).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
