@@ -6,7 +6,7 @@
 import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { join } from 'node:path';
-import { lightly, prepared, type Db } from '../state/db.js';
+import { prepared, type Db } from '../state/db.js';
 import type { Signer } from '../evidence/signer.js';
 import { SEGMENTS_DIR } from '../evidence/head.js';
 import { sealedFileName } from '../evidence/sealer.js';
@@ -80,7 +80,7 @@ export class FileIngest {
         throw err;
       }
       const written = prepared(this.db, 'UPDATE chunks SET claimed_at = NULL WHERE device = ? AND name = ? AND offset = ?');
-      lightly(this.db, () => holes.forEach(([from]) => written.run(device, name, from)));
+      this.db.transaction(() => holes.forEach(([from]) => written.run(device, name, from)))();
     }
     const fresh = holes.length === 1 && holes[0]![0] === h.offset && holes[0]![1] === h.offset + data.length;
     if (fresh) this.follow(device, name, h.offset, data);
@@ -113,7 +113,7 @@ export class FileIngest {
 
   private unclaim(device: string, name: string, holes: [number, number][]): void {
     const drop = prepared(this.db, 'DELETE FROM chunks WHERE device = ? AND name = ? AND offset = ? AND claimed_at IS NOT NULL');
-    lightly(this.db, () => holes.forEach(([from]) => drop.run(device, name, from)));
+    this.db.transaction(() => holes.forEach(([from]) => drop.run(device, name, from)))();
   }
 
   /**
