@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bin/**', 'coverage/**', 'vitest.config.ts'] },
+  { ignores: ['dist/**', 'node_modules/**', 'bin/**', 'coverage/**', 'vitest.config.ts', 'vitest.soak.config.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
