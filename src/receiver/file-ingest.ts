@@ -70,7 +70,8 @@ export class FileIngest {
     const m = this.manifest(device, name);
     if (m && (m.size !== h.size || m.sha256 !== h.sha256)) return { kind: 'refused', why: `the chunk describes ${name} as ${h.size} bytes with sha256 ${h.sha256}, but its manifest says ${m.size}, ${m.sha256}` };
     if (r && (r.size !== h.size || r.sha256 !== h.sha256)) return { kind: 'refused', why: `the chunk describes ${name} differently from its earlier chunks` };
-    const holes = this.claim(h, data.length, r === undefined);
+    const holes = this.claim(h, data.length);
+    if (!holes) return { kind: 'ignored', why: `${name} is already stored (a replay or a resend)` };
     if (holes.length > 0) {
       try {
         await this.writer.write(this.partialPath(device, name), holes, data, h.offset, h.size);
@@ -93,13 +94,17 @@ export class FileIngest {
    * receivers sharing the store never write the same bytes: bytes once written are never overwritten (a resend is
    * the same bytes, and anything else must not change what was already hashed). A claim older than
    * CLAIM_STALE_MS was left by a receiver that stopped mid-write; its bytes may be missing and are written again.
+   * Undefined when the file is stored.
    */
-  private claim(h: ChunkHeader, len: number, firstChunk: boolean): [number, number][] {
+  private claim(h: ChunkHeader, len: number): [number, number][] | undefined {
     const { device, name } = h;
     return this.db
-      .transaction((): [number, number][] => {
+      .transaction((): [number, number][] | undefined => {
         const now = Date.now();
-        if (firstChunk) prepared(this.db, `INSERT OR IGNORE INTO files(device, name, size, sha256, deadline, state) VALUES (?, ?, ?, ?, ?, 'partial')`).run(device, name, h.size, h.sha256, h.deadline);
+        // Looked at again under the lock: a receiver sharing the store may have just stored or discarded the file.
+        const state = this.row(device, name)?.state;
+        if (state === 'stored') return undefined;
+        if (!state) prepared(this.db, `INSERT INTO files(device, name, size, sha256, deadline, state) VALUES (?, ?, ?, ?, ?, 'partial')`).run(device, name, h.size, h.sha256, h.deadline);
         prepared(this.db, 'DELETE FROM chunks WHERE device = ? AND name = ? AND claimed_at < ?').run(device, name, now - CLAIM_STALE_MS);
         const holes = uncovered(this.ranges(device, name, true), h.offset, len);
         if (holes.length > 0) mkdirSync(partialDir(this.store, device), { recursive: true });
