@@ -4,8 +4,9 @@
 // does what it is told. Roles:
 //   sub   subscribe to `topic`, count payload bytes; at `total` bytes send {type:'done', t, bytes, messages}
 //         ({type:'reset', total} starts counting again).
-//   pub   on {type:'go', files, chunk, window}: read the files in `chunk`-byte pieces and publish each to `topic`
-//         with at most `window` awaiting PUBACK; then {type:'published', t0, t1, bytes, messages}.
+//   pub   on {type:'go', files, chunk, window}: read the files in `chunk`-byte pieces, cut where the gateway cuts
+//         them, and publish each to `topic` with at most `window` awaiting PUBACK; then {type:'published', t0, t1,
+//         bytes, messages}.
 //   echo  subscribe to recgw/<device>/up/ping and publish each payload back on recgw/<device>/down/pong.
 //   ping  on {type:'ping', count, size, gapMs}: publish to recgw/<device>/up/ping one at a time and wait for the pong
 //         each time; then {type:'pings', rtts: [ms, ...]}.
@@ -17,6 +18,7 @@ import process from 'node:process';
 import { Buffer } from 'node:buffer';
 import { setTimeout } from 'node:timers';
 import mqtt from 'mqtt';
+import { chunkLength } from '../dist/uplink/wire.js';
 
 const [role, json] = process.argv.slice(2);
 const o = JSON.parse(json);
@@ -113,8 +115,9 @@ const roles = {
         const fh = await open(file, 'r');
         try {
           const { size } = await fh.stat();
-          for (let off = 0; off < size; off += m.chunk) {
-            const len = Math.min(m.chunk, size - off);
+          // The gateway's message boundaries (a short tail goes with the chunk before it).
+          for (let off = 0, len = 0; off < size; off += len) {
+            len = chunkLength(off, size, m.chunk);
             const buf = Buffer.allocUnsafe(len);
             const { bytesRead } = await fh.read(buf, 0, len, off);
             if (bytesRead !== len) throw new Error(`short read of ${file}`);

@@ -17,7 +17,7 @@ import type { Retention } from './retention.js';
 import type { Inbox } from './inbox.js';
 import type { MqttLink } from './link.js';
 import { TokenBucket } from './token-bucket.js';
-import { MAX_ENTRIES_BYTES, MAX_HEADER, MAX_HELLO_FILES, chunkFrame, topics, type StateMessage } from './wire.js';
+import { MAX_ENTRIES_BYTES, MAX_HEADER, MAX_HELLO_FILES, chunkFrame, chunkLength, maxChunkLength, topics, type StateMessage } from './wire.js';
 
 export interface UploaderOptions {
   deviceId: string;
@@ -49,7 +49,7 @@ const HOUR = 3600_000;
 const FRAMES_KEPT = 20;
 
 const bucketFor = (c: UplinkConfig): TokenBucket | undefined =>
-  c.maxBytesPerSecond ? new TokenBucket(c.maxBytesPerSecond, Math.max(c.maxBytesPerSecond, c.chunkKiB * 1024)) : undefined;
+  c.maxBytesPerSecond ? new TokenBucket(c.maxBytesPerSecond, Math.max(c.maxBytesPerSecond, maxChunkLength(c.chunkKiB * 1024))) : undefined;
 
 export class Uploader {
   private readonly abort = new AbortController();
@@ -332,8 +332,8 @@ export class Uploader {
     }
     try {
       const deadline = new Date(f.deadlineMs).toISOString();
-      for (let offset = have; offset < f.size && !broken(); offset += chunk) {
-        const len = Math.min(chunk, f.size - offset);
+      for (let offset = have, len = 0; offset < f.size && !broken(); offset += len) {
+        len = chunkLength(offset, f.size, chunk);
         const buf = this.frameBuffer(4 + MAX_HEADER + len);
         const { frame, body } = chunkFrame({ v: 1, device: deviceId, name: f.name, offset, size: f.size, sha256: f.sha256, deadline }, len, buf);
         const { bytesRead } = await fh.read(body, 0, len, offset);
@@ -356,7 +356,7 @@ export class Uploader {
    */
   private frameBuffer(size: number): Buffer {
     const b = this.frames.pop();
-    return b && b.length >= size ? b : Buffer.allocUnsafe(Math.max(size, 4 + MAX_HEADER + this.o.config.chunkKiB * 1024));
+    return b && b.length >= size ? b : Buffer.allocUnsafe(Math.max(size, 4 + MAX_HEADER + maxChunkLength(this.o.config.chunkKiB * 1024)));
   }
 
   /** Resolves true at the next receipt that moved the queue, false after the answer timeout without one. */

@@ -131,6 +131,19 @@ export function decodeState(payload: Buffer, device: string): Decoded<StateMessa
   return { ok: true, value: d.value as unknown as StateMessage };
 }
 
+/**
+ * How many bytes the chunk at `offset` of a `size`-byte file carries, for chunks of `chunk` bytes: a last piece of
+ * at most chunk/16 goes with the chunk before it. A sealed segment is its ciphertext plus a 16-byte tag, so a
+ * segment of whole chunks would otherwise end in a message of 16 bytes, which costs the receiver as much as a full one.
+ */
+export function chunkLength(offset: number, size: number, chunk: number): number {
+  const rest = size - offset;
+  return rest <= chunk + Math.floor(chunk / 16) ? rest : chunk;
+}
+
+/** The most bytes of a file one chunk carries (see chunkLength). */
+export const maxChunkLength = (chunk: number): number => chunk + Math.floor(chunk / 16);
+
 export function encodeChunk(h: ChunkHeader, data: Uint8Array): Buffer {
   const { frame, body } = chunkFrame(h, data.length);
   body.set(data);
