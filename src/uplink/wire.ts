@@ -133,8 +133,8 @@ export function decodeState(payload: Buffer, device: string): Decoded<StateMessa
 
 /**
  * How many bytes the chunk at `offset` of a `size`-byte file carries, for chunks of `chunk` bytes: a last piece of
- * at most chunk/16 goes with the chunk before it. A sealed segment is its ciphertext plus a 16-byte tag, so a
- * segment of whole chunks would otherwise end in a message of 16 bytes, which costs the receiver as much as a full one.
+ * at most chunk/16 goes with the chunk before it. A sealed segment is its ciphertext plus a 16-byte tag, so one of
+ * whole chunks would otherwise end in a message of 16 bytes, which costs the receiver about as much as a full one.
  */
 export function chunkLength(offset: number, size: number, chunk: number): number {
   const rest = size - offset;

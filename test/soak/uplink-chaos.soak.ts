@@ -6,7 +6,8 @@
  * starts it, and while it uploads does random harm every 1-3 s: a receiver or the gateway killed (-9) or stopped and
  * started again, the network cut or held down, the broker killed and restarted. Then it waits for every receipt and
  * checks the store: each segment once with a receipt, nothing left half-written, the verifier passes, and no
- * process logged an error. RECGW_SOAK_SEED repeats a sequence of harm (its timing against the upload differs from run to run).
+ * process logged an error. RECGW_SOAK_SEED repeats a sequence of harm (its timing against the upload differs from
+ * run to run).
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
