@@ -30,7 +30,9 @@ describe('uplink to the receiver through mosquitto', () => {
     it(`delivers every entry and segment exactly once, with receipts, over MQTT ${protocolVersion === 5 ? '5' : '3.1.1'}`, async () => {
       const deviceId = `room-v${protocolVersion}`;
       const gw = uplinkGateway(ca.dir, deviceId, broker.url, { protocolVersion, chunkKiB: 64 });
-      const names = await seedSegments(gw, 6, 300_000);
+      // MQTT 5: segments of whole chunks, whose 16-byte tags go with their last chunks; 3.1.1: a ragged last chunk.
+      const size = protocolVersion === 5 ? 4 * 65536 : 300_000;
+      const names = await seedSegments(gw, 6, size);
       const rx = makeReceiver(ca.dir, 'receiver-1', broker.url, { protocolVersion });
       const r = await startReceiver(rx);
       const g = await startGateway(gw.configPath, gw.config.control.socket);
@@ -52,6 +54,10 @@ describe('uplink to the receiver through mosquitto', () => {
       // The gateway recorded each receipt once, in its own ledger, and the receiver holds those entries too.
       const stored = entries(join(store, deviceId));
       expect(stored.filter((e) => e.type === 'receipt.received')).toHaveLength(names.length);
+      // Chunks as the gateway cuts them, each taken once.
+      const totals = JSON.parse(r.log().split('\n').find((l) => l.includes('"stopped cleanly"'))!) as { chunks: number };
+      const perFile = protocolVersion === 5 ? 4 : 5;
+      expect(totals.chunks).toBe(names.length * perFile);
     }, 60_000);
   }
 
