@@ -149,12 +149,15 @@ export function spawnTracked(cmd, args, { cpu, env, ipc = false } = {}) {
   };
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux clock ticks of 1/100 s). */
-export function cpuSeconds(pid) {
+/**
+ * CPU seconds a process has used so far (user + system, or with `kernelOnly` system alone), from /proc (Linux
+ * clock ticks of 1/100 s).
+ */
+export function cpuSeconds(pid, kernelOnly = false) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
+    return ((kernelOnly ? 0 : Number(f[11])) + Number(f[12])) / 100;
   } catch {
     return NaN;
   }

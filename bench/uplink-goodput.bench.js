@@ -21,6 +21,7 @@ import {
   makeCa,
   makeReceiver,
   queueState,
+  receiptEntries,
   receiverTls,
   sealedSegments,
   seedSegments,
@@ -101,7 +102,7 @@ export default async function uplinkGoodputBench() {
 
       // The gateway, end to end.
       await waitQuiet();
-      const cpu0 = { broker: cpuSeconds(broker.pid), receiver: cpuSeconds(rxp.pid) };
+      const cpu0 = { broker: cpuSeconds(broker.pid), receiver: cpuSeconds(rxp.pid), receiverKernel: cpuSeconds(rxp.pid, true) };
       const g = await startGatewayProcess(gw);
       let gwRate;
       try {
@@ -115,14 +116,18 @@ export default async function uplinkGoodputBench() {
         const cpu = {
           gateway: cpuSeconds(g.pid) - gwCpu0,
           receiver: cpuSeconds(rxp.pid) - cpu0.receiver,
+          receiverKernel: cpuSeconds(rxp.pid, true) - cpu0.receiverKernel,
           broker: cpuSeconds(broker.pid) - cpu0.broker,
         };
+        // When the receipts came, by quarters of the files: a slow start shows here (a cold gateway process).
+        const at = receiptEntries(gw).map((x) => Date.parse(x.time) - t0);
+        const quarters = [1, 2, 3, 4].map((q) => at[Math.ceil((q * at.length) / 4) - 1]);
         const resent = rxp.records.filter((x) => x.msg === 'ignored a chunk').length;
         const timeouts = g.records.filter((x) => x.msg === 'receipts stopped coming; asking the receiver what it has' || x.msg === 'the receiver did not answer; asking again').length;
         progress(
           `  gateway: ${(total / MB).toFixed(1)} MB in ${secs.toFixed(2)} s = ${gwRate.toFixed(1)} MB/s; CPU s (approx., whole run) ` +
-            `gateway ${cpu.gateway.toFixed(2)}, receiver ${cpu.receiver.toFixed(2)}, broker ${cpu.broker.toFixed(2)}; ` +
-            `chunks ignored by the receiver ${resent}, answer timeouts ${timeouts}`,
+            `gateway ${cpu.gateway.toFixed(2)}, receiver ${cpu.receiver.toFixed(2)} (kernel ${cpu.receiverKernel.toFixed(2)}), broker ${cpu.broker.toFixed(2)}; ` +
+            `chunks ignored by the receiver ${resent}, answer timeouts ${timeouts}; receipts of a quarter, half, three quarters, all files by ${quarters.join(', ')} ms`,
         );
       } finally {
         await g.stop();
@@ -132,9 +137,13 @@ export default async function uplinkGoodputBench() {
       // Raw mqtt.js over the same broker, the same bytes (the same sealed files, in the page cache). The receiver
       // is idle meanwhile (the raw topic is outside its subscription).
       await waitQuiet();
+      const rawCpu0 = { pub: cpuSeconds(pub.pid), sub: cpuSeconds(sub.pid), subKernel: cpuSeconds(sub.pid, true), broker: cpuSeconds(broker.pid) };
       const raw = await rawRun(segs, total);
       const rawRate = raw.bytes / MB / raw.secs;
-      progress(`  raw mqtt.js: ${(raw.bytes / MB).toFixed(1)} MB in ${raw.secs.toFixed(3)} s = ${rawRate.toFixed(1)} MB/s (${raw.messages} messages)`);
+      progress(
+        `  raw mqtt.js: ${(raw.bytes / MB).toFixed(1)} MB in ${raw.secs.toFixed(3)} s = ${rawRate.toFixed(1)} MB/s (${raw.messages} messages); ` +
+          `CPU s publisher ${(cpuSeconds(pub.pid) - rawCpu0.pub).toFixed(2)}, subscriber ${(cpuSeconds(sub.pid) - rawCpu0.sub).toFixed(2)} (kernel ${(cpuSeconds(sub.pid, true) - rawCpu0.subKernel).toFixed(2)}), broker ${(cpuSeconds(broker.pid) - rawCpu0.broker).toFixed(2)}`,
+      );
       rates.gateway.push(gwRate);
       rates.raw.push(rawRate);
       rmSync(join(tmp.dir, `bench-gw-${r}`), { recursive: true, force: true });
