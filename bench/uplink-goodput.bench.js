@@ -57,8 +57,6 @@ export default async function uplinkGoodputBench() {
     const topic = 'recgw/bench-raw/status';
     const sub = await startPeer('sub', { url: broker.url, ...receiverTls(subRx), topic, total: 0 });
     stops.push(() => sub.stop());
-    const pub = await startPeer('pub', { url: broker.url, ...deviceTls(rawDev), topic });
-    stops.push(() => pub.stop());
 
     const rx = makeReceiver({ dir: join(tmp.dir, 'rx'), caDir: ca.dir, name: 'receiver-1', broker: broker.url });
     const rxp = await startReceiverProcess(rx);
@@ -72,15 +70,24 @@ export default async function uplinkGoodputBench() {
       for (const s of segs) readFileSync(s.file);
       return { gw, segs, total: segs.reduce((a, s) => a + s.size, 0) };
     };
-    /** The raw clients send the segments' bytes; resolves to the seconds from the first publish to the last byte. */
+    /**
+     * The raw clients send the segments' bytes: a publisher started for the run, as each repetition's gateway is (a
+     * fresh process and connection), to the long-running subscriber. Resolves to the seconds from the first publish
+     * to the last byte, and the publisher's CPU seconds from its connection on.
+     */
     const rawRun = async (segs, total) => {
-      sub.messages.length = 0;
-      pub.messages.length = 0;
-      sub.send({ type: 'reset', total });
-      pub.send({ type: 'go', files: segs.map((x) => x.file), chunk: CHUNK_KIB * 1024, window: WINDOW });
-      const done = await sub.waitMessage((m) => m.type === 'done', 60_000, 'all bytes at the subscriber');
-      const published = await pub.waitMessage((m) => m.type === 'published', 60_000, 'the publisher done');
-      return { secs: (done.t - published.t0) / 1000, bytes: done.bytes, messages: done.messages };
+      const pub = await startPeer('pub', { url: broker.url, ...deviceTls(rawDev), topic });
+      try {
+        const cpu0 = cpuSeconds(pub.pid);
+        sub.messages.length = 0;
+        sub.send({ type: 'reset', total });
+        pub.send({ type: 'go', files: segs.map((x) => x.file), chunk: CHUNK_KIB * 1024, window: WINDOW });
+        const done = await sub.waitMessage((m) => m.type === 'done', 60_000, 'all bytes at the subscriber');
+        const published = await pub.waitMessage((m) => m.type === 'published', 60_000, 'the publisher done');
+        return { secs: (done.t - published.t0) / 1000, bytes: done.bytes, messages: done.messages, pubCpu: cpuSeconds(pub.pid) - cpu0 };
+      } finally {
+        await pub.stop();
+      }
     };
 
     progress(`uplink-goodput: warming up (${WARMUP_SEGMENTS} segments through each contender, untimed)`);
@@ -137,12 +144,12 @@ export default async function uplinkGoodputBench() {
       // Raw mqtt.js over the same broker, the same bytes (the same sealed files, in the page cache). The receiver
       // is idle meanwhile (the raw topic is outside its subscription).
       await waitQuiet();
-      const rawCpu0 = { pub: cpuSeconds(pub.pid), sub: cpuSeconds(sub.pid), subKernel: cpuSeconds(sub.pid, true), broker: cpuSeconds(broker.pid) };
+      const rawCpu0 = { sub: cpuSeconds(sub.pid), subKernel: cpuSeconds(sub.pid, true), broker: cpuSeconds(broker.pid) };
       const raw = await rawRun(segs, total);
       const rawRate = raw.bytes / MB / raw.secs;
       progress(
         `  raw mqtt.js: ${(raw.bytes / MB).toFixed(1)} MB in ${raw.secs.toFixed(3)} s = ${rawRate.toFixed(1)} MB/s (${raw.messages} messages); ` +
-          `CPU s publisher ${(cpuSeconds(pub.pid) - rawCpu0.pub).toFixed(2)}, subscriber ${(cpuSeconds(sub.pid) - rawCpu0.sub).toFixed(2)} (kernel ${(cpuSeconds(sub.pid, true) - rawCpu0.subKernel).toFixed(2)}), broker ${(cpuSeconds(broker.pid) - rawCpu0.broker).toFixed(2)}`,
+          `CPU s publisher ${raw.pubCpu.toFixed(2)}, subscriber ${(cpuSeconds(sub.pid) - rawCpu0.sub).toFixed(2)} (kernel ${(cpuSeconds(sub.pid, true) - rawCpu0.subKernel).toFixed(2)}), broker ${(cpuSeconds(broker.pid) - rawCpu0.broker).toFixed(2)}`,
       );
       rates.gateway.push(gwRate);
       rates.raw.push(rawRate);
