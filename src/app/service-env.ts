@@ -20,14 +20,15 @@ export const SERVICE_ENV = {
 } as const;
 
 /**
- * V8's heap growth for the receiver. A receiver's live heap is small (~20 MB) and it takes 1 MiB MQTT messages, each
- * a fresh buffer. Once a mark-compact has set the old generation's limit to ~2.2 times the live heap (V8 picks the
- * factor from how fast the program allocated lately, and a receiver idles between bursts), the room left is less
- * than the young generation's size, and V8 then starts another mark-compact every few messages for as long as the
- * burst lasts: 12-16 of them per 168 MB instead of none, 0.25-0.35 s more CPU on the bench VM and a third less
- * throughput (bench/README.md, uplink-goodput). A fixed factor of 3 keeps the room larger than the young
- * generation. The price is up to ~40 MB more heap before a collection, on an agency's server.
+ * V8's heap growth for the services, which move 1 MiB MQTT messages: the receiver takes each in a fresh buffer, and
+ * mqtt.js copies each chunk the gateway publishes (to resend it if need be). Their live heaps are small (~20 MB).
+ * Once a mark-compact has set the old generation's limit to ~2.2 times the live heap (V8 picks the factor from how
+ * fast the program allocated lately, and both idle between bursts), the room left is less than the young generation
+ * can promote, and V8 then starts another mark-compact every few messages for as long as the burst lasts: 12-25 of
+ * them per burst instead of none or two, 0.25-0.5 s more CPU per 168-671 MB on the bench VM and a third less
+ * throughput (bench/README.md, uplink-goodput). A fixed factor of 3 keeps the room larger. The price is up to ~40 MB
+ * more heap before a collection.
  */
-export function tuneHeapForReceiving(): void {
+export function tuneHeapForBursts(): void {
   setFlagsFromString('--heap-growing-percent=200');
 }

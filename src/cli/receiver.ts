@@ -2,7 +2,7 @@
 import { loadReceiverConfig } from '../receiver/config.js';
 import { Receiver } from '../receiver/receiver.js';
 import { systemdNotifier } from '../app/systemd.js';
-import { tuneHeapForReceiving } from '../app/service-env.js';
+import { tuneHeapForBursts } from '../app/service-env.js';
 import { createLogger } from '../util/log.js';
 import { parse, required } from './args.js';
 import { untilSignal } from './run.js';
@@ -13,7 +13,7 @@ const USAGE = 'recgw receiver --config FILE';
 export async function receiverCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, { config: { type: 'string' } }, USAGE);
   const config = loadReceiverConfig(required(values.config, '--config', USAGE));
-  tuneHeapForReceiving();
+  tuneHeapForBursts();
   const log = createLogger('recgw-receiver');
   const systemd = systemdNotifier({ log: log.child('systemd') });
   const signalled = untilSignal(log);

@@ -1,5 +1,6 @@
 /** `recgw run --config FILE`: the gateway in the foreground until SIGTERM or SIGINT. */
 import { loadConfig } from '../config/load.js';
+import { tuneHeapForBursts } from '../app/service-env.js';
 import { Gateway } from '../app/gateway.js';
 import { systemdNotifier } from '../app/systemd.js';
 import { startHealthLog } from '../app/health.js';
@@ -13,6 +14,7 @@ const USAGE = 'recgw run --config FILE';
 export async function runCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, { config: { type: 'string' } }, USAGE);
   const config = loadConfig(required(values.config, '--config', USAGE));
+  tuneHeapForBursts();
   const log = createLogger('recgw');
   const systemd = systemdNotifier({ log: log.child('systemd') });
   // Listen from the start: a SIGTERM while starting (systemd stopping a slow start) waits for the start, then stops cleanly.
