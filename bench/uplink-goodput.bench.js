@@ -3,8 +3,8 @@
 // connected to the broker until its last segment receipt is recorded in its ledger (so the hello, the entries, the
 // receiver's hash check + fsync and the signed receipts coming back are all inside the time).
 // Baseline, same run, same broker: raw mqtt.js QoS 1 publishing of the same bytes (the same sealed files, read in the
-// same chunk size, 16 in flight, MQTT 5) from one process to a subscriber in another process, from the first
-// publish until the subscriber has every byte. Target from issue 4: ratio >= 0.7.
+// same chunk size, 16 in flight, MQTT 5) from one process, started for each run as the gateway is, to a subscriber in
+// another process, from the first publish until the subscriber has every byte. Target from issue 4: ratio >= 0.7.
 // The queue is seeded with SEGMENTS sealed segments of SEGMENT_BYTES random bytes (the real Sealer), fresh for each
 // repetition (a new device and gateway process). The receiver runs for the whole bench, as an agency's does, and
 // both contenders are warmed up first by one untimed round (a device of WARMUP_SEGMENTS; the raw clients sending the
