@@ -40,8 +40,12 @@ export interface UploaderOptions {
 }
 
 const IDLE_MS = 30_000;
-/** Sealed bytes sent but not yet receipted, at most (about 2-3 s of a receiver's verified ingest). */
-const MAX_UNCONFIRMED_BYTES = 64 * 1024 * 1024;
+/**
+ * Sealed bytes sent but not yet receipted, at most: ~0.1 s of a receiver's verified ingest on the bench VM, and
+ * more than a 1 Gbit/s link carries in a 0.25 s receipt round trip. 64 MiB was 4% slower in uplink-goodput (9
+ * alternated pairs): the first burst queued at the broker took CPU the receiver needed (bench/README.md).
+ */
+const MAX_UNCONFIRMED_BYTES = 32 * 1024 * 1024;
 const AWAY_SINCE = 'uplink.awaySince';
 const TICK_MS = 60_000;
 const HOUR = 3600_000;
