@@ -4,7 +4,7 @@
  * checked against the manifest, fsynced and renamed into `<store>/<d>/segments/`, and only then receipted.
  */
 import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { join } from 'node:path';
 import { prepared, type Db } from '../state/db.js';
 import type { Signer } from '../evidence/signer.js';
@@ -39,13 +39,29 @@ const CLAIM_STALE_MS = 60_000;
 export class FileIngest {
   private readonly running = new Map<string, Running>();
   private readonly writer = new ChunkWriter();
+  /** This run's claims: '<receiver name>/<run>' (one receiver name is one receiver; see dropEarlierClaims). */
+  private readonly claimant: string;
 
   constructor(
     private readonly store: string,
     private readonly db: Db,
     private readonly signer: Signer,
     private readonly receiverName: string,
-  ) {}
+  ) {
+    this.claimant = `${receiverName}/${randomUUID()}`;
+  }
+
+  /**
+   * Drop the claims an earlier run of this receiver left (it stopped between claiming bytes and writing them), so
+   * that they are written at once rather than after CLAIM_STALE_MS: the gateway would wait that long for the file.
+   * Called when the receiver starts, before it takes any message. A second receiver run under the same name would
+   * lose its claims here: its writes are then not exclusive, but the bytes are the same and the hash check before
+   * storing still holds. Returns how many were dropped.
+   */
+  dropEarlierClaims(): number {
+    const prefix = `${this.receiverName}/`;
+    return prepared(this.db, 'DELETE FROM chunks WHERE claimed_at IS NOT NULL AND substr(claimed_by, 1, ?) = ? AND claimed_by <> ?').run(prefix.length, prefix, this.claimant).changes;
+  }
 
   private row(device: string, name: string): FileRow | undefined {
     return prepared(this.db, 'SELECT size, sha256, deadline, state, receipt FROM files WHERE device = ? AND name = ?').get(device, name) as FileRow | undefined;
@@ -80,8 +96,9 @@ export class FileIngest {
         this.running.delete(`${device}/${name}`);
         throw err;
       }
-      const written = prepared(this.db, 'UPDATE chunks SET claimed_at = NULL WHERE device = ? AND name = ? AND offset = ?');
-      this.db.transaction(() => holes.forEach(([from]) => written.run(device, name, from)))();
+      // Only our own claims: one taken over meanwhile (ours had gone stale) is the taker's to mark.
+      const written = prepared(this.db, 'UPDATE chunks SET claimed_at = NULL, claimed_by = NULL WHERE device = ? AND name = ? AND offset = ? AND claimed_by = ?');
+      this.db.transaction(() => holes.forEach(([from]) => written.run(device, name, from, this.claimant)))();
     }
     const fresh = holes.length === 1 && holes[0]![0] === h.offset && holes[0]![1] === h.offset + data.length;
     if (fresh) this.follow(device, name, h.offset, data);
@@ -109,16 +126,16 @@ export class FileIngest {
         const holes = uncovered(this.ranges(device, name, true), h.offset, len);
         if (holes.length > 0) mkdirSync(partialDir(this.store, device), { recursive: true });
         // No hole starts where a range starts, so each is a row of its own.
-        const claim = prepared(this.db, 'INSERT INTO chunks(device, name, offset, len, claimed_at) VALUES (?, ?, ?, ?, ?)');
-        for (const [from, to] of holes) claim.run(device, name, from, to - from, now);
+        const claim = prepared(this.db, 'INSERT INTO chunks(device, name, offset, len, claimed_at, claimed_by) VALUES (?, ?, ?, ?, ?, ?)');
+        for (const [from, to] of holes) claim.run(device, name, from, to - from, now, this.claimant);
         return holes;
       })
       .immediate();
   }
 
   private unclaim(device: string, name: string, holes: [number, number][]): void {
-    const drop = prepared(this.db, 'DELETE FROM chunks WHERE device = ? AND name = ? AND offset = ? AND claimed_at IS NOT NULL');
-    this.db.transaction(() => holes.forEach(([from]) => drop.run(device, name, from)))();
+    const drop = prepared(this.db, 'DELETE FROM chunks WHERE device = ? AND name = ? AND offset = ? AND claimed_at IS NOT NULL AND claimed_by = ?');
+    this.db.transaction(() => holes.forEach(([from]) => drop.run(device, name, from, this.claimant)))();
   }
 
   /**

@@ -58,6 +58,8 @@ export class Receiver {
     this.db = openReceiverDb(cfg.store);
     this.ledger = new LedgerIngest(cfg.store, this.db, caPems, signer, cfg.name, this.log.child('ledger'));
     this.files = new FileIngest(cfg.store, this.db, signer, cfg.name);
+    const dropped = this.files.dropEarlierClaims();
+    if (dropped > 0) this.log.info('dropped the claims of an earlier run that stopped mid-write; those bytes are written again', { claims: dropped });
     const tls = { key: readFileSync(cfg.tls.key, 'utf8'), cert: readFileSync(cfg.tls.cert, 'utf8'), ca: caPem };
     const client = mqtt.connect(cfg.broker, {
       clientId: `${cfg.name}-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,

@@ -65,6 +65,11 @@ export const RECEIVER_MIGRATIONS: readonly string[] = [
   -- NULL once written. Only written ranges count towards what a file has.
   ALTER TABLE chunks ADD COLUMN claimed_at INTEGER;
   `,
+  `
+  -- Who claimed it: '<receiver name>/<run>', so that a receiver started again drops what its earlier run claimed
+  -- and never wrote at once, instead of waiting for the claim to go stale.
+  ALTER TABLE chunks ADD COLUMN claimed_by TEXT;
+  `,
 ];
 
 export const receiverDbPath = (store: string): string => join(store, 'receiver.db');

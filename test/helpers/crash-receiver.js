@@ -1,6 +1,7 @@
 // A receiver for the crash tests (test/integration/uplink-chaos.test.ts): `recgw receiver` from the compiled code
 // in dist/, except that it kills itself (SIGKILL) at a precise step of storing the first file instead of a random
 // one. Steps:
+//   claimed     right after it claimed a chunk's bytes in receiver.db, before writing them
 //   last-chunk  right after it committed the last chunk of a file, before storing it and signing its receipt
 //   renamed     right after the file was renamed into segments/, before the commit that records it as stored
 //
@@ -12,11 +13,14 @@ import process from 'node:process';
 import { loadReceiverConfig } from '../../dist/receiver/config.js';
 import { Receiver } from '../../dist/receiver/receiver.js';
 import { FileIngest } from '../../dist/receiver/file-ingest.js';
+import { ChunkWriter } from '../../dist/receiver/chunk-writer.js';
 import { createLogger } from '../../dist/util/log.js';
 
 const die = () => process.kill(process.pid, 'SIGKILL');
 const step = process.argv[3];
-if (step === 'last-chunk') {
+if (step === 'claimed') {
+  ChunkWriter.prototype.write = async () => die();
+} else if (step === 'last-chunk') {
   const chunk = FileIngest.prototype.chunk;
   FileIngest.prototype.chunk = async function (...args) {
     const out = await chunk.apply(this, args);

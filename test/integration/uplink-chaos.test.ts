@@ -142,6 +142,8 @@ describe('uplink breaks mid-upload', () => {
 
   // Crashes at a precise step of storing a file (test/helpers/crash-receiver.js), then a receiver started again.
   const steps = [
+    // A claim in receiver.db for bytes never written: the next receiver must not wait for it to go stale.
+    ['claimed', 'after claiming a chunk and before writing it'],
     // Every byte there, no receipt: the gateway, told the receiver has it all, sends nothing.
     ['last-chunk', 'after the last chunk of a file and before storing it'],
     // The file in segments/, receiver.db still saying partial.

@@ -74,4 +74,22 @@ describe('chunk claims between receivers sharing a store', () => {
     expect(have(w.b, 'seg-c')).toBe(2 * MiB);
     db.close();
   });
+
+  it("a receiver started again drops its earlier run's unwritten claims at once, and only its own", async () => {
+    const w = world('seg-d');
+    const db = openReceiverDb(w.store);
+    await w.a.chunk(w.header(MiB), w.chunk(1)); // creates the file's row
+    // rx-a's earlier run claimed the first MiB and stopped before writing it; rx-b holds a claim on the last bytes.
+    const claim = db.prepare('INSERT INTO chunks(device, name, offset, len, claimed_at, claimed_by) VALUES (?, ?, ?, ?, ?, ?)');
+    claim.run(DEVICE, 'seg-d', 0, MiB, Date.now() - 1_000, 'rx-a/earlier-run');
+    claim.run(DEVICE, 'seg-d', 2 * MiB, 100, Date.now() - 1_000, 'rx-b/its-run');
+    const again = new FileIngest(w.store, openReceiverDb(w.store), signer, 'rx-a');
+    expect(again.dropEarlierClaims()).toBe(1);
+    expect(await again.chunk(w.header(0), w.chunk(0))).toEqual({ kind: 'written', complete: false });
+    expect(have(again, 'seg-d')).toBe(2 * MiB);
+    // rx-b's claim is left alone: its bytes are not written by rx-a while it is young.
+    expect(await again.chunk(w.header(2 * MiB), w.chunk(2))).toEqual({ kind: 'written', complete: false });
+    expect(db.prepare('SELECT claimed_by FROM chunks WHERE name = ? AND offset = ?').get('seg-d', 2 * MiB)).toEqual({ claimed_by: 'rx-b/its-run' });
+    db.close();
+  });
 });
