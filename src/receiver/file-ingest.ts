@@ -134,7 +134,7 @@ export class FileIngest {
   }
 
   private unclaim(device: string, name: string, holes: [number, number][]): void {
-    const drop = prepared(this.db, 'DELETE FROM chunks WHERE device = ? AND name = ? AND offset = ? AND claimed_at IS NOT NULL AND claimed_by = ?');
+    const drop = prepared(this.db, 'DELETE FROM chunks WHERE device = ? AND name = ? AND offset = ? AND claimed_by = ?');
     this.db.transaction(() => holes.forEach(([from]) => drop.run(device, name, from, this.claimant)))();
   }
 

@@ -138,7 +138,7 @@ export function decodeState(payload: Buffer, device: string): Decoded<StateMessa
  */
 export function chunkLength(offset: number, size: number, chunk: number): number {
   const rest = size - offset;
-  return rest <= chunk + Math.floor(chunk / 16) ? rest : chunk;
+  return rest <= maxChunkLength(chunk) ? rest : chunk;
 }
 
 /** The most bytes of a file one chunk carries (see chunkLength). */
