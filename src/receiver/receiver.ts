@@ -13,7 +13,7 @@ import { loadPrivateKey } from '../pki/keys.js';
 import { ROLE_RECEIPT } from '../pki/ca.js';
 import { RecgwError, describe } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
-import { mqttTlsOptions, noDelay } from '../uplink/link.js';
+import { mqttTlsOptions, noDelay, subscribeOnConnect } from '../uplink/link.js';
 import { decodeChunk, decodeEntries, decodeHello, parseTopic, topics, type StateMessage } from '../uplink/wire.js';
 import type { Receipt } from '../evidence/receipt.js';
 import type { ReceiverConfig } from './config.js';
@@ -80,11 +80,8 @@ export class Receiver {
     this.inOrder = inOrder;
     client.on('connect', () => {
       noDelay(client);
-      client.subscribe(topics.receiverSubscription(cfg.shareGroup), { qos: 1 }, (err) => {
-        if (err) {
-          this.log.error('subscribing failed', { err: describe(err) });
-          return;
-        }
+      subscribeOnConnect(client, topics.receiverSubscription(cfg.shareGroup), this.log, (granted) => {
+        if (!granted) return;
         this.subscribed = true;
         this.log.info('receiver ready', { broker: cfg.broker, store: cfg.store, group: cfg.shareGroup });
         for (const w of this.connectWaiters.splice(0)) w();

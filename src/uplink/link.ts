@@ -40,6 +40,30 @@ export function noDelay(client: MqttClient): void {
   (client.stream as unknown as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
 }
 
+/**
+ * Subscribe on a (re)connect. A connection that ends or drops before the broker answers is not a failure (the next
+ * connection subscribes again): logged as info, and `then` is not called. A refusal (a SUBACK failure code, usually
+ * the broker's ACL) is an error naming the topics; `then(false)`. `then(true)` once every topic is granted.
+ */
+export function subscribeOnConnect(client: MqttClient, wanted: string | string[], log: Logger, then: (granted: boolean) => void): void {
+  client.subscribe(wanted, { qos: 1 }, (err, granted) => {
+    if (err && (client.disconnecting || !client.connected)) {
+      log.info('the connection ended while subscribing; subscribing again on the next one', { err: describe(err) });
+      return;
+    }
+    const refused = (granted ?? []).filter((g) => g.qos >= 0x80).map((g) => g.topic);
+    if (err || refused.length > 0) {
+      log.error('the broker did not grant the subscription: check that its ACL lets this client read these topics', {
+        topics: refused.length > 0 ? refused : [wanted].flat(),
+        ...(err ? { err: describe(err) } : {}),
+      });
+      then(false);
+      return;
+    }
+    then(true);
+  });
+}
+
 export class MqttLink {
   private client: MqttClient | undefined;
   private inflight = 0;
@@ -81,8 +105,9 @@ export class MqttLink {
       const max = connack.properties?.receiveMaximum;
       this.windowNow = Math.max(1, Math.min(o.window, max ?? o.window));
       o.log.info('connected to the broker', { url: o.url, window: this.windowNow });
-      client.subscribe(o.subscribe, { qos: 1 }, (err) => {
-        if (err) o.log.error('subscribing failed', { err: describe(err) });
+      // Not granted (an error naming the topics), the link still counts as up: the uploader's hellos then go
+      // unanswered and it warns each time, as when no receiver runs, until a connection's subscription is granted.
+      subscribeOnConnect(client, o.subscribe, o.log, () => {
         for (const w of this.connectWaiters.splice(0)) w();
         this.lastUp = this.generation;
         o.onConnect?.();
