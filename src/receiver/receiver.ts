@@ -13,7 +13,7 @@ import { loadPrivateKey } from '../pki/keys.js';
 import { ROLE_RECEIPT } from '../pki/ca.js';
 import { RecgwError, describe } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
-import { mqttTlsOptions, noDelay, subscribeOnConnect } from '../uplink/link.js';
+import { endClient, mqttTlsOptions, noDelay, subscribeOnConnect } from '../uplink/link.js';
 import { decodeChunk, decodeEntries, decodeHello, parseTopic, topics, type StateMessage } from '../uplink/wire.js';
 import type { Receipt } from '../evidence/receipt.js';
 import type { ReceiverConfig } from './config.js';
@@ -102,7 +102,7 @@ export class Receiver {
     // Finish what was acknowledged while still connected: its receipts go out before the connection ends.
     this.stopping = true;
     await this.inOrder?.drain();
-    await this.client?.endAsync();
+    if (this.client) await endClient(this.client);
     this.client = undefined;
     this.db?.close();
     this.db = undefined;

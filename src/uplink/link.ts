@@ -64,6 +64,28 @@ export function subscribeOnConnect(client: MqttClient, wanted: string | string[]
   });
 }
 
+/** How long a stop waits for what is in flight (the offline status, receipts) before closing the connection. */
+const END_GRACE_MS = 3000;
+
+/**
+ * End an MQTT client. Connected, it ends gracefully (what is in flight is acknowledged first, then DISCONNECT), for
+ * at most `graceMs`: over a connection that stalls or dies meanwhile, mqtt.js waits for those acknowledgements for
+ * ever and holds no timer, so a stopping process ran out of work mid-stop and exited with code 13 (an unsettled
+ * top-level await; found by the soak). Then, or when not connected, the connection is just closed: the broker
+ * publishes the last will, and what was not acknowledged is sent again after the next hello.
+ */
+export async function endClient(client: MqttClient, graceMs = END_GRACE_MS): Promise<void> {
+  if (!client.connected) return client.endAsync(true);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    client.endAsync(),
+    new Promise<void>((resolve) => client.once('close', () => resolve())),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+  ]);
+  clearTimeout(timer);
+  client.stream?.destroy();
+}
+
 export class MqttLink {
   private client: MqttClient | undefined;
   private inflight = 0;
@@ -179,6 +201,6 @@ export class MqttLink {
     const c = this.client;
     this.client = undefined;
     for (const w of this.connectWaiters.splice(0)) w();
-    if (c) await c.endAsync();
+    if (c) await endClient(c);
   }
 }

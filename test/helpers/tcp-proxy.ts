@@ -16,12 +16,15 @@ export interface TcpProxy {
    */
   pause(mode?: 'refuse' | 'stall'): void;
   resume(): void;
+  /** Live connections stay open but move no byte either way (a stalled network); resume() lets them go on. */
+  freeze(): void;
   stop(): Promise<void>;
 }
 
 export async function startProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
   const live = new Set<Socket>();
   let stalled: Socket[] = [];
+  const frozen = new Set<Socket>();
   let paused: false | 'refuse' | 'stall' = false;
 
   const track = (s: Socket): void => {
@@ -65,6 +68,7 @@ export async function startProxy(targetPort: number, targetHost = '127.0.0.1'): 
     for (const s of live) s.destroy();
     live.clear();
     stalled = [];
+    frozen.clear();
   };
 
   return {
@@ -74,7 +78,16 @@ export async function startProxy(targetPort: number, targetHost = '127.0.0.1'): 
       paused = mode;
       cut();
     },
+    freeze: () => {
+      for (const s of live) {
+        if (stalled.includes(s)) continue; // not forwarded yet: resume() does that
+        s.pause();
+        frozen.add(s);
+      }
+    },
     resume: () => {
+      for (const s of frozen) s.resume();
+      frozen.clear();
       paused = false;
       for (const c of stalled.splice(0)) if (!c.destroyed) forward(c);
     },

@@ -123,7 +123,8 @@ describe('uplink soak under random breaks', () => {
           done.push(name);
         }
         await waitDelivered(gw, 90_000, () => logs().slice(-6000));
-        expect(await gateway.stop()).toBe(0);
+        const code = await gateway.stop();
+        expect(code, `recgw run stopped with exit code ${code}; the end of its log:\n${gateway.log().slice(-6000)}`).toBe(0);
         pastLogs.push(gateway.log());
         gateway = undefined;
 
