@@ -68,6 +68,13 @@ describe('uplink soak under random breaks', () => {
     const names: string[] = [];
     const counts: Record<string, number> = {};
 
+    /** Stop a gateway or receiver cleanly: exit code 0, or the failure shows the end of its log. */
+    const stopCleanly = async (p: { stop(): Promise<number | null>; log(): string }, what: string): Promise<void> => {
+      const code = await p.stop();
+      expect(code, `${what} stopped with exit code ${code}; the end of its log:\n${p.log().slice(-6000)}`).toBe(0);
+      pastLogs.push(p.log());
+    };
+
     const harms: Record<string, () => Promise<void>> = {
       'receiver killed': async () => {
         const i = Math.floor(rand() * receivers.length);
@@ -78,8 +85,7 @@ describe('uplink soak under random breaks', () => {
       },
       'receiver restarted': async () => {
         const i = Math.floor(rand() * receivers.length);
-        expect(await receivers[i]!.stop()).toBe(0);
-        pastLogs.push(receivers[i]!.log());
+        await stopCleanly(receivers[i]!, 'recgw receiver');
         receivers[i] = await startReceiver(rxs[i]!);
       },
       'gateway killed': async () => {
@@ -89,8 +95,7 @@ describe('uplink soak under random breaks', () => {
         gateway = await startGateway(gw.configPath, gw.config.control.socket);
       },
       'gateway restarted': async () => {
-        expect(await gateway!.stop()).toBe(0);
-        pastLogs.push(gateway!.log());
+        await stopCleanly(gateway!, 'recgw run');
         gateway = await startGateway(gw.configPath, gw.config.control.socket);
       },
       'network cut': async () => {
@@ -123,9 +128,7 @@ describe('uplink soak under random breaks', () => {
           done.push(name);
         }
         await waitDelivered(gw, 90_000, () => logs().slice(-6000));
-        const code = await gateway.stop();
-        expect(code, `recgw run stopped with exit code ${code}; the end of its log:\n${gateway.log().slice(-6000)}`).toBe(0);
-        pastLogs.push(gateway.log());
+        await stopCleanly(gateway, 'recgw run');
         gateway = undefined;
 
         // Each segment once in the store, each with a receipt; nothing left half-written.
