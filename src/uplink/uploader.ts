@@ -66,6 +66,8 @@ export class Uploader {
   private readonly frames: Buffer[] = [];
   private lastStatus = 0;
   private statusTimer: NodeJS.Timeout | undefined;
+  /** The minute's housekeeping, while it runs: stop() waits for it (it uses the database). */
+  private housekeeping: Promise<void> | undefined;
 
   constructor(private readonly o: UploaderOptions) {
     this.bucket = bucketFor(o.config);
@@ -90,7 +92,9 @@ export class Uploader {
     // Until the first connection, a vehicle counts as away (it may have been started out of coverage).
     if (this.o.vehicle && this.o.awaySignal !== 'geofence') this.markAway(this.o.now());
     this.unsubscribe = this.o.ledger.onAppend(() => this.poke());
-    this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.o.log.error('upload housekeeping failed', { err: describe(err) })), TICK_MS);
+    this.timer = setInterval(() => {
+      this.housekeeping = this.tick().catch((err: unknown) => this.o.log.error('upload housekeeping failed', { err: describe(err) }));
+    }, TICK_MS);
     this.timer.unref();
     this.loop = this.run();
   }
@@ -171,8 +175,12 @@ export class Uploader {
     return { ...this.status(), broker: this.o.config.broker, connected: this.o.link.connected };
   }
 
-  /** At most one status a second; a change inside that second is published at its end, never dropped. */
+  /**
+   * At most one status a second; a change inside that second is published at its end, never dropped. None once
+   * stopping: receipts still arriving then must not leave a timer that reads the database after it is closed.
+   */
   private publishStatus(force: boolean): void {
+    if (this.signal.aborted) return;
     const t = Date.now();
     if (!force && t - this.lastStatus < 1000) {
       this.statusTimer ??= setTimeout(() => {
@@ -193,6 +201,7 @@ export class Uploader {
     clearTimeout(this.statusTimer);
     this.unsubscribe?.();
     await this.loop;
+    await this.housekeeping;
     // A clean stop: say so, since the broker sends the last will only when the connection dies.
     this.o.link.publishStatus(this.o.deviceId, { v: 1, device: this.o.deviceId, state: 'offline', at: new Date(this.o.now()).toISOString() });
   }
