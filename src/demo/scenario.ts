@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { caPaths, initCa, issueServerCertificate } from '../pki/ca.js';
+import { caPaths, ensureLogKey, initCa, issueServerCertificate } from '../pki/ca.js';
 import { provisionGateway, provisionReceiver } from './provision.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { Gateway } from '../app/gateway.js';
@@ -53,6 +53,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const caDir = join(o.out, 'ca');
   const storeDir = join(o.out, 'receiver');
   const ca = existsSync(join(caDir, 'ca.pem')) ? caPaths(caDir) : initCa({ out: caDir, agencyName: '演示执法局 (demo agency)' });
+  // A CA folder from before the agency log gets its log key now.
+  ensureLogKey(caDir);
   o.say(`[1/7] agency CA in ${caDir} (ca.pem, agency-key.pem, receipt key)`);
 
   let broker: EmbeddedBroker | undefined;

@@ -17,6 +17,11 @@ interface ReceiptBase {
   deadline: string;
   storedAt: string;
   receiver: string;
+  /**
+   * The item's place in the agency's transparency log: a c2sp.org/tlog-proof@v1 text (its leaf's index, the
+   * inclusion proof and the signed checkpoint). Absent only in receipts from before the log (format 1.0).
+   */
+  log?: string;
   cert: string;
   sig: string;
 }
@@ -55,6 +60,7 @@ export function receiptShapeProblem(r: unknown): string | undefined {
   if (r.v !== 1 || r.type !== 'receipt') return 'the receipt does not say {"v":1,"type":"receipt"}';
   for (const k of ['device', 'receiver', 'cert', 'sig'] as const) if (typeof r[k] !== 'string' || r[k] === '') return `the receipt's ${k} is missing`;
   for (const k of ['deadline', 'storedAt'] as const) if (!isIso(r[k])) return `the receipt's ${k} is not an ISO UTC time`;
+  if (r.log !== undefined && typeof r.log !== 'string') return "the receipt's log is not a tlog-proof text";
   if (r.kind === 'segment') {
     if (typeof r.name !== 'string' || r.name === '') return "the segment receipt's name is missing";
     if (!isCount(r.size) || !isHex64(r.sha256) || !isCount(r.manifestSeq)) return 'the segment receipt lacks size, sha256 or manifestSeq';

@@ -4,12 +4,14 @@
  * public parts. node-forge builds the X.509 objects (node:crypto cannot); keys come from node:crypto.
  */
 import forge from 'node-forge';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { X509Certificate, createHash, createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateRsaKeyPair, readPem, writePrivateKey } from './keys.js';
 import { RecgwError } from '../util/errors.js';
 import { writeFileAtomicSync } from '../util/fsx.js';
+import { NoteSigner } from '../tlog/note.js';
+import { issueEd25519Certificate } from './ed25519-cert.js';
 
 /** Organisational unit that marks what a certificate is for; the verifier checks it. */
 export const ROLE_DEVICE = 'recgw-device';
@@ -17,6 +19,8 @@ export const ROLE_RECEIPT = 'recgw-receipt';
 export const ROLE_SERVER = 'recgw-server';
 /** An agency receiver's MQTT client certificate (uplink-protocol.md §1). */
 export const ROLE_RECEIVER = 'recgw-receiver';
+/** The agency transparency log's Ed25519 checkpoint key (evidence-format.md §15). */
+export const ROLE_LOG = 'recgw-log';
 export type CertRole = typeof ROLE_DEVICE | typeof ROLE_RECEIPT | typeof ROLE_SERVER | typeof ROLE_RECEIVER;
 
 /** Files `recgw ca init` writes, relative to its output folder. */
@@ -27,6 +31,9 @@ export const CA_FILES = {
   agencyPub: 'agency-pub.pem',
   receiptKey: 'receipt-key.pem',
   receiptCert: 'receipt.pem',
+  logKey: 'log-key.pem',
+  logCert: 'log.pem',
+  logVkey: 'log.vkey',
 } as const;
 
 const DEVICE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -61,6 +68,9 @@ export interface CaPaths {
   agencyPub: string;
   receiptKey: string;
   receiptCert: string;
+  logKey: string;
+  logCert: string;
+  logVkey: string;
 }
 
 export function caPaths(dir: string): CaPaths {
@@ -71,6 +81,9 @@ export function caPaths(dir: string): CaPaths {
     agencyPub: join(dir, CA_FILES.agencyPub),
     receiptKey: join(dir, CA_FILES.receiptKey),
     receiptCert: join(dir, CA_FILES.receiptCert),
+    logKey: join(dir, CA_FILES.logKey),
+    logCert: join(dir, CA_FILES.logCert),
+    logVkey: join(dir, CA_FILES.logVkey),
   };
 }
 
@@ -123,7 +136,35 @@ export function initCa(opts: CaInitOptions): CaPaths {
     now,
   });
   writeFileAtomicSync(paths.receiptCert, forge.pki.certificateToPem(receiptCert));
+  ensureLogKey(opts.out, { days: opts.days ?? 3650, now });
   return paths;
+}
+
+/**
+ * The agency log's checkpoint key (Ed25519) and its certificate from the CA, unless the CA folder has them: a CA
+ * made before the log existed gets them on first use. The log's origin (its note key name) is derived from the CA
+ * key, so it is unique per agency and stays the same however often this runs.
+ */
+export function ensureLogKey(caDir: string, o: { days?: number; now?: Date } = {}): { origin: string; vkey: string } {
+  const p = caPaths(caDir);
+  const caCertPem = readPem(p.caCert, 'CA certificate', 'run `recgw ca init --out DIR` first');
+  const origin = logOrigin(caCertPem);
+  if (!existsSync(p.logKey) || !existsSync(p.logCert)) {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const caKey = createPrivateKey(readPem(p.caKey, 'CA private key', 'the log key is certified by the CA'));
+    const certPem = issueEd25519Certificate({ caCertPem, caKey, publicKey, commonName: origin, role: ROLE_LOG, days: o.days ?? 3650, now: o.now ?? new Date() });
+    writePrivateKey(p.logKey, privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
+    writeFileAtomicSync(p.logCert, certPem);
+  }
+  const vkey = new NoteSigner(origin, createPrivateKey(readFileSync(p.logKey, 'utf8'))).vkey;
+  writeFileAtomicSync(p.logVkey, vkey + '\n');
+  return { origin, vkey };
+}
+
+/** The log origin of an agency: "recgw-log/" and the first 16 hex digits of the SHA-256 of its CA key. */
+export function logOrigin(caCertPem: string): string {
+  const spki = new X509Certificate(caCertPem).publicKey.export({ format: 'der', type: 'spki' });
+  return `recgw-log/${createHash('sha256').update(spki).digest('hex').slice(0, 16)}`;
 }
 
 interface IssueOptions {

@@ -16,6 +16,7 @@ import type { ChunkHeader, FileState } from '../uplink/wire.js';
 import { coveredPrefix, durably, partialDir, uncovered } from './store-db.js';
 import { appendReceipt } from './receipts-file.js';
 import { ChunkWriter } from './chunk-writer.js';
+import type { AgencyLog } from './agency-log.js';
 
 interface FileRow {
   size: number;
@@ -47,6 +48,7 @@ export class FileIngest {
     private readonly db: Db,
     private readonly signer: Signer,
     private readonly receiverName: string,
+    private readonly agencyLog: AgencyLog,
   ) {
     this.claimant = `${receiverName}/${randomUUID()}`;
   }
@@ -212,8 +214,21 @@ export class FileIngest {
           renameSync(path, storedPath);
         }
         fsyncDirSync(join(dir, SEGMENTS_DIR));
+        const storedAt = now().toISOString();
+        const logged = this.agencyLog.append([{ v: 1, kind: 'segment', device, name, size: m.size, sha256: m.sha256, manifestSeq: m.seq, accepted: storedAt }]);
         const receipt = makeReceipt(
-          { kind: 'segment', device, name, size: m.size, sha256: m.sha256, manifestSeq: m.seq, deadline: r.deadline, storedAt: now().toISOString(), receiver: this.receiverName },
+          {
+            kind: 'segment',
+            device,
+            name,
+            size: m.size,
+            sha256: m.sha256,
+            manifestSeq: m.seq,
+            deadline: r.deadline,
+            storedAt,
+            receiver: this.receiverName,
+            log: this.agencyLog.proof(logged.first, logged.size, logged.checkpoint),
+          },
           this.signer,
         ) as SegmentReceipt;
         prepared(this.db, `UPDATE files SET state = 'stored', receipt = ? WHERE device = ? AND name = ?`).run(JSON.stringify(receipt), device, name);

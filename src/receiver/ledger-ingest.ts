@@ -20,6 +20,7 @@ import { writeFileAtomicSync, fsyncDirSync } from '../util/fsx.js';
 import type { Logger } from '../util/log.js';
 import { appendReceipt } from './receipts-file.js';
 import { durably } from './store-db.js';
+import type { AgencyLog } from './agency-log.js';
 
 export interface EntriesOutcome {
   appended: number;
@@ -47,6 +48,7 @@ export class LedgerIngest {
     private readonly signer: Signer,
     private readonly receiverName: string,
     private readonly log: Logger,
+    private readonly agencyLog: AgencyLog,
   ) {}
 
   deviceState(device: string): { seq: number; hash: string } | null {
@@ -129,8 +131,19 @@ export class LedgerIngest {
         manifests.push(o.e.body.segment as string);
       }
     }
+    // Every stored entry goes into the agency's log, stamped with this receiver's clock; the receipt proves the last.
+    const storedAt = now.toISOString();
+    const logged = this.agencyLog.append(ok.map((o) => ({ v: 1, kind: 'entry', device, seq: o.e.seq, hash: o.hash, accepted: storedAt })));
     const receipt = makeReceipt(
-      { kind: 'entries', device, through: { seq, hash }, deadline, storedAt: now.toISOString(), receiver: this.receiverName },
+      {
+        kind: 'entries',
+        device,
+        through: { seq, hash },
+        deadline,
+        storedAt,
+        receiver: this.receiverName,
+        log: this.agencyLog.proof(logged.size - 1, logged.size, logged.checkpoint),
+      },
       this.signer,
     ) as EntriesReceipt;
     this.db

@@ -21,6 +21,8 @@ import { openReceiverDb } from './store-db.js';
 import { LedgerIngest } from './ledger-ingest.js';
 import { FileIngest } from './file-ingest.js';
 import { InOrder } from './in-order.js';
+import { LogFiles } from './log-files.js';
+import { openAgencyLog } from './log-key.js';
 
 export interface ReceiverStats {
   /** Chunks and their bytes taken in, resends included: what a resumed upload cost. */
@@ -42,6 +44,7 @@ export class Receiver {
   private subscribed = false;
   private inOrder: InOrder<IPublishPacket> | undefined;
   private stopping = false;
+  private logFiles: LogFiles | undefined;
 
   constructor(
     private readonly cfg: ReceiverConfig,
@@ -56,8 +59,11 @@ export class Receiver {
     const signer = this.receiptSigner(caPems);
     mkdirSync(cfg.store, { recursive: true });
     this.db = openReceiverDb(cfg.store);
-    this.ledger = new LedgerIngest(cfg.store, this.db, caPems, signer, cfg.name, this.log.child('ledger'));
-    this.files = new FileIngest(cfg.store, this.db, signer, cfg.name);
+    const log = openAgencyLog(cfg, caPems, this.db, this.now());
+    this.logFiles = new LogFiles(cfg.store, this.db, log.log);
+    this.logFiles.republish(log.certPem);
+    this.ledger = new LedgerIngest(cfg.store, this.db, caPems, signer, cfg.name, this.log.child('ledger'), log.log);
+    this.files = new FileIngest(cfg.store, this.db, signer, cfg.name, log.log);
     const dropped = this.files.dropEarlierClaims();
     if (dropped > 0) this.log.info('dropped the claims of an earlier run that stopped mid-write; those bytes are written again', { claims: dropped });
     const tls = { key: readFileSync(cfg.tls.key, 'utf8'), cert: readFileSync(cfg.tls.cert, 'utf8'), ca: caPem };
@@ -173,6 +179,7 @@ export class Receiver {
     const out = this.ledger!.ingest(device, d.value.lines, d.value.deadline, this.now());
     if (out.refused) this.stats.refused++;
     this.stats.entries += out.appended;
+    if (out.appended > 0) this.logFiles!.publish();
     if (out.receipt) this.publish(topics.receipt(device), JSON.stringify(out.receipt));
     for (const name of out.manifests) await this.finalize(device, name);
   }
@@ -196,6 +203,7 @@ export class Receiver {
     const r = await this.files!.finalize(device, name, this.now);
     if (!r) return;
     if ('refused' in r) return this.refuse(device, 'a segment file', r.refused);
+    this.logFiles!.publish();
     this.stats.files++;
     this.log.info('stored a segment', { device, name, size: r.size });
     this.publish(topics.receipt(device), JSON.stringify(r));

@@ -70,6 +70,26 @@ export const RECEIVER_MIGRATIONS: readonly string[] = [
   -- and never wrote at once, instead of waiting for the claim to go stale.
   ALTER TABLE chunks ADD COLUMN claimed_by TEXT;
   `,
+  `
+  -- The agency's transparency log (agency-log.ts): every leaf, in order, with its RFC 6962 leaf hash; the full
+  -- 256-hash tiles of every level as they complete; and the size and signed checkpoint of the log.
+  CREATE TABLE log_leaves (
+    idx  INTEGER PRIMARY KEY,
+    leaf BLOB NOT NULL,
+    hash BLOB NOT NULL
+  );
+  CREATE TABLE log_tiles (
+    level  INTEGER NOT NULL,
+    idx    INTEGER NOT NULL,
+    hashes BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+  );
+  CREATE TABLE log_head (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    size       INTEGER NOT NULL,
+    checkpoint TEXT NOT NULL
+  );
+  `,
 ];
 
 export const receiverDbPath = (store: string): string => join(store, 'receiver.db');

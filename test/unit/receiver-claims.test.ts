@@ -6,22 +6,29 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync, rmdirSync } from 'node:fs';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { cleanupTmp, makeCa, tmp } from '../helpers/fixtures.js';
 import { receiptSigner } from '../helpers/report-store.js';
 import { FileIngest } from '../../src/receiver/file-ingest.js';
+import { AgencyLog } from '../../src/receiver/agency-log.js';
 import { openReceiverDb, partialDir } from '../../src/receiver/store-db.js';
 import { sealedFileName } from '../../src/evidence/sealer.js';
 import type { ChunkHeader } from '../../src/uplink/wire.js';
 
 afterAll(cleanupTmp);
+const signer = receiptSigner(makeCa().dir);
 
 const MiB = 1024 * 1024;
+const logKey = generateKeyPairSync('ed25519').privateKey;
+/** A FileIngest on its own connection to the store's receiver.db, as one receiver process has. */
+const ingest = (store: string, name: string): FileIngest => {
+  const db = openReceiverDb(store);
+  return new FileIngest(store, db, signer, name, new AgencyLog(db, logKey, 'test.example/log'));
+};
 const DEVICE = 'claims-dev';
 
 describe('chunk claims between receivers sharing a store', () => {
-  const signer = receiptSigner(makeCa().dir);
 
   function world(name: string): { store: string; a: FileIngest; b: FileIngest; file: Buffer; header: (offset: number) => ChunkHeader; chunk: (i: number) => Buffer } {
     const store = tmp('recgw-claims-');
@@ -29,7 +36,7 @@ describe('chunk claims between receivers sharing a store', () => {
     const sha256 = createHash('sha256').update(file).digest('hex');
     const header = (offset: number): ChunkHeader => ({ v: 1, device: DEVICE, name, offset, size: file.length, sha256, deadline: '2026-11-27T00:00:00.000Z' });
     const chunk = (i: number): Buffer => file.subarray(i * MiB, Math.min(file.length, (i + 1) * MiB));
-    return { store, a: new FileIngest(store, openReceiverDb(store), signer, 'rx-a'), b: new FileIngest(store, openReceiverDb(store), signer, 'rx-b'), file, header, chunk };
+    return { store, a: ingest(store, 'rx-a'), b: ingest(store, 'rx-b'), file, header, chunk };
   }
   const have = (f: FileIngest, name: string): number => {
     const s = f.state(DEVICE, name).state;
@@ -83,7 +90,7 @@ describe('chunk claims between receivers sharing a store', () => {
     const claim = db.prepare('INSERT INTO chunks(device, name, offset, len, claimed_at, claimed_by) VALUES (?, ?, ?, ?, ?, ?)');
     claim.run(DEVICE, 'seg-d', 0, MiB, Date.now() - 1_000, 'rx-a/earlier-run');
     claim.run(DEVICE, 'seg-d', 2 * MiB, 100, Date.now() - 1_000, 'rx-b/its-run');
-    const again = new FileIngest(w.store, openReceiverDb(w.store), signer, 'rx-a');
+    const again = ingest(w.store, 'rx-a');
     expect(again.dropEarlierClaims()).toBe(1);
     expect(await again.chunk(w.header(0), w.chunk(0))).toEqual({ kind: 'written', complete: false });
     expect(have(again, 'seg-d')).toBe(2 * MiB);

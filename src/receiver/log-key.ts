@@ -1,0 +1,36 @@
+/**
+ * The agency log's checkpoint key as the receiver loads it: an Ed25519 private key and its certificate from the
+ * agency CA (role recgw-log), whose CN is the log's origin. Refused at start, with the reason, when they do not fit.
+ */
+import { readFileSync } from 'node:fs';
+import { createPublicKey } from 'node:crypto';
+import type { Db } from '../state/db.js';
+import { checkCertificate, parseCertificate, subjectField } from '../pki/certs.js';
+import { loadPrivateKey } from '../pki/keys.js';
+import { ROLE_LOG } from '../pki/ca.js';
+import { isKeyName } from '../tlog/note.js';
+import { RecgwError } from '../util/errors.js';
+import { AgencyLog } from './agency-log.js';
+import type { ReceiverConfig } from './config.js';
+
+export function openAgencyLog(cfg: ReceiverConfig, caPems: string[], db: Db, now: Date): { log: AgencyLog; certPem: string } {
+  const hint = 'set agency.logKey and agency.logCert to the log-key.pem and log.pem of the agency CA folder (`recgw ca init` writes them)';
+  const key = loadPrivateKey(cfg.agency.logKey, 'log checkpoint key', hint);
+  let certPem: string;
+  try {
+    certPem = readFileSync(cfg.agency.logCert, 'utf8');
+  } catch (err) {
+    throw new RecgwError('config', `log certificate ${cfg.agency.logCert} cannot be read (${(err as Error).message}): ${hint}`, { cause: err });
+  }
+  const x = parseCertificate(certPem);
+  const problems = checkCertificate(certPem, caPems, { at: now, role: ROLE_LOG });
+  if (!x || problems.length > 0) {
+    throw new RecgwError('config', `log certificate ${cfg.agency.logCert} is not usable: ${problems.map((p) => p.detail).join('; ') || 'unparseable'}`);
+  }
+  if (key.asymmetricKeyType !== 'ed25519' || !x.publicKey.equals(createPublicKey(key))) {
+    throw new RecgwError('config', `log certificate ${cfg.agency.logCert} does not belong to the Ed25519 key ${cfg.agency.logKey}`);
+  }
+  const origin = subjectField(x, 'CN') ?? '';
+  if (!isKeyName(origin)) throw new RecgwError('config', `log certificate ${cfg.agency.logCert} names origin ${JSON.stringify(origin)}, which is not a log name (no spaces or +)`);
+  return { log: new AgencyLog(db, key, origin), certPem };
+}
