@@ -1,5 +1,7 @@
 /** `recgw verify <dir> --ca <ca.pem> [--agency-key <key.pem>] [--json]` */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { SIG_COSIGNATURE_V1, parseVkey } from '../tlog/note.js';
+import type { WitnessKey } from '../tlog/checkpoint.js';
 import { splitPemBundle } from '../pki/certs.js';
 import { loadPrivateKey } from '../pki/keys.js';
 import { verifyStore } from '../verify/verifier.js';
@@ -8,12 +10,19 @@ import { RecgwError, isENOENT } from '../util/errors.js';
 import { parse, required } from './args.js';
 import type { Io } from './io.js';
 
-const USAGE = 'recgw verify <dir> --ca <ca.pem> [--agency-key <key.pem>] [--json] [--tolerance-ms N]';
+const USAGE = 'recgw verify <dir> --ca <ca.pem> [--agency-key <key.pem>] [--witness VKEY ...] [--checkpoint FILE] [--json] [--tolerance-ms N]';
 
 export async function verifyCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(
     argv,
-    { ca: { type: 'string' }, 'agency-key': { type: 'string' }, json: { type: 'boolean' }, 'tolerance-ms': { type: 'string' } },
+    {
+      ca: { type: 'string' },
+      'agency-key': { type: 'string' },
+      json: { type: 'boolean' },
+      'tolerance-ms': { type: 'string' },
+      witness: { type: 'string', multiple: true },
+      checkpoint: { type: 'string' },
+    },
     USAGE,
     true,
   );
@@ -32,12 +41,34 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
     : undefined;
   const tol = values['tolerance-ms'] === undefined ? undefined : Number(values['tolerance-ms']);
   if (tol !== undefined && (!Number.isFinite(tol) || tol < 0)) throw new RecgwError('usage', '--tolerance-ms must be a non-negative number');
+  const witnesses = (values.witness ?? []).map(witnessKey);
+  const trustedCheckpoint = values.checkpoint === undefined ? undefined : readText(values.checkpoint, 'checkpoint');
   const report = await verifyStore(positionals[0]!, {
     caPems,
+    ...(witnesses.length > 0 ? { witnesses } : {}),
+    ...(trustedCheckpoint ? { trustedCheckpoint } : {}),
     ...(agencyKey ? { agencyKey } : {}),
     ...(tol !== undefined ? { gaps: { toleranceMs: tol, edgeToleranceMs: Math.max(tol, 3000) } } : {}),
     ...(values.json ? {} : { progress: (m: string) => io.err(`${m}\n`) }),
   });
   io.out(values.json ? JSON.stringify(report) + '\n' : formatReport(report) + '\n');
   return report.ok ? 0 : 1;
+}
+
+/** A witness's verifier key (c2sp vkey, type 0x04), given as the text itself or a file holding it. */
+function witnessKey(arg: string): WitnessKey {
+  const text = existsSync(arg) ? readFileSync(arg, 'utf8').trim() : arg;
+  const v = parseVkey(text);
+  if ('why' in v) throw new RecgwError('usage', `--witness ${JSON.stringify(arg)} is not a witness verifier key (name+id+key): ${v.why}`);
+  if (v.type !== SIG_COSIGNATURE_V1) throw new RecgwError('usage', `--witness ${JSON.stringify(arg)} is a note key, not a witness cosignature key (type 0x04): give the witness.vkey that \`recgw witness init\` wrote`);
+  return { name: v.name, key: v.key };
+}
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if (isENOENT(err)) throw new RecgwError('usage', `${what} file ${path} does not exist`);
+    throw err;
+  }
 }

@@ -5,6 +5,10 @@
  */
 import { canonicalJson } from '../util/canonical.js';
 
+/** Where a store keeps the agency log (c2sp.org/tlog-tiles files), and the log key's certificate in it. */
+export const LOG_DIR = 'log';
+export const LOG_CERT_FILE = 'log-cert.pem';
+
 export interface EntryLeaf {
   v: 1;
   kind: 'entry';

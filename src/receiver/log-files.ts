@@ -10,10 +10,8 @@ import { dirname, join } from 'node:path';
 import type { Db } from '../state/db.js';
 import { CHECKPOINT_FILE, TILE_WIDTH, encodeBundle, tilePath } from '../tlog/tiles.js';
 import type { AgencyLog } from './agency-log.js';
+import { LOG_CERT_FILE, LOG_DIR } from '../evidence/log-leaf.js';
 
-export const LOG_DIR = 'log';
-/** The log key's certificate, for verifiers (the CA vouches for it). */
-export const LOG_CERT_FILE = 'log-cert.pem';
 
 export class LogFiles {
   /** The size whose files this process last wrote. */

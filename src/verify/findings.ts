@@ -1,3 +1,5 @@
+import type { LogSummary } from './agency-evidence.js';
+
 /** What the verifier reports. The JSON shape is a contract (see docs/evidence-format.md, "Verifier output"). */
 export type FindingKind =
   | 'bad-signature'
@@ -10,8 +12,16 @@ export type FindingKind =
   | 'malformed'
   /** A segment.deleted entry not covered by a genuine receipt for that file recorded before it. */
   | 'deleted-without-receipt'
-  /** A receipt.received entry whose receipt is not genuine (signature, certificate, shape or device). */
-  | 'bad-receipt';
+  /** A receipt (a receipt.received entry or a receipts.jsonl line) that is not genuine. */
+  | 'bad-receipt'
+  /** The ledger or a manifest differs from what an agency receipt or the agency log says was stored. */
+  | 'receipt-contradicted'
+  /** The ledger (or a device folder) is shorter than what the agency receipted or logged. */
+  | 'rollback'
+  /** The agency log itself is damaged, unsigned, or inconsistent with a checkpoint it issued. */
+  | 'bad-log'
+  /** An entry in a receiver store that the agency log does not hold: the agency never accepted it. */
+  | 'unlogged';
 
 export interface Finding {
   kind: FindingKind;
@@ -46,6 +56,8 @@ export interface SessionReport {
 
 export interface DeviceReport {
   deviceId: string;
+  /** Extra: whether agency receipts or the agency log vouch for this device's ledger (a receiver store), or only the device (an export). */
+  agency?: boolean;
   entries: number;
   segments: number;
   /** Extra beyond the contract, present when not 0: sealed files absent because a receipted deletion removed them. */
@@ -57,4 +69,6 @@ export interface VerifyReport {
   ok: boolean;
   devices: DeviceReport[];
   findings: Finding[];
+  /** Extra: the agency log the store was checked against, when it has one. */
+  log?: LogSummary;
 }

@@ -13,6 +13,10 @@ const KIND_TEXT: Record<string, string> = {
   malformed: 'malformed',
   'deleted-without-receipt': 'deleted without receipt',
   'bad-receipt': 'bad receipt',
+  'receipt-contradicted': 'contradicts the agency',
+  rollback: 'rolled back',
+  'bad-log': 'bad agency log',
+  unlogged: 'not in the agency log',
 };
 
 /** Receipted deletions: those files are at the agency, not here (verify the agency's store for them). */
@@ -22,10 +26,16 @@ const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n =
 
 export function formatReport(r: VerifyReport): string {
   const out: string[] = [];
+  if (r.log) {
+    const w = r.log.witnesses.length > 0 ? `; cosigned by ${r.log.witnesses.map((x) => `${x.name} (${x.time})`).join(', ')}` : '; no witness cosignature checked';
+    const anchor = r.log.anchoredTo ? `; agrees with the trusted checkpoint of ${r.log.anchoredTo.size} leaves` : '';
+    out.push(`Agency log ${r.log.origin}: ${r.log.size} leaves, root ${r.log.root}${w}${anchor}.`);
+  }
   for (const d of r.devices) {
     const bad = r.findings.filter((f) => f.deviceId === d.deviceId).length;
     out.push(
-      `Device ${d.deviceId}: ${plural(d.entries, 'ledger entry', 'ledger entries')}, ${plural(d.segments, 'sealed segment')}${deletedNote(d.deletedSegments ?? 0)}, ` +
+      `Device ${d.deviceId}${d.agency === false ? ' (an export: only the device vouches for it; no agency receipt or log)' : ''}: ` +
+        `${plural(d.entries, 'ledger entry', 'ledger entries')}, ${plural(d.segments, 'sealed segment')}${deletedNote(d.deletedSegments ?? 0)}, ` +
         `${plural(d.sessions.length, 'session')}${bad === 0 ? ' - every check passed.' : ` - ${plural(bad, 'problem')}.`}`,
     );
     for (const s of d.sessions) {

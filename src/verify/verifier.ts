@@ -18,10 +18,16 @@ import { DeletionCheck } from './deletions.js';
 import * as B from './bodies.js';
 import { analyseSession, DEFAULT_GAP_OPTIONS, type GapOptions, type SessionFacts } from './sessions.js';
 import type { DeviceReport, Finding, FindingKind, VerifyReport } from './findings.js';
+import { AgencyEvidence } from './agency-evidence.js';
+import type { WitnessKey } from '../tlog/checkpoint.js';
 
 export interface VerifyOptions {
   caPems: string[];
   agencyKey?: KeyObject;
+  /** Witnesses whose cosignatures on the agency log's checkpoint are checked and reported. */
+  witnesses?: WitnessKey[];
+  /** A checkpoint of the agency log obtained elsewhere (a witness, a gateway): the store's log must agree with it. */
+  trustedCheckpoint?: string;
   gaps?: GapOptions;
   /** Called as each device is done, for progress output. */
   progress?: (msg: string) => void;
@@ -44,18 +50,27 @@ export async function verifyStore(dir: string, opts: VerifyOptions): Promise<Ver
   if (dirs.length === 0) {
     findings.push({ kind: 'malformed', deviceId: basename(dir), detail: `no ${LEDGER_FILE} in ${dir} or its subfolders` });
   }
+  const agency = AgencyEvidence.load(dir, dirs, { caPems: opts.caPems, ...(opts.witnesses ? { witnesses: opts.witnesses } : {}), ...(opts.trustedCheckpoint ? { trustedCheckpoint: opts.trustedCheckpoint } : {}) }, (deviceId, kind, detail) =>
+    findings.push({ kind, deviceId, detail }),
+  );
   for (const d of dirs) {
-    devices.push(await verifyDevice(d, opts, findings));
+    devices.push(await verifyDevice(d, opts, findings, agency));
     opts.progress?.(`checked ${basename(d)}`);
   }
-  return { ok: findings.length === 0, devices, findings };
+  // A device the agency logged must still have its folder: removing one whole is a rollback too.
+  const present = new Set(devices.map((d) => d.deviceId));
+  for (const id of agency.loggedDevices()) {
+    if (!present.has(id)) findings.push({ kind: 'rollback', deviceId: id, detail: `the agency log holds entries of device ${id}, but the store has no folder with its ledger: it was removed` });
+  }
+  return { ok: findings.length === 0, devices, findings, ...(agency.summary ? { log: agency.summary } : {}) };
 }
 
 const ms = (iso: string): number => Date.parse(iso);
 
-async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[]): Promise<DeviceReport> {
+async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[], agency: AgencyEvidence): Promise<DeviceReport> {
   const local: { kind: FindingKind; detail: string }[] = [];
   const report = (kind: FindingKind, detail: string): void => void local.push({ kind, detail });
+  const agencyCheck = agency.forDevice(dir, report);
   const sessions = new Map<string, SessionFacts>();
   const manifests: { lineNo: number; m: SegmentManifest }[] = [];
   const statements = new Map<string, Set<string>>();
@@ -72,6 +87,7 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
 
   const read = await readLedger(join(dir, LEDGER_FILE), basename(dir), opts.caPems, ({ lineNo, entry: e, hash }) => {
     if (head && e.seq === head.seq) hashAtHeadSeq = hash;
+    agencyCheck.entry(lineNo, e, hash);
     const b = e.body;
     const malformed = (err: string | undefined): boolean => {
       if (err) report('malformed', `line ${lineNo}: ${err}`);
@@ -155,9 +171,14 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
     }
   }, report);
   const deviceId = read.deviceId;
+  agencyCheck.finish();
 
-  // Head: proves the ledger was not cut short at a line boundary.
+  // Head: proves the ledger was not cut short at a line boundary. Where the agency vouches for the folder, only its
+  // head counts: a device key can sign a head for any ledger it rewrote.
   if (head) checkHead(head, read, hashAtHeadSeq, opts.caPems, report);
+  if (head && agencyCheck.isReceiverStore && head.signer !== 'agency') {
+    report('untrusted-certificate', `${HEAD_FILE} is signed by the device, but in a receiver store (agency receipts or log present) only the agency's head counts: it was replaced`);
+  }
 
   const deletedSegments = await checkSegmentFiles(dir, manifests.map((x) => x.m), deletions, opts.agencyKey, report);
 
@@ -181,7 +202,14 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
   });
 
   for (const f of local) findings.push({ kind: f.kind, deviceId, detail: f.detail });
-  return { deviceId, entries: read.entries, segments: manifests.length, ...(deletedSegments > 0 ? { deletedSegments } : {}), sessions: sessionReports };
+  return {
+    deviceId,
+    agency: agencyCheck.isReceiverStore,
+    entries: read.entries,
+    segments: manifests.length,
+    ...(deletedSegments > 0 ? { deletedSegments } : {}),
+    sessions: sessionReports,
+  };
 }
 
 /**

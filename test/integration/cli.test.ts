@@ -246,7 +246,7 @@ describe('enrolment round trip', () => {
     expect(existsSync(join(out, 'cli-1', 'head.json'))).toBe(true);
     const v = await recgw('verify', out, '--ca', join(ca, 'ca.pem'), '--json');
     expect(v.code).toBe(0);
-    expect(JSON.parse(v.stdout)).toEqual({ ok: true, findings: [], devices: [{ deviceId: 'cli-1', entries: 1, segments: 0, sessions: [] }] });
+    expect(JSON.parse(v.stdout)).toEqual({ ok: true, findings: [], devices: [{ deviceId: 'cli-1', agency: false, entries: 1, segments: 0, sessions: [] }] });
     // The same export is not valid for another agency's CA.
     const other = await recgw('verify', out, '--ca', caCert(), '--json');
     expect(other.code).toBe(1);

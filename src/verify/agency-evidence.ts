@@ -1,0 +1,288 @@
+/**
+ * What the agency signed about a store, held against what the store's files say (evidence-format.md §10.2): the
+ * receipts in each device's `receipts.jsonl` and the agency log's leaves. Whoever holds a device key can re-sign a
+ * ledger, but not the receipts or the log: a receipted or logged entry that is gone or different is
+ * `receipt-contradicted`, a ledger shorter than what the agency holds is `rollback`, and an entry in a receiver store
+ * the log never took is `unlogged`.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import { receiptProblem, type Receipt } from '../evidence/receipt.js';
+import { LOG_DIR, encodeLeaf, type LogLeaf } from '../evidence/log-leaf.js';
+import type { LedgerEntry } from '../evidence/entry.js';
+import { ENTRY, type SegmentManifest } from '../evidence/types.js';
+import { checkCertificate } from '../pki/certs.js';
+import { ROLE_DEVICE } from '../pki/ca.js';
+import { leafHash, verifyInclusion } from '../tlog/merkle.js';
+import { openCheckpoint, type WitnessKey } from '../tlog/checkpoint.js';
+import { parseProof } from '../tlog/proof-text.js';
+import { readLogKey, readLogView, type DeviceLog, type LogView } from './log-view.js';
+import type { FindingKind } from './findings.js';
+
+export const RECEIPTS_FILE = 'receipts.jsonl';
+/** The deviceId of findings about the agency log itself rather than one device. */
+export const LOG_SUBJECT = '(agency log)';
+
+type Report = (kind: FindingKind, detail: string) => void;
+
+interface ReceiptLine {
+  line: number;
+  r: Receipt;
+}
+
+/** The genuine receipts of one device folder, as read from its receipts.jsonl. */
+interface DeviceReceipts {
+  present: boolean;
+  lines: ReceiptLine[];
+  /** Checkpoint sizes the receipts' log proofs refer to. */
+  sizes: Set<number>;
+}
+
+export interface AgencyOptions {
+  caPems: string[];
+  witnesses?: WitnessKey[];
+  /** A checkpoint the caller trusts (from a witness or a gateway): the store's log must agree with it. */
+  trustedCheckpoint?: string;
+}
+
+export interface LogSummary {
+  origin: string;
+  size: number;
+  root: string;
+  witnesses: { name: string; time: string }[];
+  /** The trusted checkpoint given, when the log agreed with it. */
+  anchoredTo?: { size: number; root: string };
+}
+
+/** The agency's evidence for a whole store: its log (if any) and every device folder's receipts. */
+export class AgencyEvidence {
+  private constructor(
+    readonly log: LogView | undefined,
+    private readonly logKey: { origin: string; key: KeyObject } | undefined,
+    private readonly receipts: Map<string, DeviceReceipts>,
+    private readonly opts: AgencyOptions,
+    readonly summary: LogSummary | undefined,
+  ) {}
+
+  /**
+   * Read the receipts of every device folder and the store's log. `storeDir` is the folder given to the verifier:
+   * the log is `<storeDir>/log`, or beside a single device folder given on its own.
+   */
+  static load(storeDir: string, deviceDirs: string[], opts: AgencyOptions, report: (deviceId: string, kind: FindingKind, detail: string) => void): AgencyEvidence {
+    const receipts = new Map<string, DeviceReceipts>();
+    const sizes = new Set<number>();
+    for (const d of deviceDirs) {
+      const r = readReceipts(d, opts.caPems, (kind, detail) => report(basename(d), kind, detail));
+      receipts.set(d, r);
+      for (const s of r.sizes) sizes.add(s);
+    }
+    const logDir = [join(storeDir, LOG_DIR), join(dirname(storeDir), LOG_DIR)].find((p) => existsSync(p));
+    const logProblem = (detail: string): void => report(LOG_SUBJECT, 'bad-log', detail);
+    let view: LogView | undefined;
+    let key: { origin: string; key: KeyObject } | undefined;
+    const trusted = opts.trustedCheckpoint;
+    if (logDir) {
+      key = readLogKey(logDir, opts.caPems, () => undefined);
+      let trustedSize: number | undefined;
+      if (trusted && key) {
+        const t = openCheckpoint(trusted, key.origin, key.key);
+        if ('why' in t) logProblem(`the checkpoint given to check the store against is not one of this log: ${t.why}`);
+        else trustedSize = t.size;
+      }
+      view = readLogView(logDir, opts.caPems, opts.witnesses ?? [], trustedSize === undefined ? sizes : new Set([...sizes, trustedSize]), logProblem);
+    } else if (trusted) {
+      logProblem('a checkpoint was given to check the store against, but the store has no agency log (log/): it was removed, or this is not a receiver store');
+    } else if ([...receipts.values()].some((r) => r.lines.some((l) => l.r.log !== undefined))) {
+      logProblem('the receipts carry proofs of the agency log, but the store has no log folder: it was removed');
+    }
+    let summary: LogSummary | undefined;
+    if (view) {
+      summary = {
+        origin: view.origin,
+        size: view.size,
+        root: view.root.toString('base64'),
+        witnesses: view.cosigned.map((c) => ({ name: c.name, time: new Date(c.time * 1000).toISOString() })),
+      };
+      if (trusted && key) {
+        const t = openCheckpoint(trusted, key.origin, key.key);
+        if (!('why' in t)) {
+          const got = view.rootsAt.get(t.size);
+          if (t.size > view.size) logProblem(`the trusted checkpoint has ${t.size} leaves, but the store's log only ${view.size}: the log was cut back`);
+          else if (!got || !got.equals(t.root)) logProblem(`the store's log at ${t.size} leaves does not have the root of the trusted checkpoint: the log was rewritten`);
+          else summary.anchoredTo = { size: t.size, root: t.root.toString('base64') };
+        }
+      }
+    }
+    return new AgencyEvidence(view, key, receipts, opts, summary);
+  }
+
+  /** The device IDs the log names: each must have its folder in the store. */
+  loggedDevices(): string[] {
+    return this.log ? [...this.log.devices.keys()].sort() : [];
+  }
+
+  /** The checks for one device folder. */
+  forDevice(dir: string, report: Report): DeviceAgencyCheck {
+    return new DeviceAgencyCheck(this.receipts.get(dir) ?? { present: false, lines: [], sizes: new Set() }, this.log, this.logKey, this.opts.caPems, report);
+  }
+}
+
+function readReceipts(dir: string, caPems: string[], report: Report): DeviceReceipts {
+  const path = join(dir, RECEIPTS_FILE);
+  const out: DeviceReceipts = { present: existsSync(path), lines: [], sizes: new Set() };
+  if (!out.present) return out;
+  const text = readFileSync(path, 'utf8');
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  lines.forEach((raw, i) => {
+    const line = i + 1;
+    let r: unknown;
+    try {
+      r = JSON.parse(raw);
+    } catch {
+      return report('malformed', `${RECEIPTS_FILE} line ${line} is not JSON`);
+    }
+    const problem = receiptProblem(r, caPems);
+    if (problem) return report('bad-receipt', `${RECEIPTS_FILE} line ${line} is not a genuine agency receipt: ${problem}`);
+    const rec = r as Receipt;
+    out.lines.push({ line, r: rec });
+    if (rec.log !== undefined) {
+      const p = parseProof(rec.log);
+      if (!('why' in p)) {
+        const size = /\n(0|[1-9][0-9]*)\n/.exec(p.checkpoint)?.[1];
+        if (size !== undefined) out.sizes.add(Number(size));
+      }
+    }
+  });
+  return out;
+}
+
+/** The leaf a receipt is about, as the receiver logged it. */
+function leafOf(r: Receipt): LogLeaf {
+  return r.kind === 'segment'
+    ? { v: 1, kind: 'segment', device: r.device, name: r.name, size: r.size, sha256: r.sha256, manifestSeq: r.manifestSeq, accepted: r.storedAt }
+    : { v: 1, kind: 'entry', device: r.device, seq: r.through.seq, hash: r.through.hash, accepted: r.storedAt };
+}
+
+/**
+ * One device folder against the agency's evidence. Fed each ledger entry as the ledger is read (`entry`), then
+ * `finish` with what the ledger held.
+ */
+export class DeviceAgencyCheck {
+  /** Entries receipts' claims, by seq: the hash the agency stored there. */
+  private readonly entryClaims = new Map<number, { hash: string; line: number }[]>();
+  /** Segment receipts' claims, by manifest seq. */
+  private readonly segmentClaims = new Map<number, { r: Receipt & { kind: 'segment' }; line: number }[]>();
+  private deviceLog: DeviceLog | undefined;
+  private deviceId: string | undefined;
+  private lastSeq = -1;
+  private readonly sealed = new Map<string, number>();
+
+  constructor(
+    private readonly receipts: DeviceReceipts,
+    private readonly log: LogView | undefined,
+    private readonly logKey: { origin: string; key: KeyObject } | undefined,
+    private readonly caPems: string[],
+    private readonly report: Report,
+  ) {
+    for (const { line, r } of receipts.lines) {
+      if (r.kind === 'entries') push(this.entryClaims, r.through.seq, { hash: r.through.hash, line });
+      else push(this.segmentClaims, r.manifestSeq, { r, line });
+    }
+  }
+
+  /** Whether the agency vouches for this folder at all: then its head must be the agency's, and the rest holds. */
+  get isReceiverStore(): boolean {
+    return this.receipts.present || this.deviceLog !== undefined || (this.log !== undefined && this.deviceId !== undefined);
+  }
+
+  entry(lineNo: number, e: LedgerEntry, hash: string): void {
+    if (this.deviceId === undefined) {
+      this.deviceId = e.device;
+      this.deviceLog = this.log?.devices.get(e.device);
+    }
+    if (e.device !== this.deviceId) return;
+    this.lastSeq = Math.max(this.lastSeq, e.seq);
+    for (const c of this.entryClaims.get(e.seq) ?? []) {
+      if (c.hash !== hash) this.report('receipt-contradicted', `line ${lineNo}: the agency's receipt (${RECEIPTS_FILE} line ${c.line}) stored a different entry ${e.seq}: the ledger was rewritten from there`);
+    }
+    if (this.log) {
+      const logged = this.deviceLog?.hashHex(e.seq);
+      if (logged === undefined) this.report('unlogged', `line ${lineNo}: entry ${e.seq} (${e.type}) is not in the agency log: the agency never accepted it`);
+      else if (logged !== hash) this.report('receipt-contradicted', `line ${lineNo}: the agency log holds a different entry ${e.seq}: the ledger was rewritten from there`);
+      else this.checkAccepted(lineNo, e);
+    }
+    if (e.type === ENTRY.segmentSealed) this.manifest(lineNo, e.seq, e.body as unknown as SegmentManifest);
+  }
+
+  /** A certificate entry must have been valid when the agency accepted it, not only at the time it claims. */
+  private checkAccepted(lineNo: number, e: LedgerEntry): void {
+    if (e.type !== ENTRY.ledgerOpened && e.type !== ENTRY.certificateInstalled) return;
+    const at = this.deviceLog?.acceptedAt(e.seq);
+    if (at === undefined || typeof e.body.cert !== 'string') return;
+    const problems = checkCertificate(e.body.cert, this.caPems, { at: new Date(at), role: ROLE_DEVICE, commonName: e.device });
+    for (const p of problems) {
+      this.report('untrusted-certificate', `line ${lineNo}: when the agency accepted this ${e.type} entry (${new Date(at).toISOString()}): ${p.detail}`);
+    }
+  }
+
+  private manifest(lineNo: number, seq: number, m: SegmentManifest): void {
+    if (typeof m.segment !== 'string' || typeof m.stored !== 'object' || m.stored === null) return;
+    this.sealed.set(m.segment, seq);
+    for (const c of this.segmentClaims.get(seq) ?? []) {
+      if (c.r.name !== m.segment || c.r.size !== m.stored.size || c.r.sha256 !== m.stored.sha256) {
+        this.report('receipt-contradicted', `line ${lineNo}: the agency's receipt (${RECEIPTS_FILE} line ${c.line}) stored ${c.r.name} (${c.r.size} bytes, SHA-256 ${c.r.sha256}) for this manifest, which now says ${m.segment} (${m.stored.size} bytes, SHA-256 ${m.stored.sha256})`);
+      }
+    }
+    const leaf = this.deviceLog?.segments.get(m.segment);
+    if (leaf && (leaf.manifestSeq !== seq || leaf.size !== m.stored.size || leaf.sha256 !== m.stored.sha256)) {
+      this.report('receipt-contradicted', `line ${lineNo}: the agency log holds ${m.segment} as ${leaf.size} bytes, SHA-256 ${leaf.sha256}, manifest entry ${leaf.manifestSeq}; the ledger says otherwise`);
+    }
+  }
+
+  /** After the ledger: what the agency holds that the ledger no longer has, and the receipts' own log proofs. */
+  finish(): void {
+    const id = this.deviceId;
+    let claimed = -1;
+    for (const k of this.entryClaims.keys()) claimed = Math.max(claimed, k);
+    for (const k of this.segmentClaims.keys()) claimed = Math.max(claimed, k);
+    if (claimed > this.lastSeq) {
+      this.report('rollback', `the agency receipted entries up to seq ${claimed}, but the ledger ends at seq ${this.lastSeq}: entries were removed`);
+    }
+    if (this.deviceLog && this.deviceLog.count - 1 > this.lastSeq) {
+      this.report('rollback', `the agency log holds entries up to seq ${this.deviceLog.count - 1}, but the ledger ends at seq ${this.lastSeq}: entries were removed`);
+    }
+    for (const [name, leaf] of this.deviceLog?.segments ?? []) {
+      if (!this.sealed.has(name) && leaf.manifestSeq <= this.lastSeq) {
+        this.report('receipt-contradicted', `the agency log holds sealed file ${name} (manifest entry ${leaf.manifestSeq}), which no segment.sealed entry of the ledger describes`);
+      }
+    }
+    for (const { line, r } of this.receipts.lines) {
+      if (id !== undefined && r.device !== id) this.report('bad-receipt', `${RECEIPTS_FILE} line ${line} is a receipt for device ${r.device}, not ${id}`);
+      else this.checkProof(line, r);
+    }
+  }
+
+  /** A receipt's tlog-proof: its checkpoint is the log's, it includes the receipt's leaf, and the store's log agrees. */
+  private checkProof(line: number, r: Receipt): void {
+    if (r.log === undefined || !this.logKey || !this.log) return;
+    const where = `${RECEIPTS_FILE} line ${line}`;
+    const p = parseProof(r.log);
+    if ('why' in p) return this.report('bad-receipt', `${where}: its log proof is not a tlog-proof (${p.why})`);
+    const cp = openCheckpoint(p.checkpoint, this.logKey.origin, this.logKey.key);
+    if ('why' in cp) return this.report('bad-receipt', `${where}: the checkpoint in its log proof is not the agency log's (${cp.why})`);
+    if (!verifyInclusion(leafHash(encodeLeaf(leafOf(r))), p.index, cp.size, p.hashes, cp.root)) {
+      return this.report('bad-receipt', `${where}: its log proof does not show the receipt's item in the agency log`);
+    }
+    const root = this.log.rootsAt.get(cp.size);
+    if (cp.size > this.log.size) this.report('rollback', `${where}: the agency log had ${cp.size} leaves when it issued this receipt; the store's log has only ${this.log.size}`);
+    else if (root && !root.equals(cp.root)) this.report('bad-log', `${where}: the store's log at ${cp.size} leaves differs from the log the receipt was issued from: the log was rewritten`);
+  }
+}
+
+function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
+}

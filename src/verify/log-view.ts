@@ -1,0 +1,202 @@
+/**
+ * The verifier's reading of a store's agency log (`<store>/log/`, evidence-format.md §15): the log certificate
+ * against the CA, the checkpoint's signature, every entry bundle and tile streamed once against the checkpoint's
+ * root, witness cosignatures, and what the log says each device has: the hash of every ledger entry it accepted
+ * (with the acceptance time) and every sealed file. Memory is a few dozen bytes per logged entry.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import { LOG_CERT_FILE, LOG_DIR, parseLeaf, type SegmentLeaf } from '../evidence/log-leaf.js';
+import { checkCertificate, parseCertificate, subjectField } from '../pki/certs.js';
+import { ROLE_LOG } from '../pki/ca.js';
+import { HASH_SIZE, StreamingRoot, leafHash } from '../tlog/merkle.js';
+import { CHECKPOINT_FILE, TILE_WIDTH, decodeBundle, foldHashes, tilePath } from '../tlog/tiles.js';
+import { checkCosignatures, openCheckpoint, type Cosigned, type SignedCheckpoint, type WitnessKey } from '../tlog/checkpoint.js';
+
+/** Ledger entries of one device as the log has them: seq i at bytes [32i, 32i+32) of `hashes`. */
+export class DeviceLog {
+  private buf = Buffer.alloc(32 * 64);
+  private acc = new Float64Array(64);
+  count = 0;
+  /** Sealed files the log holds, by segment name. */
+  readonly segments = new Map<string, SegmentLeaf>();
+
+  push(hash: Buffer, accepted: number): void {
+    if (this.count * 32 >= this.buf.length) {
+      const b = Buffer.alloc(this.buf.length * 2);
+      this.buf.copy(b);
+      this.buf = b;
+      const a = new Float64Array(this.acc.length * 2);
+      a.set(this.acc);
+      this.acc = a;
+    }
+    hash.copy(this.buf, this.count * 32);
+    this.acc[this.count] = accepted;
+    this.count++;
+  }
+
+  hashHex(seq: number): string | undefined {
+    return seq < this.count ? this.buf.toString('hex', seq * 32, seq * 32 + 32) : undefined;
+  }
+
+  /** The receiver's clock when it accepted entry `seq` (ms since the epoch). */
+  acceptedAt(seq: number): number | undefined {
+    return seq < this.count ? this.acc[seq] : undefined;
+  }
+}
+
+export interface LogView {
+  origin: string;
+  size: number;
+  root: Buffer;
+  /** The checkpoint's note as published. */
+  checkpoint: string;
+  devices: Map<string, DeviceLog>;
+  /** Roots of the log at the sizes asked for (receipts' checkpoints), as computed from its leaves. */
+  rootsAt: Map<number, Buffer>;
+  /** The witnesses (of those given) whose cosignatures on the checkpoint verify. */
+  cosigned: Cosigned[];
+}
+
+export type LogProblem = (detail: string) => void;
+
+/** The log's key from `<log>/log-cert.pem`, checked against the CA; undefined (with a problem) when unusable. */
+export function readLogKey(logDir: string, caPems: string[], problem: LogProblem): { origin: string; key: KeyObject } | undefined {
+  let pem: string;
+  try {
+    pem = readFileSync(join(logDir, LOG_CERT_FILE), 'utf8');
+  } catch {
+    problem(`${LOG_DIR}/${LOG_CERT_FILE} is missing: nothing says which key signs the log's checkpoints`);
+    return undefined;
+  }
+  const x = parseCertificate(pem);
+  // The log certificate is judged now: a checkpoint is signed when it is published, and is superseded by the next.
+  const problems = checkCertificate(pem, caPems, { at: new Date(), role: ROLE_LOG });
+  if (!x || problems.length > 0) {
+    problem(`${LOG_DIR}/${LOG_CERT_FILE} is not a log certificate from the agency CA: ${problems.map((p) => p.detail).join('; ') || 'unparseable'}`);
+    return undefined;
+  }
+  return { origin: subjectField(x, 'CN') ?? '', key: x.publicKey };
+}
+
+/**
+ * Read and check the log under `logDir`. Problems go to `problem` (each a `bad-log` finding); the view is returned
+ * when the checkpoint verifies, even if some leaf or tile does not, so that devices can still be compared with it.
+ */
+export function readLogView(
+  logDir: string,
+  caPems: string[],
+  witnesses: WitnessKey[],
+  wantRoots: Set<number>,
+  problem: LogProblem,
+): LogView | undefined {
+  const k = readLogKey(logDir, caPems, problem);
+  if (!k) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(join(logDir, CHECKPOINT_FILE), 'utf8');
+  } catch {
+    problem(`${LOG_DIR}/${CHECKPOINT_FILE} is missing`);
+    return undefined;
+  }
+  const cp = openCheckpoint(text, k.origin, k.key);
+  if ('why' in cp) {
+    problem(`${LOG_DIR}/${CHECKPOINT_FILE} is not a valid checkpoint of log ${k.origin}: ${cp.why}`);
+    return undefined;
+  }
+  const view: LogView = { origin: cp.origin, size: cp.size, root: cp.root, checkpoint: text, devices: new Map(), rootsAt: new Map(), cosigned: [] };
+  const cos = checkCosignatures(cp.note, witnesses);
+  view.cosigned = cos.ok;
+  for (const w of cos.bad) problem(`the cosignature of witness ${w} on the checkpoint does not verify`);
+  streamLeaves(logDir, cp, view, wantRoots, problem);
+  return view;
+}
+
+/** Every leaf in order: rebuilds the root, checks each published tile, and files what the leaves say by device. */
+function streamLeaves(logDir: string, cp: SignedCheckpoint, view: LogView, wantRoots: Set<number>, problem: LogProblem): void {
+  const root = new StreamingRoot();
+  const tiles = new TileCheck(logDir, problem);
+  const bundles = Math.ceil(cp.size / TILE_WIDTH);
+  let index = 0;
+  for (let b = 0; b < bundles; b++) {
+    const width = Math.min(TILE_WIDTH, cp.size - b * TILE_WIDTH);
+    const rel = tilePath('entries', b, width);
+    let leaves: Buffer[] | { why: string };
+    try {
+      leaves = decodeBundle(readFileSync(join(logDir, rel)));
+    } catch {
+      leaves = { why: 'it is missing' };
+    }
+    if ('why' in leaves || leaves.length !== width) {
+      problem(`${LOG_DIR}/${rel} ${'why' in leaves ? leaves.why : `holds ${leaves.length} entries, not ${width}`}: the log cannot be checked past leaf ${index}`);
+      return;
+    }
+    for (const data of leaves) {
+      if (wantRoots.has(index)) view.rootsAt.set(index, root.root());
+      const h = leafHash(data);
+      root.push(h);
+      tiles.push(h);
+      fileLeaf(view, index, data, problem);
+      index++;
+    }
+  }
+  if (wantRoots.has(index)) view.rootsAt.set(index, root.root());
+  tiles.finish();
+  if (!root.root().equals(cp.root)) problem(`the log's ${cp.size} leaves do not hash to the root its checkpoint signs: the log files were changed`);
+}
+
+function fileLeaf(view: LogView, index: number, data: Buffer, problem: LogProblem): void {
+  const l = parseLeaf(data);
+  if ('why' in l) return problem(`log leaf ${index} is not a recgw leaf: ${l.why}`);
+  let d = view.devices.get(l.device);
+  if (!d) view.devices.set(l.device, (d = new DeviceLog()));
+  if (l.kind === 'segment') {
+    if (d.segments.has(l.name)) problem(`log leaf ${index} records sealed file ${l.name} of ${l.device} a second time`);
+    else d.segments.set(l.name, l);
+    return;
+  }
+  // The receiver logs each device's entries in ledger order, each once.
+  if (l.seq !== d.count) return problem(`log leaf ${index} records entry ${l.seq} of ${l.device} where entry ${d.count} was due`);
+  d.push(Buffer.from(l.hash, 'hex'), Date.parse(l.accepted));
+}
+
+/**
+ * The published tiles against the leaves: level 0 holds leaf hashes, each level above the folded hashes of the full
+ * tiles below; full tiles at `tile/L/N`, the right edge at `tile/L/N.p/W`. A wrong or missing tile would mislead
+ * anyone computing proofs from tiles, so it is a problem even though the entries themselves check out.
+ */
+class TileCheck {
+  private readonly rows: Buffer[][] = [];
+  private readonly counts: number[] = [];
+
+  constructor(
+    private readonly dir: string,
+    private readonly problem: LogProblem,
+  ) {}
+
+  push(h: Buffer, level = 0): void {
+    const row = (this.rows[level] ??= []);
+    row.push(h);
+    if (row.length < TILE_WIDTH) return;
+    const index = this.counts[level] ?? 0;
+    this.compare(level, index, row, TILE_WIDTH);
+    this.counts[level] = index + 1;
+    this.rows[level] = [];
+    this.push(foldHashes(Buffer.concat(row), TILE_WIDTH), level + 1);
+  }
+
+  finish(): void {
+    this.rows.forEach((row, level) => {
+      if (row.length > 0) this.compare(level, this.counts[level] ?? 0, row, row.length);
+    });
+  }
+
+  private compare(level: number, index: number, row: Buffer[], width: number): void {
+    const rel = tilePath(level, index, width);
+    const path = join(this.dir, rel);
+    if (!existsSync(path)) return this.problem(`${LOG_DIR}/${rel} is missing`);
+    const got = readFileSync(path);
+    if (got.length !== width * HASH_SIZE || !got.equals(Buffer.concat(row))) this.problem(`${LOG_DIR}/${rel} does not hold the hashes of the log's leaves`);
+  }
+}
