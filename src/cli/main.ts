@@ -17,6 +17,7 @@ import { runCommand } from './run.js';
 import { receiverCommand } from './receiver.js';
 import { sessionCommand, statusCommand } from './session.js';
 import { consoleCommand } from './console.js';
+import { witnessCommand } from './witness.js';
 
 type Command = (argv: string[], io: Io) => Promise<number>;
 
@@ -33,6 +34,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   session: { run: sessionCommand, help: 'session start|pause|resume|stop|statement   act on the running gateway' },
   status: { run: statusCommand, help: 'status --config F [--json]  the running gateway\'s state' },
   console: { run: consoleCommand, help: 'console reset-password --config F [--user NAME]  a one-time code for a lost console password' },
+  witness: { run: witnessCommand, help: 'witness init|trust|serve|show  a supervisor\'s witness of the agency log' },
   demo: { run: demoCommand, help: 'demo [--seconds N] [--out DIR] [--broker URL]  run a complete simulated installation' },
 };
 

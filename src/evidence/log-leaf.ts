@@ -4,10 +4,13 @@
  * choose). A leaf is the canonical JSON of one of these objects.
  */
 import { canonicalJson } from '../util/canonical.js';
+import type { Receipt } from './receipt.js';
 
 /** Where a store keeps the agency log (c2sp.org/tlog-tiles files), and the log key's certificate in it. */
 export const LOG_DIR = 'log';
 export const LOG_CERT_FILE = 'log-cert.pem';
+/** The newest checkpoint that witnesses cosigned, with their cosignatures. */
+export const WITNESSED_FILE = 'witnessed';
 
 export interface EntryLeaf {
   v: 1;
@@ -63,4 +66,11 @@ export function parseLeaf(buf: Uint8Array): LogLeaf | { why: string } {
     return { why: `unknown leaf kind ${JSON.stringify(o.kind)}` };
   }
   return canonicalJson(leaf) === text ? leaf : { why: 'it is not in canonical form or has unknown members' };
+}
+
+/** The leaf a receipt is about, exactly as the receiver logged it (the receipt's storedAt is the leaf's accepted). */
+export function leafOfReceipt(r: Receipt): LogLeaf {
+  return r.kind === 'segment'
+    ? { v: 1, kind: 'segment', device: r.device, name: r.name, size: r.size, sha256: r.sha256, manifestSeq: r.manifestSeq, accepted: r.storedAt }
+    : { v: 1, kind: 'entry', device: r.device, seq: r.through.seq, hash: r.through.hash, accepted: r.storedAt };
 }

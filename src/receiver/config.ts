@@ -16,6 +16,8 @@ export interface ReceiverConfig {
   tls: { cert: string; key: string };
   /** The agency's keys: the CA, the receipt key and certificate, the log's checkpoint key and certificate. */
   agency: { caCert: string; receiptKey: string; receiptCert: string; logKey: string; logCert: string };
+  /** Witnesses asked to cosign the log's checkpoints: their add-checkpoint URL prefix and verifier key. */
+  witnesses: { url: string; vkey: string }[];
 }
 
 const path = { type: 'string', minLength: 1 } as const;
@@ -32,6 +34,16 @@ const schema = {
     protocolVersion: { enum: [4, 5], default: 5 },
     shareGroup: { type: ['string', 'null'], pattern: '^[A-Za-z0-9_-]{1,64}$', default: SHARE_GROUP },
     tls: { type: 'object', additionalProperties: false, required: ['cert', 'key'], properties: { cert: path, key: path } },
+    witnesses: {
+      type: 'array',
+      default: [],
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['url', 'vkey'],
+        properties: { url: { type: 'string', pattern: '^https?://' }, vkey: { type: 'string', pattern: '^[^\\s+]+\\+[0-9a-f]{8}\\+[A-Za-z0-9+/=]+$' } },
+      },
+    },
     agency: {
       type: 'object',
       additionalProperties: false,

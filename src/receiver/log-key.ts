@@ -8,7 +8,8 @@ import type { Db } from '../state/db.js';
 import { checkCertificate, parseCertificate, subjectField } from '../pki/certs.js';
 import { loadPrivateKey } from '../pki/keys.js';
 import { ROLE_LOG } from '../pki/ca.js';
-import { isKeyName } from '../tlog/note.js';
+import { SIG_COSIGNATURE_V1, isKeyName, parseVkey } from '../tlog/note.js';
+import type { WitnessTarget } from './witness-client.js';
 import { RecgwError } from '../util/errors.js';
 import { AgencyLog } from './agency-log.js';
 import type { ReceiverConfig } from './config.js';
@@ -33,4 +34,14 @@ export function openAgencyLog(cfg: ReceiverConfig, caPems: string[], db: Db, now
   const origin = subjectField(x, 'CN') ?? '';
   if (!isKeyName(origin)) throw new RecgwError('config', `log certificate ${cfg.agency.logCert} names origin ${JSON.stringify(origin)}, which is not a log name (no spaces or +)`);
   return { log: new AgencyLog(db, key, origin), certPem };
+}
+
+/** The witnesses of the config, their verifier keys parsed: a key that is not a witness key stops the receiver. */
+export function witnessTargets(cfg: ReceiverConfig): WitnessTarget[] {
+  return cfg.witnesses.map((w) => {
+    const v = parseVkey(w.vkey);
+    if ('why' in v) throw new RecgwError('config', `witness ${w.url}: ${w.vkey} is not a verifier key (${v.why})`);
+    if (v.type !== SIG_COSIGNATURE_V1) throw new RecgwError('config', `witness ${w.url}: ${v.name} is not a witness key (cosignature type 0x04); give the witness.vkey that \`recgw witness init\` printed`);
+    return { url: w.url, vkey: v };
+  });
 }

@@ -22,7 +22,9 @@ import { LedgerIngest } from './ledger-ingest.js';
 import { FileIngest } from './file-ingest.js';
 import { InOrder } from './in-order.js';
 import { LogFiles } from './log-files.js';
-import { openAgencyLog } from './log-key.js';
+import { openAgencyLog, witnessTargets } from './log-key.js';
+import { WitnessClient } from './witness-client.js';
+import type { AgencyLog } from './agency-log.js';
 
 export interface ReceiverStats {
   /** Chunks and their bytes taken in, resends included: what a resumed upload cost. */
@@ -45,6 +47,9 @@ export class Receiver {
   private inOrder: InOrder<IPublishPacket> | undefined;
   private stopping = false;
   private logFiles: LogFiles | undefined;
+  private witnesses: WitnessClient | undefined;
+  private agencyLog: AgencyLog | undefined;
+  private logCertPem: string | undefined;
 
   constructor(
     private readonly cfg: ReceiverConfig,
@@ -61,7 +66,11 @@ export class Receiver {
     this.db = openReceiverDb(cfg.store);
     const log = openAgencyLog(cfg, caPems, this.db, this.now());
     this.logFiles = new LogFiles(cfg.store, this.db, log.log);
+    this.agencyLog = log.log;
+    this.logCertPem = log.certPem;
     this.logFiles.republish(log.certPem);
+    this.witnesses = new WitnessClient(this.logFiles.dir, log.log, witnessTargets(cfg), this.log.child('witness'), caPem);
+    this.witnesses.kick();
     this.ledger = new LedgerIngest(cfg.store, this.db, caPems, signer, cfg.name, this.log.child('ledger'), log.log);
     this.files = new FileIngest(cfg.store, this.db, signer, cfg.name, log.log);
     const dropped = this.files.dropEarlierClaims();
@@ -110,6 +119,7 @@ export class Receiver {
     await this.inOrder?.drain();
     if (this.client) await endClient(this.client);
     this.client = undefined;
+    await this.witnesses?.idle();
     this.db?.close();
     this.db = undefined;
   }
@@ -169,7 +179,7 @@ export class Receiver {
     }
     const last = this.ledger!.lastReceipt(device);
     if (last) receipts.push(last);
-    const state: StateMessage = { v: 1, type: 'state', device, re: d.value.id, ledger: this.ledger!.deviceState(device), files, receipts };
+    const state: StateMessage = { v: 1, type: 'state', device, re: d.value.id, ledger: this.ledger!.deviceState(device), files, receipts, log: this.logState(d.value.log?.size ?? 0) };
     this.publish(topics.state(device), JSON.stringify(state));
   }
 
@@ -179,7 +189,7 @@ export class Receiver {
     const out = this.ledger!.ingest(device, d.value.lines, d.value.deadline, this.now());
     if (out.refused) this.stats.refused++;
     this.stats.entries += out.appended;
-    if (out.appended > 0) this.logFiles!.publish();
+    if (out.appended > 0) this.logGrew();
     if (out.receipt) this.publish(topics.receipt(device), JSON.stringify(out.receipt));
     for (const name of out.manifests) await this.finalize(device, name);
   }
@@ -203,10 +213,24 @@ export class Receiver {
     const r = await this.files!.finalize(device, name, this.now);
     if (!r) return;
     if ('refused' in r) return this.refuse(device, 'a segment file', r.refused);
-    this.logFiles!.publish();
+    this.logGrew();
     this.stats.files++;
     this.log.info('stored a segment', { device, name, size: r.size });
     this.publish(topics.receipt(device), JSON.stringify(r));
+  }
+
+  /** The log for a state message: its newest checkpoint, provably extending the one of `from` leaves the gateway has. */
+  private logState(from: number): NonNullable<StateMessage['log']> {
+    const head = this.agencyLog!.head();
+    // A gateway that saw more than the log now has gets no proof: it sees the smaller checkpoint and raises the alarm.
+    const consistency = from <= head.size ? this.agencyLog!.consistency(from, head.size).map((h) => h.toString('base64')) : [];
+    return { checkpoint: head.checkpoint, consistency, cert: this.logCertPem! };
+  }
+
+  /** New leaves are committed: publish the log's files and ask the witnesses to cosign. */
+  private logGrew(): void {
+    this.logFiles!.publish();
+    this.witnesses!.kick();
   }
 
   private publish(topic: string, payload: string): void {

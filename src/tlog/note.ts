@@ -64,9 +64,10 @@ export function formatVkey(name: string, type: number, key: KeyObject): string {
 
 /** Parse a vkey; undefined with a reason in `why` when it is not one this module can use. */
 export function parseVkey(text: string): Vkey | { why: string } {
-  const parts = text.trim().split('+');
-  if (parts.length !== 3) return { why: 'a verifier key is <name>+<key ID>+<key>' };
-  const [name, hex, b64] = parts as [string, string, string];
+  // The name holds no '+', the key ID is 8 hex digits; the base64 key after them may hold '+' itself.
+  const m = /^([^+]+)\+([^+]*)\+(.*)$/s.exec(text.trim());
+  if (!m) return { why: 'a verifier key is <name>+<key ID>+<key>' };
+  const [, name, hex, b64] = m as unknown as [string, string, string, string];
   if (!isKeyName(name)) return { why: `${JSON.stringify(name)} is not a key name (no spaces or +)` };
   if (!/^[0-9a-f]{8}$/.test(hex)) return { why: 'the key ID is not 8 hex digits' };
   const bytes = Buffer.from(b64, 'base64');
@@ -88,6 +89,7 @@ export function parseNote(s: string): Note | { why: string } {
   if (split < 0) return { why: 'there is no blank line between the text and the signatures' };
   const text = s.slice(0, split + 1);
   const block = s.slice(split + 2);
+  if (block === '') return { why: 'it has no signature' };
   if (!block.endsWith('\n')) return { why: 'the last signature line does not end in a newline' };
   const lines = block.slice(0, -1).split('\n');
   if (lines.length > MAX_SIGS) return { why: `more than ${MAX_SIGS} signatures` };

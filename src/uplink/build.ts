@@ -12,6 +12,7 @@ import { UploadQueue } from './queue.js';
 import { DeadlineAlarms } from './alarms.js';
 import { Retention } from './retention.js';
 import { Inbox } from './inbox.js';
+import { LogWatch } from './log-watch.js';
 import { MqttLink } from './link.js';
 import { Uploader } from './uploader.js';
 import { topics } from './wire.js';
@@ -38,9 +39,11 @@ export function buildUplink(o: {
   const queue = new UploadQueue(o.db, o.ledger, o.config.deadlineHours);
   // The inbox and the link tell the uploader things; it is built after them.
   const ref: { uploader?: Uploader } = {};
+  const logWatch = new LogWatch(o.db, o.ledger, splitPemBundle(ca), o.now, o.log.child('agency-log'));
   const inbox = new Inbox({
     deviceId: o.deviceId,
     caPems: splitPemBundle(ca),
+    logWatch,
     queue,
     now: o.now,
     log: o.log.child('receipts'),
@@ -71,6 +74,7 @@ export function buildUplink(o: {
     retention: new Retention(o.db, o.ledger, o.config.retentionHours, o.log.child('retention')),
     inbox,
     link,
+    logWatch,
     now: o.now,
     log: o.log,
   });

@@ -5,6 +5,7 @@
 import { receiptProblem, type EntriesReceipt, type Receipt, type SegmentReceipt } from '../evidence/receipt.js';
 import type { Logger } from '../util/log.js';
 import type { UploadQueue } from './queue.js';
+import type { LogWatch } from './log-watch.js';
 import { decodeState, parseTopic, type StateMessage } from './wire.js';
 
 export interface InboxOptions {
@@ -15,6 +16,8 @@ export interface InboxOptions {
   log: Logger;
   /** Told after a receipt moved the queue forward. */
   onProgress: () => void;
+  /** The watch on the agency log: receipts must prove their item in it, states move it forward. */
+  logWatch: LogWatch;
 }
 
 export class Inbox {
@@ -47,6 +50,7 @@ export class Inbox {
         this.o.log.warn('ignored a bad state message from the receiver', { problem: d.problem });
         return;
       }
+      if (d.value.log) this.o.logWatch.state(d.value.log);
       for (const r of d.value.receipts) this.receipt(r);
       this.waiters.get(d.value.re)?.(d.value);
     } else if (t.kind === 'down/receipt') {
@@ -71,6 +75,11 @@ export class Inbox {
     const rec = r as Receipt;
     if (rec.device !== this.o.deviceId) {
       this.o.log.warn('refused a receipt for another device', { device: rec.device });
+      return false;
+    }
+    const logProblem = this.o.logWatch.receipt(rec);
+    if (logProblem) {
+      this.o.log.error('refused a receipt whose agency log proof fails', { problem: logProblem });
       return false;
     }
     const moved = rec.kind === 'segment' ? this.segment(rec) : this.entries(rec);

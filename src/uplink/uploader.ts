@@ -15,6 +15,7 @@ import type { UploadQueue, QueuedFile } from './queue.js';
 import type { DeadlineAlarms } from './alarms.js';
 import type { Retention } from './retention.js';
 import type { Inbox } from './inbox.js';
+import type { LogWatch } from './log-watch.js';
 import type { MqttLink } from './link.js';
 import { TokenBucket } from './token-bucket.js';
 import { MAX_ENTRIES_BYTES, MAX_HEADER, MAX_HELLO_FILES, chunkFrame, chunkLength, maxChunkLength, topics, type StateMessage } from './wire.js';
@@ -35,6 +36,7 @@ export interface UploaderOptions {
   retention: Retention;
   inbox: Inbox;
   link: MqttLink;
+  logWatch: LogWatch;
   now: () => number;
   log: Logger;
 }
@@ -167,6 +169,7 @@ export class Uploader {
       queue: { entries: s.entries, files: s.files, bytes: s.bytes },
       nextDeadline: s.nextDeadlineMs === null ? null : new Date(s.nextDeadlineMs).toISOString(),
       alarms: this.o.alarms.standing(),
+      ...(this.o.logWatch.standing().length > 0 ? { logAlarms: this.o.logWatch.standing() } : {}),
     };
   }
 
@@ -299,7 +302,14 @@ export class Uploader {
   private async hello(files: QueuedFile[]): Promise<StateMessage | undefined> {
     const id = randomUUID();
     const answer = this.o.inbox.waitState(id, this.o.config.answerTimeoutSeconds * 1000, this.signal);
-    const msg = { v: 1, type: 'hello', device: this.o.deviceId, id, files: files.map((f) => ({ name: f.name, size: f.size, sha256: f.sha256 })) };
+    const msg = {
+      v: 1,
+      type: 'hello',
+      device: this.o.deviceId,
+      id,
+      files: files.map((f) => ({ name: f.name, size: f.size, sha256: f.sha256 })),
+      log: { size: this.o.logWatch.size() },
+    };
     await this.o.link.send(topics.hello(this.o.deviceId), JSON.stringify(msg));
     return answer;
   }

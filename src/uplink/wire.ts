@@ -39,6 +39,8 @@ export interface Hello {
   device: string;
   id: string;
   files: FileOffer[];
+  /** The size of the newest agency log checkpoint this gateway has checked (0 when none): the state proves from it. */
+  log?: { size: number };
 }
 
 export interface EntriesMessage {
@@ -59,6 +61,8 @@ export interface StateMessage {
   ledger: { seq: number; hash: string } | null;
   files: Record<string, FileState>;
   receipts: Receipt[];
+  /** The agency log: its newest checkpoint, a consistency proof from the hello's size, the log key's certificate. */
+  log?: { checkpoint: string; consistency: string[]; cert: string };
 }
 
 export interface ChunkHeader {
@@ -103,6 +107,8 @@ export function decodeHello(payload: Buffer, device: string): Decoded<Hello> {
   for (const f of files) {
     if (!obj(f) || !isSegmentName(f.name) || !isCount(f.size) || !isHex64(f.sha256)) return { ok: false, problem: 'a file of the hello lacks a valid name, size or sha256' };
   }
+  const log = d.value.log;
+  if (log !== undefined && !(obj(log) && isCount(log.size))) return { ok: false, problem: "the hello's log is not {size}" };
   return { ok: true, value: d.value as unknown as Hello };
 }
 
@@ -128,6 +134,10 @@ export function decodeState(payload: Buffer, device: string): Decoded<StateMessa
     return { ok: false, problem: "the state message's files is not a map of {have} or {stored}" };
   }
   if (!Array.isArray(receipts)) return { ok: false, problem: "the state message's receipts is not a list" };
+  const log = d.value.log;
+  const isLog = (l: unknown): boolean =>
+    obj(l) && typeof l.checkpoint === 'string' && typeof l.cert === 'string' && Array.isArray(l.consistency) && l.consistency.length <= 63 && l.consistency.every((h) => typeof h === 'string');
+  if (log !== undefined && !isLog(log)) return { ok: false, problem: "the state message's log is not {checkpoint, consistency, cert}" };
   return { ok: true, value: d.value as unknown as StateMessage };
 }
 

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { receiptProblem, type Receipt } from '../evidence/receipt.js';
-import { LOG_DIR, encodeLeaf, type LogLeaf } from '../evidence/log-leaf.js';
+import { LOG_DIR, encodeLeaf, leafOfReceipt } from '../evidence/log-leaf.js';
 import type { LedgerEntry } from '../evidence/entry.js';
 import { ENTRY, type SegmentManifest } from '../evidence/types.js';
 import { checkCertificate } from '../pki/certs.js';
@@ -50,7 +50,9 @@ export interface LogSummary {
   origin: string;
   size: number;
   root: string;
+  /** Witnesses (of those given) whose cosignatures verified, on the checkpoint of `witnessedSize` leaves. */
   witnesses: { name: string; time: string }[];
+  witnessedSize?: number;
   /** The trusted checkpoint given, when the log agreed with it. */
   anchoredTo?: { size: number; root: string };
 }
@@ -103,6 +105,7 @@ export class AgencyEvidence {
         size: view.size,
         root: view.root.toString('base64'),
         witnesses: view.cosigned.map((c) => ({ name: c.name, time: new Date(c.time * 1000).toISOString() })),
+        ...(view.cosignedSize !== undefined ? { witnessedSize: view.cosignedSize } : {}),
       };
       if (trusted && key) {
         const t = openCheckpoint(trusted, key.origin, key.key);
@@ -156,13 +159,6 @@ function readReceipts(dir: string, caPems: string[], report: Report): DeviceRece
     }
   });
   return out;
-}
-
-/** The leaf a receipt is about, as the receiver logged it. */
-function leafOf(r: Receipt): LogLeaf {
-  return r.kind === 'segment'
-    ? { v: 1, kind: 'segment', device: r.device, name: r.name, size: r.size, sha256: r.sha256, manifestSeq: r.manifestSeq, accepted: r.storedAt }
-    : { v: 1, kind: 'entry', device: r.device, seq: r.through.seq, hash: r.through.hash, accepted: r.storedAt };
 }
 
 /**
@@ -272,7 +268,7 @@ export class DeviceAgencyCheck {
     if ('why' in p) return this.report('bad-receipt', `${where}: its log proof is not a tlog-proof (${p.why})`);
     const cp = openCheckpoint(p.checkpoint, this.logKey.origin, this.logKey.key);
     if ('why' in cp) return this.report('bad-receipt', `${where}: the checkpoint in its log proof is not the agency log's (${cp.why})`);
-    if (!verifyInclusion(leafHash(encodeLeaf(leafOf(r))), p.index, cp.size, p.hashes, cp.root)) {
+    if (!verifyInclusion(leafHash(encodeLeaf(leafOfReceipt(r))), p.index, cp.size, p.hashes, cp.root)) {
       return this.report('bad-receipt', `${where}: its log proof does not show the receipt's item in the agency log`);
     }
     const root = this.log.rootsAt.get(cp.size);

@@ -27,7 +27,10 @@ const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n =
 export function formatReport(r: VerifyReport): string {
   const out: string[] = [];
   if (r.log) {
-    const w = r.log.witnesses.length > 0 ? `; cosigned by ${r.log.witnesses.map((x) => `${x.name} (${x.time})`).join(', ')}` : '; no witness cosignature checked';
+    const w =
+      r.log.witnesses.length > 0
+        ? `; its checkpoint of ${r.log.witnessedSize} leaves cosigned by ${r.log.witnesses.map((x) => `${x.name} (${x.time})`).join(', ')}`
+        : '; no witness cosignature checked (give --witness VKEY)';
     const anchor = r.log.anchoredTo ? `; agrees with the trusted checkpoint of ${r.log.anchoredTo.size} leaves` : '';
     out.push(`Agency log ${r.log.origin}: ${r.log.size} leaves, root ${r.log.root}${w}${anchor}.`);
   }

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { LOG_CERT_FILE, LOG_DIR, parseLeaf, type SegmentLeaf } from '../evidence/log-leaf.js';
+import { LOG_CERT_FILE, LOG_DIR, WITNESSED_FILE, parseLeaf, type SegmentLeaf } from '../evidence/log-leaf.js';
 import { checkCertificate, parseCertificate, subjectField } from '../pki/certs.js';
 import { ROLE_LOG } from '../pki/ca.js';
 import { HASH_SIZE, StreamingRoot, leafHash } from '../tlog/merkle.js';
@@ -55,8 +55,9 @@ export interface LogView {
   devices: Map<string, DeviceLog>;
   /** Roots of the log at the sizes asked for (receipts' checkpoints), as computed from its leaves. */
   rootsAt: Map<number, Buffer>;
-  /** The witnesses (of those given) whose cosignatures on the checkpoint verify. */
+  /** The witnesses (of those given) whose cosignatures verify, and the checkpoint size they cosigned. */
   cosigned: Cosigned[];
+  cosignedSize?: number;
 }
 
 export type LogProblem = (detail: string) => void;
@@ -106,11 +107,27 @@ export function readLogView(
     return undefined;
   }
   const view: LogView = { origin: cp.origin, size: cp.size, root: cp.root, checkpoint: text, devices: new Map(), rootsAt: new Map(), cosigned: [] };
-  const cos = checkCosignatures(cp.note, witnesses);
+  // The newest checkpoint witnesses cosigned (the receiver keeps it beside the current one), or the current one.
+  const witnessed = readWitnessed(logDir, k, problem) ?? cp;
+  const cos = checkCosignatures(witnessed.note, witnesses);
   view.cosigned = cos.ok;
-  for (const w of cos.bad) problem(`the cosignature of witness ${w} on the checkpoint does not verify`);
-  streamLeaves(logDir, cp, view, wantRoots, problem);
+  if (cos.ok.length > 0) view.cosignedSize = witnessed.size;
+  for (const w of cos.bad) problem(`the cosignature of witness ${w} on the checkpoint of ${witnessed.size} leaves does not verify`);
+  streamLeaves(logDir, cp, view, new Set([...wantRoots, witnessed.size]), problem);
+  if (witnessed.size > cp.size) problem(`witnesses cosigned a checkpoint of ${witnessed.size} leaves, but the log's checkpoint has only ${cp.size}: the log was cut back`);
+  else if (!view.rootsAt.get(witnessed.size)?.equals(witnessed.root)) problem(`the log at ${witnessed.size} leaves does not have the root its witnessed checkpoint signs: the log was rewritten after witnesses cosigned it`);
   return view;
+}
+
+function readWitnessed(logDir: string, k: { origin: string; key: KeyObject }, problem: LogProblem): SignedCheckpoint | undefined {
+  const path = join(logDir, WITNESSED_FILE);
+  if (!existsSync(path)) return undefined;
+  const cp = openCheckpoint(readFileSync(path, 'utf8'), k.origin, k.key);
+  if ('why' in cp) {
+    problem(`${LOG_DIR}/${WITNESSED_FILE} is not a checkpoint of log ${k.origin}: ${cp.why}`);
+    return undefined;
+  }
+  return cp;
 }
 
 /** Every leaf in order: rebuilds the root, checks each published tile, and files what the leaves say by device. */

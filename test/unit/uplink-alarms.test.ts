@@ -13,8 +13,9 @@ import { type EvidenceCore } from '../../src/app/evidence-core.js';
 import { ENTRY } from '../../src/evidence/types.js';
 import { KeySigner, type Signer } from '../../src/evidence/signer.js';
 import { caPaths } from '../../src/pki/ca.js';
-import { createLogger } from '../../src/util/log.js';
+import { silentLogger, createLogger } from '../../src/util/log.js';
 import { DeadlineAlarms, alarmLevels } from '../../src/uplink/alarms.js';
+import { LogWatch } from '../../src/uplink/log-watch.js';
 import { Inbox } from '../../src/uplink/inbox.js';
 import { topics } from '../../src/uplink/wire.js';
 
@@ -213,6 +214,7 @@ describe('Inbox refuses receipts that are not genuine or do not match, recording
       now: () => w.clock.ms,
       log: createLogger('test', { level: 'debug', sink: (l) => logs.push(JSON.parse(l) as (typeof logs)[number]) }),
       onProgress: () => progress++,
+      logWatch: new LogWatch(w.core.db, w.core.ledger, [caPem], () => w.clock.ms, silentLogger),
     });
     const nothingRecorded = (head: ReturnType<EvidenceCore['ledger']['head']>): void => {
       expect(w.core.ledger.head()).toEqual(head);

@@ -16,6 +16,7 @@ import { KeySigner } from '../../src/evidence/signer.js';
 import { caPaths } from '../../src/pki/ca.js';
 import { silentLogger } from '../../src/util/log.js';
 import { DeadlineAlarms } from '../../src/uplink/alarms.js';
+import { LogWatch } from '../../src/uplink/log-watch.js';
 import { Inbox } from '../../src/uplink/inbox.js';
 import { Retention } from '../../src/uplink/retention.js';
 import { Uploader } from '../../src/uplink/uploader.js';
@@ -48,7 +49,8 @@ describe('Uploader.stop', () => {
     const config = uplinkGateway(ca.dir, 'stop-status', 'mqtts://127.0.0.1:1').config.uplink!;
     const { link, statuses } = recordingLink();
     const now = (): number => Date.now();
-    const inbox = new Inbox({ deviceId: w.deviceId, caPems: [readFileSync(p.caCert, 'utf8')], queue: w.queue, now, log: silentLogger, onProgress: () => {} });
+    const logWatch = new LogWatch(w.core.db, w.core.ledger, [readFileSync(p.caCert, 'utf8')], now, silentLogger);
+    const inbox = new Inbox({ deviceId: w.deviceId, caPems: [readFileSync(p.caCert, 'utf8')], queue: w.queue, now, log: silentLogger, onProgress: () => {}, logWatch });
     const up = new Uploader({
       deviceId: w.deviceId,
       config,
@@ -59,6 +61,7 @@ describe('Uploader.stop', () => {
       retention: new Retention(w.core.db, w.core.ledger, config.retentionHours, silentLogger),
       inbox,
       link,
+      logWatch,
       now,
       log: silentLogger,
     });

@@ -1,0 +1,136 @@
+/**
+ * Asks the agency's witnesses to cosign the log's newest checkpoint (c2sp.org/tlog-witness add-checkpoint) after it
+ * grows: at most one round in flight, the next one after it when the log grew meanwhile. Each witness gets a
+ * consistency proof from the size it last cosigned (learnt from its 409 answer after a restart). Cosignatures that
+ * verify are written with the checkpoint to `<store>/log/witnessed`, the newest checkpoint any witness cosigned.
+ */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
+import { renameSync, writeFileSync } from 'node:fs';
+import { checkCosignatures } from '../tlog/checkpoint.js';
+import { formatNote, parseNote, type NoteSignature, type Vkey } from '../tlog/note.js';
+import { describe } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import type { AgencyLog } from './agency-log.js';
+import { WITNESSED_FILE } from '../evidence/log-leaf.js';
+
+
+export interface WitnessTarget {
+  /** The witness's submission prefix (add-checkpoint is appended). */
+  url: string;
+  vkey: Vkey;
+}
+
+export class WitnessClient {
+  /** Per witness URL: the size it last cosigned, as far as we know. */
+  private readonly sizes = new Map<string, number>();
+  private running: Promise<void> | undefined;
+  private again = false;
+  /** The newest checkpoint with cosignatures, and them. */
+  private best: { size: number; checkpoint: string; sigs: Map<string, NoteSignature> } | undefined;
+
+  constructor(
+    private readonly logDir: string,
+    private readonly log: AgencyLog,
+    private readonly witnesses: WitnessTarget[],
+    private readonly logger: Logger,
+    private readonly ca?: string,
+  ) {}
+
+  /** The log grew: ask the witnesses (now, or after the round in flight). */
+  kick(): void {
+    if (this.witnesses.length === 0) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.round().finally(() => {
+      this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
+    });
+  }
+
+  /** Wait for the round in flight (at stop, and in tests). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async round(): Promise<void> {
+    const head = this.log.head();
+    await Promise.all(this.witnesses.map((w) => this.submit(w, head.size, head.checkpoint)));
+  }
+
+  private async submit(w: WitnessTarget, size: number, checkpoint: string): Promise<void> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const old = Math.min(this.sizes.get(w.url) ?? 0, size);
+      const proof = this.log.consistency(old, size).map((h) => `${h.toString('base64')}\n`).join('');
+      let answer: { status: number; body: string };
+      try {
+        answer = await post(`${w.url.replace(/\/$/, '')}/add-checkpoint`, `old ${old}\n${proof}\n${checkpoint}`, this.ca);
+      } catch (err) {
+        this.logger.warn('a witness did not answer; the next checkpoint goes to it again', { witness: w.vkey.name, url: w.url, err: describe(err) });
+        return;
+      }
+      if (answer.status === 409 && /^\d+\n?$/.test(answer.body)) {
+        const theirs = Number(answer.body.trim());
+        if (theirs > size) {
+          this.logger.error('a witness has cosigned a larger checkpoint of this log than the log now has: the log lost entries (restored from an old copy?)', { witness: w.vkey.name, witnessSize: theirs, logSize: size });
+          return;
+        }
+        this.sizes.set(w.url, theirs);
+        continue;
+      }
+      if (answer.status !== 200) {
+        const level = answer.status === 422 ? 'error' : 'warn';
+        this.logger[level](answer.status === 422 ? 'a witness refused the checkpoint as inconsistent with what it cosigned before: the log forked' : 'a witness refused the checkpoint', {
+          witness: w.vkey.name,
+          status: answer.status,
+          why: answer.body.trim().slice(0, 300),
+        });
+        return;
+      }
+      return this.cosigned(w, size, checkpoint, answer.body);
+    }
+  }
+
+  private cosigned(w: WitnessTarget, size: number, checkpoint: string, body: string): void {
+    const note = parseNote(checkpoint + body);
+    if ('why' in note) return void this.logger.warn('a witness answered with something that is not a cosignature', { witness: w.vkey.name });
+    const { ok } = checkCosignatures(note, [{ name: w.vkey.name, key: w.vkey.key }]);
+    if (ok.length === 0) return void this.logger.warn('a witness cosignature does not verify with its key', { witness: w.vkey.name });
+    this.sizes.set(w.url, size);
+    if (!this.best || this.best.size < size) this.best = { size, checkpoint, sigs: new Map() };
+    if (this.best.size !== size) return;
+    const mine = note.sigs.filter((s) => s.name === w.vkey.name);
+    for (const s of mine) this.best.sigs.set(`${s.name}/${s.keyId}`, s);
+    const own = parseNote(checkpoint);
+    if ('why' in own) return;
+    const text = formatNote({ text: own.text, sigs: [...own.sigs, ...this.best.sigs.values()] });
+    const path = join(this.logDir, WITNESSED_FILE);
+    writeFileSync(`${path}.tmp-${process.pid}`, text);
+    renameSync(`${path}.tmp-${process.pid}`, path);
+  }
+}
+
+function post(url: string, body: string, ca?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(
+      u,
+      { method: 'POST', headers: { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) }, timeout: 10_000, ...(ca ? { ca } : {}) },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('no answer within 10 s')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}

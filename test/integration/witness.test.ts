@@ -1,0 +1,173 @@
+/**
+ * Witnesses outside the agency cosign its growing log; a forked log (a second checkpoint of a size already
+ * cosigned, with another root) and a shrunken one are refused by the witnesses (`recgw witness serve`, real
+ * processes speaking c2sp.org/tlog-witness) and raise the alarm at a gateway. A witness cosignature is checked with
+ * the openssl command line as well as by the verifier.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { createPrivateKey } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cleanupTmp, freePort, makeCa, makeGateway, tmp } from '../helpers/fixtures.js';
+import { ensureBuilt } from '../helpers/store-fixture.js';
+import { openReceiverDb } from '../../src/receiver/store-db.js';
+import { AgencyLog } from '../../src/receiver/agency-log.js';
+import { LogFiles } from '../../src/receiver/log-files.js';
+import { WitnessClient } from '../../src/receiver/witness-client.js';
+import { caPaths, logOrigin } from '../../src/pki/ca.js';
+import { parseVkey, parseNote, type Vkey } from '../../src/tlog/note.js';
+import { checkCosignatures } from '../../src/tlog/checkpoint.js';
+import { startEvidenceCore, type EvidenceCore } from '../../src/app/evidence-core.js';
+import { LogWatch } from '../../src/uplink/log-watch.js';
+import { createLogger, silentLogger } from '../../src/util/log.js';
+import type { LogLeaf } from '../../src/evidence/log-leaf.js';
+import type { Db } from '../../src/state/db.js';
+
+const BIN = join(import.meta.dirname, '../../bin/recgw.js');
+const recgw = (...args: string[]): string => execFileSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+
+let ca: ReturnType<typeof makeCa>;
+const witnesses: { dir: string; url: string; vkey: Vkey; proc: ChildProcess }[] = [];
+
+const leaf = (i: number, salt = ''): LogLeaf => ({ v: 1, kind: 'entry', device: 'room-1', seq: i, hash: Buffer.alloc(32, i % 256).toString('hex').slice(0, 62) + (salt ? 'ff' : '00'), accepted: '2026-12-06T10:00:00.000Z' });
+
+/** A receiver store's log (receiver.db + published files) with its own witness client, as a receiver keeps it. */
+function agencyLog(store: string): { db: Db; log: AgencyLog; files: LogFiles; client: WitnessClient; append(from: number, to: number, salt?: string): void } {
+  const p = caPaths(ca.dir);
+  const db = openReceiverDb(store);
+  const log = new AgencyLog(db, createPrivateKey(readFileSync(p.logKey, 'utf8')), logOrigin(readFileSync(p.caCert, 'utf8')));
+  const files = new LogFiles(store, db, log);
+  files.republish(readFileSync(p.logCert, 'utf8'));
+  const logs = createLogger('witness-client', { level: 'debug', sink: (l) => seen.push(JSON.parse(l) as { msg: string }) });
+  const client = new WitnessClient(files.dir, log, witnesses.map((w) => ({ url: w.url, vkey: w.vkey })), logs);
+  return {
+    db,
+    log,
+    files,
+    client,
+    append(from, to, salt = '') {
+      const leaves: LogLeaf[] = [];
+      for (let i = from; i < to; i++) leaves.push(leaf(i, salt));
+      db.transaction(() => log.append(leaves)).immediate();
+      files.publish();
+      client.kick();
+    },
+  };
+}
+const seen: { msg: string }[] = [];
+
+beforeAll(async () => {
+  ensureBuilt();
+  ca = makeCa();
+  for (const name of ['sfj.example.gov.cn/witness1', 'procuratorate.example.gov.cn/w2']) {
+    const dir = join(tmp('recgw-witness-'), 'w');
+    const out = recgw('witness', 'init', '--out', dir, '--name', name, '--log', caPaths(ca.dir).logVkey);
+    const vkey = parseVkey(out.trim().split('\n').at(-1)!) as Vkey;
+    const port = await freePort();
+    const proc = spawn(process.execPath, [BIN, 'witness', 'serve', '--state', dir, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    await new Promise<void>((resolve, reject) => {
+      proc.stderr!.on('data', (d: Buffer) => /answering/.test(d.toString()) && resolve());
+      proc.once('exit', (c) => reject(new Error(`witness exited ${c}`)));
+    });
+    witnesses.push({ dir, url: `http://127.0.0.1:${port}`, vkey, proc });
+  }
+}, 60_000);
+
+afterAll(async () => {
+  for (const w of witnesses) {
+    w.proc.kill('SIGTERM');
+    await new Promise((r) => w.proc.once('exit', r));
+  }
+  cleanupTmp();
+});
+
+const cosigners = (text: string): string[] => {
+  const n = parseNote(text);
+  if ('why' in n) throw new Error(n.why);
+  return checkCosignatures(n, witnesses.map((w) => ({ name: w.vkey.name, key: w.vkey.key }))).ok.map((c) => c.name).sort();
+};
+
+describe('witnesses of the agency log', () => {
+  const store = (): string => tmp('recgw-wstore-');
+  let genuine: ReturnType<typeof agencyLog>;
+  let gateway: EvidenceCore;
+  let watch: LogWatch;
+  const logState = (l: AgencyLog, from: number) => ({ checkpoint: l.head().checkpoint, consistency: l.consistency(Math.min(from, l.size()), l.size()).map((h) => h.toString('base64')), cert: readFileSync(caPaths(ca.dir).logCert, 'utf8') });
+
+  beforeAll(async () => {
+    genuine = agencyLog(store());
+    gateway = await startEvidenceCore(makeGateway(ca.dir, { deviceId: 'room-1' }).config, silentLogger);
+    watch = new LogWatch(gateway.db, gateway.ledger, [readFileSync(caPaths(ca.dir).caCert, 'utf8')], Date.now, silentLogger);
+  });
+  afterAll(async () => {
+    await gateway.stop();
+    genuine.db.close();
+  });
+
+  it('two witnesses cosign a growing log, across tile boundaries, each step proved consistent with the last', async () => {
+    for (const [from, to] of [
+      [0, 3],
+      [3, 300],
+      [300, 70_000 / 100],
+    ] as const) {
+      genuine.append(from, to);
+      await genuine.client.idle();
+      const witnessed = readFileSync(join(genuine.files.dir, 'witnessed'), 'utf8');
+      expect(witnessed.split('\n')[1]).toBe(String(to));
+      expect(cosigners(witnessed)).toEqual(witnesses.map((w) => w.vkey.name).sort());
+      watch.state(logState(genuine.log, watch.size()));
+      expect(watch.size()).toBe(to);
+    }
+    expect(watch.standing()).toEqual([]);
+    for (const w of witnesses) expect(recgw('witness', 'show', '--state', w.dir)).toContain(`${genuine.log.origin}: 700 leaves`);
+  }, 60_000);
+
+  it("a witness's cosignature verifies with the openssl command line (cosignature/v1 message, Ed25519)", () => {
+    const witnessed = readFileSync(join(genuine.files.dir, 'witnessed'), 'utf8');
+    const n = parseNote(witnessed);
+    if ('why' in n) throw new Error(n.why);
+    const sig = n.sigs.find((s) => s.name === witnesses[0]!.vkey.name)!;
+    const time = sig.sig.readBigUInt64BE(0);
+    const dir = tmp('recgw-cosig-');
+    writeFileSync(join(dir, 'msg'), `cosignature/v1\ntime ${time}\n${n.text}`);
+    writeFileSync(join(dir, 'sig'), sig.sig.subarray(8));
+    writeFileSync(join(dir, 'pub.pem'), witnesses[0]!.vkey.key.export({ format: 'pem', type: 'spki' }));
+    expect(execFileSync('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', join(dir, 'pub.pem'), '-rawin', '-in', join(dir, 'msg'), '-sigfile', join(dir, 'sig')], { encoding: 'utf8' })).toMatch(/Signature Verified Successfully/);
+    writeFileSync(join(dir, 'msg'), `cosignature/v1\ntime ${time + 1n}\n${n.text}`);
+    expect(() => execFileSync('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', join(dir, 'pub.pem'), '-rawin', '-in', join(dir, 'msg'), '-sigfile', join(dir, 'sig')], { stdio: 'pipe' })).toThrow();
+  });
+
+  it('a forked log (same size, another root) is refused by both witnesses, kept as evidence, and alarms the gateway', async () => {
+    const fork = agencyLog(store());
+    fork.append(0, 3);
+    fork.append(3, 700, 'forged');
+    await fork.client.idle();
+    expect(existsSync(join(fork.files.dir, 'witnessed'))).toBe(false);
+    for (const w of witnesses) {
+      const evidence = readdirSync(join(w.dir, 'evidence'));
+      expect(evidence.some((f) => /forked|inconsistent/.test(f))).toBe(true);
+      // The witness still stands by the genuine log.
+      expect(recgw('witness', 'show', '--state', w.dir)).toContain(`700 leaves, root ${genuine.log.head().checkpoint.split('\n')[2]}`);
+    }
+    expect(seen.some((l) => /forked/.test(l.msg))).toBe(true);
+    // The gateway has checked the genuine checkpoint of 700 leaves; the fork offers another of 700.
+    const before = gateway.ledger.head()!.seq;
+    watch.state(logState(fork.log, watch.size()));
+    expect(watch.standing().map((a) => a.level)).toEqual(['forked']);
+    const alarm = gateway.ledger.entry(before + 1)!;
+    expect(alarm.type).toBe('alarm.raised');
+    fork.db.close();
+  }, 60_000);
+
+  it('a shrunken log is refused by the witnesses and alarms the gateway', async () => {
+    const shrunk = agencyLog(store());
+    shrunk.append(0, 100);
+    await shrunk.client.idle();
+    for (const w of witnesses) expect(readdirSync(join(w.dir, 'evidence')).some((f) => /shrank/.test(f))).toBe(true);
+    expect(seen.some((l) => /larger checkpoint of this log than the log now has/.test(l.msg))).toBe(true);
+    watch.state(logState(shrunk.log, watch.size()));
+    expect(watch.standing().map((a) => a.level)).toEqual(['forked', 'shrank']);
+    shrunk.db.close();
+  }, 60_000);
+});
