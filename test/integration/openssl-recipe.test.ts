@@ -4,12 +4,12 @@
  * the genuine folder, fail on one flipped byte, and be the very text the document shows.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { cleanupTmp, makeCa, makeGateway, tmp } from '../helpers/fixtures.js';
+import { embedded, recipe, sh } from '../helpers/doc-recipes.js';
 import { startEvidenceCore } from '../../src/app/evidence-core.js';
 import { exportDevice } from '../../src/evidence/export.js';
 import { attachSignature, encodeUnsigned, parseLine } from '../../src/evidence/entry.js';
@@ -23,10 +23,8 @@ import { createLogger } from '../../src/util/log.js';
 import { verifyStore } from '../../src/verify/verifier.js';
 import type { FindingKind } from '../../src/verify/findings.js';
 
-const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const DOC = join(root, 'docs/evidence-format.md');
-const CHECK_ENTRY = join(root, 'docs/recipes/check-entry.sh');
-const CHECK_HEAD = join(root, 'docs/recipes/check-head.sh');
+const CHECK_ENTRY = recipe('check-entry.sh');
+const CHECK_HEAD = recipe('check-head.sh');
 const DEVICE = 'recipe-room-1';
 
 let caPem: string;
@@ -37,17 +35,6 @@ let deviceDir: string;
 /** The device key that signed the entries before the renewal (the manifests). */
 let signer: Signer;
 let lines: string[];
-
-interface Run {
-  code: number | null;
-  out: string;
-  err: string;
-}
-
-function sh(script: string, args: string[]): Run {
-  const r = spawnSync('sh', [script, ...args], { encoding: 'utf8', timeout: 30_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 /** The 1-based line number of the first entry of a type. */
 function lineOf(type: string): number {
@@ -81,15 +68,6 @@ function offsetInLine(n: number, needle: string): number {
 async function kinds(dir: string, withAgencyKey = false): Promise<FindingKind[]> {
   const r = await verifyStore(dir, { caPems: [caPem], ...(withAgencyKey ? { agencyKey } : {}) });
   return r.findings.map((f) => f.kind);
-}
-
-/** The script text the document shows between its BEGIN/END markers. */
-function embedded(name: string): string {
-  const doc = readFileSync(DOC, 'utf8');
-  const esc = name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  const m = new RegExp(`<!-- BEGIN docs/recipes/${esc}[^>]*-->\\n\`\`\`sh\\n([\\s\\S]*?)\`\`\`\\n<!-- END docs/recipes/${esc} -->`).exec(doc);
-  if (!m) throw new Error(`docs/evidence-format.md does not embed docs/recipes/${name} between BEGIN/END markers`);
-  return m[1]!;
 }
 
 beforeAll(async () => {
