@@ -3,6 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { configInvalid, problemsOf, readJsonConfig } from '../config/load.js';
 import { SHARE_GROUP } from '../uplink/wire.js';
+import { limitsSchema, type LimitsConfig } from './limits.js';
 
 export interface ReceiverConfig {
   file: string;
@@ -15,6 +16,8 @@ export interface ReceiverConfig {
   shareGroup: string | null;
   tls: { cert: string; key: string };
   agency: { caCert: string; receiptKey: string; receiptCert: string };
+  /** What one device may cost the shared store (limits.ts). */
+  limits: LimitsConfig;
 }
 
 const path = { type: 'string', minLength: 1 } as const;
@@ -37,6 +40,7 @@ const schema = {
       required: ['caCert', 'receiptKey', 'receiptCert'],
       properties: { caCert: path, receiptKey: path, receiptCert: path },
     },
+    limits: limitsSchema,
   },
 } as const;
 

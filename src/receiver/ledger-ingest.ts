@@ -20,6 +20,7 @@ import { writeFileAtomicSync, fsyncDirSync } from '../util/fsx.js';
 import type { Logger } from '../util/log.js';
 import { appendReceipt } from './receipts-file.js';
 import { durably } from './store-db.js';
+import type { DeviceLimits } from './limits.js';
 
 export interface EntriesOutcome {
   appended: number;
@@ -47,6 +48,7 @@ export class LedgerIngest {
     private readonly signer: Signer,
     private readonly receiverName: string,
     private readonly log: Logger,
+    private readonly limits?: DeviceLimits,
   ) {}
 
   deviceState(device: string): { seq: number; hash: string } | null {
@@ -64,11 +66,15 @@ export class LedgerIngest {
     return durably(this.db, () => this.appendHeld(device, deadline, now));
   }
 
-  /** Put new lines aside (ignoring duplicates of stored ones, logging conflicting ones). */
+  /**
+   * Put new lines aside (ignoring duplicates of stored ones, logging conflicting ones, refusing what is over the
+   * device's limits). A line replaces one held at its seq: a resend must be able to replace junk held there.
+   */
   private hold(device: string, lines: string[]): void {
     const stored = this.deviceState(device);
     const known = prepared(this.db, 'SELECT hash FROM entries WHERE device = ? AND seq = ?');
-    const put = prepared(this.db, 'INSERT OR IGNORE INTO held(device, seq, line) VALUES (?, ?, ?)');
+    const put = prepared(this.db, 'INSERT INTO held(device, seq, line) VALUES (?, ?, ?) ON CONFLICT(device, seq) DO UPDATE SET line = excluded.line');
+    const gate = this.limits?.heldGate(device, stored ? stored.seq : -1);
     for (const line of lines) {
       const p = parseLine(line);
       if (!p.ok) {
@@ -84,8 +90,11 @@ export class LedgerIngest {
         if (k && k.hash !== lineHash(line)) this.log.error('refused a line that conflicts with a stored entry (same seq, different content)', { device, seq: p.entry.seq });
         continue;
       }
+      if (gate && !gate.admit(p.entry.seq, Buffer.byteLength(line))) continue;
       put.run(device, p.entry.seq, line);
     }
+    const over = gate?.refused();
+    if (over) this.log.warn('refused out-of-order ledger lines instead of holding them', { device, ...over });
   }
 
   /** Inside the write lock: append every held line that continues the stored chain and passes the checks. */

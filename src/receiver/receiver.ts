@@ -21,6 +21,8 @@ import { openReceiverDb } from './store-db.js';
 import { LedgerIngest } from './ledger-ingest.js';
 import { FileIngest } from './file-ingest.js';
 import { InOrder } from './in-order.js';
+import { DeviceLimits } from './limits.js';
+import { PartialSweep } from './partial-sweep.js';
 
 export interface ReceiverStats {
   /** Chunks and their bytes taken in, resends included: what a resumed upload cost. */
@@ -37,6 +39,7 @@ export class Receiver {
   private client: MqttClient | undefined;
   private ledger: LedgerIngest | undefined;
   private files: FileIngest | undefined;
+  private sweep: PartialSweep | undefined;
   readonly stats: ReceiverStats = { chunks: 0, chunkBytes: 0, entries: 0, files: 0, refused: 0, ignored: 0 };
   private connectWaiters: (() => void)[] = [];
   private subscribed = false;
@@ -56,8 +59,11 @@ export class Receiver {
     const signer = this.receiptSigner(caPems);
     mkdirSync(cfg.store, { recursive: true });
     this.db = openReceiverDb(cfg.store);
-    this.ledger = new LedgerIngest(cfg.store, this.db, caPems, signer, cfg.name, this.log.child('ledger'));
-    this.files = new FileIngest(cfg.store, this.db, signer, cfg.name);
+    const limits = new DeviceLimits(this.db, cfg.limits);
+    this.ledger = new LedgerIngest(cfg.store, this.db, caPems, signer, cfg.name, this.log.child('ledger'), limits);
+    this.files = new FileIngest(cfg.store, this.db, signer, cfg.name, limits);
+    this.sweep = new PartialSweep(cfg.store, this.db, cfg.limits, this.log.child('sweep'));
+    this.sweep.start();
     const dropped = this.files.dropEarlierClaims();
     if (dropped > 0) this.log.info('dropped the claims of an earlier run that stopped mid-write; those bytes are written again', { claims: dropped });
     const tls = { key: readFileSync(cfg.tls.key, 'utf8'), cert: readFileSync(cfg.tls.cert, 'utf8'), ca: caPem };
@@ -104,6 +110,7 @@ export class Receiver {
     await this.inOrder?.drain();
     if (this.client) await endClient(this.client);
     this.client = undefined;
+    this.sweep?.stop();
     this.db?.close();
     this.db = undefined;
   }
