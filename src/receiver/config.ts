@@ -1,23 +1,23 @@
 /** The receiver's config file: where it stores, which broker, and its keys. Checked at start like the gateway's. */
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { limitsSchema, type LimitsConfig } from './limits.js';
 import { Ajv } from 'ajv';
 import { configInvalid, problemsOf, readJsonConfig } from '../config/load.js';
 import { SHARE_GROUP } from '../uplink/wire.js';
-import { limitsSchema, type LimitsConfig } from './limits.js';
 
 export interface ReceiverConfig {
   file: string;
   /** The receiver's name: the CN of its client certificate, named in the broker ACL and in its receipts. */
   name: string;
   store: string;
+  /** What one device may cost the shared store (limits.ts). */
+  limits: LimitsConfig;
   broker: string;
   protocolVersion: 4 | 5;
   /** The shared-subscription group; null subscribes plainly (a single receiver, or a broker without $share). */
   shareGroup: string | null;
   tls: { cert: string; key: string };
   agency: { caCert: string; receiptKey: string; receiptCert: string };
-  /** What one device may cost the shared store (limits.ts). */
-  limits: LimitsConfig;
 }
 
 const path = { type: 'string', minLength: 1 } as const;
@@ -32,6 +32,7 @@ const schema = {
     store: path,
     broker: { type: 'string', pattern: '^(mqtts|mqtt|tls|tcp)://' },
     protocolVersion: { enum: [4, 5], default: 5 },
+    limits: limitsSchema,
     shareGroup: { type: ['string', 'null'], pattern: '^[A-Za-z0-9_-]{1,64}$', default: SHARE_GROUP },
     tls: { type: 'object', additionalProperties: false, required: ['cert', 'key'], properties: { cert: path, key: path } },
     agency: {
@@ -40,7 +41,6 @@ const schema = {
       required: ['caCert', 'receiptKey', 'receiptCert'],
       properties: { caCert: path, receiptKey: path, receiptCert: path },
     },
-    limits: limitsSchema,
   },
 } as const;
 

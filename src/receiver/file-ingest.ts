@@ -13,10 +13,10 @@ import { sealedFileName } from '../evidence/sealer.js';
 import { makeReceipt, type SegmentReceipt } from '../evidence/receipt.js';
 import { fsyncDirSync } from '../util/fsx.js';
 import type { ChunkHeader, FileState } from '../uplink/wire.js';
+import type { DeviceLimits } from './limits.js';
 import { coveredPrefix, durably, partialDir, uncovered } from './store-db.js';
 import { appendReceipt } from './receipts-file.js';
 import { ChunkWriter } from './chunk-writer.js';
-import type { DeviceLimits } from './limits.js';
 
 interface FileRow {
   size: number;
@@ -42,15 +42,20 @@ export class FileIngest {
   private readonly writer = new ChunkWriter();
   /** This run's claims: '<receiver name>/<run>' (one receiver name is one receiver; see dropEarlierClaims). */
   private readonly claimant: string;
+  private limits: DeviceLimits | undefined;
 
   constructor(
     private readonly store: string,
     private readonly db: Db,
     private readonly signer: Signer,
     private readonly receiverName: string,
-    private readonly limits?: DeviceLimits,
   ) {
     this.claimant = `${receiverName}/${randomUUID()}`;
+  }
+
+  /** Take chunks only within the device's limits (limits.ts); without, only the manifest bounds them. */
+  useLimits(limits: DeviceLimits): void {
+    this.limits = limits;
   }
 
   /**

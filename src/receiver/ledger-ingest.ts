@@ -18,9 +18,9 @@ import { ROLE_DEVICE } from '../pki/ca.js';
 import { makeReceipt, type EntriesReceipt } from '../evidence/receipt.js';
 import { writeFileAtomicSync, fsyncDirSync } from '../util/fsx.js';
 import type { Logger } from '../util/log.js';
+import type { DeviceLimits } from './limits.js';
 import { appendReceipt } from './receipts-file.js';
 import { durably } from './store-db.js';
-import type { DeviceLimits } from './limits.js';
 
 export interface EntriesOutcome {
   appended: number;
@@ -41,6 +41,8 @@ interface DeviceRow {
 }
 
 export class LedgerIngest {
+  private limits: DeviceLimits | undefined;
+
   constructor(
     private readonly store: string,
     private readonly db: Db,
@@ -48,8 +50,12 @@ export class LedgerIngest {
     private readonly signer: Signer,
     private readonly receiverName: string,
     private readonly log: Logger,
-    private readonly limits?: DeviceLimits,
   ) {}
+
+  /** Hold lines ahead of a gap only within the device's limits (limits.ts); without, none are refused. */
+  useLimits(limits: DeviceLimits): void {
+    this.limits = limits;
+  }
 
   deviceState(device: string): { seq: number; hash: string } | null {
     const r = prepared(this.db, 'SELECT seq, hash FROM devices WHERE device = ?').get(device) as { seq: number; hash: string } | undefined;

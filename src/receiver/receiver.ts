@@ -18,11 +18,11 @@ import { decodeChunk, decodeEntries, decodeHello, parseTopic, topics, type State
 import type { Receipt } from '../evidence/receipt.js';
 import type { ReceiverConfig } from './config.js';
 import { openReceiverDb } from './store-db.js';
+import { DeviceLimits } from './limits.js';
+import { PartialSweep } from './partial-sweep.js';
 import { LedgerIngest } from './ledger-ingest.js';
 import { FileIngest } from './file-ingest.js';
 import { InOrder } from './in-order.js';
-import { DeviceLimits } from './limits.js';
-import { PartialSweep } from './partial-sweep.js';
 
 export interface ReceiverStats {
   /** Chunks and their bytes taken in, resends included: what a resumed upload cost. */
@@ -59,13 +59,11 @@ export class Receiver {
     const signer = this.receiptSigner(caPems);
     mkdirSync(cfg.store, { recursive: true });
     this.db = openReceiverDb(cfg.store);
-    const limits = new DeviceLimits(this.db, cfg.limits);
-    this.ledger = new LedgerIngest(cfg.store, this.db, caPems, signer, cfg.name, this.log.child('ledger'), limits);
-    this.files = new FileIngest(cfg.store, this.db, signer, cfg.name, limits);
-    this.sweep = new PartialSweep(cfg.store, this.db, cfg.limits, this.log.child('sweep'));
-    this.sweep.start();
+    this.ledger = new LedgerIngest(cfg.store, this.db, caPems, signer, cfg.name, this.log.child('ledger'));
+    this.files = new FileIngest(cfg.store, this.db, signer, cfg.name);
     const dropped = this.files.dropEarlierClaims();
     if (dropped > 0) this.log.info('dropped the claims of an earlier run that stopped mid-write; those bytes are written again', { claims: dropped });
+    this.limitDevices(this.db);
     const tls = { key: readFileSync(cfg.tls.key, 'utf8'), cert: readFileSync(cfg.tls.cert, 'utf8'), ca: caPem };
     const client = mqtt.connect(cfg.broker, {
       clientId: `${cfg.name}-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
@@ -96,6 +94,15 @@ export class Receiver {
     client.on('close', () => (this.subscribed = false));
     client.on('error', (err) => this.log.warn('broker connection problem', { err: describe(err) }));
     this.client = client;
+  }
+
+  /** What one device may cost the shared store: checked as messages come, and swept every minute. */
+  private limitDevices(db: Db): void {
+    const limits = new DeviceLimits(db, this.cfg.limits);
+    this.ledger!.useLimits(limits);
+    this.files!.useLimits(limits);
+    this.sweep = new PartialSweep(this.cfg.store, db, this.cfg.limits, this.log.child('sweep'));
+    this.sweep.start();
   }
 
   /** Resolves once connected and subscribed. */

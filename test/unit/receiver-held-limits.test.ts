@@ -40,7 +40,9 @@ describe('per-device limits on held ledger lines', () => {
     const logged: Record<string, unknown>[] = [];
     const log = createLogger('t', { sink: (l) => logged.push(JSON.parse(l) as Record<string, unknown>) });
     const caPems = splitPemBundle(readFileSync(ca.paths.caCert, 'utf8'));
-    return { db, logged, ledger: new LedgerIngest(store, db, caPems, receiptSigner(ca.dir), 'rx-1', log, new DeviceLimits(db, { ...DEFAULT_LIMITS, ...limits })) };
+    const ledger = new LedgerIngest(store, db, caPems, receiptSigner(ca.dir), 'rx-1', log);
+    ledger.useLimits(new DeviceLimits(db, { ...DEFAULT_LIMITS, ...limits }));
+    return { db, logged, ledger };
   }
   const totals = (db: Db): { lines: number; bytes: number } =>
     (db.prepare('SELECT lines, bytes FROM held_totals WHERE device = ?').get(DEVICE) as { lines: number; bytes: number } | undefined) ?? { lines: 0, bytes: 0 };

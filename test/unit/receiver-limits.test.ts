@@ -29,7 +29,9 @@ describe('per-device limits on chunks', () => {
   function world(limits: Partial<LimitsConfig>): { store: string; db: Db; files: FileIngest } {
     const store = tmp('recgw-limits-');
     const db = openReceiverDb(store);
-    return { store, db, files: new FileIngest(store, db, signer, 'rx-1', new DeviceLimits(db, { ...DEFAULT_LIMITS, ...limits })) };
+    const files = new FileIngest(store, db, signer, 'rx-1');
+    files.useLimits(new DeviceLimits(db, { ...DEFAULT_LIMITS, ...limits }));
+    return { store, db, files };
   }
   const manifest = (db: Db, device: string, name: string, file: Buffer): void =>
     void db.prepare('INSERT INTO manifests(device, name, seq, size, sha256) VALUES (?, ?, 1, ?, ?)').run(device, name, file.length, sha(file));

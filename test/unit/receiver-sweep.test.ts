@@ -34,7 +34,9 @@ describe('housekeeping of partial files and held lines', () => {
     const cfg = { ...DEFAULT_LIMITS, ...limits };
     const logged: Record<string, unknown>[] = [];
     const log = createLogger('t', { sink: (l) => logged.push(JSON.parse(l) as Record<string, unknown>) });
-    return { store, db, cfg, logged, files: new FileIngest(store, db, signer, 'rx-1', new DeviceLimits(db, cfg)), sweep: new PartialSweep(store, db, cfg, log) };
+    const files = new FileIngest(store, db, signer, 'rx-1');
+    files.useLimits(new DeviceLimits(db, cfg));
+    return { store, db, cfg, logged, files, sweep: new PartialSweep(store, db, cfg, log) };
   }
   const path = (store: string, name: string): string => join(partialDir(store, DEV), sealedFileName(name));
   const age = (store: string, name: string, ms: number): void => {
