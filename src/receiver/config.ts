@@ -1,5 +1,6 @@
 /** The receiver's config file: where it stores, which broker, and its keys. Checked at start like the gateway's. */
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { limitsSchema, type LimitsConfig } from './limits.js';
 import { Ajv } from 'ajv';
 import { configInvalid, problemsOf, readJsonConfig } from '../config/load.js';
 import { SHARE_GROUP } from '../uplink/wire.js';
@@ -9,6 +10,8 @@ export interface ReceiverConfig {
   /** The receiver's name: the CN of its client certificate, named in the broker ACL and in its receipts. */
   name: string;
   store: string;
+  /** What one device may cost the shared store (limits.ts). */
+  limits: LimitsConfig;
   broker: string;
   protocolVersion: 4 | 5;
   /** The shared-subscription group; null subscribes plainly (a single receiver, or a broker without $share). */
@@ -32,6 +35,7 @@ const schema = {
     store: path,
     broker: { type: 'string', pattern: '^(mqtts|mqtt|tls|tcp)://' },
     protocolVersion: { enum: [4, 5], default: 5 },
+    limits: limitsSchema,
     shareGroup: { type: ['string', 'null'], pattern: '^[A-Za-z0-9_-]{1,64}$', default: SHARE_GROUP },
     tls: { type: 'object', additionalProperties: false, required: ['cert', 'key'], properties: { cert: path, key: path } },
     witnesses: {

@@ -13,6 +13,7 @@ import { sealedFileName } from '../evidence/sealer.js';
 import { makeReceipt, type SegmentReceipt } from '../evidence/receipt.js';
 import { fsyncDirSync } from '../util/fsx.js';
 import type { ChunkHeader, FileState } from '../uplink/wire.js';
+import type { DeviceLimits } from './limits.js';
 import { coveredPrefix, durably, partialDir, uncovered } from './store-db.js';
 import { appendReceipt } from './receipts-file.js';
 import { ChunkWriter } from './chunk-writer.js';
@@ -35,13 +36,14 @@ interface Running {
 }
 const MAX_RUNNING = 64;
 /** A claimed range not written after this long was left by a receiver that stopped mid-write (a write takes ms). */
-const CLAIM_STALE_MS = 60_000;
+export const CLAIM_STALE_MS = 60_000;
 
 export class FileIngest {
   private readonly running = new Map<string, Running>();
   private readonly writer = new ChunkWriter();
   /** This run's claims: '<receiver name>/<run>' (one receiver name is one receiver; see dropEarlierClaims). */
   private readonly claimant: string;
+  private limits: DeviceLimits | undefined;
 
   constructor(
     private readonly store: string,
@@ -51,6 +53,11 @@ export class FileIngest {
     private readonly agencyLog: AgencyLog,
   ) {
     this.claimant = `${receiverName}/${randomUUID()}`;
+  }
+
+  /** Take chunks only within the device's limits (limits.ts); without, only the manifest bounds them. */
+  useLimits(limits: DeviceLimits): void {
+    this.limits = limits;
   }
 
   /**
@@ -83,11 +90,18 @@ export class FileIngest {
   /** One chunk at a time per receiver (the receiver handles messages in order): the writer has one slot. */
   async chunk(h: ChunkHeader, data: Buffer): Promise<ChunkOutcome> {
     const { device, name } = h;
-    const r = this.row(device, name);
+    let r = this.row(device, name);
     if (r?.state === 'stored') return { kind: 'ignored', why: `${name} is already stored (a replay or a resend)` };
     const m = this.manifest(device, name);
     if (m && (m.size !== h.size || m.sha256 !== h.sha256)) return { kind: 'refused', why: `the chunk describes ${name} as ${h.size} bytes with sha256 ${h.sha256}, but its manifest says ${m.size}, ${m.sha256}` };
+    // Begun before its manifest was stored, as another file: it can never be stored, and would block the real one.
+    if (m && r && (r.size !== m.size || r.sha256 !== m.sha256)) {
+      this.discard(device, name, this.partialPath(device, name));
+      r = undefined;
+    }
     if (r && (r.size !== h.size || r.sha256 !== h.sha256)) return { kind: 'refused', why: `the chunk describes ${name} differently from its earlier chunks` };
+    const over = this.limits?.chunk(h, data.length, m !== undefined, r !== undefined);
+    if (over) return { kind: 'refused', why: over };
     const holes = this.claim(h, data.length);
     if (!holes) return { kind: 'ignored', why: `${name} is already stored (a replay or a resend)` };
     if (holes.length > 0) {

@@ -18,6 +18,7 @@ import { ROLE_DEVICE } from '../pki/ca.js';
 import { makeReceipt, type EntriesReceipt } from '../evidence/receipt.js';
 import { writeFileAtomicSync, fsyncDirSync } from '../util/fsx.js';
 import type { Logger } from '../util/log.js';
+import type { DeviceLimits } from './limits.js';
 import { appendReceipt } from './receipts-file.js';
 import { durably } from './store-db.js';
 import type { AgencyLog } from './agency-log.js';
@@ -41,6 +42,8 @@ interface DeviceRow {
 }
 
 export class LedgerIngest {
+  private limits: DeviceLimits | undefined;
+
   constructor(
     private readonly store: string,
     private readonly db: Db,
@@ -50,6 +53,11 @@ export class LedgerIngest {
     private readonly log: Logger,
     private readonly agencyLog: AgencyLog,
   ) {}
+
+  /** Hold lines ahead of a gap only within the device's limits (limits.ts); without, none are refused. */
+  useLimits(limits: DeviceLimits): void {
+    this.limits = limits;
+  }
 
   deviceState(device: string): { seq: number; hash: string } | null {
     const r = prepared(this.db, 'SELECT seq, hash FROM devices WHERE device = ?').get(device) as { seq: number; hash: string } | undefined;
@@ -66,11 +74,15 @@ export class LedgerIngest {
     return durably(this.db, () => this.appendHeld(device, deadline, now));
   }
 
-  /** Put new lines aside (ignoring duplicates of stored ones, logging conflicting ones). */
+  /**
+   * Put new lines aside (ignoring duplicates of stored ones, logging conflicting ones, refusing what is over the
+   * device's limits). A line replaces one held at its seq: a resend must be able to replace junk held there.
+   */
   private hold(device: string, lines: string[]): void {
     const stored = this.deviceState(device);
     const known = prepared(this.db, 'SELECT hash FROM entries WHERE device = ? AND seq = ?');
-    const put = prepared(this.db, 'INSERT OR IGNORE INTO held(device, seq, line) VALUES (?, ?, ?)');
+    const put = prepared(this.db, 'INSERT INTO held(device, seq, line) VALUES (?, ?, ?) ON CONFLICT(device, seq) DO UPDATE SET line = excluded.line');
+    const gate = this.limits?.heldGate(device, stored ? stored.seq : -1);
     for (const line of lines) {
       const p = parseLine(line);
       if (!p.ok) {
@@ -86,8 +98,11 @@ export class LedgerIngest {
         if (k && k.hash !== lineHash(line)) this.log.error('refused a line that conflicts with a stored entry (same seq, different content)', { device, seq: p.entry.seq });
         continue;
       }
+      if (gate && !gate.admit(p.entry.seq, Buffer.byteLength(line))) continue;
       put.run(device, p.entry.seq, line);
     }
+    const over = gate?.refused();
+    if (over) this.log.warn('refused out-of-order ledger lines instead of holding them', { device, ...over });
   }
 
   /** Inside the write lock: append every held line that continues the stored chain and passes the checks. */

@@ -18,6 +18,8 @@ import { decodeChunk, decodeEntries, decodeHello, parseTopic, topics, type State
 import type { Receipt } from '../evidence/receipt.js';
 import type { ReceiverConfig } from './config.js';
 import { openReceiverDb } from './store-db.js';
+import { DeviceLimits } from './limits.js';
+import { PartialSweep } from './partial-sweep.js';
 import { LedgerIngest } from './ledger-ingest.js';
 import { FileIngest } from './file-ingest.js';
 import { InOrder } from './in-order.js';
@@ -41,6 +43,7 @@ export class Receiver {
   private client: MqttClient | undefined;
   private ledger: LedgerIngest | undefined;
   private files: FileIngest | undefined;
+  private sweep: PartialSweep | undefined;
   readonly stats: ReceiverStats = { chunks: 0, chunkBytes: 0, entries: 0, files: 0, refused: 0, ignored: 0 };
   private connectWaiters: (() => void)[] = [];
   private subscribed = false;
@@ -75,6 +78,7 @@ export class Receiver {
     this.files = new FileIngest(cfg.store, this.db, signer, cfg.name, log.log);
     const dropped = this.files.dropEarlierClaims();
     if (dropped > 0) this.log.info('dropped the claims of an earlier run that stopped mid-write; those bytes are written again', { claims: dropped });
+    this.limitDevices(this.db);
     const tls = { key: readFileSync(cfg.tls.key, 'utf8'), cert: readFileSync(cfg.tls.cert, 'utf8'), ca: caPem };
     const client = mqtt.connect(cfg.broker, {
       clientId: `${cfg.name}-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
@@ -107,6 +111,15 @@ export class Receiver {
     this.client = client;
   }
 
+  /** What one device may cost the shared store: checked as messages come, and swept every minute. */
+  private limitDevices(db: Db): void {
+    const limits = new DeviceLimits(db, this.cfg.limits);
+    this.ledger!.useLimits(limits);
+    this.files!.useLimits(limits);
+    this.sweep = new PartialSweep(this.cfg.store, db, this.cfg.limits, this.log.child('sweep'));
+    this.sweep.start();
+  }
+
   /** Resolves once connected and subscribed. */
   ready(): Promise<void> {
     return this.subscribed ? Promise.resolve() : new Promise((r) => this.connectWaiters.push(r));
@@ -120,6 +133,7 @@ export class Receiver {
     if (this.client) await endClient(this.client);
     this.client = undefined;
     await this.witnesses?.idle();
+    this.sweep?.stop();
     this.db?.close();
     this.db = undefined;
   }

@@ -90,6 +90,27 @@ export const RECEIVER_MIGRATIONS: readonly string[] = [
     checkpoint TEXT NOT NULL
   );
   `,
+  `
+  -- Per-device limits (limits.ts): what a device holds ahead of a gap, kept up to date by triggers so that checking
+  -- a limit never reads the held lines themselves, and the partial files found without reading stored ones.
+  CREATE TABLE held_totals (
+    device TEXT PRIMARY KEY,
+    lines  INTEGER NOT NULL,
+    bytes  INTEGER NOT NULL
+  );
+  INSERT INTO held_totals SELECT device, COUNT(*), SUM(octet_length(line)) FROM held GROUP BY device;
+  CREATE TRIGGER held_added AFTER INSERT ON held BEGIN
+    INSERT INTO held_totals(device, lines, bytes) VALUES (new.device, 1, octet_length(new.line))
+      ON CONFLICT(device) DO UPDATE SET lines = lines + 1, bytes = bytes + excluded.bytes;
+  END;
+  CREATE TRIGGER held_removed AFTER DELETE ON held BEGIN
+    UPDATE held_totals SET lines = lines - 1, bytes = bytes - octet_length(old.line) WHERE device = old.device;
+  END;
+  CREATE TRIGGER held_replaced AFTER UPDATE OF line ON held BEGIN
+    UPDATE held_totals SET bytes = bytes - octet_length(old.line) + octet_length(new.line) WHERE device = new.device;
+  END;
+  CREATE INDEX files_partial ON files(device) WHERE state = 'partial';
+  `,
 ];
 
 export const receiverDbPath = (store: string): string => join(store, 'receiver.db');

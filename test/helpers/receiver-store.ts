@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { openReceiverDb } from '../../src/receiver/store-db.js';
+import type { Db } from '../../src/state/db.js';
 import { AgencyLog } from '../../src/receiver/agency-log.js';
 import { LogFiles } from '../../src/receiver/log-files.js';
 import { LedgerIngest } from '../../src/receiver/ledger-ingest.js';
@@ -65,8 +66,9 @@ export async function receivedStore(s: BuiltStore, caDir: string, store: string)
   return join(store, s.deviceId);
 }
 
-/** A throwaway Ed25519 key, for tests that need a log key the CA never certified. */
-export const strayLogKey = (): ReturnType<typeof generateKeyPairSync>['privateKey'] => generateKeyPairSync('ed25519').privateKey;
+const testLogKey = generateKeyPairSync('ed25519').privateKey;
+/** An agency log on a receiver.db, with a key of its own, for tests of the ingests that do not look at the log. */
+export const testAgencyLog = (db: Db): AgencyLog => new AgencyLog(db, testLogKey, 'test.example/log');
 
 /**
  * What someone holding the device key can do to a device folder: change the entries (`edit` gets them parsed and

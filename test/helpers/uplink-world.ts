@@ -131,6 +131,16 @@ export async function waitDelivered(gw: Provisioned, timeoutMs: number, also: ()
   }
 }
 
+/** The gateway's ledger lines, in order, as its state database holds them. */
+export function ledgerLines(gw: Provisioned): string[] {
+  const db = new Database(stateDbPath(gw.config.stateDir), { readonly: true });
+  try {
+    return (db.prepare('SELECT line FROM ledger ORDER BY seq').all() as { line: string }[]).map((r) => r.line);
+  } finally {
+    db.close();
+  }
+}
+
 /** Receipts the receiver wrote for a device, parsed. */
 export function storeReceipts(store: string, deviceId: string): { kind: string; name?: string }[] {
   const p = join(store, deviceId, 'receipts.jsonl');

@@ -14,21 +14,12 @@ import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { deviceMqttOptions } from '../helpers/mqtt-clients.js';
 import { startGateway } from '../helpers/gateway-process.js';
 import { sleep, verify } from '../helpers/evidence.js';
-import { makeReceiver, seedSegments, startReceiver, storeReceipts, storedSegments, uplinkGateway, waitDelivered, type ReceiverProcess } from '../helpers/uplink-world.js';
+import { ledgerLines, makeReceiver, seedSegments, startReceiver, storeReceipts, storedSegments, uplinkGateway, waitDelivered, type ReceiverProcess } from '../helpers/uplink-world.js';
 import { stateDbPath } from '../../src/app/evidence-core.js';
 import { encodeChunk, topics } from '../../src/uplink/wire.js';
 import type { Provisioned } from '../../src/demo/provision.js';
 
 const DEADLINE = new Date(Date.now() + 86_400_000).toISOString();
-
-function ledgerLines(gw: Provisioned): string[] {
-  const db = new Database(stateDbPath(gw.config.stateDir), { readonly: true });
-  try {
-    return (db.prepare('SELECT line FROM ledger ORDER BY seq').all() as { line: string }[]).map((r) => r.line);
-  } finally {
-    db.close();
-  }
-}
 
 function sealedFiles(gw: Provisioned): { name: string; file: string; size: number; sha256: string }[] {
   const db = new Database(stateDbPath(gw.config.stateDir), { readonly: true });

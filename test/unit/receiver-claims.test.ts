@@ -6,12 +6,12 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync, rmdirSync } from 'node:fs';
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { cleanupTmp, makeCa, tmp } from '../helpers/fixtures.js';
 import { receiptSigner } from '../helpers/report-store.js';
 import { FileIngest } from '../../src/receiver/file-ingest.js';
-import { AgencyLog } from '../../src/receiver/agency-log.js';
+import { testAgencyLog } from '../helpers/receiver-store.js';
 import { openReceiverDb, partialDir } from '../../src/receiver/store-db.js';
 import { sealedFileName } from '../../src/evidence/sealer.js';
 import type { ChunkHeader } from '../../src/uplink/wire.js';
@@ -20,11 +20,10 @@ afterAll(cleanupTmp);
 const signer = receiptSigner(makeCa().dir);
 
 const MiB = 1024 * 1024;
-const logKey = generateKeyPairSync('ed25519').privateKey;
 /** A FileIngest on its own connection to the store's receiver.db, as one receiver process has. */
 const ingest = (store: string, name: string): FileIngest => {
   const db = openReceiverDb(store);
-  return new FileIngest(store, db, signer, name, new AgencyLog(db, logKey, 'test.example/log'));
+  return new FileIngest(store, db, signer, name, testAgencyLog(db));
 };
 const DEVICE = 'claims-dev';
 

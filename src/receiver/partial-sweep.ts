@@ -1,0 +1,198 @@
+/**
+ * The receiver's housekeeping of what devices left unfinished (docs/uplink-protocol.md §5, "Per-device limits"):
+ * partial files not written for `limits.unmanifestedHours` (no stored manifest) or `limits.unfinishedHours` (with
+ * one) are discarded with their rows, partial files without a row are removed, and held ledger lines that can no
+ * longer be appended (at or below the stored ledger's end) or are beyond `limits.heldAhead` are dropped. A file's
+ * age is the time since it was last written (its mtime): an upload under way keeps it young.
+ *
+ * Receivers sharing a store each sweep it. Everything is decided again under receiver.db's write lock and the
+ * file removed before the lock is let go: a receiver writes a partial file only after claiming its bytes under
+ * that lock (file-ingest.ts), so none can write a file while it is removed, and a young claim keeps its file.
+ */
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { prepared, type Db } from '../state/db.js';
+import { SEGMENTS_DIR } from '../evidence/head.js';
+import { sealedFileName } from '../evidence/sealer.js';
+import { describe } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import { CLAIM_STALE_MS } from './file-ingest.js';
+import type { LimitsConfig } from './limits.js';
+import { partialDir } from './store-db.js';
+
+const HOUR = 3_600_000;
+const SUFFIX = sealedFileName('');
+
+export interface SweepResult {
+  /** Partial files discarded for their age. */
+  stale: number;
+  /** Partial files without a row, and rows whose bytes are gone, removed. */
+  orphans: number;
+  /** Held ledger lines dropped. */
+  held: number;
+}
+
+interface PartialRow {
+  device: string;
+  name: string;
+  size: number;
+  manifested: number;
+}
+
+export class PartialSweep {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: string,
+    private readonly db: Db,
+    private readonly limits: LimitsConfig,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Every minute, or every quarter of the shortest age limit when that is shorter (at least every second). */
+  get periodMs(): number {
+    const shortest = Math.min(this.limits.unmanifestedHours, this.limits.unfinishedHours) * HOUR;
+    return Math.max(1_000, Math.min(60_000, shortest / 4));
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      try {
+        this.sweep();
+      } catch (err) {
+        this.log.error('housekeeping of partial files failed; trying again at the next round', { err: describe(err) });
+      }
+    }, this.periodMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /**
+   * One round, synchronous. It may run while this receiver's own chunk is being written (a young claim keeps that
+   * file) or a finished file hashed (storing it then finds its row gone and stores nothing; the gateway resends).
+   */
+  sweep(): SweepResult {
+    const out: SweepResult = { stale: 0, orphans: 0, held: 0 };
+    const rows = prepared(
+      this.db,
+      `SELECT f.device, f.name, f.size, EXISTS (SELECT 1 FROM manifests m WHERE m.device = f.device AND m.name = f.name) AS manifested
+       FROM files f WHERE f.state = 'partial'`,
+    ).all() as PartialRow[];
+    for (const r of rows) {
+      const why = this.staleness(r);
+      if (!why || !this.discard(r, why)) continue;
+      if (why === 'gone') out.orphans++;
+      else out.stale++;
+    }
+    out.orphans += this.removeRowless();
+    out.held += this.dropDeadHeld();
+    return out;
+  }
+
+  /** Why the partial file of `r` should go: its age passed the limit, or its bytes are gone; undefined to keep it. */
+  private staleness(r: PartialRow): 'age' | 'gone' | undefined {
+    const mtime = this.mtime(r.device, r.name);
+    // Renamed into the store by a receiver that stopped before recording it: the next hello stores it.
+    if (mtime === undefined) return this.storedUnrecorded(r.device, r.name) ? undefined : 'gone';
+    const maxMs = (r.manifested ? this.limits.unfinishedHours : this.limits.unmanifestedHours) * HOUR;
+    return this.now() - mtime > maxMs ? 'age' : undefined;
+  }
+
+  /** Under the write lock: forget the file's rows and remove it, unless a receiver wrote or claimed it meanwhile. */
+  private discard(r: PartialRow, why: 'age' | 'gone'): boolean {
+    const path = this.partialPath(r.device, r.name);
+    const done = this.db
+      .transaction((): boolean => {
+        const still = prepared(this.db, `SELECT 1 FROM files WHERE device = ? AND name = ? AND state = 'partial'`).get(r.device, r.name);
+        const claimed = prepared(this.db, 'SELECT 1 FROM chunks WHERE device = ? AND name = ? AND claimed_at >= ?').get(r.device, r.name, Date.now() - CLAIM_STALE_MS);
+        if (!still || claimed || this.staleness(r) !== why) return false;
+        prepared(this.db, 'DELETE FROM chunks WHERE device = ? AND name = ?').run(r.device, r.name);
+        prepared(this.db, 'DELETE FROM files WHERE device = ? AND name = ?').run(r.device, r.name);
+        rmSync(path, { force: true });
+        return true;
+      })
+      .immediate();
+    if (!done) return false;
+    const limit = r.manifested ? 'limits.unfinishedHours' : 'limits.unmanifestedHours';
+    if (why === 'gone') this.log.warn('forgot a partial file whose bytes are gone; the gateway sends it again', { device: r.device, name: r.name });
+    else {
+      this.log.warn(`discarded a partial file not written for longer than ${limit}; the gateway sends it again if it still has it`, {
+        device: r.device,
+        name: r.name,
+        declaredBytes: r.size,
+        manifest: r.manifested === 1,
+        limit,
+        hours: this.limits[r.manifested ? 'unfinishedHours' : 'unmanifestedHours'],
+      });
+    }
+    return true;
+  }
+
+  /** Partial files no row describes (left by a discard that stopped between its commit and the removal). */
+  private removeRowless(): number {
+    let n = 0;
+    const root = join(this.store, '.partial');
+    for (const device of listDir(root)) {
+      for (const file of listDir(join(root, device))) {
+        if (!file.endsWith(SUFFIX)) continue;
+        const name = file.slice(0, -SUFFIX.length);
+        const removed = this.db
+          .transaction((): boolean => {
+            if (prepared(this.db, `SELECT 1 FROM files WHERE device = ? AND name = ? AND state = 'partial'`).get(device, name)) return false;
+            rmSync(join(root, device, file), { force: true });
+            return true;
+          })
+          .immediate();
+        if (removed) {
+          n++;
+          this.log.info('removed a partial file that no row describes', { device, file });
+        }
+      }
+    }
+    return n;
+  }
+
+  /** Held lines that can never be appended (their seq is stored) or that are past limits.heldAhead. */
+  private dropDeadHeld(): number {
+    const n = prepared(
+      this.db,
+      `DELETE FROM held WHERE seq <= COALESCE((SELECT d.seq FROM devices d WHERE d.device = held.device), -1)
+         OR seq > COALESCE((SELECT d.seq FROM devices d WHERE d.device = held.device), -1) + ?`,
+    ).run(this.limits.heldAhead).changes;
+    if (n > 0) this.log.info('dropped held ledger lines that can no longer be appended', { lines: n });
+    return n;
+  }
+
+  private partialPath(device: string, name: string): string {
+    return join(partialDir(this.store, device), sealedFileName(name));
+  }
+
+  private mtime(device: string, name: string): number | undefined {
+    try {
+      return statSync(this.partialPath(device, name)).mtimeMs;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private storedUnrecorded(device: string, name: string): boolean {
+    try {
+      return statSync(join(this.store, device, SEGMENTS_DIR, sealedFileName(name))).isFile();
+    } catch {
+      return false;
+    }
+  }
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
