@@ -38,7 +38,7 @@ export default async function receiverIngestBench() {
   try {
     progress(`receiver-ingest: agency CA, broker (CPU ${FEED_CPU}); the receiver runs on CPU ${RECEIVER_CPU}`);
     const ca = makeCa(tmp.dir);
-    const broker = await startMosquitto({ caDir: ca.dir, receivers: ['receiver-1'], dir: join(tmp.dir, 'mosquitto'), cpu: FEED_CPU });
+    const broker = await startMosquitto({ caDir: ca.dir, receivers: ['receiver:1'], dir: join(tmp.dir, 'mosquitto'), cpu: FEED_CPU });
     stops.push(() => broker.stop());
     const rates = { receiver: [], openssl: [] };
     for (let r = 0; r < REPS; r++) {
@@ -47,7 +47,7 @@ export default async function receiverIngestBench() {
       const gw = uplinkGateway({ dir: join(repDir, 'gw'), caDir: ca.dir, deviceId, broker: broker.url, uplink: { protocolVersion: 5 } });
       progress(`receiver-ingest rep ${r + 1}/${REPS}: sealing ${SEGMENTS} x ${SEGMENT_BYTES / MiB} MiB into the queue`);
       await seedSegments(gw, SEGMENTS, SEGMENT_BYTES);
-      const rx = makeReceiver({ dir: join(repDir, 'rx'), caDir: ca.dir, name: 'receiver-1', broker: broker.url });
+      const rx = makeReceiver({ dir: join(repDir, 'rx'), caDir: ca.dir, name: 'receiver:1', broker: broker.url });
       const rxp = await startReceiverProcess(rx, { cpu: RECEIVER_CPU });
       await waitQuiet();
       const cpu0 = cpuSeconds(rxp.pid);

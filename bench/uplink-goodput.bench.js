@@ -49,18 +49,18 @@ export default async function uplinkGoodputBench() {
   try {
     progress('uplink-goodput: agency CA, broker, baseline clients');
     const ca = makeCa(tmp.dir);
-    const broker = await startMosquitto({ caDir: ca.dir, receivers: ['receiver-1', 'bench-sub'], dir: join(tmp.dir, 'mosquitto') });
+    const broker = await startMosquitto({ caDir: ca.dir, receivers: ['receiver:1', 'receiver:bench-sub'], dir: join(tmp.dir, 'mosquitto') });
     stops.push(() => broker.stop());
     // The baseline's publisher is a device of its own (its certificate CN is its client ID and ACL user).
     const rawDev = uplinkGateway({ dir: join(tmp.dir, 'raw'), caDir: ca.dir, deviceId: 'bench-raw', broker: broker.url });
-    const subRx = makeReceiver({ dir: join(tmp.dir, 'sub'), caDir: ca.dir, name: 'bench-sub', broker: broker.url });
+    const subRx = makeReceiver({ dir: join(tmp.dir, 'sub'), caDir: ca.dir, name: 'receiver:bench-sub', broker: broker.url });
     // Outside the receivers' subscription (recgw/+/up/#), so the running receiver gets none of it; the ACL lets the
     // device publish there and receivers read it.
     const topic = 'recgw/bench-raw/status';
     const sub = await startPeer('sub', { url: broker.url, ...receiverTls(subRx), topic, total: 0 });
     stops.push(() => sub.stop());
 
-    const rx = makeReceiver({ dir: join(tmp.dir, 'rx'), caDir: ca.dir, name: 'receiver-1', broker: broker.url });
+    const rx = makeReceiver({ dir: join(tmp.dir, 'rx'), caDir: ca.dir, name: 'receiver:1', broker: broker.url });
     const rxp = await startReceiverProcess(rx);
     stops.push(() => rxp.stop());
     /** A new device with `count` sealed segments in its queue, in the page cache as a just-sealed segment is. */

@@ -46,15 +46,15 @@ export default async function sealToReceiptBench() {
   try {
     progress('uplink-seal-to-receipt: agency CA, broker, receiver, ping clients');
     const ca = makeCa(tmp.dir);
-    const broker = await startMosquitto({ caDir: ca.dir, receivers: ['receiver-1', 'bench-echo'], dir: join(tmp.dir, 'mosquitto') });
+    const broker = await startMosquitto({ caDir: ca.dir, receivers: ['receiver:1', 'receiver:bench-echo'], dir: join(tmp.dir, 'mosquitto') });
     stops.push(() => broker.stop());
-    const rx = makeReceiver({ dir: join(tmp.dir, 'rx'), caDir: ca.dir, name: 'receiver-1', broker: broker.url });
+    const rx = makeReceiver({ dir: join(tmp.dir, 'rx'), caDir: ca.dir, name: 'receiver:1', broker: broker.url });
     const rxp = await startReceiverProcess(rx);
     stops.push(() => rxp.stop());
 
     // Baseline: publish -> subscriber in another process -> publish back, QoS 1 both ways.
     const pingDev = uplinkGateway({ dir: join(tmp.dir, 'ping'), caDir: ca.dir, deviceId: 'bench-ping', broker: broker.url });
-    const echoRx = makeReceiver({ dir: join(tmp.dir, 'echo'), caDir: ca.dir, name: 'bench-echo', broker: broker.url });
+    const echoRx = makeReceiver({ dir: join(tmp.dir, 'echo'), caDir: ca.dir, name: 'receiver:bench-echo', broker: broker.url });
     const echo = await startPeer('echo', { url: broker.url, ...receiverTls(echoRx), device: 'bench-ping' });
     stops.push(() => echo.stop());
     const pinger = await startPeer('ping', { url: broker.url, ...deviceTls(pingDev), device: 'bench-ping' });

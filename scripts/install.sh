@@ -340,7 +340,7 @@ else
 install: next steps (then the service starts by itself at boot):
   1. Put the receiver's certificate and key, the agency CA and the receipt key and certificate into $ETC
      (recgw ca receiver-cert; mode 0640, group $SVC_USER) and name them in $CONF.
-  2. Edit $CONF (name, store under $STATE, broker).
+  2. Edit $CONF (name: receiver:<label>, as in its certificate and the broker ACL; store under $STATE; broker).
   3. systemctl start $UNIT; journalctl -u $UNIT -f -o cat
 EOF
 fi

@@ -9,7 +9,7 @@ import type { Io } from './io.js';
 const USAGE = `recgw ca init --out DIR [--agency NAME]
        recgw ca sign --ca DIR --csr FILE --out FILE [--days N]
        recgw ca server-cert --ca DIR --name HOST [--name HOST ...] --cert FILE --key FILE
-       recgw ca receiver-cert --ca DIR --name NAME --cert FILE --key FILE`;
+       recgw ca receiver-cert --ca DIR --name receiver:LABEL --cert FILE --key FILE`;
 
 export async function caCommand(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
@@ -51,7 +51,7 @@ export async function caCommand(argv: string[], io: Io): Promise<number> {
       return 0;
     }
     case 'receiver-cert': {
-      const u = 'recgw ca receiver-cert --ca DIR --name NAME --cert FILE --key FILE';
+      const u = 'recgw ca receiver-cert --ca DIR --name receiver:LABEL --cert FILE --key FILE';
       const { values } = parse(rest, { ca: { type: 'string' }, name: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' } }, u);
       const name = required(values.name, '--name', u);
       const r = issueReceiverCertificate({ caDir: required(values.ca, '--ca', u), name });

@@ -4,6 +4,9 @@
  * change only takes effect after a restart; every other key the running gateway applies when the console changes
  * it (Gateway.configApplied). The console shows which is which.
  */
+import { MAX_CHUNK_KIB } from '../uplink/wire.js';
+import { DEVICE_ID_PATTERN } from '../pki/names.js';
+
 export const SOURCE_DRIVERS = ['sim', 'v4l2', 'alsa', 'rtsp', 'rpicam'] as const;
 export const INSTALLATIONS = ['interview-room', 'hearing-room', 'vehicle'] as const;
 
@@ -53,7 +56,7 @@ export const configSchema = {
     $schema: { type: 'string' },
     deviceId: {
       type: 'string',
-      pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
+      pattern: DEVICE_ID_PATTERN,
       'x-restart': true,
       description: 'unique device ID, the CN of the device certificate',
     },
@@ -189,7 +192,7 @@ export const configSchema = {
         deadlineHours: { type: 'number', exclusiveMinimum: 0, maximum: 720, default: 24, description: 'upload deadline after a segment ends' },
         alarmHoursBefore: { type: 'array', items: { type: 'number', exclusiveMinimum: 0 }, maxItems: 4, default: [6, 1] },
         retentionHours: { type: 'number', minimum: 0, default: 72, description: 'keep a receipted segment locally this long' },
-        chunkKiB: { type: 'integer', minimum: 16, maximum: 4096, default: 1024, description: 'chunk size of segment uploads (resends after a break cost up to window x chunk)' },
+        chunkKiB: { type: 'integer', minimum: 16, maximum: MAX_CHUNK_KIB, default: 1024, description: 'chunk size of segment uploads (resends after a break cost up to window x chunk)' },
         window: { type: 'integer', minimum: 1, maximum: 64, default: 16, 'x-restart': true, description: 'chunks in flight (capped by the broker Receive Maximum)' },
         maxBytesPerSecond: { type: 'integer', minimum: 1024, description: 'bandwidth cap for metered links' },
         answerTimeoutSeconds: { type: 'number', minimum: 0.5, maximum: 600, default: 15 },

@@ -1,18 +1,31 @@
 /**
  * A mosquitto configured as docs/uplink-protocol.md §1-2 says: mutual TLS against the agency CA, the certificate CN
- * as username, the per-device ACL, no Nagle, room for queued chunks. Written by one piece of code for the tests, the
- * benches and anyone setting up a broker for a trial, so they cannot drift from the documented contract.
+ * as username and client ID, the per-device ACL with one block per receiver name, the packet size limit, no Nagle, room for queued
+ * chunks. Written by one piece of code for the tests, the benches and anyone setting up a broker for a trial, so
+ * they cannot drift from the documented contract. With `dropPrivileges` the files get the owners and modes of
+ * docs/operations.md §11 and mosquitto, started as root, runs as user `mosquitto` as it does in production.
  */
-import { writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { caPaths, issueServerCertificate, isValidDeviceId } from '../pki/ca.js';
+import { caPaths, issueServerCertificate } from '../pki/ca.js';
+import { receiverNameProblem } from '../pki/names.js';
+import { MAX_CHUNK_KIB, maxChunkPacketBytes } from '../uplink/wire.js';
+import { RecgwError } from '../util/errors.js';
 
-/** The ACL of uplink-protocol.md §2, with one receiver block per name. */
+/** mosquitto's `max_packet_size`: a chunk at the largest `uplink.chunkKiB` any gateway may use, and nothing larger. */
+export const MAX_PACKET_BYTES = maxChunkPacketBytes(MAX_CHUNK_KIB);
+
+/**
+ * The ACL of uplink-protocol.md §2, with one receiver block per name. Receiver names are `receiver:<label>`, which
+ * no device ID can be, so no device certificate matches a `user` block (pki/names.ts).
+ */
 export function uplinkAcl(receivers: string[]): string {
   const lines = ['pattern write recgw/%u/up/#', 'pattern write recgw/%u/status', 'pattern read  recgw/%u/down/#', ''];
   for (const r of receivers) {
-    if (!isValidDeviceId(r)) throw new Error(`receiver name ${JSON.stringify(r)} cannot be an ACL user`);
+    const problem = receiverNameProblem(r);
+    if (problem) throw new RecgwError('usage', `cannot give ${JSON.stringify(r)} a receiver block in the broker ACL: ${problem}`);
     lines.push(`user ${r}`, 'topic read  recgw/+/up/#', 'topic write recgw/+/down/#', 'topic read  recgw/+/status', '');
   }
   return lines.join('\n');
@@ -24,21 +37,63 @@ export interface MosquittoFiles {
   caCert: string;
 }
 
-/** Server certificate (from the CA in `caDir`), ACL and mosquitto.conf in `dir`, listening on 127.0.0.1:`port`. */
-export function writeMosquittoConfig(o: { dir: string; caDir: string; port: number; receivers: string[] }): MosquittoFiles {
-  const caCert = caPaths(o.caDir).caCert;
+export interface MosquittoConfigOptions {
+  dir: string;
+  caDir: string;
+  port: number;
+  /** Receiver names (`receiver:<label>`), each given the receiver block of the ACL. */
+  receivers: string[];
+  /**
+   * Leave out the `user` line, so that mosquitto started as root switches to user `mosquitto` before it reads a
+   * file, and give the files the documented owners and modes. Needs root, user `mosquitto`, and every folder above
+   * `dir` open to others (x). Without it, mosquitto started as root keeps running as the current user.
+   */
+  dropPrivileges?: boolean;
+}
+
+/** uid and gid of user `mosquitto` (the Debian package creates it). */
+function mosquittoUser(): { uid: number; gid: number } {
+  let line: string;
+  try {
+    line = execFileSync('getent', ['passwd', 'mosquitto'], { encoding: 'utf8' });
+  } catch (err) {
+    throw new RecgwError('config', 'there is no user mosquitto to drop privileges to: install the mosquitto package', { cause: err });
+  }
+  const [, , uid, gid] = line.trim().split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+/** Server certificate (from the CA in `caDir`), CA certificate, ACL and mosquitto.conf in `dir`, on 127.0.0.1:`port`. */
+export function writeMosquittoConfig(o: MosquittoConfigOptions): MosquittoFiles {
+  const caCert = join(o.dir, 'ca.pem');
   const certFile = join(o.dir, 'server.pem');
   const keyFile = join(o.dir, 'server-key.pem');
   const aclFile = join(o.dir, 'acl');
   const logFile = join(o.dir, 'mosquitto.log');
   const confFile = join(o.dir, 'mosquitto.conf');
   const server = issueServerCertificate({ caDir: o.caDir, names: ['localhost', '127.0.0.1'] });
+  // The broker gets the CA certificate only, never the CA's folder (it holds the CA key).
+  copyFileSync(caPaths(o.caDir).caCert, caCert);
   writeFileSync(certFile, server.certPem);
   writeFileSync(keyFile, server.keyPem, { mode: 0o600 });
   writeFileSync(aclFile, uplinkAcl(o.receivers));
+  const asRoot = process.getuid?.() === 0;
+  if (o.dropPrivileges) {
+    if (!asRoot) throw new RecgwError('usage', 'dropPrivileges needs root: mosquitto started by another user runs as that user');
+    const m = mosquittoUser();
+    // Readable by mosquitto's group, not by others: the key and the ACL; the folder lets mosquitto in, no further.
+    for (const [f, mode] of [[o.dir, 0o750], [keyFile, 0o640], [aclFile, 0o640]] as const) {
+      chownSync(f, 0, m.gid);
+      chmodSync(f, mode);
+    }
+    for (const f of [caCert, certFile]) chmodSync(f, 0o644);
+    // mosquitto opens its log after switching user, and may not create files in the folder: it owns this one.
+    writeFileSync(logFile, '', { mode: 0o640 });
+    chownSync(logFile, m.uid, m.gid);
+  }
   const conf = [
-    // As root, mosquitto would drop to user `mosquitto`, which cannot read a 0600 key in a 0700 temp folder.
-    ...(process.getuid?.() === 0 ? [`user ${userInfo().username}`] : []),
+    // As root, mosquitto drops to user `mosquitto` unless told otherwise: which must then read every file below.
+    ...(asRoot && !o.dropPrivileges ? [`user ${userInfo().username}`] : []),
     'per_listener_settings false',
     'allow_anonymous false',
     'persistence false',
@@ -46,6 +101,8 @@ export function writeMosquittoConfig(o: { dir: string; caDir: string; port: numb
     'set_tcp_nodelay true',
     // Room for a burst of chunks queued for a slow receiver (the default 1000 drops the rest silently).
     'max_queued_messages 10000',
+    // The largest chunk a gateway may send; a larger packet ends the sender's connection unread.
+    `max_packet_size ${MAX_PACKET_BYTES}`,
     `acl_file ${aclFile}`,
     `log_dest file ${logFile}`,
     'log_type error',
@@ -60,7 +117,10 @@ export function writeMosquittoConfig(o: { dir: string; caDir: string; port: numb
     `certfile ${certFile}`,
     `keyfile ${keyFile}`,
     'require_certificate true',
+    // The broker knows a client by its certificate's CN only: as username (the ACL) and as client ID, so that no
+    // certificate can take over another client's session by naming its client ID (and end its connection).
     'use_identity_as_username true',
+    'use_username_as_clientid true',
     '',
   ].join('\n');
   writeFileSync(confFile, conf);

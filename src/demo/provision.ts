@@ -5,6 +5,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { caPaths, initCa, issueReceiverCertificate, signDeviceCsr, type CaPaths } from '../pki/ca.js';
+import { receiverFileBase } from '../pki/names.js';
 import { loadReceiverConfig, type ReceiverConfig } from '../receiver/config.js';
 import { identityPaths, installCertificate, prepareEnrolment } from '../pki/identity.js';
 import { loadConfig } from '../config/load.js';
@@ -74,7 +75,7 @@ export interface ProvisionedReceiver {
   config: ReceiverConfig;
 }
 
-/** A receiver's certificate, key and config under `dir`, storing into `store` (default `dir/store`). */
+/** A receiver's certificate, key and config under `dir`, storing into `store` (default `dir/store`). `name` is `receiver:<label>`. */
 export function provisionReceiver(o: {
   dir: string;
   caDir: string;
@@ -87,8 +88,9 @@ export function provisionReceiver(o: {
   const ca = caPaths(o.caDir);
   mkdirSync(o.dir, { recursive: true });
   const { certPem, keyPem } = issueReceiverCertificate({ caDir: o.caDir, name: o.name });
-  const cert = join(o.dir, `${o.name}.pem`);
-  const key = join(o.dir, `${o.name}-key.pem`);
+  const base = receiverFileBase(o.name);
+  const cert = join(o.dir, `${base}.pem`);
+  const key = join(o.dir, `${base}-key.pem`);
   writeFileAtomicSync(cert, certPem);
   writeFileAtomicSync(key, keyPem, 0o600);
   const obj = {
@@ -100,7 +102,7 @@ export function provisionReceiver(o: {
     tls: { cert, key },
     agency: { caCert: ca.caCert, receiptKey: ca.receiptKey, receiptCert: ca.receiptCert, logKey: ca.logKey, logCert: ca.logCert },
   };
-  const configPath = join(o.dir, `${o.name}.json`);
+  const configPath = join(o.dir, `${base}.json`);
   writeFileAtomicSync(configPath, JSON.stringify(obj, null, 2) + '\n');
   return { configPath, config: loadReceiverConfig(configPath) };
 }

@@ -34,6 +34,8 @@ export interface DemoResult {
 }
 
 const DEVICE = 'demo-room-1';
+/** The demo receiver's name: with `--broker`, that broker's ACL must give it a receiver block (operations.md §11). */
+export const DEMO_RECEIVER = 'receiver:demo';
 const OFFICERS = [
   { name: '张三', badge: '13010001' },
   { name: '李四', badge: '13010002' },
@@ -64,13 +66,13 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     broker = await startEmbeddedBroker({ key: server.keyPem, cert: server.certPem, ca: readFileSync(ca.caCert, 'utf8') });
     url = broker.url;
   }
-  o.say(`[2/7] MQTT broker ${url}${broker ? ' (embedded, TLS with client certificates, per-device ACL)' : ''}`);
+  o.say(`[2/7] MQTT broker ${url}${broker ? ' (embedded, TLS with client certificates, per-device ACL)' : `: its ACL must give the demo receiver, ${DEMO_RECEIVER}, a receiver block (docs/operations.md §11)`}`);
 
   let sessionId: string | undefined;
   let receiver: Receiver | undefined;
   let gateway: Gateway | undefined;
   try {
-    const rxConf = provisionReceiver({ dir: join(o.out, 'receiver-config'), caDir, name: 'demo-receiver', broker: url, store: storeDir, shareGroup: broker ? null : undefined, protocolVersion: broker ? 4 : 5 });
+    const rxConf = provisionReceiver({ dir: join(o.out, 'receiver-config'), caDir, name: DEMO_RECEIVER, broker: url, store: storeDir, shareGroup: broker ? null : undefined, protocolVersion: broker ? 4 : 5 });
     receiver = new Receiver(rxConf.config, o.log.child('receiver'));
     const gwConf = provisionGateway({
       dir: join(o.out, 'gateway'),

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateRsaKeyPair, readPem, writePrivateKey } from './keys.js';
 import { RecgwError } from '../util/errors.js';
+import { deviceIdProblem, receiverNameProblem } from './names.js';
 import { writeFileAtomicSync } from '../util/fsx.js';
 import { NoteSigner } from '../tlog/note.js';
 import { issueEd25519Certificate } from './ed25519-cert.js';
@@ -36,11 +37,7 @@ export const CA_FILES = {
   logVkey: 'log.vkey',
 } as const;
 
-const DEVICE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
-export function isValidDeviceId(id: string): boolean {
-  return DEVICE_ID_RE.test(id);
-}
+export { isValidDeviceId } from './names.js';
 
 function serial(): string {
   // Positive 128-bit serial: clear the top bit so DER does not read it as negative.
@@ -229,7 +226,10 @@ export interface SignCsrOptions {
   now?: Date;
 }
 
-/** Issue a device certificate from a CSR. The CSR must be self-consistent and name a valid device ID. */
+/**
+ * Issue a device certificate from a CSR. The CSR must be self-consistent and name a valid device ID, which is never
+ * a receiver name (names.ts): the broker would give a device certificate with a receiver's name that receiver's rights.
+ */
 export function signDeviceCsr(o: SignCsrOptions): { certPem: string; deviceId: string } {
   let csr: forge.pki.CertificateSigningRequest;
   try {
@@ -238,10 +238,9 @@ export function signDeviceCsr(o: SignCsrOptions): { certPem: string; deviceId: s
     throw new RecgwError('invalid', 'the CSR is not a PEM certificate request (expected -----BEGIN CERTIFICATE REQUEST-----)', { cause: err });
   }
   if (!csr.verify()) throw new RecgwError('invalid', 'the CSR signature does not verify: it was altered or not made with the device key');
-  const cn = csr.subject.getField('CN')?.value as string | undefined;
-  if (!cn || !isValidDeviceId(cn)) {
-    throw new RecgwError('invalid', `the CSR names device ID ${JSON.stringify(cn ?? '')}, which is not a valid device ID (letters, digits, . _ -, up to 64)`);
-  }
+  const cn = (csr.subject.getField('CN')?.value as string | undefined) ?? '';
+  const problem = deviceIdProblem(cn);
+  if (problem) throw new RecgwError('invalid', `refusing to sign the CSR: its CN ${problem}`);
   if (!csr.publicKey) throw new RecgwError('invalid', 'the CSR carries no public key');
   const { ca, caKey } = loadCa(o.caDir);
   const cert = issueCertificate({
@@ -278,12 +277,13 @@ export function issueServerCertificate(o: { caDir: string; names: string[]; days
   return issueWithNewKey(o.caDir, { commonName: o.names[0] ?? 'localhost', role: ROLE_SERVER, dnsNames: o.names, ...pick(o) });
 }
 
-/** Issue a receiver's TLS client certificate (CN = receiver name, the broker's MQTT username) with its own new key. */
+/**
+ * Issue a receiver's TLS client certificate (CN = receiver name, the broker's MQTT username and ACL `user`) with its
+ * own new key. The name is `receiver:<label>`, which no device ID can be (names.ts).
+ */
 export function issueReceiverCertificate(o: { caDir: string; name: string; days?: number; now?: Date }): { certPem: string; keyPem: string } {
-  // The name becomes the MQTT username and an ACL `user` line: keep it to the device ID alphabet (no spaces, no + #).
-  if (!isValidDeviceId(o.name)) {
-    throw new RecgwError('usage', `receiver name ${JSON.stringify(o.name)} is not valid (letters, digits, . _ -, up to 64)`);
-  }
+  const problem = receiverNameProblem(o.name);
+  if (problem) throw new RecgwError('usage', `refusing to issue a receiver certificate: ${problem}`);
   return issueWithNewKey(o.caDir, { commonName: o.name, role: ROLE_RECEIVER, ...pick(o) });
 }
 

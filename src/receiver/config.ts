@@ -2,12 +2,16 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { limitsSchema, type LimitsConfig } from './limits.js';
 import { Ajv } from 'ajv';
-import { configInvalid, problemsOf, readJsonConfig } from '../config/load.js';
+import { configInvalid, problemsOf, readJsonConfig, type ConfigProblem } from '../config/load.js';
 import { SHARE_GROUP } from '../uplink/wire.js';
+import { RECEIVER_NAME_PATTERN, receiverNameProblem } from '../pki/names.js';
 
 export interface ReceiverConfig {
   file: string;
-  /** The receiver's name: the CN of its client certificate, named in the broker ACL and in its receipts. */
+  /**
+   * The receiver's name (`receiver:<label>`, pki/names.ts): the CN of its client certificate, its `user` in the
+   * broker ACL and the `receiver` of its receipts.
+   */
   name: string;
   store: string;
   /** What one device may cost the shared store (limits.ts). */
@@ -31,7 +35,7 @@ const schema = {
   required: ['name', 'store', 'broker', 'tls', 'agency'],
   properties: {
     $schema: { type: 'string' },
-    name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
+    name: { type: 'string', pattern: RECEIVER_NAME_PATTERN },
     store: path,
     broker: { type: 'string', pattern: '^(mqtts|mqtt|tls|tcp)://' },
     protocolVersion: { enum: [4, 5], default: 5 },
@@ -59,9 +63,21 @@ const schema = {
 
 let validate: ReturnType<Ajv['compile']> | undefined;
 
+/** A name outside the receiver namespace says why and what to do, rather than quoting the pattern. */
+function nameProblem(obj: unknown, p: ConfigProblem): ConfigProblem {
+  const name = (obj as { name?: unknown }).name;
+  const why = typeof name === 'string' ? receiverNameProblem(name) : undefined;
+  if (!why) return p;
+  return {
+    key: 'name',
+    message: `${why}; its certificate (recgw ca receiver-cert --name) and the broker ACL's \`user\` line carry the same name`,
+    zh: `接收端名称必须是 receiver:<标签>（设备编号永远不含冒号，代理按证书 CN 授权）；证书与代理 ACL 的 user 行须用同一名称`,
+  };
+}
+
 export function parseReceiverConfig(obj: unknown, file: string): ReceiverConfig {
   validate ??= new Ajv({ allErrors: true, useDefaults: true, strict: true }).compile(schema);
-  if (!validate(obj)) throw configInvalid(file, problemsOf(validate.errors));
+  if (!validate(obj)) throw configInvalid(file, problemsOf(validate.errors).map((p) => (p.key === 'name' ? nameProblem(obj, p) : p)));
   const c = obj as Omit<ReceiverConfig, 'file'>;
   const base = dirname(resolve(file));
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));

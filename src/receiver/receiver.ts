@@ -10,7 +10,7 @@ import type { Db } from '../state/db.js';
 import { KeySigner } from '../evidence/signer.js';
 import { checkCertificate, parseCertificate, splitPemBundle } from '../pki/certs.js';
 import { loadPrivateKey } from '../pki/keys.js';
-import { ROLE_RECEIPT } from '../pki/ca.js';
+import { ROLE_RECEIPT, ROLE_RECEIVER } from '../pki/ca.js';
 import { RecgwError, describe } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { endClient, mqttTlsOptions, noDelay, subscribeOnConnect } from '../uplink/link.js';
@@ -65,6 +65,7 @@ export class Receiver {
     const caPem = readFileSync(cfg.agency.caCert, 'utf8');
     const caPems = splitPemBundle(caPem);
     const signer = this.receiptSigner(caPems);
+    this.checkOwnCertificate(caPems);
     mkdirSync(cfg.store, { recursive: true });
     this.db = openReceiverDb(cfg.store);
     const log = openAgencyLog(cfg, caPems, this.db, this.now());
@@ -136,6 +137,18 @@ export class Receiver {
     this.sweep?.stop();
     this.db?.close();
     this.db = undefined;
+  }
+
+  /**
+   * The broker knows this receiver by its certificate's CN and its receipts name `cfg.name`: they must be one name,
+   * in the receiver namespace (config.ts checked the name), or receipts would name someone the broker never saw.
+   */
+  private checkOwnCertificate(caPems: string[]): void {
+    const { cfg } = this;
+    const problems = checkCertificate(readFileSync(cfg.tls.cert, 'utf8'), caPems, { at: this.now(), role: ROLE_RECEIVER, commonName: cfg.name });
+    if (problems.length > 0) {
+      throw new RecgwError('config', `receiver certificate ${cfg.tls.cert} is not usable as receiver ${cfg.name}: ${problems.map((p) => p.detail).join('; ')}; issue one with \`recgw ca receiver-cert --name ${cfg.name}\``);
+    }
   }
 
   /** The receipt key must be the agency's: a receipt nobody can check is worth nothing. */

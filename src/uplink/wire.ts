@@ -154,6 +154,21 @@ export function chunkLength(offset: number, size: number, chunk: number): number
 /** The most bytes of a file one chunk carries (see chunkLength). */
 export const maxChunkLength = (chunk: number): number => chunk + Math.floor(chunk / 16);
 
+/** The largest `uplink.chunkKiB` the config schema allows. */
+export const MAX_CHUNK_KIB = 4096;
+
+/**
+ * The most bytes of one MQTT PUBLISH carrying a chunk of `chunkKiB`, counted as mosquitto's `max_packet_size`
+ * counts them (the whole packet): fixed header (1 + a remaining length of at most 4), topic (2 + `recgw/<d>/up/chunk`
+ * with a 64-character device ID), packet identifier (2), the MQTT 5 property length (1; the gateway sends no
+ * properties), then the payload: 4 + a header of at most MAX_HEADER (the receiver's bound) + maxChunkLength.
+ * The largest other message, an entries message, is under MAX_ENTRIES_BYTES + 4096. uplink-protocol.md §2.
+ */
+export function maxChunkPacketBytes(chunkKiB: number): number {
+  const topic = 2 + Buffer.byteLength(topics.chunk('d'.repeat(64)));
+  return 1 + 4 + topic + 2 + 1 + 4 + MAX_HEADER + maxChunkLength(chunkKiB * 1024);
+}
+
 export function encodeChunk(h: ChunkHeader, data: Uint8Array): Buffer {
   const { frame, body } = chunkFrame(h, data.length);
   body.set(data);

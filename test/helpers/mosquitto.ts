@@ -14,11 +14,13 @@ export const MOSQUITTO = '/usr/sbin/mosquitto';
 export interface StartMosquittoOptions {
   /** Folder of the agency CA (makeCa().dir): it issues the server certificate and is the only CA clients may use. */
   caDir: string;
-  /** Receiver names (their certificate CN), each given the receiver block of the ACL. */
+  /** Receiver names (`receiver:<label>`, their certificate CN), each given the receiver block of the ACL. */
   receivers?: string[];
   port?: number;
   /** Folder for config, certificates, ACL and log; a new temporary folder by default. */
   dir?: string;
+  /** Run mosquitto as it runs in production: started as root, it switches to user `mosquitto` (writeMosquittoConfig). */
+  dropPrivileges?: boolean;
 }
 
 export interface Mosquitto {
@@ -31,6 +33,8 @@ export interface Mosquitto {
   logFile: string;
   /** SIGTERM, then SIGKILL if it has not exited after 5 s. Resolves once it has exited. */
   stop(): Promise<void>;
+  /** The running mosquitto's process ID, if it runs. */
+  pid(): number | undefined;
   /** SIGKILL now: a crashed broker. */
   kill(): void;
   /** Stop (if running) and start again on the same port with the same config; resolves when it accepts connections. */
@@ -42,7 +46,7 @@ export { uplinkAcl } from '../../src/demo/mosquitto-config.js';
 export async function startMosquitto(opts: StartMosquittoOptions): Promise<Mosquitto> {
   const dir = opts.dir ?? tmp('recgw-mosquitto-');
   const port = opts.port ?? (await freePort());
-  const { confFile, logFile, caCert } = writeMosquittoConfig({ dir, caDir: opts.caDir, port, receivers: opts.receivers ?? [] });
+  const { confFile, logFile, caCert } = writeMosquittoConfig({ dir, caDir: opts.caDir, port, receivers: opts.receivers ?? [], dropPrivileges: opts.dropPrivileges ?? false });
 
   let proc: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
@@ -81,6 +85,7 @@ export async function startMosquitto(opts: StartMosquittoOptions): Promise<Mosqu
     caCert,
     logFile,
     stop,
+    pid: () => proc?.pid,
     kill: () => {
       proc?.kill('SIGKILL');
     },

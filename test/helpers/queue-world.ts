@@ -101,11 +101,11 @@ export async function queueWorld(o: { caDir: string; receiptSigner: Signer; case
     segmentReceipt(name, over = {}, signer = o.receiptSigner) {
       const f = queue.file(name);
       if (!f) throw new Error(`${name} is not queued`);
-      const fields = { kind: 'segment', device: deviceId, name, size: f.size, sha256: f.sha256, manifestSeq: f.manifestSeq, deadline: iso(f.deadlineMs), storedAt: storedAt(), receiver: 'receiver-1', ...over };
+      const fields = { kind: 'segment', device: deviceId, name, size: f.size, sha256: f.sha256, manifestSeq: f.manifestSeq, deadline: iso(f.deadlineMs), storedAt: storedAt(), receiver: 'receiver:1', ...over };
       return makeReceipt(fields as Parameters<typeof makeReceipt>[0], signer) as SegmentReceipt;
     },
     entriesReceipt(seq, hash = core.ledger.entry(seq)!.hash, signer = o.receiptSigner) {
-      return makeReceipt({ kind: 'entries', device: deviceId, through: { seq, hash }, deadline: iso(clock.ms), storedAt: storedAt(), receiver: 'receiver-1' }, signer) as EntriesReceipt;
+      return makeReceipt({ kind: 'entries', device: deviceId, through: { seq, hash }, deadline: iso(clock.ms), storedAt: storedAt(), receiver: 'receiver:1' }, signer) as EntriesReceipt;
     },
   };
 }

@@ -114,13 +114,13 @@ export function segmentReceipt(d: BuiltDevice, deviceId: string, name: string, t
   const s = d.segments.get(name);
   if (!s) throw new Error(`no sealed segment ${name}`);
   return makeReceipt(
-    { kind: 'segment', device: deviceId, name, size: s.size, sha256: s.sha256, manifestSeq: s.manifestSeq, deadline: iso(t.deadline), storedAt: iso(t.storedAt), receiver: 'receiver-1' },
+    { kind: 'segment', device: deviceId, name, size: s.size, sha256: s.sha256, manifestSeq: s.manifestSeq, deadline: iso(t.deadline), storedAt: iso(t.storedAt), receiver: 'receiver:1' },
     signer,
   );
 }
 
 export function entriesReceipt(d: BuiltDevice, deviceId: string, t: ReceiptTimes, signer: Signer): Receipt {
-  return makeReceipt({ kind: 'entries', device: deviceId, through: d.last, deadline: iso(t.deadline), storedAt: iso(t.storedAt), receiver: 'receiver-1' }, signer);
+  return makeReceipt({ kind: 'entries', device: deviceId, through: d.last, deadline: iso(t.deadline), storedAt: iso(t.storedAt), receiver: 'receiver:1' }, signer);
 }
 
 /** Write receipts.jsonl: receipts as the receiver writes them, raw strings as they are (broken lines). */

@@ -249,7 +249,7 @@ describe('the console in a browser', () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-csr')]);
     const csrPem = readFileSync((await download.path())!, 'utf8');
     expect(csrPem).toContain('BEGIN CERTIFICATE REQUEST');
-    const foreign = issueReceiverCertificate({ caDir: ca.dir, name: 'not-this-device' }).certPem;
+    const foreign = issueReceiverCertificate({ caDir: ca.dir, name: 'receiver:not-this-device' }).certPem;
     await page.fill('#cert-pem', foreign);
     await page.click('#install-cert');
     const refused = await page.textContent('.msg');

@@ -52,7 +52,7 @@ describe('uplink breaks mid-upload', () => {
   let broker: Mosquitto;
 
   beforeAll(async () => {
-    broker = await startMosquitto({ caDir: ca.dir, receivers: ['receiver-1'] });
+    broker = await startMosquitto({ caDir: ca.dir, receivers: ['receiver:1'] });
   });
   afterAll(async () => {
     await broker?.stop();
@@ -62,7 +62,7 @@ describe('uplink breaks mid-upload', () => {
   async function world(deviceId: string, brokerUrl = broker.url): Promise<{ gw: Provisioned; names: string[]; rx: ReturnType<typeof makeReceiver> }> {
     const gw = uplinkGateway(ca.dir, deviceId, brokerUrl, { chunkKiB: CHUNK_KIB, window: WINDOW, maxBytesPerSecond: RATE });
     const names = await seedSegments(gw, COUNT, SIZE);
-    return { gw, names, rx: makeReceiver(ca.dir, 'receiver-1', broker.url) };
+    return { gw, names, rx: makeReceiver(ca.dir, 'receiver:1', broker.url) };
   }
 
   /** Exactly once in the store, one receipt each, and the chain verifies. */

@@ -61,7 +61,7 @@ describe('receiver refusals and shared load', () => {
   let broker: Mosquitto;
 
   beforeAll(async () => {
-    broker = await startMosquitto({ caDir: ca.dir, receivers: ['receiver-1', 'receiver-2'] });
+    broker = await startMosquitto({ caDir: ca.dir, receivers: ['receiver:1', 'receiver:2'] });
   });
   afterAll(async () => {
     await broker?.stop();
@@ -71,7 +71,7 @@ describe('receiver refusals and shared load', () => {
   it('refuses a forged segment and ignores a replayed one, without receipts; stores the genuine one', async () => {
     const gw = uplinkGateway(ca.dir, 'forge-target', broker.url);
     await seedSegments(gw, 2, 50_000);
-    const rx = makeReceiver(ca.dir, 'receiver-1', broker.url, { shareGroup: null });
+    const rx = makeReceiver(ca.dir, 'receiver:1', broker.url, { shareGroup: null });
     const r: ReceiverProcess = await startReceiver(rx);
     const { c, receipts } = await deviceClient(gw, ca.paths.caCert, broker.url);
     try {
@@ -111,7 +111,7 @@ describe('receiver refusals and shared load', () => {
     const fake = uplinkGateway(foreign.dir, 'forged-dev', broker.url);
     await seedSegments(fake, 1, 10_000);
     const real = uplinkGateway(ca.dir, 'forged-dev', broker.url);
-    const rx = makeReceiver(ca.dir, 'receiver-1', broker.url, { shareGroup: null });
+    const rx = makeReceiver(ca.dir, 'receiver:1', broker.url, { shareGroup: null });
     const r = await startReceiver(rx);
     const { c, receipts } = await deviceClient(real, ca.paths.caCert, broker.url);
     try {
@@ -130,8 +130,8 @@ describe('receiver refusals and shared load', () => {
   it('two receivers on a shared subscription store each item once, each ledger in sequence order', async () => {
     const gw = uplinkGateway(ca.dir, 'shared-load', broker.url, { chunkKiB: 32 });
     const names = await seedSegments(gw, 20, 150_000);
-    const rx1 = makeReceiver(ca.dir, 'receiver-1', broker.url);
-    const rx2 = makeReceiver(ca.dir, 'receiver-2', broker.url, { store: rx1.config.store });
+    const rx1 = makeReceiver(ca.dir, 'receiver:1', broker.url);
+    const rx2 = makeReceiver(ca.dir, 'receiver:2', broker.url, { store: rx1.config.store });
     const r1 = await startReceiver(rx1);
     const r2 = await startReceiver(rx2);
     const g = await startGateway(gw.configPath, gw.config.control.socket);

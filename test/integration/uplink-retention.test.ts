@@ -80,7 +80,7 @@ async function world(count = 3): Promise<World> {
           manifestSeq: f.manifestSeq,
           deadline: new Date(f.deadlineMs).toISOString(),
           storedAt: new Date().toISOString(),
-          receiver: 'receiver-1',
+          receiver: 'receiver:1',
         },
         receiptSigner,
       ) as SegmentReceipt;

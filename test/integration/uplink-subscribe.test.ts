@@ -35,7 +35,7 @@ afterAll(async () => {
 
 /** A receiver started in this process; resolves whether it became ready within `ms`, with its log. */
 async function receiverReady(shareGroup: string | null, ms: number): Promise<{ ready: boolean; lines: ReturnType<ReturnType<typeof captureLogger>['lines']> }> {
-  const rx = makeReceiver(caDir, `receiver-${shareGroup ?? 'plain'}`, broker.url, { protocolVersion: 4, shareGroup });
+  const rx = makeReceiver(caDir, `receiver:${shareGroup ?? 'plain'}`, broker.url, { protocolVersion: 4, shareGroup });
   const { log, lines } = captureLogger();
   const r = new Receiver(rx.config, log);
   await r.start();
@@ -64,7 +64,7 @@ describe('subscribing on connect', () => {
   }, 30_000);
 
   it('a connection ended before the broker answered is logged as info, and nothing is told subscribed', async () => {
-    const rx = makeReceiver(caDir, 'receiver-ending', broker.url, { protocolVersion: 4, shareGroup: null });
+    const rx = makeReceiver(caDir, 'receiver:ending', broker.url, { protocolVersion: 4, shareGroup: null });
     const client = mqtt.connect(broker.url, { ...receiverMqttOptions(rx.config.tls.cert, rx.config.tls.key, rx.config.agency.caCert), protocolVersion: 4, reconnectPeriod: 0 });
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());

@@ -19,7 +19,7 @@ describe('uplink to the receiver through mosquitto', () => {
   let broker: Mosquitto;
 
   beforeAll(async () => {
-    broker = await startMosquitto({ caDir: ca.dir, receivers: ['receiver-1', 'receiver-2'] });
+    broker = await startMosquitto({ caDir: ca.dir, receivers: ['receiver:1', 'receiver:2'] });
   });
   afterAll(async () => {
     await broker?.stop();
@@ -33,7 +33,7 @@ describe('uplink to the receiver through mosquitto', () => {
       // MQTT 5: segments of whole chunks, whose 16-byte tags go with their last chunks; 3.1.1: a ragged last chunk.
       const size = protocolVersion === 5 ? 4 * 65536 : 300_000;
       const names = await seedSegments(gw, 6, size);
-      const rx = makeReceiver(ca.dir, 'receiver-1', broker.url, { protocolVersion });
+      const rx = makeReceiver(ca.dir, 'receiver:1', broker.url, { protocolVersion });
       const r = await startReceiver(rx);
       const g = await startGateway(gw.configPath, gw.config.control.socket);
       try {
@@ -66,7 +66,7 @@ describe('uplink to the receiver through mosquitto', () => {
     const RATE = 300_000;
     const gw = uplinkGateway(ca.dir, deviceId, broker.url, { chunkKiB: 32, maxBytesPerSecond: RATE });
     await seedSegments(gw, 4, 200_000);
-    const rx = makeReceiver(ca.dir, 'receiver-1', broker.url);
+    const rx = makeReceiver(ca.dir, 'receiver:1', broker.url);
     const r = await startReceiver(rx);
     // A watcher allowed to read status topics (receivers are), keeping the latest status.
     const watcher = await mqtt.connectAsync(broker.url, { ...receiverMqttOptions(rx.config.tls.cert, rx.config.tls.key, ca.paths.caCert), protocolVersion: 5 });

@@ -55,10 +55,10 @@ describe('uplink soak under random breaks', () => {
     say(`seed ${seed} (RECGW_SOAK_SEED=${seed} repeats this run's sequence of harm), ${MINUTES} min`);
 
     const ca = makeCa();
-    const broker = await startMosquitto({ caDir: ca.dir, receivers: ['receiver-1', 'receiver-2'] });
+    const broker = await startMosquitto({ caDir: ca.dir, receivers: ['receiver:1', 'receiver:2'] });
     const proxy = await startProxy(broker.port);
     const store = join(tmp('recgw-soak-store-'), 'store');
-    const rxs = [makeReceiver(ca.dir, 'receiver-1', broker.url, { store }), makeReceiver(ca.dir, 'receiver-2', broker.url, { store })];
+    const rxs = [makeReceiver(ca.dir, 'receiver:1', broker.url, { store }), makeReceiver(ca.dir, 'receiver:2', broker.url, { store })];
     const gw = uplinkGateway(ca.dir, DEVICE, `mqtts://127.0.0.1:${proxy.port}`, { chunkKiB: 32, window: 8, maxBytesPerSecond: RATE });
     const receivers: ReceiverProcess[] = [];
     let gateway: GatewayProcess | undefined;

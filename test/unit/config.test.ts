@@ -195,7 +195,7 @@ describe('the example configs in config/', () => {
 describe('the receiver config', () => {
   it('the example validates, with paths and the shared-subscription group', () => {
     const c = loadReceiverConfig(join(CONFIG_DIR, 'receiver.json'));
-    expect(c).toMatchObject({ name: 'receiver-1', protocolVersion: 5, shareGroup: 'recgw-receivers' });
+    expect(c).toMatchObject({ name: 'receiver:1', protocolVersion: 5, shareGroup: 'recgw-receivers' });
     expect(c.agency.receiptKey).toMatch(/^\//);
   });
 
