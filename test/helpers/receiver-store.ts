@@ -36,8 +36,8 @@ export async function receiveDevice(deviceDir: string, store: string, caDir: str
     const files = new LogFiles(store, db, log);
     files.republish(readFileSync(p.logCert, 'utf8'));
     const signer = receiptSigner(caDir);
-    const ledger = new LedgerIngest(store, db, caPems, signer, 'receiver-1', silentLogger, log);
-    const ingest = new FileIngest(store, db, signer, 'receiver-1', log);
+    const ledger = new LedgerIngest(store, db, caPems, signer, 'receiver:1', silentLogger, log);
+    const ingest = new FileIngest(store, db, signer, 'receiver:1', log);
     const lines = readFileSync(join(deviceDir, 'ledger.jsonl'), 'utf8').trimEnd().split('\n');
     const device = (JSON.parse(lines[0]!) as LedgerEntry).device;
     for (let i = 0; i < lines.length; i += 3) {

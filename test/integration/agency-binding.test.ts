@@ -96,7 +96,7 @@ describe('a receiver store rewritten with the device key', () => {
     const r = await attack((d) => {
       const id = identityPaths(built.gateway.config.stateDir);
       const forger = new KeySigner(createPrivateKey(readFileSync(id.key, 'utf8')), readFileSync(id.cert, 'utf8'));
-      const fake = makeReceipt({ kind: 'entries', device: built.deviceId, through: { seq: 99, hash: 'a'.repeat(64) }, deadline: '2099-01-01T00:00:00.000Z', storedAt: new Date().toISOString(), receiver: 'receiver-1' }, forger);
+      const fake = makeReceipt({ kind: 'entries', device: built.deviceId, through: { seq: 99, hash: 'a'.repeat(64) }, deadline: '2099-01-01T00:00:00.000Z', storedAt: new Date().toISOString(), receiver: 'receiver:1' }, forger);
       appendFileSync(join(d, 'receipts.jsonl'), encodeReceipt(fake) + '\n');
     });
     expect(kinds(r)).toEqual(['bad-receipt']);

@@ -85,7 +85,7 @@ describe('bounded cost per device at the receiver', () => {
   let broker: Mosquitto;
 
   beforeAll(async () => {
-    broker = await startMosquitto({ caDir: ca.dir, receivers: ['receiver-1'] });
+    broker = await startMosquitto({ caDir: ca.dir, receivers: ['receiver:1'] });
   });
   afterAll(async () => {
     await broker?.stop();
@@ -97,7 +97,7 @@ describe('bounded cost per device at the receiver', () => {
     const names = await seedSegments(gw, 6, 200_000);
     const template = ledgerLines(gw)[2]!;
     const atk = uplinkGateway(ca.dir, ATTACKER, broker.url);
-    const rx = makeReceiver(ca.dir, 'receiver-1', broker.url, { shareGroup: null });
+    const rx = makeReceiver(ca.dir, 'receiver:1', broker.url, { shareGroup: null });
     writeFileSync(rx.configPath, JSON.stringify({ ...(JSON.parse(readFileSync(rx.configPath, 'utf8')) as object), limits: LIMITS }));
     const store = rx.config.store;
     const r = await startReceiver(rx);
