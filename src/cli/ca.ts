@@ -1,6 +1,7 @@
 /** `recgw ca ...`: the demo/test agency CA. */
 import { readFileSync } from 'node:fs';
-import { initCa, signDeviceCsr, issueServerCertificate, issueReceiverCertificate } from '../pki/ca.js';
+import { CRL_DAYS, initCa, issueCrl, issueReceiverCertificate, issueServerCertificate, revokeCertificate, signDeviceCsr } from '../pki/ca.js';
+import { REVOCATION_REASONS, type RevocationReason } from '../pki/crl.js';
 import { writeFileAtomicSync } from '../util/fsx.js';
 import { RecgwError, isENOENT } from '../util/errors.js';
 import { parse, positiveInt, required } from './args.js';
@@ -9,7 +10,9 @@ import type { Io } from './io.js';
 const USAGE = `recgw ca init --out DIR [--agency NAME]
        recgw ca sign --ca DIR --csr FILE --out FILE [--days N]
        recgw ca server-cert --ca DIR --name HOST [--name HOST ...] --cert FILE --key FILE
-       recgw ca receiver-cert --ca DIR --name receiver:LABEL --cert FILE --key FILE`;
+       recgw ca receiver-cert --ca DIR --name receiver:LABEL --cert FILE --key FILE
+       recgw ca revoke --ca DIR --cert FILE [--reason keyCompromise|superseded|cessationOfOperation|affiliationChanged|unspecified] [--date ISO]
+       recgw ca crl --ca DIR`;
 
 export async function caCommand(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
@@ -60,7 +63,37 @@ export async function caCommand(argv: string[], io: Io): Promise<number> {
       io.out(`Issued a receiver certificate for ${name} (its MQTT username)\n`);
       return 0;
     }
+    case 'revoke': {
+      const u = 'recgw ca revoke --ca DIR --cert FILE [--reason R] [--date ISO]';
+      const { values } = parse(rest, { ca: { type: 'string' }, cert: { type: 'string' }, reason: { type: 'string' }, date: { type: 'string' } }, u);
+      const reason = (values.reason ?? 'keyCompromise') as RevocationReason;
+      if (!REVOCATION_REASONS.includes(reason)) throw new RecgwError('usage', `--reason must be one of ${REVOCATION_REASONS.join(', ')}`);
+      const date = values.date === undefined ? undefined : new Date(values.date);
+      if (date && (Number.isNaN(date.getTime()) || !/Z$/.test(values.date!))) throw new RecgwError('usage', `--date ${JSON.stringify(values.date)} is not a UTC time like 2026-12-06T08:00:00Z`);
+      const certPath = required(values.cert, '--cert', u);
+      const r = await revokeCertificate({ caDir: required(values.ca, '--ca', u), certPem: readText(certPath, 'certificate'), reason, ...(date ? { date } : {}) });
+      io.out(
+        `Revoked ${r.entry.subject} (serial ${r.entry.serial}, ${reason}) from ${r.entry.date}.\n` +
+          `New CRL: ${r.crlPath}. Give it to every receiver (agency.crl) and to verifiers (--crl); issue a fresh one within ${CRL_DAYS} days with \`recgw ca crl\`.\n`,
+      );
+      return 0;
+    }
+    case 'crl': {
+      const u = 'recgw ca crl --ca DIR';
+      const { values } = parse(rest, { ca: { type: 'string' } }, u);
+      io.out(`CRL written to ${await issueCrl(required(values.ca, '--ca', u))}, valid ${CRL_DAYS} days.\n`);
+      return 0;
+    }
     default:
       throw new RecgwError('usage', `unknown ca subcommand ${JSON.stringify(sub ?? '')}\nusage: ${USAGE}`);
+  }
+}
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if (isENOENT(err)) throw new RecgwError('usage', `${what} file ${path} does not exist`);
+    throw err;
   }
 }

@@ -1,7 +1,9 @@
 /** `recgw verify <dir> --ca <ca.pem> [--agency-key <key.pem>] [--json]` */
 import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { SIG_COSIGNATURE_V1, parseVkey } from '../tlog/note.js';
 import type { WitnessKey } from '../tlog/checkpoint.js';
+import { Revocations } from '../pki/crl.js';
 import { splitPemBundle } from '../pki/certs.js';
 import { loadPrivateKey } from '../pki/keys.js';
 import { verifyStore } from '../verify/verifier.js';
@@ -10,7 +12,7 @@ import { RecgwError, isENOENT } from '../util/errors.js';
 import { parse, required } from './args.js';
 import type { Io } from './io.js';
 
-const USAGE = 'recgw verify <dir> --ca <ca.pem> [--agency-key <key.pem>] [--witness VKEY ...] [--checkpoint FILE] [--json] [--tolerance-ms N]';
+const USAGE = 'recgw verify <dir> --ca <ca.pem> [--agency-key <key.pem>] [--crl crl.pem ...] [--witness VKEY ...] [--checkpoint FILE] [--json] [--tolerance-ms N]';
 
 export async function verifyCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(
@@ -22,6 +24,7 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
       'tolerance-ms': { type: 'string' },
       witness: { type: 'string', multiple: true },
       checkpoint: { type: 'string' },
+      crl: { type: 'string', multiple: true },
     },
     USAGE,
     true,
@@ -43,8 +46,14 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
   if (tol !== undefined && (!Number.isFinite(tol) || tol < 0)) throw new RecgwError('usage', '--tolerance-ms must be a non-negative number');
   const witnesses = (values.witness ?? []).map(witnessKey);
   const trustedCheckpoint = values.checkpoint === undefined ? undefined : readText(values.checkpoint, 'checkpoint');
+  // A receiver store keeps a copy of the CRL its receiver enforced: use it too (it is checked against the CA).
+  const storeCrl = [join(positionals[0]!, 'crl.pem'), join(dirname(positionals[0]!), 'crl.pem')].filter((p) => existsSync(p));
+  const revocations = await Revocations.fromFiles([...(values.crl ?? []), ...storeCrl.slice(0, 1)], caPems).catch((err: unknown) => {
+    throw new RecgwError('usage', (err as Error).message, { cause: err });
+  });
   const report = await verifyStore(positionals[0]!, {
     caPems,
+    revocations,
     ...(witnesses.length > 0 ? { witnesses } : {}),
     ...(trustedCheckpoint ? { trustedCheckpoint } : {}),
     ...(agencyKey ? { agencyKey } : {}),

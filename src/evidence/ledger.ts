@@ -15,6 +15,7 @@ import {
   type UnsignedEntry,
 } from './entry.js';
 import { RecgwError } from '../util/errors.js';
+import { TIME_TOLERANCE_MS } from '../verify/key-lifecycle.js';
 
 export interface AppendedEntry {
   seq: number;
@@ -41,6 +42,8 @@ export class Ledger {
   private readonly now: () => Date;
   private readonly software: { name: string; version: string };
   private readonly listeners = new Set<Listener>();
+  /** clockRef's answer, kept as entries are written (null: not read yet). */
+  private ref: number | undefined | null = null;
 
   constructor(opts: LedgerOptions) {
     this.db = opts.db;
@@ -72,30 +75,66 @@ export class Ledger {
    * so its writes commit or vanish together with it.
    */
   append(type: string, body: Record<string, unknown>, alsoInTransaction?: (e: AppendedEntry) => void): AppendedEntry {
-    const run = this.db.transaction((): AppendedEntry => {
+    const run = this.db.transaction((): AppendedEntry[] => {
       const head = this.head();
       if (head === undefined && type !== ENTRY.ledgerOpened) {
         throw new RecgwError('state', 'the ledger has not been opened (no genesis entry); call start() first');
       }
-      const unsigned: UnsignedEntry = {
-        v: FORMAT_VERSION,
-        device: this.deviceId,
-        seq: head === undefined ? 0 : head.seq + 1,
-        prev: head === undefined ? GENESIS_PREV : head.hash,
-        time: this.now().toISOString(),
-        type,
-        body,
-      };
-      const text = encodeUnsigned(unsigned);
-      const line = attachSignature(text, this.signer.sign(Buffer.from(text, 'utf8')).toString('base64'));
-      const e: AppendedEntry = { seq: unsigned.seq, hash: lineHash(line), time: unsigned.time, type, line };
-      prepared(this.db, 'INSERT INTO ledger(seq, hash, type, time, line) VALUES (?, ?, ?, ?, ?)').run(e.seq, e.hash, e.type, e.time, e.line);
+      const now = this.now();
+      const out: AppendedEntry[] = [];
+      // Entry times may not run backwards beyond the tolerance without a clock.stepped entry (evidence-format.md
+      // §5.4): a clock set back while the gateway was off (or a step the watch missed) is recorded as one first.
+      const ref = this.clockRef();
+      if (type !== ENTRY.clockStepped && ref !== undefined && now.getTime() < ref - TIME_TOLERANCE_MS) {
+        const old = new Date(ref).toISOString();
+        out.push(this.write(ENTRY.clockStepped, { old, new: now.toISOString(), deltaMs: now.getTime() - ref, sessionId: null, detectedBy: 'ledger' }, now));
+      }
+      const e = this.write(type, body, now);
+      out.push(e);
       alsoInTransaction?.(e);
-      return e;
+      return out;
     });
-    const e = run.immediate();
-    for (const l of this.listeners) l(e);
+    let written: AppendedEntry[];
+    try {
+      written = run.immediate();
+    } catch (err) {
+      this.ref = null; // rolled back: read the committed ledger again
+      throw err;
+    }
+    for (const e of written) for (const l of this.listeners) l(e);
+    return written[written.length - 1]!;
+  }
+
+  /** Sign and store one entry after the head. */
+  private write(type: string, body: Record<string, unknown>, now: Date): AppendedEntry {
+    const head = this.head();
+    const unsigned: UnsignedEntry = {
+      v: FORMAT_VERSION,
+      device: this.deviceId,
+      seq: head === undefined ? 0 : head.seq + 1,
+      prev: head === undefined ? GENESIS_PREV : head.hash,
+      time: now.toISOString(),
+      type,
+      body,
+    };
+    const text = encodeUnsigned(unsigned);
+    const line = attachSignature(text, this.signer.sign(Buffer.from(text, 'utf8')).toString('base64'));
+    const e: AppendedEntry = { seq: unsigned.seq, hash: lineHash(line), time: unsigned.time, type, line };
+    prepared(this.db, 'INSERT INTO ledger(seq, hash, type, time, line) VALUES (?, ?, ?, ?, ?)').run(e.seq, e.hash, e.type, e.time, e.line);
+    const t = now.getTime();
+    if (this.ref !== null) this.ref = type === ENTRY.clockStepped || this.ref === undefined ? t : Math.max(this.ref, t);
     return e;
+  }
+
+  /** The time the next entry may not fall behind by more than the tolerance: the latest since the last clock step. */
+  private clockRef(): number | undefined {
+    if (this.ref !== null) return this.ref;
+    const r = prepared(
+      this.db,
+      `SELECT MAX(time) AS t FROM ledger WHERE seq >= (SELECT COALESCE(MAX(seq), 0) FROM ledger WHERE type = '${ENTRY.clockStepped}')`,
+    ).get() as { t: string | null };
+    this.ref = r.t === null ? undefined : Date.parse(r.t);
+    return this.ref;
   }
 
   /**

@@ -22,7 +22,7 @@ export interface ReceiverConfig {
   shareGroup: string | null;
   tls: { cert: string; key: string };
   /** The agency's keys: the CA, the receipt key and certificate, the log's checkpoint key and certificate. */
-  agency: { caCert: string; receiptKey: string; receiptCert: string; logKey: string; logCert: string };
+  agency: { caCert: string; receiptKey: string; receiptCert: string; logKey: string; logCert: string; crl?: string };
   /** Witnesses asked to cosign the log's checkpoints: their add-checkpoint URL prefix and verifier key. */
   witnesses: { url: string; vkey: string }[];
 }
@@ -56,7 +56,7 @@ const schema = {
       type: 'object',
       additionalProperties: false,
       required: ['caCert', 'receiptKey', 'receiptCert', 'logKey', 'logCert'],
-      properties: { caCert: path, receiptKey: path, receiptCert: path, logKey: path, logCert: path },
+      properties: { caCert: path, receiptKey: path, receiptCert: path, logKey: path, logCert: path, crl: path },
     },
   },
 } as const;
@@ -92,6 +92,7 @@ export function parseReceiverConfig(obj: unknown, file: string): ReceiverConfig 
       receiptCert: abs(c.agency.receiptCert),
       logKey: abs(c.agency.logKey),
       logCert: abs(c.agency.logCert),
+      ...(c.agency.crl ? { crl: abs(c.agency.crl) } : {}),
     },
   };
 }

@@ -22,6 +22,8 @@ import type { DeviceLimits } from './limits.js';
 import { appendReceipt } from './receipts-file.js';
 import { durably } from './store-db.js';
 import type { AgencyLog } from './agency-log.js';
+import { keyProblem, type Clock } from './key-rules.js';
+import { Revocations } from '../pki/crl.js';
 
 export interface EntriesOutcome {
   appended: number;
@@ -39,10 +41,14 @@ interface DeviceRow {
   hash: string;
   cert: string;
   ledger_bytes: number;
+  /** The ledger's clock (key-rules.ts): the reference time and the high-water time, ms; null before any entry. */
+  time_ref: number | null;
+  time_max: number | null;
 }
 
 export class LedgerIngest {
   private limits: DeviceLimits | undefined;
+  private revocations: () => Revocations = () => Revocations.none();
 
   constructor(
     private readonly store: string,
@@ -53,6 +59,11 @@ export class LedgerIngest {
     private readonly log: Logger,
     private readonly agencyLog: AgencyLog,
   ) {}
+
+  /** The agency CA's revocations, as they stand when each message is handled (the receiver reloads its CRL). */
+  useRevocations(current: () => Revocations): void {
+    this.revocations = current;
+  }
 
   /** Hold lines ahead of a gap only within the device's limits (limits.ts); without, none are refused. */
   useLimits(limits: DeviceLimits): void {
@@ -111,6 +122,8 @@ export class LedgerIngest {
     let seq = row ? row.seq : -1;
     let hash = row ? row.hash : GENESIS_PREV;
     let cert = row?.cert;
+    const clock: Clock = { ref: row?.time_ref ?? -Infinity, max: row?.time_max ?? -Infinity };
+    const rules = { caPems: this.caPems, revocations: this.revocations(), now };
     const next = prepared(this.db, 'SELECT line FROM held WHERE device = ? AND seq = ?');
     const drop = prepared(this.db, 'DELETE FROM held WHERE device = ? AND seq = ?');
     const ok: { line: string; e: LedgerEntry; hash: string }[] = [];
@@ -120,7 +133,8 @@ export class LedgerIngest {
       if (!h) break;
       drop.run(device, seq + 1);
       const p = parseLine(h.line);
-      const problem = p.ok ? this.lineProblem(device, p.entry, h.line, seq, hash, cert) : p.error;
+      const certAfter = p.ok && (p.entry.type === ENTRY.ledgerOpened || p.entry.type === ENTRY.certificateInstalled) ? (p.entry.body.cert as string) : cert;
+      const problem = p.ok ? (this.lineProblem(device, p.entry, h.line, seq, hash, cert) ?? keyProblem(p.entry, certAfter, cert, clock, rules)) : p.error;
       if (problem || !p.ok) {
         refused = `entry ${seq + 1}: ${problem}`;
         this.log.error('refused a ledger entry; nothing after it is stored until a valid one comes', { device, problem: refused });
@@ -163,11 +177,12 @@ export class LedgerIngest {
     ) as EntriesReceipt;
     this.db
       .prepare(
-        `INSERT INTO devices(device, seq, hash, cert, ledger_bytes, entries_receipt) VALUES (?, ?, ?, ?, ?, ?)
+        `INSERT INTO devices(device, seq, hash, cert, ledger_bytes, entries_receipt, time_ref, time_max) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(device) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, cert = excluded.cert,
-           ledger_bytes = excluded.ledger_bytes, entries_receipt = excluded.entries_receipt`,
+           ledger_bytes = excluded.ledger_bytes, entries_receipt = excluded.entries_receipt,
+           time_ref = excluded.time_ref, time_max = excluded.time_max`,
       )
-      .run(device, seq, hash, cert!, bytes, JSON.stringify(receipt));
+      .run(device, seq, hash, cert!, bytes, JSON.stringify(receipt), clock.ref, clock.max);
     const head = makeHead({ device, seq, hash, time: now.toISOString(), signer: 'agency' }, this.signer);
     writeFileAtomicSync(join(dir, HEAD_FILE), encodeHead(head));
     appendReceipt(dir, receipt);

@@ -26,6 +26,7 @@ import { InOrder } from './in-order.js';
 import { LogFiles } from './log-files.js';
 import { openAgencyLog, witnessTargets } from './log-key.js';
 import { WitnessClient } from './witness-client.js';
+import { CrlWatch } from './crl-watch.js';
 import type { AgencyLog } from './agency-log.js';
 
 export interface ReceiverStats {
@@ -52,6 +53,7 @@ export class Receiver {
   private logFiles: LogFiles | undefined;
   private witnesses: WitnessClient | undefined;
   private agencyLog: AgencyLog | undefined;
+  private crl: CrlWatch | undefined;
   private logCertPem: string | undefined;
 
   constructor(
@@ -75,7 +77,10 @@ export class Receiver {
     this.logFiles.republish(log.certPem);
     this.witnesses = new WitnessClient(this.logFiles.dir, log.log, witnessTargets(cfg), this.log.child('witness'), caPem);
     this.witnesses.kick();
+    this.crl = new CrlWatch(cfg.agency.crl, caPems, cfg.store, this.log.child('crl'), this.now);
+    await this.crl.start();
     this.ledger = new LedgerIngest(cfg.store, this.db, caPems, signer, cfg.name, this.log.child('ledger'), log.log);
+    this.ledger.useRevocations(this.crl.revocations);
     this.files = new FileIngest(cfg.store, this.db, signer, cfg.name, log.log);
     const dropped = this.files.dropEarlierClaims();
     if (dropped > 0) this.log.info('dropped the claims of an earlier run that stopped mid-write; those bytes are written again', { claims: dropped });
@@ -135,6 +140,7 @@ export class Receiver {
     this.client = undefined;
     await this.witnesses?.idle();
     this.sweep?.stop();
+    this.crl?.stop();
     this.db?.close();
     this.db = undefined;
   }

@@ -111,6 +111,12 @@ export const RECEIVER_MIGRATIONS: readonly string[] = [
   END;
   CREATE INDEX files_partial ON files(device) WHERE state = 'partial';
   `,
+  `
+  -- Each device's ledger clock (key-rules.ts): the reference time a next entry may not fall behind by more than the
+  -- tolerance, and the latest time the ledger reached; milliseconds since the epoch.
+  ALTER TABLE devices ADD COLUMN time_ref INTEGER;
+  ALTER TABLE devices ADD COLUMN time_max INTEGER;
+  `,
 ];
 
 export const receiverDbPath = (store: string): string => join(store, 'receiver.db');

@@ -21,7 +21,11 @@ export type FindingKind =
   /** The agency log itself is damaged, unsigned, or inconsistent with a checkpoint it issued. */
   | 'bad-log'
   /** An entry in a receiver store that the agency log does not hold: the agency never accepted it. */
-  | 'unlogged';
+  | 'unlogged'
+  /** An entry signed by a key whose certificate was revoked before the ledger reached it. */
+  | 'revoked-key'
+  /** An entry dated earlier than one before it by more than the tolerance, without a clock.stepped entry. */
+  | 'time-reversed';
 
 export interface Finding {
   kind: FindingKind;

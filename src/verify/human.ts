@@ -17,6 +17,8 @@ const KIND_TEXT: Record<string, string> = {
   rollback: 'rolled back',
   'bad-log': 'bad agency log',
   unlogged: 'not in the agency log',
+  'revoked-key': 'revoked key',
+  'time-reversed': 'time runs backwards',
 };
 
 /** Receipted deletions: those files are at the agency, not here (verify the agency's store for them). */

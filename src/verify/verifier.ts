@@ -19,6 +19,8 @@ import * as B from './bodies.js';
 import { analyseSession, DEFAULT_GAP_OPTIONS, type GapOptions, type SessionFacts } from './sessions.js';
 import type { DeviceReport, Finding, FindingKind, VerifyReport } from './findings.js';
 import { AgencyEvidence } from './agency-evidence.js';
+import { KeyLifecycle } from './key-lifecycle.js';
+import { Revocations } from '../pki/crl.js';
 import type { WitnessKey } from '../tlog/checkpoint.js';
 
 export interface VerifyOptions {
@@ -28,6 +30,8 @@ export interface VerifyOptions {
   witnesses?: WitnessKey[];
   /** A checkpoint of the agency log obtained elsewhere (a witness, a gateway): the store's log must agree with it. */
   trustedCheckpoint?: string;
+  /** The agency CA's revocations (its CRLs): what a revoked key signed after its revocation is reported. */
+  revocations?: Revocations;
   gaps?: GapOptions;
   /** Called as each device is done, for progress output. */
   progress?: (msg: string) => void;
@@ -71,6 +75,7 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
   const local: { kind: FindingKind; detail: string }[] = [];
   const report = (kind: FindingKind, detail: string): void => void local.push({ kind, detail });
   const agencyCheck = agency.forDevice(dir, report);
+  const keys = new KeyLifecycle(opts.revocations ?? Revocations.none(), opts.caPems, report);
   const sessions = new Map<string, SessionFacts>();
   const manifests: { lineNo: number; m: SegmentManifest }[] = [];
   const statements = new Map<string, Set<string>>();
@@ -88,6 +93,7 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
   const read = await readLedger(join(dir, LEDGER_FILE), basename(dir), opts.caPems, ({ lineNo, entry: e, hash }) => {
     if (head && e.seq === head.seq) hashAtHeadSeq = hash;
     agencyCheck.entry(lineNo, e, hash);
+    keys.entry(lineNo, e);
     const b = e.body;
     const malformed = (err: string | undefined): boolean => {
       if (err) report('malformed', `line ${lineNo}: ${err}`);
