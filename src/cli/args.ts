@@ -1,6 +1,7 @@
 /** Argument parsing for subcommands: node:util parseArgs, with its errors turned into usage errors. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { RecgwError } from '../util/errors.js';
+import { readFileSync } from 'node:fs';
+import { RecgwError, isENOENT } from '../util/errors.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -22,4 +23,14 @@ export function positiveInt(value: string | undefined, flag: string, fallback: n
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new RecgwError('usage', `${flag} must be a positive whole number, not ${JSON.stringify(value)}`);
   return n;
+}
+
+/** A text file named on the command line; a missing one is a usage error naming it. */
+export function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if (isENOENT(err)) throw new RecgwError('usage', `${what} file ${path} does not exist`);
+    throw err;
+  }
 }

@@ -4,7 +4,7 @@ import { CRL_DAYS, initCa, issueCrl, issueReceiverCertificate, issueServerCertif
 import { REVOCATION_REASONS, type RevocationReason } from '../pki/crl.js';
 import { writeFileAtomicSync } from '../util/fsx.js';
 import { RecgwError, isENOENT } from '../util/errors.js';
-import { parse, positiveInt, required } from './args.js';
+import { parse, positiveInt, required, readText } from './args.js';
 import type { Io } from './io.js';
 
 const USAGE = `recgw ca init --out DIR [--agency NAME]
@@ -86,14 +86,5 @@ export async function caCommand(argv: string[], io: Io): Promise<number> {
     }
     default:
       throw new RecgwError('usage', `unknown ca subcommand ${JSON.stringify(sub ?? '')}\nusage: ${USAGE}`);
-  }
-}
-
-function readText(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    if (isENOENT(err)) throw new RecgwError('usage', `${what} file ${path} does not exist`);
-    throw err;
   }
 }

@@ -9,7 +9,7 @@ import { loadPrivateKey } from '../pki/keys.js';
 import { verifyStore } from '../verify/verifier.js';
 import { formatReport } from '../verify/human.js';
 import { RecgwError, isENOENT } from '../util/errors.js';
-import { parse, required } from './args.js';
+import { parse, required, readText } from './args.js';
 import type { Io } from './io.js';
 
 const USAGE = 'recgw verify <dir> --ca <ca.pem> [--agency-key <key.pem>] [--crl crl.pem ...] [--witness VKEY ...] [--checkpoint FILE] [--json] [--tolerance-ms N]';
@@ -71,13 +71,4 @@ function witnessKey(arg: string): WitnessKey {
   if ('why' in v) throw new RecgwError('usage', `--witness ${JSON.stringify(arg)} is not a witness verifier key (name+id+key): ${v.why}`);
   if (v.type !== SIG_COSIGNATURE_V1) throw new RecgwError('usage', `--witness ${JSON.stringify(arg)} is a note key, not a witness cosignature key (type 0x04): give the witness.vkey that \`recgw witness init\` wrote`);
   return { name: v.name, key: v.key };
-}
-
-function readText(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    if (isENOENT(err)) throw new RecgwError('usage', `${what} file ${path} does not exist`);
-    throw err;
-  }
 }
