@@ -46,11 +46,20 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
   if (tol !== undefined && (!Number.isFinite(tol) || tol < 0)) throw new RecgwError('usage', '--tolerance-ms must be a non-negative number');
   const witnesses = (values.witness ?? []).map(witnessKey);
   const trustedCheckpoint = values.checkpoint === undefined ? undefined : readText(values.checkpoint, 'checkpoint');
-  // A receiver store keeps a copy of the CRL its receiver enforced: use it too (it is checked against the CA).
-  const storeCrl = [join(positionals[0]!, 'crl.pem'), join(dirname(positionals[0]!), 'crl.pem')].filter((p) => existsSync(p));
-  const revocations = await Revocations.fromFiles([...(values.crl ?? []), ...storeCrl.slice(0, 1)], caPems).catch((err: unknown) => {
+  const revocations = await Revocations.fromFiles(values.crl ?? [], caPems).catch((err: unknown) => {
     throw new RecgwError('usage', (err as Error).message, { cause: err });
   });
+  // A receiver store keeps a copy of the CRL its receiver enforced (beside its log): use it too, when it verifies.
+  const dir = positionals[0]!;
+  const storeRoot = [dir, dirname(dir)].find((d) => existsSync(join(d, 'log')) && existsSync(join(d, 'crl.pem')));
+  if (storeRoot && (values.crl ?? []).length === 0) {
+    try {
+      revocations.add(await Revocations.fromFiles([join(storeRoot, 'crl.pem')], caPems));
+      if (!values.json) io.err(`using the store's CRL ${join(storeRoot, 'crl.pem')} (give the agency's newest with --crl)\n`);
+    } catch (err) {
+      io.err(`ignoring the store's CRL: ${(err as Error).message}\n`);
+    }
+  }
   const report = await verifyStore(positionals[0]!, {
     caPems,
     revocations,

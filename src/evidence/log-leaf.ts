@@ -9,6 +9,8 @@ import type { Receipt } from './receipt.js';
 /** Where a store keeps the agency log (c2sp.org/tlog-tiles files), and the log key's certificate in it. */
 export const LOG_DIR = 'log';
 export const LOG_CERT_FILE = 'log-cert.pem';
+/** Where a receiver keeps a device's ledger branch a newer certificate superseded (evidence-format.md §5.5). */
+export const SUPERSEDED_DIR = 'superseded';
 /** The newest checkpoint that witnesses cosigned, with their cosignatures. */
 export const WITNESSED_FILE = 'witnessed';
 
@@ -33,7 +35,20 @@ export interface SegmentLeaf {
   accepted: string;
 }
 
-export type LogLeaf = EntryLeaf | SegmentLeaf;
+/** A device's stored ledger from `from` to `through` was superseded by a newer certificate's branch (§5.5). */
+export interface SupersededLeaf {
+  v: 1;
+  kind: 'superseded';
+  device: string;
+  from: number;
+  through: number;
+  /** The chain hash of the first superseded entry, and of the certificate.installed line that won. */
+  hash: string;
+  by: string;
+  accepted: string;
+}
+
+export type LogLeaf = EntryLeaf | SegmentLeaf | SupersededLeaf;
 
 export const encodeLeaf = (l: LogLeaf): Buffer => Buffer.from(canonicalJson(l), 'utf8');
 
@@ -62,6 +77,11 @@ export function parseLeaf(buf: Uint8Array): LogLeaf | { why: string } {
       return { why: 'a segment leaf needs name, size, sha256 and manifestSeq' };
     }
     leaf = { v: 1, kind: 'segment', device: o.device, name: o.name, size: o.size, sha256: o.sha256, manifestSeq: o.manifestSeq, accepted: o.accepted };
+  } else if (o.kind === 'superseded') {
+    if (!count(o.from) || !count(o.through) || typeof o.hash !== 'string' || !HEX64.test(o.hash) || typeof o.by !== 'string' || !HEX64.test(o.by)) {
+      return { why: 'a superseded leaf needs from, through, hash and by' };
+    }
+    leaf = { v: 1, kind: 'superseded', device: o.device, from: o.from, through: o.through, hash: o.hash, by: o.by, accepted: o.accepted };
   } else {
     return { why: `unknown leaf kind ${JSON.stringify(o.kind)}` };
   }

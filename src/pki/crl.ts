@@ -83,6 +83,12 @@ export class Revocations {
     return this.bySerial.size;
   }
 
+  /** Take in another set's revocations (several CRLs of one CA, or of several). */
+  add(other: Revocations): void {
+    for (const [k, v] of other.bySerial) this.bySerial.set(k, v);
+    for (const i of other.issuers) this.issuers.add(i);
+  }
+
   /** The revocation of a certificate, if its issuer's CRL lists it. */
   of(certPem: string): Revocation | undefined {
     let c: X509Certificate;

@@ -23,6 +23,7 @@ import { appendReceipt } from './receipts-file.js';
 import { durably } from './store-db.js';
 import type { AgencyLog } from './agency-log.js';
 import { keyProblem, type Clock } from './key-rules.js';
+import { supersede } from './supersede.js';
 import { Revocations } from '../pki/crl.js';
 
 export interface EntriesOutcome {
@@ -81,15 +82,56 @@ export class LedgerIngest {
   }
 
   ingest(device: string, lines: string[], deadline: string, now: Date): EntriesOutcome {
-    this.hold(device, lines);
-    return durably(this.db, () => this.appendHeld(device, deadline, now));
+    const challenger = this.hold(device, lines);
+    return durably(this.db, () => {
+      if (challenger.length > 0) this.settle(device, challenger, now);
+      return this.appendHeld(device, deadline, now);
+    });
+  }
+
+  /**
+   * Lines in conflict with stored entries, from the first conflict on: they supersede the stored branch when they
+   * may (supersede.ts), and are then held to be stored in its place; otherwise they are refused.
+   */
+  private settle(device: string, branch: { line: string; entry: LedgerEntry }[], now: Date): void {
+    const stored = this.deviceState(device);
+    const e = branch[0]!.entry;
+    if (!stored || e.seq > stored.seq) return;
+    const r = supersede({ store: this.store, db: this.db, caPems: this.caPems, revocations: this.revocations(), log: this.agencyLog, now }, device, branch, stored.seq);
+    if ('why' in r) {
+      this.log.error('refused lines that conflict with stored entries (same seq, different content)', { device, seq: e.seq, why: r.why });
+      return;
+    }
+    const b = r.before;
+    prepared(this.db, 'UPDATE devices SET seq = ?, hash = ?, cert = ?, ledger_bytes = ?, entries_receipt = NULL, time_ref = ?, time_max = ? WHERE device = ?').run(
+      b.seq,
+      b.hash,
+      b.cert,
+      b.bytes,
+      b.clock.ref,
+      b.clock.max,
+      device,
+    );
+    for (const b of branch) this.holdLine(device, b.entry.seq, b.line);
+    this.log.error('a newer certificate superseded the stored ledger: the entries from there were signed by an older key (stolen or replaced?). They are kept aside; investigate and revoke that key', {
+      device,
+      from: r.from,
+      through: r.through,
+      keptIn: `${device}/${r.folder}`,
+    });
+  }
+
+  private holdLine(device: string, seq: number, line: string): void {
+    prepared(this.db, 'INSERT INTO held(device, seq, line) VALUES (?, ?, ?) ON CONFLICT(device, seq) DO UPDATE SET line = excluded.line').run(device, seq, line);
   }
 
   /**
    * Put new lines aside (ignoring duplicates of stored ones, logging conflicting ones, refusing what is over the
    * device's limits). A line replaces one held at its seq: a resend must be able to replace junk held there.
    */
-  private hold(device: string, lines: string[]): void {
+  private hold(device: string, lines: string[]): { line: string; entry: LedgerEntry }[] {
+    /** From the first line that conflicts with a stored one, every line of the message: a would-be new branch. */
+    const challenger: { line: string; entry: LedgerEntry }[] = [];
     const stored = this.deviceState(device);
     const known = prepared(this.db, 'SELECT hash FROM entries WHERE device = ? AND seq = ?');
     const put = prepared(this.db, 'INSERT INTO held(device, seq, line) VALUES (?, ?, ?) ON CONFLICT(device, seq) DO UPDATE SET line = excluded.line');
@@ -106,7 +148,11 @@ export class LedgerIngest {
       }
       if (stored && p.entry.seq <= stored.seq) {
         const k = known.get(device, p.entry.seq) as { hash: string } | undefined;
-        if (k && k.hash !== lineHash(line)) this.log.error('refused a line that conflicts with a stored entry (same seq, different content)', { device, seq: p.entry.seq });
+        if ((k && k.hash !== lineHash(line)) || challenger.length > 0) challenger.push({ line, entry: p.entry });
+        continue;
+      }
+      if (challenger.length > 0) {
+        challenger.push({ line, entry: p.entry });
         continue;
       }
       if (gate && !gate.admit(p.entry.seq, Buffer.byteLength(line))) continue;
@@ -114,6 +160,7 @@ export class LedgerIngest {
     }
     const over = gate?.refused();
     if (over) this.log.warn('refused out-of-order ledger lines instead of holding them', { device, ...over });
+    return challenger;
   }
 
   /** Inside the write lock: append every held line that continues the stored chain and passes the checks. */

@@ -9,8 +9,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { receiptProblem, type Receipt } from '../evidence/receipt.js';
-import { LOG_DIR, encodeLeaf, leafOfReceipt } from '../evidence/log-leaf.js';
-import type { LedgerEntry } from '../evidence/entry.js';
+import { LOG_DIR, SUPERSEDED_DIR, encodeLeaf, leafOfReceipt } from '../evidence/log-leaf.js';
+import { sha256Hex, type LedgerEntry } from '../evidence/entry.js';
 import { ENTRY, type SegmentManifest } from '../evidence/types.js';
 import { checkCertificate } from '../pki/certs.js';
 import { ROLE_DEVICE } from '../pki/ca.js';
@@ -127,7 +127,7 @@ export class AgencyEvidence {
 
   /** The checks for one device folder. */
   forDevice(dir: string, report: Report): DeviceAgencyCheck {
-    return new DeviceAgencyCheck(this.receipts.get(dir) ?? { present: false, lines: [], sizes: new Set() }, this.log, this.logKey, this.opts.caPems, report);
+    return new DeviceAgencyCheck(dir, this.receipts.get(dir) ?? { present: false, lines: [], sizes: new Set() }, this.log, this.logKey, this.opts.caPems, report);
   }
 }
 
@@ -176,6 +176,7 @@ export class DeviceAgencyCheck {
   private readonly sealed = new Map<string, number>();
 
   constructor(
+    private readonly dir: string,
     private readonly receipts: DeviceReceipts,
     private readonly log: LogView | undefined,
     private readonly logKey: { origin: string; key: KeyObject } | undefined,
@@ -201,7 +202,7 @@ export class DeviceAgencyCheck {
     if (e.device !== this.deviceId) return;
     this.lastSeq = Math.max(this.lastSeq, e.seq);
     for (const c of this.entryClaims.get(e.seq) ?? []) {
-      if (c.hash !== hash) this.report('receipt-contradicted', `line ${lineNo}: the agency's receipt (${RECEIPTS_FILE} line ${c.line}) stored a different entry ${e.seq}: the ledger was rewritten from there`);
+      if (c.hash !== hash && !this.deviceLog?.wasSuperseded(e.seq, c.hash)) this.report('receipt-contradicted', `line ${lineNo}: the agency's receipt (${RECEIPTS_FILE} line ${c.line}) stored a different entry ${e.seq}: the ledger was rewritten from there`);
     }
     if (this.log) {
       const logged = this.deviceLog?.hashHex(e.seq);
@@ -227,7 +228,8 @@ export class DeviceAgencyCheck {
     if (typeof m.segment !== 'string' || typeof m.stored !== 'object' || m.stored === null) return;
     this.sealed.set(m.segment, seq);
     for (const c of this.segmentClaims.get(seq) ?? []) {
-      if (c.r.name !== m.segment || c.r.size !== m.stored.size || c.r.sha256 !== m.stored.sha256) {
+      const aside = this.deviceLog?.superseded.some((b) => b.segments.some((s) => s.name === c.r.name && s.sha256 === c.r.sha256 && s.manifestSeq === seq));
+      if (!aside && (c.r.name !== m.segment || c.r.size !== m.stored.size || c.r.sha256 !== m.stored.sha256)) {
         this.report('receipt-contradicted', `line ${lineNo}: the agency's receipt (${RECEIPTS_FILE} line ${c.line}) stored ${c.r.name} (${c.r.size} bytes, SHA-256 ${c.r.sha256}) for this manifest, which now says ${m.segment} (${m.stored.size} bytes, SHA-256 ${m.stored.sha256})`);
       }
     }
@@ -240,9 +242,13 @@ export class DeviceAgencyCheck {
   /** After the ledger: what the agency holds that the ledger no longer has, and the receipts' own log proofs. */
   finish(): void {
     const id = this.deviceId;
+    // Receipts for entries of a branch the log says was superseded (§5.5) vouch for that branch, kept aside.
+    const aside = (seq: number, hash: string): boolean => this.deviceLog?.wasSuperseded(seq, hash) ?? false;
+    const segAside = (r: Receipt & { kind: 'segment' }): boolean =>
+      this.deviceLog?.superseded.some((b) => b.segments.some((s) => s.name === r.name && s.sha256 === r.sha256 && s.manifestSeq === r.manifestSeq)) ?? false;
     let claimed = -1;
-    for (const k of this.entryClaims.keys()) claimed = Math.max(claimed, k);
-    for (const k of this.segmentClaims.keys()) claimed = Math.max(claimed, k);
+    for (const [k, cs] of this.entryClaims) if (cs.some((c) => !aside(k, c.hash))) claimed = Math.max(claimed, k);
+    for (const [k, cs] of this.segmentClaims) if (cs.some((c) => !segAside(c.r))) claimed = Math.max(claimed, k);
     if (claimed > this.lastSeq) {
       this.report('rollback', `the agency receipted entries up to seq ${claimed}, but the ledger ends at seq ${this.lastSeq}: entries were removed`);
     }
@@ -254,11 +260,32 @@ export class DeviceAgencyCheck {
         this.report('receipt-contradicted', `the agency log holds sealed file ${name} (manifest entry ${leaf.manifestSeq}), which no segment.sealed entry of the ledger describes`);
       }
     }
+    for (const b of this.deviceLog?.superseded ?? []) this.checkAside(b);
     for (const { line, r } of this.receipts.lines) {
       if (id !== undefined && r.device !== id) this.report('bad-receipt', `${RECEIPTS_FILE} line ${line} is a receipt for device ${r.device}, not ${id}`);
       else this.checkProof(line, r);
     }
   }
+
+  /** What a superseded branch the log records: its lines must be kept aside, unchanged, in the device folder. */
+  private checkAside(b: NonNullable<DeviceLog['superseded']>[number]): void {
+    const folder = join(SUPERSEDED_DIR, `${b.leaf.from}-${b.leaf.hash.slice(0, 12)}`);
+    this.supersededReport.push({ from: b.leaf.from, through: b.leaf.through, accepted: b.leaf.accepted, folder });
+    let lines: string[];
+    try {
+      lines = readFileSync(join(this.dir, folder, 'ledger.jsonl'), 'utf8').trimEnd().split('\n');
+    } catch {
+      return this.report('rollback', `the agency log says entries ${b.leaf.from} to ${b.leaf.through} were superseded on ${b.leaf.accepted} and kept in ${folder}, which is missing`);
+    }
+    lines.forEach((l, i) => {
+      const seq = b.leaf.from + i;
+      if (b.hashes.get(seq) !== sha256Hex(l)) this.report('receipt-contradicted', `${folder}/ledger.jsonl line ${i + 1} is not the superseded entry ${seq} the agency logged`);
+    });
+    if (lines.length !== b.hashes.size) this.report('rollback', `${folder}/ledger.jsonl holds ${lines.length} superseded entries; the agency log recorded ${b.hashes.size}`);
+  }
+
+  /** Superseded branches seen, for the device report. */
+  readonly supersededReport: { from: number; through: number; accepted: string; folder: string }[] = [];
 
   /** A receipt's tlog-proof: its checkpoint is the log's, it includes the receipt's leaf, and the store's log agrees. */
   private checkProof(line: number, r: Receipt): void {

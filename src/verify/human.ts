@@ -43,6 +43,9 @@ export function formatReport(r: VerifyReport): string {
         `${plural(d.entries, 'ledger entry', 'ledger entries')}, ${plural(d.segments, 'sealed segment')}${deletedNote(d.deletedSegments ?? 0)}, ` +
         `${plural(d.sessions.length, 'session')}${bad === 0 ? ' - every check passed.' : ` - ${plural(bad, 'problem')}.`}`,
     );
+    for (const b of d.superseded ?? []) {
+      out.push(`  Entries ${b.from} to ${b.through} were signed by an older key and superseded by a newer certificate on ${b.accepted}; kept in ${b.folder}. Ask the agency why (a stolen or replaced key).`);
+    }
     for (const s of d.sessions) {
       const m = matterByCode(s.matter);
       const matter = m ? `${m.zh} ${m.en}` : s.matter;

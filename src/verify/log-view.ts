@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { LOG_CERT_FILE, LOG_DIR, WITNESSED_FILE, parseLeaf, type SegmentLeaf } from '../evidence/log-leaf.js';
+import { LOG_CERT_FILE, LOG_DIR, WITNESSED_FILE, parseLeaf, type SegmentLeaf, type SupersededLeaf } from '../evidence/log-leaf.js';
 import { checkCertificate, parseCertificate, subjectField } from '../pki/certs.js';
 import { ROLE_LOG } from '../pki/ca.js';
 import { HASH_SIZE, StreamingRoot, leafHash } from '../tlog/merkle.js';
@@ -21,6 +21,26 @@ export class DeviceLog {
   count = 0;
   /** Sealed files the log holds, by segment name. */
   readonly segments = new Map<string, SegmentLeaf>();
+  /** Branches the log recorded as superseded (§5.5): their entries and files stay known, for receipts issued for them. */
+  readonly superseded: { leaf: SupersededLeaf; hashes: Map<number, string>; segments: SegmentLeaf[] }[] = [];
+
+  /** A superseded leaf: the entries from `from` on leave the device's line, and are kept aside. */
+  supersede(index: number, l: SupersededLeaf, problem: LogProblem): void {
+    if (l.from >= this.count || l.through !== this.count - 1 || this.hashHex(l.from) !== l.hash) {
+      return problem(`log leaf ${index} supersedes entries ${l.from} to ${l.through} of ${l.device}, which are not the log's last entries of that device`);
+    }
+    const hashes = new Map<number, string>();
+    for (let seq = l.from; seq < this.count; seq++) hashes.set(seq, this.hashHex(seq)!);
+    const segments = [...this.segments.values()].filter((s) => s.manifestSeq >= l.from);
+    for (const s of segments) this.segments.delete(s.name);
+    this.superseded.push({ leaf: l, hashes, segments });
+    this.count = l.from;
+  }
+
+  /** Whether a superseded branch held entry `seq` with `hash` (a receipt for it is then no contradiction). */
+  wasSuperseded(seq: number, hash: string): boolean {
+    return this.superseded.some((b) => b.hashes.get(seq) === hash);
+  }
 
   push(hash: Buffer, accepted: number): void {
     if (this.count * 32 >= this.buf.length) {
@@ -173,6 +193,7 @@ function fileLeaf(view: LogView, index: number, data: Buffer, problem: LogProble
     else d.segments.set(l.name, l);
     return;
   }
+  if (l.kind === 'superseded') return d.supersede(index, l, problem);
   // The receiver logs each device's entries in ledger order, each once.
   if (l.seq !== d.count) return problem(`log leaf ${index} records entry ${l.seq} of ${l.device} where entry ${d.count} was due`);
   d.push(Buffer.from(l.hash, 'hex'), Date.parse(l.accepted));

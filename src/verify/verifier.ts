@@ -211,6 +211,7 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
   return {
     deviceId,
     agency: agencyCheck.isReceiverStore,
+    ...(agencyCheck.supersededReport.length > 0 ? { superseded: agencyCheck.supersededReport } : {}),
     entries: read.entries,
     segments: manifests.length,
     ...(deletedSegments > 0 ? { deletedSegments } : {}),

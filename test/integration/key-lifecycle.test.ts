@@ -8,17 +8,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, createPrivateKey } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupTmp, makeCa, tmp } from '../helpers/fixtures.js';
 import { receiptSigner } from '../helpers/report-store.js';
-import { testAgencyLog } from '../helpers/receiver-store.js';
+import { AgencyLog } from '../../src/receiver/agency-log.js';
+import { LogFiles } from '../../src/receiver/log-files.js';
 import { openStateDb } from '../../src/state/db.js';
 import { Ledger } from '../../src/evidence/ledger.js';
 import { attachSignature, encodeUnsigned, lineHash } from '../../src/evidence/entry.js';
 import { KeySigner } from '../../src/evidence/signer.js';
 import { ENTRY } from '../../src/evidence/types.js';
-import { createCsr, initCa, revokeCertificate, signDeviceCsr } from '../../src/pki/ca.js';
+import { createCsr, initCa, logOrigin, revokeCertificate, signDeviceCsr } from '../../src/pki/ca.js';
 import { Revocations } from '../../src/pki/crl.js';
 import { openReceiverDb } from '../../src/receiver/store-db.js';
 import { LedgerIngest } from '../../src/receiver/ledger-ingest.js';
@@ -73,12 +74,17 @@ class Agency {
   readonly db = openReceiverDb(this.store);
   readonly logs: { msg: string; problem?: string }[] = [];
   revocations = Revocations.none();
-  readonly ingest = new LedgerIngest(this.store, this.db, caPems, receiptSigner(ca.dir), 'receiver:1', createLogger('rx', { sink: (l) => this.logs.push(JSON.parse(l) as { msg: string }) }), testAgencyLog(this.db));
+  readonly log = new AgencyLog(this.db, createPrivateKey(readFileSync(ca.paths.logKey, 'utf8')), logOrigin(caPems[0]!));
+  readonly files = new LogFiles(this.store, this.db, this.log);
+  readonly ingest = new LedgerIngest(this.store, this.db, caPems, receiptSigner(ca.dir), 'receiver:1', createLogger('rx', { sink: (l) => this.logs.push(JSON.parse(l) as { msg: string }) }), this.log);
   constructor() {
     this.ingest.useRevocations(() => this.revocations);
+    this.files.republish(readFileSync(ca.paths.logCert, 'utf8'));
   }
   take(lines: string[], now = new Date()): { appended: number; refused?: string } {
-    return this.ingest.ingest(DEVICE, lines, DEADLINE, now);
+    const r = this.ingest.ingest(DEVICE, lines, DEADLINE, now);
+    this.files.publish();
+    return r;
   }
   stored(): number {
     return this.ingest.deviceState(DEVICE)?.seq ?? -1;
@@ -173,6 +179,55 @@ describe('an old key tries to take the device over', () => {
     const got = agency.take(g.lines());
     expect(got.refused).toBeUndefined();
     expect(got).toMatchObject({ appended: 4 });
+  });
+});
+
+describe('a conflict is settled for the newest certificate', () => {
+  it('a stolen current key cannot lock the genuine gateway out: once re-enrolled, its newer certificate supersedes the forged branch', async () => {
+    const now = Date.now();
+    const k1 = deviceKey(new Date(now - 10 * DAY), 365);
+    const g = new Gateway(k1, now - 3 * DAY);
+    g.ledger.append(ENTRY.serviceStarted, {});
+    const agency = new Agency();
+    agency.take(g.lines());
+    const fork = agency.stored();
+
+    // The thief, with the device's current key, gets entries in first.
+    const forged = forge(g, k1, now - 2 * DAY, [
+      [ENTRY.sessionOpened, { sessionId: 'forged', matter: 'other', caseRef: 'FORGED', officers: [{ name: 'x', badge: '1' }] }],
+      [ENTRY.sessionClosed, { sessionId: 'forged', reason: 'stopped' }],
+    ]);
+    expect(agency.take(forged).refused).toBeUndefined();
+    // The genuine gateway's own entries conflict: refused, it is locked out for now.
+    g.at = now - 2 * DAY + 1000;
+    g.ledger.append(ENTRY.serviceStopped, {});
+    expect(agency.take(g.lines(fork + 1)).appended).toBe(0);
+    expect(agency.logs.some((l) => /refused lines that conflict/.test(l.msg) && /only a newer certificate can settle/.test(String((l as { why?: string }).why)))).toBe(true);
+
+    // The agency re-enrols the gateway: its newer certificate settles the conflict in its favour.
+    g.at = now;
+    g.useKey(deviceKey(new Date(now - 1000), 365));
+    g.ledger.append(ENTRY.serviceStarted, {});
+    const r = agency.take(g.lines(fork + 1));
+    expect(r.refused).toBeUndefined();
+    expect(agency.stored()).toBe(g.ledger.head()!.seq);
+    expect(agency.logs.some((l) => /a newer certificate superseded the stored ledger/.test(l.msg))).toBe(true);
+    const kept = join(agency.store, DEVICE, 'superseded');
+    const [folder] = readdirSync(kept);
+    expect(readFileSync(join(kept, folder!, 'ledger.jsonl'), 'utf8').trimEnd().split('\n')).toEqual(forged);
+
+    // The store verifies, the supersession reported, the receipts issued for the forged branch vouching for it aside.
+    const v = await verifyStore(agency.store, { caPems });
+    expect(v.findings).toEqual([]);
+    expect(v.devices[0]!.superseded).toEqual([{ from: fork + 1, through: fork + 2, accepted: expect.any(String), folder: `superseded/${folder}` }]);
+
+    // The thief's old branch cannot come back: its certificate is not newer.
+    expect(agency.take(forged).appended).toBe(0);
+    expect(agency.stored()).toBe(g.ledger.head()!.seq);
+
+    // Removing the superseded branch from the store is a rollback of what the agency logged.
+    rmSync(join(kept, folder!), { recursive: true });
+    expect((await verifyStore(agency.store, { caPems })).findings.map((f) => f.kind)).toContain('rollback');
   });
 });
 

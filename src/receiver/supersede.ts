@@ -1,0 +1,169 @@
+/**
+ * How a conflict over a device's ledger is settled (evidence-format.md §5.5): no other key can lock the genuine
+ * current one out. When lines arrive from a seq the receiver already holds, with other content, and they follow the
+ * stored entry before it, verify, and install a certificate newer (issued later) than every certificate that signed
+ * the stored entries from that seq on — valid now, not revoked — the stored branch from that seq is superseded: its lines (and the sealed files they describe) move to
+ * `<device>/superseded/<seq>-<hash>/`, the ledger is cut back before it, the agency log records the supersession,
+ * and the newer branch is stored from there. Whoever kept an older key (a stolen or replaced one) can then no
+ * longer hold the device's ledger: the agency re-enrols the gateway, and its next certificate wins.
+ */
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { prepared, type Db } from '../state/db.js';
+import { lineHash, parseLine, splitSignature, type LedgerEntry } from '../evidence/entry.js';
+import { verifySignature } from '../evidence/signer.js';
+import { ENTRY } from '../evidence/types.js';
+import { LEDGER_FILE, SEGMENTS_DIR } from '../evidence/head.js';
+import { SUPERSEDED_DIR } from '../evidence/log-leaf.js';
+import { sealedFileName } from '../evidence/sealer.js';
+import { checkCertificate, parseCertificate } from '../pki/certs.js';
+import { ROLE_DEVICE } from '../pki/ca.js';
+import type { Revocations } from '../pki/crl.js';
+import { fsyncDirSync } from '../util/fsx.js';
+import { startClock, timeStep, type Clock } from '../verify/key-lifecycle.js';
+import type { AgencyLog } from './agency-log.js';
+import { partialDir } from './store-db.js';
+
+
+export interface Superseded {
+  from: number;
+  through: number;
+  /** The folder the superseded lines and files went to, relative to the device folder. */
+  folder: string;
+  /** The state of the ledger before `from`, to continue from. */
+  before: { seq: number; hash: string; cert: string; bytes: number; clock: Clock };
+}
+
+interface Ctx {
+  store: string;
+  db: Db;
+  caPems: string[];
+  revocations: Revocations;
+  log: AgencyLog;
+  now: Date;
+}
+
+/** Lines of a ledger file with their byte offsets, read in chunks (a rare event, on files of any size). */
+function* linesWithOffsets(path: string): Generator<{ line: string; start: number; end: number }> {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(1 << 20);
+    let carry = Buffer.alloc(0);
+    let pos = 0;
+    let base = 0;
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, pos);
+      if (n === 0) break;
+      pos += n;
+      let data = Buffer.concat([carry, buf.subarray(0, n)]);
+      let at = 0;
+      for (let i = data.indexOf(0x0a); i >= 0; i = data.indexOf(0x0a, at)) {
+        yield { line: data.toString('utf8', at, i), start: base + at, end: base + i + 1 };
+        at = i + 1;
+      }
+      base += at;
+      carry = Buffer.from(data.subarray(at));
+      data = carry;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const issuedAt = (pem: string): number => Date.parse(parseCertificate(pem)?.validFrom ?? '');
+
+/**
+ * Settle a conflict at the first seq of `incoming` (consecutive lines of one entries message, from the conflict on)
+ * in its favour, if it may win (the module comment says when). Runs inside the receiver's write transaction.
+ * Returns what was superseded, or why `incoming` does not win.
+ */
+export function supersede(ctx: Ctx, device: string, incoming: { line: string; entry: LedgerEntry }[], storedSeq: number): Superseded | { why: string } {
+  const first = incoming[0]!.entry;
+  const dir = join(ctx.store, device);
+  const path = join(dir, LEDGER_FILE);
+  let certBefore = '';
+  let prevHash = '';
+  let bytes = 0;
+  const clock = startClock();
+  const branch: { line: string; entry: LedgerEntry; signer: string }[] = [];
+  let inForce = '';
+  for (const l of linesWithOffsets(path)) {
+    const p = parseLine(l.line);
+    if (!p.ok) return { why: `the stored ledger cannot be read at byte ${l.start}` };
+    const s = p.entry;
+    if (s.seq > storedSeq) break;
+    if (s.type === ENTRY.ledgerOpened || s.type === ENTRY.certificateInstalled) inForce = s.body.cert as string;
+    if (s.seq < first.seq) {
+      certBefore = inForce;
+      prevHash = lineHash(l.line);
+      bytes = l.end;
+      timeStep(clock, s);
+    } else {
+      branch.push({ line: l.line, entry: s, signer: inForce });
+    }
+  }
+  if (branch.length === 0 || branch[0]!.entry.seq !== first.seq) return { why: `the stored ledger has no entry ${first.seq}` };
+
+  // The incoming branch: it follows the stored entry before the conflict, each line the one before, each signed by
+  // the certificate in force; it must install a certificate newer than every one that signed the stored branch.
+  let cert = certBefore;
+  let prev = prevHash;
+  const times = { ...clock };
+  let newest: string | undefined;
+  for (const { line, entry: e } of incoming) {
+    if (e.seq !== first.seq + incoming.findIndex((x) => x.entry === e) || e.prev !== prev) return { why: `the lines from ${first.seq} on do not follow each other and the stored entry ${first.seq - 1}` };
+    if (e.type === ENTRY.ledgerOpened || e.type === ENTRY.certificateInstalled) {
+      const c = e.body.cert as string;
+      const problems = [...checkCertificate(c, ctx.caPems, { at: ctx.now, role: ROLE_DEVICE, commonName: device }), ...checkCertificate(c, ctx.caPems, { at: new Date(e.time), role: ROLE_DEVICE, commonName: device })];
+      if (problems.length > 0) return { why: `the certificate of entry ${e.seq} is not valid: ${problems.map((p) => p.detail).join('; ')}` };
+      if (ctx.revocations.of(c)) return { why: `the certificate of entry ${e.seq} is revoked` };
+      if (cert && issuedAt(c) < issuedAt(cert)) return { why: `entry ${e.seq} brings back an older certificate` };
+      cert = c;
+      if (!newest || issuedAt(c) > issuedAt(newest)) newest = c;
+    }
+    const key = parseCertificate(cert)?.publicKey;
+    const parts = splitSignature(line);
+    if (!key || !parts || !verifySignature(Buffer.from(parts.signed, 'utf8'), parts.sig, key)) return { why: `the signature of entry ${e.seq} does not verify` };
+    const reversed = timeStep(times, e);
+    if (reversed) return { why: `entry ${e.seq}: ${reversed}` };
+    prev = lineHash(line);
+  }
+  if (!newest) return { why: 'the lines from the conflict on install no certificate: only a newer certificate can settle a conflict' };
+  if (!branch.every((b) => issuedAt(b.signer) < issuedAt(newest!))) {
+    return { why: 'the stored entries from there are signed by a certificate as new as the incoming one or newer: the stored branch stands' };
+  }
+  const e = first;
+
+  // Move the stored branch aside, with the files its manifests describe, then cut the ledger back.
+  const through = branch[branch.length - 1]!.entry.seq;
+  const folder = join(SUPERSEDED_DIR, `${e.seq}-${lineHash(branch[0]!.line).slice(0, 12)}`);
+  mkdirSync(join(dir, folder, SEGMENTS_DIR), { recursive: true });
+  writeFileSync(join(dir, folder, LEDGER_FILE), branch.map((b) => b.line + '\n').join(''));
+  const fd = openSync(join(dir, folder, LEDGER_FILE), 'r');
+  fsyncSync(fd);
+  closeSync(fd);
+  const names = branch.filter((b) => b.entry.type === ENTRY.segmentSealed).map((b) => String(b.entry.body.segment));
+  for (const name of names) {
+    const file = join(dir, SEGMENTS_DIR, sealedFileName(name));
+    if (existsSync(file)) renameSync(file, join(dir, folder, SEGMENTS_DIR, sealedFileName(name)));
+    rmSync(join(partialDir(ctx.store, device), sealedFileName(name)), { force: true });
+  }
+  fsyncDirSync(join(dir, folder, SEGMENTS_DIR));
+  fsyncDirSync(join(dir, folder));
+  fsyncDirSync(dir);
+  const wfd = openSync(path, 'r+');
+  try {
+    ftruncateSync(wfd, bytes);
+    fsyncSync(wfd);
+  } finally {
+    closeSync(wfd);
+  }
+  prepared(ctx.db, 'DELETE FROM entries WHERE device = ? AND seq >= ?').run(device, e.seq);
+  prepared(ctx.db, 'DELETE FROM manifests WHERE device = ? AND seq >= ?').run(device, e.seq);
+  for (const name of names) {
+    prepared(ctx.db, 'DELETE FROM files WHERE device = ? AND name = ?').run(device, name);
+    prepared(ctx.db, 'DELETE FROM chunks WHERE device = ? AND name = ?').run(device, name);
+  }
+  ctx.log.append([{ v: 1, kind: 'superseded', device, from: e.seq, through, hash: lineHash(branch[0]!.line), by: lineHash(incoming[0]!.line), accepted: ctx.now.toISOString() }]);
+  return { from: e.seq, through, folder, before: { seq: e.seq - 1, hash: prevHash, cert: certBefore, bytes, clock } };
+}
