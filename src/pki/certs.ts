@@ -106,7 +106,10 @@ export function checkCertificate(
   }
   if (expect.role !== undefined) {
     const ou = subjectField(leaf, 'OU');
-    if (ou !== expect.role) problems.push({ kind: 'wrong-role', detail: `the certificate is for role ${JSON.stringify(ou)}, not ${JSON.stringify(expect.role)}` });
+    // Exactly one OU: a certificate naming two roles would serve both (evidence-format.md §5.2).
+    const ous = leaf.subject.split('\n').filter((l) => l.startsWith('OU=')).length;
+    if (ous > 1) problems.push({ kind: 'wrong-role', detail: `the certificate names ${ous} roles (OU); a certificate has exactly one` });
+    else if (ou !== expect.role) problems.push({ kind: 'wrong-role', detail: `the certificate is for role ${JSON.stringify(ou)}, not ${JSON.stringify(expect.role)}` });
   }
   if (expect.publicKey && !leaf.publicKey.equals(expect.publicKey)) {
     problems.push({ kind: 'wrong-key', detail: 'the certificate does not carry this device\'s public key (it belongs to another key)' });

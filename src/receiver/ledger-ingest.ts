@@ -240,6 +240,7 @@ export class LedgerIngest {
     if (e.seq !== seq + 1) return `has seq ${e.seq} where ${seq + 1} was expected`;
     if (e.prev !== prevHash) return 'does not link to the entry before it (prev hash differs)';
     if (seq === -1 && e.type !== ENTRY.ledgerOpened) return 'the first entry is not ledger.opened';
+    if (seq !== -1 && e.type === ENTRY.ledgerOpened) return 'a second ledger.opened entry: a ledger has one genesis entry';
     let key: KeyObject | undefined;
     if (e.type === ENTRY.ledgerOpened || e.type === ENTRY.certificateInstalled) {
       const bad = checkCertBody(e.body);

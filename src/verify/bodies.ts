@@ -45,6 +45,11 @@ export function checkManifest(body: Record<string, unknown>): string | undefined
   });
   if (top) return `manifest: ${top}`;
   if (Date.parse(body.end as string) < Date.parse(body.start as string)) return 'manifest: end is before start';
+  if (body.file !== `segments/${body.segment as string}.seg`) return `manifest: file is ${String(body.file)}, not segments/${body.segment as string}.seg`;
+  // AES-GCM adds its 16-byte tag and nothing else (section 7.2).
+  const plain = body.plain as { size: number };
+  const stored = body.stored as { size: number };
+  if (stored.size !== plain.size + 16) return `manifest: stored.size ${stored.size} is not plain.size ${plain.size} + 16 (the GCM tag)`;
   return undefined;
 }
 

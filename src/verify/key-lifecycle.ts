@@ -68,6 +68,8 @@ type Report = (kind: FindingKind, detail: string) => void;
 export class KeyLifecycle {
   private readonly clock = startClock();
   private cert: string | undefined;
+  /** Consecutive entries dated outside the validity of the certificate in force, reported as one finding. */
+  private outside: { from: number; to: number; fromLine: number; detail: string } | undefined;
 
   constructor(
     private readonly revocations: Revocations,
@@ -94,5 +96,28 @@ export class KeyLifecycle {
     }
     const revoked = revokedProblem(this.revocations, this.cert, at);
     if (revoked) this.report('revoked-key', `line ${lineNo}: entry ${e.seq} (${e.type}) is signed by a revoked key: ${revoked}`);
+    this.inValidity(lineNo, e);
+  }
+
+  /** Every entry must be dated within the validity of the certificate whose key signs it (§5.2, at the entry's time). */
+  private inValidity(lineNo: number, e: LedgerEntry): void {
+    const x = this.cert ? parseCertificate(this.cert) : undefined;
+    const t = Date.parse(e.time);
+    const bad = x && (t < Date.parse(x.validFrom) || t > Date.parse(x.validTo));
+    if (bad && this.outside && this.outside.to === e.seq - 1) {
+      this.outside.to = e.seq;
+      return;
+    }
+    this.finish();
+    if (bad) this.outside = { from: e.seq, to: e.seq, fromLine: lineNo, detail: `valid from ${new Date(x.validFrom).toISOString()} to ${new Date(x.validTo).toISOString()}` };
+  }
+
+  /** Report what is pending (call after the last entry). */
+  finish(): void {
+    const o = this.outside;
+    this.outside = undefined;
+    if (!o) return;
+    const which = o.from === o.to ? `entry ${o.from}` : `entries ${o.from} to ${o.to} (${o.to - o.from + 1})`;
+    this.report('untrusted-certificate', `line ${o.fromLine}: ${which} are dated outside the validity of the certificate whose key signs them (${o.detail}): renew certificates before they expire`);
   }
 }

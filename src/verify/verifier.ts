@@ -20,6 +20,7 @@ import { analyseSession, DEFAULT_GAP_OPTIONS, type GapOptions, type SessionFacts
 import type { DeviceReport, Finding, FindingKind, VerifyReport } from './findings.js';
 import { AgencyEvidence } from './agency-evidence.js';
 import { KeyLifecycle } from './key-lifecycle.js';
+import { LedgerConsistency } from './consistency.js';
 import { Revocations } from '../pki/crl.js';
 import type { WitnessKey } from '../tlog/checkpoint.js';
 
@@ -76,6 +77,7 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
   const report = (kind: FindingKind, detail: string): void => void local.push({ kind, detail });
   const agencyCheck = agency.forDevice(dir, report);
   const keys = new KeyLifecycle(opts.revocations ?? Revocations.none(), opts.caPems, report);
+  const consistency = new LedgerConsistency(report);
   const sessions = new Map<string, SessionFacts>();
   const manifests: { lineNo: number; m: SegmentManifest }[] = [];
   const statements = new Map<string, Set<string>>();
@@ -94,6 +96,7 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
     if (head && e.seq === head.seq) hashAtHeadSeq = hash;
     agencyCheck.entry(lineNo, e, hash);
     keys.entry(lineNo, e);
+    consistency.entry(lineNo, e);
     const b = e.body;
     const malformed = (err: string | undefined): boolean => {
       if (err) report('malformed', `line ${lineNo}: ${err}`);
@@ -178,6 +181,7 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
   }, report);
   const deviceId = read.deviceId;
   agencyCheck.finish();
+  keys.finish();
 
   // Head: proves the ledger was not cut short at a line boundary. Where the agency vouches for the folder, only its
   // head counts: a device key can sign a head for any ledger it rewrote.

@@ -121,7 +121,9 @@ describe('tampering with ledger bytes', () => {
     flipByte(join(c.deviceDir, LEDGER), offset); // C -> B: still valid, canonical JSON
     const r = await verify(c.storeDir, pristine);
     expect(r.ok).toBe(false);
-    expect(kinds(r)).toEqual(['bad-signature', 'broken-chain']);
+    // And the session's segments now name another case than it: each manifest contradicts it.
+    expect(kinds(r)).toEqual(['bad-signature', 'broken-chain', 'malformed']);
+    expect(details(r, 'malformed').every((d) => /gives another case reference than its session/.test(d))).toBe(true);
     expect(details(r, 'bad-signature')).toEqual([expect.stringMatching(new RegExp(`^line ${n}: the signature of entry seq ${n - 1} `))]);
     expect(details(r, 'broken-chain')).toEqual([`line ${n + 1}: entry seq ${n} does not link to the line before it (prev hash differs)`]);
   });

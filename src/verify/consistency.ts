@@ -1,0 +1,44 @@
+/**
+ * What a ledger must not say against itself (evidence-format.md §10, items 12-15): a second genesis entry, two
+ * manifests for one sealed file, a manifest that contradicts its session (matter, case, officers), a segment that
+ * ends after the entry that sealed it. Fed entry by entry; keeps a few bytes per session and per sealed file.
+ */
+import type { LedgerEntry } from '../evidence/entry.js';
+import { ENTRY } from '../evidence/types.js';
+import { TIME_TOLERANCE_MS } from './key-lifecycle.js';
+import type { FindingKind } from './findings.js';
+
+type Report = (kind: FindingKind, detail: string) => void;
+
+const officersKey = (v: unknown): string =>
+  Array.isArray(v) ? JSON.stringify(v.map((o: { name?: unknown; badge?: unknown }) => [o?.badge, o?.name]).sort()) : '';
+
+export class LedgerConsistency {
+  private readonly sessions = new Map<string, { matter: unknown; caseRef: unknown; officers: string }>();
+  /** Sealed files by name, with the line of the manifest that first named each. */
+  private readonly files = new Map<string, number>();
+
+  constructor(private readonly report: Report) {}
+
+  entry(lineNo: number, e: LedgerEntry): void {
+    const b = e.body;
+    if (e.type === ENTRY.ledgerOpened && e.seq > 0) {
+      this.report('broken-chain', `line ${lineNo}: a second ledger.opened entry (seq ${e.seq}): a ledger has one genesis entry; a new certificate is a certificate.installed entry`);
+    } else if (e.type === ENTRY.sessionOpened && typeof b.sessionId === 'string' && !this.sessions.has(b.sessionId)) {
+      this.sessions.set(b.sessionId, { matter: b.matter, caseRef: b.caseRef, officers: officersKey(b.officers) });
+    } else if (e.type === ENTRY.segmentSealed && typeof b.file === 'string') {
+      const first = this.files.get(b.file);
+      if (first !== undefined) this.report('broken-chain', `line ${lineNo}: the manifest names ${b.file}, which the manifest on line ${first} already names: one sealed file, one manifest`);
+      else this.files.set(b.file, lineNo);
+      const s = typeof b.sessionId === 'string' ? this.sessions.get(b.sessionId) : undefined;
+      if (s) {
+        const differs = [s.matter !== b.matter && 'matter', s.caseRef !== b.caseRef && 'case reference', s.officers !== officersKey(b.officers) && 'officers'].filter(Boolean);
+        if (differs.length > 0) this.report('malformed', `line ${lineNo}: the manifest of ${String(b.segment)} gives another ${differs.join(', ')} than its session ${String(b.sessionId)} opened with`);
+      }
+      const end = typeof b.end === 'string' ? Date.parse(b.end) : NaN;
+      if (end > Date.parse(e.time) + TIME_TOLERANCE_MS) {
+        this.report('time-reversed', `line ${lineNo}: segment ${String(b.segment)} ends at ${String(b.end)}, after the entry that sealed it (${e.time})`);
+      }
+    }
+  }
+}
