@@ -34,7 +34,7 @@ export function defaultSimConfig(deviceId: string, ca: CaPaths): Record<string, 
     installation: 'interview-room',
     place: '演示执法局 一号询问室 (demo interview room 1)',
     stateDir: './state',
-    agency: { caCert: ca.caCert, encryptionKey: ca.agencyPub },
+    agency: { caCert: ca.caCert, encryptionCert: ca.agencyEncCert },
     recording: {
       segmentSeconds: 4,
       expectedSessionMinutes: 10,
