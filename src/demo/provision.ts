@@ -98,7 +98,7 @@ export function provisionReceiver(o: {
     protocolVersion: o.protocolVersion ?? 5,
     ...(o.shareGroup !== undefined ? { shareGroup: o.shareGroup } : {}),
     tls: { cert, key },
-    agency: { caCert: ca.caCert, receiptKey: ca.receiptKey, receiptCert: ca.receiptCert },
+    agency: { caCert: ca.caCert, receiptKey: ca.receiptKey, receiptCert: ca.receiptCert, encryptionCerts: [ca.agencyEncCert] },
   };
   const configPath = join(o.dir, `${o.name}.json`);
   writeFileAtomicSync(configPath, JSON.stringify(obj, null, 2) + '\n');

@@ -14,7 +14,8 @@ export interface ReceiverConfig {
   /** The shared-subscription group; null subscribes plainly (a single receiver, or a broker without $share). */
   shareGroup: string | null;
   tls: { cert: string; key: string };
-  agency: { caCert: string; receiptKey: string; receiptCert: string };
+  /** `encryptionCerts`: the agency's current encryption certificates; manifests must be wrapped for one of them. */
+  agency: { caCert: string; receiptKey: string; receiptCert: string; encryptionCerts: string[] };
 }
 
 const path = { type: 'string', minLength: 1 } as const;
@@ -34,8 +35,8 @@ const schema = {
     agency: {
       type: 'object',
       additionalProperties: false,
-      required: ['caCert', 'receiptKey', 'receiptCert'],
-      properties: { caCert: path, receiptKey: path, receiptCert: path },
+      required: ['caCert', 'receiptKey', 'receiptCert', 'encryptionCerts'],
+      properties: { caCert: path, receiptKey: path, receiptCert: path, encryptionCerts: { type: 'array', minItems: 1, items: path } },
     },
   },
 } as const;
@@ -53,7 +54,12 @@ export function parseReceiverConfig(obj: unknown, file: string): ReceiverConfig 
     file: resolve(file),
     store: abs(c.store),
     tls: { cert: abs(c.tls.cert), key: abs(c.tls.key) },
-    agency: { caCert: abs(c.agency.caCert), receiptKey: abs(c.agency.receiptKey), receiptCert: abs(c.agency.receiptCert) },
+    agency: {
+      caCert: abs(c.agency.caCert),
+      receiptKey: abs(c.agency.receiptKey),
+      receiptCert: abs(c.agency.receiptCert),
+      encryptionCerts: c.agency.encryptionCerts.map(abs),
+    },
   };
 }
 

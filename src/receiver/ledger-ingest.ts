@@ -20,6 +20,7 @@ import { writeFileAtomicSync, fsyncDirSync } from '../util/fsx.js';
 import type { Logger } from '../util/log.js';
 import { appendReceipt } from './receipts-file.js';
 import { durably } from './store-db.js';
+import type { CurrentEncryptionKeys } from './encryption-keys.js';
 
 export interface EntriesOutcome {
   appended: number;
@@ -47,6 +48,7 @@ export class LedgerIngest {
     private readonly signer: Signer,
     private readonly receiverName: string,
     private readonly log: Logger,
+    private readonly encryption: CurrentEncryptionKeys,
   ) {}
 
   deviceState(device: string): { seq: number; hash: string } | null {
@@ -163,7 +165,7 @@ export class LedgerIngest {
     if (!key) return 'no certificate vouches for it';
     const parts = splitSignature(line);
     if (!parts || !verifySignature(Buffer.from(parts.signed, 'utf8'), parts.sig, key)) return `the signature of this ${e.type} entry does not verify with the device certificate`;
-    return undefined;
+    return this.encryption.problem(e);
   }
 
   /** Cut any torn tail past the committed length, append, fsync; returns the new committed length. */

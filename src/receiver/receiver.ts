@@ -21,6 +21,7 @@ import { openReceiverDb } from './store-db.js';
 import { LedgerIngest } from './ledger-ingest.js';
 import { FileIngest } from './file-ingest.js';
 import { InOrder } from './in-order.js';
+import { CurrentEncryptionKeys } from './encryption-keys.js';
 
 export interface ReceiverStats {
   /** Chunks and their bytes taken in, resends included: what a resumed upload cost. */
@@ -54,9 +55,10 @@ export class Receiver {
     const caPem = readFileSync(cfg.agency.caCert, 'utf8');
     const caPems = splitPemBundle(caPem);
     const signer = this.receiptSigner(caPems);
+    const encryption = CurrentEncryptionKeys.load(cfg.agency.encryptionCerts, caPems, this.now());
     mkdirSync(cfg.store, { recursive: true });
     this.db = openReceiverDb(cfg.store);
-    this.ledger = new LedgerIngest(cfg.store, this.db, caPems, signer, cfg.name, this.log.child('ledger'));
+    this.ledger = new LedgerIngest(cfg.store, this.db, caPems, signer, cfg.name, this.log.child('ledger'), encryption);
     this.files = new FileIngest(cfg.store, this.db, signer, cfg.name);
     const dropped = this.files.dropEarlierClaims();
     if (dropped > 0) this.log.info('dropped the claims of an earlier run that stopped mid-write; those bytes are written again', { claims: dropped });
