@@ -11,7 +11,9 @@ export type FindingKind =
   /** A segment.deleted entry not covered by a genuine receipt for that file recorded before it. */
   | 'deleted-without-receipt'
   /** A receipt.received entry whose receipt is not genuine (signature, certificate, shape or device). */
-  | 'bad-receipt';
+  | 'bad-receipt'
+  /** A manifest whose data key is not wrapped for the trusted agency encryption certificate in force (or the key given). */
+  | 'wrong-encryption-key';
 
 export interface Finding {
   kind: FindingKind;

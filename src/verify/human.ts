@@ -13,6 +13,7 @@ const KIND_TEXT: Record<string, string> = {
   malformed: 'malformed',
   'deleted-without-receipt': 'deleted without receipt',
   'bad-receipt': 'bad receipt',
+  'wrong-encryption-key': 'wrong encryption key',
 };
 
 /** Receipted deletions: those files are at the agency, not here (verify the agency's store for them). */

@@ -15,6 +15,7 @@ import { ROLE_DEVICE, ROLE_RECEIPT } from '../pki/ca.js';
 import { readLedger } from './ledger-reader.js';
 import { checkSegmentFile } from './segment-files.js';
 import { DeletionCheck } from './deletions.js';
+import { EncryptionKeyCheck } from './encryption-key.js';
 import * as B from './bodies.js';
 import { analyseSession, DEFAULT_GAP_OPTIONS, type GapOptions, type SessionFacts } from './sessions.js';
 import type { DeviceReport, Finding, FindingKind, VerifyReport } from './findings.js';
@@ -60,6 +61,7 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
   const manifests: { lineNo: number; m: SegmentManifest }[] = [];
   const statements = new Map<string, Set<string>>();
   const deletions = new DeletionCheck(opts.caPems, report);
+  const encryption = new EncryptionKeyCheck(opts.caPems, opts.agencyKey, report);
 
   const needSession = (id: string, lineNo: number, what: string): SessionFacts | undefined => {
     const s = sessions.get(id);
@@ -119,6 +121,7 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
         const m = B.asManifest(b);
         manifests.push({ lineNo, m });
         deletions.manifest(e.seq, m);
+        encryption.manifest(lineNo, m);
         const s = needSession(m.sessionId, lineNo, `segment ${m.segment}`);
         s?.segments.push({ sourceId: m.source.id, seq: m.seq, start: ms(m.start), end: ms(m.end), preEvent: m.preEvent === true });
         return;
@@ -150,6 +153,8 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
       case ENTRY.segmentDeleted:
         if (!malformed(B.checkSegmentDeleted(b))) deletions.deleted(lineNo, e);
         return;
+      case ENTRY.encryptionInstalled:
+        return encryption.installed(lineNo, e);
       default:
         return;
     }
@@ -159,7 +164,7 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
   // Head: proves the ledger was not cut short at a line boundary.
   if (head) checkHead(head, read, hashAtHeadSeq, opts.caPems, report);
 
-  const deletedSegments = await checkSegmentFiles(dir, manifests.map((x) => x.m), deletions, opts.agencyKey, report);
+  const deletedSegments = await checkSegmentFiles(dir, manifests.map((x) => x.m), deletions, (m) => encryption.keyFor(m), report);
 
   // Sessions: closed, statements, gaps.
   const sessionReports = [...sessions.values()].map((s) => {
@@ -192,12 +197,12 @@ async function checkSegmentFiles(
   dir: string,
   manifests: SegmentManifest[],
   deletions: DeletionCheck,
-  agencyKey: KeyObject | undefined,
+  agencyKey: (m: SegmentManifest) => KeyObject | undefined,
   report: (kind: FindingKind, detail: string) => void,
 ): Promise<number> {
   let deleted = 0;
   for (const m of manifests) {
-    const r = await checkSegmentFile(join(dir, m.file), m, agencyKey);
+    const r = await checkSegmentFile(join(dir, m.file), m, agencyKey(m));
     if (r.ok) continue;
     if (r.kind === 'missing-segment' && r.absent && deletions.isCovered(m.segment)) deleted++;
     else report(r.kind, r.detail);
