@@ -14,7 +14,7 @@ import { ROLE_ENCRYPTION } from './ca.js';
 export const MIN_RSA_BITS = 2048;
 
 export interface EncryptionCert {
-  /** The certificate as PEM, re-encoded from its DER (what the ledger's encryption.installed entry carries). */
+  /** The certificate as PEM re-encoded from its DER, CR LF line ends (what encryption.installed carries, §2). */
   pem: string;
   x509: X509Certificate;
   publicKey: KeyObject;
@@ -102,7 +102,7 @@ function keyIssue(key: KeyObject): EncryptionCertIssue | undefined {
   if (key.asymmetricKeyType !== 'rsa') {
     return issue(
       'weak-key',
-      `it carries a ${key.asymmetricKeyType ?? 'unknown'} key; data keys are wrapped with RSA-OAEP-256, which needs an RSA key of at least ${MIN_RSA_BITS} bits`,
+      `it carries a key of type ${key.asymmetricKeyType ?? 'unknown'}; data keys are wrapped with RSA-OAEP-256, which needs an RSA key of at least ${MIN_RSA_BITS} bits`,
       `它的密钥类型是 ${key.asymmetricKeyType ?? '未知'}；数据密钥用 RSA-OAEP-256 封装，需要至少 ${MIN_RSA_BITS} 位的 RSA 密钥`,
     );
   }
@@ -132,7 +132,7 @@ export function checkEncryptionCert(text: string, caPems: string[], at: Date): E
   const weak = keyIssue(x509.publicKey);
   if (weak) issues.push(weak);
   if (issues.length > 0) return { ok: false, issues };
-  return { ok: true, cert: { pem: x509.toString(), x509, publicKey: x509.publicKey, keyId: publicKeyId(x509.publicKey) } };
+  return { ok: true, cert: { pem: x509.toString().replace(/\r?\n/g, '\r\n'), x509, publicKey: x509.publicKey, keyId: publicKeyId(x509.publicKey) } };
 }
 
 /** The issues as one English sentence ("...; ...: fix"), each issue with its own fix. */
