@@ -3,7 +3,7 @@
  * be the agency's (src/pki/encryption-cert.ts) under the CA in `agency.caCert`. `recgw config check`, the gateway's
  * start and the console's config editor all refuse a config whose files fail here, with the same messages.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { splitPemBundle } from '../pki/certs.js';
 import { checkEncryptionCert, issuesText, issuesTextZh, type EncryptionCert } from '../pki/encryption-cert.js';
@@ -17,8 +17,17 @@ export interface AgencyPaths {
 
 type Read = { ok: true; text: string } | { ok: false; problem: ConfigProblem };
 
+/** Certificates are a few KiB; anything far larger is not one (and /dev/zero must not be read to the end). */
+const MAX_BYTES = 1 << 20;
+
 function readFor(key: string, path: string, what: { en: string; zh: string }): Read {
   try {
+    // Checked before reading: the console's editor can name any path, and reading a pipe would never return.
+    const st = statSync(path);
+    if (!st.isFile() || st.size > MAX_BYTES) {
+      const why = st.isFile() ? { en: `is ${st.size} bytes, too large for a certificate`, zh: `有 ${st.size} 字节，不可能是证书` } : { en: 'is not a regular file', zh: '不是普通文件' };
+      return { ok: false, problem: { key, message: `${path} ${why.en}: give ${what.en}`, zh: `${path} ${why.zh}：请提供${what.zh}` } };
+    }
     return { ok: true, text: readFileSync(path, 'utf8') };
   } catch (err) {
     if (isENOENT(err)) {
