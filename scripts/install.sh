@@ -289,7 +289,7 @@ if [ $MODE = gateway ]; then
   [ -f "$id_dir/device.pem" ] && [ -f "$id_dir/device-key.pem" ] && enrolled=1
 else
   enrolled=1
-  for k in tls.cert tls.key agency.caCert agency.receiptKey agency.receiptCert; do
+  for k in tls.cert tls.key agency.caCert agency.receiptKey agency.receiptCert agency.encryptionCerts.0; do
     f=$(confval "$k")
     [ -n "$f" ] && [ -f "$R$f" ] || enrolled=0
   done
@@ -326,7 +326,8 @@ fi
 if [ $MODE = gateway ]; then
   cat >&2 <<EOF
 install: next steps (then the service starts by itself at boot):
-  1. Put the agency's CA certificate and encryption key into $ETC (ca.pem, agency-pub.pem; mode 0640, group $SVC_USER).
+  1. Put the agency's CA certificate and encryption certificate into $ETC (ca.pem, agency-enc.pem; mode 0640,
+     group $SVC_USER). Never a key: the gateway refuses anything but the agency's encryption certificate.
   2. Edit $CONF for this installation (deviceId, place, sources, uplink) and check it:
        runuser -u $SVC_USER -- recgw config check --config $CONF
   3. Enrol, as the service user so that it owns its key:
@@ -338,8 +339,9 @@ EOF
 else
   cat >&2 <<EOF
 install: next steps (then the service starts by itself at boot):
-  1. Put the receiver's certificate and key, the agency CA and the receipt key and certificate into $ETC
-     (recgw ca receiver-cert; mode 0640, group $SVC_USER) and name them in $CONF.
+  1. Put the receiver's certificate and key, the agency CA, the receipt key and certificate, the agency log's key and
+     certificate and the agency's current encryption certificates into $ETC (recgw ca receiver-cert; mode 0640,
+     group $SVC_USER) and name them in $CONF.
   2. Edit $CONF (name: receiver:<label>, as in its certificate and the broker ACL; store under $STATE; broker).
   3. systemctl start $UNIT; journalctl -u $UNIT -f -o cat
 EOF

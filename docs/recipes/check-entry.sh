@@ -2,9 +2,9 @@
 # check-entry.sh DEVICE-DIR CA.PEM LINE [AGENCY-KEY.PEM]
 # Checks one entry of a recgw device folder with the openssl command line and POSIX tools only
 # (see docs/evidence-format.md): (a) the device certificate and the entry's signature, (b) its link to the
-# line before it, (c) for a segment.sealed entry, the sealed file's size and SHA-256, and (d) with the agency
-# private key, the wrapped data key and the decrypted content. Exit 0 = every check passed, 1 = a check
-# failed, 2 = bad arguments.
+# line before it, for a segment.sealed entry (c) the sealed file's size and SHA-256 and (d) that its data key
+# is wrapped for the agency encryption certificate in force, and (e) with the agency private key, the wrapped
+# data key and the decrypted content. Exit 0 = every check passed, 1 = a check failed, 2 = bad arguments.
 set -eu
 export LC_ALL=C
 [ $# -ge 3 ] || { echo "usage: $0 DEVICE-DIR CA.PEM LINE [AGENCY-KEY.PEM]" >&2; exit 2; }
@@ -18,6 +18,12 @@ fail() { echo "FAIL line $n: $*" >&2; exit 1; }
 ok() { echo "ok   line $n: $*"; }
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
+# The PEM certificate in body.cert of ledger line $1, with the JSON escapes \r\n turned back into line ends.
+certof() { sed -n "${1}p" "$ledger" | sed -n 's/.*"body":{"cert":"\([^"]*\)".*/\1/p' | awk '{ gsub(/\\r/, ""); gsub(/\\n/, "\n"); printf "%s", $0 }'; }
+# Certificates count at the time of the entry that carries them, not today: seconds since 1970 from a UTC time
+# (days-from-civil), for openssl verify -attime.
+epoch() { echo "$1" | awk -F'[-T:.]' '{ y = $1; m = $2; if (m <= 2) { y--; m += 12 }
+  printf "%.0f\n", (365 * y + int(y / 4) - int(y / 100) + int(y / 400) + int((153 * (m - 3) + 2) / 5) + $3 - 719469) * 86400 + $4 * 3600 + $5 * 60 + $6 }'; }
 
 line=$(sed -n "${n}p" "$ledger")
 [ -n "$line" ] || fail "$ledger has no line $n"
@@ -31,15 +37,11 @@ dev=$(field 1) seq=$(field 2) prev=$(field 3) time=$(field 4) type=$(field 5)
 # line (an entry that carries a certificate is signed with that certificate's key; the CA vouches for it).
 c=$(head -n "$n" "$ledger" | grep -n -E '"type":"(ledger\.opened|certificate\.installed)","body":\{"cert":"' | tail -n 1 | cut -d: -f1)
 [ -n "$c" ] || fail "no certificate entry comes before it"
-sed -n "${c}p" "$ledger" | sed -n 's/.*"body":{"cert":"\([^"]*\)".*/\1/p' |
-  awk '{ gsub(/\\r/, ""); gsub(/\\n/, "\n"); printf "%s", $0 }' > "$t/cert.pem"
+certof "$c" > "$t/cert.pem"
 subj=$(openssl x509 -in "$t/cert.pem" -noout -subject -nameopt RFC2253) || fail "line $c holds no readable certificate"
 case ",${subj#subject=}," in *",CN=$dev,"*) ;; *) fail "certificate of line $c is not issued to device $dev ($subj)" ;; esac
 case ",${subj#subject=}," in *",OU=recgw-device,"*) ;; *) fail "certificate of line $c is not a device certificate ($subj)" ;; esac
-# Valid at the entry's time, not today: seconds since 1970 from the UTC time (days-from-civil).
-at=$(echo "$time" | awk -F'[-T:.]' '{ y = $1; m = $2; if (m <= 2) { y--; m += 12 }
-  printf "%.0f\n", (365 * y + int(y / 4) - int(y / 100) + int(y / 400) + int((153 * (m - 3) + 2) / 5) + $3 - 719469) * 86400 + $4 * 3600 + $5 * 60 + $6 }')
-openssl verify -attime "$at" -CAfile "$ca" "$t/cert.pem" > /dev/null || fail "certificate of line $c is not valid under $ca at $time"
+openssl verify -attime "$(epoch "$time")" -CAfile "$ca" "$t/cert.pem" > /dev/null || fail "certificate of line $c is not valid under $ca at $time"
 ok "certificate of line $c: $subj, issued by $ca, valid at $time"
 openssl x509 -in "$t/cert.pem" -pubkey -noout > "$t/pub.pem"
 printf '%s\n' "$line" | sed 's|,"sig":"[A-Za-z0-9+/]*=*"}$|}|' | tr -d '\n' > "$t/signed.bin"
@@ -68,8 +70,25 @@ got=$(openssl dgst -sha256 -r "$dir/$file" | cut -d' ' -f1)
 [ "$got" = "$ssha" ] || fail "$file has SHA-256 $got, the manifest says $ssha"
 ok "$file: $size bytes, SHA-256 $got as in the manifest"
 
+# (d) The key the data key is wrapped for: agencyKeyId must be the key of the agency encryption certificate in
+# force, the one of the last encryption.installed entry before this line (OU=recgw-encryption, issued by the CA,
+# valid at that entry's time, RSA of at least 2048 bits); the key ID is the SHA-256 of its public key's DER.
+e=$(head -n "$n" "$ledger" | grep -n -E '"type":"encryption\.installed","body":\{"cert":"' | tail -n 1 | cut -d: -f1)
+[ -n "$e" ] || fail "no encryption.installed entry comes before it: nothing says which key the data key is wrapped for"
+certof "$e" > "$t/enc.pem"
+esubj=$(openssl x509 -in "$t/enc.pem" -noout -subject -nameopt RFC2253) || fail "line $e holds no readable certificate"
+case ",${esubj#subject=}," in *",OU=recgw-encryption,"*) ;; *) fail "certificate of line $e is not an agency encryption certificate ($esubj)" ;; esac
+etime=$(sed -n "${e}p" "$ledger" | sed -n 's|^{"v":1,"device":"[^"]*","seq":[0-9]*,"prev":"[0-9a-f]*","time":"\([0-9T:.Z-]*\)".*|\1|p')
+openssl verify -attime "$(epoch "$etime")" -CAfile "$ca" "$t/enc.pem" > /dev/null || fail "encryption certificate of line $e is not valid under $ca at $etime"
+openssl x509 -in "$t/enc.pem" -noout -text > "$t/enc.txt"
+bits=$(sed -n 's/.*Public-Key: (\([0-9]*\) bit).*/\1/p' "$t/enc.txt")
+grep -q 'Public Key Algorithm: rsaEncryption' "$t/enc.txt" && [ "${bits:-0}" -ge 2048 ] || fail "encryption certificate of line $e does not carry an RSA key of at least 2048 bits"
+eid=$(openssl x509 -in "$t/enc.pem" -pubkey -noout | openssl pkey -pubin -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1)
+[ "$eid" = "$keyid" ] || fail "the data key is wrapped for key $keyid, not for the agency encryption certificate of line $e (key $eid)"
+ok "data key wrapped for the agency encryption certificate of line $e ($esubj, RSA $bits, key $eid)"
+
 [ -n "$agency" ] || exit 0
-# (d) Agency only: unwrap the data key (RSA-OAEP, SHA-256, MGF1-SHA-256) and check it is 32 bytes.
+# (e) Agency only: unwrap the data key (RSA-OAEP, SHA-256, MGF1-SHA-256) and check it is 32 bytes.
 mine=$(openssl pkey -in "$agency" -pubout -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1)
 [ "$mine" = "$keyid" ] || fail "the data key is wrapped for agency key $keyid, not for $agency ($mine)"
 printf '%s' "$wrapped" | openssl base64 -d -A > "$t/wrapped.bin"

@@ -3,13 +3,14 @@
  * The gateway's composition root builds on it; CLI commands that only read or export use it alone.
  */
 import { join } from 'node:path';
-import type { KeyObject } from 'node:crypto';
 import type { Config } from '../config/types.js';
 import { openStateDb, type Db } from '../state/db.js';
 import { identityPaths, loadDeviceIdentity, type DeviceIdentity } from '../pki/identity.js';
-import { loadPublicKey } from '../pki/keys.js';
+import type { EncryptionCert } from '../pki/encryption-cert.js';
+import { loadAgencyEncryptionCert } from '../config/agency-files.js';
 import { Ledger } from '../evidence/ledger.js';
 import { Sealer } from '../evidence/sealer.js';
+import { recordEncryptionCert } from '../evidence/encryption-installed.js';
 import type { Logger } from '../util/log.js';
 import { VERSION } from '../version.js';
 
@@ -18,7 +19,8 @@ export interface EvidenceCore {
   identity: DeviceIdentity;
   ledger: Ledger;
   sealer: Sealer;
-  agencyPublicKey: KeyObject;
+  /** The agency encryption certificate every segment's data key is wrapped for. */
+  encryption: EncryptionCert;
   dirs: { state: string; spool: string; sealed: string };
   /** Undo what start() did: wait for sealing, close the database. */
   stop(): Promise<void>;
@@ -29,20 +31,24 @@ export const stateDbPath = (stateDir: string): string => join(stateDir, 'state.d
 export async function startEvidenceCore(config: Config, log: Logger, now: () => Date = () => new Date()): Promise<EvidenceCore> {
   // Identity first: the gateway must not write a single entry without a valid certificate.
   const identity = loadDeviceIdentity(config.deviceId, identityPaths(config.stateDir), config.agency.caCert, now());
-  const agencyPublicKey = loadPublicKey(config.agency.encryptionKey, 'agency encryption key', 'set agency.encryptionKey in the config to the agency-pub.pem the agency gave you');
+  // Then the key the recordings are sealed for: only the agency's, by its certificate (a key file could be anyone's).
+  const encryption = loadAgencyEncryptionCert(config.file, config.agency, now());
   const dirs = { state: config.stateDir, spool: join(config.stateDir, 'spool'), sealed: join(config.stateDir, 'sealed') };
   const db = openStateDb(stateDbPath(config.stateDir));
   try {
     const ledger = new Ledger({ db, deviceId: config.deviceId, signer: identity.signer, now, software: { name: 'recgw', version: VERSION } });
     ledger.start();
-    const sealer = new Sealer({ db, ledger, agencyPublicKey, sealedDir: dirs.sealed, log: log.child('sealer') });
+    // Before the sealer starts (it finishes what a crash left queued): every manifest follows its certificate's entry.
+    const installed = recordEncryptionCert(ledger, db, encryption);
+    if (installed) log.info('recorded the agency encryption certificate in the ledger', { seq: installed.seq, keyId: encryption.keyId });
+    const sealer = new Sealer({ db, ledger, agencyPublicKey: encryption.publicKey, sealedDir: dirs.sealed, log: log.child('sealer') });
     await sealer.start();
     return {
       db,
       identity,
       ledger,
       sealer,
-      agencyPublicKey,
+      encryption,
       dirs,
       async stop() {
         try {

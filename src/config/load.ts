@@ -80,7 +80,7 @@ export function parseConfigText(text: string, file: string): Config {
     ...c,
     file: resolve(file),
     stateDir: abs(c.stateDir),
-    agency: { caCert: abs(c.agency.caCert), encryptionKey: abs(c.agency.encryptionKey) },
+    agency: { caCert: abs(c.agency.caCert), encryptionCert: abs(c.agency.encryptionCert) },
     recording: { ...c.recording, ...(c.recording.announcement ? { announcement: abs(c.recording.announcement) } : {}) },
     control: { socket: c.control.socket ? abs(c.control.socket) : resolve(abs(c.stateDir), 'control.sock') },
   };

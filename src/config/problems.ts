@@ -26,14 +26,24 @@ const COMPARE_ZH: Record<string, string> = { '>=': '不能小于', '<=': '不能
 
 const under = (base: string, k: string): string => (base === '(top level)' ? k : `${base}.${k}`);
 
+/** Settings that were replaced: the message says what to give instead, not that the key is unknown. */
+const RETIRED: Record<string, ConfigProblem> = {
+  'agency.encryptionKey': {
+    key: 'agency.encryptionKey',
+    message:
+      "is no longer accepted (a key file could hold any key, even one kept on this gateway): remove it and set agency.encryptionCert to the agency's encryption certificate (agency-enc.pem, issued by the agency CA for the role recgw-encryption)",
+    zh: '已不再接受（密钥文件可能是任何密钥，甚至是存放在本网关上的密钥）：请删除此项，并将 agency.encryptionCert 设为执法机构 CA 签发的加密证书（agency-enc.pem，角色 recgw-encryption）',
+  },
+};
+
 export function describeError(e: ErrorObject): ConfigProblem {
   const base = keyPath(e.instancePath);
   const p = e.params as Record<string, unknown>;
   const fallback = e.message ?? 'is invalid';
   switch (e.keyword) {
     case 'additionalProperties': {
-      const extra = String(p.additionalProperty);
-      return { key: under(base, extra), message: 'is not a known setting (check the spelling)', zh: '不是已知的配置项（请检查拼写）' };
+      const key = under(base, String(p.additionalProperty));
+      return RETIRED[key] ?? { key, message: 'is not a known setting (check the spelling)', zh: '不是已知的配置项（请检查拼写）' };
     }
     case 'required': {
       const missing = String(p.missingProperty);

@@ -66,10 +66,14 @@ export const configSchema = {
     agency: {
       type: 'object',
       additionalProperties: false,
-      required: ['caCert', 'encryptionKey'],
+      required: ['caCert', 'encryptionCert'],
       properties: {
         caCert: { ...path, 'x-restart': true, description: "the agency CA certificate (PEM)" },
-        encryptionKey: { ...path, 'x-restart': true, description: "the agency's public encryption key (PEM)" },
+        encryptionCert: {
+          ...path,
+          'x-restart': true,
+          description: "the agency's encryption certificate (agency-enc.pem): exactly one PEM certificate the agency CA issued for the role recgw-encryption",
+        },
       },
     },
     time: {

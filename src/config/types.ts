@@ -92,7 +92,8 @@ export interface Config {
   installation: Installation;
   place?: string;
   stateDir: string;
-  agency: { caCert: string; encryptionKey: string };
+  /** `encryptionCert`: the agency encryption certificate (src/pki/encryption-cert.ts checks it at start). */
+  agency: { caCert: string; encryptionCert: string };
   recording: RecordingConfig;
   time: { source: 'ntp' | 'gps' | 'rtc' | 'host'; maxOffsetMs: number; stepThresholdMs: number };
   control: { socket: string };

@@ -35,7 +35,7 @@ export function defaultSimConfig(deviceId: string, ca: CaPaths): Record<string, 
     installation: 'interview-room',
     place: '演示执法局 一号询问室 (demo interview room 1)',
     stateDir: './state',
-    agency: { caCert: ca.caCert, encryptionKey: ca.agencyPub },
+    agency: { caCert: ca.caCert, encryptionCert: ca.agencyEncCert },
     recording: {
       segmentSeconds: 4,
       expectedSessionMinutes: 10,
@@ -100,7 +100,7 @@ export function provisionReceiver(o: {
     protocolVersion: o.protocolVersion ?? 5,
     ...(o.shareGroup !== undefined ? { shareGroup: o.shareGroup } : {}),
     tls: { cert, key },
-    agency: { caCert: ca.caCert, receiptKey: ca.receiptKey, receiptCert: ca.receiptCert, logKey: ca.logKey, logCert: ca.logCert },
+    agency: { caCert: ca.caCert, receiptKey: ca.receiptKey, receiptCert: ca.receiptCert, logKey: ca.logKey, logCert: ca.logCert, encryptionCerts: [ca.agencyEncCert] },
   };
   const configPath = join(o.dir, `${base}.json`);
   writeFileAtomicSync(configPath, JSON.stringify(obj, null, 2) + '\n');

@@ -2,6 +2,8 @@
 export const ENTRY = {
   ledgerOpened: 'ledger.opened',
   certificateInstalled: 'certificate.installed',
+  /** The agency encryption certificate the gateway wraps data keys for from this entry on (evidence-format.md §6). */
+  encryptionInstalled: 'encryption.installed',
   serviceStarted: 'service.started',
   serviceStopped: 'service.stopped',
   sessionOpened: 'session.opened',

@@ -23,14 +23,17 @@ export const ROLE_SERVER = 'recgw-server';
 export const ROLE_RECEIVER = 'recgw-receiver';
 /** The agency transparency log's Ed25519 checkpoint key (evidence-format.md §15). */
 export const ROLE_LOG = 'recgw-log';
-export type CertRole = typeof ROLE_DEVICE | typeof ROLE_RECEIPT | typeof ROLE_SERVER | typeof ROLE_RECEIVER;
+/** The agency's encryption key, for which gateways wrap every segment's data key (evidence-format.md §5.4). */
+export const ROLE_ENCRYPTION = 'recgw-encryption';
+export type CertRole = typeof ROLE_DEVICE | typeof ROLE_RECEIPT | typeof ROLE_SERVER | typeof ROLE_RECEIVER | typeof ROLE_ENCRYPTION;
 
 /** Files `recgw ca init` writes, relative to its output folder. */
 export const CA_FILES = {
   caCert: 'ca.pem',
   caKey: 'ca-key.pem',
   agencyKey: 'agency-key.pem',
-  agencyPub: 'agency-pub.pem',
+  /** The agency encryption certificate (OU=recgw-encryption): what gateways are given, never the bare key. */
+  agencyEncCert: 'agency-enc.pem',
   receiptKey: 'receipt-key.pem',
   receiptCert: 'receipt.pem',
   logKey: 'log-key.pem',
@@ -63,7 +66,7 @@ export interface CaPaths {
   caCert: string;
   caKey: string;
   agencyKey: string;
-  agencyPub: string;
+  agencyEncCert: string;
   receiptKey: string;
   receiptCert: string;
   logKey: string;
@@ -76,7 +79,7 @@ export function caPaths(dir: string): CaPaths {
     caCert: join(dir, CA_FILES.caCert),
     caKey: join(dir, CA_FILES.caKey),
     agencyKey: join(dir, CA_FILES.agencyKey),
-    agencyPub: join(dir, CA_FILES.agencyPub),
+    agencyEncCert: join(dir, CA_FILES.agencyEncCert),
     receiptKey: join(dir, CA_FILES.receiptKey),
     receiptCert: join(dir, CA_FILES.receiptCert),
     logKey: join(dir, CA_FILES.logKey),
@@ -85,10 +88,13 @@ export function caPaths(dir: string): CaPaths {
   };
 }
 
-/** Create a demo/test agency: CA, agency encryption key pair, receipt-signing key and certificate. */
 /** A DN value as UTF8String: agency names are Chinese, and forge's default string type cannot carry them. */
 const utf8 = (v: string): { value: string; valueTagClass: number } => ({ value: v, valueTagClass: forge.asn1.Type.UTF8 });
 
+/**
+ * Create a demo/test agency: CA, agency encryption key pair with its certificate, receipt-signing key and
+ * certificate.
+ */
 export function initCa(opts: CaInitOptions): CaPaths {
   const now = opts.now ?? new Date();
   const agency = opts.agencyName ?? 'recgw demo agency';
@@ -118,22 +124,16 @@ export function initCa(opts: CaInitOptions): CaPaths {
   writePrivateKey(paths.caKey, caKeys.privateKeyPem);
   writeFileAtomicSync(paths.caCert, forge.pki.certificateToPem(ca));
 
-  const agencyKeys = generateRsaKeyPair(3072);
-  writePrivateKey(paths.agencyKey, agencyKeys.privateKeyPem);
-  writeFileAtomicSync(paths.agencyPub, agencyKeys.publicKeyPem);
-
-  const receiptKeys = generateRsaKeyPair(2048);
-  writePrivateKey(paths.receiptKey, receiptKeys.privateKeyPem);
-  const receiptCert = issueCertificate({
-    ca,
-    caKey: caPriv,
-    publicKey: forge.pki.publicKeyFromPem(receiptKeys.publicKeyPem),
-    commonName: `${agency} receipts`,
-    role: ROLE_RECEIPT,
-    days: opts.days ?? 3650,
-    now,
-  });
-  writeFileAtomicSync(paths.receiptCert, forge.pki.certificateToPem(receiptCert));
+  // The agency's own key pairs: each private key stays in this folder, its certificate goes out.
+  const agencyPair = (keyPath: string, certPath: string, bits: number, commonName: string, role: CertRole): void => {
+    const keys = generateRsaKeyPair(bits);
+    writePrivateKey(keyPath, keys.privateKeyPem);
+    const publicKey = forge.pki.publicKeyFromPem(keys.publicKeyPem);
+    const cert = issueCertificate({ ca, caKey: caPriv, publicKey, commonName, role, days: opts.days ?? 3650, now });
+    writeFileAtomicSync(certPath, forge.pki.certificateToPem(cert));
+  };
+  agencyPair(paths.agencyKey, paths.agencyEncCert, 3072, `${agency} encryption`, ROLE_ENCRYPTION);
+  agencyPair(paths.receiptKey, paths.receiptCert, 2048, `${agency} receipts`, ROLE_RECEIPT);
   ensureLogKey(opts.out, { days: opts.days ?? 3650, now });
   return paths;
 }
@@ -188,7 +188,10 @@ function issueCertificate(o: IssueOptions): forge.pki.Certificate {
   cert.setIssuer(o.ca.subject.attributes);
   const exts: object[] = [
     { name: 'basicConstraints', cA: false, critical: true },
-    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    // The encryption key only ever wraps data keys; every other role signs (and TLS may encipher).
+    o.role === ROLE_ENCRYPTION
+      ? { name: 'keyUsage', keyEncipherment: true, critical: true }
+      : { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: o.ca.generateSubjectKeyIdentifier().getBytes() },
   ];
@@ -286,6 +289,24 @@ export function issueReceiverCertificate(o: { caDir: string; name: string; days?
   const problem = receiverNameProblem(o.name);
   if (problem) throw new RecgwError('usage', `refusing to issue a receiver certificate: ${problem}`);
   return issueWithNewKey(o.caDir, { commonName: o.name, role: ROLE_RECEIVER, ...pick(o) });
+}
+
+/**
+ * Issue an agency encryption certificate for an existing public key (a new agency key, when the agency rotates
+ * it; or, in tests, a key that must be refused). `recgw ca init` issues the first one itself.
+ */
+export function issueEncryptionCertificate(o: { caDir: string; publicKeyPem: string; commonName?: string; days?: number; now?: Date }): string {
+  const { ca, caKey } = loadCa(o.caDir);
+  const cert = issueCertificate({
+    ca,
+    caKey,
+    publicKey: forge.pki.publicKeyFromPem(o.publicKeyPem),
+    commonName: o.commonName ?? 'agency encryption',
+    role: ROLE_ENCRYPTION,
+    days: o.days ?? 3650,
+    now: o.now ?? new Date(),
+  });
+  return forge.pki.certificateToPem(cert);
 }
 
 const pick = (o: { days?: number; now?: Date }): { days?: number; now?: Date } => ({ ...(o.days ? { days: o.days } : {}), ...(o.now ? { now: o.now } : {}) });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createCsr, ROLE_DEVICE } from './ca.js';
 import { generateRsaKeyPair, loadPrivateKey, readPem, writePrivateKey } from './keys.js';
 import { checkCertificate, type CertProblem } from './certs.js';
+import { notOneCertificate } from './encryption-cert.js';
 import { KeySigner, type Signer } from '../evidence/signer.js';
 import { RecgwError } from '../util/errors.js';
 import { writeFileAtomicSync } from '../util/fsx.js';
@@ -51,7 +52,7 @@ const ENROL_HINT = 'run `recgw enrol csr --config FILE`, have the agency sign th
  * Used both before installing a certificate and at every start.
  */
 export interface CertIssue {
-  kind: CertProblem['kind'];
+  kind: CertProblem['kind'] | 'not-one-certificate';
   /** What is wrong and what to do, in English (the console says the kind in its own language). */
   text: string;
 }
@@ -94,6 +95,9 @@ export class CertificateRefused extends RecgwError {
 
 /** Install a signed certificate after checking it; refuses one that would not let the gateway record. */
 export function installCertificate(deviceId: string, paths: IdentityPaths, caCertPath: string, certPem: string, at = new Date()): void {
+  // device.pem is world-readable and served by the console: a key block appended to it would be out in the open.
+  const form = notOneCertificate(certPem);
+  if (form) throw new CertificateRefused([{ kind: 'not-one-certificate', text: `${form.problem.en}: give the device certificate alone` }]);
   const key = loadPrivateKey(paths.key, 'device key', ENROL_HINT);
   const caPem = readPem(caCertPath, 'agency CA certificate', 'set agency.caCert in the config');
   const issues = deviceCertificateIssues(certPem, caPem, deviceId, key, at);

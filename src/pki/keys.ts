@@ -44,15 +44,6 @@ export function loadPrivateKey(path: string, what: string, hint: string): KeyObj
   }
 }
 
-export function loadPublicKey(path: string, what: string, hint: string): KeyObject {
-  const pem = readPem(path, what, hint);
-  try {
-    return createPublicKey(pem);
-  } catch (err) {
-    throw new RecgwError('identity', `${what} at ${path} is not a valid public key or certificate PEM`, { cause: err });
-  }
-}
-
 /** Key identifier used in manifests and receipts: hex SHA-256 of the DER SubjectPublicKeyInfo. */
 export function publicKeyId(key: KeyObject): string {
   const pub = key.type === 'private' ? createPublicKey(key) : key;

@@ -21,8 +21,11 @@ export interface ReceiverConfig {
   /** The shared-subscription group; null subscribes plainly (a single receiver, or a broker without $share). */
   shareGroup: string | null;
   tls: { cert: string; key: string };
-  /** The agency's keys: the CA, the receipt key and certificate, the log's checkpoint key and certificate. */
-  agency: { caCert: string; receiptKey: string; receiptCert: string; logKey: string; logCert: string; crl?: string };
+  /**
+   * The agency's keys: the CA, the receipt key and certificate, the log's checkpoint key and certificate, the current
+   * encryption certificates (manifests must be wrapped for one of them), and the CA's CRL.
+   */
+  agency: { caCert: string; receiptKey: string; receiptCert: string; logKey: string; logCert: string; encryptionCerts: string[]; crl?: string };
   /** Witnesses asked to cosign the log's checkpoints: their add-checkpoint URL prefix and verifier key. */
   witnesses: { url: string; vkey: string }[];
 }
@@ -55,8 +58,16 @@ const schema = {
     agency: {
       type: 'object',
       additionalProperties: false,
-      required: ['caCert', 'receiptKey', 'receiptCert', 'logKey', 'logCert'],
-      properties: { caCert: path, receiptKey: path, receiptCert: path, logKey: path, logCert: path, crl: path },
+      required: ['caCert', 'receiptKey', 'receiptCert', 'logKey', 'logCert', 'encryptionCerts'],
+      properties: {
+        caCert: path,
+        receiptKey: path,
+        receiptCert: path,
+        logKey: path,
+        logCert: path,
+        encryptionCerts: { type: 'array', minItems: 1, items: path },
+        crl: path,
+      },
     },
   },
 } as const;
@@ -92,6 +103,7 @@ export function parseReceiverConfig(obj: unknown, file: string): ReceiverConfig 
       receiptCert: abs(c.agency.receiptCert),
       logKey: abs(c.agency.logKey),
       logCert: abs(c.agency.logCert),
+      encryptionCerts: c.agency.encryptionCerts.map(abs),
       ...(c.agency.crl ? { crl: abs(c.agency.crl) } : {}),
     },
   };

@@ -25,6 +25,7 @@ import type { AgencyLog } from './agency-log.js';
 import { keyProblem, type Clock } from './key-rules.js';
 import { supersede } from './supersede.js';
 import { Revocations } from '../pki/crl.js';
+import type { CurrentEncryptionKeys } from './encryption-keys.js';
 
 export interface EntriesOutcome {
   appended: number;
@@ -59,6 +60,7 @@ export class LedgerIngest {
     private readonly receiverName: string,
     private readonly log: Logger,
     private readonly agencyLog: AgencyLog,
+    private readonly encryption: CurrentEncryptionKeys,
   ) {}
 
   /** The agency CA's revocations, as they stand when each message is handled (the receiver reloads its CRL). */
@@ -254,7 +256,7 @@ export class LedgerIngest {
     if (!key) return 'no certificate vouches for it';
     const parts = splitSignature(line);
     if (!parts || !verifySignature(Buffer.from(parts.signed, 'utf8'), parts.sig, key)) return `the signature of this ${e.type} entry does not verify with the device certificate`;
-    return undefined;
+    return this.encryption.problem(e);
   }
 
   /** Cut any torn tail past the committed length, append, fsync; returns the new committed length. */

@@ -28,6 +28,7 @@ import { openAgencyLog, witnessTargets } from './log-key.js';
 import { WitnessClient } from './witness-client.js';
 import { CrlWatch } from './crl-watch.js';
 import type { AgencyLog } from './agency-log.js';
+import { CurrentEncryptionKeys } from './encryption-keys.js';
 
 export interface ReceiverStats {
   /** Chunks and their bytes taken in, resends included: what a resumed upload cost. */
@@ -68,6 +69,7 @@ export class Receiver {
     const caPems = splitPemBundle(caPem);
     const signer = this.receiptSigner(caPems);
     this.checkOwnCertificate(caPems);
+    const encryption = CurrentEncryptionKeys.load(cfg.agency.encryptionCerts, caPems, this.now());
     mkdirSync(cfg.store, { recursive: true });
     this.db = openReceiverDb(cfg.store);
     const log = openAgencyLog(cfg, caPems, this.db, this.now());
@@ -79,7 +81,7 @@ export class Receiver {
     this.witnesses.kick();
     this.crl = new CrlWatch(cfg.agency.crl, caPems, cfg.store, this.log.child('crl'), this.now);
     await this.crl.start();
-    this.ledger = new LedgerIngest(cfg.store, this.db, caPems, signer, cfg.name, this.log.child('ledger'), log.log);
+    this.ledger = new LedgerIngest(cfg.store, this.db, caPems, signer, cfg.name, this.log.child('ledger'), log.log, encryption);
     this.ledger.useRevocations(this.crl.revocations);
     this.files = new FileIngest(cfg.store, this.db, signer, cfg.name, log.log);
     const dropped = this.files.dropEarlierClaims();

@@ -25,7 +25,9 @@ export type FindingKind =
   /** An entry signed by a key whose certificate was revoked before the ledger reached it. */
   | 'revoked-key'
   /** An entry dated earlier than one before it by more than the tolerance, without a clock.stepped entry. */
-  | 'time-reversed';
+  | 'time-reversed'
+  /** A manifest whose data key is not wrapped for the trusted agency encryption certificate in force (or the key given). */
+  | 'wrong-encryption-key';
 
 export interface Finding {
   kind: FindingKind;

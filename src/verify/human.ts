@@ -19,6 +19,7 @@ const KIND_TEXT: Record<string, string> = {
   unlogged: 'not in the agency log',
   'revoked-key': 'revoked key',
   'time-reversed': 'time runs backwards',
+  'wrong-encryption-key': 'wrong encryption key',
 };
 
 /** Receipted deletions: those files are at the agency, not here (verify the agency's store for them). */

@@ -15,6 +15,7 @@ import { ROLE_DEVICE, ROLE_RECEIPT } from '../pki/ca.js';
 import { readLedger } from './ledger-reader.js';
 import { checkSegmentFile } from './segment-files.js';
 import { DeletionCheck } from './deletions.js';
+import { EncryptionKeyCheck } from './encryption-key.js';
 import * as B from './bodies.js';
 import { analyseSession, DEFAULT_GAP_OPTIONS, type GapOptions, type SessionFacts } from './sessions.js';
 import type { DeviceReport, Finding, FindingKind, VerifyReport } from './findings.js';
@@ -62,9 +63,11 @@ export async function verifyStore(dir: string, opts: VerifyOptions): Promise<Ver
     devices.push(await verifyDevice(d, opts, findings, agency));
     opts.progress?.(`checked ${basename(d)}`);
   }
-  // A device the agency logged must still have its folder: removing one whole is a rollback too.
+  // A device the agency logged must still have its folder: removing one whole is a rollback too. (Only when the whole
+  // store is checked: a device folder checked on its own stands for itself.)
   const present = new Set(devices.map((d) => d.deviceId));
-  for (const id of agency.loggedDevices()) {
+  const wholeStore = !existsSync(join(dir, LEDGER_FILE));
+  for (const id of wholeStore ? agency.loggedDevices() : []) {
     if (!present.has(id)) findings.push({ kind: 'rollback', deviceId: id, detail: `the agency log holds entries of device ${id}, but the store has no folder with its ledger: it was removed` });
   }
   return { ok: findings.length === 0, devices, findings, ...(agency.summary ? { log: agency.summary } : {}) };
@@ -82,6 +85,7 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
   const manifests: { lineNo: number; m: SegmentManifest }[] = [];
   const statements = new Map<string, Set<string>>();
   const deletions = new DeletionCheck(opts.caPems, report);
+  const encryption = new EncryptionKeyCheck(opts.caPems, opts.agencyKey, report);
 
   const needSession = (id: string, lineNo: number, what: string): SessionFacts | undefined => {
     const s = sessions.get(id);
@@ -144,6 +148,7 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
         const m = B.asManifest(b);
         manifests.push({ lineNo, m });
         deletions.manifest(e.seq, m);
+        encryption.manifest(lineNo, m);
         const s = needSession(m.sessionId, lineNo, `segment ${m.segment}`);
         s?.segments.push({ sourceId: m.source.id, seq: m.seq, start: ms(m.start), end: ms(m.end), preEvent: m.preEvent === true });
         return;
@@ -175,6 +180,8 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
       case ENTRY.segmentDeleted:
         if (!malformed(B.checkSegmentDeleted(b))) deletions.deleted(lineNo, e);
         return;
+      case ENTRY.encryptionInstalled:
+        return encryption.installed(lineNo, e);
       default:
         return;
     }
@@ -190,7 +197,7 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
     report('untrusted-certificate', `${HEAD_FILE} is signed by the device, but in a receiver store (agency receipts or log present) only the agency's head counts: it was replaced`);
   }
 
-  const deletedSegments = await checkSegmentFiles(dir, manifests.map((x) => x.m), deletions, opts.agencyKey, report);
+  const deletedSegments = await checkSegmentFiles(dir, manifests.map((x) => x.m), deletions, (m) => encryption.keyFor(m), report);
 
   // Sessions: closed, statements, gaps.
   const sessionReports = [...sessions.values()].map((s) => {
@@ -231,12 +238,12 @@ async function checkSegmentFiles(
   dir: string,
   manifests: SegmentManifest[],
   deletions: DeletionCheck,
-  agencyKey: KeyObject | undefined,
+  agencyKey: (m: SegmentManifest) => KeyObject | undefined,
   report: (kind: FindingKind, detail: string) => void,
 ): Promise<number> {
   let deleted = 0;
   for (const m of manifests) {
-    const r = await checkSegmentFile(join(dir, m.file), m, agencyKey);
+    const r = await checkSegmentFile(join(dir, m.file), m, agencyKey(m));
     if (r.ok) continue;
     if (r.kind === 'missing-segment' && r.absent && deletions.isCovered(m.segment)) deleted++;
     else report(r.kind, r.detail);

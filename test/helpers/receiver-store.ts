@@ -10,6 +10,7 @@ import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { openReceiverDb } from '../../src/receiver/store-db.js';
 import type { Db } from '../../src/state/db.js';
 import { AgencyLog } from '../../src/receiver/agency-log.js';
+import { CurrentEncryptionKeys } from '../../src/receiver/encryption-keys.js';
 import { LogFiles } from '../../src/receiver/log-files.js';
 import { LedgerIngest } from '../../src/receiver/ledger-ingest.js';
 import { FileIngest } from '../../src/receiver/file-ingest.js';
@@ -36,7 +37,7 @@ export async function receiveDevice(deviceDir: string, store: string, caDir: str
     const files = new LogFiles(store, db, log);
     files.republish(readFileSync(p.logCert, 'utf8'));
     const signer = receiptSigner(caDir);
-    const ledger = new LedgerIngest(store, db, caPems, signer, 'receiver:1', silentLogger, log);
+    const ledger = new LedgerIngest(store, db, caPems, signer, 'receiver:1', silentLogger, log, agencyEncryption(caDir));
     const ingest = new FileIngest(store, db, signer, 'receiver:1', log);
     const lines = readFileSync(join(deviceDir, 'ledger.jsonl'), 'utf8').trimEnd().split('\n');
     const device = (JSON.parse(lines[0]!) as LedgerEntry).device;
@@ -65,6 +66,12 @@ export async function receivedStore(s: BuiltStore, caDir: string, store: string)
   await receiveDevice(s.deviceDir, store, caDir);
   return join(store, s.deviceId);
 }
+
+/** The agency's current encryption keys as a receiver configured with the CA folder's agency-enc.pem has them. */
+export const agencyEncryption = (caDir: string): CurrentEncryptionKeys => {
+  const p = caPaths(caDir);
+  return CurrentEncryptionKeys.load([p.agencyEncCert], [readFileSync(p.caCert, 'utf8')], new Date());
+};
 
 const testLogKey = generateKeyPairSync('ed25519').privateKey;
 /** An agency log on a receiver.db, with a key of its own, for tests of the ingests that do not look at the log. */

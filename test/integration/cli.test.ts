@@ -177,11 +177,21 @@ describe('usage and configuration errors exit 2', () => {
     expect(r.stderr).toMatch(/--config is required/);
   });
 
-  it('config check passes the example configs', async () => {
-    const r = await recgw('config', 'check', '--config', join(ROOT, 'config', 'interview-room.json'));
+  it('config check passes the example configs, given the agency files they name', async () => {
+    // The examples name /etc/recgw/...: the same config with this test's agency files in their place.
+    const file = join(tmp('recgw-cli-'), 'interview-room.json');
+    const example = readFileSync(join(ROOT, 'config', 'interview-room.json'), 'utf8');
+    writeFileSync(file, example.replace('/etc/recgw/ca.pem', caCert()).replace('/etc/recgw/agency-enc.pem', caPaths(caDir).agencyEncCert));
+    const r = await recgw('config', 'check', '--config', file);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/interview-room\.json: valid \(interview-room, device /);
+    // Without the agency's files in place, it says which file to put where.
+    const missing = join(tmp('recgw-cli-'), 'agency-enc.pem');
+    writeFileSync(file, example.replace('/etc/recgw/ca.pem', caCert()).replace('/etc/recgw/agency-enc.pem', missing));
+    const bare = await recgw('config', 'check', '--config', file);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain(`agency.encryptionCert: ${missing} does not exist: give the agency's encryption certificate (agency-enc.pem)`);
   });
 });
 
@@ -192,6 +202,7 @@ describe('enrolment round trip', () => {
     const init = await recgw('ca', 'init', '--out', ca);
     expect(init.code).toBe(0);
     expect(init.stdout).toContain(join(ca, 'ca.pem'));
+    expect(init.stdout).toContain(`${join(ca, 'agency-enc.pem')} (agency encryption certificate: give this to gateways and receivers)`);
     expect(statSync(join(ca, 'ca-key.pem')).mode & 0o777).toBe(0o600);
 
     const config = join(dir, 'recgw.json');
@@ -242,11 +253,11 @@ describe('enrolment round trip', () => {
     const exp = await recgw('export', '--config', config, '--out', out);
     expect(exp.stderr).toBe('');
     expect(exp.code).toBe(0);
-    expect(exp.stdout).toMatch(/Exported 1 ledger entries and 0 sealed segments to /);
+    expect(exp.stdout).toMatch(/Exported 2 ledger entries and 0 sealed segments to /);
     expect(existsSync(join(out, 'cli-1', 'head.json'))).toBe(true);
     const v = await recgw('verify', out, '--ca', join(ca, 'ca.pem'), '--json');
     expect(v.code).toBe(0);
-    expect(JSON.parse(v.stdout)).toEqual({ ok: true, findings: [], devices: [{ deviceId: 'cli-1', agency: false, entries: 1, segments: 0, sessions: [] }] });
+    expect(JSON.parse(v.stdout)).toEqual({ ok: true, findings: [], devices: [{ deviceId: 'cli-1', agency: false, entries: 2, segments: 0, sessions: [] }] });
     // The same export is not valid for another agency's CA.
     const other = await recgw('verify', out, '--ca', caCert(), '--json');
     expect(other.code).toBe(1);

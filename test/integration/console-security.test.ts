@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { cleanupTmp, makeCa } from '../helpers/fixtures.js';
 import { Client, PASSWORD, consoleOnCore, login, setupAdmin, type Answer, type CoreConsole } from '../helpers/console.js';
 import { validateConfig } from '../../src/config/load.js';
+import { editedAgencyFileProblems } from '../../src/config/agency-files.js';
 import { ConsoleServer } from '../../src/console/server.js';
 
 const clock = { offset: 0 };
@@ -235,7 +236,7 @@ describe('console security', () => {
     await login(c, 'admin');
     const csrf = await c.csrf('/config');
     const original = JSON.parse(readFileSync(cc.gw.configPath, 'utf8')) as Record<string, unknown>;
-    const keys = ['place', 'deviceId', 'recording', 'recording.segmentSeconds', 'recording.sources', 'uplink', 'uplink.deadlineHours', 'console', 'console.listen', 'time', 'gps', 'nonsense', '$schema'];
+    const keys = ['place', 'deviceId', 'recording', 'recording.segmentSeconds', 'recording.sources', 'uplink', 'uplink.deadlineHours', 'console', 'console.listen', 'time', 'gps', 'agency.encryptionCert', 'nonsense', '$schema'];
     const mutated = fc.tuple(fc.constantFrom(...keys), fc.jsonValue()).map(([key, value]) => {
       const o = structuredClone(original);
       const path = key.split('.');
@@ -273,8 +274,10 @@ describe('console security', () => {
         const a = await api('/api/config/apply', { text, base });
         expect([200, 400]).toContain(a.status);
         if (a.status === 200) applied++;
-        // Whatever happened, the file on disk is a valid config.
-        expect(validateConfig(JSON.parse(readFileSync(cc.gw.configPath, 'utf8')))).toEqual([]);
+        // Whatever happened, the file on disk is a valid config, naming the agency's encryption certificate.
+        const written = JSON.parse(readFileSync(cc.gw.configPath, 'utf8')) as unknown;
+        expect(validateConfig(written)).toEqual([]);
+        expect(editedAgencyFileProblems(written, cc.gw.configPath, new Date())).toEqual([]);
       }),
       { numRuns: 40 },
     );

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { cleanupTmp, makeCa, tmp } from '../helpers/fixtures.js';
 import { receiptSigner } from '../helpers/report-store.js';
 import { AgencyLog } from '../../src/receiver/agency-log.js';
+import { agencyEncryption } from '../helpers/receiver-store.js';
 import { LogFiles } from '../../src/receiver/log-files.js';
 import { openStateDb } from '../../src/state/db.js';
 import { Ledger } from '../../src/evidence/ledger.js';
@@ -76,7 +77,7 @@ class Agency {
   revocations = Revocations.none();
   readonly log = new AgencyLog(this.db, createPrivateKey(readFileSync(ca.paths.logKey, 'utf8')), logOrigin(caPems[0]!));
   readonly files = new LogFiles(this.store, this.db, this.log);
-  readonly ingest = new LedgerIngest(this.store, this.db, caPems, receiptSigner(ca.dir), 'receiver:1', createLogger('rx', { sink: (l) => this.logs.push(JSON.parse(l) as { msg: string }) }), this.log);
+  readonly ingest = new LedgerIngest(this.store, this.db, caPems, receiptSigner(ca.dir), 'receiver:1', createLogger('rx', { sink: (l) => this.logs.push(JSON.parse(l) as { msg: string }) }), this.log, agencyEncryption(ca.dir));
   constructor() {
     this.ingest.useRevocations(() => this.revocations);
     this.files.republish(readFileSync(ca.paths.logCert, 'utf8'));

@@ -30,6 +30,7 @@ const DEVICE = 'recipe-room-1';
 let caPem: string;
 let caPath: string;
 let agencyKeyPath: string;
+let agencyEncCertPath: string;
 let agencyKey: KeyObject;
 let deviceDir: string;
 /** The device key that signed the entries before the renewal (the manifests). */
@@ -75,6 +76,7 @@ beforeAll(async () => {
   caPath = ca.paths.caCert;
   caPem = readFileSync(caPath, 'utf8');
   agencyKeyPath = ca.paths.agencyKey;
+  agencyEncCertPath = ca.paths.agencyEncCert;
   agencyKey = loadPrivateKey(agencyKeyPath, 'agency key', '');
   const gw = makeGateway(ca.dir, { deviceId: DEVICE });
   const log = createLogger('test', { level: 'error' });
@@ -221,18 +223,64 @@ describe('docs/evidence-format.md openssl recipes', () => {
     expect(gone.err).toContain('is missing');
   });
 
-  it('catches, with the agency key, content that does not match a manifest the device signed', () => {
-    // A device-signed manifest whose plain.sha256 is wrong: signature, link and stored hash all hold, so only
-    // step (d) - decrypting and hashing the content - can tell.
+  /**
+   * A copy whose first manifest is changed by `edit` and signed again with the device key that signed it (what
+   * anyone holding the gateway's SD card can do); the line keeps its place, so only what the change means is caught.
+   */
+  function withForgedManifest(edit: (m: SegmentManifest) => SegmentManifest): { dir: string; n: number } {
     const dir = copyDevice();
     const n = lineOf('segment.sealed');
     const p = parseLine(lines[n - 1]!);
     if (!p.ok) throw new Error(p.error);
-    const m = p.entry.body as unknown as SegmentManifest;
-    const body = { ...m, plain: { ...m.plain, sha256: '0'.repeat(64) } };
+    const body = edit(p.entry.body as unknown as SegmentManifest);
     const text = encodeUnsigned({ ...p.entry, body: body as unknown as Record<string, unknown> });
     const forged = attachSignature(text, signer.sign(Buffer.from(text, 'utf8')).toString('base64'));
     writeFileSync(join(dir, 'ledger.jsonl'), lines.map((l, i) => (i === n - 1 ? forged : l) + '\n').join(''));
+    return { dir, n };
+  }
+
+  it('checks, without the agency key, that the data key is wrapped for the encryption certificate in force', () => {
+    const n = lineOf('segment.sealed');
+    const enc = lineOf('encryption.installed');
+    const p = parseLine(lines[n - 1]!);
+    if (!p.ok) throw new Error(p.error);
+    const keyId = (p.entry.body as unknown as SegmentManifest).enc.agencyKeyId;
+    // The key ID as the openssl command line computes it from the agency's certificate, as the recipe does.
+    const openssl = spawnSync('sh', ['-c', `openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform DER | openssl dgst -sha256 -r`, 'sh', agencyEncCertPath], { encoding: 'utf8' });
+    expect(openssl.stdout.split(' ')[0]).toBe(keyId);
+    const r = sh(CHECK_ENTRY, [deviceDir, caPath, String(n)]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(new RegExp(`data key wrapped for the agency encryption certificate of line ${enc} \\(.*OU=recgw-encryption.*, RSA 3072, key ${keyId}\\)`));
+  });
+
+  it('fails a manifest re-signed with the device key to name another agencyKeyId, as the verifier does', async () => {
+    const other = 'ab'.repeat(32);
+    const { dir, n } = withForgedManifest((m) => ({ ...m, enc: { ...m.enc, agencyKeyId: other } }));
+    const r = sh(CHECK_ENTRY, [dir, caPath, String(n)]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(new RegExp(`FAIL line ${n}: the data key is wrapped for key ${other}, not for the agency encryption certificate of line ${lineOf('encryption.installed')} \\(key [0-9a-f]{64}\\)`));
+    // (The next line's link breaks too: this copy is not re-chained.)
+    expect(await kinds(join(dir, '..'))).toEqual(expect.arrayContaining(['wrong-encryption-key']));
+  });
+
+  it('fails a manifest with no encryption certificate before it', () => {
+    // The encryption.installed line replaced by a session statement the device key signs at its place.
+    const dir = copyDevice();
+    const e = lineOf('encryption.installed');
+    const p = parseLine(lines[e - 1]!);
+    if (!p.ok) throw new Error(p.error);
+    const text = encodeUnsigned({ ...p.entry, type: ENTRY.serviceStarted, body: {} });
+    const forged = attachSignature(text, signer.sign(Buffer.from(text, 'utf8')).toString('base64'));
+    writeFileSync(join(dir, 'ledger.jsonl'), lines.map((l, i) => (i === e - 1 ? forged : l) + '\n').join(''));
+    const r = sh(CHECK_ENTRY, [dir, caPath, String(lineOf('segment.sealed'))]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('no encryption.installed entry comes before it');
+  });
+
+  it('catches, with the agency key, content that does not match a manifest the device signed', () => {
+    // A device-signed manifest whose plain.sha256 is wrong: signature, link and stored hash all hold, so only
+    // step (e) - decrypting and hashing the content - can tell.
+    const { dir, n } = withForgedManifest((m) => ({ ...m, plain: { ...m.plain, sha256: '0'.repeat(64) } }));
     expect(sh(CHECK_ENTRY, [dir, caPath, String(n)]).code).toBe(0);
     const r = sh(CHECK_ENTRY, [dir, caPath, String(n), agencyKeyPath]);
     expect(r.code).toBe(1);

@@ -224,7 +224,7 @@ describe('scripts/install.sh into a Debian root', () => {
     const uid = Number(passwd(root, 'recgw')![2]);
     for (const [from, to] of [
       [ca.paths.caCert, 'etc/recgw/ca.pem'],
-      [ca.paths.agencyPub, 'etc/recgw/agency-pub.pem'],
+      [ca.paths.agencyEncCert, 'etc/recgw/agency-enc.pem'],
     ] as const) {
       copyFileSync(from, R(to));
       chownSync(R(to), 0, gid);
@@ -235,7 +235,7 @@ describe('scripts/install.sh into a Debian root', () => {
       installation: 'interview-room',
       place: '安装测试 一号询问室',
       stateDir: '/var/lib/recgw',
-      agency: { caCert: '/etc/recgw/ca.pem', encryptionKey: '/etc/recgw/agency-pub.pem' },
+      agency: { caCert: '/etc/recgw/ca.pem', encryptionCert: '/etc/recgw/agency-enc.pem' },
       time: { source: 'host' },
       recording: {
         segmentSeconds: 2,

@@ -42,9 +42,12 @@ async function tamperAndVerify(mutate: (deviceDir: string) => void, withAgencyKe
   }
 }
 
-const ALL: FindingKind[] = ['bad-signature', 'untrusted-certificate', 'broken-chain', 'missing-segment', 'altered-segment', 'unexplained-gap', 'unclosed-session', 'malformed'];
-/** What reordering authentic lines can lead to: never a bad signature or a malformed line. */
-const REORDER: FindingKind[] = ['broken-chain', 'untrusted-certificate', 'unclosed-session', 'unexplained-gap'];
+const ALL: FindingKind[] = ['bad-signature', 'untrusted-certificate', 'broken-chain', 'missing-segment', 'altered-segment', 'unexplained-gap', 'unclosed-session', 'malformed', 'wrong-encryption-key'];
+/**
+ * What reordering authentic lines can lead to: never a bad signature or a malformed line (a manifest moved before the
+ * encryption.installed entry, or that entry removed, leaves the manifest without its encryption certificate).
+ */
+const REORDER: FindingKind[] = ['broken-chain', 'untrusted-certificate', 'unclosed-session', 'unexplained-gap', 'wrong-encryption-key'];
 const HEAD: FindingKind[] = ['malformed', 'bad-signature', 'untrusted-certificate', 'broken-chain'];
 
 function expectOnly(r: VerifyReport, allowed: FindingKind[], required: FindingKind[] = []): void {
@@ -165,7 +168,7 @@ describe('random tampering is always detected', () => {
           lines.splice(at, 0, lines[i]!);
           writeLines(d, lines);
         });
-        expectOnly(r, ['broken-chain', 'untrusted-certificate'], ['broken-chain']);
+        expectOnly(r, ['broken-chain', 'untrusted-certificate', 'wrong-encryption-key'], ['broken-chain']);
         expect(r.findings.some((f) => /is a duplicate of an earlier line/.test(f.detail))).toBe(true);
       }),
       { numRuns: RUNS },

@@ -367,10 +367,16 @@ describe('stores the verifier must not accept as they are', () => {
     const otherCa = makeCa().dir;
     const foreign = await buildStore({ caDir: otherCa, samples, deviceId: 'room-9' });
     const alone = await verify(foreign.storeDir, pristine);
-    expect(kinds(alone)).toEqual(['untrusted-certificate']);
+    // Its encryption certificate is that CA's too: no segment is wrapped for a key this agency vouches for.
+    expect(kinds(alone)).toEqual(['untrusted-certificate', 'wrong-encryption-key']);
     expect(details(alone, 'untrusted-certificate')).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^line 1: the certificate for CN=room-9.*was not issued by the agency CA/), expect.stringMatching(/^head\.json: /)]),
+      expect.arrayContaining([
+        expect.stringMatching(/^line 1: the certificate for CN=room-9.*was not issued by the agency CA/),
+        expect.stringMatching(/^line 2: the agency encryption certificate is not trusted: it was not issued by the agency CA/),
+        expect.stringMatching(/^head\.json: /),
+      ]),
     );
+    expect(details(alone, 'wrong-encryption-key')).toHaveLength(foreign.camSpans.length + samples.mic1.length);
     // Side by side with a good device in one store: the findings name the foreign device only.
     const c = copyStore(pristine);
     cpSync(foreign.deviceDir, join(c.storeDir, 'room-9'), { recursive: true });

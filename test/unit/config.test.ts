@@ -20,7 +20,7 @@ function valid(): Record<string, unknown> {
     deviceId: 'room-1',
     installation: 'interview-room',
     stateDir: './state',
-    agency: { caCert: 'ca.pem', encryptionKey: 'agency-pub.pem' },
+    agency: { caCert: 'ca.pem', encryptionCert: 'agency-enc.pem' },
     recording: {
       sources: [
         { id: 'cam1', kind: 'camera', driver: 'sim' },
@@ -82,7 +82,16 @@ describe('config validation', () => {
     ['a string where a number belongs', (c: Cfg) => (c.recording.segmentSeconds = '10'), 'recording.segmentSeconds', /must be integer/],
     ['a number out of range', (c: Cfg) => (c.recording.segmentSeconds = 1), 'recording.segmentSeconds', /must be >= 2/],
     ['an object where a string belongs', (c: Cfg) => (c.stateDir = { path: '/x' }), 'stateDir', /must be string/],
-    ['a missing required key', (c: Cfg) => delete c.agency.encryptionKey, 'agency.encryptionKey', /is required/],
+    ['a missing required key', (c: Cfg) => delete c.agency.encryptionCert, 'agency.encryptionCert', /is required/],
+    [
+      'the retired agency.encryptionKey (a key file could be anyone\'s key)',
+      (c: Cfg) => {
+        delete c.agency.encryptionCert;
+        c.agency.encryptionKey = 'agency-pub.pem';
+      },
+      'agency.encryptionKey',
+      /^ {2}agency\.encryptionKey: is no longer accepted .*set agency\.encryptionCert to the agency's encryption certificate \(agency-enc\.pem, issued by the agency CA for the role recgw-encryption\)$/,
+    ],
     ['a missing top-level key', (c: Cfg) => delete c.deviceId, 'deviceId', /is required/],
     ['no sources', (c: Cfg) => (c.recording.sources = []), 'recording.sources', /must NOT have fewer than 1 items/],
     ['a bad device ID', (c: Cfg) => (c.deviceId = 'room 1/a'), 'deviceId', /must match pattern/],
@@ -97,7 +106,7 @@ describe('config validation', () => {
   it('says each problem in Chinese too, for the console (no keyword the schema uses falls back to English)', () => {
     const c = changed((x) => {
       x.recordng = {};
-      delete x.agency.encryptionKey;
+      delete x.agency.encryptionCert;
       x.installation = 'office';
       x.recording.segmentSeconds = '10';
       x.recording.preEventSeconds = 500;
@@ -109,7 +118,7 @@ describe('config validation', () => {
     const zh = Object.fromEntries(validateConfig(c).map((p) => [p.key, p.zh]));
     expect(zh).toMatchObject({
       recordng: '不是已知的配置项（请检查拼写）',
-      'agency.encryptionKey': '必须填写',
+      'agency.encryptionCert': '必须填写',
       installation: '必须是以下之一："interview-room", "hearing-room", "vehicle"',
       'recording.segmentSeconds': '必须是整数',
       'recording.preEventSeconds': '不能大于 120',
@@ -118,6 +127,7 @@ describe('config validation', () => {
       'recording.sources[0].label': '不能多于 64 个字符',
     });
     expect(validateConfig(changed((x) => (x.recording.sources = []))).map((p) => p.zh)).toEqual(['至少需要 1 项']);
+    expect(validateConfig(changed((x) => (x.agency.encryptionKey = 'k.pem'))).map((p) => p.zh)).toEqual([expect.stringMatching(/^已不再接受.*agency\.encryptionCert/)]);
     expect(validateConfig(changed((x) => (x.recording.sources[1]!.id = 'cam1'))).map((p) => p.zh)).toEqual(['与另一个信号源的 id "cam1" 重复']);
     // Every validation keyword in the schema has its own Chinese sentence.
     const keywords = new Set(JSON.stringify(configSchema).match(/"(type|minimum|maximum|exclusiveMinimum|exclusiveMaximum|minLength|maxLength|minItems|maxItems|pattern|enum|required|additionalProperties|[a-zA-Z]+Of|const|format|uniqueItems|multipleOf)"/g));

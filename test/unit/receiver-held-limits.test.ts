@@ -16,7 +16,7 @@ import { RECEIVER_MIGRATIONS, openReceiverDb, receiverDbPath } from '../../src/r
 import { openStateDb, type Db } from '../../src/state/db.js';
 import { splitPemBundle } from '../../src/pki/certs.js';
 import { createLogger } from '../../src/util/log.js';
-import { testAgencyLog } from '../helpers/receiver-store.js';
+import { agencyEncryption, testAgencyLog } from '../helpers/receiver-store.js';
 
 afterAll(cleanupTmp);
 
@@ -41,7 +41,7 @@ describe('per-device limits on held ledger lines', () => {
     const logged: Record<string, unknown>[] = [];
     const log = createLogger('t', { sink: (l) => logged.push(JSON.parse(l) as Record<string, unknown>) });
     const caPems = splitPemBundle(readFileSync(ca.paths.caCert, 'utf8'));
-    const ledger = new LedgerIngest(store, db, caPems, receiptSigner(ca.dir), 'rx-1', log, testAgencyLog(db));
+    const ledger = new LedgerIngest(store, db, caPems, receiptSigner(ca.dir), 'rx-1', log, testAgencyLog(db), agencyEncryption(ca.dir));
     ledger.useLimits(new DeviceLimits(db, { ...DEFAULT_LIMITS, ...limits }));
     return { db, logged, ledger };
   }
@@ -85,7 +85,7 @@ describe('per-device limits on held ledger lines', () => {
 
   it('held bytes stop at limits.heldMiB, counted in bytes (not characters)', () => {
     const w = world({ heldMiB: 1 });
-    const flood = Array.from({ length: 800 }, (_, i) => junkAt(genuine[2]!, 10 + i));
+    const flood = Array.from({ length: 2000 }, (_, i) => junkAt(genuine[2]!, 10 + i));
     w.ledger.ingest(DEVICE, flood, DEADLINE, now);
     const t = totals(w.db);
     expect(t).toEqual(actual(w.db));

@@ -11,6 +11,7 @@ import type { App } from '../app.js';
 import type { ConfigChange } from '../deps.js';
 import type { ConfigProblem } from '../../config/load.js';
 import { configProblems, configWarnings, diffConfig, flatten, parseConfigJson, shortValue } from '../../config/diff.js';
+import { editedAgencyFileProblems } from '../../config/agency-files.js';
 import { normaliseConfigText, readConfigText, replaceConfigText, textHash } from '../config-file.js';
 import { csrfField } from './auth.js';
 
@@ -24,13 +25,14 @@ interface Checked {
   value?: unknown;
 }
 
-async function check(file: string, submitted: string): Promise<Checked> {
+async function check(file: string, submitted: string, at: Date): Promise<Checked> {
   const current = await readConfigText(file);
   const text = normaliseConfigText(submitted);
   const base = textHash(current);
   const parsed = parseConfigJson(text);
   if (!parsed.ok) return { text, base, syntax: parsed, problems: [], changes: [], warnings: [] };
-  const problems = configProblems(parsed.value);
+  // The files it names as the gateway would check them at start: never write a config it would refuse to run with.
+  const problems = [...configProblems(parsed.value), ...editedAgencyFileProblems(parsed.value, file, at)];
   const before = parseConfigJson(current);
   const changes = diffConfig(before.ok ? before.value : {}, parsed.value);
   return { text, base, problems, changes, warnings: configWarnings(changes), value: parsed.value };
@@ -106,7 +108,7 @@ ${c.value !== undefined ? h`<h2>${ctx.t('cfg.fields')}</h2>${fieldRows(ctx, c.va
 
   const apply = async (ctx: Ctx, submitted: string, base: string): Promise<{ status: number; c: Checked; applied: boolean; reason?: string; liveFailed?: string }> => {
     const run = applying.then(async () => {
-      const c = await check(file(), submitted);
+      const c = await check(file(), submitted, new Date(app.now()));
       if (c.syntax || c.problems.length) return { status: 400, c, applied: false, reason: 'invalid' };
       if (c.changes.length === 0) return { status: 400, c, applied: false, reason: 'no-changes' };
       if (!(await replaceConfigText(file(), base, c.text))) return { status: 409, c, applied: false, reason: 'changed-meanwhile' };
@@ -148,7 +150,7 @@ ${c.value !== undefined ? h`<h2>${ctx.t('cfg.fields')}</h2>${fieldRows(ctx, c.va
       access: 'user',
       api: false,
       handle: async (ctx) => {
-        const c = await check(file(), text(ctx));
+        const c = await check(file(), text(ctx), new Date(app.now()));
         return previewPage(ctx, c, c.syntax || c.problems.length ? 400 : 200);
       },
     },
@@ -193,7 +195,7 @@ ${restart.length ? h`<p class="warn" id="restart-note">${ctx.t('cfg.restartNeede
       access: 'user',
       api: true,
       handle: async (ctx) => {
-        const c = await check(file(), text(ctx));
+        const c = await check(file(), text(ctx), new Date(app.now()));
         const { value: _value, ...out } = c;
         return { kind: 'json', status: c.syntax || c.problems.length ? 400 : 200, body: out };
       },
