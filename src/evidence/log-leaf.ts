@@ -9,7 +9,7 @@ import type { Receipt } from './receipt.js';
 /** Where a store keeps the agency log (c2sp.org/tlog-tiles files), and the log key's certificate in it. */
 export const LOG_DIR = 'log';
 export const LOG_CERT_FILE = 'log-cert.pem';
-/** Where a receiver keeps a device's ledger branch a newer certificate superseded (evidence-format.md §5.5). */
+/** Where a receiver keeps a device's ledger branch a newer certificate superseded (evidence-format.md §5.6). */
 export const SUPERSEDED_DIR = 'superseded';
 /** The newest checkpoint that witnesses cosigned, with their cosignatures. */
 export const WITNESSED_FILE = 'witnessed';
@@ -35,7 +35,7 @@ export interface SegmentLeaf {
   accepted: string;
 }
 
-/** A device's stored ledger from `from` to `through` was superseded by a newer certificate's branch (§5.5). */
+/** A device's stored ledger from `from` to `through` was superseded by a newer certificate's branch (§5.6). */
 export interface SupersededLeaf {
   v: 1;
   kind: 'superseded';

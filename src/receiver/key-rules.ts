@@ -1,5 +1,5 @@
 /**
- * What the receiver refuses about keys and time (evidence-format.md §5.4), before it stores an entry: a certificate
+ * What the receiver refuses about keys and time (evidence-format.md §5.5), before it stores an entry: a certificate
  * entry must be valid now, by the receiver's clock (a time the device cannot choose), and not revoked; no entry may be
  * signed by a key revoked before the ledger reached it; entry times may not run backwards beyond the tolerance except
  * at a clock.stepped entry. The verifier applies the same rules to what was stored (src/verify/key-lifecycle.ts).

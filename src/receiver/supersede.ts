@@ -1,5 +1,5 @@
 /**
- * How a conflict over a device's ledger is settled (evidence-format.md §5.5): no other key can lock the genuine
+ * How a conflict over a device's ledger is settled (evidence-format.md §5.6): no other key can lock the genuine
  * current one out. When lines arrive from a seq the receiver already holds, with other content, and they follow the
  * stored entry before it, verify, and install a certificate newer (issued later) than every certificate that signed
  * the stored entries from that seq on — valid now, not revoked — the stored branch from that seq is superseded: its lines (and the sealed files they describe) move to

@@ -242,7 +242,7 @@ export class DeviceAgencyCheck {
   /** After the ledger: what the agency holds that the ledger no longer has, and the receipts' own log proofs. */
   finish(): void {
     const id = this.deviceId;
-    // Receipts for entries of a branch the log says was superseded (§5.5) vouch for that branch, kept aside.
+    // Receipts for entries of a branch the log says was superseded (§5.6) vouch for that branch, kept aside.
     const aside = (seq: number, hash: string): boolean => this.deviceLog?.wasSuperseded(seq, hash) ?? false;
     const segAside = (r: Receipt & { kind: 'segment' }): boolean =>
       this.deviceLog?.superseded.some((b) => b.segments.some((s) => s.name === r.name && s.sha256 === r.sha256 && s.manifestSeq === r.manifestSeq)) ?? false;

@@ -1,5 +1,5 @@
 /**
- * What a ledger must not say against itself (evidence-format.md §10, items 12-15): a second genesis entry, two
+ * What a ledger must not say against itself (evidence-format.md §10, item 15): a second genesis entry, two
  * manifests for one sealed file, a manifest that contradicts its session (matter, case, officers), a segment that
  * ends after the entry that sealed it. Fed entry by entry; keeps a few bytes per session and per sealed file.
  */

@@ -64,7 +64,7 @@ export interface DeviceReport {
   deviceId: string;
   /** Extra: whether agency receipts or the agency log vouch for this device's ledger (a receiver store), or only the device (an export). */
   agency?: boolean;
-  /** Extra: branches of this ledger a newer certificate superseded (evidence-format.md §5.5), kept aside in the folder. */
+  /** Extra: branches of this ledger a newer certificate superseded (evidence-format.md §5.6), kept aside in the folder. */
   superseded?: { from: number; through: number; accepted: string; folder: string }[];
   entries: number;
   segments: number;

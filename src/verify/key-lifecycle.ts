@@ -1,5 +1,5 @@
 /**
- * Keys over time (evidence-format.md §5.4): entry times may not run backwards by more than a tolerance except at a
+ * Keys over time (evidence-format.md §5.5): entry times may not run backwards by more than a tolerance except at a
  * clock.stepped entry; a certificate is judged at the latest time the ledger has reached (its "high-water" time,
  * which no later entry can lower), not only at the time its own entry claims; and what a revoked key signed at or
  * after its revocation is reported. The same rules are what the receiver refuses (src/receiver/key-rules.ts).

@@ -21,7 +21,7 @@ export class DeviceLog {
   count = 0;
   /** Sealed files the log holds, by segment name. */
   readonly segments = new Map<string, SegmentLeaf>();
-  /** Branches the log recorded as superseded (§5.5): their entries and files stay known, for receipts issued for them. */
+  /** Branches the log recorded as superseded (§5.6): their entries and files stay known, for receipts issued for them. */
   readonly superseded: { leaf: SupersededLeaf; hashes: Map<number, string>; segments: SegmentLeaf[] }[] = [];
 
   /** A superseded leaf: the entries from `from` on leave the device's line, and are kept aside. */
