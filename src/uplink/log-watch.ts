@@ -83,10 +83,12 @@ export class LogWatch {
 
   /**
    * A receipt's log proof: its item is in a checkpoint of the agency log, and that checkpoint does not contradict
-   * the newest one seen. Returns the problem, or undefined when it holds (or the receipt has no proof: older receivers).
+   * the newest one seen. Returns the problem, or undefined when it holds (or the log is not known yet).
    */
   receipt(r: Receipt): string | undefined {
-    if (r.log === undefined || !this.key) return undefined;
+    if (!this.key) return undefined;
+    // Once the agency's log is known, a receipt must show its item in it: a receiver that does not log has no say.
+    if (r.log === undefined) return 'it carries no proof that its item is in the agency log, which this agency keeps';
     const p = parseProof(r.log);
     if ('why' in p) return `its log proof is not a tlog-proof: ${p.why}`;
     const cp = openCheckpoint(p.checkpoint, this.key.origin, this.key.key);
