@@ -21,9 +21,12 @@ import { checkCosignatures } from '../../src/tlog/checkpoint.js';
 import { startEvidenceCore, type EvidenceCore } from '../../src/app/evidence-core.js';
 import { LogWatch } from '../../src/uplink/log-watch.js';
 import { createLogger, silentLogger } from '../../src/util/log.js';
-import type { LogLeaf } from '../../src/evidence/log-leaf.js';
+import type { EntryLeaf, LogLeaf } from '../../src/evidence/log-leaf.js';
 import type { Db } from '../../src/state/db.js';
+import { makeReceipt } from '../../src/evidence/receipt.js';
+import { receiptSigner } from '../helpers/report-store.js';
 
+const DEADLINE = '2099-01-01T00:00:00.000Z';
 const BIN = join(import.meta.dirname, '../../bin/recgw.js');
 const recgw = (...args: string[]): string => execFileSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
 
@@ -121,6 +124,12 @@ describe('witnesses of the agency log', () => {
     }
     expect(watch.standing()).toEqual([]);
     for (const w of witnesses) expect(recgw('witness', 'show', '--state', w.dir)).toContain(`${genuine.log.origin}: 700 leaves`);
+    // Now that the gateway knows the log, a receipt that does not prove its item in it is refused.
+    const one = leaf(1) as EntryLeaf;
+    const bare = makeReceipt({ kind: 'entries', device: 'room-1', through: { seq: 1, hash: one.hash }, deadline: DEADLINE, storedAt: one.accepted, receiver: 'receiver:1' }, receiptSigner(ca.dir));
+    expect(watch.receipt(bare)).toMatch(/no proof that its item is in the agency log/);
+    const proved = { ...bare, log: genuine.log.proof(1, 700, genuine.log.head().checkpoint) };
+    expect(watch.receipt(proved)).toBeUndefined();
   }, 60_000);
 
   it("a witness's cosignature verifies with the openssl command line (cosignature/v1 message, Ed25519)", () => {
