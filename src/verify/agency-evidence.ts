@@ -19,6 +19,7 @@ import { openCheckpoint, type WitnessKey } from '../tlog/checkpoint.js';
 import { parseProof } from '../tlog/proof-text.js';
 import { readLogKey, readLogView, type DeviceLog, type LogView } from './log-view.js';
 import type { FindingKind } from './findings.js';
+import { describe } from '../util/errors.js';
 
 export const RECEIPTS_FILE = 'receipts.jsonl';
 /** The deviceId of findings about the agency log itself rather than one device. */
@@ -135,7 +136,14 @@ function readReceipts(dir: string, caPems: string[], report: Report): DeviceRece
   const path = join(dir, RECEIPTS_FILE);
   const out: DeviceReceipts = { present: existsSync(path), lines: [], sizes: new Set() };
   if (!out.present) return out;
-  const text = readFileSync(path, 'utf8');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    // A directory or an unreadable file where the receipts belong: the folder still claims the agency's word.
+    report('malformed', `${RECEIPTS_FILE} cannot be read (${describe(err)}): the agency's receipts for this device are not there to check`);
+    return out;
+  }
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   lines.forEach((raw, i) => {
@@ -167,7 +175,7 @@ function readReceipts(dir: string, caPems: string[], report: Report): DeviceRece
  */
 export class DeviceAgencyCheck {
   /** Entries receipts' claims, by seq: the hash the agency stored there. */
-  private readonly entryClaims = new Map<number, { hash: string; line: number }[]>();
+  private readonly entryClaims = new Map<number, { hash: string; line: number; device: string }[]>();
   /** Segment receipts' claims, by manifest seq. */
   private readonly segmentClaims = new Map<number, { r: Receipt & { kind: 'segment' }; line: number }[]>();
   private deviceLog: DeviceLog | undefined;
@@ -184,20 +192,27 @@ export class DeviceAgencyCheck {
     private readonly report: Report,
   ) {
     for (const { line, r } of receipts.lines) {
-      if (r.kind === 'entries') push(this.entryClaims, r.through.seq, { hash: r.through.hash, line });
+      if (r.kind === 'entries') push(this.entryClaims, r.through.seq, { hash: r.through.hash, line, device: r.device });
       else push(this.segmentClaims, r.manifestSeq, { r, line });
     }
   }
 
-  /** Whether the agency vouches for this folder at all: then its head must be the agency's, and the rest holds. */
+  /**
+   * Whether the agency vouches for this folder at all (§10.2: it has receipts, or the store has the agency's log):
+   * then its head must be the agency's, and the rest holds. Also when its ledger is empty or unreadable: a device
+   * head there must not pass for the agency's either.
+   */
   get isReceiverStore(): boolean {
-    return this.receipts.present || this.deviceLog !== undefined || (this.log !== undefined && this.deviceId !== undefined);
+    return this.receipts.present || this.log !== undefined;
   }
 
   entry(lineNo: number, e: LedgerEntry, hash: string): void {
     if (this.deviceId === undefined) {
       this.deviceId = e.device;
       this.deviceLog = this.log?.devices.get(e.device);
+      // A genuine receipt of another device (bad-receipt in finish) says nothing about this ledger.
+      keepDevice(this.entryClaims, e.device, (c) => c.device);
+      keepDevice(this.segmentClaims, e.device, (c) => c.r.device);
     }
     if (e.device !== this.deviceId) return;
     this.lastSeq = Math.max(this.lastSeq, e.seq);
@@ -301,6 +316,14 @@ export class DeviceAgencyCheck {
     const root = this.log.rootsAt.get(cp.size);
     if (cp.size > this.log.size) this.report('rollback', `${where}: the agency log had ${cp.size} leaves when it issued this receipt; the store's log has only ${this.log.size}`);
     else if (root && !root.equals(cp.root)) this.report('bad-log', `${where}: the store's log at ${cp.size} leaves differs from the log the receipt was issued from: the log was rewritten`);
+  }
+}
+
+function keepDevice<V>(m: Map<number, V[]>, device: string, deviceOf: (v: V) => string): void {
+  for (const [k, vs] of m) {
+    const mine = vs.filter((v) => deviceOf(v) === device);
+    if (mine.length > 0) m.set(k, mine);
+    else m.delete(k);
   }
 }
 

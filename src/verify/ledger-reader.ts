@@ -11,6 +11,7 @@ import { checkCertificate, parseCertificate } from '../pki/certs.js';
 import { ROLE_DEVICE } from '../pki/ca.js';
 import { checkCertBody } from './bodies.js';
 import type { FindingKind } from './findings.js';
+import { describe } from '../util/errors.js';
 
 export interface ReadEntry {
   lineNo: number;
@@ -43,7 +44,12 @@ export async function readLedger(
   let last: LedgerReadResult['last'];
   const seenHashes = new Set<string>();
 
-  for await (const { text: raw, terminated } of readLines(path)) {
+  let unreadable = false;
+  const cannotRead = (err: unknown): void => {
+    unreadable = true;
+    report('malformed', `ledger.jsonl cannot be read (${describe(err)}): nothing after line ${lineNo} can be checked`);
+  };
+  for await (const { text: raw, terminated } of readLines(path, cannotRead)) {
     lineNo++;
     if (raw === '') {
       report('malformed', `line ${lineNo}: empty line`);
@@ -105,7 +111,7 @@ export async function readLedger(
     last = { seq: e.seq, hash, time: e.time };
     onEntry({ lineNo, entry: e, hash });
   }
-  if (lineNo === 0) report('malformed', 'ledger.jsonl is empty');
+  if (lineNo === 0 && !unreadable) report('malformed', 'ledger.jsonl is empty');
   return { deviceId: deviceId ?? folderName, entries, ...(last ? { last } : {}), ...(cert ? { currentCert: cert } : {}) };
 }
 
@@ -113,16 +119,21 @@ export async function readLedger(
  * The file's lines, split on "\n" only: a "\r" is not a line end here (readline would take one as such, so a
  * changed byte would go unnoticed) but part of the line, which then fails the canonical-form check.
  */
-async function* readLines(path: string): AsyncGenerator<{ text: string; terminated: boolean }> {
+async function* readLines(path: string, cannotRead: (err: unknown) => void): AsyncGenerator<{ text: string; terminated: boolean }> {
   let rest = '';
-  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
-    const buf = rest + (chunk as string);
-    let start = 0;
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n', start)) {
-      yield { text: buf.slice(start, i), terminated: true };
-      start = i + 1;
+  try {
+    for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
+      const buf = rest + (chunk as string);
+      let start = 0;
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n', start)) {
+        yield { text: buf.slice(start, i), terminated: true };
+        start = i + 1;
+      }
+      rest = buf.slice(start);
     }
-    rest = buf.slice(start);
+  } catch (err) {
+    // A directory, or a read error, where the ledger belongs: a finding, never an exception out of the verifier.
+    return cannotRead(err);
   }
   if (rest !== '') yield { text: rest, terminated: false };
 }

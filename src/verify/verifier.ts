@@ -63,12 +63,18 @@ export async function verifyStore(dir: string, opts: VerifyOptions): Promise<Ver
     devices.push(await verifyDevice(d, opts, findings, agency));
     opts.progress?.(`checked ${basename(d)}`);
   }
-  // A device the agency logged must still have its folder: removing one whole is a rollback too. (Only when the whole
-  // store is checked: a device folder checked on its own stands for itself.)
-  const present = new Set(devices.map((d) => d.deviceId));
+  // A device the agency logged must still have its folder, and a ledger in it: removing one whole, or emptying
+  // its ledger (whose device is then known only by the folder's name), is a rollback too. (Only when the whole store
+  // is checked: a device folder checked on its own stands for itself.)
+  const present = new Set(devices.filter((d) => d.entries > 0).map((d) => d.deviceId));
+  const emptied = new Set(devices.filter((d) => d.entries === 0).map((d) => d.deviceId));
   const wholeStore = !existsSync(join(dir, LEDGER_FILE));
   for (const id of wholeStore ? agency.loggedDevices() : []) {
-    if (!present.has(id)) findings.push({ kind: 'rollback', deviceId: id, detail: `the agency log holds entries of device ${id}, but the store has no folder with its ledger: it was removed` });
+    if (present.has(id)) continue;
+    const detail = emptied.has(id)
+      ? `the agency log holds entries of device ${id}, but its folder's ledger has none: they were removed`
+      : `the agency log holds entries of device ${id}, but the store has no folder with its ledger: it was removed`;
+    findings.push({ kind: 'rollback', deviceId: id, detail });
   }
   return { ok: findings.length === 0, devices, findings, ...(agency.summary ? { log: agency.summary } : {}) };
 }

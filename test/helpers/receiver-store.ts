@@ -4,7 +4,7 @@
  * as one chunk), with the agency log and its published files. And the attacker's tool: rewriting a ledger with the
  * device key, re-signing every line from the first change and a head.json signed by the device.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { openReceiverDb } from '../../src/receiver/store-db.js';
@@ -27,8 +27,11 @@ import type { BuiltStore } from './store-fixture.js';
 
 const DEADLINE = '2099-01-01T00:00:00.000Z';
 
-/** Upload the device folder `deviceDir` into the receiver store `store` through the receiver's code. */
-export async function receiveDevice(deviceDir: string, store: string, caDir: string, now: () => Date = () => new Date()): Promise<void> {
+/**
+ * Upload the device folder `deviceDir` into the receiver store `store` through the receiver's code. `published` is
+ * called after each publication of the log, when the store is as a copy taken at that moment would have it.
+ */
+export async function receiveDevice(deviceDir: string, store: string, caDir: string, now: () => Date = () => new Date(), published?: () => void): Promise<void> {
   const p = caPaths(caDir);
   const caPems = [readFileSync(p.caCert, 'utf8')];
   const db = openReceiverDb(store);
@@ -45,6 +48,7 @@ export async function receiveDevice(deviceDir: string, store: string, caDir: str
       const out = ledger.ingest(device, lines.slice(i, i + 3), DEADLINE, now());
       if (out.refused) throw new Error(`the receiver refused the upload: ${out.refused}`);
       files.publish();
+      published?.();
     }
     for (const l of lines) {
       const e = (parseLine(l) as { entry: LedgerEntry }).entry;
@@ -55,6 +59,7 @@ export async function receiveDevice(deviceDir: string, store: string, caDir: str
       const r = await ingest.finalize(device, m.segment, now);
       if (!r || 'refused' in r) throw new Error(`the receiver did not store ${m.segment}`);
       files.publish();
+      published?.();
     }
   } finally {
     db.close();
@@ -80,7 +85,7 @@ export const testAgencyLog = (db: Db): AgencyLog => new AgencyLog(db, testLogKey
 /**
  * What someone holding the device key can do to a device folder: change the entries (`edit` gets them parsed and
  * returns the new list, bodies may be changed), re-sign the whole chain with the device key, and replace head.json
- * with one the device signs. Returns the new lines.
+ * with one the device signs (or, when no entry is left, remove it: there is nothing to name). Returns the new lines.
  */
 export function rewriteWithDeviceKey(deviceDir: string, s: BuiltStore, edit: (entries: LedgerEntry[]) => LedgerEntry[]): string[] {
   const key = createPrivateKey(readFileSync(identityPaths(s.gateway.config.stateDir).key, 'utf8'));
@@ -101,6 +106,10 @@ export function rewriteWithDeviceKey(deviceDir: string, s: BuiltStore, edit: (en
     prev = lineHash(line);
   });
   writeFileSync(join(deviceDir, 'ledger.jsonl'), lines.map((l) => l + '\n').join(''));
+  if (lines.length === 0) {
+    rmSync(join(deviceDir, 'head.json'), { force: true });
+    return lines;
+  }
   const last = lines.length - 1;
   const head = makeHead({ device: s.deviceId, seq: last, hash: sha256Hex(lines[last]!), time: new Date().toISOString(), signer: 'device' }, signer);
   writeFileSync(join(deviceDir, 'head.json'), encodeHead(head));
