@@ -3,7 +3,7 @@
  * bytes are the line itself with the `,"sig":"..."` member cut out (see docs/evidence-format.md). The hash
  * chain links each line to the SHA-256 of the previous line's exact bytes.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalJson } from '../util/canonical.js';
 
 export const FORMAT_VERSION = 1;
@@ -60,13 +60,23 @@ export function splitSignature(line: string): { signed: string; sig: Buffer } | 
 }
 
 export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  // One-shot: about twice as fast as a Hash object for a ledger line, and the verifier hashes every line.
+  return hash('sha256', data, 'hex');
 }
 
 /** The chain hash of an entry: SHA-256 of its line's UTF-8 bytes, without the newline. */
 export const lineHash = (line: string): string => sha256Hex(line);
 
 export type ParseResult = { ok: true; entry: LedgerEntry } | { ok: false; error: string };
+
+/** Whether every object in the value has its keys in sorted (UTF-16 code unit) order, as canonicalJson writes. */
+function keysSorted(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return true;
+  if (Array.isArray(v)) return v.every(keysSorted);
+  const keys = Object.keys(v);
+  for (let i = 1; i < keys.length; i++) if (!(keys[i - 1]! < keys[i]!)) return false;
+  return keys.every((k) => keysSorted((v as Record<string, unknown>)[k]));
+}
 
 /** Parse and strictly check one ledger line. Never throws: bad input is a result, not a crash. */
 export function parseLine(line: string): ParseResult {
@@ -93,7 +103,11 @@ export function parseLine(line: string): ParseResult {
   if (typeof e.body !== 'object' || e.body === null || Array.isArray(e.body)) return { ok: false, error: 'body must be a JSON object' };
   if (typeof e.sig !== 'string') return { ok: false, error: 'sig must be a base64 string' };
   const entry = e as unknown as LedgerEntry;
-  // Canonical form is required so that what a reader parses is exactly what was signed.
+  // Canonical form is required so that what a reader parses is exactly what was signed. JSON.parse keeps the
+  // members in the order written (integer-like keys aside, which then fail the first test), so a line that
+  // JSON.stringify writes back unchanged, with every body object's keys in sorted order, is exactly what
+  // encodeUnsigned writes: the same test as below at a fraction of its cost (the verifier parses every line).
+  if (JSON.stringify(entry) === line && keysSorted(entry.body)) return { ok: true, entry };
   let again: string;
   try {
     again = attachSignature(encodeUnsigned(entry), entry.sig);
