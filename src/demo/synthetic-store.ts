@@ -52,6 +52,38 @@ const OFFICERS = [
 const iso = (t: number): string => new Date(t).toISOString();
 const b64 = (n: number): string => randomBytes(n).toString('base64');
 
+const segmentName = (sessionId: string, sourceId: string, n: number): string => `${sessionId}_${sourceId}_${String(n).padStart(6, '0')}`;
+/** Where the sealed file of a session's source's n-th segment is, relative to the device folder. */
+export const segmentFile = (sessionId: string, sourceId: string, n: number): string => `${SEGMENTS_DIR}/${segmentName(sessionId, sourceId, n)}.seg`;
+
+/** A manifest (segment.sealed body) of the n-th segment of a source, describing a stored file of `stored`. */
+export function syntheticManifest(
+  ctx: { sessionId: string; matter: string; caseRef: string; officers: { name: string; badge: string }[]; place?: string },
+  source: { id: string; kind: string },
+  n: number,
+  fromMs: number,
+  toMs: number,
+  stored: { size: number; sha256: string },
+  agencyKeyId: string,
+): Record<string, unknown> {
+  const name = segmentName(ctx.sessionId, source.id, n);
+  return {
+    ...ctx,
+    segment: name,
+    file: segmentFile(ctx.sessionId, source.id, n),
+    source,
+    seq: n,
+    start: iso(fromMs),
+    end: iso(toMs),
+    clock: { source: 'ntp', synced: true },
+    gps: null,
+    container: 'mpegts',
+    plain: { size: 2_400_000 + (n % 9973), sha256: sha256Hex(name) },
+    stored: { size: stored.size, sha256: stored.sha256 },
+    enc: { alg: 'A256GCM', iv: b64(12), keyWrap: 'RSA-OAEP-256', wrappedKey: b64(256), agencyKeyId },
+  };
+}
+
 /**
  * Appends signed, chained lines to a new ledger.jsonl, buffered; finish() writes head.json. `badSignatures`: the
  * seqs whose signature is made over other bytes (a test's forged lines that still chain).
@@ -147,26 +179,10 @@ export function writeSyntheticStore(o: SyntheticStoreOptions): { lastSeq: number
         continue; // no footage in this slot: the interruption explains it
       }
       for (const source of SOURCES) {
-        const name = `${sessionId}_${source.id}_${String(slot).padStart(6, '0')}`;
-        const file = `${SEGMENTS_DIR}/${name}.seg`;
         const content = pool[segments % POOL]!;
-        linkSync(content.path, join(o.deviceDir, file));
+        linkSync(content.path, join(o.deviceDir, segmentFile(sessionId, source.id, slot)));
         time = from + SEGMENT_MS + 150;
-        append(ENTRY.segmentSealed, {
-          ...ctx,
-          segment: name,
-          file,
-          source,
-          seq: slot,
-          start: iso(from),
-          end: iso(from + SEGMENT_MS),
-          clock: { source: 'ntp', synced: true },
-          gps: null,
-          container: 'mpegts',
-          plain: { size: 2_400_000 + (segments % 9973), sha256: sha256Hex(name) },
-          stored: { size: content.size, sha256: content.sha256 },
-          enc: { alg: 'A256GCM', iv: b64(12), keyWrap: 'RSA-OAEP-256', wrappedKey: b64(256), agencyKeyId },
-        });
+        append(ENTRY.segmentSealed, syntheticManifest(ctx, source, slot, from, from + SEGMENT_MS, content, agencyKeyId));
         segments++;
         end = from + SEGMENT_MS;
       }

@@ -129,10 +129,11 @@ export class CheckPool {
   /**
    * Verify signatures: item i is bytes[offs[3i], offs[3i+1]) signed, bytes[offs[3i+1], offs[3i+2]) the signature,
    * keys[keyIx[i]] the key; resolves with 1 (valid) or 0 per item. `last`: nothing follows it (see the class).
+   * `bytes` is best shared memory (see signature-checks.ts); it is copied to the worker otherwise.
    */
   verifySignatures(keys: KeyObject[], keyIx: Uint16Array, offs: Uint32Array, bytes: Uint8Array, last = false): Promise<Uint8Array> {
     const req: Request = { t: 'sigs', id: 0, keys, keyIx, offs, bytes };
-    return this.send(req, [offs.buffer as ArrayBuffer, bytes.buffer as ArrayBuffer], last).then((r) => (r as { ok: Uint8Array }).ok);
+    return this.send(req, [], last).then((r) => (r as { ok: Uint8Array }).ok);
   }
 
   /** Inspect segment files: resolves with what is at each path (and its SHA-256 when its size is `sizes[i]`). */
@@ -173,7 +174,9 @@ export class CheckPool {
   }
 
   private spawn(): PoolWorker {
-    const w = new Worker(WORKER_SOURCE, { eval: true, name: `recgw-verify-${this.workers.length}` });
+    // A small young generation: a worker keeps almost nothing, and V8 would otherwise let it grow to tens of MB
+    // over a long run (RSS that grows with the ledger's length, though nothing in it is kept).
+    const w = new Worker(WORKER_SOURCE, { eval: true, name: `recgw-verify-${this.workers.length}`, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
     const pw: PoolWorker = { w, inFlight: 0 };
     w.on('message', (m: Reply) => this.settle(m));
     w.on('error', (err) => this.fail(err));

@@ -13,7 +13,7 @@ import { SEGMENTS_DIR } from '../evidence/head.js';
 import type { CheckPool } from './check-pool.js';
 import type { DeletionCheck } from './deletions.js';
 import type { FindingKind } from './findings.js';
-import { LineIndex, type LineRef } from './line-index.js';
+import { LineIndex } from './line-index.js';
 import { checkSegmentFile, judgeSegmentFile, type SegmentCheck } from './segment-files.js';
 
 const BATCH = 256;
@@ -23,7 +23,7 @@ export class SegmentFileChecks {
   private readonly out = new Set<Promise<void>>();
   /** Absent files by segment name (with each one's finding, in case no deletion ever covers it). */
   private readonly absent = new Map<string, string[]>();
-  private readonly described = new LineIndex();
+  private readonly described = new LineIndex(false);
   private error: Error | null = null;
   /** Sealed files absent because a covered deletion removed them. */
   deleted = 0;
@@ -37,8 +37,8 @@ export class SegmentFileChecks {
   ) {}
 
   /** A well-formed manifest. Returns a promise to await before adding more when too many checks are out. */
-  add(m: SegmentManifest, at: LineRef): Promise<void> | undefined {
-    this.described.add(basename(m.file), at);
+  add(m: SegmentManifest): Promise<void> | undefined {
+    this.described.add(basename(m.file));
     if (this.agencyKey) return this.track(checkSegmentFile(join(this.dir, m.file), m, this.agencyKey).then((r) => this.result(m, r)));
     this.batch.push(m);
     return this.batch.length >= BATCH ? this.flush() : undefined;

@@ -2,6 +2,8 @@
  * Signature checks of ledger lines, batched to the check pool: the main thread copies each line's signed bytes
  * and signature into a batch and goes on reading; a batch whose answer names a bad signature reports it with the
  * line's number, seq and type. At most the pool's in-flight limit of batches is held, so memory stays bounded.
+ * The bytes go through shared memory reused from batch to batch: a buffer handed to a worker thread would be freed
+ * only by that worker's garbage collector, which hardly ever runs there, so each batch's copy would pile up.
  */
 import type { KeyObject } from 'node:crypto';
 import type { CheckPool } from './check-pool.js';
@@ -22,8 +24,12 @@ class Batch {
   readonly offs = new Uint32Array(BATCH_ITEMS * 3);
   used = 0;
 
-  /** `bytes`: memory to copy into, reused from batch to batch (what is sent is a copy of the part used). */
-  constructor(readonly bytes: Buffer) {}
+  readonly bytes: Buffer;
+
+  /** `memory`: shared memory to copy into, reused from batch to batch. */
+  constructor(readonly memory: SharedArrayBuffer) {
+    this.bytes = Buffer.from(memory);
+  }
 
   /** Add one item if it fits; false when the batch is full. */
   add(signed: string, sig: Buffer, key: KeyObject, line: SignedLine): boolean {
@@ -44,7 +50,8 @@ class Batch {
 
 export class SignatureChecks {
   private batch: Batch | null = null;
-  private arena = Buffer.allocUnsafeSlow(ARENA_BYTES);
+  /** Shared memory of batches answered, to fill again. */
+  private readonly free: SharedArrayBuffer[] = [];
   private readonly out = new Set<Promise<void>>();
   private error: Error | null = null;
 
@@ -58,8 +65,7 @@ export class SignatureChecks {
     if (this.batch?.add(signed, sig, key, line)) return undefined;
     const wait = this.flush();
     const need = signed.length * 3 + sig.length;
-    if (need > this.arena.length) this.arena = Buffer.allocUnsafeSlow(need);
-    this.batch = new Batch(this.arena);
+    this.batch = new Batch(need > ARENA_BYTES ? new SharedArrayBuffer(need) : (this.free.pop() ?? new SharedArrayBuffer(ARENA_BYTES)));
     this.batch.add(signed, sig, key, line);
     return wait;
   }
@@ -71,8 +77,9 @@ export class SignatureChecks {
     if (!b || b.lines.length === 0) return this.pool.room();
     const n = b.lines.length;
     const p = this.pool
-      .verifySignatures(b.keys, b.keyIx.slice(0, n), b.offs.slice(0, 3 * n), new Uint8Array(b.bytes.buffer, b.bytes.byteOffset, b.used).slice(), last)
+      .verifySignatures(b.keys, b.keyIx.slice(0, n), b.offs.slice(0, 3 * n), new Uint8Array(b.memory, 0, b.used), last)
       .then((ok) => {
+        if (b.memory.byteLength === ARENA_BYTES) this.free.push(b.memory);
         for (let i = 0; i < n; i++) if (ok[i] !== 1) this.onBad(b.lines[i]!);
       })
       .catch((err: Error) => void (this.error ??= err))

@@ -119,7 +119,7 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
             segments++;
             deletions.manifest(m, at);
             sessions.segment(lineNo, m);
-            return files.add(m, at);
+            return files.add(m);
           }
           case ENTRY.receiptReceived:
             if (!malformed(B.checkReceiptReceived(b))) deletions.receipt(lineNo, e, at);
