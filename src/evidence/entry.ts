@@ -24,7 +24,7 @@ export interface LedgerEntry extends UnsignedEntry {
 }
 
 const KEYS = ['v', 'device', 'seq', 'prev', 'time', 'type', 'body', 'sig'] as const;
-const SIG_TAIL = /,"sig":"([A-Za-z0-9+/]+={0,2})"\}$/;
+const SIG_TAIL = /^,"sig":"([A-Za-z0-9+/]+={0,2})"\}$/;
 const HEX64 = /^[0-9a-f]{64}$/;
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const TYPE_RE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
@@ -52,11 +52,14 @@ export function decodeBase64Strict(text: string): Buffer | undefined {
 
 /** The signed bytes and signature of a line, or undefined when the line does not end in a signature member. */
 export function splitSignature(line: string): { signed: string; sig: Buffer } | undefined {
-  const m = SIG_TAIL.exec(line);
+  // Only the last `,"sig":"` can begin the match (base64 has no `,` or `"`), so the regular expression is tried
+  // there alone instead of at every comma of the line.
+  const at = line.lastIndexOf(',"sig":"');
+  const m = at < 0 ? null : SIG_TAIL.exec(line.slice(at));
   if (!m) return undefined;
   const sig = decodeBase64Strict(m[1]!);
   if (!sig) return undefined;
-  return { signed: line.slice(0, m.index) + '}', sig };
+  return { signed: line.slice(0, at) + '}', sig };
 }
 
 export function sha256Hex(data: string | Uint8Array): string {

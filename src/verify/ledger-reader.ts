@@ -183,19 +183,33 @@ async function findDuplicates(path: string, suspects: Suspect[], report: (kind: 
  * decoded on its own (a "\n" byte is never inside a UTF-8 sequence), with its byte offset and length.
  */
 export async function* readLines(path: string): AsyncGenerator<{ text: string; terminated: boolean; offset: number; length: number }> {
-  let rest: Buffer | null = null;
-  let base = 0; // file offset of buf[0]
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-    const buf: Buffer = rest ? Buffer.concat([rest, chunk as Buffer]) : (chunk as Buffer);
+  // Only a line cut by a chunk's end is copied (not the chunk): fewer fresh buffers for the collector to catch up with.
+  let rest: Buffer[] = [];
+  let restLen = 0;
+  let base = 0; // file offset of the chunk's first byte
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 18 }) as AsyncIterable<Buffer>) {
     let start = 0;
-    for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, start)) {
-      yield { text: buf.toString('utf8', start, i), terminated: true, offset: base + start, length: i - start };
+    for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, start)) {
+      if (restLen > 0) {
+        const line = Buffer.concat([...rest, chunk.subarray(0, i)]);
+        yield { text: line.toString('utf8'), terminated: true, offset: base - restLen, length: line.length };
+        rest = [];
+        restLen = 0;
+      } else {
+        yield { text: chunk.toString('utf8', start, i), terminated: true, offset: base + start, length: i - start };
+      }
       start = i + 1;
     }
-    rest = start < buf.length ? buf.subarray(start) : null;
-    base += start;
+    if (start < chunk.length) {
+      rest.push(Buffer.from(chunk.subarray(start)));
+      restLen += chunk.length - start;
+    }
+    base += chunk.length;
   }
-  if (rest) yield { text: rest.toString('utf8'), terminated: false, offset: base, length: rest.length };
+  if (restLen > 0) {
+    const line = Buffer.concat(rest);
+    yield { text: line.toString('utf8'), terminated: false, offset: base - restLen, length: line.length };
+  }
 }
 
 function checkSig(

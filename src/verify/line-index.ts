@@ -15,6 +15,8 @@ export interface LineRef {
 
 export class LineIndex {
   private readonly salt = randomBytes(16).toString('hex');
+  private lastName: string | undefined;
+  private lastDigest: [number, number] = [0, 0];
   private cap = 1024;
   private count = 0;
   private hi = new Uint32Array(this.cap);
@@ -64,8 +66,12 @@ export class LineIndex {
   }
 
   private digest(name: string): [number, number] {
+    // A look-up is often followed by an add of the same name: hash it once.
+    if (name === this.lastName) return this.lastDigest;
     const d = hash('sha256', this.salt + name, 'buffer');
-    return [d.readUInt32LE(0), d.readUInt32LE(4)];
+    this.lastName = name;
+    this.lastDigest = [d.readUInt32LE(0), d.readUInt32LE(4)];
+    return this.lastDigest;
   }
 
   private put(h: number, l: number, offset: number, length: number, flags: number): void {
