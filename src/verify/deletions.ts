@@ -11,6 +11,7 @@
 import { parseLine, type LedgerEntry } from '../evidence/entry.js';
 import { receiptProblem, type Receipt } from '../evidence/receipt.js';
 import { ENTRY, type SegmentManifest } from '../evidence/types.js';
+import { manifestFilePath } from '../evidence/sealer.js';
 import type { FindingKind } from './findings.js';
 import { LineIndex, type LineReader, type LineRef } from './line-index.js';
 
@@ -22,8 +23,10 @@ interface DeletedBody {
   receiptSeq: number;
 }
 
-/** Mark on a manifest's slot: a covered deletion names its segment. */
+/** Marks on a manifest's slot: a covered deletion names its segment; it names the usual file. */
 const COVERED = 2;
+const USUAL_FILE = 4;
+const SEALED_SUFFIX = '.seg';
 
 export class DeletionCheck {
   /** Genuine receipts, by the seq of the receipt.received entry that records each. */
@@ -40,9 +43,23 @@ export class DeletionCheck {
     private readonly lines: LineReader,
   ) {}
 
-  /** A well-formed segment.sealed entry. The first manifest of a name counts (section 14). */
-  manifest(m: SegmentManifest, at: LineRef): void {
-    if (!this.firstManifest(m.segment)) this.manifests.add(m.segment, at);
+  /**
+   * A well-formed segment.sealed entry. The first manifest of a name counts (section 14). Returns true when this
+   * is the first and names the usual file (segments/<segment>.seg): the index then also stands for the set of
+   * described file names (see describesUsualFile), which a year of manifests would otherwise double.
+   */
+  manifest(m: SegmentManifest, at: LineRef): boolean {
+    if (this.firstManifest(m.segment)) return false;
+    const usual = m.file === manifestFilePath(m.segment);
+    this.manifests.add(m.segment, at, usual ? USUAL_FILE : 0);
+    return usual;
+  }
+
+  /** Whether a manifest returned true above for the segment whose usual file is `fileName` (by digest, section 14). */
+  describesUsualFile(fileName: string): boolean {
+    if (!fileName.endsWith(SEALED_SUFFIX)) return false;
+    for (const c of this.manifests.candidates(fileName.slice(0, -SEALED_SUFFIX.length))) if ((c.marks & USUAL_FILE) !== 0) return true;
+    return false;
   }
 
   /** A receipt.received entry whose body has the right shape. */

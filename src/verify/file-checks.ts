@@ -3,7 +3,8 @@
  * file goes to the check pool in batches (or, with the agency key, is checked and decrypted here), a bounded
  * number at a time. What is kept: the batches in flight; the names of files that are absent and not yet
  * explained by a covered deletion (a deletion comes after its manifest, so these are the recent ones); and which
- * file names some manifest describes, as 64-bit digests, for the look at segments/ at the end.
+ * file names some manifest describes, as 64-bit digests, for the look at segments/ at the end (for the usual
+ * segments/<segment>.seg, the deletion check's index of manifests answers that).
  */
 import { opendir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -36,9 +37,12 @@ export class SegmentFileChecks {
     private readonly report: (kind: FindingKind, detail: string) => void,
   ) {}
 
-  /** A well-formed manifest. Returns a promise to await before adding more when too many checks are out. */
-  add(m: SegmentManifest): Promise<void> | undefined {
-    this.described.add(basename(m.file));
+  /**
+   * A well-formed manifest; `usualFile`: the deletion check's index stands for its file name (so it need not be
+   * kept here too). Returns a promise to await before adding more when too many checks are out.
+   */
+  add(m: SegmentManifest, usualFile: boolean): Promise<void> | undefined {
+    if (!usualFile) this.described.add(basename(m.file));
     if (this.agencyKey) return this.track(checkSegmentFile(join(this.dir, m.file), m, this.agencyKey).then((r) => this.result(m, r)));
     this.batch.push(m);
     return this.batch.length >= BATCH ? this.flush() : undefined;
@@ -104,7 +108,7 @@ export class SegmentFileChecks {
       return;
     }
     for await (const d of names) {
-      if (d.name.endsWith('.seg') && !this.described.has(d.name)) {
+      if (d.name.endsWith('.seg') && !this.deletions.describesUsualFile(d.name) && !this.described.has(d.name)) {
         this.report('broken-chain', `${SEGMENTS_DIR}/${d.name} is in the folder but no ledger entry describes it (entries removed or the ledger cut short)`);
       }
     }

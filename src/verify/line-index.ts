@@ -36,10 +36,11 @@ export class LineIndex {
     return this.count;
   }
 
-  add(name: string, ref: LineRef = { offset: 0, length: 0 }): void {
+  /** `marks`: the caller's bits (above bit 1) for the new slot. */
+  add(name: string, ref: LineRef = { offset: 0, length: 0 }, marks = 0): void {
     if ((this.count + 1) * 5 > this.cap * 4) this.grow();
     const [h, l] = this.digest(name);
-    this.put(h, l, ref.offset, ref.length, 1);
+    this.put(h, l, ref.offset, ref.length, 1 | marks);
   }
 
   /** Whether some line was added under this name (by digest only: a collision answers true, with odds 2^-64). */

@@ -117,9 +117,9 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
             if (malformed(B.checkManifest(b))) return undefined;
             const m = B.asManifest(b);
             segments++;
-            deletions.manifest(m, at);
+            const usualFile = deletions.manifest(m, at);
             sessions.segment(lineNo, m);
-            return files.add(m);
+            return files.add(m, usualFile);
           }
           case ENTRY.receiptReceived:
             if (!malformed(B.checkReceiptReceived(b))) deletions.receipt(lineNo, e, at);
