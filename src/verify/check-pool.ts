@@ -117,13 +117,8 @@ export class CheckPool {
 
   constructor(readonly size: number) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`a check pool needs at least one worker (got ${size})`);
-    // Two batches queued per worker keep each busy while the main thread fills the next.
+    // Three batches a worker (one being checked, two waiting) keep each busy while the main thread fills the next.
     this.maxInFlight = size * 3;
-  }
-
-  /** Whether any worker thread was started (a small store needs none). */
-  get started(): number {
-    return this.workers.length;
   }
 
   /**
