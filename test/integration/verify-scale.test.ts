@@ -32,7 +32,7 @@ beforeAll(() => {
   caDir = makeCa().dir;
   caPem = join(caDir, 'ca.pem');
   signer = ecDeviceSigner(caDir, 'room-ec');
-}, 60_000);
+}, 120_000);
 afterAll(cleanupTmp);
 
 /** A store of `entries` synthetic lines; returns the store folder and the device folder. */
