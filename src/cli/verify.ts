@@ -1,4 +1,9 @@
-/** `recgw verify <dir> --ca <ca.pem> [--agency-key <key.pem>] [--json]` */
+/**
+ * `recgw verify <dir> --ca <ca.pem> [--agency-key <key.pem>] [--crl F ...] [--witness VKEY ...] [--checkpoint F] [--json]
+ * [--tolerance-ms N] [--jobs N] [--progress]`. Progress (each device checked, and where a long one is every ~2 s) goes
+ * to standard error; with --json only when --progress asks for it, so a program reading the JSON gets a quiet
+ * standard error unless it wants one.
+ */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SIG_COSIGNATURE_V1, parseVkey } from '../tlog/note.js';
@@ -12,7 +17,8 @@ import { RecgwError, isENOENT } from '../util/errors.js';
 import { parse, required, readText } from './args.js';
 import type { Io } from './io.js';
 
-const USAGE = 'recgw verify <dir> --ca <ca.pem> [--agency-key <key.pem>] [--crl crl.pem ...] [--witness VKEY ...] [--checkpoint FILE] [--json] [--tolerance-ms N]';
+const USAGE =
+  'recgw verify <dir> --ca <ca.pem> [--agency-key <key.pem>] [--crl crl.pem ...] [--witness VKEY ...] [--checkpoint FILE] [--json] [--tolerance-ms N] [--jobs N] [--progress]';
 
 export async function verifyCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(
@@ -25,6 +31,8 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
       witness: { type: 'string', multiple: true },
       checkpoint: { type: 'string' },
       crl: { type: 'string', multiple: true },
+      jobs: { type: 'string' },
+      progress: { type: 'boolean' },
     },
     USAGE,
     true,
@@ -44,6 +52,10 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
     : undefined;
   const tol = values['tolerance-ms'] === undefined ? undefined : Number(values['tolerance-ms']);
   if (tol !== undefined && (!Number.isFinite(tol) || tol < 0)) throw new RecgwError('usage', '--tolerance-ms must be a non-negative number');
+  const jobs = values.jobs === undefined ? undefined : Number(values.jobs);
+  if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 1 && jobs <= 256)) {
+    throw new RecgwError('usage', `--jobs must be a whole number of worker threads from 1 to 256 (got ${values.jobs})`);
+  }
   const witnesses = (values.witness ?? []).map(witnessKey);
   const trustedCheckpoint = values.checkpoint === undefined ? undefined : readText(values.checkpoint, 'checkpoint');
   const revocations = await Revocations.fromFiles(values.crl ?? [], caPems).catch((err: unknown) => {
@@ -67,7 +79,8 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
     ...(trustedCheckpoint ? { trustedCheckpoint } : {}),
     ...(agencyKey ? { agencyKey } : {}),
     ...(tol !== undefined ? { gaps: { toleranceMs: tol, edgeToleranceMs: Math.max(tol, 3000) } } : {}),
-    ...(values.json ? {} : { progress: (m: string) => io.err(`${m}\n`) }),
+    ...(jobs !== undefined ? { jobs } : {}),
+    ...(values.json && !values.progress ? {} : { progress: (m: string) => io.err(`${m}\n`) }),
   });
   io.out(values.json ? JSON.stringify(report) + '\n' : formatReport(report) + '\n');
   return report.ok ? 0 : 1;

@@ -3,7 +3,7 @@
  * bytes are the line itself with the `,"sig":"..."` member cut out (see docs/evidence-format.md). The hash
  * chain links each line to the SHA-256 of the previous line's exact bytes.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalJson } from '../util/canonical.js';
 
 export const FORMAT_VERSION = 1;
@@ -24,7 +24,7 @@ export interface LedgerEntry extends UnsignedEntry {
 }
 
 const KEYS = ['v', 'device', 'seq', 'prev', 'time', 'type', 'body', 'sig'] as const;
-const SIG_TAIL = /,"sig":"([A-Za-z0-9+/]+={0,2})"\}$/;
+const SIG_TAIL = /^,"sig":"([A-Za-z0-9+/]+={0,2})"\}$/;
 const HEX64 = /^[0-9a-f]{64}$/;
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const TYPE_RE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
@@ -52,21 +52,34 @@ export function decodeBase64Strict(text: string): Buffer | undefined {
 
 /** The signed bytes and signature of a line, or undefined when the line does not end in a signature member. */
 export function splitSignature(line: string): { signed: string; sig: Buffer } | undefined {
-  const m = SIG_TAIL.exec(line);
+  // Only the last `,"sig":"` can begin the match (base64 has no `,` or `"`), so the regular expression is tried
+  // there alone instead of at every comma of the line.
+  const at = line.lastIndexOf(',"sig":"');
+  const m = at < 0 ? null : SIG_TAIL.exec(line.slice(at));
   if (!m) return undefined;
   const sig = decodeBase64Strict(m[1]!);
   if (!sig) return undefined;
-  return { signed: line.slice(0, m.index) + '}', sig };
+  return { signed: line.slice(0, at) + '}', sig };
 }
 
 export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  // One-shot: about twice as fast as a Hash object for a ledger line, and the verifier hashes every line.
+  return hash('sha256', data, 'hex');
 }
 
 /** The chain hash of an entry: SHA-256 of its line's UTF-8 bytes, without the newline. */
 export const lineHash = (line: string): string => sha256Hex(line);
 
 export type ParseResult = { ok: true; entry: LedgerEntry } | { ok: false; error: string };
+
+/** Whether every object in the value has its keys in sorted (UTF-16 code unit) order, as canonicalJson writes. */
+function keysSorted(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return true;
+  if (Array.isArray(v)) return v.every(keysSorted);
+  const keys = Object.keys(v);
+  for (let i = 1; i < keys.length; i++) if (!(keys[i - 1]! < keys[i]!)) return false;
+  return keys.every((k) => keysSorted((v as Record<string, unknown>)[k]));
+}
 
 /** Parse and strictly check one ledger line. Never throws: bad input is a result, not a crash. */
 export function parseLine(line: string): ParseResult {
@@ -93,7 +106,11 @@ export function parseLine(line: string): ParseResult {
   if (typeof e.body !== 'object' || e.body === null || Array.isArray(e.body)) return { ok: false, error: 'body must be a JSON object' };
   if (typeof e.sig !== 'string') return { ok: false, error: 'sig must be a base64 string' };
   const entry = e as unknown as LedgerEntry;
-  // Canonical form is required so that what a reader parses is exactly what was signed.
+  // Canonical form is required so that what a reader parses is exactly what was signed. JSON.parse keeps the
+  // members in the order written (integer-like keys aside, which then fail the first test), so a line that
+  // JSON.stringify writes back unchanged, with every body object's keys in sorted order, is exactly what
+  // encodeUnsigned writes: the same test as below at a fraction of its cost (the verifier parses every line).
+  if (JSON.stringify(entry) === line && keysSorted(entry.body)) return { ok: true, entry };
   let again: string;
   try {
     again = attachSignature(encodeUnsigned(entry), entry.sig);

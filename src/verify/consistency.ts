@@ -1,11 +1,13 @@
 /**
  * What a ledger must not say against itself (evidence-format.md §10, item 15): a second genesis entry, two
  * manifests for one sealed file, a manifest that contradicts its session (matter, case, officers), a segment that
- * ends after the entry that sealed it. Fed entry by entry; keeps a few bytes per session and per sealed file.
+ * ends after the entry that sealed it. Fed entry by entry; keeps a few bytes per session and per sealed file (a
+ * name's 64-bit digest: two names whose digests collide, odds about n/2^64, would be reported as one, §14).
  */
 import type { LedgerEntry } from '../evidence/entry.js';
 import { ENTRY } from '../evidence/types.js';
 import { TIME_TOLERANCE_MS } from './key-lifecycle.js';
+import { LineIndex } from './line-index.js';
 import type { FindingKind } from './findings.js';
 
 type Report = (kind: FindingKind, detail: string) => void;
@@ -15,8 +17,8 @@ const officersKey = (v: unknown): string =>
 
 export class LedgerConsistency {
   private readonly sessions = new Map<string, { matter: unknown; caseRef: unknown; officers: string }>();
-  /** Sealed files by name, with the line of the manifest that first named each. */
-  private readonly files = new Map<string, number>();
+  /** Sealed files by name (as 64-bit digests: memory stays flat), with the line of the manifest that first named each. */
+  private readonly files = new LineIndex();
 
   constructor(private readonly report: Report) {}
 
@@ -27,9 +29,9 @@ export class LedgerConsistency {
     } else if (e.type === ENTRY.sessionOpened && typeof b.sessionId === 'string' && !this.sessions.has(b.sessionId)) {
       this.sessions.set(b.sessionId, { matter: b.matter, caseRef: b.caseRef, officers: officersKey(b.officers) });
     } else if (e.type === ENTRY.segmentSealed && typeof b.file === 'string') {
-      const first = this.files.get(b.file);
-      if (first !== undefined) this.report('broken-chain', `line ${lineNo}: the manifest names ${b.file}, which the manifest on line ${first} already names: one sealed file, one manifest`);
-      else this.files.set(b.file, lineNo);
+      const first = this.files.candidates(b.file).next();
+      if (!first.done) this.report('broken-chain', `line ${lineNo}: the manifest names ${b.file}, which the manifest on line ${first.value.offset} already names: one sealed file, one manifest`);
+      else this.files.add(b.file, { offset: lineNo, length: 0 });
       const s = typeof b.sessionId === 'string' ? this.sessions.get(b.sessionId) : undefined;
       if (s) {
         const differs = [s.matter !== b.matter && 'matter', s.caseRef !== b.caseRef && 'case reference', s.officers !== officersKey(b.officers) && 'officers'].filter(Boolean);

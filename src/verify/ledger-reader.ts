@@ -1,15 +1,19 @@
 /**
  * Reads one device's ledger.jsonl line by line and checks what each line alone and the chain can tell:
- * form, sequence, hash links, certificates and signatures. Streams, so a year of ledger is not held in memory.
+ * form, sequence, hash links, certificates and signatures. Streams: what it keeps does not grow with the ledger
+ * (signatures are checked in batches on the check pool's worker threads while it reads on; a duplicated line is
+ * found without remembering every line, see findDuplicates).
  */
 import { createReadStream } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import type { KeyObject } from 'node:crypto';
 import { GENESIS_PREV, lineHash, parseLine, splitSignature, type LedgerEntry } from '../evidence/entry.js';
-import { verifySignature } from '../evidence/signer.js';
 import { ENTRY } from '../evidence/types.js';
 import { checkCertificate, parseCertificate } from '../pki/certs.js';
 import { ROLE_DEVICE } from '../pki/ca.js';
 import { checkCertBody } from './bodies.js';
+import { CheckPool } from './check-pool.js';
+import { SignatureChecks, type SignedLine } from './signature-checks.js';
 import type { FindingKind } from './findings.js';
 import { describe } from '../util/errors.js';
 
@@ -17,6 +21,9 @@ export interface ReadEntry {
   lineNo: number;
   entry: LedgerEntry;
   hash: string;
+  /** Where the line is in the file (bytes, without its newline), to read it again later instead of keeping it. */
+  offset: number;
+  length: number;
 }
 
 export interface LedgerReadResult {
@@ -27,12 +34,44 @@ export interface LedgerReadResult {
   currentCert?: string;
 }
 
+export interface ReadOptions {
+  /** Worker threads for the signature checks; without one, readLedger runs a pool of its own for the call. */
+  pool?: CheckPool;
+  /** Called every 4096 lines with the line number and the bytes read so far. */
+  onProgress?: (lineNo: number, bytes: number) => void;
+}
+
+/** A line whose seq is not above every earlier one: only such a line can repeat an earlier line. */
+interface Suspect {
+  lineNo: number;
+  seq: number;
+  hash: string;
+}
+
 export async function readLedger(
   path: string,
   folderName: string,
   caPems: string[],
-  onEntry: (e: ReadEntry) => void,
+  onEntry: (e: ReadEntry) => void | Promise<void>,
   report: (kind: FindingKind, detail: string) => void,
+  opts: ReadOptions = {},
+): Promise<LedgerReadResult> {
+  const ownPool = opts.pool ? undefined : new CheckPool(availableParallelism());
+  try {
+    return await read(path, folderName, caPems, onEntry, report, opts.pool ?? ownPool!, opts.onProgress);
+  } finally {
+    await ownPool?.stop();
+  }
+}
+
+async function read(
+  path: string,
+  folderName: string,
+  caPems: string[],
+  onEntry: (e: ReadEntry) => void | Promise<void>,
+  report: (kind: FindingKind, detail: string) => void,
+  pool: CheckPool,
+  onProgress: ReadOptions['onProgress'],
 ): Promise<LedgerReadResult> {
   let lineNo = 0;
   let expectedSeq = 0;
@@ -42,25 +81,28 @@ export async function readLedger(
   let cert: string | undefined;
   let entries = 0;
   let last: LedgerReadResult['last'];
-  const seenHashes = new Set<string>();
+  let maxSeq = -1;
+  const suspects: Suspect[] = [];
+  const sigs = new SignatureChecks(pool, (l) => report('bad-signature', badSignature(l)));
 
   let unreadable = false;
   const cannotRead = (err: unknown): void => {
     unreadable = true;
     report('malformed', `ledger.jsonl cannot be read (${describe(err)}): nothing after line ${lineNo} can be checked`);
   };
-  for await (const { text: raw, terminated } of readLines(path, cannotRead)) {
+  for await (const { text: raw, terminated, offset, length } of readLines(path, cannotRead)) {
     lineNo++;
+    if ((lineNo & 4095) === 0) onProgress?.(lineNo, offset);
     if (raw === '') {
       report('malformed', `line ${lineNo}: empty line`);
       continue;
     }
+    const parsed = parseLine(raw);
     // A line that parses but lacks its newline was cut exactly there; one that does not parse says so below.
-    if (!terminated && parseLine(raw).ok) report('malformed', `line ${lineNo}: the last line does not end in a newline (the file was cut short or edited)`);
+    if (!terminated && parsed.ok) report('malformed', `line ${lineNo}: the last line does not end in a newline (the file was cut short or edited)`);
     const hash = lineHash(raw);
     const prevForThis = prevHash;
     prevHash = hash;
-    const parsed = parseLine(raw);
     if (!parsed.ok) {
       report('malformed', `line ${lineNo}: ${parsed.error}`);
       expectedSeq++;
@@ -69,9 +111,10 @@ export async function readLedger(
     const e = parsed.entry;
     entries++;
 
-    // Chain: sequence numbers and hash links.
-    if (seenHashes.has(hash)) report('broken-chain', `line ${lineNo}: entry seq ${e.seq} is a duplicate of an earlier line`);
-    seenHashes.add(hash);
+    // Chain: sequence numbers and hash links. A repeat of an earlier line repeats its seq, so only a line whose
+    // seq is not above all earlier ones can be one; those few are compared with the earlier lines at the end.
+    if (e.seq <= maxSeq) suspects.push({ lineNo, seq: e.seq, hash });
+    else maxSeq = e.seq;
     if (e.seq !== expectedSeq) {
       report('broken-chain', `line ${lineNo}: entry has seq ${e.seq} where ${expectedSeq} was expected (entries missing, reordered or duplicated)`);
     }
@@ -88,6 +131,7 @@ export async function readLedger(
     if (deviceId === undefined) deviceId = e.device;
     else if (e.device !== deviceId) report('broken-chain', `line ${lineNo}: entry names device ${JSON.stringify(e.device)} inside the ledger of ${JSON.stringify(deviceId)}`);
 
+    let wait: Promise<void> | undefined;
     if (e.type === ENTRY.ledgerOpened || e.type === ENTRY.certificateInstalled) {
       const bad = checkCertBody(e.body);
       if (bad) {
@@ -100,42 +144,87 @@ export async function readLedger(
         const x = parseCertificate(newCert);
         if (x) {
           // An entry carrying a certificate is signed with that certificate's key; the CA vouches for it.
-          checkSig(raw, e, x.publicKey, lineNo, report);
+          wait = checkSig(raw, e, x.publicKey, lineNo, sigs, report);
           key = x.publicKey;
           cert = newCert;
         }
       }
     } else {
-      checkSig(raw, e, key, lineNo, report);
+      wait = checkSig(raw, e, key, lineNo, sigs, report);
     }
+    if (wait) await wait;
     last = { seq: e.seq, hash, time: e.time };
-    onEntry({ lineNo, entry: e, hash });
+    const more = onEntry({ lineNo, entry: e, hash, offset, length });
+    if (more) await more;
   }
+  await sigs.drain();
   if (lineNo === 0 && !unreadable) report('malformed', 'ledger.jsonl is empty');
+  if (suspects.length > 0) await findDuplicates(path, suspects, report);
   return { deviceId: deviceId ?? folderName, entries, ...(last ? { last } : {}), ...(cert ? { currentCert: cert } : {}) };
 }
 
 /**
- * The file's lines, split on "\n" only: a "\r" is not a line end here (readline would take one as such, so a
- * changed byte would go unnoticed) but part of the line, which then fails the canonical-form check.
+ * "The same line appearing twice" (docs/evidence-format.md §10), without a set of every line's hash: a second
+ * pass over the file, as far as the last suspect, finds for each suspect whether an earlier line has its hash.
+ * An honest ledger has no suspects, so this pass does not run.
  */
-async function* readLines(path: string, cannotRead: (err: unknown) => void): AsyncGenerator<{ text: string; terminated: boolean }> {
-  let rest = '';
+async function findDuplicates(path: string, suspects: Suspect[], report: (kind: FindingKind, detail: string) => void): Promise<void> {
+  const first = new Map<string, number>(suspects.map((s) => [s.hash, Infinity]));
+  const end = suspects[suspects.length - 1]!.lineNo;
+  let lineNo = 0;
+  for await (const { text } of readLines(path)) {
+    if (++lineNo >= end) break;
+    if (text === '') continue;
+    const h = lineHash(text);
+    if (first.get(h) === Infinity) first.set(h, lineNo);
+  }
+  for (const s of suspects) {
+    if (first.get(s.hash)! < s.lineNo) report('broken-chain', `line ${s.lineNo}: entry seq ${s.seq} is a duplicate of an earlier line`);
+  }
+}
+
+/**
+ * The file's lines, split on "\n" only: a "\r" is not a line end here (readline would take one as such, so a
+ * changed byte would go unnoticed) but part of the line, which then fails the canonical-form check. Each line is
+ * decoded on its own (a "\n" byte is never inside a UTF-8 sequence), with its byte offset and length.
+ */
+export async function* readLines(
+  path: string,
+  cannotRead?: (err: unknown) => void,
+): AsyncGenerator<{ text: string; terminated: boolean; offset: number; length: number }> {
+  // Only a line cut by a chunk's end is copied (not the chunk): fewer fresh buffers for the collector to catch up with.
+  let rest: Buffer[] = [];
+  let restLen = 0;
+  let base = 0; // file offset of the chunk's first byte
   try {
-    for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
-      const buf = rest + (chunk as string);
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 18 }) as AsyncIterable<Buffer>) {
       let start = 0;
-      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n', start)) {
-        yield { text: buf.slice(start, i), terminated: true };
+      for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, start)) {
+        if (restLen > 0) {
+          const line = Buffer.concat([...rest, chunk.subarray(0, i)]);
+          yield { text: line.toString('utf8'), terminated: true, offset: base - restLen, length: line.length };
+          rest = [];
+          restLen = 0;
+        } else {
+          yield { text: chunk.toString('utf8', start, i), terminated: true, offset: base + start, length: i - start };
+        }
         start = i + 1;
       }
-      rest = buf.slice(start);
+      if (start < chunk.length) {
+        rest.push(Buffer.from(chunk.subarray(start)));
+        restLen += chunk.length - start;
+      }
+      base += chunk.length;
     }
   } catch (err) {
     // A directory, or a read error, where the ledger belongs: a finding, never an exception out of the verifier.
+    if (!cannotRead) throw err;
     return cannotRead(err);
   }
-  if (rest !== '') yield { text: rest, terminated: false };
+  if (restLen > 0) {
+    const line = Buffer.concat(rest);
+    yield { text: line.toString('utf8'), terminated: false, offset: base - restLen, length: line.length };
+  }
 }
 
 function checkSig(
@@ -143,14 +232,17 @@ function checkSig(
   e: LedgerEntry,
   key: KeyObject | undefined,
   lineNo: number,
+  sigs: SignatureChecks,
   report: (kind: FindingKind, detail: string) => void,
-): void {
+): Promise<void> | undefined {
   if (!key) {
     report('untrusted-certificate', `line ${lineNo}: entry seq ${e.seq} comes before any certificate, so nothing vouches for its signature`);
-    return;
+    return undefined;
   }
   const parts = splitSignature(raw);
-  if (!parts || !verifySignature(Buffer.from(parts.signed, 'utf8'), parts.sig, key)) {
-    report('bad-signature', `line ${lineNo}: the signature of entry seq ${e.seq} (${e.type}) does not verify with the device certificate`);
-  }
+  const line = { lineNo, seq: e.seq, type: e.type };
+  if (!parts) return void report('bad-signature', badSignature(line));
+  return sigs.add(parts.signed, parts.sig, key, line);
 }
+
+const badSignature = (l: SignedLine): string => `line ${l.lineNo}: the signature of entry seq ${l.seq} (${l.type}) does not verify with the device certificate`;

@@ -1,6 +1,8 @@
 /**
  * Checks of sealed segment files against their manifests: presence, size, stored hash, and (with the agency key)
  * content. Never throws: whatever is at the manifest's path (nothing, a directory, an unreadable file) is a result.
+ * The verifier has its check pool's workers look at the files and judges what they found here (judgeSegmentFile);
+ * checkSegmentFile does both in this thread (and decrypts with the agency key).
  */
 import { createReadStream, type Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -8,6 +10,7 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { openSealedFile } from '../evidence/open-sealed.js';
 import type { SegmentManifest } from '../evidence/types.js';
 import { describe, isErrno } from '../util/errors.js';
+import type { FileInspection } from './check-pool.js';
 
 export type SegmentCheck =
   | { ok: true }
@@ -24,37 +27,48 @@ export async function sha256File(path: string): Promise<string> {
 const missing = (detail: string, absent: boolean): SegmentCheck => ({ ok: false, kind: 'missing-segment', detail, absent });
 const altered = (detail: string): SegmentCheck => ({ ok: false, kind: 'altered-segment', detail });
 // An unreadable file is there but cannot be shown to match: for the verifier's claim that is as bad as altered.
-const unreadable = (m: SegmentManifest, err: unknown): SegmentCheck =>
-  altered(`${m.file} cannot be read (${describe(err)}), so nothing shows it matches its manifest`);
+const unreadable = (m: SegmentManifest, error: string): SegmentCheck => altered(`${m.file} cannot be read (${error}), so nothing shows it matches its manifest`);
 
-function kindOfFile(st: Stats): string | undefined {
-  if (st.isFile()) return undefined;
-  if (st.isDirectory()) return 'a directory';
-  return 'not a regular file (a device, pipe or socket)';
-}
-
-export async function checkSegmentFile(path: string, m: SegmentManifest, agencyKey?: KeyObject): Promise<SegmentCheck> {
+/** What is at a path: the check pool's workers find the same for the verifier (check-pool.ts). */
+async function inspect(path: string, size: number): Promise<FileInspection> {
   let st: Stats;
   try {
     st = await stat(path);
   } catch (err) {
-    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) {
-      return missing(`${m.file} (${m.source.id} #${m.seq} of session ${m.sessionId}) is missing`, true);
-    }
-    return unreadable(m, err);
+    return isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') ? { state: 'absent' } : { state: 'error', error: describe(err) };
   }
-  const notFile = kindOfFile(st);
   // Checked before any read: reading a directory throws, and reading a pipe could block for ever.
-  if (notFile) return missing(`${m.file} (${m.source.id} #${m.seq} of session ${m.sessionId}) is ${notFile}, not the sealed file`, false);
-  if (st.size !== m.stored.size) return altered(`${m.file} is ${st.size} bytes where its manifest says ${m.stored.size}`);
-  let digest: string;
+  if (!st.isFile()) return { state: st.isDirectory() ? 'directory' : 'special' };
+  if (st.size !== size) return { state: 'file', size: st.size };
   try {
-    digest = await sha256File(path);
+    return { state: 'file', size: st.size, sha256: await sha256File(path) };
   } catch (err) {
-    return unreadable(m, err);
+    return { state: 'error', error: describe(err) };
   }
-  if (digest !== m.stored.sha256) return altered(`${m.file} does not match its manifest's SHA-256`);
-  return agencyKey ? checkDecrypted(path, m, agencyKey) : { ok: true };
+}
+
+/** The check's result from what is at the manifest's path. */
+export function judgeSegmentFile(m: SegmentManifest, found: FileInspection): SegmentCheck {
+  const what = `${m.file} (${m.source.id} #${m.seq} of session ${m.sessionId})`;
+  switch (found.state) {
+    case 'absent':
+      return missing(`${what} is missing`, true);
+    case 'directory':
+      return missing(`${what} is a directory, not the sealed file`, false);
+    case 'special':
+      return missing(`${what} is not a regular file (a device, pipe or socket), not the sealed file`, false);
+    case 'error':
+      return unreadable(m, found.error);
+    case 'file':
+      if (found.size !== m.stored.size) return altered(`${m.file} is ${found.size} bytes where its manifest says ${m.stored.size}`);
+      if (found.sha256 !== m.stored.sha256) return altered(`${m.file} does not match its manifest's SHA-256`);
+      return { ok: true };
+  }
+}
+
+export async function checkSegmentFile(path: string, m: SegmentManifest, agencyKey?: KeyObject): Promise<SegmentCheck> {
+  const r = judgeSegmentFile(m, await inspect(path, m.stored.size));
+  return r.ok && agencyKey ? checkDecrypted(path, m, agencyKey) : r;
 }
 
 async function checkDecrypted(path: string, m: SegmentManifest, agencyKey: KeyObject): Promise<SegmentCheck> {

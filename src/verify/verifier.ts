@@ -4,21 +4,26 @@
  * Bad input of any kind becomes a finding; the verifier itself never throws on content.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { ENTRY, type SegmentManifest } from '../evidence/types.js';
-import { HEAD_FILE, LEDGER_FILE, SEGMENTS_DIR, encodeHead, headSignedBytes, type Head } from '../evidence/head.js';
-import { decodeBase64Strict } from '../evidence/entry.js';
+import { ENTRY } from '../evidence/types.js';
+import { HEAD_FILE, LEDGER_FILE, encodeHead, headSignedBytes, type Head } from '../evidence/head.js';
+import { decodeBase64Strict, parseLine } from '../evidence/entry.js';
 import { verifySignature } from '../evidence/signer.js';
 import { checkCertificate, parseCertificate } from '../pki/certs.js';
 import { ROLE_DEVICE, ROLE_RECEIPT } from '../pki/ca.js';
-import { readLedger } from './ledger-reader.js';
-import { checkSegmentFile } from './segment-files.js';
+import { RecgwError, describe } from '../util/errors.js';
+import { readLedger, readLines } from './ledger-reader.js';
+import { CheckPool } from './check-pool.js';
+import { SegmentFileChecks } from './file-checks.js';
 import { DeletionCheck } from './deletions.js';
-import { EncryptionKeyCheck } from './encryption-key.js';
+import { LineReader } from './line-index.js';
+import { SessionTracker } from './session-tracker.js';
 import * as B from './bodies.js';
-import { analyseSession, DEFAULT_GAP_OPTIONS, type GapOptions, type SessionFacts } from './sessions.js';
-import type { DeviceReport, Finding, FindingKind, VerifyReport } from './findings.js';
+import { DEFAULT_GAP_OPTIONS, type GapOptions } from './sessions.js';
+import type { DeviceReport, Finding, FindingKind, SessionReport, VerifyReport } from './findings.js';
+import { EncryptionKeyCheck } from './encryption-key.js';
 import { AgencyEvidence } from './agency-evidence.js';
 import { KeyLifecycle } from './key-lifecycle.js';
 import { LedgerConsistency } from './consistency.js';
@@ -35,19 +40,41 @@ export interface VerifyOptions {
   /** The agency CA's revocations (its CRLs): what a revoked key signed after its revocation is reported. */
   revocations?: Revocations;
   gaps?: GapOptions;
-  /** Called as each device is done, for progress output. */
+  /** Called as each device is done, and every ~2 s during a long one, for progress output. */
   progress?: (msg: string) => void;
+  /** Worker threads for signature and file checks (default: the available parallelism). */
+  jobs?: number;
 }
 
-/** The device folders under `dir`: `dir` itself if it holds a ledger, else each subfolder that does. */
+/** How often a long device run says where it is. */
+const PROGRESS_MS = 2000;
+
+/**
+ * The device folders under `dir`: `dir` itself if it holds a ledger, else each subfolder that does (a symbolic
+ * link to a folder counts as one). Throws a usage error when `dir` is not a folder.
+ */
 export function findDeviceDirs(dir: string): string[] {
+  let st;
+  try {
+    st = statSync(dir);
+  } catch (err) {
+    throw new RecgwError('usage', `${dir} cannot be read as a folder (${describe(err)}): give the store or device folder to verify`);
+  }
+  if (!st.isDirectory()) throw new RecgwError('usage', `${dir} is not a folder: give the store or device folder to verify`);
   if (existsSync(join(dir, LEDGER_FILE))) return [dir];
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) return [];
-  return readdirSync(dir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && existsSync(join(dir, d.name, LEDGER_FILE)))
-    .map((d) => join(dir, d.name))
+  return readdirSync(dir)
+    .filter((name) => isDirectory(join(dir, name)) && existsSync(join(dir, name, LEDGER_FILE)))
+    .map((name) => join(dir, name))
     .sort();
 }
+
+const isDirectory = (path: string): boolean => {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+};
 
 export async function verifyStore(dir: string, opts: VerifyOptions): Promise<VerifyReport> {
   const findings: Finding[] = [];
@@ -56,12 +83,20 @@ export async function verifyStore(dir: string, opts: VerifyOptions): Promise<Ver
   if (dirs.length === 0) {
     findings.push({ kind: 'malformed', deviceId: basename(dir), detail: `no ${LEDGER_FILE} in ${dir} or its subfolders` });
   }
-  const agency = AgencyEvidence.load(dir, dirs, { caPems: opts.caPems, ...(opts.witnesses ? { witnesses: opts.witnesses } : {}), ...(opts.trustedCheckpoint ? { trustedCheckpoint: opts.trustedCheckpoint } : {}) }, (deviceId, kind, detail) =>
-    findings.push({ kind, deviceId, detail }),
+  const agency = AgencyEvidence.load(
+    dir,
+    dirs,
+    { caPems: opts.caPems, ...(opts.witnesses ? { witnesses: opts.witnesses } : {}), ...(opts.trustedCheckpoint ? { trustedCheckpoint: opts.trustedCheckpoint } : {}) },
+    (deviceId, kind, detail) => findings.push({ kind, deviceId, detail }),
   );
-  for (const d of dirs) {
-    devices.push(await verifyDevice(d, opts, findings, agency));
-    opts.progress?.(`checked ${basename(d)}`);
+  const pool = new CheckPool(opts.jobs ?? availableParallelism());
+  try {
+    for (const d of dirs) {
+      devices.push(await verifyDevice(d, opts, findings, pool, agency));
+      opts.progress?.(`checked ${basename(d)}`);
+    }
+  } finally {
+    await pool.stop();
   }
   // A device the agency logged must still have its folder, and a ledger in it: removing one whole, or emptying
   // its ledger (whose device is then known only by the folder's name), is a rollback too. (Only when the whole store
@@ -79,198 +114,138 @@ export async function verifyStore(dir: string, opts: VerifyOptions): Promise<Ver
   return { ok: findings.length === 0, devices, findings, ...(agency.summary ? { log: agency.summary } : {}) };
 }
 
-const ms = (iso: string): number => Date.parse(iso);
-
-async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[], agency: AgencyEvidence): Promise<DeviceReport> {
+async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[], pool: CheckPool, agency: AgencyEvidence): Promise<DeviceReport> {
   const local: { kind: FindingKind; detail: string }[] = [];
   const report = (kind: FindingKind, detail: string): void => void local.push({ kind, detail });
   const agencyCheck = agency.forDevice(dir, report);
   const keys = new KeyLifecycle(opts.revocations ?? Revocations.none(), opts.caPems, report);
   const consistency = new LedgerConsistency(report);
-  const sessions = new Map<string, SessionFacts>();
-  const manifests: { lineNo: number; m: SegmentManifest }[] = [];
-  const statements = new Map<string, Set<string>>();
-  const deletions = new DeletionCheck(opts.caPems, report);
   const encryption = new EncryptionKeyCheck(opts.caPems, opts.agencyKey, report);
-
-  const needSession = (id: string, lineNo: number, what: string): SessionFacts | undefined => {
-    const s = sessions.get(id);
-    if (!s) report('broken-chain', `line ${lineNo}: ${what} refers to session ${id}, which was never opened in this ledger`);
-    return s;
-  };
+  const gapOptions = opts.gaps ?? DEFAULT_GAP_OPTIONS;
+  const sessions = new SessionTracker(report, gapOptions);
+  const ledgerPath = join(dir, LEDGER_FILE);
+  const lines = new LineReader(ledgerPath);
+  const deletions = new DeletionCheck(opts.caPems, report, lines);
+  const files = new SegmentFileChecks(dir, pool, opts.agencyKey, deletions, report);
+  let segments = 0;
 
   const head = readHead(dir, report);
   let hashAtHeadSeq: string | undefined;
+  const progress = opts.progress ? progressLine(basename(dir), ledgerPath, opts.progress) : undefined;
 
-  const read = await readLedger(join(dir, LEDGER_FILE), basename(dir), opts.caPems, ({ lineNo, entry: e, hash }) => {
-    if (head && e.seq === head.seq) hashAtHeadSeq = hash;
-    agencyCheck.entry(lineNo, e, hash);
-    keys.entry(lineNo, e);
-    consistency.entry(lineNo, e);
-    const b = e.body;
-    const malformed = (err: string | undefined): boolean => {
-      if (err) report('malformed', `line ${lineNo}: ${err}`);
-      return err !== undefined;
+  try {
+    const read = await readLedger(
+      ledgerPath,
+      basename(dir),
+      opts.caPems,
+      ({ lineNo, entry: e, hash, offset, length }) => {
+        if (head && e.seq === head.seq) hashAtHeadSeq = hash;
+        agencyCheck.entry(lineNo, e, hash);
+        keys.entry(lineNo, e);
+        consistency.entry(lineNo, e);
+        const b = e.body;
+        const at = { offset, length };
+        sessions.settle(lineNo);
+        const malformed = (err: string | undefined): boolean => {
+          if (err) report('malformed', `line ${lineNo}: ${err}`);
+          return err !== undefined;
+        };
+        switch (e.type) {
+          case ENTRY.segmentSealed: {
+            if (malformed(B.checkManifest(b))) return undefined;
+            const m = B.asManifest(b);
+            segments++;
+            const usualFile = deletions.manifest(m, at);
+            encryption.manifest(lineNo, m);
+            sessions.segment(lineNo, m);
+            return files.add(m, usualFile, encryption.keyFor(m));
+          }
+          case ENTRY.receiptReceived:
+            if (!malformed(B.checkReceiptReceived(b))) deletions.receipt(lineNo, e, at);
+            return undefined;
+          case ENTRY.segmentDeleted: {
+            if (malformed(B.checkSegmentDeleted(b))) return undefined;
+            const covered = deletions.deleted(lineNo, e);
+            if (covered !== undefined) files.covered(covered);
+            return undefined;
+          }
+          case ENTRY.encryptionInstalled:
+            encryption.installed(lineNo, e);
+            return undefined;
+          default:
+            sessions.entry(lineNo, e);
+            return undefined;
+        }
+      },
+      report,
+      { pool, ...(progress ? { onProgress: progress } : {}) },
+    );
+    const deviceId = read.deviceId;
+    agencyCheck.finish();
+    keys.finish();
+
+    // Head: proves the ledger was not cut short at a line boundary. Where the agency vouches for the folder, only its
+    // head counts: a device key can sign a head for any ledger it rewrote.
+    if (head) checkHead(head, read, hashAtHeadSeq, opts.caPems, report);
+    if (head && agencyCheck.isReceiverStore && head.signer !== 'agency') {
+      report('untrusted-certificate', `${HEAD_FILE} is signed by the device, but in a receiver store (agency receipts or log present) only the agency's head counts: it was replaced`);
+    }
+
+    await files.finish();
+    const replayed = sessions.reopened.size > 0 ? await replaySessions(ledgerPath, sessions.reopened, gapOptions) : undefined;
+    const sessionReports = sessions.finish(replayed);
+
+    for (const f of local) findings.push({ kind: f.kind, deviceId, detail: f.detail });
+    return {
+      deviceId,
+      agency: agencyCheck.isReceiverStore,
+      ...(agencyCheck.supersededReport.length > 0 ? { superseded: agencyCheck.supersededReport } : {}),
+      entries: read.entries,
+      segments,
+      ...(files.deleted > 0 ? { deletedSegments: files.deleted } : {}),
+      sessions: sessionReports,
     };
-    switch (e.type) {
-      case ENTRY.sessionOpened: {
-        if (malformed(B.checkSessionOpened(b))) return;
-        const id = b.sessionId as string;
-        if (sessions.has(id)) return report('broken-chain', `line ${lineNo}: session ${id} is opened a second time`);
-        sessions.set(id, {
-          sessionId: id,
-          matter: b.matter as string,
-          caseRef: b.caseRef as string,
-          officers: b.officers as { name: string; badge: string }[],
-          start: ms((b.start as string | undefined) ?? e.time),
-          end: null,
-          closedBy: null,
-          statementBadges: new Set(),
-          statement: false,
-          segments: [],
-          interruptions: [],
-          declaredSources: Array.isArray(b.sources) ? (b.sources as unknown[]).filter((x): x is string => typeof x === 'string') : [],
-        });
-        return;
-      }
-      case ENTRY.sessionClosed: {
-        if (malformed(B.checkSessionClosed(b))) return;
-        const s = needSession(b.sessionId as string, lineNo, 'session.closed');
-        if (!s) return;
-        if (s.end !== null) return report('broken-chain', `line ${lineNo}: session ${s.sessionId} is closed a second time`);
-        s.end = ms((b.end as string | undefined) ?? e.time);
-        s.closedBy = b.reason as 'stopped' | 'terminated';
-        return;
-      }
-      case ENTRY.sessionStatement: {
-        if (malformed(B.checkStatement(b))) return;
-        const set = statements.get(b.sessionId as string) ?? new Set<string>();
-        for (const o of b.officers as { badge: string }[]) set.add(o.badge);
-        statements.set(b.sessionId as string, set);
-        return;
-      }
-      case ENTRY.segmentSealed: {
-        if (malformed(B.checkManifest(b))) return;
-        const m = B.asManifest(b);
-        manifests.push({ lineNo, m });
-        deletions.manifest(e.seq, m);
-        encryption.manifest(lineNo, m);
-        const s = needSession(m.sessionId, lineNo, `segment ${m.segment}`);
-        s?.segments.push({ sourceId: m.source.id, seq: m.seq, start: ms(m.start), end: ms(m.end), preEvent: m.preEvent === true });
-        return;
-      }
-      case ENTRY.interruptionStarted: {
-        if (malformed(B.checkInterruptionStarted(b))) return;
-        const s = needSession(b.sessionId as string, lineNo, 'interruption.started');
-        s?.interruptions.push({
-          id: b.interruptionId as string,
-          reason: b.reason as string,
-          origin: b.origin as string,
-          start: ms(b.start as string),
-          end: null,
-          ...(Array.isArray(b.sources) ? { sources: b.sources as string[] } : {}),
-        });
-        return;
-      }
-      case ENTRY.interruptionEnded: {
-        if (malformed(B.checkInterruptionEnded(b))) return;
-        const s = needSession(b.sessionId as string, lineNo, 'interruption.ended');
-        const i = s?.interruptions.find((x) => x.id === b.interruptionId);
-        if (s && !i) report('broken-chain', `line ${lineNo}: interruption ${String(b.interruptionId)} ends but never started`);
-        if (i) i.end = ms(b.end as string);
-        return;
-      }
-      case ENTRY.receiptReceived:
-        if (!malformed(B.checkReceiptReceived(b))) deletions.receipt(lineNo, e);
-        return;
-      case ENTRY.segmentDeleted:
-        if (!malformed(B.checkSegmentDeleted(b))) deletions.deleted(lineNo, e);
-        return;
-      case ENTRY.encryptionInstalled:
-        return encryption.installed(lineNo, e);
-      default:
-        return;
-    }
-  }, report);
-  const deviceId = read.deviceId;
-  agencyCheck.finish();
-  keys.finish();
-
-  // Head: proves the ledger was not cut short at a line boundary. Where the agency vouches for the folder, only its
-  // head counts: a device key can sign a head for any ledger it rewrote.
-  if (head) checkHead(head, read, hashAtHeadSeq, opts.caPems, report);
-  if (head && agencyCheck.isReceiverStore && head.signer !== 'agency') {
-    report('untrusted-certificate', `${HEAD_FILE} is signed by the device, but in a receiver store (agency receipts or log present) only the agency's head counts: it was replaced`);
+  } finally {
+    lines.close();
   }
-
-  const deletedSegments = await checkSegmentFiles(dir, manifests.map((x) => x.m), deletions, (m) => encryption.keyFor(m), report);
-
-  // Sessions: closed, statements, gaps.
-  const sessionReports = [...sessions.values()].map((s) => {
-    const badges = statements.get(s.sessionId);
-    s.statementBadges = badges ?? new Set();
-    s.statement = s.statementBadges.size >= 2;
-    const r = analyseSession(s, opts.gaps ?? DEFAULT_GAP_OPTIONS);
-    if (s.end === null) report('unclosed-session', `session ${s.sessionId} (${s.matter}, case ${s.caseRef}) was opened and never closed`);
-    if (s.closedBy === 'terminated' && !s.statement) {
-      report(
-        'unexplained-gap',
-        `session ${s.sessionId} ended with an interruption that never resumed, and lacks a written statement confirmed by two officers`,
-      );
-    }
-    for (const g of r.gaps) {
-      if (!g.explained) report('unexplained-gap', `session ${s.sessionId}: ${g.source} has no footage from ${g.start} to ${g.end} and no interruption explains it`);
-    }
-    return r;
-  });
-
-  for (const f of local) findings.push({ kind: f.kind, deviceId, detail: f.detail });
-  return {
-    deviceId,
-    agency: agencyCheck.isReceiverStore,
-    ...(agencyCheck.supersededReport.length > 0 ? { superseded: agencyCheck.supersededReport } : {}),
-    entries: read.entries,
-    segments: manifests.length,
-    ...(deletedSegments > 0 ? { deletedSegments } : {}),
-    sessions: sessionReports,
-  };
 }
 
 /**
- * Segment files against their manifests, and files no manifest describes. A file that is absent because a
- * receipted deletion removed it is no finding. Returns how many files are absent that way.
+ * The sessions a late segment or interruption reopened, gathered again from the whole ledger (findings were
+ * reported in the first pass, so none are here) and analysed.
  */
-async function checkSegmentFiles(
-  dir: string,
-  manifests: SegmentManifest[],
-  deletions: DeletionCheck,
-  agencyKey: (m: SegmentManifest) => KeyObject | undefined,
-  report: (kind: FindingKind, detail: string) => void,
-): Promise<number> {
-  let deleted = 0;
-  for (const m of manifests) {
-    const r = await checkSegmentFile(join(dir, m.file), m, agencyKey(m));
-    if (r.ok) continue;
-    if (r.kind === 'missing-segment' && r.absent && deletions.isCovered(m.segment)) deleted++;
-    else report(r.kind, r.detail);
+async function replaySessions(ledgerPath: string, ids: Set<string>, gaps: GapOptions): Promise<Map<string, SessionReport>> {
+  const again = new SessionTracker(() => undefined, gaps, ids);
+  let lineNo = 0;
+  for await (const { text } of readLines(ledgerPath)) {
+    lineNo++;
+    const p = parseLine(text);
+    if (!p.ok) continue;
+    if (p.entry.type !== ENTRY.segmentSealed) again.entry(lineNo, p.entry);
+    else if (!B.checkManifest(p.entry.body)) again.segment(lineNo, B.asManifest(p.entry.body));
   }
-  checkUndescribed(dir, new Set(manifests.map((m) => basename(m.file))), report);
-  return deleted;
+  return again.reports();
 }
 
-function checkUndescribed(dir: string, described: Set<string>, report: (kind: FindingKind, detail: string) => void): void {
-  let names: string[];
+/** Every PROGRESS_MS: the line reached, how far into the file, and the rate since the last message. */
+function progressLine(device: string, ledgerPath: string, say: (msg: string) => void): (lineNo: number, bytes: number) => void {
+  let size = 0;
   try {
-    names = readdirSync(join(dir, SEGMENTS_DIR));
+    size = statSync(ledgerPath).size;
   } catch {
-    // No segments folder (or not a folder): each manifest's file is then reported missing on its own.
-    return;
+    // No size, no percentage.
   }
-  for (const f of names.sort()) {
-    if (f.endsWith('.seg') && !described.has(f)) {
-      report('broken-chain', `${SEGMENTS_DIR}/${f} is in the folder but no ledger entry describes it (entries removed or the ledger cut short)`);
-    }
-  }
+  let lastT = Date.now();
+  let lastLine = 0;
+  return (lineNo, bytes) => {
+    const now = Date.now();
+    if (now - lastT < PROGRESS_MS) return;
+    const rate = ((lineNo - lastLine) * 1000) / (now - lastT);
+    const pct = size > 0 ? ` (${((100 * bytes) / size).toFixed(0)}% of ${LEDGER_FILE})` : '';
+    say(`${device}: line ${lineNo}${pct}, ${Math.round(rate)} entries/s`);
+    lastT = now;
+    lastLine = lineNo;
+  };
 }
 
 const HEAD_MEMBERS = 'cert,device,hash,seq,sig,signer,time,v';

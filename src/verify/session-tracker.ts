@@ -1,0 +1,185 @@
+/**
+ * Sessions as the ledger is read: their segments and interruptions are gathered while a session is open, and a
+ * closed session is analysed (sessions.ts) and its facts dropped once LINGER lines have passed since its close
+ * (the Sealer may seal a session's last segments just after session.closed). What stays per session is its small
+ * report, whether it was closed, its interruption IDs, and its statements' badges, so the memory does not grow
+ * with the segments of years of sessions.
+ *
+ * A segment or interruption that arrives for a session already analysed (a late seal, or a hand-made ledger) marks
+ * it `reopened`; the caller then reads the ledger again for those sessions alone (replay) and replaces their
+ * reports, so the result is exactly that of analysing every session at the end. Findings about references (a
+ * session never opened, opened or closed twice, an interruption that never started) are reported as the lines
+ * are read; findings from the analysis (unclosed, unexplained gaps, missing statement) at the end, from the reports.
+ */
+import type { LedgerEntry } from '../evidence/entry.js';
+import { ENTRY, type SegmentManifest } from '../evidence/types.js';
+import * as B from './bodies.js';
+import type { FindingKind, SessionReport } from './findings.js';
+import { analyseSession, type GapOptions, type SessionFacts } from './sessions.js';
+
+type Report = (kind: FindingKind, detail: string) => void;
+
+/** Lines after a session's close during which its facts are kept for late segments. */
+export const LINGER = 4096;
+
+interface Tracked {
+  facts: SessionFacts | null;
+  report: SessionReport | null;
+  closed: boolean;
+  interruptionIds: Set<string>;
+}
+
+const ms = (iso: string): number => Date.parse(iso);
+
+export class SessionTracker {
+  private readonly sessions = new Map<string, Tracked>();
+  private readonly statements = new Map<string, Set<string>>();
+  private readonly closing: { id: string; lineNo: number }[] = [];
+  /** Sessions analysed before a fact of theirs arrived: read them again (replay) before finish(). */
+  readonly reopened = new Set<string>();
+
+  /** `only`: in a replay, the sessions to gather (every entry of the others is ignored). */
+  constructor(
+    private readonly report: Report,
+    private readonly gaps: GapOptions,
+    private readonly only?: Set<string>,
+  ) {}
+
+  /** A session.*, interruption.* entry (any other type is ignored). */
+  entry(lineNo: number, e: LedgerEntry): void {
+    const b = e.body;
+    const malformed = (err: string | undefined): boolean => {
+      if (err) this.report('malformed', `line ${lineNo}: ${err}`);
+      return err !== undefined;
+    };
+    if (this.only && !this.only.has(b.sessionId as string)) return;
+    switch (e.type) {
+      case ENTRY.sessionOpened: {
+        if (malformed(B.checkSessionOpened(b))) return;
+        const id = b.sessionId as string;
+        if (this.sessions.has(id)) return this.report('broken-chain', `line ${lineNo}: session ${id} is opened a second time`);
+        this.sessions.set(id, {
+          facts: {
+            sessionId: id,
+            matter: b.matter as string,
+            caseRef: b.caseRef as string,
+            officers: b.officers as { name: string; badge: string }[],
+            start: ms((b.start as string | undefined) ?? e.time),
+            end: null,
+            closedBy: null,
+            statementBadges: new Set(),
+            statement: false,
+            segments: [],
+            interruptions: [],
+            declaredSources: Array.isArray(b.sources) ? (b.sources as unknown[]).filter((x): x is string => typeof x === 'string') : [],
+          },
+          report: null,
+          closed: false,
+          interruptionIds: new Set(),
+        });
+        return;
+      }
+      case ENTRY.sessionClosed: {
+        if (malformed(B.checkSessionClosed(b))) return;
+        const s = this.need(b.sessionId as string, lineNo, 'session.closed');
+        if (!s) return;
+        if (s.closed) return this.report('broken-chain', `line ${lineNo}: session ${b.sessionId as string} is closed a second time`);
+        s.closed = true;
+        s.facts!.end = ms((b.end as string | undefined) ?? e.time);
+        s.facts!.closedBy = b.reason as 'stopped' | 'terminated';
+        if (!this.only) this.closing.push({ id: b.sessionId as string, lineNo });
+        return;
+      }
+      case ENTRY.sessionStatement: {
+        if (malformed(B.checkStatement(b))) return;
+        const set = this.statements.get(b.sessionId as string) ?? new Set<string>();
+        for (const o of b.officers as { badge: string }[]) set.add(o.badge);
+        this.statements.set(b.sessionId as string, set);
+        return;
+      }
+      case ENTRY.interruptionStarted: {
+        if (malformed(B.checkInterruptionStarted(b))) return;
+        const s = this.need(b.sessionId as string, lineNo, 'interruption.started');
+        if (!s) return;
+        s.interruptionIds.add(b.interruptionId as string);
+        this.facts(s, b.sessionId as string)?.interruptions.push({
+          id: b.interruptionId as string,
+          reason: b.reason as string,
+          origin: b.origin as string,
+          start: ms(b.start as string),
+          end: null,
+          ...(Array.isArray(b.sources) ? { sources: b.sources as string[] } : {}),
+        });
+        return;
+      }
+      case ENTRY.interruptionEnded: {
+        if (malformed(B.checkInterruptionEnded(b))) return;
+        const s = this.need(b.sessionId as string, lineNo, 'interruption.ended');
+        if (!s) return;
+        if (!s.interruptionIds.has(b.interruptionId as string)) {
+          return this.report('broken-chain', `line ${lineNo}: interruption ${String(b.interruptionId)} ends but never started`);
+        }
+        const i = this.facts(s, b.sessionId as string)?.interruptions.find((x) => x.id === b.interruptionId);
+        if (i) i.end = ms(b.end as string);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** A well-formed manifest. */
+  segment(lineNo: number, m: SegmentManifest): void {
+    if (this.only && !this.only.has(m.sessionId)) return;
+    const s = this.need(m.sessionId, lineNo, `segment ${m.segment}`);
+    if (s) this.facts(s, m.sessionId)?.segments.push({ sourceId: m.source.id, seq: m.seq, start: ms(m.start), end: ms(m.end), preEvent: m.preEvent === true });
+  }
+
+  /** Analyse and drop the sessions closed more than LINGER lines before this one. */
+  settle(lineNo: number): void {
+    while (this.closing.length > 0 && this.closing[0]!.lineNo + LINGER < lineNo) {
+      const s = this.sessions.get(this.closing.shift()!.id)!;
+      if (!s.facts) continue;
+      s.report = analyseSession(s.facts, this.gaps);
+      s.facts = null;
+    }
+  }
+
+  /** The reports of a replay, for the sessions it gathered. */
+  reports(): Map<string, SessionReport> {
+    return new Map([...this.sessions].map(([id, s]) => [id, s.report ?? analyseSession(s.facts!, this.gaps)]));
+  }
+
+  /** Every session's report, in the order they were opened, with the findings of its analysis reported. */
+  finish(replayed: Map<string, SessionReport> = new Map()): SessionReport[] {
+    const out: SessionReport[] = [];
+    for (const [id, s] of this.sessions) {
+      const r = replayed.get(id) ?? s.report ?? analyseSession(s.facts!, this.gaps);
+      r.statement = (this.statements.get(id)?.size ?? 0) >= 2;
+      if (r.end === null) this.report('unclosed-session', `session ${id} (${r.matter}, case ${r.caseRef}) was opened and never closed`);
+      if (r.closedBy === 'terminated' && !r.statement) {
+        this.report(
+          'unexplained-gap',
+          `session ${id} ended with an interruption that never resumed, and lacks a written statement confirmed by two officers`,
+        );
+      }
+      for (const g of r.gaps) {
+        if (!g.explained) this.report('unexplained-gap', `session ${id}: ${g.source} has no footage from ${g.start} to ${g.end} and no interruption explains it`);
+      }
+      out.push(r);
+    }
+    return out;
+  }
+
+  private need(id: string, lineNo: number, what: string): Tracked | undefined {
+    const s = this.sessions.get(id);
+    if (!s) this.report('broken-chain', `line ${lineNo}: ${what} refers to session ${id}, which was never opened in this ledger`);
+    return s;
+  }
+
+  /** The facts to add to, or undefined when the session was analysed already (it is then to be replayed). */
+  private facts(s: Tracked, id: string): SessionFacts | undefined {
+    if (!s.facts) this.reopened.add(id);
+    return s.facts ?? undefined;
+  }
+}
