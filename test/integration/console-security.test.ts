@@ -154,6 +154,26 @@ describe('console security', () => {
     );
   });
 
+  it('after a login, sends only to a path on this console, whatever `next` says (no open redirect)', async () => {
+    const after = async (next: string, viaQuery: boolean): Promise<string> => {
+      const c = new Client(cc.base);
+      // As a browser does: the login page carries `next` from its query into the form, which posts it back.
+      const page = await c.get(viaQuery ? `/login?next=${encodeURIComponent(next)}` : '/login');
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)![1]!;
+      const field = viaQuery ? /name="next" value="([^"]*)"/.exec(page.text)![1]!.replace(/&amp;/g, '&') : next;
+      const a = await c.req('POST', '/login', { form: { _csrf: csrf, name: 'admin', password: PASSWORD, next: field } });
+      expect(a.status, next).toBe(303);
+      return String(a.headers.location);
+    };
+    for (const bad of ['/\t/evil.example', '/\n/evil.example', '/\\evil.example', '//evil.example', 'https://evil.example/', '/ /evil.example', '/\u0000/x']) {
+      expect(await after(bad, false), JSON.stringify(bad)).toBe('/');
+    }
+    // next=/%09/evil.example in the address bar: the query decodes to a tab, which a browser would drop.
+    expect(await after('/\t/evil.example', true)).toBe('/');
+    expect(await after('/status?tab=queue#now', false)).toBe('/status?tab=queue#now');
+    expect(await after('/config', true)).toBe('/config');
+  });
+
   it('throttles failed logins per account, exponentially, and audits them', async () => {
     const c = new Client(cc.base);
     const failedBefore = ledger(cc, 'console.login_failed').length;
