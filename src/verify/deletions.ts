@@ -66,7 +66,16 @@ export class DeletionCheck {
   receipt(lineNo: number, e: LedgerEntry, at: LineRef): void {
     const r = e.body.receipt as Receipt;
     const problem = receiptProblem(r, this.caPems) ?? (r.device === e.device ? undefined : `it is for device ${r.device}, not ${e.device}`);
-    if (!problem) return void this.receipts.add(String(e.seq), at);
+    if (!problem) {
+      this.receipts.add(String(e.seq), at);
+      // The ledger must agree with what the agency receipted: the manifest it names, as it was sealed.
+      if (r.kind === 'segment') {
+        const sealed = this.firstManifest(r.name);
+        const differs = sealed ? mismatch(r, sealed.m, sealed.seq) : `no segment.sealed entry before it describes ${r.name}`;
+        if (differs) this.report('receipt-contradicted', `line ${lineNo}: the agency's receipt recorded in entry seq ${e.seq} does not fit this ledger: ${differs}`);
+      }
+      return;
+    }
     this.badReceipts.set(e.seq, problem);
     this.report('bad-receipt', `line ${lineNo}: the receipt recorded in entry seq ${e.seq} is not genuine: ${problem}`);
   }

@@ -182,4 +182,18 @@ describe('deletions the verifier must not accept', () => {
       expect.stringMatching(/segment\.deleted: file is missing or has the wrong type/),
     ]);
   }, 60_000);
+
+  it('a genuine receipt for a segment whose manifest the ledger no longer has as receipted is receipt-contradicted', async () => {
+    let name = '';
+    const store = await build((core, { session }) => {
+      name = segName(session, 'cam1', 0);
+      const { sig: _s, cert: _c, v: _v, type: _t, ...fields } = receiptFor(core, name, receiptSigner);
+      // A receipt that states another hash than the manifest: what a ledger rewritten under a receipt looks like.
+      recordReceipt(core, makeReceipt({ ...fields, sha256: 'f'.repeat(64) } as Parameters<typeof makeReceipt>[0], receiptSigner));
+      recordReceipt(core, receiptFor(core, segName(session, 'cam1', 1), receiptSigner));
+    });
+    const r = await verify(store.storeDir, store);
+    expect(kinds(r)).toEqual(['receipt-contradicted']);
+    expect(details(r, 'receipt-contradicted')).toEqual([expect.stringMatching(new RegExp(`does not fit this ledger: the receipt it names confirms ${name}, .* SHA-256 f{64}`))]);
+  }, 60_000);
 });
