@@ -8,6 +8,7 @@ import * as x509 from '@peculiar/x509';
 import { X509Certificate, webcrypto } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { RecgwError } from '../util/errors.js';
+import { parseCertificate } from './certs.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -91,13 +92,10 @@ export class Revocations {
 
   /** The revocation of a certificate, if its issuer's CRL lists it. */
   of(certPem: string): Revocation | undefined {
-    let c: X509Certificate;
-    try {
-      c = new X509Certificate(certPem);
-    } catch {
-      return undefined;
-    }
-    if (!this.issuers.has(c.issuer)) return undefined;
+    // Asked for every ledger entry: nothing to parse when nothing is revoked, and parsed certificates are cached.
+    if (this.bySerial.size === 0) return undefined;
+    const c = parseCertificate(certPem);
+    if (!c || !this.issuers.has(c.issuer)) return undefined;
     return this.bySerial.get(normSerial(c.serialNumber));
   }
 }

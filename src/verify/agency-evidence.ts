@@ -18,6 +18,7 @@ import { leafHash, verifyInclusion } from '../tlog/merkle.js';
 import { openCheckpoint, type WitnessKey } from '../tlog/checkpoint.js';
 import { parseProof } from '../tlog/proof-text.js';
 import { readLogKey, readLogView, type DeviceLog, type LogView } from './log-view.js';
+import { LineIndex } from './line-index.js';
 import type { FindingKind } from './findings.js';
 import { describe } from '../util/errors.js';
 
@@ -181,7 +182,8 @@ export class DeviceAgencyCheck {
   private deviceLog: DeviceLog | undefined;
   private deviceId: string | undefined;
   private lastSeq = -1;
-  private readonly sealed = new Map<string, number>();
+  /** Segment names the ledger's manifests describe, as digests (memory flat), only where the log names segments. */
+  private readonly sealed = new LineIndex(false);
 
   constructor(
     private readonly dir: string,
@@ -241,7 +243,7 @@ export class DeviceAgencyCheck {
 
   private manifest(lineNo: number, seq: number, m: SegmentManifest): void {
     if (typeof m.segment !== 'string' || typeof m.stored !== 'object' || m.stored === null) return;
-    this.sealed.set(m.segment, seq);
+    if (this.deviceLog && this.deviceLog.segments.size > 0) this.sealed.add(m.segment);
     for (const c of this.segmentClaims.get(seq) ?? []) {
       const aside = this.deviceLog?.superseded.some((b) => b.segments.some((s) => s.name === c.r.name && s.sha256 === c.r.sha256 && s.manifestSeq === seq));
       if (!aside && (c.r.name !== m.segment || c.r.size !== m.stored.size || c.r.sha256 !== m.stored.sha256)) {

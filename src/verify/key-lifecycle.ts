@@ -68,6 +68,8 @@ type Report = (kind: FindingKind, detail: string) => void;
 export class KeyLifecycle {
   private readonly clock = startClock();
   private cert: string | undefined;
+  /** The validity of the certificate in force, parsed once. */
+  private validity: { cert: string; from: number; to: number } | undefined;
   /** Consecutive entries dated outside the validity of the certificate in force, reported as one finding. */
   private outside: { from: number; to: number; fromLine: number; detail: string } | undefined;
 
@@ -102,8 +104,10 @@ export class KeyLifecycle {
   /** Every entry must be dated within the validity of the certificate whose key signs it (§5.2, at the entry's time). */
   private inValidity(lineNo: number, e: LedgerEntry): void {
     const x = this.cert ? parseCertificate(this.cert) : undefined;
+    if (x && this.validity?.cert !== this.cert) this.validity = { cert: this.cert!, from: Date.parse(x.validFrom), to: Date.parse(x.validTo) };
     const t = Date.parse(e.time);
-    const bad = x && (t < Date.parse(x.validFrom) || t > Date.parse(x.validTo));
+    const v = this.validity;
+    const bad = x && v && (t < v.from || t > v.to);
     if (bad && this.outside && this.outside.to === e.seq - 1) {
       this.outside.to = e.seq;
       return;

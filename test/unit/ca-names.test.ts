@@ -72,7 +72,7 @@ describe('the CA keeps them apart', () => {
 describe('receiver names elsewhere', () => {
   it('a receiver config with a device-form name is refused, saying what to use', () => {
     const f = join(tmp(), 'rx.json');
-    const conf = (name: string): Record<string, unknown> => ({ name, store: 's', broker: 'mqtts://b:8883', tls: { cert: 'c', key: 'k' }, agency: { caCert: 'a', receiptKey: 'r', receiptCert: 'rc', logKey: 'lk', logCert: 'lc' } });
+    const conf = (name: string): Record<string, unknown> => ({ name, store: 's', broker: 'mqtts://b:8883', tls: { cert: 'c', key: 'k' }, agency: { caCert: 'a', receiptKey: 'r', receiptCert: 'rc', logKey: 'lk', logCert: 'lc', encryptionCerts: ['ec'] } });
     writeFileSync(f, JSON.stringify(conf('receiver-1')));
     expect(() => loadReceiverConfig(f)).toThrow(
       `config file ${f} is invalid:\n  name: receiver name "receiver-1" has the form of a device ID: a gateway enrolled with that ID would get this receiver's rights at the broker. Receiver names are receiver:<label>, the label of letters, digits, . _ -, up to 64 (e.g. receiver:receiver-1); its certificate (recgw ca receiver-cert --name) and the broker ACL's \`user\` line carry the same name`,

@@ -107,7 +107,7 @@ describe('per-device limits on chunks', () => {
   });
 
   it('the receiver config has the limits with their defaults, takes some, and refuses what is not a limit', () => {
-    const base = { name: 'receiver:1', store: 's', broker: 'mqtts://b:8883', tls: { cert: 'c', key: 'k' }, agency: { caCert: 'a', receiptKey: 'r', receiptCert: 'rc', logKey: 'lk', logCert: 'lc' } };
+    const base = { name: 'receiver:1', store: 's', broker: 'mqtts://b:8883', tls: { cert: 'c', key: 'k' }, agency: { caCert: 'a', receiptKey: 'r', receiptCert: 'rc', logKey: 'lk', logCert: 'lc', encryptionCerts: ['ec'] } };
     expect(parseReceiverConfig(structuredClone(base), '/etc/r.json').limits).toEqual(DEFAULT_LIMITS);
     expect(loadReceiverConfig(join(import.meta.dirname, '../../config/receiver.json')).limits).toEqual(DEFAULT_LIMITS);
     expect(parseReceiverConfig({ ...structuredClone(base), limits: { heldLines: 10, unmanifestedHours: 0.5 } }, '/etc/r.json').limits).toEqual({ ...DEFAULT_LIMITS, heldLines: 10, unmanifestedHours: 0.5 });
