@@ -13,7 +13,7 @@ import { loadPrivateKey } from '../pki/keys.js';
 import { ROLE_RECEIPT, ROLE_RECEIVER } from '../pki/ca.js';
 import { RecgwError, describe } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
-import { endClient, mqttTlsOptions, noDelay, subscribeOnConnect } from '../uplink/link.js';
+import { endClient, mqttTlsOptions, noDelay, reportFlapping, subscribeOnConnect } from '../uplink/link.js';
 import { decodeChunk, decodeEntries, decodeHello, parseTopic, topics, type StateMessage } from '../uplink/wire.js';
 import type { Receipt } from '../evidence/receipt.js';
 import type { ReceiverConfig } from './config.js';
@@ -116,6 +116,7 @@ export class Receiver {
     });
     client.on('close', () => (this.subscribed = false));
     client.on('error', (err) => this.log.warn('broker connection problem', { err: describe(err) }));
+    reportFlapping(client, this.log, 'receiver');
     this.client = client;
   }
 

@@ -40,6 +40,37 @@ export function noDelay(client: MqttClient): void {
   (client.stream as unknown as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
 }
 
+/** Connections the broker closed within SHORT_MS of accepting them, FLAPS times within FLAP_WINDOW_MS, are a pattern. */
+const SHORT_MS = 10_000;
+const FLAPS = 3;
+const FLAP_WINDOW_MS = 60_000;
+
+/**
+ * The broker takes the certificate's name as the client id (use_username_as_clientid), so a second client with
+ * the same certificate throws the first off, and each reconnect throws the other off in turn: uploads crawl and
+ * nothing says why. mosquitto 2.0 gives no reason (its log says "already connected, closing old connection"), so
+ * the pattern is what tells: connections the broker keeps closing soon after accepting them. Said once per window.
+ */
+export function reportFlapping(client: MqttClient, log: Logger, whose: string, now: () => number = Date.now): void {
+  let upAt: number | undefined;
+  let closes: number[] = [];
+  let saidAt = -Infinity;
+  client.on('connect', () => (upAt = now()));
+  client.on('close', () => {
+    const t = now();
+    const lasted = upAt === undefined ? Infinity : t - upAt;
+    upAt = undefined;
+    if (client.disconnecting || lasted >= SHORT_MS) return;
+    closes = [...closes.filter((c) => t - c < FLAP_WINDOW_MS), t];
+    if (closes.length < FLAPS || t - saidAt < FLAP_WINDOW_MS) return;
+    saidAt = t;
+    log.error(
+      `the broker keeps closing this ${whose}'s connection soon after accepting it: most often another client is connected with the same certificate (a copied SD card or config folder), and the two throw each other off. Give every ${whose} a certificate of its own; the broker's log says "already connected, closing old connection" when this is the cause`,
+      { closes: closes.length, withinSeconds: FLAP_WINDOW_MS / 1000 },
+    );
+  });
+}
+
 /**
  * Subscribe on a (re)connect. A connection that ends or drops before the broker answers is not a failure (the next
  * connection subscribes again): logged as info, and `then` is not called. A refusal (a SUBACK failure code, usually
@@ -143,6 +174,7 @@ export class MqttLink {
       for (const w of this.slotWaiters.splice(0)) w();
     });
     client.on('error', (err) => o.log.warn('broker connection problem', { err: describe(err) }));
+    reportFlapping(client, o.log, 'gateway');
     client.on('message', (topic, payload) => {
       try {
         o.onMessage(topic, payload);

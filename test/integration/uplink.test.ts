@@ -68,14 +68,17 @@ describe('uplink to the receiver through mosquitto', () => {
     await seedSegments(gw, 4, 200_000);
     const rx = makeReceiver(ca.dir, 'receiver:1', broker.url);
     const r = await startReceiver(rx);
-    // A watcher allowed to read status topics (receivers are), keeping the latest status.
-    const watcher = await mqtt.connectAsync(broker.url, { ...receiverMqttOptions(rx.config.tls.cert, rx.config.tls.key, ca.paths.caCert), protocolVersion: 5 });
+    // A watcher allowed to read status topics (receivers are), keeping the latest status. It has a receiver
+    // identity of its own: the broker takes the certificate's name as the client id, so with the running
+    // receiver's certificate each would keep throwing the other off the broker.
+    const eye = makeReceiver(ca.dir, 'receiver:2', broker.url).config.tls;
+    const watcher = await mqtt.connectAsync(broker.url, { ...receiverMqttOptions(eye.cert, eye.key, ca.paths.caCert), protocolVersion: 5 });
     const seen: { state: string; queue?: { files: number; entries: number } }[] = [];
     watcher.on('message', (_t, p) => seen.push(JSON.parse(p.toString()) as (typeof seen)[number]));
     await watcher.subscribeAsync(topics.status(deviceId), { qos: 1 });
     try {
       let g = await startGateway(gw.configPath, gw.config.control.socket);
-      await waitDelivered(gw, 30_000, () => g.log());
+      await waitDelivered(gw, 30_000, () => g.log() + r.log());
       // Timed by the receiver's own receipts (uploading starts before the gateway's socket answers): from the
       // first file stored to the last, the other three files pass the cap, less at most one burst of tokens.
       const stored = storeReceipts(rx.config.store, deviceId)
