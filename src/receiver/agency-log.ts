@@ -26,7 +26,17 @@ export interface Appended {
   checkpoint: string;
 }
 
-export class AgencyLog {
+/**
+ * What the ingests need of the agency log: AgencyLog is the one a receiver runs (receiver-log.ts); the interface
+ * lets a bench measure the ingests against a stand-in without the log's work (bench/receiver-launch.js).
+ */
+export interface LeafLog {
+  append(leaves: LogLeaf[]): Appended;
+  /** The receipt's `log` member for leaf `index`; undefined only from a stand-in without a log (no proof to give). */
+  proof(index: number, size: number, checkpoint: string): string | undefined;
+}
+
+export class AgencyLog implements LeafLog {
   readonly signer: NoteSigner;
   private readonly src: TileHashSource;
 

@@ -21,7 +21,7 @@ import type { Logger } from '../util/log.js';
 import type { DeviceLimits } from './limits.js';
 import { appendReceipt } from './receipts-file.js';
 import { durably } from './store-db.js';
-import type { AgencyLog } from './agency-log.js';
+import type { LeafLog } from './agency-log.js';
 
 export interface EntriesOutcome {
   appended: number;
@@ -51,7 +51,7 @@ export class LedgerIngest {
     private readonly signer: Signer,
     private readonly receiverName: string,
     private readonly log: Logger,
-    private readonly agencyLog: AgencyLog,
+    private readonly agencyLog: LeafLog,
   ) {}
 
   /** Hold lines ahead of a gap only within the device's limits (limits.ts); without, none are refused. */
