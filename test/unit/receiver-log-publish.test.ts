@@ -1,0 +1,93 @@
+/**
+ * What makes the agency log cheap to keep must not make it wrong. The hashes of partial tiles above level 0 are
+ * remembered between appends. Checked against the verifier's own reading of the published files
+ * (every tile and bundle streamed against the checkpoint's root, src/verify/log-view.ts): across tile boundaries,
+ * an append that rolled back after completing tiles, and a receiver started again on the same store.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createPrivateKey } from 'node:crypto';
+import { join } from 'node:path';
+import { cleanupTmp, makeCa, tmp } from '../helpers/fixtures.js';
+import { openReceiverDb } from '../../src/receiver/store-db.js';
+import { AgencyLog } from '../../src/receiver/agency-log.js';
+import { LogFiles } from '../../src/receiver/log-files.js';
+import { caPaths, logOrigin } from '../../src/pki/ca.js';
+import { readLogView } from '../../src/verify/log-view.js';
+import { CHECKPOINT_FILE } from '../../src/tlog/tiles.js';
+import type { LogLeaf } from '../../src/evidence/log-leaf.js';
+import type { Db } from '../../src/state/db.js';
+
+afterAll(cleanupTmp);
+
+const ca = makeCa();
+const p = caPaths(ca.dir);
+const caPem = readFileSync(p.caCert, 'utf8');
+/** Leaf i as a stored segment of a device named by `salt` (the verifier wants each entry's seq in order: segments have none). */
+const leaf = (i: number, salt = 'a'): LogLeaf => ({ v: 1, kind: 'segment', device: `dev-${salt}`, name: `seg-${i}`, size: i, sha256: i.toString(16).padStart(64, '0'), manifestSeq: i, accepted: '2026-12-06T10:00:00.000Z' });
+const leaves = (from: number, to: number, salt?: string): LogLeaf[] => Array.from({ length: to - from }, (_, k) => leaf(from + k, salt));
+
+/** One receiver's view of a store: its connection, log and files, as openReceiverLog builds them. */
+function open(store: string): { db: Db; log: AgencyLog; files: LogFiles } {
+  const db = openReceiverDb(store);
+  const log = new AgencyLog(db, createPrivateKey(readFileSync(p.logKey, 'utf8')), logOrigin(caPem));
+  const files = new LogFiles(store, db, log);
+  files.republish(readFileSync(p.logCert, 'utf8'));
+  return { db, log, files };
+}
+
+/** The verifier's problems with the published log, and the size its checkpoint gives. */
+function verify(store: string): { problems: string[]; size: number | undefined } {
+  const problems: string[] = [];
+  const view = readLogView(join(store, 'log'), [caPem], [], new Set(), (d) => problems.push(d));
+  return { problems, size: view?.size };
+}
+
+describe('the published agency log', () => {
+  it('stays exact above level 0, across an append that rolled back after completing tiles and a restart', () => {
+    const store = tmp('recgw-logpub-');
+    const a = open(store);
+    const append = (r: { db: Db; log: AgencyLog; files: LogFiles }, ls: LogLeaf[]): void => {
+      r.db.transaction(() => r.log.append(ls)).immediate();
+      r.files.publish();
+    };
+    // Level 1 is 7 hashes wide at 1,900 leaves.
+    for (let from = 0; from < 1_900; from += 190) append(a, leaves(from, from + 190));
+    // Completes the eighth level-0 tile (its level-1 hash is computed for the root and the proof), then rolls back.
+    expect(() =>
+      a.db
+        .transaction(() => {
+          a.log.append(leaves(1_900, 2_100, 'gone'));
+          a.log.proof(2_099, 2_100, a.log.head().checkpoint);
+          throw new Error('the bookkeeping failed');
+        })
+        .immediate(),
+    ).toThrow('the bookkeeping failed');
+    // Other leaves take those places, a few at a time, each commit published.
+    for (let from = 1_900, n = 1; from < 2_100; from += n, n = (n % 37) + 1) append(a, leaves(from, Math.min(2_100, from + n), 'kept'));
+    expect(verify(store)).toEqual({ problems: [], size: 2_100 });
+    expect(readFileSync(join(store, 'log', CHECKPOINT_FILE), 'utf8')).toBe(a.log.head().checkpoint);
+
+    // A receiver started again on the store (nothing remembered) and the first one, in turn.
+    const b = open(store);
+    append(b, leaves(2_100, 2_400, 'b'));
+    append(a, leaves(2_400, 2_410, 'a2'));
+    append(b, leaves(2_410, 2_700, 'b2'));
+    expect(verify(store)).toEqual({ problems: [], size: 2_700 });
+    a.db.close();
+    b.db.close();
+  });
+
+  it('a partial tile cut short by a crash while it was written is written again when the receiver starts', () => {
+    const store = tmp('recgw-logpub-');
+    const a = open(store);
+    a.db.transaction(() => a.log.append(leaves(0, 700))).immediate();
+    a.files.publish();
+    const level1 = join(store, 'log', 'tile', '1', '000.p', '2');
+    writeFileSync(level1, readFileSync(level1).subarray(0, 10));
+    a.db.close();
+    const b = open(store);
+    expect(verify(store)).toEqual({ problems: [], size: 700 });
+    b.db.close();
+  });
+});
