@@ -65,7 +65,7 @@ describe('check-receipt.sh', () => {
   });
 
   it('fails when the receipt is changed: its signature covers the log proof too', () => {
-    const d = spoilt(1, (l) => l.replace('"receiver":"receiver-1"', '"receiver":"receiver-2"'));
+    const d = spoilt(1, (l) => l.replace('"receiver":"receiver:1"', '"receiver":"receiver:2"'));
     const r = sh(CHECK, [d, caPath, '1']);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/receipt's signature does not verify/);
