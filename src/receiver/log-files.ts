@@ -16,6 +16,11 @@ import { LOG_CERT_FILE, LOG_DIR } from '../evidence/log-leaf.js';
 export class LogFiles {
   /** The size whose files this process last wrote. */
   private written = -1;
+  /**
+   * The partial tile (and bundle) this process last wrote at each level. A partial tile's path fixes its content,
+   * and one above level 0 stays the same for 256^level leaves: it is not written again after every commit.
+   */
+  private readonly partials = new Map<number | 'entries', string>();
   readonly dir: string;
 
   constructor(
@@ -56,13 +61,19 @@ export class LogFiles {
       }
       const width = Math.floor(size / span) % TILE_WIDTH;
       if (width > 0) {
-        const hashes = this.log.row(t, fullTiles, 0, width);
-        write(join(this.dir, tilePath(t, fullTiles, width)), hashes);
-        if (t === 0) write(join(this.dir, tilePath('entries', fullTiles, width)), encodeBundle(this.log.leaves(fullTiles * TILE_WIDTH, size)));
+        this.partial(t, fullTiles, width, all, () => this.log.row(t, fullTiles, 0, width));
+        if (t === 0) this.partial('entries', fullTiles, width, all, () => encodeBundle(this.log.leaves(fullTiles * TILE_WIDTH, size)));
       }
     }
     writeAtomic(join(this.dir, CHECKPOINT_FILE), this.log.head().checkpoint);
     this.written = size;
+  }
+
+  private partial(level: number | 'entries', i: number, width: number, all: boolean, data: () => Buffer): void {
+    const rel = tilePath(level, i, width);
+    if (!all && this.partials.get(level) === rel) return;
+    write(join(this.dir, rel), data());
+    this.partials.set(level, rel);
   }
 
   private full(t: number, i: number): void {

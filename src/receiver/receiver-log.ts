@@ -12,13 +12,18 @@ import type { LeafLog } from './agency-log.js';
 import { LogFiles } from './log-files.js';
 import { openAgencyLog, witnessTargets } from './log-key.js';
 import { WitnessClient } from './witness-client.js';
+import { Pacer } from './pacer.js';
+import { describe } from '../util/errors.js';
+
+/** How long the published files may lag behind a commit (several commits in it are published together). */
+export const PUBLISH_INTERVAL_MS = 1000;
 
 export interface ReceiverLog extends LeafLog {
-  /** New leaves are committed: publish the log's files and ask the witnesses to cosign. */
+  /** New leaves are committed: publish the log's files (within PUBLISH_INTERVAL_MS) and ask the witnesses to cosign. */
   grew(): void;
   /** The log for a state message: its newest checkpoint, provably extending the one of `from` leaves a gateway has. */
   state(from: number): StateMessage['log'];
-  /** At stop: wait for the witness round in flight. */
+  /** At stop: publish what is not yet published, and wait for the witness round in flight. */
   close(): Promise<void>;
 }
 
@@ -38,11 +43,14 @@ export function openReceiverLog({ cfg, caPem, caPems, db, now, log }: LogContext
   files.republish(certPem);
   const witnesses = new WitnessClient(files.dir, agencyLog, witnessTargets(cfg), log.child('witness'), caPem);
   witnesses.kick();
+  const publisher = new Pacer(() => files.publish(), PUBLISH_INTERVAL_MS, (err) =>
+    log.error("could not publish the agency log's files; they are published again after the next commit and at start", { dir: files.dir, err: describe(err) }),
+  );
   return {
     append: (leaves) => agencyLog.append(leaves),
     proof: (index, size, checkpoint) => agencyLog.proof(index, size, checkpoint),
     grew() {
-      files.publish();
+      publisher.kick();
       witnesses.kick();
     },
     state(from) {
@@ -51,6 +59,9 @@ export function openReceiverLog({ cfg, caPem, caPems, db, now, log }: LogContext
       const consistency = from <= head.size ? agencyLog.consistency(from, head.size).map((h) => h.toString('base64')) : [];
       return { checkpoint: head.checkpoint, consistency, cert: certPem };
     },
-    close: () => witnesses.idle(),
+    async close() {
+      publisher.flush();
+      await witnesses.idle();
+    },
   };
 }

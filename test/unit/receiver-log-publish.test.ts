@@ -1,10 +1,11 @@
 /**
  * What makes the agency log cheap to keep must not make it wrong. The hashes of partial tiles above level 0 are
- * remembered between appends. Checked against the verifier's own reading of the published files
+ * remembered between appends and such tiles are not rewritten while they do not change; the files are published
+ * paced, several commits at once, and at stop. Checked against the verifier's own reading of the published files
  * (every tile and bundle streamed against the checkpoint's root, src/verify/log-view.ts): across tile boundaries,
  * an append that rolled back after completing tiles, and a receiver started again on the same store.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createPrivateKey } from 'node:crypto';
 import { join } from 'node:path';
@@ -12,13 +13,20 @@ import { cleanupTmp, makeCa, tmp } from '../helpers/fixtures.js';
 import { openReceiverDb } from '../../src/receiver/store-db.js';
 import { AgencyLog } from '../../src/receiver/agency-log.js';
 import { LogFiles } from '../../src/receiver/log-files.js';
+import { Pacer } from '../../src/receiver/pacer.js';
+import { PUBLISH_INTERVAL_MS, openReceiverLog } from '../../src/receiver/receiver-log.js';
 import { caPaths, logOrigin } from '../../src/pki/ca.js';
 import { readLogView } from '../../src/verify/log-view.js';
 import { CHECKPOINT_FILE } from '../../src/tlog/tiles.js';
+import type { ReceiverConfig } from '../../src/receiver/config.js';
 import type { LogLeaf } from '../../src/evidence/log-leaf.js';
 import type { Db } from '../../src/state/db.js';
+import { silentLogger } from '../../src/util/log.js';
 
 afterAll(cleanupTmp);
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 const ca = makeCa();
 const p = caPaths(ca.dir);
@@ -42,6 +50,8 @@ function verify(store: string): { problems: string[]; size: number | undefined }
   const view = readLogView(join(store, 'log'), [caPem], [], new Set(), (d) => problems.push(d));
   return { problems, size: view?.size };
 }
+
+const publishedSize = (store: string): number => Number(readFileSync(join(store, 'log', CHECKPOINT_FILE), 'utf8').split('\n')[1]);
 
 describe('the published agency log', () => {
   it('stays exact above level 0, across an append that rolled back after completing tiles and a restart', () => {
@@ -89,5 +99,83 @@ describe('the published agency log', () => {
     const b = open(store);
     expect(verify(store)).toEqual({ problems: [], size: 700 });
     b.db.close();
+  });
+});
+
+describe('publication after commits, paced', () => {
+  it('runs at once after a quiet interval, then once per interval for everything meanwhile; flush runs what waits', () => {
+    vi.useFakeTimers();
+    const runs: number[] = [];
+    const pacer = new Pacer(() => runs.push(Date.now()), 1000, (err) => {
+      throw err;
+    });
+    const t0 = Date.now();
+    pacer.kick();
+    expect(runs).toEqual([t0]);
+    pacer.kick();
+    vi.advanceTimersByTime(400);
+    pacer.kick();
+    expect(runs).toHaveLength(1);
+    vi.advanceTimersByTime(600);
+    expect(runs).toEqual([t0, t0 + 1000]);
+    vi.advanceTimersByTime(5000);
+    expect(runs).toHaveLength(2);
+    pacer.flush();
+    expect(runs).toHaveLength(2);
+    pacer.kick();
+    expect(runs).toEqual([t0, t0 + 1000, t0 + 6000]);
+    pacer.kick();
+    pacer.flush();
+    expect(runs).toEqual([t0, t0 + 1000, t0 + 6000, t0 + 6000]);
+    vi.advanceTimersByTime(5000);
+    expect(runs).toHaveLength(4);
+  });
+
+  it('a job that fails is reported, and the next event runs it again', () => {
+    vi.useFakeTimers();
+    const errors: unknown[] = [];
+    let fail = true;
+    let ran = 0;
+    const pacer = new Pacer(
+      () => {
+        ran++;
+        if (fail) throw new Error('disk full');
+      },
+      1000,
+      (err) => errors.push(err),
+    );
+    pacer.kick();
+    expect(errors).toEqual([new Error('disk full')]);
+    fail = false;
+    pacer.kick();
+    vi.advanceTimersByTime(1000);
+    expect(ran).toBe(2);
+  });
+
+  it("a receiver's log files follow its commits within the interval, and all of them at close", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const store = tmp('recgw-logpub-');
+    const db = openReceiverDb(store);
+    const cfg = { store, witnesses: [], agency: { caCert: p.caCert, logKey: p.logKey, logCert: p.logCert } } as unknown as ReceiverConfig;
+    const log = openReceiverLog({ cfg, caPem, caPems: [caPem], db, now: new Date(), log: silentLogger });
+    const commit = (from: number, to: number): void => {
+      db.transaction(() => log.append(leaves(from, to))).immediate();
+      log.grew();
+    };
+    expect(publishedSize(store)).toBe(0);
+    commit(0, 3);
+    expect(publishedSize(store)).toBe(3);
+    commit(3, 5);
+    commit(5, 300);
+    expect(publishedSize(store)).toBe(3);
+    vi.advanceTimersByTime(PUBLISH_INTERVAL_MS);
+    expect(verify(store)).toEqual({ problems: [], size: 300 });
+    vi.advanceTimersByTime(PUBLISH_INTERVAL_MS);
+    commit(300, 301);
+    expect(publishedSize(store)).toBe(301);
+    commit(301, 310);
+    await log.close();
+    expect(verify(store)).toEqual({ problems: [], size: 310 });
+    db.close();
   });
 });
