@@ -15,15 +15,18 @@ import { WitnessClient } from './witness-client.js';
 import { Pacer } from './pacer.js';
 import { describe } from '../util/errors.js';
 
-/** How long the published files may lag behind a commit (several commits in it are published together). */
+/**
+ * How long the published files, and the checkpoint the witnesses are asked to cosign, may lag behind a commit: the
+ * commits of that interval are published, and cosigned, together.
+ */
 export const PUBLISH_INTERVAL_MS = 1000;
 
 export interface ReceiverLog extends LeafLog {
-  /** New leaves are committed: publish the log's files (within PUBLISH_INTERVAL_MS) and ask the witnesses to cosign. */
+  /** New leaves are committed: publish the log's files and ask the witnesses to cosign (within PUBLISH_INTERVAL_MS). */
   grew(): void;
   /** The log for a state message: its newest checkpoint, provably extending the one of `from` leaves a gateway has. */
   state(from: number): StateMessage['log'];
-  /** At stop: publish what is not yet published, and wait for the witness round in flight. */
+  /** At stop: publish what is not yet published, ask the witnesses once more if due, and wait for them. */
   close(): Promise<void>;
 }
 
@@ -43,15 +46,17 @@ export function openReceiverLog({ cfg, caPem, caPems, db, now, log }: LogContext
   files.republish(certPem);
   const witnesses = new WitnessClient(files.dir, agencyLog, witnessTargets(cfg), log.child('witness'), caPem);
   witnesses.kick();
-  const publisher = new Pacer(() => files.publish(), PUBLISH_INTERVAL_MS, (err) =>
+  const publisher = new Pacer(() => files.publishInBackground(), PUBLISH_INTERVAL_MS, (err) =>
     log.error("could not publish the agency log's files; they are published again after the next commit and at start", { dir: files.dir, err: describe(err) }),
   );
+  // Each round costs every witness a signature and a durable write, and this receiver a file per answer.
+  const cosigning = new Pacer(() => witnesses.kick(), PUBLISH_INTERVAL_MS, (err) => log.error('could not ask the witnesses', { err: describe(err) }));
   return {
     append: (leaves) => agencyLog.append(leaves),
     proof: (index, size, checkpoint) => agencyLog.proof(index, size, checkpoint),
     grew() {
       publisher.kick();
-      witnesses.kick();
+      cosigning.kick();
     },
     state(from) {
       const head = agencyLog.head();
@@ -60,7 +65,7 @@ export function openReceiverLog({ cfg, caPem, caPems, db, now, log }: LogContext
       return { checkpoint: head.checkpoint, consistency, cert: certPem };
     },
     async close() {
-      publisher.flush();
+      await Promise.all([publisher.flush(), cosigning.flush()]);
       await witnesses.idle();
     },
   };

@@ -1,12 +1,13 @@
 /**
  * What makes the agency log cheap to keep must not make it wrong. The hashes of partial tiles above level 0 are
- * remembered between appends and such tiles are not rewritten while they do not change; the files are published
- * paced, several commits at once, and at stop. Checked against the verifier's own reading of the published files
- * (every tile and bundle streamed against the checkpoint's root, src/verify/log-view.ts): across tile boundaries,
- * an append that rolled back after completing tiles, and a receiver started again on the same store.
+ * remembered between appends and such tiles are not rewritten while they do not change; a running receiver publishes
+ * the files in the background, paced (several commits at once, and at stop), and asks its witnesses paced too.
+ * Checked against the verifier's own reading of the published files (every tile and bundle streamed against the
+ * checkpoint's root, src/verify/log-view.ts): across tile boundaries, an append that rolled back after completing
+ * tiles, a receiver started again on the same store, and two receivers publishing in turn.
  */
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createPrivateKey } from 'node:crypto';
 import { join } from 'node:path';
 import { cleanupTmp, makeCa, tmp } from '../helpers/fixtures.js';
@@ -22,6 +23,10 @@ import type { ReceiverConfig } from '../../src/receiver/config.js';
 import type { LogLeaf } from '../../src/evidence/log-leaf.js';
 import type { Db } from '../../src/state/db.js';
 import { silentLogger } from '../../src/util/log.js';
+import { Witness, initWitness } from '../../src/witness/witness.js';
+import { WitnessServer } from '../../src/witness/server.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { existsSync } from 'node:fs';
 
 afterAll(cleanupTmp);
 afterEach(() => {
@@ -103,36 +108,76 @@ describe('the published agency log', () => {
 });
 
 describe('publication after commits, paced', () => {
-  it('runs at once after a quiet interval, then once per interval for everything meanwhile; flush runs what waits', () => {
-    vi.useFakeTimers();
+  // Timers and the clock are faked; setImmediate is not, so that jobs (run as promise callbacks) can be let run.
+  const fake = (): void => void vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  };
+
+  it('runs at once after a quiet interval, then once per interval for everything meanwhile; flush runs what waits', async () => {
+    fake();
     const runs: number[] = [];
-    const pacer = new Pacer(() => runs.push(Date.now()), 1000, (err) => {
+    const pacer = new Pacer(() => void runs.push(Date.now()), 1000, (err) => {
       throw err;
     });
     const t0 = Date.now();
     pacer.kick();
+    await settle();
     expect(runs).toEqual([t0]);
     pacer.kick();
     vi.advanceTimersByTime(400);
     pacer.kick();
+    await settle();
     expect(runs).toHaveLength(1);
     vi.advanceTimersByTime(600);
+    await settle();
     expect(runs).toEqual([t0, t0 + 1000]);
     vi.advanceTimersByTime(5000);
-    expect(runs).toHaveLength(2);
-    pacer.flush();
+    await pacer.flush();
     expect(runs).toHaveLength(2);
     pacer.kick();
+    await settle();
     expect(runs).toEqual([t0, t0 + 1000, t0 + 6000]);
     pacer.kick();
-    pacer.flush();
+    await pacer.flush();
     expect(runs).toEqual([t0, t0 + 1000, t0 + 6000, t0 + 6000]);
     vi.advanceTimersByTime(5000);
+    await settle();
     expect(runs).toHaveLength(4);
   });
 
-  it('a job that fails is reported, and the next event runs it again', () => {
-    vi.useFakeTimers();
+  it('never runs the job twice at once, and flush waits for the one running', async () => {
+    fake();
+    const log: string[] = [];
+    let release: () => void = () => undefined;
+    const pacer = new Pacer(
+      async () => {
+        log.push('start');
+        await new Promise<void>((r) => (release = r));
+        log.push('end');
+      },
+      1000,
+      (err) => {
+        throw err;
+      },
+    );
+    pacer.kick();
+    await settle();
+    vi.advanceTimersByTime(1000);
+    pacer.kick();
+    const flushed = pacer.flush();
+    await settle();
+    expect(log).toEqual(['start']);
+    release();
+    await settle();
+    expect(log).toEqual(['start', 'end', 'start']);
+    release();
+    await flushed;
+    expect(log).toEqual(['start', 'end', 'start', 'end']);
+  });
+
+  it('a job that fails is reported, and the next event runs it again', async () => {
+    fake();
     const errors: unknown[] = [];
     let fail = true;
     let ran = 0;
@@ -142,40 +187,102 @@ describe('publication after commits, paced', () => {
         if (fail) throw new Error('disk full');
       },
       1000,
-      (err) => errors.push(err),
+      (err) => void errors.push(err),
     );
     pacer.kick();
+    await settle();
     expect(errors).toEqual([new Error('disk full')]);
     fail = false;
     pacer.kick();
     vi.advanceTimersByTime(1000);
+    await settle();
     expect(ran).toBe(2);
+    expect(errors).toHaveLength(1);
   });
 
   it("a receiver's log files follow its commits within the interval, and all of them at close", async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    fake();
     const store = tmp('recgw-logpub-');
     const db = openReceiverDb(store);
     const cfg = { store, witnesses: [], agency: { caCert: p.caCert, logKey: p.logKey, logCert: p.logCert } } as unknown as ReceiverConfig;
     const log = openReceiverLog({ cfg, caPem, caPems: [caPem], db, now: new Date(), log: silentLogger });
+    const until = async (size: number): Promise<void> => {
+      for (let i = 0; i < 500 && publishedSize(store) !== size; i++) await sleep(10);
+      expect(publishedSize(store)).toBe(size);
+    };
     const commit = (from: number, to: number): void => {
       db.transaction(() => log.append(leaves(from, to))).immediate();
       log.grew();
     };
     expect(publishedSize(store)).toBe(0);
     commit(0, 3);
-    expect(publishedSize(store)).toBe(3);
+    await until(3);
     commit(3, 5);
     commit(5, 300);
+    await sleep(200);
     expect(publishedSize(store)).toBe(3);
     vi.advanceTimersByTime(PUBLISH_INTERVAL_MS);
+    await until(300);
     expect(verify(store)).toEqual({ problems: [], size: 300 });
     vi.advanceTimersByTime(PUBLISH_INTERVAL_MS);
     commit(300, 301);
-    expect(publishedSize(store)).toBe(301);
+    await until(301);
     commit(301, 310);
     await log.close();
     expect(verify(store)).toEqual({ problems: [], size: 310 });
     db.close();
+  });
+
+  it('a checkpoint published in the background never replaces a larger one that a receiver sharing the store published meanwhile', async () => {
+    const store = tmp('recgw-logpub-');
+    const a = open(store);
+    const b = open(store);
+    a.db.transaction(() => a.log.append(leaves(0, 10))).immediate();
+    const behind = a.files.publishInBackground(); // read at size 10; its files are being written
+    b.db.transaction(() => b.log.append(leaves(10, 20))).immediate();
+    b.files.publish();
+    expect(publishedSize(store)).toBe(20);
+    await behind;
+    expect(verify(store)).toEqual({ problems: [], size: 20 });
+    expect(readdirSync(join(store, 'log')).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    a.db.close();
+    b.db.close();
+  });
+
+  it('witnesses are asked after a commit at once, then at most once per interval, and at close', async () => {
+    fake();
+    const wdir = join(tmp('recgw-logpub-w-'), 'w');
+    const vkey = initWitness(wdir, 'witness.example/test', [readFileSync(p.logVkey, 'utf8')]).vkey;
+    const server = new WitnessServer(new Witness(wdir), silentLogger);
+    const url = await server.start(0);
+    const store = tmp('recgw-logpub-');
+    const db = openReceiverDb(store);
+    const cfg = { store, witnesses: [{ url, vkey }], agency: { caCert: p.caCert, logKey: p.logKey, logCert: p.logCert } } as unknown as ReceiverConfig;
+    const log = openReceiverLog({ cfg, caPem, caPems: [caPem], db, now: new Date(), log: silentLogger });
+    const witnessed = (): number => (existsSync(join(store, 'log', 'witnessed')) ? Number(readFileSync(join(store, 'log', 'witnessed'), 'utf8').split('\n')[1]) : -1);
+    const until = async (size: number): Promise<void> => {
+      for (let i = 0; i < 500 && witnessed() !== size; i++) await sleep(10);
+      expect(witnessed()).toBe(size);
+    };
+    const commit = (from: number, to: number): void => {
+      db.transaction(() => log.append(leaves(from, to))).immediate();
+      log.grew();
+    };
+    try {
+      vi.advanceTimersByTime(PUBLISH_INTERVAL_MS);
+      commit(0, 3);
+      await until(3);
+      commit(3, 5);
+      await sleep(300);
+      expect(witnessed()).toBe(3);
+      vi.advanceTimersByTime(PUBLISH_INTERVAL_MS);
+      await until(5);
+      commit(5, 9);
+      await log.close();
+      expect(witnessed()).toBe(9);
+    } finally {
+      db.close();
+      await server.stop();
+    }
   });
 });
