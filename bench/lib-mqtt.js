@@ -444,18 +444,19 @@ export async function startGatewayProcess(gw, { cpu, timeoutMs = 30_000 } = {}) 
 /**
  * One delivery of the gateway's queue into a running receiver (`rxp`), timed from the receiver's side: wait for a
  * quiet machine, start the gateway pinned to `cpu`, wait until every segment has its receipt, stop the gateway.
- * Returns the receiver's CPU seconds over it.
+ * Returns the receiver's CPU seconds over it, and how many of them in the kernel.
  */
 export async function deliverTo(gw, rxp, { cpu, timeoutMs = 110_000 } = {}) {
   await waitQuiet();
   const cpu0 = cpuSeconds(rxp.pid);
+  const kernel0 = cpuSeconds(rxp.pid, true);
   const g = await startGatewayProcess(gw, { cpu });
   try {
     await waitDelivered(gw, timeoutMs, { full: false, pollMs: 100, also: () => g.log().slice(-3000) + rxp.log().slice(-3000) });
   } finally {
     await g.stop();
   }
-  return cpuSeconds(rxp.pid) - cpu0;
+  return { cpu: cpuSeconds(rxp.pid) - cpu0, kernel: cpuSeconds(rxp.pid, true) - kernel0 };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ export default async function receiverIngestBench() {
       await seedSegments(gw, SEGMENTS, SEGMENT_BYTES);
       const rx = makeReceiver({ dir: join(repDir, 'rx'), caDir: ca.dir, name: 'receiver:1', broker: broker.url });
       const rxp = await startReceiverProcess(rx, { cpu: RECEIVER_CPU });
-      const rxCpu = await deliverTo(gw, rxp, { cpu: FEED_CPU });
+      const { cpu: rxCpu } = await deliverTo(gw, rxp, { cpu: FEED_CPU });
       await rxp.stop();
 
       const { files, bytes, firstChunk, lastReceipt } = storedIngest(rx.config.store, deviceId, SEGMENTS);
