@@ -5,7 +5,7 @@
 // read-only looks into the gateway's state database. Every child process started here is killed when the bench
 // process exits, however it exits short of SIGKILL; mosquitto also dies with it through a watchdog pipe.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { connect, createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -377,15 +377,42 @@ export async function waitDelivered(gw, timeoutMs, { full = true, pollMs = 50, a
   }
 }
 
+/**
+ * What a receiver store holds of one device after an ingest of `segments` files (throws unless each is stored and
+ * receipted): the stored files and their bytes, every receipt, when the first chunk came (the creation time of the
+ * first partial file, which is renamed into segments/ and keeps its inode) and the last segment receipt's storedAt.
+ */
+export function storedIngest(store, deviceId, segments) {
+  const segDir = join(store, deviceId, 'segments');
+  const files = readdirSync(segDir).map((f) => join(segDir, f));
+  const receipts = readFileSync(join(store, deviceId, 'receipts.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+  const stored = receipts.filter((x) => x.kind === 'segment');
+  if (stored.length !== segments || files.length !== segments) throw new Error(`expected ${segments} stored segments, found ${files.length} (${stored.length} receipts)`);
+  const firstChunk = Math.min(...files.map((f) => statSync(f).birthtimeMs));
+  if (!(firstChunk > 0)) throw new Error(`no usable first-chunk time (birth time ${firstChunk}): does this file system record it?`);
+  return {
+    files,
+    receipts,
+    bytes: files.reduce((a, f) => a + statSync(f).size, 0),
+    firstChunk,
+    lastReceipt: Math.max(...stored.map((x) => Date.parse(x.storedAt))),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // recgw processes
 
-/** `recgw receiver --config` as a child; resolves once it has subscribed. */
 /** RECGW_BENCH_CPU_PROF=DIR: V8 CPU profiles of the recgw processes (written when they stop cleanly). */
 const profArgs = () => (process.env.RECGW_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.RECGW_BENCH_CPU_PROF] : []);
 
-export async function startReceiverProcess(rx, { cpu, timeoutMs = 15_000 } = {}) {
-  const p = spawnTracked(process.execPath, [...profArgs(), BIN, 'receiver', '--config', rx.configPath], { cpu, env: { RECGW_LOG_LEVEL: 'info' } });
+/** `recgw receiver --config` as a child; resolves once it has subscribed. */
+export async function startReceiverProcess(rx, { cpu, timeoutMs = 15_000, launcher } = {}) {
+  // `launcher`: a bench's own script and its arguments after the config (bench/receiver-launch.js), instead of recgw.
+  const cmd = launcher ? [launcher[0], rx.configPath, ...launcher.slice(1)] : [BIN, 'receiver', '--config', rx.configPath];
+  const p = spawnTracked(process.execPath, [...profArgs(), ...cmd], { cpu, env: { RECGW_LOG_LEVEL: 'info' } });
   await p.waitLog((r) => r.msg === 'receiver ready', timeoutMs, "'receiver ready'");
   return p;
 }
@@ -412,6 +439,24 @@ export async function startGatewayProcess(gw, { cpu, timeoutMs = 30_000 } = {}) 
     await sleep(50);
   }
   return { ...p, call: (method, params = {}, t) => call(socket, method, params, t) };
+}
+
+/**
+ * One delivery of the gateway's queue into a running receiver (`rxp`), timed from the receiver's side: wait for a
+ * quiet machine, start the gateway pinned to `cpu`, wait until every segment has its receipt, stop the gateway.
+ * Returns the receiver's CPU seconds over it, and how many of them in the kernel.
+ */
+export async function deliverTo(gw, rxp, { cpu, timeoutMs = 110_000 } = {}) {
+  await waitQuiet();
+  const cpu0 = cpuSeconds(rxp.pid);
+  const kernel0 = cpuSeconds(rxp.pid, true);
+  const g = await startGatewayProcess(gw, { cpu });
+  try {
+    await waitDelivered(gw, timeoutMs, { full: false, pollMs: 100, also: () => g.log().slice(-3000) + rxp.log().slice(-3000) });
+  } finally {
+    await g.stop();
+  }
+  return { cpu: cpuSeconds(rxp.pid) - cpu0, kernel: cpuSeconds(rxp.pid, true) - kernel0 };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

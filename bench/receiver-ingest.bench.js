@@ -8,21 +8,20 @@
 // Baseline, same run: `openssl dgst -sha256` over the same stored files, on the same CPU (wall time of the command,
 // files read into the page cache first). Best of REPS for each; the receiver's CPU use goes to stderr (a share near 1 means it is
 // CPU-bound on its core; well below, it waits for the disk or for the feed).
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import process from 'node:process';
 import { MB, median, progress, report, run, tempDir, timeIt } from './lib.js';
 import {
   MiB,
-  cpuSeconds,
+  deliverTo,
   makeCa,
   makeReceiver,
   seedSegments,
-  startGatewayProcess,
   startMosquitto,
   startReceiverProcess,
+  storedIngest,
   uplinkGateway,
-  waitDelivered,
   waitQuiet,
 } from './lib-mqtt.js';
 
@@ -49,30 +48,11 @@ export default async function receiverIngestBench() {
       await seedSegments(gw, SEGMENTS, SEGMENT_BYTES);
       const rx = makeReceiver({ dir: join(repDir, 'rx'), caDir: ca.dir, name: 'receiver:1', broker: broker.url });
       const rxp = await startReceiverProcess(rx, { cpu: RECEIVER_CPU });
-      await waitQuiet();
-      const cpu0 = cpuSeconds(rxp.pid);
-      const g = await startGatewayProcess(gw, { cpu: FEED_CPU });
-      try {
-        await waitDelivered(gw, 110_000, { full: false, pollMs: 100, also: () => g.log().slice(-3000) + rxp.log().slice(-3000) });
-      } finally {
-        await g.stop();
-      }
-      const rxCpu = cpuSeconds(rxp.pid) - cpu0;
+      const { cpu: rxCpu } = await deliverTo(gw, rxp, { cpu: FEED_CPU });
       await rxp.stop();
 
-      const segDir = join(rx.config.store, deviceId, 'segments');
-      const files = readdirSync(segDir).map((f) => join(segDir, f));
-      const first = Math.min(...files.map((f) => statSync(f).birthtimeMs));
-      const receipts = readFileSync(join(rx.config.store, deviceId, 'receipts.jsonl'), 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l))
-        .filter((x) => x.kind === 'segment');
-      if (receipts.length !== SEGMENTS || files.length !== SEGMENTS) throw new Error(`expected ${SEGMENTS} stored segments, found ${files.length} (${receipts.length} receipts)`);
-      const last = Math.max(...receipts.map((x) => Date.parse(x.storedAt)));
-      const bytes = files.reduce((a, f) => a + statSync(f).size, 0);
-      const secs = (last - first) / 1000;
-      if (!(secs > 0)) throw new Error(`no usable first-chunk time (birth time ${first}): does this file system record it?`);
+      const { files, bytes, firstChunk, lastReceipt } = storedIngest(rx.config.store, deviceId, SEGMENTS);
+      const secs = (lastReceipt - firstChunk) / 1000;
       rates.receiver.push(bytes / MB / secs);
       progress(
         `  receiver: ${(bytes / MB).toFixed(1)} MB in ${secs.toFixed(3)} s = ${(bytes / MB / secs).toFixed(1)} MB/s; ` +

@@ -2,7 +2,8 @@
 //   node bench/run.js [filter...]
 // A filter that is a bench's exact name (file name without .bench.js) selects that bench alone, so `seal` runs
 // seal.bench.js and not uplink-seal-to-receipt.bench.js; any other filter selects every file whose name contains it.
-// Files here that are not *.bench.js (lib.js, lib-mqtt.js, mqtt-peer.js) are helpers, never run as benches.
+// Files here that are not *.bench.js (lib.js, lib-mqtt.js, mqtt-peer.js, receiver-launch.js) are helpers, never run
+// as benches.
 // Each bench file imports the built code from ../dist and exports `default async function ()` that prints its
 // results with report() from ./lib.js. Run through `npm run bench`, which builds first.
 // The benches measure the service as installed: with the environment its systemd units set (SERVICE_ENV, which

@@ -17,7 +17,7 @@ import type { DeviceLimits } from './limits.js';
 import { coveredPrefix, durably, partialDir, uncovered } from './store-db.js';
 import { appendReceipt } from './receipts-file.js';
 import { ChunkWriter } from './chunk-writer.js';
-import type { AgencyLog } from './agency-log.js';
+import type { LeafLog } from './agency-log.js';
 
 interface FileRow {
   size: number;
@@ -50,7 +50,7 @@ export class FileIngest {
     private readonly db: Db,
     private readonly signer: Signer,
     private readonly receiverName: string,
-    private readonly agencyLog: AgencyLog,
+    private readonly agencyLog: LeafLog,
   ) {
     this.claimant = `${receiverName}/${randomUUID()}`;
   }

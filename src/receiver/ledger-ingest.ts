@@ -21,7 +21,7 @@ import type { Logger } from '../util/log.js';
 import type { DeviceLimits } from './limits.js';
 import { appendReceipt } from './receipts-file.js';
 import { durably } from './store-db.js';
-import type { AgencyLog } from './agency-log.js';
+import type { LeafLog } from './agency-log.js';
 import { keyProblem, type Clock } from './key-rules.js';
 import { supersede } from './supersede.js';
 import { Revocations } from '../pki/crl.js';
@@ -59,7 +59,7 @@ export class LedgerIngest {
     private readonly signer: Signer,
     private readonly receiverName: string,
     private readonly log: Logger,
-    private readonly agencyLog: AgencyLog,
+    private readonly agencyLog: LeafLog,
     private readonly encryption: CurrentEncryptionKeys,
   ) {}
 

@@ -23,12 +23,9 @@ import { PartialSweep } from './partial-sweep.js';
 import { LedgerIngest } from './ledger-ingest.js';
 import { FileIngest } from './file-ingest.js';
 import { InOrder } from './in-order.js';
-import { LogFiles } from './log-files.js';
-import { openAgencyLog, witnessTargets } from './log-key.js';
-import { WitnessClient } from './witness-client.js';
 import { CrlWatch } from './crl-watch.js';
-import type { AgencyLog } from './agency-log.js';
 import { CurrentEncryptionKeys } from './encryption-keys.js';
+import { openReceiverLog, type LogContext, type ReceiverLog } from './receiver-log.js';
 
 export interface ReceiverStats {
   /** Chunks and their bytes taken in, resends included: what a resumed upload cost. */
@@ -51,16 +48,18 @@ export class Receiver {
   private subscribed = false;
   private inOrder: InOrder<IPublishPacket> | undefined;
   private stopping = false;
-  private logFiles: LogFiles | undefined;
-  private witnesses: WitnessClient | undefined;
-  private agencyLog: AgencyLog | undefined;
+  private agencyLog: ReceiverLog | undefined;
   private crl: CrlWatch | undefined;
-  private logCertPem: string | undefined;
 
+  /**
+   * `openLog` is for benches only (they measure the log's cost against a stand-in without it): a receiver always
+   * runs the agency log, and nothing in its config can change that.
+   */
   constructor(
     private readonly cfg: ReceiverConfig,
     private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
+    private readonly openLog: (c: LogContext) => ReceiverLog = openReceiverLog,
   ) {}
 
   async start(): Promise<void> {
@@ -72,18 +71,13 @@ export class Receiver {
     const encryption = CurrentEncryptionKeys.load(cfg.agency.encryptionCerts, caPems, this.now());
     mkdirSync(cfg.store, { recursive: true });
     this.db = openReceiverDb(cfg.store);
-    const log = openAgencyLog(cfg, caPems, this.db, this.now());
-    this.logFiles = new LogFiles(cfg.store, this.db, log.log);
-    this.agencyLog = log.log;
-    this.logCertPem = log.certPem;
-    this.logFiles.republish(log.certPem);
-    this.witnesses = new WitnessClient(this.logFiles.dir, log.log, witnessTargets(cfg), this.log.child('witness'), caPem);
-    this.witnesses.kick();
+    const agencyLog = this.openLog({ cfg, caPem, caPems, db: this.db, now: this.now(), log: this.log });
+    this.agencyLog = agencyLog;
     this.crl = new CrlWatch(cfg.agency.crl, caPems, cfg.store, this.log.child('crl'), this.now);
     await this.crl.start();
-    this.ledger = new LedgerIngest(cfg.store, this.db, caPems, signer, cfg.name, this.log.child('ledger'), log.log, encryption);
+    this.ledger = new LedgerIngest(cfg.store, this.db, caPems, signer, cfg.name, this.log.child('ledger'), agencyLog, encryption);
     this.ledger.useRevocations(this.crl.revocations);
-    this.files = new FileIngest(cfg.store, this.db, signer, cfg.name, log.log);
+    this.files = new FileIngest(cfg.store, this.db, signer, cfg.name, agencyLog);
     const dropped = this.files.dropEarlierClaims();
     if (dropped > 0) this.log.info('dropped the claims of an earlier run that stopped mid-write; those bytes are written again', { claims: dropped });
     this.limitDevices(this.db);
@@ -141,7 +135,7 @@ export class Receiver {
     await this.inOrder?.drain();
     if (this.client) await endClient(this.client);
     this.client = undefined;
-    await this.witnesses?.idle();
+    await this.agencyLog?.close();
     this.sweep?.stop();
     this.crl?.stop();
     this.db?.close();
@@ -215,7 +209,7 @@ export class Receiver {
     }
     const last = this.ledger!.lastReceipt(device);
     if (last) receipts.push(last);
-    const state: StateMessage = { v: 1, type: 'state', device, re: d.value.id, ledger: this.ledger!.deviceState(device), files, receipts, log: this.logState(d.value.log?.size ?? 0) };
+    const state: StateMessage = { v: 1, type: 'state', device, re: d.value.id, ledger: this.ledger!.deviceState(device), files, receipts, log: this.agencyLog!.state(d.value.log?.size ?? 0) };
     this.publish(topics.state(device), JSON.stringify(state));
   }
 
@@ -225,7 +219,7 @@ export class Receiver {
     const out = this.ledger!.ingest(device, d.value.lines, d.value.deadline, this.now());
     if (out.refused) this.stats.refused++;
     this.stats.entries += out.appended;
-    if (out.appended > 0) this.logGrew();
+    if (out.appended > 0) this.agencyLog!.grew();
     if (out.receipt) this.publish(topics.receipt(device), JSON.stringify(out.receipt));
     for (const name of out.manifests) await this.finalize(device, name);
   }
@@ -249,24 +243,10 @@ export class Receiver {
     const r = await this.files!.finalize(device, name, this.now);
     if (!r) return;
     if ('refused' in r) return this.refuse(device, 'a segment file', r.refused);
-    this.logGrew();
+    this.agencyLog!.grew();
     this.stats.files++;
     this.log.info('stored a segment', { device, name, size: r.size });
     this.publish(topics.receipt(device), JSON.stringify(r));
-  }
-
-  /** The log for a state message: its newest checkpoint, provably extending the one of `from` leaves the gateway has. */
-  private logState(from: number): NonNullable<StateMessage['log']> {
-    const head = this.agencyLog!.head();
-    // A gateway that saw more than the log now has gets no proof: it sees the smaller checkpoint and raises the alarm.
-    const consistency = from <= head.size ? this.agencyLog!.consistency(from, head.size).map((h) => h.toString('base64')) : [];
-    return { checkpoint: head.checkpoint, consistency, cert: this.logCertPem! };
-  }
-
-  /** New leaves are committed: publish the log's files and ask the witnesses to cosign. */
-  private logGrew(): void {
-    this.logFiles!.publish();
-    this.witnesses!.kick();
   }
 
   private publish(topic: string, payload: string): void {

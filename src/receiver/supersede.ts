@@ -21,7 +21,7 @@ import { ROLE_DEVICE } from '../pki/ca.js';
 import type { Revocations } from '../pki/crl.js';
 import { fsyncDirSync } from '../util/fsx.js';
 import { startClock, timeStep, type Clock } from '../verify/key-lifecycle.js';
-import type { AgencyLog } from './agency-log.js';
+import type { LeafLog } from './agency-log.js';
 import { partialDir } from './store-db.js';
 
 
@@ -39,7 +39,7 @@ interface Ctx {
   db: Db;
   caPems: string[];
   revocations: Revocations;
-  log: AgencyLog;
+  log: LeafLog;
   now: Date;
 }
 

@@ -85,15 +85,25 @@ export class TileHashSource implements HashSource {
   memoUpto = Number.MAX_SAFE_INTEGER;
 
   full(level: number, index: number): Buffer {
+    return this.remembered(level, index, () => {
+      const t = Math.floor(level / TILE_HEIGHT);
+      const h = level % TILE_HEIGHT;
+      const first = index * 2 ** h;
+      const count = 2 ** h;
+      const tileIndex = Math.floor(first / TILE_WIDTH);
+      return foldHashes(this.rows.row(t, tileIndex, first % TILE_WIDTH, count), count);
+    });
+  }
+
+  /**
+   * The hash of the full subtree (level, index) from the memo, or from `compute` (and then kept, when it ends at or
+   * below memoUpto). For TileRows that build a partial tile's hashes from the full tiles below.
+   */
+  remembered(level: number, index: number, compute: () => Buffer): Buffer {
     const key = `${level}/${index}`;
     const hit = this.memo.get(key);
     if (hit) return hit;
-    const t = Math.floor(level / TILE_HEIGHT);
-    const h = level % TILE_HEIGHT;
-    const first = index * 2 ** h;
-    const count = 2 ** h;
-    const tileIndex = Math.floor(first / TILE_WIDTH);
-    const hash = foldHashes(this.rows.row(t, tileIndex, first % TILE_WIDTH, count), count);
+    const hash = compute();
     if ((index + 1) * 2 ** level <= this.memoUpto) {
       if (this.memo.size >= this.maxMemo) this.memo.delete(this.memo.keys().next().value!);
       this.memo.set(key, hash);
