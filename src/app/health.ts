@@ -60,7 +60,7 @@ export function healthSummary(h: HealthInput): Record<string, unknown> & { probl
   const session = st.session && st.session.state !== 'closed' ? st.session : null;
   const sources = st.sources.map((s) => {
     const state = s.down ? 'down' : !s.running ? (s.wanted ? 'starting' : 'idle') : !s.producing ? 'starting' : s.picture;
-    if (s.down) problems.push(`source ${s.id} down: ${s.down.detail}`);
+    if (s.down) problems.push(`source ${s.id} down: ${s.down.words} (${s.down.detail}${s.down.log ? `; ffmpeg's log: ${s.down.log}` : ''})`);
     else if (state === 'black' || state === 'frozen' || state === 'silent') problems.push(`source ${s.id} ${state}`);
     return { id: s.id, state, restarts: s.restarts };
   });

@@ -26,7 +26,7 @@ export function idleStatus(deviceId: string): RecorderStatus {
     session: null,
     lackingStatement: [],
     sources: [
-      { id: 'cam1', kind: 'camera', wanted: false, running: false, producing: false, lastSegmentEnd: null, restarts: 0, down: null, picture: 'ok', bitrate: undefined },
+      { id: 'cam1', kind: 'camera', wanted: false, running: false, producing: false, lastSegmentEnd: null, restarts: 0, down: null, lastOutage: null, picture: 'ok', bitrate: undefined },
     ],
     storage: { freeBytes: 5e9, usedBytes: 1e6, quotaBytes: null, full: false },
     clock: { source: 'system', synced: true },

@@ -6,6 +6,8 @@ import type { ConsoleStatus } from '../deps.js';
 import type { CheckResult } from '../../recorder/preflight.js';
 import type { Key } from '../i18n.js';
 import { csrfField } from './auth.js';
+import { readFile } from 'node:fs/promises';
+import type { Reply } from '../http.js';
 
 const mb = (b: number): string => `${(b / 1e6).toFixed(0)} MB`;
 const yes = (ctx: Ctx, ok: boolean, good: Key = 'word.yes', bad: Key = 'word.no'): Html =>
@@ -29,8 +31,35 @@ function sources(ctx: Ctx, st: ConsoleStatus): Html {
 ${st.sources.map(
   (s) => h`<tr class="${s.down ? 'bad' : ''}"><td>${s.id}</td><td>${ctx.t(s.kind === 'camera' ? 'kind.camera' : 'kind.microphone')}</td>
 <td>${yes(ctx, s.running)}</td><td>${s.wanted ? yes(ctx, s.producing) : '–'}</td><td>${s.picture}</td><td class="num">${s.restarts}</td>
-<td>${s.lastSegmentEnd ?? '–'}</td><td>${s.down ? `${s.down.since}: ${s.down.detail}` : ''}</td></tr>`,
+<td>${s.lastSegmentEnd ?? '–'}</td><td>${problem(ctx, s)}</td></tr>`,
 )}</tbody></table>`;
+}
+
+/** What stopped a source (now, or last time), in words, with ffmpeg's detail and a link to its kept log. */
+function problem(ctx: Ctx, s: ConsoleStatus['sources'][number]): Html {
+  const o = s.lastOutage;
+  if (!o) return h``;
+  const link = o.log ? h` <a href="/source-log?source=${encodeURIComponent(s.id)}">${ctx.t('ov.ffmpegLog')}</a>` : '';
+  return h`<span class="${s.down ? 'bad' : ''}">${s.down ? '' : h`${ctx.t('ov.lastOutage')} `}${o.at}: ${o.words}</span><br><span class="mono">${o.technical}</span>${link}`;
+}
+
+/** The largest part of a kept log the console shows (the newest end of it). */
+const LOG_VIEW_BYTES = 64 * 1024;
+
+/** The kept ffmpeg log of a source's last outage: the path comes from the gateway's own status, never the request. */
+async function sourceLog(app: App, ctx: Ctx): Promise<Reply> {
+  const id = ctx.url.searchParams.get('source') ?? '';
+  const st = await app.deps.status.status();
+  const o = st.sources.find((x) => x.id === id)?.lastOutage;
+  let text: string;
+  try {
+    if (!o?.log) throw new Error('no log');
+    const all = await readFile(o.log);
+    text = all.subarray(Math.max(0, all.length - LOG_VIEW_BYTES)).toString('utf8');
+  } catch {
+    return app.page(ctx, ctx.t('ov.ffmpegLog'), h`<p>${ctx.t('ov.noFfmpegLog', { source: id })}</p>`);
+  }
+  return app.page(ctx, `${ctx.t('ov.ffmpegLog')} · ${id}`, h`<p>${o.at}: ${o.words}</p><p class="mono">${o.technical}</p><p class="mono">${o.log}</p><pre id="ffmpeg-log">${text}</pre>`);
 }
 
 function health(ctx: Ctx, st: ConsoleStatus): Html {
@@ -92,6 +121,7 @@ export function statusRoutes(app: App): Route[] {
       },
     },
     { method: 'GET', path: '/api/status', access: 'user', api: true, handle: async () => ({ kind: 'json', body: await app.deps.status.status() }) },
+    { method: 'GET', path: '/source-log', access: 'user', api: false, handle: (ctx) => sourceLog(app, ctx) },
     {
       method: 'GET',
       path: '/selftest',
