@@ -19,6 +19,8 @@ export type ConsoleStatus = RecorderStatus & {
   panel?: unknown;
   ups?: unknown;
   ptz?: unknown;
+  /** IP cameras' ONVIF state (src/app/onvif-cameras.ts). */
+  onvif?: unknown;
   /** Config keys changed since the start that wait for a restart. */
   config?: { restartPending: string[] };
 };

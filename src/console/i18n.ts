@@ -22,6 +22,7 @@ export const DICT = {
   'word.no': ['否', 'no'],
   'word.pass': ['通过', 'pass'],
   'word.fail': ['未通过', 'fail'],
+  'word.warning': ['警告', 'warning'],
   'word.connected': ['已连接', 'connected'],
   'word.disconnected': ['未连接', 'not connected'],
   'kind.camera': ['摄像机', 'camera'],
@@ -126,6 +127,7 @@ export const DICT = {
   'self.run': ['开始自检', 'Run the self-test'],
   'self.again': ['再次自检', 'Run again'],
   'self.allOk': ['全部检查通过', 'Every check passed'],
+  'self.warnings': ['检查通过，但有警告，见下表', 'The checks passed, with warnings: see below'],
   'self.someFailed': ['有检查未通过，见下表', 'Some checks failed: see below'],
   'check.storage': ['存储空间', 'Storage'],
   'check.battery': ['电池', 'Battery'],
@@ -133,6 +135,7 @@ export const DICT = {
   'check.sources': ['音视频源', 'Sources'],
   'check.ups': ['不间断电源', 'UPS'],
   'check.ptz': ['云台摄像机', 'PTZ cameras'],
+  'check.cameras': ['网络摄像机设置', 'IP camera settings'],
 
   'cfg.intro': ['配置文件 {file}。修改后先"检查"：显示每一项的问题、与当前文件的差异，以及哪些修改需要重启。', 'Config file {file}. Check a change first: it shows each key’s problem, the difference from the file and which changes need a restart.'],
   'cfg.check': ['检查', 'Check'],

@@ -11,6 +11,7 @@
 // like the protocol. Plain JavaScript so that a test can also start it in a network namespace with `node`:
 //   node onvif-device.js --address 10.1.2.2 [--port 0] [--user U --password P]   prints one JSON line when ready
 import { createServer } from 'node:http';
+import { Buffer } from 'node:buffer';
 import { createHash, randomUUID } from 'node:crypto';
 import dgram from 'node:dgram';
 import process from 'node:process';

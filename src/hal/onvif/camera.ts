@@ -208,6 +208,12 @@ export class OnvifCamera {
     return this.clock(now);
   }
 
+  /** One encoder configuration as the camera has it now. */
+  async encoder(token: string): Promise<EncoderSettings | undefined> {
+    await this.connect();
+    return parseEncoder(await this.call('GetVideoEncoderConfiguration', () => this.encoderConfig(token)));
+  }
+
   /** Set the GOP of an encoder configuration to `gopSeconds` at its frame rate; the settings as the camera has them after. */
   async setGop(encoderToken: string, gopSeconds: number): Promise<EncoderSettings> {
     await this.connect();
