@@ -54,12 +54,11 @@ const scope = (scopes: string, key: string): string | undefined => {
 };
 
 /**
- * Probe on each named interface (all LAN interfaces when none is named) and wait `timeoutMs` for answers. The
+ * Probe on each named interface (every LAN interface when no list is given) and wait `timeoutMs` for answers. The
  * package binds its socket to the interface's address, which makes the kernel send the multicast out there.
  */
 export async function probe(o: { interfaces?: string[]; timeoutMs?: number } = {}): Promise<Announced[]> {
-  const all = lanInterfaces();
-  const names = o.interfaces?.length ? o.interfaces : [...new Set(all.map((a) => a.name))];
+  const names = o.interfaces ?? [...new Set(lanInterfaces().map((a) => a.name))];
   const found = new Map<string, Announced>();
   await Promise.all(
     names.map(async (name) => {
