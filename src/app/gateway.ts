@@ -20,6 +20,7 @@ import { ClockStepWatch, createClockMonitor, type ClockMonitor, type ClockStep }
 import { GpsdClient } from '../hal/gps/gpsd-client.js';
 import { HomeBaseWatcher } from '../hal/gps/home-base.js';
 import { SerialDevices } from './serial-devices.js';
+import { OnvifCameras } from './onvif-cameras.js';
 import { ConsoleServer } from '../console/server.js';
 import { consoleDeps } from '../console/gateway-deps.js';
 import { AlsaAnnouncer } from '../hal/announcer.js';
@@ -53,6 +54,7 @@ export class Gateway {
   private steps: ClockStepWatch | undefined;
   private home: HomeBaseWatcher | undefined;
   private serialDevices: SerialDevices | undefined;
+  private cameras: OnvifCameras | undefined;
   private console: ConsoleServer | undefined;
   private indicators: Indicators | undefined;
   /** Keys changed in the file since the start that only take effect after a restart (status shows them). */
@@ -111,6 +113,10 @@ export class Gateway {
     const serial = new SerialDevices(config, log.child('serial'));
     this.serialDevices = serial;
     serial.startDevices();
+    // IP cameras' clocks, GOPs and overlays are set in the background: recording does not wait for ONVIF.
+    const cameras = new OnvifCameras({ sources: config.recording.sources, deviceId: config.deviceId, segmentSeconds: config.recording.segmentSeconds, log: log.child('onvif'), now });
+    this.cameras = cameras;
+    cameras.start();
 
     const sources: CaptureSource[] = config.recording.sources.map((s) =>
       createCaptureSource(s, { spoolDir: core.dirs.spool, segmentSeconds: config.recording.segmentSeconds, log: log.child(`source.${s.id}`) }),
@@ -149,7 +155,7 @@ export class Gateway {
       storage,
       clock: this.clock,
       ...(this.opts.battery ? { battery: this.opts.battery } : serial.ups ? { battery: serial.ups } : {}),
-      extraChecks: serial.checks(),
+      extraChecks: [...serial.checks(), ...cameras.checks()],
       ...(this.opts.gps ? { gps: this.opts.gps } : this.gps ? { gps: this.gps } : {}),
       ...(config.recording.announcement && config.recording.speakerDevice ? { announcer: new AlsaAnnouncer(config.recording.speakerDevice) } : {}),
       uncleanStart: unclean,
@@ -240,6 +246,7 @@ export class Gateway {
       ...(this.uplink ? { uplink: this.uplink.uploader.localStatus() } : {}),
       ...(this.serialDevices?.status() ?? {}),
       ...(this.gps ? { gpsd: this.gps.status() } : {}),
+      ...(this.cameras?.count ? { onvif: this.cameras.status() } : {}),
     };
   }
 

@@ -95,7 +95,7 @@ function health(ctx: Ctx, st: ConsoleStatus): Html {
 
 /** Serial devices (panel, UPS, PTZ) as the gateway reports them: shown as they are, key by key. */
 function devices(ctx: Ctx, st: ConsoleStatus): Html {
-  const parts = (['panel', 'ups', 'ptz'] as const).filter((k) => st[k] !== undefined);
+  const parts = (['panel', 'ups', 'ptz', 'onvif'] as const).filter((k) => st[k] !== undefined);
   if (parts.length === 0) return h``;
   return h`<div class="card"><h2>${ctx.t('ov.devices')}</h2><dl>${parts.map((k) => h`<dt>${k}</dt><dd class="mono">${JSON.stringify(st[k]).slice(0, 300)}</dd>`)}</dl></div>`;
 }
@@ -103,7 +103,7 @@ function devices(ctx: Ctx, st: ConsoleStatus): Html {
 function checksTable(ctx: Ctx, checks: CheckResult[]): Html {
   return h`<table id="checks"><thead><tr><th>${ctx.t('col.check')}</th><th>${ctx.t('col.result')}</th><th>${ctx.t('col.detail')}</th></tr></thead><tbody>
 ${checks.map(
-  (c) => h`<tr class="${c.ok ? '' : 'bad'}" data-check="${c.check}"><td>${ctx.t(`check.${c.check}` as Key)}</td><td>${yes(ctx, c.ok, 'word.pass', 'word.fail')}</td><td>${ctx.lang === 'en' || !c.zh ? c.detail : c.zh}</td></tr>`,
+  (c) => h`<tr class="${c.ok ? (c.warning ? 'warn' : '') : 'bad'}" data-check="${c.check}"><td>${ctx.t(`check.${c.check}` as Key)}</td><td>${c.ok && c.warning ? ctx.t('word.warning') : yes(ctx, c.ok, 'word.pass', 'word.fail')}</td><td>${ctx.lang === 'en' || !c.zh ? c.detail : c.zh}</td></tr>`,
 )}</tbody></table>`;
 }
 
@@ -143,7 +143,7 @@ export function statusRoutes(app: App): Route[] {
           ctx,
           ctx.t('nav.selftest'),
           h`${checksTable(ctx, checks)}<form method="post" action="/selftest">${csrfField(ctx)}<button type="submit" id="run-selftest">${ctx.t('self.again')}</button></form>`,
-          { message: { kind: ok ? 'success' : 'error', text: ctx.t(ok ? 'self.allOk' : 'self.someFailed') } },
+          { message: { kind: ok ? (checks.some((c) => c.warning) ? 'info' : 'success') : 'error', text: ctx.t(ok ? (checks.some((c) => c.warning) ? 'self.warnings' : 'self.allOk') : 'self.someFailed') } },
         );
       },
     },
