@@ -17,7 +17,7 @@ import { Recorder, type BatteryMonitor, type GpsProvider } from '../recorder/rec
 import { StorageGuard } from '../recorder/storage-guard.js';
 import { ControlServer } from '../control/server.js';
 import { ClockStepWatch, createClockMonitor, type ClockMonitor, type ClockStep } from '../hal/clock.js';
-import { GpsdClient } from '../hal/gps/gpsd-client.js';
+import { GpsdClient, type GpsdStatus } from '../hal/gps/gpsd-client.js';
 import { HomeBaseWatcher } from '../hal/gps/home-base.js';
 import { SerialDevices } from './serial-devices.js';
 import { ConsoleServer } from '../console/server.js';
@@ -99,7 +99,9 @@ export class Gateway {
     core.ledger.append(ENTRY.serviceStarted, { version: VERSION, previousStop: unclean ? 'unclean' : 'clean', config: config.file });
 
     if (config.gps) {
-      this.gps = new GpsdClient({ address: config.gps.gpsd, log: log.child('gps') });
+      // Never tighter than the clock's own allowed offset: a clock that counts as synchronised to GPS must get its fixes.
+      const fixTimeToleranceMs = Math.max(config.gps.fixTimeToleranceMs, config.time.maxOffsetMs);
+      this.gps = new GpsdClient({ address: config.gps.gpsd, log: log.child('gps'), fixTimeToleranceMs });
       this.gps.start();
     }
     this.clock = this.opts.clock ?? createClockMonitor(config.time, { log: log.child('clock'), ...(this.gps ? { gps: this.gps } : {}) });
@@ -231,6 +233,11 @@ export class Gateway {
   /** The whole status: the recorder's and the gateway's own (what the console shows). */
   async status(): Promise<Awaited<ReturnType<Recorder['status']>> & Record<string, unknown>> {
     return { ...(await this.recorderInterface.status()), ...this.extraStatus() };
+  }
+
+  /** The gpsd client's status (connection, fix, fixes refused for their time), when a GPS is configured. */
+  gpsdStatus(): GpsdStatus | undefined {
+    return this.gps?.status();
   }
 
   /** The gateway's state beside the recorder's, for `recgw status` and the console. */
