@@ -4,6 +4,8 @@ import { describeFixOffset, describeOffset, FixTimeCheck } from '../../src/hal/g
 import { healthSummary } from '../../src/app/health.js';
 import type { RecorderStatus } from '../../src/recorder/recorder.js';
 import { createLogger } from '../../src/util/log.js';
+import { refusedFixes } from '../../src/console/routes/status.js';
+import { translator } from '../../src/console/i18n.js';
 
 function captured(): { log: ReturnType<typeof createLogger>; lines: { level: string; msg: string; [k: string]: unknown }[] } {
   const lines: { level: string; msg: string }[] = [];
@@ -88,5 +90,18 @@ describe('the health line with a GPS', () => {
     const ok = healthSummary({ status, queue: undefined, fs: null, gpsd: { connected: true, fix, fixTime: { toleranceMs: 5_000, refused: 12, refusing: null } }, now: NOW });
     expect(ok.gps).toEqual({ connected: true, mode: 3, refusedFixes: 12 });
     expect(ok.problems).toEqual([]);
+  });
+});
+
+describe('the console overview with refused fixes', () => {
+  it('says in the reader\'s language since when, which fix time, how far off and how many; nothing when none', () => {
+    type Ctx = Parameters<typeof refusedFixes>[0];
+    const r = { since: '2026-12-06T10:00:00.000Z', fixes: 12, lastFixTime: ROLLED, offsetMs: Date.parse(ROLLED) - NOW };
+    const zh = String(refusedFixes({ lang: 'zh-CN', t: translator('zh-CN') } as Ctx, r));
+    expect(zh).toContain('自 2026-12-06T10:00:00.000Z 起：定位时间 2034-10-11T07:41:56.799Z 与网关时钟相差 247,614,117 秒');
+    expect(zh).toContain('已拒用 12 次');
+    const en = String(refusedFixes({ lang: 'en', t: translator('en') } as Ctx, r));
+    expect(en).toContain('is 247,614,117 s from the gateway clock');
+    expect(refusedFixes({ lang: 'en', t: translator('en') } as Ctx, undefined)).toBe('');
   });
 });
