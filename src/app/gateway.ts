@@ -18,6 +18,7 @@ import { StorageGuard } from '../recorder/storage-guard.js';
 import { ControlServer } from '../control/server.js';
 import { ClockStepWatch, createClockMonitor, type ClockMonitor, type ClockStep } from '../hal/clock.js';
 import { GpsdClient, type GpsdStatus } from '../hal/gps/gpsd-client.js';
+import { fixTimeTolerance } from '../hal/gps/fix-time.js';
 import { HomeBaseWatcher } from '../hal/gps/home-base.js';
 import { SerialDevices } from './serial-devices.js';
 import { ConsoleServer } from '../console/server.js';
@@ -99,9 +100,7 @@ export class Gateway {
     core.ledger.append(ENTRY.serviceStarted, { version: VERSION, previousStop: unclean ? 'unclean' : 'clean', config: config.file });
 
     if (config.gps) {
-      // Never tighter than the clock's own allowed offset: a clock that counts as synchronised to GPS must get its fixes.
-      const fixTimeToleranceMs = Math.max(config.gps.fixTimeToleranceMs, config.time.maxOffsetMs);
-      this.gps = new GpsdClient({ address: config.gps.gpsd, log: log.child('gps'), fixTimeToleranceMs });
+      this.gps = new GpsdClient({ address: config.gps.gpsd, log: log.child('gps'), fixTimeToleranceMs: fixTimeTolerance(config.gps, config.time) });
       this.gps.start();
     }
     this.clock = this.opts.clock ?? createClockMonitor(config.time, { log: log.child('clock'), ...(this.gps ? { gps: this.gps } : {}) });

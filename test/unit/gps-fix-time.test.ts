@@ -1,6 +1,7 @@
 /** The fix-time sanity check: fixes dated away from the gateway clock are refused, logged once per episode, counted. */
 import { describe, expect, it } from 'vitest';
-import { describeFixOffset, describeOffset, FixTimeCheck } from '../../src/hal/gps/fix-time.js';
+import { describeFixOffset, describeOffset, FixTimeCheck, fixTimeTolerance } from '../../src/hal/gps/fix-time.js';
+import { validateConfig } from '../../src/config/load.js';
 import { healthSummary } from '../../src/app/health.js';
 import type { RecorderStatus } from '../../src/recorder/recorder.js';
 import { createLogger } from '../../src/util/log.js';
@@ -64,6 +65,33 @@ describe('FixTimeCheck', () => {
     expect(describeOffset(12 * 86_400_000)).toBe('12 days');
     expect(describeFixOffset(-1024 * 7 * 86_400_000)).toBe('19.6 years behind the gateway clock');
     expect(() => new FixTimeCheck(0, captured().log)).toThrow(/positive/);
+  });
+});
+
+describe('the tolerance in config', () => {
+  const base = {
+    deviceId: 'car-1',
+    installation: 'vehicle',
+    stateDir: './state',
+    agency: { caCert: 'ca.pem', encryptionCert: 'agency-enc.pem' },
+    recording: { sources: [{ id: 'cam1', kind: 'camera', driver: 'sim' }] },
+  };
+  const config = (extra: Record<string, unknown>): Record<string, unknown> & { gps: { fixTimeToleranceMs: number }; time: { maxOffsetMs: number } } => {
+    const c = { ...structuredClone(base), ...extra };
+    expect(validateConfig(c)).toEqual([]);
+    return c as unknown as ReturnType<typeof config>;
+  };
+
+  it('defaults to 5 s, takes another value in range, and is never tighter than the clock\'s own allowed offset', () => {
+    const d = config({ gps: {} });
+    expect(d.gps.fixTimeToleranceMs).toBe(5_000);
+    expect(fixTimeTolerance(d.gps, d.time)).toBe(5_000);
+    const wide = config({ gps: { fixTimeToleranceMs: 30_000 } });
+    expect(fixTimeTolerance(wide.gps, wide.time)).toBe(30_000);
+    // A clock allowed 20 s off counts as synchronised at 20 s: its GPS fixes must not be refused at 5 s.
+    const loose = config({ gps: {}, time: { maxOffsetMs: 20_000 } });
+    expect(fixTimeTolerance(loose.gps, loose.time)).toBe(20_000);
+    expect(validateConfig({ ...structuredClone(base), gps: { fixTimeToleranceMs: 500 } })).toEqual([expect.objectContaining({ key: 'gps.fixTimeToleranceMs' })]);
   });
 });
 

@@ -21,6 +21,14 @@ import type { Logger } from '../../util/log.js';
  */
 export const DEFAULT_FIX_TIME_TOLERANCE_MS = 5_000;
 
+/**
+ * The tolerance in force: config gps.fixTimeToleranceMs, but never tighter than time.maxOffsetMs, or a clock that
+ * counts as synchronised to GPS would have its own fixes refused.
+ */
+export function fixTimeTolerance(gps: { fixTimeToleranceMs: number }, time: { maxOffsetMs: number }): number {
+  return Math.max(gps.fixTimeToleranceMs, time.maxOffsetMs);
+}
+
 export interface FixTimeStatus {
   /** A fix whose time differs from the gateway clock by more than this is refused. */
   toleranceMs: number;
