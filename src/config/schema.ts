@@ -114,7 +114,7 @@ export const configSchema = {
           maximum: 600000,
           default: 5000,
           description:
-            'a fix whose time differs from the gateway clock by more than this (never less than time.maxOffsetMs) is not the position at the time: manifests get none, it is logged once per episode and shown in status. 5 s covers an NMEA receiver\'s reporting delay at 4800 baud (up to ~2 s) and the clock\'s allowed offset',
+            'a fix whose time differs from the gateway clock by more than this (never less than time.maxOffsetMs) is not the position at the time: manifests get none, it is logged once per episode and shown in status. 5 s covers an NMEA receiver\'s reporting delay at 4800 baud (0.9-1.6 s for a cycle in gpsd\'s logs) and the clock\'s allowed offset',
         },
         homeBase: {
           type: 'object',

@@ -12,8 +12,8 @@
 import type { Logger } from '../../util/log.js';
 
 /**
- * The default tolerance, ms. An NMEA receiver at 4800 baud takes about a second to send a 400-byte cycle (gpsd's
- * BeiDou and SiRF logs: 400-1,000 bytes a cycle, up to ~2 s) and gpsd reports the fix when the cycle ends; the
+ * The default tolerance, ms. An NMEA receiver at 4800 baud (480 bytes/s) sends each cycle over 0.9-1.6 s (gpsd's
+ * BeiDou, u-blox and SiRF NMEA logs: 410-760 bytes a cycle) and gpsd reports the fix when the cycle ends; the
  * gateway clock may be off by time.maxOffsetMs (500 ms) and still count as synchronised; a loaded Pi adds a
  * little. 5 s covers these with margin, and everything that makes a fix "not at the time" (rollover: 1024 weeks;
  * a stale cached fix: minutes to days) is far beyond it. Within it, the manifest's fix carries its own time, so a
