@@ -17,7 +17,8 @@ import { Recorder, type BatteryMonitor, type GpsProvider } from '../recorder/rec
 import { StorageGuard } from '../recorder/storage-guard.js';
 import { ControlServer } from '../control/server.js';
 import { ClockStepWatch, createClockMonitor, type ClockMonitor, type ClockStep } from '../hal/clock.js';
-import { GpsdClient } from '../hal/gps/gpsd-client.js';
+import { GpsdClient, type GpsdStatus } from '../hal/gps/gpsd-client.js';
+import { fixTimeTolerance } from '../hal/gps/fix-time.js';
 import { HomeBaseWatcher } from '../hal/gps/home-base.js';
 import { SerialDevices } from './serial-devices.js';
 import { OnvifCameras } from './onvif-cameras.js';
@@ -101,7 +102,7 @@ export class Gateway {
     core.ledger.append(ENTRY.serviceStarted, { version: VERSION, previousStop: unclean ? 'unclean' : 'clean', config: config.file });
 
     if (config.gps) {
-      this.gps = new GpsdClient({ address: config.gps.gpsd, log: log.child('gps') });
+      this.gps = new GpsdClient({ address: config.gps.gpsd, log: log.child('gps'), fixTimeToleranceMs: fixTimeTolerance(config.gps, config.time) });
       this.gps.start();
     }
     this.clock = this.opts.clock ?? createClockMonitor(config.time, { log: log.child('clock'), ...(this.gps ? { gps: this.gps } : {}) });
@@ -237,6 +238,11 @@ export class Gateway {
   /** The whole status: the recorder's and the gateway's own (what the console shows). */
   async status(): Promise<Awaited<ReturnType<Recorder['status']>> & Record<string, unknown>> {
     return { ...(await this.recorderInterface.status()), ...this.extraStatus() };
+  }
+
+  /** The gpsd client's status (connection, fix, fixes refused for their time), when a GPS is configured. */
+  gpsdStatus(): GpsdStatus | undefined {
+    return this.gps?.status();
   }
 
   /** The gateway's state beside the recorder's, for `recgw status` and the console. */

@@ -124,6 +124,14 @@ export const configSchema = {
       description: 'position (and optionally time) from gpsd',
       properties: {
         gpsd: { type: 'string', pattern: '^[^:]+:[0-9]{1,5}$', default: '127.0.0.1:2947', description: 'gpsd host:port' },
+        fixTimeToleranceMs: {
+          type: 'integer',
+          minimum: 1000,
+          maximum: 600000,
+          default: 5000,
+          description:
+            'a fix whose time differs from the gateway clock by more than this (never less than time.maxOffsetMs) is not the position at the time: manifests get none, it is logged once per episode and shown in status. 5 s covers an NMEA receiver\'s reporting delay at 4800 baud (0.9-1.6 s for a cycle in gpsd\'s logs) and the clock\'s allowed offset',
+        },
         homeBase: {
           type: 'object',
           additionalProperties: false,

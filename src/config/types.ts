@@ -84,6 +84,8 @@ export interface GpioConfig {
 
 export interface GpsConfig {
   gpsd: string;
+  /** A fix further than this from the gateway clock is refused (src/hal/gps/fix-time.ts). */
+  fixTimeToleranceMs: number;
   homeBase?: { lat: number; lon: number; radiusM: number };
 }
 

@@ -104,6 +104,11 @@ export const DICT = {
   'ov.gps': ['卫星定位', 'GPS'],
   'ov.fix': ['定位', 'Fix'],
   'ov.noFix': ['无定位', 'no fix'],
+  'ov.fixRefused': ['拒用的定位', 'Refused fixes'],
+  'ov.fixRefusedDetail': [
+    '自 {since} 起：定位时间 {fixTime} 与网关时钟相差 {seconds} 秒，不是当时的位置，录像清单中不记录（已拒用 {count} 次）',
+    'since {since}: fix time {fixTime} is {seconds} s from the gateway clock, so not the position at the time; manifests get none ({count} refused)',
+  ],
   'ov.time': ['时间', 'Time'],
   'ov.broker': ['上传链路', 'Broker link'],
   'ov.link': ['连接', 'Link'],

@@ -62,6 +62,14 @@ async function sourceLog(app: App, ctx: Ctx): Promise<Reply> {
   return app.page(ctx, `${ctx.t('ov.ffmpegLog')} · ${id}`, h`<p>${o.at}: ${o.words}</p><p class="mono">${o.technical}</p><p class="mono">${o.log}</p><pre id="ffmpeg-log">${text}</pre>`);
 }
 
+/** Fixes the gpsd client refuses for their time (src/hal/gps/fix-time.ts), while it does. */
+export function refusedFixes(ctx: Ctx, r: Record<string, unknown> | undefined): Html | '' {
+  if (!r || typeof r.offsetMs !== 'number') return '';
+  const seconds = Math.round(Math.abs(r.offsetMs) / 1000).toLocaleString('en');
+  const text = ctx.t('ov.fixRefusedDetail', { since: String(r.since), fixTime: String(r.lastFixTime), seconds, count: Number(r.fixes) });
+  return h`<dt>${ctx.t('ov.fixRefused')}</dt><dd class="bad" id="gps-refused">${text}</dd>`;
+}
+
 function health(ctx: Ctx, st: ConsoleStatus): Html {
   const up = obj(st.uplink);
   const gpsd = obj(st.gpsd);
@@ -81,7 +89,7 @@ function health(ctx: Ctx, st: ConsoleStatus): Html {
     st.gps
       ? h`<dt>${ctx.t('ov.fix')}</dt><dd>${st.gps.lat.toFixed(5)}, ${st.gps.lon.toFixed(5)} (${st.gps.mode}D)</dd><dt>${ctx.t('ov.time')}</dt><dd>${st.gps.time}</dd>`
       : h`<dt>${ctx.t('ov.fix')}</dt><dd>${ctx.t('ov.noFix')}</dd>`
-  }${gpsd ? h`<dt>gpsd</dt><dd>${yes(ctx, gpsd.connected === true, 'word.connected', 'word.disconnected')}</dd>` : ''}</dl></div>
+  }${gpsd ? h`<dt>gpsd</dt><dd>${yes(ctx, gpsd.connected === true, 'word.connected', 'word.disconnected')}</dd>` : ''}${refusedFixes(ctx, obj(obj(gpsd?.fixTime)?.refusing))}</dl></div>
 <div class="card"><h2>${ctx.t('ov.broker')}</h2><dl>${
     up
       ? h`<dt>${ctx.t('ov.link')}</dt><dd id="broker-link">${yes(ctx, up.connected === true, 'word.connected', 'word.disconnected')}</dd>
