@@ -44,7 +44,7 @@ const fault = (code, sub, text) =>
 export class OnvifDevice {
   /**
    * @param {{ address?: string, port?: number, user?: string, password?: string, rtspPort?: number, osd?: boolean,
-   *   govLength?: number, fps?: number, clockOffsetMs?: number }} o
+   *   govLength?: number, fps?: number, clockOffsetMs?: number, videoSourceToken?: string }} o
    */
   constructor(o = {}) {
     this.address = o.address ?? '127.0.0.1';
@@ -55,6 +55,8 @@ export class OnvifDevice {
     /** false: the camera has no OSD (the media service answers ActionNotSupported). */
     this.osdSupported = o.osd ?? true;
     this.clockOffsetMs = o.clockOffsetMs ?? 0;
+    /** The video source's token; another than the profiles' SourceToken ('vs0') is a camera whose lists disagree. */
+    this.videoSourceToken = o.videoSourceToken ?? 'vs0';
     this.urn = `urn:uuid:${randomUUID()}`;
     this.encoder = { token: 'vec0', name: 'MainStream', width: 1920, height: 1080, fps: o.fps ?? 25, govLength: o.govLength ?? 50, bitrate: 4096, profile: 'High' };
     /** OSDs on the one video source configuration, as a camera keeps them. */
@@ -212,7 +214,7 @@ ${this.encoderXml('tt:VideoEncoderConfiguration')}</trt:Profiles></trt:GetProfil
   }
 
   onGetVideoSources() {
-    return '<trt:GetVideoSourcesResponse><trt:VideoSources token="vs0"><tt:Framerate>25</tt:Framerate><tt:Resolution><tt:Width>1920</tt:Width><tt:Height>1080</tt:Height></tt:Resolution></trt:VideoSources></trt:GetVideoSourcesResponse>';
+    return `<trt:GetVideoSourcesResponse><trt:VideoSources token="${this.videoSourceToken}"><tt:Framerate>25</tt:Framerate><tt:Resolution><tt:Width>1920</tt:Width><tt:Height>1080</tt:Height></tt:Resolution></trt:VideoSources></trt:GetVideoSourcesResponse>`;
   }
 
   onGetStreamUri(body) {

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 // @ts-expect-error a plain JavaScript helper (it also runs on its own in a network namespace)
 import { OnvifDevice as Device } from '../helpers/onvif-device.js';
 import { OnvifCameras } from '../../src/app/onvif-cameras.js';
+import { OnvifCamera } from '../../src/hal/onvif/camera.js';
 import { validateConfig } from '../../src/config/load.js';
 import type { SourceConfig } from '../../src/config/types.js';
 import { createLogger, type Logger } from '../../src/util/log.js';
@@ -120,6 +121,16 @@ describe('IP cameras over ONVIF', () => {
     const r = await wrong.checks()[0]!();
     expect(r).toMatchObject({ ok: true, warning: true });
     expect(r.detail).toMatch(/cam1: its ONVIF settings could not be read .*check onvif\.user and onvif\.password/);
+  });
+
+  it('a camera whose profiles name no video source it lists is read, not a crash', async () => {
+    // The onvif package throws inside its HTTP callback for such a camera unless the gateway guards it; vitest
+    // fails the run on the uncaught error.
+    const dev = await device({ videoSourceToken: 'vs9' });
+    const cam = new OnvifCamera({ url: dev.xaddr, user: 'admin', password: 'cam-pass-1' });
+    expect((await cam.info()).model).toBe('TC-1080');
+    const [p] = await cam.profiles();
+    expect(p?.encoder).toMatchObject({ govLength: 50, fps: 25, gopSeconds: 2 });
   });
 
   it('config: onvif only on rtsp sources, with defaults filled', () => {

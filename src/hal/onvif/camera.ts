@@ -119,6 +119,7 @@ export class OnvifCamera {
       // keep using the address configured.
       preserveAddress: true,
     });
+    guardActiveSources(this.cam);
   }
 
   /** One call of the callback API as a promise of its first result. */
@@ -272,4 +273,22 @@ export class OnvifCamera {
       await this.call('CreateOSD', () => this.invoke('createOSD', { videoSourceConfiguationToken: o.videoSourceConfigToken, position: o.position, ...what }));
     }
   }
+}
+
+/**
+ * The package pairs each video source with a profile once connected, and throws "Unrecognized configuration"
+ * when a camera's first source has none, inside its HTTP callback, where nothing can catch it: the gateway would
+ * crash on a camera whose lists disagree. We never use that pairing (profiles() reads GetProfiles itself), so a
+ * camera like that just has no active sources.
+ */
+function guardActiveSources(cam: Cam): void {
+  const c = cam as unknown as { getActiveSources: () => void; activeSources: unknown[] };
+  const pair = c.getActiveSources.bind(cam);
+  c.getActiveSources = () => {
+    try {
+      pair();
+    } catch {
+      c.activeSources = [];
+    }
+  };
 }
