@@ -20,10 +20,13 @@ if ! node -e "const [a,b]=process.versions.node.split('.').map(Number); process.
 fi
 
 # build-essential and python3: better-sqlite3 and epoll (onoff) compile from source with node-gyp.
-pkgs=(ffmpeg openssl build-essential python3)
+# fonts-wqy-microhei: the time, device and case drawn on the picture (CJK and Latin in one font).
+pkgs=(ffmpeg openssl build-essential python3 fonts-wqy-microhei)
 [ $want_tests = 1 ] && pkgs+=(mosquitto mosquitto-clients gpsd gpsd-clients socat chromium systemd)
 # ip netns: the ONVIF discovery test puts its camera on a second host (a network namespace).
 [ $want_tests = 1 ] && pkgs+=(iproute2)
+# tesseract: an independent OCR reads the time and case drawn on the recorded picture back (overlay.test.ts).
+[ $want_tests = 1 ] && pkgs+=(tesseract-ocr tesseract-ocr-eng)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

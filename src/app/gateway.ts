@@ -26,7 +26,8 @@ import { ConsoleServer } from '../console/server.js';
 import { consoleDeps } from '../console/gateway-deps.js';
 import { AlsaAnnouncer } from '../hal/announcer.js';
 import type { CaptureSource, SegmentFile } from '../hal/capture.js';
-import { createCaptureSource, recoverSourceRuns } from '../hal/sources.js';
+import { createCaptureSource, openOverlay, recoverSourceRuns } from '../hal/sources.js';
+import { labelText } from '../hal/ffmpeg/overlay.js';
 import type { Logger } from '../util/log.js';
 import { buildUplink, type Uplink } from '../uplink/build.js';
 import { openGpio, type GpioBackend, type SimGpioBackend } from '../hal/gpio/index.js';
@@ -119,8 +120,15 @@ export class Gateway {
     this.cameras = cameras;
     cameras.start();
 
+    const overlay = openOverlay(config.recording.overlay, core.dirs.spool);
+    overlay?.label.set(labelText(config.deviceId));
     const sources: CaptureSource[] = config.recording.sources.map((s) =>
-      createCaptureSource(s, { spoolDir: core.dirs.spool, segmentSeconds: config.recording.segmentSeconds, log: log.child(`source.${s.id}`) }),
+      createCaptureSource(s, {
+        spoolDir: core.dirs.spool,
+        segmentSeconds: config.recording.segmentSeconds,
+        log: log.child(`source.${s.id}`),
+        ...(overlay ? { overlay: overlay.files } : {}),
+      }),
     );
     const supervisors = sources.map(
       (source) =>
@@ -163,6 +171,17 @@ export class Gateway {
       log: log.child('recorder'),
       now,
     });
+    // The picture shows the case while a session is open.
+    if (overlay) {
+      this.recorder.on('changed', (st) => {
+        const open = st.session && st.session.state !== 'closed' ? st.session.caseRef : undefined;
+        try {
+          overlay.label.set(labelText(config.deviceId, open));
+        } catch (err) {
+          log.warn('could not update the picture overlay label', { err: String(err) });
+        }
+      });
+    }
     await this.recorder.start();
     const recorder = this.recorder;
     serial.startPanel(recorder);

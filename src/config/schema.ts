@@ -277,6 +277,17 @@ export const configSchema = {
         speakerDevice: { type: 'string', 'x-restart': true, description: 'ALSA device of the speaker, e.g. default or hw:0,0' },
         storageQuotaMB: { type: 'integer', minimum: 1, 'x-restart': true, description: 'cap on local recording storage' },
         sources: { type: 'array', minItems: 1, maxItems: 8, items: source, 'x-restart': true },
+        overlay: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          'x-restart': true,
+          description: 'Beijing time, device ID and case reference burnt into the picture of cameras the gateway encodes (sim, v4l2)',
+          properties: {
+            enabled: { type: 'boolean', default: true },
+            font: { ...path, default: '/usr/share/fonts/truetype/wqy/wqy-microhei.ttc', description: 'a font with CJK and Latin glyphs (Debian: fonts-wqy-microhei)' },
+          },
+        },
       },
     },
   },

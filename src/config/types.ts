@@ -46,6 +46,8 @@ export interface RecordingConfig {
   speakerDevice?: string;
   storageQuotaMB?: number;
   sources: SourceConfig[];
+  /** Time and identity on the picture of encoded cameras (src/hal/ffmpeg/overlay.ts). */
+  overlay: { enabled: boolean; font: string };
 }
 
 export interface UplinkConfig {

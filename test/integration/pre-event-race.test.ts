@@ -76,7 +76,7 @@ async function rig(deviceId: string): Promise<Rig> {
   const core = await startEvidenceCore(gw.config, silentLogger);
   const source = new FakeSource();
   const leftovers: SegmentFile[][] = [];
-  const recording = { segmentSeconds: 2, preEventSeconds: 4, expectedSessionMinutes: 1, minBatteryPercent: 0, sources: [] };
+  const recording = { segmentSeconds: 2, preEventSeconds: 4, expectedSessionMinutes: 1, minBatteryPercent: 0, sources: [], overlay: { enabled: false, font: '' } };
   const recorder = new Recorder({
     deviceId,
     recording,

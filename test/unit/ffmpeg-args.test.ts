@@ -163,4 +163,28 @@ describe('shellQuote', () => {
     const out = spawnSync('sh', ['-c', `for w in ${words.map(shellQuote).join(' ')}; do printf '%s\\0' "$w"; done`], { encoding: 'utf8' }).stdout;
     expect(out.split('\0').slice(0, -1)).toEqual(words);
   });
+
+  it('the overlay follows the detectors on cameras the gateway encodes, never on copied video; odd paths are refused', () => {
+    const overlay = { font: '/usr/share/fonts/truetype/wqy/wqy-microhei.ttc', label: '/var/lib/recgw/spool/overlay-label.txt' };
+    const withOverlay = { ...o, overlay };
+    for (const src of [
+      { id: 'cam1', kind: 'camera', driver: 'sim' },
+      { id: 'cam1', kind: 'camera', driver: 'v4l2' },
+    ] as SourceConfig[]) {
+      const vf = after(buildFfmpegCommand(src, withOverlay).args, '-vf')!;
+      // The detectors see the picture as it comes; the clock drawn on top would hide a frozen one.
+      expect(vf.indexOf('freezedetect')).toBeLessThan(vf.indexOf('drawtext'));
+      expect(vf).toContain(`drawtext=fontfile=${overlay.font}:text=%{localtime}:`);
+      expect(vf).toContain(`textfile=${overlay.label}:reload=1:expansion=none:`);
+    }
+    for (const src of [
+      { id: 'cam1', kind: 'camera', driver: 'rtsp', url: 'rtsp://cam/x' },
+      { id: 'cam1', kind: 'camera', driver: 'v4l2', encoder: 'copy' },
+      { id: 'mic1', kind: 'microphone', driver: 'sim' },
+    ] as SourceConfig[]) {
+      expect(buildFfmpegCommand(src, withOverlay).args.join(' ')).not.toContain('drawtext');
+    }
+    const odd = { ...o, overlay: { ...overlay, font: '/fonts/a font:with,commas.ttc' } };
+    expect(() => buildFfmpegCommand({ id: 'cam1', kind: 'camera', driver: 'sim' }, odd)).toThrow(/recording\.overlay\.font .* has characters/);
+  });
 });

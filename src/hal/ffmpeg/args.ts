@@ -9,6 +9,7 @@
  */
 import { join } from 'node:path';
 import type { SourceConfig } from '../../config/types.js';
+import { overlayFilters, type OverlayFiles } from './overlay.js';
 
 /** Detector thresholds. Durations are the minimum length of a black/frozen picture or silence worth an event. */
 export const DETECTORS = {
@@ -51,6 +52,8 @@ export interface BuildOptions {
   /** rpicam driver only: the camera program, `rpicam-vid` on Raspberry Pi OS. */
   rpicamPath?: string;
   rtspTimeoutSeconds?: number;
+  /** Time and identity drawn on the picture of cameras this run encodes (sim, v4l2 without copy). */
+  overlay?: OverlayFiles;
 }
 
 export interface FfmpegCommand {
@@ -75,6 +78,11 @@ export function videoDetectors(): string {
 
 export function audioDetectors(): string {
   return `silencedetect=n=${DETECTORS.silenceDb}dB:d=${DETECTORS.silenceSeconds}`;
+}
+
+/** The -vf of an encoded camera: the detectors on the picture as it comes, then the overlay on top. */
+function encodedVideoFilters(o: BuildOptions): string {
+  return o.overlay ? `${videoDetectors()},${overlayFilters(o.overlay)}` : videoDetectors();
 }
 
 /** Quote one word for POSIX sh. */
@@ -157,7 +165,7 @@ function simCamera(src: SourceConfig, o: BuildOptions): string[] {
     '-re', '-f', 'lavfi', '-i', video,
     ...tone,
     '-map', '0:v:0', ...(src.withAudio ? ['-map', '1:a:0'] : []),
-    '-vf', videoDetectors(),
+    '-vf', encodedVideoFilters(o),
     ...videoEncoder(src, o.segmentSeconds),
     ...(src.withAudio ? aac(DEFAULTS.audioKbpsPerChannel) : []),
     ...segmentOutput(o.runDir, o.segmentSeconds),
@@ -197,7 +205,7 @@ function v4l2(src: SourceConfig, o: BuildOptions): string[] {
     ...base,
     ...input,
     '-map', '0:v:0',
-    '-vf', videoDetectors(),
+    '-vf', encodedVideoFilters(o),
     ...videoEncoder(src, o.segmentSeconds),
     ...segmentOutput(o.runDir, o.segmentSeconds),
   ];

@@ -22,6 +22,7 @@ import { signalRun } from './proc.js';
 import { RunWatcher } from './watch.js';
 import { explainDamaged, explainExit, explainStall } from './explain.js';
 import { keepFailedLog } from './failed-logs.js';
+import { BEIJING_TZ, type OverlayFiles } from './overlay.js';
 
 export interface FfmpegSourceOptions {
   config: SourceConfig;
@@ -40,6 +41,8 @@ export interface FfmpegSourceOptions {
   /** ffmpeg.log is truncated past this size (bytes). */
   maxLogBytes?: number;
   rtspTimeoutSeconds?: number;
+  /** Time and identity on the picture, for cameras the run encodes. */
+  overlay?: OverlayFiles;
 }
 
 interface Run {
@@ -109,6 +112,7 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
         ...(this.o.ffmpegPath ? { ffmpegPath: this.o.ffmpegPath } : {}),
         ...(this.o.rpicamPath ? { rpicamPath: this.o.rpicamPath } : {}),
         ...(this.o.rtspTimeoutSeconds !== undefined ? { rtspTimeoutSeconds: this.o.rtspTimeoutSeconds } : {}),
+        ...(this.o.overlay ? { overlay: this.o.overlay } : {}),
       });
     } catch (err) {
       await rm(runDir, { recursive: true, force: true });
@@ -196,7 +200,8 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
     const fd = openSync(join(runDir, LOG_FILE), 'a');
     let child: ChildProcess;
     try {
-      child = spawn(command, args, { detached: true, stdio: ['ignore', fd, fd], cwd: runDir });
+      // Beijing time for the overlay's clock (drawtext's localtime); nothing else ffmpeg writes depends on TZ.
+      child = spawn(command, args, { detached: true, stdio: ['ignore', fd, fd], cwd: runDir, env: { ...process.env, TZ: BEIJING_TZ } });
     } finally {
       closeSync(fd);
     }
