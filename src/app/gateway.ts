@@ -31,6 +31,8 @@ import { openGpio, type GpioBackend, type SimGpioBackend } from '../hal/gpio/ind
 import { startIndicators, type Indicators } from '../indicators/index.js';
 import type { UploadQueue } from '../uplink/queue.js';
 import { identityPaths } from '../pki/identity.js';
+import { acquireFolderLock, type HeldLock } from '../state/folder-lock.js';
+import { startOrUndo } from '../util/lifecycle.js';
 import { VERSION } from '../version.js';
 
 export interface GatewayOptions {
@@ -43,6 +45,7 @@ export interface GatewayOptions {
 }
 
 export class Gateway {
+  private lock: HeldLock | undefined;
   private core: EvidenceCore | undefined;
   private recorder: Recorder | undefined;
   private control: ControlServer | undefined;
@@ -81,17 +84,14 @@ export class Gateway {
 
   /** Start every part in order; when one fails, stop what started (so nothing keeps the process alive) and rethrow. */
   async start(): Promise<void> {
-    try {
-      await this.startParts();
-    } catch (err) {
-      await this.stop();
-      throw err;
-    }
+    await startOrUndo(() => this.startParts(), () => this.stop());
   }
 
   private async startParts(): Promise<void> {
     const { config, log } = this;
     const now = this.opts.now ?? Date.now;
+    // Before anything reads or writes the state folder: a second gateway on it would take over the first's session.
+    this.lock = lockStateFolder(config.stateDir);
     const core = await startEvidenceCore(config, log, () => new Date(now()));
     this.core = core;
     const unclean = kvGet(core.db, 'service.running') === '1';
@@ -272,7 +272,20 @@ export class Gateway {
       kvSet(this.core.db, 'service.running', '0');
     });
     await step('evidence core', () => this.core?.stop());
+    await step('state folder lock', () => this.lock?.release());
+    this.lock = undefined;
   }
+}
+
+export const stateLockPath = (stateDir: string): string => join(stateDir, 'recgw.lock');
+
+/** The state folder for this process alone, or a refusal naming the gateway that has it (exit 2). */
+export function lockStateFolder(stateDir: string): HeldLock {
+  return acquireFolderLock(stateLockPath(stateDir), {
+    inUse: `the state folder ${stateDir} is in use by another gateway`,
+    fix: (pid) =>
+      `Only one gateway may use a state folder: stop that one first (systemctl stop recgw${pid ? `, or kill ${pid}` : ''}), or give this config a stateDir of its own.`,
+  });
 }
 
 export const spoolDirOf = (stateDir: string): string => join(stateDir, 'spool');

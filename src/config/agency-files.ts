@@ -1,7 +1,8 @@
 /**
  * The agency files a gateway config names, checked beyond what the schema can see: the encryption certificate must
  * be the agency's (src/pki/encryption-cert.ts) under the CA in `agency.caCert`. `recgw config check`, the gateway's
- * start and the console's config editor all refuse a config whose files fail here, with the same messages.
+ * start and the console's config editor all refuse a config whose files fail here, with the same messages; the
+ * receiver's config check (receiver/config-files.ts) reads its files the same way.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
@@ -15,12 +16,19 @@ export interface AgencyPaths {
   encryptionCert: string;
 }
 
-type Read = { ok: true; text: string } | { ok: false; problem: ConfigProblem };
+export type ConfigFileRead = { ok: true; text: string } | { ok: false; problem: ConfigProblem };
 
-/** Certificates are a few KiB; anything far larger is not one (and /dev/zero must not be read to the end). */
+/** What a file named in a config should be, in both languages ("the agency CA certificate (ca.pem)"). */
+export interface FileRole {
+  en: string;
+  zh: string;
+}
+
+/** Certificates and keys are a few KiB; anything far larger is not one (and /dev/zero must not be read to the end). */
 const MAX_BYTES = 1 << 20;
 
-function readFor(key: string, path: string, what: { en: string; zh: string }): Read {
+/** A certificate or key file a config names at `key`, or the problem with it (missing, unreadable, not a file). */
+export function readConfigFile(key: string, path: string, what: FileRole): ConfigFileRead {
   try {
     // Checked before reading: the console's editor can name any path, and reading a pipe would never return.
     const st = statSync(path);
@@ -38,18 +46,18 @@ function readFor(key: string, path: string, what: { en: string; zh: string }): R
   }
 }
 
-const CA = { en: 'the agency CA certificate (ca.pem)', zh: '执法机构 CA 证书（ca.pem）' };
-const ENC = { en: "the agency's encryption certificate (agency-enc.pem)", zh: '执法机构的加密证书（agency-enc.pem）' };
+export const CA = { en: 'the agency CA certificate (ca.pem)', zh: '执法机构 CA 证书（ca.pem）' };
+export const ENC = { en: "the agency's encryption certificate (agency-enc.pem)", zh: '执法机构的加密证书（agency-enc.pem）' };
 
 /** The encryption certificate, or the problems (keyed as the config names them) that keep the gateway from using it. */
 export function agencyEncryptionCert(agency: AgencyPaths, at: Date): { ok: true; cert: EncryptionCert } | { ok: false; problems: ConfigProblem[] } {
-  const ca = readFor('agency.caCert', agency.caCert, CA);
+  const ca = readConfigFile('agency.caCert', agency.caCert, CA);
   if (!ca.ok) return { ok: false, problems: [ca.problem] };
   const caPems = splitPemBundle(ca.text);
   if (caPems.length === 0) {
     return { ok: false, problems: [{ key: 'agency.caCert', message: `${agency.caCert} holds no PEM certificate: give ${CA.en}`, zh: `${agency.caCert} 中没有 PEM 证书：请提供${CA.zh}` }] };
   }
-  const enc = readFor('agency.encryptionCert', agency.encryptionCert, ENC);
+  const enc = readConfigFile('agency.encryptionCert', agency.encryptionCert, ENC);
   if (!enc.ok) return { ok: false, problems: [enc.problem] };
   const c = checkEncryptionCert(enc.text, caPems, at);
   if (c.ok) return c;
