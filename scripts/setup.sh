@@ -19,7 +19,8 @@ if ! node -e "const [a,b]=process.versions.node.split('.').map(Number); process.
   exit 2
 fi
 
-# build-essential and python3: better-sqlite3 and epoll (onoff) compile from source with node-gyp.
+# build-essential and python3: better-sqlite3, fs-ext (the state folder lock) and epoll (onoff) compile from source
+# with node-gyp.
 pkgs=(ffmpeg openssl build-essential python3)
 [ $want_tests = 1 ] && pkgs+=(mosquitto mosquitto-clients gpsd gpsd-clients socat chromium systemd)
 missing=()
