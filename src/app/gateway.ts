@@ -285,6 +285,7 @@ export function lockStateFolder(stateDir: string): HeldLock {
     inUse: `the state folder ${stateDir} is in use by another gateway`,
     fix: (pid) =>
       `Only one gateway may use a state folder: stop that one first (systemctl stop recgw${pid ? `, or kill ${pid}` : ''}), or give this config a stateDir of its own.`,
+    missing: `the state folder ${stateDir} does not exist: check stateDir in the config; a device not yet enrolled gets it from \`recgw enrol csr --config FILE\``,
   });
 }
 

@@ -7,7 +7,7 @@
  * that had opened it just before the removal would lock the old file while another locks a new one, both "alone".
  * While locked, the file says who holds it (pid, since when, command), so the one refused can name them.
  */
-import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import fsExt from 'fs-ext';
 import { RecgwError, describe, isErrno } from '../util/errors.js';
@@ -25,6 +25,11 @@ export interface LockRefusal {
   inUse: string;
   /** The fix, given the holder's pid (its description may say "not yet known"). */
   fix: (pid: number | undefined) => string;
+  /**
+   * When given, a folder that does not exist is this error (exit 2) rather than created: a gateway's state folder
+   * holds its identity, so a missing one is a wrong stateDir or a device not enrolled, not a first start.
+   */
+  missing?: string;
 }
 
 export interface HeldLock {
@@ -35,11 +40,15 @@ export interface HeldLock {
 
 /**
  * Take the lock `file` or refuse with a RecgwError (exit 2) naming the holder. The refused process writes nothing:
- * it opens an existing file without truncating it, fails to lock it and closes it. Only a folder that does not
- * exist yet is created (nobody can hold a lock in it).
+ * it opens an existing file without truncating it, fails to lock it and closes it. A folder that does not exist
+ * yet is created (nobody can hold a lock in it), unless `refusal.missing` says that is an error.
  */
 export function acquireFolderLock(file: string, refusal: LockRefusal): HeldLock {
-  mkdirSync(dirname(file), { recursive: true });
+  const dir = dirname(file);
+  if (!existsSync(dir)) {
+    if (refusal.missing) throw new RecgwError('config', refusal.missing);
+    mkdirSync(dir, { recursive: true });
+  }
   let fd: number;
   try {
     fd = openSync(file, 'a+', 0o644);
@@ -53,7 +62,7 @@ export function acquireFolderLock(file: string, refusal: LockRefusal): HeldLock 
   } catch (err) {
     closeSync(fd);
     if (!isErrno(err, 'EAGAIN') && !isErrno(err, 'EWOULDBLOCK')) {
-      throw new RecgwError('config', `cannot lock ${file} (${describe(err)}): the folder must be on a local file system that supports flock`, { cause: err });
+      throw new RecgwError('config', `cannot lock ${file} (${describe(err)}): the folder must be on a file system that supports flock(2)`, { cause: err });
     }
     const holder = readHolder(file);
     throw new RecgwError('locked', `${refusal.inUse}: ${describeHolder(holder)} (lock file ${file}). ${refusal.fix(holder?.pid)} Nothing was changed.`);

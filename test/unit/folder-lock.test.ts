@@ -4,7 +4,7 @@
  * said who it is (or whose note is garbage) is reported as such, never as some other pid.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupTmp, tmp } from '../helpers/fixtures.js';
 import { acquireFolderLock, type LockRefusal } from '../../src/state/folder-lock.js';
@@ -33,6 +33,16 @@ describe('acquireFolderLock', () => {
     const b = acquireFolderLock(file, refusal);
     expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ pid: process.pid });
     b.release();
+  });
+
+  it('a folder that does not exist is made, or is the caller\'s error when it says so (a gateway\'s state folder)', () => {
+    const gone = join(tmp('recgw-lock-'), 'state');
+    expect(() => acquireFolderLock(join(gone, 'x.lock'), { ...refusal, missing: `${gone} does not exist` })).toThrow(
+      expect.objectContaining({ code: 'config', exitCode: 2, message: `${gone} does not exist` }),
+    );
+    expect(existsSync(gone)).toBe(false);
+    acquireFolderLock(join(gone, 'x.lock'), refusal).release();
+    expect(existsSync(join(gone, 'x.lock'))).toBe(true);
   });
 
   it('a holder whose note is missing or names a dead process is "just starting", not a wrong pid', () => {
