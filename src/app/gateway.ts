@@ -31,7 +31,8 @@ import { openGpio, type GpioBackend, type SimGpioBackend } from '../hal/gpio/ind
 import { startIndicators, type Indicators } from '../indicators/index.js';
 import type { UploadQueue } from '../uplink/queue.js';
 import { identityPaths } from '../pki/identity.js';
-import { acquireFolderLock, type HeldLock } from '../state/folder-lock.js';
+import type { HeldLock } from '../state/folder-lock.js';
+import { lockStateFolder } from './state-lock.js';
 import { startOrUndo } from '../util/lifecycle.js';
 import { VERSION } from '../version.js';
 
@@ -42,6 +43,8 @@ export interface GatewayOptions {
   clock?: ClockMonitor;
   battery?: BatteryMonitor;
   gps?: GpsProvider;
+  /** The state folder's lock when the caller took it first (`recgw run`, before loading these modules); released at stop. */
+  lock?: HeldLock;
 }
 
 export class Gateway {
@@ -91,7 +94,7 @@ export class Gateway {
     const { config, log } = this;
     const now = this.opts.now ?? Date.now;
     // Before anything reads or writes the state folder: a second gateway on it would take over the first's session.
-    this.lock = lockStateFolder(config.stateDir);
+    this.lock = this.opts.lock ?? lockStateFolder(config.stateDir);
     const core = await startEvidenceCore(config, log, () => new Date(now()));
     this.core = core;
     const unclean = kvGet(core.db, 'service.running') === '1';
@@ -275,18 +278,6 @@ export class Gateway {
     await step('state folder lock', () => this.lock?.release());
     this.lock = undefined;
   }
-}
-
-export const stateLockPath = (stateDir: string): string => join(stateDir, 'recgw.lock');
-
-/** The state folder for this process alone, or a refusal naming the gateway that has it (exit 2). */
-export function lockStateFolder(stateDir: string): HeldLock {
-  return acquireFolderLock(stateLockPath(stateDir), {
-    inUse: `the state folder ${stateDir} is in use by another gateway`,
-    fix: (pid) =>
-      `Only one gateway may use a state folder: stop that one first (systemctl stop recgw${pid ? `, or kill ${pid}` : ''}), or give this config a stateDir of its own.`,
-    missing: `the state folder ${stateDir} does not exist: check stateDir in the config; a device not yet enrolled gets it from \`recgw enrol csr --config FILE\``,
-  });
 }
 
 export const spoolDirOf = (stateDir: string): string => join(stateDir, 'spool');

@@ -5,7 +5,7 @@ import { Ajv } from 'ajv';
 import { configInvalid, problemsOf, readJsonConfig, type ConfigProblem } from '../config/load.js';
 import { SHARE_GROUP } from '../uplink/wire.js';
 import { RECEIVER_NAME_PATTERN, receiverNameProblem } from '../pki/names.js';
-import { CA, ENC, readConfigFile, type FileRole } from '../config/agency-files.js';
+import { CA, ENC, readConfigFile, type FileRole } from '../config/files.js';
 
 export interface ReceiverConfig {
   file: string;

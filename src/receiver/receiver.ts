@@ -4,7 +4,6 @@
  * in the order they came (in-order.ts), each acknowledged to the broker (PUBACK) at most one message ahead.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import mqtt, { type MqttClient, type IPublishPacket } from 'mqtt';
 import type { Db } from '../state/db.js';
 import { describe } from '../util/errors.js';
@@ -15,7 +14,8 @@ import { decodeChunk, decodeEntries, decodeHello, parseTopic, topics, type State
 import type { Receipt } from '../evidence/receipt.js';
 import type { ReceiverConfig } from './config.js';
 import { loadReceiverKeys } from './keys.js';
-import { acquireFolderLock, type HeldLock } from '../state/folder-lock.js';
+import type { HeldLock } from '../state/folder-lock.js';
+import { lockReceiverName } from './name-lock.js';
 import { openReceiverDb } from './store-db.js';
 import { DeviceLimits } from './limits.js';
 import { PartialSweep } from './partial-sweep.js';
@@ -52,19 +52,21 @@ export class Receiver {
 
   /**
    * `openLog` is for benches only (they measure the log's cost against a stand-in without it): a receiver always
-   * runs the agency log, and nothing in its config can change that.
+   * runs the agency log, and nothing in its config can change that. `lock` is this receiver's name lock when the
+   * caller took it first (`recgw receiver`, before loading these modules); released at stop.
    */
   constructor(
     private readonly cfg: ReceiverConfig,
     private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
     private readonly openLog: (c: LogContext) => ReceiverLog = openReceiverLog,
+    private readonly heldLock?: HeldLock,
   ) {}
 
   /** Start; when a step fails, undo what started (the lock included, so a corrected start in this process may follow). */
   async start(): Promise<void> {
     // Before anything reads or writes the store: a twin with this name would throw this one off the broker.
-    this.lock = lockReceiverName(this.cfg.store, this.cfg.name);
+    this.lock = this.heldLock ?? lockReceiverName(this.cfg.store, this.cfg.name);
     await startOrUndo(() => this.startParts(), () => this.stop());
   }
 
@@ -229,16 +231,4 @@ export class Receiver {
       if (err) this.log.warn('could not send to the gateway; it will ask again', { topic, err: describe(err) });
     });
   }
-}
-
-/** Where a receiver's lock is: one per name in the store, since receivers of other names share it by design. */
-export const receiverLockPath = (store: string, name: string): string => join(store, '.locks', `${name}.lock`);
-
-/** This receiver's name on this store for this process alone, or a refusal naming the process that has it (exit 2). */
-export function lockReceiverName(store: string, name: string): HeldLock {
-  return acquireFolderLock(receiverLockPath(store, name), {
-    inUse: `receiver ${name} is already running on the store ${store}`,
-    fix: (pid) =>
-      `Two receivers of one name throw each other off the broker: stop that one first (systemctl stop recgw-receiver${pid ? `, or kill ${pid}` : ''}). A second receiver sharing the store needs a name and certificate of its own (recgw ca receiver-cert --name receiver:<label>).`,
-  });
 }
