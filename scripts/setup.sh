@@ -23,6 +23,8 @@ fi
 # with node-gyp.
 pkgs=(ffmpeg openssl build-essential python3)
 [ $want_tests = 1 ] && pkgs+=(mosquitto mosquitto-clients gpsd gpsd-clients socat chromium systemd)
+# ip netns: the ONVIF discovery test puts its camera on a second host (a network namespace).
+[ $want_tests = 1 ] && pkgs+=(iproute2)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -17,9 +17,11 @@ import { Recorder, type BatteryMonitor, type GpsProvider } from '../recorder/rec
 import { StorageGuard } from '../recorder/storage-guard.js';
 import { ControlServer } from '../control/server.js';
 import { ClockStepWatch, createClockMonitor, type ClockMonitor, type ClockStep } from '../hal/clock.js';
-import { GpsdClient } from '../hal/gps/gpsd-client.js';
+import { GpsdClient, type GpsdStatus } from '../hal/gps/gpsd-client.js';
+import { fixTimeTolerance } from '../hal/gps/fix-time.js';
 import { HomeBaseWatcher } from '../hal/gps/home-base.js';
 import { SerialDevices } from './serial-devices.js';
+import { OnvifCameras } from './onvif-cameras.js';
 import { ConsoleServer } from '../console/server.js';
 import { consoleDeps } from '../console/gateway-deps.js';
 import { AlsaAnnouncer } from '../hal/announcer.js';
@@ -59,6 +61,7 @@ export class Gateway {
   private steps: ClockStepWatch | undefined;
   private home: HomeBaseWatcher | undefined;
   private serialDevices: SerialDevices | undefined;
+  private cameras: OnvifCameras | undefined;
   private console: ConsoleServer | undefined;
   private indicators: Indicators | undefined;
   /** Keys changed in the file since the start that only take effect after a restart (status shows them). */
@@ -102,7 +105,7 @@ export class Gateway {
     core.ledger.append(ENTRY.serviceStarted, { version: VERSION, previousStop: unclean ? 'unclean' : 'clean', config: config.file });
 
     if (config.gps) {
-      this.gps = new GpsdClient({ address: config.gps.gpsd, log: log.child('gps') });
+      this.gps = new GpsdClient({ address: config.gps.gpsd, log: log.child('gps'), fixTimeToleranceMs: fixTimeTolerance(config.gps, config.time) });
       this.gps.start();
     }
     this.clock = this.opts.clock ?? createClockMonitor(config.time, { log: log.child('clock'), ...(this.gps ? { gps: this.gps } : {}) });
@@ -114,6 +117,10 @@ export class Gateway {
     const serial = new SerialDevices(config, log.child('serial'));
     this.serialDevices = serial;
     serial.startDevices();
+    // IP cameras' clocks, GOPs and overlays are set in the background: recording does not wait for ONVIF.
+    const cameras = new OnvifCameras({ sources: config.recording.sources, deviceId: config.deviceId, segmentSeconds: config.recording.segmentSeconds, log: log.child('onvif'), now });
+    this.cameras = cameras;
+    cameras.start();
 
     const sources: CaptureSource[] = config.recording.sources.map((s) =>
       createCaptureSource(s, { spoolDir: core.dirs.spool, segmentSeconds: config.recording.segmentSeconds, log: log.child(`source.${s.id}`) }),
@@ -152,7 +159,7 @@ export class Gateway {
       storage,
       clock: this.clock,
       ...(this.opts.battery ? { battery: this.opts.battery } : serial.ups ? { battery: serial.ups } : {}),
-      extraChecks: serial.checks(),
+      extraChecks: [...serial.checks(), ...cameras.checks()],
       ...(this.opts.gps ? { gps: this.opts.gps } : this.gps ? { gps: this.gps } : {}),
       ...(config.recording.announcement && config.recording.speakerDevice ? { announcer: new AlsaAnnouncer(config.recording.speakerDevice) } : {}),
       uncleanStart: unclean,
@@ -236,6 +243,11 @@ export class Gateway {
     return { ...(await this.recorderInterface.status()), ...this.extraStatus() };
   }
 
+  /** The gpsd client's status (connection, fix, fixes refused for their time), when a GPS is configured. */
+  gpsdStatus(): GpsdStatus | undefined {
+    return this.gps?.status();
+  }
+
   /** The gateway's state beside the recorder's, for `recgw status` and the console. */
   private extraStatus(): Record<string, unknown> {
     return {
@@ -243,6 +255,7 @@ export class Gateway {
       ...(this.uplink ? { uplink: this.uplink.uploader.localStatus() } : {}),
       ...(this.serialDevices?.status() ?? {}),
       ...(this.gps ? { gpsd: this.gps.status() } : {}),
+      ...(this.cameras?.count ? { onvif: this.cameras.status() } : {}),
     };
   }
 

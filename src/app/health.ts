@@ -2,12 +2,14 @@
  * The health summary: one structured log line (msg "health") at start and then once a minute, from what the
  * running gateway already reports: recording state, sources, storage, the upload queue, the clock, and the
  * filesystem's own error count and lifetime writes (ext4 publishes both in sysfs: an SD card or SSD that starts
- * failing shows up there first). `problems` lists what needs attention, so
+ * failing shows up there first), and GPS fixes refused for their time. `problems` lists what needs attention, so
  * `journalctl -u recgw -o cat | jq 'select(.msg == "health" and (.problems | length) > 0)'` finds bad minutes.
  */
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { RecorderStatus } from '../recorder/recorder.js';
+import type { GpsdStatus } from '../hal/gps/gpsd-client.js';
+import { describeFixOffset } from '../hal/gps/fix-time.js';
 import type { QueueSummary } from '../uplink/queue.js';
 import type { Logger } from '../util/log.js';
 
@@ -48,6 +50,8 @@ export interface HealthInput {
   fs: FilesystemHealth | null;
   /** Filesystem errors at the previous summary: an increase is a problem. */
   previousFsErrors?: number;
+  /** The gpsd client's status, when a GPS is configured. */
+  gpsd?: Pick<GpsdStatus, 'connected' | 'fix' | 'fixTime'>;
   now: number;
 }
 
@@ -60,7 +64,7 @@ export function healthSummary(h: HealthInput): Record<string, unknown> & { probl
   const session = st.session && st.session.state !== 'closed' ? st.session : null;
   const sources = st.sources.map((s) => {
     const state = s.down ? 'down' : !s.running ? (s.wanted ? 'starting' : 'idle') : !s.producing ? 'starting' : s.picture;
-    if (s.down) problems.push(`source ${s.id} down: ${s.down.detail}`);
+    if (s.down) problems.push(`source ${s.id} down: ${s.down.words} (${s.down.detail}${s.down.log ? `; ffmpeg's log: ${s.down.log}` : ''})`);
     else if (state === 'black' || state === 'frozen' || state === 'silent') problems.push(`source ${s.id} ${state}`);
     return { id: s.id, state, restarts: s.restarts };
   });
@@ -72,6 +76,8 @@ export function healthSummary(h: HealthInput): Record<string, unknown> & { probl
   if (queue?.nextDeadlineMs != null && queue.nextDeadlineMs < h.now) problems.push('upload deadline missed');
   if (st.lackingStatement.length > 0) problems.push(`${st.lackingStatement.length} session(s) lack a statement`);
   if (st.battery && !st.battery.onMains) problems.push(`on battery (${st.battery.percent}%)`);
+  const refusing = h.gpsd?.fixTime.refusing;
+  if (refusing) problems.push(`GPS fixes refused since ${refusing.since}: their time is ${describeFixOffset(refusing.offsetMs)}`);
   return {
     recording: session ? session.state : 'idle',
     ...(session ? { session: session.sessionId, interruptions: session.interruptions.filter((i) => i.end === null).length } : {}),
@@ -89,7 +95,18 @@ export function healthSummary(h: HealthInput): Record<string, unknown> & { probl
       : null,
     clock: { source: st.clock.source, synced: st.clock.synced, ...(st.clock.offsetMs !== undefined ? { offsetMs: st.clock.offsetMs } : {}) },
     ...(st.battery ? { battery: st.battery } : {}),
-    ...(st.gps ? { gps: { mode: st.gps.mode } } : {}),
+    ...(h.gpsd
+      ? {
+          gps: {
+            connected: h.gpsd.connected,
+            mode: h.gpsd.fix?.mode ?? null,
+            refusedFixes: h.gpsd.fixTime.refused,
+            ...(refusing ? { refusing: { since: refusing.since, fixes: refusing.fixes, lastFixTime: refusing.lastFixTime, offsetMs: refusing.offsetMs } } : {}),
+          },
+        }
+      : st.gps
+        ? { gps: { mode: st.gps.mode } }
+        : {}),
     problems,
   };
 }
@@ -97,6 +114,8 @@ export function healthSummary(h: HealthInput): Record<string, unknown> & { probl
 export interface HealthLogOptions {
   status: () => Promise<RecorderStatus>;
   queue?: () => QueueSummary | undefined;
+  /** The gpsd client's status, when a GPS is configured. */
+  gpsd?: () => HealthInput['gpsd'];
   /** The folder whose filesystem is watched (the state folder). */
   stateDir: string;
   log: Logger;
@@ -120,7 +139,8 @@ export function startHealthLog(o: HealthLogOptions): HealthLog {
     try {
       const status = await o.status();
       const fs = filesystemHealth(o.stateDir);
-      const line = healthSummary({ status, queue: o.queue?.(), fs, ...(previousFsErrors !== undefined ? { previousFsErrors } : {}), now: now() });
+      const gpsd = o.gpsd?.();
+      const line = healthSummary({ status, queue: o.queue?.(), fs, ...(previousFsErrors !== undefined ? { previousFsErrors } : {}), ...(gpsd ? { gpsd } : {}), now: now() });
       if (fs) previousFsErrors = fs.errors;
       if (line.problems.length > 0) o.log.warn('health', line);
       else o.log.info('health', line);

@@ -34,6 +34,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
   const health = startHealthLog({
     status: () => gw.recorderInterface.status(),
     queue: () => gw.uplinkQueue?.summary(),
+    gpsd: () => gw.gpsdStatus(),
     stateDir: config.stateDir,
     log: log.child('health'),
     intervalMs: healthIntervalMs(),

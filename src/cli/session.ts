@@ -3,6 +3,8 @@ import { loadConfig } from '../config/load.js';
 import { call } from '../control/client.js';
 import { parseOfficer } from '../control/protocol.js';
 import type { RecorderStatus, SessionSummary } from '../recorder/recorder.js';
+import type { GpsdStatus } from '../hal/gps/gpsd-client.js';
+import { describeFixOffset } from '../hal/gps/fix-time.js';
 import type { CheckResult } from '../recorder/preflight.js';
 import { reasonByCode } from '../evidence/vocabulary.js';
 import { RecgwError } from '../util/errors.js';
@@ -97,7 +99,7 @@ export async function sessionCommand(argv: string[], io: Io): Promise<number> {
 
 export async function statusCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, common, 'recgw status --config FILE [--json]');
-  const st = await call<RecorderStatus & { uplink?: UplinkStatus; config?: { restartPending: string[] } }>(socketPath(values), 'status');
+  const st = await call<RecorderStatus & { uplink?: UplinkStatus; gpsd?: GpsdStatus; config?: { restartPending: string[] } }>(socketPath(values), 'status');
   if (values.json) {
     io.out(JSON.stringify(st) + '\n');
     return 0;
@@ -110,11 +112,24 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
   lines.push(`  storage: ${Math.round(st.storage.freeBytes / 1e6)} MB free, ${Math.round(st.storage.usedBytes / 1e6)} MB used${st.storage.quotaBytes ? ` of ${Math.round(st.storage.quotaBytes / 1e6)} MB quota` : ''}${st.storage.full ? ' - FULL' : ''}`);
   lines.push(`  clock: ${st.clock.source}, ${st.clock.synced ? 'synchronised' : 'NOT synchronised'}`);
   lines.push(`  sealing queue: ${st.sealing.pending}`);
+  if (st.gpsd) lines.push(...describeGps(st.gpsd));
   if (st.uplink) lines.push(describeUplink(st.uplink));
   if (st.config?.restartPending.length) lines.push(`  config changed; a restart of the service applies: ${st.config.restartPending.join(', ')}`);
   for (const l of st.lackingStatement) lines.push(`  session ${l.sessionId} (case ${l.caseRef}) lacks its written statement`);
   io.out(lines.join('\n') + '\n');
   return 0;
+}
+
+function describeGps(g: GpsdStatus): string[] {
+  const fix = g.fix ? `fix ${g.fix.lat.toFixed(5)}, ${g.fix.lon.toFixed(5)} (${g.fix.mode}D) at ${g.fix.time}` : 'no fix';
+  const lines = [`  gps: ${g.connected ? `gpsd ${g.address}` : `NOT connected to gpsd ${g.address}${g.lastError ? ` (${g.lastError})` : ''}`}; ${fix}`];
+  const r = g.fixTime.refusing;
+  if (r) {
+    lines.push(
+      `  gps: REFUSING fixes since ${r.since}: their time is ${describeFixOffset(r.offsetMs)} (latest ${r.lastFixTime}; tolerance ${g.fixTime.toleranceMs / 1000} s); manifests get no position. Check the receiver's time (week-number rollover?) and the gateway clock`,
+    );
+  } else if (g.fixTime.refused > 0) lines.push(`  gps: ${g.fixTime.refused} fix(es) refused for their time since start; none now`);
+  return lines;
 }
 
 interface UplinkStatus {

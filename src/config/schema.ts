@@ -33,6 +33,22 @@ const source = {
     frequency: { type: 'integer', minimum: 20, maximum: 20000, description: 'sim microphone: tone frequency' },
     withAudio: { type: 'boolean', description: 'sim camera: add a tone track' },
     simFilter: { type: 'string', minLength: 1, maxLength: 2000, description: 'sim: a lavfi graph replacing the test picture or tone (e.g. a black or silent input)' },
+    onvif: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['user', 'password'],
+      description: 'rtsp: the camera\'s ONVIF service, to set its clock and overlay and check its GOP (docs/operations.md)',
+      properties: {
+        url: { type: 'string', pattern: '^https?://', description: 'device service URL; default http://<the rtsp url\'s host>/onvif/device_service' },
+        user: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[^<>&]+$' },
+        password: { type: 'string', maxLength: 128 },
+        setClock: { type: 'boolean', default: true, description: "set the camera's clock from the gateway's (manual, UTC) at start and when pre-flight finds it off" },
+        timeZone: { type: 'string', minLength: 1, maxLength: 64, default: 'CST-8', description: 'POSIX time zone the camera shows its time in (CST-8: Beijing time)' },
+        overlay: { type: 'boolean', default: true, description: "the camera's own overlay (OSD): date and time, and overlayText" },
+        overlayText: { type: 'string', minLength: 1, maxLength: 32, description: 'plain text on the picture; default: the device ID' },
+        gopSeconds: { type: 'integer', minimum: 1, maximum: 10, description: "set the camera's GOP (H.264 GovLength) to this many seconds at start" },
+      },
+    },
   },
 } as const;
 
@@ -108,6 +124,14 @@ export const configSchema = {
       description: 'position (and optionally time) from gpsd',
       properties: {
         gpsd: { type: 'string', pattern: '^[^:]+:[0-9]{1,5}$', default: '127.0.0.1:2947', description: 'gpsd host:port' },
+        fixTimeToleranceMs: {
+          type: 'integer',
+          minimum: 1000,
+          maximum: 600000,
+          default: 5000,
+          description:
+            'a fix whose time differs from the gateway clock by more than this (never less than time.maxOffsetMs) is not the position at the time: manifests get none, it is logged once per episode and shown in status. 5 s covers an NMEA receiver\'s reporting delay at 4800 baud (0.9-1.6 s for a cycle in gpsd\'s logs) and the clock\'s allowed offset',
+        },
         homeBase: {
           type: 'object',
           additionalProperties: false,

@@ -22,6 +22,19 @@ export interface SourceConfig {
   withAudio?: boolean;
   /** sim only: a lavfi graph replacing the generated picture or tone (tests: black, frozen, silent input). */
   simFilter?: string;
+  /** rtsp only: the camera's ONVIF service (src/hal/onvif). */
+  onvif?: OnvifSourceConfig;
+}
+
+export interface OnvifSourceConfig {
+  url?: string;
+  user: string;
+  password: string;
+  setClock: boolean;
+  timeZone: string;
+  overlay: boolean;
+  overlayText?: string;
+  gopSeconds?: number;
 }
 
 export interface RecordingConfig {
@@ -71,6 +84,8 @@ export interface GpioConfig {
 
 export interface GpsConfig {
   gpsd: string;
+  /** A fix further than this from the gateway clock is refused (src/hal/gps/fix-time.ts). */
+  fixTimeToleranceMs: number;
   homeBase?: { lat: number; lon: number; radiusM: number };
 }
 

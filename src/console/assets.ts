@@ -22,6 +22,7 @@ th{background:#e8edf3;font-weight:600}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.nowrap{white-space:nowrap;word-break:normal}
 tr.bad td{background:#fdecec}
+tr.warn td{background:#fff6e0}
 .ok{color:#13722d;font-weight:600}.bad{color:#b3261e;font-weight:600}.warn{color:#8a5a00;font-weight:600}
 .msg{padding:.6rem .8rem;border-radius:4px;margin:.5rem 0 1rem;background:#fff;border-left:4px solid #183153}
 .msg.error{border-color:#b3261e;background:#fdecec}.msg.success{border-color:#13722d;background:#eaf6ec}

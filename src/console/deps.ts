@@ -19,6 +19,8 @@ export type ConsoleStatus = RecorderStatus & {
   panel?: unknown;
   ups?: unknown;
   ptz?: unknown;
+  /** IP cameras' ONVIF state (src/app/onvif-cameras.ts). */
+  onvif?: unknown;
   /** Config keys changed since the start that wait for a restart. */
   config?: { restartPending: string[] };
 };
@@ -107,6 +109,16 @@ export interface StillGrabber {
   grab(sourceId: string): Promise<Buffer>;
 }
 
+export type { FoundCamera, LanInterface } from '../hal/onvif/discovery.js';
+import type { FoundCamera, LanInterface } from '../hal/onvif/discovery.js';
+
+export interface CameraFinder {
+  /** The LAN interfaces a search can go out on. */
+  interfaces(): LanInterface[];
+  /** Search the LAN (WS-Discovery) and read each camera that answers with the login given. */
+  find(o: { interface?: string; user?: string; password?: string }): Promise<FoundCamera[]>;
+}
+
 export type { ConfigChange } from '../config/diff.js';
 
 export interface ConfigFileAccess {
@@ -133,6 +145,8 @@ export interface ConsoleDeps {
   /** Absent when no uplink is configured. */
   queue?: UploadQueueView;
   still: StillGrabber;
+  /** Finding IP cameras on the LAN through ONVIF (absent: the page says the console cannot). */
+  cameras?: CameraFinder;
   /** Whether a session is open (recording or paused): the aiming aid is refused then. */
   sessionOpen(): Promise<boolean>;
   now?: () => number;

@@ -10,10 +10,11 @@ import type { UploadQueue } from '../uplink/queue.js';
 import { DeadlineAlarms } from '../uplink/alarms.js';
 import { identityPaths } from '../pki/identity.js';
 import type { Logger } from '../util/log.js';
-import type { ConsoleDeps, ConsoleStatus, InterruptionLog, UploadQueueView } from './deps.js';
+import type { CameraFinder, ConsoleDeps, ConsoleStatus, InterruptionLog, LanInterface, UploadQueueView } from './deps.js';
 import { ledgerAccess } from './ledger-view.js';
 import { identityEnrolment } from './enrolment.js';
 import { FfmpegStillGrabber } from '../hal/ffmpeg/still.js';
+import { describe as describeCameras, lanInterfaces, probe } from '../hal/onvif/discovery.js';
 
 export function uploadQueueView(o: { queue: UploadQueue; alarms: DeadlineAlarms; connected: () => boolean }): UploadQueueView {
   return {
@@ -25,6 +26,18 @@ export function uploadQueueView(o: { queue: UploadQueue; alarms: DeadlineAlarms;
     },
     alarms: () => o.alarms.standing(),
     connected: o.connected,
+  };
+}
+
+/** Finding cameras on the LAN interfaces (only those named in `only`, when given: tests keep to their own). */
+export function cameraFinder(only?: string[]): CameraFinder {
+  const interfaces = (): LanInterface[] => lanInterfaces().filter((i) => !only || only.includes(i.name));
+  return {
+    interfaces,
+    find: async (o) => {
+      const names = o.interface ? [o.interface] : [...new Set(interfaces().map((i) => i.name))];
+      return describeCameras(await probe({ interfaces: names }), { ...(o.user ? { user: o.user, password: o.password ?? '' } : {}) });
+    },
   };
 }
 
@@ -82,6 +95,7 @@ export function consoleDeps(p: GatewayParts): ConsoleDeps {
         }
       : {}),
     still: new FfmpegStillGrabber(config.recording.sources),
+    cameras: cameraFinder(),
     sessionOpen: async () => {
       const s = (await recorder.status()).session;
       return s !== null && s.state !== 'closed';

@@ -13,6 +13,7 @@ const NAV: { path: string; key: Key; admin?: boolean }[] = [
   { path: '/events', key: 'nav.events' },
   { path: '/enrol', key: 'nav.enrol' },
   { path: '/aim', key: 'nav.aim' },
+  { path: '/cameras', key: 'nav.cameras' },
   { path: '/accounts', key: 'nav.accounts', admin: true },
 ];
 

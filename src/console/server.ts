@@ -32,6 +32,7 @@ import { queueRoutes } from './routes/queue.js';
 import { eventRoutes } from './routes/events.js';
 import { enrolRoutes } from './routes/enrol.js';
 import { aimRoutes } from './routes/aim.js';
+import { cameraRoutes } from './routes/cameras.js';
 import { userRoutes } from './routes/users.js';
 import { RecgwError } from '../util/errors.js';
 
@@ -112,6 +113,7 @@ export class ConsoleServer {
       ...eventRoutes(app),
       ...enrolRoutes(app),
       ...aimRoutes(app),
+      ...cameraRoutes(app),
       ...userRoutes(app),
     );
 

@@ -32,15 +32,28 @@ export interface HealthEvent {
   at: Date;
 }
 
+/** Why footage stopped, in words for the ledger and the officer, with the technical detail beside them. */
+export interface Outage {
+  /** A stable code (explain.ts lists them). */
+  cause: string;
+  /** What happened, in Chinese. */
+  words: string;
+  technical: string;
+  /** A copy of the failed run's ffmpeg log that outlives the run's folder, when there is one. */
+  log?: string;
+}
+
 export interface RunExit {
   sourceId: string;
   runId: string;
   code: number | null;
   signal: string | null;
-  /** Last lines ffmpeg logged, for the reason in logs and interruption entries. */
+  /** Last lines ffmpeg logged. */
   logTail: string;
   /** True when stop() asked for it. */
   requested: boolean;
+  /** Why the run ended, when nobody asked it to. */
+  outage?: Outage;
 }
 
 export interface CaptureSourceEvents {
@@ -62,4 +75,6 @@ export interface CaptureSource extends EventEmitter<CaptureSourceEvents> {
   readonly running: boolean;
   /** Bytes per second written by the current or last run, measured (for the storage pre-flight). */
   readonly bitrate: number | undefined;
+  /** Words for an outage the supervisor noticed itself: no segment for `stalledSeconds`, or a damaged file. */
+  explain(problem: { stalledSeconds: number } | { damaged: string }): Outage;
 }

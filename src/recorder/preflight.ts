@@ -4,11 +4,13 @@
  */
 import type { ClockState } from '../evidence/types.js';
 
-export type CheckName = 'storage' | 'battery' | 'clock' | 'sources' | 'ups' | 'ptz';
+export type CheckName = 'storage' | 'battery' | 'clock' | 'sources' | 'ups' | 'ptz' | 'cameras';
 
 export interface CheckResult {
   check: CheckName;
   ok: boolean;
+  /** Passed, but something will hurt the recording (camera-check.ts): shown and recorded, never refuses a start. */
+  warning?: boolean;
   detail: string;
   /** The same in Chinese, for the console and the panel (absent: the console shows `detail`). */
   zh?: string;

@@ -389,7 +389,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       clock: this.d.clock.state(),
       sources: this.d.supervisors.map((x) => {
         const h = x.health();
-        return { id: x.id, producing: h.producing, ...(h.down ? { problem: h.down.detail } : {}) };
+        return { id: x.id, producing: h.producing, ...(h.down ? { problem: `${h.down.words} (${h.down.detail})` } : {}) };
       }),
     });
   }
@@ -527,7 +527,8 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       origin: 'detected',
       start: e.since.getTime(),
       sources: [e.sourceId],
-      text: e.detail,
+      text: e.outage.words,
+      detail: { cause: e.outage.cause, technical: e.outage.technical },
     });
     this.detected.set(key, id);
     this.changed();
@@ -558,7 +559,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
         origin: 'detected',
         start: h.at.getTime(),
         sources: [h.sourceId],
-        text: silent ? 'microphone silent' : h.type === 'black' ? 'no picture (black)' : 'picture frozen',
+        ...detectedWords(h.type),
       });
       this.detected.set(key, id);
     } else {
@@ -652,5 +653,17 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   private changed(): void {
     if (this.listenerCount('changed') === 0) return;
     void this.status().then((st) => this.emit('changed', st));
+  }
+}
+
+/** What a detector saw, in words for the ledger and the officer, with the detector beside them. */
+function detectedWords(type: HealthEvent['type']): { text: string; detail: { cause: string; technical: string } } {
+  switch (type) {
+    case 'black':
+      return { text: '画面全黑（镜头可能被遮挡）', detail: { cause: 'picture-black', technical: 'blackdetect: the picture is black' } };
+    case 'freeze':
+      return { text: '画面冻结（摄像机仍在发送，但画面不动）', detail: { cause: 'picture-frozen', technical: 'freezedetect: the picture does not change' } };
+    case 'silence':
+      return { text: '麦克风没有声音信号（可能已断开或损坏）', detail: { cause: 'sound-silent', technical: 'silencedetect: no signal above the threshold' } };
   }
 }

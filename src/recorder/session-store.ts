@@ -131,6 +131,10 @@ export class SessionStore {
     sessionId: string,
     i: { reason: string; origin: 'detected' | 'declared'; start: number; sources?: string[]; text?: string; detail?: Record<string, unknown> },
   ): string {
+    // Footage that stopped before the session (pre-event buffer, an earlier pause) did not interrupt it: a detected
+    // interruption begins no earlier than the recording span it interrupts.
+    const span = this.get(sessionId)?.spans.at(-1);
+    if (i.origin === 'detected' && span && i.start < span[0]) i = { ...i, start: span[0] };
     const id = newId(i.start);
     this.ledger.append(
       ENTRY.interruptionStarted,

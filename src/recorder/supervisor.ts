@@ -5,7 +5,7 @@
  * start of the first new footage), so the recorder can write a detected interruption with its true span.
  */
 import { EventEmitter } from 'node:events';
-import type { CaptureSource, HealthEvent, RunExit, SegmentFile } from '../hal/capture.js';
+import type { CaptureSource, HealthEvent, Outage, RunExit, SegmentFile } from '../hal/capture.js';
 import type { Logger } from '../util/log.js';
 
 export interface DownEvent {
@@ -13,7 +13,8 @@ export interface DownEvent {
   /** End of the last footage before the failure. */
   since: Date;
   reason: 'device-fault' | 'storage-full';
-  detail: string;
+  /** What happened, in words and in technical detail; the kept ffmpeg log when there is one. */
+  outage: Outage;
 }
 
 export interface UpEvent {
@@ -47,7 +48,9 @@ export interface SourceHealth {
   producing: boolean;
   lastSegmentEnd: string | null;
   restarts: number;
-  down: { since: string; detail: string } | null;
+  down: { since: string; detail: string; words: string; log?: string } | null;
+  /** The last time footage stopped without being asked to, kept after the source is up again. */
+  lastOutage: (Outage & { at: string }) | null;
   picture: 'ok' | 'black' | 'frozen' | 'silent';
   bitrate: number | undefined;
 }
@@ -65,6 +68,7 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
   private restartTimer: NodeJS.Timeout | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
   private picture: SourceHealth['picture'] = 'ok';
+  private lastOutage: SourceHealth['lastOutage'] = null;
   private transition: Promise<void> = Promise.resolve();
 
   /** Queue a state change after the ones before it; a failure is logged and never blocks the next one. */
@@ -72,7 +76,8 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
     this.transition = this.transition.then(fn).catch((err: unknown) => {
       this.o.log.error('source state change failed', { source: this.id, err });
       if (this.wanted) {
-        this.fail(`cannot start: ${(err as Error).message}`);
+        const message = (err as Error).message;
+        this.fail({ cause: 'cannot-start', words: `无法启动录制（${message}）`, technical: `cannot start: ${message}` });
         this.scheduleRestart();
       }
     });
@@ -179,7 +184,8 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
       producing: this.isProducing(),
       lastSegmentEnd: this.lastEnd?.toISOString() ?? null,
       restarts: this.restarts,
-      down: this.downSince ? { since: this.downSince.since.toISOString(), detail: this.downSince.detail } : null,
+      down: this.downSince ? downView(this.downSince) : null,
+      lastOutage: this.lastOutage,
       picture: this.picture,
       bitrate: this.o.source.bitrate,
     };
@@ -191,7 +197,7 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
     this.emit('segment', s);
     if (s.suspect) {
       this.o.log.warn('source wrote a damaged segment; restarting it', { source: this.id, segment: s.path, problem: s.suspect });
-      this.fail(`damaged output: ${s.suspect}`);
+      this.fail(this.o.source.explain({ damaged: s.suspect }));
       this.restartNow();
       return;
     }
@@ -209,18 +215,20 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
     this.emit('segment', s);
   }
 
-  private fail(detail: string, reason: DownEvent['reason'] = 'device-fault'): void {
+  private fail(outage: Outage, reason: DownEvent['reason'] = 'device-fault'): void {
     if (this.downSince) return;
-    this.downSince = { sourceId: this.id, since: this.lastEnd ?? new Date(this.now()), reason, detail };
+    this.downSince = { sourceId: this.id, since: this.lastEnd ?? new Date(this.now()), reason, outage };
+    this.lastOutage = { ...outage, at: new Date(this.now()).toISOString() };
     this.emit('down', this.downSince);
   }
 
   private exited(e: RunExit): void {
     this.producing = false;
     if (e.requested || !this.wanted) return;
-    const detail = `capture process exited (${e.signal ?? `code ${e.code}`}): ${e.logTail.split('\n').filter(Boolean).slice(-1)[0] ?? 'no log'}`;
-    this.o.log.warn('source died; restarting', { source: this.id, code: e.code, signal: e.signal });
-    const reason = /No space left on device/i.test(e.logTail) ? 'storage-full' : 'device-fault';
+    const outage: Outage = e.outage ?? { cause: 'run-failed', words: '录制进程意外退出', technical: `exited (${e.signal ?? `code ${e.code}`})` };
+    // The journal gets the words, ffmpeg's own error lines and where its whole log is kept.
+    this.o.log.warn('source died; restarting', { source: this.id, code: e.code, signal: e.signal, cause: outage.cause, words: outage.words, technical: outage.technical, ...(outage.log ? { log: outage.log } : {}) });
+    const reason = outage.cause === 'storage-full' ? 'storage-full' : 'device-fault';
     void this.then(async () => {
       // The dead run's open segment is footage too: collect it before the failure is dated.
       try {
@@ -228,7 +236,7 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
       } catch (err) {
         this.o.log.error('could not recover the dead run\'s segments', { source: this.id, err });
       }
-      this.fail(detail, reason);
+      this.fail(outage, reason);
       this.scheduleRestart();
     });
   }
@@ -253,7 +261,7 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
     if (this.now() - this.lastSegmentAt > 2 * this.o.segmentSeconds * 1000 + 1000) {
       this.o.log.warn('source stalled (no finished segment within twice the segment length); restarting', { source: this.id });
       this.lastSegmentAt = this.now();
-      this.fail(`stalled: no segment for ${2 * this.o.segmentSeconds} s`);
+      this.fail(this.o.source.explain({ stalledSeconds: 2 * this.o.segmentSeconds }));
       this.restartNow();
     }
   }
@@ -265,4 +273,8 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
       this.scheduleRestart();
     });
   }
+}
+
+function downView(d: DownEvent): NonNullable<SourceHealth['down']> {
+  return { since: d.since.toISOString(), detail: d.outage.technical, words: d.outage.words, ...(d.outage.log ? { log: d.outage.log } : {}) };
 }

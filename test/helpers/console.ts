@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { makeGateway } from './fixtures.js';
 import { startEvidenceCore, type EvidenceCore } from '../../src/app/evidence-core.js';
 import { ConsoleServer } from '../../src/console/server.js';
-import { consoleDeps } from '../../src/console/gateway-deps.js';
+import { cameraFinder, consoleDeps } from '../../src/console/gateway-deps.js';
 import type { ConsoleDeps } from '../../src/console/deps.js';
 import type { Provisioned } from '../../src/demo/provision.js';
 import { preflight } from '../../src/recorder/preflight.js';
@@ -26,7 +26,7 @@ export function idleStatus(deviceId: string): RecorderStatus {
     session: null,
     lackingStatement: [],
     sources: [
-      { id: 'cam1', kind: 'camera', wanted: false, running: false, producing: false, lastSegmentEnd: null, restarts: 0, down: null, picture: 'ok', bitrate: undefined },
+      { id: 'cam1', kind: 'camera', wanted: false, running: false, producing: false, lastSegmentEnd: null, restarts: 0, down: null, lastOutage: null, picture: 'ok', bitrate: undefined },
     ],
     storage: { freeBytes: 5e9, usedBytes: 1e6, quotaBytes: null, full: false },
     clock: { source: 'system', synced: true },
@@ -51,13 +51,16 @@ export interface CoreConsole {
  * A console on a real evidence core: the recorder is the only part left out (status and pre-flight are the pure
  * functions the recorder uses, fed fixed inputs); everything the console writes goes to the real ledger.
  */
-export async function consoleOnCore(caDir: string, o: { log?: Logger; throttle?: ConsoleDeps['throttle']; now?: () => number } = {}): Promise<CoreConsole> {
+export async function consoleOnCore(
+  caDir: string,
+  o: { log?: Logger; throttle?: ConsoleDeps['throttle']; now?: () => number; sources?: Record<string, unknown>[]; cameraInterfaces?: string[] } = {},
+): Promise<CoreConsole> {
   const gw = makeGateway(caDir, {
     config: {
       time: { source: 'host' },
       console: CONSOLE,
       uplink: { broker: 'mqtts://127.0.0.1:1' },
-      recording: { segmentSeconds: 2, sources: [{ id: 'cam1', kind: 'camera', driver: 'sim', width: 320, height: 180, fps: 10 }, { id: 'mic1', kind: 'microphone', driver: 'sim' }] },
+      recording: { segmentSeconds: 2, sources: o.sources ?? [{ id: 'cam1', kind: 'camera', driver: 'sim', width: 320, height: 180, fps: 10 }, { id: 'mic1', kind: 'microphone', driver: 'sim' }] },
     },
   });
   const config = gw.config;
@@ -83,6 +86,8 @@ export async function consoleOnCore(caDir: string, o: { log?: Logger; throttle?:
   const deps: ConsoleDeps = {
     ...consoleDeps({ config, settings: config.console!, core, recorder, status: () => recorder.status(), queue, log, ...(o.now ? { now: o.now } : {}) }),
     ...(o.throttle ? { throttle: o.throttle } : {}),
+    // The camera search probes only the interfaces a test names (none by default): never the machine's real LAN.
+    cameras: cameraFinder(o.cameraInterfaces ?? []),
   };
   const server = new ConsoleServer(deps);
   await server.start();

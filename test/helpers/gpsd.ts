@@ -79,17 +79,34 @@ export interface NmeaFeed {
 export async function startNmeaFeed(opts: { position: FeedPosition; valid?: boolean; intervalMs?: number }): Promise<NmeaFeed> {
   let position = opts.position;
   let valid = opts.valid ?? true;
+  const feed = await startTcpFeed((s) => {
+    const timer = setInterval(() => s.write(nmeaCycle(new Date(), position, valid)), opts.intervalMs ?? 200);
+    return () => clearInterval(timer);
+  });
+  return { ...feed, setPosition: (p) => (position = p), setValid: (v) => (valid = v) };
+}
+
+export interface TcpFeed {
+  port: number;
+  connections(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP server playing a receiver for gpsd's tcp:// device: each connection is padded with text sentences (gpsd
+ * eats the first bytes while it detects the packet type), then handed to `stream`, which returns its own stop.
+ */
+export async function startTcpFeed(stream: (s: Socket) => () => void): Promise<TcpFeed> {
   let count = 0;
   const sockets = new Set<Socket>();
   const server: Server = createServer((s) => {
     count++;
     sockets.add(s);
     s.on('error', () => undefined);
-    // gpsd eats the first sentences while it detects the packet type: pad with harmless text sentences.
     s.write(nmea('GPTXT,01,01,02,recgw test feed').repeat(3));
-    const timer = setInterval(() => s.write(nmeaCycle(new Date(), position, valid)), opts.intervalMs ?? 200);
+    const stop = stream(s);
     s.on('close', () => {
-      clearInterval(timer);
+      stop();
       sockets.delete(s);
     });
   });
@@ -101,8 +118,6 @@ export async function startNmeaFeed(opts: { position: FeedPosition; valid?: bool
   if (!addr || typeof addr !== 'object') throw new Error('feed has no port');
   return {
     port: addr.port,
-    setPosition: (p) => (position = p),
-    setValid: (v) => (valid = v),
     connections: () => count,
     close: () =>
       new Promise<void>((resolve) => {

@@ -18,6 +18,8 @@ const BASE = { lat: 39.9087, lon: 116.3975 };
 /** A point `m` metres north of BASE (1° of latitude is about 111.2 km). */
 const north = (m: number): { lat: number; lon: number } => ({ lat: BASE.lat + m / 111_195, lon: BASE.lon });
 
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
 function captureLog(): { log: Logger; lines: { level: string; msg: string; kind?: string }[] } {
   const lines: { level: string; msg: string; kind?: string }[] = [];
   return { lines, log: createLogger('test', { level: 'debug', sink: (l) => lines.push(JSON.parse(l)) }) };
@@ -219,6 +221,51 @@ describe('gpsd client against a fake gpsd speaking garbage', () => {
     fake.dropClients();
     await dropped;
     await again;
+    c.stop();
+    await fake.close();
+  });
+
+  it('refuses a fix dated away from the clock at once (the last good fix with it), still passes its time to the GPS clock, warns once', async () => {
+    const fake = await startFakeGpsd();
+    const { log, lines } = captureLog();
+    const c = new GpsdClient({ address: fake.address, log, fixTimeToleranceMs: 5_000 });
+    const times: number[] = [];
+    c.on('time', (s) => times.push(s.offsetMs));
+    let peer: import('node:net').Socket | undefined;
+    fake.onConnection((s) => {
+      peer = s;
+      s.write('{"class":"VERSION","release":"fake","rev":"fake","proto_major":3,"proto_minor":14}\n');
+    });
+    const tpv = (offsetMs: number, lat = 31.2479): string =>
+      `{"class":"TPV","mode":3,"lat":${lat},"lon":121.5874,"time":"${new Date(Date.now() + offsetMs).toISOString()}"}\n`;
+    const good = next<GpsFix | null>(c, 'change', 5_000, (f) => f !== null);
+    c.start();
+    await next(c, 'connected', 5_000);
+    peer!.write(tpv(-200));
+    expect((await good)?.lat).toBe(31.2479);
+    // Seconds within the tolerance are still the position at the time.
+    const ok = next<GpsFix>(c, 'fix', 5_000);
+    peer!.write(tpv(4_000, 31.25));
+    expect((await ok).lat).toBe(31.25);
+
+    const lost = next(c, 'change', 5_000, (f) => f === null);
+    peer!.write(tpv(-1024 * 7 * 86_400_000) + tpv(-1024 * 7 * 86_400_000 + 1000) + tpv(-1024 * 7 * 86_400_000 + 2000));
+    await lost;
+    expect(c.fix()).toBeNull(); // not the refused fix, and not the good one before it either
+    await sleep(100);
+    expect(times).toHaveLength(5); // every fix's time reached the GPS clock, refused or not
+    expect(Math.abs(times[1]!)).toBeLessThan(5_000);
+    expect(Math.round(times[4]! / 86_400_000)).toBe(-1024 * 7); // 1024 weeks behind, as a rollover bug would be
+    expect(c.status().fixTime).toMatchObject({ toleranceMs: 5_000, refused: 3, refusing: { fixes: 3, lastFixTime: expect.stringMatching(/^20(06|07)-/) } });
+    const warns = lines.filter((l) => l.level === 'warn' && l.msg.startsWith('refusing GPS fixes'));
+    expect(warns).toHaveLength(1);
+    expect(warns[0]!.msg).toContain('19.6 years behind the gateway clock');
+
+    const back = next<GpsFix | null>(c, 'change', 5_000, (f) => f !== null);
+    peer!.write(tpv(0));
+    await back;
+    expect(c.status().fixTime).toMatchObject({ refused: 3, refusing: null });
+    expect(lines.some((l) => l.level === 'info' && l.msg.startsWith('a fix agrees with the gateway clock again'))).toBe(true);
     c.stop();
     await fake.close();
   });

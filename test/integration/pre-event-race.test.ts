@@ -15,7 +15,7 @@ import { cleanupTmp, makeCa, makeGateway, tmp } from '../helpers/fixtures.js';
 import { startEvidenceCore, type EvidenceCore } from '../../src/app/evidence-core.js';
 import { exportDevice } from '../../src/evidence/export.js';
 import type { SegmentManifest } from '../../src/evidence/types.js';
-import type { CaptureSource, CaptureSourceEvents, SegmentFile } from '../../src/hal/capture.js';
+import type { CaptureSource, CaptureSourceEvents, Outage, SegmentFile } from '../../src/hal/capture.js';
 import { HostClock } from '../../src/hal/clock.js';
 import { Recorder } from '../../src/recorder/recorder.js';
 import { SessionStore } from '../../src/recorder/session-store.js';
@@ -48,6 +48,10 @@ class FakeSource extends EventEmitter<CaptureSourceEvents> implements CaptureSou
 
   finish(seg: SegmentFile): void {
     this.emit('segment', seg);
+  }
+
+  explain(): Outage {
+    return { cause: 'stalled', words: '摄像机停止发送视频', technical: 'fake' };
   }
 }
 

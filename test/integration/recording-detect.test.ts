@@ -106,8 +106,8 @@ describe('detected interruptions: a covered camera and a silent microphone', () 
       return span;
     };
     // Whichever detector fires first names it: freezedetect (after 2 s) usually before the black (2 s + log margin).
-    const cam = check('cam1', 'camera-covered', /^(no picture \(black\)|picture frozen)$/);
-    const mic = check('mic1', 'device-fault', /^microphone silent$/);
+    const cam = check('cam1', 'camera-covered', /^(画面全黑（镜头可能被遮挡）|画面冻结（摄像机仍在发送，但画面不动）)$/);
+    const mic = check('mic1', 'device-fault', /^麦克风没有声音信号（可能已断开或损坏）$/);
     expect(started).toHaveLength(2);
 
     // The verifier: nothing is missing, so there is no gap to explain; the interruptions are in its session report.

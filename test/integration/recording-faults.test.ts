@@ -4,6 +4,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { cleanupTmp, makeCa, makeGateway, tmp } from '../helpers/fixtures.js';
 import { startGateway } from '../helpers/gateway-process.js';
 import { decryptSource, entries, exportDevice, manifests, mediaSeconds, pidsMatching, sleep, verify } from '../helpers/evidence.js';
@@ -63,6 +64,7 @@ describe('interruptions', () => {
     const p = makeGateway(ca.dir, { config: gatewayConfig() });
     const gw = await startGateway(p.configPath, p.config.control.socket);
     let killedAt: number | undefined;
+    let keptLog = '';
     try {
       await gw.call('session.start', { matter: 'sampling', caseRef: 'F-2', officers });
       await sleep(5000);
@@ -72,7 +74,15 @@ describe('interruptions', () => {
       for (const pid of pids) process.kill(pid, 'SIGKILL');
       await sleep(6000);
       const st = await gw.call<RecorderStatus>('status');
-      expect(st.sources.find((s) => s.id === 'cam1')).toMatchObject({ producing: true, restarts: 1 });
+      const cam1 = st.sources.find((s) => s.id === 'cam1')!;
+      expect(cam1).toMatchObject({ producing: true, restarts: 1, down: null });
+      // Up again, the status still says what happened last, and where ffmpeg's log of the failed run is kept.
+      expect(cam1.lastOutage).toMatchObject({ cause: 'killed', words: '录制摄像机的进程被系统终止（SIGKILL）', technical: 'ffmpeg was ended by SIGKILL' });
+      keptLog = cam1.lastOutage!.log!;
+      expect(keptLog.startsWith(join(p.config.stateDir, 'spool', 'cam1', 'failed-runs') + '/')).toBe(true);
+      expect(readFileSync(keptLog, 'utf8')).toContain('testsrc2');
+      // The journal says it too, with the same words and the log's place.
+      expect(gw.log()).toContain(keptLog);
       await gw.call('session.stop');
     } finally {
       expect(await gw.stop()).toBe(0);
@@ -84,7 +94,9 @@ describe('interruptions', () => {
     const dev = join(out, p.config.deviceId);
     const started = entries(dev).filter((e) => e.type === 'interruption.started');
     expect(started).toHaveLength(1);
-    expect(started[0]!.body).toMatchObject({ reason: 'device-fault', origin: 'detected', sources: ['cam1'] });
+    // The signed entry says what happened in words, with ffmpeg's status beside them; not the log's place.
+    expect(started[0]!.body).toMatchObject({ reason: 'device-fault', origin: 'detected', sources: ['cam1'], text: '录制摄像机的进程被系统终止（SIGKILL）', cause: 'killed', technical: 'ffmpeg was ended by SIGKILL' });
+    expect(JSON.stringify(started[0]!.body)).not.toContain(keptLog);
     const span = { start: Date.parse(started[0]!.body.start as string), end: Date.parse(entries(dev).find((e) => e.type === 'interruption.ended')!.body.end as string) };
     expect(Math.abs(span.start - killedAt!)).toBeLessThan(1500);
     expect(span.end - span.start).toBeGreaterThan(0);

@@ -143,8 +143,8 @@ describe('recgw run as a systemd service', () => {
       session: null,
       lackingStatement: [],
       sources: [
-        { id: 'cam1', kind: 'camera', wanted: true, running: false, producing: false, lastSegmentEnd: null, restarts: 3, down: { since: '', detail: 'no /dev/video0' }, picture: 'ok', bitrate: undefined },
-        { id: 'mic1', kind: 'microphone', wanted: true, running: true, producing: true, lastSegmentEnd: null, restarts: 0, down: null, picture: 'silent', bitrate: 64000 },
+        { id: 'cam1', kind: 'camera', wanted: true, running: false, producing: false, lastSegmentEnd: null, restarts: 3, down: { since: '', detail: 'ffmpeg exited with status 1: /dev/video0: No such file or directory', words: '摄像机已断开或找不到设备', log: '/spool/cam1/failed-runs/r.log' }, lastOutage: null, picture: 'ok', bitrate: undefined },
+        { id: 'mic1', kind: 'microphone', wanted: true, running: true, producing: true, lastSegmentEnd: null, restarts: 0, down: null, lastOutage: null, picture: 'silent', bitrate: 64000 },
       ],
       storage: { freeBytes: 10e6, usedBytes: 5e9, quotaBytes: null, full: true },
       clock: { source: 'rtc', synced: false },
@@ -156,7 +156,7 @@ describe('recgw run as a systemd service', () => {
     const h = healthSummary({ status, queue: { entries: 2, files: 1, bytes: 3e6, nextDeadlineMs: 1000 }, fs, previousFsErrors: 1, now: 2000 });
     expect(h).toMatchObject({ recording: 'idle', sources: [{ id: 'cam1', state: 'down' }, { id: 'mic1', state: 'silent' }], storage: { freeMB: 10, fsErrors: 3, lifetimeWrittenGB: 2000 } });
     expect(h.problems).toEqual([
-      'source cam1 down: no /dev/video0',
+      "source cam1 down: 摄像机已断开或找不到设备 (ffmpeg exited with status 1: /dev/video0: No such file or directory; ffmpeg's log: /spool/cam1/failed-runs/r.log)",
       'source mic1 silent',
       'storage full',
       'clock not synchronised (rtc)',

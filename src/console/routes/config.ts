@@ -76,35 +76,41 @@ function editor(ctx: Ctx, text: string, base: string): Html {
 <p><button type="submit" id="check-config">${ctx.t('cfg.check')}</button></p></form>`;
 }
 
+function previewPage(app: App, ctx: Ctx, c: Checked, status = 200): Reply {
+  const valid = !c.syntax && c.problems.length === 0;
+  const canApply = valid && c.changes.length > 0;
+  const message = c.syntax
+    ? { kind: 'error' as const, text: ctx.t('cfg.syntax', { line: c.syntax.line, column: c.syntax.column, message: c.syntax.message }) }
+    : c.problems.length
+      ? { kind: 'error' as const, text: ctx.t('cfg.invalid', { n: c.problems.length }) }
+      : { kind: 'success' as const, text: ctx.t('cfg.valid') };
+  const applyForm = !canApply
+    ? ''
+    : ctx.user?.role === 'admin'
+      ? h`<form method="post" action="/config/apply">${csrfField(ctx)}<input type="hidden" name="base" value="${c.base}"><input type="hidden" name="text" value="${c.text}">
+<button type="submit" id="apply-config">${ctx.t('cfg.apply')}</button></form>`
+      : h`<p class="warn">${ctx.t('cfg.adminOnly')}</p>`;
+  return app.page(
+    ctx,
+    ctx.t('nav.config'),
+    h`${c.warnings.map((w) => h`<div class="msg error">${w.key}: ${ctx.t(w.warning)}</div>`)}
+<h2>${ctx.t('cfg.diff')}</h2>${c.syntax ? '' : diffTable(ctx, c.changes)}${applyForm}
+${c.value !== undefined ? h`<h2>${ctx.t('cfg.fields')}</h2>${fieldRows(ctx, c.value, c.problems)}` : ''}
+<h2>${ctx.t('cfg.edit')}</h2>${editor(ctx, c.text, c.base)}`,
+    { status, message },
+  );
+}
+
+/** Check an edited config text and show the preview (diff, problems, apply button): also for edits made elsewhere (the camera finder). */
+export async function previewConfigText(app: App, ctx: Ctx, text: string): Promise<Reply> {
+  const c = await check(app.deps.config.file, text, new Date(app.now()));
+  return previewPage(app, ctx, c, c.syntax || c.problems.length ? 400 : 200);
+}
+
 export function configRoutes(app: App): Route[] {
   const file = (): string => app.deps.config.file;
   /** Applies run one at a time: two admins cannot both pass the "unchanged since" check with the same file. */
   let applying: Promise<unknown> = Promise.resolve();
-
-  const previewPage = (ctx: Ctx, c: Checked, status = 200): Reply => {
-    const valid = !c.syntax && c.problems.length === 0;
-    const canApply = valid && c.changes.length > 0;
-    const message = c.syntax
-      ? { kind: 'error' as const, text: ctx.t('cfg.syntax', { line: c.syntax.line, column: c.syntax.column, message: c.syntax.message }) }
-      : c.problems.length
-        ? { kind: 'error' as const, text: ctx.t('cfg.invalid', { n: c.problems.length }) }
-        : { kind: 'success' as const, text: ctx.t('cfg.valid') };
-    const applyForm = !canApply
-      ? ''
-      : ctx.user?.role === 'admin'
-        ? h`<form method="post" action="/config/apply">${csrfField(ctx)}<input type="hidden" name="base" value="${c.base}"><input type="hidden" name="text" value="${c.text}">
-<button type="submit" id="apply-config">${ctx.t('cfg.apply')}</button></form>`
-        : h`<p class="warn">${ctx.t('cfg.adminOnly')}</p>`;
-    return app.page(
-      ctx,
-      ctx.t('nav.config'),
-      h`${c.warnings.map((w) => h`<div class="msg error">${w.key}: ${ctx.t(w.warning)}</div>`)}
-<h2>${ctx.t('cfg.diff')}</h2>${c.syntax ? '' : diffTable(ctx, c.changes)}${applyForm}
-${c.value !== undefined ? h`<h2>${ctx.t('cfg.fields')}</h2>${fieldRows(ctx, c.value, c.problems)}` : ''}
-<h2>${ctx.t('cfg.edit')}</h2>${editor(ctx, c.text, c.base)}`,
-      { status, message },
-    );
-  };
 
   const apply = async (ctx: Ctx, submitted: string, base: string): Promise<{ status: number; c: Checked; applied: boolean; reason?: string; liveFailed?: string }> => {
     const run = applying.then(async () => {
@@ -150,8 +156,7 @@ ${c.value !== undefined ? h`<h2>${ctx.t('cfg.fields')}</h2>${fieldRows(ctx, c.va
       access: 'user',
       api: false,
       handle: async (ctx) => {
-        const c = await check(file(), text(ctx), new Date(app.now()));
-        return previewPage(ctx, c, c.syntax || c.problems.length ? 400 : 200);
+        return previewConfigText(app, ctx, text(ctx));
       },
     },
     {
@@ -165,7 +170,7 @@ ${c.value !== undefined ? h`<h2>${ctx.t('cfg.fields')}</h2>${fieldRows(ctx, c.va
           // Start again from the file as it is now; the technician's text stays in the editor.
           return app.page(ctx, ctx.t('nav.config'), editor(ctx, r.c.text, r.c.base), { status: 409, message: { kind: 'error', text: ctx.t('cfg.changedMeanwhile') } });
         }
-        if (!r.applied) return previewPage(ctx, r.c, r.status);
+        if (!r.applied) return previewPage(app, ctx, r.c, r.status);
         const restart = r.c.changes.filter((c) => c.restart).map((c) => c.key);
         const live = r.c.changes.filter((c) => !c.restart).map((c) => c.key);
         return app.page(

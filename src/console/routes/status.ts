@@ -6,6 +6,8 @@ import type { ConsoleStatus } from '../deps.js';
 import type { CheckResult } from '../../recorder/preflight.js';
 import type { Key } from '../i18n.js';
 import { csrfField } from './auth.js';
+import { readFile } from 'node:fs/promises';
+import type { Reply } from '../http.js';
 
 const mb = (b: number): string => `${(b / 1e6).toFixed(0)} MB`;
 const yes = (ctx: Ctx, ok: boolean, good: Key = 'word.yes', bad: Key = 'word.no'): Html =>
@@ -29,8 +31,43 @@ function sources(ctx: Ctx, st: ConsoleStatus): Html {
 ${st.sources.map(
   (s) => h`<tr class="${s.down ? 'bad' : ''}"><td>${s.id}</td><td>${ctx.t(s.kind === 'camera' ? 'kind.camera' : 'kind.microphone')}</td>
 <td>${yes(ctx, s.running)}</td><td>${s.wanted ? yes(ctx, s.producing) : '–'}</td><td>${s.picture}</td><td class="num">${s.restarts}</td>
-<td>${s.lastSegmentEnd ?? '–'}</td><td>${s.down ? `${s.down.since}: ${s.down.detail}` : ''}</td></tr>`,
+<td>${s.lastSegmentEnd ?? '–'}</td><td>${problem(ctx, s)}</td></tr>`,
 )}</tbody></table>`;
+}
+
+/** What stopped a source (now, or last time), in words, with ffmpeg's detail and a link to its kept log. */
+function problem(ctx: Ctx, s: ConsoleStatus['sources'][number]): Html {
+  const o = s.lastOutage;
+  if (!o) return h``;
+  const link = o.log ? h` <a href="/source-log?source=${encodeURIComponent(s.id)}">${ctx.t('ov.ffmpegLog')}</a>` : '';
+  return h`<span class="${s.down ? 'bad' : ''}">${s.down ? '' : h`${ctx.t('ov.lastOutage')} `}${o.at}: ${o.words}</span><br><span class="mono">${o.technical}</span>${link}`;
+}
+
+/** The largest part of a kept log the console shows (the newest end of it). */
+const LOG_VIEW_BYTES = 64 * 1024;
+
+/** The kept ffmpeg log of a source's last outage: the path comes from the gateway's own status, never the request. */
+async function sourceLog(app: App, ctx: Ctx): Promise<Reply> {
+  const id = ctx.url.searchParams.get('source') ?? '';
+  const st = await app.deps.status.status();
+  const o = st.sources.find((x) => x.id === id)?.lastOutage;
+  let text: string;
+  try {
+    if (!o?.log) throw new Error('no log');
+    const all = await readFile(o.log);
+    text = all.subarray(Math.max(0, all.length - LOG_VIEW_BYTES)).toString('utf8');
+  } catch {
+    return app.page(ctx, ctx.t('ov.ffmpegLog'), h`<p>${ctx.t('ov.noFfmpegLog', { source: id })}</p>`);
+  }
+  return app.page(ctx, `${ctx.t('ov.ffmpegLog')} · ${id}`, h`<p>${o.at}: ${o.words}</p><p class="mono">${o.technical}</p><p class="mono">${o.log}</p><pre id="ffmpeg-log">${text}</pre>`);
+}
+
+/** Fixes the gpsd client refuses for their time (src/hal/gps/fix-time.ts), while it does. */
+export function refusedFixes(ctx: Ctx, r: Record<string, unknown> | undefined): Html | '' {
+  if (!r || typeof r.offsetMs !== 'number') return '';
+  const seconds = Math.round(Math.abs(r.offsetMs) / 1000).toLocaleString('en');
+  const text = ctx.t('ov.fixRefusedDetail', { since: String(r.since), fixTime: String(r.lastFixTime), seconds, count: Number(r.fixes) });
+  return h`<dt>${ctx.t('ov.fixRefused')}</dt><dd class="bad" id="gps-refused">${text}</dd>`;
 }
 
 function health(ctx: Ctx, st: ConsoleStatus): Html {
@@ -52,7 +89,7 @@ function health(ctx: Ctx, st: ConsoleStatus): Html {
     st.gps
       ? h`<dt>${ctx.t('ov.fix')}</dt><dd>${st.gps.lat.toFixed(5)}, ${st.gps.lon.toFixed(5)} (${st.gps.mode}D)</dd><dt>${ctx.t('ov.time')}</dt><dd>${st.gps.time}</dd>`
       : h`<dt>${ctx.t('ov.fix')}</dt><dd>${ctx.t('ov.noFix')}</dd>`
-  }${gpsd ? h`<dt>gpsd</dt><dd>${yes(ctx, gpsd.connected === true, 'word.connected', 'word.disconnected')}</dd>` : ''}</dl></div>
+  }${gpsd ? h`<dt>gpsd</dt><dd>${yes(ctx, gpsd.connected === true, 'word.connected', 'word.disconnected')}</dd>` : ''}${refusedFixes(ctx, obj(obj(gpsd?.fixTime)?.refusing))}</dl></div>
 <div class="card"><h2>${ctx.t('ov.broker')}</h2><dl>${
     up
       ? h`<dt>${ctx.t('ov.link')}</dt><dd id="broker-link">${yes(ctx, up.connected === true, 'word.connected', 'word.disconnected')}</dd>
@@ -66,7 +103,7 @@ function health(ctx: Ctx, st: ConsoleStatus): Html {
 
 /** Serial devices (panel, UPS, PTZ) as the gateway reports them: shown as they are, key by key. */
 function devices(ctx: Ctx, st: ConsoleStatus): Html {
-  const parts = (['panel', 'ups', 'ptz'] as const).filter((k) => st[k] !== undefined);
+  const parts = (['panel', 'ups', 'ptz', 'onvif'] as const).filter((k) => st[k] !== undefined);
   if (parts.length === 0) return h``;
   return h`<div class="card"><h2>${ctx.t('ov.devices')}</h2><dl>${parts.map((k) => h`<dt>${k}</dt><dd class="mono">${JSON.stringify(st[k]).slice(0, 300)}</dd>`)}</dl></div>`;
 }
@@ -74,7 +111,7 @@ function devices(ctx: Ctx, st: ConsoleStatus): Html {
 function checksTable(ctx: Ctx, checks: CheckResult[]): Html {
   return h`<table id="checks"><thead><tr><th>${ctx.t('col.check')}</th><th>${ctx.t('col.result')}</th><th>${ctx.t('col.detail')}</th></tr></thead><tbody>
 ${checks.map(
-  (c) => h`<tr class="${c.ok ? '' : 'bad'}" data-check="${c.check}"><td>${ctx.t(`check.${c.check}` as Key)}</td><td>${yes(ctx, c.ok, 'word.pass', 'word.fail')}</td><td>${ctx.lang === 'en' || !c.zh ? c.detail : c.zh}</td></tr>`,
+  (c) => h`<tr class="${c.ok ? (c.warning ? 'warn' : '') : 'bad'}" data-check="${c.check}"><td>${ctx.t(`check.${c.check}` as Key)}</td><td>${c.ok && c.warning ? ctx.t('word.warning') : yes(ctx, c.ok, 'word.pass', 'word.fail')}</td><td>${ctx.lang === 'en' || !c.zh ? c.detail : c.zh}</td></tr>`,
 )}</tbody></table>`;
 }
 
@@ -92,6 +129,7 @@ export function statusRoutes(app: App): Route[] {
       },
     },
     { method: 'GET', path: '/api/status', access: 'user', api: true, handle: async () => ({ kind: 'json', body: await app.deps.status.status() }) },
+    { method: 'GET', path: '/source-log', access: 'user', api: false, handle: (ctx) => sourceLog(app, ctx) },
     {
       method: 'GET',
       path: '/selftest',
@@ -113,7 +151,7 @@ export function statusRoutes(app: App): Route[] {
           ctx,
           ctx.t('nav.selftest'),
           h`${checksTable(ctx, checks)}<form method="post" action="/selftest">${csrfField(ctx)}<button type="submit" id="run-selftest">${ctx.t('self.again')}</button></form>`,
-          { message: { kind: ok ? 'success' : 'error', text: ctx.t(ok ? 'self.allOk' : 'self.someFailed') } },
+          { message: { kind: ok ? (checks.some((c) => c.warning) ? 'info' : 'success') : 'error', text: ctx.t(ok ? (checks.some((c) => c.warning) ? 'self.warnings' : 'self.allOk') : 'self.someFailed') } },
         );
       },
     },

@@ -12,7 +12,7 @@ import { closeSync, openSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SourceConfig } from '../../config/types.js';
-import type { CaptureSource, CaptureSourceEvents } from '../capture.js';
+import type { CaptureSource, CaptureSourceEvents, Outage } from '../capture.js';
 import { RecgwError, describe } from '../../util/errors.js';
 import { silentLogger, type Logger } from '../../util/log.js';
 import { LOG_FILE, buildFfmpegCommand } from './args.js';
@@ -20,6 +20,8 @@ import { markActive, markEmitted, markInactive } from './registry.js';
 import { createRunDir, removeRun, writeRunInfo, type RunInfo } from './run-dir.js';
 import { signalRun } from './proc.js';
 import { RunWatcher } from './watch.js';
+import { explainDamaged, explainExit, explainStall } from './explain.js';
+import { keepFailedLog } from './failed-logs.js';
 
 export interface FfmpegSourceOptions {
   config: SourceConfig;
@@ -78,6 +80,10 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
 
   get bitrate(): number | undefined {
     return this.run?.watcher.bitrate ?? this.lastBitrate;
+  }
+
+  explain(problem: { stalledSeconds: number } | { damaged: string }): Outage {
+    return 'damaged' in problem ? explainDamaged(this.o.config, problem.damaged) : explainStall(this.o.config, problem.stalledSeconds);
   }
 
   /** The current (or last) run's folder, for diagnostics and tests. */
@@ -255,14 +261,14 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
         requested: run.requested,
         ...(drift ? { anchorDriftMs: { min: Math.round(drift.min), max: Math.round(drift.max) } } : {}),
       });
-      this.emit('exit', {
-        sourceId: this.id,
-        runId: run.runId,
-        code,
-        signal,
-        logTail: run.watcher.logTailText,
-        requested: run.requested,
-      });
+      const logTail = run.watcher.logTailText;
+      // A failed run's log outlives its folder, for the technician (recgw status, the console, the journal).
+      const outage: Outage | undefined = run.requested ? undefined : explainExit(this.o.config, { code, signal, logTail });
+      if (outage) {
+        const kept = await keepFailedLog(join(this.o.spoolDir, this.id), run.runId, join(run.runDir, LOG_FILE), this.log);
+        if (kept) outage.log = kept;
+      }
+      this.emit('exit', { sourceId: this.id, runId: run.runId, code, signal, logTail, requested: run.requested, ...(outage ? { outage } : {}) });
     }
     // Every segment was handed over above; those the recorder already took leave the folder removable.
     await this.removeEnded();

@@ -74,8 +74,9 @@ export class RunWatcher {
     return this.seconds > 0 ? this.bytes / this.seconds : undefined;
   }
 
+  /** Every line kept (40): an encoder's closing statistics alone can fill a dozen lines after the error. */
   get logTailText(): string {
-    return this.logTail.tail();
+    return this.logTail.tail(40);
   }
 
   /** The anchor's drift as later segments saw it (ms), for the run's end-of-run log line. */

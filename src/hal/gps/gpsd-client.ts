@@ -1,7 +1,8 @@
 /**
  * A client for gpsd's JSON protocol over TCP (node:net; the npm gpsd packages do not build). It asks gpsd to
  * stream reports (`?WATCH={"enable":true,"json":true};`), keeps the latest usable TPV as a GpsFix for manifests,
- * and measures GPS time against the local wall clock for the GPS clock monitor.
+ * and measures GPS time against the local wall clock for the GPS clock monitor. A fix whose time is further from
+ * the wall clock than the tolerance is refused (fix-time.ts): not a fix for manifests, logged once per episode.
  *
  * Robustness is the point: gpsd may not be running yet, may restart, and a broken receiver or a stranger on the
  * port may send anything. The client reconnects with backoff (1 s doubling to 30 s), ignores bad lines (logged once
@@ -11,6 +12,7 @@ import { EventEmitter } from 'node:events';
 import { Socket } from 'node:net';
 import type { GpsFix } from '../../evidence/types.js';
 import { silentLogger, type Logger } from '../../util/log.js';
+import { DEFAULT_FIX_TIME_TOLERANCE_MS, FixTimeCheck, type FixTimeStatus } from './fix-time.js';
 
 /** One comparison of GPS time with the local wall clock, taken when a TPV with a fix arrives. */
 export interface GpsTimeSample {
@@ -25,11 +27,11 @@ export interface GpsTimeSample {
 }
 
 export interface GpsdClientEvents {
-  /** Every accepted fix (mode 2 or 3, with time), as it arrives. */
+  /** Every accepted fix (mode 2 or 3, with a time that agrees with the wall clock), as it arrives. */
   fix: [GpsFix];
   /** Having a fix changed: a fix was acquired (the fix) or lost (null: a no-fix TPV, or no fix for maxFixAgeMs). */
   change: [GpsFix | null];
-  /** A GPS-time sample, with every accepted fix. */
+  /** A GPS-time sample, with every fix that has a time, refused or not (the GPS clock judges the offset itself). */
   time: [GpsTimeSample];
   /** gpsd answered (its VERSION banner arrived). */
   connected: [{ release: string }];
@@ -43,6 +45,9 @@ export interface GpsdClientOptions {
   log?: Logger;
   /** A fix older than this (by receipt, monotonic) no longer counts. Default 10 s. */
   maxFixAgeMs?: number;
+  /** A fix whose time differs from the wall clock at receipt by more than this is refused (config
+   * gps.fixTimeToleranceMs, never below time.maxOffsetMs). Default 5 s. */
+  fixTimeToleranceMs?: number;
   /** Reconnect delay, doubling from min to max. Defaults 1 s and 30 s. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -66,6 +71,8 @@ export interface GpsdStatus {
   lastError?: string;
   /** Ignored input by kind, since construction. */
   badLines: Partial<Record<BadLineKind, number>>;
+  /** Fixes refused for their time: the tolerance, how many, and the current episode. */
+  fixTime: FixTimeStatus;
 }
 
 const WATCH = '?WATCH={"enable":true,"json":true};\n';
@@ -158,6 +165,7 @@ export class GpsdClient extends EventEmitter<GpsdClientEvents> {
   /** Whether listeners were last told "fix" by 'change' (so that acquired/lost alternate). */
   private announced = false;
   private readonly badCounts: Partial<Record<BadLineKind, number>> = {};
+  private readonly fixTime: FixTimeCheck;
 
   constructor(private readonly opts: GpsdClientOptions) {
     super();
@@ -172,6 +180,7 @@ export class GpsdClient extends EventEmitter<GpsdClientEvents> {
     this.wall = opts.wallClock ?? Date.now;
     this.mono = opts.monotonic ?? (() => performance.now());
     this.backoffMs = this.minBackoffMs;
+    this.fixTime = new FixTimeCheck(opts.fixTimeToleranceMs ?? DEFAULT_FIX_TIME_TOLERANCE_MS, this.log, { gpsd: opts.address });
   }
 
   /** The latest fix, or null: none yet, the last report said no fix, or it is older than maxFixAgeMs. */
@@ -189,6 +198,7 @@ export class GpsdClient extends EventEmitter<GpsdClientEvents> {
       fix: this.fix(),
       ...(!this.answered && this.lastError ? { lastError: this.lastError } : {}),
       badLines: { ...this.badCounts },
+      fixTime: this.fixTime.status(),
     };
   }
 
@@ -215,6 +225,7 @@ export class GpsdClient extends EventEmitter<GpsdClientEvents> {
     this.announced = false;
     this.buffer = '';
     this.skippingLongLine = false;
+    this.fixTime.reset('the gpsd client stopped');
   }
 
   private connect(): void {
@@ -254,6 +265,7 @@ export class GpsdClient extends EventEmitter<GpsdClientEvents> {
     this.answered = false;
     if (wasAnswered) {
       const reason = this.lastError ?? 'connection closed';
+      this.fixTime.reset('the connection to gpsd ended');
       this.log.warn('lost the connection to gpsd; reconnecting', { gpsd: this.opts.address, reason });
       this.emit('disconnected', { reason });
     } else {
@@ -353,10 +365,16 @@ export class GpsdClient extends EventEmitter<GpsdClientEvents> {
         return;
       case 'fix': {
         const at = this.mono();
+        // Refused fixes are time samples too: with time.source "gps" that is how the clock learns it disagrees.
+        this.emit('time', { offsetMs: r.timeMs - receivedWall, gpsTime: r.fix.time, receivedAt: at, mode: r.fix.mode === 3 ? 3 : 2 });
+        if (!this.fixTime.check(r.fix.time, r.timeMs, receivedWall).ok) {
+          // The position at some other time: forget the last good fix too, or it would stand in for up to maxFixAgeMs.
+          this.drop('the fix time disagrees with the gateway clock');
+          return;
+        }
         this.latest = { fix: r.fix, at };
         this.armStaleTimer();
         this.emit('fix', r.fix);
-        this.emit('time', { offsetMs: r.timeMs - receivedWall, gpsTime: r.fix.time, receivedAt: at, mode: r.fix.mode === 3 ? 3 : 2 });
         if (!this.announced) {
           this.announced = true;
           this.log.info('GPS fix acquired', { mode: r.fix.mode, eph: r.fix.eph });

@@ -1,0 +1,47 @@
+/**
+ * Keeps the ffmpeg log of each run that ended without being asked to, after the run's folder is removed:
+ * `<spoolDir>/<sourceId>/failed-runs/<runId>.log`, its last 256 KiB, the newest KEEP of them. A technician reads
+ * the cause there (the interruption entry names the file), and `recgw status` and the console point at it.
+ */
+import { copyFile, mkdir, open, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../../util/log.js';
+import { describe } from '../../util/errors.js';
+
+export const FAILED_RUNS_DIR = 'failed-runs';
+const KEEP = 20;
+const TAIL_BYTES = 256 * 1024;
+
+/** Copy the end of `logPath` for run `runId`; returns the copy's path, or undefined when there was nothing to keep. */
+export async function keepFailedLog(sourceDir: string, runId: string, logPath: string, log: Logger): Promise<string | undefined> {
+  const dir = join(sourceDir, FAILED_RUNS_DIR);
+  const target = join(dir, `${runId}.log`);
+  try {
+    await mkdir(dir, { recursive: true });
+    const fh = await open(logPath, 'r');
+    try {
+      const size = (await fh.stat()).size;
+      if (size <= TAIL_BYTES) {
+        await copyFile(logPath, target);
+      } else {
+        const buf = Buffer.alloc(TAIL_BYTES);
+        await fh.read(buf, 0, TAIL_BYTES, size - TAIL_BYTES);
+        const out = await open(target, 'w');
+        try {
+          await out.writeFile(buf);
+        } finally {
+          await out.close();
+        }
+      }
+    } finally {
+      await fh.close();
+    }
+    // runIds sort by time: the oldest go first.
+    const old = (await readdir(dir)).filter((n) => n.endsWith('.log')).sort().slice(0, -KEEP);
+    for (const n of old) await rm(join(dir, n), { force: true });
+    return target;
+  } catch (err) {
+    log.warn("could not keep the failed run's ffmpeg log", { runId, err: describe(err) });
+    return undefined;
+  }
+}
