@@ -45,15 +45,13 @@ export interface HeldLock {
  */
 export function acquireFolderLock(file: string, refusal: LockRefusal): HeldLock {
   const dir = dirname(file);
-  if (!existsSync(dir)) {
-    if (refusal.missing) throw new RecgwError('config', refusal.missing);
-    mkdirSync(dir, { recursive: true });
-  }
+  if (!existsSync(dir) && refusal.missing) throw new RecgwError('config', refusal.missing);
   let fd: number;
   try {
+    mkdirSync(dir, { recursive: true });
     fd = openSync(file, 'a+', 0o644);
   } catch (err) {
-    throw new RecgwError('config', `cannot open the lock file ${file} (${describe(err)}): run as the user that owns ${dirname(file)} (the service's user), or fix its owner`, {
+    throw new RecgwError('config', `cannot open the lock file ${file} (${describe(err)}): run as the user that owns ${dir} (the service's user), or fix its owner`, {
       cause: err,
     });
   }
