@@ -75,7 +75,7 @@ if [ $MODE = gateway ]; then
   STATE=/var/lib/recgw
   DEVICE_GROUPS=(video audio dialout gpio)
   EXAMPLE_FILE="$SRC/config/$EXAMPLE.json"
-  PKGS=(ffmpeg openssl ca-certificates build-essential python3 sqlite3 curl xz-utils)
+  PKGS=(ffmpeg openssl ca-certificates build-essential python3 sqlite3 curl xz-utils fonts-wqy-microhei)
 else
   SVC_USER=recgw-receiver
   UNIT=recgw-receiver.service
@@ -227,7 +227,7 @@ fi
 say "building"
 (cd "$STAGE" && npm run --silent build) || die "the build failed; nothing was changed in $APP"
 (cd "$STAGE" && npm prune --omit=dev --no-audit --no-fund --loglevel=error >&2) || die "npm prune failed; nothing was changed in $APP"
-(cd "$STAGE" && node -e "const D = require('better-sqlite3'); new D(':memory:').close()") ||
+(cd "$STAGE" && node -e "const D = require('better-sqlite3'); new D(':memory:').close(); require('fs-ext')") ||
   die "the native modules do not load with Node $(node -v) (built for another Node or architecture?); nothing was changed in $APP"
 node "$STAGE/bin/recgw.js" --version >/dev/null || die "the built recgw does not run; nothing was changed in $APP"
 chown -R 0:0 "$STAGE"

@@ -19,8 +19,8 @@ if ! node -e "const [a,b]=process.versions.node.split('.').map(Number); process.
   exit 2
 fi
 
-# build-essential and python3: better-sqlite3 and epoll (onoff) compile from source with node-gyp.
-# fonts-wqy-microhei: the time, device and case drawn on the picture (CJK and Latin in one font).
+# build-essential and python3: better-sqlite3, fs-ext (the state folder lock) and epoll (onoff) compile from source
+# with node-gyp. fonts-wqy-microhei: the time, device and case drawn on the picture (CJK and Latin in one font).
 pkgs=(ffmpeg openssl build-essential python3 fonts-wqy-microhei)
 [ $want_tests = 1 ] && pkgs+=(mosquitto mosquitto-clients gpsd gpsd-clients socat chromium systemd)
 # ip netns: the ONVIF discovery test puts its camera on a second host (a network namespace).

@@ -34,6 +34,9 @@ import { openGpio, type GpioBackend, type SimGpioBackend } from '../hal/gpio/ind
 import { startIndicators, type Indicators } from '../indicators/index.js';
 import type { UploadQueue } from '../uplink/queue.js';
 import { identityPaths } from '../pki/identity.js';
+import type { HeldLock } from '../state/folder-lock.js';
+import { lockStateFolder } from './state-lock.js';
+import { startOrUndo } from '../util/lifecycle.js';
 import { VERSION } from '../version.js';
 
 export interface GatewayOptions {
@@ -43,9 +46,12 @@ export interface GatewayOptions {
   clock?: ClockMonitor;
   battery?: BatteryMonitor;
   gps?: GpsProvider;
+  /** The state folder's lock when the caller took it first (`recgw run`, before loading these modules); released at stop. */
+  lock?: HeldLock;
 }
 
 export class Gateway {
+  private lock: HeldLock | undefined;
   private core: EvidenceCore | undefined;
   private recorder: Recorder | undefined;
   private control: ControlServer | undefined;
@@ -85,17 +91,14 @@ export class Gateway {
 
   /** Start every part in order; when one fails, stop what started (so nothing keeps the process alive) and rethrow. */
   async start(): Promise<void> {
-    try {
-      await this.startParts();
-    } catch (err) {
-      await this.stop();
-      throw err;
-    }
+    await startOrUndo(() => this.startParts(), () => this.stop());
   }
 
   private async startParts(): Promise<void> {
     const { config, log } = this;
     const now = this.opts.now ?? Date.now;
+    // Before anything reads or writes the state folder: a second gateway on it would take over the first's session.
+    this.lock = this.opts.lock ?? lockStateFolder(config.stateDir);
     const core = await startEvidenceCore(config, log, () => new Date(now()));
     this.core = core;
     const unclean = kvGet(core.db, 'service.running') === '1';
@@ -304,6 +307,8 @@ export class Gateway {
       kvSet(this.core.db, 'service.running', '0');
     });
     await step('evidence core', () => this.core?.stop());
+    await step('state folder lock', () => this.lock?.release());
+    this.lock = undefined;
   }
 }
 

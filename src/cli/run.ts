@@ -1,7 +1,7 @@
 /** `recgw run --config FILE`: the gateway in the foreground until SIGTERM or SIGINT. */
 import { loadConfig } from '../config/load.js';
 import { tuneHeapForBursts } from '../app/service-env.js';
-import { Gateway } from '../app/gateway.js';
+import { lockStateFolder } from '../app/state-lock.js';
 import { systemdNotifier } from '../app/systemd.js';
 import { startHealthLog } from '../app/health.js';
 import { createLogger, type Logger } from '../util/log.js';
@@ -14,12 +14,15 @@ const USAGE = 'recgw run --config FILE';
 export async function runCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, { config: { type: 'string' } }, USAGE);
   const config = loadConfig(required(values.config, '--config', USAGE));
+  // First, and before the gateway's modules load: a second gateway on this state folder is refused at once.
+  const lock = lockStateFolder(config.stateDir);
+  const { Gateway } = await import('../app/gateway.js');
   tuneHeapForBursts();
   const log = createLogger('recgw');
   const systemd = systemdNotifier({ log: log.child('systemd') });
   // Listen from the start: a SIGTERM while starting (systemd stopping a slow start) waits for the start, then stops cleanly.
   const signalled = untilSignal(log);
-  const gw = new Gateway(config, log);
+  const gw = new Gateway(config, log, { lock });
   try {
     await gw.start();
   } catch (err) {

@@ -3,53 +3,27 @@
  * be the agency's (src/pki/encryption-cert.ts) under the CA in `agency.caCert`. `recgw config check`, the gateway's
  * start and the console's config editor all refuse a config whose files fail here, with the same messages.
  */
-import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { splitPemBundle } from '../pki/certs.js';
 import { checkEncryptionCert, issuesText, issuesTextZh, type EncryptionCert } from '../pki/encryption-cert.js';
-import { RecgwError, isENOENT } from '../util/errors.js';
+import { RecgwError } from '../util/errors.js';
 import type { ConfigProblem } from './problems.js';
+import { CA, ENC, readConfigFile } from './files.js';
 
 export interface AgencyPaths {
   caCert: string;
   encryptionCert: string;
 }
 
-type Read = { ok: true; text: string } | { ok: false; problem: ConfigProblem };
-
-/** Certificates are a few KiB; anything far larger is not one (and /dev/zero must not be read to the end). */
-const MAX_BYTES = 1 << 20;
-
-function readFor(key: string, path: string, what: { en: string; zh: string }): Read {
-  try {
-    // Checked before reading: the console's editor can name any path, and reading a pipe would never return.
-    const st = statSync(path);
-    if (!st.isFile() || st.size > MAX_BYTES) {
-      const why = st.isFile() ? { en: `is ${st.size} bytes, too large for a certificate`, zh: `有 ${st.size} 字节，不可能是证书` } : { en: 'is not a regular file', zh: '不是普通文件' };
-      return { ok: false, problem: { key, message: `${path} ${why.en}: give ${what.en}`, zh: `${path} ${why.zh}：请提供${what.zh}` } };
-    }
-    return { ok: true, text: readFileSync(path, 'utf8') };
-  } catch (err) {
-    if (isENOENT(err)) {
-      return { ok: false, problem: { key, message: `${path} does not exist: give ${what.en}`, zh: `${path} 不存在：请提供${what.zh}` } };
-    }
-    const m = (err as Error).message;
-    return { ok: false, problem: { key, message: `cannot read ${path} (${m}): give ${what.en} the service can read`, zh: `无法读取 ${path}（${m}）：请提供服务可读取的${what.zh}` } };
-  }
-}
-
-const CA = { en: 'the agency CA certificate (ca.pem)', zh: '执法机构 CA 证书（ca.pem）' };
-const ENC = { en: "the agency's encryption certificate (agency-enc.pem)", zh: '执法机构的加密证书（agency-enc.pem）' };
-
 /** The encryption certificate, or the problems (keyed as the config names them) that keep the gateway from using it. */
 export function agencyEncryptionCert(agency: AgencyPaths, at: Date): { ok: true; cert: EncryptionCert } | { ok: false; problems: ConfigProblem[] } {
-  const ca = readFor('agency.caCert', agency.caCert, CA);
+  const ca = readConfigFile('agency.caCert', agency.caCert, CA);
   if (!ca.ok) return { ok: false, problems: [ca.problem] };
   const caPems = splitPemBundle(ca.text);
   if (caPems.length === 0) {
     return { ok: false, problems: [{ key: 'agency.caCert', message: `${agency.caCert} holds no PEM certificate: give ${CA.en}`, zh: `${agency.caCert} 中没有 PEM 证书：请提供${CA.zh}` }] };
   }
-  const enc = readFor('agency.encryptionCert', agency.encryptionCert, ENC);
+  const enc = readConfigFile('agency.encryptionCert', agency.encryptionCert, ENC);
   if (!enc.ok) return { ok: false, problems: [enc.problem] };
   const c = checkEncryptionCert(enc.text, caPems, at);
   if (c.ok) return c;

@@ -5,6 +5,7 @@ import { Ajv } from 'ajv';
 import { configInvalid, problemsOf, readJsonConfig, type ConfigProblem } from '../config/load.js';
 import { SHARE_GROUP } from '../uplink/wire.js';
 import { RECEIVER_NAME_PATTERN, receiverNameProblem } from '../pki/names.js';
+import { CA, ENC, readConfigFile, type FileRole } from '../config/files.js';
 
 export interface ReceiverConfig {
   file: string;
@@ -110,3 +111,30 @@ export function parseReceiverConfig(obj: unknown, file: string): ReceiverConfig 
 }
 
 export const loadReceiverConfig = (file: string): ReceiverConfig => parseReceiverConfig(readJsonConfig(file), file);
+
+/** Each file a receiver config names: its key there, its path, and what it should be. */
+function receiverFiles(c: ReceiverConfig): { key: string; path: string; what: FileRole }[] {
+  const role = (en: string, zh: string): FileRole => ({ en, zh });
+  return [
+    { key: 'tls.cert', path: c.tls.cert, what: role(`this receiver's client certificate (\`recgw ca receiver-cert --name ${c.name}\` writes it)`, `本接收端的客户端证书（由 recgw ca receiver-cert 生成）`) },
+    { key: 'tls.key', path: c.tls.key, what: role("this receiver's client key (written with its certificate)", '本接收端的客户端私钥（与证书一同生成）') },
+    { key: 'agency.caCert', path: c.agency.caCert, what: CA },
+    { key: 'agency.receiptKey', path: c.agency.receiptKey, what: role("the agency's receipt signing key (receipt-key.pem)", '执法机构的回执签名私钥（receipt-key.pem）') },
+    { key: 'agency.receiptCert', path: c.agency.receiptCert, what: role("the agency's receipt certificate (receipt.pem)", '执法机构的回执证书（receipt.pem）') },
+    { key: 'agency.logKey', path: c.agency.logKey, what: role("the agency log's checkpoint key (log-key.pem)", '执法机构日志的检查点私钥（log-key.pem）') },
+    { key: 'agency.logCert', path: c.agency.logCert, what: role("the agency log's certificate (log.pem)", '执法机构日志证书（log.pem）') },
+    ...c.agency.encryptionCerts.map((path, i) => ({ key: `agency.encryptionCerts[${i}]`, path, what: ENC })),
+    ...(c.agency.crl ? [{ key: 'agency.crl', path: c.agency.crl, what: role("the agency CA's CRL (crl.pem; `recgw ca crl` issues it)", '执法机构 CA 的证书吊销列表（crl.pem）') }] : []),
+  ];
+}
+
+/**
+ * The files of a receiver config that are missing or unreadable, each named with its key: checked before the
+ * receiver starts and by `recgw config check`, so a missing file is a config error (exit 2), not a stack trace.
+ */
+export function receiverFileProblems(c: ReceiverConfig): ConfigProblem[] {
+  return receiverFiles(c).flatMap(({ key, path, what }) => {
+    const r = readConfigFile(key, path, what);
+    return r.ok ? [] : [r.problem];
+  });
+}

@@ -4,19 +4,18 @@
  * in the order they came (in-order.ts), each acknowledged to the broker (PUBACK) at most one message ahead.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
-import { createPublicKey } from 'node:crypto';
 import mqtt, { type MqttClient, type IPublishPacket } from 'mqtt';
 import type { Db } from '../state/db.js';
-import { KeySigner } from '../evidence/signer.js';
-import { checkCertificate, parseCertificate, splitPemBundle } from '../pki/certs.js';
-import { loadPrivateKey } from '../pki/keys.js';
-import { ROLE_RECEIPT, ROLE_RECEIVER } from '../pki/ca.js';
-import { RecgwError, describe } from '../util/errors.js';
+import { describe } from '../util/errors.js';
+import { startOrUndo } from '../util/lifecycle.js';
 import type { Logger } from '../util/log.js';
 import { endClient, mqttTlsOptions, noDelay, reportFlapping, subscribeOnConnect } from '../uplink/link.js';
 import { decodeChunk, decodeEntries, decodeHello, parseTopic, topics, type StateMessage } from '../uplink/wire.js';
 import type { Receipt } from '../evidence/receipt.js';
 import type { ReceiverConfig } from './config.js';
+import { loadReceiverKeys } from './keys.js';
+import type { HeldLock } from '../state/folder-lock.js';
+import { lockReceiverName } from './name-lock.js';
 import { openReceiverDb } from './store-db.js';
 import { DeviceLimits } from './limits.js';
 import { PartialSweep } from './partial-sweep.js';
@@ -24,7 +23,6 @@ import { LedgerIngest } from './ledger-ingest.js';
 import { FileIngest } from './file-ingest.js';
 import { InOrder } from './in-order.js';
 import { CrlWatch } from './crl-watch.js';
-import { CurrentEncryptionKeys } from './encryption-keys.js';
 import { openReceiverLog, type LogContext, type ReceiverLog } from './receiver-log.js';
 
 export interface ReceiverStats {
@@ -50,25 +48,31 @@ export class Receiver {
   private stopping = false;
   private agencyLog: ReceiverLog | undefined;
   private crl: CrlWatch | undefined;
+  private lock: HeldLock | undefined;
 
   /**
    * `openLog` is for benches only (they measure the log's cost against a stand-in without it): a receiver always
-   * runs the agency log, and nothing in its config can change that.
+   * runs the agency log, and nothing in its config can change that. `lock` is this receiver's name lock when the
+   * caller took it first (`recgw receiver`, before loading these modules); released at stop.
    */
   constructor(
     private readonly cfg: ReceiverConfig,
     private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
     private readonly openLog: (c: LogContext) => ReceiverLog = openReceiverLog,
+    private readonly heldLock?: HeldLock,
   ) {}
 
+  /** Start; when a step fails, undo what started (the lock included, so a corrected start in this process may follow). */
   async start(): Promise<void> {
+    // Before anything reads or writes the store: a twin with this name would throw this one off the broker.
+    this.lock = this.heldLock ?? lockReceiverName(this.cfg.store, this.cfg.name);
+    await startOrUndo(() => this.startParts(), () => this.stop());
+  }
+
+  private async startParts(): Promise<void> {
     const { cfg } = this;
-    const caPem = readFileSync(cfg.agency.caCert, 'utf8');
-    const caPems = splitPemBundle(caPem);
-    const signer = this.receiptSigner(caPems);
-    this.checkOwnCertificate(caPems);
-    const encryption = CurrentEncryptionKeys.load(cfg.agency.encryptionCerts, caPems, this.now());
+    const { caPem, caPems, signer, encryption } = loadReceiverKeys(cfg, this.now());
     mkdirSync(cfg.store, { recursive: true });
     this.db = openReceiverDb(cfg.store);
     const agencyLog = this.openLog({ cfg, caPem, caPems, db: this.db, now: this.now(), log: this.log });
@@ -140,35 +144,8 @@ export class Receiver {
     this.crl?.stop();
     this.db?.close();
     this.db = undefined;
-  }
-
-  /**
-   * The broker knows this receiver by its certificate's CN and its receipts name `cfg.name`: they must be one name,
-   * in the receiver namespace (config.ts checked the name), or receipts would name someone the broker never saw.
-   */
-  private checkOwnCertificate(caPems: string[]): void {
-    const { cfg } = this;
-    const problems = checkCertificate(readFileSync(cfg.tls.cert, 'utf8'), caPems, { at: this.now(), role: ROLE_RECEIVER, commonName: cfg.name });
-    if (problems.length > 0) {
-      throw new RecgwError('config', `receiver certificate ${cfg.tls.cert} is not usable as receiver ${cfg.name}: ${problems.map((p) => p.detail).join('; ')}; issue one with \`recgw ca receiver-cert --name ${cfg.name}\``);
-    }
-  }
-
-  /** The receipt key must be the agency's: a receipt nobody can check is worth nothing. */
-  private receiptSigner(caPems: string[]): KeySigner {
-    const { cfg } = this;
-    const certPem = readFileSync(cfg.agency.receiptCert, 'utf8');
-    const key = loadPrivateKey(cfg.agency.receiptKey, 'receipt signing key', 'set agency.receiptKey to the receipt-key.pem of the agency CA');
-    const problems = checkCertificate(certPem, caPems, { at: this.now(), role: ROLE_RECEIPT });
-    const x = parseCertificate(certPem);
-    if (problems.length > 0 || !x) {
-      throw new RecgwError('config', `receipt certificate ${cfg.agency.receiptCert} is not usable: ${problems.map((p) => p.detail).join('; ') || 'unparseable'}`);
-    }
-    const signer = new KeySigner(key, certPem);
-    if (!x.publicKey.equals(createPublicKey(key))) {
-      throw new RecgwError('config', `receipt certificate ${cfg.agency.receiptCert} does not belong to the key ${cfg.agency.receiptKey}`);
-    }
-    return signer;
+    this.lock?.release();
+    this.lock = undefined;
   }
 
   private async handle(packet: IPublishPacket): Promise<void> {

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'invalid'
   | 'io'
   | 'state'
+  | 'locked'
   | 'storage'
   | 'recorder'
   | 'uplink'
@@ -17,14 +18,14 @@ export type ErrorCode =
 
 export class RecgwError extends Error {
   readonly code: ErrorCode;
-  /** Exit status for the CLI: 2 for usage/config/identity problems the operator must fix, 1 otherwise. */
+  /** Exit status for the CLI: 2 for usage/config/identity problems and a folder in use, which the operator must fix; 1 otherwise. */
   readonly exitCode: 1 | 2;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown; exitCode?: 1 | 2 }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'RecgwError';
     this.code = code;
-    this.exitCode = options?.exitCode ?? (code === 'usage' || code === 'config' || code === 'identity' ? 2 : 1);
+    this.exitCode = options?.exitCode ?? (code === 'usage' || code === 'config' || code === 'identity' || code === 'locked' ? 2 : 1);
   }
 }
 

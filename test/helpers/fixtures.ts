@@ -1,5 +1,6 @@
-/** Shared test fixtures: temporary folders that clean up, a demo CA made once per file, enrolled gateways. */
-import { mkdtempSync, rmSync } from 'node:fs';
+/** Shared test fixtures: temporary folders that clean up, a demo CA made once per file, enrolled gateways, file hashes. */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
@@ -42,4 +43,19 @@ export async function freePort(): Promise<number> {
       s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
     });
   });
+}
+
+/** Every file under `dir` (relative path) with its size and SHA-256: compare two to see that nothing changed. */
+export function hashTree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      const st = statSync(p);
+      if (st.isDirectory()) walk(p);
+      else if (st.isFile()) out[p.slice(dir.length + 1)] = `${st.size}:${createHash('sha256').update(readFileSync(p)).digest('hex')}`;
+    }
+  };
+  walk(dir);
+  return out;
 }

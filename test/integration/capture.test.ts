@@ -582,7 +582,27 @@ describe('recoverRuns on damaged run folders', () => {
     // No run.json: placed by the last file's last packet.
     expect(run!.anchorSource).toBe('partial-segment');
     expect(Math.abs(run!.segments[0]!.end.getTime() - statSync(join(runDir, 'seg-000000.ts')).mtimeMs)).toBeLessThan(100);
+    // The run ended (no process): its empty file goes, the returned ones and their folder stay until sealed.
+    expect(existsSync(join(runDir, 'seg-000002.ts'))).toBe(false);
+    expect(readdirSync(runDir).filter((n) => n.endsWith('.ts')).sort()).toEqual(['seg-000000.ts', 'seg-000001.ts']);
     expect(run!.removed).toBe(false);
+  });
+
+  it('removes the folder of a run a power cut left with only an empty segment', async () => {
+    const spool = tmp('recgw-rec-');
+    const runId = '20260101T000000000Z';
+    // ffmpeg had opened its first segment and written nothing when the power went: an empty list, an empty file.
+    const runDir = makeRun(spool, runId, [],
+      JSON.stringify({ version: 1, sourceId: 'src', runId, kind: 'camera', driver: 'sim', pid: 999999, command: 'ffmpeg', args: [], startedAt: '2026-01-01T00:00:00.000Z', segmentSeconds: 1 }));
+    writeFileSync(join(runDir, 'seg-000000.ts'), '');
+    writeFileSync(join(runDir, 'segments.csv'), '');
+    const [run] = await recoverRunsDetailed(spool, 'src');
+    expect(run!.segments).toEqual([]);
+    expect(run!.skipped.map((s) => s.reason)).toEqual([expect.stringMatching(/empty/)]);
+    expect(run!.removed).toBe(true);
+    expect(existsSync(runDir)).toBe(false);
+    // Nothing is left for the next recovery to trip over.
+    expect(await recoverRunsDetailed(spool, 'src')).toEqual([]);
   });
 
   it('never throws on garbage: broken run.json and list lines, a file that is not MPEG-TS', async () => {

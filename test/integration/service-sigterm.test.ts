@@ -9,11 +9,10 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { copyFileSync, openSync, readFileSync, readdirSync, statSync, writeSync, closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { cleanupTmp, makeCa, makeGateway, tmp } from '../helpers/fixtures.js';
+import { cleanupTmp, hashTree, makeCa, makeGateway, tmp } from '../helpers/fixtures.js';
 import { startGateway, type GatewayProcess } from '../helpers/gateway-process.js';
 import { entries, exportDevice, pidsMatching, sleep, verify } from '../helpers/evidence.js';
 import { filesystemHealth, healthSummary } from '../../src/app/health.js';
@@ -70,20 +69,6 @@ async function startWith(env: Record<string, string>, configPath: string, socket
       else process.env[k] = v;
     }
   }
-}
-
-function hashTree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      const st = statSync(p);
-      if (st.isDirectory()) walk(p);
-      else if (st.isFile()) out[p.slice(dir.length + 1)] = `${st.size}:${createHash('sha256').update(readFileSync(p)).digest('hex')}`;
-    }
-  };
-  walk(dir);
-  return out;
 }
 
 describe('recgw run as a systemd service', () => {

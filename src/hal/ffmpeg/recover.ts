@@ -5,15 +5,16 @@
  * A run whose ffmpeg still records (its pid from run.json, checked against /proc/<pid>/cmdline) is stopped
  * gracefully first, so its open segment is finished and listed. Then every segment still in the folder is
  * returned in order: listed ones with their CSV times, and trailing unlisted ones (the open segment of a killed
- * ffmpeg) as `partial`, ending at their last packet as ffprobe counts it. Nothing is deleted here except run
- * folders of dead runs that hold no segment file any more; garbage never throws (it is logged and skipped).
+ * ffmpeg) as `partial`, ending at their last packet as ffprobe counts it. Nothing is deleted here except empty segment
+ * files of dead runs and run folders of dead runs that hold no segment file any more; garbage never throws (it is
+ * logged and skipped).
  *
  * The anchor (wall time of timeline 0), when run.json has none (the gateway died within the first segment):
  * `mtime(segments.csv) - end of its last line` (see watch.ts), else `mtime - start of the last packet` of the
  * first unlisted segment (its last write is its last packet), else the spawn time (late by ffmpeg's start-up,
  * ~0.1-0.2 s here), else the time in the run id (the same spawn time).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { SegmentFile } from '../capture.js';
 import { describe } from '../../util/errors.js';
@@ -135,6 +136,7 @@ async function recoverRun(runDir: string, sourceId: string, opts: RecoverOptions
   const indexes = [...new Set([...listed.keys(), ...files.keys()])].sort((a, b) => a - b);
   const skipped: RecoveredRun['skipped'] = [];
   const placed: Placed[] = [];
+  const empty: string[] = [];
   // Timeline position where the next segment starts: the end of the one before it, listed or measured.
   let prevEnd = 0;
   let partialAnchor: number | undefined;
@@ -158,6 +160,7 @@ async function recoverRun(runDir: string, sourceId: string, opts: RecoverOptions
     }
     if (size === 0) {
       skipped.push({ path: f.path, reason: 'empty (ffmpeg had written nothing into it)' });
+      empty.push(f.path);
       log.warn('skipping an empty segment file', { path: f.path });
       continue;
     }
@@ -233,6 +236,20 @@ async function recoverRun(runDir: string, sourceId: string, opts: RecoverOptions
 
   let removed = false;
   const dead = stopped !== 'survived' && !(info && isAlive(info.pid) && isRunProcess(info.pid, runDir));
+  // An empty segment of a dead run holds nothing and never will (a power cut just after ffmpeg opened it); left,
+  // it would keep its run folder for ever, since a folder goes only once no segment file is in it.
+  if (dead) for (const path of empty) await removeEmptySegment(path, log);
   if (dead && (await listSegmentFiles(runDir)).length === 0) removed = await removeRun(runDir).catch(() => false);
   return { runId, runDir, segments, skipped, stopped, anchor: anchorMs === undefined ? undefined : new Date(anchorMs), anchorSource, removed };
+}
+
+/** Delete a segment file that is still empty (checked again: only a dead run's files come here). Never throws. */
+async function removeEmptySegment(path: string, log: Logger): Promise<void> {
+  try {
+    if ((await stat(path)).size !== 0) return;
+    await unlink(path);
+    log.info('removed an empty segment file of an ended run', { path });
+  } catch (err) {
+    log.warn('could not remove an empty segment file', { path, err: describe(err) });
+  }
 }
