@@ -15,7 +15,7 @@ describe('a detected interruption inside its session', () => {
   it('starts at the span it interrupts when its footage stopped before; a declared one and a later one keep their times', async () => {
     const gw = makeGateway(makeCa().dir, { deviceId: 'room-span' });
     const core = await startEvidenceCore(gw.config, silentLogger);
-    let starts: unknown[] = [];
+    let starts: unknown[];
     try {
       const store = new SessionStore(core.db, core.ledger);
       const t0 = Date.parse('2026-12-06T10:00:00.000Z');
