@@ -24,7 +24,7 @@ import { ConsoleServer } from '../console/server.js';
 import { consoleDeps } from '../console/gateway-deps.js';
 import { AlsaAnnouncer } from '../hal/announcer.js';
 import type { CaptureSource, SegmentFile } from '../hal/capture.js';
-import { createCaptureSource, recoverSourceRuns } from '../hal/sources.js';
+import { createCaptureSource, longestGopSeconds, recoverSourceRuns } from '../hal/sources.js';
 import type { Logger } from '../util/log.js';
 import { buildUplink, type Uplink } from '../uplink/build.js';
 import { openGpio, type GpioBackend, type SimGpioBackend } from '../hal/gpio/index.js';
@@ -113,13 +113,19 @@ export class Gateway {
     serial.startDevices();
 
     const sources: CaptureSource[] = config.recording.sources.map((s) =>
-      createCaptureSource(s, { spoolDir: core.dirs.spool, segmentSeconds: config.recording.segmentSeconds, log: log.child(`source.${s.id}`) }),
+      createCaptureSource(s, {
+        spoolDir: core.dirs.spool,
+        segmentSeconds: config.recording.segmentSeconds,
+        ...(config.recording.detectors ? { detectors: config.recording.detectors } : {}),
+        log: log.child(`source.${s.id}`),
+      }),
     );
     const supervisors = sources.map(
       (source) =>
         new SourceSupervisor({
           source,
           segmentSeconds: config.recording.segmentSeconds,
+          longestGopSeconds: longestGopSeconds(config.recording.sources.find((c) => c.id === source.id)!),
           recover: () => recoverSourceRuns(core.dirs.spool, source.id, log.child(`source.${source.id}`)),
           log: log.child(`supervisor.${source.id}`),
         }),

@@ -27,7 +27,7 @@ function compile(): ReturnType<Ajv['compile']> {
 export function validateConfig(obj: unknown): ConfigProblem[] {
   const v = compile();
   if (v(obj)) {
-    const c = obj as { recording: { sources: { id: string }[] } };
+    const c = obj as { recording: { sources: { id: string; driver: string; transport?: string }[] } };
     const seen = new Set<string>();
     const problems: ConfigProblem[] = [];
     c.recording.sources.forEach((s, i) => {
@@ -35,6 +35,9 @@ export function validateConfig(obj: unknown): ConfigProblem[] {
         problems.push({ key: `recording.sources[${i}].id`, message: `duplicates another source's id ${JSON.stringify(s.id)}`, zh: `与另一个信号源的 id ${JSON.stringify(s.id)} 重复` });
       }
       seen.add(s.id);
+      if (s.transport !== undefined && s.driver !== 'rtsp') {
+        problems.push({ key: `recording.sources[${i}].transport`, message: 'only an rtsp source has a transport; remove it', zh: '只有 rtsp 信号源可设置 transport；请删除此项' });
+      }
     });
     return problems;
   }

@@ -33,7 +33,41 @@ const source = {
     frequency: { type: 'integer', minimum: 20, maximum: 20000, description: 'sim microphone: tone frequency' },
     withAudio: { type: 'boolean', description: 'sim camera: add a tone track' },
     simFilter: { type: 'string', minLength: 1, maxLength: 2000, description: 'sim: a lavfi graph replacing the test picture or tone (e.g. a black or silent input)' },
+    transport: {
+      enum: ['tcp', 'udp'],
+      description: 'rtsp: RTP over the RTSP connection (tcp, the default) or over UDP, for cameras that offer only UDP',
+    },
   },
+} as const;
+
+/** Detector thresholds; the defaults and the measurements behind them are in docs/operations.md. */
+const detectors = {
+  type: 'object',
+  additionalProperties: false,
+  'x-restart': true,
+  description: 'when a picture counts as black or frozen and a microphone as dead (docs/operations.md)',
+  properties: {
+    blackSeconds: { type: 'number', minimum: 0.5, maximum: 60, default: 2, description: 'a black picture shorter than this is no interruption' },
+    blackPixelThreshold: { type: 'number', minimum: 0, maximum: 1, default: 0.1, description: 'a pixel darker than this fraction of the range counts as black' },
+    freezeSeconds: { type: 'number', minimum: 1, maximum: 60, default: 2, description: 'an unchanged picture shorter than this is no interruption' },
+    freezeNoise: { type: 'number', exclusiveMinimum: 0, maximum: 0.1, default: 0.001, description: 'mean frame difference below this counts as unchanged (0.001 is -60 dB)' },
+    sampleFps: {
+      type: 'number',
+      minimum: 0.5,
+      maximum: 25,
+      default: 2,
+      description: 'pictures a second the picture detectors look at (every frame is decoded; fewer are compared)',
+    },
+    silenceDb: {
+      type: 'number',
+      minimum: -120,
+      maximum: -20,
+      default: -90,
+      description: 'a microphone whose samples all stay below this (dBFS) counts as dead; -90 is digital silence, a quiet room is far above it',
+    },
+    silenceSeconds: { type: 'number', minimum: 1, maximum: 600, default: 3, description: 'a dead microphone shorter than this is no interruption' },
+  },
+  default: {},
 } as const;
 
 export const configSchema = {
@@ -253,6 +287,7 @@ export const configSchema = {
         speakerDevice: { type: 'string', 'x-restart': true, description: 'ALSA device of the speaker, e.g. default or hw:0,0' },
         storageQuotaMB: { type: 'integer', minimum: 1, 'x-restart': true, description: 'cap on local recording storage' },
         sources: { type: 'array', minItems: 1, maxItems: 8, items: source, 'x-restart': true },
+        detectors,
       },
     },
   },

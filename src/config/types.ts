@@ -22,6 +22,19 @@ export interface SourceConfig {
   withAudio?: boolean;
   /** sim only: a lavfi graph replacing the generated picture or tone (tests: black, frozen, silent input). */
   simFilter?: string;
+  /** rtsp only: how RTP travels (default tcp). */
+  transport?: 'tcp' | 'udp';
+}
+
+/** When the detectors call a picture black or frozen and a microphone dead. Mirrors schema.ts `detectors`. */
+export interface DetectorConfig {
+  blackSeconds: number;
+  blackPixelThreshold: number;
+  freezeSeconds: number;
+  freezeNoise: number;
+  sampleFps: number;
+  silenceDb: number;
+  silenceSeconds: number;
 }
 
 export interface RecordingConfig {
@@ -33,6 +46,8 @@ export interface RecordingConfig {
   speakerDevice?: string;
   storageQuotaMB?: number;
   sources: SourceConfig[];
+  /** Filled from the schema defaults when loaded; absent in hand-built configs (the built-in defaults apply). */
+  detectors?: DetectorConfig;
 }
 
 export interface UplinkConfig {

@@ -1,8 +1,9 @@
 /**
  * Keeps one capture source recording while it is wanted: restarts it with backoff when it dies, kills and
- * restarts it when it stalls (no finished segment within twice the segment length) or writes garbage, and tells
- * the recorder when footage stopped ("down", from the end of the last good footage) and came back ("up", from the
- * start of the first new footage), so the recorder can write a detected interruption with its true span.
+ * restarts it when it stalls (no finished segment within twice the segment length, plus a GOP for copied video) or
+ * writes garbage, and tells the recorder when footage stopped ("down", from the end of the last good footage) and
+ * came back ("up", from the start of the first new footage), so the recorder can write a detected interruption
+ * with its true span.
  */
 import { EventEmitter } from 'node:events';
 import type { CaptureSource, HealthEvent, RunExit, SegmentFile } from '../hal/capture.js';
@@ -32,6 +33,8 @@ export interface SupervisorEvents {
 export interface SupervisorOptions {
   source: CaptureSource;
   segmentSeconds: number;
+  /** Copied video is cut at the camera's key frames: a segment may end this much later than its time (s). */
+  longestGopSeconds?: number;
   /** Segments a dead run left unlisted (its open segment), collected before a restart. */
   recover: () => Promise<SegmentFile[]>;
   log: Logger;
@@ -250,10 +253,12 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
 
   private checkStall(): void {
     if (!this.wanted || !this.o.source.running) return;
-    if (this.now() - this.lastSegmentAt > 2 * this.o.segmentSeconds * 1000 + 1000) {
-      this.o.log.warn('source stalled (no finished segment within twice the segment length); restarting', { source: this.id });
+    // A segment of copied video ends at the first key frame after its time: a long GOP is no stall.
+    const limit = 2 * this.o.segmentSeconds + (this.o.longestGopSeconds ?? 0);
+    if (this.now() - this.lastSegmentAt > limit * 1000 + 1000) {
+      this.o.log.warn('source stalled (no finished segment within twice the segment length and a GOP); restarting', { source: this.id });
       this.lastSegmentAt = this.now();
-      this.fail(`stalled: no segment for ${2 * this.o.segmentSeconds} s`);
+      this.fail(`stalled: no segment for ${limit} s`);
       this.restartNow();
     }
   }

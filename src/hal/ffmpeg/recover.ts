@@ -227,6 +227,7 @@ async function recoverRun(runDir: string, sourceId: string, opts: RecoverOptions
         end: new Date(anchorMs + p.end * 1000),
         partial: p.partial,
         ...(p.suspect ? { suspect: p.suspect } : {}),
+        ...(info?.transcoded?.length ? { transcoded: info.transcoded } : {}),
       });
     }
   }
