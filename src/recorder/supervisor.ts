@@ -156,9 +156,10 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
     });
   }
 
-  /** Wait until the source produces, up to `ms`. */
+  /** Wait until the source produces, up to `ms` (and a GOP more for copied video: a camera joined in the middle of
+   * a GOP gives nothing until its next key frame). */
   async waitProducing(ms: number): Promise<boolean> {
-    const until = this.now() + ms;
+    const until = this.now() + ms + (this.o.longestGopSeconds ?? 0) * 1000;
     while (this.now() < until) {
       if (this.isProducing()) return true;
       await new Promise((r) => setTimeout(r, 50));
@@ -253,8 +254,9 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
 
   private checkStall(): void {
     if (!this.wanted || !this.o.source.running) return;
-    // A segment of copied video ends at the first key frame after its time: a long GOP is no stall.
-    const limit = 2 * this.o.segmentSeconds + (this.o.longestGopSeconds ?? 0);
+    // Copied video: a run joins the camera mid-GOP and writes nothing until the next key frame, and a segment ends
+    // at the first key frame after its time, so a run's first segment may take two GOPs more: no stall.
+    const limit = 2 * this.o.segmentSeconds + 2 * (this.o.longestGopSeconds ?? 0);
     if (this.now() - this.lastSegmentAt > limit * 1000 + 1000) {
       this.o.log.warn('source stalled (no finished segment within twice the segment length and a GOP); restarting', { source: this.id });
       this.lastSegmentAt = this.now();

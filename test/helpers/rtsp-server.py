@@ -1,13 +1,14 @@
 #!/usr/bin/python3
-"""A camera-like RTSP server for the tests: GStreamer's gst-rtsp-server serving files ffmpeg made, looping.
+"""A camera-like RTSP server for the tests: GStreamer's gst-rtsp-server serving files ffmpeg made.
 
 Usage: rtsp-server.py PORT MOUNT=FILE [MOUNT=FILE ...] [--user U --password P] [--udp-only | --tcp-only]
 
 Each FILE is a QuickTime file holding one video stream (H.264 or H.265) and optionally one audio stream (AAC,
 G.711 A-law or mu-law); it is served at rtsp://127.0.0.1:PORT/MOUNT as a real camera sends it: the encoder's
-own packets, paced by the clock, never re-encoded. Every client gets its own pipeline, which loops the file
-with segment seeks, so the timestamps go on rising across the loop as a camera's do. With --user the server
-requires digest authentication. Prints "ready PORT" on stdout once it listens.
+own packets, paced by the clock, never re-encoded. Every client gets its own pipeline from the file's start; the
+file must outlast the recording (looping with segment seeks stalled at the file's end inside gst-rtsp-server's
+media, and a camera's timestamps never jump back). With --user the server requires digest authentication.
+Prints "ready PORT" on stdout once it listens.
 """
 import os
 import sys
@@ -46,7 +47,7 @@ def probe(path):
     return video, audio
 
 
-class LoopingFactory(GstRtspServer.RTSPMediaFactory):
+class FileFactory(GstRtspServer.RTSPMediaFactory):
     def __init__(self, path):
         super().__init__()
         video, audio = probe(path)
@@ -55,25 +56,6 @@ class LoopingFactory(GstRtspServer.RTSPMediaFactory):
             launch += f" d.audio_0 ! queue ! {audio} name=pay1 pt=97"
         self.set_launch(launch + " )")
         self.set_shared(False)
-        self.connect("media-configure", self.on_configure)
-
-    def on_configure(self, _factory, media):
-        media.connect("prepared", self.on_prepared)
-
-    def on_prepared(self, media):
-        pipeline = media.get_element()
-        bus = pipeline.get_bus()
-        # A segment seek makes the pipeline post SEGMENT_DONE instead of EOS at the end of the file; seeking back
-        # then without a flush keeps the running time (and so the RTP timestamps) rising.
-        pipeline.seek(1.0, Gst.Format.TIME, Gst.SeekFlags.FLUSH | Gst.SeekFlags.SEGMENT, Gst.SeekType.SET, 0, Gst.SeekType.NONE, 0)
-
-        def on_message(_bus, msg):
-            if msg.type == Gst.MessageType.SEGMENT_DONE:
-                pipeline.seek(1.0, Gst.Format.TIME, Gst.SeekFlags.SEGMENT, Gst.SeekType.SET, 0, Gst.SeekType.NONE, 0)
-            return True
-
-        bus.add_signal_watch()
-        bus.connect("message", on_message)
 
 
 def main(argv):
@@ -104,13 +86,13 @@ def main(argv):
     server.set_service(port)
     if user:
         auth = GstRtspServer.RTSPAuth()
-        auth.set_supported_methods(GstRtspServer.RTSPAuthMethod.DIGEST)
+        auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
         token = GstRtspServer.RTSPToken()
         token.set_string(GstRtspServer.RTSP_TOKEN_MEDIA_FACTORY_ROLE, "camera-user")
         auth.add_digest(user, password, token)
         server.set_auth(auth)
     for name, path in mounts:
-        f = LoopingFactory(path)
+        f = FileFactory(path)
         f.set_protocols(protocols)
         if user:
             f.add_role_from_structure(

@@ -20,7 +20,7 @@ import { describe } from '../../util/errors.js';
 import { LOG_FILE, SEGMENT_LIST } from './args.js';
 import { HealthTracker, parseDetectorLine, type TimelineEvent } from './health.js';
 import { LogTail } from './log-tail.js';
-import { parseSegmentList, type ListedSegment } from './segment-list.js';
+import { listedStart, parseSegmentList, type ListedSegment } from './segment-list.js';
 import { checkMpegTs, firstContentStart } from './ts-file.js';
 
 /** A black start is judged against the wall clock; give the log this long to show an end first. */
@@ -55,6 +55,7 @@ export class RunWatcher {
   private csvOffset = 0;
   private csvCarry = '';
   private readonly pending: ListedSegment[] = [];
+  private lastListed: { index: number; end: number } | undefined;
   private anchorMs: number | undefined;
   private readonly healthQueue: TimelineEvent[] = [];
   private readonly tracker: HealthTracker;
@@ -189,7 +190,8 @@ export class RunWatcher {
       const e = this.pending.shift()!;
       const path = join(this.t.runDir, e.name);
       const suspect = await checkMpegTs(path, { finished: true });
-      const start = e.index === 0 ? await firstContentStart(path, this.t.primary, e.start, e.end, this.t.ffprobePath) : e.start;
+      const start = e.index === 0 ? await firstContentStart(path, this.t.primary, e.start, e.end, this.t.ffprobePath) : listedStart(e, this.lastListed);
+      this.lastListed = { index: e.index, end: e.end };
       // A cut falls on a frame, not exactly on the time: a frame or so short still counts as whole.
       if (!suspect && e.end - start >= this.t.segmentSeconds - 0.05) {
         try {
