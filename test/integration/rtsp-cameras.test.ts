@@ -15,6 +15,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupTmp, freePort, makeCa, makeGateway, tmp } from '../helpers/fixtures.js';
 import { startGateway } from '../helpers/gateway-process.js';
@@ -118,15 +119,13 @@ describe('IP cameras as they ship, through real RTSP servers', () => {
       const audio = cam.profile.audio;
       for (const m of ms) expect(m.transcoded, `${id}: transcoded`).toEqual(audio && audio !== 'aac' ? [{ stream: 'audio', from: audio, to: 'aac' }] : undefined);
       const files = await decryptSource(dev, id, ca.paths.agencyKey, join(decrypted, id));
-      let frames = 0;
       let gapMs = 0;
       for (const [i, f] of files.entries()) {
         const first = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-read_intervals', '%+#1', '-show_entries', 'frame=key_frame', '-of', 'csv=p=0', f], { encoding: 'utf8' });
-        expect(first.trim(), `${id} segment ${i} starts on a key frame`).toBe('1');
+        expect(first.trim().split(',')[0], `${id} segment ${i} starts on a key frame`).toBe('1');
         const probed = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'json', f], { encoding: 'utf8' })) as { streams: { codec_name: string }[] };
         const codecs = probed.streams.map((x) => x.codec_name);
         expect(codecs, `${id} segment ${i}: the camera's video, not re-encoded`).toEqual([cam.profile.video, ...(audio ? ['aac'] : [])]);
-        frames += mediaSeconds(f, 'camera') * FPS;
         if (i > 0) {
           const step = Date.parse(ms[i]!.start) - Date.parse(ms[i - 1]!.end);
           // Contiguous, however long the GOP made the segment; only the lost camera has one gap.
@@ -134,6 +133,11 @@ describe('IP cameras as they ship, through real RTSP servers', () => {
           else if (step > 40) gapMs += step;
         }
       }
+      // Counted on the segments joined (MPEG-TS joins byte by byte): with an open GOP (x265's default) the few
+      // pictures shown before a segment's first key frame are coded after it and decode only after the segment before.
+      const joined = join(decrypted, `${id}.ts`);
+      writeFileSync(joined, Buffer.concat(files.map((f) => readFileSync(f))));
+      const frames = Math.round(mediaSeconds(joined, 'camera') * FPS);
       const spanS = (Date.parse(ms.at(-1)!.end) - Date.parse(ms[0]!.start) - gapMs) / 1000;
       const coverage = frames / FPS / spanS;
       console.log(`${id}: ${ms.length} segments, ${frames} frames over ${spanS.toFixed(2)} s of footage: coverage ${(coverage * 100).toFixed(2)} %`);
