@@ -29,7 +29,8 @@ function encoderArgs(p: CameraProfile): string[] {
   const gop = String(p.gopSeconds * FPS);
   const video =
     p.video === 'hevc'
-      ? ['-c:v', 'libx265', '-tag:v', 'hvc1', '-x265-params', `keyint=${gop}:min-keyint=${gop}:scenecut=0:log-level=error${p.bFrames ? '' : ':bframes=0'}`]
+      ? // Closed GOPs, as cameras send them (x265's default open GOP: see docs/operations.md §13).
+        ['-c:v', 'libx265', '-tag:v', 'hvc1', '-x265-params', `keyint=${gop}:min-keyint=${gop}:scenecut=0:open-gop=0:log-level=error${p.bFrames ? '' : ':bframes=0'}`]
       : ['-c:v', 'libx264', '-profile:v', p.profile ?? 'high', '-g', gop, '-keyint_min', gop, '-sc_threshold', '0', ...(p.bFrames ? [] : ['-bf', '0'])];
   const audio =
     p.audio === null ? ['-an'] : p.audio === 'aac' ? ['-c:a', 'aac', '-b:a', '64k'] : ['-c:a', p.audio, '-ar', '8000', '-ac', '1'];
@@ -41,7 +42,7 @@ function encoderArgs(p: CameraProfile): string[] {
  * once per machine into a cache folder readable by every user (VLC runs as nobody): x265 takes a while.
  */
 export function cameraMedia(p: CameraProfile, seconds: number): string {
-  const dir = join(tmpdir(), 'recgw-camera-media-v1');
+  const dir = join(tmpdir(), 'recgw-camera-media-v2');
   mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o755);
   const file = join(dir, `${p.name}-${p.video}-${p.profile ?? ''}-bf${p.bFrames ? 1 : 0}-g${p.gopSeconds}-${p.audio ?? 'none'}-${seconds}s.mov`);

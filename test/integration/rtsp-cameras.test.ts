@@ -141,7 +141,10 @@ describe('IP cameras as they ship, through real RTSP servers', () => {
       const spanS = (Date.parse(ms.at(-1)!.end) - Date.parse(ms[0]!.start) - gapMs) / 1000;
       const coverage = frames / FPS / spanS;
       console.log(`${id}: ${ms.length} segments, ${frames} frames over ${spanS.toFixed(2)} s of footage: coverage ${(coverage * 100).toFixed(2)} %`);
-      expect(coverage, `${id}: frames cover the footage's span`).toBeGreaterThanOrEqual(0.995);
+      // A camera that dies mid-GOP leaves up to its last B-frames (2 with libx264's defaults) without the picture
+      // they refer to, which never came: undecodable, though their time is in the span.
+      const tail = id === 'cam-lost' ? 3 : 0;
+      expect(frames + tail, `${id}: frames cover the footage's span`).toBeGreaterThanOrEqual(0.995 * spanS * FPS);
       expect(coverage).toBeLessThanOrEqual(1.005);
       if (id === 'cam-lost') {
         const mine = of(id);
@@ -176,16 +179,16 @@ describe('IP cameras as they ship, through real RTSP servers', () => {
     const micFiles = await decryptSource(dev, 'mic-dead', ca.paths.agencyKey, join(decrypted, 'mic-dead'));
     const micSeconds = micFiles.reduce((s, f) => s + mediaSeconds(f, 'microphone'), 0);
     expect(micSeconds / ((Date.parse(micMs.at(-1)!.end) - Date.parse(micMs[0]!.start)) / 1000)).toBeGreaterThanOrEqual(0.995);
-    // Where the recorded sound itself turns to zeros: the segment's start plus the offset of the silence in it.
+    // Where the recorded sound itself turns to zeros: the segment's start plus the offset of the silence in it
+    // (ffmpeg's filters see a file's time from 0).
     const silenceIn = (f: string): number | undefined => {
       const r = spawnSync('ffmpeg', ['-hide_banner', '-nostdin', '-i', f, '-af', 'silencedetect=n=-90dB:d=0.2', '-f', 'null', '-'], { encoding: 'utf8' });
       const m = /silence_start: (-?[\d.]+)/.exec(r.stderr);
       return m ? Number(m[1]) : undefined;
     };
-    const firstPts = (f: string): number => Number(execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'a:0', '-read_intervals', '%+#1', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', f], { encoding: 'utf8' }).trim());
     const i = micFiles.findIndex((f) => silenceIn(f) !== undefined);
     expect(i, 'the dead microphone recorded zeros').toBeGreaterThanOrEqual(0);
-    const truth = Date.parse(micMs[i]!.start) + (silenceIn(micFiles[i]!)! - firstPts(micFiles[i]!)) * 1000;
+    const truth = Date.parse(micMs[i]!.start) + silenceIn(micFiles[i]!)! * 1000;
     expect(Math.abs(Date.parse(dead[0]!.start as string) - truth), `mic-dead: start ${dead[0]!.start as string}`).toBeLessThan(500);
     expect(interruptions).toHaveLength(2);
 
