@@ -35,6 +35,10 @@ export function explainRtspFailure(src: SourceConfig, stderr: string): string {
   if (/\b404\b/.test(stderr)) return `the ${where} has no stream at that path (404 Not Found): check the path in source ${src.id}'s url`;
   if (/Connection refused/i.test(stderr)) return `nothing answers RTSP at the ${where} (connection refused): check the camera's power, address and port`;
   if (/timed out|Immediate exit|Operation not permitted/i.test(stderr)) return `the ${where} did not answer in time: check the camera's power and network`;
+  // What ffprobe says when the socket timeout ends a connection that was accepted and never answered.
+  if (/Invalid data found when processing input/i.test(stderr)) {
+    return `the ${where} did not answer RTSP in time (or is not an RTSP server): check the camera's power, address and port`;
+  }
   if (/No route to host|Network is unreachable/i.test(stderr)) return `the ${where} cannot be reached (no route): check the network`;
   const last = stderr.trim().split('\n').filter(Boolean).slice(-1)[0] ?? 'no message';
   return `the ${where} could not be read: ${redactUrl(last)}`;
