@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up a Debian machine to run recgw from this checkout: system packages, npm packages, build.
 #   bash scripts/setup.sh          what the demo needs
-#   bash scripts/setup.sh --test   also what the tests need (mosquitto, gpsd, socat, chromium)
+#   bash scripts/setup.sh --test   also what the tests need (mosquitto, gpsd, socat, chromium, gst-rtsp-server, VLC)
 # Run as root (it installs Debian packages). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +22,9 @@ fi
 # build-essential and python3: better-sqlite3, fs-ext (the state folder lock) and epoll (onoff) compile from source
 # with node-gyp. fonts-wqy-microhei: the time, device and case drawn on the picture (CJK and Latin in one font).
 pkgs=(ffmpeg openssl build-essential python3 fonts-wqy-microhei)
-[ $want_tests = 1 ] && pkgs+=(mosquitto mosquitto-clients gpsd gpsd-clients socat chromium systemd)
+# The IP-camera tests serve streams from gst-rtsp-server (through Debian's python3-gi) and VLC.
+[ $want_tests = 1 ] && pkgs+=(mosquitto mosquitto-clients gpsd gpsd-clients socat chromium systemd
+  python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad vlc-bin vlc-plugin-base)
 # ip netns: the ONVIF discovery test puts its camera on a second host (a network namespace).
 [ $want_tests = 1 ] && pkgs+=(iproute2)
 # tesseract: an independent OCR reads the time and case drawn on the recorded picture back (overlay.test.ts).

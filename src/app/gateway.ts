@@ -26,7 +26,7 @@ import { ConsoleServer } from '../console/server.js';
 import { consoleDeps } from '../console/gateway-deps.js';
 import { AlsaAnnouncer } from '../hal/announcer.js';
 import type { CaptureSource, SegmentFile } from '../hal/capture.js';
-import { createCaptureSource, openOverlay, recoverSourceRuns } from '../hal/sources.js';
+import { createCaptureSource, longestGopSeconds, openOverlay, recoverSourceRuns } from '../hal/sources.js';
 import { labelText } from '../hal/ffmpeg/overlay.js';
 import type { Logger } from '../util/log.js';
 import { buildUplink, type Uplink } from '../uplink/build.js';
@@ -131,6 +131,7 @@ export class Gateway {
         segmentSeconds: config.recording.segmentSeconds,
         log: log.child(`source.${s.id}`),
         ...(overlay ? { overlay: overlay.files } : {}),
+        ...(config.recording.detectors ? { detectors: config.recording.detectors } : {}),
       }),
     );
     const supervisors = sources.map(
@@ -138,6 +139,7 @@ export class Gateway {
         new SourceSupervisor({
           source,
           segmentSeconds: config.recording.segmentSeconds,
+          longestGopSeconds: longestGopSeconds(config.recording.sources.find((c) => c.id === source.id)!),
           recover: () => recoverSourceRuns(core.dirs.spool, source.id, log.child(`source.${source.id}`)),
           log: log.child(`supervisor.${source.id}`),
         }),

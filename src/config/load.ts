@@ -27,7 +27,7 @@ function compile(): ReturnType<Ajv['compile']> {
 export function validateConfig(obj: unknown): ConfigProblem[] {
   const v = compile();
   if (v(obj)) {
-    const c = obj as { recording: { sources: { id: string; driver: string; url?: string; onvif?: { url?: string } }[] } };
+    const c = obj as { recording: { sources: { id: string; driver: string; url?: string; onvif?: { url?: string }; transport?: string }[] } };
     const seen = new Set<string>();
     const problems: ConfigProblem[] = [];
     c.recording.sources.forEach((s, i) => {
@@ -39,6 +39,9 @@ export function validateConfig(obj: unknown): ConfigProblem[] {
         problems.push({ key: `recording.sources[${i}].onvif`, message: 'only rtsp cameras have ONVIF: remove it or set driver "rtsp"', zh: '只有 rtsp 摄像机支持 ONVIF：请删除此项或将 driver 设为 "rtsp"' });
       } else if (s.onvif && !s.onvif.url && !s.url) {
         problems.push({ key: `recording.sources[${i}].onvif.url`, message: 'needed when the source has no rtsp url to take the camera\'s address from', zh: '信号源没有 rtsp url 时必须设置（无法从中得到摄像机地址）' });
+      }
+      if (s.transport !== undefined && s.driver !== 'rtsp') {
+        problems.push({ key: `recording.sources[${i}].transport`, message: 'only an rtsp source has a transport; remove it', zh: '只有 rtsp 信号源可设置 transport；请删除此项' });
       }
     });
     return problems;

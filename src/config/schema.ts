@@ -49,7 +49,41 @@ const source = {
         gopSeconds: { type: 'integer', minimum: 1, maximum: 10, description: "set the camera's GOP (H.264 GovLength) to this many seconds at start" },
       },
     },
+    transport: {
+      enum: ['tcp', 'udp'],
+      description: 'rtsp: RTP over the RTSP connection (tcp, the default) or over UDP, for cameras that offer only UDP',
+    },
   },
+} as const;
+
+/** Detector thresholds; the defaults and the measurements behind them are in docs/operations.md. */
+const detectors = {
+  type: 'object',
+  additionalProperties: false,
+  'x-restart': true,
+  description: 'when a picture counts as black or frozen and a microphone as dead (docs/operations.md)',
+  properties: {
+    blackSeconds: { type: 'number', minimum: 0.5, maximum: 60, default: 2, description: 'a black picture shorter than this is no interruption' },
+    blackPixelThreshold: { type: 'number', minimum: 0, maximum: 1, default: 0.1, description: 'a pixel darker than this fraction of the range counts as black' },
+    freezeSeconds: { type: 'number', minimum: 1, maximum: 60, default: 2, description: 'an unchanged picture shorter than this is no interruption' },
+    freezeNoise: { type: 'number', exclusiveMinimum: 0, maximum: 0.1, default: 0.001, description: 'mean frame difference below this counts as unchanged (0.001 is -60 dB)' },
+    sampleFps: {
+      type: 'number',
+      minimum: 0.5,
+      maximum: 25,
+      default: 2,
+      description: 'pictures a second the picture detectors look at (every frame is decoded; fewer are compared)',
+    },
+    silenceDb: {
+      type: 'number',
+      minimum: -120,
+      maximum: -20,
+      default: -90,
+      description: 'a microphone whose samples all stay below this (dBFS) counts as dead; -90 is digital silence, a quiet room is far above it',
+    },
+    silenceSeconds: { type: 'number', minimum: 1, maximum: 600, default: 3, description: 'a dead microphone shorter than this is no interruption' },
+  },
+  default: {},
 } as const;
 
 export const configSchema = {
@@ -288,6 +322,7 @@ export const configSchema = {
             font: { ...path, default: '/usr/share/fonts/truetype/wqy/wqy-microhei.ttc', description: 'a font with CJK and Latin glyphs (Debian: fonts-wqy-microhei)' },
           },
         },
+        detectors,
       },
     },
   },

@@ -24,6 +24,8 @@ export interface SourceConfig {
   simFilter?: string;
   /** rtsp only: the camera's ONVIF service (src/hal/onvif). */
   onvif?: OnvifSourceConfig;
+  /** rtsp only: how RTP travels (default tcp). */
+  transport?: 'tcp' | 'udp';
 }
 
 export interface OnvifSourceConfig {
@@ -37,6 +39,17 @@ export interface OnvifSourceConfig {
   gopSeconds?: number;
 }
 
+/** When the detectors call a picture black or frozen and a microphone dead. Mirrors schema.ts `detectors`. */
+export interface DetectorConfig {
+  blackSeconds: number;
+  blackPixelThreshold: number;
+  freezeSeconds: number;
+  freezeNoise: number;
+  sampleFps: number;
+  silenceDb: number;
+  silenceSeconds: number;
+}
+
 export interface RecordingConfig {
   segmentSeconds: number;
   preEventSeconds: number;
@@ -48,6 +61,8 @@ export interface RecordingConfig {
   sources: SourceConfig[];
   /** Time and identity on the picture of encoded cameras (src/hal/ffmpeg/overlay.ts). */
   overlay: { enabled: boolean; font: string };
+  /** Filled from the schema defaults when loaded; absent in hand-built configs (the built-in defaults apply). */
+  detectors?: DetectorConfig;
 }
 
 export interface UplinkConfig {

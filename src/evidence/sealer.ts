@@ -15,7 +15,7 @@ import type { Db } from '../state/db.js';
 import type { Ledger } from './ledger.js';
 import type { Logger } from '../util/log.js';
 import { sealFile } from './seal.js';
-import { ENTRY, type ClockState, type GpsFix, type SegmentManifest, type SessionContext, type SourceKind } from './types.js';
+import { ENTRY, type ClockState, type GpsFix, type SegmentManifest, type SessionContext, type SourceKind, type TranscodedStream } from './types.js';
 
 export interface FinishedSegment {
   /** Unique name, also the sealed file's base name. */
@@ -30,6 +30,7 @@ export interface FinishedSegment {
   gps: GpsFix | null;
   explanation?: boolean;
   preEvent?: boolean;
+  transcoded?: TranscodedStream[];
 }
 
 export interface SealerOptions {
@@ -155,6 +156,7 @@ export class Sealer {
       enc: r.enc,
       ...(seg.explanation ? { explanation: true } : {}),
       ...(seg.preEvent ? { preEvent: true } : {}),
+      ...(seg.transcoded?.length ? { transcoded: seg.transcoded } : {}),
     };
     const e = ledger.append(ENTRY.segmentSealed, manifest as unknown as Record<string, unknown>, (entry) => {
       db.prepare(

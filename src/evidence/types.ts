@@ -97,4 +97,13 @@ export interface SegmentManifest extends SessionContext {
   explanation?: boolean;
   /** Recorded before the session started, claimed from the pre-event buffer. */
   preEvent?: boolean;
+  /** Streams the gateway re-encoded instead of keeping what the device sent (absent: none). */
+  transcoded?: TranscodedStream[];
+}
+
+/** A re-encoded stream of a segment, in ffmpeg's codec names: e.g. G.711 A-law camera audio `pcm_alaw` to `aac`. */
+export interface TranscodedStream {
+  stream: 'audio' | 'video';
+  from: string;
+  to: string;
 }

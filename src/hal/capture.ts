@@ -22,6 +22,15 @@ export interface SegmentFile {
   partial: boolean;
   /** Set when the file does not look like MPEG-TS (garbage from the device): still evidence, but the source is restarted. */
   suspect?: string;
+  /** Streams the gateway re-encoded instead of copying what the device sent (e.g. G.711 audio to AAC). */
+  transcoded?: Transcoded[];
+}
+
+/** One re-encoded stream: ffmpeg's codec names of what the device sent and what was written. */
+export interface Transcoded {
+  stream: 'audio' | 'video';
+  from: string;
+  to: string;
 }
 
 /** What the picture or sound detectors noticed: ffmpeg's blackdetect, freezedetect and silencedetect. */

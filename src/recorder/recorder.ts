@@ -490,6 +490,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       gps: this.d.gps?.fix() ?? null,
       ...(explanation ? { explanation: true } : {}),
       ...(preEvent ? { preEvent: true } : {}),
+      ...(seg.transcoded?.length ? { transcoded: seg.transcoded } : {}),
     });
   }
 

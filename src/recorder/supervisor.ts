@@ -1,8 +1,9 @@
 /**
  * Keeps one capture source recording while it is wanted: restarts it with backoff when it dies, kills and
- * restarts it when it stalls (no finished segment within twice the segment length) or writes garbage, and tells
- * the recorder when footage stopped ("down", from the end of the last good footage) and came back ("up", from the
- * start of the first new footage), so the recorder can write a detected interruption with its true span.
+ * restarts it when it stalls (no finished segment within twice the segment length, plus a GOP for copied video) or
+ * writes garbage, and tells the recorder when footage stopped ("down", from the end of the last good footage) and
+ * came back ("up", from the start of the first new footage), so the recorder can write a detected interruption
+ * with its true span.
  */
 import { EventEmitter } from 'node:events';
 import type { CaptureSource, HealthEvent, Outage, RunExit, SegmentFile } from '../hal/capture.js';
@@ -33,6 +34,8 @@ export interface SupervisorEvents {
 export interface SupervisorOptions {
   source: CaptureSource;
   segmentSeconds: number;
+  /** Copied video is cut at the camera's key frames: a segment may end this much later than its time (s). */
+  longestGopSeconds?: number;
   /** Segments a dead run left unlisted (its open segment), collected before a restart. */
   recover: () => Promise<SegmentFile[]>;
   log: Logger;
@@ -158,9 +161,10 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
     });
   }
 
-  /** Wait until the source produces, up to `ms`. */
+  /** Wait until the source produces, up to `ms` (and a GOP more for copied video: a camera joined in the middle of
+   * a GOP gives nothing until its next key frame). */
   async waitProducing(ms: number): Promise<boolean> {
-    const until = this.now() + ms;
+    const until = this.now() + ms + (this.o.longestGopSeconds ?? 0) * 1000;
     while (this.now() < until) {
       if (this.isProducing()) return true;
       await new Promise((r) => setTimeout(r, 50));
@@ -258,10 +262,13 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
 
   private checkStall(): void {
     if (!this.wanted || !this.o.source.running) return;
-    if (this.now() - this.lastSegmentAt > 2 * this.o.segmentSeconds * 1000 + 1000) {
-      this.o.log.warn('source stalled (no finished segment within twice the segment length); restarting', { source: this.id });
+    // Copied video: a run joins the camera mid-GOP and writes nothing until the next key frame, and a segment ends
+    // at the first key frame after its time, so a run's first segment may take two GOPs more: no stall.
+    const limit = 2 * this.o.segmentSeconds + 2 * (this.o.longestGopSeconds ?? 0);
+    if (this.now() - this.lastSegmentAt > limit * 1000 + 1000) {
+      this.o.log.warn('source stalled (no finished segment within twice the segment length and a GOP); restarting', { source: this.id });
       this.lastSegmentAt = this.now();
-      this.fail(this.o.source.explain({ stalledSeconds: 2 * this.o.segmentSeconds }));
+      this.fail(this.o.source.explain({ stalledSeconds: limit }));
       this.restartNow();
     }
   }

@@ -50,6 +50,10 @@ export function checkManifest(body: Record<string, unknown>): string | undefined
   const plain = body.plain as { size: number };
   const stored = body.stored as { size: number };
   if (stored.size !== plain.size + 16) return `manifest: stored.size ${stored.size} is not plain.size ${plain.size} + 16 (the GCM tag)`;
+  // Optional (manifests before it have none): each re-encoded stream names its kind and both codecs.
+  if (!optional((v) => Array.isArray(v) && v.every((t) => obj(t) && (t.stream === 'audio' || t.stream === 'video') && nonEmpty(t.from) && nonEmpty(t.to)))(body.transcoded)) {
+    return 'manifest: transcoded is not a list of {stream, from, to}';
+  }
   return undefined;
 }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { buildFfmpegCommand, shellQuote, v4l2InputFormat, type BuildOptions } from '../../src/hal/ffmpeg/args.js';
 import type { SourceConfig } from '../../src/config/types.js';
+import { explainRtspFailure, redactUrl } from '../../src/hal/ffmpeg/rtsp-probe.js';
 
 const o: BuildOptions = { runDir: '/spool/cam1/20261122T101500123Z', segmentSeconds: 10 };
 
@@ -63,7 +64,7 @@ describe('buildFfmpegCommand', () => {
     const c = buildFfmpegCommand(mic, o);
     expect(c.primary).toBe('audio');
     expect(after(c.args, '-i')).toBe('sine=frequency=300:sample_rate=48000');
-    expect(after(c.args, '-af')).toBe('silencedetect=n=-50dB:d=3');
+    expect(after(c.args, '-af')).toBe('silencedetect=n=-90dB:d=3');
     expect(after(c.args, '-c:a')).toBe('aac');
     expect(after(c.args, '-b:a')).toBe('128k');
     expect(after(c.args, '-ac')).toBe('2');
@@ -103,29 +104,58 @@ describe('buildFfmpegCommand', () => {
     const i = a.indexOf('-i');
     expect(a.slice(i - 6, i + 2)).toEqual(['-f', 'alsa', '-ac', '1', '-ar', '16000', '-i', 'hw:1,0']);
     expect(after(a, '-ar', i)).toBe('16000');
-    expect(after(a, '-af')).toBe('silencedetect=n=-50dB:d=3');
+    expect(after(a, '-af')).toBe('silencedetect=n=-90dB:d=3');
     expect(after(a, '-c:a')).toBe('aac');
     expectSegmentOutput(a);
   });
 
-  it('rtsp: TCP with a socket timeout, video copied, detectors on key frames only in a second output', () => {
+  it('rtsp: TCP with a socket timeout, video copied, detectors on every frame sampled at 2 a second in a second output', () => {
     const cam: SourceConfig = { id: 'cam2', kind: 'camera', driver: 'rtsp', url: 'rtsp://10.0.0.5:554/main' };
-    const a = buildFfmpegCommand(cam, { ...o, rtspTimeoutSeconds: 3 }).args;
+    const c = buildFfmpegCommand(cam, { ...o, rtspTimeoutSeconds: 3, camera: { video: 'h264', audio: null } });
+    const a = c.args;
     const i = a.indexOf('-i');
     expect(after(a, '-rtsp_transport')).toBe('tcp');
     expect(after(a, '-timeout')).toBe('3000000');
     expect(a.indexOf('-timeout')).toBeLessThan(i);
-    expect(after(a, '-skip_frame')).toBe('nokey');
-    expect(a.indexOf('-skip_frame')).toBeLessThan(i);
+    // Every frame decoded (key frames only showed a 2 s GOP as a frozen picture), without the deblocking filter.
+    expect(a).not.toContain('-skip_frame');
+    expect(after(a, '-skip_loop_filter')).toBe('all');
+    expect(a.indexOf('-skip_loop_filter')).toBeLessThan(i);
     expect(a[i + 1]).toBe('rtsp://10.0.0.5:554/main');
     expect(after(a, '-c:v')).toBe('copy');
+    expect(after(a, '-bsf:v')).toBe('setts=pts=if(eq(PTS\\,NOPTS)\\,DTS\\,PTS)');
     expect(a).not.toContain('-force_key_frames');
     expect(a).not.toContain('libx264');
+    // No audio from the camera: none mapped, nothing transcoded.
+    expect(a.flatMap((x, j) => (x === '-map' ? [a[j + 1]] : []))).toEqual(['0:v:0', '0:v:0']);
+    expect(c.transcoded).toEqual([]);
     // The segment output comes first; the detectors run into a null output after it.
     const seg = a.indexOf(`${o.runDir}/seg-%06d.ts`);
-    expect(a.slice(seg + 1)).toEqual(['-map', '0:v:0', '-vf', expect.stringMatching(/^blackdetect/), '-f', 'null', '-']);
+    expect(a.slice(seg + 1)).toEqual(['-map', '0:v:0', '-vf', expect.stringMatching(/^fps=2,blackdetect=d=2:pix_th=0.1,.*freezedetect=n=0.001:d=2$/), '-f', 'null', '-']);
     expectSegmentOutput(a.slice(0, seg + 1));
     expect(() => buildFfmpegCommand({ ...cam, url: undefined }, o)).toThrow(/needs a url/);
+  });
+
+  it('rtsp: UDP when configured; AAC audio copied, G.711 (or audio not probed) transcoded to AAC and said so', () => {
+    const cam: SourceConfig = { id: 'cam2', kind: 'camera', driver: 'rtsp', url: 'rtsp://u:p@10.0.0.5/main', transport: 'udp' };
+    expect(after(buildFfmpegCommand(cam, o).args, '-rtsp_transport')).toBe('udp');
+    const aacCam = buildFfmpegCommand(cam, { ...o, camera: { video: 'hevc', audio: 'aac' } });
+    expect(after(aacCam.args, '-c:a')).toBe('copy');
+    expect(aacCam.args.flatMap((x, j) => (x === '-map' ? [aacCam.args[j + 1]] : []))).toEqual(['0:v:0', '0:a:0', '0:v:0']);
+    expect(aacCam.transcoded).toEqual([]);
+    for (const [audio, from] of [['pcm_alaw', 'pcm_alaw'], ['pcm_mulaw', 'pcm_mulaw'], [undefined, 'unknown']] as const) {
+      const g711 = buildFfmpegCommand(cam, { ...o, ...(audio ? { camera: { video: 'h264', audio } } : {}) });
+      expect(after(g711.args, '-c:a')).toBe('aac');
+      expect(g711.transcoded).toEqual([{ stream: 'audio', from, to: 'aac' }]);
+    }
+  });
+
+  it('detector thresholds come from the config', () => {
+    const d = { blackSeconds: 3, blackPixelThreshold: 0.2, freezeSeconds: 4, freezeNoise: 0.002, sampleFps: 5, silenceDb: -80, silenceSeconds: 10 };
+    const cam = buildFfmpegCommand({ id: 'c', kind: 'camera', driver: 'rtsp', url: 'rtsp://x/y' }, { ...o, detectors: d }).args;
+    expect(cam.at(-4)).toBe('fps=5,blackdetect=d=3:pix_th=0.2,metadata=mode=print:key=lavfi.black_start,metadata=mode=print:key=lavfi.black_end,freezedetect=n=0.002:d=4');
+    const mic = buildFfmpegCommand({ id: 'm', kind: 'microphone', driver: 'sim' }, { ...o, detectors: d }).args;
+    expect(after(mic, '-af')).toBe('silencedetect=n=-80dB:d=10');
   });
 
   it('rpicam: sh runs rpicam-vid into ffmpeg, which copies; the shell survives SIGINT until ffmpeg is done', () => {
@@ -186,5 +216,19 @@ describe('shellQuote', () => {
     }
     const odd = { ...o, overlay: { ...overlay, font: '/fonts/a font:with,commas.ttc' } };
     expect(() => buildFfmpegCommand({ id: 'cam1', kind: 'camera', driver: 'sim' }, odd)).toThrow(/recording\.overlay\.font .* has characters/);
+  });
+});
+
+describe('explainRtspFailure', () => {
+  const cam: SourceConfig = { id: 'cam2', kind: 'camera', driver: 'rtsp', url: 'rtsp://admin:secret@10.0.0.5:554/x' };
+  it("names the refused transport and the key to change, never the password (ffprobe's words against VLC)", () => {
+    const stderr = '[rtsp @ 0x556a53e634c0] method SETUP failed: 461 Unsupported transport\nrtsp://admin:secret@10.0.0.5:554/x: Protocol not supported\n';
+    const m = explainRtspFailure(cam, stderr);
+    expect(m).toBe('the camera rtsp://***@10.0.0.5:554/x refused RTSP over TCP (461 Unsupported Transport): set "transport": "udp" on source cam2 (recording.sources[].transport)');
+    expect(explainRtspFailure({ ...cam, transport: 'udp' }, stderr)).toMatch(/refused RTSP over UDP .* set "transport": "tcp"/);
+    expect(explainRtspFailure(cam, '[rtsp @ 0x1] method DESCRIBE failed: 401 Unauthorized\n')).toMatch(/user name or password \(401/);
+    expect(explainRtspFailure(cam, '[tcp @ 0x1] Connection to tcp://10.0.0.5:554 failed: Connection refused\n')).toMatch(/connection refused/);
+    expect(explainRtspFailure(cam, 'rtsp://admin:secret@10.0.0.5:554/x: weird\n')).not.toContain('secret');
+    expect(redactUrl('a rtsp://u:p@h/x and rtsps://v:q@k/y')).toBe('a rtsp://***@h/x and rtsps://***@k/y');
   });
 });

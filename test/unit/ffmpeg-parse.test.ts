@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { HealthTracker, parseDetectorLine, type Observation } from '../../src/hal/ffmpeg/health.js';
-import { parseSegmentLine, parseSegmentList } from '../../src/hal/ffmpeg/segment-list.js';
+import { listedStart, parseSegmentLine, parseSegmentList } from '../../src/hal/ffmpeg/segment-list.js';
 import { spanFromPackets } from '../../src/hal/ffmpeg/ts-file.js';
 import { runIdFor, runIdTime, RUN_ID_RE } from '../../src/hal/ffmpeg/run-dir.js';
 
@@ -141,5 +141,19 @@ describe('run ids', () => {
     expect(runIdTime('20261122T101500123Z-1')).toBe(d.getTime());
     expect(runIdTime('nonsense')).toBeUndefined();
     expect(runIdFor(new Date('2026-11-22T10:15:00.124Z')) > runIdFor(d)).toBe(true);
+  });
+});
+
+describe('listedStart', () => {
+  const seg = (index: number, start: number, end: number) => ({ name: `seg-${String(index).padStart(6, '0')}.ts`, index, start, end });
+  it('an open GOP: the few frames shown before the key frame that opened a segment are no hole', () => {
+    // x265's open GOP as ffmpeg listed it: 3 frames at 25 fps between the end of one and the start of the next.
+    expect(listedStart(seg(1, 4.12, 8.12), { index: 0, end: 4.0 })).toBe(4.0);
+  });
+  it('keeps the listed start for the first segment after another run or a missing line, and for a real jump', () => {
+    expect(listedStart(seg(1, 4.12, 8.12), undefined)).toBe(4.12);
+    expect(listedStart(seg(3, 4.12, 8.12), { index: 1, end: 4.0 })).toBe(4.12);
+    expect(listedStart(seg(1, 9, 11), { index: 0, end: 4.0 })).toBe(9);
+    expect(listedStart(seg(1, 3.9, 6), { index: 0, end: 4.0 })).toBe(3.9);
   });
 });

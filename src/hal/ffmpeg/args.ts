@@ -8,20 +8,35 @@
  * listed (ffmpeg killed) can still be placed on it, and the segments of a run concatenate without a jump.
  */
 import { join } from 'node:path';
-import type { SourceConfig } from '../../config/types.js';
+import type { DetectorConfig, SourceConfig } from '../../config/types.js';
+import type { Transcoded } from '../capture.js';
 import { overlayFilters, type OverlayFiles } from './overlay.js';
 
-/** Detector thresholds. Durations are the minimum length of a black/frozen picture or silence worth an event. */
-export const DETECTORS = {
+/**
+ * Detector thresholds (config `recording.detectors` overrides them). Durations are the minimum length of a black or
+ * frozen picture or a dead microphone worth an event. The measurements behind them are in docs/operations.md.
+ */
+export const DETECTORS: DetectorConfig = {
   blackSeconds: 2,
   /** A pixel darker than this (fraction of the range) counts as black; ffmpeg's default. */
   blackPixelThreshold: 0.1,
   freezeSeconds: 2,
   /** Mean frame difference below this counts as frozen (ffmpeg's default, -60 dB). Sensor noise stays above it. */
   freezeNoise: 0.001,
+  /** Copied video: every frame is decoded (a P-frame needs the ones before it) but only this many a second compared. */
+  sampleFps: 2,
+  /** silencedetect compares every sample's amplitude: -90 dB is within one 16-bit step of zero, so only digital
+   * silence (a dead or disconnected input) stays below it; a quiet room's noise floor is 30 dB and more above. */
+  silenceDb: -90,
   silenceSeconds: 3,
-  silenceDb: -50,
-} as const;
+};
+
+/** Audio codecs MPEG-TS carries as they are; any other camera audio (G.711, PCM) is transcoded to AAC. */
+export const TS_AUDIO_CODECS: readonly string[] = ['aac', 'mp2', 'mp3'];
+
+/** The longest GOP a copied stream may have (s): a segment of copied video ends at the first key frame after its
+ * time, so it may last this much longer than the segment time. */
+export const MAX_GOP_SECONDS = 10;
 
 export const DEFAULTS = {
   width: 1280,
@@ -54,6 +69,15 @@ export interface BuildOptions {
   rtspTimeoutSeconds?: number;
   /** Time and identity drawn on the picture of cameras this run encodes (sim, v4l2 without copy). */
   overlay?: OverlayFiles;
+  detectors?: DetectorConfig;
+  /** rtsp only: the camera's streams as probed before the run (rtsp-probe.ts); decides what is copied. */
+  camera?: CameraStreams;
+}
+
+export interface CameraStreams {
+  video: string;
+  /** The audio codec, or null when the camera sends no audio. */
+  audio: string | null;
 }
 
 export interface FfmpegCommand {
@@ -62,12 +86,13 @@ export interface FfmpegCommand {
   args: string[];
   /** The stream whose packets place a segment on the timeline (video for cameras, audio for microphones). */
   primary: 'video' | 'audio';
+  /** Streams re-encoded from what the device sent, when the device encodes (rtsp). */
+  transcoded: Transcoded[];
 }
 
 /** `-vf` chain of the camera detectors. blackdetect only logs a black interval once it has ended, so the
  * metadata filters print the first black frame and the first picture after it as they happen. */
-export function videoDetectors(): string {
-  const d = DETECTORS;
+export function videoDetectors(d: DetectorConfig = DETECTORS): string {
   return [
     `blackdetect=d=${d.blackSeconds}:pix_th=${d.blackPixelThreshold}`,
     'metadata=mode=print:key=lavfi.black_start',
@@ -76,13 +101,14 @@ export function videoDetectors(): string {
   ].join(',');
 }
 
-export function audioDetectors(): string {
-  return `silencedetect=n=${DETECTORS.silenceDb}dB:d=${DETECTORS.silenceSeconds}`;
+export function audioDetectors(d: DetectorConfig = DETECTORS): string {
+  return `silencedetect=n=${d.silenceDb}dB:d=${d.silenceSeconds}`;
 }
 
 /** The -vf of an encoded camera: the detectors on the picture as it comes, then the overlay on top. */
 function encodedVideoFilters(o: BuildOptions): string {
-  return o.overlay ? `${videoDetectors()},${overlayFilters(o.overlay)}` : videoDetectors();
+  const detect = videoDetectors(detectorsOf(o));
+  return o.overlay ? `${detect},${overlayFilters(o.overlay)}` : detect;
 }
 
 /** Quote one word for POSIX sh. */
@@ -137,20 +163,29 @@ function videoEncoder(src: SourceConfig, segmentSeconds: number): string[] {
 const base = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info'];
 
 /**
- * Video that is copied, not re-encoded (rtsp, rpicam, a v4l2 camera giving H.264): a second output decodes only
- * its key frames for the detectors (`-skip_frame nokey` on the input), which costs a fraction of a full decode.
+ * Video that is copied, not re-encoded (rtsp, rpicam, a v4l2 camera giving H.264), into segments cut at its own
+ * key frames. A second output feeds the detectors: every frame is decoded (decoding only key frames shows a 2 s
+ * GOP as a picture frozen for 2 s, one false interruption per GOP), without the deblocking filter (about a fifth
+ * of the decode, and nothing black or frozen depends on it), and only `sampleFps` frames a second are compared.
+ *
+ * A stream with B-frames arrives over RTSP with no timestamp on its first packet (its decode time is unknown
+ * until the next ones), which the MPEG-TS muxer refuses ("first pts and dts value must be set"): `setts` gives
+ * that packet its decode time as presentation time. Packets that have one keep it.
  */
-function copiedVideo(input: string[], runDir: string, segmentSeconds: number, audio: string[]): string[] {
+function copiedVideo(input: string[], o: BuildOptions, audio: string[]): string[] {
   return [
     ...base,
-    '-skip_frame', 'nokey',
+    '-skip_loop_filter', 'all',
     ...input,
-    '-map', '0:v:0', ...(audio.length ? ['-map', '0:a:0?'] : []),
-    '-c:v', 'copy', ...audio,
-    ...segmentOutput(runDir, segmentSeconds),
-    '-map', '0:v:0', '-vf', videoDetectors(), '-f', 'null', '-',
+    '-map', '0:v:0', ...(audio.length ? ['-map', '0:a:0'] : []),
+    '-c:v', 'copy', '-bsf:v', 'setts=pts=if(eq(PTS\\,NOPTS)\\,DTS\\,PTS)',
+    ...audio,
+    ...segmentOutput(o.runDir, o.segmentSeconds),
+    '-map', '0:v:0', '-vf', `fps=${detectorsOf(o).sampleFps},${videoDetectors(detectorsOf(o))}`, '-f', 'null', '-',
   ];
 }
+
+const detectorsOf = (o: BuildOptions): DetectorConfig => o.detectors ?? DETECTORS;
 
 function simCamera(src: SourceConfig, o: BuildOptions): string[] {
   const w = src.width ?? DEFAULTS.width;
@@ -178,7 +213,7 @@ function microphone(input: string[], src: SourceConfig, o: BuildOptions): string
     ...base,
     ...input,
     '-map', '0:a:0',
-    '-af', audioDetectors(),
+    '-af', audioDetectors(detectorsOf(o)),
     '-ac', String(channels),
     '-ar', String(src.sampleRate ?? DEFAULTS.sampleRate),
     ...aac(src.bitrateKbps ?? DEFAULTS.audioKbpsPerChannel * channels),
@@ -200,7 +235,7 @@ function v4l2(src: SourceConfig, o: BuildOptions): string[] {
     '-framerate', String(src.fps ?? DEFAULTS.fps),
     '-i', src.device ?? DEFAULTS.v4l2Device,
   ];
-  if (src.encoder === 'copy') return copiedVideo(input, o.runDir, o.segmentSeconds, []);
+  if (src.encoder === 'copy') return copiedVideo(input, o, []);
   return [
     ...base,
     ...input,
@@ -211,11 +246,21 @@ function v4l2(src: SourceConfig, o: BuildOptions): string[] {
   ];
 }
 
-function rtsp(src: SourceConfig, o: BuildOptions): string[] {
+/** How the camera's audio goes into the segments: copied when MPEG-TS carries it, else transcoded to AAC. */
+export function rtspAudio(camera: CameraStreams | undefined): { args: string[]; transcoded: Transcoded[] } {
+  const codec = camera?.audio;
+  if (codec === null) return { args: [], transcoded: [] };
+  if (codec !== undefined && TS_AUDIO_CODECS.includes(codec)) return { args: ['-c:a', 'copy'], transcoded: [] };
+  // Unknown (not probed) is transcoded too: AAC always fits, and a copy of a codec MPEG-TS refuses would fail.
+  return { args: aac(DEFAULTS.audioKbpsPerChannel), transcoded: [{ stream: 'audio', from: codec ?? 'unknown', to: 'aac' }] };
+}
+
+/** The rtsp demuxer's input options: transport, timeouts and a short probe. Shared with the probe before a run. */
+export function rtspInput(src: SourceConfig, rtspTimeoutSeconds?: number): string[] {
   if (!src.url) throw new Error(`source ${src.id}: the rtsp driver needs a url (rtsp://...)`);
-  const timeoutUs = Math.round((o.rtspTimeoutSeconds ?? DEFAULTS.rtspTimeoutSeconds) * 1e6);
-  const input = [
-    '-rtsp_transport', 'tcp',
+  const timeoutUs = Math.round((rtspTimeoutSeconds ?? DEFAULTS.rtspTimeoutSeconds) * 1e6);
+  return [
+    '-rtsp_transport', src.transport ?? 'tcp',
     // Socket I/O timeout: a dead camera (no answer, or a stream that stops) ends the run instead of hanging it.
     '-timeout', String(timeoutUs),
     // Probe briefly: whatever is read while probing is written later in a burst, which would skew the run's
@@ -223,8 +268,12 @@ function rtsp(src: SourceConfig, o: BuildOptions): string[] {
     '-analyzeduration', '1000000',
     '-i', src.url,
   ];
-  // The camera's audio (often G.711, which MPEG-TS cannot carry) is re-encoded to AAC, which costs little.
-  return copiedVideo(input, o.runDir, o.segmentSeconds, aac(DEFAULTS.audioKbpsPerChannel));
+}
+
+function rtsp(src: SourceConfig, o: BuildOptions): { args: string[]; transcoded: Transcoded[] } {
+  const input = rtspInput(src, o.rtspTimeoutSeconds);
+  const audio = rtspAudio(o.camera);
+  return { args: copiedVideo(input, o, audio.args), transcoded: audio.transcoded };
 }
 
 /**
@@ -249,7 +298,7 @@ function rpicam(src: SourceConfig, o: BuildOptions, ffmpeg: string): string[] {
     '-o', '-',
   ];
   const input = ['-probesize', '32', '-analyzeduration', '0', '-framerate', String(fps), '-f', 'h264', '-i', '-'];
-  const ff = [ffmpeg, ...copiedVideo(input, o.runDir, o.segmentSeconds, [])];
+  const ff = [ffmpeg, ...copiedVideo(input, o, [])];
   return ['-c', `trap '' INT; ${camera.map(shellQuote).join(' ')} | exec ${ff.map(shellQuote).join(' ')}`];
 }
 
@@ -260,7 +309,7 @@ export function buildFfmpegCommand(src: SourceConfig, o: BuildOptions): FfmpegCo
   }
   const ffmpeg = o.ffmpegPath ?? 'ffmpeg';
   const primary = src.kind === 'camera' ? 'video' : 'audio';
-  const ff = (args: string[]): FfmpegCommand => ({ command: ffmpeg, args, primary });
+  const ff = (args: string[], transcoded: Transcoded[] = []): FfmpegCommand => ({ command: ffmpeg, args, primary, transcoded });
   if (src.kind === 'microphone') {
     const channels = src.channels ?? DEFAULTS.channels;
     const rate = src.sampleRate ?? DEFAULTS.sampleRate;
@@ -278,10 +327,12 @@ export function buildFfmpegCommand(src: SourceConfig, o: BuildOptions): FfmpegCo
       return ff(simCamera(src, o));
     case 'v4l2':
       return ff(v4l2(src, o));
-    case 'rtsp':
-      return ff(rtsp(src, o));
+    case 'rtsp': {
+      const r = rtsp(src, o);
+      return ff(r.args, r.transcoded);
+    }
     case 'rpicam':
-      return { command: 'sh', args: rpicam(src, o, ffmpeg), primary };
+      return { command: 'sh', args: rpicam(src, o, ffmpeg), primary, transcoded: [] };
     case 'alsa':
       throw new Error(`source ${src.id}: a camera cannot use the alsa driver`);
   }

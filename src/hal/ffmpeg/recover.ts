@@ -23,7 +23,7 @@ import { SEGMENT_LIST } from './args.js';
 import { isAlive, isRunProcess, stopRunProcess } from './proc.js';
 import { isActive, markEmitted, wasEmitted } from './registry.js';
 import { listRunDirs, listSegmentFiles, readRunInfo, removeRun, runIdTime, writeRunInfo, type RunInfo } from './run-dir.js';
-import { parseSegmentList, type ListedSegment } from './segment-list.js';
+import { listedStart, parseSegmentList, type ListedSegment } from './segment-list.js';
 import { probeSpan, checkMpegTs, firstContentStart } from './ts-file.js';
 
 export { removeRun } from './run-dir.js';
@@ -139,6 +139,7 @@ async function recoverRun(runDir: string, sourceId: string, opts: RecoverOptions
   const empty: string[] = [];
   // Timeline position where the next segment starts: the end of the one before it, listed or measured.
   let prevEnd = 0;
+  let prevListed: { index: number; end: number } | undefined;
   let partialAnchor: number | undefined;
   for (const index of indexes) {
     const e = listed.get(index);
@@ -146,6 +147,7 @@ async function recoverRun(runDir: string, sourceId: string, opts: RecoverOptions
     if (!f) {
       // Listed, file gone: already sealed or discarded by the recorder.
       if (e) prevEnd = e.end;
+      if (e) prevListed = { index, end: e.end };
       continue;
     }
     let size: number;
@@ -165,13 +167,15 @@ async function recoverRun(runDir: string, sourceId: string, opts: RecoverOptions
       continue;
     }
     if (e) {
+      const before = prevListed;
       prevEnd = e.end;
+      prevListed = { index, end: e.end };
       if (wasEmitted(runDir, index)) {
         skipped.push({ path: f.path, reason: 'already handed over by this process' });
         continue;
       }
       const suspect = await checkMpegTs(f.path, { finished: true });
-      const start = index === 0 ? await firstContentStart(f.path, primary, e.start, e.end, opts.ffprobePath) : e.start;
+      const start = index === 0 ? await firstContentStart(f.path, primary, e.start, e.end, opts.ffprobePath) : listedStart(e, before);
       placed.push({ index, path: f.path, start, end: e.end, partial: false, ...(suspect ? { suspect } : {}) });
       continue;
     }
@@ -230,6 +234,7 @@ async function recoverRun(runDir: string, sourceId: string, opts: RecoverOptions
         end: new Date(anchorMs + p.end * 1000),
         partial: p.partial,
         ...(p.suspect ? { suspect: p.suspect } : {}),
+        ...(info?.transcoded?.length ? { transcoded: info.transcoded } : {}),
       });
     }
   }

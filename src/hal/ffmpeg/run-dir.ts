@@ -7,6 +7,7 @@ import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../../util/fsx.js';
 import { isErrno } from '../../util/errors.js';
 import { SEGMENT_FILE_RE } from './args.js';
+import type { Transcoded } from '../capture.js';
 
 /** What a run folder says about its process: enough for a later gateway to find, stop and place it. */
 export interface RunInfo {
@@ -26,6 +27,8 @@ export interface RunInfo {
   anchor?: string;
   /** How the anchor was estimated: see watch.ts and recover.ts. */
   anchorSource?: 'segment-list' | 'partial-segment' | 'spawn-time';
+  /** Streams this run re-encodes (absent: everything copied or encoded from raw); every segment of it says so. */
+  transcoded?: Transcoded[];
 }
 
 export const RUN_ID_RE = /^\d{8}T\d{9}Z(?:-\d+)?$/;

@@ -29,6 +29,18 @@ export function parseSegmentLine(line: string): ListedSegment | undefined {
 }
 
 /**
+ * Where a listed segment starts on the timeline, given the end of the one listed before it in the same run. ffmpeg
+ * lists a segment from the presentation time of the key frame that opened it, and the one before up to its last
+ * picture shown. With an open GOP (HEVC from x265, some cameras) the pictures shown just before that key frame are
+ * sent after it and so are written into the new segment: the list then shows a hole of a few frames that no
+ * footage is missing from. Segments of one run are one continuous stream, so the next starts where the last ended.
+ */
+export function listedStart(e: ListedSegment, before: { index: number; end: number } | undefined): number {
+  if (!before || before.index !== e.index - 1) return e.start;
+  return before.end <= e.start && e.start - before.end < 1 ? before.end : e.start;
+}
+
+/**
  * Split a chunk of the list into complete entries and the unfinished tail (a line ffmpeg is still writing).
  * `bad` counts complete lines that were not entries.
  */

@@ -11,11 +11,12 @@ import { EventEmitter } from 'node:events';
 import { closeSync, openSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SourceConfig } from '../../config/types.js';
+import type { DetectorConfig, SourceConfig } from '../../config/types.js';
 import type { CaptureSource, CaptureSourceEvents, Outage } from '../capture.js';
 import { RecgwError, describe } from '../../util/errors.js';
 import { silentLogger, type Logger } from '../../util/log.js';
-import { LOG_FILE, buildFfmpegCommand } from './args.js';
+import { DETECTORS, LOG_FILE, buildFfmpegCommand, type CameraStreams } from './args.js';
+import { RtspProbeError, probeRtsp } from './rtsp-probe.js';
 import { markActive, markEmitted, markInactive } from './registry.js';
 import { createRunDir, removeRun, writeRunInfo, type RunInfo } from './run-dir.js';
 import { signalRun } from './proc.js';
@@ -43,6 +44,8 @@ export interface FfmpegSourceOptions {
   rtspTimeoutSeconds?: number;
   /** Time and identity on the picture, for cameras the run encodes. */
   overlay?: OverlayFiles;
+  /** Detector thresholds (config recording.detectors); ffmpeg's built-in defaults otherwise. */
+  detectors?: DetectorConfig;
 }
 
 interface Run {
@@ -102,6 +105,7 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
     if (this.running) throw new RecgwError('recorder', `source ${this.id} is already recording; stop it before starting it again`);
     if (this.run) this.lastBitrate = this.run.watcher.bitrate ?? this.lastBitrate;
     await this.removeEnded();
+    const camera = this.o.config.driver === 'rtsp' ? await this.probe() : undefined;
     const startedAt = new Date();
     const { runId, runDir } = await createRunDir(join(this.o.spoolDir, this.id), startedAt);
     let cmd;
@@ -109,6 +113,8 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
       cmd = buildFfmpegCommand(this.o.config, {
         runDir,
         segmentSeconds: this.o.segmentSeconds,
+        ...(camera ? { camera } : {}),
+        ...(this.o.detectors ? { detectors: this.o.detectors } : {}),
         ...(this.o.ffmpegPath ? { ffmpegPath: this.o.ffmpegPath } : {}),
         ...(this.o.rpicamPath ? { rpicamPath: this.o.rpicamPath } : {}),
         ...(this.o.rtspTimeoutSeconds !== undefined ? { rtspTimeoutSeconds: this.o.rtspTimeoutSeconds } : {}),
@@ -131,6 +137,7 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
       args: cmd.args,
       startedAt: startedAt.toISOString(),
       segmentSeconds: this.o.segmentSeconds,
+      ...(cmd.transcoded.length ? { transcoded: cmd.transcoded } : {}),
     };
     markActive(runDir, this.id);
     let settle!: () => void;
@@ -151,6 +158,9 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
         startedAt: startedAt.getTime(),
         maxLogBytes: this.o.maxLogBytes ?? 4 * 1024 * 1024,
         primary: cmd.primary,
+        segmentSeconds: this.o.segmentSeconds,
+        transcoded: cmd.transcoded,
+        blackSeconds: (this.o.detectors ?? DETECTORS).blackSeconds,
         ...(this.o.ffprobePath ? { ffprobePath: this.o.ffprobePath } : {}),
         log: this.log,
         segment: (s) => {
@@ -192,6 +202,21 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
       await run.done;
     } finally {
       clearTimeout(killer);
+    }
+  }
+
+  /** What an RTSP camera sends, asked before each run; a camera that refuses says why (see rtsp-probe.ts). */
+  private async probe(): Promise<CameraStreams> {
+    try {
+      const camera = await probeRtsp(this.o.config, {
+        ...(this.o.ffprobePath ? { ffprobePath: this.o.ffprobePath } : {}),
+        ...(this.o.rtspTimeoutSeconds !== undefined ? { rtspTimeoutSeconds: this.o.rtspTimeoutSeconds } : {}),
+      });
+      this.log.info('camera probed', { video: camera.video, audio: camera.audio, transport: this.o.config.transport ?? 'tcp' });
+      return camera;
+    } catch (err) {
+      this.log.warn('camera cannot be read', { err: describe(err), ...(err instanceof RtspProbeError ? { ffprobe: err.detail } : {}) });
+      throw new RecgwError('hardware', `source ${this.id}: ${describe(err)}`, { cause: err });
     }
   }
 

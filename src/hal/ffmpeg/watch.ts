@@ -14,13 +14,13 @@
  */
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { HealthEvent, SegmentFile } from '../capture.js';
+import type { HealthEvent, SegmentFile, Transcoded } from '../capture.js';
 import type { Logger } from '../../util/log.js';
 import { describe } from '../../util/errors.js';
 import { LOG_FILE, SEGMENT_LIST } from './args.js';
 import { HealthTracker, parseDetectorLine, type TimelineEvent } from './health.js';
 import { LogTail } from './log-tail.js';
-import { parseSegmentList, type ListedSegment } from './segment-list.js';
+import { listedStart, parseSegmentList, type ListedSegment } from './segment-list.js';
 import { checkMpegTs, firstContentStart } from './ts-file.js';
 
 /** A black start is judged against the wall clock; give the log this long to show an end first. */
@@ -36,6 +36,12 @@ export interface WatchTarget {
   startedAt: number;
   maxLogBytes: number;
   primary: 'video' | 'audio';
+  /** The run's segment time: only segments at least this long (less a frame) measure the bitrate. */
+  segmentSeconds: number;
+  /** Streams the run re-encodes; every segment carries it. */
+  transcoded: Transcoded[];
+  /** blackdetect's minimum duration, for the live black start. */
+  blackSeconds: number;
   ffprobePath?: string;
   log: Logger;
   segment(s: SegmentFile): void;
@@ -49,9 +55,10 @@ export class RunWatcher {
   private csvOffset = 0;
   private csvCarry = '';
   private readonly pending: ListedSegment[] = [];
+  private lastListed: { index: number; end: number } | undefined;
   private anchorMs: number | undefined;
   private readonly healthQueue: TimelineEvent[] = [];
-  private readonly tracker = new HealthTracker();
+  private readonly tracker: HealthTracker;
   private readonly logTail: LogTail;
   private sawOutput = false;
   private bytes = 0;
@@ -63,13 +70,18 @@ export class RunWatcher {
 
   constructor(private readonly t: WatchTarget) {
     this.logTail = new LogTail(join(t.runDir, LOG_FILE), { maxBytes: t.maxLogBytes });
+    this.tracker = new HealthTracker(t.blackSeconds);
   }
 
   get anchor(): number | undefined {
     return this.anchorMs;
   }
 
-  /** Bytes per second of the run's finished segments. */
+  /**
+   * Bytes per second of the run's whole segments: those that ran their full segment time. A run's first segment
+   * may start late and its last ends at the stop, and a camera that fails within a second writes one key frame in
+   * a fraction of a second: measured from such pieces, pre-flight once estimated 4,101,818 kbit/s.
+   */
   get bitrate(): number | undefined {
     return this.seconds > 0 ? this.bytes / this.seconds : undefined;
   }
@@ -179,12 +191,16 @@ export class RunWatcher {
       const e = this.pending.shift()!;
       const path = join(this.t.runDir, e.name);
       const suspect = await checkMpegTs(path, { finished: true });
-      const start = e.index === 0 ? await firstContentStart(path, this.t.primary, e.start, e.end, this.t.ffprobePath) : e.start;
-      try {
-        this.bytes += (await stat(path)).size;
-        this.seconds += e.end - start;
-      } catch {
-        // checkMpegTs already says it cannot be read
+      const start = e.index === 0 ? await firstContentStart(path, this.t.primary, e.start, e.end, this.t.ffprobePath) : listedStart(e, this.lastListed);
+      this.lastListed = { index: e.index, end: e.end };
+      // A cut falls on a frame, not exactly on the time: a frame or so short still counts as whole.
+      if (!suspect && e.end - start >= this.t.segmentSeconds - 0.05) {
+        try {
+          this.bytes += (await stat(path)).size;
+          this.seconds += e.end - start;
+        } catch {
+          // checkMpegTs already says it cannot be read
+        }
       }
       this.t.segment({
         sourceId: this.t.sourceId,
@@ -195,6 +211,7 @@ export class RunWatcher {
         end: new Date(anchor + e.end * 1000),
         partial: false,
         ...(suspect ? { suspect } : {}),
+        ...(this.t.transcoded.length ? { transcoded: this.t.transcoded } : {}),
       });
     }
   }
