@@ -72,6 +72,9 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
   private stallTimer: NodeJS.Timeout | undefined;
   private picture: SourceHealth['picture'] = 'ok';
   private lastOutage: SourceHealth['lastOutage'] = null;
+  /** The run of the last segment, and the run that was current when the source went down. */
+  private lastRun: string | undefined;
+  private failedRun: string | undefined;
   private transition: Promise<void> = Promise.resolve();
 
   /** Queue a state change after the ones before it; a failure is logged and never blocks the next one. */
@@ -197,7 +200,10 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
 
   private segment(s: SegmentFile): void {
     this.lastSegmentAt = this.now();
+    // The failed run's last segment (listed when a stalled run is stopped) is footage, not the source coming back.
+    if (this.downSince && s.runId === this.failedRun) return this.emitRecovered(s);
     if (!this.lastEnd || s.end > this.lastEnd) this.lastEnd = s.end;
+    this.lastRun = s.runId;
     this.emit('segment', s);
     if (s.suspect) {
       this.o.log.warn('source wrote a damaged segment; restarting it', { source: this.id, segment: s.path, problem: s.suspect });
@@ -207,7 +213,8 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
     }
     this.attempt = 0;
     if (this.downSince) {
-      const up: UpEvent = { sourceId: this.id, at: s.start };
+      // Never before the outage began: an interruption that ends before it starts is no span at all.
+      const up: UpEvent = { sourceId: this.id, at: new Date(Math.max(s.start.getTime(), this.downSince.since.getTime())) };
       this.downSince = null;
       this.emit('up', up);
     }
@@ -222,6 +229,7 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
   private fail(outage: Outage, reason: DownEvent['reason'] = 'device-fault'): void {
     if (this.downSince) return;
     this.downSince = { sourceId: this.id, since: this.lastEnd ?? new Date(this.now()), reason, outage };
+    this.failedRun = this.lastRun;
     this.lastOutage = { ...outage, at: new Date(this.now()).toISOString() };
     this.emit('down', this.downSince);
   }

@@ -1,0 +1,63 @@
+/**
+ * When a stalled source is back (src/recorder/supervisor.ts): the stalled run's own last segment, listed when it is
+ * stopped, is footage but not the source coming back, and "up" is never dated before "down". A copied camera once
+ * gave an interruption that ended 8 s before it started. The source here is a stand-in (the supervisor only sees
+ * the CaptureSource interface); its events are the ones FfmpegSource emits.
+ */
+import { describe, expect, it } from 'vitest';
+import { EventEmitter } from 'node:events';
+import type { CaptureSource, CaptureSourceEvents, Outage, SegmentFile } from '../../src/hal/capture.js';
+import { SourceSupervisor, type DownEvent, type UpEvent } from '../../src/recorder/supervisor.js';
+import { silentLogger } from '../../src/util/log.js';
+
+class Source extends EventEmitter<CaptureSourceEvents> implements CaptureSource {
+  readonly id = 'cam1';
+  readonly kind = 'camera' as const;
+  readonly bitrate = undefined;
+  running = false;
+  starts = 0;
+  async start(): Promise<void> {
+    this.running = true;
+    this.starts++;
+  }
+  async stop(): Promise<void> {
+    this.running = false;
+  }
+  explain(p: { stalledSeconds: number } | { damaged: string }): Outage {
+    return { cause: 'stalled', words: '摄像机停止发送视频', technical: JSON.stringify(p) };
+  }
+}
+
+const T = Date.parse('2026-12-06T10:00:00Z');
+const seg = (runId: string, index: number, start: number, end: number): SegmentFile => ({
+  sourceId: 'cam1', path: `/spool/${runId}/seg-${index}.ts`, runId, index, start: new Date(T + start), end: new Date(T + end), partial: false,
+});
+
+describe('a stalled source that comes back', () => {
+  it('is up only with a segment of a new run, and never before it went down', async () => {
+    const source = new Source();
+    let now = T;
+    const sup = new SourceSupervisor({ source, segmentSeconds: 1, recover: async () => [], log: silentLogger, now: () => now, backoffMs: { first: 10, max: 10 } });
+    const downs: DownEvent[] = [];
+    const ups: UpEvent[] = [];
+    sup.on('down', (d) => downs.push(d));
+    sup.on('up', (u) => ups.push(u));
+    sup.start();
+    await sup.want(true);
+    source.emit('segment', seg('runA', 0, 0, 1000));
+    source.emit('segment', seg('runA', 1, 1000, 2000));
+    // Nothing for well over twice the segment time: a stall, dated at the end of the last footage.
+    now = T + 10_000;
+    await new Promise((r) => setTimeout(r, 700));
+    expect(downs.map((d) => d.since.getTime() - T)).toEqual([2000]);
+    // The stopped run lists its open segment: footage, not the source back.
+    source.emit('segment', seg('runA', 2, 2000, 2500));
+    expect(ups).toEqual([]);
+    // The new run's first segment, placed (say) a little before the outage began: up, at the outage's start at the
+    // earliest.
+    await new Promise((r) => setTimeout(r, 100));
+    source.emit('segment', seg('runB', 0, 1800, 3000));
+    expect(ups.map((u) => u.at.getTime() - T)).toEqual([2000]);
+    await sup.stop();
+  });
+});
