@@ -83,7 +83,9 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
       this.o.log.error('source state change failed', { source: this.id, err });
       if (this.wanted) {
         const message = (err as Error).message;
-        this.fail({ cause: 'cannot-start', words: `无法启动录制（${message}）`, technical: `cannot start: ${message}` });
+        // A source that can say why it cannot start (an RTSP camera refusing) gives its words.
+        const said = (err as { outage?: Outage }).outage;
+        this.fail(said ?? { cause: 'cannot-start', words: '无法启动录制', technical: `cannot start: ${message}` });
         this.scheduleRestart();
       }
     });

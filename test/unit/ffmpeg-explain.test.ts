@@ -70,3 +70,18 @@ describe('why a capture run ended', () => {
     expect(explainDamaged(v4l2, 'no sync byte')).toMatchObject({ cause: 'damaged-output', technical: 'damaged output: no sync byte' });
   });
 });
+
+describe('an RTSP camera that cannot be read before a run', () => {
+  it('fails the start with the words of what ffprobe said, and its message (with the fix) as the detail', async () => {
+    const { FfmpegSource } = await import('../../src/hal/ffmpeg/source.js');
+    const { freePort, tmp, cleanupTmp } = await import('../helpers/fixtures.js');
+    // A real ffprobe against a port nothing listens on.
+    const port = await freePort();
+    const src = new FfmpegSource({ config: { id: 'cam2', kind: 'camera', driver: 'rtsp', url: `rtsp://admin:secret@127.0.0.1:${port}/main` }, spoolDir: tmp(), segmentSeconds: 2, rtspTimeoutSeconds: 2 });
+    const err = (await src.start().then(() => undefined, (e: unknown) => e)) as { outage?: { cause: string; words: string; technical: string } };
+    cleanupTmp();
+    expect(err.outage).toMatchObject({ cause: 'rtsp-refused', words: '网络摄像机拒绝连接（RTSP 端口没有服务）' });
+    expect(err.outage!.technical).toContain('nothing answers RTSP at the camera rtsp://***@127.0.0.1');
+    expect(err.outage!.technical).not.toContain('secret');
+  });
+});
