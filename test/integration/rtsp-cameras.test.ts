@@ -145,7 +145,10 @@ describe('IP cameras as they ship, through real RTSP servers', () => {
       // they refer to, which never came: undecodable, though their time is in the span.
       const tail = id === 'cam-lost' ? 3 : 0;
       expect(frames + tail, `${id}: frames cover the footage's span`).toBeGreaterThanOrEqual(0.995 * spanS * FPS);
-      expect(coverage).toBeLessThanOrEqual(1.005);
+      // No more pictures than the span holds. The lost camera's footage is two runs, each placed on the wall clock
+      // from its own start (within ~0.1 s on a loaded machine: 101 % of a 12 s span was seen at a load of 10).
+      if (id === 'cam-lost') expect(frames / FPS).toBeLessThanOrEqual(spanS + 0.25);
+      else expect(coverage).toBeLessThanOrEqual(1.005);
       if (id === 'cam-lost') {
         const mine = of(id);
         expect(mine, 'cam-lost: one interruption').toHaveLength(1);
