@@ -1,17 +1,22 @@
-// The gateway's own cost while recording (issue 3): `recgw run` as a real process with four sim sources (three
-// cameras 640x360@25, one microphone, 4 s segments), one session of RECGW_BENCH_RECORD_SECONDS (default 40)
-// started and stopped through the control socket, measured from /proc:
-//   recording-gateway-cpu  value: the gateway node process's own CPU time (utime + stime of /proc/<pid>/stat, no
+// The gateway's own cost while recording (issues 3 and 15): `recgw run` as a real process, one session of
+// RECGW_BENCH_RECORD_SECONDS (default 40) started and stopped through the control socket, measured from /proc, in two
+// scenarios, each against ffmpeg's own cost for the same streams in the same run:
+//   copied:  four IP cameras, 1080p25 H.264 High (B-frames, 2 s GOP, 4 Mbit/s) with AAC, served by gst-rtsp-server
+//            (test/helpers/rtsp-server.py) and recorded without re-encoding (the detectors decode every frame);
+//   encoded: two cameras the gateway encodes (sim 1280x720@25, libx264, with the time and case overlay).
+// Results, per scenario S:
+//   recording-S-gateway-cpu  value: the gateway node process's own CPU time (utime + stime of /proc/<pid>/stat, no
 //                          children) from just before session.start until session.stop has answered (every segment
 //                          sealed), per recorded source-hour. baseline: the ffmpeg processes' CPU time for the same
 //                          run (utime + stime of each ffmpeg child of the gateway, sampled every 250 ms until it
 //                          exits), per source-hour. ratio = gateway / ffmpeg (lower is better).
-//   recording-gateway-rss  value: the gateway's peak VmRSS while recording (sampled every 250 ms), MB.
-//                          baseline: the peak of the summed VmRSS of its ffmpeg children (all four together), MB.
-//                          ratio = gateway / all ffmpeg (lower is better).
+//   recording-S-gateway-rss  value: the gateway's peak VmRSS while recording (sampled every 250 ms), MB.
+//                          baseline: the peak of the summed VmRSS of its ffmpeg children, MB. ratio = gateway / ffmpeg.
+// Goals (issue 15): gateway CPU at most 0.05 of ffmpeg's on encoded sources, at most 60 CPU s per source-hour on
+// copied ones, peak RSS at most 100 MB with four sources.
 // Also to stderr: the gateway's CPU during start-up, its VmHWM, and all children's CPU from its cutime + cstime
 // (ffmpeg plus the short ffprobe runs the gateway makes), as a cross-check of the sampled ffmpeg figure.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import process from 'node:process';
@@ -24,8 +29,7 @@ const RECORD_SECONDS = Number(process.env.RECGW_BENCH_RECORD_SECONDS ?? 40);
 const SAMPLE_MS = 250;
 const BIN = join(import.meta.dirname, '../bin/recgw.js');
 const HZ = 100; // USER_HZ: clock ticks of /proc/<pid>/stat on Linux
-const camera = (id) => ({ id, kind: 'camera', driver: 'sim', width: 640, height: 360, fps: 25 });
-const SOURCES = [camera('cam1'), camera('cam2'), camera('cam3'), { id: 'mic1', kind: 'microphone', driver: 'sim' }];
+const SERVER = join(import.meta.dirname, '../test/helpers/rtsp-server.py');
 const officers = [
   { name: '张三', badge: '13010001' },
   { name: '李四', badge: '13010002' },
@@ -71,16 +75,42 @@ function children(ppid) {
 
 export default async function recordingBench() {
   const tmp = tempDir('recgw-bench-rec-');
+  let server;
+  try {
+    // Four cameras as they ship, from a third-party RTSP server; each client gets its own pipeline from the file.
+    const clip = join(tmp.dir, 'cam1080.mp4');
+    progress('recording: encoding a 1080p25 camera clip for the RTSP server');
+    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+      '-t', String(RECORD_SECONDS + 40), '-c:v', 'libx264', '-preset', 'ultrafast', '-profile:v', 'high', '-bf', '2', '-g', '50', '-b:v', '4M', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '64k', clip]);
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    server = spawn('/usr/bin/python3', [SERVER, String(port), ...[1, 2, 3, 4].map((i) => `cam${i}=${clip}`)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((resolve, reject) => {
+      server.stdout.on('data', (d) => String(d).includes('ready') && resolve());
+      server.once('exit', (c) => reject(new Error(`rtsp-server.py exited with ${c}`)));
+    });
+    const copied = [1, 2, 3, 4].map((i) => ({ id: `cam${i}`, kind: 'camera', driver: 'rtsp', url: `rtsp://127.0.0.1:${port}/cam${i}`, bitrateKbps: 4000 }));
+    await scenario(tmp, 'copied', copied);
+    server.kill('SIGTERM');
+    server = undefined;
+    const encoded = [1, 2].map((i) => ({ id: `cam${i}`, kind: 'camera', driver: 'sim', width: 1280, height: 720, fps: 25 }));
+    await scenario(tmp, 'encoded', encoded);
+  } finally {
+    server?.kill('SIGKILL');
+    tmp.remove();
+  }
+}
+
+async function scenario(tmp, name, sources) {
   let gw;
   try {
     const p = provisionGateway({
-      dir: join(tmp.dir, 'gw'),
-      caDir: join(tmp.dir, 'ca'),
+      dir: join(tmp.dir, `gw-${name}`),
+      caDir: join(tmp.dir, `ca-${name}`),
       createCa: true,
-      config: { time: { source: 'host' }, recording: { segmentSeconds: 4, expectedSessionMinutes: 2, sources: SOURCES } },
+      config: { time: { source: 'host' }, recording: { segmentSeconds: 4, expectedSessionMinutes: 2, sources } },
     });
     const socket = p.config.control.socket;
-    const logPath = join(tmp.dir, 'gateway.log');
+    const logPath = join(tmp.dir, `gateway-${name}.log`);
     const fd = openSync(logPath, 'a');
     gw = spawn(process.execPath, [BIN, 'run', '--config', p.configPath], { stdio: ['ignore', fd, fd], env: { ...process.env, RECGW_LOG_LEVEL: 'warn' } });
     closeSync(fd);
@@ -100,7 +130,7 @@ export default async function recordingBench() {
     }
 
     const before = stat(pid);
-    progress(`recording: gateway ${pid} up, start-up took ${before.cpu.toFixed(2)} s CPU; recording ${SOURCES.length} sources for ${RECORD_SECONDS} s`);
+    progress(`recording ${name}: gateway ${pid} up, start-up took ${before.cpu.toFixed(2)} s CPU; recording ${sources.length} sources for ${RECORD_SECONDS} s`);
     const ffmpeg = new Map(); // pid -> last seen CPU seconds
     let gatewayPeakRss = 0;
     let ffmpegPeakRss = 0;
@@ -136,23 +166,23 @@ export default async function recordingBench() {
     if (children(pid).some((c) => c.comm === 'ffmpeg')) progress('recording: warning: an ffmpeg child was still running after session.stop');
 
     const wall = (Date.parse(closed.end) - Date.parse(session.start)) / 1000;
-    const sourceHours = (wall * SOURCES.length) / 3600;
+    const sourceHours = (wall * sources.length) / 3600;
     const gatewayCpu = after.cpu - before.cpu;
     const ffmpegCpu = [...ffmpeg.values()].reduce((a, b) => a + b, 0);
     const childCpu = after.childCpu - before.childCpu;
     const hwm = memory(pid)?.hwm ?? NaN;
     progress(
-      `recording: session ${wall.toFixed(1)} s x ${SOURCES.length} sources = ${(sourceHours * 3600).toFixed(0)} source-s; ` +
+      `recording ${name}: session ${wall.toFixed(1)} s x ${sources.length} sources = ${(sourceHours * 3600).toFixed(0)} source-s; ` +
         `gateway CPU ${gatewayCpu.toFixed(2)} s (${((100 * gatewayCpu) / wall).toFixed(1)}% of a core); ` +
         `ffmpeg CPU ${ffmpegCpu.toFixed(2)} s over ${ffmpeg.size} processes (${((100 * ffmpegCpu) / wall).toFixed(0)}% of a core); ` +
         `all children by cutime+cstime ${childCpu.toFixed(2)} s`,
     );
     progress(
-      `recording: gateway peak VmRSS ${(gatewayPeakRss / MB).toFixed(1)} MB while recording, VmHWM ${(hwm / MB).toFixed(1)} MB; ` +
+      `recording ${name}: gateway peak VmRSS ${(gatewayPeakRss / MB).toFixed(1)} MB while recording, VmHWM ${(hwm / MB).toFixed(1)} MB; ` +
         `ffmpeg peak VmRSS ${(ffmpegPeakRss / MB).toFixed(1)} MB summed over ${ffmpegMaxProcs} processes`,
     );
-    report('recording-gateway-cpu', gatewayCpu / sourceHours, 's/source-h', ffmpegCpu / sourceHours);
-    report('recording-gateway-rss', gatewayPeakRss / MB, 'MB', ffmpegPeakRss / MB);
+    report(`recording-${name}-gateway-cpu`, gatewayCpu / sourceHours, 's/source-h', ffmpegCpu / sourceHours);
+    report(`recording-${name}-gateway-rss`, gatewayPeakRss / MB, 'MB', ffmpegPeakRss / MB);
 
     gw.kill('SIGTERM');
     const code = await exited;
@@ -171,6 +201,5 @@ export default async function recordingBench() {
         }
       }
     }
-    tmp.remove();
   }
 }

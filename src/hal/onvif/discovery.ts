@@ -4,7 +4,7 @@
  * the login the technician gave. A camera that refuses the login is still listed, with the reason.
  */
 import { networkInterfaces } from 'node:os';
-import onvif from 'onvif/promises/index.js';
+import type onvifPromises from 'onvif/promises/index.js';
 import { OnvifCamera, type DeviceInfo, type StreamProfile } from './camera.js';
 
 export interface LanInterface {
@@ -34,10 +34,19 @@ export interface FoundCamera extends Announced {
 // The package's Discovery is one shared emitter that emits 'error' for every malformed answer on the LAN; an
 // 'error' event without a listener would end the process, so one listener is always there.
 let lastProbeErrors: string[] = [];
-onvif.Discovery.on('error', (err: unknown) => {
-  lastProbeErrors.push(String(err).slice(0, 200));
-  if (lastProbeErrors.length > 20) lastProbeErrors = lastProbeErrors.slice(-20);
-});
+let loaded: typeof onvifPromises | undefined;
+
+/** The package, loaded on the first search (about 11 MB of the gateway's memory), with that listener. */
+async function discovery(): Promise<typeof onvifPromises> {
+  if (loaded) return loaded;
+  const onvif = (await import('onvif/promises/index.js')).default;
+  onvif.Discovery.on('error', (err: unknown) => {
+    lastProbeErrors.push(String(err).slice(0, 200));
+    if (lastProbeErrors.length > 20) lastProbeErrors = lastProbeErrors.slice(-20);
+  });
+  loaded = onvif;
+  return onvif;
+}
 
 /** The IPv4 LAN interfaces (not loopback) a probe can go out on. */
 export function lanInterfaces(): LanInterface[] {
@@ -62,7 +71,7 @@ export async function probe(o: { interfaces?: string[]; timeoutMs?: number } = {
   const found = new Map<string, Announced>();
   await Promise.all(
     names.map(async (name) => {
-      const answers = await onvif.Discovery.probe({ device: name, resolve: false, timeout: o.timeoutMs ?? 3000 }).catch(() => []);
+      const answers = await (await discovery()).Discovery.probe({ device: name, resolve: false, timeout: o.timeoutMs ?? 3000 }).catch(() => []);
       for (const a of answers) {
         const m = rec(rec(rec(a).probeMatches).probeMatch);
         const urn = String(rec(m.endpointReference).address ?? '');
