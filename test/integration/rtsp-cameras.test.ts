@@ -154,6 +154,9 @@ describe('IP cameras as they ship, through real RTSP servers', () => {
         expect(mine, 'cam-lost: one interruption').toHaveLength(1);
         const b = mine[0]!;
         expect(b).toMatchObject({ origin: 'detected', reason: 'device-fault' });
+        // In words: the camera stopped sending (its server vanished), with ffmpeg's status beside them.
+        expect(b.text).toMatch(/^网络摄像机(停止发送视频（RTSP 连接被关闭）|停止响应（在超时时间内没有收到数据）|停止发送视频（连接被对方断开）)$/);
+        expect(b.technical).toMatch(/^ffmpeg exited with status \d+/);
         const start = Date.parse(b.start as string);
         const end = Date.parse(ended(b.interruptionId)!);
         // It spans the footage that is missing: from the last picture before the outage to the first after it.
