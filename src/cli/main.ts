@@ -5,37 +5,26 @@
 import { RecgwError } from '../util/errors.js';
 import { VERSION } from '../version.js';
 import { processIo, type Io } from './io.js';
-import { caCommand } from './ca.js';
-import { enrolCommand } from './enrol.js';
-import { verifyCommand } from './verify.js';
-import { reportCommand } from './report.js';
-import { exportCommand } from './export.js';
-import { decryptCommand } from './decrypt.js';
-import { configCommand } from './config.js';
-import { demoCommand } from './demo.js';
-import { runCommand } from './run.js';
-import { receiverCommand } from './receiver.js';
-import { sessionCommand, statusCommand } from './session.js';
-import { consoleCommand } from './console.js';
-import { witnessCommand } from './witness.js';
 
 type Command = (argv: string[], io: Io) => Promise<number>;
 
-const COMMANDS: Record<string, { run: Command; help: string }> = {
-  ca: { run: caCommand, help: 'ca init|sign|server-cert|receiver-cert   a demo/test agency CA' },
-  enrol: { run: enrolCommand, help: 'enrol csr|install|show     device key, CSR and certificate' },
-  verify: { run: verifyCommand, help: 'verify <dir> --ca ca.pem   prove a store or export is complete and unaltered' },
-  report: { run: reportCommand, help: 'report <store> [--json] [--ca ca.pem]  sessions, hours, interruptions, upload timeliness' },
-  export: { run: exportCommand, help: 'export --config F --out D  write the ledger and sealed segments as a device folder' },
-  decrypt: { run: decryptCommand, help: 'decrypt <dir> <segment>    agency only: decrypt one sealed segment' },
-  config: { run: configCommand, help: 'config check --config F    validate an installation config' },
-  run: { run: runCommand, help: 'run --config F              run the gateway in the foreground' },
-  receiver: { run: receiverCommand, help: 'receiver --config F         run the agency receiver in the foreground' },
-  session: { run: sessionCommand, help: 'session start|pause|resume|stop|statement   act on the running gateway' },
-  status: { run: statusCommand, help: 'status --config F [--json]  the running gateway\'s state' },
-  console: { run: consoleCommand, help: 'console reset-password --config F [--user NAME]  a one-time code for a lost console password' },
-  witness: { run: witnessCommand, help: 'witness init|trust|serve|show  a supervisor\'s witness of the agency log' },
-  demo: { run: demoCommand, help: 'demo [--seconds N] [--out DIR] [--broker URL]  run a complete simulated installation' },
+// Each command's module is loaded only when it runs: together they pull in the receiver, the gateway, MQTT and the
+// web console, about a second of start-up that `recgw verify` on a small store would otherwise mostly spend loading.
+const COMMANDS: Record<string, { load: () => Promise<Command>; help: string }> = {
+  ca: { load: async () => (await import('./ca.js')).caCommand, help: 'ca init|sign|server-cert|receiver-cert   a demo/test agency CA' },
+  enrol: { load: async () => (await import('./enrol.js')).enrolCommand, help: 'enrol csr|install|show     device key, CSR and certificate' },
+  verify: { load: async () => (await import('./verify.js')).verifyCommand, help: 'verify <dir> --ca ca.pem   prove a store or export is complete and unaltered' },
+  report: { load: async () => (await import('./report.js')).reportCommand, help: 'report <store> [--json] [--ca ca.pem]  sessions, hours, interruptions, upload timeliness' },
+  export: { load: async () => (await import('./export.js')).exportCommand, help: 'export --config F --out D  write the ledger and sealed segments as a device folder' },
+  decrypt: { load: async () => (await import('./decrypt.js')).decryptCommand, help: 'decrypt <dir> <segment>    agency only: decrypt one sealed segment' },
+  config: { load: async () => (await import('./config.js')).configCommand, help: 'config check --config F    validate an installation config' },
+  run: { load: async () => (await import('./run.js')).runCommand, help: 'run --config F              run the gateway in the foreground' },
+  receiver: { load: async () => (await import('./receiver.js')).receiverCommand, help: 'receiver --config F         run the agency receiver in the foreground' },
+  session: { load: async () => (await import('./session.js')).sessionCommand, help: 'session start|pause|resume|stop|statement   act on the running gateway' },
+  status: { load: async () => (await import('./session.js')).statusCommand, help: 'status --config F [--json]  the running gateway\'s state' },
+  console: { load: async () => (await import('./console.js')).consoleCommand, help: 'console reset-password --config F [--user NAME]  a one-time code for a lost console password' },
+  witness: { load: async () => (await import('./witness.js')).witnessCommand, help: 'witness init|trust|serve|show  a supervisor\'s witness of the agency log' },
+  demo: { load: async () => (await import('./demo.js')).demoCommand, help: 'demo [--seconds N] [--out DIR] [--broker URL]  run a complete simulated installation' },
 };
 
 function usage(): string {
@@ -64,7 +53,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     return 0;
   }
   try {
-    return await cmd.run(rest, io);
+    return await (await cmd.load())(rest, io);
   } catch (err) {
     if (err instanceof RecgwError) {
       io.err(`recgw ${name}: ${err.message}\n`);

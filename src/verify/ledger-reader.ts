@@ -11,7 +11,7 @@ import { isUtf8 } from 'node:buffer';
 import { GENESIS_PREV, lineHash, parseLine, sha256Hex, signatureMember, type LedgerEntry } from '../evidence/entry.js';
 import { ENTRY } from '../evidence/types.js';
 import { checkCertificate, parseCertificate } from '../pki/certs.js';
-import { ROLE_DEVICE } from '../pki/ca.js';
+import { ROLE_DEVICE } from '../pki/roles.js';
 import { checkCertBody } from './bodies.js';
 import { CheckPool } from './check-pool.js';
 import { SignatureChecks, type SignedLine } from './signature-checks.js';
