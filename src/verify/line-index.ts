@@ -1,12 +1,13 @@
 /**
  * Where earlier ledger lines are, found by a name, in typed arrays (21 bytes a slot, at most 80% of slots used),
  * so the verifier can look back at a manifest or a receipt without holding them: the caller reads the line again.
- * Names are kept as 64-bit digests (SHA-256 under a salt drawn per run, so nobody can choose names that collide);
+ * Names are kept as 64-bit digests (SipHash-2-4 under a key drawn per run, so nobody can choose names that collide);
  * a caller that must be exact confirms a candidate on the line it reads again, so a collision costs a read, never
  * a wrong answer. Open addressing with linear probing; a name may be added more than once.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { hash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sipHash24, sipKey } from '../util/siphash.js';
 
 export interface LineRef {
   offset: number;
@@ -14,9 +15,9 @@ export interface LineRef {
 }
 
 export class LineIndex {
-  private readonly salt = randomBytes(16).toString('hex');
+  private readonly key = sipKey(randomBytes(16));
   private lastName: string | undefined;
-  private lastDigest: [number, number] = [0, 0];
+  private readonly lastDigest: [number, number] = [0, 0];
   private cap = 1024;
   private count = 0;
   private hi = new Uint32Array(this.cap);
@@ -69,10 +70,8 @@ export class LineIndex {
   private digest(name: string): [number, number] {
     // A look-up is often followed by an add of the same name: hash it once.
     if (name === this.lastName) return this.lastDigest;
-    const d = hash('sha256', this.salt + name, 'buffer');
     this.lastName = name;
-    this.lastDigest = [d.readUInt32LE(0), d.readUInt32LE(4)];
-    return this.lastDigest;
+    return sipHash24(this.key, name, this.lastDigest);
   }
 
   private put(h: number, l: number, offset: number, length: number, flags: number): void {
