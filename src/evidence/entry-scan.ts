@@ -18,8 +18,6 @@
 const QUOTE = 0x22;
 /** The escapes JSON.stringify writes: for `"`, `\`, and backspace, form feed, newline, return, tab. */
 const isShortEscape = (c: number): boolean => c === 0x22 || c === 0x5c || c === 0x62 || c === 0x66 || c === 0x6e || c === 0x72 || c === 0x74;
-/** An integer of up to 15 digits is exact, so its shortest spelling is its digits without leading zeros. */
-const SMALL_INT = /^-?(?:0|[1-9]\d{0,14})$/;
 
 /** ES2024's String.prototype.isWellFormed (in Node since 20), not yet in this project's TypeScript lib. */
 type WellFormed = string & { isWellFormed(): boolean };
@@ -110,13 +108,23 @@ export function writtenCanonically(text: string, topKeys: readonly string[]): bo
       default: {
         // A number (JSON.parse accepted the text), or whitespace, which canonical text has none of.
         if (c !== 0x2d && (c < 0x30 || c > 0x39)) return false;
+        // Digits alone, without a leading zero, up to 15 of them: an exact integer, spelled as JSON.stringify does.
+        // Anything else is compared with its shortest spelling.
+        const digitsFrom = c === 0x2d ? i + 1 : i;
         let j = i + 1;
+        let digitsOnly = true;
         for (; j < n; j++) {
           const d = text.charCodeAt(j);
-          if (!((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d)) break;
+          if (d >= 0x30 && d <= 0x39) continue;
+          if (!(d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d)) break;
+          digitsOnly = false;
         }
-        const num = text.slice(i, j);
-        if (!(SMALL_INT.test(num) && num !== '-0') && String(Number(num)) !== num) return false;
+        const digits = j - digitsFrom;
+        const plainInt = digitsOnly && digits >= 1 && digits <= 15 && (text.charCodeAt(digitsFrom) !== 0x30 || (digits === 1 && c !== 0x2d));
+        if (!plainInt) {
+          const num = text.slice(i, j);
+          if (String(Number(num)) !== num) return false;
+        }
         i = j;
       }
     }

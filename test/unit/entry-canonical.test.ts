@@ -72,7 +72,8 @@ const char = fc.oneof(fc.string({ minLength: 1, maxLength: 1, unit: 'binary' }),
 const stringText = fc.array(fc.tuple(char, fc.nat(4)), { maxLength: 4 }).map((cs) => `"${cs.map(([c, how]) => spell(c, how)).join('')}"`);
 const numberText = fc
   .tuple(fc.oneof(fc.integer({ min: -1000, max: 1000 }), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(-0, 1e21, 2 ** 53 + 2, 0.1, 1e-7)), fc.nat(4))
-  .map(([x, how]) => [JSON.stringify(x), x.toExponential(), `${x}.0`, x.toFixed(2), `${x}e0`][how]!);
+  .map(([x, how]) => [JSON.stringify(x), x.toExponential(), `${x}.0`, x.toFixed(2), `${x}e0`][how]!)
+  .chain((t) => fc.constantFrom(t, t, t, '-0', '1E2', '1e+21', '123456789012345', '1234567890123456', '12345678901234567', '-1e400', '0.10'));
 const keyText = fc.oneof(stringText, fc.constantFrom('"a"', '"b"', '"ab"', '"0"', '"10"', '"9"', '"__proto__"', '""', '"名"'));
 const valueText = fc.letrec((tie) => ({
   value: fc.oneof({ depthSize: 'small' }, stringText, numberText, fc.constantFrom('true', 'false', 'null'), tie('array'), tie('object')),
