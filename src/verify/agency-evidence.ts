@@ -183,7 +183,7 @@ export class DeviceAgencyCheck {
   private deviceId: string | undefined;
   private lastSeq = -1;
   /** Segment names the ledger's manifests describe, as digests (memory flat), only where the log names segments. */
-  private readonly sealed = new LineIndex(false);
+  private readonly sealed = new LineIndex('names');
 
   constructor(
     private readonly dir: string,

@@ -25,7 +25,7 @@ export class LedgerConsistency {
   /** Per session, what it opened with (`list`: its officers as written, for the quick comparison). */
   private readonly sessions = new Map<string, { matter: unknown; caseRef: unknown; officers: string; list: unknown }>();
   /** Sealed files by name (as 64-bit digests: memory stays flat), with the line of the manifest that first named each. */
-  private readonly files = new LineIndex();
+  private readonly files = new LineIndex('line-numbers');
 
   constructor(private readonly report: Report) {}
 

@@ -22,15 +22,22 @@ export class LineIndex {
   private count = 0;
   private hi = new Uint32Array(this.cap);
   private lo = new Uint32Array(this.cap);
-  private off: Float64Array;
+  private off: Float64Array | Uint32Array;
   private len: Uint32Array;
   /** 0 = free; bit 1 = used; the other bits are the caller's marks. */
   private flags = new Uint8Array(this.cap);
 
-  /** `refs: false`: a set of names only (9 bytes a slot instead of 21); add() then takes no line. */
-  constructor(private readonly refs = true) {
-    this.off = new Float64Array(refs ? this.cap : 0);
-    this.len = new Uint32Array(refs ? this.cap : 0);
+  /**
+   * `refs`: where each line is (21 bytes a slot); 'line-numbers': only an offset below 2^32, such as a line number,
+   * and no length (13 bytes); 'names': a set of names only (9 bytes), add() then takes no line.
+   */
+  constructor(private readonly kind: 'refs' | 'line-numbers' | 'names' = 'refs') {
+    this.off = this.offsets(this.cap);
+    this.len = new Uint32Array(kind === 'refs' ? this.cap : 0);
+  }
+
+  private offsets(n: number): Float64Array | Uint32Array {
+    return this.kind === 'refs' ? new Float64Array(n) : new Uint32Array(this.kind === 'line-numbers' ? n : 0);
   }
 
   get size(): number {
@@ -80,10 +87,8 @@ export class LineIndex {
     while (this.flags[i] !== 0) i = (i + 1) & mask;
     this.hi[i] = h;
     this.lo[i] = l;
-    if (this.refs) {
-      this.off[i] = offset;
-      this.len[i] = length;
-    }
+    if (this.kind !== 'names') this.off[i] = offset;
+    if (this.kind === 'refs') this.len[i] = length;
     this.flags[i] = flags;
     this.count++;
   }
@@ -93,8 +98,8 @@ export class LineIndex {
     this.cap *= 2;
     this.hi = new Uint32Array(this.cap);
     this.lo = new Uint32Array(this.cap);
-    this.off = new Float64Array(this.refs ? this.cap : 0);
-    this.len = new Uint32Array(this.refs ? this.cap : 0);
+    this.off = this.offsets(this.cap);
+    this.len = new Uint32Array(this.kind === 'refs' ? this.cap : 0);
     this.flags = new Uint8Array(this.cap);
     this.count = 0;
     for (let i = 0; i < flags.length; i++) if (flags[i] !== 0) this.put(hi[i]!, lo[i]!, off[i] ?? 0, len[i] ?? 0, flags[i]!);

@@ -41,4 +41,13 @@ describe('LedgerConsistency: a manifest against its session', () => {
       { kind: 'malformed', detail: 'line 2: the manifest of g0 gives another matter, case reference, officers than its session s opened with' },
     ]);
   });
+
+  it('a second manifest for one file names the line of the first, however far into the ledger', () => {
+    const found: string[] = [];
+    const c = new LedgerConsistency((_, detail) => found.push(detail));
+    const manifest = (segment: string): LedgerEntry => entry('segment.sealed', 1, { segment, file: 'segments/a.seg', end: '2026-01-02T03:04:05.000Z' });
+    c.entry(4_000_000_000, manifest('a'));
+    c.entry(4_000_000_001, manifest('b'));
+    expect(found).toEqual(['line 4000000001: the manifest names segments/a.seg, which the manifest on line 4000000000 already names: one sealed file, one manifest']);
+  });
 });
