@@ -9,8 +9,10 @@ import { processIo, type Io } from './io.js';
 type Command = (argv: string[], io: Io) => Promise<number>;
 
 /**
- * Each command's module is loaded only when it runs: a command pays for its own dependencies alone, and `recgw run`
- * and `recgw receiver` can refuse a second instance before the service's modules load (app/state-lock.ts).
+ * Each command's module is loaded only when it runs: a command pays for its own dependencies alone (`recgw verify`
+ * on a small store would otherwise mostly spend its second of start-up loading the receiver, the gateway, MQTT and
+ * the console), and `recgw run` and `recgw receiver` can refuse a second instance before the service's modules load
+ * (app/state-lock.ts).
  */
 const COMMANDS: Record<string, { load: () => Promise<Command>; help: string }> = {
   ca: { load: async () => (await import('./ca.js')).caCommand, help: 'ca init|sign|server-cert|receiver-cert   a demo/test agency CA' },

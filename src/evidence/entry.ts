@@ -5,6 +5,7 @@
  */
 import { hash } from 'node:crypto';
 import { canonicalJson } from '../util/canonical.js';
+import { writtenCanonically } from './entry-scan.js';
 
 export const FORMAT_VERSION = 1;
 export const GENESIS_PREV = '0'.repeat(64);
@@ -24,7 +25,6 @@ export interface LedgerEntry extends UnsignedEntry {
 }
 
 const KEYS = ['v', 'device', 'seq', 'prev', 'time', 'type', 'body', 'sig'] as const;
-const SIG_TAIL = /^,"sig":"([A-Za-z0-9+/]+={0,2})"\}$/;
 const HEX64 = /^[0-9a-f]{64}$/;
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const TYPE_RE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
@@ -50,16 +50,27 @@ export function decodeBase64Strict(text: string): Buffer | undefined {
   return b.toString('base64') === text ? b : undefined;
 }
 
+const SIG_MEMBER = ',"sig":"';
+
+/**
+ * Where the line's closing `,"sig":"..."}` member begins (a string index) and its text, not yet decoded: the
+ * caller decodes it strictly (decodeBase64Strict), which only base64 spelled as encoded passes.
+ */
+export function signatureMember(line: string): { at: number; text: string } | undefined {
+  // Only the last `,"sig":"` can begin the member: base64 has no `,` or `"`.
+  const at = line.lastIndexOf(SIG_MEMBER);
+  if (at < 0 || !line.endsWith('"}')) return undefined;
+  const text = line.slice(at + SIG_MEMBER.length, -2);
+  return text === '' ? undefined : { at, text };
+}
+
 /** The signed bytes and signature of a line, or undefined when the line does not end in a signature member. */
 export function splitSignature(line: string): { signed: string; sig: Buffer } | undefined {
-  // Only the last `,"sig":"` can begin the match (base64 has no `,` or `"`), so the regular expression is tried
-  // there alone instead of at every comma of the line.
-  const at = line.lastIndexOf(',"sig":"');
-  const m = at < 0 ? null : SIG_TAIL.exec(line.slice(at));
-  if (!m) return undefined;
-  const sig = decodeBase64Strict(m[1]!);
-  if (!sig) return undefined;
-  return { signed: line.slice(0, at) + '}', sig };
+  const m = signatureMember(line);
+  // Strict decoding alone admits exactly base64 as encoded (A-Z a-z 0-9 + / and its padding): no pattern needed.
+  const sig = m && decodeBase64Strict(m.text);
+  if (!m || !sig) return undefined;
+  return { signed: line.slice(0, m.at) + '}', sig };
 }
 
 export function sha256Hex(data: string | Uint8Array): string {
@@ -110,7 +121,8 @@ export function parseLine(line: string): ParseResult {
   // members in the order written (integer-like keys aside, which then fail the first test), so a line that
   // JSON.stringify writes back unchanged, with every body object's keys in sorted order, is exactly what
   // encodeUnsigned writes: the same test as below at a fraction of its cost (the verifier parses every line).
-  if (JSON.stringify(entry) === line && keysSorted(entry.body)) return { ok: true, entry };
+  // writtenCanonically tells the same from the text alone, in about a fifth of the time, for the usual line.
+  if (writtenCanonically(line, KEYS) || (JSON.stringify(entry) === line && keysSorted(entry.body))) return { ok: true, entry };
   let again: string;
   try {
     again = attachSignature(encodeUnsigned(entry), entry.sig);

@@ -5,7 +5,7 @@
  */
 import { canonicalJson } from '../util/canonical.js';
 import { checkCertificate, parseCertificate } from '../pki/certs.js';
-import { ROLE_RECEIPT } from '../pki/ca.js';
+import { ROLE_RECEIPT } from '../pki/roles.js';
 import { verifySignature, type Signer } from './signer.js';
 import { decodeBase64Strict } from './entry.js';
 

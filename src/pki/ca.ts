@@ -16,16 +16,8 @@ import { issueEd25519Certificate } from './ed25519-cert.js';
 import { signCrl, type CrlEntry, type RevocationReason } from './crl.js';
 
 /** Organisational unit that marks what a certificate is for; the verifier checks it. */
-export const ROLE_DEVICE = 'recgw-device';
-export const ROLE_RECEIPT = 'recgw-receipt';
-export const ROLE_SERVER = 'recgw-server';
-/** An agency receiver's MQTT client certificate (uplink-protocol.md §1). */
-export const ROLE_RECEIVER = 'recgw-receiver';
-/** The agency transparency log's Ed25519 checkpoint key (evidence-format.md §15). */
-export const ROLE_LOG = 'recgw-log';
-/** The agency's encryption key, for which gateways wrap every segment's data key (evidence-format.md §5.4). */
-export const ROLE_ENCRYPTION = 'recgw-encryption';
-export type CertRole = typeof ROLE_DEVICE | typeof ROLE_RECEIPT | typeof ROLE_SERVER | typeof ROLE_RECEIVER | typeof ROLE_ENCRYPTION;
+export { ROLE_DEVICE, ROLE_RECEIPT, ROLE_SERVER, ROLE_RECEIVER, ROLE_LOG, ROLE_ENCRYPTION, type CertRole } from './roles.js';
+import { ROLE_DEVICE, ROLE_RECEIPT, ROLE_SERVER, ROLE_RECEIVER, ROLE_LOG, ROLE_ENCRYPTION, type CertRole } from './roles.js';
 
 /** Files `recgw ca init` writes, relative to its output folder. */
 export const CA_FILES = {

@@ -3,14 +3,24 @@
  * (which refuse what a revoked key signed after its revocation) and by the verifier (which reports it). Built and
  * read with @peculiar/x509; node:crypto has no CRLs.
  */
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 import { X509Certificate, webcrypto } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { RecgwError } from '../util/errors.js';
 import { parseCertificate } from './certs.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+let loading: Promise<typeof X509> | undefined;
+/**
+ * @peculiar/x509 (and the reflect-metadata it needs), loaded when a CRL is first read or signed: loading it takes
+ * about 0.4 s of CPU, which `recgw verify` without a CRL, and every gateway, need not pay.
+ */
+const x509lib = (): Promise<typeof X509> =>
+  (loading ??= (async () => {
+    await import('reflect-metadata');
+    const x509 = await import('@peculiar/x509');
+    x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+    return x509;
+  })());
 
 /** The reasons `recgw ca revoke` gives, with their RFC 5280 CRLReason codes. */
 const REASON_CODES = { unspecified: 0, keyCompromise: 1, affiliationChanged: 3, superseded: 4, cessationOfOperation: 5 } as const;
@@ -48,10 +58,11 @@ export class Revocations {
     const map = new Map<string, Revocation>();
     const issuers = new Set<string>();
     let next: Date | undefined;
+    const x509 = await x509lib();
     const cas = caPems.map((p) => new x509.X509Certificate(p));
     for (const { text, source } of crlPems) {
       for (const pem of text.match(/-----BEGIN (X509 )?CRL-----[\s\S]+?-----END (X509 )?CRL-----/g) ?? []) {
-        let crl: x509.X509Crl;
+        let crl: X509.X509Crl;
         try {
           crl = new x509.X509Crl(pem.replace(/(BEGIN|END) X509 CRL/g, '$1 CRL'));
         } catch (err) {
@@ -110,6 +121,7 @@ export interface CrlEntry {
 
 /** Sign a CRL of `entries` with the CA key; valid for `days`. Returns the PEM ("X509 CRL", as openssl writes it). */
 export async function signCrl(o: { caCertPem: string; caKeyPem: string; entries: CrlEntry[]; now: Date; days: number; number: number }): Promise<string> {
+  const x509 = await x509lib();
   const ca = new x509.X509Certificate(o.caCertPem);
   const der = Buffer.from(o.caKeyPem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
   const key = await webcrypto.subtle.importKey('pkcs8', der, SIG, false, ['sign']);
@@ -120,11 +132,11 @@ export async function signCrl(o: { caCertPem: string; caKeyPem: string; entries:
     entries: o.entries.map((e) => ({
       serialNumber: e.serial,
       revocationDate: new Date(e.date),
-      reason: REASON_CODES[e.reason] as x509.X509CrlReason,
+      reason: REASON_CODES[e.reason] as X509.X509CrlReason,
     })),
     extensions: [new x509.Extension('2.5.29.20', false, crlNumber(o.number))],
     signingAlgorithm: SIG,
-    signingKey: key as unknown as x509.X509CrlCreateParams['signingKey'],
+    signingKey: key as unknown as X509.X509CrlCreateParams['signingKey'],
   });
   return crl.toString('pem').replace(/(BEGIN|END) CRL/g, '$1 X509 CRL') + '\n';
 }

@@ -8,7 +8,7 @@
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import { checkCertificate, parseCertificate, type CertProblem } from './certs.js';
 import { publicKeyId } from './keys.js';
-import { ROLE_ENCRYPTION } from './ca.js';
+import { ROLE_ENCRYPTION } from './roles.js';
 
 /** RSA-OAEP-256 with a shorter modulus is no longer considered safe (and NIST SP 800-131A disallows it). */
 export const MIN_RSA_BITS = 2048;

@@ -13,7 +13,7 @@ import { LOG_DIR, SUPERSEDED_DIR, encodeLeaf, leafOfReceipt } from '../evidence/
 import { sha256Hex, type LedgerEntry } from '../evidence/entry.js';
 import { ENTRY, type SegmentManifest } from '../evidence/types.js';
 import { checkCertificate } from '../pki/certs.js';
-import { ROLE_DEVICE } from '../pki/ca.js';
+import { ROLE_DEVICE } from '../pki/roles.js';
 import { leafHash, verifyInclusion } from '../tlog/merkle.js';
 import { openCheckpoint, type WitnessKey } from '../tlog/checkpoint.js';
 import { parseProof } from '../tlog/proof-text.js';
@@ -183,7 +183,7 @@ export class DeviceAgencyCheck {
   private deviceId: string | undefined;
   private lastSeq = -1;
   /** Segment names the ledger's manifests describe, as digests (memory flat), only where the log names segments. */
-  private readonly sealed = new LineIndex(false);
+  private readonly sealed = new LineIndex('names');
 
   constructor(
     private readonly dir: string,

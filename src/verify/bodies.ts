@@ -8,41 +8,48 @@ type Check = (v: unknown) => boolean;
 const str: Check = (v) => typeof v === 'string';
 const nonEmpty: Check = (v) => typeof v === 'string' && v.length > 0;
 const int: Check = (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-const iso: Check = (v) => typeof v === 'string' && !Number.isNaN(Date.parse(v)) && /Z$/.test(v);
-const hex64: Check = (v) => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
-const b64: Check = (v) => typeof v === 'string' && /^[A-Za-z0-9+/]+={0,2}$/.test(v);
+const iso: Check = (v) => typeof v === 'string' && !Number.isNaN(Date.parse(v)) && v.endsWith('Z');
+const HEX64 = /^[0-9a-f]{64}$/;
+const B64 = /^[A-Za-z0-9+/]+={0,2}$/;
+const SEG_FILE = /^segments\/[^/]+\.seg$/;
+const hex64: Check = (v) => typeof v === 'string' && HEX64.test(v);
+const b64: Check = (v) => typeof v === 'string' && B64.test(v);
 const obj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const optional = (c: Check): Check => (v) => v === undefined || c(v);
 /** Where a sealed file is, relative to the device folder (section 7.1). */
-const segFile: Check = (v) => typeof v === 'string' && /^segments\/[^/]+\.seg$/.test(v);
+const segFile: Check = (v) => typeof v === 'string' && SEG_FILE.test(v);
 const officers: Check = (v) => Array.isArray(v) && v.every((o) => obj(o) && nonEmpty(o.name) && nonEmpty(o.badge));
 
+/** Checks each member in the spec's order; the first that fails is named. */
 function checkFields(body: Record<string, unknown>, spec: Record<string, Check>, prefix = ''): string | undefined {
-  for (const [k, c] of Object.entries(spec)) {
-    if (!c(body[k])) return `${prefix}${k} is missing or has the wrong type`;
+  for (const k in spec) {
+    if (!spec[k]!(body[k])) return `${prefix}${k} is missing or has the wrong type`;
   }
   return undefined;
 }
 
 const hashedSize = (v: unknown): boolean => obj(v) && int(v.size) && hex64(v.sha256);
 
+// Built once, not per entry: the verifier checks a manifest for nearly every line of a ledger.
+const MANIFEST: Record<string, Check> = {
+  segment: nonEmpty,
+  file: segFile,
+  sessionId: nonEmpty,
+  matter: nonEmpty,
+  caseRef: str,
+  officers,
+  seq: int,
+  start: iso,
+  end: iso,
+  source: (v) => obj(v) && nonEmpty(v.id) && (v.kind === 'camera' || v.kind === 'microphone'),
+  clock: (v) => obj(v) && str(v.source) && typeof v.synced === 'boolean',
+  plain: hashedSize,
+  stored: hashedSize,
+  enc: (v) => obj(v) && v.alg === 'A256GCM' && b64(v.iv) && v.keyWrap === 'RSA-OAEP-256' && b64(v.wrappedKey) && hex64(v.agencyKeyId),
+};
+
 export function checkManifest(body: Record<string, unknown>): string | undefined {
-  const top = checkFields(body, {
-    segment: nonEmpty,
-    file: segFile,
-    sessionId: nonEmpty,
-    matter: nonEmpty,
-    caseRef: str,
-    officers,
-    seq: int,
-    start: iso,
-    end: iso,
-    source: (v) => obj(v) && nonEmpty(v.id) && (v.kind === 'camera' || v.kind === 'microphone'),
-    clock: (v) => obj(v) && str(v.source) && typeof v.synced === 'boolean',
-    plain: hashedSize,
-    stored: hashedSize,
-    enc: (v) => obj(v) && v.alg === 'A256GCM' && b64(v.iv) && v.keyWrap === 'RSA-OAEP-256' && b64(v.wrappedKey) && hex64(v.agencyKeyId),
-  });
+  const top = checkFields(body, MANIFEST);
   if (top) return `manifest: ${top}`;
   if (Date.parse(body.end as string) < Date.parse(body.start as string)) return 'manifest: end is before start';
   if (body.file !== `segments/${body.segment as string}.seg`) return `manifest: file is ${String(body.file)}, not segments/${body.segment as string}.seg`;

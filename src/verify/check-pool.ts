@@ -33,7 +33,7 @@ type Reply = { t: 'sigs'; id: number; ok: Uint8Array } | { t: 'files'; id: numbe
 
 // The checks themselves, as plain JavaScript: run by the workers, and in this thread for a last small batch.
 const CHECKS_SOURCE = `
-const { verify, createHash } = process.getBuiltinModule('node:crypto');
+const { verify, createHash, hash } = process.getBuiltinModule('node:crypto');
 const { statSync, openSync, readSync, closeSync } = process.getBuiltinModule('node:fs');
 const buf = Buffer.allocUnsafe(1 << 20);
 function sigs(m) {
@@ -62,7 +62,11 @@ function inspect(path, size) {
   let fd = -1;
   try {
     fd = openSync(path, 'r');
-    const h = createHash('sha256');
+    // A read of a regular file that returns less than asked for has reached its end: a file smaller than the 1 MiB
+    // buffer is read and hashed in one go, without a second read to find its end.
+    const first = readSync(fd, buf, 0, buf.length, null);
+    if (first < buf.length) return { state: 'file', size: st.size, sha256: hash('sha256', buf.subarray(0, first), 'hex') };
+    const h = createHash('sha256').update(buf);
     for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
     return { state: 'file', size: st.size, sha256: h.digest('hex') };
   } catch (err) {

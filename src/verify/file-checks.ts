@@ -24,7 +24,7 @@ export class SegmentFileChecks {
   private readonly out = new Set<Promise<void>>();
   /** Absent files by segment name (with each one's finding, in case no deletion ever covers it). */
   private readonly absent = new Map<string, string[]>();
-  private readonly described = new LineIndex(false);
+  private readonly described = new LineIndex('names');
   private error: Error | null = null;
   /** Sealed files absent because a covered deletion removed them. */
   deleted = 0;

@@ -7,7 +7,7 @@
 import type { LedgerEntry } from '../evidence/entry.js';
 import { ENTRY } from '../evidence/types.js';
 import { checkCertificate, parseCertificate } from '../pki/certs.js';
-import { ROLE_DEVICE } from '../pki/ca.js';
+import { ROLE_DEVICE } from '../pki/roles.js';
 import type { Revocations } from '../pki/crl.js';
 import type { FindingKind } from './findings.js';
 

@@ -7,10 +7,11 @@
 import { createReadStream } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { KeyObject } from 'node:crypto';
-import { GENESIS_PREV, lineHash, parseLine, splitSignature, type LedgerEntry } from '../evidence/entry.js';
+import { isUtf8 } from 'node:buffer';
+import { GENESIS_PREV, lineHash, parseLine, sha256Hex, signatureMember, type LedgerEntry } from '../evidence/entry.js';
 import { ENTRY } from '../evidence/types.js';
 import { checkCertificate, parseCertificate } from '../pki/certs.js';
-import { ROLE_DEVICE } from '../pki/ca.js';
+import { ROLE_DEVICE } from '../pki/roles.js';
 import { checkCertBody } from './bodies.js';
 import { CheckPool } from './check-pool.js';
 import { SignatureChecks, type SignedLine } from './signature-checks.js';
@@ -90,7 +91,8 @@ async function read(
     unreadable = true;
     report('malformed', `ledger.jsonl cannot be read (${describe(err)}): nothing after line ${lineNo} can be checked`);
   };
-  for await (const { text: raw, terminated, offset, length } of readLines(path, cannotRead)) {
+  for await (const batch of readLineBatches(path, cannotRead)) for (const line of batch) {
+    const { text: raw, terminated, offset, length } = line;
     lineNo++;
     if ((lineNo & 4095) === 0) onProgress?.(lineNo, offset);
     if (raw === '') {
@@ -100,7 +102,9 @@ async function read(
     const parsed = parseLine(raw);
     // A line that parses but lacks its newline was cut exactly there; one that does not parse says so below.
     if (!terminated && parsed.ok) report('malformed', `line ${lineNo}: the last line does not end in a newline (the file was cut short or edited)`);
-    const hash = lineHash(raw);
+    // The chain hash is of the line's bytes; for valid UTF-8 those are the text's, without encoding it again.
+    const utf8 = isUtf8(line.bytes);
+    const hash = utf8 ? sha256Hex(line.bytes) : lineHash(raw);
     const prevForThis = prevHash;
     prevHash = hash;
     if (!parsed.ok) {
@@ -144,13 +148,13 @@ async function read(
         const x = parseCertificate(newCert);
         if (x) {
           // An entry carrying a certificate is signed with that certificate's key; the CA vouches for it.
-          wait = checkSig(raw, e, x.publicKey, lineNo, sigs, report);
+          wait = checkSig(line, utf8, e, x.publicKey, lineNo, sigs, report);
           key = x.publicKey;
           cert = newCert;
         }
       }
     } else {
-      wait = checkSig(raw, e, key, lineNo, sigs, report);
+      wait = checkSig(line, utf8, e, key, lineNo, sigs, report);
     }
     if (wait) await wait;
     last = { seq: e.seq, hash, time: e.time };
@@ -183,30 +187,43 @@ async function findDuplicates(path: string, suspects: Suspect[], report: (kind: 
   }
 }
 
+/** One line of the file: its text, its bytes (a view valid until the next batch is asked for) and where it is. */
+export interface FileLine {
+  text: string;
+  bytes: Buffer;
+  terminated: boolean;
+  offset: number;
+  length: number;
+}
+
 /**
  * The file's lines, split on "\n" only: a "\r" is not a line end here (readline would take one as such, so a
  * changed byte would go unnoticed) but part of the line, which then fails the canonical-form check. Each line is
  * decoded on its own (a "\n" byte is never inside a UTF-8 sequence), with its byte offset and length.
  */
-export async function* readLines(
-  path: string,
-  cannotRead?: (err: unknown) => void,
-): AsyncGenerator<{ text: string; terminated: boolean; offset: number; length: number }> {
+export async function* readLines(path: string, cannotRead?: (err: unknown) => void): AsyncGenerator<FileLine> {
+  for await (const lines of readLineBatches(path, cannotRead)) yield* lines;
+}
+
+/** readLines a chunk at a time: one await per 256 KiB instead of one per line. */
+export async function* readLineBatches(path: string, cannotRead?: (err: unknown) => void): AsyncGenerator<FileLine[]> {
   // Only a line cut by a chunk's end is copied (not the chunk): fewer fresh buffers for the collector to catch up with.
   let rest: Buffer[] = [];
   let restLen = 0;
   let base = 0; // file offset of the chunk's first byte
   try {
     for await (const chunk of createReadStream(path, { highWaterMark: 1 << 18 }) as AsyncIterable<Buffer>) {
+      const out: FileLine[] = [];
       let start = 0;
       for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, start)) {
         if (restLen > 0) {
           const line = Buffer.concat([...rest, chunk.subarray(0, i)]);
-          yield { text: line.toString('utf8'), terminated: true, offset: base - restLen, length: line.length };
+          out.push({ text: line.toString('utf8'), bytes: line, terminated: true, offset: base - restLen, length: line.length });
           rest = [];
           restLen = 0;
         } else {
-          yield { text: chunk.toString('utf8', start, i), terminated: true, offset: base + start, length: i - start };
+          const line = chunk.subarray(start, i);
+          out.push({ text: line.toString('utf8'), bytes: line, terminated: true, offset: base + start, length: i - start });
         }
         start = i + 1;
       }
@@ -215,6 +232,7 @@ export async function* readLines(
         restLen += chunk.length - start;
       }
       base += chunk.length;
+      if (out.length > 0) yield out;
     }
   } catch (err) {
     // A directory, or a read error, where the ledger belongs: a finding, never an exception out of the verifier.
@@ -223,12 +241,13 @@ export async function* readLines(
   }
   if (restLen > 0) {
     const line = Buffer.concat(rest);
-    yield { text: line.toString('utf8'), terminated: false, offset: base - restLen, length: line.length };
+    yield [{ text: line.toString('utf8'), bytes: line, terminated: false, offset: base - restLen, length: line.length }];
   }
 }
 
 function checkSig(
-  raw: string,
+  line: FileLine,
+  utf8: boolean,
   e: LedgerEntry,
   key: KeyObject | undefined,
   lineNo: number,
@@ -239,10 +258,13 @@ function checkSig(
     report('untrusted-certificate', `line ${lineNo}: entry seq ${e.seq} comes before any certificate, so nothing vouches for its signature`);
     return undefined;
   }
-  const parts = splitSignature(raw);
-  const line = { lineNo, seq: e.seq, type: e.type };
-  if (!parts) return void report('bad-signature', badSignature(line));
-  return sigs.add(parts.signed, parts.sig, key, line);
+  const m = signatureMember(line.text);
+  const what = { lineNo, seq: e.seq, type: e.type };
+  if (!m) return void report('bad-signature', badSignature(what));
+  // The signed bytes are the line's own up to the member (the member is ASCII when its base64 is valid, so its
+  // length in bytes is its length in the text); a line that is not valid UTF-8 is signed as its decoded text.
+  const bytes = utf8 ? line.bytes : Buffer.from(line.text, 'utf8');
+  return sigs.add(bytes, bytes.length - (line.text.length - m.at), m.text, key, what);
 }
 
 const badSignature = (l: SignedLine): string => `line ${l.lineNo}: the signature of entry seq ${l.seq} (${l.type}) does not verify with the device certificate`;

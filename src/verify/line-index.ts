@@ -1,12 +1,13 @@
 /**
  * Where earlier ledger lines are, found by a name, in typed arrays (21 bytes a slot, at most 80% of slots used),
  * so the verifier can look back at a manifest or a receipt without holding them: the caller reads the line again.
- * Names are kept as 64-bit digests (SHA-256 under a salt drawn per run, so nobody can choose names that collide);
+ * Names are kept as 64-bit digests (SipHash-2-4 under a key drawn per run, so nobody can choose names that collide);
  * a caller that must be exact confirms a candidate on the line it reads again, so a collision costs a read, never
  * a wrong answer. Open addressing with linear probing; a name may be added more than once.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { hash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sipHash24, sipKey } from '../util/siphash.js';
 
 export interface LineRef {
   offset: number;
@@ -14,22 +15,29 @@ export interface LineRef {
 }
 
 export class LineIndex {
-  private readonly salt = randomBytes(16).toString('hex');
+  private readonly key = sipKey(randomBytes(16));
   private lastName: string | undefined;
-  private lastDigest: [number, number] = [0, 0];
+  private readonly lastDigest: [number, number] = [0, 0];
   private cap = 1024;
   private count = 0;
   private hi = new Uint32Array(this.cap);
   private lo = new Uint32Array(this.cap);
-  private off: Float64Array;
+  private off: Float64Array | Uint32Array;
   private len: Uint32Array;
   /** 0 = free; bit 1 = used; the other bits are the caller's marks. */
   private flags = new Uint8Array(this.cap);
 
-  /** `refs: false`: a set of names only (9 bytes a slot instead of 21); add() then takes no line. */
-  constructor(private readonly refs = true) {
-    this.off = new Float64Array(refs ? this.cap : 0);
-    this.len = new Uint32Array(refs ? this.cap : 0);
+  /**
+   * `refs`: where each line is (21 bytes a slot); 'line-numbers': only an offset below 2^32, such as a line number,
+   * and no length (13 bytes); 'names': a set of names only (9 bytes), add() then takes no line.
+   */
+  constructor(private readonly kind: 'refs' | 'line-numbers' | 'names' = 'refs') {
+    this.off = this.offsets(this.cap);
+    this.len = new Uint32Array(kind === 'refs' ? this.cap : 0);
+  }
+
+  private offsets(n: number): Float64Array | Uint32Array {
+    return this.kind === 'refs' ? new Float64Array(n) : new Uint32Array(this.kind === 'line-numbers' ? n : 0);
   }
 
   get size(): number {
@@ -69,10 +77,8 @@ export class LineIndex {
   private digest(name: string): [number, number] {
     // A look-up is often followed by an add of the same name: hash it once.
     if (name === this.lastName) return this.lastDigest;
-    const d = hash('sha256', this.salt + name, 'buffer');
     this.lastName = name;
-    this.lastDigest = [d.readUInt32LE(0), d.readUInt32LE(4)];
-    return this.lastDigest;
+    return sipHash24(this.key, name, this.lastDigest);
   }
 
   private put(h: number, l: number, offset: number, length: number, flags: number): void {
@@ -81,10 +87,8 @@ export class LineIndex {
     while (this.flags[i] !== 0) i = (i + 1) & mask;
     this.hi[i] = h;
     this.lo[i] = l;
-    if (this.refs) {
-      this.off[i] = offset;
-      this.len[i] = length;
-    }
+    if (this.kind !== 'names') this.off[i] = offset;
+    if (this.kind === 'refs') this.len[i] = length;
     this.flags[i] = flags;
     this.count++;
   }
@@ -94,8 +98,8 @@ export class LineIndex {
     this.cap *= 2;
     this.hi = new Uint32Array(this.cap);
     this.lo = new Uint32Array(this.cap);
-    this.off = new Float64Array(this.refs ? this.cap : 0);
-    this.len = new Uint32Array(this.refs ? this.cap : 0);
+    this.off = this.offsets(this.cap);
+    this.len = new Uint32Array(this.kind === 'refs' ? this.cap : 0);
     this.flags = new Uint8Array(this.cap);
     this.count = 0;
     for (let i = 0; i < flags.length; i++) if (flags[i] !== 0) this.put(hi[i]!, lo[i]!, off[i] ?? 0, len[i] ?? 0, flags[i]!);

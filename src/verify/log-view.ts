@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { LOG_CERT_FILE, LOG_DIR, WITNESSED_FILE, parseLeaf, type SegmentLeaf, type SupersededLeaf } from '../evidence/log-leaf.js';
 import { checkCertificate, parseCertificate, subjectField } from '../pki/certs.js';
-import { ROLE_LOG } from '../pki/ca.js';
+import { ROLE_LOG } from '../pki/roles.js';
 import { HASH_SIZE, StreamingRoot, leafHash } from '../tlog/merkle.js';
 import { CHECKPOINT_FILE, TILE_WIDTH, decodeBundle, foldHashes, tilePath } from '../tlog/tiles.js';
 import { checkCosignatures, openCheckpoint, type Cosigned, type SignedCheckpoint, type WitnessKey } from '../tlog/checkpoint.js';

@@ -16,6 +16,7 @@ export interface SignedLine {
 
 const BATCH_ITEMS = 256;
 const ARENA_BYTES = 1 << 20;
+const CLOSE_BRACE = 0x7d;
 
 class Batch {
   readonly lines: SignedLine[] = [];
@@ -31,20 +32,28 @@ class Batch {
     this.bytes = Buffer.from(memory);
   }
 
-  /** Add one item if it fits; false when the batch is full. */
-  add(signed: string, sig: Buffer, key: KeyObject, line: SignedLine): boolean {
+  /**
+   * Add one item if it fits: the signed bytes are `line[0, cut)` and a closing brace, the signature the base64
+   * `sigText`, decoded here straight into the batch. 'full' when it does not fit, 'bad' when `sigText` is not
+   * base64 spelled exactly as encoded (see decodeBase64Strict; nothing is added then).
+   */
+  add(line: Uint8Array, cut: number, sigText: string, key: KeyObject, what: SignedLine): 'added' | 'full' | 'bad' {
     const n = this.lines.length;
-    if (n === BATCH_ITEMS || this.used + signed.length * 3 + sig.length > this.bytes.length) return false;
+    if (n === BATCH_ITEMS || this.used + cut + 1 + sigText.length > this.bytes.length) return 'full';
+    const sigAt = this.used + cut + 1;
+    const sigLen = this.bytes.write(sigText, sigAt, 'base64');
+    if (sigLen === 0 || this.bytes.toString('base64', sigAt, sigAt + sigLen) !== sigText) return 'bad';
     let k = this.keys.indexOf(key);
     if (k < 0) k = this.keys.push(key) - 1;
     this.keyIx[n] = k;
     this.offs[3 * n] = this.used;
-    this.used += this.bytes.write(signed, this.used, 'utf8');
-    this.offs[3 * n + 1] = this.used;
-    this.used += sig.copy(this.bytes, this.used);
+    this.bytes.set(line.subarray(0, cut), this.used);
+    this.bytes[sigAt - 1] = CLOSE_BRACE;
+    this.offs[3 * n + 1] = sigAt;
+    this.used = sigAt + sigLen;
     this.offs[3 * n + 2] = this.used;
-    this.lines.push(line);
-    return true;
+    this.lines.push(what);
+    return 'added';
   }
 }
 
@@ -60,13 +69,18 @@ export class SignatureChecks {
     private readonly onBad: (line: SignedLine) => void,
   ) {}
 
-  /** Queue one check. Returns a promise to await before adding more when the pool has no room. */
-  add(signed: string, sig: Buffer, key: KeyObject, line: SignedLine): Promise<void> | undefined {
-    if (this.batch?.add(signed, sig, key, line)) return undefined;
+  /**
+   * Queue one check (the arguments as Batch.add takes them). A signature that is not strict base64 is reported
+   * bad at once. Returns a promise to await before adding more when the pool has no room.
+   */
+  add(line: Uint8Array, cut: number, sigText: string, key: KeyObject, what: SignedLine): Promise<void> | undefined {
+    const r = this.batch?.add(line, cut, sigText, key, what) ?? 'full';
+    if (r === 'added') return undefined;
+    if (r === 'bad') return void this.onBad(what);
     const wait = this.flush();
-    const need = signed.length * 3 + sig.length;
+    const need = cut + 1 + sigText.length;
     this.batch = new Batch(need > ARENA_BYTES ? new SharedArrayBuffer(need) : (this.free.pop() ?? new SharedArrayBuffer(ARENA_BYTES)));
-    this.batch.add(signed, sig, key, line);
+    if (this.batch.add(line, cut, sigText, key, what) === 'bad') this.onBad(what);
     return wait;
   }
 

@@ -12,7 +12,7 @@ import { HEAD_FILE, LEDGER_FILE, encodeHead, headSignedBytes, type Head } from '
 import { decodeBase64Strict, parseLine } from '../evidence/entry.js';
 import { verifySignature } from '../evidence/signer.js';
 import { checkCertificate, parseCertificate } from '../pki/certs.js';
-import { ROLE_DEVICE, ROLE_RECEIPT } from '../pki/ca.js';
+import { ROLE_DEVICE, ROLE_RECEIPT } from '../pki/roles.js';
 import { RecgwError, describe } from '../util/errors.js';
 import { readLedger, readLines } from './ledger-reader.js';
 import { CheckPool } from './check-pool.js';
