@@ -38,19 +38,21 @@ function encoderArgs(p: CameraProfile): string[] {
 }
 
 /**
- * A QuickTime file of the moving test scene (testsrc2) with a tone, `seconds` long, encoded as `p` says. Made
+ * A QuickTime file of the moving test scene (testsrc2, or what `scene` makes of it) with a tone, `seconds` long,
+ * encoded as `p` says. Made
  * once per machine into a cache folder readable by every user (VLC runs as nobody): x265 takes a while.
  */
-export function cameraMedia(p: CameraProfile, seconds: number): string {
+export function cameraMedia(p: CameraProfile, seconds: number, scene?: { name: string; filter: string }): string {
   const dir = join(tmpdir(), 'recgw-camera-media-v2');
   mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o755);
-  const file = join(dir, `${p.name}-${p.video}-${p.profile ?? ''}-bf${p.bFrames ? 1 : 0}-g${p.gopSeconds}-${p.audio ?? 'none'}-${seconds}s.mov`);
+  const file = join(dir, `${p.name}-${p.video}-${p.profile ?? ''}-bf${p.bFrames ? 1 : 0}-g${p.gopSeconds}-${p.audio ?? 'none'}-${seconds}s${scene ? `-${scene.name}` : ''}.mov`);
   if (existsSync(file)) return file;
   const part = `${file}.${process.pid}.part.mov`;
   execFileSync('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', `testsrc2=size=${SIZE}:rate=${FPS}`,
+    // `scene` changes the picture: a lavfi graph from the test scene to the picture served.
+    '-f', 'lavfi', '-i', `testsrc2=size=${SIZE}:rate=${FPS}${scene ? `,${scene.filter}` : ''}`,
     '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
     '-t', String(seconds), '-map', '0:v', ...(p.audio ? ['-map', '1:a'] : []),
     ...encoderArgs(p), part,
