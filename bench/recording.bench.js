@@ -146,7 +146,8 @@ async function scenario(tmp, name, sources) {
           if (c.comm !== 'ffmpeg') continue;
           const st = stat(c.pid);
           const cm = memory(c.pid);
-          if (!st || !cm) continue;
+          // A process that ended between the two reads has no VmRSS line left (NaN): it is gone, not counted.
+          if (!st || !cm || !Number.isFinite(cm.rss)) continue;
           ffmpeg.set(c.pid, st.cpu);
           sum += cm.rss;
           procs++;
