@@ -43,7 +43,8 @@ export function describeError(e: ErrorObject): ConfigProblem {
   switch (e.keyword) {
     case 'additionalProperties': {
       const key = under(base, String(p.additionalProperty));
-      return RETIRED[key] ?? { key, message: 'is not a known setting (check the spelling)', zh: '不是已知的配置项（请检查拼写）' };
+      // Own keys only: a config key named like an Object method (toString) is just unknown.
+      return (Object.hasOwn(RETIRED, key) ? RETIRED[key] : undefined) ?? { key, message: 'is not a known setting (check the spelling)', zh: '不是已知的配置项（请检查拼写）' };
     }
     case 'required': {
       const missing = String(p.missingProperty);

@@ -136,6 +136,14 @@ describe('config validation', () => {
     );
   });
 
+  it("a key named like an Object method is an unknown key, not a crash (fast-check found {\"toString\": 0} gave the console a 500)", () => {
+    for (const name of ['toString', 'constructor', 'hasOwnProperty', '__proto__', 'valueOf']) {
+      const problems = validateConfig(JSON.parse(`{"${name}": 0}`));
+      expect(problems.every((p) => typeof p.key === 'string' && typeof p.message === 'string'), name).toBe(true);
+    }
+    expect(validateConfig({ toString: 0 })).toContainEqual({ key: 'toString', message: 'is not a known setting (check the spelling)', zh: '不是已知的配置项（请检查拼写）' });
+  });
+
   it('duplicate source ids name the later source', () => {
     const { err } = configError(changed((c) => (c.recording.sources[1]!.id = 'cam1')));
     expect(err.message).toMatch(/^ {2}recording\.sources\[1\]\.id: duplicates another source's id "cam1"$/m);
