@@ -231,7 +231,6 @@ const SCENE = {
 };
 
 describe('a covered lens and a frozen picture on copied video', () => {
-  const ca = makeCa();
   const servers: RtspServer[] = [];
   afterAll(async () => {
     for (const s of servers) await s.stop().catch(() => undefined);
@@ -239,6 +238,8 @@ describe('a covered lens and a frozen picture on copied video', () => {
   });
 
   it('are one interruption each, with their span, on every profile; the moving picture is none', async () => {
+    // Its own CA, made here: the describe above removes the temporary folders made so far when it ends.
+    const ca = makeCa();
     const media = Object.fromEntries(Object.entries(SCENE_PROFILES).map(([k, p]) => [k, cameraMedia(p, SCENE_RECORD + 40, SCENE)]));
     const gst = await startGstServer(await freePort(), media);
     servers.push(gst);
