@@ -284,8 +284,9 @@ describe.concurrent('FfmpegSource with sim sources', () => {
     expect(black.map((h) => h.phase)).toEqual(['start', 'end']);
     expect(Math.abs(black[0]!.at.getTime() - anchor)).toBeLessThan(100);
     expect(Math.abs(black[1]!.at.getTime() - (anchor + 3000))).toBeLessThan(100);
-    // Against the wall clock: the black ended about 3 s after ffmpeg started producing.
-    expect(Math.abs(black[1]!.at.getTime() - (r.startedAt + 3000))).toBeLessThan(600);
+    // Against the wall clock: the black ended about 3 s after the run was started, plus ffmpeg's start-up to its first
+    // frame (the placement itself is checked to 100 ms above). That start-up took 620 ms in a full suite on 2 cores.
+    expect(Math.abs(black[1]!.at.getTime() - (r.startedAt + 3000))).toBeLessThan(1000);
     // The start was reported live, before the picture came back.
     expect(black[0]!.receivedAt).toBeLessThan(black[1]!.at.getTime());
   });
