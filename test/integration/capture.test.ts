@@ -20,6 +20,11 @@ import { LogTail } from '../../src/hal/ffmpeg/log-tail.js';
 import type { HealthEvent, RunExit, SegmentFile } from '../../src/hal/capture.js';
 import type { SourceConfig } from '../../src/config/types.js';
 
+/**
+ * How soon a finished segment reaches the source's listener. Well under a second on a quiet machine; 1.1-1.3 s was
+ * seen in full CI runs on 2 cores once the IP-camera tests (decoding five streams) ran beside these.
+ */
+const LIST_LAG_MS = 2000;
 const ROOT = resolve(import.meta.dirname, '../..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sources: FfmpegSource[] = [];
@@ -243,9 +248,10 @@ describe.concurrent('FfmpegSource with sim sources', () => {
       misses.push(next - s.end.getTime());
       expect(next - s.end.getTime()).toBeGreaterThan(-20);
       expect(next - s.end.getTime()).toBeLessThan(300);
+      // Told within LIST_LAG_MS of its end: the list is polled every 200 ms and the segment probed once.
       const lag = s.receivedAt - s.end.getTime();
       expect(lag).toBeGreaterThan(-30);
-      expect(lag).toBeLessThan(1000);
+      expect(lag).toBeLessThan(LIST_LAG_MS);
     }
     expect(misses.length).toBeGreaterThanOrEqual(3);
     // The open segment ends at the stop.
@@ -425,7 +431,7 @@ describe.concurrent('FfmpegSource with sim sources', () => {
     expectContiguous(r.segments);
     for (const s of r.segments.slice(0, -1)) {
       expect(s.receivedAt - s.end.getTime()).toBeGreaterThan(-30);
-      expect(s.receivedAt - s.end.getTime()).toBeLessThan(1000);
+      expect(s.receivedAt - s.end.getTime()).toBeLessThan(LIST_LAG_MS);
     }
     expect(Math.abs(r.segments[r.segments.length - 1]!.end.getTime() - stopAt)).toBeLessThan(300);
     for (const s of r.segments) expect(await firstFrameIsKey(s.path)).toBe(true);
@@ -446,7 +452,7 @@ describe.concurrent('FfmpegSource with sim sources', () => {
       for (const s of segs.slice(0, -1)) {
         const lag = s.receivedAt - s.end.getTime();
         expect(lag).toBeGreaterThan(-30);
-        expect(lag).toBeLessThan(1000);
+        expect(lag).toBeLessThan(LIST_LAG_MS);
       }
       expect(Math.abs(segs[segs.length - 1]!.end.getTime() - stopAt)).toBeLessThan(300);
       for (const s of segs) {
