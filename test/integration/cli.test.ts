@@ -84,6 +84,14 @@ describe('recgw verify', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/every check passed/);
     expect(r.stdout).toMatch(/Result: VALID/);
+    // People read Beijing time (UTC+8 all year; worked out here without Intl); the JSON above stays UTC.
+    const bj = new Date(store.t0 + 8 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ');
+    expect(r.stdout).toContain('Times are 北京时间 UTC+08:00.');
+    expect(r.stdout).toContain(`Session ${store.session.sessionId}: `);
+    expect(r.stdout).toContain(`, ${bj} to `);
+    const utc = await recgw('verify', store.storeDir, '--ca', caCert(), '--zone', 'UTC');
+    expect(utc.stdout).toContain(`, ${new Date(store.t0).toISOString().slice(0, 19).replace('T', ' ')} to `);
+    expect((await recgw('verify', store.storeDir, '--ca', caCert(), '--zone', 'Beijing')).code).toBe(2);
   });
 
   it('exits 1 on a tampered store, naming the problem', async () => {
