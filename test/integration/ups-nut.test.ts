@@ -138,14 +138,22 @@ describe('the NUT feed against a real upsd', () => {
     expect(said(w.logs, /^logged in to upsd/)).toHaveLength(1);
     expect(await nut.ask(`GET NUMLOGINS ${UPS_NAME}`)).toBe(`NUMLOGINS ${UPS_NAME} 1`);
     expect(w.feed.link().login).toBe('logged-in');
+    // A forced shutdown: once the gateway is ready, it logs out.
+    await nut.set({ 'ups.status': 'FSD OB LB', 'battery.charge': 5 });
+    await waitFor(() => w.ups.lowPower()?.forcedShutdown, 'FSD seen');
     await w.feed.release();
     expect(await nut.ask(`GET NUMLOGINS ${UPS_NAME}`)).toBe(`NUMLOGINS ${UPS_NAME} 0`);
-    // Reading goes on, without logging in again.
-    const n = w.logs.lines().length;
+    expect(said(w.logs, /^logged out of upsd for the forced shutdown/)).toHaveLength(1);
+    // Reading goes on, without logging in again while the UPS is in FSD.
     await sleep(800);
     expect(said(w.logs, /^logged in to upsd/)).toHaveLength(1);
-    expect(w.logs.lines().slice(n).filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
-    expect(w.ups.state()).toBeDefined();
+    expect(await nut.ask(`GET NUMLOGINS ${UPS_NAME}`)).toBe(`NUMLOGINS ${UPS_NAME} 0`);
+    expect(w.ups.state()).toEqual({ percent: 5, onMains: false });
+    // The UPS back on line (upsd restarted after the power returned): counted in again.
+    await nut.set(ONLINE);
+    await waitFor(() => said(w.logs, /^logged in to upsd/).length === 2, 'logged in again');
+    expect(await nut.ask(`GET NUMLOGINS ${UPS_NAME}`)).toBe(`NUMLOGINS ${UPS_NAME} 1`);
+    expect(w.feed.link().login).toBe('logged-in');
 
     const bad = watch(nut.port, { user: NUT_USER.user, password: 'wrong' });
     stops.push(bad.stop);
