@@ -21,6 +21,7 @@ import { GpsdClient, type GpsdStatus } from '../hal/gps/gpsd-client.js';
 import { fixTimeTolerance } from '../hal/gps/fix-time.js';
 import { HomeBaseWatcher } from '../hal/gps/home-base.js';
 import { SerialDevices } from './serial-devices.js';
+import { PowerWatch } from './power.js';
 import { OnvifCameras } from './onvif-cameras.js';
 import { ConsoleServer } from '../console/server.js';
 import { consoleDeps } from '../console/gateway-deps.js';
@@ -62,6 +63,7 @@ export class Gateway {
   private steps: ClockStepWatch | undefined;
   private home: HomeBaseWatcher | undefined;
   private serialDevices: SerialDevices | undefined;
+  private power: PowerWatch | undefined;
   private cameras: OnvifCameras | undefined;
   private console: ConsoleServer | undefined;
   private indicators: Indicators | undefined;
@@ -118,6 +120,9 @@ export class Gateway {
     const serial = new SerialDevices(config, log.child('serial'));
     this.serialDevices = serial;
     serial.startDevices();
+    const power = new PowerWatch(config, log.child('ups'), (code, text) => serial.alert(code, text));
+    this.power = power;
+    power.start();
     // IP cameras' clocks, GOPs and overlays are set in the background: recording does not wait for ONVIF.
     const cameras = new OnvifCameras({ sources: config.recording.sources, deviceId: config.deviceId, segmentSeconds: config.recording.segmentSeconds, log: log.child('onvif'), now });
     this.cameras = cameras;
@@ -168,8 +173,8 @@ export class Gateway {
       },
       storage,
       clock: this.clock,
-      ...(this.opts.battery ? { battery: this.opts.battery } : serial.ups ? { battery: serial.ups } : {}),
-      extraChecks: [...serial.checks(), ...cameras.checks()],
+      ...(this.opts.battery ? { battery: this.opts.battery } : power.ups ? { battery: power.ups } : {}),
+      extraChecks: [...power.checks(), ...serial.checks(), ...cameras.checks()],
       ...(this.opts.gps ? { gps: this.opts.gps } : this.gps ? { gps: this.gps } : {}),
       ...(config.recording.announcement && config.recording.speakerDevice ? { announcer: new AlsaAnnouncer(config.recording.speakerDevice) } : {}),
       uncleanStart: unclean,
@@ -190,6 +195,7 @@ export class Gateway {
     await this.recorder.start();
     const recorder = this.recorder;
     serial.startPanel(recorder);
+    power.attach(recorder);
     this.steps = new ClockStepWatch({ thresholdMs: config.time.stepThresholdMs, log: log.child('clock') });
     this.steps.on('step', (st: ClockStep) => void recorder.clockStepped(st).catch((err: unknown) => log.error('recording a clock step failed', { err: String(err) })));
     this.steps.start();
@@ -275,6 +281,7 @@ export class Gateway {
       ...(this.restartPending.length ? { config: { restartPending: this.restartPending } } : {}),
       ...(this.uplink ? { uplink: this.uplink.uploader.localStatus() } : {}),
       ...(this.serialDevices?.status() ?? {}),
+      ...(this.power?.status() ?? {}),
       ...(this.gps ? { gpsd: this.gps.status() } : {}),
       ...(this.cameras?.count ? { onvif: this.cameras.status() } : {}),
     };
@@ -296,6 +303,8 @@ export class Gateway {
     await step('indicators', () => this.indicators?.stop());
     await step('serial devices', () => this.serialDevices?.stop());
     await step('recorder', () => this.recorder?.stop());
+    // After the recorder: a UPS that waits for our logout waits until the session is closed and sealed.
+    await step('ups', () => this.power?.stop());
     await step('gpio', () => this.gpio?.close());
     await step('uplink', () => this.uplink?.stop());
     await step('clock', () => this.clock?.stop());

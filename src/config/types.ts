@@ -106,6 +106,13 @@ export interface GpsConfig {
   homeBase?: { lat: number; lon: number; radiusM: number };
 }
 
+/** The UPS's limits and, for a UPS that Network UPS Tools serves, upsd (src/app/power.ts). Mirrors schema.ts `power`. */
+export interface PowerConfig {
+  lowBatteryPercent: number;
+  lowRuntimeSeconds: number;
+  nut?: { host: string; port: number; name: string; user?: string; password?: string; pollSeconds: number };
+}
+
 /** The local web console (src/console, docs/console.md). */
 export interface ConsoleConfig {
   /** host:port, e.g. 0.0.0.0:8443 or [::]:8443. */
@@ -133,6 +140,8 @@ export interface Config {
   gps?: GpsConfig;
   gpio?: GpioConfig;
   serial?: { panel?: SerialPortConfig; ups?: SerialPortConfig; ptz?: PtzConfig[] };
+  /** Filled from the schema defaults when loaded; absent in hand-built configs (the built-in defaults apply). */
+  power?: PowerConfig;
   /** Absent: no console is served. */
   console?: ConsoleConfig;
 }

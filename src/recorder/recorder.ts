@@ -37,6 +37,18 @@ export interface BatteryMonitor {
   state(): { percent: number; onMains: boolean } | undefined;
 }
 
+/** The power is about to go (the UPS monitor says why): what the low-battery interruption records. */
+export interface PowerLow {
+  /** In Chinese words, for officers and courts: the interruption's text. */
+  text: string;
+  /** A stable code (ups-low-battery, battery-charge-low, battery-runtime-low, ups-forced-shutdown). */
+  cause: string;
+  /** What the UPS reported. */
+  technical: string;
+  /** FSD: the UPS will cut the power whatever happens next, so the session is closed too. */
+  forcedShutdown: boolean;
+}
+
 export interface GpsProvider {
   fix(): GpsFix | null;
 }
@@ -119,6 +131,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   /** Serialises session commands: two buttons pressed at once must not interleave. */
   private queue: Promise<unknown> = Promise.resolve();
   private storageInterruption: string | undefined;
+  /** Set while the power is about to go (batteryLow until batteryOk): the sources stay stopped. */
+  private powerLow: PowerLow | undefined;
+  private powerInterruption: string | undefined;
   private started = false;
 
   constructor(deps: RecorderDeps) {
@@ -231,6 +246,8 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     return this.serial(async () => {
       const current = this.d.store.active();
       if (current) throw new RecgwError('recorder', `session ${current.ctx.sessionId} is already ${current.state}: stop it before starting another`);
+      // No officer can force past a power cut that the UPS has already ordered.
+      if (this.powerLow?.forcedShutdown) throw new RecgwError('recorder', `cannot start a session: the UPS is in forced shutdown and will cut the power (${this.powerLow.technical}); wait until mains power is back and the UPS has restarted`);
       const matter = lookupTerm(MATTERS, req.matter);
       if (!matter) throw new RecgwError('usage', `unknown matter type ${JSON.stringify(req.matter)}: use one of ${MATTERS.map((m) => `${m.zh} (${m.code})`).join(', ')}`);
       if (req.officers.length === 0) throw new RecgwError('usage', 'at least one officer (name and 执法证号) is required');
@@ -242,7 +259,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       const checks = await this.preflight();
       const failed = checks.filter((c) => !c.ok);
       if (failed.length > 0 && !req.force) {
-        if (!this.keepRunning) await Promise.all(this.d.supervisors.map((s) => s.want(false)));
+        if (!this.keepRunning || this.powerLow) await Promise.all(this.d.supervisors.map((s) => s.want(false)));
         throw new RecgwError(
           'recorder',
           `cannot start the session: ${failed.map((c) => `${c.check}: ${c.detail}`).join('; ')}. An officer may force the start; the failed checks are then recorded in the ledger.`,
@@ -268,6 +285,11 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       // Forced past a full store: the guard will not report a change, so the interruption starts right away.
       const st = this.d.storage.state();
       if (st.full) await this.storageFull(st);
+      // Forced past a battery about to run out: likewise, and the sources stop again.
+      if (this.powerLow) {
+        this.openPowerInterruption(s, this.powerLow);
+        await Promise.all(this.d.supervisors.map((x) => x.want(false)));
+      }
       this.changed();
       void this.announce(s);
       return { session: this.summary(s), checks, forced: failed };
@@ -292,6 +314,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     return this.serial(async () => {
       const s = this.requireActive();
       if (s.state !== 'paused') throw new RecgwError('recorder', `session ${s.ctx.sessionId} is not paused`);
+      if (this.powerLow) {
+        throw new RecgwError('recorder', `cannot resume: the battery is about to run out (${this.powerLow.technical}); connect mains power first, or stop the session`);
+      }
       await Promise.all(this.d.supervisors.map((x) => (this.keepRunning ? x.cut() : x.want(true))));
       await Promise.all(this.d.supervisors.map((x) => x.waitProducing(PRODUCE_TIMEOUT_MS)));
       this.d.store.resume(s.ctx.sessionId, this.now(), this.d.supervisors.map((x) => x.id));
@@ -325,6 +350,50 @@ export class Recorder extends EventEmitter<RecorderEvents> {
         this.changed();
       }
       await Promise.resolve();
+    });
+  }
+
+  /**
+   * The power is about to go (the UPS monitor: LB, a charge or runtime at its limit, or a forced shutdown). While
+   * there is still power: the low-battery interruption goes into the ledger with its reason in words, every source
+   * finishes its open segment and the segments are sealed, so nothing is in flight when the power goes. The session
+   * stays open and resumes when mains power returns (batteryOk); a restart after the power cut resumes it as after
+   * any power loss. A forced shutdown (FSD) will cut the power whatever happens, so the session is closed: its
+   * unresumed interruption then needs the officers' written statement.
+   */
+  batteryLow(p: PowerLow): Promise<void> {
+    return this.serial(async () => {
+      const already = this.powerLow !== undefined;
+      this.powerLow = p;
+      const s = this.recordingSession();
+      if (s) this.openPowerInterruption(s, p);
+      if (!already) {
+        const at = this.now();
+        await Promise.all(this.d.supervisors.map((x) => x.want(false)));
+        await this.settleSegments(at);
+        await this.d.sealer.drain();
+      }
+      const open = this.d.store.active();
+      if (p.forcedShutdown && open) await this.closeSession(open, { closedBy: 'ups-forced-shutdown' });
+      this.changed();
+    });
+  }
+
+  /** Mains power is back after batteryLow: the sources start again and the low-battery interruption ends. */
+  batteryOk(): Promise<void> {
+    return this.serial(async () => {
+      if (!this.powerLow) return;
+      this.powerLow = undefined;
+      const s = this.d.store.active();
+      const recording = s?.state === 'recording';
+      // A full store keeps them stopped (storageOk starts them); a paused session's resume does.
+      if ((recording || this.keepRunning) && !this.d.storage.state().full) {
+        await Promise.all(this.d.supervisors.map((x) => x.want(true)));
+        if (recording) await Promise.all(this.d.supervisors.map((x) => x.waitProducing(PRODUCE_TIMEOUT_MS)));
+      }
+      if (s && this.powerInterruption) this.d.store.endInterruption(s.ctx.sessionId, this.powerInterruption, this.now(), { endedBy: 'mains-power' });
+      this.powerInterruption = undefined;
+      this.changed();
     });
   }
 
@@ -418,6 +487,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     this.detected.clear();
     this.conditions.clear();
     this.storageInterruption = undefined;
+    this.powerInterruption = undefined;
     if (closedBy === 'terminated') {
       this.emit('prompt', { code: 'statement-needed', zh: '中断未恢复，需两名执法人员书面说明', en: 'The interruption never resumed: two officers must confirm a written statement' });
     }
@@ -592,15 +662,30 @@ export class Recorder extends EventEmitter<RecorderEvents> {
 
   private async storageOk(): Promise<void> {
     const s = this.d.store.active();
+    // A battery about to run out keeps the sources stopped: batteryOk starts them.
+    const run = !this.powerLow;
     if (!s || s.state !== 'recording') {
-      if (this.keepRunning) await Promise.all(this.d.supervisors.map((x) => x.want(true)));
+      if (this.keepRunning && run) await Promise.all(this.d.supervisors.map((x) => x.want(true)));
       return;
     }
-    await Promise.all(this.d.supervisors.map((x) => x.want(true)));
-    await Promise.all(this.d.supervisors.map((x) => x.waitProducing(PRODUCE_TIMEOUT_MS)));
+    if (run) {
+      await Promise.all(this.d.supervisors.map((x) => x.want(true)));
+      await Promise.all(this.d.supervisors.map((x) => x.waitProducing(PRODUCE_TIMEOUT_MS)));
+    }
     if (this.storageInterruption) this.d.store.endInterruption(s.ctx.sessionId, this.storageInterruption, this.now());
     this.storageInterruption = undefined;
     this.changed();
+  }
+
+  private openPowerInterruption(s: ActiveSession, p: PowerLow): void {
+    if (this.powerInterruption) return;
+    this.powerInterruption = this.d.store.startInterruption(s.ctx.sessionId, {
+      reason: 'low-battery',
+      origin: 'detected',
+      start: this.now(),
+      text: p.text,
+      detail: { cause: p.cause, technical: p.technical },
+    });
   }
 
   private async announce(s: ActiveSession): Promise<void> {

@@ -192,6 +192,46 @@ describe('config validation', () => {
   });
 });
 
+describe('the UPS (power)', () => {
+  const ups = (power: Record<string, unknown>, serialUps = false): Record<string, unknown> =>
+    changed((c) => {
+      c.power = power;
+      if (serialUps) c.serial = { ups: { path: '/dev/ttyUSB0' } };
+    });
+
+  it('a NUT UPS with its defaults filled in', () => {
+    const file = join(tmp('recgw-config-'), 'recgw.json');
+    writeFileSync(file, JSON.stringify(ups({ nut: { name: 'ups' } })));
+    expect(loadConfig(file).power).toEqual({ lowBatteryPercent: 10, lowRuntimeSeconds: 120, nut: { host: '127.0.0.1', port: 3493, name: 'ups', pollSeconds: 2 } });
+  });
+
+  it.each([
+    ['two UPSes', ups({ nut: { name: 'ups' } }, true), 'power.nut', 'a gateway watches one UPS: remove serial.ups or power.nut', '网关只监测一台 UPS：请删除 serial.ups 或 power.nut 之一'],
+    ['a user without a password', ups({ nut: { name: 'ups', user: 'recgw' } }), 'power.nut.password', /^a login to upsd needs both user and password/, /^登录 upsd 需要同时设置 user 和 password/],
+    ['a password without a user', ups({ nut: { name: 'ups', password: 'x' } }), 'power.nut.user', /^a login to upsd needs both/, /^登录 upsd/],
+    [
+      'recording stopping at a charge a start is allowed at',
+      ups({ lowBatteryPercent: 20, nut: { name: 'ups' } }),
+      'power.lowBatteryPercent',
+      'must be below recording.minBatteryPercent (20): a session that pre-flight lets start must not be interrupted at once',
+      /^必须低于 recording\.minBatteryPercent（20）/,
+    ],
+    ['a UPS name upsd could not have', ups({ nut: { name: 'my ups' } }), 'power.nut.name', /must match pattern/, /^格式不正确/],
+    ['a port out of range', ups({ nut: { name: 'ups', port: 70000 } }), 'power.nut.port', /must be <= 65535/, '不能大于 65535'],
+  ])('%s: names the key, in English and Chinese', (_what, c, key, en, zh) => {
+    const problems = validateConfig(c);
+    expect(problems, JSON.stringify(problems)).toHaveLength(1);
+    expect(problems[0]!.key).toBe(key);
+    expect(problems[0]!.message).toMatch(en);
+    expect(problems[0]!.zh).toMatch(zh);
+  });
+
+  it('the serial UPS alone is fine, and with no UPS the limits are not checked against anything', () => {
+    expect(validateConfig(ups({}, true))).toEqual([]);
+    expect(validateConfig(changed((c) => ((c.recording.minBatteryPercent = 5), (c.power = {}))))).toEqual([]);
+  });
+});
+
 describe('the example configs in config/', () => {
   const files = readdirSync(CONFIG_DIR).filter((f) => f.endsWith('.json') && f !== 'receiver.json').sort();
 
