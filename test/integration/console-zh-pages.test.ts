@@ -115,6 +115,16 @@ describe('every console page in zh-CN (issue 16.5)', () => {
     return f;
   };
 
+  /** Each test starts logged in, whatever an earlier one left (so one failing check does not hide the others). */
+  const loggedIn = async (): Promise<void> => {
+    await page.goto(gc.base + '/');
+    if (!new URL(page.url()).pathname.startsWith('/login')) return;
+    await page.fill('#name', 'admin');
+    await page.fill('#password', PASSWORD);
+    await page.click('button[type=submit]');
+    await page.waitForURL(gc.base + '/');
+  };
+
   beforeAll(async () => {
     rmSync(SHOTS, { recursive: true, force: true });
     mkdirSync(SHOTS, { recursive: true });
@@ -185,6 +195,7 @@ describe('every console page in zh-CN (issue 16.5)', () => {
   });
 
   it('the overview: session, clock, devices and the next deadline in Beijing time and in words', async () => {
+    await loggedIn();
     await page.goto(gc.base + '/');
     const f = await check('overview', { times: true });
     const st = await gc.gateway.status();
@@ -198,6 +209,7 @@ describe('every console page in zh-CN (issue 16.5)', () => {
   });
 
   it('the upload queue: one form of deadline, counting down in the browser and after each refresh', async () => {
+    await loggedIn();
     await page.goto(gc.base + '/queue');
     await page.waitForSelector('#queue-rows tr');
     await check('queue', { times: true });
@@ -219,6 +231,7 @@ describe('every console page in zh-CN (issue 16.5)', () => {
   });
 
   it('interruptions and events: times in Beijing time, entries as sentences', async () => {
+    await loggedIn();
     await page.goto(gc.base + '/interruptions');
     await check('interruptions', { times: true });
     expect(await page.textContent('#interruptions')).toContain('人为阻挠');
@@ -235,6 +248,7 @@ describe('every console page in zh-CN (issue 16.5)', () => {
   });
 
   it('config: keys in words, check and diff, applied', async () => {
+    await loggedIn();
     await page.goto(gc.base + '/config');
     await check('config', { times: false });
     const cfg = JSON.parse(await page.inputValue('#config-text')) as { recording: { segmentSeconds: number; sources: { label?: string }[] }; time: Record<string, unknown> };
@@ -262,6 +276,7 @@ describe('every console page in zh-CN (issue 16.5)', () => {
   });
 
   it('the rest: self-test, certificate, aiming, cameras, accounts, password, the ffmpeg log, an error', async () => {
+    await loggedIn();
     await page.goto(gc.base + '/selftest');
     await page.click('#run-selftest');
     await page.waitForSelector('#checks');
@@ -284,6 +299,7 @@ describe('every console page in zh-CN (issue 16.5)', () => {
   });
 
   it('in English: the zone named in English, the same one form of a deadline', async () => {
+    await loggedIn();
     await page.goto(gc.base + '/queue?lang=en');
     await page.waitForSelector('#queue-rows tr');
     expect(await page.locator('#queue-rows tr:first-child [data-deadline]').textContent()).toMatch(/^\d+ min \d+ s left \(due \d{4}-\d\d-\d\d \d\d:\d\d Beijing time UTC\+08:00\)$/);
