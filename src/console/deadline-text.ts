@@ -20,7 +20,7 @@ export interface DeadlineWords {
   zoneName: string;
 }
 
-/** "2026-12-07 10:05 北京时间 UTC+08:00": the due time to the minute, in the zone, the zone named. */
+/** "2026-12-07 10:05 北京时间 UTC+08:00": the due time to the minute, in the zone, the zone named (Intl as util/local-time.ts uses it; the browser cannot import that). */
 export function dueText(at: number, w: DeadlineWords): string {
   const f = new Intl.DateTimeFormat('en-CA', {
     timeZone: w.zone,
