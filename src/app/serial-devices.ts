@@ -58,7 +58,7 @@ export class SerialDevices {
     const p = this.config.serial?.panel;
     if (!p) return;
     this.panelPort = new LinePort({ ...p, silenceMs: PANEL_SILENCE_MS, log: this.log.child('panel') });
-    this.panel = new Panel(recorder, this.panelPort, { deviceId: this.config.deviceId, version: VERSION, log: this.log.child('panel') });
+    this.panel = new Panel(recorder, this.panelPort, { deviceId: this.config.deviceId, version: VERSION, zone: this.config.time.zone, log: this.log.child('panel') });
     this.panelPort.start();
     this.panel.start();
   }

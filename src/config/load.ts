@@ -9,6 +9,7 @@ import { configSchema } from './schema.js';
 import type { Config } from './types.js';
 import { RecgwError, isENOENT } from '../util/errors.js';
 import { problemsOf, type ConfigProblem } from './problems.js';
+import { isKnownZone } from '../util/local-time.js';
 
 export { keyPath, problemsOf, type ConfigProblem } from './problems.js';
 
@@ -18,6 +19,8 @@ function compile(): ReturnType<Ajv['compile']> {
   if (!validator) {
     const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
     ajv.addKeyword({ keyword: 'x-restart', schemaType: 'boolean' });
+    // Zones as this Node's Intl knows them (its ICU data is what formats the times people read).
+    ajv.addFormat('time-zone', { type: 'string', validate: isKnownZone });
     validator = ajv.compile(configSchema);
   }
   return validator;

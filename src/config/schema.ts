@@ -139,6 +139,12 @@ export const configSchema = {
         },
         maxOffsetMs: { type: 'integer', minimum: 1, maximum: 60000, default: 500, description: 'a larger estimated offset counts as not synchronised' },
         stepThresholdMs: { type: 'integer', minimum: 100, maximum: 3600000, default: 1000, description: 'a wall-clock jump larger than this is a clock step (ledger entry; during a session a clock-jump interruption)' },
+        zone: {
+          type: 'string',
+          format: 'time-zone',
+          default: 'Asia/Shanghai',
+          description: "the installation's time zone (IANA name): every time people read (console, panel, the demo) is shown in it with the zone named; the ledger, manifests and JSON stay UTC",
+        },
       },
       default: {},
     },

@@ -134,7 +134,8 @@ export interface Config {
   /** `encryptionCert`: the agency encryption certificate (src/pki/encryption-cert.ts checks it at start). */
   agency: { caCert: string; encryptionCert: string };
   recording: RecordingConfig;
-  time: { source: 'ntp' | 'gps' | 'rtc' | 'host'; maxOffsetMs: number; stepThresholdMs: number };
+  /** `zone`: the IANA zone people read times in (src/util/local-time.ts); everything machines read stays UTC. */
+  time: { source: 'ntp' | 'gps' | 'rtc' | 'host'; maxOffsetMs: number; stepThresholdMs: number; zone: string };
   control: { socket: string };
   uplink?: UplinkConfig;
   gps?: GpsConfig;

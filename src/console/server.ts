@@ -86,7 +86,7 @@ export class ConsoleServer {
       throttle: new LoginThrottle({ freeFailures: 3, baseMs: 1000, maxMs: 15 * 60_000, ...d.throttle, now }),
       audit: new Audit(d.ledger),
       now,
-      page: (ctx, title, body, o) => page(ctx, d.deviceId, title, body, o),
+      page: (ctx, title, body, o) => page(ctx, d.deviceId, now(), title, body, o),
       setup,
       tls: {
         fingerprint256: () => this.tls!.fingerprint256,
@@ -180,6 +180,7 @@ export class ConsoleServer {
         ip: peer(req),
         lang,
         t: translator(lang),
+        zone: this.deps.zone,
         user: undefined,
         loginId: undefined,
         preId: undefined,

@@ -12,6 +12,7 @@ import { pauseParams, startParams } from '../control/protocol.js';
 import { NoiseLog } from '../hal/serial/noise.js';
 import { RecgwError } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
+import { DEFAULT_ZONE, localClock, zoneName } from '../util/local-time.js';
 import {
   decodePanelLine,
   encodeGatewayMessage,
@@ -65,6 +66,8 @@ export interface PanelOptions {
   dedupeMs?: number;
   log?: Logger;
   now?: () => number;
+  /** The installation's time zone (config time.zone): the display shows times in it, named. Default Beijing time. */
+  zone?: string;
 }
 
 export interface PanelStatus {
@@ -121,7 +124,7 @@ export class Panel {
     private readonly link: LineLink,
     opts: PanelOptions,
   ) {
-    this.o = { heartbeatMs: 2000, dedupeMs: 120_000, log: silentLogger, now: Date.now, version: '0', ...opts };
+    this.o = { heartbeatMs: 2000, dedupeMs: 120_000, log: silentLogger, now: Date.now, version: '0', zone: DEFAULT_ZONE, ...opts };
     this.noise = new NoiseLog(this.o.log, 10, this.o.now);
   }
 
@@ -337,7 +340,7 @@ export class Panel {
     const d = this.draft;
     const officers = s ? s.officers : d.officers.filter((x): x is Officer => x !== null);
     const rows = [
-      st === 'IDLE' ? '待机：可开始录制' : `${st === 'REC' ? '录制中' : '已暂停（录制中断）'}  开始 ${hhmm(s!.start)}`,
+      st === 'IDLE' ? '待机：可开始录制' : `${st === 'REC' ? '录制中' : '已暂停（录制中断）'}  开始 ${hhmm(s!.start, this.o.zone)}`,
       `事项：${s ? s.matterLabel : (d.matter?.zh ?? '未选择')}  案号：${(s ? s.caseRef : d.caseRef) || '无'}`,
       `执法人员：${officers.map((o) => `${o.name}(${o.badge})`).join(' ') || '未录入'}`,
     ];
@@ -369,7 +372,8 @@ export class Panel {
   }
 }
 
-function hhmm(iso: string): string {
-  const t = new Date(iso);
-  return Number.isNaN(t.getTime()) ? '--:--' : `${String(t.getHours()).padStart(2, '0')}:${String(t.getMinutes()).padStart(2, '0')}`;
+/** "09:00（北京时间）": the time of day in the installation's zone, named (the gateway's own TZ is often UTC). */
+function hhmm(iso: string, zone: string): string {
+  const t = Date.parse(iso);
+  return `${Number.isNaN(t) ? '--:--' : localClock(t, zone).slice(11, 16)}（${zoneName(zone)}）`;
 }

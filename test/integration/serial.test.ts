@@ -93,7 +93,7 @@ describe('serial devices over socat ptys', () => {
     ]);
     await waitFor(() => simPanel.last('ST')?.state === 'REC', 'ST REC');
     expect(simPanel.last('ST')?.session).toBe(rec.session!.sessionId);
-    expect(simPanel.rows()).toEqual([expect.stringMatching(/^录制中 {2}开始 \d\d:\d\d$/), '事项：现场检查  案号：京市监罚〔2025〕18号', '执法人员：张三(13010001) 李四(13010002)', '已开始录制']);
+    expect(simPanel.rows()).toEqual([expect.stringMatching(/^录制中 {2}开始 \d\d:\d\d（北京时间）$/), '事项：现场检查  案号：京市监罚〔2025〕18号', '执法人员：张三(13010001) 李四(13010002)', '已开始录制']);
 
     // The session start recalled the camera's preset: 81 01 04 3F 02 03 FF.
     await waitFor(() => cam.received.some((p) => p.equals(hex('81 01 04 3F 02 03 FF'))), 'preset recall at the camera');

@@ -72,6 +72,8 @@ describe('config validation', () => {
     expect(c.agency.caCert).toBe(join(dir, 'ca.pem'));
     expect(c.recording.segmentSeconds).toBe(10);
     expect(c.recording.preEventSeconds).toBe(0);
+    // People read Beijing time unless the installation says otherwise.
+    expect(c.time.zone).toBe('Asia/Shanghai');
   });
 
   it.each([
@@ -96,6 +98,8 @@ describe('config validation', () => {
     ['no sources', (c: Cfg) => (c.recording.sources = []), 'recording.sources', /must NOT have fewer than 1 items/],
     ['a bad device ID', (c: Cfg) => (c.deviceId = 'room 1/a'), 'deviceId', /must match pattern/],
     ['a bad installation', (c: Cfg) => (c.installation = 'office'), 'installation', /must be one of "interview-room", "hearing-room", "vehicle"/],
+    ['a time zone nobody has (a POSIX TZ string, not an IANA name)', (c: Cfg) => (c.time = { zone: 'CST-8' }), 'time.zone', /is not a time zone: give an IANA name such as Asia\/Shanghai/],
+    ['a made-up time zone', (c: Cfg) => (c.time = { zone: 'Mars/Olympus' }), 'time.zone', /is not a time zone/],
   ])('%s: names the key', (_name, edit, key, message) => {
     const { err } = configError(changed(edit));
     const line = err.message.split('\n').find((l) => l.trim().startsWith(`${key}:`));
@@ -114,6 +118,7 @@ describe('config validation', () => {
       x.stateDir = '';
       x.recording.sources[1]!.id = 'cam1';
       x.recording.sources[0]!.label = 'x'.repeat(65);
+      x.time = { zone: 'Beijing' };
     });
     const zh = Object.fromEntries(validateConfig(c).map((p) => [p.key, p.zh]));
     expect(zh).toMatchObject({
@@ -125,6 +130,7 @@ describe('config validation', () => {
       deviceId: expect.stringMatching(/^格式不正确/),
       stateDir: '不能为空',
       'recording.sources[0].label': '不能多于 64 个字符',
+      'time.zone': '不是有效的时区：请填写 IANA 时区名，例如 Asia/Shanghai（北京时间）',
     });
     expect(validateConfig(changed((x) => (x.recording.sources = []))).map((p) => p.zh)).toEqual(['至少需要 1 项']);
     expect(validateConfig(changed((x) => (x.agency.encryptionKey = 'k.pem'))).map((p) => p.zh)).toEqual([expect.stringMatching(/^已不再接受.*agency\.encryptionCert/)]);
@@ -132,7 +138,7 @@ describe('config validation', () => {
     // Every validation keyword in the schema has its own Chinese sentence.
     const keywords = new Set(JSON.stringify(configSchema).match(/"(type|minimum|maximum|exclusiveMinimum|exclusiveMaximum|minLength|maxLength|minItems|maxItems|pattern|enum|required|additionalProperties|[a-zA-Z]+Of|const|format|uniqueItems|multipleOf)"/g));
     expect([...keywords].map((k) => k.replace(/"/g, '')).sort()).toEqual(
-      ['additionalProperties', 'enum', 'exclusiveMinimum', 'maxItems', 'maxLength', 'maximum', 'minItems', 'minLength', 'minimum', 'pattern', 'required', 'type'],
+      ['additionalProperties', 'enum', 'exclusiveMinimum', 'format', 'maxItems', 'maxLength', 'maximum', 'minItems', 'minLength', 'minimum', 'pattern', 'required', 'type'],
     );
   });
 
