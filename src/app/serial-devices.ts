@@ -10,7 +10,7 @@ import type { CheckResult } from '../recorder/preflight.js';
 import { LinePort } from '../hal/serial/line-port.js';
 import { UpsMonitor } from '../hal/serial/ups.js';
 import { PtzGroup } from '../hal/serial/visca.js';
-import { Panel } from '../panel/panel.js';
+import { Panel, type PinCheck } from '../panel/panel.js';
 import { VERSION } from '../version.js';
 
 /** Heartbeats: the panel sends one every 2 s, the UPS a reading every few seconds; silence this long is unplugged. */
@@ -59,7 +59,7 @@ export class SerialDevices {
   }
 
   /** After the recorder: what acts on it or follows it. */
-  startPanel(recorder: Recorder): void {
+  startPanel(recorder: Recorder, pins?: PinCheck): void {
     const ptz = this.ptz;
     if (ptz) {
       const follow = (st: Parameters<PtzGroup['onRecorderStatus']>[0]): void => ptz.onRecorderStatus(st);
@@ -69,7 +69,7 @@ export class SerialDevices {
     const p = this.config.serial?.panel;
     if (!p) return;
     this.panelPort = new LinePort({ ...p, silenceMs: PANEL_SILENCE_MS, log: this.log.child('panel') });
-    this.panel = new Panel(recorder, this.panelPort, { deviceId: this.config.deviceId, version: VERSION, log: this.log.child('panel') });
+    this.panel = new Panel(recorder, this.panelPort, { deviceId: this.config.deviceId, version: VERSION, log: this.log.child('panel'), ...(pins ? { pins } : {}) });
     this.panelPort.start();
     this.panel.start();
   }
