@@ -183,6 +183,12 @@ export class OfficerAuth {
     const refuse = (en: string, zh: string): never => {
       throw new ConfirmRefused(`${what}: ${en}`, zh);
     };
+    if (!this.o.roster && (named.length > 0 || rule.atLeast > 0)) {
+      refuse(
+        "officers must confirm with their PINs (this gateway used an officer roster before), but no roster is installed: set agency.roster in the config to the agency's current roster (recgw ca roster) and restart",
+        '本网关曾使用执法人员名单，须以 PIN 确认，但当前未安装名单：请在配置中设置 agency.roster 并重启',
+      );
+    }
     const twice = named.find((o, i) => named.findIndex((x) => x.badge === o.badge) !== i);
     if (twice) refuse(`执法证号 ${twice.badge} is named twice: one officer confirms once, and counts once`, `执法证号 ${twice.badge} 重复：同一名执法人员只能确认一次`);
     if (named.length < rule.atLeast) refuse(`it needs ${rule.atLeast} different officers, each confirming with their own PIN`, `需要 ${rule.atLeast} 名不同的执法人员各自输入 PIN 确认`);
