@@ -24,7 +24,7 @@ export async function caCommand(argv: string[], io: Io): Promise<number> {
       const { values } = parse(rest, { out: { type: 'string' }, agency: { type: 'string' } }, u);
       const out = required(values.out, '--out', u);
       const p = initCa({ out, ...(values.agency ? { agencyName: values.agency } : {}) });
-      io.out(`Agency CA written to ${out}:\n  ${p.caCert} (CA certificate: give this to gateways and verifiers)\n  ${p.agencyEncCert} (agency encryption certificate: give this to gateways and receivers)\n  ${p.agencyKey} (agency private decryption key: keep it at the agency)\n  ${p.receiptCert} (receipt-signing certificate)\n  ${p.logKey}, ${p.logCert} (the agency log's checkpoint key and certificate: for receivers)\n  ${p.logVkey} (the log's verifier key: give it to witnesses)\n  ${p.rosterKey}, ${p.rosterCert} (the officer roster's signing key and certificate: recgw ca roster)\n`);
+      io.out(`Agency CA written to ${out}:\n  ${p.caCert} (CA certificate: give this to gateways and verifiers)\n  ${p.agencyEncCert} (agency encryption certificate: give this to gateways and receivers)\n  ${p.agencyKey} (agency private decryption key: keep it at the agency)\n  ${p.receiptCert} (receipt-signing certificate)\n  ${p.logKey}, ${p.logCert} (the agency log's checkpoint key and certificate: for receivers)\n  ${p.logVkey} (the log's verifier key: give it to witnesses)\n`);
       return 0;
     }
     case 'sign': {

@@ -135,7 +135,6 @@ export function initCa(opts: CaInitOptions): CaPaths {
   agencyPair(paths.agencyKey, paths.agencyEncCert, 3072, `${agency} encryption`, ROLE_ENCRYPTION);
   agencyPair(paths.receiptKey, paths.receiptCert, 2048, `${agency} receipts`, ROLE_RECEIPT);
   ensureLogKey(opts.out, { days: opts.days ?? 3650, now });
-  ensureRosterKey(opts.out, { days: opts.days ?? 3650, now });
   return paths;
 }
 
@@ -162,7 +161,8 @@ export function ensureLogKey(caDir: string, o: { days?: number; now?: Date } = {
 
 /**
  * The agency's roster-signing key (RSA 2048) and its certificate (OU=recgw-roster), unless the CA folder has them:
- * a CA made before rosters existed gets them on first use. Returns a signer for `recgw ca roster`.
+ * made at the first `recgw ca roster`, so an agency without rosters (and every test CA) spends no key on them.
+ * Returns a signer for `recgw ca roster`.
  */
 export function ensureRosterKey(caDir: string, o: { days?: number; now?: Date } = {}): KeySigner {
   const p = caPaths(caDir);
