@@ -39,6 +39,10 @@ import type { HeldLock } from '../state/folder-lock.js';
 import { lockStateFolder } from './state-lock.js';
 import { startOrUndo } from '../util/lifecycle.js';
 import { VERSION } from '../version.js';
+import { loadAgencyRoster } from '../config/agency-files.js';
+import { OfficerAuth } from '../officers/auth.js';
+import { lastInstalledRoster, recordRoster } from '../officers/installed.js';
+import type { InstalledRoster } from '../officers/roster.js';
 
 export interface GatewayOptions {
   now?: () => number;
@@ -54,6 +58,7 @@ export interface GatewayOptions {
 export class Gateway {
   private lock: HeldLock | undefined;
   private core: EvidenceCore | undefined;
+  private auth: OfficerAuth | undefined;
   private recorder: Recorder | undefined;
   private control: ControlServer | undefined;
   private clock: ClockMonitor | undefined;
@@ -81,6 +86,11 @@ export class Gateway {
     return this.recorder;
   }
 
+  /** Officers' PIN confirmations, when a roster is (or was) installed: the console confirms officers through it. */
+  get officerAuthInterface(): OfficerAuth | undefined {
+    return this.auth;
+  }
+
   /** The upload queue, when an uplink is configured (status, the demo waiting for receipts). */
   get uplinkQueue(): UploadQueue | undefined {
     return this.uplink?.queue;
@@ -89,6 +99,21 @@ export class Gateway {
   get evidence(): EvidenceCore {
     if (!this.core) throw new Error('the gateway is not started');
     return this.core;
+  }
+
+  /**
+   * Officers' PIN confirmations: with a roster (recorded in the ledger when new), or without one when the ledger shows
+   * one was used before (then every confirmation is refused with the fix); none at all on a gateway never given one.
+   */
+  private officerAuth(core: EvidenceCore, roster: InstalledRoster | undefined): OfficerAuth | undefined {
+    const rosterInLedger = lastInstalledRoster(core.db) !== undefined;
+    if (roster) {
+      const e = recordRoster(core.ledger, core.db, roster);
+      if (e) this.log.info('recorded the officer roster in the ledger', { seq: e.seq, roster: roster.sha256, officers: roster.roster.officers.length });
+    } else if (rosterInLedger) {
+      this.log.error('this gateway used an officer roster before, but the config names none: officers cannot confirm, so sessions cannot start; set agency.roster and restart');
+    } else return undefined;
+    return new OfficerAuth({ roster, rosterInLedger, ledger: core.ledger, log: this.log.child('officers'), ...(this.opts.now ? { now: this.opts.now } : {}) });
   }
 
   /** Start every part in order; when one fails, stop what started (so nothing keeps the process alive) and rethrow. */
@@ -101,11 +126,15 @@ export class Gateway {
     const now = this.opts.now ?? Date.now;
     // Before anything reads or writes the state folder: a second gateway on it would take over the first's session.
     this.lock = this.opts.lock ?? lockStateFolder(config.stateDir);
+    // The officer roster is checked before anything is written: a gateway refuses a roster the agency did not sign.
+    const roster = loadAgencyRoster(config.file, config.agency, new Date(now()));
     const core = await startEvidenceCore(config, log, () => new Date(now()));
     this.core = core;
     const unclean = kvGet(core.db, 'service.running') === '1';
     kvSet(core.db, 'service.running', '1');
     core.ledger.append(ENTRY.serviceStarted, { version: VERSION, previousStop: unclean ? 'unclean' : 'clean', config: config.file });
+    const auth = this.officerAuth(core, roster);
+    this.auth = auth;
 
     if (config.gps) {
       this.gps = new GpsdClient({ address: config.gps.gpsd, log: log.child('gps'), fixTimeToleranceMs: fixTimeTolerance(config.gps, config.time) });
@@ -177,6 +206,7 @@ export class Gateway {
       extraChecks: [...power.checks(), ...serial.checks(), ...cameras.checks()],
       ...(this.opts.gps ? { gps: this.opts.gps } : this.gps ? { gps: this.gps } : {}),
       ...(config.recording.announcement && config.recording.speakerDevice ? { announcer: new AlsaAnnouncer(config.recording.speakerDevice) } : {}),
+      ...(auth ? { auth } : {}),
       uncleanStart: unclean,
       log: log.child('recorder'),
       now,
@@ -194,7 +224,7 @@ export class Gateway {
     }
     await this.recorder.start();
     const recorder = this.recorder;
-    serial.startPanel(recorder);
+    serial.startPanel(recorder, auth);
     power.attach(recorder);
     this.steps = new ClockStepWatch({ thresholdMs: config.time.stepThresholdMs, log: log.child('clock') });
     this.steps.on('step', (st: ClockStep) => void recorder.clockStepped(st).catch((err: unknown) => log.error('recording a clock step failed', { err: String(err) })));
@@ -226,7 +256,7 @@ export class Gateway {
     } else {
       log.warn('no uplink configured: recordings stay on this gateway until one is (set "uplink" in the config)');
     }
-    this.control = new ControlServer(config.control.socket, this.recorder, log.child('control'), () => this.extraStatus());
+    this.control = new ControlServer(config.control.socket, this.recorder, log.child('control'), () => this.extraStatus(), auth);
     await this.control.start();
     if (config.console) {
       const uplink = this.uplink;

@@ -9,7 +9,7 @@ import type { Recorder } from '../recorder/recorder.js';
 import type { CheckResult } from '../recorder/preflight.js';
 import { LinePort } from '../hal/serial/line-port.js';
 import { PtzGroup } from '../hal/serial/visca.js';
-import { Panel } from '../panel/panel.js';
+import { Panel, type PinCheck } from '../panel/panel.js';
 import { VERSION } from '../version.js';
 
 /** The panel sends a heartbeat every 2 s; silence this long is unplugged. */
@@ -48,7 +48,7 @@ export class SerialDevices {
   }
 
   /** After the recorder: what acts on it or follows it. */
-  startPanel(recorder: Recorder): void {
+  startPanel(recorder: Recorder, pins?: PinCheck): void {
     const ptz = this.ptz;
     if (ptz) {
       const follow = (st: Parameters<PtzGroup['onRecorderStatus']>[0]): void => ptz.onRecorderStatus(st);
@@ -58,7 +58,13 @@ export class SerialDevices {
     const p = this.config.serial?.panel;
     if (!p) return;
     this.panelPort = new LinePort({ ...p, silenceMs: PANEL_SILENCE_MS, log: this.log.child('panel') });
-    this.panel = new Panel(recorder, this.panelPort, { deviceId: this.config.deviceId, version: VERSION, zone: this.config.time.zone, log: this.log.child('panel') });
+    this.panel = new Panel(recorder, this.panelPort, {
+      deviceId: this.config.deviceId,
+      version: VERSION,
+      zone: this.config.time.zone,
+      log: this.log.child('panel'),
+      ...(pins ? { pins } : {}),
+    });
     this.panelPort.start();
     this.panel.start();
   }

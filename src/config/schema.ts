@@ -124,6 +124,11 @@ export const configSchema = {
           'x-restart': true,
           description: "the agency's encryption certificate (agency-enc.pem): exactly one PEM certificate the agency CA issued for the role recgw-encryption",
         },
+        roster: {
+          ...path,
+          'x-restart': true,
+          description: "the agency's signed officer roster (recgw ca roster): with it, officers confirm starts, early stops and statements with their PINs",
+        },
       },
     },
     time: {

@@ -131,8 +131,11 @@ export interface Config {
   installation: Installation;
   place?: string;
   stateDir: string;
-  /** `encryptionCert`: the agency encryption certificate (src/pki/encryption-cert.ts checks it at start). */
-  agency: { caCert: string; encryptionCert: string };
+  /**
+   * `encryptionCert`: the agency encryption certificate (src/pki/encryption-cert.ts checks it at start); `roster`: the
+   * officer roster (src/officers/roster.ts), when officers confirm with their PINs.
+   */
+  agency: { caCert: string; encryptionCert: string; roster?: string };
   recording: RecordingConfig;
   /** `zone`: the IANA zone people read times in (src/util/local-time.ts); everything machines read stays UTC. */
   time: { source: 'ntp' | 'gps' | 'rtc' | 'host'; maxOffsetMs: number; stepThresholdMs: number; zone: string };

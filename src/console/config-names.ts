@@ -17,6 +17,7 @@ const NAMES: Record<string, readonly [string, string]> = {
   agency: ['执法机构', 'agency'],
   'agency.caCert': ['CA 证书', 'CA certificate'],
   'agency.encryptionCert': ['加密证书', 'encryption certificate'],
+  'agency.roster': ['执法人员名单（含 PIN）', 'officer roster (with PINs)'],
   time: ['时间', 'time'],
   'time.source': ['时间来源', 'source'],
   'time.maxOffsetMs': ['允许的时钟偏差（毫秒）', 'largest offset allowed (ms)'],

@@ -64,6 +64,16 @@ class Words {
   }
 }
 
+const CONFIRM_FAILURES: Record<string, Both> = {
+  'bad-pin': ['PIN 不正确', 'wrong PIN'],
+  'unknown-officer': ['名单中没有该执法证号', 'no such badge on the roster'],
+  'officer-not-valid': ['该执法人员不在有效期内', "the officer's entry is not valid now"],
+  'roster-expired': ['执法人员名单已过期', 'the roster has expired'],
+  'no-roster': ['未安装执法人员名单', 'no roster is installed'],
+  throttled: ['错误次数过多，被暂时锁定', 'locked after too many wrong PINs'],
+};
+const VIA: Record<string, Both> = { panel: ['控制面板', 'the panel'], console: ['控制台', 'the console'], cli: ['命令行', 'the command line'] };
+
 const LOGIN_FAILURES: Record<string, Both> = {
   'unknown-user': ['没有这个用户', 'no such user'],
   'bad-password': ['密码错误', 'wrong password'],
@@ -233,6 +243,20 @@ const SENTENCES: Record<string, (b: Body, w: Words) => string> = {
     }
     const restart = b.restartNeeded ? w.pick(['；部分修改在重启服务后生效', '; some take effect after a restart']) : '';
     return w.en ? `${user} changed the config: ${changes(w, b)}${restart}` : `${user} 修改了配置：${changes(w, b)}${restart}`;
+  },
+  [ENTRY.rosterInstalled]: (b, w) => {
+    const r = obj(b.roster);
+    const n = arr(r.officers).length;
+    return w.en
+      ? `The officer roster of ${str(r.agency)} is in force (${n} officers, valid ${w.time(r.notBefore)} to ${w.time(r.notAfter)})`
+      : `启用 ${str(r.agency)} 的执法人员名单（${n} 人，有效期 ${w.time(r.notBefore)} 至 ${w.time(r.notAfter)}）`;
+  },
+  [ENTRY.officerConfirmFailed]: (b, w) => {
+    const who = `${str(b.name) || '?'}（${str(b.badge)}）`;
+    const lock = b.lockedSeconds ? (w.en ? `; locked for ${str(b.lockedSeconds)} s` : `；锁定 ${str(b.lockedSeconds)} 秒`) : '';
+    return w.en
+      ? `An officer's confirmation was refused on ${term(w, VIA, b.via)} (${str(b.channel)}) for ${who.replace('（', ' (').replace('）', ')')}: ${term(w, CONFIRM_FAILURES, b.reason)}${lock}`
+      : `${term(w, VIA, b.via)}（${str(b.channel)}）上 ${who} 的确认被拒绝：${term(w, CONFIRM_FAILURES, b.reason)}${lock}`;
   },
   [ENTRY.consoleLogin]: (b, w) =>
     w.en ? `${str(b.user)} (${term(w, ROLES, b.role)}) logged in from ${str(b.ip)}` : `${str(b.user)}（${term(w, ROLES, b.role)}）从 ${str(b.ip)} 登录控制台`,

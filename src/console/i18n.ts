@@ -262,6 +262,8 @@ export const DICT = {
   'evt.session.opened': ['会话开始', 'Session opened'],
   'evt.session.closed': ['会话结束', 'Session closed'],
   'evt.session.statement': ['书面说明', 'Written statement'],
+  'evt.roster.installed': ['执法人员名单启用', 'Officer roster installed'],
+  'evt.officer.confirm_failed': ['执法人员确认被拒', 'Officer confirmation refused'],
   'evt.announcement.played': ['录制告知播放', 'Announcement played'],
   'evt.segment.sealed': ['片段封存', 'Segment sealed'],
   'evt.segment.deleted': ['本地副本删除', 'Local copy deleted'],

@@ -13,7 +13,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { ConsoleDeps } from './deps.js';
 import { AccountStore } from './accounts.js';
 import { ConsoleSessions, PRE_COOKIE, SESSION_COOKIE } from './sessions.js';
-import { LoginThrottle } from './throttle.js';
+import { LoginThrottle } from '../util/throttle.js';
 import { Audit } from './audit.js';
 import { Router, type Ctx, type Route } from './router.js';
 import { HttpError, cookie, parseCookies, parseFields, readBody, send, type Reply } from './http.js';

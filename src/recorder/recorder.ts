@@ -23,6 +23,7 @@ import { newId, SessionStore, type ActiveSession } from './session-store.js';
 import type { DownEvent, SourceHealth, SourceSupervisor, UpEvent } from './supervisor.js';
 import { preflight, type CheckResult } from './preflight.js';
 import { StorageGuard, type StorageState } from './storage-guard.js';
+import type { Confirmation, ConfirmRule, OfficerAuth, OfficerAuthStatus } from '../officers/auth.js';
 
 export interface StartRequest {
   matter: string;
@@ -31,6 +32,8 @@ export interface StartRequest {
   party?: string;
   place?: string;
   force?: boolean;
+  /** Each officer's PIN confirmation (OfficerAuth.confirm), required for every officer when a roster is installed. */
+  confirmations?: Confirmation[];
 }
 
 export interface BatteryMonitor {
@@ -71,6 +74,8 @@ export interface RecorderDeps {
   extraChecks?: (() => Promise<CheckResult> | CheckResult)[];
   gps?: GpsProvider;
   announcer?: Announcer;
+  /** Officers' PIN confirmations; absent: none needed (no roster), as before rosters. */
+  auth?: OfficerAuth;
   /** The previous run of the service ended without a clean stop (kill -9, power cut). */
   uncleanStart: boolean;
   log: Logger;
@@ -101,6 +106,8 @@ export interface RecorderStatus {
   battery: { percent: number; onMains: boolean } | null;
   gps: GpsFix | null;
   sealing: { pending: number };
+  /** Whether officers confirm with PINs, and the roster they confirm against (always given; optional for old callers). */
+  officers?: OfficerAuthStatus;
 }
 
 export interface RecorderEvents {
@@ -254,6 +261,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       for (const o of req.officers) {
         if (!o.name.trim() || !o.badge.trim()) throw new RecgwError('usage', `officer ${JSON.stringify(o)} needs both a name and a 执法证号 (name:number)`);
       }
+      // Every officer named confirms with their own PIN; checked before the cameras start, taken once the start succeeds.
+      const rule: ConfirmRule = { named: req.officers, atLeast: 1 };
+      this.confirmed(req.confirmations, rule, 'starting the session', false);
       await Promise.all(this.d.supervisors.map((s) => s.want(true)));
       await Promise.all(this.d.supervisors.map((s) => s.waitProducing(PRODUCE_TIMEOUT_MS)));
       const checks = await this.preflight();
@@ -265,6 +275,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
           `cannot start the session: ${failed.map((c) => `${c.check}: ${c.detail}`).join('; ')}. An officer may force the start; the failed checks are then recorded in the ledger.`,
         );
       }
+      const confirmations = this.confirmed(req.confirmations, rule, 'starting the session', true);
       const at = this.now();
       const ctx: SessionContext = {
         sessionId: newId(at),
@@ -280,6 +291,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
         preflight: checks,
         ...(failed.length > 0 ? { forced: failed } : {}),
         ...(this.d.recording.preEventSeconds > 0 ? { preEventSeconds: this.d.recording.preEventSeconds } : {}),
+        ...(confirmations.length > 0 ? { confirmations } : {}),
       });
       this.claimBuffer(s);
       // Forced past a full store: the guard will not report a change, so the interruption starts right away.
@@ -326,11 +338,19 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     });
   }
 
-  stopSession(): Promise<SessionSummary> {
+  /**
+   * An officer's stop. Ending early (an interruption still open, so the session closes as terminated) needs the PIN
+   * confirmations of two of the session's officers (of its one officer, if it has one) when a roster is installed;
+   * confirmations given for a normal stop are recorded too.
+   */
+  stopSession(o: { confirmations?: Confirmation[] } = {}): Promise<SessionSummary> {
     return this.serial(async () => {
       const s = this.requireActive();
-      const closed = await this.closeSession(s, { closedBy: 'officer' });
-      return closed;
+      const early = this.d.store.openInterruptions(s.ctx.sessionId).length > 0;
+      const named = (o.confirmations ?? []).map((c) => ({ name: c.name, badge: c.badge }));
+      const rule: ConfirmRule = { named, atLeast: early ? Math.min(2, s.ctx.officers.length) : 0, within: s.ctx.officers };
+      const confirmations = this.confirmed(o.confirmations, rule, early ? 'ending the session early (an interruption is still open)' : 'stopping the session', true);
+      return this.closeSession(s, { closedBy: 'officer', ...(confirmations.length > 0 ? { confirmations } : {}) });
     });
   }
 
@@ -409,20 +429,47 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     });
   }
 
-  /** A written statement for a session that ended with an unresumed interruption, confirmed by two officers. */
-  statement(text: string, officers: Officer[], sessionId?: string): Promise<SessionSummary> {
+  /**
+   * A written statement for a session that ended with an unresumed interruption, confirmed by two different officers
+   * of that session, each with their own PIN when a roster is installed. Without `sessionId` it goes to the one
+   * session lacking its statement, never to a session that ended normally (name that one explicitly).
+   */
+  statement(text: string, officers: Officer[], sessionId?: string, confirmations?: Confirmation[]): Promise<SessionSummary> {
     return this.serial(async () => {
       if (!text.trim()) throw new RecgwError('usage', 'the statement text is empty');
       const badges = new Set(officers.map((o) => o.badge.trim()).filter(Boolean));
       if (badges.size < 2 || officers.some((o) => !o.name.trim())) {
         throw new RecgwError('usage', 'a statement must be confirmed by two different officers, each with name and 执法证号');
       }
-      const target = sessionId ? this.d.store.get(sessionId) : this.d.store.lackingStatement()[0] ?? this.d.store.recent(1)[0];
-      if (!target) throw new RecgwError('usage', sessionId ? `no session ${sessionId}` : 'there is no session to attach a statement to');
-      this.d.store.statement(target.ctx.sessionId, text.trim(), officers, this.now());
+      const target = sessionId ? this.d.store.get(sessionId) : this.statementTarget();
+      if (!target) throw new RecgwError('usage', `no session ${sessionId}`);
+      const rule: ConfirmRule = { named: officers, atLeast: 2, within: target.ctx.officers };
+      const outsider = officers.find((o) => !target.ctx.officers.some((x) => x.badge === o.badge.trim()));
+      if (outsider) throw new RecgwError('usage', `${outsider.name} (${outsider.badge}) is not an officer of session ${target.ctx.sessionId}: only its officers may sign its statement`);
+      const taken = this.confirmed(confirmations, rule, 'the statement', true);
+      this.d.store.statement(target.ctx.sessionId, text.trim(), officers, this.now(), taken);
       this.changed();
       return this.summary(this.d.store.get(target.ctx.sessionId)!);
     });
+  }
+
+  /** The session a statement without a session ID is for: the one lacking its statement, if exactly one does. */
+  private statementTarget(): ActiveSession {
+    const lacking = this.d.store.lackingStatement();
+    if (lacking.length === 1) return lacking[0]!;
+    if (lacking.length === 0) {
+      throw new RecgwError('usage', 'no session lacks its written statement: to add one to another session, name it (--session ID; recgw status lists them)');
+    }
+    throw new RecgwError('usage', `${lacking.length} sessions lack their written statement (${lacking.map((x) => x.ctx.sessionId).join(', ')}): name the one it is for (--session ID)`);
+  }
+
+  /** The confirmations an action needs, checked against `rule` by the roster's OfficerAuth (none without one). */
+  private confirmed(given: Confirmation[] | undefined, rule: ConfirmRule, what: string, mark: boolean): Confirmation[] {
+    if (!this.d.auth) {
+      if (given && given.length > 0) throw new RecgwError('usage', `${what}: PINs were given, but no officer roster is installed to check them`);
+      return [];
+    }
+    return this.d.auth.take(given ?? [], rule, what, { mark });
   }
 
   async status(): Promise<RecorderStatus> {
@@ -437,6 +484,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       battery: this.d.battery?.state() ?? null,
       gps: this.d.gps?.fix() ?? null,
       sealing: { pending: this.d.sealer.pendingCount() },
+      officers: this.d.auth?.status() ?? { required: false, roster: null },
     };
   }
 
@@ -477,13 +525,13 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     return s;
   }
 
-  private async closeSession(s: ActiveSession, detail: { closedBy: string }): Promise<SessionSummary> {
+  private async closeSession(s: ActiveSession, detail: { closedBy: string; confirmations?: Confirmation[] }): Promise<SessionSummary> {
     const at = this.now();
     // Finish every open segment now, so the session's footage ends where the session ends.
     await Promise.all(this.d.supervisors.map((x) => (this.keepRunning ? x.cut() : x.want(false))));
     await this.settleSegments(at);
     await this.d.sealer.drain();
-    const closedBy = this.d.store.close(s.ctx.sessionId, at, { by: detail.closedBy });
+    const closedBy = this.d.store.close(s.ctx.sessionId, at, { by: detail.closedBy, ...(detail.confirmations ? { confirmations: detail.confirmations } : {}) });
     this.detected.clear();
     this.conditions.clear();
     this.storageInterruption = undefined;
