@@ -265,7 +265,9 @@ describe.concurrent('FfmpegSource with sim sources', () => {
     expect(segs[0]!.start.getTime() - anchor).toBeLessThan(30);
     const afterSpawn = anchor - Date.parse(info!.startedAt);
     expect(afterSpawn).toBeGreaterThan(0);
-    expect(afterSpawn).toBeLessThan(700);
+    // ffmpeg's start-up: ~300 ms on a quiet machine, over 800 ms with the whole suite running beside it. The bound
+    // only rules out an anchor taken from something other than this run's first packet.
+    expect(afterSpawn).toBeLessThan(3000);
     console.info(`[capture] anchor - spawn = ${afterSpawn} ms; next file seen - segment end = ${misses.map((m) => m.toFixed(0)).join('/')} ms; report lag ${segs.slice(0, -1).map((s) => s.receivedAt - s.end.getTime()).join('/')} ms`);
     // Producing was seen before the first segment ended.
     expect(r.producing).toHaveLength(1);
