@@ -152,13 +152,34 @@ export function verifyConsistency(m: number, n: number, proof: Uint8Array[], roo
 }
 
 /**
- * The root of a tree built one leaf at a time, in memory O(log n): the verifier streams a log of millions of leaves
- * through it. `rootAt(size)` may be asked for the sizes given to the constructor as they pass.
+ * The right edge of a tree built one leaf at a time, in memory O(log n): the roots of its full subtrees, one per
+ * binary digit of its size. The verifier streams a log of millions of leaves through it; the receiver keeps its log's
+ * edge between appends (agency-log.ts), so that a new root and the proof of the newest leaf cost a few hashes each.
  */
 export class StreamingRoot {
   /** Roots of the full subtrees on the right edge, largest first (the binary digits of the size). */
   private readonly stack: { level: number; hash: Buffer }[] = [];
   private n = 0;
+
+  /** The edge of the first `size` leaves of a tree, from its full subtrees (one lookup per binary digit of size). */
+  static of(src: HashSource, size: number): StreamingRoot {
+    const out = new StreamingRoot();
+    // Largest subtree first; one level above log2(size) so that rounding in log2 cannot skip the top one.
+    for (let level = Math.floor(Math.log2(Math.max(1, size))) + 1; level >= 0; level--) {
+      const span = 2 ** level;
+      if (size - out.n < span) continue;
+      out.stack.push({ level, hash: src.full(level, out.n / span) });
+      out.n += span;
+    }
+    return out;
+  }
+
+  clone(): StreamingRoot {
+    const c = new StreamingRoot();
+    c.stack.push(...this.stack);
+    c.n = this.n;
+    return c;
+  }
 
   push(leaf: Buffer): void {
     let h = leaf;
@@ -181,5 +202,13 @@ export class StreamingRoot {
     let h = this.stack[this.stack.length - 1]!.hash;
     for (let i = this.stack.length - 2; i >= 0; i--) h = nodeHash(this.stack[i]!.hash, h);
     return h;
+  }
+
+  /**
+   * The inclusion proof of the leaf pushed next, in the tree it makes (PATH(size, D[0:size+1])): a last leaf has only
+   * left siblings, and they are exactly the full subtrees before it, smallest first.
+   */
+  nextLeafProof(): Buffer[] {
+    return this.stack.map((s) => s.hash).reverse();
   }
 }
