@@ -3,11 +3,14 @@
  * same write-locked transaction as the ledger bookkeeping, so that receivers sharing a store append to one log and
  * a crash leaves either the entries and their leaves or neither. Each append signs a new checkpoint; receipts carry
  * an inclusion proof against it. The static files under `<store>/log/` are published from here (log-files.ts).
+ * The tree's right edge is kept in memory between appends, so that the new root and the proof of the newest leaf
+ * cost a few hashes rather than a walk over stored tiles (bench/README.md, receiver-log-cost); it is used only while
+ * log_head holds the checkpoint this process signed from it, else rebuilt from the stored tiles.
  */
 import type { KeyObject } from 'node:crypto';
 import { prepared, type Db } from '../state/db.js';
 import { encodeLeaf, type LogLeaf } from '../evidence/log-leaf.js';
-import { HASH_SIZE, consistencyProof, inclusionProof, leafHash, treeRoot } from '../tlog/merkle.js';
+import { HASH_SIZE, StreamingRoot, consistencyProof, inclusionProof, leafHash, treeRoot } from '../tlog/merkle.js';
 import { TILE_HEIGHT, TILE_WIDTH, TileHashSource, foldHashes, type TileRows } from '../tlog/tiles.js';
 import { formatCheckpoint, signCheckpoint, type SignedCheckpoint } from '../tlog/checkpoint.js';
 import { NoteSigner } from '../tlog/note.js';
@@ -39,6 +42,14 @@ export interface LeafLog {
 export class AgencyLog implements LeafLog {
   readonly signer: NoteSigner;
   private readonly src: TileHashSource;
+  /**
+   * The right edge of the tree as this process's last append left it, and the checkpoint that append signed. Valid
+   * only while log_head holds that very checkpoint: another receiver's append, or a rollback, replaces or undoes it
+   * (the checkpoint text holds the size and the root, so no other tree has the same one).
+   */
+  private edge: { checkpoint: string; tree: StreamingRoot } | undefined;
+  /** The inclusion proof of the last leaf of that append, against its checkpoint: what its receipt carries. */
+  private newest: { index: number; checkpoint: string; hashes: Buffer[] } | undefined;
 
   constructor(
     private readonly db: Db,
@@ -66,29 +77,43 @@ export class AgencyLog implements LeafLog {
    */
   append(leaves: LogLeaf[]): Appended {
     if (!this.db.inTransaction) throw new Error('AgencyLog.append must run inside a write transaction');
-    const start = this.size();
+    const head = prepared(this.db, 'SELECT size, checkpoint FROM log_head WHERE id = 1').get() as LogHead | undefined;
+    const start = head?.size ?? 0;
     // Hashes computed from the leaves below are not remembered until they are committed (a later append sees them
     // below its start).
     this.src.memoUpto = start;
+    const mine = this.edge && head && this.edge.checkpoint === head.checkpoint && this.edge.tree.size === start;
+    const tree = mine ? this.edge!.tree.clone() : StreamingRoot.of(this.src, start);
     const put = prepared(this.db, 'INSERT INTO log_leaves(idx, leaf, hash) VALUES (?, ?, ?)');
+    let newest: Buffer[] = [];
     leaves.forEach((l, k) => {
       const data = encodeLeaf(l);
-      put.run(start + k, data, leafHash(data));
+      const hash = leafHash(data);
+      put.run(start + k, data, hash);
+      if (k === leaves.length - 1) newest = tree.nextLeafProof();
+      tree.push(hash);
     });
     const size = start + leaves.length;
     this.storeFullTiles(start, size);
-    const cp: SignedCheckpoint = signCheckpoint({ origin: this.origin, size, root: treeRoot(this.src, size) }, this.signer);
+    const cp: SignedCheckpoint = signCheckpoint({ origin: this.origin, size, root: tree.root() }, this.signer);
     const checkpoint = formatCheckpoint(cp);
     prepared(this.db, 'INSERT INTO log_head(id, size, checkpoint) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET size = excluded.size, checkpoint = excluded.checkpoint').run(size, checkpoint);
+    this.edge = { checkpoint, tree };
+    this.newest = leaves.length > 0 ? { index: size - 1, checkpoint, hashes: newest } : undefined;
     return { first: start, size, checkpoint };
   }
 
   /** The tlog-proof text (c2sp.org/tlog-proof@v1) of leaf `index` against the checkpoint of `size`. */
   proof(index: number, size: number, checkpoint: string): string {
-    return formatProof({ index, hashes: inclusionProof(this.src, index, size), checkpoint });
+    const n = this.newest;
+    const hashes = n && n.index === index && n.checkpoint === checkpoint && index === size - 1 ? n.hashes : inclusionProof(this.src, index, size);
+    return formatProof({ index, hashes, checkpoint });
   }
 
   consistency(from: number, to: number): Buffer[] {
+    // Outside a write transaction every leaf read is committed: what is computed from them may be remembered. (An
+    // append, which must run inside one, holds the memo back to its start again.)
+    if (!this.db.inTransaction) this.src.memoUpto = Number.MAX_SAFE_INTEGER;
     return consistencyProof(this.src, from, to);
   }
 

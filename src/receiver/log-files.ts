@@ -7,6 +7,8 @@
  * A running receiver publishes in the background (`publishInBackground`): the tiles, bundles and the next checkpoint
  * are written on the thread pool, and only the rename of the checkpoint waits for the lock. Creating files costs
  * milliseconds each on a busy disk, which the receiver's thread would otherwise spend waiting (bench/README.md).
+ * A publication runs about once a second while the receiver takes files, so it reads only the leaves since the last
+ * one and makes no folder twice (bench/README.md, receiver-log-cost).
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -36,6 +38,13 @@ export class LogFiles {
    * and one above level 0 stays the same for 256^level leaves: it is not written again after every commit.
    */
   private readonly partials = new Map<number | 'entries', string>();
+  /** Folders this process made: a path's folder is asked for once. */
+  private readonly made = new Set<string>();
+  /**
+   * The level-0 hashes and the leaf bundle of the partial tile last planned, `size` leaves in: committed leaves never
+   * change, so the next plan in the same tile reads only the leaves after them.
+   */
+  private tail: { tile: number; size: number; hashes: Buffer; bundle: Buffer } | undefined;
   readonly dir: string;
 
   constructor(
@@ -72,12 +81,22 @@ export class LogFiles {
     const plan = this.locked(() => this.planNext());
     if (!plan) return;
     await Promise.all(plan.files.map(async (f) => {
-      await mkdir(dirname(f.path), { recursive: true });
-      await writeFile(f.path, f.data);
+      const dir = dirname(f.path);
+      if (!this.made.has(dir)) await mkdir(dir, { recursive: true });
+      this.made.add(dir);
+      // A folder removed behind our back is made again by the next publication.
+      await writeFile(f.path, f.data).catch((err: unknown) => {
+        this.made.delete(dir);
+        throw err;
+      });
     }));
     const tmp = `${this.checkpointPath}.tmp-${process.pid}-${plan.size}`;
     await writeFile(tmp, plan.checkpoint);
-    for (const d of plan.stale) await rm(d, { recursive: true, force: true });
+    // Removed here, off the receiver's thread: finish() has none left to remove.
+    for (const d of plan.stale.splice(0)) {
+      await rm(d, { recursive: true, force: true });
+      this.made.delete(d);
+    }
     this.locked(() => this.finish(plan, () => this.replaceCheckpoint(plan, () => renameSync(tmp, this.checkpointPath), () => rmSync(tmp, { force: true }))));
   }
 
@@ -107,7 +126,10 @@ export class LogFiles {
   /** The checkpoint is in place: forget what is no longer needed and remember what was written. */
   private finish(plan: Plan, checkpoint: () => void): void {
     checkpoint();
-    for (const d of plan.stale) rmSync(d, { recursive: true, force: true });
+    for (const d of plan.stale) {
+      rmSync(d, { recursive: true, force: true });
+      this.made.delete(d);
+    }
     for (const [level, rel] of plan.partials) this.partials.set(level, rel);
     this.written = plan.size;
   }
@@ -124,11 +146,24 @@ export class LogFiles {
       }
       const width = Math.floor(size / span) % TILE_WIDTH;
       if (width > 0) {
-        this.partial(plan, t, tilePath(t, fullTiles, width), all, () => this.log.row(t, fullTiles, 0, width));
-        if (t === 0) this.partial(plan, 'entries', tilePath('entries', fullTiles, width), all, () => encodeBundle(this.log.leaves(fullTiles * TILE_WIDTH, size)));
+        this.partial(plan, t, tilePath(t, fullTiles, width), all, () => (t === 0 ? this.tailOf(fullTiles, size).hashes : this.log.row(t, fullTiles, 0, width)));
+        if (t === 0) this.partial(plan, 'entries', tilePath('entries', fullTiles, width), all, () => this.tailOf(fullTiles, size).bundle);
       }
     }
     return plan;
+  }
+
+  /** Level-0 hashes and leaf bundle of tile `tile` of the committed log of `size` leaves, read on from the last ones. */
+  private tailOf(tile: number, size: number): { hashes: Buffer; bundle: Buffer } {
+    const first = tile * TILE_WIDTH;
+    const t = this.tail?.tile === tile && this.tail.size <= size ? this.tail : { tile, size: first, hashes: Buffer.alloc(0), bundle: Buffer.alloc(0) };
+    if (t.size < size) {
+      const hashes = Buffer.concat([t.hashes, this.log.row(0, tile, t.size - first, size - t.size)]);
+      const bundle = Buffer.concat([t.bundle, encodeBundle(this.log.leaves(t.size, size))]);
+      this.tail = { tile, size, hashes, bundle };
+      return this.tail;
+    }
+    return t;
   }
 
   private partial(plan: Plan, level: number | 'entries', rel: string, all: boolean, data: () => Buffer): void {

@@ -4,14 +4,23 @@
  * taken from a package because none on npm both makes and checks both kinds of proof over a tree kept outside
  * memory (the receiver's tiles); tests cross-check it against sigstore's inclusion verifier and a brute-force MTH.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 export const HASH_SIZE = 32;
 
-export const leafHash = (leaf: Uint8Array): Buffer => createHash('sha256').update(Buffer.of(0)).update(leaf).digest();
+const LEAF_PREFIX = Buffer.of(0);
 
-export const nodeHash = (left: Uint8Array, right: Uint8Array): Buffer =>
-  createHash('sha256').update(Buffer.of(1)).update(left).update(right).digest();
+export const leafHash = (leaf: Uint8Array): Buffer => hash('sha256', Buffer.concat([LEAF_PREFIX, leaf]), 'buffer');
+
+/** 0x01 ‖ left ‖ right, filled for each inner node (one-shot hashing of one buffer costs half of a Hash object's three updates). */
+const inner = Buffer.alloc(1 + 2 * HASH_SIZE, 1);
+
+export const nodeHash = (left: Uint8Array, right: Uint8Array): Buffer => {
+  if (left.length !== HASH_SIZE || right.length !== HASH_SIZE) return createHash('sha256').update(Buffer.of(1)).update(left).update(right).digest();
+  inner.set(left, 1);
+  inner.set(right, 1 + HASH_SIZE);
+  return hash('sha256', inner, 'buffer');
+};
 
 /** The root of the empty tree: SHA-256 of nothing. */
 export const EMPTY_ROOT = createHash('sha256').digest();
@@ -152,13 +161,34 @@ export function verifyConsistency(m: number, n: number, proof: Uint8Array[], roo
 }
 
 /**
- * The root of a tree built one leaf at a time, in memory O(log n): the verifier streams a log of millions of leaves
- * through it. `rootAt(size)` may be asked for the sizes given to the constructor as they pass.
+ * The right edge of a tree built one leaf at a time, in memory O(log n): the roots of its full subtrees, one per
+ * binary digit of its size. The verifier streams a log of millions of leaves through it; the receiver keeps its log's
+ * edge between appends (agency-log.ts), so that a new root and the proof of the newest leaf cost a few hashes each.
  */
 export class StreamingRoot {
   /** Roots of the full subtrees on the right edge, largest first (the binary digits of the size). */
   private readonly stack: { level: number; hash: Buffer }[] = [];
   private n = 0;
+
+  /** The edge of the first `size` leaves of a tree, from its full subtrees (one lookup per binary digit of size). */
+  static of(src: HashSource, size: number): StreamingRoot {
+    const out = new StreamingRoot();
+    // Largest subtree first; one level above log2(size) so that rounding in log2 cannot skip the top one.
+    for (let level = Math.floor(Math.log2(Math.max(1, size))) + 1; level >= 0; level--) {
+      const span = 2 ** level;
+      if (size - out.n < span) continue;
+      out.stack.push({ level, hash: src.full(level, out.n / span) });
+      out.n += span;
+    }
+    return out;
+  }
+
+  clone(): StreamingRoot {
+    const c = new StreamingRoot();
+    c.stack.push(...this.stack);
+    c.n = this.n;
+    return c;
+  }
 
   push(leaf: Buffer): void {
     let h = leaf;
@@ -181,5 +211,13 @@ export class StreamingRoot {
     let h = this.stack[this.stack.length - 1]!.hash;
     for (let i = this.stack.length - 2; i >= 0; i--) h = nodeHash(this.stack[i]!.hash, h);
     return h;
+  }
+
+  /**
+   * The inclusion proof of the leaf pushed next, in the tree it makes (PATH(size, D[0:size+1])): a last leaf has only
+   * left siblings, and they are exactly the full subtrees before it, smallest first.
+   */
+  nextLeafProof(): Buffer[] {
+    return this.stack.map((s) => s.hash).reverse();
   }
 }

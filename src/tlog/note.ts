@@ -35,12 +35,19 @@ export function keyIdOf(name: string, type: number, rawPublicKey: Uint8Array): n
   return createHash('sha256').update(name, 'utf8').update(Buffer.of(0x0a, type)).update(rawPublicKey).digest().readUInt32BE(0);
 }
 
+/** Raw public keys by KeyObject (immutable): exporting one costs about 0.1 ms, and every signature check needs it. */
+const rawKeys = new WeakMap<KeyObject, Buffer>();
+
 /** The 32 raw bytes of an Ed25519 public key. */
 export function rawEd25519(key: KeyObject): Buffer {
+  const known = rawKeys.get(key);
+  if (known) return Buffer.from(known);
   const pub = key.type === 'private' ? createPublicKey(key) : key;
   if (pub.asymmetricKeyType !== 'ed25519') throw new TypeError(`not an Ed25519 key (${String(pub.asymmetricKeyType)})`);
   // The SPKI DER of an Ed25519 key is a fixed 12-byte header followed by the 32 key bytes.
-  return pub.export({ format: 'der', type: 'spki' }).subarray(12);
+  const raw = pub.export({ format: 'der', type: 'spki' }).subarray(12);
+  rawKeys.set(key, Buffer.from(raw));
+  return raw;
 }
 
 export function ed25519FromRaw(raw: Uint8Array): KeyObject {

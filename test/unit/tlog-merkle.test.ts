@@ -72,6 +72,47 @@ describe('tree hashing', () => {
   });
 });
 
+describe('the right edge of a tree', () => {
+  it('rebuilt from full subtrees at every size up to 70, gives the root, and the proof of the next leaf as the definition and sigstore-js have it', () => {
+    const leaves = leavesOf(71);
+    const src = arraySource(leaves);
+    for (let n = 0; n <= 70; n++) {
+      const edge = StreamingRoot.of(src, n);
+      expect(edge.size).toBe(n);
+      expect(edge.root().equals(mth(leaves.slice(0, n)))).toBe(true);
+      const proof = edge.nextLeafProof();
+      expect(proof).toEqual(inclusionProof(src, n, n + 1));
+      const root = mth(leaves.slice(0, n + 1));
+      expect(verifyInclusion(leafHash(leaves[n]!), n, n + 1, proof, root)).toBe(true);
+      expect(() => verifyMerkleInclusion({ canonicalizedBody: leaves[n]!, inclusionProof: { logIndex: String(n), hashes: proof } }, { logSize: BigInt(n + 1), logHash: root })).not.toThrow();
+      // A clone grows on its own: the edge it came from stays at n.
+      const grown = edge.clone();
+      grown.push(leafHash(leaves[n]!));
+      expect(grown.root().equals(root)).toBe(true);
+      expect(edge.size).toBe(n);
+      expect(edge.root().equals(mth(leaves.slice(0, n)))).toBe(true);
+    }
+  });
+
+  it('asks for one aligned full subtree per binary digit of the size, largest first, up to 2^53 - 1', () => {
+    for (let k = 1; k <= 53; k++) {
+      for (const size of [2 ** k - 1, 2 ** k, 2 ** k + 1].filter((x) => Number.isSafeInteger(x))) {
+        const asked: [number, number][] = [];
+        const edge = StreamingRoot.of({ full: (level, index) => (asked.push([level, index]), Buffer.alloc(32)) }, size);
+        expect(edge.size).toBe(size);
+        let at = 0;
+        for (const [level, index] of asked) {
+          expect(index * 2 ** level).toBe(at);
+          at += 2 ** level;
+        }
+        expect(at).toBe(size);
+        expect(asked.map(([l]) => l)).toEqual([...asked.map(([l]) => l)].sort((a, b) => b - a));
+        expect(asked).toHaveLength(size.toString(2).replace(/0/g, '').length);
+      }
+    }
+  });
+});
+
 describe('inclusion proofs', () => {
   it('verify for every leaf of every tree up to 40 leaves, by our verifier and by sigstore-js', () => {
     const leaves = leavesOf(40);
