@@ -23,6 +23,7 @@ import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { provisionGateway } from '../dist/demo/provision.js';
 import { call } from '../dist/control/client.js';
+import { GATEWAY_NODE_FLAGS } from '../dist/app/service-env.js';
 import { MB, progress, report, tempDir } from './lib.js';
 
 const RECORD_SECONDS = Number(process.env.RECGW_BENCH_RECORD_SECONDS ?? 40);
@@ -112,7 +113,7 @@ async function scenario(tmp, name, sources) {
     const socket = p.config.control.socket;
     const logPath = join(tmp.dir, `gateway-${name}.log`);
     const fd = openSync(logPath, 'a');
-    gw = spawn(process.execPath, [BIN, 'run', '--config', p.configPath], { stdio: ['ignore', fd, fd], env: { ...process.env, RECGW_LOG_LEVEL: 'warn' } });
+    gw = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, BIN, 'run', '--config', p.configPath], { stdio: ['ignore', fd, fd], env: { ...process.env, RECGW_LOG_LEVEL: 'warn' } });
     closeSync(fd);
     const exited = new Promise((resolve) => gw.once('exit', (code, signal) => resolve(code ?? signal)));
     const pid = gw.pid;
