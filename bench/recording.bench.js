@@ -1,4 +1,5 @@
-// The gateway's own cost while recording (issues 3 and 15): `recgw run` as a real process, one session of
+// The gateway's own cost while recording (issues 3 and 15): `recgw run` as a real process, started the way its
+// systemd unit starts it (the Node flags GATEWAY_NODE_FLAGS; bench/run.js adds the unit's environment), one session of
 // RECGW_BENCH_RECORD_SECONDS (default 40) started and stopped through the control socket, measured from /proc, in two
 // scenarios, each against ffmpeg's own cost for the same streams in the same run:
 //   copied:  four IP cameras, 1080p25 H.264 High (B-frames, 2 s GOP, 4 Mbit/s) with AAC, served by gst-rtsp-server
