@@ -157,7 +157,10 @@ async function sealOnWorkers(input: FileHandle, output: FileHandle, directFd: nu
   }
 }
 
-/** Segments of one chunk or less, or any without workers, all on this thread. Resolves once every byte is written (not yet fsynced). */
+/**
+ * Segments of one chunk or less, or any sealed without the workers, all on this thread. Resolves once every byte is
+ * written (not yet fsynced).
+ */
 async function sealHere(input: FileHandle, output: FileHandle, cipher: CipherGCM): Promise<Sealed> {
   const source = new LocalSource(input);
   const out = new Output(output);
