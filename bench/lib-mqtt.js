@@ -17,7 +17,7 @@ import { initCa } from '../dist/pki/ca.js';
 import { writeMosquittoConfig } from '../dist/demo/mosquitto-config.js';
 import { provisionGateway, provisionReceiver } from '../dist/demo/provision.js';
 import { startEvidenceCore, stateDbPath } from '../dist/app/evidence-core.js';
-import { SERVICE_ENV } from '../dist/app/service-env.js';
+import { GATEWAY_NODE_FLAGS, SERVICE_ENV } from '../dist/app/service-env.js';
 import { identityPaths } from '../dist/pki/identity.js';
 import { ENTRY } from '../dist/evidence/types.js';
 import { silentLogger } from '../dist/util/log.js';
@@ -419,7 +419,7 @@ export async function startReceiverProcess(rx, { cpu, timeoutMs = 15_000, launch
 
 /** `recgw run --config` as a child; resolves once its control socket answers. */
 export async function startGatewayProcess(gw, { cpu, timeoutMs = 30_000 } = {}) {
-  const p = spawnTracked(process.execPath, [...profArgs(), BIN, 'run', '--config', gw.configPath], { cpu, env: { RECGW_LOG_LEVEL: 'info' } });
+  const p = spawnTracked(process.execPath, [...profArgs(), ...GATEWAY_NODE_FLAGS, BIN, 'run', '--config', gw.configPath], { cpu, env: { RECGW_LOG_LEVEL: 'info' } });
   const socket = gw.config.control.socket;
   const deadline = Date.now() + timeoutMs;
   for (;;) {

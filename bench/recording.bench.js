@@ -1,4 +1,5 @@
-// The gateway's own cost while recording (issues 3 and 15): `recgw run` as a real process, one session of
+// The gateway's own cost while recording (issues 3 and 15): `recgw run` as a real process, started the way its
+// systemd unit starts it (the Node flags GATEWAY_NODE_FLAGS; bench/run.js adds the unit's environment), one session of
 // RECGW_BENCH_RECORD_SECONDS (default 40) started and stopped through the control socket, measured from /proc, in two
 // scenarios, each against ffmpeg's own cost for the same streams in the same run:
 //   copied:  four IP cameras, 1080p25 H.264 High (B-frames, 2 s GOP, 4 Mbit/s) with AAC, served by gst-rtsp-server
@@ -23,6 +24,7 @@ import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { provisionGateway } from '../dist/demo/provision.js';
 import { call } from '../dist/control/client.js';
+import { GATEWAY_NODE_FLAGS } from '../dist/app/service-env.js';
 import { MB, progress, report, tempDir } from './lib.js';
 
 const RECORD_SECONDS = Number(process.env.RECGW_BENCH_RECORD_SECONDS ?? 40);
@@ -112,7 +114,7 @@ async function scenario(tmp, name, sources) {
     const socket = p.config.control.socket;
     const logPath = join(tmp.dir, `gateway-${name}.log`);
     const fd = openSync(logPath, 'a');
-    gw = spawn(process.execPath, [BIN, 'run', '--config', p.configPath], { stdio: ['ignore', fd, fd], env: { ...process.env, RECGW_LOG_LEVEL: 'warn' } });
+    gw = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, BIN, 'run', '--config', p.configPath], { stdio: ['ignore', fd, fd], env: { ...process.env, RECGW_LOG_LEVEL: 'warn' } });
     closeSync(fd);
     const exited = new Promise((resolve) => gw.once('exit', (code, signal) => resolve(code ?? signal)));
     const pid = gw.pid;

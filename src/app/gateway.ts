@@ -20,17 +20,16 @@ import { ClockStepWatch, createClockMonitor, type ClockMonitor, type ClockStep }
 import { GpsdClient, type GpsdStatus } from '../hal/gps/gpsd-client.js';
 import { fixTimeTolerance } from '../hal/gps/fix-time.js';
 import { HomeBaseWatcher } from '../hal/gps/home-base.js';
-import { SerialDevices } from './serial-devices.js';
-import { PowerWatch } from './power.js';
+import type { SerialDevices } from './serial-devices.js';
+import type { PowerWatch } from './power.js';
 import { OnvifCameras } from './onvif-cameras.js';
-import { ConsoleServer } from '../console/server.js';
-import { consoleDeps } from '../console/gateway-deps.js';
+import type { ConsoleServer } from '../console/server.js';
 import { AlsaAnnouncer } from '../hal/announcer.js';
 import type { CaptureSource, SegmentFile } from '../hal/capture.js';
 import { createCaptureSource, longestGopSeconds, openOverlay, recoverSourceRuns } from '../hal/sources.js';
 import { labelText } from '../hal/ffmpeg/overlay.js';
 import type { Logger } from '../util/log.js';
-import { buildUplink, type Uplink } from '../uplink/build.js';
+import type { Uplink } from '../uplink/build.js';
 import { openGpio, type GpioBackend, type SimGpioBackend } from '../hal/gpio/index.js';
 import { startIndicators, type Indicators } from '../indicators/index.js';
 import type { UploadQueue } from '../uplink/queue.js';
@@ -146,12 +145,15 @@ export class Gateway {
     // Hardware that is configured but missing fails the start here, before anything records.
     if (config.gpio) this.gpio = await openGpio(config.gpio, { log: log.child('gpio'), ...(this.opts.simGpio ? { sim: this.opts.simGpio } : {}) });
 
-    const serial = new SerialDevices(config, log.child('serial'));
+    // Serial devices, the uplink and the console are loaded only when configured: each brings its own libraries
+    // (serialport; mqtt; the console's), several MB of memory for a gateway that has none of them.
+    const serial = config.serial ? new (await import('./serial-devices.js')).SerialDevices(config, log.child('serial')) : undefined;
     this.serialDevices = serial;
-    serial.startDevices();
-    const power = new PowerWatch(config, log.child('ups'), (code, text) => serial.alert(code, text));
+    serial?.startDevices();
+    // Likewise the UPS (serialport for the line protocol, the NUT client).
+    const power = config.serial?.ups || config.power?.nut ? new (await import('./power.js')).PowerWatch(config, log.child('ups'), (code, text) => serial?.alert(code, text)) : undefined;
     this.power = power;
-    power.start();
+    power?.start();
     // IP cameras' clocks, GOPs and overlays are set in the background: recording does not wait for ONVIF.
     const cameras = new OnvifCameras({ sources: config.recording.sources, deviceId: config.deviceId, segmentSeconds: config.recording.segmentSeconds, log: log.child('onvif'), now });
     this.cameras = cameras;
@@ -202,8 +204,8 @@ export class Gateway {
       },
       storage,
       clock: this.clock,
-      ...(this.opts.battery ? { battery: this.opts.battery } : power.ups ? { battery: power.ups } : {}),
-      extraChecks: [...power.checks(), ...serial.checks(), ...cameras.checks()],
+      ...(this.opts.battery ? { battery: this.opts.battery } : power?.ups ? { battery: power.ups } : {}),
+      extraChecks: [...(power?.checks() ?? []), ...(serial?.checks() ?? []), ...cameras.checks()],
       ...(this.opts.gps ? { gps: this.opts.gps } : this.gps ? { gps: this.gps } : {}),
       ...(config.recording.announcement && config.recording.speakerDevice ? { announcer: new AlsaAnnouncer(config.recording.speakerDevice) } : {}),
       ...(auth ? { auth } : {}),
@@ -224,8 +226,8 @@ export class Gateway {
     }
     await this.recorder.start();
     const recorder = this.recorder;
-    serial.startPanel(recorder, auth);
-    power.attach(recorder);
+    serial?.startPanel(recorder, auth);
+    power?.attach(recorder);
     this.steps = new ClockStepWatch({ thresholdMs: config.time.stepThresholdMs, log: log.child('clock') });
     this.steps.on('step', (st: ClockStep) => void recorder.clockStepped(st).catch((err: unknown) => log.error('recording a clock step failed', { err: String(err) })));
     this.steps.start();
@@ -234,6 +236,7 @@ export class Gateway {
     }
     if (config.uplink) {
       const id = identityPaths(config.stateDir);
+      const { buildUplink } = await import('../uplink/build.js');
       this.uplink = buildUplink({
         deviceId: config.deviceId,
         vehicle: config.installation === 'vehicle',
@@ -260,6 +263,7 @@ export class Gateway {
     await this.control.start();
     if (config.console) {
       const uplink = this.uplink;
+      const [{ ConsoleServer }, { consoleDeps }] = await Promise.all([import('../console/server.js'), import('../console/gateway-deps.js')]);
       this.console = new ConsoleServer(
         consoleDeps({
           config,

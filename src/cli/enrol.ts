@@ -2,7 +2,8 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { loadConfig } from '../config/load.js';
-import { identityPaths, installCertificate, prepareEnrolment, loadDeviceIdentity } from '../pki/identity.js';
+import { identityPaths, installCertificate, loadDeviceIdentity } from '../pki/identity.js';
+import { prepareEnrolment } from '../pki/enrol.js';
 import { RecgwError, isENOENT } from '../util/errors.js';
 import { parse, required } from './args.js';
 import type { Io } from './io.js';

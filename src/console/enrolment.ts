@@ -4,7 +4,8 @@
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { CertificateRefused, deviceCertificateIssues, installCertificate, prepareEnrolment, type IdentityPaths } from '../pki/identity.js';
+import { CertificateRefused, deviceCertificateIssues, installCertificate, type IdentityPaths } from '../pki/identity.js';
+import { prepareEnrolment } from '../pki/enrol.js';
 import { subjectField } from '../pki/certs.js';
 import type { CertSummary, Enrolment } from './deps.js';
 

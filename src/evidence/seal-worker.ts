@@ -11,9 +11,10 @@
  * memory and how far each side runs ahead; slots are reused across seals (fresh memory costs page faults that
  * matter for small segments). A slot belongs to one side at a time: a message hands it over, another hands it back.
  *
- * One long-lived reader and one long-lived writer serve every seal (starting one costs ~30 ms); each is unref'd
- * whenever no seal is using it, so they never keep the process alive. If one fails or exits, every seal using it
- * fails and the next seal starts a fresh one.
+ * One reader and one writer serve every seal (starting one costs ~30 ms); each is unref'd whenever no seal is using
+ * it, so they never keep the process alive, and stops once no seal has used it for a while (30 s): each holds a V8
+ * isolate of its own and its slots, ~12 MB of RSS, that a gateway sealing on its main thread should not carry. If
+ * one fails or exits, every seal using it fails and the next seal starts a fresh one.
  */
 import { alignedSharedBuffer } from '../util/direct-io.js';
 import { Worker } from 'node:worker_threads';
@@ -363,12 +364,16 @@ class JobRun {
   }
 }
 
+/** How long a worker stays without a seal before it stops (setSealWorkerIdleMs changes it, for tests). */
+let idleMs = 30_000;
+
 class SealWorker {
   private readonly worker: Worker;
   readonly jobs = new Map<number, Job>();
   private readonly spareSlots: SharedArrayBuffer[][] = [];
   private dead = false;
   private error: Error | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
 
   constructor(
     name: string,
@@ -407,7 +412,10 @@ class SealWorker {
 
   /** The worker is done with this job. */
   forget(id: number): void {
-    if (this.jobs.delete(id) && this.jobs.size === 0) this.worker.unref();
+    if (this.jobs.delete(id) && this.jobs.size === 0) {
+      this.worker.unref();
+      this.idleTimer = setTimeout(() => this.retire(), idleMs).unref();
+    }
   }
 
   /** Both sides are done with a job: keep its slots for the next seal (one set: the Sealer seals one at a time). */
@@ -428,7 +436,17 @@ class SealWorker {
 
   private add(job: Job): void {
     if (this.jobs.size === 0) this.worker.ref(); // a seal waits on this worker: keep the process alive
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
     this.jobs.set(job.id, job);
+  }
+
+  /** Unused for idleMs: stop, and give back the isolate's memory and the slots; the next seal starts a fresh one. */
+  private retire(): void {
+    if (this.jobs.size > 0 || this.dead) return;
+    this.dead = true;
+    this.onDeath(this);
+    void this.worker.terminate();
   }
 
   private onReply(m: Reply): void {
@@ -443,6 +461,7 @@ class SealWorker {
 
   /** No new seals for this worker; the ones using it fail when it has exited. */
   private die(err: Error): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     if (this.dead) return;
     this.dead = true;
     this.error = err;
@@ -481,6 +500,16 @@ export function workerSeal(inFd: number, outFd: number, directFd: number, chunkB
   writer ??= new SealWorker('recgw-seal-write', forgetDead);
   const id = nextId++;
   return { source: reader.read(id, inFd, chunkBytes, chunks), sink: writer.write(id, outFd, directFd, chunkBytes, chunks, syncEvery) };
+}
+
+/** Workers running now, 0 to 2 (for tests and diagnostics). */
+export function sealWorkersRunning(): number {
+  return (reader ? 1 : 0) + (writer ? 1 : 0);
+}
+
+/** How long an unused worker stays before it stops (default 30 s; for tests). */
+export function setSealWorkerIdleMs(ms: number): void {
+  idleMs = ms;
 }
 
 /** Seals currently using the workers (for tests and diagnostics). */

@@ -12,6 +12,9 @@
  * bytes. The writer writes whole pages around the page cache (O_DIRECT, src/util/direct-io.ts), which saves the
  * kernel's page-cache cost and leaves the final fsync little to do; the file's tail, and small segments, go the
  * ordinary way, with the kernel told to start writing them back early.
+ * The workers are for throughput (a backlog, bench/seal.bench.js); each costs a V8 isolate and 4 MiB of slots, ~24 MB
+ * of RSS for the pair, so a caller that keeps up on one thread (the Sealer while recording: a few MB/s) passes
+ * `workers: false`, and idle workers stop after a while (seal-worker.ts).
  */
 import { createCipheriv, createHash, publicEncrypt, randomBytes, constants, type CipherGCM, type KeyObject } from 'node:crypto';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
@@ -31,7 +34,7 @@ const CHUNKS_IN_FLIGHT = 4;
  * system (page faults). In 64 KiB pieces AES-GCM ran at ~3.5 GB/s per core here, against ~2.4 in 1 MiB ones.
  */
 const ENCRYPT_PIECE = 64 * 1024;
-/** Ciphertext writes in flight at once (segments of one chunk or less, written from this thread). */
+/** Ciphertext writes in flight at once (segments sealed on this thread). */
 const WRITES_IN_FLIGHT = 4;
 /**
  * Start writeback (an fdatasync not waited for) every this many bytes, so the disk works while sealing goes on and
@@ -53,7 +56,12 @@ export function wrapDataKey(dataKey: Buffer, agencyPublicKey: KeyObject): Buffer
   return publicEncrypt({ key: agencyPublicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, dataKey);
 }
 
-export async function sealFile(plainPath: string, sealedPath: string, agencyPublicKey: KeyObject): Promise<SealResult> {
+export interface SealOptions {
+  /** Spread a segment over one chunk across the two worker threads (the default); false: all on this thread. */
+  workers?: boolean;
+}
+
+export async function sealFile(plainPath: string, sealedPath: string, agencyPublicKey: KeyObject, opts: SealOptions = {}): Promise<SealResult> {
   const dataKey = randomBytes(32);
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', dataKey, iv);
@@ -71,7 +79,7 @@ export async function sealFile(plainPath: string, sealedPath: string, agencyPubl
   try {
     try {
       const { size } = await input.stat();
-      if (size >= WORKER_MIN_BYTES) {
+      if (size >= WORKER_MIN_BYTES && opts.workers !== false) {
         direct = await openDirect(tmp);
         sealed = await sealOnWorkers(input, output, direct?.fd ?? -1, cipher);
       } else sealed = await sealHere(input, output, cipher);
@@ -149,7 +157,10 @@ async function sealOnWorkers(input: FileHandle, output: FileHandle, directFd: nu
   }
 }
 
-/** Segments of one chunk or less, all on this thread. Resolves once every byte is written (not yet fsynced). */
+/**
+ * Segments of one chunk or less, or any sealed without the workers, all on this thread. Resolves once every byte is
+ * written (not yet fsynced).
+ */
 async function sealHere(input: FileHandle, output: FileHandle, cipher: CipherGCM): Promise<Sealed> {
   const source = new LocalSource(input);
   const out = new Output(output);
@@ -198,7 +209,7 @@ function finish(cipher: CipherGCM, out: Uint8Array): number {
   return tag.length;
 }
 
-/** Small segments: read (one chunk ahead) and hash the plaintext on this thread. */
+/** Sealing on this thread: read (one chunk ahead) and hash the plaintext here. */
 class LocalSource implements PlainSource {
   private readonly hash = createHash('sha256');
   private readonly bufs = [takeLocalBuffer(), takeLocalBuffer()];
@@ -245,7 +256,7 @@ class LocalSource implements PlainSource {
   }
 }
 
-/** Read buffers kept across small seals: fresh memory costs page faults that show at 1-2 MB per segment. */
+/** Read buffers kept across seals on this thread: fresh memory costs page faults that show at 1-2 MB per segment. */
 const spareLocalBuffers: Buffer[] = [];
 
 function takeLocalBuffer(): Buffer {

@@ -6,6 +6,11 @@
  *   3. one transaction appends the manifest entry and indexes the segment;
  *   4. the plaintext is removed, and only then the pending row (so a crash between 3 and 4 still finds it).
  * A restart finds each segment at one of these steps and `start()` finishes the job.
+ *
+ * Where the work runs: while the Sealer keeps up (a gateway records a few MB/s, which one thread seals in
+ * milliseconds), on the main thread; once a segment has waited in the queue for `spreadAfterMs` (a backlog: a spool
+ * left by a power loss, sources faster than one thread on a slow board), spread over the sealing workers until the
+ * queue is fresh again. The workers cost ~24 MB of RSS while they run (seal.ts, seal-worker.ts).
  */
 import { existsSync } from 'node:fs';
 import { unlink, mkdir } from 'node:fs/promises';
@@ -14,7 +19,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Db } from '../state/db.js';
 import type { Ledger } from './ledger.js';
 import type { Logger } from '../util/log.js';
-import { sealFile } from './seal.js';
+import { sealFile, type SealOptions } from './seal.js';
 import { ENTRY, type ClockState, type GpsFix, type SegmentManifest, type SessionContext, type SourceKind, type TranscodedStream } from './types.js';
 
 export interface FinishedSegment {
@@ -39,7 +44,12 @@ export interface SealerOptions {
   agencyPublicKey: KeyObject;
   sealedDir: string;
   log: Logger;
+  /** A segment that has waited this long since it was queued is sealed on the workers (default 30 s). */
+  spreadAfterMs?: number;
+  now?: () => number;
 }
+
+const SPREAD_AFTER_MS = 30_000;
 
 export interface SealedSegment {
   name: string;
@@ -58,6 +68,10 @@ export class Sealer {
 
   constructor(opts: SealerOptions) {
     this.o = opts;
+  }
+
+  private now(): number {
+    return (this.o.now ?? Date.now)();
   }
 
   /** Finish whatever a crash left in the queue. */
@@ -92,7 +106,7 @@ export class Sealer {
     }
     this.o.db
       .prepare('INSERT OR IGNORE INTO pending_segments(name, plain_path, meta, created_at) VALUES (?, ?, ?, ?)')
-      .run(seg.name, seg.plainPath, JSON.stringify(seg), new Date().toISOString());
+      .run(seg.name, seg.plainPath, JSON.stringify(seg), new Date(this.now()).toISOString());
     void this.drain();
   }
 
@@ -110,13 +124,14 @@ export class Sealer {
 
   private async sealAllPending(): Promise<void> {
     for (;;) {
-      const row = this.o.db.prepare('SELECT name, meta FROM pending_segments ORDER BY rowid LIMIT 1').get() as
-        | { name: string; meta: string }
+      const row = this.o.db.prepare('SELECT name, meta, created_at FROM pending_segments ORDER BY rowid LIMIT 1').get() as
+        | { name: string; meta: string; created_at: string }
         | undefined;
       if (!row) return;
       const seg = JSON.parse(row.meta) as FinishedSegment;
+      const waited = this.now() - Date.parse(row.created_at);
       try {
-        await this.sealOne(seg);
+        await this.sealOne(seg, { workers: waited >= (this.o.spreadAfterMs ?? SPREAD_AFTER_MS) });
       } catch (err) {
         // Leave the row: the plaintext stays on disk and the next drain or start tries again.
         this.o.log.error('sealing failed, will retry', { segment: seg.name, err });
@@ -125,7 +140,7 @@ export class Sealer {
     }
   }
 
-  private async sealOne(seg: FinishedSegment): Promise<void> {
+  private async sealOne(seg: FinishedSegment, how: SealOptions): Promise<void> {
     const { db, ledger, log } = this.o;
     if (this.isSealed(seg.name)) {
       // Sealed before a crash: finish step 4. The row goes last, so a crash here leaves it for the next start.
@@ -139,7 +154,7 @@ export class Sealer {
       return;
     }
     const sealedPath = join(this.o.sealedDir, sealedFileName(seg.name));
-    const r = await sealFile(seg.plainPath, sealedPath, this.o.agencyPublicKey);
+    const r = await sealFile(seg.plainPath, sealedPath, this.o.agencyPublicKey, how);
     const manifest: SegmentManifest = {
       segment: seg.name,
       file: manifestFilePath(seg.name),

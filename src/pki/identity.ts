@@ -3,11 +3,10 @@
  * The gateway refuses to record without a certificate that is present, in date, issued by the agency CA to
  * this device ID, and carries this device's key; the error says which of these failed and what to do.
  */
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
-import { createCsr, ROLE_DEVICE } from './ca.js';
-import { generateRsaKeyPair, loadPrivateKey, readPem, writePrivateKey } from './keys.js';
+import { ROLE_DEVICE } from './roles.js';
+import { loadPrivateKey, readPem } from './keys.js';
 import { checkCertificate, type CertProblem } from './certs.js';
 import { notOneCertificate } from './encryption-cert.js';
 import { KeySigner, type Signer } from '../evidence/signer.js';
@@ -24,25 +23,6 @@ export interface IdentityPaths {
 export function identityPaths(stateDir: string): IdentityPaths {
   const dir = join(stateDir, 'identity');
   return { dir, key: join(dir, 'device-key.pem'), csr: join(dir, 'device.csr'), cert: join(dir, 'device.pem') };
-}
-
-/** Create the device key if there is none, and (re)write the CSR for it. Returns the CSR PEM. */
-export function prepareEnrolment(deviceId: string, paths: IdentityPaths): { csrPem: string; keyCreated: boolean } {
-  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
-  let keyCreated = false;
-  let privateKeyPem: string;
-  if (existsSync(paths.key)) {
-    privateKeyPem = readFileSync(paths.key, 'utf8');
-  } else {
-    const kp = generateRsaKeyPair(2048);
-    writePrivateKey(paths.key, kp.privateKeyPem);
-    privateKeyPem = kp.privateKeyPem;
-    keyCreated = true;
-  }
-  const publicKeyPem = createPublicKey(createPrivateKey(privateKeyPem)).export({ type: 'spki', format: 'pem' }) as string;
-  const csrPem = createCsr(deviceId, privateKeyPem, publicKeyPem);
-  writeFileAtomicSync(paths.csr, csrPem, 0o644);
-  return { csrPem, keyCreated };
 }
 
 const ENROL_HINT = 'run `recgw enrol csr --config FILE`, have the agency sign the CSR (`recgw ca sign`), then `recgw enrol install`';

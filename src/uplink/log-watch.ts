@@ -12,7 +12,7 @@ import { ENTRY } from '../evidence/types.js';
 import { encodeLeaf, leafOfReceipt } from '../evidence/log-leaf.js';
 import type { Receipt } from '../evidence/receipt.js';
 import { checkCertificate, parseCertificate, subjectField } from '../pki/certs.js';
-import { ROLE_LOG } from '../pki/ca.js';
+import { ROLE_LOG } from '../pki/roles.js';
 import { leafHash, verifyConsistency, verifyInclusion } from '../tlog/merkle.js';
 import { openCheckpoint, type SignedCheckpoint } from '../tlog/checkpoint.js';
 import { parseProof } from '../tlog/proof-text.js';

@@ -10,7 +10,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { open } from 'node:fs/promises';
 import { sealFile, GCM_TAG_BYTES, WORKER_MIN_BYTES } from '../../src/evidence/seal.js';
-import { closeSealWorker, sealWorkerJobs, workerSource } from '../../src/evidence/seal-worker.js';
+import { closeSealWorker, sealWorkerJobs, sealWorkersRunning, setSealWorkerIdleMs, workerSource } from '../../src/evidence/seal-worker.js';
 import { openSealedFile } from '../../src/evidence/open-sealed.js';
 import { publicKeyId } from '../../src/pki/keys.js';
 import { cleanupTmp, tmp } from '../helpers/fixtures.js';
@@ -105,6 +105,46 @@ describe('sealFile', () => {
       expect(results[i]!.plain.sha256).toBe(opensslSha256(f));
       expect(results[i]!.stored.sha256).toBe(opensslSha256(join(dir, `c${i}.seg`)));
       expect((await decrypt(join(dir, `c${i}.seg`), results[i]!.enc)).equals(readFileSync(f))).toBe(true);
+    }
+  });
+
+  it('workers: false seals a file of several chunks on this thread alone, with the same result', async () => {
+    await closeSealWorker();
+    const size = 5 * MiB + 12_345;
+    const input = randomFile('here.ts', size);
+    const sealed = join(dir, 'here.seg');
+    const r = await sealFile(input, sealed, publicKey, { workers: false });
+    expect(sealWorkersRunning()).toBe(0);
+    expect(r.plain).toEqual({ size, sha256: opensslSha256(input) });
+    expect(r.stored).toEqual({ size: size + GCM_TAG_BYTES, sha256: opensslSha256(sealed) });
+    expect((await decrypt(sealed, r.enc)).equals(readFileSync(input))).toBe(true);
+  });
+
+  it('stops the workers once they have been idle for a while, and starts them again for the next seal', async () => {
+    await closeSealWorker();
+    setSealWorkerIdleMs(100);
+    /** Seal `input`, noting the most workers running at once meanwhile (a worker with a seal never stops). */
+    const sealWatching = async (input: string, out: string): Promise<{ most: number; sha256: string }> => {
+      let most = 0;
+      let done = false;
+      const p = sealFile(input, out, publicKey).finally(() => (done = true));
+      while (!done) {
+        most = Math.max(most, sealWorkersRunning());
+        await new Promise((r) => setImmediate(r));
+      }
+      return { most, sha256: (await p).plain.sha256 };
+    };
+    try {
+      const input = randomFile('idle.ts', 24 * MiB);
+      expect((await sealWatching(input, join(dir, 'idle-1.seg'))).most).toBe(2);
+      const deadline = Date.now() + 5000;
+      while (sealWorkersRunning() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(sealWorkersRunning()).toBe(0);
+      const again = await sealWatching(input, join(dir, 'idle-2.seg'));
+      expect(again.most).toBe(2);
+      expect(again.sha256).toBe(opensslSha256(input));
+    } finally {
+      setSealWorkerIdleMs(30_000);
     }
   });
 

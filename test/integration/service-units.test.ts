@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SERVICE_ENV } from '../../src/app/service-env.js';
+import { GATEWAY_NODE_FLAGS, SERVICE_ENV } from '../../src/app/service-env.js';
 
 const UNITS = join(import.meta.dirname, '../../systemd');
 const ANALYZE = '/usr/bin/systemd-analyze';
@@ -55,7 +55,9 @@ describe.each(['recgw.service', 'recgw-receiver.service'])('%s', (unit) => {
     expect(text).toMatch(/^WatchdogSec=\d+s$/m);
     // The environment the benches measure with is the one the service gets.
     for (const [k, v] of Object.entries(SERVICE_ENV)) expect(text.split('\n')).toContain(`Environment=${k}=${v}`);
-    expect(text).toMatch(new RegExp(`^ExecStart=/usr/bin/env node /opt/recgw/bin/recgw\\.js ${unit === 'recgw.service' ? 'run' : 'receiver'} --config /etc/${user}/`, 'm'));
+    // The gateway runs with the Node flags the recording bench measures with (service-env.ts).
+    const flags = unit === 'recgw.service' ? GATEWAY_NODE_FLAGS.map((f) => `${f} `).join('') : '';
+    expect(text).toMatch(new RegExp(`^ExecStart=/usr/bin/env node ${flags}/opt/recgw/bin/recgw\\.js ${unit === 'recgw.service' ? 'run' : 'receiver'} --config /etc/${user}/`, 'm'));
     if (unit === 'recgw.service') expect(text).toMatch(/^SupplementaryGroups=video audio dialout gpio$/m);
     else expect(text).toMatch(/^PrivateDevices=yes$/m);
   });
