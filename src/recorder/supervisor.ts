@@ -97,6 +97,11 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
   private readonly onProducing = (): void => {
     this.producing = true;
   };
+  /** A stall is ffmpeg writing nothing: a segment it has listed counts, though its checks (an ffprobe) may lag
+   * by seconds on a loaded machine, and a mic once "stalled" 1.4 s after its first segment was listed. */
+  private readonly onListed = (): void => {
+    this.lastSegmentAt = this.now();
+  };
 
   constructor(opts: SupervisorOptions) {
     super();
@@ -115,6 +120,7 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
     s.on('health', this.onHealth);
     s.on('exit', this.onExit);
     s.on('producing', this.onProducing);
+    s.on('listed', this.onListed);
     this.stallTimer = setInterval(() => this.checkStall(), 500);
     this.stallTimer.unref();
   }
@@ -127,6 +133,7 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
     s.off('health', this.onHealth);
     s.off('exit', this.onExit);
     s.off('producing', this.onProducing);
+    s.off('listed', this.onListed);
   }
 
   isWanted(): boolean {

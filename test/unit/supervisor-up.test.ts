@@ -61,3 +61,29 @@ describe('a stalled source that comes back', () => {
     await sup.stop();
   });
 });
+
+describe('a source whose segments are listed but still being checked', () => {
+  it('is not stalled: a segment ffmpeg listed is progress, however long the gateway takes to look at it', async () => {
+    const source = new Source();
+    let now = T;
+    const sup = new SourceSupervisor({ source, segmentSeconds: 2, recover: async () => [], log: silentLogger, now: () => now, backoffMs: { first: 10, max: 10 } });
+    const downs: DownEvent[] = [];
+    sup.on('down', (d) => downs.push(d));
+    sup.start();
+    await sup.want(true);
+    // ffmpeg lists a segment every 2 s; the first one's ffprobe takes 6 s on a loaded machine before `segment`.
+    for (const at of [2000, 4000, 6000]) {
+      now = T + at;
+      source.emit('listed', { sourceId: 'cam1', runId: 'runA', at: new Date(now) });
+      await new Promise((r) => setTimeout(r, 600));
+    }
+    expect(downs).toEqual([]);
+    expect(source.starts).toBe(1);
+    source.emit('segment', seg('runA', 0, 0, 2000));
+    // Nothing listed any more: a stall (2 x 2 s and the 1 s slack after the last listing).
+    now = T + 11_100;
+    await new Promise((r) => setTimeout(r, 600));
+    expect(downs).toHaveLength(1);
+    await sup.stop();
+  });
+});

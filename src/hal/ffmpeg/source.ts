@@ -171,6 +171,7 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
         },
         health: (h) => this.emit('health', h),
         producing: (at) => this.emit('producing', { sourceId: this.id, runId, at }),
+        listed: (at) => this.emit('listed', { sourceId: this.id, runId, at }),
         anchored: async (anchorMs) => {
           info.anchor = new Date(anchorMs).toISOString();
           info.anchorSource = 'segment-list';

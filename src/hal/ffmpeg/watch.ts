@@ -47,6 +47,8 @@ export interface WatchTarget {
   segment(s: SegmentFile): void;
   health(h: HealthEvent): void;
   producing(at: Date): void;
+  /** ffmpeg listed a finished segment: progress, however long the checks before `segment` take on a loaded machine. */
+  listed(at: Date): void;
   /** The anchor was estimated (ms since the epoch); persist it. */
   anchored(anchorMs: number): Promise<void>;
 }
@@ -161,6 +163,7 @@ export class RunWatcher {
       if (bad > 0) this.t.log.warn('segment list has lines that are not segments; ignored', { runId: this.t.runId, lines: bad });
       fresh = entries;
       this.pending.push(...entries);
+      if (entries.length > 0) this.t.listed(new Date());
     }
     const last = this.pending[this.pending.length - 1];
     if (mtime === undefined || this.csvCarry !== '' || !last) return;
