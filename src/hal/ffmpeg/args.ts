@@ -101,8 +101,21 @@ export function videoDetectors(d: DetectorConfig = DETECTORS): string {
   ].join(',');
 }
 
+/** The audio detectors, on a branch of their own (the high-pass filter must not touch the recording). A dead input
+ * may hold one value instead of zero: G.711 A-law has no zero, and its digital silence decodes to +8 (-72 dBFS), which
+ * silencedetect alone takes for sound. Removing what is below 20 Hz (no sound anyone hears) turns a constant into
+ * zeros within 30 ms and leaves a quiet room's noise as it is. */
 export function audioDetectors(d: DetectorConfig = DETECTORS): string {
-  return `silencedetect=n=${d.silenceDb}dB:d=${d.silenceSeconds}`;
+  return `highpass=f=20,silencedetect=n=${d.silenceDb}dB:d=${d.silenceSeconds}`;
+}
+
+/** The output that only feeds the detectors: decoded, filtered and thrown away. */
+function detectorOutput(video: string | undefined, audio: string | undefined): string[] {
+  return [
+    ...(video ? ['-map', '0:v:0', '-vf', video] : []),
+    ...(audio ? ['-map', '0:a:0', '-af', audio] : []),
+    '-f', 'null', '-',
+  ];
 }
 
 /** The -vf of an encoded camera: the detectors on the picture as it comes, then the overlay on top. */
@@ -167,6 +180,8 @@ const base = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info'];
  * key frames. A second output feeds the detectors: every frame is decoded (decoding only key frames shows a 2 s
  * GOP as a picture frozen for 2 s, one false interruption per GOP), without the deblocking filter (about a fifth
  * of the decode, and nothing black or frozen depends on it), and only `sampleFps` frames a second are compared.
+ * The camera's audio, when it sends any, goes through the microphone's detectors in the same output: a camera whose
+ * microphone is dead sends a silent audio track.
  *
  * A stream with B-frames arrives over RTSP with no timestamp on its first packet (its decode time is unknown
  * until the next ones), which the MPEG-TS muxer refuses ("first pts and dts value must be set"): `setts` gives
@@ -181,7 +196,7 @@ function copiedVideo(input: string[], o: BuildOptions, audio: string[]): string[
     '-c:v', 'copy', '-bsf:v', 'setts=pts=if(eq(PTS\\,NOPTS)\\,DTS\\,PTS)',
     ...audio,
     ...segmentOutput(o.runDir, o.segmentSeconds),
-    '-map', '0:v:0', '-vf', `fps=${detectorsOf(o).sampleFps},${videoDetectors(detectorsOf(o))}`, '-f', 'null', '-',
+    ...detectorOutput(`fps=${detectorsOf(o).sampleFps},${videoDetectors(detectorsOf(o))}`, audio.length ? audioDetectors(detectorsOf(o)) : undefined),
   ];
 }
 
@@ -213,11 +228,11 @@ function microphone(input: string[], src: SourceConfig, o: BuildOptions): string
     ...base,
     ...input,
     '-map', '0:a:0',
-    '-af', audioDetectors(detectorsOf(o)),
     '-ac', String(channels),
     '-ar', String(src.sampleRate ?? DEFAULTS.sampleRate),
     ...aac(src.bitrateKbps ?? DEFAULTS.audioKbpsPerChannel * channels),
     ...segmentOutput(o.runDir, o.segmentSeconds),
+    ...detectorOutput(undefined, audioDetectors(detectorsOf(o))),
   ];
 }
 
