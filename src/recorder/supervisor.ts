@@ -70,7 +70,8 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
   private attempt = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
-  private picture: SourceHealth['picture'] = 'ok';
+  /** What the detectors report now: a covered lens is black and frozen at once, and is shown as black. */
+  private readonly detected = new Set<HealthEvent['type']>();
   private lastOutage: SourceHealth['lastOutage'] = null;
   /** The run of the last segment, and the run that was current when the source went down. */
   private lastRun: string | undefined;
@@ -188,7 +189,8 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
   health(h: HealthEvent): void;
   health(h?: HealthEvent): SourceHealth | void {
     if (h) {
-      this.picture = h.phase === 'end' ? 'ok' : h.type === 'black' ? 'black' : h.type === 'freeze' ? 'frozen' : 'silent';
+      if (h.phase === 'start') this.detected.add(h.type);
+      else this.detected.delete(h.type);
       this.emit('health', h);
       return;
     }
@@ -202,7 +204,7 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
       restarts: this.restarts,
       down: this.downSince ? downView(this.downSince) : null,
       lastOutage: this.lastOutage,
-      picture: this.picture,
+      picture: this.detected.has('black') ? 'black' : this.detected.has('freeze') ? 'frozen' : this.detected.has('silence') ? 'silent' : 'ok',
       bitrate: this.o.source.bitrate,
     };
   }

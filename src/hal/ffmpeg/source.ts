@@ -161,6 +161,7 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
         segmentSeconds: this.o.segmentSeconds,
         transcoded: cmd.transcoded,
         blackSeconds: (this.o.detectors ?? DETECTORS).blackSeconds,
+        freezeSeconds: (this.o.detectors ?? DETECTORS).freezeSeconds,
         ...(this.o.ffprobePath ? { ffprobePath: this.o.ffprobePath } : {}),
         log: this.log,
         segment: (s) => {

@@ -42,6 +42,8 @@ export interface WatchTarget {
   transcoded: Transcoded[];
   /** blackdetect's minimum duration, for the live black start. */
   blackSeconds: number;
+  /** freezedetect's minimum duration: how long a freeze that starts again takes to be reported. */
+  freezeSeconds: number;
   ffprobePath?: string;
   log: Logger;
   segment(s: SegmentFile): void;
@@ -72,7 +74,7 @@ export class RunWatcher {
 
   constructor(private readonly t: WatchTarget) {
     this.logTail = new LogTail(join(t.runDir, LOG_FILE), { maxBytes: t.maxLogBytes });
-    this.tracker = new HealthTracker(t.blackSeconds);
+    this.tracker = new HealthTracker(t.blackSeconds, t.freezeSeconds);
   }
 
   get anchor(): number | undefined {
@@ -223,6 +225,8 @@ export class RunWatcher {
     for (const line of await this.logTail.read(final)) {
       for (const o of parseDetectorLine(line)) this.healthQueue.push(...this.tracker.push(o));
     }
+    // The run is over: nothing more can come to change what is held back.
+    if (final) this.healthQueue.push(...this.tracker.flush());
   }
 
   private emitHealth(anchor: number): void {
