@@ -151,8 +151,7 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
       this.wanted = on;
       clearTimeout(this.restartTimer);
       if (on && !this.o.source.running) {
-        this.lastSegmentAt = this.now();
-        await this.o.source.start();
+        await this.startRun();
       } else if (!on && this.o.source.running) {
         await this.o.source.stop();
         this.producing = false;
@@ -168,8 +167,7 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
       await this.o.source.stop();
       this.producing = false;
       if (this.wanted) {
-        this.lastSegmentAt = this.now();
-        await this.o.source.start();
+        await this.startRun();
       }
     });
   }
@@ -273,10 +271,17 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
       this.restarts++;
       void this.then(async () => {
         if (!this.wanted || this.o.source.running) return;
-        this.lastSegmentAt = this.now();
-        await this.o.source.start();
+        await this.startRun();
       });
     }, delay);
+  }
+
+  /** Start a run; the stall clock starts when it has (a camera is probed first: 8 s at a load of 17 here, which
+   * with a 10 s GOP's first key frame and first segment once exceeded the 24 s allowed). */
+  private async startRun(): Promise<void> {
+    this.lastSegmentAt = this.now();
+    await this.o.source.start();
+    this.lastSegmentAt = this.now();
   }
 
   private checkStall(): void {

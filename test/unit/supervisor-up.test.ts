@@ -87,3 +87,25 @@ describe('a source whose segments are listed but still being checked', () => {
     await sup.stop();
   });
 });
+
+describe('a camera that is slow to start', () => {
+  it('is given its stall time from when the run started, not from before its probe', async () => {
+    const source = new Source();
+    let now = T;
+    // The probe before the spawn took 30 s (8 s were seen at a load of 17).
+    source.start = async () => {
+      now += 30_000;
+      source.running = true;
+      source.starts++;
+    };
+    const sup = new SourceSupervisor({ source, segmentSeconds: 2, longestGopSeconds: 10, recover: async () => [], log: silentLogger, now: () => now });
+    const downs: DownEvent[] = [];
+    sup.on('down', (d) => downs.push(d));
+    sup.start();
+    await sup.want(true);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(downs).toEqual([]);
+    await sup.stop();
+  });
+});
+
