@@ -142,7 +142,12 @@ describe('buildFfmpegCommand', () => {
 
   it('rtsp: UDP when configured; AAC audio copied, G.711 (or audio not probed) transcoded to AAC and said so', () => {
     const cam: SourceConfig = { id: 'cam2', kind: 'camera', driver: 'rtsp', url: 'rtsp://u:p@10.0.0.5/main', transport: 'udp' };
-    expect(after(buildFfmpegCommand(cam, o).args, '-rtsp_transport')).toBe('udp');
+    const udp = buildFfmpegCommand(cam, o).args;
+    expect(after(udp, '-rtsp_transport')).toBe('udp');
+    // A receive buffer that outlasts a busy moment (8 MiB), before the input; TCP has its own flow control.
+    expect(after(udp, '-buffer_size')).toBe(String(8 * 1024 * 1024));
+    expect(udp.indexOf('-buffer_size')).toBeLessThan(udp.indexOf('-i'));
+    expect(buildFfmpegCommand({ ...cam, transport: 'tcp' }, o).args).not.toContain('-buffer_size');
     const aacCam = buildFfmpegCommand(cam, { ...o, camera: { video: 'hevc', audio: 'aac' } });
     expect(after(aacCam.args, '-c:a')).toBe('copy');
     // The camera's audio is recorded and goes through the microphone's detectors beside the picture's.

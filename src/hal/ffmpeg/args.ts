@@ -52,6 +52,13 @@ export const DEFAULTS = {
   v4l2Device: '/dev/video0',
   /** RTSP socket timeout: a camera that stops answering makes ffmpeg exit instead of hanging. */
   rtspTimeoutSeconds: 5,
+  /**
+   * RTP over UDP: the socket's receive buffer (bytes). While ffmpeg is not scheduled (a loaded CPU, a Pi's SD card
+   * stalling a write) the kernel holds what the camera sends in it and drops the rest, and a key frame that lost a
+   * packet costs its whole GOP. ffmpeg asks for 384 KiB (under a second of a 4 Mbit/s camera); 8 MiB holds 16 s of
+   * it. The kernel caps it at net.core.rmem_max (docs/operations.md §15).
+   */
+  udpBufferBytes: 8 * 1024 * 1024,
 } as const;
 
 export const SEGMENT_LIST = 'segments.csv';
@@ -274,8 +281,10 @@ export function rtspAudio(camera: CameraStreams | undefined): { args: string[]; 
 export function rtspInput(src: SourceConfig, rtspTimeoutSeconds?: number): string[] {
   if (!src.url) throw new Error(`source ${src.id}: the rtsp driver needs a url (rtsp://...)`);
   const timeoutUs = Math.round((rtspTimeoutSeconds ?? DEFAULTS.rtspTimeoutSeconds) * 1e6);
+  const transport = src.transport ?? 'tcp';
   return [
-    '-rtsp_transport', src.transport ?? 'tcp',
+    '-rtsp_transport', transport,
+    ...(transport === 'udp' ? ['-buffer_size', String(DEFAULTS.udpBufferBytes)] : []),
     // Socket I/O timeout: a dead camera (no answer, or a stream that stops) ends the run instead of hanging it.
     '-timeout', String(timeoutUs),
     // Probe briefly: whatever is read while probing is written later in a burst, which would skew the run's
