@@ -7,11 +7,11 @@
  * to matter.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupTmp, freePort, tmp } from '../helpers/fixtures.js';
-import { mediaSeconds, sleep } from '../helpers/evidence.js';
+import { decodedFrames, packetTimes, sleep } from '../helpers/evidence.js';
 import { cameraMedia, startGstServer, type CameraProfile, type RtspServer } from '../helpers/rtsp-camera.js';
 import { buildFfmpegCommand, DEFAULTS } from '../../src/hal/ffmpeg/args.js';
 
@@ -66,11 +66,8 @@ describe('RTP over UDP while the gateway is not scheduled', () => {
       const joined = join(runDir, 'joined.ts');
       const segs = readdirSync(runDir).filter((f) => /^seg-\d+\.ts$/.test(f)).sort();
       writeFileSync(joined, Buffer.concat(segs.map((f) => readFileSync(join(runDir, f)))));
-      const pts = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', joined], { encoding: 'utf8' })
-        .split('\n')
-        .map((l) => Number(l.split(',')[0] || NaN))
-        .filter((t) => Number.isFinite(t));
-      return { frames: Math.round(mediaSeconds(joined, 'camera') * 25), slots: Math.round((Math.max(...pts) - Math.min(...pts)) * 25) + 1 };
+      const pts = packetTimes(joined, 'v:0');
+      return { frames: decodedFrames(joined), slots: Math.round((Math.max(...pts) - Math.min(...pts)) * 25) + 1 };
     };
     const kept = pictures(gateway.runDir);
     expect(kept.slots).toBeGreaterThan((STALL + 4) * 25);
