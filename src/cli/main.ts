@@ -19,6 +19,10 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; help: string }> =
   enrol: { load: async () => (await import('./enrol.js')).enrolCommand, help: 'enrol csr|install|show     device key, CSR and certificate' },
   verify: { load: async () => (await import('./verify.js')).verifyCommand, help: 'verify <dir> --ca ca.pem   prove a store or export is complete and unaltered' },
   report: { load: async () => (await import('./report.js')).reportCommand, help: 'report <store> [--json] [--ca ca.pem]  sessions, hours, interruptions, upload timeliness' },
+  reconcile: {
+    load: async () => (await import('./reconcile.js')).reconcileCommand,
+    help: 'reconcile <store> --session ID --start T --end T  recordings against the times in the paper record',
+  },
   export: { load: async () => (await import('./export.js')).exportCommand, help: 'export --config F --out D  write the ledger and sealed segments as a device folder' },
   decrypt: { load: async () => (await import('./decrypt.js')).decryptCommand, help: 'decrypt <dir> <segment>    agency only: decrypt one sealed segment' },
   config: { load: async () => (await import('./config.js')).configCommand, help: 'config check --config F    validate a gateway\'s or a receiver\'s config' },

@@ -1,6 +1,6 @@
 /**
  * `recgw verify <dir> --ca <ca.pem> [--agency-key <key.pem>] [--crl F ...] [--witness VKEY ...] [--checkpoint F] [--json]
- * [--tolerance-ms N] [--jobs N] [--progress]`. Progress (each device checked, and where a long one is every ~2 s) goes
+ * [--tolerance-ms N] [--jobs N] [--progress] [--zone Z]`. Times in the text are in the zone (Beijing time by default). Progress (each device checked, and where a long one is every ~2 s) goes
  * to standard error; with --json only when --progress asks for it, so a program reading the JSON gets a quiet
  * standard error unless it wants one.
  */
@@ -9,16 +9,15 @@ import { dirname, join } from 'node:path';
 import { SIG_COSIGNATURE_V1, parseVkey } from '../tlog/note.js';
 import type { WitnessKey } from '../tlog/checkpoint.js';
 import { Revocations } from '../pki/crl.js';
-import { splitPemBundle } from '../pki/certs.js';
 import { loadPrivateKey } from '../pki/keys.js';
 import { verifyStore } from '../verify/verifier.js';
 import { formatReport } from '../verify/human.js';
-import { RecgwError, isENOENT } from '../util/errors.js';
-import { parse, required, readText } from './args.js';
+import { RecgwError } from '../util/errors.js';
+import { parse, readCaBundle, required, readText, zoneOption } from './args.js';
 import type { Io } from './io.js';
 
 const USAGE =
-  'recgw verify <dir> --ca <ca.pem> [--agency-key <key.pem>] [--crl crl.pem ...] [--witness VKEY ...] [--checkpoint FILE] [--json] [--tolerance-ms N] [--jobs N] [--progress]';
+  'recgw verify <dir> --ca <ca.pem> [--agency-key <key.pem>] [--crl crl.pem ...] [--witness VKEY ...] [--checkpoint FILE] [--json] [--tolerance-ms N] [--jobs N] [--progress] [--zone Asia/Shanghai]';
 
 export async function verifyCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(
@@ -33,20 +32,14 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
       crl: { type: 'string', multiple: true },
       jobs: { type: 'string' },
       progress: { type: 'boolean' },
+      zone: { type: 'string' },
     },
     USAGE,
     true,
   );
   if (positionals.length !== 1) throw new RecgwError('usage', `give exactly one folder to verify\nusage: ${USAGE}`);
-  const caPath = required(values.ca, '--ca', USAGE);
-  let caPems: string[];
-  try {
-    caPems = splitPemBundle(readFileSync(caPath, 'utf8'));
-  } catch (err) {
-    if (isENOENT(err)) throw new RecgwError('usage', `CA certificate file ${caPath} does not exist`);
-    throw err;
-  }
-  if (caPems.length === 0) throw new RecgwError('usage', `${caPath} holds no PEM certificate`);
+  const caPems = readCaBundle(required(values.ca, '--ca', USAGE));
+  const zone = zoneOption(values.zone);
   const agencyKey = values['agency-key']
     ? loadPrivateKey(values['agency-key'], 'agency private key', 'pass the agency-key.pem written by `recgw ca init`')
     : undefined;
@@ -82,7 +75,7 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
     ...(jobs !== undefined ? { jobs } : {}),
     ...(values.json && !values.progress ? {} : { progress: (m: string) => io.err(`${m}\n`) }),
   });
-  io.out(values.json ? JSON.stringify(report) + '\n' : formatReport(report) + '\n');
+  io.out(values.json ? JSON.stringify(report) + '\n' : formatReport(report, zone) + '\n');
   return report.ok ? 0 : 1;
 }
 

@@ -11,6 +11,8 @@ import * as B from '../verify/bodies.js';
 
 export interface ReportSegment {
   name: string;
+  /** The source's ID in the gateway's config (cam1, mic1). */
+  source: string;
   kind: SourceKind;
   start: number;
   end: number;
@@ -82,7 +84,7 @@ export async function readDeviceSessions(dir: string, caPems: string[]): Promise
         case ENTRY.segmentSealed: {
           if (!ok(B.checkManifest(b))) return;
           const m = B.asManifest(b);
-          sessions.get(m.sessionId)?.segments.push({ name: m.segment, kind: m.source.kind, start: Date.parse(m.start), end: Date.parse(m.end) });
+          sessions.get(m.sessionId)?.segments.push({ name: m.segment, source: m.source.id, kind: m.source.kind, start: Date.parse(m.start), end: Date.parse(m.end) });
           return;
         }
         case ENTRY.interruptionStarted: {

@@ -1,7 +1,8 @@
 /**
  * The report as plain text for the agency's evidence officer: Chinese labels with English in brackets,
- * durations as h:mm, times as ISO UTC (as in the ledger, so they can be looked up there).
+ * durations as h:mm, times in the installation's zone with the zone named (JSON keeps UTC, as the ledger does).
  */
+import { DEFAULT_ZONE, localTime } from '../util/local-time.js';
 import { hmm, table } from './text.js';
 import type { DeviceSummary, LineProblem, ReceiptsSummary, StoreReport, Totals, WorstLate } from './types.js';
 
@@ -28,19 +29,25 @@ function figures(t: Totals): string[] {
 
 const reasons = (t: Totals): string => t.interruptions.byReason.map((r) => `${r.zh === null ? r.reason : `${r.zh} [${r.reason}]`} ${r.count}`).join(', ');
 
-const worst = (w: WorstLate): string =>
-  `${w.deviceId} ${w.kind === 'segment' ? `segment ${w.item}` : w.item}, 期限 (deadline) ${w.deadline}, ` +
-  `入库 (stored) ${w.storedAt}, 逾期 (late) ${hmm(w.lateSeconds, 'up')}`;
+const worst = (w: WorstLate, zone: string): string =>
+  `${w.deviceId} ${w.kind === 'segment' ? `segment ${w.item}` : w.item}, 期限 (deadline) ${localTime(w.deadline, zone)}, ` +
+  `入库 (stored) ${localTime(w.storedAt, zone)}, 逾期 (late) ${hmm(w.lateSeconds, 'up')}`;
 
 /** One section: title, table, then the details that do not fit a cell. */
-function section(title: string, heads: [string, string][], rows: { cells: string[]; label: string; t: Totals }[], withTotal?: Totals): string[] {
+function section(
+  zone: string,
+  title: string,
+  heads: [string, string][],
+  rows: { cells: string[]; label: string; t: Totals }[],
+  withTotal?: Totals,
+): string[] {
   const body = rows.map((r) => [...r.cells, ...figures(r.t)]);
   if (withTotal) body.push([...heads.map((_, i) => (i === 0 ? '合计 (total)' : '')), ...figures(withTotal)]);
   const out = [title, ...table([[...heads.map((h) => h[0]), ...FIGURE_HEADS[0]!], [...heads.map((h) => h[1]), ...FIGURE_HEADS[1]!], ...body])];
   const withReasons = rows.filter((r) => r.t.interruptions.total > 0);
   if (withReasons.length > 0) out.push('  中断原因 (interruptions by reason):', ...withReasons.map((r) => `    ${r.label}: ${reasons(r.t)}`));
   const late = rows.filter((r) => r.t.uploads.worst);
-  if (late.length > 0) out.push('  最长逾期项 (most overdue item):', ...late.map((r) => `    ${r.label}: ${worst(r.t.uploads.worst!)}`));
+  if (late.length > 0) out.push('  最长逾期项 (most overdue item):', ...late.map((r) => `    ${r.label}: ${worst(r.t.uploads.worst!, zone)}`));
   return [...out, ''];
 }
 
@@ -65,7 +72,7 @@ function receiptsLines(d: DeviceSummary): string[] {
   ];
 }
 
-export function formatStoreReport(r: StoreReport): string {
+export function formatStoreReport(r: StoreReport, zone = DEFAULT_ZONE): string {
   const out = [
     `执法记录汇总 (evidence store summary): ${r.store}`,
     '录制时长计摄像头画面时长，无摄像头的场次计麦克风时长 (recorded = camera time; microphone time for sessions without a camera)',
@@ -76,6 +83,7 @@ export function formatStoreReport(r: StoreReport): string {
   ];
   out.push(
     ...section(
+      zone,
       '按设备 (by device)',
       [['设备', 'device']],
       r.devices.map((d) => ({ cells: [d.deviceId], label: d.deviceId, t: d })),
@@ -84,6 +92,7 @@ export function formatStoreReport(r: StoreReport): string {
   );
   out.push(
     ...section(
+      zone,
       '按执法人员 (by officer)',
       [['姓名', 'name'], ['执法证号', 'badge']],
       r.officers.map((o) => {
@@ -94,6 +103,7 @@ export function formatStoreReport(r: StoreReport): string {
   );
   out.push(
     ...section(
+      zone,
       '按执法事项 (by matter)',
       [['事项', 'matter'], ['代码', 'code']],
       r.matters.map((m) => ({ cells: [m.zh ?? m.matter, m.matter], label: m.zh ?? m.matter, t: m })),

@@ -250,7 +250,11 @@ describe('recgw report', () => {
     expect(row('赵六 / 赵陆')).toBe('赵六 / 赵陆 | 13010004 | 2 | 1 | 1:15 | 3 | 1 | 0 | 2 | 1 | 3:15');
     expect(row('抽样取证')).toBe('抽样取证 | sampling | 1 | 0 | 0:45 (1 mic) | 1 | 1 | 1 | 0 | 1 | 0:30');
     expect(out).toContain('    car-2: 设备故障 [device-fault] 1, fire-alarm 1, 电量不足 [low-battery] 1');
-    expect(out).toContain(`    room-1: room-1 segment ${segName('S-A', 'cam1', 1)}, 期限 (deadline) ${iso(now)}, 入库 (stored) ${iso(now + 2 * H + 5 * M)}, 逾期 (late) 2:05`);
+    // Beijing time, worked out without Intl: UTC+8 all year (China keeps no daylight saving).
+    const bj = (t: number): string => `${new Date(t + 8 * H).toISOString().slice(0, 19).replace('T', ' ')} (北京时间 UTC+08:00)`;
+    expect(out).toContain(`    room-1: room-1 segment ${segName('S-A', 'cam1', 1)}, 期限 (deadline) ${bj(now)}, 入库 (stored) ${bj(now + 2 * H + 5 * M)}, 逾期 (late) 2:05`);
+    const utc = await run(store, '--ca', caPaths(caDir).caCert, '--zone', 'UTC');
+    expect(utc.out).toContain(`期限 (deadline) ${iso(now).slice(0, 19).replace('T', ' ')} (UTC UTC+00:00)`);
     expect(out).toContain('  room-1: 8 行 (lines), 5 计入 (counted), 其中 1 重复 (of which repeats), 2 格式错误 (malformed), 1 无效 (invalid)');
     expect(out).toContain('    格式错误 (malformed) line 3: not valid JSON');
     expect(out).toContain('    无效 (invalid) line 7: the receipt signature does not verify with its certificate');
@@ -277,5 +281,58 @@ describe('recgw report', () => {
     const r = await run(empty);
     expect(r.code).toBe(1);
     expect(r.err).toContain('is not a store');
+  });
+});
+
+describe('recgw reconcile', () => {
+  const reconcile = async (...args: string[]): Promise<{ code: number; out: string; err: string }> => {
+    let out = '';
+    let err = '';
+    const code = await main(['reconcile', store, ...args], { out: (t) => void (out += t), err: (t) => void (err += t) });
+    return { code, out, err };
+  };
+
+  // S-A: camera and microphone from 01:00 to 03:40 UTC, i.e. 09:00 to 11:40 Beijing time.
+  it('agrees when the record gives the minutes the recordings start and end in, written either way', async () => {
+    const r = await reconcile('--session', 'S-A', '--start', '2026年3月2日9时00分', '--end', '2026-03-02 11:40');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('笔录开始 (written start): 2026-03-02 09:00:00 - 2026-03-02 09:00:59');
+    expect(r.out).toMatch(/cam1 +2026-03-02 09:00:00 +0 +2026-03-02 11:40:00 +0 +一致 \(agrees\)/);
+    expect(r.out).toMatch(/mic1 +2026-03-02 09:00:00/);
+    expect(r.out).toContain('北京时间 UTC+08:00');
+  });
+
+  it('gives the difference per source when they do not agree, and the same in UTC with --zone UTC', async () => {
+    const r = await reconcile('--session', 'S-A', '--start', '2026-03-02 09:00', '--end', '2026-03-02 11:37', '--json');
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.out) as { agrees: boolean; sources: { source: string; startDifferenceSeconds: number; endDifferenceSeconds: number; agrees: boolean }[] };
+    // Recorded end 11:40:00 against the written minute 11:37:00-11:37:59: 120 s late, beyond the 60 s tolerance.
+    expect(j.sources.map((s) => [s.source, s.startDifferenceSeconds, s.endDifferenceSeconds, s.agrees])).toEqual([
+      ['cam1', 0, 120, false],
+      ['mic1', 0, 120, false],
+    ]);
+    expect(j.agrees).toBe(false);
+    const tolerant = await reconcile('--session', 'S-A', '--start', '2026-03-02 09:00', '--end', '2026-03-02 11:37', '--tolerance', '120');
+    expect(tolerant.code).toBe(0);
+    const early = await reconcile('--session', 'S-A', '--start', '2026-03-02 09:02:30', '--end', '2026-03-02 11:40', '--json');
+    expect((JSON.parse(early.out) as { sources: { startDifferenceSeconds: number }[] }).sources[0]!.startDifferenceSeconds).toBe(-150);
+    const utc = await reconcile('--session', 'S-A', '--start', '2026-03-02 01:00', '--end', '2026-03-02T03:40Z', '--zone', 'UTC');
+    expect(utc.code).toBe(0);
+    expect(utc.out).toContain('(times in UTC UTC+00:00)');
+  });
+
+  it('refuses with a clear message what it cannot read', async () => {
+    const bad = await reconcile('--session', 'S-A', '--start', 'nine o\'clock', '--end', '2026-03-02 11:40');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('write it as 2026-12-07 10:05');
+    const backwards = await reconcile('--session', 'S-A', '--start', '2026-03-02 11:40', '--end', '2026-03-02 09:00');
+    expect(backwards.code).toBe(2);
+    expect(backwards.err).toContain('the written end is before the written start');
+    const none = await reconcile('--session', 'S-X', '--start', '2026-03-02 09:00', '--end', '2026-03-02 11:40');
+    expect(none.code).toBe(1);
+    expect(none.err).toContain('no session S-X');
+    expect((await reconcile('--session', 'S-A', '--start', '2026-03-02 09:00', '--end', '2026-03-02 11:40', '--zone', 'Mars/Olympus')).code).toBe(2);
+    expect((await reconcile('--session', 'S-A', '--start', '2026-02-30 09:00', '--end', '2026-03-02 11:40')).code).toBe(2);
   });
 });
