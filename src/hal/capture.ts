@@ -70,6 +70,8 @@ export interface CaptureSourceEvents {
   health: [HealthEvent];
   /** The first frame of a run was written: the source is producing. */
   producing: [{ sourceId: string; runId: string; at: Date }];
+  /** ffmpeg finished a segment (listed it), before the gateway has looked at it: the run is not stalled. */
+  listed: [{ sourceId: string; runId: string; at: Date }];
   exit: [RunExit];
 }
 

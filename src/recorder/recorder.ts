@@ -678,7 +678,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
         origin: 'detected',
         start: h.at.getTime(),
         sources: [h.sourceId],
-        ...detectedWords(h.type),
+        ...detectedWords(h.type, this.d.recording.sources.find((c) => c.id === h.sourceId)?.kind ?? 'microphone'),
       });
       this.detected.set(key, id);
     } else {
@@ -790,14 +790,18 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   }
 }
 
-/** What a detector saw, in words for the ledger and the officer, with the detector beside them. */
-function detectedWords(type: HealthEvent['type']): { text: string; detail: { cause: string; technical: string } } {
+/** What a detector saw, in words for the ledger and the officer, with the detector beside them. Silence on a
+ * camera is its own microphone's (the camera's audio track). */
+function detectedWords(type: HealthEvent['type'], kind: 'camera' | 'microphone'): { text: string; detail: { cause: string; technical: string } } {
   switch (type) {
     case 'black':
       return { text: '画面全黑（镜头可能被遮挡）', detail: { cause: 'picture-black', technical: 'blackdetect: the picture is black' } };
     case 'freeze':
       return { text: '画面冻结（摄像机仍在发送，但画面不动）', detail: { cause: 'picture-frozen', technical: 'freezedetect: the picture does not change' } };
     case 'silence':
-      return { text: '麦克风没有声音信号（可能已断开或损坏）', detail: { cause: 'sound-silent', technical: 'silencedetect: no signal above the threshold' } };
+      return {
+        text: `${kind === 'camera' ? '摄像机的' : ''}麦克风没有声音信号（可能已断开或损坏）`,
+        detail: { cause: 'sound-silent', technical: 'silencedetect: no signal above the threshold' },
+      };
   }
 }

@@ -70,7 +70,8 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
   private attempt = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
-  private picture: SourceHealth['picture'] = 'ok';
+  /** What the detectors report now: a covered lens is black and frozen at once, and is shown as black. */
+  private readonly detected = new Set<HealthEvent['type']>();
   private lastOutage: SourceHealth['lastOutage'] = null;
   /** The run of the last segment, and the run that was current when the source went down. */
   private lastRun: string | undefined;
@@ -97,6 +98,11 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
   private readonly onProducing = (): void => {
     this.producing = true;
   };
+  /** A stall is ffmpeg writing nothing: a segment it has listed counts, though its checks (an ffprobe) may lag
+   * by seconds on a loaded machine, and a mic once "stalled" 1.4 s after its first segment was listed. */
+  private readonly onListed = (): void => {
+    this.lastSegmentAt = this.now();
+  };
 
   constructor(opts: SupervisorOptions) {
     super();
@@ -115,6 +121,7 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
     s.on('health', this.onHealth);
     s.on('exit', this.onExit);
     s.on('producing', this.onProducing);
+    s.on('listed', this.onListed);
     this.stallTimer = setInterval(() => this.checkStall(), 500);
     this.stallTimer.unref();
   }
@@ -127,6 +134,7 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
     s.off('health', this.onHealth);
     s.off('exit', this.onExit);
     s.off('producing', this.onProducing);
+    s.off('listed', this.onListed);
   }
 
   isWanted(): boolean {
@@ -143,8 +151,7 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
       this.wanted = on;
       clearTimeout(this.restartTimer);
       if (on && !this.o.source.running) {
-        this.lastSegmentAt = this.now();
-        await this.o.source.start();
+        await this.startRun();
       } else if (!on && this.o.source.running) {
         await this.o.source.stop();
         this.producing = false;
@@ -160,8 +167,7 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
       await this.o.source.stop();
       this.producing = false;
       if (this.wanted) {
-        this.lastSegmentAt = this.now();
-        await this.o.source.start();
+        await this.startRun();
       }
     });
   }
@@ -181,7 +187,8 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
   health(h: HealthEvent): void;
   health(h?: HealthEvent): SourceHealth | void {
     if (h) {
-      this.picture = h.phase === 'end' ? 'ok' : h.type === 'black' ? 'black' : h.type === 'freeze' ? 'frozen' : 'silent';
+      if (h.phase === 'start') this.detected.add(h.type);
+      else this.detected.delete(h.type);
       this.emit('health', h);
       return;
     }
@@ -195,7 +202,7 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
       restarts: this.restarts,
       down: this.downSince ? downView(this.downSince) : null,
       lastOutage: this.lastOutage,
-      picture: this.picture,
+      picture: this.detected.has('black') ? 'black' : this.detected.has('freeze') ? 'frozen' : this.detected.has('silence') ? 'silent' : 'ok',
       bitrate: this.o.source.bitrate,
     };
   }
@@ -264,10 +271,17 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
       this.restarts++;
       void this.then(async () => {
         if (!this.wanted || this.o.source.running) return;
-        this.lastSegmentAt = this.now();
-        await this.o.source.start();
+        await this.startRun();
       });
     }, delay);
+  }
+
+  /** Start a run; the stall clock starts when it has (a camera is probed first: 8 s at a load of 17 here, which
+   * with a 10 s GOP's first key frame and first segment once exceeded the 24 s allowed). */
+  private async startRun(): Promise<void> {
+    this.lastSegmentAt = this.now();
+    await this.o.source.start();
+    this.lastSegmentAt = this.now();
   }
 
   private checkStall(): void {

@@ -56,10 +56,37 @@ export async function decryptSource(deviceDir: string, sourceId: string, agencyK
   return out;
 }
 
-/** Seconds of media in a file, counted by decoded frames (video) or packets (audio), not by container duration. */
+/**
+ * How far ffprobe and ffmpeg must look into a camera's file for its picture: a copied camera's run starts writing its
+ * sound at once but its picture only at the first key frame, up to a GOP (10 s) later, and their default (5 s) then
+ * finds no picture at all (docs/operations.md §15).
+ */
+export const PROBE_WHOLE_GOP = ['-analyzeduration', '30000000', '-probesize', '50000000'];
+
+/** The presentation times (s) of one stream's packets (`v:0`, `a:0`) in a file, in file order; packets without one
+ * are left out. */
+export function packetTimes(path: string, stream: string): number[] {
+  return execFileSync('ffprobe', ['-v', 'error', '-select_streams', stream, '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', path], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => Number(l.split(',')[0] || NaN))
+    .filter((t) => Number.isFinite(t));
+}
+
+/**
+ * Pictures that decode in a file. Count these for a camera whose timestamps jitter (VLC over RTP): ffprobe then guesses
+ * a frame rate (r_frame_rate) from the smallest step it sees, and one 20 ms step in a 25 fps stream made it 50, which
+ * read as half the frames missing.
+ */
+export function decodedFrames(path: string): number {
+  const o = execFileSync('ffprobe', ['-v', 'error', ...PROBE_WHOLE_GOP, '-select_streams', 'v:0', '-count_frames', '-show_entries', 'stream=nb_read_frames', '-of', 'json', path], { encoding: 'utf8' });
+  return Number((JSON.parse(o) as { streams: { nb_read_frames: string }[] }).streams[0]!.nb_read_frames);
+}
+
+/** Seconds of media in a file, counted by decoded frames (video, at ffprobe's frame rate: a steady one only, see
+ * decodedFrames) or packets (audio), not by container duration. */
 export function mediaSeconds(path: string, kind: 'camera' | 'microphone'): number {
   if (kind === 'camera') {
-    const o = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_frames', '-show_entries', 'stream=nb_read_frames,r_frame_rate', '-of', 'json', path], { encoding: 'utf8' });
+    const o = execFileSync('ffprobe', ['-v', 'error', ...PROBE_WHOLE_GOP, '-select_streams', 'v:0', '-count_frames', '-show_entries', 'stream=nb_read_frames,r_frame_rate', '-of', 'json', path], { encoding: 'utf8' });
     const s = (JSON.parse(o) as { streams: { nb_read_frames: string; r_frame_rate: string }[] }).streams[0]!;
     const [n, d] = s.r_frame_rate.split('/').map(Number) as [number, number];
     return Number(s.nb_read_frames) / (n / d);

@@ -20,6 +20,8 @@ export interface CameraProfile {
   bFrames: boolean;
   gopSeconds: number;
   audio: 'aac' | 'pcm_alaw' | 'pcm_mulaw' | null;
+  /** Video bitrate (default 400). */
+  kbps?: number;
 }
 
 export const FPS = 25;
@@ -34,26 +36,35 @@ function encoderArgs(p: CameraProfile): string[] {
       : ['-c:v', 'libx264', '-profile:v', p.profile ?? 'high', '-g', gop, '-keyint_min', gop, '-sc_threshold', '0', ...(p.bFrames ? [] : ['-bf', '0'])];
   const audio =
     p.audio === null ? ['-an'] : p.audio === 'aac' ? ['-c:a', 'aac', '-b:a', '64k'] : ['-c:a', p.audio, '-ar', '8000', '-ac', '1'];
-  return [...video, '-b:v', '400k', '-pix_fmt', 'yuv420p', ...audio];
+  return [...video, '-b:v', `${p.kbps ?? 400}k`, '-pix_fmt', 'yuv420p', ...audio];
+}
+
+/** What a camera sees and hears, when it is not the moving test scene with a 440 Hz tone. */
+export interface Scene {
+  /** Part of the media file's name: it must change whenever the graphs do. */
+  name: string;
+  /** A lavfi graph from the test scene (testsrc2) to the picture served. */
+  filter: string;
+  /** A lavfi source graph for the sound, instead of the tone. */
+  audio?: string;
 }
 
 /**
- * A QuickTime file of the moving test scene (testsrc2, or what `scene` makes of it) with a tone, `seconds` long,
- * encoded as `p` says. Made
- * once per machine into a cache folder readable by every user (VLC runs as nobody): x265 takes a while.
+ * A QuickTime file of the moving test scene (testsrc2) with a tone, or what `scene` makes of them, `seconds` long,
+ * encoded as `p` says. Made once per machine into a cache folder readable by every user (VLC runs as nobody): x265
+ * takes a while.
  */
-export function cameraMedia(p: CameraProfile, seconds: number, scene?: { name: string; filter: string }): string {
+export function cameraMedia(p: CameraProfile, seconds: number, scene?: Scene): string {
   const dir = join(tmpdir(), 'recgw-camera-media-v2');
   mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o755);
-  const file = join(dir, `${p.name}-${p.video}-${p.profile ?? ''}-bf${p.bFrames ? 1 : 0}-g${p.gopSeconds}-${p.audio ?? 'none'}-${seconds}s${scene ? `-${scene.name}` : ''}.mov`);
+  const file = join(dir, `${p.name}-${p.video}-${p.profile ?? ''}-bf${p.bFrames ? 1 : 0}-g${p.gopSeconds}-${p.audio ?? 'none'}${p.kbps ? `-${p.kbps}k` : ''}-${seconds}s${scene ? `-${scene.name}` : ''}.mov`);
   if (existsSync(file)) return file;
   const part = `${file}.${process.pid}.part.mov`;
   execFileSync('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-y',
-    // `scene` changes the picture: a lavfi graph from the test scene to the picture served.
     '-f', 'lavfi', '-i', `testsrc2=size=${SIZE}:rate=${FPS}${scene ? `,${scene.filter}` : ''}`,
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-f', 'lavfi', '-i', scene?.audio ?? 'sine=frequency=440:sample_rate=48000',
     '-t', String(seconds), '-map', '0:v', ...(p.audio ? ['-map', '1:a'] : []),
     ...encoderArgs(p), part,
   ]);

@@ -59,18 +59,21 @@ describe('buildFfmpegCommand', () => {
     expectSegmentOutput(a);
   });
 
-  it('sim microphone: paced sine to AAC with silencedetect; simFilter replaces the tone', () => {
+  it('sim microphone: paced sine to AAC, silencedetect behind a high-pass on a branch of its own; simFilter replaces the tone', () => {
     const mic: SourceConfig = { id: 'mic1', kind: 'microphone', driver: 'sim', frequency: 300, channels: 2 };
     const c = buildFfmpegCommand(mic, o);
     expect(c.primary).toBe('audio');
     expect(after(c.args, '-i')).toBe('sine=frequency=300:sample_rate=48000');
-    expect(after(c.args, '-af')).toBe('silencedetect=n=-90dB:d=3');
     expect(after(c.args, '-c:a')).toBe('aac');
     expect(after(c.args, '-b:a')).toBe('128k');
     expect(after(c.args, '-ac')).toBe('2');
     expect(c.args).not.toContain('-vf');
     expect(c.args).not.toContain('-force_key_frames');
-    expectSegmentOutput(c.args);
+    // The recording is not filtered: the detectors read the input again into a null output after the segments.
+    const seg = c.args.indexOf(`${o.runDir}/seg-%06d.ts`);
+    expect(c.args.slice(0, seg)).not.toContain('-af');
+    expect(c.args.slice(seg + 1)).toEqual(['-map', '0:a:0', '-af', 'highpass=f=20,silencedetect=n=-90dB:d=3', '-f', 'null', '-']);
+    expectSegmentOutput(c.args.slice(0, seg + 1));
     expect(after(buildFfmpegCommand({ ...mic, simFilter: 'anullsrc=r=48000' }, o).args, '-i')).toBe('anullsrc=r=48000');
   });
 
@@ -104,9 +107,10 @@ describe('buildFfmpegCommand', () => {
     const i = a.indexOf('-i');
     expect(a.slice(i - 6, i + 2)).toEqual(['-f', 'alsa', '-ac', '1', '-ar', '16000', '-i', 'hw:1,0']);
     expect(after(a, '-ar', i)).toBe('16000');
-    expect(after(a, '-af')).toBe('silencedetect=n=-90dB:d=3');
+    expect(after(a, '-af')).toBe('highpass=f=20,silencedetect=n=-90dB:d=3');
+    expect(a.indexOf('-af')).toBeGreaterThan(a.indexOf(`${o.runDir}/seg-%06d.ts`));
     expect(after(a, '-c:a')).toBe('aac');
-    expectSegmentOutput(a);
+    expectSegmentOutput(a.slice(0, a.indexOf(`${o.runDir}/seg-%06d.ts`) + 1));
   });
 
   it('rtsp: TCP with a socket timeout, video copied, detectors on every frame sampled at 2 a second in a second output', () => {
@@ -138,10 +142,17 @@ describe('buildFfmpegCommand', () => {
 
   it('rtsp: UDP when configured; AAC audio copied, G.711 (or audio not probed) transcoded to AAC and said so', () => {
     const cam: SourceConfig = { id: 'cam2', kind: 'camera', driver: 'rtsp', url: 'rtsp://u:p@10.0.0.5/main', transport: 'udp' };
-    expect(after(buildFfmpegCommand(cam, o).args, '-rtsp_transport')).toBe('udp');
+    const udp = buildFfmpegCommand(cam, o).args;
+    expect(after(udp, '-rtsp_transport')).toBe('udp');
+    // A receive buffer that outlasts a busy moment (8 MiB), before the input; TCP has its own flow control.
+    expect(after(udp, '-buffer_size')).toBe(String(8 * 1024 * 1024));
+    expect(udp.indexOf('-buffer_size')).toBeLessThan(udp.indexOf('-i'));
+    expect(buildFfmpegCommand({ ...cam, transport: 'tcp' }, o).args).not.toContain('-buffer_size');
     const aacCam = buildFfmpegCommand(cam, { ...o, camera: { video: 'hevc', audio: 'aac' } });
     expect(after(aacCam.args, '-c:a')).toBe('copy');
-    expect(aacCam.args.flatMap((x, j) => (x === '-map' ? [aacCam.args[j + 1]] : []))).toEqual(['0:v:0', '0:a:0', '0:v:0']);
+    // The camera's audio is recorded and goes through the microphone's detectors beside the picture's.
+    expect(aacCam.args.flatMap((x, j) => (x === '-map' ? [aacCam.args[j + 1]] : []))).toEqual(['0:v:0', '0:a:0', '0:v:0', '0:a:0']);
+    expect(aacCam.args.slice(-7)).toEqual(['-map', '0:a:0', '-af', 'highpass=f=20,silencedetect=n=-90dB:d=3', '-f', 'null', '-']);
     expect(aacCam.transcoded).toEqual([]);
     for (const [audio, from] of [['pcm_alaw', 'pcm_alaw'], ['pcm_mulaw', 'pcm_mulaw'], [undefined, 'unknown']] as const) {
       const g711 = buildFfmpegCommand(cam, { ...o, ...(audio ? { camera: { video: 'h264', audio } } : {}) });
@@ -152,10 +163,11 @@ describe('buildFfmpegCommand', () => {
 
   it('detector thresholds come from the config', () => {
     const d = { blackSeconds: 3, blackPixelThreshold: 0.2, freezeSeconds: 4, freezeNoise: 0.002, sampleFps: 5, silenceDb: -80, silenceSeconds: 10 };
-    const cam = buildFfmpegCommand({ id: 'c', kind: 'camera', driver: 'rtsp', url: 'rtsp://x/y' }, { ...o, detectors: d }).args;
-    expect(cam.at(-4)).toBe('fps=5,blackdetect=d=3:pix_th=0.2,metadata=mode=print:key=lavfi.black_start,metadata=mode=print:key=lavfi.black_end,freezedetect=n=0.002:d=4');
+    const cam = buildFfmpegCommand({ id: 'c', kind: 'camera', driver: 'rtsp', url: 'rtsp://x/y' }, { ...o, detectors: d, camera: { video: 'h264', audio: 'pcm_alaw' } }).args;
+    expect(after(cam, '-vf')).toBe('fps=5,blackdetect=d=3:pix_th=0.2,metadata=mode=print:key=lavfi.black_start,metadata=mode=print:key=lavfi.black_end,freezedetect=n=0.002:d=4');
+    expect(after(cam, '-af')).toBe('highpass=f=20,silencedetect=n=-80dB:d=10');
     const mic = buildFfmpegCommand({ id: 'm', kind: 'microphone', driver: 'sim' }, { ...o, detectors: d }).args;
-    expect(after(mic, '-af')).toBe('silencedetect=n=-80dB:d=10');
+    expect(after(mic, '-af')).toBe('highpass=f=20,silencedetect=n=-80dB:d=10');
   });
 
   it('rpicam: sh runs rpicam-vid into ffmpeg, which copies; the shell survives SIGINT until ffmpeg is done', () => {

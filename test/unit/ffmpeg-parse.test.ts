@@ -82,6 +82,77 @@ describe('HealthTracker', () => {
     expect(h.push({ type: 'black', phase: 'end', t: 3, via: 'summary' })).toEqual([]);
   });
 
+  it('a covered lens (black and still): the freeze start waits for the black, which names it', () => {
+    const h = new HealthTracker(2);
+    expect(h.push(live('black', 'start', 10))).toEqual([]);
+    // freezedetect speaks at 12, before the wall clock lets the black be reported.
+    expect(h.push(live('freeze', 'start', 10))).toEqual([]);
+    expect(h.tick(11.9)).toEqual([]);
+    expect(h.tick(12)).toEqual([
+      { type: 'black', phase: 'start', t: 10 },
+      { type: 'freeze', phase: 'start', t: 10 },
+    ]);
+    expect(h.push(live('black', 'end', 15))).toEqual([{ type: 'black', phase: 'end', t: 15 }]);
+    // The freeze's end waits to see that the picture really moves again.
+    expect(h.push(live('freeze', 'end', 15))).toEqual([]);
+    expect(h.tick(18)).toEqual([{ type: 'freeze', phase: 'end', t: 15 }]);
+  });
+
+  it('a black whose end is read first still comes before the freeze held for it', () => {
+    const h = new HealthTracker(2);
+    h.push(live('black', 'start', 0));
+    expect(h.push(live('freeze', 'start', 0.5))).toEqual([]);
+    expect(h.push(live('black', 'end', 3))).toEqual([
+      { type: 'black', phase: 'start', t: 0 },
+      { type: 'freeze', phase: 'start', t: 0.5 },
+      { type: 'black', phase: 'end', t: 3 },
+    ]);
+  });
+
+  it('a black too short to count gives the held freeze back; so does the freeze ending first', () => {
+    const h = new HealthTracker(4);
+    h.push(live('black', 'start', 5));
+    expect(h.push(live('freeze', 'start', 5))).toEqual([]);
+    expect(h.push(live('black', 'end', 8))).toEqual([{ type: 'freeze', phase: 'start', t: 5 }]);
+    expect(h.tick(100)).toEqual([]);
+    const g = new HealthTracker(4);
+    g.push(live('black', 'start', 5));
+    g.push(live('freeze', 'start', 5));
+    expect(g.push(live('freeze', 'end', 7.5))).toEqual([{ type: 'freeze', phase: 'start', t: 5 }]);
+    // The run ended: what is held back comes out.
+    expect(g.flush()).toEqual([{ type: 'freeze', phase: 'end', t: 7.5 }]);
+    expect(g.flush()).toEqual([]);
+  });
+
+  it('a frozen picture re-encoded at a key frame (one changed picture) is one freeze, not two', () => {
+    const h = new HealthTracker(2, 2);
+    expect(h.push(live('freeze', 'start', 26))).toEqual([{ type: 'freeze', phase: 'start', t: 26 }]);
+    expect(h.push(live('freeze', 'end', 28))).toEqual([]);
+    expect(h.tick(30.9)).toEqual([]);
+    // freezedetect reports the still picture after the key frame 2 s later, from where it began.
+    expect(h.push(live('freeze', 'start', 28.5))).toEqual([]);
+    expect(h.push(live('freeze', 'end', 31))).toEqual([]);
+    expect(h.tick(33.9)).toEqual([]);
+    expect(h.tick(34)).toEqual([{ type: 'freeze', phase: 'end', t: 31 }]);
+  });
+
+  it('a freeze that starts again later is a new one, after the end of the one before', () => {
+    const h = new HealthTracker(2, 2);
+    h.push(live('freeze', 'start', 10));
+    expect(h.push(live('freeze', 'end', 12))).toEqual([]);
+    expect(h.push(live('freeze', 'start', 13.5))).toEqual([
+      { type: 'freeze', phase: 'end', t: 12 },
+      { type: 'freeze', phase: 'start', t: 13.5 },
+    ]);
+  });
+
+  it('a picture that froze well before it went black is a frozen picture first', () => {
+    const h = new HealthTracker(2);
+    h.push(live('black', 'start', 8));
+    expect(h.push(live('freeze', 'start', 5))).toEqual([{ type: 'freeze', phase: 'start', t: 5 }]);
+    expect(h.tick(10)).toEqual([{ type: 'black', phase: 'start', t: 8 }]);
+  });
+
   it('passes freeze and silence through, once each', () => {
     const h = new HealthTracker();
     expect(h.push(live('freeze', 'start', 1))).toEqual([{ type: 'freeze', phase: 'start', t: 1 }]);

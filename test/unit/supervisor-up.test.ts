@@ -61,3 +61,51 @@ describe('a stalled source that comes back', () => {
     await sup.stop();
   });
 });
+
+describe('a source whose segments are listed but still being checked', () => {
+  it('is not stalled: a segment ffmpeg listed is progress, however long the gateway takes to look at it', async () => {
+    const source = new Source();
+    let now = T;
+    const sup = new SourceSupervisor({ source, segmentSeconds: 2, recover: async () => [], log: silentLogger, now: () => now, backoffMs: { first: 10, max: 10 } });
+    const downs: DownEvent[] = [];
+    sup.on('down', (d) => downs.push(d));
+    sup.start();
+    await sup.want(true);
+    // ffmpeg lists a segment every 2 s; the first one's ffprobe takes 6 s on a loaded machine before `segment`.
+    for (const at of [2000, 4000, 6000]) {
+      now = T + at;
+      source.emit('listed', { sourceId: 'cam1', runId: 'runA', at: new Date(now) });
+      await new Promise((r) => setTimeout(r, 600));
+    }
+    expect(downs).toEqual([]);
+    expect(source.starts).toBe(1);
+    source.emit('segment', seg('runA', 0, 0, 2000));
+    // Nothing listed any more: a stall (2 x 2 s and the 1 s slack after the last listing).
+    now = T + 11_100;
+    await new Promise((r) => setTimeout(r, 600));
+    expect(downs).toHaveLength(1);
+    await sup.stop();
+  });
+});
+
+describe('a camera that is slow to start', () => {
+  it('is given its stall time from when the run started, not from before its probe', async () => {
+    const source = new Source();
+    let now = T;
+    // The probe before the spawn took 30 s (8 s were seen at a load of 17).
+    source.start = async () => {
+      now += 30_000;
+      source.running = true;
+      source.starts++;
+    };
+    const sup = new SourceSupervisor({ source, segmentSeconds: 2, longestGopSeconds: 10, recover: async () => [], log: silentLogger, now: () => now });
+    const downs: DownEvent[] = [];
+    sup.on('down', (d) => downs.push(d));
+    sup.start();
+    await sup.want(true);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(downs).toEqual([]);
+    await sup.stop();
+  });
+});
+

@@ -52,6 +52,13 @@ export const DEFAULTS = {
   v4l2Device: '/dev/video0',
   /** RTSP socket timeout: a camera that stops answering makes ffmpeg exit instead of hanging. */
   rtspTimeoutSeconds: 5,
+  /**
+   * RTP over UDP: the socket's receive buffer (bytes). While ffmpeg is not scheduled (a loaded CPU, a Pi's SD card
+   * stalling a write) the kernel holds what the camera sends in it and drops the rest, and a key frame that lost a
+   * packet costs its whole GOP. ffmpeg asks for 384 KiB (under a second of a 4 Mbit/s camera); 8 MiB holds 16 s of
+   * it. The kernel caps it at net.core.rmem_max (docs/operations.md §15).
+   */
+  udpBufferBytes: 8 * 1024 * 1024,
 } as const;
 
 export const SEGMENT_LIST = 'segments.csv';
@@ -101,8 +108,21 @@ export function videoDetectors(d: DetectorConfig = DETECTORS): string {
   ].join(',');
 }
 
+/** The audio detectors, on a branch of their own (the high-pass filter must not touch the recording). A dead input
+ * may hold one value instead of zero: G.711 A-law has no zero, and its digital silence decodes to +8 (-72 dBFS), which
+ * silencedetect alone takes for sound. Removing what is below 20 Hz (no sound anyone hears) turns a constant into
+ * zeros within 30 ms and leaves a quiet room's noise as it is. */
 export function audioDetectors(d: DetectorConfig = DETECTORS): string {
-  return `silencedetect=n=${d.silenceDb}dB:d=${d.silenceSeconds}`;
+  return `highpass=f=20,silencedetect=n=${d.silenceDb}dB:d=${d.silenceSeconds}`;
+}
+
+/** The output that only feeds the detectors: decoded, filtered and thrown away. */
+function detectorOutput(video: string | undefined, audio: string | undefined): string[] {
+  return [
+    ...(video ? ['-map', '0:v:0', '-vf', video] : []),
+    ...(audio ? ['-map', '0:a:0', '-af', audio] : []),
+    '-f', 'null', '-',
+  ];
 }
 
 /** The -vf of an encoded camera: the detectors on the picture as it comes, then the overlay on top. */
@@ -167,6 +187,8 @@ const base = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info'];
  * key frames. A second output feeds the detectors: every frame is decoded (decoding only key frames shows a 2 s
  * GOP as a picture frozen for 2 s, one false interruption per GOP), without the deblocking filter (about a fifth
  * of the decode, and nothing black or frozen depends on it), and only `sampleFps` frames a second are compared.
+ * The camera's audio, when it sends any, goes through the microphone's detectors in the same output: a camera whose
+ * microphone is dead sends a silent audio track.
  *
  * A stream with B-frames arrives over RTSP with no timestamp on its first packet (its decode time is unknown
  * until the next ones), which the MPEG-TS muxer refuses ("first pts and dts value must be set"): `setts` gives
@@ -181,7 +203,7 @@ function copiedVideo(input: string[], o: BuildOptions, audio: string[]): string[
     '-c:v', 'copy', '-bsf:v', 'setts=pts=if(eq(PTS\\,NOPTS)\\,DTS\\,PTS)',
     ...audio,
     ...segmentOutput(o.runDir, o.segmentSeconds),
-    '-map', '0:v:0', '-vf', `fps=${detectorsOf(o).sampleFps},${videoDetectors(detectorsOf(o))}`, '-f', 'null', '-',
+    ...detectorOutput(`fps=${detectorsOf(o).sampleFps},${videoDetectors(detectorsOf(o))}`, audio.length ? audioDetectors(detectorsOf(o)) : undefined),
   ];
 }
 
@@ -213,11 +235,11 @@ function microphone(input: string[], src: SourceConfig, o: BuildOptions): string
     ...base,
     ...input,
     '-map', '0:a:0',
-    '-af', audioDetectors(detectorsOf(o)),
     '-ac', String(channels),
     '-ar', String(src.sampleRate ?? DEFAULTS.sampleRate),
     ...aac(src.bitrateKbps ?? DEFAULTS.audioKbpsPerChannel * channels),
     ...segmentOutput(o.runDir, o.segmentSeconds),
+    ...detectorOutput(undefined, audioDetectors(detectorsOf(o))),
   ];
 }
 
@@ -259,8 +281,10 @@ export function rtspAudio(camera: CameraStreams | undefined): { args: string[]; 
 export function rtspInput(src: SourceConfig, rtspTimeoutSeconds?: number): string[] {
   if (!src.url) throw new Error(`source ${src.id}: the rtsp driver needs a url (rtsp://...)`);
   const timeoutUs = Math.round((rtspTimeoutSeconds ?? DEFAULTS.rtspTimeoutSeconds) * 1e6);
+  const transport = src.transport ?? 'tcp';
   return [
-    '-rtsp_transport', src.transport ?? 'tcp',
+    '-rtsp_transport', transport,
+    ...(transport === 'udp' ? ['-buffer_size', String(DEFAULTS.udpBufferBytes)] : []),
     // Socket I/O timeout: a dead camera (no answer, or a stream that stops) ends the run instead of hanging it.
     '-timeout', String(timeoutUs),
     // Probe briefly: whatever is read while probing is written later in a burst, which would skew the run's

@@ -161,6 +161,7 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
         segmentSeconds: this.o.segmentSeconds,
         transcoded: cmd.transcoded,
         blackSeconds: (this.o.detectors ?? DETECTORS).blackSeconds,
+        freezeSeconds: (this.o.detectors ?? DETECTORS).freezeSeconds,
         ...(this.o.ffprobePath ? { ffprobePath: this.o.ffprobePath } : {}),
         log: this.log,
         segment: (s) => {
@@ -171,6 +172,7 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
         },
         health: (h) => this.emit('health', h),
         producing: (at) => this.emit('producing', { sourceId: this.id, runId, at }),
+        listed: (at) => this.emit('listed', { sourceId: this.id, runId, at }),
         anchored: async (anchorMs) => {
           info.anchor = new Date(anchorMs).toISOString();
           info.anchorSource = 'segment-list';

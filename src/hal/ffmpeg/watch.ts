@@ -42,11 +42,15 @@ export interface WatchTarget {
   transcoded: Transcoded[];
   /** blackdetect's minimum duration, for the live black start. */
   blackSeconds: number;
+  /** freezedetect's minimum duration: how long a freeze that starts again takes to be reported. */
+  freezeSeconds: number;
   ffprobePath?: string;
   log: Logger;
   segment(s: SegmentFile): void;
   health(h: HealthEvent): void;
   producing(at: Date): void;
+  /** ffmpeg listed a finished segment: progress, however long the checks before `segment` take on a loaded machine. */
+  listed(at: Date): void;
   /** The anchor was estimated (ms since the epoch); persist it. */
   anchored(anchorMs: number): Promise<void>;
 }
@@ -70,7 +74,7 @@ export class RunWatcher {
 
   constructor(private readonly t: WatchTarget) {
     this.logTail = new LogTail(join(t.runDir, LOG_FILE), { maxBytes: t.maxLogBytes });
-    this.tracker = new HealthTracker(t.blackSeconds);
+    this.tracker = new HealthTracker(t.blackSeconds, t.freezeSeconds);
   }
 
   get anchor(): number | undefined {
@@ -161,6 +165,7 @@ export class RunWatcher {
       if (bad > 0) this.t.log.warn('segment list has lines that are not segments; ignored', { runId: this.t.runId, lines: bad });
       fresh = entries;
       this.pending.push(...entries);
+      if (entries.length > 0) this.t.listed(new Date());
     }
     const last = this.pending[this.pending.length - 1];
     if (mtime === undefined || this.csvCarry !== '' || !last) return;
@@ -220,6 +225,8 @@ export class RunWatcher {
     for (const line of await this.logTail.read(final)) {
       for (const o of parseDetectorLine(line)) this.healthQueue.push(...this.tracker.push(o));
     }
+    // The run is over: nothing more can come to change what is held back.
+    if (final) this.healthQueue.push(...this.tracker.flush());
   }
 
   private emitHealth(anchor: number): void {
