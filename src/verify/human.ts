@@ -1,6 +1,7 @@
 /** The verifier's report in sentences, for people (the JSON says the same for programs). */
 import type { VerifyReport } from './findings.js';
 import { matterByCode, reasonByCode } from '../evidence/vocabulary.js';
+import { DEFAULT_ZONE, localClock, zoneLabel } from '../util/local-time.js';
 
 const KIND_TEXT: Record<string, string> = {
   'bad-signature': 'bad signature',
@@ -27,12 +28,15 @@ const deletedNote = (n: number): string => (n > 0 ? ` (${n} deleted here after t
 
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
-export function formatReport(r: VerifyReport): string {
-  const out: string[] = [];
+/** Times in the zone people read (findings' details keep the ledger's UTC, so they can be looked up there). */
+export function formatReport(r: VerifyReport, zone = DEFAULT_ZONE): string {
+  const t = (iso: string): string => localClock(iso, zone);
+  const firstTime = r.devices.flatMap((d) => d.sessions.map((s) => Date.parse(s.start))).find(Number.isFinite) ?? Date.now();
+  const out: string[] = [`Times are ${zoneLabel(firstTime, zone)}.`];
   if (r.log) {
     const w =
       r.log.witnesses.length > 0
-        ? `; its checkpoint of ${r.log.witnessedSize} leaves cosigned by ${r.log.witnesses.map((x) => `${x.name} (${x.time})`).join(', ')}`
+        ? `; its checkpoint of ${r.log.witnessedSize} leaves cosigned by ${r.log.witnesses.map((x) => `${x.name} (${t(x.time)})`).join(', ')}`
         : '; no witness cosignature checked (give --witness VKEY)';
     const anchor = r.log.anchoredTo ? `; agrees with the trusted checkpoint of ${r.log.anchoredTo.size} leaves` : '';
     out.push(`Agency log ${r.log.origin}: ${r.log.size} leaves, root ${r.log.root}${w}${anchor}.`);
@@ -45,17 +49,17 @@ export function formatReport(r: VerifyReport): string {
         `${plural(d.sessions.length, 'session')}${bad === 0 ? ' - every check passed.' : ` - ${plural(bad, 'problem')}.`}`,
     );
     for (const b of d.superseded ?? []) {
-      out.push(`  Entries ${b.from} to ${b.through} were signed by an older key and superseded by a newer certificate on ${b.accepted}; kept in ${b.folder}. Ask the agency why (a stolen or replaced key).`);
+      out.push(`  Entries ${b.from} to ${b.through} were signed by an older key and superseded by a newer certificate on ${t(b.accepted)}; kept in ${b.folder}. Ask the agency why (a stolen or replaced key).`);
     }
     for (const s of d.sessions) {
       const m = matterByCode(s.matter);
       const matter = m ? `${m.zh} ${m.en}` : s.matter;
-      const span = `${s.start} to ${s.end ?? '(never closed)'}`;
+      const span = `${t(s.start)} to ${s.end ? t(s.end) : '(never closed)'}`;
       out.push(`  Session ${s.sessionId}: ${matter}, case ${s.caseRef || '(none)'}, ${span}, ${s.recordedSeconds.toFixed(1)} s recorded.`);
       if (s.officers.length > 0) out.push(`    Officers: ${s.officers.map((o) => `${o.name} (${o.badge})`).join(', ')}.`);
       for (const g of s.gaps) {
         const reason = g.reason ? (reasonByCode(g.reason)?.en ?? g.reason) : null;
-        out.push(`    ${g.source} has no footage from ${g.start} to ${g.end}: ${g.explained ? `explained (${reason})` : 'NOT explained'}.`);
+        out.push(`    ${g.source} has no footage from ${t(g.start)} to ${t(g.end)}: ${g.explained ? `explained (${reason})` : 'NOT explained'}.`);
       }
       if (s.closedBy === 'terminated') out.push(`    Ended by an interruption that never resumed; written statement ${s.statement ? 'confirmed by two officers' : 'MISSING'}.`);
     }
