@@ -127,7 +127,13 @@ export interface Config {
   /** `encryptionCert`: the agency encryption certificate (src/pki/encryption-cert.ts checks it at start). */
   agency: { caCert: string; encryptionCert: string };
   recording: RecordingConfig;
-  time: { source: 'ntp' | 'gps' | 'rtc' | 'host'; maxOffsetMs: number; stepThresholdMs: number };
+  time: {
+    source: 'ntp' | 'gps' | 'rtc' | 'host';
+    maxOffsetMs: number;
+    stepThresholdMs: number;
+    /** Only with source "host": synchronised by the installation's word when the OS cannot confirm it. */
+    assumeSynchronised: boolean;
+  };
   control: { socket: string };
   uplink?: UplinkConfig;
   gps?: GpsConfig;

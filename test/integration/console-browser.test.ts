@@ -42,7 +42,7 @@ describe('the console in a browser', () => {
   beforeAll(async () => {
     gw = makeGateway(ca.dir, {
       config: {
-        time: { source: 'host' },
+        time: { source: 'host', assumeSynchronised: true },
         console: { listen: '127.0.0.1:0' },
         // A broker nobody answers on: what is recorded stays in the queue, counting down.
         uplink: { broker: `mqtts://127.0.0.1:${await freePort()}` },

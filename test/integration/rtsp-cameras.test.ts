@@ -81,7 +81,7 @@ describe('IP cameras as they ship, through real RTSP servers', () => {
       ...Object.entries(cams).map(([id, c]) => ({ id, kind: 'camera', driver: 'rtsp', url: c.url, ...('transport' in c ? { transport: c.transport } : {}) })),
       ...Object.entries(mics).map(([id, simFilter]) => ({ id, kind: 'microphone', driver: 'sim', simFilter })),
     ];
-    const p = makeGateway(ca.dir, { config: { time: { source: 'host' }, recording: { segmentSeconds: 2, expectedSessionMinutes: 1, sources } } });
+    const p = makeGateway(ca.dir, { config: { time: { source: 'host', assumeSynchronised: true }, recording: { segmentSeconds: 2, expectedSessionMinutes: 1, sources } } });
     const gw = await startGateway(p.configPath, p.config.control.socket);
     let killedAt: number;
     let backAt: number;
@@ -244,7 +244,7 @@ describe('a covered lens and a frozen picture on copied video', () => {
     const gst = await startGstServer(await freePort(), media);
     servers.push(gst);
     const sources = Object.keys(SCENE_PROFILES).map((k) => ({ id: `cam-${k}`, kind: 'camera', driver: 'rtsp', url: gst.url(k) }));
-    const p = makeGateway(ca.dir, { config: { time: { source: 'host' }, recording: { segmentSeconds: 2, expectedSessionMinutes: 1, sources } } });
+    const p = makeGateway(ca.dir, { config: { time: { source: 'host', assumeSynchronised: true }, recording: { segmentSeconds: 2, expectedSessionMinutes: 1, sources } } });
     const gw = await startGateway(p.configPath, p.config.control.socket);
     try {
       await gw.call('session.start', { matter: 'site-inspection', caseRef: 'CAM-2', officers });
