@@ -22,6 +22,7 @@ import { GpsdClient, type GpsdStatus } from '../hal/gps/gpsd-client.js';
 import { fixTimeTolerance } from '../hal/gps/fix-time.js';
 import { HomeBaseWatcher } from '../hal/gps/home-base.js';
 import { SerialDevices } from './serial-devices.js';
+import { PowerWatch } from './power.js';
 import { OnvifCameras } from './onvif-cameras.js';
 import { ConsoleServer } from '../console/server.js';
 import { consoleDeps } from '../console/gateway-deps.js';
@@ -39,6 +40,10 @@ import type { HeldLock } from '../state/folder-lock.js';
 import { lockStateFolder } from './state-lock.js';
 import { startOrUndo } from '../util/lifecycle.js';
 import { VERSION } from '../version.js';
+import { loadAgencyRoster } from '../config/agency-files.js';
+import { OfficerAuth } from '../officers/auth.js';
+import { lastInstalledRoster, recordRoster } from '../officers/installed.js';
+import type { InstalledRoster } from '../officers/roster.js';
 
 export interface GatewayOptions {
   now?: () => number;
@@ -54,6 +59,7 @@ export interface GatewayOptions {
 export class Gateway {
   private lock: HeldLock | undefined;
   private core: EvidenceCore | undefined;
+  private auth: OfficerAuth | undefined;
   private recorder: Recorder | undefined;
   private control: ControlServer | undefined;
   private clock: ClockMonitor | undefined;
@@ -63,6 +69,7 @@ export class Gateway {
   private keeper: ClockKeeper | undefined;
   private home: HomeBaseWatcher | undefined;
   private serialDevices: SerialDevices | undefined;
+  private power: PowerWatch | undefined;
   private cameras: OnvifCameras | undefined;
   private console: ConsoleServer | undefined;
   private indicators: Indicators | undefined;
@@ -80,6 +87,11 @@ export class Gateway {
     return this.recorder;
   }
 
+  /** Officers' PIN confirmations, when a roster is (or was) installed: the console confirms officers through it. */
+  get officerAuthInterface(): OfficerAuth | undefined {
+    return this.auth;
+  }
+
   /** The upload queue, when an uplink is configured (status, the demo waiting for receipts). */
   get uplinkQueue(): UploadQueue | undefined {
     return this.uplink?.queue;
@@ -88,6 +100,21 @@ export class Gateway {
   get evidence(): EvidenceCore {
     if (!this.core) throw new Error('the gateway is not started');
     return this.core;
+  }
+
+  /**
+   * Officers' PIN confirmations: with a roster (recorded in the ledger when new), or without one when the ledger shows
+   * one was used before (then every confirmation is refused with the fix); none at all on a gateway never given one.
+   */
+  private officerAuth(core: EvidenceCore, roster: InstalledRoster | undefined): OfficerAuth | undefined {
+    const rosterInLedger = lastInstalledRoster(core.db) !== undefined;
+    if (roster) {
+      const e = recordRoster(core.ledger, core.db, roster);
+      if (e) this.log.info('recorded the officer roster in the ledger', { seq: e.seq, roster: roster.sha256, officers: roster.roster.officers.length });
+    } else if (rosterInLedger) {
+      this.log.error('this gateway used an officer roster before, but the config names none: officers cannot confirm, so sessions cannot start; set agency.roster and restart');
+    } else return undefined;
+    return new OfficerAuth({ roster, rosterInLedger, ledger: core.ledger, log: this.log.child('officers'), ...(this.opts.now ? { now: this.opts.now } : {}) });
   }
 
   /** Start every part in order; when one fails, stop what started (so nothing keeps the process alive) and rethrow. */
@@ -102,11 +129,15 @@ export class Gateway {
     const now = this.opts.now ?? timeline.now;
     // Before anything reads or writes the state folder: a second gateway on it would take over the first's session.
     this.lock = this.opts.lock ?? lockStateFolder(config.stateDir);
+    // The officer roster is checked before anything is written: a gateway refuses a roster the agency did not sign.
+    const roster = loadAgencyRoster(config.file, config.agency, new Date(now()));
     const core = await startEvidenceCore(config, log, () => new Date(now()));
     this.core = core;
     const unclean = kvGet(core.db, 'service.running') === '1';
     kvSet(core.db, 'service.running', '1');
     core.ledger.append(ENTRY.serviceStarted, { version: VERSION, previousStop: unclean ? 'unclean' : 'clean', config: config.file });
+    const auth = this.officerAuth(core, roster);
+    this.auth = auth;
 
     if (config.gps) {
       this.gps = new GpsdClient({ address: config.gps.gpsd, log: log.child('gps'), fixTimeToleranceMs: fixTimeTolerance(config.gps, config.time) });
@@ -121,6 +152,9 @@ export class Gateway {
     const serial = new SerialDevices(config, log.child('serial'));
     this.serialDevices = serial;
     serial.startDevices();
+    const power = new PowerWatch(config, log.child('ups'), (code, text) => serial.alert(code, text));
+    this.power = power;
+    power.start();
     // IP cameras' clocks, GOPs and overlays are set in the background: recording does not wait for ONVIF.
     const cameras = new OnvifCameras({ sources: config.recording.sources, deviceId: config.deviceId, segmentSeconds: config.recording.segmentSeconds, log: log.child('onvif'), now });
     this.cameras = cameras;
@@ -174,10 +208,11 @@ export class Gateway {
       storage,
       clock: this.clock,
       heldMs: () => this.keeper?.heldMs(),
-      ...(this.opts.battery ? { battery: this.opts.battery } : serial.ups ? { battery: serial.ups } : {}),
-      extraChecks: [...serial.checks(), ...cameras.checks()],
+      ...(this.opts.battery ? { battery: this.opts.battery } : power.ups ? { battery: power.ups } : {}),
+      extraChecks: [...power.checks(), ...serial.checks(), ...cameras.checks()],
       ...(this.opts.gps ? { gps: this.opts.gps } : this.gps ? { gps: this.gps } : {}),
       ...(config.recording.announcement && config.recording.speakerDevice ? { announcer: new AlsaAnnouncer(config.recording.speakerDevice) } : {}),
+      ...(auth ? { auth } : {}),
       uncleanStart: unclean,
       log: log.child('recorder'),
       now,
@@ -195,7 +230,8 @@ export class Gateway {
     }
     await this.recorder.start();
     const recorder = this.recorder;
-    serial.startPanel(recorder);
+    serial.startPanel(recorder, auth);
+    power.attach(recorder);
     this.keeper = new ClockKeeper({
       timeline,
       monitor: this.clock,
@@ -232,7 +268,7 @@ export class Gateway {
     } else {
       log.warn('no uplink configured: recordings stay on this gateway until one is (set "uplink" in the config)');
     }
-    this.control = new ControlServer(config.control.socket, this.recorder, log.child('control'), () => this.extraStatus());
+    this.control = new ControlServer(config.control.socket, this.recorder, log.child('control'), () => this.extraStatus(), auth);
     await this.control.start();
     if (config.console) {
       const uplink = this.uplink;
@@ -287,6 +323,7 @@ export class Gateway {
       ...(this.restartPending.length ? { config: { restartPending: this.restartPending } } : {}),
       ...(this.uplink ? { uplink: this.uplink.uploader.localStatus() } : {}),
       ...(this.serialDevices?.status() ?? {}),
+      ...(this.power?.status() ?? {}),
       ...(this.gps ? { gpsd: this.gps.status() } : {}),
       ...(this.cameras?.count ? { onvif: this.cameras.status() } : {}),
     };
@@ -310,6 +347,8 @@ export class Gateway {
     // Before the recorder: a clock step being recorded finishes first, and none starts while the session closes.
     await step('clock steps', () => this.keeper?.stop());
     await step('recorder', () => this.recorder?.stop());
+    // After the recorder: a UPS that waits for our logout waits until the session is closed and sealed.
+    await step('ups', () => this.power?.stop());
     await step('gpio', () => this.gpio?.close());
     await step('uplink', () => this.uplink?.stop());
     await step('clock', () => this.clock?.stop());

@@ -6,13 +6,15 @@ import { writeFileAtomicSync } from '../util/fsx.js';
 import { RecgwError, isENOENT } from '../util/errors.js';
 import { parse, positiveInt, required, readText } from './args.js';
 import type { Io } from './io.js';
+import { rosterCommand } from './roster.js';
 
 const USAGE = `recgw ca init --out DIR [--agency NAME]
        recgw ca sign --ca DIR --csr FILE --out FILE [--days N]
        recgw ca server-cert --ca DIR --name HOST [--name HOST ...] --cert FILE --key FILE
        recgw ca receiver-cert --ca DIR --name receiver:LABEL --cert FILE --key FILE
        recgw ca revoke --ca DIR --cert FILE [--reason keyCompromise|superseded|cessationOfOperation|affiliationChanged|unspecified] [--date ISO]
-       recgw ca crl --ca DIR`;
+       recgw ca crl --ca DIR
+       recgw ca roster --ca DIR --officers FILE --out FILE [--days N] [--from ISO] [--agency NAME]`;
 
 export async function caCommand(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
@@ -84,6 +86,8 @@ export async function caCommand(argv: string[], io: Io): Promise<number> {
       io.out(`CRL written to ${await issueCrl(required(values.ca, '--ca', u))}, valid ${CRL_DAYS} days.\n`);
       return 0;
     }
+    case 'roster':
+      return rosterCommand(rest, io);
     default:
       throw new RecgwError('usage', `unknown ca subcommand ${JSON.stringify(sub ?? '')}\nusage: ${USAGE}`);
   }

@@ -1,6 +1,7 @@
 /**
  * `recgw demo`: a complete simulated installation on this machine (src/demo/scenario.ts), with progress as it
- * goes and the verifier's report on the receiver's store at the end. Exit 0 when the verifier passes.
+ * goes and the verifier's report on the receiver's store at the end, times in the zone (Beijing time by default).
+ * Exit 0 when the verifier passes.
  */
 import { mkdtempSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -8,24 +9,27 @@ import { tmpdir } from 'node:os';
 import { runDemo } from '../demo/scenario.js';
 import { formatReport } from '../verify/human.js';
 import { createLogger } from '../util/log.js';
-import { parse, positiveInt } from './args.js';
+import { parse, positiveInt, zoneOption } from './args.js';
 import type { Io } from './io.js';
+import { DEFAULT_ZONE } from '../util/local-time.js';
 
-const USAGE = 'recgw demo [--seconds N] [--out DIR] [--broker URL]';
+const USAGE = 'recgw demo [--seconds N] [--out DIR] [--broker URL] [--zone Asia/Shanghai]';
 
 export async function demoCommand(argv: string[], io: Io): Promise<number> {
-  const { values } = parse(argv, { seconds: { type: 'string' }, out: { type: 'string' }, broker: { type: 'string' } }, USAGE);
+  const { values } = parse(argv, { seconds: { type: 'string' }, out: { type: 'string' }, broker: { type: 'string' }, zone: { type: 'string' } }, USAGE);
   const seconds = positiveInt(values.seconds, '--seconds', 20);
+  const zone = zoneOption(values.zone);
   const out = resolve(values.out ?? mkdtempSync(join(tmpdir(), 'recgw-demo-')));
   // The service's own log stays quiet unless something goes wrong; the demo speaks for itself.
   const log = createLogger('recgw', { level: process.env.RECGW_LOG_LEVEL === 'debug' ? 'debug' : 'warn' });
   io.out(`recgw demo: a simulated installation in ${out}, one session of at least ${seconds} s\n`);
-  const r = await runDemo({ out, seconds, ...(values.broker ? { broker: values.broker } : {}), log, say: (t) => io.out(t + '\n') });
-  io.out('\n' + formatReport(r.report) + '\n');
+  const r = await runDemo({ out, seconds, zone, ...(values.broker ? { broker: values.broker } : {}), log, say: (t) => io.out(t + '\n') });
+  io.out('\n' + formatReport(r.report, zone) + '\n');
+  const inZone = zone === DEFAULT_ZONE ? '' : ` --zone ${zone}`;
   io.out(
     `\nEverything is kept in ${out}. Check it again, and summarise it, with:\n` +
-      `  recgw verify ${r.storeDir} --ca ${join(r.caDir, 'ca.pem')} --agency-key ${join(r.caDir, 'agency-key.pem')}\n` +
-      `  recgw report ${r.storeDir} --ca ${join(r.caDir, 'ca.pem')}\n`,
+      `  recgw verify ${r.storeDir} --ca ${join(r.caDir, 'ca.pem')} --agency-key ${join(r.caDir, 'agency-key.pem')}${inZone}\n` +
+      `  recgw report ${r.storeDir} --ca ${join(r.caDir, 'ca.pem')}${inZone}\n`,
   );
   return r.report.ok ? 0 : 1;
 }

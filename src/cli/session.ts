@@ -11,13 +11,17 @@ import type { ClockState } from '../evidence/types.js';
 import { RecgwError } from '../util/errors.js';
 import { parse } from './args.js';
 import type { Io } from './io.js';
+import { readPins } from './pin-input.js';
+import type { Officer } from '../evidence/types.js';
 
 const USAGE = `recgw session start --matter <type> --case <ref> --officer "<name>:<执法证号>" [--officer ...] [--party ...] [--place ...] [--force]
        recgw session pause --reason <code> [--text ...]
        recgw session resume
-       recgw session stop
+       recgw session stop [--officer A --officer B]
        recgw session statement --text ... --officer A --officer B [--session ID]
-  (each also takes --config FILE or --socket PATH)`;
+  (each also takes --config FILE or --socket PATH)
+  With an officer roster installed, each --officer confirms with their PIN: asked at the terminal without echo, or
+  read from standard input, one line per officer in order. An early stop (an interruption still open) needs two.`;
 
 function socketPath(values: { config?: string | undefined; socket?: string | undefined }): string {
   if (values.socket) return values.socket;
@@ -41,6 +45,15 @@ function describeSession(s: SessionSummary): string {
 
 const common = { config: { type: 'string' }, socket: { type: 'string' }, json: { type: 'boolean' } } as const;
 
+/** The officers as the request carries them: with each one's PIN when the gateway's officers confirm with PINs. */
+async function withPins(socket: string, officers: Officer[]): Promise<(Officer & { pin?: string })[]> {
+  if (officers.length === 0) return officers;
+  const st = await call<RecorderStatus>(socket, 'status');
+  if (!st.officers?.required) return officers;
+  const pins = await readPins(officers);
+  return officers.map((o, i) => ({ ...o, pin: pins[i]! }));
+}
+
 export async function sessionCommand(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
   const out = (json: boolean | undefined, value: unknown, text: string): number => {
@@ -57,10 +70,11 @@ export async function sessionCommand(argv: string[], io: Io): Promise<number> {
       if (!values.matter) throw new RecgwError('usage', `--matter is required\nusage: ${USAGE}`);
       const officers = (values.officer ?? []).map(parseOfficer);
       if (officers.length === 0) throw new RecgwError('usage', `at least one --officer "name:执法证号" is required\nusage: ${USAGE}`);
-      const r = await call<{ session: SessionSummary; forced: CheckResult[] }>(socketPath(values), 'session.start', {
+      const socket = socketPath(values);
+      const r = await call<{ session: SessionSummary; forced: CheckResult[] }>(socket, 'session.start', {
         matter: values.matter,
         caseRef: values.case ?? '',
-        officers,
+        officers: await withPins(socket, officers),
         ...(values.party ? { party: values.party } : {}),
         ...(values.place ? { place: values.place } : {}),
         force: values.force === true,
@@ -80,15 +94,18 @@ export async function sessionCommand(argv: string[], io: Io): Promise<number> {
       return out(values.json, s, `recording resumed: 请口述中断原因 (state the reason for the interruption aloud now)\n${describeSession(s)}`);
     }
     case 'stop': {
-      const { values } = parse(rest, common, USAGE);
-      const s = await call<SessionSummary>(socketPath(values), 'session.stop');
+      const { values } = parse(rest, { ...common, officer: { type: 'string', multiple: true } }, USAGE);
+      const socket = socketPath(values);
+      const officers = (values.officer ?? []).map(parseOfficer);
+      const s = await call<SessionSummary>(socket, 'session.stop', officers.length > 0 ? { officers: await withPins(socket, officers) } : {});
       return out(values.json, s, `recording stopped\n${describeSession(s)}`);
     }
     case 'statement': {
       const { values } = parse(rest, { ...common, text: { type: 'string' }, officer: { type: 'string', multiple: true }, session: { type: 'string' } }, USAGE);
-      const s = await call<SessionSummary>(socketPath(values), 'session.statement', {
+      const socket = socketPath(values);
+      const s = await call<SessionSummary>(socket, 'session.statement', {
         text: values.text ?? '',
-        officers: (values.officer ?? []).map(parseOfficer),
+        officers: await withPins(socket, (values.officer ?? []).map(parseOfficer)),
         ...(values.session ? { sessionId: values.session } : {}),
       });
       return out(values.json, s, `statement recorded\n${describeSession(s)}`);
@@ -113,12 +130,19 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
   lines.push(`  storage: ${Math.round(st.storage.freeBytes / 1e6)} MB free, ${Math.round(st.storage.usedBytes / 1e6)} MB used${st.storage.quotaBytes ? ` of ${Math.round(st.storage.quotaBytes / 1e6)} MB quota` : ''}${st.storage.full ? ' - FULL' : ''}`);
   lines.push(`  clock: ${describeClock(st.clock)}`);
   lines.push(`  sealing queue: ${st.sealing.pending}`);
+  lines.push(`  officers: ${describeOfficers(st.officers)}`);
   if (st.gpsd) lines.push(...describeGps(st.gpsd));
   if (st.uplink) lines.push(describeUplink(st.uplink));
   if (st.config?.restartPending.length) lines.push(`  config changed; a restart of the service applies: ${st.config.restartPending.join(', ')}`);
   for (const l of st.lackingStatement) lines.push(`  session ${l.sessionId} (case ${l.caseRef}) lacks its written statement`);
   io.out(lines.join('\n') + '\n');
   return 0;
+}
+
+function describeOfficers(o: RecorderStatus['officers'] | undefined): string {
+  if (!o?.required) return 'no roster: officers do not confirm with PINs';
+  if (!o.roster) return 'NO ROSTER, though this gateway used one before: sessions cannot start until agency.roster names the current one';
+  return `confirm with PINs against the roster of ${o.roster.officers} officer(s) from ${o.roster.agency}, valid until ${o.roster.notAfter} (roster ${o.roster.sha256.slice(0, 16)})`;
 }
 
 function describeGps(g: GpsdStatus): string[] {

@@ -8,21 +8,29 @@ import { splitPemBundle } from '../pki/certs.js';
 import { checkEncryptionCert, issuesText, issuesTextZh, type EncryptionCert } from '../pki/encryption-cert.js';
 import { RecgwError } from '../util/errors.js';
 import type { ConfigProblem } from './problems.js';
-import { CA, ENC, readConfigFile } from './files.js';
+import { CA, ENC, ROSTER, readConfigFile } from './files.js';
+import { checkRosterFile, rosterIssuesText, rosterIssuesTextZh, type InstalledRoster } from '../officers/roster.js';
 
 export interface AgencyPaths {
   caCert: string;
   encryptionCert: string;
+  roster?: string;
+}
+
+/** The CA certificates of `agency.caCert`, or the problem with the file. */
+function caPemsOf(agency: AgencyPaths): { ok: true; pems: string[] } | { ok: false; problems: ConfigProblem[] } {
+  const ca = readConfigFile('agency.caCert', agency.caCert, CA);
+  if (!ca.ok) return { ok: false, problems: [ca.problem] };
+  const pems = splitPemBundle(ca.text);
+  if (pems.length > 0) return { ok: true, pems };
+  return { ok: false, problems: [{ key: 'agency.caCert', message: `${agency.caCert} holds no PEM certificate: give ${CA.en}`, zh: `${agency.caCert} 中没有 PEM 证书：请提供${CA.zh}` }] };
 }
 
 /** The encryption certificate, or the problems (keyed as the config names them) that keep the gateway from using it. */
 export function agencyEncryptionCert(agency: AgencyPaths, at: Date): { ok: true; cert: EncryptionCert } | { ok: false; problems: ConfigProblem[] } {
-  const ca = readConfigFile('agency.caCert', agency.caCert, CA);
-  if (!ca.ok) return { ok: false, problems: [ca.problem] };
-  const caPems = splitPemBundle(ca.text);
-  if (caPems.length === 0) {
-    return { ok: false, problems: [{ key: 'agency.caCert', message: `${agency.caCert} holds no PEM certificate: give ${CA.en}`, zh: `${agency.caCert} 中没有 PEM 证书：请提供${CA.zh}` }] };
-  }
+  const ca = caPemsOf(agency);
+  if (!ca.ok) return ca;
+  const caPems = ca.pems;
   const enc = readConfigFile('agency.encryptionCert', agency.encryptionCert, ENC);
   if (!enc.ok) return { ok: false, problems: [enc.problem] };
   const c = checkEncryptionCert(enc.text, caPems, at);
@@ -31,10 +39,37 @@ export function agencyEncryptionCert(agency: AgencyPaths, at: Date): { ok: true;
   return { ok: false, problems: [{ key: 'agency.encryptionCert', message: `${file} is refused: ${issuesText(c.issues)}`, zh: `拒绝使用 ${file}：${issuesTextZh(c.issues)}` }] };
 }
 
+/**
+ * The officer roster the config names (none: undefined), checked as the gateway takes it: signed by the agency's
+ * roster certificate under `agency.caCert`, valid at `at`, a PIN hash for every officer (src/officers/roster.ts).
+ */
+export function agencyRoster(agency: AgencyPaths, at: Date): { ok: true; roster: InstalledRoster | undefined } | { ok: false; problems: ConfigProblem[] } {
+  if (!agency.roster) return { ok: true, roster: undefined };
+  const ca = caPemsOf(agency);
+  if (!ca.ok) return ca;
+  const f = readConfigFile('agency.roster', agency.roster, ROSTER);
+  if (!f.ok) return { ok: false, problems: [f.problem] };
+  const c = checkRosterFile(f.text, ca.pems, at);
+  if (c.ok) return { ok: true, roster: c.installed };
+  const file = agency.roster;
+  return { ok: false, problems: [{ key: 'agency.roster', message: `${file} is refused: ${rosterIssuesText(c.issues)}`, zh: `拒绝使用 ${file}：${rosterIssuesTextZh(c.issues)}` }] };
+}
+
 export const agencyFileProblems = (agency: AgencyPaths, at: Date): ConfigProblem[] => {
-  const r = agencyEncryptionCert(agency, at);
-  return r.ok ? [] : r.problems;
+  const enc = agencyEncryptionCert(agency, at);
+  const roster = agencyRoster(agency, at);
+  const problems = enc.ok ? [] : [...enc.problems];
+  // Both read agency.caCert: its problem is said once.
+  for (const p of roster.ok ? [] : roster.problems) if (!problems.some((q) => q.message === p.message)) problems.push(p);
+  return problems;
 };
+
+/** The roster the gateway confirms officers with (none configured: undefined); a config error (exit 2) naming the fix otherwise. */
+export function loadAgencyRoster(configFile: string, agency: AgencyPaths, at: Date): InstalledRoster | undefined {
+  const r = agencyRoster(agency, at);
+  if (r.ok) return r.roster;
+  throw new RecgwError('config', `config file ${configFile}: ${r.problems.map((p) => `${p.key}: ${p.message}`).join('; ')}`);
+}
 
 /** The encryption certificate the gateway wraps data keys for; a config error (exit 2) naming the fix otherwise. */
 export function loadAgencyEncryptionCert(configFile: string, agency: AgencyPaths, at: Date): EncryptionCert {
@@ -49,9 +84,10 @@ export function loadAgencyEncryptionCert(configFile: string, agency: AgencyPaths
  * schema reports that).
  */
 export function editedAgencyFileProblems(value: unknown, configFile: string, at: Date): ConfigProblem[] {
-  const agency = (value as { agency?: { caCert?: unknown; encryptionCert?: unknown } } | null)?.agency;
+  const agency = (value as { agency?: { caCert?: unknown; encryptionCert?: unknown; roster?: unknown } } | null)?.agency;
   if (typeof agency?.caCert !== 'string' || typeof agency.encryptionCert !== 'string' || !agency.caCert || !agency.encryptionCert) return [];
   const base = dirname(resolve(configFile));
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
-  return agencyFileProblems({ caCert: abs(agency.caCert), encryptionCert: abs(agency.encryptionCert) }, at);
+  const roster = typeof agency.roster === 'string' && agency.roster ? { roster: abs(agency.roster) } : {};
+  return agencyFileProblems({ caCert: abs(agency.caCert), encryptionCert: abs(agency.encryptionCert), ...roster }, at);
 }

@@ -41,7 +41,7 @@ export function flatten(v: unknown, base = '', out = new Map<string, unknown>())
 }
 
 /** Key path segments of `recording.sources[0].fps`: ['recording', 'sources', 0, 'fps']. */
-function segments(key: string): (string | number)[] {
+export function segments(key: string): (string | number)[] {
   const out: (string | number)[] = [];
   for (const m of key.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) out.push(m[2] !== undefined ? Number(m[2]) : m[1]!);
   return out;

@@ -16,8 +16,11 @@ export interface FileRole {
   zh: string;
 }
 
-/** Certificates and keys are a few KiB; anything far larger is not one (and /dev/zero must not be read to the end). */
-const MAX_BYTES = 1 << 20;
+/**
+ * Certificates and keys are a few KiB, a roster of 2000 officers about 1 MiB; anything far larger is none of them (and
+ * /dev/zero must not be read to the end).
+ */
+const MAX_BYTES = 4 << 20;
 
 /** A certificate or key file a config names at `key`, or the problem with it (missing, unreadable, not a file). */
 export function readConfigFile(key: string, path: string, what: FileRole): ConfigFileRead {
@@ -39,4 +42,5 @@ export function readConfigFile(key: string, path: string, what: FileRole): Confi
 }
 
 export const CA = { en: 'the agency CA certificate (ca.pem)', zh: '执法机构 CA 证书（ca.pem）' };
+export const ROSTER = { en: "the agency's signed officer roster (recgw ca roster)", zh: '执法机构签署的执法人员名单（recgw ca roster）' };
 export const ENC = { en: "the agency's encryption certificate (agency-enc.pem)", zh: '执法机构的加密证书（agency-enc.pem）' };

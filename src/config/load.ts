@@ -9,6 +9,7 @@ import { configSchema } from './schema.js';
 import type { Config } from './types.js';
 import { RecgwError, isENOENT } from '../util/errors.js';
 import { problemsOf, type ConfigProblem } from './problems.js';
+import { isKnownZone } from '../util/local-time.js';
 
 export { keyPath, problemsOf, type ConfigProblem } from './problems.js';
 
@@ -18,6 +19,8 @@ function compile(): ReturnType<Ajv['compile']> {
   if (!validator) {
     const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
     ajv.addKeyword({ keyword: 'x-restart', schemaType: 'boolean' });
+    // Zones as this Node's Intl knows them (its ICU data is what formats the times people read).
+    ajv.addFormat('time-zone', { type: 'string', validate: isKnownZone });
     validator = ajv.compile(configSchema);
   }
   return validator;
@@ -54,9 +57,31 @@ export function validateConfig(obj: unknown): ConfigProblem[] {
         problems.push({ key: `recording.sources[${i}].transport`, message: 'only an rtsp source has a transport; remove it', zh: '只有 rtsp 信号源可设置 transport；请删除此项' });
       }
     });
+    problems.push(...powerProblems(obj as Omit<Config, 'file'>));
     return problems;
   }
   return problemsOf(v.errors);
+}
+
+/** The UPS: one of serial.ups and power.nut, a login with both user and password, limits below the start minimum. */
+function powerProblems(c: Omit<Config, 'file'>): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  const nut = c.power?.nut;
+  if (nut && c.serial?.ups) {
+    out.push({ key: 'power.nut', message: 'a gateway watches one UPS: remove serial.ups or power.nut', zh: '网关只监测一台 UPS：请删除 serial.ups 或 power.nut 之一' });
+  }
+  if (nut && (nut.user === undefined) !== (nut.password === undefined)) {
+    const missing = nut.user === undefined ? 'user' : 'password';
+    out.push({ key: `power.nut.${missing}`, message: 'a login to upsd needs both user and password: set both, or remove both to read the UPS without logging in', zh: '登录 upsd 需要同时设置 user 和 password：请两者都设置，或都删除（不登录也可读取 UPS）' });
+  }
+  if ((nut || c.serial?.ups) && c.power && c.power.lowBatteryPercent >= c.recording.minBatteryPercent) {
+    out.push({
+      key: 'power.lowBatteryPercent',
+      message: `must be below recording.minBatteryPercent (${c.recording.minBatteryPercent}): a session that pre-flight lets start must not be interrupted at once`,
+      zh: `必须低于 recording.minBatteryPercent（${c.recording.minBatteryPercent}）：录制前检查允许开始的会话不应立即中断`,
+    });
+  }
+  return out;
 }
 
 /** Read a JSON config file, or fail with exit status 2 naming the file and what is wrong. */
@@ -98,7 +123,7 @@ export function parseConfigText(text: string, file: string): Config {
     ...c,
     file: resolve(file),
     stateDir: abs(c.stateDir),
-    agency: { caCert: abs(c.agency.caCert), encryptionCert: abs(c.agency.encryptionCert) },
+    agency: { caCert: abs(c.agency.caCert), encryptionCert: abs(c.agency.encryptionCert), ...(c.agency.roster ? { roster: abs(c.agency.roster) } : {}) },
     recording: { ...c.recording, ...(c.recording.announcement ? { announcement: abs(c.recording.announcement) } : {}) },
     control: { socket: c.control.socket ? abs(c.control.socket) : resolve(abs(c.stateDir), 'control.sock') },
   };

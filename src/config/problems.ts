@@ -71,6 +71,11 @@ export function describeError(e: ErrorObject): ConfigProblem {
       return { key: base, message: fallback, zh: `至少需要 ${String(p.limit)} 项` };
     case 'maxItems':
       return { key: base, message: fallback, zh: `最多 ${String(p.limit)} 项` };
+    case 'format':
+      if (p.format === 'time-zone') {
+        return { key: base, message: 'is not a time zone: give an IANA name such as Asia/Shanghai (Beijing time)', zh: '不是有效的时区：请填写 IANA 时区名，例如 Asia/Shanghai（北京时间）' };
+      }
+      return { key: base, message: fallback, zh: `格式不正确（须为 ${String(p.format)}）` };
     case 'pattern':
       return { key: base, message: fallback, zh: `格式不正确（须符合 ${String(p.pattern)}）` };
     default:

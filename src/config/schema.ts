@@ -124,6 +124,11 @@ export const configSchema = {
           'x-restart': true,
           description: "the agency's encryption certificate (agency-enc.pem): exactly one PEM certificate the agency CA issued for the role recgw-encryption",
         },
+        roster: {
+          ...path,
+          'x-restart': true,
+          description: "the agency's signed officer roster (recgw ca roster): with it, officers confirm starts, early stops and statements with their PINs",
+        },
       },
     },
     time: {
@@ -145,6 +150,12 @@ export const configSchema = {
         },
         maxOffsetMs: { type: 'integer', minimum: 1, maximum: 60000, default: 500, description: 'a larger estimated offset counts as not synchronised' },
         stepThresholdMs: { type: 'integer', minimum: 100, maximum: 3600000, default: 1000, description: 'a wall-clock jump larger than this is a clock step (ledger entry; during a session a clock-jump interruption)' },
+        zone: {
+          type: 'string',
+          format: 'time-zone',
+          default: 'Asia/Shanghai',
+          description: "the installation's time zone (IANA name): every time people read (console, panel, the demo) is shown in it with the zone named; the ledger, manifests and JSON stay UTC",
+        },
       },
       default: {},
     },
@@ -227,7 +238,7 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       'x-restart': true,
-      description: 'serial devices: the room control panel, PTZ cameras (VISCA), a UPS or battery monitor',
+      description: 'serial devices: the room control panel, PTZ cameras (VISCA), a UPS or battery monitor (or power.nut)',
       properties: {
         panel: { $ref: '#/$defs/serialPort' },
         ups: { $ref: '#/$defs/serialPort' },
@@ -248,6 +259,48 @@ export const configSchema = {
           },
         },
       },
+    },
+    power: {
+      type: 'object',
+      additionalProperties: false,
+      'x-restart': true,
+      description:
+        'the UPS (serial.ups, or power.nut): when the power is about to go, recording stops with a low-battery interruption and what was recorded is sealed (docs/operations.md §16)',
+      properties: {
+        lowBatteryPercent: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 99,
+          default: 10,
+          description: 'on battery at or below this charge recording stops (besides the UPS\'s own LB); below recording.minBatteryPercent',
+        },
+        lowRuntimeSeconds: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 3600,
+          default: 120,
+          description: "on battery with the UPS's runtime estimate at or below this, likewise (NUT's own battery.runtime.low is usually 120)",
+        },
+        nut: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['name'],
+          description: 'a UPS served by Network UPS Tools (upsd, its network protocol); instead of serial.ups',
+          properties: {
+            host: { type: 'string', pattern: '^[A-Za-z0-9.:_-]{1,253}$', default: '127.0.0.1', description: 'where upsd listens' },
+            port: { type: 'integer', minimum: 1, maximum: 65535, default: 3493 },
+            name: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$', description: "the UPS's name in upsd (upsc -l HOST lists them)" },
+            user: {
+              type: 'string',
+              pattern: '^[^\\s"\\\\]{1,64}$',
+              description: 'a user of upsd.users with "upsmon secondary": the gateway logs in, so that a forced shutdown waits for it (needs password)',
+            },
+            password: { type: 'string', minLength: 1, maxLength: 128 },
+            pollSeconds: { type: 'number', minimum: 0.5, maximum: 30, default: 2, description: 'how often the gateway asks upsd' },
+          },
+        },
+      },
+      default: {},
     },
     uplink: {
       type: 'object',

@@ -106,6 +106,13 @@ export interface GpsConfig {
   homeBase?: { lat: number; lon: number; radiusM: number };
 }
 
+/** The UPS's limits and, for a UPS that Network UPS Tools serves, upsd (src/app/power.ts). Mirrors schema.ts `power`. */
+export interface PowerConfig {
+  lowBatteryPercent: number;
+  lowRuntimeSeconds: number;
+  nut?: { host: string; port: number; name: string; user?: string; password?: string; pollSeconds: number };
+}
+
 /** The local web console (src/console, docs/console.md). */
 export interface ConsoleConfig {
   /** host:port, e.g. 0.0.0.0:8443 or [::]:8443. */
@@ -124,21 +131,28 @@ export interface Config {
   installation: Installation;
   place?: string;
   stateDir: string;
-  /** `encryptionCert`: the agency encryption certificate (src/pki/encryption-cert.ts checks it at start). */
-  agency: { caCert: string; encryptionCert: string };
+  /**
+   * `encryptionCert`: the agency encryption certificate (src/pki/encryption-cert.ts checks it at start); `roster`: the
+   * officer roster (src/officers/roster.ts), when officers confirm with their PINs.
+   */
+  agency: { caCert: string; encryptionCert: string; roster?: string };
   recording: RecordingConfig;
+  /** `zone`: the IANA zone people read times in (src/util/local-time.ts); everything machines read stays UTC. */
   time: {
     source: 'ntp' | 'gps' | 'rtc' | 'host';
     maxOffsetMs: number;
     stepThresholdMs: number;
     /** Only with source "host": synchronised by the installation's word when the OS cannot confirm it. */
     assumeSynchronised: boolean;
+    zone: string;
   };
   control: { socket: string };
   uplink?: UplinkConfig;
   gps?: GpsConfig;
   gpio?: GpioConfig;
   serial?: { panel?: SerialPortConfig; ups?: SerialPortConfig; ptz?: PtzConfig[] };
+  /** Filled from the schema defaults when loaded; absent in hand-built configs (the built-in defaults apply). */
+  power?: PowerConfig;
   /** Absent: no console is served. */
   console?: ConsoleConfig;
 }

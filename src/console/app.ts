@@ -2,7 +2,7 @@
 import type { ConsoleDeps } from './deps.js';
 import type { AccountStore } from './accounts.js';
 import type { ConsoleSessions } from './sessions.js';
-import type { LoginThrottle } from './throttle.js';
+import type { LoginThrottle } from '../util/throttle.js';
 import type { Audit } from './audit.js';
 import type { Html } from './html.js';
 import type { Reply } from './http.js';

@@ -1,9 +1,11 @@
 /**
  * The console's stylesheet and script, built in: the server reads no file to answer a request, so no route can
- * be turned into a way to fetch something from disk. The script only formats countdowns, refreshes the upload
- * queue from /api/queue (building rows with textContent, never markup) and reads a chosen certificate file into
- * the form's text field.
+ * be turned into a way to fetch something from disk. The script only keeps deadlines counting down (with the
+ * server's own deadline-text functions, sent as source), refreshes the upload queue from /api/queue (building rows
+ * with textContent, never markup) and reads a chosen certificate file into the form's text field.
  */
+import { deadlineText, dueText } from './deadline-text.js';
+
 export const CSS = `
 *{box-sizing:border-box}
 body{margin:0;font:15px/1.5 system-ui,"WenQuanYi Micro Hei","Noto Sans CJK SC","Microsoft YaHei",sans-serif;color:#1c2430;background:#f3f5f8}
@@ -20,16 +22,21 @@ table{border-collapse:collapse;background:#fff;width:100%;margin-bottom:1rem}
 th,td{border:1px solid #d5dbe3;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{background:#e8edf3;font-weight:600}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
-td.nowrap{white-space:nowrap;word-break:normal}
+td,th{overflow-wrap:break-word}
+dd,p,li,.msg,td.long,td.problem{overflow-wrap:anywhere}
+td.num,td.nowrap{white-space:nowrap;word-break:normal;overflow-wrap:normal}
+pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#fff;border:1px solid #d5dbe3;padding:.5rem;font:13px/1.4 ui-monospace,monospace}
 tr.bad td{background:#fdecec}
 tr.warn td{background:#fff6e0}
 .ok{color:#13722d;font-weight:600}.bad{color:#b3261e;font-weight:600}.warn{color:#8a5a00;font-weight:600}
 .msg{padding:.6rem .8rem;border-radius:4px;margin:.5rem 0 1rem;background:#fff;border-left:4px solid #183153}
 .msg.error{border-color:#b3261e;background:#fdecec}.msg.success{border-color:#13722d;background:#eaf6ec}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(260px,1fr));gap:1rem}
-.card{background:#fff;border:1px solid #d5dbe3;border-radius:4px;padding:.75rem 1rem}
+.card{background:#fff;border:1px solid #d5dbe3;border-radius:4px;padding:.75rem 1rem;min-width:0}
+.card.wide{grid-column:1/-1}
 .card h2{margin-top:0}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.15rem .75rem;margin:0}dt{color:#51606f}dd{margin:0}
+dl{display:grid;grid-template-columns:fit-content(40%) minmax(0,1fr);gap:.15rem .75rem;margin:0}dt{color:#51606f}dd{margin:0;min-width:0}
+small.sub{display:block;color:#51606f}
 textarea{width:100%;font:13px/1.4 ui-monospace,monospace;padding:.5rem}
 input[type=text],input[type=password],select{padding:.35rem;font:inherit;min-width:16rem}
 button{font:inherit;padding:.35rem .9rem;border:1px solid #183153;background:#183153;color:#fff;border-radius:3px;cursor:pointer}
@@ -40,22 +47,21 @@ label{display:block;margin:.5rem 0 .2rem}
 code,.mono{font-family:ui-monospace,monospace;font-size:13px;word-break:break-all}
 img.still{max-width:100%;border:1px solid #999;background:#000}
 nav.pages{margin:.5rem 0}
+footer{margin-top:1.5rem;color:#51606f;font-size:13px}
 `;
 
 export const JS = `'use strict';
 (function () {
-  function two(n) { return (n < 10 ? '0' : '') + n; }
-  function span(ms) {
-    var s = Math.floor(Math.abs(ms) / 1000), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
-    return h + ':' + two(m) + ':' + two(s % 60);
-  }
-  var overdue = document.body.getAttribute('data-overdue') || 'overdue';
+  ${dueText.toString()}
+  ${deadlineText.toString()}
+  var words = JSON.parse(document.body.getAttribute('data-deadline-words') || 'null');
   function tick() {
+    if (!words) return;
     var now = Date.now();
     document.querySelectorAll('[data-deadline]').forEach(function (el) {
-      var left = Number(el.getAttribute('data-deadline')) - now;
-      el.textContent = left >= 0 ? span(left) : overdue + ' ' + span(left);
-      el.className = left >= 0 ? (left < 3600000 ? 'warn' : '') : 'bad';
+      var d = deadlineText(Number(el.getAttribute('data-deadline')), now, words);
+      el.textContent = d.text;
+      el.className = 'deadline ' + d.level;
     });
   }
   tick();
@@ -95,9 +101,9 @@ export const JS = `'use strict';
             var tr = document.createElement('tr');
             var a = document.createElement('td'); a.textContent = it.name; a.className = 'mono';
             var b = document.createElement('td'); b.textContent = String(it.size); b.className = 'num';
-            var c = document.createElement('td'); c.textContent = new Date(it.deadlineMs).toISOString();
-            var d = document.createElement('td'); d.setAttribute('data-deadline', String(it.deadlineMs));
-            tr.appendChild(a); tr.appendChild(b); tr.appendChild(c); tr.appendChild(d);
+            var c = document.createElement('td'); var d = document.createElement('span'); d.setAttribute('data-deadline', String(it.deadlineMs));
+            c.appendChild(d);
+            tr.appendChild(a); tr.appendChild(b); tr.appendChild(c);
             rows.appendChild(tr);
           });
           body.replaceChildren(rows);

@@ -40,7 +40,8 @@ export interface EventRow {
   seq: number;
   time: string;
   type: string;
-  summary: string;
+  /** The entry's body without certificates, keys, signatures and file locations; long strings shortened. */
+  body: Record<string, unknown>;
 }
 
 export interface LedgerAccess {
@@ -130,6 +131,8 @@ export interface ConfigFileAccess {
 
 export interface ConsoleDeps {
   deviceId: string;
+  /** The installation's time zone (config time.zone, an IANA name): pages show times in it, the API in UTC. */
+  zone: string;
   stateDir: string;
   /** The device identity files and the agency CA (for serving TLS with the device certificate). */
   identity: { key: string; cert: string };

@@ -74,6 +74,7 @@ export function consoleDeps(p: GatewayParts): ConsoleDeps {
   const paths = identityPaths(config.stateDir);
   return {
     deviceId: config.deviceId,
+    zone: config.time.zone,
     stateDir: config.stateDir,
     identity: { key: paths.key, cert: paths.cert },
     settings: p.settings,

@@ -3,6 +3,7 @@ import { h, type Html } from './html.js';
 import type { Reply } from './http.js';
 import type { Ctx } from './router.js';
 import type { Key } from './i18n.js';
+import { deadlineWords, when } from './times.js';
 
 const NAV: { path: string; key: Key; admin?: boolean }[] = [
   { path: '/', key: 'nav.overview' },
@@ -25,7 +26,8 @@ export interface PageOptions {
   pollSeconds?: number;
 }
 
-export function page(ctx: Ctx, deviceId: string, title: string, body: Html, o: PageOptions = {}): Reply {
+/** `now`: when the page is made (its footer says so, in the installation's zone). */
+export function page(ctx: Ctx, deviceId: string, now: number, title: string, body: Html, o: PageOptions = {}): Reply {
   const { t } = ctx;
   const other = ctx.lang === 'en' ? { code: 'zh-CN', label: '中文' } : { code: 'en', label: 'English' };
   // The page a path belongs to: /config/preview is the config page (for the menu and the language link).
@@ -43,8 +45,9 @@ export function page(ctx: Ctx, deviceId: string, title: string, body: Html, o: P
   const msg = o.message ? h`<div class="msg ${o.message.kind}" role="${o.message.kind === 'error' ? 'alert' : 'status'}">${o.message.text}</div>` : '';
   const html = h`<html lang="${ctx.lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${title} · recgw ${deviceId}</title><link rel="stylesheet" href="/assets/console.css"></head>
-<body data-overdue="${t('queue.overdue')}"><header><span class="brand">recgw · ${deviceId}</span>${nav}
+<body data-deadline-words="${JSON.stringify(deadlineWords(ctx))}"><header><span class="brand">recgw · ${deviceId}</span>${nav}
 <span class="right"><a href="${here}?lang=${other.code}" lang="${other.code}">${other.label}</a>${user}</span></header>
-<main${o.pollSeconds ? h` data-poll="${o.pollSeconds}"` : ''}><h1>${title}</h1>${msg}${body}</main><script src="/assets/console.js"></script></body></html>`;
+<main${o.pollSeconds ? h` data-poll="${o.pollSeconds}"` : ''}><h1>${title}</h1>${msg}${body}
+<footer id="page-time">${t('page.made', { time: when(ctx, now) })}</footer></main><script src="/assets/console.js"></script></body></html>`;
   return { kind: 'html', status: o.status ?? 200, body: html };
 }

@@ -1,14 +1,14 @@
 /**
- * The ledger's event list for the console: newest first, a page at a time, each entry as one line of text. A
- * segment manifest shows which source and time span it describes, never where the file is; certificates, wrapped
- * keys and signatures are left out. Nothing here can read a segment.
+ * The ledger's event list for the console: newest first, a page at a time, each entry's body without what does not
+ * belong in an event list (event-sentences.ts makes the page's sentence of it). A segment manifest shows which
+ * source and time span it describes, never where the file is; certificates, wrapped keys and signatures are left
+ * out. Nothing here can read a segment.
  */
 import type { Db } from '../state/db.js';
 import type { Ledger } from '../evidence/ledger.js';
-import { ENTRY } from '../evidence/types.js';
 import type { EventRow, LedgerAccess } from './deps.js';
+import { ENTRY } from '../evidence/types.js';
 
-const MAX_SUMMARY = 400;
 /** Members that are long, binary-ish or locate files: not for an event list. */
 const HIDDEN = new Set(['cert', 'sig', 'wrappedKey', 'enc', 'file', 'plain', 'stored', 'iv', 'prev']);
 
@@ -22,15 +22,6 @@ function scrub(v: unknown, depth = 0): unknown {
   }
   if (typeof v === 'string' && v.length > 120) return v.slice(0, 119) + '…';
   return v;
-}
-
-export function summarise(type: string, body: Record<string, unknown>): string {
-  if (type === ENTRY.segmentSealed) {
-    const src = body.source as { id?: string } | undefined;
-    return `${src?.id ?? '?'} #${String(body.seq)} ${String(body.start)} – ${String(body.end)} (${String(body.caseRef ?? '')})`;
-  }
-  const s = JSON.stringify(scrub(body));
-  return s.length > MAX_SUMMARY ? s.slice(0, MAX_SUMMARY - 1) + '…' : s;
 }
 
 export function ledgerAccess(db: Db, ledger: Ledger): LedgerAccess {
@@ -54,7 +45,7 @@ export function ledgerAccess(db: Db, ledger: Ledger): LedgerAccess {
         } catch {
           /* a stored line is always JSON; an unreadable one still lists */
         }
-        return { seq: r.seq, time: r.time, type: r.type, summary: summarise(r.type, body) };
+        return { seq: r.seq, time: r.time, type: r.type, body: scrub(body) as Record<string, unknown> };
       });
     },
   };

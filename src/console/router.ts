@@ -23,6 +23,8 @@ export interface Ctx {
   ip: string;
   lang: Lang;
   t: Translate;
+  /** The installation's time zone (time.zone): every time on a page is shown in it (src/console/times.ts). */
+  zone: string;
   /** The logged-in account (routes with access user/admin always have one). */
   user: User | undefined;
   /** The id of that login (to end it, or every other login of the account). */

@@ -13,7 +13,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { ConsoleDeps } from './deps.js';
 import { AccountStore } from './accounts.js';
 import { ConsoleSessions, PRE_COOKIE, SESSION_COOKIE } from './sessions.js';
-import { LoginThrottle } from './throttle.js';
+import { LoginThrottle } from '../util/throttle.js';
 import { Audit } from './audit.js';
 import { Router, type Ctx, type Route } from './router.js';
 import { HttpError, cookie, parseCookies, parseFields, readBody, send, type Reply } from './http.js';
@@ -86,7 +86,7 @@ export class ConsoleServer {
       throttle: new LoginThrottle({ freeFailures: 3, baseMs: 1000, maxMs: 15 * 60_000, ...d.throttle, now }),
       audit: new Audit(d.ledger),
       now,
-      page: (ctx, title, body, o) => page(ctx, d.deviceId, title, body, o),
+      page: (ctx, title, body, o) => page(ctx, d.deviceId, now(), title, body, o),
       setup,
       tls: {
         fingerprint256: () => this.tls!.fingerprint256,
@@ -180,6 +180,7 @@ export class ConsoleServer {
         ip: peer(req),
         lang,
         t: translator(lang),
+        zone: this.deps.zone,
         user: undefined,
         loginId: undefined,
         preId: undefined,

@@ -1,7 +1,9 @@
 /**
  * The local control protocol: newline-delimited JSON over a Unix socket (file permissions decide who may use
  * it). Request {"id", "method", "params"}; response {"id", "ok": true, "result"} or {"id", "ok": false,
- * "error": {"code", "message"}}. Params are checked here so the recorder only ever sees well-formed requests.
+ * "error": {"code", "message", "zh"?}}. Params are checked here so the recorder only ever sees well-formed requests.
+ * Officers may carry their PIN (`{"name", "badge", "pin"}`): the server checks each with the roster (OfficerAuth) and
+ * passes the confirmations on; a PIN is never echoed, logged or stored (docs/operations.md §14).
  */
 import type { Officer } from '../evidence/types.js';
 import type { StartRequest } from '../recorder/recorder.js';
@@ -18,7 +20,7 @@ export interface Request {
 
 export type Response =
   | { id: number | string | null; ok: true; result: unknown }
-  | { id: number | string | null; ok: false; error: { code: string; message: string } };
+  | { id: number | string | null; ok: false; error: { code: string; message: string; /** for people, when the gateway has it in Chinese */ zh?: string } };
 
 export const MAX_LINE = 64 * 1024;
 
@@ -54,13 +56,27 @@ function str(p: Record<string, unknown>, key: string, required: boolean): string
 }
 
 export function officersParam(p: Record<string, unknown>): Officer[] {
+  return officerPinsParam(p).map((x) => x.officer);
+}
+
+/** An officer named in a request, with the PIN they confirm with (when a roster is installed). */
+export interface OfficerPin {
+  officer: Officer;
+  pin?: string;
+}
+
+/** `officers`: a list of {name, badge, pin?}; `optional`: absent means none (session.stop). */
+export function officerPinsParam(p: Record<string, unknown>, optional = false): OfficerPin[] {
   const v = p.officers;
-  if (!Array.isArray(v)) throw bad('officers must be a list of {name, badge}');
-  return v.map((o, i) => {
-    if (typeof o !== 'object' || o === null || typeof (o as Officer).name !== 'string' || typeof (o as Officer).badge !== 'string') {
+  if (v === undefined && optional) return [];
+  if (!Array.isArray(v)) throw bad('officers must be a list of {name, badge} (with "pin" when officers confirm with PINs)');
+  return v.map((o: unknown, i) => {
+    const x = o as { name?: unknown; badge?: unknown; pin?: unknown } | null;
+    if (typeof x !== 'object' || x === null || typeof x.name !== 'string' || typeof x.badge !== 'string') {
       throw bad(`officers[${i}] must have a name and a badge (执法证号)`);
     }
-    return { name: (o as Officer).name, badge: (o as Officer).badge };
+    if (x.pin !== undefined && (typeof x.pin !== 'string' || x.pin.length > 64)) throw bad(`officers[${i}].pin must be a string of the officer's PIN digits`);
+    return { officer: { name: x.name, badge: x.badge }, ...(typeof x.pin === 'string' ? { pin: x.pin } : {}) };
   });
 }
 

@@ -7,7 +7,8 @@ import { chmod, unlink } from 'node:fs/promises';
 import type { Recorder } from '../recorder/recorder.js';
 import type { Logger } from '../util/log.js';
 import { RecgwError } from '../util/errors.js';
-import { MAX_LINE, parseRequest, pauseParams, startParams, statementParams, type Request, type Response } from './protocol.js';
+import { ConfirmRefused, type Confirmation, type OfficerAuth } from '../officers/auth.js';
+import { MAX_LINE, officerPinsParam, parseRequest, pauseParams, startParams, statementParams, type OfficerPin, type Request, type Response } from './protocol.js';
 
 export class ControlServer {
   private server: Server | undefined;
@@ -19,6 +20,8 @@ export class ControlServer {
     private readonly log: Logger,
     /** Parts of the gateway's state beside the recorder's (the upload queue), added to `status` under their names. */
     private readonly more: () => Record<string, unknown> = () => ({}),
+    /** Checks officers' PINs (a roster is installed); without it a request carrying PINs is refused. */
+    private readonly auth?: OfficerAuth,
   ) {}
 
   async start(): Promise<void> {
@@ -69,15 +72,18 @@ export class ControlServer {
     } catch (err) {
       const e = err instanceof RecgwError ? err : new RecgwError('internal', (err as Error).message);
       if (e.code === 'internal') this.log.error('control request failed', { method: req?.method, err });
-      this.reply(sock, { id: req?.id ?? null, ok: false, error: { code: e.code, message: e.message } });
+      const zh = e instanceof ConfirmRefused ? { zh: e.zh } : {};
+      this.reply(sock, { id: req?.id ?? null, ok: false, error: { code: e.code, message: e.message, ...zh } });
     }
   }
 
-  private dispatch(req: Request): Promise<unknown> {
+  private async dispatch(req: Request): Promise<unknown> {
     const r = this.recorder;
     switch (req.method) {
-      case 'session.start':
-        return r.startSession(startParams(req.params));
+      case 'session.start': {
+        const start = startParams(req.params);
+        return r.startSession({ ...start, confirmations: await this.confirm(officerPinsParam(req.params)) });
+      }
       case 'session.pause': {
         const p = pauseParams(req.params);
         return r.pauseSession(p.reason, p.text);
@@ -85,16 +91,27 @@ export class ControlServer {
       case 'session.resume':
         return r.resumeSession();
       case 'session.stop':
-        return r.stopSession();
+        return r.stopSession({ confirmations: await this.confirm(officerPinsParam(req.params, true)) });
       case 'session.statement': {
         const p = statementParams(req.params);
-        return r.statement(p.text, p.officers, p.sessionId);
+        return r.statement(p.text, p.officers, p.sessionId, await this.confirm(officerPinsParam(req.params)));
       }
       case 'status':
         return r.status().then((st) => ({ ...st, ...this.more() }));
       case 'preflight':
         return r.preflight();
     }
+  }
+
+  /** Each PIN given, checked one after another (each officer's own throttle and ledger entry). */
+  private async confirm(officers: OfficerPin[]): Promise<Confirmation[]> {
+    const out: Confirmation[] = [];
+    for (const o of officers) {
+      if (o.pin === undefined) continue;
+      if (!this.auth) throw new RecgwError('usage', 'PINs were given, but no officer roster is installed to check them');
+      out.push(await this.auth.confirm({ badge: o.officer.badge.trim(), pin: o.pin, via: 'cli' }));
+    }
+    return out;
   }
 
   private reply(sock: Socket, res: Response): void {

@@ -16,11 +16,14 @@ import type { VerifyReport } from '../verify/findings.js';
 import { loadPrivateKey } from '../pki/keys.js';
 import type { Logger } from '../util/log.js';
 import { RecgwError } from '../util/errors.js';
+import { localTime } from '../util/local-time.js';
 
 export interface DemoOptions {
   out: string;
   seconds: number;
   broker?: string;
+  /** The installation's time zone (the gateway's time.zone): the times the demo prints are in it. */
+  zone: string;
   log: Logger;
   /** One line of progress for the person watching. */
   say: (text: string) => void;
@@ -80,7 +83,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       deviceId: DEVICE,
       // The demo runs anywhere, containers included, where the OS may not say whether the host keeps time: assumed,
       // and every manifest says so ("assumed": true); verify and report count those segments.
-      config: { time: { source: 'host', assumeSynchronised: true }, uplink: { broker: url, protocolVersion: broker ? 4 : 5, answerTimeoutSeconds: 5, retentionHours: 72 } },
+      config: { time: { source: 'host', assumeSynchronised: true, zone: o.zone }, uplink: { broker: url, protocolVersion: broker ? 4 : 5, answerTimeoutSeconds: 5, retentionHours: 72 } },
     });
     gateway = new Gateway(gwConf.config, o.log.child('gateway'));
     await receiver.start();
@@ -93,16 +96,16 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const first = Math.ceil(o.seconds / 2);
     const { session } = await rec.startSession({ matter: '现场检查', caseRef: 'DEMO-2026-001', officers: OFFICERS, party: '演示当事人' });
     sessionId = session.sessionId;
-    o.say(`[5/7] session ${sessionId} started: ${session.matterLabel}, case ${session.caseRef}, officers ${OFFICERS.map((x) => `${x.name}:${x.badge}`).join(', ')}`);
+    o.say(`[5/7] session ${sessionId} started at ${localTime(session.start, o.zone)}: ${session.matterLabel}, case ${session.caseRef}, officers ${OFFICERS.map((x) => `${x.name}:${x.badge}`).join(', ')}`);
     await recordFor(first, 'recording', o.say);
     await rec.pauseSession('site-change');
-    o.say('  paused: 转换执法场所 (change of site), declared by the officer');
+    o.say(`  paused at ${localTime(Date.now(), o.zone)}: 转换执法场所 (change of site), declared by the officer`);
     await sleep(3000);
     await rec.resumeSession();
-    o.say('  resumed: the first segment of each source is marked as the spoken explanation (请口述中断原因)');
+    o.say(`  resumed at ${localTime(Date.now(), o.zone)}: the first segment of each source is marked as the spoken explanation (请口述中断原因)`);
     await recordFor(o.seconds - first, 'recording', o.say);
     const closed = await rec.stopSession();
-    o.say(`  stopped at ${closed.end}; interruptions: ${closed.interruptions.map((i) => `${i.reason} (${i.origin})`).join(', ') || 'none'}`);
+    o.say(`  stopped at ${closed.end ? localTime(closed.end, o.zone) : '?'}; interruptions: ${closed.interruptions.map((i) => `${i.reason} (${i.origin})`).join(', ') || 'none'}`);
 
     await waitForReceipts(gateway, o.say);
   } finally {

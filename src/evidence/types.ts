@@ -22,6 +22,10 @@ export const ENTRY = {
   alarmRaised: 'alarm.raised',
   uploadDeadlineExtended: 'upload.deadline_extended',
   eventMarked: 'event.marked',
+  /** The agency's officer roster the gateway confirms officers with from this entry on (evidence-format.md §16). */
+  rosterInstalled: 'roster.installed',
+  /** A PIN confirmation refused: wrong PIN, unknown officer, expired, throttled (evidence-format.md §16.3). */
+  officerConfirmFailed: 'officer.confirm_failed',
 } as const;
 
 export type EntryType = (typeof ENTRY)[keyof typeof ENTRY];

@@ -36,6 +36,14 @@ export const REASONS: readonly Term[] = [
   { code: 'other', zh: '其他', en: 'other' },
 ];
 
+/** Where a clock's time comes from (`clock.source` of manifests and status): words for people. */
+export const CLOCK_SOURCES: readonly Term[] = [
+  { code: 'ntp', zh: '网络校时（NTP）', en: 'network time (NTP)' },
+  { code: 'gps', zh: '卫星授时（GPS）', en: 'GPS time' },
+  { code: 'rtc', zh: '设备内置时钟（RTC）', en: 'the battery clock (RTC)' },
+  { code: 'system', zh: '主机系统时钟', en: "the host's clock" },
+];
+
 /** Find a term by code, Chinese label, English name or alias; case-insensitive for Latin text. */
 export function lookupTerm(terms: readonly Term[], input: string): Term | undefined {
   const q = input.trim().toLowerCase();
@@ -44,3 +52,4 @@ export function lookupTerm(terms: readonly Term[], input: string): Term | undefi
 
 export const matterByCode = (code: string): Term | undefined => MATTERS.find((m) => m.code === code);
 export const reasonByCode = (code: string): Term | undefined => REASONS.find((r) => r.code === code);
+export const clockSourceByCode = (code: string): Term | undefined => CLOCK_SOURCES.find((c) => c.code === code);

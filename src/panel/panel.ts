@@ -12,9 +12,12 @@ import { pauseParams, startParams } from '../control/protocol.js';
 import { NoiseLog } from '../hal/serial/noise.js';
 import { RecgwError } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
+import { DEFAULT_ZONE, localClock, zoneName } from '../util/local-time.js';
+import { CONFIRM_TTL_MS, ConfirmRefused, type Confirmation } from '../officers/auth.js';
 import {
   decodePanelLine,
   encodeGatewayMessage,
+  loggableLine,
   OFFICER_SLOTS,
   PROTOCOL_VERSION,
   type ErrCode,
@@ -39,12 +42,18 @@ export interface RecorderApi {
   startSession(req: StartRequest): Promise<{ session: SessionView; forced: CheckResult[] }>;
   pauseSession(reason: string, text?: string): Promise<SessionView>;
   resumeSession(): Promise<SessionView>;
-  stopSession(): Promise<SessionView>;
+  stopSession(o?: { confirmations?: Confirmation[] }): Promise<SessionView>;
   status(): Promise<RecorderView>;
   on(event: 'changed', listener: (status: RecorderView) => void): unknown;
   on(event: 'prompt', listener: (prompt: RecorderPrompt) => void): unknown;
   off(event: 'changed', listener: (status: RecorderView) => void): unknown;
   off(event: 'prompt', listener: (prompt: RecorderPrompt) => void): unknown;
+}
+
+/** The PIN check the panel's keypad uses (OfficerAuth satisfies it). */
+export interface PinCheck {
+  required(): boolean;
+  confirm(req: { badge: string; pin: string; via: 'panel' }): Promise<Confirmation>;
 }
 
 /** A line connection to the panel; LinePort satisfies it. */
@@ -65,6 +74,10 @@ export interface PanelOptions {
   dedupeMs?: number;
   log?: Logger;
   now?: () => number;
+  /** The installation's time zone (config time.zone): the display shows times in it, named. Default Beijing time. */
+  zone?: string;
+  /** Officers' PINs (a roster is installed): PIN lines are checked here and START/STOP carry the confirmations. */
+  pins?: PinCheck;
 }
 
 export interface PanelStatus {
@@ -74,6 +87,8 @@ export interface PanelStatus {
   commands: number;
   garbage: number;
   draft: { matter: string | null; caseRef: string; officers: Officer[] };
+  /** Officers whose PIN was checked and who wait for START or STOP (never the PIN). */
+  confirmed: { name: string; badge: string; at: string }[];
 }
 
 type IdCommand = Extract<PanelCommand, { id: number }>;
@@ -98,7 +113,7 @@ const CHECK_ZH: Record<string, string> = {
 };
 
 export class Panel {
-  private readonly o: Required<Omit<PanelOptions, 'version'>> & { version: string };
+  private readonly o: Required<Omit<PanelOptions, 'version' | 'pins'>> & { version: string; pins?: PinCheck };
   private readonly noise: NoiseLog;
   private draft: { matter: Term | null; caseRef: string; officers: (Officer | null)[] } = Panel.emptyDraft();
   private view: RecorderView = { session: null };
@@ -113,6 +128,8 @@ export class Panel {
   private readonly seen = new Map<number, { at: number; line: string; final: string | null }>();
   private hb: NodeJS.Timeout | undefined;
   private hello: PanelStatus['panel'] = null;
+  /** PINs checked on the keypad, by 执法证号, until START or STOP takes them (or they go stale: OfficerAuth's TTL). */
+  private readonly confirmedPins = new Map<string, Confirmation>();
   private lastLineAt: number | null = null;
   private commands = 0;
 
@@ -121,7 +138,7 @@ export class Panel {
     private readonly link: LineLink,
     opts: PanelOptions,
   ) {
-    this.o = { heartbeatMs: 2000, dedupeMs: 120_000, log: silentLogger, now: Date.now, version: '0', ...opts };
+    this.o = { heartbeatMs: 2000, dedupeMs: 120_000, log: silentLogger, now: Date.now, version: '0', zone: DEFAULT_ZONE, ...opts };
     this.noise = new NoiseLog(this.o.log, 10, this.o.now);
   }
 
@@ -159,6 +176,7 @@ export class Panel {
       commands: this.commands,
       garbage: this.noise.total,
       draft: { matter: this.draft.matter?.code ?? null, caseRef: this.draft.caseRef, officers: this.draft.officers.filter((x): x is Officer => x !== null) },
+      confirmed: [...this.confirmedPins.values()].map((c) => ({ name: c.name, badge: c.badge, at: c.at })),
     };
   }
 
@@ -168,7 +186,7 @@ export class Panel {
     this.lastLineAt = this.o.now();
     const d = decodePanelLine(line);
     if (!d.ok) {
-      this.noise.garbage(d.reason, line);
+      this.noise.garbage(d.reason, loggableLine(line));
       // An intact line with a command the gateway cannot carry out: say so, or the panel would retransmit it forever.
       if (d.id !== undefined) this.send({ verb: 'ERR', id: d.id, code: 'BADCMD', text: d.reason });
       return;
@@ -243,14 +261,24 @@ export class Panel {
       }
       case 'CLR':
         this.draft = Panel.emptyDraft();
+        this.confirmedPins.clear();
         return '已清除录入内容';
+      case 'PIN': {
+        const pins = this.o.pins;
+        if (!pins?.required()) throw new PanelRefusal('BADARG', '未安装执法人员名单：无需输入 PIN');
+        const c = await pins.confirm({ badge: cmd.badge, pin: cmd.pin, via: 'panel' });
+        this.confirmedPins.set(c.badge, c);
+        return `${c.name}（${c.badge}）已确认`;
+      }
       case 'START': {
         if (!d.matter) throw new PanelRefusal('BADARG', '请先选择事项');
         const officers = d.officers.filter((x): x is Officer => x !== null);
         if (officers.length === 0) throw new PanelRefusal('BADARG', '请至少录入一名执法人员（姓名和执法证号）');
         // The control socket's own validation, so a panel start is exactly a CLI start.
         const req = startParams({ matter: d.matter.code, caseRef: d.caseRef, officers, force: cmd.force });
-        const r = await this.recorder.startSession(req);
+        const confirmations = this.pinsOf(officers);
+        const r = await this.recorder.startSession({ ...req, ...(confirmations.length > 0 ? { confirmations } : {}) });
+        for (const c of confirmations) this.confirmedPins.delete(c.badge);
         return r.forced.length > 0 ? `已强制开始录制（预检未通过：${r.forced.map((c) => CHECK_ZH[c.check] ?? c.check).join('、')}）` : '已开始录制';
       }
       case 'PAUSE': {
@@ -264,15 +292,26 @@ export class Panel {
       case 'RESUME':
         await this.recorder.resumeSession();
         return '已恢复录制';
-      case 'STOP':
-        await this.recorder.stopSession();
+      case 'STOP': {
+        const confirmations = this.pinsOf((await this.recorder.status()).session?.officers ?? []);
+        await (confirmations.length > 0 ? this.recorder.stopSession({ confirmations }) : this.recorder.stopSession());
+        this.confirmedPins.clear();
         return '已停止录制';
+      }
     }
+  }
+
+  /** The fresh keypad confirmations of these officers (stale ones are forgotten: the action would refuse them). */
+  private pinsOf(officers: Officer[]): Confirmation[] {
+    const t = this.o.now();
+    for (const [b, c] of this.confirmedPins) if (t - Date.parse(c.at) > CONFIRM_TTL_MS) this.confirmedPins.delete(b);
+    return officers.map((o) => this.confirmedPins.get(o.badge)).filter((c): c is Confirmation => c !== undefined);
   }
 
   /** What to tell the panel about a failed command: a code and a short Chinese reason for its display. */
   private refusal(cmd: IdCommand, err: unknown): { code: ErrCode; zh: string } {
     if (err instanceof PanelRefusal) return { code: err.code, zh: err.zh };
+    if (err instanceof ConfirmRefused) return { code: 'REFUSED', zh: err.zh };
     const msg = (err as Error)?.message ?? String(err);
     const code: ErrCode = err instanceof RecgwError ? (err.code === 'usage' ? 'BADARG' : err.code === 'recorder' ? 'REFUSED' : 'FAILED') : 'FAILED';
     const pre = /^cannot start the session: (.*)\. An officer may force/s.exec(msg);
@@ -337,7 +376,7 @@ export class Panel {
     const d = this.draft;
     const officers = s ? s.officers : d.officers.filter((x): x is Officer => x !== null);
     const rows = [
-      st === 'IDLE' ? '待机：可开始录制' : `${st === 'REC' ? '录制中' : '已暂停（录制中断）'}  开始 ${hhmm(s!.start)}`,
+      st === 'IDLE' ? '待机：可开始录制' : `${st === 'REC' ? '录制中' : '已暂停（录制中断）'}  开始 ${hhmm(s!.start, this.o.zone)}`,
       `事项：${s ? s.matterLabel : (d.matter?.zh ?? '未选择')}  案号：${(s ? s.caseRef : d.caseRef) || '无'}`,
       `执法人员：${officers.map((o) => `${o.name}(${o.badge})`).join(' ') || '未录入'}`,
     ];
@@ -369,7 +408,8 @@ export class Panel {
   }
 }
 
-function hhmm(iso: string): string {
-  const t = new Date(iso);
-  return Number.isNaN(t.getTime()) ? '--:--' : `${String(t.getHours()).padStart(2, '0')}:${String(t.getMinutes()).padStart(2, '0')}`;
+/** "09:00（北京时间）": the time of day in the installation's zone, named (the gateway's own TZ is often UTC). */
+function hhmm(iso: string, zone: string): string {
+  const t = Date.parse(iso);
+  return `${Number.isNaN(t) ? '--:--' : localClock(t, zone).slice(11, 16)}（${zoneName(zone)}）`;
 }

@@ -4,6 +4,7 @@
  * takes text runs to the checksum, so names and messages may hold spaces (and `*`: the checksum follows the last one).
  */
 import { frameLine, lineText, splitFields, unframeLine } from '../hal/serial/frame.js';
+import { BADGE } from '../officers/names.js';
 
 export { crc16, crcHex, frameLine, unframeLine, MAX_LINE_BYTES } from '../hal/serial/frame.js';
 
@@ -27,7 +28,9 @@ export type PanelCommand =
   | { verb: 'START'; id: number; force: boolean }
   | { verb: 'PAUSE'; id: number; reason: string; text?: string }
   | { verb: 'RESUME'; id: number }
-  | { verb: 'STOP'; id: number };
+  | { verb: 'STOP'; id: number }
+  /** An officer confirms with their PIN for the next START or STOP (docs/panel-protocol.md §4.1). */
+  | { verb: 'PIN'; id: number; badge: string; pin: string };
 
 export type ErrCode = 'BADCMD' | 'BADARG' | 'REFUSED' | 'FAILED';
 
@@ -46,7 +49,6 @@ export type GatewayMessage =
 export type Decoded<T> = { ok: true; msg: T } | { ok: false; reason: string; /** set when the line was intact and named a command id */ id?: number };
 
 const ID = /^(0|[1-9][0-9]{0,4})$/;
-const BADGE = /^[A-Za-z0-9-]{1,32}$/;
 
 function parseId(s: string | undefined): number | undefined {
   if (s === undefined || !ID.test(s)) return undefined;
@@ -68,7 +70,7 @@ export function decodePanelLine(line: string): Decoded<PanelCommand> {
   }
   const [idText, args = ''] = splitFields(rest, 2);
   const id = parseId(idText);
-  if (!['MAT', 'CASE', 'OFC', 'CLR', 'START', 'PAUSE', 'RESUME', 'STOP'].includes(verb)) return fail(`unknown verb ${JSON.stringify(verb.slice(0, 16))}`, id);
+  if (!['MAT', 'CASE', 'OFC', 'CLR', 'START', 'PAUSE', 'RESUME', 'STOP', 'PIN'].includes(verb)) return fail(`unknown verb ${JSON.stringify(verb.slice(0, 16))}`, id);
   if (id === undefined) return fail(`${verb} needs a command id 0-65535`);
   switch (verb) {
     case 'MAT':
@@ -98,6 +100,12 @@ export function decodePanelLine(line: string): Decoded<PanelCommand> {
       const [reason, text] = splitFields(args, 2);
       if (!reason || [...reason].length > 32) return fail('PAUSE needs a reason (code or Chinese name)', id);
       return { ok: true, msg: { verb, id, reason, ...(text?.trim() ? { text: text.trim() } : {}) } };
+    }
+    case 'PIN': {
+      const [badge, pin, extra] = splitFields(args, 3);
+      if (badge === undefined || !BADGE.test(badge)) return fail('PIN needs the 执法证号 (1-32 letters, digits or "-")', id);
+      if (pin === undefined || !/^[0-9]{1,12}$/.test(pin) || extra !== undefined) return fail('PIN needs the PIN after the 执法证号: 1-12 digits and nothing else', id);
+      return { ok: true, msg: { verb, id, badge, pin } };
     }
   }
   return fail(`unknown verb ${verb}`, id);
@@ -153,6 +161,8 @@ export function encodePanelCommand(c: PanelCommand): string {
       return frameLine(c.force ? `START ${c.id} FORCE` : `START ${c.id}`);
     case 'PAUSE':
       return frameLine(c.text ? `PAUSE ${c.id} ${c.reason} ${c.text}` : `PAUSE ${c.id} ${c.reason}`);
+    case 'PIN':
+      return frameLine(`PIN ${c.id} ${c.badge} ${c.pin}`);
   }
 }
 
@@ -195,6 +205,11 @@ export function decodeGatewayLine(line: string): Decoded<GatewayMessage> {
     }
   }
   return bad(`unknown verb ${JSON.stringify(verb)}`);
+}
+
+/** A panel line as it may be logged: of a PIN line only the verb and id (a garbled one may hold the PIN anywhere). */
+export function loggableLine(line: string): string {
+  return line.startsWith('PIN') ? `${/^PIN [0-9]{0,5}/.exec(line)?.[0] ?? 'PIN'} (the rest hidden)` : line;
 }
 
 function verbAndRest(body: string): { verb: string; rest: string } {

@@ -14,10 +14,11 @@ import { writeFileAtomicSync } from '../util/fsx.js';
 import { NoteSigner } from '../tlog/note.js';
 import { issueEd25519Certificate } from './ed25519-cert.js';
 import { signCrl, type CrlEntry, type RevocationReason } from './crl.js';
+import { KeySigner } from '../evidence/signer.js';
 
 /** Organisational unit that marks what a certificate is for; the verifier checks it. */
-export { ROLE_DEVICE, ROLE_RECEIPT, ROLE_SERVER, ROLE_RECEIVER, ROLE_LOG, ROLE_ENCRYPTION, type CertRole } from './roles.js';
-import { ROLE_DEVICE, ROLE_RECEIPT, ROLE_SERVER, ROLE_RECEIVER, ROLE_LOG, ROLE_ENCRYPTION, type CertRole } from './roles.js';
+export { ROLE_DEVICE, ROLE_RECEIPT, ROLE_SERVER, ROLE_RECEIVER, ROLE_LOG, ROLE_ENCRYPTION, ROLE_ROSTER, type CertRole } from './roles.js';
+import { ROLE_DEVICE, ROLE_RECEIPT, ROLE_SERVER, ROLE_RECEIVER, ROLE_LOG, ROLE_ENCRYPTION, ROLE_ROSTER, type CertRole } from './roles.js';
 
 /** Files `recgw ca init` writes, relative to its output folder. */
 export const CA_FILES = {
@@ -31,6 +32,9 @@ export const CA_FILES = {
   logKey: 'log-key.pem',
   logCert: 'log.pem',
   logVkey: 'log.vkey',
+  /** The key and certificate (OU=recgw-roster) that sign officer rosters (`recgw ca roster`). */
+  rosterKey: 'roster-signing-key.pem',
+  rosterCert: 'roster-signing.pem',
 } as const;
 
 export { isValidDeviceId } from './names.js';
@@ -64,6 +68,8 @@ export interface CaPaths {
   logKey: string;
   logCert: string;
   logVkey: string;
+  rosterKey: string;
+  rosterCert: string;
 }
 
 export function caPaths(dir: string): CaPaths {
@@ -77,6 +83,8 @@ export function caPaths(dir: string): CaPaths {
     logKey: join(dir, CA_FILES.logKey),
     logCert: join(dir, CA_FILES.logCert),
     logVkey: join(dir, CA_FILES.logVkey),
+    rosterKey: join(dir, CA_FILES.rosterKey),
+    rosterCert: join(dir, CA_FILES.rosterCert),
   };
 }
 
@@ -150,6 +158,26 @@ export function ensureLogKey(caDir: string, o: { days?: number; now?: Date } = {
   writeFileAtomicSync(p.logVkey, vkey + '\n');
   return { origin, vkey };
 }
+
+/**
+ * The agency's roster-signing key (RSA 2048) and its certificate (OU=recgw-roster), unless the CA folder has them:
+ * made at the first `recgw ca roster`, so an agency without rosters (and every test CA) spends no key on them.
+ * Returns a signer for `recgw ca roster`.
+ */
+export function ensureRosterKey(caDir: string, o: { days?: number; now?: Date } = {}): KeySigner {
+  const p = caPaths(caDir);
+  if (!existsSync(p.rosterKey) || !existsSync(p.rosterCert)) {
+    const { ca, caKey } = loadCa(caDir);
+    const keys = generateRsaKeyPair(2048);
+    const publicKey = forge.pki.publicKeyFromPem(keys.publicKeyPem);
+    const cert = issueCertificate({ ca, caKey, publicKey, commonName: `${subjectOf(ca, 'O') ?? 'agency'} rosters`, role: ROLE_ROSTER, days: o.days ?? 3650, now: o.now ?? new Date() });
+    writePrivateKey(p.rosterKey, keys.privateKeyPem);
+    writeFileAtomicSync(p.rosterCert, forge.pki.certificateToPem(cert));
+  }
+  return new KeySigner(createPrivateKey(readPem(p.rosterKey, 'roster-signing key', 'run `recgw ca init` first')), readFileSync(p.rosterCert, 'utf8'));
+}
+
+const subjectOf = (c: forge.pki.Certificate, short: string): string | undefined => c.subject.getField(short)?.value as string | undefined;
 
 /** The log origin of an agency: "recgw-log/" and the first 16 hex digits of the SHA-256 of its CA key. */
 export function logOrigin(caCertPem: string): string {

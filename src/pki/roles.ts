@@ -12,4 +12,6 @@ export const ROLE_RECEIVER = 'recgw-receiver';
 export const ROLE_LOG = 'recgw-log';
 /** The agency's encryption key, for which gateways wrap every segment's data key (evidence-format.md §5.4). */
 export const ROLE_ENCRYPTION = 'recgw-encryption';
-export type CertRole = typeof ROLE_DEVICE | typeof ROLE_RECEIPT | typeof ROLE_SERVER | typeof ROLE_RECEIVER | typeof ROLE_ENCRYPTION;
+/** The agency's key that signs officer rosters (evidence-format.md §16): who may confirm on a gateway, with what PIN. */
+export const ROLE_ROSTER = 'recgw-roster';
+export type CertRole = typeof ROLE_DEVICE | typeof ROLE_RECEIPT | typeof ROLE_SERVER | typeof ROLE_RECEIVER | typeof ROLE_ENCRYPTION | typeof ROLE_ROSTER;

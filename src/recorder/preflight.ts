@@ -3,6 +3,7 @@
  * the measured bitrate, battery, clock synchronised, every source producing frames. Each check says why it failed.
  */
 import type { ClockState } from '../evidence/types.js';
+import { clockSourceByCode } from '../evidence/vocabulary.js';
 
 export type CheckName = 'storage' | 'battery' | 'clock' | 'sources' | 'ups' | 'ptz' | 'cameras';
 
@@ -56,21 +57,22 @@ export function preflight(i: PreflightInput): CheckResult[] {
             detail: `battery at ${i.battery.percent}%, below the ${i.minBatteryPercent}% needed: charge it or connect mains power`,
             zh: `电池电量 ${i.battery.percent}%，低于所需的 ${i.minBatteryPercent}%：请充电或接通市电`,
           };
+  const clockZh = clockSourceByCode(i.clock.source)?.zh ?? i.clock.source;
   const clock: CheckResult = i.clock.assumed
     ? {
         check: 'clock',
         ok: true,
         warning: true,
         detail: `clock assumed synchronised (${i.clock.source}, time.assumeSynchronised): the OS does not confirm it; recorded times carry "assumed"`,
-        zh: `时钟按配置视为已同步（${i.clock.source}，time.assumeSynchronised）：操作系统未确认同步；录像时间标记为“假定”`,
+        zh: `时钟按配置视为已同步（${clockZh}，time.assumeSynchronised）：操作系统未确认同步；录像时间标记为“假定”`,
       }
     : i.clock.synced
-    ? { check: 'clock', ok: true, detail: `clock synchronised (${i.clock.source})`, zh: `时钟已同步（${i.clock.source}）` }
+    ? { check: 'clock', ok: true, detail: `clock synchronised (${i.clock.source})`, zh: `时钟已同步（${clockZh}）` }
     : {
         check: 'clock',
         ok: false,
         detail: `clock not synchronised (source ${i.clock.source}): recorded times could not be matched to the paper records; check the network/NTP or GPS`,
-        zh: `时钟未同步（来源 ${i.clock.source}）：录像时间将无法与书面记录对应；请检查网络/NTP 或 GPS`,
+        zh: `时钟未同步（来源：${clockZh}）：录像时间将无法与书面记录对应；请检查网络/NTP 或 GPS`,
       };
   const bad = i.sources.filter((s) => !s.producing);
   const sources: CheckResult =

@@ -23,6 +23,7 @@ import { newId, SessionStore, type ActiveSession } from './session-store.js';
 import type { DownEvent, SourceHealth, SourceSupervisor, UpEvent } from './supervisor.js';
 import { preflight, type CheckResult } from './preflight.js';
 import { StorageGuard, type StorageState } from './storage-guard.js';
+import type { Confirmation, ConfirmRule, OfficerAuth, OfficerAuthStatus } from '../officers/auth.js';
 
 export interface StartRequest {
   matter: string;
@@ -31,10 +32,24 @@ export interface StartRequest {
   party?: string;
   place?: string;
   force?: boolean;
+  /** Each officer's PIN confirmation (OfficerAuth.confirm), required for every officer when a roster is installed. */
+  confirmations?: Confirmation[];
 }
 
 export interface BatteryMonitor {
   state(): { percent: number; onMains: boolean } | undefined;
+}
+
+/** The power is about to go (the UPS monitor says why): what the low-battery interruption records. */
+export interface PowerLow {
+  /** In Chinese words, for officers and courts: the interruption's text. */
+  text: string;
+  /** A stable code (ups-low-battery, battery-charge-low, battery-runtime-low, ups-forced-shutdown). */
+  cause: string;
+  /** What the UPS reported. */
+  technical: string;
+  /** FSD: the UPS will cut the power whatever happens next, so the session is closed too. */
+  forcedShutdown: boolean;
 }
 
 export interface GpsProvider {
@@ -61,6 +76,8 @@ export interface RecorderDeps {
   extraChecks?: (() => Promise<CheckResult> | CheckResult)[];
   gps?: GpsProvider;
   announcer?: Announcer;
+  /** Officers' PIN confirmations; absent: none needed (no roster), as before rosters. */
+  auth?: OfficerAuth;
   /** The previous run of the service ended without a clean stop (kill -9, power cut). */
   uncleanStart: boolean;
   log: Logger;
@@ -91,6 +108,8 @@ export interface RecorderStatus {
   battery: { percent: number; onMains: boolean } | null;
   gps: GpsFix | null;
   sealing: { pending: number };
+  /** Whether officers confirm with PINs, and the roster they confirm against (always given; optional for old callers). */
+  officers?: OfficerAuthStatus;
 }
 
 export interface RecorderEvents {
@@ -121,6 +140,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   /** Serialises session commands: two buttons pressed at once must not interleave. */
   private queue: Promise<unknown> = Promise.resolve();
   private storageInterruption: string | undefined;
+  /** Set while the power is about to go (batteryLow until batteryOk): the sources stay stopped. */
+  private powerLow: PowerLow | undefined;
+  private powerInterruption: string | undefined;
   private started = false;
 
   constructor(deps: RecorderDeps) {
@@ -233,23 +255,29 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     return this.serial(async () => {
       const current = this.d.store.active();
       if (current) throw new RecgwError('recorder', `session ${current.ctx.sessionId} is already ${current.state}: stop it before starting another`);
+      // No officer can force past a power cut that the UPS has already ordered.
+      if (this.powerLow?.forcedShutdown) throw new RecgwError('recorder', `cannot start a session: the UPS is in forced shutdown and will cut the power (${this.powerLow.technical}); wait until mains power is back and the UPS has restarted`);
       const matter = lookupTerm(MATTERS, req.matter);
       if (!matter) throw new RecgwError('usage', `unknown matter type ${JSON.stringify(req.matter)}: use one of ${MATTERS.map((m) => `${m.zh} (${m.code})`).join(', ')}`);
       if (req.officers.length === 0) throw new RecgwError('usage', 'at least one officer (name and 执法证号) is required');
       for (const o of req.officers) {
         if (!o.name.trim() || !o.badge.trim()) throw new RecgwError('usage', `officer ${JSON.stringify(o)} needs both a name and a 执法证号 (name:number)`);
       }
+      // Every officer named confirms with their own PIN; checked before the cameras start, taken once the start succeeds.
+      const rule: ConfirmRule = { named: req.officers, atLeast: 1 };
+      this.confirmed(req.confirmations, rule, 'starting the session', false);
       await Promise.all(this.d.supervisors.map((s) => s.want(true)));
       await Promise.all(this.d.supervisors.map((s) => s.waitProducing(PRODUCE_TIMEOUT_MS)));
       const checks = await this.preflight();
       const failed = checks.filter((c) => !c.ok);
       if (failed.length > 0 && !req.force) {
-        if (!this.keepRunning) await Promise.all(this.d.supervisors.map((s) => s.want(false)));
+        if (!this.keepRunning || this.powerLow) await Promise.all(this.d.supervisors.map((s) => s.want(false)));
         throw new RecgwError(
           'recorder',
           `cannot start the session: ${failed.map((c) => `${c.check}: ${c.detail}`).join('; ')}. An officer may force the start; the failed checks are then recorded in the ledger.`,
         );
       }
+      const confirmations = this.confirmed(req.confirmations, rule, 'starting the session', true);
       const at = this.now();
       const ctx: SessionContext = {
         sessionId: newId(at),
@@ -265,11 +293,17 @@ export class Recorder extends EventEmitter<RecorderEvents> {
         preflight: checks,
         ...(failed.length > 0 ? { forced: failed } : {}),
         ...(this.d.recording.preEventSeconds > 0 ? { preEventSeconds: this.d.recording.preEventSeconds } : {}),
+        ...(confirmations.length > 0 ? { confirmations } : {}),
       });
       this.claimBuffer(s);
       // Forced past a full store: the guard will not report a change, so the interruption starts right away.
       const st = this.d.storage.state();
       if (st.full) await this.storageFull(st);
+      // Forced past a battery about to run out: likewise, and the sources stop again.
+      if (this.powerLow) {
+        this.openPowerInterruption(s, this.powerLow);
+        await Promise.all(this.d.supervisors.map((x) => x.want(false)));
+      }
       this.changed();
       void this.announce(s);
       return { session: this.summary(s), checks, forced: failed };
@@ -294,6 +328,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     return this.serial(async () => {
       const s = this.requireActive();
       if (s.state !== 'paused') throw new RecgwError('recorder', `session ${s.ctx.sessionId} is not paused`);
+      if (this.powerLow) {
+        throw new RecgwError('recorder', `cannot resume: the battery is about to run out (${this.powerLow.technical}); connect mains power first, or stop the session`);
+      }
       await Promise.all(this.d.supervisors.map((x) => (this.keepRunning ? x.cut() : x.want(true))));
       await Promise.all(this.d.supervisors.map((x) => x.waitProducing(PRODUCE_TIMEOUT_MS)));
       this.d.store.resume(s.ctx.sessionId, this.now(), this.d.supervisors.map((x) => x.id));
@@ -303,11 +340,19 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     });
   }
 
-  stopSession(): Promise<SessionSummary> {
+  /**
+   * An officer's stop. Ending early (an interruption still open, so the session closes as terminated) needs the PIN
+   * confirmations of two of the session's officers (of its one officer, if it has one) when a roster is installed;
+   * confirmations given for a normal stop are recorded too.
+   */
+  stopSession(o: { confirmations?: Confirmation[] } = {}): Promise<SessionSummary> {
     return this.serial(async () => {
       const s = this.requireActive();
-      const closed = await this.closeSession(s, { closedBy: 'officer' });
-      return closed;
+      const early = this.d.store.openInterruptions(s.ctx.sessionId).length > 0;
+      const named = (o.confirmations ?? []).map((c) => ({ name: c.name, badge: c.badge }));
+      const rule: ConfirmRule = { named, atLeast: early ? Math.min(2, s.ctx.officers.length) : 0, within: s.ctx.officers };
+      const confirmations = this.confirmed(o.confirmations, rule, early ? 'ending the session early (an interruption is still open)' : 'stopping the session', true);
+      return this.closeSession(s, { closedBy: 'officer', ...(confirmations.length > 0 ? { confirmations } : {}) });
     });
   }
 
@@ -367,6 +412,50 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   }
 
   /**
+   * The power is about to go (the UPS monitor: LB, a charge or runtime at its limit, or a forced shutdown). While
+   * there is still power: the low-battery interruption goes into the ledger with its reason in words, every source
+   * finishes its open segment and the segments are sealed, so nothing is in flight when the power goes. The session
+   * stays open and resumes when mains power returns (batteryOk); a restart after the power cut resumes it as after
+   * any power loss. A forced shutdown (FSD) will cut the power whatever happens, so the session is closed: its
+   * unresumed interruption then needs the officers' written statement.
+   */
+  batteryLow(p: PowerLow): Promise<void> {
+    return this.serial(async () => {
+      const already = this.powerLow !== undefined;
+      this.powerLow = p;
+      const s = this.recordingSession();
+      if (s) this.openPowerInterruption(s, p);
+      if (!already) {
+        const at = this.now();
+        await Promise.all(this.d.supervisors.map((x) => x.want(false)));
+        await this.settleSegments(at);
+        await this.d.sealer.drain();
+      }
+      const open = this.d.store.active();
+      if (p.forcedShutdown && open) await this.closeSession(open, { closedBy: 'ups-forced-shutdown' });
+      this.changed();
+    });
+  }
+
+  /** Mains power is back after batteryLow: the sources start again and the low-battery interruption ends. */
+  batteryOk(): Promise<void> {
+    return this.serial(async () => {
+      if (!this.powerLow) return;
+      this.powerLow = undefined;
+      const s = this.d.store.active();
+      const recording = s?.state === 'recording';
+      // A full store keeps them stopped (storageOk starts them); a paused session's resume does.
+      if ((recording || this.keepRunning) && !this.d.storage.state().full) {
+        await Promise.all(this.d.supervisors.map((x) => x.want(true)));
+        if (recording) await Promise.all(this.d.supervisors.map((x) => x.waitProducing(PRODUCE_TIMEOUT_MS)));
+      }
+      if (s && this.powerInterruption) this.d.store.endInterruption(s.ctx.sessionId, this.powerInterruption, this.now(), { endedBy: 'mains-power' });
+      this.powerInterruption = undefined;
+      this.changed();
+    });
+  }
+
+  /**
    * An event from outside marked in the ledger (a door opened, the lightbar switched on): `event.marked` with the
    * open session, if any, so a reviewer can find the moment in the footage.
    */
@@ -378,20 +467,47 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     });
   }
 
-  /** A written statement for a session that ended with an unresumed interruption, confirmed by two officers. */
-  statement(text: string, officers: Officer[], sessionId?: string): Promise<SessionSummary> {
+  /**
+   * A written statement for a session that ended with an unresumed interruption, confirmed by two different officers
+   * of that session, each with their own PIN when a roster is installed. Without `sessionId` it goes to the one
+   * session lacking its statement, never to a session that ended normally (name that one explicitly).
+   */
+  statement(text: string, officers: Officer[], sessionId?: string, confirmations?: Confirmation[]): Promise<SessionSummary> {
     return this.serial(async () => {
       if (!text.trim()) throw new RecgwError('usage', 'the statement text is empty');
       const badges = new Set(officers.map((o) => o.badge.trim()).filter(Boolean));
       if (badges.size < 2 || officers.some((o) => !o.name.trim())) {
         throw new RecgwError('usage', 'a statement must be confirmed by two different officers, each with name and 执法证号');
       }
-      const target = sessionId ? this.d.store.get(sessionId) : this.d.store.lackingStatement()[0] ?? this.d.store.recent(1)[0];
-      if (!target) throw new RecgwError('usage', sessionId ? `no session ${sessionId}` : 'there is no session to attach a statement to');
-      this.d.store.statement(target.ctx.sessionId, text.trim(), officers, this.now());
+      const target = sessionId ? this.d.store.get(sessionId) : this.statementTarget();
+      if (!target) throw new RecgwError('usage', `no session ${sessionId}`);
+      const rule: ConfirmRule = { named: officers, atLeast: 2, within: target.ctx.officers };
+      const outsider = officers.find((o) => !target.ctx.officers.some((x) => x.badge === o.badge.trim()));
+      if (outsider) throw new RecgwError('usage', `${outsider.name} (${outsider.badge}) is not an officer of session ${target.ctx.sessionId}: only its officers may sign its statement`);
+      const taken = this.confirmed(confirmations, rule, 'the statement', true);
+      this.d.store.statement(target.ctx.sessionId, text.trim(), officers, this.now(), taken);
       this.changed();
       return this.summary(this.d.store.get(target.ctx.sessionId)!);
     });
+  }
+
+  /** The session a statement without a session ID is for: the one lacking its statement, if exactly one does. */
+  private statementTarget(): ActiveSession {
+    const lacking = this.d.store.lackingStatement();
+    if (lacking.length === 1) return lacking[0]!;
+    if (lacking.length === 0) {
+      throw new RecgwError('usage', 'no session lacks its written statement: to add one to another session, name it (--session ID; recgw status lists them)');
+    }
+    throw new RecgwError('usage', `${lacking.length} sessions lack their written statement (${lacking.map((x) => x.ctx.sessionId).join(', ')}): name the one it is for (--session ID)`);
+  }
+
+  /** The confirmations an action needs, checked against `rule` by the roster's OfficerAuth (none without one). */
+  private confirmed(given: Confirmation[] | undefined, rule: ConfirmRule, what: string, mark: boolean): Confirmation[] {
+    if (!this.d.auth) {
+      if (given && given.length > 0) throw new RecgwError('usage', `${what}: PINs were given, but no officer roster is installed to check them`);
+      return [];
+    }
+    return this.d.auth.take(given ?? [], rule, what, { mark });
   }
 
   async status(): Promise<RecorderStatus> {
@@ -406,6 +522,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       battery: this.d.battery?.state() ?? null,
       gps: this.d.gps?.fix() ?? null,
       sealing: { pending: this.d.sealer.pendingCount() },
+      officers: this.d.auth?.status() ?? { required: false, roster: null },
     };
   }
 
@@ -453,16 +570,17 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     return s;
   }
 
-  private async closeSession(s: ActiveSession, detail: { closedBy: string }): Promise<SessionSummary> {
+  private async closeSession(s: ActiveSession, detail: { closedBy: string; confirmations?: Confirmation[] }): Promise<SessionSummary> {
     const at = this.now();
     // Finish every open segment now, so the session's footage ends where the session ends.
     await Promise.all(this.d.supervisors.map((x) => (this.keepRunning ? x.cut() : x.want(false))));
     await this.settleSegments(at);
     await this.d.sealer.drain();
-    const closedBy = this.d.store.close(s.ctx.sessionId, at, { by: detail.closedBy });
+    const closedBy = this.d.store.close(s.ctx.sessionId, at, { by: detail.closedBy, ...(detail.confirmations ? { confirmations: detail.confirmations } : {}) });
     this.detected.clear();
     this.conditions.clear();
     this.storageInterruption = undefined;
+    this.powerInterruption = undefined;
     if (closedBy === 'terminated') {
       this.emit('prompt', { code: 'statement-needed', zh: '中断未恢复，需两名执法人员书面说明', en: 'The interruption never resumed: two officers must confirm a written statement' });
     }
@@ -637,15 +755,30 @@ export class Recorder extends EventEmitter<RecorderEvents> {
 
   private async storageOk(): Promise<void> {
     const s = this.d.store.active();
+    // A battery about to run out keeps the sources stopped: batteryOk starts them.
+    const run = !this.powerLow;
     if (!s || s.state !== 'recording') {
-      if (this.keepRunning) await Promise.all(this.d.supervisors.map((x) => x.want(true)));
+      if (this.keepRunning && run) await Promise.all(this.d.supervisors.map((x) => x.want(true)));
       return;
     }
-    await Promise.all(this.d.supervisors.map((x) => x.want(true)));
-    await Promise.all(this.d.supervisors.map((x) => x.waitProducing(PRODUCE_TIMEOUT_MS)));
+    if (run) {
+      await Promise.all(this.d.supervisors.map((x) => x.want(true)));
+      await Promise.all(this.d.supervisors.map((x) => x.waitProducing(PRODUCE_TIMEOUT_MS)));
+    }
     if (this.storageInterruption) this.d.store.endInterruption(s.ctx.sessionId, this.storageInterruption, this.now());
     this.storageInterruption = undefined;
     this.changed();
+  }
+
+  private openPowerInterruption(s: ActiveSession, p: PowerLow): void {
+    if (this.powerInterruption) return;
+    this.powerInterruption = this.d.store.startInterruption(s.ctx.sessionId, {
+      reason: 'low-battery',
+      origin: 'detected',
+      start: this.now(),
+      text: p.text,
+      detail: { cause: p.cause, technical: p.technical },
+    });
   }
 
   private async announce(s: ActiveSession): Promise<void> {

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from '../state/db.js';
 import type { Ledger } from '../evidence/ledger.js';
 import { ENTRY, type Officer, type SessionContext } from '../evidence/types.js';
+import type { Confirmation } from '../officers/auth.js';
 
 export type Span = [number, number | null];
 
@@ -230,8 +231,10 @@ export class SessionStore {
     return closedBy;
   }
 
-  statement(sessionId: string, text: string, officers: Officer[], at: number): void {
-    this.ledger.append(ENTRY.sessionStatement, { sessionId, text, officers, time: iso(at) }, () => {
+  /** A statement, with the officers' PIN confirmations when a roster is installed (evidence-format.md §16). */
+  statement(sessionId: string, text: string, officers: Officer[], at: number, confirmations: Confirmation[] = []): void {
+    const confirmed = confirmations.length > 0 ? { confirmations } : {};
+    this.ledger.append(ENTRY.sessionStatement, { sessionId, text, officers, time: iso(at), ...confirmed }, () => {
       this.db.prepare('UPDATE sessions SET statement = 1 WHERE session_id = ?').run(sessionId);
     });
   }

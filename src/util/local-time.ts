@@ -5,7 +5,17 @@
  */
 export const DEFAULT_ZONE = 'Asia/Shanghai';
 
-const ZONE_NAMES: Record<string, string> = { 'Asia/Shanghai': '北京时间', PRC: '北京时间', 'Asia/Chongqing': '北京时间', 'Asia/Harbin': '北京时间', 'Asia/Urumqi': '新疆时间' };
+/** What people call a zone, in Chinese and English; other zones go by their IANA name. */
+const ZONE_NAMES: Record<string, [string, string]> = {
+  'Asia/Shanghai': ['北京时间', 'Beijing time'],
+  PRC: ['北京时间', 'Beijing time'],
+  'Asia/Chongqing': ['北京时间', 'Beijing time'],
+  'Asia/Harbin': ['北京时间', 'Beijing time'],
+  'Asia/Urumqi': ['新疆时间', 'Xinjiang time'],
+};
+
+/** Which language a zone's name is given in: Chinese unless asked otherwise. */
+export type ZoneLang = 'zh' | 'en';
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
@@ -45,9 +55,14 @@ export function zoneOffset(ms: number, zone: string): string {
   return name === 'GMT' ? '+00:00' : name.slice(3);
 }
 
+/** The zone's name: "北京时间" ("Beijing time"), or its IANA name when it has no common one. */
+export function zoneName(zone: string, lang: ZoneLang = 'zh'): string {
+  return ZONE_NAMES[zone]?.[lang === 'en' ? 1 : 0] ?? zone;
+}
+
 /** The zone as a reader sees it after a time: "北京时间 UTC+08:00", "Europe/Berlin UTC+01:00". */
-export function zoneLabel(ms: number, zone: string): string {
-  return `${ZONE_NAMES[zone] ?? zone} UTC${zoneOffset(ms, zone)}`;
+export function zoneLabel(ms: number, zone: string, lang: ZoneLang = 'zh'): string {
+  return `${zoneName(zone, lang)} UTC${zoneOffset(ms, zone)}`;
 }
 
 /** "2026-12-07 10:05:03" in the zone, without the zone (for tables whose heading names it). */
@@ -59,10 +74,10 @@ export function localClock(at: number | string | Date, zone = DEFAULT_ZONE): str
 }
 
 /** "2026-12-07 10:05:03 (北京时间 UTC+08:00)": a time for people, the zone named. Unparseable input is shown as is. */
-export function localTime(at: number | string | Date, zone = DEFAULT_ZONE): string {
+export function localTime(at: number | string | Date, zone = DEFAULT_ZONE, lang: ZoneLang = 'zh'): string {
   const ms = toMs(at);
   if (!Number.isFinite(ms)) return String(at);
-  return `${localClock(ms, zone)} (${zoneLabel(ms, zone)})`;
+  return `${localClock(ms, zone)} (${zoneLabel(ms, zone, lang)})`;
 }
 
 function toMs(at: number | string | Date): number {

@@ -27,7 +27,11 @@ export type FindingKind =
   /** An entry dated earlier than one before it by more than the tolerance, without a clock.stepped entry. */
   | 'time-reversed'
   /** A manifest whose data key is not wrapped for the trusted agency encryption certificate in force (or the key given). */
-  | 'wrong-encryption-key';
+  | 'wrong-encryption-key'
+  /** A statement, once a roster is in force, without two valid PIN confirmations of distinct officers of its session. */
+  | 'unconfirmed-statement'
+  /** A session's opening without every officer's valid PIN confirmation, or an officer's early end without two (roster in force). */
+  | 'unconfirmed-session';
 
 export interface Finding {
   kind: FindingKind;

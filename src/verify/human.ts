@@ -21,6 +21,8 @@ const KIND_TEXT: Record<string, string> = {
   'revoked-key': 'revoked key',
   'time-reversed': 'time runs backwards',
   'wrong-encryption-key': 'wrong encryption key',
+  'unconfirmed-statement': 'statement not confirmed by two officers\' PINs',
+  'unconfirmed-session': 'officers\' PIN confirmations missing',
 };
 
 /** Receipted deletions: those files are at the agency, not here (verify the agency's store for them). */

@@ -16,6 +16,7 @@ import { ENTRY, type SegmentManifest } from '../evidence/types.js';
 import * as B from './bodies.js';
 import type { FindingKind, SessionReport } from './findings.js';
 import { analyseSession, segmentClock, type GapOptions, type SessionFacts } from './sessions.js';
+import type { OfficerConfirmations } from './officer-confirmations.js';
 
 type Report = (kind: FindingKind, detail: string) => void;
 
@@ -27,6 +28,8 @@ interface Tracked {
   report: SessionReport | null;
   closed: boolean;
   interruptionIds: Set<string>;
+  /** The session's officers by badge, kept after its facts are dropped: statements and confirmations need them. */
+  officers: Set<string>;
 }
 
 const ms = (iso: string): number => Date.parse(iso);
@@ -38,11 +41,15 @@ export class SessionTracker {
   /** Sessions analysed before a fact of theirs arrived: read them again (replay) before finish(). */
   readonly reopened = new Set<string>();
 
-  /** `only`: in a replay, the sessions to gather (every entry of the others is ignored). */
+  /**
+   * `only`: in a replay, the sessions to gather (every entry of the others is ignored). `confirmations`: the rosters
+   * the ledger installed, to check officers' PIN confirmations with (absent in a replay: checked in the first pass).
+   */
   constructor(
     private readonly report: Report,
     private readonly gaps: GapOptions,
     private readonly only?: Set<string>,
+    private readonly confirmations?: OfficerConfirmations,
   ) {}
 
   /** A session.*, interruption.* entry (any other type is ignored). */
@@ -76,7 +83,9 @@ export class SessionTracker {
           report: null,
           closed: false,
           interruptionIds: new Set(),
+          officers: new Set((b.officers as { badge: string }[]).map((o) => o.badge)),
         });
+        this.confirmed(lineNo, e, id, 'the opening of session', (b.officers as unknown[]).length);
         return;
       }
       case ENTRY.sessionClosed: {
@@ -85,6 +94,8 @@ export class SessionTracker {
         if (!s) return;
         if (s.closed) return this.report('broken-chain', `line ${lineNo}: session ${b.sessionId as string} is closed a second time`);
         s.closed = true;
+        // An officer's early end (an interruption still open) is confirmed by two of its officers (its one, if one).
+        if (b.reason === 'terminated' && b.by === 'officer') this.confirmed(lineNo, e, b.sessionId as string, 'the early end of session', Math.min(2, s.officers.size));
         s.facts!.end = ms((b.end as string | undefined) ?? e.time);
         s.facts!.closedBy = b.reason as 'stopped' | 'terminated';
         if (!this.only) this.closing.push({ id: b.sessionId as string, lineNo });
@@ -92,9 +103,12 @@ export class SessionTracker {
       }
       case ENTRY.sessionStatement: {
         if (malformed(B.checkStatement(b))) return;
-        const set = this.statements.get(b.sessionId as string) ?? new Set<string>();
-        for (const o of b.officers as { badge: string }[]) set.add(o.badge);
-        this.statements.set(b.sessionId as string, set);
+        const id = b.sessionId as string;
+        // With a roster in force only the officers who confirmed with their PINs sign; before any, the names given.
+        const signed = this.confirmations?.inForce() ? this.confirmed(lineNo, e, id, 'the statement for session', 2) : new Set((b.officers as { badge: string }[]).map((o) => o.badge));
+        const set = this.statements.get(id) ?? new Set<string>();
+        if (signed.size >= 2) for (const badge of signed) set.add(badge);
+        this.statements.set(id, set);
         return;
       }
       case ENTRY.interruptionStarted: {
@@ -171,6 +185,26 @@ export class SessionTracker {
       out.push(r);
     }
     return out;
+  }
+
+  /**
+   * The badges of the valid PIN confirmations of a session.* entry, once a roster is in force (before: none needed,
+   * none checked); fewer than `needed` distinct ones is unconfirmed-statement (a statement) or unconfirmed-session.
+   */
+  private confirmed(lineNo: number, e: LedgerEntry, sessionId: string, what: string, needed: number): Set<string> {
+    const c = this.confirmations;
+    if (!c?.inForce()) return new Set();
+    const badges = this.sessions.get(sessionId)?.officers;
+    const r = c.check(e.time, e.body.confirmations, badges);
+    // At the opening every officer named confirms: their number is what is needed.
+    const short = e.type === ENTRY.sessionOpened ? [...(badges ?? [])].filter((b) => !r.valid.has(b)).length > 0 : r.valid.size < needed;
+    if (short) {
+      const kind = e.type === ENTRY.sessionStatement ? 'unconfirmed-statement' : 'unconfirmed-session';
+      const why = r.problems.length > 0 ? `: ${r.problems.join('; ')}` : '';
+      const need = e.type === ENTRY.sessionOpened ? `${needed} (every officer named)` : String(needed);
+      this.report(kind, `line ${lineNo}: ${what} ${sessionId} carries ${r.valid.size} valid PIN confirmation(s) of distinct officers, where ${need} are needed${why}`);
+    }
+    return r.valid;
   }
 
   private need(id: string, lineNo: number, what: string): Tracked | undefined {

@@ -20,6 +20,7 @@ import { SegmentFileChecks } from './file-checks.js';
 import { DeletionCheck } from './deletions.js';
 import { LineReader } from './line-index.js';
 import { SessionTracker } from './session-tracker.js';
+import { OfficerConfirmations } from './officer-confirmations.js';
 import * as B from './bodies.js';
 import { DEFAULT_GAP_OPTIONS, type GapOptions } from './sessions.js';
 import type { DeviceReport, Finding, FindingKind, SessionReport, VerifyReport } from './findings.js';
@@ -122,7 +123,8 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
   const consistency = new LedgerConsistency(report);
   const encryption = new EncryptionKeyCheck(opts.caPems, opts.agencyKey, report);
   const gapOptions = opts.gaps ?? DEFAULT_GAP_OPTIONS;
-  const sessions = new SessionTracker(report, gapOptions);
+  const confirmations = new OfficerConfirmations(opts.caPems, report);
+  const sessions = new SessionTracker(report, gapOptions, undefined, confirmations);
   const ledgerPath = join(dir, LEDGER_FILE);
   const lines = new LineReader(ledgerPath);
   const deletions = new DeletionCheck(opts.caPems, report, lines);
@@ -171,6 +173,9 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
           }
           case ENTRY.encryptionInstalled:
             encryption.installed(lineNo, e);
+            return undefined;
+          case ENTRY.rosterInstalled:
+            confirmations.installed(lineNo, e);
             return undefined;
           default:
             sessions.entry(lineNo, e);

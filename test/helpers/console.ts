@@ -6,6 +6,8 @@ import { request } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeGateway } from './fixtures.js';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { Gateway } from '../../src/app/gateway.js';
 import { startEvidenceCore, type EvidenceCore } from '../../src/app/evidence-core.js';
 import { ConsoleServer } from '../../src/console/server.js';
 import { cameraFinder, consoleDeps } from '../../src/console/gateway-deps.js';
@@ -15,6 +17,7 @@ import { preflight } from '../../src/recorder/preflight.js';
 import type { RecorderStatus } from '../../src/recorder/recorder.js';
 import { UploadQueue } from '../../src/uplink/queue.js';
 import { silentLogger, type Logger } from '../../src/util/log.js';
+import type { ConsoleStatus } from '../../src/console/deps.js';
 import type { Recorder } from '../../src/recorder/recorder.js';
 
 export const CONSOLE = { listen: '127.0.0.1:0' };
@@ -187,4 +190,59 @@ export async function setupAdmin(c: Client, stateDir: string, password = PASSWOR
 export async function login(c: Client, name: string, password = PASSWORD): Promise<Answer> {
   const csrf = await c.csrf('/login');
   return c.req('POST', '/login', { form: { _csrf: csrf, name, password } });
+}
+
+/** Debian's chromium, headless, as MACHINE.md says it runs here (playwright cannot download browsers). */
+export async function launchChromium(): Promise<{ browser: Browser; page: Page }> {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  const page = await (await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 } })).newPage();
+  return { browser, page };
+}
+
+export interface GatewayConsole {
+  gw: Provisioned;
+  gateway: Gateway;
+  server: ConsoleServer;
+  base: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real gateway (simulated sources) with its console wired as the gateway wires it, config changes applied to the
+ * running gateway. `status` may add to what the console reads (parts no gateway here can have, such as serial devices).
+ */
+export async function gatewayConsole(
+  caDir: string,
+  config: Record<string, unknown>,
+  o: { throttle?: ConsoleDeps['throttle']; status?: (st: ConsoleStatus) => ConsoleStatus } = {},
+): Promise<GatewayConsole> {
+  const gw = makeGateway(caDir, { config });
+  const gateway = new Gateway(gw.config, silentLogger);
+  await gateway.start();
+  const c = gw.config;
+  const extra = o.status ?? ((st: ConsoleStatus) => st);
+  const server = new ConsoleServer({
+    ...consoleDeps({
+      config: c,
+      settings: c.console!,
+      core: gateway.evidence,
+      recorder: gateway.recorderInterface,
+      ...(gateway.uplinkQueue ? { queue: gateway.uplinkQueue } : {}),
+      status: async () => extra((await gateway.status()) as ConsoleStatus),
+      log: silentLogger,
+      onConfigApplied: () => gateway.configApplied(),
+    }),
+    ...(o.throttle ? { throttle: o.throttle } : {}),
+  });
+  await server.start();
+  return {
+    gw,
+    gateway,
+    server,
+    base: `https://127.0.0.1:${server.address().port}`,
+    async stop() {
+      await server.stop();
+      await gateway.stop();
+    },
+  };
 }

@@ -2,12 +2,14 @@
  * A real mosquitto (2.0) for MQTT tests, configured as uplink-protocol.md §1-2 says: mutual TLS against the test CA,
  * the certificate CN as username, and the ACL of §2. Each broker gets its own folder and free port; it is stopped by
  * stop(), on process exit, and (through a watchdog on a pipe) whenever the test process dies, however it dies.
+ * withBroker() gives a block of tests one broker for all of them.
  */
 import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll } from 'vitest';
 import { spawnWatched, waitListening } from './watched-process.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeMosquittoConfig } from '../../src/demo/mosquitto-config.js';
-import { freePort, tmp } from './fixtures.js';
+import { cleanupTmp, freePort, tmp } from './fixtures.js';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 
@@ -96,4 +98,53 @@ export async function startMosquitto(opts: StartMosquittoOptions): Promise<Mosqu
   };
 }
 
-/** Whether something accepts TCP connections on 127.0.0.1:port (a bare connect, closed at once). */
+export interface WithBrokerOptions extends StartMosquittoOptions {
+  /**
+   * Leave the test file's temporary folders (the broker's among them) to the file's own afterAll(cleanupTmp), for a
+   * block whose file has later blocks that still use them. By default they go once the broker has stopped.
+   */
+  keepTmp?: boolean;
+}
+
+/**
+ * One broker for the tests of the block (a describe, or the file) this is called in: started in beforeAll, stopped
+ * in afterAll, which then removes the test's temporary folders. Hooks the block registers after this call run after
+ * the broker has started and, at the end, before it stops. What it returns reads the running broker: use it inside
+ * tests and hooks only.
+ */
+export function withBroker(opts: WithBrokerOptions): Mosquitto {
+  const { keepTmp, ...start } = opts;
+  let broker: Mosquitto | undefined;
+  const running = (): Mosquitto => {
+    if (!broker) throw new Error('withBroker: the broker starts in beforeAll; use it inside a test or a hook');
+    return broker;
+  };
+  beforeAll(async () => {
+    broker = await startMosquitto(start);
+  });
+  afterAll(async () => {
+    await broker?.stop();
+    if (!keepTmp) cleanupTmp();
+  });
+  return {
+    get url() {
+      return running().url;
+    },
+    get port() {
+      return running().port;
+    },
+    get dir() {
+      return running().dir;
+    },
+    get caCert() {
+      return running().caCert;
+    },
+    get logFile() {
+      return running().logFile;
+    },
+    stop: () => running().stop(),
+    pid: () => running().pid(),
+    kill: () => running().kill(),
+    restart: () => running().restart(),
+  };
+}

@@ -11,8 +11,8 @@ import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { cleanupTmp, freePort, makeCa, makeGateway, tmp } from '../helpers/fixtures.js';
-import { MOSQUITTO, startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { freePort, makeCa, makeGateway, tmp } from '../helpers/fixtures.js';
+import { MOSQUITTO, withBroker } from '../helpers/mosquitto.js';
 import { deviceMqttOptions, receiverMqttOptions } from '../helpers/mqtt-clients.js';
 import { issueReceiverCertificate, signDeviceCsr } from '../../src/pki/ca.js';
 import { MAX_PACKET_BYTES, uplinkAcl, writeMosquittoConfig } from '../../src/demo/mosquitto-config.js';
@@ -41,7 +41,6 @@ interface Client {
   waitFor(pred: (m: Msg) => boolean, what: string, ms?: number): Promise<Msg>;
 }
 
-let broker: Mosquitto;
 let caCert: string;
 let stateA: string;
 let stateB: string;
@@ -54,8 +53,10 @@ let foreignStateA: string;
 let foreignCaCert: string;
 const open: MqttClient[] = [];
 
+const ca = makeCa();
+const broker = withBroker({ caDir: ca.dir, receivers: [RECEIVER], dropPrivileges: true });
+
 beforeAll(async () => {
-  const ca = makeCa();
   caDir = ca.dir;
   stateA = makeGateway(ca.dir, { deviceId: A }).config.stateDir;
   stateB = makeGateway(ca.dir, { deviceId: B }).config.stateDir;
@@ -71,14 +72,11 @@ beforeAll(async () => {
   const foreign = makeCa();
   foreignCaCert = foreign.paths.caCert;
   foreignStateA = makeGateway(foreign.dir, { deviceId: A }).config.stateDir;
-  broker = await startMosquitto({ caDir: ca.dir, receivers: [RECEIVER], dropPrivileges: true });
   caCert = broker.caCert;
 }, 60_000);
 
 afterAll(async () => {
   await Promise.all(open.splice(0).map((c) => c.endAsync(true)));
-  await broker?.stop();
-  cleanupTmp();
 });
 
 /** Connect once (no retries); rejects with the reason if the broker or TLS refuses. */

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupTmp, makeCa, tmp } from '../helpers/fixtures.js';
 import { buildStore, copyStore, ensureBuilt, flipByte, makeSamples, type BuiltStore, type Samples } from '../helpers/store-fixture.js';
@@ -185,15 +185,31 @@ describe('usage and configuration errors exit 2', () => {
     expect(r.stderr).toMatch(/--config is required/);
   });
 
-  it('config check passes the example configs, given the agency files they name', async () => {
+  it('config check passes every example config, given the agency files they name', async () => {
     // The examples name /etc/recgw/...: the same config with this test's agency files in their place.
+    const examples = readdirSync(join(ROOT, 'config')).filter((f) => f.endsWith('.json') && f !== 'receiver.json');
+    expect(examples.sort()).toEqual(['hearing-room.json', 'interview-room.json', 'vehicle.json']);
+    for (const name of examples) {
+      const text = readFileSync(join(ROOT, 'config', name), 'utf8');
+      expect(text, name).toContain('"/etc/recgw/ca.pem"');
+      const f = join(tmp('recgw-cli-'), name);
+      writeFileSync(f, text.replace('/etc/recgw/ca.pem', caCert()).replace('/etc/recgw/agency-enc.pem', caPaths(caDir).agencyEncCert));
+      const r = await recgw('config', 'check', '--config', f);
+      expect(r.stderr, name).toBe('');
+      expect(r.code, name).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`${name.replace('.', '\\.')}: valid \\(${name.replace('.json', '')}, device `));
+    }
+    // The vehicle as the product describes it: GPS with a home base and GPS time, GPIO lamp and inputs, a UPS.
+    const vehicle = loadConfig(join(ROOT, 'config', 'vehicle.json'));
+    expect(vehicle.gps?.homeBase).toBeDefined();
+    expect(vehicle.time.source).toBe('gps');
+    expect(vehicle.gpio?.inputs.map((i) => i.name).sort()).toEqual(['door', 'ignition', 'lightbar', 'record-button']);
+    expect(vehicle.gpio?.session?.officers.length).toBeGreaterThan(0);
+    expect(vehicle.power?.nut?.name).toBe('carups');
+    expect(vehicle.recording.preEventSeconds).toBeGreaterThan(0);
+
     const file = join(tmp('recgw-cli-'), 'interview-room.json');
     const example = readFileSync(join(ROOT, 'config', 'interview-room.json'), 'utf8');
-    writeFileSync(file, example.replace('/etc/recgw/ca.pem', caCert()).replace('/etc/recgw/agency-enc.pem', caPaths(caDir).agencyEncCert));
-    const r = await recgw('config', 'check', '--config', file);
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/interview-room\.json: valid \(interview-room, device /);
     // Without the agency's files in place, it says which file to put where.
     const missing = join(tmp('recgw-cli-'), 'agency-enc.pem');
     writeFileSync(file, example.replace('/etc/recgw/ca.pem', caCert()).replace('/etc/recgw/agency-enc.pem', missing));

@@ -36,7 +36,8 @@ describe('the console shows why a source stopped', () => {
   it('the overview gives the words, the detail and a link to the kept log', async () => {
     const a = await c.get('/');
     expect(a.status).toBe(200);
-    expect(a.text).toContain('上次中断 2026-12-06T10:15:03.000Z: 网络摄像机停止发送视频（RTSP 连接被关闭）');
+    // In Beijing time: the table's heading names the zone, the cell gives the clock.
+    expect(a.text).toContain('上次中断 2026-12-06 18:15:03：网络摄像机停止发送视频（RTSP 连接被关闭）');
     expect(a.text).toContain('ffmpeg exited with status 0: its input ended');
     expect(a.text).toContain('href="/source-log?source=cam1"');
   });

@@ -21,6 +21,10 @@ describe('recgw demo', () => {
     const r = recgw('demo', '--seconds', '8', '--out', out);
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/\[1\/7\][\s\S]*\[6\/7\] every segment and ledger entry has a signed receipt[\s\S]*Result: VALID/);
+    // Times for people: Beijing time, named; never the ledger's UTC.
+    expect(r.stdout).toMatch(/session \S+ started at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(北京时间 UTC\+08:00\)/);
+    expect(r.stdout).toMatch(/stopped at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(北京时间 UTC\+08:00\)/);
+    expect(r.stdout).not.toMatch(/\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?Z/);
     // The session is at least as long as --seconds, plus the declared pause.
     expect(Date.now() - started).toBeGreaterThan(8_000);
     for (const f of ['ca/ca.pem', 'ca/agency-key.pem', 'receiver/demo-room-1/ledger.jsonl', 'receiver/demo-room-1/receipts.jsonl']) {

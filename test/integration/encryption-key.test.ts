@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { cleanupTmp, makeCa, makeGateway, tmp } from '../helpers/fixtures.js';
 import { ensureBuilt } from '../helpers/store-fixture.js';
 import { Client, consoleOnCore, setupAdmin, type CoreConsole } from '../helpers/console.js';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { withBroker } from '../helpers/mosquitto.js';
 import { startGateway } from '../helpers/gateway-process.js';
 import { sealRandom } from '../helpers/queue-world.js';
 import { makeReceiver, startReceiver, storeReceipts, storedSegments, uplinkGateway, waitDelivered } from '../helpers/uplink-world.js';
@@ -383,14 +383,9 @@ describe('the ledger says which key, and the verifier checks it without the priv
 });
 
 describe('the receiver refuses what is not wrapped for a current agency key', () => {
-  let broker: Mosquitto;
-  beforeAll(async () => {
-    ensureBuilt();
-    broker = await startMosquitto({ caDir: ca.dir, receivers: ['receiver:1'] });
-  });
-  afterAll(async () => {
-    await broker?.stop();
-  });
+  // The file's folders (its CAs) outlive this block: the file removes them.
+  const broker = withBroker({ caDir: ca.dir, receivers: ['receiver:1'], keepTmp: true });
+  beforeAll(ensureBuilt);
 
   it('refuses to start without a usable current encryption certificate', async () => {
     const rx = makeReceiver(ca.dir, 'receiver:1', broker.url);

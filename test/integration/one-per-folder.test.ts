@@ -13,8 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanupTmp, hashTree, makeCa, makeGateway, tmp } from '../helpers/fixtures.js';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { hashTree, makeCa, makeGateway, tmp } from '../helpers/fixtures.js';
+import { withBroker } from '../helpers/mosquitto.js';
 import { startGateway, type GatewayProcess } from '../helpers/gateway-process.js';
 import { entries, exportDevice, pidsMatching, sleep, verify } from '../helpers/evidence.js';
 import { ledgerLines, makeReceiver, startReceiver, waitDelivered, type ReceiverProcess } from '../helpers/uplink-world.js';
@@ -47,7 +47,7 @@ const types = (lines: string[]): string[] =>
 
 describe('one gateway per state folder, one receiver per name', () => {
   const ca = makeCa();
-  let broker: Mosquitto;
+  const broker = withBroker({ caDir: ca.dir, receivers: ['receiver:1'] });
   let p: ReturnType<typeof makeGateway>;
   let rx: ReturnType<typeof makeReceiver>;
   let receiver: ReceiverProcess | undefined;
@@ -55,7 +55,6 @@ describe('one gateway per state folder, one receiver per name', () => {
 
   beforeAll(async () => {
     ensureBuilt();
-    broker = await startMosquitto({ caDir: ca.dir, receivers: ['receiver:1'] });
     p = makeGateway(ca.dir, {
       deviceId: 'room-1',
       config: {
@@ -82,8 +81,6 @@ describe('one gateway per state folder, one receiver per name', () => {
   afterAll(async () => {
     await gateway?.kill9().catch(() => undefined);
     await receiver?.kill9().catch(() => undefined);
-    await broker?.stop();
-    cleanupTmp();
   });
 
   it('a second `recgw run` on a recording gateway exits 2 at once, names the holder, and changes nothing', async () => {

@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LinePort } from '../../src/hal/serial/line-port.js';
-import { UpsMonitor, type UpsRisk } from '../../src/hal/serial/ups.js';
+import { SerialUpsFeed } from '../../src/hal/serial/ups.js';
+import { UpsMonitor, type UpsRisk } from '../../src/hal/power/ups-monitor.js';
 import { PtzGroup } from '../../src/hal/serial/visca.js';
 import type { PortState } from '../../src/hal/serial/supervised-port.js';
 import { Panel } from '../../src/panel/panel.js';
@@ -28,6 +29,7 @@ describe('serial devices over socat ptys', () => {
   let panelPort: LinePort;
   let panel: Panel;
   let upsPort: LinePort;
+  let upsFeed: SerialUpsFeed;
   let ups: UpsMonitor;
   let ptz: PtzGroup;
   let simPanel: SimPanel;
@@ -45,7 +47,8 @@ describe('serial devices over socat ptys', () => {
     panelPort = new LinePort({ path: p.a, baudRate: 9600, silenceMs: 3000, ...fastRetry, log: logs.log.child('panel-port') });
     panel = new Panel(rec, panelPort, { deviceId: 'room-1', version: '0.1.0', heartbeatMs: 300, log: logs.log.child('panel') });
     upsPort = new LinePort({ path: u.a, baudRate: 9600, silenceMs: 1500, ...fastRetry, log: logs.log.child('ups-port') });
-    ups = new UpsMonitor(upsPort, { thresholdPercent: 20, log: logs.log.child('ups') });
+    upsFeed = new SerialUpsFeed(upsPort, { log: logs.log.child('ups') });
+    ups = new UpsMonitor(upsFeed, { thresholdPercent: 20, log: logs.log.child('ups') });
     ups.on('risk', (r) => risks.push(r));
     ptz = new PtzGroup([{ path: z.a, baudRate: 9600, address: 1, source: 'cam1', preset: 3 }], { ...fastRetry, timeouts: { replyMs: 500, completionMs: 2000 }, log: logs.log });
     // The gateway's wiring: presets follow the recorder's sessions.
@@ -57,6 +60,7 @@ describe('serial devices over socat ptys', () => {
     panelPort.start();
     panel.start();
     upsPort.start();
+    upsFeed.start();
     ups.start();
     ptz.start();
     await waitFor(() => panelPort.isConnected && upsPort.isConnected && ptz.status().ports.every((s) => s.connected), 'ports open');
@@ -65,6 +69,7 @@ describe('serial devices over socat ptys', () => {
   afterAll(async () => {
     panel?.stop();
     ups?.stop();
+    upsFeed?.stop();
     await Promise.all([panelPort?.stop(), upsPort?.stop(), ptz?.stop(), simPanel?.close(), simUps?.close(), cam?.close()]);
     if (pairs) await Promise.all(Object.values(pairs).map((x) => x.stop()));
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -88,7 +93,7 @@ describe('serial devices over socat ptys', () => {
     ]);
     await waitFor(() => simPanel.last('ST')?.state === 'REC', 'ST REC');
     expect(simPanel.last('ST')?.session).toBe(rec.session!.sessionId);
-    expect(simPanel.rows()).toEqual([expect.stringMatching(/^录制中 {2}开始 \d\d:\d\d$/), '事项：现场检查  案号：京市监罚〔2025〕18号', '执法人员：张三(13010001) 李四(13010002)', '已开始录制']);
+    expect(simPanel.rows()).toEqual([expect.stringMatching(/^录制中 {2}开始 \d\d:\d\d（北京时间）$/), '事项：现场检查  案号：京市监罚〔2025〕18号', '执法人员：张三(13010001) 李四(13010002)', '已开始录制']);
 
     // The session start recalled the camera's preset: 81 01 04 3F 02 03 FF.
     await waitFor(() => cam.received.some((p) => p.equals(hex('81 01 04 3F 02 03 FF'))), 'preset recall at the camera');
@@ -335,12 +340,14 @@ describe('unplugging and garbage (binding-mock)', () => {
     const panelPort = new LinePort({ path: '/dev/ttyPANEL', baudRate: 9600, binding, log: logs.log });
     const panel = new Panel(rec, panelPort, { deviceId: 'room-1', log: logs.log });
     const upsPort = new LinePort({ path: '/dev/ttyUPS', baudRate: 9600, binding, log: logs.log });
-    const ups = new UpsMonitor(upsPort, { thresholdPercent: 20, log: logs.log });
+    const upsFeed = new SerialUpsFeed(upsPort, { log: logs.log });
+    const ups = new UpsMonitor(upsFeed, { thresholdPercent: 20, log: logs.log });
     const ptz = new PtzGroup([{ path: '/dev/ttyPTZ', baudRate: 9600, address: 1, source: 'cam1', preset: 1 }], { binding, log: logs.log, timeouts: { replyMs: 300 } });
     for (const x of [panelPort, upsPort, ptz]) x.start();
     panel.start();
+    upsFeed.start();
     ups.start();
-    stops.push(() => panelPort.stop(), () => upsPort.stop(), () => ptz.stop(), () => panel.stop(), () => ups.stop());
+    stops.push(() => panelPort.stop(), () => upsPort.stop(), () => ptz.stop(), () => panel.stop(), () => ups.stop(), () => upsFeed.stop());
     await waitFor(() => panelPort.isConnected && upsPort.isConnected && ptz.status().ports[0]!.connected, 'open');
 
     const noise = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 37 + 11) % 256).filter((b) => b !== 0x0d && b !== 0x0a && b !== 0xff));

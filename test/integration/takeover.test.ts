@@ -5,26 +5,17 @@
  * log; a copied SD card or receiver folder does the same in the field. mosquitto 2.0 gives the dropped client no
  * reason, so the receiver tells by the pattern: connections closed soon after they were accepted, again and again.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import { cleanupTmp, makeCa } from '../helpers/fixtures.js';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { makeCa } from '../helpers/fixtures.js';
+import { withBroker } from '../helpers/mosquitto.js';
 import { captureLogger, waitFor } from '../helpers/serial.js';
 import { receiverMqttOptions } from '../helpers/mqtt-clients.js';
 import { makeReceiver } from '../helpers/uplink-world.js';
 import { Receiver } from '../../src/receiver/receiver.js';
 
 const ca = makeCa();
-let broker: Mosquitto;
-
-beforeAll(async () => {
-  broker = await startMosquitto({ caDir: ca.dir, receivers: ['receiver:twin'] });
-}, 30_000);
-
-afterAll(async () => {
-  await broker?.stop();
-  cleanupTmp();
-});
+const broker = withBroker({ caDir: ca.dir, receivers: ['receiver:twin'] });
 
 describe('a second client with the same certificate', () => {
   it('makes the receiver it throws off say so, naming the fix', async () => {

@@ -4,9 +4,9 @@
  * verifier passes, and what was sent again is bounded by the chunks in flight at each break.
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupTmp, makeCa } from '../helpers/fixtures.js';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { describe, expect, it } from 'vitest';
+import { makeCa } from '../helpers/fixtures.js';
+import { withBroker } from '../helpers/mosquitto.js';
 import { startProxy } from '../helpers/tcp-proxy.js';
 import { startGateway, type GatewayProcess } from '../helpers/gateway-process.js';
 import { sleep, verify } from '../helpers/evidence.js';
@@ -49,15 +49,7 @@ async function waitReceipts(gw: Provisioned, n: number, timeoutMs = 20_000): Pro
 
 describe('uplink breaks mid-upload', () => {
   const ca = makeCa();
-  let broker: Mosquitto;
-
-  beforeAll(async () => {
-    broker = await startMosquitto({ caDir: ca.dir, receivers: ['receiver:1'] });
-  });
-  afterAll(async () => {
-    await broker?.stop();
-    cleanupTmp();
-  });
+  const broker = withBroker({ caDir: ca.dir, receivers: ['receiver:1'] });
 
   async function world(deviceId: string, brokerUrl = broker.url): Promise<{ gw: Provisioned; names: string[]; rx: ReturnType<typeof makeReceiver> }> {
     const gw = uplinkGateway(ca.dir, deviceId, brokerUrl, { chunkKiB: CHUNK_KIB, window: WINDOW, maxBytesPerSecond: RATE });

@@ -7,14 +7,14 @@
  * limits, the unfinished junk is discarded after its age, and the genuine gateway (a `recgw run` process) uploads
  * its whole session with receipts while the attack goes on.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
-import { cleanupTmp, makeCa } from '../helpers/fixtures.js';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { makeCa } from '../helpers/fixtures.js';
+import { withBroker } from '../helpers/mosquitto.js';
 import { deviceMqttOptions } from '../helpers/mqtt-clients.js';
 import { startGateway } from '../helpers/gateway-process.js';
 import { sleep, verify } from '../helpers/evidence.js';
@@ -82,15 +82,7 @@ class Attack {
 
 describe('bounded cost per device at the receiver', () => {
   const ca = makeCa();
-  let broker: Mosquitto;
-
-  beforeAll(async () => {
-    broker = await startMosquitto({ caDir: ca.dir, receivers: ['receiver:1'] });
-  });
-  afterAll(async () => {
-    await broker?.stop();
-    cleanupTmp();
-  });
+  const broker = withBroker({ caDir: ca.dir, receivers: ['receiver:1'] });
 
   it('refuses and logs junk files, a chunk at 2^40 and a flood of lines, keeps the store bounded, and the genuine gateway uploads completely', async () => {
     const gw = uplinkGateway(ca.dir, GENUINE, broker.url, { chunkKiB: 64 });

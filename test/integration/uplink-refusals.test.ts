@@ -4,13 +4,13 @@
  * The "device" here is a raw mqtt.js client holding a real device's credentials, so it can send what a
  * compromised or buggy gateway might.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
-import { cleanupTmp, makeCa } from '../helpers/fixtures.js';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { makeCa } from '../helpers/fixtures.js';
+import { withBroker } from '../helpers/mosquitto.js';
 import { deviceMqttOptions } from '../helpers/mqtt-clients.js';
 import { startGateway } from '../helpers/gateway-process.js';
 import { sleep, verify } from '../helpers/evidence.js';
@@ -58,15 +58,7 @@ const chunkOf = (deviceId: string, f: { name: string; size: number; sha256: stri
 describe('receiver refusals and shared load', () => {
   const ca = makeCa();
   const foreign = makeCa();
-  let broker: Mosquitto;
-
-  beforeAll(async () => {
-    broker = await startMosquitto({ caDir: ca.dir, receivers: ['receiver:1', 'receiver:2'] });
-  });
-  afterAll(async () => {
-    await broker?.stop();
-    cleanupTmp();
-  });
+  const broker = withBroker({ caDir: ca.dir, receivers: ['receiver:1', 'receiver:2'] });
 
   it('refuses a forged segment and ignores a replayed one, without receipts; stores the genuine one', async () => {
     const gw = uplinkGateway(ca.dir, 'forge-target', broker.url);

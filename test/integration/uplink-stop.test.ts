@@ -6,8 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { cleanupTmp, makeCa, makeGateway } from '../helpers/fixtures.js';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { makeCa, makeGateway } from '../helpers/fixtures.js';
+import { withBroker } from '../helpers/mosquitto.js';
 import { startProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { captureLogger, waitFor } from '../helpers/serial.js';
 import { identityPaths } from '../../src/pki/identity.js';
@@ -15,21 +15,18 @@ import { MqttLink } from '../../src/uplink/link.js';
 import { topics } from '../../src/uplink/wire.js';
 
 const DEVICE = 'stop-gw';
-let broker: Mosquitto;
+const ca = makeCa();
+const broker = withBroker({ caDir: ca.dir });
 let proxy: TcpProxy;
 let stateDir: string;
 
 beforeAll(async () => {
-  const ca = makeCa();
   stateDir = makeGateway(ca.dir, { deviceId: DEVICE }).config.stateDir;
-  broker = await startMosquitto({ caDir: ca.dir });
   proxy = await startProxy(broker.port);
 }, 60_000);
 
 afterAll(async () => {
   await proxy?.stop();
-  await broker?.stop();
-  cleanupTmp();
 });
 
 /** A link connected through the proxy, as the gateway builds it. */

@@ -3,9 +3,9 @@
  * real mosquitto (TLS, client certificates, per-device ACL) to `recgw receiver`; every item arrives exactly once,
  * every receipt comes back and is recorded, and the receiver's store passes the verifier as it is.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupTmp, makeCa } from '../helpers/fixtures.js';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { describe, expect, it } from 'vitest';
+import { makeCa } from '../helpers/fixtures.js';
+import { withBroker } from '../helpers/mosquitto.js';
 import { startGateway } from '../helpers/gateway-process.js';
 import { entries, sleep, verify } from '../helpers/evidence.js';
 import { makeReceiver, seedSegments, startReceiver, storeReceipts, storedSegments, uplinkGateway, waitDelivered } from '../helpers/uplink-world.js';
@@ -16,15 +16,7 @@ import { topics } from '../../src/uplink/wire.js';
 
 describe('uplink to the receiver through mosquitto', () => {
   const ca = makeCa();
-  let broker: Mosquitto;
-
-  beforeAll(async () => {
-    broker = await startMosquitto({ caDir: ca.dir, receivers: ['receiver:1', 'receiver:2'] });
-  });
-  afterAll(async () => {
-    await broker?.stop();
-    cleanupTmp();
-  });
+  const broker = withBroker({ caDir: ca.dir, receivers: ['receiver:1', 'receiver:2'] });
 
   for (const protocolVersion of [5, 4] as const) {
     it(`delivers every entry and segment exactly once, with receipts, over MQTT ${protocolVersion === 5 ? '5' : '3.1.1'}`, async () => {

@@ -72,6 +72,8 @@ describe('config validation', () => {
     expect(c.agency.caCert).toBe(join(dir, 'ca.pem'));
     expect(c.recording.segmentSeconds).toBe(10);
     expect(c.recording.preEventSeconds).toBe(0);
+    // People read Beijing time unless the installation says otherwise.
+    expect(c.time.zone).toBe('Asia/Shanghai');
   });
 
   it.each([
@@ -96,6 +98,8 @@ describe('config validation', () => {
     ['no sources', (c: Cfg) => (c.recording.sources = []), 'recording.sources', /must NOT have fewer than 1 items/],
     ['a bad device ID', (c: Cfg) => (c.deviceId = 'room 1/a'), 'deviceId', /must match pattern/],
     ['a bad installation', (c: Cfg) => (c.installation = 'office'), 'installation', /must be one of "interview-room", "hearing-room", "vehicle"/],
+    ['a time zone nobody has (a POSIX TZ string, not an IANA name)', (c: Cfg) => (c.time = { zone: 'CST-8' }), 'time.zone', /is not a time zone: give an IANA name such as Asia\/Shanghai/],
+    ['a made-up time zone', (c: Cfg) => (c.time = { zone: 'Mars/Olympus' }), 'time.zone', /is not a time zone/],
   ])('%s: names the key', (_name, edit, key, message) => {
     const { err } = configError(changed(edit));
     const line = err.message.split('\n').find((l) => l.trim().startsWith(`${key}:`));
@@ -114,6 +118,7 @@ describe('config validation', () => {
       x.stateDir = '';
       x.recording.sources[1]!.id = 'cam1';
       x.recording.sources[0]!.label = 'x'.repeat(65);
+      x.time = { zone: 'Beijing' };
     });
     const zh = Object.fromEntries(validateConfig(c).map((p) => [p.key, p.zh]));
     expect(zh).toMatchObject({
@@ -125,6 +130,7 @@ describe('config validation', () => {
       deviceId: expect.stringMatching(/^格式不正确/),
       stateDir: '不能为空',
       'recording.sources[0].label': '不能多于 64 个字符',
+      'time.zone': '不是有效的时区：请填写 IANA 时区名，例如 Asia/Shanghai（北京时间）',
     });
     expect(validateConfig(changed((x) => (x.recording.sources = []))).map((p) => p.zh)).toEqual(['至少需要 1 项']);
     expect(validateConfig(changed((x) => (x.agency.encryptionKey = 'k.pem'))).map((p) => p.zh)).toEqual([expect.stringMatching(/^已不再接受.*agency\.encryptionCert/)]);
@@ -132,7 +138,7 @@ describe('config validation', () => {
     // Every validation keyword in the schema has its own Chinese sentence.
     const keywords = new Set(JSON.stringify(configSchema).match(/"(type|minimum|maximum|exclusiveMinimum|exclusiveMaximum|minLength|maxLength|minItems|maxItems|pattern|enum|required|additionalProperties|[a-zA-Z]+Of|const|format|uniqueItems|multipleOf)"/g));
     expect([...keywords].map((k) => k.replace(/"/g, '')).sort()).toEqual(
-      ['additionalProperties', 'enum', 'exclusiveMinimum', 'maxItems', 'maxLength', 'maximum', 'minItems', 'minLength', 'minimum', 'pattern', 'required', 'type'],
+      ['additionalProperties', 'enum', 'exclusiveMinimum', 'format', 'maxItems', 'maxLength', 'maximum', 'minItems', 'minLength', 'minimum', 'pattern', 'required', 'type'],
     );
   });
 
@@ -206,6 +212,46 @@ describe('config validation', () => {
 
   it('parseConfigText reports the name it was given', () => {
     expect(() => parseConfigText('{}', 'from-the-console.json')).toThrow(/config file from-the-console\.json is invalid/);
+  });
+});
+
+describe('the UPS (power)', () => {
+  const ups = (power: Record<string, unknown>, serialUps = false): Record<string, unknown> =>
+    changed((c) => {
+      c.power = power;
+      if (serialUps) c.serial = { ups: { path: '/dev/ttyUSB0' } };
+    });
+
+  it('a NUT UPS with its defaults filled in', () => {
+    const file = join(tmp('recgw-config-'), 'recgw.json');
+    writeFileSync(file, JSON.stringify(ups({ nut: { name: 'ups' } })));
+    expect(loadConfig(file).power).toEqual({ lowBatteryPercent: 10, lowRuntimeSeconds: 120, nut: { host: '127.0.0.1', port: 3493, name: 'ups', pollSeconds: 2 } });
+  });
+
+  it.each([
+    ['two UPSes', ups({ nut: { name: 'ups' } }, true), 'power.nut', 'a gateway watches one UPS: remove serial.ups or power.nut', '网关只监测一台 UPS：请删除 serial.ups 或 power.nut 之一'],
+    ['a user without a password', ups({ nut: { name: 'ups', user: 'recgw' } }), 'power.nut.password', /^a login to upsd needs both user and password/, /^登录 upsd 需要同时设置 user 和 password/],
+    ['a password without a user', ups({ nut: { name: 'ups', password: 'x' } }), 'power.nut.user', /^a login to upsd needs both/, /^登录 upsd/],
+    [
+      'recording stopping at a charge a start is allowed at',
+      ups({ lowBatteryPercent: 20, nut: { name: 'ups' } }),
+      'power.lowBatteryPercent',
+      'must be below recording.minBatteryPercent (20): a session that pre-flight lets start must not be interrupted at once',
+      /^必须低于 recording\.minBatteryPercent（20）/,
+    ],
+    ['a UPS name upsd could not have', ups({ nut: { name: 'my ups' } }), 'power.nut.name', /must match pattern/, /^格式不正确/],
+    ['a port out of range', ups({ nut: { name: 'ups', port: 70000 } }), 'power.nut.port', /must be <= 65535/, '不能大于 65535'],
+  ])('%s: names the key, in English and Chinese', (_what, c, key, en, zh) => {
+    const problems = validateConfig(c);
+    expect(problems, JSON.stringify(problems)).toHaveLength(1);
+    expect(problems[0]!.key).toBe(key);
+    expect(problems[0]!.message).toMatch(en);
+    expect(problems[0]!.zh).toMatch(zh);
+  });
+
+  it('the serial UPS alone is fine, and with no UPS the limits are not checked against anything', () => {
+    expect(validateConfig(ups({}, true))).toEqual([]);
+    expect(validateConfig(changed((c) => ((c.recording.minBatteryPercent = 5), (c.power = {}))))).toEqual([]);
   });
 });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { buildFfmpegCommand, shellQuote, v4l2InputFormat, type BuildOptions } from '../../src/hal/ffmpeg/args.js';
 import type { SourceConfig } from '../../src/config/types.js';
-import { explainRtspFailure, redactUrl } from '../../src/hal/ffmpeg/rtsp-probe.js';
+import { probeFailure, redactUrl } from '../../src/hal/ffmpeg/rtsp-probe.js';
 
 const o: BuildOptions = { runDir: '/spool/cam1/20261122T101500123Z', segmentSeconds: 10 };
 
@@ -219,16 +219,18 @@ describe('shellQuote', () => {
   });
 });
 
-describe('explainRtspFailure', () => {
+describe('probeFailure', () => {
   const cam: SourceConfig = { id: 'cam2', kind: 'camera', driver: 'rtsp', url: 'rtsp://admin:secret@10.0.0.5:554/x' };
+  const said = (src: SourceConfig, stderr: string): string => probeFailure(src, stderr).message;
   it("names the refused transport and the key to change, never the password (ffprobe's words against VLC)", () => {
     const stderr = '[rtsp @ 0x556a53e634c0] method SETUP failed: 461 Unsupported transport\nrtsp://admin:secret@10.0.0.5:554/x: Protocol not supported\n';
-    const m = explainRtspFailure(cam, stderr);
+    const m = said(cam, stderr);
     expect(m).toBe('the camera rtsp://***@10.0.0.5:554/x refused RTSP over TCP (461 Unsupported Transport): set "transport": "udp" on source cam2 (recording.sources[].transport)');
-    expect(explainRtspFailure({ ...cam, transport: 'udp' }, stderr)).toMatch(/refused RTSP over UDP .* set "transport": "tcp"/);
-    expect(explainRtspFailure(cam, '[rtsp @ 0x1] method DESCRIBE failed: 401 Unauthorized\n')).toMatch(/user name or password \(401/);
-    expect(explainRtspFailure(cam, '[tcp @ 0x1] Connection to tcp://10.0.0.5:554 failed: Connection refused\n')).toMatch(/connection refused/);
-    expect(explainRtspFailure(cam, 'rtsp://admin:secret@10.0.0.5:554/x: weird\n')).not.toContain('secret');
+    expect(said({ ...cam, transport: 'udp' }, stderr)).toMatch(/refused RTSP over UDP .* set "transport": "tcp"/);
+    expect(said(cam, '[rtsp @ 0x1] method DESCRIBE failed: 401 Unauthorized\n')).toMatch(/user name or password \(401/);
+    expect(said(cam, '[tcp @ 0x1] Connection to tcp://10.0.0.5:554 failed: Connection refused\n')).toMatch(/connection refused/);
+    expect(said(cam, 'rtsp://admin:secret@10.0.0.5:554/x: weird\n')).not.toContain('secret');
+    expect(probeFailure(cam, stderr).detail).not.toContain('secret');
     expect(redactUrl('a rtsp://u:p@h/x and rtsps://v:q@k/y')).toBe('a rtsp://***@h/x and rtsps://***@k/y');
   });
 });

@@ -1,12 +1,15 @@
 /**
  * The words of a failed run (src/hal/ffmpeg/explain.ts), from ffmpeg 5.1's own logs: each fixture below was
  * captured verbatim on this machine against gst-rtsp-server (a killed server, a wrong password, a missing path, a
- * UDP-only mount), a closed port, an unresolvable name, missing devices and a full tmpfs. The point: the words say what happened
- * to the camera, never ffmpeg's last line, which after an outage is often a statistic.
+ * UDP-only mount), a closed port, an unresolvable name, missing devices and a full tmpfs, and ffprobe's answers
+ * before a run (a port that accepts and never answers, against VLC). The point: the words say what happened to the
+ * camera, never ffmpeg's last line, which after an outage is often a statistic; and one table says it, so the words
+ * for the record and the technician's message with its fix (rtsp-probe.ts) never disagree.
  */
 import { describe, expect, it } from 'vitest';
 import type { SourceConfig } from '../../src/config/types.js';
 import { errorLines, explainDamaged, explainExit, explainStall } from '../../src/hal/ffmpeg/explain.js';
+import { probeFailure } from '../../src/hal/ffmpeg/rtsp-probe.js';
 
 const rtsp = { kind: 'camera', driver: 'rtsp' } as const;
 const v4l2 = { kind: 'camera', driver: 'v4l2' } as const;
@@ -72,16 +75,78 @@ describe('why a capture run ended', () => {
 });
 
 describe('an RTSP camera that cannot be read before a run', () => {
-  it('fails the start with the words of what ffprobe said, and its message (with the fix) as the detail', async () => {
+  const cam: SourceConfig = { id: 'cam2', kind: 'camera', driver: 'rtsp', url: 'rtsp://admin:secret@127.0.0.1:18554/main' };
+  // ffprobe's answers (the same libavformat lines a run logs), each with the words for the record and the
+  // technician's sentence: what happened, then what to change, naming the key.
+  const probes: [string, string, string, string, RegExp][] = [
+    ['closed port', `[tcp @ 0x55edbd820400] Connection to tcp://127.0.0.1:18554?timeout=1000000 failed: Connection refused\nrtsp://127.0.0.1:18554/main: Connection refused`, 'rtsp-refused', '网络摄像机拒绝连接（RTSP 端口没有服务）', /^nothing answers RTSP at the camera rtsp:\/\/\*\*\*@127\.0\.0\.1:18554\/main \(connection refused\): check the camera's power, and the address and port in source cam2's url$/],
+    ['wrong password', cases[3]![3], 'rtsp-auth', '网络摄像机拒绝了配置的用户名或密码（RTSP 认证失败）', /\(401 Unauthorized\): check the user:password in source cam2's url$/],
+    ['wrong path', cases[4]![3], 'rtsp-not-found', '网络摄像机上没有配置的视频流地址（RTSP 404）', /\(404 Not Found\): check the path in source cam2's url/],
+    ['TCP refused by VLC', `[rtsp @ 0x556a53e634c0] method SETUP failed: 461 Unsupported transport\nrtsp://127.0.0.1:18554/main: Protocol not supported`, 'rtsp-transport', '网络摄像机不支持所配置的传输方式（TCP，RTSP 461）', /refused RTSP over TCP \(461 Unsupported Transport\): set "transport": "udp" on source cam2 \(recording\.sources\[\]\.transport\)$/],
+    ['unresolvable name', `[tcp @ 0x562070b253c0] Failed to resolve hostname no-such.invalid: Name or service not known\nrtsp://no-such.invalid/x: Input/output error`, 'unreachable', '无法连接网络摄像机（网络不通或地址错误）', /cannot be reached \(no route, or its name does not resolve\): check the network, and the address in source cam2's url$/],
+    ['a port that accepts and never answers', `rtsp://127.0.0.1:18554/main: Invalid data found when processing input`, 'rtsp-no-answer', '网络摄像机没有应答 RTSP 请求（超时，或该地址不是 RTSP 服务）', /did not answer RTSP in time \(or is not an RTSP server\): check the camera's power, and the address and port in source cam2's url$/],
+  ];
+  for (const [name, stderr, cause, words, message] of probes) {
+    it(`${name}: the words and the fix come from one rule`, () => {
+      const e = probeFailure(cam, stderr);
+      expect(e.said).toEqual({ cause, words });
+      expect(e.message).toMatch(message);
+      expect(e.message).not.toContain('secret');
+      // The same line in a run's log gives the same words, except what only a question before a run means.
+      if (cause !== 'rtsp-no-answer') expect(explainExit(cam, { code: 1, signal: null, logTail: stderr })).toMatchObject({ cause, words });
+    });
+  }
+
+  it('in a run, invalid data is what the camera sent; before one, no RTSP answer', () => {
+    const line = 'rtsp://127.0.0.1:18554/main: Invalid data found when processing input';
+    expect(explainExit(cam, { code: 1, signal: null, logTail: line }).cause).toBe('bad-data');
+    expect(explainExit(cam, { code: 1, signal: null, logTail: 'rtsp://127.0.0.1:18554/main: Operation not permitted' }).cause).toBe('run-failed');
+    expect(probeFailure(cam, 'rtsp://127.0.0.1:18554/main: Operation not permitted').said?.cause).toBe('stream-timeout');
+  });
+
+  it('the words name the transport the camera refused', () => {
+    expect(explainExit({ ...cam, transport: 'udp' }, { code: 1, signal: null, logTail: probes[3]![1] }).words).toBe('网络摄像机不支持所配置的传输方式（UDP，RTSP 461）');
+  });
+
+  it('what no rule knows gives ffprobe\'s last line as the message and no words of its own (the start gives a failed run\'s)', () => {
+    const e = probeFailure(cam, 'rtsp://admin:secret@127.0.0.1:18554/main: something new');
+    expect(e.message).toBe('the camera rtsp://***@127.0.0.1:18554/main could not be read: rtsp://***@127.0.0.1:18554/main: something new');
+    expect(e.said).toBeUndefined();
+  });
+
+  async function startFails(url: string): Promise<{ cause: string; words: string; technical: string }> {
     const { FfmpegSource } = await import('../../src/hal/ffmpeg/source.js');
-    const { freePort, tmp, cleanupTmp } = await import('../helpers/fixtures.js');
+    const { tmp } = await import('../helpers/fixtures.js');
+    const src = new FfmpegSource({ config: { id: 'cam2', kind: 'camera', driver: 'rtsp', url }, spoolDir: tmp(), segmentSeconds: 2, rtspTimeoutSeconds: 1 });
+    const err = (await src.start().then(() => undefined, (e: unknown) => e)) as { outage?: { cause: string; words: string; technical: string } } | undefined;
+    expect(err?.outage).toBeDefined();
+    return err!.outage!;
+  }
+
+  it('fails the start with the words of what ffprobe said, and its message (with the fix) as the detail', async () => {
+    const { freePort, cleanupTmp } = await import('../helpers/fixtures.js');
     // A real ffprobe against a port nothing listens on.
-    const port = await freePort();
-    const src = new FfmpegSource({ config: { id: 'cam2', kind: 'camera', driver: 'rtsp', url: `rtsp://admin:secret@127.0.0.1:${port}/main` }, spoolDir: tmp(), segmentSeconds: 2, rtspTimeoutSeconds: 2 });
-    const err = (await src.start().then(() => undefined, (e: unknown) => e)) as { outage?: { cause: string; words: string; technical: string } };
+    const outage = await startFails(`rtsp://admin:secret@127.0.0.1:${await freePort()}/main`);
     cleanupTmp();
-    expect(err.outage).toMatchObject({ cause: 'rtsp-refused', words: '网络摄像机拒绝连接（RTSP 端口没有服务）' });
-    expect(err.outage!.technical).toContain('nothing answers RTSP at the camera rtsp://***@127.0.0.1');
-    expect(err.outage!.technical).not.toContain('secret');
+    expect(outage).toMatchObject({ cause: 'rtsp-refused', words: '网络摄像机拒绝连接（RTSP 端口没有服务）' });
+    expect(outage.technical).toContain('nothing answers RTSP at the camera rtsp://***@127.0.0.1');
+    expect(outage.technical).not.toContain('secret');
+  });
+
+  it('a camera that accepts the connection and never answers: the words say so, as the message does (not "bad data")', async () => {
+    const { createServer } = await import('node:net');
+    const { cleanupTmp } = await import('../helpers/fixtures.js');
+    const held: import('node:net').Socket[] = [];
+    const server = createServer((s) => held.push(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const outage = await startFails(`rtsp://127.0.0.1:${(server.address() as { port: number }).port}/main`);
+      expect(outage).toMatchObject({ cause: 'rtsp-no-answer', words: '网络摄像机没有应答 RTSP 请求（超时，或该地址不是 RTSP 服务）' });
+      expect(outage.technical).toMatch(/did not answer RTSP in time .*: check the camera's power, and the address and port in source cam2's url$/);
+    } finally {
+      for (const s of held) s.destroy();
+      server.close();
+      cleanupTmp();
+    }
   });
 });

@@ -126,7 +126,8 @@ describe('the console overview with refused fixes', () => {
     type Ctx = Parameters<typeof refusedFixes>[0];
     const r = { since: '2026-12-06T10:00:00.000Z', fixes: 12, lastFixTime: ROLLED, offsetMs: Date.parse(ROLLED) - NOW };
     const zh = String(refusedFixes({ lang: 'zh-CN', t: translator('zh-CN') } as Ctx, r));
-    expect(zh).toContain('自 2026-12-06T10:00:00.000Z 起：定位时间 2034-10-11T07:41:56.799Z 与网关时钟相差 247,614,117 秒');
+    // Times for people in Beijing time (UTC+8).
+    expect(zh).toContain('自 2026-12-06 18:00:00 (北京时间 UTC+08:00) 起：定位时间 2034-10-11 15:41:56 (北京时间 UTC+08:00) 与网关时钟相差 247,614,117 秒');
     expect(zh).toContain('已拒用 12 次');
     const en = String(refusedFixes({ lang: 'en', t: translator('en') } as Ctx, r));
     expect(en).toContain('is 247,614,117 s from the gateway clock');

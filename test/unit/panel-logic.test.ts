@@ -10,6 +10,7 @@ import { decodeGatewayLine, encodePanelCommand, frameLine, type GatewayMessage, 
 import type { Recorder } from '../../src/recorder/recorder.js';
 import type { LinePort } from '../../src/hal/serial/line-port.js';
 import { RecgwError } from '../../src/util/errors.js';
+import { localClock } from '../../src/util/local-time.js';
 import { captureLogger, FakeRecorder, sleep, waitFor } from '../helpers/serial.js';
 
 // Compile-time: the gateway can hand the Recorder and a LinePort to the panel as they are.
@@ -48,11 +49,11 @@ class FakeLink extends EventEmitter<{ line: [string]; open: [] }> implements Lin
 }
 
 const panels: Panel[] = [];
-function setup(opts: { heartbeatMs?: number } = {}): { link: FakeLink; rec: FakeRecorder; panel: Panel; logs: ReturnType<typeof captureLogger> } {
+function setup(opts: { heartbeatMs?: number; zone?: string } = {}): { link: FakeLink; rec: FakeRecorder; panel: Panel; logs: ReturnType<typeof captureLogger> } {
   const link = new FakeLink();
   const rec = new FakeRecorder();
   const logs = captureLogger();
-  const panel = new Panel(rec, link, { deviceId: 'room-1', version: '0.1.0', heartbeatMs: opts.heartbeatMs ?? 60_000, log: logs.log });
+  const panel = new Panel(rec, link, { deviceId: 'room-1', version: '0.1.0', heartbeatMs: opts.heartbeatMs ?? 60_000, log: logs.log, ...(opts.zone ? { zone: opts.zone } : {}) });
   panels.push(panel);
   panel.start();
   return { link, rec, panel, logs };
@@ -101,8 +102,17 @@ describe('Panel', () => {
       },
     ]);
     await waitFor(() => link.msgs().some((m) => m.verb === 'ST' && m.state === 'REC'), 'ST REC');
-    expect(link.rows()[0]).toMatch(/^录制中 {2}开始 \d\d:\d\d$/);
+    // Beijing time, named, whatever the gateway's own TZ (UTC on the build machine, often on gateways too).
+    expect(link.rows()[0]).toBe(`录制中  开始 ${localClock(rec.session!.start, 'Asia/Shanghai').slice(11, 16)}（北京时间）`);
     expect(link.rows()[3]).toBe('已开始录制');
+  });
+
+  it('shows the start time in the installation\'s zone, named', async () => {
+    const { link, rec } = setup({ zone: 'Europe/Berlin' });
+    await enter(link);
+    expect(await cmd(link, { verb: 'START', id: 5, force: false })).toEqual({ verb: 'OK', id: 5 });
+    await waitFor(() => link.rows()[0]!.startsWith('录制中'), 'row 1');
+    expect(link.rows()[0]).toBe(`录制中  开始 ${localClock(rec.session!.start, 'Europe/Berlin').slice(11, 16)}（Europe/Berlin）`);
   });
 
   it('refuses a start without a matter or an officer without asking the recorder', async () => {

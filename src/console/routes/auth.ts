@@ -55,7 +55,7 @@ export function authRoutes(app: App): Route[] {
     app.page(
       ctx,
       ctx.t('reset.title'),
-      h`<p>${ctx.t('reset.intro', { config: app.deps.config.file })}</p><form method="post" action="/reset" class="box">${csrfField(ctx)}
+      h`<p>${ctx.t('reset.intro')}</p><form method="post" action="/reset" class="box">${csrfField(ctx)}
 <label for="code">${ctx.t('reset.code')}</label><input type="text" id="code" name="code" autocomplete="off" required>
 <label for="password">${ctx.t('field.password')}</label><input type="password" id="password" name="password" autocomplete="new-password" required>
 <label for="password2">${ctx.t('field.password2')}</label><input type="password" id="password2" name="password2" autocomplete="new-password" required>

@@ -14,6 +14,10 @@ import { configProblems, configWarnings, diffConfig, flatten, parseConfigJson, s
 import { editedAgencyFileProblems } from '../../config/agency-files.js';
 import { normaliseConfigText, readConfigText, replaceConfigText, textHash } from '../config-file.js';
 import { csrfField } from './auth.js';
+import { keyName, keyNames, valueWords } from '../config-names.js';
+
+/** A key cell: the key in words, the key as written in the JSON in its title. */
+const keyCell = (ctx: Ctx, key: string, config?: unknown): Html => h`<td class="key" title="${key}">${keyName(key, ctx.lang, config)}</td>`;
 
 interface Checked {
   text: string;
@@ -56,16 +60,16 @@ function fieldRows(ctx: Ctx, value: unknown, problems: ConfigProblem[]): Html {
     rows.splice(at + 1, 0, { key: p.key, problem: text });
   }
   return h`<table id="fields"><thead><tr><th>${ctx.t('col.key')}</th><th>${ctx.t('col.value')}</th><th>${ctx.t('col.problem')}</th></tr></thead><tbody>
-${rows.map((r) => h`<tr class="${r.problem ? 'bad' : ''}" data-key="${r.key}"><td class="mono">${r.key}</td><td class="mono">${shortValue(r.value)}</td><td class="problem">${r.problem ?? ''}</td></tr>`)}
+${rows.map((r) => h`<tr class="${r.problem ? 'bad' : ''}" data-key="${r.key}">${keyCell(ctx, r.key, value)}<td class="mono">${valueWords(r.key, shortValue(r.value), r.value, ctx.lang)}</td><td class="problem">${r.problem ?? ''}</td></tr>`)}
 </tbody></table>`;
 }
 
-function diffTable(ctx: Ctx, changes: ConfigChange[]): Html {
+function diffTable(ctx: Ctx, changes: ConfigChange[], config?: unknown): Html {
   if (changes.length === 0) return h`<p id="no-changes">${ctx.t('cfg.noChanges')}</p>`;
-  const value = (v: unknown) => (v === undefined ? h`<span class="warn">${ctx.t('cfg.unset')}</span>` : shortValue(v));
+  const value = (key: string, v: unknown) => (v === undefined ? h`<span class="warn">${ctx.t('cfg.unset')}</span>` : valueWords(key, shortValue(v), v, ctx.lang));
   return h`<table id="diff"><thead><tr><th>${ctx.t('col.key')}</th><th>${ctx.t('cfg.before')}</th><th>${ctx.t('cfg.after')}</th><th>${ctx.t('cfg.restart')}</th></tr></thead><tbody>
 ${changes.map(
-  (c) => h`<tr data-key="${c.key}"><td class="mono">${c.key}</td><td class="mono">${value(c.from)}</td><td class="mono">${value(c.to)}</td>
+  (c) => h`<tr data-key="${c.key}">${keyCell(ctx, c.key, config)}<td class="mono">${value(c.key, c.from)}</td><td class="mono">${value(c.key, c.to)}</td>
 <td class="${c.restart ? 'warn' : ''}">${ctx.t(c.restart ? 'cfg.restartYes' : 'cfg.restartNo')}</td></tr>`,
 )}</tbody></table>`;
 }
@@ -93,8 +97,8 @@ function previewPage(app: App, ctx: Ctx, c: Checked, status = 200): Reply {
   return app.page(
     ctx,
     ctx.t('nav.config'),
-    h`${c.warnings.map((w) => h`<div class="msg error">${w.key}: ${ctx.t(w.warning)}</div>`)}
-<h2>${ctx.t('cfg.diff')}</h2>${c.syntax ? '' : diffTable(ctx, c.changes)}${applyForm}
+    h`${c.warnings.map((w) => h`<div class="msg error">${keyName(w.key, ctx.lang)}${ctx.t('punct.colon')}${ctx.t(w.warning)}</div>`)}
+<h2>${ctx.t('cfg.diff')}</h2>${c.syntax ? '' : diffTable(ctx, c.changes, c.value)}${applyForm}
 ${c.value !== undefined ? h`<h2>${ctx.t('cfg.fields')}</h2>${fieldRows(ctx, c.value, c.problems)}` : ''}
 <h2>${ctx.t('cfg.edit')}</h2>${editor(ctx, c.text, c.base)}`,
     { status, message },
@@ -176,9 +180,9 @@ export function configRoutes(app: App): Route[] {
         return app.page(
           ctx,
           ctx.t('nav.config'),
-          h`${diffTable(ctx, r.c.changes)}${live.length && !r.liveFailed ? h`<p id="live-note">${ctx.t('cfg.appliedLive', { keys: live.join(', ') })}</p>` : ''}
+          h`${diffTable(ctx, r.c.changes, r.c.value)}${live.length && !r.liveFailed ? h`<p id="live-note" title="${live.join(', ')}">${ctx.t('cfg.appliedLive', { keys: keyNames(live, ctx.lang, r.c.value) })}</p>` : ''}
 ${r.liveFailed ? h`<p class="warn" id="live-failed">${ctx.t('cfg.liveFailed', { error: r.liveFailed })}</p>` : ''}
-${restart.length ? h`<p class="warn" id="restart-note">${ctx.t('cfg.restartNeeded', { keys: restart.join(', ') })}</p>` : ''}
+${restart.length ? h`<p class="warn" id="restart-note" title="${restart.join(', ')}">${ctx.t('cfg.restartNeeded', { keys: keyNames(restart, ctx.lang, r.c.value) })}</p>` : ''}
 <p><a href="/config">${ctx.t('cfg.back')}</a></p>`,
           { message: { kind: 'success', text: ctx.t('cfg.applied') } },
         );

@@ -9,10 +9,11 @@ import type { App } from '../app.js';
 import { CertificateRefused } from '../../pki/identity.js';
 import type { Key } from '../i18n.js';
 import { csrfField } from './auth.js';
+import { when } from '../times.js';
 
-/** A certificate problem in the page's language: the kind as a sentence, with the English detail beside it. */
+/** A certificate problem in the page's language: the kind as a sentence (the checker's English detail in its title). */
 const issue = (ctx: Ctx, p: { kind: string; text: string }) =>
-  ctx.lang === 'en' ? h`${p.text}` : h`${ctx.t(`cert.${p.kind}` as Key)} <small class="mono">(${p.text})</small>`;
+  ctx.lang === 'en' ? h`${p.text}` : h`<span title="${p.text}">${ctx.t(`cert.${p.kind}` as Key)}</span>`;
 
 const DAY = 86400_000;
 
@@ -28,8 +29,8 @@ export function enrolRoutes(app: App): Route[] {
       h`<div class="grid"><div class="card"><h2>${t('enrol.current')}</h2>${
         c
           ? h`<dl id="cert"><dt>${t('enrol.subject')}</dt><dd>${c.subject}</dd><dt>${t('enrol.issuer')}</dt><dd>${c.issuer}</dd>
-<dt>${t('enrol.serial')}</dt><dd class="mono" id="cert-serial">${c.serial}</dd><dt>${t('enrol.validFrom')}</dt><dd>${c.validFrom}</dd>
-<dt>${t('enrol.validTo')}</dt><dd id="cert-valid-to" class="${days < 30 ? 'bad' : ''}">${c.validTo} (${t('enrol.daysLeft', { days })})</dd>
+<dt>${t('enrol.serial')}</dt><dd class="mono" id="cert-serial">${c.serial}</dd><dt>${t('enrol.validFrom')}</dt><dd>${when(ctx, c.validFrom)}</dd>
+<dt>${t('enrol.validTo')}</dt><dd id="cert-valid-to" class="${days < 30 ? 'bad' : ''}">${when(ctx, c.validTo)}${t('enrol.daysLeft', { days })}</dd>
 <dt>SHA-256</dt><dd class="mono">${c.fingerprint256}</dd></dl>`
           : ''
       }${cur.problems.map((p) => h`<p class="bad" data-problem="${p.kind}">${issue(ctx, p)}</p>`)}</div>
@@ -67,7 +68,7 @@ export function enrolRoutes(app: App): Route[] {
           const c = app.deps.enrolment.install(ctx.fields.cert ?? '');
           app.audit.certificateInstalled(ctx.user!.name, c);
           app.tls.reload();
-          return view(ctx, { kind: 'success', text: ctx.t('enrol.installed', { validTo: c.validTo }) });
+          return view(ctx, { kind: 'success', text: ctx.t('enrol.installed', { validTo: when(ctx, c.validTo) }) });
         } catch (err) {
           if (err instanceof CertificateRefused) {
             return view(ctx, { kind: 'error', text: h`${ctx.t('enrol.refused')}${err.issues.map((i) => h`<br>${issue(ctx, i)}`)}` }, 400);

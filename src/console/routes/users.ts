@@ -5,16 +5,18 @@ import type { App } from '../app.js';
 import { NAME_RE, ROLES, type Role } from '../accounts.js';
 import { passwordProblem } from '../passwords.js';
 import { csrfField } from './auth.js';
+import { clock, timeHeading } from '../times.js';
 
 export function userRoutes(app: App): Route[] {
   const view = (ctx: Ctx, message?: { kind: 'error' | 'success'; text: string }, status = 200) => {
     const { t } = ctx;
+    const now = app.now();
     return app.page(
       ctx,
       t('nav.accounts'),
-      h`<table id="accounts"><thead><tr><th>${t('field.name')}</th><th>${t('acc.role')}</th><th>${t('acc.created')}</th><th>${t('acc.state')}</th><th></th></tr></thead><tbody>
+      h`<table id="accounts"><thead><tr><th>${t('field.name')}</th><th>${t('acc.role')}</th><th>${timeHeading(ctx, t('acc.created'), now)}</th><th>${t('acc.state')}</th><th></th></tr></thead><tbody>
 ${app.accounts.list().map(
-  (a) => h`<tr data-name="${a.name}"><td>${a.name}</td><td>${t(a.role === 'admin' ? 'role.admin' : 'role.technician')}</td><td>${a.createdAt}${a.createdBy ? ` (${a.createdBy})` : ''}</td>
+  (a) => h`<tr data-name="${a.name}"><td>${a.name}</td><td>${t(a.role === 'admin' ? 'role.admin' : 'role.technician')}</td><td>${clock(ctx, a.createdAt, now)}${a.createdBy ? t('acc.by', { name: a.createdBy }) : ''}</td>
 <td class="${a.disabled ? 'bad' : 'ok'}">${t(a.disabled ? 'acc.disabled' : 'acc.active')}</td>
 <td>${a.name === ctx.user?.name ? '' : h`<form method="post" action="/accounts/disable" class="inline">${csrfField(ctx)}<input type="hidden" name="name" value="${a.name}">
 <input type="hidden" name="disabled" value="${a.disabled ? '0' : '1'}"><button type="submit" class="plain">${t(a.disabled ? 'acc.enable' : 'acc.disable')}</button></form>`}</td></tr>`,

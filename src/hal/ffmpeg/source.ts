@@ -227,8 +227,8 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
       return camera;
     } catch (err) {
       this.log.warn('camera cannot be read', { err: describe(err), ...(err instanceof RtspProbeError ? { ffprobe: err.detail } : {}) });
-      // ffprobe says what ffmpeg would: the same words, and the probe's message (which names the fix) as the detail.
-      const said = explainExit(this.o.config, { code: 1, signal: null, logTail: err instanceof RtspProbeError ? err.detail : describe(err) });
+      // The words of the rule that made the probe's message (which names the fix, and is the detail).
+      const said = (err instanceof RtspProbeError ? err.said : undefined) ?? explainExit(this.o.config, { code: 1, signal: null, logTail: describe(err) });
       const outage: Outage = { cause: said.cause, words: said.words, technical: describe(err) };
       throw Object.assign(new RecgwError('hardware', `source ${this.id}: ${describe(err)}`, { cause: err }), { outage });
     }

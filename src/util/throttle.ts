@@ -1,8 +1,9 @@
 /**
- * Login throttling, per client address and per account name: from the `freeFailures`-th failure in a row a key is
- * locked for baseMs, doubling with each further failure up to maxMs. While any key of an attempt is locked the
- * attempt is refused without checking the password, so guessing costs the attacker time, not us CPU. A success
- * clears the keys it used. Invariant: the table holds at most MAX_KEYS entries (oldest forgotten first).
+ * Throttling of guessed secrets (console logins per client address and account name; officers' PINs per officer and
+ * per channel): from the `freeFailures`-th failure in a row a key is locked for baseMs, doubling with each further
+ * failure up to maxMs. While any key of an attempt is locked the attempt is refused without checking the secret, so
+ * guessing costs the attacker time, not us CPU. A success clears the keys it used. Invariant: the table holds at
+ * most MAX_KEYS entries (oldest forgotten first).
  */
 export interface ThrottleOptions {
   freeFailures: number;
