@@ -169,7 +169,7 @@ describe('config validation', () => {
     expect(withTime({ source: 'ntp', assumeSynchronised: false })).toEqual([]);
     const c = changed((x) => Object.assign(x, { time: { source: 'host' } }));
     validateConfig(c);
-    expect(c.time).toEqual({ source: 'host', assumeSynchronised: false, maxOffsetMs: 500, stepThresholdMs: 1000 });
+    expect(c.time).toMatchObject({ source: 'host', assumeSynchronised: false, maxOffsetMs: 500, stepThresholdMs: 1000 });
   });
 
   it('several problems are all listed, one per key', () => {
