@@ -16,7 +16,8 @@ import { SourceSupervisor } from '../recorder/supervisor.js';
 import { Recorder, type BatteryMonitor, type GpsProvider } from '../recorder/recorder.js';
 import { StorageGuard } from '../recorder/storage-guard.js';
 import { ControlServer } from '../control/server.js';
-import { ClockStepWatch, createClockMonitor, type ClockMonitor, type ClockStep } from '../hal/clock.js';
+import { ClockStepWatch, Timeline, createClockMonitor, type ClockMonitor } from '../hal/clock.js';
+import { ClockKeeper } from './clock-keeper.js';
 import { GpsdClient, type GpsdStatus } from '../hal/gps/gpsd-client.js';
 import { fixTimeTolerance } from '../hal/gps/fix-time.js';
 import { HomeBaseWatcher } from '../hal/gps/home-base.js';
@@ -64,7 +65,7 @@ export class Gateway {
   private uplink: Uplink | undefined;
   private gpio: GpioBackend | undefined;
   private gps: GpsdClient | undefined;
-  private steps: ClockStepWatch | undefined;
+  private keeper: ClockKeeper | undefined;
   private home: HomeBaseWatcher | undefined;
   private serialDevices: SerialDevices | undefined;
   private power: PowerWatch | undefined;
@@ -122,7 +123,9 @@ export class Gateway {
 
   private async startParts(): Promise<void> {
     const { config, log } = this;
-    const now = this.opts.now ?? Date.now;
+    // The gateway's own time: the system clock's at start, then the monotonic clock's count (clock-keeper.ts).
+    const timeline = new Timeline();
+    const now = this.opts.now ?? timeline.now;
     // Before anything reads or writes the state folder: a second gateway on it would take over the first's session.
     this.lock = this.opts.lock ?? lockStateFolder(config.stateDir);
     // The officer roster is checked before anything is written: a gateway refuses a roster the agency did not sign.
@@ -168,6 +171,7 @@ export class Gateway {
         log: log.child(`source.${s.id}`),
         ...(overlay ? { overlay: overlay.files } : {}),
         ...(config.recording.detectors ? { detectors: config.recording.detectors } : {}),
+        timeline,
       }),
     );
     const supervisors = sources.map(
@@ -178,6 +182,7 @@ export class Gateway {
           longestGopSeconds: longestGopSeconds(config.recording.sources.find((c) => c.id === source.id)!),
           recover: () => recoverSourceRuns(core.dirs.spool, source.id, log.child(`source.${source.id}`)),
           log: log.child(`supervisor.${source.id}`),
+          now,
         }),
     );
     const storage = new StorageGuard({
@@ -204,6 +209,7 @@ export class Gateway {
       },
       storage,
       clock: this.clock,
+      heldMs: () => this.keeper?.heldMs(),
       ...(this.opts.battery ? { battery: this.opts.battery } : power?.ups ? { battery: power.ups } : {}),
       extraChecks: [...(power?.checks() ?? []), ...(serial?.checks() ?? []), ...cameras.checks()],
       ...(this.opts.gps ? { gps: this.opts.gps } : this.gps ? { gps: this.gps } : {}),
@@ -228,9 +234,15 @@ export class Gateway {
     const recorder = this.recorder;
     serial?.startPanel(recorder, auth);
     power?.attach(recorder);
-    this.steps = new ClockStepWatch({ thresholdMs: config.time.stepThresholdMs, log: log.child('clock') });
-    this.steps.on('step', (st: ClockStep) => void recorder.clockStepped(st).catch((err: unknown) => log.error('recording a clock step failed', { err: String(err) })));
-    this.steps.start();
+    this.keeper = new ClockKeeper({
+      timeline,
+      monitor: this.clock,
+      watch: new ClockStepWatch({ thresholdMs: config.time.stepThresholdMs, log: log.child('clock') }),
+      recorder,
+      thresholdMs: config.time.stepThresholdMs,
+      log: log.child('clock'),
+    });
+    this.keeper.start();
     if (config.gpio && this.gpio) {
       this.indicators = await startIndicators({ config: config.gpio, backend: this.gpio, recorder, markEvent: (m) => recorder.markEvent(m), log: log.child('indicators') });
     }
@@ -336,13 +348,14 @@ export class Gateway {
     await step('control socket', () => this.control?.stop());
     await step('indicators', () => this.indicators?.stop());
     await step('serial devices', () => this.serialDevices?.stop());
+    // Before the recorder: a clock step being recorded finishes first, and none starts while the session closes.
+    await step('clock steps', () => this.keeper?.stop());
     await step('recorder', () => this.recorder?.stop());
     // After the recorder: a UPS that waits for our logout waits until the session is closed and sealed.
     await step('ups', () => this.power?.stop());
     await step('gpio', () => this.gpio?.close());
     await step('uplink', () => this.uplink?.stop());
     await step('clock', () => this.clock?.stop());
-    await step('clock steps', () => this.steps?.stop());
     await step('home base', () => this.home?.stop());
     await step('gps', () => this.gps?.stop());
     await step('ledger', () => {

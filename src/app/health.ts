@@ -70,6 +70,7 @@ export function healthSummary(h: HealthInput): Record<string, unknown> & { probl
   });
   if (st.storage.full) problems.push('storage full');
   if (!st.clock.synced) problems.push(`clock not synchronised (${st.clock.source})`);
+  if (st.clock.heldMs !== undefined) problems.push(`the system clock was stepped ${Math.round(st.clock.heldMs / 1000)} s away from the gateway time, which holds until a clock source confirms it`);
   if (fs && h.previousFsErrors !== undefined && fs.errors > h.previousFsErrors) {
     problems.push(`filesystem ${fs.device} reported ${fs.errors - h.previousFsErrors} new error(s)`);
   }
@@ -93,7 +94,13 @@ export function healthSummary(h: HealthInput): Record<string, unknown> & { probl
     uplink: queue
       ? { entries: queue.entries, files: queue.files, MB: Math.round(queue.bytes / MB), nextDeadline: queue.nextDeadlineMs === null ? null : new Date(queue.nextDeadlineMs).toISOString() }
       : null,
-    clock: { source: st.clock.source, synced: st.clock.synced, ...(st.clock.offsetMs !== undefined ? { offsetMs: st.clock.offsetMs } : {}) },
+    clock: {
+      source: st.clock.source,
+      synced: st.clock.synced,
+      ...(st.clock.offsetMs !== undefined ? { offsetMs: st.clock.offsetMs } : {}),
+      ...(st.clock.assumed ? { assumed: true } : {}),
+      ...(st.clock.heldMs !== undefined ? { heldMs: st.clock.heldMs } : {}),
+    },
     ...(st.battery ? { battery: st.battery } : {}),
     ...(h.gpsd
       ? {

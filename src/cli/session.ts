@@ -7,6 +7,7 @@ import type { GpsdStatus } from '../hal/gps/gpsd-client.js';
 import { describeFixOffset } from '../hal/gps/fix-time.js';
 import type { CheckResult } from '../recorder/preflight.js';
 import { reasonByCode } from '../evidence/vocabulary.js';
+import type { ClockState } from '../evidence/types.js';
 import { RecgwError } from '../util/errors.js';
 import { parse } from './args.js';
 import type { Io } from './io.js';
@@ -127,7 +128,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
     lines.push(`  source ${s.id} (${s.kind}): ${s.producing ? 'producing' : s.running ? 'starting' : 'stopped'}${s.down ? `, DOWN since ${s.down.since}: ${s.down.detail}` : ''}${s.picture !== 'ok' ? `, ${s.picture}` : ''}`);
   }
   lines.push(`  storage: ${Math.round(st.storage.freeBytes / 1e6)} MB free, ${Math.round(st.storage.usedBytes / 1e6)} MB used${st.storage.quotaBytes ? ` of ${Math.round(st.storage.quotaBytes / 1e6)} MB quota` : ''}${st.storage.full ? ' - FULL' : ''}`);
-  lines.push(`  clock: ${st.clock.source}, ${st.clock.synced ? 'synchronised' : 'NOT synchronised'}`);
+  lines.push(`  clock: ${describeClock(st.clock)}`);
   lines.push(`  sealing queue: ${st.sealing.pending}`);
   lines.push(`  officers: ${describeOfficers(st.officers)}`);
   if (st.gpsd) lines.push(...describeGps(st.gpsd));
@@ -172,4 +173,14 @@ function describeUplink(u: UplinkStatus): string {
   const missed = u.alarms.filter((a) => a.level === 'missed').length;
   if (u.alarms.length > 0) lines.push(`  upload alarms: ${u.alarms.length} item(s) near or past their deadline${missed ? `, ${missed} MISSED` : ''}`);
   return lines.join('\n');
+}
+
+/** The clock's line of `recgw status`: the source, whether synchronised (measured or assumed), a held step. */
+function describeClock(c: ClockState): string {
+  const sync = c.assumed ? 'ASSUMED synchronised (time.assumeSynchronised; the OS does not confirm it)' : c.synced ? 'synchronised' : 'NOT synchronised';
+  const held =
+    c.heldMs === undefined
+      ? ''
+      : `; the system clock was stepped ${Math.round(c.heldMs / 1000)} s away and the gateway keeps its own time until a clock source confirms the new one`;
+  return `${c.source}, ${sync}${held}`;
 }

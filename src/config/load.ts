@@ -30,9 +30,19 @@ function compile(): ReturnType<Ajv['compile']> {
 export function validateConfig(obj: unknown): ConfigProblem[] {
   const v = compile();
   if (v(obj)) {
-    const c = obj as { recording: { sources: { id: string; driver: string; url?: string; onvif?: { url?: string }; transport?: string }[] } };
+    const c = obj as {
+      recording: { sources: { id: string; driver: string; url?: string; onvif?: { url?: string }; transport?: string }[] };
+      time: { source: string; assumeSynchronised: boolean };
+    };
     const seen = new Set<string>();
     const problems: ConfigProblem[] = [];
+    if (c.time.assumeSynchronised && c.time.source !== 'host') {
+      problems.push({
+        key: 'time.assumeSynchronised',
+        message: `applies only to time.source "host" (this config has ${JSON.stringify(c.time.source)}, whose sync the gateway measures): remove it`,
+        zh: `仅适用于 time.source "host"（本配置为 ${JSON.stringify(c.time.source)}，其同步状态由网关测量）：请删除此项`,
+      });
+    }
     c.recording.sources.forEach((s, i) => {
       if (seen.has(s.id)) {
         problems.push({ key: `recording.sources[${i}].id`, message: `duplicates another source's id ${JSON.stringify(s.id)}`, zh: `与另一个信号源的 id ${JSON.stringify(s.id)} 重复` });

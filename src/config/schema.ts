@@ -140,7 +140,13 @@ export const configSchema = {
           enum: ['ntp', 'gps', 'rtc', 'host'],
           default: 'ntp',
           description:
-            'ntp: chrony or systemd-timesyncd keeps time and the gateway checks its sync; gps: gpsd time (needs "gps"); rtc: a battery clock only (never counts as synchronised); host: the host keeps time (VMs, containers, the demo)',
+            'ntp: chrony or systemd-timesyncd keeps time and the gateway checks its sync; gps: gpsd time (needs "gps"); rtc: a battery clock only (never counts as synchronised); host: the host keeps time (VMs, containers, the demo), synchronised only when the OS says so (chrony or timedatectl)',
+        },
+        assumeSynchronised: {
+          type: 'boolean',
+          default: false,
+          description:
+            'time.source "host" only: count the clock as synchronised when the OS cannot confirm it (a container whose host keeps time out of sight, tests, the demo). Every manifest then records "clock": {"assumed": true}, and recgw verify and recgw report count those segments',
         },
         maxOffsetMs: { type: 'integer', minimum: 1, maximum: 60000, default: 500, description: 'a larger estimated offset counts as not synchronised' },
         stepThresholdMs: { type: 'integer', minimum: 100, maximum: 3600000, default: 1000, description: 'a wall-clock jump larger than this is a clock step (ledger entry; during a session a clock-jump interruption)' },

@@ -138,7 +138,14 @@ export interface Config {
   agency: { caCert: string; encryptionCert: string; roster?: string };
   recording: RecordingConfig;
   /** `zone`: the IANA zone people read times in (src/util/local-time.ts); everything machines read stays UTC. */
-  time: { source: 'ntp' | 'gps' | 'rtc' | 'host'; maxOffsetMs: number; stepThresholdMs: number; zone: string };
+  time: {
+    source: 'ntp' | 'gps' | 'rtc' | 'host';
+    maxOffsetMs: number;
+    stepThresholdMs: number;
+    /** Only with source "host": synchronised by the installation's word when the OS cannot confirm it. */
+    assumeSynchronised: boolean;
+    zone: string;
+  };
   control: { socket: string };
   uplink?: UplinkConfig;
   gps?: GpsConfig;

@@ -23,6 +23,7 @@ const NAMES: Record<string, readonly [string, string]> = {
   'time.maxOffsetMs': ['允许的时钟偏差（毫秒）', 'largest offset allowed (ms)'],
   'time.stepThresholdMs': ['时钟跳变阈值（毫秒）', 'clock step threshold (ms)'],
   'time.zone': ['显示时区', 'time zone shown'],
+  'time.assumeSynchronised': ['假定时钟已同步（仅 host）', 'assume the clock synchronised (host only)'],
   control: ['本机控制', 'local control'],
   'control.socket': ['控制套接字', 'control socket'],
   gps: ['卫星定位', 'GPS'],

@@ -43,6 +43,16 @@ export interface ClockState {
   synced: boolean;
   /** Estimated offset from true time in milliseconds, when known. */
   offsetMs?: number;
+  /**
+   * Synchronised by the installation's word, not by a measurement: config time.assumeSynchronised (time.source
+   * "host" where the OS cannot tell, e.g. a container, tests and the demo). Only ever `true` when present.
+   */
+  assumed?: true;
+  /**
+   * The system clock minus the gateway's own time (ms), when they differ: after a clock step nothing confirmed,
+   * the gateway keeps counting its times on the monotonic clock from its last trusted reading (src/hal/time/timeline.ts).
+   */
+  heldMs?: number;
 }
 
 export interface GpsFix {

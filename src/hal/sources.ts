@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { RecgwError } from '../util/errors.js';
 import { MAX_GOP_SECONDS } from './ffmpeg/args.js';
+import type { Timeline } from './time/timeline.js';
 
 export interface SourceEnv {
   spoolDir: string;
@@ -17,6 +18,8 @@ export interface SourceEnv {
   log: Logger;
   /** Time and identity on the picture of cameras the gateway encodes. */
   overlay?: OverlayFiles;
+  /** The gateway's time, which segments are dated in. */
+  timeline?: Timeline;
 }
 
 export function createCaptureSource(config: SourceConfig, env: SourceEnv): CaptureSource {
@@ -27,6 +30,7 @@ export function createCaptureSource(config: SourceConfig, env: SourceEnv): Captu
     log: env.log,
     ...(env.overlay ? { overlay: env.overlay } : {}),
     ...(env.detectors ? { detectors: env.detectors } : {}),
+    ...(env.timeline ? { timeline: env.timeline } : {}),
   });
 }
 

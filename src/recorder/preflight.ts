@@ -58,7 +58,15 @@ export function preflight(i: PreflightInput): CheckResult[] {
             zh: `电池电量 ${i.battery.percent}%，低于所需的 ${i.minBatteryPercent}%：请充电或接通市电`,
           };
   const clockZh = clockSourceByCode(i.clock.source)?.zh ?? i.clock.source;
-  const clock: CheckResult = i.clock.synced
+  const clock: CheckResult = i.clock.assumed
+    ? {
+        check: 'clock',
+        ok: true,
+        warning: true,
+        detail: `clock assumed synchronised (${i.clock.source}, time.assumeSynchronised): the OS does not confirm it; recorded times carry "assumed"`,
+        zh: `时钟按配置视为已同步（${clockZh}，time.assumeSynchronised）：操作系统未确认同步；录像时间标记为“假定”`,
+      }
+    : i.clock.synced
     ? { check: 'clock', ok: true, detail: `clock synchronised (${i.clock.source})`, zh: `时钟已同步（${clockZh}）` }
     : {
         check: 'clock',

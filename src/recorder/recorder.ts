@@ -11,7 +11,7 @@ import { unlink } from 'node:fs/promises';
 import type { Db } from '../state/db.js';
 import type { Ledger } from '../evidence/ledger.js';
 import type { Sealer } from '../evidence/sealer.js';
-import { ENTRY, type GpsFix, type Officer, type SessionContext } from '../evidence/types.js';
+import { ENTRY, type ClockState, type GpsFix, type Officer, type SessionContext } from '../evidence/types.js';
 import { MATTERS, REASONS, lookupTerm } from '../evidence/vocabulary.js';
 import type { RecordingConfig } from '../config/types.js';
 import type { SegmentFile, HealthEvent } from '../hal/capture.js';
@@ -69,6 +69,8 @@ export interface RecorderDeps {
   recoverAll: () => Promise<SegmentFile[]>;
   storage: StorageGuard;
   clock: ClockMonitor;
+  /** The system clock minus the gateway's time while a clock step is held (src/app/clock-keeper.ts), else undefined. */
+  heldMs?: () => number | undefined;
   battery?: BatteryMonitor;
   /** Checks of devices around the gateway (the UPS answering, PTZ cameras powered), run with the built-in ones. */
   extraChecks?: (() => Promise<CheckResult> | CheckResult)[];
@@ -355,22 +357,58 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   }
 
   /**
-   * The wall clock was stepped (NTP or GPS corrected it, or someone set it). The ledger records old and new time;
-   * during a session the span between them is a detected clock-jump interruption, so the jump in the segments'
-   * times is explained rather than looking like lost footage.
+   * The system clock was stepped and the gateway's time did not follow (`held`: nothing confirmed the new time, or
+   * the step undid an earlier one): src/app/clock-keeper.ts decides. The ledger records the system clock's old and
+   * new time; during a recording session the step's span, from now, is a detected clock-jump interruption, which
+   * explains the jump a viewer sees in the picture's own clock (the overlay shows the system clock).
    */
-  clockStepped(step: { old: string; new: string; deltaMs: number }): Promise<void> {
+  clockStepped(step: { old: string; new: string; deltaMs: number; held: true }): Promise<void> {
     return this.serial(async () => {
-      const s = this.d.store.active();
-      this.d.ledger.append(ENTRY.clockStepped, { ...step, sessionId: s?.ctx.sessionId ?? null });
-      if (s && s.state === 'recording') {
-        const [a, b] = [Date.parse(step.old), Date.parse(step.new)].sort((x, y) => x - y) as [number, number];
-        const id = this.d.store.startInterruption(s.ctx.sessionId, { reason: 'clock-jump', origin: 'detected', start: a, detail: { deltaMs: step.deltaMs } });
-        this.d.store.endInterruption(s.ctx.sessionId, id, b);
-        this.changed();
-      }
+      const at = this.now();
+      const session = this.recordStep(step);
+      this.clockJump(session, step, at, at + step.deltaMs);
       await Promise.resolve();
     });
+  }
+
+  /**
+   * The gateway's time follows the system clock (a synchronised source confirmed it after a step): the sources stop
+   * and their segments are sealed in the old time, `rebase` moves the gateway's time and the jump is recorded, and
+   * the sources start again in the new time, so no segment spans the two. During a recording session a clock-jump
+   * interruption runs from the stop (old time) to the sources producing again (new time): it explains the gap, or
+   * the overlap, the jump and the restart leave between the segments.
+   */
+  followClock(rebase: () => { old: number; new: number }): Promise<void> {
+    return this.serial(async () => {
+      const running = this.d.supervisors.filter((x) => x.isWanted());
+      const from = this.now();
+      await Promise.all(running.map((x) => x.want(false)));
+      await this.d.sealer.drain();
+      const t = rebase();
+      // Entered at once: entries dated in the new time must not come before the entry that explains it.
+      const step = { old: iso(t.old), new: iso(t.new), deltaMs: t.new - t.old, held: false };
+      const session = this.recordStep(step);
+      await Promise.all(running.map((x) => x.want(true)));
+      await Promise.all(running.map((x) => x.waitProducing(PRODUCE_TIMEOUT_MS)));
+      this.clockJump(session, step, from, this.now());
+    });
+  }
+
+  /** The clock.stepped entry; returns the session it concerns, if one is open. */
+  private recordStep(step: { old: string; new: string; deltaMs: number; held: boolean }): ActiveSession | undefined {
+    const s = this.d.store.active();
+    this.d.ledger.append(ENTRY.clockStepped, { ...step, sessionId: s?.ctx.sessionId ?? null });
+    return s;
+  }
+
+  /** During a recording session, a detected clock-jump interruption over [from, to] (either order). */
+  private clockJump(s: ActiveSession | undefined, step: { deltaMs: number; held: boolean }, from: number, to: number): void {
+    const now = s && this.d.store.get(s.ctx.sessionId);
+    if (!now || now.state !== 'recording') return;
+    const [a, b] = [from, to].sort((x, y) => x - y) as [number, number];
+    const id = this.d.store.startInterruption(now.ctx.sessionId, { reason: 'clock-jump', origin: 'detected', start: a, detail: { deltaMs: step.deltaMs, held: step.held } });
+    this.d.store.endInterruption(now.ctx.sessionId, id, b);
+    this.changed();
   }
 
   /**
@@ -480,7 +518,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       lackingStatement: this.d.store.lackingStatement().map((x) => ({ sessionId: x.ctx.sessionId, caseRef: x.ctx.caseRef, end: x.closedAt === null ? null : iso(x.closedAt) })),
       sources: this.d.supervisors.map((x) => x.health()),
       storage: this.d.storage.state(),
-      clock: this.d.clock.state(),
+      clock: this.clockState(),
       battery: this.d.battery?.state() ?? null,
       gps: this.d.gps?.fix() ?? null,
       sealing: { pending: this.d.sealer.pendingCount() },
@@ -503,7 +541,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       expectedSeconds: this.d.recording.expectedSessionMinutes * 60,
       battery: this.d.battery?.state(),
       minBatteryPercent: this.d.recording.minBatteryPercent,
-      clock: this.d.clock.state(),
+      clock: this.clockState(),
       sources: this.d.supervisors.map((x) => {
         const h = x.health();
         return { id: x.id, producing: h.producing, ...(h.down ? { problem: `${h.down.words} (${h.down.detail})` } : {}) };
@@ -512,6 +550,13 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   }
 
   // ---- internals -----------------------------------------------------------------------------------------
+
+  /** The clock monitor's state, with how far the system clock is held off the gateway's time (manifests, status). */
+  private clockState(): ClockState {
+    const st = this.d.clock.state();
+    const held = this.d.heldMs?.();
+    return held === undefined ? st : { ...st, heldMs: held };
+  }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.queue.then(fn);
@@ -604,7 +649,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       seq,
       start: seg.start.toISOString(),
       end: seg.end.toISOString(),
-      clock: this.d.clock.state(),
+      clock: this.clockState(),
       gps: this.d.gps?.fix() ?? null,
       ...(explanation ? { explanation: true } : {}),
       ...(preEvent ? { preEvent: true } : {}),

@@ -8,6 +8,7 @@ import { ENTRY, type Officer, type SourceKind } from '../evidence/types.js';
 import { LEDGER_FILE } from '../evidence/head.js';
 import { readLedger } from '../verify/ledger-reader.js';
 import * as B from '../verify/bodies.js';
+import { segmentClock, type SegmentClock } from '../verify/sessions.js';
 
 export interface ReportSegment {
   name: string;
@@ -16,6 +17,8 @@ export interface ReportSegment {
   kind: SourceKind;
   start: number;
   end: number;
+  /** How its manifest's clock stood (evidence-format.md §7.1). */
+  clock: SegmentClock;
 }
 
 export interface ReportSession {
@@ -84,7 +87,14 @@ export async function readDeviceSessions(dir: string, caPems: string[]): Promise
         case ENTRY.segmentSealed: {
           if (!ok(B.checkManifest(b))) return;
           const m = B.asManifest(b);
-          sessions.get(m.sessionId)?.segments.push({ name: m.segment, source: m.source.id, kind: m.source.kind, start: Date.parse(m.start), end: Date.parse(m.end) });
+          sessions.get(m.sessionId)?.segments.push({
+            name: m.segment,
+            source: m.source.id,
+            kind: m.source.kind,
+            start: Date.parse(m.start),
+            end: Date.parse(m.end),
+            clock: segmentClock(m.clock),
+          });
           return;
         }
         case ENTRY.interruptionStarted: {

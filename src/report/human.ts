@@ -29,6 +29,10 @@ function figures(t: Totals): string[] {
 
 const reasons = (t: Totals): string => t.interruptions.byReason.map((r) => `${r.zh === null ? r.reason : `${r.zh} [${r.reason}]`} ${r.count}`).join(', ');
 
+const clockLine = (t: Totals): string =>
+  `未同步 (not synchronised) ${t.clock.unsynchronisedSegments}, 假定同步 (assumed, time.assumeSynchronised) ${t.clock.assumedSegments}, ` +
+  `涉及场次 (sessions) ${t.clock.sessions}`;
+
 const worst = (w: WorstLate, zone: string): string =>
   `${w.deviceId} ${w.kind === 'segment' ? `segment ${w.item}` : w.item}, 期限 (deadline) ${localTime(w.deadline, zone)}, ` +
   `入库 (stored) ${localTime(w.storedAt, zone)}, 逾期 (late) ${hmm(w.lateSeconds, 'up')}`;
@@ -46,6 +50,8 @@ function section(
   const out = [title, ...table([[...heads.map((h) => h[0]), ...FIGURE_HEADS[0]!], [...heads.map((h) => h[1]), ...FIGURE_HEADS[1]!], ...body])];
   const withReasons = rows.filter((r) => r.t.interruptions.total > 0);
   if (withReasons.length > 0) out.push('  中断原因 (interruptions by reason):', ...withReasons.map((r) => `    ${r.label}: ${reasons(r.t)}`));
+  const untimed = rows.filter((r) => r.t.clock.unsynchronisedSegments + r.t.clock.assumedSegments > 0);
+  if (untimed.length > 0) out.push('  时钟未经确认同步的片段 (segments timed by a clock not confirmed synchronised):', ...untimed.map((r) => `    ${r.label}: ${clockLine(r.t)}`));
   const late = rows.filter((r) => r.t.uploads.worst);
   if (late.length > 0) out.push('  最长逾期项 (most overdue item):', ...late.map((r) => `    ${r.label}: ${worst(r.t.uploads.worst!, zone)}`));
   return [...out, ''];

@@ -34,6 +34,7 @@ export class Tally {
   private readonly reasons = new Map<string, number>();
   private terminated = 0;
   private statementMissing = 0;
+  private readonly clock = { unsynchronisedSegments: 0, assumedSegments: 0, sessions: 0 };
   private onTime = 0;
   private late = 0;
   private worst: UploadItem | undefined;
@@ -45,6 +46,11 @@ export class Tally {
     this.recordedMs += r.ms;
     this.basis[r.kind ?? 'none']++;
     for (const reason of s.interruptionReasons) this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + 1);
+    const unsynchronised = s.segments.filter((x) => x.clock === 'unsynchronised').length;
+    const assumed = s.segments.filter((x) => x.clock === 'assumed').length;
+    this.clock.unsynchronisedSegments += unsynchronised;
+    this.clock.assumedSegments += assumed;
+    if (unsynchronised + assumed > 0) this.clock.sessions++;
     if (s.closedBy === 'terminated') {
       this.terminated++;
       if (s.statementBadges.size < 2) this.statementMissing++;
@@ -79,6 +85,7 @@ export class Tally {
         late: this.late,
         worst: w ? { deviceId: w.deviceId, kind: w.kind, item: w.item, deadline: w.deadline, storedAt: w.storedAt, lateSeconds: seconds(w.lateMs) } : null,
       },
+      clock: { ...this.clock },
     };
   }
 }

@@ -41,6 +41,11 @@ export interface Totals {
   terminated: { sessions: number; statementMissing: number };
   /** Items (segment files, entries receipts) with an acceptable receipt: on time when storedAt <= deadline. */
   uploads: { onTime: number; late: number; worst: WorstLate | null };
+  /**
+   * Segments timed by a clock nobody measured as synchronised: `unsynchronisedSegments` (manifest clock.synced
+   * false), `assumedSegments` (synchronised only by config time.assumeSynchronised), and the `sessions` with any.
+   */
+  clock: { unsynchronisedSegments: number; assumedSegments: number; sessions: number };
 }
 
 /** A receipts.jsonl line that was not counted, with its 1-based line number. */

@@ -42,7 +42,8 @@ const MANIFEST: Record<string, Check> = {
   start: iso,
   end: iso,
   source: (v) => obj(v) && nonEmpty(v.id) && (v.kind === 'camera' || v.kind === 'microphone'),
-  clock: (v) => obj(v) && str(v.source) && typeof v.synced === 'boolean',
+  clock: (v) =>
+    obj(v) && str(v.source) && typeof v.synced === 'boolean' && (v.assumed === undefined || v.assumed === true) && (v.heldMs === undefined || Number.isInteger(v.heldMs)),
   plain: hashedSize,
   stored: hashedSize,
   enc: (v) => obj(v) && v.alg === 'A256GCM' && b64(v.iv) && v.keyWrap === 'RSA-OAEP-256' && b64(v.wrappedKey) && hex64(v.agencyKeyId),

@@ -62,6 +62,11 @@ export interface SessionReport {
   statement: boolean;
   interruptions: { reason: string; start: string; end: string | null; origin: string }[];
   segments: number;
+  /**
+   * Of those segments, how many were timed by a clock not known to be synchronised (manifest `clock.synced` false)
+   * and how many by one synchronised only by assumption (`clock.assumed`): flagged, not findings.
+   */
+  clock: { unsynchronised: number; assumed: number };
 }
 
 export interface DeviceReport {

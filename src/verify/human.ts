@@ -31,6 +31,15 @@ const deletedNote = (n: number): string => (n > 0 ? ` (${n} deleted here after t
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
 /** Times in the zone people read (findings' details keep the ledger's UTC, so they can be looked up there). */
+/** Segments whose times rest on a clock nobody measured as synchronised: flagged for the reader, not a finding. */
+function clockNote(c: { unsynchronised: number; assumed: number }, of: number): string {
+  const parts = [
+    ...(c.unsynchronised > 0 ? [`${c.unsynchronised} of ${plural(of, 'segment')} timed by a clock that was NOT synchronised`] : []),
+    ...(c.assumed > 0 ? [`${c.assumed} of ${plural(of, 'segment')} by a clock only ASSUMED synchronised (time.assumeSynchronised: the OS did not confirm it)`] : []),
+  ];
+  return `Clock: ${parts.join('; ')}; their times are the gateway's word.`;
+}
+
 export function formatReport(r: VerifyReport, zone = DEFAULT_ZONE): string {
   const t = (iso: string): string => localClock(iso, zone);
   const firstTime = r.devices.flatMap((d) => d.sessions.map((s) => Date.parse(s.start))).find(Number.isFinite) ?? Date.now();
@@ -63,6 +72,7 @@ export function formatReport(r: VerifyReport, zone = DEFAULT_ZONE): string {
         const reason = g.reason ? (reasonByCode(g.reason)?.en ?? g.reason) : null;
         out.push(`    ${g.source} has no footage from ${t(g.start)} to ${t(g.end)}: ${g.explained ? `explained (${reason})` : 'NOT explained'}.`);
       }
+      if (s.clock.unsynchronised + s.clock.assumed > 0) out.push(`    ${clockNote(s.clock, s.segments)}`);
       if (s.closedBy === 'terminated') out.push(`    Ended by an interruption that never resumed; written statement ${s.statement ? 'confirmed by two officers' : 'MISSING'}.`);
     }
   }

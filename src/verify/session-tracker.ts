@@ -15,7 +15,7 @@ import type { LedgerEntry } from '../evidence/entry.js';
 import { ENTRY, type SegmentManifest } from '../evidence/types.js';
 import * as B from './bodies.js';
 import type { FindingKind, SessionReport } from './findings.js';
-import { analyseSession, type GapOptions, type SessionFacts } from './sessions.js';
+import { analyseSession, segmentClock, type GapOptions, type SessionFacts } from './sessions.js';
 import type { OfficerConfirmations } from './officer-confirmations.js';
 
 type Report = (kind: FindingKind, detail: string) => void;
@@ -146,7 +146,9 @@ export class SessionTracker {
   segment(lineNo: number, m: SegmentManifest): void {
     if (this.only && !this.only.has(m.sessionId)) return;
     const s = this.need(m.sessionId, lineNo, `segment ${m.segment}`);
-    if (s) this.facts(s, m.sessionId)?.segments.push({ sourceId: m.source.id, seq: m.seq, start: ms(m.start), end: ms(m.end), preEvent: m.preEvent === true });
+    if (s) {
+      this.facts(s, m.sessionId)?.segments.push({ sourceId: m.source.id, seq: m.seq, start: ms(m.start), end: ms(m.end), preEvent: m.preEvent === true, clock: segmentClock(m.clock) });
+    }
   }
 
   /** Analyse and drop the sessions closed more than LINGER lines before this one. */

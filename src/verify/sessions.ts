@@ -3,6 +3,7 @@
  * a source of a session has no footage, and whether an interruption entry explains it. Pure: no I/O.
  */
 import type { GapReport, SessionReport } from './findings.js';
+import type { ClockState } from '../evidence/types.js';
 
 export interface SegmentFact {
   sourceId: string;
@@ -10,6 +11,15 @@ export interface SegmentFact {
   start: number;
   end: number;
   preEvent: boolean;
+  /** How its manifest's clock stood: synchronised, synchronised only by assumption, or not synchronised. */
+  clock: SegmentClock;
+}
+
+export type SegmentClock = 'synced' | 'assumed' | 'unsynchronised';
+
+/** A manifest's `clock` as the session report counts it (evidence-format.md §7.1). */
+export function segmentClock(c: Pick<ClockState, 'synced' | 'assumed'>): SegmentClock {
+  return !c.synced ? 'unsynchronised' : c.assumed ? 'assumed' : 'synced';
 }
 
 export interface InterruptionFact {
@@ -123,5 +133,9 @@ export function analyseSession(f: SessionFacts, opt: GapOptions = DEFAULT_GAP_OP
     statement: f.statement,
     interruptions: f.interruptions.map((i) => ({ reason: i.reason, start: iso(i.start), end: i.end === null ? null : iso(i.end), origin: i.origin })),
     segments: f.segments.length,
+    clock: {
+      unsynchronised: f.segments.filter((x) => x.clock === 'unsynchronised').length,
+      assumed: f.segments.filter((x) => x.clock === 'assumed').length,
+    },
   };
 }

@@ -60,7 +60,7 @@ export async function consoleOnCore(
 ): Promise<CoreConsole> {
   const gw = makeGateway(caDir, {
     config: {
-      time: { source: 'host' },
+      time: { source: 'host', assumeSynchronised: true },
       console: CONSOLE,
       uplink: { broker: 'mqtts://127.0.0.1:1' },
       recording: { segmentSeconds: 2, sources: o.sources ?? [{ id: 'cam1', kind: 'camera', driver: 'sim', width: 320, height: 180, fps: 10 }, { id: 'mic1', kind: 'microphone', driver: 'sim' }] },

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { startEvidenceCore } from '../../src/app/evidence-core.js';
 import { exportDevice } from '../../src/evidence/export.js';
-import { ENTRY, type Officer, type SessionContext, type SourceKind } from '../../src/evidence/types.js';
+import { ENTRY, type ClockState, type Officer, type SessionContext, type SourceKind } from '../../src/evidence/types.js';
 import { KeySigner, type Signer } from '../../src/evidence/signer.js';
 import { encodeReceipt, makeReceipt, type Receipt } from '../../src/evidence/receipt.js';
 import { caPaths } from '../../src/pki/ca.js';
@@ -24,8 +24,8 @@ export interface PlannedSession {
   matter: string;
   officers: Officer[];
   start: string;
-  /** Footage as [source, kind, from minute, to minute] after start, in order per source. */
-  segments: [string, SourceKind, number, number][];
+  /** Footage as [source, kind, from minute, to minute] after start, in order per source; the manifest's clock if not NTP synchronised. */
+  segments: [string, SourceKind, number, number, ClockState?][];
   /** [reason, from minute, to minute or null = never resumed, sources or undefined = all]. */
   interruptions?: [string, number, number | null, string[]?][];
   /** How it ended and at which minute; undefined = never closed. */
@@ -61,7 +61,7 @@ export async function buildDevice(caDir: string, storeDir: string, deviceId: str
         if (to !== null) core.ledger.append(ENTRY.interruptionEnded, { ...ids, end: iso(t0 + to * MIN) });
       });
       const counts = new Map<string, number>();
-      for (const [source, kind, from, to] of p.segments) {
+      for (const [source, kind, from, to, clock] of p.segments) {
         const n = counts.get(source) ?? 0;
         counts.set(source, n + 1);
         const name = segName(p.id, source, n);
@@ -76,7 +76,7 @@ export async function buildDevice(caDir: string, storeDir: string, deviceId: str
           seq: n,
           start: iso(t0 + from * MIN),
           end: iso(t0 + to * MIN),
-          clock: { source: 'ntp', synced: true },
+          clock: clock ?? { source: 'ntp', synced: true },
           gps: null,
         });
       }

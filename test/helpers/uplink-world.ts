@@ -21,7 +21,7 @@ const iso = (t: number): string => new Date(t).toISOString();
 export function uplinkGateway(caDir: string, deviceId: string, broker: string, uplink: Record<string, unknown> = {}): Provisioned {
   return makeGateway(caDir, {
     deviceId,
-    config: { time: { source: 'host' }, uplink: { broker, answerTimeoutSeconds: 2, ...uplink } },
+    config: { time: { source: 'host', assumeSynchronised: true }, uplink: { broker, answerTimeoutSeconds: 2, ...uplink } },
   });
 }
 

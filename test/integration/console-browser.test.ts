@@ -40,7 +40,7 @@ describe('the console in a browser', () => {
     gc = await gatewayConsole(
       ca.dir,
       {
-        time: { source: 'host' },
+        time: { source: 'host', assumeSynchronised: true },
         console: { listen: '127.0.0.1:0' },
         // A broker nobody answers on: what is recorded stays in the queue, counting down.
         uplink: { broker: `mqtts://127.0.0.1:${await freePort()}` },

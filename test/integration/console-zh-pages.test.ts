@@ -133,7 +133,7 @@ describe('every console page in zh-CN (issue 16.5)', () => {
       ca.dir,
       {
         place: '新华区市场监督管理局执法稽查大队第一中队一号询问室（东楼三层，靠近电梯的第二间，门牌 302-A）',
-        time: { source: 'host' },
+        time: { source: 'host', assumeSynchronised: true },
         console: { listen: '127.0.0.1:0' },
         // A broker nobody answers on: what is recorded waits in the queue; half an hour counts down to the second.
         uplink: { broker: `mqtts://127.0.0.1:${await freePort()}`, deadlineHours: 0.5 },

@@ -53,7 +53,7 @@ beforeAll(async () => {
   const p = makeGateway(ca.dir, {
     config: {
       agency: { caCert: ca.paths.caCert, encryptionCert: ca.paths.agencyEncCert, roster: writeRoster(dir, roster) },
-      time: { source: 'host' },
+      time: { source: 'host', assumeSynchronised: true },
       serial: { panel: { path: panelPty.a } },
       recording: { segmentSeconds: 2 },
     },

@@ -58,7 +58,7 @@ describe('one gateway per state folder, one receiver per name', () => {
     p = makeGateway(ca.dir, {
       deviceId: 'room-1',
       config: {
-        time: { source: 'host' },
+        time: { source: 'host', assumeSynchronised: true },
         recording: { segmentSeconds: 2, expectedSessionMinutes: 1, sources: SOURCES },
         uplink: { broker: broker.url, answerTimeoutSeconds: 2 },
       },

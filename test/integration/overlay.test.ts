@@ -37,7 +37,7 @@ describe('time and identity on the picture', () => {
     const p = makeGateway(ca.dir, {
       deviceId: 'room-7',
       config: {
-        time: { source: 'host' },
+        time: { source: 'host', assumeSynchronised: true },
         recording: {
           segmentSeconds: 2,
           expectedSessionMinutes: 1,

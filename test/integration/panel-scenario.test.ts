@@ -30,7 +30,7 @@ describe('a session run from the room control panel', () => {
     pairs.push(panelPty, upsPty);
     const p = makeGateway(ca.dir, {
       config: {
-        time: { source: 'host' },
+        time: { source: 'host', assumeSynchronised: true },
         gpio: { backend: 'sim', lamp: LAMP },
         serial: { panel: { path: panelPty.a }, ups: { path: upsPty.a } },
         recording: { segmentSeconds: 2 },

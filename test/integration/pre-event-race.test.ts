@@ -87,7 +87,7 @@ async function rig(deviceId: string): Promise<Rig> {
     supervisors: [new SourceSupervisor({ source, segmentSeconds: 2, recover: async () => [], log: silentLogger })],
     recoverAll: async () => leftovers.shift() ?? [],
     storage: new StorageGuard({ db: core.db, stateDir: gw.config.stateDir, spoolDir: core.dirs.spool, quotaBytes: null, reserveBytes: 0, log: silentLogger }),
-    clock: new HostClock(),
+    clock: new HostClock(silentLogger, { assumeSynchronised: true }),
     uncleanStart: false,
     log: silentLogger,
   });

@@ -24,7 +24,7 @@ describe('pre-event buffer', () => {
     const p = makeGateway(ca.dir, {
       config: {
         installation: 'vehicle',
-        time: { source: 'host' },
+        time: { source: 'host', assumeSynchronised: true },
         recording: { segmentSeconds: 2, preEventSeconds: 4, expectedSessionMinutes: 1, sources: [{ id: 'cam1', kind: 'camera', driver: 'sim', width: 320, height: 180, fps: 25 }] },
       },
     });

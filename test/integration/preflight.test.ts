@@ -14,7 +14,7 @@ import { entries, exportDevice } from '../helpers/evidence.js';
 
 const officers = [{ name: '王五', badge: '13010005' }];
 const sim = (extra: Record<string, unknown> = {}) => ({
-  time: { source: 'host' },
+  time: { source: 'host', assumeSynchronised: true },
   recording: { segmentSeconds: 2, expectedSessionMinutes: 1, sources: [{ id: 'cam1', kind: 'camera', driver: 'sim', width: 320, height: 180, fps: 10 }], ...extra },
 });
 const unsyncedClock: ClockMonitor = { state: () => ({ source: 'rtc', synced: false }), start: async () => undefined, stop: () => undefined };

@@ -42,7 +42,7 @@ describe('detected interruptions: a covered camera and a silent microphone', () 
 
   it('records camera-covered and device-fault (microphone silent) with their spans; the footage goes on, so there is no gap', async () => {
     const p = makeGateway(ca.dir, {
-      config: { time: { source: 'host' }, recording: { segmentSeconds: 2, expectedSessionMinutes: 1, sources: SOURCES } },
+      config: { time: { source: 'host', assumeSynchronised: true }, recording: { segmentSeconds: 2, expectedSessionMinutes: 1, sources: SOURCES } },
     });
     const gw = await startGateway(p.configPath, p.config.control.socket);
     let during: RecorderStatus | undefined;

@@ -19,7 +19,7 @@ const SOURCES = [
   { id: 'mic1', kind: 'microphone', driver: 'sim' },
 ];
 const gatewayConfig = (extra: Record<string, unknown> = {}) => ({
-  time: { source: 'host' },
+  time: { source: 'host', assumeSynchronised: true },
   recording: { segmentSeconds: 2, expectedSessionMinutes: 1, sources: SOURCES, ...extra },
 });
 

@@ -18,7 +18,7 @@ const SOURCES = [
 
 describe('a 60-second session with two cameras and a microphone', () => {
   const ca = makeCa();
-  const gw = makeGateway(ca.dir, { config: { time: { source: 'host' }, recording: { segmentSeconds: 6, expectedSessionMinutes: 2, sources: SOURCES } } });
+  const gw = makeGateway(ca.dir, { config: { time: { source: 'host', assumeSynchronised: true }, recording: { segmentSeconds: 6, expectedSessionMinutes: 2, sources: SOURCES } } });
   let proc: GatewayProcess;
   let session: SessionSummary;
 

@@ -55,7 +55,8 @@ const C: PlannedSession = {
   matter: 'site-inspection',
   officers: [LI, ZHAO],
   start: '2026-03-03T02:00:00.000Z',
-  segments: [['cam1', 'camera', 0, 30], ['cam1', 'camera', 35, 65]],
+  // Its second segment was timed by a clock that had lost its sync; S-D's by one only assumed synchronised.
+  segments: [['cam1', 'camera', 0, 30], ['cam1', 'camera', 35, 65, { source: 'rtc', synced: false }]],
   interruptions: [['low-battery', 30, 35], ['device-fault', 65, null]],
   close: { reason: 'terminated', at: 70 },
   statementBy: [LI, ZHAO],
@@ -65,7 +66,7 @@ const D: PlannedSession = {
   matter: 'hearing',
   officers: [{ name: '赵陆', badge: ZHAO.badge }],
   start: '2026-03-03T05:00:00.000Z',
-  segments: [['cam1', 'camera', 0, 15]],
+  segments: [['cam1', 'camera', 0, 15, { source: 'system', synced: true, assumed: true }]],
   interruptions: [['fire-alarm', 10, 12]],
 };
 
@@ -136,6 +137,7 @@ const totalsOf = (t: Totals): Totals => ({
   interruptions: t.interruptions,
   terminated: t.terminated,
   uploads: t.uploads,
+  clock: t.clock,
 });
 
 describe('recgw report', () => {
@@ -147,6 +149,7 @@ describe('recgw report', () => {
       recorded: { seconds: (150 + 45 + 60 + 15) * 60, cameraSessions: 3, microphoneSessions: 1, noFootageSessions: 0 },
       interruptions: { total: 5, byReason: reasons(['device-fault', '设备故障', 2], ['fire-alarm', null, 1], ['low-battery', '电量不足', 1], ['power-loss', '断电', 1]) },
       terminated: { sessions: 2, statementMissing: 1 },
+      clock: { unsynchronisedSegments: 1, assumedSegments: 1, sessions: 2 },
       uploads: { onTime: 4, late: 3, worst: late('car-2', segName('S-C', 'cam1', 1), now, now + 3 * H + 15 * M) },
     });
   });
@@ -161,6 +164,7 @@ describe('recgw report', () => {
       recorded: { seconds: (150 + 45) * 60, cameraSessions: 1, microphoneSessions: 1, noFootageSessions: 0 },
       interruptions: { total: 2, byReason: reasons(['device-fault', '设备故障', 1], ['power-loss', '断电', 1]) },
       terminated: { sessions: 1, statementMissing: 1 },
+      clock: { unsynchronisedSegments: 0, assumedSegments: 0, sessions: 0 },
       // On time: S-A cam1 #0 and the entries receipt; late: S-A cam1 #1 (2:05) and S-B mic1 #0 (0:30).
       uploads: { onTime: 2, late: 2, worst: late('room-1', segName('S-A', 'cam1', 1), now, now + 2 * H + 5 * M) },
     });
@@ -181,6 +185,7 @@ describe('recgw report', () => {
       recorded: { seconds: (60 + 15) * 60, cameraSessions: 2, microphoneSessions: 0, noFootageSessions: 0 },
       interruptions: { total: 3, byReason: reasons(['device-fault', '设备故障', 1], ['fire-alarm', null, 1], ['low-battery', '电量不足', 1]) },
       terminated: { sessions: 1, statementMissing: 0 },
+      clock: { unsynchronisedSegments: 1, assumedSegments: 1, sessions: 2 },
       uploads: { onTime: 2, late: 1, worst: late('car-2', segName('S-C', 'cam1', 1), now, now + 3 * H + 15 * M) },
     });
     expect(car.receipts).toEqual({ present: true, lines: 4, accepted: 3, duplicates: 0, malformed: [], invalid: [{ line: 4, problem: 'names device "room-1", not "car-2"' }] });
@@ -228,7 +233,7 @@ describe('recgw report', () => {
     const r = await json(true);
     expect(Object.keys(r)).toEqual(['v', 'store', 'recordedBasis', 'receiptsChecked', 'devices', 'officers', 'matters', 'total']);
     expect([r.v, r.store, r.recordedBasis, r.receiptsChecked]).toEqual([1, store, 'camera, else microphone', true]);
-    const totals = ['sessions', 'unclosed', 'recorded', 'interruptions', 'terminated', 'uploads'];
+    const totals = ['sessions', 'unclosed', 'recorded', 'interruptions', 'terminated', 'uploads', 'clock'];
     expect(Object.keys(r.total)).toEqual(totals);
     expect(Object.keys(r.devices[0]!)).toEqual(['deviceId', 'folder', 'entries', ...totals, 'receipts']);
     expect(Object.keys(r.officers[0]!)).toEqual(['badge', 'name', 'otherNames', ...totals]);
@@ -250,6 +255,9 @@ describe('recgw report', () => {
     expect(row('赵六 / 赵陆')).toBe('赵六 / 赵陆 | 13010004 | 2 | 1 | 1:15 | 3 | 1 | 0 | 2 | 1 | 3:15');
     expect(row('抽样取证')).toBe('抽样取证 | sampling | 1 | 0 | 0:45 (1 mic) | 1 | 1 | 1 | 0 | 1 | 0:30');
     expect(out).toContain('    car-2: 设备故障 [device-fault] 1, fire-alarm 1, 电量不足 [low-battery] 1');
+    expect(out).toContain('  时钟未经确认同步的片段 (segments timed by a clock not confirmed synchronised):');
+    expect(out).toContain('    car-2: 未同步 (not synchronised) 1, 假定同步 (assumed, time.assumeSynchronised) 1, 涉及场次 (sessions) 2');
+    expect(out).not.toContain('    room-1: 未同步');
     // Beijing time, worked out without Intl: UTC+8 all year (China keeps no daylight saving).
     const bj = (t: number): string => `${new Date(t + 8 * H).toISOString().slice(0, 19).replace('T', ' ')} (北京时间 UTC+08:00)`;
     expect(out).toContain(`    room-1: room-1 segment ${segName('S-A', 'cam1', 1)}, 期限 (deadline) ${bj(now)}, 入库 (stored) ${bj(now + 2 * H + 5 * M)}, 逾期 (late) 2:05`);

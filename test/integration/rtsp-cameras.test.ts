@@ -212,8 +212,8 @@ describe('IP cameras as they ship, through real RTSP servers', () => {
       scene: camSources(cams.scene),
     };
     const made = {
-      moving: makeGateway(ca.dir, { deviceId: 'cam-moving', config: { time: { source: 'host' }, recording: { segmentSeconds: 2, expectedSessionMinutes: 2, sources: sources.moving } } }),
-      scene: makeGateway(ca.dir, { deviceId: 'cam-scene', config: { time: { source: 'host' }, recording: { segmentSeconds: 2, expectedSessionMinutes: 2, sources: sources.scene } } }),
+      moving: makeGateway(ca.dir, { deviceId: 'cam-moving', config: { time: { source: 'host', assumeSynchronised: true }, recording: { segmentSeconds: 2, expectedSessionMinutes: 2, sources: sources.moving } } }),
+      scene: makeGateway(ca.dir, { deviceId: 'cam-scene', config: { time: { source: 'host', assumeSynchronised: true }, recording: { segmentSeconds: 2, expectedSessionMinutes: 2, sources: sources.scene } } }),
     };
     const gws = {
       moving: await startGateway(made.moving.configPath, made.moving.config.control.socket),

@@ -236,7 +236,7 @@ describe('scripts/install.sh into a Debian root', () => {
       place: '安装测试 一号询问室',
       stateDir: '/var/lib/recgw',
       agency: { caCert: '/etc/recgw/ca.pem', encryptionCert: '/etc/recgw/agency-enc.pem' },
-      time: { source: 'host' },
+      time: { source: 'host', assumeSynchronised: true },
       recording: {
         segmentSeconds: 2,
         expectedSessionMinutes: 1,

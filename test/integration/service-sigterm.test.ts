@@ -73,7 +73,7 @@ async function startWith(env: Record<string, string>, configPath: string, socket
 
 describe('recgw run as a systemd service', () => {
   const ca = makeCa();
-  const p = makeGateway(ca.dir, { config: { time: { source: 'host' }, recording: { segmentSeconds: 2, expectedSessionMinutes: 1, sources: SOURCES } } });
+  const p = makeGateway(ca.dir, { config: { time: { source: 'host', assumeSynchronised: true }, recording: { segmentSeconds: 2, expectedSessionMinutes: 1, sources: SOURCES } } });
   const socket = p.config.control.socket;
   afterAll(cleanupTmp);
 

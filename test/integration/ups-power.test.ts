@@ -65,7 +65,7 @@ describe('a UPS through Network UPS Tools', () => {
     await nut.set(ONLINE);
     const p = makeGateway(ca.dir, {
       deviceId: 'car-ups-1',
-      config: { time: { source: 'host' }, power: { nut: { port: nut.port, name: UPS_NAME, pollSeconds: 0.5 } }, recording: { segmentSeconds: 2, expectedSessionMinutes: 1, sources: SOURCES } },
+      config: { time: { source: 'host', assumeSynchronised: true }, power: { nut: { port: nut.port, name: UPS_NAME, pollSeconds: 0.5 } }, recording: { segmentSeconds: 2, expectedSessionMinutes: 1, sources: SOURCES } },
     });
     const socket = p.config.control.socket;
     const gw = await startGateway(p.configPath, socket);
@@ -154,7 +154,7 @@ describe('a UPS through Network UPS Tools', () => {
     await nut.set(ONLINE);
     const p = makeGateway(ca.dir, {
       deviceId: 'room-ups-2',
-      config: { time: { source: 'host' }, power: { nut: { port: nut.port, name: UPS_NAME, pollSeconds: 0.5, ...NUT_USER } }, recording: { segmentSeconds: 2, expectedSessionMinutes: 1, sources: SOURCES } },
+      config: { time: { source: 'host', assumeSynchronised: true }, power: { nut: { port: nut.port, name: UPS_NAME, pollSeconds: 0.5, ...NUT_USER } }, recording: { segmentSeconds: 2, expectedSessionMinutes: 1, sources: SOURCES } },
     });
     const gw = new Gateway(p.config, silentLogger);
     await gw.start();

@@ -208,10 +208,60 @@ describe('NtpClock', () => {
   });
 });
 
+describe('HostClock (time.source "host")', () => {
+  it('is synchronised only when the OS says so; a container that cannot tell is not, unless assumed, and then it says so', async () => {
+    const osSynced = new HostClock(silentLogger, { run: fakeRun({ 'timedatectl show': ok(TIMEDATECTL_SYNCED), 'timedatectl show-timesync': ok(TIMESYNC) }) });
+    await osSynced.probe();
+    expect(osSynced.state()).toEqual({ source: 'system', synced: true });
+    const chrony = new HostClock(silentLogger, { run: fakeRun({ 'chronyc -c -n tracking': ok(CHRONY_SYNCED) }) });
+    await chrony.probe();
+    expect(chrony.state()).toEqual({ source: 'system', synced: true, offsetMs: 0.012 });
+    const osNo = new HostClock(silentLogger, { run: fakeRun({ 'timedatectl show': ok(TIMEDATECTL_UNSYNCED) }) });
+    await osNo.probe();
+    expect(osNo.state()).toEqual({ source: 'system', synced: false });
+
+    // No chronyd, no systemd (this build machine, a container): unknown is not synchronised.
+    const none = fakeRun({ 'timedatectl show': fail(1, NO_SYSTEMD) });
+    const container = new HostClock(silentLogger, { run: none });
+    expect(container.state()).toEqual({ source: 'system', synced: false }); // before the first probe as after it
+    await container.probe();
+    expect(container.state()).toEqual({ source: 'system', synced: false });
+    const assumed = new HostClock(silentLogger, { run: none, assumeSynchronised: true });
+    expect(assumed.state()).toEqual({ source: 'system', synced: true, assumed: true });
+    await assumed.probe();
+    expect(assumed.state()).toEqual({ source: 'system', synced: true, assumed: true });
+    // An OS that says yes needs no assumption: the manifest then carries none.
+    const both = new HostClock(silentLogger, { run: fakeRun({ 'timedatectl show': ok(TIMEDATECTL_SYNCED) }), assumeSynchronised: true });
+    await both.probe();
+    expect(both.state()).toEqual({ source: 'system', synced: true });
+  });
+
+  it('confirms a stepped clock only by a measurement taken after the step, never by the assumption', async () => {
+    let mono = 1_000;
+    let answer = TIMEDATECTL_UNSYNCED;
+    const run: CommandRunner = async (cmd, args) => (cmd === 'timedatectl' && args[0] === 'show' ? ok(answer) : fail(1, NO_SYSTEMD));
+    const c = new HostClock(silentLogger, { run, monotonic: () => mono, assumeSynchronised: true });
+    await c.probe(); // at 1000: the OS says no
+    expect(c.confirmedSince(500)).toBe(false);
+    answer = TIMEDATECTL_SYNCED;
+    await c.probe(); // still at 1000: yes
+    expect(c.confirmedSince(1_000)).toBe(true);
+    expect(c.confirmedSince(1_001)).toBe(false); // a step at 1001 needs a measurement from then on
+    mono = 2_000;
+    await c.refresh();
+    expect(c.confirmedSince(1_001)).toBe(true);
+    const assumedOnly = new HostClock(silentLogger, { run: async () => fail(1, NO_SYSTEMD), assumeSynchronised: true });
+    await assumedOnly.probe();
+    expect(assumedOnly.state().synced).toBe(true);
+    expect(assumedOnly.confirmedSince(0)).toBe(false);
+  });
+});
+
 describe('createClockMonitor', () => {
   it('builds the monitor config time.source names', () => {
     const gps = new EventEmitter();
     expect(createClockMonitor({ source: 'host', maxOffsetMs: 500 }, { log: silentLogger })).toBeInstanceOf(HostClock);
+    expect(createClockMonitor({ source: 'host', maxOffsetMs: 500, assumeSynchronised: true }, { log: silentLogger }).state()).toEqual({ source: 'system', synced: true, assumed: true });
     expect(createClockMonitor({ source: 'rtc', maxOffsetMs: 500 }, { log: silentLogger })).toBeInstanceOf(RtcClock);
     expect(createClockMonitor({ source: 'ntp', maxOffsetMs: 500 }, { log: silentLogger })).toBeInstanceOf(NtpClock);
     expect(createClockMonitor({ source: 'gps', maxOffsetMs: 500 }, { log: silentLogger, gps })).toBeInstanceOf(GpsClock);

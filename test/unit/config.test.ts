@@ -155,6 +155,23 @@ describe('config validation', () => {
     expect(err.message).toMatch(/^ {2}recording\.sources\[1\]\.id: duplicates another source's id "cam1"$/m);
   });
 
+  it('time.assumeSynchronised: host only, named when set with a source whose sync the gateway measures', () => {
+    const withTime = (time: Record<string, unknown>): ReturnType<typeof validateConfig> => validateConfig(changed((c) => Object.assign(c, { time })));
+    expect(withTime({ source: 'host', assumeSynchronised: true })).toEqual([]);
+    expect(withTime({ source: 'host' })).toEqual([]);
+    expect(withTime({ source: 'ntp', assumeSynchronised: true })).toEqual([
+      {
+        key: 'time.assumeSynchronised',
+        message: 'applies only to time.source "host" (this config has "ntp", whose sync the gateway measures): remove it',
+        zh: '仅适用于 time.source "host"（本配置为 "ntp"，其同步状态由网关测量）：请删除此项',
+      },
+    ]);
+    expect(withTime({ source: 'ntp', assumeSynchronised: false })).toEqual([]);
+    const c = changed((x) => Object.assign(x, { time: { source: 'host' } }));
+    validateConfig(c);
+    expect(c.time).toMatchObject({ source: 'host', assumeSynchronised: false, maxOffsetMs: 500, stepThresholdMs: 1000 });
+  });
+
   it('several problems are all listed, one per key', () => {
     const { err } = configError(
       changed((c) => {

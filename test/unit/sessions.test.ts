@@ -1,15 +1,15 @@
 /** Session gap analysis (pure): which spans of a session a source has no footage for, and what explains them. */
 import { describe, expect, it } from 'vitest';
-import { analyseSession, DEFAULT_GAP_OPTIONS, type InterruptionFact, type SegmentFact, type SessionFacts } from '../../src/verify/sessions.js';
+import { analyseSession, segmentClock, DEFAULT_GAP_OPTIONS, type InterruptionFact, type SegmentFact, type SessionFacts } from '../../src/verify/sessions.js';
 
 const T0 = Date.parse('2026-03-01T08:00:00.000Z');
 const s = (sec: number): number => T0 + sec * 1000;
 const iso = (sec: number): string => new Date(s(sec)).toISOString();
 
 /** Back-to-back segments of one source covering [from, to) seconds in steps of `len`. */
-function run(sourceId: string, from: number, to: number, len = 10, firstSeq = 0): SegmentFact[] {
+function run(sourceId: string, from: number, to: number, len = 10, firstSeq = 0, clock: SegmentFact['clock'] = 'synced'): SegmentFact[] {
   const out: SegmentFact[] = [];
-  for (let t = from, seq = firstSeq; t < to; t += len, seq++) out.push({ sourceId, seq, start: s(t), end: s(Math.min(t + len, to)), preEvent: false });
+  for (let t = from, seq = firstSeq; t < to; t += len, seq++) out.push({ sourceId, seq, start: s(t), end: s(Math.min(t + len, to)), preEvent: false, clock });
   return out;
 }
 
@@ -126,7 +126,7 @@ describe('analyseSession', () => {
       ...run('cam1', 0, 40),
       ...run('mic1', 20, 60, 20),
       // Pre-event footage before the session started counts only from the start.
-      { sourceId: 'cam1', seq: 99, start: s(-10), end: s(0), preEvent: true },
+      { sourceId: 'cam1', seq: 99, start: s(-10), end: s(0), preEvent: true, clock: 'synced' },
     ];
     const r = analyseSession(session({ segments: segs }));
     expect(r.recordedSeconds).toBe(60);
@@ -142,5 +142,17 @@ describe('analyseSession', () => {
       ['mic1', iso(10)],
       ['cam1', iso(30)],
     ]);
+  });
+
+  it('counts the segments timed by a clock that was not synchronised, or only assumed to be, without a finding', () => {
+    const segs = [...run('cam1', 0, 30, 10, 0, 'synced'), ...run('cam1', 30, 50, 10, 3, 'unsynchronised'), ...run('cam1', 50, 60, 10, 5, 'assumed'), ...run('mic1', 0, 60, 60, 0, 'assumed')];
+    const r = analyseSession(session({ segments: segs }));
+    expect(r.clock).toEqual({ unsynchronised: 2, assumed: 2 });
+    expect(r.gaps).toEqual([]);
+    expect(segmentClock({ synced: true, assumed: true })).toBe('assumed');
+    expect(segmentClock({ synced: false })).toBe('unsynchronised');
+    // A manifest with "assumed" but not synchronised is unsynchronised: the flag only says why it counted as synced.
+    expect(segmentClock({ synced: false, assumed: true })).toBe('unsynchronised');
+    expect(segmentClock({ synced: true })).toBe('synced');
   });
 });

@@ -96,7 +96,9 @@ function health(ctx: Ctx, st: ConsoleStatus, now: number): Html {
       : h`<dt>${ctx.t('ov.battery')}</dt><dd>${ctx.t('ov.noBattery')}</dd>`
   }</dl></div>
 <div class="card"><h2>${ctx.t('ov.clock')}</h2><dl><dt>${ctx.t('ov.clockSource')}</dt><dd id="clock-source">${clockSource(ctx, st.clock.source)}</dd>
-<dt>${ctx.t('ov.synced')}</dt><dd>${yes(ctx, st.clock.synced)}</dd>${st.clock.offsetMs !== undefined ? h`<dt>${ctx.t('ov.offset')}</dt><dd>${ctx.t('ov.offsetMs', { ms: st.clock.offsetMs })}</dd>` : ''}
+<dt>${ctx.t('ov.synced')}</dt><dd>${yes(ctx, st.clock.synced)}${st.clock.assumed ? h` <span class="warn" id="clock-assumed">${ctx.t('ov.assumed')}</span>` : ''}</dd>${
+    st.clock.heldMs !== undefined ? h`<dt>${ctx.t('ov.held')}</dt><dd class="warn" id="clock-held">${ctx.t('ov.heldS', { s: Math.round(st.clock.heldMs / 1000) })}</dd>` : ''
+  }${st.clock.offsetMs !== undefined ? h`<dt>${ctx.t('ov.offset')}</dt><dd>${ctx.t('ov.offsetMs', { ms: st.clock.offsetMs })}</dd>` : ''}
 <dt>${ctx.t('ov.time')}</dt><dd id="gateway-time">${when(ctx, now)}</dd></dl></div>
 <div class="card"><h2>${ctx.t('ov.gps')}</h2><dl>${
     st.gps

@@ -24,6 +24,11 @@ import { RunWatcher } from './watch.js';
 import { explainDamaged, explainExit, explainStall } from './explain.js';
 import { keepFailedLog } from './failed-logs.js';
 import { BEIJING_TZ, type OverlayFiles } from './overlay.js';
+import { Timeline } from '../time/timeline.js';
+import { fileTimeReader } from '../time/file-clock.js';
+
+/** In each run folder: written and read back to date the segment list by the file system's clock (file-clock.ts). */
+const CLOCK_PROBE = 'clock-probe';
 
 export interface FfmpegSourceOptions {
   config: SourceConfig;
@@ -46,6 +51,8 @@ export interface FfmpegSourceOptions {
   overlay?: OverlayFiles;
   /** Detector thresholds (config recording.detectors); ffmpeg's built-in defaults otherwise. */
   detectors?: DetectorConfig;
+  /** The gateway's time, which segments are dated in (default: one of its own, anchored when the source is made). */
+  timeline?: Timeline;
 }
 
 interface Run {
@@ -67,6 +74,7 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
   readonly kind: 'camera' | 'microphone';
   private readonly o: FfmpegSourceOptions;
   private readonly log: Logger;
+  private readonly timeline: Timeline;
   private run: Run | undefined;
   private lastBitrate: number | undefined;
   /** Folders of runs that ended, kept until the recorder has taken (sealed or deleted) every segment in them. */
@@ -78,6 +86,7 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
     this.id = o.config.id;
     this.kind = o.config.kind;
     this.log = o.log ?? silentLogger;
+    this.timeline = o.timeline ?? new Timeline();
   }
 
   get running(): boolean {
@@ -106,7 +115,7 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
     if (this.run) this.lastBitrate = this.run.watcher.bitrate ?? this.lastBitrate;
     await this.removeEnded();
     const camera = this.o.config.driver === 'rtsp' ? await this.probe() : undefined;
-    const startedAt = new Date();
+    const startedAt = new Date(this.timeline.now());
     const { runId, runDir } = await createRunDir(join(this.o.spoolDir, this.id), startedAt);
     let cmd;
     try {
@@ -156,6 +165,8 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
         runId,
         runDir,
         startedAt: startedAt.getTime(),
+        now: this.timeline.now,
+        timeOfFile: fileTimeReader(join(runDir, CLOCK_PROBE), this.timeline, this.log),
         maxLogBytes: this.o.maxLogBytes ?? 4 * 1024 * 1024,
         primary: cmd.primary,
         segmentSeconds: this.o.segmentSeconds,
@@ -176,7 +187,7 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
         anchored: async (anchorMs) => {
           info.anchor = new Date(anchorMs).toISOString();
           info.anchorSource = 'segment-list';
-          this.log.info('run anchored to the wall clock', { runId, anchor: info.anchor, afterSpawnMs: Math.round(anchorMs - startedAt.getTime()) });
+          this.log.info('run anchored to the gateway time', { runId, anchor: info.anchor, afterSpawnMs: Math.round(anchorMs - startedAt.getTime()) });
           await this.saveInfo(run);
         },
       }),

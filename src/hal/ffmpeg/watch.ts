@@ -10,7 +10,10 @@
  * frame. The anchor is taken once, from the first line(s), and persisted in run.json; every segment of the run is
  * then `anchor + csv time`, so consecutive segments are exactly contiguous (the first one starts where its
  * picture starts, see firstContentStart). Later lines measure the drift of that estimate (logged when large: a
- * start-up burst, a lagging pipeline or a stepped clock).
+ * start-up burst or a lagging pipeline).
+ *
+ * The mtime is the system clock's; the anchor is the gateway's time (src/hal/time/timeline.ts), which a clock step
+ * nothing confirmed does not move: `timeOfFile` turns one into the other (src/hal/time/file-clock.ts).
  */
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,6 +25,7 @@ import { HealthTracker, parseDetectorLine, type TimelineEvent } from './health.j
 import { LogTail } from './log-tail.js';
 import { listedStart, parseSegmentList, type ListedSegment } from './segment-list.js';
 import { checkMpegTs, firstContentStart } from './ts-file.js';
+import type { FileTimeReader } from '../time/file-clock.js';
 
 /** A black start is judged against the wall clock; give the log this long to show an end first. */
 const BLACK_LOG_MARGIN_S = 0.5;
@@ -34,6 +38,10 @@ export interface WatchTarget {
   runDir: string;
   /** Spawn time, the anchor of last resort (health events of a run that never listed a segment). */
   startedAt: number;
+  /** The gateway's time now (ms since the epoch). */
+  now: () => number;
+  /** The gateway's time at which the file system's clock read a given mtime. */
+  timeOfFile: FileTimeReader;
   maxLogBytes: number;
   primary: 'video' | 'audio';
   /** The run's segment time: only segments at least this long (less a frame) measure the bitrate. */
@@ -127,7 +135,7 @@ export class RunWatcher {
     try {
       if ((await stat(join(this.t.runDir, 'seg-000000.ts'))).size > 0) {
         this.sawOutput = true;
-        this.t.producing(new Date());
+        this.t.producing(new Date(this.t.now()));
       }
     } catch {
       // not yet
@@ -171,10 +179,10 @@ export class RunWatcher {
     if (mtime === undefined || this.csvCarry !== '' || !last) return;
     if (this.anchorMs === undefined) {
       // Whole milliseconds: what run.json keeps, so a later recovery places this run's segments identically.
-      this.anchorMs = Math.round(mtime - last.end * 1000);
+      this.anchorMs = Math.round((await this.t.timeOfFile(mtime)) - last.end * 1000);
       await this.t.anchored(this.anchorMs);
     } else if (fresh.length > 0 && !this.exited) {
-      this.observeDrift(mtime - (this.anchorMs + last.end * 1000));
+      this.observeDrift((await this.t.timeOfFile(mtime)) - (this.anchorMs + last.end * 1000));
     }
   }
 
@@ -183,7 +191,7 @@ export class RunWatcher {
     this.drift.max = Math.max(this.drift.max, ms);
     if (!this.drift.warned && (ms < -DRIFT_WARN_MS || ms > 4 * DRIFT_WARN_MS)) {
       this.drift.warned = true;
-      this.t.log.warn('segment times and the wall clock disagree for this run (start-up burst, lagging capture or a clock step)', {
+      this.t.log.warn('segment times and the wall clock disagree for this run (start-up burst or lagging capture)', {
         runId: this.t.runId,
         driftMs: Math.round(ms),
       });
@@ -230,7 +238,7 @@ export class RunWatcher {
   }
 
   private emitHealth(anchor: number): void {
-    this.healthQueue.push(...this.tracker.tick((Date.now() - anchor) / 1000 - BLACK_LOG_MARGIN_S));
+    this.healthQueue.push(...this.tracker.tick((this.t.now() - anchor) / 1000 - BLACK_LOG_MARGIN_S));
     for (const e of this.healthQueue.splice(0)) {
       this.t.health({ sourceId: this.t.sourceId, type: e.type, phase: e.phase, at: new Date(anchor + e.t * 1000) });
     }

@@ -78,6 +78,12 @@ export class GpsClock implements ClockMonitor {
     return st;
   }
 
+  /** GPS time received since `sinceMono` agrees with the system clock (measured after a step: the step was right). */
+  confirmedSince(sinceMono: number): boolean {
+    const fresh = this.samples.filter((s) => s.receivedAt >= sinceMono && this.mono() - s.receivedAt <= this.maxAgeMs);
+    return fresh.length > 0 && Math.abs(median(fresh.map((s) => s.offsetMs))) <= this.maxOffsetMs;
+  }
+
   async start(): Promise<void> {
     if (this.listening) return;
     this.listening = true;
