@@ -59,12 +59,13 @@ describe('buildFfmpegCommand', () => {
     expectSegmentOutput(a);
   });
 
-  it('sim microphone: paced sine to AAC with silencedetect; simFilter replaces the tone', () => {
+  it('sim microphone: paced sine to AAC with silencedetect and the voice meter beside it; simFilter replaces the tone', () => {
     const mic: SourceConfig = { id: 'mic1', kind: 'microphone', driver: 'sim', frequency: 300, channels: 2 };
     const c = buildFfmpegCommand(mic, o);
     expect(c.primary).toBe('audio');
     expect(after(c.args, '-i')).toBe('sine=frequency=300:sample_rate=48000');
-    expect(after(c.args, '-af')).toBe('silencedetect=n=-90dB:d=3');
+    // The sound is split unchanged: one copy through silencedetect to the encoder, one through the voice meter to a sink.
+    expect(after(c.args, '-af')).toBe('asplit=2[rec][voice];[voice]aresample=16000,highpass=f=300,lowpass=f=3400,asetnsamples=n=1600,astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=RMS_level,ametadata=mode=print:key=lavfi.astats.Overall.RMS_level,anullsink;[rec]silencedetect=n=-90dB:d=3');
     expect(after(c.args, '-c:a')).toBe('aac');
     expect(after(c.args, '-b:a')).toBe('128k');
     expect(after(c.args, '-ac')).toBe('2');
@@ -104,7 +105,7 @@ describe('buildFfmpegCommand', () => {
     const i = a.indexOf('-i');
     expect(a.slice(i - 6, i + 2)).toEqual(['-f', 'alsa', '-ac', '1', '-ar', '16000', '-i', 'hw:1,0']);
     expect(after(a, '-ar', i)).toBe('16000');
-    expect(after(a, '-af')).toBe('silencedetect=n=-90dB:d=3');
+    expect(after(a, '-af')).toBe('asplit=2[rec][voice];[voice]aresample=16000,highpass=f=300,lowpass=f=3400,asetnsamples=n=1600,astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=RMS_level,ametadata=mode=print:key=lavfi.astats.Overall.RMS_level,anullsink;[rec]silencedetect=n=-90dB:d=3');
     expect(after(a, '-c:a')).toBe('aac');
     expectSegmentOutput(a);
   });
@@ -155,7 +156,7 @@ describe('buildFfmpegCommand', () => {
     const cam = buildFfmpegCommand({ id: 'c', kind: 'camera', driver: 'rtsp', url: 'rtsp://x/y' }, { ...o, detectors: d }).args;
     expect(cam.at(-4)).toBe('fps=5,blackdetect=d=3:pix_th=0.2,metadata=mode=print:key=lavfi.black_start,metadata=mode=print:key=lavfi.black_end,freezedetect=n=0.002:d=4');
     const mic = buildFfmpegCommand({ id: 'm', kind: 'microphone', driver: 'sim' }, { ...o, detectors: d }).args;
-    expect(after(mic, '-af')).toBe('silencedetect=n=-80dB:d=10');
+    expect(after(mic, '-af')).toMatch(/;\[rec\]silencedetect=n=-80dB:d=10$/);
   });
 
   it('rpicam: sh runs rpicam-vid into ffmpeg, which copies; the shell survives SIGINT until ffmpeg is done', () => {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { DetectorConfig, SourceConfig } from '../../config/types.js';
 import type { Transcoded } from '../capture.js';
 import { overlayFilters, type OverlayFiles } from './overlay.js';
+import { voiceMeter } from './voice.js';
 
 /**
  * Detector thresholds (config `recording.detectors` overrides them). Durations are the minimum length of a black or
@@ -103,6 +104,12 @@ export function videoDetectors(d: DetectorConfig = DETECTORS): string {
 
 export function audioDetectors(d: DetectorConfig = DETECTORS): string {
   return `silencedetect=n=${d.silenceDb}dB:d=${d.silenceSeconds}`;
+}
+
+/** The -af of a microphone: the sound goes on to the encoder through the dead-microphone detector, and a copy through
+ * the voice meter (voice.ts) into a sink. asplit copies frames unchanged: what is recorded is what it was. */
+export function microphoneFilters(d: DetectorConfig = DETECTORS): string {
+  return `asplit=2[rec][voice];[voice]${voiceMeter()},anullsink;[rec]${audioDetectors(d)}`;
 }
 
 /** The -vf of an encoded camera: the detectors on the picture as it comes, then the overlay on top. */
@@ -213,7 +220,7 @@ function microphone(input: string[], src: SourceConfig, o: BuildOptions): string
     ...base,
     ...input,
     '-map', '0:a:0',
-    '-af', audioDetectors(detectorsOf(o)),
+    '-af', microphoneFilters(detectorsOf(o)),
     '-ac', String(channels),
     '-ar', String(src.sampleRate ?? DEFAULTS.sampleRate),
     ...aac(src.bitrateKbps ?? DEFAULTS.audioKbpsPerChannel * channels),

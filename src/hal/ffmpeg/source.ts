@@ -170,6 +170,7 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
           if (this.ended.size > 0) void this.removeEnded();
         },
         health: (h) => this.emit('health', h),
+        voice: (v) => this.emit('voice', v),
         producing: (at) => this.emit('producing', { sourceId: this.id, runId, at }),
         anchored: async (anchorMs) => {
           info.anchor = new Date(anchorMs).toISOString();
