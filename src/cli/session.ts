@@ -16,6 +16,7 @@ const USAGE = `recgw session start --matter <type> --case <ref> --officer "<name
        recgw session resume
        recgw session stop
        recgw session statement --text ... --officer A --officer B [--session ID]
+       recgw session credentials [--officer A ...]   the officers showed their credentials (亮证); default: all of the session's
   (each also takes --config FILE or --socket PATH)`;
 
 function socketPath(values: { config?: string | undefined; socket?: string | undefined }): string {
@@ -76,7 +77,9 @@ export async function sessionCommand(argv: string[], io: Io): Promise<number> {
     case 'resume': {
       const { values } = parse(rest, common, USAGE);
       const s = await call<SessionSummary>(socketPath(values), 'session.resume');
-      return out(values.json, s, `recording resumed: 请口述中断原因 (state the reason for the interruption aloud now)\n${describeSession(s)}`);
+      const st = await call<RecorderStatus>(socketPath(values), 'status');
+      const until = st.listening ? ` the gateway listens until ${st.listening.until}` : '';
+      return out(values.json, s, `recording resumed: 请口述中断原因 (state the reason for the interruption aloud now;${until})\n${describeSession(s)}`);
     }
     case 'stop': {
       const { values } = parse(rest, common, USAGE);
@@ -91,6 +94,12 @@ export async function sessionCommand(argv: string[], io: Io): Promise<number> {
         ...(values.session ? { sessionId: values.session } : {}),
       });
       return out(values.json, s, `statement recorded\n${describeSession(s)}`);
+    }
+    case 'credentials': {
+      const { values } = parse(rest, { ...common, officer: { type: 'string', multiple: true } }, USAGE);
+      const officers = (values.officer ?? []).map(parseOfficer);
+      const s = await call<SessionSummary>(socketPath(values), 'session.credentials', officers.length > 0 ? { officers } : {});
+      return out(values.json, s, `亮证 recorded (the officers showed their credentials)\n${describeSession(s)}`);
     }
     default:
       throw new RecgwError('usage', `unknown session subcommand ${JSON.stringify(sub ?? '')}\nusage: ${USAGE}`);
@@ -112,6 +121,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
   lines.push(`  storage: ${Math.round(st.storage.freeBytes / 1e6)} MB free, ${Math.round(st.storage.usedBytes / 1e6)} MB used${st.storage.quotaBytes ? ` of ${Math.round(st.storage.quotaBytes / 1e6)} MB quota` : ''}${st.storage.full ? ' - FULL' : ''}`);
   lines.push(`  clock: ${st.clock.source}, ${st.clock.synced ? 'synchronised' : 'NOT synchronised'}`);
   lines.push(`  sealing queue: ${st.sealing.pending}`);
+  if (st.listening) lines.push(`  listening for the spoken reason of the interruption until ${st.listening.until} (请口述中断原因)`);
   if (st.gpsd) lines.push(...describeGps(st.gpsd));
   if (st.uplink) lines.push(describeUplink(st.uplink));
   if (st.config?.restartPending.length) lines.push(`  config changed; a restart of the service applies: ${st.config.restartPending.join(', ')}`);

@@ -7,7 +7,7 @@ import { chmod, unlink } from 'node:fs/promises';
 import type { Recorder } from '../recorder/recorder.js';
 import type { Logger } from '../util/log.js';
 import { RecgwError } from '../util/errors.js';
-import { MAX_LINE, parseRequest, pauseParams, startParams, statementParams, type Request, type Response } from './protocol.js';
+import { MAX_LINE, credentialsParams, parseRequest, pauseParams, startParams, statementParams, type Request, type Response } from './protocol.js';
 
 export class ControlServer {
   private server: Server | undefined;
@@ -90,6 +90,8 @@ export class ControlServer {
         const p = statementParams(req.params);
         return r.statement(p.text, p.officers, p.sessionId);
       }
+      case 'session.credentials':
+        return r.credentialsShown('control', credentialsParams(req.params).officers);
       case 'status':
         return r.status().then((st) => ({ ...st, ...this.more() }));
       case 'preflight':

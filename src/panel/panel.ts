@@ -40,6 +40,7 @@ export interface RecorderApi {
   pauseSession(reason: string, text?: string): Promise<SessionView>;
   resumeSession(): Promise<SessionView>;
   stopSession(): Promise<SessionView>;
+  credentialsShown(via: 'panel'): Promise<SessionView>;
   status(): Promise<RecorderView>;
   on(event: 'changed', listener: (status: RecorderView) => void): unknown;
   on(event: 'prompt', listener: (prompt: RecorderPrompt) => void): unknown;
@@ -267,6 +268,9 @@ export class Panel {
       case 'STOP':
         await this.recorder.stopSession();
         return '已停止录制';
+      case 'CRED':
+        await this.recorder.credentialsShown('panel');
+        return '已记录亮证';
     }
   }
 

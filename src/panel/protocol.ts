@@ -27,7 +27,9 @@ export type PanelCommand =
   | { verb: 'START'; id: number; force: boolean }
   | { verb: 'PAUSE'; id: number; reason: string; text?: string }
   | { verb: 'RESUME'; id: number }
-  | { verb: 'STOP'; id: number };
+  | { verb: 'STOP'; id: number }
+  /** The officers showed their credentials to the party (亮证). */
+  | { verb: 'CRED'; id: number };
 
 export type ErrCode = 'BADCMD' | 'BADARG' | 'REFUSED' | 'FAILED';
 
@@ -68,7 +70,7 @@ export function decodePanelLine(line: string): Decoded<PanelCommand> {
   }
   const [idText, args = ''] = splitFields(rest, 2);
   const id = parseId(idText);
-  if (!['MAT', 'CASE', 'OFC', 'CLR', 'START', 'PAUSE', 'RESUME', 'STOP'].includes(verb)) return fail(`unknown verb ${JSON.stringify(verb.slice(0, 16))}`, id);
+  if (!['MAT', 'CASE', 'OFC', 'CLR', 'START', 'PAUSE', 'RESUME', 'STOP', 'CRED'].includes(verb)) return fail(`unknown verb ${JSON.stringify(verb.slice(0, 16))}`, id);
   if (id === undefined) return fail(`${verb} needs a command id 0-65535`);
   switch (verb) {
     case 'MAT':
@@ -89,6 +91,7 @@ export function decodePanelLine(line: string): Decoded<PanelCommand> {
     case 'CLR':
     case 'RESUME':
     case 'STOP':
+    case 'CRED':
       if (args) return fail(`${verb} takes no arguments`, id);
       return { ok: true, msg: { verb, id } };
     case 'START':
@@ -148,6 +151,7 @@ export function encodePanelCommand(c: PanelCommand): string {
     case 'CLR':
     case 'RESUME':
     case 'STOP':
+    case 'CRED':
       return frameLine(`${c.verb} ${c.id}`);
     case 'START':
       return frameLine(c.force ? `START ${c.id} FORCE` : `START ${c.id}`);

@@ -16,8 +16,9 @@ export interface GatewayProcess {
   kill9(): Promise<void>;
 }
 
-export async function startGateway(configPath: string, socket: string, timeoutMs = 20_000): Promise<GatewayProcess> {
-  const proc = spawn(process.execPath, [BIN, 'run', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RECGW_LOG_LEVEL: 'info' } });
+/** `env`: more environment for the gateway (a room's ALSA_CONFIG_PATH). */
+export async function startGateway(configPath: string, socket: string, timeoutMs = 20_000, env: Record<string, string> = {}): Promise<GatewayProcess> {
+  const proc = spawn(process.execPath, [BIN, 'run', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RECGW_LOG_LEVEL: 'info', ...env } });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));

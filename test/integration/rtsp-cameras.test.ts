@@ -44,7 +44,10 @@ const PROFILES = {
 /** Pink noise at `dbfs` RMS: anoisesrc's pink at amplitude 0.00512 measures -60.0 dBFS RMS (astats, 60 s). */
 const pink = (dbfs: number): string => `anoisesrc=color=pink:amplitude=${(0.00512 * 10 ** ((dbfs + 60) / 20)).toFixed(6)}:sample_rate=48000:seed=7`;
 
-const officers = [{ name: '张三', badge: '13010001' }];
+const officers = [
+  { name: '张三', badge: '13010001' },
+  { name: '李四', badge: '13010002' },
+];
 
 describe('IP cameras as they ship, through real RTSP servers', () => {
   const ca = makeCa();
@@ -96,6 +99,8 @@ describe('IP cameras as they ship, through real RTSP servers', () => {
       backAt = Date.now();
       await sleep(t0 + SECONDS * 1000 - Date.now());
       await gw.call('session.stop');
+      // Nobody spoke after the camera came back (the microphones hear a quiet room and nothing): a statement (issue 16.2).
+      await gw.call('session.statement', { text: '网络摄像机断线后恢复，未口述原因，现书面说明。', officers });
     } finally {
       expect(await gw.stop()).toBe(0);
     }
@@ -250,6 +255,8 @@ describe('a covered lens and a frozen picture on copied video', () => {
       await gw.call('session.start', { matter: 'site-inspection', caseRef: 'CAM-2', officers });
       await sleep(SCENE_RECORD * 1000);
       await gw.call('session.stop');
+      // After the lens was uncovered and the picture moved again the gateway had no microphone to listen with.
+      await gw.call('session.statement', { text: '镜头遮挡、画面冻结后恢复，现书面说明原因。', officers });
     } finally {
       expect(await gw.stop()).toBe(0);
     }
