@@ -10,6 +10,9 @@ import { SessionStore } from '../../src/recorder/session-store.js';
 import { ExplanationListener, type ExplanationEvent, type Microphone } from '../../src/recorder/explanation.js';
 import { SPEECH_DEFAULTS, SpeechTracker, type TimedFrame } from '../../src/recorder/speech.js';
 import { silentLogger } from '../../src/util/log.js';
+import { SessionTracker } from '../../src/verify/session-tracker.js';
+import { DEFAULT_GAP_OPTIONS } from '../../src/verify/sessions.js';
+import type { LedgerEntry } from '../../src/evidence/entry.js';
 
 const T0 = Date.parse('2026-12-07T02:00:00.000Z');
 /** A quiet room: -60 dB with a little wobble. */
@@ -219,5 +222,53 @@ describe('ExplanationListener', () => {
     listener([]).resumed(sid, 'declared', ['i1'], now);
     expect(entries('explanation.missing')).toEqual([expect.objectContaining({ why: 'no-microphone', microphones: [] })]);
     expect(events.map((e) => e.type)).toEqual(['listening', 'missing']);
+  });
+});
+
+describe('the verifier on explanation entries', () => {
+  const t = (s: number): string => new Date(T0 + s * 1000).toISOString();
+  const officers = [
+    { name: '张三', badge: '1' },
+    { name: '李四', badge: '2' },
+  ];
+  const window = { start: t(20), end: t(80), seconds: 60 };
+  /** A session with one declared pause and resume (no footage: only its entries matter here), then `more`. */
+  const check = (more: [string, Record<string, unknown>][]): { findings: string[]; explanations: unknown } => {
+    const findings: string[] = [];
+    const tracker = new SessionTracker((kind, detail) => findings.push(`${kind}: ${detail}`), DEFAULT_GAP_OPTIONS);
+    const lines: [string, Record<string, unknown>][] = [
+      ['session.opened', { sessionId: 'S', matter: 'sampling', caseRef: 'C', officers, start: t(0) }],
+      ['interruption.started', { sessionId: 'S', interruptionId: 'i1', reason: 'site-change', origin: 'declared', start: t(10) }],
+      ['interruption.ended', { sessionId: 'S', interruptionId: 'i1', end: t(20) }],
+      ...more,
+      ['session.closed', { sessionId: 'S', reason: 'stopped', end: t(100) }],
+    ];
+    lines.forEach(([type, body], i) => tracker.entry(i + 1, { type, body, time: t(i) } as unknown as LedgerEntry));
+    const r = tracker.finish();
+    // Only the findings about explanations and statements (this session has no footage, so its gaps are found too).
+    return { findings: findings.filter((f) => !f.includes('has no footage')), explanations: r[0]!.explanations };
+  };
+  const listened = { sessionId: 'S', interruptionIds: ['i1'], resumed: ['declared'], window, microphones: ['mic1'] };
+
+  it('wants the statement of two officers after a resume nobody was heard explaining, and is content with it', () => {
+    expect(check([['explanation.missing', { ...listened, why: 'nothing-heard' }]])).toEqual({
+      findings: ['unexplained-gap: session S: 1 resume(s) after an interruption with no spoken explanation heard, and no written statement confirmed by two officers'],
+      explanations: { heard: 0, missing: 1 },
+    });
+    const one = ['session.statement', { sessionId: 'S', text: '口述缺失，书面说明。', officers: [officers[0]] }] as [string, Record<string, unknown>];
+    expect(check([['explanation.missing', { ...listened, why: 'nothing-heard' }], one]).findings).toHaveLength(1);
+    const two = ['session.statement', { sessionId: 'S', text: '口述缺失，书面说明。', officers }] as [string, Record<string, unknown>];
+    expect(check([['explanation.missing', { ...listened, why: 'nothing-heard' }], two]).findings).toEqual([]);
+    expect(check([['explanation.heard', { ...listened, source: 'mic1', start: t(22), seconds: 4.2 }]])).toEqual({ findings: [], explanations: { heard: 1, missing: 0 } });
+  });
+
+  it('calls a damaged explanation entry malformed and one for a session never opened a broken chain', () => {
+    expect(check([['explanation.heard', { ...listened, source: 'mic1', seconds: 4.2 }]]).findings).toEqual(['malformed: line 4: explanation.heard: start is missing or has the wrong type']);
+    expect(check([['explanation.missing', { ...listened, interruptionIds: 'i1', why: 'nothing-heard' }]]).findings).toEqual([
+      'malformed: line 4: explanation.missing: interruptionIds is missing or has the wrong type',
+    ]);
+    expect(check([['explanation.missing', { ...listened, sessionId: 'X', why: 'nothing-heard' }]]).findings).toEqual([
+      'broken-chain: line 4: explanation.missing refers to session X, which was never opened in this ledger',
+    ]);
   });
 });
