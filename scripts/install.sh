@@ -16,8 +16,9 @@
 #                      useradd --root, the unit is enabled with systemctl --root; no Debian packages, no Node
 #                      download, nothing is started
 #
-# What it does: Debian packages (ffmpeg; compilers for the native modules), Node >= 20.19 if the system's is older,
-# the app in /opt/recgw (a copy of this checkout, built, dev packages pruned, owned by root), the service user and
+# What it does: Debian packages (ffmpeg, espeak-ng; compilers for the native modules), Node >= 20.19 if the system's
+# is older, the app in /opt/recgw (a copy of this checkout, built, dev packages pruned, owned by root; the gateway's
+# with the announcement's audio made by espeak-ng in /opt/recgw/share), the service user and
 # its groups, the config folder (config from the example if there is none; an existing config is never
 # overwritten), the state folder (0750), the unit (enabled; started only once configured and enrolled).
 # Re-running it upgrades in place: only /opt/recgw and the unit file are replaced; config, keys, the state
@@ -75,7 +76,7 @@ if [ $MODE = gateway ]; then
   STATE=/var/lib/recgw
   DEVICE_GROUPS=(video audio dialout gpio)
   EXAMPLE_FILE="$SRC/config/$EXAMPLE.json"
-  PKGS=(ffmpeg openssl ca-certificates build-essential python3 sqlite3 curl xz-utils fonts-wqy-microhei)
+  PKGS=(ffmpeg openssl ca-certificates build-essential python3 sqlite3 curl xz-utils fonts-wqy-microhei espeak-ng)
 else
   SVC_USER=recgw-receiver
   UNIT=recgw-receiver.service
@@ -230,6 +231,11 @@ say "building"
 (cd "$STAGE" && node -e "const D = require('better-sqlite3'); new D(':memory:').close(); require('fs-ext')") ||
   die "the native modules do not load with Node $(node -v) (built for another Node or architecture?); nothing was changed in $APP"
 node "$STAGE/bin/recgw.js" --version >/dev/null || die "the built recgw does not run; nothing was changed in $APP"
+if [ $MODE = gateway ]; then
+  # The standard announcement (004 规定 §6), made from assets/announcement-zh.txt by espeak-ng: $APP/share/.
+  bash "$STAGE/scripts/make-announcement.sh" "$STAGE/share/announcement-zh.wav" ||
+    die "could not make the announcement's audio (install espeak-ng, or with --root have it on this machine); nothing was changed in $APP"
+fi
 chown -R 0:0 "$STAGE"
 chmod -R u+rwX,go+rX,go-w "$STAGE"
 chmod 0755 "$STAGE"

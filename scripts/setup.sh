@@ -22,7 +22,10 @@ fi
 
 # build-essential and python3: better-sqlite3, fs-ext (the state folder lock) and epoll (onoff) compile from source
 # with node-gyp. fonts-wqy-microhei: the time, device and case drawn on the picture (CJK and Latin in one font).
-pkgs=(ffmpeg openssl build-essential python3 fonts-wqy-microhei)
+# espeak-ng: the standard announcement's audio is made from its text (scripts/make-announcement.sh), and the speech
+# tests speak with it; sox mixes their speech with room noise.
+pkgs=(ffmpeg openssl build-essential python3 fonts-wqy-microhei espeak-ng)
+[ $want_tests = 1 ] && pkgs+=(sox)
 # The IP-camera tests serve streams from gst-rtsp-server (through Debian's python3-gi) and VLC.
 [ $want_tests = 1 ] && pkgs+=(mosquitto mosquitto-clients gpsd gpsd-clients socat chromium systemd
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad vlc-bin vlc-plugin-base)
@@ -53,4 +56,6 @@ export npm_config_nodedir="${npm_config_nodedir:-$(dirname "$(dirname "$(command
 echo "setup: installing npm packages" >&2
 npm ci --no-audit --no-fund --loglevel=error
 npm run --silent build
+# share/ is made here, not kept in git: the announcement config/*.json examples name (installed: /opt/recgw/share).
+bash scripts/make-announcement.sh share/announcement-zh.wav
 echo "setup: done" >&2

@@ -213,7 +213,7 @@ export class Gateway {
       ...(this.opts.battery ? { battery: this.opts.battery } : power?.ups ? { battery: power.ups } : {}),
       extraChecks: [...(power?.checks() ?? []), ...(serial?.checks() ?? []), ...cameras.checks()],
       ...(this.opts.gps ? { gps: this.opts.gps } : this.gps ? { gps: this.gps } : {}),
-      ...(config.recording.announcement && config.recording.speakerDevice ? { announcer: new AlsaAnnouncer(config.recording.speakerDevice) } : {}),
+      ...(config.recording.speakerDevice ? { announcer: new AlsaAnnouncer(config.recording.speakerDevice) } : {}),
       ...(auth ? { auth } : {}),
       uncleanStart: unclean,
       log: log.child('recorder'),

@@ -28,7 +28,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; help: string }> =
   config: { load: async () => (await import('./config.js')).configCommand, help: 'config check --config F    validate a gateway\'s or a receiver\'s config' },
   run: { load: async () => (await import('./run.js')).runCommand, help: 'run --config F              run the gateway in the foreground' },
   receiver: { load: async () => (await import('./receiver.js')).receiverCommand, help: 'receiver --config F         run the agency receiver in the foreground' },
-  session: { load: async () => (await import('./session.js')).sessionCommand, help: 'session start|pause|resume|stop|statement   act on the running gateway' },
+  session: { load: async () => (await import('./session.js')).sessionCommand, help: 'session start|pause|resume|stop|statement|credentials   act on the running gateway' },
   status: { load: async () => (await import('./session.js')).statusCommand, help: 'status --config F [--json]  the running gateway\'s state' },
   console: { load: async () => (await import('./console.js')).consoleCommand, help: 'console reset-password --config F [--user NAME]  a one-time code for a lost console password' },
   witness: { load: async () => (await import('./witness.js')).witnessCommand, help: 'witness init|trust|serve|show  a supervisor\'s witness of the agency log' },

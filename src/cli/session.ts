@@ -19,6 +19,7 @@ const USAGE = `recgw session start --matter <type> --case <ref> --officer "<name
        recgw session resume
        recgw session stop [--officer A --officer B]
        recgw session statement --text ... --officer A --officer B [--session ID]
+       recgw session credentials [--officer A ...]   the officers showed their credentials (亮证); default: all of the session's
   (each also takes --config FILE or --socket PATH)
   With an officer roster installed, each --officer confirms with their PIN: asked at the terminal without echo, or
   read from standard input, one line per officer in order. An early stop (an interruption still open) needs two.`;
@@ -91,7 +92,9 @@ export async function sessionCommand(argv: string[], io: Io): Promise<number> {
     case 'resume': {
       const { values } = parse(rest, common, USAGE);
       const s = await call<SessionSummary>(socketPath(values), 'session.resume');
-      return out(values.json, s, `recording resumed: 请口述中断原因 (state the reason for the interruption aloud now)\n${describeSession(s)}`);
+      const st = await call<RecorderStatus>(socketPath(values), 'status');
+      const until = st.listening ? ` the gateway listens until ${st.listening.until}` : '';
+      return out(values.json, s, `recording resumed: 请口述中断原因 (state the reason for the interruption aloud now;${until})\n${describeSession(s)}`);
     }
     case 'stop': {
       const { values } = parse(rest, { ...common, officer: { type: 'string', multiple: true } }, USAGE);
@@ -109,6 +112,12 @@ export async function sessionCommand(argv: string[], io: Io): Promise<number> {
         ...(values.session ? { sessionId: values.session } : {}),
       });
       return out(values.json, s, `statement recorded\n${describeSession(s)}`);
+    }
+    case 'credentials': {
+      const { values } = parse(rest, { ...common, officer: { type: 'string', multiple: true } }, USAGE);
+      const officers = (values.officer ?? []).map(parseOfficer);
+      const s = await call<SessionSummary>(socketPath(values), 'session.credentials', officers.length > 0 ? { officers } : {});
+      return out(values.json, s, `亮证 recorded (the officers showed their credentials)\n${describeSession(s)}`);
     }
     default:
       throw new RecgwError('usage', `unknown session subcommand ${JSON.stringify(sub ?? '')}\nusage: ${USAGE}`);
@@ -131,6 +140,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
   lines.push(`  clock: ${describeClock(st.clock)}`);
   lines.push(`  sealing queue: ${st.sealing.pending}`);
   lines.push(`  officers: ${describeOfficers(st.officers)}`);
+  if (st.listening) lines.push(`  listening for the spoken reason of the interruption until ${st.listening.until} (请口述中断原因)`);
   if (st.gpsd) lines.push(...describeGps(st.gpsd));
   if (st.uplink) lines.push(describeUplink(st.uplink));
   if (st.config?.restartPending.length) lines.push(`  config changed; a restart of the service applies: ${st.config.restartPending.join(', ')}`);

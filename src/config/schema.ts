@@ -86,6 +86,34 @@ const detectors = {
   default: {},
 } as const;
 
+/** Listening for the spoken explanation after a resume; the measurements behind the defaults: docs/operations.md §19. */
+const explanation = {
+  type: 'object',
+  additionalProperties: false,
+  'x-restart': true,
+  description: 'after every resume the gateway listens on its microphones for the officers stating the reason aloud (docs/operations.md §19)',
+  properties: {
+    windowSeconds: { type: 'integer', minimum: 10, maximum: 600, default: 60, description: 'how long after a resume speech counts as the explanation' },
+    levelDb: {
+      type: 'number',
+      minimum: -90,
+      maximum: -10,
+      default: -50,
+      description: 'a 100 ms frame of the speech band (300-3400 Hz) louder than this (dBFS RMS) may be voice',
+    },
+    marginDb: { type: 'number', minimum: 0, maximum: 30, default: 6, description: "...and louder than the room's noise floor by this much (dB)" },
+    minSpeechSeconds: { type: 'number', minimum: 0.5, maximum: 10, default: 1.5, description: 'voiced time an utterance needs to count as the explanation' },
+    minModulationDb: {
+      type: 'number',
+      minimum: 0,
+      maximum: 20,
+      default: 2,
+      description: 'mean change of level from frame to frame an utterance needs (syllables; a fan or a tone stays level)',
+    },
+  },
+  default: {},
+} as const;
+
 export const configSchema = {
   $id: 'https://recgw.invalid/schema/config.json',
   $defs: {
@@ -265,7 +293,7 @@ export const configSchema = {
       additionalProperties: false,
       'x-restart': true,
       description:
-        'the UPS (serial.ups, or power.nut): when the power is about to go, recording stops with a low-battery interruption and what was recorded is sealed (docs/operations.md §16)',
+        'the UPS (serial.ups, or power.nut): when the power is about to go, recording stops with a low-battery interruption and what was recorded is sealed (docs/operations.md §19)',
       properties: {
         lowBatteryPercent: {
           type: 'integer',
@@ -367,7 +395,7 @@ export const configSchema = {
         expectedSessionMinutes: { type: 'integer', minimum: 1, maximum: 1440, default: 120 },
         minBatteryPercent: { type: 'integer', minimum: 0, maximum: 100, default: 20 },
         announcement: { ...path, 'x-restart': true, description: 'audio file played at session start when the room has a speaker' },
-        speakerDevice: { type: 'string', 'x-restart': true, description: 'ALSA device of the speaker, e.g. default or hw:0,0' },
+        speakerDevice: { type: 'string', 'x-restart': true, description: 'ALSA device of the speaker, e.g. default or hw:0,0; also plays the tone that asks for the explanation after a resume' },
         storageQuotaMB: { type: 'integer', minimum: 1, 'x-restart': true, description: 'cap on local recording storage' },
         sources: { type: 'array', minItems: 1, maxItems: 8, items: source, 'x-restart': true },
         overlay: {
@@ -382,6 +410,7 @@ export const configSchema = {
           },
         },
         detectors,
+        explanation,
       },
     },
   },

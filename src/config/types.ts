@@ -63,6 +63,17 @@ export interface RecordingConfig {
   overlay: { enabled: boolean; font: string };
   /** Filled from the schema defaults when loaded; absent in hand-built configs (the built-in defaults apply). */
   detectors?: DetectorConfig;
+  /** Listening for the spoken explanation after a resume; defaults as for detectors (src/recorder/explanation.ts). */
+  explanation?: ExplanationConfig;
+}
+
+/** Mirrors schema.ts `explanation`. */
+export interface ExplanationConfig {
+  windowSeconds: number;
+  levelDb: number;
+  marginDb: number;
+  minSpeechSeconds: number;
+  minModulationDb: number;
 }
 
 export interface UplinkConfig {

@@ -72,7 +72,21 @@ const CONFIRM_FAILURES: Record<string, Both> = {
   'no-roster': ['未安装执法人员名单', 'no roster is installed'],
   throttled: ['错误次数过多，被暂时锁定', 'locked after too many wrong PINs'],
 };
-const VIA: Record<string, Both> = { panel: ['控制面板', 'the panel'], console: ['控制台', 'the console'], cli: ['命令行', 'the command line'] };
+const VIA: Record<string, Both> = {
+  panel: ['控制面板', 'the panel'],
+  console: ['控制台', 'the console'],
+  cli: ['命令行', 'the command line'],
+  control: ['命令行', 'the command line'],
+};
+
+const EXPLANATION_MISSING: Record<string, Both> = {
+  'nothing-heard': ['等待时间内无人说话', 'nobody spoke in time'],
+  'session-closed': ['会话先结束', 'the session ended first'],
+  'no-microphone': ['没有麦克风', 'no microphone'],
+};
+
+/** Seconds as a person reads them: one decimal. */
+const secs = (v: unknown): string => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(1) : '?');
 
 const LOGIN_FAILURES: Record<string, Both> = {
   'unknown-user': ['没有这个用户', 'no such user'],
@@ -161,6 +175,18 @@ const SENTENCES: Record<string, (b: Body, w: Words) => string> = {
       : w.en
         ? `The recording announcement was played (on ${str(b.device) || 'default'})`
         : `已播放录制告知（扬声器 ${str(b.device) || 'default'}）`,
+  [ENTRY.explanationHeard]: (b, w) =>
+    w.en
+      ? `The spoken reason for the interruption was heard on ${str(b.source)} at ${w.time(b.start)} (${secs(b.seconds)} s)`
+      : `已在 ${str(b.source)} 录到中断原因的口头说明：${w.time(b.start)} 起 ${secs(b.seconds)} 秒`,
+  [ENTRY.explanationMissing]: (b, w) =>
+    w.en
+      ? `No spoken reason for the interruption was heard (${term(w, EXPLANATION_MISSING, b.why)}): two officers must confirm a written statement`
+      : `未录到中断原因的口头说明（${term(w, EXPLANATION_MISSING, b.why)}），需两名执法人员书面说明`,
+  [ENTRY.credentialsShown]: (b, w) =>
+    w.en
+      ? `${w.officers(b.officers)} showed their credentials to the party (confirmed on ${term(w, VIA, b.via)})`
+      : `${w.officers(b.officers)} 已向当事人亮证（在${term(w, VIA, b.via)}确认）`,
   [ENTRY.segmentSealed]: (b, w) => {
     const src = str(obj(b.source).id);
     const flags = [b.explanation ? w.pick(['中断后的第一段（口述中断原因）', 'first after a resume (the spoken explanation)']) : '', b.preEvent ? w.pick(['预录', 'pre-event']) : '']

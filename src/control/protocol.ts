@@ -9,7 +9,7 @@ import type { Officer } from '../evidence/types.js';
 import type { StartRequest } from '../recorder/recorder.js';
 import { RecgwError } from '../util/errors.js';
 
-export const METHODS = ['session.start', 'session.pause', 'session.resume', 'session.stop', 'session.statement', 'status', 'preflight'] as const;
+export const METHODS = ['session.start', 'session.pause', 'session.resume', 'session.stop', 'session.statement', 'session.credentials', 'status', 'preflight'] as const;
 export type Method = (typeof METHODS)[number];
 
 export interface Request {
@@ -101,6 +101,11 @@ export function pauseParams(p: Record<string, unknown>): { reason: string; text?
 export function statementParams(p: Record<string, unknown>): { text: string; officers: Officer[]; sessionId?: string } {
   const sessionId = str(p, 'sessionId', false);
   return { text: str(p, 'text', true)!, officers: officersParam(p), ...(sessionId ? { sessionId } : {}) };
+}
+
+/** session.credentials: the officers who showed their credentials (absent or empty: all of the session's). */
+export function credentialsParams(p: Record<string, unknown>): { officers?: Officer[] } {
+  return p.officers === undefined ? {} : { officers: officersParam(p) };
 }
 
 /** "张三:13010001" -> {name, badge}; the CLI's way of naming an officer. */

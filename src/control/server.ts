@@ -8,7 +8,7 @@ import type { Recorder } from '../recorder/recorder.js';
 import type { Logger } from '../util/log.js';
 import { RecgwError } from '../util/errors.js';
 import { ConfirmRefused, type Confirmation, type OfficerAuth } from '../officers/auth.js';
-import { MAX_LINE, officerPinsParam, parseRequest, pauseParams, startParams, statementParams, type OfficerPin, type Request, type Response } from './protocol.js';
+import { MAX_LINE, credentialsParams, officerPinsParam, parseRequest, pauseParams, startParams, statementParams, type OfficerPin, type Request, type Response } from './protocol.js';
 
 export class ControlServer {
   private server: Server | undefined;
@@ -96,6 +96,8 @@ export class ControlServer {
         const p = statementParams(req.params);
         return r.statement(p.text, p.officers, p.sessionId, await this.confirm(officerPinsParam(req.params)));
       }
+      case 'session.credentials':
+        return r.credentialsShown('control', credentialsParams(req.params).officers);
       case 'status':
         return r.status().then((st) => ({ ...st, ...this.more() }));
       case 'preflight':

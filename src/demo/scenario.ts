@@ -102,10 +102,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     o.say(`  paused at ${localTime(Date.now(), o.zone)}: 转换执法场所 (change of site), declared by the officer`);
     await sleep(3000);
     await rec.resumeSession();
-    o.say(`  resumed at ${localTime(Date.now(), o.zone)}: the first segment of each source is marked as the spoken explanation (请口述中断原因)`);
+    o.say(`  resumed at ${localTime(Date.now(), o.zone)}: the gateway asks for the reason aloud (请口述中断原因) and listens on the microphone`);
     await recordFor(o.seconds - first, 'recording', o.say);
     const closed = await rec.stopSession();
     o.say(`  stopped at ${closed.end ? localTime(closed.end, o.zone) : '?'}; interruptions: ${closed.interruptions.map((i) => `${i.reason} (${i.origin})`).join(', ') || 'none'}`);
+    if (closed.lacksStatement) {
+      // The simulated microphone plays a tone, which is no speech: nobody was heard giving the reason.
+      await rec.statement('恢复录制后未口述中断原因：转换执法场所。', OFFICERS, sessionId);
+      o.say('  no spoken reason was heard (the simulated microphone plays a tone): two officers confirmed a written statement');
+    }
 
     await waitForReceipts(gateway, o.say);
   } finally {

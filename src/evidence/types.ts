@@ -10,6 +10,11 @@ export const ENTRY = {
   sessionClosed: 'session.closed',
   sessionStatement: 'session.statement',
   announcementPlayed: 'announcement.played',
+  /** The officers showed their credentials to the party (亮证, 004 规定 §7). */
+  credentialsShown: 'credentials.shown',
+  /** After a resume: the spoken explanation was heard, or not (src/recorder/explanation.ts). */
+  explanationHeard: 'explanation.heard',
+  explanationMissing: 'explanation.missing',
   segmentSealed: 'segment.sealed',
   segmentDeleted: 'segment.deleted',
   interruptionStarted: 'interruption.started',
@@ -107,7 +112,8 @@ export interface SegmentManifest extends SessionContext {
   stored: HashedSize;
   enc: SegmentEncryption;
   container: 'mpegts';
-  /** First segment after a resume: the officer speaks the reason for the interruption in it. */
+  /** First segment after a declared resume: where the reason for the interruption is expected to be spoken (whether
+   * it was is the explanation.heard or explanation.missing entry). */
   explanation?: boolean;
   /** Recorded before the session started, claimed from the pre-event buffer. */
   preEvent?: boolean;

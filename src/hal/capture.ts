@@ -41,6 +41,12 @@ export interface HealthEvent {
   at: Date;
 }
 
+/** A microphone's voice-meter frames (src/hal/ffmpeg/voice.ts) at their wall times: level in the speech band, dBFS. */
+export interface VoiceFrames {
+  sourceId: string;
+  frames: { at: Date; db: number }[];
+}
+
 /** Why footage stopped, in words for the ledger and the officer, with the technical detail beside them. */
 export interface Outage {
   /** A stable code (explain.ts lists them). */
@@ -68,6 +74,8 @@ export interface RunExit {
 export interface CaptureSourceEvents {
   segment: [SegmentFile];
   health: [HealthEvent];
+  /** Microphones only: the level of their sound, ten frames a second. */
+  voice: [VoiceFrames];
   /** The first frame of a run was written: the source is producing. */
   producing: [{ sourceId: string; runId: string; at: Date }];
   /** ffmpeg finished a segment (listed it), before the gateway has looked at it: the run is not stalled. */

@@ -3,7 +3,9 @@
  *
  * Lamp: off while no session is open (even with a fault: a lit lamp tells people outside that the room is being
  * recorded, which must never be claimed when it is not); steady while a session records and all is well;
- * blinking while the session is paused or interrupted (an open interruption), a source is down or storage is full.
+ * blinking while the session is paused or interrupted (an open interruption), a source is down or storage is full;
+ * blinking fast (four times as fast) while all is well and the gateway listens for the officers to state the reason
+ * for an interruption after a resume (src/recorder/explanation.ts), so they see it is waiting for them.
  *
  * Buzzer: a short burst of beeps when a fault appears (a source goes down, storage fills), not continuously; the
  * same fault beeps again only after faultRepeatMs, so a camera flapping between down and up does not keep the room
@@ -15,7 +17,7 @@ import type { GpioOut } from '../hal/gpio/types.js';
 import type { Logger } from '../util/log.js';
 import { realTimers, type Timers } from './timers.js';
 
-export type LampMode = 'off' | 'steady' | 'blink';
+export type LampMode = 'off' | 'steady' | 'blink' | 'listen';
 
 export interface BeepPattern {
   count: number;
@@ -35,7 +37,7 @@ export function lampModeFor(st: RecorderStatus): LampMode {
   const s = st.session;
   if (!s || s.state === 'closed') return 'off';
   const troubled = s.state === 'paused' || s.interruptions.some((i) => i.end === null) || st.sources.some((x) => x.down !== null) || st.storage.full;
-  return troubled ? 'blink' : 'steady';
+  return troubled ? 'blink' : st.listening ? 'listen' : 'steady';
 }
 
 /** The faults in a status that the buzzer announces (pure): `source-down:<id>` and `storage-full`. */
@@ -158,7 +160,9 @@ export class Tally {
     this.t.clearInterval(this.blinkTimer);
     this.blinkTimer = undefined;
     this.light(mode !== 'off');
-    if (mode === 'blink') this.blinkTimer = this.t.setInterval(() => this.light(!this.lampLit), this.blinkHalfMs);
+    if (mode === 'blink' || mode === 'listen') {
+      this.blinkTimer = this.t.setInterval(() => this.light(!this.lampLit), mode === 'blink' ? this.blinkHalfMs : Math.max(1, Math.round(this.blinkHalfMs / 4)));
+    }
   }
 
   private light(on: boolean): void {

@@ -43,6 +43,7 @@ export interface RecorderApi {
   pauseSession(reason: string, text?: string): Promise<SessionView>;
   resumeSession(): Promise<SessionView>;
   stopSession(o?: { confirmations?: Confirmation[] }): Promise<SessionView>;
+  credentialsShown(via: 'panel'): Promise<SessionView>;
   status(): Promise<RecorderView>;
   on(event: 'changed', listener: (status: RecorderView) => void): unknown;
   on(event: 'prompt', listener: (prompt: RecorderPrompt) => void): unknown;
@@ -298,6 +299,9 @@ export class Panel {
         this.confirmedPins.clear();
         return '已停止录制';
       }
+      case 'CRED':
+        await this.recorder.credentialsShown('panel');
+        return '已记录亮证';
     }
   }
 

@@ -30,7 +30,9 @@ export type PanelCommand =
   | { verb: 'RESUME'; id: number }
   | { verb: 'STOP'; id: number }
   /** An officer confirms with their PIN for the next START or STOP (docs/panel-protocol.md §4.1). */
-  | { verb: 'PIN'; id: number; badge: string; pin: string };
+  | { verb: 'PIN'; id: number; badge: string; pin: string }
+  /** The officers showed their credentials to the party (亮证). */
+  | { verb: 'CRED'; id: number };
 
 export type ErrCode = 'BADCMD' | 'BADARG' | 'REFUSED' | 'FAILED';
 
@@ -70,7 +72,7 @@ export function decodePanelLine(line: string): Decoded<PanelCommand> {
   }
   const [idText, args = ''] = splitFields(rest, 2);
   const id = parseId(idText);
-  if (!['MAT', 'CASE', 'OFC', 'CLR', 'START', 'PAUSE', 'RESUME', 'STOP', 'PIN'].includes(verb)) return fail(`unknown verb ${JSON.stringify(verb.slice(0, 16))}`, id);
+  if (!['MAT', 'CASE', 'OFC', 'CLR', 'START', 'PAUSE', 'RESUME', 'STOP', 'PIN', 'CRED'].includes(verb)) return fail(`unknown verb ${JSON.stringify(verb.slice(0, 16))}`, id);
   if (id === undefined) return fail(`${verb} needs a command id 0-65535`);
   switch (verb) {
     case 'MAT':
@@ -91,6 +93,7 @@ export function decodePanelLine(line: string): Decoded<PanelCommand> {
     case 'CLR':
     case 'RESUME':
     case 'STOP':
+    case 'CRED':
       if (args) return fail(`${verb} takes no arguments`, id);
       return { ok: true, msg: { verb, id } };
     case 'START':
@@ -156,6 +159,7 @@ export function encodePanelCommand(c: PanelCommand): string {
     case 'CLR':
     case 'RESUME':
     case 'STOP':
+    case 'CRED':
       return frameLine(`${c.verb} ${c.id}`);
     case 'START':
       return frameLine(c.force ? `START ${c.id} FORCE` : `START ${c.id}`);

@@ -6,8 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { unlink } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
 import type { Db } from '../state/db.js';
 import type { Ledger } from '../evidence/ledger.js';
 import type { Sealer } from '../evidence/sealer.js';
@@ -16,7 +15,7 @@ import { MATTERS, REASONS, lookupTerm } from '../evidence/vocabulary.js';
 import type { RecordingConfig } from '../config/types.js';
 import type { SegmentFile, HealthEvent } from '../hal/capture.js';
 import type { ClockMonitor } from '../hal/clock.js';
-import type { Announcer } from '../hal/announcer.js';
+import type { Announcer, PlayResult } from '../hal/announcer.js';
 import type { Logger } from '../util/log.js';
 import { RecgwError } from '../util/errors.js';
 import { newId, SessionStore, type ActiveSession } from './session-store.js';
@@ -24,6 +23,7 @@ import type { DownEvent, SourceHealth, SourceSupervisor, UpEvent } from './super
 import { preflight, type CheckResult } from './preflight.js';
 import { StorageGuard, type StorageState } from './storage-guard.js';
 import type { Confirmation, ConfirmRule, OfficerAuth, OfficerAuthStatus } from '../officers/auth.js';
+import { ExplanationListener, type ExplanationEvent, type ResumeKind } from './explanation.js';
 
 export interface StartRequest {
   matter: string;
@@ -95,6 +95,7 @@ export interface SessionSummary {
   start: string;
   end: string | null;
   interruptions: { reason: string; origin: string; start: string; end: string | null; text: string | null }[];
+  /** A written statement is due: the session ended with an unresumed interruption, or a resume was not explained aloud. */
   lacksStatement: boolean;
 }
 
@@ -110,14 +111,28 @@ export interface RecorderStatus {
   sealing: { pending: number };
   /** Whether officers confirm with PINs, and the roster they confirm against (always given; optional for old callers). */
   officers?: OfficerAuthStatus;
+  /** After a resume: the gateway listens for the officers stating the reason aloud until `until` (explanation.ts); always given (optional for old callers). */
+  listening?: { sessionId: string; since: string; until: string; kinds: ResumeKind[] } | null;
 }
+
+export type PromptCode = 'state-reason' | 'reason-heard' | 'statement-needed' | 'show-credentials';
 
 export interface RecorderEvents {
   /** Something a panel, lamp or console shows changed. */
   changed: [RecorderStatus];
   /** A prompt for officers, e.g. to state the reason for the interruption aloud after a resume. */
-  prompt: [{ code: 'state-reason' | 'statement-needed'; zh: string; en: string }];
+  prompt: [{ code: PromptCode; zh: string; en: string }];
 }
+
+const PROMPTS: Record<PromptCode, { zh: string; en: string }> = {
+  'state-reason': { zh: '请口述中断原因', en: 'State the reason for the interruption aloud' },
+  'reason-heard': { zh: '已录到中断原因的口头说明', en: 'The spoken reason for the interruption was heard' },
+  'statement-needed': {
+    zh: '中断原因未予口头说明或中断未恢复，需两名执法人员书面说明',
+    en: 'No spoken reason was heard, or the interruption never resumed: two officers must confirm a written statement',
+  },
+  'show-credentials': { zh: '请向当事人亮证（出示执法证件）后按“亮证”确认', en: 'Show your credentials to the party, then confirm with the credentials key' },
+};
 
 const iso = (t: number): string => new Date(t).toISOString();
 /** How long after a session closes its late segments (the last ones of each source) are still accepted. */
@@ -144,6 +159,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   private powerLow: PowerLow | undefined;
   private powerInterruption: string | undefined;
   private started = false;
+  private readonly listener: ExplanationListener;
+  /** The announcement playing, if any: stopped and awaited before its session closes, so its entry comes first. */
+  private announcing: { abort: AbortController; done: Promise<void> } | undefined;
 
   constructor(deps: RecorderDeps) {
     super();
@@ -151,6 +169,17 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     this.now = deps.now ?? Date.now;
     // With a pre-event buffer the sources record all the time; otherwise only while a session records.
     this.keepRunning = deps.recording.preEventSeconds > 0;
+    this.listener = new ExplanationListener({
+      db: deps.db,
+      ledger: deps.ledger,
+      ...(deps.recording.explanation ? { config: deps.recording.explanation } : {}),
+      microphones: deps.supervisors.filter((x) => x.health().kind === 'microphone').map((x) => ({ id: x.id, heardUntil: () => heardUntil(x.health()) })),
+      // A microphone's sound arrives with its segments, up to a segment late (twice, after a restart of its run).
+      lateMs: (2 * deps.recording.segmentSeconds + 10) * 1000,
+      log: deps.log.child('explanation'),
+      now: this.now,
+      notify: (e) => this.explanationEvent(e),
+    });
   }
 
   /**
@@ -173,6 +202,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       s.on('down', (e) => this.sourceDown(e));
       s.on('up', (e) => this.sourceUp(e));
       s.on('health', (h) => this.healthEvent(h));
+      s.on('voice', (v) => this.listener.voice(v.sourceId, v.frames.map((f) => ({ at: f.at.getTime(), db: f.db }))));
       s.start();
     }
     this.d.storage.on('full', (st) => void this.serial(() => this.storageFull(st)));
@@ -187,11 +217,14 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     }
     // Old detected interruptions cannot be tracked across a restart: they end now and are re-detected if still true.
     const active = this.d.store.active();
+    const ended: string[] = [];
     if (active) {
       for (const i of this.d.store.openInterruptions(active.ctx.sessionId).filter((x) => x.origin === 'detected')) {
         this.d.store.endInterruption(active.ctx.sessionId, i.id, this.now(), { endedBy: 'service-restart' });
+        ended.push(i.id);
       }
     }
+    this.listener.start(active?.ctx.sessionId);
     this.started = true;
     await this.d.storage.start();
 
@@ -208,7 +241,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
           text: 'the gateway stopped without a clean shutdown (power loss or crash) and resumed recording on restart',
         });
         this.d.store.endInterruption(active.ctx.sessionId, id, this.now(), { resumedAfterRestart: true });
+        ended.push(id);
       }
+      if (ended.length > 0) this.listener.resumed(active.ctx.sessionId, 'restart', ended, this.now());
     } else if (this.keepRunning) {
       await Promise.all(supervisors.map((s) => s.want(true)));
     }
@@ -226,6 +261,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       if (s) await this.closeSession(s, { closedBy: 'service-stop' });
     });
     await Promise.all(this.d.supervisors.map((s) => s.stop()));
+    this.listener.stop();
     this.d.storage.stop();
     this.discardBuffer();
     await this.d.sealer.drain();
@@ -305,7 +341,8 @@ export class Recorder extends EventEmitter<RecorderEvents> {
         await Promise.all(this.d.supervisors.map((x) => x.want(false)));
       }
       this.changed();
-      void this.announce(s);
+      this.announce(s);
+      this.prompt('show-credentials');
       return { session: this.summary(s), checks, forced: failed };
     });
   }
@@ -333,8 +370,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       }
       await Promise.all(this.d.supervisors.map((x) => (this.keepRunning ? x.cut() : x.want(true))));
       await Promise.all(this.d.supervisors.map((x) => x.waitProducing(PRODUCE_TIMEOUT_MS)));
-      this.d.store.resume(s.ctx.sessionId, this.now(), this.d.supervisors.map((x) => x.id));
-      this.emit('prompt', { code: 'state-reason', zh: '请口述中断原因', en: 'State the reason for the interruption aloud' });
+      const at = this.now();
+      const ended = this.d.store.resume(s.ctx.sessionId, at, this.d.supervisors.map((x) => x.id));
+      this.listener.resumed(s.ctx.sessionId, 'declared', ended, at);
       this.changed();
       return this.summary(this.d.store.get(s.ctx.sessionId)!);
     });
@@ -449,7 +487,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
         await Promise.all(this.d.supervisors.map((x) => x.want(true)));
         if (recording) await Promise.all(this.d.supervisors.map((x) => x.waitProducing(PRODUCE_TIMEOUT_MS)));
       }
-      if (s && this.powerInterruption) this.d.store.endInterruption(s.ctx.sessionId, this.powerInterruption, this.now(), { endedBy: 'mains-power' });
+      if (s && this.powerInterruption) this.endDetected(s, this.powerInterruption, this.now(), { endedBy: 'mains-power' });
       this.powerInterruption = undefined;
       this.changed();
     });
@@ -464,6 +502,26 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       const s = this.d.store.active();
       this.d.ledger.append(ENTRY.eventMarked, { sessionId: s?.ctx.sessionId ?? null, ...mark });
       await Promise.resolve();
+    });
+  }
+
+  /**
+   * The officers showed their credentials to the party (亮证, 004 规定 §7): `credentials.shown` in the open session's
+   * ledger. `officers` (default: all of the session's) must be officers of the session.
+   */
+  credentialsShown(via: 'control' | 'panel', officers?: Officer[]): Promise<SessionSummary> {
+    return this.serial(async () => {
+      const s = this.requireActive();
+      const named = officers && officers.length > 0 ? officers : s.ctx.officers;
+      const outsider = named.find((o) => !s.ctx.officers.some((x) => x.badge === o.badge.trim()));
+      if (outsider) {
+        throw new RecgwError('usage', `${outsider.name} (${outsider.badge}) is not an officer of session ${s.ctx.sessionId}: name its officers (recgw status lists them)`);
+      }
+      const shown = named.map((o) => s.ctx.officers.find((x) => x.badge === o.badge.trim())!);
+      this.d.ledger.append(ENTRY.credentialsShown, { sessionId: s.ctx.sessionId, officers: shown, via, time: iso(this.now()) });
+      this.changed();
+      await Promise.resolve();
+      return this.summary(s);
     });
   }
 
@@ -523,7 +581,13 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       gps: this.d.gps?.fix() ?? null,
       sealing: { pending: this.d.sealer.pendingCount() },
       officers: this.d.auth?.status() ?? { required: false, roster: null },
+      listening: s && s.state !== 'closed' ? this.listeningOf(s.ctx.sessionId) : null,
     };
+  }
+
+  private listeningOf(sessionId: string): RecorderStatus['listening'] {
+    const l = this.listener.listening(sessionId);
+    return l ? { sessionId, ...l } : null;
   }
 
   /** Run pre-flight without starting (the console's self-test). */
@@ -576,14 +640,15 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     await Promise.all(this.d.supervisors.map((x) => (this.keepRunning ? x.cut() : x.want(false))));
     await this.settleSegments(at);
     await this.d.sealer.drain();
+    // The session's own entries come before its close: the announcement's (stopped if still playing), the explanation's.
+    await this.stopAnnouncement();
+    this.listener.closing(s.ctx.sessionId, at);
     const closedBy = this.d.store.close(s.ctx.sessionId, at, { by: detail.closedBy, ...(detail.confirmations ? { confirmations: detail.confirmations } : {}) });
     this.detected.clear();
     this.conditions.clear();
     this.storageInterruption = undefined;
     this.powerInterruption = undefined;
-    if (closedBy === 'terminated') {
-      this.emit('prompt', { code: 'statement-needed', zh: '中断未恢复，需两名执法人员书面说明', en: 'The interruption never resumed: two officers must confirm a written statement' });
-    }
+    if (closedBy === 'terminated') this.prompt('statement-needed');
     this.changed();
     return this.summary(this.d.store.get(s.ctx.sessionId)!);
   }
@@ -702,9 +767,15 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     const key = `${e.sourceId}:process`;
     const id = this.detected.get(key);
     const s = this.d.store.active();
-    if (id && s) this.d.store.endInterruption(s.ctx.sessionId, id, e.at.getTime());
+    if (id && s) this.endDetected(s, id, e.at.getTime());
     this.detected.delete(key);
     this.changed();
+  }
+
+  /** A detected interruption ends: the recording resumed by itself, and the officers are asked to say why it stopped. */
+  private endDetected(s: ActiveSession, id: string, at: number, detail?: Parameters<SessionStore['endInterruption']>[3]): void {
+    this.d.store.endInterruption(s.ctx.sessionId, id, at, detail);
+    this.listener.resumed(s.ctx.sessionId, 'detected', [id], at);
   }
 
   private healthEvent(h: HealthEvent): void {
@@ -731,7 +802,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       if (active.size > 0) return;
       this.conditions.delete(key);
       const id = this.detected.get(key);
-      if (id && s) this.d.store.endInterruption(s.ctx.sessionId, id, h.at.getTime());
+      if (id && s) this.endDetected(s, id, h.at.getTime());
       this.detected.delete(key);
     }
     this.changed();
@@ -765,7 +836,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       await Promise.all(this.d.supervisors.map((x) => x.want(true)));
       await Promise.all(this.d.supervisors.map((x) => x.waitProducing(PRODUCE_TIMEOUT_MS)));
     }
-    if (this.storageInterruption) this.d.store.endInterruption(s.ctx.sessionId, this.storageInterruption, this.now());
+    if (this.storageInterruption) this.endDetected(s, this.storageInterruption, this.now());
     this.storageInterruption = undefined;
     this.changed();
   }
@@ -781,26 +852,73 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     });
   }
 
-  private async announce(s: ActiveSession): Promise<void> {
+  /**
+   * Plays the announcement for a session that just started (when the room has a speaker): the file is read once and
+   * those bytes are hashed and played, so `announcement.played` names exactly what the room heard. Runs beside the
+   * session; never rejects (a failure to play or to record the entry is logged), and closeSession stops and awaits it.
+   */
+  private announce(s: ActiveSession): void {
     const file = this.d.recording.announcement;
-    if (!file || !this.d.announcer) return;
-    let sha256: string | undefined;
-    try {
-      sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
-    } catch {
-      sha256 = undefined;
+    const announcer = this.d.announcer;
+    if (!file || !announcer) return;
+    const abort = new AbortController();
+    const done = (async () => {
+      const asked = this.now();
+      let audio: Buffer | undefined;
+      let readError: string | undefined;
+      try {
+        audio = await readFile(file);
+      } catch (err) {
+        readError = `cannot read ${file}: ${(err as Error).message}`;
+      }
+      const played = this.listener.playing();
+      const r: PlayResult = audio ? await announcer.play(audio, abort.signal) : { ok: false, error: readError! };
+      played();
+      this.d.ledger.append(ENTRY.announcementPlayed, {
+        sessionId: s.ctx.sessionId,
+        file,
+        ...(audio ? { sha256: createHash('sha256').update(audio).digest('hex'), bytes: audio.length } : {}),
+        device: this.d.recording.speakerDevice ?? 'default',
+        ok: r.ok,
+        ...(r.ok ? {} : { error: r.error, ...(r.stopped ? { stopped: true } : {}) }),
+        // When the sound began (the device open), or when it was asked for if the player never got that far.
+        start: iso(r.startedAt ?? asked),
+        time: iso(this.now()),
+      });
+      if (!r.ok && !r.stopped) this.d.log.error('the announcement could not be played', { error: r.error });
+    })().catch((err: unknown) => this.d.log.error('recording that the announcement was played failed', { err: String(err) }));
+    this.announcing = { abort, done };
+  }
+
+  /** Stops the announcement if it still plays, and waits for its entry. */
+  private async stopAnnouncement(): Promise<void> {
+    const a = this.announcing;
+    this.announcing = undefined;
+    if (!a) return;
+    a.abort.abort();
+    await a.done;
+  }
+
+  /** The listener's news, told to the officers: prompts (panel, console), the status (lamp), a tone to ask. */
+  private explanationEvent(e: ExplanationEvent): void {
+    if (e.type === 'listening') {
+      this.prompt('state-reason');
+      const announcer = this.d.announcer;
+      if (announcer) {
+        const played = this.listener.playing();
+        void announcer.tone().then((r) => {
+          played();
+          if (!r.ok) this.d.log.warn('the tone asking for the explanation could not be played', { error: r.error });
+        });
+      }
+    } else {
+      this.prompt(e.type === 'heard' ? 'reason-heard' : 'statement-needed');
     }
-    const r = await this.d.announcer.play(file);
-    this.d.ledger.append(ENTRY.announcementPlayed, {
-      sessionId: s.ctx.sessionId,
-      file,
-      ...(sha256 ? { sha256 } : {}),
-      device: this.d.recording.speakerDevice ?? 'default',
-      ok: r.ok,
-      ...(r.ok ? {} : { error: r.error }),
-      time: iso(this.now()),
-    });
-    if (!r.ok) this.d.log.error('the announcement could not be played', { error: r.error });
+    this.changed();
+  }
+
+  private prompt(code: PromptCode): void {
+    this.emit('prompt', { code, ...PROMPTS[code] });
   }
 
   private bytesPerSecond(): number {
@@ -825,7 +943,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       start: iso(s.openedAt),
       end: s.closedAt === null ? null : iso(s.closedAt),
       interruptions: this.d.store.allInterruptions(s.ctx.sessionId),
-      lacksStatement: s.closedBy === 'terminated' && !s.statement,
+      lacksStatement: (s.closedBy === 'terminated' || s.unexplained) && !s.statement,
     };
   }
 
@@ -833,6 +951,13 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     if (this.listenerCount('changed') === 0) return;
     void this.status().then((st) => this.emit('changed', st));
   }
+}
+
+/** Until when a microphone's sound has arrived (its last segment's end), or null when none is coming: it is not
+ * recording, or is down. A microphone recording but without a segment yet has delivered nothing new (0). */
+function heardUntil(h: SourceHealth): number | null {
+  if (!h.wanted || !h.running || h.down !== null) return null;
+  return h.lastSegmentEnd === null ? 0 : Date.parse(h.lastSegmentEnd);
 }
 
 /** What a detector saw, in words for the ledger and the officer, with the detector beside them. Silence on a

@@ -18,6 +18,8 @@ export interface ActiveSession {
   closedBy: 'stopped' | 'terminated' | null;
   spans: Span[];
   statement: boolean;
+  /** A resume in it was not followed by a spoken explanation the gateway heard (src/recorder/explanation.ts). */
+  unexplained: boolean;
 }
 
 export interface OpenInterruption {
@@ -39,6 +41,7 @@ interface SessionRow {
   closed_by: 'stopped' | 'terminated' | null;
   spans: string;
   statement: number;
+  unexplained: number;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -56,6 +59,7 @@ function fromRow(r: SessionRow): ActiveSession {
     closedBy: r.closed_by,
     spans: JSON.parse(r.spans) as Span[],
     statement: r.statement === 1,
+    unexplained: r.unexplained === 1,
   };
 }
 
@@ -84,9 +88,11 @@ export class SessionStore {
     return rows.map(fromRow).find((s) => s.spans.some(([a, b]) => start < (b ?? Infinity) && end > a));
   }
 
-  /** Terminated sessions still lacking the written statement of two officers. */
+  /** Sessions still lacking the written statement of two officers: terminated ones, and those with an unexplained resume. */
   lackingStatement(): ActiveSession[] {
-    return (this.db.prepare(`SELECT * FROM sessions WHERE closed_by = 'terminated' AND statement = 0 ORDER BY opened_at`).all() as SessionRow[]).map(fromRow);
+    return (
+      this.db.prepare(`SELECT * FROM sessions WHERE (closed_by = 'terminated' OR unexplained = 1) AND statement = 0 ORDER BY opened_at`).all() as SessionRow[]
+    ).map(fromRow);
   }
 
   recent(limit = 20): ActiveSession[] {
@@ -169,14 +175,16 @@ export class SessionStore {
     });
   }
 
-  /** Resume after a declared pause: end it, open a new span, and mark each source's next segment as the explanation. */
-  resume(sessionId: string, at: number, sourceIds: string[]): void {
+  /**
+   * Resume after a declared pause: end it, open a new span, and mark each source's next segment as the one the
+   * explanation is expected in. Returns the interruptions it ended (the gateway then listens for the explanation).
+   */
+  resume(sessionId: string, at: number, sourceIds: string[]): string[] {
     // One transaction: a crash leaves the session either paused or resumed, never half of each.
-    this.db.transaction(() => {
+    return this.db.transaction(() => {
       const s = this.get(sessionId)!;
-      for (const i of this.openInterruptions(sessionId).filter((x) => x.origin === 'declared')) {
-        this.endInterruption(sessionId, i.id, at, { spokenExplanation: true });
-      }
+      const ended = this.openInterruptions(sessionId).filter((x) => x.origin === 'declared');
+      for (const i of ended) this.endInterruption(sessionId, i.id, at);
       this.setSpans(sessionId, [...s.spans, [at, null]], 'recording');
       for (const src of sourceIds) {
         this.db
@@ -186,6 +194,7 @@ export class SessionStore {
           )
           .run(sessionId, src, at);
       }
+      return ended.map((i) => i.id);
     })();
   }
 

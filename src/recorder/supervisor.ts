@@ -6,7 +6,7 @@
  * with its true span.
  */
 import { EventEmitter } from 'node:events';
-import type { CaptureSource, HealthEvent, Outage, RunExit, SegmentFile } from '../hal/capture.js';
+import type { CaptureSource, HealthEvent, Outage, RunExit, SegmentFile, VoiceFrames } from '../hal/capture.js';
 import type { Logger } from '../util/log.js';
 
 export interface DownEvent {
@@ -27,6 +27,7 @@ export interface UpEvent {
 export interface SupervisorEvents {
   segment: [SegmentFile];
   health: [HealthEvent];
+  voice: [VoiceFrames];
   down: [DownEvent];
   up: [UpEvent];
 }
@@ -94,6 +95,9 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
   }
   private readonly onSegment = (s: SegmentFile): void => this.segment(s);
   private readonly onHealth = (h: HealthEvent): void => this.health(h);
+  private readonly onVoice = (v: VoiceFrames): void => {
+    this.emit('voice', v);
+  };
   private readonly onExit = (e: RunExit): void => this.exited(e);
   private readonly onProducing = (): void => {
     this.producing = true;
@@ -119,6 +123,7 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
     const s = this.o.source;
     s.on('segment', this.onSegment);
     s.on('health', this.onHealth);
+    s.on('voice', this.onVoice);
     s.on('exit', this.onExit);
     s.on('producing', this.onProducing);
     s.on('listed', this.onListed);
@@ -132,6 +137,7 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
     const s = this.o.source;
     s.off('segment', this.onSegment);
     s.off('health', this.onHealth);
+    s.off('voice', this.onVoice);
     s.off('exit', this.onExit);
     s.off('producing', this.onProducing);
     s.off('listed', this.onListed);

@@ -30,6 +30,8 @@ export interface ReportSession {
   closedBy: 'stopped' | 'terminated' | null;
   /** Distinct badges over all the session's statements (two are needed for a terminated session). */
   statementBadges: Set<string>;
+  /** explanation.missing entries: resumes no spoken explanation was heard after (each needs the statement). */
+  unexplainedResumes: number;
   interruptionReasons: string[];
   segments: ReportSegment[];
 }
@@ -64,6 +66,7 @@ export async function readDeviceSessions(dir: string, caPems: string[]): Promise
             closed: false,
             closedBy: null,
             statementBadges: new Set(),
+            unexplainedResumes: 0,
             interruptionReasons: [],
             segments: [],
           });
@@ -82,6 +85,11 @@ export async function readDeviceSessions(dir: string, caPems: string[]): Promise
           const set = statements.get(b.sessionId as string) ?? new Set<string>();
           for (const o of b.officers as Officer[]) set.add(o.badge);
           statements.set(b.sessionId as string, set);
+          return;
+        }
+        case ENTRY.explanationMissing: {
+          const s = ok(B.checkExplanation(ENTRY.explanationMissing, b)) ? sessions.get(b.sessionId as string) : undefined;
+          if (s) s.unexplainedResumes++;
           return;
         }
         case ENTRY.segmentSealed: {

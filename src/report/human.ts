@@ -8,8 +8,8 @@ import type { DeviceSummary, LineProblem, ReceiptsSummary, StoreReport, Totals, 
 
 /** Two header rows (Chinese over English) for the figures every table shares. */
 const FIGURE_HEADS = [
-  ['场次', '未结束', '录制时长', '中断', '终止', '缺情况说明', '按时上传', '逾期', '最长逾期'],
-  ['sessions', 'unclosed', 'recorded', 'interruptions', 'terminated', 'no statement', 'on time', 'late', 'worst late'],
+  ['场次', '未结束', '录制时长', '中断', '终止', '缺情况说明', '恢复未口述', '按时上传', '逾期', '最长逾期'],
+  ['sessions', 'unclosed', 'recorded', 'interruptions', 'terminated', 'no statement', 'unspoken', 'on time', 'late', 'worst late'],
 ];
 
 function figures(t: Totals): string[] {
@@ -21,6 +21,8 @@ function figures(t: Totals): string[] {
     String(t.interruptions.total),
     String(t.terminated.sessions),
     String(t.terminated.statementMissing),
+    // Sessions with a resume nobody was heard explaining, still without a statement (of those with such a resume).
+    `${t.unexplained.statementMissing}/${t.unexplained.sessions}`,
     String(t.uploads.onTime),
     String(t.uploads.late),
     t.uploads.worst ? hmm(t.uploads.worst.lateSeconds, 'up') : '-',

@@ -35,6 +35,8 @@ export class Tally {
   private terminated = 0;
   private statementMissing = 0;
   private readonly clock = { unsynchronisedSegments: 0, assumedSegments: 0, sessions: 0 };
+  private unexplained = 0;
+  private unexplainedMissing = 0;
   private onTime = 0;
   private late = 0;
   private worst: UploadItem | undefined;
@@ -54,6 +56,10 @@ export class Tally {
     if (s.closedBy === 'terminated') {
       this.terminated++;
       if (s.statementBadges.size < 2) this.statementMissing++;
+    }
+    if (s.unexplainedResumes > 0) {
+      this.unexplained++;
+      if (s.statementBadges.size < 2) this.unexplainedMissing++;
     }
   }
 
@@ -80,6 +86,7 @@ export class Tally {
       },
       interruptions: { total: byReason.reduce((n, r) => n + r.count, 0), byReason },
       terminated: { sessions: this.terminated, statementMissing: this.statementMissing },
+      unexplained: { sessions: this.unexplained, statementMissing: this.unexplainedMissing },
       uploads: {
         onTime: this.onTime,
         late: this.late,

@@ -39,6 +39,8 @@ export interface Totals {
   interruptions: { total: number; byReason: ReasonCount[] };
   /** Sessions closed as "terminated", and how many of them lack a statement confirmed by two officers. */
   terminated: { sessions: number; statementMissing: number };
+  /** Sessions with a resume after which no spoken explanation was heard, and how many of them lack the statement. */
+  unexplained: { sessions: number; statementMissing: number };
   /** Items (segment files, entries receipts) with an acceptable receipt: on time when storedAt <= deadline. */
   uploads: { onTime: number; late: number; worst: WorstLate | null };
   /**

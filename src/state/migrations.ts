@@ -104,4 +104,18 @@ export const MIGRATIONS: readonly string[] = [
     disabled    INTEGER NOT NULL DEFAULT 0
   );
   `,
+  // 5: listening for the spoken explanation after a resume (src/recorder/explanation.ts). At most one window per
+  // session is open; a later resume while it listens joins it. A session an explanation was not heard for lacks a
+  // written statement until it has one, like a session that ended with an unresumed interruption.
+  `
+  CREATE TABLE explanation_windows (
+    session_id        TEXT PRIMARY KEY REFERENCES sessions(session_id),
+    -- JSON: the interruptions whose resume it listens for, and how each resumed (declared, detected, restart).
+    interruption_ids  TEXT NOT NULL,
+    kinds             TEXT NOT NULL,
+    opened_at         INTEGER NOT NULL,
+    until_ms          INTEGER NOT NULL
+  );
+  ALTER TABLE sessions ADD COLUMN unexplained INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

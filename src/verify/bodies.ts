@@ -82,6 +82,18 @@ export function checkStatement(b: Record<string, unknown>): string | undefined {
   return e ? `session.statement: ${e}` : undefined;
 }
 
+/** explanation.heard / explanation.missing (evidence-format.md §6): the window and, when heard, the speech. */
+export function checkExplanation(type: 'explanation.heard' | 'explanation.missing', b: Record<string, unknown>): string | undefined {
+  const num: Check = (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  const e = checkFields(
+    b,
+    type === 'explanation.heard'
+      ? { sessionId: nonEmpty, interruptionIds: (v) => Array.isArray(v) && v.every(nonEmpty), source: nonEmpty, start: iso, seconds: num }
+      : { sessionId: nonEmpty, interruptionIds: (v) => Array.isArray(v) && v.every(nonEmpty), why: nonEmpty },
+  );
+  return e ? `${type}: ${e}` : undefined;
+}
+
 export function checkInterruptionStarted(b: Record<string, unknown>): string | undefined {
   const e = checkFields(b, {
     sessionId: nonEmpty,

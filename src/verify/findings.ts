@@ -60,6 +60,8 @@ export interface SessionReport {
   officers: { name: string; badge: string }[];
   closedBy: 'stopped' | 'terminated' | null;
   statement: boolean;
+  /** Resumes the officers' spoken explanation was heard after, and those it was not (these need the statement). */
+  explanations?: { heard: number; missing: number };
   interruptions: { reason: string; start: string; end: string | null; origin: string }[];
   segments: number;
   /**

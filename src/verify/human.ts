@@ -74,6 +74,11 @@ export function formatReport(r: VerifyReport, zone = DEFAULT_ZONE): string {
       }
       if (s.clock.unsynchronised + s.clock.assumed > 0) out.push(`    ${clockNote(s.clock, s.segments)}`);
       if (s.closedBy === 'terminated') out.push(`    Ended by an interruption that never resumed; written statement ${s.statement ? 'confirmed by two officers' : 'MISSING'}.`);
+      const ex = s.explanations;
+      if (ex) {
+        const missing = ex.missing > 0 ? `; not heard after ${ex.missing}, written statement ${s.statement ? 'confirmed by two officers' : 'MISSING'}` : '';
+        out.push(`    Spoken explanation of the interruption heard after ${ex.heard} resume(s)${missing}.`);
+      }
     }
   }
   if (r.findings.length > 0) {

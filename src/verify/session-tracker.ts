@@ -3,7 +3,8 @@
  * closed session is analysed (sessions.ts) and its facts dropped once LINGER lines have passed since its close
  * (the Sealer may seal a session's last segments just after session.closed). What stays per session is its small
  * report, whether it was closed, its interruption IDs, and its statements' badges, so the memory does not grow
- * with the segments of years of sessions.
+ * with the segments of years of sessions. Its explanation entries (heard or missing after a resume) are counted
+ * apart, like its statements, and decide with them whether a statement is due.
  *
  * A segment or interruption that arrives for a session already analysed (a late seal, or a hand-made ledger) marks
  * it `reopened`; the caller then reads the ledger again for those sessions alone (replay) and replaces their
@@ -37,6 +38,7 @@ const ms = (iso: string): number => Date.parse(iso);
 export class SessionTracker {
   private readonly sessions = new Map<string, Tracked>();
   private readonly statements = new Map<string, Set<string>>();
+  private readonly explanations = new Map<string, { heard: number; missing: number }>();
   private readonly closing: { id: string; lineNo: number }[] = [];
   /** Sessions analysed before a fact of theirs arrived: read them again (replay) before finish(). */
   readonly reopened = new Set<string>();
@@ -111,6 +113,16 @@ export class SessionTracker {
         this.statements.set(id, set);
         return;
       }
+      case ENTRY.explanationHeard:
+      case ENTRY.explanationMissing: {
+        if (malformed(B.checkExplanation(e.type, b))) return;
+        if (!this.need(b.sessionId as string, lineNo, e.type)) return;
+        const n = this.explanations.get(b.sessionId as string) ?? { heard: 0, missing: 0 };
+        if (e.type === ENTRY.explanationHeard) n.heard++;
+        else n.missing++;
+        this.explanations.set(b.sessionId as string, n);
+        return;
+      }
       case ENTRY.interruptionStarted: {
         if (malformed(B.checkInterruptionStarted(b))) return;
         const s = this.need(b.sessionId as string, lineNo, 'interruption.started');
@@ -172,11 +184,19 @@ export class SessionTracker {
     for (const [id, s] of this.sessions) {
       const r = replayed.get(id) ?? s.report ?? analyseSession(s.facts!, this.gaps);
       r.statement = (this.statements.get(id)?.size ?? 0) >= 2;
+      const ex = this.explanations.get(id);
+      if (ex) r.explanations = ex;
       if (r.end === null) this.report('unclosed-session', `session ${id} (${r.matter}, case ${r.caseRef}) was opened and never closed`);
       if (r.closedBy === 'terminated' && !r.statement) {
         this.report(
           'unexplained-gap',
           `session ${id} ended with an interruption that never resumed, and lacks a written statement confirmed by two officers`,
+        );
+      }
+      if (ex && ex.missing > 0 && !r.statement) {
+        this.report(
+          'unexplained-gap',
+          `session ${id}: ${ex.missing} resume(s) after an interruption with no spoken explanation heard, and no written statement confirmed by two officers`,
         );
       }
       for (const g of r.gaps) {

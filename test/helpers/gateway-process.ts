@@ -16,7 +16,7 @@ export interface GatewayProcess {
   kill9(): Promise<void>;
 }
 
-/** `env` adds to the test's own environment (e.g. libfaketime's variables, which ffmpeg inherits too). */
+/** `env` adds to the test's own environment (libfaketime's variables, which ffmpeg inherits too; a room's ALSA_CONFIG_PATH). */
 export async function startGateway(configPath: string, socket: string, timeoutMs = 20_000, env: Record<string, string> = {}): Promise<GatewayProcess> {
   const proc = spawn(process.execPath, [BIN, 'run', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RECGW_LOG_LEVEL: 'info', ...env } });
   let out = '';

@@ -31,6 +31,8 @@ export interface PlannedSession {
   /** How it ended and at which minute; undefined = never closed. */
   close?: { reason: 'stopped' | 'terminated'; at: number };
   statementBy?: Officer[];
+  /** Interruptions (by index) after whose resume the spoken explanation was heard, or not (explanation.* entries). */
+  explanations?: { heard?: number[]; missing?: number[] };
 }
 
 export interface BuiltDevice {
@@ -58,7 +60,14 @@ export async function buildDevice(caDir: string, storeDir: string, deviceId: str
       p.interruptions?.forEach(([reason, from, to, only], i) => {
         const ids = { sessionId: p.id, interruptionId: `${p.id}-i${i}` };
         core.ledger.append(ENTRY.interruptionStarted, { ...ids, reason, start: iso(t0 + from * MIN), origin: 'detected', ...(only ? { sources: only } : {}) });
-        if (to !== null) core.ledger.append(ENTRY.interruptionEnded, { ...ids, end: iso(t0 + to * MIN) });
+        if (to === null) return;
+        core.ledger.append(ENTRY.interruptionEnded, { ...ids, end: iso(t0 + to * MIN) });
+        const window = { start: iso(t0 + to * MIN), end: iso(t0 + to * MIN + MIN), seconds: 60 };
+        const listened = { sessionId: p.id, interruptionIds: [ids.interruptionId], resumed: ['detected'], window, microphones: ['mic1'] };
+        if (p.explanations?.heard?.includes(i)) {
+          core.ledger.append(ENTRY.explanationHeard, { ...listened, source: 'mic1', start: iso(t0 + to * MIN + 5000), seconds: 4.2, voicedSeconds: 3.1 });
+        }
+        if (p.explanations?.missing?.includes(i)) core.ledger.append(ENTRY.explanationMissing, { ...listened, why: 'nothing-heard' });
       });
       const counts = new Map<string, number>();
       for (const [source, kind, from, to, clock] of p.segments) {

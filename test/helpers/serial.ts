@@ -377,7 +377,8 @@ export type RecorderCall =
   | { method: 'startSession'; req: StartRequest }
   | { method: 'pauseSession'; reason: string; text: string | undefined }
   | { method: 'resumeSession' }
-  | { method: 'stopSession' };
+  | { method: 'stopSession' }
+  | { method: 'credentialsShown'; via: string };
 
 /**
  * Behaves like the Recorder at its interface: validates, keeps one session, emits `changed` after every change and
@@ -431,6 +432,12 @@ export class FakeRecorder extends EventEmitter<{ changed: [RecorderView]; prompt
     this.emit('prompt', { code: 'state-reason', zh: '请口述中断原因', en: 'State the reason for the interruption aloud' });
     this.changed();
     return s;
+  }
+
+  async credentialsShown(via: 'panel'): Promise<SessionView> {
+    this.calls.push({ method: 'credentialsShown', via });
+    await sleep(1);
+    return this.active();
   }
 
   async stopSession(): Promise<SessionView> {

@@ -65,6 +65,8 @@ interface Recorded {
   startedAt: number;
   segments: (SegmentFile & { receivedAt: number })[];
   health: (HealthEvent & { receivedAt: number })[];
+  /** Microphones: the voice meter's frames. */
+  voice: { at: Date; db: number }[];
   producing: number[];
   exits: RunExit[];
 }
@@ -77,9 +79,10 @@ async function record(config: SourceConfig, segmentSeconds: number, extra: Parti
   const spool = tmp('recgw-cap-');
   const source = new FfmpegSource({ config, spoolDir: spool, segmentSeconds, pollMs: 100, ...extra });
   sources.push(source);
-  const r: Recorded = { source, spool, startedAt: 0, segments: [], health: [], producing: [], exits: [] };
+  const r: Recorded = { source, spool, startedAt: 0, segments: [], health: [], voice: [], producing: [], exits: [] };
   source.on('segment', (s) => r.segments.push({ ...s, receivedAt: Date.now() }));
   source.on('health', (h) => r.health.push({ ...h, receivedAt: Date.now() }));
+  source.on('voice', (v) => r.voice.push(...v.frames));
   source.on('producing', (p) => r.producing.push(p.at.getTime()));
   source.on('exit', (e) => r.exits.push(e));
   r.startedAt = Date.now();
@@ -327,6 +330,21 @@ describe.concurrent('FfmpegSource with sim sources', () => {
     // (The tail after the stop can be two AAC frames, too few for ffprobe to even recognise the codec.)
     for (const s of segs.slice(0, -1)) expect((await countFrames(s.path, 'a:0')).frames).toBeGreaterThan(90);
     expect(segs.every((s) => s.suspect === undefined)).toBe(true);
+    // The voice meter beside it: a frame every 100 ms on the same wall clock, none lost; digital silence, then the
+    // 440 Hz tone (0.5 full scale, -9 dBFS) as the speech band keeps it. Its lines stay out of the run's log excerpt.
+    const v = r.voice;
+    expect(v[0]!.at.getTime()).toBe(anchor);
+    v.forEach((f, i) => expect(f.at.getTime() - anchor).toBe(i * 100));
+    expect(v.length * 100).toBeGreaterThanOrEqual(segs.at(-1)!.end.getTime() - anchor - 200);
+    // (The resampler's filter rings a little ahead of the tone: the last frame before it is far below any voice.)
+    expect(v.filter((f) => f.at.getTime() < anchor + 3800).map((f) => f.db)).toEqual(Array(38).fill(-Infinity));
+    expect(v.filter((f) => f.at.getTime() < anchor + 4000).every((f) => f.db < -100)).toBe(true);
+    // (-9 dBFS RMS, less the 300 Hz high-pass's 0.9 dB at 440 Hz: about -10.)
+    for (const f of v.filter((x) => x.at.getTime() >= anchor + 4100 && x.at.getTime() < segs.at(-1)!.end.getTime() - 200)) {
+      expect(f.db).toBeGreaterThan(-11);
+      expect(f.db).toBeLessThan(-9.5);
+    }
+    expect(r.exits.at(-1)!.logTail).not.toMatch(/ametadata|RMS_level/);
   });
 
   it('keeps recording after a kill -9 of the process that owns the source; recoverRuns stops it and returns every segment', async () => {

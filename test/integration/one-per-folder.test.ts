@@ -25,7 +25,10 @@ import { receiverLockPath } from '../../src/receiver/name-lock.js';
 import type { RecorderStatus } from '../../src/recorder/recorder.js';
 
 const BIN = join(import.meta.dirname, '../../bin/recgw.js');
-const officers = [{ name: '张三', badge: '13010001' }];
+const officers = [
+  { name: '张三', badge: '13010001' },
+  { name: '李四', badge: '13010002' },
+];
 const SOURCES = [
   { id: 'cam1', kind: 'camera', driver: 'sim', width: 320, height: 180, fps: 25 },
   { id: 'mic1', kind: 'microphone', driver: 'sim' },
@@ -66,9 +69,13 @@ describe('one gateway per state folder, one receiver per name', () => {
     rx = makeReceiver(ca.dir, 'receiver:1', broker.url);
   }, 120_000);
 
-  /** Close the session, wait for the receiver's receipts and stop the gateway cleanly: its export must verify. */
-  async function closeAndVerify(g: GatewayProcess, r: ReceiverProcess): Promise<LedgerEntry[]> {
+  /**
+   * Close the session, wait for the receiver's receipts and stop the gateway cleanly: its export must verify.
+   * `statement`: the officers' written statement, for a session nobody was heard explaining a resume in.
+   */
+  async function closeAndVerify(g: GatewayProcess, r: ReceiverProcess, statement?: string): Promise<LedgerEntry[]> {
     await g.call('session.stop', {});
+    if (statement) await g.call('session.statement', { text: statement, officers });
     await waitDelivered(p, 30_000, () => g.log() + r.log());
     expect(await g.stop()).toBe(0);
     gateway = undefined;
@@ -184,9 +191,11 @@ describe('one gateway per state folder, one receiver per name', () => {
     const st = await g.call<RecorderStatus>('status');
     expect(st.session?.caseRef).toBe('ONE-2');
     await sleep(2000);
-    const all = await closeAndVerify(g, r);
+    // The restart resumed the session; the simulated microphone plays a tone, so nobody was heard giving the reason.
+    const all = await closeAndVerify(g, r, '网关断电重启，恢复录制后未口述原因，现书面说明。');
     expect(await r.stop()).toBe(0);
     receiver = undefined;
+    expect(all.filter((e) => e.type === 'explanation.missing').map((e) => e.body.resumed)).toEqual([['restart']]);
     expect(all.filter((e) => e.type === 'service.started').map((e) => e.body.previousStop)).toEqual(['clean', 'clean', 'clean', 'unclean']);
     expect(all.filter((e) => e.type === 'interruption.started').map((e) => e.body.reason)).toEqual(['power-loss']);
     expect((await verify(rx.config.store, ca.paths.caCert, ca.paths.agencyKey)).findings).toEqual([]);

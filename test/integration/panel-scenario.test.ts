@@ -54,6 +54,8 @@ describe('a session run from the room control panel', () => {
       expect(await panel.command((id) => ({ verb: 'START', id, force: false }), 15_000)).toMatchObject({ verb: 'OK' });
       await waitFor(() => panel.last('ST')?.state === 'REC', 'REC on the panel', 5000);
       await waitFor(() => sim.level(LAMP), 'the lamp on', 2000);
+      // 亮证: the officers showed their credentials, and say so on the panel.
+      expect(await panel.command((id) => ({ verb: 'CRED', id }))).toMatchObject({ verb: 'OK' });
       const st = await gw.recorderInterface.status();
       expect(st.battery).toMatchObject({ percent: 87, onMains: true });
       await sleep(3000);
@@ -66,6 +68,13 @@ describe('a session run from the room control panel', () => {
       expect(await panel.command((id) => ({ verb: 'STOP', id }), 15_000)).toMatchObject({ verb: 'OK' });
       await waitFor(() => panel.last('ST')?.state === 'IDLE', 'IDLE after the stop', 5000);
       await waitFor(() => !sim.level(LAMP), 'the lamp off', 2000);
+      // The simulated microphone plays a tone: no spoken reason was heard, and the panel asks for the statement.
+      await waitFor(() => panel.received.some((m) => m.verb === 'PRM' && m.code === 'statement-needed'), 'the statement prompt', 5000);
+      const officers = [
+        { name: '张三', badge: '13010001' },
+        { name: '李四', badge: '13010002' },
+      ];
+      await gw.recorderInterface.statement('恢复录制后未口述中断原因，现书面说明。', officers);
     } finally {
       await panel.close();
       await ups.close();
@@ -86,6 +95,8 @@ describe('a session run from the room control panel', () => {
       ],
     });
     expect(es.find((e) => e.type === 'interruption.started')?.body).toMatchObject({ reason: 'obstruction', origin: 'declared' });
+    expect(es.find((e) => e.type === 'credentials.shown')?.body).toMatchObject({ via: 'panel', officers: [{ badge: '13010001' }, { badge: '13010002' }] });
+    expect(es.find((e) => e.type === 'explanation.missing')?.body).toMatchObject({ resumed: ['declared'], why: 'session-closed' });
     expect(manifests(dev).some((m) => m.explanation)).toBe(true);
     expect(report.devices[0]!.sessions[0]!.gaps.every((g) => g.explained)).toBe(true);
   }, 90_000);

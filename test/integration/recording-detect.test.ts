@@ -62,6 +62,8 @@ describe('detected interruptions: a covered camera and a silent microphone', () 
       // Until well after the picture and sound came back.
       await sleep(TO * 1000 + 4000 - (Date.now() - t0));
       session = await gw.call<SessionSummary>('session.stop');
+      // The microphone plays a tone: nobody was heard giving the reason, so the officers write it (issue 16.2).
+      await gw.call('session.statement', { text: '镜头被遮挡、麦克风无声，恢复后未口述原因，现书面说明。', officers });
     } finally {
       expect(await gw.stop()).toBe(0);
     }
@@ -80,6 +82,8 @@ describe('detected interruptions: a covered camera and a silent microphone', () 
     exportDevice(p.configPath, out);
     const report = await verify(out, ca.paths.caCert, ca.paths.agencyKey);
     expect(report.findings).toEqual([]);
+    // Both came back while recording went on: the gateway listened once for the reason, and heard a tone, no speech.
+    expect(report.devices[0]!.sessions[0]!.explanations).toEqual({ heard: 0, missing: 1 });
     const dev = join(out, p.config.deviceId);
     const log = entries(dev);
     const ended = (id: unknown): LedgerEntry | undefined => log.find((e) => e.type === 'interruption.ended' && e.body.interruptionId === id);

@@ -1,6 +1,8 @@
 /**
  * Issue 3 acceptance, each against a real `recgw run` with sim sources and real ffmpeg:
  * a declared pause and resume; a source killed mid-session; kill -9 of the gateway and restart; storage filling up.
+ * The simulated microphone plays a tone, so nobody is heard stating the reason after a resume (explanation.missing,
+ * issue 16.2): the two officers confirm a written statement, as they must, and the session verifies.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -18,6 +20,9 @@ const SOURCES = [
   { id: 'cam1', kind: 'camera', driver: 'sim', width: 320, height: 180, fps: 25 },
   { id: 'mic1', kind: 'microphone', driver: 'sim' },
 ];
+/** After the session: nobody spoke after the resume, so the officers confirm a statement (the session lacking one). */
+const statement = (gw: { call: (m: 'session.statement', p: Record<string, unknown>) => Promise<unknown> }): Promise<unknown> =>
+  gw.call('session.statement', { text: '恢复录制后未口述中断原因，现书面说明。', officers });
 const gatewayConfig = (extra: Record<string, unknown> = {}) => ({
   time: { source: 'host', assumeSynchronised: true },
   recording: { segmentSeconds: 2, expectedSessionMinutes: 1, sources: SOURCES, ...extra },
@@ -38,7 +43,9 @@ describe('interruptions', () => {
       const resumed = await gw.call<SessionSummary>('session.resume');
       expect(resumed.state).toBe('recording');
       await sleep(5000);
-      await gw.call('session.stop');
+      const stopped = await gw.call<SessionSummary>('session.stop');
+      expect(stopped.lacksStatement).toBe(true);
+      await statement(gw);
     } finally {
       expect(await gw.stop()).toBe(0);
     }
@@ -47,6 +54,7 @@ describe('interruptions', () => {
     const report = await verify(out, ca.paths.caCert, ca.paths.agencyKey);
     expect(report.findings).toEqual([]);
     const s = report.devices[0]!.sessions[0]!;
+    expect(s.explanations).toEqual({ heard: 0, missing: 1 });
     expect(s.gaps.length).toBeGreaterThanOrEqual(2);
     for (const g of s.gaps) expect(g).toMatchObject({ explained: true, reason: 'obstruction' });
     const dev = join(out, p.config.deviceId);
@@ -84,6 +92,7 @@ describe('interruptions', () => {
       // The journal says it too, with the same words and the log's place.
       expect(gw.log()).toContain(keptLog);
       await gw.call('session.stop');
+      await statement(gw);
     } finally {
       expect(await gw.stop()).toBe(0);
     }
@@ -127,6 +136,7 @@ describe('interruptions', () => {
     }
     await sleep(5000);
     const session = await gw.call<SessionSummary>('session.stop');
+    await statement(gw);
     expect(await gw.stop()).toBe(0);
     expect(resumedWithin).toBeLessThan(3000 + 1000 /* node start-up of the test's own spawn */);
 

@@ -1,6 +1,7 @@
 /**
  * `recgw report`: a store of two devices with four planned sessions (hours long, with interruptions, a
- * terminated session with and one without a statement, an unclosed one) and receipts on time, late, repeated,
+ * terminated session with and one without a statement, an unclosed one, a resume explained aloud and one not) and
+ * receipts on time, late, repeated,
  * forged, for another device and broken. Every figure is known from the plan, so the test asserts them exactly.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,7 +30,8 @@ const WANG = { name: '王五', badge: '13010003' };
 const ZHAO = { name: '赵六', badge: '13010004' };
 
 // Device room-1: a 2 h 40 min inspection whose camera stopped 10 min for a fault while the microphone went on
-// (camera time 2:30, microphone 2:40), and a microphone-only sampling ended by a power loss, with no statement.
+// (camera time 2:30, microphone 2:40), nobody heard stating why after it came back and no statement; and a
+// microphone-only sampling ended by a power loss, with no statement.
 const A: PlannedSession = {
   id: 'S-A',
   matter: 'site-inspection',
@@ -37,6 +39,7 @@ const A: PlannedSession = {
   start: '2026-03-02T01:00:00.000Z',
   segments: [['cam1', 'camera', 0, 60], ['cam1', 'camera', 60, 120], ['cam1', 'camera', 130, 160], ['mic1', 'microphone', 0, 160]],
   interruptions: [['device-fault', 120, 130, ['cam1']]],
+  explanations: { missing: [0] },
   close: { reason: 'stopped', at: 160 },
 };
 const B: PlannedSession = {
@@ -48,8 +51,9 @@ const B: PlannedSession = {
   interruptions: [['power-loss', 45, null]],
   close: { reason: 'terminated', at: 50 },
 };
-// Device car-2: an inspection (1:00 of camera around a battery change) ended by a fault, explained by two
-// officers; a hearing never closed, with a reason code outside the vocabulary and 赵六's name mistyped.
+// Device car-2: an inspection (1:00 of camera around a battery change, its reason stated aloud after) ended by a
+// fault, explained by two officers; a hearing never closed, with a reason code outside the vocabulary and 赵六's name
+// mistyped.
 const C: PlannedSession = {
   id: 'S-C',
   matter: 'site-inspection',
@@ -58,6 +62,7 @@ const C: PlannedSession = {
   // Its second segment was timed by a clock that had lost its sync; S-D's by one only assumed synchronised.
   segments: [['cam1', 'camera', 0, 30], ['cam1', 'camera', 35, 65, { source: 'rtc', synced: false }]],
   interruptions: [['low-battery', 30, 35], ['device-fault', 65, null]],
+  explanations: { heard: [0] },
   close: { reason: 'terminated', at: 70 },
   statementBy: [LI, ZHAO],
 };
@@ -136,6 +141,7 @@ const totalsOf = (t: Totals): Totals => ({
   recorded: t.recorded,
   interruptions: t.interruptions,
   terminated: t.terminated,
+  unexplained: t.unexplained,
   uploads: t.uploads,
   clock: t.clock,
 });
@@ -150,6 +156,7 @@ describe('recgw report', () => {
       interruptions: { total: 5, byReason: reasons(['device-fault', '设备故障', 2], ['fire-alarm', null, 1], ['low-battery', '电量不足', 1], ['power-loss', '断电', 1]) },
       terminated: { sessions: 2, statementMissing: 1 },
       clock: { unsynchronisedSegments: 1, assumedSegments: 1, sessions: 2 },
+      unexplained: { sessions: 1, statementMissing: 1 },
       uploads: { onTime: 4, late: 3, worst: late('car-2', segName('S-C', 'cam1', 1), now, now + 3 * H + 15 * M) },
     });
   });
@@ -165,6 +172,7 @@ describe('recgw report', () => {
       interruptions: { total: 2, byReason: reasons(['device-fault', '设备故障', 1], ['power-loss', '断电', 1]) },
       terminated: { sessions: 1, statementMissing: 1 },
       clock: { unsynchronisedSegments: 0, assumedSegments: 0, sessions: 0 },
+      unexplained: { sessions: 1, statementMissing: 1 },
       // On time: S-A cam1 #0 and the entries receipt; late: S-A cam1 #1 (2:05) and S-B mic1 #0 (0:30).
       uploads: { onTime: 2, late: 2, worst: late('room-1', segName('S-A', 'cam1', 1), now, now + 2 * H + 5 * M) },
     });
@@ -186,6 +194,7 @@ describe('recgw report', () => {
       interruptions: { total: 3, byReason: reasons(['device-fault', '设备故障', 1], ['fire-alarm', null, 1], ['low-battery', '电量不足', 1]) },
       terminated: { sessions: 1, statementMissing: 0 },
       clock: { unsynchronisedSegments: 1, assumedSegments: 1, sessions: 2 },
+      unexplained: { sessions: 0, statementMissing: 0 },
       uploads: { onTime: 2, late: 1, worst: late('car-2', segName('S-C', 'cam1', 1), now, now + 3 * H + 15 * M) },
     });
     expect(car.receipts).toEqual({ present: true, lines: 4, accepted: 3, duplicates: 0, malformed: [], invalid: [{ line: 4, problem: 'names device "room-1", not "car-2"' }] });
@@ -233,7 +242,7 @@ describe('recgw report', () => {
     const r = await json(true);
     expect(Object.keys(r)).toEqual(['v', 'store', 'recordedBasis', 'receiptsChecked', 'devices', 'officers', 'matters', 'total']);
     expect([r.v, r.store, r.recordedBasis, r.receiptsChecked]).toEqual([1, store, 'camera, else microphone', true]);
-    const totals = ['sessions', 'unclosed', 'recorded', 'interruptions', 'terminated', 'uploads', 'clock'];
+    const totals = ['sessions', 'unclosed', 'recorded', 'interruptions', 'terminated', 'unexplained', 'uploads', 'clock'];
     expect(Object.keys(r.total)).toEqual(totals);
     expect(Object.keys(r.devices[0]!)).toEqual(['deviceId', 'folder', 'entries', ...totals, 'receipts']);
     expect(Object.keys(r.officers[0]!)).toEqual(['badge', 'name', 'otherNames', ...totals]);
@@ -248,12 +257,13 @@ describe('recgw report', () => {
     expect(code).toBe(0);
     const lines = out.trimEnd().split('\n');
     const row = (first: string): string => lines.find((l) => l.trimStart().startsWith(first))!.trim().split(/\s{2,}/).join(' | ');
-    // Columns: sessions, unclosed, recorded, interruptions, terminated, no statement, on time, late, worst late.
-    expect(row('room-1')).toBe('room-1 | 2 | 0 | 3:15 (1 mic) | 2 | 1 | 1 | 2 | 2 | 2:05');
-    expect(row('car-2')).toBe('car-2 | 2 | 1 | 1:15 | 3 | 1 | 0 | 2 | 1 | 3:15');
-    expect(row('合计 (total)')).toBe('合计 (total) | 4 | 1 | 4:30 (1 mic) | 5 | 2 | 1 | 4 | 3 | 3:15');
-    expect(row('赵六 / 赵陆')).toBe('赵六 / 赵陆 | 13010004 | 2 | 1 | 1:15 | 3 | 1 | 0 | 2 | 1 | 3:15');
-    expect(row('抽样取证')).toBe('抽样取证 | sampling | 1 | 0 | 0:45 (1 mic) | 1 | 1 | 1 | 0 | 1 | 0:30');
+    // Columns: sessions, unclosed, recorded, interruptions, terminated, no statement, unspoken (of sessions with a
+    // resume nobody was heard explaining, those still without a statement), on time, late, worst late.
+    expect(row('room-1')).toBe('room-1 | 2 | 0 | 3:15 (1 mic) | 2 | 1 | 1 | 1/1 | 2 | 2 | 2:05');
+    expect(row('car-2')).toBe('car-2 | 2 | 1 | 1:15 | 3 | 1 | 0 | 0/0 | 2 | 1 | 3:15');
+    expect(row('合计 (total)')).toBe('合计 (total) | 4 | 1 | 4:30 (1 mic) | 5 | 2 | 1 | 1/1 | 4 | 3 | 3:15');
+    expect(row('赵六 / 赵陆')).toBe('赵六 / 赵陆 | 13010004 | 2 | 1 | 1:15 | 3 | 1 | 0 | 0/0 | 2 | 1 | 3:15');
+    expect(row('抽样取证')).toBe('抽样取证 | sampling | 1 | 0 | 0:45 (1 mic) | 1 | 1 | 1 | 0/0 | 0 | 1 | 0:30');
     expect(out).toContain('    car-2: 设备故障 [device-fault] 1, fire-alarm 1, 电量不足 [low-battery] 1');
     expect(out).toContain('  时钟未经确认同步的片段 (segments timed by a clock not confirmed synchronised):');
     expect(out).toContain('    car-2: 未同步 (not synchronised) 1, 假定同步 (assumed, time.assumeSynchronised) 1, 涉及场次 (sessions) 2');
@@ -269,10 +279,16 @@ describe('recgw report', () => {
     expect(lines.at(-1)).toMatch(/不能代替 recgw verify .*does not replace `recgw verify`/);
   });
 
-  it('agrees with recgw verify on the missing statement and the unclosed session', async () => {
+  it('agrees with recgw verify on the missing statements and the unclosed session', async () => {
     const v = await verifyStore(store, { caPems: [readFileSync(caPaths(caDir).caCert, 'utf8')] });
     const sessions = v.findings.filter((f) => f.kind === 'unclosed-session' || f.kind === 'unexplained-gap');
-    expect(sessions.map((f) => `${f.deviceId} ${f.kind}`).sort()).toEqual(['car-2 unclosed-session', 'room-1 unexplained-gap']);
+    expect(sessions.map((f) => `${f.deviceId} ${f.kind}`).sort()).toEqual(['car-2 unclosed-session', 'room-1 unexplained-gap', 'room-1 unexplained-gap']);
+    expect(sessions.find((f) => f.detail.includes('S-A'))?.detail).toBe(
+      'session S-A: 1 resume(s) after an interruption with no spoken explanation heard, and no written statement confirmed by two officers',
+    );
+    const room = v.devices.find((d) => d.deviceId === 'room-1')!;
+    expect(room.sessions.map((s) => s.explanations ?? null)).toEqual([{ heard: 0, missing: 1 }, null]);
+    expect(v.devices.find((d) => d.deviceId === 'car-2')!.sessions[0]!.explanations).toEqual({ heard: 1, missing: 0 });
     // The receipts lines the report leaves out as malformed or invalid, the verifier reports (and this synthetic store's
     // heads are the devices' own, which a store with receipts may not have).
     const receipts = v.findings.filter((f) => f.deviceId === 'room-1' && /receipts\.jsonl line/.test(f.detail)).map((f) => `${f.kind} ${/line (\d+)/.exec(f.detail)![1]}`);

@@ -95,7 +95,10 @@ interface Cam {
   transport?: 'udp';
 }
 
-const officers = [{ name: '张三', badge: '13010001' }];
+const officers = [
+  { name: '张三', badge: '13010001' },
+  { name: '李四', badge: '13010002' },
+];
 
 /** One gateway's recording. */
 interface GatewayRun {
@@ -243,10 +246,16 @@ describe('IP cameras as they ship, through real RTSP servers', () => {
       await sleep(lost.killedAt + KILL_FOR * 1000 - Date.now());
       await lostServer.start();
       lost.backAt = Date.now();
+      // Nobody spoke after a camera came back (the microphones hear a quiet room and nothing; the scene gateway has
+      // none): each session then needs the officers' written statement (issue 16.2).
+      const stop = async (gw: (typeof gws)['moving']): Promise<void> => {
+        await gw.call('session.stop');
+        await gw.call('session.statement', { text: '网络摄像机断线或画面中断后恢复，未口述原因，现书面说明。', officers });
+      };
       await Promise.all([
-        sleep(t0 + SECONDS * 1000 - Date.now()).then(() => gws.moving.call('session.stop')),
+        sleep(t0 + SECONDS * 1000 - Date.now()).then(() => stop(gws.moving)),
         // Each camera's file started before its session opened; VLC's no earlier than it was started.
-        sleep(Math.max(opened.scene + SCENE_SECONDS * 1000, vlcScene + (SCENE_SECONDS + VLC_SHIFT) * 1000) - Date.now()).then(() => gws.scene.call('session.stop')),
+        sleep(Math.max(opened.scene + SCENE_SECONDS * 1000, vlcScene + (SCENE_SECONDS + VLC_SHIFT) * 1000) - Date.now()).then(() => stop(gws.scene)),
       ]);
     } finally {
       for (const gw of Object.values(gws)) expect(await gw.stop()).toBe(0);

@@ -59,11 +59,14 @@ describe('buildFfmpegCommand', () => {
     expectSegmentOutput(a);
   });
 
-  it('sim microphone: paced sine to AAC, silencedetect behind a high-pass on a branch of its own; simFilter replaces the tone', () => {
+  it('sim microphone: paced sine to AAC; silencedetect behind a high-pass and the voice meter beside it, on a branch of their own; simFilter replaces the tone', () => {
     const mic: SourceConfig = { id: 'mic1', kind: 'microphone', driver: 'sim', frequency: 300, channels: 2 };
     const c = buildFfmpegCommand(mic, o);
     expect(c.primary).toBe('audio');
     expect(after(c.args, '-i')).toBe('sine=frequency=300:sample_rate=48000');
+    // The detector branch: the sound split, one copy through the dead-microphone detector, one through the voice meter.
+    expect(after(c.args, '-af')).toBe('asplit=2[det][voice];[voice]aresample=16000,highpass=f=300,lowpass=f=3400,asetnsamples=n=1600,astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=RMS_level,ametadata=mode=print:key=lavfi.astats.Overall.RMS_level,anullsink;[det]highpass=f=20,silencedetect=n=-90dB:d=3');
+    expect(c.args.indexOf('-af')).toBeGreaterThan(c.args.indexOf(`${o.runDir}/seg-%06d.ts`));
     expect(after(c.args, '-c:a')).toBe('aac');
     expect(after(c.args, '-b:a')).toBe('128k');
     expect(after(c.args, '-ac')).toBe('2');
@@ -72,7 +75,7 @@ describe('buildFfmpegCommand', () => {
     // The recording is not filtered: the detectors read the input again into a null output after the segments.
     const seg = c.args.indexOf(`${o.runDir}/seg-%06d.ts`);
     expect(c.args.slice(0, seg)).not.toContain('-af');
-    expect(c.args.slice(seg + 1)).toEqual(['-map', '0:a:0', '-af', 'highpass=f=20,silencedetect=n=-90dB:d=3', '-f', 'null', '-']);
+    expect(c.args.slice(seg + 1)).toEqual(['-map', '0:a:0', '-af', expect.stringMatching(/^asplit=2\[det\]\[voice\];.*\[det\]highpass=f=20,silencedetect=n=-90dB:d=3$/), '-f', 'null', '-']);
     expectSegmentOutput(c.args.slice(0, seg + 1));
     expect(after(buildFfmpegCommand({ ...mic, simFilter: 'anullsrc=r=48000' }, o).args, '-i')).toBe('anullsrc=r=48000');
   });
@@ -107,7 +110,7 @@ describe('buildFfmpegCommand', () => {
     const i = a.indexOf('-i');
     expect(a.slice(i - 6, i + 2)).toEqual(['-f', 'alsa', '-ac', '1', '-ar', '16000', '-i', 'hw:1,0']);
     expect(after(a, '-ar', i)).toBe('16000');
-    expect(after(a, '-af')).toBe('highpass=f=20,silencedetect=n=-90dB:d=3');
+    expect(after(a, '-af')).toBe('asplit=2[det][voice];[voice]aresample=16000,highpass=f=300,lowpass=f=3400,asetnsamples=n=1600,astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=RMS_level,ametadata=mode=print:key=lavfi.astats.Overall.RMS_level,anullsink;[det]highpass=f=20,silencedetect=n=-90dB:d=3');
     expect(a.indexOf('-af')).toBeGreaterThan(a.indexOf(`${o.runDir}/seg-%06d.ts`));
     expect(after(a, '-c:a')).toBe('aac');
     expectSegmentOutput(a.slice(0, a.indexOf(`${o.runDir}/seg-%06d.ts`) + 1));
@@ -167,7 +170,7 @@ describe('buildFfmpegCommand', () => {
     expect(after(cam, '-vf')).toBe('fps=5,blackdetect=d=3:pix_th=0.2,metadata=mode=print:key=lavfi.black_start,metadata=mode=print:key=lavfi.black_end,freezedetect=n=0.002:d=4');
     expect(after(cam, '-af')).toBe('highpass=f=20,silencedetect=n=-80dB:d=10');
     const mic = buildFfmpegCommand({ id: 'm', kind: 'microphone', driver: 'sim' }, { ...o, detectors: d }).args;
-    expect(after(mic, '-af')).toBe('highpass=f=20,silencedetect=n=-80dB:d=10');
+    expect(after(mic, '-af')).toMatch(/;\[det\]highpass=f=20,silencedetect=n=-80dB:d=10$/);
   });
 
   it('rpicam: sh runs rpicam-vid into ffmpeg, which copies; the shell survives SIGINT until ffmpeg is done', () => {

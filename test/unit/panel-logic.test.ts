@@ -185,6 +185,19 @@ describe('Panel', () => {
     expect(link.rows()[2]).toBe('执法人员：张三(13010001) 李四(13010002)');
   });
 
+  it('marks 亮证 on the CRED key while a session records, and refuses it with none', async () => {
+    const { link, rec } = setup();
+    expect(await cmd(link, { verb: 'CRED', id: 1 })).toEqual({ verb: 'ERR', id: 1, code: 'REFUSED', text: '当前没有进行中的录制' });
+    await enter(link);
+    await cmd(link, { verb: 'START', id: 5, force: false });
+    expect(await cmd(link, { verb: 'CRED', id: 6 })).toEqual({ verb: 'OK', id: 6 });
+    await waitFor(() => link.rows()[3] === '已记录亮证', 'the message row');
+    expect(rec.calls.filter((c) => c.method === 'credentialsShown')).toEqual([
+      { method: 'credentialsShown', via: 'panel' },
+      { method: 'credentialsShown', via: 'panel' },
+    ]);
+  });
+
   it('answers a retransmitted command again without carrying it out twice; HELLO forgets the ids', async () => {
     const { link, rec } = setup();
     await enter(link);

@@ -103,6 +103,7 @@ describe('panel commands', () => {
     { verb: 'PAUSE', id: 12, reason: '设备故障' },
     { verb: 'PAUSE', id: 13, reason: 'other', text: '当事人要求休息 10 分钟' },
     { verb: 'RESUME', id: 14 },
+    { verb: 'CRED', id: 15 },
     { verb: 'STOP', id: 65535 },
   ];
 
@@ -128,6 +129,7 @@ describe('panel commands', () => {
     expect(f('OFC 4 1 1301/0001 张三')).toMatchObject({ ok: false, id: 4 });
     expect(f('MAT 5')).toMatchObject({ ok: false, id: 5 });
     expect(f('STOP 6 now')).toMatchObject({ ok: false, id: 6 });
+    expect(f('CRED 7 all')).toMatchObject({ ok: false, id: 7 });
     expect(f('HELLO')).toMatchObject({ ok: false });
     expect(decodePanelLine('\u0000\u00ff garbage')).toMatchObject({ ok: false });
   });

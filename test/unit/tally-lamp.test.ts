@@ -15,7 +15,7 @@ const LAMP = 17;
 const BUZZER = 18;
 
 /** A RecorderStatus as the recorder emits it, built from the few facts the tally looks at. */
-function status(o: { state?: 'recording' | 'paused' | 'closed' | null; open?: boolean; down?: string[]; full?: boolean } = {}): RecorderStatus {
+function status(o: { state?: 'recording' | 'paused' | 'closed' | null; open?: boolean; down?: string[]; full?: boolean; listening?: boolean } = {}): RecorderStatus {
   const state = o.state === undefined ? null : o.state;
   return {
     deviceId: 'gw1',
@@ -54,6 +54,7 @@ function status(o: { state?: 'recording' | 'paused' | 'closed' | null; open?: bo
     battery: null,
     gps: null,
     sealing: { pending: 0 },
+    listening: o.listening ? { sessionId: 'S1', since: new Date(T0).toISOString(), until: new Date(T0 + 60_000).toISOString(), kinds: ['declared'] } : null,
   };
 }
 
@@ -93,6 +94,9 @@ describe('tally lamp', () => {
     expect(lampModeFor(status({ state: 'recording', open: true }))).toBe('blink');
     expect(lampModeFor(status({ state: 'recording', down: ['cam1'] }))).toBe('blink');
     expect(lampModeFor(status({ state: 'recording', full: true }))).toBe('blink');
+    // Listening for the spoken reason after a resume: fast; a fault meanwhile is the slow blink again.
+    expect(lampModeFor(status({ state: 'recording', listening: true }))).toBe('listen');
+    expect(lampModeFor(status({ state: 'recording', listening: true, down: ['cam1'] }))).toBe('blink');
     // Idle with a fault: off, so the lamp never says "recording" when nothing is.
     expect(lampModeFor(status({ down: ['cam1'], full: true }))).toBe('off');
   });
@@ -134,6 +138,23 @@ describe('tally lamp', () => {
     tally.update(status({ state: 'recording' }));
     const n = sim.changes(LAMP).length;
     vi.advanceTimersByTime(3000);
+    expect(sim.level(LAMP)).toBe(true);
+    expect(sim.changes(LAMP)).toHaveLength(n);
+  });
+
+  it('listening for the spoken reason: blinks four times as fast (125 ms on, 125 ms off), then steady once heard', () => {
+    tally.update(status({ state: 'recording', listening: true }));
+    vi.advanceTimersByTime(500);
+    expect(sim.changes(LAMP).map((c) => [c.at - T0, c.on])).toEqual([
+      [0, true],
+      [125, false],
+      [250, true],
+      [375, false],
+      [500, true],
+    ]);
+    tally.update(status({ state: 'recording' }));
+    const n = sim.changes(LAMP).length;
+    vi.advanceTimersByTime(2000);
     expect(sim.level(LAMP)).toBe(true);
     expect(sim.changes(LAMP)).toHaveLength(n);
   });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { DetectorConfig, SourceConfig } from '../../config/types.js';
 import type { Transcoded } from '../capture.js';
 import { overlayFilters, type OverlayFiles } from './overlay.js';
+import { voiceMeter } from './voice.js';
 
 /**
  * Detector thresholds (config `recording.detectors` overrides them). Durations are the minimum length of a black or
@@ -123,6 +124,12 @@ function detectorOutput(video: string | undefined, audio: string | undefined): s
     ...(audio ? ['-map', '0:a:0', '-af', audio] : []),
     '-f', 'null', '-',
   ];
+}
+
+/** The detector branch of a microphone: the sound through the dead-microphone detector, and a copy through the voice
+ * meter (voice.ts) into a sink. Both are off the recorded stream, so neither touches what is recorded. */
+export function microphoneFilters(d: DetectorConfig = DETECTORS): string {
+  return `asplit=2[det][voice];[voice]${voiceMeter()},anullsink;[det]${audioDetectors(d)}`;
 }
 
 /** The -vf of an encoded camera: the detectors on the picture as it comes, then the overlay on top. */
@@ -239,7 +246,7 @@ function microphone(input: string[], src: SourceConfig, o: BuildOptions): string
     '-ar', String(src.sampleRate ?? DEFAULTS.sampleRate),
     ...aac(src.bitrateKbps ?? DEFAULTS.audioKbpsPerChannel * channels),
     ...segmentOutput(o.runDir, o.segmentSeconds),
-    ...detectorOutput(undefined, audioDetectors(detectorsOf(o))),
+    ...detectorOutput(undefined, microphoneFilters(detectorsOf(o))),
   ];
 }
 

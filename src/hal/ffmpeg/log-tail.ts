@@ -19,7 +19,8 @@ export class LogTail {
 
   constructor(
     private readonly path: string,
-    private readonly opts: { maxBytes: number; keepLines?: number },
+    /** `unremarkable`: lines returned but kept out of tail() (the voice meter's frames, ten a second). */
+    private readonly opts: { maxBytes: number; keepLines?: number; unremarkable?: (line: string) => boolean },
   ) {}
 
   /** New complete lines since the last call (at most ~1 MiB per call, the rest next time). */
@@ -59,7 +60,7 @@ export class LogTail {
       this.carry = '';
     }
     const lines = parts.filter((l) => l.trim() !== '');
-    for (const l of lines) this.remember(l);
+    for (const l of lines) if (!this.opts.unremarkable?.(l)) this.remember(l);
     if (this.offset >= size && size > this.opts.maxBytes) await this.rotate();
     return lines;
   }

@@ -182,6 +182,7 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
           if (this.ended.size > 0) void this.removeEnded();
         },
         health: (h) => this.emit('health', h),
+        voice: (v) => this.emit('voice', v),
         producing: (at) => this.emit('producing', { sourceId: this.id, runId, at }),
         listed: (at) => this.emit('listed', { sourceId: this.id, runId, at }),
         anchored: async (anchorMs) => {

@@ -17,7 +17,7 @@
  */
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { HealthEvent, SegmentFile, Transcoded } from '../capture.js';
+import type { HealthEvent, SegmentFile, Transcoded, VoiceFrames } from '../capture.js';
 import type { Logger } from '../../util/log.js';
 import { describe } from '../../util/errors.js';
 import { LOG_FILE, SEGMENT_LIST } from './args.js';
@@ -26,6 +26,7 @@ import { LogTail } from './log-tail.js';
 import { listedStart, parseSegmentList, type ListedSegment } from './segment-list.js';
 import { checkMpegTs, firstContentStart } from './ts-file.js';
 import type { FileTimeReader } from '../time/file-clock.js';
+import { isVoiceLine, VoiceLineParser, type VoiceFrame } from './voice.js';
 
 /** A black start is judged against the wall clock; give the log this long to show an end first. */
 const BLACK_LOG_MARGIN_S = 0.5;
@@ -56,6 +57,8 @@ export interface WatchTarget {
   log: Logger;
   segment(s: SegmentFile): void;
   health(h: HealthEvent): void;
+  /** Microphones: the voice meter's frames (none come from other runs). */
+  voice(v: VoiceFrames): void;
   producing(at: Date): void;
   /** ffmpeg listed a finished segment: progress, however long the checks before `segment` take on a loaded machine. */
   listed(at: Date): void;
@@ -71,6 +74,8 @@ export class RunWatcher {
   private anchorMs: number | undefined;
   private readonly healthQueue: TimelineEvent[] = [];
   private readonly tracker: HealthTracker;
+  private readonly voiceParser = new VoiceLineParser();
+  private readonly voiceQueue: VoiceFrame[] = [];
   private readonly logTail: LogTail;
   private sawOutput = false;
   private bytes = 0;
@@ -81,7 +86,7 @@ export class RunWatcher {
   private exited = false;
 
   constructor(private readonly t: WatchTarget) {
-    this.logTail = new LogTail(join(t.runDir, LOG_FILE), { maxBytes: t.maxLogBytes });
+    this.logTail = new LogTail(join(t.runDir, LOG_FILE), { maxBytes: t.maxLogBytes, unremarkable: isVoiceLine });
     this.tracker = new HealthTracker(t.blackSeconds, t.freezeSeconds);
   }
 
@@ -231,7 +236,9 @@ export class RunWatcher {
 
   private async readLog(final: boolean): Promise<void> {
     for (const line of await this.logTail.read(final)) {
-      for (const o of parseDetectorLine(line)) this.healthQueue.push(...this.tracker.push(o));
+      const v = this.voiceParser.push(line);
+      if (v) this.voiceQueue.push(v);
+      else for (const o of parseDetectorLine(line)) this.healthQueue.push(...this.tracker.push(o));
     }
     // The run is over: nothing more can come to change what is held back.
     if (final) this.healthQueue.push(...this.tracker.flush());
@@ -241,6 +248,10 @@ export class RunWatcher {
     this.healthQueue.push(...this.tracker.tick((this.t.now() - anchor) / 1000 - BLACK_LOG_MARGIN_S));
     for (const e of this.healthQueue.splice(0)) {
       this.t.health({ sourceId: this.t.sourceId, type: e.type, phase: e.phase, at: new Date(anchor + e.t * 1000) });
+    }
+    if (this.voiceQueue.length > 0) {
+      const frames = this.voiceQueue.splice(0).map((f) => ({ at: new Date(anchor + f.t * 1000), db: f.db }));
+      this.t.voice({ sourceId: this.t.sourceId, frames });
     }
   }
 }
