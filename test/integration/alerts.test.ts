@@ -53,7 +53,7 @@ beforeAll(async () => {
   gw = makeGateway(ca.dir, {
     deviceId: A,
     config: {
-      time: { source: 'host' },
+      time: { source: 'host', assumeSynchronised: true },
       recording: { segmentSeconds: 2, sources: [{ id: 'cam1', kind: 'camera', driver: 'sim', width: 320, height: 240, fps: 10, bitrateKbps: 1000 }] },
       // A metered link: a segment of ~250 KB takes minutes, and entries written meanwhile wait for it.
       uplink: { broker: broker.url, answerTimeoutSeconds: 2, chunkKiB: 16, maxBytesPerSecond: 1024 },
