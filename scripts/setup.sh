@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up a Debian machine to run recgw from this checkout: system packages, npm packages, build.
 #   bash scripts/setup.sh          what the demo needs
-#   bash scripts/setup.sh --test   also what the tests need (mosquitto, gpsd, socat, chromium, gst-rtsp-server, VLC, NUT)
+#   bash scripts/setup.sh --test   also what the tests need (mosquitto, gpsd, socat, chromium, gst-rtsp-server, VLC, NUT, PostgreSQL)
 # Run as root (it installs Debian packages). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +31,8 @@ pkgs=(ffmpeg openssl build-essential python3 fonts-wqy-microhei)
 [ $want_tests = 1 ] && pkgs+=(tesseract-ocr tesseract-ocr-eng)
 # Network UPS Tools: the UPS tests run upsd with the dummy-ups driver (nut-server) and read it back with upsc (nut-client).
 [ $want_tests = 1 ] && pkgs+=(nut-server nut-client)
+# PostgreSQL: the agency index's tests run initdb and postgres (in /usr/lib/postgresql/<major>/bin) in a temp folder.
+[ $want_tests = 1 ] && pkgs+=(postgresql)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
