@@ -44,7 +44,7 @@ export class Tally {
     const r = recordedTime(s);
     this.recordedMs += r.ms;
     this.basis[r.kind ?? 'none']++;
-    for (const reason of s.interruptionReasons) this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + 1);
+    for (const { reason } of s.interruptions) this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + 1);
     if (s.closedBy === 'terminated') {
       this.terminated++;
       if (s.statementBadges.size < 2) this.statementMissing++;
