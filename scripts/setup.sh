@@ -2,7 +2,7 @@
 # Set up a Debian machine to run recgw from this checkout: system packages, npm packages, build.
 #   bash scripts/setup.sh          what the demo needs
 #   bash scripts/setup.sh --test   also what the tests need (mosquitto, gpsd, socat, chromium, gst-rtsp-server, VLC, NUT,
-#                                  libfaketime)
+#                                  libfaketime, PostgreSQL)
 # Run as root (it installs Debian packages). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +37,8 @@ pkgs=(ffmpeg openssl build-essential python3 fonts-wqy-microhei espeak-ng)
 [ $want_tests = 1 ] && pkgs+=(nut-server nut-client)
 # faketime: steps the clock of a gateway and its ffmpeg children, not the machine's (clock-step-recording.test.ts).
 [ $want_tests = 1 ] && pkgs+=(faketime libfaketime)
+# PostgreSQL: the agency index's tests run initdb and postgres (in /usr/lib/postgresql/<major>/bin) in a temp folder.
+[ $want_tests = 1 ] && pkgs+=(postgresql)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

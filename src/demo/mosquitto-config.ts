@@ -6,13 +6,13 @@
  * docs/operations.md §11 and mosquitto, started as root, runs as user `mosquitto` as it does in production.
  */
 import { chmodSync, chownSync, copyFileSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { caPaths, issueServerCertificate } from '../pki/ca.js';
 import { receiverNameProblem } from '../pki/names.js';
 import { MAX_CHUNK_KIB, maxChunkPacketBytes } from '../uplink/wire.js';
 import { RecgwError } from '../util/errors.js';
+import { systemUser } from '../util/system-user.js';
 
 /** mosquitto's `max_packet_size`: a chunk at the largest `uplink.chunkKiB` any gateway may use, and nothing larger. */
 export const MAX_PACKET_BYTES = maxChunkPacketBytes(MAX_CHUNK_KIB);
@@ -51,18 +51,6 @@ export interface MosquittoConfigOptions {
   dropPrivileges?: boolean;
 }
 
-/** uid and gid of user `mosquitto` (the Debian package creates it). */
-function mosquittoUser(): { uid: number; gid: number } {
-  let line: string;
-  try {
-    line = execFileSync('getent', ['passwd', 'mosquitto'], { encoding: 'utf8' });
-  } catch (err) {
-    throw new RecgwError('config', 'there is no user mosquitto to drop privileges to: install the mosquitto package', { cause: err });
-  }
-  const [, , uid, gid] = line.trim().split(':');
-  return { uid: Number(uid), gid: Number(gid) };
-}
-
 /** Server certificate (from the CA in `caDir`), CA certificate, ACL and mosquitto.conf in `dir`, on 127.0.0.1:`port`. */
 export function writeMosquittoConfig(o: MosquittoConfigOptions): MosquittoFiles {
   const caCert = join(o.dir, 'ca.pem');
@@ -80,7 +68,7 @@ export function writeMosquittoConfig(o: MosquittoConfigOptions): MosquittoFiles 
   const asRoot = process.getuid?.() === 0;
   if (o.dropPrivileges) {
     if (!asRoot) throw new RecgwError('usage', 'dropPrivileges needs root: mosquitto started by another user runs as that user');
-    const m = mosquittoUser();
+    const m = systemUser('mosquitto', 'to drop privileges to: install the mosquitto package');
     // Readable by mosquitto's group, not by others: the key and the ACL; the folder lets mosquitto in, no further.
     for (const [f, mode] of [[o.dir, 0o750], [keyFile, 0o640], [aclFile, 0o640]] as const) {
       chownSync(f, 0, m.gid);

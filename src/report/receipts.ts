@@ -17,6 +17,10 @@ export interface UploadItem {
   item: string;
   /** For segment items: the segment, to find its session. */
   segment?: string;
+  /** For entries items: the last entry it covers. */
+  throughSeq?: number;
+  /** The receiver that stored it. */
+  receiver: string;
   deadline: string;
   storedAt: string;
   /** storedAt minus deadline; late when above 0. */
@@ -69,8 +73,8 @@ export function readReceipts(dir: string, deviceId: string, caPems: string[] | u
 }
 
 function toItem(r: Receipt): UploadItem {
-  const base = { deviceId: r.device, deadline: r.deadline, storedAt: r.storedAt, lateMs: Date.parse(r.storedAt) - Date.parse(r.deadline) };
+  const base = { deviceId: r.device, deadline: r.deadline, storedAt: r.storedAt, lateMs: Date.parse(r.storedAt) - Date.parse(r.deadline), receiver: r.receiver };
   return r.kind === 'segment'
     ? { ...base, kind: 'segment', item: r.name, segment: r.name }
-    : { ...base, kind: 'entries', item: `entries through seq ${r.through.seq}` };
+    : { ...base, kind: 'entries', item: `entries through seq ${r.through.seq}`, throughSeq: r.through.seq };
 }

@@ -47,7 +47,7 @@ export class Tally {
     const r = recordedTime(s);
     this.recordedMs += r.ms;
     this.basis[r.kind ?? 'none']++;
-    for (const reason of s.interruptionReasons) this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + 1);
+    for (const { reason } of s.interruptions) this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + 1);
     const unsynchronised = s.segments.filter((x) => x.clock === 'unsynchronised').length;
     const assumed = s.segments.filter((x) => x.clock === 'assumed').length;
     this.clock.unsynchronisedSegments += unsynchronised;

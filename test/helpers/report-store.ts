@@ -26,13 +26,28 @@ export interface PlannedSession {
   start: string;
   /** Footage as [source, kind, from minute, to minute] after start, in order per source; the manifest's clock if not NTP synchronised. */
   segments: [string, SourceKind, number, number, ClockState?][];
-  /** [reason, from minute, to minute or null = never resumed, sources or undefined = all]. */
-  interruptions?: [string, number, number | null, string[]?][];
+  /**
+   * [reason, from minute, to minute or null = never resumed, sources or undefined = all, origin (detected by default;
+   * a declared one is an officer's pause)].
+   */
+  interruptions?: [string, number, number | null, string[]?, ('detected' | 'declared')?][];
   /** How it ended and at which minute; undefined = never closed. */
   close?: { reason: 'stopped' | 'terminated'; at: number };
   statementBy?: Officer[];
   /** Interruptions (by index) after whose resume the spoken explanation was heard, or not (explanation.* entries). */
   explanations?: { heard?: number[]; missing?: number[] };
+  /** The statement's PIN confirmations, as written (no roster is installed, so nothing checks them). */
+  statementConfirmations?: Record<string, unknown>[];
+  /** Default `CASE-<id>`. */
+  caseRef?: string;
+  party?: string;
+  place?: string;
+}
+
+/** A ledger entry written after the sessions (an upload.deadline_extended, say). */
+export interface ExtraEntry {
+  type: string;
+  body: Record<string, unknown>;
 }
 
 export interface BuiltDevice {
@@ -46,7 +61,7 @@ export interface BuiltDevice {
 /** Segment name as the Sealer gets it: session, source, per-source number. */
 export const segName = (sessionId: string, source: string, n: number): string => `${sessionId}_${source}_${String(n).padStart(6, '0')}`;
 
-export async function buildDevice(caDir: string, storeDir: string, deviceId: string, plan: PlannedSession[]): Promise<BuiltDevice> {
+export async function buildDevice(caDir: string, storeDir: string, deviceId: string, plan: PlannedSession[], extra: ExtraEntry[] = []): Promise<BuiltDevice> {
   const gateway = makeGateway(caDir, { deviceId });
   const core = await startEvidenceCore(gateway.config, silentLogger);
   const segments: BuiltDevice['segments'] = new Map();
@@ -54,16 +69,23 @@ export async function buildDevice(caDir: string, storeDir: string, deviceId: str
   try {
     for (const p of plan) {
       const t0 = Date.parse(p.start);
-      const session: SessionContext = { sessionId: p.id, matter: p.matter, caseRef: `CASE-${p.id}`, officers: p.officers };
+      const session: SessionContext = {
+        sessionId: p.id,
+        matter: p.matter,
+        caseRef: p.caseRef ?? `CASE-${p.id}`,
+        officers: p.officers,
+        ...(p.party !== undefined ? { party: p.party } : {}),
+        ...(p.place !== undefined ? { place: p.place } : {}),
+      };
       const sources = [...new Set(p.segments.map((s) => s[0]))];
       core.ledger.append(ENTRY.sessionOpened, { ...session, start: iso(t0), sources });
-      p.interruptions?.forEach(([reason, from, to, only], i) => {
+      p.interruptions?.forEach(([reason, from, to, only, origin = 'detected'], i) => {
         const ids = { sessionId: p.id, interruptionId: `${p.id}-i${i}` };
-        core.ledger.append(ENTRY.interruptionStarted, { ...ids, reason, start: iso(t0 + from * MIN), origin: 'detected', ...(only ? { sources: only } : {}) });
+        core.ledger.append(ENTRY.interruptionStarted, { ...ids, reason, start: iso(t0 + from * MIN), origin, ...(only ? { sources: only } : {}) });
         if (to === null) return;
         core.ledger.append(ENTRY.interruptionEnded, { ...ids, end: iso(t0 + to * MIN) });
         const window = { start: iso(t0 + to * MIN), end: iso(t0 + to * MIN + MIN), seconds: 60 };
-        const listened = { sessionId: p.id, interruptionIds: [ids.interruptionId], resumed: ['detected'], window, microphones: ['mic1'] };
+        const listened = { sessionId: p.id, interruptionIds: [ids.interruptionId], resumed: [origin], window, microphones: ['mic1'] };
         if (p.explanations?.heard?.includes(i)) {
           core.ledger.append(ENTRY.explanationHeard, { ...listened, source: 'mic1', start: iso(t0 + to * MIN + 5000), seconds: 4.2, voicedSeconds: 3.1 });
         }
@@ -90,9 +112,13 @@ export async function buildDevice(caDir: string, storeDir: string, deviceId: str
         });
       }
       await core.sealer.drain();
-      if (p.statementBy) core.ledger.append(ENTRY.sessionStatement, { sessionId: p.id, text: '设备故障，无法继续录制。', officers: p.statementBy });
+      if (p.statementBy) {
+        const confirmations = p.statementConfirmations ? { confirmations: p.statementConfirmations } : {};
+        core.ledger.append(ENTRY.sessionStatement, { sessionId: p.id, text: '设备故障，无法继续录制。', officers: p.statementBy, ...confirmations });
+      }
       if (p.close) core.ledger.append(ENTRY.sessionClosed, { sessionId: p.id, reason: p.close.reason, end: iso(t0 + p.close.at * MIN) });
     }
+    for (const x of extra) core.ledger.append(x.type, x.body);
     const deviceDir = join(storeDir, deviceId);
     await exportDevice({ db: core.db, ledger: core.ledger, signer: core.identity.signer, deviceId, outDir: deviceDir });
     const head = core.ledger.head()!;

@@ -26,15 +26,15 @@ export interface WatchedProcess {
   exitInfo(): string | undefined;
 }
 
-/** Start `command args` under the watchdog; everything it prints goes to `onOutput`. */
-export function spawnWatched(command: string, args: string[], onOutput: (text: string) => void): WatchedProcess {
+/** Start `command args` under the watchdog; everything it prints goes to `onOutput`. `opts`: user and folder to run in. */
+export function spawnWatched(command: string, args: string[], onOutput: (text: string) => void, opts: { uid?: number; gid?: number; cwd?: string } = {}): WatchedProcess {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.on('exit', () => {
       for (const p of live) p.kill('SIGKILL');
     });
   }
-  const proc = spawn('/bin/sh', ['-c', WRAPPER, 'sh', command, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const proc = spawn('/bin/sh', ['-c', WRAPPER, 'sh', command, ...args], { stdio: ['pipe', 'pipe', 'pipe'], ...opts });
   live.add(proc);
   proc.stdout!.on('data', (d: Buffer) => onOutput(d.toString()));
   proc.stderr!.on('data', (d: Buffer) => onOutput(d.toString()));

@@ -1,0 +1,134 @@
+/**
+ * One device folder as the index's rows. It reads nothing itself: the ledger through the report's reader (which
+ * reads through the verifier's), receipts through the report's, recorded time as the report counts it, gaps as the
+ * verifier finds them, deadlines by the rule (deadline-rule.ts). Only the shape of the rows is its own.
+ */
+import { basename } from 'node:path';
+import { readDeviceSessions, type ReportSession } from '../report/device-sessions.js';
+import { readReceipts, type UploadItem } from '../report/receipts.js';
+import { recordedTime } from '../report/tally.js';
+import { analyseSession } from '../verify/sessions.js';
+import { ruleDeadline } from './deadline-rule.js';
+
+/** Each table's columns, in the order the rows below give them. */
+export const COLUMNS = {
+  devices: ['device_id', 'folder', 'entries', 'sessions', 'segments'],
+  sessions: [
+    'device_id', 'session_id', 'opened_seq', 'matter', 'case_ref', 'party', 'place', 'start_ms', 'end_ms', 'closed_by', 'officers',
+    'declared_sources', 'recorded_ms', 'recorded_basis', 'segments', 'interruptions', 'gaps', 'unexplained_gaps', 'statement_badges',
+    'late_segments', 'unreceipted', 'unexplained_resumes',
+  ],
+  session_officers: ['officer', 'kind', 'start_ms', 'device_id', 'session_id'],
+  segments: [
+    'device_id', 'name', 'session_id', 'source_id', 'kind', 'source_seq', 'start_ms', 'end_ms', 'size', 'sha256', 'ledger_seq', 'sealed_ms',
+    'pre_event', 'explanation', 'deadline_ms', 'stored_ms', 'clock',
+  ],
+  gaps: ['device_id', 'session_id', 'source_id', 'start_ms', 'end_ms', 'explained', 'reason'],
+  interruptions: [
+    'device_id', 'ledger_seq', 'session_id', 'interruption_id', 'reason', 'origin', 'start_ms', 'end_ms', 'sources', 'text', 'cause',
+    'technical', 'spoken_explanation', 'ended_by',
+  ],
+  statements: ['device_id', 'ledger_seq', 'session_id', 'text', 'officers', 'made_ms'],
+  statement_confirmations: ['device_id', 'ledger_seq', 'position', 'badge', 'name', 'via', 'at'],
+  receipts: ['device_id', 'kind', 'item', 'segment', 'through_seq', 'receiver', 'stored_ms', 'stated_deadline_ms', 'deadline_ms', 'late_ms'],
+  vehicle_returns: ['device_id', 'ledger_seq', 'reason', 'away_from_ms', 'returned_ms'],
+} as const;
+
+export type Table = keyof typeof COLUMNS;
+export const TABLES = Object.keys(COLUMNS) as Table[];
+
+export type DeviceRows = { deviceId: string } & Record<Table, unknown[][]>;
+
+const flag = (b: boolean): number => (b ? 1 : 0);
+const ms = (iso: string): number => Date.parse(iso);
+
+export interface DeviceRowsOptions {
+  /** With the agency CA, receipts that are not genuine are left out (as `recgw report --ca` does); without, all count. */
+  caPems?: string[];
+  /** Every 4096 ledger lines. */
+  onProgress?: (lineNo: number) => void;
+}
+
+export async function readDeviceRows(dir: string, opts: DeviceRowsOptions = {}): Promise<DeviceRows> {
+  const d = await readDeviceSessions(dir, opts.caPems ?? [], { entryTimes: true, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+  const { items } = readReceipts(dir, d.deviceId, opts.caPems);
+  const id = d.deviceId;
+  const due = (endMs: number): number => ruleDeadline(endMs, d.returns);
+
+  const stored = new Map<string, number>();
+  for (const i of items) if (i.kind === 'segment') stored.set(i.item, ms(i.storedAt));
+
+  const rows = { deviceId: id, ...Object.fromEntries(TABLES.map((t) => [t, []])) } as unknown as DeviceRows;
+  rows.devices.push([id, basename(dir), d.entries, d.sessions.length, d.segments.length]);
+  for (const g of d.segments) {
+    rows.segments.push([
+      id, g.name, g.sessionId, g.source, g.kind, g.seq, g.start, g.end, g.size, g.sha256, g.ledgerSeq, g.sealedAt,
+      flag(g.preEvent), flag(g.explanation), due(g.end), stored.get(g.name) ?? null, g.clock,
+    ]);
+  }
+  for (const s of d.sessions) addSession(rows, s, due, stored);
+  rows.receipts = receiptRows(id, items, d.segments, d.entryTimes, due);
+  for (const r of d.returns) rows.vehicle_returns.push([id, r.ledgerSeq, r.reason, r.from, r.returned]);
+  return rows;
+}
+
+function addSession(rows: DeviceRows, s: ReportSession, due: (endMs: number) => number, stored: Map<string, number>): void {
+  const id = s.deviceId;
+  const rec = recordedTime(s);
+  const analysis = analyseSession({
+    sessionId: s.sessionId,
+    matter: s.matter,
+    caseRef: s.caseRef,
+    officers: s.officers,
+    start: s.start,
+    end: s.end,
+    closedBy: s.closedBy,
+    statementBadges: s.statementBadges,
+    statement: s.statementBadges.size >= 2,
+    segments: s.segments.map((g) => ({ sourceId: g.source, seq: g.seq, start: g.start, end: g.end, preEvent: g.preEvent, clock: g.clock })),
+    interruptions: s.interruptions.map((i) => ({ id: i.id, reason: i.reason, origin: i.origin, start: i.start, end: i.end, ...(i.sources ? { sources: i.sources } : {}) })),
+    declaredSources: s.declaredSources,
+  });
+  let late = 0;
+  let unreceipted = 0;
+  for (const g of s.segments) {
+    const at = stored.get(g.name);
+    if (at === undefined) unreceipted++;
+    else if (at > due(g.end)) late++;
+  }
+  rows.sessions.push([
+    id, s.sessionId, s.openedSeq, s.matter, s.caseRef, s.party ?? null, s.place ?? null, s.start, s.end, s.closedBy, JSON.stringify(s.officers),
+    JSON.stringify(s.declaredSources), rec.ms, rec.kind, s.segments.length, s.interruptions.length, analysis.gaps.length,
+    analysis.gaps.filter((g) => !g.explained).length, s.statementBadges.size, late, unreceipted, s.unexplainedResumes,
+  ]);
+  for (const o of s.officers) {
+    rows.session_officers.push([o.badge, 'badge', s.start, id, s.sessionId], [o.name, 'name', s.start, id, s.sessionId]);
+  }
+  for (const g of analysis.gaps) rows.gaps.push([id, s.sessionId, g.source, ms(g.start), ms(g.end), flag(g.explained), g.reason]);
+  for (const i of s.interruptions) {
+    rows.interruptions.push([
+      id, i.ledgerSeq, s.sessionId, i.id, i.reason, i.origin, i.start, i.end, i.sources ? JSON.stringify(i.sources) : null, i.text ?? null,
+      i.cause ?? null, i.technical ?? null, flag(i.spokenExplanation), i.endedBy ?? null,
+    ]);
+  }
+  for (const st of s.statements) {
+    rows.statements.push([id, st.ledgerSeq, s.sessionId, st.text, JSON.stringify(st.officers), st.time]);
+    st.confirmations.forEach((c, n) => rows.statement_confirmations.push([id, st.ledgerSeq, n, c.badge, c.name, c.via, c.at]));
+  }
+}
+
+/**
+ * Receipts judged by the rule. A segment's deadline counts from its end; an entries receipt's from the time of the
+ * first entry it covers that no earlier entries receipt covered (the oldest entry it delivered).
+ */
+function receiptRows(id: string, items: UploadItem[], segments: { name: string; end: number }[], entryTimes: number[], due: (endMs: number) => number): unknown[][] {
+  const ends = new Map(segments.map((g) => [g.name, g.end]));
+  const covered = [...new Set(items.flatMap((i) => (i.throughSeq === undefined ? [] : [i.throughSeq])))].sort((a, b) => a - b);
+  const firstOf = new Map(covered.map((t, n) => [t, n === 0 ? 0 : covered[n - 1]! + 1]));
+  return items.map((i) => {
+    const end = i.kind === 'segment' ? ends.get(i.item) : entryTimes[firstOf.get(i.throughSeq!)!];
+    const deadline = end === undefined ? null : due(end);
+    const storedMs = ms(i.storedAt);
+    return [id, i.kind, i.item, i.segment ?? null, i.throughSeq ?? null, i.receiver, storedMs, ms(i.deadline), deadline, deadline === null ? null : storedMs - deadline];
+  });
+}

@@ -1,0 +1,212 @@
+/**
+ * The agency index's schema, as versioned migrations (migrate.ts applies them). Append only: never edit a released
+ * step, add one. `sql` runs on both databases; `postgres` and `sqlite` run after it on that one only.
+ *
+ * The index is a view of the store (`recgw index rebuild` makes it again from the evidence), so it has no foreign
+ * keys: a rebuild replaces a device's rows in one transaction, table by table. Times are ms since 1970 (UTC), flags
+ * 0/1, lists JSON text. Keys are the evidence's own (device, session, segment name, ledger seq), so two rebuilds of
+ * the same store give the same rows. The search indexes lead with what the desk filters on and end with the page
+ * order (start_ms, device_id, session_id), so a page is a short index range scan on millions of sessions.
+ */
+export interface IndexMigration {
+  name: string;
+  sql: string;
+  postgres?: string;
+  sqlite?: string;
+}
+
+export const INDEX_MIGRATIONS: readonly IndexMigration[] = [
+  {
+    name: 'evidence tables',
+    sql: `
+  CREATE TABLE devices (
+    device_id   TEXT PRIMARY KEY,
+    -- The device folder's name in the store.
+    folder      TEXT NOT NULL,
+    entries     BIGINT NOT NULL,
+    sessions    BIGINT NOT NULL,
+    segments    BIGINT NOT NULL
+  );
+
+  CREATE TABLE sessions (
+    device_id        TEXT NOT NULL,
+    session_id       TEXT NOT NULL,
+    opened_seq       BIGINT NOT NULL,
+    matter           TEXT NOT NULL,
+    case_ref         TEXT NOT NULL,
+    party            TEXT,
+    place            TEXT,
+    start_ms         BIGINT NOT NULL,
+    -- NULL: never closed.
+    end_ms           BIGINT,
+    closed_by        TEXT CHECK (closed_by IN ('stopped', 'terminated')),
+    -- [{"name", "badge"}], as session.opened lists them (session_officers is what is searched).
+    officers         TEXT NOT NULL,
+    declared_sources TEXT NOT NULL,
+    -- Recorded time as recgw report counts it: camera footage, else microphone footage (recorded_basis).
+    recorded_ms      BIGINT NOT NULL,
+    recorded_basis   TEXT CHECK (recorded_basis IN ('camera', 'microphone')),
+    segments         INTEGER NOT NULL,
+    interruptions    INTEGER NOT NULL,
+    -- Coverage as recgw verify finds it: spans of a source without footage, and those no interruption explains.
+    gaps             INTEGER NOT NULL,
+    unexplained_gaps INTEGER NOT NULL,
+    -- Distinct officers (by badge) over its written statements: a terminated session needs two.
+    statement_badges INTEGER NOT NULL,
+    -- Its segments stored after the rule's deadline, and those without a receipt at all.
+    late_segments    INTEGER NOT NULL,
+    unreceipted      INTEGER NOT NULL,
+    PRIMARY KEY (device_id, session_id)
+  );
+  CREATE INDEX sessions_by_start ON sessions (start_ms, device_id, session_id);
+  CREATE INDEX sessions_by_device ON sessions (device_id, start_ms, session_id);
+  CREATE INDEX sessions_by_matter ON sessions (matter, start_ms, device_id, session_id);
+  CREATE INDEX sessions_by_case ON sessions (case_ref, start_ms, device_id, session_id);
+
+  -- Each officer of a session twice, under each key the desk finds them by (their 执法证号 and their name), with
+  -- the session's start: one key's sessions are then one range of the primary key, already in page order, however
+  -- many sessions an officer has (an OR of badge and name could not be read in order from one index).
+  CREATE TABLE session_officers (
+    officer     TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('badge', 'name')),
+    start_ms    BIGINT NOT NULL,
+    device_id   TEXT NOT NULL,
+    session_id  TEXT NOT NULL,
+    PRIMARY KEY (officer, start_ms, device_id, session_id)
+  );
+  CREATE INDEX session_officers_by_session ON session_officers (device_id, session_id);
+
+  CREATE TABLE segments (
+    device_id   TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    -- The session its manifest names (a session this ledger never opened stays named here).
+    session_id  TEXT NOT NULL,
+    source_id   TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('camera', 'microphone')),
+    source_seq  BIGINT NOT NULL,
+    start_ms    BIGINT NOT NULL,
+    end_ms      BIGINT NOT NULL,
+    size        BIGINT NOT NULL,
+    sha256      TEXT NOT NULL,
+    ledger_seq  BIGINT NOT NULL,
+    sealed_ms   BIGINT NOT NULL,
+    pre_event   INTEGER NOT NULL,
+    explanation INTEGER NOT NULL,
+    -- The agency's deadline by the rule (24 h after the end; for a vehicle, 24 h after its signed return to base),
+    -- and when the receiver stored it (NULL: no receipt).
+    deadline_ms BIGINT NOT NULL,
+    stored_ms   BIGINT,
+    PRIMARY KEY (device_id, name)
+  );
+  CREATE INDEX segments_by_session ON segments (device_id, session_id, source_id, start_ms);
+  CREATE INDEX segments_unreceipted ON segments (deadline_ms) WHERE stored_ms IS NULL;
+
+  -- Spans of a source without footage within a session (recgw verify's gaps), explained or not.
+  CREATE TABLE gaps (
+    device_id   TEXT NOT NULL,
+    session_id  TEXT NOT NULL,
+    source_id   TEXT NOT NULL,
+    start_ms    BIGINT NOT NULL,
+    end_ms      BIGINT NOT NULL,
+    explained   INTEGER NOT NULL,
+    reason      TEXT,
+    PRIMARY KEY (device_id, session_id, source_id, start_ms)
+  );
+
+  -- One row per interruption.started entry (ledger_seq), with what its interruption.ended added.
+  CREATE TABLE interruptions (
+    device_id          TEXT NOT NULL,
+    ledger_seq         BIGINT NOT NULL,
+    session_id         TEXT NOT NULL,
+    interruption_id    TEXT NOT NULL,
+    reason             TEXT NOT NULL,
+    -- declared: an officer paused; detected: the gateway found it (cause, technical say what).
+    origin             TEXT NOT NULL CHECK (origin IN ('detected', 'declared')),
+    start_ms           BIGINT NOT NULL,
+    end_ms             BIGINT,
+    sources            TEXT,
+    text               TEXT,
+    cause              TEXT,
+    technical          TEXT,
+    spoken_explanation INTEGER NOT NULL,
+    ended_by           TEXT,
+    PRIMARY KEY (device_id, ledger_seq)
+  );
+  CREATE INDEX interruptions_by_session ON interruptions (device_id, session_id, start_ms);
+  CREATE INDEX interruptions_by_reason ON interruptions (reason, start_ms);
+
+  CREATE TABLE statements (
+    device_id   TEXT NOT NULL,
+    ledger_seq  BIGINT NOT NULL,
+    session_id  TEXT NOT NULL,
+    text        TEXT NOT NULL,
+    officers    TEXT NOT NULL,
+    made_ms     BIGINT NOT NULL,
+    PRIMARY KEY (device_id, ledger_seq)
+  );
+  CREATE INDEX statements_by_session ON statements (device_id, session_id);
+
+  -- Officers' PIN confirmations as the statement carries them (recgw verify checks them against the roster).
+  CREATE TABLE statement_confirmations (
+    device_id   TEXT NOT NULL,
+    ledger_seq  BIGINT NOT NULL,
+    position    INTEGER NOT NULL,
+    badge       TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    via         TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    PRIMARY KEY (device_id, ledger_seq, position)
+  );
+
+  -- The agency's receipts (receipts.jsonl), one per item, the earliest storedAt when repeated. late_ms is judged
+  -- against the rule's deadline_ms (NULL when it cannot be: a segment without a manifest); stated_deadline_ms is
+  -- what the gateway said, kept to find gateways configured beyond the rule, never used to judge.
+  CREATE TABLE receipts (
+    device_id          TEXT NOT NULL,
+    kind               TEXT NOT NULL CHECK (kind IN ('segment', 'entries')),
+    item               TEXT NOT NULL,
+    segment            TEXT,
+    through_seq        BIGINT,
+    receiver           TEXT NOT NULL,
+    stored_ms          BIGINT NOT NULL,
+    stated_deadline_ms BIGINT NOT NULL,
+    deadline_ms        BIGINT,
+    late_ms            BIGINT,
+    PRIMARY KEY (device_id, kind, item)
+  );
+  CREATE INDEX receipts_by_stored ON receipts (stored_ms);
+
+  -- A vehicle's signed returns (upload.deadline_extended): returned-to-base ones move the rule's deadline.
+  CREATE TABLE vehicle_returns (
+    device_id    TEXT NOT NULL,
+    ledger_seq   BIGINT NOT NULL,
+    reason       TEXT NOT NULL,
+    away_from_ms BIGINT NOT NULL,
+    returned_ms  BIGINT NOT NULL,
+    PRIMARY KEY (device_id, ledger_seq)
+  );
+
+  -- What the index was last built from, and when.
+  CREATE TABLE index_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  `,
+    // Substring search on party and place (the desk types part of a name): trigram indexes, which need pg_trgm
+    // (shipped with PostgreSQL, trusted: a database owner may create it). SQLite scans for these.
+    postgres: `
+  CREATE EXTENSION IF NOT EXISTS pg_trgm;
+  CREATE INDEX sessions_party_trgm ON sessions USING gin (party gin_trgm_ops);
+  CREATE INDEX sessions_place_trgm ON sessions USING gin (place gin_trgm_ops);
+  `,
+  },
+  {
+    name: 'clock and spoken explanation',
+    // How each segment's clock stood (evidence-format.md §7.1), and each session's resumes nobody was heard
+    // explaining (explanation.missing): the report's `clock` and `unexplained` totals.
+    sql: `
+  ALTER TABLE segments ADD COLUMN clock TEXT NOT NULL DEFAULT 'synced' CHECK (clock IN ('synced', 'assumed', 'unsynchronised'));
+  ALTER TABLE sessions ADD COLUMN unexplained_resumes INTEGER NOT NULL DEFAULT 0;
+  `,
+  },
+];
