@@ -21,6 +21,10 @@ export const CHECK_ZH: Record<string, string> = {
   cameras: '网络摄像机设置有误',
 };
 
+/** The request fields the control protocol checks (src/control/protocol.ts), in words. */
+const FIELD_ZH: Record<string, string> = { matter: '事项', caseRef: '案件编号', party: '当事人', place: '执法地点', text: '说明', reason: '中断原因', sessionId: '会话' };
+const field = (name: string): string => FIELD_ZH[name] ?? name;
+
 type Rule = [RegExp, (m: RegExpExecArray, action: SessionAction) => string];
 
 const RULES: Rule[] = [
@@ -50,6 +54,8 @@ const RULES: Rule[] = [
   [/sessions lack their written statement/, () => '有多个会话缺少书面说明：请选定其中一个'],
   [/^no session (\S+)$/, (m) => `没有会话 ${m[1]}`],
   [/PINs were given, but no officer roster is installed/, () => '未安装执法人员名单，无法核验 PIN'],
+  [/^(\w+) is too long \(at most (\d+) characters\)$/, (m) => `${field(m[1]!)}过长（最多 ${m[2]} 个字）`],
+  [/^(\w+) is required$/, (m) => `请填写${field(m[1]!)}`],
 ];
 
 /** The refusal in Chinese: a PIN refusal's own sentence, a known refusal's, or the recorder's words after a lead-in. */

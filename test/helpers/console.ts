@@ -231,6 +231,7 @@ export async function gatewayConsole(
       status: async () => extra((await gateway.status()) as ConsoleStatus),
       log: silentLogger,
       onConfigApplied: () => gateway.configApplied(),
+      control: { auth: gateway.officerAuthInterface },
     }),
     ...(o.throttle ? { throttle: o.throttle } : {}),
   });
