@@ -64,7 +64,7 @@ export function preflight(i: PreflightInput): CheckResult[] {
         ok: true,
         warning: true,
         detail: `clock assumed synchronised (${i.clock.source}, time.assumeSynchronised): the OS does not confirm it; recorded times carry "assumed"`,
-        zh: `时钟按配置视为已同步（${clockZh}，time.assumeSynchronised）：操作系统未确认同步；录像时间标记为“假定”`,
+        zh: `时钟按配置视为已同步（${clockZh}，配置项“假定时钟已同步”）：操作系统未确认同步；录像时间标记为“假定”`,
       }
     : i.clock.synced
     ? { check: 'clock', ok: true, detail: `clock synchronised (${i.clock.source})`, zh: `时钟已同步（${clockZh}）` }
