@@ -50,6 +50,8 @@ code,.mono{font-family:ui-monospace,monospace;font-size:13px;word-break:break-al
 img.still{max-width:100%;border:1px solid #999;background:#000}
 table.officers input{min-width:0;width:100%}
 table.officers td.pick{width:4rem;text-align:center}
+table.officers th{white-space:nowrap}
+.box h2{margin-top:0}
 form.box.wide{max-width:44rem}
 .actions{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:1rem;margin:1rem 0}
 .actions form{margin:0}

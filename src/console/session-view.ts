@@ -60,7 +60,8 @@ function promptLine(ctx: Ctx, p: SessionPage): Html | '' {
   if (l) return h`<p class="msg info" id="sess-prompt" data-prompt="state-reason">${ctx.t('sess.listening', { until: when(ctx, l.until) })}</p>`;
   const s = p.st.session;
   const pr = p.prompt;
-  if (!pr || !s || pr.at < Date.parse(s.start)) return '';
+  // A prompt of this session; asking for a statement only while the session still lacks one.
+  if (!pr || !s || pr.at < Date.parse(s.start) || (pr.code === 'statement-needed' && !s.lacksStatement)) return '';
   return h`<p class="msg info" id="sess-prompt" data-prompt="${pr.code}">${ctx.t('sess.prompt', { time: when(ctx, pr.at), text: ctx.lang === 'en' ? pr.en : pr.zh })}</p>`;
 }
 
@@ -80,15 +81,16 @@ export function actionsPart(ctx: Ctx, p: SessionPage): Html {
 
 const value = (p: SessionPage, form: string, key: string): string => (p.refill?.form === form ? (p.refill.fields[key] ?? '') : '');
 
-const pinInput = (n: number, label: string): Html =>
-  h`<input type="password" id="${rowField(n, 'pin')}" name="${rowField(n, 'pin')}" inputmode="numeric" autocomplete="off" maxlength="64" aria-label="${label}">`;
+/** A PIN field: never given a value. `form` keeps ids unique on a page with several forms. */
+const pinInput = (form: string, n: number, label: string): Html =>
+  h`<input type="password" id="${form}-${rowField(n, 'pin')}" name="${rowField(n, 'pin')}" inputmode="numeric" autocomplete="off" maxlength="64" aria-label="${label}">`;
 
 function startForm(ctx: Ctx, p: SessionPage): Html {
   const { t } = ctx;
   const v = (k: string): string => value(p, 'start', k);
   const rows = Array.from({ length: START_ROWS }, (_, i) => i + 1).map(
     (n) => h`<tr><th>${t('sess.officer', { n })}</th><td><input type="text" id="${rowField(n, 'name')}" name="${rowField(n, 'name')}" value="${v(rowField(n, 'name'))}" maxlength="32" aria-label="${t('sess.name')}"></td>
-<td><input type="text" id="${rowField(n, 'badge')}" name="${rowField(n, 'badge')}" value="${v(rowField(n, 'badge'))}" maxlength="32" aria-label="${t('sess.badge')}"></td>${p.pins ? h`<td>${pinInput(n, t('sess.pin'))}</td>` : ''}</tr>`,
+<td><input type="text" id="${rowField(n, 'badge')}" name="${rowField(n, 'badge')}" value="${v(rowField(n, 'badge'))}" maxlength="32" aria-label="${t('sess.badge')}"></td>${p.pins ? h`<td>${pinInput('start', n, t('sess.pin'))}</td>` : ''}</tr>`,
   );
   return h`<form method="post" action="/session/start" class="box wide" id="start-form">${csrfField(ctx)}<h2>${t('sess.start')}</h2>
 <label for="matter">${t('sess.matter')}</label><select id="matter" name="matter">${MATTERS.map((m) => h`<option value="${m.code}"${v('matter') === m.code ? h` selected` : ''}>${term(ctx, m)}</option>`)}</select>
@@ -119,11 +121,11 @@ const credentialsForm = (ctx: Ctx): Html =>
 <p><button type="submit" id="credentials-shown">${ctx.t('sess.credentials')}</button></p></form>`;
 
 /** The session's own officers, named by hidden fields, each with a PIN field (roster) or a tick. */
-function officerTable(ctx: Ctx, officers: Officer[], pins: boolean, tick: boolean): Html {
+function officerTable(ctx: Ctx, form: string, officers: Officer[], pins: boolean, tick: boolean): Html {
   const { t } = ctx;
   const rows = officers.slice(0, OFFICER_ROWS).map(
     (o, i) => h`<tr><td>${o.name}<input type="hidden" name="${rowField(i + 1, 'name')}" value="${o.name}"></td><td>${o.badge}<input type="hidden" name="${rowField(i + 1, 'badge')}" value="${o.badge}"></td>
-${pins ? h`<td>${pinInput(i + 1, `${t('sess.pin')} ${o.name}`)}</td>` : tick ? h`<td class="pick"><input type="checkbox" id="${rowField(i + 1, 'sign')}" name="${rowField(i + 1, 'sign')}" value="1" aria-label="${t('sess.sign')} ${o.name}"></td>` : ''}</tr>`,
+${pins ? h`<td>${pinInput(form, i + 1, `${t('sess.pin')} ${o.name}`)}</td>` : tick ? h`<td class="pick"><input type="checkbox" id="${form}-${rowField(i + 1, 'sign')}" name="${rowField(i + 1, 'sign')}" value="1" aria-label="${t('sess.sign')} ${o.name}"></td>` : ''}</tr>`,
   );
   return h`<table class="officers"><thead><tr><th>${t('sess.name')}</th><th>${t('sess.badge')}</th>${pins ? h`<th>${t('sess.pin')}</th>` : tick ? h`<th>${t('sess.sign')}</th>` : ''}</tr></thead><tbody>${rows}</tbody></table>`;
 }
@@ -133,7 +135,7 @@ function stopForm(ctx: Ctx, p: SessionPage, state: State): Html {
   const { t } = ctx;
   const early = state === 'paused';
   return h`<form method="post" action="/session/stop" class="card" id="stop-form">${csrfField(ctx)}<h2>${t(early ? 'sess.stopEarly' : 'sess.stop')}</h2>
-${early ? h`<p class="hint">${t(p.pins ? 'sess.stopEarlyPins' : 'sess.stopEarlyNoPins')}</p>${p.pins ? officerTable(ctx, p.st.session?.officers ?? [], true, false) : ''}` : ''}
+${early ? h`<p class="hint">${t(p.pins ? 'sess.stopEarlyPins' : 'sess.stopEarlyNoPins')}</p>${p.pins ? officerTable(ctx, 'stop', p.st.session?.officers ?? [], true, false) : ''}` : ''}
 <p><button type="submit" id="stop-session">${t(early ? 'sess.stopEarly' : 'sess.stop')}</button></p></form>`;
 }
 
@@ -149,8 +151,8 @@ export function statementsPart(ctx: Ctx, p: SessionPage): Html {
 <dt>${t('sess.why')}</dt><dd class="bad">${t(l.why === 'terminated' ? 'sess.whyTerminated' : 'sess.whyUnexplained')}</dd></dl>
 ${p.canAct
   ? h`<form method="post" action="/session/statement" data-statement-for="${l.sessionId}">${csrfField(ctx)}<input type="hidden" name="sessionId" value="${l.sessionId}">
-<label for="statement-${i}">${t('sess.statementText')}</label><textarea id="statement-${i}" name="text" rows="3" maxlength="1000">${mine ? (p.refill?.fields.text ?? '') : ''}</textarea>
-<p class="hint">${t(p.pins ? 'sess.statementPins' : 'sess.statementNoPins')}</p>${officerTable(ctx, l.officers, p.pins, !p.pins)}
+<label for="statement-${i}-text">${t('sess.statementText')}</label><textarea id="statement-${i}-text" name="text" rows="3" maxlength="1000">${mine ? (p.refill?.fields.text ?? '') : ''}</textarea>
+<p class="hint">${t(p.pins ? 'sess.statementPins' : 'sess.statementNoPins')}</p>${officerTable(ctx, `statement-${i}`, l.officers, p.pins, !p.pins)}
 <p><button type="submit" class="submit-statement">${t('sess.submitStatement')}</button></p></form>`
   : ''}</div>`;
   });

@@ -14,7 +14,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { cleanupTmp, freePort, makeCa, tmp } from '../helpers/fixtures.js';
-import { PASSWORD, gatewayConsole, launchChromium, setupCodeOf, type GatewayConsole } from '../helpers/console.js';
+import { PASSWORD, gatewayConsole, launchChromium, setupInBrowser, type GatewayConsole } from '../helpers/console.js';
 import { checkZhPage, type PageFindings } from '../helpers/console-pages.js';
 import { sleep } from '../helpers/evidence.js';
 import type { ConsoleStatus } from '../../src/console/deps.js';
@@ -113,12 +113,7 @@ describe('every console page in zh-CN (issue 16.5)', () => {
   it('the anonymous pages: setup, login, and /reset without the config file path', async () => {
     await page.goto(gc.base + '/setup');
     await check('setup', { times: false });
-    await page.fill('#code', setupCodeOf(gc.gw.config.stateDir));
-    await page.fill('#name', 'admin');
-    await page.fill('#password', PASSWORD);
-    await page.fill('#password2', PASSWORD);
-    await page.click('button[type=submit]');
-    await page.waitForURL(gc.base + '/');
+    await setupInBrowser(page, gc.base, gc.gw.config.stateDir);
     await page.click('header button[type=submit]');
     await page.waitForURL(/\/login$/);
     await check('login', { times: false });
