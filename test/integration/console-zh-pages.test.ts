@@ -247,6 +247,10 @@ describe('every console page in zh-CN (issue 16.5)', () => {
     expect(await page.locator('#queue-rows tr:first-child [data-deadline]').textContent()).toMatch(/^\d+ min \d+ s left \(due \d{4}-\d\d-\d\d \d\d:\d\d Beijing time UTC\+08:00\)$/);
     await page.goto(gc.base + '/events?lang=en');
     expect(await page.textContent('main')).toContain('(Beijing time UTC+08:00)');
+    await page.goto(gc.base + '/session?lang=en');
+    expect(await page.textContent('h1')).toBe('Recording control');
+    expect(await page.textContent('#sess-state')).toBe('idle (not recording)');
+    expect(await page.textContent('#session-statements')).toContain('no spoken reason was heard after a resume');
     await page.goto(gc.base + '/?lang=zh-CN');
   });
 });
