@@ -57,6 +57,7 @@ form.box.wide{max-width:44rem}
 .actions form{margin:0}
 p.hint{color:#51606f;margin:.25rem 0 .5rem}
 #sess-prompt{font-size:1.1rem}
+#session-live{margin-bottom:1rem}
 nav.pages{margin:.5rem 0}
 footer{margin-top:1.5rem;color:#51606f;font-size:13px}
 `;
