@@ -205,7 +205,7 @@ const VALUES: Record<string, Record<string, string>> = {
 /** A config value as a table shows it: as written (the editor's JSON has it so), with its meaning on zh-CN pages. */
 export function valueWords(key: string, value: string, raw: unknown, lang: Lang): string {
   if (lang === 'en' || raw === undefined) return value;
-  // A zh-CN page says yes or no in words; the JSON's true/false is in the config text itself.
+  // A yes or no reads as one, without the JSON word beside it.
   if (raw === true || raw === false) return raw ? '是' : '否';
   const pattern = segments(key)
     .map((s) => (typeof s === 'number' ? '[]' : `.${s}`))

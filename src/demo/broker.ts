@@ -1,7 +1,7 @@
 /**
  * The demo's embedded MQTT broker (aedes, MQTT 3.1.1) behind TLS with client certificates from the demo CA, and
- * the same rules as the mosquitto of docs/uplink-protocol.md §1-2: a device publishes only under its own `up/` and
- * `status`, reads only its own `down/`; receivers the reverse; nothing larger than mosquitto's `max_packet_size`.
+ * the same rules as the mosquitto of docs/uplink-protocol.md §1-2: a device publishes only under its own `up/`,
+ * `status` and alert topics, reads only its own `down/`; receivers the reverse; nothing larger than mosquitto's `max_packet_size`.
  * Unlike mosquitto it reads the role (OU) as well as the name (CN), and a name outside its role's namespace
  * (pki/names.ts) gets nothing. aedes has no shared subscriptions, so the demo's single receiver subscribes plainly.
  */
@@ -44,7 +44,7 @@ const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export function mayPublish(w: Who | undefined, topic: string, payloadBytes: number): boolean {
   if (!w || publishPacketBytes(topic, payloadBytes) > MAX_PACKET_BYTES) return false;
-  if (w.role === ROLE_DEVICE) return new RegExp(`^recgw/${esc(w.name)}/(up/[^#+]+|status)$`).test(topic);
+  if (w.role === ROLE_DEVICE) return new RegExp(`^recgw/${esc(w.name)}/(up/[^#+]+|status|alert|alert/state)$`).test(topic);
   if (w.role === ROLE_RECEIVER) return /^recgw\/[^/#+]+\/down\/[^#+]+$/.test(topic);
   return false;
 }
@@ -52,7 +52,7 @@ export function mayPublish(w: Who | undefined, topic: string, payloadBytes: numb
 export function maySubscribe(w: Who | undefined, filter: string): boolean {
   if (!w) return false;
   if (w.role === ROLE_DEVICE) return new RegExp(`^recgw/${esc(w.name)}/down/([^#+]+|#)$`).test(filter);
-  if (w.role === ROLE_RECEIVER) return filter === 'recgw/+/up/#' || filter === 'recgw/+/status';
+  if (w.role === ROLE_RECEIVER) return ['recgw/+/up/#', 'recgw/+/status', 'recgw/+/alert', 'recgw/+/alert/state'].includes(filter);
   return false;
 }
 

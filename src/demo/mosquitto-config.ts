@@ -22,11 +22,11 @@ export const MAX_PACKET_BYTES = maxChunkPacketBytes(MAX_CHUNK_KIB);
  * no device ID can be, so no device certificate matches a `user` block (pki/names.ts).
  */
 export function uplinkAcl(receivers: string[]): string {
-  const lines = ['pattern write recgw/%u/up/#', 'pattern write recgw/%u/status', 'pattern read  recgw/%u/down/#', ''];
+  const lines = ['pattern write recgw/%u/up/#', 'pattern write recgw/%u/status', 'pattern write recgw/%u/alert', 'pattern write recgw/%u/alert/state', 'pattern read  recgw/%u/down/#', ''];
   for (const r of receivers) {
     const problem = receiverNameProblem(r);
     if (problem) throw new RecgwError('usage', `cannot give ${JSON.stringify(r)} a receiver block in the broker ACL: ${problem}`);
-    lines.push(`user ${r}`, 'topic read  recgw/+/up/#', 'topic write recgw/+/down/#', 'topic read  recgw/+/status', '');
+    lines.push(`user ${r}`, 'topic read  recgw/+/up/#', 'topic write recgw/+/down/#', 'topic read  recgw/+/status', 'topic read  recgw/+/alert', 'topic read  recgw/+/alert/state', '');
   }
   return lines.join('\n');
 }

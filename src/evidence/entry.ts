@@ -3,9 +3,10 @@
  * bytes are the line itself with the `,"sig":"..."` member cut out (see docs/evidence-format.md). The hash
  * chain links each line to the SHA-256 of the previous line's exact bytes.
  */
-import { hash } from 'node:crypto';
+import { hash, type KeyObject } from 'node:crypto';
 import { canonicalJson } from '../util/canonical.js';
 import { writtenCanonically } from './entry-scan.js';
+import { verifySignature } from './signer.js';
 
 export const FORMAT_VERSION = 1;
 export const GENESIS_PREV = '0'.repeat(64);
@@ -71,6 +72,12 @@ export function splitSignature(line: string): { signed: string; sig: Buffer } | 
   const sig = m && decodeBase64Strict(m.text);
   if (!m || !sig) return undefined;
   return { signed: line.slice(0, m.at) + '}', sig };
+}
+
+/** Whether the line's signature (section 4.2 of evidence-format.md) verifies with `key`. Never throws. */
+export function lineSignedBy(line: string, key: KeyObject): boolean {
+  const parts = splitSignature(line);
+  return parts !== undefined && verifySignature(Buffer.from(parts.signed, 'utf8'), parts.sig, key);
 }
 
 export function sha256Hex(data: string | Uint8Array): string {

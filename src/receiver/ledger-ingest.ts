@@ -8,8 +8,8 @@ import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, writeSync, co
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { prepared, type Db } from '../state/db.js';
-import { GENESIS_PREV, lineHash, parseLine, splitSignature, type LedgerEntry } from '../evidence/entry.js';
-import { verifySignature, type Signer } from '../evidence/signer.js';
+import { GENESIS_PREV, lineHash, lineSignedBy, parseLine, type LedgerEntry } from '../evidence/entry.js';
+import type { Signer } from '../evidence/signer.js';
 import { ENTRY } from '../evidence/types.js';
 import { HEAD_FILE, LEDGER_FILE, SEGMENTS_DIR, encodeHead, makeHead } from '../evidence/head.js';
 import { checkCertBody, checkManifest } from '../verify/bodies.js';
@@ -254,8 +254,7 @@ export class LedgerIngest {
       key = cert ? parseCertificate(cert)?.publicKey : undefined;
     }
     if (!key) return 'no certificate vouches for it';
-    const parts = splitSignature(line);
-    if (!parts || !verifySignature(Buffer.from(parts.signed, 'utf8'), parts.sig, key)) return `the signature of this ${e.type} entry does not verify with the device certificate`;
+    if (!lineSignedBy(line, key)) return `the signature of this ${e.type} entry does not verify with the device certificate`;
     return this.encryption.problem(e);
   }
 

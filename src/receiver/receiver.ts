@@ -23,6 +23,8 @@ import { LedgerIngest } from './ledger-ingest.js';
 import { FileIngest } from './file-ingest.js';
 import { InOrder } from './in-order.js';
 import { CrlWatch } from './crl-watch.js';
+import { AlertIngest } from './alert-ingest.js';
+import { alertLogLine } from './alert-log.js';
 import { openReceiverLog, type LogContext, type ReceiverLog } from './receiver-log.js';
 
 export interface ReceiverStats {
@@ -31,6 +33,7 @@ export interface ReceiverStats {
   chunkBytes: number;
   entries: number;
   files: number;
+  alerts: number;
   refused: number;
   ignored: number;
 }
@@ -40,8 +43,9 @@ export class Receiver {
   private client: MqttClient | undefined;
   private ledger: LedgerIngest | undefined;
   private files: FileIngest | undefined;
+  private alerts: AlertIngest | undefined;
   private sweep: PartialSweep | undefined;
-  readonly stats: ReceiverStats = { chunks: 0, chunkBytes: 0, entries: 0, files: 0, refused: 0, ignored: 0 };
+  readonly stats: ReceiverStats = { chunks: 0, chunkBytes: 0, entries: 0, files: 0, alerts: 0, refused: 0, ignored: 0 };
   private connectWaiters: (() => void)[] = [];
   private subscribed = false;
   private inOrder: InOrder<IPublishPacket> | undefined;
@@ -82,6 +86,8 @@ export class Receiver {
     this.ledger = new LedgerIngest(cfg.store, this.db, caPems, signer, cfg.name, this.log.child('ledger'), agencyLog, encryption);
     this.ledger.useRevocations(this.crl.revocations);
     this.files = new FileIngest(cfg.store, this.db, signer, cfg.name, agencyLog);
+    this.alerts = new AlertIngest(cfg.store, this.db, caPems, cfg.name);
+    this.alerts.useRevocations(this.crl.revocations);
     const dropped = this.files.dropEarlierClaims();
     if (dropped > 0) this.log.info('dropped the claims of an earlier run that stopped mid-write; those bytes are written again', { claims: dropped });
     this.limitDevices(this.db);
@@ -105,7 +111,7 @@ export class Receiver {
     this.inOrder = inOrder;
     client.on('connect', () => {
       noDelay(client);
-      subscribeOnConnect(client, topics.receiverSubscription(cfg.shareGroup), this.log, (granted) => {
+      subscribeOnConnect(client, [topics.receiverSubscription(cfg.shareGroup), topics.receiverAlertSubscription(cfg.shareGroup)], this.log, (granted) => {
         if (!granted) return;
         this.subscribed = true;
         this.log.info('receiver ready', { broker: cfg.broker, store: cfg.store, group: cfg.shareGroup });
@@ -152,8 +158,10 @@ export class Receiver {
     const t = parseTopic(packet.topic);
     // No copy: a chunk's data is a view into the payload all the way to the file.
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    if (!t || !t.kind.startsWith('up/')) return;
+    if (!t) return;
     switch (t.kind) {
+      case 'alert':
+        return this.alert(t.device, payload);
       case 'up/hello':
         return this.hello(t.device, payload);
       case 'up/entries':
@@ -199,6 +207,18 @@ export class Receiver {
     if (out.appended > 0) this.agencyLog!.grew();
     if (out.receipt) this.publish(topics.receipt(device), JSON.stringify(out.receipt));
     for (const name of out.manifests) await this.finalize(device, name);
+  }
+
+  private alert(device: string, payload: Buffer): void {
+    const out = this.alerts!.take(device, payload, this.now());
+    if (out.kind === 'refused') return this.refuse(device, 'an alert', out.why);
+    if (out.kind === 'repeated') return this.log.info('ignored an alert already recorded', { device, seq: out.alert.entry.seq });
+    this.stats.alerts++;
+    const { level, msg, fields } = alertLogLine(out.alert, out.record);
+    this.log[level](msg, fields);
+    if (out.forkedFrom) {
+      this.log.error('two different entries signed by this device at one seq: its ledger forked (a copied key or SD card?). Both alerts are recorded; investigate', { device, seq: out.alert.entry.seq, hashes: [out.alert.hash, ...out.forkedFrom] });
+    }
   }
 
   private async chunk(device: string, payload: Buffer): Promise<void> {

@@ -117,6 +117,17 @@ export const RECEIVER_MIGRATIONS: readonly string[] = [
   ALTER TABLE devices ADD COLUMN time_ref INTEGER;
   ALTER TABLE devices ADD COLUMN time_max INTEGER;
   `,
+  `
+  -- Alerts recorded (alert-ingest.ts), one row per signed entry, so that a repeat is known for one; the records
+  -- themselves are in <store>/<d>/alerts.jsonl.
+  CREATE TABLE alerts (
+    device      TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    hash        TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (device, seq, hash)
+  );
+  `,
 ];
 
 export const receiverDbPath = (store: string): string => join(store, 'receiver.db');

@@ -10,8 +10,7 @@
 import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { prepared, type Db } from '../state/db.js';
-import { lineHash, parseLine, splitSignature, type LedgerEntry } from '../evidence/entry.js';
-import { verifySignature } from '../evidence/signer.js';
+import { lineHash, lineSignedBy, parseLine, type LedgerEntry } from '../evidence/entry.js';
 import { ENTRY } from '../evidence/types.js';
 import { LEDGER_FILE, SEGMENTS_DIR } from '../evidence/head.js';
 import { SUPERSEDED_DIR } from '../evidence/log-leaf.js';
@@ -122,8 +121,7 @@ export function supersede(ctx: Ctx, device: string, incoming: { line: string; en
       if (!newest || issuedAt(c) > issuedAt(newest)) newest = c;
     }
     const key = parseCertificate(cert)?.publicKey;
-    const parts = splitSignature(line);
-    if (!key || !parts || !verifySignature(Buffer.from(parts.signed, 'utf8'), parts.sig, key)) return { why: `the signature of entry ${e.seq} does not verify` };
+    if (!key || !lineSignedBy(line, key)) return { why: `the signature of entry ${e.seq} does not verify` };
     const reversed = timeStep(times, e);
     if (reversed) return { why: `entry ${e.seq}: ${reversed}` };
     prev = lineHash(line);

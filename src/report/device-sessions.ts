@@ -9,6 +9,7 @@ import { LEDGER_FILE } from '../evidence/head.js';
 import { readLedger } from '../verify/ledger-reader.js';
 import * as B from '../verify/bodies.js';
 import { segmentClock, type SegmentClock } from '../verify/sessions.js';
+import { OfficerConfirmations } from '../verify/officer-confirmations.js';
 
 export interface ReportSegment {
   name: string;
@@ -28,7 +29,8 @@ export interface ReportSession {
   officers: Officer[];
   closed: boolean;
   closedBy: 'stopped' | 'terminated' | null;
-  /** Distinct badges over all the session's statements (two are needed for a terminated session). */
+  /** Distinct badges over the session's statements signed by two officers or more: with a roster in force, those who
+   * confirmed with valid PINs, as `recgw verify` counts them (two are needed for a terminated session). */
   statementBadges: Set<string>;
   /** explanation.missing entries: resumes no spoken explanation was heard after (each needs the statement). */
   unexplainedResumes: number;
@@ -47,12 +49,14 @@ export async function readDeviceSessions(dir: string, caPems: string[]): Promise
   const sessions = new Map<string, ReportSession>();
   const statements = new Map<string, Set<string>>();
   const ok = (problem: string | undefined): boolean => problem === undefined;
+  // The verifier's check of officers' PIN confirmations; its findings are `recgw verify`'s to report.
+  const confirmations = new OfficerConfirmations(caPems, () => undefined);
 
   const read = await readLedger(
     join(dir, LEDGER_FILE),
     basename(dir),
     caPems,
-    ({ entry: e }) => {
+    ({ entry: e, lineNo }) => {
       const b = e.body;
       switch (e.type) {
         case ENTRY.sessionOpened: {
@@ -82,11 +86,15 @@ export async function readDeviceSessions(dir: string, caPems: string[]): Promise
         case ENTRY.sessionStatement: {
           // Statements may come before or after the close; they are joined to their session at the end.
           if (!ok(B.checkStatement(b))) return;
+          const signed = confirmations.signers(e, new Set(sessions.get(b.sessionId as string)?.officers.map((o) => o.badge)));
           const set = statements.get(b.sessionId as string) ?? new Set<string>();
-          for (const o of b.officers as Officer[]) set.add(o.badge);
+          if (signed.size >= 2) for (const badge of signed) set.add(badge);
           statements.set(b.sessionId as string, set);
           return;
         }
+        case ENTRY.rosterInstalled:
+          confirmations.installed(lineNo, e);
+          return;
         case ENTRY.explanationMissing: {
           const s = ok(B.checkExplanation(ENTRY.explanationMissing, b)) ? sessions.get(b.sessionId as string) : undefined;
           if (s) s.unexplainedResumes++;

@@ -4,6 +4,7 @@
  */
 import { DEFAULT_ZONE, localTime } from '../util/local-time.js';
 import { hmm, table } from './text.js';
+import { alertsSection } from './alerts-text.js';
 import type { DeviceSummary, LineProblem, ReceiptsSummary, StoreReport, Totals, WorstLate } from './types.js';
 
 /** Two header rows (Chinese over English) for the figures every table shares. */
@@ -118,6 +119,7 @@ export function formatStoreReport(r: StoreReport, zone = DEFAULT_ZONE): string {
     ),
   );
   out.push('回执 (receipts.jsonl)', ...r.devices.flatMap(receiptsLines), '');
+  out.push(...alertsSection(r.devices, zone));
   out.push('本报告只作统计，不能代替 recgw verify 的完整性核验 (this summary does not replace `recgw verify`, which proves the store complete and unaltered).');
   return out.join('\n');
 }

@@ -8,6 +8,7 @@ import { findDeviceDirs } from '../verify/verifier.js';
 import { RecgwError, describe } from '../util/errors.js';
 import { readDeviceSessions, type ReportSession } from './device-sessions.js';
 import { readReceipts } from './receipts.js';
+import { readAlerts } from './alerts.js';
 import { Tally } from './tally.js';
 import type { DeviceSummary, MatterSummary, OfficerSummary, StoreReport } from './types.js';
 
@@ -53,13 +54,14 @@ export async function buildReport(store: string, opts: ReportOptions = {}): Prom
       for (const r of rows) r.addSession(s);
       for (const seg of s.segments) bySegment.set(seg.name, rows);
     }
-    const receipts = readDeviceReceipts(dir, d.deviceId, opts.caPems);
+    const receipts = readOrRefuse(dir, () => readReceipts(dir, d.deviceId, opts.caPems));
     for (const item of receipts.items) {
       // Entries receipts and receipts for segments outside any session count for the device and the store only.
       const rows = (item.segment !== undefined && bySegment.get(item.segment)) || [device, total];
       for (const r of rows) r.addItem(item);
     }
-    devices.push({ deviceId: d.deviceId, folder: basename(dir), entries: d.entries, ...device.totals(), receipts: receipts.summary });
+    const alerts = readOrRefuse(dir, () => readAlerts(dir, d.deviceId, opts.caPems));
+    devices.push({ deviceId: d.deviceId, folder: basename(dir), entries: d.entries, ...device.totals(), receipts: receipts.summary, alerts });
   }
 
   const officerRows: OfficerSummary[] = [...officers]
@@ -98,9 +100,9 @@ async function readDevice(dir: string, caPems: string[]): ReturnType<typeof read
   }
 }
 
-function readDeviceReceipts(dir: string, deviceId: string, caPems: string[] | undefined): ReturnType<typeof readReceipts> {
+function readOrRefuse<T>(dir: string, read: () => T): T {
   try {
-    return readReceipts(dir, deviceId, caPems);
+    return read();
   } catch (err) {
     throw unreadable(dir, err);
   }

@@ -71,6 +71,41 @@ export interface ReceiptsSummary {
   invalid: LineProblem[];
 }
 
+/** An alert the agency received as it happened (uplink-protocol.md §8). */
+export interface AlertItem {
+  seq: number;
+  kind: 'interruption-started' | 'interruption-ended' | 'session-ended-early';
+  sessionId: string | null;
+  /** The interruption's reason code (for an end, its start's, when that alert is here too), else null. */
+  reason: string | null;
+  zh: string | null;
+  /** "declared" or "detected" for an interruption's start, else null. */
+  origin: string | null;
+  /** When it happened, by the gateway's clock (the interruption's start or end, the session's end). */
+  eventAt: string;
+  /** When the receiver recorded it, by its clock (the earliest, when it came more than once). */
+  receivedAt: string;
+  /** receivedAt minus eventAt. */
+  delaySeconds: number;
+  /** The gateway sent it late: it waited for a connection. */
+  late: boolean;
+  /** The signed entry's body. */
+  body: Record<string, unknown>;
+}
+
+export interface AlertsSummary {
+  /** Whether alerts.jsonl exists in the device folder. */
+  present: boolean;
+  lines: number;
+  /** Lines for an alert an earlier line already has (receivers sharing a store may both record one). */
+  repeated: number;
+  malformed: LineProblem[];
+  /** Names another device, is not an alert's entry, or (with --ca) fails the certificate or signature check. */
+  invalid: LineProblem[];
+  /** In ledger order. */
+  items: AlertItem[];
+}
+
 export interface DeviceSummary extends Totals {
   deviceId: string;
   /** The device folder's name inside the store. */
@@ -78,6 +113,7 @@ export interface DeviceSummary extends Totals {
   /** Well-formed ledger lines read. */
   entries: number;
   receipts: ReceiptsSummary;
+  alerts: AlertsSummary;
 }
 
 export interface OfficerSummary extends Totals {

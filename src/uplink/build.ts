@@ -1,6 +1,6 @@
 /**
  * Assembles the uplink from its parts for the gateway's composition root. The uplink sees the ledger and the
- * segments table only; it knows nothing of cameras or sessions.
+ * segments table only; it knows nothing of cameras, and of sessions only what their ledger entries say (the alerts).
  */
 import { readFileSync } from 'node:fs';
 import type { UplinkConfig } from '../config/types.js';
@@ -15,6 +15,7 @@ import { Inbox } from './inbox.js';
 import { LogWatch } from './log-watch.js';
 import { MqttLink } from './link.js';
 import { Uploader } from './uploader.js';
+import { AlertPublisher } from './alerts.js';
 import { topics } from './wire.js';
 
 export interface Uplink {
@@ -37,8 +38,8 @@ export function buildUplink(o: {
 }): Uplink {
   const ca = readFileSync(o.tls.caFile, 'utf8');
   const queue = new UploadQueue(o.db, o.ledger, o.config.deadlineHours);
-  // The inbox and the link tell the uploader things; it is built after them.
-  const ref: { uploader?: Uploader } = {};
+  // The inbox and the link tell the uploader and the alerts things; they are built after them.
+  const ref: { uploader?: Uploader; alerts?: AlertPublisher } = {};
   const logWatch = new LogWatch(o.db, o.ledger, splitPemBundle(ca), o.now, o.log.child('agency-log'));
   const inbox = new Inbox({
     deviceId: o.deviceId,
@@ -59,7 +60,10 @@ export function buildUplink(o: {
     will: { topic: topics.status(o.deviceId), payload: JSON.stringify({ v: 1, device: o.deviceId, state: 'offline' }) },
     subscribe: [topics.state(o.deviceId), topics.receipt(o.deviceId)],
     onMessage: (t, p) => inbox.handle(t, p),
-    onConnect: () => ref.uploader?.connected(),
+    onConnect: () => {
+      ref.alerts?.connected();
+      ref.uploader?.connected();
+    },
     onDisconnect: () => ref.uploader?.disconnected(),
   });
   const up = new Uploader({
@@ -79,14 +83,19 @@ export function buildUplink(o: {
     log: o.log,
   });
   ref.uploader = up;
+  const alerts = new AlertPublisher({ deviceId: o.deviceId, db: o.db, ledger: o.ledger, link, now: o.now, log: o.log.child('alerts') });
+  ref.alerts = alerts;
   return {
     uploader: up,
     queue,
     start() {
       link.start();
+      alerts.start();
       up.start();
     },
     async stop() {
+      // Alerts first: the recorder's stop may just have ended a session, which the supervisor should hear of.
+      await alerts.stop();
       await up.stop();
       await link.stop();
     },

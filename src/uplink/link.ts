@@ -224,9 +224,18 @@ export class MqttLink {
     while (this.inflight > 0 && this.connected) await new Promise<void>((r) => this.slotWaiters.push(r));
   }
 
+  /**
+   * Publish with QoS 1 at once, outside the window: an alert must not wait for chunk slots (it still follows what is
+   * already written to the connection). Resolves at PUBACK: false when not connected or the publish failed.
+   */
+  publishNow(topic: string, payload: string, retain = false): Promise<boolean> {
+    const client = this.client;
+    if (!client?.connected) return Promise.resolve(false);
+    return new Promise((resolve) => client.publish(topic, payload, { qos: 1, retain }, (err) => resolve(!err)));
+  }
+
   publishStatus(deviceId: string, status: object): void {
-    if (!this.client?.connected) return;
-    this.client.publish(topics.status(deviceId), JSON.stringify(status), { qos: 1, retain: true });
+    void this.publishNow(topics.status(deviceId), JSON.stringify(status), true);
   }
 
   async stop(): Promise<void> {

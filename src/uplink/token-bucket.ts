@@ -12,6 +12,7 @@ export class TokenBucket {
     this.last = now();
   }
 
+  /** Resolves once n bytes may go, or at once when `signal` aborts (a stop must not wait a chunk's time at a low cap). */
   async take(n: number, signal?: AbortSignal): Promise<void> {
     for (;;) {
       const t = this.now();
@@ -24,7 +25,15 @@ export class TokenBucket {
       }
       if (signal?.aborted) return;
       const waitMs = ((Math.min(n, this.burst) - this.tokens) / this.ratePerSecond) * 1000;
-      await new Promise((r) => setTimeout(r, Math.max(1, waitMs)));
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.max(1, waitMs));
+        signal?.addEventListener('abort', done);
+      });
     }
   }
 }

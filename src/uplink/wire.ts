@@ -18,12 +18,16 @@ export const topics = {
   chunk: (d: string): string => `recgw/${d}/up/chunk`,
   state: (d: string): string => `recgw/${d}/down/state`,
   receipt: (d: string): string => `recgw/${d}/down/receipt`,
+  /** An interruption or early stop as it happens (alert-wire.ts), and the retained state of open ones. */
+  alert: (d: string): string => `recgw/${d}/alert`,
+  alertState: (d: string): string => `recgw/${d}/alert/state`,
   receiverSubscription: (group: string | null = SHARE_GROUP): string => (group === null ? 'recgw/+/up/#' : `$share/${group}/recgw/+/up/#`),
+  receiverAlertSubscription: (group: string | null = SHARE_GROUP): string => (group === null ? 'recgw/+/alert' : `$share/${group}/recgw/+/alert`),
 };
 
 /** The device and message kind of an uplink topic, or undefined when the topic is not one. */
 export function parseTopic(topic: string): { device: string; kind: string } | undefined {
-  const m = /^recgw\/([A-Za-z0-9][A-Za-z0-9._-]{0,63})\/(status|up\/hello|up\/entries|up\/chunk|down\/state|down\/receipt)$/.exec(topic);
+  const m = /^recgw\/([A-Za-z0-9][A-Za-z0-9._-]{0,63})\/(status|up\/hello|up\/entries|up\/chunk|down\/state|down\/receipt|alert|alert\/state)$/.exec(topic);
   return m ? { device: m[1]!, kind: m[2]! } : undefined;
 }
 
@@ -77,14 +81,15 @@ export interface ChunkHeader {
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; problem: string };
 
-const obj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const obj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isHex64 = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
-const isIso = (v: unknown): v is string => typeof v === 'string' && /Z$/.test(v) && !Number.isNaN(Date.parse(v));
+export const isIso = (v: unknown): v is string => typeof v === 'string' && /Z$/.test(v) && !Number.isNaN(Date.parse(v));
 /** Segment names become file names on the receiver: no separators, no dot files. */
 export const isSegmentName = (v: unknown): v is string => typeof v === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/.test(v);
 
-function parseJson(payload: Buffer, type: string, device: string): Decoded<Record<string, unknown>> {
+/** A JSON message of `type` for `device` (its topic's): version, type and device checked, the rest left to the caller. */
+export function parseJson(payload: Buffer, type: string, device: string): Decoded<Record<string, unknown>> {
   let v: unknown;
   try {
     v = JSON.parse(payload.toString('utf8'));

@@ -1,6 +1,6 @@
 /** File helpers whose point is durability: a file is only "there" once it and its directory entry are fsynced. */
 import { open, rename, mkdir, chmod } from 'node:fs/promises';
-import { openSync, fsyncSync, closeSync, writeFileSync, renameSync, mkdirSync } from 'node:fs';
+import { openSync, fsyncSync, closeSync, writeFileSync, writeSync, renameSync, mkdirSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export async function fsyncDir(dir: string): Promise<void> {
@@ -19,6 +19,19 @@ export function fsyncDirSync(dir: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Append one line (a newline is added) and fsync it; a file this creates has its directory entry fsynced too. */
+export function appendLineSync(path: string, line: string): void {
+  const created = !existsSync(path);
+  const fd = openSync(path, 'a', 0o644);
+  try {
+    writeSync(fd, line + '\n');
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  if (created) fsyncDirSync(dirname(path));
 }
 
 /** Write a file so that after a crash either the old or the new content is there, never a torn one. */

@@ -73,6 +73,15 @@ export class OfficerConfirmations {
     return { valid, problems };
   }
 
+  /**
+   * Who signed a session.statement: with a roster in force, the officers who confirmed it validly with their PINs;
+   * before any roster, the officers it names (nothing could be checked then). Two are needed.
+   */
+  signers(e: LedgerEntry, sessionBadges: Set<string> | undefined): Set<string> {
+    if (!this.inForce()) return new Set((e.body.officers as { badge: string }[]).map((o) => o.badge));
+    return this.check(e.time, e.body.confirmations, sessionBadges).valid;
+  }
+
   private problem(c: unknown, entryMs: number, sessionBadges: Set<string> | undefined): string | undefined {
     if (typeof c !== 'object' || c === null) return 'is not an object';
     const x = c as Record<string, unknown>;

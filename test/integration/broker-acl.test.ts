@@ -183,6 +183,30 @@ describe.each([
     await close(a, b, rx, late);
   });
 
+  it('drops what a device publishes under another device\'s alert topics; a late subscriber reads the genuine retained state', async () => {
+    const rx = await receiver(v);
+    await rx.c.subscribeAsync('$share/recgw-receivers/recgw/+/alert', { qos: 1 });
+    const a = await device(stateA, v);
+    const b = await device(stateB, v);
+    const genuine = nonce();
+    const forged = nonce();
+    await b.c.publishAsync(`recgw/${B}/alert/state`, genuine, { qos: 1, retain: true });
+    const alert = await outcome(a.c.publishAsync(`recgw/${B}/alert`, forged, { qos: 1 }));
+    const state = await outcome(a.c.publishAsync(`recgw/${B}/alert/state`, forged, { qos: 1, retain: true }));
+    expect([alert, state]).toEqual(v === 5 ? [0x87, 0x87] : ['ok', 'ok']);
+    // Control: A's own alert, sent after the forgeries on the same connection, reaches the receivers' group.
+    const control = nonce();
+    await a.c.publishAsync(`recgw/${A}/alert`, control, { qos: 1 });
+    await rx.waitFor((x) => x.topic === `recgw/${A}/alert` && x.payload === control, 'A\'s own alert');
+    expect(rx.got.filter((x) => x.payload === forged)).toEqual([]);
+    // A supervisor subscribing later reads B's own state at once, not the forgery.
+    const late = await receiver(v);
+    await late.c.subscribeAsync(`recgw/${B}/alert/state`, { qos: 1 });
+    const retained = await late.waitFor((x) => x.topic === `recgw/${B}/alert/state`, 'B\'s retained alert state');
+    expect(retained).toMatchObject({ payload: genuine, retain: true });
+    await close(a, b, rx, late);
+  });
+
   it('does not let a device read another device\'s down/ messages', async () => {
     const rx = await receiver(v);
     const a = await device(stateA, v);

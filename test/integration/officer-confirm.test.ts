@@ -92,7 +92,8 @@ describe('officers confirm with their PINs', () => {
     });
     expect(await panel.command((id) => ({ verb: 'PIN', id, badge: ZHANG.badge, pin: '111000' }))).toMatchObject({ verb: 'ERR', code: 'REFUSED', text: '张三（13010001）的 PIN 不正确' });
     expect(await panel.command((id) => ({ verb: 'PIN', id, badge: ZHANG.badge, pin: ZHANG.pin }))).toMatchObject({ verb: 'OK' });
-    expect(panel.rows()[3]).toBe('张三（13010001）已确认');
+    // The display follows the OK in its own message: wait for it rather than read it at once (a loaded machine).
+    await waitFor(() => panel.rows()[3] === '张三（13010001）已确认', 'the confirmation on the display', 5000);
     expect(await panel.command((id) => ({ verb: 'START', id, force: false }), 15_000)).toMatchObject({ verb: 'ERR', text: '李四（13010002）须各自输入 PIN 确认' });
     expect(await panel.command((id) => ({ verb: 'PIN', id, badge: LI.badge, pin: LI.pin }))).toMatchObject({ verb: 'OK' });
     expect(await panel.command((id) => ({ verb: 'START', id, force: false }), 15_000)).toMatchObject({ verb: 'OK' });

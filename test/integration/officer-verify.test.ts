@@ -18,9 +18,12 @@ import { loadPrivateKey } from '../../src/pki/keys.js';
 import { rosterSha256, type SignedRoster } from '../../src/officers/roster.js';
 import type { Finding } from '../../src/verify/findings.js';
 import { silentLogger } from '../../src/util/log.js';
+import { main } from '../../src/cli/main.js';
+import type { StoreReport } from '../../src/report/types.js';
 
 const ca = makeCa();
 let findings: Finding[];
+let store: string;
 
 type Who = { name: string; badge: string };
 const SESSION: Who[] = [ZHANG, LI].map((o) => ({ name: o.name, badge: o.badge }));
@@ -68,9 +71,9 @@ beforeAll(async () => {
   } finally {
     await core.stop();
   }
-  const out = tmp();
-  exportDevice(gw.configPath, out);
-  findings = (await verify(out, ca.paths.caCert)).findings;
+  store = tmp();
+  exportDevice(gw.configPath, store);
+  findings = (await verify(store, ca.paths.caCert)).findings;
 }, 120_000);
 afterAll(cleanupTmp);
 
@@ -119,5 +122,14 @@ describe('the verifier and officers\' confirmations', () => {
     const expected = 1 + 2 * 8 + 2;
     expect(findings).toHaveLength(expected);
     expect(sids.flatMap(about).length + 1).toBe(expected);
+  });
+
+  it('are counted by `recgw report` as the verifier counts them: a statement without two valid PINs is missing', async () => {
+    let out = '';
+    const code = await main(['report', store, '--ca', ca.paths.caCert, '--json'], { out: (t) => void (out += t), err: () => undefined });
+    expect(code).toBe(0);
+    const r = JSON.parse(out) as StoreReport;
+    // L0, S-good, the eight refused statements, S-open and S-end all ended terminated; the eight lack their statement.
+    expect(r.total.terminated).toEqual({ sessions: 12, statementMissing: 8 });
   });
 });

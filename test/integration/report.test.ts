@@ -244,10 +244,11 @@ describe('recgw report', () => {
     expect([r.v, r.store, r.recordedBasis, r.receiptsChecked]).toEqual([1, store, 'camera, else microphone', true]);
     const totals = ['sessions', 'unclosed', 'recorded', 'interruptions', 'terminated', 'unexplained', 'uploads', 'clock'];
     expect(Object.keys(r.total)).toEqual(totals);
-    expect(Object.keys(r.devices[0]!)).toEqual(['deviceId', 'folder', 'entries', ...totals, 'receipts']);
+    expect(Object.keys(r.devices[0]!)).toEqual(['deviceId', 'folder', 'entries', ...totals, 'receipts', 'alerts']);
     expect(Object.keys(r.officers[0]!)).toEqual(['badge', 'name', 'otherNames', ...totals]);
     expect(Object.keys(r.matters[0]!)).toEqual(['matter', 'zh', ...totals]);
     expect(Object.keys(r.devices[0]!.receipts)).toEqual(['present', 'lines', 'accepted', 'duplicates', 'malformed', 'invalid']);
+    expect(Object.keys(r.devices[0]!.alerts)).toEqual(['present', 'lines', 'repeated', 'malformed', 'invalid', 'items']);
     expect(Object.keys(r.total.uploads.worst!)).toEqual(['deviceId', 'kind', 'item', 'deadline', 'storedAt', 'lateSeconds']);
     expect(r.devices[0]!.entries).toBeGreaterThan(10);
   });

@@ -54,7 +54,7 @@ describe('subscribing on connect', () => {
     expect(refused.ready).toBe(false);
     const errors = refused.lines.filter((l) => l.level === 'error');
     expect(errors.map((l) => [l.msg, l.topics])).toEqual([
-      ['the broker did not grant the subscription: check that its ACL lets this client read these topics', ['$share/recgw-receivers/recgw/+/up/#']],
+      ['the broker did not grant the subscription: check that its ACL lets this client read these topics', ['$share/recgw-receivers/recgw/+/up/#', '$share/recgw-receivers/recgw/+/alert']],
     ]);
 
     // Control: the filter the ACL allows, on the same broker, is granted.

@@ -1,0 +1,72 @@
+/**
+ * Recording alerts (docs/uplink-protocol.md §8): each is checked as a certificate entry is (alert-wire.ts
+ * checkAlert), then against the agency's revocations and the device's stored ledger, and recorded once: a row in
+ * receiver.db says it is here (receivers sharing a store see each other's), and its record goes to
+ * `<store>/<d>/alerts.jsonl` in the same fsynced transaction, where `recgw report` reads it.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { prepared, type Db } from '../state/db.js';
+import { Revocations } from '../pki/crl.js';
+import { revokedProblem } from '../verify/key-lifecycle.js';
+import { appendLineSync } from '../util/fsx.js';
+import { checkAlert, decodeAlert, type CheckedAlert } from '../uplink/alert-wire.js';
+import { ALERTS_FILE, type AlertRecord } from './alerts-file.js';
+import { durably } from './store-db.js';
+
+export type AlertOutcome =
+  | { kind: 'recorded'; alert: CheckedAlert; record: AlertRecord; forkedFrom?: string[] }
+  | { kind: 'repeated'; alert: CheckedAlert }
+  | { kind: 'refused'; why: string };
+
+export class AlertIngest {
+  private revocations: () => Revocations = () => Revocations.none();
+
+  constructor(
+    private readonly store: string,
+    private readonly db: Db,
+    private readonly caPems: string[],
+    private readonly receiverName: string,
+  ) {}
+
+  /** The agency CA's revocations, as they stand when each alert is handled (the receiver reloads its CRL). */
+  useRevocations(current: () => Revocations): void {
+    this.revocations = current;
+  }
+
+  take(device: string, payload: Buffer, now: Date): AlertOutcome {
+    const d = decodeAlert(payload, device);
+    if (!d.ok) return { kind: 'refused', why: d.problem };
+    const c = checkAlert(d.value, device, this.caPems);
+    if (!c.ok) return { kind: 'refused', why: c.problem };
+    const { entry: e, hash } = c.value;
+    const revoked = revokedProblem(this.revocations(), d.value.cert, Date.parse(e.time));
+    if (revoked) return { kind: 'refused', why: `it is signed by a revoked key: ${revoked}` };
+    const stored = prepared(this.db, 'SELECT hash FROM entries WHERE device = ? AND seq = ?').get(device, e.seq) as { hash: string } | undefined;
+    if (stored && stored.hash !== hash) {
+      return { kind: 'refused', why: `its entry ${e.seq} differs from the entry ${e.seq} already stored for ${device} (hash ${stored.hash}): one of the two was signed outside the device's ledger` };
+    }
+    const record: AlertRecord = {
+      v: 1,
+      device,
+      seq: e.seq,
+      hash,
+      kind: c.value.kind,
+      sent: d.value.sent,
+      late: d.value.late,
+      receivedAt: now.toISOString(),
+      receiver: this.receiverName,
+      line: d.value.line,
+      cert: d.value.cert,
+    };
+    return durably(this.db, (): AlertOutcome => {
+      const added = prepared(this.db, 'INSERT OR IGNORE INTO alerts(device, seq, hash, received_at) VALUES (?, ?, ?, ?)').run(device, e.seq, hash, record.receivedAt);
+      if (added.changes === 0) return { kind: 'repeated', alert: c.value };
+      const others = (prepared(this.db, 'SELECT hash FROM alerts WHERE device = ? AND seq = ? AND hash <> ?').all(device, e.seq, hash) as { hash: string }[]).map((r) => r.hash);
+      const dir = join(this.store, device);
+      mkdirSync(dir, { recursive: true });
+      appendLineSync(join(dir, ALERTS_FILE), JSON.stringify(record));
+      return { kind: 'recorded', alert: c.value, record, ...(others.length > 0 ? { forkedFrom: others } : {}) };
+    });
+  }
+}
