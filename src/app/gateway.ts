@@ -287,6 +287,7 @@ export class Gateway {
           log: log.child('console'),
           now,
           onConfigApplied: () => this.configApplied(),
+          control: { auth },
         }),
       );
       await this.console.start();

@@ -8,6 +8,7 @@ import type { Html } from './html.js';
 import type { Reply } from './http.js';
 import type { Ctx } from './router.js';
 import type { PageOptions } from './layout.js';
+import type { PromptBoard } from './prompts.js';
 
 export interface App {
   deps: ConsoleDeps;
@@ -15,6 +16,8 @@ export interface App {
   sessions: ConsoleSessions;
   throttle: LoginThrottle;
   audit: Audit;
+  /** The recorder's latest prompt to the officers (the session page shows it). */
+  prompts: PromptBoard;
   now: () => number;
   page(ctx: Ctx, title: string, body: Html, o?: PageOptions): Reply;
   /** The first-run setup code while no account exists. */

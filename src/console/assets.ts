@@ -2,7 +2,9 @@
  * The console's stylesheet and script, built in: the server reads no file to answer a request, so no route can
  * be turned into a way to fetch something from disk. The script only keeps deadlines counting down (with the
  * server's own deadline-text functions, sent as source), refreshes the upload queue from /api/queue (building rows
- * with textContent, never markup) and reads a chosen certificate file into the form's text field.
+ * with textContent, never markup), refreshes a page's live parts from the page the server renders (the session page:
+ * its state, and its forms unless someone is typing in them) and reads a chosen certificate file into the form's text
+ * field.
  */
 import { deadlineText, dueText } from './deadline-text.js';
 
@@ -46,6 +48,16 @@ label{display:block;margin:.5rem 0 .2rem}
 .box{background:#fff;border:1px solid #d5dbe3;border-radius:4px;padding:1rem;max-width:30rem}
 code,.mono{font-family:ui-monospace,monospace;font-size:13px;word-break:break-all}
 img.still{max-width:100%;border:1px solid #999;background:#000}
+table.officers input{min-width:0;width:100%}
+table.officers td.pick{width:4rem;text-align:center}
+table.officers th{white-space:nowrap}
+.box h2{margin-top:0}
+form.box.wide{max-width:44rem}
+.actions{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:1rem;margin:1rem 0}
+.actions form{margin:0}
+p.hint{color:#51606f;margin:.25rem 0 .5rem}
+#sess-prompt{font-size:1.1rem}
+#session-live{margin-bottom:1rem}
 nav.pages{margin:.5rem 0}
 footer{margin-top:1.5rem;color:#51606f;font-size:13px}
 `;
@@ -87,6 +99,42 @@ export const JS = `'use strict';
         })
         .catch(function () {});
     }, Number(main.getAttribute('data-poll')) * 1000);
+  }
+
+  // Pages with data-live-url (the session page) swap in each fresh [data-live] part, the server's own rendering, unless
+  // someone is working in it: a form being filled in keeps what was typed (PINs included) until it is sent.
+  var live = document.querySelector('main[data-live-url]');
+  if (live) {
+    var touched = function (el) {
+      if (el.contains(document.activeElement) && document.activeElement !== el) return true;
+      return Array.prototype.some.call(el.querySelectorAll('input, textarea, select'), function (f) {
+        if (f.type === 'hidden') return false;
+        if (f.type === 'checkbox' || f.type === 'radio') return f.checked !== f.defaultChecked;
+        if (f.tagName === 'SELECT') {
+          var d = 0;
+          for (var i = 0; i < f.options.length; i++) if (f.options[i].defaultSelected) d = i;
+          return f.selectedIndex !== d;
+        }
+        return f.value !== f.defaultValue;
+      });
+    };
+    setInterval(function () {
+      fetch(live.getAttribute('data-live-url'), POLL)
+        .then(function (r) { return expired(r) || !r.ok ? null : r.text(); })
+        .then(function (html) {
+          if (!html) return;
+          var fresh = new DOMParser().parseFromString(html, 'text/html');
+          document.querySelectorAll('[data-live]').forEach(function (cur) {
+            var next = cur.id && fresh.getElementById(cur.id);
+            if (!next || next.outerHTML === cur.outerHTML || touched(cur)) return;
+            // A form refilled after a refusal stays until the state it was made for changes.
+            if (cur.hasAttribute('data-kept') && cur.getAttribute('data-state') === next.getAttribute('data-state')) return;
+            cur.replaceWith(document.importNode(next, true));
+          });
+          tick();
+        })
+        .catch(function () {});
+    }, Number(live.getAttribute('data-live-seconds')) * 1000);
   }
 
   var body = document.getElementById('queue-rows');

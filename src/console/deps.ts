@@ -11,6 +11,9 @@ import type { RecorderStatus } from '../recorder/recorder.js';
 import type { CheckResult } from '../recorder/preflight.js';
 import type { QueueSummary } from '../uplink/queue.js';
 import type { Alarm } from '../uplink/alarms.js';
+import type { Officer } from '../evidence/types.js';
+import type { PromptCode, SessionSummary, StartRequest } from '../recorder/recorder.js';
+import type { Confirmation, OfficerPin } from '../officers/auth.js';
 
 /** The recorder's status plus the parts beside it (`uplink`, `panel`, `ups`, `ptz`, `gpsd`), as `recgw status` shows it. */
 export type ConsoleStatus = RecorderStatus & {
@@ -129,6 +132,47 @@ export interface ConfigFileAccess {
   onApplied?(): unknown;
 }
 
+/** A session that lacks its written statement, with the officers who may sign it. */
+export interface LackingSession {
+  sessionId: string;
+  caseRef: string;
+  matterLabel: string;
+  start: string;
+  end: string | null;
+  officers: Officer[];
+  /** It ended with an interruption that never resumed (terminated), or a resume was not explained aloud. */
+  why: 'terminated' | 'unexplained';
+}
+
+export interface Prompt {
+  code: PromptCode;
+  zh: string;
+  en: string;
+}
+
+/** The recorder's interface as the console drives it: the calls the panel and the control socket make (the Recorder satisfies it). */
+export interface SessionRecorder {
+  startSession(req: StartRequest): Promise<{ session: SessionSummary; forced: CheckResult[] }>;
+  pauseSession(reason: string, text?: string): Promise<SessionSummary>;
+  resumeSession(): Promise<SessionSummary>;
+  stopSession(o?: { confirmations?: Confirmation[] }): Promise<SessionSummary>;
+  statement(text: string, officers: Officer[], sessionId?: string, confirmations?: Confirmation[]): Promise<SessionSummary>;
+  credentialsShown(via: 'console', officers?: Officer[]): Promise<SessionSummary>;
+  on(event: 'prompt', listener: (p: Prompt) => void): unknown;
+  off(event: 'prompt', listener: (p: Prompt) => void): unknown;
+}
+
+/** Session control from the console (src/console/routes/session.ts): the recorder, and the officers' PIN check. */
+export interface SessionControl {
+  recorder: SessionRecorder;
+  /** Whether officers confirm with PINs (a roster is, or was, installed: OfficerAuth.required). */
+  pinsRequired(): boolean;
+  /** Check each PIN given, through the gateway's OfficerAuth (via "console", throttled per client address); officers without one are left out. */
+  confirm(officers: OfficerPin[], channel: string): Promise<Confirmation[]>;
+  /** Sessions lacking their written statement, oldest first. */
+  lacking(): LackingSession[];
+}
+
 export interface ConsoleDeps {
   deviceId: string;
   /** The installation's time zone (config time.zone, an IANA name): pages show times in it, the API in UTC. */
@@ -150,6 +194,8 @@ export interface ConsoleDeps {
   still: StillGrabber;
   /** Finding IP cameras on the LAN through ONVIF (absent: the page says the console cannot). */
   cameras?: CameraFinder;
+  /** Starting, pausing, resuming and stopping sessions, 亮证 and statements (absent: the console only shows them). */
+  sessions?: SessionControl;
   /** Whether a session is open (recording or paused): the aiming aid is refused then. */
   sessionOpen(): Promise<boolean>;
   now?: () => number;

@@ -10,7 +10,9 @@ import type { UploadQueue } from '../uplink/queue.js';
 import { DeadlineAlarms } from '../uplink/alarms.js';
 import { identityPaths } from '../pki/identity.js';
 import type { Logger } from '../util/log.js';
-import type { CameraFinder, ConsoleDeps, ConsoleStatus, InterruptionLog, LanInterface, UploadQueueView } from './deps.js';
+import type { CameraFinder, ConsoleDeps, ConsoleStatus, InterruptionLog, LanInterface, SessionControl, UploadQueueView } from './deps.js';
+import { confirmEach, type OfficerAuth } from '../officers/auth.js';
+import { matterByCode } from '../evidence/vocabulary.js';
 import { ledgerAccess } from './ledger-view.js';
 import { identityEnrolment } from './enrolment.js';
 import { FfmpegStillGrabber } from '../hal/ffmpeg/still.js';
@@ -52,6 +54,25 @@ export function interruptionLog(store: SessionStore): InterruptionLog {
   };
 }
 
+/** Session control through the recorder, officers confirming through the gateway's OfficerAuth (none: no roster, ever). */
+export function sessionControl(recorder: Recorder, store: SessionStore, auth: OfficerAuth | undefined): SessionControl {
+  return {
+    recorder,
+    pinsRequired: () => auth?.required() ?? false,
+    confirm: (officers, channel) => confirmEach(auth, officers, 'console', channel),
+    lacking: () =>
+      store.lackingStatement().map((s) => ({
+        sessionId: s.ctx.sessionId,
+        caseRef: s.ctx.caseRef,
+        matterLabel: matterByCode(s.ctx.matter)?.zh ?? s.ctx.matter,
+        start: new Date(s.openedAt).toISOString(),
+        end: s.closedAt === null ? null : new Date(s.closedAt).toISOString(),
+        officers: s.ctx.officers,
+        why: s.closedBy === 'terminated' ? 'terminated' : 'unexplained',
+      })),
+  };
+}
+
 export interface GatewayParts {
   config: Config;
   /** config.console (the console is built only when the config has it). */
@@ -67,11 +88,14 @@ export interface GatewayParts {
   now?: () => number;
   /** The gateway re-reads the config file the console wrote and applies its live keys. */
   onConfigApplied?: () => unknown;
+  /** Present: the console controls sessions through `recorder`, officers confirming through this OfficerAuth (undefined: no roster). */
+  control?: { auth: OfficerAuth | undefined };
 }
 
 export function consoleDeps(p: GatewayParts): ConsoleDeps {
   const { config, core, recorder } = p;
   const paths = identityPaths(config.stateDir);
+  const store = new SessionStore(core.db, core.ledger);
   return {
     deviceId: config.deviceId,
     zone: config.time.zone,
@@ -83,7 +107,7 @@ export function consoleDeps(p: GatewayParts): ConsoleDeps {
     status: { status: p.status },
     preflight: { preflight: () => recorder.preflight() },
     ledger: ledgerAccess(core.db, core.ledger),
-    interruptions: interruptionLog(new SessionStore(core.db, core.ledger)),
+    interruptions: interruptionLog(store),
     config: { file: config.file, ...(p.onConfigApplied ? { onApplied: p.onConfigApplied } : {}) },
     enrolment: identityEnrolment({ deviceId: config.deviceId, paths, caCert: config.agency.caCert, ...(p.now ? { now: p.now } : {}) }),
     ...(p.queue && config.uplink
@@ -97,6 +121,7 @@ export function consoleDeps(p: GatewayParts): ConsoleDeps {
       : {}),
     still: new FfmpegStillGrabber(config.recording.sources),
     cameras: cameraFinder(),
+    ...(p.control ? { sessions: sessionControl(recorder, store, p.control.auth) } : {}),
     sessionOpen: async () => {
       const s = (await recorder.status()).session;
       return s !== null && s.state !== 'closed';

@@ -7,6 +7,7 @@ import { deadlineWords, when } from './times.js';
 
 const NAV: { path: string; key: Key; admin?: boolean }[] = [
   { path: '/', key: 'nav.overview' },
+  { path: '/session', key: 'nav.session' },
   { path: '/config', key: 'nav.config' },
   { path: '/selftest', key: 'nav.selftest' },
   { path: '/queue', key: 'nav.queue' },
@@ -24,6 +25,11 @@ export interface PageOptions {
   message?: { kind: 'error' | 'success' | 'info'; text: string | Html };
   /** The page reloads its content this often (without counting as activity of the technician). */
   pollSeconds?: number;
+  /**
+   * The page's parts marked `data-live` (with an id) are refreshed from `url` this often, each unless someone is
+   * typing in it (so a form being filled in keeps what was typed).
+   */
+  live?: { url: string; seconds: number };
 }
 
 /** `now`: when the page is made (its footer says so, in the installation's zone). */
@@ -47,7 +53,7 @@ export function page(ctx: Ctx, deviceId: string, now: number, title: string, bod
 <title>${title} · recgw ${deviceId}</title><link rel="stylesheet" href="/assets/console.css"></head>
 <body data-deadline-words="${JSON.stringify(deadlineWords(ctx))}"><header><span class="brand">recgw · ${deviceId}</span>${nav}
 <span class="right"><a href="${here}?lang=${other.code}" lang="${other.code}">${other.label}</a>${user}</span></header>
-<main${o.pollSeconds ? h` data-poll="${o.pollSeconds}"` : ''}><h1>${title}</h1>${msg}${body}
+<main${o.pollSeconds ? h` data-poll="${o.pollSeconds}"` : ''}${o.live ? h` data-live-url="${o.live.url}" data-live-seconds="${o.live.seconds}"` : ''}><h1>${title}</h1>${msg}${body}
 <footer id="page-time">${t('page.made', { time: when(ctx, now) })}</footer></main><script src="/assets/console.js"></script></body></html>`;
   return { kind: 'html', status: o.status ?? 200, body: html };
 }

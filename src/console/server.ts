@@ -34,6 +34,8 @@ import { enrolRoutes } from './routes/enrol.js';
 import { aimRoutes } from './routes/aim.js';
 import { cameraRoutes } from './routes/cameras.js';
 import { userRoutes } from './routes/users.js';
+import { sessionRoutes } from './routes/session.js';
+import { PromptBoard } from './prompts.js';
 import { RecgwError } from '../util/errors.js';
 
 const LANG_COOKIE = '__Host-recgw-lang';
@@ -85,6 +87,7 @@ export class ConsoleServer {
       sessions: new ConsoleSessions({ idleMs: d.settings.sessionMinutes * 60_000, maxMs: MAX_LOGIN_MS, now }),
       throttle: new LoginThrottle({ freeFailures: 3, baseMs: 1000, maxMs: 15 * 60_000, ...d.throttle, now }),
       audit: new Audit(d.ledger),
+      prompts: new PromptBoard(d.sessions?.recorder, now),
       now,
       page: (ctx, title, body, o) => page(ctx, d.deviceId, now(), title, body, o),
       setup,
@@ -108,6 +111,7 @@ export class ConsoleServer {
       { method: 'GET', path: '/assets/console.js', access: 'public', api: false, handle: () => ({ kind: 'bytes', type: 'text/javascript; charset=utf-8', body: JS, cache: true }) },
       ...authRoutes(app),
       ...statusRoutes(app),
+      ...sessionRoutes(app),
       ...configRoutes(app),
       ...queueRoutes(app),
       ...eventRoutes(app),
@@ -139,6 +143,7 @@ export class ConsoleServer {
       server.listen(port, host, () => resolve());
     });
     this.server = server;
+    app.prompts.start();
     this.sweep = setInterval(() => app.sessions.sweep(), 60_000);
     this.sweep.unref();
     const a = this.address();
@@ -148,6 +153,7 @@ export class ConsoleServer {
 
   async stop(): Promise<void> {
     clearInterval(this.sweep);
+    this.app?.prompts.stop();
     this.app?.sessions.clear();
     const server = this.server;
     this.server = undefined;

@@ -8,6 +8,7 @@
 import type { Officer } from '../evidence/types.js';
 import type { StartRequest } from '../recorder/recorder.js';
 import { RecgwError } from '../util/errors.js';
+import type { OfficerPin } from '../officers/auth.js';
 
 export const METHODS = ['session.start', 'session.pause', 'session.resume', 'session.stop', 'session.statement', 'session.credentials', 'status', 'preflight'] as const;
 export type Method = (typeof METHODS)[number];
@@ -59,11 +60,6 @@ export function officersParam(p: Record<string, unknown>): Officer[] {
   return officerPinsParam(p).map((x) => x.officer);
 }
 
-/** An officer named in a request, with the PIN they confirm with (when a roster is installed). */
-export interface OfficerPin {
-  officer: Officer;
-  pin?: string;
-}
 
 /** `officers`: a list of {name, badge, pin?}; `optional`: absent means none (session.stop). */
 export function officerPinsParam(p: Record<string, unknown>, optional = false): OfficerPin[] {

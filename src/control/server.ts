@@ -7,8 +7,8 @@ import { chmod, unlink } from 'node:fs/promises';
 import type { Recorder } from '../recorder/recorder.js';
 import type { Logger } from '../util/log.js';
 import { RecgwError } from '../util/errors.js';
-import { ConfirmRefused, type Confirmation, type OfficerAuth } from '../officers/auth.js';
-import { MAX_LINE, credentialsParams, officerPinsParam, parseRequest, pauseParams, startParams, statementParams, type OfficerPin, type Request, type Response } from './protocol.js';
+import { ConfirmRefused, confirmEach, type OfficerAuth } from '../officers/auth.js';
+import { MAX_LINE, credentialsParams, officerPinsParam, parseRequest, pauseParams, startParams, statementParams, type Request, type Response } from './protocol.js';
 
 export class ControlServer {
   private server: Server | undefined;
@@ -82,7 +82,7 @@ export class ControlServer {
     switch (req.method) {
       case 'session.start': {
         const start = startParams(req.params);
-        return r.startSession({ ...start, confirmations: await this.confirm(officerPinsParam(req.params)) });
+        return r.startSession({ ...start, confirmations: await confirmEach(this.auth, officerPinsParam(req.params), 'cli') });
       }
       case 'session.pause': {
         const p = pauseParams(req.params);
@@ -91,10 +91,10 @@ export class ControlServer {
       case 'session.resume':
         return r.resumeSession();
       case 'session.stop':
-        return r.stopSession({ confirmations: await this.confirm(officerPinsParam(req.params, true)) });
+        return r.stopSession({ confirmations: await confirmEach(this.auth, officerPinsParam(req.params, true), 'cli') });
       case 'session.statement': {
         const p = statementParams(req.params);
-        return r.statement(p.text, p.officers, p.sessionId, await this.confirm(officerPinsParam(req.params)));
+        return r.statement(p.text, p.officers, p.sessionId, await confirmEach(this.auth, officerPinsParam(req.params), 'cli'));
       }
       case 'session.credentials':
         return r.credentialsShown('control', credentialsParams(req.params).officers);
@@ -103,17 +103,6 @@ export class ControlServer {
       case 'preflight':
         return r.preflight();
     }
-  }
-
-  /** Each PIN given, checked one after another (each officer's own throttle and ledger entry). */
-  private async confirm(officers: OfficerPin[]): Promise<Confirmation[]> {
-    const out: Confirmation[] = [];
-    for (const o of officers) {
-      if (o.pin === undefined) continue;
-      if (!this.auth) throw new RecgwError('usage', 'PINs were given, but no officer roster is installed to check them');
-      out.push(await this.auth.confirm({ badge: o.officer.badge.trim(), pin: o.pin, via: 'cli' }));
-    }
-    return out;
   }
 
   private reply(sock: Socket, res: Response): void {

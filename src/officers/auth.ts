@@ -233,3 +233,24 @@ export class OfficerAuth {
     return new ConfirmRefused(text.en, text.zh, failure, retryAfterMs);
   }
 }
+
+/** An officer named for an action, with the PIN they typed (absent: they did not confirm). */
+export interface OfficerPin {
+  officer: Officer;
+  pin?: string;
+}
+
+/**
+ * Each PIN given, checked one after another through `auth` (each officer's own throttle and ledger entry); officers
+ * without a PIN are left out, and the action's rule (take) then says who is missing. The control socket and the
+ * console both confirm this way; the panel checks one PIN per keypad line with auth.confirm itself.
+ */
+export async function confirmEach(auth: OfficerAuth | undefined, officers: OfficerPin[], via: Via, channel?: string): Promise<Confirmation[]> {
+  const out: Confirmation[] = [];
+  for (const o of officers) {
+    if (o.pin === undefined) continue;
+    if (!auth) throw new RecgwError('usage', 'PINs were given, but no officer roster is installed to check them');
+    out.push(await auth.confirm({ badge: o.officer.badge.trim(), pin: o.pin, via, ...(channel ? { channel } : {}) }));
+  }
+  return out;
+}

@@ -14,6 +14,7 @@ import { RecgwError } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { DEFAULT_ZONE, localClock, zoneName } from '../util/local-time.js';
 import { CONFIRM_TTL_MS, ConfirmRefused, type Confirmation } from '../officers/auth.js';
+import { CHECK_ZH, refusalZh, type SessionAction } from '../recorder/refusal-words.js';
 import {
   decodePanelLine,
   encodeGatewayMessage,
@@ -94,6 +95,9 @@ export interface PanelStatus {
 
 type IdCommand = Extract<PanelCommand, { id: number }>;
 
+/** The recorder action a verb asks for (its refusals read accordingly). */
+const ACTIONS: Partial<Record<IdCommand['verb'], SessionAction>> = { START: 'start', PAUSE: 'pause', RESUME: 'resume', STOP: 'stop', CRED: 'credentials' };
+
 /** A refusal the panel itself decides, before the recorder is asked. */
 class PanelRefusal extends Error {
   constructor(
@@ -103,15 +107,6 @@ class PanelRefusal extends Error {
     super(zh);
   }
 }
-
-const CHECK_ZH: Record<string, string> = {
-  storage: '存储空间不足',
-  battery: '电池电量不足',
-  clock: '时钟未同步',
-  sources: '摄像机或麦克风无信号',
-  ptz: '云台摄像机未开机或无响应',
-  ups: '电源监测无数据',
-};
 
 export class Panel {
   private readonly o: Required<Omit<PanelOptions, 'version' | 'pins'>> & { version: string; pins?: PinCheck };
@@ -312,24 +307,12 @@ export class Panel {
     return officers.map((o) => this.confirmedPins.get(o.badge)).filter((c): c is Confirmation => c !== undefined);
   }
 
-  /** What to tell the panel about a failed command: a code and a short Chinese reason for its display. */
+  /** What to tell the panel about a failed command: a code and a short Chinese reason for its display (refusal-words.ts). */
   private refusal(cmd: IdCommand, err: unknown): { code: ErrCode; zh: string } {
     if (err instanceof PanelRefusal) return { code: err.code, zh: err.zh };
     if (err instanceof ConfirmRefused) return { code: 'REFUSED', zh: err.zh };
-    const msg = (err as Error)?.message ?? String(err);
     const code: ErrCode = err instanceof RecgwError ? (err.code === 'usage' ? 'BADARG' : err.code === 'recorder' ? 'REFUSED' : 'FAILED') : 'FAILED';
-    const pre = /^cannot start the session: (.*)\. An officer may force/s.exec(msg);
-    if (pre) {
-      const names = [...pre[1]!.matchAll(/(?:^|; )([a-z-]+): /g)].map((m) => m[1]!).filter((n) => n in CHECK_ZH);
-      const zh = [...new Set(names)].map((n) => CHECK_ZH[n]).join('、');
-      return { code, zh: `无法开始：${zh || '预检未通过'}。确认后可强制开始` };
-    }
-    if (/is already/.test(msg)) return { code, zh: cmd.verb === 'PAUSE' ? '已处于暂停状态' : '已有录制在进行，请先停止' };
-    if (/no session is being recorded/.test(msg)) return { code, zh: '当前没有进行中的录制' };
-    if (/is not paused/.test(msg)) return { code, zh: '当前未暂停' };
-    if (code === 'BADARG') return { code, zh: `输入有误：${msg}` };
-    if (code === 'REFUSED') return { code, zh: `操作被拒绝：${msg}` };
-    return { code, zh: `操作失败：${msg}` };
+    return { code, zh: refusalZh(err, ACTIONS[cmd.verb] ?? 'start') };
   }
 
   // ---- to the panel ----------------------------------------------------------------------------------------

@@ -509,7 +509,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
    * The officers showed their credentials to the party (亮证, 004 规定 §7): `credentials.shown` in the open session's
    * ledger. `officers` (default: all of the session's) must be officers of the session.
    */
-  credentialsShown(via: 'control' | 'panel', officers?: Officer[]): Promise<SessionSummary> {
+  credentialsShown(via: 'control' | 'panel' | 'console', officers?: Officer[]): Promise<SessionSummary> {
     return this.serial(async () => {
       const s = this.requireActive();
       const named = officers && officers.length > 0 ? officers : s.ctx.officers;

@@ -192,6 +192,16 @@ export async function login(c: Client, name: string, password = PASSWORD): Promi
   return c.req('POST', '/login', { form: { _csrf: csrf, name, password } });
 }
 
+/** In a browser on the first-run page: create the admin `admin` with the setup code, and wait for the overview. */
+export async function setupInBrowser(page: Page, base: string, stateDir: string, password = PASSWORD): Promise<void> {
+  await page.fill('#code', setupCodeOf(stateDir));
+  await page.fill('#name', 'admin');
+  await page.fill('#password', password);
+  await page.fill('#password2', password);
+  await page.click('button[type=submit]');
+  await page.waitForURL(base + '/');
+}
+
 /** Debian's chromium, headless, as MACHINE.md says it runs here (playwright cannot download browsers). */
 export async function launchChromium(): Promise<{ browser: Browser; page: Page }> {
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
@@ -231,6 +241,7 @@ export async function gatewayConsole(
       status: async () => extra((await gateway.status()) as ConsoleStatus),
       log: silentLogger,
       onConfigApplied: () => gateway.configApplied(),
+      control: { auth: gateway.officerAuthInterface },
     }),
     ...(o.throttle ? { throttle: o.throttle } : {}),
   });

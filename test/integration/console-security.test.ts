@@ -2,7 +2,9 @@
  * Issue 6 security acceptance, with plain HTTPS requests against a console on a real evidence core: the first-run
  * gate, every route refused without a login, forged CSRF tokens refused, a technician kept from admin actions, login
  * throttling, server-side expiry, no route that serves recorded media (walking the route table with and without a
- * login), and fuzzed config editor input never crashing the service.
+ * login), and fuzzed config editor input never crashing the service. The recording control routes are among them:
+ * walked without a login, refused to a technician and without the CSRF token (console-session.test.ts drives them
+ * against a real gateway).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -109,6 +111,9 @@ describe('console security', () => {
       ['foreign', await admin.req('POST', '/config/apply', { form: { _csrf: foreign, text: changed, base: cfg.base } })],
       ['api forged', await admin.req('POST', '/api/config/apply', { json: { text: changed, base: cfg.base }, headers: { 'x-csrf-token': 'forged' } })],
       ['api missing', await admin.req('POST', '/api/config/apply', { json: { text: changed, base: cfg.base } })],
+      ['session missing', await admin.req('POST', '/session/start', { form: { matter: 'sampling', 'o1-name': '张三', 'o1-badge': '13010001' } })],
+      ['session forged', await admin.req('POST', '/session/stop', { form: { _csrf: 'forged' } })],
+      ['session foreign', await admin.req('POST', '/session/pause', { form: { _csrf: foreign, reason: 'other', text: 'x' } })],
     ] as const) {
       expect(a.status, what).toBe(403);
     }
@@ -138,6 +143,13 @@ describe('console security', () => {
       ['POST', '/accounts', { _csrf: csrf, name: 'evil', role: 'admin', password: PASSWORD, password2: PASSWORD }],
       ['POST', '/accounts/disable', { _csrf: csrf, name: 'admin', disabled: '1' }],
       ['POST', '/config/apply', { _csrf: csrf, text: changed, base: cfg.base }],
+      // Recording control: a technician looks, never acts (docs/console.md).
+      ['POST', '/session/start', { _csrf: csrf, matter: 'sampling', 'o1-name': '张三', 'o1-badge': '13010001' }],
+      ['POST', '/session/pause', { _csrf: csrf, reason: 'other', text: 'x' }],
+      ['POST', '/session/resume', { _csrf: csrf }],
+      ['POST', '/session/stop', { _csrf: csrf }],
+      ['POST', '/session/credentials', { _csrf: csrf }],
+      ['POST', '/session/statement', { _csrf: csrf, text: 'x' }],
     ] as const) {
       const a = await tech.req(method, path, form ? { form } : {});
       expect(a.status, `${method} ${path}`).toBe(403);
@@ -149,8 +161,18 @@ describe('console security', () => {
     expect(preview.status).toBe(200);
     expect(preview.text).toContain('只有管理员可以应用修改');
     expect((await tech.post('/selftest', {}, { csrf })).status).toBe(200);
+    const look = await tech.get('/session');
+    expect(look.status).toBe(200);
+    expect(look.text).not.toContain('action="/session/');
     expect(cc.server.routes.filter((r) => r.access === 'admin').map((r) => `${r.method} ${r.path}`).sort()).toEqual(
-      ['GET /accounts', 'POST /accounts', 'POST /accounts/disable', 'POST /api/config/apply', 'POST /config/apply'].sort(),
+      [
+        'GET /accounts',
+        'POST /accounts',
+        'POST /accounts/disable',
+        'POST /api/config/apply',
+        'POST /config/apply',
+        ...['start', 'pause', 'resume', 'stop', 'credentials', 'statement'].map((a) => `POST /session/${a}`),
+      ].sort(),
     );
   });
 

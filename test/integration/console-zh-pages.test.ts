@@ -3,7 +3,8 @@
  * gateway (simulated sources) that has recorded a session with an interruption and waits with a queue of uploads.
  * Each page is checked for what the issue names - no ISO UTC times, the zone shown where times are, no raw config
  * keys or English status words, nothing running out of its box at a laptop's and at a tablet's width, and /reset
- * without the config file's path - and photographed into test-artifacts/console-zh/ (gitignored).
+ * without the config file's path (test/helpers/console-pages.ts) - and photographed into test-artifacts/console-zh/
+ * (gitignored).
  *
  * The status the console reads gets a source outage and serial/ONVIF devices added: those need hardware (or a camera
  * that fails) no test here has; their words come from exactly that status shape (src/app/serial-devices.ts).
@@ -13,10 +14,10 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { cleanupTmp, freePort, makeCa, tmp } from '../helpers/fixtures.js';
-import { PASSWORD, gatewayConsole, launchChromium, setupCodeOf, type GatewayConsole } from '../helpers/console.js';
+import { PASSWORD, gatewayConsole, launchChromium, setupInBrowser, type GatewayConsole } from '../helpers/console.js';
+import { checkZhPage, type PageFindings } from '../helpers/console-pages.js';
 import { sleep } from '../helpers/evidence.js';
 import type { ConsoleStatus } from '../../src/console/deps.js';
-import { NAMED_KEYS } from '../../src/console/config-names.js';
 import { localTime } from '../../src/util/local-time.js';
 import { dueText } from '../../src/console/deadline-text.js';
 import { DeadlineAlarms } from '../../src/uplink/alarms.js';
@@ -24,13 +25,6 @@ import { DeadlineAlarms } from '../../src/uplink/alarms.js';
 const SHOTS = join(import.meta.dirname, '..', '..', 'test-artifacts', 'console-zh');
 const LONG_PORT = '/dev/serial/by-id/usb-FTDI_FT232R_USB_UART_A50285BI-if00-port0-a-very-long-adapter-name-indeed';
 const LOG = join(tmp('recgw-zh-log-'), '20261206T101500000Z-cam1-run-0123456789abcdef0123456789abcdef.log');
-
-/** Words the console used to show in zh-CN pages: status values, booleans, states (whole words, as written). */
-const ENGLISH_WORDS = /\b(system|ok|yes|no|true|false|pass|fail|connected|disconnected|idle|recording|paused|missed|declared|detected|technician|active|disabled|overdue|black|frozen|silent|entries|none|null|undefined)\b/;
-const ISO_Z = /\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?Z/;
-/** Config keys as the JSON spells them: dotted paths and the schema's camelCase names. */
-const CAMEL = [...new Set(NAMED_KEYS.map((k) => k.split('.').at(-1)!.replace('[]', '')).filter((k) => /[a-z][A-Z]/.test(k)))];
-const RAW_KEY = new RegExp(`\\b(deviceId|stateDir|${CAMEL.join('|')})\\b|\\b(recording|uplink|console|time|gps|gpio|serial|agency|control)(\\.[a-zA-Z]+|\\[\\d+\\])`);
 
 /** Adds what no gateway here can have: a source's outage with its kept ffmpeg log, a panel, a UPS, a PTZ head, an ONVIF camera. */
 function withDevices(st: ConsoleStatus): ConsoleStatus {
@@ -53,41 +47,6 @@ function withDevices(st: ConsoleStatus): ConsoleStatus {
   };
 }
 
-interface PageFindings {
-  iso: string[];
-  english: string[];
-  rawKeys: string[];
-  overflow: string[];
-  pageWide: boolean;
-  mainText: string;
-}
-
-/**
- * What the issue forbids, read from the page as the browser laid it out. The script runs in the page (as source
- * text: the tests are type-checked without the DOM's types).
- */
-async function findings(page: Page): Promise<PageFindings> {
-  const args = JSON.stringify({ iso: ISO_Z.source, english: ENGLISH_WORDS.source, raw: RAW_KEY.source });
-  return page.evaluate(`(({ iso, english, raw }) => {
-    // The config editor's JSON and a kept ffmpeg log are shown as they are, by design.
-    const main = document.querySelector('main').cloneNode(true);
-    main.querySelectorAll('textarea, pre, footer').forEach((e) => e.remove());
-    document.body.appendChild(main);
-    main.style.position = 'absolute';
-    main.style.left = '-100000px';
-    const mainText = main.innerText;
-    main.remove();
-    const text = document.querySelector('header').innerText + '\\n' + mainText;
-    const all = (re) => [...text.matchAll(new RegExp(re, 'g'))].map((m) => m[0]);
-    const overflow = [];
-    document.querySelectorAll('main *, header, main').forEach((e) => {
-      if (e.tagName === 'TEXTAREA' || e.clientWidth === 0) return;
-      if (e.scrollWidth > e.clientWidth + 1) overflow.push(e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + '.' + e.className + ': ' + e.scrollWidth + ' > ' + e.clientWidth + ': ' + (e.innerText || '').slice(0, 80));
-    });
-    return { iso: all(iso), english: all(english), rawKeys: all(raw), overflow, pageWide: document.documentElement.scrollWidth > window.innerWidth, mainText };
-  })(${args})`);
-}
-
 describe('every console page in zh-CN (issue 16.5)', () => {
   const ca = makeCa();
   let gc: GatewayConsole;
@@ -96,24 +55,7 @@ describe('every console page in zh-CN (issue 16.5)', () => {
   let n = 0;
 
   /** Check the page as the issue asks (times: it shows times, so the zone must be named) and photograph it. */
-  const check = async (name: string, o: { times: boolean }): Promise<PageFindings> => {
-    await page.waitForLoadState();
-    const f = await findings(page);
-    expect(f.iso, `${name}: ISO UTC times`).toEqual([]);
-    expect(f.english, `${name}: English words`).toEqual([]);
-    expect(f.rawKeys, `${name}: raw config keys`).toEqual([]);
-    expect(f.overflow, `${name}: text out of its box`).toEqual([]);
-    expect(f.pageWide, `${name}: the page scrolls sideways`).toBe(false);
-    if (o.times) expect(f.mainText, `${name}: the zone`).toContain('北京时间 UTC+08:00');
-    await page.screenshot({ path: join(SHOTS, `${String(++n).padStart(2, '0')}-${name}.png`), fullPage: true });
-    // A tablet's width: still nothing out of its box.
-    await page.setViewportSize({ width: 768, height: 1000 });
-    const narrow = await findings(page);
-    expect(narrow.overflow, `${name} at 768 px: text out of its box`).toEqual([]);
-    expect(narrow.pageWide, `${name} at 768 px: the page scrolls sideways`).toBe(false);
-    await page.setViewportSize({ width: 1280, height: 900 });
-    return f;
-  };
+  const check = (name: string, o: { times: boolean }): Promise<PageFindings> => checkZhPage(page, join(SHOTS, `${String(++n).padStart(2, '0')}-${name}.png`), name, o);
 
   /** Each test starts logged in, whatever an earlier one left (so one failing check does not hide the others). */
   const loggedIn = async (): Promise<void> => {
@@ -171,12 +113,7 @@ describe('every console page in zh-CN (issue 16.5)', () => {
   it('the anonymous pages: setup, login, and /reset without the config file path', async () => {
     await page.goto(gc.base + '/setup');
     await check('setup', { times: false });
-    await page.fill('#code', setupCodeOf(gc.gw.config.stateDir));
-    await page.fill('#name', 'admin');
-    await page.fill('#password', PASSWORD);
-    await page.fill('#password2', PASSWORD);
-    await page.click('button[type=submit]');
-    await page.waitForURL(gc.base + '/');
+    await setupInBrowser(page, gc.base, gc.gw.config.stateDir);
     await page.click('header button[type=submit]');
     await page.waitForURL(/\/login$/);
     await check('login', { times: false });
@@ -275,7 +212,7 @@ describe('every console page in zh-CN (issue 16.5)', () => {
     await check('overview-restart-pending', { times: true });
   });
 
-  it('the rest: self-test, certificate, aiming, cameras, accounts, password, the ffmpeg log, an error', async () => {
+  it('the rest: self-test, certificate, recording control, aiming, cameras, accounts, password, the ffmpeg log, an error', async () => {
     await loggedIn();
     await page.goto(gc.base + '/selftest');
     await page.click('#run-selftest');
@@ -284,6 +221,11 @@ describe('every console page in zh-CN (issue 16.5)', () => {
     await page.goto(gc.base + '/enrol');
     const e = await check('enrol', { times: true });
     expect(e.mainText).toMatch(/到期\s*\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(北京时间 UTC\+08:00\)（剩余 \d+ 天）/);
+    await page.goto(gc.base + '/session');
+    const s = await check('session', { times: true });
+    expect(await page.textContent('#sess-state')).toBe('空闲（未录制）');
+    expect(s.mainText).toContain('未安装执法人员名单，无需 PIN');
+    expect(await page.$$('#start-form select#matter option')).toHaveLength(10);
     await page.goto(gc.base + '/aim');
     await check('aim', { times: false });
     await page.goto(gc.base + '/cameras');
@@ -305,6 +247,10 @@ describe('every console page in zh-CN (issue 16.5)', () => {
     expect(await page.locator('#queue-rows tr:first-child [data-deadline]').textContent()).toMatch(/^\d+ min \d+ s left \(due \d{4}-\d\d-\d\d \d\d:\d\d Beijing time UTC\+08:00\)$/);
     await page.goto(gc.base + '/events?lang=en');
     expect(await page.textContent('main')).toContain('(Beijing time UTC+08:00)');
+    await page.goto(gc.base + '/session?lang=en');
+    expect(await page.textContent('h1')).toBe('Recording control');
+    expect(await page.textContent('#sess-state')).toBe('idle (not recording)');
+    expect(await page.textContent('#session-statements')).toContain('no spoken reason was heard after a resume');
     await page.goto(gc.base + '/?lang=zh-CN');
   });
 });
