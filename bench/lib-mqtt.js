@@ -267,7 +267,7 @@ export function uplinkGateway({ dir, caDir, deviceId, broker, uplink = {}, confi
     dir,
     caDir,
     deviceId,
-    config: { time: { source: 'host' }, ...config, uplink: { broker, ...uplink } },
+    config: { time: { source: 'host', assumeSynchronised: true }, ...config, uplink: { broker, ...uplink } },
   });
 }
 

@@ -109,7 +109,7 @@ async function scenario(tmp, name, sources) {
       dir: join(tmp.dir, `gw-${name}`),
       caDir: join(tmp.dir, `ca-${name}`),
       createCa: true,
-      config: { time: { source: 'host' }, recording: { segmentSeconds: 4, expectedSessionMinutes: 2, sources } },
+      config: { time: { source: 'host', assumeSynchronised: true }, recording: { segmentSeconds: 4, expectedSessionMinutes: 2, sources } },
     });
     const socket = p.config.control.socket;
     const logPath = join(tmp.dir, `gateway-${name}.log`);
