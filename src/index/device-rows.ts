@@ -1,14 +1,14 @@
 /**
  * One device folder as the index's rows. It reads nothing itself: the ledger through the report's reader (which
  * reads through the verifier's), receipts through the report's, recorded time as the report counts it, gaps as the
- * verifier finds them, deadlines by the rule (deadline-rule.ts). Only the shape of the rows is its own.
+ * verifier finds them, deadlines by the rule (report/deadline-rule.ts). Only the shape of the rows is its own.
  */
 import { basename } from 'node:path';
-import { readDeviceSessions, type ReportSession } from '../report/device-sessions.js';
+import { readDeviceSessions, type DeviceSessions, type ReportSession } from '../report/device-sessions.js';
 import { readReceipts, type UploadItem } from '../report/receipts.js';
 import { recordedTime } from '../report/tally.js';
 import { analyseSession } from '../verify/sessions.js';
-import { ruleDeadline } from './deadline-rule.js';
+import { judgeByRule, ruleDeadline } from '../report/deadline-rule.js';
 
 /** Each table's columns, in the order the rows below give them. */
 export const COLUMNS = {
@@ -67,7 +67,7 @@ export async function readDeviceRows(dir: string, opts: DeviceRowsOptions = {}):
     ]);
   }
   for (const s of d.sessions) addSession(rows, s, due, stored);
-  rows.receipts = receiptRows(id, items, d.segments, d.entryTimes, due);
+  rows.receipts = receiptRows(id, items, d.segments, d.entryTimes, d.returns);
   for (const r of d.returns) rows.vehicle_returns.push([id, r.ledgerSeq, r.reason, r.from, r.returned]);
   return rows;
 }
@@ -117,18 +117,11 @@ function addSession(rows: DeviceRows, s: ReportSession, due: (endMs: number) => 
   }
 }
 
-/**
- * Receipts judged by the rule. A segment's deadline counts from its end; an entries receipt's from the time of the
- * first entry it covers that no earlier entries receipt covered (the oldest entry it delivered).
- */
-function receiptRows(id: string, items: UploadItem[], segments: { name: string; end: number }[], entryTimes: number[], due: (endMs: number) => number): unknown[][] {
-  const ends = new Map(segments.map((g) => [g.name, g.end]));
-  const covered = [...new Set(items.flatMap((i) => (i.throughSeq === undefined ? [] : [i.throughSeq])))].sort((a, b) => a - b);
-  const firstOf = new Map(covered.map((t, n) => [t, n === 0 ? 0 : covered[n - 1]! + 1]));
-  return items.map((i) => {
-    const end = i.kind === 'segment' ? ends.get(i.item) : entryTimes[firstOf.get(i.throughSeq!)!];
-    const deadline = end === undefined ? null : due(end);
+/** Receipts judged by the rule (deadline-rule.ts), with the gateway's stated deadline beside it. */
+function receiptRows(id: string, items: UploadItem[], segments: { name: string; end: number }[], entryTimes: number[], returns: DeviceSessions['returns']): unknown[][] {
+  return judgeByRule(items, new Map(segments.map((g) => [g.name, g.end])), entryTimes, returns).map((i) => {
     const storedMs = ms(i.storedAt);
-    return [id, i.kind, i.item, i.segment ?? null, i.throughSeq ?? null, i.receiver, storedMs, ms(i.deadline), deadline, deadline === null ? null : storedMs - deadline];
+    const deadline = i.ruleUnknown ? null : ms(i.deadline);
+    return [id, i.kind, i.item, i.segment ?? null, i.throughSeq ?? null, i.receiver, storedMs, ms(i.statedDeadline!), deadline, deadline === null ? null : storedMs - deadline];
   });
 }

@@ -78,6 +78,12 @@ function receiptsLines(d: DeviceSummary): string[] {
     `  ${d.deviceId}: ${r.lines} 行 (lines), ${r.accepted} 计入 (counted)${dup}, ${r.malformed.length} 格式错误 (malformed), ${r.invalid.length} 无效 (invalid)`,
     ...problemLines('格式错误 (malformed)', r.malformed),
     ...problemLines('无效 (invalid)', r.invalid),
+    ...(d.deadlines.beyondRule > 0
+      ? [
+          `    注意：该网关为 ${d.deadlines.beyondRule} 项自报的上传期限晚于规定的 24 小时，其配置超出规定；按规定期限计 (WARNING: the gateway stated deadlines later than the rule's 24 h for ${d.deadlines.beyondRule} items: it is configured beyond the rule; judged by the rule)`,
+        ]
+      : []),
+    ...(d.deadlines.ruleUnknown > 0 ? [`    ${d.deadlines.ruleUnknown} 项无法按规定判断，按网关自报期限计 (items the rule could not judge, no manifest names them: judged by the stated deadline)`] : []),
   ];
 }
 

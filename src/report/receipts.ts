@@ -21,7 +21,12 @@ export interface UploadItem {
   throughSeq?: number;
   /** The receiver that stored it. */
   receiver: string;
+  /** When it was due: as the receipt states it (the gateway's own deadline), or the rule's once judgeByRule ran. */
   deadline: string;
+  /** The gateway's own deadline, kept beside the rule's (deadline-rule.ts). */
+  statedDeadline?: string;
+  /** The rule's deadline could not be found (no manifest names the segment): `deadline` is the stated one. */
+  ruleUnknown?: boolean;
   storedAt: string;
   /** storedAt minus deadline; late when above 0. */
   lateMs: number;

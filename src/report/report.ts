@@ -8,6 +8,7 @@ import { findDeviceDirs } from '../verify/verifier.js';
 import { RecgwError, describe } from '../util/errors.js';
 import { readDeviceSessions, type ReportSession } from './device-sessions.js';
 import { readReceipts } from './receipts.js';
+import { judgeByRule, statedBeyondRule } from './deadline-rule.js';
 import { readAlerts } from './alerts.js';
 import { Tally } from './tally.js';
 import type { DeviceSummary, MatterSummary, OfficerSummary, StoreReport } from './types.js';
@@ -55,13 +56,16 @@ export async function buildReport(store: string, opts: ReportOptions = {}): Prom
       for (const seg of s.segments) bySegment.set(seg.name, rows);
     }
     const receipts = readOrRefuse(dir, () => readReceipts(dir, d.deviceId, opts.caPems));
-    for (const item of receipts.items) {
+    // On time or late by the rule, never by the deadline the gateway states for itself (deadline-rule.ts).
+    const items = judgeByRule(receipts.items, new Map(d.segments.map((g) => [g.name, g.end])), d.entryTimes, d.returns);
+    const deadlines = { beyondRule: items.filter(statedBeyondRule).length, ruleUnknown: items.filter((i) => i.ruleUnknown).length };
+    for (const item of items) {
       // Entries receipts and receipts for segments outside any session count for the device and the store only.
       const rows = (item.segment !== undefined && bySegment.get(item.segment)) || [device, total];
       for (const r of rows) r.addItem(item);
     }
     const alerts = readOrRefuse(dir, () => readAlerts(dir, d.deviceId, opts.caPems));
-    devices.push({ deviceId: d.deviceId, folder: basename(dir), entries: d.entries, ...device.totals(), receipts: receipts.summary, alerts });
+    devices.push({ deviceId: d.deviceId, folder: basename(dir), entries: d.entries, ...device.totals(), receipts: receipts.summary, deadlines, alerts });
   }
 
   const officerRows: OfficerSummary[] = [...officers]
@@ -94,7 +98,7 @@ const unreadable = (dir: string, err: unknown): RecgwError =>
 
 async function readDevice(dir: string, caPems: string[]): ReturnType<typeof readDeviceSessions> {
   try {
-    return await readDeviceSessions(dir, caPems);
+    return await readDeviceSessions(dir, caPems, { entryTimes: true });
   } catch (err) {
     throw unreadable(dir, err);
   }

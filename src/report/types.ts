@@ -113,6 +113,12 @@ export interface DeviceSummary extends Totals {
   /** Well-formed ledger lines read. */
   entries: number;
   receipts: ReceiptsSummary;
+  /**
+   * Uploads are judged against the rule (24 h after an item ends; for a vehicle, after its signed return to base),
+   * not the deadline the gateway states: `beyondRule` items the gateway gave a later deadline than the rule's (it is
+   * configured beyond the rule), `ruleUnknown` items whose end the ledger does not give (judged by the stated one).
+   */
+  deadlines: { beyondRule: number; ruleUnknown: number };
   alerts: AlertsSummary;
 }
 

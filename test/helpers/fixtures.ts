@@ -21,10 +21,13 @@ export function cleanupTmp(): void {
   for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
-/** A demo agency CA in a temporary folder. RSA key generation takes ~1 s, so make one per test file. */
-export function makeCa(): { dir: string; paths: CaPaths } {
+/**
+ * A demo agency CA in a temporary folder. RSA key generation takes ~1 s, so make one per test file. `now` dates its
+ * certificates (a store whose receipts are dated months back needs a receipt certificate valid then).
+ */
+export function makeCa(o: { now?: Date } = {}): { dir: string; paths: CaPaths } {
   const dir = join(tmp('recgw-ca-'), 'ca');
-  return { dir, paths: initCa({ out: dir }) };
+  return { dir, paths: initCa({ out: dir, ...(o.now ? { now: o.now } : {}) }) };
 }
 
 /** An enrolled gateway (config + identity) under a new temporary folder, using an existing CA. */

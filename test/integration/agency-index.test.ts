@@ -180,8 +180,12 @@ describe.each(['postgres', 'sqlite'] as const)('the agency index on %s', (kind) 
   });
 
   it('judges uploads by the rule, never by the deadline the gateway states', async () => {
-    // recgw report trusts the gateway's 720 h: everything "on time".
-    expect(report.total.uploads).toMatchObject({ onTime: 9, late: 0 });
+    // recgw report judges as the index does (the rule, not the gateway's 720 h), and names the gateways configured beyond it (every item of both).
+    expect(report.total.uploads).toMatchObject({ onTime: 6, late: 3 });
+    expect(report.devices.map((d) => [d.deviceId, d.deadlines.beyondRule])).toEqual([
+      ['car-2', 2],
+      ['room-1', 7],
+    ]);
     // room-1: S-A cam1 #0 (5 min) and #2 (20 min) late; car-2: S-C cam1 #1 late even though the gateway moved it.
     expect((await sessionTotals(db, { device: 'room-1' })).uploads).toEqual({ onTime: 5, late: 2 });
     expect((await sessionTotals(db, { device: 'car-2' })).uploads).toEqual({ onTime: 1, late: 1 });

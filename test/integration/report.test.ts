@@ -1,8 +1,8 @@
 /**
  * `recgw report`: a store of two devices with four planned sessions (hours long, with interruptions, a
  * terminated session with and one without a statement, an unclosed one, a resume explained aloud and one not) and
- * receipts on time, late, repeated,
- * forged, for another device and broken. Every figure is known from the plan, so the test asserts them exactly.
+ * receipts on time, late (by the rule, whatever deadline the gateway stated), repeated, forged, for another device
+ * and broken. Every figure is known from the plan, so the test asserts them exactly.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -81,31 +81,38 @@ let caDir: string;
 let store: string;
 let now: number;
 const iso = (t: number): string => new Date(t).toISOString();
+/** When the rule wants a planned segment stored: 24 h after it ended (the n-th segment of `source`). */
+const due = (p: PlannedSession, source: string, n: number): number => Date.parse(p.start) + p.segments.filter((g) => g[0] === source)[n]![3] * M + 24 * H;
 
 beforeAll(async () => {
-  caDir = makeCa().dir;
+  // The sessions are dated March 2026: the agency's receipt certificate must be valid since then.
+  caDir = makeCa({ now: new Date('2026-03-01T00:00:00Z') }).dir;
   store = tmp('recgw-report-');
   const room = await buildDevice(caDir, store, 'room-1', [A, B]);
   const car = await buildDevice(caDir, store, 'car-2', [C, D]);
-  // storedAt must lie within the receipt certificate's validity, which starts when the CA was made.
+  // The entries receipt is due 24 h after the oldest entry it delivers, written just now.
   now = Math.floor(Date.now() / 1000) * 1000;
   const sig = receiptSigner(caDir);
-  const onTime = { deadline: now + H, storedAt: now };
-  const a0 = segmentReceipt(room, 'room-1', segName('S-A', 'cam1', 0), onTime, sig);
+  const stored = (p: PlannedSession, source: string, n: number, lateMs: number, stated = due(p, source, n)): { deadline: number; storedAt: number } => ({
+    deadline: stated,
+    storedAt: due(p, source, n) + lateMs,
+  });
+  const a0 = segmentReceipt(room, 'room-1', segName('S-A', 'cam1', 0), stored(A, 'cam1', 0, -H), sig);
   writeReceipts(room, [
     a0,
-    segmentReceipt(room, 'room-1', segName('S-A', 'cam1', 1), { deadline: now, storedAt: now + 2 * H + 5 * M }, sig),
+    segmentReceipt(room, 'room-1', segName('S-A', 'cam1', 1), stored(A, 'cam1', 1, 2 * H + 5 * M), sig),
     '{"v":1,"type":"receipt","kind":"seg',
     entriesReceipt(room, 'room-1', { deadline: now + H, storedAt: now + 10 * M }, sig),
-    segmentReceipt(room, 'room-1', segName('S-B', 'mic1', 0), { deadline: now, storedAt: now + 30 * M }, sig),
+    segmentReceipt(room, 'room-1', segName('S-B', 'mic1', 0), stored(B, 'mic1', 0, 30 * M), sig),
     a0, // the receiver repeated a receipt
-    segmentReceipt(room, 'room-1', segName('S-A', 'cam1', 2), onTime, forgerSigner(caDir)),
+    segmentReceipt(room, 'room-1', segName('S-A', 'cam1', 2), stored(A, 'cam1', 2, -H), forgerSigner(caDir)),
     '{"v":1,"type":"receipt","kind":"segment"}',
   ]);
   writeReceipts(car, [
-    segmentReceipt(car, 'car-2', segName('S-C', 'cam1', 0), onTime, sig),
-    segmentReceipt(car, 'car-2', segName('S-C', 'cam1', 1), { deadline: now, storedAt: now + 3 * H + 15 * M }, sig),
-    segmentReceipt(car, 'car-2', segName('S-D', 'cam1', 0), { deadline: now + H, storedAt: now + 5 * M }, sig),
+    segmentReceipt(car, 'car-2', segName('S-C', 'cam1', 0), stored(C, 'cam1', 0, -H), sig),
+    // A gateway configured for 720 h states a deadline the rule does not grant: stored 3:15 after the rule's, it is late.
+    segmentReceipt(car, 'car-2', segName('S-C', 'cam1', 1), stored(C, 'cam1', 1, 3 * H + 15 * M, due(C, 'cam1', 1) + 696 * H), sig),
+    segmentReceipt(car, 'car-2', segName('S-D', 'cam1', 0), stored(D, 'cam1', 0, -55 * M), sig),
     encodeReceipt(a0), // another device's receipt filed in the wrong folder
   ]);
 }, 60_000);
@@ -157,7 +164,7 @@ describe('recgw report', () => {
       terminated: { sessions: 2, statementMissing: 1 },
       clock: { unsynchronisedSegments: 1, assumedSegments: 1, sessions: 2 },
       unexplained: { sessions: 1, statementMissing: 1 },
-      uploads: { onTime: 4, late: 3, worst: late('car-2', segName('S-C', 'cam1', 1), now, now + 3 * H + 15 * M) },
+      uploads: { onTime: 4, late: 3, worst: late('car-2', segName('S-C', 'cam1', 1), due(C, 'cam1', 1), due(C, 'cam1', 1) + 3 * H + 15 * M) },
     });
   });
 
@@ -174,7 +181,7 @@ describe('recgw report', () => {
       clock: { unsynchronisedSegments: 0, assumedSegments: 0, sessions: 0 },
       unexplained: { sessions: 1, statementMissing: 1 },
       // On time: S-A cam1 #0 and the entries receipt; late: S-A cam1 #1 (2:05) and S-B mic1 #0 (0:30).
-      uploads: { onTime: 2, late: 2, worst: late('room-1', segName('S-A', 'cam1', 1), now, now + 2 * H + 5 * M) },
+      uploads: { onTime: 2, late: 2, worst: late('room-1', segName('S-A', 'cam1', 1), due(A, 'cam1', 1), due(A, 'cam1', 1) + 2 * H + 5 * M) },
     });
     expect(room.receipts).toEqual({
       present: true,
@@ -195,9 +202,14 @@ describe('recgw report', () => {
       terminated: { sessions: 1, statementMissing: 0 },
       clock: { unsynchronisedSegments: 1, assumedSegments: 1, sessions: 2 },
       unexplained: { sessions: 0, statementMissing: 0 },
-      uploads: { onTime: 2, late: 1, worst: late('car-2', segName('S-C', 'cam1', 1), now, now + 3 * H + 15 * M) },
+      uploads: { onTime: 2, late: 1, worst: late('car-2', segName('S-C', 'cam1', 1), due(C, 'cam1', 1), due(C, 'cam1', 1) + 3 * H + 15 * M) },
     });
     expect(car.receipts).toEqual({ present: true, lines: 4, accepted: 3, duplicates: 0, malformed: [], invalid: [{ line: 4, problem: 'names device "room-1", not "car-2"' }] });
+    // car-2 stated one deadline 29 days after the segment: judged by the rule, and the device named as configured beyond it.
+    expect([room.deadlines, car.deadlines]).toEqual([
+      { beyondRule: 0, ruleUnknown: 0 },
+      { beyondRule: 1, ruleUnknown: 0 },
+    ]);
   });
 
   it('adds up across devices per officer (by badge) and per matter', async () => {
@@ -244,7 +256,7 @@ describe('recgw report', () => {
     expect([r.v, r.store, r.recordedBasis, r.receiptsChecked]).toEqual([1, store, 'camera, else microphone', true]);
     const totals = ['sessions', 'unclosed', 'recorded', 'interruptions', 'terminated', 'unexplained', 'uploads', 'clock'];
     expect(Object.keys(r.total)).toEqual(totals);
-    expect(Object.keys(r.devices[0]!)).toEqual(['deviceId', 'folder', 'entries', ...totals, 'receipts', 'alerts']);
+    expect(Object.keys(r.devices[0]!)).toEqual(['deviceId', 'folder', 'entries', ...totals, 'receipts', 'deadlines', 'alerts']);
     expect(Object.keys(r.officers[0]!)).toEqual(['badge', 'name', 'otherNames', ...totals]);
     expect(Object.keys(r.matters[0]!)).toEqual(['matter', 'zh', ...totals]);
     expect(Object.keys(r.devices[0]!.receipts)).toEqual(['present', 'lines', 'accepted', 'duplicates', 'malformed', 'invalid']);
@@ -271,11 +283,13 @@ describe('recgw report', () => {
     expect(out).not.toContain('    room-1: 未同步');
     // Beijing time, worked out without Intl: UTC+8 all year (China keeps no daylight saving).
     const bj = (t: number): string => `${new Date(t + 8 * H).toISOString().slice(0, 19).replace('T', ' ')} (北京时间 UTC+08:00)`;
-    expect(out).toContain(`    room-1: room-1 segment ${segName('S-A', 'cam1', 1)}, 期限 (deadline) ${bj(now)}, 入库 (stored) ${bj(now + 2 * H + 5 * M)}, 逾期 (late) 2:05`);
+    expect(out).toContain(`    room-1: room-1 segment ${segName('S-A', 'cam1', 1)}, 期限 (deadline) ${bj(due(A, 'cam1', 1))}, 入库 (stored) ${bj(due(A, 'cam1', 1) + 2 * H + 5 * M)}, 逾期 (late) 2:05`);
     const utc = await run(store, '--ca', caPaths(caDir).caCert, '--zone', 'UTC');
-    expect(utc.out).toContain(`期限 (deadline) ${iso(now).slice(0, 19).replace('T', ' ')} (UTC UTC+00:00)`);
+    expect(utc.out).toContain(`期限 (deadline) ${iso(due(A, 'cam1', 1)).slice(0, 19).replace('T', ' ')} (UTC UTC+00:00)`);
     expect(out).toContain('  room-1: 8 行 (lines), 5 计入 (counted), 其中 1 重复 (of which repeats), 2 格式错误 (malformed), 1 无效 (invalid)');
     expect(out).toContain('    格式错误 (malformed) line 3: not valid JSON');
+    expect(out).toContain('    注意：该网关为 1 项自报的上传期限晚于规定的 24 小时，其配置超出规定；按规定期限计');
+    expect(out.match(/自报的上传期限晚于规定/g)).toHaveLength(1);
     expect(out).toContain('    无效 (invalid) line 7: the receipt signature does not verify with its certificate');
     expect(lines.at(-1)).toMatch(/不能代替 recgw verify .*does not replace `recgw verify`/);
   });

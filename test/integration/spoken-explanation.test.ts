@@ -102,7 +102,7 @@ describe('the announcement, 亮证 and the spoken explanation in a room', () => 
     room = await startRoom(dir, { bedDb: -60, speakerDb: -10 });
     gw = makeGateway(ca.dir, {
       config: {
-        time: { source: 'host' },
+        time: { source: 'host', assumeSynchronised: true },
         recording: {
           segmentSeconds: 4,
           expectedSessionMinutes: 2,
