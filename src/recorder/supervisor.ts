@@ -253,8 +253,10 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
     this.producing = false;
     if (e.requested || !this.wanted) return;
     const outage: Outage = e.outage ?? { cause: 'run-failed', words: '录制进程意外退出', technical: `exited (${e.signal ?? `code ${e.code}`})` };
-    // The journal gets the words, ffmpeg's own error lines and where its whole log is kept.
-    this.o.log.warn('source died; restarting', { source: this.id, code: e.code, signal: e.signal, cause: outage.cause, words: outage.words, technical: outage.technical, ...(outage.log ? { log: outage.log } : {}) });
+    // The journal gets the words, ffmpeg's own error lines and where its whole log is kept: once per outage and
+    // whenever its cause changes; the retries of one outage (every few seconds) at debug.
+    const repeat = this.downSince?.outage.cause === outage.cause;
+    this.o.log[repeat ? 'debug' : 'warn'](repeat ? 'source still down; retrying' : 'source died; restarting', { source: this.id, code: e.code, signal: e.signal, cause: outage.cause, words: outage.words, technical: outage.technical, ...(outage.log ? { log: outage.log } : {}) });
     const reason = outage.cause === 'storage-full' ? 'storage-full' : 'device-fault';
     void this.then(async () => {
       // The dead run's open segment is footage too: collect it before the failure is dated.
@@ -269,7 +271,9 @@ export class SourceSupervisor extends EventEmitter<SupervisorEvents> {
   }
 
   private scheduleRestart(): void {
-    const b = this.o.backoffMs ?? { first: 200, max: 30_000 };
+    // At most 5 s between attempts: what is lost after a camera comes back is the wait, and a failed attempt costs
+    // a process start and a probe that mostly waits on the network.
+    const b = this.o.backoffMs ?? { first: 200, max: 5_000 };
     const delay = this.attempt === 0 ? 0 : Math.min(b.max, b.first * 2 ** (this.attempt - 1));
     this.attempt++;
     this.restartTimer = setTimeout(() => {

@@ -4,7 +4,7 @@
  * gave an interruption that ended 8 s before it started. The source here is a stand-in (the supervisor only sees
  * the CaptureSource interface); its events are the ones FfmpegSource emits.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { EventEmitter } from 'node:events';
 import type { CaptureSource, CaptureSourceEvents, Outage, SegmentFile } from '../../src/hal/capture.js';
 import { SourceSupervisor, type DownEvent, type UpEvent } from '../../src/recorder/supervisor.js';
@@ -109,3 +109,40 @@ describe('a camera that is slow to start', () => {
   });
 });
 
+
+describe('a source that keeps failing (a camera switched off for an hour)', () => {
+  it('is tried again at least every 5 s, and the journal says so once per outage', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    try {
+      const source = new Source();
+      const startedAt: number[] = [];
+      const start = source.start.bind(source);
+      source.start = async () => {
+        startedAt.push(Date.now());
+        await start();
+      };
+      const lines: [string, string][] = [];
+      const log = { ...silentLogger, debug: (m: string) => void lines.push(['debug', m]), warn: (m: string) => void lines.push(['warn', m]) };
+      const sup = new SourceSupervisor({ source, segmentSeconds: 4, recover: async () => [], log, now: () => Date.now() });
+      sup.start();
+      await sup.want(true);
+      const refused: Outage = { cause: 'rtsp-refused', words: '网络摄像机拒绝连接', technical: 'Connection refused' };
+      for (let i = 0; i < 15; i++) {
+        source.running = false;
+        source.emit('exit', { sourceId: 'cam1', runId: `run${i}`, code: 1, signal: null, logTail: '', requested: false, outage: refused });
+        const n = startedAt.length;
+        for (let waited = 0; startedAt.length === n && waited < 60_000; waited += 100) await vi.advanceTimersByTimeAsync(100);
+      }
+      const gaps = startedAt.slice(1).map((t, i) => t - startedAt[i]!);
+      expect(gaps).toHaveLength(15);
+      // Backing off doubles from 200 ms, and stops at 5 s: a camera back on is recording again within 5 s.
+      expect(Math.max(...gaps)).toBeLessThanOrEqual(5_100);
+      expect(gaps.slice(-5).every((g) => g >= 4_900)).toBe(true);
+      expect(lines.filter(([, m]) => m === 'source died; restarting')).toEqual([['warn', 'source died; restarting']]);
+      expect(lines.filter(([, m]) => m === 'source still down; retrying')).toHaveLength(14);
+      await sup.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
