@@ -487,6 +487,30 @@ describe.concurrent('FfmpegSource with sim sources', () => {
     }
   });
 
+  it("rtsp: a camera's password is in nothing the run leaves: the outage's technical detail, the kept log, run.json", async () => {
+    // ffmpeg prints the whole URL ("Input #0, rtsp, from 'rtsp://user:password@…'", "rtsp://…: Connection refused"),
+    // and the technical detail goes into the signed ledger, which nobody can edit afterwards.
+    const cam = await fakeRtspCamera(tmp('recgw-rtsp-'));
+    const url = cam.url.replace('rtsp://', 'rtsp://installer:Zh4ngS4n-s3cret@');
+    let r: Recorded | undefined;
+    try {
+      r = await record({ id: 'campw', kind: 'camera', driver: 'rtsp', url }, 1);
+      await until('2 segments', () => r!.segments.length >= 2, 15_000);
+      const [runDir] = readdirSync(join(r.spool, 'campw')).filter((n) => n !== 'failed-runs').map((n) => join(r!.spool, 'campw', n));
+      const runJson = readFileSync(join(runDir!, 'run.json'), 'utf8');
+      expect(runJson).toContain('rtsp://***@127.0.0.1');
+      expect(runJson).not.toContain('s3cret');
+    } finally {
+      cam.close(); // the camera goes away mid-run
+    }
+    await until('the run to end', () => r!.exits.length > 0, 20_000);
+    const exit = r.exits[0]!;
+    const kept = readdirSync(join(r.spool, 'campw', 'failed-runs')).map((n) => readFileSync(join(r!.spool, 'campw', 'failed-runs', n), 'utf8'));
+    expect(kept).toHaveLength(1);
+    expect(kept[0]).toContain("from 'rtsp://***@127.0.0.1"); // ffmpeg did print the URL: hidden, not absent
+    for (const text of [kept[0]!, exit.logTail, JSON.stringify(exit.outage)]) expect(text).not.toContain('s3cret');
+  });
+
   it('rtsp: a camera that accepts the connection and never answers fails the start in time, saying so, instead of hanging it', async () => {
     const held: import('node:net').Socket[] = [];
     const server: Server = createServer((s) => held.push(s));

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { buildFfmpegCommand, shellQuote, v4l2InputFormat, type BuildOptions } from '../../src/hal/ffmpeg/args.js';
 import type { SourceConfig } from '../../src/config/types.js';
-import { probeFailure, redactUrl } from '../../src/hal/ffmpeg/rtsp-probe.js';
+import { probeFailure } from '../../src/hal/ffmpeg/rtsp-probe.js';
+import { redactUrl } from '../../src/hal/ffmpeg/redact.js';
 
 const o: BuildOptions = { runDir: '/spool/cam1/20261122T101500123Z', segmentSeconds: 10 };
 

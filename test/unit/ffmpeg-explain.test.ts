@@ -51,9 +51,9 @@ describe('why a capture run ended', () => {
     });
   }
 
-  it('the technical detail carries ffmpeg\'s error lines, and the input ending when there are none', () => {
+  it('the technical detail carries ffmpeg\'s error lines, without the camera\'s user and password, and the input ending when there are none', () => {
     expect(explainExit(rtsp, { code: 1, signal: null, logTail: cases[3]![3] }).technical).toBe(
-      'ffmpeg exited with status 1: [rtsp @ 0x55836d0d5c40] method DESCRIBE failed: 401 Unauthorized: rtsp://user:wrong@127.0.0.1:18558/cam: Server returned 401 Unauthorized (authorization failed)',
+      'ffmpeg exited with status 1: [rtsp @ 0x55836d0d5c40] method DESCRIBE failed: 401 Unauthorized: rtsp://***@127.0.0.1:18558/cam: Server returned 401 Unauthorized (authorization failed)',
     );
     expect(explainExit(rtsp, { code: 0, signal: null, logTail: AAC_STATS }).technical).toBe('ffmpeg exited with status 0: its input ended');
   });

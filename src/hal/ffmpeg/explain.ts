@@ -11,6 +11,7 @@
  * them verbatim).
  */
 import type { SourceConfig } from '../../config/types.js';
+import { redactUrl } from './redact.js';
 
 export interface RunFailure {
   /** A stable code for reports and tests. */
@@ -178,11 +179,13 @@ function meaningful(logTail: string): string[] {
  */
 function technicalOf(e: { code: number | null; signal: string | null; logTail: string }): string {
   const head = status(e.code, e.signal);
-  const errors = errorLines(e.logTail);
+  // It goes into the signed ledger, which nobody can ever edit: never a camera's password.
+  const logTail = redactUrl(e.logTail);
+  const errors = errorLines(logTail);
   if (errors.length > 0) return [head, ...errors].join(': ');
   if (e.signal) return head;
   if (e.code === 0) return `${head}: its input ended`;
-  const last = meaningful(e.logTail).at(-1);
+  const last = meaningful(logTail).at(-1);
   return last ? `${head}: ${last}` : head;
 }
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Logger } from '../../util/log.js';
 import { describe } from '../../util/errors.js';
 import { isVoiceLine } from './voice.js';
+import { redactUrl } from './redact.js';
 
 export const FAILED_RUNS_DIR = 'failed-runs';
 const KEEP = 20;
@@ -28,8 +29,8 @@ export async function keepFailedLog(sourceDir: string, runId: string, logPath: s
       const n = Math.min(size, READ_BYTES);
       const buf = Buffer.alloc(n);
       await fh.read(buf, 0, n, size - n);
-      // What a technician reads: the log without the meter's frames, its last TAIL_BYTES.
-      const kept = Buffer.from(buf.toString('utf8').split('\n').filter((l) => !isVoiceLine(l)).join('\n'), 'utf8');
+      // What a technician reads: the log without the meter's frames or a camera's password, its last TAIL_BYTES.
+      const kept = Buffer.from(redactUrl(buf.toString('utf8').split('\n').filter((l) => !isVoiceLine(l)).join('\n')), 'utf8');
       const out = await open(target, 'w');
       try {
         await out.writeFile(kept.subarray(Math.max(0, kept.length - TAIL_BYTES)));

@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import type { SourceConfig } from '../../config/types.js';
 import { DEFAULTS, rtspInput, type CameraStreams } from './args.js';
 import { recognise, subject } from './explain.js';
+import { redactUrl } from './redact.js';
 
 export class RtspProbeError extends Error {
   constructor(
@@ -22,10 +23,6 @@ export class RtspProbeError extends Error {
   }
 }
 
-/** Text with every RTSP URL's user name and password hidden, for messages and logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/(rtsps?:\/\/)[^@/\s]*@/gi, '$1***@');
-}
 
 /**
  * What a failed probe's output means, by explain.ts's rules: the message says what happened and what to change,

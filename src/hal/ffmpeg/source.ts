@@ -17,6 +17,7 @@ import { RecgwError, describe } from '../../util/errors.js';
 import { silentLogger, type Logger } from '../../util/log.js';
 import { DETECTORS, LOG_FILE, buildFfmpegCommand, type CameraStreams } from './args.js';
 import { RtspProbeError, probeRtsp } from './rtsp-probe.js';
+import { redactUrl } from './redact.js';
 import { markActive, markEmitted, markInactive } from './registry.js';
 import { createRunDir, removeRun, writeRunInfo, type RunInfo } from './run-dir.js';
 import { signalRun } from './proc.js';
@@ -143,7 +144,7 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
       driver: this.o.config.driver,
       pid,
       command: cmd.command,
-      args: cmd.args,
+      args: cmd.args.map(redactUrl), // recovery checks the pid against /proc, not these
       startedAt: startedAt.toISOString(),
       segmentSeconds: this.o.segmentSeconds,
       ...(cmd.transcoded.length ? { transcoded: cmd.transcoded } : {}),
@@ -232,7 +233,7 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
       this.log.warn('camera cannot be read', { err: describe(err), ...(err instanceof RtspProbeError ? { ffprobe: err.detail } : {}) });
       // The words of the rule that made the probe's message (which names the fix, and is the detail).
       const said = (err instanceof RtspProbeError ? err.said : undefined) ?? explainExit(this.o.config, { code: 1, signal: null, logTail: describe(err) });
-      const outage: Outage = { cause: said.cause, words: said.words, technical: describe(err) };
+      const outage: Outage = { cause: said.cause, words: said.words, technical: redactUrl(describe(err)) };
       throw Object.assign(new RecgwError('hardware', `source ${this.id}: ${describe(err)}`, { cause: err }), { outage });
     }
   }
@@ -308,7 +309,7 @@ export class FfmpegSource extends EventEmitter<CaptureSourceEvents> implements C
         requested: run.requested,
         ...(drift ? { anchorDriftMs: { min: Math.round(drift.min), max: Math.round(drift.max) } } : {}),
       });
-      const logTail = run.watcher.logTailText;
+      const logTail = redactUrl(run.watcher.logTailText);
       // A failed run's log outlives its folder, for the technician (recgw status, the console, the journal).
       const outage: Outage | undefined = run.requested ? undefined : explainExit(this.o.config, { code, signal, logTail });
       if (outage) {
