@@ -12,14 +12,16 @@ const TAG_BYTES = 16;
 const OAEP = { padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' } as const;
 
 /**
- * An EC key on the SM2 curve would make Node sign plain ECDSA with it, which no SM2 verifier accepts (MACHINE.md):
- * such a key belongs to the gm suite.
+ * The keys this suite takes: RSA for signing and wrapping, EC on curves other than SM2 for signing. An EC key on the
+ * SM2 curve would make Node sign plain ECDSA with it, which no SM2 verifier accepts (MACHINE.md), and an SM2 key
+ * read from openssl's PEM is a key type Node does not name at all (asymmetricKeyType undefined): both belong to the
+ * gm suite.
  */
-function notSm2(key: KeyObject): KeyObject {
-  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'SM2') {
-    throw new RecgwError('identity', 'an SM2 key cannot sign or wrap under the intl suite (Node would make ECDSA, not SM2): use the gm suite');
-  }
-  return key;
+function intlKey(key: KeyObject, use: 'sign' | 'wrap'): KeyObject {
+  const type = key.asymmetricKeyType;
+  if (type === 'rsa' || (use === 'sign' && type === 'ec' && key.asymmetricKeyDetails?.namedCurve !== 'SM2')) return key;
+  const what = type === 'ec' ? `an EC key on curve ${key.asymmetricKeyDetails?.namedCurve}` : type ? `an ${type} key` : 'a key of a type Node does not name (SM2?)';
+  throw new RecgwError('identity', `${what} cannot ${use} under the intl suite (RSA${use === 'sign' ? ' or ECDSA' : ''} only); SM2 keys belong to the gm suite`);
 }
 
 export const intlSuite: Suite = {
@@ -37,12 +39,12 @@ export const intlSuite: Suite = {
 
   sign(data, privateKey, opts) {
     if (opts?.id !== undefined) throw new RangeError('intl signatures have no signer ID');
-    return sign('sha256', data, notSm2(privateKey));
+    return sign('sha256', data, intlKey(privateKey, 'sign'));
   },
   verify(data, signature, publicKey, opts) {
     if (opts?.id !== undefined) return false;
     try {
-      return verify('sha256', data, notSm2(typeof publicKey === 'string' ? createPublicKey(publicKey) : publicKey), signature);
+      return verify('sha256', data, intlKey(typeof publicKey === 'string' ? createPublicKey(publicKey) : publicKey, 'sign'), signature);
     } catch {
       return false;
     }
@@ -69,12 +71,13 @@ export const intlSuite: Suite = {
   },
 
   wrapKey(dataKey, publicKey) {
-    return publicEncrypt({ key: notSm2(publicKey), ...OAEP }, dataKey);
+    return publicEncrypt({ key: intlKey(publicKey, 'wrap'), ...OAEP }, dataKey);
   },
   unwrapKey(wrapped, privateKey) {
+    const rsa = intlKey(privateKey, 'wrap');
     let key: Buffer;
     try {
-      key = privateDecrypt({ key: notSm2(privateKey), ...OAEP }, wrapped);
+      key = privateDecrypt({ key: rsa, ...OAEP }, wrapped);
     } catch (err) {
       throw new RecgwError('invalid', 'the data key cannot be unwrapped with this key (wrong key or altered wrapping)', { cause: err });
     }

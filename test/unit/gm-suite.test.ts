@@ -120,12 +120,25 @@ describe('the gm suite\'s signer ID', () => {
 
 describe('the intl suite and SM2 keys (the trap: Node signs ECDSA with them, which is not SM2)', () => {
   const intl = suiteOf('intl');
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'SM2' });
+  const gm = suiteOf('gm');
+  // Node's own SM2 key (type ec, curve SM2), and one read from PEM as openssl writes it (a type Node does not name).
+  const generated = generateKeyPairSync('ec', { namedCurve: 'SM2' });
+  const pem = gm.generateKeyPair();
+  const fromPem = { privateKey: createPrivateKey(pem.privateKeyPem), publicKey: createPublicKey(pem.publicKeyPem) };
 
-  it('refuses to sign, verify or wrap with an SM2 key, or to take a signer ID', () => {
-    expect(() => intl.sign(Buffer.from('x'), privateKey)).toThrow(/gm suite/);
-    expect(intl.verify(Buffer.from('x'), suiteOf('gm').sign(Buffer.from('x'), privateKey), publicKey)).toBe(false);
-    expect(() => intl.wrapKey(intl.newDataKey(), publicKey)).toThrow(/gm suite/);
+  it('refuses to sign, verify or wrap with either kind of SM2 key', () => {
+    for (const { privateKey, publicKey } of [generated, fromPem]) {
+      expect(() => intl.sign(Buffer.from('x'), privateKey)).toThrow(/gm suite/);
+      expect(intl.verify(Buffer.from('x'), gm.sign(Buffer.from('x'), privateKey), publicKey)).toBe(false);
+      expect(() => intl.wrapKey(intl.newDataKey(), publicKey)).toThrow(/gm suite/);
+      expect(() => intl.unwrapKey(Buffer.alloc(256), privateKey)).toThrow(/gm suite/);
+    }
+  });
+
+  it('signs with ECDSA keys on other curves, wraps only with RSA, and takes no signer ID', () => {
+    const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    expect(intl.verify(Buffer.from('x'), intl.sign(Buffer.from('x'), p256.privateKey), p256.publicKey)).toBe(true);
+    expect(() => intl.wrapKey(intl.newDataKey(), p256.publicKey)).toThrow(/RSA only/);
     const rsa = keysOf(intl);
     expect(() => intl.sign(Buffer.from('x'), rsa.priv, { id: '1234567812345678' })).toThrow(/no signer ID/);
   });
