@@ -9,6 +9,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, ty
 import { suiteOf } from '../../src/crypto/suites.js';
 import { SUITE_NAMES, suiteNameOf, type Suite } from '../../src/crypto/suite.js';
 import { decodeDerSequence, derInteger, encodeDerSequence } from '../../src/crypto/gm/der.js';
+import { GM_TAG_BYTES, SM4_IV_BYTES, Sm4CtrHmacOpener, Sm4CtrHmacSealer, sm4CtrHmacOpen, sm4CtrHmacSeal } from '../../src/crypto/gm/sm4-ctr-hmac.js';
 
 function keysOf(suite: Suite): { priv: KeyObject; pub: KeyObject; pubPem: string } {
   const { privateKeyPem, publicKeyPem } = suite.generateKeyPair();
@@ -181,5 +182,40 @@ describe('strict DER for SM2 signatures', () => {
     expect(gm.verify(data, encodeDerSequence([derInteger(r + n), derInteger(s)]), pub)).toBe(false);
     expect(gm.verify(data, encodeDerSequence([derInteger(r), derInteger(s + n)]), pub)).toBe(false);
     expect(gm.verify(data, encodeDerSequence([derInteger(0n), derInteger(s)]), pub)).toBe(false);
+  });
+});
+
+describe('SM4-CTR + HMAC-SM3 streaming (for segment files)', () => {
+  const key = randomBytes(48);
+  const plain = randomBytes(100_001);
+
+  it('sealing in pieces gives the one-shot blob; opening in pieces gives the plaintext and checks the tag at the end', () => {
+    const s = new Sm4CtrHmacSealer(key);
+    const parts = [0, 1, 16, 17, 65_536, plain.length].map((end, i, a) => plain.subarray(a[i - 1] ?? 0, end));
+    const c = Buffer.concat(parts.map((p) => s.update(p)));
+    const blob = Buffer.concat([s.iv, c, s.final()]);
+    expect(sm4CtrHmacOpen(key, blob).equals(plain)).toBe(true);
+    const o = new Sm4CtrHmacOpener(key, s.iv);
+    const out = Buffer.concat([o.update(c.subarray(0, 33)), o.update(c.subarray(33))]);
+    expect(() => o.final(blob.subarray(blob.length - GM_TAG_BYTES))).not.toThrow();
+    expect(out.equals(plain)).toBe(true);
+  });
+
+  it('the streaming opener refuses a flipped ciphertext bit or tag bit at final(), and keys or IVs of the wrong size at once', () => {
+    const blob = sm4CtrHmacSeal(key, plain);
+    const iv = blob.subarray(0, SM4_IV_BYTES);
+    const c = blob.subarray(SM4_IV_BYTES, blob.length - GM_TAG_BYTES);
+    const tag = blob.subarray(blob.length - GM_TAG_BYTES);
+    const o1 = new Sm4CtrHmacOpener(key, iv);
+    o1.update(flipped(c, 12345));
+    expect(() => o1.final(tag)).toThrow(/tag does not match/);
+    const o2 = new Sm4CtrHmacOpener(key, iv);
+    o2.update(c);
+    expect(() => o2.final(flipped(tag, 255))).toThrow(/tag does not match/);
+    const o3 = new Sm4CtrHmacOpener(key, iv);
+    o3.update(c);
+    expect(() => o3.final(tag.subarray(0, 16))).toThrow(/tag does not match/);
+    expect(() => new Sm4CtrHmacOpener(key.subarray(0, 32), iv)).toThrow(/48 bytes/);
+    expect(() => new Sm4CtrHmacOpener(key, iv.subarray(0, 12))).toThrow(/16 bytes/);
   });
 });

@@ -41,7 +41,9 @@ export function sm2KeyPairFromScalar(privateKeyHex: string): Sm2KeyPair {
   return { privateKey, publicKey: sm2.getPublicKeyFromPrivateKey(privateKey) };
 }
 
+/** PKCS#8 PEM of a key pair; throws if the public key is not d·G (a file openssl would read but that signs wrongly). */
 export function sm2PrivateKeyToPem(pair: Sm2KeyPair): string {
+  if (sm2KeyPairFromScalar(pair.privateKey).publicKey !== pair.publicKey.toLowerCase()) throw keyError('the public key is not d·G');
   const der = Buffer.concat([PKCS8_PREFIX, hex(pair.privateKey, COORD), PKCS8_MIDDLE, point(pair.publicKey)]);
   return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ type: 'pkcs8', format: 'pem' }) as string;
 }
