@@ -15,9 +15,9 @@ import type { VerifyRuns } from './verify-runs.js';
 /**
  * Who may call a route: `public` anybody (the stylesheet); `anon` anybody, with a CSRF token on POST (sign-in);
  * `read` any signed-in account (a POST there changes nothing of the evidence: sign-out); `write` a signed-in account
- * whose role may act (not read-only).
+ * whose role may act (not read-only); `oversee` a leader or supervisor (the audit trail).
  */
-export type Access = 'public' | 'anon' | 'read' | 'write';
+export type Access = 'public' | 'anon' | 'read' | 'write' | 'oversee';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -9,7 +9,7 @@ import { h } from '../console/html.js';
 import { RecgwError } from '../util/errors.js';
 import { COOKIE_FLAGS, LANG_COOKIE, SESSION_COOKIE, viewOf, type DeskContext } from './context.js';
 import { isDeskLang, type DeskKey } from './i18n.js';
-import { mayWrite } from './roles.js';
+import { mayOversee, mayWrite } from './roles.js';
 import { frame } from './view.js';
 
 /** A refusal the guard or a route throws: its status, and the message's key in the dictionary. */
@@ -46,6 +46,7 @@ export function installGuard(app: FastifyInstance, ctx: DeskContext): void {
       throw new Refusal(401, 'login.first');
     }
     if (access === 'write' && !mayWrite(req.account.role)) throw new Refusal(403, 'error.forbidden');
+    if (access === 'oversee' && !mayOversee(req.account.role)) throw new Refusal(403, 'error.forbidden');
   });
 
   // The body is parsed by now (and not yet validated: a forged POST learns nothing of the form): its _csrf field (or an x-csrf-token header) must match the secret cookie's token.

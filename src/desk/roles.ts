@@ -18,3 +18,6 @@ export const roleName = (role: Role, lang: 'zh' | 'en'): string => ROLES.find((r
 
 /** Whether the role may change anything (every write of the desk asks this; read-only accounts may not). */
 export const mayWrite = (role: Role): boolean => role !== 'read-only';
+
+/** Whether the role oversees the desk itself (reads its audit trail): leaders and supervisors. */
+export const mayOversee = (role: Role): boolean => role === 'leader' || role === 'supervisor';

@@ -7,7 +7,7 @@ import { h, type Html } from '../console/html.js';
 import { localClock, localTime, zoneLabel, zoneOffset } from '../util/local-time.js';
 import type { Account } from './accounts.js';
 import type { DeskLang, T } from './i18n.js';
-import { roleName } from './roles.js';
+import { mayOversee, roleName } from './roles.js';
 
 export interface View {
   lang: DeskLang;
@@ -53,7 +53,7 @@ function switchLink(v: View): Html {
 export function frame(v: View, title: string, body: Html, message?: { kind: 'error' | 'info'; text: string }): string {
   const { t } = v;
   const user = v.user
-    ? h`<a href="/sessions">${t('nav.search')}</a><span class="right"><span id="who">${v.user.name}（${roleName(v.user.role, zl(v))}）</span>${switchLink(v)}
+    ? h`<a href="/sessions">${t('nav.search')}</a><a href="/stats">${t('nav.stats')}</a>${mayOversee(v.user.role) ? h`<a href="/audit">${t('nav.audit')}</a>` : ''}<span class="right"><span id="who">${v.user.name}（${roleName(v.user.role, zl(v))}）</span>${switchLink(v)}
         <form method="post" action="/logout"><input type="hidden" name="_csrf" value="${v.csrf}"><button class="plain" type="submit">${t('nav.logout')}</button></form></span>`
     : h`<span class="right">${switchLink(v)}</span>`;
   const msg = message ? h`<div class="msg ${message.kind}" role="${message.kind === 'error' ? 'alert' : 'status'}">${message.text}</div>` : '';

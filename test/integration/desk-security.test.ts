@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { cleanupTmp, tmp } from '../helpers/fixtures.js';
 import { Client } from '../helpers/console.js';
 import { DESK_ACCOUNTS, DESK_PASSWORD, cli as deskCli, signedIn, startDesk, type TestDesk } from '../helpers/desk.js';
-import { buildIndexStore, cli, type IndexStore } from '../helpers/index-store.js';
+import { A, ZHANG, buildIndexStore, cli, type IndexStore } from '../helpers/index-store.js';
 import { caPaths } from '../../src/pki/ca.js';
 import { openIndexDb, type IndexDb } from '../../src/index/database.js';
 import type { DeskRoute } from '../../src/desk/server.js';
@@ -44,7 +44,16 @@ describe('desk security', () => {
 
   it('has the routes it should, each with a declared access', () => {
     const table = desk.server.routes.map((r) => `${r.method} ${r.url} ${r.access}`);
-    for (const want of ['GET /sessions read', 'GET /sessions/:device/:session read', 'POST /sessions/:device/:session/verify write', 'GET /stats read', 'POST /login anon', 'POST /logout read']) {
+    for (const want of [
+      'GET /sessions read',
+      'GET /sessions/:device/:session read',
+      'POST /sessions/:device/:session/verify write',
+      'GET /stats read',
+      'GET /stats.csv read',
+      'GET /audit oversee',
+      'POST /login anon',
+      'POST /logout read',
+    ]) {
       expect(table).toContain(want);
     }
   });
@@ -58,7 +67,8 @@ describe('desk security', () => {
       else if (r.access === 'anon') expect(a.status, what).toBe(r.method === 'GET' ? 200 : 403); // POST /login without a CSRF token
       else if (r.method === 'GET') expect([a.status, a.headers.location], what).toEqual([303, `/login?next=${encodeURIComponent(path(r))}`]);
       else expect(a.status, what).toBe(401);
-      if (r.access !== 'public' && a.status !== 303) expect(a.text, what).not.toContain('S-A');
+      // Nothing of the evidence on a refusal: not the session's party, case reference or officers.
+      for (const secret of [A.party!, A.caseRef!, ZHANG.badge]) expect(a.text, what).not.toContain(secret);
     }
   });
 
@@ -66,7 +76,8 @@ describe('desk security', () => {
     const c = await signedIn(desk.base, name);
     for (const r of desk.server.routes.filter((x) => x.method === 'GET' && x.access !== 'public' && x.access !== 'anon')) {
       const a = await c.get(path(r));
-      expect(a.status, `${role} GET ${r.url}`).toBe(r.url === '/' ? 303 : 200);
+      const oversees = role === 'leader' || role === 'supervisor';
+      expect(a.status, `${role} GET ${r.url}`).toBe(r.url === '/' ? 303 : r.access === 'oversee' && !oversees ? 403 : 200);
     }
     const csrf = await c.csrf('/sessions');
     for (const r of desk.server.routes.filter((x) => x.method === 'POST' && x.access === 'write')) {

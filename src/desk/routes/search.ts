@@ -1,9 +1,9 @@
 /** GET /sessions: find sessions (src/index/search.ts), a page at a time by keyset. */
 import type { FastifyInstance } from 'fastify';
 import { DEFAULT_PAGE, searchSessions, type SessionFilter } from '../../index/search.js';
-import { dayStart } from '../../util/local-time.js';
 import { viewOf, type DeskContext } from '../context.js';
 import { Refusal } from '../guard.js';
+import { periodOf } from '../period.js';
 import { FORM_KEYS, searchPage, type SearchForm } from '../pages/search.js';
 
 const TEXT = { type: 'string', maxLength: 200 } as const;
@@ -12,28 +12,15 @@ const QUERY = {
   properties: { ...Object.fromEntries(FORM_KEYS.map((k) => [k, TEXT])), after: { type: 'string', maxLength: 1000 }, lang: TEXT },
 } as const;
 
-/** The form's typed values as the index's filter; empty fields are no filter. A day's end is the next day's start. */
+/** The form's typed values as the index's filter; empty fields are no filter. */
 function filterOf(f: SearchForm, zone: string): SessionFilter {
   const out: SessionFilter = {};
   for (const k of ['device', 'officer', 'matter', 'caseRef', 'party', 'place'] as const) {
     const v = f[k]?.trim();
     if (v) out[k] = v;
   }
-  for (const k of ['from', 'to'] as const) {
-    const v = f[k]?.trim();
-    if (!v) continue;
-    const at = dayStart(v, zone);
-    if (at === undefined) throw new Refusal(400, 'error.date');
-    out[k] = k === 'to' ? nextDay(v, zone) : at;
-  }
-  return out;
+  return { ...out, ...periodOf(f.from, f.to, zone) };
 }
-
-const nextDay = (date: string, zone: string): number => {
-  const d = new Date(`${date}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + 1);
-  return dayStart(d.toISOString().slice(0, 10), zone)!;
-};
 
 export function searchRoutes(ctx: DeskContext) {
   return async (app: FastifyInstance): Promise<void> => {
