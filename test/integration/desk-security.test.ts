@@ -92,7 +92,7 @@ describe('desk security', () => {
     const other = await signedIn(desk.base, DESK_ACCOUNTS.leader);
     const foreign = await other.csrf('/sessions');
     for (const r of desk.server.routes.filter((x) => x.method === 'POST')) {
-      for (const form of [{}, { _csrf: 'forged' }, { _csrf: foreign }]) {
+      for (const form of [{}, { _csrf: 'forged' }, { _csrf: foreign }] as Record<string, string>[]) {
         const a = await c.req('POST', path(r), { form: { ...form, name: 'x', password: 'y' } });
         expect(a.status, `POST ${r.url} with ${JSON.stringify(form).slice(0, 20)}`).toBe(403);
       }
