@@ -98,6 +98,7 @@ export class DeskServer {
       },
       hsts: { maxAge: 31536000, includeSubDomains: false },
       referrerPolicy: { policy: 'no-referrer' },
+      frameguard: { action: 'deny' },
     });
     await app.register(cookie);
     await app.register(csrf, { cookieKey: CSRF_COOKIE, cookieOpts: COOKIE_FLAGS });

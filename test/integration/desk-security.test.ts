@@ -113,7 +113,7 @@ describe('desk security', () => {
     expect(csp).toContain("default-src 'none'");
     expect(csp).toContain("script-src 'self'");
     expect(csp).not.toContain('unsafe-inline');
-    expect(page.headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(page.headers['x-frame-options']).toBe('DENY');
     expect(String(page.headers['strict-transport-security'])).toContain('max-age=31536000');
   });
 
