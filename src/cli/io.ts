@@ -2,6 +2,8 @@
 export interface Io {
   out(text: string): void;
   err(text: string): void;
+  /** All of standard input (a password piped in); process standard input unless a test gives its own. */
+  readIn?(): Promise<string>;
 }
 
 export const processIo: Io = {

@@ -27,6 +27,10 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; help: string }> =
     load: async () => (await import('./agency-index.js')).indexCommand,
     help: 'index rebuild|migrate --database URL  the agency index (PostgreSQL or SQLite) made from a store, for the evidence desk',
   },
+  desk: {
+    load: async () => (await import('./desk.js')).deskCommand,
+    help: 'desk --config F | desk account add NAME --role R --config F  the evidence desk (HTTPS) over the agency index',
+  },
   export: { load: async () => (await import('./export.js')).exportCommand, help: 'export --config F --out D  write the ledger and sealed segments as a device folder' },
   decrypt: { load: async () => (await import('./decrypt.js')).decryptCommand, help: 'decrypt <dir> <segment>    agency only: decrypt one sealed segment' },
   config: { load: async () => (await import('./config.js')).configCommand, help: 'config check --config F    validate a gateway\'s or a receiver\'s config' },

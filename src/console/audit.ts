@@ -5,8 +5,8 @@
 import { ENTRY } from '../evidence/types.js';
 import type { ConfigChange, LedgerAccess } from './deps.js';
 import { shortValue } from '../config/diff.js';
+import { typed } from '../util/typed.js';
 
-const typed = (s: string): string => [...s.slice(0, 64)].map((c) => (c.charCodeAt(0) < 0x20 || c === '\u007f' ? '?' : c)).join('');
 
 /** A value as it was when short (types kept), else its JSON cut short. */
 const short = (v: unknown): unknown => (JSON.stringify(v).length <= 200 ? v : shortValue(v, 200));

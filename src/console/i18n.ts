@@ -429,12 +429,17 @@ export type Lang = 'zh-CN' | 'en';
 export const LANGS: readonly Lang[] = ['zh-CN', 'en'];
 export type Translate = (key: Key, vars?: Record<string, string | number>) => string;
 
-export function translator(lang: Lang): Translate {
+/** A dictionary of [zh-CN, en] pairs as a function of one language; `{name}` is filled in from vars (the desk's too). */
+export function dictTranslator<K extends string>(dict: Record<K, readonly [string, string]>, lang: Lang): (key: K, vars?: Record<string, string | number>) => string {
   const i = lang === 'en' ? 1 : 0;
   return (key, vars) => {
-    const s: string = DICT[key][i];
+    const s: string = dict[key][i];
     return vars ? s.replace(/\{(\w+)\}/g, (m, k: string) => (k in vars ? String(vars[k]) : m)) : s;
   };
+}
+
+export function translator(lang: Lang): Translate {
+  return dictTranslator(DICT, lang);
 }
 
 export const isLang = (v: string | null | undefined): v is Lang => v === 'zh-CN' || v === 'en';

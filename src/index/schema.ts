@@ -209,4 +209,60 @@ export const INDEX_MIGRATIONS: readonly IndexMigration[] = [
   ALTER TABLE sessions ADD COLUMN unexplained_resumes INTEGER NOT NULL DEFAULT 0;
   `,
   },
+  {
+    name: 'desk accounts, sessions and audit',
+    // The evidence desk's accounts, sign-ins and audit (docs/desk.md): not evidence and not rebuilt from the store, so
+    // no rebuild touches them. Passwords as the console hashes them (scrypt, src/util/scrypt-hash.ts); sessions by the SHA-256 of the
+    // cookie's token, so whoever reads the database cannot sign in with what it holds.
+    sql: `
+  CREATE TABLE desk_accounts (
+    name          TEXT PRIMARY KEY,
+    role          TEXT NOT NULL CHECK (role IN ('evidence-officer', 'leader', 'supervisor', 'read-only')),
+    password_hash TEXT NOT NULL,
+    created_ms    BIGINT NOT NULL,
+    disabled      INTEGER NOT NULL DEFAULT 0
+  );
+
+  CREATE TABLE desk_sessions (
+    token_sha256 TEXT PRIMARY KEY,
+    name         TEXT NOT NULL,
+    created_ms   BIGINT NOT NULL,
+    -- Idle expiry, moved on by use; never past created_ms + the absolute lifetime.
+    expires_ms   BIGINT NOT NULL
+  );
+  CREATE INDEX desk_sessions_by_name ON desk_sessions (name);
+  CREATE INDEX desk_sessions_by_expiry ON desk_sessions (expires_ms);
+
+  -- Every desk action (sign-in, failed sign-in, sign-out, a verifier run, an export): who, what, when, from where.
+  -- Appended only; detail is JSON text.
+  CREATE TABLE desk_audit (
+    id      TEXT PRIMARY KEY,
+    at_ms   BIGINT NOT NULL,
+    name    TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    ip      TEXT NOT NULL,
+    detail  TEXT NOT NULL
+  );
+  CREATE INDEX desk_audit_by_time ON desk_audit (at_ms);
+  `,
+  },
+  {
+    name: 'desk verifier runs',
+    // "Verify this session" on the desk: each run of the verifier over the session's device folder, with its date and
+    // who asked (docs/desk.md). Not evidence and not rebuilt: the verifier can be run again at any time.
+    sql: `
+  CREATE TABLE desk_verifications (
+    device_id     TEXT NOT NULL,
+    session_id    TEXT NOT NULL,
+    ran_ms        BIGINT NOT NULL,
+    name          TEXT NOT NULL,
+    ok            INTEGER NOT NULL,
+    took_ms       BIGINT NOT NULL,
+    finding_count INTEGER NOT NULL,
+    -- JSON: the device's findings (at most 100) and the session as the verifier found it.
+    result        TEXT NOT NULL,
+    PRIMARY KEY (device_id, session_id, ran_ms, name)
+  );
+  `,
+  },
 ];

@@ -83,3 +83,18 @@ export function localTime(at: number | string | Date, zone = DEFAULT_ZONE, lang:
 function toMs(at: number | string | Date): number {
   return typeof at === 'number' ? at : typeof at === 'string' ? Date.parse(at) : at.getTime();
 }
+
+/** The instant a calendar day (YYYY-MM-DD, as a person picks it) begins in the zone; undefined for anything else. */
+export function dayStart(date: string, zone = DEFAULT_ZONE): number | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
+  if (!m) return undefined;
+  const utc = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  if (new Date(utc).toISOString().slice(0, 10) !== date) return undefined;
+  const minutes = (ms: number): number => {
+    const [, sign, h, mm] = /^([+-])(\d{2}):(\d{2})$/.exec(zoneOffset(ms, zone))!;
+    return (sign === '-' ? -1 : 1) * (Number(h) * 60 + Number(mm));
+  };
+  // The offset at the guess, then at the result (a day that begins just after a change of offset).
+  const first = utc - minutes(utc) * 60_000;
+  return utc - minutes(first) * 60_000;
+}

@@ -1,0 +1,72 @@
+/**
+ * `recgw desk --config FILE`: the evidence desk (docs/desk.md) in the foreground until SIGTERM or SIGINT.
+ * `recgw desk account add NAME --role ROLE --config FILE [--password-stdin]`: a desk account in the index database;
+ * the password is read from standard input with --password-stdin, else one is generated and printed once.
+ */
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import { openIndexDb, redact } from '../index/database.js';
+import { migrateIndex } from '../index/migrate.js';
+import { DeskAccounts } from '../desk/accounts.js';
+import { loadDeskConfig } from '../desk/config.js';
+import { ROLES, roleOf } from '../desk/roles.js';
+import { RecgwError } from '../util/errors.js';
+import { createLogger } from '../util/log.js';
+import { parse, required } from './args.js';
+import type { Io } from './io.js';
+import { untilSignal } from './run.js';
+
+const USAGE = `recgw desk --config FILE
+       recgw desk account add NAME --role ROLE --config FILE [--password-stdin]
+  ROLE: ${ROLES.map((r) => `${r.code} (${r.zh})`).join(', ')}`;
+
+/** All of standard input, without its final line break. */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+export async function deskCommand(argv: string[], io: Io): Promise<number> {
+  if (argv[0] === 'account') return accountCommand(argv.slice(1), io, io.readIn ?? readStdin);
+  const { values } = parse(argv, { config: { type: 'string' } }, USAGE);
+  const config = loadDeskConfig(required(values.config, '--config', USAGE));
+  const { DeskServer } = await import('../desk/server.js');
+  const log = createLogger('recgw-desk');
+  const signalled = untilSignal(log);
+  const desk = new DeskServer({ config, logger: pino({ name: 'recgw-desk' }, pino.destination(2)) });
+  try {
+    await desk.start();
+    const a = desk.address();
+    io.err(`recgw: the evidence desk at https://${a.host}:${a.port}/ over the index ${redact(config.database)}\n`);
+    await signalled;
+  } finally {
+    await desk.stop();
+  }
+  return 0;
+}
+
+async function accountCommand(argv: string[], io: Io, stdin: () => Promise<string>): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== 'add') throw new RecgwError('usage', `${sub === undefined ? 'give a subcommand' : `unknown subcommand ${JSON.stringify(sub)}`}\nusage: ${USAGE}`);
+  const { values, positionals } = parse(rest, { role: { type: 'string' }, config: { type: 'string' }, 'password-stdin': { type: 'boolean' } }, USAGE, true);
+  if (positionals.length !== 1) throw new RecgwError('usage', `give exactly one account name\nusage: ${USAGE}`);
+  const name = positionals[0]!;
+  const roleText = required(values.role, '--role', USAGE);
+  const role = roleOf(roleText);
+  if (!role) throw new RecgwError('usage', `--role ${JSON.stringify(roleText)} is not a desk role: give one of ${ROLES.map((r) => `${r.code} (${r.zh})`).join(', ')}`);
+  const config = loadDeskConfig(required(values.config, '--config', USAGE));
+  const generated = !values['password-stdin'];
+  const password = generated ? randomBytes(15).toString('base64url') : await stdin();
+  const db = await openIndexDb(config.database);
+  const where = db.where;
+  try {
+    await migrateIndex(db);
+    await new DeskAccounts(db).add(name, role, password);
+  } finally {
+    await db.close();
+  }
+  io.out(`desk account ${name} (${role}) added in the ${where}\n`);
+  if (generated) io.out(`password: ${password}\n(shown once: give it to ${name} in person; nothing keeps it but its hash)\n`);
+  return 0;
+}

@@ -1,0 +1,103 @@
+/**
+ * The desk's config file (docs/desk.md §1): the index database, where to listen, the HTTPS certificate and key, the
+ * zone times are shown in, the sign-in throttle, and the CA and store the verifier uses. Checked whole on load; each problem names the key and the fix.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseDatabaseUrl } from '../index/database.js';
+import { RecgwError, isENOENT } from '../util/errors.js';
+import { DEFAULT_ZONE, isKnownZone } from '../util/local-time.js';
+
+export interface DeskConfig {
+  /** postgres://… or sqlite:PATH (the index's URL, docs/agency-index.md §1). */
+  database: string;
+  listen: { host: string; port: number };
+  /** PEM files, relative to the config file's folder when not absolute. */
+  tls: { cert: string; key: string };
+  zone: string;
+  /** Sign-in attempts allowed per account name and address within `windowSeconds`. */
+  login: { attempts: number; windowSeconds: number };
+  /** The agency CA bundle the verifier checks a device folder against ("verify this session"). */
+  ca: string;
+  /** The store the index was built from; when absent, the one the last rebuild recorded (index_meta `store`). */
+  store: string | undefined;
+}
+
+const KEYS = ['database', 'listen', 'tls', 'zone', 'login', 'ca', 'store'];
+
+export function parseDeskConfig(raw: unknown, baseDir: string, file = 'the desk config'): DeskConfig {
+  const problems: string[] = [];
+  const bad = (key: string, what: string): void => void problems.push(`${key}: ${what}`);
+  const o = (typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? raw : {}) as Record<string, unknown>;
+  if (o !== raw) bad('(top)', 'must be a JSON object');
+  for (const k of Object.keys(o)) if (!KEYS.includes(k)) bad(k, `unknown key (known: ${KEYS.join(', ')})`);
+
+  const database = typeof o.database === 'string' ? o.database : '';
+  if (database === '') bad('database', 'missing: give the index database, postgres://USER@HOST:PORT/DATABASE or sqlite:PATH');
+  else {
+    try {
+      parseDatabaseUrl(database);
+    } catch (err) {
+      bad('database', (err as Error).message);
+    }
+  }
+  const listen = (o.listen ?? {}) as Record<string, unknown>;
+  const host = typeof listen.host === 'string' && listen.host !== '' ? listen.host : '';
+  if (host === '') bad('listen.host', 'missing: give the address to listen on, e.g. "0.0.0.0" or "127.0.0.1"');
+  const port = listen.port;
+  if (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535) bad('listen.port', 'must be a port number 0–65535 (443 or 8443, say)');
+  const tls = (o.tls ?? {}) as Record<string, unknown>;
+  for (const k of ['cert', 'key'] as const) {
+    if (typeof tls[k] !== 'string' || tls[k] === '') bad(`tls.${k}`, `missing: give the PEM file of the desk's HTTPS ${k === 'cert' ? 'certificate' : 'private key'}`);
+  }
+  const zone = o.zone === undefined ? DEFAULT_ZONE : o.zone;
+  if (typeof zone !== 'string' || !isKnownZone(zone)) bad('zone', `${JSON.stringify(zone)} is not a time zone: give an IANA name such as Asia/Shanghai`);
+  const login = (o.login ?? {}) as Record<string, unknown>;
+  const attempts = login.attempts ?? 5;
+  const windowSeconds = login.windowSeconds ?? 300;
+  if (!Number.isInteger(attempts) || (attempts as number) < 1) bad('login.attempts', 'must be a whole number of at least 1 (default 5)');
+  if (!Number.isInteger(windowSeconds) || (windowSeconds as number) < 1) bad('login.windowSeconds', 'must be a whole number of seconds, at least 1 (default 300)');
+
+  if (typeof o.ca !== 'string' || o.ca === '') bad('ca', "missing: give the agency CA certificate (ca.pem) the verifier checks devices against");
+  if (o.store !== undefined && (typeof o.store !== 'string' || o.store === '')) bad('store', 'must be the store folder the index was built from (or leave it out: the last rebuild recorded it)');
+
+  if (problems.length > 0) throw new RecgwError('config', `${file} is not valid:\n  ${problems.join('\n  ')}`);
+  return {
+    database,
+    listen: { host, port: port as number },
+    tls: { cert: resolve(baseDir, tls.cert as string), key: resolve(baseDir, tls.key as string) },
+    zone: zone as string,
+    login: { attempts: attempts as number, windowSeconds: windowSeconds as number },
+    ca: resolve(baseDir, o.ca as string),
+    store: o.store === undefined ? undefined : resolve(baseDir, o.store as string),
+  };
+}
+
+export function loadDeskConfig(path: string): DeskConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if (isENOENT(err)) throw new RecgwError('config', `the desk config ${path} does not exist: write one (docs/desk.md §1, config/desk.json)`);
+    throw new RecgwError('config', `cannot read the desk config ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new RecgwError('config', `the desk config ${path} is not JSON: ${(err as Error).message}`, { cause: err });
+  }
+  return parseDeskConfig(raw, dirname(resolve(path)), `the desk config ${path}`);
+}
+
+/** The certificate and key the config names, read now (a missing file is a config error naming it). */
+export function readDeskTls(c: DeskConfig): { cert: string; key: string } {
+  const read = (p: string, what: string): string => {
+    try {
+      return readFileSync(p, 'utf8');
+    } catch (err) {
+      throw new RecgwError('config', `cannot read the desk's ${what} ${p} (tls in the desk config): ${(err as Error).message}`, { cause: err });
+    }
+  };
+  return { cert: read(c.tls.cert, 'certificate'), key: read(c.tls.key, 'private key') };
+}

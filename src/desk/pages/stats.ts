@@ -1,0 +1,63 @@
+/**
+ * The statistics page: the period form, the totals, one table per device / matter / officer (each cell carries its
+ * raw figure in data-v, for checking against recgw report --json), interruptions by reason, and CSV links. Devices
+ * whose gateway stated deadlines beyond the rule are flagged.
+ */
+import { h, type Html } from '../../console/html.js';
+import { reasonByCode } from '../../evidence/vocabulary.js';
+import { COLUMNS, type StatRow, type StatsBy } from '../stats.js';
+import type { DeskKey } from '../i18n.js';
+import { frame, type View } from '../view.js';
+import { matterText } from './search.js';
+
+const HEAD: Record<string, DeskKey> = {
+  sessions: 'stats.sessions',
+  unclosed: 'stats.unclosed',
+  recorded_seconds: 'stats.hours',
+  interruptions: 'stats.interruptions',
+  terminated: 'stats.terminated',
+  terminated_statement_missing: 'stats.statementMissing',
+  unexplained_sessions: 'stats.unexplained',
+  uploads_on_time: 'stats.onTime',
+  uploads_late: 'stats.late',
+};
+
+const TITLE: Record<StatsBy, DeskKey> = { total: 'stats.total', device: 'stats.byDevice', matter: 'stats.byMatter', officer: 'stats.byOfficer' };
+
+function cell(name: string, n: number): Html {
+  return h`<td data-k="${name}" data-v="${n}">${name === 'recorded_seconds' ? (n / 3600).toFixed(2) : n}</td>`;
+}
+
+function table(v: View, by: StatsBy, rows: StatRow[], csv: string): Html {
+  const { t } = v;
+  const label = (r: StatRow): string | Html =>
+    by === 'total' ? t('stats.total') : by === 'matter' ? matterText(v, r.key) : by === 'officer' ? `${r.label}（${r.key}）` : r.key;
+  const body = rows.map(
+    (r) => h`<tr data-key="${r.key}"><th>${label(r)}</th>${COLUMNS.map((c) => cell(c.name, c.value(r)))}${
+      by === 'device' ? h`<td data-k="beyond_rule" data-v="${r.beyondRule ?? 0}" class="${r.beyondRule ? 'late' : ''}">${r.beyondRule ? t('stats.beyondFlag', { n: r.beyondRule }) : '0'}</td>` : ''
+    }</tr>`,
+  );
+  return h`<h2>${t(TITLE[by])} <a class="csv" href="${csv}">${t('stats.csv')}</a></h2><table id="stats-${by}"><thead><tr><th>${t('stats.key')}</th>${COLUMNS.map((c) => h`<th>${t(HEAD[c.name]!)}</th>`)}${
+    by === 'device' ? h`<th>${t('stats.beyondRule')}</th>` : ''
+  }</tr></thead><tbody>${body}</tbody></table>`;
+}
+
+export function statsPage(v: View, period: { from?: string; to?: string }, tables: Record<StatsBy, StatRow[]>): string {
+  const { t } = v;
+  const q = new URLSearchParams();
+  if (period.from) q.set('from', period.from);
+  if (period.to) q.set('to', period.to);
+  const csv = (by: StatsBy): string => `/stats.csv?${new URLSearchParams([...q, ['by', by]]).toString()}`;
+  const reasons = tables.total[0]!.totals.interruptions.byReason.map(
+    (r) => h`<tr data-key="${r.reason}"><th>${v.lang === 'en' ? (reasonByCode(r.reason)?.en ?? r.reason) : (r.zh ?? r.reason)}</th><td data-k="count" data-v="${r.count}">${r.count}</td></tr>`,
+  );
+  return frame(
+    v,
+    t('stats.title'),
+    h`<p class="legend">${t('stats.note')}</p>
+      <form class="search" method="get" action="/stats"><label>${t('search.from')}<input name="from" type="date" value="${period.from ?? ''}"></label>
+      <label>${t('search.to')}<input name="to" type="date" value="${period.to ?? ''}"></label><button type="submit">${t('stats.apply')}</button></form>
+      ${(['total', 'device', 'matter', 'officer'] as const).map((by) => table(v, by, tables[by], csv(by)))}
+      <h2>${t('stats.byReason')}</h2><table id="stats-reasons"><thead><tr><th>${t('stats.reason')}</th><th>${t('stats.count')}</th></tr></thead><tbody>${reasons}</tbody></table>`,
+  );
+}

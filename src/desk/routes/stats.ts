@@ -1,0 +1,50 @@
+/** GET /stats: the statistics page; GET /stats.csv?by=…: one of its tables as CSV (audited); GET /audit: the audit trail. */
+import type { FastifyInstance } from 'fastify';
+import { h } from '../../console/html.js';
+import { peer, viewOf, type DeskContext } from '../context.js';
+import { statsPage } from '../pages/stats.js';
+import { periodOf } from '../period.js';
+import { STATS_BY, statistics, toCsv, type StatRow, type StatsBy } from '../stats.js';
+import { clock, frame, zoneHead } from '../view.js';
+
+const DATE = { type: 'string', maxLength: 10 } as const;
+const PERIOD = { from: DATE, to: DATE, lang: { type: 'string', maxLength: 10 } } as const;
+type Query = { from?: string; to?: string; by?: StatsBy };
+
+export function statsRoutes(ctx: DeskContext) {
+  return async (app: FastifyInstance): Promise<void> => {
+    app.get<{ Querystring: Query }>('/stats', { config: { access: 'read' }, schema: { querystring: { type: 'object', properties: PERIOD } } }, async (req, reply) => {
+      const period = periodOf(req.query.from, req.query.to, ctx.config.zone);
+      const tables = {} as Record<StatsBy, StatRow[]>;
+      for (const by of STATS_BY) tables[by] = await statistics(ctx.db, by, period);
+      return reply.type('text/html; charset=utf-8').send(statsPage(viewOf(ctx, req, reply), req.query, tables));
+    });
+
+    app.get<{ Querystring: Query }>(
+      '/stats.csv',
+      { config: { access: 'read' }, schema: { querystring: { type: 'object', properties: { ...PERIOD, by: { type: 'string', enum: [...STATS_BY] } } } } },
+      async (req, reply) => {
+        const by = req.query.by ?? 'device';
+        const period = periodOf(req.query.from, req.query.to, ctx.config.zone);
+        const rows = await statistics(ctx.db, by, period);
+        await ctx.audit.record(req.account!.name, 'export-csv', peer(req), { by, ...period, rows: rows.length });
+        const day = new Date(ctx.now()).toISOString().slice(0, 10);
+        return reply
+          .type('text/csv; charset=utf-8')
+          .header('content-disposition', `attachment; filename="recgw-stats-${by}-${day}.csv"`)
+          .send(toCsv(by, rows));
+      },
+    );
+
+    app.get('/audit', { config: { access: 'oversee' } }, async (req, reply) => {
+      const v = viewOf(ctx, req, reply);
+      const rows = (await ctx.audit.latest(500)).map(
+        (r) => h`<tr><td>${clock(v, r.at)}</td><td>${r.name}</td><td>${r.action}</td><td>${r.ip}</td><td><code>${JSON.stringify(r.detail)}</code></td></tr>`,
+      );
+      const { t } = v;
+      return reply.type('text/html; charset=utf-8').send(
+        frame(v, t('audit.title'), h`<table id="audit"><thead><tr><th>${t('audit.at')}（${zoneHead(v)}）</th><th>${t('audit.name')}</th><th>${t('audit.action')}</th><th>${t('audit.ip')}</th><th>${t('audit.detail')}</th></tr></thead><tbody>${rows}</tbody></table>`),
+      );
+    });
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * "Verify this session": runs the verifier (src/verify) over the session's device folder in the store, and keeps each
+ * result with its date and who asked in desk_verifications (schema step "desk verifier runs"). The verifier checks a
+ * device's ledger as a whole (signatures, chain, files, receipts), so the result is the device's findings, with the
+ * session's own part of the report (its coverage as the verifier finds it). One run per device at a time: a second
+ * request while one runs waits for it and gets the same result.
+ */
+import { join } from 'node:path';
+import { readCaBundle } from '../cli/args.js';
+import type { Queryable } from '../index/database.js';
+import { RecgwError } from '../util/errors.js';
+import { verifyStore } from '../verify/verifier.js';
+import type { Finding, SessionReport } from '../verify/findings.js';
+
+export interface VerifyRun {
+  at: number;
+  by: string;
+  ok: boolean;
+  tookMs: number;
+  /** The device's findings (at most MAX_FINDINGS kept), and how many there were. */
+  findings: Finding[];
+  findingCount: number;
+  /** The session as the verifier found it; null when the ledger the verifier read holds no such session. */
+  session: Pick<SessionReport, 'recordedSeconds' | 'gaps' | 'closedBy' | 'statement' | 'segments'> | null;
+}
+
+const MAX_FINDINGS = 100;
+
+export class VerifyRuns {
+  private readonly running = new Map<string, Promise<VerifyRun>>();
+
+  constructor(
+    private readonly db: Queryable,
+    private readonly o: { ca: string; store: string | undefined; now: () => number },
+  ) {}
+
+  /** The store folder: the config's, else the one the last rebuild recorded. */
+  private async store(): Promise<string> {
+    if (this.o.store) return this.o.store;
+    const [row] = await this.db.query<{ value: string }>("SELECT value FROM index_meta WHERE key = 'store'");
+    if (!row) throw new RecgwError('config', 'the index does not say which store it was built from: set "store" in the desk config, or run recgw index rebuild');
+    return row.value;
+  }
+
+  run(deviceId: string, sessionId: string, by: string): Promise<VerifyRun> {
+    const key = `${deviceId}\u0000${sessionId}`;
+    const busy = this.running.get(key);
+    if (busy) return busy;
+    const p = this.runNow(deviceId, sessionId, by).finally(() => this.running.delete(key));
+    this.running.set(key, p);
+    return p;
+  }
+
+  private async runNow(deviceId: string, sessionId: string, by: string): Promise<VerifyRun> {
+    const [dev] = await this.db.query<{ folder: string }>('SELECT folder FROM devices WHERE device_id = $1', [deviceId]);
+    if (!dev) throw new RecgwError('usage', `the index holds no device ${deviceId}`);
+    const caPems = readCaBundle(this.o.ca);
+    const started = this.o.now();
+    const report = await verifyStore(join(await this.store(), dev.folder), { caPems, jobs: 1 });
+    const s = report.devices.flatMap((d) => d.sessions).find((x) => x.sessionId === sessionId);
+    const run: VerifyRun = {
+      at: started,
+      by,
+      ok: report.ok,
+      tookMs: this.o.now() - started,
+      findings: report.findings.slice(0, MAX_FINDINGS),
+      findingCount: report.findings.length,
+      session: s ? { recordedSeconds: s.recordedSeconds, gaps: s.gaps, closedBy: s.closedBy, statement: s.statement, segments: s.segments } : null,
+    };
+    await this.db.query(
+      'INSERT INTO desk_verifications (device_id, session_id, ran_ms, name, ok, took_ms, finding_count, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+      [deviceId, sessionId, run.at, by, run.ok ? 1 : 0, run.tookMs, run.findingCount, JSON.stringify({ findings: run.findings, session: run.session })],
+    );
+    return run;
+  }
+
+  /** The session's runs, newest first. */
+  async history(deviceId: string, sessionId: string, limit = 5): Promise<VerifyRun[]> {
+    const rows = await this.db.query<{ ran_ms: number; name: string; ok: number; took_ms: number; finding_count: number; result: string }>(
+      'SELECT ran_ms, name, ok, took_ms, finding_count, result FROM desk_verifications WHERE device_id = $1 AND session_id = $2 ORDER BY ran_ms DESC LIMIT $3',
+      [deviceId, sessionId, limit],
+    );
+    return rows.map((r) => {
+      const res = JSON.parse(r.result) as Pick<VerifyRun, 'findings' | 'session'>;
+      return { at: Number(r.ran_ms), by: r.name, ok: Number(r.ok) === 1, tookMs: Number(r.took_ms), findingCount: Number(r.finding_count), ...res };
+    });
+  }
+}

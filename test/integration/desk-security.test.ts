@@ -1,0 +1,178 @@
+/**
+ * The evidence desk's security (issue 17 item 2), with plain HTTPS requests against a desk over an SQLite index of
+ * the shared test store: every route walked without a sign-in (sign-in page or 401) and per role (read-only refused
+ * every write with 403), CSRF tokens missing, forged or from another browser refused with 403, cookie flags and the
+ * CSP, sign-in throttling, and every sign-in, failure and sign-out in the audit table.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { cleanupTmp, tmp } from '../helpers/fixtures.js';
+import { Client } from '../helpers/console.js';
+import { DESK_ACCOUNTS, DESK_PASSWORD, cli as deskCli, signedIn, startDesk, type TestDesk } from '../helpers/desk.js';
+import { A, ZHANG, buildIndexStore, cli, type IndexStore } from '../helpers/index-store.js';
+import { caPaths } from '../../src/pki/ca.js';
+import { openIndexDb, type IndexDb } from '../../src/index/database.js';
+import type { DeskRoute } from '../../src/desk/server.js';
+import type { Role } from '../../src/desk/roles.js';
+
+/** A route's path with its parameters filled in with a session the index holds. */
+const path = (r: DeskRoute): string => r.url.replace(':device', 'room-1').replace(':session', 'S-A');
+
+describe('desk security', () => {
+  let s: IndexStore;
+  let desk: TestDesk;
+  let db: IndexDb;
+  let url: string;
+
+  beforeAll(async () => {
+    s = await buildIndexStore();
+    url = `sqlite:${join(tmp('recgw-desk-db-'), 'index.db')}`;
+    const r = await cli('index', 'rebuild', '--store', s.store, '--database', url, '--ca', caPaths(s.caDir).caCert, '--quiet');
+    expect(r.code).toBe(0);
+    desk = await startDesk(s.caDir, url, s.store, { login: { attempts: 3, windowSeconds: 60 } });
+    db = await openIndexDb(url);
+  }, 120_000);
+
+  afterAll(async () => {
+    await desk?.stop();
+    await db?.close();
+    cleanupTmp();
+  });
+
+  const audit = async (action: string): Promise<{ name: string; detail: string }[]> =>
+    db.query<{ name: string; detail: string }>('SELECT name, detail FROM desk_audit WHERE action = $1 ORDER BY at_ms, id', [action]);
+
+  it('has the routes it should, each with a declared access', () => {
+    const table = desk.server.routes.map((r) => `${r.method} ${r.url} ${r.access}`);
+    for (const want of [
+      'GET /sessions read',
+      'GET /sessions/:device/:session read',
+      'POST /sessions/:device/:session/verify write',
+      'GET /stats read',
+      'GET /stats.csv read',
+      'GET /audit oversee',
+      'POST /login anon',
+      'POST /logout read',
+    ]) {
+      expect(table).toContain(want);
+    }
+  });
+
+  it('refuses every route but the stylesheet and the sign-in page without a sign-in', async () => {
+    const c = new Client(desk.base);
+    for (const r of desk.server.routes) {
+      const a = await c.req(r.method, path(r), r.method === 'POST' ? { form: {} } : {});
+      const what = `${r.method} ${r.url}`;
+      if (r.access === 'public') expect(a.status, what).toBe(200);
+      else if (r.access === 'anon') expect(a.status, what).toBe(r.method === 'GET' ? 200 : 403); // POST /login without a CSRF token
+      else if (r.method === 'GET') expect([a.status, a.headers.location], what).toEqual([303, `/login?next=${encodeURIComponent(path(r))}`]);
+      else expect(a.status, what).toBe(401);
+      // Nothing of the evidence on a refusal: not the session's party, case reference or officers.
+      for (const secret of [A.party!, A.caseRef!, ZHANG.badge]) expect(a.text, what).not.toContain(secret);
+    }
+  });
+
+  it.each(Object.entries(DESK_ACCOUNTS) as [Role, string][])('lets %s read every page, and write only when its role may', async (role, name) => {
+    const c = await signedIn(desk.base, name);
+    for (const r of desk.server.routes.filter((x) => x.method === 'GET' && x.access !== 'public' && x.access !== 'anon')) {
+      const a = await c.get(path(r));
+      const oversees = role === 'leader' || role === 'supervisor';
+      expect(a.status, `${role} GET ${r.url}`).toBe(r.url === '/' ? 303 : r.access === 'oversee' && !oversees ? 403 : 200);
+    }
+    const csrf = await c.csrf('/sessions');
+    for (const r of desk.server.routes.filter((x) => x.method === 'POST' && x.access === 'write')) {
+      const a = await c.req('POST', path(r), { form: { _csrf: csrf } });
+      if (role === 'read-only') expect(a.status, `${role} POST ${r.url}`).toBe(403);
+      else expect(a.status, `${role} POST ${r.url}`).toBe(303);
+    }
+  }, 60_000);
+
+  it('refuses a POST whose CSRF token is missing, forged or from another browser, for every POST route', async () => {
+    const c = await signedIn(desk.base, DESK_ACCOUNTS['evidence-officer']);
+    const other = await signedIn(desk.base, DESK_ACCOUNTS.leader);
+    const foreign = await other.csrf('/sessions');
+    for (const r of desk.server.routes.filter((x) => x.method === 'POST')) {
+      for (const form of [{}, { _csrf: 'forged' }, { _csrf: foreign }] as Record<string, string>[]) {
+        const a = await c.req('POST', path(r), { form: { ...form, name: 'x', password: 'y' } });
+        expect(a.status, `POST ${r.url} with ${JSON.stringify(form).slice(0, 20)}`).toBe(403);
+      }
+    }
+    // Still signed in: none of those signed it out.
+    expect((await c.get('/sessions')).status).toBe(200);
+  });
+
+  it('sets only __Host- cookies that are HttpOnly, Secure and SameSite=Strict, and a CSP without inline script', async () => {
+    const c = new Client(desk.base);
+    const page = await c.get('/login?lang=en');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)![1]!;
+    const ok = await c.req('POST', '/login', { form: { _csrf: csrf, name: DESK_ACCOUNTS.supervisor, password: DESK_PASSWORD } });
+    const cookies = [...((page.headers['set-cookie'] as string[]) ?? []), ...((ok.headers['set-cookie'] as string[]) ?? [])];
+    expect(cookies.map((x) => x.split('=')[0]).sort()).toEqual(['__Host-desk', '__Host-desk-csrf', '__Host-desk-lang']);
+    for (const x of cookies) for (const flag of [/; Path=\/(;|$)/, /; HttpOnly/, /; Secure/, /; SameSite=Strict/]) expect(x, x).toMatch(flag);
+    const csp = String(page.headers['content-security-policy']);
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(page.headers['x-frame-options']).toBe('DENY');
+    expect(String(page.headers['strict-transport-security'])).toContain('max-age=31536000');
+  });
+
+  it('speaks zh-CN unless asked for English, and remembers the choice', async () => {
+    const c = new Client(desk.base);
+    expect((await c.get('/login')).text).toContain('<html lang="zh-CN">');
+    expect((await c.get('/login')).text).toContain('账户名');
+    expect((await c.get('/login?lang=en')).text).toContain('Account name');
+    expect((await c.get('/login')).text).toContain('<html lang="en">');
+  });
+
+  it('throttles sign-in per address and name, and audits every attempt', async () => {
+    const c = new Client(desk.base);
+    const before = (await audit('sign-in-failed')).length;
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const csrf = await c.csrf('/login');
+      statuses.push((await c.req('POST', '/login', { form: { _csrf: csrf, name: 'guess', password: `wrong ${i}` } })).status);
+    }
+    expect(statuses).toEqual([401, 401, 401, 429]);
+    // The right password does not get through the throttle either.
+    const csrf = await c.csrf('/login');
+    const locked = await c.req('POST', '/login', { form: { _csrf: csrf, name: 'guess', password: DESK_PASSWORD } });
+    expect(locked.status).toBe(429);
+    expect(locked.text).toMatch(/登录失败次数过多，请 \d+ 秒后再试/);
+    const failed = (await audit('sign-in-failed')).slice(before);
+    expect(failed.map((f) => [f.name, JSON.parse(f.detail).reason])).toEqual([
+      ['guess', 'bad-name-or-password'],
+      ['guess', 'bad-name-or-password'],
+      ['guess', 'bad-name-or-password'],
+      ['guess', 'throttled'],
+      ['guess', 'throttled'],
+    ]);
+    // Another name from the same address is not locked out by it.
+    expect((await signedIn(desk.base, DESK_ACCOUNTS.leader)).cookies.has('__Host-desk')).toBe(true);
+  });
+
+  it('audits sign-in and sign-out, and a signed-out cookie signs nothing in', async () => {
+    const c = await signedIn(desk.base, DESK_ACCOUNTS['read-only']);
+    const token = c.cookies.get('__Host-desk')!;
+    const out = await c.post('/logout', {}, { page: '/sessions' });
+    expect([out.status, out.headers.location]).toEqual([303, '/login']);
+    const replay = new Client(desk.base);
+    replay.cookies.set('__Host-desk', token);
+    expect((await replay.get('/sessions')).status).toBe(303);
+    expect((await audit('sign-in')).map((a) => a.name)).toContain(DESK_ACCOUNTS['read-only']);
+    expect((await audit('sign-out')).map((a) => a.name)).toEqual([DESK_ACCOUNTS['read-only']]);
+  });
+
+  it('adds accounts from the command line: a generated password printed once, a bad role or name named with the fix', async () => {
+    const made = await deskCli(['desk', 'account', 'add', '王五', '--role', '负责人', '--config', desk.configFile]);
+    expect(made.code).toBe(0);
+    const password = /^password: (\S+)$/m.exec(made.out)![1]!;
+    expect((await signedIn(desk.base, '王五', password)).cookies.has('__Host-desk')).toBe(true);
+    const bad = await deskCli(['desk', 'account', 'add', 'x1', '--role', 'admin', '--config', desk.configFile]);
+    expect([bad.code, bad.err]).toEqual([2, expect.stringContaining('--role "admin" is not a desk role: give one of evidence-officer (证据管理员)')]);
+    const twice = await deskCli(['desk', 'account', 'add', '王五', '--role', 'leader', '--config', desk.configFile]);
+    expect([twice.code, twice.err]).toEqual([2, expect.stringContaining('there is already a desk account "王五": choose another name')]);
+    const weak = await deskCli(['desk', 'account', 'add', 'newbie', '--role', 'leader', '--config', desk.configFile, '--password-stdin'], 'short');
+    expect([weak.code, weak.err]).toEqual([2, expect.stringContaining('shorter than 10 characters')]);
+  });
+});
