@@ -17,7 +17,7 @@ import { receiptSigner } from '../helpers/report-store.js';
 import { ledgerLines, seedSegments, uplinkGateway } from '../helpers/uplink-world.js';
 import { agencyEncryption } from '../helpers/receiver-store.js';
 import { LedgerIngest } from '../../src/receiver/ledger-ingest.js';
-import { FileIngest } from '../../src/receiver/file-ingest.js';
+import { FileIngest, type ChunkOutcome } from '../../src/receiver/file-ingest.js';
 import { DEFAULT_LIMITS, DeviceLimits } from '../../src/receiver/limits.js';
 import { openPostgresReceiverSql } from '../../src/receiver/postgres-receiver-sql.js';
 import type { ReceiverSql } from '../../src/receiver/receiver-sql.js';
@@ -143,8 +143,15 @@ describe('receivers coordinating through PostgreSQL', () => {
     const header = (offset: number): ChunkHeader => ({ v: 1, device: DEVICE, name: 'seg-1', offset, size: file.length, sha256, deadline: DEADLINE });
     const offsets = Array.from({ length: 5 }, (_, i) => i * MiB);
     const sends = [...offsets, ...offsets.reverse()];
-    const outs = await Promise.all(sends.map((o, k) => ingests[k % 3]!.chunk(header(o), file.subarray(o, o + MiB))));
-    expect(outs.every((o) => o.kind === 'written' || o.kind === 'ignored')).toBe(true);
+    // Each receiver takes its messages one at a time (as Receiver does: its chunk writer has one slot); the three at once.
+    const outs = await Promise.all(
+      ingests.map(async (f, i) => {
+        const mine: ChunkOutcome[] = [];
+        for (const o of sends.filter((_, k) => k % 3 === i)) mine.push(await f.chunk(header(o), file.subarray(o, o + MiB)));
+        return mine;
+      }),
+    );
+    expect(outs.flat().every((o) => o.kind === 'written' || o.kind === 'ignored')).toBe(true);
     // Claims never overlap: the ranges written add up to the file exactly.
     const ranges = await sql[2]!.query<{ offset: number; len: number }>('SELECT "offset", len FROM chunks WHERE claimed_at IS NULL ORDER BY "offset"');
     expect(ranges.reduce((a, r) => a + r.len, 0)).toBe(file.length);
@@ -155,4 +162,5 @@ describe('receivers coordinating through PostgreSQL', () => {
     expect(readFileSync(join(store, DEVICE, 'segments', sealedFileName('seg-1')))).toEqual(file);
     expect(await ingests[1]!.state(DEVICE, 'seg-1')).toMatchObject({ state: { stored: true } });
   }, 60_000);
+
 });
