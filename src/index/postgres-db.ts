@@ -16,8 +16,19 @@ const types = {
 /** How long to wait for a connection before saying the server does not answer. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
-export async function openPostgres(url: string, where: string): Promise<IndexDb> {
-  const pool = new pg.Pool({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, max: 4, types, application_name: 'recgw-index' });
+/**
+ * `schema`: the PostgreSQL schema its tables are in (the search path of every connection), for a user of the
+ * database other than the index (the receivers' coordination tables, src/receiver/postgres-receiver-sql.ts).
+ */
+export async function openPostgres(url: string, where: string, opts: { schema?: string; application?: string } = {}): Promise<IndexDb> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    max: 4,
+    types,
+    application_name: opts.application ?? 'recgw-index',
+    ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
+  });
   // An idle connection the server drops is replaced at the next query; unhandled, its error would end the process.
   pool.on('error', () => undefined);
   try {

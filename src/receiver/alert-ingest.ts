@@ -6,13 +6,12 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { prepared, type Db } from '../state/db.js';
 import { Revocations } from '../pki/crl.js';
 import { revokedProblem } from '../verify/key-lifecycle.js';
 import { appendLineSync } from '../util/fsx.js';
 import { checkAlert, decodeAlert, type CheckedAlert } from '../uplink/alert-wire.js';
 import { ALERTS_FILE, type AlertRecord } from './alerts-file.js';
-import { durably } from './store-db.js';
+import { one, type ReceiverSql } from './receiver-sql.js';
 
 export type AlertOutcome =
   | { kind: 'recorded'; alert: CheckedAlert; record: AlertRecord; forkedFrom?: string[] }
@@ -24,7 +23,7 @@ export class AlertIngest {
 
   constructor(
     private readonly store: string,
-    private readonly db: Db,
+    private readonly sql: ReceiverSql,
     private readonly caPems: string[],
     private readonly receiverName: string,
   ) {}
@@ -34,7 +33,7 @@ export class AlertIngest {
     this.revocations = current;
   }
 
-  take(device: string, payload: Buffer, now: Date): AlertOutcome {
+  async take(device: string, payload: Buffer, now: Date): Promise<AlertOutcome> {
     const d = decodeAlert(payload, device);
     if (!d.ok) return { kind: 'refused', why: d.problem };
     const c = checkAlert(d.value, device, this.caPems);
@@ -42,7 +41,7 @@ export class AlertIngest {
     const { entry: e, hash } = c.value;
     const revoked = revokedProblem(this.revocations(), d.value.cert, Date.parse(e.time));
     if (revoked) return { kind: 'refused', why: `it is signed by a revoked key: ${revoked}` };
-    const stored = prepared(this.db, 'SELECT hash FROM entries WHERE device = ? AND seq = ?').get(device, e.seq) as { hash: string } | undefined;
+    const stored = await one<{ hash: string }>(this.sql, 'SELECT hash FROM entries WHERE device = $1 AND seq = $2', [device, e.seq]);
     if (stored && stored.hash !== hash) {
       return { kind: 'refused', why: `its entry ${e.seq} differs from the entry ${e.seq} already stored for ${device} (hash ${stored.hash}): one of the two was signed outside the device's ledger` };
     }
@@ -59,14 +58,14 @@ export class AlertIngest {
       line: d.value.line,
       cert: d.value.cert,
     };
-    return durably(this.db, (): AlertOutcome => {
-      const added = prepared(this.db, 'INSERT OR IGNORE INTO alerts(device, seq, hash, received_at) VALUES (?, ?, ?, ?)').run(device, e.seq, hash, record.receivedAt);
-      if (added.changes === 0) return { kind: 'repeated', alert: c.value };
-      const others = (prepared(this.db, 'SELECT hash FROM alerts WHERE device = ? AND seq = ? AND hash <> ?').all(device, e.seq, hash) as { hash: string }[]).map((r) => r.hash);
+    return this.sql.transaction(async (tx): Promise<AlertOutcome> => {
+      const added = await tx.query('INSERT INTO alerts(device, seq, hash, received_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1', [device, e.seq, hash, record.receivedAt]);
+      if (added.length === 0) return { kind: 'repeated', alert: c.value };
+      const others = (await tx.query<{ hash: string }>('SELECT hash FROM alerts WHERE device = $1 AND seq = $2 AND hash <> $3', [device, e.seq, hash])).map((r) => r.hash);
       const dir = join(this.store, device);
       mkdirSync(dir, { recursive: true });
       appendLineSync(join(dir, ALERTS_FILE), JSON.stringify(record));
       return { kind: 'recorded', alert: c.value, record, ...(others.length > 0 ? { forkedFrom: others } : {}) };
-    });
+    }, { device, durable: true });
   }
 }

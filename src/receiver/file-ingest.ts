@@ -6,7 +6,6 @@
 import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { join } from 'node:path';
-import { prepared, type Db } from '../state/db.js';
 import type { Signer } from '../evidence/signer.js';
 import { SEGMENTS_DIR } from '../evidence/head.js';
 import { sealedFileName } from '../evidence/sealer.js';
@@ -14,7 +13,8 @@ import { makeReceipt, type SegmentReceipt } from '../evidence/receipt.js';
 import { fsyncDirSync } from '../util/fsx.js';
 import type { ChunkHeader, FileState } from '../uplink/wire.js';
 import type { DeviceLimits } from './limits.js';
-import { coveredPrefix, durably, partialDir, uncovered } from './store-db.js';
+import { coveredPrefix, partialDir, uncovered } from './store-db.js';
+import { one, type Queryable, type ReceiverSql } from './receiver-sql.js';
 import { appendReceipt } from './receipts-file.js';
 import { ChunkWriter } from './chunk-writer.js';
 import type { LeafLog } from './agency-log.js';
@@ -47,7 +47,7 @@ export class FileIngest {
 
   constructor(
     private readonly store: string,
-    private readonly db: Db,
+    private readonly sql: ReceiverSql,
     private readonly signer: Signer,
     private readonly receiverName: string,
     private readonly agencyLog: LeafLog,
@@ -67,59 +67,65 @@ export class FileIngest {
    * lose its claims here: its writes are then not exclusive, but the bytes are the same and the hash check before
    * storing still holds. Returns how many were dropped.
    */
-  dropEarlierClaims(): number {
+  async dropEarlierClaims(): Promise<number> {
     const prefix = `${this.receiverName}/`;
-    return prepared(this.db, 'DELETE FROM chunks WHERE claimed_at IS NOT NULL AND substr(claimed_by, 1, ?) = ? AND claimed_by <> ?').run(prefix.length, prefix, this.claimant).changes;
+    const gone = await this.sql.transaction((tx) =>
+      tx.query('DELETE FROM chunks WHERE claimed_at IS NOT NULL AND substr(claimed_by, 1, $1) = $2 AND claimed_by <> $3 RETURNING 1', [prefix.length, prefix, this.claimant]),
+    );
+    return gone.length;
   }
 
-  private row(device: string, name: string): FileRow | undefined {
-    return prepared(this.db, 'SELECT size, sha256, deadline, state, receipt FROM files WHERE device = ? AND name = ?').get(device, name) as FileRow | undefined;
+  private row(device: string, name: string, q: Queryable = this.sql): Promise<FileRow | undefined> {
+    return one<FileRow>(q, 'SELECT size, sha256, deadline, state, receipt FROM files WHERE device = $1 AND name = $2', [device, name]);
   }
 
   private partialPath(device: string, name: string): string {
     return join(partialDir(this.store, device), sealedFileName(name));
   }
 
-  state(device: string, name: string): { state: FileState; receipt?: SegmentReceipt } {
-    const r = this.row(device, name);
+  async state(device: string, name: string): Promise<{ state: FileState; receipt?: SegmentReceipt }> {
+    const r = await this.row(device, name);
     if (r?.state === 'stored') return { state: { stored: true }, ...(r.receipt ? { receipt: JSON.parse(r.receipt) as SegmentReceipt } : {}) };
     if (!r) return { state: { have: 0 } };
-    return { state: { have: coveredPrefix(this.ranges(device, name)) } };
+    return { state: { have: coveredPrefix(await this.ranges(device, name)) } };
   }
 
   /** One chunk at a time per receiver (the receiver handles messages in order): the writer has one slot. */
   async chunk(h: ChunkHeader, data: Buffer): Promise<ChunkOutcome> {
     const { device, name } = h;
-    let r = this.row(device, name);
+    let r = await this.row(device, name);
     if (r?.state === 'stored') return { kind: 'ignored', why: `${name} is already stored (a replay or a resend)` };
-    const m = this.manifest(device, name);
+    const m = await this.manifest(device, name);
     if (m && (m.size !== h.size || m.sha256 !== h.sha256)) return { kind: 'refused', why: `the chunk describes ${name} as ${h.size} bytes with sha256 ${h.sha256}, but its manifest says ${m.size}, ${m.sha256}` };
     // Begun before its manifest was stored, as another file: it can never be stored, and would block the real one.
     if (m && r && (r.size !== m.size || r.sha256 !== m.sha256)) {
-      this.discard(device, name, this.partialPath(device, name));
+      await this.discard(device, name, this.partialPath(device, name));
       r = undefined;
     }
     if (r && (r.size !== h.size || r.sha256 !== h.sha256)) return { kind: 'refused', why: `the chunk describes ${name} differently from its earlier chunks` };
-    const over = this.limits?.chunk(h, data.length, m !== undefined, r !== undefined);
+    const over = await this.limits?.chunk(h, data.length, m !== undefined, r !== undefined);
     if (over) return { kind: 'refused', why: over };
-    const holes = this.claim(h, data.length);
+    const holes = await this.claim(h, data.length);
     if (!holes) return { kind: 'ignored', why: `${name} is already stored (a replay or a resend)` };
     if (holes.length > 0) {
       try {
         await this.writer.write(this.partialPath(device, name), holes, data, h.offset, h.size);
       } catch (err) {
-        this.unclaim(device, name, holes);
+        await this.unclaim(device, name, holes);
         this.running.delete(`${device}/${name}`);
         throw err;
       }
       // Only our own claims: one taken over meanwhile (ours had gone stale) is the taker's to mark.
-      const written = prepared(this.db, 'UPDATE chunks SET claimed_at = NULL, claimed_by = NULL WHERE device = ? AND name = ? AND offset = ? AND claimed_by = ?');
-      this.db.transaction(() => holes.forEach(([from]) => written.run(device, name, from, this.claimant)))();
+      await this.sql.transaction(async (tx) => {
+        for (const [from] of holes) {
+          await tx.query('UPDATE chunks SET claimed_at = NULL, claimed_by = NULL WHERE device = $1 AND name = $2 AND "offset" = $3 AND claimed_by = $4', [device, name, from, this.claimant]);
+        }
+      }, { device });
     }
     const fresh = holes.length === 1 && holes[0]![0] === h.offset && holes[0]![1] === h.offset + data.length;
     if (fresh) this.follow(device, name, h.offset, data);
     else this.running.delete(`${device}/${name}`);
-    return { kind: 'written', complete: this.complete(device, name, h.size) };
+    return { kind: 'written', complete: await this.complete(device, name, h.size) };
   }
 
   /**
@@ -129,29 +135,29 @@ export class FileIngest {
    * CLAIM_STALE_MS was left by a receiver that stopped mid-write; its bytes may be missing and are written again.
    * Undefined when the file is stored.
    */
-  private claim(h: ChunkHeader, len: number): [number, number][] | undefined {
+  private claim(h: ChunkHeader, len: number): Promise<[number, number][] | undefined> {
     const { device, name } = h;
-    return this.db
-      .transaction((): [number, number][] | undefined => {
-        const now = Date.now();
-        // Looked at again under the lock: a receiver sharing the store may have just stored or discarded the file.
-        const state = this.row(device, name)?.state;
-        if (state === 'stored') return undefined;
-        if (!state) prepared(this.db, `INSERT INTO files(device, name, size, sha256, deadline, state) VALUES (?, ?, ?, ?, ?, 'partial')`).run(device, name, h.size, h.sha256, h.deadline);
-        prepared(this.db, 'DELETE FROM chunks WHERE device = ? AND name = ? AND claimed_at < ?').run(device, name, now - CLAIM_STALE_MS);
-        const holes = uncovered(this.ranges(device, name, true), h.offset, len);
-        if (holes.length > 0) mkdirSync(partialDir(this.store, device), { recursive: true });
-        // No hole starts where a range starts, so each is a row of its own.
-        const claim = prepared(this.db, 'INSERT INTO chunks(device, name, offset, len, claimed_at, claimed_by) VALUES (?, ?, ?, ?, ?, ?)');
-        for (const [from, to] of holes) claim.run(device, name, from, to - from, now, this.claimant);
-        return holes;
-      })
-      .immediate();
+    return this.sql.transaction(async (tx): Promise<[number, number][] | undefined> => {
+      const now = Date.now();
+      // Looked at again under the lock: a receiver sharing the store may have just stored or discarded the file.
+      const state = (await this.row(device, name, tx))?.state;
+      if (state === 'stored') return undefined;
+      if (!state) await tx.query(`INSERT INTO files(device, name, size, sha256, deadline, state) VALUES ($1, $2, $3, $4, $5, 'partial')`, [device, name, h.size, h.sha256, h.deadline]);
+      await tx.query('DELETE FROM chunks WHERE device = $1 AND name = $2 AND claimed_at < $3', [device, name, now - CLAIM_STALE_MS]);
+      const holes = uncovered(await this.ranges(device, name, true, tx), h.offset, len);
+      if (holes.length > 0) mkdirSync(partialDir(this.store, device), { recursive: true });
+      // No hole starts where a range starts, so each is a row of its own.
+      for (const [from, to] of holes) {
+        await tx.query('INSERT INTO chunks(device, name, "offset", len, claimed_at, claimed_by) VALUES ($1, $2, $3, $4, $5, $6)', [device, name, from, to - from, now, this.claimant]);
+      }
+      return holes;
+    }, { device });
   }
 
-  private unclaim(device: string, name: string, holes: [number, number][]): void {
-    const drop = prepared(this.db, 'DELETE FROM chunks WHERE device = ? AND name = ? AND offset = ? AND claimed_by = ?');
-    this.db.transaction(() => holes.forEach(([from]) => drop.run(device, name, from, this.claimant)))();
+  private unclaim(device: string, name: string, holes: [number, number][]): Promise<void> {
+    return this.sql.transaction(async (tx) => {
+      for (const [from] of holes) await tx.query('DELETE FROM chunks WHERE device = $1 AND name = $2 AND "offset" = $3 AND claimed_by = $4', [device, name, from, this.claimant]);
+    }, { device });
   }
 
   /**
@@ -177,19 +183,17 @@ export class FileIngest {
   }
 
   /** The ranges written, and with `claimed` also those being written. */
-  private ranges(device: string, name: string, claimed = false): { offset: number; len: number }[] {
-    const sql = claimed ? 'SELECT offset, len FROM chunks WHERE device = ? AND name = ?' : 'SELECT offset, len FROM chunks WHERE device = ? AND name = ? AND claimed_at IS NULL';
-    return prepared(this.db, sql).all(device, name) as { offset: number; len: number }[];
+  private ranges(device: string, name: string, claimed = false, q: Queryable = this.sql): Promise<{ offset: number; len: number }[]> {
+    const where = claimed ? '' : ' AND claimed_at IS NULL';
+    return q.query('SELECT "offset", len FROM chunks WHERE device = $1 AND name = $2' + where, [device, name]);
   }
 
-  private complete(device: string, name: string, size: number): boolean {
-    return coveredPrefix(this.ranges(device, name)) >= size;
+  private async complete(device: string, name: string, size: number): Promise<boolean> {
+    return coveredPrefix(await this.ranges(device, name)) >= size;
   }
 
-  private manifest(device: string, name: string): { seq: number; size: number; sha256: string } | undefined {
-    return prepared(this.db, 'SELECT seq, size, sha256 FROM manifests WHERE device = ? AND name = ?').get(device, name) as
-      | { seq: number; size: number; sha256: string }
-      | undefined;
+  private manifest(device: string, name: string): Promise<{ seq: number; size: number; sha256: string } | undefined> {
+    return one(this.sql, 'SELECT seq, size, sha256 FROM manifests WHERE device = $1 AND name = $2', [device, name]);
   }
 
   /**
@@ -197,9 +201,9 @@ export class FileIngest {
    * already stored, or a refusal (the partial file is discarded so a genuine resend starts clean).
    */
   async finalize(device: string, name: string, now: () => Date): Promise<SegmentReceipt | { refused: string } | undefined> {
-    const r = this.row(device, name);
-    const m = this.manifest(device, name);
-    if (!r || r.state !== 'partial' || !m || !this.complete(device, name, r.size)) return undefined;
+    const r = await this.row(device, name);
+    const m = await this.manifest(device, name);
+    if (!r || r.state !== 'partial' || !m || !(await this.complete(device, name, r.size))) return undefined;
     const dir = join(this.store, device);
     const storedPath = join(dir, SEGMENTS_DIR, sealedFileName(name));
     // Renamed into the store by a receiver that stopped before recording it stored: go on from there.
@@ -211,12 +215,12 @@ export class FileIngest {
     const actual = run && run.upto === r.size ? { size: r.size, sha256: run.hash.digest('hex') } : await hashFile(path);
     if (actual.size !== m.size || actual.sha256 !== m.sha256) {
       const why = `${name} arrived as ${actual.size} bytes with sha256 ${actual.sha256}, but its manifest (entry ${m.seq}) says ${m.size} bytes, ${m.sha256}: forged or damaged, not stored`;
-      this.discard(device, name, path);
+      await this.discard(device, name, path);
       return { refused: why };
     }
-    return durably(this.db, (): SegmentReceipt | undefined => {
+    return this.sql.transaction(async (tx): Promise<SegmentReceipt | undefined> => {
         // Another receiver sharing the store may have finished it while we hashed.
-        if (this.row(device, name)?.state !== 'partial') return undefined;
+        if ((await this.row(device, name, tx))?.state !== 'partial') return undefined;
         const fd = openSync(path, 'r+');
         try {
           fsyncSync(fd);
@@ -245,19 +249,19 @@ export class FileIngest {
           },
           this.signer,
         ) as SegmentReceipt;
-        prepared(this.db, `UPDATE files SET state = 'stored', receipt = ? WHERE device = ? AND name = ?`).run(JSON.stringify(receipt), device, name);
-        prepared(this.db, 'DELETE FROM chunks WHERE device = ? AND name = ?').run(device, name);
+        await tx.query(`UPDATE files SET state = 'stored', receipt = $1 WHERE device = $2 AND name = $3`, [JSON.stringify(receipt), device, name]);
+        await tx.query('DELETE FROM chunks WHERE device = $1 AND name = $2', [device, name]);
         appendReceipt(dir, receipt);
         return receipt;
-      });
+      }, { device, durable: true });
   }
 
   /** Forget a file that failed its check, and remove it (from .partial, or from segments/ if renamed unrecorded). */
-  private discard(device: string, name: string, path: string): void {
-    this.db.transaction(() => {
-      prepared(this.db, `DELETE FROM files WHERE device = ? AND name = ? AND state = 'partial'`).run(device, name);
-      prepared(this.db, 'DELETE FROM chunks WHERE device = ? AND name = ?').run(device, name);
-    })();
+  private async discard(device: string, name: string, path: string): Promise<void> {
+    await this.sql.transaction(async (tx) => {
+      await tx.query(`DELETE FROM files WHERE device = $1 AND name = $2 AND state = 'partial'`, [device, name]);
+      await tx.query('DELETE FROM chunks WHERE device = $1 AND name = $2', [device, name]);
+    }, { device });
     rmSync(path, { force: true });
   }
 }

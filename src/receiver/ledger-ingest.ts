@@ -1,13 +1,13 @@
 /**
  * Storing a device's ledger entries: each line is checked (form, device, link to the one before, certificate,
- * signature) before it is appended to `<store>/<d>/ledger.jsonl`. Lines ahead of a gap wait in receiver.db. The
- * append, the bookkeeping, head.json and the receipt happen under SQLite's write lock, so receivers sharing a
- * store append one device's lines in order and a crash leaves either all of it or a torn tail that is cut off.
+ * signature) before it is appended to `<store>/<d>/ledger.jsonl`. Lines ahead of a gap wait in the receivers'
+ * database. The append, the bookkeeping, head.json and the receipt happen in one transaction holding the device's
+ * lock (receiver-sql.ts), so receivers sharing a store append one device's lines in order and a crash leaves either
+ * all of it or a torn tail that is cut off.
  */
 import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, writeSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { prepared, type Db } from '../state/db.js';
 import { GENESIS_PREV, lineHash, lineSignedBy, parseLine, type LedgerEntry } from '../evidence/entry.js';
 import type { Signer } from '../evidence/signer.js';
 import { ENTRY } from '../evidence/types.js';
@@ -20,7 +20,7 @@ import { writeFileAtomicSync, fsyncDirSync } from '../util/fsx.js';
 import type { Logger } from '../util/log.js';
 import type { DeviceLimits } from './limits.js';
 import { appendReceipt } from './receipts-file.js';
-import { durably } from './store-db.js';
+import { one, type Queryable, type ReceiverSql } from './receiver-sql.js';
 import type { LeafLog } from './agency-log.js';
 import { keyProblem, type Clock } from './key-rules.js';
 import { supersede } from './supersede.js';
@@ -54,7 +54,7 @@ export class LedgerIngest {
 
   constructor(
     private readonly store: string,
-    private readonly db: Db,
+    private readonly sql: ReceiverSql,
     private readonly caPems: string[],
     private readonly signer: Signer,
     private readonly receiverName: string,
@@ -73,39 +73,39 @@ export class LedgerIngest {
     this.limits = limits;
   }
 
-  deviceState(device: string): { seq: number; hash: string } | null {
-    const r = prepared(this.db, 'SELECT seq, hash FROM devices WHERE device = ?').get(device) as { seq: number; hash: string } | undefined;
-    return r ?? null;
+  async deviceState(device: string, q: Queryable = this.sql): Promise<{ seq: number; hash: string } | null> {
+    return (await one<{ seq: number; hash: string }>(q, 'SELECT seq, hash FROM devices WHERE device = $1', [device])) ?? null;
   }
 
-  lastReceipt(device: string): EntriesReceipt | undefined {
-    const r = prepared(this.db, 'SELECT entries_receipt AS r FROM devices WHERE device = ?').get(device) as { r: string | null } | undefined;
+  async lastReceipt(device: string): Promise<EntriesReceipt | undefined> {
+    const r = await one<{ r: string | null }>(this.sql, 'SELECT entries_receipt AS r FROM devices WHERE device = $1', [device]);
     return r?.r ? (JSON.parse(r.r) as EntriesReceipt) : undefined;
   }
 
-  ingest(device: string, lines: string[], deadline: string, now: Date): EntriesOutcome {
-    const challenger = this.hold(device, lines);
-    return durably(this.db, () => {
-      if (challenger.length > 0) this.settle(device, challenger, now);
-      return this.appendHeld(device, deadline, now);
-    });
+  /** In one durable transaction holding the device's lock: receivers sharing the store append its lines in order. */
+  ingest(device: string, lines: string[], deadline: string, now: Date): Promise<EntriesOutcome> {
+    return this.sql.transaction(async (tx) => {
+      const challenger = await this.hold(tx, device, lines);
+      if (challenger.length > 0) await this.settle(tx, device, challenger, now);
+      return this.appendHeld(tx, device, deadline, now);
+    }, { device, durable: true });
   }
 
   /**
    * Lines in conflict with stored entries, from the first conflict on: they supersede the stored branch when they
    * may (supersede.ts), and are then held to be stored in its place; otherwise they are refused.
    */
-  private settle(device: string, branch: { line: string; entry: LedgerEntry }[], now: Date): void {
-    const stored = this.deviceState(device);
+  private async settle(tx: Queryable, device: string, branch: { line: string; entry: LedgerEntry }[], now: Date): Promise<void> {
+    const stored = await this.deviceState(device, tx);
     const e = branch[0]!.entry;
     if (!stored || e.seq > stored.seq) return;
-    const r = supersede({ store: this.store, db: this.db, caPems: this.caPems, revocations: this.revocations(), log: this.agencyLog, now }, device, branch, stored.seq);
+    const r = await supersede({ store: this.store, tx, caPems: this.caPems, revocations: this.revocations(), log: this.agencyLog, now }, device, branch, stored.seq);
     if ('why' in r) {
       this.log.error('refused lines that conflict with stored entries (same seq, different content)', { device, seq: e.seq, why: r.why });
       return;
     }
     const b = r.before;
-    prepared(this.db, 'UPDATE devices SET seq = ?, hash = ?, cert = ?, ledger_bytes = ?, entries_receipt = NULL, time_ref = ?, time_max = ? WHERE device = ?').run(
+    await tx.query('UPDATE devices SET seq = $1, hash = $2, cert = $3, ledger_bytes = $4, entries_receipt = NULL, time_ref = $5, time_max = $6 WHERE device = $7', [
       b.seq,
       b.hash,
       b.cert,
@@ -113,8 +113,8 @@ export class LedgerIngest {
       b.clock.ref,
       b.clock.max,
       device,
-    );
-    for (const b of branch) this.holdLine(device, b.entry.seq, b.line);
+    ]);
+    for (const b of branch) await this.holdLine(tx, device, b.entry.seq, b.line);
     this.log.error('a newer certificate superseded the stored ledger: the entries from there were signed by an older key (stolen or replaced?). They are kept aside; investigate and revoke that key', {
       device,
       from: r.from,
@@ -123,21 +123,19 @@ export class LedgerIngest {
     });
   }
 
-  private holdLine(device: string, seq: number, line: string): void {
-    prepared(this.db, 'INSERT INTO held(device, seq, line) VALUES (?, ?, ?) ON CONFLICT(device, seq) DO UPDATE SET line = excluded.line').run(device, seq, line);
+  private async holdLine(tx: Queryable, device: string, seq: number, line: string): Promise<void> {
+    await tx.query('INSERT INTO held(device, seq, line) VALUES ($1, $2, $3) ON CONFLICT(device, seq) DO UPDATE SET line = excluded.line', [device, seq, line]);
   }
 
   /**
    * Put new lines aside (ignoring duplicates of stored ones, logging conflicting ones, refusing what is over the
    * device's limits). A line replaces one held at its seq: a resend must be able to replace junk held there.
    */
-  private hold(device: string, lines: string[]): { line: string; entry: LedgerEntry }[] {
+  private async hold(tx: Queryable, device: string, lines: string[]): Promise<{ line: string; entry: LedgerEntry }[]> {
     /** From the first line that conflicts with a stored one, every line of the message: a would-be new branch. */
     const challenger: { line: string; entry: LedgerEntry }[] = [];
-    const stored = this.deviceState(device);
-    const known = prepared(this.db, 'SELECT hash FROM entries WHERE device = ? AND seq = ?');
-    const put = prepared(this.db, 'INSERT INTO held(device, seq, line) VALUES (?, ?, ?) ON CONFLICT(device, seq) DO UPDATE SET line = excluded.line');
-    const gate = this.limits?.heldGate(device, stored ? stored.seq : -1);
+    const stored = await this.deviceState(device, tx);
+    const gate = await this.limits?.heldGate(device, stored ? stored.seq : -1, tx);
     for (const line of lines) {
       const p = parseLine(line);
       if (!p.ok) {
@@ -149,7 +147,7 @@ export class LedgerIngest {
         continue;
       }
       if (stored && p.entry.seq <= stored.seq) {
-        const k = known.get(device, p.entry.seq) as { hash: string } | undefined;
+        const k = await one<{ hash: string }>(tx, 'SELECT hash FROM entries WHERE device = $1 AND seq = $2', [device, p.entry.seq]);
         if ((k && k.hash !== lineHash(line)) || challenger.length > 0) challenger.push({ line, entry: p.entry });
         continue;
       }
@@ -158,7 +156,7 @@ export class LedgerIngest {
         continue;
       }
       if (gate && !gate.admit(p.entry.seq, Buffer.byteLength(line))) continue;
-      put.run(device, p.entry.seq, line);
+      await this.holdLine(tx, device, p.entry.seq, line);
     }
     const over = gate?.refused();
     if (over) this.log.warn('refused out-of-order ledger lines instead of holding them', { device, ...over });
@@ -166,21 +164,18 @@ export class LedgerIngest {
   }
 
   /** Inside the write lock: append every held line that continues the stored chain and passes the checks. */
-  private appendHeld(device: string, deadline: string, now: Date): EntriesOutcome {
-    const row = prepared(this.db, 'SELECT * FROM devices WHERE device = ?').get(device) as DeviceRow | undefined;
+  private async appendHeld(tx: Queryable, device: string, deadline: string, now: Date): Promise<EntriesOutcome> {
+    const row = await one<DeviceRow>(tx, 'SELECT * FROM devices WHERE device = $1', [device]);
     let seq = row ? row.seq : -1;
     let hash = row ? row.hash : GENESIS_PREV;
     let cert = row?.cert;
     const clock: Clock = { ref: row?.time_ref ?? -Infinity, max: row?.time_max ?? -Infinity };
     const rules = { caPems: this.caPems, revocations: this.revocations(), now };
-    const next = prepared(this.db, 'SELECT line FROM held WHERE device = ? AND seq = ?');
-    const drop = prepared(this.db, 'DELETE FROM held WHERE device = ? AND seq = ?');
     const ok: { line: string; e: LedgerEntry; hash: string }[] = [];
     let refused: string | undefined;
     for (;;) {
-      const h = next.get(device, seq + 1) as { line: string } | undefined;
+      const h = await one<{ line: string }>(tx, 'DELETE FROM held WHERE device = $1 AND seq = $2 RETURNING line', [device, seq + 1]);
       if (!h) break;
-      drop.run(device, seq + 1);
       const p = parseLine(h.line);
       const certAfter = p.ok && (p.entry.type === ENTRY.ledgerOpened || p.entry.type === ENTRY.certificateInstalled) ? (p.entry.body.cert as string) : cert;
       const problem = p.ok ? (this.lineProblem(device, p.entry, h.line, seq, hash, cert) ?? keyProblem(p.entry, certAfter, cert, clock, rules)) : p.error;
@@ -198,14 +193,15 @@ export class LedgerIngest {
 
     const dir = join(this.store, device);
     const bytes = this.appendLines(dir, row?.ledger_bytes ?? 0, ok.map((o) => o.line));
-    const addEntry = prepared(this.db, 'INSERT OR REPLACE INTO entries(device, seq, hash) VALUES (?, ?, ?)');
-    const addManifest = prepared(this.db, 'INSERT OR REPLACE INTO manifests(device, name, seq, size, sha256) VALUES (?, ?, ?, ?, ?)');
     const manifests: string[] = [];
     for (const o of ok) {
-      addEntry.run(device, o.e.seq, o.hash);
+      await tx.query('INSERT INTO entries(device, seq, hash) VALUES ($1, $2, $3) ON CONFLICT(device, seq) DO UPDATE SET hash = excluded.hash', [device, o.e.seq, o.hash]);
       if (o.e.type === ENTRY.segmentSealed && !checkManifest(o.e.body)) {
         const stored = o.e.body.stored as { size: number; sha256: string };
-        addManifest.run(device, o.e.body.segment as string, o.e.seq, stored.size, stored.sha256);
+        await tx.query(
+          'INSERT INTO manifests(device, name, seq, size, sha256) VALUES ($1, $2, $3, $4, $5) ON CONFLICT(device, name) DO UPDATE SET seq = excluded.seq, size = excluded.size, sha256 = excluded.sha256',
+          [device, o.e.body.segment as string, o.e.seq, stored.size, stored.sha256],
+        );
         manifests.push(o.e.body.segment as string);
       }
     }
@@ -224,14 +220,13 @@ export class LedgerIngest {
       },
       this.signer,
     ) as EntriesReceipt;
-    this.db
-      .prepare(
-        `INSERT INTO devices(device, seq, hash, cert, ledger_bytes, entries_receipt, time_ref, time_max) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT(device) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, cert = excluded.cert,
-           ledger_bytes = excluded.ledger_bytes, entries_receipt = excluded.entries_receipt,
-           time_ref = excluded.time_ref, time_max = excluded.time_max`,
-      )
-      .run(device, seq, hash, cert!, bytes, JSON.stringify(receipt), clock.ref, clock.max);
+    await tx.query(
+      `INSERT INTO devices(device, seq, hash, cert, ledger_bytes, entries_receipt, time_ref, time_max) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT(device) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, cert = excluded.cert,
+         ledger_bytes = excluded.ledger_bytes, entries_receipt = excluded.entries_receipt,
+         time_ref = excluded.time_ref, time_max = excluded.time_max`,
+      [device, seq, hash, cert!, bytes, JSON.stringify(receipt), clock.ref, clock.max],
+    );
     const head = makeHead({ device, seq, hash, time: now.toISOString(), signer: 'agency' }, this.signer);
     writeFileAtomicSync(join(dir, HEAD_FILE), encodeHead(head));
     appendReceipt(dir, receipt);

@@ -6,7 +6,7 @@
  * never evidence. The defaults are chosen so that a genuine gateway never meets them (see DEFAULT_LIMITS).
  * Ages of partial files are kept by partial-sweep.ts.
  */
-import { prepared, type Db } from '../state/db.js';
+import { one, type Queryable, type ReceiverSql } from './receiver-sql.js';
 import type { ChunkHeader } from '../uplink/wire.js';
 
 export interface LimitsConfig {
@@ -87,7 +87,7 @@ const RAISE = 'raise it in the receiver config if a genuine gateway reaches it';
 
 export class DeviceLimits {
   constructor(
-    private readonly db: Db,
+    private readonly sql: ReceiverSql,
     readonly config: LimitsConfig,
   ) {}
 
@@ -95,7 +95,7 @@ export class DeviceLimits {
    * Why a chunk is refused, or undefined to take it. `manifested`: its file's manifest is stored (the chunk was
    * checked against it); `known`: the file has a row already (its declared size is counted).
    */
-  chunk(h: ChunkHeader, len: number, manifested: boolean, known: boolean): string | undefined {
+  async chunk(h: ChunkHeader, len: number, manifested: boolean, known: boolean): Promise<string | undefined> {
     const c = this.config;
     if (len < MIN_CHUNK && h.offset + len !== h.size) {
       return `a chunk of ${len} bytes at offset ${h.offset} of ${h.name} does not reach the file's end (${h.size}): chunks are at least ${MIN_CHUNK} bytes except a file's last piece (uplink-protocol.md §3)`;
@@ -104,7 +104,7 @@ export class DeviceLimits {
     if (h.size > c.fileMiB * MiB) {
       return `${h.name} declares ${h.size} bytes while its manifest is not stored, more than limits.fileMiB (${c.fileMiB} MiB) allows; ${RAISE}`;
     }
-    const u = this.unmanifested(h.device);
+    const u = await this.unmanifested(h.device);
     if (u.files + 1 > c.unmanifestedFiles) {
       return `device ${h.device} already has ${u.files} partial files without a stored manifest, the most limits.unmanifestedFiles (${c.unmanifestedFiles}) allows: ${h.name} is refused until their manifests come or they are discarded after limits.unmanifestedHours (${hours(c.unmanifestedHours)}); ${RAISE}`;
     }
@@ -115,23 +115,29 @@ export class DeviceLimits {
   }
 
   /** A device's partial files without a stored manifest: how many, and the bytes they declare. */
-  unmanifested(device: string): { files: number; bytes: number } {
-    return prepared(
-      this.db,
-      `SELECT COUNT(*) AS files, COALESCE(SUM(f.size), 0) AS bytes FROM files f
-       WHERE f.device = ? AND f.state = 'partial' AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.device = f.device AND m.name = f.name)`,
-    ).get(device) as { files: number; bytes: number };
+  async unmanifested(device: string): Promise<{ files: number; bytes: number }> {
+    // PostgreSQL sums BIGINTs into a NUMERIC, which its driver gives as text.
+    const r = await one<{ files: number; bytes: number }>(
+      this.sql,
+      `SELECT COUNT(*) AS files, CAST(COALESCE(SUM(f.size), 0) AS BIGINT) AS bytes FROM files f
+       WHERE f.device = $1 AND f.state = 'partial' AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.device = f.device AND m.name = f.name)`,
+      [device],
+    );
+    return r!;
   }
 
-  /** What the device has held ahead of a gap. */
-  held(device: string): { lines: number; bytes: number } {
-    const r = prepared(this.db, 'SELECT lines, bytes FROM held_totals WHERE device = ?').get(device) as { lines: number; bytes: number } | undefined;
-    return r ?? { lines: 0, bytes: 0 };
+  /** What the device has held ahead of a gap (`q`: the caller's transaction, when in one). */
+  async held(device: string, q: Queryable = this.sql): Promise<{ lines: number; bytes: number }> {
+    return (await one<{ lines: number; bytes: number }>(q, 'SELECT lines, bytes FROM held_totals WHERE device = $1', [device])) ?? { lines: 0, bytes: 0 };
   }
 
-  /** A gate for the lines of one entries message, given the stored ledger's last seq (-1 when none). */
-  heldGate(device: string, storedSeq: number): HeldGate {
-    return new HeldGate(device, storedSeq, this.held(device), this.config);
+  /**
+   * A gate for the lines of one entries message, given the stored ledger's last seq (-1 when none), read in the
+   * ingest's transaction `tx`: on PostgreSQL, a statement on another connection while holding one could wait for ever
+   * for a connection of a pool that transactions like it hold.
+   */
+  async heldGate(device: string, storedSeq: number, tx: Queryable): Promise<HeldGate> {
+    return new HeldGate(device, storedSeq, await this.held(device, tx), this.config);
   }
 }
 

@@ -17,6 +17,7 @@ import type { Db } from '../state/db.js';
 import { CHECKPOINT_FILE, TILE_WIDTH, encodeBundle, tilePath } from '../tlog/tiles.js';
 import type { AgencyLog } from './agency-log.js';
 import { LOG_CERT_FILE, LOG_DIR } from '../evidence/log-leaf.js';
+import { queued } from './sqlite-receiver-sql.js';
 
 /** What one publication writes, read from committed state under the lock. */
 interface Plan {
@@ -78,7 +79,7 @@ export class LogFiles {
 
   /** The same, with the files written on the thread pool. One at a time: the caller waits for the last one. */
   async publishInBackground(): Promise<void> {
-    const plan = this.locked(() => this.planNext());
+    const plan = await this.lockedInTurn(() => this.planNext());
     if (!plan) return;
     await Promise.all(plan.files.map(async (f) => {
       const dir = dirname(f.path);
@@ -97,7 +98,7 @@ export class LogFiles {
       await rm(d, { recursive: true, force: true });
       this.made.delete(d);
     }
-    this.locked(() => this.finish(plan, () => this.replaceCheckpoint(plan, () => renameSync(tmp, this.checkpointPath), () => rmSync(tmp, { force: true }))));
+    await this.lockedInTurn(() => this.finish(plan, () => this.replaceCheckpoint(plan, () => renameSync(tmp, this.checkpointPath), () => rmSync(tmp, { force: true }))));
   }
 
   private get checkpointPath(): string {
@@ -106,6 +107,11 @@ export class LogFiles {
 
   private locked<T>(fn: () => T): T {
     return this.db.transaction(fn).immediate();
+  }
+
+  /** The same, after the ingests' transactions queued before it (one may be open between two statements). */
+  private lockedInTurn<T>(fn: () => T): Promise<T> {
+    return queued(this.db, () => Promise.resolve().then(() => this.locked(fn)));
   }
 
   /** Under the lock: the plan for the log's committed size, unless this process published that size already. */

@@ -5,13 +5,12 @@
  * longer be appended (at or below the stored ledger's end) or are beyond `limits.heldAhead` are dropped. A file's
  * age is the time since it was last written (its mtime): an upload under way keeps it young.
  *
- * Receivers sharing a store each sweep it. Everything is decided again under receiver.db's write lock and the
- * file removed before the lock is let go: a receiver writes a partial file only after claiming its bytes under
+ * Receivers sharing a store each sweep it. Everything is decided again under the device's lock (receiver-sql.ts) and
+ * the file removed before the lock is let go: a receiver writes a partial file only after claiming its bytes under
  * that lock (file-ingest.ts), so none can write a file while it is removed, and a young claim keeps its file.
  */
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { prepared, type Db } from '../state/db.js';
 import { SEGMENTS_DIR } from '../evidence/head.js';
 import { sealedFileName } from '../evidence/sealer.js';
 import { describe } from '../util/errors.js';
@@ -19,6 +18,7 @@ import type { Logger } from '../util/log.js';
 import { CLAIM_STALE_MS } from './file-ingest.js';
 import type { LimitsConfig } from './limits.js';
 import { partialDir } from './store-db.js';
+import { one, type ReceiverSql } from './receiver-sql.js';
 
 const HOUR = 3_600_000;
 const SUFFIX = sealedFileName('');
@@ -44,7 +44,7 @@ export class PartialSweep {
 
   constructor(
     private readonly store: string,
-    private readonly db: Db,
+    private readonly sql: ReceiverSql,
     private readonly limits: LimitsConfig,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
@@ -57,12 +57,14 @@ export class PartialSweep {
   }
 
   start(): void {
+    let busy = false;
     this.timer = setInterval(() => {
-      try {
-        this.sweep();
-      } catch (err) {
-        this.log.error('housekeeping of partial files failed; trying again at the next round', { err: describe(err) });
-      }
+      // A round that outlasts the period (a slow database) is not overtaken by the next.
+      if (busy) return;
+      busy = true;
+      this.sweep()
+        .catch((err: unknown) => this.log.error('housekeeping of partial files failed; trying again at the next round', { err: describe(err) }))
+        .finally(() => (busy = false));
     }, this.periodMs);
     this.timer.unref();
   }
@@ -73,24 +75,23 @@ export class PartialSweep {
   }
 
   /**
-   * One round, synchronous. It may run while this receiver's own chunk is being written (a young claim keeps that
+   * One round. It may run while this receiver's own chunk is being written (a young claim keeps that
    * file) or a finished file hashed (storing it then finds its row gone and stores nothing; the gateway resends).
    */
-  sweep(): SweepResult {
+  async sweep(): Promise<SweepResult> {
     const out: SweepResult = { stale: 0, orphans: 0, held: 0 };
-    const rows = prepared(
-      this.db,
-      `SELECT f.device, f.name, f.size, EXISTS (SELECT 1 FROM manifests m WHERE m.device = f.device AND m.name = f.name) AS manifested
+    const rows = await this.sql.query<PartialRow>(
+      `SELECT f.device, f.name, f.size, CASE WHEN EXISTS (SELECT 1 FROM manifests m WHERE m.device = f.device AND m.name = f.name) THEN 1 ELSE 0 END AS manifested
        FROM files f WHERE f.state = 'partial'`,
-    ).all() as PartialRow[];
+    );
     for (const r of rows) {
       const why = this.staleness(r);
-      if (!why || !this.discard(r, why)) continue;
+      if (!why || !(await this.discard(r, why))) continue;
       if (why === 'gone') out.orphans++;
       else out.stale++;
     }
-    out.orphans += this.removeRowless();
-    out.held += this.dropDeadHeld();
+    out.orphans += await this.removeRowless();
+    out.held += await this.dropDeadHeld();
     return out;
   }
 
@@ -103,20 +104,18 @@ export class PartialSweep {
     return this.now() - mtime > maxMs ? 'age' : undefined;
   }
 
-  /** Under the write lock: forget the file's rows and remove it, unless a receiver wrote or claimed it meanwhile. */
-  private discard(r: PartialRow, why: 'age' | 'gone'): boolean {
+  /** Under the device's lock: forget the file's rows and remove it, unless a receiver wrote or claimed it meanwhile. */
+  private async discard(r: PartialRow, why: 'age' | 'gone'): Promise<boolean> {
     const path = this.partialPath(r.device, r.name);
-    const done = this.db
-      .transaction((): boolean => {
-        const still = prepared(this.db, `SELECT 1 FROM files WHERE device = ? AND name = ? AND state = 'partial'`).get(r.device, r.name);
-        const claimed = prepared(this.db, 'SELECT 1 FROM chunks WHERE device = ? AND name = ? AND claimed_at >= ?').get(r.device, r.name, Date.now() - CLAIM_STALE_MS);
-        if (!still || claimed || this.staleness(r) !== why) return false;
-        prepared(this.db, 'DELETE FROM chunks WHERE device = ? AND name = ?').run(r.device, r.name);
-        prepared(this.db, 'DELETE FROM files WHERE device = ? AND name = ?').run(r.device, r.name);
-        rmSync(path, { force: true });
-        return true;
-      })
-      .immediate();
+    const done = await this.sql.transaction(async (tx): Promise<boolean> => {
+      const still = await one(tx, `SELECT 1 AS x FROM files WHERE device = $1 AND name = $2 AND state = 'partial'`, [r.device, r.name]);
+      const claimed = await one(tx, 'SELECT 1 AS x FROM chunks WHERE device = $1 AND name = $2 AND claimed_at >= $3', [r.device, r.name, Date.now() - CLAIM_STALE_MS]);
+      if (!still || claimed || this.staleness(r) !== why) return false;
+      await tx.query('DELETE FROM chunks WHERE device = $1 AND name = $2', [r.device, r.name]);
+      await tx.query('DELETE FROM files WHERE device = $1 AND name = $2', [r.device, r.name]);
+      rmSync(path, { force: true });
+      return true;
+    }, { device: r.device });
     if (!done) return false;
     const limit = r.manifested ? 'limits.unfinishedHours' : 'limits.unmanifestedHours';
     if (why === 'gone') this.log.warn('forgot a partial file whose bytes are gone; the gateway sends it again', { device: r.device, name: r.name });
@@ -134,20 +133,18 @@ export class PartialSweep {
   }
 
   /** Partial files no row describes (left by a discard that stopped between its commit and the removal). */
-  private removeRowless(): number {
+  private async removeRowless(): Promise<number> {
     let n = 0;
     const root = join(this.store, '.partial');
     for (const device of listDir(root)) {
       for (const file of listDir(join(root, device))) {
         if (!file.endsWith(SUFFIX)) continue;
         const name = file.slice(0, -SUFFIX.length);
-        const removed = this.db
-          .transaction((): boolean => {
-            if (prepared(this.db, `SELECT 1 FROM files WHERE device = ? AND name = ? AND state = 'partial'`).get(device, name)) return false;
-            rmSync(join(root, device, file), { force: true });
-            return true;
-          })
-          .immediate();
+        const removed = await this.sql.transaction(async (tx): Promise<boolean> => {
+          if (await one(tx, `SELECT 1 AS x FROM files WHERE device = $1 AND name = $2 AND state = 'partial'`, [device, name])) return false;
+          rmSync(join(root, device, file), { force: true });
+          return true;
+        }, { device });
         if (removed) {
           n++;
           this.log.info('removed a partial file that no row describes', { device, file });
@@ -158,12 +155,16 @@ export class PartialSweep {
   }
 
   /** Held lines that can never be appended (their seq is stored) or that are past limits.heldAhead. */
-  private dropDeadHeld(): number {
-    const n = prepared(
-      this.db,
-      `DELETE FROM held WHERE seq <= COALESCE((SELECT d.seq FROM devices d WHERE d.device = held.device), -1)
-         OR seq > COALESCE((SELECT d.seq FROM devices d WHERE d.device = held.device), -1) + ?`,
-    ).run(this.limits.heldAhead).changes;
+  private async dropDeadHeld(): Promise<number> {
+    // One statement, under no device's lock: it reads each device's stored end as committed.
+    const dropped = await this.sql.transaction((tx) =>
+      tx.query(
+        `DELETE FROM held WHERE seq <= COALESCE((SELECT d.seq FROM devices d WHERE d.device = held.device), -1)
+           OR seq > COALESCE((SELECT d.seq FROM devices d WHERE d.device = held.device), -1) + $1 RETURNING 1`,
+        [this.limits.heldAhead],
+      ),
+    );
+    const n = dropped.length;
     if (n > 0) this.log.info('dropped held ledger lines that can no longer be appended', { lines: n });
     return n;
   }

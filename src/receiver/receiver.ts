@@ -17,6 +17,8 @@ import { loadReceiverKeys } from './keys.js';
 import type { HeldLock } from '../state/folder-lock.js';
 import { lockReceiverName } from './name-lock.js';
 import { openReceiverDb } from './store-db.js';
+import type { ReceiverSql } from './receiver-sql.js';
+import { SqliteReceiverSql } from './sqlite-receiver-sql.js';
 import { DeviceLimits } from './limits.js';
 import { PartialSweep } from './partial-sweep.js';
 import { LedgerIngest } from './ledger-ingest.js';
@@ -40,6 +42,7 @@ export interface ReceiverStats {
 
 export class Receiver {
   private db: Db | undefined;
+  private sql: ReceiverSql | undefined;
   private client: MqttClient | undefined;
   private ledger: LedgerIngest | undefined;
   private files: FileIngest | undefined;
@@ -79,18 +82,19 @@ export class Receiver {
     const { caPem, caPems, signer, encryption } = loadReceiverKeys(cfg, this.now());
     mkdirSync(cfg.store, { recursive: true });
     this.db = openReceiverDb(cfg.store);
+    this.sql = new SqliteReceiverSql(this.db);
     const agencyLog = this.openLog({ cfg, caPem, caPems, db: this.db, now: this.now(), log: this.log });
     this.agencyLog = agencyLog;
     this.crl = new CrlWatch(cfg.agency.crl, caPems, cfg.store, this.log.child('crl'), this.now);
     await this.crl.start();
-    this.ledger = new LedgerIngest(cfg.store, this.db, caPems, signer, cfg.name, this.log.child('ledger'), agencyLog, encryption);
+    this.ledger = new LedgerIngest(cfg.store, this.sql, caPems, signer, cfg.name, this.log.child('ledger'), agencyLog, encryption);
     this.ledger.useRevocations(this.crl.revocations);
-    this.files = new FileIngest(cfg.store, this.db, signer, cfg.name, agencyLog);
-    this.alerts = new AlertIngest(cfg.store, this.db, caPems, cfg.name);
+    this.files = new FileIngest(cfg.store, this.sql, signer, cfg.name, agencyLog);
+    this.alerts = new AlertIngest(cfg.store, this.sql, caPems, cfg.name);
     this.alerts.useRevocations(this.crl.revocations);
-    const dropped = this.files.dropEarlierClaims();
+    const dropped = await this.files.dropEarlierClaims();
     if (dropped > 0) this.log.info('dropped the claims of an earlier run that stopped mid-write; those bytes are written again', { claims: dropped });
-    this.limitDevices(this.db);
+    this.limitDevices(this.sql);
     const tls = { key: readFileSync(cfg.tls.key, 'utf8'), cert: readFileSync(cfg.tls.cert, 'utf8'), ca: caPem };
     const client = mqtt.connect(cfg.broker, {
       clientId: `${cfg.name}-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
@@ -125,11 +129,11 @@ export class Receiver {
   }
 
   /** What one device may cost the shared store: checked as messages come, and swept every minute. */
-  private limitDevices(db: Db): void {
-    const limits = new DeviceLimits(db, this.cfg.limits);
+  private limitDevices(sql: ReceiverSql): void {
+    const limits = new DeviceLimits(sql, this.cfg.limits);
     this.ledger!.useLimits(limits);
     this.files!.useLimits(limits);
-    this.sweep = new PartialSweep(this.cfg.store, db, this.cfg.limits, this.log.child('sweep'));
+    this.sweep = new PartialSweep(this.cfg.store, sql, this.cfg.limits, this.log.child('sweep'));
     this.sweep.start();
   }
 
@@ -148,7 +152,8 @@ export class Receiver {
     await this.agencyLog?.close();
     this.sweep?.stop();
     this.crl?.stop();
-    this.db?.close();
+    await this.sql?.close();
+    this.sql = undefined;
     this.db = undefined;
     this.lock?.release();
     this.lock = undefined;
@@ -182,26 +187,26 @@ export class Receiver {
     const receipts: Receipt[] = [];
     const files: StateMessage['files'] = {};
     for (const f of d.value.files) {
-      let s = this.files!.state(device, f.name);
+      let s = await this.files!.state(device, f.name);
       // Every byte here but not stored: a receiver stopped between a file's last chunk and storing it. Store it
       // now, or the gateway, told we have it all, would send nothing and wait for a receipt for ever.
       if ('have' in s.state && s.state.have >= f.size) {
         await this.finalize(device, f.name);
-        s = this.files!.state(device, f.name);
+        s = await this.files!.state(device, f.name);
       }
       files[f.name] = s.state;
       if (s.receipt) receipts.push(s.receipt);
     }
-    const last = this.ledger!.lastReceipt(device);
+    const last = await this.ledger!.lastReceipt(device);
     if (last) receipts.push(last);
-    const state: StateMessage = { v: 1, type: 'state', device, re: d.value.id, ledger: this.ledger!.deviceState(device), files, receipts, log: this.agencyLog!.state(d.value.log?.size ?? 0) };
+    const state: StateMessage = { v: 1, type: 'state', device, re: d.value.id, ledger: await this.ledger!.deviceState(device), files, receipts, log: this.agencyLog!.state(d.value.log?.size ?? 0) };
     this.publish(topics.state(device), JSON.stringify(state));
   }
 
   private async entries(device: string, payload: Buffer): Promise<void> {
     const d = decodeEntries(payload, device);
     if (!d.ok) return this.refuse(device, 'an entries message', d.problem);
-    const out = this.ledger!.ingest(device, d.value.lines, d.value.deadline, this.now());
+    const out = await this.ledger!.ingest(device, d.value.lines, d.value.deadline, this.now());
     if (out.refused) this.stats.refused++;
     this.stats.entries += out.appended;
     if (out.appended > 0) this.agencyLog!.grew();
@@ -209,8 +214,8 @@ export class Receiver {
     for (const name of out.manifests) await this.finalize(device, name);
   }
 
-  private alert(device: string, payload: Buffer): void {
-    const out = this.alerts!.take(device, payload, this.now());
+  private async alert(device: string, payload: Buffer): Promise<void> {
+    const out = await this.alerts!.take(device, payload, this.now());
     if (out.kind === 'refused') return this.refuse(device, 'an alert', out.why);
     if (out.kind === 'repeated') return this.log.info('ignored an alert already recorded', { device, seq: out.alert.entry.seq });
     this.stats.alerts++;

@@ -1,10 +1,11 @@
 /**
  * The receiver's bookkeeping beside its store (`<store>/receiver.db`). Several receivers on one host share it:
  * a shared subscription hands one device's messages to any of them, and this database (SQLite's write lock) is
- * what keeps each device's ledger.jsonl appended in sequence order, by one receiver at a time.
+ * what keeps each device's ledger.jsonl appended in sequence order, by one receiver at a time. The ingests reach
+ * it through sqlite-receiver-sql.ts; receiver-pg-schema.ts has the same tables for PostgreSQL.
  */
 import { join } from 'node:path';
-import { atSyncLevel, openStateDb, type Db } from '../state/db.js';
+import { openStateDb, type Db } from '../state/db.js';
 
 export const RECEIVER_MIGRATIONS: readonly string[] = [
   `
@@ -135,16 +136,13 @@ export const partialDir = (store: string, device: string): string => join(store,
 
 /**
  * Chunk bookkeeping commits without fsync (WAL, synchronous NORMAL): a crash may forget the last chunk rows, and
- * the gateway then resends those chunks. What a receipt vouches for goes through `durably`.
+ * the gateway then resends those chunks. What a receipt vouches for commits durably (ReceiverSql's `durable`).
  */
 export function openReceiverDb(store: string): Db {
   const db = openStateDb(receiverDbPath(store), { migrations: RECEIVER_MIGRATIONS });
   db.pragma('synchronous = NORMAL');
   return db;
 }
-
-/** Run `fn` in an immediate transaction whose commit is fsynced (with every commit before it in the WAL). */
-export const durably = <T>(db: Db, fn: () => T): T => atSyncLevel(db, 'FULL', fn, true);
 
 /** The length of the prefix of [0, size) that the ranges cover. */
 export function coveredPrefix(ranges: { offset: number; len: number }[]): number {

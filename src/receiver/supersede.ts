@@ -9,7 +9,6 @@
  */
 import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { prepared, type Db } from '../state/db.js';
 import { lineHash, lineSignedBy, parseLine, type LedgerEntry } from '../evidence/entry.js';
 import { ENTRY } from '../evidence/types.js';
 import { LEDGER_FILE, SEGMENTS_DIR } from '../evidence/head.js';
@@ -22,6 +21,7 @@ import { fsyncDirSync } from '../util/fsx.js';
 import { startClock, timeStep, type Clock } from '../verify/key-lifecycle.js';
 import type { LeafLog } from './agency-log.js';
 import { partialDir } from './store-db.js';
+import type { Queryable } from './receiver-sql.js';
 
 
 export interface Superseded {
@@ -35,7 +35,8 @@ export interface Superseded {
 
 interface Ctx {
   store: string;
-  db: Db;
+  /** The ingest's transaction, holding the device's lock. */
+  tx: Queryable;
   caPems: string[];
   revocations: Revocations;
   log: LeafLog;
@@ -76,7 +77,7 @@ const issuedAt = (pem: string): number => Date.parse(parseCertificate(pem)?.vali
  * in its favour, if it may win (the module comment says when). Runs inside the receiver's write transaction.
  * Returns what was superseded, or why `incoming` does not win.
  */
-export function supersede(ctx: Ctx, device: string, incoming: { line: string; entry: LedgerEntry }[], storedSeq: number): Superseded | { why: string } {
+export async function supersede(ctx: Ctx, device: string, incoming: { line: string; entry: LedgerEntry }[], storedSeq: number): Promise<Superseded | { why: string }> {
   const first = incoming[0]!.entry;
   const dir = join(ctx.store, device);
   const path = join(dir, LEDGER_FILE);
@@ -156,11 +157,11 @@ export function supersede(ctx: Ctx, device: string, incoming: { line: string; en
   } finally {
     closeSync(wfd);
   }
-  prepared(ctx.db, 'DELETE FROM entries WHERE device = ? AND seq >= ?').run(device, e.seq);
-  prepared(ctx.db, 'DELETE FROM manifests WHERE device = ? AND seq >= ?').run(device, e.seq);
+  await ctx.tx.query('DELETE FROM entries WHERE device = $1 AND seq >= $2', [device, e.seq]);
+  await ctx.tx.query('DELETE FROM manifests WHERE device = $1 AND seq >= $2', [device, e.seq]);
   for (const name of names) {
-    prepared(ctx.db, 'DELETE FROM files WHERE device = ? AND name = ?').run(device, name);
-    prepared(ctx.db, 'DELETE FROM chunks WHERE device = ? AND name = ?').run(device, name);
+    await ctx.tx.query('DELETE FROM files WHERE device = $1 AND name = $2', [device, name]);
+    await ctx.tx.query('DELETE FROM chunks WHERE device = $1 AND name = $2', [device, name]);
   }
   ctx.log.append([{ v: 1, kind: 'superseded', device, from: e.seq, through, hash: lineHash(branch[0]!.line), by: lineHash(incoming[0]!.line), accepted: ctx.now.toISOString() }]);
   return { from: e.seq, through, folder, before: { seq: e.seq - 1, hash: prevHash, cert: certBefore, bytes, clock } };

@@ -8,6 +8,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { openReceiverDb } from '../../src/receiver/store-db.js';
+import { SqliteReceiverSql } from '../../src/receiver/sqlite-receiver-sql.js';
 import type { Db } from '../../src/state/db.js';
 import { AgencyLog } from '../../src/receiver/agency-log.js';
 import { CurrentEncryptionKeys } from '../../src/receiver/encryption-keys.js';
@@ -40,12 +41,13 @@ export async function receiveDevice(deviceDir: string, store: string, caDir: str
     const files = new LogFiles(store, db, log);
     files.republish(readFileSync(p.logCert, 'utf8'));
     const signer = receiptSigner(caDir);
-    const ledger = new LedgerIngest(store, db, caPems, signer, 'receiver:1', silentLogger, log, agencyEncryption(caDir));
-    const ingest = new FileIngest(store, db, signer, 'receiver:1', log);
+    const sql = new SqliteReceiverSql(db);
+    const ledger = new LedgerIngest(store, sql, caPems, signer, 'receiver:1', silentLogger, log, agencyEncryption(caDir));
+    const ingest = new FileIngest(store, sql, signer, 'receiver:1', log);
     const lines = readFileSync(join(deviceDir, 'ledger.jsonl'), 'utf8').trimEnd().split('\n');
     const device = (JSON.parse(lines[0]!) as LedgerEntry).device;
     for (let i = 0; i < lines.length; i += 3) {
-      const out = ledger.ingest(device, lines.slice(i, i + 3), DEADLINE, now());
+      const out = await ledger.ingest(device, lines.slice(i, i + 3), DEADLINE, now());
       if (out.refused) throw new Error(`the receiver refused the upload: ${out.refused}`);
       files.publish();
       published?.();

@@ -26,6 +26,7 @@ import { openReceiverDb } from '../../src/receiver/store-db.js';
 import { LedgerIngest } from '../../src/receiver/ledger-ingest.js';
 import { createLogger } from '../../src/util/log.js';
 import { verifyStore } from '../../src/verify/verifier.js';
+import { SqliteReceiverSql } from '../../src/receiver/sqlite-receiver-sql.js';
 
 const DAY = 86_400_000;
 const DEVICE = 'car-7';
@@ -77,18 +78,18 @@ class Agency {
   revocations = Revocations.none();
   readonly log = new AgencyLog(this.db, createPrivateKey(readFileSync(ca.paths.logKey, 'utf8')), logOrigin(caPems[0]!));
   readonly files = new LogFiles(this.store, this.db, this.log);
-  readonly ingest = new LedgerIngest(this.store, this.db, caPems, receiptSigner(ca.dir), 'receiver:1', createLogger('rx', { sink: (l) => this.logs.push(JSON.parse(l) as { msg: string }) }), this.log, agencyEncryption(ca.dir));
+  readonly ingest = new LedgerIngest(this.store, new SqliteReceiverSql(this.db), caPems, receiptSigner(ca.dir), 'receiver:1', createLogger('rx', { sink: (l) => this.logs.push(JSON.parse(l) as { msg: string }) }), this.log, agencyEncryption(ca.dir));
   constructor() {
     this.ingest.useRevocations(() => this.revocations);
     this.files.republish(readFileSync(ca.paths.logCert, 'utf8'));
   }
-  take(lines: string[], now = new Date()): { appended: number; refused?: string } {
-    const r = this.ingest.ingest(DEVICE, lines, DEADLINE, now);
+  async take(lines: string[], now = new Date()): Promise<{ appended: number; refused?: string }> {
+    const r = await this.ingest.ingest(DEVICE, lines, DEADLINE, now);
     this.files.publish();
     return r;
   }
-  stored(): number {
-    return this.ingest.deviceState(DEVICE)?.seq ?? -1;
+  async stored(): Promise<number> {
+    return (await this.ingest.deviceState(DEVICE))?.seq ?? -1;
   }
 }
 
@@ -104,7 +105,7 @@ function forge(g: Gateway, signer: KeySigner, at: number, entries: [string, Reco
 }
 
 describe('an old key tries to take the device over', () => {
-  it('an expired certificate reinstalled with its old key is refused, dated now or inside its validity; the genuine gateway goes on', () => {
+  it('an expired certificate reinstalled with its old key is refused, dated now or inside its validity; the genuine gateway goes on', async () => {
     const now = Date.now();
     const old = deviceKey(new Date(now - 40 * DAY), 30); // expired 10 days ago
     const current = deviceKey(new Date(now - 5 * DAY), 365);
@@ -115,29 +116,29 @@ describe('an old key tries to take the device over', () => {
     g.ledger.append(ENTRY.serviceStarted, {});
     const agency = new Agency();
     // The agency took the old certificate's entries while it was valid, and the renewal since.
-    expect(agency.take(g.lines().slice(0, 2), new Date(now - 34 * DAY)).refused).toBeUndefined();
-    expect(agency.take(g.lines(2)).refused).toBeUndefined();
-    const held = agency.stored();
+    expect((await agency.take(g.lines().slice(0, 2), new Date(now - 34 * DAY))).refused).toBeUndefined();
+    expect((await agency.take(g.lines(2))).refused).toBeUndefined();
+    const held = await agency.stored();
 
     // Dated inside the old certificate's validity: the time runs back, and only the current key could sign the
     // clock.stepped entry that would allow it.
     const backdated = forge(g, old, now - 20 * DAY, [[ENTRY.certificateInstalled, { cert: old.certificatePem }], [ENTRY.sessionOpened, { sessionId: 'forged', matter: 'other', caseRef: 'X', officers: [{ name: 'x', badge: '1' }] }]]);
-    expect(agency.take(backdated).refused).toMatch(/before an earlier entry's/);
+    expect((await agency.take(backdated)).refused).toMatch(/before an earlier entry's/);
     // Dated now: expired.
     const current_ = forge(g, old, now, [[ENTRY.certificateInstalled, { cert: old.certificatePem }]]);
-    expect(agency.take(current_).refused).toMatch(/expired/);
-    expect(agency.stored()).toBe(held);
+    expect((await agency.take(current_)).refused).toMatch(/expired/);
+    expect(await agency.stored()).toBe(held);
 
     // The genuine gateway is not locked out.
     g.at = now;
     g.ledger.append(ENTRY.serviceStopped, {});
-    expect(agency.take(g.lines(held + 1))).toMatchObject({ appended: 1 });
+    expect(await agency.take(g.lines(held + 1))).toMatchObject({ appended: 1 });
     // The forged line held behind the refused one never goes in either (it does not follow the genuine one).
-    expect(agency.stored()).toBe(held + 1);
+    expect(await agency.stored()).toBe(held + 1);
     expect(agency.logs.filter((l) => /refused a ledger entry/.test(l.msg)).length).toBeGreaterThanOrEqual(2);
   });
 
-  it('a replaced certificate, still valid, reinstalled with its old key is refused: certificates only go forward', () => {
+  it('a replaced certificate, still valid, reinstalled with its old key is refused: certificates only go forward', async () => {
     const now = Date.now();
     const old = deviceKey(new Date(now - 10 * DAY), 365);
     const current = deviceKey(new Date(now - DAY), 365);
@@ -146,28 +147,28 @@ describe('an old key tries to take the device over', () => {
     g.at = now - 1000;
     g.useKey(current);
     const agency = new Agency();
-    agency.take(g.lines());
-    const held = agency.stored();
+    await agency.take(g.lines());
+    const held = await agency.stored();
     const attack = forge(g, old, now, [[ENTRY.certificateInstalled, { cert: old.certificatePem }]]);
-    expect(agency.take(attack).refused).toMatch(/older than the certificate in force/);
+    expect((await agency.take(attack)).refused).toMatch(/older than the certificate in force/);
     g.at = now;
     g.ledger.append(ENTRY.serviceStarted, {});
-    expect(agency.take(g.lines(held + 1))).toMatchObject({ appended: 1 });
+    expect(await agency.take(g.lines(held + 1))).toMatchObject({ appended: 1 });
   });
 
-  it('a certificate entry dated far back without a clock.stepped entry is refused for its time', () => {
+  it('a certificate entry dated far back without a clock.stepped entry is refused for its time', async () => {
     const now = Date.now();
     const old = deviceKey(new Date(now - 40 * DAY), 30);
     const current = deviceKey(new Date(now - 5 * DAY), 365);
     const g = new Gateway(current, now - DAY);
     g.ledger.append(ENTRY.serviceStarted, {});
     const agency = new Agency();
-    agency.take(g.lines());
+    await agency.take(g.lines());
     const attack = forge(g, old, now - 35 * DAY, [[ENTRY.certificateInstalled, { cert: old.certificatePem }]]);
-    expect(agency.take(attack).refused).toMatch(/before an earlier entry's, more than the 60 s allowed without a clock\.stepped entry/);
+    expect((await agency.take(attack)).refused).toMatch(/before an earlier entry's, more than the 60 s allowed without a clock\.stepped entry/);
   });
 
-  it('a genuine renewal while the old certificate is valid still works', () => {
+  it('a genuine renewal while the old certificate is valid still works', async () => {
     const now = Date.now();
     const a = deviceKey(new Date(now - 10 * DAY), 365);
     const b = deviceKey(new Date(now - DAY), 365);
@@ -177,7 +178,7 @@ describe('an old key tries to take the device over', () => {
     g.useKey(b);
     g.ledger.append(ENTRY.serviceStarted, {});
     const agency = new Agency();
-    const got = agency.take(g.lines());
+    const got = await agency.take(g.lines());
     expect(got.refused).toBeUndefined();
     expect(got).toMatchObject({ appended: 4 });
   });
@@ -190,28 +191,28 @@ describe('a conflict is settled for the newest certificate', () => {
     const g = new Gateway(k1, now - 3 * DAY);
     g.ledger.append(ENTRY.serviceStarted, {});
     const agency = new Agency();
-    agency.take(g.lines());
-    const fork = agency.stored();
+    await agency.take(g.lines());
+    const fork = await agency.stored();
 
     // The thief, with the device's current key, gets entries in first.
     const forged = forge(g, k1, now - 2 * DAY, [
       [ENTRY.sessionOpened, { sessionId: 'forged', matter: 'other', caseRef: 'FORGED', officers: [{ name: 'x', badge: '1' }] }],
       [ENTRY.sessionClosed, { sessionId: 'forged', reason: 'stopped' }],
     ]);
-    expect(agency.take(forged).refused).toBeUndefined();
+    expect((await agency.take(forged)).refused).toBeUndefined();
     // The genuine gateway's own entries conflict: refused, it is locked out for now.
     g.at = now - 2 * DAY + 1000;
     g.ledger.append(ENTRY.serviceStopped, {});
-    expect(agency.take(g.lines(fork + 1)).appended).toBe(0);
+    expect((await agency.take(g.lines(fork + 1))).appended).toBe(0);
     expect(agency.logs.some((l) => /refused lines that conflict/.test(l.msg) && /only a newer certificate can settle/.test(String((l as { why?: string }).why)))).toBe(true);
 
     // The agency re-enrols the gateway: its newer certificate settles the conflict in its favour.
     g.at = now;
     g.useKey(deviceKey(new Date(now - 1000), 365));
     g.ledger.append(ENTRY.serviceStarted, {});
-    const r = agency.take(g.lines(fork + 1));
+    const r = await agency.take(g.lines(fork + 1));
     expect(r.refused).toBeUndefined();
-    expect(agency.stored()).toBe(g.ledger.head()!.seq);
+    expect(await agency.stored()).toBe(g.ledger.head()!.seq);
     expect(agency.logs.some((l) => /a newer certificate superseded the stored ledger/.test(l.msg))).toBe(true);
     const kept = join(agency.store, DEVICE, 'superseded');
     const [folder] = readdirSync(kept);
@@ -223,8 +224,8 @@ describe('a conflict is settled for the newest certificate', () => {
     expect(v.devices[0]!.superseded).toEqual([{ from: fork + 1, through: fork + 2, accepted: expect.any(String), folder: `superseded/${folder}` }]);
 
     // The thief's old branch cannot come back: its certificate is not newer.
-    expect(agency.take(forged).appended).toBe(0);
-    expect(agency.stored()).toBe(g.ledger.head()!.seq);
+    expect((await agency.take(forged)).appended).toBe(0);
+    expect(await agency.stored()).toBe(g.ledger.head()!.seq);
 
     // Removing the superseded branch from the store is a rollback of what the agency logged.
     rmSync(join(kept, folder!), { recursive: true });
@@ -239,7 +240,7 @@ describe('revocation', () => {
     const g = new Gateway(stolen, now - 3 * DAY);
     g.ledger.append(ENTRY.serviceStarted, {});
     const agency = new Agency();
-    agency.take(g.lines());
+    await agency.take(g.lines());
     const revokedFrom = new Date(now - DAY);
     const { crlPath } = await revokeCertificate({ caDir: ca.dir, certPem: stolen.certificatePem, reason: 'keyCompromise', date: revokedFrom });
     const certFile = join(tmp('recgw-kl-cert-'), 'dev.pem');
@@ -251,11 +252,11 @@ describe('revocation', () => {
     // Signed after the revocation: refused.
     g.at = now;
     g.ledger.append(ENTRY.sessionOpened, { sessionId: 's', matter: 'other', caseRef: '', officers: [{ name: 'x', badge: '1' }] });
-    expect(agency.take(g.lines(agency.stored() + 1)).refused).toMatch(/signed by a revoked key: .*revoked from .*keyCompromise/);
+    expect((await agency.take(g.lines((await agency.stored()) + 1))).refused).toMatch(/signed by a revoked key: .*revoked from .*keyCompromise/);
 
     // The verifier reports the same on a store that holds such entries (a receiver without the CRL took them).
     const lax = new Agency();
-    lax.take(g.lines());
+    await lax.take(g.lines());
     const report = await verifyStore(lax.store, { caPems, revocations: agency.revocations });
     expect(report.findings.map((f) => f.kind)).toContain('revoked-key');
     expect(report.findings.find((f) => f.kind === 'revoked-key')!.detail).toMatch(/revoked from/);
@@ -271,7 +272,7 @@ describe('revocation', () => {
 });
 
 describe('time', () => {
-  it('the gateway records a clock set back before it writes on: a clock.stepped entry, and the receiver takes both', () => {
+  it('the gateway records a clock set back before it writes on: a clock.stepped entry, and the receiver takes both', async () => {
     const now = Date.now();
     const k = deviceKey(new Date(now - 10 * DAY), 365);
     const g = new Gateway(k, now);
@@ -280,6 +281,6 @@ describe('time', () => {
     g.ledger.append(ENTRY.serviceStarted, {});
     const types = g.lines().map((l) => (JSON.parse(l) as { type: string }).type);
     expect(types.slice(-2)).toEqual([ENTRY.clockStepped, ENTRY.serviceStarted]);
-    expect(new Agency().take(g.lines()).refused).toBeUndefined();
+    expect((await new Agency().take(g.lines())).refused).toBeUndefined();
   });
 });

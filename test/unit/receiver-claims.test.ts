@@ -15,6 +15,7 @@ import { testAgencyLog } from '../helpers/receiver-store.js';
 import { openReceiverDb, partialDir } from '../../src/receiver/store-db.js';
 import { sealedFileName } from '../../src/evidence/sealer.js';
 import type { ChunkHeader } from '../../src/uplink/wire.js';
+import { SqliteReceiverSql } from '../../src/receiver/sqlite-receiver-sql.js';
 
 afterAll(cleanupTmp);
 const signer = receiptSigner(makeCa().dir);
@@ -23,7 +24,7 @@ const MiB = 1024 * 1024;
 /** A FileIngest on its own connection to the store's receiver.db, as one receiver process has. */
 const ingest = (store: string, name: string): FileIngest => {
   const db = openReceiverDb(store);
-  return new FileIngest(store, db, signer, name, testAgencyLog(db));
+  return new FileIngest(store, new SqliteReceiverSql(db), signer, name, testAgencyLog(db));
 };
 const DEVICE = 'claims-dev';
 
@@ -37,8 +38,8 @@ describe('chunk claims between receivers sharing a store', () => {
     const chunk = (i: number): Buffer => file.subarray(i * MiB, Math.min(file.length, (i + 1) * MiB));
     return { store, a: ingest(store, 'rx-a'), b: ingest(store, 'rx-b'), file, header, chunk };
   }
-  const have = (f: FileIngest, name: string): number => {
-    const s = f.state(DEVICE, name).state;
+  const have = async (f: FileIngest, name: string): Promise<number> => {
+    const s = (await f.state(DEVICE, name)).state;
     return 'have' in s ? s.have : -1;
   };
 
@@ -46,12 +47,12 @@ describe('chunk claims between receivers sharing a store', () => {
     const w = world('seg-a');
     const writing = w.a.chunk(w.header(0), w.chunk(0)); // claimed synchronously; the write is under way
     expect(await w.b.chunk(w.header(0), w.chunk(0))).toEqual({ kind: 'written', complete: false });
-    expect(have(w.b, 'seg-a')).toBe(0);
+    expect(await have(w.b, 'seg-a')).toBe(0);
     expect(await writing).toEqual({ kind: 'written', complete: false });
-    expect(have(w.b, 'seg-a')).toBe(MiB);
+    expect(await have(w.b, 'seg-a')).toBe(MiB);
     await w.b.chunk(w.header(MiB), w.chunk(1));
     expect(await w.a.chunk(w.header(2 * MiB), w.chunk(2))).toEqual({ kind: 'written', complete: true });
-    expect(have(w.a, 'seg-a')).toBe(w.file.length);
+    expect(await have(w.a, 'seg-a')).toBe(w.file.length);
     expect(readFileSync(join(partialDir(w.store, DEVICE), sealedFileName('seg-a'))).equals(w.file)).toBe(true);
   });
 
@@ -61,10 +62,10 @@ describe('chunk claims between receivers sharing a store', () => {
     const path = join(partialDir(w.store, DEVICE), sealedFileName('seg-b'));
     mkdirSync(path, { recursive: true });
     await expect(w.a.chunk(w.header(0), w.chunk(0))).rejects.toThrow(/EISDIR/);
-    expect(have(w.a, 'seg-b')).toBe(0);
+    expect(await have(w.a, 'seg-b')).toBe(0);
     rmdirSync(path);
     expect(await w.b.chunk(w.header(0), w.chunk(0))).toEqual({ kind: 'written', complete: false });
-    expect(have(w.a, 'seg-b')).toBe(MiB);
+    expect(await have(w.a, 'seg-b')).toBe(MiB);
   });
 
   it('a claim left by a receiver that stopped mid-write is taken over once stale, not before', async () => {
@@ -74,10 +75,10 @@ describe('chunk claims between receivers sharing a store', () => {
     const leftAt = (ms: number): void => void db.prepare('INSERT OR REPLACE INTO chunks(device, name, offset, len, claimed_at) VALUES (?, ?, 0, ?, ?)').run(DEVICE, 'seg-c', MiB, ms);
     leftAt(Date.now() - 5_000);
     await w.b.chunk(w.header(0), w.chunk(0));
-    expect(have(w.b, 'seg-c')).toBe(0); // still someone else's
+    expect(await have(w.b, 'seg-c')).toBe(0); // still someone else's
     leftAt(Date.now() - 61_000);
     await w.b.chunk(w.header(0), w.chunk(0));
-    expect(have(w.b, 'seg-c')).toBe(2 * MiB);
+    expect(await have(w.b, 'seg-c')).toBe(2 * MiB);
     db.close();
   });
 
@@ -90,9 +91,9 @@ describe('chunk claims between receivers sharing a store', () => {
     claim.run(DEVICE, 'seg-d', 0, MiB, Date.now() - 1_000, 'rx-a/earlier-run');
     claim.run(DEVICE, 'seg-d', 2 * MiB, 100, Date.now() - 1_000, 'rx-b/its-run');
     const again = ingest(w.store, 'rx-a');
-    expect(again.dropEarlierClaims()).toBe(1);
+    expect(await again.dropEarlierClaims()).toBe(1);
     expect(await again.chunk(w.header(0), w.chunk(0))).toEqual({ kind: 'written', complete: false });
-    expect(have(again, 'seg-d')).toBe(2 * MiB);
+    expect(await have(again, 'seg-d')).toBe(2 * MiB);
     // rx-b's claim is left alone: its bytes are not written by rx-a while it is young.
     expect(await again.chunk(w.header(2 * MiB), w.chunk(2))).toEqual({ kind: 'written', complete: false });
     expect(db.prepare('SELECT claimed_by FROM chunks WHERE name = ? AND offset = ?').get('seg-d', 2 * MiB)).toEqual({ claimed_by: 'rx-b/its-run' });

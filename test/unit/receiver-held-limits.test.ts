@@ -17,6 +17,7 @@ import { openStateDb, type Db } from '../../src/state/db.js';
 import { splitPemBundle } from '../../src/pki/certs.js';
 import { createLogger } from '../../src/util/log.js';
 import { agencyEncryption, testAgencyLog } from '../helpers/receiver-store.js';
+import { SqliteReceiverSql } from '../../src/receiver/sqlite-receiver-sql.js';
 
 afterAll(cleanupTmp);
 
@@ -41,8 +42,9 @@ describe('per-device limits on held ledger lines', () => {
     const logged: Record<string, unknown>[] = [];
     const log = createLogger('t', { sink: (l) => logged.push(JSON.parse(l) as Record<string, unknown>) });
     const caPems = splitPemBundle(readFileSync(ca.paths.caCert, 'utf8'));
-    const ledger = new LedgerIngest(store, db, caPems, receiptSigner(ca.dir), 'rx-1', log, testAgencyLog(db), agencyEncryption(ca.dir));
-    ledger.useLimits(new DeviceLimits(db, { ...DEFAULT_LIMITS, ...limits }));
+    const sql = new SqliteReceiverSql(db);
+    const ledger = new LedgerIngest(store, sql, caPems, receiptSigner(ca.dir), 'rx-1', log, testAgencyLog(db), agencyEncryption(ca.dir));
+    ledger.useLimits(new DeviceLimits(sql, { ...DEFAULT_LIMITS, ...limits }));
     return { db, logged, ledger };
   }
   const totals = (db: Db): { lines: number; bytes: number } =>
@@ -51,10 +53,10 @@ describe('per-device limits on held ledger lines', () => {
     db.prepare('SELECT COUNT(*) AS lines, COALESCE(SUM(octet_length(line)), 0) AS bytes FROM held WHERE device = ?').get(DEVICE) as { lines: number; bytes: number };
   const now = new Date();
 
-  it('a flood of out-of-order lines is held up to limits.heldLines, the rest refused in one logged line; the genuine ledger then goes in whole', () => {
+  it('a flood of out-of-order lines is held up to limits.heldLines, the rest refused in one logged line; the genuine ledger then goes in whole', async () => {
     const w = world({ heldLines: 20 });
     const flood = Array.from({ length: 100 }, (_, i) => junkAt(genuine[1]!, 5 + i));
-    const out = w.ledger.ingest(DEVICE, flood, DEADLINE, now);
+    const out = await w.ledger.ingest(DEVICE, flood, DEADLINE, now);
     expect(out.appended).toBe(0);
     expect(totals(w.db)).toEqual(actual(w.db));
     expect(totals(w.db).lines).toBe(20);
@@ -65,7 +67,7 @@ describe('per-device limits on held ledger lines', () => {
 
     // The genuine gateway's lines continue the stored ledger: taken although the device is at its limit, and they
     // replace the junk held at their seqs.
-    const g = w.ledger.ingest(DEVICE, genuine, DEADLINE, now);
+    const g = await w.ledger.ingest(DEVICE, genuine, DEADLINE, now);
     expect(g.appended).toBe(genuine.length);
     // The junk held just past the genuine ledger's end is refused when reached, and dropped.
     expect(g.refused).toBe(`entry ${genuine.length}: does not link to the entry before it (prev hash differs)`);
@@ -73,20 +75,20 @@ describe('per-device limits on held ledger lines', () => {
     expect(totals(w.db)).toEqual(actual(w.db));
   });
 
-  it('a line further than limits.heldAhead past the stored ledger is refused', () => {
+  it('a line further than limits.heldAhead past the stored ledger is refused', async () => {
     const w = world({ heldAhead: 50 });
-    w.ledger.ingest(DEVICE, genuine.slice(0, 3), DEADLINE, now);
-    w.ledger.ingest(DEVICE, [junkAt(genuine[1]!, 52), junkAt(genuine[1]!, 53), junkAt(genuine[1]!, 1_000_000_000)], DEADLINE, now);
+    await w.ledger.ingest(DEVICE, genuine.slice(0, 3), DEADLINE, now);
+    await w.ledger.ingest(DEVICE, [junkAt(genuine[1]!, 52), junkAt(genuine[1]!, 53), junkAt(genuine[1]!, 1_000_000_000)], DEADLINE, now);
     expect(actual(w.db).lines).toBe(1);
     const r = w.logged.find((l) => l.msg === 'refused out-of-order ledger lines instead of holding them');
     expect(r).toMatchObject({ lines: 2, seqs: '53..1000000000' });
     expect(r!.problem).toMatch(/seq 53 is 51 past the stored ledger of held-dev \(seq 2\), more than limits\.heldAhead \(50\) allows/);
   });
 
-  it('held bytes stop at limits.heldMiB, counted in bytes (not characters)', () => {
+  it('held bytes stop at limits.heldMiB, counted in bytes (not characters)', async () => {
     const w = world({ heldMiB: 1 });
     const flood = Array.from({ length: 2000 }, (_, i) => junkAt(genuine[2]!, 10 + i));
-    w.ledger.ingest(DEVICE, flood, DEADLINE, now);
+    await w.ledger.ingest(DEVICE, flood, DEADLINE, now);
     const t = totals(w.db);
     expect(t).toEqual(actual(w.db));
     expect(t.bytes).toBeLessThanOrEqual(1024 * 1024);

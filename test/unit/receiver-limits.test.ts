@@ -16,6 +16,7 @@ import { loadReceiverConfig, parseReceiverConfig } from '../../src/receiver/conf
 import type { Db } from '../../src/state/db.js';
 import type { ChunkHeader } from '../../src/uplink/wire.js';
 import { testAgencyLog } from '../helpers/receiver-store.js';
+import { SqliteReceiverSql } from '../../src/receiver/sqlite-receiver-sql.js';
 
 afterAll(cleanupTmp);
 
@@ -30,8 +31,9 @@ describe('per-device limits on chunks', () => {
   function world(limits: Partial<LimitsConfig>): { store: string; db: Db; files: FileIngest } {
     const store = tmp('recgw-limits-');
     const db = openReceiverDb(store);
-    const files = new FileIngest(store, db, signer, 'rx-1', testAgencyLog(db));
-    files.useLimits(new DeviceLimits(db, { ...DEFAULT_LIMITS, ...limits }));
+    const sql = new SqliteReceiverSql(db);
+    const files = new FileIngest(store, sql, signer, 'rx-1', testAgencyLog(db));
+    files.useLimits(new DeviceLimits(sql, { ...DEFAULT_LIMITS, ...limits }));
     return { store, db, files };
   }
   const manifest = (db: Db, device: string, name: string, file: Buffer): void =>

@@ -19,6 +19,7 @@ import { createLogger } from '../../src/util/log.js';
 import type { Db } from '../../src/state/db.js';
 import type { ChunkHeader } from '../../src/uplink/wire.js';
 import { testAgencyLog } from '../helpers/receiver-store.js';
+import { SqliteReceiverSql } from '../../src/receiver/sqlite-receiver-sql.js';
 
 afterAll(cleanupTmp);
 
@@ -35,9 +36,10 @@ describe('housekeeping of partial files and held lines', () => {
     const cfg = { ...DEFAULT_LIMITS, ...limits };
     const logged: Record<string, unknown>[] = [];
     const log = createLogger('t', { sink: (l) => logged.push(JSON.parse(l) as Record<string, unknown>) });
-    const files = new FileIngest(store, db, signer, 'rx-1', testAgencyLog(db));
-    files.useLimits(new DeviceLimits(db, cfg));
-    return { store, db, cfg, logged, files, sweep: new PartialSweep(store, db, cfg, log) };
+    const sql = new SqliteReceiverSql(db);
+    const files = new FileIngest(store, sql, signer, 'rx-1', testAgencyLog(db));
+    files.useLimits(new DeviceLimits(sql, cfg));
+    return { store, db, cfg, logged, files, sweep: new PartialSweep(store, sql, cfg, log) };
   }
   const path = (store: string, name: string): string => join(partialDir(store, DEV), sealedFileName(name));
   const age = (store: string, name: string, ms: number): void => {
@@ -61,7 +63,7 @@ describe('housekeeping of partial files and held lines', () => {
     age(w.store, 'junk-old', 25 * HOUR);
     age(w.store, 'junk-young', 23 * HOUR);
     age(w.store, 'seg-described', 25 * HOUR);
-    expect(w.sweep.sweep()).toEqual({ stale: 1, orphans: 0, held: 0 });
+    expect(await w.sweep.sweep()).toEqual({ stale: 1, orphans: 0, held: 0 });
     expect(rows(w.db, 'junk-old')).toEqual({ files: 0, chunks: 0 });
     expect(existsSync(path(w.store, 'junk-old'))).toBe(false);
     expect(rows(w.db, 'junk-young')).toEqual({ files: 1, chunks: 1 });
@@ -76,10 +78,10 @@ describe('housekeeping of partial files and held lines', () => {
     });
     // A file with its manifest goes after limits.unfinishedHours.
     age(w.store, 'seg-described', 721 * HOUR);
-    expect(w.sweep.sweep().stale).toBe(1);
+    expect((await w.sweep.sweep()).stale).toBe(1);
     expect(rows(w.db, 'seg-described')).toEqual({ files: 0, chunks: 0 });
     // What the gateway is told afterwards: nothing held, so it sends the file from its start.
-    expect(w.files.state(DEV, 'seg-described').state).toEqual({ have: 0 });
+    expect((await w.files.state(DEV, 'seg-described')).state).toEqual({ have: 0 });
   });
 
   it("a young claim keeps an old file (a receiver is writing it); a stale one does not", async () => {
@@ -88,10 +90,10 @@ describe('housekeeping of partial files and held lines', () => {
     age(w.store, 'seg-writing', 48 * HOUR);
     const claim = w.db.prepare('INSERT OR REPLACE INTO chunks(device, name, offset, len, claimed_at, claimed_by) VALUES (?, ?, ?, ?, ?, ?)');
     claim.run(DEV, 'seg-writing', MIN_CHUNK, MIN_CHUNK, Date.now() - 1000, 'rx-2/run');
-    expect(w.sweep.sweep().stale).toBe(0);
+    expect((await w.sweep.sweep()).stale).toBe(0);
     expect(existsSync(path(w.store, 'seg-writing'))).toBe(true);
     claim.run(DEV, 'seg-writing', MIN_CHUNK, MIN_CHUNK, Date.now() - 61_000, 'rx-2/run');
-    expect(w.sweep.sweep().stale).toBe(1);
+    expect((await w.sweep.sweep()).stale).toBe(1);
     expect(existsSync(path(w.store, 'seg-writing'))).toBe(false);
   });
 
@@ -106,20 +108,20 @@ describe('housekeeping of partial files and held lines', () => {
     writeFileSync(join(w.store, DEV, 'segments', sealedFileName('renamed')), randomBytes(100));
     rmSync(path(w.store, 'bytes-gone'));
     rmSync(path(w.store, 'renamed'));
-    expect(w.sweep.sweep()).toEqual({ stale: 0, orphans: 2, held: 0 });
+    expect(await w.sweep.sweep()).toEqual({ stale: 0, orphans: 2, held: 0 });
     expect(existsSync(path(w.store, 'rowless'))).toBe(false);
     expect(rows(w.db, 'bytes-gone')).toEqual({ files: 0, chunks: 0 });
     expect(rows(w.db, 'renamed')).toEqual({ files: 1, chunks: 1 });
   });
 
-  it('drops held lines at or below the stored ledger and past limits.heldAhead, and keeps the others', () => {
+  it('drops held lines at or below the stored ledger and past limits.heldAhead, and keeps the others', async () => {
     const w = world({ heldAhead: 100 });
     w.db.prepare(`INSERT INTO devices(device, seq, hash, cert, ledger_bytes) VALUES (?, 40, ?, 'cert', 1000)`).run(DEV, 'ef'.repeat(32));
     const hold = w.db.prepare('INSERT INTO held(device, seq, line) VALUES (?, ?, ?)');
     for (const seq of [39, 40, 42, 140, 141]) hold.run(DEV, seq, `line ${seq}`);
     hold.run('no-ledger-yet', 5, 'x');
     hold.run('no-ledger-yet', 100, 'y');
-    expect(w.sweep.sweep().held).toBe(4);
+    expect((await w.sweep.sweep()).held).toBe(4);
     expect(w.db.prepare('SELECT device, seq FROM held ORDER BY device, seq').all()).toEqual([
       { device: 'no-ledger-yet', seq: 5 },
       { device: DEV, seq: 42 },
@@ -133,10 +135,11 @@ describe('housekeeping of partial files and held lines', () => {
 
   it('receivers sharing the store each sweep it; what one removed the other leaves', async () => {
     const w = world();
-    const other = new PartialSweep(w.store, openReceiverDb(w.store), w.cfg, createLogger('t2', { sink: () => undefined }));
+    const other = new PartialSweep(w.store, new SqliteReceiverSql(openReceiverDb(w.store)), w.cfg, createLogger('t2', { sink: () => undefined }));
     await begin(w, 'junk-shared');
     age(w.store, 'junk-shared', 30 * HOUR);
-    const results = [w.sweep.sweep(), other.sweep()];
+    // One after the other: in one process their transactions queue anyway (sqlite-receiver-sql.ts).
+    const results = [await w.sweep.sweep(), await other.sweep()];
     expect(results.map((r) => r.stale).sort()).toEqual([0, 1]);
     expect(rows(w.db, 'junk-shared')).toEqual({ files: 0, chunks: 0 });
   });

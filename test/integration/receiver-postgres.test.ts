@@ -1,0 +1,166 @@
+/**
+ * The receivers' coordination in PostgreSQL (issue 17, item 1), through the ingests' own code: each "receiver" here
+ * has its own pool of connections to one database and one store folder, as receivers on several hosts would. What
+ * is checked is what SQLite's single write lock gave on one host: a device's ledger appended in order and once
+ * however its messages are spread over receivers, each chunk's bytes claimed by one receiver, a file stored and
+ * receipted once, and the held-line totals the limits read kept exact by the trigger. The agency log is a stand-in
+ * here (the log in PostgreSQL is not done yet): only the ingests' bookkeeping is under test.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { cleanupTmp, makeCa, tmp } from '../helpers/fixtures.js';
+import { createDatabase, withPostgres } from '../helpers/postgres.js';
+import { receiptSigner } from '../helpers/report-store.js';
+import { ledgerLines, seedSegments, uplinkGateway } from '../helpers/uplink-world.js';
+import { agencyEncryption } from '../helpers/receiver-store.js';
+import { LedgerIngest } from '../../src/receiver/ledger-ingest.js';
+import { FileIngest, type ChunkOutcome } from '../../src/receiver/file-ingest.js';
+import { DEFAULT_LIMITS, DeviceLimits } from '../../src/receiver/limits.js';
+import { openPostgresReceiverSql } from '../../src/receiver/postgres-receiver-sql.js';
+import type { ReceiverSql } from '../../src/receiver/receiver-sql.js';
+import type { LeafLog } from '../../src/receiver/agency-log.js';
+import { splitPemBundle } from '../../src/pki/certs.js';
+import { silentLogger } from '../../src/util/log.js';
+import { sealedFileName } from '../../src/evidence/sealer.js';
+import { LEDGER_FILE } from '../../src/evidence/head.js';
+import type { ChunkHeader } from '../../src/uplink/wire.js';
+
+afterAll(cleanupTmp);
+
+const DEADLINE = '2026-11-27T00:00:00.000Z';
+const MiB = 1024 * 1024;
+/** Counts the leaves appended, so that "stored once" shows in the log too. */
+const countingLog = (): LeafLog & { leaves: number } => {
+  const log = {
+    leaves: 0,
+    append: (leaves: unknown[]) => {
+      const first = log.leaves;
+      log.leaves += leaves.length;
+      return { first, size: log.leaves, checkpoint: '' };
+    },
+    proof: () => undefined,
+  };
+  return log;
+};
+
+describe('receivers coordinating through PostgreSQL', () => {
+  const pgs = withPostgres();
+  const ca = makeCa();
+  const sqls: ReceiverSql[] = [];
+  let n = 0;
+  /** `count` receivers' connections to a new database. */
+  async function receivers(count: number): Promise<{ url: string; sql: ReceiverSql[] }> {
+    const url = await createDatabase(pgs.server(), `rcv_${++n}`);
+    // Opened at once, as receivers starting together on several hosts: each migrates, the schema is made once.
+    const sql = await Promise.all(Array.from({ length: count }, () => openPostgresReceiverSql(url, `PostgreSQL database rcv_${n}`)));
+    sqls.push(...sql);
+    return { url, sql };
+  }
+  afterAll(async () => {
+    await Promise.all(sqls.map((s) => s.close()));
+  });
+
+  it('receivers starting at once apply the schema once, in a schema of its own beside the index', async () => {
+    const { url } = await receivers(3);
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      const v = await c.query<{ version: number; name: string }>('SELECT version, name FROM receiver.schema_migrations');
+      expect(v.rows).toEqual([{ version: 1, name: 'receiver coordination tables' }]);
+      const tables = await c.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`);
+      expect(tables.rows).toEqual([]);
+    } finally {
+      await c.end();
+    }
+  });
+
+  describe('a device ledger', () => {
+    const DEVICE = 'pg-ledger-dev';
+    let lines: string[];
+    beforeAll(async () => {
+      const gw = uplinkGateway(ca.dir, DEVICE, 'mqtts://127.0.0.1:1');
+      await seedSegments(gw, 12, 1000);
+      lines = ledgerLines(gw);
+    }, 60_000);
+
+    it("spread over three receivers out of order and all at once, is appended in order, each entry once, each manifest recorded once", async () => {
+      const { sql } = await receivers(3);
+      const store = tmp('recgw-pg-store-');
+      const caPems = splitPemBundle(readFileSync(ca.paths.caCert, 'utf8'));
+      const log = countingLog();
+      const ingests = sql.map((s, i) => {
+        const l = new LedgerIngest(store, s, caPems, receiptSigner(ca.dir), `receiver:${i}`, silentLogger, log, agencyEncryption(ca.dir));
+        l.useLimits(new DeviceLimits(s, DEFAULT_LIMITS));
+        return l;
+      });
+      // Messages of 3 lines, latest first, dealt round-robin and sent twice: every receiver holds some ahead of a gap.
+      const batches: string[][] = [];
+      for (let i = 0; i < lines.length; i += 3) batches.push(lines.slice(i, i + 3));
+      const sends = [...batches.reverse(), ...batches];
+      const outs = await Promise.all(sends.map((b, k) => ingests[k % 3]!.ingest(DEVICE, b, DEADLINE, new Date())));
+      expect(outs.filter((o) => o.refused)).toEqual([]);
+      expect(outs.reduce((a, o) => a + o.appended, 0)).toBe(lines.length);
+      expect(readFileSync(join(store, DEVICE, LEDGER_FILE), 'utf8')).toBe(lines.map((l) => l + '\n').join(''));
+      expect(log.leaves).toBe(lines.length);
+      expect(await ingests[0]!.deviceState(DEVICE)).toMatchObject({ seq: lines.length - 1 });
+      const [rows] = await sql[1]!.query<{ entries: number; manifests: number; held: number; totals: number }>(
+        `SELECT (SELECT COUNT(*) FROM entries) AS entries, (SELECT COUNT(*) FROM manifests) AS manifests,
+                (SELECT COUNT(*) FROM held) AS held, (SELECT COALESCE(SUM(lines), 0) FROM held_totals) AS totals`,
+      );
+      expect(rows).toMatchObject({ entries: lines.length, manifests: 12, held: 0 });
+      expect(Number(rows!.totals)).toBe(0);
+    }, 60_000);
+
+    it('held-line totals follow inserts, replacements and deletes, in bytes', async () => {
+      const { sql } = await receivers(1);
+      const s = sql[0]!;
+      await s.transaction(async (tx) => {
+        await tx.query('INSERT INTO held(device, seq, line) VALUES ($1, 7, $2), ($1, 8, $3), ($4, 1, $5)', [DEVICE, '张三'.repeat(10), 'x'.repeat(100), 'other', 'y']);
+        await tx.query(`INSERT INTO held(device, seq, line) VALUES ($1, 8, 'short') ON CONFLICT(device, seq) DO UPDATE SET line = excluded.line`, [DEVICE]);
+        await tx.query('DELETE FROM held WHERE device = $1 AND seq = 7', [DEVICE]);
+      });
+      expect(await new DeviceLimits(s, DEFAULT_LIMITS).held(DEVICE)).toEqual({ lines: 1, bytes: 5 });
+      expect(await new DeviceLimits(s, DEFAULT_LIMITS).held('other')).toEqual({ lines: 1, bytes: 1 });
+    });
+  });
+
+  it("one file's chunks sent to three receivers at once, twice over: each byte claimed by one, the file stored and receipted once", async () => {
+    const { sql } = await receivers(3);
+    const store = tmp('recgw-pg-files-');
+    const DEVICE = 'pg-files-dev';
+    const file = randomBytes(4 * MiB + 100);
+    const sha256 = createHash('sha256').update(file).digest('hex');
+    await sql[0]!.query('INSERT INTO manifests(device, name, seq, size, sha256) VALUES ($1, $2, 1, $3, $4)', [DEVICE, 'seg-1', file.length, sha256]);
+    const log = countingLog();
+    const ingests = sql.map((s, i) => {
+      const f = new FileIngest(store, s, receiptSigner(ca.dir), `receiver:${i}`, log);
+      f.useLimits(new DeviceLimits(s, DEFAULT_LIMITS));
+      return f;
+    });
+    const header = (offset: number): ChunkHeader => ({ v: 1, device: DEVICE, name: 'seg-1', offset, size: file.length, sha256, deadline: DEADLINE });
+    const offsets = Array.from({ length: 5 }, (_, i) => i * MiB);
+    const sends = [...offsets, ...offsets.reverse()];
+    // Each receiver takes its messages one at a time (as Receiver does: its chunk writer has one slot); the three at once.
+    const outs = await Promise.all(
+      ingests.map(async (f, i) => {
+        const mine: ChunkOutcome[] = [];
+        for (const o of sends.filter((_, k) => k % 3 === i)) mine.push(await f.chunk(header(o), file.subarray(o, o + MiB)));
+        return mine;
+      }),
+    );
+    expect(outs.flat().every((o) => o.kind === 'written' || o.kind === 'ignored')).toBe(true);
+    // Claims never overlap: the ranges written add up to the file exactly.
+    const ranges = await sql[2]!.query<{ offset: number; len: number }>('SELECT "offset", len FROM chunks WHERE claimed_at IS NULL ORDER BY "offset"');
+    expect(ranges.reduce((a, r) => a + r.len, 0)).toBe(file.length);
+    const results = await Promise.all(ingests.map((f) => f.finalize(DEVICE, 'seg-1', () => new Date())));
+    const receipts = results.filter((r) => r && !('refused' in r));
+    expect(receipts).toHaveLength(1);
+    expect(log.leaves).toBe(1);
+    expect(readFileSync(join(store, DEVICE, 'segments', sealedFileName('seg-1')))).toEqual(file);
+    expect(await ingests[1]!.state(DEVICE, 'seg-1')).toMatchObject({ state: { stored: true } });
+  }, 60_000);
+
+});
