@@ -295,4 +295,27 @@ export const INDEX_MIGRATIONS: readonly IndexMigration[] = [
   );
   `,
   },
+  {
+    name: 'desk sample checks',
+    // The supervisor's sample checks (制度 §22, docs/desk.md): each draw with its period, percentage and seed (the
+    // same seed over the same sessions draws the same sample), the sampled sessions with their checklist (JSON), and
+    // once signed, the report's canonical JSON and its signature. Not evidence and not rebuilt.
+    sql: `
+  CREATE TABLE desk_samples (
+    id          TEXT PRIMARY KEY,
+    drawn_ms    BIGINT NOT NULL,
+    name        TEXT NOT NULL,
+    from_ms     BIGINT NOT NULL,
+    to_ms       BIGINT NOT NULL,
+    percent     INTEGER NOT NULL,
+    seed        TEXT NOT NULL,
+    population  INTEGER NOT NULL,
+    items       TEXT NOT NULL,
+    signed_ms   BIGINT,
+    signed_by   TEXT,
+    report      TEXT,
+    signature   TEXT
+  );
+  `,
+  },
 ];
