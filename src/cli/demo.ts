@@ -11,12 +11,13 @@ import { formatReport } from '../verify/human.js';
 import { createLogger } from '../util/log.js';
 import { parse, positiveInt, zoneOption } from './args.js';
 import type { Io } from './io.js';
+import { untilSignal } from './run.js';
 import { DEFAULT_ZONE } from '../util/local-time.js';
 
-const USAGE = 'recgw demo [--seconds N] [--out DIR] [--broker URL] [--zone Asia/Shanghai]';
+const USAGE = 'recgw demo [--seconds N] [--out DIR] [--broker URL] [--zone Asia/Shanghai] [--stay]';
 
 export async function demoCommand(argv: string[], io: Io): Promise<number> {
-  const { values } = parse(argv, { seconds: { type: 'string' }, out: { type: 'string' }, broker: { type: 'string' }, zone: { type: 'string' } }, USAGE);
+  const { values } = parse(argv, { seconds: { type: 'string' }, out: { type: 'string' }, broker: { type: 'string' }, zone: { type: 'string' }, stay: { type: 'boolean' } }, USAGE);
   const seconds = positiveInt(values.seconds, '--seconds', 20);
   const zone = zoneOption(values.zone);
   const out = resolve(values.out ?? mkdtempSync(join(tmpdir(), 'recgw-demo-')));
@@ -25,11 +26,22 @@ export async function demoCommand(argv: string[], io: Io): Promise<number> {
   io.out(`recgw demo: a simulated installation in ${out}, one session of at least ${seconds} s\n`);
   const r = await runDemo({ out, seconds, zone, ...(values.broker ? { broker: values.broker } : {}), log, say: (t) => io.out(t + '\n') });
   io.out('\n' + formatReport(r.report, zone) + '\n');
-  const inZone = zone === DEFAULT_ZONE ? '' : ` --zone ${zone}`;
-  io.out(
-    `\nEverything is kept in ${out}. Check it again, and summarise it, with:\n` +
-      `  recgw verify ${r.storeDir} --ca ${join(r.caDir, 'ca.pem')} --agency-key ${join(r.caDir, 'agency-key.pem')}${inZone}\n` +
-      `  recgw report ${r.storeDir} --ca ${join(r.caDir, 'ca.pem')}${inZone}\n`,
-  );
+  try {
+    const inZone = zone === DEFAULT_ZONE ? '' : ` --zone ${zone}`;
+    io.out(
+      `\nEverything is kept in ${out}. Check it again, and summarise it, with:\n` +
+        `  recgw verify ${r.storeDir} --ca ${join(r.caDir, 'ca.pem')} --agency-key ${join(r.caDir, 'agency-key.pem')}${inZone}\n` +
+        `  recgw report ${r.storeDir} --ca ${join(r.caDir, 'ca.pem')}${inZone}\n` +
+        `The evidence desk over the index ${r.desk.database}:\n` +
+        `  ${r.desk.url}  sign in as ${r.desk.name}, password ${r.desk.password}\n` +
+        (values.stay ? '' : `(it stops now: give --stay to keep it open; or run recgw desk --config ${join(out, 'desk', 'desk.json')})\n`),
+    );
+    if (values.stay) {
+      io.out('The desk stays open until Ctrl-C.\n');
+      await untilSignal(log);
+    }
+  } finally {
+    await r.desk.stop();
+  }
   return r.report.ok ? 0 : 1;
 }

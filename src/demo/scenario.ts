@@ -17,6 +17,7 @@ import { loadPrivateKey } from '../pki/keys.js';
 import type { Logger } from '../util/log.js';
 import { RecgwError } from '../util/errors.js';
 import { localTime } from '../util/local-time.js';
+import { startDemoDesk, type DemoDesk } from './desk.js';
 
 export interface DemoOptions {
   out: string;
@@ -34,6 +35,8 @@ export interface DemoResult {
   storeDir: string;
   caDir: string;
   sessionId: string;
+  /** The evidence desk over the demo's index, still running: the caller stops it. */
+  desk: DemoDesk;
 }
 
 const DEVICE = 'demo-room-1';
@@ -74,6 +77,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   let sessionId: string | undefined;
   let receiver: Receiver | undefined;
   let gateway: Gateway | undefined;
+  let desk: DemoDesk | undefined;
   try {
     const rxConf = provisionReceiver({ dir: join(o.out, 'receiver-config'), caDir, name: DEMO_RECEIVER, broker: url, store: storeDir, shareGroup: broker ? null : undefined, protocolVersion: broker ? 4 : 5 });
     receiver = new Receiver(rxConf.config, o.log.child('receiver'));
@@ -89,6 +93,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     await receiver.start();
     await withTimeout(receiver.ready(), 15_000, `the receiver could not subscribe at ${url}`);
     o.say(`[3/7] receiver storing into ${storeDir}`);
+    desk = await startDemoDesk({ out: o.out, caDir, storeDir, zone: o.zone, log: o.log.child('desk') });
+    o.say(`  evidence desk: ${desk.url}  sign in as ${desk.name}, password ${desk.password} (a supervisor; the index ${desk.database} follows the store every few seconds)`);
     await gateway.start();
     o.say(`[4/7] gateway ${DEVICE} enrolled and running: ${gwConf.config.recording.sources.map((s) => `${s.id} (${s.kind}, simulated)`).join(', ')}`);
 
@@ -113,6 +119,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     }
 
     await waitForReceipts(gateway, o.say);
+    await desk.refresh();
+  } catch (err) {
+    await desk?.stop().catch(() => undefined);
+    throw err;
   } finally {
     await gateway?.stop().catch((err: unknown) => o.log.error('stopping the gateway failed', { err: String(err) }));
     await receiver?.stop().catch((err: unknown) => o.log.error('stopping the receiver failed', { err: String(err) }));
@@ -120,8 +130,13 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   }
 
   o.say(`[7/7] verifying the receiver's store with the agency CA and decryption key`);
-  const report = await verifyStore(storeDir, { caPems: [readFileSync(ca.caCert, 'utf8')], agencyKey: loadPrivateKey(ca.agencyKey, 'agency key', '') });
-  return { report, storeDir, caDir, sessionId: sessionId ?? '' };
+  try {
+    const report = await verifyStore(storeDir, { caPems: [readFileSync(ca.caCert, 'utf8')], agencyKey: loadPrivateKey(ca.agencyKey, 'agency key', '') });
+    return { report, storeDir, caDir, sessionId: sessionId ?? '', desk };
+  } catch (err) {
+    await desk.stop().catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Every sealed segment and ledger entry receipted; progress once a second; give up after five minutes. */

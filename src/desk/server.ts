@@ -23,6 +23,7 @@ import { authRoutes } from './routes/auth.js';
 import { searchRoutes } from './routes/search.js';
 import { sessionRoutes } from './routes/session.js';
 import { statsRoutes } from './routes/stats.js';
+import { alertRoutes } from './routes/alerts.js';
 
 export interface DeskRoute {
   method: 'GET' | 'POST';
@@ -110,6 +111,7 @@ export class DeskServer {
     await app.register(searchRoutes(ctx));
     await app.register(sessionRoutes(ctx));
     await app.register(statsRoutes(ctx));
+    await app.register(alertRoutes(ctx));
     app.addHook('onSend', async (_req, reply, payload) => {
       if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
       return payload;

@@ -50,15 +50,16 @@ function switchLink(v: View): Html {
   return h`<a href="${u.pathname + u.search}" lang="${other.code}">${other.label}</a>`;
 }
 
-export function frame(v: View, title: string, body: Html, message?: { kind: 'error' | 'info'; text: string }): string {
+/** `refresh`: the page loads itself again every so many seconds (a meta refresh: no script). */
+export function frame(v: View, title: string, body: Html, message?: { kind: 'error' | 'info'; text: string }, o: { refresh?: number } = {}): string {
   const { t } = v;
   const user = v.user
-    ? h`<a href="/sessions">${t('nav.search')}</a><a href="/stats">${t('nav.stats')}</a>${mayOversee(v.user.role) ? h`<a href="/audit">${t('nav.audit')}</a>` : ''}<span class="right"><span id="who">${v.user.name}（${roleName(v.user.role, zl(v))}）</span>${switchLink(v)}
+    ? h`<a href="/sessions">${t('nav.search')}</a><a href="/alerts">${t('nav.alerts')}</a><a href="/stats">${t('nav.stats')}</a>${mayOversee(v.user.role) ? h`<a href="/audit">${t('nav.audit')}</a>` : ''}<span class="right"><span id="who">${v.user.name}（${roleName(v.user.role, zl(v))}）</span>${switchLink(v)}
         <form method="post" action="/logout"><input type="hidden" name="_csrf" value="${v.csrf}"><button class="plain" type="submit">${t('nav.logout')}</button></form></span>`
     : h`<span class="right">${switchLink(v)}</span>`;
   const msg = message ? h`<div class="msg ${message.kind}" role="${message.kind === 'error' ? 'alert' : 'status'}">${message.text}</div>` : '';
   return h`<!doctype html><html lang="${v.lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${title} · ${t('app.name')}</title><link rel="stylesheet" href="/assets/desk.css"></head>
+${o.refresh ? h`<meta http-equiv="refresh" content="${o.refresh}">` : ''}<title>${title} · ${t('app.name')}</title><link rel="stylesheet" href="/assets/desk.css"></head>
 <body><header><span class="brand">${t('app.name')}</span>${user}</header>
 <main><h1>${title}</h1>${msg}${body}<footer>${t('page.made', { time: when(v, v.now) })}</footer></main></body></html>`.text;
 }
@@ -83,5 +84,6 @@ dl.facts dt{font-weight:bold}dl.facts dd{margin:0;overflow-wrap:anywhere}
 .timeline .seg{fill:#3b9c5a}.timeline .gap{fill:#d9534f}.timeline .gap.explained{fill:#f0ad4e}.timeline .intr{fill:#6c757d}
 .axis{display:flex;justify-content:space-between;font-size:.85em;color:#555}.legend{font-size:.9em;color:#555}
 .late,.missing{color:#8a1c1c;font-weight:bold}.ontime{color:#256a3a}.pager{display:flex;gap:1em;margin:1em 0}
+tr.unacked td{background:#fff4e5}.note{width:12em}form.ack{display:flex;gap:.4em;margin:0}
 footer{margin-top:2em;font-size:.85em;color:#666}form.login{display:flex;flex-direction:column;gap:.8em;max-width:320px}
 `;

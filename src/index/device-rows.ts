@@ -9,6 +9,7 @@ import { readReceipts, type UploadItem } from '../report/receipts.js';
 import { recordedTime } from '../report/tally.js';
 import { analyseSession } from '../verify/sessions.js';
 import { judgeByRule, ruleDeadline } from '../report/deadline-rule.js';
+import { readAlerts } from '../report/alerts.js';
 
 /** Each table's columns, in the order the rows below give them. */
 export const COLUMNS = {
@@ -32,6 +33,7 @@ export const COLUMNS = {
   statement_confirmations: ['device_id', 'ledger_seq', 'position', 'badge', 'name', 'via', 'at'],
   receipts: ['device_id', 'kind', 'item', 'segment', 'through_seq', 'receiver', 'stored_ms', 'stated_deadline_ms', 'deadline_ms', 'late_ms'],
   vehicle_returns: ['device_id', 'ledger_seq', 'reason', 'away_from_ms', 'returned_ms'],
+  alerts: ['device_id', 'ledger_seq', 'kind', 'session_id', 'reason', 'origin', 'event_ms', 'received_ms', 'late'],
 } as const;
 
 export type Table = keyof typeof COLUMNS;
@@ -69,6 +71,10 @@ export async function readDeviceRows(dir: string, opts: DeviceRowsOptions = {}):
   for (const s of d.sessions) addSession(rows, s, due, stored);
   rows.receipts = receiptRows(id, items, d.segments, d.entryTimes, d.returns);
   for (const r of d.returns) rows.vehicle_returns.push([id, r.ledgerSeq, r.reason, r.from, r.returned]);
+  // As recgw report lists them: with the CA, an alert whose signature or certificate fails is left out.
+  for (const a of readAlerts(dir, id, opts.caPems).items) {
+    rows.alerts.push([id, a.seq, a.kind, a.sessionId, a.reason, a.origin, ms(a.eventAt), ms(a.receivedAt), flag(a.late)]);
+  }
   return rows;
 }
 

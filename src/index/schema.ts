@@ -265,4 +265,57 @@ export const INDEX_MIGRATIONS: readonly IndexMigration[] = [
   );
   `,
   },
+  {
+    name: 'alerts and their acknowledgements',
+    // The alerts the gateways sent as they happened (<store>/<device>/alerts.jsonl, uplink-protocol.md §8), as recgw
+    // report lists them: rebuilt from the store like every evidence table. A record repeated by several receivers is
+    // one row (the earliest). And who acknowledged which alert on the desk (docs/desk.md): not evidence, not rebuilt;
+    // alert_key names the alert ("alert:<device>:<seq>:<kind>", "deadline-near:<device>:<session>", ...).
+    sql: `
+  CREATE TABLE alerts (
+    device_id    TEXT NOT NULL,
+    ledger_seq   BIGINT NOT NULL,
+    kind         TEXT NOT NULL CHECK (kind IN ('interruption-started', 'interruption-ended', 'session-ended-early')),
+    session_id   TEXT,
+    reason       TEXT,
+    origin       TEXT,
+    event_ms     BIGINT NOT NULL,
+    received_ms  BIGINT NOT NULL,
+    -- The gateway sent it more than 30 s after the entry was written (it waited for a connection).
+    late         INTEGER NOT NULL
+  );
+  CREATE INDEX alerts_by_device ON alerts (device_id, ledger_seq);
+  CREATE INDEX alerts_by_received ON alerts (received_ms);
+
+  CREATE TABLE desk_alert_acks (
+    alert_key TEXT PRIMARY KEY,
+    name      TEXT NOT NULL,
+    at_ms     BIGINT NOT NULL,
+    note      TEXT NOT NULL
+  );
+  `,
+  },
+  {
+    name: 'desk sample checks',
+    // The supervisor's sample checks (制度 §22, docs/desk.md): each draw with its period, percentage and seed (the
+    // same seed over the same sessions draws the same sample), the sampled sessions with their checklist (JSON), and
+    // once signed, the report's canonical JSON and its signature. Not evidence and not rebuilt.
+    sql: `
+  CREATE TABLE desk_samples (
+    id          TEXT PRIMARY KEY,
+    drawn_ms    BIGINT NOT NULL,
+    name        TEXT NOT NULL,
+    from_ms     BIGINT NOT NULL,
+    to_ms       BIGINT NOT NULL,
+    percent     INTEGER NOT NULL,
+    seed        TEXT NOT NULL,
+    population  INTEGER NOT NULL,
+    items       TEXT NOT NULL,
+    signed_ms   BIGINT,
+    signed_by   TEXT,
+    report      TEXT,
+    signature   TEXT
+  );
+  `,
+  },
 ];

@@ -31,8 +31,8 @@ export interface TestDesk {
   stop(): Promise<void>;
 }
 
-/** A desk over `database`, verifying against the CA in `caDir` and the store `store`. */
-export async function startDesk(caDir: string, database: string, store: string, extra: Record<string, unknown> = {}): Promise<TestDesk> {
+/** A desk over `database`, verifying against the CA in `caDir` and the store `store`; `now`, its clock (default the system's). */
+export async function startDesk(caDir: string, database: string, store: string, extra: Record<string, unknown> = {}, now?: () => number): Promise<TestDesk> {
   const dir = tmp('recgw-desk-');
   const tls = issueServerCertificate({ caDir, names: ['localhost', '127.0.0.1'] });
   writeFileSync(join(dir, 'cert.pem'), tls.certPem);
@@ -46,7 +46,7 @@ export async function startDesk(caDir: string, database: string, store: string, 
     const r = await cli(['desk', 'account', 'add', name, '--role', role, '--config', configFile, '--password-stdin'], DESK_PASSWORD);
     if (r.code !== 0) throw new Error(`desk account add ${name}: ${r.err}`);
   }
-  const server = new DeskServer({ config: loadDeskConfig(configFile) });
+  const server = new DeskServer({ config: loadDeskConfig(configFile), ...(now ? { now } : {}) });
   await server.start();
   const a = server.address();
   return { server, base: `https://127.0.0.1:${a.port}`, configFile, stop: () => server.stop() };

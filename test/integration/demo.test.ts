@@ -3,11 +3,13 @@
  * passes; what it leaves in --out can be verified and reported on again, as the README says.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupTmp, tmp } from '../helpers/fixtures.js';
 import { entries, manifests } from '../helpers/evidence.js';
+import { Client } from '../helpers/console.js';
+import { signedIn } from '../helpers/desk.js';
 
 const BIN = join(import.meta.dirname, '../../bin/recgw.js');
 const recgw = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
@@ -45,5 +47,44 @@ describe('recgw demo', () => {
     expect(j.total.sessions).toBe(1);
     expect(j.total.uploads.late).toBe(0);
     expect(j.total.uploads.onTime).toBeGreaterThan(0);
+    // The desk ran beside it, over an index beside the store, and stopped with the demo (no --stay).
+    expect(r.stdout).toMatch(/evidence desk: https:\/\/127\.0\.0\.1:\d+\/ {2}sign in as demo, password \S+/);
+    expect(r.stdout).toMatch(/it stops now: give --stay to keep it open/);
+    expect(existsSync(join(out, 'index.db'))).toBe(true);
+  }, 150_000);
+
+  it('with --stay keeps the desk open after the run: it answers, the printed login signs in and finds the session, Ctrl-C ends it', async () => {
+    const out = join(tmp('recgw-demo-stay-'), 'demo');
+    const child = spawn(process.execPath, [BIN, 'demo', '--seconds', '4', '--out', out, '--stay'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => void (stdout += b.toString('utf8')));
+    child.stderr.on('data', (b: Buffer) => void (stderr += b.toString('utf8')));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 120_000;
+      while (!stdout.includes('The desk stays open until Ctrl-C.')) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the demo did not stay open:\n${stdout}\n${stderr}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(stdout).toMatch(/Result: VALID/);
+      const m = /\n {2}(https:\/\/127\.0\.0\.1:\d+)\/ {2}sign in as (\S+), password (\S+)\n/.exec(stdout);
+      expect(m, stdout).not.toBeNull();
+      const [, base, name, password] = m!;
+      // The desk answers: a page for anybody, and the sign-in page for a search without a sign-in.
+      const anon = new Client(base!);
+      expect((await anon.get('/login')).status).toBe(200);
+      expect((await anon.get('/sessions')).status).toBe(303);
+      // A wrong password is refused; the printed one signs in and the index holds the demo's session.
+      await expect(signedIn(base!, name!, 'not the password 123')).rejects.toThrow(/sign-in as demo failed: 401/);
+      const c = await signedIn(base!, name!, password!);
+      const found = await c.get('/sessions?caseRef=DEMO-2026-001');
+      expect(found.status).toBe(200);
+      expect(found.text).toContain('demo-room-1');
+      expect(found.text).toContain('现场检查');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited, stderr).toBe(0);
   }, 150_000);
 });

@@ -53,6 +53,8 @@ describe('desk security', () => {
       'GET /audit oversee',
       'POST /login anon',
       'POST /logout read',
+      'GET /alerts read',
+      'POST /alerts/ack write',
     ]) {
       expect(table).toContain(want);
     }
