@@ -71,6 +71,7 @@ export class DeskServer {
       logger: this.o.logger ?? false,
       bodyLimit: 64 * 1024,
       csrfCookie: CSRF_COOKIE,
+      rateLimit: true,
     });
     this.app = app;
     app.addHook('onRoute', (r) => {

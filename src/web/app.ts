@@ -9,7 +9,8 @@
  * - CSRF (@fastify/csrf-protection): every POST carries a token (`_csrf` field or x-csrf-token header) made from a
  *   secret in its own cookie, optionally bound to the login (`userInfo`); checked after the app's own access check
  *   (an onRequest hook) and after the body is parsed, before validation, so a forged POST learns nothing of the form;
- * - @fastify/rate-limit, registered with no global limit (routes opt in);
+ * - @fastify/rate-limit when the app asks (`rateLimit`), with no global limit (routes opt in); loaded only then, as
+ *   the gateway console (which does not use it) runs on the gateway's small memory;
  * - errors: `classify` turns any failure into a status and a message that is safe to show (never a stack trace; a
  *   500 says nothing of its cause): each app's error handler (its pages) starts from it;
  * - one log line per answered request, through the app's logger (pino, or the project's logger via pinoLike).
@@ -22,7 +23,6 @@ import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
-import rateLimit from '@fastify/rate-limit';
 import type { Logger } from '../util/log.js';
 
 /** Every cookie: this origin only, HTTPS only, never sent from another site, never read by script. */
@@ -44,6 +44,8 @@ export interface WebAppOptions {
   requestTimeout?: number;
   connectionTimeout?: number;
   keepAliveTimeout?: number;
+  /** Register @fastify/rate-limit (no global limit: routes opt in with `config.rateLimit`). */
+  rateLimit?: boolean;
   /** Destroy open connections on close() (a server that must stop at once). */
   forceCloseConnections?: boolean;
 }
@@ -107,7 +109,7 @@ export async function webApp(o: WebAppOptions): Promise<FastifyInstance> {
     ...(o.csrfUserInfo ? { getUserInfo: o.csrfUserInfo, csrfOpts: { hmacKey: randomBytes(32) } } : {}),
   });
   await app.register(formbody);
-  await app.register(rateLimit, { global: false });
+  if (o.rateLimit) await app.register((await import('@fastify/rate-limit')).default, { global: false });
 
   // The body is parsed by now (and not yet validated): its _csrf field (or an x-csrf-token header) must match.
   app.addHook('preValidation', (req, reply, done) => {
