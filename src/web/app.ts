@@ -5,7 +5,8 @@
  *   (frame-ancestors 'none' and X-Frame-Options DENY), no referrer, HSTS; a Permissions-Policy with no camera,
  *   microphone or location; `Cache-Control: no-store` unless a route says otherwise;
  * - cookies (@fastify/cookie), always with COOKIE_FLAGS: `__Host-` names, Path=/, Secure, HttpOnly, SameSite=Strict;
- * - bodies (fastify's JSON parser and @fastify/formbody), bounded by `bodyLimit`; any other type is refused (415);
+ * - bodies (fastify's JSON parser and @fastify/formbody), bounded by `bodyLimit`; any other type (text/plain too)
+ *   is refused (415);
  * - CSRF (@fastify/csrf-protection): every POST carries a token (`_csrf` field or x-csrf-token header) made from a
  *   secret in its own cookie, optionally bound to the login (`userInfo`); checked after the app's own access check
  *   (an onRequest hook) and after the body is parsed, before validation, so a forged POST learns nothing of the form;
@@ -18,7 +19,7 @@
  * The apps add their own guard, error pages and routes on top.
  */
 import { randomBytes } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
@@ -73,7 +74,7 @@ export async function webApp(o: WebAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     https: { key: o.tls.key, cert: o.tls.cert, minVersion: 'TLSv1.2' },
     ...(o.logger ? { loggerInstance: o.logger } : { logger: false }),
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: o.bodyLimit,
     requestTimeout: o.requestTimeout ?? 120_000,
     connectionTimeout: o.connectionTimeout ?? 60_000,
@@ -109,6 +110,8 @@ export async function webApp(o: WebAppOptions): Promise<FastifyInstance> {
     ...(o.csrfUserInfo ? { getUserInfo: o.csrfUserInfo, csrfOpts: { hmacKey: randomBytes(32) } } : {}),
   });
   await app.register(formbody);
+  // fastify reads text/plain by default: a form a page on another site can send without asking. Forms and JSON only.
+  app.removeContentTypeParser('text/plain');
   if (o.rateLimit) await app.register((await import('@fastify/rate-limit')).default, { global: false });
 
   // The body is parsed by now (and not yet validated): its _csrf field (or an x-csrf-token header) must match.
