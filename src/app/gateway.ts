@@ -271,8 +271,6 @@ export class Gateway {
     } else {
       log.warn('no uplink configured: recordings stay on this gateway until one is (set "uplink" in the config)');
     }
-    this.control = new ControlServer(config.control.socket, this.recorder, log.child('control'), () => this.extraStatus(), auth);
-    await this.control.start();
     if (config.console) {
       const uplink = this.uplink;
       const [{ ConsoleServer }, { consoleDeps }] = await Promise.all([import('../console/server.js'), import('../console/gateway-deps.js')]);
@@ -292,6 +290,9 @@ export class Gateway {
       );
       await this.console.start();
     }
+    // The control socket last: once `recgw status` answers, the console is up too.
+    this.control = new ControlServer(config.control.socket, this.recorder, log.child('control'), () => this.extraStatus(), auth);
+    await this.control.start();
     log.info('gateway ready', { deviceId: config.deviceId, sources: sources.length, socket: config.control.socket, previousStop: unclean ? 'unclean' : 'clean' });
   }
 

@@ -5,8 +5,7 @@ import type { ConsoleSessions } from './sessions.js';
 import type { LoginThrottle } from '../util/throttle.js';
 import type { Audit } from './audit.js';
 import type { Html } from './html.js';
-import type { Reply } from './http.js';
-import type { Ctx } from './router.js';
+import type { Ctx, Reply } from './route.js';
 import type { PageOptions } from './layout.js';
 import type { PromptBoard } from './prompts.js';
 

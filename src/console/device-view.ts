@@ -4,7 +4,7 @@
  * The status parts are typed loosely there (they pass through `recgw status`), so every member is read defensively.
  */
 import { h, type Html } from './html.js';
-import type { Ctx } from './router.js';
+import type { Ctx } from './route.js';
 import type { ConsoleStatus } from './deps.js';
 import type { Key } from './i18n.js';
 import { when } from './times.js';

@@ -1,7 +1,6 @@
 /** The frame of every console page: header with navigation, language switch and logout, then the page body. */
 import { h, type Html } from './html.js';
-import type { Reply } from './http.js';
-import type { Ctx } from './router.js';
+import type { Ctx, Reply } from './route.js';
 import type { Key } from './i18n.js';
 import { deadlineWords, when } from './times.js';
 

@@ -3,7 +3,7 @@
  * roster, a tick that they confirm). Checked as the panel and the control socket check officers (officers/names.ts),
  * naming the row. A PIN goes only to the PIN check: it is never put back into a page, logged or stored.
  */
-import type { Fields } from './http.js';
+import type { Fields } from './route.js';
 import type { Key } from './i18n.js';
 import type { OfficerPin } from '../officers/auth.js';
 import { badgeProblem, nameProblem } from '../officers/names.js';

@@ -5,8 +5,7 @@
  * is always empty: what was typed before a refusal comes back, PINs never.
  */
 import { h, type Html } from './html.js';
-import type { Ctx } from './router.js';
-import type { Fields } from './http.js';
+import type { Ctx, Fields } from './route.js';
 import type { ConsoleStatus, LackingSession } from './deps.js';
 import type { SeenPrompt } from './prompts.js';
 import type { Officer } from '../evidence/types.js';

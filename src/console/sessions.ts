@@ -1,35 +1,30 @@
 /**
  * Console logins, kept in memory: a random 32-byte id in an HttpOnly/Secure/SameSite=Strict cookie, expiring on
- * the server after `idleMs` without a request and `maxMs` after login. Each carries its own CSRF token (the
- * synchronizer token every POST must send back). A restart of the service ends every login, which also keeps
- * per-request writes out of the evidence database.
- *
- * Before login, the login and first-run pages get a short-lived pre-login token of their own, so those POSTs
- * are CSRF-protected too. Both tables are capped: a flood of page loads cannot grow memory without bound.
+ * the server after `idleMs` without a request and `maxMs` after login; a page refreshing itself does not restart the
+ * idle time; changing or resetting a password ends the account's other logins. fastify has no store with these rules,
+ * so this one stays; cookies and CSRF are the web stack's (src/web/app.ts: CSRF tokens are bound to the login id).
+ * A restart of the service ends every login, which also keeps per-request writes out of the evidence database.
+ * The table is capped: a flood of logins cannot grow memory without bound.
  */
 import { randomBytes } from 'node:crypto';
 import type { Role } from './accounts.js';
 
 export const SESSION_COOKIE = '__Host-recgw';
-export const PRE_COOKIE = '__Host-recgw-pre';
-const PRE_MS = 15 * 60_000;
+export const CSRF_COOKIE = '__Host-recgw-csrf';
 const MAX_LOGINS = 200;
-const MAX_PRE = 2000;
 
 export interface Login {
   id: string;
   user: string;
   role: Role;
-  csrf: string;
   createdMs: number;
   lastMs: number;
 }
 
-export const newToken = (): string => randomBytes(32).toString('base64url');
+const newToken = (): string => randomBytes(32).toString('base64url');
 
 export class ConsoleSessions {
   private readonly logins = new Map<string, Login>();
-  private readonly pre = new Map<string, { csrf: string; createdMs: number }>();
 
   constructor(
     private readonly o: { idleMs: number; maxMs: number; now: () => number },
@@ -39,7 +34,7 @@ export class ConsoleSessions {
     this.sweep();
     if (this.logins.size >= MAX_LOGINS) this.logins.delete(this.logins.keys().next().value!);
     const t = this.o.now();
-    const l: Login = { id: newToken(), user, role, csrf: newToken(), createdMs: t, lastMs: t };
+    const l: Login = { id: newToken(), user, role, createdMs: t, lastMs: t };
     this.logins.set(l.id, l);
     return l;
   }
@@ -70,38 +65,12 @@ export class ConsoleSessions {
     for (const [id, l] of this.logins) if (l.user === user && id !== except) this.logins.delete(id);
   }
 
-  /** The pre-login token for a cookie value, or a new one (then `fresh`, and its cookie must be set). */
-  preLogin(id: string | undefined): { id: string; csrf: string; fresh: boolean } {
-    const t = this.o.now();
-    const p = id ? this.pre.get(id) : undefined;
-    if (id && p && t - p.createdMs <= PRE_MS) return { id, csrf: p.csrf, fresh: false };
-    if (this.pre.size >= MAX_PRE) {
-      this.sweep();
-      if (this.pre.size >= MAX_PRE) this.pre.delete(this.pre.keys().next().value!);
-    }
-    const fresh = { id: newToken(), csrf: newToken(), createdMs: t };
-    this.pre.set(fresh.id, fresh);
-    return { id: fresh.id, csrf: fresh.csrf, fresh: true };
-  }
-
-  /** The CSRF token of a live pre-login id, without making one. */
-  preCsrf(id: string | undefined): string | undefined {
-    const p = id ? this.pre.get(id) : undefined;
-    return p && this.o.now() - p.createdMs <= PRE_MS ? p.csrf : undefined;
-  }
-
-  endPre(id: string | undefined): void {
-    if (id) this.pre.delete(id);
-  }
-
   sweep(): void {
     const t = this.o.now();
     for (const [id, l] of this.logins) if (t - l.lastMs > this.o.idleMs || t - l.createdMs > this.o.maxMs) this.logins.delete(id);
-    for (const [id, p] of this.pre) if (t - p.createdMs > PRE_MS) this.pre.delete(id);
   }
 
   clear(): void {
     this.logins.clear();
-    this.pre.clear();
   }
 }

@@ -4,7 +4,7 @@
  * and each cell gives the clock alone (with its own offset only where daylight saving makes it differ).
  */
 import { h, type Html } from './html.js';
-import type { Ctx } from './router.js';
+import type { Ctx } from './route.js';
 import { localClock, localTime, zoneLabel, zoneName, zoneOffset } from '../util/local-time.js';
 import { deadlineText, type DeadlineWords } from './deadline-text.js';
 

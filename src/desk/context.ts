@@ -43,7 +43,7 @@ export const LANG_COOKIE = '__Host-desk-lang';
 export const CSRF_COOKIE = '__Host-desk-csrf';
 
 /** Every cookie of the desk: this origin only, HTTPS only, never sent from another site, never read by script. */
-export const COOKIE_FLAGS = { path: '/', secure: true, httpOnly: true, sameSite: 'strict' } as const;
+export { COOKIE_FLAGS } from '../web/app.js';
 
 /** ::ffff:192.168.1.5 -> 192.168.1.5, for the audit trail and the throttle. */
 export const peer = (req: FastifyRequest): string => req.ip.replace(/^::ffff:(?=\d+\.)/i, '');

@@ -1,12 +1,13 @@
 /**
  * The desk's one gate, on every request before its handler: the language (`?lang=` sets a cookie, zh-CN by default),
  * the signed-in account (from the session cookie, checked against the database every time), the route's declared
- * access (guard order: not signed in → sign-in page or 401; read-only on a `write` route → 403), and the CSRF token of
- * every POST (403 when missing or wrong). Failures of every kind become pages here, in one error handler.
+ * access (guard order: not signed in → sign-in page or 401; read-only on a `write` route → 403); the CSRF token of
+ * every POST is checked after it by the web stack (src/web/app.ts). Failures of every kind become pages here, in one error handler.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { h } from '../console/html.js';
 import { RecgwError } from '../util/errors.js';
+import { classify } from '../web/app.js';
 import { COOKIE_FLAGS, LANG_COOKIE, SESSION_COOKIE, viewOf, type DeskContext } from './context.js';
 import { isDeskLang, type DeskKey } from './i18n.js';
 import { mayOversee, mayWrite } from './roles.js';
@@ -49,22 +50,15 @@ export function installGuard(app: FastifyInstance, ctx: DeskContext): void {
     if (access === 'oversee' && !mayOversee(req.account.role)) throw new Refusal(403, 'error.forbidden');
   });
 
-  // The body is parsed by now (and not yet validated: a forged POST learns nothing of the form): its _csrf field (or an x-csrf-token header) must match the secret cookie's token.
-  app.addHook('preValidation', (req, reply, done) => {
-    if (req.method !== 'POST') return done();
-    app.csrfProtection(req, reply, done);
-  });
-
   app.setNotFoundHandler((req, reply) => page(ctx, req, reply, 404, 'error.notFound'));
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err instanceof Refusal) return page(ctx, req, reply, err.statusCode, err.key, err.vars);
-    if (err.code === 'FST_CSRF_MISSING_SECRET' || err.code === 'FST_CSRF_INVALID_TOKEN') return page(ctx, req, reply, 403, 'error.csrf');
-    if (err.validation) return page(ctx, req, reply, 400, 'error.input', err.message);
     if (err instanceof RecgwError && (err.code === 'usage' || err.code === 'invalid')) return page(ctx, req, reply, 400, 'error.input', err.message);
-    const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (status === 500) req.log.error({ err, path: req.url }, 'desk request failed');
-    return page(ctx, req, reply, status, status === 500 ? 'error.internal' : 'error.input', status === 500 ? undefined : err.message);
+    const f = classify(err);
+    if (f.kind === 'csrf') return page(ctx, req, reply, 403, 'error.csrf');
+    if (f.status === 500) req.log.error({ err, path: req.url }, 'desk request failed');
+    return page(ctx, req, reply, f.status, f.status === 500 ? 'error.internal' : 'error.input', f.status === 500 ? undefined : f.message);
   });
 }
 

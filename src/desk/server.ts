@@ -1,21 +1,17 @@
 /**
  * The evidence desk (docs/desk.md): an HTTPS web app on fastify over the agency index. The composition root: the
- * constructor assigns; start() opens the index database, brings its schema up to date, builds the app (security
- * plugins, the guard, one plugin per page) and listens; stop() closes the server, then the database.
+ * constructor assigns; start() opens the index database, brings its schema up to date, builds the app (the web stack
+ * of src/web/app.ts, the guard, one plugin per page) and listens; stop() closes the server, then the database.
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import cookie from '@fastify/cookie';
-import csrf from '@fastify/csrf-protection';
-import formbody from '@fastify/formbody';
-import helmet from '@fastify/helmet';
-import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { webApp } from '../web/app.js';
 import { openIndexDb, type IndexDb } from '../index/database.js';
 import { migrateIndex } from '../index/migrate.js';
 import { RecgwError } from '../util/errors.js';
 import { DeskAccounts } from './accounts.js';
 import { DeskAudit } from './audit.js';
 import { readDeskTls, type DeskConfig } from './config.js';
-import { COOKIE_FLAGS, CSRF_COOKIE, type Access, type DeskContext } from './context.js';
+import { CSRF_COOKIE, type Access, type DeskContext } from './context.js';
 import { installGuard } from './guard.js';
 import { VerifyRuns } from './verify-runs.js';
 import { assetRoutes } from './routes/assets.js';
@@ -71,40 +67,17 @@ export class DeskServer {
       verify: new VerifyRuns(db, { ca: c.ca, store: c.store, now }),
       now,
     };
-    const app = Fastify({
-      https: { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' },
-      ...(this.o.logger ? { loggerInstance: this.o.logger } : { logger: false }),
+    const app = await webApp({
+      tls,
+      logger: this.o.logger ?? false,
       bodyLimit: 64 * 1024,
-      requestTimeout: 120_000,
-      connectionTimeout: 60_000,
-      trustProxy: false,
+      csrfCookie: CSRF_COOKIE,
+      rateLimit: true,
     });
     this.app = app;
     app.addHook('onRoute', (r) => {
       for (const m of [r.method].flat() as string[]) if (m === 'GET' || m === 'POST') this.table.push({ method: m, url: r.url, access: r.config?.access ?? 'write' });
     });
-    await app.register(helmet, {
-      contentSecurityPolicy: {
-        useDefaults: false,
-        directives: {
-          defaultSrc: ["'none'"],
-          scriptSrc: ["'self'"],
-          styleSrc: ["'self'"],
-          imgSrc: ["'self'", 'data:'],
-          connectSrc: ["'self'"],
-          formAction: ["'self'"],
-          frameAncestors: ["'none'"],
-          baseUri: ["'none'"],
-        },
-      },
-      hsts: { maxAge: 31536000, includeSubDomains: false },
-      referrerPolicy: { policy: 'no-referrer' },
-      frameguard: { action: 'deny' },
-    });
-    await app.register(cookie);
-    await app.register(csrf, { cookieKey: CSRF_COOKIE, cookieOpts: COOKIE_FLAGS });
-    await app.register(formbody);
-    await app.register(rateLimit, { global: false });
     installGuard(app, ctx);
     await app.register(assetRoutes());
     await app.register(authRoutes(ctx));
@@ -112,10 +85,6 @@ export class DeskServer {
     await app.register(sessionRoutes(ctx));
     await app.register(statsRoutes(ctx));
     await app.register(alertRoutes(ctx));
-    app.addHook('onSend', async (_req, reply, payload) => {
-      if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
-      return payload;
-    });
     try {
       await app.listen({ host: c.listen.host, port: c.listen.port });
     } catch (err) {

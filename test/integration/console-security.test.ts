@@ -91,6 +91,13 @@ describe('console security', () => {
       }
       noMedia(a, `${r.method} ${r.path}`);
     }
+    // HEAD is GET without the body: refused the same way.
+    for (const r of nonPublic().filter((x) => x.access !== 'anon' && x.method === 'GET')) {
+      expect((await c.req('HEAD', r.path)).status, `HEAD ${r.path}`).toBe(r.api ? 401 : 303);
+    }
+    // A path the console has under another method only, or a method it has not at all.
+    expect((await c.req('PUT', '/login')).status).toBe(405);
+    expect((await c.req('GET', '/logout')).status).toBe(405);
     // A made-up session cookie is no login either.
     c.cookies.set('__Host-recgw', randomBytes(32).toString('base64url'));
     expect((await c.get('/api/status')).status).toBe(401);

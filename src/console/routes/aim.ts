@@ -4,7 +4,7 @@
  * way to watch what is being recorded.
  */
 import { h } from '../html.js';
-import type { Ctx, Route } from '../router.js';
+import type { Ctx, Route } from '../route.js';
 import type { App } from '../app.js';
 import { RecgwError } from '../../util/errors.js';
 import { csrfField } from './auth.js';

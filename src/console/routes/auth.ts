@@ -4,25 +4,24 @@
  * address and per account; every login, failed login and account change is a ledger entry.
  */
 import { h } from '../html.js';
-import { HttpError, cookie, safeNext, type Reply } from '../http.js';
-import type { Ctx, Route } from '../router.js';
+import { HttpError, type Ctx, type Reply, type Route } from '../route.js';
+import { safeNext } from '../../web/next.js';
 import type { App } from '../app.js';
 import { NAME_RE } from '../accounts.js';
 import { MAX_PASSWORD, passwordProblem } from '../passwords.js';
-import { PRE_COOKIE, SESSION_COOKIE } from '../sessions.js';
+import { SESSION_COOKIE } from '../sessions.js';
 import type { Key } from '../i18n.js';
 import { consoleDir } from '../tls.js';
 import { checkResetCode, dropResetCode } from '../reset-code.js';
 
 const csrfField = (ctx: Ctx): ReturnType<typeof h> => h`<input type="hidden" name="_csrf" value="${ctx.csrf}">`;
 
-/** Log in `name`: a new session id (never the pre-login one), its cookie, and the pre-login token dropped. */
+/** Log in `name`: a new session id, and its cookie (CSRF tokens made before are bound to no login: they stop working). */
 function startLogin(app: App, ctx: Ctx, name: string, role: 'technician' | 'admin', next: string): Reply {
-  app.sessions.endPre(ctx.preId);
   const l = app.sessions.create(name, role);
   app.audit.login(name, role, ctx.ip);
   app.deps.log.info('console login', { user: name, role, ip: ctx.ip });
-  return { kind: 'redirect', to: safeNext(next), cookies: [cookie(SESSION_COOKIE, l.id), cookie(PRE_COOKIE, '', { maxAgeSeconds: 0 })] };
+  return { kind: 'redirect', to: safeNext(next), cookies: [{ name: SESSION_COOKIE, value: l.id }] };
 }
 
 export function authRoutes(app: App): Route[] {
@@ -192,7 +191,7 @@ export function authRoutes(app: App): Route[] {
       api: false,
       handle: (ctx) => {
         app.sessions.end(ctx.loginId);
-        return { kind: 'redirect', to: '/login', cookies: [cookie(SESSION_COOKIE, '', { maxAgeSeconds: 0 })] };
+        return { kind: 'redirect', to: '/login', cookies: [{ name: SESSION_COOKIE, value: '', maxAgeSeconds: 0 }] };
       },
     },
     {

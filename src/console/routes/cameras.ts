@@ -5,8 +5,7 @@
  * preview, so it is checked, shown as a diff and applied (by an admin) and audited like any other change.
  */
 import { h, type Html } from '../html.js';
-import { HttpError } from '../http.js';
-import type { Ctx, Route } from '../router.js';
+import { HttpError, type Ctx, type Route } from '../route.js';
 import type { App } from '../app.js';
 import type { FoundCamera } from '../deps.js';
 import { readConfigText } from '../config-file.js';

@@ -5,8 +5,7 @@
  * the diff and the checks are always recomputed from the text itself.
  */
 import { h, type Html } from '../html.js';
-import { HttpError, type Reply } from '../http.js';
-import type { Ctx, Route } from '../router.js';
+import { HttpError, type Ctx, type Reply, type Route } from '../route.js';
 import type { App } from '../app.js';
 import type { ConfigChange } from '../deps.js';
 import type { ConfigProblem } from '../../config/load.js';

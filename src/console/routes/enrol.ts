@@ -4,7 +4,7 @@
  * certificate is a ledger entry; the recorder signs with it from the next start.
  */
 import { h, type Html } from '../html.js';
-import type { Ctx, Route } from '../router.js';
+import type { Ctx, Route } from '../route.js';
 import type { App } from '../app.js';
 import { CertificateRefused } from '../../pki/identity.js';
 import type { Key } from '../i18n.js';

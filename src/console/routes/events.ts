@@ -1,6 +1,6 @@
 /** The interruption log and the ledger's event list (events only, a page at a time; no media, no file locations). */
 import { h } from '../html.js';
-import type { Ctx, Route } from '../router.js';
+import type { Ctx, Route } from '../route.js';
 import type { App } from '../app.js';
 import { reasonByCode } from '../../evidence/vocabulary.js';
 import { DICT, type Key } from '../i18n.js';

@@ -4,7 +4,7 @@
  * itself from /api/queue. Items are named by segment; their files are never offered.
  */
 import { h } from '../html.js';
-import type { Ctx, Route } from '../router.js';
+import type { Ctx, Route } from '../route.js';
 import type { App } from '../app.js';
 import { deadline } from '../times.js';
 

@@ -5,9 +5,8 @@
  * OfficerAuth (via "console", throttled per client address, refusals in the ledger as on the panel). Refusals are the
  * recorder's in words (recorder/refusal-words.ts); a success redirects to the page (a reload never acts twice).
  */
-import type { Ctx, Route } from '../router.js';
+import type { Ctx, Reply, Route } from '../route.js';
 import type { App } from '../app.js';
-import type { Reply } from '../http.js';
 import type { SessionControl } from '../deps.js';
 import { h } from '../html.js';
 import { DICT, type Key } from '../i18n.js';

@@ -1,13 +1,12 @@
 /** The overview (the gateway's status at a glance) and the self-test (pre-flight, each check shown). */
 import { h, type Html } from '../html.js';
-import type { Ctx, Route } from '../router.js';
+import type { Ctx, Reply, Route } from '../route.js';
 import type { App } from '../app.js';
 import type { ConsoleStatus } from '../deps.js';
 import type { CheckResult } from '../../recorder/preflight.js';
 import type { Key } from '../i18n.js';
 import { csrfField } from './auth.js';
 import { readFile } from 'node:fs/promises';
-import type { Reply } from '../http.js';
 import { clockSourceByCode } from '../../evidence/vocabulary.js';
 import { clock, deadline, timeHeading, when } from '../times.js';
 import { devicesCard } from '../device-view.js';

@@ -1,6 +1,6 @@
 /** Account management (admins only): list accounts, create technicians or admins, disable and enable them. */
 import { h } from '../html.js';
-import type { Ctx, Route } from '../router.js';
+import type { Ctx, Route } from '../route.js';
 import type { App } from '../app.js';
 import { NAME_RE, ROLES, type Role } from '../accounts.js';
 import { passwordProblem } from '../passwords.js';

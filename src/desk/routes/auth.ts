@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { h } from '../../console/html.js';
-import { safeNext } from '../../console/http.js';
+import { safeNext } from '../../web/next.js';
 import { typed } from '../../util/typed.js';
 import { COOKIE_FLAGS, SESSION_COOKIE, peer, viewOf, type DeskContext } from '../context.js';
 import { Refusal } from '../guard.js';
