@@ -5,6 +5,7 @@
  * algorithm of its own certificate (ca.pem): nothing else to keep in step, and a verifier given only ca.pem knows it.
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { gmSuite } from '../crypto/gm/gm-suite.js';
 import type { SuiteName } from '../crypto/suite.js';
 import { readPem, writePrivateKey } from './keys.js';
@@ -16,6 +17,11 @@ import type { CaPaths } from './ca.js';
 /** The suite of the CA whose certificate this is: gm when it is signed SM2-with-SM3, else intl. */
 export function caSuiteOf(caCertPem: string): SuiteName {
   return isSm2Certificate(caCertPem) ? 'gm' : 'intl';
+}
+
+/** The suite a new device key is made for at enrolment: the configured CA's (SM2 for a gm CA); intl without one yet. */
+export function enrolmentSuite(caCertPath: string): SuiteName {
+  return existsSync(caCertPath) ? caSuiteOf(readFileSync(caCertPath, 'utf8')) : 'intl';
 }
 
 /** Write the CA certificate and key and the agency's encryption and receipt pairs (ca.ts's initCa does the rest). */

@@ -15,6 +15,7 @@ import { checkCertificate } from '../../src/pki/certs.js';
 import { caSuiteOf } from '../../src/pki/gm-ca.js';
 import { identityPaths, deviceCertificateIssues } from '../../src/pki/identity.js';
 import { prepareEnrolment } from '../../src/pki/enrol.js';
+import { identityEnrolment } from '../../src/console/enrolment.js';
 import { isSm2Certificate, issueSm2Certificate, sm2Name, OID_SM2_WITH_SM3 } from '../../src/pki/sm2-cert.js';
 import { ROLE_DEVICE, ROLE_ENCRYPTION, ROLE_LOG, ROLE_RECEIPT, ROLE_ROSTER } from '../../src/pki/roles.js';
 import { gmSuite } from '../../src/crypto/gm/gm-suite.js';
@@ -88,6 +89,16 @@ describe('recgw ca init --suite gm', () => {
     expect(deviceId).toBe('room-1');
     expect(osslVerify(file('room-1.pem', certPem))).toBe(true);
     expect(deviceCertificateIssues(certPem, readFileSync(ca.caCert, 'utf8'), 'room-1', key, new Date())).toEqual([]);
+  });
+
+  it('the console enrols for the configured CA: an SM2 key and CSR for a gm CA, RSA for an intl one', () => {
+    const gmPaths = identityPaths(join(dir, 'gw-console'));
+    const csrPem = identityEnrolment({ deviceId: 'room-5', paths: gmPaths, caCert: ca.caCert }).csr();
+    expect(isSm2Key(createPrivateKey(readFileSync(gmPaths.key, 'utf8')))).toBe(true);
+    expect(signDeviceCsr({ caDir: join(dir, 'ca'), csrPem }).deviceId).toBe('room-5');
+    const intlPaths = identityPaths(join(dir, 'gw-console-intl'));
+    identityEnrolment({ deviceId: 'room-6', paths: intlPaths, caCert: join(dir, 'intl', 'ca.pem') }).csr();
+    expect(createPrivateKey(readFileSync(intlPaths.key, 'utf8')).asymmetricKeyType).toBe('rsa');
   });
 
   it('signs a CSR openssl made with the ID, and refuses one openssl made with its default empty ID', () => {
