@@ -114,8 +114,10 @@ export function issueSm2Certificate(o: Sm2CertOptions): string {
   const spki = spkiOf(o.publicKey);
   const issuerTbs = o.issuerCertPem ? AsnConvert.parse(new X509Certificate(o.issuerCertPem).raw, Certificate).tbsCertificate : undefined;
   const issuerSpki = issuerTbs?.subjectPublicKeyInfo ?? spkiOf(o.issuerKey);
+  // Positive and minimal as DER wants it: top bit clear (not negative), next bit set (no leading zero byte, which
+  // OpenSSL refuses as "illegal padding").
   const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f;
+  serial[0] = (serial[0]! & 0x7f) | 0x40;
   const exts: Extension[] = [
     ext(id_ce_basicConstraints, true, new BasicConstraints({ cA: o.ca === true })),
     ext(

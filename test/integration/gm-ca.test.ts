@@ -158,6 +158,15 @@ describe('recgw ca init --suite gm', () => {
     expect(openssl(['x509', '-in', join(dir, 'enc2.pem'), '-noout', '-ext', 'keyUsage']).out).toContain('Key Encipherment');
   });
 
+  it('writes serial numbers as strict DER: 600 certificates in a row all parse (a leading zero byte is refused)', () => {
+    const key = createPrivateKey(gmSuite.generateKeyPair().privateKeyPem);
+    const caPem = issueSm2Certificate({ issuerKey: key, publicKey: key, subject: sm2Name([['CN', 't']]), ca: true, days: 1, now: new Date() });
+    for (let i = 0; i < 600; i++) {
+      const pem = issueSm2Certificate({ issuerKey: key, issuerCertPem: caPem, publicKey: key, subject: sm2Name([['CN', `c${i}`]]), days: 1, now: new Date() });
+      expect(() => new X509Certificate(pem), `certificate ${i}`).not.toThrow();
+    }
+  });
+
   it('does not issue broker TLS certificates (OpenSSL 3.0 has no SM2 in TLS), and --suite takes intl or gm only', async () => {
     expect(() => issueServerCertificate({ caDir: join(dir, 'ca'), names: ['localhost'] })).toThrow(/gm CA: broker TLS/);
     let text = '';
