@@ -3,12 +3,13 @@ import { readFileSync } from 'node:fs';
 import { CRL_DAYS, initCa, issueCrl, issueReceiverCertificate, issueServerCertificate, revokeCertificate, signDeviceCsr } from '../pki/ca.js';
 import { REVOCATION_REASONS, type RevocationReason } from '../pki/crl.js';
 import { writeFileAtomicSync } from '../util/fsx.js';
+import { isSuiteName } from '../crypto/suite.js';
 import { RecgwError, isENOENT } from '../util/errors.js';
 import { parse, positiveInt, required, readText } from './args.js';
 import type { Io } from './io.js';
 import { rosterCommand } from './roster.js';
 
-const USAGE = `recgw ca init --out DIR [--agency NAME]
+const USAGE = `recgw ca init --out DIR [--agency NAME] [--suite intl|gm]
        recgw ca sign --ca DIR --csr FILE --out FILE [--days N]
        recgw ca server-cert --ca DIR --name HOST [--name HOST ...] --cert FILE --key FILE
        recgw ca receiver-cert --ca DIR --name receiver:LABEL --cert FILE --key FILE
@@ -20,11 +21,14 @@ export async function caCommand(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
   switch (sub) {
     case 'init': {
-      const u = 'recgw ca init --out DIR [--agency NAME]';
-      const { values } = parse(rest, { out: { type: 'string' }, agency: { type: 'string' } }, u);
+      const u = 'recgw ca init --out DIR [--agency NAME] [--suite intl|gm]';
+      const { values } = parse(rest, { out: { type: 'string' }, agency: { type: 'string' }, suite: { type: 'string' } }, u);
       const out = required(values.out, '--out', u);
-      const p = initCa({ out, ...(values.agency ? { agencyName: values.agency } : {}) });
+      const suite = values.suite ?? 'intl';
+      if (!isSuiteName(suite)) throw new RecgwError('usage', `--suite must be intl or gm, not ${JSON.stringify(suite)}\nusage: ${u}`);
+      const p = initCa({ out, suite, ...(values.agency ? { agencyName: values.agency } : {}) });
       io.out(`Agency CA written to ${out}:\n  ${p.caCert} (CA certificate: give this to gateways and verifiers)\n  ${p.agencyEncCert} (agency encryption certificate: give this to gateways and receivers)\n  ${p.agencyKey} (agency private decryption key: keep it at the agency)\n  ${p.receiptCert} (receipt-signing certificate)\n  ${p.logKey}, ${p.logCert} (the agency log's checkpoint key and certificate: for receivers)\n  ${p.logVkey} (the log's verifier key: give it to witnesses)\n`);
+      if (suite === 'gm') io.out(`Suite gm: SM2 keys, certificates signed SM2-with-SM3 with the signer ID 1234567812345678 (check one with openssl verify -vfyopt distid:1234567812345678 -CAfile ${p.caCert} CERT). The log key stays Ed25519.\n`);
       return 0;
     }
     case 'sign': {

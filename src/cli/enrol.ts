@@ -4,6 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import { loadConfig } from '../config/load.js';
 import { identityPaths, installCertificate, loadDeviceIdentity } from '../pki/identity.js';
 import { prepareEnrolment } from '../pki/enrol.js';
+import { enrolmentSuite } from '../pki/gm-ca.js';
 import { RecgwError, isENOENT } from '../util/errors.js';
 import { parse, required } from './args.js';
 import type { Io } from './io.js';
@@ -19,7 +20,8 @@ export async function enrolCommand(argv: string[], io: Io): Promise<number> {
   const paths = identityPaths(config.stateDir);
   switch (sub) {
     case 'csr': {
-      const r = prepareEnrolment(config.deviceId, paths);
+      // A new key is of the agency CA's suite (SM2 for a gm CA); without the CA certificate yet, RSA.
+      const r = prepareEnrolment(config.deviceId, paths, enrolmentSuite(config.agency.caCert));
       io.out(
         `${r.keyCreated ? 'Created the device key' : 'Using the existing device key'} (${paths.key}, mode 600).\n` +
           `Certificate request for ${config.deviceId}: ${paths.csr}\nSend it to the agency to be signed, then run: recgw enrol install --config ${config.file} --cert <signed.pem>\n`,

@@ -6,6 +6,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { CertificateRefused, deviceCertificateIssues, installCertificate, type IdentityPaths } from '../pki/identity.js';
 import { prepareEnrolment } from '../pki/enrol.js';
+import { enrolmentSuite } from '../pki/gm-ca.js';
 import { subjectField } from '../pki/certs.js';
 import type { CertSummary, Enrolment } from './deps.js';
 
@@ -24,7 +25,8 @@ export function certSummary(pem: string): CertSummary {
 export function identityEnrolment(o: { deviceId: string; paths: IdentityPaths; caCert: string; now?: () => number }): Enrolment {
   const now = (): Date => new Date(o.now ? o.now() : Date.now());
   return {
-    csr: () => prepareEnrolment(o.deviceId, o.paths).csrPem,
+    // A new device key is of the agency CA's suite (SM2 for a gm CA).
+    csr: () => prepareEnrolment(o.deviceId, o.paths, enrolmentSuite(o.caCert)).csrPem,
     install(certPem) {
       const pem = certPem.trim() + '\n';
       if (!pem.includes('-----BEGIN CERTIFICATE-----')) {

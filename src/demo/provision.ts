@@ -9,6 +9,7 @@ import { receiverFileBase } from '../pki/names.js';
 import { loadReceiverConfig, type ReceiverConfig } from '../receiver/config.js';
 import { identityPaths, installCertificate } from '../pki/identity.js';
 import { prepareEnrolment } from '../pki/enrol.js';
+import { caSuiteOf } from '../pki/gm-ca.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { writeFileAtomicSync } from '../util/fsx.js';
@@ -63,7 +64,7 @@ export function provisionGateway(o: ProvisionOptions): Provisioned {
   writeFileAtomicSync(configPath, JSON.stringify(merged, null, 2) + '\n');
   const config = loadConfig(configPath);
   const paths = identityPaths(config.stateDir);
-  const { csrPem } = prepareEnrolment(deviceId, paths);
+  const { csrPem } = prepareEnrolment(deviceId, paths, caSuiteOf(readFileSync(ca.caCert, 'utf8')));
   const { certPem } = signDeviceCsr({ caDir: o.caDir, csrPem });
   installCertificate(deviceId, paths, config.agency.caCert, certPem);
   return { ca, configPath, config };

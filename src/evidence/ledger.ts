@@ -12,6 +12,7 @@ import {
   attachSignature,
   encodeUnsigned,
   lineHash,
+  lineSuite,
   type UnsignedEntry,
 } from './entry.js';
 import { RecgwError } from '../util/errors.js';
@@ -59,8 +60,20 @@ export class Ledger {
     if (last === undefined) {
       this.append(ENTRY.ledgerOpened, { deviceId: this.deviceId, cert: this.signer.certificatePem, software: this.software });
     } else if (last !== this.signer.certificatePem) {
-      this.append(ENTRY.certificateInstalled, { cert: this.signer.certificatePem });
+      // A new key of the other suite: the certificate entry is the rotation (evidence-format.md §17.6), written in
+      // the new suite and naming the suite it leaves.
+      const from = lineSuite(this.headLine() ?? '');
+      this.append(ENTRY.certificateInstalled, from === this.suite ? { cert: this.signer.certificatePem } : { cert: this.signer.certificatePem, suiteFrom: from });
     }
+  }
+
+  /** The suite this ledger's entries are written in: the signer's (gm for an SM2 key). */
+  private get suite(): 'intl' | 'gm' {
+    return this.signer.suite ?? 'intl';
+  }
+
+  private headLine(): string | undefined {
+    return (prepared(this.db, 'SELECT line FROM ledger ORDER BY seq DESC LIMIT 1').get() as { line: string } | undefined)?.line;
   }
 
   head(): { seq: number; hash: string } | undefined {
@@ -110,6 +123,7 @@ export class Ledger {
     const head = this.head();
     const unsigned: UnsignedEntry = {
       v: FORMAT_VERSION,
+      ...(this.suite === 'gm' ? { suite: 'gm' as const } : {}),
       device: this.deviceId,
       seq: head === undefined ? 0 : head.seq + 1,
       prev: head === undefined ? GENESIS_PREV : head.hash,

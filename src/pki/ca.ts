@@ -1,10 +1,12 @@
 /**
  * The agency side of PKI, for tests and the demo: a CA, an encryption key pair, a receipt-signing certificate,
  * and issuing certificates from CSRs. Production agencies use their own CA; the gateway only ever sees the
- * public parts. node-forge builds the X.509 objects (node:crypto cannot); keys come from node:crypto.
+ * public parts. node-forge builds the X.509 objects (node:crypto cannot); keys come from node:crypto. A gm CA
+ * (`--suite gm`, issue 19) is SM2 throughout and built by gm-ca.ts; each function here asks the CA folder's
+ * certificate which kind it is (gm-ca.ts, caSuiteOf).
  */
 import forge from 'node-forge';
-import { X509Certificate, createHash, createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { X509Certificate, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateRsaKeyPair, readPem, writePrivateKey } from './keys.js';
@@ -15,6 +17,11 @@ import { NoteSigner } from '../tlog/note.js';
 import { issueEd25519Certificate } from './ed25519-cert.js';
 import { signCrl, type CrlEntry, type RevocationReason } from './crl.js';
 import { KeySigner } from '../evidence/signer.js';
+import { issuedBy } from './certs.js';
+import { caSuiteOf, initGmCa, issueGmCertificate, loadGmCa, gmAgencyName } from './gm-ca.js';
+import { readSm2Csr } from './sm2-cert.js';
+import { gmSuite } from '../crypto/gm/gm-suite.js';
+import type { SuiteName } from '../crypto/suite.js';
 
 /** Organisational unit that marks what a certificate is for; the verifier checks it. */
 export { ROLE_DEVICE, ROLE_RECEIPT, ROLE_SERVER, ROLE_RECEIVER, ROLE_LOG, ROLE_ENCRYPTION, ROLE_ROSTER, type CertRole } from './roles.js';
@@ -56,6 +63,8 @@ export interface CaInitOptions {
   agencyName?: string;
   days?: number;
   now?: Date;
+  /** The algorithm suite of everything the CA issues (default intl). */
+  suite?: SuiteName;
 }
 
 export interface CaPaths {
@@ -100,6 +109,11 @@ export function initCa(opts: CaInitOptions): CaPaths {
   const agency = opts.agencyName ?? 'recgw demo agency';
   mkdirSync(opts.out, { recursive: true, mode: 0o700 });
   const paths = caPaths(opts.out);
+  if (opts.suite === 'gm') {
+    initGmCa(paths, { agency, days: opts.days ?? 3650, now });
+    ensureLogKey(opts.out, { days: opts.days ?? 3650, now });
+    return paths;
+  }
 
   const caKeys = generateRsaKeyPair(3072);
   const caPriv = forge.pki.privateKeyFromPem(caKeys.privateKeyPem);
@@ -166,6 +180,13 @@ export function ensureLogKey(caDir: string, o: { days?: number; now?: Date } = {
  */
 export function ensureRosterKey(caDir: string, o: { days?: number; now?: Date } = {}): KeySigner {
   const p = caPaths(caDir);
+  if ((!existsSync(p.rosterKey) || !existsSync(p.rosterCert)) && isGmCa(caDir)) {
+    const { caPem, caKey } = loadGmCa(p);
+    const keyPem = gmSuite.generateKeyPair().privateKeyPem;
+    const certPem = issueGmCertificate({ caKey, caPem, publicKey: createPrivateKey(keyPem), commonName: `${gmAgencyName(caPem) ?? 'agency'} rosters`, role: ROLE_ROSTER, days: o.days ?? 3650, now: o.now ?? new Date() });
+    writePrivateKey(p.rosterKey, keyPem);
+    writeFileAtomicSync(p.rosterCert, certPem);
+  }
   if (!existsSync(p.rosterKey) || !existsSync(p.rosterCert)) {
     const { ca, caKey } = loadCa(caDir);
     const keys = generateRsaKeyPair(2048);
@@ -175,6 +196,11 @@ export function ensureRosterKey(caDir: string, o: { days?: number; now?: Date } 
     writeFileAtomicSync(p.rosterCert, forge.pki.certificateToPem(cert));
   }
   return new KeySigner(createPrivateKey(readPem(p.rosterKey, 'roster-signing key', 'run `recgw ca init` first')), readFileSync(p.rosterCert, 'utf8'));
+}
+
+/** Whether the CA in `caDir` is a gm CA (its certificate is signed SM2-with-SM3). */
+export function isGmCa(caDir: string): boolean {
+  return caSuiteOf(readPem(caPaths(caDir).caCert, 'CA certificate', 'run `recgw ca init --out DIR` first, or point --ca at the folder it wrote')) === 'gm';
 }
 
 const subjectOf = (c: forge.pki.Certificate, short: string): string | undefined => c.subject.getField(short)?.value as string | undefined;
@@ -255,6 +281,14 @@ export interface SignCsrOptions {
  * a receiver name (names.ts): the broker would give a device certificate with a receiver's name that receiver's rights.
  */
 export function signDeviceCsr(o: SignCsrOptions): { certPem: string; deviceId: string } {
+  if (isGmCa(o.caDir)) {
+    const req = readSm2Csr(o.csrPem);
+    const problem = deviceIdProblem(req.commonName);
+    if (problem) throw new RecgwError('invalid', `refusing to sign the CSR: its CN ${problem}`);
+    const { caPem, caKey } = loadGmCa(caPaths(o.caDir));
+    const certPem = issueGmCertificate({ caKey, caPem, publicKey: req.publicKey, commonName: req.commonName, role: ROLE_DEVICE, days: o.days ?? 825, now: o.now ?? new Date() });
+    return { certPem, deviceId: req.commonName };
+  }
   let csr: forge.pki.CertificateSigningRequest;
   try {
     csr = forge.pki.certificationRequestFromPem(o.csrPem);
@@ -281,6 +315,10 @@ export function signDeviceCsr(o: SignCsrOptions): { certPem: string; deviceId: s
 
 /** A certificate with a new key of its own, issued by the CA in `caDir`. */
 function issueWithNewKey(caDir: string, o: { commonName: string; role: CertRole; days?: number; now?: Date; dnsNames?: string[] }): { certPem: string; keyPem: string } {
+  if (isGmCa(caDir)) {
+    // OpenSSL 3.0 has no SM2 in TLS, and checks certificate signatures in a TLS handshake with an empty SM2 ID.
+    throw new RecgwError('usage', `the CA in ${caDir} is a gm CA: broker TLS certificates are not issued by it yet (OpenSSL 3.0 has no SM2 in TLS; issue 19). Use an intl CA for the broker's TLS`);
+  }
   const { ca, caKey } = loadCa(caDir);
   const keys = generateRsaKeyPair(2048);
   const cert = issueCertificate({
@@ -316,6 +354,10 @@ export function issueReceiverCertificate(o: { caDir: string; name: string; days?
  * it; or, in tests, a key that must be refused). `recgw ca init` issues the first one itself.
  */
 export function issueEncryptionCertificate(o: { caDir: string; publicKeyPem: string; commonName?: string; days?: number; now?: Date }): string {
+  if (isGmCa(o.caDir)) {
+    const { caPem, caKey } = loadGmCa(caPaths(o.caDir));
+    return issueGmCertificate({ caKey, caPem, publicKey: createPublicKey(o.publicKeyPem), commonName: o.commonName ?? 'agency encryption', role: ROLE_ENCRYPTION, days: o.days ?? 3650, now: o.now ?? new Date() });
+  }
   const { ca, caKey } = loadCa(o.caDir);
   const cert = issueCertificate({
     ca,
@@ -362,7 +404,7 @@ export async function revokeCertificate(o: { caDir: string; certPem: string; rea
   } catch (err) {
     throw new RecgwError('usage', 'the certificate to revoke is not a PEM X.509 certificate', { cause: err });
   }
-  if (!cert.checkIssued(new X509Certificate(caCertPem)) || !cert.verify(new X509Certificate(caCertPem).publicKey)) {
+  if (!issuedBy(cert, new X509Certificate(caCertPem))) {
     throw new RecgwError('usage', `the certificate (${cert.subject.replace(/\n/g, ', ')}) was not issued by the CA in ${o.caDir}: only its issuer can revoke it`);
   }
   const now = o.now ?? new Date();
@@ -376,6 +418,7 @@ export async function revokeCertificate(o: { caDir: string; certPem: string; rea
 /** Sign the CRL of everything revoked so far, valid CRL_DAYS from `now`. */
 export async function issueCrl(caDir: string, now = new Date()): Promise<string> {
   const p = caPaths(caDir);
+  if (isGmCa(caDir)) throw new RecgwError('usage', `the CA in ${caDir} is a gm CA: SM2-signed CRLs are not built yet (issue 19)`);
   const list = readRevoked(caDir);
   const numberFile = join(caDir, 'crl-number');
   const number = (existsSync(numberFile) ? Number(readFileSync(numberFile, 'utf8')) : 0) + 1;

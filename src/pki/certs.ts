@@ -1,8 +1,11 @@
 /**
  * Certificate checks shared by the gateway (may I record?), the verifier (may I trust this ledger?) and the
  * receiver (may I store this?). Uses node:crypto's X509Certificate; chains are CA -> [intermediates] -> leaf.
+ * A certificate signed SM2-with-SM3 (a gm CA's, issue 19) is checked by the gm suite over its TBS bytes with the
+ * signer ID 1234567812345678 (sm2-cert.ts): Node's X509Certificate.verify cannot check SM2 signatures with an ID.
  */
 import { X509Certificate, type KeyObject } from 'node:crypto';
+import { isSm2Certificate, sm2CertificateSignedBy } from './sm2-cert.js';
 
 export type CertProblem =
   | { kind: 'unparseable'; detail: string }
@@ -56,8 +59,10 @@ export function subjectField(cert: X509Certificate, field: string): string | und
   return undefined;
 }
 
-function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
-  return child.checkIssued(parent) && child.verify(parent.publicKey);
+/** Whether `parent` issued `child`: names and key identifiers, and the signature (SM2-with-SM3 by the gm suite). */
+export function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
+  if (!child.checkIssued(parent)) return false;
+  return isSm2Certificate(child) ? sm2CertificateSignedBy(child, parent.publicKey) : child.verify(parent.publicKey);
 }
 
 /** Check a leaf (plus optional intermediates) against a trusted CA. Returns every problem found, empty if none. */

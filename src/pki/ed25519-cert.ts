@@ -3,7 +3,7 @@
  * C2SP notes with Ed25519, and the CA vouches for the log's key so that a verifier needs only the CA certificate.
  * node-forge (which issues the other certificates) has no Ed25519 public keys, and @peculiar/x509's generator is
  * asynchronous while CA set-up is not, so the certificate is assembled from @peculiar/asn1-x509's structures and
- * signed with node:crypto.
+ * signed with node:crypto, or, when the CA is a gm CA (an SM2 key), SM2-with-SM3 with the gm suite (sm2-cert.ts).
  */
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
@@ -31,6 +31,9 @@ import {
   id_ce_subjectKeyIdentifier,
 } from '@peculiar/asn1-x509';
 import { X509Certificate, createHash, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { gmSuite } from '../crypto/gm/gm-suite.js';
+import { isSm2Key } from '../crypto/gm/sm2-keys.js';
+import { OID_SM2_WITH_SM3, SM2_CERT_ID } from './sm2-cert.js';
 
 const OID_CN = '2.5.4.3';
 const OID_OU = '2.5.4.11';
@@ -62,7 +65,8 @@ export function issueEd25519Certificate(o: Ed25519CertOptions): string {
   serial[0] = serial[0]! & 0x7f;
   const caSki = createHash('sha1').update(Buffer.from(ca.tbsCertificate.subjectPublicKeyInfo.subjectPublicKey)).digest();
   const ski = createHash('sha1').update(Buffer.from(spki.subjectPublicKey)).digest();
-  const alg = new AlgorithmIdentifier({ algorithm: SHA256_WITH_RSA, parameters: null });
+  const gm = isSm2Key(o.caKey);
+  const alg = gm ? new AlgorithmIdentifier({ algorithm: OID_SM2_WITH_SM3 }) : new AlgorithmIdentifier({ algorithm: SHA256_WITH_RSA, parameters: null });
   const tbs = new TBSCertificate({
     version: Version.v3,
     serialNumber: new Uint8Array(serial).buffer,
@@ -79,7 +83,7 @@ export function issueEd25519Certificate(o: Ed25519CertOptions): string {
     ]),
   });
   const tbsDer = Buffer.from(AsnConvert.serialize(tbs));
-  const signature = sign('sha256', tbsDer, o.caKey);
+  const signature = gm ? gmSuite.sign(tbsDer, o.caKey, { id: SM2_CERT_ID }) : sign('sha256', tbsDer, o.caKey);
   const cert = new Certificate({ tbsCertificate: tbs, signatureAlgorithm: alg, signatureValue: new Uint8Array(signature).buffer });
   const der = Buffer.from(AsnConvert.serialize(cert));
   const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');

@@ -3,27 +3,37 @@
  * identity.ts because the CSR is built with node-forge (through ca.ts), which the running gateway never needs.
  */
 import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { gmSuite } from '../crypto/gm/gm-suite.js';
+import { isSm2Key } from '../crypto/gm/sm2-keys.js';
+import type { SuiteName } from '../crypto/suite.js';
+import { ROLE_DEVICE } from './roles.js';
+import { createSm2Csr } from './sm2-cert.js';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createCsr } from './ca.js';
 import type { IdentityPaths } from './identity.js';
 import { generateRsaKeyPair, writePrivateKey } from './keys.js';
 import { writeFileAtomicSync } from '../util/fsx.js';
 
-/** Create the device key if there is none, and (re)write the CSR for it. Returns the CSR PEM. */
-export function prepareEnrolment(deviceId: string, paths: IdentityPaths): { csrPem: string; keyCreated: boolean } {
+/**
+ * Create the device key if there is none (RSA 2048, or SM2 when `suite` is gm: the suite of the agency CA), and
+ * (re)write the CSR for it, signed as its key's kind signs (an SM2 key's CSR SM2-with-SM3, sm2-cert.ts). Returns
+ * the CSR PEM.
+ */
+export function prepareEnrolment(deviceId: string, paths: IdentityPaths, suite: SuiteName = 'intl'): { csrPem: string; keyCreated: boolean } {
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   let keyCreated = false;
   let privateKeyPem: string;
   if (existsSync(paths.key)) {
     privateKeyPem = readFileSync(paths.key, 'utf8');
   } else {
-    const kp = generateRsaKeyPair(2048);
+    const kp = suite === 'gm' ? gmSuite.generateKeyPair() : generateRsaKeyPair(2048);
     writePrivateKey(paths.key, kp.privateKeyPem);
     privateKeyPem = kp.privateKeyPem;
     keyCreated = true;
   }
-  const publicKeyPem = createPublicKey(createPrivateKey(privateKeyPem)).export({ type: 'spki', format: 'pem' }) as string;
-  const csrPem = createCsr(deviceId, privateKeyPem, publicKeyPem);
+  const key = createPrivateKey(privateKeyPem);
+  const publicKeyPem = createPublicKey(key).export({ type: 'spki', format: 'pem' }) as string;
+  const csrPem = isSm2Key(key) ? createSm2Csr(deviceId, ROLE_DEVICE, key) : createCsr(deviceId, privateKeyPem, publicKeyPem);
   writeFileAtomicSync(paths.csr, csrPem, 0o644);
   return { csrPem, keyCreated };
 }

@@ -9,6 +9,7 @@ import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, writeSync, co
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { GENESIS_PREV, lineHash, lineSignedBy, parseLine, type LedgerEntry } from '../evidence/entry.js';
+import { isSm2Key } from '../crypto/gm/sm2-keys.js';
 import type { Signer } from '../evidence/signer.js';
 import { ENTRY } from '../evidence/types.js';
 import { HEAD_FILE, LEDGER_FILE, SEGMENTS_DIR, encodeHead, makeHead } from '../evidence/head.js';
@@ -239,6 +240,8 @@ export class LedgerIngest {
     if (seq === -1 && e.type !== ENTRY.ledgerOpened) return 'the first entry is not ledger.opened';
     if (seq !== -1 && e.type === ENTRY.ledgerOpened) return 'a second ledger.opened entry: a ledger has one genesis entry';
     let key: KeyObject | undefined;
+    const switched = suiteSwitchProblem(e, cert);
+    if (switched) return switched;
     if (e.type === ENTRY.ledgerOpened || e.type === ENTRY.certificateInstalled) {
       const bad = checkCertBody(e.body);
       if (bad) return bad;
@@ -271,4 +274,20 @@ export class LedgerIngest {
       closeSync(fd);
     }
   }
+}
+
+/**
+ * A ledger keeps the suite of its certificate's key (an entry of the other suite does not verify with it, see
+ * lineSignedBy) but for a rotation: a certificate.installed entry in the new suite naming the one it leaves in
+ * suiteFrom (evidence-format.md §17.6). `cert`: the certificate in force before `e`.
+ */
+function suiteSwitchProblem(e: LedgerEntry, cert: string | undefined): string | undefined {
+  const key = cert ? parseCertificate(cert)?.publicKey : undefined;
+  if (!key) return undefined;
+  const before = isSm2Key(key) ? 'gm' : 'intl';
+  const suite = e.suite ?? 'intl';
+  const from = e.type === ENTRY.certificateInstalled ? e.body.suiteFrom : undefined;
+  if (suite !== before && from !== before) return `is in the ${suite} suite after entries in the ${before} suite, without a rotation (a certificate.installed entry with suiteFrom ${JSON.stringify(before)})`;
+  if (from !== undefined && suite === before) return `names suiteFrom ${JSON.stringify(from)} but does not change the suite (${suite})`;
+  return undefined;
 }

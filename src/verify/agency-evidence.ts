@@ -10,7 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { receiptProblem, type Receipt } from '../evidence/receipt.js';
 import { LOG_DIR, SUPERSEDED_DIR, encodeLeaf, leafOfReceipt } from '../evidence/log-leaf.js';
-import { sha256Hex, type LedgerEntry } from '../evidence/entry.js';
+import { lineHash, type LedgerEntry } from '../evidence/entry.js';
 import { ENTRY, type SegmentManifest } from '../evidence/types.js';
 import { checkCertificate } from '../pki/certs.js';
 import { ROLE_DEVICE } from '../pki/roles.js';
@@ -296,7 +296,7 @@ export class DeviceAgencyCheck {
     }
     lines.forEach((l, i) => {
       const seq = b.leaf.from + i;
-      if (b.hashes.get(seq) !== sha256Hex(l)) this.report('receipt-contradicted', `${folder}/ledger.jsonl line ${i + 1} is not the superseded entry ${seq} the agency logged`);
+      if (b.hashes.get(seq) !== lineHash(l)) this.report('receipt-contradicted', `${folder}/ledger.jsonl line ${i + 1} is not the superseded entry ${seq} the agency logged`);
     });
     if (lines.length !== b.hashes.size) this.report('rollback', `${folder}/ledger.jsonl holds ${lines.length} superseded entries; the agency log recorded ${b.hashes.size}`);
   }

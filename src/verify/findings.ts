@@ -5,6 +5,8 @@ export type FindingKind =
   | 'bad-signature'
   | 'untrusted-certificate'
   | 'broken-chain'
+  /** An entry in another suite than the entry before it, without the rotation that allows it (evidence-format.md §17.6). */
+  | 'suite-switch'
   | 'missing-segment'
   | 'altered-segment'
   | 'unexplained-gap'

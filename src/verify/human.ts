@@ -7,6 +7,7 @@ const KIND_TEXT: Record<string, string> = {
   'bad-signature': 'bad signature',
   'untrusted-certificate': 'untrusted certificate',
   'broken-chain': 'broken chain',
+  'suite-switch': 'algorithm suite switched without rotation',
   'missing-segment': 'missing segment',
   'altered-segment': 'altered segment',
   'unexplained-gap': 'unexplained gap',

@@ -8,7 +8,9 @@ import { createReadStream } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { KeyObject } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
-import { GENESIS_PREV, lineHash, parseLine, sha256Hex, signatureMember, type LedgerEntry } from '../evidence/entry.js';
+import { GENESIS_PREV, decodeBase64Strict, lineHash, parseLine, signatureMember, type LedgerEntry } from '../evidence/entry.js';
+import { gmSuite } from '../crypto/gm/gm-suite.js';
+import { isSm2Key } from '../crypto/gm/sm2-keys.js';
 import { ENTRY } from '../evidence/types.js';
 import { checkCertificate, parseCertificate } from '../pki/certs.js';
 import { ROLE_DEVICE } from '../pki/roles.js';
@@ -80,6 +82,8 @@ async function read(
   let deviceId: string | undefined;
   let key: KeyObject | undefined;
   let cert: string | undefined;
+  /** The suite of the last entry read (evidence-format.md §17.6). */
+  let suite: 'intl' | 'gm' | undefined;
   let entries = 0;
   let last: LedgerReadResult['last'];
   let maxSeq = -1;
@@ -104,7 +108,8 @@ async function read(
     if (!terminated && parsed.ok) report('malformed', `line ${lineNo}: the last line does not end in a newline (the file was cut short or edited)`);
     // The chain hash is of the line's bytes; for valid UTF-8 those are the text's, without encoding it again.
     const utf8 = isUtf8(line.bytes);
-    const hash = utf8 ? sha256Hex(line.bytes) : lineHash(raw);
+    // SHA-256, or SM3 for a gm line.
+    const hash = utf8 ? lineHash(line.bytes) : lineHash(raw);
     const prevForThis = prevHash;
     prevHash = hash;
     if (!parsed.ok) {
@@ -134,6 +139,17 @@ async function read(
     // Identity: the device named by the genesis entry signs everything after it.
     if (deviceId === undefined) deviceId = e.device;
     else if (e.device !== deviceId) report('broken-chain', `line ${lineNo}: entry names device ${JSON.stringify(e.device)} inside the ledger of ${JSON.stringify(deviceId)}`);
+
+    // Suites: a ledger stays in the suite of its genesis entry but for a rotation, a certificate.installed entry in
+    // the new suite that names the one it leaves (suiteFrom) and carries a certificate for a key of the new suite.
+    const entrySuite = e.suite ?? 'intl';
+    const from = e.type === ENTRY.certificateInstalled ? e.body.suiteFrom : undefined;
+    if (suite !== undefined && entrySuite !== suite && from !== suite) {
+      report('suite-switch', `line ${lineNo}: entry seq ${e.seq} (${e.type}) is in the ${entrySuite} suite after an entry in the ${suite} suite, without a rotation (a certificate.installed entry with suiteFrom ${JSON.stringify(suite)})`);
+    } else if (from !== undefined && (from === entrySuite || from !== suite)) {
+      report('suite-switch', `line ${lineNo}: entry seq ${e.seq} names suiteFrom ${JSON.stringify(from)}, but it is in the ${entrySuite} suite and follows an entry in the ${suite ?? 'no'} suite`);
+    }
+    suite = entrySuite;
 
     let wait: Promise<void> | undefined;
     if (e.type === ENTRY.ledgerOpened || e.type === ENTRY.certificateInstalled) {
@@ -264,7 +280,17 @@ function checkSig(
   // The signed bytes are the line's own up to the member (the member is ASCII when its base64 is valid, so its
   // length in bytes is its length in the text); a line that is not valid UTF-8 is signed as its decoded text.
   const bytes = utf8 ? line.bytes : Buffer.from(line.text, 'utf8');
-  return sigs.add(bytes, bytes.length - (line.text.length - m.at), m.text, key, what);
+  const cut = bytes.length - (line.text.length - m.at);
+  // An SM2 key signs gm entries only, and those only SM2 over SM3 (the check pool's workers check SHA-256 with
+  // node:crypto, which would take plain ECDSA on the SM2 curve): gm entries are checked here, in this thread.
+  const gmKey = isSm2Key(key);
+  if (e.suite === 'gm' || gmKey) {
+    const sig = decodeBase64Strict(m.text);
+    const signed = Buffer.concat([bytes.subarray(0, cut), Buffer.from('}')]);
+    const ok = e.suite === 'gm' && gmKey && sig !== undefined && gmSuite.verify(signed, sig, key);
+    return ok ? undefined : void report('bad-signature', badSignature(what));
+  }
+  return sigs.add(bytes, cut, m.text, key, what);
 }
 
 const badSignature = (l: SignedLine): string => `line ${l.lineNo}: the signature of entry seq ${l.seq} (${l.type}) does not verify with the device certificate`;

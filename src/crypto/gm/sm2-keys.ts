@@ -103,3 +103,22 @@ function hex(s: string, bytes: number): Buffer {
 function keyError(what: string, cause?: unknown): RecgwError {
   return new RecgwError('identity', `SM2 key: ${what}; make one with \`openssl genpkey -algorithm SM2\``, cause === undefined ? undefined : { cause });
 }
+
+const sm2Keys = new WeakMap<KeyObject, boolean>();
+
+/** Whether a key (private or public) is an SM2 key, as sm2PublicKeyFromPem reads one. Never throws. */
+export function isSm2Key(key: KeyObject): boolean {
+  let v = sm2Keys.get(key);
+  if (v !== undefined) return v;
+  if (key.type === 'secret' || key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'ed25519') v = false;
+  else {
+    try {
+      const der = (key.type === 'private' ? createPublicKey(key) : key).export({ type: 'spki', format: 'der' });
+      v = der.length === SPKI_PREFIX.length + 2 * COORD && der.subarray(0, SPKI_PREFIX.length).equals(SPKI_PREFIX);
+    } catch {
+      v = false;
+    }
+  }
+  sm2Keys.set(key, v);
+  return v;
+}
