@@ -5,8 +5,9 @@
  * (`--suite gm`, issue 19) is SM2 throughout and built by gm-ca.ts; each function here asks the CA folder's
  * certificate which kind it is (gm-ca.ts, caSuiteOf).
  */
+import { randomSerial } from './serial.js';
 import forge from 'node-forge';
-import { X509Certificate, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { X509Certificate, createHash, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateRsaKeyPair, readPem, writePrivateKey } from './keys.js';
@@ -47,10 +48,7 @@ export const CA_FILES = {
 export { isValidDeviceId } from './names.js';
 
 function serial(): string {
-  // Positive 128-bit serial: clear the top bit so DER does not read it as negative.
-  const b = randomBytes(16);
-  b[0] = b[0]! & 0x7f;
-  return b.toString('hex');
+  return randomSerial().toString('hex');
 }
 
 function validity(cert: forge.pki.Certificate, days: number, now: Date): void {

@@ -5,6 +5,7 @@
  * asynchronous while CA set-up is not, so the certificate is assembled from @peculiar/asn1-x509's structures and
  * signed with node:crypto, or, when the CA is a gm CA (an SM2 key), SM2-with-SM3 with the gm suite (sm2-cert.ts).
  */
+import { randomSerial } from './serial.js';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
   AlgorithmIdentifier,
@@ -30,7 +31,7 @@ import {
   id_ce_keyUsage,
   id_ce_subjectKeyIdentifier,
 } from '@peculiar/asn1-x509';
-import { X509Certificate, createHash, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { X509Certificate, createHash, sign, type KeyObject } from 'node:crypto';
 import { gmSuite } from '../crypto/gm/gm-suite.js';
 import { isSm2Key } from '../crypto/gm/sm2-keys.js';
 import { OID_SM2_WITH_SM3, SM2_CERT_ID } from './sm2-cert.js';
@@ -61,8 +62,7 @@ export function issueEd25519Certificate(o: Ed25519CertOptions): string {
   const spki = AsnConvert.parse(spkiDer, SubjectPublicKeyInfo);
   const rdn = (type: string, value: string): RelativeDistinguishedName =>
     new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value: new AttributeValue({ utf8String: value }) })]);
-  const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f;
+  const serial = randomSerial();
   const caSki = createHash('sha1').update(Buffer.from(ca.tbsCertificate.subjectPublicKeyInfo.subjectPublicKey)).digest();
   const ski = createHash('sha1').update(Buffer.from(spki.subjectPublicKey)).digest();
   const gm = isSm2Key(o.caKey);

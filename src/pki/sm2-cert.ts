@@ -12,6 +12,7 @@
  * certificate, and the signature, with the gm suite and the issuer's public key. certs.ts uses it for every
  * certificate whose signature algorithm is SM2-with-SM3.
  */
+import { randomSerial } from './serial.js';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
   AlgorithmIdentifier,
@@ -45,7 +46,7 @@ import {
   id_kp_serverAuth,
 } from '@peculiar/asn1-x509';
 import { CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr';
-import { X509Certificate, createHash, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import { X509Certificate, createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { gmSuite } from '../crypto/gm/gm-suite.js';
 import { SM2_DEFAULT_ID } from '../crypto/gm/sm2-sign.js';
 import { isSm2Key } from '../crypto/gm/sm2-keys.js';
@@ -116,8 +117,7 @@ export function issueSm2Certificate(o: Sm2CertOptions): string {
   const issuerSpki = issuerTbs?.subjectPublicKeyInfo ?? spkiOf(o.issuerKey);
   // Positive and minimal as DER wants it: top bit clear (not negative), next bit set (no leading zero byte, which
   // OpenSSL refuses as "illegal padding").
-  const serial = randomBytes(16);
-  serial[0] = (serial[0]! & 0x7f) | 0x40;
+  const serial = randomSerial();
   const exts: Extension[] = [
     ext(id_ce_basicConstraints, true, new BasicConstraints({ cA: o.ca === true })),
     ext(

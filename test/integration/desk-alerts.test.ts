@@ -87,7 +87,7 @@ describe('live alerts on the desk', () => {
     expect(await page.$$('tr[data-key^="alert:room-1:12:"]')).toHaveLength(0);
     await page.screenshot({ path: join(shots, '01-alert.png'), fullPage: true });
 
-    await row.$eval('input[name=note]', (el) => ((el as HTMLInputElement).value = '已电话联系现场，设备断电'));
+    await row.$eval('input[name=note]', (el) => ((el as unknown as { value: string }).value = '已电话联系现场，设备断电'));
     await (await row.$('button[type=submit]'))!.click();
     await page.waitForURL(`${desk.base}/alerts?m=acked`);
     const acked = (await page.$('tr[data-key="alert:room-1:15:interruption-started"]'))!;

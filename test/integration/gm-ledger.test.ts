@@ -4,6 +4,7 @@
  * flag; a flipped byte is caught; an entry of the other suite without a rotation is `suite-switch`; a rotation from
  * intl to gm verifies; openssl checks one gm entry with docs/recipes/check-gm-entry.sh, shown verbatim in the doc.
  */
+import { SqliteReceiverSql } from '../../src/receiver/sqlite-receiver-sql.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrivateKey } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -186,12 +187,12 @@ describe('the receiver during a migration (an intl agency that also trusts a gm 
     const db = openReceiverDb(store);
     const log = new AgencyLog(db, createPrivateKey(readFileSync(intlCa.logKey, 'utf8')), logOrigin(caPems[1]!));
     const dir = join(intlCa.caCert, '..');
-    return new LedgerIngest(store, db, caPems, receiptSigner(dir), 'receiver:1', createLogger('rx', { sink: () => {} }), log, agencyEncryption(dir));
+    return new LedgerIngest(store, new SqliteReceiverSql(db), caPems, receiptSigner(dir), 'receiver:1', createLogger('rx', { sink: () => {} }), log, agencyEncryption(dir));
   }
 
   it('stores a gm ledger and a rotation, naming each line by its own hash; refuses the switch without suiteFrom', async () => {
     const gm = await ledgerOf([enrol(gmCa, 'gm')]);
-    const r1 = receiver().ingest(DEVICE, gm.lines, '2099-01-01T00:00:00.000Z', new Date());
+    const r1 = await receiver().ingest(DEVICE, gm.lines, '2099-01-01T00:00:00.000Z', new Date());
     expect(r1.refused).toBeUndefined();
     expect(r1.appended).toBe(gm.lines.length);
     expect(r1.receipt?.through.hash).toBe(sm3(gm.lines[gm.lines.length - 1]!).toString('hex'));
@@ -201,7 +202,7 @@ describe('the receiver during a migration (an intl agency that also trusts a gm 
     await new Promise((r) => setTimeout(r, 1100));
     const gmSigner = enrol(gmCa, 'gm');
     const mixed = await ledgerOf([intlSigner, gmSigner], 2);
-    const r2 = receiver().ingest(DEVICE, mixed.lines, '2099-01-01T00:00:00.000Z', new Date());
+    const r2 = await receiver().ingest(DEVICE, mixed.lines, '2099-01-01T00:00:00.000Z', new Date());
     expect(r2.refused).toBeUndefined();
     expect(r2.appended).toBe(mixed.lines.length);
 
@@ -210,7 +211,7 @@ describe('the receiver during a migration (an intl agency that also trusts a gm 
     if (!q.ok) throw new Error(q.error);
     const { sig: _sig, ...unsigned } = q.entry;
     const bare = encodeUnsigned({ ...unsigned, body: { cert: q.entry.body.cert } });
-    const r3 = receiver().ingest(DEVICE, [...mixed.lines.slice(0, rot), attachSignature(bare, gmSigner.sign(Buffer.from(bare)).toString('base64'))], '2099-01-01T00:00:00.000Z', new Date());
+    const r3 = await receiver().ingest(DEVICE, [...mixed.lines.slice(0, rot), attachSignature(bare, gmSigner.sign(Buffer.from(bare)).toString('base64'))], '2099-01-01T00:00:00.000Z', new Date());
     expect(r3.appended).toBe(rot);
     expect(r3.refused).toContain('without a rotation');
   });
