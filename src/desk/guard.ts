@@ -1,7 +1,7 @@
 /**
  * The desk's one gate, on every request before its handler: the language (`?lang=` sets a cookie, zh-CN by default),
  * the signed-in account (from the session cookie, checked against the database every time), the route's declared
- * access (guard order: not signed in → sign-in page or 401; read-only on a `write` route → 403), and the CSRF token of
+ * access (guard order: not signed in → sign-in page or 401; read-only on a `write` route, or anybody but a supervisor on a `supervise` route → 403), and the CSRF token of
  * every POST (403 when missing or wrong). Failures of every kind become pages here, in one error handler.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -9,7 +9,7 @@ import { h } from '../console/html.js';
 import { RecgwError } from '../util/errors.js';
 import { COOKIE_FLAGS, LANG_COOKIE, SESSION_COOKIE, viewOf, type DeskContext } from './context.js';
 import { isDeskLang, type DeskKey } from './i18n.js';
-import { mayOversee, mayWrite } from './roles.js';
+import { mayOversee, maySupervise, mayWrite } from './roles.js';
 import { frame } from './view.js';
 
 /** A refusal the guard or a route throws: its status, and the message's key in the dictionary. */
@@ -47,6 +47,7 @@ export function installGuard(app: FastifyInstance, ctx: DeskContext): void {
     }
     if (access === 'write' && !mayWrite(req.account.role)) throw new Refusal(403, 'error.forbidden');
     if (access === 'oversee' && !mayOversee(req.account.role)) throw new Refusal(403, 'error.forbidden');
+    if (access === 'supervise' && !maySupervise(req.account.role)) throw new Refusal(403, 'error.forbidden');
   });
 
   // The body is parsed by now (and not yet validated: a forged POST learns nothing of the form): its _csrf field (or an x-csrf-token header) must match the secret cookie's token.
