@@ -26,6 +26,7 @@ import { sessionRoutes } from './routes/session.js';
 import { statsRoutes } from './routes/stats.js';
 import { alertRoutes } from './routes/alerts.js';
 import { sampleRoutes } from './routes/samples.js';
+import { chartRoutes } from './routes/charts.js';
 
 export interface DeskRoute {
   method: 'GET' | 'POST';
@@ -118,6 +119,7 @@ export class DeskServer {
     await app.register(statsRoutes(ctx));
     await app.register(alertRoutes(ctx));
     await app.register(sampleRoutes(ctx));
+    await app.register(chartRoutes(ctx));
     app.addHook('onSend', async (_req, reply, payload) => {
       if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
       return payload;
