@@ -12,14 +12,14 @@ export const DESK_CHARTS_JS = `'use strict';
   function chart(id, option) {
     var el = document.getElementById(id);
     if (!el) return;
-    echarts.init(el, null, { renderer: 'canvas' }).setOption(Object.assign({ animation: false, tooltip: { trigger: 'axis' }, grid: { containLabel: true, left: 10, right: 10, bottom: 10, top: 40 } }, option));
+    echarts.init(el, null, { renderer: 'canvas' }).setOption(Object.assign({ animation: false, tooltip: { trigger: 'axis' }, grid: { containLabel: true, left: 10, right: 30, bottom: 34, top: 40 }, legend: { bottom: 0 } }, option));
     el.setAttribute('data-ready', '1');
   }
   fetch(box.getAttribute('data-src'), { credentials: 'same-origin', headers: { accept: 'application/json' } })
     .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.json(); })
     .then(function (d) {
       chart('chart-matter', {
-        legend: { data: [L.sessions, L.hours] },
+        legend: { bottom: 0, data: [L.sessions, L.hours] },
         xAxis: { type: 'category', data: d.byMatter.map(function (m) { return m.label; }) },
         yAxis: [{ type: 'value', name: L.sessions, minInterval: 1 }, { type: 'value', name: L.hours }],
         series: [
@@ -36,7 +36,7 @@ export const DESK_CHARTS_JS = `'use strict';
         series: [{ name: L.uploads, type: 'pie', radius: ['35%', '60%'], color: ['#3b9c5a', '#d9534f'], data: [{ name: L.onTime, value: d.uploads.onTime }, { name: L.late, value: d.uploads.late }] }]
       });
       chart('chart-series', {
-        legend: { data: [L.sessions, L.hours, L.onTime, L.late] },
+        legend: { bottom: 0, data: [L.sessions, L.hours, L.onTime, L.late] },
         xAxis: { type: 'category', data: d.series.map(function (b) { return b.bucket; }) },
         yAxis: [{ type: 'value', minInterval: 1 }, { type: 'value', name: L.hours }],
         series: [

@@ -72,6 +72,9 @@ describe('desk security', () => {
       'POST /samples/:id/sign supervise',
       'GET /samples/:id/report.json read',
       'GET /samples/:id/report.sig read',
+      'GET /stats.json read',
+      'GET /assets/echarts.min.js public',
+      'GET /assets/desk-charts.js public',
     ]) {
       expect(table).toContain(want);
     }
