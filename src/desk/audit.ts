@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../index/database.js';
 import { typed } from '../util/typed.js';
 
-export type AuditAction = 'sign-in' | 'sign-in-failed' | 'sign-out' | 'verify' | 'export-csv' | 'ack-alert' | 'sample-draw' | 'sample-check' | 'sample-sign';
+export type AuditAction = 'sign-in' | 'sign-in-failed' | 'sign-out' | 'verify' | 'export-csv' | 'ack-alert' | 'sample-draw' | 'sample-check' | 'sample-sign' | 'sample-download';
 
 export interface AuditRow {
   at: number;

@@ -2,7 +2,9 @@
  * The desk's config file (docs/desk.md §1): the index database, where to listen, the HTTPS certificate and key, the
  * zone times are shown in, the sign-in throttle, and the CA and store the verifier uses. Checked whole on load; each problem names the key and the fix.
  */
-import { readFileSync } from 'node:fs';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { KeySigner, type Signer } from '../evidence/signer.js';
 import { dirname, resolve } from 'node:path';
 import { parseDatabaseUrl } from '../index/database.js';
 import { RecgwError, isENOENT } from '../util/errors.js';
@@ -21,9 +23,11 @@ export interface DeskConfig {
   ca: string;
   /** The store the index was built from; when absent, the one the last rebuild recorded (index_meta `store`). */
   store: string | undefined;
+  /** The agency-issued key and certificate (PEM files) the sample-check reports are signed with; none: reports cannot be signed. */
+  sampleSigning: { key: string; cert: string } | undefined;
 }
 
-const KEYS = ['database', 'listen', 'tls', 'zone', 'login', 'ca', 'store'];
+const KEYS = ['database', 'listen', 'tls', 'zone', 'login', 'ca', 'store', 'sampleSigning'];
 
 export function parseDeskConfig(raw: unknown, baseDir: string, file = 'the desk config'): DeskConfig {
   const problems: string[] = [];
@@ -61,6 +65,18 @@ export function parseDeskConfig(raw: unknown, baseDir: string, file = 'the desk 
   if (typeof o.ca !== 'string' || o.ca === '') bad('ca', "missing: give the agency CA certificate (ca.pem) the verifier checks devices against");
   if (o.store !== undefined && (typeof o.store !== 'string' || o.store === '')) bad('store', 'must be the store folder the index was built from (or leave it out: the last rebuild recorded it)');
 
+  let sampleSigning: { key: string; cert: string } | undefined;
+  if (o.sampleSigning !== undefined) {
+    const ss = (typeof o.sampleSigning === 'object' && o.sampleSigning !== null && !Array.isArray(o.sampleSigning) ? o.sampleSigning : undefined) as Record<string, unknown> | undefined;
+    if (!ss) bad('sampleSigning', 'must be an object { "key": "sample-key.pem", "cert": "sample-cert.pem" }: the agency-issued key the sample-check reports are signed with');
+    else {
+      for (const k of Object.keys(ss)) if (k !== 'key' && k !== 'cert') bad(`sampleSigning.${k}`, 'unknown key (known: key, cert)');
+      if (typeof ss.key !== 'string' || ss.key === '') bad('sampleSigning.key', 'missing: give the PEM file of the RSA or EC private key the agency issued for signing sample-check reports');
+      if (typeof ss.cert !== 'string' || ss.cert === '') bad('sampleSigning.cert', "missing: give the PEM file of that key's certificate, issued by the agency");
+      if (typeof ss.key === 'string' && ss.key !== '' && typeof ss.cert === 'string' && ss.cert !== '') sampleSigning = { key: resolve(baseDir, ss.key), cert: resolve(baseDir, ss.cert) };
+    }
+  }
+
   if (problems.length > 0) throw new RecgwError('config', `${file} is not valid:\n  ${problems.join('\n  ')}`);
   return {
     database,
@@ -70,6 +86,7 @@ export function parseDeskConfig(raw: unknown, baseDir: string, file = 'the desk 
     login: { attempts: attempts as number, windowSeconds: windowSeconds as number },
     ca: resolve(baseDir, o.ca as string),
     store: o.store === undefined ? undefined : resolve(baseDir, o.store as string),
+    sampleSigning,
   };
 }
 
@@ -100,4 +117,43 @@ export function readDeskTls(c: DeskConfig): { cert: string; key: string } {
     }
   };
   return { cert: read(c.tls.cert, 'certificate'), key: read(c.tls.key, 'private key') };
+}
+
+/**
+ * The signer of sample-check reports the config names (sampleSigning), read and checked now: the key readable by its
+ * owner only, an RSA or EC private key, the certificate a PEM certificate of that very key. Undefined when the config
+ * names none. Every problem is a config error naming the key and the fix.
+ */
+export function readSampleSigner(c: DeskConfig): Signer | undefined {
+  if (!c.sampleSigning) return undefined;
+  const { key: keyPath, cert: certPath } = c.sampleSigning;
+  const fail = (key: string, what: string, cause?: unknown): never => {
+    throw new RecgwError('config', `sampleSigning.${key} in the desk config: ${what}`, cause === undefined ? undefined : { cause });
+  };
+  const read = (p: string, key: string): string => {
+    try {
+      return readFileSync(p, 'utf8');
+    } catch (err) {
+      return fail(key, `cannot read ${p} (${(err as Error).message}): give the PEM file the agency issued for signing sample-check reports`, err);
+    }
+  };
+  const keyPem = read(keyPath, 'key');
+  const mode = statSync(keyPath).mode & 0o777;
+  if (mode & 0o077) fail('key', `${keyPath} is readable by others (mode ${mode.toString(8)}): run chmod 600 ${keyPath}`);
+  let key: KeyObject | undefined;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch (err) {
+    fail('key', `${keyPath} is not a PEM private key (unencrypted PKCS#8 or PKCS#1/SEC1): give the key file, not the certificate`, err);
+  }
+  if (key!.asymmetricKeyType !== 'rsa' && key!.asymmetricKeyType !== 'ec') fail('key', `${keyPath} is an ${String(key!.asymmetricKeyType)} key: the reports are signed with SHA-256 by an RSA or EC key; ask the agency for one`);
+  const certPem = read(certPath, 'cert');
+  let cert: X509Certificate | undefined;
+  try {
+    cert = new X509Certificate(certPem);
+  } catch (err) {
+    fail('cert', `${certPath} is not a PEM certificate: give the certificate the agency issued for the signing key`, err);
+  }
+  if (!cert!.checkPrivateKey(key!)) fail('cert', `${certPath} is not the certificate of the key ${keyPath}: give the certificate issued for that key (or the key it certifies)`);
+  return new KeySigner(key!, certPem);
 }

@@ -11,13 +11,16 @@ import type { DeskLang } from './i18n.js';
 import { deskTranslator } from './i18n.js';
 import type { View } from './view.js';
 import type { VerifyRuns } from './verify-runs.js';
+import type { Samples } from './samples.js';
+import type { Signer } from '../evidence/signer.js';
 
 /**
  * Who may call a route: `public` anybody (the stylesheet); `anon` anybody, with a CSRF token on POST (sign-in);
  * `read` any signed-in account (a POST there changes nothing of the evidence: sign-out); `write` a signed-in account
- * whose role may act (not read-only); `oversee` a leader or supervisor (the audit trail).
+ * whose role may act (not read-only); `oversee` a leader or supervisor (the audit trail); `supervise` a supervisor
+ * (the sample check's draw, checklist and signature).
  */
-export type Access = 'public' | 'anon' | 'read' | 'write' | 'oversee';
+export type Access = 'public' | 'anon' | 'read' | 'write' | 'oversee' | 'supervise';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -35,6 +38,9 @@ export interface DeskContext {
   accounts: DeskAccounts;
   audit: DeskAudit;
   verify: VerifyRuns;
+  samples: Samples;
+  /** The key the sample-check reports are signed with (sampleSigning in the config); undefined when none is configured. */
+  sampleSigner: Signer | undefined;
   now: () => number;
 }
 

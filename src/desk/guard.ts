@@ -1,8 +1,9 @@
 /**
  * The desk's one gate, on every request before its handler: the language (`?lang=` sets a cookie, zh-CN by default),
  * the signed-in account (from the session cookie, checked against the database every time), the route's declared
- * access (guard order: not signed in → sign-in page or 401; read-only on a `write` route → 403); the CSRF token of
- * every POST is checked after it by the web stack (src/web/app.ts). Failures of every kind become pages here, in one error handler.
+ * access (guard order: not signed in → sign-in page or 401; read-only on a `write` route, or anybody but a supervisor
+ * on a `supervise` route → 403); the CSRF token of every POST is checked after it by the web stack (src/web/app.ts).
+ * Failures of every kind become pages here, in one error handler.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { h } from '../console/html.js';
@@ -10,7 +11,7 @@ import { RecgwError } from '../util/errors.js';
 import { classify } from '../web/app.js';
 import { COOKIE_FLAGS, LANG_COOKIE, SESSION_COOKIE, viewOf, type DeskContext } from './context.js';
 import { isDeskLang, type DeskKey } from './i18n.js';
-import { mayOversee, mayWrite } from './roles.js';
+import { mayOversee, maySupervise, mayWrite } from './roles.js';
 import { frame } from './view.js';
 
 /** A refusal the guard or a route throws: its status, and the message's key in the dictionary. */
@@ -48,6 +49,7 @@ export function installGuard(app: FastifyInstance, ctx: DeskContext): void {
     }
     if (access === 'write' && !mayWrite(req.account.role)) throw new Refusal(403, 'error.forbidden');
     if (access === 'oversee' && !mayOversee(req.account.role)) throw new Refusal(403, 'error.forbidden');
+    if (access === 'supervise' && !maySupervise(req.account.role)) throw new Refusal(403, 'error.forbidden');
   });
 
   app.setNotFoundHandler((req, reply) => page(ctx, req, reply, 404, 'error.notFound'));

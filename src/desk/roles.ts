@@ -21,3 +21,6 @@ export const mayWrite = (role: Role): boolean => role !== 'read-only';
 
 /** Whether the role oversees the desk itself (reads its audit trail): leaders and supervisors. */
 export const mayOversee = (role: Role): boolean => role === 'leader' || role === 'supervisor';
+
+/** Whether the role runs the sample check (制度 §22): draws, checks and signs. Only supervisors; the rest read it. */
+export const maySupervise = (role: Role): boolean => role === 'supervisor';

@@ -10,7 +10,8 @@ import { migrateIndex } from '../index/migrate.js';
 import { RecgwError } from '../util/errors.js';
 import { DeskAccounts } from './accounts.js';
 import { DeskAudit } from './audit.js';
-import { readDeskTls, type DeskConfig } from './config.js';
+import { readDeskTls, readSampleSigner, type DeskConfig } from './config.js';
+import { Samples } from './samples.js';
 import { CSRF_COOKIE, type Access, type DeskContext } from './context.js';
 import { installGuard } from './guard.js';
 import { VerifyRuns } from './verify-runs.js';
@@ -20,6 +21,8 @@ import { searchRoutes } from './routes/search.js';
 import { sessionRoutes } from './routes/session.js';
 import { statsRoutes } from './routes/stats.js';
 import { alertRoutes } from './routes/alerts.js';
+import { sampleRoutes } from './routes/samples.js';
+import { chartRoutes } from './routes/charts.js';
 
 export interface DeskRoute {
   method: 'GET' | 'POST';
@@ -55,6 +58,7 @@ export class DeskServer {
   async start(): Promise<void> {
     const c = this.o.config;
     const tls = readDeskTls(c);
+    const sampleSigner = readSampleSigner(c);
     const now = this.o.now ?? Date.now;
     const db = await openIndexDb(c.database);
     this.db = db;
@@ -65,6 +69,8 @@ export class DeskServer {
       accounts: new DeskAccounts(db),
       audit: new DeskAudit(db, now),
       verify: new VerifyRuns(db, { ca: c.ca, store: c.store, now }),
+      samples: new Samples(db),
+      sampleSigner,
       now,
     };
     const app = await webApp({
@@ -85,6 +91,8 @@ export class DeskServer {
     await app.register(sessionRoutes(ctx));
     await app.register(statsRoutes(ctx));
     await app.register(alertRoutes(ctx));
+    await app.register(sampleRoutes(ctx));
+    await app.register(chartRoutes(ctx));
     try {
       await app.listen({ host: c.listen.host, port: c.listen.port });
     } catch (err) {

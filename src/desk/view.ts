@@ -54,7 +54,7 @@ function switchLink(v: View): Html {
 export function frame(v: View, title: string, body: Html, message?: { kind: 'error' | 'info'; text: string }, o: { refresh?: number } = {}): string {
   const { t } = v;
   const user = v.user
-    ? h`<a href="/sessions">${t('nav.search')}</a><a href="/alerts">${t('nav.alerts')}</a><a href="/stats">${t('nav.stats')}</a>${mayOversee(v.user.role) ? h`<a href="/audit">${t('nav.audit')}</a>` : ''}<span class="right"><span id="who">${v.user.name}（${roleName(v.user.role, zl(v))}）</span>${switchLink(v)}
+    ? h`<a href="/sessions">${t('nav.search')}</a><a href="/alerts">${t('nav.alerts')}</a><a href="/stats">${t('nav.stats')}</a><a href="/samples">${t('nav.samples')}</a>${mayOversee(v.user.role) ? h`<a href="/audit">${t('nav.audit')}</a>` : ''}<span class="right"><span id="who">${v.user.name}（${roleName(v.user.role, zl(v))}）</span>${switchLink(v)}
         <form method="post" action="/logout"><input type="hidden" name="_csrf" value="${v.csrf}"><button class="plain" type="submit">${t('nav.logout')}</button></form></span>`
     : h`<span class="right">${switchLink(v)}</span>`;
   const msg = message ? h`<div class="msg ${message.kind}" role="${message.kind === 'error' ? 'alert' : 'status'}">${message.text}</div>` : '';
@@ -84,6 +84,8 @@ dl.facts dt{font-weight:bold}dl.facts dd{margin:0;overflow-wrap:anywhere}
 .timeline .seg{fill:#3b9c5a}.timeline .gap{fill:#d9534f}.timeline .gap.explained{fill:#f0ad4e}.timeline .intr{fill:#6c757d}
 .axis{display:flex;justify-content:space-between;font-size:.85em;color:#555}.legend{font-size:.9em;color:#555}
 .late,.missing{color:#8a1c1c;font-weight:bold}.ontime{color:#256a3a}.pager{display:flex;gap:1em;margin:1em 0}
-tr.unacked td{background:#fff4e5}.note{width:12em}form.ack{display:flex;gap:.4em;margin:0}
+tr.unacked td{background:#fff4e5}tr.open td{background:#fff4e5}form.check{display:flex;flex-wrap:wrap;gap:.4em;margin:.4em 0 0}label.box{flex-direction:row;align-items:center;gap:.3em}ul.facts,ul.finding{margin:0;padding-left:1.1em}.note{width:12em}form.ack{display:flex;gap:.4em;margin:0}
+#charts .chart-grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:1em}#charts figure{margin:0;background:#fff;border:1px solid #d5dbe1;padding:.5em}
+#charts .chart{height:300px;width:100%}#charts figure.wide{margin-top:1em}figcaption{font-weight:bold}
 footer{margin-top:2em;font-size:.85em;color:#666}form.login{display:flex;flex-direction:column;gap:.8em;max-width:320px}
 `;

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupTmp, tmp } from '../helpers/fixtures.js';
 import { H, buildIndexStore, cli, t0, type IndexStore } from '../helpers/index-store.js';
@@ -15,6 +15,7 @@ import { KeySigner } from '../../src/evidence/signer.js';
 import { openIndexDb, type IndexDb } from '../../src/index/database.js';
 import { migrateIndex } from '../../src/index/migrate.js';
 import { Samples, drawSessions } from '../../src/desk/samples.js';
+import { parseDeskConfig, readSampleSigner } from '../../src/desk/config.js';
 
 describe('the supervisor sample check', () => {
   let s: IndexStore;
@@ -79,5 +80,30 @@ describe('the supervisor sample check', () => {
     writeFileSync(join(dir, 'report.json'), signed.report!.replace('"percent":100', '"percent":10'));
     const bad = spawnSync('openssl', ['dgst', '-sha256', '-verify', join(dir, 'pub.pem'), '-signature', join(dir, 'report.sig'), join(dir, 'report.json')], { encoding: 'utf8' });
     expect(bad.status).not.toBe(0);
+  });
+
+  it('reads the sampleSigning key of the desk config, each problem named with its key and the fix', () => {
+    const base = { database: 'sqlite:/tmp/x.db', listen: { host: '127.0.0.1', port: 0 }, tls: { cert: 'c.pem', key: 'k.pem' }, ca: 'ca.pem' };
+    const dir = tmp('recgw-sample-signing-');
+    const p = caPaths(s.caDir);
+    copyFileSync(p.receiptKey, join(dir, 'key.pem'));
+    chmodSync(join(dir, 'key.pem'), 0o600);
+    copyFileSync(p.receiptCert, join(dir, 'cert.pem'));
+    copyFileSync(p.caCert, join(dir, 'other-cert.pem'));
+    const signer = (sampleSigning: unknown) => () => readSampleSigner(parseDeskConfig({ ...base, sampleSigning }, dir));
+
+    expect(readSampleSigner(parseDeskConfig(base, dir))).toBeUndefined();
+    expect(signer({ key: 'key.pem', cert: 'cert.pem' })()!.certificatePem).toBe(readFileSync(p.receiptCert, 'utf8'));
+    expect(signer('key.pem')).toThrow(/sampleSigning: must be an object \{ "key": "sample-key.pem", "cert": "sample-cert.pem" \}/);
+    expect(signer({ key: 'key.pem' })).toThrow(/sampleSigning.cert: missing: give the PEM file of that key's certificate/);
+    expect(signer({ key: 'key.pem', cert: 'cert.pem', pass: 'x' })).toThrow(/sampleSigning.pass: unknown key/);
+    expect(signer({ key: 'nope.pem', cert: 'cert.pem' })).toThrow(/sampleSigning.key in the desk config: cannot read .*nope.pem/);
+    expect(signer({ key: 'cert.pem', cert: 'cert.pem' })).toThrow(/sampleSigning.key in the desk config: .*cert.pem is readable by others/);
+    chmodSync(join(dir, 'cert.pem'), 0o600);
+    expect(signer({ key: 'cert.pem', cert: 'cert.pem' })).toThrow(/sampleSigning.key in the desk config: .*is not a PEM private key .*give the key file, not the certificate/);
+    expect(signer({ key: 'key.pem', cert: 'other-cert.pem' })).toThrow(/sampleSigning.cert in the desk config: .*other-cert.pem is not the certificate of the key/);
+    expect(signer({ key: 'key.pem', cert: 'key.pem' })).toThrow(/sampleSigning.cert in the desk config: .*is not a PEM certificate/);
+    chmodSync(join(dir, 'key.pem'), 0o644);
+    expect(signer({ key: 'key.pem', cert: 'cert.pem' })).toThrow(/chmod 600 .*key.pem/);
   });
 });

@@ -9,14 +9,17 @@ import { join } from 'node:path';
 import { cleanupTmp, tmp } from '../helpers/fixtures.js';
 import { Client } from '../helpers/console.js';
 import { DESK_ACCOUNTS, DESK_PASSWORD, cli as deskCli, signedIn, startDesk, type TestDesk } from '../helpers/desk.js';
-import { A, ZHANG, buildIndexStore, cli, type IndexStore } from '../helpers/index-store.js';
+import { A, H, ZHANG, buildIndexStore, cli, t0, type IndexStore } from '../helpers/index-store.js';
 import { caPaths } from '../../src/pki/ca.js';
 import { openIndexDb, type IndexDb } from '../../src/index/database.js';
 import type { DeskRoute } from '../../src/desk/server.js';
 import type { Role } from '../../src/desk/roles.js';
+import { Samples } from '../../src/desk/samples.js';
+import { loadDeskConfig, readSampleSigner } from '../../src/desk/config.js';
 
-/** A route's path with its parameters filled in with a session the index holds. */
-const path = (r: DeskRoute): string => r.url.replace(':device', 'room-1').replace(':session', 'S-A');
+/** A route's path with its parameters filled in with a session the index holds and a signed sample check drawn over it. */
+let sampleId = '';
+const path = (r: DeskRoute): string => r.url.replace(':device', 'room-1').replace(':session', 'S-A').replace(':id', sampleId);
 
 describe('desk security', () => {
   let s: IndexStore;
@@ -29,8 +32,15 @@ describe('desk security', () => {
     url = `sqlite:${join(tmp('recgw-desk-db-'), 'index.db')}`;
     const r = await cli('index', 'rebuild', '--store', s.store, '--database', url, '--ca', caPaths(s.caDir).caCert, '--quiet');
     expect(r.code).toBe(0);
-    desk = await startDesk(s.caDir, url, s.store, { login: { attempts: 3, windowSeconds: 60 } });
+    const signing = { key: caPaths(s.caDir).receiptKey, cert: caPaths(s.caDir).receiptCert };
+    desk = await startDesk(s.caDir, url, s.store, { login: { attempts: 3, windowSeconds: 60 }, sampleSigning: signing });
     db = await openIndexDb(url);
+    // A signed sample of every session, so that the walk reaches its page and its downloads.
+    const samples = new Samples(db);
+    const drawn = await samples.draw({ name: DESK_ACCOUNTS.supervisor, fromMs: t0 - 48 * H, toMs: t0 + H, percent: 100, now: t0 });
+    for (const [n, i] of drawn.items.entries()) await samples.check(drawn.id, n, { ...i.facts, note: '' }, DESK_ACCOUNTS.supervisor, t0);
+    await samples.sign(drawn.id, readSampleSigner(loadDeskConfig(desk.configFile))!, DESK_ACCOUNTS.supervisor, t0);
+    sampleId = drawn.id;
   }, 120_000);
 
   afterAll(async () => {
@@ -55,6 +65,16 @@ describe('desk security', () => {
       'POST /logout read',
       'GET /alerts read',
       'POST /alerts/ack write',
+      'GET /samples read',
+      'POST /samples supervise',
+      'GET /samples/:id read',
+      'POST /samples/:id/check supervise',
+      'POST /samples/:id/sign supervise',
+      'GET /samples/:id/report.json read',
+      'GET /samples/:id/report.sig read',
+      'GET /stats.json read',
+      'GET /assets/echarts.min.js public',
+      'GET /assets/desk-charts.js public',
     ]) {
       expect(table).toContain(want);
     }
@@ -86,6 +106,14 @@ describe('desk security', () => {
       const a = await c.req('POST', path(r), { form: { _csrf: csrf } });
       if (role === 'read-only') expect(a.status, `${role} POST ${r.url}`).toBe(403);
       else expect(a.status, `${role} POST ${r.url}`).toBe(303);
+    }
+    // The sample check's writes: a supervisor's only (an empty draw form is refused as input, not by role).
+    const supervise = desk.server.routes.filter((x) => x.method === 'POST' && x.access === 'supervise');
+    expect(supervise.length).toBe(3);
+    for (const r of supervise) {
+      const a = await c.req('POST', path(r), { form: { _csrf: csrf } });
+      if (role !== 'supervisor') expect(a.status, `${role} POST ${r.url}`).toBe(403);
+      else expect(a.status, `${role} POST ${r.url}`).toBe(r.url === '/samples' ? 400 : 303);
     }
   }, 60_000);
 

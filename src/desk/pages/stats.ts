@@ -42,7 +42,22 @@ function table(v: View, by: StatsBy, rows: StatRow[], csv: string): Html {
   }</tr></thead><tbody>${body}</tbody></table>`;
 }
 
-export function statsPage(v: View, period: { from?: string; to?: string }, tables: Record<StatsBy, StatRow[]>): string {
+/** The charts (drawn by /assets/desk-charts.js from /stats.json; no inline script), per day, month or year. */
+function charts(v: View, q: URLSearchParams, unit: string): Html {
+  const { t } = v;
+  const src = `/stats.json?${new URLSearchParams([...q, ['unit', unit], ['lang', v.lang]]).toString()}`;
+  const labels = JSON.stringify({ sessions: t('stats.sessions'), hours: t('stats.hours'), reasons: t('stats.byReason'), uploads: t('stats.uploads'), onTime: t('stats.onTime'), late: t('stats.late') });
+  const unitLink = (u: string): Html =>
+    u === unit ? h`<strong>${t(`stats.unit.${u as 'day'}`)}</strong>` : h`<a href="/stats?${new URLSearchParams([...q, ['unit', u]]).toString()}#charts">${t(`stats.unit.${u as 'day'}`)}</a>`;
+  return h`<h2>${t('stats.chart')}</h2><section id="charts" data-src="${src}" data-labels="${labels}">
+    <div class="chart-grid"><figure><figcaption>${t('stats.byMatter')}</figcaption><div class="chart" id="chart-matter"></div></figure>
+    <figure><figcaption>${t('stats.byReason')}</figcaption><div class="chart" id="chart-reasons"></div></figure>
+    <figure><figcaption>${t('stats.uploads')}</figcaption><div class="chart" id="chart-uploads"></div></figure></div>
+    <figure class="wide"><figcaption>${t('stats.perUnit')}：${['day', 'month', 'year'].map((u, i) => h`${i ? ' · ' : ''}${unitLink(u)}`)}</figcaption><div class="chart" id="chart-series"></div></figure></section>
+    <script src="/assets/echarts.min.js"></script><script src="/assets/desk-charts.js"></script>`;
+}
+
+export function statsPage(v: View, period: { from?: string; to?: string; unit?: string }, tables: Record<StatsBy, StatRow[]>): string {
   const { t } = v;
   const q = new URLSearchParams();
   if (period.from) q.set('from', period.from);
@@ -57,6 +72,7 @@ export function statsPage(v: View, period: { from?: string; to?: string }, table
     h`<p class="legend">${t('stats.note')}</p>
       <form class="search" method="get" action="/stats"><label>${t('search.from')}<input name="from" type="date" value="${period.from ?? ''}"></label>
       <label>${t('search.to')}<input name="to" type="date" value="${period.to ?? ''}"></label><button type="submit">${t('stats.apply')}</button></form>
+      ${charts(v, q, period.unit ?? 'day')}
       ${(['total', 'device', 'matter', 'officer'] as const).map((by) => table(v, by, tables[by], csv(by)))}
       <h2>${t('stats.byReason')}</h2><table id="stats-reasons"><thead><tr><th>${t('stats.reason')}</th><th>${t('stats.count')}</th></tr></thead><tbody>${reasons}</tbody></table>`,
   );

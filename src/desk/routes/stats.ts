@@ -9,11 +9,11 @@ import { clock, frame, zoneHead } from '../view.js';
 
 const DATE = { type: 'string', maxLength: 10 } as const;
 const PERIOD = { from: DATE, to: DATE, lang: { type: 'string', maxLength: 10 } } as const;
-type Query = { from?: string; to?: string; by?: StatsBy };
+type Query = { from?: string; to?: string; by?: StatsBy; unit?: string };
 
 export function statsRoutes(ctx: DeskContext) {
   return async (app: FastifyInstance): Promise<void> => {
-    app.get<{ Querystring: Query }>('/stats', { config: { access: 'read' }, schema: { querystring: { type: 'object', properties: PERIOD } } }, async (req, reply) => {
+    app.get<{ Querystring: Query }>('/stats', { config: { access: 'read' }, schema: { querystring: { type: 'object', properties: { ...PERIOD, unit: { type: 'string', enum: ['day', 'month', 'year'] } } } } }, async (req, reply) => {
       const period = periodOf(req.query.from, req.query.to, ctx.config.zone);
       const tables = {} as Record<StatsBy, StatRow[]>;
       for (const by of STATS_BY) tables[by] = await statistics(ctx.db, by, period);
