@@ -2,16 +2,14 @@
  * Recording alerts (docs/uplink-protocol.md §8): each is checked as a certificate entry is (alert-wire.ts
  * checkAlert), then against the agency's revocations and the device's stored ledger, and recorded once: a row in
  * receiver.db says it is here (receivers sharing a store see each other's), and its record goes to
- * `<store>/<d>/alerts.jsonl` in the same fsynced transaction, where `recgw report` reads it.
+ * `<store>/<d>/alerts.jsonl` once that fsynced transaction committed (filing.ts), where `recgw report` reads it.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { Revocations } from '../pki/crl.js';
 import { revokedProblem } from '../verify/key-lifecycle.js';
-import { appendLineSync } from '../util/fsx.js';
 import { checkAlert, decodeAlert, type CheckedAlert } from '../uplink/alert-wire.js';
 import { ALERTS_FILE, type AlertRecord } from './alerts-file.js';
 import { one, type ReceiverSql } from './receiver-sql.js';
+import { Filing, stage } from './filing.js';
 
 export type AlertOutcome =
   | { kind: 'recorded'; alert: CheckedAlert; record: AlertRecord; forkedFrom?: string[] }
@@ -20,13 +18,16 @@ export type AlertOutcome =
 
 export class AlertIngest {
   private revocations: () => Revocations = () => Revocations.none();
+  private readonly filing: Filing;
 
   constructor(
-    private readonly store: string,
+    store: string,
     private readonly sql: ReceiverSql,
     private readonly caPems: string[],
     private readonly receiverName: string,
-  ) {}
+  ) {
+    this.filing = new Filing(store, sql);
+  }
 
   /** The agency CA's revocations, as they stand when each alert is handled (the receiver reloads its CRL). */
   useRevocations(current: () => Revocations): void {
@@ -58,14 +59,14 @@ export class AlertIngest {
       line: d.value.line,
       cert: d.value.cert,
     };
-    return this.sql.transaction(async (tx): Promise<AlertOutcome> => {
+    const out = await this.sql.transaction(async (tx): Promise<AlertOutcome> => {
       const added = await tx.query('INSERT INTO alerts(device, seq, hash, received_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1', [device, e.seq, hash, record.receivedAt]);
       if (added.length === 0) return { kind: 'repeated', alert: c.value };
       const others = (await tx.query<{ hash: string }>('SELECT hash FROM alerts WHERE device = $1 AND seq = $2 AND hash <> $3', [device, e.seq, hash])).map((r) => r.hash);
-      const dir = join(this.store, device);
-      mkdirSync(dir, { recursive: true });
-      appendLineSync(join(dir, ALERTS_FILE), JSON.stringify(record));
+      await stage(tx, device, ALERTS_FILE, JSON.stringify(record));
       return { kind: 'recorded', alert: c.value, record, ...(others.length > 0 ? { forkedFrom: others } : {}) };
     }, { device, durable: true });
+    if (out.kind === 'recorded') await this.filing.file(device);
+    return out;
   }
 }

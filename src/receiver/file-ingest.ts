@@ -9,13 +9,14 @@ import { join } from 'node:path';
 import type { Signer } from '../evidence/signer.js';
 import { SEGMENTS_DIR } from '../evidence/head.js';
 import { sealedFileName } from '../evidence/sealer.js';
-import { makeReceipt, type SegmentReceipt } from '../evidence/receipt.js';
+import { encodeReceipt, makeReceipt, type SegmentReceipt } from '../evidence/receipt.js';
 import { fsyncDirSync } from '../util/fsx.js';
 import type { ChunkHeader, FileState } from '../uplink/wire.js';
 import type { DeviceLimits } from './limits.js';
 import { coveredPrefix, partialDir, uncovered } from './store-db.js';
 import { one, type Queryable, type ReceiverSql } from './receiver-sql.js';
-import { appendReceipt } from './receipts-file.js';
+import { RECEIPTS_FILE } from './receipts-file.js';
+import { Filing, stage } from './filing.js';
 import { ChunkWriter } from './chunk-writer.js';
 import type { LeafLog } from './agency-log.js';
 
@@ -43,6 +44,7 @@ export class FileIngest {
   private readonly writer = new ChunkWriter();
   /** This run's claims: '<receiver name>/<run>' (one receiver name is one receiver; see dropEarlierClaims). */
   private readonly claimant: string;
+  private readonly filing: Filing;
   private limits: DeviceLimits | undefined;
 
   constructor(
@@ -53,6 +55,7 @@ export class FileIngest {
     private readonly agencyLog: LeafLog,
   ) {
     this.claimant = `${receiverName}/${randomUUID()}`;
+    this.filing = new Filing(store, sql);
   }
 
   /** Take chunks only within the device's limits (limits.ts); without, only the manifest bounds them. */
@@ -218,7 +221,7 @@ export class FileIngest {
       await this.discard(device, name, path);
       return { refused: why };
     }
-    return this.sql.transaction(async (tx): Promise<SegmentReceipt | undefined> => {
+    const receipt = await this.sql.transaction(async (tx): Promise<SegmentReceipt | undefined> => {
         // Another receiver sharing the store may have finished it while we hashed.
         if ((await this.row(device, name, tx))?.state !== 'partial') return undefined;
         const fd = openSync(path, 'r+');
@@ -251,9 +254,11 @@ export class FileIngest {
         ) as SegmentReceipt;
         await tx.query(`UPDATE files SET state = 'stored', receipt = $1 WHERE device = $2 AND name = $3`, [JSON.stringify(receipt), device, name]);
         await tx.query('DELETE FROM chunks WHERE device = $1 AND name = $2', [device, name]);
-        appendReceipt(dir, receipt);
+        await stage(tx, device, RECEIPTS_FILE, encodeReceipt(receipt));
         return receipt;
       }, { device, durable: true });
+    if (receipt) await this.filing.file(device);
+    return receipt;
   }
 
   /** Forget a file that failed its check, and remove it (from .partial, or from segments/ if renamed unrecorded). */

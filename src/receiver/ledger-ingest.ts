@@ -16,11 +16,12 @@ import { HEAD_FILE, LEDGER_FILE, SEGMENTS_DIR, encodeHead, makeHead } from '../e
 import { checkCertBody, checkManifest } from '../verify/bodies.js';
 import { checkCertificate, parseCertificate } from '../pki/certs.js';
 import { ROLE_DEVICE } from '../pki/ca.js';
-import { makeReceipt, type EntriesReceipt } from '../evidence/receipt.js';
-import { writeFileAtomicSync, fsyncDirSync } from '../util/fsx.js';
+import { encodeReceipt, makeReceipt, type EntriesReceipt } from '../evidence/receipt.js';
+import { fsyncDirSync } from '../util/fsx.js';
 import type { Logger } from '../util/log.js';
 import type { DeviceLimits } from './limits.js';
-import { appendReceipt } from './receipts-file.js';
+import { RECEIPTS_FILE } from './receipts-file.js';
+import { Filing, stage } from './filing.js';
 import { one, type Queryable, type ReceiverSql } from './receiver-sql.js';
 import type { LeafLog } from './agency-log.js';
 import { keyProblem, type Clock } from './key-rules.js';
@@ -52,6 +53,7 @@ interface DeviceRow {
 export class LedgerIngest {
   private limits: DeviceLimits | undefined;
   private revocations: () => Revocations = () => Revocations.none();
+  private readonly filing: Filing;
 
   constructor(
     private readonly store: string,
@@ -62,7 +64,9 @@ export class LedgerIngest {
     private readonly log: Logger,
     private readonly agencyLog: LeafLog,
     private readonly encryption: CurrentEncryptionKeys,
-  ) {}
+  ) {
+    this.filing = new Filing(store, sql);
+  }
 
   /** The agency CA's revocations, as they stand when each message is handled (the receiver reloads its CRL). */
   useRevocations(current: () => Revocations): void {
@@ -84,12 +88,14 @@ export class LedgerIngest {
   }
 
   /** In one durable transaction holding the device's lock: receivers sharing the store append its lines in order. */
-  ingest(device: string, lines: string[], deadline: string, now: Date): Promise<EntriesOutcome> {
-    return this.sql.transaction(async (tx) => {
+  async ingest(device: string, lines: string[], deadline: string, now: Date): Promise<EntriesOutcome> {
+    const out = await this.sql.transaction(async (tx) => {
       const challenger = await this.hold(tx, device, lines);
       if (challenger.length > 0) await this.settle(tx, device, challenger, now);
       return this.appendHeld(tx, device, deadline, now);
     }, { device, durable: true });
+    if (out.receipt) await this.filing.file(device);
+    return out;
   }
 
   /**
@@ -229,8 +235,8 @@ export class LedgerIngest {
       [device, seq, hash, cert!, bytes, JSON.stringify(receipt), clock.ref, clock.max],
     );
     const head = makeHead({ device, seq, hash, time: now.toISOString(), signer: 'agency' }, this.signer);
-    writeFileAtomicSync(join(dir, HEAD_FILE), encodeHead(head));
-    appendReceipt(dir, receipt);
+    await stage(tx, device, HEAD_FILE, encodeHead(head), 'replace');
+    await stage(tx, device, RECEIPTS_FILE, encodeReceipt(receipt));
     return { appended: ok.length, receipt, manifests, ...(refused ? { refused } : {}) };
   }
 

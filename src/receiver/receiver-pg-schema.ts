@@ -104,4 +104,16 @@ export const RECEIVER_PG_MIGRATIONS: readonly IndexMigration[] = [
   );
   `,
   },
+  {
+    name: 'device folder writes after commit',
+    sql: `
+  CREATE TABLE unfiled (
+    id     BIGSERIAL PRIMARY KEY,
+    device TEXT NOT NULL,
+    file   TEXT NOT NULL,
+    data   TEXT NOT NULL,
+    mode   TEXT NOT NULL CHECK (mode IN ('append', 'replace'))
+  );
+  `,
+  },
 ];

@@ -22,6 +22,7 @@ import { SqliteReceiverSql } from './sqlite-receiver-sql.js';
 import { DeviceLimits } from './limits.js';
 import { PartialSweep } from './partial-sweep.js';
 import { LedgerIngest } from './ledger-ingest.js';
+import { Filing } from './filing.js';
 import { FileIngest } from './file-ingest.js';
 import { InOrder } from './in-order.js';
 import { CrlWatch } from './crl-watch.js';
@@ -92,6 +93,8 @@ export class Receiver {
     this.files = new FileIngest(cfg.store, this.sql, signer, cfg.name, agencyLog);
     this.alerts = new AlertIngest(cfg.store, this.sql, caPems, cfg.name);
     this.alerts.useRevocations(this.crl.revocations);
+    const unfiled = await new Filing(cfg.store, this.sql).fileAll();
+    if (unfiled > 0) this.log.info('wrote the receipts and records an earlier run committed but was stopped before writing', { devices: unfiled });
     const dropped = await this.files.dropEarlierClaims();
     if (dropped > 0) this.log.info('dropped the claims of an earlier run that stopped mid-write; those bytes are written again', { claims: dropped });
     this.limitDevices(this.sql);

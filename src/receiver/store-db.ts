@@ -129,6 +129,16 @@ export const RECEIVER_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (device, seq, hash)
   );
   `,
+  `
+  -- Writes to a device folder's files that wait for their transaction to commit (filing.ts).
+  CREATE TABLE unfiled (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    device TEXT NOT NULL,
+    file   TEXT NOT NULL,
+    data   TEXT NOT NULL,
+    mode   TEXT NOT NULL CHECK (mode IN ('append', 'replace'))
+  );
+  `,
 ];
 
 export const receiverDbPath = (store: string): string => join(store, 'receiver.db');

@@ -4,6 +4,8 @@
 //   claimed     right after it claimed a chunk's bytes in receiver.db, before writing them
 //   last-chunk  right after it committed the last chunk of a file, before storing it and signing its receipt
 //   renamed     right after the file was renamed into segments/, before the commit that records it as stored
+//   committed   right after the commit that records it stored, before its receipt is written to receipts.jsonl
+//   filed       right after its receipt was written (fsynced) to receipts.jsonl, before that is recorded
 //
 // Usage: node crash-receiver.js <receiver config> <step>
 import fs from 'node:fs';
@@ -14,6 +16,7 @@ import { loadReceiverConfig } from '../../dist/receiver/config.js';
 import { Receiver } from '../../dist/receiver/receiver.js';
 import { FileIngest } from '../../dist/receiver/file-ingest.js';
 import { ChunkWriter } from '../../dist/receiver/chunk-writer.js';
+import { Filing } from '../../dist/receiver/filing.js';
 import { createLogger } from '../../dist/util/log.js';
 
 const die = () => process.kill(process.pid, 'SIGKILL');
@@ -33,6 +36,44 @@ if (step === 'claimed') {
   fs.renameSync = (from, to) => {
     rename(from, to);
     if (String(to).includes(`${sep}segments${sep}`)) die();
+  };
+  syncBuiltinESMExports();
+} else if (step === 'committed') {
+  // Messages are handled one at a time: a filing while a file is being stored is that file's receipt.
+  const finalize = FileIngest.prototype.finalize;
+  let storing = false;
+  FileIngest.prototype.finalize = async function (...args) {
+    storing = true;
+    try {
+      return await finalize.apply(this, args);
+    } finally {
+      storing = false;
+    }
+  };
+  const file = Filing.prototype.file;
+  Filing.prototype.file = async function (...args) {
+    if (storing) die();
+    return file.apply(this, args);
+  };
+} else if (step === 'filed') {
+  // Watch which descriptor is receipts.jsonl, and die once a segment receipt written to it is on disk.
+  const open = fs.openSync;
+  const fsync = fs.fsyncSync;
+  const writeSync = fs.writeSync;
+  const receiptFds = new Set();
+  let segmentWritten = false;
+  fs.openSync = (path, ...rest) => {
+    const fd = open(path, ...rest);
+    if (String(path).endsWith(`${sep}receipts.jsonl`)) receiptFds.add(fd);
+    return fd;
+  };
+  fs.writeSync = (fd, data, ...rest) => {
+    if (receiptFds.has(fd) && String(data).includes('"kind":"segment"')) segmentWritten = true;
+    return writeSync(fd, data, ...rest);
+  };
+  fs.fsyncSync = (fd) => {
+    fsync(fd);
+    if (receiptFds.has(fd) && segmentWritten) die();
   };
   syncBuiltinESMExports();
 } else {

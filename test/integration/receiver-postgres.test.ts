@@ -68,8 +68,11 @@ describe('receivers coordinating through PostgreSQL', () => {
     const c = new pg.Client({ connectionString: url });
     await c.connect();
     try {
-      const v = await c.query<{ version: number; name: string }>('SELECT version, name FROM receiver.schema_migrations');
-      expect(v.rows).toEqual([{ version: 1, name: 'receiver coordination tables' }]);
+      const v = await c.query<{ version: number; name: string }>('SELECT version, name FROM receiver.schema_migrations ORDER BY version');
+      expect(v.rows).toEqual([
+        { version: 1, name: 'receiver coordination tables' },
+        { version: 2, name: 'device folder writes after commit' },
+      ]);
       const tables = await c.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`);
       expect(tables.rows).toEqual([]);
     } finally {

@@ -1,0 +1,91 @@
+/**
+ * What a transaction writes to a device folder's files (receipts.jsonl, head.json, alerts.jsonl) is written only after
+ * it committed. A receipt carries a proof from the agency log, which lives in the same database: filed before the
+ * commit, a receiver killed in between would leave a receipt for a log that never was, and its successor a second
+ * receipt for the same file. So the ingest stages the writes in `unfiled` inside its transaction, and files them
+ * after the commit, under the device's lock; a receiver killed before filing leaves them staged for the next commit
+ * of that device or the next start (`fileAll`). A write already made before a crash is not made twice.
+ */
+import { closeSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, isENOENT } from '../util/errors.js';
+import { appendLineSync, writeFileAtomicSync } from '../util/fsx.js';
+import type { Queryable, ReceiverSql } from './receiver-sql.js';
+
+/** Append a line, or replace the whole file. */
+export type FilingMode = 'append' | 'replace';
+
+export async function stage(tx: Queryable, device: string, file: string, data: string, mode: FilingMode = 'append'): Promise<void> {
+  await tx.query('INSERT INTO unfiled(device, file, data, mode) VALUES ($1, $2, $3, $4)', [device, file, data, mode]);
+}
+
+interface Row {
+  id: number;
+  file: string;
+  data: string;
+  mode: FilingMode;
+}
+
+export class Filing {
+  constructor(
+    private readonly store: string,
+    private readonly sql: ReceiverSql,
+  ) {}
+
+  /** After a commit for `device`: write what it staged (and what an earlier receiver left staged). */
+  async file(device: string): Promise<void> {
+    try {
+      await this.sql.transaction(async (tx) => {
+        const rows = await tx.query<Row>('SELECT id, file, data, mode FROM unfiled WHERE device = $1 ORDER BY id', [device]);
+        if (rows.length === 0) return;
+        const dir = join(this.store, device);
+        mkdirSync(dir, { recursive: true });
+        for (const [file, lines] of appends(rows)) {
+          const path = join(dir, file);
+          // A filing cut short by a crash appended a prefix of these lines: they are the file's last bytes.
+          const tail = readTail(path, lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 1));
+          for (const l of lines) if (!tail.includes(`\n${l}\n`)) appendLineSync(path, l);
+        }
+        const last = new Map(rows.filter((r) => r.mode === 'replace').map((r) => [r.file, r.data]));
+        for (const [file, data] of last) writeFileAtomicSync(join(dir, file), data);
+        await tx.query('DELETE FROM unfiled WHERE device = $1 AND id <= $2', [device, rows[rows.length - 1]!.id]);
+      }, { device });
+    } catch (err) {
+      throw new Error(`could not write ${device}'s receipts or records into its folder (${describe(err)}): they stay in the database and are written after its next upload or at the next start`, { cause: err });
+    }
+  }
+
+  /** At start: file what receivers killed between commit and filing left staged. */
+  async fileAll(): Promise<number> {
+    const devices = (await this.sql.query<{ device: string }>('SELECT DISTINCT device FROM unfiled')).map((r) => r.device);
+    for (const d of devices) await this.file(d);
+    return devices.length;
+  }
+}
+
+/** The lines to append, per file, in order. */
+function appends(rows: Row[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const r of rows) if (r.mode === 'append') out.set(r.file, [...(out.get(r.file) ?? []), r.data]);
+  return out;
+}
+
+/** The last `bytes` of a file, with the newline before them when there is one ('' for a missing file). */
+function readTail(path: string, bytes: number): string {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    if (isENOENT(err)) return '';
+    throw err;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const n = Math.min(size, bytes);
+    const buf = Buffer.alloc(n);
+    readSync(fd, buf, 0, n, size - n);
+    return (n === size ? '\n' : '') + buf.toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
