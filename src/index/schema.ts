@@ -318,4 +318,14 @@ export const INDEX_MIGRATIONS: readonly IndexMigration[] = [
   );
   `,
   },
+  {
+    name: 'segment positions',
+    // Where the gateway was when it sealed each segment (the manifest's GPS fix: degrees, WGS 84, and the fix's time),
+    // NULL without a fix: the desk draws a session's track from them (docs/desk.md). Filled by the next rebuild.
+    sql: `
+  ALTER TABLE segments ADD COLUMN gps_lat DOUBLE PRECISION;
+  ALTER TABLE segments ADD COLUMN gps_lon DOUBLE PRECISION;
+  ALTER TABLE segments ADD COLUMN gps_ms BIGINT;
+  `,
+  },
 ];

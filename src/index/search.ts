@@ -275,6 +275,8 @@ export interface SessionDetail {
     endedBy: string | null;
   }[];
   statements: { text: string; officers: Officer[]; made: number; confirmations: { badge: string; name: string; via: string; at: string }[] }[];
+  /** Its segments' GPS fixes in time order, each once (every source's segment sealed at a moment carries the same fix). */
+  track: { lat: number; lon: number; at: number }[];
 }
 
 /** Everything the index holds about one session, for its page; undefined when there is no such session. */
@@ -298,7 +300,14 @@ export async function sessionDetail(db: Queryable, deviceId: string, sessionId: 
     key,
   );
   const json = <T>(v: unknown): T => JSON.parse(v as string) as T;
+  const track = new Map<string, { lat: number; lon: number; at: number }>();
+  for (const g of segments) {
+    if (g.gps_lat === null || g.gps_lon === null || g.gps_ms === null || g.gps_lat === undefined) continue;
+    const p = { lat: Number(g.gps_lat), lon: Number(g.gps_lon), at: Number(g.gps_ms) };
+    track.set(`${p.at}/${p.lat}/${p.lon}`, p);
+  }
   return {
+    track: [...track.values()].sort((a, b) => a.at - b.at),
     session: toSession(s),
     segments: segments.map((g) => ({
       name: g.name as string,

@@ -64,6 +64,8 @@ export const C: PlannedSession = {
   officers: [LI, ZHAO],
   start: iso(t0 - 40 * H),
   segments: [['cam1', 'camera', 0, 30], ['cam1', 'camera', 35, 65]],
+  // Along Chang'an Avenue, Beijing: about 2.6 km east.
+  gps: [[39.90872, 116.39748], [39.90893, 116.42789]],
   interruptions: [['low-battery', 30, 35], ['device-fault', 65, null]],
   close: { reason: 'terminated', at: 70 },
   statementBy: [LI, ZHAO],

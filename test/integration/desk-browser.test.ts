@@ -108,6 +108,31 @@ describe.each(['sqlite', 'postgres'] as const)('the desk in a browser, index on 
     await snap('session-timeline');
   });
 
+  it("draws the session's GPS track from its manifests' fixes, from the desk alone, and says when there is none", async () => {
+    const foreign: string[] = [];
+    const listen = (r: { url(): string }): void => void (r.url().startsWith(desk.base) || foreign.push(r.url()));
+    page.on('request', listen);
+    try {
+      await page.reload();
+      await page.waitForSelector('#chart-track[data-ready="1"]', { timeout: 20_000 });
+      expect(await page.$$eval('#chart-track canvas', (c) => c.length)).toBeGreaterThan(0);
+      // Each segment's fix, in time order, as the plan put them (lat, lon): nothing invented, nothing lost.
+      const points = await page.$$eval('#track-points tbody tr', (rows) => rows.map((r) => [Number(r.children[2]!.getAttribute('data-v')), Number(r.children[3]!.getAttribute('data-v'))]));
+      expect(points).toEqual(C.gps);
+      // 2.6 km east along Chang'an Avenue.
+      expect(await page.textContent('#track-note')).toMatch(/2 个点，相连约 2\.59 公里/);
+      await page.locator('#track').scrollIntoViewIfNeeded();
+      await snap('session-track');
+      expect(foreign).toEqual([]);
+      await page.goto(`${desk.base}/sessions/room-1/S-A`);
+      expect(await page.textContent('#no-track')).toContain('没有 GPS 定位');
+      expect(await page.$$('#chart-track')).toEqual([]);
+      await page.goto(`${desk.base}/sessions/car-2/S-C`);
+    } finally {
+      page.off('request', listen);
+    }
+  });
+
   it('runs the verifier on the session and keeps the result with its date', async () => {
     expect(await page.textContent('#verify-result')).toBe('尚未校验');
     await page.click('#verify');
