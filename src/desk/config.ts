@@ -25,9 +25,11 @@ export interface DeskConfig {
   store: string | undefined;
   /** The agency-issued key and certificate (PEM files) the sample-check reports are signed with; none: reports cannot be signed. */
   sampleSigning: { key: string; cert: string } | undefined;
+  /** The agency's units file (src/report/units.ts): which unit owns which device, for the statistics per unit. */
+  units: string | undefined;
 }
 
-const KEYS = ['database', 'listen', 'tls', 'zone', 'login', 'ca', 'store', 'sampleSigning'];
+const KEYS = ['database', 'listen', 'tls', 'zone', 'login', 'ca', 'store', 'sampleSigning', 'units'];
 
 export function parseDeskConfig(raw: unknown, baseDir: string, file = 'the desk config'): DeskConfig {
   const problems: string[] = [];
@@ -77,6 +79,8 @@ export function parseDeskConfig(raw: unknown, baseDir: string, file = 'the desk 
     }
   }
 
+  if (o.units !== undefined && (typeof o.units !== 'string' || o.units === '')) bad('units', 'must be the units file, e.g. "units.json" (which unit owns which device: {"units": [{"name": "朝阳分局", "devices": ["room-1"]}]}), or leave it out');
+
   if (problems.length > 0) throw new RecgwError('config', `${file} is not valid:\n  ${problems.join('\n  ')}`);
   return {
     database,
@@ -87,6 +91,7 @@ export function parseDeskConfig(raw: unknown, baseDir: string, file = 'the desk 
     ca: resolve(baseDir, o.ca as string),
     store: o.store === undefined ? undefined : resolve(baseDir, o.store as string),
     sampleSigning,
+    units: o.units === undefined ? undefined : resolve(baseDir, o.units as string),
   };
 }
 

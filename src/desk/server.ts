@@ -23,6 +23,7 @@ import { statsRoutes } from './routes/stats.js';
 import { alertRoutes } from './routes/alerts.js';
 import { sampleRoutes } from './routes/samples.js';
 import { chartRoutes } from './routes/charts.js';
+import { readUnitsFile } from '../report/units.js';
 
 export interface DeskRoute {
   method: 'GET' | 'POST';
@@ -71,6 +72,7 @@ export class DeskServer {
       verify: new VerifyRuns(db, { ca: c.ca, store: c.store, now }),
       samples: new Samples(db),
       sampleSigner,
+      units: c.units === undefined ? undefined : readUnitsFile(c.units),
       now,
     };
     const app = await webApp({

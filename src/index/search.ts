@@ -5,9 +5,9 @@
  * which is where an index range scan resumes, so page 1,000 costs what page 1 does (OFFSET would read and discard
  * every row before it). Totals give, for the same filters, the figures `recgw report` gives.
  */
+import type { CountTotals } from '../report/units.js';
 import { reasonByCode } from '../evidence/vocabulary.js';
 import type { Officer } from '../evidence/types.js';
-import type { Totals } from '../report/types.js';
 import { RecgwError } from '../util/errors.js';
 import type { Queryable } from './database.js';
 
@@ -184,7 +184,7 @@ export async function searchSessions(db: Queryable, f: SessionFilter, page: { li
  * on sessions, the segments of those sessions; with no filter but a device (or none), every item of the device(s),
  * entries included, as `recgw report` counts them.
  */
-export type IndexTotals = Omit<Totals, 'uploads'> & { uploads: { onTime: number; late: number } };
+export type IndexTotals = CountTotals;
 
 const sum = (cond: string): string => `CAST(COALESCE(SUM(CASE WHEN ${cond} THEN 1 ELSE 0 END), 0) AS BIGINT)`;
 

@@ -32,7 +32,7 @@ export function chartRoutes(ctx: DeskContext) {
       { config: { access: 'read' }, schema: { querystring: { type: 'object', properties: { from: DATE, to: DATE, unit: { type: 'string', enum: [...UNITS] }, lang: { type: 'string', maxLength: 10 } } } } },
       async (req, reply) => {
         const period = periodOf(req.query.from, req.query.to, ctx.config.zone);
-        const data = await chartData(ctx.db, period, req.query.unit ?? 'day', ctx.config.zone, req.lang === 'en' ? 'en' : 'zh-CN');
+        const data = await chartData(ctx.db, period, req.query.unit ?? 'day', ctx.config.zone, req.lang === 'en' ? 'en' : 'zh-CN', ctx.units);
         return reply.type('application/json; charset=utf-8').send(data);
       },
     );
