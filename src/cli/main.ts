@@ -18,7 +18,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; help: string }> =
   ca: { load: async () => (await import('./ca.js')).caCommand, help: 'ca init|sign|server-cert|receiver-cert   a demo/test agency CA' },
   enrol: { load: async () => (await import('./enrol.js')).enrolCommand, help: 'enrol csr|install|show     device key, CSR and certificate' },
   verify: { load: async () => (await import('./verify.js')).verifyCommand, help: 'verify <dir> --ca ca.pem   prove a store or export is complete and unaltered' },
-  report: { load: async () => (await import('./report.js')).reportCommand, help: 'report <store> [--json] [--ca ca.pem]  sessions, hours, interruptions, upload timeliness, alerts' },
+  report: { load: async () => (await import('./report.js')).reportCommand, help: 'report <store> [--json] [--ca ca.pem] [--units units.json]  sessions, hours, interruptions, upload timeliness, alerts' },
   reconcile: {
     load: async () => (await import('./reconcile.js')).reconcileCommand,
     help: 'reconcile <store> --session ID --start T --end T  recordings against the times in the paper record',

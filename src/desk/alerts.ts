@@ -3,7 +3,8 @@
  * about to go wrong. From the index: the alerts the gateways sent as they happened (table `alerts`, from each device's
  * alerts.jsonl: interruptions started and ended, sessions ended early), and segments without a receipt whose
  * deadline by the rule (24 h after a segment ends; a vehicle's after its return to base) is near or past, one alert per
- * session and state. Each is acknowledged once, by a named account, with a note (table desk_alert_acks).
+ * session and state; gateways offline and the agency-log forks gateways report, from their status (gateway-watch.ts).
+ * Each is acknowledged once, by a named account, with a note (table desk_alert_acks).
  */
 import type { Queryable } from '../index/database.js';
 
@@ -12,7 +13,7 @@ export const NEAR_MS = 2 * 3600_000;
 /** At most this many of each kind on the page, the newest first. */
 const LIMIT = 500;
 
-export type AlertKind = 'interruption-started' | 'interruption-ended' | 'session-ended-early' | 'deadline-near' | 'deadline-missed';
+export type AlertKind = 'interruption-started' | 'interruption-ended' | 'session-ended-early' | 'deadline-near' | 'deadline-missed' | 'gateway-offline' | 'log-alarm';
 
 export interface DeskAlert {
   /** What names it for its acknowledgement. */
@@ -35,8 +36,32 @@ export interface DeskAlert {
 type AlertRow = { device_id: string; ledger_seq: number | string; kind: AlertKind; session_id: string | null; reason: string | null; origin: string | null; event_ms: number | string; received_ms: number | string; late: number };
 type DueRow = { device_id: string; session_id: string; n: number | string; due: number | string };
 
-/** Every alert now, unacknowledged first, each group newest first. */
-export async function liveAlerts(db: Queryable, now: number): Promise<DeskAlert[]> {
+type StatusRow = { device_id: string; state: 'online' | 'offline'; since_ms: number | string; seen_ms: number | string; log_alarms: string };
+
+/**
+ * The gateways' status as the desk's watch keeps it (gateway-watch.ts): a gateway that said it went offline, or has
+ * been silent longer than `offlineMs` (reason `offline` or `silent`), one alert per episode (its key holds since when);
+ * and each agency-log alarm a gateway raises (reason: forked, shrank, bad-proof; origin: the log), one per alarm.
+ */
+async function statusAlerts(db: Queryable, now: number, offlineMs: number): Promise<DeskAlert[]> {
+  const rows = await db.query<StatusRow>('SELECT device_id, state, since_ms, seen_ms, log_alarms FROM desk_gateway_status ORDER BY device_id LIMIT $1', [LIMIT]);
+  const out: DeskAlert[] = [];
+  const base = { session: null, received: null, origin: null, late: false, segments: 0, ack: undefined };
+  for (const r of rows) {
+    const seen = Number(r.seen_ms);
+    if (r.state === 'offline') out.push({ ...base, key: `gateway-offline:${r.device_id}:${Number(r.since_ms)}`, kind: 'gateway-offline', device: r.device_id, at: Number(r.since_ms), reason: 'offline' });
+    else if (now - seen > offlineMs) out.push({ ...base, key: `gateway-offline:${r.device_id}:${seen}`, kind: 'gateway-offline', device: r.device_id, at: seen, reason: 'silent' });
+    for (const a of JSON.parse(r.log_alarms) as Record<string, unknown>[]) {
+      const level = typeof a.level === 'string' ? a.level : 'unknown';
+      const at = typeof a.at === 'string' && !Number.isNaN(Date.parse(a.at)) ? Date.parse(a.at) : seen;
+      out.push({ ...base, key: `log-alarm:${r.device_id}:${level}:${at}`, kind: 'log-alarm', device: r.device_id, at, reason: level, origin: typeof a.origin === 'string' ? a.origin : null });
+    }
+  }
+  return out;
+}
+
+/** Every alert now, unacknowledged first, each group newest first; a gateway silent longer than `offlineMs` is offline. */
+export async function liveAlerts(db: Queryable, now: number, offlineMs = 5 * 60_000): Promise<DeskAlert[]> {
   const sent = await db.query<AlertRow>(
     'SELECT device_id, ledger_seq, kind, session_id, reason, origin, event_ms, received_ms, late FROM alerts ORDER BY received_ms DESC, device_id, ledger_seq DESC LIMIT $1',
     [LIMIT],
@@ -71,6 +96,7 @@ export async function liveAlerts(db: Queryable, now: number): Promise<DeskAlert[
     const kind = Number(r.due) <= now ? 'deadline-missed' : 'deadline-near';
     out.push({ key: `${kind}:${r.device_id}:${r.session_id}`, kind, device: r.device_id, session: r.session_id, at: Number(r.due), received: null, reason: null, origin: null, late: false, segments: Number(r.n), ack: undefined });
   }
+  out.push(...(await statusAlerts(db, now, offlineMs)));
   const acks = await acksOf(db, out.map((a) => a.key));
   for (const a of out) a.ack = acks.get(a.key);
   const newest = (a: DeskAlert): number => a.received ?? a.at;

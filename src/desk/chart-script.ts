@@ -18,14 +18,18 @@ export const DESK_CHARTS_JS = `'use strict';
   fetch(box.getAttribute('data-src'), { credentials: 'same-origin', headers: { accept: 'application/json' } })
     .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.json(); })
     .then(function (d) {
-      chart('chart-matter', {
-        legend: { bottom: 0, data: [L.sessions, L.hours] },
-        xAxis: { type: 'category', data: d.byMatter.map(function (m) { return m.label; }) },
-        yAxis: [{ type: 'value', name: L.sessions, minInterval: 1 }, { type: 'value', name: L.hours }],
-        series: [
-          { name: L.sessions, type: 'bar', data: d.byMatter.map(function (m) { return m.sessions; }) },
-          { name: L.hours, type: 'bar', yAxisIndex: 1, data: d.byMatter.map(function (m) { return m.hours; }) }
-        ]
+      // Sessions and recorded hours per matter, officer, device and unit: one bar chart each.
+      [['chart-matter', d.byMatter], ['chart-officer', d.byOfficer], ['chart-device', d.byDevice], ['chart-unit', d.byUnit]].forEach(function (c) {
+        var rows = c[1];
+        chart(c[0], {
+          legend: { bottom: 0, data: [L.sessions, L.hours] },
+          xAxis: { type: 'category', data: rows.map(function (m) { return m.label; }), axisLabel: { interval: 0, rotate: rows.length > 2 ? 30 : 0 } },
+          yAxis: [{ type: 'value', name: L.sessions, minInterval: 1 }, { type: 'value', name: L.hours }],
+          series: [
+            { name: L.sessions, type: 'bar', data: rows.map(function (m) { return m.sessions; }) },
+            { name: L.hours, type: 'bar', yAxisIndex: 1, data: rows.map(function (m) { return m.hours; }) }
+          ]
+        });
       });
       chart('chart-reasons', {
         tooltip: { trigger: 'item' },

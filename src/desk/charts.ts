@@ -1,6 +1,6 @@
 /**
  * The statistics' charts (issue 17, §28), drawn in the browser by Apache ECharts from GET /stats.json: sessions and
- * recorded hours by matter, interruptions by reason, uploads on time and late, and the same per day, month or year
+ * recorded hours by matter, officer, device and unit, interruptions by reason, uploads on time and late, and the same per day, month or year
  * (buckets of the desk's zone). Every figure comes from sessionTotals, as the tables' do, so charts and tables agree.
  * A bucket's uploads are its sessions' segments' (as a period's table counts them); without a period the total
  * uploads are every receipt's (as recgw report --json counts them), which no bucket of sessions holds.
@@ -10,16 +10,29 @@ import { sessionTotals } from '../index/search.js';
 import { reasonByCode } from '../evidence/vocabulary.js';
 import { dayStart, localClock } from '../util/local-time.js';
 import { RecgwError } from '../util/errors.js';
-import { statistics } from './stats.js';
+import { statistics, type StatRow } from './stats.js';
+import type { Unit as UnitList } from '../report/units.js';
 
 export const UNITS = ['day', 'month', 'year'] as const;
 export type Unit = (typeof UNITS)[number];
 /** At most this many buckets in one series (a year of days). */
 export const MAX_BUCKETS = 400;
 
+/** One bar of a "by" chart: a matter, officer, device or unit. */
+export interface Bar {
+  key: string;
+  label: string;
+  sessions: number;
+  hours: number;
+}
+
 export interface ChartData {
   unit: Unit;
-  byMatter: { key: string; label: string; sessions: number; hours: number }[];
+  byMatter: Bar[];
+  byOfficer: Bar[];
+  byDevice: Bar[];
+  /** Empty when the desk has no units file. */
+  byUnit: Bar[];
   byReason: { reason: string; label: string; count: number }[];
   uploads: { onTime: number; late: number };
   series: { bucket: string; sessions: number; hours: number; onTime: number; late: number }[];
@@ -52,9 +65,14 @@ export function buckets(fromMs: number, toMs: number, unit: Unit, zone: string):
   return out;
 }
 
-export async function chartData(db: Queryable, period: { from?: number; to?: number }, unit: Unit, zone: string, lang: 'zh-CN' | 'en'): Promise<ChartData> {
+/** The rows with sessions in the period, as bars. */
+const bars = (rows: StatRow[], label: (r: StatRow) => string): Bar[] =>
+  rows.filter((r) => r.totals.sessions > 0).map((r) => ({ key: r.key, label: label(r), sessions: r.totals.sessions, hours: hours(r.totals.recorded.seconds) }));
+
+export async function chartData(db: Queryable, period: { from?: number; to?: number }, unit: Unit, zone: string, lang: 'zh-CN' | 'en', units?: UnitList[]): Promise<ChartData> {
   const [total] = await statistics(db, 'total', period);
   const matters = await statistics(db, 'matter', period);
+  const unitLabel = (r: StatRow): string => r.key || (lang === 'en' ? 'in no unit' : '未列入单位');
   const t = total!.totals;
   let from = period.from;
   let to = period.to;
@@ -72,7 +90,10 @@ export async function chartData(db: Queryable, period: { from?: number; to?: num
   }
   return {
     unit,
-    byMatter: matters.filter((r) => r.totals.sessions > 0).map((r) => ({ key: r.key, label: lang === 'en' ? r.key : r.label, sessions: r.totals.sessions, hours: hours(r.totals.recorded.seconds) })),
+    byMatter: bars(matters, (r) => (lang === 'en' ? r.key : r.label)),
+    byOfficer: bars(await statistics(db, 'officer', period), (r) => `${r.label}（${r.key}）`),
+    byDevice: bars(await statistics(db, 'device', period), (r) => r.key),
+    byUnit: bars(await statistics(db, 'unit', period, units), unitLabel),
     byReason: t.interruptions.byReason.map((r) => ({ reason: r.reason, label: lang === 'en' ? (reasonByCode(r.reason)?.en ?? r.reason) : (r.zh ?? r.reason), count: r.count })),
     uploads: { onTime: t.uploads.onTime, late: t.uploads.late },
     series,

@@ -7,6 +7,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { KeySigner, type Signer } from '../evidence/signer.js';
 import { dirname, resolve } from 'node:path';
 import { parseDatabaseUrl } from '../index/database.js';
+import type { GatewayWatchConfig } from './gateway-watch.js';
 import { RecgwError, isENOENT } from '../util/errors.js';
 import { DEFAULT_ZONE, isKnownZone } from '../util/local-time.js';
 
@@ -25,9 +26,13 @@ export interface DeskConfig {
   store: string | undefined;
   /** The agency-issued key and certificate (PEM files) the sample-check reports are signed with; none: reports cannot be signed. */
   sampleSigning: { key: string; cert: string } | undefined;
+  /** The agency's units file (src/report/units.ts): which unit owns which device, for the statistics per unit. */
+  units: string | undefined;
+  /** The broker the gateways publish their status to, and how long a silent gateway may be before it is offline. */
+  gateways: GatewayWatchConfig | undefined;
 }
 
-const KEYS = ['database', 'listen', 'tls', 'zone', 'login', 'ca', 'store', 'sampleSigning'];
+const KEYS = ['database', 'listen', 'tls', 'zone', 'login', 'ca', 'store', 'sampleSigning', 'units', 'gateways'];
 
 export function parseDeskConfig(raw: unknown, baseDir: string, file = 'the desk config'): DeskConfig {
   const problems: string[] = [];
@@ -77,6 +82,22 @@ export function parseDeskConfig(raw: unknown, baseDir: string, file = 'the desk 
     }
   }
 
+  if (o.units !== undefined && (typeof o.units !== 'string' || o.units === '')) bad('units', 'must be the units file, e.g. "units.json" (which unit owns which device: {"units": [{"name": "朝阳分局", "devices": ["room-1"]}]}), or leave it out');
+
+  let gateways: GatewayWatchConfig | undefined;
+  if (o.gateways !== undefined) {
+    const g = (typeof o.gateways === 'object' && o.gateways !== null && !Array.isArray(o.gateways) ? o.gateways : {}) as Record<string, unknown>;
+    for (const k of Object.keys(g)) if (!['broker', 'cert', 'key', 'offlineMinutes'].includes(k)) bad(`gateways.${k}`, 'unknown key (known: broker, cert, key, offlineMinutes)');
+    const broker = typeof g.broker === 'string' && /^mqtts:\/\/[^/]+$/.test(g.broker) ? g.broker : '';
+    if (broker === '') bad('gateways.broker', 'must be the broker the gateways publish to, mqtts://HOST:PORT (TLS: the desk shows a receiver certificate)');
+    for (const k of ['cert', 'key'] as const) {
+      if (typeof g[k] !== 'string' || g[k] === '') bad(`gateways.${k}`, `missing: give the PEM file of a receiver ${k === 'cert' ? 'certificate' : "certificate's key"} (recgw ca receiver-cert --name receiver:desk), which the broker lets read the gateways' status`);
+    }
+    const minutes = g.offlineMinutes ?? 5;
+    if (!Number.isInteger(minutes) || (minutes as number) < 2 || (minutes as number) > 1440) bad('gateways.offlineMinutes', 'must be whole minutes, 2 to 1440 (default 5; an online gateway sends its status every minute)');
+    if (broker && typeof g.cert === 'string' && g.cert && typeof g.key === 'string' && g.key) gateways = { broker, cert: resolve(baseDir, g.cert), key: resolve(baseDir, g.key), offlineMinutes: minutes as number };
+  }
+
   if (problems.length > 0) throw new RecgwError('config', `${file} is not valid:\n  ${problems.join('\n  ')}`);
   return {
     database,
@@ -87,6 +108,8 @@ export function parseDeskConfig(raw: unknown, baseDir: string, file = 'the desk 
     ca: resolve(baseDir, o.ca as string),
     store: o.store === undefined ? undefined : resolve(baseDir, o.store as string),
     sampleSigning,
+    units: o.units === undefined ? undefined : resolve(baseDir, o.units as string),
+    gateways,
   };
 }
 

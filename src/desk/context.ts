@@ -13,6 +13,7 @@ import type { View } from './view.js';
 import type { VerifyRuns } from './verify-runs.js';
 import type { Samples } from './samples.js';
 import type { Signer } from '../evidence/signer.js';
+import type { Unit } from '../report/units.js';
 
 /**
  * Who may call a route: `public` anybody (the stylesheet); `anon` anybody, with a CSRF token on POST (sign-in);
@@ -41,6 +42,8 @@ export interface DeskContext {
   samples: Samples;
   /** The key the sample-check reports are signed with (sampleSigning in the config); undefined when none is configured. */
   sampleSigner: Signer | undefined;
+  /** The agency's units (config `units`), read at start; undefined: no statistics per unit. */
+  units: Unit[] | undefined;
   now: () => number;
 }
 

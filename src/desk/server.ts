@@ -23,6 +23,9 @@ import { statsRoutes } from './routes/stats.js';
 import { alertRoutes } from './routes/alerts.js';
 import { sampleRoutes } from './routes/samples.js';
 import { chartRoutes } from './routes/charts.js';
+import { readUnitsFile } from '../report/units.js';
+import { GatewayWatch } from './gateway-watch.js';
+import { createLogger } from '../util/log.js';
 
 export interface DeskRoute {
   method: 'GET' | 'POST';
@@ -40,6 +43,7 @@ export interface DeskOptions {
 export class DeskServer {
   private app: FastifyInstance | undefined;
   private db: IndexDb | undefined;
+  private watch: GatewayWatch | undefined;
   private readonly table: DeskRoute[] = [];
 
   constructor(private readonly o: DeskOptions) {}
@@ -71,6 +75,7 @@ export class DeskServer {
       verify: new VerifyRuns(db, { ca: c.ca, store: c.store, now }),
       samples: new Samples(db),
       sampleSigner,
+      units: c.units === undefined ? undefined : readUnitsFile(c.units),
       now,
     };
     const app = await webApp({
@@ -93,6 +98,10 @@ export class DeskServer {
     await app.register(alertRoutes(ctx));
     await app.register(sampleRoutes(ctx));
     await app.register(chartRoutes(ctx));
+    if (c.gateways) {
+      this.watch = new GatewayWatch(c.gateways, c.ca, db, createLogger('desk'), now);
+      this.watch.start();
+    }
     try {
       await app.listen({ host: c.listen.host, port: c.listen.port });
     } catch (err) {
@@ -106,6 +115,8 @@ export class DeskServer {
     this.app = undefined;
     this.db = undefined;
     try {
+      await this.watch?.stop();
+      this.watch = undefined;
       await app?.close();
     } finally {
       await db?.close();

@@ -1,6 +1,7 @@
 /**
  * The statistics for supervision (000 §28), the figures `recgw report --json` gives, from the index: per device, per
- * matter, per officer (by badge) and for the whole store (src/index/search.ts sessionTotals), with each device's
+ * matter, per officer (by badge), per unit (added up from the devices as the report does) and for the whole store
+ * (src/index/search.ts sessionTotals), with each device's
  * receipts whose gateway-stated deadline is beyond the rule (the report's `deadlines.beyondRule`). The page and the
  * CSV export both read these rows.
  */
@@ -8,27 +9,37 @@ import { matterByCode } from '../evidence/vocabulary.js';
 import type { Officer } from '../evidence/types.js';
 import type { Queryable } from '../index/database.js';
 import { sessionTotals, type IndexTotals, type SessionFilter } from '../index/search.js';
+import { unitRows, type Unit } from '../report/units.js';
 
-export type StatsBy = 'total' | 'device' | 'matter' | 'officer';
-export const STATS_BY: readonly StatsBy[] = ['total', 'device', 'matter', 'officer'];
+export type StatsBy = 'total' | 'device' | 'matter' | 'officer' | 'unit';
+export const STATS_BY: readonly StatsBy[] = ['total', 'device', 'matter', 'officer', 'unit'];
 
 export interface StatRow {
-  /** The device, matter code or badge ('' for the total). */
+  /** The device, matter code, badge or unit name ('' for the total, and for the devices no unit lists). */
   key: string;
   /** What people read: the matter's Chinese name, the officer's name. */
   label: string;
   totals: IndexTotals;
   /** Devices only: receipts whose stated deadline is later than the rule's. */
   beyondRule?: number;
+  /** Units only: the devices it counts. */
+  devices?: string[];
 }
 
 type Period = Pick<SessionFilter, 'from' | 'to'>;
 
 const strip = (p: Period): Period => ({ ...(p.from !== undefined ? { from: p.from } : {}), ...(p.to !== undefined ? { to: p.to } : {}) });
 
-export async function statistics(db: Queryable, by: StatsBy, period: Period = {}): Promise<StatRow[]> {
+/** One table of figures; per unit, the units file's units (none without one). */
+export async function statistics(db: Queryable, by: StatsBy, period: Period = {}, units?: Unit[]): Promise<StatRow[]> {
   const p = strip(period);
   switch (by) {
+    case 'unit': {
+      if (!units) return [];
+      // Added up from the devices' figures in src/report/units.ts, as recgw report --units adds them up.
+      const devices = (await statistics(db, 'device', period)).map((r) => ({ deviceId: r.key, totals: r.totals }));
+      return unitRows(units, devices).map((u) => ({ key: u.unit ?? '', label: u.unit ?? '', totals: u.totals, devices: u.devices.map((d) => d.deviceId) }));
+    }
     case 'total':
       return [{ key: '', label: '', totals: await sessionTotals(db, p) }];
     case 'device': {
@@ -84,7 +95,9 @@ function field(v: string | number): string {
 }
 
 export function toCsv(by: StatsBy, rows: StatRow[]): string {
-  const head = [by === 'total' ? 'total' : by, 'label', ...COLUMNS.map((c) => c.name), ...(by === 'device' ? ['beyond_rule'] : [])];
-  const lines = rows.map((r) => [r.key, r.label, ...COLUMNS.map((c) => c.value(r)), ...(by === 'device' ? [r.beyondRule ?? 0] : [])].map(field).join(','));
+  const extra = by === 'device' ? ['beyond_rule'] : by === 'unit' ? ['devices'] : [];
+  const head = [by === 'total' ? 'total' : by, 'label', ...COLUMNS.map((c) => c.name), ...extra];
+  const more = (r: StatRow): (string | number)[] => (by === 'device' ? [r.beyondRule ?? 0] : by === 'unit' ? [(r.devices ?? []).join(' ')] : []);
+  const lines = rows.map((r) => [r.key, r.label, ...COLUMNS.map((c) => c.value(r)), ...more(r)].map(field).join(','));
   return `\uFEFF${[head.join(','), ...lines].join('\r\n')}\r\n`;
 }

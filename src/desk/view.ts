@@ -86,6 +86,6 @@ dl.facts dt{font-weight:bold}dl.facts dd{margin:0;overflow-wrap:anywhere}
 .late,.missing{color:#8a1c1c;font-weight:bold}.ontime{color:#256a3a}.pager{display:flex;gap:1em;margin:1em 0}
 tr.unacked td{background:#fff4e5}tr.open td{background:#fff4e5}form.check{display:flex;flex-wrap:wrap;gap:.4em;margin:.4em 0 0}label.box{flex-direction:row;align-items:center;gap:.3em}ul.facts,ul.finding{margin:0;padding-left:1.1em}.note{width:12em}form.ack{display:flex;gap:.4em;margin:0}
 #charts .chart-grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:1em}#charts figure{margin:0;background:#fff;border:1px solid #d5dbe1;padding:.5em}
-#charts .chart{height:300px;width:100%}#charts figure.wide{margin-top:1em}figcaption{font-weight:bold}
+#charts .chart{height:300px;width:100%}#chart-track{height:360px;max-width:720px;background:#fff;border:1px solid #d5dbe1}#charts figure.wide{margin-top:1em}figcaption{font-weight:bold}
 footer{margin-top:2em;font-size:.85em;color:#666}form.login{display:flex;flex-direction:column;gap:.8em;max-width:320px}
 `;

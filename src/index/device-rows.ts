@@ -22,7 +22,7 @@ export const COLUMNS = {
   session_officers: ['officer', 'kind', 'start_ms', 'device_id', 'session_id'],
   segments: [
     'device_id', 'name', 'session_id', 'source_id', 'kind', 'source_seq', 'start_ms', 'end_ms', 'size', 'sha256', 'ledger_seq', 'sealed_ms',
-    'pre_event', 'explanation', 'deadline_ms', 'stored_ms', 'clock',
+    'pre_event', 'explanation', 'deadline_ms', 'stored_ms', 'clock', 'gps_lat', 'gps_lon', 'gps_ms',
   ],
   gaps: ['device_id', 'session_id', 'source_id', 'start_ms', 'end_ms', 'explained', 'reason'],
   interruptions: [
@@ -65,7 +65,7 @@ export async function readDeviceRows(dir: string, opts: DeviceRowsOptions = {}):
   for (const g of d.segments) {
     rows.segments.push([
       id, g.name, g.sessionId, g.source, g.kind, g.seq, g.start, g.end, g.size, g.sha256, g.ledgerSeq, g.sealedAt,
-      flag(g.preEvent), flag(g.explanation), due(g.end), stored.get(g.name) ?? null, g.clock,
+      flag(g.preEvent), flag(g.explanation), due(g.end), stored.get(g.name) ?? null, g.clock, g.gps?.lat ?? null, g.gps?.lon ?? null, g.gps?.at ?? null,
     ]);
   }
   for (const s of d.sessions) addSession(rows, s, due, stored);

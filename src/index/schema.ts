@@ -318,4 +318,30 @@ export const INDEX_MIGRATIONS: readonly IndexMigration[] = [
   );
   `,
   },
+  {
+    name: 'segment positions',
+    // Where the gateway was when it sealed each segment (the manifest's GPS fix: degrees, WGS 84, and the fix's time),
+    // NULL without a fix: the desk draws a session's track from them (docs/desk.md). Filled by the next rebuild.
+    sql: `
+  ALTER TABLE segments ADD COLUMN gps_lat DOUBLE PRECISION;
+  ALTER TABLE segments ADD COLUMN gps_lon DOUBLE PRECISION;
+  ALTER TABLE segments ADD COLUMN gps_ms BIGINT;
+  `,
+  },
+  {
+    name: 'desk gateway status',
+    // Each gateway's latest status as the desk's watch on the broker saw it (recgw/<d>/status, uplink-protocol.md §7;
+    // docs/desk.md): state, since when the desk has seen it in that state, when it last heard from it, the gateway's
+    // own time, and the agency-log alarms it raised (JSON). Not evidence and not rebuilt: the next status replaces it.
+    sql: `
+  CREATE TABLE desk_gateway_status (
+    device_id  TEXT PRIMARY KEY,
+    state      TEXT NOT NULL CHECK (state IN ('online', 'offline')),
+    since_ms   BIGINT NOT NULL,
+    seen_ms    BIGINT NOT NULL,
+    at_ms      BIGINT,
+    log_alarms TEXT NOT NULL
+  );
+  `,
+  },
 ];

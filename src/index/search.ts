@@ -5,9 +5,9 @@
  * which is where an index range scan resumes, so page 1,000 costs what page 1 does (OFFSET would read and discard
  * every row before it). Totals give, for the same filters, the figures `recgw report` gives.
  */
+import type { CountTotals } from '../report/units.js';
 import { reasonByCode } from '../evidence/vocabulary.js';
 import type { Officer } from '../evidence/types.js';
-import type { Totals } from '../report/types.js';
 import { RecgwError } from '../util/errors.js';
 import type { Queryable } from './database.js';
 
@@ -184,7 +184,7 @@ export async function searchSessions(db: Queryable, f: SessionFilter, page: { li
  * on sessions, the segments of those sessions; with no filter but a device (or none), every item of the device(s),
  * entries included, as `recgw report` counts them.
  */
-export type IndexTotals = Omit<Totals, 'uploads'> & { uploads: { onTime: number; late: number } };
+export type IndexTotals = CountTotals;
 
 const sum = (cond: string): string => `CAST(COALESCE(SUM(CASE WHEN ${cond} THEN 1 ELSE 0 END), 0) AS BIGINT)`;
 
@@ -275,6 +275,8 @@ export interface SessionDetail {
     endedBy: string | null;
   }[];
   statements: { text: string; officers: Officer[]; made: number; confirmations: { badge: string; name: string; via: string; at: string }[] }[];
+  /** Its segments' GPS fixes in time order, each once (every source's segment sealed at a moment carries the same fix). */
+  track: { lat: number; lon: number; at: number }[];
 }
 
 /** Everything the index holds about one session, for its page; undefined when there is no such session. */
@@ -298,7 +300,14 @@ export async function sessionDetail(db: Queryable, deviceId: string, sessionId: 
     key,
   );
   const json = <T>(v: unknown): T => JSON.parse(v as string) as T;
+  const track = new Map<string, { lat: number; lon: number; at: number }>();
+  for (const g of segments) {
+    if (g.gps_lat === null || g.gps_lon === null || g.gps_ms === null || g.gps_lat === undefined) continue;
+    const p = { lat: Number(g.gps_lat), lon: Number(g.gps_lon), at: Number(g.gps_ms) };
+    track.set(`${p.at}/${p.lat}/${p.lon}`, p);
+  }
   return {
+    track: [...track.values()].sort((a, b) => a.at - b.at),
     session: toSession(s),
     segments: segments.map((g) => ({
       name: g.name as string,

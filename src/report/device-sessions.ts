@@ -33,6 +33,25 @@ export interface ReportSegment {
   preEvent: boolean;
   /** The first segment after a resume: the officer speaks the reason in it. */
   explanation: boolean;
+  /** Where the gateway was when it sealed the segment (the manifest's GPS fix), when it had a plausible one. */
+  gps: SegmentPosition | null;
+}
+
+/** A manifest's GPS fix as the index keeps it: degrees (WGS 84, as gpsd gives them) and the fix's time. */
+export interface SegmentPosition {
+  lat: number;
+  lon: number;
+  at: number;
+}
+
+/** The manifest's fix when it is a position on Earth with a time; the verifier does not check it, so anything else is none. */
+export function positionOf(gps: unknown): SegmentPosition | null {
+  if (typeof gps !== 'object' || gps === null) return null;
+  const g = gps as Record<string, unknown>;
+  const { lat, lon } = g;
+  const at = typeof g.time === 'string' ? Date.parse(g.time) : NaN;
+  if (typeof lat !== 'number' || typeof lon !== 'number' || !Number.isFinite(lat) || !Number.isFinite(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180 || Number.isNaN(at)) return null;
+  return { lat, lon, at };
 }
 
 export interface ReportInterruption {
@@ -236,6 +255,7 @@ export async function readDeviceSessions(dir: string, caPems: string[], opts: Re
             sha256: m.stored.sha256,
             preEvent: m.preEvent === true,
             explanation: m.explanation === true,
+            gps: positionOf(m.gps),
           };
           segments.push(seg);
           sessions.get(m.sessionId)?.segments.push(seg);

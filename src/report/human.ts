@@ -124,6 +124,19 @@ export function formatStoreReport(r: StoreReport, zone = DEFAULT_ZONE): string {
       r.matters.map((m) => ({ cells: [m.zh ?? m.matter, m.matter], label: m.zh ?? m.matter, t: m })),
     ),
   );
+  if (r.units) {
+    out.push(
+      ...section(
+        zone,
+        '按单位 (by unit)',
+        [['单位', 'unit'], ['设备', 'devices']],
+        r.units.map((u) => {
+          const name = u.unit ?? '未列入单位 (in no unit)';
+          return { cells: [name, u.devices.join(', ')], label: name, t: u };
+        }),
+      ),
+    );
+  }
   out.push('回执 (receipts.jsonl)', ...r.devices.flatMap(receiptsLines), '');
   out.push(...alertsSection(r.devices, zone));
   out.push('本报告只作统计，不能代替 recgw verify 的完整性核验 (this summary does not replace `recgw verify`, which proves the store complete and unaltered).');

@@ -11,11 +11,14 @@ import { readReceipts } from './receipts.js';
 import { judgeByRule, statedBeyondRule } from './deadline-rule.js';
 import { readAlerts } from './alerts.js';
 import { Tally } from './tally.js';
-import type { DeviceSummary, MatterSummary, OfficerSummary, StoreReport } from './types.js';
+import { unitRows, type Unit } from './units.js';
+import type { DeviceSummary, MatterSummary, OfficerSummary, StoreReport, UnitSummary, WorstLate } from './types.js';
 
 export interface ReportOptions {
   /** The agency CA: with it, receipts are checked and invalid ones are not counted. */
   caPems?: string[];
+  /** The agency's units (a units file, src/report/units.ts): with them, the figures per unit too. */
+  units?: Unit[];
 }
 
 interface OfficerRow {
@@ -81,6 +84,7 @@ export async function buildReport(store: string, opts: ReportOptions = {}): Prom
     .map(([matter, t]) => ({ matter, zh: matterByCode(matter)?.zh ?? null, ...t.totals() }));
 
   return {
+    ...(opts.units ? { units: perUnit(opts.units, devices) } : {}),
     v: 1,
     store,
     recordedBasis: 'camera, else microphone',
@@ -90,6 +94,14 @@ export async function buildReport(store: string, opts: ReportOptions = {}): Prom
     matters: matterRows,
     total: total.totals(),
   };
+}
+
+/** Each unit's figures, added up from its devices' in units.ts (as the desk adds them up); its worst item is its devices' worst. */
+function perUnit(units: Unit[], devices: DeviceSummary[]): UnitSummary[] {
+  return unitRows(units, devices.map((d) => ({ deviceId: d.deviceId, totals: d, worst: d.uploads.worst }))).map((u) => {
+    const worst = u.devices.reduce<WorstLate | null>((w, d) => (d.worst && (!w || d.worst.lateSeconds > w.lateSeconds) ? d.worst : w), null);
+    return { unit: u.unit, devices: u.devices.map((d) => d.deviceId), ...u.totals, uploads: { ...u.totals.uploads, worst } };
+  });
 }
 
 /** A file that exists but cannot be read (permissions, a folder where a file should be) is exit 1, not a crash. */

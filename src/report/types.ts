@@ -134,6 +134,14 @@ export interface MatterSummary extends Totals {
   zh: string | null;
 }
 
+/** A unit's figures (recgw report --units): its devices' added up (src/report/units.ts). */
+export interface UnitSummary extends Totals {
+  /** The unit's name in the units file; null for the devices no unit lists. */
+  unit: string | null;
+  /** The store's devices it counts, in folder order. */
+  devices: string[];
+}
+
 export interface StoreReport {
   v: 1;
   store: string;
@@ -144,5 +152,7 @@ export interface StoreReport {
   devices: DeviceSummary[];
   officers: OfficerSummary[];
   matters: MatterSummary[];
+  /** With --units only: per unit, in the units file's order, then the devices it does not list. */
+  units?: UnitSummary[];
   total: Totals;
 }

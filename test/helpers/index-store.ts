@@ -4,6 +4,8 @@
  * and one without a statement, an unclosed one, a vehicle's return to base and a return to coverage, receipts from a
  * gateway configured with a 720 h deadline), and `recgw report --json` of it.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import { ENTRY } from '../../src/evidence/types.js';
 import { caPaths } from '../../src/pki/ca.js';
@@ -64,6 +66,8 @@ export const C: PlannedSession = {
   officers: [LI, ZHAO],
   start: iso(t0 - 40 * H),
   segments: [['cam1', 'camera', 0, 30], ['cam1', 'camera', 35, 65]],
+  // Along Chang'an Avenue, Beijing: about 2.6 km east.
+  gps: [[39.90872, 116.39748], [39.90893, 116.42789]],
   interruptions: [['low-battery', 30, 35], ['device-fault', 65, null]],
   close: { reason: 'terminated', at: 70 },
   statementBy: [LI, ZHAO],
@@ -94,8 +98,13 @@ export const RETURNS = [
 export interface IndexStore {
   caDir: string;
   store: string;
+  /** The agency's units: 朝阳分局 owns room-1, 交通支队 only a device the store lacks; car-2 is in no unit. */
+  unitsFile: string;
+  /** recgw report --json --ca --units of it. */
   report: StoreReport;
 }
+
+export const UNITS = { units: [{ name: '朝阳分局', devices: ['room-1'] }, { name: '交通支队', devices: ['car-9'] }] };
 
 /** The store, in a temp folder, with its CA and its report. */
 export async function buildIndexStore(): Promise<IndexStore> {
@@ -122,7 +131,9 @@ export async function buildIndexStore(): Promise<IndexStore> {
     r(car, 'car-2', C, 'cam1', 0, 30, t0 + 30 * M), // due 24 h after the return to base (t0 + 23:50): on time
     r(car, 'car-2', C, 'cam1', 1, 65, t0 + 30 * H), // 6:10 late; the return to coverage would have made it on time
   ]);
-  const rep = await cli('report', store, '--json', '--ca', caPaths(caDir).caCert);
+  const unitsFile = join(tmp('recgw-units-'), 'units.json');
+  writeFileSync(unitsFile, JSON.stringify(UNITS));
+  const rep = await cli('report', store, '--json', '--ca', caPaths(caDir).caCert, '--units', unitsFile);
   if (rep.code !== 0) throw new Error(`recgw report failed: ${rep.err}`);
-  return { caDir, store, report: JSON.parse(rep.out) as StoreReport };
+  return { caDir, store, unitsFile, report: JSON.parse(rep.out) as StoreReport };
 }

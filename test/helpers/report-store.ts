@@ -40,6 +40,8 @@ export interface PlannedSession {
   statementConfirmations?: Record<string, unknown>[];
   /** Default `CASE-<id>`. */
   caseRef?: string;
+  /** A GPS fix [lat, lon] per segment (in plan order; the fix's time is the segment's end); none: no fix. */
+  gps?: ([number, number] | null)[];
   party?: string;
   place?: string;
 }
@@ -92,7 +94,8 @@ export async function buildDevice(caDir: string, storeDir: string, deviceId: str
         if (p.explanations?.missing?.includes(i)) core.ledger.append(ENTRY.explanationMissing, { ...listened, why: 'nothing-heard' });
       });
       const counts = new Map<string, number>();
-      for (const [source, kind, from, to, clock] of p.segments) {
+      for (const [i, [source, kind, from, to, clock]] of p.segments.entries()) {
+        const fix = p.gps?.[i];
         const n = counts.get(source) ?? 0;
         counts.set(source, n + 1);
         const name = segName(p.id, source, n);
@@ -108,7 +111,7 @@ export async function buildDevice(caDir: string, storeDir: string, deviceId: str
           start: iso(t0 + from * MIN),
           end: iso(t0 + to * MIN),
           clock: clock ?? { source: 'ntp', synced: true },
-          gps: null,
+          gps: fix ? { lat: fix[0], lon: fix[1], mode: 3, eph: 8, time: iso(t0 + to * MIN) } : null,
         });
       }
       await core.sealer.drain();

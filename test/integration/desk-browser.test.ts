@@ -54,7 +54,7 @@ describe.each(['sqlite', 'postgres'] as const)('the desk in a browser, index on 
     url = kind === 'postgres' ? await createDatabase(pg.server(), 'desk_browser') : `sqlite:${join(tmp('recgw-desk-db-'), 'index.db')}`;
     const r = await cli('index', 'rebuild', '--store', s.store, '--database', url, '--ca', caPaths(s.caDir).caCert, '--quiet');
     expect(r.code).toBe(0);
-    desk = await startDesk(s.caDir, url, s.store);
+    desk = await startDesk(s.caDir, url, s.store, { units: s.unitsFile });
     ({ browser, page } = await launchChromium());
   }, 120_000);
 
@@ -108,6 +108,31 @@ describe.each(['sqlite', 'postgres'] as const)('the desk in a browser, index on 
     await snap('session-timeline');
   });
 
+  it("draws the session's GPS track from its manifests' fixes, from the desk alone, and says when there is none", async () => {
+    const foreign: string[] = [];
+    const listen = (r: { url(): string }): void => void (r.url().startsWith(desk.base) || foreign.push(r.url()));
+    page.on('request', listen);
+    try {
+      await page.reload();
+      await page.waitForSelector('#chart-track[data-ready="1"]', { timeout: 20_000 });
+      expect(await page.$$eval('#chart-track canvas', (c) => c.length)).toBeGreaterThan(0);
+      // Each segment's fix, in time order, as the plan put them (lat, lon): nothing invented, nothing lost.
+      const points = await page.$$eval('#track-points tbody tr', (rows) => rows.map((r) => [Number(r.children[2]!.getAttribute('data-v')), Number(r.children[3]!.getAttribute('data-v'))]));
+      expect(points).toEqual(C.gps);
+      // 2.6 km east along Chang'an Avenue.
+      expect(await page.textContent('#track-note')).toMatch(/2 个点，相连约 2\.59 公里/);
+      await page.locator('#track').scrollIntoViewIfNeeded();
+      await snap('session-track');
+      expect(foreign).toEqual([]);
+      await page.goto(`${desk.base}/sessions/room-1/S-A`);
+      expect(await page.textContent('#no-track')).toContain('没有 GPS 定位');
+      expect(await page.$$('#chart-track')).toEqual([]);
+      await page.goto(`${desk.base}/sessions/car-2/S-C`);
+    } finally {
+      page.off('request', listen);
+    }
+  });
+
   it('runs the verifier on the session and keeps the result with its date', async () => {
     expect(await page.textContent('#verify-result')).toBe('尚未校验');
     await page.click('#verify');
@@ -148,6 +173,11 @@ describe.each(['sqlite', 'postgres'] as const)('the desk in a browser, index on 
     const officers = await read('officer');
     expect(Object.keys(officers).sort()).toEqual(r.officers.map((o) => o.badge).sort());
     for (const o of r.officers) expect(officers[o.badge], o.badge).toMatchObject(figures(o));
+    // Per unit, as recgw report --units adds them up: 朝阳分局 (room-1), 交通支队 (none of the store's), car-2 in no unit.
+    const units = await read('unit');
+    expect(r.units!.map((u) => [u.unit, u.devices])).toEqual([['朝阳分局', ['room-1']], ['交通支队', []], [null, ['car-2']]]);
+    expect(Object.keys(units)).toEqual(r.units!.map((u) => u.unit ?? ''));
+    for (const u of r.units!) expect(units[u.unit ?? ''], String(u.unit)).toEqual({ ...figures(u), ...uploads(u) });
     const reasons = await page.$$eval('#stats-reasons tbody tr', (rows) => rows.map((x) => `${x.getAttribute('data-key')}:${x.querySelector('td')!.dataset.v}`));
     expect(reasons).toEqual(r.total.interruptions.byReason.map((x) => `${x.reason}:${x.count}`));
     // Both gateways stated deadlines beyond the rule: flagged.
@@ -163,10 +193,13 @@ describe.each(['sqlite', 'postgres'] as const)('the desk in a browser, index on 
     expect(lines.slice(1)).toEqual(
       r.devices.map((d) => [d.deviceId, d.deviceId, ...Object.values(figures(d)), ...Object.values(uploads(d)), d.deadlines.beyondRule].join(',')),
     );
+    const unitCsv = (await c.get('/stats.csv?by=unit')).text.replace(/^\uFEFF/, '').trim().split('\r\n');
+    expect(unitCsv[0]).toMatch(/^unit,label,sessions,.*,uploads_late,devices$/);
+    expect(unitCsv.slice(1).map((l) => l.split(',').slice(2, 11).map(Number))).toEqual(r.units!.map((u) => [...Object.values(figures(u)), ...Object.values(uploads(u))]));
     const db = await openIndexDb(url);
     try {
       const audit = await db.query<{ detail: string }>("SELECT detail FROM desk_audit WHERE action = 'export-csv' AND name = $1", [DESK_ACCOUNTS['read-only']]);
-      expect(audit.map((a) => JSON.parse(a.detail) as unknown)).toEqual([{ by: 'device', rows: 2 }]);
+      expect(audit.map((a) => JSON.parse(a.detail) as unknown)).toEqual([{ by: 'device', rows: 2 }, { by: 'unit', rows: 3 }]);
     } finally {
       await db.close();
     }

@@ -34,7 +34,7 @@ describe('the statistics charts in a browser', () => {
     const url = `sqlite:${join(tmp('recgw-desk-db-'), 'index.db')}`;
     const r = await cli('index', 'rebuild', '--store', s.store, '--database', url, '--ca', caPaths(s.caDir).caCert, '--quiet');
     expect(r.code, r.err).toBe(0);
-    desk = await startDesk(s.caDir, url, s.store);
+    desk = await startDesk(s.caDir, url, s.store, { units: s.unitsFile });
     ({ browser, page } = await launchChromium());
     console.info(`[desk-charts] screenshots in ${shots}`);
   }, 120_000);
@@ -57,7 +57,7 @@ describe('the statistics charts in a browser', () => {
     await page.waitForURL(`${desk.base}/stats`);
     await page.goto(`${desk.base}/stats?${period}`);
     await page.waitForSelector('#charts[data-ready="1"]', { timeout: 20_000 });
-    for (const id of ['chart-matter', 'chart-reasons', 'chart-uploads', 'chart-series']) {
+    for (const id of ['chart-matter', 'chart-officer', 'chart-device', 'chart-unit', 'chart-reasons', 'chart-uploads', 'chart-series']) {
       expect(await page.getAttribute(`#${id}`, 'data-ready'), id).toBe('1');
       expect(await page.$$eval(`#${id} canvas`, (c) => c.map((x) => (x as unknown as { width: number }).width)), id).not.toEqual([]);
     }
@@ -78,6 +78,15 @@ describe('the statistics charts in a browser', () => {
       expect(m.sessions, m.key).toBe(await cell('matter', m.key, 'sessions'));
       expect(m.hours, m.key).toBeCloseTo((await cell('matter', m.key, 'recorded_seconds')) / 3600, 2);
     }
+    // Per officer, device and unit: the bars are the tables' rows with sessions, figure for figure.
+    for (const [bars, table, n] of [[d.byOfficer, 'officer', 4], [d.byDevice, 'device', 2], [d.byUnit, 'unit', 2]] as const) {
+      expect(bars.length, table).toBe(n);
+      for (const b of bars) {
+        expect(b.sessions, `${table} ${b.key}`).toBe(await cell(table, b.key, 'sessions'));
+        expect(b.hours, `${table} ${b.key}`).toBeCloseTo((await cell(table, b.key, 'recorded_seconds')) / 3600, 2);
+      }
+    }
+    expect(d.byUnit.map((b) => b.label)).toEqual(['朝阳分局', '未列入单位']);
     expect(d.byReason.length).toBeGreaterThan(0);
     for (const r of d.byReason) expect(r.count, r.reason).toBe(await cell('reasons', r.reason, 'count'));
     expect(d.uploads).toEqual({ onTime: await cell('total', '', 'uploads_on_time'), late: await cell('total', '', 'uploads_late') });

@@ -75,6 +75,7 @@ describe('desk security', () => {
       'GET /stats.json read',
       'GET /assets/echarts.min.js public',
       'GET /assets/desk-charts.js public',
+      'GET /assets/desk-track.js public',
     ]) {
       expect(table).toContain(want);
     }

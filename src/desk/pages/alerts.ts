@@ -18,6 +18,8 @@ function detail(v: View, a: DeskAlert): Html {
     const left = a.at - v.now;
     return h`${t('alerts.segments', { n: a.segments })}；${left > 0 ? t('verdict.pending') : t('verdict.missing', { span: span(v, left) })}（${when(v, a.at)}）`;
   }
+  if (a.kind === 'gateway-offline') return h`${t(a.reason === 'offline' ? 'alerts.offlineSaid' : 'alerts.silent', { span: span(v, v.now - a.at) })}`;
+  if (a.kind === 'log-alarm') return h`${t('alerts.logAlarm', { level: a.reason ?? '', origin: a.origin ?? '' })}`;
   const r = a.reason === null ? undefined : reasonByCode(a.reason);
   const reason = r ? (v.lang === 'en' ? r.en : r.zh) : (a.reason ?? '');
   const origin = a.origin === 'declared' || a.origin === 'detected' ? t(`origin.${a.origin}`) : '';

@@ -11,6 +11,7 @@ import { mayWrite } from '../roles.js';
 import { clock, csrfField, frame, span, when, zoneHead, type View } from '../view.js';
 import { matterText, sessionHref } from './search.js';
 import { timelines } from './timeline.js';
+import { trackSection } from './track.js';
 
 /** Receipt facts the index keeps beside the segment: the deadline the gateway stated, by segment name. */
 export type Stated = Map<string, number>;
@@ -90,6 +91,6 @@ export function sessionPage(v: View, d: SessionDetail, stated: Stated, runs: Ver
     `${t('session.title')} ${d.session.sessionId}`,
     h`${facts(v, d)}<h2>${t('verify.title')}</h2>${verification(v, d, runs)}<h2>${t('session.timelines')}</h2>${timelines(v, d, v.now)}
       <h2>${t('session.segments')}</h2>${segmentTable(v, d, stated)}<h2>${t('session.interruptions')}</h2>${interruptionTable(v, d)}
-      <h2>${t('session.statements')}</h2>${statementTable(v, d)}`,
+      <h2>${t('session.statements')}</h2>${statementTable(v, d)}<h2>${t('track.title')}</h2>${trackSection(v, d)}`,
   );
 }

@@ -16,6 +16,7 @@ const MESSAGES: Record<string, { kind: 'info' | 'error'; key: DeskKey }> = {
 };
 
 export function alertRoutes(ctx: DeskContext) {
+  const offlineMs = (ctx.config.gateways?.offlineMinutes ?? 5) * 60_000;
   return async (app: FastifyInstance): Promise<void> => {
     app.get<{ Querystring: { m?: string } }>(
       '/alerts',
@@ -23,7 +24,7 @@ export function alertRoutes(ctx: DeskContext) {
       async (req, reply) => {
         const v = viewOf(ctx, req, reply);
         const m = req.query.m === undefined ? undefined : MESSAGES[req.query.m];
-        const alerts = await liveAlerts(ctx.db, v.now);
+        const alerts = await liveAlerts(ctx.db, v.now, offlineMs);
         return reply.type('text/html; charset=utf-8').send(alertsPage(v, alerts, m ? { kind: m.kind, text: v.t(m.key) } : undefined));
       },
     );
@@ -33,7 +34,7 @@ export function alertRoutes(ctx: DeskContext) {
       { config: { access: 'write' }, schema: { body: { type: 'object', properties: { key: { type: 'string', maxLength: 600 }, note: { type: 'string', maxLength: 500 }, _csrf: { type: 'string' } } } } },
       async (req, reply) => {
         const now = ctx.now();
-        const alert = (await liveAlerts(ctx.db, now)).find((a) => a.key === req.body.key);
+        const alert = (await liveAlerts(ctx.db, now, offlineMs)).find((a) => a.key === req.body.key);
         if (!alert) return reply.redirect('/alerts?m=gone', 303);
         const name = req.account!.name;
         // eslint-disable-next-line no-control-regex

@@ -1,13 +1,15 @@
 /**
  * The statistics' charts: GET /stats.json?from=&to=&unit=day|month|year (read) — the figures the charts draw
  * (src/desk/charts.ts); GET /assets/echarts.min.js — Apache ECharts from node_modules, served by the desk itself (no
- * CDN); GET /assets/desk-charts.js — the page's chart script (no inline script: the CSP allows none).
+ * CDN); GET /assets/desk-charts.js — the page's chart script, GET /assets/desk-track.js — a session page's GPS track
+ * (no inline script: the CSP allows none).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { FastifyInstance } from 'fastify';
 import { chartData, UNITS, type Unit } from '../charts.js';
 import { DESK_CHARTS_JS } from '../chart-script.js';
+import { DESK_TRACK_JS } from '../track-script.js';
 import type { DeskContext } from '../context.js';
 import { periodOf } from '../period.js';
 
@@ -22,12 +24,15 @@ export function chartRoutes(ctx: DeskContext) {
     app.get('/assets/desk-charts.js', { config: { access: 'public' } }, (_req, reply) =>
       reply.type('text/javascript; charset=utf-8').header('cache-control', 'private, max-age=3600').send(DESK_CHARTS_JS),
     );
+    app.get('/assets/desk-track.js', { config: { access: 'public' } }, (_req, reply) =>
+      reply.type('text/javascript; charset=utf-8').header('cache-control', 'private, max-age=3600').send(DESK_TRACK_JS),
+    );
     app.get<{ Querystring: { from?: string; to?: string; unit?: Unit } }>(
       '/stats.json',
       { config: { access: 'read' }, schema: { querystring: { type: 'object', properties: { from: DATE, to: DATE, unit: { type: 'string', enum: [...UNITS] }, lang: { type: 'string', maxLength: 10 } } } } },
       async (req, reply) => {
         const period = periodOf(req.query.from, req.query.to, ctx.config.zone);
-        const data = await chartData(ctx.db, period, req.query.unit ?? 'day', ctx.config.zone, req.lang === 'en' ? 'en' : 'zh-CN');
+        const data = await chartData(ctx.db, period, req.query.unit ?? 'day', ctx.config.zone, req.lang === 'en' ? 'en' : 'zh-CN', ctx.units);
         return reply.type('application/json; charset=utf-8').send(data);
       },
     );

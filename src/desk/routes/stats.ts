@@ -16,8 +16,8 @@ export function statsRoutes(ctx: DeskContext) {
     app.get<{ Querystring: Query }>('/stats', { config: { access: 'read' }, schema: { querystring: { type: 'object', properties: { ...PERIOD, unit: { type: 'string', enum: ['day', 'month', 'year'] } } } } }, async (req, reply) => {
       const period = periodOf(req.query.from, req.query.to, ctx.config.zone);
       const tables = {} as Record<StatsBy, StatRow[]>;
-      for (const by of STATS_BY) tables[by] = await statistics(ctx.db, by, period);
-      return reply.type('text/html; charset=utf-8').send(statsPage(viewOf(ctx, req, reply), req.query, tables));
+      for (const by of STATS_BY) tables[by] = await statistics(ctx.db, by, period, ctx.units);
+      return reply.type('text/html; charset=utf-8').send(statsPage(viewOf(ctx, req, reply), req.query, tables, ctx.units !== undefined));
     });
 
     app.get<{ Querystring: Query }>(
@@ -26,7 +26,7 @@ export function statsRoutes(ctx: DeskContext) {
       async (req, reply) => {
         const by = req.query.by ?? 'device';
         const period = periodOf(req.query.from, req.query.to, ctx.config.zone);
-        const rows = await statistics(ctx.db, by, period);
+        const rows = await statistics(ctx.db, by, period, ctx.units);
         await ctx.audit.record(req.account!.name, 'export-csv', peer(req), { by, ...period, rows: rows.length });
         const day = new Date(ctx.now()).toISOString().slice(0, 10);
         return reply
