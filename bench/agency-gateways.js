@@ -33,7 +33,8 @@ const WINDOW = o.window ?? 16;
 const GLOBAL_WINDOW = o.globalWindow ?? 256;
 // The gateway config's default uplink.answerTimeoutSeconds (15).
 const ANSWER_TIMEOUT_MS = o.answerTimeoutMs ?? 15_000;
-const DRAIN_MS = o.drainMs ?? 30_000;
+/** How long after the last release to wait for the receipts: a backlog (burst) is all released at once. */
+const DRAIN_MS = o.drainMs ?? (o.mode === 'burst' ? 600_000 : 30_000);
 const sealed = readFileSync(fleet.sealed.file);
 const caPem = readFileSync(fleet.caCert);
 const hasParent = typeof process.send === 'function';
