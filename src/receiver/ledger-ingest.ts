@@ -209,8 +209,8 @@ export class LedgerIngest {
         // The stored file's hash in the entry's suite (SM3 under gm): what the file that arrives must hash to.
         const stored = o.e.body.stored as HashedSize;
         await tx.query(
-          'INSERT INTO manifests(device, name, seq, size, sha256) VALUES ($1, $2, $3, $4, $5) ON CONFLICT(device, name) DO UPDATE SET seq = excluded.seq, size = excluded.size, sha256 = excluded.sha256',
-          [device, o.e.body.segment as string, o.e.seq, stored.size, hashHex(stored)],
+          'INSERT INTO manifests(device, name, seq, size, sha256, hash_alg) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT(device, name) DO UPDATE SET seq = excluded.seq, size = excluded.size, sha256 = excluded.sha256, hash_alg = excluded.hash_alg',
+          [device, o.e.body.segment as string, o.e.seq, stored.size, hashHex(stored), 'sm3' in stored ? 'sm3' : 'sha256'],
         );
         manifests.push(o.e.body.segment as string);
       }

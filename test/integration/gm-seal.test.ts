@@ -15,6 +15,7 @@ import { sm2 as ref2 } from 'sm-crypto';
 import { cleanupTmp, tmp } from '../helpers/fixtures.js';
 import { embedded, recipe, sh } from '../helpers/doc-recipes.js';
 import { buildDevice } from '../helpers/report-store.js';
+import { receiveDevice } from '../helpers/receiver-store.js';
 import { initCa, type CaPaths } from '../../src/pki/ca.js';
 import { sealFile, WORKER_MIN_BYTES } from '../../src/evidence/seal.js';
 import { openSealedFile } from '../../src/evidence/open-sealed.js';
@@ -159,6 +160,27 @@ describe('a gm device seals its segments under gm', () => {
     expect(Buffer.from(theirs)).toHaveLength(48);
     expect(Buffer.from(theirs).equals(ossl.stdout)).toBe(true);
     expect(Buffer.from(theirs).equals(gmSuite.unwrapKey(der, agencyKey))).toBe(true);
+  });
+});
+
+describe('the receiver stores a gm device', () => {
+  it('checks each sealed file against its manifest with SM3, and the verifier passes the store it made with the agency key', async () => {
+    const store = join(dir, 'receiver-store');
+    await receiveDevice(deviceDir, store, join(dir, 'ca'));
+    const r = await verifyStore(store, { caPems: [readFileSync(ca.caCert, 'utf8')], agencyKey });
+    expect(r.findings).toEqual([]);
+    expect(r.devices[0]).toMatchObject({ agency: true, segments: 3 });
+  });
+
+  it('refuses a sealed file that does not hash (SM3) to its manifest', async () => {
+    const copy = join(dir, 'forged-device');
+    cpSync(deviceDir, copy, { recursive: true });
+    const m = manifestAt(copy, segmentLines[0]!);
+    const f = join(copy, m.file);
+    const b = readFileSync(f);
+    b[0]! ^= 1;
+    writeFileSync(f, b);
+    await expect(receiveDevice(copy, join(dir, 'receiver-store-2'), join(dir, 'ca'))).rejects.toThrow(`did not store ${m.segment}`);
   });
 });
 
