@@ -9,6 +9,11 @@
 //                           baseline RSA-2048 (node:crypto, the intl suite) in the same run.
 //   gm-sm2-sign-vs-openssl, gm-sm2-verify-vs-openssl   baseline `openssl speed sm2` (one process, libcrypto).
 //   gm-sm2-wrap             SM2 encryption of a 48-byte data key per second, baseline RSA-OAEP-256 of a 32-byte key.
+//   gm-sealfile             recgw's sealFile under gm (SM3 of the plaintext, SM4-CTR + HMAC-SM3, SM3 of the stored
+//                           file, written and fsynced, the key wrapped with SM2; the workers as for a backlog),
+//                           baseline the same work by the openssl command line per file: `dgst -sm3` of the file,
+//                           `enc -sm4-ctr` into the sealed file, `dgst -sm3 -mac HMAC` and `dgst -sm3` of it, `sync`.
+//   gm-sealfile-vs-intl     the same, baseline sealFile under intl (SHA-256, AES-256-GCM, RSA-OAEP-256).
 // Files are random data in a temp folder, in the page cache when timing starts. Each contender runs REPS times,
 // alternating; the best run of each is reported (other work on this shared machine only ever slows a run down).
 import { createCipheriv, createPrivateKey, createPublicKey, randomBytes, randomFillSync } from 'node:crypto';
@@ -21,6 +26,7 @@ import { createSm3 } from '../dist/crypto/gm/sm3.js';
 import { Sm4CtrHmacSealer } from '../dist/crypto/gm/sm4-ctr-hmac.js';
 import { gmSuite } from '../dist/crypto/gm/gm-suite.js';
 import { intlSuite } from '../dist/crypto/intl-suite.js';
+import { sealFile } from '../dist/evidence/seal.js';
 import { MB, median, progress, report, run, tempDir, timeIt } from './lib.js';
 
 const MiB = 1 << 20;
@@ -40,6 +46,7 @@ export default async function gmBench() {
       files.push(f);
     }
     await throughput(files);
+    await sealFiles(files, tmp.dir);
     signatures();
   } finally {
     tmp.remove();
@@ -102,6 +109,39 @@ async function throughput(files) {
   report('gm-sm3', best('sm3'), 'MB/s', best('openssl-sm3'));
   report('gm-seal', best('gm-seal'), 'MB/s', best('openssl-sm4-ctr'));
   report('gm-seal-vs-intl', best('gm-seal'), 'MB/s', best('intl-seal'));
+}
+
+/** Whole-file sealing with its writes, as the gateway does it, under both suites and by openssl. */
+async function sealFiles(files, dir) {
+  const total = FILES * FILE_BYTES;
+  const gmPub = createPublicKey(gmSuite.generateKeyPair().publicKeyPem);
+  const rsaPub = createPublicKey(intlSuite.generateKeyPair().publicKeyPem);
+  const k = gmSuite.newDataKey().toString('hex');
+  const iv = randomBytes(16).toString('hex');
+  const out = (i) => join(dir, `sealed-${i}.seg`);
+  const contenders = {
+    'gm-sealfile': async () => {
+      for (const [i, f] of files.entries()) await sealFile(f, out(i), gmPub);
+    },
+    'intl-sealfile': async () => {
+      for (const [i, f] of files.entries()) await sealFile(f, out(i), rsaPub);
+    },
+    'openssl-sealfile': async () => {
+      for (const [i, f] of files.entries()) {
+        const o = out(i);
+        await run('sh', ['-c', `openssl dgst -sm3 "$1" > /dev/null && openssl enc -sm4-ctr -K ${k.slice(0, 32)} -iv ${iv} -in "$1" -out "$2" &&
+          openssl dgst -sm3 -mac HMAC -macopt hexkey:${k.slice(32)} "$2" > /dev/null && openssl dgst -sm3 "$2" > /dev/null && sync "$2"`, 'sh', f, o]);
+      }
+    },
+  };
+  const rates = Object.fromEntries(Object.keys(contenders).map((n) => [n, []]));
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const [name, fn] of Object.entries(contenders)) rates[name].push(total / MB / (await timeIt(fn)));
+    progress(`sealFile rep ${rep + 1}/${REPS}: ${Object.entries(rates).map(([n, v]) => `${n} ${v.at(-1).toFixed(0)}`).join(', ')} MB/s`);
+  }
+  const best = (n) => Math.max(...rates[n]);
+  report('gm-sealfile', best('gm-sealfile'), 'MB/s', best('openssl-sealfile'));
+  report('gm-sealfile-vs-intl', best('gm-sealfile'), 'MB/s', best('intl-sealfile'));
 }
 
 /** Operations per second of fn over about SIGN_SECONDS, after a warm-up. */

@@ -11,6 +11,8 @@ import { loadAgencyEncryptionCert } from '../config/agency-files.js';
 import { Ledger } from '../evidence/ledger.js';
 import { Sealer } from '../evidence/sealer.js';
 import { recordEncryptionCert } from '../evidence/encryption-installed.js';
+import { schemeForKey } from '../evidence/segment-scheme.js';
+import { RecgwError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { VERSION } from '../version.js';
 
@@ -33,6 +35,7 @@ export async function startEvidenceCore(config: Config, log: Logger, now: () => 
   const identity = loadDeviceIdentity(config.deviceId, identityPaths(config.stateDir), config.agency.caCert, now());
   // Then the key the recordings are sealed for: only the agency's, by its certificate (a key file could be anyone's).
   const encryption = loadAgencyEncryptionCert(config.file, config.agency, now());
+  checkSealingSuite(identity.signer.suite ?? 'intl', schemeForKey(encryption.publicKey).suite.name, config.agency.encryptionCert);
   const dirs = { state: config.stateDir, spool: join(config.stateDir, 'spool'), sealed: join(config.stateDir, 'sealed') };
   const db = openStateDb(stateDbPath(config.stateDir));
   try {
@@ -62,4 +65,19 @@ export async function startEvidenceCore(config: Config, log: Logger, now: () => 
     db.close();
     throw err;
   }
+}
+
+/**
+ * A segment's manifest is sealed in the suite of the ledger entry that carries it (evidence-format.md §17.7): a gm
+ * device (SM2 key) seals for an SM2 agency key, an intl one for an RSA key. A mix would put SM2-wrapped segments
+ * in intl entries or RSA in gm ones, which the verifier refuses as malformed.
+ */
+function checkSealingSuite(device: 'intl' | 'gm', encryption: 'intl' | 'gm', encPath: string): void {
+  if (device === encryption) return;
+  const kind = (s: 'intl' | 'gm'): string => (s === 'gm' ? 'an SM2 key (gm suite)' : 'an RSA key (intl suite)');
+  throw new RecgwError(
+    'config',
+    `the device key is ${kind(device)} but the agency encryption certificate ${encPath} carries ${kind(encryption)}: ` +
+      `give the encryption certificate (agency-enc.pem) of the CA that enrolled this device, whose suite is the device's`,
+  );
 }

@@ -1,6 +1,6 @@
 /**
  * `recgw decrypt <device-dir> <segment> --agency-key K --out FILE`: for agency evidence staff. Writes the
- * plaintext only after the GCM tag and the manifest's plaintext hash check out.
+ * plaintext only after the tag (GCM, or HMAC-SM3 under gm) and the manifest's plaintext hash check out.
  */
 import { createReadStream } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { loadPrivateKey } from '../pki/keys.js';
 import { openSealedFile } from '../evidence/open-sealed.js';
+import { hashHex, hashName } from '../evidence/segment-scheme.js';
 import { parseLine } from '../evidence/entry.js';
 import { ENTRY, type SegmentManifest } from '../evidence/types.js';
 import { LEDGER_FILE } from '../evidence/head.js';
@@ -45,12 +46,12 @@ export async function decryptCommand(argv: string[], io: Io): Promise<number> {
   } finally {
     await fh.close();
   }
-  if (!r.ok || r.sha256 !== m.plain.sha256) {
+  if (!r.ok || r.hash !== hashHex(m.plain)) {
     await unlink(tmp);
     io.err(`${segment}: ${r.ok ? 'the decrypted content does not match the manifest' : r.reason}\n`);
     return 1;
   }
   await rename(tmp, out);
-  io.out(`${segment}: ${r.size} bytes, SHA-256 ${r.sha256} as in the manifest -> ${out}\n`);
+  io.out(`${segment}: ${r.size} bytes, ${hashName(m.plain)} ${r.hash} as in the manifest -> ${out}\n`);
   return 0;
 }

@@ -31,7 +31,7 @@ export interface PlainSource {
   next(): Promise<PlainChunk | null>;
   /** Done with this chunk: its memory may be read into again. */
   release(chunk: PlainChunk): void;
-  /** Hex SHA-256 of the plaintext; after next() returned null. */
+  /** Hex hash (SHA-256 or SM3, as the seal asked) of the plaintext; after next() returned null. */
   digest(): string;
   /** Stop (if not at the end) and wait until the descriptor is no longer in use. Never rejects. */
   close(): Promise<void>;
@@ -49,16 +49,19 @@ export interface StoredSink {
   take(): Promise<StoredSlot>;
   /** Write and hash the first `len` bytes of this slot next; it is not to be touched until take() gives it again. */
   put(slot: StoredSlot, len: number): void;
-  /** After the last put: resolves once every byte is written (not fsynced), with their hex SHA-256. */
+  /** After the last put: resolves once every byte is written (not fsynced), with their hex hash (SHA-256 or SM3). */
   end(): Promise<string>;
   /** Stop (if not ended) and wait until the descriptor is no longer in use. Never rejects. */
   close(): Promise<void>;
 }
 
+/** node:crypto's name of the hash a seal's workers take: its suite's (segment-scheme.ts). */
+export type SealHash = 'sha256' | 'sm3';
+
 type Request =
-  | { t: 'read'; job: number; fd: number; slots: SharedArrayBuffer[] }
+  | { t: 'read'; job: number; fd: number; slots: SharedArrayBuffer[]; hash: SealHash }
   | { t: 'free'; job: number; slot: number }
-  | { t: 'write'; job: number; fd: number; directFd: number; slots: SharedArrayBuffer[]; syncEvery: number }
+  | { t: 'write'; job: number; fd: number; directFd: number; slots: SharedArrayBuffer[]; syncEvery: number; hash: SealHash }
   | { t: 'put'; job: number; slot: number; len: number }
   | { t: 'end'; job: number }
   | { t: 'stop'; job: number };
@@ -72,7 +75,7 @@ type Reply =
 // Plain JavaScript run with `eval: true`, so the same code works from dist/ and from the TypeScript sources
 // under vitest (a worker cannot load a .ts file). getBuiltinModule rather than require or import: the worker
 // inherits the process's flags, and `--input-type=module` makes eval'd code an ES module.
-// Per job: the descriptor, the file position, the slots and a SHA-256. Reads are synchronous (the reader has
+// Per job: the descriptor, the file position, the slots and a hash (SHA-256 or SM3, the seal's suite's). Reads are synchronous (the reader has
 // nothing else to do) and a slot is announced before it is hashed, so that hashing and encrypting overlap. The
 // writer's writes and writeback hints run on the thread pool while it hashes; a slot goes back once both its write
 // and its hash are done. A job answers 'end', 'stopped' or 'error' only once nothing of it is in flight on the
@@ -83,7 +86,7 @@ const { createHash } = process.getBuiltinModule('node:crypto');
 const { readSync, write, fdatasync } = process.getBuiltinModule('node:fs');
 const jobs = new Map();
 function newJob(m) {
-  const job = { id: m.job, fd: m.fd, directFd: m.directFd ?? -1, pos: 0, hash: createHash('sha256'), views: m.slots.map((s) => new Uint8Array(s)),
+  const job = { id: m.job, fd: m.fd, directFd: m.directFd ?? -1, pos: 0, hash: createHash(m.hash), views: m.slots.map((s) => new Uint8Array(s)),
     syncEvery: m.syncEvery || 0, unsynced: 0, busy: 0, syncing: false, failed: false, whenIdle: null };
   jobs.set(m.job, job);
   return job;
@@ -392,17 +395,17 @@ class SealWorker {
     });
   }
 
-  read(id: number, fd: number, chunkBytes: number, chunks: number): ReadJob {
+  read(id: number, fd: number, chunkBytes: number, chunks: number, hash: SealHash): ReadJob {
     const job = new ReadJob(this, id, this.slots(chunkBytes, chunks));
     this.add(job);
-    this.post({ t: 'read', job: id, fd, slots: job.slots });
+    this.post({ t: 'read', job: id, fd, slots: job.slots, hash });
     return job;
   }
 
-  write(id: number, fd: number, directFd: number, chunkBytes: number, chunks: number, syncEvery: number): WriteJob {
+  write(id: number, fd: number, directFd: number, chunkBytes: number, chunks: number, syncEvery: number, hash: SealHash): WriteJob {
     const job = new WriteJob(this, id, this.slots(chunkBytes, chunks));
     this.add(job);
-    this.post({ t: 'write', job: id, fd, directFd, slots: job.slots, syncEvery });
+    this.post({ t: 'write', job: id, fd, directFd, slots: job.slots, syncEvery, hash });
     return job;
   }
 
@@ -483,9 +486,9 @@ function forgetDead(w: SealWorker): void {
  * Read and hash the plaintext behind `fd` on the shared reader (started on first use), in `chunks` slots of
  * `chunkBytes`. The caller keeps `fd` open until close() resolves.
  */
-export function workerSource(fd: number, chunkBytes: number, chunks: number): PlainSource {
+export function workerSource(fd: number, chunkBytes: number, chunks: number, hash: SealHash = 'sha256'): PlainSource {
   reader ??= new SealWorker('recgw-seal-read', forgetDead);
-  return reader.read(nextId++, fd, chunkBytes, chunks);
+  return reader.read(nextId++, fd, chunkBytes, chunks, hash);
 }
 
 /**
@@ -495,11 +498,19 @@ export function workerSource(fd: number, chunkBytes: number, chunks: number): Pl
  * `chunks` slots of `chunkBytes` on each side. The caller keeps the descriptors open until both close() calls
  * resolve.
  */
-export function workerSeal(inFd: number, outFd: number, directFd: number, chunkBytes: number, chunks: number, syncEvery: number): { source: PlainSource; sink: StoredSink } {
+export function workerSeal(
+  inFd: number,
+  outFd: number,
+  directFd: number,
+  chunkBytes: number,
+  chunks: number,
+  syncEvery: number,
+  hash: SealHash = 'sha256',
+): { source: PlainSource; sink: StoredSink } {
   reader ??= new SealWorker('recgw-seal-read', forgetDead);
   writer ??= new SealWorker('recgw-seal-write', forgetDead);
   const id = nextId++;
-  return { source: reader.read(id, inFd, chunkBytes, chunks), sink: writer.write(id, outFd, directFd, chunkBytes, chunks, syncEvery) };
+  return { source: reader.read(id, inFd, chunkBytes, chunks, hash), sink: writer.write(id, outFd, directFd, chunkBytes, chunks, syncEvery, hash) };
 }
 
 /** Workers running now, 0 to 2 (for tests and diagnostics). */

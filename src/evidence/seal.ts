@@ -1,7 +1,8 @@
 /**
- * Sealing a finished segment in one streaming pass: SHA-256 of the plaintext, AES-256-GCM encryption under a
- * fresh data key, SHA-256 of the stored bytes (ciphertext followed by the 16-byte tag), and the data key
- * wrapped with the agency's public key (RSA-OAEP-256). The gateway keeps no copy of the data key, so it cannot
+ * Sealing a finished segment in one streaming pass: the hash of the plaintext, encryption under a fresh data key,
+ * the hash of the stored bytes (ciphertext followed by the tag), and the data key wrapped with the agency's public
+ * key. The suite is the agency key's (segment-scheme.ts): SHA-256, AES-256-GCM and RSA-OAEP-256 for an RSA key; SM3,
+ * SM4-CTR + HMAC-SM3 and SM2 encryption for an SM2 key. The gateway keeps no copy of the data key, so it cannot
  * read its own recordings back. The sealed file appears under its final name only once fsynced.
  *
  * Speed (bench/seal.bench.js): the work is CPU-bound. Per MB on the 2-core bench VM: each SHA-256 ~0.53 ms,
@@ -16,16 +17,15 @@
  * of RSS for the pair, so a caller that keeps up on one thread (the Sealer while recording: a few MB/s) passes
  * `workers: false`, and idle workers stop after a while (seal-worker.ts).
  */
-import { createCipheriv, createHash, publicEncrypt, randomBytes, constants, type CipherGCM, type KeyObject } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fsyncDir } from '../util/fsx.js';
 import { openDirect } from '../util/direct-io.js';
-import { publicKeyId } from '../pki/keys.js';
 import { workerSeal, type PlainChunk, type PlainSource } from './seal-worker.js';
+import { createSegmentHash, encryptionKeyId, hashedSize, schemeForKey, type SegmentCipher, type SegmentScheme } from './segment-scheme.js';
 import type { HashedSize, SegmentEncryption } from './types.js';
 
-export const GCM_TAG_BYTES = 16;
 const CHUNK = 1 << 20;
 /** Slots per seal on each worker: how far each runs ahead, and the memory it takes (2 x 4 x 1 MiB). */
 const CHUNKS_IN_FLIGHT = 4;
@@ -52,19 +52,16 @@ export interface SealResult {
   enc: SegmentEncryption;
 }
 
-export function wrapDataKey(dataKey: Buffer, agencyPublicKey: KeyObject): Buffer {
-  return publicEncrypt({ key: agencyPublicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, dataKey);
-}
-
 export interface SealOptions {
   /** Spread a segment over one chunk across the two worker threads (the default); false: all on this thread. */
   workers?: boolean;
 }
 
 export async function sealFile(plainPath: string, sealedPath: string, agencyPublicKey: KeyObject, opts: SealOptions = {}): Promise<SealResult> {
-  const dataKey = randomBytes(32);
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', dataKey, iv);
+  const scheme = schemeForKey(agencyPublicKey);
+  const dataKey = scheme.suite.newDataKey();
+  const iv = randomBytes(scheme.ivBytes);
+  const cipher = scheme.cipher(dataKey, iv);
   const tmp = `${sealedPath}.tmp`;
   // Both opened at once: one wait less per segment.
   const opened = await Promise.allSettled([open(plainPath, 'r'), open(tmp, 'w', 0o640)]);
@@ -81,8 +78,8 @@ export async function sealFile(plainPath: string, sealedPath: string, agencyPubl
       const { size } = await input.stat();
       if (size >= WORKER_MIN_BYTES && opts.workers !== false) {
         direct = await openDirect(tmp);
-        sealed = await sealOnWorkers(input, output, direct?.fd ?? -1, cipher);
-      } else sealed = await sealHere(input, output, cipher);
+        sealed = await sealOnWorkers(input, output, direct?.fd ?? -1, scheme, cipher);
+      } else sealed = await sealHere(input, output, scheme, cipher);
       // One fsync covers the file whichever descriptor wrote it.
       await output.sync();
     } catch (err) {
@@ -96,14 +93,14 @@ export async function sealFile(plainPath: string, sealedPath: string, agencyPubl
     await unlink(tmp).catch(() => undefined);
     throw err;
   }
-  const wrapped = wrapDataKey(dataKey, agencyPublicKey);
+  const wrapped = scheme.suite.wrapKey(dataKey, agencyPublicKey);
   dataKey.fill(0);
   return {
     ...sealed,
     enc: {
-      alg: 'A256GCM',
+      alg: scheme.alg,
       iv: iv.toString('base64'),
-      keyWrap: 'RSA-OAEP-256',
+      keyWrap: scheme.keyWrap,
       wrappedKey: wrapped.toString('base64'),
       agencyKeyId: keyIdOf(agencyPublicKey),
     },
@@ -117,12 +114,12 @@ async function closeAll(...handles: (FileHandle | undefined)[]): Promise<void> {
   if (failed) throw failed.reason;
 }
 
-/** publicKeyId exports and hashes the key (~0.1 ms); a KeyObject never changes, so once per key is enough. */
+/** encryptionKeyId exports and hashes the key (~0.1 ms); a KeyObject never changes, so once per key is enough. */
 const keyIds = new WeakMap<KeyObject, string>();
 
 function keyIdOf(key: KeyObject): string {
   let id = keyIds.get(key);
-  if (id === undefined) keyIds.set(key, (id = publicKeyId(key)));
+  if (id === undefined) keyIds.set(key, (id = encryptionKeyId(key)));
   return id;
 }
 
@@ -130,8 +127,8 @@ function keyIdOf(key: KeyObject): string {
  * Segments over one chunk: the reader reads and hashes the plaintext, this thread encrypts it into the writer's
  * slots, the writer writes and hashes the stored bytes. Resolves once every byte is written (not yet fsynced).
  */
-async function sealOnWorkers(input: FileHandle, output: FileHandle, directFd: number, cipher: CipherGCM): Promise<Sealed> {
-  const { source, sink } = workerSeal(input.fd, output.fd, directFd, CHUNK, CHUNKS_IN_FLIGHT, EARLY_SYNC_BYTES);
+async function sealOnWorkers(input: FileHandle, output: FileHandle, directFd: number, scheme: SegmentScheme, cipher: SegmentCipher): Promise<Sealed> {
+  const { source, sink } = workerSeal(input.fd, output.fd, directFd, CHUNK, CHUNKS_IN_FLIGHT, EARLY_SYNC_BYTES, scheme.hash);
   try {
     let plainSize = 0;
     let storedSize = 0;
@@ -149,8 +146,8 @@ async function sealOnWorkers(input: FileHandle, output: FileHandle, directFd: nu
     const tagBytes = finish(cipher, out.bytes);
     sink.put(out, tagBytes);
     storedSize += tagBytes;
-    const storedSha256 = await sink.end();
-    return { plain: { size: plainSize, sha256: source.digest() }, stored: { size: storedSize, sha256: storedSha256 } };
+    const storedHash = await sink.end();
+    return { plain: hashedSize(scheme, plainSize, source.digest()), stored: hashedSize(scheme, storedSize, storedHash) };
   } finally {
     // Both workers use the descriptors: they must be done with them before they close.
     await Promise.all([source.close(), sink.close()]);
@@ -161,10 +158,10 @@ async function sealOnWorkers(input: FileHandle, output: FileHandle, directFd: nu
  * Segments of one chunk or less, or any sealed without the workers, all on this thread. Resolves once every byte is
  * written (not yet fsynced).
  */
-async function sealHere(input: FileHandle, output: FileHandle, cipher: CipherGCM): Promise<Sealed> {
-  const source = new LocalSource(input);
+async function sealHere(input: FileHandle, output: FileHandle, scheme: SegmentScheme, cipher: SegmentCipher): Promise<Sealed> {
+  const source = new LocalSource(input, scheme);
   const out = new Output(output);
-  const hStored = createHash('sha256');
+  const hStored = createSegmentHash(scheme);
   try {
     let plainSize = 0;
     let storedSize = 0;
@@ -177,21 +174,20 @@ async function sealHere(input: FileHandle, output: FileHandle, cipher: CipherGCM
       storedSize += enc.length;
       await out.write(enc);
     }
-    const tag = Buffer.alloc(GCM_TAG_BYTES);
-    finish(cipher, tag);
+    const tag = cipher.final();
     hStored.update(tag);
     storedSize += tag.length;
     await out.write(tag);
     await out.flush();
-    return { plain: { size: plainSize, sha256: source.digest() }, stored: { size: storedSize, sha256: hStored.digest('hex') } };
+    return { plain: hashedSize(scheme, plainSize, source.digest()), stored: hashedSize(scheme, storedSize, hStored.digest('hex')) };
   } finally {
     // Nothing may still use either descriptor when they close.
     await Promise.all([source.close(), out.settle()]);
   }
 }
 
-/** Encrypt `plain` into `out` (GCM: as many bytes as went in); returns the number of bytes. */
-function encryptInto(cipher: CipherGCM, plain: Uint8Array, out: Uint8Array): number {
+/** Encrypt `plain` into `out` (GCM and CTR: as many bytes as went in); returns the number of bytes. */
+function encryptInto(cipher: SegmentCipher, plain: Uint8Array, out: Uint8Array): number {
   let n = 0;
   for (let off = 0; off < plain.length; off += ENCRYPT_PIECE) {
     const enc = cipher.update(plain.subarray(off, off + ENCRYPT_PIECE));
@@ -202,22 +198,25 @@ function encryptInto(cipher: CipherGCM, plain: Uint8Array, out: Uint8Array): num
 }
 
 /** End the encryption and put the tag at the start of `out`; returns its length. */
-function finish(cipher: CipherGCM, out: Uint8Array): number {
-  if (cipher.final().length !== 0) throw new Error('AES-256-GCM gave bytes at the end of the stream');
-  const tag = cipher.getAuthTag();
+function finish(cipher: SegmentCipher, out: Uint8Array): number {
+  const tag = cipher.final();
   out.set(tag);
   return tag.length;
 }
 
 /** Sealing on this thread: read (one chunk ahead) and hash the plaintext here. */
 class LocalSource implements PlainSource {
-  private readonly hash = createHash('sha256');
+  private readonly hash: ReturnType<typeof createSegmentHash>;
   private readonly bufs = [takeLocalBuffer(), takeLocalBuffer()];
   private pending: Promise<PlainChunk> | null;
   private pos = 0;
   private slot = 0;
 
-  constructor(private readonly fh: FileHandle) {
+  constructor(
+    private readonly fh: FileHandle,
+    scheme: SegmentScheme,
+  ) {
+    this.hash = createSegmentHash(scheme);
     this.pending = this.read();
   }
 

@@ -21,6 +21,7 @@ import type { Ledger } from './ledger.js';
 import type { Logger } from '../util/log.js';
 import { sealFile, type SealOptions } from './seal.js';
 import { ENTRY, type ClockState, type GpsFix, type SegmentManifest, type SessionContext, type SourceKind, type TranscodedStream } from './types.js';
+import { hashHex } from './segment-scheme.js';
 
 export interface FinishedSegment {
   /** Unique name, also the sealed file's base name. */
@@ -177,7 +178,7 @@ export class Sealer {
       db.prepare(
         `INSERT INTO segments(name, ledger_seq, session_id, source_id, file, stored_size, stored_sha256, start_time, end_time)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(seg.name, entry.seq, seg.session.sessionId, seg.source.id, sealedPath, r.stored.size, r.stored.sha256, seg.start, seg.end);
+      ).run(seg.name, entry.seq, seg.session.sessionId, seg.source.id, sealedPath, r.stored.size, hashHex(r.stored), seg.start, seg.end);
     });
     await unlink(seg.plainPath).catch((err: unknown) => log.warn('could not remove plaintext after sealing', { path: seg.plainPath, err }));
     db.prepare('DELETE FROM pending_segments WHERE name = ?').run(seg.name);

@@ -83,20 +83,20 @@ export interface SessionContext {
   place?: string;
 }
 
+/** evidence-format.md §7.2 (intl) and §17.7 (gm); segment-scheme.ts makes and reads both. */
 export interface SegmentEncryption {
-  alg: 'A256GCM';
+  /** AES-256-GCM, or SM4-CTR with HMAC-SM3 over IV || C (gm). */
+  alg: 'A256GCM' | 'SM4-CTR-HMAC-SM3';
   iv: string;
-  /** The data key wrapped for the agency: RSA-OAEP with SHA-256 and MGF1-SHA-256. */
-  keyWrap: 'RSA-OAEP-256';
+  /** RSA-OAEP with SHA-256 and MGF1-SHA-256, or SM2 encryption (GB/T 32918.4, DER of GM/T 0009). */
+  keyWrap: 'RSA-OAEP-256' | 'SM2-ENC';
   wrappedKey: string;
-  /** SHA-256 of the agency public key's DER SubjectPublicKeyInfo. */
+  /** The hash (SHA-256 for an RSA key, SM3 for an SM2 key) of the agency public key's DER SubjectPublicKeyInfo. */
   agencyKeyId: string;
 }
 
-export interface HashedSize {
-  size: number;
-  sha256: string;
-}
+/** A size and a hash named by its algorithm: SHA-256 in an intl manifest, SM3 in a gm one (segment-scheme.ts). */
+export type HashedSize = { size: number; sha256: string } | { size: number; sm3: string };
 
 /** The body of a segment.sealed entry. */
 export interface SegmentManifest extends SessionContext {

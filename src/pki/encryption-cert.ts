@@ -2,12 +2,14 @@
  * The agency encryption certificate: how the agency's encryption key reaches a gateway, and what the receiver and
  * the verifier hold manifests against. A bare key file could hold any key, even one kept on the gateway (whose
  * holder could then read the recordings back), so only exactly one PEM certificate is taken, issued by the agency
- * CA for the role recgw-encryption, in date, carrying an RSA key strong enough for RSA-OAEP-256. The gateway (at
+ * CA for the role recgw-encryption, in date, carrying an RSA key strong enough for RSA-OAEP-256 or an SM2 key (the gm
+ * suite wraps with SM2 encryption, evidence-format.md §17.7). The gateway (at
  * start and in the console), the receiver (at start) and the verifier (in the ledger) all check with this.
  */
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import { checkCertificate, parseCertificate, type CertProblem } from './certs.js';
-import { publicKeyId } from './keys.js';
+import { isSm2Key } from '../crypto/gm/sm2-keys.js';
+import { encryptionKeyId } from '../evidence/segment-scheme.js';
 import { ROLE_ENCRYPTION } from './roles.js';
 
 /** RSA-OAEP-256 with a shorter modulus is no longer considered safe (and NIST SP 800-131A disallows it). */
@@ -18,7 +20,7 @@ export interface EncryptionCert {
   pem: string;
   x509: X509Certificate;
   publicKey: KeyObject;
-  /** SHA-256 of the key's DER SubjectPublicKeyInfo, hex: a manifest's `enc.agencyKeyId`. */
+  /** SHA-256 (RSA) or SM3 (SM2) of the key's DER SubjectPublicKeyInfo, hex: a manifest's `enc.agencyKeyId`. */
   keyId: string;
 }
 
@@ -98,12 +100,14 @@ function certIssue(p: CertProblem): EncryptionCertIssue {
 }
 
 function keyIssue(key: KeyObject): EncryptionCertIssue | undefined {
+  // An SM2 key is the gm suite's: data keys are wrapped for it with SM2 encryption (a 256-bit curve, no size to check).
+  if (isSm2Key(key)) return undefined;
   const bits = key.asymmetricKeyDetails?.modulusLength;
   if (key.asymmetricKeyType !== 'rsa') {
     return issue(
       'weak-key',
-      `it carries a key of type ${key.asymmetricKeyType ?? 'unknown'}; data keys are wrapped with RSA-OAEP-256, which needs an RSA key of at least ${MIN_RSA_BITS} bits`,
-      `它的密钥类型是 ${key.asymmetricKeyType ?? '未知'}；数据密钥用 RSA-OAEP-256 封装，需要至少 ${MIN_RSA_BITS} 位的 RSA 密钥`,
+      `it carries a key of type ${key.asymmetricKeyType ?? 'unknown'}; data keys are wrapped with RSA-OAEP-256, which needs an RSA key of at least ${MIN_RSA_BITS} bits, or (gm suite) with SM2 encryption for an SM2 key`,
+      `它的密钥类型是 ${key.asymmetricKeyType ?? '未知'}；数据密钥用 RSA-OAEP-256 封装（需要至少 ${MIN_RSA_BITS} 位的 RSA 密钥），或在国密套件下用 SM2 加密封装（需要 SM2 密钥）`,
     );
   }
   if (bits === undefined || bits < MIN_RSA_BITS) {
@@ -132,7 +136,7 @@ export function checkEncryptionCert(text: string, caPems: string[], at: Date): E
   const weak = keyIssue(x509.publicKey);
   if (weak) issues.push(weak);
   if (issues.length > 0) return { ok: false, issues };
-  return { ok: true, cert: { pem: x509.toString().replace(/\r?\n/g, '\r\n'), x509, publicKey: x509.publicKey, keyId: publicKeyId(x509.publicKey) } };
+  return { ok: true, cert: { pem: x509.toString().replace(/\r?\n/g, '\r\n'), x509, publicKey: x509.publicKey, keyId: encryptionKeyId(x509.publicKey) } };
 }
 
 /** The issues as one English sentence ("...; ...: fix"), each issue with its own fix. */

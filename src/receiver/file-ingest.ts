@@ -195,8 +195,9 @@ export class FileIngest {
     return coveredPrefix(await this.ranges(device, name)) >= size;
   }
 
-  private manifest(device: string, name: string): Promise<{ seq: number; size: number; sha256: string } | undefined> {
-    return one(this.sql, 'SELECT seq, size, sha256 FROM manifests WHERE device = $1 AND name = $2', [device, name]);
+  /** `sha256`: the stored file's hash in the manifest's own algorithm, `hash_alg` (SM3 for a gm manifest). */
+  private manifest(device: string, name: string): Promise<{ seq: number; size: number; sha256: string; hash_alg: 'sha256' | 'sm3' } | undefined> {
+    return one(this.sql, 'SELECT seq, size, sha256, hash_alg FROM manifests WHERE device = $1 AND name = $2', [device, name]);
   }
 
   /**
@@ -215,9 +216,10 @@ export class FileIngest {
     const key = `${device}/${name}`;
     const run = this.running.get(key);
     this.running.delete(key);
-    const actual = run && run.upto === r.size ? { size: r.size, sha256: run.hash.digest('hex') } : await hashFile(path);
+    // The running hash is SHA-256 (a chunk may come before its manifest says otherwise); a gm file is read back for SM3.
+    const actual = run && run.upto === r.size && m.hash_alg === 'sha256' ? { size: r.size, sha256: run.hash.digest('hex') } : await hashFile(path, m.hash_alg);
     if (actual.size !== m.size || actual.sha256 !== m.sha256) {
-      const why = `${name} arrived as ${actual.size} bytes with sha256 ${actual.sha256}, but its manifest (entry ${m.seq}) says ${m.size} bytes, ${m.sha256}: forged or damaged, not stored`;
+      const why = `${name} arrived as ${actual.size} bytes with ${m.hash_alg} ${actual.sha256}, but its manifest (entry ${m.seq}) says ${m.size} bytes, ${m.sha256}: forged or damaged, not stored`;
       await this.discard(device, name, path);
       return { refused: why };
     }
@@ -271,8 +273,8 @@ export class FileIngest {
   }
 }
 
-async function hashFile(path: string): Promise<{ size: number; sha256: string }> {
-  const h = createHash('sha256');
+async function hashFile(path: string, alg: 'sha256' | 'sm3'): Promise<{ size: number; sha256: string }> {
+  const h = createHash(alg);
   let size = 0;
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
     h.update(chunk as Buffer);

@@ -28,6 +28,8 @@ import { keyProblem, type Clock } from './key-rules.js';
 import { supersede } from './supersede.js';
 import { Revocations } from '../pki/crl.js';
 import type { CurrentEncryptionKeys } from './encryption-keys.js';
+import { hashHex } from '../evidence/segment-scheme.js';
+import type { HashedSize } from '../evidence/types.js';
 
 export interface EntriesOutcome {
   appended: number;
@@ -203,11 +205,12 @@ export class LedgerIngest {
     const manifests: string[] = [];
     for (const o of ok) {
       await tx.query('INSERT INTO entries(device, seq, hash) VALUES ($1, $2, $3) ON CONFLICT(device, seq) DO UPDATE SET hash = excluded.hash', [device, o.e.seq, o.hash]);
-      if (o.e.type === ENTRY.segmentSealed && !checkManifest(o.e.body)) {
-        const stored = o.e.body.stored as { size: number; sha256: string };
+      if (o.e.type === ENTRY.segmentSealed && !checkManifest(o.e.body, o.e.suite)) {
+        // The stored file's hash in the entry's suite (SM3 under gm): what the file that arrives must hash to.
+        const stored = o.e.body.stored as HashedSize;
         await tx.query(
-          'INSERT INTO manifests(device, name, seq, size, sha256) VALUES ($1, $2, $3, $4, $5) ON CONFLICT(device, name) DO UPDATE SET seq = excluded.seq, size = excluded.size, sha256 = excluded.sha256',
-          [device, o.e.body.segment as string, o.e.seq, stored.size, stored.sha256],
+          'INSERT INTO manifests(device, name, seq, size, sha256, hash_alg) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT(device, name) DO UPDATE SET seq = excluded.seq, size = excluded.size, sha256 = excluded.sha256, hash_alg = excluded.hash_alg',
+          [device, o.e.body.segment as string, o.e.seq, stored.size, hashHex(stored), 'sm3' in stored ? 'sm3' : 'sha256'],
         );
         manifests.push(o.e.body.segment as string);
       }

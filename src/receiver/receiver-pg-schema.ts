@@ -116,4 +116,11 @@ export const RECEIVER_PG_MIGRATIONS: readonly IndexMigration[] = [
   );
   `,
   },
+  {
+    name: 'manifest hash algorithm',
+    sql: `
+  -- The algorithm of the manifest's stored hash (sha256, or sm3 under gm); the column sha256 holds it whichever it is.
+  ALTER TABLE manifests ADD COLUMN hash_alg TEXT NOT NULL DEFAULT 'sha256' CHECK (hash_alg IN ('sha256', 'sm3'));
+  `,
+  },
 ];

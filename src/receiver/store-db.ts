@@ -139,6 +139,11 @@ export const RECEIVER_MIGRATIONS: readonly string[] = [
     mode   TEXT NOT NULL CHECK (mode IN ('append', 'replace'))
   );
   `,
+  `
+  -- The algorithm of the manifest's stored hash: its entry's suite's (sha256, or sm3 under gm, evidence-format.md
+  -- §17.7). The column sha256 holds that hash whichever it is.
+  ALTER TABLE manifests ADD COLUMN hash_alg TEXT NOT NULL DEFAULT 'sha256' CHECK (hash_alg IN ('sha256', 'sm3'));
+  `,
 ];
 
 export const receiverDbPath = (store: string): string => join(store, 'receiver.db');

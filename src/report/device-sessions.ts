@@ -10,6 +10,7 @@ import { readLedger } from '../verify/ledger-reader.js';
 import * as B from '../verify/bodies.js';
 import { segmentClock, type SegmentClock } from '../verify/sessions.js';
 import { OfficerConfirmations } from '../verify/officer-confirmations.js';
+import { hashHex } from '../evidence/segment-scheme.js';
 
 export interface ReportSegment {
   name: string;
@@ -238,7 +239,7 @@ export async function readDeviceSessions(dir: string, caPems: string[], opts: Re
           return;
         }
         case ENTRY.segmentSealed: {
-          if (!ok(B.checkManifest(b))) return;
+          if (!ok(B.checkManifest(b, e.suite))) return;
           const m = B.asManifest(b);
           const seg: ReportSegment = {
             name: m.segment,
@@ -252,7 +253,7 @@ export async function readDeviceSessions(dir: string, caPems: string[], opts: Re
             ledgerSeq: e.seq,
             sealedAt: Date.parse(e.time),
             size: m.stored.size,
-            sha256: m.stored.sha256,
+            sha256: hashHex(m.stored),
             preEvent: m.preEvent === true,
             explanation: m.explanation === true,
             gps: positionOf(m.gps),

@@ -21,6 +21,7 @@ import { readLogKey, readLogView, type DeviceLog, type LogView } from './log-vie
 import { LineIndex } from './line-index.js';
 import type { FindingKind } from './findings.js';
 import { describe } from '../util/errors.js';
+import { hashHex, hashName } from '../evidence/segment-scheme.js';
 
 export const RECEIPTS_FILE = 'receipts.jsonl';
 /** The deviceId of findings about the agency log itself rather than one device. */
@@ -246,12 +247,12 @@ export class DeviceAgencyCheck {
     if (this.deviceLog && this.deviceLog.segments.size > 0) this.sealed.add(m.segment);
     for (const c of this.segmentClaims.get(seq) ?? []) {
       const aside = this.deviceLog?.superseded.some((b) => b.segments.some((s) => s.name === c.r.name && s.sha256 === c.r.sha256 && s.manifestSeq === seq));
-      if (!aside && (c.r.name !== m.segment || c.r.size !== m.stored.size || c.r.sha256 !== m.stored.sha256)) {
-        this.report('receipt-contradicted', `line ${lineNo}: the agency's receipt (${RECEIPTS_FILE} line ${c.line}) stored ${c.r.name} (${c.r.size} bytes, SHA-256 ${c.r.sha256}) for this manifest, which now says ${m.segment} (${m.stored.size} bytes, SHA-256 ${m.stored.sha256})`);
+      if (!aside && (c.r.name !== m.segment || c.r.size !== m.stored.size || c.r.sha256 !== hashHex(m.stored))) {
+        this.report('receipt-contradicted', `line ${lineNo}: the agency's receipt (${RECEIPTS_FILE} line ${c.line}) stored ${c.r.name} (${c.r.size} bytes, SHA-256 ${c.r.sha256}) for this manifest, which now says ${m.segment} (${m.stored.size} bytes, ${hashName(m.stored)} ${hashHex(m.stored)})`);
       }
     }
     const leaf = this.deviceLog?.segments.get(m.segment);
-    if (leaf && (leaf.manifestSeq !== seq || leaf.size !== m.stored.size || leaf.sha256 !== m.stored.sha256)) {
+    if (leaf && (leaf.manifestSeq !== seq || leaf.size !== m.stored.size || leaf.sha256 !== hashHex(m.stored))) {
       this.report('receipt-contradicted', `line ${lineNo}: the agency log holds ${m.segment} as ${leaf.size} bytes, SHA-256 ${leaf.sha256}, manifest entry ${leaf.manifestSeq}; the ledger says otherwise`);
     }
   }

@@ -2,6 +2,8 @@
  * Shape checks for the entry bodies the verifier reasons about. A body that fails is `malformed` (with its line
  * number) and is left out of the session and gap analysis instead of crashing it.
  */
+import type { SuiteName } from '../crypto/suite.js';
+import { segmentScheme } from '../evidence/segment-scheme.js';
 import type { SegmentManifest } from '../evidence/types.js';
 
 type Check = (v: unknown) => boolean;
@@ -28,10 +30,14 @@ function checkFields(body: Record<string, unknown>, spec: Record<string, Check>,
   return undefined;
 }
 
-const hashedSize = (v: unknown): boolean => obj(v) && int(v.size) && hex64(v.sha256);
+/** `{size, sha256}` in an intl manifest, `{size, sm3}` in a gm one: the member names the hash, never the other's. */
+const hashedSize =
+  (member: 'sha256' | 'sm3'): Check =>
+  (v) =>
+    obj(v) && int(v.size) && hex64(v[member]) && v[member === 'sm3' ? 'sha256' : 'sm3'] === undefined;
 
-// Built once, not per entry: the verifier checks a manifest for nearly every line of a ledger.
-const MANIFEST: Record<string, Check> = {
+/** The members every manifest has in both suites; plain, stored and enc are the suite's (manifestSpec). */
+const MANIFEST_COMMON: Record<string, Check> = {
   segment: nonEmpty,
   file: segFile,
   sessionId: nonEmpty,
@@ -44,20 +50,36 @@ const MANIFEST: Record<string, Check> = {
   source: (v) => obj(v) && nonEmpty(v.id) && (v.kind === 'camera' || v.kind === 'microphone'),
   clock: (v) =>
     obj(v) && str(v.source) && typeof v.synced === 'boolean' && (v.assumed === undefined || v.assumed === true) && (v.heldMs === undefined || Number.isInteger(v.heldMs)),
-  plain: hashedSize,
-  stored: hashedSize,
-  enc: (v) => obj(v) && v.alg === 'A256GCM' && b64(v.iv) && v.keyWrap === 'RSA-OAEP-256' && b64(v.wrappedKey) && hex64(v.agencyKeyId),
 };
 
-export function checkManifest(body: Record<string, unknown>): string | undefined {
-  const top = checkFields(body, MANIFEST);
-  if (top) return `manifest: ${top}`;
+function manifestSpec(suite: SuiteName): Record<string, Check> {
+  const s = segmentScheme(suite);
+  return {
+    ...MANIFEST_COMMON,
+    plain: hashedSize(s.hash),
+    stored: hashedSize(s.hash),
+    enc: (v) => obj(v) && v.alg === s.alg && b64(v.iv) && v.keyWrap === s.keyWrap && b64(v.wrappedKey) && hex64(v.agencyKeyId),
+  };
+}
+
+// Built once, not per entry: the verifier checks a manifest for nearly every line of a ledger.
+const MANIFEST: Record<SuiteName, Record<string, Check>> = { intl: manifestSpec('intl'), gm: manifestSpec('gm') };
+
+/**
+ * A segment.sealed body in the suite of its entry (`suite` of the line: absent = intl): a gm entry's manifest hashes
+ * with SM3 and seals with SM4-CTR + HMAC-SM3 for an SM2 key, an intl one with SHA-256, AES-256-GCM and RSA-OAEP-256.
+ */
+export function checkManifest(body: Record<string, unknown>, suite: SuiteName = 'intl'): string | undefined {
+  const top = checkFields(body, MANIFEST[suite]);
+  // A gm manifest in intl form (or the reverse) says which suite its entry expects.
+  if (top) return `manifest: ${top}${suite === 'gm' && /^(plain|stored|enc) /.test(top) ? ' for the gm suite of its entry (SM3, SM4-CTR-HMAC-SM3, SM2-ENC)' : ''}`;
   if (Date.parse(body.end as string) < Date.parse(body.start as string)) return 'manifest: end is before start';
   if (body.file !== `segments/${body.segment as string}.seg`) return `manifest: file is ${String(body.file)}, not segments/${body.segment as string}.seg`;
-  // AES-GCM adds its 16-byte tag and nothing else (section 7.2).
+  // The cipher adds its tag and nothing else: 16 bytes of GCM (section 7.2), 32 of HMAC-SM3 (section 17.7).
   const plain = body.plain as { size: number };
   const stored = body.stored as { size: number };
-  if (stored.size !== plain.size + 16) return `manifest: stored.size ${stored.size} is not plain.size ${plain.size} + 16 (the GCM tag)`;
+  const tag = segmentScheme(suite).tagBytes;
+  if (stored.size !== plain.size + tag) return `manifest: stored.size ${stored.size} is not plain.size ${plain.size} + ${tag} (the ${tag === 16 ? 'GCM' : 'HMAC-SM3'} tag)`;
   // Optional (manifests before it have none): each re-encoded stream names its kind and both codecs.
   if (!optional((v) => Array.isArray(v) && v.every((t) => obj(t) && (t.stream === 'audio' || t.stream === 'video') && nonEmpty(t.from) && nonEmpty(t.to)))(body.transcoded)) {
     return 'manifest: transcoded is not a list of {stream, from, to}';

@@ -3,7 +3,8 @@
  * parses and chains the ledger:
  *   - signature batches: (signed bytes, signature, key) triples, answered with one ok/bad flag each;
  *   - segment-file batches: what is at each path (nothing, a directory, ...), its size and, when the size is the
- *     expected one, the SHA-256 of its bytes (read and hashed in the worker, off the main thread).
+ *     expected one, the hash of its bytes in its manifest's algorithm, SHA-256 or SM3 (read and hashed in the
+ *     worker, off the main thread).
  * Results come back per batch in the order given; callers match them to line numbers and manifests. A batch goes
  * to the worker with the fewest batches in flight. The workers run plain JavaScript (eval), so the same code works
  * from dist/ and from the TypeScript sources under vitest (as seal-worker.ts does); node:crypto's verify is
@@ -21,14 +22,14 @@ export type FileInspection =
   | { state: 'absent' }
   | { state: 'directory' }
   | { state: 'special' }
-  /** A regular file; sha256 only when its size was the expected one and it could be read. */
-  | { state: 'file'; size: number; sha256?: string }
+  /** A regular file; its hex hash only when its size was the expected one and it could be read. */
+  | { state: 'file'; size: number; hash?: string }
   /** stat or read failed (other than "not there"): the error's message. */
   | { state: 'error'; error: string };
 
 type Request =
   | { t: 'sigs'; id: number; keys: KeyObject[]; keyIx: Uint16Array; offs: Uint32Array; bytes: Uint8Array }
-  | { t: 'files'; id: number; paths: string[]; sizes: number[] };
+  | { t: 'files'; id: number; paths: string[]; sizes: number[]; algs: ('sha256' | 'sm3')[] };
 type Reply = { t: 'sigs'; id: number; ok: Uint8Array } | { t: 'files'; id: number; found: FileInspection[] } | { t: 'error'; id: number; message: string };
 
 // The checks themselves, as plain JavaScript: run by the workers, and in this thread for a last small batch.
@@ -49,7 +50,7 @@ function sigs(m) {
   }
   return { t: 'sigs', id: m.id, ok };
 }
-function inspect(path, size) {
+function inspect(path, size, alg) {
   let st;
   try {
     st = statSync(path);
@@ -65,10 +66,10 @@ function inspect(path, size) {
     // A read of a regular file that returns less than asked for has reached its end: a file smaller than the 1 MiB
     // buffer is read and hashed in one go, without a second read to find its end.
     const first = readSync(fd, buf, 0, buf.length, null);
-    if (first < buf.length) return { state: 'file', size: st.size, sha256: hash('sha256', buf.subarray(0, first), 'hex') };
-    const h = createHash('sha256').update(buf);
+    if (first < buf.length) return { state: 'file', size: st.size, hash: hash(alg, buf.subarray(0, first), 'hex') };
+    const h = createHash(alg).update(buf);
     for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
-    return { state: 'file', size: st.size, sha256: h.digest('hex') };
+    return { state: 'file', size: st.size, hash: h.digest('hex') };
   } catch (err) {
     return { state: 'error', error: err.message };
   } finally {
@@ -76,7 +77,7 @@ function inspect(path, size) {
   }
 }
 function files(m) {
-  return { t: 'files', id: m.id, found: m.paths.map((p, i) => inspect(p, m.sizes[i])) };
+  return { t: 'files', id: m.id, found: m.paths.map((p, i) => inspect(p, m.sizes[i], m.algs[i])) };
 }
 `;
 
@@ -135,9 +136,9 @@ export class CheckPool {
     return this.send(req, [], last).then((r) => (r as { ok: Uint8Array }).ok);
   }
 
-  /** Inspect segment files: resolves with what is at each path (and its SHA-256 when its size is `sizes[i]`). */
-  inspectFiles(paths: string[], sizes: number[], last = false): Promise<FileInspection[]> {
-    return this.send({ t: 'files', id: 0, paths, sizes }, [], last).then((r) => (r as { found: FileInspection[] }).found);
+  /** Inspect segment files: resolves with what is at each path (and its hash, `algs[i]`, when its size is `sizes[i]`). */
+  inspectFiles(paths: string[], sizes: number[], algs: ('sha256' | 'sm3')[], last = false): Promise<FileInspection[]> {
+    return this.send({ t: 'files', id: 0, paths, sizes, algs }, [], last).then((r) => (r as { found: FileInspection[] }).found);
   }
 
   /** Resolves once fewer than maxInFlight batches are out. */

@@ -14,6 +14,7 @@ import { ENTRY, type SegmentManifest } from '../evidence/types.js';
 import { manifestFilePath } from '../evidence/sealer.js';
 import type { FindingKind } from './findings.js';
 import { LineIndex, type LineReader, type LineRef } from './line-index.js';
+import { hashHex, hashName } from '../evidence/segment-scheme.js';
 
 type Report = (kind: FindingKind, detail: string) => void;
 
@@ -147,7 +148,7 @@ export class DeletionCheck {
 function mismatch(r: Receipt, m: SegmentManifest, manifestSeq: number): string | undefined {
   if (r.kind !== 'segment') return `the receipt it names is an entries receipt, not one for a segment file`;
   const said = `${r.name}, ${r.size} bytes, SHA-256 ${r.sha256}, manifest seq ${r.manifestSeq}`;
-  const is = `${m.segment}, ${m.stored.size} bytes, SHA-256 ${m.stored.sha256}, manifest seq ${manifestSeq}`;
-  const same = r.name === m.segment && r.size === m.stored.size && r.sha256 === m.stored.sha256 && r.manifestSeq === manifestSeq;
+  const is = `${m.segment}, ${m.stored.size} bytes, ${hashName(m.stored)} ${hashHex(m.stored)}, manifest seq ${manifestSeq}`;
+  const same = r.name === m.segment && r.size === m.stored.size && r.sha256 === hashHex(m.stored) && r.manifestSeq === manifestSeq;
   return same ? undefined : `the receipt it names confirms ${said}, but the segment as sealed is ${is}`;
 }

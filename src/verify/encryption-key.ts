@@ -2,13 +2,13 @@
  * Which key the data keys are wrapped for, checked without the agency's private key (docs/evidence-format.md §5.4,
  * §10): the encryption certificate in force is the one of the last encryption.installed entry before a manifest; it
  * must pass the agency encryption certificate checks (chain to the CA, role recgw-encryption, valid at its entry's
- * time, RSA of 2048 bits or more), and the manifest's `enc.agencyKeyId` must be its key ID. Given the agency key
+ * time, RSA of 2048 bits or more or SM2), and the manifest's `enc.agencyKeyId` must be its key ID. Given the agency key
  * (`--agency-key`), the manifest must also name that key: only then is the content decrypted.
  */
 import type { KeyObject } from 'node:crypto';
 import type { LedgerEntry } from '../evidence/entry.js';
 import type { SegmentManifest } from '../evidence/types.js';
-import { publicKeyId } from '../pki/keys.js';
+import { encryptionKeyId } from '../evidence/segment-scheme.js';
 import { checkEncryptionCert } from '../pki/encryption-cert.js';
 import type { FindingKind } from './findings.js';
 
@@ -29,7 +29,7 @@ export class EncryptionKeyCheck {
     private readonly agencyKey: KeyObject | undefined,
     private readonly report: Report,
   ) {
-    this.givenKeyId = agencyKey ? publicKeyId(agencyKey) : undefined;
+    this.givenKeyId = agencyKey ? encryptionKeyId(agencyKey) : undefined;
   }
 
   /** An encryption.installed entry (any body: its form is checked here). */

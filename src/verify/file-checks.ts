@@ -75,6 +75,7 @@ export class SegmentFileChecks {
       const found = this.pool.inspectFiles(
         ms.map((m) => join(this.dir, m.file)),
         ms.map((m) => m.stored.size),
+        ms.map((m) => ('sm3' in m.stored ? 'sm3' : 'sha256')),
         last,
       );
       void this.track(found.then((f) => ms.forEach((m, i) => this.result(m, judgeSegmentFile(m, f[i]!)))));

@@ -8,6 +8,7 @@ import { createReadStream, type Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createHash, type KeyObject } from 'node:crypto';
 import { openSealedFile } from '../evidence/open-sealed.js';
+import { hashHex, hashName } from '../evidence/segment-scheme.js';
 import type { SegmentManifest } from '../evidence/types.js';
 import { describe, isErrno } from '../util/errors.js';
 import type { FileInspection } from './check-pool.js';
@@ -18,8 +19,9 @@ export type SegmentCheck =
   | { ok: false; kind: 'missing-segment'; detail: string; absent: boolean }
   | { ok: false; kind: 'altered-segment'; detail: string };
 
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
+/** Hex hash of a file's bytes: SHA-256 or SM3. */
+export async function hashFile(path: string, alg: 'sha256' | 'sm3' = 'sha256'): Promise<string> {
+  const h = createHash(alg);
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
   return h.digest('hex');
 }
@@ -30,7 +32,7 @@ const altered = (detail: string): SegmentCheck => ({ ok: false, kind: 'altered-s
 const unreadable = (m: SegmentManifest, error: string): SegmentCheck => altered(`${m.file} cannot be read (${error}), so nothing shows it matches its manifest`);
 
 /** What is at a path: the check pool's workers find the same for the verifier (check-pool.ts). */
-async function inspect(path: string, size: number): Promise<FileInspection> {
+async function inspect(path: string, size: number, alg: 'sha256' | 'sm3'): Promise<FileInspection> {
   let st: Stats;
   try {
     st = await stat(path);
@@ -41,7 +43,7 @@ async function inspect(path: string, size: number): Promise<FileInspection> {
   if (!st.isFile()) return { state: st.isDirectory() ? 'directory' : 'special' };
   if (st.size !== size) return { state: 'file', size: st.size };
   try {
-    return { state: 'file', size: st.size, sha256: await sha256File(path) };
+    return { state: 'file', size: st.size, hash: await hashFile(path, alg) };
   } catch (err) {
     return { state: 'error', error: describe(err) };
   }
@@ -61,13 +63,13 @@ export function judgeSegmentFile(m: SegmentManifest, found: FileInspection): Seg
       return unreadable(m, found.error);
     case 'file':
       if (found.size !== m.stored.size) return altered(`${m.file} is ${found.size} bytes where its manifest says ${m.stored.size}`);
-      if (found.sha256 !== m.stored.sha256) return altered(`${m.file} does not match its manifest's SHA-256`);
+      if (found.hash !== hashHex(m.stored)) return altered(`${m.file} does not match its manifest's ${hashName(m.stored)}`);
       return { ok: true };
   }
 }
 
 export async function checkSegmentFile(path: string, m: SegmentManifest, agencyKey?: KeyObject): Promise<SegmentCheck> {
-  const r = judgeSegmentFile(m, await inspect(path, m.stored.size));
+  const r = judgeSegmentFile(m, await inspect(path, m.stored.size, 'sm3' in m.stored ? 'sm3' : 'sha256'));
   return r.ok && agencyKey ? checkDecrypted(path, m, agencyKey) : r;
 }
 
@@ -80,7 +82,7 @@ async function checkDecrypted(path: string, m: SegmentManifest, agencyKey: KeyOb
     return altered(`${m.file} cannot be decrypted (${describe(err)})`);
   }
   if (!r.ok) return altered(`${m.file}: ${r.reason}`);
-  if (r.size !== m.plain.size || r.sha256 !== m.plain.sha256) {
+  if (r.size !== m.plain.size || r.hash !== hashHex(m.plain)) {
     return altered(`${m.file} decrypts to content that does not match the manifest's plaintext hash`);
   }
   return { ok: true };

@@ -154,7 +154,7 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
         };
         switch (e.type) {
           case ENTRY.segmentSealed: {
-            if (malformed(B.checkManifest(b))) return undefined;
+            if (malformed(B.checkManifest(b, e.suite))) return undefined;
             const m = B.asManifest(b);
             segments++;
             const usualFile = deletions.manifest(m, at);
@@ -227,7 +227,7 @@ async function replaySessions(ledgerPath: string, ids: Set<string>, gaps: GapOpt
     const p = parseLine(text);
     if (!p.ok) continue;
     if (p.entry.type !== ENTRY.segmentSealed) again.entry(lineNo, p.entry);
-    else if (!B.checkManifest(p.entry.body)) again.segment(lineNo, B.asManifest(p.entry.body));
+    else if (!B.checkManifest(p.entry.body, p.entry.suite)) again.segment(lineNo, B.asManifest(p.entry.body));
   }
   return again.reports();
 }

@@ -25,6 +25,7 @@ import { silentLogger } from '../../src/util/log.js';
 import { sha256Hex } from '../../src/evidence/entry.js';
 import { receiptSigner } from './report-store.js';
 import type { BuiltStore } from './store-fixture.js';
+import { hashHex } from '../../src/evidence/segment-scheme.js';
 
 const DEADLINE = '2099-01-01T00:00:00.000Z';
 
@@ -57,7 +58,7 @@ export async function receiveDevice(deviceDir: string, store: string, caDir: str
       if (e.type !== ENTRY.segmentSealed) continue;
       const m = e.body as unknown as SegmentManifest;
       const data = readFileSync(join(deviceDir, m.file));
-      await ingest.chunk({ v: 1, device, name: m.segment, offset: 0, size: m.stored.size, sha256: m.stored.sha256, deadline: DEADLINE }, data);
+      await ingest.chunk({ v: 1, device, name: m.segment, offset: 0, size: m.stored.size, sha256: hashHex(m.stored), deadline: DEADLINE }, data);
       const r = await ingest.finalize(device, m.segment, now);
       if (!r || 'refused' in r) throw new Error(`the receiver did not store ${m.segment}`);
       files.publish();

@@ -15,6 +15,7 @@ import { encodeReceipt, makeReceipt, type Receipt } from '../../src/evidence/rec
 import { caPaths } from '../../src/pki/ca.js';
 import { silentLogger } from '../../src/util/log.js';
 import { makeGateway } from './fixtures.js';
+import { hashHex } from '../../src/evidence/segment-scheme.js';
 
 const MIN = 60_000;
 const iso = (t: number): string => new Date(t).toISOString();
@@ -67,7 +68,7 @@ export async function buildDevice(caDir: string, storeDir: string, deviceId: str
   const gateway = makeGateway(caDir, { deviceId });
   const core = await startEvidenceCore(gateway.config, silentLogger);
   const segments: BuiltDevice['segments'] = new Map();
-  core.sealer.onSealed((s) => segments.set(s.name, { ...s.manifest.stored, manifestSeq: s.ledgerSeq }));
+  core.sealer.onSealed((s) => segments.set(s.name, { size: s.manifest.stored.size, sha256: hashHex(s.manifest.stored), manifestSeq: s.ledgerSeq }));
   try {
     for (const p of plan) {
       const t0 = Date.parse(p.start);

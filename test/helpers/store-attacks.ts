@@ -16,6 +16,7 @@ import { identityPaths } from '../../src/pki/identity.js';
 import { canonicalJson } from '../../src/util/canonical.js';
 import { rewriteWithDeviceKey } from './receiver-store.js';
 import type { BuiltStore } from './store-fixture.js';
+import { hashHex } from '../../src/evidence/segment-scheme.js';
 
 /** Entries the attacker may insert, all of realistic types (evidence-format.md §6). */
 const INSERTS = ['event', 'statement', 'interruption', 'segment', 'session', 'copy', 'certificate'] as const;
@@ -380,7 +381,7 @@ function forgeReceipt(deviceDir: string, c: DeviceAttackContext, o: ReceiptOp & 
   if (o.kind === 'segment' && sealed.length > 0) {
     const { e } = sealed[o.at % sealed.length]!;
     const m = e!.body as unknown as SegmentManifest;
-    return encodeReceipt(makeReceipt({ ...base, kind: 'segment', name: m.segment, size: m.stored.size, sha256: m.stored.sha256, manifestSeq: e!.seq }, signer));
+    return encodeReceipt(makeReceipt({ ...base, kind: 'segment', name: m.segment, size: m.stored.size, sha256: hashHex(m.stored), manifestSeq: e!.seq }, signer));
   }
   const k = ledger.length === 0 ? 0 : o.at % ledger.length;
   const through = ledger.length === 0 ? { seq: 0, hash: '0'.repeat(64) } : { seq: k, hash: lineHash(ledger[k]!) };

@@ -228,12 +228,8 @@ describe('enrolment round trip under gm, in process', () => {
     };
     expect((await run('ca', 'init', '--suite', 'gm', '--out', ca)).code).toBe(0);
     const config = join(dir, 'recgw.json');
-    // Segments are not sealed under gm yet (SM4 and SM2 key wrapping, issue 19): until they are, a gm agency's
-    // gateway wraps data keys for an RSA encryption key, certified by the gm CA.
-    const rsaEnc = join(dir, 'agency-enc-rsa.pem');
-    writeFileSync(rsaEnc, issueEncryptionCertificate({ caDir: ca, publicKeyPem: intlSuite.generateKeyPair().publicKeyPem }));
     const cfg = defaultSimConfig('gm-1', caPaths(ca));
-    writeFileSync(config, JSON.stringify({ ...cfg, agency: { ...(cfg.agency as object), encryptionCert: rsaEnc } }));
+    writeFileSync(config, JSON.stringify(cfg));
     expect((await run('enrol', 'csr', '--config', config)).code).toBe(0);
     const csrPath = join(dir, 'state', 'identity', 'device.csr');
     const signed = join(dir, 'signed.pem');
@@ -241,6 +237,12 @@ describe('enrolment round trip under gm, in process', () => {
     const install = await run('enrol', 'install', '--config', config, '--cert', signed);
     expect(install.code, install.out).toBe(0);
     expect((await run('enrol', 'show', '--config', config)).out).toMatch(/gm-1: enrolled/);
+    // A gm device seals for the gm CA's SM2 encryption key; an RSA one, even certified by that CA, is refused.
+    const rsaEnc = join(dir, 'agency-enc-rsa.pem');
+    writeFileSync(rsaEnc, issueEncryptionCertificate({ caDir: ca, publicKeyPem: intlSuite.generateKeyPair().publicKeyPem }));
+    const rsaConfig = join(dir, 'recgw-rsa.json');
+    writeFileSync(rsaConfig, JSON.stringify({ ...cfg, agency: { ...(cfg.agency as object), encryptionCert: rsaEnc } }));
+    await expect(startEvidenceCore(loadConfig(rsaConfig), silentLogger)).rejects.toThrow(/device key is an SM2 key \(gm suite\) but the agency encryption certificate .* carries an RSA key/);
     const core = await startEvidenceCore(loadConfig(config), silentLogger);
     await core.stop();
     const out = join(dir, 'export');

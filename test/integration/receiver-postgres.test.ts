@@ -72,6 +72,7 @@ describe('receivers coordinating through PostgreSQL', () => {
       expect(v.rows).toEqual([
         { version: 1, name: 'receiver coordination tables' },
         { version: 2, name: 'device folder writes after commit' },
+        { version: 3, name: 'manifest hash algorithm' },
       ]);
       const tables = await c.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`);
       expect(tables.rows).toEqual([]);

@@ -9,13 +9,15 @@ import { generateKeyPairSync, randomFillSync, type KeyObject } from 'node:crypto
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { open } from 'node:fs/promises';
-import { sealFile, GCM_TAG_BYTES, WORKER_MIN_BYTES } from '../../src/evidence/seal.js';
+import { sealFile, WORKER_MIN_BYTES } from '../../src/evidence/seal.js';
+import { hashHex } from '../../src/evidence/segment-scheme.js';
 import { closeSealWorker, sealWorkerJobs, sealWorkersRunning, setSealWorkerIdleMs, workerSource } from '../../src/evidence/seal-worker.js';
 import { openSealedFile } from '../../src/evidence/open-sealed.js';
 import { publicKeyId } from '../../src/pki/keys.js';
 import { cleanupTmp, tmp } from '../helpers/fixtures.js';
 
 const MiB = 1 << 20;
+const GCM_TAG_BYTES = 16;
 let dir: string;
 let publicKey: KeyObject;
 let privateKey: KeyObject;
@@ -94,7 +96,7 @@ describe('sealFile', () => {
     expect(a.plain).toEqual(b.plain);
     expect(a.enc.iv).not.toBe(b.enc.iv);
     expect(a.enc.wrappedKey).not.toBe(b.enc.wrappedKey);
-    expect(a.stored.sha256).not.toBe(b.stored.sha256);
+    expect(hashHex(a.stored)).not.toBe(hashHex(b.stored));
     expect(readFileSync(join(dir, 'twice-a.seg')).subarray(0, 4096).equals(readFileSync(input).subarray(0, 4096))).toBe(false);
   });
 
@@ -102,8 +104,8 @@ describe('sealFile', () => {
     const inputs = [randomFile('c1.ts', 9 * MiB + 7), randomFile('c2.ts', 6 * MiB), randomFile('c3.ts', 12 * MiB - 1)];
     const results = await Promise.all(inputs.map((f, i) => sealFile(f, join(dir, `c${i}.seg`), publicKey)));
     for (const [i, f] of inputs.entries()) {
-      expect(results[i]!.plain.sha256).toBe(opensslSha256(f));
-      expect(results[i]!.stored.sha256).toBe(opensslSha256(join(dir, `c${i}.seg`)));
+      expect(hashHex(results[i]!.plain)).toBe(opensslSha256(f));
+      expect(hashHex(results[i]!.stored)).toBe(opensslSha256(join(dir, `c${i}.seg`)));
       expect((await decrypt(join(dir, `c${i}.seg`), results[i]!.enc)).equals(readFileSync(f))).toBe(true);
     }
   });
@@ -132,7 +134,7 @@ describe('sealFile', () => {
         most = Math.max(most, sealWorkersRunning());
         await new Promise((r) => setImmediate(r));
       }
-      return { most, sha256: (await p).plain.sha256 };
+      return { most, sha256: hashHex((await p).plain) };
     };
     try {
       const input = randomFile('idle.ts', 24 * MiB);
@@ -174,7 +176,7 @@ describe('sealFile', () => {
     expect(existsSync(`${sealed}.tmp`)).toBe(false);
 
     const r = await sealFile(input, sealed, publicKey);
-    expect(r.plain.sha256).toBe(opensslSha256(input));
+    expect(hashHex(r.plain)).toBe(opensslSha256(input));
   });
 
   it('turns a read error inside the worker into a rejection with its code', async () => {

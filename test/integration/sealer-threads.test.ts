@@ -17,6 +17,7 @@ import { openSealedFile } from '../../src/evidence/open-sealed.js';
 import { ENTRY, type SessionContext } from '../../src/evidence/types.js';
 import { loadPrivateKey } from '../../src/pki/keys.js';
 import { silentLogger } from '../../src/util/log.js';
+import { hashHex } from '../../src/evidence/segment-scheme.js';
 
 const MiB = 1 << 20;
 const iso = (t: number): string => new Date(t).toISOString();
@@ -62,7 +63,7 @@ async function sealOne(sealer: Sealer, seq: number, size: number, afterEnqueue: 
 
 async function checkSealed({ sealed, plain }: { sealed: SealedSegment; plain: Buffer }): Promise<void> {
   const file = join(core.dirs.sealed, `${sealed.name}.seg`);
-  expect(sealed.manifest.stored.sha256).toBe(execFileSync('openssl', ['dgst', '-sha256', '-r', file], { encoding: 'utf8' }).split(' ')[0]);
+  expect(hashHex(sealed.manifest.stored)).toBe(execFileSync('openssl', ['dgst', '-sha256', '-r', file], { encoding: 'utf8' }).split(' ')[0]);
   const parts: Buffer[] = [];
   const key = loadPrivateKey(ca.paths.agencyKey, 'agency key', '');
   const r = await openSealedFile(file, sealed.manifest.enc, key, async (c) => {

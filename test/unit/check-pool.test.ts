@@ -1,6 +1,6 @@
 /**
- * The check pool's look at segment files, in a worker and in this thread: the SHA-256 of exactly the file's bytes
- * whatever its size against the 1 MiB read buffer (empty, smaller, equal, larger, several buffers), and no hash
+ * The check pool's look at segment files, in a worker and in this thread: the SHA-256 (intl) or SM3 (gm) of exactly
+ * the file's bytes whatever its size against the 1 MiB read buffer (empty, smaller, equal, larger, several buffers), and no hash
  * when the size is not the expected one.
  */
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,28 +15,31 @@ afterAll(cleanupTmp);
 const MiB = 1 << 20;
 const SIZES = [0, 768, MiB - 1, MiB, MiB + 1, 3 * MiB + 5];
 
-function files(): { paths: string[]; sha: string[] } {
+function files(alg: 'sha256' | 'sm3'): { paths: string[]; sha: string[] } {
   const dir = tmp();
   const paths = SIZES.map((n) => join(dir, `${n}.seg`));
   const sha = SIZES.map((n, i) => {
     const bytes = randomBytes(n);
     writeFileSync(paths[i]!, bytes);
-    return createHash('sha256').update(bytes).digest('hex');
+    return createHash(alg).update(bytes).digest('hex');
   });
   return { paths, sha };
 }
 
 describe('CheckPool.inspectFiles', () => {
   it.each([
-    ['a worker', false],
-    ['this thread', true],
-  ])('hashes exactly the bytes of files of any size (%s)', async (_, last) => {
-    const { paths, sha } = files();
+    ['a worker', false, 'sha256'],
+    ['this thread', true, 'sha256'],
+    ['a worker', false, 'sm3'],
+    ['this thread', true, 'sm3'],
+  ] as const)('hashes exactly the bytes of files of any size (%s, %s)', async (_, last, alg) => {
+    const { paths, sha } = files(alg);
     const pool = new CheckPool(1);
+    const algs = SIZES.map(() => alg);
     try {
-      const found = await pool.inspectFiles(paths, SIZES, last);
-      expect(found).toEqual(SIZES.map((size, i) => ({ state: 'file', size, sha256: sha[i] })));
-      const wrongSize = await pool.inspectFiles(paths, SIZES.map((n) => n + 1), last);
+      const found = await pool.inspectFiles(paths, SIZES, algs, last);
+      expect(found).toEqual(SIZES.map((size, i) => ({ state: 'file', size, hash: sha[i] })));
+      const wrongSize = await pool.inspectFiles(paths, SIZES.map((n) => n + 1), algs, last);
       expect(wrongSize).toEqual(SIZES.map((size) => ({ state: 'file', size })));
     } finally {
       await pool.stop();
