@@ -6,11 +6,17 @@
 // after another. Prints the p95 of the searches against the p95 of a plain primary-key lookup of a session in the
 // same database and run (lower is better: the ratio is how many lookups' time a search costs). The issue's goal is a
 // p95 of 200 ms or less.
-// Against RECGW_BENCH_DATABASE (a postgres:// URL of an empty database) when set, else a throwaway PostgreSQL in a
-// temp folder (src/demo/throwaway-postgres.ts), stopped and removed at the end.
+// On PostgreSQL and on SQLite (the desk takes either; RECGW_BENCH_INDEX_DBS, default "postgres,sqlite"). Each index
+// is filled once and kept under .bench/index-search/ (a PostgreSQL cluster started with initdb there on a free port,
+// src/demo/throwaway-postgres.ts with `keep`, and an SQLite file), keyed by N; later runs apply any new migration to
+// the kept index and only search. RECGW_BENCH_DATABASE (a postgres:// URL of an empty database) instead of the kept
+// cluster: filled every run.
 import { createServer } from 'node:net';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import process from 'node:process';
-import { progress, report, tempDir } from './lib.js';
+import { progress, report } from './lib.js';
 import { startThrowawayPostgres } from '../dist/demo/throwaway-postgres.js';
 import { openIndexDb } from '../dist/index/database.js';
 import { migrateIndex } from '../dist/index/migrate.js';
@@ -19,6 +25,12 @@ import { COLUMNS } from '../dist/index/device-rows.js';
 import { searchSessions } from '../dist/index/search.js';
 
 const N = Number(process.env.RECGW_BENCH_SESSIONS ?? 1_000_000);
+const BACKENDS = (process.env.RECGW_BENCH_INDEX_DBS ?? 'postgres,sqlite').split(',').filter(Boolean);
+/** Bump when sessionRows changes what it writes: older kept indexes are then not used. */
+const FORMAT = 1; // sessions rows with unexplained_resumes (0)
+const CACHE = join(dirname(fileURLToPath(import.meta.url)), '..', '.bench', 'index-search', `f${FORMAT}`);
+const FILL_SEED = 20261207;
+const SEARCH_SEED = 20261208;
 const DEVICES = 1000;
 const OFFICERS = 5000;
 const PARTIES = 100_000;
@@ -33,7 +45,7 @@ const TRADES = ['食品', '餐饮', '运输', '建材', '药业', '科技', '商
 const PLACES = ['询问室', '听证室', '执法车', '仓库', '门店', '后厨', '车间', '办公室', '停车场', '码头'];
 
 // A fixed-seed generator (mulberry32), so every run fills the same index and runs the same searches.
-let seed = 20261207;
+let seed = FILL_SEED;
 const rnd = () => {
   seed = (seed + 0x6d2b79f5) | 0;
   let t = seed;
@@ -70,7 +82,7 @@ function sessionRows(from, to) {
     const minutes = 10 + Math.floor(rnd() * 170);
     sessions.push([
       device, id, i, pick(MATTERS), `京朝市监罚〔${new Date(start).getUTCFullYear()}〕${i}号`, party(Math.floor(rnd() * PARTIES)), place(i % DEVICES), start,
-      start + minutes * 60_000, 'stopped', JSON.stringify(os), '["cam1","mic1"]', minutes * 60_000, 'camera', Math.floor(minutes / 5), 0, 0, 0, 0, 0, 0,
+      start + minutes * 60_000, 'stopped', JSON.stringify(os), '["cam1","mic1"]', minutes * 60_000, 'camera', Math.floor(minutes / 5), 0, 0, 0, 0, 0, 0, 0,
     ]);
     for (const o of os) officers.push([o.badge, 'badge', start, device, id], [o.name, 'name', start, device, id]);
   }
@@ -82,13 +94,15 @@ function sessionRows(from, to) {
  * pg_indexes, so the searched schema stays the migrations') are dropped for the fill and built again after it.
  */
 async function fill(db) {
-  const indexes = await db.query(
-    `SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('sessions', 'session_officers') AND indexname NOT LIKE '%_pkey'`,
-  );
+  seed = FILL_SEED;
+  const pgsql = db.dialect === 'postgres';
+  const indexes = pgsql
+    ? await db.query(`SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('sessions', 'session_officers') AND indexname NOT LIKE '%_pkey'`)
+    : await db.query(`SELECT name AS indexname, sql AS indexdef FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('sessions', 'session_officers') AND sql IS NOT NULL`);
   for (const i of indexes) await db.exec(`DROP INDEX ${i.indexname}`);
   const seconds = await insertAll(db);
   const t = Date.now();
-  await db.exec('SET maintenance_work_mem = \'512MB\'');
+  if (pgsql) await db.exec('SET maintenance_work_mem = \'512MB\'');
   for (const i of indexes) {
     await db.exec(i.indexdef);
     progress(`built ${i.indexname} (${((Date.now() - t) / 1000).toFixed(0)} s)`);
@@ -132,28 +146,69 @@ async function timed(fn) {
   return Number(process.hrtime.bigint() - t) / 1e6;
 }
 
-export default async function () {
+/**
+ * The index on `backend`, filled unless kept: { db, fresh, stop }. A kept index is marked complete only after its
+ * fill and ANALYZE, so a run cut short fills again.
+ */
+async function openBackend(backend) {
+  const label = N >= 1e6 ? `${N / 1e6}M` : `${N / 1e3}k`;
+  let url;
   let server;
-  let tmp;
-  let url = process.env.RECGW_BENCH_DATABASE;
-  if (!url) {
-    tmp = tempDir('recgw-bench-pg-');
-    server = await startThrowawayPostgres({ dir: tmp.dir, port: await freePort() });
+  let marker;
+  if (backend === 'postgres' && process.env.RECGW_BENCH_DATABASE) {
+    url = process.env.RECGW_BENCH_DATABASE;
+  } else if (backend === 'postgres') {
+    const dir = join(CACHE, `pg-${label}`);
+    marker = `${dir}.complete`;
+    if (!existsSync(marker)) rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    server = await startThrowawayPostgres({ dir, port: await freePort(), keep: true });
     url = server.url;
-    progress(`throwaway PostgreSQL at ${url}`);
+    progress(`PostgreSQL at ${url}, cluster in ${dir}${existsSync(marker) ? ' (kept)' : ''}`);
+  } else if (backend === 'sqlite') {
+    const file = join(CACHE, `sqlite-${label}.db`);
+    marker = `${file}.complete`;
+    mkdirSync(CACHE, { recursive: true });
+    if (!existsSync(marker)) for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+    url = `sqlite:${file}`;
+    progress(`SQLite index ${file}${existsSync(marker) ? ' (kept)' : ''}`);
+  } else {
+    throw new Error(`unknown index backend ${backend}: postgres or sqlite`);
   }
   const db = await openIndexDb(url);
-  try {
-    await migrateIndex(db);
-    const [{ n }] = await db.query('SELECT COUNT(*) AS n FROM sessions');
-    if (n !== 0) throw new Error(`the benchmark fills an empty index; ${url} already holds ${n} sessions`);
+  const t = Date.now();
+  await migrateIndex(db);
+  const tookMigrating = (Date.now() - t) / 1000;
+  if (tookMigrating > 1) progress(`migrations: ${tookMigrating.toFixed(1)} s`);
+  const [{ n }] = await db.query('SELECT COUNT(*) AS n FROM sessions');
+  const fresh = marker === undefined || !existsSync(marker);
+  if (fresh) {
+    if (Number(n) !== 0) throw new Error(`the benchmark fills an empty index; ${url} already holds ${n} sessions`);
     const { seconds, indexSeconds } = await fill(db);
     progress(`fill: ${N.toLocaleString('en')} sessions and ${(4 * N).toLocaleString('en')} officer rows (badge and name of two officers) in ${seconds.toFixed(1)} s, indexes in ${indexSeconds.toFixed(1)} s`);
     const t = Date.now();
-    for (const t of ['sessions', 'session_officers']) await db.exec(`VACUUM ANALYZE ${t}`);
-    progress(`vacuum analyze: ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    for (const t of ['sessions', 'session_officers']) await db.exec(db.dialect === 'postgres' ? `VACUUM ANALYZE ${t}` : `ANALYZE ${t}`);
+    progress(`analyze: ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    if (marker) writeFileSync(marker, `${new Date().toISOString()}\n`);
+  } else if (Number(n) !== N) {
+    throw new Error(`the kept index ${url} holds ${n} sessions, not ${N}: remove ${marker} to fill it again`);
+  }
+  return { db, stop: async () => {
+    await db.close();
+    await server?.stop();
+  } };
+}
 
-    const keys = await db.query('SELECT device_id, session_id, case_ref, party FROM sessions TABLESAMPLE SYSTEM (1) LIMIT 1000');
+export default async function () {
+  for (const backend of BACKENDS) await searchBench(backend);
+}
+
+async function searchBench(backend) {
+  const { db, stop } = await openBackend(backend);
+  try {
+    seed = SEARCH_SEED;
+    const sample = db.dialect === 'postgres' ? 'TABLESAMPLE SYSTEM (1) LIMIT 1000' : 'WHERE rowid % 1000 = 7 LIMIT 1000';
+    const keys = await db.query(`SELECT device_id, session_id, case_ref, party FROM sessions ${sample}`);
     const some = () => pick(keys);
     const month = () => {
       const from = T0 + Math.floor(rnd() * (SPAN - 30 * DAY));
@@ -202,11 +257,27 @@ export default async function () {
       after = page.next;
     }
     all.push(...pages);
-    progress(`next pages (keyset): p95 ${p95(pages).toFixed(1)} ms`);
+    progress(`next pages (keyset), unfiltered, pages 1-${SEARCHES}: p95 ${p95(pages).toFixed(1)} ms`);
+    // Deep pages of filtered searches: a matter over all three years, and the busiest-looking officer.
+    for (const [name, f] of [
+      ['matter, all years', { matter: MATTERS[0] }],
+      ['officer badge', { officer: officer(0).badge }],
+    ]) {
+      let after;
+      const deep = [];
+      for (let i = 0; i < SEARCHES; i++) {
+        let page;
+        deep.push(await timed(async () => (page = await searchSessions(db, f, after ? { after } : {}))));
+        after = page.next;
+        if (!after) break;
+      }
+      all.push(...deep);
+      progress(`${name}, pages 1-${deep.length}: p95 ${p95(deep).toFixed(1)} ms, last page ${deep.at(-1).toFixed(1)} ms`);
+    }
     progress(`primary-key lookup: p95 ${p95(lookups).toFixed(2)} ms over ${lookups.length}`);
-    report(`index-search-p95-${N >= 1e6 ? `${N / 1e6}M` : `${N / 1e3}k`}`, p95(all), 'ms', p95(lookups));
+    const label = N >= 1e6 ? `${N / 1e6}M` : `${N / 1e3}k`;
+    report(`index-search${backend === 'sqlite' ? '-sqlite' : ''}-p95-${label}`, p95(all), 'ms', p95(lookups));
   } finally {
-    await db.close();
-    await server?.stop();
+    await stop();
   }
 }

@@ -8,7 +8,7 @@
  * may also link them onto it. PATH first, then the newest Debian major.
  */
 import { spawn as nodeSpawn, execFile, type ChildProcess } from 'node:child_process';
-import { accessSync, chownSync, constants, readdirSync, rmSync } from 'node:fs';
+import { accessSync, chownSync, constants, existsSync, readdirSync, rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import pg from 'pg';
 import { RecgwError, describe } from '../util/errors.js';
@@ -32,6 +32,11 @@ export interface ThrowawayPostgresOptions {
   spawn?: SpawnServer;
   /** How long to wait for the first connection (default 30 s). */
   startTimeoutMs?: number;
+  /**
+   * Keep the cluster: start on the one already in `dir/data` if there is one (initdb only into an empty folder), and
+   * leave the folder in place at stop() (a bench's cached index, .bench/). Off: a new cluster, removed at stop().
+   */
+  keep?: boolean;
 }
 
 export interface ThrowawayPostgres {
@@ -39,7 +44,7 @@ export interface ThrowawayPostgres {
   url: string;
   port: number;
   dir: string;
-  /** Fast shutdown (SIGINT), SIGKILL after 10 s; then the folder is removed. */
+  /** Fast shutdown (SIGINT), SIGKILL after 10 s; then the folder is removed (unless kept). */
   stop(): Promise<void>;
 }
 
@@ -81,7 +86,7 @@ export async function startThrowawayPostgres(o: ThrowawayPostgresOptions): Promi
   if (user) chownSync(o.dir, user.uid, user.gid);
   const data = join(o.dir, 'data');
   // -N: no fsync of the new cluster; C.UTF-8: Chinese characters count as letters (pg_trgm indexes them).
-  await run(initdb, ['-D', data, '-N', '-A', 'trust', '-E', 'UTF8', '--locale=C.UTF-8', '-U', 'postgres'], user, o.dir);
+  if (!(o.keep && existsSync(join(data, 'PG_VERSION')))) await run(initdb, ['-D', data, '-N', '-A', 'trust', '-E', 'UTF8', '--locale=C.UTF-8', '-U', 'postgres'], user, o.dir);
 
   let output = '';
   const server = (o.spawn ?? defaultSpawn)(
@@ -101,7 +106,7 @@ export async function startThrowawayPostgres(o: ThrowawayPostgresOptions): Promi
       await server.exited;
       clearTimeout(t);
     }
-    rmSync(o.dir, { recursive: true, force: true });
+    if (!o.keep) rmSync(o.dir, { recursive: true, force: true });
   };
 
   const deadline = Date.now() + (o.startTimeoutMs ?? 30_000);

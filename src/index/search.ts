@@ -165,12 +165,21 @@ export async function searchSessions(db: Queryable, f: SessionFilter, page: { li
   }
   params.push(limit + 1);
   const desc = q.key.split(', ').map((k) => `${k} DESC`).join(', ');
+  const columns = `s.device_id, s.session_id, s.matter, s.case_ref, s.party, s.place, s.start_ms, s.end_ms, s.closed_by, s.officers, s.recorded_ms,
+            s.segments, s.interruptions, s.gaps, s.unexplained_gaps, s.statement_badges, s.late_segments, s.unreceipted`;
+  // A part of a place or party (without an officer): the page's keys first, from sessions_by_start_text alone where
+  // the walk in page order is the plan (the text is in that index), then their rows.
+  const byText = f.officer === undefined && (f.place !== undefined || f.party !== undefined);
   const rows = await db.query<SessionDbRow>(
-    `SELECT s.device_id, s.session_id, s.matter, s.case_ref, s.party, s.place, s.start_ms, s.end_ms, s.closed_by, s.officers, s.recorded_ms,
-            s.segments, s.interruptions, s.gaps, s.unexplained_gaps, s.statement_badges, s.late_segments, s.unreceipted
-       FROM ${q.from} ${whereOf(q.where)}
-      ORDER BY ${desc}
-      LIMIT $${params.length}`,
+    byText
+      ? `SELECT ${columns}
+           FROM (SELECT s.start_ms, s.device_id, s.session_id FROM sessions s ${whereOf(q.where)} ORDER BY ${desc} LIMIT $${params.length}) k
+           JOIN sessions s ON s.device_id = k.device_id AND s.session_id = k.session_id
+          ORDER BY ${desc}`
+      : `SELECT ${columns}
+           FROM ${q.from} ${whereOf(q.where)}
+          ORDER BY ${desc}
+          LIMIT $${params.length}`,
     params,
   );
   const more = rows.length > limit;

@@ -14,12 +14,13 @@ import { A, B, H, LI, M, ZHANG, ZHAO, buildIndexStore, cli, iso, t0 } from '../h
 import { createDatabase, withPostgres } from '../helpers/postgres.js';
 import { caPaths } from '../../src/pki/ca.js';
 import { openIndexDb, type IndexDb } from '../../src/index/database.js';
-import { TABLES } from '../../src/index/device-rows.js';
+import { COLUMNS, TABLES } from '../../src/index/device-rows.js';
 import { migrateIndex } from '../../src/index/migrate.js';
 import { rebuildIndex } from '../../src/index/rebuild.js';
 import { INDEX_MIGRATIONS } from '../../src/index/schema.js';
 import { findPostgresBinary } from '../../src/demo/throwaway-postgres.js';
 import { searchSessions, sessionDetail, sessionTotals, type SessionFilter } from '../../src/index/search.js';
+import { insertRows } from '../../src/index/bulk.js';
 import type { StoreReport, Totals } from '../../src/report/types.js';
 
 let caDir: string;
@@ -128,6 +129,23 @@ describe.each(['postgres', 'sqlite'] as const)('the agency index on %s', (kind) 
     expect(await ids(db, { party: "' OR '1'='1" })).toEqual([]);
     expect(await ids(db, { officer: "x' OR 1=1 --" })).toEqual([]);
     expect(await ids(db, { device: 'room-1', officer: ZHANG.name })).toEqual(['S-B', 'S-A']);
+  });
+
+  it('pages a part of a party or place by keyset too (its keys read first, through sessions_by_start_text)', async () => {
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (let n = 0; n < 10; n++) {
+      const p = await searchSessions(db, { party: '有限公司' }, { limit: 1, ...(after !== undefined ? { after } : {}) });
+      seen.push(...p.rows.map((s) => s.sessionId));
+      if (p.next === null) break;
+      after = p.next;
+    }
+    expect(seen).toEqual(['S-A', 'S-C']);
+    expect((await searchSessions(db, { place: '询问室', device: 'room-1' })).rows.map((s) => [s.sessionId, s.officers.length > 0])).toEqual([['S-A', true]]);
+    const index = kind === 'postgres'
+      ? await db.query("SELECT indexname FROM pg_indexes WHERE indexname = 'sessions_by_start_text'")
+      : await db.query("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'sessions_by_start_text'");
+    expect(index).toHaveLength(1);
   });
 
   it('pages by keyset: one session a page walks all of them once, and a forged position is refused', async () => {
@@ -250,6 +268,24 @@ describe('the index database: migrations, and what a wrong database or store get
         expect(rows.map((r) => r.version)).toEqual(INDEX_MIGRATIONS.map((_, i) => i + 1));
       } finally {
         await Promise.all(dbs.map((d) => d.close()));
+      }
+    }
+  });
+
+  it('adds sessions_by_start_text to an index made before it, its sessions kept', async () => {
+    for (const url of [await createDatabase(pg.server(), 'index_text_step'), `sqlite:${join(tmp('recgw-index-step-'), 'index.db')}`]) {
+      const db = await openIndexDb(url);
+      try {
+        const before = INDEX_MIGRATIONS.findIndex((m) => m.name === 'sessions by start with place and party');
+        expect(before).toBeGreaterThan(0);
+        await migrateIndex(db, INDEX_MIGRATIONS.slice(0, before));
+        await insertRows(db, 'sessions', COLUMNS.sessions, [
+          ['d', 's', 1, 'sampling', 'C-1', '某某食品有限公司', '一号仓库', 1000, 61_000, 'stopped', '[]', '["cam1"]', 60_000, 'camera', 6, 0, 0, 0, 0, 0, 0, 0],
+        ]);
+        expect(await migrateIndex(db)).toEqual({ from: before, to: INDEX_MIGRATIONS.length });
+        expect((await searchSessions(db, { place: '仓库' })).rows.map((r) => r.sessionId)).toEqual(['s']);
+      } finally {
+        await db.close();
       }
     }
   });
