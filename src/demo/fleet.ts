@@ -18,6 +18,7 @@ import { sealFile } from '../evidence/seal.js';
 import { manifestFilePath } from '../evidence/sealer.js';
 import { LedgerWriter } from './synthetic-store.js';
 import { ENTRY } from '../evidence/types.js';
+import { hashHex } from '../evidence/segment-scheme.js';
 
 export interface FleetSegment {
   name: string;
@@ -145,7 +146,7 @@ export async function buildFleet(o: FleetOptions): Promise<Fleet> {
     caDir,
     caCert: ca.caCert,
     agencyEncKey: ca.agencyKey,
-    sealed: { file: sealedFile, size: sealed.stored.size, sha256: sealed.stored.sha256 },
+    sealed: { file: sealedFile, size: sealed.stored.size, sha256: hashHex(sealed.stored) },
     segmentSeconds,
     devices,
   };
