@@ -116,4 +116,11 @@ export const RECEIVER_PG_MIGRATIONS: readonly IndexMigration[] = [
   );
   `,
   },
+  {
+    name: 'agency log head with its edge',
+    sql: `
+  ALTER TABLE log_head ADD COLUMN edge BYTEA;
+  INSERT INTO log_head(id, size, checkpoint, edge) VALUES (1, 0, '', '\\x') ON CONFLICT(id) DO NOTHING;
+  `,
+  },
 ];

@@ -67,7 +67,7 @@ export class Receiver {
     private readonly cfg: ReceiverConfig,
     private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
-    private readonly openLog: (c: LogContext) => ReceiverLog = openReceiverLog,
+    private readonly openLog: (c: LogContext) => Promise<ReceiverLog> | ReceiverLog = openReceiverLog,
     private readonly heldLock?: HeldLock,
   ) {}
 
@@ -84,7 +84,7 @@ export class Receiver {
     mkdirSync(cfg.store, { recursive: true });
     this.db = openReceiverDb(cfg.store);
     this.sql = new SqliteReceiverSql(this.db);
-    const agencyLog = this.openLog({ cfg, caPem, caPems, db: this.db, now: this.now(), log: this.log });
+    const agencyLog = await this.openLog({ cfg, caPem, caPems, sql: this.sql, now: this.now(), log: this.log });
     this.agencyLog = agencyLog;
     this.crl = new CrlWatch(cfg.agency.crl, caPems, cfg.store, this.log.child('crl'), this.now);
     await this.crl.start();
@@ -202,7 +202,7 @@ export class Receiver {
     }
     const last = await this.ledger!.lastReceipt(device);
     if (last) receipts.push(last);
-    const state: StateMessage = { v: 1, type: 'state', device, re: d.value.id, ledger: await this.ledger!.deviceState(device), files, receipts, log: this.agencyLog!.state(d.value.log?.size ?? 0) };
+    const state: StateMessage = { v: 1, type: 'state', device, re: d.value.id, ledger: await this.ledger!.deviceState(device), files, receipts, log: await this.agencyLog!.state(d.value.log?.size ?? 0) };
     this.publish(topics.state(device), JSON.stringify(state));
   }
 

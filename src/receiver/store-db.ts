@@ -139,6 +139,13 @@ export const RECEIVER_MIGRATIONS: readonly string[] = [
     mode   TEXT NOT NULL CHECK (mode IN ('append', 'replace'))
   );
   `,
+  `
+  -- The agency log's head (agency-log.ts): the right edge of its tree (the roots of its full subtrees, largest
+  -- first), so that an append needs no walk over the tiles; NULL in a head from before, rebuilt at its next append.
+  -- And the head row from the start, size 0, so that an append always has a row to lock.
+  ALTER TABLE log_head ADD COLUMN edge BLOB;
+  INSERT INTO log_head(id, size, checkpoint, edge) VALUES (1, 0, '', x'') ON CONFLICT(id) DO NOTHING;
+  `,
 ];
 
 export const receiverDbPath = (store: string): string => join(store, 'receiver.db');
