@@ -28,10 +28,9 @@ if (!configPath || !['with', 'without'].includes(mode)) {
 }
 
 const noLog = () => ({
-  append: () => ({ first: 0, size: 0, checkpoint: '' }),
-  proof: () => undefined,
+  append: async () => ({ first: 0, size: 0, checkpoint: '', proof: undefined }),
   grew: () => {},
-  state: () => undefined,
+  state: async () => undefined,
   close: async () => {},
 });
 
@@ -45,28 +44,19 @@ const cpu = { entries: { n: 0, leaves: 0, ms: 0 }, segment: { n: 0, leaves: 0, m
 /** Wall and CPU time in the receiver's steps, in both modes. */
 const wall = {};
 
-const timedLog = (ctx) => {
-  const real = openReceiverLog(ctx);
-  // The append whose receipt's proof comes next (the ingests ask for it right after, in the same transaction).
-  let open;
+const timedLog = async (ctx) => {
+  const real = await openReceiverLog(ctx);
   return {
     ...real,
-    append(leaves) {
+    // The append and its receipt's proof (made together): CPU while in it, including waiting for its statements,
+    // which on receiver.db run on this thread.
+    async append(tx, leaves) {
       const t0 = cpuMs();
-      const out = real.append(leaves);
-      open = { kind: leaves[0]?.kind === 'segment' ? 'segment' : 'entries', leaves: leaves.length, ms: cpuMs() - t0 };
-      return out;
-    },
-    proof(index, size, checkpoint) {
-      const t0 = cpuMs();
-      const out = real.proof(index, size, checkpoint);
-      if (open) {
-        const c = cpu[open.kind];
-        c.n++;
-        c.leaves += open.leaves;
-        c.ms += open.ms + cpuMs() - t0;
-        open = undefined;
-      }
+      const out = await real.append(tx, leaves);
+      const c = cpu[leaves[0]?.kind === 'segment' ? 'segment' : 'entries'];
+      c.n++;
+      c.leaves += leaves.length;
+      c.ms += cpuMs() - t0;
       return out;
     },
   };

@@ -36,6 +36,7 @@ import {
 } from './lib-mqtt.js';
 import { openReceiverDb } from '../dist/receiver/store-db.js';
 import { AgencyLog } from '../dist/receiver/agency-log.js';
+import { SqliteReceiverSql } from '../dist/receiver/sqlite-receiver-sql.js';
 import { LogFiles } from '../dist/receiver/log-files.js';
 import { caPaths, logOrigin } from '../dist/pki/ca.js';
 
@@ -60,7 +61,7 @@ export default async function receiverLogCostBench() {
     progress(`receiver-log-cost: agency CA, a store with a log of ${LOG_LEAVES} leaves; brokers on CPU ${FEED_CPU}, receivers on CPU ${RECEIVER_CPU}`);
     const ca = makeCa(tmp.dir);
     const seeded = join(tmp.dir, 'store-seeded');
-    prefillLog(seeded, ca.dir, LOG_LEAVES);
+    await prefillLog(seeded, ca.dir, LOG_LEAVES);
     const witnesses = await startWitnesses(tmp.dir, ca.dir, WITNESSES, stops);
     const sides = {};
     for (const mode of MODES) {
@@ -122,22 +123,22 @@ export default async function receiverLogCostBench() {
  * A receiver store whose log already holds `leaves` leaves (entries of earlier devices), appended as the receiver
  * does, with its files published: a receiver that starts on it only checks they are there, as after a restart.
  */
-function prefillLog(store, caDir, leaves) {
+async function prefillLog(store, caDir, leaves) {
   const p = caPaths(caDir);
-  const db = openReceiverDb(store);
+  const sql = new SqliteReceiverSql(openReceiverDb(store));
   try {
-    const log = new AgencyLog(db, createPrivateKey(readFileSync(p.logKey, 'utf8')), logOrigin(readFileSync(p.caCert, 'utf8')));
+    const log = new AgencyLog(sql, createPrivateKey(readFileSync(p.logKey, 'utf8')), logOrigin(readFileSync(p.caCert, 'utf8')));
     const accepted = new Date().toISOString();
     for (let from = 0; from < leaves; from += 4096) {
       const batch = [];
       for (let i = from; i < Math.min(leaves, from + 4096); i++) {
         batch.push({ v: 1, kind: 'entry', device: `earlier-${i % 64}`, seq: Math.floor(i / 64), hash: createHash('sha256').update(String(i)).digest('hex'), accepted });
       }
-      db.transaction(() => log.append(batch)).immediate();
+      await sql.transaction((tx) => log.append(tx, batch));
     }
-    new LogFiles(store, db, log).republish(readFileSync(p.logCert, 'utf8'));
+    await new LogFiles(store, log).republish(readFileSync(p.logCert, 'utf8'));
   } finally {
-    db.close();
+    await sql.close();
   }
 }
 

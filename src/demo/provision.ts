@@ -86,6 +86,8 @@ export function provisionReceiver(o: {
   store?: string;
   protocolVersion?: 4 | 5;
   shareGroup?: string | null;
+  /** The receivers' PostgreSQL database (`database` in the config); absent, SQLite beside the store. */
+  database?: string;
 }): ProvisionedReceiver {
   const ca = caPaths(o.caDir);
   mkdirSync(o.dir, { recursive: true });
@@ -98,6 +100,7 @@ export function provisionReceiver(o: {
   const obj = {
     name: o.name,
     store: o.store ?? join(o.dir, 'store'),
+    ...(o.database ? { database: o.database } : {}),
     broker: o.broker,
     protocolVersion: o.protocolVersion ?? 5,
     ...(o.shareGroup !== undefined ? { shareGroup: o.shareGroup } : {}),

@@ -1,20 +1,30 @@
 /**
- * The agency's transparency log as the receiver keeps it: leaves and full tiles in receiver.db, appended inside the
- * same write-locked transaction as the ledger bookkeeping, so that receivers sharing a store append to one log and
- * a crash leaves either the entries and their leaves or neither. Each append signs a new checkpoint; receipts carry
- * an inclusion proof against it. The static files under `<store>/log/` are published from here (log-files.ts).
- * The tree's right edge is kept in memory between appends, so that the new root and the proof of the newest leaf
- * cost a few hashes rather than a walk over stored tiles (bench/README.md, receiver-log-cost); it is used only while
- * log_head holds the checkpoint this process signed from it, else rebuilt from the stored tiles.
+ * The agency's transparency log as the receivers keep it: leaves, full tiles and the head (size, signed checkpoint,
+ * the tree's right edge) in the receivers' database (receiver.db or PostgreSQL), appended inside the ingest's own
+ * transaction, so that receivers sharing a store append to one log and a crash or a rollback leaves either the
+ * entries and their leaves or neither. Each append signs a new checkpoint; receipts carry an inclusion proof of their
+ * leaf against it.
+ *
+ * Appends across receivers are ordered by a row lock on the log's head (SELECT … FOR UPDATE on PostgreSQL; SQLite's
+ * write lock already orders every transaction): the lock is the data it guards, so nothing can move the head
+ * without it; it costs no round trip beyond reading the head, which the append needs anyway; and READ COMMITTED gives
+ * the waiter the head its predecessor committed. A global advisory lock would need its own statement first, and holds
+ * nothing that code forgetting it could not write past. The head row exists from the migration on (size 0).
+ *
+ * The right edge (the roots of the tree's full subtrees, one per binary digit of the size) is stored with the head:
+ * the new root and the proof of the newest leaf then cost a few hashes, whichever receiver appended last, without a
+ * walk over stored tiles (bench/README.md, receiver-log-cost). A head without one (a database from before) has it
+ * rebuilt from the tiles once. The static files under `<store>/log/` are published from here (log-files.ts).
  */
 import type { KeyObject } from 'node:crypto';
-import { prepared, type Db } from '../state/db.js';
 import { encodeLeaf, type LogLeaf } from '../evidence/log-leaf.js';
-import { HASH_SIZE, StreamingRoot, consistencyProof, inclusionProof, leafHash, treeRoot } from '../tlog/merkle.js';
-import { TILE_HEIGHT, TILE_WIDTH, TileHashSource, foldHashes, type TileRows } from '../tlog/tiles.js';
-import { formatCheckpoint, signCheckpoint, type SignedCheckpoint } from '../tlog/checkpoint.js';
+import { EMPTY_ROOT, HASH_SIZE, StreamingRoot, consistencyProof, inclusionProof, leafHash } from '../tlog/merkle.js';
+import { TILE_WIDTH, foldHashes } from '../tlog/tiles.js';
+import { formatCheckpoint, signCheckpoint } from '../tlog/checkpoint.js';
 import { NoteSigner } from '../tlog/note.js';
 import { formatProof } from '../tlog/proof-text.js';
+import { LogTree } from './log-tree.js';
+import { one, type Queryable, type ReceiverSql } from './receiver-sql.js';
 
 export interface LogHead {
   size: number;
@@ -27,6 +37,11 @@ export interface Appended {
   first: number;
   size: number;
   checkpoint: string;
+  /**
+   * The receipt's `log` member: the tlog-proof text of the last leaf appended against `checkpoint`; undefined only
+   * from a stand-in without a log (no proof to give).
+   */
+  proof: string | undefined;
 }
 
 /**
@@ -34,135 +49,121 @@ export interface Appended {
  * lets a bench measure the ingests against a stand-in without the log's work (bench/receiver-launch.js).
  */
 export interface LeafLog {
-  append(leaves: LogLeaf[]): Appended;
-  /** The receipt's `log` member for leaf `index`; undefined only from a stand-in without a log (no proof to give). */
-  proof(index: number, size: number, checkpoint: string): string | undefined;
+  /**
+   * Append leaves inside the caller's transaction `tx` and sign the checkpoint of the new size: the leaves commit, or
+   * roll back, with the bookkeeping they describe. Holds the log's lock until that transaction ends: call it late.
+   */
+  append(tx: Queryable, leaves: LogLeaf[]): Promise<Appended>;
 }
+
+interface HeadRow {
+  size: number;
+  checkpoint: string;
+  edge: Buffer | null;
+}
+
+/** Rows per INSERT of leaves: far below either database's limit on parameters. */
+const LEAVES_PER_INSERT = 200;
 
 export class AgencyLog implements LeafLog {
   readonly signer: NoteSigner;
-  private readonly src: TileHashSource;
-  /**
-   * The right edge of the tree as this process's last append left it, and the checkpoint that append signed. Valid
-   * only while log_head holds that very checkpoint: another receiver's append, or a rollback, replaces or undoes it
-   * (the checkpoint text holds the size and the root, so no other tree has the same one).
-   */
-  private edge: { checkpoint: string; tree: StreamingRoot } | undefined;
-  /** The inclusion proof of the last leaf of that append, against its checkpoint: what its receipt carries. */
-  private newest: { index: number; checkpoint: string; hashes: Buffer[] } | undefined;
+  readonly tree = new LogTree();
+  private readonly lockHead: string;
+  private empty: string | undefined;
 
   constructor(
-    private readonly db: Db,
+    readonly sql: ReceiverSql,
     logKey: KeyObject,
     readonly origin: string,
   ) {
     this.signer = new NoteSigner(origin, logKey);
-    const rows: TileRows = { row: (t, i, from, count) => this.row(t, i, from, count) };
-    this.src = new TileHashSource(rows);
+    this.lockHead = `SELECT size, checkpoint, edge FROM log_head WHERE id = 1${sql.dialect === 'postgres' ? ' FOR UPDATE' : ''}`;
   }
 
-  head(): LogHead {
-    const r = prepared(this.db, 'SELECT size, checkpoint FROM log_head WHERE id = 1').get() as LogHead | undefined;
-    return r ?? { size: 0, checkpoint: formatCheckpoint(signCheckpoint({ origin: this.origin, size: 0, root: treeRoot(this.src, 0) }, this.signer)) };
-  }
-
-  size(): number {
-    const r = prepared(this.db, 'SELECT size FROM log_head WHERE id = 1').get() as { size: number } | undefined;
-    return r?.size ?? 0;
+  /** `fn` on committed state only (on SQLite, after this process's open transactions on the file). */
+  committed<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    return this.sql.transaction(fn, { readOnly: true });
   }
 
   /**
-   * Append leaves and sign the checkpoint of the new size. Must run inside the caller's write transaction: the
-   * leaves commit, or roll back, with the ledger bookkeeping they describe.
+   * The head as `q` sees it, or the committed one (a log of no leaves has a checkpoint signed on the spot, never
+   * stored).
    */
-  append(leaves: LogLeaf[]): Appended {
-    if (!this.db.inTransaction) throw new Error('AgencyLog.append must run inside a write transaction');
-    const head = prepared(this.db, 'SELECT size, checkpoint FROM log_head WHERE id = 1').get() as LogHead | undefined;
-    const start = head?.size ?? 0;
-    // Hashes computed from the leaves below are not remembered until they are committed (a later append sees them
-    // below its start).
-    this.src.memoUpto = start;
-    const mine = this.edge && head && this.edge.checkpoint === head.checkpoint && this.edge.tree.size === start;
-    const tree = mine ? this.edge!.tree.clone() : StreamingRoot.of(this.src, start);
-    const put = prepared(this.db, 'INSERT INTO log_leaves(idx, leaf, hash) VALUES (?, ?, ?)');
+  async head(q?: Queryable): Promise<LogHead> {
+    if (!q) return this.committed((c) => this.head(c));
+    const r = await one<LogHead>(q, 'SELECT size, checkpoint FROM log_head WHERE id = 1');
+    if (r && r.size > 0) return { size: Number(r.size), checkpoint: r.checkpoint };
+    this.empty ??= formatCheckpoint(signCheckpoint({ origin: this.origin, size: 0, root: EMPTY_ROOT }, this.signer));
+    return { size: 0, checkpoint: this.empty };
+  }
+
+  async append(tx: Queryable, leaves: LogLeaf[]): Promise<Appended> {
+    const head = await one<HeadRow>(tx, this.lockHead);
+    if (!head) throw new Error("the agency log's head row is missing from the receivers' database (its migrations make it)");
+    const start = Number(head.size);
+    const tree = head.edge ? StreamingRoot.fromEdge(start, split(head.edge)) : await this.tree.over(tx, start, (src) => StreamingRoot.of(src, start));
+    const rows: unknown[][] = [];
     let newest: Buffer[] = [];
     leaves.forEach((l, k) => {
       const data = encodeLeaf(l);
       const hash = leafHash(data);
-      put.run(start + k, data, hash);
+      rows.push([start + k, data, hash]);
       if (k === leaves.length - 1) newest = tree.nextLeafProof();
       tree.push(hash);
     });
+    await insertLeaves(tx, rows);
     const size = start + leaves.length;
-    this.storeFullTiles(start, size);
-    const cp: SignedCheckpoint = signCheckpoint({ origin: this.origin, size, root: tree.root() }, this.signer);
-    const checkpoint = formatCheckpoint(cp);
-    prepared(this.db, 'INSERT INTO log_head(id, size, checkpoint) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET size = excluded.size, checkpoint = excluded.checkpoint').run(size, checkpoint);
-    this.edge = { checkpoint, tree };
-    this.newest = leaves.length > 0 ? { index: size - 1, checkpoint, hashes: newest } : undefined;
-    return { first: start, size, checkpoint };
+    await this.storeFullTiles(tx, start, size);
+    const checkpoint = formatCheckpoint(signCheckpoint({ origin: this.origin, size, root: tree.root() }, this.signer));
+    await tx.query('UPDATE log_head SET size = $1, checkpoint = $2, edge = $3 WHERE id = 1', [size, checkpoint, Buffer.concat(tree.edge())]);
+    const proof = leaves.length > 0 ? formatProof({ index: size - 1, hashes: newest, checkpoint }) : undefined;
+    return { first: start, size, checkpoint, proof };
   }
 
-  /** The tlog-proof text (c2sp.org/tlog-proof@v1) of leaf `index` against the checkpoint of `size`. */
-  proof(index: number, size: number, checkpoint: string): string {
-    const n = this.newest;
-    const hashes = n && n.index === index && n.checkpoint === checkpoint && index === size - 1 ? n.hashes : inclusionProof(this.src, index, size);
+  /**
+   * The tlog-proof text (c2sp.org/tlog-proof@v1) of committed leaf `index` against the checkpoint of committed size
+   * `size`. Never inside a transaction of this process (on SQLite it would wait for that transaction's end).
+   */
+  async proof(index: number, size: number, checkpoint: string): Promise<string> {
+    const hashes = await this.committed((q) => this.tree.over(q, size, (src) => inclusionProof(src, index, size)));
     return formatProof({ index, hashes, checkpoint });
   }
 
-  consistency(from: number, to: number): Buffer[] {
-    // Outside a write transaction every leaf read is committed: what is computed from them may be remembered. (An
-    // append, which must run inside one, holds the memo back to its start again.)
-    if (!this.db.inTransaction) this.src.memoUpto = Number.MAX_SAFE_INTEGER;
-    return consistencyProof(this.src, from, to);
-  }
-
-  /** Leaves [from, to), as stored. */
-  leaves(from: number, to: number): Buffer[] {
-    const rows = prepared(this.db, 'SELECT leaf FROM log_leaves WHERE idx >= ? AND idx < ? ORDER BY idx').all(from, to) as { leaf: Buffer }[];
-    return rows.map((r) => r.leaf);
-  }
-
-  /** `count` hashes of tile level `t`, tile `i`, from position `from`: a full stored tile, or built from below. */
-  row(t: number, i: number, from: number, count: number): Buffer {
-    const full = this.fullTile(t, i);
-    if (full) return full.subarray(from * HASH_SIZE, (from + count) * HASH_SIZE);
-    if (t === 0) {
-      const first = i * TILE_WIDTH + from;
-      const rows = prepared(this.db, 'SELECT hash FROM log_leaves WHERE idx >= ? AND idx < ? ORDER BY idx').all(first, first + count) as { hash: Buffer }[];
-      if (rows.length !== count) throw new Error(`log leaves ${first}..${first + count} are missing from receiver.db`);
-      return Buffer.concat(rows.map((r) => r.hash));
-    }
-    // A partial tile above level 0: each of its hashes is a full tile one level down, folded. They never change,
-    // so they are remembered: folding up to 255 tiles per level after every append cost ~0.7 s at 130,000 leaves.
-    const out: Buffer[] = [];
-    for (let j = from; j < from + count; j++) {
-      const k = i * TILE_WIDTH + j;
-      out.push(
-        this.src.remembered(TILE_HEIGHT * t, k, () => {
-          const below = this.fullTile(t - 1, k);
-          if (!below) throw new Error(`log tile ${t - 1}/${k} is missing from receiver.db`);
-          return foldHashes(below, TILE_WIDTH);
-        }),
-      );
-    }
-    return Buffer.concat(out);
-  }
-
-  fullTile(t: number, i: number): Buffer | undefined {
-    const r = prepared(this.db, 'SELECT hashes FROM log_tiles WHERE level = ? AND idx = ?').get(t, i) as { hashes: Buffer } | undefined;
-    return r?.hashes;
+  /** The consistency proof from committed size `from` to committed size `to`. Never inside a transaction, as `proof`. */
+  consistency(from: number, to: number): Promise<Buffer[]> {
+    return this.committed((q) => this.tree.over(q, to, (src) => consistencyProof(src, from, to)));
   }
 
   /** Store every tile that the leaves [start, size) completed, level by level. */
-  private storeFullTiles(start: number, size: number): void {
-    const put = prepared(this.db, 'INSERT OR REPLACE INTO log_tiles(level, idx, hashes) VALUES (?, ?, ?)');
+  private async storeFullTiles(tx: Queryable, start: number, size: number): Promise<void> {
     for (let t = 0, span = TILE_WIDTH; span <= size; t++, span *= TILE_WIDTH) {
       // Tiles of level t whose last leaf is in [start, size).
-      for (let i = Math.floor(start / span); (i + 1) * span <= size; i++) {
+      for (let i = Math.max(0, Math.floor(start / span)); (i + 1) * span <= size; i++) {
         if ((i + 1) * span <= start) continue;
-        put.run(t, i, this.row(t, i, 0, TILE_WIDTH));
+        const hashes = t === 0 ? await this.tree.leafHashes(tx, i * TILE_WIDTH, (i + 1) * TILE_WIDTH) : await this.foldedBelow(tx, t, i);
+        await tx.query('INSERT INTO log_tiles(level, idx, hashes) VALUES ($1, $2, $3) ON CONFLICT(level, idx) DO UPDATE SET hashes = excluded.hashes', [t, i, hashes]);
       }
     }
+  }
+
+  /** The 256 hashes of full tile `i` of level `t` > 0: each a full tile of the level below, folded. */
+  private async foldedBelow(tx: Queryable, t: number, i: number): Promise<Buffer> {
+    const rows = await tx.query<{ hashes: Buffer }>('SELECT hashes FROM log_tiles WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx', [t - 1, i * TILE_WIDTH, (i + 1) * TILE_WIDTH]);
+    if (rows.length !== TILE_WIDTH) throw new Error(`log tiles ${t - 1}/${i * TILE_WIDTH}..${(i + 1) * TILE_WIDTH} are missing from the receivers' database`);
+    return Buffer.concat(rows.map((r) => foldHashes(r.hashes, TILE_WIDTH)));
+  }
+}
+
+function split(edge: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at < edge.length; at += HASH_SIZE) out.push(Buffer.from(edge.subarray(at, at + HASH_SIZE)));
+  return out;
+}
+
+async function insertLeaves(tx: Queryable, rows: unknown[][]): Promise<void> {
+  for (let at = 0; at < rows.length; at += LEAVES_PER_INSERT) {
+    const part = rows.slice(at, at + LEAVES_PER_INSERT);
+    const values = part.map((_, k) => `($${3 * k + 1}, $${3 * k + 2}, $${3 * k + 3})`).join(', ');
+    await tx.query(`INSERT INTO log_leaves(idx, leaf, hash) VALUES ${values}`, part.flat());
   }
 }

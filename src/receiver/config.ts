@@ -6,6 +6,7 @@ import { configInvalid, problemsOf, readJsonConfig, type ConfigProblem } from '.
 import { SHARE_GROUP } from '../uplink/wire.js';
 import { RECEIVER_NAME_PATTERN, receiverNameProblem } from '../pki/names.js';
 import { CA, ENC, readConfigFile, type FileRole } from '../config/files.js';
+import { parseDatabaseUrl, redact } from '../index/database.js';
 
 export interface ReceiverConfig {
   file: string;
@@ -15,6 +16,12 @@ export interface ReceiverConfig {
    */
   name: string;
   store: string;
+  /**
+   * The PostgreSQL database receivers on several hosts coordinate through (`postgres://…`: the agency log, the
+   * ledger bookkeeping, the name lock); absent, `<store>/receiver.db` (SQLite, receivers on one host). It may hold a
+   * password: never log it, say `parseDatabaseUrl(database).where` instead.
+   */
+  database?: string;
   /** What one device may cost the shared store (limits.ts). */
   limits: LimitsConfig;
   broker: string;
@@ -41,6 +48,7 @@ const schema = {
     $schema: { type: 'string' },
     name: { type: 'string', pattern: RECEIVER_NAME_PATTERN },
     store: path,
+    database: { type: 'string', minLength: 1 },
     broker: { type: 'string', pattern: '^(mqtts|mqtt|tls|tcp)://' },
     protocolVersion: { enum: [4, 5], default: 5 },
     limits: limitsSchema,
@@ -87,10 +95,28 @@ function nameProblem(obj: unknown, p: ConfigProblem): ConfigProblem {
   };
 }
 
+/** `database`, when given, must be a PostgreSQL URL (SQLite is the default, without the key). */
+function databaseProblem(url: string | undefined): ConfigProblem | undefined {
+  if (url === undefined) return undefined;
+  const fix = 'give postgres://USER:PASSWORD@HOST:PORT/DATABASE, or leave the key out to coordinate through <store>/receiver.db (SQLite, receivers on one host)';
+  const zh = '请填写 postgres://用户:密码@主机:端口/数据库；不填则使用存储目录下的 receiver.db（SQLite，仅限同一主机上的接收端）';
+  let u: ReturnType<typeof parseDatabaseUrl>;
+  try {
+    u = parseDatabaseUrl(url);
+  } catch (err) {
+    // The parser's message names the URL with its password replaced.
+    return { key: 'database', message: `${(err as Error).message.replace(/: give postgres:.*$/, '')}: ${fix}`, zh };
+  }
+  if (u.dialect !== 'postgres') return { key: 'database', message: `${JSON.stringify(redact(url))} is not a PostgreSQL URL: ${fix}`, zh };
+  return undefined;
+}
+
 export function parseReceiverConfig(obj: unknown, file: string): ReceiverConfig {
   validate ??= new Ajv({ allErrors: true, useDefaults: true, strict: true }).compile(schema);
   if (!validate(obj)) throw configInvalid(file, problemsOf(validate.errors).map((p) => (p.key === 'name' ? nameProblem(obj, p) : p)));
   const c = obj as Omit<ReceiverConfig, 'file'>;
+  const db = databaseProblem(c.database);
+  if (db) throw configInvalid(file, [db]);
   const base = dirname(resolve(file));
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   return {

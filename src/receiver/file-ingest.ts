@@ -238,7 +238,7 @@ export class FileIngest {
         }
         fsyncDirSync(join(dir, SEGMENTS_DIR));
         const storedAt = now().toISOString();
-        const logged = this.agencyLog.append([{ v: 1, kind: 'segment', device, name, size: m.size, sha256: m.sha256, manifestSeq: m.seq, accepted: storedAt }]);
+        const logged = await this.agencyLog.append(tx, [{ v: 1, kind: 'segment', device, name, size: m.size, sha256: m.sha256, manifestSeq: m.seq, accepted: storedAt }]);
         const receipt = makeReceipt(
           {
             kind: 'segment',
@@ -250,7 +250,7 @@ export class FileIngest {
             deadline: r.deadline,
             storedAt,
             receiver: this.receiverName,
-            log: this.agencyLog.proof(logged.first, logged.size, logged.checkpoint),
+            log: logged.proof,
           },
           this.signer,
         ) as SegmentReceipt;

@@ -215,9 +215,11 @@ export class LedgerIngest {
         manifests.push(o.e.body.segment as string);
       }
     }
+    // Signed before the append: from the append to the commit, the log's lock holds every receiver's appends up.
+    const head = makeHead({ device, seq, hash, time: now.toISOString(), signer: 'agency' }, this.signer);
     // Every stored entry goes into the agency's log, stamped with this receiver's clock; the receipt proves the last.
     const storedAt = now.toISOString();
-    const logged = this.agencyLog.append(ok.map((o) => ({ v: 1, kind: 'entry', device, seq: o.e.seq, hash: o.hash, accepted: storedAt })));
+    const logged = await this.agencyLog.append(tx, ok.map((o) => ({ v: 1, kind: 'entry', device, seq: o.e.seq, hash: o.hash, accepted: storedAt })));
     const receipt = makeReceipt(
       {
         kind: 'entries',
@@ -226,7 +228,7 @@ export class LedgerIngest {
         deadline,
         storedAt,
         receiver: this.receiverName,
-        log: this.agencyLog.proof(logged.size - 1, logged.size, logged.checkpoint),
+        log: logged.proof,
       },
       this.signer,
     ) as EntriesReceipt;
@@ -237,7 +239,6 @@ export class LedgerIngest {
          time_ref = excluded.time_ref, time_max = excluded.time_max`,
       [device, seq, hash, cert!, bytes, JSON.stringify(receipt), clock.ref, clock.max],
     );
-    const head = makeHead({ device, seq, hash, time: now.toISOString(), signer: 'agency' }, this.signer);
     await stage(tx, device, HEAD_FILE, encodeHead(head), 'replace');
     await stage(tx, device, RECEIPTS_FILE, encodeReceipt(receipt));
     return { appended: ok.length, receipt, manifests, ...(refused ? { refused } : {}) };

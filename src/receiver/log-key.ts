@@ -4,7 +4,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { createPublicKey } from 'node:crypto';
-import type { Db } from '../state/db.js';
 import { checkCertificate, parseCertificate, subjectField } from '../pki/certs.js';
 import { loadPrivateKey } from '../pki/keys.js';
 import { ROLE_LOG } from '../pki/ca.js';
@@ -13,8 +12,9 @@ import type { WitnessTarget } from './witness-client.js';
 import { RecgwError } from '../util/errors.js';
 import { AgencyLog } from './agency-log.js';
 import type { ReceiverConfig } from './config.js';
+import type { ReceiverSql } from './receiver-sql.js';
 
-export function openAgencyLog(cfg: ReceiverConfig, caPems: string[], db: Db, now: Date): { log: AgencyLog; certPem: string } {
+export function openAgencyLog(cfg: ReceiverConfig, caPems: string[], sql: ReceiverSql, now: Date): { log: AgencyLog; certPem: string } {
   const hint = 'set agency.logKey and agency.logCert to the log-key.pem and log.pem of the agency CA folder (`recgw ca init` writes them)';
   const key = loadPrivateKey(cfg.agency.logKey, 'log checkpoint key', hint);
   let certPem: string;
@@ -33,7 +33,7 @@ export function openAgencyLog(cfg: ReceiverConfig, caPems: string[], db: Db, now
   }
   const origin = subjectField(x, 'CN') ?? '';
   if (!isKeyName(origin)) throw new RecgwError('config', `log certificate ${cfg.agency.logCert} names origin ${JSON.stringify(origin)}, which is not a log name (no spaces or +)`);
-  return { log: new AgencyLog(db, key, origin), certPem };
+  return { log: new AgencyLog(sql, key, origin), certPem };
 }
 
 /** The witnesses of the config, their verifier keys parsed: a key that is not a witness key stops the receiver. */

@@ -7,7 +7,7 @@
 import type { IndexDb } from '../index/database.js';
 import { migrateIndex, SCHEMA_LOCK } from '../index/migrate.js';
 import { openPostgres } from '../index/postgres-db.js';
-import { deviceLockKey, type Queryable, type ReceiverSql, type TxOptions } from './receiver-sql.js';
+import { lockKey, type Queryable, type ReceiverSql, type TxOptions } from './receiver-sql.js';
 import { RECEIVER_PG_MIGRATIONS, RECEIVER_SCHEMA } from './receiver-pg-schema.js';
 
 export async function openPostgresReceiverSql(url: string, where: string): Promise<ReceiverSql> {
@@ -43,9 +43,9 @@ class PostgresReceiverSql implements ReceiverSql {
   transaction<T>(fn: (tx: Queryable) => Promise<T>, opts: TxOptions = {}): Promise<T> {
     return this.db.transaction(async (tx) => {
       // Bookkeeping a crash may set back (the gateway resends) need not wait for the WAL flush.
-      if (!opts.durable) await tx.exec('SET LOCAL synchronous_commit = off');
+      if (!opts.durable && !opts.readOnly) await tx.exec('SET LOCAL synchronous_commit = off');
       return fn(tx);
-    }, opts.device === undefined ? undefined : deviceLockKey(opts.device));
+    }, lockKey(opts));
   }
 
   close(): Promise<void> {

@@ -1,10 +1,10 @@
 /**
- * The agency log as a receiver runs it (docs/evidence-format.md §15): opened on receiver.db with the agency's log key,
+ * The agency log as a receiver runs it (docs/evidence-format.md §15): opened on the receivers' database (receiver.db or
+ * PostgreSQL) with the agency's log key,
  * appended to by the ingests inside their transactions, its files published under `<store>/log/` and its witnesses
  * asked after each commit that grew it, and shown to gateways in state messages. `openReceiverLog` is the only
  * ReceiverLog a receiver runs; the Receiver takes another only from code (benches), never from its config.
  */
-import type { Db } from '../state/db.js';
 import type { Logger } from '../util/log.js';
 import type { StateMessage } from '../uplink/wire.js';
 import type { ReceiverConfig } from './config.js';
@@ -14,6 +14,7 @@ import { openAgencyLog, witnessTargets } from './log-key.js';
 import { WitnessClient } from './witness-client.js';
 import { Pacer } from './pacer.js';
 import { describe } from '../util/errors.js';
+import type { ReceiverSql } from './receiver-sql.js';
 
 /**
  * How long the published files, and the checkpoint the witnesses are asked to cosign, may lag behind a commit: the
@@ -25,7 +26,7 @@ export interface ReceiverLog extends LeafLog {
   /** New leaves are committed: publish the log's files and ask the witnesses to cosign (within PUBLISH_INTERVAL_MS). */
   grew(): void;
   /** The log for a state message: its newest checkpoint, provably extending the one of `from` leaves a gateway has. */
-  state(from: number): StateMessage['log'];
+  state(from: number): Promise<StateMessage['log']>;
   /** At stop: publish what is not yet published, ask the witnesses once more if due, and wait for them. */
   close(): Promise<void>;
 }
@@ -34,16 +35,16 @@ export interface LogContext {
   cfg: ReceiverConfig;
   caPem: string;
   caPems: string[];
-  db: Db;
+  sql: ReceiverSql;
   now: Date;
   log: Logger;
 }
 
 /** At the receiver's start: open the log, publish what a crash left unpublished, ask the witnesses. */
-export function openReceiverLog({ cfg, caPem, caPems, db, now, log }: LogContext): ReceiverLog {
-  const { log: agencyLog, certPem } = openAgencyLog(cfg, caPems, db, now);
-  const files = new LogFiles(cfg.store, db, agencyLog);
-  files.republish(certPem);
+export async function openReceiverLog({ cfg, caPem, caPems, sql, now, log }: LogContext): Promise<ReceiverLog> {
+  const { log: agencyLog, certPem } = openAgencyLog(cfg, caPems, sql, now);
+  const files = new LogFiles(cfg.store, agencyLog);
+  await files.republish(certPem);
   const witnesses = new WitnessClient(files.dir, agencyLog, witnessTargets(cfg), log.child('witness'), caPem);
   witnesses.kick();
   const publisher = new Pacer(() => files.publishInBackground(), PUBLISH_INTERVAL_MS, (err) =>
@@ -52,16 +53,15 @@ export function openReceiverLog({ cfg, caPem, caPems, db, now, log }: LogContext
   // Each round costs every witness a signature and a durable write, and this receiver a file per answer.
   const cosigning = new Pacer(() => witnesses.kick(), PUBLISH_INTERVAL_MS, (err) => log.error('could not ask the witnesses', { err: describe(err) }));
   return {
-    append: (leaves) => agencyLog.append(leaves),
-    proof: (index, size, checkpoint) => agencyLog.proof(index, size, checkpoint),
+    append: (tx, leaves) => agencyLog.append(tx, leaves),
     grew() {
       publisher.kick();
       cosigning.kick();
     },
-    state(from) {
-      const head = agencyLog.head();
+    async state(from) {
+      const head = await agencyLog.head();
       // A gateway that saw more than the log now has gets no proof: it sees the smaller checkpoint and raises the alarm.
-      const consistency = from <= head.size ? agencyLog.consistency(from, head.size).map((h) => h.toString('base64')) : [];
+      const consistency = from <= head.size ? (await agencyLog.consistency(from, head.size)).map((h) => h.toString('base64')) : [];
       return { checkpoint: head.checkpoint, consistency, cert: certPem };
     },
     async close() {

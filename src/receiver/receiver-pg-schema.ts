@@ -123,4 +123,11 @@ export const RECEIVER_PG_MIGRATIONS: readonly IndexMigration[] = [
   ALTER TABLE manifests ADD COLUMN hash_alg TEXT NOT NULL DEFAULT 'sha256' CHECK (hash_alg IN ('sha256', 'sm3'));
   `,
   },
+  {
+    name: 'agency log head with its edge',
+    sql: `
+  ALTER TABLE log_head ADD COLUMN edge BYTEA;
+  INSERT INTO log_head(id, size, checkpoint, edge) VALUES (1, 0, '', '\\x') ON CONFLICT(id) DO NOTHING;
+  `,
+  },
 ];

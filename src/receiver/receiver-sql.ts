@@ -15,6 +15,13 @@ export interface TxOptions {
   device?: string;
   /** The commit must survive a power cut (what a receipt vouches for); else it may be set back, and is resent. */
   durable?: boolean;
+  /**
+   * A lock of this name held until the end, for work that is not a device's (publishing the log's checkpoint file):
+   * on PostgreSQL an advisory lock; SQLite's write lock already is one.
+   */
+  lock?: string;
+  /** Reads only: committed state (SQLite: after this process's open transactions on the file, without the write lock). */
+  readOnly?: boolean;
 }
 
 export interface ReceiverSql extends Queryable {
@@ -32,6 +39,13 @@ export interface ReceiverSql extends Queryable {
 /** The advisory lock key of a device (PostgreSQL): 48 bits of a hash, so that it is a safe JS integer. */
 export function deviceLockKey(device: string): number {
   return createHash('sha256').update(`recgw-device\0${device}`).digest().readUIntBE(0, 6);
+}
+
+/** The advisory lock key a transaction takes (PostgreSQL): its device's, or its named lock's, or none. */
+export function lockKey(opts: TxOptions): number | undefined {
+  if (opts.device !== undefined) return deviceLockKey(opts.device);
+  if (opts.lock !== undefined) return createHash('sha256').update(`recgw-lock\0${opts.lock}`).digest().readUIntBE(0, 6);
+  return undefined;
 }
 
 /** One row or undefined. */

@@ -5,7 +5,6 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import mqtt, { type MqttClient, type IPublishPacket } from 'mqtt';
-import type { Db } from '../state/db.js';
 import { describe } from '../util/errors.js';
 import { startOrUndo } from '../util/lifecycle.js';
 import type { Logger } from '../util/log.js';
@@ -15,8 +14,9 @@ import type { Receipt } from '../evidence/receipt.js';
 import type { ReceiverConfig } from './config.js';
 import { loadReceiverKeys } from './keys.js';
 import type { HeldLock } from '../state/folder-lock.js';
-import { lockReceiverName } from './name-lock.js';
-import { openReceiverDb } from './store-db.js';
+import { takeReceiverNameLock } from './name-lock.js';
+import { parseDatabaseUrl } from '../index/database.js';
+import { openReceiverDb, receiverDbPath } from './store-db.js';
 import type { ReceiverSql } from './receiver-sql.js';
 import { SqliteReceiverSql } from './sqlite-receiver-sql.js';
 import { DeviceLimits } from './limits.js';
@@ -42,7 +42,6 @@ export interface ReceiverStats {
 }
 
 export class Receiver {
-  private db: Db | undefined;
   private sql: ReceiverSql | undefined;
   private client: MqttClient | undefined;
   private ledger: LedgerIngest | undefined;
@@ -67,14 +66,14 @@ export class Receiver {
     private readonly cfg: ReceiverConfig,
     private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
-    private readonly openLog: (c: LogContext) => ReceiverLog = openReceiverLog,
+    private readonly openLog: (c: LogContext) => Promise<ReceiverLog> | ReceiverLog = openReceiverLog,
     private readonly heldLock?: HeldLock,
   ) {}
 
   /** Start; when a step fails, undo what started (the lock included, so a corrected start in this process may follow). */
   async start(): Promise<void> {
     // Before anything reads or writes the store: a twin with this name would throw this one off the broker.
-    this.lock = this.heldLock ?? lockReceiverName(this.cfg.store, this.cfg.name);
+    this.lock = this.heldLock ?? (await takeReceiverNameLock(this.cfg, (why) => this.lostLock(why)));
     await startOrUndo(() => this.startParts(), () => this.stop());
   }
 
@@ -82,9 +81,8 @@ export class Receiver {
     const { cfg } = this;
     const { caPem, caPems, signer, encryption } = loadReceiverKeys(cfg, this.now());
     mkdirSync(cfg.store, { recursive: true });
-    this.db = openReceiverDb(cfg.store);
-    this.sql = new SqliteReceiverSql(this.db);
-    const agencyLog = this.openLog({ cfg, caPem, caPems, db: this.db, now: this.now(), log: this.log });
+    this.sql = await this.openSql();
+    const agencyLog = await this.openLog({ cfg, caPem, caPems, sql: this.sql, now: this.now(), log: this.log });
     this.agencyLog = agencyLog;
     this.crl = new CrlWatch(cfg.agency.crl, caPems, cfg.store, this.log.child('crl'), this.now);
     await this.crl.start();
@@ -121,7 +119,7 @@ export class Receiver {
       subscribeOnConnect(client, [topics.receiverSubscription(cfg.shareGroup), topics.receiverAlertSubscription(cfg.shareGroup)], this.log, (granted) => {
         if (!granted) return;
         this.subscribed = true;
-        this.log.info('receiver ready', { broker: cfg.broker, store: cfg.store, group: cfg.shareGroup });
+        this.log.info('receiver ready', { broker: cfg.broker, store: cfg.store, database: this.sql?.where, group: cfg.shareGroup });
         for (const w of this.connectWaiters.splice(0)) w();
       });
     });
@@ -129,6 +127,26 @@ export class Receiver {
     client.on('error', (err) => this.log.warn('broker connection problem', { err: describe(err) }));
     reportFlapping(client, this.log, 'receiver');
     this.client = client;
+  }
+
+  /** The receivers' database: PostgreSQL when the config names one (`database`), else `<store>/receiver.db`. */
+  private async openSql(): Promise<ReceiverSql> {
+    const url = this.cfg.database;
+    if (!url) return new SqliteReceiverSql(openReceiverDb(this.cfg.store), receiverDbPath(this.cfg.store));
+    // Loaded only here: a receiver on SQLite never loads pg.
+    const { openPostgresReceiverSql } = await import('./postgres-receiver-sql.js');
+    return openPostgresReceiverSql(url, parseDatabaseUrl(url).where);
+  }
+
+  /**
+   * The name lock's database session ended (PostgreSQL restarted, the network dropped it): a twin could now take the
+   * name. Stop as for SIGTERM; the service manager starts this receiver again, which takes the lock again or is
+   * refused with where the twin runs.
+   */
+  lostLock(why: string): void {
+    if (this.stopping) return;
+    this.log.error("lost this receiver's name lock in the database; stopping, to start again and take it anew", { name: this.cfg.name, why });
+    process.kill(process.pid, 'SIGTERM');
   }
 
   /** What one device may cost the shared store: checked as messages come, and swept every minute. */
@@ -157,7 +175,6 @@ export class Receiver {
     this.crl?.stop();
     await this.sql?.close();
     this.sql = undefined;
-    this.db = undefined;
     this.lock?.release();
     this.lock = undefined;
   }
@@ -202,7 +219,7 @@ export class Receiver {
     }
     const last = await this.ledger!.lastReceipt(device);
     if (last) receipts.push(last);
-    const state: StateMessage = { v: 1, type: 'state', device, re: d.value.id, ledger: await this.ledger!.deviceState(device), files, receipts, log: this.agencyLog!.state(d.value.log?.size ?? 0) };
+    const state: StateMessage = { v: 1, type: 'state', device, re: d.value.id, ledger: await this.ledger!.deviceState(device), files, receipts, log: await this.agencyLog!.state(d.value.log?.size ?? 0) };
     this.publish(topics.state(device), JSON.stringify(state));
   }
 

@@ -43,7 +43,7 @@ export class SqliteReceiverSql implements ReceiverSql {
       const before = this.db.pragma('synchronous', { simple: true }) as number;
       if (opts.durable) this.db.pragma('synchronous = FULL');
       try {
-        this.db.exec('BEGIN IMMEDIATE');
+        this.db.exec(opts.readOnly ? 'BEGIN' : 'BEGIN IMMEDIATE');
         try {
           const r = await fn(this);
           this.db.exec('COMMIT');

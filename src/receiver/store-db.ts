@@ -144,6 +144,13 @@ export const RECEIVER_MIGRATIONS: readonly string[] = [
   -- §17.7). The column sha256 holds that hash whichever it is.
   ALTER TABLE manifests ADD COLUMN hash_alg TEXT NOT NULL DEFAULT 'sha256' CHECK (hash_alg IN ('sha256', 'sm3'));
   `,
+  `
+  -- The agency log's head (agency-log.ts): the right edge of its tree (the roots of its full subtrees, largest
+  -- first), so that an append needs no walk over the tiles; NULL in a head from before, rebuilt at its next append.
+  -- And the head row from the start, size 0, so that an append always has a row to lock.
+  ALTER TABLE log_head ADD COLUMN edge BLOB;
+  INSERT INTO log_head(id, size, checkpoint, edge) VALUES (1, 0, '', x'') ON CONFLICT(id) DO NOTHING;
+  `,
 ];
 
 export const receiverDbPath = (store: string): string => join(store, 'receiver.db');

@@ -163,6 +163,6 @@ export async function supersede(ctx: Ctx, device: string, incoming: { line: stri
     await ctx.tx.query('DELETE FROM files WHERE device = $1 AND name = $2', [device, name]);
     await ctx.tx.query('DELETE FROM chunks WHERE device = $1 AND name = $2', [device, name]);
   }
-  ctx.log.append([{ v: 1, kind: 'superseded', device, from: e.seq, through, hash: lineHash(branch[0]!.line), by: lineHash(incoming[0]!.line), accepted: ctx.now.toISOString() }]);
+  await ctx.log.append(ctx.tx, [{ v: 1, kind: 'superseded', device, from: e.seq, through, hash: lineHash(branch[0]!.line), by: lineHash(incoming[0]!.line), accepted: ctx.now.toISOString() }]);
   return { from: e.seq, through, folder, before: { seq: e.seq - 1, hash: prevHash, cert: certBefore, bytes, clock } };
 }

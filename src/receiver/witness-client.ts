@@ -63,22 +63,24 @@ export class WitnessClient {
   }
 
   private async round(): Promise<void> {
-    const head = this.log.head();
+    const head = await this.log.head();
     // Witnesses that cosigned the same size get the same proof: made once.
-    const proofs = new Map<number, string>();
-    const proofFrom = (old: number): string => {
+    const proofs = new Map<number, Promise<string>>();
+    const proofFrom = (old: number): Promise<string> => {
       let p = proofs.get(old);
-      if (p === undefined) proofs.set(old, (p = this.log.consistency(old, head.size).map((h) => `${h.toString('base64')}\n`).join('')));
+      if (p === undefined) {
+        proofs.set(old, (p = this.log.consistency(old, head.size).then((hs) => hs.map((h) => `${h.toString('base64')}\n`).join(''))));
+      }
       return p;
     };
     await Promise.all(this.witnesses.map((w) => this.submit(w, head.size, head.checkpoint, proofFrom)));
     if (this.unwritten) this.writeWitnessed();
   }
 
-  private async submit(w: WitnessTarget, size: number, checkpoint: string, proofFrom: (old: number) => string): Promise<void> {
+  private async submit(w: WitnessTarget, size: number, checkpoint: string, proofFrom: (old: number) => Promise<string>): Promise<void> {
     for (let attempt = 0; attempt < 2; attempt++) {
       const old = Math.min(this.sizes.get(w.url) ?? 0, size);
-      const proof = proofFrom(old);
+      const proof = await proofFrom(old);
       let answer: { status: number; body: string };
       try {
         answer = await post(`${w.url.replace(/\/$/, '')}/add-checkpoint`, `old ${old}\n${proof}\n${checkpoint}`, this.ca);

@@ -34,12 +34,13 @@ export function openStateDb(path: string, opts: OpenOptions = {}): Db {
     throw new RecgwError('state', `cannot open state database ${path}: ${(err as Error).message}`, { cause: err });
   }
   try {
+    // First: switching to WAL and migrating wait for other processes opening the same file.
+    db.pragma('busy_timeout = 5000');
     if (!opts.readonly) {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
     }
     db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
     if (opts.readonly && opts.check !== false) {
       const bad = quickCheck(db);
       if (bad) throw new Error(bad);
@@ -84,15 +85,20 @@ function damaged(path: string, problem: string, cause?: unknown): RecgwError {
 }
 
 function migrate(db: Db, steps: readonly string[]): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > steps.length) {
-    throw new Error(`schema version ${current} is newer than this recgw knows (${steps.length}); install the newer recgw again`);
-  }
-  for (let v = current; v < steps.length; v++) {
-    db.transaction(() => {
-      db.exec(steps[v]!);
-      db.pragma(`user_version = ${v + 1}`);
-    })();
+  for (;;) {
+    // Each step under the write lock, the version read again inside it: processes opening one new file at once
+    // (receivers starting together on a shared store) would otherwise each apply the same step ("table exists").
+    const done = db
+      .transaction(() => {
+        const v = db.pragma('user_version', { simple: true }) as number;
+        if (v > steps.length) throw new Error(`schema version ${v} is newer than this recgw knows (${steps.length}); install the newer recgw again`);
+        if (v === steps.length) return true;
+        db.exec(steps[v]!);
+        db.pragma(`user_version = ${v + 1}`);
+        return false;
+      })
+      .immediate();
+    if (done) return;
   }
 }
 

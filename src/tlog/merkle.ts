@@ -162,8 +162,8 @@ export function verifyConsistency(m: number, n: number, proof: Uint8Array[], roo
 
 /**
  * The right edge of a tree built one leaf at a time, in memory O(log n): the roots of its full subtrees, one per
- * binary digit of its size. The verifier streams a log of millions of leaves through it; the receiver keeps its log's
- * edge between appends (agency-log.ts), so that a new root and the proof of the newest leaf cost a few hashes each.
+ * binary digit of its size. The verifier streams a log of millions of leaves through it; the receiver stores its log's
+ * edge with the log's head (agency-log.ts), so that a new root and the proof of the newest leaf cost a few hashes each.
  */
 export class StreamingRoot {
   /** Roots of the full subtrees on the right edge, largest first (the binary digits of the size). */
@@ -181,6 +181,25 @@ export class StreamingRoot {
       out.n += span;
     }
     return out;
+  }
+
+  /**
+   * The edge of a tree of `size` leaves from the roots of its full subtrees, largest first (as `edge()` gives them):
+   * their levels are the binary digits of `size`.
+   */
+  static fromEdge(size: number, hashes: Buffer[]): StreamingRoot {
+    const levels: number[] = [];
+    for (let level = 52; level >= 0; level--) if (Math.floor(size / 2 ** level) % 2 === 1) levels.push(level);
+    if (levels.length !== hashes.length) throw new RangeError(`a tree of ${size} leaves has ${levels.length} full subtrees on its edge, not ${hashes.length}`);
+    const out = new StreamingRoot();
+    levels.forEach((level, i) => out.stack.push({ level, hash: hashes[i]! }));
+    out.n = size;
+    return out;
+  }
+
+  /** The roots of the full subtrees on the right edge, largest first: with the size, all an append needs. */
+  edge(): Buffer[] {
+    return this.stack.map((s) => s.hash);
   }
 
   clone(): StreamingRoot {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { openReceiverDb } from '../../src/receiver/store-db.js';
 import { SqliteReceiverSql } from '../../src/receiver/sqlite-receiver-sql.js';
-import type { Db } from '../../src/state/db.js';
+import type { ReceiverSql } from '../../src/receiver/receiver-sql.js';
 import { AgencyLog } from '../../src/receiver/agency-log.js';
 import { CurrentEncryptionKeys } from '../../src/receiver/encryption-keys.js';
 import { LogFiles } from '../../src/receiver/log-files.js';
@@ -38,11 +38,11 @@ export async function receiveDevice(deviceDir: string, store: string, caDir: str
   const caPems = [readFileSync(p.caCert, 'utf8')];
   const db = openReceiverDb(store);
   try {
-    const log = new AgencyLog(db, createPrivateKey(readFileSync(p.logKey, 'utf8')), logOrigin(caPems[0]!));
-    const files = new LogFiles(store, db, log);
-    files.republish(readFileSync(p.logCert, 'utf8'));
-    const signer = receiptSigner(caDir);
     const sql = new SqliteReceiverSql(db);
+    const log = new AgencyLog(sql, createPrivateKey(readFileSync(p.logKey, 'utf8')), logOrigin(caPems[0]!));
+    const files = new LogFiles(store, log);
+    await files.republish(readFileSync(p.logCert, 'utf8'));
+    const signer = receiptSigner(caDir);
     const ledger = new LedgerIngest(store, sql, caPems, signer, 'receiver:1', silentLogger, log, agencyEncryption(caDir));
     const ingest = new FileIngest(store, sql, signer, 'receiver:1', log);
     const lines = readFileSync(join(deviceDir, 'ledger.jsonl'), 'utf8').trimEnd().split('\n');
@@ -50,7 +50,7 @@ export async function receiveDevice(deviceDir: string, store: string, caDir: str
     for (let i = 0; i < lines.length; i += 3) {
       const out = await ledger.ingest(device, lines.slice(i, i + 3), DEADLINE, now());
       if (out.refused) throw new Error(`the receiver refused the upload: ${out.refused}`);
-      files.publish();
+      await files.publish();
       published?.();
     }
     for (const l of lines) {
@@ -61,7 +61,7 @@ export async function receiveDevice(deviceDir: string, store: string, caDir: str
       await ingest.chunk({ v: 1, device, name: m.segment, offset: 0, size: m.stored.size, sha256: hashHex(m.stored), deadline: DEADLINE }, data);
       const r = await ingest.finalize(device, m.segment, now);
       if (!r || 'refused' in r) throw new Error(`the receiver did not store ${m.segment}`);
-      files.publish();
+      await files.publish();
       published?.();
     }
   } finally {
@@ -83,7 +83,7 @@ export const agencyEncryption = (caDir: string): CurrentEncryptionKeys => {
 
 const testLogKey = generateKeyPairSync('ed25519').privateKey;
 /** An agency log on a receiver.db, with a key of its own, for tests of the ingests that do not look at the log. */
-export const testAgencyLog = (db: Db): AgencyLog => new AgencyLog(db, testLogKey, 'test.example/log');
+export const testAgencyLog = (sql: ReceiverSql): AgencyLog => new AgencyLog(sql, testLogKey, 'test.example/log');
 
 /**
  * What someone holding the device key can do to a device folder: change the entries (`edit` gets them parsed and

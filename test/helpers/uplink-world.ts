@@ -94,7 +94,7 @@ export async function startReceiver(rx: ProvisionedReceiver, timeoutMs = 15_000,
   };
 }
 
-export function makeReceiver(caDir: string, name: string, broker: string, opts: { store?: string; protocolVersion?: 4 | 5; shareGroup?: string | null } = {}): ProvisionedReceiver {
+export function makeReceiver(caDir: string, name: string, broker: string, opts: { store?: string; protocolVersion?: 4 | 5; shareGroup?: string | null; database?: string } = {}): ProvisionedReceiver {
   return provisionReceiver({ dir: tmp('recgw-rx-'), caDir, name, broker, ...opts });
 }
 

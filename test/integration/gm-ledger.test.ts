@@ -185,9 +185,10 @@ describe('the receiver during a migration (an intl agency that also trusts a gm 
   function receiver(): LedgerIngest {
     const store = tmp('recgw-gm-rx-');
     const db = openReceiverDb(store);
-    const log = new AgencyLog(db, createPrivateKey(readFileSync(intlCa.logKey, 'utf8')), logOrigin(caPems[1]!));
+    const sql = new SqliteReceiverSql(db);
+    const log = new AgencyLog(sql, createPrivateKey(readFileSync(intlCa.logKey, 'utf8')), logOrigin(caPems[1]!));
     const dir = join(intlCa.caCert, '..');
-    return new LedgerIngest(store, new SqliteReceiverSql(db), caPems, receiptSigner(dir), 'receiver:1', createLogger('rx', { sink: () => {} }), log, agencyEncryption(dir));
+    return new LedgerIngest(store, sql, caPems, receiptSigner(dir), 'receiver:1', createLogger('rx', { sink: () => {} }), log, agencyEncryption(dir));
   }
 
   it('stores a gm ledger and a rotation, naming each line by its own hash; refuses the switch without suiteFrom', async () => {

@@ -76,16 +76,19 @@ class Agency {
   readonly db = openReceiverDb(this.store);
   readonly logs: { msg: string; problem?: string }[] = [];
   revocations = Revocations.none();
-  readonly log = new AgencyLog(this.db, createPrivateKey(readFileSync(ca.paths.logKey, 'utf8')), logOrigin(caPems[0]!));
-  readonly files = new LogFiles(this.store, this.db, this.log);
-  readonly ingest = new LedgerIngest(this.store, new SqliteReceiverSql(this.db), caPems, receiptSigner(ca.dir), 'receiver:1', createLogger('rx', { sink: (l) => this.logs.push(JSON.parse(l) as { msg: string }) }), this.log, agencyEncryption(ca.dir));
+  readonly sql = new SqliteReceiverSql(this.db);
+  readonly log = new AgencyLog(this.sql, createPrivateKey(readFileSync(ca.paths.logKey, 'utf8')), logOrigin(caPems[0]!));
+  readonly files = new LogFiles(this.store, this.log);
+  readonly published: Promise<void>;
+  readonly ingest = new LedgerIngest(this.store, this.sql, caPems, receiptSigner(ca.dir), 'receiver:1', createLogger('rx', { sink: (l) => this.logs.push(JSON.parse(l) as { msg: string }) }), this.log, agencyEncryption(ca.dir));
   constructor() {
     this.ingest.useRevocations(() => this.revocations);
-    this.files.republish(readFileSync(ca.paths.logCert, 'utf8'));
+    this.published = this.files.republish(readFileSync(ca.paths.logCert, 'utf8'));
   }
   async take(lines: string[], now = new Date()): Promise<{ appended: number; refused?: string }> {
+    await this.published;
     const r = await this.ingest.ingest(DEVICE, lines, DEADLINE, now);
-    this.files.publish();
+    await this.files.publish();
     return r;
   }
   async stored(): Promise<number> {

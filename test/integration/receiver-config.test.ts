@@ -72,6 +72,34 @@ describe('receiver configs', () => {
     noStack(r.stderr);
   });
 
+  it('config check takes a PostgreSQL `database` and refuses any other, naming the key and the form to give, never the password', () => {
+    const withDb = (url: string): string => example((t) => t.replace('"broker":', `"database": ${JSON.stringify(url)},\n  "broker":`));
+    expect(recgw('config', 'check', '--config', withDb('postgres://recgw:s3cret@db.agency.example:5432/recgw')).status).toBe(0);
+    for (const [url, why] of [
+      ['mysql://recgw:s3cret@db.agency.example/recgw', /scheme "mysql:" is neither postgres: nor sqlite:/],
+      ['sqlite:/var/lib/recgw-receiver/other.db', /is not a PostgreSQL URL/],
+      ['postgres://recgw:s3cret@/recgw', /"postgres:\/\/recgw:\*\*\*@\/recgw" is not a URL/],
+    ] as const) {
+      const file = withDb(url);
+      const r = recgw('config', 'check', '--config', file);
+      expect(r.status, url).toBe(2);
+      expect(r.stderr).toContain(`config file ${file} is invalid`);
+      expect(r.stderr).toMatch(why);
+      expect(r.stderr).toMatch(/\n {2}database: .*give postgres:\/\/USER:PASSWORD@HOST:PORT\/DATABASE, or leave the key out/);
+      expect(r.stderr).not.toContain('s3cret');
+      noStack(r.stderr);
+    }
+  });
+
+  it('`recgw receiver` with a database that does not answer exits 2 saying where and what to fix, never the password', () => {
+    const file = example((t) => t.replace('"broker":', `"database": "postgres://recgw:s3cret@127.0.0.1:1/recgw",\n  "broker":`));
+    const r = recgw('receiver', '--config', file);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('cannot reach the PostgreSQL database recgw at 127.0.0.1:1: the connection was refused');
+    expect(r.stderr).not.toContain('s3cret');
+    noStack(r.stderr);
+  });
+
   it('config check refuses what the receiver would refuse at start: a certificate of another name', () => {
     const other = makeReceiver(ca.dir, 'receiver:2', 'mqtts://127.0.0.1:8883').config.tls;
     const file = example((t) => t.replace(rx.config.tls.cert, other.cert).replace(rx.config.tls.key, other.key));

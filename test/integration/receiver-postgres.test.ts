@@ -3,11 +3,13 @@
  * has its own pool of connections to one database and one store folder, as receivers on several hosts would. What
  * is checked is what SQLite's single write lock gave on one host: a device's ledger appended in order and once
  * however its messages are spread over receivers, each chunk's bytes claimed by one receiver, a file stored and
- * receipted once, and the held-line totals the limits read kept exact by the trigger. The agency log is a stand-in
- * here (the log in PostgreSQL is not done yet): only the ingests' bookkeeping is under test.
+ * receipted once, and the held-line totals the limits read kept exact by the trigger. And the agency log in the same
+ * database: every receiver appends to one log inside its ingest's transaction, in order, each checkpoint signing the
+ * RFC 6962 root of the leaves PostgreSQL holds, a rolled-back ingest leaving no leaf, and the log's files published
+ * from PostgreSQL by receivers in turn, as the verifier reads them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -21,7 +23,15 @@ import { FileIngest, type ChunkOutcome } from '../../src/receiver/file-ingest.js
 import { DEFAULT_LIMITS, DeviceLimits } from '../../src/receiver/limits.js';
 import { openPostgresReceiverSql } from '../../src/receiver/postgres-receiver-sql.js';
 import type { ReceiverSql } from '../../src/receiver/receiver-sql.js';
-import type { LeafLog } from '../../src/receiver/agency-log.js';
+import { AgencyLog, type Appended, type LeafLog } from '../../src/receiver/agency-log.js';
+import { LogFiles } from '../../src/receiver/log-files.js';
+import { logOrigin } from '../../src/pki/ca.js';
+import type { LogLeaf } from '../../src/evidence/log-leaf.js';
+import { openCheckpoint } from '../../src/tlog/checkpoint.js';
+import { parseProof } from '../../src/tlog/proof-text.js';
+import { leafHash, verifyInclusion } from '../../src/tlog/merkle.js';
+import { CHECKPOINT_FILE } from '../../src/tlog/tiles.js';
+import { readLogView } from '../../src/verify/log-view.js';
 import { splitPemBundle } from '../../src/pki/certs.js';
 import { silentLogger } from '../../src/util/log.js';
 import { sealedFileName } from '../../src/evidence/sealer.js';
@@ -30,25 +40,59 @@ import type { ChunkHeader } from '../../src/uplink/wire.js';
 
 afterAll(cleanupTmp);
 
+let theCa: ReturnType<typeof makeCa> | undefined;
+const makeCaOnce = (): ReturnType<typeof makeCa> => (theCa ??= makeCa());
+
 const DEADLINE = '2026-11-27T00:00:00.000Z';
 const MiB = 1024 * 1024;
 /** Counts the leaves appended, so that "stored once" shows in the log too. */
 const countingLog = (): LeafLog & { leaves: number } => {
   const log = {
     leaves: 0,
-    append: (leaves: unknown[]) => {
+    append: async (_tx: unknown, leaves: unknown[]) => {
       const first = log.leaves;
       log.leaves += leaves.length;
-      return { first, size: log.leaves, checkpoint: '' };
+      return { first, size: log.leaves, checkpoint: '', proof: undefined };
     },
-    proof: () => undefined,
   };
   return log;
 };
 
+const caPems = splitPemBundle(readFileSync(makeCaOnce().paths.caCert, 'utf8'));
+const logKey = createPrivateKey(readFileSync(makeCaOnce().paths.logKey, 'utf8'));
+const logPub = createPublicKey(logKey);
+const origin = logOrigin(caPems[0]!);
+/** The agency log a receiver runs, on its own connections. */
+const agencyLogOn = (s: ReceiverSql): AgencyLog => new AgencyLog(s, logKey, origin);
+const segLeaf = (name: string): LogLeaf => ({ v: 1, kind: 'segment', device: 'pg-log-dev', name: `seg-${name}`, size: 1, sha256: '0'.repeat(64), manifestSeq: 1, accepted: '2026-12-07T10:00:00.000Z' });
+
+async function storedLeaves(s: ReceiverSql): Promise<Buffer[]> {
+  return (await s.query<{ leaf: Buffer }>('SELECT leaf FROM log_leaves ORDER BY idx')).map((r) => r.leaf);
+}
+
+/** RFC 6962 §2.1 over the leaves' bytes. */
+function mth(leaves: Buffer[]): Buffer {
+  const sha = (...parts: Uint8Array[]): Buffer => parts.reduce((h, x) => h.update(x), createHash('sha256')).digest();
+  if (leaves.length === 0) return sha();
+  if (leaves.length === 1) return sha(Buffer.of(0), leaves[0]!);
+  let k = 1;
+  while (k * 2 < leaves.length) k *= 2;
+  return sha(Buffer.of(1), mth(leaves.slice(0, k)), mth(leaves.slice(k)));
+}
+
+/** A receipt's log proof: its checkpoint signs the root of the first `size` stored leaves, and the leaf is in it. */
+function expectProved(text: string, leaves: Buffer[]): void {
+  const pr = parseProof(text);
+  if ('why' in pr) throw new Error(pr.why);
+  const cp = openCheckpoint(pr.checkpoint, origin, logPub);
+  if ('why' in cp) throw new Error(cp.why);
+  expect(cp.root.toString('hex'), `the checkpoint of ${cp.size} leaves signs the root of the leaves stored`).toBe(mth(leaves.slice(0, cp.size)).toString('hex'));
+  expect(verifyInclusion(leafHash(leaves[pr.index]!), pr.index, cp.size, pr.hashes, cp.root)).toBe(true);
+}
+
 describe('receivers coordinating through PostgreSQL', () => {
   const pgs = withPostgres();
-  const ca = makeCa();
+  const ca = makeCaOnce();
   const sqls: ReceiverSql[] = [];
   let n = 0;
   /** `count` receivers' connections to a new database. */
@@ -73,6 +117,7 @@ describe('receivers coordinating through PostgreSQL', () => {
         { version: 1, name: 'receiver coordination tables' },
         { version: 2, name: 'device folder writes after commit' },
         { version: 3, name: 'manifest hash algorithm' },
+        { version: 4, name: 'agency log head with its edge' },
       ]);
       const tables = await c.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`);
       expect(tables.rows).toEqual([]);
@@ -94,9 +139,10 @@ describe('receivers coordinating through PostgreSQL', () => {
       const { sql } = await receivers(3);
       const store = tmp('recgw-pg-store-');
       const caPems = splitPemBundle(readFileSync(ca.paths.caCert, 'utf8'));
-      const log = countingLog();
+      // Each receiver its own AgencyLog on its own connections, as on several hosts: one log in the database.
+      const logs = sql.map((s) => agencyLogOn(s));
       const ingests = sql.map((s, i) => {
-        const l = new LedgerIngest(store, s, caPems, receiptSigner(ca.dir), `receiver:${i}`, silentLogger, log, agencyEncryption(ca.dir));
+        const l = new LedgerIngest(store, s, caPems, receiptSigner(ca.dir), `receiver:${i}`, silentLogger, logs[i]!, agencyEncryption(ca.dir));
         l.useLimits(new DeviceLimits(s, DEFAULT_LIMITS));
         return l;
       });
@@ -108,7 +154,10 @@ describe('receivers coordinating through PostgreSQL', () => {
       expect(outs.filter((o) => o.refused)).toEqual([]);
       expect(outs.reduce((a, o) => a + o.appended, 0)).toBe(lines.length);
       expect(readFileSync(join(store, DEVICE, LEDGER_FILE), 'utf8')).toBe(lines.map((l) => l + '\n').join(''));
-      expect(log.leaves).toBe(lines.length);
+      // One leaf per entry, in ledger order, and every receipt proves its last entry in the log it was signed against.
+      const leaves = await storedLeaves(sql[2]!);
+      expect(leaves.map((l) => (JSON.parse(l.toString()) as { seq: number }).seq)).toEqual(lines.map((_, i) => i));
+      for (const o of outs.filter((x) => x.receipt)) expectProved(o.receipt!.log!, leaves);
       expect(await ingests[0]!.deviceState(DEVICE)).toMatchObject({ seq: lines.length - 1 });
       const [rows] = await sql[1]!.query<{ entries: number; manifests: number; held: number; totals: number }>(
         `SELECT (SELECT COUNT(*) FROM entries) AS entries, (SELECT COUNT(*) FROM manifests) AS manifests,
@@ -168,4 +217,49 @@ describe('receivers coordinating through PostgreSQL', () => {
     expect(await ingests[1]!.state(DEVICE, 'seg-1')).toMatchObject({ state: { stored: true } });
   }, 60_000);
 
+  describe('the agency log', () => {
+    it('receivers on three pools appending at once: one log, sizes in order, each checkpoint the root of what PostgreSQL holds; a rolled-back ingest leaves no leaf', async () => {
+      const { sql } = await receivers(3);
+      const logs = sql.map((s) => agencyLogOn(s));
+      // 60 appends of 1-5 leaves, all at once over three pools; every tenth rolls back after appending.
+      const outcomes = await Promise.all(
+        Array.from({ length: 60 }, (_, k) =>
+          sql[k % 3]!.transaction(async (tx) => {
+            const a = await logs[k % 3]!.append(tx, Array.from({ length: (k % 5) + 1 }, (_, j) => segLeaf(`${k}-${j}`)));
+            if (k % 10 === 9) throw new Error('the bookkeeping failed');
+            return a;
+          }).catch((err: Error) => err),
+        ),
+      );
+      const kept = outcomes.filter((o): o is Appended => !(o instanceof Error));
+      expect(kept).toHaveLength(54);
+      const leaves = await storedLeaves(sql[0]!);
+      expect(leaves).toHaveLength(kept.reduce((n, a) => n + (a.size - a.first), 0));
+      expect(leaves.some((l) => /"seg-9-0"/.test(l.toString()))).toBe(false);
+      // The appends follow one another: each begins where one before it ended.
+      expect(kept.map((a) => a.first).sort((x, y) => x - y)).toEqual([0, ...kept.map((a) => a.size).sort((x, y) => x - y).slice(0, -1)]);
+      for (const a of kept) expectProved(a.proof!, leaves.slice(0, a.size));
+    }, 60_000);
+
+    it("its files are published from PostgreSQL by receivers in turn, as the verifier reads them, and never go back", async () => {
+      const { sql } = await receivers(2);
+      const store = tmp('recgw-pg-logfiles-');
+      const logs = sql.map((s) => agencyLogOn(s));
+      const files = logs.map((l) => new LogFiles(store, l));
+      await files[0]!.republish(readFileSync(ca.paths.logCert, 'utf8'));
+      for (let k = 0, n = 0; n < 700; k++) {
+        const count = [3, 250, 1, 90, 200, 156][k % 6]!;
+        await sql[k % 2]!.transaction((tx) => logs[k % 2]!.append(tx, Array.from({ length: count }, (_, j) => segLeaf(`${n + j}`))));
+        n += count;
+        await files[k % 2]!.publish();
+      }
+      // The receiver that published first and last: each publication of the other moved the checkpoint on.
+      await files[0]!.publish();
+      const problems: string[] = [];
+      const view = readLogView(join(store, 'log'), caPems, [], new Set(), (d) => problems.push(d));
+      expect(problems).toEqual([]);
+      expect(view?.size).toBe((await logs[1]!.head()).size);
+      expect(readFileSync(join(store, 'log', CHECKPOINT_FILE), 'utf8')).toBe((await logs[0]!.head()).checkpoint);
+    }, 60_000);
+  });
 });

@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { cleanupTmp, freePort, makeCa, makeGateway, tmp } from '../helpers/fixtures.js';
 import { ensureBuilt } from '../helpers/store-fixture.js';
 import { openReceiverDb } from '../../src/receiver/store-db.js';
-import { AgencyLog } from '../../src/receiver/agency-log.js';
+import { AgencyLog, type LogHead } from '../../src/receiver/agency-log.js';
+import { SqliteReceiverSql } from '../../src/receiver/sqlite-receiver-sql.js';
+import type { ReceiverSql } from '../../src/receiver/receiver-sql.js';
 import { LogFiles } from '../../src/receiver/log-files.js';
 import { WitnessClient } from '../../src/receiver/witness-client.js';
 import { caPaths, logOrigin } from '../../src/pki/ca.js';
@@ -22,7 +24,6 @@ import { startEvidenceCore, type EvidenceCore } from '../../src/app/evidence-cor
 import { LogWatch } from '../../src/uplink/log-watch.js';
 import { createLogger, silentLogger } from '../../src/util/log.js';
 import type { EntryLeaf, LogLeaf } from '../../src/evidence/log-leaf.js';
-import type { Db } from '../../src/state/db.js';
 import { makeReceipt } from '../../src/evidence/receipt.js';
 import { receiptSigner } from '../helpers/report-store.js';
 
@@ -35,27 +36,37 @@ const witnesses: { dir: string; url: string; vkey: Vkey; proc: ChildProcess }[] 
 
 const leaf = (i: number, salt = ''): LogLeaf => ({ v: 1, kind: 'entry', device: 'room-1', seq: i, hash: Buffer.alloc(32, i % 256).toString('hex').slice(0, 62) + (salt ? 'ff' : '00'), accepted: '2026-12-06T10:00:00.000Z' });
 
+interface StoreLog {
+  sql: ReceiverSql;
+  log: AgencyLog;
+  files: LogFiles;
+  client: WitnessClient;
+  append(from: number, to: number, salt?: string): Promise<void>;
+  head(): Promise<LogHead>;
+}
+
 /** A receiver store's log (receiver.db + published files) with its own witness client, as a receiver keeps it. */
-function agencyLog(store: string): { db: Db; log: AgencyLog; files: LogFiles; client: WitnessClient; append(from: number, to: number, salt?: string): void } {
+async function agencyLog(store: string): Promise<StoreLog> {
   const p = caPaths(ca.dir);
-  const db = openReceiverDb(store);
-  const log = new AgencyLog(db, createPrivateKey(readFileSync(p.logKey, 'utf8')), logOrigin(readFileSync(p.caCert, 'utf8')));
-  const files = new LogFiles(store, db, log);
-  files.republish(readFileSync(p.logCert, 'utf8'));
+  const sql = new SqliteReceiverSql(openReceiverDb(store));
+  const log = new AgencyLog(sql, createPrivateKey(readFileSync(p.logKey, 'utf8')), logOrigin(readFileSync(p.caCert, 'utf8')));
+  const files = new LogFiles(store, log);
+  await files.republish(readFileSync(p.logCert, 'utf8'));
   const logs = createLogger('witness-client', { level: 'debug', sink: (l) => seen.push(JSON.parse(l) as { msg: string }) });
   const client = new WitnessClient(files.dir, log, witnesses.map((w) => ({ url: w.url, vkey: w.vkey })), logs);
   return {
-    db,
+    sql,
     log,
     files,
     client,
-    append(from, to, salt = '') {
+    async append(from, to, salt = '') {
       const leaves: LogLeaf[] = [];
       for (let i = from; i < to; i++) leaves.push(leaf(i, salt));
-      db.transaction(() => log.append(leaves)).immediate();
-      files.publish();
+      await sql.transaction((tx) => log.append(tx, leaves));
+      await files.publish();
       client.kick();
     },
+    head: () => log.head(),
   };
 }
 const seen: { msg: string }[] = [];
@@ -93,19 +104,23 @@ const cosigners = (text: string): string[] => {
 
 describe('witnesses of the agency log', () => {
   const store = (): string => tmp('recgw-wstore-');
-  let genuine: ReturnType<typeof agencyLog>;
+  let genuine: StoreLog;
   let gateway: EvidenceCore;
   let watch: LogWatch;
-  const logState = (l: AgencyLog, from: number) => ({ checkpoint: l.head().checkpoint, consistency: l.consistency(Math.min(from, l.size()), l.size()).map((h) => h.toString('base64')), cert: readFileSync(caPaths(ca.dir).logCert, 'utf8') });
+  const logState = async (l: AgencyLog, from: number) => {
+    const head = await l.head();
+    const consistency = await l.consistency(Math.min(from, head.size), head.size);
+    return { checkpoint: head.checkpoint, consistency: consistency.map((h) => h.toString('base64')), cert: readFileSync(caPaths(ca.dir).logCert, 'utf8') };
+  };
 
   beforeAll(async () => {
-    genuine = agencyLog(store());
+    genuine = await agencyLog(store());
     gateway = await startEvidenceCore(makeGateway(ca.dir, { deviceId: 'room-1' }).config, silentLogger);
     watch = new LogWatch(gateway.db, gateway.ledger, [readFileSync(caPaths(ca.dir).caCert, 'utf8')], Date.now, silentLogger);
   });
   afterAll(async () => {
     await gateway.stop();
-    genuine.db.close();
+    await genuine.sql.close();
   });
 
   it('two witnesses cosign a growing log, across tile boundaries, each step proved consistent with the last', async () => {
@@ -114,12 +129,12 @@ describe('witnesses of the agency log', () => {
       [3, 300],
       [300, 70_000 / 100],
     ] as const) {
-      genuine.append(from, to);
+      await genuine.append(from, to);
       await genuine.client.idle();
       const witnessed = readFileSync(join(genuine.files.dir, 'witnessed'), 'utf8');
       expect(witnessed.split('\n')[1]).toBe(String(to));
       expect(cosigners(witnessed)).toEqual(witnesses.map((w) => w.vkey.name).sort());
-      watch.state(logState(genuine.log, watch.size()));
+      watch.state(await logState(genuine.log, watch.size()));
       expect(watch.size()).toBe(to);
     }
     expect(watch.standing()).toEqual([]);
@@ -128,7 +143,8 @@ describe('witnesses of the agency log', () => {
     const one = leaf(1) as EntryLeaf;
     const bare = makeReceipt({ kind: 'entries', device: 'room-1', through: { seq: 1, hash: one.hash }, deadline: DEADLINE, storedAt: one.accepted, receiver: 'receiver:1' }, receiptSigner(ca.dir));
     expect(watch.receipt(bare)).toMatch(/no proof that its item is in the agency log/);
-    const proved = { ...bare, log: genuine.log.proof(1, 700, genuine.log.head().checkpoint) };
+    const head = await genuine.head();
+    const proved = { ...bare, log: await genuine.log.proof(1, 700, head.checkpoint) };
     expect(watch.receipt(proved)).toBeUndefined();
   }, 60_000);
 
@@ -148,35 +164,35 @@ describe('witnesses of the agency log', () => {
   });
 
   it('a forked log (same size, another root) is refused by both witnesses, kept as evidence, and alarms the gateway', async () => {
-    const fork = agencyLog(store());
-    fork.append(0, 3);
-    fork.append(3, 700, 'forged');
+    const fork = await agencyLog(store());
+    await fork.append(0, 3);
+    await fork.append(3, 700, 'forged');
     await fork.client.idle();
     expect(existsSync(join(fork.files.dir, 'witnessed'))).toBe(false);
     for (const w of witnesses) {
       const evidence = readdirSync(join(w.dir, 'evidence'));
       expect(evidence.some((f) => /forked|inconsistent/.test(f))).toBe(true);
       // The witness still stands by the genuine log.
-      expect(recgw('witness', 'show', '--state', w.dir)).toContain(`700 leaves, root ${genuine.log.head().checkpoint.split('\n')[2]}`);
+      expect(recgw('witness', 'show', '--state', w.dir)).toContain(`700 leaves, root ${(await genuine.head()).checkpoint.split('\n')[2]}`);
     }
     expect(seen.some((l) => /forked/.test(l.msg))).toBe(true);
     // The gateway has checked the genuine checkpoint of 700 leaves; the fork offers another of 700.
     const before = gateway.ledger.head()!.seq;
-    watch.state(logState(fork.log, watch.size()));
+    watch.state(await logState(fork.log, watch.size()));
     expect(watch.standing().map((a) => a.level)).toEqual(['forked']);
     const alarm = gateway.ledger.entry(before + 1)!;
     expect(alarm.type).toBe('alarm.raised');
-    fork.db.close();
+    await fork.sql.close();
   }, 60_000);
 
   it('a shrunken log is refused by the witnesses and alarms the gateway', async () => {
-    const shrunk = agencyLog(store());
-    shrunk.append(0, 100);
+    const shrunk = await agencyLog(store());
+    await shrunk.append(0, 100);
     await shrunk.client.idle();
     for (const w of witnesses) expect(readdirSync(join(w.dir, 'evidence')).some((f) => /shrank/.test(f))).toBe(true);
     expect(seen.some((l) => /larger checkpoint of this log than the log now has/.test(l.msg))).toBe(true);
-    watch.state(logState(shrunk.log, watch.size()));
+    watch.state(await logState(shrunk.log, watch.size()));
     expect(watch.standing().map((a) => a.level)).toEqual(['forked', 'shrank']);
-    shrunk.db.close();
+    await shrunk.sql.close();
   }, 60_000);
 });

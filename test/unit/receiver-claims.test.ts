@@ -24,7 +24,8 @@ const MiB = 1024 * 1024;
 /** A FileIngest on its own connection to the store's receiver.db, as one receiver process has. */
 const ingest = (store: string, name: string): FileIngest => {
   const db = openReceiverDb(store);
-  return new FileIngest(store, new SqliteReceiverSql(db), signer, name, testAgencyLog(db));
+  const sql = new SqliteReceiverSql(db);
+  return new FileIngest(store, sql, signer, name, testAgencyLog(sql));
 };
 const DEVICE = 'claims-dev';
 

@@ -43,7 +43,7 @@ describe('per-device limits on held ledger lines', () => {
     const log = createLogger('t', { sink: (l) => logged.push(JSON.parse(l) as Record<string, unknown>) });
     const caPems = splitPemBundle(readFileSync(ca.paths.caCert, 'utf8'));
     const sql = new SqliteReceiverSql(db);
-    const ledger = new LedgerIngest(store, sql, caPems, receiptSigner(ca.dir), 'rx-1', log, testAgencyLog(db), agencyEncryption(ca.dir));
+    const ledger = new LedgerIngest(store, sql, caPems, receiptSigner(ca.dir), 'rx-1', log, testAgencyLog(sql), agencyEncryption(ca.dir));
     ledger.useLimits(new DeviceLimits(sql, { ...DEFAULT_LIMITS, ...limits }));
     return { db, logged, ledger };
   }

@@ -32,7 +32,7 @@ describe('per-device limits on chunks', () => {
     const store = tmp('recgw-limits-');
     const db = openReceiverDb(store);
     const sql = new SqliteReceiverSql(db);
-    const files = new FileIngest(store, sql, signer, 'rx-1', testAgencyLog(db));
+    const files = new FileIngest(store, sql, signer, 'rx-1', testAgencyLog(sql));
     files.useLimits(new DeviceLimits(sql, { ...DEFAULT_LIMITS, ...limits }));
     return { store, db, files };
   }

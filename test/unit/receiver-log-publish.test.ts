@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { cleanupTmp, makeCa, tmp } from '../helpers/fixtures.js';
 import { openReceiverDb } from '../../src/receiver/store-db.js';
 import { AgencyLog } from '../../src/receiver/agency-log.js';
-import { LogFiles } from '../../src/receiver/log-files.js';
+import { LOG_FILES_LOCK, LogFiles } from '../../src/receiver/log-files.js';
 import { Pacer } from '../../src/receiver/pacer.js';
 import { PUBLISH_INTERVAL_MS, openReceiverLog } from '../../src/receiver/receiver-log.js';
 import { caPaths, logOrigin } from '../../src/pki/ca.js';
@@ -21,7 +21,8 @@ import { readLogView } from '../../src/verify/log-view.js';
 import { CHECKPOINT_FILE } from '../../src/tlog/tiles.js';
 import type { ReceiverConfig } from '../../src/receiver/config.js';
 import type { LogLeaf } from '../../src/evidence/log-leaf.js';
-import type { Db } from '../../src/state/db.js';
+import { SqliteReceiverSql } from '../../src/receiver/sqlite-receiver-sql.js';
+import type { ReceiverSql } from '../../src/receiver/receiver-sql.js';
 import { silentLogger } from '../../src/util/log.js';
 import { Witness, initWitness } from '../../src/witness/witness.js';
 import { WitnessServer } from '../../src/witness/server.js';
@@ -40,14 +41,23 @@ const caPem = readFileSync(p.caCert, 'utf8');
 const leaf = (i: number, salt = 'a'): LogLeaf => ({ v: 1, kind: 'segment', device: `dev-${salt}`, name: `seg-${i}`, size: i, sha256: i.toString(16).padStart(64, '0'), manifestSeq: i, accepted: '2026-12-06T10:00:00.000Z' });
 const leaves = (from: number, to: number, salt?: string): LogLeaf[] => Array.from({ length: to - from }, (_, k) => leaf(from + k, salt));
 
-/** One receiver's view of a store: its connection, log and files, as openReceiverLog builds them. */
-function open(store: string): { db: Db; log: AgencyLog; files: LogFiles } {
-  const db = openReceiverDb(store);
-  const log = new AgencyLog(db, createPrivateKey(readFileSync(p.logKey, 'utf8')), logOrigin(caPem));
-  const files = new LogFiles(store, db, log);
-  files.republish(readFileSync(p.logCert, 'utf8'));
-  return { db, log, files };
+interface Rx {
+  sql: ReceiverSql;
+  log: AgencyLog;
+  files: LogFiles;
 }
+
+/** One receiver's view of a store: its connection, log and files, as openReceiverLog builds them. */
+async function open(store: string): Promise<Rx> {
+  const sql = new SqliteReceiverSql(openReceiverDb(store));
+  const log = new AgencyLog(sql, createPrivateKey(readFileSync(p.logKey, 'utf8')), logOrigin(caPem));
+  const files = new LogFiles(store, log);
+  await files.republish(readFileSync(p.logCert, 'utf8'));
+  return { sql, log, files };
+}
+
+/** Append in a transaction of its own, as an ingest does. */
+const commitTo = (r: { sql: ReceiverSql; log: AgencyLog }, ls: LogLeaf[]): Promise<unknown> => r.sql.transaction((tx) => r.log.append(tx, ls));
 
 /** The verifier's problems with the published log, and the size its checkpoint gives. */
 function verify(store: string): { problems: string[]; size: number | undefined } {
@@ -59,51 +69,50 @@ function verify(store: string): { problems: string[]; size: number | undefined }
 const publishedSize = (store: string): number => Number(readFileSync(join(store, 'log', CHECKPOINT_FILE), 'utf8').split('\n')[1]);
 
 describe('the published agency log', () => {
-  it('stays exact above level 0, across an append that rolled back after completing tiles and a restart', () => {
+  it('stays exact above level 0, across an append that rolled back after completing tiles and a restart', async () => {
     const store = tmp('recgw-logpub-');
-    const a = open(store);
-    const append = (r: { db: Db; log: AgencyLog; files: LogFiles }, ls: LogLeaf[]): void => {
-      r.db.transaction(() => r.log.append(ls)).immediate();
-      r.files.publish();
+    const a = await open(store);
+    const append = async (r: Rx, ls: LogLeaf[]): Promise<void> => {
+      await commitTo(r, ls);
+      await r.files.publish();
     };
     // Level 1 is 7 hashes wide at 1,900 leaves.
-    for (let from = 0; from < 1_900; from += 190) append(a, leaves(from, from + 190));
-    // Completes the eighth level-0 tile (its level-1 hash is computed for the root and the proof), then rolls back.
-    expect(() =>
-      a.db
-        .transaction(() => {
-          a.log.append(leaves(1_900, 2_100, 'gone'));
-          a.log.proof(2_099, 2_100, a.log.head().checkpoint);
-          throw new Error('the bookkeeping failed');
-        })
-        .immediate(),
-    ).toThrow('the bookkeeping failed');
+    for (let from = 0; from < 1_900; from += 190) await append(a, leaves(from, from + 190));
+    // Published in between: the level-1 hashes of the full tiles are remembered from here.
+    expect(verify(store)).toEqual({ problems: [], size: 1_900 });
+    // Completes the eighth level-0 tile (stored as a full tile in the transaction), then rolls back.
+    await expect(
+      a.sql.transaction(async (tx) => {
+        await a.log.append(tx, leaves(1_900, 2_100, 'gone'));
+        throw new Error('the bookkeeping failed');
+      }),
+    ).rejects.toThrow('the bookkeeping failed');
     // Other leaves take those places, a few at a time, each commit published.
-    for (let from = 1_900, n = 1; from < 2_100; from += n, n = (n % 37) + 1) append(a, leaves(from, Math.min(2_100, from + n), 'kept'));
+    for (let from = 1_900, n = 1; from < 2_100; from += n, n = (n % 37) + 1) await append(a, leaves(from, Math.min(2_100, from + n), 'kept'));
     expect(verify(store)).toEqual({ problems: [], size: 2_100 });
-    expect(readFileSync(join(store, 'log', CHECKPOINT_FILE), 'utf8')).toBe(a.log.head().checkpoint);
+    expect(readFileSync(join(store, 'log', CHECKPOINT_FILE), 'utf8')).toBe((await a.log.head()).checkpoint);
 
     // A receiver started again on the store (nothing remembered) and the first one, in turn.
-    const b = open(store);
-    append(b, leaves(2_100, 2_400, 'b'));
-    append(a, leaves(2_400, 2_410, 'a2'));
-    append(b, leaves(2_410, 2_700, 'b2'));
+    const b = await open(store);
+    await append(b, leaves(2_100, 2_400, 'b'));
+    await append(a, leaves(2_400, 2_410, 'a2'));
+    await append(b, leaves(2_410, 2_700, 'b2'));
     expect(verify(store)).toEqual({ problems: [], size: 2_700 });
-    a.db.close();
-    b.db.close();
+    await a.sql.close();
+    await b.sql.close();
   });
 
-  it('a partial tile cut short by a crash while it was written is written again when the receiver starts', () => {
+  it('a partial tile cut short by a crash while it was written is written again when the receiver starts', async () => {
     const store = tmp('recgw-logpub-');
-    const a = open(store);
-    a.db.transaction(() => a.log.append(leaves(0, 700))).immediate();
-    a.files.publish();
+    const a = await open(store);
+    await commitTo(a, leaves(0, 700));
+    await a.files.publish();
     const level1 = join(store, 'log', 'tile', '1', '000.p', '2');
     writeFileSync(level1, readFileSync(level1).subarray(0, 10));
-    a.db.close();
-    const b = open(store);
+    await a.sql.close();
+    const b = await open(store);
     expect(verify(store)).toEqual({ problems: [], size: 700 });
-    b.db.close();
+    await b.sql.close();
   });
 });
 
@@ -203,50 +212,61 @@ describe('publication after commits, paced', () => {
   it("a receiver's log files follow its commits within the interval, and all of them at close", async () => {
     fake();
     const store = tmp('recgw-logpub-');
-    const db = openReceiverDb(store);
+    const sql = new SqliteReceiverSql(openReceiverDb(store));
     const cfg = { store, witnesses: [], agency: { caCert: p.caCert, logKey: p.logKey, logCert: p.logCert } } as unknown as ReceiverConfig;
-    const log = openReceiverLog({ cfg, caPem, caPems: [caPem], db, now: new Date(), log: silentLogger });
+    const log = await openReceiverLog({ cfg, caPem, caPems: [caPem], sql, now: new Date(), log: silentLogger });
     const until = async (size: number): Promise<void> => {
       for (let i = 0; i < 500 && publishedSize(store) !== size; i++) await sleep(10);
       expect(publishedSize(store)).toBe(size);
     };
-    const commit = (from: number, to: number): void => {
-      db.transaction(() => log.append(leaves(from, to))).immediate();
+    const commit = async (from: number, to: number): Promise<void> => {
+      await sql.transaction((tx) => log.append(tx, leaves(from, to)));
       log.grew();
     };
     expect(publishedSize(store)).toBe(0);
-    commit(0, 3);
+    await commit(0, 3);
     await until(3);
-    commit(3, 5);
-    commit(5, 300);
+    await commit(3, 5);
+    await commit(5, 300);
     await sleep(200);
     expect(publishedSize(store)).toBe(3);
     vi.advanceTimersByTime(PUBLISH_INTERVAL_MS);
     await until(300);
     expect(verify(store)).toEqual({ problems: [], size: 300 });
     vi.advanceTimersByTime(PUBLISH_INTERVAL_MS);
-    commit(300, 301);
+    await commit(300, 301);
     await until(301);
-    commit(301, 310);
+    await commit(301, 310);
     await log.close();
     expect(verify(store)).toEqual({ problems: [], size: 310 });
-    db.close();
+    await sql.close();
   });
 
   it('a checkpoint published in the background never replaces a larger one that a receiver sharing the store published meanwhile', async () => {
     const store = tmp('recgw-logpub-');
-    const a = open(store);
-    const b = open(store);
-    a.db.transaction(() => a.log.append(leaves(0, 10))).immediate();
-    const behind = a.files.publishInBackground(); // read at size 10; its files are being written
-    b.db.transaction(() => b.log.append(leaves(10, 20))).immediate();
-    b.files.publish();
+    const a = await open(store);
+    const b = await open(store);
+    await commitTo(a, leaves(0, 10));
+    // a reads the log at size 10 and writes its files; b commits and publishes 20 before a takes the lock to put its
+    // checkpoint in place.
+    let go: () => void = () => undefined;
+    const bPublished = new Promise<void>((r) => (go = r));
+    const tx = a.sql.transaction.bind(a.sql);
+    a.sql.transaction = (async (fn: Parameters<typeof tx>[0], opts?: Parameters<typeof tx>[1]) => {
+      if (opts?.lock === LOG_FILES_LOCK) await bPublished;
+      return tx(fn, opts);
+    }) as typeof tx;
+    const behind = a.files.publish();
+    await commitTo(b, leaves(10, 20));
+    await b.files.publish();
     expect(publishedSize(store)).toBe(20);
+    go();
     await behind;
+    expect(publishedSize(store)).toBe(20);
     expect(verify(store)).toEqual({ problems: [], size: 20 });
     expect(readdirSync(join(store, 'log')).filter((f) => f.includes('.tmp-'))).toEqual([]);
-    a.db.close();
-    b.db.close();
+    await a.sql.close();
+    await b.sql.close();
   });
 
   it('witnesses are asked after a commit at once, then at most once per interval, and at close', async () => {
@@ -256,32 +276,32 @@ describe('publication after commits, paced', () => {
     const server = new WitnessServer(new Witness(wdir), silentLogger);
     const url = await server.start(0);
     const store = tmp('recgw-logpub-');
-    const db = openReceiverDb(store);
+    const sql = new SqliteReceiverSql(openReceiverDb(store));
     const cfg = { store, witnesses: [{ url, vkey }], agency: { caCert: p.caCert, logKey: p.logKey, logCert: p.logCert } } as unknown as ReceiverConfig;
-    const log = openReceiverLog({ cfg, caPem, caPems: [caPem], db, now: new Date(), log: silentLogger });
+    const log = await openReceiverLog({ cfg, caPem, caPems: [caPem], sql, now: new Date(), log: silentLogger });
     const witnessed = (): number => (existsSync(join(store, 'log', 'witnessed')) ? Number(readFileSync(join(store, 'log', 'witnessed'), 'utf8').split('\n')[1]) : -1);
     const until = async (size: number): Promise<void> => {
       for (let i = 0; i < 500 && witnessed() !== size; i++) await sleep(10);
       expect(witnessed()).toBe(size);
     };
-    const commit = (from: number, to: number): void => {
-      db.transaction(() => log.append(leaves(from, to))).immediate();
+    const commit = async (from: number, to: number): Promise<void> => {
+      await sql.transaction((tx) => log.append(tx, leaves(from, to)));
       log.grew();
     };
     try {
       vi.advanceTimersByTime(PUBLISH_INTERVAL_MS);
-      commit(0, 3);
+      await commit(0, 3);
       await until(3);
-      commit(3, 5);
+      await commit(3, 5);
       await sleep(300);
       expect(witnessed()).toBe(3);
       vi.advanceTimersByTime(PUBLISH_INTERVAL_MS);
       await until(5);
-      commit(5, 9);
+      await commit(5, 9);
       await log.close();
       expect(witnessed()).toBe(9);
     } finally {
-      db.close();
+      await sql.close();
       await server.stop();
     }
   });

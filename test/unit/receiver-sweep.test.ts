@@ -37,7 +37,7 @@ describe('housekeeping of partial files and held lines', () => {
     const logged: Record<string, unknown>[] = [];
     const log = createLogger('t', { sink: (l) => logged.push(JSON.parse(l) as Record<string, unknown>) });
     const sql = new SqliteReceiverSql(db);
-    const files = new FileIngest(store, sql, signer, 'rx-1', testAgencyLog(db));
+    const files = new FileIngest(store, sql, signer, 'rx-1', testAgencyLog(sql));
     files.useLimits(new DeviceLimits(sql, cfg));
     return { store, db, cfg, logged, files, sweep: new PartialSweep(store, sql, cfg, log) };
   }
