@@ -1,6 +1,6 @@
 /** `recgw ca ...`: the demo/test agency CA. */
 import { readFileSync } from 'node:fs';
-import { CRL_DAYS, initCa, issueCrl, issueReceiverCertificate, issueServerCertificate, revokeCertificate, signDeviceCsr } from '../pki/ca.js';
+import { CRL_DAYS, initCa, issueCrl, issueDeskSigningCertificate, issueReceiverCertificate, issueServerCertificate, revokeCertificate, signDeviceCsr } from '../pki/ca.js';
 import { REVOCATION_REASONS, type RevocationReason } from '../pki/crl.js';
 import { writeFileAtomicSync } from '../util/fsx.js';
 import { isSuiteName } from '../crypto/suite.js';
@@ -13,6 +13,7 @@ const USAGE = `recgw ca init --out DIR [--agency NAME] [--suite intl|gm]
        recgw ca sign --ca DIR --csr FILE --out FILE [--days N]
        recgw ca server-cert --ca DIR --name HOST [--name HOST ...] --cert FILE --key FILE
        recgw ca receiver-cert --ca DIR --name receiver:LABEL --cert FILE --key FILE
+       recgw ca desk-cert --ca DIR --cert FILE --key FILE
        recgw ca revoke --ca DIR --cert FILE [--reason keyCompromise|superseded|cessationOfOperation|affiliationChanged|unspecified] [--date ISO]
        recgw ca crl --ca DIR
        recgw ca roster --ca DIR --officers FILE --out FILE [--days N] [--from ISO] [--agency NAME]`;
@@ -67,6 +68,15 @@ export async function caCommand(argv: string[], io: Io): Promise<number> {
       writeFileAtomicSync(required(values.cert, '--cert', u), r.certPem);
       writeFileAtomicSync(required(values.key, '--key', u), r.keyPem, 0o600);
       io.out(`Issued a receiver certificate for ${name} (its MQTT username)\n`);
+      return 0;
+    }
+    case 'desk-cert': {
+      const u = 'recgw ca desk-cert --ca DIR --cert FILE --key FILE';
+      const { values } = parse(rest, { ca: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' } }, u);
+      const r = issueDeskSigningCertificate({ caDir: required(values.ca, '--ca', u) });
+      writeFileAtomicSync(required(values.cert, '--cert', u), r.certPem);
+      writeFileAtomicSync(required(values.key, '--key', u), r.keyPem, 0o600);
+      io.out('Issued the evidence desk\'s signing certificate (sampleSigning in the desk config: sample-check reports and the audit chain)\n');
       return 0;
     }
     case 'revoke': {

@@ -2,22 +2,27 @@
  * `recgw desk --config FILE`: the evidence desk (docs/desk.md) in the foreground until SIGTERM or SIGINT.
  * `recgw desk account add NAME --role ROLE --config FILE [--password-stdin]`: a desk account in the index database;
  * the password is read from standard input with --password-stdin, else one is generated and printed once.
+ * `recgw desk audit-check --config FILE`: checks the desk's audit chain (exit 1 when broken).
  */
 import { randomBytes } from 'node:crypto';
+import { userInfo } from 'node:os';
 import pino from 'pino';
 import { openIndexDb, redact } from '../index/database.js';
 import { migrateIndex } from '../index/migrate.js';
 import { DeskAccounts } from '../desk/accounts.js';
-import { loadDeskConfig } from '../desk/config.js';
+import { loadDeskConfig, readSampleSigner } from '../desk/config.js';
+import { DeskAudit } from '../desk/audit.js';
+import { checkAudit } from '../desk/audit-check.js';
 import { ROLES, roleOf } from '../desk/roles.js';
 import { RecgwError } from '../util/errors.js';
 import { createLogger } from '../util/log.js';
-import { parse, required } from './args.js';
+import { parse, readCaBundle, required } from './args.js';
 import type { Io } from './io.js';
 import { untilSignal } from './run.js';
 
 const USAGE = `recgw desk --config FILE
        recgw desk account add NAME --role ROLE --config FILE [--password-stdin]
+       recgw desk audit-check --config FILE
   ROLE: ${ROLES.map((r) => `${r.code} (${r.zh})`).join(', ')}`;
 
 /** All of standard input, without its final line break. */
@@ -29,6 +34,7 @@ async function readStdin(): Promise<string> {
 
 export async function deskCommand(argv: string[], io: Io): Promise<number> {
   if (argv[0] === 'account') return accountCommand(argv.slice(1), io, io.readIn ?? readStdin);
+  if (argv[0] === 'audit-check') return auditCheckCommand(argv.slice(1), io);
   const { values } = parse(argv, { config: { type: 'string' } }, USAGE);
   const config = loadDeskConfig(required(values.config, '--config', USAGE));
   const { DeskServer } = await import('../desk/server.js');
@@ -44,6 +50,23 @@ export async function deskCommand(argv: string[], io: Io): Promise<number> {
     await desk.stop();
   }
   return 0;
+}
+
+/** Checks the audit chain (src/desk/audit-check.ts): exit 0 when whole, 1 with each problem by seq. */
+async function auditCheckCommand(argv: string[], io: Io): Promise<number> {
+  const { values } = parse(argv, { config: { type: 'string' } }, USAGE);
+  const config = loadDeskConfig(required(values.config, '--config', USAGE));
+  const db = await openIndexDb(config.database);
+  try {
+    await migrateIndex(db);
+    const c = await checkAudit(db, readCaBundle(config.ca));
+    const head = c.head ? `head #${c.head.seq} ${c.head.sha256}` : 'no rows';
+    if (c.ok) io.out(`the desk audit chain is whole: ${c.entries} rows, ${c.signed} signed (${c.signers.join(', ') || 'no key'}); ${head}${c.unchained ? `; ${c.unchained} rows predate the chain` : ''}\n`);
+    else io.out(`the desk audit chain is broken:\n${c.problems.map((p) => `  #${p.seq}: ${p.problem}`).join('\n')}\n${head}\n`);
+    return c.ok ? 0 : 1;
+  } finally {
+    await db.close();
+  }
 }
 
 async function accountCommand(argv: string[], io: Io, stdin: () => Promise<string>): Promise<number> {
@@ -63,6 +86,8 @@ async function accountCommand(argv: string[], io: Io, stdin: () => Promise<strin
   try {
     await migrateIndex(db);
     await new DeskAccounts(db).add(name, role, password);
+    // An account change is a desk action too: in the signed chain, by whoever ran the command on this host.
+    await new DeskAudit(db, Date.now, readSampleSigner(config)).record(`cli:${userInfo().username}`, 'account-add', 'local', { account: name, role });
   } finally {
     await db.close();
   }

@@ -29,7 +29,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; help: string }> =
   },
   desk: {
     load: async () => (await import('./desk.js')).deskCommand,
-    help: 'desk --config F | desk account add NAME --role R --config F  the evidence desk (HTTPS) over the agency index',
+    help: 'desk --config F | desk account add NAME --role R --config F | desk audit-check --config F  the evidence desk (HTTPS) over the agency index',
   },
   export: { load: async () => (await import('./export.js')).exportCommand, help: 'export --config F --out D  write the ledger and sealed segments as a device folder' },
   decrypt: { load: async () => (await import('./decrypt.js')).decryptCommand, help: 'decrypt <dir> <segment>    agency only: decrypt one sealed segment' },

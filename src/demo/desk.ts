@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { caPaths, issueServerCertificate } from '../pki/ca.js';
+import { caPaths, issueDeskSigningCertificate, issueServerCertificate } from '../pki/ca.js';
 import { openIndexDb, type IndexDb } from '../index/database.js';
 import { migrateIndex } from '../index/migrate.js';
 import { rebuildIndex } from '../index/rebuild.js';
@@ -39,8 +39,20 @@ export async function startDemoDesk(o: { out: string; caDir: string; storeDir: s
   const tls = issueServerCertificate({ caDir: o.caDir, names: ['localhost', '127.0.0.1'] });
   writeFileAtomicSync(join(dir, 'desk-cert.pem'), tls.certPem);
   writeFileAtomicSync(join(dir, 'desk-key.pem'), tls.keyPem, 0o600);
+  // The desk's own signing key from the demo CA, so the sample check's report is signed and the audit chain too.
+  const signing = issueDeskSigningCertificate({ caDir: o.caDir, commonName: 'demo evidence desk signing' });
+  writeFileAtomicSync(join(dir, 'sample-cert.pem'), signing.certPem);
+  writeFileAtomicSync(join(dir, 'sample-key.pem'), signing.keyPem, 0o600);
   const database = `sqlite:${join(o.out, 'index.db')}`;
-  const raw = { database, listen: { host: '127.0.0.1', port: 0 }, tls: { cert: 'desk-cert.pem', key: 'desk-key.pem' }, ca: caPaths(o.caDir).caCert, store: o.storeDir, zone: o.zone };
+  const raw = {
+    database,
+    listen: { host: '127.0.0.1', port: 0 },
+    tls: { cert: 'desk-cert.pem', key: 'desk-key.pem' },
+    ca: caPaths(o.caDir).caCert,
+    store: o.storeDir,
+    zone: o.zone,
+    sampleSigning: { key: 'sample-key.pem', cert: 'sample-cert.pem' },
+  };
   writeFileAtomicSync(join(dir, 'desk.json'), JSON.stringify(raw, null, 2) + '\n');
   const config = parseDeskConfig(raw, dir);
 

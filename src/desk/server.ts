@@ -71,7 +71,7 @@ export class DeskServer {
       config: c,
       db,
       accounts: new DeskAccounts(db),
-      audit: new DeskAudit(db, now),
+      audit: new DeskAudit(db, now, sampleSigner),
       verify: new VerifyRuns(db, { ca: c.ca, store: c.store, now }),
       samples: new Samples(db),
       sampleSigner,

@@ -353,4 +353,23 @@ export const INDEX_MIGRATIONS: readonly IndexMigration[] = [
   CREATE INDEX sessions_by_start_text ON sessions (start_ms, device_id, session_id, place, party);
   `,
   },
+  {
+    name: 'desk audit chain',
+    // The desk's audit trail made tamper-evident (docs/desk.md §5): each row numbered (seq), with the SHA-256 of the
+    // row before and of its own canonical record, and its signature by the desk's agency key (base64) with that key's
+    // certificate (SHA-256 of its DER; the certificates in desk_audit_signers). Rows written before have no seq.
+    sql: `
+  ALTER TABLE desk_audit ADD COLUMN seq BIGINT;
+  ALTER TABLE desk_audit ADD COLUMN prev_sha256 TEXT;
+  ALTER TABLE desk_audit ADD COLUMN sha256 TEXT;
+  ALTER TABLE desk_audit ADD COLUMN signature TEXT;
+  ALTER TABLE desk_audit ADD COLUMN cert_sha256 TEXT;
+  CREATE UNIQUE INDEX desk_audit_by_seq ON desk_audit (seq);
+
+  CREATE TABLE desk_audit_signers (
+    cert_sha256 TEXT PRIMARY KEY,
+    pem         TEXT NOT NULL
+  );
+  `,
+  },
 ];

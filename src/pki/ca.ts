@@ -25,8 +25,8 @@ import { gmSuite } from '../crypto/gm/gm-suite.js';
 import type { SuiteName } from '../crypto/suite.js';
 
 /** Organisational unit that marks what a certificate is for; the verifier checks it. */
-export { ROLE_DEVICE, ROLE_RECEIPT, ROLE_SERVER, ROLE_RECEIVER, ROLE_LOG, ROLE_ENCRYPTION, ROLE_ROSTER, type CertRole } from './roles.js';
-import { ROLE_DEVICE, ROLE_RECEIPT, ROLE_SERVER, ROLE_RECEIVER, ROLE_LOG, ROLE_ENCRYPTION, ROLE_ROSTER, type CertRole } from './roles.js';
+export { ROLE_DEVICE, ROLE_RECEIPT, ROLE_SERVER, ROLE_RECEIVER, ROLE_LOG, ROLE_ENCRYPTION, ROLE_ROSTER, ROLE_DESK, type CertRole } from './roles.js';
+import { ROLE_DEVICE, ROLE_RECEIPT, ROLE_SERVER, ROLE_RECEIVER, ROLE_LOG, ROLE_ENCRYPTION, ROLE_ROSTER, ROLE_DESK, type CertRole } from './roles.js';
 
 /** Files `recgw ca init` writes, relative to its output folder. */
 export const CA_FILES = {
@@ -345,6 +345,11 @@ export function issueReceiverCertificate(o: { caDir: string; name: string; days?
   const problem = receiverNameProblem(o.name);
   if (problem) throw new RecgwError('usage', `refusing to issue a receiver certificate: ${problem}`);
   return issueWithNewKey(o.caDir, { commonName: o.name, role: ROLE_RECEIVER, ...pick(o) });
+}
+
+/** Issue the evidence desk's signing certificate (sample-check reports, the audit chain) with its own new RSA key. */
+export function issueDeskSigningCertificate(o: { caDir: string; commonName?: string; days?: number; now?: Date }): { certPem: string; keyPem: string } {
+  return issueWithNewKey(o.caDir, { commonName: o.commonName ?? 'evidence desk signing', role: ROLE_DESK, ...pick(o) });
 }
 
 /**

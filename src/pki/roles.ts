@@ -14,4 +14,6 @@ export const ROLE_LOG = 'recgw-log';
 export const ROLE_ENCRYPTION = 'recgw-encryption';
 /** The agency's key that signs officer rosters (evidence-format.md §16): who may confirm on a gateway, with what PIN. */
 export const ROLE_ROSTER = 'recgw-roster';
-export type CertRole = typeof ROLE_DEVICE | typeof ROLE_RECEIPT | typeof ROLE_SERVER | typeof ROLE_RECEIVER | typeof ROLE_ENCRYPTION | typeof ROLE_ROSTER;
+/** The evidence desk's key that signs sample-check reports and its audit chain (docs/desk.md §1, §5). */
+export const ROLE_DESK = 'recgw-desk';
+export type CertRole = typeof ROLE_DEVICE | typeof ROLE_RECEIPT | typeof ROLE_SERVER | typeof ROLE_RECEIVER | typeof ROLE_ENCRYPTION | typeof ROLE_ROSTER | typeof ROLE_DESK;

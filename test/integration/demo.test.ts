@@ -4,7 +4,8 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createVerify, X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupTmp, tmp } from '../helpers/fixtures.js';
 import { entries, manifests } from '../helpers/evidence.js';
@@ -82,6 +83,26 @@ describe('recgw demo', () => {
       expect(found.status).toBe(200);
       expect(found.text).toContain('demo-room-1');
       expect(found.text).toContain('现场检查');
+
+      // The demo's desk has a signing key from the demo CA: the sample check goes from draw to a signed report.
+      const day = (ms: number): string => new Date(ms + 8 * 3600_000).toISOString().slice(0, 10);
+      const csrf = await c.csrf('/samples');
+      const drawn = await c.req('POST', '/samples', { form: { _csrf: csrf, from: day(Date.now() - 86400_000), to: day(Date.now()), percent: '100', seed: 'demo' } });
+      const href = String(drawn.headers.location).replace(/\?.*$/, '');
+      expect(href).toMatch(/^\/samples\/[0-9a-f-]{36}$/);
+      const checked = await c.req('POST', `${href}/check`, { form: { _csrf: csrf, index: '0', matterRecorded: 'yes', uninterruptedOrExplained: 'yes', handedOverInTime: 'yes', note: '' } });
+      expect(checked.status).toBe(303);
+      expect((await c.req('POST', `${href}/sign`, { form: { _csrf: csrf } })).headers.location).toBe(`${href}?m=signed`);
+      const report = (await c.get(`${href}/report.json`)).body;
+      const sig = (await c.get(`${href}/report.sig`)).body;
+      const cert = new X509Certificate(readFileSync(join(out, 'desk', 'sample-cert.pem')));
+      expect(cert.checkIssued(new X509Certificate(readFileSync(join(out, 'ca', 'ca.pem'))))).toBe(true);
+      expect(createVerify('sha256').update(report).verify(cert.publicKey, sig)).toBe(true);
+      expect((JSON.parse(report.toString('utf8')) as { items: unknown[] }).items).toHaveLength(1);
+      // Its audit chain is signed with the same key, and whole.
+      const audit = recgw('desk', 'audit-check', '--config', join(out, 'desk', 'desk.json'));
+      expect(audit.status, audit.stdout + audit.stderr).toBe(0);
+      expect(audit.stdout).toMatch(/whole: (\d+) rows, \1 signed/);
     } finally {
       child.kill('SIGTERM');
     }

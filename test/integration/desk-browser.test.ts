@@ -148,8 +148,9 @@ describe.each(['sqlite', 'postgres'] as const)('the desk in a browser, index on 
       const runs = await db.query<{ name: string; ran_ms: number }>("SELECT name, ran_ms FROM desk_verifications WHERE device_id = 'car-2' AND session_id = 'S-C'");
       expect(runs.map((r) => r.name)).toEqual([DESK_ACCOUNTS['evidence-officer']]);
       expect(Math.abs(Date.now() - Number(runs[0]!.ran_ms))).toBeLessThan(120_000);
-      const audit = await db.query<{ action: string }>('SELECT action FROM desk_audit WHERE name = $1 ORDER BY at_ms', [DESK_ACCOUNTS['evidence-officer']]);
-      expect(audit.map((a) => a.action)).toEqual(['sign-in', 'verify']);
+      // Every action in the audit chain, in order: the searches and every view of a session too.
+      const audit = await db.query<{ action: string }>('SELECT action FROM desk_audit WHERE name = $1 ORDER BY seq', [DESK_ACCOUNTS['evidence-officer']]);
+      expect(audit.map((a) => a.action)).toEqual(['sign-in', 'search', 'search', 'search', ...Array<string>(4).fill('view-session'), 'verify', 'view-session']);
     } finally {
       await db.close();
     }

@@ -1,7 +1,7 @@
 /** GET /sessions: find sessions (src/index/search.ts), a page at a time by keyset. */
 import type { FastifyInstance } from 'fastify';
 import { DEFAULT_PAGE, searchSessions, type SessionFilter } from '../../index/search.js';
-import { viewOf, type DeskContext } from '../context.js';
+import { peer, viewOf, type DeskContext } from '../context.js';
 import { Refusal } from '../guard.js';
 import { periodOf } from '../period.js';
 import { FORM_KEYS, searchPage, type SearchForm } from '../pages/search.js';
@@ -35,6 +35,7 @@ export function searchRoutes(ctx: DeskContext) {
         if ((err as { code?: string }).code === 'usage') throw new Refusal(400, 'error.page');
         throw err;
       }
+      await ctx.audit.record(req.account!.name, 'search', peer(req), { ...filter, ...(f.after ? { after: f.after } : {}), rows: page.rows.length });
       return reply.type('text/html; charset=utf-8').send(searchPage(v, f, page));
     });
   };

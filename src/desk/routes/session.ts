@@ -28,6 +28,7 @@ export function sessionRoutes(ctx: DeskContext) {
         [device, session],
       );
       const runs = await ctx.verify.history(device, session);
+      await ctx.audit.record(req.account!.name, 'view-session', peer(req), { device, session });
       const v = viewOf(ctx, req, reply);
       return reply.type('text/html; charset=utf-8').send(sessionPage(v, d, new Map(stated.map((r) => [r.item, Number(r.stated_deadline_ms)])), runs));
     });

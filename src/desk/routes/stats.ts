@@ -1,11 +1,12 @@
 /** GET /stats: the statistics page; GET /stats.csv?by=…: one of its tables as CSV (audited); GET /audit: the audit trail. */
 import type { FastifyInstance } from 'fastify';
-import { h } from '../../console/html.js';
 import { peer, viewOf, type DeskContext } from '../context.js';
 import { statsPage } from '../pages/stats.js';
+import { auditPage } from '../pages/audit.js';
+import { checkAudit } from '../audit-check.js';
+import { readCaBundle } from '../../cli/args.js';
 import { periodOf } from '../period.js';
 import { STATS_BY, statistics, toCsv, type StatRow, type StatsBy } from '../stats.js';
-import { clock, frame, zoneHead } from '../view.js';
 
 const DATE = { type: 'string', maxLength: 10 } as const;
 const PERIOD = { from: DATE, to: DATE, lang: { type: 'string', maxLength: 10 } } as const;
@@ -17,6 +18,7 @@ export function statsRoutes(ctx: DeskContext) {
       const period = periodOf(req.query.from, req.query.to, ctx.config.zone);
       const tables = {} as Record<StatsBy, StatRow[]>;
       for (const by of STATS_BY) tables[by] = await statistics(ctx.db, by, period, ctx.units);
+      await ctx.audit.record(req.account!.name, 'view-stats', peer(req), { ...period });
       return reply.type('text/html; charset=utf-8').send(statsPage(viewOf(ctx, req, reply), req.query, tables, ctx.units !== undefined));
     });
 
@@ -38,13 +40,8 @@ export function statsRoutes(ctx: DeskContext) {
 
     app.get('/audit', { config: { access: 'oversee' } }, async (req, reply) => {
       const v = viewOf(ctx, req, reply);
-      const rows = (await ctx.audit.latest(500)).map(
-        (r) => h`<tr><td>${clock(v, r.at)}</td><td>${r.name}</td><td>${r.action}</td><td>${r.ip}</td><td><code>${JSON.stringify(r.detail)}</code></td></tr>`,
-      );
-      const { t } = v;
-      return reply.type('text/html; charset=utf-8').send(
-        frame(v, t('audit.title'), h`<table id="audit"><thead><tr><th>${t('audit.at')}（${zoneHead(v)}）</th><th>${t('audit.name')}</th><th>${t('audit.action')}</th><th>${t('audit.ip')}</th><th>${t('audit.detail')}</th></tr></thead><tbody>${rows}</tbody></table>`),
-      );
+      const check = await checkAudit(ctx.db, readCaBundle(ctx.config.ca));
+      return reply.type('text/html; charset=utf-8').send(auditPage(v, check, await ctx.audit.latest(500)));
     });
   };
 }
