@@ -25,13 +25,15 @@
 // disk: waiting on receiver.db's write lock), or the machine's two cores.
 //
 // The fleet (keys, certificates, ledgers, the sealed segment) takes ~1 s a device to enrol on this VM and is kept
-// under .bench/agency-scale/ keyed by its shape. RECGW_BENCH_RECEIVER_DATABASE=postgres://… puts
-// `database: <url>` into each receiver's config (issue 17: receivers on PostgreSQL); it needs the receiver config's
-// `database` key, which receivers refuse as unknown until that key exists (bench/README.md).
+// under .bench/agency-scale/ keyed by its shape. RECGW_BENCH_RECEIVER_DATABASE=postgres://…/postgres (a server the
+// user may create databases on) runs the receivers on PostgreSQL: each phase gets a new database on that server,
+// named in every receiver's config `database` (issue 17), dropped after it.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import process from 'node:process';
+import { URL } from 'node:url';
+import pg from 'pg';
 import { buildFleet, loadFleet } from '../dist/demo/fleet.js';
 import { provisionReceiver } from '../dist/demo/provision.js';
 import { MB, median, progress, report, tempDir } from './lib.js';
@@ -86,8 +88,28 @@ const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 
  * One phase: a broker, `receivers` receivers on one store, the generator with `gen` options; returns its result
  * with the CPU each process used over the timed part.
  */
+/** A new database on the server of RECGW_BENCH_RECEIVER_DATABASE for one phase: its URL, and how to drop it. */
+async function phaseDatabase() {
+  if (!DATABASE) return undefined;
+  const name = `recgw_agency_${process.pid}_${Date.now()}`;
+  const admin = async (sql) => {
+    const c = new pg.Client({ connectionString: DATABASE });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin(`CREATE DATABASE "${name}"`);
+  const url = new URL(DATABASE);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
+}
+
 export async function runPhase(fleet, fleetFile, receivers, gen, { quiet = true } = {}) {
   const t = tempDir('recgw-agency-');
+  const db = await phaseDatabase();
   const names = Array.from({ length: receivers }, (_, i) => `receiver:${i + 1}`);
   const started = [];
   let broker;
@@ -96,9 +118,9 @@ export async function runPhase(fleet, fleetFile, receivers, gen, { quiet = true 
     const store = join(t.dir, 'store');
     for (const name of names) {
       const rx = provisionReceiver({ dir: join(t.dir, name.replace(':', '-')), caDir: fleet.caDir, name, broker: broker.url, store });
-      if (DATABASE) {
+      if (db) {
         const c = JSON.parse(readFileSync(rx.configPath, 'utf8'));
-        writeFileSync(rx.configPath, JSON.stringify({ ...c, database: DATABASE }, null, 2) + '\n');
+        writeFileSync(rx.configPath, JSON.stringify({ ...c, database: db.url }, null, 2) + '\n');
       }
       started.push({ name, p: await startReceiverProcess(rx) });
     }
@@ -125,6 +147,7 @@ export async function runPhase(fleet, fleetFile, receivers, gen, { quiet = true 
   } finally {
     for (const s of started.reverse()) await s.p.stop(10_000);
     await broker?.stop();
+    await db?.drop();
     t.remove();
   }
 }
