@@ -42,6 +42,9 @@ export interface EntriesReceipt extends ReceiptBase {
 export type Receipt = SegmentReceipt | EntriesReceipt;
 type Unsigned<R> = R extends Receipt ? Omit<R, 'sig' | 'cert' | 'v' | 'type'> : never;
 
+/** A store's device folder keeps every receipt the receivers issued for it here, one canonical JSON per line. */
+export const RECEIPTS_FILE = 'receipts.jsonl';
+
 export const receiptSignedBytes = (r: Omit<Receipt, 'sig'>): Buffer => Buffer.from(canonicalJson(r), 'utf8');
 
 export function makeReceipt(fields: Unsigned<Receipt>, signer: Signer): Receipt {

@@ -16,11 +16,10 @@ import { HEAD_FILE, LEDGER_FILE, SEGMENTS_DIR, encodeHead, makeHead } from '../e
 import { checkCertBody, checkManifest } from '../verify/bodies.js';
 import { checkCertificate, parseCertificate } from '../pki/certs.js';
 import { ROLE_DEVICE } from '../pki/ca.js';
-import { encodeReceipt, makeReceipt, type EntriesReceipt } from '../evidence/receipt.js';
+import { RECEIPTS_FILE, encodeReceipt, makeReceipt, type EntriesReceipt } from '../evidence/receipt.js';
 import { fsyncDirSync } from '../util/fsx.js';
 import type { Logger } from '../util/log.js';
 import type { DeviceLimits } from './limits.js';
-import { RECEIPTS_FILE } from './receipts-file.js';
 import { Filing, stage } from './filing.js';
 import { one, type Queryable, type ReceiverSql } from './receiver-sql.js';
 import type { LeafLog } from './agency-log.js';

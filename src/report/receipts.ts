@@ -8,7 +8,7 @@ import { receiptProblem, receiptShapeProblem, type Receipt } from '../evidence/r
 import { isENOENT } from '../util/errors.js';
 import type { ReceiptsSummary } from './types.js';
 
-export const RECEIPTS_FILE = 'receipts.jsonl';
+import { RECEIPTS_FILE } from '../evidence/receipt.js';
 
 export interface UploadItem {
   deviceId: string;

@@ -23,7 +23,7 @@ import type { FindingKind } from './findings.js';
 import { describe } from '../util/errors.js';
 import { hashHex, hashName } from '../evidence/segment-scheme.js';
 
-export const RECEIPTS_FILE = 'receipts.jsonl';
+import { RECEIPTS_FILE } from '../evidence/receipt.js';
 /** The deviceId of findings about the agency log itself rather than one device. */
 export const LOG_SUBJECT = '(agency log)';
 
