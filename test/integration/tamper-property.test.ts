@@ -42,12 +42,13 @@ async function tamperAndVerify(mutate: (deviceDir: string) => void, withAgencyKe
   }
 }
 
-const ALL: FindingKind[] = ['bad-signature', 'untrusted-certificate', 'broken-chain', 'missing-segment', 'altered-segment', 'unexplained-gap', 'unclosed-session', 'malformed', 'wrong-encryption-key'];
+const ALL: FindingKind[] = ['bad-signature', 'untrusted-certificate', 'broken-chain', 'missing-segment', 'altered-segment', 'unexplained-gap', 'unclosed-session', 'malformed', 'wrong-encryption-key', 'time-reversed'];
 /**
  * What reordering authentic lines can lead to: never a bad signature or a malformed line (a manifest moved before the
- * encryption.installed entry, or that entry removed, leaves the manifest without its encryption certificate).
+ * encryption.installed entry, or that entry removed, leaves the manifest without its encryption certificate), and
+ * an earlier time after a later one is time-reversed.
  */
-const REORDER: FindingKind[] = ['broken-chain', 'untrusted-certificate', 'unclosed-session', 'unexplained-gap', 'wrong-encryption-key'];
+const REORDER: FindingKind[] = ['broken-chain', 'untrusted-certificate', 'unclosed-session', 'unexplained-gap', 'wrong-encryption-key', 'time-reversed'];
 const HEAD: FindingKind[] = ['malformed', 'bad-signature', 'untrusted-certificate', 'broken-chain'];
 
 function expectOnly(r: VerifyReport, allowed: FindingKind[], required: FindingKind[] = []): void {
