@@ -5,7 +5,7 @@
  * lock (receiver-sql.ts), so receivers sharing a store append one device's lines in order and a crash leaves either
  * all of it or a torn tail that is cut off.
  */
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, writeSync, constants } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, writeSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { GENESIS_PREV, lineHash, lineSignedBy, parseLine, type LedgerEntry } from '../evidence/entry.js';
@@ -18,13 +18,14 @@ import { checkCertificate, parseCertificate } from '../pki/certs.js';
 import { ROLE_DEVICE } from '../pki/ca.js';
 import { RECEIPTS_FILE, encodeReceipt, makeReceipt, type EntriesReceipt } from '../evidence/receipt.js';
 import { fsyncDirSync } from '../util/fsx.js';
+import { SUPERSEDED_DIR } from '../evidence/log-leaf.js';
 import type { Logger } from '../util/log.js';
 import type { DeviceLimits } from './limits.js';
 import { Filing, stage } from './filing.js';
 import { one, type Queryable, type ReceiverSql } from './receiver-sql.js';
 import type { LeafLog } from './agency-log.js';
 import { keyProblem, type Clock } from './key-rules.js';
-import { supersede } from './supersede.js';
+import { recoverSupersessions, supersede } from './supersede.js';
 import { Revocations } from '../pki/crl.js';
 import type { CurrentEncryptionKeys } from './encryption-keys.js';
 import { hashHex } from '../evidence/segment-scheme.js';
@@ -90,27 +91,42 @@ export class LedgerIngest {
 
   /** In one durable transaction holding the device's lock: receivers sharing the store append its lines in order. */
   async ingest(device: string, lines: string[], deadline: string, now: Date): Promise<EntriesOutcome> {
+    let superseded = false;
     const out = await this.sql.transaction(async (tx) => {
+      await this.recover(tx, device);
       const challenger = await this.hold(tx, device, lines);
-      if (challenger.length > 0) await this.settle(tx, device, challenger, now);
+      if (challenger.length > 0) superseded = await this.settle(tx, device, challenger, now);
       return this.appendHeld(tx, device, deadline, now);
     }, { device, durable: true });
+    // Committed: the supersession's undo record has served.
+    if (superseded) await this.sql.transaction((tx) => this.recover(tx, device), { device });
     if (out.receipt) await this.filing.file(device);
     return out;
+  }
+
+  /** At start: settle what supersessions of receivers killed mid-way left in device folders (supersede.ts). */
+  async recoverAll(): Promise<void> {
+    const devices = existsSync(this.store) ? readdirSync(this.store).filter((d) => existsSync(join(this.store, d, SUPERSEDED_DIR))) : [];
+    for (const device of devices) await this.sql.transaction((tx) => this.recover(tx, device), { device, durable: true });
+  }
+
+  private async recover(tx: Queryable, device: string): Promise<void> {
+    const undone = await recoverSupersessions(this.store, device, tx);
+    if (undone > 0) this.log.warn('put back a supersession a receiver was stopped in before it committed; the stored ledger stands until the newer branch comes again', { device, undone });
   }
 
   /**
    * Lines in conflict with stored entries, from the first conflict on: they supersede the stored branch when they
    * may (supersede.ts), and are then held to be stored in its place; otherwise they are refused.
    */
-  private async settle(tx: Queryable, device: string, branch: { line: string; entry: LedgerEntry }[], now: Date): Promise<void> {
+  private async settle(tx: Queryable, device: string, branch: { line: string; entry: LedgerEntry }[], now: Date): Promise<boolean> {
     const stored = await this.deviceState(device, tx);
     const e = branch[0]!.entry;
-    if (!stored || e.seq > stored.seq) return;
+    if (!stored || e.seq > stored.seq) return false;
     const r = await supersede({ store: this.store, tx, caPems: this.caPems, revocations: this.revocations(), log: this.agencyLog, now }, device, branch, stored.seq);
     if ('why' in r) {
       this.log.error('refused lines that conflict with stored entries (same seq, different content)', { device, seq: e.seq, why: r.why });
-      return;
+      return false;
     }
     const b = r.before;
     await tx.query('UPDATE devices SET seq = $1, hash = $2, cert = $3, ledger_bytes = $4, entries_receipt = NULL, time_ref = $5, time_max = $6 WHERE device = $7', [
@@ -129,6 +145,7 @@ export class LedgerIngest {
       through: r.through,
       keptIn: `${device}/${r.folder}`,
     });
+    return true;
   }
 
   private async holdLine(tx: Queryable, device: string, seq: number, line: string): Promise<void> {

@@ -91,6 +91,7 @@ export class Receiver {
     this.files = new FileIngest(cfg.store, this.sql, signer, cfg.name, agencyLog);
     this.alerts = new AlertIngest(cfg.store, this.sql, caPems, cfg.name);
     this.alerts.useRevocations(this.crl.revocations);
+    await this.ledger.recoverAll();
     const unfiled = await new Filing(cfg.store, this.sql).fileAll();
     if (unfiled > 0) this.log.info('wrote the receipts and records an earlier run committed but was stopped before writing', { devices: unfiled });
     const dropped = await this.files.dropEarlierClaims();

@@ -6,8 +6,13 @@
  * `<device>/superseded/<seq>-<hash>/`, the ledger is cut back before it, the agency log records the supersession,
  * and the newer branch is stored from there. Whoever kept an older key (a stolen or replaced one) can then no
  * longer hold the device's ledger: the agency re-enrols the gateway, and its next certificate wins.
+ *
+ * The moves and the cut happen inside the ingest's transaction, before its commit. So the folder aside gets an undo
+ * record (`pending.json`) first: a receiver killed before the commit leaves files moved and a ledger cut that the
+ * database never agreed to, and `recoverSupersessions` (run under the device's lock before its next ledger ingest,
+ * and at start) puts them back; once committed, the record is only removed.
  */
-import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { lineHash, lineSignedBy, parseLine, type LedgerEntry } from '../evidence/entry.js';
 import { ENTRY } from '../evidence/types.js';
@@ -21,7 +26,7 @@ import { fsyncDirSync } from '../util/fsx.js';
 import { startClock, timeStep, type Clock } from '../verify/key-lifecycle.js';
 import type { LeafLog } from './agency-log.js';
 import { partialDir } from './store-db.js';
-import type { Queryable } from './receiver-sql.js';
+import { one, type Queryable } from './receiver-sql.js';
 
 
 export interface Superseded {
@@ -137,11 +142,10 @@ export async function supersede(ctx: Ctx, device: string, incoming: { line: stri
   const through = branch[branch.length - 1]!.entry.seq;
   const folder = join(SUPERSEDED_DIR, `${e.seq}-${lineHash(branch[0]!.line).slice(0, 12)}`);
   mkdirSync(join(dir, folder, SEGMENTS_DIR), { recursive: true });
-  writeFileSync(join(dir, folder, LEDGER_FILE), branch.map((b) => b.line + '\n').join(''));
-  const fd = openSync(join(dir, folder, LEDGER_FILE), 'r');
-  fsyncSync(fd);
-  closeSync(fd);
   const names = branch.filter((b) => b.entry.type === ENTRY.segmentSealed).map((b) => String(b.entry.body.segment));
+  const undo: Undo = { from: e.seq, hash: lineHash(branch[0]!.line), bytes };
+  writeDurably(join(dir, folder, LEDGER_FILE), branch.map((b) => b.line + '\n').join(''));
+  writeDurably(join(dir, folder, UNDO_FILE), JSON.stringify(undo) + '\n');
   for (const name of names) {
     const file = join(dir, SEGMENTS_DIR, sealedFileName(name));
     if (existsSync(file)) renameSync(file, join(dir, folder, SEGMENTS_DIR, sealedFileName(name)));
@@ -150,13 +154,7 @@ export async function supersede(ctx: Ctx, device: string, incoming: { line: stri
   fsyncDirSync(join(dir, folder, SEGMENTS_DIR));
   fsyncDirSync(join(dir, folder));
   fsyncDirSync(dir);
-  const wfd = openSync(path, 'r+');
-  try {
-    ftruncateSync(wfd, bytes);
-    fsyncSync(wfd);
-  } finally {
-    closeSync(wfd);
-  }
+  cutAndAppend(path, bytes, '');
   await ctx.tx.query('DELETE FROM entries WHERE device = $1 AND seq >= $2', [device, e.seq]);
   await ctx.tx.query('DELETE FROM manifests WHERE device = $1 AND seq >= $2', [device, e.seq]);
   for (const name of names) {
@@ -165,4 +163,70 @@ export async function supersede(ctx: Ctx, device: string, incoming: { line: stri
   }
   await ctx.log.append(ctx.tx, [{ v: 1, kind: 'superseded', device, from: e.seq, through, hash: lineHash(branch[0]!.line), by: lineHash(incoming[0]!.line), accepted: ctx.now.toISOString() }]);
   return { from: e.seq, through, folder, before: { seq: e.seq - 1, hash: prevHash, cert: certBefore, bytes, clock } };
+}
+
+/** The undo record of a supersession not yet known to be committed: what the ledger was cut back to, and from where. */
+interface Undo {
+  from: number;
+  /** The hash of the first superseded line: still stored at `from` if the transaction did not commit. */
+  hash: string;
+  bytes: number;
+}
+const UNDO_FILE = 'pending.json';
+
+function writeDurably(path: string, data: string): void {
+  writeFileSync(path, data);
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Cut a file to `bytes`, append `data` there, fsync. */
+function cutAndAppend(path: string, bytes: number, data: string): void {
+  const fd = openSync(path, 'r+');
+  try {
+    ftruncateSync(fd, bytes);
+    const buf = Buffer.from(data, 'utf8');
+    for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off, bytes + off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Settle what a supersession killed mid-way left in `device`'s folder (the module comment): undo it where the database
+ * still holds the superseded branch, else drop its undo record. Call holding the device's lock, in its transaction.
+ * Returns the number of supersessions undone.
+ */
+export async function recoverSupersessions(store: string, device: string, q: Queryable): Promise<number> {
+  const aside = join(store, device, SUPERSEDED_DIR);
+  if (!existsSync(aside)) return 0;
+  let undone = 0;
+  for (const name of readdirSync(aside)) {
+    const folder = join(aside, name);
+    const undoPath = join(folder, UNDO_FILE);
+    if (!existsSync(undoPath)) continue;
+    const undo = JSON.parse(readFileSync(undoPath, 'utf8')) as Undo;
+    const stored = await one<{ hash: string }>(q, 'SELECT hash FROM entries WHERE device = $1 AND seq = $2', [device, undo.from]);
+    if (stored?.hash !== undo.hash) {
+      // Committed: the branch left the database; the folder aside is what the agency log records.
+      rmSync(undoPath);
+      fsyncDirSync(folder);
+      continue;
+    }
+    // Not committed: the stored branch stands. Its files go back, the ledger gets its lines back, the folder goes.
+    const dir = join(store, device);
+    const moved = existsSync(join(folder, SEGMENTS_DIR)) ? readdirSync(join(folder, SEGMENTS_DIR)) : [];
+    for (const f of moved) if (!existsSync(join(dir, SEGMENTS_DIR, f))) renameSync(join(folder, SEGMENTS_DIR, f), join(dir, SEGMENTS_DIR, f));
+    if (moved.length > 0) fsyncDirSync(join(dir, SEGMENTS_DIR));
+    cutAndAppend(join(dir, LEDGER_FILE), undo.bytes, readFileSync(join(folder, LEDGER_FILE), 'utf8'));
+    rmSync(folder, { recursive: true, force: true });
+    fsyncDirSync(aside);
+    undone++;
+  }
+  return undone;
 }

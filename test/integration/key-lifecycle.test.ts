@@ -187,22 +187,26 @@ describe('an old key tries to take the device over', () => {
   });
 });
 
+/** A thief with the device's current key got a closed session in first, after the entries the agency holds to `fork`. */
+async function stolenKeyFirst(): Promise<{ now: number; g: Gateway; agency: Agency; fork: number; forged: string[] }> {
+  const now = Date.now();
+  const k1 = deviceKey(new Date(now - 10 * DAY), 365);
+  const g = new Gateway(k1, now - 3 * DAY);
+  g.ledger.append(ENTRY.serviceStarted, {});
+  const agency = new Agency();
+  await agency.take(g.lines());
+  const fork = await agency.stored();
+  const forged = forge(g, k1, now - 2 * DAY, [
+    [ENTRY.sessionOpened, { sessionId: 'forged', matter: 'other', caseRef: 'FORGED', officers: [{ name: 'x', badge: '1' }] }],
+    [ENTRY.sessionClosed, { sessionId: 'forged', reason: 'stopped' }],
+  ]);
+  expect((await agency.take(forged)).refused).toBeUndefined();
+  return { now, g, agency, fork, forged };
+}
+
 describe('a conflict is settled for the newest certificate', () => {
   it('a stolen current key cannot lock the genuine gateway out: once re-enrolled, its newer certificate supersedes the forged branch', async () => {
-    const now = Date.now();
-    const k1 = deviceKey(new Date(now - 10 * DAY), 365);
-    const g = new Gateway(k1, now - 3 * DAY);
-    g.ledger.append(ENTRY.serviceStarted, {});
-    const agency = new Agency();
-    await agency.take(g.lines());
-    const fork = await agency.stored();
-
-    // The thief, with the device's current key, gets entries in first.
-    const forged = forge(g, k1, now - 2 * DAY, [
-      [ENTRY.sessionOpened, { sessionId: 'forged', matter: 'other', caseRef: 'FORGED', officers: [{ name: 'x', badge: '1' }] }],
-      [ENTRY.sessionClosed, { sessionId: 'forged', reason: 'stopped' }],
-    ]);
-    expect((await agency.take(forged)).refused).toBeUndefined();
+    const { now, g, agency, fork, forged } = await stolenKeyFirst();
     // The genuine gateway's own entries conflict: refused, it is locked out for now.
     g.at = now - 2 * DAY + 1000;
     g.ledger.append(ENTRY.serviceStopped, {});
@@ -233,6 +237,38 @@ describe('a conflict is settled for the newest certificate', () => {
     // Removing the superseded branch from the store is a rollback of what the agency logged.
     rmSync(join(kept, folder!), { recursive: true });
     expect((await verifyStore(agency.store, { caPems })).findings.map((f) => f.kind)).toContain('rollback');
+  });
+  it('a supersession cut short before its commit is put back: the stored ledger stands, and the newer branch wins when it comes again', async () => {
+    const { now, g, agency, fork } = await stolenKeyFirst();
+    const ledgerPath = join(agency.store, DEVICE, 'ledger.jsonl');
+    const before = readFileSync(ledgerPath, 'utf8');
+
+    // The transaction fails after the folder aside was written, the ledger cut and the new lines appended: on disk,
+    // what a receiver killed just before its commit leaves (the database rolls back, the files do not).
+    g.at = now;
+    g.useKey(deviceKey(new Date(now - 1000), 365));
+    g.ledger.append(ENTRY.serviceStarted, {});
+    const append = agency.log.append.bind(agency.log);
+    agency.log.append = async (tx, leaves) => {
+      if (leaves.some((l) => l.kind === 'superseded')) throw new Error('killed before the commit');
+      return append(tx, leaves);
+    };
+    await expect(agency.take(g.lines(fork + 1))).rejects.toThrow(/killed before the commit/);
+    agency.log.append = append;
+    expect(readFileSync(ledgerPath, 'utf8')).not.toBe(before);
+
+    // The next start puts it back: the ledger as the database holds it, no folder aside, and the store verifies.
+    await agency.ingest.recoverAll();
+    expect(readFileSync(ledgerPath, 'utf8')).toBe(before);
+    expect(readdirSync(join(agency.store, DEVICE, 'superseded'))).toEqual([]);
+    expect((await verifyStore(agency.store, { caPems })).findings).toEqual([]);
+
+    // The newer branch comes again and wins; the undo record is gone with the commit.
+    expect((await agency.take(g.lines(fork + 1))).refused).toBeUndefined();
+    expect(await agency.stored()).toBe(g.ledger.head()!.seq);
+    const [folder] = readdirSync(join(agency.store, DEVICE, 'superseded'));
+    expect(readdirSync(join(agency.store, DEVICE, 'superseded', folder!)).sort()).toEqual(['ledger.jsonl', 'segments']);
+    expect((await verifyStore(agency.store, { caPems })).findings).toEqual([]);
   });
 });
 
