@@ -60,7 +60,7 @@ body { font-family: "Noto Serif CJK SC", "WenQuanYi Micro Hei", serif; margin: 2
 h1 { text-align: center; font-size: 1.6em; } h2 { font-size: 1.2em; border-bottom: 1px solid #000; }
 table { border-collapse: collapse; width: 100%; margin-bottom: 1em; } th, td { border: 1px solid #000; padding: 4px 6px; text-align: left; vertical-align: top; }
 table.kv th { width: 9em; white-space: nowrap; } td.hash { font-family: monospace; word-break: break-all; }
-.sign { margin-top: 3em; } @media print { body { margin: 0; } h2 { break-after: avoid; } }
+.sign { margin-top: 3em; } .blank { display: inline-block; width: 10em; border-bottom: 1px solid #000; margin-right: 2em; } @media print { body { margin: 0; } h2 { break-after: avoid; } }
 </style></head><body>
 <h1>电子证据提取文字说明</h1>
 <p>本光盘收录行政执法全过程记录的音视频资料，作为证据使用，随案归档。</p>
@@ -80,7 +80,7 @@ ${d.sessions.map((s) => sessionRows(d, s))}
 <table><tr><th>文件</th><th>字节数</th><th>SHA-256</th></tr>
 ${d.files.map((f) => h`<tr><td>${f.path}</td><td>${f.size}</td><td class="hash">${f.sha256}</td></tr>`)}
 </table>
-<div class="sign"><p>提取人（签名）：＿＿＿＿＿＿＿＿　　　见证人（签名）：＿＿＿＿＿＿＿＿　　　日期：＿＿＿＿年＿＿月＿＿日</p></div>
+<div class="sign"><p>提取人（签名）：<span class="blank"></span> 见证人（签名）：<span class="blank"></span> 日期：<span class="blank"></span></p></div>
 </body></html>
 `;
   return page.text;

@@ -166,6 +166,19 @@ describe('recgw package build', () => {
     expect(sha(readFileSync(join(again.outDir, 'evidence-A.iso')))).toBe(isoHash);
   }, 120_000);
 
+  it('refuses unclear input with a message naming the option, before reading the store', () => {
+    const noZone = build(['--at', '2026-12-07 09:30']);
+    expect(noZone.code).toBe(2);
+    expect(noZone.err).toMatch(/--at "2026-12-07 09:30" is not a time with its zone/);
+    const r = spawnSync(process.execPath, [BIN, 'package', 'build', '--store', store, '--session', 'x', '--extractor', 'a', '--ca', ca.paths.caCert, '--out', tmp()], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--reason is required/);
+    const unknown = build(['--session', 'S-nope']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toMatch(/no device ledger in .* opens session S-nope/);
+    expect(readdirSync(unknown.outDir)).toEqual([]);
+  });
+
   it('leaves nothing in the temp folder it was given, and no staging in --out', () => {
     expect(readdirSync(first.tmpDir)).toEqual([]);
     expect(existsSync(join(first.outDir, '.staging'))).toBe(false);
@@ -299,7 +312,4 @@ describe('the builder', () => {
     expect(verifyDisc(d).code).toBe(0);
   }, 120_000);
 
-  it('names a session that is not in the store', async () => {
-    await expect(buildPackage({ ...options(tmp('recgw-pkg-none-'), async () => {}), selection: { sessions: ['S-nope'] } })).rejects.toThrow(/opens session S-nope/);
-  });
 });
