@@ -17,6 +17,7 @@ import { verifyStore } from '../verify/verifier.js';
 import { formatReport } from '../verify/human.js';
 import type { VerifyReport } from '../verify/findings.js';
 import { RecgwError } from '../util/errors.js';
+import { splitPemBundle } from '../pki/certs.js';
 import { selectEvidence, type DevicePick, type Selection } from './select.js';
 import { LogProofs } from './log-proofs.js';
 import { descriptionHtml, type DiscFile } from './description.js';
@@ -82,7 +83,8 @@ export async function buildPackage(o: PackageOptions): Promise<PackageResult> {
   await mkdir(outer, { recursive: true, mode: 0o700 });
   const disc = join(outer, 'disc');
   try {
-    await put(disc, DISC.ca, o.caPems.join(''));
+    // Each certificate as splitPemBundle gives it: the same disc whether the caller read the file whole or split it.
+    await put(disc, DISC.ca, o.caPems.flatMap(splitPemBundle).join(''));
     await put(disc, DISC.logCert, proofs.certPem);
     await put(disc, DISC.checkpoint, proofs.checkpoint);
     for (const p of picks) {

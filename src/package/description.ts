@@ -6,7 +6,7 @@
 import { h, type Html } from '../console/html.js';
 import { matterByCode } from '../evidence/vocabulary.js';
 import type { SegmentManifest } from '../evidence/types.js';
-import { localTime } from '../util/local-time.js';
+import { localClock, localTime, zoneName } from '../util/local-time.js';
 import type { PickedSession } from './select.js';
 import type { VerifyReport } from '../verify/findings.js';
 
@@ -29,6 +29,10 @@ export interface Description {
   files: DiscFile[];
 }
 
+/** Whether a segment's times rest on a synchronised clock (the manifest's clock), in the page's words. */
+const clockText = (m: SegmentManifest): string =>
+  m.clock.synced ? (m.clock.assumed ? `${m.clock.source}，按配置视为已同步` : `${m.clock.source}，已同步`) : `${m.clock.source}，未同步（时间为设备自报）`;
+
 const SOURCE_KIND: Record<string, string> = { camera: '摄像', microphone: '录音' };
 
 function sessionRows(d: Description, s: PickedSession): Html {
@@ -48,6 +52,9 @@ function sessionRows(d: Description, s: PickedSession): Html {
 ${o.party ? h`<tr><th>当事人</th><td>${o.party}</td></tr>` : ''}
 <tr><th>记录方式</th><td>执法记录网关 ${s.deviceId} 全过程音视频记录，记录源：${sources.join('、')}；共 ${segs.length} 个录像片段，每段由网关签名并加密封存，上传机构后由机构出具签名回执并记入机构透明日志</td></tr>
 <tr><th>会话编号</th><td>${o.sessionId}</td></tr>
+</table>
+<table><tr><th>录像文件</th><th>记录源</th><th>起止时间（${zoneName(d.zone)}）</th><th>时钟</th></tr>
+${segs.map((m) => h`<tr><td>${m.path}</td><td>${m.source.id}</td><td>${localClock(m.start, d.zone)} 至 ${localClock(m.end, d.zone)}</td><td>${clockText(m)}</td></tr>`)}
 </table>`;
 }
 

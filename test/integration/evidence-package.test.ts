@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { cleanupTmp, makeCa, tmp } from '../helpers/fixtures.js';
@@ -16,7 +16,7 @@ import { receiveDevice } from '../helpers/receiver-store.js';
 import { manifests } from '../helpers/evidence.js';
 import { buildPackage, type ExtractionRequest, type PackageOptions } from '../../src/package/build.js';
 import { loadPrivateKey } from '../../src/pki/keys.js';
-import { localTime } from '../../src/util/local-time.js';
+import { localClock, localTime } from '../../src/util/local-time.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'recgw.js');
 const AT = '2026-12-07T09:30:00Z';
@@ -82,6 +82,17 @@ function copyDisc(dir: string): string {
 function resum(dir: string): void {
   const lines = readFileSync(join(dir, 'SHA256SUMS'), 'utf8').trimEnd().split('\n');
   writeFileSync(join(dir, 'SHA256SUMS'), lines.map((l) => { const f = l.slice(66); return `${sha(readFileSync(join(dir, f)))}  ${f}\n`; }).join(''));
+}
+
+/** Every file under a folder with its size and modification time. */
+function listTree(root: string): string[] {
+  return readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => {
+      const st = statSync(join(d.parentPath, d.name));
+      return `${join(d.parentPath, d.name)} ${st.size} ${st.mtimeMs}`;
+    })
+    .sort();
 }
 
 let first: Built;
@@ -151,6 +162,9 @@ describe('recgw package build', () => {
     expect(text).toContain(EXTRACTOR);
     expect(text).toContain(localTime(AT, 'Asia/Shanghai'));
     expect(text).toContain(REASON);
+    for (const m of manifests(one.deviceDir)) {
+      expect(text).toMatch(new RegExp(`media/room-1/${m.segment}\\.ts\\s+${m.source.id}\\s+${localClock(m.start)} 至 ${localClock(m.end)}`));
+    }
     const sums = readFileSync(join(disc, 'SHA256SUMS'), 'utf8').trimEnd().split('\n');
     const others = sums.filter((l) => !l.endsWith('  description.html'));
     expect(others.length).toBeGreaterThan(10);
@@ -298,6 +312,21 @@ describe('the builder', () => {
     await expect(buildPackage(o)).rejects.toThrow(/room-1\/segments\/.*the data key cannot be unwrapped/);
     expect(readdirSync(outDir)).toEqual([]);
   });
+
+  it('clears what a build killed midway left in --out (staging with plaintext, a partial image) and writes the images whole', async () => {
+    const outDir = tmp('recgw-pkg-crashed-');
+    mkdirSync(join(outDir, '.staging', 'disc', 'media', 'room-1'), { recursive: true });
+    writeFileSync(join(outDir, '.staging', 'disc', 'media', 'room-1', 'half.ts'), 'half of a decrypted segment');
+    writeFileSync(join(outDir, '.staging', 'evidence.iso.partial'), 'half an image');
+    writeFileSync(join(outDir, 'evidence-A.iso'), 'an image from a build that died before B');
+    const before = listTree(store);
+    const r = await buildPackage(options(outDir, async () => {}));
+    expect(readdirSync(outDir).sort()).toEqual(['evidence-A.iso', 'evidence-B.iso']);
+    expect(r.sha256).toBe(isoHash);
+    expect(sha(readFileSync(r.images[0]))).toBe(isoHash);
+    // The store is read, never written.
+    expect(listTree(store)).toEqual(before);
+  }, 120_000);
 
   it('takes only the segments that overlap a time range', async () => {
     const outDir = tmp('recgw-pkg-range-');
