@@ -14,6 +14,9 @@ import { cleanupTmp, makeCa, tmp } from '../helpers/fixtures.js';
 import { buildStore, ensureBuilt, flipByte, makeSamples, type BuiltStore, type Samples } from '../helpers/store-fixture.js';
 import { receiveDevice } from '../helpers/receiver-store.js';
 import { manifests } from '../helpers/evidence.js';
+import { buildDevice } from '../helpers/report-store.js';
+import { initCa } from '../../src/pki/ca.js';
+import { closeSealWorker } from '../../src/evidence/seal-worker.js';
 import { buildPackage, type ExtractionRequest, type PackageOptions } from '../../src/package/build.js';
 import { loadPrivateKey } from '../../src/pki/keys.js';
 import { localClock, localTime } from '../../src/util/local-time.js';
@@ -116,7 +119,10 @@ beforeAll(async () => {
   sumsHash = /^SHA256SUMS ([0-9a-f]{64})$/m.exec(first.out)![1]!;
   disc = extract(join(first.outDir, 'evidence-A.iso'));
 }, 300_000);
-afterAll(cleanupTmp);
+afterAll(async () => {
+  await closeSealWorker();
+  cleanupTmp();
+});
 
 describe('recgw package build', () => {
   it('writes two images with the one hash it prints, and nothing else in --out', () => {
@@ -326,6 +332,19 @@ describe('the builder', () => {
     expect(sha(readFileSync(r.images[0]))).toBe(isoHash);
     // The store is read, never written.
     expect(listTree(store)).toEqual(before);
+  }, 120_000);
+
+  it('refuses a 国密 store by name rather than make a disc its shell verifier would fail', async () => {
+    const dir = tmp('recgw-pkg-gm-');
+    initCa({ out: join(dir, 'ca'), suite: 'gm' });
+    const officers = [{ name: '张三', badge: '13010001' }];
+    await buildDevice(join(dir, 'ca'), join(dir, 'store'), 'gm-room-1', [
+      { id: 'S1', matter: 'site-inspection', officers, start: '2026-12-07T01:00:00.000Z', segments: [['cam1', 'camera', 0, 1]], close: { reason: 'stopped', at: 1 } },
+    ]);
+    const asked: ExtractionRequest[] = [];
+    const o = { ...options(tmp('recgw-pkg-gm-out-'), async (r: ExtractionRequest) => void asked.push(r)), storeDir: join(dir, 'store'), selection: { sessions: ['S1'] } };
+    await expect(buildPackage(o)).rejects.toThrow(/gm-room-1\/ledger\.jsonl is a 国密 \(SM2\/SM3\) ledger/);
+    expect(asked).toEqual([]);
   }, 120_000);
 
   it('takes only the segments that overlap a time range', async () => {
