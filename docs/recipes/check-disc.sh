@@ -8,13 +8,16 @@
 # the signed checkpoint's tree, and the device certificate in force (from the certificate entries on the disc,
 # proven the same way) is the CA's and signed the entry; (4) every media file (media/) has the size and SHA-256 of
 # the plaintext its signed segment.sealed manifest names, and every manifest on the disc has its media file.
-# Adapted from check-entry.sh and check-receipt.sh. Exit 0 = every check passed, 1 = a check failed, 2 = bad arguments.
+# Adapted from check-entry.sh and check-receipt.sh; check-inclusion.sh, beside it on the disc, walks the proofs.
+# Exit 0 = every check passed, 1 = a check failed, 2 = bad arguments.
 set -eu
 export LC_ALL=C
 d=${1:-$(dirname "$0")}
 published=${2:-}
 [ -f "$d/SHA256SUMS" ] || { echo "$d/SHA256SUMS does not exist: give the folder of the disc (its root)" >&2; exit 2; }
 case $published in '' | [0-9a-f]*) ;; *) echo "SUMS-SHA256 must be the hex SHA-256 published for SHA256SUMS" >&2; exit 2 ;; esac
+here=$(cd "$(dirname "$0")" && pwd)
+[ -f "$here/check-inclusion.sh" ] || { echo "$here/check-inclusion.sh is missing: it is on the disc beside this script" >&2; exit 2; }
 cd "$d"
 fail() { echo "FAIL $*" >&2; exit 1; }
 ok() { echo "ok   $*"; }
@@ -83,28 +86,10 @@ for f in entries/*/*.line; do
   acc=$(sed -n 's/^{"accepted":"\([0-9T:.Z-]*\)",.*/\1/p' "$b.leaf")
   printf '{"accepted":"%s","device":"%s","hash":"%s","kind":"entry","seq":%s,"v":1}' "$acc" "$dev" "$h" "$seq" > "$t/leaf"
   cmp -s "$t/leaf" "$b.leaf" || fail "$b.leaf is not the log leaf of entry $seq of $dev (SHA-256 $h)"
-  # The proof's checkpoint is the disc's; walk up the tree (RFC 9162 §2.1.3.2) from SHA-256(0x00 || leaf).
+  # The proof's checkpoint is the disc's, and the proof leads from the leaf to its root (check-inclusion.sh).
   sed -n '/^$/,$p' "$b.proof" | sed '1d' > "$t/cp"
   cmp -s "$t/cp" log/checkpoint || fail "$b.proof is not against log/checkpoint"
-  { printf '\000'; cat "$t/leaf"; } | openssl dgst -sha256 -binary > "$t/r"
-  index=$(sed -n 's/^index \([0-9]*\)$/\1/p' "$b.proof")
-  [ -n "$index" ] && [ "$index" -lt "$size" ] || fail "$b.proof: the index is missing or beyond the checkpoint"
-  fn=$index sn=$((size - 1))
-  awk 'NR >= 3 && /^$/ { exit } NR >= 3' "$b.proof" > "$t/path"
-  while read -r p; do
-    [ "$sn" -ne 0 ] || fail "$b.proof is longer than the tree is high"
-    printf '%s' "$p" | openssl base64 -d -A > "$t/p"
-    if [ $((fn % 2)) -eq 1 ] || [ "$fn" -eq "$sn" ]; then
-      { printf '\001'; cat "$t/p" "$t/r"; } | openssl dgst -sha256 -binary > "$t/r2"
-      while [ $((fn % 2)) -eq 0 ] && [ "$fn" -ne 0 ]; do fn=$((fn / 2)) sn=$((sn / 2)); done
-    else
-      { printf '\001'; cat "$t/r" "$t/p"; } | openssl dgst -sha256 -binary > "$t/r2"
-    fi
-    mv "$t/r2" "$t/r"
-    fn=$((fn / 2)) sn=$((sn / 2))
-  done < "$t/path"
-  [ "$sn" -eq 0 ] || fail "$b.proof is too short for a tree of $size leaves"
-  [ "$(openssl base64 -A < "$t/r")" = "$root" ] || fail "$b.proof does not lead to the checkpoint's root: entry $seq of $dev is not in the agency log as it is here"
+  sh "$here/check-inclusion.sh" "$t/leaf" "$b.proof" > /dev/null || fail "$b.proof does not put entry $seq of $dev in the agency log as it is here"
   # The certificate in force: the entry's own, when it carries one, else the last one before it on the disc.
   case $type in ledger.opened | certificate.installed)
     printf '%s\n' "$line" | sed -n 's/.*"body":{"cert":"\([^"]*\)".*/\1/p' | awk '{ gsub(/\\r/, ""); gsub(/\\n/, "\n"); printf "%s", $0 }' > "$t/cert.pem"

@@ -107,9 +107,10 @@ export async function buildPackage(o: PackageOptions): Promise<PackageResult> {
     const report = await verifyPicks(o, picks);
     await put(disc, DISC.reportJson, JSON.stringify(report, null, 2) + '\n');
     await put(disc, DISC.reportText, formatReport(report, o.zone) + '\n');
-    await mkdir(join(disc, dirname(DISC.verifier)), { recursive: true, mode: 0o755 });
-    await copyFile(DISC_VERIFIER, join(disc, DISC.verifier));
-    await chmod(join(disc, DISC.verifier), 0o755);
+    for (const [from, to] of [[DISC_VERIFIER, DISC.verifier], [INCLUSION, DISC.inclusion]] as const) {
+      await copyFile(from, join(disc, to));
+      await chmod(join(disc, to), 0o755);
+    }
     await put(disc, DISC.readme, readmeText());
     const files = await hashTree(disc);
     const html = descriptionHtml({ sessions: picks.flatMap((p) => p.sessions), segments, extractor: o.extractor, reason: o.reason, at: o.at, zone: o.zone, report, files });
@@ -126,8 +127,10 @@ export async function buildPackage(o: PackageOptions): Promise<PackageResult> {
   }
 }
 
-/** The on-disc verifier: docs/recipes/check-disc.sh (the same path from src/package and dist/package). */
-const DISC_VERIFIER = join(import.meta.dirname, '..', '..', 'docs', 'recipes', 'check-disc.sh');
+/** The on-disc verifier and the proof walk it calls, from docs/recipes (the same path from src/package and dist/package). */
+const RECIPES = join(import.meta.dirname, '..', '..', 'docs', 'recipes');
+const DISC_VERIFIER = join(RECIPES, 'check-disc.sh');
+const INCLUSION = join(RECIPES, 'check-inclusion.sh');
 
 const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 

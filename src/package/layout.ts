@@ -8,6 +8,8 @@ export const DISC = {
   description: 'description.html',
   sums: 'SHA256SUMS',
   verifier: 'verify.sh',
+  /** The inclusion-proof walk verify.sh calls (docs/recipes/check-inclusion.sh). */
+  inclusion: 'check-inclusion.sh',
   ca: 'certs/ca.pem',
   logCert: 'certs/log-cert.pem',
   checkpoint: 'log/checkpoint',
@@ -30,6 +32,7 @@ certs/             机构根证书（ca.pem）与透明日志证书（log-cert.p
 report/            提取时对机构存储的验证报告（verify.txt / verify.json）
 SHA256SUMS         光盘上其他每个文件的 SHA-256
 verify.sh          离线核验脚本：只需 sh 与 openssl
+check-inclusion.sh verify.sh 调用的透明日志包含证明核验脚本
 
 离线核验（在光盘根目录或复制出的目录中）：
   sh verify.sh                  核验光盘上的全部文件

@@ -255,7 +255,7 @@ describe('an altered disc', () => {
     resum(d);
     const r = verifyDisc(d);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/\.proof does not lead to the checkpoint's root/);
+    expect(r.err).toMatch(/FAIL the inclusion proof does not lead to the checkpoint's root\nFAIL entries\/room-1\/\d+\.proof does not put entry \d+ of room-1 in the agency log as it is here/);
   });
 
   it('a media file removed, or a file slipped in, is caught', () => {
