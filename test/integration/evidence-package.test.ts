@@ -334,6 +334,20 @@ describe('the builder', () => {
     expect(listTree(store)).toEqual(before);
   }, 120_000);
 
+  it('still makes the disc of a store with findings, and says 未通过 on the page with the findings in report/', async () => {
+    const copy = tmp('recgw-pkg-findings-');
+    cpSync(store, copy, { recursive: true });
+    const receipts = join(copy, 'room-1', 'receipts.jsonl');
+    writeFileSync(receipts, readFileSync(receipts, 'utf8') + '{"kind":"entries","not":"a receipt"}\n');
+    const r = await buildPackage({ ...options(tmp('recgw-pkg-findings-out-'), async () => {}), storeDir: copy });
+    expect(r.verified).toBe(false);
+    const d = extract(r.images[0]);
+    const text = readFileSync(join(d, 'description.html'), 'utf8').replace(/<[^>]+>/g, ' ');
+    expect(text).toMatch(/未通过：发现 1 项问题/);
+    expect(readFileSync(join(d, 'report', 'verify.txt'), 'utf8')).toMatch(/receipts\.jsonl line \d+ is not a genuine agency receipt/);
+    expect(verifyDisc(d).code).toBe(0); // what is on the disc is still the agency's: the finding is about the store
+  }, 120_000);
+
   it('refuses a 国密 store by name rather than make a disc its shell verifier would fail', async () => {
     const dir = tmp('recgw-pkg-gm-');
     initCa({ out: join(dir, 'ca'), suite: 'gm' });
