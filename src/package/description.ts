@@ -4,7 +4,7 @@
  * disc. Built only from what the signed entries say and what the extractor typed, escaped by `h`.
  */
 import { h, type Html } from '../console/html.js';
-import { matterByCode } from '../evidence/vocabulary.js';
+import { matterByCode, reasonByCode } from '../evidence/vocabulary.js';
 import type { SegmentManifest } from '../evidence/types.js';
 import { localClock, localTime, zoneName } from '../util/local-time.js';
 import type { PickedSession } from './select.js';
@@ -29,6 +29,18 @@ export interface Description {
   files: DiscFile[];
 }
 
+/** The session's interruptions and gaps as the verifier read them from the ledger (report/verify.json). */
+function interruptionText(d: Description, s: PickedSession): string {
+  const r = d.report.devices.find((x) => x.deviceId === s.deviceId)?.sessions.find((x) => x.sessionId === s.opened.sessionId);
+  if (!r) return '（验证报告中无此会话）';
+  const t = (iso: string | null): string => (iso ? localClock(iso, d.zone) : '（未结束）');
+  const parts = [
+    ...r.interruptions.map((i) => `${t(i.start)} 至 ${t(i.end)} 中断，原因：${reasonByCode(i.reason)?.zh ?? i.reason}`),
+    ...r.gaps.filter((g) => !g.explained).map((g) => `${g.source} 在 ${t(g.start)} 至 ${t(g.end)} 无录像，未说明原因`),
+  ];
+  return parts.length > 0 ? parts.join('；') : '无';
+}
+
 /** Whether a segment's times rest on a synchronised clock (the manifest's clock), in the page's words. */
 const clockText = (m: SegmentManifest): string =>
   m.clock.synced ? (m.clock.assumed ? `${m.clock.source}，按配置视为已同步` : `${m.clock.source}，已同步`) : `${m.clock.source}，未同步（时间为设备自报）`;
@@ -51,6 +63,7 @@ function sessionRows(d: Description, s: PickedSession): Html {
 <tr><th>执法人员</th><td>${o.officers.map((x) => `${x.name}（执法证号 ${x.badge}）`).join('、')}</td></tr>
 ${o.party ? h`<tr><th>当事人</th><td>${o.party}</td></tr>` : ''}
 <tr><th>记录方式</th><td>执法记录网关 ${s.deviceId} 全过程音视频记录，记录源：${sources.join('、')}；共 ${segs.length} 个录像片段，每段由网关签名并加密封存，上传机构后由机构出具签名回执并记入机构透明日志</td></tr>
+<tr><th>中断情况</th><td>${interruptionText(d, s)}</td></tr>
 <tr><th>会话编号</th><td>${o.sessionId}</td></tr>
 </table>
 <table><tr><th>录像文件</th><th>记录源</th><th>起止时间（${zoneName(d.zone)}）</th><th>时钟</th></tr>

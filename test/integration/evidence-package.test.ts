@@ -108,7 +108,7 @@ beforeAll(async () => {
   ca = makeCa();
   samples = await makeSamples();
   one = await buildStore({ caDir: ca.dir, samples, deviceId: 'room-1' });
-  two = await buildStore({ caDir: ca.dir, samples, deviceId: 'room-2' });
+  two = await buildStore({ caDir: ca.dir, samples, deviceId: 'room-2', interruption: { beforeIndex: 1, startMs: 1000, endMs: 1500, reason: 'site-change' } });
   store = tmp('recgw-pkg-store-');
   await receiveDevice(one.deviceDir, store, ca.dir);
   await receiveDevice(two.deviceDir, store, ca.dir);
@@ -168,6 +168,7 @@ describe('recgw package build', () => {
     expect(text).toContain(EXTRACTOR);
     expect(text).toContain(localTime(AT, 'Asia/Shanghai'));
     expect(text).toContain(REASON);
+    expect(text).toMatch(/中断情况\s+无/);
     for (const m of manifests(one.deviceDir)) {
       expect(text).toMatch(new RegExp(`media/room-1/${m.segment}\\.ts\\s+${m.source.id}\\s+${localClock(m.start)} 至 ${localClock(m.end)}`));
     }
@@ -346,6 +347,12 @@ describe('the builder', () => {
     expect(text).toMatch(/未通过：发现 1 项问题/);
     expect(readFileSync(join(d, 'report', 'verify.txt'), 'utf8')).toMatch(/receipts\.jsonl line \d+ is not a genuine agency receipt/);
     expect(verifyDisc(d).code).toBe(0); // what is on the disc is still the agency's: the finding is about the store
+  }, 120_000);
+
+  it('names each interruption of the session, its times and reason, on the page', async () => {
+    const r = await buildPackage({ ...options(tmp('recgw-pkg-interrupted-'), async () => {}), selection: { sessions: [two.session.sessionId] } });
+    const text = readFileSync(join(extract(r.images[0]), 'description.html'), 'utf8').replace(/<[^>]+>/g, ' ');
+    expect(text).toMatch(new RegExp(`中断情况\\s+${localClock(two.t0 + 1000)} 至 ${localClock(two.t0 + 1500)} 中断，原因：转换执法场所`));
   }, 120_000);
 
   it('refuses a 国密 store by name rather than make a disc its shell verifier would fail', async () => {
