@@ -39,6 +39,8 @@ pkgs=(ffmpeg openssl build-essential python3 fonts-wqy-microhei espeak-ng)
 [ $want_tests = 1 ] && pkgs+=(faketime libfaketime)
 # PostgreSQL: the agency index's tests run initdb and postgres (in /usr/lib/postgresql/<major>/bin) in a temp folder.
 [ $want_tests = 1 ] && pkgs+=(postgresql)
+# xorriso: the evidence disc's ISO images (recgw package build) and the tests that extract them again.
+[ $want_tests = 1 ] && pkgs+=(xorriso)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -73,26 +73,8 @@ else
   printf '{"accepted":"%s","device":"%s","kind":"segment","manifestSeq":%s,"name":"%s","sha256":"%s","size":%s,"v":1}' \
     "$stored" "$device" "$(num manifestSeq)" "$(str name)" "$(str sha256)" "$(num size)" > "$t/leaf"
 fi
-{ printf '\000'; cat "$t/leaf"; } | openssl dgst -sha256 -binary > "$t/r"
-index=$(sed -n 's/^index \([0-9]*\)$/\1/p' "$t/proof")
-[ -n "$index" ] && [ "$index" -lt "$size" ] || fail "the proof's index is missing or beyond the checkpoint"
-# Walk up the tree (RFC 9162 §2.1.3.2): each proof hash is the left or right sibling of the node so far.
-fn=$index sn=$((size - 1))
-sed -n '3,/^$/p' "$t/proof" | sed '$d' > "$t/path"
-while read -r p; do
-  [ "$sn" -ne 0 ] || fail "the proof is longer than the tree is high"
-  printf '%s' "$p" | openssl base64 -d -A > "$t/p"
-  if [ $((fn % 2)) -eq 1 ] || [ "$fn" -eq "$sn" ]; then
-    { printf '\001'; cat "$t/p" "$t/r"; } | openssl dgst -sha256 -binary > "$t/r2"
-    while [ $((fn % 2)) -eq 0 ] && [ "$fn" -ne 0 ]; do fn=$((fn / 2)) sn=$((sn / 2)); done
-  else
-    { printf '\001'; cat "$t/r" "$t/p"; } | openssl dgst -sha256 -binary > "$t/r2"
-  fi
-  mv "$t/r2" "$t/r"
-  fn=$((fn / 2)) sn=$((sn / 2))
-done < "$t/path"
-[ "$sn" -eq 0 ] || fail "the proof is too short for a tree of $size leaves"
-[ "$(openssl base64 -A < "$t/r")" = "$root" ] || fail "the inclusion proof does not lead to the checkpoint's root: the receipt's item is not in the log"
+# The inclusion proof (RFC 6962/9162), walked by check-inclusion.sh beside this script.
+index=$(sh "$(dirname "$0")/check-inclusion.sh" "$t/leaf" "$t/proof") || fail "the receipt's item is not in the log the checkpoint signs"
 ok "the $kind receipt's item is leaf $index of the log"
 
 # (d) The ledger still holds what an entries receipt says the agency stored.

@@ -32,6 +32,10 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; help: string }> =
     help: 'desk --config F | desk account add NAME --role R --config F | desk audit-check --config F  the evidence desk (HTTPS) over the agency index',
   },
   export: { load: async () => (await import('./export.js')).exportCommand, help: 'export --config F --out D  write the ledger and sealed segments as a device folder' },
+  package: {
+    load: async () => (await import('./package.js')).packageCommand,
+    help: 'package build --store D --session ID --extractor N --reason R --agency-key K --ca C --out D  agency only: the evidence disc (two identical ISO images)',
+  },
   decrypt: { load: async () => (await import('./decrypt.js')).decryptCommand, help: 'decrypt <dir> <segment>    agency only: decrypt one sealed segment' },
   config: { load: async () => (await import('./config.js')).configCommand, help: 'config check --config F    validate a gateway\'s or a receiver\'s config' },
   run: { load: async () => (await import('./run.js')).runCommand, help: 'run --config F              run the gateway in the foreground' },

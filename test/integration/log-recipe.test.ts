@@ -51,8 +51,9 @@ function resigned(n: number, edit: (log: string) => string): string {
 }
 
 describe('check-receipt.sh', () => {
-  it('is the very text docs/evidence-format.md shows', () => {
+  it('is the very text docs/evidence-format.md shows, and so is check-inclusion.sh beside it', () => {
     expect(embedded('check-receipt.sh')).toBe(readFileSync(CHECK, 'utf8'));
+    expect(embedded('check-inclusion.sh')).toBe(readFileSync(recipe('check-inclusion.sh'), 'utf8'));
   });
 
   it('passes for every receipt of the store, entries and segment receipts alike', () => {
