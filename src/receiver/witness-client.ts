@@ -14,8 +14,8 @@ import { formatNote, parseNote, type NoteSignature, type Vkey } from '../tlog/no
 import { describe } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { AgencyLog } from './agency-log.js';
+import type { WitnessAlarms } from './receiver-status.js';
 import { WITNESSED_FILE } from '../evidence/log-leaf.js';
-
 
 export interface WitnessTarget {
   /** The witness's submission prefix (add-checkpoint is appended). */
@@ -39,6 +39,8 @@ export class WitnessClient {
     private readonly witnesses: WitnessTarget[],
     private readonly logger: Logger,
     private readonly ca?: string,
+    /** Where a fork or a shrink a witness reports goes, besides the log (the desk, through ReceiverStatus). */
+    private readonly alarms?: WitnessAlarms,
   ) {}
 
   /** The log grew: ask the witnesses (now, or after the round in flight). */
@@ -92,22 +94,29 @@ export class WitnessClient {
         const theirs = Number(answer.body.trim());
         if (theirs > size) {
           this.logger.error('a witness has cosigned a larger checkpoint of this log than the log now has: the log lost entries (restored from an old copy?)', { witness: w.vkey.name, witnessSize: theirs, logSize: size });
+          this.alarm(w, 'shrank', `witness ${w.vkey.name} has cosigned ${theirs} leaves; this log has ${size}`);
           return;
         }
         this.sizes.set(w.url, theirs);
         continue;
       }
       if (answer.status !== 200) {
-        const level = answer.status === 422 ? 'error' : 'warn';
-        this.logger[level](answer.status === 422 ? 'a witness refused the checkpoint as inconsistent with what it cosigned before: the log forked' : 'a witness refused the checkpoint', {
+        const forked = answer.status === 422;
+        const why = answer.body.trim().slice(0, 300);
+        this.logger[forked ? 'error' : 'warn'](forked ? 'a witness refused the checkpoint as inconsistent with what it cosigned before: the log forked' : 'a witness refused the checkpoint', {
           witness: w.vkey.name,
           status: answer.status,
-          why: answer.body.trim().slice(0, 300),
+          why,
         });
+        if (forked) this.alarm(w, 'forked', `witness ${w.vkey.name} refused the checkpoint of ${size} leaves as inconsistent with what it cosigned: ${why}`);
         return;
       }
       return this.cosigned(w, size, checkpoint, answer.body);
     }
+  }
+
+  private alarm(w: WitnessTarget, level: 'forked' | 'shrank', detail: string): void {
+    this.alarms?.raise(w.vkey.name, { level, origin: this.log.origin, at: new Date().toISOString(), detail });
   }
 
   private cosigned(w: WitnessTarget, size: number, checkpoint: string, body: string): void {
