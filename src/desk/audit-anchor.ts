@@ -134,10 +134,10 @@ export function anchorProblem(r: AnchorResult): string | undefined {
   }
 }
 
-/** The desk's periodic anchoring: at start, then every `minutes`. */
+/** The desk's anchoring: at start, every `minutes`, and when the /audit page is viewed. */
 export class AuditAnchor {
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private running: Promise<AnchorResult[] | undefined> | undefined;
   private readonly known = new Map<string, number>();
 
   constructor(
@@ -160,8 +160,8 @@ export class AuditAnchor {
     await this.running;
   }
 
-  /** One round now (unless one is in flight); resolves when it is done. */
-  tick(): Promise<void> {
+  /** One round now (or the one in flight): what each witness answered; undefined when the round itself failed. */
+  tick(): Promise<AnchorResult[] | undefined> {
     this.running ??= anchorAudit(this.db, this.anchor, this.known, this.ca)
       .then((results) => {
         for (const r of results) {
@@ -170,8 +170,12 @@ export class AuditAnchor {
           const serious = r.outcome.kind === 'forked' || r.outcome.kind === 'shrank';
           this.log[serious ? 'error' : 'warn'](serious ? 'a witness refused the audit chain: it was rewritten or cut' : 'could not anchor the audit chain; the next round tries again', { witness: r.witness, problem });
         }
+        return results;
       })
-      .catch((err: unknown) => this.log.error('could not anchor the audit chain; the next round tries again', { err: describe(err) }))
+      .catch((err: unknown) => {
+        this.log.error('could not anchor the audit chain; the next round tries again', { err: describe(err) });
+        return undefined;
+      })
       .finally(() => (this.running = undefined));
     return this.running;
   }

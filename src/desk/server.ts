@@ -79,8 +79,10 @@ export class DeskServer {
       samples: new Samples(db),
       sampleSigner,
       units: c.units === undefined ? undefined : readUnitsFile(c.units),
+      anchor: anchor && new AuditAnchor(db, anchor, createLogger('desk-audit-anchor')),
       now,
     };
+    this.anchor = ctx.anchor;
     const app = await webApp({
       tls,
       logger: this.o.logger ?? false,
@@ -105,10 +107,7 @@ export class DeskServer {
       this.watch = new GatewayWatch(c.gateways, c.ca, db, createLogger('desk'), now);
       this.watch.start();
     }
-    if (anchor) {
-      this.anchor = new AuditAnchor(db, anchor, createLogger('desk-audit-anchor'));
-      this.anchor.start();
-    }
+    this.anchor?.start();
     try {
       await app.listen({ host: c.listen.host, port: c.listen.port });
     } catch (err) {

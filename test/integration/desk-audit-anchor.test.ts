@@ -2,7 +2,7 @@
  * The desk's audit chain anchored with a witness (src/desk/audit-anchor.ts): a real `recgw witness serve` follows the
  * chain as a log (its Ed25519 key made with the openssl command line, its verifier key printed by `recgw desk
  * audit-vkey` and checked against openssl's public key); the desk offers the chain's head at its start, and `recgw desk
- * audit-check` offers it again as the chain grows. The attacker holds the desk's signing key and the database: the
+ * audit-check` and the /audit page offer it again as the chain grows (the page shows the witness's answer). The attacker holds the desk's signing key and the database: the
  * chain made again from row 2 on, hashes and signatures and all, is whole to the chain's own check, and refused by the
  * witness (audit-check exit 1, "rows were rewritten"); rows cut off at the end are refused too; put back, the chain
  * passes again.
@@ -92,6 +92,10 @@ describe('the desk audit chain anchored with a witness', () => {
     let r = await check();
     expect([r.code, r.out]).toEqual([0, expect.stringContaining("anchored: witness procuratorate.example.gov.cn/w1 cosigned the chain's 7 rows")]);
     expect(witnessed()).toContain(`${ORIGIN}: 7 leaves`);
+    // The /audit page offers the head too, and shows what the witness answered.
+    let page = await c.get('/audit');
+    expect(page.text).toMatch(/id="audit-anchor" class="ontime" data-anchored="1"/);
+    expect(page.text).toContain('见证方 procuratorate.example.gov.cn/w1 已联署本链前 7 条，与其此前联署的一致。');
 
     // The attacker, with the desk's signing key: the search of row 6 made to say something else, every row from
     // there made again (hash, link, signature), so that the chain's own check finds it whole.
@@ -111,6 +115,10 @@ describe('the desk audit chain anchored with a witness', () => {
     expect(r.code).toBe(1);
     expect(r.out).toContain('the desk audit chain is whole: 7 rows, 7 signed');
     expect(r.out).toContain("witness procuratorate.example.gov.cn/w1 refused the chain's 7 rows as inconsistent with the rows it cosigned before: rows were rewritten");
+    page = await c.get('/audit');
+    expect(page.text).toMatch(/id="audit-check" class="ontime" data-ok="1"/);
+    expect(page.text).toMatch(/id="audit-anchor" class="late" data-anchored="0"/);
+    expect(page.text).toContain('rows were rewritten');
     // The witness keeps the forged checkpoint as evidence, and still stands by the genuine chain.
     expect(readdirSync(join(witness.dir, 'evidence')).length).toBeGreaterThan(0);
     expect(witnessed()).toContain(`${ORIGIN}: 7 leaves`);
