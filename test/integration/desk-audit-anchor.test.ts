@@ -8,11 +8,12 @@
  * passes again.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupTmp, freePort, makeCa, tmp } from '../helpers/fixtures.js';
 import { ensureBuilt } from '../helpers/store-fixture.js';
+import { initWitness, serveWitness, type TestWitness } from '../helpers/witness.js';
 import { DESK_ACCOUNTS, cli as deskCli, signedIn, startDesk, type TestDesk } from '../helpers/desk.js';
 import { caPaths } from '../../src/pki/ca.js';
 import { openIndexDb, type IndexDb } from '../../src/index/database.js';
@@ -29,7 +30,7 @@ type AuditDbRow = { seq: number; at_ms: number; name: string; action: string; ip
 
 describe('the desk audit chain anchored with a witness', () => {
   let ca: ReturnType<typeof makeCa>;
-  let witness: { dir: string; url: string; proc: ChildProcess };
+  let witness: TestWitness;
   let desk: TestDesk;
   let db: IndexDb;
 
@@ -40,8 +41,8 @@ describe('the desk audit chain anchored with a witness', () => {
     const key = join(dir, 'desk-audit-key.pem');
     execFileSync('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', key]);
     // The witness first (its key is in the desk's config), then the desk's chain made known to it.
-    const wdir = join(dir, 'witness');
-    const wvkey = recgw('witness', 'init', '--out', wdir, '--name', 'procuratorate.example.gov.cn/w1').trim().split('\n').at(-1)!;
+    const w = initWitness('procuratorate.example.gov.cn/w1');
+    const wvkey = w.vkeyText;
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const anchor = { key, origin: ORIGIN, witnesses: [{ url, vkey: wvkey }], minutes: 1 };
@@ -55,13 +56,9 @@ describe('the desk audit chain anchored with a witness', () => {
     expect(v.name).toBe(ORIGIN);
     expect(Buffer.from(v.key.export({ format: 'der', type: 'spki' })).subarray(-32)).toEqual(spki.subarray(-32));
     writeFileSync(join(dir, 'desk-audit.vkey'), `${vkey}\n`);
-    expect(recgw('witness', 'trust', '--state', wdir, '--log', join(dir, 'desk-audit.vkey'))).toContain(`Now following log ${ORIGIN}`);
-    const proc = spawn(process.execPath, [BIN, 'witness', 'serve', '--state', wdir, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    await new Promise<void>((resolve, reject) => {
-      proc.stderr!.on('data', (d: Buffer) => /answering/.test(d.toString()) && resolve());
-      proc.once('exit', (c) => reject(new Error(`witness exited ${c}`)));
-    });
-    witness = { dir: wdir, url, proc };
+    expect(recgw('witness', 'trust', '--state', w.dir, '--log', join(dir, 'desk-audit.vkey'))).toContain(`Now following log ${ORIGIN}`);
+    witness = await serveWitness(w, port);
+    expect(witness.url).toBe(url);
     const dbUrl = `sqlite:${join(dir, 'index.db')}`;
     desk = await startDesk(ca.dir, dbUrl, tmp('recgw-empty-store-'), { sampleSigning: { key: caPaths(ca.dir).receiptKey, cert: caPaths(ca.dir).receiptCert }, auditAnchor: anchor });
     db = await openIndexDb(dbUrl);
@@ -70,10 +67,7 @@ describe('the desk audit chain anchored with a witness', () => {
   afterAll(async () => {
     await desk?.stop();
     await db?.close();
-    if (witness) {
-      witness.proc.kill('SIGTERM');
-      await new Promise((r) => witness.proc.once('exit', r));
-    }
+    await witness?.stop();
     cleanupTmp();
   });
 

@@ -9,13 +9,13 @@
  * cannot put an alarm (or the retraction of one) under a receiver's name, the broker's ACL refuses it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { cleanupTmp, freePort, makeCa, makeGateway, tmp } from '../helpers/fixtures.js';
+import { cleanupTmp, makeCa, makeGateway, tmp } from '../helpers/fixtures.js';
 import { ensureBuilt } from '../helpers/store-fixture.js';
+import { initWitness, serveWitness, type TestWitness } from '../helpers/witness.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { deviceMqttOptions } from '../helpers/mqtt-clients.js';
 import { makeReceiver, startReceiver, type ReceiverProcess } from '../helpers/uplink-world.js';
@@ -26,13 +26,11 @@ import { AgencyLog } from '../../src/receiver/agency-log.js';
 import { SqliteReceiverSql } from '../../src/receiver/sqlite-receiver-sql.js';
 import { LogFiles } from '../../src/receiver/log-files.js';
 import { WitnessClient } from '../../src/receiver/witness-client.js';
-import { parseVkey, type Vkey } from '../../src/tlog/note.js';
 import { silentLogger } from '../../src/util/log.js';
 import { liveAlerts } from '../../src/desk/alerts.js';
 import { openIndexDb, type IndexDb } from '../../src/index/database.js';
 import type { LogLeaf } from '../../src/evidence/log-leaf.js';
 
-const BIN = join(import.meta.dirname, '../../bin/recgw.js');
 const WITNESS = 'sfj.example.gov.cn/witness1';
 
 const leaf = (i: number, salt: string): LogLeaf => ({ v: 1, kind: 'entry', device: 'room-1', seq: i, hash: Buffer.alloc(32, i % 256).toString('hex').slice(0, 62) + salt, accepted: '2026-12-06T10:00:00.000Z' });
@@ -40,7 +38,7 @@ const leaf = (i: number, salt: string): LogLeaf => ({ v: 1, kind: 'entry', devic
 describe('a fork a witness reports, on the desk', () => {
   let ca: ReturnType<typeof makeCa>;
   let broker: Mosquitto;
-  let witness: { url: string; vkey: Vkey; vkeyText: string; proc: ChildProcess };
+  let witness: TestWitness;
   let desk: TestDesk;
   let db: IndexDb;
   const receivers: ReceiverProcess[] = [];
@@ -81,16 +79,7 @@ describe('a fork a witness reports, on the desk', () => {
     ensureBuilt();
     ca = makeCa();
     broker = await startMosquitto({ caDir: ca.dir, receivers: ['receiver:1', 'receiver:2', 'receiver:desk'] });
-    const wdir = join(tmp('recgw-wfork-witness-'), 'w');
-    const out = execFileSync(process.execPath, [BIN, 'witness', 'init', '--out', wdir, '--name', WITNESS, '--log', caPaths(ca.dir).logVkey], { encoding: 'utf8' });
-    const port = await freePort();
-    const proc = spawn(process.execPath, [BIN, 'witness', 'serve', '--state', wdir, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    await new Promise<void>((resolve, reject) => {
-      proc.stderr!.on('data', (d: Buffer) => /answering/.test(d.toString()) && resolve());
-      proc.once('exit', (c) => reject(new Error(`witness exited ${c}`)));
-    });
-    const vkeyText = out.trim().split('\n').at(-1)!;
-    witness = { url: `http://127.0.0.1:${port}`, vkey: parseVkey(vkeyText) as Vkey, vkeyText, proc };
+    witness = await serveWitness(initWitness(WITNESS, [caPaths(ca.dir).logVkey]));
     const dir = tmp('recgw-wfork-desk-');
     const r = issueReceiverCertificate({ caDir: ca.dir, name: 'receiver:desk' });
     writeFileSync(join(dir, 'desk-mqtt.pem'), r.certPem);
@@ -104,10 +93,7 @@ describe('a fork a witness reports, on the desk', () => {
     for (const r of receivers) await r.stop();
     await desk?.stop();
     await db?.close();
-    if (witness) {
-      witness.proc.kill('SIGTERM');
-      await new Promise((r) => witness.proc.once('exit', r));
-    }
+    await witness?.stop();
     await broker?.stop();
     cleanupTmp();
   });
