@@ -2,7 +2,9 @@
  * `recgw desk --config FILE`: the evidence desk (docs/desk.md) in the foreground until SIGTERM or SIGINT.
  * `recgw desk account add NAME --role ROLE --config FILE [--password-stdin]`: a desk account in the index database;
  * the password is read from standard input with --password-stdin, else one is generated and printed once.
- * `recgw desk audit-check --config FILE`: checks the desk's audit chain (exit 1 when broken).
+ * `recgw desk audit-check --config FILE`: checks the desk's audit chain, and against the witnesses' anchor when the
+ * config has one (exit 1 when broken or refused).
+ * `recgw desk audit-vkey --config FILE`: the audit chain's verifier key, for the witnesses (`recgw witness trust`).
  */
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
@@ -13,6 +15,7 @@ import { DeskAccounts } from '../desk/accounts.js';
 import { loadDeskConfig, readSampleSigner } from '../desk/config.js';
 import { DeskAudit } from '../desk/audit.js';
 import { checkAudit } from '../desk/audit-check.js';
+import { anchorAudit, anchorProblem, loadAnchor } from '../desk/audit-anchor.js';
 import { ROLES, roleOf } from '../desk/roles.js';
 import { RecgwError } from '../util/errors.js';
 import { createLogger } from '../util/log.js';
@@ -23,6 +26,7 @@ import { untilSignal } from './run.js';
 const USAGE = `recgw desk --config FILE
        recgw desk account add NAME --role ROLE --config FILE [--password-stdin]
        recgw desk audit-check --config FILE
+       recgw desk audit-vkey --config FILE
   ROLE: ${ROLES.map((r) => `${r.code} (${r.zh})`).join(', ')}`;
 
 /** All of standard input, without its final line break. */
@@ -35,6 +39,7 @@ async function readStdin(): Promise<string> {
 export async function deskCommand(argv: string[], io: Io): Promise<number> {
   if (argv[0] === 'account') return accountCommand(argv.slice(1), io, io.readIn ?? readStdin);
   if (argv[0] === 'audit-check') return auditCheckCommand(argv.slice(1), io);
+  if (argv[0] === 'audit-vkey') return auditVkeyCommand(argv.slice(1), io);
   const { values } = parse(argv, { config: { type: 'string' } }, USAGE);
   const config = loadDeskConfig(required(values.config, '--config', USAGE));
   const { DeskServer } = await import('../desk/server.js');
@@ -52,10 +57,14 @@ export async function deskCommand(argv: string[], io: Io): Promise<number> {
   return 0;
 }
 
-/** Checks the audit chain (src/desk/audit-check.ts): exit 0 when whole, 1 with each problem by seq. */
+/**
+ * Checks the audit chain (src/desk/audit-check.ts): exit 0 when whole, 1 with each problem by seq; with
+ * `auditAnchor`, its head is offered to the witnesses too, and a refusal (rows rewritten or cut off) is exit 1.
+ */
 async function auditCheckCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, { config: { type: 'string' } }, USAGE);
   const config = loadDeskConfig(required(values.config, '--config', USAGE));
+  const anchor = config.auditAnchor && loadAnchor(config.auditAnchor);
   const db = await openIndexDb(config.database);
   try {
     await migrateIndex(db);
@@ -63,10 +72,27 @@ async function auditCheckCommand(argv: string[], io: Io): Promise<number> {
     const head = c.head ? `head #${c.head.seq} ${c.head.sha256}` : 'no rows';
     if (c.ok) io.out(`the desk audit chain is whole: ${c.entries} rows, ${c.signed} signed (${c.signers.join(', ') || 'no key'}); ${head}${c.unchained ? `; ${c.unchained} rows predate the chain` : ''}\n`);
     else io.out(`the desk audit chain is broken:\n${c.problems.map((p) => `  #${p.seq}: ${p.problem}`).join('\n')}\n${head}\n`);
-    return c.ok ? 0 : 1;
+    if (!anchor) {
+      io.out('not anchored (no auditAnchor in the desk config): a chain made again with the desk\u2019s key would look whole\n');
+      return c.ok ? 0 : 1;
+    }
+    const results = await anchorAudit(db, anchor);
+    const refused = results.map(anchorProblem).filter((p): p is string => p !== undefined);
+    for (const r of results) if (r.outcome.kind === 'cosigned') io.out(`anchored: witness ${r.witness} cosigned the chain's ${r.size} rows, consistent with what it cosigned before\n`);
+    if (refused.length > 0) io.out(`the desk audit chain is refused by its anchor:\n${refused.map((p) => `  ${p}`).join('\n')}\n`);
+    return c.ok && refused.length === 0 ? 0 : 1;
   } finally {
     await db.close();
   }
+}
+
+/** The audit chain's verifier key (name+id+key), which each witness is given with `recgw witness trust --log`. */
+async function auditVkeyCommand(argv: string[], io: Io): Promise<number> {
+  const { values } = parse(argv, { config: { type: 'string' } }, USAGE);
+  const config = loadDeskConfig(required(values.config, '--config', USAGE));
+  if (!config.auditAnchor) throw new RecgwError('usage', 'the desk config has no auditAnchor: add { "key", "origin", "witnesses" } first (docs/desk.md §5)');
+  io.out(`${loadAnchor({ ...config.auditAnchor, witnesses: [] }).signer.vkey}\n`);
+  return 0;
 }
 
 async function accountCommand(argv: string[], io: Io, stdin: () => Promise<string>): Promise<number> {

@@ -8,7 +8,7 @@
  * may also link them onto it. PATH first, then the newest Debian major.
  */
 import { spawn as nodeSpawn, execFile, type ChildProcess } from 'node:child_process';
-import { accessSync, chownSync, constants, existsSync, readdirSync, rmSync } from 'node:fs';
+import { accessSync, appendFileSync, chownSync, constants, existsSync, readdirSync, rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import pg from 'pg';
 import { RecgwError, describe } from '../util/errors.js';
@@ -37,6 +37,11 @@ export interface ThrowawayPostgresOptions {
    * leave the folder in place at stop() (a bench's cached index, .bench/). Off: a new cluster, removed at stop().
    */
   keep?: boolean;
+  /**
+   * Also listen on `listen` and let clients from `clients` (a CIDR) in without a password: a test's second host (a
+   * network namespace) that must reach the server over a real link, not the loopback.
+   */
+  alsoFrom?: { listen: string; clients: string };
 }
 
 export interface ThrowawayPostgres {
@@ -86,12 +91,15 @@ export async function startThrowawayPostgres(o: ThrowawayPostgresOptions): Promi
   if (user) chownSync(o.dir, user.uid, user.gid);
   const data = join(o.dir, 'data');
   // -N: no fsync of the new cluster; C.UTF-8: Chinese characters count as letters (pg_trgm indexes them).
-  if (!(o.keep && existsSync(join(data, 'PG_VERSION')))) await run(initdb, ['-D', data, '-N', '-A', 'trust', '-E', 'UTF8', '--locale=C.UTF-8', '-U', 'postgres'], user, o.dir);
+  if (!(o.keep && existsSync(join(data, 'PG_VERSION')))) {
+    await run(initdb, ['-D', data, '-N', '-A', 'trust', '-E', 'UTF8', '--locale=C.UTF-8', '-U', 'postgres'], user, o.dir);
+    if (o.alsoFrom) appendFileSync(join(data, 'pg_hba.conf'), `host all all ${o.alsoFrom.clients} trust\n`);
+  }
 
   let output = '';
   const server = (o.spawn ?? defaultSpawn)(
     postgres,
-    ['-D', data, '-p', String(o.port), '-k', o.dir, '-h', '127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+    ['-D', data, '-p', String(o.port), '-k', o.dir, '-h', o.alsoFrom ? `127.0.0.1,${o.alsoFrom.listen}` : '127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
     { user, cwd: o.dir },
     (t) => (output = (output + t).slice(-4000)),
   );

@@ -30,6 +30,8 @@ export interface DeskAlert {
   late: boolean;
   /** Segments without a receipt (deadline alerts). */
   segments: number;
+  /** The witness that reported a log alarm (a receiver's; null for a gateway's own finding). */
+  witness?: string | null;
   ack: { name: string; at: number; note: string } | undefined;
 }
 
@@ -38,10 +40,15 @@ type DueRow = { device_id: string; session_id: string; n: number | string; due: 
 
 type StatusRow = { device_id: string; state: 'online' | 'offline'; since_ms: number | string; seen_ms: number | string; log_alarms: string };
 
+/** A status under a receiver's name (receiver-status.ts: the forks its witnesses report), not a gateway's. */
+const isReceiver = (name: string): boolean => name.startsWith('receiver:');
+
 /**
  * The gateways' status as the desk's watch keeps it (gateway-watch.ts): a gateway that said it went offline, or has
  * been silent longer than `offlineMs` (reason `offline` or `silent`), one alert per episode (its key holds since when);
  * and each agency-log alarm a gateway raises (reason: forked, shrank, bad-proof; origin: the log), one per alarm.
+ * A receiver publishes a status only to carry what its witnesses report (one alert per witness and alarm); it sends
+ * none while all is well, so its silence says nothing about it being offline.
  */
 async function statusAlerts(db: Queryable, now: number, offlineMs: number): Promise<DeskAlert[]> {
   const rows = await db.query<StatusRow>('SELECT device_id, state, since_ms, seen_ms, log_alarms FROM desk_gateway_status ORDER BY device_id LIMIT $1', [LIMIT]);
@@ -49,12 +56,16 @@ async function statusAlerts(db: Queryable, now: number, offlineMs: number): Prom
   const base = { session: null, received: null, origin: null, late: false, segments: 0, ack: undefined };
   for (const r of rows) {
     const seen = Number(r.seen_ms);
-    if (r.state === 'offline') out.push({ ...base, key: `gateway-offline:${r.device_id}:${Number(r.since_ms)}`, kind: 'gateway-offline', device: r.device_id, at: Number(r.since_ms), reason: 'offline' });
+    if (isReceiver(r.device_id)) {
+      // Nothing: see above.
+    } else if (r.state === 'offline') out.push({ ...base, key: `gateway-offline:${r.device_id}:${Number(r.since_ms)}`, kind: 'gateway-offline', device: r.device_id, at: Number(r.since_ms), reason: 'offline' });
     else if (now - seen > offlineMs) out.push({ ...base, key: `gateway-offline:${r.device_id}:${seen}`, kind: 'gateway-offline', device: r.device_id, at: seen, reason: 'silent' });
     for (const a of JSON.parse(r.log_alarms) as Record<string, unknown>[]) {
       const level = typeof a.level === 'string' ? a.level : 'unknown';
       const at = typeof a.at === 'string' && !Number.isNaN(Date.parse(a.at)) ? Date.parse(a.at) : seen;
-      out.push({ ...base, key: `log-alarm:${r.device_id}:${level}:${at}`, kind: 'log-alarm', device: r.device_id, at, reason: level, origin: typeof a.origin === 'string' ? a.origin : null });
+      const witness = isReceiver(r.device_id) && typeof a.witness === 'string' ? a.witness : null;
+      const key = `log-alarm:${r.device_id}:${level}:${at}${witness !== null ? `:${witness}` : ''}`;
+      out.push({ ...base, key, kind: 'log-alarm', device: r.device_id, at, reason: level, origin: typeof a.origin === 'string' ? a.origin : null, witness });
     }
   }
   return out;

@@ -8,6 +8,8 @@ import { KeySigner, type Signer } from '../evidence/signer.js';
 import { dirname, resolve } from 'node:path';
 import { parseDatabaseUrl } from '../index/database.js';
 import type { GatewayWatchConfig } from './gateway-watch.js';
+import type { AuditAnchorConfig } from './audit-anchor.js';
+import { isKeyName } from '../tlog/note.js';
 import { RecgwError, isENOENT } from '../util/errors.js';
 import { DEFAULT_ZONE, isKnownZone } from '../util/local-time.js';
 
@@ -30,9 +32,11 @@ export interface DeskConfig {
   units: string | undefined;
   /** The broker the gateways publish their status to, and how long a silent gateway may be before it is offline. */
   gateways: GatewayWatchConfig | undefined;
+  /** The audit chain's checkpoints, cosigned by the agency's witnesses (audit-anchor.ts); none: not anchored. */
+  auditAnchor: AuditAnchorConfig | undefined;
 }
 
-const KEYS = ['database', 'listen', 'tls', 'zone', 'login', 'ca', 'store', 'sampleSigning', 'units', 'gateways'];
+const KEYS = ['database', 'listen', 'tls', 'zone', 'login', 'ca', 'store', 'sampleSigning', 'units', 'gateways', 'auditAnchor'];
 
 export function parseDeskConfig(raw: unknown, baseDir: string, file = 'the desk config'): DeskConfig {
   const problems: string[] = [];
@@ -98,6 +102,26 @@ export function parseDeskConfig(raw: unknown, baseDir: string, file = 'the desk 
     if (broker && typeof g.cert === 'string' && g.cert && typeof g.key === 'string' && g.key) gateways = { broker, cert: resolve(baseDir, g.cert), key: resolve(baseDir, g.key), offlineMinutes: minutes as number };
   }
 
+  let auditAnchor: AuditAnchorConfig | undefined;
+  if (o.auditAnchor !== undefined) {
+    const a = (typeof o.auditAnchor === 'object' && o.auditAnchor !== null && !Array.isArray(o.auditAnchor) ? o.auditAnchor : {}) as Record<string, unknown>;
+    for (const k of Object.keys(a)) if (!['key', 'origin', 'witnesses', 'minutes'].includes(k)) bad(`auditAnchor.${k}`, 'unknown key (known: key, origin, witnesses, minutes)');
+    if (typeof a.key !== 'string' || a.key === '') bad('auditAnchor.key', "missing: give the PEM file of the desk's Ed25519 key for the audit chain's checkpoints (openssl genpkey -algorithm ed25519 -out desk-audit-key.pem)");
+    if (typeof a.origin !== 'string' || !isKeyName(a.origin)) bad('auditAnchor.origin', 'must be the audit chain\u2019s log name, no spaces or +, e.g. "sfj.example.gov.cn/desk-audit"');
+    const ws = Array.isArray(a.witnesses) ? (a.witnesses as unknown[]) : [];
+    if (ws.length === 0) bad('auditAnchor.witnesses', 'must list at least one witness, [{"url": "https://witness.example:8443", "vkey": "<its witness.vkey>"}]');
+    ws.forEach((w, i) => {
+      const r = (typeof w === 'object' && w !== null ? w : {}) as Record<string, unknown>;
+      if (typeof r.url !== 'string' || !/^https?:\/\//.test(r.url)) bad(`auditAnchor.witnesses[${i}].url`, 'must be the witness\u2019s http(s):// address');
+      if (typeof r.vkey !== 'string' || r.vkey === '') bad(`auditAnchor.witnesses[${i}].vkey`, 'missing: give the witness.vkey that recgw witness init printed');
+    });
+    const minutes = a.minutes ?? 10;
+    if (!Number.isInteger(minutes) || (minutes as number) < 1 || (minutes as number) > 1440) bad('auditAnchor.minutes', 'must be whole minutes, 1 to 1440 (default 10): how often the chain\u2019s head is offered to the witnesses');
+    if (typeof a.key === 'string' && a.key !== '' && typeof a.origin === 'string') {
+      auditAnchor = { key: resolve(baseDir, a.key), origin: a.origin, witnesses: ws.map((w) => w as { url: string; vkey: string }), minutes: minutes as number };
+    }
+  }
+
   if (problems.length > 0) throw new RecgwError('config', `${file} is not valid:\n  ${problems.join('\n  ')}`);
   return {
     database,
@@ -110,6 +134,7 @@ export function parseDeskConfig(raw: unknown, baseDir: string, file = 'the desk 
     sampleSigning,
     units: o.units === undefined ? undefined : resolve(baseDir, o.units as string),
     gateways,
+    auditAnchor,
   };
 }
 

@@ -14,6 +14,7 @@ import type { VerifyRuns } from './verify-runs.js';
 import type { Samples } from './samples.js';
 import type { Signer } from '../evidence/signer.js';
 import type { Unit } from '../report/units.js';
+import type { AuditAnchor } from './audit-anchor.js';
 
 /**
  * Who may call a route: `public` anybody (the stylesheet); `anon` anybody, with a CSRF token on POST (sign-in);
@@ -44,6 +45,8 @@ export interface DeskContext {
   sampleSigner: Signer | undefined;
   /** The agency's units (config `units`), read at start; undefined: no statistics per unit. */
   units: Unit[] | undefined;
+  /** The audit chain's anchoring with the witnesses (auditAnchor in the config); undefined: not anchored. */
+  anchor: AuditAnchor | undefined;
   now: () => number;
 }
 

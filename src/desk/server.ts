@@ -25,6 +25,7 @@ import { sampleRoutes } from './routes/samples.js';
 import { chartRoutes } from './routes/charts.js';
 import { readUnitsFile } from '../report/units.js';
 import { GatewayWatch } from './gateway-watch.js';
+import { AuditAnchor, loadAnchor } from './audit-anchor.js';
 import { createLogger } from '../util/log.js';
 
 export interface DeskRoute {
@@ -44,6 +45,7 @@ export class DeskServer {
   private app: FastifyInstance | undefined;
   private db: IndexDb | undefined;
   private watch: GatewayWatch | undefined;
+  private anchor: AuditAnchor | undefined;
   private readonly table: DeskRoute[] = [];
 
   constructor(private readonly o: DeskOptions) {}
@@ -63,6 +65,7 @@ export class DeskServer {
     const c = this.o.config;
     const tls = readDeskTls(c);
     const sampleSigner = readSampleSigner(c);
+    const anchor = c.auditAnchor && loadAnchor(c.auditAnchor);
     const now = this.o.now ?? Date.now;
     const db = await openIndexDb(c.database);
     this.db = db;
@@ -76,8 +79,10 @@ export class DeskServer {
       samples: new Samples(db),
       sampleSigner,
       units: c.units === undefined ? undefined : readUnitsFile(c.units),
+      anchor: anchor && new AuditAnchor(db, anchor, createLogger('desk-audit-anchor')),
       now,
     };
+    this.anchor = ctx.anchor;
     const app = await webApp({
       tls,
       logger: this.o.logger ?? false,
@@ -102,6 +107,7 @@ export class DeskServer {
       this.watch = new GatewayWatch(c.gateways, c.ca, db, createLogger('desk'), now);
       this.watch.start();
     }
+    this.anchor?.start();
     try {
       await app.listen({ host: c.listen.host, port: c.listen.port });
     } catch (err) {
@@ -115,6 +121,8 @@ export class DeskServer {
     this.app = undefined;
     this.db = undefined;
     try {
+      await this.anchor?.stop();
+      this.anchor = undefined;
       await this.watch?.stop();
       this.watch = undefined;
       await app?.close();

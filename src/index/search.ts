@@ -9,7 +9,7 @@ import type { CountTotals } from '../report/units.js';
 import { reasonByCode } from '../evidence/vocabulary.js';
 import type { Officer } from '../evidence/types.js';
 import { RecgwError } from '../util/errors.js';
-import type { Queryable } from './database.js';
+import type { IndexDb, Queryable } from './database.js';
 
 export interface SessionFilter {
   device?: string;
@@ -151,8 +151,32 @@ const toSession = (r: SessionDbRow): SessionRow => ({
   unreceipted: r.unreceipted,
 });
 
+/** SQLite indexes that have sessions_text (the trigram FTS5 table of place and party; schema.ts). */
+const withText = new WeakSet<IndexDb>();
+
+async function hasTextIndex(db: IndexDb): Promise<boolean> {
+  if (db.dialect !== 'sqlite') return false;
+  if (withText.has(db)) return true;
+  const [t] = await db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'sessions_text'");
+  if (t) withText.add(db);
+  return t !== undefined;
+}
+
+/**
+ * The FTS5 query for the filter's fragments of place and party that the trigram index can answer (3 characters or
+ * more; shorter ones have no trigram), each a quoted string so that nothing typed is read as query syntax; undefined
+ * when there is none.
+ */
+function textMatch(f: SessionFilter): string | undefined {
+  const terms: string[] = [];
+  for (const [column, text] of [['place', f.place], ['party', f.party]] as const) {
+    if (text !== undefined && [...text].length >= 3) terms.push(`${column} : "${text.replaceAll('"', '""')}"`);
+  }
+  return terms.length > 0 ? terms.join(' AND ') : undefined;
+}
+
 /** One page of the sessions that match, newest first. */
-export async function searchSessions(db: Queryable, f: SessionFilter, page: { limit?: number; after?: string } = {}): Promise<Page<SessionRow>> {
+export async function searchSessions(db: IndexDb, f: SessionFilter, page: { limit?: number; after?: string } = {}): Promise<Page<SessionRow>> {
   const limit = page.limit ?? DEFAULT_PAGE;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new RecgwError('usage', `a page holds 1 to ${MAX_PAGE} sessions, not ${limit}`);
   const params: unknown[] = [];
@@ -163,17 +187,22 @@ export async function searchSessions(db: Queryable, f: SessionFilter, page: { li
     const n = params.length;
     q.where.push(`(${q.key}) < ($${n - 2}, $${n - 1}, $${n})`);
   }
+  // A part of a place or party (without an officer): the page's keys first, then their rows. On SQLite the sessions
+  // holding the fragments come from sessions_text (CROSS JOIN keeps it first), then are sorted: a cost that grows
+  // with the matches, not with the index; LIKE still decides. Otherwise (PostgreSQL, or fragments too short for a
+  // trigram) from sessions_by_start_text alone where the walk in page order is the plan (the text is in that index).
+  const byText = f.officer === undefined && (f.place !== undefined || f.party !== undefined);
+  const match = byText && (await hasTextIndex(db)) ? textMatch(f) : undefined;
+  if (match !== undefined) q.where.unshift(`sessions_text MATCH $${params.push(match)}`);
   params.push(limit + 1);
   const desc = q.key.split(', ').map((k) => `${k} DESC`).join(', ');
   const columns = `s.device_id, s.session_id, s.matter, s.case_ref, s.party, s.place, s.start_ms, s.end_ms, s.closed_by, s.officers, s.recorded_ms,
             s.segments, s.interruptions, s.gaps, s.unexplained_gaps, s.statement_badges, s.late_segments, s.unreceipted`;
-  // A part of a place or party (without an officer): the page's keys first, from sessions_by_start_text alone where
-  // the walk in page order is the plan (the text is in that index), then their rows.
-  const byText = f.officer === undefined && (f.place !== undefined || f.party !== undefined);
+  const keys = match !== undefined ? 'sessions_text CROSS JOIN sessions s ON s.rowid = sessions_text.rowid' : 'sessions s';
   const rows = await db.query<SessionDbRow>(
     byText
       ? `SELECT ${columns}
-           FROM (SELECT s.start_ms, s.device_id, s.session_id FROM sessions s ${whereOf(q.where)} ORDER BY ${desc} LIMIT $${params.length}) k
+           FROM (SELECT s.start_ms, s.device_id, s.session_id FROM ${keys} ${whereOf(q.where)} ORDER BY ${desc} LIMIT $${params.length}) k
            JOIN sessions s ON s.device_id = k.device_id AND s.session_id = k.session_id
           ORDER BY ${desc}`
       : `SELECT ${columns}

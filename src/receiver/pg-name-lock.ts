@@ -2,7 +2,8 @@
  * A receiver's name lock when receivers coordinate through PostgreSQL: a session advisory lock on a connection of its
  * own, held for the life of the process. Receivers on several hosts share a store on NFS, where a flock(2) is not to
  * be trusted; the database they share is. The server drops the lock when the session ends: at once when the process
- * dies (its socket is closed), and within about 25 s when its host does (the session's TCP keepalives). The session
+ * dies (its socket is closed), and within about 25 s when its host does (the session's TCP keepalives when it is
+ * idle, TCP_USER_TIMEOUT when the server's last answer was not yet acknowledged). The session
  * is named after its host and process, so that a refused twin can say where the running one is.
  */
 import { hostname } from 'node:os';
@@ -15,6 +16,13 @@ import { lockKey } from './receiver-sql.js';
 const CONNECT_TIMEOUT_MS = 10_000;
 /** Seconds of silence before the server probes a session, between probes, and probes unanswered before it ends it. */
 const KEEPALIVE = { idle: 10, interval: 5, count: 3 };
+/**
+ * How long (ms) data the server sent may stay unacknowledged before it ends the session. Keepalives only run on an
+ * idle connection: a host that dies before acknowledging the server's last answer (the lock's own reply, say) leaves
+ * it retransmitting for ~15 minutes (tcp_retries2) while the lock stays held (test/integration/pg-name-lock.test.ts
+ * measured >45 s and counting). The same 25 s as the keepalives.
+ */
+const USER_TIMEOUT_MS = (KEEPALIVE.idle + KEEPALIVE.interval * KEEPALIVE.count) * 1000;
 
 export interface PgNameLock {
   inUse: string;
@@ -30,7 +38,7 @@ export async function lockNameInPostgres(url: string, where: string, name: strin
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     // application_name is cut at 63 bytes: the host and pid first, the name is known to whoever reads it.
     application_name: `recgw-receiver@${hostname()}:${process.pid}`.slice(0, 63),
-    options: `-c tcp_keepalives_idle=${KEEPALIVE.idle} -c tcp_keepalives_interval=${KEEPALIVE.interval} -c tcp_keepalives_count=${KEEPALIVE.count}`,
+    options: `-c tcp_keepalives_idle=${KEEPALIVE.idle} -c tcp_keepalives_interval=${KEEPALIVE.interval} -c tcp_keepalives_count=${KEEPALIVE.count} -c tcp_user_timeout=${USER_TIMEOUT_MS}`,
   });
   let held = false;
   client.on('error', (err) => {

@@ -15,6 +15,7 @@ import { WitnessClient } from './witness-client.js';
 import { Pacer } from './pacer.js';
 import { describe } from '../util/errors.js';
 import type { ReceiverSql } from './receiver-sql.js';
+import type { WitnessAlarms } from './receiver-status.js';
 
 /**
  * How long the published files, and the checkpoint the witnesses are asked to cosign, may lag behind a commit: the
@@ -38,14 +39,16 @@ export interface LogContext {
   sql: ReceiverSql;
   now: Date;
   log: Logger;
+  /** Where the witnesses' reports of a fork or a shrink go (the receiver's status, for the desk). */
+  alarms?: WitnessAlarms;
 }
 
 /** At the receiver's start: open the log, publish what a crash left unpublished, ask the witnesses. */
-export async function openReceiverLog({ cfg, caPem, caPems, sql, now, log }: LogContext): Promise<ReceiverLog> {
+export async function openReceiverLog({ cfg, caPem, caPems, sql, now, log, alarms }: LogContext): Promise<ReceiverLog> {
   const { log: agencyLog, certPem } = openAgencyLog(cfg, caPems, sql, now);
   const files = new LogFiles(cfg.store, agencyLog);
   await files.republish(certPem);
-  const witnesses = new WitnessClient(files.dir, agencyLog, witnessTargets(cfg), log.child('witness'), caPem);
+  const witnesses = new WitnessClient(files.dir, agencyLog, witnessTargets(cfg), log.child('witness'), caPem, alarms);
   witnesses.kick();
   const publisher = new Pacer(() => files.publishInBackground(), PUBLISH_INTERVAL_MS, (err) =>
     log.error("could not publish the agency log's files; they are published again after the next commit and at start", { dir: files.dir, err: describe(err) }),

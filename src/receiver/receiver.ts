@@ -25,6 +25,7 @@ import { LedgerIngest } from './ledger-ingest.js';
 import { Filing } from './filing.js';
 import { FileIngest } from './file-ingest.js';
 import { InOrder } from './in-order.js';
+import { ReceiverStatus } from './receiver-status.js';
 import { CrlWatch } from './crl-watch.js';
 import { AlertIngest } from './alert-ingest.js';
 import { alertLogLine } from './alert-log.js';
@@ -55,6 +56,7 @@ export class Receiver {
   private stopping = false;
   private agencyLog: ReceiverLog | undefined;
   private crl: CrlWatch | undefined;
+  private status: ReceiverStatus | undefined;
   private lock: HeldLock | undefined;
 
   /**
@@ -82,7 +84,8 @@ export class Receiver {
     const { caPem, caPems, signer, encryption } = loadReceiverKeys(cfg, this.now());
     mkdirSync(cfg.store, { recursive: true });
     this.sql = await this.openSql();
-    const agencyLog = await this.openLog({ cfg, caPem, caPems, sql: this.sql, now: this.now(), log: this.log });
+    this.status = new ReceiverStatus(cfg.name, this.log.child('status'));
+    const agencyLog = await this.openLog({ cfg, caPem, caPems, sql: this.sql, now: this.now(), log: this.log, alarms: this.status });
     this.agencyLog = agencyLog;
     this.crl = new CrlWatch(cfg.agency.crl, caPems, cfg.store, this.log.child('crl'), this.now);
     await this.crl.start();
@@ -127,6 +130,7 @@ export class Receiver {
     client.on('close', () => (this.subscribed = false));
     client.on('error', (err) => this.log.warn('broker connection problem', { err: describe(err) }));
     reportFlapping(client, this.log, 'receiver');
+    this.status.start(client);
     this.client = client;
   }
 
@@ -169,6 +173,7 @@ export class Receiver {
     // Finish what was acknowledged while still connected: its receipts go out before the connection ends.
     this.stopping = true;
     await this.inOrder?.drain();
+    this.status?.stop();
     if (this.client) await endClient(this.client);
     this.client = undefined;
     await this.agencyLog?.close();

@@ -5,23 +5,18 @@
  * verify are written with the checkpoint to `<store>/log/witnessed`, the newest checkpoint any witness cosigned, once
  * per round when all have answered (a file per answer was a third of a round's cost on the bench VM).
  */
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { renameSync, writeFileSync } from 'node:fs';
 import { checkCosignatures } from '../tlog/checkpoint.js';
-import { formatNote, parseNote, type NoteSignature, type Vkey } from '../tlog/note.js';
+import { formatNote, parseNote, type NoteSignature } from '../tlog/note.js';
+import { offerCheckpoint, type WitnessTarget } from '../tlog/witness-submit.js';
 import { describe } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { AgencyLog } from './agency-log.js';
+import type { WitnessAlarms } from './receiver-status.js';
 import { WITNESSED_FILE } from '../evidence/log-leaf.js';
 
-
-export interface WitnessTarget {
-  /** The witness's submission prefix (add-checkpoint is appended). */
-  url: string;
-  vkey: Vkey;
-}
+export type { WitnessTarget } from '../tlog/witness-submit.js';
 
 export class WitnessClient {
   /** Per witness URL: the size it last cosigned, as far as we know. */
@@ -39,6 +34,8 @@ export class WitnessClient {
     private readonly witnesses: WitnessTarget[],
     private readonly logger: Logger,
     private readonly ca?: string,
+    /** Where a fork or a shrink a witness reports goes, besides the log (the desk, through ReceiverStatus). */
+    private readonly alarms?: WitnessAlarms,
   ) {}
 
   /** The log grew: ask the witnesses (now, or after the round in flight). */
@@ -78,36 +75,26 @@ export class WitnessClient {
   }
 
   private async submit(w: WitnessTarget, size: number, checkpoint: string, proofFrom: (old: number) => Promise<string>): Promise<void> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const old = Math.min(this.sizes.get(w.url) ?? 0, size);
-      const proof = await proofFrom(old);
-      let answer: { status: number; body: string };
-      try {
-        answer = await post(`${w.url.replace(/\/$/, '')}/add-checkpoint`, `old ${old}\n${proof}\n${checkpoint}`, this.ca);
-      } catch (err) {
-        this.logger.warn('a witness did not answer; the next checkpoint goes to it again', { witness: w.vkey.name, url: w.url, err: describe(err) });
-        return;
-      }
-      if (answer.status === 409 && /^\d+\n?$/.test(answer.body)) {
-        const theirs = Number(answer.body.trim());
-        if (theirs > size) {
-          this.logger.error('a witness has cosigned a larger checkpoint of this log than the log now has: the log lost entries (restored from an old copy?)', { witness: w.vkey.name, witnessSize: theirs, logSize: size });
-          return;
-        }
-        this.sizes.set(w.url, theirs);
-        continue;
-      }
-      if (answer.status !== 200) {
-        const level = answer.status === 422 ? 'error' : 'warn';
-        this.logger[level](answer.status === 422 ? 'a witness refused the checkpoint as inconsistent with what it cosigned before: the log forked' : 'a witness refused the checkpoint', {
-          witness: w.vkey.name,
-          status: answer.status,
-          why: answer.body.trim().slice(0, 300),
-        });
-        return;
-      }
-      return this.cosigned(w, size, checkpoint, answer.body);
+    const { outcome: o, learnt } = await offerCheckpoint(w, { size, checkpoint, proofFrom }, this.sizes.get(w.url) ?? 0, this.ca);
+    if (learnt !== undefined && learnt <= size) this.sizes.set(w.url, learnt);
+    switch (o.kind) {
+      case 'cosigned':
+        return this.cosigned(w, size, checkpoint, o.body);
+      case 'unreachable':
+        return void this.logger.warn('a witness did not answer; the next checkpoint goes to it again', { witness: w.vkey.name, url: w.url, err: o.err });
+      case 'shrank':
+        this.logger.error('a witness has cosigned a larger checkpoint of this log than the log now has: the log lost entries (restored from an old copy?)', { witness: w.vkey.name, witnessSize: o.theirs, logSize: size });
+        return this.alarm(w, 'shrank', `witness ${w.vkey.name} has cosigned ${o.theirs} leaves; this log has ${size}`);
+      case 'forked':
+        this.logger.error('a witness refused the checkpoint as inconsistent with what it cosigned before: the log forked', { witness: w.vkey.name, status: 422, why: o.why });
+        return this.alarm(w, 'forked', `witness ${w.vkey.name} refused the checkpoint of ${size} leaves as inconsistent with what it cosigned: ${o.why}`);
+      case 'refused':
+        return void this.logger.warn('a witness refused the checkpoint', { witness: w.vkey.name, status: o.status, why: o.why });
     }
+  }
+
+  private alarm(w: WitnessTarget, level: 'forked' | 'shrank', detail: string): void {
+    this.alarms?.raise(w.vkey.name, { level, origin: this.log.origin, at: new Date().toISOString(), detail });
   }
 
   private cosigned(w: WitnessTarget, size: number, checkpoint: string, body: string): void {
@@ -139,23 +126,4 @@ export class WitnessClient {
       this.logger.error('could not write the cosigned checkpoint; it is written again after the next round', { path, err: describe(err) });
     }
   }
-}
-
-function post(url: string, body: string, ca?: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(
-      u,
-      { method: 'POST', headers: { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) }, timeout: 10_000, ...(ca ? { ca } : {}) },
-      (res) => {
-        const parts: Buffer[] = [];
-        res.on('data', (c: Buffer) => parts.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('no answer within 10 s')));
-    req.on('error', reject);
-    req.end(body);
-  });
 }

@@ -9,6 +9,8 @@ export interface TestHost {
   ns: string;
   /** This side's interface (the one to probe on) and address; the namespace's address. */
   hostIf: string;
+  /** The namespace's side of the veth pair: set it down and the host is gone from the network, as a dead one is. */
+  peerIf: string;
   hostAddr: string;
   peerAddr: string;
   /** Start a program in the namespace; resolves with its first line of output. */
@@ -49,6 +51,7 @@ export function testHost(tag: string): TestHost {
   return {
     ns,
     hostIf,
+    peerIf,
     hostAddr,
     peerAddr,
     start(cmd, args) {

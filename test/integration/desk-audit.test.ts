@@ -79,6 +79,8 @@ describe('the desk audit chain', () => {
       await page.waitForSelector('#audit-check');
       expect(await page.getAttribute('#audit-check', 'data-ok')).toBe('1');
       expect(await page.textContent('#audit-check')).toContain('操作记录链完整');
+      // No auditAnchor in this desk's config: the page says the chain is not anchored.
+      expect(await page.getAttribute('#audit-anchor', 'data-anchored')).toBe('none');
       await shot('audit-whole');
 
       // A row changed (who exported): its hash no longer matches.

@@ -5,12 +5,13 @@
  * the openssl command line as well as by the verifier.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanupTmp, freePort, makeCa, makeGateway, tmp } from '../helpers/fixtures.js';
+import { cleanupTmp, makeCa, makeGateway, tmp } from '../helpers/fixtures.js';
 import { ensureBuilt } from '../helpers/store-fixture.js';
+import { initWitness, serveWitness, type TestWitness } from '../helpers/witness.js';
 import { openReceiverDb } from '../../src/receiver/store-db.js';
 import { AgencyLog, type LogHead } from '../../src/receiver/agency-log.js';
 import { SqliteReceiverSql } from '../../src/receiver/sqlite-receiver-sql.js';
@@ -18,7 +19,7 @@ import type { ReceiverSql } from '../../src/receiver/receiver-sql.js';
 import { LogFiles } from '../../src/receiver/log-files.js';
 import { WitnessClient } from '../../src/receiver/witness-client.js';
 import { caPaths, logOrigin } from '../../src/pki/ca.js';
-import { parseVkey, parseNote, type Vkey } from '../../src/tlog/note.js';
+import { parseNote } from '../../src/tlog/note.js';
 import { checkCosignatures } from '../../src/tlog/checkpoint.js';
 import { startEvidenceCore, type EvidenceCore } from '../../src/app/evidence-core.js';
 import { LogWatch } from '../../src/uplink/log-watch.js';
@@ -32,7 +33,7 @@ const BIN = join(import.meta.dirname, '../../bin/recgw.js');
 const recgw = (...args: string[]): string => execFileSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
 
 let ca: ReturnType<typeof makeCa>;
-const witnesses: { dir: string; url: string; vkey: Vkey; proc: ChildProcess }[] = [];
+const witnesses: TestWitness[] = [];
 
 const leaf = (i: number, salt = ''): LogLeaf => ({ v: 1, kind: 'entry', device: 'room-1', seq: i, hash: Buffer.alloc(32, i % 256).toString('hex').slice(0, 62) + (salt ? 'ff' : '00'), accepted: '2026-12-06T10:00:00.000Z' });
 
@@ -75,24 +76,12 @@ beforeAll(async () => {
   ensureBuilt();
   ca = makeCa();
   for (const name of ['sfj.example.gov.cn/witness1', 'procuratorate.example.gov.cn/w2']) {
-    const dir = join(tmp('recgw-witness-'), 'w');
-    const out = recgw('witness', 'init', '--out', dir, '--name', name, '--log', caPaths(ca.dir).logVkey);
-    const vkey = parseVkey(out.trim().split('\n').at(-1)!) as Vkey;
-    const port = await freePort();
-    const proc = spawn(process.execPath, [BIN, 'witness', 'serve', '--state', dir, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    await new Promise<void>((resolve, reject) => {
-      proc.stderr!.on('data', (d: Buffer) => /answering/.test(d.toString()) && resolve());
-      proc.once('exit', (c) => reject(new Error(`witness exited ${c}`)));
-    });
-    witnesses.push({ dir, url: `http://127.0.0.1:${port}`, vkey, proc });
+    witnesses.push(await serveWitness(initWitness(name, [caPaths(ca.dir).logVkey])));
   }
 }, 60_000);
 
 afterAll(async () => {
-  for (const w of witnesses) {
-    w.proc.kill('SIGTERM');
-    await new Promise((r) => w.proc.once('exit', r));
-  }
+  for (const w of witnesses) await w.stop();
   cleanupTmp();
 });
 

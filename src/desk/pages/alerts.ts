@@ -19,6 +19,7 @@ function detail(v: View, a: DeskAlert): Html {
     return h`${t('alerts.segments', { n: a.segments })}；${left > 0 ? t('verdict.pending') : t('verdict.missing', { span: span(v, left) })}（${when(v, a.at)}）`;
   }
   if (a.kind === 'gateway-offline') return h`${t(a.reason === 'offline' ? 'alerts.offlineSaid' : 'alerts.silent', { span: span(v, v.now - a.at) })}`;
+  if (a.kind === 'log-alarm' && a.witness) return h`${t('alerts.witnessAlarm', { witness: a.witness, level: a.reason ?? '', origin: a.origin ?? '', receiver: a.device })}`;
   if (a.kind === 'log-alarm') return h`${t('alerts.logAlarm', { level: a.reason ?? '', origin: a.origin ?? '' })}`;
   const r = a.reason === null ? undefined : reasonByCode(a.reason);
   const reason = r ? (v.lang === 'en' ? r.en : r.zh) : (a.reason ?? '');

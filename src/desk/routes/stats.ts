@@ -41,7 +41,9 @@ export function statsRoutes(ctx: DeskContext) {
     app.get('/audit', { config: { access: 'oversee' } }, async (req, reply) => {
       const v = viewOf(ctx, req, reply);
       const check = await checkAudit(ctx.db, readCaBundle(ctx.config.ca));
-      return reply.type('text/html; charset=utf-8').send(auditPage(v, check, await ctx.audit.latest(500)));
+      // The head offered to the witnesses now, as recgw desk audit-check does: their answer is part of the check.
+      const anchored = ctx.anchor ? ((await ctx.anchor.tick()) ?? []) : undefined;
+      return reply.type('text/html; charset=utf-8').send(auditPage(v, check, await ctx.audit.latest(500), anchored));
     });
   };
 }
