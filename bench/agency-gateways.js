@@ -16,7 +16,7 @@
 // Over IPC (or, without a parent, on stdout as JSON lines): {type:'ready', connectMs} once every device has
 // connected and its first entries are receipted; then, after the parent's {type:'go'} (at once without a
 // parent), {type:'result', t0, t1, released, receipted, bytes, latencies: [ms…], missing, entriesReceipts,
-// hellos}; {type:'exit'} or the parent going away ends it.
+// checkpoints (distinct checkpoints the segment receipts are proved against: the log appends), hellos}; {type:'exit'} or the parent going away ends it.
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import process from 'node:process';
@@ -56,7 +56,9 @@ function pumpWaiting() {
   }
 }
 
-const stats = { receipted: 0, entriesReceipts: 0, hellos: 0, latencies: [], lastReceipt: 0 };
+// checkpoints: the distinct signed checkpoints the segment receipts' log proofs are against, one per log append
+// (sequencing) that issued any of them; with batched sequencing fewer than the receipts.
+const stats = { receipted: 0, entriesReceipts: 0, hellos: 0, latencies: [], lastReceipt: 0, checkpoints: new Set() };
 
 class SimGateway {
   constructor(dev) {
@@ -226,6 +228,7 @@ class SimGateway {
     const p = this.pending.get(r.name);
     if (!p || r.size !== fleet.sealed.size || r.sha256 !== fleet.sealed.sha256) return;
     this.pending.delete(r.name);
+    if (typeof r.log === 'string') stats.checkpoints.add(r.log.slice(r.log.indexOf('\n\n') + 2));
     const now = performance.now();
     stats.latencies.push(now - p.releasedAt);
     stats.receipted++;
@@ -298,6 +301,7 @@ send({
   latencies: stats.latencies,
   missing,
   entriesReceipts: stats.entriesReceipts,
+  checkpoints: stats.checkpoints.size,
   hellos: stats.hellos,
 });
 const finish = async () => {

@@ -18,7 +18,9 @@
 //    better); the ramp stops at the first step over the goal or with a segment not receipted within 30 s after the
 //    last release. `agency-scale-gateways-held`: the most gateways held under the goal, baseline the most tried.
 //
-// Per phase, stderr shows each process's CPU seconds from /proc (utime + stime; kernel share; block I/O delay when
+// Per phase, stderr shows (receivers on PostgreSQL) what their sessions waited for, sampled (bench/pg-waits.js),
+// how many log appends (sequencings: distinct checkpoints in the segment receipts' proofs)
+// the segment receipts came from, each process's CPU seconds from /proc (utime + stime; kernel share; block I/O delay when
 // the kernel keeps delay accounting) over the timed part, as cores used (CPU s / wall s), and the machine's busy
 // share (/proc/stat) and load average, so the limit can be named: the broker (one thread: ~1 core), a receiver
 // (one JS thread each: ~1 core), the disk (I/O delay), or the database (receivers neither busy nor waiting on the
@@ -38,6 +40,7 @@ import { buildFleet, loadFleet } from '../dist/demo/fleet.js';
 import { provisionReceiver } from '../dist/demo/provision.js';
 import { MB, median, progress, report, tempDir } from './lib.js';
 import { spawnTracked, startMosquitto, startReceiverProcess, waitQuiet } from './lib-mqtt.js';
+import { describeWaits, sampleWaits } from './pg-waits.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(here, '..');
@@ -132,8 +135,10 @@ export async function runPhase(fleet, fleetFile, receivers, gen, { quiet = true 
     const before = procs.map((p) => ticks(p.pid));
     const m0 = machine();
     const load0 = loadavg();
+    const sampler = db ? await sampleWaits(db.url) : undefined;
     g.send({ type: 'go' });
     const result = await g.waitMessage((m) => m.type === 'result', 600_000, 'the generator result');
+    const waits = await sampler?.stop();
     const m1 = machine();
     const wall = result.seconds;
     const cpu = procs.map((p, i) => {
@@ -143,7 +148,7 @@ export async function runPhase(fleet, fleetFile, receivers, gen, { quiet = true 
     const busy = 1 - (m1.idle - m0.idle) / Math.max(1, m1.total - m0.total);
     const iowait = (m1.iowait - m0.iowait) / Math.max(1, m1.total - m0.total);
     g.send({ type: 'exit' });
-    return { ...result, wall, cpu, busy, iowait, load: `${load0} -> ${loadavg()}`, connectMs: ready.connectMs };
+    return { ...result, wall, cpu, busy, iowait, load: `${load0} -> ${loadavg()}`, connectMs: ready.connectMs, waits };
   } finally {
     for (const s of started.reverse()) await s.p.stop(10_000);
     await broker?.stop();
@@ -204,6 +209,9 @@ export default async function () {
     const r = await runPhase(fleet, file, k, { devices: GATEWAYS, mode: 'burst', segments: SEGMENTS });
     describe(`${k} receiver(s)`, r);
     if (r.missing > 0) progress(`    ${r.missing} segments had no receipt within the drain time`);
+    // One checkpoint per log append: how many segment leaves each append (sequencing) took, on average.
+    if (r.checkpoints > 0) progress(`    log appends: the ${r.receipted} segment receipts are against ${r.checkpoints} checkpoints, ${(r.receipted / r.checkpoints).toFixed(2)} segments per append`);
+    if (r.waits) progress(`    receivers' PostgreSQL sessions (bench/pg-waits.js): ${describeWaits(r.waits)}`);
     const lim = limit(r, k);
     progress(`    limit: ${lim}`);
     const c = perSegment(r);
