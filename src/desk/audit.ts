@@ -27,7 +27,13 @@ export type AuditAction =
   | 'sample-check'
   | 'sample-sign'
   | 'sample-download'
-  | 'account-add';
+  | 'account-add'
+  // The register of viewing under approval (approvals.ts): requests, decisions, acts done and acts refused.
+  | 'view-request'
+  | 'view-approve'
+  | 'view-refuse'
+  | 'view-act'
+  | 'view-denied';
 
 export interface AuditRow {
   seq: number | null;
@@ -88,11 +94,13 @@ export class DeskAudit {
   }
 }
 
-export async function latestAudit(db: Queryable, limit: number): Promise<AuditRow[]> {
+/** The newest rows first; `actions`: only those (the register). */
+export async function latestAudit(db: Queryable, limit: number, actions?: readonly AuditAction[]): Promise<AuditRow[]> {
+  const only = actions ? `WHERE action IN (${actions.map((_, i) => `$${i + 2}`).join(', ')})` : '';
   const rows = await db.query<{ seq: number | null; at_ms: number; name: string; action: AuditAction; ip: string; detail: string; sha256: string | null; signature: string | null }>(
     // Rows from before the chain (no seq) last, on both databases.
-    'SELECT seq, at_ms, name, action, ip, detail, sha256, signature FROM desk_audit ORDER BY CASE WHEN seq IS NULL THEN 1 ELSE 0 END, seq DESC, at_ms DESC, id LIMIT $1',
-    [limit],
+    `SELECT seq, at_ms, name, action, ip, detail, sha256, signature FROM desk_audit ${only} ORDER BY CASE WHEN seq IS NULL THEN 1 ELSE 0 END, seq DESC, at_ms DESC, id LIMIT $1`,
+    [limit, ...(actions ?? [])],
   );
   return rows.map((r) => ({
     seq: r.seq === null ? null : Number(r.seq),
