@@ -178,7 +178,8 @@ export class Approvals {
       return ok;
     }
     const refusal = whyRefused(covering, at, act, o.request !== undefined && mine.length === 0);
-    await this.audit.record(who.name, 'view-denied', who.ip, { act, sessions, ...o.what, ...(o.request ? { request: o.request } : {}), refused: refusal.key, via });
+    const named = o.request ? mine[0] : undefined;
+    await this.audit.record(who.name, 'view-denied', who.ip, { act, sessions, ...o.what, ...(o.request ? { request: o.request } : {}), ...(named ? { reason: named.reason } : {}), refused: refusal.key, via });
     throw refusal;
   }
 }
