@@ -58,7 +58,7 @@ export async function decryptCommand(argv: string[], io: Io): Promise<number> {
     const folder = basename(resolve(dir));
     const [dev] = await db.query<{ device_id: string }>('SELECT device_id FROM devices WHERE folder = $1', [folder]);
     if (!dev) throw new RecgwError('invalid', `the index holds no device folder ${folder}: run recgw index rebuild over the store ${dir} belongs to`);
-    const approvals = new Approvals(db, new DeskAudit(db, Date.now, readSampleSigner(config)), Date.now);
+    const approvals = new Approvals(db, new DeskAudit(db, Date.now, readSampleSigner(config)), Date.now, config.zone);
     try {
       await approvals.requireApproval({ name: account.name, role: account.role, ip: `cli:${hostname()}` }, [`${dev.device_id}/${m.sessionId}`], 'export', {
         request: approval,

@@ -13,6 +13,7 @@ import type { Queryable } from '../index/database.js';
 import type { DeskAudit } from './audit.js';
 import type { DeskKey } from './i18n.js';
 import type { Role } from './roles.js';
+import { localTime } from '../util/local-time.js';
 
 export type Scope = 'view' | 'export';
 /** What is done under an approval: `view` and `decrypt` need a view approval, `export` (plaintext leaves) an export one. */
@@ -94,6 +95,8 @@ export class Approvals {
     private readonly db: Queryable,
     private readonly audit: DeskAudit,
     private readonly now: () => number,
+    /** The zone the times in refusals are written in (the desk's). */
+    private readonly zone: string,
   ) {}
 
   async request(who: Actor, o: { sessions: string[]; reason: string; scope: Scope }): Promise<ViewRequest> {
@@ -177,21 +180,21 @@ export class Approvals {
       await this.audit.record(who.name, 'view-act', who.ip, { act, sessions, ...o.what, request: ok.id, reason: ok.reason, approvedBy: ok.decider, validUntil: ok.validUntilMs, via });
       return ok;
     }
-    const refusal = whyRefused(covering, at, act, o.request !== undefined && mine.length === 0);
+    const refusal = whyRefused(covering, at, act, o.request !== undefined && mine.length === 0, this.zone);
     const named = o.request ? mine[0] : undefined;
-    await this.audit.record(who.name, 'view-denied', who.ip, { act, sessions, ...o.what, ...(o.request ? { request: o.request } : {}), ...(named ? { reason: named.reason } : {}), refused: refusal.key, via });
+    await this.audit.record(who.name, 'view-denied', who.ip, { act, sessions, ...o.what, ...(o.request ? { request: o.request } : {}), ...(named ? { reason: named.reason } : {}), refused: refusal.key, refusedVars: refusal.vars, via });
     throw refusal;
   }
 }
 
 /** The most telling reason none of the person's requests covering the sessions allows the act now. */
-function whyRefused(covering: ViewRequest[], at: number, act: Act, notTheirs: boolean): ApprovalRefused {
+function whyRefused(covering: ViewRequest[], at: number, act: Act, notTheirs: boolean, zone: string): ApprovalRefused {
   if (notTheirs) return new ApprovalRefused('access.notYours');
   const approved = covering.filter((r) => r.state === 'approved');
   const current = approved.filter((r) => at >= r.validFromMs! && at < r.validUntilMs!);
   if (act === 'export' && current.length > 0) return new ApprovalRefused('access.viewOnly');
   const expired = approved.filter((r) => at >= r.validUntilMs!).sort((a, b) => b.validUntilMs! - a.validUntilMs!)[0];
-  if (expired) return new ApprovalRefused('access.expired', { until: new Date(expired.validUntilMs!).toISOString() });
+  if (expired) return new ApprovalRefused('access.expired', { until: localTime(expired.validUntilMs!, zone, 'zh') });
   if (covering.some((r) => r.state === 'pending')) return new ApprovalRefused('access.pending');
   const refused = covering.find((r) => r.state === 'refused');
   if (refused) return new ApprovalRefused('access.refused', { by: refused.decider ?? '', note: refused.decisionNote ?? '' });

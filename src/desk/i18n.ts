@@ -316,6 +316,7 @@ export const DESK_DICT = {
   'register.note': ['每次调阅申请、审批、查看、解密、导出和被拒绝的尝试，均记入平台经签名的哈希链操作记录（见“操作记录”页的链校验）。', 'Every request, decision, view, decryption, export and refused attempt, as recorded in the desk\'s signed hash-chained audit trail (checked on the audit page).'],
   'register.csv': ['导出 CSV', 'Export CSV'],
   'register.empty': ['登记簿为空。', 'The register is empty.'],
+  'register.sessions': ['录制', 'Sessions'],
   'register.who': ['人员', 'Who'],
   'register.act': ['事项', 'Act'],
   'register.what': ['对象', 'What'],

@@ -77,7 +77,7 @@ export class DeskServer {
       db,
       accounts: new DeskAccounts(db),
       audit,
-      approvals: new Approvals(db, audit, now),
+      approvals: new Approvals(db, audit, now, c.zone),
       plaintext: new SegmentPlaintext(db, agencyKey, c.store),
       verify: new VerifyRuns(db, { ca: c.ca, store: c.store, now }),
       samples: new Samples(db),

@@ -75,7 +75,7 @@ export function accessPage(
       <button id="approve" type="submit" name="decision" value="approve">${t('access.approve')}</button><button id="refuse" type="submit" name="decision" value="refuse">${t('access.refuse')}</button></form>`
       : '';
   const segs = o.segments
-    ? h`<h2>${t('access.segments')}</h2>${o.canDecrypt ? '' : h`<p class="late">${t('access.noKey')}</p>`}<table id="segments"><thead><tr><th>${t('access.sessions')}</th><th>${t('access.segment')}</th><th>${t('col.source')}</th><th>${t('col.from', { zone: zoneHead(v) })}</th><th>${t('col.to')}</th><th></th></tr></thead><tbody>${o.segments.map(
+    ? h`<h2>${t('access.segments')}</h2>${o.canDecrypt ? '' : h`<p class="late">${t('access.noKey')}</p>`}<table id="segments"><thead><tr><th>${t('register.sessions')}</th><th>${t('access.segment')}</th><th>${t('col.source')}</th><th>${t('col.from', { zone: zoneHead(v) })}</th><th>${t('col.to')}</th><th></th></tr></thead><tbody>${o.segments.map(
         (s) => h`<tr data-segment="${s.name}"><td>${s.device}/${s.session}</td><td>${s.name}</td><td>${s.source}</td><td>${clock(v, s.startMs)}</td><td>${clock(v, s.endMs)}</td>
           <td><a class="decrypt" href="${segmentHref(r, s.device, s.name)}">${t('access.decrypt')}</a>${r.scope === 'export' ? h` <a class="export" href="${segmentHref(r, s.device, s.name, true)}">${t('access.download')}</a>` : ''}</td></tr>`,
       )}</tbody></table>`
