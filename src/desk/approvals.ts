@@ -37,13 +37,20 @@ export interface ViewRequest {
   validUntilMs: number | null;
 }
 
+/** Refusals that are about what was typed (400), not about who may (403). */
+const INPUT: readonly DeskKey[] = ['access.reasonNeeded', 'access.sessionsNeeded', 'access.noSuchSession', 'access.badScope', 'access.noteTooLong', 'access.refusalReasonNeeded', 'access.badHours'];
+
 /** Why an act or a decision is refused: the message's key in the desk's dictionary (Chinese by default), and its values. */
 export class ApprovalRefused extends Error {
+  /** The HTTP status the desk answers with. */
+  readonly status: number;
+
   constructor(
     readonly key: DeskKey,
     readonly vars: Record<string, string | number> = {},
   ) {
     super(key);
+    this.status = INPUT.includes(key) ? 400 : key === 'access.noRequest' ? 404 : key === 'access.decidedAlready' ? 409 : 403;
   }
 }
 

@@ -57,7 +57,7 @@ export function installGuard(app: FastifyInstance, ctx: DeskContext): void {
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err instanceof Refusal) return page(ctx, req, reply, err.statusCode, err.key, err.vars);
-    if (err instanceof ApprovalRefused) return page(ctx, req, reply, 403, err.key, err.vars);
+    if (err instanceof ApprovalRefused) return page(ctx, req, reply, err.status, err.key, err.vars);
     if (err instanceof RecgwError && (err.code === 'usage' || err.code === 'invalid')) return page(ctx, req, reply, 400, 'error.input', err.message);
     const f = classify(err);
     if (f.kind === 'csrf') return page(ctx, req, reply, 403, 'error.csrf');
