@@ -11,7 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -26,6 +26,9 @@ import { findManifest } from '../../src/evidence/find-manifest.js';
 import { hashHex } from '../../src/evidence/segment-scheme.js';
 import { checkAudit } from '../../src/desk/audit-check.js';
 import { readCaBundle } from '../../src/cli/args.js';
+import { Approvals, type ApprovalRefused } from '../../src/desk/approvals.js';
+import { DeskAudit } from '../../src/desk/audit.js';
+import { loadDeskConfig, readSampleSigner } from '../../src/desk/config.js';
 
 const OFFICER = DESK_ACCOUNTS['evidence-officer'];
 const LEADER = DESK_ACCOUNTS.leader;
@@ -289,6 +292,7 @@ describe.each(['sqlite', 'postgres'] as const)('viewing under approval, index on
     // The scan the desk's decryptions are checked with finds the one file an export was asked to write, and no other
     // (no partial file, nothing beside it).
     expect(filesHolding(tmpdir(), plain.subarray(0, 64))).toEqual([out]);
+    rmSync(out); // the export done with: the next scans find nothing of it
   });
 
   it('once the window has passed, the approval is refused with a clear message, in the desk and the CLI', async () => {
@@ -368,5 +372,47 @@ describe.each(['sqlite', 'postgres'] as const)('viewing under approval, index on
     expect(chain.problems).toEqual([]);
     expect(chain.ok).toBe(true);
     expect(chain.signed).toBe(chain.entries);
+  });
+
+  it('a sealed file altered after sealing is refused with the reason, and not one byte of plaintext is sent', async () => {
+    const page = await as(OFFICER);
+    const id = await ask(page, 'room-1/S-B', '核对被篡改的录像文件', 'view');
+    const leader = await as(LEADER);
+    await leader.goto(`${desk.base}/access/${id}`);
+    await leader.click('#approve');
+    await leader.waitForURL(/\?m=approved$/);
+    const seg = (await segmentsOf('room-1', 'S-B'))[0]!;
+    const m = (await findManifest(await storeFolderOf('room-1'), seg))!;
+    const file = join(await storeFolderOf('room-1'), m.file);
+    const orig = readFileSync(file);
+    const bad = Buffer.from(orig);
+    bad[10]! ^= 1;
+    writeFileSync(file, bad);
+    try {
+      const res = await page.request.get(`${desk.base}/access/${id}/segments/room-1/${seg}`);
+      expect(res.status()).toBe(400);
+      expect(res.headers()['content-type']).toMatch(/^text\/html/);
+      expect(await res.text()).toContain('the GCM authentication tag does not match: the sealed file was altered');
+    } finally {
+      writeFileSync(file, orig);
+    }
+    const ok = await page.request.get(`${desk.base}/access/${id}/segments/room-1/${seg}`);
+    expect(createHash('sha256').update(await ok.body()).digest('hex')).toBe(hashHex(m.plain));
+  });
+
+  it('two leaders deciding one request at once: exactly one decision stands', async () => {
+    const signer = readSampleSigner(loadDeskConfig(desk.configFile));
+    const approvals = new Approvals(db, new DeskAudit(db, Date.now, signer), Date.now, 'Asia/Shanghai');
+    const r = await approvals.request({ name: OFFICER, role: 'evidence-officer', ip: 'test' }, { sessions: ['room-1/S-B'], reason: '并发审批测试', scope: 'view' });
+    const results = await Promise.allSettled([
+      approvals.decide({ name: LEADER, role: 'leader', ip: 'test' }, r.id, { approve: true, scope: 'view', hours: 1 }),
+      approvals.decide({ name: 'leader2', role: 'leader', ip: 'test' }, r.id, { approve: false, note: '不同意' }),
+    ]);
+    expect(results.filter((x) => x.status === 'fulfilled')).toHaveLength(1);
+    const lost = results.find((x) => x.status === 'rejected') as PromiseRejectedResult;
+    expect((lost.reason as ApprovalRefused).key).toBe('access.decidedAlready');
+    const rows = await db.query<{ action: string }>("SELECT action FROM desk_audit WHERE action IN ('view-approve', 'view-refuse') AND detail LIKE $1", [`%${r.id}%`]);
+    expect(rows).toHaveLength(1);
+    expect((await checkAudit(db, readCaBundle(caPaths(s.caDir).caCert))).ok).toBe(true);
   });
 });
