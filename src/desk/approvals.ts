@@ -178,7 +178,8 @@ export class Approvals {
    * names the approval to use; without it, any of the person's approvals that covers the act.
    */
   async requireApproval(who: Actor, sessions: string[], act: Act, o: { what: Record<string, unknown>; request?: string; via?: 'desk' | 'cli' }): Promise<ViewRequest> {
-    const mine = o.request ? [await this.get(o.request)].filter((r): r is ViewRequest => r !== undefined && r.requester === who.name) : await this.list(who.name);
+    const named = o.request ? await this.get(o.request) : undefined;
+    const mine = o.request ? [named].filter((r): r is ViewRequest => r !== undefined && r.requester === who.name) : await this.list(who.name);
     const at = this.now();
     const covering = mine.filter((r) => sessions.every((s) => r.sessions.includes(s)));
     const ok = covering.find((r) => r.state === 'approved' && at >= r.validFromMs! && at < r.validUntilMs! && (act !== 'export' || r.scope === 'export'));
@@ -187,9 +188,9 @@ export class Approvals {
       await this.audit.record(who.name, 'view-act', who.ip, { act, sessions, ...o.what, request: ok.id, reason: ok.reason, approvedBy: ok.decider, validUntil: ok.validUntilMs, via });
       return ok;
     }
-    const refusal = whyRefused(covering, at, act, o.request !== undefined && mine.length === 0, this.zone);
-    const named = o.request ? mine[0] : undefined;
-    await this.audit.record(who.name, 'view-denied', who.ip, { act, sessions, ...o.what, ...(o.request ? { request: o.request } : {}), ...(named ? { reason: named.reason } : {}), refused: refusal.key, refusedVars: refusal.vars, via });
+    const refusal = o.request && !named ? new ApprovalRefused('access.noRequest') : whyRefused(covering, at, act, o.request !== undefined && mine.length === 0, this.zone);
+    const own = mine.length === 1 && o.request ? mine[0] : undefined;
+    await this.audit.record(who.name, 'view-denied', who.ip, { act, sessions, ...o.what, ...(o.request ? { request: o.request } : {}), ...(own ? { reason: own.reason } : {}), refused: refusal.key, refusedVars: refusal.vars, via });
     throw refusal;
   }
 }

@@ -28,7 +28,7 @@ import { checkAudit } from '../../src/desk/audit-check.js';
 import { readCaBundle } from '../../src/cli/args.js';
 import { Approvals, type ApprovalRefused } from '../../src/desk/approvals.js';
 import { DeskAudit } from '../../src/desk/audit.js';
-import { loadDeskConfig, readSampleSigner } from '../../src/desk/config.js';
+import { loadDeskConfig, parseDeskConfig, readAgencyKey, readSampleSigner } from '../../src/desk/config.js';
 
 const OFFICER = DESK_ACCOUNTS['evidence-officer'];
 const LEADER = DESK_ACCOUNTS.leader;
@@ -274,6 +274,9 @@ describe.each(['sqlite', 'postgres'] as const)('viewing under approval, index on
     const wrongPassword = await deskCli([...base, '--approval', exportable, '--as', OFFICER, '--reason', '移送司法机关'], 'not the password');
     expect(wrongPassword.code).not.toBe(0);
     expect(wrongPassword.err).toContain('wrong password');
+    const made = await deskCli([...base, '--approval', '00000000-0000-4000-8000-000000000000', '--as', OFFICER, '--reason', '移送司法机关'], DESK_PASSWORD);
+    expect(made.code).toBe(1);
+    expect(made.err).toContain('没有这份调阅申请');
     const notTheirs = await deskCli([...base, '--approval', exportable, '--as', LEADER, '--reason', '移送司法机关'], DESK_PASSWORD);
     expect(notTheirs.code).toBe(1);
     expect(notTheirs.err).toContain('这份调阅申请不是您提出的');
@@ -300,6 +303,7 @@ describe.each(['sqlite', 'postgres'] as const)('viewing under approval, index on
     const page = await as(OFFICER); // signed in again: the idle session has expired too
     await page.goto(`${desk.base}/access/${approved}`);
     expect(await page.textContent('#r-state')).toBe('已过期');
+    expect(await page.$('#segments')).toBeNull(); // no links to follow once it has expired
     const seg = (await segmentsOf('car-2', 'S-C'))[0]!;
     await page.goto(`${desk.base}/access/${approved}/segments/car-2/${seg}`);
     expect(await errorText(page)).toMatch(/批准已于 .+ 过期，不能再查看或导出：请重新申请/);
@@ -414,5 +418,17 @@ describe.each(['sqlite', 'postgres'] as const)('viewing under approval, index on
     const rows = await db.query<{ action: string }>("SELECT action FROM desk_audit WHERE action IN ('view-approve', 'view-refuse') AND detail LIKE $1", [`%${r.id}%`]);
     expect(rows).toHaveLength(1);
     expect((await checkAudit(db, readCaBundle(caPaths(s.caDir).caCert))).ok).toBe(true);
+  });
+
+  it('an agency key readable by others, or not a key, stops the desk with the config key named', () => {
+    const dir = tmp('recgw-desk-key-');
+    const loose = join(dir, 'agency-key.pem');
+    writeFileSync(loose, readFileSync(caPaths(s.caDir).agencyKey), { mode: 0o644 });
+    const base = JSON.parse(readFileSync(desk.configFile, 'utf8')) as Record<string, unknown>;
+    expect(() => readAgencyKey(parseDeskConfig({ ...base, agencyKey: loose }, dir))).toThrow(/^agencyKey in the desk config: .*is readable by others \(mode 644\): run chmod 600/);
+    const notKey = join(dir, 'cert.pem');
+    writeFileSync(notKey, readFileSync(caPaths(s.caDir).caCert), { mode: 0o600 });
+    expect(() => readAgencyKey(parseDeskConfig({ ...base, agencyKey: notKey }, dir))).toThrow(/^agencyKey in the desk config: .*is not a valid private key PEM/);
+    expect(() => parseDeskConfig({ ...base, agencyKey: 7 }, dir)).toThrow(/agencyKey: must be the agency's private decryption key/);
   });
 });

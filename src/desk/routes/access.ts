@@ -9,7 +9,7 @@ import { peer, viewOf, type DeskContext } from '../context.js';
 import { Refusal } from '../guard.js';
 import type { DeskKey } from '../i18n.js';
 import { sessionRefs, type Actor, type Scope, type ViewRequest } from '../approvals.js';
-import { accessListPage, accessPage, requestHref, type SegmentLine } from '../pages/access.js';
+import { accessListPage, accessPage, requestHref, stateOf, type SegmentLine } from '../pages/access.js';
 import { registerPage } from '../pages/register.js';
 import { registerCsv, registerEntries } from '../register.js';
 import { mayOversee, mayWrite } from '../roles.js';
@@ -76,8 +76,8 @@ export function accessRoutes(ctx: DeskContext) {
       const v = viewOf(ctx, req, reply);
       const a = req.account!;
       const m = message(req.query.m);
-      // The segments only to the requester of an approval: nobody else may act under it.
-      const segments = r.state === 'approved' && r.requester === a.name ? await segmentsOf(r) : undefined;
+      // The segments only to the requester of an approval in its window: nobody else may act under it.
+      const segments = stateOf(r, ctx.now()) === 'approved' && r.requester === a.name ? await segmentsOf(r) : undefined;
       const mayDecide = a.role === 'leader' && a.name !== r.requester;
       return reply.type('text/html; charset=utf-8').send(accessPage(v, r, { mayDecide, segments, canDecrypt: ctx.plaintext.configured }, m ? { kind: m.kind, text: v.t(m.key) } : undefined));
     });
