@@ -33,7 +33,7 @@ export function accessListPage(v: View, requests: ViewRequest[], o: { mayAsk: bo
       <td class="state">${t(`state.${st}`)}</td><td>${r.decider ?? '–'}</td><td>${clock(v, r.validUntilMs)}</td><td><a class="open" href="${requestHref(r.id)}">${t('access.open')}</a></td></tr>`;
   });
   const table = requests.length
-    ? h`<table id="requests"><thead><tr><th>${t('access.requested')}（${zoneHead(v)}）</th><th>${t('access.requester')}</th><th>${t('access.sessions')}</th><th>${t('access.reason')}</th><th>${t('access.scopeAsked')}</th><th>${t('access.state')}</th><th>${t('access.decider')}</th><th>${t('access.validUntil')}</th><th></th></tr></thead><tbody>${rows}</tbody></table>`
+    ? h`<table id="requests"><thead><tr><th>${t('access.requested')}（${zoneHead(v)}）</th><th>${t('access.requester')}</th><th>${t('register.sessions')}</th><th>${t('access.reason')}</th><th>${t('access.scopeAsked')}</th><th>${t('access.state')}</th><th>${t('access.decider')}</th><th>${t('access.validUntil')}</th><th></th></tr></thead><tbody>${rows}</tbody></table>`
     : h`<p id="requests-empty">${t('access.empty')}</p>`;
   return frame(v, t('access.title'), h`<p class="legend">${t('access.note')}</p>${o.mayAsk ? requestForm(v, o.prefill) : ''}${table}`, message);
 }
@@ -59,7 +59,7 @@ export function accessPage(
   const facts = h`<dl id="request" class="facts" data-state="${st}">
     <dt>${t('access.requester')}</dt><dd id="r-requester">${r.requester}</dd>
     <dt>${t('access.requested')}</dt><dd>${when(v, r.requestedMs)}</dd>
-    <dt>${t('access.sessions')}</dt><dd id="r-sessions">${r.sessions.join(' ')}</dd>
+    <dt>${t('register.sessions')}</dt><dd id="r-sessions">${r.sessions.join(' ')}</dd>
     <dt>${t('access.reason')}</dt><dd id="r-reason">${r.reason}</dd>
     <dt>${t('access.scopeAsked')}</dt><dd>${scopeText(v, r.scopeAsked)}</dd>
     <dt>${t('access.state')}</dt><dd id="r-state">${t(`state.${st}`)}</dd>
