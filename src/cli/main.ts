@@ -32,7 +32,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; help: string }> =
     help: 'desk --config F | desk account add NAME --role R --config F | desk audit-check --config F  the evidence desk (HTTPS) over the agency index',
   },
   export: { load: async () => (await import('./export.js')).exportCommand, help: 'export --config F --out D  write the ledger and sealed segments as a device folder' },
-  decrypt: { load: async () => (await import('./decrypt.js')).decryptCommand, help: 'decrypt <dir> <segment>    agency only: decrypt one sealed segment' },
+  decrypt: { load: async () => (await import('./decrypt.js')).decryptCommand, help: 'decrypt <dir> <segment>    agency only: decrypt one sealed segment, under an approved viewing request (registered)' },
   config: { load: async () => (await import('./config.js')).configCommand, help: 'config check --config F    validate a gateway\'s or a receiver\'s config' },
   run: { load: async () => (await import('./run.js')).runCommand, help: 'run --config F              run the gateway in the foreground' },
   receiver: { load: async () => (await import('./receiver.js')).receiverCommand, help: 'receiver --config F         run the agency receiver in the foreground' },
