@@ -118,11 +118,13 @@ export class Approvals {
     if (!SCOPES.includes(o.scope)) throw new ApprovalRefused('access.badScope');
     const id = randomUUID();
     const at = this.now();
-    await this.db.query(
-      "INSERT INTO desk_view_requests (id, requested_ms, requester, reason, sessions, scope_asked, state) VALUES ($1, $2, $3, $4, $5, $6, 'pending')",
-      [id, at, who.name, reason, JSON.stringify(o.sessions), o.scope],
-    );
-    await this.audit.record(who.name, 'view-request', who.ip, { request: id, sessions: o.sessions, reason, scope: o.scope });
+    // The request and its register row in one transaction: neither is kept without the other.
+    await this.audit.record(who.name, 'view-request', who.ip, { request: id, sessions: o.sessions, reason, scope: o.scope }, async (tx) => {
+      await tx.query(
+        "INSERT INTO desk_view_requests (id, requested_ms, requester, reason, sessions, scope_asked, state) VALUES ($1, $2, $3, $4, $5, $6, 'pending')",
+        [id, at, who.name, reason, JSON.stringify(o.sessions), o.scope],
+      );
+    });
     return (await this.get(id))!;
   }
 
@@ -139,24 +141,27 @@ export class Approvals {
     if (d.approve && (!Number.isInteger(d.hours) || d.hours < 1 || d.hours > MAX_HOURS)) throw new ApprovalRefused('access.badHours', { max: MAX_HOURS });
     if (d.approve && !SCOPES.includes(d.scope)) throw new ApprovalRefused('access.badScope');
     const at = this.now();
-    // Decided once: the state is checked in the UPDATE itself, so two leaders deciding at once cannot both win.
-    const changed = d.approve
-      ? await this.db.query<{ id: string }>(
-          "UPDATE desk_view_requests SET state = 'approved', decided_ms = $2, decider = $3, decision_note = $4, scope = $5, valid_from_ms = $2, valid_until_ms = $6 WHERE id = $1 AND state = 'pending' RETURNING id",
-          [id, at, who.name, note, d.scope, at + d.hours * 3600_000],
-        )
-      : await this.db.query<{ id: string }>("UPDATE desk_view_requests SET state = 'refused', decided_ms = $2, decider = $3, decision_note = $4 WHERE id = $1 AND state = 'pending' RETURNING id", [id, at, who.name, note]);
-    if (changed.length === 0) throw new ApprovalRefused('access.decidedAlready');
-    const after = (await this.get(id))!;
-    await this.audit.record(who.name, d.approve ? 'view-approve' : 'view-refuse', who.ip, {
+    const until = d.approve ? at + d.hours * 3600_000 : undefined;
+    const detail = {
       request: id,
       requester: r.requester,
       sessions: r.sessions,
       reason: r.reason,
       note,
-      ...(d.approve ? { scope: d.scope, validFrom: after.validFromMs, validUntil: after.validUntilMs } : {}),
+      ...(d.approve ? { scope: d.scope, validFrom: at, validUntil: until } : {}),
+    };
+    // The decision and its register row in one transaction. Decided once: the state is checked in the UPDATE itself,
+    // so two leaders deciding at once cannot both win (the loser's transaction rolls back, its row with it).
+    await this.audit.record(who.name, d.approve ? 'view-approve' : 'view-refuse', who.ip, detail, async (tx) => {
+      const changed = d.approve
+        ? await tx.query<{ id: string }>(
+            "UPDATE desk_view_requests SET state = 'approved', decided_ms = $2, decider = $3, decision_note = $4, scope = $5, valid_from_ms = $2, valid_until_ms = $6 WHERE id = $1 AND state = 'pending' RETURNING id",
+            [id, at, who.name, note, d.scope, until],
+          )
+        : await tx.query<{ id: string }>("UPDATE desk_view_requests SET state = 'refused', decided_ms = $2, decider = $3, decision_note = $4 WHERE id = $1 AND state = 'pending' RETURNING id", [id, at, who.name, note]);
+      if (changed.length === 0) throw new ApprovalRefused('access.decidedAlready');
     });
-    return after;
+    return (await this.get(id))!;
   }
 
   async get(id: string): Promise<ViewRequest | undefined> {

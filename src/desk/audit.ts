@@ -68,7 +68,11 @@ export class DeskAudit {
     private readonly signer?: Signer,
   ) {}
 
-  async record(name: string, action: AuditAction, ip: string, detail: Record<string, unknown> = {}): Promise<void> {
+  /**
+   * Appends a row. `within`: a change the row records, made in the same transaction, so that the change and its row
+   * are kept together or not at all (a crash between them loses neither); what it throws rolls both back.
+   */
+  async record(name: string, action: AuditAction, ip: string, detail: Record<string, unknown> = {}, within?: (tx: Queryable) => Promise<void>): Promise<void> {
     const certSha = this.signer ? derSha256(this.signer.certificatePem) : null;
     if (this.signer && !this.signerKnown) {
       // The certificate once, so that whoever checks the chain has it beside the rows it signed.
@@ -76,6 +80,7 @@ export class DeskAudit {
       this.signerKnown = true;
     }
     await this.db.transaction(async (tx) => {
+      if (within) await within(tx);
       const [last] = await tx.query<{ seq: number | string; sha256: string }>('SELECT seq, sha256 FROM desk_audit WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1');
       const seq = last ? Number(last.seq) + 1 : 1;
       const row = { seq, at: this.now(), name: typed(name), action, ip, detail, prev: last?.sha256 ?? null };
