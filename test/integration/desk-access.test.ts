@@ -420,6 +420,22 @@ describe.each(['sqlite', 'postgres'] as const)('viewing under approval, index on
     expect((await checkAudit(db, readCaBundle(caPaths(s.caDir).caCert))).ok).toBe(true);
   });
 
+  it('a request or decision whose register row cannot be written is not kept either', async () => {
+    // The register row fails at its last step (the signature), inside the transaction that also keeps the change.
+    const good = readSampleSigner(loadDeskConfig(desk.configFile))!;
+    const failing = { certificatePem: good.certificatePem, suite: good.suite, sign: (): Buffer => { throw new Error('the signing key went away'); } };
+    const broken = new Approvals(db, new DeskAudit(db, Date.now, failing), Date.now, 'Asia/Shanghai');
+    const count = async (): Promise<number> => Number((await db.query<{ n: number | string }>('SELECT COUNT(*) AS n FROM desk_view_requests'))[0]!.n);
+    const before = await count();
+    await expect(broken.request({ name: OFFICER, role: 'evidence-officer', ip: 'test' }, { sessions: ['room-1/S-B'], reason: '签名失败测试', scope: 'view' })).rejects.toThrow('the signing key went away');
+    expect(await count()).toBe(before);
+    const working = new Approvals(db, new DeskAudit(db, Date.now, good), Date.now, 'Asia/Shanghai');
+    const r = await working.request({ name: OFFICER, role: 'evidence-officer', ip: 'test' }, { sessions: ['room-1/S-B'], reason: '签名失败测试', scope: 'view' });
+    await expect(broken.decide({ name: LEADER, role: 'leader', ip: 'test' }, r.id, { approve: true, scope: 'view', hours: 1 })).rejects.toThrow('the signing key went away');
+    expect((await working.get(r.id))!.state).toBe('pending');
+    expect((await checkAudit(db, readCaBundle(caPaths(s.caDir).caCert))).ok).toBe(true);
+  });
+
   it('an agency key readable by others, or not a key, stops the desk with the config key named', () => {
     const dir = tmp('recgw-desk-key-');
     const loose = join(dir, 'agency-key.pem');
