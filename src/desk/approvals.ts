@@ -184,7 +184,7 @@ export class Approvals {
    */
   async requireApproval(who: Actor, sessions: string[], act: Act, o: { what: Record<string, unknown>; request?: string; via?: 'desk' | 'cli' }): Promise<ViewRequest> {
     const named = o.request ? await this.get(o.request) : undefined;
-    const mine = o.request ? [named].filter((r): r is ViewRequest => r !== undefined && r.requester === who.name) : await this.list(who.name);
+    const mine = o.request ? [named].filter((r): r is ViewRequest => r !== undefined && r.requester === who.name) : await this.list(who.name, 1000);
     const at = this.now();
     const covering = mine.filter((r) => sessions.every((s) => r.sessions.includes(s)));
     const ok = covering.find((r) => r.state === 'approved' && at >= r.validFromMs! && at < r.validUntilMs! && (act !== 'export' || r.scope === 'export'));
