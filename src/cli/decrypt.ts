@@ -23,7 +23,7 @@ import { DeskAudit } from '../desk/audit.js';
 import { loadDeskConfig, readSampleSigner } from '../desk/config.js';
 import { deskTranslator } from '../desk/i18n.js';
 import { RecgwError } from '../util/errors.js';
-import { parse, required } from './args.js';
+import { parse, readCaBundle, required } from './args.js';
 import { readStdin, type Io } from './io.js';
 
 const USAGE =
@@ -58,7 +58,7 @@ export async function decryptCommand(argv: string[], io: Io): Promise<number> {
     const folder = basename(resolve(dir));
     const [dev] = await db.query<{ device_id: string }>('SELECT device_id FROM devices WHERE folder = $1', [folder]);
     if (!dev) throw new RecgwError('invalid', `the index holds no device folder ${folder}: run recgw index rebuild over the store ${dir} belongs to`);
-    const approvals = new Approvals(db, new DeskAudit(db, Date.now, readSampleSigner(config)), Date.now, config.zone);
+    const approvals = new Approvals(db, new DeskAudit(db, Date.now, readSampleSigner(config)), Date.now, config.zone, readCaBundle(config.ca));
     try {
       await approvals.requireApproval({ name: account.name, role: account.role, ip: `cli:${hostname()}` }, [`${dev.device_id}/${m.sessionId}`], 'export', {
         request: approval,

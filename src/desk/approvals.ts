@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../index/database.js';
 import type { DeskAudit } from './audit.js';
+import { AUDIT_COLUMNS, auditSigners, checkAuditRow, type AuditDbRow } from './audit-check.js';
 import type { DeskKey } from './i18n.js';
 import type { Role } from './roles.js';
 import { localTime } from '../util/local-time.js';
@@ -104,6 +105,8 @@ export class Approvals {
     private readonly now: () => number,
     /** The zone the times in refusals are written in (the desk's). */
     private readonly zone: string,
+    /** The agency CA, which issued the certificates that sign the register's rows. */
+    private readonly caPems: string[],
   ) {}
 
   async request(who: Actor, o: { sessions: string[]; reason: string; scope: Scope }): Promise<ViewRequest> {
@@ -189,6 +192,10 @@ export class Approvals {
     const covering = mine.filter((r) => sessions.every((s) => r.sessions.includes(s)));
     const ok = covering.find((r) => r.state === 'approved' && at >= r.validFromMs! && at < r.validUntilMs! && (act !== 'export' || r.scope === 'export'));
     const via = o.via ?? 'desk';
+    if (ok && !(await this.attested(ok))) {
+      await this.audit.record(who.name, 'view-denied', who.ip, { act, sessions, ...o.what, request: ok.id, refused: 'access.unattested', refusedVars: {}, via });
+      throw new ApprovalRefused('access.unattested');
+    }
     if (ok) {
       await this.audit.record(who.name, 'view-act', who.ip, { act, sessions, ...o.what, request: ok.id, reason: ok.reason, approvedBy: ok.decider, validUntil: ok.validUntilMs, via });
       return ok;
@@ -197,6 +204,32 @@ export class Approvals {
     const own = mine.length === 1 && o.request ? mine[0] : undefined;
     await this.audit.record(who.name, 'view-denied', who.ip, { act, sessions, ...o.what, ...(o.request ? { request: o.request } : {}), ...(own ? { reason: own.reason } : {}), refused: refusal.key, refusedVars: refusal.vars, via });
     throw refusal;
+  }
+
+  /**
+   * Whether an approval is the one its register row recorded: the row exists once, hashes right, is signed by a
+   * certificate the agency CA issued (when the desk signs), and names the same requester, sessions, reason, decider,
+   * scope and window. Whoever can write the database but does not hold the signing key cannot approve anything by
+   * editing desk_view_requests.
+   */
+  private async attested(r: ViewRequest): Promise<boolean> {
+    const rows = await this.db.query<AuditDbRow>(`SELECT ${AUDIT_COLUMNS} FROM desk_audit WHERE action = 'view-approve' AND detail LIKE $1`, [`{"request":"${r.id}",%`]);
+    if (rows.length !== 1) return false;
+    const row = rows[0]!;
+    const c = checkAuditRow(row, await auditSigners(this.db, this.caPems));
+    const d = c.detail;
+    return (
+      c.problems.length === 0 &&
+      (c.signed || !this.audit.signs) &&
+      row.name === r.decider &&
+      d.request === r.id &&
+      d.requester === r.requester &&
+      d.reason === r.reason &&
+      JSON.stringify(d.sessions) === JSON.stringify(r.sessions) &&
+      d.scope === r.scope &&
+      d.validFrom === r.validFromMs &&
+      d.validUntil === r.validUntilMs
+    );
   }
 }
 

@@ -72,6 +72,11 @@ export class DeskAudit {
    * Appends a row. `within`: a change the row records, made in the same transaction, so that the change and its row
    * are kept together or not at all (a crash between them loses neither); what it throws rolls both back.
    */
+  /** Whether the rows are signed (the desk has its agency signing key). */
+  get signs(): boolean {
+    return this.signer !== undefined;
+  }
+
   async record(name: string, action: AuditAction, ip: string, detail: Record<string, unknown> = {}, within?: (tx: Queryable) => Promise<void>): Promise<void> {
     const certSha = this.signer ? derSha256(this.signer.certificatePem) : null;
     if (this.signer && !this.signerKnown) {

@@ -311,6 +311,7 @@ export const DESK_DICT = {
   'access.pending': ['调阅申请尚待负责人审批，暂不能查看。', 'The request awaits a leader\'s decision: nothing can be viewed yet.'],
   'access.refused': ['调阅申请已被 {by} 驳回（{note}），不能查看。', 'The request was refused by {by} ({note}): nothing can be viewed.'],
   'access.none': ['没有经批准的调阅申请：查看录像须先申请并经负责人批准。', 'No approved request: viewing recordings needs a request a leader approved.'],
+  'access.unattested': ['这份批准在登记簿中没有相符的有效签名记录（数据库可能被改动），不能据此查看或导出：请报告监督人员。', 'This approval has no matching, validly signed row in the register (the database may have been changed): nothing may be done under it; tell a supervisor.'],
   'access.noSegment': ['没有这个录像片段。', 'No such segment.'],
   'register.title': ['调阅登记簿', 'Register of viewing'],
   'register.note': ['每次调阅申请、审批、查看、解密、导出和被拒绝的尝试，均记入平台经签名的哈希链操作记录（见“操作记录”页的链校验）。', 'Every request, decision, view, decryption, export and refused attempt, as recorded in the desk\'s signed hash-chained audit trail (checked on the audit page).'],

@@ -12,6 +12,7 @@ import { DeskAccounts } from './accounts.js';
 import { DeskAudit } from './audit.js';
 import { readAgencyKey, readDeskTls, readSampleSigner, type DeskConfig } from './config.js';
 import { Approvals } from './approvals.js';
+import { readCaBundle } from '../cli/args.js';
 import { SegmentPlaintext } from './plaintext.js';
 import { accessRoutes } from './routes/access.js';
 import { Samples } from './samples.js';
@@ -77,7 +78,7 @@ export class DeskServer {
       db,
       accounts: new DeskAccounts(db),
       audit,
-      approvals: new Approvals(db, audit, now, c.zone),
+      approvals: new Approvals(db, audit, now, c.zone, readCaBundle(c.ca)),
       plaintext: new SegmentPlaintext(db, agencyKey, c.store),
       verify: new VerifyRuns(db, { ca: c.ca, store: c.store, now }),
       samples: new Samples(db),

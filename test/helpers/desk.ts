@@ -3,7 +3,7 @@
  * certificate from the test's CA, accounts of every role made through `recgw desk account add`, and the server
  * started on a free port of 127.0.0.1.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import { DeskServer } from '../../src/desk/server.js';
@@ -76,7 +76,7 @@ export async function exportApproval(caDir: string, store: string, sessions: str
   const configFile = await deskConfig(caDir, database, store, {}, makeCa().dir);
   const db = await openIndexDb(database);
   try {
-    const approvals = new Approvals(db, new DeskAudit(db), Date.now, 'Asia/Shanghai');
+    const approvals = new Approvals(db, new DeskAudit(db), Date.now, 'Asia/Shanghai', [readFileSync(caPaths(caDir).caCert, 'utf8')]);
     const as = DESK_ACCOUNTS['evidence-officer'];
     const asked = await approvals.request({ name: as, role: 'evidence-officer', ip: 'test' }, { sessions, reason: '测试需要导出录像', scope: 'export' });
     await approvals.decide({ name: DESK_ACCOUNTS.leader, role: 'leader', ip: 'test' }, asked.id, { approve: true, scope: 'export', hours: 1 });

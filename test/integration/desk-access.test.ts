@@ -406,7 +406,7 @@ describe.each(['sqlite', 'postgres'] as const)('viewing under approval, index on
 
   it('two leaders deciding one request at once: exactly one decision stands', async () => {
     const signer = readSampleSigner(loadDeskConfig(desk.configFile));
-    const approvals = new Approvals(db, new DeskAudit(db, Date.now, signer), Date.now, 'Asia/Shanghai');
+    const approvals = new Approvals(db, new DeskAudit(db, Date.now, signer), Date.now, 'Asia/Shanghai', readCaBundle(caPaths(s.caDir).caCert));
     const r = await approvals.request({ name: OFFICER, role: 'evidence-officer', ip: 'test' }, { sessions: ['room-1/S-B'], reason: '并发审批测试', scope: 'view' });
     const results = await Promise.allSettled([
       approvals.decide({ name: LEADER, role: 'leader', ip: 'test' }, r.id, { approve: true, scope: 'view', hours: 1 }),
@@ -424,12 +424,12 @@ describe.each(['sqlite', 'postgres'] as const)('viewing under approval, index on
     // The register row fails at its last step (the signature), inside the transaction that also keeps the change.
     const good = readSampleSigner(loadDeskConfig(desk.configFile))!;
     const failing = { certificatePem: good.certificatePem, suite: good.suite, sign: (): Buffer => { throw new Error('the signing key went away'); } };
-    const broken = new Approvals(db, new DeskAudit(db, Date.now, failing), Date.now, 'Asia/Shanghai');
+    const broken = new Approvals(db, new DeskAudit(db, Date.now, failing), Date.now, 'Asia/Shanghai', readCaBundle(caPaths(s.caDir).caCert));
     const count = async (): Promise<number> => Number((await db.query<{ n: number | string }>('SELECT COUNT(*) AS n FROM desk_view_requests'))[0]!.n);
     const before = await count();
     await expect(broken.request({ name: OFFICER, role: 'evidence-officer', ip: 'test' }, { sessions: ['room-1/S-B'], reason: '签名失败测试', scope: 'view' })).rejects.toThrow('the signing key went away');
     expect(await count()).toBe(before);
-    const working = new Approvals(db, new DeskAudit(db, Date.now, good), Date.now, 'Asia/Shanghai');
+    const working = new Approvals(db, new DeskAudit(db, Date.now, good), Date.now, 'Asia/Shanghai', readCaBundle(caPaths(s.caDir).caCert));
     const r = await working.request({ name: OFFICER, role: 'evidence-officer', ip: 'test' }, { sessions: ['room-1/S-B'], reason: '签名失败测试', scope: 'view' });
     await expect(broken.decide({ name: LEADER, role: 'leader', ip: 'test' }, r.id, { approve: true, scope: 'view', hours: 1 })).rejects.toThrow('the signing key went away');
     expect((await working.get(r.id))!.state).toBe('pending');
@@ -446,5 +446,30 @@ describe.each(['sqlite', 'postgres'] as const)('viewing under approval, index on
     writeFileSync(notKey, readFileSync(caPaths(s.caDir).caCert), { mode: 0o600 });
     expect(() => readAgencyKey(parseDeskConfig({ ...base, agencyKey: notKey }, dir))).toThrow(/^agencyKey in the desk config: .*is not a valid private key PEM/);
     expect(() => parseDeskConfig({ ...base, agencyKey: 7 }, dir)).toThrow(/agencyKey: must be the agency's private decryption key/);
+  });
+
+  it('an approval made by editing the database, without its signed register row, counts for nothing', async () => {
+    // The refused request turned into an approval to export for a day, and the approved one widened to export: by
+    // whoever can write the database but does not hold the desk's signing key.
+    await db.query("UPDATE desk_view_requests SET state = 'approved', scope = 'export', valid_from_ms = $2, valid_until_ms = $3 WHERE id = $1", [refused, Date.now() - H, Date.now() + 24 * H]);
+    const officer = await signedIn(desk.base, OFFICER);
+    const seg = (await segmentsOf('car-2', 'S-D'))[0]!;
+    for (const q of ['', '?download=1']) {
+      const a = await officer.get(`/access/${refused}/segments/car-2/${seg}${q}`);
+      expect(a.status).toBe(403);
+      expect(a.text).toContain('这份批准在登记簿中没有相符的有效签名记录');
+    }
+    const r = await db.query<{ valid_until_ms: number | string }>('SELECT valid_until_ms FROM desk_view_requests WHERE id = $1', [approved]);
+    await db.query("UPDATE desk_view_requests SET scope = 'export', valid_until_ms = $2 WHERE id = $1", [approved, Date.now() + 24 * H]);
+    const carSeg = (await segmentsOf('car-2', 'S-C'))[0]!;
+    const widened = await officer.get(`/access/${approved}/segments/car-2/${carSeg}?download=1`);
+    expect(widened.status).toBe(403);
+    expect(widened.text).toContain('这份批准在登记簿中没有相符的有效签名记录');
+    const out = join(tmp('recgw-decrypt-out-'), 'forged.ts');
+    const cliTry = await deskCli(['decrypt', await storeFolderOf('car-2'), carSeg, '--agency-key', caPaths(s.caDir).agencyKey, '--out', out, '--desk-config', desk.configFile, '--approval', approved, '--as', OFFICER, '--reason', '伪造的批准'], DESK_PASSWORD);
+    expect(cliTry.code).toBe(1);
+    expect(cliTry.err).toContain('这份批准在登记簿中没有相符的有效签名记录');
+    expect(existsSync(out)).toBe(false);
+    await db.query("UPDATE desk_view_requests SET scope = 'view', valid_until_ms = $2 WHERE id = $1", [approved, Number(r[0]!.valid_until_ms)]);
   });
 });

@@ -17,6 +17,7 @@ import type { Role } from '../../src/desk/roles.js';
 import { Samples } from '../../src/desk/samples.js';
 import { loadDeskConfig, readSampleSigner } from '../../src/desk/config.js';
 import { Approvals } from '../../src/desk/approvals.js';
+import { readCaBundle } from '../../src/cli/args.js';
 import { DeskAudit } from '../../src/desk/audit.js';
 
 /** A route's path with its parameters filled in with a session the index holds and a signed sample check drawn over it. */
@@ -47,7 +48,8 @@ describe('desk security', () => {
     for (const [n, i] of drawn.items.entries()) await samples.check(drawn.id, n, { ...i.facts, note: '' }, DESK_ACCOUNTS.supervisor, t0);
     await samples.sign(drawn.id, readSampleSigner(loadDeskConfig(desk.configFile))!, DESK_ACCOUNTS.supervisor, t0);
     sampleId = drawn.id;
-    const approvals = new Approvals(db, new DeskAudit(db), Date.now, 'Asia/Shanghai');
+    // Written as the desk writes it, signed: an approval without its signed register row counts for nothing.
+    const approvals = new Approvals(db, new DeskAudit(db, Date.now, readSampleSigner(loadDeskConfig(desk.configFile))), Date.now, 'Asia/Shanghai', readCaBundle(caPaths(s.caDir).caCert));
     const asked = await approvals.request({ name: DESK_ACCOUNTS['evidence-officer'], role: 'evidence-officer', ip: 'test' }, { sessions: ['room-1/S-A'], reason: '安全测试需要查看', scope: 'view' });
     await approvals.decide({ name: DESK_ACCOUNTS.leader, role: 'leader', ip: 'test' }, asked.id, { approve: true, scope: 'view', hours: 12 });
     requestId = asked.id;
