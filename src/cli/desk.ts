@@ -20,7 +20,7 @@ import { ROLES, roleOf } from '../desk/roles.js';
 import { RecgwError } from '../util/errors.js';
 import { createLogger } from '../util/log.js';
 import { parse, readCaBundle, required } from './args.js';
-import type { Io } from './io.js';
+import { readStdin, type Io } from './io.js';
 import { untilSignal } from './run.js';
 
 const USAGE = `recgw desk --config FILE
@@ -28,13 +28,6 @@ const USAGE = `recgw desk --config FILE
        recgw desk audit-check --config FILE
        recgw desk audit-vkey --config FILE
   ROLE: ${ROLES.map((r) => `${r.code} (${r.zh})`).join(', ')}`;
-
-/** All of standard input, without its final line break. */
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-}
 
 export async function deskCommand(argv: string[], io: Io): Promise<number> {
   if (argv[0] === 'account') return accountCommand(argv.slice(1), io, io.readIn ?? readStdin);

@@ -36,7 +36,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; help: string }> =
     load: async () => (await import('./package.js')).packageCommand,
     help: 'package build --store D --session ID --extractor N --reason R --agency-key K --ca C --out D  agency only: the evidence disc (two identical ISO images)',
   },
-  decrypt: { load: async () => (await import('./decrypt.js')).decryptCommand, help: 'decrypt <dir> <segment>    agency only: decrypt one sealed segment' },
+  decrypt: { load: async () => (await import('./decrypt.js')).decryptCommand, help: 'decrypt <dir> <segment>    agency only: decrypt one sealed segment, under an approved viewing request (registered)' },
   config: { load: async () => (await import('./config.js')).configCommand, help: 'config check --config F    validate a gateway\'s or a receiver\'s config' },
   run: { load: async () => (await import('./run.js')).runCommand, help: 'run --config F              run the gateway in the foreground' },
   receiver: { load: async () => (await import('./receiver.js')).receiverCommand, help: 'receiver --config F         run the agency receiver in the foreground' },

@@ -27,7 +27,13 @@ export type AuditAction =
   | 'sample-check'
   | 'sample-sign'
   | 'sample-download'
-  | 'account-add';
+  | 'account-add'
+  // The register of viewing under approval (approvals.ts): requests, decisions, acts done and acts refused.
+  | 'view-request'
+  | 'view-approve'
+  | 'view-refuse'
+  | 'view-act'
+  | 'view-denied';
 
 export interface AuditRow {
   seq: number | null;
@@ -62,7 +68,16 @@ export class DeskAudit {
     private readonly signer?: Signer,
   ) {}
 
-  async record(name: string, action: AuditAction, ip: string, detail: Record<string, unknown> = {}): Promise<void> {
+  /**
+   * Appends a row. `within`: a change the row records, made in the same transaction, so that the change and its row
+   * are kept together or not at all (a crash between them loses neither); what it throws rolls both back.
+   */
+  /** Whether the rows are signed (the desk has its agency signing key). */
+  get signs(): boolean {
+    return this.signer !== undefined;
+  }
+
+  async record(name: string, action: AuditAction, ip: string, detail: Record<string, unknown> = {}, within?: (tx: Queryable) => Promise<void>): Promise<void> {
     const certSha = this.signer ? derSha256(this.signer.certificatePem) : null;
     if (this.signer && !this.signerKnown) {
       // The certificate once, so that whoever checks the chain has it beside the rows it signed.
@@ -70,6 +85,7 @@ export class DeskAudit {
       this.signerKnown = true;
     }
     await this.db.transaction(async (tx) => {
+      if (within) await within(tx);
       const [last] = await tx.query<{ seq: number | string; sha256: string }>('SELECT seq, sha256 FROM desk_audit WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1');
       const seq = last ? Number(last.seq) + 1 : 1;
       const row = { seq, at: this.now(), name: typed(name), action, ip, detail, prev: last?.sha256 ?? null };
@@ -88,11 +104,13 @@ export class DeskAudit {
   }
 }
 
-export async function latestAudit(db: Queryable, limit: number): Promise<AuditRow[]> {
+/** The newest rows first; `actions`: only those (the register). */
+export async function latestAudit(db: Queryable, limit: number, actions?: readonly AuditAction[]): Promise<AuditRow[]> {
+  const only = actions ? `WHERE action IN (${actions.map((_, i) => `$${i + 2}`).join(', ')})` : '';
   const rows = await db.query<{ seq: number | null; at_ms: number; name: string; action: AuditAction; ip: string; detail: string; sha256: string | null; signature: string | null }>(
     // Rows from before the chain (no seq) last, on both databases.
-    'SELECT seq, at_ms, name, action, ip, detail, sha256, signature FROM desk_audit ORDER BY CASE WHEN seq IS NULL THEN 1 ELSE 0 END, seq DESC, at_ms DESC, id LIMIT $1',
-    [limit],
+    `SELECT seq, at_ms, name, action, ip, detail, sha256, signature FROM desk_audit ${only} ORDER BY CASE WHEN seq IS NULL THEN 1 ELSE 0 END, seq DESC, at_ms DESC, id LIMIT $1`,
+    [limit, ...(actions ?? [])],
   );
   return rows.map((r) => ({
     seq: r.seq === null ? null : Number(r.seq),

@@ -10,6 +10,7 @@ import { parseDatabaseUrl } from '../index/database.js';
 import type { GatewayWatchConfig } from './gateway-watch.js';
 import type { AuditAnchorConfig } from './audit-anchor.js';
 import { isKeyName } from '../tlog/note.js';
+import { loadPrivateKey } from '../pki/keys.js';
 import { RecgwError, isENOENT } from '../util/errors.js';
 import { DEFAULT_ZONE, isKnownZone } from '../util/local-time.js';
 
@@ -28,6 +29,8 @@ export interface DeskConfig {
   store: string | undefined;
   /** The agency-issued key and certificate (PEM files) the sample-check reports are signed with; none: reports cannot be signed. */
   sampleSigning: { key: string; cert: string } | undefined;
+  /** The agency's private decryption key: the desk decrypts segments with it, only under an approval (approvals.ts). */
+  agencyKey: string | undefined;
   /** The agency's units file (src/report/units.ts): which unit owns which device, for the statistics per unit. */
   units: string | undefined;
   /** The broker the gateways publish their status to, and how long a silent gateway may be before it is offline. */
@@ -36,7 +39,7 @@ export interface DeskConfig {
   auditAnchor: AuditAnchorConfig | undefined;
 }
 
-const KEYS = ['database', 'listen', 'tls', 'zone', 'login', 'ca', 'store', 'sampleSigning', 'units', 'gateways', 'auditAnchor'];
+const KEYS = ['database', 'listen', 'tls', 'zone', 'login', 'ca', 'store', 'sampleSigning', 'units', 'gateways', 'auditAnchor', 'agencyKey'];
 
 export function parseDeskConfig(raw: unknown, baseDir: string, file = 'the desk config'): DeskConfig {
   const problems: string[] = [];
@@ -86,6 +89,7 @@ export function parseDeskConfig(raw: unknown, baseDir: string, file = 'the desk 
     }
   }
 
+  if (o.agencyKey !== undefined && (typeof o.agencyKey !== 'string' || o.agencyKey === '')) bad('agencyKey', "must be the agency's private decryption key, e.g. \"agency-key.pem\" (mode 600), or leave it out: the desk then decrypts nothing");
   if (o.units !== undefined && (typeof o.units !== 'string' || o.units === '')) bad('units', 'must be the units file, e.g. "units.json" (which unit owns which device: {"units": [{"name": "朝阳分局", "devices": ["room-1"]}]}), or leave it out');
 
   let gateways: GatewayWatchConfig | undefined;
@@ -132,6 +136,7 @@ export function parseDeskConfig(raw: unknown, baseDir: string, file = 'the desk 
     ca: resolve(baseDir, o.ca as string),
     store: o.store === undefined ? undefined : resolve(baseDir, o.store as string),
     sampleSigning,
+    agencyKey: o.agencyKey === undefined ? undefined : resolve(baseDir, o.agencyKey as string),
     units: o.units === undefined ? undefined : resolve(baseDir, o.units as string),
     gateways,
     auditAnchor,
@@ -204,4 +209,14 @@ export function readSampleSigner(c: DeskConfig): Signer | undefined {
   }
   if (!cert!.checkPrivateKey(key!)) fail('cert', `${certPath} is not the certificate of the key ${keyPath}: give the certificate issued for that key (or the key it certifies)`);
   return new KeySigner(key!, certPem);
+}
+
+/** The agency's private decryption key the config names (agencyKey), read and checked now; undefined when none. */
+export function readAgencyKey(c: DeskConfig): KeyObject | undefined {
+  if (!c.agencyKey) return undefined;
+  try {
+    return loadPrivateKey(c.agencyKey, 'the agency private key', 'give agency-key.pem from the agency CA folder');
+  } catch (err) {
+    throw new RecgwError('config', `agencyKey in the desk config: ${(err as Error).message}`, { cause: err });
+  }
 }

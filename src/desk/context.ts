@@ -12,6 +12,8 @@ import { deskTranslator } from './i18n.js';
 import type { View } from './view.js';
 import type { VerifyRuns } from './verify-runs.js';
 import type { Samples } from './samples.js';
+import type { Approvals } from './approvals.js';
+import type { SegmentPlaintext } from './plaintext.js';
 import type { Signer } from '../evidence/signer.js';
 import type { Unit } from '../report/units.js';
 import type { AuditAnchor } from './audit-anchor.js';
@@ -41,6 +43,10 @@ export interface DeskContext {
   audit: DeskAudit;
   verify: VerifyRuns;
   samples: Samples;
+  /** Viewing under approval and its register (approvals.ts). */
+  approvals: Approvals;
+  /** Decrypts segments with the agency key (config agencyKey), for requests requireApproval let through. */
+  plaintext: SegmentPlaintext;
   /** The key the sample-check reports are signed with (sampleSigning in the config); undefined when none is configured. */
   sampleSigner: Signer | undefined;
   /** The agency's units (config `units`), read at start; undefined: no statistics per unit. */

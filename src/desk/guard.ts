@@ -8,6 +8,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { h } from '../console/html.js';
 import { RecgwError } from '../util/errors.js';
+import { ApprovalRefused } from './approvals.js';
 import { classify } from '../web/app.js';
 import { COOKIE_FLAGS, LANG_COOKIE, SESSION_COOKIE, viewOf, type DeskContext } from './context.js';
 import { isDeskLang, type DeskKey } from './i18n.js';
@@ -56,6 +57,7 @@ export function installGuard(app: FastifyInstance, ctx: DeskContext): void {
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err instanceof Refusal) return page(ctx, req, reply, err.statusCode, err.key, err.vars);
+    if (err instanceof ApprovalRefused) return page(ctx, req, reply, err.status, err.key, err.vars);
     if (err instanceof RecgwError && (err.code === 'usage' || err.code === 'invalid')) return page(ctx, req, reply, 400, 'error.input', err.message);
     const f = classify(err);
     if (f.kind === 'csrf') return page(ctx, req, reply, 403, 'error.csrf');

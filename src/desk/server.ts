@@ -10,7 +10,11 @@ import { migrateIndex } from '../index/migrate.js';
 import { RecgwError } from '../util/errors.js';
 import { DeskAccounts } from './accounts.js';
 import { DeskAudit } from './audit.js';
-import { readDeskTls, readSampleSigner, type DeskConfig } from './config.js';
+import { readAgencyKey, readDeskTls, readSampleSigner, type DeskConfig } from './config.js';
+import { Approvals } from './approvals.js';
+import { readCaBundle } from '../cli/args.js';
+import { SegmentPlaintext } from './plaintext.js';
+import { accessRoutes } from './routes/access.js';
 import { Samples } from './samples.js';
 import { CSRF_COOKIE, type Access, type DeskContext } from './context.js';
 import { installGuard } from './guard.js';
@@ -66,15 +70,19 @@ export class DeskServer {
     const tls = readDeskTls(c);
     const sampleSigner = readSampleSigner(c);
     const anchor = c.auditAnchor && loadAnchor(c.auditAnchor);
+    const agencyKey = readAgencyKey(c);
     const now = this.o.now ?? Date.now;
     const db = await openIndexDb(c.database);
     this.db = db;
     await migrateIndex(db);
+    const audit = new DeskAudit(db, now, sampleSigner);
     const ctx: DeskContext = {
       config: c,
       db,
       accounts: new DeskAccounts(db),
-      audit: new DeskAudit(db, now, sampleSigner),
+      audit,
+      approvals: new Approvals(db, audit, now, c.zone, readCaBundle(c.ca)),
+      plaintext: new SegmentPlaintext(db, agencyKey, c.store),
       verify: new VerifyRuns(db, { ca: c.ca, store: c.store, now }),
       samples: new Samples(db),
       sampleSigner,
@@ -103,6 +111,7 @@ export class DeskServer {
     await app.register(alertRoutes(ctx));
     await app.register(sampleRoutes(ctx));
     await app.register(chartRoutes(ctx));
+    await app.register(accessRoutes(ctx));
     if (c.gateways) {
       this.watch = new GatewayWatch(c.gateways, c.ca, db, createLogger('desk'), now);
       this.watch.start();

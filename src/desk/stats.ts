@@ -10,6 +10,7 @@ import type { Officer } from '../evidence/types.js';
 import type { Queryable } from '../index/database.js';
 import { sessionTotals, type IndexTotals, type SessionFilter } from '../index/search.js';
 import { unitRows, type Unit } from '../report/units.js';
+import { csvTable } from './csv.js';
 
 export type StatsBy = 'total' | 'device' | 'matter' | 'officer' | 'unit';
 export const STATS_BY: readonly StatsBy[] = ['total', 'device', 'matter', 'officer', 'unit'];
@@ -87,17 +88,9 @@ export const COLUMNS: readonly { name: string; value: (r: StatRow) => number }[]
   { name: 'uploads_late', value: (r) => r.totals.uploads.late },
 ];
 
-/** A CSV field: quoted when needed, and a leading = + - @ made inert so a spreadsheet does not run it as a formula. */
-function field(v: string | number): string {
-  let s = String(v);
-  if (typeof v === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
 export function toCsv(by: StatsBy, rows: StatRow[]): string {
   const extra = by === 'device' ? ['beyond_rule'] : by === 'unit' ? ['devices'] : [];
   const head = [by === 'total' ? 'total' : by, 'label', ...COLUMNS.map((c) => c.name), ...extra];
   const more = (r: StatRow): (string | number)[] => (by === 'device' ? [r.beyondRule ?? 0] : by === 'unit' ? [(r.devices ?? []).join(' ')] : []);
-  const lines = rows.map((r) => [r.key, r.label, ...COLUMNS.map((c) => c.value(r)), ...more(r)].map(field).join(','));
-  return `\uFEFF${[head.join(','), ...lines].join('\r\n')}\r\n`;
+  return csvTable(head, rows.map((r) => [r.key, r.label, ...COLUMNS.map((c) => c.value(r)), ...more(r)]));
 }

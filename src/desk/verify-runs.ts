@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import { readCaBundle } from '../cli/args.js';
 import type { Queryable } from '../index/database.js';
+import { storeFolder } from './store-folder.js';
 import { RecgwError } from '../util/errors.js';
 import { verifyStore } from '../verify/verifier.js';
 import type { Finding, SessionReport } from '../verify/findings.js';
@@ -34,14 +35,6 @@ export class VerifyRuns {
     private readonly o: { ca: string; store: string | undefined; now: () => number },
   ) {}
 
-  /** The store folder: the config's, else the one the last rebuild recorded. */
-  private async store(): Promise<string> {
-    if (this.o.store) return this.o.store;
-    const [row] = await this.db.query<{ value: string }>("SELECT value FROM index_meta WHERE key = 'store'");
-    if (!row) throw new RecgwError('config', 'the index does not say which store it was built from: set "store" in the desk config, or run recgw index rebuild');
-    return row.value;
-  }
-
   run(deviceId: string, sessionId: string, by: string): Promise<VerifyRun> {
     const key = `${deviceId}\u0000${sessionId}`;
     const busy = this.running.get(key);
@@ -56,7 +49,7 @@ export class VerifyRuns {
     if (!dev) throw new RecgwError('usage', `the index holds no device ${deviceId}`);
     const caPems = readCaBundle(this.o.ca);
     const started = this.o.now();
-    const report = await verifyStore(join(await this.store(), dev.folder), { caPems, jobs: 1 });
+    const report = await verifyStore(join(await storeFolder(this.db, this.o.store), dev.folder), { caPems, jobs: 1 });
     const s = report.devices.flatMap((d) => d.sessions).find((x) => x.sessionId === sessionId);
     const run: VerifyRun = {
       at: started,

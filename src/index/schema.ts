@@ -396,4 +396,29 @@ export const INDEX_MIGRATIONS: readonly IndexMigration[] = [
   END;
   `,
   },
+  {
+    name: 'desk viewing requests',
+    // Viewing under approval (004 规定 §12, 制度 §18; docs/desk.md §6): a request names the sessions (JSON
+    // ["device/session", ...]), the reason and who asks; a leader other than the requester approves it for a window
+    // (valid_from_ms..valid_until_ms) with a scope ('view' or 'export'), or refuses it with a reason. Not evidence and
+    // not rebuilt; every act under it is registered in desk_audit.
+    sql: `
+  CREATE TABLE desk_view_requests (
+    id             TEXT PRIMARY KEY,
+    requested_ms   BIGINT NOT NULL,
+    requester      TEXT NOT NULL,
+    reason         TEXT NOT NULL,
+    sessions       TEXT NOT NULL,
+    scope_asked    TEXT NOT NULL CHECK (scope_asked IN ('view', 'export')),
+    state          TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'refused')),
+    decided_ms     BIGINT,
+    decider        TEXT,
+    decision_note  TEXT,
+    scope          TEXT CHECK (scope IN ('view', 'export')),
+    valid_from_ms  BIGINT,
+    valid_until_ms BIGINT
+  );
+  CREATE INDEX desk_view_requests_by_time ON desk_view_requests (requested_ms);
+  `,
+  },
 ];

@@ -16,10 +16,17 @@ import type { DeskRoute } from '../../src/desk/server.js';
 import type { Role } from '../../src/desk/roles.js';
 import { Samples } from '../../src/desk/samples.js';
 import { loadDeskConfig, readSampleSigner } from '../../src/desk/config.js';
+import { Approvals } from '../../src/desk/approvals.js';
+import { readCaBundle } from '../../src/cli/args.js';
+import { DeskAudit } from '../../src/desk/audit.js';
 
 /** A route's path with its parameters filled in with a session the index holds and a signed sample check drawn over it. */
 let sampleId = '';
-const path = (r: DeskRoute): string => r.url.replace(':device', 'room-1').replace(':session', 'S-A').replace(':id', sampleId);
+/** And a viewing request of the session, the evidence officer's, approved by the leader, and one of its segments. */
+let requestId = '';
+let segment = '';
+const path = (r: DeskRoute): string =>
+  r.url.replace(':device', 'room-1').replace(':session', 'S-A').replace(':segment', segment).replace(':id', r.url.startsWith('/access/') ? requestId : sampleId);
 
 describe('desk security', () => {
   let s: IndexStore;
@@ -33,7 +40,7 @@ describe('desk security', () => {
     const r = await cli('index', 'rebuild', '--store', s.store, '--database', url, '--ca', caPaths(s.caDir).caCert, '--quiet');
     expect(r.code).toBe(0);
     const signing = { key: caPaths(s.caDir).receiptKey, cert: caPaths(s.caDir).receiptCert };
-    desk = await startDesk(s.caDir, url, s.store, { login: { attempts: 3, windowSeconds: 60 }, sampleSigning: signing });
+    desk = await startDesk(s.caDir, url, s.store, { login: { attempts: 3, windowSeconds: 60 }, sampleSigning: signing, agencyKey: caPaths(s.caDir).agencyKey });
     db = await openIndexDb(url);
     // A signed sample of every session, so that the walk reaches its page and its downloads.
     const samples = new Samples(db);
@@ -41,6 +48,12 @@ describe('desk security', () => {
     for (const [n, i] of drawn.items.entries()) await samples.check(drawn.id, n, { ...i.facts, note: '' }, DESK_ACCOUNTS.supervisor, t0);
     await samples.sign(drawn.id, readSampleSigner(loadDeskConfig(desk.configFile))!, DESK_ACCOUNTS.supervisor, t0);
     sampleId = drawn.id;
+    // Written as the desk writes it, signed: an approval without its signed register row counts for nothing.
+    const approvals = new Approvals(db, new DeskAudit(db, Date.now, readSampleSigner(loadDeskConfig(desk.configFile))), Date.now, 'Asia/Shanghai', readCaBundle(caPaths(s.caDir).caCert));
+    const asked = await approvals.request({ name: DESK_ACCOUNTS['evidence-officer'], role: 'evidence-officer', ip: 'test' }, { sessions: ['room-1/S-A'], reason: '安全测试需要查看', scope: 'view' });
+    await approvals.decide({ name: DESK_ACCOUNTS.leader, role: 'leader', ip: 'test' }, asked.id, { approve: true, scope: 'view', hours: 12 });
+    requestId = asked.id;
+    segment = (await db.query<{ name: string }>("SELECT name FROM segments WHERE device_id = 'room-1' AND session_id = 'S-A' ORDER BY start_ms LIMIT 1"))[0]!.name;
   }, 120_000);
 
   afterAll(async () => {
@@ -76,6 +89,13 @@ describe('desk security', () => {
       'GET /assets/echarts.min.js public',
       'GET /assets/desk-charts.js public',
       'GET /assets/desk-track.js public',
+      'GET /access read',
+      'POST /access write',
+      'GET /access/:id read',
+      'POST /access/:id/decide write',
+      'GET /access/:id/segments/:device/:segment read',
+      'GET /register oversee',
+      'GET /register.csv oversee',
     ]) {
       expect(table).toContain(want);
     }
@@ -100,13 +120,23 @@ describe('desk security', () => {
     for (const r of desk.server.routes.filter((x) => x.method === 'GET' && x.access !== 'public' && x.access !== 'anon')) {
       const a = await c.get(path(r));
       const oversees = role === 'leader' || role === 'supervisor';
-      expect(a.status, `${role} GET ${r.url}`).toBe(r.url === '/' ? 303 : r.access === 'oversee' && !oversees ? 403 : 200);
+      // The viewing request is shown to its requester and to those who oversee; only its requester decrypts under it.
+      const want =
+        r.url === '/' ? 303
+        : r.access === 'oversee' && !oversees ? 403
+        : r.url === '/access/:id' ? (role === 'evidence-officer' || oversees ? 200 : 404)
+        : r.url === '/access/:id/segments/:device/:segment' ? (role === 'evidence-officer' ? 200 : 403)
+        : 200;
+      expect(a.status, `${role} GET ${r.url}`).toBe(want);
     }
     const csrf = await c.csrf('/sessions');
     for (const r of desk.server.routes.filter((x) => x.method === 'POST' && x.access === 'write')) {
       const a = await c.req('POST', path(r), { form: { _csrf: csrf } });
+      // An empty viewing request is refused as input; an empty decision is a refusal without its reason (a leader's)
+      // or not the role's to make.
+      const want = r.url === '/access' ? 400 : r.url === '/access/:id/decide' ? (role === 'leader' ? 400 : 403) : 303;
       if (role === 'read-only') expect(a.status, `${role} POST ${r.url}`).toBe(403);
-      else expect(a.status, `${role} POST ${r.url}`).toBe(303);
+      else expect(a.status, `${role} POST ${r.url}`).toBe(want);
     }
     // The sample check's writes: a supervisor's only (an empty draw form is refused as input, not by role).
     const supervise = desk.server.routes.filter((x) => x.method === 'POST' && x.access === 'supervise');

@@ -26,6 +26,7 @@ import { sm2PrivateKeyFromPem } from '../../src/crypto/gm/sm2-keys.js';
 import { gmSuite } from '../../src/crypto/gm/gm-suite.js';
 import { verifyStore } from '../../src/verify/verifier.js';
 import { main } from '../../src/cli/main.js';
+import { DESK_PASSWORD, exportApproval } from '../helpers/desk.js';
 import type { SegmentManifest } from '../../src/evidence/types.js';
 
 const CHECK = recipe('check-gm-segment.sh');
@@ -109,7 +110,10 @@ describe('a gm device seals its segments under gm', () => {
     const m = manifestAt(deviceDir, n);
     const ours = join(dir, 'ours.ts');
     let text = '';
-    const code = await main(['decrypt', deviceDir, m.segment, '--agency-key', ca.agencyKey, '--out', ours], { out: (t) => void (text += t), err: (t) => void (text += t) });
+    // Under an approved request to export the session (docs/desk.md §6), as its requester.
+    const ok = await exportApproval(join(dir, 'ca'), join(dir, 'store'), [`gm-room-1/${m.sessionId}`]);
+    const io = { out: (t: string) => void (text += t), err: (t: string) => void (text += t), readIn: async () => DESK_PASSWORD };
+    const code = await main(['decrypt', deviceDir, m.segment, '--agency-key', ca.agencyKey, '--out', ours, '--desk-config', ok.configFile, '--approval', ok.request, '--as', ok.as, '--reason', '国密解密核对'], io);
     expect(code, text).toBe(0);
     expect(text).toContain(`SM3 ${hashHex(m.plain)}`);
 

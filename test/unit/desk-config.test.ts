@@ -26,7 +26,7 @@ describe('the desk config', () => {
     }
     expect(message.split('\n').map((l) => l.trim())).toEqual([
       'desk.json is not valid:',
-      'extra: unknown key (known: database, listen, tls, zone, login, ca, store, sampleSigning, units, gateways, auditAnchor)',
+      'extra: unknown key (known: database, listen, tls, zone, login, ca, store, sampleSigning, units, gateways, auditAnchor, agencyKey)',
       'database: the database URL\'s scheme "mysql:" is neither postgres: nor sqlite:: give postgres://USER:PASSWORD@HOST:PORT/DATABASE for PostgreSQL, or sqlite:PATH for an SQLite file',
       'listen.host: missing: give the address to listen on, e.g. "0.0.0.0" or "127.0.0.1"',
       'listen.port: must be a port number 0–65535 (443 or 8443, say)',

@@ -89,7 +89,7 @@ export function sessionPage(v: View, d: SessionDetail, stated: Stated, runs: Ver
   return frame(
     v,
     `${t('session.title')} ${d.session.sessionId}`,
-    h`${facts(v, d)}<h2>${t('verify.title')}</h2>${verification(v, d, runs)}<h2>${t('session.timelines')}</h2>${timelines(v, d, v.now)}
+    h`${facts(v, d)}<p><a id="ask-access" href="/access?session=${encodeURIComponent(`${d.session.deviceId}/${d.session.sessionId}`)}">${t('access.ask')}</a></p><h2>${t('verify.title')}</h2>${verification(v, d, runs)}<h2>${t('session.timelines')}</h2>${timelines(v, d, v.now)}
       <h2>${t('session.segments')}</h2>${segmentTable(v, d, stated)}<h2>${t('session.interruptions')}</h2>${interruptionTable(v, d)}
       <h2>${t('session.statements')}</h2>${statementTable(v, d)}<h2>${t('track.title')}</h2>${trackSection(v, d)}`,
   );
