@@ -34,7 +34,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; help: string }> =
   export: { load: async () => (await import('./export.js')).exportCommand, help: 'export --config F --out D  write the ledger and sealed segments as a device folder' },
   package: {
     load: async () => (await import('./package.js')).packageCommand,
-    help: 'package build --store D --session ID --extractor N --reason R --agency-key K --ca C --out D  agency only: the evidence disc (two identical ISO images)',
+    help: 'package build --store D --session ID --extractor N --reason R --agency-key K --ca C --out D --desk-config F --approval ID --as NAME  agency only: the evidence disc (two identical ISO images), under an approved export (registered)',
   },
   decrypt: { load: async () => (await import('./decrypt.js')).decryptCommand, help: 'decrypt <dir> <segment>    agency only: decrypt one sealed segment, under an approved viewing request (registered)' },
   config: { load: async () => (await import('./config.js')).configCommand, help: 'config check --config F    validate a gateway\'s or a receiver\'s config' },

@@ -1,17 +1,22 @@
 /**
  * `recgw package build --store DIR (--session ID ... | --from T --to T) --extractor NAME --reason TEXT
- * --agency-key KEY --ca CA --out DIR [--at T] [--name N] [--zone Z]`: the evidence disc (证据光盘) of chosen sessions
- * as two identical ISO images (docs/evidence-package.md). Prints the images' one SHA-256, the hash to publish.
+ * --agency-key KEY --ca CA --out DIR --desk-config F --approval ID --as NAME [--at T] [--name N] [--zone Z]`: the
+ * evidence disc (证据光盘) of chosen sessions as two identical ISO images (docs/evidence-package.md). An extraction is
+ * an export: only under an approved viewing request of the desk account named (its password on standard input) that
+ * covers every chosen session, registered before anything is decrypted (desk-approval.ts). Prints the images' one
+ * SHA-256, the hash to publish.
  */
 import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { loadPrivateKey } from '../pki/keys.js';
 import { buildPackage } from '../package/build.js';
 import { RecgwError } from '../util/errors.js';
 import { parse, readCaBundle, required, storeFolder, zoneOption } from './args.js';
+import { APPROVAL_FLAGS, approvalAsk, underApproval } from './desk-approval.js';
 import type { Io } from './io.js';
 
 const USAGE =
-  'recgw package build --store DIR (--session ID ... | --from T --to T) --extractor NAME --reason TEXT --agency-key KEY.pem --ca CA.pem --out DIR [--at T] [--name NAME] [--zone Asia/Shanghai]';
+  'recgw package build --store DIR (--session ID ... | --from T --to T) --extractor NAME --reason TEXT --agency-key KEY.pem --ca CA.pem --out DIR --desk-config desk.json --approval REQUEST-ID --as DESK-ACCOUNT [--at T] [--name NAME] [--zone Asia/Shanghai]  (the account\'s password on standard input)';
 
 /** An ISO 8601 time with its zone (or Z), as milliseconds. */
 function time(value: string | undefined, flag: string): number | undefined {
@@ -22,6 +27,9 @@ function time(value: string | undefined, flag: string): number | undefined {
   }
   return ms;
 }
+
+/** The approval was refused (said and registered already). */
+class Refused extends Error {}
 
 export async function packageCommand(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
@@ -34,7 +42,7 @@ export async function packageCommand(argv: string[], io: Io): Promise<number> {
       from: { type: 'string' },
       to: { type: 'string' },
       extractor: { type: 'string' },
-      reason: { type: 'string' },
+      ...APPROVAL_FLAGS,
       'agency-key': { type: 'string' },
       ca: { type: 'string' },
       out: { type: 'string' },
@@ -47,6 +55,7 @@ export async function packageCommand(argv: string[], io: Io): Promise<number> {
   const store = storeFolder(required(values.store, '--store', USAGE), USAGE);
   const extractor = required(values.extractor?.trim(), '--extractor', USAGE);
   const reason = required(values.reason?.trim(), '--reason', USAGE);
+  const ask = approvalAsk(values, USAGE);
   const caPems = readCaBundle(required(values.ca, '--ca', USAGE));
   const agencyKey = loadPrivateKey(required(values['agency-key'], '--agency-key', USAGE), 'agency private key', 'pass the agency encryption key (agency-key.pem)');
   const out = required(values.out, '--out', USAGE);
@@ -68,9 +77,15 @@ export async function packageCommand(argv: string[], io: Io): Promise<number> {
     zone: zoneOption(values.zone),
     outDir: out,
     name,
-    // No approval workflow on the command line yet: whoever holds the agency key extracts; the reason is on the page.
-    authorise: async () => {},
+    authorise: async (req) => {
+      const what = { extraction: name, segments: req.segments.length, extractor, out: resolve(out) };
+      if (!(await underApproval(ask, io, 'export', async () => req.sessions, what))) throw new Refused();
+    },
+  }).catch((err: unknown) => {
+    if (err instanceof Refused) return undefined;
+    throw err;
   });
+  if (!r) return 1;
   if (!r.verified) io.err('warning: the store does not verify cleanly; the findings are in report/verify.txt on the disc and on its description page\n');
   io.out(`${r.segments} segments, ${r.files} files on the disc\n${r.images[0]}\n${r.images[1]}\nSHA256SUMS ${r.sumsSha256}\n${r.sha256}\n`);
   return 0;

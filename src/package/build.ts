@@ -26,6 +26,7 @@ import { DISC, readmeText } from './layout.js';
 
 /** What is about to be extracted, for the approval the caller may require. */
 export interface ExtractionRequest {
+  /** `device/session`, as the desk's viewing requests name them. */
   sessions: string[];
   segments: { device: string; segment: string }[];
   extractor: string;
@@ -71,7 +72,7 @@ const STAGING = '.staging';
 export async function buildPackage(o: PackageOptions): Promise<PackageResult> {
   const picks = await selectEvidence(o.storeDir, o.selection);
   await o.authorise({
-    sessions: picks.flatMap((p) => p.sessions.map((s) => s.opened.sessionId)),
+    sessions: picks.flatMap((p) => p.sessions.map((s) => `${p.deviceId}/${s.opened.sessionId}`)),
     segments: picks.flatMap((p) => p.segments.map((m) => ({ device: p.deviceId, segment: m.segment }))),
     extractor: o.extractor,
     reason: o.reason,

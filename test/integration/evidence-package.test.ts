@@ -3,7 +3,8 @@
  * sessions, `recgw package build` (real xorriso) for one of them, the image extracted with `xorriso -osirrox on
  * -indev` into a fresh folder and checked there by the disc's own verify.sh with bash and openssl alone. Beside it,
  * the attacks: a byte changed in media, entries, proofs, or the unsigned files; two builds compared byte for byte;
- * the approval hook refusing before anything is decrypted; temp folders searched for plaintext.
+ * the approval hook refusing before anything is decrypted; the command line refused without the desk's approval of
+ * an export, and the act registered; temp folders searched for plaintext.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -20,6 +21,9 @@ import { closeSealWorker } from '../../src/evidence/seal-worker.js';
 import { buildPackage, type ExtractionRequest, type PackageOptions } from '../../src/package/build.js';
 import { loadPrivateKey } from '../../src/pki/keys.js';
 import { localClock, localTime } from '../../src/util/local-time.js';
+import { DESK_PASSWORD, exportApproval } from '../helpers/desk.js';
+import { openIndexDb } from '../../src/index/database.js';
+import { loadDeskConfig } from '../../src/desk/config.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'recgw.js');
 const AT = '2026-12-07T09:30:00Z';
@@ -31,6 +35,8 @@ let samples: Samples;
 let one: BuiltStore;
 let two: BuiltStore;
 let store: string;
+/** A desk whose index holds the store, and an evidence officer's export approval of room-1's session. */
+let approval: { configFile: string; request: string; as: string };
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
@@ -42,15 +48,19 @@ interface Built {
   tmpDir: string;
 }
 
-/** `recgw package build` in a process of its own, its TMPDIR a fresh folder the test looks into afterwards. */
-function build(args: string[] = []): Built {
+/**
+ * `recgw package build` in a process of its own, its TMPDIR a fresh folder the test looks into afterwards, under the
+ * officer's approval (the password on standard input) unless `args` name another.
+ */
+function build(args: string[] = [], password = DESK_PASSWORD): Built {
   const outDir = tmp('recgw-pkg-out-');
   const tmpDir = tmp('recgw-pkg-tmpdir-');
   const r = spawnSync(
     process.execPath,
     [BIN, 'package', 'build', '--store', store, '--session', one.session.sessionId, '--extractor', EXTRACTOR, '--reason', REASON,
-      '--agency-key', ca.paths.agencyKey, '--ca', ca.paths.caCert, '--out', outDir, '--at', AT, ...args],
-    { encoding: 'utf8', env: { ...process.env, TMPDIR: tmpDir }, timeout: 120_000 },
+      '--agency-key', ca.paths.agencyKey, '--ca', ca.paths.caCert, '--out', outDir, '--at', AT,
+      '--desk-config', approval.configFile, '--approval', approval.request, '--as', approval.as, ...args],
+    { encoding: 'utf8', env: { ...process.env, TMPDIR: tmpDir }, timeout: 120_000, input: password },
   );
   return { code: r.status, out: r.stdout, err: r.stderr, outDir, tmpDir };
 }
@@ -112,6 +122,7 @@ beforeAll(async () => {
   store = tmp('recgw-pkg-store-');
   await receiveDevice(one.deviceDir, store, ca.dir);
   await receiveDevice(two.deviceDir, store, ca.dir);
+  approval = await exportApproval(ca.dir, store, [`room-1/${one.session.sessionId}`]);
   first = build();
   if (first.code !== 0) throw new Error(`package build failed: ${first.err}`);
   const lines = first.out.trimEnd().split('\n');
@@ -203,6 +214,29 @@ describe('recgw package build', () => {
   it('leaves nothing in the temp folder it was given, and no staging in --out', () => {
     expect(readdirSync(first.tmpDir)).toEqual([]);
     expect(existsSync(join(first.outDir, '.staging'))).toBe(false);
+  });
+
+  it('is an export under the desk: refused, and registered, for a session the approval does not cover or a wrong password; decrypts nothing then', async () => {
+    const other = build(['--session', two.session.sessionId]);
+    expect(other.code).toBe(1);
+    expect(other.err).toMatch(/[\u4e00-\u9fff]/);
+    expect(readdirSync(other.outDir)).toEqual([]);
+    expect(readdirSync(other.tmpDir)).toEqual([]);
+    const wrong = build([], 'not the password');
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.err).toMatch(/--as officer1: no such desk account, a wrong password/);
+    expect(readdirSync(wrong.outDir)).toEqual([]);
+    const db = await openIndexDb(loadDeskConfig(approval.configFile).database);
+    try {
+      const rows = await db.query<{ action: string; name: string; detail: string }>(`SELECT action, name, detail FROM desk_audit WHERE action IN ('view-act', 'view-denied') ORDER BY seq`);
+      const acts = rows.map((r) => ({ action: r.action, name: r.name, ...(JSON.parse(r.detail) as { sessions: string[]; purpose: string; extraction?: string; request?: string }) }));
+      // The first build's extraction, registered under the approval with the reason; with the other device's session
+      // besides (build() names room-1's always), refused.
+      expect(acts.find((a) => a.action === 'view-act')).toMatchObject({ name: 'officer1', sessions: [`room-1/${one.session.sessionId}`], purpose: REASON, extraction: 'evidence', request: approval.request });
+      expect(acts.find((a) => a.action === 'view-denied')).toMatchObject({ name: 'officer1', sessions: [`room-1/${one.session.sessionId}`, `room-2/${two.session.sessionId}`], purpose: REASON });
+    } finally {
+      await db.close();
+    }
   });
 });
 
@@ -307,7 +341,7 @@ describe('the builder', () => {
       ),
     ).rejects.toThrow('no approval for this extraction');
     expect(asked).toHaveLength(1);
-    expect(asked[0]!.sessions).toEqual([one.session.sessionId]);
+    expect(asked[0]!.sessions).toEqual([`room-1/${one.session.sessionId}`]);
     expect(asked[0]!.segments.map((s) => s.segment).sort()).toEqual(manifests(one.deviceDir).map((m) => m.segment).sort());
     expect(asked[0]!).toMatchObject({ extractor: EXTRACTOR, reason: REASON, at: Date.parse(AT) });
     expect(readdirSync(outDir)).toEqual([]);
