@@ -4,7 +4,8 @@
  * its certificate, which the agency CA issued. What it cannot see alone is the newest rows cut off: compare the head
  * (seq and sha256) with one written down or exported earlier. The /audit page and `recgw desk audit-check` run it.
  */
-import { X509Certificate, createVerify } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
+import { verifySignature } from '../evidence/signer.js';
 import type { Queryable } from '../index/database.js';
 import { auditRecord, sha256 } from './audit.js';
 
@@ -70,7 +71,7 @@ export async function checkAudit(db: Queryable, caPems: string[]): Promise<Audit
         const cert = r.cert_sha256 === null ? undefined : certs.get(r.cert_sha256);
         if (cert === undefined) problem(seq, 'its signing certificate is not in desk_audit_signers');
         else if (typeof cert === 'string') problem(seq, cert);
-        else if (!createVerify('sha256').update(text, 'utf8').verify(cert.publicKey, Buffer.from(r.signature, 'base64'))) problem(seq, 'its signature does not verify');
+        else if (!verifySignature(Buffer.from(text, 'utf8'), Buffer.from(r.signature, 'base64'), cert.publicKey)) problem(seq, 'its signature does not verify');
         else {
           out.signed++;
           used.add(r.cert_sha256!);

@@ -6,6 +6,7 @@
  */
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { isSm2Certificate, sm2CertificateSignedBy } from './sm2-cert.js';
+import { sameSpki } from './keys.js';
 
 export type CertProblem =
   | { kind: 'unparseable'; detail: string }
@@ -116,7 +117,7 @@ export function checkCertificate(
     if (ous > 1) problems.push({ kind: 'wrong-role', detail: `the certificate names ${ous} roles (OU); a certificate has exactly one` });
     else if (ou !== expect.role) problems.push({ kind: 'wrong-role', detail: `the certificate is for role ${JSON.stringify(ou)}, not ${JSON.stringify(expect.role)}` });
   }
-  if (expect.publicKey && !leaf.publicKey.equals(expect.publicKey)) {
+  if (expect.publicKey && !sameSpki(leaf.publicKey, expect.publicKey)) {
     problems.push({ kind: 'wrong-key', detail: 'the certificate does not carry this device\'s public key (it belongs to another key)' });
   }
   return problems;
