@@ -2,6 +2,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { loadConfig } from '../config/load.js';
+import { splitPemBundle } from '../pki/certs.js';
 import { identityPaths, installCertificate, loadDeviceIdentity } from '../pki/identity.js';
 import { prepareEnrolment } from '../pki/enrol.js';
 import { enrolmentSuite } from '../pki/gm-ca.js';
@@ -24,6 +25,7 @@ export async function enrolCommand(argv: string[], io: Io): Promise<number> {
       const r = prepareEnrolment(config.deviceId, paths, enrolmentSuite(config.agency.caCert));
       io.out(
         `${r.keyCreated ? 'Created the device key' : 'Using the existing device key'} (${paths.key}, mode 600).\n` +
+          (existsSync(paths.tlsKey) ? `The agency CA is gm: the CSR file also requests the broker TLS certificate for the key ${paths.tlsKey} (ECDSA P-256; OpenSSL has no SM2 in TLS).\n` : '') +
           `Certificate request for ${config.deviceId}: ${paths.csr}\nSend it to the agency to be signed, then run: recgw enrol install --config ${config.file} --cert <signed.pem>\n`,
       );
       return 0;
@@ -37,8 +39,10 @@ export async function enrolCommand(argv: string[], io: Io): Promise<number> {
         if (isENOENT(err)) throw new RecgwError('usage', `certificate file ${certPath} does not exist`);
         throw err;
       }
-      installCertificate(config.deviceId, paths, config.agency.caCert, pem);
-      io.out(`Installed the device certificate for ${config.deviceId} (valid until ${new X509Certificate(pem).validTo}).\n`);
+      installCertificate(config.deviceId, paths, config.agency.caCert, pem, undefined, config.agency.transportCaCert);
+      // A gm device's file from `recgw ca sign` holds its SM2 certificate and its broker TLS certificate (§17.8).
+      const n = splitPemBundle(pem).length;
+      io.out(`Installed the device certificate${n === 2 ? ' and its TLS certificate' : ''} for ${config.deviceId} (valid until ${new X509Certificate(pem).validTo}).\n`);
       return 0;
     }
     case 'show': {

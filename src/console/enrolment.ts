@@ -22,17 +22,18 @@ export function certSummary(pem: string): CertSummary {
   };
 }
 
-export function identityEnrolment(o: { deviceId: string; paths: IdentityPaths; caCert: string; now?: () => number }): Enrolment {
+export function identityEnrolment(o: { deviceId: string; paths: IdentityPaths; caCert: string; transportCaCert?: string; now?: () => number }): Enrolment {
   const now = (): Date => new Date(o.now ? o.now() : Date.now());
   return {
-    // A new device key is of the agency CA's suite (SM2 for a gm CA).
+    // A new device key is of the agency CA's suite (SM2 for a gm CA); a gm device's CSR file requests its broker TLS
+    // certificate too, and the signed file back holds both (installCertificate sorts them by key).
     csr: () => prepareEnrolment(o.deviceId, o.paths, enrolmentSuite(o.caCert)).csrPem,
     install(certPem) {
       const pem = certPem.trim() + '\n';
       if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
         throw new CertificateRefused([{ kind: 'unparseable', text: 'that is not a PEM certificate (expected -----BEGIN CERTIFICATE-----)' }]);
       }
-      installCertificate(o.deviceId, o.paths, o.caCert, pem, now());
+      installCertificate(o.deviceId, o.paths, o.caCert, pem, now(), o.transportCaCert);
       return certSummary(pem);
     },
     current() {

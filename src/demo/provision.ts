@@ -4,7 +4,7 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { transportPaths } from '../pki/transport-ca.js';
+import { brokerCaCertOf } from '../pki/transport-ca.js';
 import { caPaths, initCa, issueReceiverCertificate, signDeviceCsr, type CaPaths } from '../pki/ca.js';
 import { receiverFileBase } from '../pki/names.js';
 import { loadReceiverConfig, type ReceiverConfig } from '../receiver/config.js';
@@ -34,7 +34,8 @@ export interface Provisioned {
 
 /** A gm CA folder's transport CA certificate (the broker's TLS CA, §17.8), if this CA is gm. */
 export function transportCaOf(ca: CaPaths): string | undefined {
-  return caSuiteOf(readFileSync(ca.caCert, 'utf8')) === 'gm' ? transportPaths(dirname(ca.caCert)).caCert : undefined;
+  const broker = brokerCaCertOf(dirname(ca.caCert));
+  return broker === ca.caCert ? undefined : broker;
 }
 
 export function defaultSimConfig(deviceId: string, ca: CaPaths): Record<string, unknown> {

@@ -4,7 +4,8 @@
  * production (Gateway, Receiver). One session with a declared interruption and its resume, then every receipt,
  * then the verifier on the receiver's store.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../util/fsx.js';
 import { join } from 'node:path';
 import { caPaths, ensureLogKey, initCa, issueServerCertificate } from '../pki/ca.js';
 import { provisionGateway, provisionReceiver, transportCaOf } from './provision.js';
@@ -77,6 +78,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   let url = o.broker;
   if (!url) {
     const server = issueServerCertificate({ caDir, names: ['localhost', '127.0.0.1'] });
+    // Its certificate (not its key) is kept, to be checked: under gm, against the transport CA.
+    mkdirSync(join(o.out, 'broker'), { recursive: true });
+    writeFileAtomicSync(join(o.out, 'broker', 'server.pem'), server.certPem);
     broker = await startEmbeddedBroker({ key: server.keyPem, cert: server.certPem, ca: readFileSync(transport ?? ca.caCert, 'utf8') });
     url = broker.url;
   }

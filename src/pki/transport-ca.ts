@@ -6,7 +6,8 @@
  * are built with sm2-cert.ts's X.509 builder and signed ECDSA-with-SHA256 by node:crypto.
  */
 import { createPrivateKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { caSuiteOf } from './gm-ca.js';
 import { join } from 'node:path';
 import { readPem, writePrivateKey } from './keys.js';
 import { ROLE_DEVICE, ROLE_RECEIVER, ROLE_SERVER, type CertRole } from './roles.js';
@@ -28,6 +29,12 @@ export interface TransportPaths {
 export function transportPaths(caDir: string): TransportPaths {
   const dir = join(caDir, TRANSPORT_DIR);
   return { dir, caCert: join(dir, 'ca.pem'), caKey: join(dir, 'ca-key.pem') };
+}
+
+/** The CA certificate the broker's TLS runs on for the CA folder `caDir`: its transport CA's if it is gm, else its own. */
+export function brokerCaCertOf(caDir: string): string {
+  const own = join(caDir, 'ca.pem');
+  return existsSync(own) && caSuiteOf(readFileSync(own, 'utf8')) === 'gm' ? transportPaths(caDir).caCert : own;
 }
 
 /** A new ECDSA P-256 key, PKCS#8 PEM: every key the transport CA certifies, and its own. */

@@ -1,0 +1,183 @@
+/**
+ * `recgw demo --suite gm` end to end (issue 19, evidence-format.md §17.8): a gm CA for the evidence and its transport
+ * CA for the broker's TLS; the gateway seals and signs under gm, the receiver receipts, the verifier passes. openssl
+ * checks the device certificate against the gm CA with the signer ID, and the TLS certificates against the transport
+ * CA. Attacks: a key certified by the transport CA alone signs no evidence (receiver and verifier), and a gm device
+ * certificate alone does not get through a real mosquitto's TLS.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { cleanupTmp, tmp } from '../helpers/fixtures.js';
+import { entries } from '../helpers/evidence.js';
+import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { isSm2Key } from '../../src/crypto/gm/sm2-keys.js';
+import { isSm2Certificate } from '../../src/pki/sm2-cert.js';
+import { identityPaths } from '../../src/pki/identity.js';
+import { KeySigner } from '../../src/evidence/signer.js';
+import { openStateDb } from '../../src/state/db.js';
+import { Ledger } from '../../src/evidence/ledger.js';
+import { exportDevice } from '../../src/evidence/export.js';
+import { ENTRY } from '../../src/evidence/types.js';
+import { verifyStore } from '../../src/verify/verifier.js';
+import { openReceiverDb } from '../../src/receiver/store-db.js';
+import { SqliteReceiverSql } from '../../src/receiver/sqlite-receiver-sql.js';
+import { AgencyLog } from '../../src/receiver/agency-log.js';
+import { LedgerIngest } from '../../src/receiver/ledger-ingest.js';
+import { ROLE_DEVICE, caPaths, logOrigin } from '../../src/pki/ca.js';
+import { issueGmCertificate, loadGmCa } from '../../src/pki/gm-ca.js';
+import { newTlsKeyPem } from '../../src/pki/transport-ca.js';
+import { createLogger } from '../../src/util/log.js';
+import { receiptSigner } from '../helpers/report-store.js';
+import { agencyEncryption } from '../helpers/receiver-store.js';
+
+const BIN = join(import.meta.dirname, '../../bin/recgw.js');
+const DEVICE = 'demo-room-1';
+const DISTID = 'distid:1234567812345678';
+
+let out: string;
+let demo: { status: number | null; stdout: string; stderr: string };
+
+beforeAll(() => {
+  out = join(tmp('recgw-gm-demo-'), 'demo');
+  demo = spawnSync(process.execPath, [BIN, 'demo', '--suite', 'gm', '--seconds', '4', '--out', out], { encoding: 'utf8', timeout: 150_000 });
+}, 160_000);
+afterAll(cleanupTmp);
+
+const ca = (): string => join(out, 'ca', 'ca.pem');
+const transportCa = (): string => join(out, 'ca', 'transport', 'ca.pem');
+const state = (): string => join(out, 'gateway', 'state');
+const openssl = (...args: string[]) => spawnSync('openssl', args, { encoding: 'utf8' });
+
+describe('recgw demo --suite gm', () => {
+  it('runs end to end: receipts for everything, the verifier VALID', () => {
+    expect(demo.status, demo.stdout + demo.stderr).toBe(0);
+    expect(demo.stdout).toMatch(/suite gm[\s\S]*transport CA for the broker's TLS only[\s\S]*\[6\/7\] every segment and ledger entry has a signed receipt[\s\S]*Result: VALID/);
+    const again = spawnSync(process.execPath, [BIN, 'verify', join(out, 'receiver'), '--ca', ca(), '--agency-key', join(out, 'ca', 'agency-key.pem')], { encoding: 'utf8', timeout: 60_000 });
+    expect(again.status, again.stdout + again.stderr).toBe(0);
+  });
+
+  it('stores gm evidence: every entry gm, segments SM4-CTR-HMAC-SM3 with SM2-wrapped keys, receipts signed by an SM2 key the gm CA certifies', () => {
+    const dev = join(out, 'receiver', DEVICE);
+    const lines = readFileSync(join(dev, 'ledger.jsonl'), 'utf8').trimEnd().split('\n');
+    expect(lines.length).toBeGreaterThan(5);
+    for (const l of lines) expect(l.startsWith('{"v":1,"suite":"gm",'), l.slice(0, 80)).toBe(true);
+    const sealed = entries(dev).filter((e) => e.type === 'segment.sealed');
+    expect(sealed.length).toBeGreaterThanOrEqual(2);
+    for (const e of sealed) {
+      const b = e.body as { enc: { alg: string; keyWrap: string }; plain: { sm3?: string } };
+      expect(b.enc).toMatchObject({ alg: 'SM4-CTR-HMAC-SM3', keyWrap: 'SM2-ENC' });
+      expect(b.plain.sm3).toMatch(/^[0-9a-f]{64}$/);
+    }
+    expect(readdirSync(join(dev, 'segments')).length).toBe(sealed.length);
+    const receipts = readFileSync(join(dev, 'receipts.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { cert: string });
+    expect(receipts.length).toBeGreaterThan(0);
+    for (const r of receipts) {
+      expect(isSm2Certificate(r.cert)).toBe(true);
+      expect(isSm2Key(new X509Certificate(r.cert).publicKey)).toBe(true);
+    }
+  });
+
+  it('openssl: the device certificate verifies against the gm CA with the signer ID (not without it); the TLS certificates against the transport CA only', () => {
+    const id = identityPaths(state());
+    const ok = openssl('verify', '-vfyopt', DISTID, '-CAfile', ca(), id.cert);
+    expect(ok.status, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toContain(': OK');
+    // The gm CA's SM2 signature is made with the ID: openssl's default empty ID does not check it.
+    expect(openssl('verify', '-CAfile', ca(), id.cert).status).not.toBe(0);
+    const receiverCert = readdirSync(join(out, 'receiver-config')).find((f) => f.endsWith('.pem') && !f.endsWith('-key.pem'))!;
+    for (const tls of [join(out, 'broker', 'server.pem'), id.tlsCert, join(out, 'receiver-config', receiverCert)]) {
+      const v = openssl('verify', '-CAfile', transportCa(), tls);
+      expect(v.status, `${tls}: ${v.stdout}${v.stderr}`).toBe(0);
+      expect(openssl('verify', '-vfyopt', DISTID, '-CAfile', ca(), tls).status, tls).not.toBe(0);
+      expect(openssl('x509', '-in', tls, '-noout', '-text').stdout).toMatch(/ecdsa-with-SHA256[\s\S]*NIST CURVE: P-256/);
+    }
+    expect(new X509Certificate(readFileSync(transportCa())).subject).toMatch(/OU=recgw-transport-only/);
+    expect(new X509Certificate(readFileSync(id.tlsCert)).subject).toMatch(new RegExp(`CN=${DEVICE}`));
+  });
+});
+
+describe('attacks on the two CAs', () => {
+  /** A ledger signed by the device's TLS key, whose only certificate is the transport CA's: a store folder. */
+  async function transportSignedLedger(): Promise<{ store: string; lines: string[] }> {
+    const id = identityPaths(state());
+    const signer = new KeySigner(createPrivateKey(readFileSync(id.tlsKey, 'utf8')), readFileSync(id.tlsCert, 'utf8'));
+    const db = openStateDb(join(tmp('recgw-gm-attack-'), 'state.db'));
+    const ledger = new Ledger({ db, deviceId: DEVICE, signer });
+    ledger.start();
+    for (let i = 0; i < 3; i++) ledger.append(ENTRY.eventMarked, { note: `forged ${i}`, sessionId: null });
+    const store = tmp('recgw-gm-attack-store-');
+    const dir = join(store, DEVICE);
+    mkdirSync(dir, { recursive: true });
+    await exportDevice({ db, ledger, signer, deviceId: DEVICE, outDir: dir });
+    return { store, lines: readFileSync(join(dir, 'ledger.jsonl'), 'utf8').trimEnd().split('\n') };
+  }
+
+  it('a key certified only by the transport CA signs no evidence: the receiver refuses its ledger, the verifier flags it', async () => {
+    expect(demo.status, demo.stderr).toBe(0);
+    const forged = await transportSignedLedger();
+    const caDir = join(out, 'ca');
+    const caPems = [readFileSync(ca(), 'utf8')];
+    const store = tmp('recgw-gm-attack-rx-');
+    const sql = new SqliteReceiverSql(openReceiverDb(store));
+    const log = new AgencyLog(sql, createPrivateKey(readFileSync(join(caDir, 'log-key.pem'), 'utf8')), logOrigin(caPems[0]!));
+    const rx = new LedgerIngest(store, sql, caPems, receiptSigner(caDir), 'receiver:demo', createLogger('rx', { sink: () => {} }), log, agencyEncryption(caDir));
+    const r = await rx.ingest(DEVICE, forged.lines, '2099-01-01T00:00:00.000Z', new Date());
+    expect(r.appended).toBe(0);
+    expect(r.refused).toMatch(/not issued by the agency CA|certificate/);
+
+    const report = await verifyStore(forged.store, { caPems, jobs: 1 });
+    expect(report.ok).toBe(false);
+    expect(report.findings.map((f) => `${f.kind}: ${f.detail}`).join('\n')).toMatch(/not issued by the agency CA|foreign|certificate/);
+  });
+
+  describe('a real mosquitto configured for the gm agency', () => {
+    let broker: Mosquitto;
+    beforeAll(async () => {
+      broker = await startMosquitto({ caDir: join(out, 'ca'), receivers: ['receiver:demo'] });
+    }, 30_000);
+    afterAll(async () => broker?.stop());
+
+    /** An MQTT connection with this key and certificate, trusting the transport CA: 'connected' or what stopped it. */
+    const connect = (key: string | Buffer, cert: string | Buffer): Promise<string> =>
+      new Promise((resolve) => {
+        let c: mqtt.MqttClient;
+        const done = (what: string): void => {
+          c?.end(true);
+          resolve(what);
+        };
+        try {
+          c = mqtt.connect(broker.url, { key, cert, ca: readFileSync(transportCa()), rejectUnauthorized: true, clientId: DEVICE, reconnectPeriod: 0, connectTimeout: 5000 });
+        } catch (err) {
+          resolve(`refused locally: ${(err as Error).message}`);
+          return;
+        }
+        c.once('connect', () => done('connected'));
+        c.once('error', (err) => done(`error: ${err.message}`));
+        c.once('close', () => done('closed'));
+      });
+
+    it('trusts the transport CA: the device TLS certificate connects, and a certificate the gm CA signed for a TLS-capable key is refused by the broker', async () => {
+      const id = identityPaths(state());
+      expect(readFileSync(join(broker.dir, 'ca.pem'), 'utf8')).toBe(readFileSync(transportCa(), 'utf8'));
+      expect(await connect(readFileSync(id.tlsKey), readFileSync(id.tlsCert))).toBe('connected');
+      // The strongest a holder of the gm CA could try: an SM2-signed certificate for this device on a P-256 key,
+      // which TLS can use. mosquitto trusts the transport CA only and ends the handshake.
+      const keyPem = newTlsKeyPem();
+      const { caPem, caKey } = loadGmCa(caPaths(join(out, 'ca')));
+      const certPem = issueGmCertificate({ caKey, caPem, publicKey: createPrivateKey(keyPem), commonName: DEVICE, role: ROLE_DEVICE, days: 30, now: new Date() });
+      const before = readFileSync(broker.logFile, 'utf8').length;
+      expect(await connect(keyPem, certPem)).not.toBe('connected');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(readFileSync(broker.logFile, 'utf8').slice(before)).toMatch(/certificate verify failed|unknown ca|OpenSSL Error/i);
+    });
+
+    it('the gm device certificate itself (SM2) cannot even be presented: OpenSSL 3.0 has no SM2 in TLS', async () => {
+      const id = identityPaths(state());
+      expect(await connect(readFileSync(id.key), readFileSync(id.cert))).toMatch(/unknown certificate type|error|closed/);
+    });
+  });
+});
