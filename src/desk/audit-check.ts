@@ -6,6 +6,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { verifySignature } from '../evidence/signer.js';
+import { issuedBy } from '../pki/certs.js';
 import type { Queryable } from '../index/database.js';
 import { auditRecord, sha256 } from './audit.js';
 
@@ -34,7 +35,8 @@ export async function checkAudit(db: Queryable, caPems: string[]): Promise<Audit
   for (const r of await db.query<{ cert_sha256: string; pem: string }>('SELECT cert_sha256, pem FROM desk_audit_signers')) {
     try {
       const c = new X509Certificate(r.pem);
-      const issuer = cas.find((ca) => c.checkIssued(ca) && c.verify(ca.publicKey));
+      // issuedBy checks an SM2 certificate's signature with the signer ID (a gm agency's desk-cert), which verify() cannot.
+      const issuer = cas.find((ca) => issuedBy(c, ca));
       certs.set(r.cert_sha256, issuer ? c : 'its certificate was not issued by the agency CA');
     } catch {
       certs.set(r.cert_sha256, 'its certificate is not a certificate');

@@ -21,6 +21,10 @@ import { splitPemBundle } from '../../src/pki/certs.js';
 import { loadReceiverConfig } from '../../src/receiver/config.js';
 import { brokerCaPems } from '../../src/receiver/keys.js';
 import { main } from '../../src/cli/main.js';
+import { openIndexDb } from '../../src/index/database.js';
+import { checkAudit } from '../../src/desk/audit-check.js';
+import { DeskAudit } from '../../src/desk/audit.js';
+import { loadDeskConfig, readSampleSigner } from '../../src/desk/config.js';
 import { KeySigner } from '../../src/evidence/signer.js';
 import { openStateDb } from '../../src/state/db.js';
 import { Ledger } from '../../src/evidence/ledger.js';
@@ -101,6 +105,34 @@ describe('recgw demo --suite gm', () => {
     }
     expect(new X509Certificate(readFileSync(transportCa())).subject).toMatch(/OU=recgw-transport-only/);
     expect(new X509Certificate(readFileSync(id.tlsCert)).subject).toMatch(new RegExp(`CN=${DEVICE}`));
+  });
+});
+
+describe('the gm demo desk', () => {
+  it('signs its audit chain with the SM2 key of its gm desk certificate, and the chain checks', async () => {
+    expect(demo.status, demo.stderr).toBe(0);
+    const db = await openIndexDb(`sqlite:${join(out, 'index.db')}`);
+    try {
+      // What the desk does at a sign-in, with the signer its config names (readSampleSigner: an SM2 key under gm).
+      const signer = readSampleSigner(loadDeskConfig(join(out, 'desk', 'desk.json')));
+      expect(signer?.suite).toBe('gm');
+      const audit0 = new DeskAudit(db, Date.now, signer);
+      await audit0.record('demo', 'sign-in', '127.0.0.1');
+      await audit0.record('demo', 'search', '127.0.0.1', { q: '现场检查' });
+      const audit = await checkAudit(db, [readFileSync(ca(), 'utf8')]);
+      expect(audit.problems).toEqual([]);
+      expect(audit.signed).toBeGreaterThanOrEqual(2);
+      // A flipped signature is caught: the SM2 check is real.
+      const [row] = await db.query<{ id: string; signature: string }>('SELECT id, signature FROM desk_audit WHERE signature IS NOT NULL ORDER BY seq DESC LIMIT 1');
+      const sig = Buffer.from(row!.signature, 'base64');
+      sig[sig.length - 3]! ^= 1;
+      await db.query('UPDATE desk_audit SET signature = $1 WHERE id = $2', [sig.toString('base64'), row!.id]);
+      expect((await checkAudit(db, [readFileSync(ca(), 'utf8')])).problems.map((p) => p.problem)).toContain('its signature does not verify');
+      const [known] = await db.query<{ pem: string }>('SELECT pem FROM desk_audit_signers');
+      expect(isSm2Key(new X509Certificate(known!.pem).publicKey)).toBe(true);
+    } finally {
+      await db.close();
+    }
   });
 });
 
