@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { cleanupTmp, tmp } from '../helpers/fixtures.js';
@@ -258,6 +258,20 @@ describe('clear refusals around the transport CA', () => {
     const rx = loadReceiverConfig(join(out, 'receiver-config', rxFile));
     expect(rx.tls.ca).toBe(transportCa());
     expect(() => brokerCaPems({ ...rx, tls: { cert: rx.tls.cert, key: rx.tls.key } }, readFileSync(ca(), 'utf8'))).toThrow(/set tls\.ca/);
+  });
+
+  it('recgw config check names agency.transportCaCert when a gm gateway config lacks it', async () => {
+    const conf = JSON.parse(readFileSync(join(out, 'gateway', 'recgw.json'), 'utf8')) as { agency: Record<string, string>; stateDir: string };
+    let text = '';
+    const io = { out: (t: string) => void (text += t), err: (t: string) => void (text += t) };
+    expect(await main(['config', 'check', '--config', join(out, 'gateway', 'recgw.json')], io)).toBe(0);
+    delete conf.agency.transportCaCert;
+    conf.stateDir = state();
+    const without = join(tmp('recgw-gm-conf-'), 'recgw.json');
+    writeFileSync(without, JSON.stringify(conf));
+    text = '';
+    expect(await main(['config', 'check', '--config', without], io)).toBe(2);
+    expect(text).toMatch(/agency\.transportCaCert[\s\S]*the agency CA is gm, whose certificates cannot serve in TLS/);
   });
 
   it('recgw ca revoke and crl refuse a gm CA with the reason, and keep no revocation they cannot publish', async () => {
