@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { cleanupTmp, tmp } from '../helpers/fixtures.js';
@@ -21,6 +21,8 @@ import { splitPemBundle } from '../../src/pki/certs.js';
 import { loadReceiverConfig } from '../../src/receiver/config.js';
 import { brokerCaPems } from '../../src/receiver/keys.js';
 import { main } from '../../src/cli/main.js';
+import { identityEnrolment } from '../../src/console/enrolment.js';
+import { prepareEnrolment } from '../../src/pki/enrol.js';
 import { openIndexDb } from '../../src/index/database.js';
 import { checkAudit } from '../../src/desk/audit-check.js';
 import { DeskAudit } from '../../src/desk/audit.js';
@@ -258,6 +260,25 @@ describe('clear refusals around the transport CA', () => {
     const rx = loadReceiverConfig(join(out, 'receiver-config', rxFile));
     expect(rx.tls.ca).toBe(transportCa());
     expect(() => brokerCaPems({ ...rx, tls: { cert: rx.tls.cert, key: rx.tls.key } }, readFileSync(ca(), 'utf8'))).toThrow(/set tls\.ca/);
+  });
+
+  it('the console enrolment: its CSR holds both requests, the signed pair installs through it, and a missing TLS certificate is named', () => {
+    const id = identityCopy();
+    rmSync(id.tlsCert);
+    const enrolment = identityEnrolment({ deviceId: DEVICE, paths: id, caCert: ca(), transportCaCert: transportCa() });
+    expect(enrolment.current().problems.map((p) => p.kind)).toEqual(['tls-missing']);
+    const csr = enrolment.csr();
+    expect(splitCsrBundle(csr)).toHaveLength(2);
+    const signed = signDeviceCsr({ caDir: join(out, 'ca'), csrPem: csr }).certPem;
+    expect(enrolment.install(signed).subject).toBe(DEVICE);
+    expect(enrolment.current().problems).toEqual([]);
+    // A TLS certificate of another device's key: named as the TLS certificate's problem.
+    const other = identityPaths(tmp('recgw-gm-other-id-'));
+    prepareEnrolment('room-9', other, 'gm');
+    writeFileSync(id.tlsCert, splitPemBundle(signDeviceCsr({ caDir: join(out, 'ca'), csrPem: readFileSync(other.csr, 'utf8') }).certPem)[1]!);
+    const problems = enrolment.current().problems;
+    expect([...new Set(problems.map((p) => p.kind))]).toEqual(['tls-refused']);
+    expect(problems.map((p) => p.text).join('; ')).toMatch(/TLS certificate: it belongs to another device[\s\S]*TLS certificate: it is foreign/);
   });
 
   it('recgw config check names agency.transportCaCert when a gm gateway config lacks it', async () => {
