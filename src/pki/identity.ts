@@ -121,7 +121,7 @@ export function installCertificate(deviceId: string, paths: IdentityPaths, caCer
 
 /** A gm device's TLS certificate checked as its device certificate is, against the transport CA and the TLS key. */
 export function tlsCertificateIssues(certPem: string, transportCaPem: string, deviceId: string, tlsKey: KeyObject, at: Date): CertIssue[] {
-  return checkCertificate(certPem, [transportCaPem], { at, commonName: deviceId, role: ROLE_DEVICE, publicKey: createPublicKey(tlsKey) }).map((p) => ({
+  return checkCertificate(certPem, [transportCaPem], { at, commonName: deviceId, role: ROLE_DEVICE, publicKey: createPublicKey(tlsKey), transport: true }).map((p) => ({
     kind: p.kind,
     text: `TLS certificate: ${issueText(p).replace(/the device certificate/g, 'it').replace('the configured CA', 'the transport CA (agency.transportCaCert)')}`,
   }));

@@ -8,6 +8,7 @@
 import { createPrivateKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { caSuiteOf } from './gm-ca.js';
+import { ROLE_TRANSPORT_CA } from './certs.js';
 import { join } from 'node:path';
 import { readPem, writePrivateKey } from './keys.js';
 import { ROLE_DEVICE, ROLE_RECEIVER, ROLE_SERVER, type CertRole } from './roles.js';
@@ -15,8 +16,8 @@ import { OID_ECDSA_WITH_SHA256, createCsrWith, issueX509Certificate, sm2Name, ty
 import { writeFileAtomicSync } from '../util/fsx.js';
 import { RecgwError } from '../util/errors.js';
 
-/** The OU of the transport CA's own certificate: "TLS only, never evidence". */
-export const ROLE_TRANSPORT_CA = 'recgw-transport-only';
+/** The OU of the transport CA's own certificate: "TLS only, never evidence" (certs.ts refuses it for evidence). */
+export { ROLE_TRANSPORT_CA };
 /** The folder, inside a gm CA folder, of its transport CA. */
 export const TRANSPORT_DIR = 'transport';
 

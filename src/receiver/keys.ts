@@ -53,7 +53,7 @@ export function brokerCaPems(cfg: ReceiverConfig, caPem: string): string[] {
  * in the receiver namespace (config.ts checked the name), or receipts would name someone the broker never saw.
  */
 function checkOwnCertificate(cfg: ReceiverConfig, caPems: string[], at: Date): void {
-  const problems = checkCertificate(readFileSync(cfg.tls.cert, 'utf8'), caPems, { at, role: ROLE_RECEIVER, commonName: cfg.name });
+  const problems = checkCertificate(readFileSync(cfg.tls.cert, 'utf8'), caPems, { at, role: ROLE_RECEIVER, commonName: cfg.name, transport: true });
   if (problems.length > 0) {
     throw new RecgwError('config', `receiver certificate ${cfg.tls.cert} is not usable as receiver ${cfg.name}: ${problems.map((p) => p.detail).join('; ')}; issue one with \`recgw ca receiver-cert --name ${cfg.name}\``);
   }

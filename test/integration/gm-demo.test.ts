@@ -165,11 +165,23 @@ describe('attacks on the two CAs', () => {
     const rx = new LedgerIngest(store, sql, caPems, receiptSigner(caDir), 'receiver:demo', createLogger('rx', { sink: () => {} }), log, agencyEncryption(caDir));
     const r = await rx.ingest(DEVICE, forged.lines, '2099-01-01T00:00:00.000Z', new Date());
     expect(r.appended).toBe(0);
-    expect(r.refused).toMatch(/not issued by the agency CA|certificate/);
+    expect(r.refused).toMatch(/not issued by the agency CA/);
 
     const report = await verifyStore(forged.store, { caPems, jobs: 1 });
     expect(report.ok).toBe(false);
-    expect(report.findings.map((f) => `${f.kind}: ${f.detail}`).join('\n')).toMatch(/not issued by the agency CA|foreign|certificate/);
+    expect(report.findings.map((f) => `${f.kind}: ${f.detail}`).join('\n')).toMatch(/not issued by the agency CA/);
+
+    // The transport CA put among the agency CAs by mistake still certifies no evidence: its OU says transport only.
+    const both = [...caPems, readFileSync(transportCa(), 'utf8')];
+    const store2 = tmp('recgw-gm-attack-rx2-');
+    const sql2 = new SqliteReceiverSql(openReceiverDb(store2));
+    const rx2 = new LedgerIngest(store2, sql2, both, receiptSigner(caDir), 'receiver:demo', createLogger('rx', { sink: () => {} }), new AgencyLog(sql2, createPrivateKey(readFileSync(join(caDir, 'log-key.pem'), 'utf8')), logOrigin(caPems[0]!)), agencyEncryption(caDir));
+    const r2 = await rx2.ingest(DEVICE, forged.lines, '2099-01-01T00:00:00.000Z', new Date());
+    expect(r2.appended).toBe(0);
+    expect(r2.refused).toMatch(/transport CA's, which certifies TLS keys only, never evidence/);
+    const report2 = await verifyStore(forged.store, { caPems: both, jobs: 1 });
+    expect(report2.ok).toBe(false);
+    expect(report2.findings.map((f) => f.detail).join('\n')).toMatch(/transport CA's, which certifies TLS keys only, never evidence/);
   });
 
   describe('a real mosquitto configured for the gm agency', () => {
