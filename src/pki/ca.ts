@@ -326,12 +326,19 @@ function signGmDeviceCsrs(o: SignCsrOptions): { certPem: string; deviceId: strin
   const { caPem, caKey } = loadGmCa(caPaths(o.caDir));
   const days = o.days ?? 825;
   const now = o.now ?? new Date();
+  if (reqs.some((r) => r.algorithm !== OID_SM2_WITH_SM3)) ensureTransportCa(o.caDir, now);
   const pems = reqs.map((r) =>
     r.algorithm === OID_SM2_WITH_SM3
       ? issueGmCertificate({ caKey, caPem, publicKey: r.publicKey, commonName: deviceId, role: ROLE_DEVICE, days, now })
       : issueTransportCertificate(o.caDir, { publicKey: r.publicKey, commonName: deviceId, role: ROLE_DEVICE, days, now }),
   );
   return { certPem: pems.join(''), deviceId };
+}
+
+/** The transport CA of the gm CA in `caDir`, made now if the folder predates it (as ensureLogKey does for the log key). */
+function ensureTransportCa(caDir: string, now: Date): void {
+  const { caPem } = loadGmCa(caPaths(caDir));
+  initTransportCa(caDir, { agency: gmAgencyName(caPem) ?? 'agency', days: 3650, now });
 }
 
 /**
@@ -344,8 +351,7 @@ function issueWithNewKey(caDir: string, o: { commonName: string; role: CertRole;
     const days = o.days ?? 825;
     const now = o.now ?? new Date();
     if (o.role === ROLE_SERVER || o.role === ROLE_RECEIVER) {
-      const { caPem } = loadGmCa(caPaths(caDir));
-      initTransportCa(caDir, { agency: gmAgencyName(caPem) ?? 'agency', days: 3650, now });
+      ensureTransportCa(caDir, now);
       const keyPem = newTlsKeyPem();
       const certPem = issueTransportCertificate(caDir, { publicKey: createPrivateKey(keyPem), commonName: o.commonName, role: o.role, days, now, ...(o.dnsNames ? { dnsNames: o.dnsNames } : {}) });
       return { certPem, keyPem };

@@ -4,7 +4,8 @@
  * (GM/T 0015-2012, GM/T 0009-2012 §10), the ID `openssl verify -vfyopt distid:1234567812345678` and `openssl req
  * -verify -vfyopt distid:1234567812345678` check with. Neither node-forge nor node:crypto can sign SM2 with an ID,
  * so certificates are assembled from @peculiar/asn1-x509's structures (as ed25519-cert.ts does) and signed with
- * the gm suite.
+ * the gm suite. The same builder, given another DerSigner, makes the transport CA's ECDSA certificates and TLS CSRs
+ * (transport-ca.ts).
  *
  * Checking: Node's X509Certificate.verify cannot check an SM2 certificate signature with the ID (OpenSSL 3.0 checks
  * certificate signatures with an empty ID unless told otherwise, and Node has no way to tell it), so
