@@ -261,7 +261,7 @@ describe('clear refusals around the transport CA', () => {
     expect(readFileSync(id.tlsCert, 'utf8')).toBe(splitPemBundle(ours)[1]);
   });
 
-  it("the gateway's uplink and the receiver each need the transport CA under gm, and say so", () => {
+  it("the gateway's uplink and the receiver each need the transport CA under gm, and say so", async () => {
     const id = identityPaths(state());
     expect(() => uplinkTls(DEVICE, id, { caCert: ca() })).toThrow(/agency\.transportCaCert/);
     const tls = uplinkTls(DEVICE, id, { caCert: ca(), transportCaCert: transportCa() });
@@ -272,6 +272,14 @@ describe('clear refusals around the transport CA', () => {
     const rx = loadReceiverConfig(join(out, 'receiver-config', rxFile));
     expect(rx.tls.ca).toBe(transportCa());
     expect(() => brokerCaPems({ ...rx, tls: { cert: rx.tls.cert, key: rx.tls.key } }, readFileSync(ca(), 'utf8'))).toThrow(/set tls\.ca/);
+    // `recgw config check` on the receiver's config without tls.ca says the same before anything starts.
+    const raw = JSON.parse(readFileSync(join(out, 'receiver-config', rxFile), 'utf8')) as { tls: Record<string, string> };
+    delete raw.tls.ca;
+    const without = join(tmp('recgw-gm-rxconf-'), 'receiver.json');
+    writeFileSync(without, JSON.stringify(raw));
+    let text = '';
+    expect(await main(['config', 'check', '--config', without], { out: (t) => void (text += t), err: (t) => void (text += t) })).toBe(2);
+    expect(text).toMatch(/the agency CA is gm, whose certificates cannot serve in TLS .*set tls\.ca/);
   });
 
   it('the console enrolment: its CSR holds both requests, the signed pair installs through it, and a missing TLS certificate is named', () => {
