@@ -3,7 +3,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { loadConfig } from '../config/load.js';
 import { splitPemBundle } from '../pki/certs.js';
-import { identityPaths, installCertificate, loadDeviceIdentity } from '../pki/identity.js';
+import { identityPaths, installCertificate, loadDeviceIdentity, uplinkTls } from '../pki/identity.js';
 import { prepareEnrolment } from '../pki/enrol.js';
 import { enrolmentSuite } from '../pki/gm-ca.js';
 import { RecgwError, isENOENT } from '../util/errors.js';
@@ -54,6 +54,10 @@ export async function enrolCommand(argv: string[], io: Io): Promise<number> {
         const id = loadDeviceIdentity(config.deviceId, paths, config.agency.caCert);
         const x = new X509Certificate(id.certPem);
         io.out(`${config.deviceId}: enrolled; certificate valid from ${x.validFrom} until ${x.validTo}, serial ${x.serialNumber}.\n`);
+        if (!existsSync(paths.tlsKey)) return 0;
+        // A gm device's broker TLS certificate (evidence-format.md §17.8), checked as the uplink checks it at start.
+        const tls = uplinkTls(config.deviceId, paths, config.agency);
+        io.out(`${config.deviceId}: broker TLS certificate (transport CA) valid until ${new X509Certificate(tls.cert).validTo}.\n`);
         return 0;
       } catch (err) {
         if (err instanceof RecgwError) {

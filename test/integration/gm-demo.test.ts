@@ -306,6 +306,8 @@ describe('clear refusals around the transport CA', () => {
     let text = '';
     const io = { out: (t: string) => void (text += t), err: (t: string) => void (text += t) };
     expect(await main(['config', 'check', '--config', join(out, 'gateway', 'recgw.json')], io)).toBe(0);
+    expect(await main(['enrol', 'show', '--config', join(out, 'gateway', 'recgw.json')], io)).toBe(0);
+    expect(text).toMatch(new RegExp(`${DEVICE}: enrolled; [\\s\\S]*${DEVICE}: broker TLS certificate \\(transport CA\\) valid until`));
     delete conf.agency.transportCaCert;
     conf.stateDir = state();
     const without = join(tmp('recgw-gm-conf-'), 'recgw.json');
