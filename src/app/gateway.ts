@@ -4,7 +4,6 @@
  * own so one failure does not leave the rest running).
  */
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
 import type { Config } from '../config/types.js';
 import { loadConfig } from '../config/load.js';
 import { diffConfig } from '../config/diff.js';
@@ -34,7 +33,7 @@ import type { Uplink } from '../uplink/build.js';
 import { openGpio, type GpioBackend, type SimGpioBackend } from '../hal/gpio/index.js';
 import { startIndicators, type Indicators } from '../indicators/index.js';
 import type { UploadQueue } from '../uplink/queue.js';
-import { identityPaths } from '../pki/identity.js';
+import { identityPaths, uplinkTls } from '../pki/identity.js';
 import type { HeldLock } from '../state/folder-lock.js';
 import { lockStateFolder } from './state-lock.js';
 import { startOrUndo } from '../util/lifecycle.js';
@@ -256,7 +255,8 @@ export class Gateway {
         config: config.uplink,
         db: core.db,
         ledger: core.ledger,
-        tls: { key: readFileSync(id.key, 'utf8'), cert: readFileSync(id.cert, 'utf8'), caFile: config.agency.caCert },
+        tls: uplinkTls(config.deviceId, id, config.agency, new Date(now())),
+        agencyCaFile: config.agency.caCert,
         now,
         log: log.child('uplink'),
       });

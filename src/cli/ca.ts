@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { CRL_DAYS, initCa, issueCrl, issueDeskSigningCertificate, issueReceiverCertificate, issueServerCertificate, revokeCertificate, signDeviceCsr } from '../pki/ca.js';
 import { REVOCATION_REASONS, type RevocationReason } from '../pki/crl.js';
 import { writeFileAtomicSync } from '../util/fsx.js';
+import { splitPemBundle } from '../pki/certs.js';
+import { transportPaths } from '../pki/transport-ca.js';
 import { isSuiteName } from '../crypto/suite.js';
 import { RecgwError, isENOENT } from '../util/errors.js';
 import { parse, positiveInt, required, readText } from './args.js';
@@ -29,7 +31,12 @@ export async function caCommand(argv: string[], io: Io): Promise<number> {
       if (!isSuiteName(suite)) throw new RecgwError('usage', `--suite must be intl or gm, not ${JSON.stringify(suite)}\nusage: ${u}`);
       const p = initCa({ out, suite, ...(values.agency ? { agencyName: values.agency } : {}) });
       io.out(`Agency CA written to ${out}:\n  ${p.caCert} (CA certificate: give this to gateways and verifiers)\n  ${p.agencyEncCert} (agency encryption certificate: give this to gateways and receivers)\n  ${p.agencyKey} (agency private decryption key: keep it at the agency)\n  ${p.receiptCert} (receipt-signing certificate)\n  ${p.logKey}, ${p.logCert} (the agency log's checkpoint key and certificate: for receivers)\n  ${p.logVkey} (the log's verifier key: give it to witnesses)\n`);
-      if (suite === 'gm') io.out(`Suite gm: SM2 keys, certificates signed SM2-with-SM3 with the signer ID 1234567812345678 (check one with openssl verify -vfyopt distid:1234567812345678 -CAfile ${p.caCert} CERT). The log key stays Ed25519.\n`);
+      if (suite === 'gm') {
+        io.out(
+          `Suite gm: SM2 keys, certificates signed SM2-with-SM3 with the signer ID 1234567812345678 (check one with openssl verify -vfyopt distid:1234567812345678 -CAfile ${p.caCert} CERT). The log key stays Ed25519.\n` +
+            `  ${transportPaths(out).caCert} (the transport CA, ECDSA P-256, for the broker's TLS only: mosquitto's cafile, agency.transportCaCert on gateways, tls.ca on receivers; server-cert and receiver-cert issue from it)\n`,
+        );
+      }
       return 0;
     }
     case 'sign': {
@@ -46,7 +53,8 @@ export async function caCommand(argv: string[], io: Io): Promise<number> {
       const r = signDeviceCsr({ caDir: required(values.ca, '--ca', u), csrPem, days: positiveInt(values.days, '--days', 825) });
       const out = required(values.out, '--out', u);
       writeFileAtomicSync(out, r.certPem);
-      io.out(`Issued a device certificate for ${r.deviceId}: ${out}\n`);
+      const both = splitPemBundle(r.certPem).length === 2;
+      io.out(`Issued a device certificate${both ? ' (gm CA) and its broker TLS certificate (transport CA)' : ''} for ${r.deviceId}: ${out}\n`);
       return 0;
     }
     case 'server-cert': {

@@ -2,7 +2,8 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { loadConfig } from '../config/load.js';
-import { identityPaths, installCertificate, loadDeviceIdentity } from '../pki/identity.js';
+import { splitPemBundle } from '../pki/certs.js';
+import { identityPaths, installCertificate, loadDeviceIdentity, uplinkTls } from '../pki/identity.js';
 import { prepareEnrolment } from '../pki/enrol.js';
 import { enrolmentSuite } from '../pki/gm-ca.js';
 import { RecgwError, isENOENT } from '../util/errors.js';
@@ -24,6 +25,7 @@ export async function enrolCommand(argv: string[], io: Io): Promise<number> {
       const r = prepareEnrolment(config.deviceId, paths, enrolmentSuite(config.agency.caCert));
       io.out(
         `${r.keyCreated ? 'Created the device key' : 'Using the existing device key'} (${paths.key}, mode 600).\n` +
+          (existsSync(paths.tlsKey) ? `The agency CA is gm: the CSR file also requests the broker TLS certificate for the key ${paths.tlsKey} (ECDSA P-256; OpenSSL has no SM2 in TLS).\n` : '') +
           `Certificate request for ${config.deviceId}: ${paths.csr}\nSend it to the agency to be signed, then run: recgw enrol install --config ${config.file} --cert <signed.pem>\n`,
       );
       return 0;
@@ -37,8 +39,10 @@ export async function enrolCommand(argv: string[], io: Io): Promise<number> {
         if (isENOENT(err)) throw new RecgwError('usage', `certificate file ${certPath} does not exist`);
         throw err;
       }
-      installCertificate(config.deviceId, paths, config.agency.caCert, pem);
-      io.out(`Installed the device certificate for ${config.deviceId} (valid until ${new X509Certificate(pem).validTo}).\n`);
+      installCertificate(config.deviceId, paths, config.agency.caCert, pem, undefined, config.agency.transportCaCert);
+      // A gm device's file from `recgw ca sign` holds its SM2 certificate and its broker TLS certificate (§17.8).
+      const n = splitPemBundle(pem).length;
+      io.out(`Installed the device certificate${n === 2 ? ' and its TLS certificate' : ''} for ${config.deviceId} (valid until ${new X509Certificate(pem).validTo}).\n`);
       return 0;
     }
     case 'show': {
@@ -50,6 +54,10 @@ export async function enrolCommand(argv: string[], io: Io): Promise<number> {
         const id = loadDeviceIdentity(config.deviceId, paths, config.agency.caCert);
         const x = new X509Certificate(id.certPem);
         io.out(`${config.deviceId}: enrolled; certificate valid from ${x.validFrom} until ${x.validTo}, serial ${x.serialNumber}.\n`);
+        if (!existsSync(paths.tlsKey)) return 0;
+        // A gm device's broker TLS certificate (evidence-format.md §17.8), checked as the uplink checks it at start.
+        const tls = uplinkTls(config.deviceId, paths, config.agency);
+        io.out(`${config.deviceId}: broker TLS certificate (transport CA) valid until ${new X509Certificate(tls.cert).validTo}.\n`);
         return 0;
       } catch (err) {
         if (err instanceof RecgwError) {

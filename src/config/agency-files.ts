@@ -8,13 +8,32 @@ import { splitPemBundle } from '../pki/certs.js';
 import { checkEncryptionCert, issuesText, issuesTextZh, type EncryptionCert } from '../pki/encryption-cert.js';
 import { RecgwError } from '../util/errors.js';
 import type { ConfigProblem } from './problems.js';
-import { CA, ENC, ROSTER, readConfigFile } from './files.js';
+import { CA, ENC, ROSTER, TRANSPORT_CA, readConfigFile } from './files.js';
+import { caSuiteOf } from '../pki/gm-ca.js';
 import { checkRosterFile, rosterIssuesText, rosterIssuesTextZh, type InstalledRoster } from '../officers/roster.js';
 
 export interface AgencyPaths {
   caCert: string;
   encryptionCert: string;
   roster?: string;
+  transportCaCert?: string;
+}
+
+/**
+ * A gm CA's certificates cannot serve in TLS (OpenSSL 3.0 has no SM2 there): a gm agency's gateway needs its transport
+ * CA (agency.transportCaCert, evidence-format.md §17.8) for the broker. Said here so `recgw config check` and the
+ * console's editor say it before the uplink does.
+ */
+function transportProblems(agency: AgencyPaths): ConfigProblem[] {
+  const ca = caPemsOf(agency);
+  if (!ca.ok || !ca.pems.some((p) => caSuiteOf(p) === 'gm')) return [];
+  if (!agency.transportCaCert) {
+    return [{ key: 'agency.transportCaCert', message: `the agency CA is gm, whose certificates cannot serve in TLS: set it to ${TRANSPORT_CA.en}`, zh: `执法机构 CA 为国密（SM2），其证书不能用于 TLS：请设为${TRANSPORT_CA.zh}` }];
+  }
+  const f = readConfigFile('agency.transportCaCert', agency.transportCaCert, TRANSPORT_CA);
+  if (!f.ok) return [f.problem];
+  if (splitPemBundle(f.text).length === 0) return [{ key: 'agency.transportCaCert', message: `${agency.transportCaCert} holds no PEM certificate: give ${TRANSPORT_CA.en}`, zh: `${agency.transportCaCert} 中没有 PEM 证书：请提供${TRANSPORT_CA.zh}` }];
+  return [];
 }
 
 /** The CA certificates of `agency.caCert`, or the problem with the file. */
@@ -61,6 +80,7 @@ export const agencyFileProblems = (agency: AgencyPaths, at: Date): ConfigProblem
   const problems = enc.ok ? [] : [...enc.problems];
   // Both read agency.caCert: its problem is said once.
   for (const p of roster.ok ? [] : roster.problems) if (!problems.some((q) => q.message === p.message)) problems.push(p);
+  problems.push(...transportProblems(agency));
   return problems;
 };
 
@@ -84,10 +104,11 @@ export function loadAgencyEncryptionCert(configFile: string, agency: AgencyPaths
  * schema reports that).
  */
 export function editedAgencyFileProblems(value: unknown, configFile: string, at: Date): ConfigProblem[] {
-  const agency = (value as { agency?: { caCert?: unknown; encryptionCert?: unknown; roster?: unknown } } | null)?.agency;
+  const agency = (value as { agency?: { caCert?: unknown; encryptionCert?: unknown; roster?: unknown; transportCaCert?: unknown } } | null)?.agency;
   if (typeof agency?.caCert !== 'string' || typeof agency.encryptionCert !== 'string' || !agency.caCert || !agency.encryptionCert) return [];
   const base = dirname(resolve(configFile));
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   const roster = typeof agency.roster === 'string' && agency.roster ? { roster: abs(agency.roster) } : {};
-  return agencyFileProblems({ caCert: abs(agency.caCert), encryptionCert: abs(agency.encryptionCert), ...roster }, at);
+  const transport = typeof agency.transportCaCert === 'string' && agency.transportCaCert ? { transportCaCert: abs(agency.transportCaCert) } : {};
+  return agencyFileProblems({ caCert: abs(agency.caCert), encryptionCert: abs(agency.encryptionCert), ...roster, ...transport }, at);
 }

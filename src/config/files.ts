@@ -42,5 +42,6 @@ export function readConfigFile(key: string, path: string, what: FileRole): Confi
 }
 
 export const CA = { en: 'the agency CA certificate (ca.pem)', zh: '执法机构 CA 证书（ca.pem）' };
+export const TRANSPORT_CA = { en: "a gm agency's transport CA certificate (transport/ca.pem)", zh: '国密机构的传输 CA 证书（transport/ca.pem）' };
 export const ROSTER = { en: "the agency's signed officer roster (recgw ca roster)", zh: '执法机构签署的执法人员名单（recgw ca roster）' };
 export const ENC = { en: "the agency's encryption certificate (agency-enc.pem)", zh: '执法机构的加密证书（agency-enc.pem）' };

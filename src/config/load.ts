@@ -123,7 +123,7 @@ export function parseConfigText(text: string, file: string): Config {
     ...c,
     file: resolve(file),
     stateDir: abs(c.stateDir),
-    agency: { caCert: abs(c.agency.caCert), encryptionCert: abs(c.agency.encryptionCert), ...(c.agency.roster ? { roster: abs(c.agency.roster) } : {}) },
+    agency: { caCert: abs(c.agency.caCert), encryptionCert: abs(c.agency.encryptionCert), ...(c.agency.roster ? { roster: abs(c.agency.roster) } : {}), ...(c.agency.transportCaCert ? { transportCaCert: abs(c.agency.transportCaCert) } : {}) },
     recording: { ...c.recording, ...(c.recording.announcement ? { announcement: abs(c.recording.announcement) } : {}) },
     control: { socket: c.control.socket ? abs(c.control.socket) : resolve(abs(c.stateDir), 'control.sock') },
   };

@@ -147,6 +147,11 @@ export const configSchema = {
       required: ['caCert', 'encryptionCert'],
       properties: {
         caCert: { ...path, 'x-restart': true, description: "the agency CA certificate (PEM)" },
+        transportCaCert: {
+          ...path,
+          'x-restart': true,
+          description: "a gm agency's transport CA certificate (transport/ca.pem of `recgw ca init --suite gm`): the broker's TLS CA, and the issuer of this device's TLS certificate; required when the agency CA is gm",
+        },
         encryptionCert: {
           ...path,
           'x-restart': true,

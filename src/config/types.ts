@@ -146,7 +146,13 @@ export interface Config {
    * `encryptionCert`: the agency encryption certificate (src/pki/encryption-cert.ts checks it at start); `roster`: the
    * officer roster (src/officers/roster.ts), when officers confirm with their PINs.
    */
-  agency: { caCert: string; encryptionCert: string; roster?: string };
+  agency: {
+    caCert: string;
+    encryptionCert: string;
+    roster?: string;
+    /** A gm agency's transport CA (evidence-format.md §17.8): the broker's TLS CA and the issuer of the device's TLS certificate. */
+    transportCaCert?: string;
+  };
   recording: RecordingConfig;
   /** `zone`: the IANA zone people read times in (src/util/local-time.ts); everything machines read stays UTC. */
   time: {

@@ -16,6 +16,7 @@ const NAMES: Record<string, readonly [string, string]> = {
   stateDir: ['状态目录（录像与事件日志）', 'state folder'],
   agency: ['执法机构', 'agency'],
   'agency.caCert': ['CA 证书', 'CA certificate'],
+  'agency.transportCaCert': ['传输 CA 证书（国密机构连接消息代理用）', 'transport CA certificate (a gm agency’s broker TLS)'],
   'agency.encryptionCert': ['加密证书', 'encryption certificate'],
   'agency.roster': ['执法人员名单（含 PIN）', 'officer roster (with PINs)'],
   time: ['时间', 'time'],

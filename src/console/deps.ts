@@ -85,7 +85,7 @@ export interface Enrolment {
   install(certPem: string): CertSummary;
   /** The installed certificate, and what is wrong with it (empty when the gateway may record with it). */
   /** The installed certificate and what is wrong with it (`kind` names it in any language, `text` in English). */
-  current(): { cert: CertSummary | null; problems: { kind: CertIssue['kind'] | 'not-enrolled'; text: string }[] };
+  current(): { cert: CertSummary | null; problems: { kind: CertIssue['kind'] | 'not-enrolled' | 'tls-missing' | 'tls-refused'; text: string }[] };
 }
 
 export interface QueueItem {

@@ -109,7 +109,7 @@ export function consoleDeps(p: GatewayParts): ConsoleDeps {
     ledger: ledgerAccess(core.db, core.ledger),
     interruptions: interruptionLog(store),
     config: { file: config.file, ...(p.onConfigApplied ? { onApplied: p.onConfigApplied } : {}) },
-    enrolment: identityEnrolment({ deviceId: config.deviceId, paths, caCert: config.agency.caCert, ...(p.now ? { now: p.now } : {}) }),
+    enrolment: identityEnrolment({ deviceId: config.deviceId, paths, caCert: config.agency.caCert, ...(config.agency.transportCaCert ? { transportCaCert: config.agency.transportCaCert } : {}), ...(p.now ? { now: p.now } : {}) }),
     ...(p.queue && config.uplink
       ? {
           queue: uploadQueueView({

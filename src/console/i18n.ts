@@ -316,6 +316,8 @@ export const DICT = {
   'cert.wrong-key': ['证书与本设备的密钥不匹配', 'The certificate is for another key than this device’s'],
   'cert.unparseable': ['无法读取证书（须为 PEM 格式，以 -----BEGIN CERTIFICATE----- 开头）', 'The certificate cannot be read (PEM expected, starting -----BEGIN CERTIFICATE-----)'],
   'cert.not-one-certificate': ['只能上传本设备的证书本身（一个 PEM 证书），不得附带私钥或其他内容', 'Upload the device certificate alone (one PEM certificate), never with a private key or anything else'],
+  'cert.tls-missing': ['尚未安装连接消息代理用的 TLS 证书（国密机构由传输 CA 签发）：请上传机构签发的证书文件', 'The broker TLS certificate (from the transport CA of a gm agency) is not installed: upload the file the agency signed'],
+  'cert.tls-refused': ['连接消息代理用的 TLS 证书不可用（须由传输 CA 签发给本设备的 TLS 密钥）', 'The broker TLS certificate is not usable (it must be the transport CA’s, for this device’s TLS key)'],
   'cert.not-enrolled': ['本设备尚未注册：下载 CSR，请机构签发后上传证书', 'This device is not enrolled: download the CSR, have the agency sign it, upload the certificate'],
   'enrol.installed': ['证书已安装（有效期至 {validTo}），重启服务后生效', 'Certificate installed (valid until {validTo}); it takes effect after a restart of the service'],
 

@@ -8,7 +8,8 @@
 import { chmodSync, chownSync, copyFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { caPaths, issueServerCertificate } from '../pki/ca.js';
+import { issueServerCertificate } from '../pki/ca.js';
+import { brokerCaCertOf } from '../pki/transport-ca.js';
 import { receiverNameProblem } from '../pki/names.js';
 import { MAX_CHUNK_KIB, maxChunkPacketBytes } from '../uplink/wire.js';
 import { RecgwError } from '../util/errors.js';
@@ -60,8 +61,9 @@ export function writeMosquittoConfig(o: MosquittoConfigOptions): MosquittoFiles 
   const logFile = join(o.dir, 'mosquitto.log');
   const confFile = join(o.dir, 'mosquitto.conf');
   const server = issueServerCertificate({ caDir: o.caDir, names: ['localhost', '127.0.0.1'] });
-  // The broker gets the CA certificate only, never the CA's folder (it holds the CA key).
-  copyFileSync(caPaths(o.caDir).caCert, caCert);
+  // The broker gets the CA certificate only, never the CA's folder (it holds the CA key); a gm agency's broker the
+  // transport CA's (evidence-format.md §17.8).
+  copyFileSync(brokerCaCertOf(o.caDir), caCert);
   writeFileSync(certFile, server.certPem);
   writeFileSync(keyFile, server.keyPem, { mode: 0o600 });
   writeFileSync(aclFile, uplinkAcl(o.receivers));

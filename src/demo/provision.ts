@@ -3,7 +3,8 @@
  * file. The demo uses it, and so do the tests, so both go through the same enrolment as a technician would.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { brokerCaCertOf } from '../pki/transport-ca.js';
 import { caPaths, initCa, issueReceiverCertificate, signDeviceCsr, type CaPaths } from '../pki/ca.js';
 import { receiverFileBase } from '../pki/names.js';
 import { loadReceiverConfig, type ReceiverConfig } from '../receiver/config.js';
@@ -31,13 +32,20 @@ export interface Provisioned {
   config: Config;
 }
 
+/** A gm CA folder's transport CA certificate (the broker's TLS CA, §17.8), if this CA is gm. */
+export function transportCaOf(ca: CaPaths): string | undefined {
+  const broker = brokerCaCertOf(dirname(ca.caCert));
+  return broker === ca.caCert ? undefined : broker;
+}
+
 export function defaultSimConfig(deviceId: string, ca: CaPaths): Record<string, unknown> {
+  const transport = transportCaOf(ca);
   return {
     deviceId,
     installation: 'interview-room',
     place: '演示执法局 一号询问室 (demo interview room 1)',
     stateDir: './state',
-    agency: { caCert: ca.caCert, encryptionCert: ca.agencyEncCert },
+    agency: { caCert: ca.caCert, encryptionCert: ca.agencyEncCert, ...(transport ? { transportCaCert: transport } : {}) },
     recording: {
       segmentSeconds: 4,
       expectedSessionMinutes: 10,
@@ -66,7 +74,7 @@ export function provisionGateway(o: ProvisionOptions): Provisioned {
   const paths = identityPaths(config.stateDir);
   const { csrPem } = prepareEnrolment(deviceId, paths, caSuiteOf(readFileSync(ca.caCert, 'utf8')));
   const { certPem } = signDeviceCsr({ caDir: o.caDir, csrPem });
-  installCertificate(deviceId, paths, config.agency.caCert, certPem);
+  installCertificate(deviceId, paths, config.agency.caCert, certPem, undefined, config.agency.transportCaCert);
   return { ca, configPath, config };
 }
 
@@ -104,7 +112,7 @@ export function provisionReceiver(o: {
     broker: o.broker,
     protocolVersion: o.protocolVersion ?? 5,
     ...(o.shareGroup !== undefined ? { shareGroup: o.shareGroup } : {}),
-    tls: { cert, key },
+    tls: { cert, key, ...(transportCaOf(ca) ? { ca: transportCaOf(ca) } : {}) },
     agency: { caCert: ca.caCert, receiptKey: ca.receiptKey, receiptCert: ca.receiptCert, logKey: ca.logKey, logCert: ca.logCert, encryptionCerts: [ca.agencyEncCert] },
   };
   const configPath = join(o.dir, `${base}.json`);

@@ -4,10 +4,12 @@
  * production (Gateway, Receiver). One session with a declared interruption and its resume, then every receipt,
  * then the verifier on the receiver's store.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../util/fsx.js';
 import { join } from 'node:path';
 import { caPaths, ensureLogKey, initCa, issueServerCertificate } from '../pki/ca.js';
-import { provisionGateway, provisionReceiver } from './provision.js';
+import { provisionGateway, provisionReceiver, transportCaOf } from './provision.js';
+import type { SuiteName } from '../crypto/suite.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { Gateway } from '../app/gateway.js';
 import { Receiver } from '../receiver/receiver.js';
@@ -25,6 +27,8 @@ export interface DemoOptions {
   broker?: string;
   /** The installation's time zone (the gateway's time.zone): the times the demo prints are in it. */
   zone: string;
+  /** The agency's algorithm suite (default intl): gm makes an SM2 CA with a transport CA for the broker's TLS (§17.8). */
+  suite?: SuiteName;
   log: Logger;
   /** One line of progress for the person watching. */
   say: (text: string) => void;
@@ -60,16 +64,24 @@ async function recordFor(seconds: number, what: string, say: (t: string) => void
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const caDir = join(o.out, 'ca');
   const storeDir = join(o.out, 'receiver');
-  const ca = existsSync(join(caDir, 'ca.pem')) ? caPaths(caDir) : initCa({ out: caDir, agencyName: '演示执法局 (demo agency)' });
+  const ca = existsSync(join(caDir, 'ca.pem')) ? caPaths(caDir) : initCa({ out: caDir, agencyName: '演示执法局 (demo agency)', ...(o.suite ? { suite: o.suite } : {}) });
   // A CA folder from before the agency log gets its log key now.
   ensureLogKey(caDir);
-  o.say(`[1/7] agency CA in ${caDir} (ca.pem, agency-key.pem, receipt key)`);
+  const transport = transportCaOf(ca);
+  o.say(
+    transport
+      ? `[1/7] agency CA in ${caDir}, suite gm (SM2/SM3/SM4: ca.pem, agency-key.pem, receipt key), and its transport CA for the broker's TLS only (${transport}, ECDSA P-256)`
+      : `[1/7] agency CA in ${caDir} (ca.pem, agency-key.pem, receipt key)`,
+  );
 
   let broker: EmbeddedBroker | undefined;
   let url = o.broker;
   if (!url) {
     const server = issueServerCertificate({ caDir, names: ['localhost', '127.0.0.1'] });
-    broker = await startEmbeddedBroker({ key: server.keyPem, cert: server.certPem, ca: readFileSync(ca.caCert, 'utf8') });
+    // Its certificate (not its key) is kept, to be checked: under gm, against the transport CA.
+    mkdirSync(join(o.out, 'broker'), { recursive: true });
+    writeFileAtomicSync(join(o.out, 'broker', 'server.pem'), server.certPem);
+    broker = await startEmbeddedBroker({ key: server.keyPem, cert: server.certPem, ca: readFileSync(transport ?? ca.caCert, 'utf8') });
     url = broker.url;
   }
   o.say(`[2/7] MQTT broker ${url}${broker ? ' (embedded, TLS with client certificates, per-device ACL)' : `: its ACL must give the demo receiver, ${DEMO_RECEIVER}, a receiver block (docs/operations.md §11)`}`);

@@ -4,7 +4,9 @@
  * its certificate, which the agency CA issued. What it cannot see alone is the newest rows cut off: compare the head
  * (seq and sha256) with one written down or exported earlier. The /audit page and `recgw desk audit-check` run it.
  */
-import { X509Certificate, createVerify } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
+import { verifySignature } from '../evidence/signer.js';
+import { issuedBy } from '../pki/certs.js';
 import type { Queryable } from '../index/database.js';
 import { auditRecord, sha256 } from './audit.js';
 
@@ -35,7 +37,8 @@ export async function auditSigners(db: Queryable, caPems: string[]): Promise<Map
   for (const r of await db.query<{ cert_sha256: string; pem: string }>('SELECT cert_sha256, pem FROM desk_audit_signers')) {
     try {
       const c = new X509Certificate(r.pem);
-      const issuer = cas.find((ca) => c.checkIssued(ca) && c.verify(ca.publicKey));
+      // issuedBy checks an SM2 certificate's signature with the signer ID (a gm agency's desk-cert), which verify() cannot.
+      const issuer = cas.find((ca) => issuedBy(c, ca));
       certs.set(r.cert_sha256, issuer ? c : 'its certificate was not issued by the agency CA');
     } catch {
       certs.set(r.cert_sha256, 'its certificate is not a certificate');
@@ -63,7 +66,7 @@ export function checkAuditRow(r: AuditDbRow, certs: Map<string, X509Certificate 
     const cert = r.cert_sha256 === null ? undefined : certs.get(r.cert_sha256);
     if (cert === undefined) problems.push('its signing certificate is not in desk_audit_signers');
     else if (typeof cert === 'string') problems.push(cert);
-    else if (!createVerify('sha256').update(text, 'utf8').verify(cert.publicKey, Buffer.from(r.signature, 'base64'))) problems.push('its signature does not verify');
+    else if (!verifySignature(Buffer.from(text, 'utf8'), Buffer.from(r.signature, 'base64'), cert.publicKey)) problems.push('its signature does not verify');
     else signed = true;
   }
   return { detail, problems, signed };

@@ -5,6 +5,7 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { KeySigner, type Signer } from '../evidence/signer.js';
+import { isSm2Key } from '../crypto/gm/sm2-keys.js';
 import { dirname, resolve } from 'node:path';
 import { parseDatabaseUrl } from '../index/database.js';
 import type { GatewayWatchConfig } from './gateway-watch.js';
@@ -199,7 +200,8 @@ export function readSampleSigner(c: DeskConfig): Signer | undefined {
   } catch (err) {
     fail('key', `${keyPath} is not a PEM private key (unencrypted PKCS#8 or PKCS#1/SEC1): give the key file, not the certificate`, err);
   }
-  if (key!.asymmetricKeyType !== 'rsa' && key!.asymmetricKeyType !== 'ec') fail('key', `${keyPath} is an ${String(key!.asymmetricKeyType)} key: the reports are signed with SHA-256 by an RSA or EC key; ask the agency for one`);
+  // SM2 (a gm agency's desk-cert) signs SM2 over SM3 (KeySigner); Node names no type for it.
+  if (key!.asymmetricKeyType !== 'rsa' && key!.asymmetricKeyType !== 'ec' && !isSm2Key(key!)) fail('key', `${keyPath} is an ${String(key!.asymmetricKeyType)} key: the reports are signed with SHA-256 by an RSA or EC key, or SM2 over SM3 by an SM2 key; ask the agency for one`);
   const certPem = read(certPath, 'cert');
   let cert: X509Certificate | undefined;
   try {

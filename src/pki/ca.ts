@@ -2,8 +2,8 @@
  * The agency side of PKI, for tests and the demo: a CA, an encryption key pair, a receipt-signing certificate,
  * and issuing certificates from CSRs. Production agencies use their own CA; the gateway only ever sees the
  * public parts. node-forge builds the X.509 objects (node:crypto cannot); keys come from node:crypto. A gm CA
- * (`--suite gm`, issue 19) is SM2 throughout and built by gm-ca.ts; each function here asks the CA folder's
- * certificate which kind it is (gm-ca.ts, caSuiteOf).
+ * (`--suite gm`, issue 19) is SM2 throughout and built by gm-ca.ts, with a transport CA beside it for the broker's
+ * TLS (transport-ca.ts); each function here asks the CA folder's certificate which kind it is (gm-ca.ts, caSuiteOf).
  */
 import { randomSerial } from './serial.js';
 import forge from 'node-forge';
@@ -20,7 +20,8 @@ import { signCrl, type CrlEntry, type RevocationReason } from './crl.js';
 import { KeySigner } from '../evidence/signer.js';
 import { issuedBy } from './certs.js';
 import { caSuiteOf, initGmCa, issueGmCertificate, loadGmCa, gmAgencyName } from './gm-ca.js';
-import { readSm2Csr } from './sm2-cert.js';
+import { readCsr, splitCsrBundle, OID_SM2_WITH_SM3 } from './sm2-cert.js';
+import { initTransportCa, issueTransportCertificate, newTlsKeyPem } from './transport-ca.js';
 import { gmSuite } from '../crypto/gm/gm-suite.js';
 import type { SuiteName } from '../crypto/suite.js';
 
@@ -109,6 +110,7 @@ export function initCa(opts: CaInitOptions): CaPaths {
   const paths = caPaths(opts.out);
   if (opts.suite === 'gm') {
     initGmCa(paths, { agency, days: opts.days ?? 3650, now });
+    initTransportCa(opts.out, { agency, days: opts.days ?? 3650, now });
     ensureLogKey(opts.out, { days: opts.days ?? 3650, now });
     return paths;
   }
@@ -279,14 +281,7 @@ export interface SignCsrOptions {
  * a receiver name (names.ts): the broker would give a device certificate with a receiver's name that receiver's rights.
  */
 export function signDeviceCsr(o: SignCsrOptions): { certPem: string; deviceId: string } {
-  if (isGmCa(o.caDir)) {
-    const req = readSm2Csr(o.csrPem);
-    const problem = deviceIdProblem(req.commonName);
-    if (problem) throw new RecgwError('invalid', `refusing to sign the CSR: its CN ${problem}`);
-    const { caPem, caKey } = loadGmCa(caPaths(o.caDir));
-    const certPem = issueGmCertificate({ caKey, caPem, publicKey: req.publicKey, commonName: req.commonName, role: ROLE_DEVICE, days: o.days ?? 825, now: o.now ?? new Date() });
-    return { certPem, deviceId: req.commonName };
-  }
+  if (isGmCa(o.caDir)) return signGmDeviceCsrs(o);
   let csr: forge.pki.CertificateSigningRequest;
   try {
     csr = forge.pki.certificationRequestFromPem(o.csrPem);
@@ -311,11 +306,60 @@ export function signDeviceCsr(o: SignCsrOptions): { certPem: string; deviceId: s
   return { certPem: forge.pki.certificateToPem(cert), deviceId: cn };
 }
 
-/** A certificate with a new key of its own, issued by the CA in `caDir`. */
+/**
+ * A gm device's CSR file holds its SM2 request and, when it enrols for the broker too, its TLS request (enrol.ts):
+ * the first gets a device certificate from the gm CA, the second a TLS client certificate from the transport CA
+ * (§17.8). Both must name the same valid device ID. The certificates come back in the requests' order, one PEM file.
+ */
+function signGmDeviceCsrs(o: SignCsrOptions): { certPem: string; deviceId: string } {
+  const reqs = splitCsrBundle(o.csrPem).map(readCsr);
+  if (reqs.length === 0) throw new RecgwError('invalid', 'the CSR is not a PEM certificate request (expected -----BEGIN CERTIFICATE REQUEST-----)');
+  if (reqs.length > 2 || reqs.filter((r) => r.algorithm === OID_SM2_WITH_SM3).length > 1 || reqs.filter((r) => r.algorithm !== OID_SM2_WITH_SM3).length > 1) {
+    throw new RecgwError('invalid', 'a gm device CSR file holds at most one SM2 request (the device key) and one ECDSA request (its TLS key)');
+  }
+  const deviceId = reqs[0]!.commonName;
+  for (const r of reqs) {
+    const problem = deviceIdProblem(r.commonName);
+    if (problem) throw new RecgwError('invalid', `refusing to sign the CSR: its CN ${problem}`);
+    if (r.commonName !== deviceId) throw new RecgwError('invalid', `refusing to sign the CSR: its requests name two devices (${deviceId}, ${r.commonName})`);
+  }
+  const { caPem, caKey } = loadGmCa(caPaths(o.caDir));
+  const days = o.days ?? 825;
+  const now = o.now ?? new Date();
+  if (reqs.some((r) => r.algorithm !== OID_SM2_WITH_SM3)) ensureTransportCa(o.caDir, now);
+  const pems = reqs.map((r) =>
+    r.algorithm === OID_SM2_WITH_SM3
+      ? issueGmCertificate({ caKey, caPem, publicKey: r.publicKey, commonName: deviceId, role: ROLE_DEVICE, days, now })
+      : issueTransportCertificate(o.caDir, { publicKey: r.publicKey, commonName: deviceId, role: ROLE_DEVICE, days, now }),
+  );
+  return { certPem: pems.join(''), deviceId };
+}
+
+/** The transport CA of the gm CA in `caDir`, made now if the folder predates it (as ensureLogKey does for the log key). */
+function ensureTransportCa(caDir: string, now: Date): void {
+  const { caPem } = loadGmCa(caPaths(caDir));
+  initTransportCa(caDir, { agency: gmAgencyName(caPem) ?? 'agency', days: 3650, now });
+}
+
+/**
+ * A certificate with a new key of its own, issued by the CA in `caDir`. Under a gm CA, TLS certificates (broker,
+ * receivers) come from its transport CA with ECDSA P-256 keys (OpenSSL 3.0 has no SM2 in TLS, §17.8); the desk's
+ * signing certificate is evidence and SM2 from the gm CA.
+ */
 function issueWithNewKey(caDir: string, o: { commonName: string; role: CertRole; days?: number; now?: Date; dnsNames?: string[] }): { certPem: string; keyPem: string } {
   if (isGmCa(caDir)) {
-    // OpenSSL 3.0 has no SM2 in TLS, and checks certificate signatures in a TLS handshake with an empty SM2 ID.
-    throw new RecgwError('usage', `the CA in ${caDir} is a gm CA: broker TLS certificates are not issued by it yet (OpenSSL 3.0 has no SM2 in TLS; issue 19). Use an intl CA for the broker's TLS`);
+    const days = o.days ?? 825;
+    const now = o.now ?? new Date();
+    if (o.role === ROLE_SERVER || o.role === ROLE_RECEIVER) {
+      ensureTransportCa(caDir, now);
+      const keyPem = newTlsKeyPem();
+      const certPem = issueTransportCertificate(caDir, { publicKey: createPrivateKey(keyPem), commonName: o.commonName, role: o.role, days, now, ...(o.dnsNames ? { dnsNames: o.dnsNames } : {}) });
+      return { certPem, keyPem };
+    }
+    const { caPem, caKey } = loadGmCa(caPaths(caDir));
+    const keyPem = gmSuite.generateKeyPair().privateKeyPem;
+    const certPem = issueGmCertificate({ caKey, caPem, publicKey: createPrivateKey(keyPem), commonName: o.commonName, role: o.role, days, now });
+    return { certPem, keyPem };
   }
   const { ca, caKey } = loadCa(caDir);
   const keys = generateRsaKeyPair(2048);
@@ -347,7 +391,7 @@ export function issueReceiverCertificate(o: { caDir: string; name: string; days?
   return issueWithNewKey(o.caDir, { commonName: o.name, role: ROLE_RECEIVER, ...pick(o) });
 }
 
-/** Issue the evidence desk's signing certificate (sample-check reports, the audit chain) with its own new RSA key. */
+/** Issue the evidence desk's signing certificate (sample-check reports, the audit chain) with its own new key (RSA; SM2 under a gm CA). */
 export function issueDeskSigningCertificate(o: { caDir: string; commonName?: string; days?: number; now?: Date }): { certPem: string; keyPem: string } {
   return issueWithNewKey(o.caDir, { commonName: o.commonName ?? 'evidence desk signing', role: ROLE_DESK, ...pick(o) });
 }
@@ -401,6 +445,8 @@ export const CRL_DAYS = 30;
 export async function revokeCertificate(o: { caDir: string; certPem: string; reason: RevocationReason; date?: Date; now?: Date }): Promise<{ crlPath: string; entry: CrlEntry }> {
   const p = caPaths(o.caDir);
   const caCertPem = readPem(p.caCert, 'CA certificate', 'point --ca at the folder `recgw ca init` wrote');
+  // Refused before revoked.json is touched: a revocation no CRL carries would be kept but never take effect.
+  if (isGmCa(o.caDir)) throw gmCrlRefusal(o.caDir);
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(o.certPem);
@@ -418,10 +464,14 @@ export async function revokeCertificate(o: { caDir: string; certPem: string; rea
   return { crlPath: await issueCrl(o.caDir, now), entry };
 }
 
+// OpenSSL 3.0 checks a CRL's SM2 signature with the empty ID only (openssl crl has no -vfyopt): evidence-format.md §17.8.
+const gmCrlRefusal = (caDir: string): RecgwError =>
+  new RecgwError('usage', `the CA in ${caDir} is a gm CA: SM2-signed CRLs are not built (OpenSSL 3.0 checks a CRL's SM2 signature only with the empty signer ID, not the ID 1234567812345678 of recgw's certificates; docs/evidence-format.md §17.8)`);
+
 /** Sign the CRL of everything revoked so far, valid CRL_DAYS from `now`. */
 export async function issueCrl(caDir: string, now = new Date()): Promise<string> {
   const p = caPaths(caDir);
-  if (isGmCa(caDir)) throw new RecgwError('usage', `the CA in ${caDir} is a gm CA: SM2-signed CRLs are not built yet (issue 19)`);
+  if (isGmCa(caDir)) throw gmCrlRefusal(caDir);
   const list = readRevoked(caDir);
   const numberFile = join(caDir, 'crl-number');
   const number = (existsSync(numberFile) ? Number(readFileSync(numberFile, 'utf8')) : 0) + 1;

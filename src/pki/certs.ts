@@ -6,6 +6,7 @@
  */
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { isSm2Certificate, sm2CertificateSignedBy } from './sm2-cert.js';
+import { sameSpki } from './keys.js';
 
 export type CertProblem =
   | { kind: 'unparseable'; detail: string }
@@ -25,7 +26,16 @@ export interface CertExpectations {
   role?: string;
   /** The public key the certificate must carry, if any. */
   publicKey?: KeyObject;
+  /**
+   * A TLS certificate, which a gm agency's transport CA may issue. Without it a chain that ends at a transport CA
+   * (OU recgw-transport-only, evidence-format.md §17.8) is refused: that CA certifies TLS keys, never evidence, even
+   * when its certificate is put among the agency CAs by mistake.
+   */
+  transport?: boolean;
 }
+
+/** The OU of a gm agency's transport CA certificate (transport-ca.ts makes it). */
+export const ROLE_TRANSPORT_CA = 'recgw-transport-only';
 
 /**
  * The same few certificates (the device's, the CA, the receipt certificate) are checked for every entry and
@@ -89,6 +99,10 @@ export function checkCertificate(
   let anchored = false;
   for (let depth = 0; depth < 5 && !anchored; depth++) {
     const ca = cas.find((c) => issuedBy(cur, c));
+    if (ca && !expect.transport && subjectField(ca, 'OU') === ROLE_TRANSPORT_CA) {
+      problems.push({ kind: 'foreign', detail: `the certificate for ${leaf.subject.replace(/\n/g, ', ')} is the transport CA's, which certifies TLS keys only, never evidence` });
+      return problems;
+    }
     if (ca) {
       anchored = true;
       const p = within(ca);
@@ -116,7 +130,7 @@ export function checkCertificate(
     if (ous > 1) problems.push({ kind: 'wrong-role', detail: `the certificate names ${ous} roles (OU); a certificate has exactly one` });
     else if (ou !== expect.role) problems.push({ kind: 'wrong-role', detail: `the certificate is for role ${JSON.stringify(ou)}, not ${JSON.stringify(expect.role)}` });
   }
-  if (expect.publicKey && !leaf.publicKey.equals(expect.publicKey)) {
+  if (expect.publicKey && !sameSpki(leaf.publicKey, expect.publicKey)) {
     problems.push({ kind: 'wrong-key', detail: 'the certificate does not carry this device\'s public key (it belongs to another key)' });
   }
   return problems;

@@ -49,3 +49,12 @@ export function publicKeyId(key: KeyObject): string {
   const pub = key.type === 'private' ? createPublicKey(key) : key;
   return createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex');
 }
+
+/**
+ * Whether two keys are one, by their SPKI bytes: KeyObject.equals on keys of two kinds (SM2 and P-256) leaves an
+ * OpenSSL error queued ("different key types") that the next createPrivateKey then reports as its own.
+ */
+export function sameSpki(a: KeyObject | undefined, b: KeyObject): boolean {
+  const der = (k: KeyObject): Buffer => (k.type === 'private' ? createPublicKey(k) : k).export({ format: 'der', type: 'spki' });
+  return a !== undefined && der(a).equals(der(b));
+}

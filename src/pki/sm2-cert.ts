@@ -4,7 +4,8 @@
  * (GM/T 0015-2012, GM/T 0009-2012 §10), the ID `openssl verify -vfyopt distid:1234567812345678` and `openssl req
  * -verify -vfyopt distid:1234567812345678` check with. Neither node-forge nor node:crypto can sign SM2 with an ID,
  * so certificates are assembled from @peculiar/asn1-x509's structures (as ed25519-cert.ts does) and signed with
- * the gm suite.
+ * the gm suite. The same builder, given another DerSigner, makes the transport CA's ECDSA certificates and TLS CSRs
+ * (transport-ca.ts).
  *
  * Checking: Node's X509Certificate.verify cannot check an SM2 certificate signature with the ID (OpenSSL 3.0 checks
  * certificate signatures with an empty ID unless told otherwise, and Node has no way to tell it), so
@@ -46,7 +47,7 @@ import {
   id_kp_serverAuth,
 } from '@peculiar/asn1-x509';
 import { CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr';
-import { X509Certificate, createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { X509Certificate, createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { gmSuite } from '../crypto/gm/gm-suite.js';
 import { SM2_DEFAULT_ID } from '../crypto/gm/sm2-sign.js';
 import { isSm2Key } from '../crypto/gm/sm2-keys.js';
@@ -61,7 +62,6 @@ const OID_CN = '2.5.4.3';
 const OID_O = '2.5.4.10';
 const OID_OU = '2.5.4.11';
 
-const sm2Alg = (): AlgorithmIdentifier => new AlgorithmIdentifier({ algorithm: OID_SM2_WITH_SM3 });
 const ext = (extnID: string, critical: boolean, value: unknown): Extension =>
   new Extension({ extnID, critical, extnValue: new OctetString(AsnConvert.serialize(value)) });
 const ab = (b: Buffer): ArrayBuffer => new Uint8Array(b).buffer;
@@ -109,9 +109,29 @@ export interface Sm2CertOptions {
   now: Date;
 }
 
+/**
+ * How a certificate or CSR is signed: its signature algorithm OID (no parameters) and the signing of the DER.
+ * SM2-with-SM3 here; the transport CA (transport-ca.ts) signs ECDSA with SHA-256 with the same builder.
+ */
+export interface DerSigner {
+  algorithm: string;
+  sign(der: Buffer): Buffer;
+}
+
+/** SM2 over SM3 with the ID SM2_CERT_ID. */
+export function sm2DerSigner(key: KeyObject): DerSigner {
+  if (!isSm2Key(key)) throw new RecgwError('identity', 'an SM2 certificate is signed by an SM2 key: the CA key is not one');
+  return { algorithm: OID_SM2_WITH_SM3, sign: (der) => gmSuite.sign(der, key, { id: SM2_CERT_ID }) };
+}
+
 /** Issue a certificate signed SM2-with-SM3 by `issuerKey`, with the ID SM2_CERT_ID; returns PEM. */
 export function issueSm2Certificate(o: Sm2CertOptions): string {
-  if (!isSm2Key(o.issuerKey)) throw new RecgwError('identity', 'an SM2 certificate is signed by an SM2 key: the CA key is not one');
+  return issueX509Certificate(o, sm2DerSigner(o.issuerKey));
+}
+
+/** Issue a certificate signed by `signer` (whose key is `o.issuerKey`); returns PEM. */
+export function issueX509Certificate(o: Sm2CertOptions, signer: DerSigner): string {
+  const alg = (): AlgorithmIdentifier => new AlgorithmIdentifier({ algorithm: signer.algorithm });
   const spki = spkiOf(o.publicKey);
   const issuerTbs = o.issuerCertPem ? AsnConvert.parse(new X509Certificate(o.issuerCertPem).raw, Certificate).tbsCertificate : undefined;
   const issuerSpki = issuerTbs?.subjectPublicKeyInfo ?? spkiOf(o.issuerKey);
@@ -149,7 +169,7 @@ export function issueSm2Certificate(o: Sm2CertOptions): string {
   const tbs = new TBSCertificate({
     version: Version.v3,
     serialNumber: ab(serial),
-    signature: sm2Alg(),
+    signature: alg(),
     issuer: issuerTbs?.subject ?? o.subject,
     validity: new Validity({ notBefore: new Date(o.now.getTime() - 5 * 60_000), notAfter: new Date(o.now.getTime() + o.days * 86_400_000) }),
     subject: o.subject,
@@ -157,8 +177,7 @@ export function issueSm2Certificate(o: Sm2CertOptions): string {
     extensions: new Extensions(exts),
   });
   const tbsDer = Buffer.from(AsnConvert.serialize(tbs));
-  const signature = gmSuite.sign(tbsDer, o.issuerKey, { id: SM2_CERT_ID });
-  const cert = new Certificate({ tbsCertificate: tbs, signatureAlgorithm: sm2Alg(), signatureValue: ab(signature) });
+  const cert = new Certificate({ tbsCertificate: tbs, signatureAlgorithm: alg(), signatureValue: ab(signer.sign(tbsDer)) });
   return toPem(Buffer.from(AsnConvert.serialize(cert)), 'CERTIFICATE');
 }
 
@@ -231,19 +250,43 @@ export function sm2CertificateSignedBy(cert: X509Certificate, issuerKey: KeyObje
 
 /** A CSR for an SM2 key, subject CN = `commonName` and OU = `role`, signed SM2-with-SM3 with the ID SM2_CERT_ID. */
 export function createSm2Csr(commonName: string, role: string, privateKey: KeyObject): string {
+  return createCsrWith(commonName, role, privateKey, sm2DerSigner(privateKey));
+}
+
+/** A CSR for `privateKey`'s public key, subject CN = `commonName` and OU = `role`, signed by `signer` (that key's). */
+export function createCsrWith(commonName: string, role: string, privateKey: KeyObject, signer: DerSigner): string {
   const info = new CertificationRequestInfo({ subject: sm2Name([['CN', commonName], ['OU', role]]), subjectPKInfo: spkiOf(privateKey) });
   const infoDer = Buffer.from(AsnConvert.serialize(info));
-  const signature = gmSuite.sign(infoDer, privateKey, { id: SM2_CERT_ID });
-  const csr = new CertificationRequest({ certificationRequestInfo: info, signatureAlgorithm: sm2Alg(), signature: ab(signature) });
+  const csr = new CertificationRequest({ certificationRequestInfo: info, signatureAlgorithm: new AlgorithmIdentifier({ algorithm: signer.algorithm }), signature: ab(signer.sign(infoDer)) });
   return toPem(Buffer.from(AsnConvert.serialize(csr)), 'CERTIFICATE REQUEST');
 }
 
-/** Read an SM2 CSR whose signature verifies with its own key; returns its CN and key, or throws a RecgwError. */
-export function readSm2Csr(pem: string): { commonName: string; publicKey: KeyObject } {
+/** Every PEM certificate request in `text`, in order (a gm device's CSR file holds two: enrol.ts). */
+export function splitCsrBundle(text: string): string[] {
+  return text.match(/-----BEGIN CERTIFICATE REQUEST-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE REQUEST-----/g)?.map((b) => b + '\n') ?? [];
+}
+
+/** ECDSA with SHA-256 (RFC 5758): the transport CA's signatures and its device TLS CSRs (transport-ca.ts). */
+export const OID_ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
+
+/** Whether `signature` over `signed` verifies with `key` under `algorithm` (SM2-with-SM3 or ECDSA-with-SHA256). */
+function verifiesAs(algorithm: string, signed: Buffer, signature: Buffer, key: KeyObject): boolean {
+  if (algorithm === OID_SM2_WITH_SM3) return isSm2Key(key) && gmSuite.verify(signed, signature, key, { id: SM2_CERT_ID });
+  if (algorithm === OID_ECDSA_WITH_SHA256) return !isSm2Key(key) && key.asymmetricKeyType === 'ec' && verify('sha256', signed, key, signature);
+  return false;
+}
+
+/**
+ * Read a CSR signed SM2-with-SM3 or ECDSA-with-SHA256 whose signature verifies with its own key; returns its CN, key
+ * and signature algorithm, or throws a RecgwError saying what is wrong.
+ */
+export function readCsr(pem: string): { commonName: string; publicKey: KeyObject; algorithm: string } {
   const der = fromPem(pem, 'CERTIFICATE REQUEST');
   const parts = der && signedParts(der);
   if (!der || !parts) throw new RecgwError('invalid', 'the CSR is not a PEM certificate request (expected -----BEGIN CERTIFICATE REQUEST-----)');
-  if (parts.algorithm !== OID_SM2_WITH_SM3) throw new RecgwError('invalid', `the CSR is signed with ${parts.algorithm}, not SM2-with-SM3 (${OID_SM2_WITH_SM3}): this CA is a gm CA and issues SM2 certificates only`);
+  if (parts.algorithm !== OID_SM2_WITH_SM3 && parts.algorithm !== OID_ECDSA_WITH_SHA256) {
+    throw new RecgwError('invalid', `the CSR is signed with ${parts.algorithm}, neither SM2-with-SM3 (${OID_SM2_WITH_SM3}) nor, for a TLS key, ECDSA-with-SHA256 (${OID_ECDSA_WITH_SHA256}): this CA is a gm CA`);
+  }
   let req: CertificationRequest;
   let publicKey: KeyObject;
   try {
@@ -252,13 +295,20 @@ export function readSm2Csr(pem: string): { commonName: string; publicKey: KeyObj
   } catch (err) {
     throw new RecgwError('invalid', 'the CSR cannot be read', { cause: err });
   }
-  if (!isSm2Key(publicKey)) throw new RecgwError('invalid', 'the CSR carries a key that is not SM2: a gm CA issues device certificates for SM2 keys only');
-  if (!gmSuite.verify(parts.signed, parts.signature, publicKey, { id: SM2_CERT_ID })) {
+  if (parts.algorithm === OID_SM2_WITH_SM3 && !isSm2Key(publicKey)) throw new RecgwError('invalid', 'the CSR carries a key that is not SM2: a gm CA issues device certificates for SM2 keys only');
+  if (!verifiesAs(parts.algorithm, parts.signed, parts.signature, publicKey)) {
     throw new RecgwError('invalid', 'the CSR signature does not verify: it was altered or not made with the device key');
   }
   let commonName = '';
   for (const rdn of req.certificationRequestInfo.subject) {
     for (const a of rdn) if (a.type === OID_CN) commonName = a.value.toString();
   }
-  return { commonName, publicKey };
+  return { commonName, publicKey, algorithm: parts.algorithm };
+}
+
+/** Read an SM2 CSR whose signature verifies with its own key; returns its CN and key, or throws a RecgwError. */
+export function readSm2Csr(pem: string): { commonName: string; publicKey: KeyObject } {
+  const r = readCsr(pem);
+  if (r.algorithm !== OID_SM2_WITH_SM3) throw new RecgwError('invalid', `the CSR is signed with ${r.algorithm}, not SM2-with-SM3 (${OID_SM2_WITH_SM3}): this CA is a gm CA and issues SM2 certificates only`);
+  return { commonName: r.commonName, publicKey: r.publicKey };
 }

@@ -28,7 +28,11 @@ export interface ReceiverConfig {
   protocolVersion: 4 | 5;
   /** The shared-subscription group; null subscribes plainly (a single receiver, or a broker without $share). */
   shareGroup: string | null;
-  tls: { cert: string; key: string };
+  /**
+   * This receiver's client certificate and key, and the CA the broker's certificate and this one come from when that
+   * is not the agency CA: a gm agency's transport CA (evidence-format.md §17.8), required then.
+   */
+  tls: { cert: string; key: string; ca?: string };
   /**
    * The agency's keys: the CA, the receipt key and certificate, the log's checkpoint key and certificate, the current
    * encryption certificates (manifests must be wrapped for one of them), and the CA's CRL.
@@ -53,7 +57,7 @@ const schema = {
     protocolVersion: { enum: [4, 5], default: 5 },
     limits: limitsSchema,
     shareGroup: { type: ['string', 'null'], pattern: '^[A-Za-z0-9_-]{1,64}$', default: SHARE_GROUP },
-    tls: { type: 'object', additionalProperties: false, required: ['cert', 'key'], properties: { cert: path, key: path } },
+    tls: { type: 'object', additionalProperties: false, required: ['cert', 'key'], properties: { cert: path, key: path, ca: path } },
     witnesses: {
       type: 'array',
       default: [],
@@ -123,7 +127,7 @@ export function parseReceiverConfig(obj: unknown, file: string): ReceiverConfig 
     ...c,
     file: resolve(file),
     store: abs(c.store),
-    tls: { cert: abs(c.tls.cert), key: abs(c.tls.key) },
+    tls: { cert: abs(c.tls.cert), key: abs(c.tls.key), ...(c.tls.ca ? { ca: abs(c.tls.ca) } : {}) },
     agency: {
       caCert: abs(c.agency.caCert),
       receiptKey: abs(c.agency.receiptKey),
@@ -144,6 +148,7 @@ function receiverFiles(c: ReceiverConfig): { key: string; path: string; what: Fi
   return [
     { key: 'tls.cert', path: c.tls.cert, what: role(`this receiver's client certificate (\`recgw ca receiver-cert --name ${c.name}\` writes it)`, `本接收端的客户端证书（由 recgw ca receiver-cert 生成）`) },
     { key: 'tls.key', path: c.tls.key, what: role("this receiver's client key (written with its certificate)", '本接收端的客户端私钥（与证书一同生成）') },
+    ...(c.tls.ca ? [{ key: 'tls.ca', path: c.tls.ca, what: role("the broker's CA: a gm agency's transport CA (transport/ca.pem)", '消息代理的 CA：国密机构的传输 CA（transport/ca.pem）') }] : []),
     { key: 'agency.caCert', path: c.agency.caCert, what: CA },
     { key: 'agency.receiptKey', path: c.agency.receiptKey, what: role("the agency's receipt signing key (receipt-key.pem)", '执法机构的回执签名私钥（receipt-key.pem）') },
     { key: 'agency.receiptCert', path: c.agency.receiptCert, what: role("the agency's receipt certificate (receipt.pem)", '执法机构的回执证书（receipt.pem）') },

@@ -11,6 +11,7 @@ import { KeySigner } from '../evidence/signer.js';
 import { ROLE_RECEIPT, ROLE_RECEIVER } from '../pki/ca.js';
 import { checkCertificate, parseCertificate, splitPemBundle } from '../pki/certs.js';
 import { loadPrivateKey } from '../pki/keys.js';
+import { caSuiteOf } from '../pki/gm-ca.js';
 import { RecgwError } from '../util/errors.js';
 import { receiverFileProblems, type ReceiverConfig } from './config.js';
 import { CurrentEncryptionKeys } from './encryption-keys.js';
@@ -30,9 +31,21 @@ export function loadReceiverKeys(cfg: ReceiverConfig, at: Date): ReceiverKeys {
   const caPem = readFileSync(cfg.agency.caCert, 'utf8');
   const caPems = splitPemBundle(caPem);
   const signer = receiptSigner(cfg, caPems, at);
-  checkOwnCertificate(cfg, caPems, at);
+  checkOwnCertificate(cfg, brokerCaPems(cfg, caPem), at);
   const encryption = CurrentEncryptionKeys.load(cfg.agency.encryptionCerts, caPems, at);
   return { caPem, caPems, signer, encryption };
+}
+
+/**
+ * The CA of the broker's TLS: `tls.ca` when given, else the agency CA. A gm CA's certificates cannot serve in TLS
+ * (OpenSSL 3.0 has no SM2 there), so a gm agency names its transport CA (evidence-format.md §17.8).
+ */
+export function brokerCaPems(cfg: ReceiverConfig, caPem: string): string[] {
+  if (cfg.tls.ca) return splitPemBundle(readFileSync(cfg.tls.ca, 'utf8'));
+  if (caSuiteOf(caPem) === 'gm') {
+    throw new RecgwError('config', `${cfg.file}: the agency CA is gm, whose certificates cannot serve in TLS (evidence-format.md §17.8): set tls.ca to the agency's transport/ca.pem`);
+  }
+  return splitPemBundle(caPem);
 }
 
 /**
@@ -40,7 +53,7 @@ export function loadReceiverKeys(cfg: ReceiverConfig, at: Date): ReceiverKeys {
  * in the receiver namespace (config.ts checked the name), or receipts would name someone the broker never saw.
  */
 function checkOwnCertificate(cfg: ReceiverConfig, caPems: string[], at: Date): void {
-  const problems = checkCertificate(readFileSync(cfg.tls.cert, 'utf8'), caPems, { at, role: ROLE_RECEIVER, commonName: cfg.name });
+  const problems = checkCertificate(readFileSync(cfg.tls.cert, 'utf8'), caPems, { at, role: ROLE_RECEIVER, commonName: cfg.name, transport: true });
   if (problems.length > 0) {
     throw new RecgwError('config', `receiver certificate ${cfg.tls.cert} is not usable as receiver ${cfg.name}: ${problems.map((p) => p.detail).join('; ')}; issue one with \`recgw ca receiver-cert --name ${cfg.name}\``);
   }

@@ -12,7 +12,7 @@ import { endClient, mqttTlsOptions, noDelay, reportFlapping, subscribeOnConnect 
 import { decodeChunk, decodeEntries, decodeHello, parseTopic, topics, type StateMessage } from '../uplink/wire.js';
 import type { Receipt } from '../evidence/receipt.js';
 import type { ReceiverConfig } from './config.js';
-import { loadReceiverKeys } from './keys.js';
+import { brokerCaPems, loadReceiverKeys } from './keys.js';
 import type { HeldLock } from '../state/folder-lock.js';
 import { takeReceiverNameLock } from './name-lock.js';
 import { parseDatabaseUrl } from '../index/database.js';
@@ -100,7 +100,7 @@ export class Receiver {
     const dropped = await this.files.dropEarlierClaims();
     if (dropped > 0) this.log.info('dropped the claims of an earlier run that stopped mid-write; those bytes are written again', { claims: dropped });
     this.limitDevices(this.sql);
-    const tls = { key: readFileSync(cfg.tls.key, 'utf8'), cert: readFileSync(cfg.tls.cert, 'utf8'), ca: caPem };
+    const tls = { key: readFileSync(cfg.tls.key, 'utf8'), cert: readFileSync(cfg.tls.cert, 'utf8'), ca: brokerCaPems(cfg, caPem).join('') };
     const client = mqtt.connect(cfg.broker, {
       clientId: `${cfg.name}-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
       protocolVersion: cfg.protocolVersion,

@@ -32,18 +32,25 @@ export function buildUplink(o: {
   config: UplinkConfig;
   db: Db;
   ledger: Ledger;
+  /** The broker's TLS: this device's key and certificate, and the CA the broker's certificate is checked with. */
   tls: { key: string; cert: string; caFile: string };
+  /**
+   * The agency CA that receipts and log checkpoints are checked with: the TLS CA under intl, never it under gm, where
+   * the broker's CA is the transport CA and certifies nothing that is evidence (evidence-format.md §17.8).
+   */
+  agencyCaFile: string;
   now: () => number;
   log: Logger;
 }): Uplink {
   const ca = readFileSync(o.tls.caFile, 'utf8');
+  const agencyCa = readFileSync(o.agencyCaFile, 'utf8');
   const queue = new UploadQueue(o.db, o.ledger, o.config.deadlineHours);
   // The inbox and the link tell the uploader and the alerts things; they are built after them.
   const ref: { uploader?: Uploader; alerts?: AlertPublisher } = {};
-  const logWatch = new LogWatch(o.db, o.ledger, splitPemBundle(ca), o.now, o.log.child('agency-log'));
+  const logWatch = new LogWatch(o.db, o.ledger, splitPemBundle(agencyCa), o.now, o.log.child('agency-log'));
   const inbox = new Inbox({
     deviceId: o.deviceId,
-    caPems: splitPemBundle(ca),
+    caPems: splitPemBundle(agencyCa),
     logWatch,
     queue,
     now: o.now,

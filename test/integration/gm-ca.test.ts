@@ -113,7 +113,7 @@ describe('recgw ca init --suite gm', () => {
     expect(() => signDeviceCsr({ caDir: join(dir, 'ca'), csrPem: req([]) })).toThrow(/CSR signature does not verify/);
     // An RSA CSR is not for a gm CA.
     const rsa = prepareEnrolment('room-3', identityPaths(join(dir, 'gw3'))).csrPem;
-    expect(() => signDeviceCsr({ caDir: join(dir, 'ca'), csrPem: rsa })).toThrow(/not SM2-with-SM3/);
+    expect(() => signDeviceCsr({ caDir: join(dir, 'ca'), csrPem: rsa })).toThrow(/neither SM2-with-SM3 .* nor, for a TLS key, ECDSA-with-SHA256/);
   });
 
   it('refuses a certificate signed by another SM2 key, or with a flipped signature byte; openssl agrees', () => {
@@ -167,8 +167,12 @@ describe('recgw ca init --suite gm', () => {
     }
   });
 
-  it('does not issue broker TLS certificates (OpenSSL 3.0 has no SM2 in TLS), and --suite takes intl or gm only', async () => {
-    expect(() => issueServerCertificate({ caDir: join(dir, 'ca'), names: ['localhost'] })).toThrow(/gm CA: broker TLS/);
+  it('issues broker TLS certificates from its transport CA, never itself (OpenSSL 3.0 has no SM2 in TLS), and --suite takes intl or gm only', async () => {
+    const server = new X509Certificate(issueServerCertificate({ caDir: join(dir, 'ca'), names: ['localhost'] }).certPem);
+    const transport = new X509Certificate(readFileSync(join(dir, 'ca', 'transport', 'ca.pem')));
+    expect(server.checkIssued(transport) && server.verify(transport.publicKey)).toBe(true);
+    expect(server.checkIssued(new X509Certificate(readFileSync(join(dir, 'ca', 'ca.pem'))))).toBe(false);
+    expect(server.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
     let text = '';
     const code = await main(['ca', 'init', '--suite', 'sm', '--out', join(dir, 'x')], { out: (t) => void (text += t), err: (t) => void (text += t) });
     expect(code).not.toBe(0);
