@@ -43,7 +43,7 @@ export interface LogContext {
 /** At the receiver's start: open the log, publish what a crash left unpublished, ask the witnesses. */
 export async function openReceiverLog({ cfg, caPem, caPems, sql, now, log }: LogContext): Promise<ReceiverLog> {
   const { log: agencyLog, certPem } = openAgencyLog(cfg, caPems, sql, now);
-  const files = new LogFiles(cfg.store, agencyLog);
+  const files = new LogFiles(cfg.work, agencyLog);
   await files.republish(certPem);
   const witnesses = new WitnessClient(files.dir, agencyLog, witnessTargets(cfg), log.child('witness'), caPem);
   witnesses.kick();

@@ -71,6 +71,20 @@ export class FolderStore implements EvidenceStore {
     return readFile(this.path(name)).catch((err: unknown) => (isENOENT(err) ? undefined : Promise.reject(err)));
   }
 
+  async tail(name: string, bytes: number): Promise<{ size: number; data: Buffer }> {
+    const fh = await open(this.path(name), 'r').catch((err: unknown) => (isENOENT(err) ? undefined : Promise.reject(err)));
+    if (!fh) return { size: 0, data: Buffer.alloc(0) };
+    try {
+      const { size } = await fh.stat();
+      const n = Math.min(size, bytes);
+      const data = Buffer.alloc(n);
+      await fh.read(data, 0, n, size - n);
+      return { size, data };
+    } finally {
+      await fh.close();
+    }
+  }
+
   async stream(name: string): Promise<Readable | undefined> {
     // Opened here so a missing file is undefined, not a stream that fails later; the stream closes the handle.
     const fh = await open(this.path(name), 'r').catch((err: unknown) => (isENOENT(err) ? undefined : Promise.reject(err)));

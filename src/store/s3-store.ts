@@ -132,6 +132,23 @@ export class S3Store implements EvidenceStore {
     return Buffer.concat(out);
   }
 
+  async tail(name: string, bytes: number): Promise<{ size: number; data: Buffer }> {
+    const key = this.key(name);
+    const pieces = await this.pieces(key);
+    const size = pieces.reduce((n, p) => n + p.size, 0);
+    const out: Buffer[] = [];
+    let have = 0;
+    for (let i = pieces.length - 1; i >= 0 && have < bytes; i--) {
+      const body = await this.get(pieces[i]!.key);
+      if (!body) throw new RecgwError('storage', `${this.url(pieces[i]!.key)} was listed but is gone`);
+      const b = Buffer.from(await body.transformToByteArray());
+      out.unshift(b);
+      have += b.length;
+    }
+    const data = Buffer.concat(out);
+    return { size, data: data.subarray(Math.max(0, data.length - bytes)) };
+  }
+
   async stream(name: string): Promise<Readable | undefined> {
     if (isAppendOnly(name)) throw new RecgwError('internal', `stream(${name}): an append-only file is read with read()`);
     return (await this.get(this.key(name))) as Readable | undefined;

@@ -25,6 +25,8 @@ export interface EvidenceStore {
   append(name: string, offset: number, data: Buffer): Promise<void>;
   /** The whole object (an append-only one as one byte string), or undefined when there is none. */
   read(name: string): Promise<Buffer | undefined>;
+  /** The last `bytes` bytes (or fewer: the whole) of an append-only file, and its size; size 0 when there is none. */
+  tail(name: string, bytes: number): Promise<{ size: number; data: Buffer }>;
   /** The object's bytes as a stream; undefined when there is none. Not for append-only names. */
   stream(name: string): Promise<Readable | undefined>;
   /** Its size in bytes (an append-only one's total), or undefined. */
@@ -52,7 +54,7 @@ const PART = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
  */
 export function checkName(name: string, what = 'object name'): string {
   const parts = name.split('/');
-  if (name === '' || parts.some((p) => !PART.test(p) || p === '.' || p === '..' || p.length > 200)) {
+  if (name === '' || parts.some((p) => !PART.test(p) || p === '.' || p === '..' || p.length > 255)) {
     throw new RecgwError('invalid', `${what} ${JSON.stringify(name.slice(0, 300))} is not a store name: parts of letters, digits, '.', '_' and '-' separated by '/', none empty, '.', '..' or starting with '.' or '-'`);
   }
   return name;
