@@ -88,7 +88,7 @@ export class Receiver {
     this.evidence = openStore(cfg.store, cfg.s3);
     const place: StorePlace = { evidence: this.evidence, work: cfg.work, ...(isS3Location(cfg.store) ? {} : { folder: cfg.store }) };
     this.sql = await this.openSql();
-    const agencyLog = await this.openLog({ cfg, caPem, caPems, sql: this.sql, now: this.now(), log: this.log });
+    const agencyLog = await this.openLog({ cfg, caPem, caPems, sql: this.sql, now: this.now(), log: this.log, evidence: this.evidence });
     this.agencyLog = agencyLog;
     this.crl = new CrlWatch(cfg.agency.crl, caPems, this.evidence, this.log.child('crl'), this.now);
     await this.crl.start();

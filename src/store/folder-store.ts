@@ -41,13 +41,13 @@ export class FolderStore implements EvidenceStore {
     }
   }
 
-  async replace(name: string, data: Buffer): Promise<void> {
+  async replace(name: string, data: Buffer, opts: { view?: boolean } = {}): Promise<void> {
     const path = this.path(name);
     await mkdir(dirname(path), { recursive: true });
     const tmp = join(dirname(path), `.${name.slice(name.lastIndexOf('/') + 1)}.tmp-${randomBytes(6).toString('hex')}`);
-    await writeSynced(tmp, data);
+    await writeSynced(tmp, data, !opts.view);
     await rename(tmp, path);
-    await fsyncDir(dirname(path));
+    if (!opts.view) await fsyncDir(dirname(path));
   }
 
   async append(name: string, offset: number, data: Buffer): Promise<void> {
@@ -112,6 +112,10 @@ export class FolderStore implements EvidenceStore {
     await unlink(this.path(name)).catch((err: unknown) => (isENOENT(err) ? undefined : Promise.reject(err)));
   }
 
+  async removeAll(dir: string): Promise<void> {
+    await rm(this.path(checkDir(dir)), { recursive: true, force: true });
+  }
+
   async close(): Promise<void> {}
 
   private path(name: string): string {
@@ -125,11 +129,11 @@ async function existing(path: string, tmp: string): Promise<PutResult> {
   throw new RecgwError('storage', `${path} already holds other bytes; the store writes an object once and never replaces it`);
 }
 
-async function writeSynced(path: string, data: Buffer): Promise<void> {
+async function writeSynced(path: string, data: Buffer, sync = true): Promise<void> {
   const fh = await open(path, 'wx', 0o644);
   try {
     await fh.writeFile(data);
-    await fh.sync();
+    if (sync) await fh.sync();
   } finally {
     await fh.close();
   }

@@ -193,6 +193,12 @@ export class S3Store implements EvidenceStore {
     if (keys.length > 0) await this.deleteKeys(keys);
   }
 
+  async removeAll(dir: string): Promise<void> {
+    const prefix = `${this.key(checkDir(dir))}/`;
+    const keys = (await this.listAll(prefix)).flatMap((page) => (page.Contents ?? []).map((o) => o.Key!));
+    if (keys.length > 0) await this.deleteKeys(keys);
+  }
+
   async close(): Promise<void> {
     this.client.destroy();
   }

@@ -19,8 +19,11 @@ export interface EvidenceStore {
   readonly location: string;
   /** Write `data` (bytes, or a local file's path) under `name` unless something is there; see PutResult. */
   putOnce(name: string, data: Buffer | { file: string }): Promise<PutResult>;
-  /** Replace `name` whole. */
-  replace(name: string, data: Buffer): Promise<void>;
+  /**
+   * Replace `name` whole. `view`: the object is made again from elsewhere when lost (the agency log's tiles, from its
+   * database), so a folder need not fsync it.
+   */
+  replace(name: string, data: Buffer, opts?: { view?: boolean }): Promise<void>;
   /** Append `data` to the append-only `name`, whose committed length is `offset`; cuts anything past it first. */
   append(name: string, offset: number, data: Buffer): Promise<void>;
   /** The whole object (an append-only one as one byte string), or undefined when there is none. */
@@ -35,6 +38,8 @@ export interface EvidenceStore {
   list(dir: string): Promise<string[]>;
   /** Remove `name` (nothing if absent): only for the approved deletions and the receiver's own unfinished writes. */
   remove(name: string): Promise<void>;
+  /** Remove the folder `dir` and everything under it: only for what may go (the log's partial tiles once full). */
+  removeAll(dir: string): Promise<void>;
   /** Close connections. */
   close(): Promise<void>;
 }
