@@ -24,7 +24,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { RecgwError, describe } from '../util/errors.js';
 import { checkDir, checkName, isAppendOnly, type EvidenceStore, type PutResult } from './store.js';
-import { sameBytes } from './same-bytes.js';
+import { digestOf, sameBytes } from './same-bytes.js';
 
 export interface S3StoreOptions {
   /** http(s)://host:port of the S3 service. */
@@ -69,8 +69,10 @@ export class S3Store implements EvidenceStore {
     // A file is large: a retry asks first rather than send it all to hear 412. The conditional PUT still decides.
     const known = Buffer.isBuffer(data) ? undefined : await this.headSize(key);
     if (known === undefined) {
+      // Content-MD5: the server checks the bytes it received (400 BadDigest otherwise), so what it stores is what we hashed.
+      const md5 = await digestOf(body(), 'md5', 'base64');
       try {
-        await this.client.send(new PutObjectCommand({ Bucket: this.o.bucket, Key: key, Body: body(), ContentLength: length, IfNoneMatch: '*' }));
+        await this.client.send(new PutObjectCommand({ Bucket: this.o.bucket, Key: key, Body: body(), ContentLength: length, ContentMD5: md5, IfNoneMatch: '*' }));
         return 'written';
       } catch (err) {
         if (status(err) !== 412) throw this.failed('write', key, err);
@@ -83,7 +85,7 @@ export class S3Store implements EvidenceStore {
 
   async replace(name: string, data: Buffer): Promise<void> {
     const key = this.key(name);
-    await this.client.send(new PutObjectCommand({ Bucket: this.o.bucket, Key: key, Body: data })).catch((err: unknown) => {
+    await this.client.send(new PutObjectCommand({ Bucket: this.o.bucket, Key: key, Body: data, ContentMD5: await digestOf(data, 'md5', 'base64') })).catch((err: unknown) => {
       throw this.failed('write', key, err);
     });
   }
@@ -103,7 +105,8 @@ export class S3Store implements EvidenceStore {
     // Past the committed length: a writer that died before its commit. Cut, as the folder store truncates.
     if (after.length > 0) await this.deleteKeys(after.map((p) => p.key));
     const piece = pieceKey(key, offset);
-    await this.client.send(new PutObjectCommand({ Bucket: this.o.bucket, Key: piece, Body: data, IfNoneMatch: '*' })).catch((err: unknown) => {
+    const md5 = await digestOf(data, 'md5', 'base64');
+    await this.client.send(new PutObjectCommand({ Bucket: this.o.bucket, Key: piece, Body: data, ContentMD5: md5, IfNoneMatch: '*' })).catch((err: unknown) => {
       throw status(err) === 412
         ? new RecgwError('storage', `${this.url(piece)} was written by another writer meanwhile; appends to one file must be serialised (the receiver's device lock)`)
         : this.failed('write', piece, err);

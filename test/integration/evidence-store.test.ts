@@ -4,14 +4,16 @@
  * writer or a race; appends cut what an uncommitted writer left and refuse to leave a gap; names from outside cannot
  * reach out of the store.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FolderStore } from '../../src/store/folder-store.js';
 import { S3Store } from '../../src/store/s3-store.js';
 import { openStore, parseS3Location } from '../../src/store/open-store.js';
 import type { EvidenceStore } from '../../src/store/store.js';
-import { withRadosgw } from '../helpers/radosgw.js';
+import { s3Client, withRadosgw } from '../helpers/radosgw.js';
 import { cleanupTmp, tmp } from '../helpers/fixtures.js';
 
 afterAll(cleanupTmp);
@@ -149,6 +151,25 @@ describe('folder and bucket', () => {
       for (const st of stores) await st.close();
     }
   }, 60_000);
+
+  it('radosgw refuses bytes that do not match the Content-MD5 the store sends with each write: damage on the way is not stored', async () => {
+    const s = rgw.server();
+    const raw = s3Client(s);
+    try {
+      const md5OfOther = createHash('md5').update('the bytes that were hashed').digest('base64');
+      const put = raw.send(new PutObjectCommand({ Bucket: s.bucket, Key: 'md5/dev-1/segments/x.seg', Body: 'the bytes that arrived', ContentMD5: md5OfOther, IfNoneMatch: '*' }));
+      await expect(put).rejects.toMatchObject({ $metadata: { httpStatusCode: 400 } });
+      const store = new S3Store({ endpoint: s.endpoint, bucket: s.bucket, prefix: 'md5/', accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey });
+      try {
+        expect(await store.size('dev-1/segments/x.seg')).toBeUndefined();
+        expect(await store.putOnce('dev-1/segments/x.seg', Buffer.from('the bytes that were hashed'))).toBe('written');
+      } finally {
+        await store.close();
+      }
+    } finally {
+      raw.destroy();
+    }
+  }, 30_000);
 
   it('reads S3 locations and refuses malformed ones with what to write', () => {
     expect(parseS3Location('s3://evidence')).toEqual({ bucket: 'evidence', prefix: '' });
