@@ -1,8 +1,9 @@
 /**
  * The evidence store as a folder (a local disk or a shared mount), the layout of docs/evidence-format.md §1. A
  * write-once object is written to a temporary file, fsynced, and linked into place: link(2) fails when the name
- * exists, so two writers never both succeed and a crash leaves either nothing or the whole object (plus a temporary
- * file, `.<name>.tmp-*`, that list() does not show). Append-only files grow in place, fsynced.
+ * exists, so two writers never both succeed and a crash leaves either nothing or the whole object. Temporary files
+ * are in `<store>/.tmp/`, never beside the evidence: one a crash leaves there is not taken for an object (a stray
+ * file in segments/ would be). Append-only files grow in place, fsynced.
  */
 import { createReadStream } from 'node:fs';
 import { constants, copyFile, link, mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
@@ -24,7 +25,7 @@ export class FolderStore implements EvidenceStore {
   async putOnce(name: string, data: Buffer | { file: string }): Promise<PutResult> {
     const path = this.path(name);
     await mkdir(dirname(path), { recursive: true });
-    const tmp = join(dirname(path), `.${name.slice(name.lastIndexOf('/') + 1)}.tmp-${randomBytes(6).toString('hex')}`);
+    const tmp = await this.tmp();
     try {
       if (Buffer.isBuffer(data)) await writeSynced(tmp, data);
       else await linkOrCopy(data.file, tmp);
@@ -44,7 +45,7 @@ export class FolderStore implements EvidenceStore {
   async replace(name: string, data: Buffer, opts: { view?: boolean } = {}): Promise<void> {
     const path = this.path(name);
     await mkdir(dirname(path), { recursive: true });
-    const tmp = join(dirname(path), `.${name.slice(name.lastIndexOf('/') + 1)}.tmp-${randomBytes(6).toString('hex')}`);
+    const tmp = await this.tmp();
     await writeSynced(tmp, data, !opts.view);
     await rename(tmp, path);
     if (!opts.view) await fsyncDir(dirname(path));
@@ -117,6 +118,13 @@ export class FolderStore implements EvidenceStore {
   }
 
   async close(): Promise<void> {}
+
+  /** A new temporary name in `<store>/.tmp/` (same file system as the objects, for link and rename). */
+  private async tmp(): Promise<string> {
+    const dir = join(this.location, '.tmp');
+    await mkdir(dir, { recursive: true });
+    return join(dir, randomBytes(9).toString('hex'));
+  }
 
   private path(name: string): string {
     return join(this.location, checkName(name));

@@ -5,7 +5,7 @@
  * reach out of the store.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -146,6 +146,9 @@ describe('folder and bucket', () => {
       expect(Object.keys(folder).sort()).toEqual(['dev-1/head.json', 'dev-1/ledger.jsonl', 'dev-1/receipts.jsonl', 'dev-1/segments/0001.seg', 'log/checkpoint', 'log/tile/0/000']);
       expect(bucket).toEqual(folder);
       expect(readFileSync(join(dir, 'dev-1/ledger.jsonl'), 'utf8')).toBe('{"seq":0}\n{"seq":1}\n');
+      // Temporary files live in .tmp/, never beside the evidence, where a crash could leave one taken for a segment.
+      expect(readdirSync(join(dir, 'dev-1/segments'))).toEqual(['0001.seg']);
+      expect(readdirSync(join(dir, 'dev-1')).sort()).toEqual(['head.json', 'ledger.jsonl', 'receipts.jsonl', 'segments']);
       expect(await stores[1]!.list('')).toEqual(['dev-1/', 'log/']);
     } finally {
       for (const st of stores) await st.close();
