@@ -3,9 +3,10 @@
  * Both hold the same names with the same bytes (docs/object-store.md): a name is a relative path of `/`-separated
  * parts, `alice-01/segments/0001.seg`. Three kinds of object, because S3 has no rename and no append:
  *
- * - write-once (segments, log tiles, certificates): putOnce() never replaces what is there; writing the same bytes
- *   again is a harmless retry, other bytes are refused;
- * - replaced whole (head.json, the log's checkpoint): replace(), readers see the old or the new, never a mix;
+ * - write-once (segments): putOnce() never replaces what is there; writing the same bytes again is a harmless
+ *   retry, other bytes are refused;
+ * - replaced whole (head.json, crl.pem, the agency log's files, a view of its database): replace(); readers see the
+ *   old or the new, never a mix;
  * - append-only (ledger.jsonl, receipts.jsonl, alerts.jsonl): append() at the length the caller knows is committed;
  *   anything past that length was written by a writer that died before committing, and is cut.
  */
