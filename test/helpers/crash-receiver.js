@@ -15,6 +15,7 @@ import { FileIngest } from '../../dist/receiver/file-ingest.js';
 import { ChunkWriter } from '../../dist/receiver/chunk-writer.js';
 import { Filing } from '../../dist/receiver/filing.js';
 import { FolderStore } from '../../dist/store/folder-store.js';
+import { S3Store } from '../../dist/store/s3-store.js';
 import { createLogger } from '../../dist/util/log.js';
 
 const die = () => process.kill(process.pid, 'SIGKILL');
@@ -29,13 +30,15 @@ if (step === 'claimed') {
     return out;
   };
 } else if (step === 'renamed') {
-  // The store writes a segment once (src/store): die as soon as one is there.
-  const putOnce = FolderStore.prototype.putOnce;
-  FolderStore.prototype.putOnce = async function (name, ...rest) {
-    const out = await putOnce.call(this, name, ...rest);
-    if (name.includes('/segments/')) die();
-    return out;
-  };
+  // The store (a folder or a bucket, src/store) writes a segment once: die as soon as one is there.
+  for (const Store of [FolderStore, S3Store]) {
+    const putOnce = Store.prototype.putOnce;
+    Store.prototype.putOnce = async function (name, ...rest) {
+      const out = await putOnce.call(this, name, ...rest);
+      if (name.includes('/segments/')) die();
+      return out;
+    };
+  }
 } else if (step === 'committed') {
   // Messages are handled one at a time: a filing while a file is being stored is that file's receipt.
   const finalize = FileIngest.prototype.finalize;
@@ -55,11 +58,13 @@ if (step === 'claimed') {
   };
 } else if (step === 'filed') {
   // Die once a segment receipt appended to receipts.jsonl is durable in the store.
-  const append = FolderStore.prototype.append;
-  FolderStore.prototype.append = async function (name, offset, data) {
-    await append.call(this, name, offset, data);
-    if (name.endsWith('/receipts.jsonl') && data.toString('utf8').includes('"kind":"segment"')) die();
-  };
+  for (const Store of [FolderStore, S3Store]) {
+    const append = Store.prototype.append;
+    Store.prototype.append = async function (name, offset, data) {
+      await append.call(this, name, offset, data);
+      if (name.endsWith('/receipts.jsonl') && data.toString('utf8').includes('"kind":"segment"')) die();
+    };
+  }
 } else {
   throw new Error(`unknown crash step ${step}`);
 }

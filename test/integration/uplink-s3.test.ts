@@ -24,6 +24,7 @@ import { sleep } from '../helpers/evidence.js';
 import { ledgerLines, makeReceiver, queueState, seedSegments, startReceiver, uplinkGateway, waitDelivered } from '../helpers/uplink-world.js';
 
 const BIN = join(import.meta.dirname, '../../bin/recgw.js');
+const CRASH_RECEIVER = join(import.meta.dirname, '../helpers/crash-receiver.js');
 
 describe('uplink into an S3 store on radosgw', () => {
   const ca = makeCa();
@@ -119,6 +120,33 @@ describe('uplink into an S3 store on radosgw', () => {
     expect(tampered.status).toBe(1);
     expect(JSON.stringify(tampered.report.findings)).toContain(names[0]);
   }, 120_000);
+
+  // The crash points of storing a file where a bucket makes them differ from a folder: the object written (a
+  // conditional PUT) before the commit that records it, and a receipt's piece of receipts.jsonl written before the
+  // commit that records it filed.
+  for (const [step, when] of [
+    ['renamed', 'after writing a segment into the bucket and before recording it stored'],
+    ['filed', 'after writing a receipt into the bucket and before recording that'],
+  ] as const) {
+    it(`receiver killed (-9) ${when}: the next one stores everything once`, async () => {
+      const deviceId = `room-s3-crash-${step}`;
+      const gw = uplinkGateway(ca.dir, deviceId, broker.url, { chunkKiB: 64 });
+      const names = await seedSegments(gw, 4, 4 * 65536);
+      const { rx, bucket } = s3Receiver(`crash-${step}`);
+      let r = await startReceiver(rx, 30_000, { path: CRASH_RECEIVER, args: [step] });
+      const g = await startGateway(gw.configPath, gw.config.control.socket);
+      try {
+        if (r.proc.exitCode === null && r.proc.signalCode === null) await new Promise((resolve) => r.proc.once('exit', resolve));
+        expect(r.proc.signalCode).toBe('SIGKILL');
+        r = await startReceiver(rx, 30_000);
+        await waitDelivered(gw, 60_000, () => g.log() + r.log());
+      } finally {
+        expect(await g.stop()).toBe(0);
+        expect(await r.stop()).toBe(0);
+      }
+      await checkBucket(bucket(), `crash-${step}`, deviceId, names);
+    }, 150_000);
+  }
 
   it('radosgw stopped mid-upload: no receipt while the bucket is away, and after its return everything arrives once', async () => {
     const deviceId = 'room-s3-outage';
