@@ -31,6 +31,16 @@ const kinds: [string, () => EvidenceStore][] = [
   ],
 ];
 
+/** A new store for one test, closed after it. */
+async function using(make: () => EvidenceStore, test: (store: EvidenceStore) => Promise<void>): Promise<void> {
+  const store = make();
+  try {
+    await test(store);
+  } finally {
+    await store.close();
+  }
+}
+
 async function tree(store: EvidenceStore, dir = ''): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const e of await store.list(dir)) {
@@ -43,8 +53,7 @@ async function tree(store: EvidenceStore, dir = ''): Promise<Record<string, stri
 
 describe.each(kinds)('%s store', (_kind, make) => {
   it('writes once: a retry of the same bytes is harmless, other bytes are refused and the first kept', async () => {
-    const store = make();
-    try {
+    await using(make, async (store) => {
       expect(await store.putOnce('dev-1/segments/0001.seg', Buffer.from('sealed one'))).toBe('written');
       expect(await store.putOnce('dev-1/segments/0001.seg', Buffer.from('sealed one'))).toBe('exists');
       await expect(store.putOnce('dev-1/segments/0001.seg', Buffer.from('forged'))).rejects.toThrow(/already holds other bytes/);
@@ -53,27 +62,21 @@ describe.each(kinds)('%s store', (_kind, make) => {
       expect(await store.read('dev-1/segments/0002.seg')).toBeUndefined();
       expect(await store.size('dev-1/segments/0002.seg')).toBeUndefined();
       expect(await store.stream('dev-1/segments/0002.seg')).toBeUndefined();
-    } finally {
-      await store.close();
-    }
+    });
   }, 30_000);
 
   it('of eight writers racing for one name, exactly one wins and its bytes stay', async () => {
-    const store = make();
-    try {
+    await using(make, async (store) => {
       const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => store.putOnce('dev-1/segments/race.seg', Buffer.from(`writer ${i}`))));
       const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
       expect(won).toHaveLength(1);
       for (const r of results) if (r.status === 'rejected') expect(String(r.reason)).toMatch(/already holds other bytes/);
       expect((await store.read('dev-1/segments/race.seg'))!.toString()).toBe(`writer ${won[0]}`);
-    } finally {
-      await store.close();
-    }
+    });
   }, 30_000);
 
   it('puts a local file, streams it back, replaces a mutable object whole', async () => {
-    const store = make();
-    try {
+    await using(make, async (store) => {
       const big = Buffer.alloc(3 * 1024 * 1024 + 7, 0);
       for (let i = 0; i < big.length; i += 4096) big.writeUInt32BE(i, i);
       const file = join(tmp('recgw-store-src-'), 'partial.seg');
@@ -86,14 +89,11 @@ describe.each(kinds)('%s store', (_kind, make) => {
       await store.replace('dev-1/head.json', Buffer.from('{"seq":1}'));
       await store.replace('dev-1/head.json', Buffer.from('{"seq":2}'));
       expect((await store.read('dev-1/head.json'))!.toString()).toBe('{"seq":2}');
-    } finally {
-      await store.close();
-    }
+    });
   }, 30_000);
 
   it('appends at the committed length: a retry is harmless, an uncommitted tail is cut, a gap or a lost byte is refused', async () => {
-    const store = make();
-    try {
+    await using(make, async (store) => {
       await store.append('dev-1/ledger.jsonl', 0, Buffer.from('line 0\n'));
       await store.append('dev-1/ledger.jsonl', 7, Buffer.from('line 1\n'));
       await store.append('dev-1/ledger.jsonl', 7, Buffer.from('line 1\n'));
@@ -108,22 +108,17 @@ describe.each(kinds)('%s store', (_kind, make) => {
       expect(await store.list('dev-1')).toEqual(['ledger.jsonl']);
       await store.remove('dev-1/ledger.jsonl');
       expect(await store.read('dev-1/ledger.jsonl')).toBeUndefined();
-    } finally {
-      await store.close();
-    }
+    });
   }, 30_000);
 
   it('refuses names that would leave the store or hide in it', async () => {
-    const store = make();
-    try {
+    await using(make, async (store) => {
       for (const bad of ['../escape', 'dev/../../etc/passwd', '/abs', 'dev//x', '.hidden', 'dev/-opt', 'dev/x\n', 'dev/段']) {
         await expect(store.putOnce(bad, Buffer.from('x')), bad).rejects.toThrow(/is not a store name/);
         await expect(store.read(bad), bad).rejects.toThrow(/is not a store name/);
       }
       await expect(store.list('../')).rejects.toThrow(/is not a store name/);
-    } finally {
-      await store.close();
-    }
+    });
   }, 30_000);
 });
 
