@@ -2,7 +2,7 @@
 # Set up a Debian machine to run recgw from this checkout: system packages, npm packages, build.
 #   bash scripts/setup.sh          what the demo needs
 #   bash scripts/setup.sh --test   also what the tests need (mosquitto, gpsd, socat, chromium, gst-rtsp-server, VLC, NUT,
-#                                  libfaketime, PostgreSQL)
+#                                  libfaketime, PostgreSQL, Ceph)
 # Run as root (it installs Debian packages). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +41,8 @@ pkgs=(ffmpeg openssl build-essential python3 fonts-wqy-microhei espeak-ng)
 [ $want_tests = 1 ] && pkgs+=(postgresql)
 # xorriso: the evidence disc's ISO images (recgw package build) and the tests that extract them again.
 [ $want_tests = 1 ] && pkgs+=(xorriso)
+# Ceph: the object-store tests run radosgw on a one-node cluster (mon, memstore OSD) in a temp folder.
+[ $want_tests = 1 ] && pkgs+=(ceph-mon ceph-osd radosgw ceph-common)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

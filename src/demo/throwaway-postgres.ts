@@ -7,23 +7,17 @@
  * The binaries: Debian's `postgresql` package puts them in /usr/lib/postgresql/<major>/bin, off the PATH; a machine
  * may also link them onto it. PATH first, then the newest Debian major.
  */
-import { spawn as nodeSpawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { accessSync, appendFileSync, chownSync, constants, existsSync, readdirSync, rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import pg from 'pg';
 import { RecgwError, describe } from '../util/errors.js';
 import { systemUser, type SystemUser } from '../util/system-user.js';
+import { spawnServer, type SpawnServer } from './spawn-server.js';
+
 
 const DEBIAN_ROOT = '/usr/lib/postgresql';
 const INSTALL = "install Debian's postgresql package (apt-get install -y postgresql)";
-
-/** Runs the server: the test helper passes one that kills it when the test process dies. */
-export type SpawnServer = (
-  command: string,
-  args: string[],
-  opts: { user: SystemUser | undefined; cwd: string },
-  onOutput: (text: string) => void,
-) => { proc: ChildProcess; exited: Promise<unknown> };
 
 export interface ThrowawayPostgresOptions {
   /** An empty folder it takes over: the cluster goes to `dir/data`, the socket to `dir`. Removed by stop(). */
@@ -74,16 +68,6 @@ export function findPostgresBinary(name: string): string {
   throw new RecgwError('config', `cannot find PostgreSQL's ${name} on the PATH or in ${DEBIAN_ROOT}/*/bin: ${INSTALL}`);
 }
 
-const defaultSpawn: SpawnServer = (command, args, opts, onOutput) => {
-  const proc = nodeSpawn(command, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], ...(opts.user ?? {}) });
-  const kill = (): void => void proc.kill('SIGKILL');
-  process.once('exit', kill);
-  proc.stdout!.on('data', (d: Buffer) => onOutput(d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => onOutput(d.toString()));
-  const exited = new Promise<unknown>((resolve) => proc.once('exit', resolve)).finally(() => process.off('exit', kill));
-  return { proc, exited };
-};
-
 export async function startThrowawayPostgres(o: ThrowawayPostgresOptions): Promise<ThrowawayPostgres> {
   const initdb = findPostgresBinary('initdb');
   const postgres = findPostgresBinary('postgres');
@@ -97,7 +81,7 @@ export async function startThrowawayPostgres(o: ThrowawayPostgresOptions): Promi
   }
 
   let output = '';
-  const server = (o.spawn ?? defaultSpawn)(
+  const server = (o.spawn ?? spawnServer)(
     postgres,
     ['-D', data, '-p', String(o.port), '-k', o.dir, '-h', o.alsoFrom ? `127.0.0.1,${o.alsoFrom.listen}` : '127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
     { user, cwd: o.dir },

@@ -9,6 +9,7 @@ import { revokedProblem } from '../verify/key-lifecycle.js';
 import { checkAlert, decodeAlert, type CheckedAlert } from '../uplink/alert-wire.js';
 import { ALERTS_FILE, type AlertRecord } from './alerts-file.js';
 import { one, type ReceiverSql } from './receiver-sql.js';
+import { storePlace, type StorePlace } from './store-place.js';
 import { Filing, stage } from './filing.js';
 
 export type AlertOutcome =
@@ -21,12 +22,12 @@ export class AlertIngest {
   private readonly filing: Filing;
 
   constructor(
-    store: string,
+    place: string | StorePlace,
     private readonly sql: ReceiverSql,
     private readonly caPems: string[],
     private readonly receiverName: string,
   ) {
-    this.filing = new Filing(store, sql);
+    this.filing = new Filing(storePlace(place).evidence, sql);
   }
 
   /** The agency CA's revocations, as they stand when each alert is handled (the receiver reloads its CRL). */

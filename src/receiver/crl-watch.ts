@@ -3,8 +3,8 @@
  * stops the receiver), read again whenever the file changes (the agency replaces it after each `recgw ca revoke`),
  * and copied into the store (`<store>/crl.pem`) so verifiers of the store see what the receiver enforced.
  */
-import { copyFileSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import type { EvidenceStore } from '../store/store.js';
 import { Revocations } from '../pki/crl.js';
 import { describe } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
@@ -20,7 +20,7 @@ export class CrlWatch {
   constructor(
     private readonly path: string | undefined,
     private readonly caPems: string[],
-    private readonly store: string,
+    private readonly store: EvidenceStore,
     private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
   ) {}
@@ -47,7 +47,7 @@ export class CrlWatch {
       const next = await Revocations.load([{ text: readFileSync(path, 'utf8'), source: path }], this.caPems);
       this.current = next;
       this.mtime = m;
-      copyFileSync(path, join(this.store, STORE_CRL_FILE));
+      await this.store.replace(STORE_CRL_FILE, readFileSync(path));
       this.log.info('read the agency CRL', { path, revoked: next.size, nextUpdate: next.nextUpdate?.toISOString() });
       if (next.nextUpdate && next.nextUpdate < this.now()) this.log.warn('the agency CRL is out of date: issue a new one with `recgw ca crl` and replace agency.crl', { path, nextUpdate: next.nextUpdate.toISOString() });
     } catch (err) {

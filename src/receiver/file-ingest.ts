@@ -1,16 +1,19 @@
 /**
- * Storing sealed segment files from chunks. Each chunk is written at its offset into `<store>/.partial/<d>/`, so
+ * Storing sealed segment files from chunks. Each chunk is written at its offset into `<work>/.partial/<d>/`, so
  * order and repeats do not matter; when the ranges cover the file and its manifest is stored, the file is hashed,
- * checked against the manifest, fsynced and renamed into `<store>/<d>/segments/`, and only then receipted.
+ * checked against the manifest, fsynced and written once into the store as `<d>/segments/<file>` (src/store), and
+ * only then receipted.
  */
-import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Signer } from '../evidence/signer.js';
 import { SEGMENTS_DIR } from '../evidence/head.js';
 import { sealedFileName } from '../evidence/sealer.js';
 import { RECEIPTS_FILE, encodeReceipt, makeReceipt, type SegmentReceipt } from '../evidence/receipt.js';
-import { fsyncDirSync } from '../util/fsx.js';
+import type { EvidenceStore } from '../store/store.js';
+import { storePlace, type StorePlace } from './store-place.js';
 import type { ChunkHeader, FileState } from '../uplink/wire.js';
 import type { DeviceLimits } from './limits.js';
 import { coveredPrefix, partialDir, uncovered } from './store-db.js';
@@ -45,16 +48,19 @@ export class FileIngest {
   private readonly claimant: string;
   private readonly filing: Filing;
   private limits: DeviceLimits | undefined;
+  private readonly evidence: EvidenceStore;
+  private readonly work: string;
 
   constructor(
-    private readonly store: string,
+    place: string | StorePlace,
     private readonly sql: ReceiverSql,
     private readonly signer: Signer,
     private readonly receiverName: string,
     private readonly agencyLog: LeafLog,
   ) {
     this.claimant = `${receiverName}/${randomUUID()}`;
-    this.filing = new Filing(store, sql);
+    ({ evidence: this.evidence, work: this.work } = storePlace(place));
+    this.filing = new Filing(this.evidence, sql);
   }
 
   /** Take chunks only within the device's limits (limits.ts); without, only the manifest bounds them. */
@@ -82,7 +88,7 @@ export class FileIngest {
   }
 
   private partialPath(device: string, name: string): string {
-    return join(partialDir(this.store, device), sealedFileName(name));
+    return join(partialDir(this.work, device), sealedFileName(name));
   }
 
   async state(device: string, name: string): Promise<{ state: FileState; receipt?: SegmentReceipt }> {
@@ -101,7 +107,7 @@ export class FileIngest {
     if (m && (m.size !== h.size || m.sha256 !== h.sha256)) return { kind: 'refused', why: `the chunk describes ${name} as ${h.size} bytes with sha256 ${h.sha256}, but its manifest says ${m.size}, ${m.sha256}` };
     // Begun before its manifest was stored, as another file: it can never be stored, and would block the real one.
     if (m && r && (r.size !== m.size || r.sha256 !== m.sha256)) {
-      await this.discard(device, name, this.partialPath(device, name));
+      await this.discard(device, name);
       r = undefined;
     }
     if (r && (r.size !== h.size || r.sha256 !== h.sha256)) return { kind: 'refused', why: `the chunk describes ${name} differently from its earlier chunks` };
@@ -147,7 +153,7 @@ export class FileIngest {
       if (!state) await tx.query(`INSERT INTO files(device, name, size, sha256, deadline, state) VALUES ($1, $2, $3, $4, $5, 'partial')`, [device, name, h.size, h.sha256, h.deadline]);
       await tx.query('DELETE FROM chunks WHERE device = $1 AND name = $2 AND claimed_at < $3', [device, name, now - CLAIM_STALE_MS]);
       const holes = uncovered(await this.ranges(device, name, true, tx), h.offset, len);
-      if (holes.length > 0) mkdirSync(partialDir(this.store, device), { recursive: true });
+      if (holes.length > 0) mkdirSync(partialDir(this.work, device), { recursive: true });
       // No hole starts where a range starts, so each is a row of its own.
       for (const [from, to] of holes) {
         await tx.query('INSERT INTO chunks(device, name, "offset", len, claimed_at, claimed_by) VALUES ($1, $2, $3, $4, $5, $6)', [device, name, from, to - from, now, this.claimant]);
@@ -207,35 +213,33 @@ export class FileIngest {
     const r = await this.row(device, name);
     const m = await this.manifest(device, name);
     if (!r || r.state !== 'partial' || !m || !(await this.complete(device, name, r.size))) return undefined;
-    const dir = join(this.store, device);
-    const storedPath = join(dir, SEGMENTS_DIR, sealedFileName(name));
-    // Renamed into the store by a receiver that stopped before recording it stored: go on from there.
-    const renamed = !existsSync(this.partialPath(device, name)) && existsSync(storedPath);
-    const path = renamed ? storedPath : this.partialPath(device, name);
+    const stored = `${device}/${SEGMENTS_DIR}/${sealedFileName(name)}`;
+    // Put into the store by a receiver that stopped before recording it stored: go on from there.
+    const partial = this.partialPath(device, name);
+    const renamed = !existsSync(partial) && (await this.evidence.size(stored)) !== undefined;
     const key = `${device}/${name}`;
     const run = this.running.get(key);
     this.running.delete(key);
     // The running hash is SHA-256 (a chunk may come before its manifest says otherwise); a gm file is read back for SM3.
-    const actual = run && run.upto === r.size && m.hash_alg === 'sha256' ? { size: r.size, sha256: run.hash.digest('hex') } : await hashFile(path, m.hash_alg);
+    const actual = run && run.upto === r.size && m.hash_alg === 'sha256' ? { size: r.size, sha256: run.hash.digest('hex') } : await hashStream(renamed ? (await this.evidence.stream(stored))! : createReadStream(partial, { highWaterMark: 1 << 20 }), m.hash_alg);
     if (actual.size !== m.size || actual.sha256 !== m.sha256) {
       const why = `${name} arrived as ${actual.size} bytes with ${m.hash_alg} ${actual.sha256}, but its manifest (entry ${m.seq}) says ${m.size} bytes, ${m.sha256}: forged or damaged, not stored`;
-      await this.discard(device, name, path);
+      await this.discard(device, name, renamed ? stored : undefined);
       return { refused: why };
     }
     const receipt = await this.sql.transaction(async (tx): Promise<SegmentReceipt | undefined> => {
         // Another receiver sharing the store may have finished it while we hashed.
         if ((await this.row(device, name, tx))?.state !== 'partial') return undefined;
-        const fd = openSync(path, 'r+');
-        try {
-          fsyncSync(fd);
-        } finally {
-          closeSync(fd);
-        }
         if (!renamed) {
-          mkdirSync(join(dir, SEGMENTS_DIR), { recursive: true });
-          renameSync(path, storedPath);
+          const fd = openSync(partial, 'r+');
+          try {
+            fsyncSync(fd);
+          } finally {
+            closeSync(fd);
+          }
+          // Written once: the same bytes already there (a retry after a crash) are fine, other bytes refuse.
+          await this.evidence.putOnce(stored, { file: partial });
         }
-        fsyncDirSync(join(dir, SEGMENTS_DIR));
         const storedAt = now().toISOString();
         const logged = await this.agencyLog.append(tx, [{ v: 1, kind: 'segment', device, name, size: m.size, sha256: m.sha256, manifestSeq: m.seq, accepted: storedAt }]);
         const receipt = makeReceipt(
@@ -258,24 +262,27 @@ export class FileIngest {
         await stage(tx, device, RECEIPTS_FILE, encodeReceipt(receipt));
         return receipt;
       }, { device, durable: true });
+    // Stored and committed: the chunks are no longer needed (a crash before this leaves them for the sweep).
+    if (receipt && !renamed) rmSync(partial, { force: true });
     if (receipt) await this.filing.file(device);
     return receipt;
   }
 
-  /** Forget a file that failed its check, and remove it (from .partial, or from segments/ if renamed unrecorded). */
-  private async discard(device: string, name: string, path: string): Promise<void> {
+  /** Forget a file that failed its check, and remove it: from .partial, and from the store when put there unrecorded. */
+  private async discard(device: string, name: string, stored?: string): Promise<void> {
     await this.sql.transaction(async (tx) => {
       await tx.query(`DELETE FROM files WHERE device = $1 AND name = $2 AND state = 'partial'`, [device, name]);
       await tx.query('DELETE FROM chunks WHERE device = $1 AND name = $2', [device, name]);
     }, { device });
-    rmSync(path, { force: true });
+    rmSync(this.partialPath(device, name), { force: true });
+    if (stored) await this.evidence.remove(stored);
   }
 }
 
-async function hashFile(path: string, alg: 'sha256' | 'sm3'): Promise<{ size: number; sha256: string }> {
+async function hashStream(bytes: Readable, alg: 'sha256' | 'sm3'): Promise<{ size: number; sha256: string }> {
   const h = createHash(alg);
   let size = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+  for await (const chunk of bytes) {
     h.update(chunk as Buffer);
     size += (chunk as Buffer).length;
   }

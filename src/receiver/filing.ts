@@ -6,10 +6,8 @@
  * after the commit, under the device's lock; a receiver killed before filing leaves them staged for the next commit
  * of that device or the next start (`fileAll`). A write already made before a crash is not made twice.
  */
-import { closeSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
-import { join } from 'node:path';
-import { describe, isENOENT } from '../util/errors.js';
-import { appendLineSync, writeFileAtomicSync } from '../util/fsx.js';
+import { describe } from '../util/errors.js';
+import type { EvidenceStore } from '../store/store.js';
 import type { Queryable, ReceiverSql } from './receiver-sql.js';
 
 /** Append a line, or replace the whole file. */
@@ -28,7 +26,7 @@ interface Row {
 
 export class Filing {
   constructor(
-    private readonly store: string,
+    private readonly store: EvidenceStore,
     private readonly sql: ReceiverSql,
   ) {}
 
@@ -38,16 +36,16 @@ export class Filing {
       await this.sql.transaction(async (tx) => {
         const rows = await tx.query<Row>('SELECT id, file, data, mode FROM unfiled WHERE device = $1 ORDER BY id', [device]);
         if (rows.length === 0) return;
-        const dir = join(this.store, device);
-        mkdirSync(dir, { recursive: true });
         for (const [file, lines] of appends(rows)) {
-          const path = join(dir, file);
+          const name = `${device}/${file}`;
           // A filing cut short by a crash appended a prefix of these lines: they are the file's last bytes.
-          const tail = readTail(path, lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 1));
-          for (const l of lines) if (!tail.includes(`\n${l}\n`)) appendLineSync(path, l);
+          const { size, data } = await this.store.tail(name, lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 1));
+          const tail = (data.length === size ? '\n' : '') + data.toString('utf8');
+          const missing = lines.filter((l) => !tail.includes(`\n${l}\n`));
+          if (missing.length > 0) await this.store.append(name, size, Buffer.from(missing.map((l) => `${l}\n`).join(''), 'utf8'));
         }
         const last = new Map(rows.filter((r) => r.mode === 'replace').map((r) => [r.file, r.data]));
-        for (const [file, data] of last) writeFileAtomicSync(join(dir, file), data);
+        for (const [file, data] of last) await this.store.replace(`${device}/${file}`, Buffer.from(data, 'utf8'));
         await tx.query('DELETE FROM unfiled WHERE device = $1 AND id <= $2', [device, rows[rows.length - 1]!.id]);
       }, { device });
     } catch (err) {
@@ -68,24 +66,4 @@ function appends(rows: Row[]): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const r of rows) if (r.mode === 'append') out.set(r.file, [...(out.get(r.file) ?? []), r.data]);
   return out;
-}
-
-/** The last `bytes` of a file, with the newline before them when there is one ('' for a missing file). */
-function readTail(path: string, bytes: number): string {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    if (isENOENT(err)) return '';
-    throw err;
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const n = Math.min(size, bytes);
-    const buf = Buffer.alloc(n);
-    readSync(fd, buf, 0, n, size - n);
-    return (n === size ? '\n' : '') + buf.toString('utf8');
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -5,20 +5,21 @@
  * lock (receiver-sql.ts), so receivers sharing a store append one device's lines in order and a crash leaves either
  * all of it or a torn tail that is cut off.
  */
-import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, writeSync, constants } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { GENESIS_PREV, lineHash, lineSignedBy, parseLine, type LedgerEntry } from '../evidence/entry.js';
 import { isSm2Key } from '../crypto/gm/sm2-keys.js';
 import type { Signer } from '../evidence/signer.js';
 import { ENTRY } from '../evidence/types.js';
-import { HEAD_FILE, LEDGER_FILE, SEGMENTS_DIR, encodeHead, makeHead } from '../evidence/head.js';
+import { HEAD_FILE, LEDGER_FILE, encodeHead, makeHead } from '../evidence/head.js';
 import { checkCertBody, checkManifest } from '../verify/bodies.js';
 import { checkCertificate, parseCertificate } from '../pki/certs.js';
 import { ROLE_DEVICE } from '../pki/ca.js';
 import { RECEIPTS_FILE, encodeReceipt, makeReceipt, type EntriesReceipt } from '../evidence/receipt.js';
-import { fsyncDirSync } from '../util/fsx.js';
 import { SUPERSEDED_DIR } from '../evidence/log-leaf.js';
+import type { EvidenceStore } from '../store/store.js';
+import { storePlace, type StorePlace } from './store-place.js';
 import type { Logger } from '../util/log.js';
 import type { DeviceLimits } from './limits.js';
 import { Filing, stage } from './filing.js';
@@ -56,9 +57,11 @@ export class LedgerIngest {
   private limits: DeviceLimits | undefined;
   private revocations: () => Revocations = () => Revocations.none();
   private readonly filing: Filing;
+  private readonly place: StorePlace;
+  private readonly evidence: EvidenceStore;
 
   constructor(
-    private readonly store: string,
+    place: string | StorePlace,
     private readonly sql: ReceiverSql,
     private readonly caPems: string[],
     private readonly signer: Signer,
@@ -67,7 +70,9 @@ export class LedgerIngest {
     private readonly agencyLog: LeafLog,
     private readonly encryption: CurrentEncryptionKeys,
   ) {
-    this.filing = new Filing(store, sql);
+    this.place = storePlace(place);
+    this.evidence = this.place.evidence;
+    this.filing = new Filing(this.evidence, sql);
   }
 
   /** The agency CA's revocations, as they stand when each message is handled (the receiver reloads its CRL). */
@@ -106,12 +111,16 @@ export class LedgerIngest {
 
   /** At start: settle what supersessions of receivers killed mid-way left in device folders (supersede.ts). */
   async recoverAll(): Promise<void> {
-    const devices = existsSync(this.store) ? readdirSync(this.store).filter((d) => existsSync(join(this.store, d, SUPERSEDED_DIR))) : [];
+    // Only a folder store supersedes (supersede.ts); a bucket has nothing to put back.
+    const folder = this.place.folder;
+    if (folder === undefined) return;
+    const devices = existsSync(folder) ? readdirSync(folder).filter((d) => existsSync(join(folder, d, SUPERSEDED_DIR))) : [];
     for (const device of devices) await this.sql.transaction((tx) => this.recover(tx, device), { device, durable: true });
   }
 
   private async recover(tx: Queryable, device: string): Promise<void> {
-    const undone = await recoverSupersessions(this.store, device, tx);
+    if (this.place.folder === undefined) return;
+    const undone = await recoverSupersessions(this.place.folder, device, tx);
     if (undone > 0) this.log.warn('put back a supersession a receiver was stopped in before it committed; the stored ledger stands until the newer branch comes again', { device, undone });
   }
 
@@ -123,7 +132,7 @@ export class LedgerIngest {
     const stored = await this.deviceState(device, tx);
     const e = branch[0]!.entry;
     if (!stored || e.seq > stored.seq) return false;
-    const r = await supersede({ store: this.store, tx, caPems: this.caPems, revocations: this.revocations(), log: this.agencyLog, now }, device, branch, stored.seq);
+    const r = await supersede({ store: this.place.folder, work: this.place.work, tx, caPems: this.caPems, revocations: this.revocations(), log: this.agencyLog, now }, device, branch, stored.seq);
     if ('why' in r) {
       this.log.error('refused lines that conflict with stored entries (same seq, different content)', { device, seq: e.seq, why: r.why });
       return false;
@@ -216,8 +225,7 @@ export class LedgerIngest {
     }
     if (ok.length === 0) return { appended: 0, manifests: [], ...(refused ? { refused } : {}) };
 
-    const dir = join(this.store, device);
-    const bytes = this.appendLines(dir, row?.ledger_bytes ?? 0, ok.map((o) => o.line));
+    const bytes = await this.appendLines(device, row?.ledger_bytes ?? 0, ok.map((o) => o.line));
     const manifests: string[] = [];
     for (const o of ok) {
       await tx.query('INSERT INTO entries(device, seq, hash) VALUES ($1, $2, $3) ON CONFLICT(device, seq) DO UPDATE SET hash = excluded.hash', [device, o.e.seq, o.hash]);
@@ -282,23 +290,11 @@ export class LedgerIngest {
     return this.encryption.problem(e);
   }
 
-  /** Cut any torn tail past the committed length, append, fsync; returns the new committed length. */
-  private appendLines(dir: string, committed: number, lines: string[]): number {
-    if (committed === 0) {
-      mkdirSync(join(dir, SEGMENTS_DIR), { recursive: true });
-      fsyncDirSync(dir);
-    }
-    const fd = openSync(join(dir, LEDGER_FILE), constants.O_RDWR | constants.O_CREAT, 0o644);
-    try {
-      ftruncateSync(fd, committed);
-      const buf = Buffer.from(lines.join('\n') + '\n', 'utf8');
-      let off = 0;
-      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, committed + off);
-      fsyncSync(fd);
-      return committed + buf.length;
-    } finally {
-      closeSync(fd);
-    }
+  /** Cut any torn tail past the committed length, append, make it durable; returns the new committed length. */
+  private async appendLines(device: string, committed: number, lines: string[]): Promise<number> {
+    const buf = Buffer.from(lines.join('\n') + '\n', 'utf8');
+    await this.evidence.append(`${device}/${LEDGER_FILE}`, committed, buf);
+    return committed + buf.length;
   }
 }
 

@@ -11,13 +11,26 @@
  * waiting (bench/README.md). A publication runs about once a second while the receiver takes files, so it reads
  * only the leaves since the last one and makes no folder twice (bench/README.md, receiver-log-cost).
  */
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { FolderStore } from '../store/folder-store.js';
+import type { EvidenceStore } from '../store/store.js';
 import { CHECKPOINT_FILE, TILE_WIDTH, encodeBundle, tilePath } from '../tlog/tiles.js';
 import type { AgencyLog } from './agency-log.js';
 import type { Queryable } from './receiver-sql.js';
 import { LOG_CERT_FILE, LOG_DIR } from '../evidence/log-leaf.js';
+
+/** Where the log's files go: a store and the folder in it (`log`), or a plain folder (a FolderStore of it, folder ''). */
+export interface LogOut {
+  store: EvidenceStore;
+  /** The log's folder in the store, '' when the store is the log's folder itself. */
+  dir: string;
+}
+
+export function logOut(where: string | LogOut): LogOut {
+  return typeof where === 'string' ? { store: new FolderStore(where), dir: '' } : where;
+}
+
+export const logName = (out: LogOut, rel: string): string => (out.dir === '' ? rel : `${out.dir}/${rel}`);
 
 /** The lock under which the published checkpoint is compared and replaced. */
 export const LOG_FILES_LOCK = 'agency-log-files';
@@ -25,8 +38,8 @@ export const LOG_FILES_LOCK = 'agency-log-files';
 /** What one publication writes, read from committed state. */
 interface Plan {
   size: number;
-  /** Tiles and bundles: a path fixes its content, so they are written in any order, by any receiver, any number of times. */
-  files: { path: string; data: Uint8Array }[];
+  /** Tiles and bundles: a name fixes its content, so they are written once, in any order, by any receiver. */
+  files: { name: string; data: Uint8Array }[];
   /** The `.p` folders of tiles now full (tlog-tiles: partial tiles MAY be deleted then). */
   stale: string[];
   /** The partial tile written at each level, to remember once written. */
@@ -42,26 +55,32 @@ export class LogFiles {
    * and one above level 0 stays the same for 256^level leaves: it is not written again after every commit.
    */
   private readonly partials = new Map<number | 'entries', string>();
-  /** Folders this process made: a path's folder is asked for once. */
-  private readonly made = new Set<string>();
   /**
    * The level-0 hashes and the leaf bundle of the partial tile last planned, `size` leaves in: committed leaves never
    * change, so the next plan in the same tile reads only the leaves after them.
    */
   private tail: { tile: number; size: number; hashes: Buffer; bundle: Buffer } | undefined;
+  /** Where the files are, for messages. */
   readonly dir: string;
+  /** The store and the log's folder in it (`log`). */
+  readonly out: LogOut;
 
   constructor(
-    store: string,
+    store: string | EvidenceStore,
     private readonly log: AgencyLog,
   ) {
-    this.dir = join(store, LOG_DIR);
+    this.out = { store: typeof store === 'string' ? new FolderStore(store) : store, dir: LOG_DIR };
+    this.dir = typeof store === 'string' ? join(store, LOG_DIR) : `${store.location.replace(/\/$/, '')}/${LOG_DIR}`;
+  }
+
+  private name(rel: string): string {
+    return logName(this.out, rel);
   }
 
   /** At start: the certificate, every full tile that is missing, and the current partial tiles and checkpoint. */
   async republish(certPem: string): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    await writeFile(join(this.dir, LOG_CERT_FILE), certPem);
+    // Replaced, not written once: the log's certificate is renewed in place (a new one for the same key).
+    await this.out.store.replace(this.name(LOG_CERT_FILE), Buffer.from(certPem));
     const plan = await this.log.committed(async (q) => this.plan(q, (await this.log.head(q)).size, 0, true));
     await this.put(plan);
   }
@@ -77,29 +96,12 @@ export class LogFiles {
     return this.publish();
   }
 
-  private get checkpointPath(): string {
-    return join(this.dir, CHECKPOINT_FILE);
-  }
-
-  /** Write the plan's files on the thread pool, then put its checkpoint in place under the lock. */
+  /** Write the plan's files (at once, on the thread pool or the network), then put its checkpoint in place under the lock. */
   private async put(plan: Plan): Promise<void> {
-    await Promise.all(plan.files.map(async (f) => {
-      const dir = dirname(f.path);
-      if (!this.made.has(dir)) await mkdir(dir, { recursive: true });
-      this.made.add(dir);
-      // A folder removed behind our back is made again by the next publication.
-      await writeFile(f.path, f.data).catch((err: unknown) => {
-        this.made.delete(dir);
-        throw err;
-      });
-    }));
-    const tmp = `${this.checkpointPath}.tmp-${process.pid}-${plan.size}`;
-    await writeFile(tmp, plan.checkpoint);
-    for (const d of plan.stale) {
-      await rm(d, { recursive: true, force: true });
-      this.made.delete(d);
-    }
-    await this.log.sql.transaction(async () => this.finish(plan, () => this.replaceCheckpoint(plan, () => renameSync(tmp, this.checkpointPath), () => rmSync(tmp, { force: true }))), { lock: LOG_FILES_LOCK });
+    // A view of the database, made again at start: replaced (a tile cut short by a crash is made whole) and not fsynced.
+    await Promise.all(plan.files.map((f) => this.out.store.replace(f.name, Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength), { view: true })));
+    for (const d of plan.stale) await this.out.store.removeAll(d);
+    await this.log.sql.transaction(async () => this.finish(plan, () => this.replaceCheckpoint(plan)), { lock: LOG_FILES_LOCK });
   }
 
   /** The plan for the log's committed size, unless this process published that size already. */
@@ -109,17 +111,18 @@ export class LogFiles {
   }
 
   /**
-   * Under the lock: put the plan's checkpoint in place by `replace`, unless the published one is as large already (a
-   * receiver sharing the store published after this plan was made); then `skip`.
+   * Under the lock: put the plan's checkpoint in place, unless the published one is as large already (a receiver
+   * sharing the store published after this plan was made).
    */
-  private replaceCheckpoint(plan: Plan, replace: () => void, skip: () => void): void {
-    if (publishedSize(this.checkpointPath) >= plan.size) return skip();
-    replace();
+  private async replaceCheckpoint(plan: Plan): Promise<void> {
+    const name = this.name(CHECKPOINT_FILE);
+    if (publishedSize(await this.out.store.read(name).catch(() => undefined)) >= plan.size) return;
+    await this.out.store.replace(name, Buffer.from(plan.checkpoint));
   }
 
   /** The checkpoint is in place: remember what was written. */
-  private finish(plan: Plan, checkpoint: () => void): void {
-    checkpoint();
+  private async finish(plan: Plan, checkpoint: () => Promise<void>): Promise<void> {
+    await checkpoint();
     for (const [level, rel] of plan.partials) this.partials.set(level, rel);
     this.written = plan.size;
   }
@@ -159,25 +162,20 @@ export class LogFiles {
 
   private async partial(plan: Plan, level: number | 'entries', rel: string, all: boolean, data: () => Promise<Buffer>): Promise<void> {
     if (!all && this.partials.get(level) === rel) return;
-    plan.files.push({ path: join(this.dir, rel), data: await data() });
+    plan.files.push({ name: this.name(rel), data: await data() });
     plan.partials.push([level, rel]);
   }
 
   private async full(plan: Plan, rel: string, data: () => Promise<Buffer>): Promise<void> {
-    const path = join(this.dir, rel);
-    if (!existsSync(path)) plan.files.push({ path, data: await data() });
-    plan.stale.push(`${path}.p`);
+    const name = this.name(rel);
+    if ((await this.out.store.size(name)) === undefined) plan.files.push({ name, data: await data() });
+    plan.stale.push(`${name}.p`);
   }
 }
 
 /** The size of the published checkpoint (-1 when there is none or it cannot be read). */
-function publishedSize(path: string): number {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return -1;
-  }
-  const size = Number(text.split('\n')[1]);
+function publishedSize(bytes: Buffer | undefined): number {
+  if (!bytes) return -1;
+  const size = Number(bytes.toString('utf8').split('\n')[1]);
   return Number.isSafeInteger(size) ? size : -1;
 }

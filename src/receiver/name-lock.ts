@@ -26,7 +26,7 @@ export function lockReceiverName(store: string, name: string): HeldLock {
  * `lost`: the database session holding the lock ended while the receiver runs.
  */
 export async function takeReceiverNameLock(cfg: ReceiverConfig, lost: (why: string) => void): Promise<HeldLock> {
-  if (!cfg.database) return lockReceiverName(cfg.store, cfg.name);
+  if (!cfg.database) return lockReceiverName(cfg.work, cfg.name);
   const { where } = parseDatabaseUrl(cfg.database);
   const { lockNameInPostgres } = await import('./pg-name-lock.js');
   return lockNameInPostgres(cfg.database, where, cfg.name, { inUse: `receiver ${cfg.name} is already running on the ${where}`, fix, lost });

@@ -19,6 +19,8 @@ import { CLAIM_STALE_MS } from './file-ingest.js';
 import type { LimitsConfig } from './limits.js';
 import { partialDir } from './store-db.js';
 import { one, type ReceiverSql } from './receiver-sql.js';
+import type { EvidenceStore } from '../store/store.js';
+import { storePlace, type StorePlace } from './store-place.js';
 
 const HOUR = 3_600_000;
 const SUFFIX = sealedFileName('');
@@ -41,14 +43,18 @@ interface PartialRow {
 
 export class PartialSweep {
   private timer: NodeJS.Timeout | undefined;
+  private readonly evidence: EvidenceStore;
+  private readonly work: string;
 
   constructor(
-    private readonly store: string,
+    place: string | StorePlace,
     private readonly sql: ReceiverSql,
     private readonly limits: LimitsConfig,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    ({ evidence: this.evidence, work: this.work } = storePlace(place));
+  }
 
   /** Every minute, or every quarter of the shortest age limit when that is shorter (at least every second). */
   get periodMs(): number {
@@ -85,7 +91,7 @@ export class PartialSweep {
        FROM files f WHERE f.state = 'partial'`,
     );
     for (const r of rows) {
-      const why = this.staleness(r);
+      const why = await this.staleness(r);
       if (!why || !(await this.discard(r, why))) continue;
       if (why === 'gone') out.orphans++;
       else out.stale++;
@@ -96,10 +102,10 @@ export class PartialSweep {
   }
 
   /** Why the partial file of `r` should go: its age passed the limit, or its bytes are gone; undefined to keep it. */
-  private staleness(r: PartialRow): 'age' | 'gone' | undefined {
+  private async staleness(r: PartialRow): Promise<'age' | 'gone' | undefined> {
     const mtime = this.mtime(r.device, r.name);
-    // Renamed into the store by a receiver that stopped before recording it: the next hello stores it.
-    if (mtime === undefined) return this.storedUnrecorded(r.device, r.name) ? undefined : 'gone';
+    // Put into the store by a receiver that stopped before recording it: the next hello stores it.
+    if (mtime === undefined) return (await this.storedUnrecorded(r.device, r.name)) ? undefined : 'gone';
     const maxMs = (r.manifested ? this.limits.unfinishedHours : this.limits.unmanifestedHours) * HOUR;
     return this.now() - mtime > maxMs ? 'age' : undefined;
   }
@@ -110,7 +116,7 @@ export class PartialSweep {
     const done = await this.sql.transaction(async (tx): Promise<boolean> => {
       const still = await one(tx, `SELECT 1 AS x FROM files WHERE device = $1 AND name = $2 AND state = 'partial'`, [r.device, r.name]);
       const claimed = await one(tx, 'SELECT 1 AS x FROM chunks WHERE device = $1 AND name = $2 AND claimed_at >= $3', [r.device, r.name, Date.now() - CLAIM_STALE_MS]);
-      if (!still || claimed || this.staleness(r) !== why) return false;
+      if (!still || claimed || (await this.staleness(r)) !== why) return false;
       await tx.query('DELETE FROM chunks WHERE device = $1 AND name = $2', [r.device, r.name]);
       await tx.query('DELETE FROM files WHERE device = $1 AND name = $2', [r.device, r.name]);
       rmSync(path, { force: true });
@@ -135,7 +141,7 @@ export class PartialSweep {
   /** Partial files no row describes (left by a discard that stopped between its commit and the removal). */
   private async removeRowless(): Promise<number> {
     let n = 0;
-    const root = join(this.store, '.partial');
+    const root = join(this.work, '.partial');
     for (const device of listDir(root)) {
       for (const file of listDir(join(root, device))) {
         if (!file.endsWith(SUFFIX)) continue;
@@ -170,7 +176,7 @@ export class PartialSweep {
   }
 
   private partialPath(device: string, name: string): string {
-    return join(partialDir(this.store, device), sealedFileName(name));
+    return join(partialDir(this.work, device), sealedFileName(name));
   }
 
   private mtime(device: string, name: string): number | undefined {
@@ -181,12 +187,8 @@ export class PartialSweep {
     }
   }
 
-  private storedUnrecorded(device: string, name: string): boolean {
-    try {
-      return statSync(join(this.store, device, SEGMENTS_DIR, sealedFileName(name))).isFile();
-    } catch {
-      return false;
-    }
+  private async storedUnrecorded(device: string, name: string): Promise<boolean> {
+    return (await this.evidence.size(`${device}/${SEGMENTS_DIR}/${sealedFileName(name)}`)) !== undefined;
   }
 }
 

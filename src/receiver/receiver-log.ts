@@ -10,6 +10,8 @@ import type { StateMessage } from '../uplink/wire.js';
 import type { ReceiverConfig } from './config.js';
 import type { LeafLog } from './agency-log.js';
 import { LogFiles } from './log-files.js';
+import { openStore } from '../store/open-store.js';
+import type { EvidenceStore } from '../store/store.js';
 import { openAgencyLog, witnessTargets } from './log-key.js';
 import { WitnessClient } from './witness-client.js';
 import { Pacer } from './pacer.js';
@@ -41,14 +43,16 @@ export interface LogContext {
   log: Logger;
   /** Where the witnesses' reports of a fork or a shrink go (the receiver's status, for the desk). */
   alarms?: WitnessAlarms;
+  /** The evidence store the log's files go into (the receiver's own); by default opened from cfg. */
+  evidence?: EvidenceStore;
 }
 
 /** At the receiver's start: open the log, publish what a crash left unpublished, ask the witnesses. */
-export async function openReceiverLog({ cfg, caPem, caPems, sql, now, log, alarms }: LogContext): Promise<ReceiverLog> {
+export async function openReceiverLog({ cfg, caPem, caPems, sql, now, log, alarms, evidence = openStore(cfg.store, cfg.s3) }: LogContext): Promise<ReceiverLog> {
   const { log: agencyLog, certPem } = openAgencyLog(cfg, caPems, sql, now);
-  const files = new LogFiles(cfg.store, agencyLog);
+  const files = new LogFiles(evidence, agencyLog);
   await files.republish(certPem);
-  const witnesses = new WitnessClient(files.dir, agencyLog, witnessTargets(cfg), log.child('witness'), caPem, alarms);
+  const witnesses = new WitnessClient(files.out, agencyLog, witnessTargets(cfg), log.child('witness'), caPem, alarms);
   witnesses.kick();
   const publisher = new Pacer(() => files.publishInBackground(), PUBLISH_INTERVAL_MS, (err) =>
     log.error("could not publish the agency log's files; they are published again after the next commit and at start", { dir: files.dir, err: describe(err) }),

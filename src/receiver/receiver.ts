@@ -17,6 +17,9 @@ import type { HeldLock } from '../state/folder-lock.js';
 import { takeReceiverNameLock } from './name-lock.js';
 import { parseDatabaseUrl } from '../index/database.js';
 import { openReceiverDb, receiverDbPath } from './store-db.js';
+import { isS3Location, openStore } from '../store/open-store.js';
+import type { EvidenceStore } from '../store/store.js';
+import type { StorePlace } from './store-place.js';
 import type { ReceiverSql } from './receiver-sql.js';
 import { SqliteReceiverSql } from './sqlite-receiver-sql.js';
 import { DeviceLimits } from './limits.js';
@@ -58,6 +61,7 @@ export class Receiver {
   private crl: CrlWatch | undefined;
   private status: ReceiverStatus | undefined;
   private lock: HeldLock | undefined;
+  private evidence: EvidenceStore | undefined;
 
   /**
    * `openLog` is for benches only (they measure the log's cost against a stand-in without it): a receiver always
@@ -82,20 +86,22 @@ export class Receiver {
   private async startParts(): Promise<void> {
     const { cfg } = this;
     const { caPem, caPems, signer, encryption } = loadReceiverKeys(cfg, this.now());
-    mkdirSync(cfg.store, { recursive: true });
+    mkdirSync(cfg.work, { recursive: true });
+    this.evidence = openStore(cfg.store, cfg.s3);
+    const place: StorePlace = { evidence: this.evidence, work: cfg.work, ...(isS3Location(cfg.store) ? {} : { folder: cfg.store }) };
     this.sql = await this.openSql();
     this.status = new ReceiverStatus(cfg.name, this.log.child('status'));
-    const agencyLog = await this.openLog({ cfg, caPem, caPems, sql: this.sql, now: this.now(), log: this.log, alarms: this.status });
+    const agencyLog = await this.openLog({ cfg, caPem, caPems, sql: this.sql, now: this.now(), log: this.log, alarms: this.status, evidence: this.evidence });
     this.agencyLog = agencyLog;
-    this.crl = new CrlWatch(cfg.agency.crl, caPems, cfg.store, this.log.child('crl'), this.now);
+    this.crl = new CrlWatch(cfg.agency.crl, caPems, this.evidence, this.log.child('crl'), this.now);
     await this.crl.start();
-    this.ledger = new LedgerIngest(cfg.store, this.sql, caPems, signer, cfg.name, this.log.child('ledger'), agencyLog, encryption);
+    this.ledger = new LedgerIngest(place, this.sql, caPems, signer, cfg.name, this.log.child('ledger'), agencyLog, encryption);
     this.ledger.useRevocations(this.crl.revocations);
-    this.files = new FileIngest(cfg.store, this.sql, signer, cfg.name, agencyLog);
-    this.alerts = new AlertIngest(cfg.store, this.sql, caPems, cfg.name);
+    this.files = new FileIngest(place, this.sql, signer, cfg.name, agencyLog);
+    this.alerts = new AlertIngest(place, this.sql, caPems, cfg.name);
     this.alerts.useRevocations(this.crl.revocations);
     await this.ledger.recoverAll();
-    const unfiled = await new Filing(cfg.store, this.sql).fileAll();
+    const unfiled = await new Filing(this.evidence, this.sql).fileAll();
     if (unfiled > 0) this.log.info('wrote the receipts and records an earlier run committed but was stopped before writing', { devices: unfiled });
     const dropped = await this.files.dropEarlierClaims();
     if (dropped > 0) this.log.info('dropped the claims of an earlier run that stopped mid-write; those bytes are written again', { claims: dropped });
@@ -137,7 +143,7 @@ export class Receiver {
   /** The receivers' database: PostgreSQL when the config names one (`database`), else `<store>/receiver.db`. */
   private async openSql(): Promise<ReceiverSql> {
     const url = this.cfg.database;
-    if (!url) return new SqliteReceiverSql(openReceiverDb(this.cfg.store), receiverDbPath(this.cfg.store));
+    if (!url) return new SqliteReceiverSql(openReceiverDb(this.cfg.work), receiverDbPath(this.cfg.work));
     // Loaded only here: a receiver on SQLite never loads pg.
     const { openPostgresReceiverSql } = await import('./postgres-receiver-sql.js');
     return openPostgresReceiverSql(url, parseDatabaseUrl(url).where);
@@ -159,7 +165,7 @@ export class Receiver {
     const limits = new DeviceLimits(sql, this.cfg.limits);
     this.ledger!.useLimits(limits);
     this.files!.useLimits(limits);
-    this.sweep = new PartialSweep(this.cfg.store, sql, this.cfg.limits, this.log.child('sweep'));
+    this.sweep = new PartialSweep({ evidence: this.evidence!, work: this.cfg.work }, sql, this.cfg.limits, this.log.child('sweep'));
     this.sweep.start();
   }
 
@@ -181,6 +187,8 @@ export class Receiver {
     this.crl?.stop();
     await this.sql?.close();
     this.sql = undefined;
+    await this.evidence?.close();
+    this.evidence = undefined;
     this.lock?.release();
     this.lock = undefined;
   }

@@ -39,7 +39,10 @@ export interface Superseded {
 }
 
 interface Ctx {
-  store: string;
+  /** The store's folder; undefined for a store in a bucket, where superseding is not supported yet. */
+  store: string | undefined;
+  /** The receiver's working folder (its .partial/). */
+  work: string;
   /** The ingest's transaction, holding the device's lock. */
   tx: Queryable;
   caPems: string[];
@@ -84,6 +87,9 @@ const issuedAt = (pem: string): number => Date.parse(parseCertificate(pem)?.vali
  */
 export async function supersede(ctx: Ctx, device: string, incoming: { line: string; entry: LedgerEntry }[], storedSeq: number): Promise<Superseded | { why: string }> {
   const first = incoming[0]!.entry;
+  // Moving a branch aside is renames and a truncation in a folder; in a bucket it needs copies and a cut of the
+  // ledger's pieces that are not written yet (docs/object-store.md, "Not yet"). Refused, the stored branch stands.
+  if (ctx.store === undefined) return { why: 'the store is an S3 bucket, where superseding a stored branch is not supported yet: the stored branch stands' };
   const dir = join(ctx.store, device);
   const path = join(dir, LEDGER_FILE);
   let certBefore = '';
@@ -149,7 +155,7 @@ export async function supersede(ctx: Ctx, device: string, incoming: { line: stri
   for (const name of names) {
     const file = join(dir, SEGMENTS_DIR, sealedFileName(name));
     if (existsSync(file)) renameSync(file, join(dir, folder, SEGMENTS_DIR, sealedFileName(name)));
-    rmSync(join(partialDir(ctx.store, device), sealedFileName(name)), { force: true });
+    rmSync(join(partialDir(ctx.work, device), sealedFileName(name)), { force: true });
   }
   fsyncDirSync(join(dir, folder, SEGMENTS_DIR));
   fsyncDirSync(join(dir, folder));

@@ -5,8 +5,6 @@
  * verify are written with the checkpoint to `<store>/log/witnessed`, the newest checkpoint any witness cosigned, once
  * per round when all have answered (a file per answer was a third of a round's cost on the bench VM).
  */
-import { join } from 'node:path';
-import { renameSync, writeFileSync } from 'node:fs';
 import { checkCosignatures } from '../tlog/checkpoint.js';
 import { formatNote, parseNote, type NoteSignature } from '../tlog/note.js';
 import { offerCheckpoint, type WitnessTarget } from '../tlog/witness-submit.js';
@@ -15,6 +13,7 @@ import type { Logger } from '../util/log.js';
 import type { AgencyLog } from './agency-log.js';
 import type { WitnessAlarms } from './receiver-status.js';
 import { WITNESSED_FILE } from '../evidence/log-leaf.js';
+import { logName, logOut, type LogOut } from './log-files.js';
 
 export type { WitnessTarget } from '../tlog/witness-submit.js';
 
@@ -28,15 +27,19 @@ export class WitnessClient {
   /** `best` gained a cosignature that `witnessed` does not hold yet. */
   private unwritten = false;
 
+  private readonly out: LogOut;
+
   constructor(
-    private readonly logDir: string,
+    logDir: string | LogOut,
     private readonly log: AgencyLog,
     private readonly witnesses: WitnessTarget[],
     private readonly logger: Logger,
     private readonly ca?: string,
     /** Where a fork or a shrink a witness reports goes, besides the log (the desk, through ReceiverStatus). */
     private readonly alarms?: WitnessAlarms,
-  ) {}
+  ) {
+    this.out = logOut(logDir);
+  }
 
   /** The log grew: ask the witnesses (now, or after the round in flight). */
   kick(): void {
@@ -71,7 +74,7 @@ export class WitnessClient {
       return p;
     };
     await Promise.all(this.witnesses.map((w) => this.submit(w, head.size, head.checkpoint, proofFrom)));
-    if (this.unwritten) this.writeWitnessed();
+    if (this.unwritten) await this.writeWitnessed();
   }
 
   private async submit(w: WitnessTarget, size: number, checkpoint: string, proofFrom: (old: number) => Promise<string>): Promise<void> {
@@ -111,19 +114,16 @@ export class WitnessClient {
   }
 
   /** `<store>/log/witnessed`: the newest cosigned checkpoint with every cosignature it has. */
-  private writeWitnessed(): void {
+  private async writeWitnessed(): Promise<void> {
     this.unwritten = false;
     const best = this.best;
     const own = best && parseNote(best.checkpoint);
     if (!best || !own || 'why' in own) return;
     const text = formatNote({ text: own.text, sigs: [...own.sigs, ...best.sigs.values()] });
-    const path = join(this.logDir, WITNESSED_FILE);
-    try {
-      writeFileSync(`${path}.tmp-${process.pid}`, text);
-      renameSync(`${path}.tmp-${process.pid}`, path);
-    } catch (err) {
+    const name = logName(this.out, WITNESSED_FILE);
+    await this.out.store.replace(name, Buffer.from(text)).catch((err: unknown) => {
       this.unwritten = true;
-      this.logger.error('could not write the cosigned checkpoint; it is written again after the next round', { path, err: describe(err) });
-    }
+      this.logger.error('could not write the cosigned checkpoint; it is written again after the next round', { path: `${this.out.store.location}/${name}`, err: describe(err) });
+    });
   }
 }

@@ -3,20 +3,19 @@
 // one. Steps:
 //   claimed     right after it claimed a chunk's bytes in receiver.db, before writing them
 //   last-chunk  right after it committed the last chunk of a file, before storing it and signing its receipt
-//   renamed     right after the file was renamed into segments/, before the commit that records it as stored
+//   renamed     right after the file was written into the store's segments/, before the commit that records it as stored
 //   committed   right after the commit that records it stored, before its receipt is written to receipts.jsonl
-//   filed       right after its receipt was written (fsynced) to receipts.jsonl, before that is recorded
+//   filed       right after its receipt was appended (durably) to receipts.jsonl, before that is recorded
 //
 // Usage: node crash-receiver.js <receiver config> <step>
-import fs from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
-import { sep } from 'node:path';
 import process from 'node:process';
 import { loadReceiverConfig } from '../../dist/receiver/config.js';
 import { Receiver } from '../../dist/receiver/receiver.js';
 import { FileIngest } from '../../dist/receiver/file-ingest.js';
 import { ChunkWriter } from '../../dist/receiver/chunk-writer.js';
 import { Filing } from '../../dist/receiver/filing.js';
+import { FolderStore } from '../../dist/store/folder-store.js';
+import { S3Store } from '../../dist/store/s3-store.js';
 import { createLogger } from '../../dist/util/log.js';
 
 const die = () => process.kill(process.pid, 'SIGKILL');
@@ -31,13 +30,15 @@ if (step === 'claimed') {
     return out;
   };
 } else if (step === 'renamed') {
-  // The receiver imports renameSync by name: patch the builtin and update its ES module exports.
-  const rename = fs.renameSync;
-  fs.renameSync = (from, to) => {
-    rename(from, to);
-    if (String(to).includes(`${sep}segments${sep}`)) die();
-  };
-  syncBuiltinESMExports();
+  // The store (a folder or a bucket, src/store) writes a segment once: die as soon as one is there.
+  for (const Store of [FolderStore, S3Store]) {
+    const putOnce = Store.prototype.putOnce;
+    Store.prototype.putOnce = async function (name, ...rest) {
+      const out = await putOnce.call(this, name, ...rest);
+      if (name.includes('/segments/')) die();
+      return out;
+    };
+  }
 } else if (step === 'committed') {
   // Messages are handled one at a time: a filing while a file is being stored is that file's receipt.
   const finalize = FileIngest.prototype.finalize;
@@ -56,26 +57,14 @@ if (step === 'claimed') {
     return file.apply(this, args);
   };
 } else if (step === 'filed') {
-  // Watch which descriptor is receipts.jsonl, and die once a segment receipt written to it is on disk.
-  const open = fs.openSync;
-  const fsync = fs.fsyncSync;
-  const writeSync = fs.writeSync;
-  const receiptFds = new Set();
-  let segmentWritten = false;
-  fs.openSync = (path, ...rest) => {
-    const fd = open(path, ...rest);
-    if (String(path).endsWith(`${sep}receipts.jsonl`)) receiptFds.add(fd);
-    return fd;
-  };
-  fs.writeSync = (fd, data, ...rest) => {
-    if (receiptFds.has(fd) && String(data).includes('"kind":"segment"')) segmentWritten = true;
-    return writeSync(fd, data, ...rest);
-  };
-  fs.fsyncSync = (fd) => {
-    fsync(fd);
-    if (receiptFds.has(fd) && segmentWritten) die();
-  };
-  syncBuiltinESMExports();
+  // Die once a segment receipt appended to receipts.jsonl is durable in the store.
+  for (const Store of [FolderStore, S3Store]) {
+    const append = Store.prototype.append;
+    Store.prototype.append = async function (name, offset, data) {
+      await append.call(this, name, offset, data);
+      if (name.endsWith('/receipts.jsonl') && data.toString('utf8').includes('"kind":"segment"')) die();
+    };
+  }
 } else {
   throw new Error(`unknown crash step ${step}`);
 }

@@ -1,0 +1,70 @@
+/**
+ * The S3 store as an operator names it: the receiver config's `store: "s3://…"` with `s3` and `work`, and `recgw verify
+ * s3://…`. What is missing or malformed is refused before anything connects, naming the key or flag and what to give.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseReceiverConfig } from '../../src/receiver/config.js';
+import { verifyCommand } from '../../src/cli/verify.js';
+import { RecgwError } from '../../src/util/errors.js';
+import { makeCa } from '../helpers/fixtures.js';
+
+const base = { name: 'receiver:1', store: 's', broker: 'mqtts://b:8883', tls: { cert: 'c', key: 'k' }, agency: { caCert: 'a', receiptKey: 'r', receiptCert: 'rc', logKey: 'lk', logCert: 'lc', encryptionCerts: ['ec'] } };
+const s3 = { endpoint: 'http://127.0.0.1:7480', accessKey: 'AK', secretKey: 'SK' };
+const parse = (over: Record<string, unknown>): ReturnType<typeof parseReceiverConfig> => parseReceiverConfig({ ...structuredClone(base), ...over }, '/etc/recgw/receiver.json');
+
+describe('an S3 store in the receiver config', () => {
+  it('takes s3://BUCKET/PREFIX with the service and a working folder; a folder store works in itself', () => {
+    const c = parse({ store: 's3://evidence/zj/hz', s3, work: 'rx-work' });
+    expect(c.store).toBe('s3://evidence/zj/hz');
+    expect(c.work).toBe('/etc/recgw/rx-work');
+    expect(c.s3).toEqual({ endpoint: 'http://127.0.0.1:7480', accessKeyId: 'AK', secretAccessKey: 'SK' });
+    const f = parse({});
+    expect(f.store).toBe('/etc/recgw/s');
+    expect(f.work).toBe('/etc/recgw/s');
+    expect(f.s3).toBeUndefined();
+  });
+
+  it('refuses an S3 store without its service or working folder, a malformed location, and s3 on a folder store, naming the key', () => {
+    expect(() => parse({ store: 's3://evidence/p', work: 'w' })).toThrow(/s3: the store s3:\/\/evidence\/p is in S3: give s3 \{endpoint, accessKey, secretKey\}/);
+    expect(() => parse({ store: 's3://evidence/p', s3 })).toThrow(/work: the store s3:\/\/evidence\/p is in S3: give work/);
+    expect(() => parse({ store: 's3://E/p', s3, work: 'w' })).toThrow(/store: "s3:\/\/E\/p" is not an S3 store location: write s3:\/\/BUCKET/);
+    expect(() => parse({ store: 's3://evidence/../up', s3, work: 'w' })).toThrow(/store: the prefix of/);
+    expect(() => parse({ s3 })).toThrow(/s3: the store .* is a folder: s3 is only for an s3:\/\/BUCKET\/PREFIX store/);
+    expect(() => parse({ store: 's3://evidence/p', s3: { ...s3, endpoint: 'ftp://x' }, work: 'w' })).toThrow(/s3\.endpoint|s3\/endpoint|endpoint/);
+    expect(() => parse({ store: 's3://evidence/p', s3: { ...s3, caCert: '/nonexistent/ca.pem' }, work: 'w' })).toThrow(/s3\.caCert: cannot read \/nonexistent\/ca\.pem/);
+  });
+});
+
+describe('recgw verify s3://…', () => {
+  const ca = makeCa();
+  const io = { out: (): void => undefined, err: (): void => undefined };
+  const run = (args: string[]): Promise<number> => verifyCommand([...args, '--ca', ca.paths.caCert], io);
+
+  it('needs --s3-endpoint and the keys in the environment, and says so before connecting', async () => {
+    await expect(run(['s3://evidence/p'])).rejects.toThrow(/needs --s3-endpoint/);
+    await expect(run(['s3://evidence/p', '--s3-endpoint', 'rgw:7480'])).rejects.toThrow(/needs --s3-endpoint http\(s\):\/\/HOST:PORT/);
+    const saved = { a: process.env.AWS_ACCESS_KEY_ID, s: process.env.AWS_SECRET_ACCESS_KEY };
+    delete process.env.AWS_ACCESS_KEY_ID;
+    delete process.env.AWS_SECRET_ACCESS_KEY;
+    try {
+      const err = await run(['s3://evidence/p', '--s3-endpoint', 'http://127.0.0.1:1']).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RecgwError);
+      expect((err as RecgwError).exitCode).toBe(2);
+      expect(String(err)).toMatch(/AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/);
+    } finally {
+      if (saved.a !== undefined) process.env.AWS_ACCESS_KEY_ID = saved.a;
+      if (saved.s !== undefined) process.env.AWS_SECRET_ACCESS_KEY = saved.s;
+    }
+  });
+
+  it('a service that does not answer is a clear storage error naming where, not a stack trace', async () => {
+    process.env.AWS_ACCESS_KEY_ID = 'AK';
+    process.env.AWS_SECRET_ACCESS_KEY = 'SK';
+    try {
+      await expect(run(['s3://evidence/p', '--s3-endpoint', 'http://127.0.0.1:1'])).rejects.toThrow(/could not read s3:\/\/evidence\/p\/ at http:\/\/127\.0\.0\.1:1/);
+    } finally {
+      delete process.env.AWS_ACCESS_KEY_ID;
+      delete process.env.AWS_SECRET_ACCESS_KEY;
+    }
+  }, 30_000);
+});
