@@ -17,8 +17,10 @@
 //   `work`) the receiver's transactions queue in the process and the PUT of a segment runs inside its durable
 //   transaction (src/receiver/file-ingest.ts finalize), so the receiver effectively stores one segment at a time:
 //   raw-seq is the like-for-like baseline, raw-conc shows what a concurrent writer gets from the same radosgw.
-// The best repetition of each is reported. Lines: `s3-ingest` (baseline raw-seq, goal ratio >= 0.8) and
-// `s3-ingest-vs-concurrent` (baseline raw-conc). On stderr: each process's CPU (receiver, broker, generator, radosgw,
+// - folder: the same receiver and feed with its store in a local folder (the default): what the receiver does per
+//   segment without the object store, to tell the bucket's cost from the receiver's own.
+// The best repetition of each is reported. Lines: `s3-ingest` (baseline raw-seq, goal ratio >= 0.8),
+// `s3-ingest-vs-concurrent` (baseline raw-conc) and `s3-ingest-vs-folder` (baseline folder). On stderr: each process's CPU (receiver, broker, generator, radosgw,
 // the OSD) over the receiver phase and what limited it (agency-scale's limit()), and the CPU per MB of each raw run.
 import { createReadStream, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -99,13 +101,14 @@ export default async function () {
   // As src/store/s3-store.ts builds its client: the same SDK, path-style, checksums only where S3 requires them.
   const client = new S3Client({ endpoint: rgw.endpoint, region: rgw.region, forcePathStyle: true, credentials: keys, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
   const daemons = cephDaemons(rgwDir.dir).filter((d) => d.name !== 'ceph-mon');
-  const rates = { receiver: [], seq: [], conc: [] };
+  const rates = { receiver: [], folder: [], seq: [], conc: [] };
   try {
-    const receiverRun = async (r) => {
+    const receiverRun = async (r, key = 'receiver') => {
       const prefix = `rx${r}`;
+      const inBucket = key === 'receiver';
       const res = await runPhase(fleet, file, 1, { devices: GATEWAYS, mode: 'burst', segments: SEGMENTS }, {
         watch: daemons,
-        configure: (c, dir) => ({
+        configure: (c, dir) => (!inBucket ? c : {
           ...c,
           store: `s3://${rgw.bucket}/${prefix}`,
           work: `${dir}/work`,
@@ -114,14 +117,14 @@ export default async function () {
       });
       if (res.missing > 0) throw new Error(`s3-ingest: ${res.missing} of ${res.released} segments had no receipt`);
       const mbps = res.bytes / MB / res.wall;
-      rates.receiver.push(mbps);
-      progress(`  receiver: ${res.receipted} segments, ${(res.bytes / MB).toFixed(1)} MB receipted in ${res.wall.toFixed(2)} s = ${mbps.toFixed(1)} MB/s`);
-      describe('receiver into the bucket', res);
+      rates[key].push(mbps);
+      progress(`  receiver (${inBucket ? 'bucket' : 'folder store'}): ${res.receipted} segments, ${(res.bytes / MB).toFixed(1)} MB receipted in ${res.wall.toFixed(2)} s = ${mbps.toFixed(1)} MB/s`);
+      describe(inBucket ? 'receiver into the bucket' : 'receiver into a folder', res);
       const c = perSegment(res);
       const perMB = (ms) => (ms / (fleet.sealed.size / MB)).toFixed(1);
       progress(`    CPU per MB receipted: receiver ${perMB(c.receivers)} ms, broker ${perMB(c.broker)} ms, generator ${perMB(c.generator)} ms, radosgw + OSD ${perMB(c.store)} ms`);
       progress(`    limit: ${limit(res, 1)}`);
-      await emptyPrefix(client, rgw.bucket, `${prefix}/`);
+      if (inBucket) await emptyPrefix(client, rgw.bucket, `${prefix}/`);
     };
     const rawRun = async (r, streams, key) => {
       await waitQuiet({ maxMs: 5000 });
@@ -141,6 +144,7 @@ export default async function () {
       const raws = async () => {
         await rawRun(r, 1, 'seq');
         await rawRun(r, GATEWAYS, 'conc');
+        await receiverRun(r, 'folder');
       };
       if (r % 2) {
         await raws();
@@ -150,9 +154,10 @@ export default async function () {
         await raws();
       }
     }
-    progress(`s3-ingest medians: receiver ${median(rates.receiver).toFixed(1)}, raw sequential ${median(rates.seq).toFixed(1)}, raw ${GATEWAYS} at a time ${median(rates.conc).toFixed(1)} MB/s; goal ratio >= ${GOAL}`);
+    progress(`s3-ingest medians: receiver ${median(rates.receiver).toFixed(1)} (into a folder ${median(rates.folder).toFixed(1)}), raw sequential ${median(rates.seq).toFixed(1)}, raw ${GATEWAYS} at a time ${median(rates.conc).toFixed(1)} MB/s; goal ratio >= ${GOAL}`);
     report('s3-ingest', Math.max(...rates.receiver), 'MB/s', Math.max(...rates.seq));
     report('s3-ingest-vs-concurrent', Math.max(...rates.receiver), 'MB/s', Math.max(...rates.conc));
+    report('s3-ingest-vs-folder', Math.max(...rates.receiver), 'MB/s', Math.max(...rates.folder));
   } finally {
     client.destroy();
     await rgw.stop();
