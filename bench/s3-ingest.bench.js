@@ -24,6 +24,7 @@
 // the OSD) over the receiver phase and what limited it (agency-scale's limit()), and the CPU per MB of each raw run.
 import { createReadStream, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import process from 'node:process';
 import { DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startThrowawayRadosgw } from '../dist/demo/throwaway-radosgw.js';
@@ -60,6 +61,26 @@ function cephDaemons(dir) {
     }
   }
   return out;
+}
+
+/**
+ * The S3 requests radosgw has answered so far, from its log (debug_rgw 1, Ceph's default, logs one `beast:` line per
+ * request with the server's own latency): how many, and the sum of their latencies in seconds.
+ */
+function rgwRequests(dir) {
+  let count = 0;
+  let latency = 0;
+  let log;
+  try {
+    log = readFileSync(join(dir, 'log', 'client.rgw.log'), 'utf8');
+  } catch {
+    return { count, latency };
+  }
+  for (const m of log.matchAll(/ beast: .* latency=([0-9.]+)s/g)) {
+    count++;
+    latency += Number(m[1]);
+  }
+  return { count, latency };
 }
 
 /** CPU seconds (user + system) of a process, from /proc. */
@@ -106,6 +127,7 @@ export default async function () {
     const receiverRun = async (r, key = 'receiver') => {
       const prefix = `rx${r}`;
       const inBucket = key === 'receiver';
+      const req0 = rgwRequests(rgwDir.dir);
       const res = await runPhase(fleet, file, 1, { devices: GATEWAYS, mode: 'burst', segments: SEGMENTS }, {
         watch: daemons,
         configure: (c, dir) => (!inBucket ? c : {
@@ -124,6 +146,11 @@ export default async function () {
       const perMB = (ms) => (ms / (fleet.sealed.size / MB)).toFixed(1);
       progress(`    CPU per MB receipted: receiver ${perMB(c.receivers)} ms, broker ${perMB(c.broker)} ms, generator ${perMB(c.generator)} ms, radosgw + OSD ${perMB(c.store)} ms`);
       progress(`    limit: ${limit(res, 1)}`);
+      if (inBucket) {
+        const req = rgwRequests(rgwDir.dir);
+        const k = req.count - req0.count;
+        progress(`    S3 requests (radosgw's log): ${k}, ${(k / res.receipted).toFixed(1)} per segment; radosgw's own latency summed ${(req.latency - req0.latency).toFixed(2)} s of the ${res.wall.toFixed(2)} s`);
+      }
       if (inBucket) await emptyPrefix(client, rgw.bucket, `${prefix}/`);
     };
     const rawRun = async (r, streams, key) => {
