@@ -202,7 +202,7 @@ export function limit(r, receivers) {
     return `the machine's two cores (${(r.busy * 100).toFixed(0)}% busy: ours ${sum.toFixed(2)} cores — receivers ${rx.toFixed(2)}, broker ${broker.toFixed(2)}, generator ${gen.toFixed(2)}${store > 0 ? `, object store ${store.toFixed(2)}` : ''} — and ${others.toFixed(2)} cores of other work)`;
   }
   if (blk > 0.3) return `the disk (receivers waiting ${blk.toFixed(2)} s per s on block I/O)`;
-  const on = store > 0 ? "the object store's answers, fsync or receiver.db's lock" : "fsync or receiver.db's lock";
+  const on = store > 0.05 ? "the object store's answers, fsync or receiver.db's lock" : "fsync or receiver.db's lock";
   return `not CPU (receivers ${perRx.toFixed(2)} cores each, broker ${broker.toFixed(2)}, machine ${(r.busy * 100).toFixed(0)}% busy): waiting, on ${on}`;
 }
 
