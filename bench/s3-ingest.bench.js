@@ -23,13 +23,12 @@
 // `s3-ingest-vs-concurrent` (baseline raw-conc) and `s3-ingest-vs-folder` (baseline folder). On stderr: each process's CPU (receiver, broker, generator, radosgw,
 // the OSD) over the receiver phase and what limited it (agency-scale's limit()), and the CPU per MB of each raw run.
 import { createReadStream, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import process from 'node:process';
 import { DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startThrowawayRadosgw } from '../dist/demo/throwaway-radosgw.js';
 import { MB, median, progress, report, tempDir, timeIt } from './lib.js';
-import { waitQuiet } from './lib-mqtt.js';
+import { cpuSeconds, freePort, waitQuiet } from './lib-mqtt.js';
 import { describe, fleetFor, limit, perSegment, runPhase } from './agency-scale.bench.js';
 
 const env = process.env;
@@ -38,14 +37,6 @@ const GATEWAYS = Number(env.RECGW_BENCH_S3_GATEWAYS ?? 4);
 const SEGMENTS = Number(env.RECGW_BENCH_S3_SEGMENTS ?? 8);
 const SEGMENT_MIB = Number(env.RECGW_BENCH_S3_SEGMENT_MIB ?? 4);
 const GOAL = 0.8;
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 
 /** The Ceph daemons started from `dir` ({name, pid}, name = the command: radosgw, ceph-osd, ceph-mon), from /proc. */
 function cephDaemons(dir) {
@@ -81,13 +72,6 @@ function rgwRequests(dir) {
     latency += Number(m[1]);
   }
   return { count, latency };
-}
-
-/** CPU seconds (user + system) of a process, from /proc. */
-function cpuOf(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const x = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(x[11]) + Number(x[12])) / 100;
 }
 
 /** Remove every object under a prefix, so the memstore OSD's RAM holds one repetition at a time. */
@@ -156,11 +140,11 @@ export default async function () {
     const rawRun = async (r, streams, key) => {
       await waitQuiet({ maxMs: 5000 });
       const prefix = `raw${r}-${streams}/`;
-      const before = daemons.map((d) => cpuOf(d.pid));
+      const before = daemons.map((d) => cpuSeconds(d.pid));
       const self0 = process.cpuUsage();
       const t = await rawUploads(client, rgw.bucket, prefix, fleet.sealed.file, fleet.sealed.size, n, streams);
       const self = process.cpuUsage(self0);
-      const store = daemons.reduce((a, d, i) => a + cpuOf(d.pid) - before[i], 0);
+      const store = daemons.reduce((a, d, i) => a + cpuSeconds(d.pid) - before[i], 0);
       rates[key].push(bytes / MB / t);
       const ms = (s) => ((s * 1000) / (bytes / MB)).toFixed(1);
       progress(`  raw PutObject, ${streams} at a time: ${(bytes / MB / t).toFixed(1)} MB/s; CPU per MB: uploader ${ms((self.user + self.system) / 1e6)} ms, radosgw + OSD ${ms(store)} ms (${(store / t).toFixed(2)} cores)`);
