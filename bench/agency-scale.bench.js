@@ -110,7 +110,11 @@ async function phaseDatabase() {
   return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
 }
 
-export async function runPhase(fleet, fleetFile, receivers, gen, { quiet = true } = {}) {
+/**
+ * `configure(config, dir)`: the receiver's config as provisioned, returned as it should run (bench/s3-ingest puts
+ * its store in a bucket); `watch`: other processes ({name, pid}) whose CPU the phase reports, such as radosgw.
+ */
+export async function runPhase(fleet, fleetFile, receivers, gen, { quiet = true, configure, watch = [] } = {}) {
   const t = tempDir('recgw-agency-');
   const db = await phaseDatabase();
   const names = Array.from({ length: receivers }, (_, i) => `receiver:${i + 1}`);
@@ -121,9 +125,11 @@ export async function runPhase(fleet, fleetFile, receivers, gen, { quiet = true 
     const store = join(t.dir, 'store');
     for (const name of names) {
       const rx = provisionReceiver({ dir: join(t.dir, name.replace(':', '-')), caDir: fleet.caDir, name, broker: broker.url, store });
-      if (db) {
-        const c = JSON.parse(readFileSync(rx.configPath, 'utf8'));
-        writeFileSync(rx.configPath, JSON.stringify({ ...c, database: db.url }, null, 2) + '\n');
+      if (db || configure) {
+        let c = JSON.parse(readFileSync(rx.configPath, 'utf8'));
+        if (db) c = { ...c, database: db.url };
+        if (configure) c = configure(c, dirname(rx.configPath));
+        writeFileSync(rx.configPath, JSON.stringify(c, null, 2) + '\n');
       }
       started.push({ name, p: await startReceiverProcess(rx) });
     }
@@ -131,7 +137,7 @@ export async function runPhase(fleet, fleetFile, receivers, gen, { quiet = true 
     started.push({ name: 'generator', p: g });
     const ready = await g.waitMessage((m) => m.type === 'ready', 180_000, 'the generator ready');
     if (quiet) await waitQuiet({ maxMs: 5000 });
-    const procs = [{ name: 'broker', pid: broker.pid }, ...started.map((s) => ({ name: s.name, pid: s.p.pid }))];
+    const procs = [{ name: 'broker', pid: broker.pid }, ...started.map((s) => ({ name: s.name, pid: s.p.pid })), ...watch];
     const before = procs.map((p) => ticks(p.pid));
     const m0 = machine();
     const load0 = loadavg();
@@ -163,38 +169,41 @@ const pct = (xs, q) => {
   return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
 };
 
-function describe(label, r) {
+export function describe(label, r) {
   const perCore = r.cpu.map((c) => `${c.name} ${(c.cpu / r.wall).toFixed(2)} (sys ${(c.sys / r.wall).toFixed(2)}${c.blkio > 0 ? `, blkio ${(c.blkio / r.wall).toFixed(2)}` : ''})`);
   progress(`  ${label}: ${r.receipted}/${r.released} receipts in ${r.wall.toFixed(2)} s, re-hellos ${r.hellos}; machine busy ${(r.busy * 100).toFixed(0)}% (iowait ${(r.iowait * 100).toFixed(0)}%), load ${r.load}`);
   progress(`    cores used (CPU s / wall s): ${perCore.join(', ')}; sum ${(r.cpu.reduce((a, c) => a + c.cpu, 0) / r.wall).toFixed(2)} of 2`);
 }
 
 /** CPU milliseconds per segment receipted, by role (receivers together), over a phase. */
-function perSegment(r) {
+export function perSegment(r) {
   const ms = (n) => (r.cpu.filter((c) => c.name.startsWith(n)).reduce((a, c) => a + c.cpu, 0) * 1000) / Math.max(1, r.receipted);
-  return { receivers: ms('receiver'), broker: ms('broker'), generator: ms('generator') };
+  return { receivers: ms('receiver'), broker: ms('broker'), generator: ms('generator'), store: ms('radosgw') + ms('ceph-osd') };
 }
 
 /**
  * What limited a phase, from the cores each process used and the machine's busy share. Other sessions' work on
  * this shared 2-core VM takes whatever our processes leave, so "the machine" names how much of it was ours.
  */
-function limit(r, receivers) {
+export function limit(r, receivers) {
   const used = (n) => r.cpu.filter((c) => c.name.startsWith(n)).reduce((a, c) => a + c.cpu, 0) / r.wall;
   const broker = used('broker');
   const rx = used('receiver');
   const gen = used('generator');
-  const sum = broker + rx + gen;
+  const store = used('radosgw') + used('ceph-osd');
+  const sum = broker + rx + gen + store;
   const perRx = rx / receivers;
   const blk = r.cpu.filter((c) => c.name.startsWith('receiver')).reduce((a, c) => a + c.blkio, 0) / r.wall;
+  if (store > 0.85) return `the object store (radosgw and its OSD: ${store.toFixed(2)} cores)`;
   if (broker > 0.85) return `the broker (mosquitto, one thread: ${broker.toFixed(2)} cores)`;
   if (perRx > 0.85) return `receiver CPU (${perRx.toFixed(2)} cores each)`;
   if (r.busy > 0.9) {
     const others = Math.max(0, 2 * r.busy - sum);
-    return `the machine's two cores (${(r.busy * 100).toFixed(0)}% busy: ours ${sum.toFixed(2)} cores — receivers ${rx.toFixed(2)}, broker ${broker.toFixed(2)}, generator ${gen.toFixed(2)} — and ${others.toFixed(2)} cores of other work)`;
+    return `the machine's two cores (${(r.busy * 100).toFixed(0)}% busy: ours ${sum.toFixed(2)} cores — receivers ${rx.toFixed(2)}, broker ${broker.toFixed(2)}, generator ${gen.toFixed(2)}${store > 0 ? `, object store ${store.toFixed(2)}` : ''} — and ${others.toFixed(2)} cores of other work)`;
   }
   if (blk > 0.3) return `the disk (receivers waiting ${blk.toFixed(2)} s per s on block I/O)`;
-  return `not CPU (receivers ${perRx.toFixed(2)} cores each, broker ${broker.toFixed(2)}, machine ${(r.busy * 100).toFixed(0)}% busy): waiting, on fsync or receiver.db's lock`;
+  const on = store > 0.05 ? "the object store's answers, fsync or receiver.db's lock" : "fsync or receiver.db's lock";
+  return `not CPU (receivers ${perRx.toFixed(2)} cores each, broker ${broker.toFixed(2)}, machine ${(r.busy * 100).toFixed(0)}% busy): waiting, on ${on}`;
 }
 
 export default async function () {

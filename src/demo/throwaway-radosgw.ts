@@ -172,7 +172,8 @@ memstore device bytes = ${c.memBytes}
 [client]
 # radosgw hangs at start without it
 ms mon client mode = crc
-rgw frontends = beast endpoint=127.0.0.1:${c.port}
+# without tcp_nodelay a small GET or LIST answer waits ~40 ms for the client's delayed ACK (bench/README.md, s3-ingest)
+rgw frontends = beast endpoint=127.0.0.1:${c.port} tcp_nodelay=1
 rgw data = ${c.dir}/rgw
 `;
 }
