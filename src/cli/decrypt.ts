@@ -4,9 +4,11 @@
  * (docs/desk.md §6). The desk account named signs in with its password; the approval must be that person's, approved
  * by a leader, in its window, with export in its scope (a decrypted file is an export) and covering the segment's
  * session; the act is registered in the desk's register (its signed audit trail) before anything is decrypted, and a
- * refusal is registered too. Writes the plaintext only after the tag (GCM, or HMAC-SM3 under gm) and the manifest's
- * plaintext hash check out.
+ * refusal is registered too. The file is opened twice: first in memory, checking the tag (GCM, or HMAC-SM3 under gm)
+ * and the manifest's plaintext hash, then into OUT.partial, renamed to OUT when the same hash came out again. A
+ * partial file an interrupted run (SIGINT, SIGTERM) leaves is removed, and one a killed run left is removed by the next.
  */
+import { unlinkSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { loadPrivateKey } from '../pki/keys.js';
@@ -41,17 +43,35 @@ export async function decryptCommand(argv: string[], io: Io): Promise<number> {
   if (!(await underApproval(ask, io, 'export', sessions, { device: folder, segment, file: m.file, out: resolve(out) }))) return 1;
 
   const key = loadPrivateKey(keyPath, 'agency private key', 'pass agency-key.pem');
+  const sealed = join(dir, m.file);
+  // Checked in memory first (tag, then the manifest's plaintext hash), so a file that does not open writes nothing.
+  const check = await openSealedFile(sealed, m.enc, key, async () => {});
+  if (!check.ok || check.hash !== hashHex(m.plain)) {
+    io.err(`${segment}: ${check.ok ? 'the decrypted content does not match the manifest' : check.reason}; nothing written\n`);
+    return 1;
+  }
   const tmp = `${out}.partial`;
-  const fh = await open(tmp, 'w', 0o600);
+  // A .partial left by a decrypt that was killed is plaintext nobody asked to keep.
+  if (await unlink(tmp).then(() => true, () => false)) io.err(`removed ${tmp}, left by an earlier decrypt that did not finish\n`);
+  const fh = await open(tmp, 'wx', 0o600);
+  const interrupted = (): void => {
+    try {
+      unlinkSync(tmp);
+    } finally {
+      process.exit(130);
+    }
+  };
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   let r;
   try {
-    r = await openSealedFile(join(dir, m.file), m.enc, key, async (c) => void (await fh.write(c)));
+    r = await openSealedFile(sealed, m.enc, key, async (c) => void (await fh.write(c)));
   } finally {
     await fh.close();
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
   }
-  if (!r.ok || r.hash !== hashHex(m.plain)) {
+  if (!r.ok || r.hash !== check.hash) {
     await unlink(tmp);
-    io.err(`${segment}: ${r.ok ? 'the decrypted content does not match the manifest' : r.reason}\n`);
+    io.err(`${segment}: ${r.ok ? 'the file changed while it was decrypted' : r.reason}; nothing written\n`);
     return 1;
   }
   await rename(tmp, out);

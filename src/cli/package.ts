@@ -54,8 +54,9 @@ export async function packageCommand(argv: string[], io: Io): Promise<number> {
   );
   const store = storeFolder(required(values.store, '--store', USAGE), USAGE);
   const extractor = required(values.extractor?.trim(), '--extractor', USAGE);
-  const reason = required(values.reason?.trim(), '--reason', USAGE);
+  // --reason is the approval's purpose (checked there) and the description page's reason.
   const ask = approvalAsk(values, USAGE);
+  const reason = ask.purpose;
   const caPems = readCaBundle(required(values.ca, '--ca', USAGE));
   const agencyKey = loadPrivateKey(required(values['agency-key'], '--agency-key', USAGE), 'agency private key', 'pass the agency encryption key (agency-key.pem)');
   const out = required(values.out, '--out', USAGE);

@@ -11,9 +11,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { cleanupTmp, tmp } from '../helpers/fixtures.js';
 import { launchChromium } from '../helpers/console.js';
@@ -287,9 +287,24 @@ describe.each(['sqlite', 'postgres'] as const)('viewing under approval, index on
     expect(viewOnly.err).toContain('批准的范围是“仅查看”，不能导出');
     expect(existsSync(out) || existsSync(`${out}.partial`)).toBe(false);
 
+    // A sealed file changed in a copy of the folder: checked in memory first, nothing written.
+    const copy = join(tmp('recgw-decrypt-copy-'), basename(dir));
+    cpSync(dir, copy, { recursive: true });
+    const file = (await findManifest(copy, seg))!.file;
+    const bytes = readFileSync(join(copy, file));
+    bytes[100] = bytes[100]! ^ 1;
+    writeFileSync(join(copy, file), bytes);
+    const changed = await deskCli(['decrypt', copy, seg, ...base.slice(3), '--approval', exportable, '--as', OFFICER, '--reason', '移送司法机关'], DESK_PASSWORD);
+    expect(changed.code).toBe(1);
+    expect(changed.err).toContain('nothing written');
+    expect(existsSync(out) || existsSync(`${out}.partial`)).toBe(false);
+
+    // A partial file a killed decrypt left is removed, and said so.
+    writeFileSync(`${out}.partial`, 'left by a decrypt that was killed');
     const ok = await deskCli([...base, '--approval', exportable, '--as', OFFICER, '--reason', '移送司法机关'], DESK_PASSWORD);
-    expect(ok.err).toBe('');
+    expect(ok.err).toBe(`removed ${out}.partial, left by an earlier decrypt that did not finish\n`);
     expect(ok.code).toBe(0);
+    expect(existsSync(`${out}.partial`)).toBe(false);
     const plain = readFileSync(out);
     expect(createHash('sha256').update(plain).digest('hex')).toBe(await plainSha('room-1', seg));
     // The scan the desk's decryptions are checked with finds the one file an export was asked to write, and no other
@@ -351,7 +366,7 @@ describe.each(['sqlite', 'postgres'] as const)('viewing under approval, index on
     expect(of('denied:decrypt', approved).map((r) => r.who).sort()).toEqual([OFFICER, OFFICER, OFFICER, SUPER].sort()); // pending, another's, a session it does not name, expired
     expect(of('view-refuse', refused)).toEqual([{ act: 'view-refuse', request: refused, who: LEADER, why: '想看看听证现场', approver: LEADER, sessions: 'car-2/S-D' }]);
     expect(of('denied:decrypt', refused)).toHaveLength(1);
-    expect(of('export', exportable).map((r) => r.why)).toEqual(['移送司法机关 — 移送司法机关需要导出录像', '移送司法机关需要导出录像']); // the CLI's (newest first), then the desk's
+    expect(of('export', exportable).map((r) => r.why)).toEqual(['移送司法机关 — 移送司法机关需要导出录像', '移送司法机关 — 移送司法机关需要导出录像', '移送司法机关需要导出录像']); // the CLI's two (newest first: the one written, the one of a changed file that wrote nothing), then the desk's
     expect(of('denied:export', exportable).map((r) => r.who)).toEqual([LEADER]); // under another's approval
     expect(of('denied:export', expired)).toMatchObject([{ who: OFFICER, why: '再导出一次 — 补充取证需要再导出' }]);
     // The own request a leader could not approve stays pending: no decision in the register.
