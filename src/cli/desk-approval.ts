@@ -39,12 +39,13 @@ export interface ApprovalAsk {
 }
 
 export function approvalAsk(flags: ApprovalFlags, usage: string): ApprovalAsk {
+  // The reason first: it is what the act is about, and what the register and a disc's page say.
+  const purpose = cleanText(flags.reason);
+  if ([...purpose].length < 4) throw new RecgwError('usage', `--reason is required: say why (at least 4 characters), it goes into the register\nusage: ${usage}`);
   const configPath = required(flags['desk-config'], '--desk-config', usage);
   const request = required(flags.approval, '--approval', usage);
   if (!/^[0-9a-f-]{36}$/.test(request)) throw new RecgwError('usage', `--approval ${JSON.stringify(request)} is not a request's id: give the id the desk shows on the approved request (/access/<id>)`);
   const name = required(flags.as, '--as', usage);
-  const purpose = cleanText(flags.reason);
-  if ([...purpose].length < 4) throw new RecgwError('usage', `--reason is required: say why (at least 4 characters), it goes into the register\nusage: ${usage}`);
   return { configPath, request, name, purpose };
 }
 

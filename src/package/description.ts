@@ -6,6 +6,7 @@
 import { h, type Html } from '../console/html.js';
 import { matterByCode, reasonByCode } from '../evidence/vocabulary.js';
 import type { SegmentManifest } from '../evidence/types.js';
+import { hashName } from '../evidence/segment-scheme.js';
 import { localClock, localTime, zoneName } from '../util/local-time.js';
 import type { PickedSession } from './select.js';
 import type { VerifyReport } from '../verify/findings.js';
@@ -73,6 +74,8 @@ ${segs.map((m) => h`<tr><td>${m.path}</td><td>${m.source.id}</td><td>${localCloc
 
 export function descriptionHtml(d: Description): string {
   const ok = d.report.ok;
+  // The plaintext hashes the manifests name: SHA-256, SM3 under the gm suite (国密), or both during a migration.
+  const plainHashes = [...new Set(d.segments.map((m) => hashName(m.plain)))].join('、') || 'SHA-256';
   const page = h`<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>电子证据提取文字说明</title>
 <style>
@@ -91,7 +94,7 @@ ${d.sessions.map((s) => sessionRows(d, s))}
 <tr><th>提取人</th><td>${d.extractor}</td></tr>
 <tr><th>提取时间</th><td>${localTime(d.at, d.zone)}</td></tr>
 <tr><th>提取事由</th><td>${d.reason}</td></tr>
-<tr><th>提取方法</th><td>使用 recgw package 从机构存储中读取所选会话的签名账本条目，用机构加密私钥解密所选录像片段，核对每个片段的明文 SHA-256 与网关签名清单一致后写入本光盘（media/ 目录）；附账本条目、机构透明日志的包含证明与签名检查点（entries/、log/）、证书（certs/）及验证报告（report/），制成 ISO 9660 光盘镜像，一式两份（双刻），两份镜像哈希相同。</td></tr>
+<tr><th>提取方法</th><td>使用 recgw package 从机构存储中读取所选会话的签名账本条目，用机构加密私钥解密所选录像片段，核对每个片段的明文 ${plainHashes} 与网关签名清单一致后写入本光盘（media/ 目录）；附账本条目、机构透明日志的包含证明与签名检查点（entries/、log/）、证书（certs/）及验证报告（report/），制成 ISO 9660 光盘镜像，一式两份（双刻），两份镜像哈希相同。</td></tr>
 <tr><th>验证结果</th><td>${ok ? '通过：存储中的账本、封存文件、机构回执与透明日志均未发现问题' : `未通过：发现 ${d.report.findings.length} 项问题，详见 report/verify.txt`}</td></tr>
 <tr><th>离线核验方法</th><td>在任意装有 openssl 的计算机上，于光盘根目录执行 <code>sh verify.sh</code>（或 <code>sh verify.sh . 清单哈希</code>）；该脚本只使用光盘上的文件，逐一核对文件哈希、设备签名、透明日志包含证明和录像明文哈希。说明见 README.txt。</td></tr>
 </table>

@@ -7,7 +7,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { basename, join } from 'node:path';
-import { lineHash, lineSuite, parseLine, type LedgerEntry } from '../evidence/entry.js';
+import { lineHash, parseLine, type LedgerEntry } from '../evidence/entry.js';
 import { LEDGER_FILE } from '../evidence/head.js';
 import { ENTRY, type SegmentManifest, type SessionContext } from '../evidence/types.js';
 import { findDeviceDirs } from '../verify/verifier.js';
@@ -82,7 +82,6 @@ async function pickDevice(dir: string, sel: Selection): Promise<DevicePick | und
     if (!p.ok) continue; // the verification report names malformed lines; they cannot be evidence
     const e = p.entry;
     deviceId = e.device;
-    if (lineSuite(line) === 'gm') throw new RecgwError('invalid', `${join(dir, LEDGER_FILE)} is a 国密 (SM2/SM3) ledger: the disc's shell verifier checks only the international suite so far`);
     const picked: PickedEntry = { seq: e.seq, line, hash: lineHash(line), entry: e };
     if (CERT_TYPES.has(e.type)) certs.push(picked);
     const sid = typeof e.body.sessionId === 'string' ? e.body.sessionId : undefined;

@@ -16,7 +16,7 @@ import { buildStore, ensureBuilt, flipByte, makeSamples, type BuiltStore, type S
 import { receiveDevice } from '../helpers/receiver-store.js';
 import { manifests } from '../helpers/evidence.js';
 import { buildDevice } from '../helpers/report-store.js';
-import { initCa } from '../../src/pki/ca.js';
+import { caPaths, initCa } from '../../src/pki/ca.js';
 import { closeSealWorker } from '../../src/evidence/seal-worker.js';
 import { buildPackage, type ExtractionRequest, type PackageOptions } from '../../src/package/build.js';
 import { loadPrivateKey } from '../../src/pki/keys.js';
@@ -389,17 +389,60 @@ describe('the builder', () => {
     expect(text).toMatch(new RegExp(`中断情况\\s+${localClock(two.t0 + 1000)} 至 ${localClock(two.t0 + 1500)} 中断，原因：转换执法场所`));
   }, 120_000);
 
-  it('refuses a 国密 store by name rather than make a disc its shell verifier would fail', async () => {
+  it('makes a disc of a 国密 store that its shell verifier checks with SM2 and SM3, and catches a changed entry or media file', async () => {
     const dir = tmp('recgw-pkg-gm-');
-    initCa({ out: join(dir, 'ca'), suite: 'gm' });
+    const gmCa = join(dir, 'ca');
+    initCa({ out: gmCa, suite: 'gm' });
     const officers = [{ name: '张三', badge: '13010001' }];
-    await buildDevice(join(dir, 'ca'), join(dir, 'store'), 'gm-room-1', [
-      { id: 'S1', matter: 'site-inspection', officers, start: '2026-12-07T01:00:00.000Z', segments: [['cam1', 'camera', 0, 1]], close: { reason: 'stopped', at: 1 } },
+    await buildDevice(gmCa, join(dir, 'gateway'), 'gm-room-1', [
+      { id: 'S1', matter: 'site-inspection', officers, start: '2026-12-07T01:00:00.000Z', segments: [['cam1', 'camera', 0, 1], ['mic1', 'microphone', 0, 1]], close: { reason: 'stopped', at: 1 } },
     ]);
+    const gmStore = join(dir, 'store');
+    await receiveDevice(join(dir, 'gateway', 'gm-room-1'), gmStore, gmCa);
+    const gmPaths = caPaths(gmCa);
     const asked: ExtractionRequest[] = [];
-    const o = { ...options(tmp('recgw-pkg-gm-out-'), async (r: ExtractionRequest) => void asked.push(r)), storeDir: join(dir, 'store'), selection: { sessions: ['S1'] } };
-    await expect(buildPackage(o)).rejects.toThrow(/gm-room-1\/ledger\.jsonl is a 国密 \(SM2\/SM3\) ledger/);
-    expect(asked).toEqual([]);
+    const r = await buildPackage({
+      ...options(tmp('recgw-pkg-gm-out-'), async (q: ExtractionRequest) => void asked.push(q)),
+      storeDir: gmStore,
+      caPems: [readFileSync(gmPaths.caCert, 'utf8')],
+      agencyKey: loadPrivateKey(gmPaths.agencyKey, 'agency private key', 'the gm CA has one'),
+      selection: { sessions: ['S1'] },
+    });
+    expect(r.verified).toBe(true);
+    expect(asked.map((q) => q.sessions)).toEqual([['gm-room-1/S1']]);
+    const d = extract(r.images[0]);
+    const line = (n: string) => readFileSync(join(d, 'entries', 'gm-room-1', n), 'utf8');
+    const lines = readdirSync(join(d, 'entries', 'gm-room-1')).filter((n) => n.endsWith('.line'));
+    for (const n of lines) expect(line(n).startsWith('{"v":1,"suite":"gm",')).toBe(true);
+    // Each media file is the plaintext whose SM3 its gm manifest names (checked here with openssl too).
+    for (const m of manifests(join(gmStore, 'gm-room-1'))) {
+      const sm3 = spawnSync('openssl', ['dgst', '-sm3', '-r', join(d, 'media', 'gm-room-1', `${m.segment}.ts`)], { encoding: 'utf8' }).stdout.split(' ')[0];
+      expect(sm3).toBe((m.plain as { sm3?: string }).sm3);
+    }
+    const ok = verifyDisc(d);
+    expect(ok.err).toBe('');
+    expect(ok.out).toMatch(/ok {3}\d+ ledger entries: each signed[\s\S]*media files[\s\S]*ALL CHECKS PASSED/);
+    expect(readFileSync(join(d, 'description.html'), 'utf8')).toContain('核对每个片段的明文 SM3 与网关签名清单一致');
+
+    // A media file changed, SHA256SUMS rewritten to match: its manifest's SM3 catches it.
+    const media = join(d, 'media', 'gm-room-1', readdirSync(join(d, 'media', 'gm-room-1'))[0]!);
+    const m1 = copyDisc(d);
+    flipByte(join(m1, media.slice(d.length + 1)), 10);
+    resum(m1);
+    expect(verifyDisc(m1).err).toMatch(/has SM3 [0-9a-f]{64}; its manifest .* says [0-9a-f]{64}: it is not the recorded content/);
+    // An entry's session changed (and SHA256SUMS with it): the SM3 of the line is no longer the log's leaf.
+    const e1 = copyDisc(d);
+    const opened = lines.find((n) => line(n).includes('"type":"session.opened"'))!;
+    writeFileSync(join(e1, 'entries', 'gm-room-1', opened), line(opened).replace('"S1"', '"S2"'));
+    resum(e1);
+    expect(verifyDisc(e1).err).toMatch(/is not the log leaf of entry \d+ of gm-room-1 \(gm hash [0-9a-f]{64}\)/);
+    // The leaf rewritten to match too (a forger who also recomputes the SM3): the SM2 signature or the proof fails.
+    const s1 = copyDisc(e1);
+    const leafFile = join(s1, 'entries', 'gm-room-1', opened.replace(/\.line$/, '.leaf'));
+    const sm3Of = spawnSync('openssl', ['dgst', '-sm3', '-r', join(s1, 'entries', 'gm-room-1', opened)], { encoding: 'utf8' }).stdout.split(' ')[0]!;
+    writeFileSync(leafFile, readFileSync(leafFile, 'utf8').replace(/"hash":"[0-9a-f]{64}"/, `"hash":"${sm3Of}"`));
+    resum(s1);
+    expect(verifyDisc(s1).err).toMatch(/does not put entry \d+ of gm-room-1 in the agency log/);
   }, 120_000);
 
   it('takes only the segments that overlap a time range', async () => {
