@@ -9,8 +9,8 @@ import { availableParallelism } from 'node:os';
 import type { KeyObject } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import { GENESIS_PREV, decodeBase64Strict, lineHash, parseLine, signatureMember, type LedgerEntry } from '../evidence/entry.js';
-import { gmSuite } from '../crypto/gm/gm-suite.js';
-import { isSm2Key } from '../crypto/gm/sm2-keys.js';
+import { isSm2Key, sm2PublicHex } from '../crypto/gm/sm2-keys.js';
+import { sm2CheckInput } from '../crypto/gm/sm2-sign.js';
 import { ENTRY } from '../evidence/types.js';
 import { checkCertificate, parseCertificate } from '../pki/certs.js';
 import { ROLE_DEVICE } from '../pki/roles.js';
@@ -281,16 +281,18 @@ function checkSig(
   // length in bytes is its length in the text); a line that is not valid UTF-8 is signed as its decoded text.
   const bytes = utf8 ? line.bytes : Buffer.from(line.text, 'utf8');
   const cut = bytes.length - (line.text.length - m.at);
-  // An SM2 key signs gm entries only, and those only SM2 over SM3 (the check pool's workers check SHA-256 with
-  // node:crypto, which would take plain ECDSA on the SM2 curve): gm entries are checked here, in this thread.
+  // An SM2 key signs gm entries only, and those only SM2 over SM3 (node:crypto's verify would take plain ECDSA on
+  // the SM2 curve): e = SM3(Z_A || M) and r || s are made here, the curve check goes to the pool's workers.
   const gmKey = isSm2Key(key);
   if (e.suite === 'gm' || gmKey) {
     const sig = decodeBase64Strict(m.text);
-    const signed = Buffer.concat([bytes.subarray(0, cut), Buffer.from('}')]);
-    const ok = e.suite === 'gm' && gmKey && sig !== undefined && gmSuite.verify(signed, sig, key);
-    return ok ? undefined : void report('bad-signature', badSignature(what));
+    const pub = gmKey ? sm2PublicHex(key) : undefined;
+    const input = e.suite === 'gm' && pub !== undefined && sig !== undefined ? sm2CheckInput(Buffer.concat([bytes.subarray(0, cut), CLOSE]), sig, pub) : null;
+    if (!input) return void report('bad-signature', badSignature(what));
+    return sigs.addSm2(input.e, input.rs, pub!, what);
   }
   return sigs.add(bytes, cut, m.text, key, what);
 }
 
+const CLOSE = Buffer.from('}');
 const badSignature = (l: SignedLine): string => `line ${l.lineNo}: the signature of entry seq ${l.seq} (${l.type}) does not verify with the device certificate`;

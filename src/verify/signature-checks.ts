@@ -6,7 +6,7 @@
  * only by that worker's garbage collector, which hardly ever runs there, so each batch's copy would pile up.
  */
 import type { KeyObject } from 'node:crypto';
-import type { CheckPool } from './check-pool.js';
+import type { CheckKey, CheckPool } from './check-pool.js';
 
 export interface SignedLine {
   lineNo: number;
@@ -20,7 +20,7 @@ const CLOSE_BRACE = 0x7d;
 
 class Batch {
   readonly lines: SignedLine[] = [];
-  readonly keys: KeyObject[] = [];
+  readonly keys: CheckKey[] = [];
   readonly keyIx = new Uint16Array(BATCH_ITEMS);
   readonly offs = new Uint32Array(BATCH_ITEMS * 3);
   used = 0;
@@ -43,17 +43,33 @@ class Batch {
     const sigAt = this.used + cut + 1;
     const sigLen = this.bytes.write(sigText, sigAt, 'base64');
     if (sigLen === 0 || this.bytes.toString('base64', sigAt, sigAt + sigLen) !== sigText) return 'bad';
+    this.bytes.set(line.subarray(0, cut), this.used);
+    this.bytes[sigAt - 1] = CLOSE_BRACE;
+    this.push(key, sigAt, sigAt + sigLen, what);
+    return 'added';
+  }
+
+  /** Add an SM2 check if it fits: e and r || s as sm2CheckInput made them, the key as hex. */
+  addSm2(e: Uint8Array, rs: Uint8Array, key: string, what: SignedLine): 'added' | 'full' {
+    if (this.lines.length === BATCH_ITEMS || this.used + e.length + rs.length > this.bytes.length) return 'full';
+    const sigAt = this.used + e.length;
+    this.bytes.set(e, this.used);
+    this.bytes.set(rs, sigAt);
+    this.push(key, sigAt, sigAt + rs.length, what);
+    return 'added';
+  }
+
+  /** Record the item whose message starts at `used` and whose signature is [sigAt, end). */
+  private push(key: CheckKey, sigAt: number, end: number, what: SignedLine): void {
+    const n = this.lines.length;
     let k = this.keys.indexOf(key);
     if (k < 0) k = this.keys.push(key) - 1;
     this.keyIx[n] = k;
     this.offs[3 * n] = this.used;
-    this.bytes.set(line.subarray(0, cut), this.used);
-    this.bytes[sigAt - 1] = CLOSE_BRACE;
     this.offs[3 * n + 1] = sigAt;
-    this.used = sigAt + sigLen;
-    this.offs[3 * n + 2] = this.used;
+    this.used = end;
+    this.offs[3 * n + 2] = end;
     this.lines.push(what);
-    return 'added';
   }
 }
 
@@ -77,10 +93,23 @@ export class SignatureChecks {
     const r = this.batch?.add(line, cut, sigText, key, what) ?? 'full';
     if (r === 'added') return undefined;
     if (r === 'bad') return void this.onBad(what);
+    const wait = this.next(cut + 1 + sigText.length);
+    if (this.batch!.add(line, cut, sigText, key, what) === 'bad') this.onBad(what);
+    return wait;
+  }
+
+  /** Queue one SM2 check (Batch.addSm2's arguments); as add, returns a promise to await when the pool has no room. */
+  addSm2(e: Uint8Array, rs: Uint8Array, key: string, what: SignedLine): Promise<void> | undefined {
+    if (this.batch?.addSm2(e, rs, key, what) === 'added') return undefined;
+    const wait = this.next(e.length + rs.length);
+    this.batch!.addSm2(e, rs, key, what);
+    return wait;
+  }
+
+  /** Send the batch being filled and start another with room for `need` bytes. */
+  private next(need: number): Promise<void> | undefined {
     const wait = this.flush();
-    const need = cut + 1 + sigText.length;
     this.batch = new Batch(need > ARENA_BYTES ? new SharedArrayBuffer(need) : (this.free.pop() ?? new SharedArrayBuffer(ARENA_BYTES)));
-    if (this.batch.add(line, cut, sigText, key, what) === 'bad') this.onBad(what);
     return wait;
   }
 

@@ -8,13 +8,12 @@ import { RecgwError } from '../../util/errors.js';
 import type { Suite } from '../suite.js';
 import { createSm3, sm3 } from './sm3.js';
 import { GM_DATA_KEY_BYTES, sm4CtrHmacOpen, sm4CtrHmacSeal } from './sm4-ctr-hmac.js';
-import { generateSm2KeyPair, sm2PrivateKeyFromPem, sm2PrivateKeyToPem, sm2PublicKeyFromPem, sm2PublicKeyToPem, type Sm2KeyPair } from './sm2-keys.js';
+import { generateSm2KeyPair, sm2PrivateKeyFromPem, sm2PrivateKeyToPem, sm2PublicHex, sm2PublicKeyToPem, type Sm2KeyPair } from './sm2-keys.js';
 import { sm2Sign, sm2Verify } from './sm2-sign.js';
 import { sm2Decrypt, sm2Encrypt } from './sm2-encrypt.js';
 
 // A KeyObject never changes: read each once (an export and a check of d·G or of the point).
 const privateKeys = new WeakMap<KeyObject, Sm2KeyPair>();
-const publicKeys = new WeakMap<KeyObject, string>();
 
 function privateOf(key: KeyObject): Sm2KeyPair {
   let pair = privateKeys.get(key);
@@ -22,11 +21,7 @@ function privateOf(key: KeyObject): Sm2KeyPair {
   return pair;
 }
 
-function publicOf(key: KeyObject): string {
-  let pub = publicKeys.get(key);
-  if (!pub) publicKeys.set(key, (pub = sm2PublicKeyFromPem(key.type === 'private' ? createPublicKey(key) : key)));
-  return pub;
-}
+const publicOf = sm2PublicHex;
 
 export const gmSuite: Suite = {
   name: 'gm',

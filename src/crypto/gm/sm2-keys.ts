@@ -104,6 +104,15 @@ function keyError(what: string, cause?: unknown): RecgwError {
   return new RecgwError('identity', `SM2 key: ${what}; make one with \`openssl genpkey -algorithm SM2\``, cause === undefined ? undefined : { cause });
 }
 
+const publicHex = new WeakMap<KeyObject, string>();
+
+/** The hex point of an SM2 key object (private or public), read once per object (a KeyObject never changes). */
+export function sm2PublicHex(key: KeyObject): string {
+  let pub = publicHex.get(key);
+  if (!pub) publicHex.set(key, (pub = sm2PublicKeyFromPem(key.type === 'private' ? createPublicKey(key) : key)));
+  return pub;
+}
+
 const sm2Keys = new WeakMap<KeyObject, boolean>();
 
 /** Whether a key (private or public) is an SM2 key, as sm2PublicKeyFromPem reads one. Never throws. */

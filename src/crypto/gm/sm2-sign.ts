@@ -77,13 +77,26 @@ export function decodeSm2Signature(sig: Uint8Array): { r: bigint; s: bigint } | 
   return r >= 1n && r < SM2_N && s >= 1n && s < SM2_N ? { r, s } : null;
 }
 
+/**
+ * What the curve check of a signature needs, computed here with native SM3 and strict DER: e = SM3(Z_A || M) and
+ * r || s (64 bytes); null when the signature is not strict DER in range or the key or ID is malformed. The
+ * verifier hands these to its worker threads (src/verify/check-pool.ts), which do only the curve arithmetic.
+ */
+export function sm2CheckInput(data: Uint8Array, sig: Uint8Array, publicKeyHex: string, opts: Sm2SignOptions = {}): { e: Buffer; rs: Buffer } | null {
+  try {
+    const rs = decodeSm2Signature(sig);
+    if (!rs) return null;
+    return { e: sm2Digest(data, publicKeyHex, opts.id), rs: Buffer.from(hex32(rs.r) + hex32(rs.s), 'hex') };
+  } catch {
+    return null;
+  }
+}
+
 /** Verify a DER signature. Never throws: a malformed key, ID or signature is just "not valid". */
 export function sm2Verify(data: Uint8Array, sig: Uint8Array, publicKeyHex: string, opts: Sm2SignOptions = {}): boolean {
   try {
-    const rs = decodeSm2Signature(sig);
-    if (!rs) return false;
-    const e = sm2Digest(data, publicKeyHex, opts.id);
-    return sm2.doVerifySignature(e, hex32(rs.r) + hex32(rs.s), sm2Point(publicKeyHex), { hash: false, der: false });
+    const input = sm2CheckInput(data, sig, publicKeyHex, opts);
+    return input !== null && sm2.doVerifySignature(input.e, input.rs.toString('hex'), sm2Point(publicKeyHex), { hash: false, der: false });
   } catch {
     return false;
   }
