@@ -1,5 +1,5 @@
 /**
- * `recgw verify <dir> --ca <ca.pem> [--agency-key <key.pem>] [--crl F ...] [--witness VKEY ...] [--checkpoint F] [--json]
+ * `recgw verify <dir> --ca <ca.pem> [--agency-key <key.pem> ...] [--crl F ...] [--witness VKEY ...] [--checkpoint F] [--json]
  * [--tolerance-ms N] [--jobs N] [--progress] [--zone Z]`. Times in the text are in the zone (Beijing time by default). Progress (each device checked, and where a long one is every ~2 s) goes
  * to standard error; with --json only when --progress asks for it, so a program reading the JSON gets a quiet
  * standard error unless it wants one.
@@ -20,14 +20,14 @@ import { parse, readCaBundle, required, readText, zoneOption } from './args.js';
 import type { Io } from './io.js';
 
 const USAGE =
-  'recgw verify <dir | s3://BUCKET/PREFIX --s3-endpoint URL [--s3-region R] [--s3-ca ca.pem]> --ca <ca.pem> [--agency-key <key.pem>] [--crl crl.pem ...] [--witness VKEY ...] [--checkpoint FILE] [--json] [--tolerance-ms N] [--jobs N] [--progress] [--zone Asia/Shanghai]\n  (an S3 store: the access key and secret key from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)';
+  'recgw verify <dir | s3://BUCKET/PREFIX --s3-endpoint URL [--s3-region R] [--s3-ca ca.pem]> --ca <ca.pem> [--agency-key <key.pem> ...] [--crl crl.pem ...] [--witness VKEY ...] [--checkpoint FILE] [--json] [--tolerance-ms N] [--jobs N] [--progress] [--zone Asia/Shanghai]\n  (an S3 store: the access key and secret key from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)';
 
 export async function verifyCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(
     argv,
     {
       ca: { type: 'string' },
-      'agency-key': { type: 'string' },
+      'agency-key': { type: 'string', multiple: true },
       json: { type: 'boolean' },
       'tolerance-ms': { type: 'string' },
       witness: { type: 'string', multiple: true },
@@ -61,9 +61,8 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
   }
   const caPems = readCaBundle(required(values.ca, '--ca', USAGE));
   const zone = zoneOption(values.zone);
-  const agencyKey = values['agency-key']
-    ? loadPrivateKey(values['agency-key'], 'agency private key', 'pass the agency-key.pem written by `recgw ca init`')
-    : undefined;
+  // More than one during a migration between suites: each manifest is decrypted with the key it names.
+  const agencyKeys = (values['agency-key'] ?? []).map((f) => loadPrivateKey(f, 'agency private key', 'pass the agency-key.pem written by `recgw ca init`'));
   const tol = values['tolerance-ms'] === undefined ? undefined : Number(values['tolerance-ms']);
   if (tol !== undefined && (!Number.isFinite(tol) || tol < 0)) throw new RecgwError('usage', '--tolerance-ms must be a non-negative number');
   const jobs = values.jobs === undefined ? undefined : Number(values.jobs);
@@ -91,7 +90,7 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
     revocations,
     ...(witnesses.length > 0 ? { witnesses } : {}),
     ...(trustedCheckpoint ? { trustedCheckpoint } : {}),
-    ...(agencyKey ? { agencyKey } : {}),
+    ...(agencyKeys.length > 0 ? { agencyKeys } : {}),
     ...(tol !== undefined ? { gaps: { toleranceMs: tol, edgeToleranceMs: Math.max(tol, 3000) } } : {}),
     ...(jobs !== undefined ? { jobs } : {}),
     ...(values.json && !values.progress ? {} : { progress: (m: string) => io.err(`${m}\n`) }),

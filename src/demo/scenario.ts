@@ -143,7 +143,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
 
   o.say(`[7/7] verifying the receiver's store with the agency CA and decryption key`);
   try {
-    const report = await verifyStore(storeDir, { caPems: [readFileSync(ca.caCert, 'utf8')], agencyKey: loadPrivateKey(ca.agencyKey, 'agency key', '') });
+    const report = await verifyStore(storeDir, { caPems: [readFileSync(ca.caCert, 'utf8')], agencyKeys: [loadPrivateKey(ca.agencyKey, 'agency key', '')] });
     return { report, storeDir, caDir, sessionId: sessionId ?? '', desk };
   } catch (err) {
     await desk.stop().catch(() => undefined);

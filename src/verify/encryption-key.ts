@@ -2,8 +2,9 @@
  * Which key the data keys are wrapped for, checked without the agency's private key (docs/evidence-format.md §5.4,
  * §10): the encryption certificate in force is the one of the last encryption.installed entry before a manifest; it
  * must pass the agency encryption certificate checks (chain to the CA, role recgw-encryption, valid at its entry's
- * time, RSA of 2048 bits or more or SM2), and the manifest's `enc.agencyKeyId` must be its key ID. Given the agency key
- * (`--agency-key`), the manifest must also name that key: only then is the content decrypted.
+ * time, RSA of 2048 bits or more or SM2), and the manifest's `enc.agencyKeyId` must be its key ID. Given agency keys
+ * (`--agency-key`, one or more: an RSA one for intl devices, an SM2 one for gm devices), the manifest must also name
+ * one of them: only then is the content decrypted, with that key.
  */
 import type { KeyObject } from 'node:crypto';
 import type { LedgerEntry } from '../evidence/entry.js';
@@ -22,14 +23,15 @@ interface InForce {
 
 export class EncryptionKeyCheck {
   private inForce: InForce | undefined;
-  private readonly givenKeyId: string | undefined;
+  /** The keys given, by key ID. */
+  private readonly given: Map<string, KeyObject>;
 
   constructor(
     private readonly caPems: string[],
-    private readonly agencyKey: KeyObject | undefined,
+    agencyKeys: KeyObject[],
     private readonly report: Report,
   ) {
-    this.givenKeyId = agencyKey ? encryptionKeyId(agencyKey) : undefined;
+    this.given = new Map(agencyKeys.map((k) => [encryptionKeyId(k), k]));
   }
 
   /** An encryption.installed entry (any body: its form is checked here). */
@@ -53,13 +55,13 @@ export class EncryptionKeyCheck {
     if (!f) this.report('wrong-encryption-key', `${what}, but no encryption.installed entry before it names the agency encryption certificate`);
     else if (f.keyId === undefined) this.report('wrong-encryption-key', `${what}, but the encryption certificate in force (line ${f.lineNo}) is not a trusted agency encryption certificate`);
     else if (f.keyId !== id) this.report('wrong-encryption-key', `${what}, not for the key of the agency encryption certificate in force (line ${f.lineNo}, key ${f.keyId})`);
-    if (this.givenKeyId !== undefined && id !== this.givenKeyId) {
-      this.report('wrong-encryption-key', `${what}, not for the agency key given (${this.givenKeyId}); its content was not decrypted`);
+    if (this.given.size > 0 && !this.given.has(id)) {
+      this.report('wrong-encryption-key', `${what}, not for the agency key given (${[...this.given.keys()].join(', ')}); its content was not decrypted`);
     }
   }
 
-  /** The agency key to decrypt this manifest's file with: the one given, when the manifest names it. */
+  /** The agency key to decrypt this manifest's file with: the one given that the manifest names. */
   keyFor(m: SegmentManifest): KeyObject | undefined {
-    return m.enc.agencyKeyId === this.givenKeyId ? this.agencyKey : undefined;
+    return this.given.get(m.enc.agencyKeyId);
   }
 }

@@ -32,7 +32,8 @@ export class SegmentFileChecks {
   constructor(
     private readonly dir: string,
     private readonly pool: CheckPool,
-    private readonly agencyKey: KeyObject | undefined,
+    /** Whether agency keys were given: files are then decrypted here, in this thread, instead of in the pool. */
+    private readonly decrypting: boolean,
     private readonly deletions: DeletionCheck,
     private readonly report: (kind: FindingKind, detail: string) => void,
   ) {}
@@ -80,14 +81,14 @@ export class SegmentFileChecks {
       );
       void this.track(found.then((f) => ms.forEach((m, i) => this.result(m, judgeSegmentFile(m, f[i]!)))));
     }
-    return this.agencyKey ? undefined : this.pool.room();
+    return this.decrypting ? undefined : this.pool.room();
   }
 
   private track(p: Promise<void>): Promise<void> | undefined {
     const t = p.catch((err: Error) => void (this.error ??= err)).finally(() => this.out.delete(t));
     this.out.add(t);
     // Checks here in this thread (with the agency key) are bounded like the pool's batches.
-    if (this.agencyKey && this.out.size >= this.pool.maxInFlight) return Promise.race(this.out);
+    if (this.decrypting && this.out.size >= this.pool.maxInFlight) return Promise.race(this.out);
     return undefined;
   }
 

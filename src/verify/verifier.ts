@@ -33,7 +33,9 @@ import type { WitnessKey } from '../tlog/checkpoint.js';
 
 export interface VerifyOptions {
   caPems: string[];
-  agencyKey?: KeyObject;
+  /** The agency's private decryption keys: each manifest's file is decrypted with the one it names (a store may hold
+   * devices of both suites during a migration, intl for an RSA key and gm for an SM2 one). */
+  agencyKeys?: KeyObject[];
   /** Witnesses whose cosignatures on the agency log's checkpoint are checked and reported. */
   witnesses?: WitnessKey[];
   /** A checkpoint of the agency log obtained elsewhere (a witness, a gateway): the store's log must agree with it. */
@@ -121,14 +123,14 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
   const agencyCheck = agency.forDevice(dir, report);
   const keys = new KeyLifecycle(opts.revocations ?? Revocations.none(), opts.caPems, report);
   const consistency = new LedgerConsistency(report);
-  const encryption = new EncryptionKeyCheck(opts.caPems, opts.agencyKey, report);
+  const encryption = new EncryptionKeyCheck(opts.caPems, opts.agencyKeys ?? [], report);
   const gapOptions = opts.gaps ?? DEFAULT_GAP_OPTIONS;
   const confirmations = new OfficerConfirmations(opts.caPems, report);
   const sessions = new SessionTracker(report, gapOptions, undefined, confirmations);
   const ledgerPath = join(dir, LEDGER_FILE);
   const lines = new LineReader(ledgerPath);
   const deletions = new DeletionCheck(opts.caPems, report, lines);
-  const files = new SegmentFileChecks(dir, pool, opts.agencyKey, deletions, report);
+  const files = new SegmentFileChecks(dir, pool, (opts.agencyKeys ?? []).length > 0, deletions, report);
   let segments = 0;
 
   const head = readHead(dir, report);

@@ -142,7 +142,7 @@ export function copyStore(s: BuiltStore): { storeDir: string; deviceDir: string 
 export function verifyOptions(s: BuiltStore, withAgencyKey = false): VerifyOptions {
   return {
     caPems: [readFileSync(s.gateway.ca.caCert, 'utf8')],
-    ...(withAgencyKey ? { agencyKey: loadPrivateKey(s.gateway.ca.agencyKey, 'agency key', '') } : {}),
+    ...(withAgencyKey ? { agencyKeys: [loadPrivateKey(s.gateway.ca.agencyKey, 'agency key', '')] } : {}),
   };
 }
 

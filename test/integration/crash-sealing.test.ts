@@ -191,7 +191,7 @@ describe('sealing survives SIGKILL', () => {
     } finally {
       await core.stop();
     }
-    const r = await verifyStore(out, { caPems: [readFileSync(gw.ca.caCert, 'utf8')], agencyKey: loadPrivateKey(gw.ca.agencyKey, 'agency key', '') });
+    const r = await verifyStore(out, { caPems: [readFileSync(gw.ca.caCert, 'utf8')], agencyKeys: [loadPrivateKey(gw.ca.agencyKey, 'agency key', '')] });
     expect(r.findings).toEqual([]);
     expect(r.ok).toBe(true);
     expect(r.devices[0]!.segments).toBe(next);

@@ -288,7 +288,7 @@ async function exportAndVerify(gw: Provisioned, withKey?: KeyObject): Promise<{ 
   const r = await recgw('export', '--config', gw.configPath, '--out', out);
   if (r.code !== 0) throw new Error(r.err);
   const dir = join(out, gw.config.deviceId);
-  const report = await verifyStore(dir, { caPems: [pem(ca.paths.caCert)], ...(withKey ? { agencyKey: withKey } : {}) });
+  const report = await verifyStore(dir, { caPems: [pem(ca.paths.caCert)], ...(withKey ? { agencyKeys: [withKey] } : {}) });
   return { dir, report, entries: ledgerOf(dir) };
 }
 
@@ -355,7 +355,7 @@ describe('the ledger says which key, and the verifier checks it without the priv
     expect((await openSealedFile(join(dir, m.file), m.enc, insider.privateKey)).ok).toBe(true);
     expect((await openSealedFile(join(dir, m.file), m.enc, agencyKey)).ok).toBe(false);
     // With the agency key given, that segment is named again, and not reported as altered: it was not decrypted.
-    const withKey = await verifyStore(dir, { caPems: [pem(ca.paths.caCert)], agencyKey });
+    const withKey = await verifyStore(dir, { caPems: [pem(ca.paths.caCert)], agencyKeys: [agencyKey] });
     expect(withKey.findings.map((f) => f.kind)).toEqual(['wrong-encryption-key', 'wrong-encryption-key']);
     expect(withKey.findings[1]!.detail).toContain(`not for the agency key given (${publicKeyId(agencyKey)}); its content was not decrypted`);
   });
@@ -474,11 +474,11 @@ describe('the receiver refuses what is not wrapped for a current agency key', ()
     expect(ledgerOf(join(store, 'rx-retired')).map((e) => e.type)).toEqual(['ledger.opened']);
 
     // The genuine gateways' stores verify clean, each with its own agency key.
-    expect((await verifyStore(join(store, 'rx-honest'), { caPems: [pem(ca.paths.caCert)], agencyKey })).findings).toEqual([]);
-    expect((await verifyStore(join(store, 'rx-rotated'), { caPems: [pem(ca.paths.caCert)], agencyKey: current2Key })).findings).toEqual([]);
+    expect((await verifyStore(join(store, 'rx-honest'), { caPems: [pem(ca.paths.caCert)], agencyKeys: [agencyKey] })).findings).toEqual([]);
+    expect((await verifyStore(join(store, 'rx-rotated'), { caPems: [pem(ca.paths.caCert)], agencyKeys: [current2Key] })).findings).toEqual([]);
     // What the receiver kept of the others is authentic as far as it goes (their sessions never close there).
     for (const d of ['rx-rogue', 'rx-other-cert']) {
-      const v = await verifyStore(join(store, d), { caPems: [pem(ca.paths.caCert)], agencyKey });
+      const v = await verifyStore(join(store, d), { caPems: [pem(ca.paths.caCert)], agencyKeys: [agencyKey] });
       expect(v.findings.map((f) => f.kind), d).toEqual(['unclosed-session']);
     }
   }, 120_000);

@@ -89,7 +89,7 @@ describe('a gm device seals its segments under gm', () => {
   });
 
   it('verifies without a flag, and with the agency key decrypts every segment; a flipped byte is altered-segment', async () => {
-    const r = await verifyStore(join(dir, 'store'), { caPems: [readFileSync(ca.caCert, 'utf8')], agencyKey });
+    const r = await verifyStore(join(dir, 'store'), { caPems: [readFileSync(ca.caCert, 'utf8')], agencyKeys: [agencyKey] });
     expect(r.findings).toEqual([]);
     expect(r.ok).toBe(true);
 
@@ -100,7 +100,7 @@ describe('a gm device seals its segments under gm', () => {
     const b = readFileSync(f);
     b[3]! ^= 1;
     writeFileSync(f, b);
-    const bad = await verifyStore(copy, { caPems: [readFileSync(ca.caCert, 'utf8')], agencyKey });
+    const bad = await verifyStore(copy, { caPems: [readFileSync(ca.caCert, 'utf8')], agencyKeys: [agencyKey] });
     expect(bad.findings.map((x) => x.kind)).toEqual(['altered-segment']);
     expect(bad.findings[0]!.detail).toMatch(/does not match its manifest's SM3/);
   });
@@ -167,11 +167,38 @@ describe('a gm device seals its segments under gm', () => {
   });
 });
 
+describe('a store of both suites (a migration)', () => {
+  it('is verified with both agency keys, each manifest decrypted with the key it names; with one key the other suite\'s content is named as not decrypted', async () => {
+    const mixed = tmp('recgw-gm-mixed-');
+    cpSync(deviceDir, join(mixed, 'gm-room-1'), { recursive: true });
+    const intl = initCa({ out: join(dir, 'intl-ca') });
+    await buildDevice(join(dir, 'intl-ca'), mixed, 'room-2', [
+      { id: 'S2', matter: 'site-inspection', officers: [{ name: '王五', badge: '13010003' }], start: '2026-12-07T02:00:00.000Z', segments: [['cam1', 'camera', 0, 1]], close: { reason: 'stopped', at: 1 } },
+    ]);
+    const caPems = [readFileSync(ca.caCert, 'utf8'), readFileSync(intl.caCert, 'utf8')];
+    const intlKey = createPrivateKey(readFileSync(intl.agencyKey, 'utf8'));
+    expect((await verifyStore(mixed, { caPems, agencyKeys: [agencyKey, intlKey] })).findings).toEqual([]);
+    const gmOnly = await verifyStore(mixed, { caPems, agencyKeys: [agencyKey] });
+    expect(gmOnly.findings.length).toBeGreaterThan(0);
+    for (const f of gmOnly.findings) {
+      expect(f.kind).toBe('wrong-encryption-key');
+      expect(f.deviceId).toBe('room-2');
+      expect(f.detail).toMatch(/its content was not decrypted/);
+    }
+    // The command line takes --agency-key more than once.
+    const bundle = join(mixed, '..', 'both-cas.pem');
+    writeFileSync(bundle, caPems.join(''));
+    let text = '';
+    const io = { out: (t: string) => void (text += t), err: (t: string) => void (text += t) };
+    expect(await main(['verify', mixed, '--ca', bundle, '--agency-key', ca.agencyKey, '--agency-key', intl.agencyKey, '--json'], io), text).toBe(0);
+  }, 120_000);
+});
+
 describe('the receiver stores a gm device', () => {
   it('checks each sealed file against its manifest with SM3, and the verifier passes the store it made with the agency key', async () => {
     const store = join(dir, 'receiver-store');
     await receiveDevice(deviceDir, store, join(dir, 'ca'));
-    const r = await verifyStore(store, { caPems: [readFileSync(ca.caCert, 'utf8')], agencyKey });
+    const r = await verifyStore(store, { caPems: [readFileSync(ca.caCert, 'utf8')], agencyKeys: [agencyKey] });
     expect(r.findings).toEqual([]);
     expect(r.devices[0]).toMatchObject({ agency: true, segments: 3 });
   });

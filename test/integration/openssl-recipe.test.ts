@@ -68,7 +68,7 @@ function offsetInLine(n: number, needle: string): number {
 }
 
 async function kinds(dir: string, withAgencyKey = false): Promise<FindingKind[]> {
-  const r = await verifyStore(dir, { caPems: [caPem], ...(withAgencyKey ? { agencyKey } : {}) });
+  const r = await verifyStore(dir, { caPems: [caPem], ...(withAgencyKey ? { agencyKeys: [agencyKey] } : {}) });
   return r.findings.map((f) => f.kind);
 }
 
