@@ -1,6 +1,6 @@
 /**
  * `recgw package build --store DIR (--session ID ... | --from T --to T) --extractor NAME --reason TEXT
- * --agency-key KEY --ca CA --out DIR --desk-config F --approval ID --as NAME [--at T] [--name N] [--zone Z]`: the
+ * --agency-key KEY [--agency-key KEY2] --ca CA --out DIR --desk-config F --approval ID --as NAME [--at T] [--name N] [--zone Z]`: the
  * evidence disc (证据光盘) of chosen sessions as two identical ISO images (docs/evidence-package.md). An extraction is
  * an export: only under an approved viewing request of the desk account named (its password on standard input) that
  * covers every chosen session, registered before anything is decrypted (desk-approval.ts). Prints the images' one
@@ -16,7 +16,7 @@ import { APPROVAL_FLAGS, approvalAsk, underApproval } from './desk-approval.js';
 import type { Io } from './io.js';
 
 const USAGE =
-  'recgw package build --store DIR (--session ID ... | --from T --to T) --extractor NAME --reason TEXT --agency-key KEY.pem --ca CA.pem --out DIR --desk-config desk.json --approval REQUEST-ID --as DESK-ACCOUNT [--at T] [--name NAME] [--zone Asia/Shanghai]  (the account\'s password on standard input)';
+  'recgw package build --store DIR (--session ID ... | --from T --to T) --extractor NAME --reason TEXT --agency-key KEY.pem [--agency-key KEY2.pem] --ca CA.pem --out DIR --desk-config desk.json --approval REQUEST-ID --as DESK-ACCOUNT [--at T] [--name NAME] [--zone Asia/Shanghai]  (the account\'s password on standard input)';
 
 /** An ISO 8601 time with its zone (or Z), as milliseconds. */
 function time(value: string | undefined, flag: string): number | undefined {
@@ -43,7 +43,7 @@ export async function packageCommand(argv: string[], io: Io): Promise<number> {
       to: { type: 'string' },
       extractor: { type: 'string' },
       ...APPROVAL_FLAGS,
-      'agency-key': { type: 'string' },
+      'agency-key': { type: 'string', multiple: true },
       ca: { type: 'string' },
       out: { type: 'string' },
       at: { type: 'string' },
@@ -58,7 +58,9 @@ export async function packageCommand(argv: string[], io: Io): Promise<number> {
   const ask = approvalAsk(values, USAGE);
   const reason = ask.purpose;
   const caPems = readCaBundle(required(values.ca, '--ca', USAGE));
-  const agencyKey = loadPrivateKey(required(values['agency-key'], '--agency-key', USAGE), 'agency private key', 'pass the agency encryption key (agency-key.pem)');
+  // More than one for a store of both suites: each segment is decrypted with the key its manifest names.
+  required(values['agency-key']?.[0], '--agency-key', USAGE);
+  const agencyKeys = (values['agency-key'] ?? []).map((f) => loadPrivateKey(f, 'agency private key', 'pass the agency encryption key (agency-key.pem)'));
   const out = required(values.out, '--out', USAGE);
   const from = time(values.from, '--from');
   const to = time(values.to, '--to');
@@ -70,7 +72,7 @@ export async function packageCommand(argv: string[], io: Io): Promise<number> {
   const r = await buildPackage({
     storeDir: store,
     selection: { sessions: values.session ?? [], ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) },
-    agencyKey,
+    agencyKeys,
     caPems,
     extractor,
     reason,

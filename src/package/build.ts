@@ -11,7 +11,7 @@ import { createReadStream } from 'node:fs';
 import { createHash, type KeyObject } from 'node:crypto';
 import { dirname, join, relative } from 'node:path';
 import { openSealedFile } from '../evidence/open-sealed.js';
-import { hashHex } from '../evidence/segment-scheme.js';
+import { encryptionKeyId, hashHex } from '../evidence/segment-scheme.js';
 import type { SegmentManifest } from '../evidence/types.js';
 import { verifyStore } from '../verify/verifier.js';
 import { formatReport } from '../verify/human.js';
@@ -37,8 +37,9 @@ export interface ExtractionRequest {
 export interface PackageOptions {
   storeDir: string;
   selection: Selection;
-  /** The agency encryption private key the segments' data keys are wrapped for. */
-  agencyKey: KeyObject;
+  /** The agency encryption private keys the segments' data keys are wrapped for: each segment is decrypted with the
+   * one its manifest names (two during a migration between suites: RSA for intl devices, SM2 for gm ones). */
+  agencyKeys: KeyObject[];
   /** The agency CA certificates (PEM): they check the store and go on the disc as certs/ca.pem. */
   caPems: string[];
   extractor: string;
@@ -98,10 +99,13 @@ export async function buildPackage(o: PackageOptions): Promise<PackageResult> {
       }
     }
     const segments: (SegmentManifest & { deviceId: string; path: string })[] = [];
+    const keys = new Map(o.agencyKeys.map((k) => [encryptionKeyId(k), k]));
     for (const p of picks) {
       for (const m of p.segments) {
         const path = DISC.media(p.deviceId, m.segment);
-        await decryptTo(p, m, o.agencyKey, join(disc, path));
+        const key = keys.get(m.enc.agencyKeyId);
+        if (!key) throw new RecgwError('usage', `${p.deviceId}/${m.file}: its data key is wrapped for agency key ${m.enc.agencyKeyId}, and no --agency-key given is that key (given: ${[...keys.keys()].join(', ')}): give the agency's private key of that suite`);
+        await decryptTo(p, m, key, join(disc, path));
         segments.push({ ...m, deviceId: p.deviceId, path });
       }
     }

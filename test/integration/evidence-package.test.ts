@@ -318,7 +318,7 @@ describe('the builder', () => {
   const options = (outDir: string, authorise: PackageOptions['authorise']): PackageOptions => ({
     storeDir: store,
     selection: { sessions: [one.session.sessionId] },
-    agencyKey: loadPrivateKey(ca.paths.agencyKey, 'agency key', ''),
+    agencyKeys: [loadPrivateKey(ca.paths.agencyKey, 'agency key', '')],
     caPems: [readFileSync(ca.paths.caCert, 'utf8')],
     extractor: EXTRACTOR,
     reason: REASON,
@@ -349,8 +349,8 @@ describe('the builder', () => {
 
   it('refuses a wrong agency key with a message naming the file, and leaves no plaintext or staging behind', async () => {
     const outDir = tmp('recgw-pkg-wrongkey-');
-    const o = { ...options(outDir, async () => {}), agencyKey: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey };
-    await expect(buildPackage(o)).rejects.toThrow(/room-1\/segments\/.*the data key cannot be unwrapped/);
+    const o = { ...options(outDir, async () => {}), agencyKeys: [generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey] };
+    await expect(buildPackage(o)).rejects.toThrow(/room-1\/segments\/.*its data key is wrapped for agency key [0-9a-f]{64}, and no --agency-key given is that key/);
     expect(readdirSync(outDir)).toEqual([]);
   });
 
@@ -405,7 +405,7 @@ describe('the builder', () => {
       ...options(tmp('recgw-pkg-gm-out-'), async (q: ExtractionRequest) => void asked.push(q)),
       storeDir: gmStore,
       caPems: [readFileSync(gmPaths.caCert, 'utf8')],
-      agencyKey: loadPrivateKey(gmPaths.agencyKey, 'agency private key', 'the gm CA has one'),
+      agencyKeys: [loadPrivateKey(gmPaths.agencyKey, 'agency private key', 'the gm CA has one')],
       selection: { sessions: ['S1'] },
     });
     expect(r.verified).toBe(true);
