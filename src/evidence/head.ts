@@ -14,6 +14,8 @@ export interface Head {
   time: string;
   /** Who signs: the device itself, or the agency's receiver (receipt key). */
   signer: 'device' | 'agency';
+  /** "gm" when signed SM2 over SM3 (evidence-format.md §17); absent for intl, and in gm heads written before 2026-12-07. */
+  suite?: 'gm';
   cert: string;
   sig: string;
 }
@@ -24,12 +26,12 @@ export const SEGMENTS_DIR = 'segments';
 
 /** The signed bytes: the head without `sig`, canonical JSON. */
 export function headSignedBytes(h: Omit<Head, 'sig'>): Buffer {
-  const { v, device, seq, hash, time, signer, cert } = h;
-  return Buffer.from(canonicalJson({ v, device, seq, hash, time, signer, cert }), 'utf8');
+  const { v, device, seq, hash, time, signer, suite, cert } = h;
+  return Buffer.from(canonicalJson({ v, device, seq, hash, time, signer, ...(suite === undefined ? {} : { suite }), cert }), 'utf8');
 }
 
-export function makeHead(fields: Omit<Head, 'sig' | 'cert' | 'v'>, signer: Signer): Head {
-  const unsigned = { v: 1 as const, ...fields, cert: signer.certificatePem };
+export function makeHead(fields: Omit<Head, 'sig' | 'cert' | 'v' | 'suite'>, signer: Signer): Head {
+  const unsigned = { v: 1 as const, ...fields, ...(signer.suite === 'gm' ? { suite: 'gm' as const } : {}), cert: signer.certificatePem };
   return { ...unsigned, sig: signer.sign(headSignedBytes(unsigned)).toString('base64') };
 }
 

@@ -8,6 +8,7 @@ import { checkCertificate, parseCertificate } from '../pki/certs.js';
 import { ROLE_RECEIPT } from '../pki/roles.js';
 import { verifySignature, type Signer } from './signer.js';
 import { decodeBase64Strict } from './entry.js';
+import { isSm2Key } from '../crypto/gm/sm2-keys.js';
 
 interface ReceiptBase {
   v: 1;
@@ -22,6 +23,11 @@ interface ReceiptBase {
    * inclusion proof and the signed checkpoint). Absent only in receipts from before the log (format 1.0).
    */
   log?: string;
+  /**
+   * "gm" when the receipt is signed SM2 over SM3 (evidence-format.md §17); absent for intl, and in gm receipts
+   * issued before 2026-12-07. A gm segment receipt's `sha256` holds the file's SM3 (the manifest's `stored.sm3`).
+   */
+  suite?: 'gm';
   cert: string;
   sig: string;
 }
@@ -40,7 +46,7 @@ export interface EntriesReceipt extends ReceiptBase {
 }
 
 export type Receipt = SegmentReceipt | EntriesReceipt;
-type Unsigned<R> = R extends Receipt ? Omit<R, 'sig' | 'cert' | 'v' | 'type'> : never;
+type Unsigned<R> = R extends Receipt ? Omit<R, 'sig' | 'cert' | 'v' | 'type' | 'suite'> : never;
 
 /** A store's device folder keeps every receipt the receivers issued for it here, one canonical JSON per line. */
 export const RECEIPTS_FILE = 'receipts.jsonl';
@@ -48,7 +54,7 @@ export const RECEIPTS_FILE = 'receipts.jsonl';
 export const receiptSignedBytes = (r: Omit<Receipt, 'sig'>): Buffer => Buffer.from(canonicalJson(r), 'utf8');
 
 export function makeReceipt(fields: Unsigned<Receipt>, signer: Signer): Receipt {
-  const unsigned = { v: 1 as const, type: 'receipt' as const, ...fields, cert: signer.certificatePem } as Omit<Receipt, 'sig'>;
+  const unsigned = { v: 1 as const, type: 'receipt' as const, ...fields, ...(signer.suite === 'gm' ? { suite: 'gm' as const } : {}), cert: signer.certificatePem } as Omit<Receipt, 'sig'>;
   return { ...unsigned, sig: signer.sign(receiptSignedBytes(unsigned)).toString('base64') } as Receipt;
 }
 
@@ -64,6 +70,7 @@ export function receiptShapeProblem(r: unknown): string | undefined {
   for (const k of ['device', 'receiver', 'cert', 'sig'] as const) if (typeof r[k] !== 'string' || r[k] === '') return `the receipt's ${k} is missing`;
   for (const k of ['deadline', 'storedAt'] as const) if (!isIso(r[k])) return `the receipt's ${k} is not an ISO UTC time`;
   if (r.log !== undefined && typeof r.log !== 'string') return "the receipt's log is not a tlog-proof text";
+  if (r.suite !== undefined && r.suite !== 'gm') return `the receipt's suite ${JSON.stringify(r.suite)} is not "gm" (an intl receipt names none)`;
   if (r.kind === 'segment') {
     if (typeof r.name !== 'string' || r.name === '') return "the segment receipt's name is missing";
     if (!isCount(r.size) || !isHex64(r.sha256) || !isCount(r.manifestSeq)) return 'the segment receipt lacks size, sha256 or manifestSeq';
@@ -90,6 +97,7 @@ export function receiptProblem(r: unknown, caPems: string[]): string | undefined
   const sig = decodeBase64Strict(rec.sig);
   const x = parseCertificate(rec.cert);
   const { sig: _sig, ...unsigned } = rec;
+  if (x && rec.suite === 'gm' && !isSm2Key(x.publicKey)) return 'the receipt says suite gm but its certificate\'s key is not SM2';
   if (!sig || !x || !verifySignature(receiptSignedBytes(unsigned), sig, x.publicKey)) return 'the receipt signature does not verify with its certificate';
   return undefined;
 }

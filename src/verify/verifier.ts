@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { ENTRY } from '../evidence/types.js';
+import { isSm2Key } from '../crypto/gm/sm2-keys.js';
 import { HEAD_FILE, LEDGER_FILE, encodeHead, headSignedBytes, type Head } from '../evidence/head.js';
 import { decodeBase64Strict, parseLine } from '../evidence/entry.js';
 import { verifySignature } from '../evidence/signer.js';
@@ -269,8 +270,9 @@ function readHead(dir: string, report: (kind: FindingKind, detail: string) => vo
     const valid =
       typeof h === 'object' && h !== null && Number.isSafeInteger(h.seq) && typeof h.hash === 'string' &&
       typeof h.sig === 'string' && typeof h.cert === 'string' && typeof h.device === 'string' && typeof h.time === 'string' &&
-      Object.keys(h).sort().join() === HEAD_MEMBERS;
+      Object.keys(h).filter((k) => k !== 'suite').sort().join() === HEAD_MEMBERS;
     if (!valid) throw new Error('a member is missing or has the wrong type');
+    if (h.suite !== undefined && h.suite !== 'gm') throw new Error(`its suite ${JSON.stringify(h.suite)} is not "gm" (an intl head names none)`);
     // As with ledger lines, only the exact bytes that were written count: no second spelling of one statement.
     if (encodeHead(h) !== text) throw new Error('it is not in canonical form (spacing, key order or line end differs from what was signed)');
     return h;
@@ -294,6 +296,10 @@ function checkHead(
   const x = parseCertificate(h.cert);
   const { sig, ...unsigned } = h;
   const sigBytes = decodeBase64Strict(sig);
+  if (x && h.suite === 'gm' && !isSm2Key(x.publicKey)) {
+    report('bad-signature', `${HEAD_FILE}: it says suite gm but its certificate's key is not SM2`);
+    return;
+  }
   if (!x || !sigBytes || !verifySignature(headSignedBytes(unsigned), sigBytes, x.publicKey)) {
     report('bad-signature', `${HEAD_FILE}: its signature does not verify`);
     return;

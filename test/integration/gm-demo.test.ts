@@ -42,6 +42,8 @@ import { issueGmCertificate, loadGmCa } from '../../src/pki/gm-ca.js';
 import { newTlsKeyPem } from '../../src/pki/transport-ca.js';
 import { createLogger } from '../../src/util/log.js';
 import { receiptSigner } from '../helpers/report-store.js';
+import { makeReceipt, receiptProblem } from '../../src/evidence/receipt.js';
+import { canonicalJson } from '../../src/util/canonical.js';
 import { agencyEncryption } from '../helpers/receiver-store.js';
 
 const BIN = join(import.meta.dirname, '../../bin/recgw.js');
@@ -83,12 +85,39 @@ describe('recgw demo --suite gm', () => {
       expect(b.plain.sm3).toMatch(/^[0-9a-f]{64}$/);
     }
     expect(readdirSync(join(dev, 'segments')).length).toBe(sealed.length);
-    const receipts = readFileSync(join(dev, 'receipts.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { cert: string });
+    const receipts = readFileSync(join(dev, 'receipts.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { cert: string; suite?: string });
     expect(receipts.length).toBeGreaterThan(0);
     for (const r of receipts) {
+      expect(r.suite).toBe('gm');
       expect(isSm2Certificate(r.cert)).toBe(true);
       expect(isSm2Key(new X509Certificate(r.cert).publicKey)).toBe(true);
     }
+    // The receiver's head (signed with the agency's receipt key) says its suite too.
+    expect(JSON.parse(readFileSync(join(dev, 'head.json'), 'utf8'))).toMatchObject({ signer: 'agency', suite: 'gm' });
+  });
+
+  it('refuses a receipt or head whose suite member was changed, or that claims gm for an intl key', async () => {
+    const dev = join(out, 'receiver', DEVICE);
+    const line = readFileSync(join(dev, 'receipts.jsonl'), 'utf8').split('\n')[0]!;
+    const r = JSON.parse(line) as Record<string, unknown>;
+    expect(receiptProblem(r, [readFileSync(ca(), 'utf8')])).toBeUndefined();
+    const { suite: _s, ...without } = r;
+    expect(receiptProblem(without, [readFileSync(ca(), 'utf8')])).toMatch(/signature does not verify/);
+    expect(receiptProblem({ ...r, suite: 'intl' }, [readFileSync(ca(), 'utf8')])).toMatch(/suite "intl" is not "gm"/);
+    // An intl receipt key that claims gm: refused before its signature is even read.
+    const intl = initCa({ out: join(tmp('recgw-gm-demo-intl-'), 'ca') });
+    const intlReceipt = makeReceipt({ kind: 'entries', device: DEVICE, deadline: new Date(Date.now() + 86_400_000).toISOString(), storedAt: new Date().toISOString(), receiver: 'receiver:x', through: { seq: 0, hash: '0'.repeat(64) } }, receiptSigner(join(intl.caCert, '..')));
+    expect(intlReceipt.suite).toBeUndefined();
+    expect(receiptProblem({ ...intlReceipt, suite: 'gm' }, [readFileSync(intl.caCert, 'utf8')])).toMatch(/says suite gm but its certificate's key is not SM2/);
+    // The store's head with its suite removed no longer verifies.
+    const copy = join(tmp('recgw-gm-demo-head-'), 'receiver');
+    cpSync(join(out, 'receiver'), copy, { recursive: true });
+    const headFile = join(copy, DEVICE, 'head.json');
+    const h = JSON.parse(readFileSync(headFile, 'utf8')) as Record<string, unknown>;
+    const { suite: _h, ...bare } = h;
+    writeFileSync(headFile, canonicalJson(bare) + '\n');
+    const v = await verifyStore(copy, { caPems: [readFileSync(ca(), 'utf8')] });
+    expect(v.findings.map((f) => f.detail)).toContain('head.json: its signature does not verify');
   });
 
   it('openssl: the device certificate verifies against the gm CA with the signer ID (not without it); the TLS certificates against the transport CA only', () => {

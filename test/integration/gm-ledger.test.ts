@@ -90,8 +90,10 @@ function rewrite(dir: string, lines: string[]): void {
 
 describe('a gm device ledger', () => {
   it('names its suite, signs SM2 and chains SM3, and verifies without a flag', async () => {
-    const { store, lines } = await ledgerOf([enrol(gmCa, 'gm')]);
+    const { dir, store, lines } = await ledgerOf([enrol(gmCa, 'gm')]);
     expect(lines.length).toBeGreaterThanOrEqual(4);
+    // The export's head (signed by the device) names the suite as the entries do.
+    expect(JSON.parse(readFileSync(join(dir, 'head.json'), 'utf8'))).toMatchObject({ signer: 'device', suite: 'gm' });
     for (const l of lines) {
       expect(l.startsWith('{"v":1,"suite":"gm","device":"room-1",')).toBe(true);
       const p = parseLine(l);
