@@ -13,7 +13,7 @@ import type { View } from '../../src/desk/view.js';
 const t = deskTranslator('zh-CN');
 const at = Date.UTC(2026, 11, 7, 2, 0, 0);
 const entry = (o: Partial<RegisterEntry>): RegisterEntry => ({
-  seq: 1, at, who: 'officer1', act: 'decrypt', sessions: ['car-2/S-C'], target: 'car-2/S-C_cam1_000000 segments/x.seg', scope: '', window: undefined, note: '', refused: undefined,
+  seq: 1, at, who: 'officer1', act: 'decrypt', sessions: ['car-2/S-C'], target: 'car-2/S-C_cam1_000000 segments/x.seg', playback: false, scope: '', window: undefined, note: '', refused: undefined,
   why: '复议', request: 'r1', approver: 'leader1', ip: '127.0.0.1', via: 'desk', ...o,
 });
 
