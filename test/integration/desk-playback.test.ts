@@ -34,7 +34,6 @@ const OFFICER = DESK_ACCOUNTS['evidence-officer'];
 const LEADER = DESK_ACCOUNTS.leader;
 const SUPER = DESK_ACCOUNTS.supervisor;
 const ZONE = 'Asia/Shanghai';
-const H = 3600_000;
 
 let built: BuiltStore;
 let samplesDir: string;

@@ -16,6 +16,7 @@ import { ApprovalRefused, type Actor } from '../approvals.js';
 import { peer, SESSION_COOKIE, viewOf, type DeskContext } from '../context.js';
 import { Refusal } from '../guard.js';
 import { playPage } from '../pages/play.js';
+import { scriptRoute } from './assets.js';
 import { DESK_PLAY_JS } from '../play-script.js';
 import { localTime } from '../../util/local-time.js';
 
@@ -28,12 +29,8 @@ const actor = (req: FastifyRequest): Actor => ({ name: req.account!.name, role: 
 export function playRoutes(ctx: DeskContext) {
   const player = readFileSync(createRequire(import.meta.url).resolve('mpegts.js/dist/mpegts.js'));
   return async (app: FastifyInstance): Promise<void> => {
-    app.get('/assets/mpegts.js', { config: { access: 'public' } }, (_req, reply) =>
-      reply.type('text/javascript; charset=utf-8').header('cache-control', 'private, max-age=86400').send(player),
-    );
-    app.get('/assets/desk-play.js', { config: { access: 'public' } }, (_req, reply) =>
-      reply.type('text/javascript; charset=utf-8').header('cache-control', 'private, max-age=3600').send(DESK_PLAY_JS),
-    );
+    scriptRoute(app, '/assets/mpegts.js', player, 86400);
+    scriptRoute(app, '/assets/desk-play.js', DESK_PLAY_JS, 3600);
 
     app.get<{ Params: { id: string; device: string; session: string } }>(
       '/access/:id/play/:device/:session',
