@@ -113,8 +113,8 @@ const seg = (source: string, i: number): Seg => segs.filter((g) => g.source_id =
 /** What the page shows of a source: its state and the segment it is on, and its element's time. */
 // Code for the page is given as strings: it runs in Chromium, with the browser's types, not this file's.
 const inPage = <T>(expr: string): Promise<T> => page.evaluate(expr) as Promise<T>;
-const attrIs = (sel: string, attr: string, value: string, timeout = 10_000) =>
-  page.waitForFunction(`document.querySelector(${JSON.stringify(sel)})?.getAttribute(${JSON.stringify(attr)}) === ${JSON.stringify(value)}`, null, { timeout });
+// A selector, not a function: the page's CSP forbids the eval waitForFunction would need.
+const attrIs = (sel: string, attr: string, value: string, timeout = 10_000) => page.waitForSelector(`${sel}[${attr}=${JSON.stringify(value)}]`, { state: 'attached', timeout });
 const sourceState = (source: string) =>
   inPage<{ state: string | null; segment: string | null; time: number }>(
     `(() => { const el = document.querySelector('[data-source="${source}"]'); return { state: el.getAttribute('data-state'), segment: el.getAttribute('data-segment'), time: el.querySelector('video, audio').currentTime }; })()`,
@@ -203,6 +203,20 @@ describe('playback of an approved session in Chromium', () => {
       expect(s.disposition ?? '').not.toMatch(/attachment/i);
     }
     grantUrl = new URL(streams[0]!.url).pathname;
+  });
+
+  it('a watermark removed from the page stops the playback', async () => {
+    expect(await page.getAttribute('#player', 'data-playing')).toBe('1');
+    await inPage(`document.getElementById('watermark').style.opacity = '0'`);
+    await attrIs('#player', 'data-playing', '0', 3000);
+    await inPage(`document.getElementById('watermark').style.opacity = ''`);
+    await page.click('#play');
+    await attrIs('#player', 'data-playing', '1', 3000);
+    await inPage(`document.getElementById('watermark').remove()`);
+    await attrIs('#player', 'data-playing', '0', 3000);
+    await page.reload(); // a new opening, registered again, with its watermark
+    await page.click('#play');
+    await attrIs('[data-source="cam1"]', 'data-state', 'playing', 15_000);
   });
 
   it('seeking by wall-clock time lands in the segment that covers it, and in the camera’s gap shows the gap', async () => {
