@@ -6,7 +6,8 @@
  * browser, another account or after the window is refused without a second register row per segment.
  *
  * Kept in memory only: a restart of the desk forgets every grant, and the viewer opens the playback again (a new,
- * registered opening). Expired grants are dropped whenever a new one is opened.
+ * registered opening). Expired grants are dropped whenever a new one is opened, and an account keeps at most
+ * MAX_PER_ACCOUNT (its oldest go first: a page opened long ago stops, and is opened again), so memory stays bounded.
  */
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -25,6 +26,8 @@ export interface PlaybackGrant {
 /** Why a grant does not let a stream through. */
 export type GrantProblem = 'gone' | 'notYours' | 'expired';
 
+export const MAX_PER_ACCOUNT = 20;
+
 export const loginHash = (cookie: string): string => createHash('sha256').update(cookie).digest('hex');
 
 export class PlaybackGrants {
@@ -35,6 +38,9 @@ export class PlaybackGrants {
   open(g: Omit<PlaybackGrant, 'id' | 'login'> & { cookie: string }): PlaybackGrant {
     const at = this.now();
     for (const [id, old] of this.grants) if (old.untilMs <= at) this.grants.delete(id);
+    // A Map iterates in insertion order: the account's oldest grants come first.
+    const mine = [...this.grants.values()].filter((x) => x.account === g.account);
+    for (const old of mine.slice(0, Math.max(0, mine.length - MAX_PER_ACCOUNT + 1))) this.grants.delete(old.id);
     const grant: PlaybackGrant = { id: randomBytes(18).toString('base64url'), account: g.account, login: loginHash(g.cookie), request: g.request, device: g.device, session: g.session, untilMs: g.untilMs };
     this.grants.set(grant.id, grant);
     return grant;

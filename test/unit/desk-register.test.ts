@@ -32,6 +32,7 @@ describe('the register', () => {
       '查看并导出；2026-12-07 10:00:00 – 2026-12-07 11:00:00；同意',
     );
     expect(whatText(t, 'Asia/Shanghai', entry({ act: 'denied:export', refused: { key: 'access.viewOnly', vars: {} } }))).toBe('car-2/S-C_cam1_000000 segments/x.seg；批准的范围是“仅查看”，不能导出。');
+    expect(whatText(t, 'Asia/Shanghai', entry({ act: 'view', target: '', playback: true }))).toBe('播放');
   });
 
   it('reads the sessions from lines, spaces or commas, each once', () => {
