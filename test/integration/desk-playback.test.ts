@@ -151,7 +151,7 @@ describe('playback of an approved session in Chromium', () => {
     expect(pageRes.status()).toBe(200);
     // The CSP is widened for MSE's blob: media on this page alone, and allows no worker or other origin.
     const csp = pageRes.headers()['content-security-policy']!;
-    expect(csp).toMatch(/media-src blob:$/);
+    expect(csp).toMatch(/^default-src 'none';.*script-src 'self';.*media-src blob:$/);
     expect(csp).not.toMatch(/worker-src|unsafe|https?:/);
     expect(await page.textContent('h1')).toBe(`录像播放 ${session}`);
     expect(await page.$$eval('.timeline', (els) => els.map((e) => e.getAttribute('data-source')))).toEqual(['cam1', 'mic1']);
