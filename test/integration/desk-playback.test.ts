@@ -1,13 +1,14 @@
 /**
  * Playback in the browser (issue 18 part 2, docs/desk.md §6) in Debian's Chromium: a session of two sources (ffmpeg's
- * H.264 test picture and an AAC tone, sealed through the real Sealer) whose camera stopped 3 s for a fault, indexed,
- * under an officer's request a leader approved. The officer opens the playback: both sources play in step (the
- * elements' currentTime advances), the watermark with the officer's name and the time is drawn over the picture, the
- * timeline marks the interruption, seeking by wall-clock time lands in the segment that covers it, the opening is
- * registered once however many segments are fetched, and a view-only approval offers no download and no attachment.
- * Attacks: another account, another sign-in of the same account, a pending, refused or expired approval, a stream of
- * another session under the grant, an unknown grant. Afterwards no file in the temp folders and nothing in the desk's
- * log holds the plaintext or the agency key.
+ * H.264 test picture and an AAC tone, sealed through the real Sealer) whose camera stopped 3 s for a fault, indexed in
+ * SQLite and in a real PostgreSQL, under an officer's request a leader approved. The officer opens the playback: both
+ * sources play in step (the elements' currentTime advances), the watermark with the officer's name and the time is
+ * drawn over the picture (hidden or removed, playback stops), the timeline marks the interruption, seeking by
+ * wall-clock time lands in the segment that covers it, the opening is registered once however many segments are
+ * fetched, and a view-only approval offers no download and no attachment. Attacks: another account, another sign-in
+ * of the same account, a pending, refused or expired approval, a stream of another session under the grant, an
+ * unknown grant. Afterwards no file in the temp folders and nothing in the desk's log holds the plaintext or the
+ * agency key.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
@@ -21,6 +22,7 @@ import { launchChromium } from '../helpers/console.js';
 import { DESK_ACCOUNTS, DESK_PASSWORD, deskConfig, signedIn } from '../helpers/desk.js';
 import { cli } from '../helpers/index-store.js';
 import { filesHolding } from '../helpers/leaks.js';
+import { createDatabase, withPostgres } from '../helpers/postgres.js';
 import { buildStore, type BuiltStore } from '../helpers/store-fixture.js';
 import type { Client } from '../helpers/console.js';
 import { recordSample } from '../../src/demo/sample.js';
@@ -54,6 +56,8 @@ let grantUrl = '';
 type Seg = { name: string; source_id: string; start_ms: number; end_ms: number };
 let segs: Seg[] = [];
 
+const pg = withPostgres();
+
 beforeAll(async () => {
   console.info(`[desk-playback] screenshots in ${shots}`);
   caDir = makeCa().dir;
@@ -67,35 +71,40 @@ beforeAll(async () => {
   built = await buildStore({ caDir, samples: { cam1, mic1 }, camShift: { fromIndex: 2, ms: 3000 }, interruption: { beforeIndex: 2, startMs: 4000, endMs: 7000, reason: 'device-fault', sources: ['cam1'] } });
   device = built.deviceId;
   session = built.session.sessionId;
-  const url = `sqlite:${join(tmp('recgw-desk-db-'), 'index.db')}`;
+}, 180_000);
+
+afterAll(cleanupTmp);
+
+/** The store indexed in `kind`, a desk over it logging everything (debug) to a file the test reads, and Chromium. */
+async function startAll(kind: 'sqlite' | 'postgres'): Promise<void> {
+  const url = kind === 'postgres' ? await createDatabase(pg.server(), 'desk_playback') : `sqlite:${join(tmp('recgw-desk-db-'), 'index.db')}`;
   expect((await cli('index', 'rebuild', '--store', built.storeDir, '--database', url, '--ca', caPaths(caDir).caCert, '--quiet')).code).toBe(0);
   const p = caPaths(caDir);
   const configFile = await deskConfig(caDir, url, built.storeDir, { agencyKey: p.agencyKey, sampleSigning: { key: p.receiptKey, cert: p.receiptCert }, zone: ZONE });
   logFile = join(tmp('recgw-desk-log-'), 'desk.log');
   writeFileSync(logFile, '');
-  // The desk logs everything (debug) to a file the test reads afterwards.
   desk = new DeskServer({ config: loadDeskConfig(configFile), logger: pino({ level: 'debug' }, pino.destination({ dest: logFile, sync: true })), now: () => Date.now() + shift });
   await desk.start();
   base = `https://127.0.0.1:${desk.address().port}`;
+  clients = {};
   db = await openIndexDb(url);
   segs = (await db.query<Seg>('SELECT name, source_id, start_ms, end_ms FROM segments WHERE device_id = $1 AND session_id = $2 ORDER BY source_id, start_ms', [device, session])).map((r) => ({
     ...r,
     start_ms: Number(r.start_ms),
     end_ms: Number(r.end_ms),
   }));
-  console.info(`[desk-playback] segments: ${segs.map((g) => `${g.name} ${g.start_ms - built.t0}–${g.end_ms - built.t0}`).join(', ')}`);
+  console.info(`[desk-playback] ${kind} segments: ${segs.map((g) => `${g.name} ${g.start_ms - built.t0}–${g.end_ms - built.t0}`).join(', ')}`);
   ({ browser, page } = await launchChromium());
-}, 180_000);
+}
 
-afterAll(async () => {
+async function stopAll(): Promise<void> {
   await browser?.close();
   await desk?.stop();
   await db?.close();
-  cleanupTmp();
-});
+}
 
-// One client per account for the whole file: signing in again and again trips the desk's sign-in throttle.
-const clients: Record<string, Client> = {};
+// One client per account for each desk: signing in again and again trips the desk's sign-in throttle.
+let clients: Record<string, Client> = {};
 const client = async (name: string): Promise<Client> => (clients[name] ??= await signedIn(base, name));
 const ask = async (scope: 'view' | 'export'): Promise<string> => {
   const r = await (await client(OFFICER)).post('/access', { sessions: `${device}/${session}`, reason: '行政复议审查需要回放现场录像', scope }, { page: '/access' });
@@ -120,7 +129,10 @@ const sourceState = (source: string) =>
     `(() => { const el = document.querySelector('[data-source="${source}"]'); return { state: el.getAttribute('data-state'), segment: el.getAttribute('data-segment'), time: el.querySelector('video, audio').currentTime }; })()`,
   );
 
-describe('playback of an approved session in Chromium', () => {
+describe.each(['sqlite', 'postgres'] as const)('playback of an approved session in Chromium, index on %s', (kind) => {
+  beforeAll(() => startAll(kind), 180_000);
+  afterAll(stopAll);
+
   it('Chromium decodes the test segments’ codecs through MSE', async () => {
     const probe = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,profile', '-of', 'csv=p=0', join(samplesDir, 'cam1', 'seg-000000.ts')], { encoding: 'utf8' }).trim();
     const version = execFileSync('/usr/bin/chromium', ['--version'], { encoding: 'utf8' }).trim();
@@ -190,7 +202,7 @@ describe('playback of an approved session in Chromium', () => {
     expect(Math.abs(Date.parse(`${mark.text!.slice(-19).replace(' ', 'T')}+08:00`) - Date.now())).toBeLessThan(5000);
     expect(mark.drawn).toBeGreaterThan(1000);
     expect(mark.covers).toBe(true);
-    await page.screenshot({ path: join(shots, '01-playing.png'), fullPage: true });
+    await page.screenshot({ path: join(shots, `${kind}-01-playing.png`), fullPage: true });
 
     // Registered once for this opening, though several segments were fetched.
     expect(streams.length).toBeGreaterThanOrEqual(2);
@@ -240,7 +252,7 @@ describe('playback of an approved session in Chromium', () => {
     await page.click('#seek button[type=submit]');
     await attrIs('[data-source="cam1"]', 'data-state', 'gap');
     expect(await page.textContent('[data-source="cam1"] .src-state')).toBe('此处无录像（缺口或中断）');
-    await page.screenshot({ path: join(shots, '02-in-the-gap.png'), fullPage: true });
+    await page.screenshot({ path: join(shots, `${kind}-02-in-the-gap.png`), fullPage: true });
 
     // A time outside the session is refused with a message, and the clock stays.
     await page.fill('#seek-time', '1999-01-01 00:00:00');
