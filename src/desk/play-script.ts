@@ -68,7 +68,8 @@ export const DESK_PLAY_JS = `'use strict';
     if (Math.abs(m.currentTime - want) > 0.4) m.currentTime = want;
     if (playing && m.paused) m.play().catch(function () { /* the next tick tries again */ });
     if (!playing && !m.paused) m.pause();
-    if (m.readyState >= 3) setState(s, playing ? 'playing' : 'paused', '');
+    // Paused, a frame (or the sound's position) at hand is all there is to wait for.
+    if (m.readyState >= 3 || (!playing && m.readyState >= 2)) setState(s, playing ? 'playing' : 'paused', '');
   }
   function watermark() {
     var w = stage.clientWidth, hgt = stage.clientHeight, r = window.devicePixelRatio || 1;

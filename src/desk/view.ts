@@ -90,7 +90,7 @@ tr.unacked td{background:#fff4e5}tr.open td{background:#fff4e5}form.check{displa
 #stage{position:relative;background:#111;min-height:120px}#stage .screens{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:4px}
 #stage figure{margin:0;position:relative}#stage video{width:100%;display:block;aspect-ratio:16/9;background:#000}#stage figcaption{color:#fff;font-size:.85em;padding:.2em .4em}
 #watermark{position:absolute;inset:0;width:100%;height:100%;pointer-events:none}.mics{display:flex;flex-wrap:wrap;gap:1em;margin:.4em 0}.mic{background:#fff;border:1px solid #d5dbe1;padding:.3em .6em}
-[data-state=gap] .src-state,.mic[data-state=gap] .src-state,[data-state=error] .src-state{color:#8a1c1c}.controls{display:flex;flex-wrap:wrap;gap:1em;align-items:end;margin:.6em 0}
+#stage [data-state=gap] .src-state,#stage [data-state=error] .src-state{color:#fff;background:#8a1c1c;padding:0 .4em}.mic[data-state=gap] .src-state,.mic[data-state=error] .src-state{color:#8a1c1c}.controls{display:flex;flex-wrap:wrap;gap:1em;align-items:end;margin:.6em 0}
 .controls form{display:flex;gap:.4em;align-items:end;margin:0}.timelines .timeline{position:relative}.playhead{position:absolute;top:1.5em;height:34px;width:2px;background:#1f3a5f;pointer-events:none}.timelines svg{cursor:pointer}
 footer{margin-top:2em;font-size:.85em;color:#666}form.login{display:flex;flex-direction:column;gap:.8em;max-width:320px}
 `;
