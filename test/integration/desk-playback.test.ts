@@ -252,6 +252,7 @@ describe.each(['sqlite', 'postgres'] as const)('playback of an approved session 
     await page.click('#seek button[type=submit]');
     await attrIs('[data-source="cam1"]', 'data-state', 'gap');
     expect(await page.textContent('[data-source="cam1"] .src-state')).toBe('此处无录像（缺口或中断）');
+    await attrIs('[data-source="mic1"]', 'data-state', 'paused'); // the microphone has its segment there, ready
     await page.screenshot({ path: join(shots, `${kind}-02-in-the-gap.png`), fullPage: true });
 
     // A time outside the session is refused with a message, and the clock stays.
