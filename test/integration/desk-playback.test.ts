@@ -157,6 +157,11 @@ describe.each(['sqlite', 'postgres'] as const)('playback of an approved session 
     page.on('response', (r) => {
       if (new URL(r.url()).pathname.startsWith('/play/')) streams.push({ url: r.url(), status: r.status(), type: r.headers()['content-type'], disposition: r.headers()['content-disposition'] });
     });
+    // Nothing from another origin, and no CSP violation (blob: media allowed, no worker asked for).
+    const foreign: string[] = [];
+    const violations: string[] = [];
+    page.on('request', (r) => void (r.url().startsWith(base) || r.url().startsWith('blob:') || foreign.push(r.url())));
+    page.on('console', (m) => void (/Content Security Policy|Refused to/i.test(m.text()) && violations.push(m.text())));
     const opened = page.waitForResponse((r) => new URL(r.url()).pathname === playPath(approved));
     await page.click('#playback a.play');
     const pageRes = await opened;
@@ -215,6 +220,8 @@ describe.each(['sqlite', 'postgres'] as const)('playback of an approved session 
       expect(s.disposition ?? '').not.toMatch(/attachment/i);
     }
     grantUrl = new URL(streams[0]!.url).pathname;
+    expect(foreign).toEqual([]);
+    expect(violations).toEqual([]);
   });
 
   it('a watermark removed from the page stops the playback', async () => {
