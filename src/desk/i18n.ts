@@ -301,6 +301,7 @@ export const DESK_DICT = {
   'play.seekBad': ['请按“年-月-日 时:分:秒”或“时:分:秒”填写录制时段内的时间。', 'Write a time within the session as YYYY-MM-DD HH:MM:SS or HH:MM:SS.'],
   'play.gapHere': ['此处无录像（缺口或中断）', 'Nothing recorded here (a gap or an interruption)'],
   'play.loading': ['加载中…', 'Loading…'],
+  'play.error': ['此片段无法播放：批准可能已过期，或请重新打开播放', 'This segment cannot be played: the approval may have expired, or open the playback again'],
   'play.noMse': ['此浏览器不支持 MSE 播放（需要 Media Source Extensions 和 H.264/AAC 解码）。', 'This browser cannot play (it needs Media Source Extensions with H.264/AAC decoding).'],
   'play.watermark': ['水印', 'Watermark'],
   'play.downloads': ['导出片段（批准范围为查看并导出）', 'Export segments (the approval allows export)'],

@@ -49,7 +49,8 @@ export const DESK_PLAY_JS = `'use strict';
   function load(s, seg) {
     unload(s);
     var p = mpegts.createPlayer({ type: 'mpegts', isLive: false, url: seg.url }, { enableWorker: false, enableStashBuffer: false, lazyLoad: false, autoCleanupSourceBuffer: true });
-    p.on(mpegts.Events.ERROR, function () { setState(s, 'error', ''); });
+    // A refusal (the approval expired, the desk restarted) or a file that fails its check: said on the source.
+    p.on(mpegts.Events.ERROR, function (type, detail, info) { setState(s, 'error', L.error + (info && info.code ? ' (HTTP ' + info.code + ')' : ' (' + detail + ')')); });
     p.attachMediaElement(s.media);
     p.load();
     s.player = p; s.seg = seg; s.since = performance.now();

@@ -336,6 +336,12 @@ describe.each(['sqlite', 'postgres'] as const)('playback of an approved session 
       const p = await page.request.get(`${base}${playPath(short)}`);
       expect(p.status()).toBe(403);
       expect(await p.text()).toMatch(/批准已于 .+ 过期/);
+      // The page still open: the next segment it loads is refused, and the source says so.
+      const next = seg('cam1', 3);
+      await page.fill('#seek-time', localClock(Math.ceil((next.start_ms + 1) / 1000) * 1000, ZONE));
+      await page.click('#seek button[type=submit]');
+      await attrIs('[data-source="cam1"]', 'data-state', 'error');
+      expect(await page.textContent('[data-source="cam1"] .src-state')).toMatch(/^此片段无法播放.*\(HTTP 403\)$/);
     } finally {
       shift = 0;
     }

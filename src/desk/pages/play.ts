@@ -30,7 +30,7 @@ export function playPage(v: View, r: ViewRequest, d: SessionDetail, grant: strin
     kind: kindOf(src),
     segs: d.segments.filter((g) => g.source === src).map((g) => ({ name: g.name, start: g.start, end: g.end, url: streamHref(grant, g.name) })),
   }));
-  const labels = { play: t('play.play'), pause: t('play.pause'), gap: t('play.gapHere'), loading: t('play.loading'), noMse: t('play.noMse'), seekBad: t('play.seekBad') };
+  const labels = { play: t('play.play'), pause: t('play.pause'), gap: t('play.gapHere'), loading: t('play.loading'), noMse: t('play.noMse'), seekBad: t('play.seekBad'), error: t('play.error') };
   const screens = sources
     .filter((src) => kindOf(src) !== 'microphone')
     .map((src) => h`<figure class="screen" data-source="${src}" data-state="idle"><video playsinline preload="none"></video><figcaption>${label(src)} <span class="src-state"></span></figcaption></figure>`);
