@@ -11,7 +11,8 @@
  * casual stylesheet edit; it does not stop somebody who rewrites the page: docs/desk.md §6 says what it protects).
  *
  * State for tests and screen readers: #player data-pos (the clock) and data-playing; each source's box data-state
- * (idle, loading, playing, paused, gap, error) and data-segment (the segment it is on).
+ * (idle, loading, playing, paused, gap, error), data-segment (the segment it is on) and data-media-at (the wall-clock
+ * time its element shows, ms).
  */
 export const DESK_PLAY_JS = `'use strict';
 (function () {
@@ -67,6 +68,7 @@ export const DESK_PLAY_JS = `'use strict';
     if (s.base === null) s.base = m.buffered.start(0);
     var want = s.base + (pos - seg.start) / 1000;
     if (Math.abs(m.currentTime - want) > 0.4) m.currentTime = want;
+    s.box.setAttribute('data-media-at', String(Math.round(seg.start + (m.currentTime - s.base) * 1000)));
     if (playing && m.paused) m.play().catch(function () { /* the next tick tries again */ });
     if (!playing && !m.paused) m.pause();
     // Paused, a frame (or the sound's position) at hand is all there is to wait for.

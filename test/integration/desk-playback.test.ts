@@ -185,12 +185,16 @@ describe.each(['sqlite', 'postgres'] as const)('playback of an approved session 
     expect(b.segment === a.segment ? b.time - a.time : 1).toBeGreaterThan(0.5); // the picture plays (or moved on to the next segment)
     expect(m2.segment === m1.segment ? m2.time - m1.time : 1).toBeGreaterThan(0.5);
     expect(['playing', 'loading']).toContain(m2.state);
-    // In step: both sources are on segments covering the clock.
-    const pos = Number(await page.getAttribute('#player', 'data-pos'));
+    // In step: both sources are on segments covering the clock, their elements within half a second of it.
+    const step = await inPage<{ pos: number; at: Record<string, [string | null, number]> }>(
+      `({ pos: Number(document.getElementById('player').getAttribute('data-pos')), at: Object.fromEntries(['cam1', 'mic1'].map((s) => { const el = document.querySelector('[data-source="' + s + '"]'); return [s, [el.getAttribute('data-segment'), Number(el.getAttribute('data-media-at'))]]; })) })`,
+    );
     for (const src of ['cam1', 'mic1']) {
-      const on = segs.find((g) => g.name === (src === 'cam1' ? b.segment : m2.segment))!;
-      expect(pos).toBeGreaterThanOrEqual(on.start_ms - 200);
-      expect(pos).toBeLessThan(on.end_ms + 200);
+      const [name, at] = step.at[src]!;
+      const on = segs.find((g) => g.name === name)!;
+      expect(step.pos).toBeGreaterThanOrEqual(on.start_ms - 200);
+      expect(step.pos).toBeLessThan(on.end_ms + 200);
+      expect(Math.abs(at - step.pos), `${src} at ${at}, the clock at ${step.pos}`).toBeLessThan(500);
     }
 
     // The watermark: the viewer's name and the time (the desk's zone), drawn on the canvas over the picture.
