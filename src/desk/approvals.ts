@@ -193,8 +193,7 @@ export class Approvals {
     const ok = covering.find((r) => r.state === 'approved' && at >= r.validFromMs! && at < r.validUntilMs! && (act !== 'export' || r.scope === 'export'));
     const via = o.via ?? 'desk';
     if (ok && !(await this.attested(ok))) {
-      await this.audit.record(who.name, 'view-denied', who.ip, { act, sessions, ...o.what, request: ok.id, refused: 'access.unattested', refusedVars: {}, via });
-      throw new ApprovalRefused('access.unattested');
+      throw await this.refuse(who, new ApprovalRefused('access.unattested'), { act, sessions, what: o.what, request: ok.id, via });
     }
     if (ok) {
       await this.audit.record(who.name, 'view-act', who.ip, { act, sessions, ...o.what, request: ok.id, reason: ok.reason, approvedBy: ok.decider, validUntil: ok.validUntilMs, via });
@@ -202,8 +201,14 @@ export class Approvals {
     }
     const refusal = o.request && !named ? new ApprovalRefused('access.noRequest') : whyRefused(covering, at, act, o.request !== undefined && mine.length === 0, this.zone);
     const own = mine.length === 1 && o.request ? mine[0] : undefined;
-    await this.audit.record(who.name, 'view-denied', who.ip, { act, sessions, ...o.what, ...(o.request ? { request: o.request } : {}), ...(own ? { reason: own.reason } : {}), refused: refusal.key, refusedVars: refusal.vars, via });
-    throw refusal;
+    throw await this.refuse(who, refusal, { act, sessions, what: { ...o.what, ...(own ? { reason: own.reason } : {}) }, ...(o.request ? { request: o.request } : {}), via });
+  }
+
+  /** Registers `refusal` of an act (a `view-denied` row: the act, what, the request named, why) and returns it to throw. */
+  async refuse(who: Actor, refusal: ApprovalRefused, o: { act: Act; sessions: string[]; what: Record<string, unknown>; request?: string; via?: 'desk' | 'cli' }): Promise<ApprovalRefused> {
+    const { act, sessions, what, request } = o;
+    await this.audit.record(who.name, 'view-denied', who.ip, { act, sessions, ...what, ...(request ? { request } : {}), refused: refusal.key, refusedVars: refusal.vars, via: o.via ?? 'desk' });
+    return refusal;
   }
 
   /**

@@ -14,6 +14,7 @@ import type { VerifyRuns } from './verify-runs.js';
 import type { Samples } from './samples.js';
 import type { Approvals } from './approvals.js';
 import type { SegmentPlaintext } from './plaintext.js';
+import type { PlaybackGrants } from './playback-grants.js';
 import type { Signer } from '../evidence/signer.js';
 import type { Unit } from '../report/units.js';
 import type { AuditAnchor } from './audit-anchor.js';
@@ -47,6 +48,8 @@ export interface DeskContext {
   approvals: Approvals;
   /** Decrypts segments with the agency key (config agencyKey), for requests requireApproval let through. */
   plaintext: SegmentPlaintext;
+  /** The playbacks opened, each bound to its viewer's sign-in and approval (playback-grants.ts). */
+  grants: PlaybackGrants;
   /** The key the sample-check reports are signed with (sampleSigning in the config); undefined when none is configured. */
   sampleSigner: Signer | undefined;
   /** The agency's units (config `units`), read at start; undefined: no statistics per unit. */

@@ -18,6 +18,8 @@ export interface RegisterEntry {
   sessions: string[];
   /** The segment and its file acted on ("device/segment file"), or '' for a request or decision. */
   target: string;
+  /** A playback opened in the browser (the session's whole playback, registered once per opening). */
+  playback: boolean;
   /** The scope asked or approved, and an approval's window. */
   scope: string;
   window: { from: number; until: number } | undefined;
@@ -43,6 +45,7 @@ function entryOf(r: AuditRow): RegisterEntry {
     act: r.action === 'view-act' ? str(d.act) : r.action === 'view-denied' ? `denied:${str(d.act)}` : r.action,
     sessions: Array.isArray(d.sessions) ? d.sessions.map(str) : [],
     target: acted ? [d.device && d.segment ? `${str(d.device)}/${str(d.segment)}` : '', str(d.file)].filter(Boolean).join(' ') : '',
+    playback: acted && d.playback === true,
     scope: acted ? '' : str(d.scope),
     window: r.action === 'view-approve' ? { from: Number(d.validFrom), until: Number(d.validUntil) } : undefined,
     note: r.action === 'view-refuse' || r.action === 'view-approve' ? str(d.note) : '',
@@ -61,7 +64,7 @@ export function whatText(t: T, zone: string, e: RegisterEntry): string {
   const scope = e.scope === 'export' || e.scope === 'view' ? t(`scope.${e.scope}`) : '';
   const window = e.window ? `${localClock(e.window.from, zone)} – ${localClock(e.window.until, zone)}` : '';
   const refused = e.refused ? t(e.refused.key, e.refused.vars) : '';
-  return [e.target, scope, window, e.note, refused].filter(Boolean).join('；');
+  return [e.playback ? t('play.registered') : '', e.target, scope, window, e.note, refused].filter(Boolean).join('；');
 }
 
 export async function registerEntries(db: Queryable, limit = 1000): Promise<RegisterEntry[]> {

@@ -15,6 +15,8 @@ import { Approvals } from './approvals.js';
 import { readCaBundle } from '../cli/args.js';
 import { SegmentPlaintext } from './plaintext.js';
 import { accessRoutes } from './routes/access.js';
+import { PlaybackGrants } from './playback-grants.js';
+import { playRoutes } from './routes/play.js';
 import { Samples } from './samples.js';
 import { CSRF_COOKIE, type Access, type DeskContext } from './context.js';
 import { installGuard } from './guard.js';
@@ -83,6 +85,7 @@ export class DeskServer {
       audit,
       approvals: new Approvals(db, audit, now, c.zone, readCaBundle(c.ca)),
       plaintext: new SegmentPlaintext(db, agencyKey, c.store),
+      grants: new PlaybackGrants(now),
       verify: new VerifyRuns(db, { ca: c.ca, store: c.store, now }),
       samples: new Samples(db),
       sampleSigner,
@@ -112,6 +115,7 @@ export class DeskServer {
     await app.register(sampleRoutes(ctx));
     await app.register(chartRoutes(ctx));
     await app.register(accessRoutes(ctx));
+    await app.register(playRoutes(ctx));
     if (c.gateways) {
       this.watch = new GatewayWatch(c.gateways, c.ca, db, createLogger('desk'), now);
       this.watch.start();

@@ -87,5 +87,10 @@ dl.facts dt{font-weight:bold}dl.facts dd{margin:0;overflow-wrap:anywhere}
 tr.unacked td{background:#fff4e5}tr.open td{background:#fff4e5}form.check{display:flex;flex-wrap:wrap;gap:.4em;margin:.4em 0 0}label.box{flex-direction:row;align-items:center;gap:.3em}ul.facts,ul.finding{margin:0;padding-left:1.1em}.note{width:12em}form.ack{display:flex;gap:.4em;margin:0}
 #charts .chart-grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:1em}#charts figure{margin:0;background:#fff;border:1px solid #d5dbe1;padding:.5em}
 #charts .chart{height:300px;width:100%}#chart-track{height:360px;max-width:720px;background:#fff;border:1px solid #d5dbe1}#charts figure.wide{margin-top:1em}figcaption{font-weight:bold}
+#stage{position:relative;background:#111;min-height:120px}#stage .screens{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:4px}
+#stage figure{margin:0;position:relative}#stage video{width:100%;display:block;aspect-ratio:16/9;background:#000}#stage figcaption{color:#fff;font-size:.85em;padding:.2em .4em}
+#watermark{position:absolute;inset:0;width:100%;height:100%;pointer-events:none}.mics{display:flex;flex-wrap:wrap;gap:1em;margin:.4em 0}.mic{background:#fff;border:1px solid #d5dbe1;padding:.3em .6em}
+#stage [data-state=gap] .src-state,#stage [data-state=error] .src-state{color:#fff;background:#8a1c1c;padding:0 .4em}.mic[data-state=gap] .src-state,.mic[data-state=error] .src-state{color:#8a1c1c}.controls{display:flex;flex-wrap:wrap;gap:1em;align-items:end;margin:.6em 0}
+.controls form{display:flex;gap:.4em;align-items:end;margin:0}.timelines .timeline{position:relative}.playhead{position:absolute;top:1.5em;height:34px;width:2px;background:#1f3a5f;pointer-events:none}.timelines svg{cursor:pointer}
 footer{margin-top:2em;font-size:.85em;color:#666}form.login{display:flex;flex-direction:column;gap:.8em;max-width:320px}
 `;

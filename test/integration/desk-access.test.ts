@@ -11,11 +11,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { cleanupTmp, tmp } from '../helpers/fixtures.js';
+import { filesHolding as leaks } from '../helpers/leaks.js';
 import { launchChromium } from '../helpers/console.js';
 import { DESK_ACCOUNTS, DESK_PASSWORD, cli as deskCli, signedIn, startDesk, type TestDesk } from '../helpers/desk.js';
 import { buildIndexStore, cli, type IndexStore } from '../helpers/index-store.js';
@@ -47,30 +48,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(cleanupTmp);
 
-/** Every file under `dir` written since the test began whose bytes contain `needle`. */
-function filesHolding(dir: string, needle: Buffer): string[] {
-  const found: string[] = [];
-  const walk = (d: string): void => {
-    let names: string[];
-    try {
-      names = readdirSync(d);
-    } catch {
-      return; // another user's folder, or gone meanwhile
-    }
-    for (const n of names) {
-      const p = join(d, n);
-      try {
-        const st = statSync(p);
-        if (st.isDirectory()) walk(p);
-        else if (st.isFile() && st.mtimeMs >= started - 1000 && st.size <= 64 << 20 && readFileSync(p).includes(needle)) found.push(p);
-      } catch {
-        /* gone meanwhile or unreadable */
-      }
-    }
-  };
-  walk(dir);
-  return found;
-}
+const filesHolding = (dir: string, needle: Buffer): string[] => leaks(dir, needle, started);
 
 describe.each(['sqlite', 'postgres'] as const)('viewing under approval, index on %s', (kind) => {
   let desk: TestDesk;

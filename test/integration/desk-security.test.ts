@@ -26,7 +26,7 @@ let sampleId = '';
 let requestId = '';
 let segment = '';
 const path = (r: DeskRoute): string =>
-  r.url.replace(':device', 'room-1').replace(':session', 'S-A').replace(':segment', segment).replace(':id', r.url.startsWith('/access/') ? requestId : sampleId);
+  r.url.replace(':grant', 'A'.repeat(24)).replace(':device', 'room-1').replace(':session', 'S-A').replace(':segment', segment).replace(':id', r.url.startsWith('/access/') ? requestId : sampleId);
 
 describe('desk security', () => {
   let s: IndexStore;
@@ -94,6 +94,10 @@ describe('desk security', () => {
       'GET /access/:id read',
       'POST /access/:id/decide write',
       'GET /access/:id/segments/:device/:segment read',
+      'GET /access/:id/play/:device/:session read',
+      'GET /play/:grant/:segment read',
+      'GET /assets/mpegts.js public',
+      'GET /assets/desk-play.js public',
       'GET /register oversee',
       'GET /register.csv oversee',
     ]) {
@@ -125,7 +129,8 @@ describe('desk security', () => {
         r.url === '/' ? 303
         : r.access === 'oversee' && !oversees ? 403
         : r.url === '/access/:id' ? (role === 'evidence-officer' || oversees ? 200 : 404)
-        : r.url === '/access/:id/segments/:device/:segment' ? (role === 'evidence-officer' ? 200 : 403)
+        : r.url === '/access/:id/segments/:device/:segment' || r.url === '/access/:id/play/:device/:session' ? (role === 'evidence-officer' ? 200 : 403)
+        : r.url === '/play/:grant/:segment' ? 403 // no playback was opened under that grant
         : 200;
       expect(a.status, `${role} GET ${r.url}`).toBe(want);
     }

@@ -13,7 +13,7 @@ import type { View } from '../../src/desk/view.js';
 const t = deskTranslator('zh-CN');
 const at = Date.UTC(2026, 11, 7, 2, 0, 0);
 const entry = (o: Partial<RegisterEntry>): RegisterEntry => ({
-  seq: 1, at, who: 'officer1', act: 'decrypt', sessions: ['car-2/S-C'], target: 'car-2/S-C_cam1_000000 segments/x.seg', scope: '', window: undefined, note: '', refused: undefined,
+  seq: 1, at, who: 'officer1', act: 'decrypt', sessions: ['car-2/S-C'], target: 'car-2/S-C_cam1_000000 segments/x.seg', playback: false, scope: '', window: undefined, note: '', refused: undefined,
   why: '复议', request: 'r1', approver: 'leader1', ip: '127.0.0.1', via: 'desk', ...o,
 });
 
@@ -32,6 +32,7 @@ describe('the register', () => {
       '查看并导出；2026-12-07 10:00:00 – 2026-12-07 11:00:00；同意',
     );
     expect(whatText(t, 'Asia/Shanghai', entry({ act: 'denied:export', refused: { key: 'access.viewOnly', vars: {} } }))).toBe('car-2/S-C_cam1_000000 segments/x.seg；批准的范围是“仅查看”，不能导出。');
+    expect(whatText(t, 'Asia/Shanghai', entry({ act: 'view', target: '', playback: true }))).toBe('播放');
   });
 
   it('reads the sessions from lines, spaces or commas, each once', () => {

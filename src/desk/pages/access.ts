@@ -10,6 +10,8 @@ export const requestHref = (id: string): string => `/access/${id}`;
 export const segmentHref = (r: ViewRequest, device: string, segment: string, download = false): string =>
   `/access/${r.id}/segments/${encodeURIComponent(device)}/${encodeURIComponent(segment)}${download ? '?download=1' : ''}`;
 
+export const playHref = (r: ViewRequest, device: string, session: string): string => `/access/${r.id}/play/${encodeURIComponent(device)}/${encodeURIComponent(session)}`;
+
 /** pending, approved, refused, or expired (approved, its window over). */
 export const stateOf = (r: ViewRequest, now: number): 'pending' | 'approved' | 'refused' | 'expired' =>
   r.state === 'approved' && r.validUntilMs !== null && now >= r.validUntilMs ? 'expired' : r.state;
@@ -74,11 +76,17 @@ export function accessPage(
       <label>${t('access.noteField')}<input id="f-note" name="note" maxlength="500"></label>
       <button id="approve" type="submit" name="decision" value="approve">${t('access.approve')}</button><button id="refuse" type="submit" name="decision" value="refuse">${t('access.refuse')}</button></form>`
       : '';
+  const play = o.segments
+    ? h`<h2>${t('play.title')}</h2><ul id="playback">${r.sessions.map((ref) => {
+        const [device, session] = ref.split('/') as [string, string];
+        return h`<li><a class="play" href="${playHref(r, device, session)}">${t('access.play')} ${ref}</a></li>`;
+      })}</ul>`
+    : '';
   const segs = o.segments
     ? h`<h2>${t('access.segments')}</h2>${o.canDecrypt ? '' : h`<p class="late">${t('access.noKey')}</p>`}<table id="segments"><thead><tr><th>${t('register.sessions')}</th><th>${t('access.segment')}</th><th>${t('col.source')}</th><th>${t('col.from', { zone: zoneHead(v) })}</th><th>${t('col.to')}</th><th></th></tr></thead><tbody>${o.segments.map(
         (s) => h`<tr data-segment="${s.name}"><td>${s.device}/${s.session}</td><td>${s.name}</td><td>${s.source}</td><td>${clock(v, s.startMs)}</td><td>${clock(v, s.endMs)}</td>
           <td><a class="decrypt" href="${segmentHref(r, s.device, s.name)}">${t('access.decrypt')}</a>${r.scope === 'export' ? h` <a class="export" href="${segmentHref(r, s.device, s.name, true)}">${t('access.download')}</a>` : ''}</td></tr>`,
       )}</tbody></table>`
     : '';
-  return frame(v, `${t('access.one')} ${r.id.slice(0, 8)}`, h`${facts}${decide}${segs}`, message);
+  return frame(v, `${t('access.one')} ${r.id.slice(0, 8)}`, h`${facts}${decide}${o.canDecrypt ? play : ''}${segs}`, message);
 }

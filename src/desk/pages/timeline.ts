@@ -1,5 +1,5 @@
 /**
- * One timeline per source, as SVG drawn on the server (no script): footage green, gaps red (unexplained) or amber
+ * One timeline per source, as SVG drawn on the server (no script; the playback page adds a playhead with its own): footage green, gaps red (unexplained) or amber
  * (explained by an interruption), interruptions as a grey bar under them. Positions are in a 1000-wide view box that
  * the stylesheet stretches to the page; each shape carries a <title> a mouse shows. SVG attributes, not style
  * attributes, so the CSP (no inline style) allows it.
@@ -10,11 +10,15 @@ import { clock, span, type View } from '../view.js';
 
 const W = 1000;
 
-export function timelines(v: View, d: SessionDetail, now: number): Html {
+/** The span the timelines draw, ms since epoch: the session's start to the last thing in it (an open one: to now, at most a day). */
+export function timelineSpan(d: SessionDetail, now: number): { from: number; to: number } {
   const s = d.session;
   const ends = [s.end ?? 0, ...d.segments.map((g) => g.end), ...d.gaps.map((g) => g.end), ...d.interruptions.map((i) => i.end ?? 0)];
-  const from = s.start;
-  const to = Math.max(from + 1000, ...ends, s.end === null ? Math.min(now, from + 86400_000) : 0);
+  return { from: s.start, to: Math.max(s.start + 1000, ...ends, s.end === null ? Math.min(now, s.start + 86400_000) : 0) };
+}
+
+export function timelines(v: View, d: SessionDetail, now: number): Html {
+  const { from, to } = timelineSpan(d, now);
   const x = (t: number): number => Math.round(((Math.min(Math.max(t, from), to) - from) / (to - from)) * W * 10) / 10;
   const w = (a: number, b: number): number => Math.max(0.5, x(b) - x(a));
   const sources = [...new Set([...d.segments.map((g) => g.source), ...d.gaps.map((g) => g.source)])].sort();
@@ -34,5 +38,6 @@ export function timelines(v: View, d: SessionDetail, now: number): Html {
       <svg viewBox="0 0 ${W} 34" preserveAspectRatio="none" role="img" aria-label="${src}">${segs}${gaps}${intr}</svg>
       <div class="axis"><span>${clock(v, from)}</span><span>${clock(v, to)}</span></div></div>`;
   });
-  return h`<p class="legend">${v.t('session.legend')}</p>${lines}`;
+  // data-from/data-to: the span in ms, for the playback page's script to map a click to a time.
+  return h`<p class="legend">${v.t('session.legend')}</p><div class="timelines" data-from="${from}" data-to="${to}">${lines}</div>`;
 }

@@ -1,4 +1,7 @@
-/** The desk's stylesheet, built in (the CSP allows no inline style and no other origin). */
+/**
+ * The desk's stylesheet, built in (the CSP allows no inline style and no other origin), and `scriptRoute`, how every
+ * script the desk's pages load is served from this origin (the CSP allows no other).
+ */
 import type { FastifyInstance } from 'fastify';
 import { DESK_CSS } from '../view.js';
 
@@ -8,4 +11,11 @@ export function assetRoutes() {
       reply.type('text/css; charset=utf-8').header('cache-control', 'private, max-age=3600').send(DESK_CSS),
     );
   };
+}
+
+/** A public GET of a script the pages load, cached by the browser for `maxAge` seconds. */
+export function scriptRoute(app: FastifyInstance, url: string, body: string | Buffer, maxAge: number): void {
+  app.get(url, { config: { access: 'public' } }, (_req, reply) =>
+    reply.type('text/javascript; charset=utf-8').header('cache-control', `private, max-age=${maxAge}`).send(body),
+  );
 }

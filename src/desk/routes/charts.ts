@@ -11,6 +11,7 @@ import { chartData, UNITS, type Unit } from '../charts.js';
 import { DESK_CHARTS_JS } from '../chart-script.js';
 import { DESK_TRACK_JS } from '../track-script.js';
 import type { DeskContext } from '../context.js';
+import { scriptRoute } from './assets.js';
 import { periodOf } from '../period.js';
 
 const DATE = { type: 'string', maxLength: 10 } as const;
@@ -18,15 +19,9 @@ const DATE = { type: 'string', maxLength: 10 } as const;
 export function chartRoutes(ctx: DeskContext) {
   const echarts = readFileSync(createRequire(import.meta.url).resolve('echarts/dist/echarts.min.js'));
   return async (app: FastifyInstance): Promise<void> => {
-    app.get('/assets/echarts.min.js', { config: { access: 'public' } }, (_req, reply) =>
-      reply.type('text/javascript; charset=utf-8').header('cache-control', 'private, max-age=86400').send(echarts),
-    );
-    app.get('/assets/desk-charts.js', { config: { access: 'public' } }, (_req, reply) =>
-      reply.type('text/javascript; charset=utf-8').header('cache-control', 'private, max-age=3600').send(DESK_CHARTS_JS),
-    );
-    app.get('/assets/desk-track.js', { config: { access: 'public' } }, (_req, reply) =>
-      reply.type('text/javascript; charset=utf-8').header('cache-control', 'private, max-age=3600').send(DESK_TRACK_JS),
-    );
+    scriptRoute(app, '/assets/echarts.min.js', echarts, 86400);
+    scriptRoute(app, '/assets/desk-charts.js', DESK_CHARTS_JS, 3600);
+    scriptRoute(app, '/assets/desk-track.js', DESK_TRACK_JS, 3600);
     app.get<{ Querystring: { from?: string; to?: string; unit?: Unit } }>(
       '/stats.json',
       { config: { access: 'read' }, schema: { querystring: { type: 'object', properties: { from: DATE, to: DATE, unit: { type: 'string', enum: [...UNITS] }, lang: { type: 'string', maxLength: 10 } } } } },
