@@ -445,8 +445,6 @@ export const CRL_DAYS = 30;
 export async function revokeCertificate(o: { caDir: string; certPem: string; reason: RevocationReason; date?: Date; now?: Date }): Promise<{ crlPath: string; entry: CrlEntry }> {
   const p = caPaths(o.caDir);
   const caCertPem = readPem(p.caCert, 'CA certificate', 'point --ca at the folder `recgw ca init` wrote');
-  // Refused before revoked.json is touched: a revocation no CRL carries would be kept but never take effect.
-  if (isGmCa(o.caDir)) throw gmCrlRefusal(o.caDir);
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(o.certPem);
@@ -464,14 +462,9 @@ export async function revokeCertificate(o: { caDir: string; certPem: string; rea
   return { crlPath: await issueCrl(o.caDir, now), entry };
 }
 
-// OpenSSL 3.0 checks a CRL's SM2 signature with the empty ID only (openssl crl has no -vfyopt): evidence-format.md §17.8.
-const gmCrlRefusal = (caDir: string): RecgwError =>
-  new RecgwError('usage', `the CA in ${caDir} is a gm CA: SM2-signed CRLs are not built (OpenSSL 3.0 checks a CRL's SM2 signature only with the empty signer ID, not the ID 1234567812345678 of recgw's certificates; docs/evidence-format.md §17.8)`);
-
 /** Sign the CRL of everything revoked so far, valid CRL_DAYS from `now`. */
 export async function issueCrl(caDir: string, now = new Date()): Promise<string> {
   const p = caPaths(caDir);
-  if (isGmCa(caDir)) throw gmCrlRefusal(caDir);
   const list = readRevoked(caDir);
   const numberFile = join(caDir, 'crl-number');
   const number = (existsSync(numberFile) ? Number(readFileSync(numberFile, 'utf8')) : 0) + 1;

@@ -1,13 +1,15 @@
 /**
  * Certificate revocation: the agency CA's CRL (X.509 v2, RFC 5280), issued by `recgw ca revoke`, read by receivers
  * (which refuse what a revoked key signed after its revocation) and by the verifier (which reports it). Built and
- * read with @peculiar/x509; node:crypto has no CRLs.
+ * read with @peculiar/x509; node:crypto has no CRLs. A gm CA's CRLs are signed and checked by sm2-crl.ts.
  */
 import type * as X509 from '@peculiar/x509';
-import { X509Certificate, webcrypto } from 'node:crypto';
+import { X509Certificate, createPrivateKey, webcrypto } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { RecgwError } from '../util/errors.js';
 import { parseCertificate } from './certs.js';
+import { isSm2Certificate } from './sm2-cert.js';
+import { isSm2Crl, signSm2Crl, sm2CrlSignedBy } from './sm2-crl.js';
 
 let loading: Promise<typeof X509> | undefined;
 /**
@@ -69,7 +71,10 @@ export class Revocations {
           throw new RecgwError('config', `${source} holds a CRL that cannot be read (${(err as Error).message})`, { cause: err });
         }
         const ca = cas.find((c) => c.subject === crl.issuer);
-        if (!ca || !(await crl.verify({ publicKey: ca.publicKey }))) {
+        // A gm CA's CRL is SM2-with-SM3 (sm2-crl.ts), which @peculiar/x509's WebCrypto cannot check.
+        const der = Buffer.from(crl.rawData);
+        const signed = ca && (isSm2Crl(der) ? sm2CrlSignedBy(der, new X509Certificate(ca.toString('pem')).publicKey) : await crl.verify({ publicKey: ca.publicKey }));
+        if (!ca || !signed) {
           throw new RecgwError('config', `${source}: the CRL of ${crl.issuer} is not signed by the agency CA: use the crl.pem that \`recgw ca revoke\` wrote`);
         }
         issuers.add(new X509Certificate(ca.toString('pem')).subject);
@@ -121,6 +126,10 @@ export interface CrlEntry {
 
 /** Sign a CRL of `entries` with the CA key; valid for `days`. Returns the PEM ("X509 CRL", as openssl writes it). */
 export async function signCrl(o: { caCertPem: string; caKeyPem: string; entries: CrlEntry[]; now: Date; days: number; number: number }): Promise<string> {
+  if (isSm2Certificate(o.caCertPem)) {
+    const entries = o.entries.map((e) => ({ serial: e.serial, date: new Date(e.date), reason: REASON_CODES[e.reason] }));
+    return signSm2Crl({ caCertPem: o.caCertPem, caKey: createPrivateKey(o.caKeyPem), entries, now: o.now, days: o.days, number: o.number });
+  }
   const x509 = await x509lib();
   const ca = new x509.X509Certificate(o.caCertPem);
   const der = Buffer.from(o.caKeyPem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { cleanupTmp, tmp } from '../helpers/fixtures.js';
@@ -42,6 +42,8 @@ import { issueGmCertificate, loadGmCa } from '../../src/pki/gm-ca.js';
 import { newTlsKeyPem } from '../../src/pki/transport-ca.js';
 import { createLogger } from '../../src/util/log.js';
 import { receiptSigner } from '../helpers/report-store.js';
+import { embedded } from '../helpers/doc-recipes.js';
+import { Revocations } from '../../src/pki/crl.js';
 import { makeReceipt, receiptProblem } from '../../src/evidence/receipt.js';
 import { canonicalJson } from '../../src/util/canonical.js';
 import { agencyEncryption } from '../helpers/receiver-store.js';
@@ -346,13 +348,48 @@ describe('clear refusals around the transport CA', () => {
     expect(text).toMatch(/agency\.transportCaCert[\s\S]*the agency CA is gm, whose certificates cannot serve in TLS/);
   });
 
-  it('recgw ca revoke and crl refuse a gm CA with the reason, and keep no revocation they cannot publish', async () => {
-    const caDir = join(out, 'ca');
+  it('recgw ca revoke on the gm CA: an SM2 CRL openssl reads and check-gm-crl.sh verifies; the verifier reports what the revoked key signed after', async () => {
+    const caDir = join(tmp('recgw-gm-revoke-'), 'ca');
+    cpSync(join(out, 'ca'), caDir, { recursive: true });
+    const devCert = identityPaths(state()).cert;
+    const dev = join(out, 'receiver', DEVICE);
+    // Revoked from the time of the ledger's middle entry: what the key signed from then on is reported.
+    const times = entries(dev).map((e) => e.time);
+    const from = times[Math.floor(times.length / 2)]!;
     let text = '';
     const io = { out: (t: string) => void (text += t), err: (t: string) => void (text += t) };
-    expect(await main(['ca', 'revoke', '--ca', caDir, '--cert', identityPaths(state()).cert], io)).toBe(2);
-    expect(await main(['ca', 'crl', '--ca', caDir], io)).toBe(2);
-    expect(text).toMatch(/gm CA: SM2-signed CRLs are not built \(OpenSSL 3\.0 checks a CRL's SM2 signature only with the empty signer ID/);
-    expect(existsSync(join(caDir, 'revoked.json'))).toBe(false);
+    expect(await main(['ca', 'revoke', '--ca', caDir, '--cert', devCert, '--reason', 'keyCompromise', '--date', from], io), text).toBe(0);
+    const crl = join(caDir, 'crl.pem');
+    const shown = openssl('crl', '-in', crl, '-noout', '-text');
+    expect(shown.status, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/Signature Algorithm: SM2-with-SM3[\s\S]*Serial Number: [0-9A-F]+[\s\S]*Key Compromise/);
+    expect(shown.stdout).toContain(new X509Certificate(readFileSync(devCert)).serialNumber.toUpperCase());
+    // OpenSSL 3.0's own CRL check uses the empty ID, so it fails; the recipe checks the standard ID by hand.
+    const own = openssl('crl', '-in', crl, '-noout', '-verify', '-CAfile', ca());
+    expect(own.stdout + own.stderr).toContain('verify failure'); // (and exit 0: it only prints it)
+    const check = spawnSync('sh', [join(import.meta.dirname, '../../docs/recipes/check-gm-crl.sh'), crl, ca()], { encoding: 'utf8' });
+    expect(check.status, check.stderr).toBe(0);
+    expect(check.stdout).toMatch(/^ok {3}.*is signed by .*SM2 over SM3, ID 1234567812345678/);
+    expect(embedded('check-gm-crl.sh')).toBe(readFileSync(join(import.meta.dirname, '../../docs/recipes/check-gm-crl.sh'), 'utf8'));
+    // A byte of the revoked serial changed: the recipe and recgw both refuse the CRL.
+    const der = Buffer.from(readFileSync(crl, 'utf8').replace(/-----[^-]+-----|\s/g, ''), 'base64');
+    const serial = Buffer.from(new X509Certificate(readFileSync(devCert)).serialNumber, 'hex');
+    der[der.indexOf(serial) + 2]! ^= 1;
+    const forged = join(caDir, 'forged-crl.pem');
+    writeFileSync(forged, `-----BEGIN X509 CRL-----\n${der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END X509 CRL-----\n`);
+    expect(spawnSync('sh', [join(import.meta.dirname, '../../docs/recipes/check-gm-crl.sh'), forged, ca()], { encoding: 'utf8' }).stderr).toMatch(/FAIL the CA's SM2 signature/);
+    await expect(Revocations.fromFiles([forged], [readFileSync(ca(), 'utf8')])).rejects.toThrow(/is not signed by the agency CA/);
+    // Signed by another gm CA: not this agency's CRL.
+    const other = initCa({ out: join(tmp('recgw-gm-other-'), 'ca'), suite: 'gm' });
+    await main(['ca', 'revoke', '--ca', join(other.caCert, '..'), '--cert', other.receiptCert], io);
+    await expect(Revocations.fromFiles([join(other.caCert, '..', 'crl.pem')], [readFileSync(ca(), 'utf8')])).rejects.toThrow(/is not signed by the agency CA/);
+
+    const revocations = await Revocations.fromFiles([crl], [readFileSync(ca(), 'utf8')]);
+    expect(revocations.of(readFileSync(devCert, 'utf8'))).toMatchObject({ reason: 'keyCompromise', date: new Date(Math.floor(Date.parse(from) / 1000) * 1000) }); // UTCTime: whole seconds
+    const report = await verifyStore(join(out, 'receiver'), { caPems: [readFileSync(ca(), 'utf8')], revocations });
+    expect(report.findings.map((f) => f.kind)).toContain('revoked-key');
+    text = '';
+    expect(await main(['verify', join(out, 'receiver'), '--ca', ca(), '--crl', crl], io)).toBe(1);
+    expect(text).toMatch(/revoked/);
   });
 });
