@@ -31,7 +31,8 @@ export interface DeskConfig {
   /** The agency-issued key and certificate (PEM files) the sample-check reports are signed with; none: reports cannot be signed. */
   sampleSigning: { key: string; cert: string } | undefined;
   /** The agency's private decryption key: the desk decrypts segments with it, only under an approval (approvals.ts). */
-  agencyKey: string | undefined;
+  /** The agency's private decryption keys (one; two during a migration between suites). */
+  agencyKey: string[];
   /** The agency's units file (src/report/units.ts): which unit owns which device, for the statistics per unit. */
   units: string | undefined;
   /** The broker the gateways publish their status to, and how long a silent gateway may be before it is offline. */
@@ -90,7 +91,10 @@ export function parseDeskConfig(raw: unknown, baseDir: string, file = 'the desk 
     }
   }
 
-  if (o.agencyKey !== undefined && (typeof o.agencyKey !== 'string' || o.agencyKey === '')) bad('agencyKey', "must be the agency's private decryption key, e.g. \"agency-key.pem\" (mode 600), or leave it out: the desk then decrypts nothing");
+  const keyFiles = o.agencyKey === undefined ? [] : Array.isArray(o.agencyKey) ? (o.agencyKey as unknown[]) : [o.agencyKey];
+  if (keyFiles.length === 0 && o.agencyKey !== undefined || keyFiles.some((k) => typeof k !== 'string' || k === '')) {
+    bad('agencyKey', "must be the agency's private decryption key, e.g. \"agency-key.pem\" (mode 600), or a list of two during a migration between suites (an RSA and an SM2 key), or leave it out: the desk then decrypts nothing");
+  }
   if (o.units !== undefined && (typeof o.units !== 'string' || o.units === '')) bad('units', 'must be the units file, e.g. "units.json" (which unit owns which device: {"units": [{"name": "朝阳分局", "devices": ["room-1"]}]}), or leave it out');
 
   let gateways: GatewayWatchConfig | undefined;
@@ -137,7 +141,7 @@ export function parseDeskConfig(raw: unknown, baseDir: string, file = 'the desk 
     ca: resolve(baseDir, o.ca as string),
     store: o.store === undefined ? undefined : resolve(baseDir, o.store as string),
     sampleSigning,
-    agencyKey: o.agencyKey === undefined ? undefined : resolve(baseDir, o.agencyKey as string),
+    agencyKey: keyFiles.filter((k): k is string => typeof k === 'string' && k !== '').map((k) => resolve(baseDir, k)),
     units: o.units === undefined ? undefined : resolve(baseDir, o.units as string),
     gateways,
     auditAnchor,
@@ -213,12 +217,13 @@ export function readSampleSigner(c: DeskConfig): Signer | undefined {
   return new KeySigner(key!, certPem);
 }
 
-/** The agency's private decryption key the config names (agencyKey), read and checked now; undefined when none. */
-export function readAgencyKey(c: DeskConfig): KeyObject | undefined {
-  if (!c.agencyKey) return undefined;
-  try {
-    return loadPrivateKey(c.agencyKey, 'the agency private key', 'give agency-key.pem from the agency CA folder');
-  } catch (err) {
-    throw new RecgwError('config', `agencyKey in the desk config: ${(err as Error).message}`, { cause: err });
-  }
+/** The agency's private decryption keys the config names (agencyKey), read and checked now; none when it names none. */
+export function readAgencyKeys(c: DeskConfig): KeyObject[] {
+  return c.agencyKey.map((f) => {
+    try {
+      return loadPrivateKey(f, 'the agency private key', 'give agency-key.pem from the agency CA folder');
+    } catch (err) {
+      throw new RecgwError('config', `agencyKey in the desk config: ${(err as Error).message}`, { cause: err });
+    }
+  });
 }

@@ -12,7 +12,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Queryable } from '../index/database.js';
 import { findManifest } from '../evidence/find-manifest.js';
 import { openSealedFile } from '../evidence/open-sealed.js';
-import { hashHex } from '../evidence/segment-scheme.js';
+import { encryptionKeyId, hashHex } from '../evidence/segment-scheme.js';
 import type { SegmentManifest } from '../evidence/types.js';
 import { RecgwError } from '../util/errors.js';
 import { storeFolder } from './store-folder.js';
@@ -26,14 +26,19 @@ export interface LocatedSegment {
 }
 
 export class SegmentPlaintext {
+  /** The agency keys by key ID: each manifest names the one its data key is wrapped for. */
+  private readonly keys: Map<string, KeyObject>;
+
   constructor(
     private readonly db: Queryable,
-    private readonly key: KeyObject | undefined,
+    keys: KeyObject[],
     private readonly store: string | undefined,
-  ) {}
+  ) {
+    this.keys = new Map(keys.map((k) => [encryptionKeyId(k), k]));
+  }
 
   get configured(): boolean {
-    return this.key !== undefined;
+    return this.keys.size > 0;
   }
 
   /** The segment's session and sealed file, from the index and the device's ledger; undefined when there is none. */
@@ -51,8 +56,9 @@ export class SegmentPlaintext {
 
   /** The plaintext, checked first; a sealed file that does not check out is an error naming why (nothing sent). */
   async open(s: LocatedSegment): Promise<{ stream: Readable; size: number }> {
-    const key = this.key;
-    if (!key) throw new RecgwError('config', 'the desk has no agency key (agencyKey in the desk config): it cannot decrypt');
+    if (!this.configured) throw new RecgwError('config', 'the desk has no agency key (agencyKey in the desk config): it cannot decrypt');
+    const key = this.keys.get(s.manifest.enc.agencyKeyId);
+    if (!key) throw new RecgwError('config', `${s.segment}: its data key is wrapped for agency key ${s.manifest.enc.agencyKeyId}, which the desk config's agencyKey does not hold: add that suite's agency key`);
     const check = await openSealedFile(s.path, s.manifest.enc, key);
     if (!check.ok) throw new RecgwError('invalid', `${s.segment}: ${check.reason}`);
     if (check.hash !== hashHex(s.manifest.plain)) throw new RecgwError('invalid', `${s.segment}: the decrypted content does not match the manifest`);

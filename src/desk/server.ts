@@ -10,7 +10,7 @@ import { migrateIndex } from '../index/migrate.js';
 import { RecgwError } from '../util/errors.js';
 import { DeskAccounts } from './accounts.js';
 import { DeskAudit } from './audit.js';
-import { readAgencyKey, readDeskTls, readSampleSigner, type DeskConfig } from './config.js';
+import { readAgencyKeys, readDeskTls, readSampleSigner, type DeskConfig } from './config.js';
 import { Approvals } from './approvals.js';
 import { readCaBundle } from '../cli/args.js';
 import { SegmentPlaintext } from './plaintext.js';
@@ -72,7 +72,7 @@ export class DeskServer {
     const tls = readDeskTls(c);
     const sampleSigner = readSampleSigner(c);
     const anchor = c.auditAnchor && loadAnchor(c.auditAnchor);
-    const agencyKey = readAgencyKey(c);
+    const agencyKeys = readAgencyKeys(c);
     const now = this.o.now ?? Date.now;
     const db = await openIndexDb(c.database);
     this.db = db;
@@ -84,7 +84,7 @@ export class DeskServer {
       accounts: new DeskAccounts(db),
       audit,
       approvals: new Approvals(db, audit, now, c.zone, readCaBundle(c.ca)),
-      plaintext: new SegmentPlaintext(db, agencyKey, c.store),
+      plaintext: new SegmentPlaintext(db, agencyKeys, c.store),
       grants: new PlaybackGrants(now),
       verify: new VerifyRuns(db, { ca: c.ca, store: c.store, now }),
       samples: new Samples(db),

@@ -21,7 +21,8 @@ import { launchChromium } from '../helpers/console.js';
 import { DESK_ACCOUNTS, DESK_PASSWORD, cli as deskCli, signedIn, startDesk, type TestDesk } from '../helpers/desk.js';
 import { buildIndexStore, cli, type IndexStore } from '../helpers/index-store.js';
 import { createDatabase, withPostgres } from '../helpers/postgres.js';
-import { caPaths } from '../../src/pki/ca.js';
+import { caPaths, initCa } from '../../src/pki/ca.js';
+import { SegmentPlaintext } from '../../src/desk/plaintext.js';
 import { openIndexDb, type IndexDb } from '../../src/index/database.js';
 import { findManifest } from '../../src/evidence/find-manifest.js';
 import { hashHex } from '../../src/evidence/segment-scheme.js';
@@ -29,7 +30,7 @@ import { checkAudit } from '../../src/desk/audit-check.js';
 import { readCaBundle } from '../../src/cli/args.js';
 import { Approvals, type ApprovalRefused } from '../../src/desk/approvals.js';
 import { DeskAudit } from '../../src/desk/audit.js';
-import { loadDeskConfig, parseDeskConfig, readAgencyKey, readSampleSigner } from '../../src/desk/config.js';
+import { loadDeskConfig, parseDeskConfig, readAgencyKeys, readSampleSigner } from '../../src/desk/config.js';
 
 const OFFICER = DESK_ACCOUNTS['evidence-officer'];
 const LEADER = DESK_ACCOUNTS.leader;
@@ -434,11 +435,32 @@ describe.each(['sqlite', 'postgres'] as const)('viewing under approval, index on
     const loose = join(dir, 'agency-key.pem');
     writeFileSync(loose, readFileSync(caPaths(s.caDir).agencyKey), { mode: 0o644 });
     const base = JSON.parse(readFileSync(desk.configFile, 'utf8')) as Record<string, unknown>;
-    expect(() => readAgencyKey(parseDeskConfig({ ...base, agencyKey: loose }, dir))).toThrow(/^agencyKey in the desk config: .*is readable by others \(mode 644\): run chmod 600/);
+    expect(() => readAgencyKeys(parseDeskConfig({ ...base, agencyKey: loose }, dir))).toThrow(/^agencyKey in the desk config: .*is readable by others \(mode 644\): run chmod 600/);
     const notKey = join(dir, 'cert.pem');
     writeFileSync(notKey, readFileSync(caPaths(s.caDir).caCert), { mode: 0o600 });
-    expect(() => readAgencyKey(parseDeskConfig({ ...base, agencyKey: notKey }, dir))).toThrow(/^agencyKey in the desk config: .*is not a valid private key PEM/);
+    expect(() => readAgencyKeys(parseDeskConfig({ ...base, agencyKey: notKey }, dir))).toThrow(/^agencyKey in the desk config: .*is not a valid private key PEM/);
     expect(() => parseDeskConfig({ ...base, agencyKey: 7 }, dir)).toThrow(/agencyKey: must be the agency's private decryption key/);
+  });
+
+  it('during a migration between suites the desk holds two agency keys and decrypts each segment with the one its manifest names', async () => {
+    const dir = tmp('recgw-desk-keys-');
+    const gm = initCa({ out: join(dir, 'gm'), suite: 'gm' });
+    const base = JSON.parse(readFileSync(desk.configFile, 'utf8')) as Record<string, unknown>;
+    const both = parseDeskConfig({ ...base, agencyKey: [gm.agencyKey, caPaths(s.caDir).agencyKey] }, dir);
+    expect(both.agencyKey).toEqual([gm.agencyKey, caPaths(s.caDir).agencyKey]);
+    expect(() => parseDeskConfig({ ...base, agencyKey: [] }, dir)).toThrow(/agencyKey: must be .* or a list of two during a migration/);
+    expect(() => parseDeskConfig({ ...base, agencyKey: [gm.agencyKey, 7] }, dir)).toThrow(/agencyKey: must be/);
+    const seg = (await segmentsOf('room-1', 'S-A'))[0]!;
+    // The gm key first: the intl segment is still opened with the intl key, which its manifest names.
+    const plaintext = new SegmentPlaintext(db, readAgencyKeys(both), undefined);
+    const located = (await plaintext.locate('room-1', seg))!;
+    const { stream } = await plaintext.open(located);
+    const h = createHash('sha256');
+    for await (const c of stream) h.update(c as Buffer);
+    expect(h.digest('hex')).toBe(await plainSha('room-1', seg));
+    // Only the other suite's key: refused, naming the key the segment needs.
+    const gmOnly = new SegmentPlaintext(db, readAgencyKeys(parseDeskConfig({ ...base, agencyKey: gm.agencyKey }, dir)), undefined);
+    await expect(gmOnly.open(located)).rejects.toThrow(/its data key is wrapped for agency key [0-9a-f]{64}, which the desk config's agencyKey does not hold/);
   });
 
   it('an approval made by editing the database, without its signed register row, counts for nothing', async () => {
