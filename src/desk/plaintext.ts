@@ -12,7 +12,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Queryable } from '../index/database.js';
 import { findManifest } from '../evidence/find-manifest.js';
 import { openSealedFile } from '../evidence/open-sealed.js';
-import { encryptionKeyId, hashHex } from '../evidence/segment-scheme.js';
+import { hashHex, keysById } from '../evidence/segment-scheme.js';
 import type { SegmentManifest } from '../evidence/types.js';
 import { RecgwError } from '../util/errors.js';
 import { storeFolder } from './store-folder.js';
@@ -34,7 +34,7 @@ export class SegmentPlaintext {
     keys: KeyObject[],
     private readonly store: string | undefined,
   ) {
-    this.keys = new Map(keys.map((k) => [encryptionKeyId(k), k]));
+    this.keys = keysById(keys);
   }
 
   get configured(): boolean {

@@ -114,3 +114,6 @@ export function encryptionKeyId(key: KeyObject): string {
   const pub = key.type === 'private' ? createPublicKey(key) : key;
   return schemeForKey(pub).suite.hash(pub.export({ type: 'spki', format: 'der' })).toString('hex');
 }
+
+/** Agency keys by their key ID, to open each manifest with the key its `enc.agencyKeyId` names (a store may hold both suites). */
+export const keysById = (keys: KeyObject[]): Map<string, KeyObject> => new Map(keys.map((k) => [encryptionKeyId(k), k]));

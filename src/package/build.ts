@@ -11,7 +11,7 @@ import { createReadStream } from 'node:fs';
 import { createHash, type KeyObject } from 'node:crypto';
 import { dirname, join, relative } from 'node:path';
 import { openSealedFile } from '../evidence/open-sealed.js';
-import { encryptionKeyId, hashHex } from '../evidence/segment-scheme.js';
+import { hashHex, keysById } from '../evidence/segment-scheme.js';
 import type { SegmentManifest } from '../evidence/types.js';
 import { verifyStore } from '../verify/verifier.js';
 import { formatReport } from '../verify/human.js';
@@ -99,7 +99,7 @@ export async function buildPackage(o: PackageOptions): Promise<PackageResult> {
       }
     }
     const segments: (SegmentManifest & { deviceId: string; path: string })[] = [];
-    const keys = new Map(o.agencyKeys.map((k) => [encryptionKeyId(k), k]));
+    const keys = keysById(o.agencyKeys);
     for (const p of picks) {
       for (const m of p.segments) {
         const path = DISC.media(p.deviceId, m.segment);

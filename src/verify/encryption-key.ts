@@ -9,7 +9,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { LedgerEntry } from '../evidence/entry.js';
 import type { SegmentManifest } from '../evidence/types.js';
-import { encryptionKeyId } from '../evidence/segment-scheme.js';
+import { keysById } from '../evidence/segment-scheme.js';
 import { checkEncryptionCert } from '../pki/encryption-cert.js';
 import type { FindingKind } from './findings.js';
 
@@ -31,7 +31,7 @@ export class EncryptionKeyCheck {
     agencyKeys: KeyObject[],
     private readonly report: Report,
   ) {
-    this.given = new Map(agencyKeys.map((k) => [encryptionKeyId(k), k]));
+    this.given = keysById(agencyKeys);
   }
 
   /** An encryption.installed entry (any body: its form is checked here). */
