@@ -130,4 +130,17 @@ export const RECEIVER_PG_MIGRATIONS: readonly IndexMigration[] = [
   INSERT INTO log_head(id, size, checkpoint, edge) VALUES (1, 0, '', '\\x') ON CONFLICT(id) DO NOTHING;
   `,
   },
+  {
+    name: 'retention deletions',
+    sql: `
+  CREATE TABLE retention_deletions (
+    id         TEXT PRIMARY KEY,
+    device     TEXT NOT NULL,
+    event      TEXT NOT NULL,
+    state      TEXT NOT NULL CHECK (state IN ('logged', 'removed')),
+    logged_at  TEXT NOT NULL,
+    removed_at TEXT
+  );
+  `,
+  },
 ];

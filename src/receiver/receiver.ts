@@ -33,6 +33,7 @@ import { CrlWatch } from './crl-watch.js';
 import { AlertIngest } from './alert-ingest.js';
 import { alertLogLine } from './alert-log.js';
 import { openReceiverLog, type LogContext, type ReceiverLog } from './receiver-log.js';
+import { RetentionRemover } from './retention-remover.js';
 
 export interface ReceiverStats {
   /** Chunks and their bytes taken in, resends included: what a resumed upload cost. */
@@ -103,6 +104,9 @@ export class Receiver {
     await this.ledger.recoverAll();
     const unfiled = await new Filing(this.evidence, this.sql).fileAll();
     if (unfiled > 0) this.log.info('wrote the receipts and records an earlier run committed but was stopped before writing', { devices: unfiled });
+    // Retention deletions an earlier run logged but did not finish: their files go now (retention-remover.ts).
+    const removals = await new RetentionRemover(this.evidence, this.sql, agencyLog, signer, cfg.name, () => this.now().getTime(), () => agencyLog.grew()).finishAll();
+    if (removals > 0) this.log.info('finished the retention deletions an earlier run logged but was stopped before removing', { deletions: removals });
     const dropped = await this.files.dropEarlierClaims();
     if (dropped > 0) this.log.info('dropped the claims of an earlier run that stopped mid-write; those bytes are written again', { claims: dropped });
     this.limitDevices(this.sql);
