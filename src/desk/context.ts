@@ -13,6 +13,7 @@ import type { View } from './view.js';
 import type { VerifyRuns } from './verify-runs.js';
 import type { Samples } from './samples.js';
 import type { Approvals } from './approvals.js';
+import type { Retention } from './retention.js';
 import type { SegmentPlaintext } from './plaintext.js';
 import type { Signer } from '../evidence/signer.js';
 import type { Unit } from '../report/units.js';
@@ -45,6 +46,8 @@ export interface DeskContext {
   samples: Samples;
   /** Viewing under approval and its register (approvals.ts). */
   approvals: Approvals;
+  /** Retention classes, the expiry list and its approvals (retention.ts). */
+  retention: Retention;
   /** Decrypts segments with the agency key (config agencyKey), for requests requireApproval let through. */
   plaintext: SegmentPlaintext;
   /** The key the sample-check reports are signed with (sampleSigning in the config); undefined when none is configured. */
