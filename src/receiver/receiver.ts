@@ -15,13 +15,11 @@ import type { ReceiverConfig } from './config.js';
 import { brokerCaPems, loadReceiverKeys } from './keys.js';
 import type { HeldLock } from '../state/folder-lock.js';
 import { takeReceiverNameLock } from './name-lock.js';
-import { parseDatabaseUrl } from '../index/database.js';
-import { openReceiverDb, receiverDbPath } from './store-db.js';
 import { isS3Location, openStore } from '../store/open-store.js';
 import type { EvidenceStore } from '../store/store.js';
 import type { StorePlace } from './store-place.js';
 import type { ReceiverSql } from './receiver-sql.js';
-import { SqliteReceiverSql } from './sqlite-receiver-sql.js';
+import { openReceiverSql } from './open-sql.js';
 import { DeviceLimits } from './limits.js';
 import { PartialSweep } from './partial-sweep.js';
 import { LedgerIngest } from './ledger-ingest.js';
@@ -145,12 +143,8 @@ export class Receiver {
   }
 
   /** The receivers' database: PostgreSQL when the config names one (`database`), else `<store>/receiver.db`. */
-  private async openSql(): Promise<ReceiverSql> {
-    const url = this.cfg.database;
-    if (!url) return new SqliteReceiverSql(openReceiverDb(this.cfg.work), receiverDbPath(this.cfg.work));
-    // Loaded only here: a receiver on SQLite never loads pg.
-    const { openPostgresReceiverSql } = await import('./postgres-receiver-sql.js');
-    return openPostgresReceiverSql(url, parseDatabaseUrl(url).where);
+  private openSql(): Promise<ReceiverSql> {
+    return openReceiverSql(this.cfg);
   }
 
   /**
