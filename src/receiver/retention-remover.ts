@@ -55,6 +55,8 @@ export class RetentionRemover {
       },
       { device: e.device, durable: true },
     );
+    // The line is in the database now; in the store before anything else happens (finish() files it again if not).
+    await this.filing.file(e.device);
     await this.grew();
     return e;
   }
