@@ -12,6 +12,7 @@ import { termEnds } from '../evidence/deletion-event.js';
 import type { DeskAudit } from './audit.js';
 import { ApprovalRefused, MAX_SESSIONS, attestedDecision, cleanText, decisionNote, type Actor } from './approvals.js';
 import { localTime } from '../util/local-time.js';
+import { deskTranslator } from './i18n.js';
 
 export type RetentionKind = 'evidence' | 'release' | 'delete';
 export const RETENTION_KINDS: readonly RetentionKind[] = ['evidence', 'release', 'delete'];
@@ -176,7 +177,8 @@ export class Retention {
         for (const s of r.sessions) await this.fits('delete', s, this.db);
         out.push({ request: r });
       } catch (err) {
-        out.push({ request: r, refused: err instanceof ApprovalRefused ? `${err.key} ${JSON.stringify(err.vars)}` : String(err) });
+        if (!(err instanceof ApprovalRefused)) throw err;
+        out.push({ request: r, refused: `${deskTranslator('zh-CN')(err.key, err.vars)} (${deskTranslator('en')(err.key, err.vars)})` });
       }
     }
     return out;

@@ -38,6 +38,7 @@ import { Filing, stage } from '../../src/receiver/filing.js';
 import { RetentionRemover } from '../../src/receiver/retention-remover.js';
 import { openStore } from '../../src/store/open-store.js';
 import { loadReceiverKeys } from '../../src/receiver/keys.js';
+import { loadReceiverConfig } from '../../src/receiver/config.js';
 import { findManifest } from '../../src/evidence/find-manifest.js';
 import { ENTRY, type SegmentManifest } from '../../src/evidence/types.js';
 import { parseLine } from '../../src/evidence/entry.js';
@@ -49,6 +50,7 @@ const DAY = 86_400_000;
 let ca: { dir: string; paths: ReturnType<typeof caPaths> };
 let one: BuiltStore;
 let two: BuiltStore;
+let three: BuiltStore;
 let store: string;
 let database: string;
 let desk: TestDesk;
@@ -59,6 +61,7 @@ const started = Date.now();
 
 const ref1 = (): string => `room-1/${one.session.sessionId}`;
 const ref2 = (): string => `room-2/${two.session.sessionId}`;
+const ref3 = (): string => `room-3/${three.session.sessionId}`;
 
 /** `recgw …` in this process on the test clock. */
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -142,6 +145,32 @@ function closedAt(s: BuiltStore): string {
 
 const idOf = (location: string | string[] | undefined): string => /\/retention\/([0-9a-f-]{36})/.exec(String(location))![1]!;
 
+/** The receiver side's remover on the store, as `recgw retention apply` builds it, on the test clock. */
+async function withRemover<T>(fn: (r: RetentionRemover) => Promise<T>): Promise<T> {
+  const keys = loadReceiverKeys(loadReceiverConfig(receiverConfig), new Date(clock));
+  const receiverDb = openReceiverDb(store);
+  try {
+    const sql = new SqliteReceiverSql(receiverDb);
+    const log = new AgencyLog(sql, createPrivateKey(readFileSync(ca.paths.logKey, 'utf8')), logOrigin(readFileSync(ca.paths.caCert, 'utf8')));
+    const evidence = openStore(store);
+    const logFiles = new LogFiles(evidence, log);
+    await logFiles.republish(readFileSync(ca.paths.logCert, 'utf8'));
+    return await fn(new RetentionRemover(evidence, sql, log, keys.signer, 'receiver:retention', () => clock, () => logFiles.publish()));
+  } finally {
+    receiverDb.close();
+  }
+}
+
+/** A client signed in as `name`, kept while the test clock stands (sign-ins are throttled; a jump ends sessions). */
+const clients = new Map<string, { at: number; c: Awaited<ReturnType<typeof signedIn>> }>();
+async function as(name: string): Promise<Awaited<ReturnType<typeof signedIn>>> {
+  const k = clients.get(name);
+  if (k && k.at === clock) return k.c;
+  const c = await signedIn(desk.base, name);
+  clients.set(name, { at: clock, c });
+  return c;
+}
+
 const verifyDir = async (dir: string) => verify(dir, one);
 
 beforeAll(async () => {
@@ -150,9 +179,11 @@ beforeAll(async () => {
   const samples = await makeSamples();
   one = await buildStore({ caDir: ca.dir, samples, deviceId: 'room-1' });
   two = await buildStore({ caDir: ca.dir, samples, deviceId: 'room-2' });
+  three = await buildStore({ caDir: ca.dir, samples, deviceId: 'room-3' });
   store = tmp('recgw-retention-store-');
   await receiveDevice(one.deviceDir, store, ca.dir);
   await receiveDevice(two.deviceDir, store, ca.dir);
+  await receiveDevice(three.deviceDir, store, ca.dir);
   database = `sqlite:${join(tmp('recgw-retention-db-'), 'index.db')}`;
   expect((await cli('index', 'rebuild', '--store', store, '--database', database, '--ca', ca.paths.caCert, '--quiet')).code).toBe(0);
   desk = await startDesk(ca.dir, database, store, { retention: { years: 1 }, sampleSigning: { key: ca.paths.receiptKey, cert: ca.paths.receiptCert } }, () => clock);
@@ -176,7 +207,7 @@ describe('retention by the rules', () => {
   });
 
   it('within its term nothing can be asked for, and nothing is on the expiry list', async () => {
-    const c = await signedIn(desk.base, OFFICER);
+    const c = await as(OFFICER);
     const a = await c.req('POST', '/retention', { form: { _csrf: await c.csrf('/retention'), kind: 'delete', sessions: ref1(), reason: '试图提前删除' } });
     expect(a.status).toBe(403);
     expect(a.text).toContain('保存期内');
@@ -186,14 +217,14 @@ describe('retention by the rules', () => {
   });
 
   it('marking as evidence is asked for with the case and approved by a leader, never by the requester', async () => {
-    const leader = await signedIn(desk.base, LEADER);
+    const leader = await as(LEADER);
     const own = await leader.req('POST', '/retention', { form: { _csrf: await leader.csrf('/retention'), kind: 'evidence', sessions: ref2(), caseRef: '京朝市监罚〔2026〕201号', reason: '作为案件证据使用' } });
     expect(own.status).toBe(303);
     const ownId = idOf(own.headers.location);
     const self = await leader.req('POST', `/retention/${ownId}/decide`, { form: { _csrf: await leader.csrf(`/retention/${ownId}`), decision: 'approve' } });
     expect(self.status).toBe(403);
     expect(self.text).toContain('不能审批自己提出的');
-    const officer = await signedIn(desk.base, OFFICER);
+    const officer = await as(OFFICER);
     const noCase = await officer.req('POST', '/retention', { form: { _csrf: await officer.csrf('/retention'), kind: 'evidence', sessions: ref2(), reason: '作为案件证据使用' } });
     expect(noCase.status).toBe(400);
     const asked = await officer.req('POST', '/retention', { form: { _csrf: await officer.csrf('/retention'), kind: 'evidence', sessions: ref2(), caseRef: '京朝市监罚〔2026〕201号', reason: '作为案件证据使用' } });
@@ -203,10 +234,10 @@ describe('retention by the rules', () => {
     expect(await db.query('SELECT case_ref FROM desk_evidence_marks WHERE session_id = $1', [two.session.sessionId])).toEqual([{ case_ref: '京朝市监罚〔2026〕201号' }]);
   });
 
-  it('a year and two days on, the expiry list in Chromium holds room-1 only; the officer asks, the leader approves', async () => {
+  it('a year and two days on, the expiry list in Chromium holds room-1 and room-3, not the evidence; the officer asks, the leader approves', async () => {
     clock = started + 367 * DAY;
     const list = JSON.parse((await run('retention', 'list', '--desk-config', desk.configFile, '--json')).out) as { expired: { device: string }[] };
-    expect(list.expired.map((s) => s.device)).toEqual(['room-1']);
+    expect(list.expired.map((s) => s.device).sort()).toEqual(['room-1', 'room-3']);
     const { browser } = await launchChromium();
     try {
       const signIn = async (name: string): Promise<Page> => {
@@ -220,8 +251,8 @@ describe('retention by the rules', () => {
       };
       const officer = await signIn(OFFICER);
       expect(await officer.textContent('h1')).toBe('保存期限与删除');
-      expect(await officer.locator('#expired tbody tr').count()).toBe(1);
-      expect(await officer.getAttribute('#expired tbody tr', 'data-session')).toBe(ref1());
+      expect(await officer.locator('#expired tbody tr').count()).toBe(2);
+      expect(await officer.locator(`#expired tr[data-session="${ref2()}"]`).count()).toBe(0);
       expect(await officer.textContent('#marks')).toContain('京朝市监罚〔2026〕201号');
       await officer.check(`#expired input[value="${ref1()}"]`);
       await officer.fill('#p-reason', '保存期满，按制度删除');
@@ -244,7 +275,7 @@ describe('retention by the rules', () => {
   });
 
   it('an evidence session cannot be asked for, and one forced into the tables as approved is refused by apply', async () => {
-    const c = await signedIn(desk.base, OFFICER);
+    const c = await as(OFFICER);
     const a = await c.req('POST', '/retention', { form: { _csrf: await c.csrf('/retention'), kind: 'delete', sessions: ref2(), reason: '试图删除证据' } });
     expect(a.status).toBe(403);
     expect(a.text).toContain('已标记为证据');
@@ -258,19 +289,9 @@ describe('retention by the rules', () => {
   it('apply is stopped after the event is logged (a crash); its next run finishes the removal, and refuses the forged approval', async () => {
     const [approved] = await db.query<{ id: string; decided_ms: number; requester: string; decider: string }>("SELECT id, decided_ms, requester, decider FROM desk_retention_requests WHERE kind = 'delete' AND reason <> '伪造'");
     // The first step of what apply does, then nothing: the process died with the event logged and every file still there.
-    const keys = loadReceiverKeys((await import('../../src/receiver/config.js')).loadReceiverConfig(receiverConfig), new Date(clock));
-    const receiverDb = openReceiverDb(store);
-    try {
-      const sql = new SqliteReceiverSql(receiverDb);
-      const log = new AgencyLog(sql, createPrivateKey(readFileSync(ca.paths.logKey, 'utf8')), logOrigin(readFileSync(ca.paths.caCert, 'utf8')));
-      const evidence = openStore(store);
-      const logFiles = new LogFiles(evidence, log);
-      await logFiles.republish(readFileSync(ca.paths.logCert, 'utf8'));
-      const remover = new RetentionRemover(evidence, sql, log, keys.signer, 'receiver:retention', () => clock, () => logFiles.publish());
-      await remover.record({ request: approved!.id, device: 'room-1', session: one.session.sessionId, termYears: 1, approval: { id: approved!.id, proposer: approved!.requester, approver: approved!.decider, approvedAt: new Date(Number(approved!.decided_ms)).toISOString() } });
-    } finally {
-      receiverDb.close();
-    }
+    await withRemover((remover) =>
+      remover.record({ request: approved!.id, device: 'room-1', session: one.session.sessionId, termYears: 1, approval: { id: approved!.id, proposer: approved!.requester, approver: approved!.decider, approvedAt: new Date(Number(approved!.decided_ms)).toISOString() } }),
+    );
     const files = sealedFiles(one);
     expect(files.length).toBeGreaterThan(1);
     expect(files.every((f) => existsSync(f))).toBe(true);
@@ -363,5 +384,49 @@ describe('retention by the rules', () => {
     await forcedDeletion(wrong, two, (u) => ({ ...u, time: new Date(started + 400 * DAY).toISOString(), files: [{ ...u.files[0]!, hash: '0'.repeat(64) }, ...u.files.slice(1)] }));
     expect(m).toBeDefined();
     expect(kinds(await verifyDir(wrong))).toEqual(['bad-deletion', 'missing-segment']);
+  });
+
+  it('a deletion approved and then overtaken by an evidence mark is refused by apply; the remover itself refuses a session within its term', async () => {
+    const officer = await as(OFFICER);
+    const leader = await as(LEADER);
+    const ask = async (form: Record<string, string>): Promise<string> => {
+      const a = await officer.req('POST', '/retention', { form: { _csrf: await officer.csrf('/retention'), ...form } });
+      expect(a.status).toBe(303);
+      return idOf(a.headers.location);
+    };
+    const approve = async (id: string): Promise<void> => {
+      expect((await leader.req('POST', `/retention/${id}/decide`, { form: { _csrf: await leader.csrf(`/retention/${id}`), decision: 'approve' } })).status).toBe(303);
+    };
+    await approve(await ask({ kind: 'delete', sessions: ref3(), reason: '保存期满，按制度删除' }));
+    await approve(await ask({ kind: 'evidence', sessions: ref3(), caseRef: '京朝市监罚〔2026〕305号', reason: '后来发现需要作为证据' }));
+    const r = await run('retention', 'apply', '--config', receiverConfig, '--desk-config', desk.configFile);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`${ref3()} 已标记为证据，随案保存：不能删除`);
+    expect(sealedFiles(three).every((f) => existsSync(f))).toBe(true);
+
+    // Below the desk: the receiver side's own check of the term, by its clock, whatever the order says.
+    const at = clock;
+    clock = started;
+    try {
+      const logBefore = readFileSync(join(store, 'log', 'checkpoint'), 'utf8');
+      await expect(withRemover((remover) => remover.record({ request: randomUUID(), device: 'room-3', session: three.session.sessionId, termYears: 1, approval: { id: 'x', proposer: OFFICER, approver: LEADER, approvedAt: new Date().toISOString() } }))).rejects.toThrow(/within its term of 1 year\(s\)/);
+      await expect(withRemover((remover) => remover.record({ request: randomUUID(), device: 'room-3', session: three.session.sessionId, termYears: 0, approval: { id: 'x', proposer: OFFICER, approver: LEADER, approvedAt: new Date().toISOString() } }))).rejects.toThrow(/shorter than the 1 year/);
+      expect(readFileSync(join(store, 'log', 'checkpoint'), 'utf8')).toBe(logBefore);
+      expect(existsSync(join(store, 'room-3', DELETIONS_FILE))).toBe(false);
+    } finally {
+      clock = at;
+    }
+  });
+
+  it('a release approved by a leader puts the session back on the expiry list', async () => {
+    const officer = await as(OFFICER);
+    const leader = await as(LEADER);
+    const a = await officer.req('POST', '/retention', { form: { _csrf: await officer.csrf('/retention'), kind: 'release', sessions: ref2(), reason: '案件已结，解除证据标记' } });
+    const id = idOf(a.headers.location);
+    expect((await leader.req('POST', `/retention/${id}/decide`, { form: { _csrf: await leader.csrf(`/retention/${id}`), decision: 'approve' } })).status).toBe(303);
+    const list = JSON.parse((await run('retention', 'list', '--desk-config', desk.configFile, '--json')).out) as { expired: { device: string }[] };
+    expect(list.expired.map((s) => s.device)).toEqual(['room-2']);
+    const audit = await run('desk', 'audit-check', '--config', desk.configFile);
+    expect(audit.code).toBe(0);
   });
 });
