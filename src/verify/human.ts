@@ -93,7 +93,13 @@ export function formatReport(r: VerifyReport, zone = DEFAULT_ZONE): string {
     for (const f of r.findings) out.push(`  - ${KIND_TEXT[f.kind] ?? f.kind} (${f.deviceId}): ${f.detail}`);
   }
   // Receipted deletions are allowed, so a valid store with some says what was deleted rather than "nothing".
-  const deleted = r.devices.some((d) => (d.deletedSegments ?? 0) > 0) ? 'Nothing was deleted without the agency\'s receipt' : 'Nothing was deleted';
+  const receipted = r.devices.some((d) => (d.deletedSegments ?? 0) > 0);
+  const retained = r.devices.some((d) => (d.retentionDeleted ?? 0) > 0);
+  const deleted = retained
+    ? `Nothing was deleted but ${receipted ? 'after the agency\'s receipt or ' : ''}under the agency's signed retention deletions after their term`
+    : receipted
+      ? 'Nothing was deleted without the agency\'s receipt'
+      : 'Nothing was deleted';
   out.push(
     '',
     r.ok

@@ -324,6 +324,7 @@ describe('retention by the rules', () => {
     const human = await run('verify', store, '--ca', ca.paths.caCert);
     expect(human.code).toBe(0);
     expect(human.out).toContain('deleted by the agency after the retention term');
+    expect(human.out).toContain("Result: VALID. Nothing was deleted but under the agency's signed retention deletions after their term");
 
     const removed = copyOfStore();
     rmSync(join(removed, 'room-1', DELETIONS_FILE));
