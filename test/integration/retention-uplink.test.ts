@@ -3,7 +3,8 @@
  * stored file. A real mosquitto and `recgw receiver`; a raw mqtt.js client holding a real device's credentials
  * uploads its ledger and sealed files, then sends a deletion event signed with its device key (on an uplink topic of
  * its own that no receiver handles, and inside an entries message), an empty chunk and a forged chunk for a stored
- * file. Every file stays, byte for byte; no deletions.jsonl appears; the store verifies VALID.
+ * file. Every file stays, byte for byte; no deletions.jsonl appears; the store verifies VALID. And the receiver's own
+ * start finishes a retention deletion an earlier run logged but did not finish (the crash between event and removal).
  */
 import { describe, expect, it } from 'vitest';
 import { createHash, createPrivateKey, randomBytes } from 'node:crypto';
@@ -21,6 +22,13 @@ import { encodeChunk, topics } from '../../src/uplink/wire.js';
 import { identityPaths } from '../../src/pki/identity.js';
 import { KeySigner } from '../../src/evidence/signer.js';
 import { DELETIONS_FILE, encodeDeletion, signDeletion } from '../../src/evidence/deletion-event.js';
+import { openReceiverDb } from '../../src/receiver/store-db.js';
+import { SqliteReceiverSql } from '../../src/receiver/sqlite-receiver-sql.js';
+import { AgencyLog } from '../../src/receiver/agency-log.js';
+import { LogFiles } from '../../src/receiver/log-files.js';
+import { RetentionRemover } from '../../src/receiver/retention-remover.js';
+import { openStore } from '../../src/store/open-store.js';
+import { logOrigin } from '../../src/pki/ca.js';
 
 const DEADLINE = new Date(Date.now() + 86_400_000).toISOString();
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -83,5 +91,64 @@ describe('retention over the receiver interface', () => {
       await c.endAsync();
       expect(await r.stop()).toBe(0);
     }
+  }, 90_000);
+
+  it('a receiver starting after a crash between the logged event and the removal finishes the removal', async () => {
+    const gw = uplinkGateway(ca.dir, 'crash-finish', broker.url);
+    await seedSegments(gw, 2, 30_000);
+    const rx = makeReceiver(ca.dir, 'receiver:1', broker.url, { shareGroup: null });
+    const d = gw.config.deviceId;
+    let r = await startReceiver(rx);
+    const c = await mqtt.connectAsync(broker.url, { ...deviceMqttOptions(gw.config.stateDir, ca.paths.caCert), protocolVersion: 5 });
+    const receipts: { kind: string }[] = [];
+    c.on('message', (_t, p) => receipts.push(JSON.parse(p.toString()) as { kind: string }));
+    await c.subscribeAsync(topics.receipt(d), { qos: 1 });
+    const db = new Database(stateDbPath(gw.config.stateDir), { readonly: true });
+    const files = db.prepare('SELECT name, file, stored_size AS size, stored_sha256 AS sha256 FROM segments ORDER BY name').all() as { name: string; file: string; size: number; sha256: string }[];
+    db.close();
+    try {
+      await c.publishAsync(topics.entries(d), JSON.stringify({ v: 1, type: 'entries', device: d, deadline: DEADLINE, lines: ledgerLines(gw) }), { qos: 1 });
+      for (const f of files) {
+        await c.publishAsync(topics.chunk(d), encodeChunk({ v: 1, device: d, name: f.name, offset: 0, size: f.size, sha256: f.sha256, deadline: DEADLINE }, readFileSync(f.file)), { qos: 1 });
+      }
+      const end = Date.now() + 10_000;
+      while (receipts.filter((x) => x.kind === 'segment').length < files.length && Date.now() < end) await sleep(50);
+    } finally {
+      await c.endAsync();
+      expect(await r.stop()).toBe(0);
+    }
+    const store = rx.config.store;
+    expect(storedSegments(store, d)).toHaveLength(files.length);
+    // What `recgw retention apply` does first, two years on; then it dies: the event is logged, every file still there.
+    const opened = ledgerLines(gw).map((l) => JSON.parse(l) as { type: string; body: { sessionId: string } }).find((e) => e.type === 'session.opened')!;
+    const session = opened.body.sessionId;
+    const later = Date.now() + 2 * 366 * 86_400_000;
+    const sqlite = openReceiverDb(store);
+    try {
+      const sql = new SqliteReceiverSql(sqlite);
+      const log = new AgencyLog(sql, createPrivateKey(readFileSync(ca.paths.logKey, 'utf8')), logOrigin(readFileSync(ca.paths.caCert, 'utf8')));
+      const evidence = openStore(store);
+      const logFiles = new LogFiles(evidence, log);
+      await logFiles.republish(readFileSync(ca.paths.logCert, 'utf8'));
+      const signer = new KeySigner(createPrivateKey(readFileSync(ca.paths.receiptKey, 'utf8')), readFileSync(ca.paths.receiptCert, 'utf8'));
+      await new RetentionRemover(evidence, sql, log, signer, 'receiver:1', () => later, () => logFiles.publish()).record({
+        request: 'crash-test', device: d, session, termYears: 1, approval: { id: 'crash-test', proposer: 'officer1', approver: 'leader1', approvedAt: new Date(later).toISOString() },
+      });
+    } finally {
+      sqlite.close();
+    }
+    expect(storedSegments(store, d)).toHaveLength(files.length);
+    expect(existsSync(join(store, d, DELETIONS_FILE))).toBe(true);
+
+    r = await startReceiver(rx);
+    try {
+      expect(r.log()).toMatch(/finished the retention deletions an earlier run logged/);
+    } finally {
+      expect(await r.stop()).toBe(0);
+    }
+    expect(storedSegments(store, d)).toEqual([]);
+    const v = await verify(store, ca.paths.caCert);
+    expect(v.findings).toEqual([]);
+    expect(v.devices.find((x) => x.deviceId === d)!.retentionDeleted).toBe(files.length);
   }, 90_000);
 });
