@@ -22,13 +22,7 @@ import { encodeChunk, topics } from '../../src/uplink/wire.js';
 import { identityPaths } from '../../src/pki/identity.js';
 import { KeySigner } from '../../src/evidence/signer.js';
 import { DELETIONS_FILE, encodeDeletion, signDeletion } from '../../src/evidence/deletion-event.js';
-import { openReceiverDb } from '../../src/receiver/store-db.js';
-import { SqliteReceiverSql } from '../../src/receiver/sqlite-receiver-sql.js';
-import { AgencyLog } from '../../src/receiver/agency-log.js';
-import { LogFiles } from '../../src/receiver/log-files.js';
-import { RetentionRemover } from '../../src/receiver/retention-remover.js';
-import { openStore } from '../../src/store/open-store.js';
-import { logOrigin } from '../../src/pki/ca.js';
+import { withRemover } from '../helpers/retention.js';
 
 const DEADLINE = new Date(Date.now() + 86_400_000).toISOString();
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -123,20 +117,9 @@ describe('retention over the receiver interface', () => {
     const opened = ledgerLines(gw).map((l) => JSON.parse(l) as { type: string; body: { sessionId: string } }).find((e) => e.type === 'session.opened')!;
     const session = opened.body.sessionId;
     const later = Date.now() + 2 * 366 * 86_400_000;
-    const sqlite = openReceiverDb(store);
-    try {
-      const sql = new SqliteReceiverSql(sqlite);
-      const log = new AgencyLog(sql, createPrivateKey(readFileSync(ca.paths.logKey, 'utf8')), logOrigin(readFileSync(ca.paths.caCert, 'utf8')));
-      const evidence = openStore(store);
-      const logFiles = new LogFiles(evidence, log);
-      await logFiles.republish(readFileSync(ca.paths.logCert, 'utf8'));
-      const signer = new KeySigner(createPrivateKey(readFileSync(ca.paths.receiptKey, 'utf8')), readFileSync(ca.paths.receiptCert, 'utf8'));
-      await new RetentionRemover(evidence, sql, log, signer, 'receiver:1', () => later, () => logFiles.publish()).record({
-        request: 'crash-test', device: d, session, termYears: 1, approval: { id: 'crash-test', proposer: 'officer1', approver: 'leader1', approvedAt: new Date(later).toISOString() },
-      });
-    } finally {
-      sqlite.close();
-    }
+    await withRemover(ca.dir, store, () => later, (remover) =>
+      remover.record({ request: 'crash-test', device: d, session, termYears: 1, approval: { id: 'crash-test', proposer: 'officer1', approver: 'leader1', approvedAt: new Date(later).toISOString() } }),
+    );
     expect(storedSegments(store, d)).toHaveLength(files.length);
     expect(existsSync(join(store, d, DELETIONS_FILE))).toBe(true);
 

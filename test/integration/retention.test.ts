@@ -22,23 +22,17 @@ import { DESK_ACCOUNTS, DESK_PASSWORD, signedIn, startDesk, type TestDesk } from
 import { cli } from '../helpers/index-store.js';
 import { main } from '../../src/cli/main.js';
 import { closeSealWorker } from '../../src/evidence/seal-worker.js';
-import { caPaths, logOrigin } from '../../src/pki/ca.js';
+import { caPaths } from '../../src/pki/ca.js';
 import { identityPaths } from '../../src/pki/identity.js';
 import { provisionReceiver } from '../../src/demo/provision.js';
 import { openIndexDb, type IndexDb } from '../../src/index/database.js';
 import { parseDeskConfig } from '../../src/desk/config.js';
 import { DELETIONS_FILE, deletionHash, encodeDeletion, signDeletion, termEnds, type UnsignedDeletion } from '../../src/evidence/deletion-event.js';
-import { KeySigner } from '../../src/evidence/signer.js';
 import { hashHex } from '../../src/evidence/segment-scheme.js';
-import { openReceiverDb } from '../../src/receiver/store-db.js';
-import { SqliteReceiverSql } from '../../src/receiver/sqlite-receiver-sql.js';
-import { AgencyLog } from '../../src/receiver/agency-log.js';
-import { LogFiles } from '../../src/receiver/log-files.js';
+import { KeySigner } from '../../src/evidence/signer.js';
 import { Filing, stage } from '../../src/receiver/filing.js';
-import { RetentionRemover } from '../../src/receiver/retention-remover.js';
-import { openStore } from '../../src/store/open-store.js';
-import { loadReceiverKeys } from '../../src/receiver/keys.js';
-import { loadReceiverConfig } from '../../src/receiver/config.js';
+import type { RetentionRemover } from '../../src/receiver/retention-remover.js';
+import { withReceiverParts, withRemover } from '../helpers/retention.js';
 import { findManifest } from '../../src/evidence/find-manifest.js';
 import { ENTRY, type SegmentManifest } from '../../src/evidence/types.js';
 import { parseLine } from '../../src/evidence/entry.js';
@@ -86,15 +80,7 @@ function copyOfStore(): string {
  * event, log it, write its line and remove the files, skipping every check. The verifier must still judge it.
  */
 async function forcedDeletion(dir: string, s: BuiltStore, edit: (u: UnsignedDeletion) => UnsignedDeletion): Promise<void> {
-  const receiverDb = openReceiverDb(dir);
-  try {
-    const sql = new SqliteReceiverSql(receiverDb);
-    const caPem = readFileSync(ca.paths.caCert, 'utf8');
-    const log = new AgencyLog(sql, createPrivateKey(readFileSync(ca.paths.logKey, 'utf8')), logOrigin(caPem));
-    const evidence = openStore(dir);
-    const files = new LogFiles(evidence, log);
-    await files.republish(readFileSync(ca.paths.logCert, 'utf8'));
-    const signer = new KeySigner(createPrivateKey(readFileSync(ca.paths.receiptKey, 'utf8')), readFileSync(ca.paths.receiptCert, 'utf8'));
+  await withReceiverParts(ca.dir, dir, async ({ sql, log, evidence, logFiles, signer }) => {
     const ms = sealedManifests(s);
     const end = Date.parse(closedAt(s));
     const e = signDeletion(
@@ -119,11 +105,9 @@ async function forcedDeletion(dir: string, s: BuiltStore, edit: (u: UnsignedDele
       await stage(tx, e.device, DELETIONS_FILE, line);
     });
     await new Filing(evidence, sql).file(e.device);
-    await files.publish();
+    await logFiles.publish();
     for (const f of e.files) rmSync(join(dir, e.device, f.file));
-  } finally {
-    receiverDb.close();
-  }
+  });
 }
 
 function sealedManifests(s: BuiltStore): SegmentManifest[] {
@@ -145,21 +129,7 @@ function closedAt(s: BuiltStore): string {
 
 const idOf = (location: string | string[] | undefined): string => /\/retention\/([0-9a-f-]{36})/.exec(String(location))![1]!;
 
-/** The receiver side's remover on the store, as `recgw retention apply` builds it, on the test clock. */
-async function withRemover<T>(fn: (r: RetentionRemover) => Promise<T>): Promise<T> {
-  const keys = loadReceiverKeys(loadReceiverConfig(receiverConfig), new Date(clock));
-  const receiverDb = openReceiverDb(store);
-  try {
-    const sql = new SqliteReceiverSql(receiverDb);
-    const log = new AgencyLog(sql, createPrivateKey(readFileSync(ca.paths.logKey, 'utf8')), logOrigin(readFileSync(ca.paths.caCert, 'utf8')));
-    const evidence = openStore(store);
-    const logFiles = new LogFiles(evidence, log);
-    await logFiles.republish(readFileSync(ca.paths.logCert, 'utf8'));
-    return await fn(new RetentionRemover(evidence, sql, log, keys.signer, 'receiver:retention', () => clock, () => logFiles.publish()));
-  } finally {
-    receiverDb.close();
-  }
-}
+const remover = <T>(fn: (r: RetentionRemover) => Promise<T>): Promise<T> => withRemover(ca.dir, store, () => clock, fn);
 
 /** A client signed in as `name`, kept while the test clock stands (sign-ins are throttled; a jump ends sessions). */
 const clients = new Map<string, { at: number; c: Awaited<ReturnType<typeof signedIn>> }>();
@@ -289,8 +259,8 @@ describe('retention by the rules', () => {
   it('apply is stopped after the event is logged (a crash); its next run finishes the removal, and refuses the forged approval', async () => {
     const [approved] = await db.query<{ id: string; decided_ms: number; requester: string; decider: string }>("SELECT id, decided_ms, requester, decider FROM desk_retention_requests WHERE kind = 'delete' AND reason <> '伪造'");
     // The first step of what apply does, then nothing: the process died with the event logged and every file still there.
-    await withRemover((remover) =>
-      remover.record({ request: approved!.id, device: 'room-1', session: one.session.sessionId, termYears: 1, approval: { id: approved!.id, proposer: approved!.requester, approver: approved!.decider, approvedAt: new Date(Number(approved!.decided_ms)).toISOString() } }),
+    await remover((r) =>
+      r.record({ request: approved!.id, device: 'room-1', session: one.session.sessionId, termYears: 1, approval: { id: approved!.id, proposer: approved!.requester, approver: approved!.decider, approvedAt: new Date(Number(approved!.decided_ms)).toISOString() } }),
     );
     const files = sealedFiles(one);
     expect(files.length).toBeGreaterThan(1);
@@ -410,8 +380,8 @@ describe('retention by the rules', () => {
     clock = started;
     try {
       const logBefore = readFileSync(join(store, 'log', 'checkpoint'), 'utf8');
-      await expect(withRemover((remover) => remover.record({ request: randomUUID(), device: 'room-3', session: three.session.sessionId, termYears: 1, approval: { id: 'x', proposer: OFFICER, approver: LEADER, approvedAt: new Date().toISOString() } }))).rejects.toThrow(/within its term of 1 year\(s\)/);
-      await expect(withRemover((remover) => remover.record({ request: randomUUID(), device: 'room-3', session: three.session.sessionId, termYears: 0, approval: { id: 'x', proposer: OFFICER, approver: LEADER, approvedAt: new Date().toISOString() } }))).rejects.toThrow(/shorter than the 1 year/);
+      await expect(remover((r) => r.record({ request: randomUUID(), device: 'room-3', session: three.session.sessionId, termYears: 1, approval: { id: 'x', proposer: OFFICER, approver: LEADER, approvedAt: new Date().toISOString() } }))).rejects.toThrow(/within its term of 1 year\(s\)/);
+      await expect(remover((r) => r.record({ request: randomUUID(), device: 'room-3', session: three.session.sessionId, termYears: 0, approval: { id: 'x', proposer: OFFICER, approver: LEADER, approvedAt: new Date().toISOString() } }))).rejects.toThrow(/shorter than the 1 year/);
       expect(readFileSync(join(store, 'log', 'checkpoint'), 'utf8')).toBe(logBefore);
       expect(existsSync(join(store, 'room-3', DELETIONS_FILE))).toBe(false);
     } finally {
