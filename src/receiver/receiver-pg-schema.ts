@@ -5,6 +5,7 @@
  * bytes or milliseconds are BIGINT, binary is BYTEA, and held_totals is kept by a trigger function.
  */
 import type { IndexMigration } from '../index/schema.js';
+import { RETENTION_DELETIONS } from './store-db.js';
 
 export const RECEIVER_SCHEMA = 'receiver';
 
@@ -130,17 +131,5 @@ export const RECEIVER_PG_MIGRATIONS: readonly IndexMigration[] = [
   INSERT INTO log_head(id, size, checkpoint, edge) VALUES (1, 0, '', '\\x') ON CONFLICT(id) DO NOTHING;
   `,
   },
-  {
-    name: 'retention deletions',
-    sql: `
-  CREATE TABLE retention_deletions (
-    id         TEXT PRIMARY KEY,
-    device     TEXT NOT NULL,
-    event      TEXT NOT NULL,
-    state      TEXT NOT NULL CHECK (state IN ('logged', 'removed')),
-    logged_at  TEXT NOT NULL,
-    removed_at TEXT
-  );
-  `,
-  },
+  { name: 'retention deletions', sql: RETENTION_DELETIONS },
 ];
