@@ -35,6 +35,15 @@ export interface RetentionRequest {
   appliedMs: number | null;
 }
 
+export interface RetentionStatus {
+  cls: 'evidence' | 'non-evidence';
+  caseRef?: string;
+  /** Non-evidence, closed, a term configured: when its term runs out. */
+  keptUntilMs?: number;
+  /** When `recgw retention apply` deleted its files. */
+  deletedMs?: number;
+}
+
 /** A closed session whose term has run out, with its class. */
 export interface ExpiredSession {
   device: string;
@@ -85,6 +94,17 @@ export class Retention {
   async classOf(device: string, session: string, q: Queryable = this.db): Promise<{ cls: 'evidence' | 'non-evidence'; caseRef?: string }> {
     const [m] = await q.query<{ case_ref: string }>('SELECT case_ref FROM desk_evidence_marks WHERE device_id = $1 AND session_id = $2', [device, session]);
     return m ? { cls: 'evidence', caseRef: m.case_ref } : { cls: 'non-evidence' };
+  }
+
+  /** What the session page says of a session's retention: its class, until when it is kept, or when it was deleted. */
+  async status(device: string, session: string, endMs: number | null): Promise<RetentionStatus> {
+    const c = await this.classOf(device, session);
+    const [gone] = await this.db.query<{ deleted_ms: number | string }>('SELECT deleted_ms FROM desk_retention_deleted WHERE device_id = $1 AND session_id = $2', [device, session]);
+    return {
+      ...c,
+      ...(gone ? { deletedMs: Number(gone.deleted_ms) } : {}),
+      ...(c.cls === 'non-evidence' && endMs !== null && this.years !== undefined ? { keptUntilMs: termEnds(endMs, this.years) } : {}),
+    };
   }
 
   /** The expiry list: closed, unmarked, not yet deleted sessions whose term ran out by now, oldest first. */

@@ -296,6 +296,13 @@ describe('retention by the rules', () => {
     expect(human.out).toContain('deleted by the agency after the retention term');
     expect(human.out).toContain("Result: VALID. Nothing was deleted but under the agency's signed retention deletions after their term");
 
+    // The session pages say what became of each session.
+    const c = await as(OFFICER);
+    const deleted = await c.get(`/sessions/room-1/${encodeURIComponent(one.session.sessionId)}`);
+    expect(deleted.text).toMatch(/id="retention" data-class="non-evidence" data-deleted="1">保存：保存期满，录像文件已于 .* 经批准删除/);
+    const marked = await c.get(`/sessions/room-2/${encodeURIComponent(two.session.sessionId)}`);
+    expect(marked.text).toContain('作为证据随案保存（京朝市监罚〔2026〕201号）');
+
     const removed = copyOfStore();
     rmSync(join(removed, 'room-1', DELETIONS_FILE));
     expect(kinds(await verifyDir(removed))).toEqual(['bad-deletion', 'missing-segment']);
