@@ -77,8 +77,10 @@ async function apply(configPath: string, desk: DeskConfig, now: () => number, io
     const files = new LogFiles(store, log);
     await files.republish(certPem);
     const remover = new RetentionRemover(store, sql, log, signer, cfg.name, now, () => files.publish());
-    const finished = await remover.finishAll();
-    if (finished > 0) io.out(`finished ${finished} deletion(s) an earlier run logged but did not finish\n`);
+    const earlier = await remover.finishAll();
+    if (earlier.finished > 0) io.out(`finished ${earlier.finished} deletion(s) an earlier run logged but did not finish\n`);
+    for (const f of earlier.failed) io.err(`could not finish deletion ${f.id}, logged by an earlier run (${f.why}): it is tried again at the next run\n`);
+    refused += earlier.failed.length;
     const actor = { name: `cli:${userInfo().username}`, role: 'leader' as const, ip: `cli:${hostname()}` };
     await withRetention(desk, now, async (retention) => {
       for (const { request: r, refused: why } of await retention.toApply()) {

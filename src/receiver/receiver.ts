@@ -104,7 +104,8 @@ export class Receiver {
     if (unfiled > 0) this.log.info('wrote the receipts and records an earlier run committed but was stopped before writing', { devices: unfiled });
     // Retention deletions an earlier run logged but did not finish: their files go now (retention-remover.ts).
     const removals = await new RetentionRemover(this.evidence, this.sql, agencyLog, signer, cfg.name, () => this.now().getTime(), () => agencyLog.grew()).finishAll();
-    if (removals > 0) this.log.info('finished the retention deletions an earlier run logged but was stopped before removing', { deletions: removals });
+    if (removals.finished > 0) this.log.info('finished the retention deletions an earlier run logged but was stopped before removing', { deletions: removals.finished });
+    for (const f of removals.failed) this.log.error('could not finish a retention deletion an earlier run logged; it is tried again at the next start and by recgw retention apply', { deletion: f.id, err: f.why });
     const dropped = await this.files.dropEarlierClaims();
     if (dropped > 0) this.log.info('dropped the claims of an earlier run that stopped mid-write; those bytes are written again', { claims: dropped });
     this.limitDevices(this.sql);

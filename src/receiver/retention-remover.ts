@@ -13,6 +13,7 @@ import type { LeafLog } from './agency-log.js';
 import { Filing, stage } from './filing.js';
 import { planDeletion, type DeletionOrder } from './retention-plan.js';
 import type { ReceiverSql } from './receiver-sql.js';
+import { describe } from '../util/errors.js';
 
 /** The row key: one deletion per approved request and session. */
 const rowId = (o: { request: string; device: string; session: string }): string => `${o.request}:${o.device}/${o.session}`;
@@ -71,10 +72,20 @@ export class RetentionRemover {
     await this.sql.query("UPDATE retention_deletions SET state = 'removed', removed_at = $2 WHERE id = $1", [id, new Date(this.now()).toISOString()]);
   }
 
-  /** At start: finish every deletion an earlier run logged but was stopped before removing. Returns how many. */
-  async finishAll(): Promise<number> {
+  /**
+   * At start: finish every deletion an earlier run logged but was stopped before removing. One that cannot be finished
+   * now (the store does not answer) is left logged for the next start and named in `failed`; the others go on.
+   */
+  async finishAll(): Promise<{ finished: number; failed: { id: string; why: string }[] }> {
     const rows = await this.sql.query<{ id: string }>("SELECT id FROM retention_deletions WHERE state = 'logged' ORDER BY logged_at, id");
-    for (const r of rows) await this.finish(r.id);
-    return rows.length;
+    const failed: { id: string; why: string }[] = [];
+    for (const r of rows) {
+      try {
+        await this.finish(r.id);
+      } catch (err) {
+        failed.push({ id: r.id, why: describe(err) });
+      }
+    }
+    return { finished: rows.length - failed.length, failed };
   }
 }

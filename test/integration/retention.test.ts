@@ -10,7 +10,7 @@
  * keys signed and logged within the term and for an evidence session.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createPrivateKey, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -406,5 +406,27 @@ describe('retention by the rules', () => {
     expect(list.expired.map((s) => s.device)).toEqual(['room-2']);
     const audit = await run('desk', 'audit-check', '--config', desk.configFile);
     expect(audit.code).toBe(0);
+  });
+
+  it('a logged deletion whose removal fails stays logged, is named, and is finished once the store lets it', async () => {
+    const dir = copyOfStore();
+    const [first, ...rest] = sealedManifests(two).map((m) => join(dir, 'room-2', m.file));
+    await withRemover(ca.dir, dir, () => clock, (r) =>
+      r.record({ request: randomUUID(), device: 'room-2', session: two.session.sessionId, termYears: 1, approval: { id: 'x', proposer: OFFICER, approver: LEADER, approvedAt: new Date(clock).toISOString() } }),
+    );
+    // Something the store cannot unlink where the first file was.
+    rmSync(first!);
+    mkdirSync(join(first!, 'x'), { recursive: true });
+    const stuck = await withRemover(ca.dir, dir, () => clock, (r) => r.finishAll());
+    expect(stuck.finished).toBe(0);
+    expect(stuck.failed).toHaveLength(1);
+    expect(stuck.failed[0]!.why).toMatch(/EISDIR|EPERM|directory/i);
+    expect(rest.every((f) => existsSync(f))).toBe(true);
+    expect(kinds(await verifyDir(dir))).toEqual(['missing-segment']);
+    rmSync(first!, { recursive: true });
+    const done = await withRemover(ca.dir, dir, () => clock, (r) => r.finishAll());
+    expect(done).toEqual({ finished: 1, failed: [] });
+    expect(rest.every((f) => !existsSync(f))).toBe(true);
+    expect((await verifyDir(dir)).findings).toEqual([]);
   });
 });
