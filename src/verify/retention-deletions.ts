@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DELETIONS_FILE, deletionHash, openDeletion, termProblem, type DeletionEvent } from '../evidence/deletion-event.js';
+import { DELETIONS_FILE, deletionHash, openDeletion, termEnds, termProblem, type DeletionEvent } from '../evidence/deletion-event.js';
 import { hashHex } from '../evidence/segment-scheme.js';
 import type { SegmentManifest } from '../evidence/types.js';
 import { describe, isErrno } from '../util/errors.js';
@@ -88,6 +88,9 @@ export class RetentionDeletionCheck {
     const end = this.sessionEnds.get(e.session);
     if (end === undefined) return 'the ledger never closes that session: its term never began';
     if (Date.parse(e.sessionEnd) !== end) return `it says the session ended at ${e.sessionEnd}; the ledger says ${new Date(end).toISOString()}`;
+    if (Date.parse(e.expired) !== termEnds(end, e.termYears)) return `it says the term ran out at ${e.expired}, not ${e.termYears} year(s) after the session's end`;
+    // The rules ask for somebody else's approval: a deletion approved by the one who asked for it is none.
+    if (e.approval.approver === e.approval.proposer) return `it was approved by its own proposer (${e.approval.proposer})`;
     for (const f of e.files) {
       const m = this.segments.get(f.segment);
       if (!m) return `no manifest of the ledger describes ${f.segment}`;

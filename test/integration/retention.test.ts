@@ -348,8 +348,14 @@ describe('retention by the rules', () => {
     expect(r.findings[0]!.detail).toContain('inside the session');
 
     const short = copyOfStore();
-    await forcedDeletion(short, two, (u) => ({ ...u, termYears: 0 }));
+    await forcedDeletion(short, two, (u) => ({ ...u, termYears: 0, expired: u.sessionEnd }));
     expect(kinds(await verifyDir(short))).toEqual(['deletion-within-term']);
+
+    const self = copyOfStore();
+    await forcedDeletion(self, two, (u) => ({ ...u, approval: { ...u.approval, approver: OFFICER }, time: new Date(started + 400 * DAY).toISOString() }));
+    const selfReport = await verifyDir(self);
+    expect(kinds(selfReport)).toEqual(['bad-deletion', 'missing-segment']);
+    expect(selfReport.findings.find((f) => f.kind === 'bad-deletion')!.detail).toContain('approved by its own proposer');
 
     const evidence = copyOfStore();
     await forcedDeletion(evidence, two, (u) => ({ ...u, class: 'evidence' as 'non-evidence', time: new Date(started + 400 * DAY).toISOString() }));
