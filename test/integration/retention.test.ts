@@ -10,7 +10,8 @@
  * keys signed and logged within the term and for an evidence session.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createPrivateKey, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -33,6 +34,7 @@ import { KeySigner } from '../../src/evidence/signer.js';
 import { Filing, stage } from '../../src/receiver/filing.js';
 import type { RetentionRemover } from '../../src/receiver/retention-remover.js';
 import { withReceiverParts, withRemover } from '../helpers/retention.js';
+import { libfaketime } from '../helpers/faketime.js';
 import { findManifest } from '../../src/evidence/find-manifest.js';
 import { ENTRY, type SegmentManifest } from '../../src/evidence/types.js';
 import { parseLine } from '../../src/evidence/entry.js';
@@ -434,5 +436,45 @@ describe('retention by the rules', () => {
     expect(done).toEqual({ finished: 1, failed: [] });
     expect(rest.every((f) => !existsSync(f))).toBe(true);
     expect((await verifyDir(dir)).findings).toEqual([]);
+  });
+
+  it('apply killed (SIGKILL) as soon as its event is in the store: the event came before any removal, and the next run finishes', async () => {
+    // room-2 was released: past its term by the test clock. The officer asks, the leader approves.
+    const officer = await as(OFFICER);
+    const leader = await as(LEADER);
+    const asked = await officer.req('POST', '/retention', { form: { _csrf: await officer.csrf('/retention'), kind: 'delete', sessions: ref2(), reason: '解除后保存期满删除' } });
+    const id = idOf(asked.headers.location);
+    expect((await leader.req('POST', `/retention/${id}/decide`, { form: { _csrf: await leader.csrf(`/retention/${id}`), decision: 'approve' } })).status).toBe(303);
+    const files = sealedFiles(two);
+    const order: string[] = [];
+    const device = join(store, 'room-2');
+    // The child's clock a year and three days on (libfaketime); the machine's is not touched.
+    const child = spawn(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'recgw.js'), 'retention', 'apply', '--config', receiverConfig, '--desk-config', desk.configFile], {
+      env: { ...process.env, LD_PRELOAD: libfaketime(), FAKETIME: '+368d', FAKETIME_DONT_FAKE_MONOTONIC: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => void (err += b.toString()));
+    const segWatch = watch(join(device, 'segments'), (_e, name) => void order.push(`seg ${String(name)}`));
+    const dirWatch = watch(device, (_e, name) => {
+      if (name !== DELETIONS_FILE) return;
+      order.push('event');
+      child.kill('SIGKILL');
+    });
+    const exit = await new Promise<NodeJS.Signals | number | null>((res) => child.on('exit', (code, signal) => res(signal ?? code)));
+    segWatch.close();
+    dirWatch.close();
+    expect(exit, err).toBe('SIGKILL');
+    expect(order[0]).toBe('event');
+    console.info('[retention] after the kill:', order.join(', '), files.filter((f) => existsSync(f)).length, 'of', files.length, 'files left');
+    // Whatever it had removed by then, the store is valid: the event is logged and in the store.
+    expect((await verifyDir(store)).findings).toEqual([]);
+    const again = await run('retention', 'apply', '--config', receiverConfig, '--desk-config', desk.configFile);
+    expect(again.out).toContain(`deleted ${ref2()}`);
+    expect(files.every((f) => !existsSync(f))).toBe(true);
+    expect(readFileSync(join(device, DELETIONS_FILE), 'utf8').split('\n').filter(Boolean)).toHaveLength(1);
+    const v = await verifyDir(store);
+    expect(v.findings).toEqual([]);
+    expect(v.devices.find((d) => d.deviceId === 'room-2')!.retentionDeleted).toBe(files.length);
   });
 });
