@@ -28,7 +28,10 @@ export class RetentionRemover {
     private readonly signer: Signer,
     private readonly receiver: string,
     private readonly now: () => number,
-    /** After a commit that grew the log: publish its files. */
+    /**
+     * After a commit that grew the log: publish its files (awaited by `recgw retention apply`; the receiver, which
+     * published them at its start, only asks its publisher).
+     */
     private readonly grew: () => Promise<void> | void,
   ) {
     this.filing = new Filing(store, sql);
@@ -62,11 +65,15 @@ export class RetentionRemover {
     return e;
   }
 
-  /** Step 2 for a logged row: its line in deletions.jsonl first, then each file removed, then 'removed'. */
+  /**
+   * Step 2 for a logged row: its line in deletions.jsonl and the log's files published with its leaf first (a store
+   * copied from then on shows the event wherever a file is gone), then each file removed, then 'removed'.
+   */
   async finish(id: string): Promise<void> {
     const [row] = await this.sql.query<{ device: string; event: string; state: string }>('SELECT device, event, state FROM retention_deletions WHERE id = $1', [id]);
     if (!row || row.state === 'removed') return;
     await this.filing.file(row.device);
+    await this.grew();
     const e = JSON.parse(row.event) as DeletionEvent;
     for (const f of e.files) await this.store.remove(`${e.device}/${f.file}`);
     await this.sql.query("UPDATE retention_deletions SET state = 'removed', removed_at = $2 WHERE id = $1", [id, new Date(this.now()).toISOString()]);

@@ -27,6 +27,30 @@ import { withRemover } from '../helpers/retention.js';
 const DEADLINE = new Date(Date.now() + 86_400_000).toISOString();
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
+type Sealed = { name: string; file: string; size: number; sha256: string };
+
+/**
+ * A raw client with the device's credentials uploads its whole ledger and every sealed file, and waits for the
+ * segment receipts. Returns the client (still connected) and the files.
+ */
+async function upload(gw: ReturnType<typeof uplinkGateway>, url: string, caCert: string): Promise<{ c: mqtt.MqttClient; files: Sealed[] }> {
+  const d = gw.config.deviceId;
+  const c = await mqtt.connectAsync(url, { ...deviceMqttOptions(gw.config.stateDir, caCert), protocolVersion: 5 });
+  const receipts: { kind: string }[] = [];
+  c.on('message', (_t, p) => receipts.push(JSON.parse(p.toString()) as { kind: string }));
+  await c.subscribeAsync(topics.receipt(d), { qos: 1 });
+  const db = new Database(stateDbPath(gw.config.stateDir), { readonly: true });
+  const files = db.prepare('SELECT name, file, stored_size AS size, stored_sha256 AS sha256 FROM segments ORDER BY name').all() as Sealed[];
+  db.close();
+  await c.publishAsync(topics.entries(d), JSON.stringify({ v: 1, type: 'entries', device: d, deadline: DEADLINE, lines: ledgerLines(gw) }), { qos: 1 });
+  for (const f of files) {
+    await c.publishAsync(topics.chunk(d), encodeChunk({ v: 1, device: d, name: f.name, offset: 0, size: f.size, sha256: f.sha256, deadline: DEADLINE }, readFileSync(f.file)), { qos: 1 });
+  }
+  const end = Date.now() + 10_000;
+  while (receipts.filter((x) => x.kind === 'segment').length < files.length && Date.now() < end) await sleep(50);
+  return { c, files };
+}
+
 describe('retention over the receiver interface', () => {
   const ca = makeCa();
   const broker = withBroker({ caDir: ca.dir, receivers: ['receiver:1'] });
@@ -37,20 +61,8 @@ describe('retention over the receiver interface', () => {
     const rx = makeReceiver(ca.dir, 'receiver:1', broker.url, { shareGroup: null });
     const r = await startReceiver(rx);
     const d = gw.config.deviceId;
-    const c = await mqtt.connectAsync(broker.url, { ...deviceMqttOptions(gw.config.stateDir, ca.paths.caCert), protocolVersion: 5 });
-    const receipts: { kind: string }[] = [];
-    c.on('message', (_t, p) => receipts.push(JSON.parse(p.toString()) as { kind: string }));
-    await c.subscribeAsync(topics.receipt(d), { qos: 1 });
+    const { c, files } = await upload(gw, broker.url, ca.paths.caCert);
     try {
-      const db = new Database(stateDbPath(gw.config.stateDir), { readonly: true });
-      const files = db.prepare('SELECT name, file, stored_size AS size, stored_sha256 AS sha256 FROM segments ORDER BY name').all() as { name: string; file: string; size: number; sha256: string }[];
-      db.close();
-      await c.publishAsync(topics.entries(d), JSON.stringify({ v: 1, type: 'entries', device: d, deadline: DEADLINE, lines: ledgerLines(gw) }), { qos: 1 });
-      for (const f of files) {
-        await c.publishAsync(topics.chunk(d), encodeChunk({ v: 1, device: d, name: f.name, offset: 0, size: f.size, sha256: f.sha256, deadline: DEADLINE }, readFileSync(f.file)), { qos: 1 });
-      }
-      const end = Date.now() + 10_000;
-      while (receipts.filter((x) => x.kind === 'segment').length < files.length && Date.now() < end) await sleep(50);
       const stored = storedSegments(rx.config.store, d);
       expect(stored).toHaveLength(files.length);
       const before = stored.map((n) => sha(readFileSync(join(rx.config.store, d, 'segments', n))));
@@ -93,22 +105,12 @@ describe('retention over the receiver interface', () => {
     const rx = makeReceiver(ca.dir, 'receiver:1', broker.url, { shareGroup: null });
     const d = gw.config.deviceId;
     let r = await startReceiver(rx);
-    const c = await mqtt.connectAsync(broker.url, { ...deviceMqttOptions(gw.config.stateDir, ca.paths.caCert), protocolVersion: 5 });
-    const receipts: { kind: string }[] = [];
-    c.on('message', (_t, p) => receipts.push(JSON.parse(p.toString()) as { kind: string }));
-    await c.subscribeAsync(topics.receipt(d), { qos: 1 });
-    const db = new Database(stateDbPath(gw.config.stateDir), { readonly: true });
-    const files = db.prepare('SELECT name, file, stored_size AS size, stored_sha256 AS sha256 FROM segments ORDER BY name').all() as { name: string; file: string; size: number; sha256: string }[];
-    db.close();
+    let files: Sealed[];
     try {
-      await c.publishAsync(topics.entries(d), JSON.stringify({ v: 1, type: 'entries', device: d, deadline: DEADLINE, lines: ledgerLines(gw) }), { qos: 1 });
-      for (const f of files) {
-        await c.publishAsync(topics.chunk(d), encodeChunk({ v: 1, device: d, name: f.name, offset: 0, size: f.size, sha256: f.sha256, deadline: DEADLINE }, readFileSync(f.file)), { qos: 1 });
-      }
-      const end = Date.now() + 10_000;
-      while (receipts.filter((x) => x.kind === 'segment').length < files.length && Date.now() < end) await sleep(50);
+      const up = await upload(gw, broker.url, ca.paths.caCert);
+      files = up.files;
+      await up.c.endAsync();
     } finally {
-      await c.endAsync();
       expect(await r.stop()).toBe(0);
     }
     const store = rx.config.store;
