@@ -4,6 +4,8 @@ export interface Io {
   err(text: string): void;
   /** All of standard input (a password piped in); process standard input unless a test gives its own. */
   readIn?(): Promise<string>;
+  /** The clock (ms since the epoch); the machine's unless a test gives its own (never a command-line flag). */
+  now?(): number;
 }
 
 export const processIo: Io = {

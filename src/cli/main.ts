@@ -31,6 +31,10 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; help: string }> =
     load: async () => (await import('./desk.js')).deskCommand,
     help: 'desk --config F | desk account add NAME --role R --config F | desk audit-check --config F  the evidence desk (HTTPS) over the agency index',
   },
+  retention: {
+    load: async () => (await import('./retention.js')).retentionCommand,
+    help: 'retention list --desk-config F | retention apply --config receiver.json --desk-config F  the expiry list; carry out the deletions leaders approved',
+  },
   export: { load: async () => (await import('./export.js')).exportCommand, help: 'export --config F --out D  write the ledger and sealed segments as a device folder' },
   package: {
     load: async () => (await import('./package.js')).packageCommand,

@@ -39,7 +39,7 @@ export interface ViewRequest {
 }
 
 /** Refusals that are about what was typed (400), not about who may (403). */
-const INPUT: readonly DeskKey[] = ['access.reasonNeeded', 'access.sessionsNeeded', 'access.noSuchSession', 'access.badScope', 'access.noteTooLong', 'access.refusalReasonNeeded', 'access.badHours'];
+const INPUT: readonly DeskKey[] = ['access.reasonNeeded', 'access.sessionsNeeded', 'access.noSuchSession', 'access.badScope', 'access.noteTooLong', 'access.refusalReasonNeeded', 'access.badHours', 'retention.badKind', 'retention.caseNeeded'];
 
 /** Why an act or a decision is refused: the message's key in the desk's dictionary (Chinese by default), and its values. */
 export class ApprovalRefused extends Error {
@@ -51,7 +51,7 @@ export class ApprovalRefused extends Error {
     readonly vars: Record<string, string | number> = {},
   ) {
     super(key);
-    this.status = INPUT.includes(key) ? 400 : key === 'access.noRequest' ? 404 : key === 'access.decidedAlready' ? 409 : 403;
+    this.status = INPUT.includes(key) ? 400 : key === 'access.noRequest' || key === 'retention.noRequest' ? 404 : key === 'access.decidedAlready' ? 409 : 403;
   }
 }
 
@@ -135,12 +135,7 @@ export class Approvals {
   async decide(who: Actor, id: string, d: { approve: true; scope: Scope; hours: number; note?: string } | { approve: false; note: string }): Promise<ViewRequest> {
     const r = await this.get(id);
     if (!r) throw new ApprovalRefused('access.noRequest');
-    if (who.role !== 'leader') throw new ApprovalRefused('access.notLeader');
-    // Nobody approves their own request: the rule asks for somebody else's approval.
-    if (who.name === r.requester) throw new ApprovalRefused('access.selfApproval');
-    const note = cleanText(d.note);
-    if (note.length > 500) throw new ApprovalRefused('access.noteTooLong');
-    if (!d.approve && [...note].length < 2) throw new ApprovalRefused('access.refusalReasonNeeded');
+    const note = decisionNote(who, r.requester, d.approve, d.note);
     if (d.approve && (!Number.isInteger(d.hours) || d.hours < 1 || d.hours > MAX_HOURS)) throw new ApprovalRefused('access.badHours', { max: MAX_HOURS });
     if (d.approve && !SCOPES.includes(d.scope)) throw new ApprovalRefused('access.badScope');
     const at = this.now();
@@ -217,25 +212,51 @@ export class Approvals {
    * scope and window. Whoever can write the database but does not hold the signing key cannot approve anything by
    * editing desk_view_requests.
    */
-  private async attested(r: ViewRequest): Promise<boolean> {
-    const rows = await this.db.query<AuditDbRow>(`SELECT ${AUDIT_COLUMNS} FROM desk_audit WHERE action = 'view-approve' AND detail LIKE $1`, [`{"request":"${r.id}",%`]);
-    if (rows.length !== 1) return false;
-    const row = rows[0]!;
-    const c = checkAuditRow(row, await auditSigners(this.db, this.caPems));
-    const d = c.detail;
-    return (
-      c.problems.length === 0 &&
-      (c.signed || !this.audit.signs) &&
-      row.name === r.decider &&
-      d.request === r.id &&
-      d.requester === r.requester &&
-      d.reason === r.reason &&
-      JSON.stringify(d.sessions) === JSON.stringify(r.sessions) &&
-      d.scope === r.scope &&
-      d.validFrom === r.validFromMs &&
-      d.validUntil === r.validUntilMs
-    );
+  private attested(r: ViewRequest): Promise<boolean> {
+    return attestedDecision(this.db, this.caPems, this.audit.signs, 'view-approve', r.id, r.decider, {
+      requester: r.requester,
+      reason: r.reason,
+      sessions: r.sessions,
+      scope: r.scope,
+      validFrom: r.validFromMs,
+      validUntil: r.validUntilMs,
+    });
   }
+}
+
+/**
+ * A leader's decision on somebody else's request (viewing, evidence marks, deletions): who may decide, and the note,
+ * cleaned; a refusal needs one. Throws ApprovalRefused naming what is wrong.
+ */
+export function decisionNote(who: Actor, requester: string, approve: boolean, text: string | undefined): string {
+  if (who.role !== 'leader') throw new ApprovalRefused('access.notLeader');
+  // Nobody approves their own request: the rule asks for somebody else's approval.
+  if (who.name === requester) throw new ApprovalRefused('access.selfApproval');
+  const note = cleanText(text);
+  if (note.length > 500) throw new ApprovalRefused('access.noteTooLong');
+  if (!approve && [...note].length < 2) throw new ApprovalRefused('access.refusalReasonNeeded');
+  return note;
+}
+
+/**
+ * Whether a decision is the one its register row recorded: the `action` row for request `id` is there once, hashes
+ * right, is signed by a certificate the agency CA issued (when the desk signs), is by `decider`, and its detail has
+ * every member of `fields` with the same value. Whoever can write the database but does not hold the signing key
+ * cannot approve anything, nor widen an approval, by editing the request tables.
+ */
+export async function attestedDecision(db: Queryable, caPems: string[], signs: boolean, action: string, id: string, decider: string | null, fields: Record<string, unknown>): Promise<boolean> {
+  const rows = await db.query<AuditDbRow>(`SELECT ${AUDIT_COLUMNS} FROM desk_audit WHERE action = $1 AND detail LIKE $2`, [action, `{"request":"${id}",%`]);
+  if (rows.length !== 1) return false;
+  const row = rows[0]!;
+  const c = checkAuditRow(row, await auditSigners(db, caPems));
+  const d = c.detail;
+  return (
+    c.problems.length === 0 &&
+    (c.signed || !signs) &&
+    row.name === decider &&
+    d.request === id &&
+    Object.entries(fields).every(([k, v]) => JSON.stringify(d[k]) === JSON.stringify(v))
+  );
 }
 
 /** The most telling reason none of the person's requests covering the sessions allows the act now. */

@@ -33,7 +33,12 @@ export type AuditAction =
   | 'view-approve'
   | 'view-refuse'
   | 'view-act'
-  | 'view-denied';
+  | 'view-denied'
+  // Retention (retention.ts): requests to mark as evidence, release or delete, their decisions, and each deletion done.
+  | 'retention-request'
+  | 'retention-approve'
+  | 'retention-refuse'
+  | 'retention-delete';
 
 export interface AuditRow {
   seq: number | null;

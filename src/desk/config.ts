@@ -11,6 +11,7 @@ import { parseDatabaseUrl } from '../index/database.js';
 import type { GatewayWatchConfig } from './gateway-watch.js';
 import type { AuditAnchorConfig } from './audit-anchor.js';
 import { isKeyName } from '../tlog/note.js';
+import { MIN_TERM_YEARS } from '../evidence/deletion-event.js';
 import { loadPrivateKey } from '../pki/keys.js';
 import { RecgwError, isENOENT } from '../util/errors.js';
 import { DEFAULT_ZONE, isKnownZone } from '../util/local-time.js';
@@ -39,9 +40,14 @@ export interface DeskConfig {
   gateways: GatewayWatchConfig | undefined;
   /** The audit chain's checkpoints, cosigned by the agency's witnesses (audit-anchor.ts); none: not anchored. */
   auditAnchor: AuditAnchorConfig | undefined;
+  /**
+   * How long a session not used as evidence is kept after it ended, in whole years (at least MIN_TERM_YEARS: 004 规定
+   * §10, 制度 §16); undefined: no retention is configured, and nothing expires.
+   */
+  retention: { years: number } | undefined;
 }
 
-const KEYS = ['database', 'listen', 'tls', 'zone', 'login', 'ca', 'store', 'sampleSigning', 'units', 'gateways', 'auditAnchor', 'agencyKey'];
+const KEYS = ['database', 'listen', 'tls', 'zone', 'login', 'ca', 'store', 'sampleSigning', 'units', 'gateways', 'auditAnchor', 'agencyKey', 'retention'];
 
 export function parseDeskConfig(raw: unknown, baseDir: string, file = 'the desk config'): DeskConfig {
   const problems: string[] = [];
@@ -131,6 +137,15 @@ export function parseDeskConfig(raw: unknown, baseDir: string, file = 'the desk 
     }
   }
 
+  let retention: { years: number } | undefined;
+  if (o.retention !== undefined) {
+    const r = (typeof o.retention === 'object' && o.retention !== null && !Array.isArray(o.retention) ? o.retention : {}) as Record<string, unknown>;
+    for (const k of Object.keys(r)) if (k !== 'years') bad(`retention.${k}`, 'unknown key (known: years)');
+    if (!Number.isInteger(r.years) || (r.years as number) < MIN_TERM_YEARS || (r.years as number) > 100) {
+      bad('retention.years', `must be a whole number of years, at least ${MIN_TERM_YEARS} (the minimum: recordings not used as evidence are kept at least one year, 004 规定 §10, 制度 §16) and at most 100; got ${JSON.stringify(r.years)}`);
+    } else retention = { years: r.years as number };
+  }
+
   if (problems.length > 0) throw new RecgwError('config', `${file} is not valid:\n  ${problems.join('\n  ')}`);
   return {
     database,
@@ -145,6 +160,7 @@ export function parseDeskConfig(raw: unknown, baseDir: string, file = 'the desk 
     units: o.units === undefined ? undefined : resolve(baseDir, o.units as string),
     gateways,
     auditAnchor,
+    retention,
   };
 }
 

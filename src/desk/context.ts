@@ -13,6 +13,7 @@ import type { View } from './view.js';
 import type { VerifyRuns } from './verify-runs.js';
 import type { Samples } from './samples.js';
 import type { Approvals } from './approvals.js';
+import type { Retention } from './retention.js';
 import type { SegmentPlaintext } from './plaintext.js';
 import type { PlaybackGrants } from './playback-grants.js';
 import type { Signer } from '../evidence/signer.js';
@@ -46,6 +47,8 @@ export interface DeskContext {
   samples: Samples;
   /** Viewing under approval and its register (approvals.ts). */
   approvals: Approvals;
+  /** Retention classes, the expiry list and its approvals (retention.ts). */
+  retention: Retention;
   /** Decrypts segments with the agency key (config agencyKey), for requests requireApproval let through. */
   plaintext: SegmentPlaintext;
   /** The playbacks opened, each bound to its viewer's sign-in and approval (playback-grants.ts). */

@@ -17,6 +17,8 @@ import { SegmentPlaintext } from './plaintext.js';
 import { accessRoutes } from './routes/access.js';
 import { PlaybackGrants } from './playback-grants.js';
 import { playRoutes } from './routes/play.js';
+import { retentionRoutes } from './routes/retention.js';
+import { Retention } from './retention.js';
 import { Samples } from './samples.js';
 import { CSRF_COOKIE, type Access, type DeskContext } from './context.js';
 import { installGuard } from './guard.js';
@@ -78,12 +80,14 @@ export class DeskServer {
     this.db = db;
     await migrateIndex(db);
     const audit = new DeskAudit(db, now, sampleSigner);
+    const caPems = readCaBundle(c.ca);
     const ctx: DeskContext = {
       config: c,
       db,
       accounts: new DeskAccounts(db),
       audit,
-      approvals: new Approvals(db, audit, now, c.zone, readCaBundle(c.ca)),
+      approvals: new Approvals(db, audit, now, c.zone, caPems),
+      retention: new Retention(db, audit, now, c.retention?.years, c.zone, caPems),
       plaintext: new SegmentPlaintext(db, agencyKeys, c.store),
       grants: new PlaybackGrants(now),
       verify: new VerifyRuns(db, { ca: c.ca, store: c.store, now }),
@@ -116,6 +120,7 @@ export class DeskServer {
     await app.register(chartRoutes(ctx));
     await app.register(accessRoutes(ctx));
     await app.register(playRoutes(ctx));
+    await app.register(retentionRoutes(ctx));
     if (c.gateways) {
       this.watch = new GatewayWatch(c.gateways, c.ca, db, createLogger('desk'), now);
       this.watch.start();

@@ -54,7 +54,7 @@ function switchLink(v: View): Html {
 export function frame(v: View, title: string, body: Html, message?: { kind: 'error' | 'info'; text: string }, o: { refresh?: number } = {}): string {
   const { t } = v;
   const user = v.user
-    ? h`<a href="/sessions">${t('nav.search')}</a><a href="/alerts">${t('nav.alerts')}</a><a href="/stats">${t('nav.stats')}</a><a href="/samples">${t('nav.samples')}</a><a href="/access">${t('nav.access')}</a>${mayOversee(v.user.role) ? h`<a href="/register">${t('nav.register')}</a><a href="/audit">${t('nav.audit')}</a>` : ''}<span class="right"><span id="who">${v.user.name}（${roleName(v.user.role, zl(v))}）</span>${switchLink(v)}
+    ? h`<a href="/sessions">${t('nav.search')}</a><a href="/alerts">${t('nav.alerts')}</a><a href="/stats">${t('nav.stats')}</a><a href="/samples">${t('nav.samples')}</a><a href="/access">${t('nav.access')}</a><a href="/retention">${t('nav.retention')}</a>${mayOversee(v.user.role) ? h`<a href="/register">${t('nav.register')}</a><a href="/audit">${t('nav.audit')}</a>` : ''}<span class="right"><span id="who">${v.user.name}（${roleName(v.user.role, zl(v))}）</span>${switchLink(v)}
         <form method="post" action="/logout"><input type="hidden" name="_csrf" value="${v.csrf}"><button class="plain" type="submit">${t('nav.logout')}</button></form></span>`
     : h`<span class="right">${switchLink(v)}</span>`;
   const msg = message ? h`<div class="msg ${message.kind}" role="${message.kind === 'error' ? 'alert' : 'status'}">${message.text}</div>` : '';

@@ -48,7 +48,16 @@ export interface SupersededLeaf {
   accepted: string;
 }
 
-export type LogLeaf = EntryLeaf | SegmentLeaf | SupersededLeaf;
+/** A retention deletion the agency signed (deletion-event.ts): `hash` is the SHA-256 of its deletions.jsonl line. */
+export interface DeletionLeaf {
+  v: 1;
+  kind: 'deletion';
+  device: string;
+  hash: string;
+  accepted: string;
+}
+
+export type LogLeaf = EntryLeaf | SegmentLeaf | SupersededLeaf | DeletionLeaf;
 
 export const encodeLeaf = (l: LogLeaf): Buffer => Buffer.from(canonicalJson(l), 'utf8');
 
@@ -82,6 +91,9 @@ export function parseLeaf(buf: Uint8Array): LogLeaf | { why: string } {
       return { why: 'a superseded leaf needs from, through, hash and by' };
     }
     leaf = { v: 1, kind: 'superseded', device: o.device, from: o.from, through: o.through, hash: o.hash, by: o.by, accepted: o.accepted };
+  } else if (o.kind === 'deletion') {
+    if (typeof o.hash !== 'string' || !HEX64.test(o.hash)) return { why: 'a deletion leaf needs a hex hash' };
+    leaf = { v: 1, kind: 'deletion', device: o.device, hash: o.hash, accepted: o.accepted };
   } else {
     return { why: `unknown leaf kind ${JSON.stringify(o.kind)}` };
   }

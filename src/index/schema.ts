@@ -421,4 +421,44 @@ export const INDEX_MIGRATIONS: readonly IndexMigration[] = [
   CREATE INDEX desk_view_requests_by_time ON desk_view_requests (requested_ms);
   `,
   },
+  {
+    name: 'desk retention',
+    // Retention by the rules (004 规定 §10, 制度 §16; docs/desk.md §10): requests to mark sessions as evidence (with
+    // the case), to release them, and to delete expired non-evidence sessions, each decided by a leader other than
+    // the requester and registered in desk_audit; the evidence marks in force; the sessions whose deletion was carried
+    // out (applied_ms: by `recgw retention apply`). Not evidence and not rebuilt.
+    sql: `
+  CREATE TABLE desk_retention_requests (
+    id            TEXT PRIMARY KEY,
+    kind          TEXT NOT NULL CHECK (kind IN ('evidence', 'release', 'delete')),
+    requested_ms  BIGINT NOT NULL,
+    requester     TEXT NOT NULL,
+    reason        TEXT NOT NULL,
+    sessions      TEXT NOT NULL,
+    case_ref      TEXT,
+    state         TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'refused')),
+    decided_ms    BIGINT,
+    decider       TEXT,
+    decision_note TEXT,
+    applied_ms    BIGINT
+  );
+  CREATE INDEX desk_retention_requests_by_time ON desk_retention_requests (requested_ms);
+  CREATE TABLE desk_evidence_marks (
+    device_id  TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    case_ref   TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    marked_ms  BIGINT NOT NULL,
+    PRIMARY KEY (device_id, session_id)
+  );
+  CREATE TABLE desk_retention_deleted (
+    device_id  TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    deleted_ms BIGINT NOT NULL,
+    files      INTEGER NOT NULL,
+    PRIMARY KEY (device_id, session_id)
+  );
+  `,
+  },
 ];

@@ -5,6 +5,7 @@
  * bytes or milliseconds are BIGINT, binary is BYTEA, and held_totals is kept by a trigger function.
  */
 import type { IndexMigration } from '../index/schema.js';
+import { RETENTION_DELETIONS } from './store-db.js';
 
 export const RECEIVER_SCHEMA = 'receiver';
 
@@ -130,4 +131,5 @@ export const RECEIVER_PG_MIGRATIONS: readonly IndexMigration[] = [
   INSERT INTO log_head(id, size, checkpoint, edge) VALUES (1, 0, '', '\\x') ON CONFLICT(id) DO NOTHING;
   `,
   },
+  { name: 'retention deletions', sql: RETENTION_DELETIONS },
 ];

@@ -15,13 +15,11 @@ import type { ReceiverConfig } from './config.js';
 import { brokerCaPems, loadReceiverKeys } from './keys.js';
 import type { HeldLock } from '../state/folder-lock.js';
 import { takeReceiverNameLock } from './name-lock.js';
-import { parseDatabaseUrl } from '../index/database.js';
-import { openReceiverDb, receiverDbPath } from './store-db.js';
 import { isS3Location, openStore } from '../store/open-store.js';
 import type { EvidenceStore } from '../store/store.js';
 import type { StorePlace } from './store-place.js';
 import type { ReceiverSql } from './receiver-sql.js';
-import { SqliteReceiverSql } from './sqlite-receiver-sql.js';
+import { openReceiverSql } from './open-sql.js';
 import { DeviceLimits } from './limits.js';
 import { PartialSweep } from './partial-sweep.js';
 import { LedgerIngest } from './ledger-ingest.js';
@@ -33,6 +31,7 @@ import { CrlWatch } from './crl-watch.js';
 import { AlertIngest } from './alert-ingest.js';
 import { alertLogLine } from './alert-log.js';
 import { openReceiverLog, type LogContext, type ReceiverLog } from './receiver-log.js';
+import { RetentionRemover } from './retention-remover.js';
 
 export interface ReceiverStats {
   /** Chunks and their bytes taken in, resends included: what a resumed upload cost. */
@@ -103,6 +102,10 @@ export class Receiver {
     await this.ledger.recoverAll();
     const unfiled = await new Filing(this.evidence, this.sql).fileAll();
     if (unfiled > 0) this.log.info('wrote the receipts and records an earlier run committed but was stopped before writing', { devices: unfiled });
+    // Retention deletions an earlier run logged but did not finish: their files go now (retention-remover.ts).
+    const removals = await new RetentionRemover(this.evidence, this.sql, agencyLog, signer, cfg.name, () => this.now().getTime(), () => agencyLog.grew()).finishAll();
+    if (removals.finished > 0) this.log.info('finished the retention deletions an earlier run logged but was stopped before removing', { deletions: removals.finished });
+    for (const f of removals.failed) this.log.error('could not finish a retention deletion an earlier run logged; it is tried again at the next start and by recgw retention apply', { deletion: f.id, err: f.why });
     const dropped = await this.files.dropEarlierClaims();
     if (dropped > 0) this.log.info('dropped the claims of an earlier run that stopped mid-write; those bytes are written again', { claims: dropped });
     this.limitDevices(this.sql);
@@ -141,12 +144,8 @@ export class Receiver {
   }
 
   /** The receivers' database: PostgreSQL when the config names one (`database`), else `<store>/receiver.db`. */
-  private async openSql(): Promise<ReceiverSql> {
-    const url = this.cfg.database;
-    if (!url) return new SqliteReceiverSql(openReceiverDb(this.cfg.work), receiverDbPath(this.cfg.work));
-    // Loaded only here: a receiver on SQLite never loads pg.
-    const { openPostgresReceiverSql } = await import('./postgres-receiver-sql.js');
-    return openPostgresReceiverSql(url, parseDatabaseUrl(url).where);
+  private openSql(): Promise<ReceiverSql> {
+    return openReceiverSql(this.cfg);
   }
 
   /**

@@ -7,6 +7,22 @@
 import { join } from 'node:path';
 import { openStateDb, type Db } from '../state/db.js';
 
+/**
+ * Retention deletions (retention-remover.ts): the signed event, logged in the same transaction; 'logged' until every
+ * file it names is removed from the store, then 'removed'. A crash in between leaves 'logged', finished at start.
+ * The same on SQLite and PostgreSQL (receiver-pg-schema.ts).
+ */
+export const RETENTION_DELETIONS = `
+  CREATE TABLE retention_deletions (
+    id         TEXT PRIMARY KEY,
+    device     TEXT NOT NULL,
+    event      TEXT NOT NULL,
+    state      TEXT NOT NULL CHECK (state IN ('logged', 'removed')),
+    logged_at  TEXT NOT NULL,
+    removed_at TEXT
+  );
+  `;
+
 export const RECEIVER_MIGRATIONS: readonly string[] = [
   `
   -- Per device: the stored ledger's last entry, the certificate in force, and ledger.jsonl's committed length
@@ -151,6 +167,7 @@ export const RECEIVER_MIGRATIONS: readonly string[] = [
   ALTER TABLE log_head ADD COLUMN edge BLOB;
   INSERT INTO log_head(id, size, checkpoint, edge) VALUES (1, 0, '', x'') ON CONFLICT(id) DO NOTHING;
   `,
+  RETENTION_DELETIONS,
 ];
 
 export const receiverDbPath = (store: string): string => join(store, 'receiver.db');

@@ -7,7 +7,7 @@
  *   retry, other bytes are refused;
  * - replaced whole (head.json, crl.pem, the agency log's files, a view of its database): replace(); readers see the
  *   old or the new, never a mix;
- * - append-only (ledger.jsonl, receipts.jsonl, alerts.jsonl): append() at the length the caller knows is committed;
+ * - append-only (ledger.jsonl, receipts.jsonl, alerts.jsonl, deletions.jsonl): append() at the length the caller knows is committed;
  *   anything past that length was written by a writer that died before committing, and is cut.
  */
 import type { Readable } from 'node:stream';
@@ -46,7 +46,7 @@ export interface EvidenceStore {
 }
 
 /** Files kept append-only: held as pieces in a bucket (s3-store.ts), as one file in a folder. */
-export const APPEND_ONLY = new Set(['ledger.jsonl', 'receipts.jsonl', 'alerts.jsonl']);
+export const APPEND_ONLY = new Set(['ledger.jsonl', 'receipts.jsonl', 'alerts.jsonl', 'deletions.jsonl']);
 
 export function isAppendOnly(name: string): boolean {
   return APPEND_ONLY.has(name.slice(name.lastIndexOf('/') + 1));

@@ -209,6 +209,14 @@ export class DeviceAgencyCheck {
     return this.receipts.present || this.log !== undefined;
   }
 
+  /**
+   * The retention deletion events the agency log holds for this device (hash of the line -> accepted), once its
+   * ledger was read; undefined when the store has no log to hold them.
+   */
+  get loggedDeletions(): ReadonlyMap<string, string> | undefined {
+    return this.log ? (this.deviceLog?.deletions ?? new Map<string, string>()) : undefined;
+  }
+
   entry(lineNo: number, e: LedgerEntry, hash: string): void {
     if (this.deviceId === undefined) {
       this.deviceId = e.device;

@@ -28,6 +28,8 @@ export class SegmentFileChecks {
   private error: Error | null = null;
   /** Sealed files absent because a covered deletion removed them. */
   deleted = 0;
+  /** Sealed files absent because the agency deleted them at the end of their retention term. */
+  retained = 0;
 
   constructor(
     private readonly dir: string,
@@ -52,18 +54,24 @@ export class SegmentFileChecks {
   }
 
   /** A covered deletion of this segment: an absent file of it found so far is explained. */
-  covered(segment: string): void {
+  covered(segment: string, byRetention = false): void {
     const waiting = this.absent.get(segment);
     if (!waiting) return;
     this.absent.delete(segment);
-    this.deleted += waiting.length;
+    if (byRetention) this.retained += waiting.length;
+    else this.deleted += waiting.length;
   }
 
-  /** Wait for every check; report absences no deletion covered and files no manifest describes. */
-  async finish(): Promise<void> {
+  /** Wait for every check, then the absences the agency's retention deletions explain (by segment). */
+  async settle(agencyDeleted: () => ReadonlySet<string>): Promise<void> {
     await this.flush(true);
     while (this.out.size > 0) await Promise.all([...this.out]);
     if (this.error) throw this.error;
+    for (const segment of agencyDeleted()) this.covered(segment, true);
+  }
+
+  /** After settle(): report absences nothing covered and files no manifest describes. */
+  async finish(): Promise<void> {
     for (const details of this.absent.values()) for (const d of details) this.report('missing-segment', d);
     this.absent.clear();
     await this.checkUndescribed();

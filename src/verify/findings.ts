@@ -33,7 +33,13 @@ export type FindingKind =
   /** A statement, once a roster is in force, without two valid PIN confirmations of distinct officers of its session. */
   | 'unconfirmed-statement'
   /** A session's opening without every officer's valid PIN confirmation, or an officer's early end without two (roster in force). */
-  | 'unconfirmed-session';
+  | 'unconfirmed-session'
+  /** A retention deletion event (deletions.jsonl) the agency did not sign or log, or that misstates the files or the session. */
+  | 'bad-deletion'
+  /** A retention deletion made before the session's term ran out, or with a term shorter than the rules allow. */
+  | 'deletion-within-term'
+  /** A retention deletion of a session whose class is not non-evidence. */
+  | 'deletion-of-evidence';
 
 export interface Finding {
   kind: FindingKind;
@@ -83,6 +89,8 @@ export interface DeviceReport {
   segments: number;
   /** Extra beyond the contract, present when not 0: sealed files absent because a receipted deletion removed them. */
   deletedSegments?: number;
+  /** Extra, present when not 0: sealed files the agency deleted when their retention term ran out (deletions.jsonl). */
+  retentionDeleted?: number;
   sessions: SessionReport[];
 }
 

@@ -24,10 +24,16 @@ const KIND_TEXT: Record<string, string> = {
   'wrong-encryption-key': 'wrong encryption key',
   'unconfirmed-statement': 'statement not confirmed by two officers\' PINs',
   'unconfirmed-session': 'officers\' PIN confirmations missing',
+  'bad-deletion': 'deletion not signed or logged by the agency',
+  'deletion-within-term': 'deleted within its retention term',
+  'deletion-of-evidence': 'evidence deleted',
 };
 
 /** Receipted deletions: those files are at the agency, not here (verify the agency's store for them). */
 const deletedNote = (n: number): string => (n > 0 ? ` (${n} deleted here after the agency's receipt; the agency's store holds ${n === 1 ? 'it' : 'them'})` : '');
+
+/** Files the agency deleted after their retention term, each under a signed, logged deletion event. */
+const retainedNote = (n: number): string => (n > 0 ? ` (${n} deleted by the agency after the retention term, under signed deletion events in its log)` : '');
 
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
@@ -57,7 +63,7 @@ export function formatReport(r: VerifyReport, zone = DEFAULT_ZONE): string {
     const bad = r.findings.filter((f) => f.deviceId === d.deviceId).length;
     out.push(
       `Device ${d.deviceId}${d.agency === false ? ' (an export: only the device vouches for it; no agency receipt or log)' : ''}: ` +
-        `${plural(d.entries, 'ledger entry', 'ledger entries')}, ${plural(d.segments, 'sealed segment')}${deletedNote(d.deletedSegments ?? 0)}, ` +
+        `${plural(d.entries, 'ledger entry', 'ledger entries')}, ${plural(d.segments, 'sealed segment')}${deletedNote(d.deletedSegments ?? 0)}${retainedNote(d.retentionDeleted ?? 0)}, ` +
         `${plural(d.sessions.length, 'session')}${bad === 0 ? ' - every check passed.' : ` - ${plural(bad, 'problem')}.`}`,
     );
     for (const b of d.superseded ?? []) {
@@ -87,7 +93,13 @@ export function formatReport(r: VerifyReport, zone = DEFAULT_ZONE): string {
     for (const f of r.findings) out.push(`  - ${KIND_TEXT[f.kind] ?? f.kind} (${f.deviceId}): ${f.detail}`);
   }
   // Receipted deletions are allowed, so a valid store with some says what was deleted rather than "nothing".
-  const deleted = r.devices.some((d) => (d.deletedSegments ?? 0) > 0) ? 'Nothing was deleted without the agency\'s receipt' : 'Nothing was deleted';
+  const receipted = r.devices.some((d) => (d.deletedSegments ?? 0) > 0);
+  const retained = r.devices.some((d) => (d.retentionDeleted ?? 0) > 0);
+  const deleted = retained
+    ? `Nothing was deleted but ${receipted ? 'after the agency\'s receipt or ' : ''}under the agency's signed retention deletions after their term`
+    : receipted
+      ? 'Nothing was deleted without the agency\'s receipt'
+      : 'Nothing was deleted';
   out.push(
     '',
     r.ok

@@ -21,6 +21,8 @@ export class DeviceLog {
   count = 0;
   /** Sealed files the log holds, by segment name. */
   readonly segments = new Map<string, SegmentLeaf>();
+  /** Retention deletion events the log holds (the SHA-256 of each deletions.jsonl line), with their acceptance. */
+  readonly deletions = new Map<string, string>();
   /** Branches the log recorded as superseded (§5.6): their entries and files stay known, for receipts issued for them. */
   readonly superseded: { leaf: SupersededLeaf; hashes: Map<number, string>; segments: SegmentLeaf[] }[] = [];
 
@@ -194,6 +196,11 @@ function fileLeaf(view: LogView, index: number, data: Buffer, problem: LogProble
     return;
   }
   if (l.kind === 'superseded') return d.supersede(index, l, problem);
+  if (l.kind === 'deletion') {
+    if (d.deletions.has(l.hash)) problem(`log leaf ${index} records deletion event ${l.hash} of ${l.device} a second time`);
+    else d.deletions.set(l.hash, l.accepted);
+    return;
+  }
   // The receiver logs each device's entries in ledger order, each once.
   if (l.seq !== d.count) return problem(`log leaf ${index} records entry ${l.seq} of ${l.device} where entry ${d.count} was due`);
   d.push(Buffer.from(l.hash, 'hex'), Date.parse(l.accepted));

@@ -19,6 +19,7 @@ import { readLedger, readLines } from './ledger-reader.js';
 import { CheckPool } from './check-pool.js';
 import { SegmentFileChecks } from './file-checks.js';
 import { DeletionCheck } from './deletions.js';
+import { RetentionDeletionCheck } from './retention-deletions.js';
 import { LineReader } from './line-index.js';
 import { SessionTracker } from './session-tracker.js';
 import { OfficerConfirmations } from './officer-confirmations.js';
@@ -132,6 +133,7 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
   const lines = new LineReader(ledgerPath);
   const deletions = new DeletionCheck(opts.caPems, report, lines);
   const files = new SegmentFileChecks(dir, pool, (opts.agencyKeys ?? []).length > 0, deletions, report);
+  const retention = new RetentionDeletionCheck(dir, opts.caPems, report);
   let segments = 0;
 
   const head = readHead(dir, report);
@@ -161,6 +163,7 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
             const m = B.asManifest(b);
             segments++;
             const usualFile = deletions.manifest(m, at);
+            retention.manifest(m);
             encryption.manifest(lineNo, m);
             sessions.segment(lineNo, m);
             return files.add(m, usualFile, encryption.keyFor(m));
@@ -181,6 +184,7 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
             confirmations.installed(lineNo, e);
             return undefined;
           default:
+            if (e.type === ENTRY.sessionClosed && !B.checkSessionClosed(b)) retention.closed(String(b.sessionId), typeof b.end === 'string' ? b.end : e.time);
             sessions.entry(lineNo, e);
             return undefined;
         }
@@ -199,6 +203,7 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
       report('untrusted-certificate', `${HEAD_FILE} is signed by the device, but in a receiver store (agency receipts or log present) only the agency's head counts: it was replaced`);
     }
 
+    await files.settle(() => retention.finish(deviceId, agencyCheck.loggedDeletions));
     await files.finish();
     const replayed = sessions.reopened.size > 0 ? await replaySessions(ledgerPath, sessions.reopened, gapOptions) : undefined;
     const sessionReports = sessions.finish(replayed);
@@ -211,6 +216,7 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
       entries: read.entries,
       segments,
       ...(files.deleted > 0 ? { deletedSegments: files.deleted } : {}),
+      ...(files.retained > 0 ? { retentionDeleted: files.retained } : {}),
       sessions: sessionReports,
     };
   } finally {

@@ -34,38 +34,42 @@ const DEADLINE = '2099-01-01T00:00:00.000Z';
  * called after each publication of the log, when the store is as a copy taken at that moment would have it.
  */
 export async function receiveDevice(deviceDir: string, store: string, caDir: string, now: () => Date = () => new Date(), published?: () => void): Promise<void> {
-  const p = caPaths(caDir);
-  const caPems = [readFileSync(p.caCert, 'utf8')];
   const db = openReceiverDb(store);
   try {
-    const sql = new SqliteReceiverSql(db);
-    const log = new AgencyLog(sql, createPrivateKey(readFileSync(p.logKey, 'utf8')), logOrigin(caPems[0]!));
-    const files = new LogFiles(store, log);
-    await files.republish(readFileSync(p.logCert, 'utf8'));
-    const signer = receiptSigner(caDir);
-    const ledger = new LedgerIngest(store, sql, caPems, signer, 'receiver:1', silentLogger, log, agencyEncryption(caDir));
-    const ingest = new FileIngest(store, sql, signer, 'receiver:1', log);
-    const lines = readFileSync(join(deviceDir, 'ledger.jsonl'), 'utf8').trimEnd().split('\n');
-    const device = (JSON.parse(lines[0]!) as LedgerEntry).device;
-    for (let i = 0; i < lines.length; i += 3) {
-      const out = await ledger.ingest(device, lines.slice(i, i + 3), DEADLINE, now());
-      if (out.refused) throw new Error(`the receiver refused the upload: ${out.refused}`);
-      await files.publish();
-      published?.();
-    }
-    for (const l of lines) {
-      const e = (parseLine(l) as { entry: LedgerEntry }).entry;
-      if (e.type !== ENTRY.segmentSealed) continue;
-      const m = e.body as unknown as SegmentManifest;
-      const data = readFileSync(join(deviceDir, m.file));
-      await ingest.chunk({ v: 1, device, name: m.segment, offset: 0, size: m.stored.size, sha256: hashHex(m.stored), deadline: DEADLINE }, data);
-      const r = await ingest.finalize(device, m.segment, now);
-      if (!r || 'refused' in r) throw new Error(`the receiver did not store ${m.segment}`);
-      await files.publish();
-      published?.();
-    }
+    await receiveDeviceVia(new SqliteReceiverSql(db), deviceDir, store, caDir, now, published);
   } finally {
     db.close();
+  }
+}
+
+/** receiveDevice with the receivers' database `sql` (receiver.db, or PostgreSQL). */
+export async function receiveDeviceVia(sql: ReceiverSql, deviceDir: string, store: string, caDir: string, now: () => Date = () => new Date(), published?: () => void): Promise<void> {
+  const p = caPaths(caDir);
+  const caPems = [readFileSync(p.caCert, 'utf8')];
+  const log = new AgencyLog(sql, createPrivateKey(readFileSync(p.logKey, 'utf8')), logOrigin(caPems[0]!));
+  const files = new LogFiles(store, log);
+  await files.republish(readFileSync(p.logCert, 'utf8'));
+  const signer = receiptSigner(caDir);
+  const ledger = new LedgerIngest(store, sql, caPems, signer, 'receiver:1', silentLogger, log, agencyEncryption(caDir));
+  const ingest = new FileIngest(store, sql, signer, 'receiver:1', log);
+  const lines = readFileSync(join(deviceDir, 'ledger.jsonl'), 'utf8').trimEnd().split('\n');
+  const device = (JSON.parse(lines[0]!) as LedgerEntry).device;
+  for (let i = 0; i < lines.length; i += 3) {
+    const out = await ledger.ingest(device, lines.slice(i, i + 3), DEADLINE, now());
+    if (out.refused) throw new Error(`the receiver refused the upload: ${out.refused}`);
+    await files.publish();
+    published?.();
+  }
+  for (const l of lines) {
+    const e = (parseLine(l) as { entry: LedgerEntry }).entry;
+    if (e.type !== ENTRY.segmentSealed) continue;
+    const m = e.body as unknown as SegmentManifest;
+    const data = readFileSync(join(deviceDir, m.file));
+    await ingest.chunk({ v: 1, device, name: m.segment, offset: 0, size: m.stored.size, sha256: hashHex(m.stored), deadline: DEADLINE }, data);
+    const r = await ingest.finalize(device, m.segment, now);
+    if (!r || 'refused' in r) throw new Error(`the receiver did not store ${m.segment}`);
+    await files.publish();
+    published?.();
   }
 }
 

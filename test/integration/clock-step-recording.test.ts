@@ -17,12 +17,13 @@
  * interruption over its span, and recgw verify passes.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { cleanupTmp, makeCa, makeGateway, tmp } from '../helpers/fixtures.js';
 import { entries, exportDevice, manifests, pidsMatching, sleep } from '../helpers/evidence.js';
 import { startGateway } from '../helpers/gateway-process.js';
+import { libfaketime } from '../helpers/faketime.js';
 import type { RecorderStatus } from '../../src/recorder/recorder.js';
 
 const BIN = join(import.meta.dirname, '../../bin/recgw.js');
@@ -34,15 +35,6 @@ const officers = [{ name: '张三', badge: '13010001' }];
 /** Within this of true time (ms): the acceptance line of issue 16 item 7. */
 const TRUE_MS = 1000;
 
-/** Debian's libfaketime (scripts/setup.sh --test installs it), wherever the architecture puts it. */
-function libfaketime(): string {
-  const found = readdirSync('/usr/lib')
-    .map((d) => join('/usr/lib', d, 'faketime', 'libfaketime.so.1'))
-    .concat('/usr/lib/faketime/libfaketime.so.1')
-    .find((p) => existsSync(p));
-  if (!found) throw new Error('libfaketime.so.1 is not installed: run scripts/setup.sh --test (apt-get install faketime libfaketime)');
-  return found;
-}
 
 /**
  * The process tree's clock: libfaketime's variables for the gateway, and `offset("+30")` to step it (returns the

@@ -19,14 +19,17 @@ import { loadDeskConfig, readSampleSigner } from '../../src/desk/config.js';
 import { Approvals } from '../../src/desk/approvals.js';
 import { readCaBundle } from '../../src/cli/args.js';
 import { DeskAudit } from '../../src/desk/audit.js';
+import { Retention } from '../../src/desk/retention.js';
 
 /** A route's path with its parameters filled in with a session the index holds and a signed sample check drawn over it. */
 let sampleId = '';
 /** And a viewing request of the session, the evidence officer's, approved by the leader, and one of its segments. */
 let requestId = '';
 let segment = '';
+/** And a pending request to mark the session as evidence, the evidence officer's. */
+let retentionId = '';
 const path = (r: DeskRoute): string =>
-  r.url.replace(':grant', 'A'.repeat(24)).replace(':device', 'room-1').replace(':session', 'S-A').replace(':segment', segment).replace(':id', r.url.startsWith('/access/') ? requestId : sampleId);
+  r.url.replace(':grant', 'A'.repeat(24)).replace(':device', 'room-1').replace(':session', 'S-A').replace(':segment', segment).replace(':id', r.url.startsWith('/access/') ? requestId : r.url.startsWith('/retention/') ? retentionId : sampleId);
 
 describe('desk security', () => {
   let s: IndexStore;
@@ -53,6 +56,8 @@ describe('desk security', () => {
     const asked = await approvals.request({ name: DESK_ACCOUNTS['evidence-officer'], role: 'evidence-officer', ip: 'test' }, { sessions: ['room-1/S-A'], reason: '安全测试需要查看', scope: 'view' });
     await approvals.decide({ name: DESK_ACCOUNTS.leader, role: 'leader', ip: 'test' }, asked.id, { approve: true, scope: 'view', hours: 12 });
     requestId = asked.id;
+    const retention = new Retention(db, new DeskAudit(db, Date.now, readSampleSigner(loadDeskConfig(desk.configFile))), Date.now, 1, 'Asia/Shanghai', readCaBundle(caPaths(s.caDir).caCert));
+    retentionId = (await retention.request({ name: DESK_ACCOUNTS['evidence-officer'], role: 'evidence-officer', ip: 'test' }, { kind: 'evidence', sessions: ['room-1/S-A'], reason: '安全测试的证据标记', caseRef: 'CASE-SEC-1' })).id;
     segment = (await db.query<{ name: string }>("SELECT name FROM segments WHERE device_id = 'room-1' AND session_id = 'S-A' ORDER BY start_ms LIMIT 1"))[0]!.name;
   }, 120_000);
 
@@ -100,6 +105,10 @@ describe('desk security', () => {
       'GET /assets/desk-play.js public',
       'GET /register oversee',
       'GET /register.csv oversee',
+      'GET /retention read',
+      'POST /retention write',
+      'GET /retention/:id read',
+      'POST /retention/:id/decide write',
     ]) {
       expect(table).toContain(want);
     }
@@ -139,7 +148,7 @@ describe('desk security', () => {
       const a = await c.req('POST', path(r), { form: { _csrf: csrf } });
       // An empty viewing request is refused as input; an empty decision is a refusal without its reason (a leader's)
       // or not the role's to make.
-      const want = r.url === '/access' ? 400 : r.url === '/access/:id/decide' ? (role === 'leader' ? 400 : 403) : 303;
+      const want = r.url === '/access' || r.url === '/retention' ? 400 : r.url === '/access/:id/decide' || r.url === '/retention/:id/decide' ? (role === 'leader' ? 400 : 403) : 303;
       if (role === 'read-only') expect(a.status, `${role} POST ${r.url}`).toBe(403);
       else expect(a.status, `${role} POST ${r.url}`).toBe(want);
     }

@@ -20,13 +20,13 @@ describe('the desk config', () => {
   it('names every problem with its key and what to do', () => {
     let message = '';
     try {
-      parseDeskConfig({ database: 'mysql://x/y', listen: { port: 70000 }, tls: {}, zone: 'Mars/Base', login: { attempts: 0 }, units: 5, extra: 1 }, '/etc', 'desk.json');
+      parseDeskConfig({ database: 'mysql://x/y', listen: { port: 70000 }, tls: {}, zone: 'Mars/Base', login: { attempts: 0 }, units: 5, retention: { years: 0, months: 6 }, extra: 1 }, '/etc', 'desk.json');
     } catch (err) {
       message = (err as Error).message;
     }
     expect(message.split('\n').map((l) => l.trim())).toEqual([
       'desk.json is not valid:',
-      'extra: unknown key (known: database, listen, tls, zone, login, ca, store, sampleSigning, units, gateways, auditAnchor, agencyKey)',
+      'extra: unknown key (known: database, listen, tls, zone, login, ca, store, sampleSigning, units, gateways, auditAnchor, agencyKey, retention)',
       'database: the database URL\'s scheme "mysql:" is neither postgres: nor sqlite:: give postgres://USER:PASSWORD@HOST:PORT/DATABASE for PostgreSQL, or sqlite:PATH for an SQLite file',
       'listen.host: missing: give the address to listen on, e.g. "0.0.0.0" or "127.0.0.1"',
       'listen.port: must be a port number 0–65535 (443 or 8443, say)',
@@ -36,6 +36,8 @@ describe('the desk config', () => {
       'login.attempts: must be a whole number of at least 1 (default 5)',
       'ca: missing: give the agency CA certificate (ca.pem) the verifier checks devices against',
       'units: must be the units file, e.g. "units.json" (which unit owns which device: {"units": [{"name": "朝阳分局", "devices": ["room-1"]}]}), or leave it out',
+      'retention.months: unknown key (known: years)',
+      'retention.years: must be a whole number of years, at least 1 (the minimum: recordings not used as evidence are kept at least one year, 004 规定 §10, 制度 §16) and at most 100; got 0',
     ]);
   });
 });

@@ -7,6 +7,7 @@
 import { h, type Html } from '../../console/html.js';
 import type { SessionDetail } from '../../index/search.js';
 import type { VerifyRun } from '../verify-runs.js';
+import type { RetentionStatus } from '../retention.js';
 import { mayWrite } from '../roles.js';
 import { clock, csrfField, frame, span, when, zoneHead, type View } from '../view.js';
 import { matterText, sessionHref } from './search.js';
@@ -84,12 +85,23 @@ function verification(v: View, d: SessionDetail, runs: VerifyRun[]): Html {
   return h`<p class="legend">${t('verify.note')}</p>${action}${result}${runs.length > 1 ? h`<table><thead><tr><th>${t('verify.at')}</th><th>${t('verify.by')}</th><th>${t('verify.result')}</th><th>${t('verify.took')}</th></tr></thead><tbody>${history}</tbody></table>` : ''}`;
 }
 
-export function sessionPage(v: View, d: SessionDetail, stated: Stated, runs: VerifyRun[]): string {
+/** Its retention class (docs/desk.md §10): evidence with its case, or kept until a day, or deleted on one. */
+function retentionLine(v: View, r: RetentionStatus): Html {
+  const { t } = v;
+  const text =
+    r.deletedMs !== undefined ? t('retention.deletedOn', { at: when(v, r.deletedMs) })
+    : r.cls === 'evidence' ? t('retention.classEvidence', { case: r.caseRef ?? '' })
+    : r.keptUntilMs !== undefined ? t('retention.classKept', { until: when(v, r.keptUntilMs) })
+    : t('retention.classOpen');
+  return h`<p id="retention" data-class="${r.cls}"${r.deletedMs !== undefined ? h` data-deleted="1"` : ''}>${t('retention.class')}：${text} <a href="/retention">${t('nav.retention')}</a></p>`;
+}
+
+export function sessionPage(v: View, d: SessionDetail, stated: Stated, runs: VerifyRun[], kept: RetentionStatus): string {
   const { t } = v;
   return frame(
     v,
     `${t('session.title')} ${d.session.sessionId}`,
-    h`${facts(v, d)}<p><a id="ask-access" href="/access?session=${encodeURIComponent(`${d.session.deviceId}/${d.session.sessionId}`)}">${t('access.ask')}</a></p><h2>${t('verify.title')}</h2>${verification(v, d, runs)}<h2>${t('session.timelines')}</h2>${timelines(v, d, v.now)}
+    h`${facts(v, d)}${retentionLine(v, kept)}<p><a id="ask-access" href="/access?session=${encodeURIComponent(`${d.session.deviceId}/${d.session.sessionId}`)}">${t('access.ask')}</a></p><h2>${t('verify.title')}</h2>${verification(v, d, runs)}<h2>${t('session.timelines')}</h2>${timelines(v, d, v.now)}
       <h2>${t('session.segments')}</h2>${segmentTable(v, d, stated)}<h2>${t('session.interruptions')}</h2>${interruptionTable(v, d)}
       <h2>${t('session.statements')}</h2>${statementTable(v, d)}<h2>${t('track.title')}</h2>${trackSection(v, d)}`,
   );

@@ -30,7 +30,8 @@ export function sessionRoutes(ctx: DeskContext) {
       const runs = await ctx.verify.history(device, session);
       await ctx.audit.record(req.account!.name, 'view-session', peer(req), { device, session });
       const v = viewOf(ctx, req, reply);
-      return reply.type('text/html; charset=utf-8').send(sessionPage(v, d, new Map(stated.map((r) => [r.item, Number(r.stated_deadline_ms)])), runs));
+      const kept = await ctx.retention.status(device, session, d.session.end);
+      return reply.type('text/html; charset=utf-8').send(sessionPage(v, d, new Map(stated.map((r) => [r.item, Number(r.stated_deadline_ms)])), runs, kept));
     });
 
     app.post<{ Params: Params }>('/sessions/:device/:session/verify', { config: { access: 'write' }, schema: { params: PARAMS } }, async (req, reply) => {
