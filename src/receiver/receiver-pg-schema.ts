@@ -130,4 +130,18 @@ export const RECEIVER_PG_MIGRATIONS: readonly IndexMigration[] = [
   INSERT INTO log_head(id, size, checkpoint, edge) VALUES (1, 0, '', '\\x') ON CONFLICT(id) DO NOTHING;
   `,
   },
+  {
+    name: 'multipart uploads',
+    sql: `
+  -- A file's S3 multipart upload (s3-partials.ts), made once per file under the device's lock.
+  CREATE TABLE uploads (
+    device     TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    upload_id  TEXT NOT NULL,
+    part_bytes BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (device, name)
+  );
+  `,
+  },
 ];

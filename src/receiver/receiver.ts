@@ -17,7 +17,8 @@ import type { HeldLock } from '../state/folder-lock.js';
 import { takeReceiverNameLock } from './name-lock.js';
 import { parseDatabaseUrl } from '../index/database.js';
 import { openReceiverDb, receiverDbPath } from './store-db.js';
-import { isS3Location, openStore } from '../store/open-store.js';
+import { isS3Location, openStore, parseS3Location } from '../store/open-store.js';
+import { S3Partials } from './s3-partials.js';
 import type { EvidenceStore } from '../store/store.js';
 import type { StorePlace } from './store-place.js';
 import type { ReceiverSql } from './receiver-sql.js';
@@ -62,6 +63,7 @@ export class Receiver {
   private status: ReceiverStatus | undefined;
   private lock: HeldLock | undefined;
   private evidence: EvidenceStore | undefined;
+  private partials: S3Partials | undefined;
 
   /**
    * `openLog` is for benches only (they measure the log's cost against a stand-in without it): a receiver always
@@ -88,8 +90,10 @@ export class Receiver {
     const { caPem, caPems, signer, encryption } = loadReceiverKeys(cfg, this.now());
     mkdirSync(cfg.work, { recursive: true });
     this.evidence = openStore(cfg.store, cfg.s3);
-    const place: StorePlace = { evidence: this.evidence, work: cfg.work, ...(isS3Location(cfg.store) ? {} : { folder: cfg.store }) };
     this.sql = await this.openSql();
+    // In a bucket, unfinished files are kept in the bucket too: any receiver goes on with any of them.
+    if (isS3Location(cfg.store)) this.partials = new S3Partials({ ...parseS3Location(cfg.store), ...cfg.s3! }, this.sql, cfg.s3!.partMiB);
+    const place: StorePlace = { evidence: this.evidence, work: cfg.work, ...(this.partials ? { partials: this.partials } : { folder: cfg.store }) };
     this.status = new ReceiverStatus(cfg.name, this.log.child('status'));
     const agencyLog = await this.openLog({ cfg, caPem, caPems, sql: this.sql, now: this.now(), log: this.log, alarms: this.status, evidence: this.evidence });
     this.agencyLog = agencyLog;
@@ -165,7 +169,7 @@ export class Receiver {
     const limits = new DeviceLimits(sql, this.cfg.limits);
     this.ledger!.useLimits(limits);
     this.files!.useLimits(limits);
-    this.sweep = new PartialSweep({ evidence: this.evidence!, work: this.cfg.work }, sql, this.cfg.limits, this.log.child('sweep'));
+    this.sweep = new PartialSweep({ evidence: this.evidence!, work: this.cfg.work, ...(this.partials ? { partials: this.partials } : {}) }, sql, this.cfg.limits, this.log.child('sweep'));
     this.sweep.start();
   }
 
@@ -185,6 +189,8 @@ export class Receiver {
     await this.agencyLog?.close();
     this.sweep?.stop();
     this.crl?.stop();
+    await this.partials?.close();
+    this.partials = undefined;
     await this.sql?.close();
     this.sql = undefined;
     await this.evidence?.close();

@@ -151,6 +151,18 @@ export const RECEIVER_MIGRATIONS: readonly string[] = [
   ALTER TABLE log_head ADD COLUMN edge BLOB;
   INSERT INTO log_head(id, size, checkpoint, edge) VALUES (1, 0, '', x'') ON CONFLICT(id) DO NOTHING;
   `,
+  `
+  -- A file's S3 multipart upload (s3-partials.ts): made once per file under the device's lock, so every receiver
+  -- sharing the bucket adds its parts to the same one; the parts themselves are the bucket's (ListParts).
+  CREATE TABLE uploads (
+    device     TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    upload_id  TEXT NOT NULL,
+    part_bytes INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (device, name)
+  );
+  `,
 ];
 
 export const receiverDbPath = (store: string): string => join(store, 'receiver.db');

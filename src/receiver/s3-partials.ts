@@ -1,0 +1,291 @@
+/**
+ * A receiver's unfinished files in the bucket of its S3 store, so that the receiver keeps nothing of its own and any
+ * receiver sharing the bucket and the database goes on with any file (docs/object-store.md §6):
+ *
+ * - each chunk's new bytes are *staged* as an object `PREFIX.partial/<device>/<name>.seg/<offset, 20 digits>`
+ *   (a gateway's chunks are 16 KiB to 4 MiB, below S3's 5 MiB smallest part, and arrive at any receiver);
+ * - the file is a multipart upload to its final key, made once under the device's lock and recorded in `uploads`;
+ *   part k holds bytes [k·P, (k+1)·P) (P = `s3.partMiB`, at least 5 MiB; the last part shorter). The receiver that
+ *   writes the last missing bytes of a part reads that part's staged chunks back and uploads it (Content-MD5);
+ * - when every byte is written, ready() uploads any part still missing (ListParts says which: one a receiver was
+ *   killed before sending) and completes the upload. The object then exists under its name, and is hashed from the
+ *   bucket against the manifest before any receipt; the caller removes it when the hash differs.
+ *
+ * Nothing here is lost by a crash: the staged chunks are the bytes, the database says which are written, and the
+ * bucket which parts it has. Uploads and staged chunks no file row describes are removed by the sweep.
+ */
+import type { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  ListPartsCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { SEGMENTS_DIR } from '../evidence/head.js';
+import { sealedFileName } from '../evidence/sealer.js';
+import { RecgwError, describe } from '../util/errors.js';
+import { digestOf } from '../store/same-bytes.js';
+import { s3ClientFor, status, type S3StoreOptions } from '../store/s3-store.js';
+import { checkName } from '../store/store.js';
+import type { PartialBytes, ReadyFile } from './partial-bytes.js';
+import { one, type Queryable, type ReceiverSql } from './receiver-sql.js';
+
+const MiB = 1 << 20;
+/** S3's most parts in one upload. */
+const MAX_PARTS = 10_000;
+const STAGING = '.partial/';
+const SUFFIX = sealedFileName('');
+
+interface Upload {
+  upload_id: string;
+  part_bytes: number;
+}
+
+/** The part size for a file of `size` bytes: `partMiB`, or larger when the file would need more than 10 000 parts. */
+export function partBytes(size: number, partMiB: number): number {
+  return Math.max(partMiB, Math.ceil(size / MAX_PARTS / MiB)) * MiB;
+}
+
+export class S3Partials implements PartialBytes {
+  private readonly client: S3Client;
+
+  constructor(
+    private readonly o: S3StoreOptions,
+    private readonly sql: ReceiverSql,
+    private readonly partMiB: number,
+  ) {
+    this.client = s3ClientFor(o);
+  }
+
+  async write(device: string, name: string, pieces: [number, number][], data: Buffer, dataOffset: number): Promise<void> {
+    for (const [from, to] of pieces) {
+      const body = data.subarray(from - dataOffset, to - dataOffset);
+      const key = this.staged(device, name, from);
+      // Not conditional: a claim gone stale is written again at the same offset. What is stored is hashed from the
+      // bucket before any receipt, so a staged chunk never vouches for anything itself.
+      await this.attempt(this.client.send(new PutObjectCommand({ Bucket: this.o.bucket, Key: key, Body: body, ContentLength: body.length, ContentMD5: await digestOf(body, 'md5', 'base64') })), 'write', key);
+    }
+  }
+
+  /** Upload each part these pieces completed (the part is whole now and was not before they were written). */
+  async written(device: string, name: string, pieces: [number, number][], size: number): Promise<void> {
+    const up = await this.upload(device, name, size);
+    const parts = new Set<number>();
+    for (const [from, to] of pieces) for (let k = Math.floor(from / up.part_bytes); k * up.part_bytes < to; k++) parts.add(k);
+    for (const k of parts) {
+      const [a, b] = partRange(k, up.part_bytes, size);
+      if (await this.covered(device, name, a, b)) await this.uploadPart(device, name, up, k, size);
+    }
+  }
+
+  async ready(device: string, name: string, size: number, stored: string): Promise<ReadyFile> {
+    const key = this.o.prefix + checkName(stored);
+    const up = await this.upload(device, name, size);
+    const have = await this.listParts(key, up.upload_id);
+    const parts: { PartNumber: number; ETag: string }[] = [];
+    const count = Math.max(1, Math.ceil(size / up.part_bytes));
+    for (let k = 0; k < count; k++) {
+      const [a, b] = partRange(k, up.part_bytes, size);
+      const got = have.get(k + 1);
+      // Missing: the receiver that completed it was stopped before sending it, or it failed; sent now.
+      const etag = got && got.size === b - a ? got.etag : await this.uploadPart(device, name, up, k, size);
+      parts.push({ PartNumber: k + 1, ETag: etag });
+    }
+    try {
+      await this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.o.bucket, Key: key, UploadId: up.upload_id, MultipartUpload: { Parts: parts } }));
+    } catch (err) {
+      // Completed meanwhile by another receiver finishing the same file (it is then under its name).
+      if (status(err) !== 404 || (await this.head(key)) !== size) throw this.failed('write', key, err);
+    }
+    return {
+      read: async () => this.get(key),
+      trustRunning: false,
+      inStore: true,
+      // A receipt is signed only for an object the bucket holds whole: asked again inside the recording transaction.
+      store: async () => {
+        const held = await this.head(key);
+        if (held !== size) throw new RecgwError('storage', `${this.url(key)} holds ${held ?? 'no'} bytes after its upload completed, not ${size}`);
+      },
+    };
+  }
+
+  async remove(q: Queryable, device: string, name: string): Promise<void> {
+    const target = this.target(device, name);
+    const uploads = await this.attempt(this.client.send(new ListMultipartUploadsCommand({ Bucket: this.o.bucket, Prefix: target })), 'read', target);
+    for (const u of uploads.Uploads ?? []) {
+      if (u.Key !== target) continue;
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.o.bucket, Key: target, UploadId: u.UploadId })).catch((err: unknown) => {
+        if (status(err) !== 404) throw this.failed('write', target, err);
+      });
+    }
+    await q.query('DELETE FROM uploads WHERE device = $1 AND name = $2', [device, name]);
+    const keys = (await this.stagedObjects(this.stagedPrefix(device, name))).map((o) => o.key);
+    for (let i = 0; i < keys.length; i += 1000) {
+      const batch = keys.slice(i, i + 1000);
+      await this.attempt(this.client.send(new DeleteObjectsCommand({ Bucket: this.o.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })), 'write', batch[0]!);
+    }
+  }
+
+  async lastWritten(device: string, name: string): Promise<number | undefined> {
+    const times = (await this.stagedObjects(this.stagedPrefix(device, name))).map((o) => o.modified);
+    return times.length === 0 ? undefined : Math.max(...times);
+  }
+
+  async held(): Promise<{ device: string; name: string }[]> {
+    const out = new Map<string, { device: string; name: string }>();
+    const top = this.o.prefix + STAGING;
+    for (const o of await this.stagedObjects(top)) {
+      const [device, file] = o.key.slice(top.length).split('/');
+      if (device && file?.endsWith(SUFFIX)) out.set(`${device}/${file}`, { device, name: file.slice(0, -SUFFIX.length) });
+    }
+    let marker: { KeyMarker?: string; UploadIdMarker?: string } = {};
+    for (;;) {
+      const page = await this.attempt(this.client.send(new ListMultipartUploadsCommand({ Bucket: this.o.bucket, Prefix: this.o.prefix, ...marker })), 'read', this.o.prefix);
+      for (const u of page.Uploads ?? []) {
+        const [device, dir, file, ...rest] = (u.Key ?? '').slice(this.o.prefix.length).split('/');
+        if (device && dir === SEGMENTS_DIR && file?.endsWith(SUFFIX) && rest.length === 0) out.set(`${device}/${file}`, { device, name: file.slice(0, -SUFFIX.length) });
+      }
+      if (!page.IsTruncated) break;
+      marker = { KeyMarker: page.NextKeyMarker, UploadIdMarker: page.NextUploadIdMarker };
+    }
+    return [...out.values()];
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+
+  /** The file's upload: made once, under the device's lock, so every receiver adds its parts to the same one. */
+  private async upload(device: string, name: string, size: number): Promise<Upload> {
+    const known = await one<Upload>(this.sql, 'SELECT upload_id, part_bytes FROM uploads WHERE device = $1 AND name = $2', [device, name]);
+    if (known) return { upload_id: known.upload_id, part_bytes: Number(known.part_bytes) };
+    return this.sql.transaction(async (tx): Promise<Upload> => {
+      const there = await one<Upload>(tx, 'SELECT upload_id, part_bytes FROM uploads WHERE device = $1 AND name = $2', [device, name]);
+      if (there) return { upload_id: there.upload_id, part_bytes: Number(there.part_bytes) };
+      const key = this.target(device, name);
+      // Killed between this and the commit: an upload no row names, which the sweep aborts.
+      const made = await this.attempt(this.client.send(new CreateMultipartUploadCommand({ Bucket: this.o.bucket, Key: key })), 'write', key);
+      const up = { upload_id: made.UploadId!, part_bytes: partBytes(size, this.partMiB) };
+      await tx.query('INSERT INTO uploads(device, name, upload_id, part_bytes, created_at) VALUES ($1, $2, $3, $4, $5)', [device, name, up.upload_id, up.part_bytes, Date.now()]);
+      return up;
+    }, { device });
+  }
+
+  /** Whether the written chunks cover [a, b). */
+  private async covered(device: string, name: string, a: number, b: number): Promise<boolean> {
+    let at = a;
+    for (const r of await this.rows(device, name, a, b)) {
+      if (r.offset > at) return false;
+      at = Math.max(at, r.offset + r.len);
+    }
+    return at >= b;
+  }
+
+  private async rows(device: string, name: string, a: number, b: number): Promise<{ offset: number; len: number }[]> {
+    const rows = await this.sql.query<{ offset: number; len: number }>(
+      'SELECT "offset", len FROM chunks WHERE device = $1 AND name = $2 AND claimed_at IS NULL AND "offset" < $3 AND "offset" + len > $4 ORDER BY "offset"',
+      [device, name, b, a],
+    );
+    return rows.map((r) => ({ offset: Number(r.offset), len: Number(r.len) }));
+  }
+
+  /** Part k from the staged chunks that hold its bytes; returns its ETag. */
+  private async uploadPart(device: string, name: string, up: Upload, k: number, size: number): Promise<string> {
+    const [a, b] = partRange(k, up.part_bytes, size);
+    const body = Buffer.allocUnsafe(b - a);
+    let at = a;
+    for (const r of await this.rows(device, name, a, b)) {
+      if (r.offset + r.len <= at) continue;
+      if (r.offset > at) break;
+      const end = Math.min(b, r.offset + r.len);
+      const key = this.staged(device, name, r.offset);
+      const bytes = Buffer.from(await (await this.get(key, `bytes=${at - r.offset}-${end - r.offset - 1}`)).transformToByteArray());
+      if (bytes.length !== end - at) throw new RecgwError('storage', `${this.url(key)} gave ${bytes.length} bytes of ${end - at} asked for: the staged chunk is shorter than its row`);
+      bytes.copy(body, at - a);
+      at = end;
+    }
+    if (at < b) throw new RecgwError('internal', `part ${k + 1} of ${device}/${name} is not all written (bytes ${at} to ${b} missing)`);
+    const key = this.target(device, name);
+    const md5 = await digestOf(body, 'md5', 'base64');
+    const res = await this.attempt(this.client.send(new UploadPartCommand({ Bucket: this.o.bucket, Key: key, UploadId: up.upload_id, PartNumber: k + 1, Body: body, ContentLength: body.length, ContentMD5: md5 })), 'write', key);
+    return res.ETag!;
+  }
+
+  private async listParts(key: string, uploadId: string): Promise<Map<number, { etag: string; size: number }>> {
+    const out = new Map<number, { etag: string; size: number }>();
+    let marker: string | undefined;
+    for (;;) {
+      const page = await this.attempt(this.client.send(new ListPartsCommand({ Bucket: this.o.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker })), 'read', key);
+      for (const p of page.Parts ?? []) out.set(p.PartNumber!, { etag: p.ETag!, size: p.Size ?? 0 });
+      if (!page.IsTruncated) return out;
+      marker = page.NextPartNumberMarker;
+    }
+  }
+
+  private async stagedObjects(prefix: string): Promise<{ key: string; modified: number }[]> {
+    const out: { key: string; modified: number }[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.attempt(this.client.send(new ListObjectsV2Command({ Bucket: this.o.bucket, Prefix: prefix, ContinuationToken: token })), 'read', prefix);
+      for (const o of page.Contents ?? []) out.push({ key: o.Key!, modified: o.LastModified?.getTime() ?? 0 });
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+  }
+
+  private async head(key: string): Promise<number | undefined> {
+    try {
+      return (await this.client.send(new HeadObjectCommand({ Bucket: this.o.bucket, Key: key }))).ContentLength;
+    } catch (err) {
+      if (status(err) === 404) return undefined;
+      throw this.failed('read', key, err);
+    }
+  }
+
+  private async get(key: string, range?: string): Promise<Readable & { transformToByteArray(): Promise<Uint8Array> }> {
+    const res = await this.attempt(this.client.send(new GetObjectCommand({ Bucket: this.o.bucket, Key: key, Range: range })), 'read', key);
+    return res.Body as Readable & { transformToByteArray(): Promise<Uint8Array> };
+  }
+
+  private async attempt<T>(request: Promise<T>, what: 'read' | 'write', key: string): Promise<T> {
+    try {
+      return await request;
+    } catch (err) {
+      throw this.failed(what, key, err);
+    }
+  }
+
+  /** The file's key in the store. */
+  private target(device: string, name: string): string {
+    return this.o.prefix + checkName(`${device}/${SEGMENTS_DIR}/${sealedFileName(name)}`);
+  }
+
+  private stagedPrefix(device: string, name: string): string {
+    return `${this.o.prefix}${STAGING}${checkName(`${device}/${sealedFileName(name)}`)}/`;
+  }
+
+  private staged(device: string, name: string, offset: number): string {
+    return this.stagedPrefix(device, name) + String(offset).padStart(20, '0');
+  }
+
+  private url(key: string): string {
+    return `s3://${this.o.bucket}/${key}`;
+  }
+
+  private failed(what: 'read' | 'write', key: string, err: unknown): RecgwError {
+    return new RecgwError('storage', `could not ${what} ${this.url(key)} at ${this.o.endpoint}: ${describe(err)}`, { cause: err });
+  }
+}
+
+/** Bytes [a, b) of part k. */
+function partRange(k: number, part: number, size: number): [number, number] {
+  return [k * part, Math.min(size, (k + 1) * part)];
+}
