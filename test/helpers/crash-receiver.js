@@ -4,6 +4,8 @@
 //   claimed     right after it claimed a chunk's bytes in receiver.db, before writing them
 //   last-chunk  right after it committed the last chunk of a file, before storing it and signing its receipt
 //   renamed     right after the file was written into the store's segments/, before the commit that records it as stored
+//               (in a bucket: its multipart upload completed)
+//   part        (a bucket) right after the first part of a multipart upload went up: mid-multipart
 //   committed   right after the commit that records it stored, before its receipt is written to receipts.jsonl
 //   filed       right after its receipt was appended (durably) to receipts.jsonl, before that is recorded
 //
@@ -16,6 +18,7 @@ import { ChunkWriter } from '../../dist/receiver/chunk-writer.js';
 import { Filing } from '../../dist/receiver/filing.js';
 import { FolderStore } from '../../dist/store/folder-store.js';
 import { S3Store } from '../../dist/store/s3-store.js';
+import { S3Partials } from '../../dist/receiver/s3-partials.js';
 import { createLogger } from '../../dist/util/log.js';
 
 const die = () => process.kill(process.pid, 'SIGKILL');
@@ -39,6 +42,18 @@ if (step === 'claimed') {
       return out;
     };
   }
+  // In a bucket a segment is completed from its parts under its name (s3-partials.ts).
+  const ready = S3Partials.prototype.ready;
+  S3Partials.prototype.ready = async function (...args) {
+    await ready.apply(this, args);
+    die();
+  };
+} else if (step === 'part') {
+  const uploadPart = S3Partials.prototype.uploadPart;
+  S3Partials.prototype.uploadPart = async function (...args) {
+    await uploadPart.apply(this, args);
+    die();
+  };
 } else if (step === 'committed') {
   // Messages are handled one at a time: a filing while a file is being stored is that file's receipt.
   const finalize = FileIngest.prototype.finalize;
