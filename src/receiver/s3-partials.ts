@@ -77,13 +77,18 @@ export class S3Partials implements PartialBytes {
 
   /** Upload each part these pieces completed (the part is whole now and was not before they were written). */
   async written(device: string, name: string, pieces: [number, number][], size: number): Promise<void> {
-    const up = await this.upload(device, name, size);
-    const parts = new Set<number>();
-    for (const [from, to] of pieces) for (let k = Math.floor(from / up.part_bytes); k * up.part_bytes < to; k++) parts.add(k);
-    for (const k of parts) {
-      const [a, b] = partRange(k, up.part_bytes, size);
-      if (await this.covered(device, name, a, b)) await this.uploadPart(device, name, up, k, size);
-    }
+    const known = await this.known(this.sql, device, name);
+    const part = known?.part_bytes ?? partBytes(size, this.partMiB);
+    const touched = new Set<number>();
+    for (const [from, to] of pieces) for (let k = Math.floor(from / part); k * part < to; k++) touched.add(k);
+    const whole: number[] = [];
+    for (const k of touched) if (await this.covered(device, name, ...partRange(k, part, size))) whole.push(k);
+    if (whole.length === 0) return;
+    // Made with the first whole part, not the first chunk: a file given up before any part costs no upload.
+    const up = known ?? (await this.upload(device, name, size));
+    // Made meanwhile by a receiver configured with another part size: ready() sends the parts by the upload's size.
+    if (up.part_bytes !== part) return;
+    for (const k of whole) await this.uploadPart(device, name, up, k, size);
   }
 
   async ready(device: string, name: string, size: number, stored: string): Promise<ReadyFile> {
@@ -165,11 +170,11 @@ export class S3Partials implements PartialBytes {
 
   /** The file's upload: made once, under the device's lock, so every receiver adds its parts to the same one. */
   private async upload(device: string, name: string, size: number): Promise<Upload> {
-    const known = await one<Upload>(this.sql, 'SELECT upload_id, part_bytes FROM uploads WHERE device = $1 AND name = $2', [device, name]);
-    if (known) return { upload_id: known.upload_id, part_bytes: Number(known.part_bytes) };
+    const known = await this.known(this.sql, device, name);
+    if (known) return known;
     return this.sql.transaction(async (tx): Promise<Upload> => {
-      const there = await one<Upload>(tx, 'SELECT upload_id, part_bytes FROM uploads WHERE device = $1 AND name = $2', [device, name]);
-      if (there) return { upload_id: there.upload_id, part_bytes: Number(there.part_bytes) };
+      const there = await this.known(tx, device, name);
+      if (there) return there;
       const key = this.target(device, name);
       // Killed between this and the commit: an upload no row names, which the sweep aborts.
       const made = await this.attempt(this.client.send(new CreateMultipartUploadCommand({ Bucket: this.o.bucket, Key: key })), 'write', key);
@@ -177,6 +182,11 @@ export class S3Partials implements PartialBytes {
       await tx.query('INSERT INTO uploads(device, name, upload_id, part_bytes, created_at) VALUES ($1, $2, $3, $4, $5)', [device, name, up.upload_id, up.part_bytes, Date.now()]);
       return up;
     }, { device });
+  }
+
+  private async known(q: Queryable, device: string, name: string): Promise<Upload | undefined> {
+    const row = await one<Upload>(q, 'SELECT upload_id, part_bytes FROM uploads WHERE device = $1 AND name = $2', [device, name]);
+    return row && { upload_id: row.upload_id, part_bytes: Number(row.part_bytes) };
   }
 
   /** Whether the written chunks cover [a, b). */
