@@ -9,8 +9,15 @@
 //   committed   right after the commit that records it stored, before its receipt is written to receipts.jsonl
 //   filed       right after its receipt was appended (durably) to receipts.jsonl, before that is recorded
 //
+//   none        never: a receiver that only witnesses (below)
+//
+// With RECGW_TEST_WITNESS=<file>, each segment receipt is held back until the store is asked (HeadObject on a
+// bucket) what it holds under the segment's name, and a line {device, name, size, held} is appended to <file>: the
+// test then sees that no receipt went out before the store held the whole object.
+//
 // Usage: node crash-receiver.js <receiver config> <step>
 import process from 'node:process';
+import { appendFileSync } from 'node:fs';
 import { loadReceiverConfig } from '../../dist/receiver/config.js';
 import { Receiver } from '../../dist/receiver/receiver.js';
 import { FileIngest } from '../../dist/receiver/file-ingest.js';
@@ -19,6 +26,7 @@ import { Filing } from '../../dist/receiver/filing.js';
 import { FolderStore } from '../../dist/store/folder-store.js';
 import { S3Store } from '../../dist/store/s3-store.js';
 import { S3Partials } from '../../dist/receiver/s3-partials.js';
+import { openStore } from '../../dist/store/open-store.js';
 import { createLogger } from '../../dist/util/log.js';
 
 const die = () => process.kill(process.pid, 'SIGKILL');
@@ -80,8 +88,35 @@ if (step === 'claimed') {
       if (name.endsWith('/receipts.jsonl') && data.toString('utf8').includes('"kind":"segment"')) die();
     };
   }
-} else {
+} else if (step !== 'none') {
   throw new Error(`unknown crash step ${step}`);
+}
+
+const witness = process.env.RECGW_TEST_WITNESS;
+if (witness) {
+  const cfg = loadReceiverConfig(process.argv[2]);
+  const store = openStore(cfg.store, cfg.s3);
+  const publish = Receiver.prototype.publish;
+  Receiver.prototype.publish = function (topic, payload) {
+    const r = topic.endsWith('/down/receipt') ? JSON.parse(payload) : undefined;
+    if (r?.kind !== 'segment') return publish.call(this, topic, payload);
+    const note = (held) => {
+      appendFileSync(witness, `${JSON.stringify({ device: r.device, name: r.name, size: r.size, held, receiver: cfg.name })}\n`);
+      publish.call(this, topic, payload);
+    };
+    // The store away (a test stopping radosgw) delays the witness, as it would the receipt: ask until it answers.
+    const ask = async () => {
+      for (let i = 0; ; i++) {
+        try {
+          return await store.size(`${r.device}/segments/${r.name}.seg`);
+        } catch (err) {
+          if (i >= 120) return `error: ${err.message}`;
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+      }
+    };
+    void ask().then(note);
+  };
 }
 
 await new Receiver(loadReceiverConfig(process.argv[2]), createLogger('recgw-receiver')).start();
