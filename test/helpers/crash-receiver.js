@@ -97,15 +97,17 @@ if (witness) {
   const cfg = loadReceiverConfig(process.argv[2]);
   const store = openStore(cfg.store, cfg.s3);
   const publish = Receiver.prototype.publish;
+  // Receipts go out on their own (down/receipt) and in the answer to a hello (down/state).
+  const segmentReceipts = (topic, payload) => {
+    if (topic.endsWith('/down/receipt')) return [JSON.parse(payload)].filter((r) => r.kind === 'segment');
+    if (topic.endsWith('/down/state')) return (JSON.parse(payload).receipts ?? []).filter((r) => r.kind === 'segment');
+    return [];
+  };
   Receiver.prototype.publish = function (topic, payload) {
-    const r = topic.endsWith('/down/receipt') ? JSON.parse(payload) : undefined;
-    if (r?.kind !== 'segment') return publish.call(this, topic, payload);
-    const note = (held) => {
-      appendFileSync(witness, `${JSON.stringify({ device: r.device, name: r.name, size: r.size, held, receiver: cfg.name })}\n`);
-      publish.call(this, topic, payload);
-    };
+    const receipts = segmentReceipts(topic, payload);
+    if (receipts.length === 0) return publish.call(this, topic, payload);
     // The store away (a test stopping radosgw) delays the witness, as it would the receipt: ask until it answers.
-    const ask = async () => {
+    const ask = async (r) => {
       for (let i = 0; ; i++) {
         try {
           return await store.size(`${r.device}/segments/${r.name}.seg`);
@@ -115,8 +117,14 @@ if (witness) {
         }
       }
     };
-    void ask().then(note);
+    void Promise.all(receipts.map(async (r) => ({ device: r.device, name: r.name, size: r.size, held: await ask(r), receiver: cfg.name }))).then((seen) => {
+      appendFileSync(witness, seen.map((w) => `${JSON.stringify(w)}\n`).join(''));
+      publish.call(this, topic, payload);
+    });
   };
 }
 
-await new Receiver(loadReceiverConfig(process.argv[2]), createLogger('recgw-receiver')).start();
+const receiver = new Receiver(loadReceiverConfig(process.argv[2]), createLogger('recgw-receiver'));
+await receiver.start();
+// Stopped as `recgw receiver` stops (a receiver that did not crash): what it took is finished, exit 0.
+process.once('SIGTERM', () => void receiver.stop().then(() => process.exit(0)));
