@@ -144,4 +144,16 @@ export const RECEIVER_PG_MIGRATIONS: readonly IndexMigration[] = [
   );
   `,
   },
+  {
+    name: 'filed lengths',
+    sql: `
+  -- The committed length of each device's append-only files written after commit (filing.ts).
+  CREATE TABLE filed (
+    device TEXT NOT NULL,
+    file   TEXT NOT NULL,
+    bytes  BIGINT NOT NULL,
+    PRIMARY KEY (device, file)
+  );
+  `,
+  },
 ];

@@ -163,6 +163,16 @@ export const RECEIVER_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (device, name)
   );
   `,
+  `
+  -- The committed length of each device's append-only files written after commit (filing.ts: receipts.jsonl,
+  -- alerts.jsonl), so that an append need not read the store's tail first.
+  CREATE TABLE filed (
+    device TEXT NOT NULL,
+    file   TEXT NOT NULL,
+    bytes  INTEGER NOT NULL,
+    PRIMARY KEY (device, file)
+  );
+  `,
 ];
 
 export const receiverDbPath = (store: string): string => join(store, 'receiver.db');
