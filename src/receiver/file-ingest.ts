@@ -216,7 +216,8 @@ export class FileIngest {
     const run = this.running.get(key);
     this.running.delete(key);
     // The running hash is SHA-256 (a chunk may come before its manifest says otherwise); a gm file is read back for SM3.
-    const actual = ready.trustRunning && run && run.upto === r.size && m.hash_alg === 'sha256' ? { size: r.size, sha256: run.hash.digest('hex') } : await hashStream(await ready.read(), m.hash_alg);
+    const known = ready.sha256 ?? (ready.trustRunning && run && run.upto === r.size ? run.hash.digest('hex') : undefined);
+    const actual = known && m.hash_alg === 'sha256' ? { size: r.size, sha256: known } : await hashStream(await ready.read(), m.hash_alg);
     if (actual.size !== m.size || actual.sha256 !== m.sha256) {
       const why = `${name} arrived as ${actual.size} bytes with ${m.hash_alg} ${actual.sha256}, but its manifest (entry ${m.seq}) says ${m.size} bytes, ${m.sha256}: forged or damaged, not stored`;
       await this.discard(device, name, ready.inStore ? stored : undefined);

@@ -11,6 +11,11 @@ import type { Queryable } from './receiver-sql.js';
 export interface ReadyFile {
   /** The bytes as they will be stored, to hash against the manifest. */
   read(): Promise<Readable>;
+  /**
+   * The SHA-256 of exactly the bytes the store holds, when known without reading them back (this receiver sent them
+   * all itself, each part checked by the server's Content-MD5).
+   */
+  sha256?: string;
   /** Whether a hash of the chunks as this receiver received them may stand for read() (they are what is stored). */
   trustRunning: boolean;
   /** Whether the object is in the store already (a refusal must remove it). */

@@ -14,6 +14,7 @@
  * Nothing here is lost by a crash: the staged chunks are the bytes, the database says which are written, and the
  * bucket which parts it has. Uploads and staged chunks no file row describes are removed by the sweep.
  */
+import { createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
@@ -42,6 +43,8 @@ const MiB = 1 << 20;
 /** S3's most parts in one upload. */
 const MAX_PARTS = 10_000;
 const STAGING = '.partial/';
+/** Files whose parts' hash is followed at once (a receiver has one message in hand at a time; a few are unfinished). */
+const MAX_FOLLOWED = 64;
 const SUFFIX = sealedFileName('');
 
 interface Upload {
@@ -56,6 +59,8 @@ export function partBytes(size: number, partMiB: number): number {
 
 export class S3Partials implements PartialBytes {
   private readonly client: S3Client;
+  /** Per file, the SHA-256 and ETags of the parts this receiver sent, in order from the first (follow()). */
+  private readonly sent = new Map<string, { hash: Hash; etags: string[] }>();
 
   constructor(
     private readonly o: S3StoreOptions,
@@ -79,6 +84,8 @@ export class S3Partials implements PartialBytes {
   async written(device: string, name: string, pieces: [number, number][], size: number): Promise<void> {
     const known = await this.known(this.sql, device, name);
     const part = known?.part_bytes ?? partBytes(size, this.partMiB);
+    // A one-part file goes up whole once complete (ready()).
+    if (!known && size <= part) return;
     const touched = new Set<number>();
     for (const [from, to] of pieces) for (let k = Math.floor(from / part); k * part < to; k++) touched.add(k);
     const whole: number[] = [];
@@ -93,7 +100,10 @@ export class S3Partials implements PartialBytes {
 
   async ready(device: string, name: string, size: number, stored: string): Promise<ReadyFile> {
     const key = this.o.prefix + checkName(stored);
-    const up = await this.upload(device, name, size);
+    const known = await this.known(this.sql, device, name);
+    // A file of one part goes up whole, in one conditional PUT: an upload would cost three requests more.
+    if (!known && size <= partBytes(size, this.partMiB)) return this.putWhole(device, name, size, key);
+    const up = known ?? (await this.upload(device, name, size));
     const have = await this.listParts(key, up.upload_id);
     const parts: { PartNumber: number; ETag: string }[] = [];
     const count = Math.max(1, Math.ceil(size / up.part_bytes));
@@ -110,14 +120,39 @@ export class S3Partials implements PartialBytes {
       // Completed meanwhile by another receiver finishing the same file (it is then under its name).
       if (status(err) !== 404 || (await this.head(key)) !== size) throw this.failed('write', key, err);
     }
+    // Every part as this receiver sent it, in order (the bucket's ETags are the MD5s of what it sent): its hash is
+    // the object's, and the object need not be read back.
+    const f = `${device}/${name}`;
+    const mine = this.sent.get(f);
+    this.sent.delete(f);
+    const whole = mine && mine.etags.length === count && mine.etags.every((e, i) => e === parts[i]!.ETag);
+    return this.inBucket(key, size, whole ? mine.hash.digest('hex') : undefined);
+  }
+
+  /** A one-part file: its staged chunks put together, hashed, and written once under its name. */
+  private async putWhole(device: string, name: string, size: number, key: string): Promise<ReadyFile> {
+    const body = await this.assemble(device, name, 0, size);
+    const md5 = await digestOf(body, 'md5', 'base64');
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.o.bucket, Key: key, Body: body, ContentLength: size, ContentMD5: md5, IfNoneMatch: '*' }));
+    } catch (err) {
+      // Put there meanwhile by another receiver finishing the same file: checked from the bucket.
+      if (status(err) === 412) return this.inBucket(key, size, undefined);
+      throw this.failed('write', key, err);
+    }
+    return this.inBucket(key, size, createHash('sha256').update(body).digest('hex'));
+  }
+
+  private inBucket(key: string, size: number, sha256: string | undefined): ReadyFile {
     return {
       read: async () => this.get(key),
+      ...(sha256 ? { sha256 } : {}),
       trustRunning: false,
       inStore: true,
       // A receipt is signed only for an object the bucket holds whole: asked again inside the recording transaction.
       store: async () => {
         const held = await this.head(key);
-        if (held !== size) throw new RecgwError('storage', `${this.url(key)} holds ${held ?? 'no'} bytes after its upload completed, not ${size}`);
+        if (held !== size) throw new RecgwError('storage', `${this.url(key)} holds ${held ?? 'no'} bytes after it was completed, not ${size}`);
       },
     };
   }
@@ -209,7 +244,33 @@ export class S3Partials implements PartialBytes {
 
   /** Part k from the staged chunks that hold its bytes; returns its ETag. */
   private async uploadPart(device: string, name: string, up: Upload, k: number, size: number): Promise<string> {
-    const [a, b] = partRange(k, up.part_bytes, size);
+    const body = await this.assemble(device, name, ...partRange(k, up.part_bytes, size));
+    const key = this.target(device, name);
+    const md5 = await digestOf(body, 'md5', 'base64');
+    const res = await this.attempt(this.client.send(new UploadPartCommand({ Bucket: this.o.bucket, Key: key, UploadId: up.upload_id, PartNumber: k + 1, Body: body, ContentLength: body.length, ContentMD5: md5 })), 'write', key);
+    this.follow(`${device}/${name}`, k, body, res.ETag!);
+    return res.ETag!;
+  }
+
+  /** Hash the parts this receiver sends of a file in order from the first; anything else forgets the file. */
+  private follow(f: string, k: number, body: Buffer, etag: string): void {
+    if (k === 0) {
+      this.sent.delete(f);
+      if (this.sent.size >= MAX_FOLLOWED) this.sent.delete(this.sent.keys().next().value!);
+      this.sent.set(f, { hash: createHash('sha256'), etags: [] });
+    }
+    const s = this.sent.get(f);
+    if (!s) return;
+    if (s.etags.length !== k) {
+      this.sent.delete(f);
+      return;
+    }
+    s.hash.update(body);
+    s.etags.push(etag);
+  }
+
+  /** Bytes [a, b) of the file from its staged chunks (ranged GETs). */
+  private async assemble(device: string, name: string, a: number, b: number): Promise<Buffer> {
     const body = Buffer.allocUnsafe(b - a);
     let at = a;
     for (const r of await this.rows(device, name, a, b)) {
@@ -222,11 +283,8 @@ export class S3Partials implements PartialBytes {
       bytes.copy(body, at - a);
       at = end;
     }
-    if (at < b) throw new RecgwError('internal', `part ${k + 1} of ${device}/${name} is not all written (bytes ${at} to ${b} missing)`);
-    const key = this.target(device, name);
-    const md5 = await digestOf(body, 'md5', 'base64');
-    const res = await this.attempt(this.client.send(new UploadPartCommand({ Bucket: this.o.bucket, Key: key, UploadId: up.upload_id, PartNumber: k + 1, Body: body, ContentLength: body.length, ContentMD5: md5 })), 'write', key);
-    return res.ETag!;
+    if (at < b) throw new RecgwError('internal', `bytes ${at} to ${b} of ${device}/${name} are not all written`);
+    return body;
   }
 
   private async listParts(key: string, uploadId: string): Promise<Map<number, { etag: string; size: number }>> {

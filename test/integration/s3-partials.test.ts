@@ -8,7 +8,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
-import { HeadObjectCommand, ListMultipartUploadsCommand, ListPartsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand, PutObjectCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
 import { cleanupTmp, makeCa, tmp } from '../helpers/fixtures.js';
 import { createDatabase, withPostgres } from '../helpers/postgres.js';
 import { s3Client, withRadosgw } from '../helpers/radosgw.js';
@@ -169,6 +169,44 @@ describe('unfinished files in the bucket, assembled as multipart uploads', () =>
       const again = await w.rx[1]!.ingest.finalize(DEVICE, 'seg-2', () => new Date());
       expect(again && !('refused' in again)).toBe(true);
       expect(await headSize(w.raw, key(w.prefix, 'seg-2'))).toBe(f.bytes.length);
+    } finally {
+      await w.close();
+    }
+  }, 60_000);
+
+  it("the attacker replaces a part of the open upload after the receiver sent it: the receiver's own hash no longer stands, no receipt", async () => {
+    const w = await world();
+    try {
+      const f = file(7 * MiB, 'seg-5');
+      await f.manifest(w.rx[0]!.sql);
+      const r = w.rx[0]!;
+      for (let o = 0; o < f.bytes.length; o += MiB) await r.ingest.chunk(f.header(o), f.bytes.subarray(o, o + MiB));
+      // Both parts went up from this receiver, in order; then someone with the bucket's keys sends part 1 again.
+      const up = (await r.sql.query<{ upload_id: string }>('SELECT upload_id FROM uploads'))[0]!;
+      await w.raw.send(new UploadPartCommand({ Bucket: rgw.server().bucket, Key: key(w.prefix, 'seg-5'), UploadId: up.upload_id, PartNumber: 1, Body: Buffer.alloc(5 * MiB, 0x66) }));
+      const out = await r.ingest.finalize(DEVICE, 'seg-5', () => new Date());
+      expect(out && 'refused' in out ? out.refused : out).toMatch(/seg-5 arrived as 7340032 bytes .* forged or damaged, not stored/);
+      expect(w.leaves()).toBe(0);
+      expect(await headSize(w.raw, key(w.prefix, 'seg-5'))).toBeUndefined();
+    } finally {
+      await w.close();
+    }
+  }, 60_000);
+
+  it('a file of one part goes up whole in one PUT, without a multipart upload', async () => {
+    const w = await world();
+    try {
+      const f = file(3 * MiB + 7, 'seg-6');
+      await f.manifest(w.rx[0]!.sql);
+      for (let o = 0; o < f.bytes.length; o += MiB) await w.rx[(o / MiB) % 2]!.ingest.chunk(f.header(o), f.bytes.subarray(o, o + MiB));
+      expect(await uploads(w.raw, w.prefix)).toEqual([]);
+      expect(await headSize(w.raw, key(w.prefix, 'seg-6'))).toBeUndefined();
+      const out = await w.rx[1]!.ingest.finalize(DEVICE, 'seg-6', () => new Date());
+      expect(out && !('refused' in out)).toBe(true);
+      expect(await w.rx[0]!.sql.query('SELECT * FROM uploads')).toEqual([]);
+      const stored = await new S3Store({ ...rgwOpts(), prefix: w.prefix }).read(`${DEVICE}/segments/seg-6.seg`);
+      expect(createHash('sha256').update(stored!).digest('hex')).toBe(f.header(0).sha256);
+      expect(await staged(w.raw, w.prefix)).toEqual([]);
     } finally {
       await w.close();
     }
