@@ -17,7 +17,7 @@ import type { DeviceLimits } from './limits.js';
 import { coveredPrefix, uncovered } from './store-db.js';
 import { one, type Queryable, type ReceiverSql } from './receiver-sql.js';
 import { Filing, stage } from './filing.js';
-import type { PartialBytes, ReadyFile } from './partial-bytes.js';
+import type { PartialBytes } from './partial-bytes.js';
 import type { LeafLog } from './agency-log.js';
 
 interface FileRow {
@@ -210,8 +210,8 @@ export class FileIngest {
     const m = await this.manifest(device, name);
     if (!r || r.state !== 'partial' || !m || !(await this.complete(device, name, r.size))) return undefined;
     const stored = `${device}/${SEGMENTS_DIR}/${sealedFileName(name)}`;
-    // Put into the store by a receiver that stopped before recording it stored: go on from there.
-    const ready: ReadyFile = (await this.evidence.size(stored)) !== undefined ? this.inStore(stored) : await this.partials.ready(device, name, r.size, stored);
+    // Put into the store by a receiver that stopped before recording it stored: ready() goes on from there.
+    const ready = await this.partials.ready(device, name, r.size, stored);
     const key = `${device}/${name}`;
     const run = this.running.get(key);
     this.running.delete(key);
@@ -252,15 +252,10 @@ export class FileIngest {
     if (receipt) {
       // Stored and committed: the chunks are no longer needed (left behind by a crash or a failure, the sweep
       // removes them: no partial row describes them).
-      await this.sql.transaction((tx) => this.partials.remove(tx, device, name), { device }).catch(() => undefined);
+      await this.sql.transaction((tx) => this.partials.done(tx, device, name), { device }).catch(() => undefined);
       await this.filing.file(device);
     }
     return receipt;
-  }
-
-  /** A file already in the store, not yet recorded: checked from there, nothing more to put. */
-  private inStore(stored: string): ReadyFile {
-    return { read: async () => (await this.evidence.stream(stored))!, trustRunning: false, inStore: true, store: async () => {} };
   }
 
   /** Forget a file that failed its check, and remove it: from .partial, and from the store when put there unrecorded. */

@@ -29,10 +29,15 @@ export interface PartialBytes {
   write(device: string, name: string, pieces: [number, number][], data: Buffer, dataOffset: number, size: number): Promise<void>;
   /** After `pieces` were recorded written: send on what they completed (a bucket's parts); nothing for a folder. */
   written(device: string, name: string, pieces: [number, number][], size: number): Promise<void>;
-  /** Every byte is written: make the file ready to store as `stored` (a bucket completes its upload to that key). */
+  /**
+   * Every byte is written: make the file ready to store as `stored` (a bucket completes its upload to that key). An
+   * object already there (put by a receiver stopped before recording it) is what is then checked.
+   */
   ready(device: string, name: string, size: number, stored: string): Promise<ReadyFile>;
   /** Remove the file's bytes and any unfinished upload; `q` is the caller's transaction under the device's lock. */
   remove(q: Queryable, device: string, name: string): Promise<void>;
+  /** The file is recorded stored: remove its bytes (a bucket's completed upload is the object now). */
+  done(q: Queryable, device: string, name: string): Promise<void>;
   /** When the file's bytes were last written (ms since the epoch), or undefined when none are here. */
   lastWritten(device: string, name: string): Promise<number | undefined>;
   /** Every file with bytes (or an unfinished upload) here: the sweep removes those no row describes. */

@@ -43,6 +43,8 @@ const MiB = 1 << 20;
 /** S3's most parts in one upload. */
 const MAX_PARTS = 10_000;
 const STAGING = '.partial/';
+/** The most bytes of staged chunks kept in memory (see `cache`): a few files' worth. */
+const CACHE_BYTES = 64 * MiB;
 /** Files whose parts' hash is followed at once (a receiver has one message in hand at a time; a few are unfinished). */
 const MAX_FOLLOWED = 64;
 const SUFFIX = sealedFileName('');
@@ -59,6 +61,13 @@ export function partBytes(size: number, partMiB: number): number {
 
 export class S3Partials implements PartialBytes {
   private readonly client: S3Client;
+  /**
+   * The chunks this receiver staged lately, by key, so that a part it assembles from its own chunks is not read back
+   * (the usual case: one receiver gets a file's chunks). What is assembled from here is what goes up, and is hashed
+   * as it goes up: a staged object changed meanwhile in the bucket changes nothing stored.
+   */
+  private readonly cache = new Map<string, Buffer>();
+  private cached = 0;
   /** Per file, the SHA-256 and ETags of the parts this receiver sent, in order from the first (follow()). */
   private readonly sent = new Map<string, { hash: Hash; etags: string[] }>();
 
@@ -77,7 +86,26 @@ export class S3Partials implements PartialBytes {
       // Not conditional: a claim gone stale is written again at the same offset. What is stored is hashed from the
       // bucket before any receipt, so a staged chunk never vouches for anything itself.
       await this.attempt(this.client.send(new PutObjectCommand({ Bucket: this.o.bucket, Key: key, Body: body, ContentLength: body.length, ContentMD5: await digestOf(body, 'md5', 'base64') })), 'write', key);
+      this.keep(key, Buffer.from(body));
     }
+  }
+
+  /** Keep a staged chunk's bytes (a copy: the message's buffer is the MQTT client's), the oldest going past CACHE_BYTES. */
+  private keep(key: string, body: Buffer): void {
+    this.forget(key);
+    this.cache.set(key, body);
+    this.cached += body.length;
+    for (const [k] of this.cache) {
+      if (this.cached <= CACHE_BYTES) break;
+      this.forget(k);
+    }
+  }
+
+  private forget(key: string): void {
+    const had = this.cache.get(key);
+    if (!had) return;
+    this.cached -= had.length;
+    this.cache.delete(key);
   }
 
   /** Upload each part these pieces completed (the part is whole now and was not before they were written). */
@@ -101,8 +129,11 @@ export class S3Partials implements PartialBytes {
   async ready(device: string, name: string, size: number, stored: string): Promise<ReadyFile> {
     const key = this.o.prefix + checkName(stored);
     const known = await this.known(this.sql, device, name);
-    // A file of one part goes up whole, in one conditional PUT: an upload would cost three requests more.
+    // A file of one part goes up whole, in one conditional PUT (which finds an object already there): an upload
+    // would cost three requests more.
     if (!known && size <= partBytes(size, this.partMiB)) return this.putWhole(device, name, size, key);
+    // Completed by a receiver stopped before recording it: checked from the bucket.
+    if ((await this.head(key)) !== undefined) return this.inBucket(key, size, undefined);
     const up = known ?? (await this.upload(device, name, size));
     const have = await this.listParts(key, up.upload_id);
     const parts: { PartNumber: number; ETag: string }[] = [];
@@ -159,6 +190,7 @@ export class S3Partials implements PartialBytes {
 
   async remove(q: Queryable, device: string, name: string): Promise<void> {
     const target = this.target(device, name);
+    // Every upload to the key: the recorded one, and any a receiver made and was killed before recording.
     const uploads = await this.attempt(this.client.send(new ListMultipartUploadsCommand({ Bucket: this.o.bucket, Prefix: target })), 'read', target);
     for (const u of uploads.Uploads ?? []) {
       if (u.Key !== target) continue;
@@ -166,8 +198,15 @@ export class S3Partials implements PartialBytes {
         if (status(err) !== 404) throw this.failed('write', target, err);
       });
     }
+    await this.done(q, device, name);
+  }
+
+  /** Stored: the staged chunks and the upload's row go (the upload is the object now; an orphan is the sweep's). */
+  async done(q: Queryable, device: string, name: string): Promise<void> {
     await q.query('DELETE FROM uploads WHERE device = $1 AND name = $2', [device, name]);
-    const keys = (await this.stagedObjects(this.stagedPrefix(device, name))).map((o) => o.key);
+    const prefix = this.stagedPrefix(device, name);
+    const keys = (await this.stagedObjects(prefix)).map((o) => o.key);
+    for (const k of keys) this.forget(k);
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000);
       await this.attempt(this.client.send(new DeleteObjectsCommand({ Bucket: this.o.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })), 'write', batch[0]!);
@@ -278,7 +317,8 @@ export class S3Partials implements PartialBytes {
       if (r.offset > at) break;
       const end = Math.min(b, r.offset + r.len);
       const key = this.staged(device, name, r.offset);
-      const bytes = Buffer.from(await (await this.get(key, `bytes=${at - r.offset}-${end - r.offset - 1}`)).transformToByteArray());
+      const mine = this.cache.get(key);
+      const bytes = mine?.length === r.len ? mine.subarray(at - r.offset, end - r.offset) : Buffer.from(await (await this.get(key, `bytes=${at - r.offset}-${end - r.offset - 1}`)).transformToByteArray());
       if (bytes.length !== end - at) throw new RecgwError('storage', `${this.url(key)} gave ${bytes.length} bytes of ${end - at} asked for: the staged chunk is shorter than its row`);
       bytes.copy(body, at - a);
       at = end;

@@ -153,8 +153,10 @@ describe('unfinished files in the bucket, assembled as multipart uploads', () =>
       await f.manifest(w.rx[0]!.sql);
       const r = w.rx[0]!;
       for (let o = 0; o < 5 * MiB; o += MiB) await r.ingest.chunk(f.header(o), f.bytes.subarray(o, o + MiB));
-      // Part 1 is up; the second part's first chunk is staged, then replaced by someone holding the bucket's keys.
-      await r.ingest.chunk(f.header(5 * MiB), f.bytes.subarray(5 * MiB, 5 * MiB + 512 * 1024));
+      // Part 1 is up; the second part's first chunk is staged by the other receiver, then replaced by someone holding
+      // the bucket's keys. (A chunk this receiver staged itself it assembles from memory: an edit of the staged
+      // object then changes nothing that is stored.)
+      await w.rx[1]!.ingest.chunk(f.header(5 * MiB), f.bytes.subarray(5 * MiB, 5 * MiB + 512 * 1024));
       const victim = (await staged(w.raw, w.prefix)).find((k) => k.endsWith(String(5 * MiB).padStart(20, '0')))!;
       await w.raw.send(new PutObjectCommand({ Bucket: rgw.server().bucket, Key: victim, Body: Buffer.alloc(512 * 1024, 0x55) }));
       await r.ingest.chunk(f.header(5 * MiB + 512 * 1024), f.bytes.subarray(5 * MiB + 512 * 1024));
