@@ -3,7 +3,7 @@
  * its offset (chunk-writer.ts), fsynced and written once into the store when whole and checked. The folder is this
  * host's: receivers sharing it must share the host, or a file system.
  */
-import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { sealedFileName } from '../evidence/sealer.js';
@@ -31,8 +31,9 @@ export class FolderPartials implements PartialBytes {
 
   async ready(device: string, name: string, _size: number, stored: string): Promise<ReadyFile> {
     const path = this.path(device, name);
-    // Put into the store by a receiver that stopped before recording it: checked from there, nothing more to put.
-    if ((await this.evidence.size(stored)) !== undefined) {
+    // Put into the store by a receiver that stopped before recording it (and removing the partial file): checked
+    // from there, nothing more to put. Asked only without a partial file: the store may be a bucket.
+    if (!existsSync(path) && (await this.evidence.size(stored)) !== undefined) {
       return { read: async () => (await this.evidence.stream(stored))!, trustRunning: false, inStore: true, store: async () => {} };
     }
     return {

@@ -91,9 +91,11 @@ export class Receiver {
     mkdirSync(cfg.work, { recursive: true });
     this.evidence = openStore(cfg.store, cfg.s3);
     this.sql = await this.openSql();
-    // In a bucket, unfinished files are kept in the bucket too: any receiver goes on with any of them.
-    if (isS3Location(cfg.store)) this.partials = new S3Partials({ ...parseS3Location(cfg.store), ...cfg.s3! }, this.sql, cfg.s3!.partMiB);
-    const place: StorePlace = { evidence: this.evidence, work: cfg.work, ...(this.partials ? { partials: this.partials } : { folder: cfg.store }) };
+    // Receivers on several hosts (PostgreSQL) keep unfinished files in the bucket, so any of them goes on with any
+    // file. On SQLite receivers share one host, whose disk holds receiver.db anyway: the chunks stay in `work`,
+    // where they cost a bucket no requests (docs/object-store.md §6).
+    if (isS3Location(cfg.store) && cfg.database) this.partials = new S3Partials({ ...parseS3Location(cfg.store), ...cfg.s3! }, this.sql, cfg.s3!.partMiB);
+    const place: StorePlace = { evidence: this.evidence, work: cfg.work, ...(this.partials ? { partials: this.partials } : {}), ...(isS3Location(cfg.store) ? {} : { folder: cfg.store }) };
     this.status = new ReceiverStatus(cfg.name, this.log.child('status'));
     const agencyLog = await this.openLog({ cfg, caPem, caPems, sql: this.sql, now: this.now(), log: this.log, alarms: this.status, evidence: this.evidence });
     this.agencyLog = agencyLog;
