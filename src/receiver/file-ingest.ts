@@ -17,7 +17,7 @@ import type { DeviceLimits } from './limits.js';
 import { coveredPrefix, uncovered } from './store-db.js';
 import { one, type Queryable, type ReceiverSql } from './receiver-sql.js';
 import { Filing, stage } from './filing.js';
-import type { PartialBytes } from './partial-bytes.js';
+import type { PartialBytes, ReadyFile } from './partial-bytes.js';
 import type { LeafLog } from './agency-log.js';
 
 interface FileRow {
@@ -211,7 +211,14 @@ export class FileIngest {
     if (!r || r.state !== 'partial' || !m || !(await this.complete(device, name, r.size))) return undefined;
     const stored = `${device}/${SEGMENTS_DIR}/${sealedFileName(name)}`;
     // Put into the store by a receiver that stopped before recording it stored: ready() goes on from there.
-    const ready = await this.partials.ready(device, name, r.size, stored);
+    let ready: ReadyFile;
+    try {
+      ready = await this.partials.ready(device, name, r.size, stored);
+    } catch (err) {
+      // Another receiver finishing the same file stored it meanwhile (and cleared its upload): nothing to do.
+      if ((await this.row(device, name))?.state === 'stored') return undefined;
+      throw err;
+    }
     const key = `${device}/${name}`;
     const run = this.running.get(key);
     this.running.delete(key);

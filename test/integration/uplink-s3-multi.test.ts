@@ -155,7 +155,10 @@ describe('two stateless receivers sharing one bucket and one PostgreSQL', () => 
     const all = (): string => [...gs.map((g) => g.log()), ...logs.map((l) => l())].join('\n----\n').slice(-8000);
     try {
       const victim = running[1]!;
-      if (victim.proc.exitCode === null && victim.proc.signalCode === null) await new Promise((resolve) => victim.proc.once('exit', resolve));
+      if (victim.proc.exitCode === null && victim.proc.signalCode === null) {
+        const died = new Promise((resolve) => victim.proc.once('exit', resolve));
+        if (!(await Promise.race([died.then(() => true), sleep(90_000).then(() => false)]))) throw new Error(`receiver:2 sent no part in 90 s:\n${all()}`);
+      }
       expect(victim.proc.signalCode).toBe('SIGKILL');
       // It died with its part sent and the upload open: mid-multipart.
       open = await uploadsOpen(prefix);
