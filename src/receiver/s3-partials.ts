@@ -134,7 +134,17 @@ export class S3Partials implements PartialBytes {
     if (!known && size <= partBytes(size, this.partMiB)) return this.putWhole(device, name, size, key);
     // Completed by a receiver stopped before recording it: checked from the bucket.
     if ((await this.head(key)) !== undefined) return this.inBucket(key, size, undefined);
-    const up = known ?? (await this.upload(device, name, size));
+    try {
+      return await this.complete(device, name, size, key, known ?? (await this.upload(device, name, size)));
+    } catch (err) {
+      // The upload is gone (404): completed by another receiver finishing the same file. Checked from the bucket.
+      if (status((err as { cause?: unknown }).cause ?? err) === 404 && (await this.head(key)) === size) return this.inBucket(key, size, undefined);
+      throw err;
+    }
+  }
+
+  /** Send the parts the upload lacks and complete it; the SHA-256 of the object when this receiver sent it all. */
+  private async complete(device: string, name: string, size: number, key: string, up: Upload): Promise<ReadyFile> {
     const have = await this.listParts(key, up.upload_id);
     const parts: { PartNumber: number; ETag: string }[] = [];
     const count = Math.max(1, Math.ceil(size / up.part_bytes));
@@ -145,12 +155,7 @@ export class S3Partials implements PartialBytes {
       const etag = got && got.size === b - a ? got.etag : await this.uploadPart(device, name, up, k, size);
       parts.push({ PartNumber: k + 1, ETag: etag });
     }
-    try {
-      await this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.o.bucket, Key: key, UploadId: up.upload_id, MultipartUpload: { Parts: parts } }));
-    } catch (err) {
-      // Completed meanwhile by another receiver finishing the same file (it is then under its name).
-      if (status(err) !== 404 || (await this.head(key)) !== size) throw this.failed('write', key, err);
-    }
+    await this.attempt(this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.o.bucket, Key: key, UploadId: up.upload_id, MultipartUpload: { Parts: parts } })), 'write', key);
     // Every part as this receiver sent it, in order (the bucket's ETags are the MD5s of what it sent): its hash is
     // the object's, and the object need not be read back.
     const f = `${device}/${name}`;

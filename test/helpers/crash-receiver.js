@@ -18,6 +18,7 @@
 // Usage: node crash-receiver.js <receiver config> <step>
 import process from 'node:process';
 import { appendFileSync } from 'node:fs';
+import { setTimeout as wait } from 'node:timers/promises';
 import { loadReceiverConfig } from '../../dist/receiver/config.js';
 import { Receiver } from '../../dist/receiver/receiver.js';
 import { FileIngest } from '../../dist/receiver/file-ingest.js';
@@ -113,7 +114,7 @@ if (witness) {
           return await store.size(`${r.device}/segments/${r.name}.seg`);
         } catch (err) {
           if (i >= 120) return `error: ${err.message}`;
-          await new Promise((resolve) => setTimeout(resolve, 500));
+          await wait(500);
         }
       }
     };
@@ -125,6 +126,17 @@ if (witness) {
 }
 
 const receiver = new Receiver(loadReceiverConfig(process.argv[2]), createLogger('recgw-receiver'));
-await receiver.start();
 // Stopped as `recgw receiver` stops (a receiver that did not crash): what it took is finished, exit 0.
-process.once('SIGTERM', () => void receiver.stop().then(() => process.exit(0)));
+const started = receiver.start();
+process.once('SIGTERM', () => {
+  void started
+    .then(() => receiver.stop())
+    .then(
+      () => process.exit(0),
+      (err) => {
+        process.stderr.write(`stopping failed: ${err?.stack ?? err}\n`);
+        process.exit(1);
+      },
+    );
+});
+await started;

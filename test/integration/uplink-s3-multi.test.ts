@@ -149,7 +149,7 @@ describe('two stateless receivers sharing one bucket and one PostgreSQL', () => 
     const { rxs, works } = await receivers(prefix);
     const gws = await gateways(`kill${run}`, 8_000_000);
     const running = [await start(rxs[0]!, 'none', witness), await start(rxs[1]!, 'part', witness)];
-    let open: string[] = [];
+    const open: string[] = [];
     const logs = running.map((r) => r.log);
     const gs = await Promise.all(gws.map(({ gw }) => startGateway(gw.configPath, gw.config.control.socket)));
     const all = (): string => [...gs.map((g) => g.log()), ...logs.map((l) => l())].join('\n----\n').slice(-8000);
@@ -161,7 +161,7 @@ describe('two stateless receivers sharing one bucket and one PostgreSQL', () => 
       }
       expect(victim.proc.signalCode).toBe('SIGKILL');
       // It died with its part sent and the upload open: mid-multipart.
-      open = await uploadsOpen(prefix);
+      open.push(...(await uploadsOpen(prefix)));
       expect(open.length).toBeGreaterThan(0);
       expect(gws.some(({ gw }) => queueState(gw).unreceipted > 0)).toBe(true);
       // The other goes on alone for a while, then the killed one comes back (without a crash step).
@@ -171,7 +171,7 @@ describe('two stateless receivers sharing one bucket and one PostgreSQL', () => 
       for (const { gw } of gws) await waitDelivered(gw, 90_000, all);
     } finally {
       for (const g of gs) expect(await g.stop()).toBe(0);
-      for (const r of running) expect(await r.stop()).toBe(0);
+      for (const r of running) expect(await r.stop(), r.log().slice(-3000)).toBe(0);
     }
     await checkBucket(prefix, gws, witness);
     // The uploads open at the kill were finished (the object under their key is a receipted segment, checked above).
@@ -206,7 +206,7 @@ describe('two stateless receivers sharing one bucket and one PostgreSQL', () => 
       for (const { gw } of gws) await waitDelivered(gw, 120_000, all);
     } finally {
       for (const g of gs) expect(await g.stop()).toBe(0);
-      for (const r of running) expect(await r.stop()).toBe(0);
+      for (const r of running) expect(await r.stop(), r.log().slice(-3000)).toBe(0);
     }
     await checkBucket(prefix, gws, witness);
     for (const w of works) expect(readdirSync(w)).toEqual([]);
