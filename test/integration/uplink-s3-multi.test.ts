@@ -180,7 +180,7 @@ describe('two stateless receivers sharing one bucket and one PostgreSQL', () => 
     for (const w of works) expect(readdirSync(w)).toEqual([]);
   }, 240_000);
 
-  it('radosgw stopped and started mid-upload: no receipt while it is away, then everything stored once', async () => {
+  it('radosgw stopped and started mid-upload, a multipart upload open: no receipt while it is away, then everything stored once', async () => {
     const prefix = `outage-${++run}`;
     const witness = join(tmp('recgw-witness-'), 'receipts.jsonl');
     const { rxs, works } = await receivers(prefix);
@@ -193,6 +193,11 @@ describe('two stateless receivers sharing one bucket and one PostgreSQL', () => 
     try {
       for (let i = 0; !existsSync(witness); i++) {
         if (i > 600) throw new Error(`no receipt in 60 s:\n${all()}`);
+        await sleep(100);
+      }
+      // Stopped while a segment's multipart upload is open (a part sent, the file not complete).
+      for (let i = 0; (await uploadsOpen(prefix)).length === 0; i++) {
+        if (i > 300) throw new Error(`no multipart upload open within 30 s:\n${all()}`);
         await sleep(100);
       }
       await s.stopGateway();
