@@ -79,6 +79,16 @@ describe('unfinished files in the bucket, assembled as multipart uploads', () =>
     };
   }
 
+  /** `fn` in a new world, closed after. */
+  async function inWorld(fn: (w: Awaited<ReturnType<typeof world>>) => Promise<void>): Promise<void> {
+    const w = await world();
+    try {
+      await fn(w);
+    } finally {
+      await w.close();
+    }
+  }
+
   function file(size: number, name: string): { bytes: Buffer; header: (offset: number) => ChunkHeader; manifest: (sql: ReceiverSql) => Promise<unknown> } {
     const bytes = randomBytes(size);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
@@ -106,9 +116,8 @@ describe('unfinished files in the bucket, assembled as multipart uploads', () =>
     return (page.Uploads ?? []).map((u) => u.Key!);
   }
 
-  it('chunks spread over two receivers out of order: parts go up as they complete, one object, one receipt, after it is whole', async () => {
-    const w = await world();
-    try {
+  it('chunks spread over two receivers out of order: parts go up as they complete, one object, one receipt, after it is whole', () =>
+    inWorld(async (w) => {
       // 12 MiB + 100 in 1 MiB chunks: parts of 5, 5 and 2 MiB + 100.
       const f = file(12 * MiB + 100, 'seg-1');
       await f.manifest(w.rx[0]!.sql);
@@ -141,14 +150,10 @@ describe('unfinished files in the bucket, assembled as multipart uploads', () =>
       expect(await staged(w.raw, w.prefix)).toEqual([]);
       expect(await uploads(w.raw, w.prefix)).toEqual([]);
       expect(await w.rx[1]!.sql.query('SELECT * FROM uploads')).toEqual([]);
-    } finally {
-      await w.close();
-    }
-  }, 60_000);
+    }), 60_000);
 
-  it('the attacker edits a staged chunk in the bucket: no receipt and no object; the resent file is stored', async () => {
-    const w = await world();
-    try {
+  it('the attacker edits a staged chunk in the bucket: no receipt and no object; the resent file is stored', () =>
+    inWorld(async (w) => {
       const f = file(6 * MiB, 'seg-2');
       await f.manifest(w.rx[0]!.sql);
       const r = w.rx[0]!;
@@ -171,14 +176,10 @@ describe('unfinished files in the bucket, assembled as multipart uploads', () =>
       const again = await w.rx[1]!.ingest.finalize(DEVICE, 'seg-2', () => new Date());
       expect(again && !('refused' in again)).toBe(true);
       expect(await headSize(w.raw, key(w.prefix, 'seg-2'))).toBe(f.bytes.length);
-    } finally {
-      await w.close();
-    }
-  }, 60_000);
+    }), 60_000);
 
-  it("the attacker replaces a part of the open upload after the receiver sent it: the receiver's own hash no longer stands, no receipt", async () => {
-    const w = await world();
-    try {
+  it("the attacker replaces a part of the open upload after the receiver sent it: the receiver's own hash no longer stands, no receipt", () =>
+    inWorld(async (w) => {
       const f = file(7 * MiB, 'seg-5');
       await f.manifest(w.rx[0]!.sql);
       const r = w.rx[0]!;
@@ -190,14 +191,10 @@ describe('unfinished files in the bucket, assembled as multipart uploads', () =>
       expect(out && 'refused' in out ? out.refused : out).toMatch(/seg-5 arrived as 7340032 bytes .* forged or damaged, not stored/);
       expect(w.leaves()).toBe(0);
       expect(await headSize(w.raw, key(w.prefix, 'seg-5'))).toBeUndefined();
-    } finally {
-      await w.close();
-    }
-  }, 60_000);
+    }), 60_000);
 
-  it('a file of one part goes up whole in one PUT, without a multipart upload', async () => {
-    const w = await world();
-    try {
+  it('a file of one part goes up whole in one PUT, without a multipart upload', () =>
+    inWorld(async (w) => {
       const f = file(3 * MiB + 7, 'seg-6');
       await f.manifest(w.rx[0]!.sql);
       for (let o = 0; o < f.bytes.length; o += MiB) await w.rx[(o / MiB) % 2]!.ingest.chunk(f.header(o), f.bytes.subarray(o, o + MiB));
@@ -209,14 +206,10 @@ describe('unfinished files in the bucket, assembled as multipart uploads', () =>
       const stored = await new S3Store({ ...rgwOpts(), prefix: w.prefix }).read(`${DEVICE}/segments/seg-6.seg`);
       expect(createHash('sha256').update(stored!).digest('hex')).toBe(f.header(0).sha256);
       expect(await staged(w.raw, w.prefix)).toEqual([]);
-    } finally {
-      await w.close();
-    }
-  }, 60_000);
+    }), 60_000);
 
-  it('the sweep aborts uploads and removes staged chunks no row describes, and those of files abandoned past their limit', async () => {
-    const w = await world();
-    try {
+  it('the sweep aborts uploads and removes staged chunks no row describes, and those of files abandoned past their limit', () =>
+    inWorld(async (w) => {
       const f = file(11 * MiB, 'seg-3');
       const g = file(3 * MiB, 'seg-4');
       await f.manifest(w.rx[0]!.sql);
@@ -236,10 +229,7 @@ describe('unfinished files in the bucket, assembled as multipart uploads', () =>
       expect(await sweep(Date.now() + 25 * 3_600_000).sweep()).toEqual({ stale: 1, orphans: 0, held: 0 });
       expect(await staged(w.raw, w.prefix)).toEqual([]);
       expect(await r.sql.query('SELECT * FROM files')).toEqual([]);
-    } finally {
-      await w.close();
-    }
-  }, 60_000);
+    }), 60_000);
 
   function rgwOpts(): { endpoint: string; bucket: string; accessKeyId: string; secretAccessKey: string } {
     const s = rgw.server();
