@@ -257,9 +257,10 @@ export class FileIngest {
         return receipt;
       }, { device, durable: true });
     if (receipt) {
-      // Stored and committed: the chunks are no longer needed (left behind by a crash or a failure, the sweep
-      // removes them: no partial row describes them).
-      await this.sql.transaction((tx) => this.partials.done(tx, device, name), { device }).catch(() => undefined);
+      // Stored and committed: the chunks are no longer needed. Removed while the next message is handled (in a
+      // bucket a LIST and a DELETE); left behind by a crash or a failure, the sweep removes them, as no partial row
+      // describes them. Nothing else touches them: chunks of a stored file are ignored.
+      void this.partials.done(this.sql, device, name).catch(() => undefined);
       await this.filing.file(device);
     }
     return receipt;

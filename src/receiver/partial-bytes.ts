@@ -36,7 +36,10 @@ export interface PartialBytes {
   ready(device: string, name: string, size: number, stored: string): Promise<ReadyFile>;
   /** Remove the file's bytes and any unfinished upload; `q` is the caller's transaction under the device's lock. */
   remove(q: Queryable, device: string, name: string): Promise<void>;
-  /** The file is recorded stored: remove its bytes (a bucket's completed upload is the object now). */
+  /**
+   * The file is recorded stored: remove its bytes (a bucket's completed upload is the object now). `q` need not hold
+   * the device's lock: nothing else writes a stored file's bytes.
+   */
   done(q: Queryable, device: string, name: string): Promise<void>;
   /** When the file's bytes were last written (ms since the epoch), or undefined when none are here. */
   lastWritten(device: string, name: string): Promise<number | undefined>;

@@ -68,6 +68,8 @@ export class S3Partials implements PartialBytes {
    */
   private readonly cache = new Map<string, Buffer>();
   private cached = 0;
+  /** Removals of stored files' staged chunks under way (done()). */
+  private readonly pending = new Set<Promise<void>>();
   /** Per file, the SHA-256 and ETags of the parts this receiver sent, in order from the first (follow()). */
   private readonly sent = new Map<string, { hash: Hash; etags: string[] }>();
 
@@ -203,11 +205,19 @@ export class S3Partials implements PartialBytes {
         if (status(err) !== 404) throw this.failed('write', target, err);
       });
     }
-    await this.done(q, device, name);
+    await this.clear(q, device, name);
   }
 
-  /** Stored: the staged chunks and the upload's row go (the upload is the object now; an orphan is the sweep's). */
-  async done(q: Queryable, device: string, name: string): Promise<void> {
+  /** Stored: the staged chunks and the upload's row go. Called without waiting for it: close() waits. */
+  done(q: Queryable, device: string, name: string): Promise<void> {
+    const p = this.clear(q, device, name);
+    this.pending.add(p);
+    void p.catch(() => undefined).finally(() => this.pending.delete(p));
+    return p;
+  }
+
+  /** The staged chunks and the upload's row (the upload is the object now; an orphan is the sweep's). */
+  private async clear(q: Queryable, device: string, name: string): Promise<void> {
     await q.query('DELETE FROM uploads WHERE device = $1 AND name = $2', [device, name]);
     const prefix = this.stagedPrefix(device, name);
     const keys = (await this.stagedObjects(prefix)).map((o) => o.key);
@@ -244,6 +254,7 @@ export class S3Partials implements PartialBytes {
   }
 
   async close(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
     this.client.destroy();
   }
 

@@ -111,6 +111,15 @@ describe('unfinished files in the bucket, assembled as multipart uploads', () =>
     const page = await raw.send(new ListObjectsV2Command({ Bucket: rgw.server().bucket, Prefix: `${prefix}.partial/` }));
     return (page.Contents ?? []).map((c) => c.Key!);
   }
+  /** The staged chunks left, once the removal that follows storing (not waited for by finalize) is done. */
+  async function stagedSettled(raw: S3Client, prefix: string): Promise<string[]> {
+    for (let i = 0; i < 50; i++) {
+      const left = await staged(raw, prefix);
+      if (left.length === 0) return left;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return staged(raw, prefix);
+  }
   async function uploads(raw: S3Client, prefix: string): Promise<string[]> {
     const page = await raw.send(new ListMultipartUploadsCommand({ Bucket: rgw.server().bucket, Prefix: prefix }));
     return (page.Uploads ?? []).map((u) => u.Key!);
@@ -147,7 +156,7 @@ describe('unfinished files in the bucket, assembled as multipart uploads', () =>
       const stored = await new S3Store({ ...rgwOpts(), prefix: w.prefix }).read(`${DEVICE}/segments/seg-1.seg`);
       expect(createHash('sha256').update(stored!).digest('hex')).toBe(f.header(0).sha256);
       // Nothing left behind: no staged chunk, no upload, no row.
-      expect(await staged(w.raw, w.prefix)).toEqual([]);
+      expect(await stagedSettled(w.raw, w.prefix)).toEqual([]);
       expect(await uploads(w.raw, w.prefix)).toEqual([]);
       expect(await w.rx[1]!.sql.query('SELECT * FROM uploads')).toEqual([]);
     }), 60_000);
@@ -205,7 +214,7 @@ describe('unfinished files in the bucket, assembled as multipart uploads', () =>
       expect(await w.rx[0]!.sql.query('SELECT * FROM uploads')).toEqual([]);
       const stored = await new S3Store({ ...rgwOpts(), prefix: w.prefix }).read(`${DEVICE}/segments/seg-6.seg`);
       expect(createHash('sha256').update(stored!).digest('hex')).toBe(f.header(0).sha256);
-      expect(await staged(w.raw, w.prefix)).toEqual([]);
+      expect(await stagedSettled(w.raw, w.prefix)).toEqual([]);
     }), 60_000);
 
   it('the sweep aborts uploads and removes staged chunks no row describes, and those of files abandoned past their limit', () =>
