@@ -19,8 +19,8 @@ export interface ReceiverConfig {
   name: string;
   /** The evidence store: a folder, or `s3://BUCKET/PREFIX` (docs/object-store.md) reached with `s3`. */
   store: string;
-  /** The S3 service of an `s3://` store. */
-  s3?: S3Access;
+  /** The S3 service of an `s3://` store, and the size of the parts a segment goes up in (MiB, s3-partials.ts). */
+  s3?: S3Access & { partMiB: number };
   /**
    * A folder of this receiver's own working files: chunks of files not yet complete (`.partial/`), `receiver.db`, the
    * name lock. The store's folder by default; required for an S3 store.
@@ -53,6 +53,10 @@ export interface ReceiverConfig {
 }
 
 const path = { type: 'string', minLength: 1 } as const;
+/** S3's smallest part but the last. */
+const MIN_PART_MIB = 5;
+/** A segment's part size in a bucket unless `s3.partMiB` says otherwise: a part is one buffer in memory while it goes up. */
+const PART_MIB = 8;
 
 const schema = {
   type: 'object',
@@ -67,7 +71,7 @@ const schema = {
       type: 'object',
       additionalProperties: false,
       required: ['endpoint', 'accessKey', 'secretKey'],
-      properties: { endpoint: { type: 'string', pattern: '^https?://' }, accessKey: { type: 'string', minLength: 1 }, secretKey: { type: 'string', minLength: 1 }, region: { type: 'string', minLength: 1 }, caCert: path },
+      properties: { endpoint: { type: 'string', pattern: '^https?://' }, accessKey: { type: 'string', minLength: 1 }, secretKey: { type: 'string', minLength: 1 }, region: { type: 'string', minLength: 1 }, caCert: path, partMiB: { type: 'integer', minimum: MIN_PART_MIB, maximum: 5120 } },
     },
     database: { type: 'string', minLength: 1 },
     broker: { type: 'string', pattern: '^(mqtts|mqtt|tls|tcp)://' },
@@ -157,7 +161,7 @@ export function parseReceiverConfig(obj: unknown, file: string): ReceiverConfig 
   if (s3) throw configInvalid(file, [s3]);
   const base = dirname(resolve(file));
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
-  const raw = obj as { s3?: { endpoint: string; accessKey: string; secretKey: string; region?: string; caCert?: string }; work?: string };
+  const raw = obj as { s3?: { endpoint: string; accessKey: string; secretKey: string; region?: string; caCert?: string; partMiB?: number }; work?: string };
   const store = isS3Location(c.store) ? c.store : abs(c.store);
   return {
     ...c,
@@ -172,6 +176,7 @@ export function parseReceiverConfig(obj: unknown, file: string): ReceiverConfig 
             secretAccessKey: raw.s3.secretKey,
             ...(raw.s3.region ? { region: raw.s3.region } : {}),
             ...(raw.s3.caCert ? { ca: readCa(file, abs(raw.s3.caCert)) } : {}),
+            partMiB: raw.s3.partMiB ?? PART_MIB,
           },
         }
       : {}),

@@ -1,25 +1,23 @@
 /**
- * Storing sealed segment files from chunks. Each chunk is written at its offset into `<work>/.partial/<d>/`, so
- * order and repeats do not matter; when the ranges cover the file and its manifest is stored, the file is hashed,
- * checked against the manifest, fsynced and written once into the store as `<d>/segments/<file>` (src/store), and
- * only then receipted.
+ * Storing sealed segment files from chunks. Each chunk's new bytes are written at their offset where unfinished files
+ * are kept (partial-bytes.ts: the working folder, or the bucket), so order and repeats do not matter; when the ranges
+ * cover the file and its manifest is stored, the file is hashed as it will be stored, checked against the manifest,
+ * put durably into the store as `<d>/segments/<file>` (src/store), and only then receipted.
  */
-import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { createHash, randomUUID, type Hash } from 'node:crypto';
-import { join } from 'node:path';
 import type { Signer } from '../evidence/signer.js';
 import { SEGMENTS_DIR } from '../evidence/head.js';
 import { sealedFileName } from '../evidence/sealer.js';
 import { RECEIPTS_FILE, encodeReceipt, makeReceipt, type SegmentReceipt } from '../evidence/receipt.js';
 import type { EvidenceStore } from '../store/store.js';
-import { storePlace, type StorePlace } from './store-place.js';
+import { partialsOf, storePlace, type StorePlace } from './store-place.js';
 import type { ChunkHeader, FileState } from '../uplink/wire.js';
 import type { DeviceLimits } from './limits.js';
-import { coveredPrefix, partialDir, uncovered } from './store-db.js';
+import { coveredPrefix, uncovered } from './store-db.js';
 import { one, type Queryable, type ReceiverSql } from './receiver-sql.js';
 import { Filing, stage } from './filing.js';
-import { ChunkWriter } from './chunk-writer.js';
+import type { PartialBytes, ReadyFile } from './partial-bytes.js';
 import type { LeafLog } from './agency-log.js';
 
 interface FileRow {
@@ -43,13 +41,12 @@ export const CLAIM_STALE_MS = 60_000;
 
 export class FileIngest {
   private readonly running = new Map<string, Running>();
-  private readonly writer = new ChunkWriter();
   /** This run's claims: '<receiver name>/<run>' (one receiver name is one receiver; see dropEarlierClaims). */
   private readonly claimant: string;
   private readonly filing: Filing;
   private limits: DeviceLimits | undefined;
   private readonly evidence: EvidenceStore;
-  private readonly work: string;
+  private readonly partials: PartialBytes;
 
   constructor(
     place: string | StorePlace,
@@ -59,7 +56,9 @@ export class FileIngest {
     private readonly agencyLog: LeafLog,
   ) {
     this.claimant = `${receiverName}/${randomUUID()}`;
-    ({ evidence: this.evidence, work: this.work } = storePlace(place));
+    const p = storePlace(place);
+    this.evidence = p.evidence;
+    this.partials = partialsOf(p);
     this.filing = new Filing(this.evidence, sql);
   }
 
@@ -85,10 +84,6 @@ export class FileIngest {
 
   private row(device: string, name: string, q: Queryable = this.sql): Promise<FileRow | undefined> {
     return one<FileRow>(q, 'SELECT size, sha256, deadline, state, receipt FROM files WHERE device = $1 AND name = $2', [device, name]);
-  }
-
-  private partialPath(device: string, name: string): string {
-    return join(partialDir(this.work, device), sealedFileName(name));
   }
 
   async state(device: string, name: string): Promise<{ state: FileState; receipt?: SegmentReceipt }> {
@@ -117,7 +112,7 @@ export class FileIngest {
     if (!holes) return { kind: 'ignored', why: `${name} is already stored (a replay or a resend)` };
     if (holes.length > 0) {
       try {
-        await this.writer.write(this.partialPath(device, name), holes, data, h.offset, h.size);
+        await this.partials.write(device, name, holes, data, h.offset, h.size);
       } catch (err) {
         await this.unclaim(device, name, holes);
         this.running.delete(`${device}/${name}`);
@@ -129,6 +124,8 @@ export class FileIngest {
           await tx.query('UPDATE chunks SET claimed_at = NULL, claimed_by = NULL WHERE device = $1 AND name = $2 AND "offset" = $3 AND claimed_by = $4', [device, name, from, this.claimant]);
         }
       }, { device });
+      // A part of a multipart upload these bytes completed goes up now (s3-partials.ts).
+      await this.partials.written(device, name, holes, h.size);
     }
     const fresh = holes.length === 1 && holes[0]![0] === h.offset && holes[0]![1] === h.offset + data.length;
     if (fresh) this.follow(device, name, h.offset, data);
@@ -153,7 +150,6 @@ export class FileIngest {
       if (!state) await tx.query(`INSERT INTO files(device, name, size, sha256, deadline, state) VALUES ($1, $2, $3, $4, $5, 'partial')`, [device, name, h.size, h.sha256, h.deadline]);
       await tx.query('DELETE FROM chunks WHERE device = $1 AND name = $2 AND claimed_at < $3', [device, name, now - CLAIM_STALE_MS]);
       const holes = uncovered(await this.ranges(device, name, true, tx), h.offset, len);
-      if (holes.length > 0) mkdirSync(partialDir(this.work, device), { recursive: true });
       // No hole starts where a range starts, so each is a row of its own.
       for (const [from, to] of holes) {
         await tx.query('INSERT INTO chunks(device, name, "offset", len, claimed_at, claimed_by) VALUES ($1, $2, $3, $4, $5, $6)', [device, name, from, to - from, now, this.claimant]);
@@ -214,32 +210,30 @@ export class FileIngest {
     const m = await this.manifest(device, name);
     if (!r || r.state !== 'partial' || !m || !(await this.complete(device, name, r.size))) return undefined;
     const stored = `${device}/${SEGMENTS_DIR}/${sealedFileName(name)}`;
-    // Put into the store by a receiver that stopped before recording it stored: go on from there.
-    const partial = this.partialPath(device, name);
-    const renamed = !existsSync(partial) && (await this.evidence.size(stored)) !== undefined;
+    // Put into the store by a receiver that stopped before recording it stored: ready() goes on from there.
+    let ready: ReadyFile;
+    try {
+      ready = await this.partials.ready(device, name, r.size, stored);
+    } catch (err) {
+      // Another receiver finishing the same file stored it meanwhile (and cleared its upload): nothing to do.
+      if ((await this.row(device, name))?.state === 'stored') return undefined;
+      throw err;
+    }
     const key = `${device}/${name}`;
     const run = this.running.get(key);
     this.running.delete(key);
     // The running hash is SHA-256 (a chunk may come before its manifest says otherwise); a gm file is read back for SM3.
-    const actual = run && run.upto === r.size && m.hash_alg === 'sha256' ? { size: r.size, sha256: run.hash.digest('hex') } : await hashStream(renamed ? (await this.evidence.stream(stored))! : createReadStream(partial, { highWaterMark: 1 << 20 }), m.hash_alg);
+    const known = ready.sha256 ?? (ready.trustRunning && run && run.upto === r.size ? run.hash.digest('hex') : undefined);
+    const actual = known && m.hash_alg === 'sha256' ? { size: r.size, sha256: known } : await hashStream(await ready.read(), m.hash_alg);
     if (actual.size !== m.size || actual.sha256 !== m.sha256) {
       const why = `${name} arrived as ${actual.size} bytes with ${m.hash_alg} ${actual.sha256}, but its manifest (entry ${m.seq}) says ${m.size} bytes, ${m.sha256}: forged or damaged, not stored`;
-      await this.discard(device, name, renamed ? stored : undefined);
+      await this.discard(device, name, ready.inStore ? stored : undefined);
       return { refused: why };
     }
     const receipt = await this.sql.transaction(async (tx): Promise<SegmentReceipt | undefined> => {
         // Another receiver sharing the store may have finished it while we hashed.
         if ((await this.row(device, name, tx))?.state !== 'partial') return undefined;
-        if (!renamed) {
-          const fd = openSync(partial, 'r+');
-          try {
-            fsyncSync(fd);
-          } finally {
-            closeSync(fd);
-          }
-          // Written once: the same bytes already there (a retry after a crash) are fine, other bytes refuse.
-          await this.evidence.putOnce(stored, { file: partial });
-        }
+        await ready.store();
         const storedAt = now().toISOString();
         const logged = await this.agencyLog.append(tx, [{ v: 1, kind: 'segment', device, name, size: m.size, sha256: m.sha256, manifestSeq: m.seq, accepted: storedAt }]);
         const receipt = makeReceipt(
@@ -262,9 +256,13 @@ export class FileIngest {
         await stage(tx, device, RECEIPTS_FILE, encodeReceipt(receipt));
         return receipt;
       }, { device, durable: true });
-    // Stored and committed: the chunks are no longer needed (a crash before this leaves them for the sweep).
-    if (receipt && !renamed) rmSync(partial, { force: true });
-    if (receipt) await this.filing.file(device);
+    if (receipt) {
+      // Stored and committed: the chunks are no longer needed. Removed while the next message is handled (in a
+      // bucket a LIST and a DELETE); left behind by a crash or a failure, the sweep removes them, as no partial row
+      // describes them. Nothing else touches them: chunks of a stored file are ignored.
+      void this.partials.done(this.sql, device, name).catch(() => undefined);
+      await this.filing.file(device);
+    }
     return receipt;
   }
 
@@ -273,8 +271,8 @@ export class FileIngest {
     await this.sql.transaction(async (tx) => {
       await tx.query(`DELETE FROM files WHERE device = $1 AND name = $2 AND state = 'partial'`, [device, name]);
       await tx.query('DELETE FROM chunks WHERE device = $1 AND name = $2', [device, name]);
+      await this.partials.remove(tx, device, name);
     }, { device });
-    rmSync(this.partialPath(device, name), { force: true });
     if (stored) await this.evidence.remove(stored);
   }
 }

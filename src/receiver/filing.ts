@@ -36,14 +36,7 @@ export class Filing {
       await this.sql.transaction(async (tx) => {
         const rows = await tx.query<Row>('SELECT id, file, data, mode FROM unfiled WHERE device = $1 ORDER BY id', [device]);
         if (rows.length === 0) return;
-        for (const [file, lines] of appends(rows)) {
-          const name = `${device}/${file}`;
-          // A filing cut short by a crash appended a prefix of these lines: they are the file's last bytes.
-          const { size, data } = await this.store.tail(name, lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 1));
-          const tail = (data.length === size ? '\n' : '') + data.toString('utf8');
-          const missing = lines.filter((l) => !tail.includes(`\n${l}\n`));
-          if (missing.length > 0) await this.store.append(name, size, Buffer.from(missing.map((l) => `${l}\n`).join(''), 'utf8'));
-        }
+        for (const [file, lines] of appends(rows)) await this.append(tx, device, file, lines);
         const last = new Map(rows.filter((r) => r.mode === 'replace').map((r) => [r.file, r.data]));
         for (const [file, data] of last) await this.store.replace(`${device}/${file}`, Buffer.from(data, 'utf8'));
         await tx.query('DELETE FROM unfiled WHERE device = $1 AND id <= $2', [device, rows[rows.length - 1]!.id]);
@@ -51,6 +44,32 @@ export class Filing {
     } catch (err) {
       throw new Error(`could not write ${device}'s receipts or records into its folder (${describe(err)}): they stay in the database and are written after its next upload or at the next start`, { cause: err });
     }
+  }
+
+  /**
+   * Append `lines` at the file's committed length, kept in `filed` with the commit that clears them from `unfiled`:
+   * reading the store's tail first cost a LIST and GETs of a bucket per receipt (bench/README.md, s3-ingest). A
+   * filing cut short by a crash may have appended past that length; the store cuts that before appending again.
+   */
+  private async append(tx: Queryable, device: string, file: string, lines: string[]): Promise<void> {
+    const name = `${device}/${file}`;
+    const known = await tx.query<{ bytes: number }>('SELECT bytes FROM filed WHERE device = $1 AND file = $2', [device, file]);
+    let at: number;
+    let add: string[];
+    if (known[0]) {
+      at = Number(known[0].bytes);
+      add = lines;
+    } else {
+      // A file from before its length was kept (or a new one): its length from the store. A filing cut short by a
+      // crash appended a prefix of these lines: they are the file's last bytes.
+      const { size, data } = await this.store.tail(name, lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 1));
+      const tail = (data.length === size ? '\n' : '') + data.toString('utf8');
+      at = size;
+      add = lines.filter((l) => !tail.includes(`\n${l}\n`));
+    }
+    const bytes = Buffer.from(add.map((l) => `${l}\n`).join(''), 'utf8');
+    if (bytes.length > 0) await this.store.append(name, at, bytes);
+    await tx.query('INSERT INTO filed(device, file, bytes) VALUES ($1, $2, $3) ON CONFLICT (device, file) DO UPDATE SET bytes = excluded.bytes', [device, file, at + bytes.length]);
   }
 
   /** At start: file what receivers killed between commit and filing left staged. */

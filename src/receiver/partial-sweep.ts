@@ -9,21 +9,18 @@
  * the file removed before the lock is let go: a receiver writes a partial file only after claiming its bytes under
  * that lock (file-ingest.ts), so none can write a file while it is removed, and a young claim keeps its file.
  */
-import { readdirSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { SEGMENTS_DIR } from '../evidence/head.js';
 import { sealedFileName } from '../evidence/sealer.js';
 import { describe } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { CLAIM_STALE_MS } from './file-ingest.js';
 import type { LimitsConfig } from './limits.js';
-import { partialDir } from './store-db.js';
 import { one, type ReceiverSql } from './receiver-sql.js';
 import type { EvidenceStore } from '../store/store.js';
-import { storePlace, type StorePlace } from './store-place.js';
+import { partialsOf, storePlace, type StorePlace } from './store-place.js';
+import type { PartialBytes } from './partial-bytes.js';
 
 const HOUR = 3_600_000;
-const SUFFIX = sealedFileName('');
 
 export interface SweepResult {
   /** Partial files discarded for their age. */
@@ -44,7 +41,7 @@ interface PartialRow {
 export class PartialSweep {
   private timer: NodeJS.Timeout | undefined;
   private readonly evidence: EvidenceStore;
-  private readonly work: string;
+  private readonly partials: PartialBytes;
 
   constructor(
     place: string | StorePlace,
@@ -53,7 +50,9 @@ export class PartialSweep {
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {
-    ({ evidence: this.evidence, work: this.work } = storePlace(place));
+    const p = storePlace(place);
+    this.evidence = p.evidence;
+    this.partials = partialsOf(p);
   }
 
   /** Every minute, or every quarter of the shortest age limit when that is shorter (at least every second). */
@@ -103,7 +102,7 @@ export class PartialSweep {
 
   /** Why the partial file of `r` should go: its age passed the limit, or its bytes are gone; undefined to keep it. */
   private async staleness(r: PartialRow): Promise<'age' | 'gone' | undefined> {
-    const mtime = this.mtime(r.device, r.name);
+    const mtime = await this.partials.lastWritten(r.device, r.name);
     // Put into the store by a receiver that stopped before recording it: the next hello stores it.
     if (mtime === undefined) return (await this.storedUnrecorded(r.device, r.name)) ? undefined : 'gone';
     const maxMs = (r.manifested ? this.limits.unfinishedHours : this.limits.unmanifestedHours) * HOUR;
@@ -112,14 +111,13 @@ export class PartialSweep {
 
   /** Under the device's lock: forget the file's rows and remove it, unless a receiver wrote or claimed it meanwhile. */
   private async discard(r: PartialRow, why: 'age' | 'gone'): Promise<boolean> {
-    const path = this.partialPath(r.device, r.name);
     const done = await this.sql.transaction(async (tx): Promise<boolean> => {
       const still = await one(tx, `SELECT 1 AS x FROM files WHERE device = $1 AND name = $2 AND state = 'partial'`, [r.device, r.name]);
       const claimed = await one(tx, 'SELECT 1 AS x FROM chunks WHERE device = $1 AND name = $2 AND claimed_at >= $3', [r.device, r.name, Date.now() - CLAIM_STALE_MS]);
       if (!still || claimed || (await this.staleness(r)) !== why) return false;
       await tx.query('DELETE FROM chunks WHERE device = $1 AND name = $2', [r.device, r.name]);
       await tx.query('DELETE FROM files WHERE device = $1 AND name = $2', [r.device, r.name]);
-      rmSync(path, { force: true });
+      await this.partials.remove(tx, r.device, r.name);
       return true;
     }, { device: r.device });
     if (!done) return false;
@@ -138,23 +136,22 @@ export class PartialSweep {
     return true;
   }
 
-  /** Partial files no row describes (left by a discard that stopped between its commit and the removal). */
+  /**
+   * Partial files no row describes (left by a discard that stopped between its commit and the removal, or by a
+   * receiver stopped after storing a file and before removing its chunks), and in a bucket multipart uploads no file
+   * is being received into.
+   */
   private async removeRowless(): Promise<number> {
     let n = 0;
-    const root = join(this.work, '.partial');
-    for (const device of listDir(root)) {
-      for (const file of listDir(join(root, device))) {
-        if (!file.endsWith(SUFFIX)) continue;
-        const name = file.slice(0, -SUFFIX.length);
-        const removed = await this.sql.transaction(async (tx): Promise<boolean> => {
-          if (await one(tx, `SELECT 1 AS x FROM files WHERE device = $1 AND name = $2 AND state = 'partial'`, [device, name])) return false;
-          rmSync(join(root, device, file), { force: true });
-          return true;
-        }, { device });
-        if (removed) {
-          n++;
-          this.log.info('removed a partial file that no row describes', { device, file });
-        }
+    for (const { device, name } of await this.partials.held()) {
+      const removed = await this.sql.transaction(async (tx): Promise<boolean> => {
+        if (await one(tx, `SELECT 1 AS x FROM files WHERE device = $1 AND name = $2 AND state = 'partial'`, [device, name])) return false;
+        await this.partials.remove(tx, device, name);
+        return true;
+      }, { device });
+      if (removed) {
+        n++;
+        this.log.info('removed a partial file that no row describes', { device, name });
       }
     }
     return n;
@@ -175,27 +172,7 @@ export class PartialSweep {
     return n;
   }
 
-  private partialPath(device: string, name: string): string {
-    return join(partialDir(this.work, device), sealedFileName(name));
-  }
-
-  private mtime(device: string, name: string): number | undefined {
-    try {
-      return statSync(this.partialPath(device, name)).mtimeMs;
-    } catch {
-      return undefined;
-    }
-  }
-
   private async storedUnrecorded(device: string, name: string): Promise<boolean> {
     return (await this.evidence.size(`${device}/${SEGMENTS_DIR}/${sealedFileName(name)}`)) !== undefined;
-  }
-}
-
-function listDir(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
   }
 }

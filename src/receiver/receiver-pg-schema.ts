@@ -132,4 +132,30 @@ export const RECEIVER_PG_MIGRATIONS: readonly IndexMigration[] = [
   `,
   },
   { name: 'retention deletions', sql: RETENTION_DELETIONS },
+  {
+    name: 'multipart uploads',
+    sql: `
+  -- A file's S3 multipart upload (s3-partials.ts), made once per file under the device's lock.
+  CREATE TABLE uploads (
+    device     TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    upload_id  TEXT NOT NULL,
+    part_bytes BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (device, name)
+  );
+  `,
+  },
+  {
+    name: 'filed lengths',
+    sql: `
+  -- The committed length of each device's append-only files written after commit (filing.ts).
+  CREATE TABLE filed (
+    device TEXT NOT NULL,
+    file   TEXT NOT NULL,
+    bytes  BIGINT NOT NULL,
+    PRIMARY KEY (device, file)
+  );
+  `,
+  },
 ];

@@ -15,7 +15,8 @@ import type { ReceiverConfig } from './config.js';
 import { brokerCaPems, loadReceiverKeys } from './keys.js';
 import type { HeldLock } from '../state/folder-lock.js';
 import { takeReceiverNameLock } from './name-lock.js';
-import { isS3Location, openStore } from '../store/open-store.js';
+import { isS3Location, openStore, parseS3Location } from '../store/open-store.js';
+import { S3Partials } from './s3-partials.js';
 import type { EvidenceStore } from '../store/store.js';
 import type { StorePlace } from './store-place.js';
 import type { ReceiverSql } from './receiver-sql.js';
@@ -61,6 +62,7 @@ export class Receiver {
   private status: ReceiverStatus | undefined;
   private lock: HeldLock | undefined;
   private evidence: EvidenceStore | undefined;
+  private partials: S3Partials | undefined;
 
   /**
    * `openLog` is for benches only (they measure the log's cost against a stand-in without it): a receiver always
@@ -87,8 +89,12 @@ export class Receiver {
     const { caPem, caPems, signer, encryption } = loadReceiverKeys(cfg, this.now());
     mkdirSync(cfg.work, { recursive: true });
     this.evidence = openStore(cfg.store, cfg.s3);
-    const place: StorePlace = { evidence: this.evidence, work: cfg.work, ...(isS3Location(cfg.store) ? {} : { folder: cfg.store }) };
     this.sql = await this.openSql();
+    // Receivers on several hosts (PostgreSQL) keep unfinished files in the bucket, so any of them goes on with any
+    // file. On SQLite receivers share one host, whose disk holds receiver.db anyway: the chunks stay in `work`,
+    // where they cost a bucket no requests (docs/object-store.md §6).
+    if (isS3Location(cfg.store) && cfg.database) this.partials = new S3Partials({ ...parseS3Location(cfg.store), ...cfg.s3! }, this.sql, cfg.s3!.partMiB);
+    const place: StorePlace = { evidence: this.evidence, work: cfg.work, ...(this.partials ? { partials: this.partials } : {}), ...(isS3Location(cfg.store) ? {} : { folder: cfg.store }) };
     this.status = new ReceiverStatus(cfg.name, this.log.child('status'));
     const agencyLog = await this.openLog({ cfg, caPem, caPems, sql: this.sql, now: this.now(), log: this.log, alarms: this.status, evidence: this.evidence });
     this.agencyLog = agencyLog;
@@ -164,7 +170,7 @@ export class Receiver {
     const limits = new DeviceLimits(sql, this.cfg.limits);
     this.ledger!.useLimits(limits);
     this.files!.useLimits(limits);
-    this.sweep = new PartialSweep({ evidence: this.evidence!, work: this.cfg.work }, sql, this.cfg.limits, this.log.child('sweep'));
+    this.sweep = new PartialSweep({ evidence: this.evidence!, work: this.cfg.work, ...(this.partials ? { partials: this.partials } : {}) }, sql, this.cfg.limits, this.log.child('sweep'));
     this.sweep.start();
   }
 
@@ -184,6 +190,8 @@ export class Receiver {
     await this.agencyLog?.close();
     this.sweep?.stop();
     this.crl?.stop();
+    await this.partials?.close();
+    this.partials = undefined;
     await this.sql?.close();
     this.sql = undefined;
     await this.evidence?.close();

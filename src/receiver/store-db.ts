@@ -168,6 +168,28 @@ export const RECEIVER_MIGRATIONS: readonly string[] = [
   INSERT INTO log_head(id, size, checkpoint, edge) VALUES (1, 0, '', x'') ON CONFLICT(id) DO NOTHING;
   `,
   RETENTION_DELETIONS,
+  `
+  -- A file's S3 multipart upload (s3-partials.ts): made once per file under the device's lock, so every receiver
+  -- sharing the bucket adds its parts to the same one; the parts themselves are the bucket's (ListParts).
+  CREATE TABLE uploads (
+    device     TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    upload_id  TEXT NOT NULL,
+    part_bytes INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (device, name)
+  );
+  `,
+  `
+  -- The committed length of each device's append-only files written after commit (filing.ts: receipts.jsonl,
+  -- alerts.jsonl), so that an append need not read the store's tail first.
+  CREATE TABLE filed (
+    device TEXT NOT NULL,
+    file   TEXT NOT NULL,
+    bytes  INTEGER NOT NULL,
+    PRIMARY KEY (device, file)
+  );
+  `,
 ];
 
 export const receiverDbPath = (store: string): string => join(store, 'receiver.db');

@@ -49,17 +49,7 @@ export class S3Store implements EvidenceStore {
 
   constructor(private readonly o: S3StoreOptions) {
     this.location = `s3://${o.bucket}/${o.prefix}`;
-    this.client = new S3Client({
-      endpoint: o.endpoint,
-      region: o.region ?? 'default',
-      // Ceph's radosgw (and most appliances) answer path-style only: http://host/bucket/key.
-      forcePathStyle: true,
-      credentials: { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey },
-      // The SDK's default checksums need a trailer radosgw 16 does not take on streamed bodies.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      ...(o.ca ? { requestHandler: { httpsAgent: new Agent({ ca: o.ca, keepAlive: true }) } } : {}),
-    });
+    this.client = s3ClientFor(o);
   }
 
   async putOnce(name: string, data: Buffer | { file: string }): Promise<PutResult> {
@@ -182,6 +172,8 @@ export class S3Store implements EvidenceStore {
       for (const o of page.Contents ?? []) names.add(o.Key!.slice(prefix.length));
       for (const p of page.CommonPrefixes ?? []) {
         const sub = p.Prefix!.slice(prefix.length);
+        // The receivers' staging of unfinished files (`.partial/`, s3-partials.ts): never objects of the store.
+        if (sub.startsWith('.')) continue;
         names.add(sub.endsWith(PARTS) ? sub.slice(0, -PARTS.length) : sub);
       }
     }
@@ -268,8 +260,23 @@ function pieceKey(key: string, offset: number): string {
   return `${key}${PARTS}${String(offset).padStart(OFFSET_DIGITS, '0')}`;
 }
 
+/** A client of the service as the store talks to it (the receiver's staging of unfinished files too, s3-partials.ts). */
+export function s3ClientFor(o: S3StoreOptions): S3Client {
+  return new S3Client({
+    endpoint: o.endpoint,
+    region: o.region ?? 'default',
+    // Ceph's radosgw (and most appliances) answer path-style only: http://host/bucket/key.
+    forcePathStyle: true,
+    credentials: { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey },
+    // The SDK's default checksums need a trailer radosgw 16 does not take on streamed bodies.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    ...(o.ca ? { requestHandler: { httpsAgent: new Agent({ ca: o.ca, keepAlive: true }) } } : {}),
+  });
+}
+
 /** The HTTP status of an S3 error (404 for NoSuchKey/NotFound), or undefined for a network failure. */
-function status(err: unknown): number | undefined {
+export function status(err: unknown): number | undefined {
   if (err instanceof S3ServiceException) return err.$metadata.httpStatusCode;
   return (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
 }

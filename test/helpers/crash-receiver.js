@@ -4,11 +4,21 @@
 //   claimed     right after it claimed a chunk's bytes in receiver.db, before writing them
 //   last-chunk  right after it committed the last chunk of a file, before storing it and signing its receipt
 //   renamed     right after the file was written into the store's segments/, before the commit that records it as stored
+//               (in a bucket: its multipart upload completed)
+//   part        (a bucket) right after the first part of a multipart upload went up: mid-multipart
 //   committed   right after the commit that records it stored, before its receipt is written to receipts.jsonl
 //   filed       right after its receipt was appended (durably) to receipts.jsonl, before that is recorded
 //
+//   none        never: a receiver that only witnesses (below)
+//
+// With RECGW_TEST_WITNESS=<file>, each segment receipt is held back until the store is asked (HeadObject on a
+// bucket) what it holds under the segment's name, and a line {device, name, size, held} is appended to <file>: the
+// test then sees that no receipt went out before the store held the whole object.
+//
 // Usage: node crash-receiver.js <receiver config> <step>
 import process from 'node:process';
+import { appendFileSync } from 'node:fs';
+import { setTimeout as wait } from 'node:timers/promises';
 import { loadReceiverConfig } from '../../dist/receiver/config.js';
 import { Receiver } from '../../dist/receiver/receiver.js';
 import { FileIngest } from '../../dist/receiver/file-ingest.js';
@@ -16,6 +26,8 @@ import { ChunkWriter } from '../../dist/receiver/chunk-writer.js';
 import { Filing } from '../../dist/receiver/filing.js';
 import { FolderStore } from '../../dist/store/folder-store.js';
 import { S3Store } from '../../dist/store/s3-store.js';
+import { S3Partials } from '../../dist/receiver/s3-partials.js';
+import { openStore } from '../../dist/store/open-store.js';
 import { createLogger } from '../../dist/util/log.js';
 
 const die = () => process.kill(process.pid, 'SIGKILL');
@@ -39,6 +51,18 @@ if (step === 'claimed') {
       return out;
     };
   }
+  // In a bucket a segment is completed from its parts under its name (s3-partials.ts).
+  const ready = S3Partials.prototype.ready;
+  S3Partials.prototype.ready = async function (...args) {
+    await ready.apply(this, args);
+    die();
+  };
+} else if (step === 'part') {
+  const uploadPart = S3Partials.prototype.uploadPart;
+  S3Partials.prototype.uploadPart = async function (...args) {
+    await uploadPart.apply(this, args);
+    die();
+  };
 } else if (step === 'committed') {
   // Messages are handled one at a time: a filing while a file is being stored is that file's receipt.
   const finalize = FileIngest.prototype.finalize;
@@ -65,8 +89,54 @@ if (step === 'claimed') {
       if (name.endsWith('/receipts.jsonl') && data.toString('utf8').includes('"kind":"segment"')) die();
     };
   }
-} else {
+} else if (step !== 'none') {
   throw new Error(`unknown crash step ${step}`);
 }
 
-await new Receiver(loadReceiverConfig(process.argv[2]), createLogger('recgw-receiver')).start();
+const witness = process.env.RECGW_TEST_WITNESS;
+if (witness) {
+  const cfg = loadReceiverConfig(process.argv[2]);
+  const store = openStore(cfg.store, cfg.s3);
+  const publish = Receiver.prototype.publish;
+  // Receipts go out on their own (down/receipt) and in the answer to a hello (down/state).
+  const segmentReceipts = (topic, payload) => {
+    if (topic.endsWith('/down/receipt')) return [JSON.parse(payload)].filter((r) => r.kind === 'segment');
+    if (topic.endsWith('/down/state')) return (JSON.parse(payload).receipts ?? []).filter((r) => r.kind === 'segment');
+    return [];
+  };
+  Receiver.prototype.publish = function (topic, payload) {
+    const receipts = segmentReceipts(topic, payload);
+    if (receipts.length === 0) return publish.call(this, topic, payload);
+    // The store away (a test stopping radosgw) delays the witness, as it would the receipt: ask until it answers.
+    const ask = async (r) => {
+      for (let i = 0; ; i++) {
+        try {
+          return await store.size(`${r.device}/segments/${r.name}.seg`);
+        } catch (err) {
+          if (i >= 120) return `error: ${err.message}`;
+          await wait(500);
+        }
+      }
+    };
+    void Promise.all(receipts.map(async (r) => ({ device: r.device, name: r.name, size: r.size, held: await ask(r), receiver: cfg.name }))).then((seen) => {
+      appendFileSync(witness, seen.map((w) => `${JSON.stringify(w)}\n`).join(''));
+      publish.call(this, topic, payload);
+    });
+  };
+}
+
+const receiver = new Receiver(loadReceiverConfig(process.argv[2]), createLogger('recgw-receiver'));
+// Stopped as `recgw receiver` stops (a receiver that did not crash): what it took is finished, exit 0.
+const started = receiver.start();
+process.once('SIGTERM', () => {
+  void started
+    .then(() => receiver.stop())
+    .then(
+      () => process.exit(0),
+      (err) => {
+        process.stderr.write(`stopping failed: ${err?.stack ?? err}\n`);
+        process.exit(1);
+      },
+    );
+});
+await started;

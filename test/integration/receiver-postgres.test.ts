@@ -119,6 +119,8 @@ describe('receivers coordinating through PostgreSQL', () => {
         { version: 3, name: 'manifest hash algorithm' },
         { version: 4, name: 'agency log head with its edge' },
         { version: 5, name: 'retention deletions' },
+        { version: 6, name: 'multipart uploads' },
+        { version: 7, name: 'filed lengths' },
       ]);
       const tables = await c.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`);
       expect(tables.rows).toEqual([]);
