@@ -14,7 +14,13 @@ describe('the desk config', () => {
       store: undefined,
       zone: 'Asia/Shanghai',
       login: { attempts: 5, windowSeconds: 300 },
+      agencyKey: [],
     });
+  });
+
+  it('takes agencyKey as one key file or a list of them (a migration between suites), resolved against its folder', () => {
+    expect(parseDeskConfig({ ...GOOD, agencyKey: 'agency-key.pem' }, '/etc/recgw').agencyKey).toEqual(['/etc/recgw/agency-key.pem']);
+    expect(parseDeskConfig({ ...GOOD, agencyKey: ['intl/agency-key.pem', '/srv/gm/agency-key.pem'] }, '/etc/recgw').agencyKey).toEqual(['/etc/recgw/intl/agency-key.pem', '/srv/gm/agency-key.pem']);
   });
 
   it('names every problem with its key and what to do', () => {
