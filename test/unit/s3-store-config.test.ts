@@ -17,7 +17,10 @@ describe('an S3 store in the receiver config', () => {
     const c = parse({ store: 's3://evidence/zj/hz', s3, work: 'rx-work' });
     expect(c.store).toBe('s3://evidence/zj/hz');
     expect(c.work).toBe('/etc/recgw/rx-work');
-    expect(c.s3).toEqual({ endpoint: 'http://127.0.0.1:7480', accessKeyId: 'AK', secretAccessKey: 'SK' });
+    // Parts of the multipart uploads: 8 MiB unless s3.partMiB says, at least S3's 5 MiB.
+    expect(c.s3).toEqual({ endpoint: 'http://127.0.0.1:7480', accessKeyId: 'AK', secretAccessKey: 'SK', partMiB: 8 });
+    expect(parse({ store: 's3://evidence/zj/hz', s3: { ...s3, partMiB: 16 }, work: 'rx-work' }).s3?.partMiB).toBe(16);
+    expect(() => parse({ store: 's3://evidence/zj/hz', s3: { ...s3, partMiB: 4 }, work: 'rx-work' })).toThrow(/partMiB/);
     const f = parse({});
     expect(f.store).toBe('/etc/recgw/s');
     expect(f.work).toBe('/etc/recgw/s');
