@@ -1,6 +1,8 @@
 /** `recgw ca ...`: the demo/test agency CA. */
 import { readFileSync } from 'node:fs';
-import { CRL_DAYS, initCa, issueCrl, issueDeskSigningCertificate, issueReceiverCertificate, issueServerCertificate, revokeCertificate, signDeviceCsr } from '../pki/ca.js';
+import { join } from 'node:path';
+import { initCa, issueDeskSigningCertificate, issueReceiverCertificate, issueServerCertificate, signDeviceCsr } from '../pki/ca.js';
+import { brokerCrlOf, CRL_DAYS, CRL_FILE, issueCrl, revokeCertificate } from '../pki/revoke.js';
 import { REVOCATION_REASONS, type RevocationReason } from '../pki/crl.js';
 import { writeFileAtomicSync } from '../util/fsx.js';
 import { splitPemBundle } from '../pki/certs.js';
@@ -96,16 +98,17 @@ export async function caCommand(argv: string[], io: Io): Promise<number> {
       if (date && (Number.isNaN(date.getTime()) || !/Z$/.test(values.date!))) throw new RecgwError('usage', `--date ${JSON.stringify(values.date)} is not a UTC time like 2026-12-06T08:00:00Z`);
       const certPath = required(values.cert, '--cert', u);
       const r = await revokeCertificate({ caDir: required(values.ca, '--ca', u), certPem: readText(certPath, 'certificate'), reason, ...(date ? { date } : {}) });
+      for (const x of r.all) io.out(`Revoked ${x.entry.subject} (serial ${x.entry.serial}, ${reason}) from ${x.entry.date}: ${x.issuer}'s new CRL is ${x.crlPath}.\n`);
       io.out(
-        `Revoked ${r.entry.subject} (serial ${r.entry.serial}, ${reason}) from ${r.entry.date}.\n` +
-          `New CRL: ${r.crlPath}. Give it to every receiver (agency.crl) and to verifiers (--crl); issue a fresh one within ${CRL_DAYS} days with \`recgw ca crl\`.\n`,
+        `Give ${join(values.ca!, CRL_FILE)} to every receiver (agency.crl) and to verifiers (--crl); put ${brokerCrlOf(values.ca!)} in the broker's crlfile and reload it (docs/operations.md §12).\n` +
+          `Issue fresh CRLs within ${CRL_DAYS} days with \`recgw ca crl\`: the broker refuses every client once its CRL is out of date.\n`,
       );
       return 0;
     }
     case 'crl': {
       const u = 'recgw ca crl --ca DIR';
       const { values } = parse(rest, { ca: { type: 'string' } }, u);
-      io.out(`CRL written to ${await issueCrl(required(values.ca, '--ca', u))}, valid ${CRL_DAYS} days.\n`);
+      for (const path of await issueCrl(required(values.ca, '--ca', u))) io.out(`CRL written to ${path}, valid ${CRL_DAYS} days.\n`);
       return 0;
     }
     case 'roster':

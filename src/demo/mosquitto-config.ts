@@ -5,11 +5,12 @@
  * they cannot drift from the documented contract. With `dropPrivileges` the files get the owners and modes of
  * docs/operations.md §11 and mosquitto, started as root, runs as user `mosquitto` as it does in production.
  */
-import { chmodSync, chownSync, copyFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { issueServerCertificate } from '../pki/ca.js';
 import { brokerCaCertOf } from '../pki/transport-ca.js';
+import { brokerCrlOf } from '../pki/revoke.js';
 import { receiverNameProblem } from '../pki/names.js';
 import { MAX_CHUNK_KIB, maxChunkPacketBytes } from '../uplink/wire.js';
 import { RecgwError } from '../util/errors.js';
@@ -36,6 +37,8 @@ export interface MosquittoFiles {
   confFile: string;
   logFile: string;
   caCert: string;
+  /** The broker's copy of the CA's CRL (`crlfile`); set when the CA folder has one (revoke.ts brokerCrlOf). */
+  crlFile?: string;
 }
 
 export interface MosquittoConfigOptions {
@@ -67,6 +70,11 @@ export function writeMosquittoConfig(o: MosquittoConfigOptions): MosquittoFiles 
   writeFileSync(certFile, server.certPem);
   writeFileSync(keyFile, server.keyPem, { mode: 0o600 });
   writeFileSync(aclFile, uplinkAcl(o.receivers));
+  // A CA that has revoked nothing has no CRL yet; once it has one the broker checks every client against it. An out
+  // of date CRL makes OpenSSL refuse every client (operations.md §12): `recgw ca crl` renews it.
+  const crlSource = brokerCrlOf(o.caDir);
+  const crlFile = existsSync(crlSource) ? join(o.dir, 'crl.pem') : undefined;
+  if (crlFile) copyFileSync(crlSource, crlFile);
   const asRoot = process.getuid?.() === 0;
   if (o.dropPrivileges) {
     if (!asRoot) throw new RecgwError('usage', 'dropPrivileges needs root: mosquitto started by another user runs as that user');
@@ -76,7 +84,7 @@ export function writeMosquittoConfig(o: MosquittoConfigOptions): MosquittoFiles 
       chownSync(f, 0, m.gid);
       chmodSync(f, mode);
     }
-    for (const f of [caCert, certFile]) chmodSync(f, 0o644);
+    for (const f of [caCert, certFile, ...(crlFile ? [crlFile] : [])]) chmodSync(f, 0o644);
     // mosquitto opens its log after switching user, and may not create files in the folder: it owns this one.
     writeFileSync(logFile, '', { mode: 0o640 });
     chownSync(logFile, m.uid, m.gid);
@@ -106,6 +114,7 @@ export function writeMosquittoConfig(o: MosquittoConfigOptions): MosquittoFiles 
     `cafile ${caCert}`,
     `certfile ${certFile}`,
     `keyfile ${keyFile}`,
+    ...(crlFile ? [`crlfile ${crlFile}`] : []),
     'require_certificate true',
     // The broker knows a client by its certificate's CN only: as username (the ACL) and as client ID, so that no
     // certificate can take over another client's session by naming its client ID (and end its connection).
@@ -114,5 +123,5 @@ export function writeMosquittoConfig(o: MosquittoConfigOptions): MosquittoFiles 
     '',
   ].join('\n');
   writeFileSync(confFile, conf);
-  return { confFile, logFile, caCert };
+  return { confFile, logFile, caCert, ...(crlFile ? { crlFile } : {}) };
 }

@@ -16,9 +16,7 @@ import { deviceIdProblem, receiverNameProblem } from './names.js';
 import { writeFileAtomicSync } from '../util/fsx.js';
 import { NoteSigner } from '../tlog/note.js';
 import { issueEd25519Certificate } from './ed25519-cert.js';
-import { signCrl, type CrlEntry, type RevocationReason } from './crl.js';
 import { KeySigner } from '../evidence/signer.js';
-import { issuedBy } from './certs.js';
 import { caSuiteOf, initGmCa, issueGmCertificate, loadGmCa, gmAgencyName } from './gm-ca.js';
 import { readCsr, splitCsrBundle, OID_SM2_WITH_SM3 } from './sm2-cert.js';
 import { initTransportCa, issueTransportCertificate, newTlsKeyPem } from './transport-ca.js';
@@ -430,52 +428,4 @@ export function createCsr(deviceId: string, privateKeyPem: string, publicKeyPem:
   ]);
   csr.sign(forge.pki.privateKeyFromPem(privateKeyPem) as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
   return forge.pki.certificationRequestToPem(csr);
-}
-
-/** What `recgw ca revoke` keeps: the revoked certificates, from which every CRL is signed. */
-const REVOKED_FILE = 'revoked.json';
-export const CRL_FILE = 'crl.pem';
-/** A CRL is good for this long; `recgw ca crl` issues the next one (receivers warn when theirs is out of date). */
-export const CRL_DAYS = 30;
-
-/**
- * Revoke a certificate the CA issued: from `date` on (default now; earlier when the key was compromised before it
- * was noticed), what its key signs is refused by receivers and reported by the verifier. Writes `crl.pem`.
- */
-export async function revokeCertificate(o: { caDir: string; certPem: string; reason: RevocationReason; date?: Date; now?: Date }): Promise<{ crlPath: string; entry: CrlEntry }> {
-  const p = caPaths(o.caDir);
-  const caCertPem = readPem(p.caCert, 'CA certificate', 'point --ca at the folder `recgw ca init` wrote');
-  let cert: X509Certificate;
-  try {
-    cert = new X509Certificate(o.certPem);
-  } catch (err) {
-    throw new RecgwError('usage', 'the certificate to revoke is not a PEM X.509 certificate', { cause: err });
-  }
-  if (!issuedBy(cert, new X509Certificate(caCertPem))) {
-    throw new RecgwError('usage', `the certificate (${cert.subject.replace(/\n/g, ', ')}) was not issued by the CA in ${o.caDir}: only its issuer can revoke it`);
-  }
-  const now = o.now ?? new Date();
-  const entry: CrlEntry = { serial: cert.serialNumber.toLowerCase(), date: (o.date ?? now).toISOString(), reason: o.reason, subject: cert.subject.replace(/\n/g, ', ') };
-  const list = readRevoked(o.caDir).filter((e) => e.serial !== entry.serial);
-  list.push(entry);
-  writeFileAtomicSync(join(o.caDir, REVOKED_FILE), JSON.stringify(list, null, 2) + '\n');
-  return { crlPath: await issueCrl(o.caDir, now), entry };
-}
-
-/** Sign the CRL of everything revoked so far, valid CRL_DAYS from `now`. */
-export async function issueCrl(caDir: string, now = new Date()): Promise<string> {
-  const p = caPaths(caDir);
-  const list = readRevoked(caDir);
-  const numberFile = join(caDir, 'crl-number');
-  const number = (existsSync(numberFile) ? Number(readFileSync(numberFile, 'utf8')) : 0) + 1;
-  const pem = await signCrl({ caCertPem: readFileSync(p.caCert, 'utf8'), caKeyPem: readPem(p.caKey, 'CA private key', ''), entries: list, now, days: CRL_DAYS, number });
-  writeFileAtomicSync(numberFile, `${number}\n`);
-  const path = join(caDir, CRL_FILE);
-  writeFileAtomicSync(path, pem);
-  return path;
-}
-
-function readRevoked(caDir: string): CrlEntry[] {
-  const f = join(caDir, REVOKED_FILE);
-  return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as CrlEntry[]) : [];
 }

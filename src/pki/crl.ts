@@ -40,7 +40,12 @@ export interface Revocation {
 }
 
 const normSerial = (hex: string): string => hex.toLowerCase().replace(/^0+(?=.)/, '');
-const SIG = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as const;
+/** How a CA key signs a CRL: the agency CA's RSA key, or a gm agency's transport CA's P-256 key (transport-ca.ts). */
+function crlAlgorithm(caKeyPem: string): { importAs: webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams; sign: webcrypto.RsaHashedImportParams | webcrypto.EcdsaParams } {
+  if (createPrivateKey(caKeyPem).asymmetricKeyType === 'ec') return { importAs: { name: 'ECDSA', namedCurve: 'P-256' }, sign: { name: 'ECDSA', hash: 'SHA-256' } };
+  const rsa = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+  return { importAs: rsa, sign: rsa };
+}
 
 /** The revocations of one CA, from CRLs whose signature its certificate verifies. */
 export class Revocations {
@@ -133,7 +138,8 @@ export async function signCrl(o: { caCertPem: string; caKeyPem: string; entries:
   const x509 = await x509lib();
   const ca = new x509.X509Certificate(o.caCertPem);
   const der = Buffer.from(o.caKeyPem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
-  const key = await webcrypto.subtle.importKey('pkcs8', der, SIG, false, ['sign']);
+  const alg = crlAlgorithm(o.caKeyPem);
+  const key = await webcrypto.subtle.importKey('pkcs8', der, alg.importAs, false, ['sign']);
   const crl = await x509.X509CrlGenerator.create({
     issuer: ca.subjectName,
     thisUpdate: o.now,
@@ -144,7 +150,7 @@ export async function signCrl(o: { caCertPem: string; caKeyPem: string; entries:
       reason: REASON_CODES[e.reason] as X509.X509CrlReason,
     })),
     extensions: [new x509.Extension('2.5.29.20', false, crlNumber(o.number))],
-    signingAlgorithm: SIG,
+    signingAlgorithm: alg.sign,
     signingKey: key as unknown as X509.X509CrlCreateParams['signingKey'],
   });
   return crl.toString('pem').replace(/(BEGIN|END) CRL/g, '$1 X509 CRL') + '\n';

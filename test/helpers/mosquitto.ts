@@ -41,6 +41,10 @@ export interface Mosquitto {
   kill(): void;
   /** Stop (if running) and start again on the same port with the same config; resolves when it accepts connections. */
   restart(): Promise<void>;
+  /** SIGHUP: mosquitto reads its config, ACL, certificates and CRL again (`systemctl reload mosquitto`). */
+  reload(): Promise<void>;
+  /** The broker's copy of the CA's CRL (`crlfile`), when the CA folder had one at start. */
+  crlFile: string | undefined;
 }
 
 export { uplinkAcl } from '../../src/demo/mosquitto-config.js';
@@ -48,7 +52,7 @@ export { uplinkAcl } from '../../src/demo/mosquitto-config.js';
 export async function startMosquitto(opts: StartMosquittoOptions): Promise<Mosquitto> {
   const dir = opts.dir ?? tmp('recgw-mosquitto-');
   const port = opts.port ?? (await freePort());
-  const { confFile, logFile, caCert } = writeMosquittoConfig({ dir, caDir: opts.caDir, port, receivers: opts.receivers ?? [], dropPrivileges: opts.dropPrivileges ?? false });
+  const { confFile, logFile, caCert, crlFile } = writeMosquittoConfig({ dir, caDir: opts.caDir, port, receivers: opts.receivers ?? [], dropPrivileges: opts.dropPrivileges ?? false });
 
   let proc: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
@@ -95,6 +99,13 @@ export async function startMosquitto(opts: StartMosquittoOptions): Promise<Mosqu
       await stop();
       await launch();
     },
+    reload: async () => {
+      const before = readFileSync(logFile, 'utf8').split('Reloading config.').length;
+      proc?.kill('SIGHUP');
+      // The reload is done once its log line is there (connections accepted meanwhile still see the old files).
+      for (let i = 0; i < 100 && readFileSync(logFile, 'utf8').split('Reloading config.').length === before; i++) await new Promise((r) => setTimeout(r, 50));
+    },
+    crlFile,
   };
 }
 
@@ -146,5 +157,9 @@ export function withBroker(opts: WithBrokerOptions): Mosquitto {
     pid: () => running().pid(),
     kill: () => running().kill(),
     restart: () => running().restart(),
+    reload: () => running().reload(),
+    get crlFile() {
+      return running().crlFile;
+    },
   };
 }
