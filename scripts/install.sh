@@ -4,7 +4,7 @@
 #
 #   bash scripts/install.sh              the gateway: recgw.service, user recgw, /etc/recgw, /var/lib/recgw
 #   bash scripts/install.sh --receiver   the agency receiver: recgw-receiver.service, user recgw-receiver,
-#                                        /etc/recgw-receiver, /var/lib/recgw-receiver
+#                                        /etc/recgw-receiver, /var/lib/recgw-receiver; recgw-retention.timer
 # Options:
 #   --example NAME     config/NAME.json becomes the config when there is none yet (gateway; default interview-room)
 #   --no-apt           do not install Debian packages (offline: they must be there already)
@@ -303,17 +303,28 @@ fi
 
 # --- 6. The unit ------------------------------------------------------------------------------------------------
 install -d -m 0755 "$R/etc/systemd/system"
+# enable_unit UNIT TARGET: enabled in the running systemd, offline in --root, or by hand where there is no systemctl.
+enable_unit() {
+  if [ $SYSTEMD = 1 ]; then
+    systemctl daemon-reload
+    systemctl enable --quiet "$1"
+  elif command -v systemctl >/dev/null; then
+    systemctl --root="$ROOT" enable --quiet "$1" 2>/dev/null
+  else
+    install -d -m 0755 "$R/etc/systemd/system/$2.wants"
+    ln -sfn "/etc/systemd/system/$1" "$R/etc/systemd/system/$2.wants/$1"
+  fi
+}
 install -m 0644 "$R$APP/systemd/$UNIT" "$R/etc/systemd/system/$UNIT"
-if [ $SYSTEMD = 1 ]; then
-  systemctl daemon-reload
-  systemctl enable --quiet "$UNIT"
-elif command -v systemctl >/dev/null; then
-  systemctl --root="$ROOT" enable --quiet "$UNIT" 2>/dev/null
-else
-  install -d -m 0755 "$R/etc/systemd/system/multi-user.target.wants"
-  ln -sfn "/etc/systemd/system/$UNIT" "$R/etc/systemd/system/multi-user.target.wants/$UNIT"
-fi
+enable_unit "$UNIT" multi-user.target
 say "installed and enabled $UNIT"
+if [ $MODE = receiver ]; then
+  # The approved retention deletions, daily (docs/operations.md §22); skipped while $ETC/desk.json is missing.
+  install -m 0644 "$R$APP/systemd/recgw-retention.service" "$R/etc/systemd/system/recgw-retention.service"
+  install -m 0644 "$R$APP/systemd/recgw-retention.timer" "$R/etc/systemd/system/recgw-retention.timer"
+  enable_unit recgw-retention.timer timers.target
+  say "installed and enabled recgw-retention.timer: daily deletions the desk approved, once $ETC/desk.json is there"
+fi
 
 # --- 7. Start, or say what is left to do ------------------------------------------------------------------------
 if [ $configured = 1 ] && [ $enrolled = 1 ]; then

@@ -62,3 +62,38 @@ describe.each(['recgw.service', 'recgw-receiver.service'])('%s', (unit) => {
     else expect(text).toMatch(/^PrivateDevices=yes$/m);
   });
 });
+
+describe('recgw-retention.service and its timer', () => {
+  const service = readFileSync(join(UNITS, 'recgw-retention.service'), 'utf8');
+
+  it('systemd-analyze verify: no errors and no warnings for the pair', () => {
+    const r = analyze(['verify', '--man=no', './recgw-retention.service', './recgw-retention.timer']);
+    expect(r.out).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('the sandbox scores at most 2.5, as the receiver\'s', () => {
+    const r = analyze(['security', '--offline=yes', '--no-pager', './recgw-retention.service']);
+    const m = /Overall exposure level for \S+: ([\d.]+)/.exec(r.out);
+    expect(m, r.out).not.toBeNull();
+    expect(Number(m![1])).toBeLessThanOrEqual(2.5);
+  });
+
+  it('runs retention apply once a day as the receiver\'s user, only where the desk config is, catching up missed days', async () => {
+    for (const line of ['Type=oneshot', 'User=recgw-receiver', 'ReadWritePaths=/var/lib/recgw-receiver', 'ConditionPathExists=/etc/recgw-receiver/desk.json']) expect(service.split('\n'), line).toContain(line);
+    const timer = readFileSync(join(UNITS, 'recgw-retention.timer'), 'utf8');
+    expect(timer).toMatch(/^OnCalendar=\S/m);
+    expect(timer).toMatch(/^Persistent=true$/m);
+    expect(timer).toMatch(/^WantedBy=timers\.target$/m);
+    // The command line the unit runs is one recgw takes: with config files that are not there it names the first
+    // missing file (a config error, exit 2), not an unknown option.
+    const argv = /^ExecStart=\/usr\/bin\/env node \/opt\/recgw\/bin\/recgw\.js (.+)$/m.exec(service)![1]!.split(' ');
+    expect(argv.slice(0, 2)).toEqual(['retention', 'apply']);
+    const { main } = await import('../../src/cli/main.js');
+    let said = '';
+    const code = await main(argv, { out: (t: string) => void (said += t), err: (t: string) => void (said += t) });
+    expect(said).toContain('/etc/recgw-receiver/');
+    expect(said).not.toMatch(/unknown option|usage:/i);
+    expect(code).not.toBe(0);
+  });
+});
