@@ -83,8 +83,8 @@ async function apply(configPath: string, desk: DeskConfig, now: () => number, io
     refused += earlier.failed.length;
     const actor = { name: `cli:${userInfo().username}`, role: 'leader' as const, ip: `cli:${hostname()}` };
     await withRetention(desk, now, async (retention) => {
-      for (const { request: r, refused: why } of await retention.toApply()) {
-        if (why) {
+      for (const { request: r, refused: why, attestation } of await retention.toApply()) {
+        if (why || !attestation) {
           refused++;
           io.err(`request ${r.id} refused: ${why}\n`);
           continue;
@@ -99,6 +99,7 @@ async function apply(configPath: string, desk: DeskConfig, now: () => number, io
               session,
               termYears: desk.retention!.years,
               approval: { id: r.id, proposer: r.requester, approver: r.decider!, approvedAt: new Date(r.decidedMs!).toISOString() },
+              attestation,
             });
             await retention.deleted(actor, r, ref, e.files.length, deletionHash(encodeDeletion(e)));
             io.out(`deleted ${ref}: ${e.files.length} file(s), event ${deletionHash(encodeDeletion(e))} in the agency log\n`);

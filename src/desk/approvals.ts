@@ -245,18 +245,23 @@ export function decisionNote(who: Actor, requester: string, approve: boolean, te
  * cannot approve anything, nor widen an approval, by editing the request tables.
  */
 export async function attestedDecision(db: Queryable, caPems: string[], signs: boolean, action: string, id: string, decider: string | null, fields: Record<string, unknown>): Promise<boolean> {
+  return (await attestedRow(db, caPems, signs, action, id, decider, fields)) !== undefined;
+}
+
+/** The register row attestedDecision accepts, or undefined. */
+export async function attestedRow(db: Queryable, caPems: string[], signs: boolean, action: string, id: string, decider: string | null, fields: Record<string, unknown>): Promise<AuditDbRow | undefined> {
   const rows = await db.query<AuditDbRow>(`SELECT ${AUDIT_COLUMNS} FROM desk_audit WHERE action = $1 AND detail LIKE $2`, [action, `{"request":"${id}",%`]);
-  if (rows.length !== 1) return false;
+  if (rows.length !== 1) return undefined;
   const row = rows[0]!;
   const c = checkAuditRow(row, await auditSigners(db, caPems));
   const d = c.detail;
-  return (
+  const ok =
     c.problems.length === 0 &&
     (c.signed || !signs) &&
     row.name === decider &&
     d.request === id &&
-    Object.entries(fields).every(([k, v]) => JSON.stringify(d[k]) === JSON.stringify(v))
-  );
+    Object.entries(fields).every(([k, v]) => JSON.stringify(d[k]) === JSON.stringify(v));
+  return ok ? row : undefined;
 }
 
 /** The most telling reason none of the person's requests covering the sessions allows the act now. */

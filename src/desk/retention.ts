@@ -8,9 +8,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../index/database.js';
-import { termEnds } from '../evidence/deletion-event.js';
-import type { DeskAudit } from './audit.js';
-import { ApprovalRefused, MAX_SESSIONS, attestedDecision, cleanText, decisionNote, type Actor } from './approvals.js';
+import { termEnds, type Attestation } from '../evidence/deletion-event.js';
+import { auditRecord, type DeskAudit } from './audit.js';
+import { ApprovalRefused, MAX_SESSIONS, attestedRow, cleanText, decisionNote, type Actor } from './approvals.js';
+import type { AuditDbRow } from './audit-check.js';
+import { checkCertificate } from '../pki/certs.js';
+import { ROLE_DESK } from '../pki/roles.js';
 import { localTime } from '../util/local-time.js';
 import { deskTranslator } from './i18n.js';
 
@@ -184,24 +187,45 @@ export class Retention {
    * its register row, and every session checked once more now (a session marked as evidence since, or a table
    * edited, is refused here with the reason). Refusals are returned, not thrown: one bad request stops no other.
    */
-  async toApply(): Promise<{ request: RetentionRequest; refused?: string }[]> {
+  async toApply(): Promise<{ request: RetentionRequest; refused?: string; attestation?: Attestation }[]> {
     const rows = (await this.db.query<Row>("SELECT * FROM desk_retention_requests WHERE kind = 'delete' AND state = 'approved' AND applied_ms IS NULL ORDER BY decided_ms, id")).map(fromRow);
-    const out: { request: RetentionRequest; refused?: string }[] = [];
+    const out: { request: RetentionRequest; refused?: string; attestation?: Attestation }[] = [];
     for (const r of rows) {
       const fields = { kind: r.kind, requester: r.requester, sessions: r.sessions, reason: r.reason };
-      if (!(await attestedDecision(this.db, this.caPems, this.audit.signs, 'retention-approve', r.id, r.decider, fields))) {
+      const row = await attestedRow(this.db, this.caPems, this.audit.signs, 'retention-approve', r.id, r.decider, fields);
+      if (!row) {
         out.push({ request: r, refused: 'its approval has no matching, validly signed row in the register (the database may have been changed)' });
+        continue;
+      }
+      const attestation = await this.attestationOf(row);
+      if ('refused' in attestation) {
+        out.push({ request: r, refused: attestation.refused });
         continue;
       }
       try {
         for (const s of r.sessions) await this.fits('delete', s, this.db);
-        out.push({ request: r });
+        out.push({ request: r, attestation });
       } catch (err) {
         if (!(err instanceof ApprovalRefused)) throw err;
         out.push({ request: r, refused: `${deskTranslator('zh-CN')(err.key, err.vars)} (${deskTranslator('en')(err.key, err.vars)})` });
       }
     }
     return out;
+  }
+
+  /**
+   * The approval's row as the deletion event carries it (evidence-format.md §18.1): only a row the desk signed with a
+   * certificate for its own role, so that the receiver side's keys alone can never make a deletion the verifier takes.
+   */
+  private async attestationOf(row: AuditDbRow): Promise<Attestation | { refused: string }> {
+    const fix = 'configure sampleSigning in the desk config with a key from `recgw ca desk-cert` (docs/desk.md §1); approvals made before are not signed and must be asked for again';
+    if (row.signature === null || row.cert_sha256 === null) return { refused: `its approval is not signed by the desk: ${fix}` };
+    const [c] = await this.db.query<{ pem: string }>('SELECT pem FROM desk_audit_signers WHERE cert_sha256 = $1', [row.cert_sha256]);
+    const at = Number(row.at_ms);
+    const problems = c ? checkCertificate(c.pem, this.caPems, { at: new Date(at), role: ROLE_DESK }) : [{ detail: 'its certificate is not in the register' }];
+    if (problems.length > 0) return { refused: `the desk signed its approval with a certificate that is not the desk's (${problems.map((p) => p.detail).join('; ')}): ${fix}` };
+    const record = auditRecord({ seq: Number(row.seq), at, name: row.name, action: row.action, ip: row.ip, detail: JSON.parse(row.detail) as Record<string, unknown>, prev: row.prev_sha256 });
+    return { record, cert: c!.pem, sig: row.signature };
   }
 
   /** A session of an approved deletion was carried out (`files` removed), registered; the request is applied once all are. */

@@ -8,7 +8,7 @@
  */
 import { canonicalJson } from '../util/canonical.js';
 import { checkCertificate, parseCertificate } from '../pki/certs.js';
-import { ROLE_RECEIPT } from '../pki/roles.js';
+import { ROLE_DESK, ROLE_RECEIPT } from '../pki/roles.js';
 import { verifySignature, type Signer } from './signer.js';
 import { decodeBase64Strict, sha256Hex } from './entry.js';
 
@@ -40,10 +40,23 @@ export interface DeletionEvent {
   termYears: number;
   expired: string;
   approval: { id: string; proposer: string; approver: string; approvedAt: string };
+  /**
+   * The leader's approval as the evidence desk signed it: its audit row (docs/desk.md §5) and the desk's certificate
+   * (role recgw-desk). The receiver side holds the receipt and log keys but not the desk's, so the keys of one host
+   * cannot delete a recording alone. Events from before 2026-12-08 have none and are findings.
+   */
+  attestation?: Attestation;
   files: DeletedFile[];
   /** The agency's clock when it recorded the event: the term must have run out by then. */
   time: string;
   receiver: string;
+  cert: string;
+  sig: string;
+}
+
+export interface Attestation {
+  /** The desk audit row's record, exactly the text its signature covers (canonical JSON {v, seq, at, name, action, ip, detail, prev}). */
+  record: string;
   cert: string;
   sig: string;
 }
@@ -80,6 +93,8 @@ function shapeProblem(o: unknown): string | undefined {
   if (!count(o.termYears)) return 'its termYears is not a whole number';
   const a = o.approval;
   if (!obj(a) || !text(a.id) || !text(a.proposer) || !text(a.approver) || !iso(a.approvedAt)) return 'its approval lacks id, proposer, approver or approvedAt';
+  const t = o.attestation;
+  if (t !== undefined && (!obj(t) || typeof t.record !== 'string' || t.record.length > 65_536 || typeof t.cert !== 'string' || typeof t.sig !== 'string')) return 'its attestation is not {record, cert, sig}';
   if (!Array.isArray(o.files) || o.files.length === 0) return 'it names no files';
   for (const f of o.files as unknown[]) {
     if (!obj(f) || !text(f.file) || !text(f.segment) || !count(f.size) || typeof f.hash !== 'string' || !/^[0-9a-f]{64}$/.test(f.hash) || (f.alg !== 'sha256' && f.alg !== 'sm3')) {
@@ -119,5 +134,34 @@ export function termProblem(e: Pick<DeletionEvent, 'termYears' | 'time'>, sessio
   if (e.termYears < MIN_TERM_YEARS) return `its term of ${e.termYears} year(s) is shorter than the ${MIN_TERM_YEARS} year(s) the rules require`;
   const ends = termEnds(sessionEndMs, e.termYears);
   if (Date.parse(e.time) < ends) return `it was made at ${e.time}, inside the session's term (${e.termYears} year(s) from ${new Date(sessionEndMs).toISOString()}, until ${new Date(ends).toISOString()})`;
+  return undefined;
+}
+
+/**
+ * Why the event's attestation does not show that the desk approved this deletion, or undefined: the row must be the
+ * desk's signed `retention-approve` of the event's request, by its approver, at its approval time, naming its
+ * proposer and this session, signed by a key the agency CA certified for the desk's role (not the receipt key the
+ * event itself is signed with).
+ */
+export function attestationProblem(e: DeletionEvent, caPems: string[]): string | undefined {
+  const t = e.attestation;
+  if (!t) return 'it carries no approval the evidence desk signed (attestation): nothing but the receiver\'s own keys made it';
+  let r: { v?: unknown; at?: unknown; name?: unknown; action?: unknown; detail?: Record<string, unknown> };
+  try {
+    r = JSON.parse(t.record) as typeof r;
+  } catch {
+    return 'its attestation\'s record is not JSON';
+  }
+  if (!obj(r) || canonicalJson(r) !== t.record || r.v !== 1 || typeof r.at !== 'number' || !obj(r.detail)) return 'its attestation\'s record is not a desk audit row in canonical form';
+  const problems = checkCertificate(t.cert, caPems, { at: new Date(r.at), role: ROLE_DESK });
+  if (problems.length > 0) return `its attestation is not signed by the evidence desk: ${problems.map((p) => p.detail).join('; ')}`;
+  const sig = decodeBase64Strict(t.sig);
+  const x = parseCertificate(t.cert);
+  if (!sig || !x || !verifySignature(Buffer.from(t.record, 'utf8'), sig, x.publicKey)) return 'its attestation\'s signature does not verify with the desk\'s certificate';
+  const d = r.detail;
+  const sessions = Array.isArray(d.sessions) ? d.sessions : [];
+  if (r.action !== 'retention-approve' || d.kind !== 'delete' || d.request !== e.approval.id) return `its attestation is not the desk's approval of deletion request ${e.approval.id}`;
+  if (r.name !== e.approval.approver || d.requester !== e.approval.proposer || new Date(r.at).toISOString() !== e.approval.approvedAt) return 'its approval (proposer, approver or time) is not the one the desk signed';
+  if (!sessions.includes(`${e.device}/${e.session}`)) return `the approval the desk signed does not name session ${e.device}/${e.session}`;
   return undefined;
 }

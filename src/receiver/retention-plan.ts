@@ -4,7 +4,7 @@
  * run out by the agency's clock now, whatever the approval says. The caller answers for the class (the desk's
  * evidence marks); this answers for the term.
  */
-import { DELETIONS_FILE, MIN_TERM_YEARS, termEnds, type DeletedFile, type UnsignedDeletion } from '../evidence/deletion-event.js';
+import { DELETIONS_FILE, MIN_TERM_YEARS, termEnds, type Attestation, type DeletedFile, type UnsignedDeletion } from '../evidence/deletion-event.js';
 import { parseLine } from '../evidence/entry.js';
 import { LEDGER_FILE } from '../evidence/head.js';
 import { hashHex } from '../evidence/segment-scheme.js';
@@ -21,6 +21,8 @@ export interface DeletionOrder {
   session: string;
   termYears: number;
   approval: { id: string; proposer: string; approver: string; approvedAt: string };
+  /** The desk's signed approval row (deletion-event.ts). */
+  attestation: Attestation;
 }
 
 export class RetentionRefused extends RecgwError {
@@ -65,6 +67,7 @@ export async function planDeletion(store: EvidenceStore, o: DeletionOrder, nowMs
     termYears: o.termYears,
     expired: new Date(expires).toISOString(),
     approval: o.approval,
+    attestation: o.attestation,
     files,
     time: new Date(nowMs).toISOString(),
     receiver,

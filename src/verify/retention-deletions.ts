@@ -1,13 +1,13 @@
 /**
  * Retention deletions in a receiver store (evidence-format.md §18): each line of `<device>/deletions.jsonl` must be
- * an event the agency signed (receipt certificate), held by the agency log, for a closed non-evidence session of this
+ * an event the agency signed (receipt certificate), held by the agency log, carrying the desk's signed approval, for a closed non-evidence session of this
  * ledger whose term had run out when the event was made, naming files exactly as their manifests describe them.
  * Only the files of such events may be absent; a logged event the file no longer holds is a finding too.
  * The events are read before the ledger, so only the manifests and closings they name are kept while it is read.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DELETIONS_FILE, deletionHash, openDeletion, termEnds, termProblem, type DeletionEvent } from '../evidence/deletion-event.js';
+import { DELETIONS_FILE, attestationProblem, deletionHash, openDeletion, termEnds, termProblem, type DeletionEvent } from '../evidence/deletion-event.js';
 import { hashHex } from '../evidence/segment-scheme.js';
 import type { SegmentManifest } from '../evidence/types.js';
 import { describe, isErrno } from '../util/errors.js';
@@ -22,7 +22,7 @@ export class RetentionDeletionCheck {
 
   constructor(
     dir: string,
-    caPems: string[],
+    private readonly caPems: string[],
     private readonly report: Report,
   ) {
     let text: string;
@@ -91,6 +91,8 @@ export class RetentionDeletionCheck {
     if (Date.parse(e.expired) !== termEnds(end, e.termYears)) return `it says the term ran out at ${e.expired}, not ${e.termYears} year(s) after the session's end`;
     // The rules ask for somebody else's approval: a deletion approved by the one who asked for it is none.
     if (e.approval.approver === e.approval.proposer) return `it was approved by its own proposer (${e.approval.proposer})`;
+    const unattested = attestationProblem(e, this.caPems);
+    if (unattested) return unattested;
     for (const f of e.files) {
       const m = this.segments.get(f.segment);
       if (!m) return `no manifest of the ledger describes ${f.segment}`;

@@ -4,8 +4,14 @@
  * published into the store, the receipt key as the agency's signer, and the remover built from them.
  */
 import { createPrivateKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { caPaths, logOrigin } from '../../src/pki/ca.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmp } from './fixtures.js';
+import { caPaths, issueDeskSigningCertificate, logOrigin } from '../../src/pki/ca.js';
+import { auditRecord } from '../../src/desk/audit.js';
+import type { Attestation } from '../../src/evidence/deletion-event.js';
+import { KeySigner } from '../../src/evidence/signer.js';
+import type { DeletionOrder } from '../../src/receiver/retention-plan.js';
 import type { Signer } from '../../src/evidence/signer.js';
 import { openReceiverDb } from '../../src/receiver/store-db.js';
 import { SqliteReceiverSql } from '../../src/receiver/sqlite-receiver-sql.js';
@@ -44,3 +50,45 @@ export async function withReceiverParts<T>(caDir: string, store: string, fn: (p:
 /** A RetentionRemover on the store, on the clock `now`. */
 export const withRemover = <T>(caDir: string, store: string, now: () => number, fn: (r: RetentionRemover) => Promise<T>, sql?: ReceiverSql): Promise<T> =>
   withReceiverParts(caDir, store, (p) => fn(new RetentionRemover(p.evidence, p.sql, p.log, p.signer, 'receiver:test', now, () => p.logFiles.publish())), sql);
+
+/** The desk's signing pair of a CA folder, issued once per folder (`recgw ca desk-cert`). */
+const deskPairs = new Map<string, { certPem: string; keyPem: string }>();
+export function deskPair(caDir: string): { certPem: string; keyPem: string } {
+  let p = deskPairs.get(caDir);
+  if (!p) deskPairs.set(caDir, (p = issueDeskSigningCertificate({ caDir })));
+  return p;
+}
+
+/**
+ * An order as `recgw retention apply` makes it from the desk: with the approval's register row signed by `signer`
+ * (the desk's own key from the CA by default; an attacker's test passes another).
+ */
+export function attestedOrder(caDir: string, o: Omit<DeletionOrder, 'attestation'>, signer?: Signer): DeletionOrder {
+  return { ...o, attestation: attestationFor(caDir, o, signer) };
+}
+
+/** The desk's signed `retention-approve` row for an order's approval and session. */
+export function attestationFor(caDir: string, o: Pick<DeletionOrder, 'device' | 'session' | 'approval'>, signer?: Signer): Attestation {
+  const s = signer ?? ((p) => new KeySigner(createPrivateKey(p.keyPem), p.certPem))(deskPair(caDir));
+  const record = auditRecord({
+    seq: 1,
+    at: Date.parse(o.approval.approvedAt),
+    name: o.approval.approver,
+    action: 'retention-approve',
+    ip: 'test',
+    detail: { request: o.approval.id, kind: 'delete', requester: o.approval.proposer, sessions: [`${o.device}/${o.session}`] },
+    prev: null,
+  });
+  return { record, cert: s.certificatePem, sig: s.sign(Buffer.from(record, 'utf8')).toString('base64') };
+}
+
+/** The desk's signing pair as the files `sampleSigning` names (key mode 600). */
+export function deskSigningFiles(caDir: string): { key: string; cert: string } {
+  const p = deskPair(caDir);
+  const dir = tmp('recgw-desk-signing-');
+  const key = join(dir, 'sample-key.pem');
+  const cert = join(dir, 'sample-cert.pem');
+  writeFileSync(key, p.keyPem, { mode: 0o600 });
+  writeFileSync(cert, p.certPem);
+  return { key, cert };
+}

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { cleanupTmp, tmp } from '../helpers/fixtures.js';
 import { buildIndexStore, cli, type IndexStore } from '../helpers/index-store.js';
 import { createDatabase, withPostgres } from '../helpers/postgres.js';
+import { deskPair } from '../helpers/retention.js';
 import { caPaths } from '../../src/pki/ca.js';
 import { openIndexDb, type IndexDb } from '../../src/index/database.js';
 import { migrateIndex } from '../../src/index/migrate.js';
@@ -46,7 +47,7 @@ const refusal = async (p: Promise<unknown>): Promise<string> => {
 describe.each(['sqlite', 'postgres'] as const)('retention in the desk, index on %s', (kind) => {
   let db: IndexDb;
   let clock = 0;
-  let retention: (years?: number) => Retention;
+  let retention: (years?: number, signer?: 'desk' | 'receipt' | 'none') => Retention;
   let endA = 0;
 
   beforeAll(async () => {
@@ -55,8 +56,13 @@ describe.each(['sqlite', 'postgres'] as const)('retention in the desk, index on 
     db = await openIndexDb(url);
     await migrateIndex(db);
     const p = caPaths(s.caDir);
-    const audit = new DeskAudit(db, () => clock, new KeySigner(createPrivateKey(readFileSync(p.receiptKey, 'utf8')), readFileSync(p.receiptCert, 'utf8')));
-    retention = (years = 1) => new Retention(db, audit, () => clock, years, 'Asia/Shanghai', [readFileSync(p.caCert, 'utf8')]);
+    const desk = deskPair(s.caDir);
+    const signers: Record<string, KeySigner | undefined> = {
+      desk: new KeySigner(createPrivateKey(desk.keyPem), desk.certPem),
+      receipt: new KeySigner(createPrivateKey(readFileSync(p.receiptKey, 'utf8')), readFileSync(p.receiptCert, 'utf8')),
+      none: undefined,
+    };
+    retention = (years = 1, signer: 'desk' | 'receipt' | 'none' = 'desk') => new Retention(db, new DeskAudit(db, () => clock, signers[signer]), () => clock, years, 'Asia/Shanghai', [readFileSync(p.caCert, 'utf8')]);
     endA = Number((await db.query<{ end_ms: number | string }>("SELECT end_ms FROM sessions WHERE session_id = 'S-A'"))[0]!.end_ms);
   }, 60_000);
   afterAll(async () => {
@@ -108,6 +114,17 @@ describe.each(['sqlite', 'postgres'] as const)('retention in the desk, index on 
     await r.decide(LEADER, asked.id, { approve: true });
     const mine = (await r.toApply()).find((x) => x.request.id === asked.id)!;
     expect(mine.refused).toBeUndefined();
+    // What apply puts into the deletion event: the approval's row, signed by the desk's own certificate.
+    expect(JSON.parse(mine.attestation!.record)).toMatchObject({ action: 'retention-approve', name: LEADER.name, detail: { request: asked.id, sessions: ['room-1/S-A'] } });
+    // A desk that signs its rows with the receipt key (every receiver host has it), or not at all: nothing to apply.
+    for (const [signer, why] of [['receipt', /not the desk's \(the certificate is for role "recgw-receipt"/], ['none', /not signed by the desk/]] as const) {
+      const other = retention(1, signer);
+      const req = await other.request(OFFICER, { kind: 'delete', sessions: ['room-1/S-A'], reason: `保存期满删除，${signer}` });
+      await other.decide(LEADER, req.id, { approve: true });
+      const got = (await other.toApply()).find((x) => x.request.id === req.id)!;
+      expect(got.refused, signer).toMatch(why);
+      expect(got.attestation).toBeUndefined();
+    }
     await db.query('UPDATE desk_retention_requests SET sessions = $2 WHERE id = $1', [asked.id, JSON.stringify(['room-1/S-A', 'car-2/S-C'])]);
     const widened = (await r.toApply()).find((x) => x.request.id === asked.id)!;
     expect(widened.refused).toContain('no matching, validly signed row');

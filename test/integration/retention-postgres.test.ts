@@ -11,7 +11,7 @@ import { cleanupTmp, makeCa, tmp } from '../helpers/fixtures.js';
 import { buildStore, ensureBuilt, makeSamples, verify, type BuiltStore } from '../helpers/store-fixture.js';
 import { receiveDeviceVia } from '../helpers/receiver-store.js';
 import { createDatabase, withPostgres } from '../helpers/postgres.js';
-import { withRemover } from '../helpers/retention.js';
+import { attestedOrder, withRemover } from '../helpers/retention.js';
 import { closeSealWorker } from '../../src/evidence/seal-worker.js';
 import { openPostgresReceiverSql } from '../../src/receiver/postgres-receiver-sql.js';
 import type { ReceiverSql } from '../../src/receiver/receiver-sql.js';
@@ -35,7 +35,7 @@ describe('retention deletions with the receivers on PostgreSQL', () => {
     store = tmp('recgw-retention-pg-');
     sql = await openPostgresReceiverSql(await createDatabase(pg.server(), 'retention_receivers'), 'test PostgreSQL');
     await receiveDeviceVia(sql, one.deviceDir, store, ca.dir);
-    order = { request: 'pg-1', device: 'room-1', session: one.session.sessionId, termYears: 1, approval: { id: 'pg-1', proposer: 'officer1', approver: 'leader1', approvedAt: new Date().toISOString() } };
+    order = attestedOrder(ca.dir, { request: 'pg-1', device: 'room-1', session: one.session.sessionId, termYears: 1, approval: { id: 'pg-1', proposer: 'officer1', approver: 'leader1', approvedAt: new Date().toISOString() } });
   }, 300_000);
   afterAll(async () => {
     await sql?.close();

@@ -16,6 +16,7 @@ import { receiveDevice } from '../helpers/receiver-store.js';
 import { withRadosgw } from '../helpers/radosgw.js';
 import { DESK_ACCOUNTS, deskConfig } from '../helpers/desk.js';
 import { cli } from '../helpers/index-store.js';
+import { deskSigningFiles } from '../helpers/retention.js';
 import { main } from '../../src/cli/main.js';
 import { closeSealWorker } from '../../src/evidence/seal-worker.js';
 import { provisionReceiver } from '../../src/demo/provision.js';
@@ -83,7 +84,7 @@ describe('retention on an S3 store', () => {
     receiverConfig = rx.configPath;
     const database = `sqlite:${join(tmp('recgw-retention-s3-db-'), 'index.db')}`;
     expect((await cli('index', 'rebuild', '--store', folder, '--database', database, '--ca', ca.paths.caCert, '--quiet')).code).toBe(0);
-    deskFile = await deskConfig(ca.dir, database, folder, { retention: { years: 1 }, sampleSigning: { key: ca.paths.receiptKey, cert: ca.paths.receiptCert } });
+    deskFile = await deskConfig(ca.dir, database, folder, { retention: { years: 1 }, sampleSigning: deskSigningFiles(ca.dir) });
   }, 300_000);
   afterAll(async () => {
     await closeSealWorker();

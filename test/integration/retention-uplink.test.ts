@@ -22,7 +22,7 @@ import { encodeChunk, topics } from '../../src/uplink/wire.js';
 import { identityPaths } from '../../src/pki/identity.js';
 import { KeySigner } from '../../src/evidence/signer.js';
 import { DELETIONS_FILE, encodeDeletion, signDeletion } from '../../src/evidence/deletion-event.js';
-import { withRemover } from '../helpers/retention.js';
+import { attestedOrder, withRemover } from '../helpers/retention.js';
 
 const DEADLINE = new Date(Date.now() + 86_400_000).toISOString();
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -120,7 +120,7 @@ describe('retention over the receiver interface', () => {
     const session = opened.body.sessionId;
     const later = Date.now() + 2 * 366 * 86_400_000;
     await withRemover(ca.dir, store, () => later, (remover) =>
-      remover.record({ request: 'crash-test', device: d, session, termYears: 1, approval: { id: 'crash-test', proposer: 'officer1', approver: 'leader1', approvedAt: new Date(later).toISOString() } }),
+      remover.record(attestedOrder(ca.dir, { request: 'crash-test', device: d, session, termYears: 1, approval: { id: 'crash-test', proposer: 'officer1', approver: 'leader1', approvedAt: new Date(later).toISOString() } })),
     );
     expect(storedSegments(store, d)).toHaveLength(files.length);
     expect(existsSync(join(store, d, DELETIONS_FILE))).toBe(true);

@@ -33,7 +33,8 @@ import { hashHex } from '../../src/evidence/segment-scheme.js';
 import { KeySigner } from '../../src/evidence/signer.js';
 import { Filing, stage } from '../../src/receiver/filing.js';
 import type { RetentionRemover } from '../../src/receiver/retention-remover.js';
-import { withReceiverParts, withRemover } from '../helpers/retention.js';
+import { attestationFor, attestedOrder, deskSigningFiles, withReceiverParts, withRemover } from '../helpers/retention.js';
+import { receiptSigner } from '../helpers/report-store.js';
 import { libfaketime } from '../helpers/faketime.js';
 import { findManifest } from '../../src/evidence/find-manifest.js';
 import { ENTRY, type SegmentManifest } from '../../src/evidence/types.js';
@@ -78,13 +79,15 @@ function copyOfStore(): string {
 }
 
 /**
- * What an insider holding the agency's receipt and log keys could do without the desk or the CLI: sign a deletion
- * event, log it, write its line and remove the files, skipping every check. The verifier must still judge it.
+ * What insiders holding the agency's receipt and log keys and the desk's signing key could do without the desk or the
+ * CLI: sign a deletion event, log it, write its line and remove the files, skipping every check. The verifier must
+ * still judge it. `edit` may take the desk's attestation away (the receiver side's keys alone).
  */
 async function forcedDeletion(dir: string, s: BuiltStore, edit: (u: UnsignedDeletion) => UnsignedDeletion): Promise<void> {
   await withReceiverParts(ca.dir, dir, async ({ sql, log, evidence, logFiles, signer }) => {
     const ms = sealedManifests(s);
     const end = Date.parse(closedAt(s));
+    const approval = { id: randomUUID(), proposer: OFFICER, approver: LEADER, approvedAt: new Date().toISOString() };
     const e = signDeletion(
       edit({
         id: randomUUID(),
@@ -94,7 +97,8 @@ async function forcedDeletion(dir: string, s: BuiltStore, edit: (u: UnsignedDele
         sessionEnd: closedAt(s),
         termYears: 1,
         expired: new Date(termEnds(end, 1)).toISOString(),
-        approval: { id: randomUUID(), proposer: OFFICER, approver: LEADER, approvedAt: new Date().toISOString() },
+        approval,
+        attestation: attestationFor(ca.dir, { device: s.deviceId, session: s.session.sessionId, approval }),
         files: ms.map((m) => ({ file: m.file, segment: m.segment, size: m.stored.size, hash: hashHex(m.stored), alg: 'sha256' as const })),
         time: new Date().toISOString(),
         receiver: 'receiver:insider',
@@ -172,7 +176,7 @@ beforeAll(async () => {
   await receiveDevice(three.deviceDir, store, ca.dir);
   database = `sqlite:${join(tmp('recgw-retention-db-'), 'index.db')}`;
   expect((await cli('index', 'rebuild', '--store', store, '--database', database, '--ca', ca.paths.caCert, '--quiet')).code).toBe(0);
-  desk = await startDesk(ca.dir, database, store, { retention: { years: 1 }, sampleSigning: { key: ca.paths.receiptKey, cert: ca.paths.receiptCert } }, () => clock);
+  desk = await startDesk(ca.dir, database, store, { retention: { years: 1 }, sampleSigning: deskSigningFiles(ca.dir) }, () => clock);
   db = await openIndexDb(database);
   receiverConfig = provisionReceiver({ dir: tmp('recgw-retention-rx-'), caDir: ca.dir, name: 'receiver:retention', broker: 'mqtts://127.0.0.1:1', store }).configPath;
 }, 300_000);
@@ -276,7 +280,7 @@ describe('retention by the rules', () => {
     const [approved] = await db.query<{ id: string; decided_ms: number; requester: string; decider: string }>("SELECT id, decided_ms, requester, decider FROM desk_retention_requests WHERE kind = 'delete' AND reason <> '伪造'");
     // The first step of what apply does, then nothing: the process died with the event logged and every file still there.
     await remover((r) =>
-      r.record({ request: approved!.id, device: 'room-1', session: one.session.sessionId, termYears: 1, approval: { id: approved!.id, proposer: approved!.requester, approver: approved!.decider, approvedAt: new Date(Number(approved!.decided_ms)).toISOString() } }),
+      r.record(attestedOrder(ca.dir, { request: approved!.id, device: 'room-1', session: one.session.sessionId, termYears: 1, approval: { id: approved!.id, proposer: approved!.requester, approver: approved!.decider, approvedAt: new Date(Number(approved!.decided_ms)).toISOString() } })),
     );
     const files = sealedFiles(one);
     expect(files.length).toBeGreaterThan(1);
@@ -378,6 +382,28 @@ describe('retention by the rules', () => {
     expect(kinds(await verifyDir(evidence))).toEqual(['deletion-of-evidence']);
   });
 
+  it('the receiver side\'s keys alone delete nothing: an event without the desk\'s signed approval, with one the receipt key signed, or with the approval of another session, is a bad deletion', async () => {
+    const later = new Date(started + 400 * DAY).toISOString();
+    const cases: [string, (u: UnsignedDeletion) => UnsignedDeletion, RegExp][] = [
+      ['none', ({ attestation: _a, ...u }) => ({ ...u, time: later }), /carries no approval the evidence desk signed/],
+      // The receipt key is the agency's and on every receiver host: its signature on an approval row proves no leader acted.
+      ['receipt key', (u) => ({ ...u, time: later, attestation: attestationFor(ca.dir, { device: u.device, session: u.session, approval: u.approval }, receiptSigner(ca.dir)) }), /not signed by the evidence desk/],
+      ['another session', (u) => ({ ...u, time: later, attestation: attestationFor(ca.dir, { device: u.device, session: one.session.sessionId, approval: u.approval }) }), /does not name session/],
+      ['another request', (u) => ({ ...u, time: later, approval: { ...u.approval, id: 'other' } }), /not the desk's approval of deletion request other/],
+    ];
+    for (const [what, edit, why] of cases) {
+      const dir = copyOfStore();
+      await forcedDeletion(dir, two, edit);
+      const r = await verifyDir(dir);
+      expect(kinds(r), what).toEqual(['bad-deletion', 'missing-segment']);
+      expect(r.findings.find((f) => f.kind === 'bad-deletion')!.detail, what).toMatch(why);
+    }
+    // And the same insiders holding the desk's key too: accepted (the term and class checks of the next test apply).
+    const both = copyOfStore();
+    await forcedDeletion(both, two, (u) => ({ ...u, time: later }));
+    expect(kinds(await verifyDir(both))).toEqual([]);
+  });
+
   it('a manifest the event names wrongly is a bad deletion', async () => {
     const wrong = copyOfStore();
     const m = await findManifest(join(store, 'room-2'), sealedManifests(two)[0]!.segment);
@@ -399,8 +425,8 @@ describe('retention by the rules', () => {
     clock = started;
     try {
       const logBefore = readFileSync(join(store, 'log', 'checkpoint'), 'utf8');
-      await expect(remover((r) => r.record({ request: randomUUID(), device: 'room-3', session: three.session.sessionId, termYears: 1, approval: { id: 'x', proposer: OFFICER, approver: LEADER, approvedAt: new Date().toISOString() } }))).rejects.toThrow(/within its term of 1 year\(s\)/);
-      await expect(remover((r) => r.record({ request: randomUUID(), device: 'room-3', session: three.session.sessionId, termYears: 0, approval: { id: 'x', proposer: OFFICER, approver: LEADER, approvedAt: new Date().toISOString() } }))).rejects.toThrow(/shorter than the 1 year/);
+      await expect(remover((r) => r.record(attestedOrder(ca.dir, { request: randomUUID(), device: 'room-3', session: three.session.sessionId, termYears: 1, approval: { id: 'x', proposer: OFFICER, approver: LEADER, approvedAt: new Date().toISOString() } })))).rejects.toThrow(/within its term of 1 year\(s\)/);
+      await expect(remover((r) => r.record(attestedOrder(ca.dir, { request: randomUUID(), device: 'room-3', session: three.session.sessionId, termYears: 0, approval: { id: 'x', proposer: OFFICER, approver: LEADER, approvedAt: new Date().toISOString() } })))).rejects.toThrow(/shorter than the 1 year/);
       expect(readFileSync(join(store, 'log', 'checkpoint'), 'utf8')).toBe(logBefore);
       expect(existsSync(join(store, 'room-3', DELETIONS_FILE))).toBe(false);
     } finally {
@@ -420,7 +446,7 @@ describe('retention by the rules', () => {
     const dir = copyOfStore();
     const [first, ...rest] = sealedManifests(two).map((m) => join(dir, 'room-2', m.file));
     await withRemover(ca.dir, dir, () => clock, (r) =>
-      r.record({ request: randomUUID(), device: 'room-2', session: two.session.sessionId, termYears: 1, approval: { id: 'x', proposer: OFFICER, approver: LEADER, approvedAt: new Date(clock).toISOString() } }),
+      r.record(attestedOrder(ca.dir, { request: randomUUID(), device: 'room-2', session: two.session.sessionId, termYears: 1, approval: { id: 'x', proposer: OFFICER, approver: LEADER, approvedAt: new Date(clock).toISOString() } })),
     );
     // Something the store cannot unlink where the first file was.
     rmSync(first!);
