@@ -12,6 +12,7 @@ import { createPrivateKey } from 'node:crypto';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupTmp, tmp } from '../helpers/fixtures.js';
+import { RECGW_BIN, runGmDemo, type DemoRun } from '../helpers/gm-demo.js';
 import { embedded, recipe, sh } from '../helpers/doc-recipes.js';
 import { receiptSigner } from '../helpers/report-store.js';
 import { verifyStore } from '../../src/verify/verifier.js';
@@ -31,16 +32,16 @@ import { SqliteReceiverSql } from '../../src/receiver/sqlite-receiver-sql.js';
 import { kvGet, openStateDb } from '../../src/state/db.js';
 import { splitPemBundle } from '../../src/pki/certs.js';
 
-const BIN = join(import.meta.dirname, '../../bin/recgw.js');
+const BIN = RECGW_BIN;
 const DEVICE = 'demo-room-1';
 const CHECK = recipe('check-gm-checkpoint.sh');
 
 let out: string;
-let demo: { status: number | null; stdout: string; stderr: string };
+let demo: DemoRun;
 
 beforeAll(() => {
-  out = join(tmp('recgw-gm-log-'), 'demo');
-  demo = spawnSync(process.execPath, [BIN, 'demo', '--suite', 'gm', '--seconds', '2', '--out', out], { encoding: 'utf8', timeout: 150_000 });
+  demo = runGmDemo('recgw-gm-log-', 2);
+  out = demo.out;
 }, 160_000);
 afterAll(cleanupTmp);
 
