@@ -52,6 +52,7 @@ beforeAll(async () => {
   expect(code, text).toBe(0);
   expect(text).toContain('-vfyopt distid:1234567812345678');
   ca = caPaths(out);
+  expect(text).toContain(`${ca.logSm2Key}, ${ca.logSm2Cert} (gm: the log's SM2 checkpoint key and certificate: for receivers)`);
 });
 afterAll(cleanupTmp);
 
