@@ -1,7 +1,7 @@
 /** `recgw ca ...`: the demo/test agency CA. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { initCa, issueDeskSigningCertificate, issueReceiverCertificate, issueServerCertificate, signDeviceCsr } from '../pki/ca.js';
+import { caPaths, ensureLogKey, initCa, isGmCa, issueDeskSigningCertificate, issueReceiverCertificate, issueServerCertificate, signDeviceCsr } from '../pki/ca.js';
 import { brokerCrlOf, CRL_DAYS, CRL_FILE, issueCrl, revokeCertificate } from '../pki/revoke.js';
 import { REVOCATION_REASONS, type RevocationReason } from '../pki/crl.js';
 import { writeFileAtomicSync } from '../util/fsx.js';
@@ -32,7 +32,7 @@ export async function caCommand(argv: string[], io: Io): Promise<number> {
       const suite = values.suite ?? 'intl';
       if (!isSuiteName(suite)) throw new RecgwError('usage', `--suite must be intl or gm, not ${JSON.stringify(suite)}\nusage: ${u}`);
       const p = initCa({ out, suite, ...(values.agency ? { agencyName: values.agency } : {}) });
-      io.out(`Agency CA written to ${out}:\n  ${p.caCert} (CA certificate: give this to gateways and verifiers)\n  ${p.agencyEncCert} (agency encryption certificate: give this to gateways and receivers)\n  ${p.agencyKey} (agency private decryption key: keep it at the agency)\n  ${p.receiptCert} (receipt-signing certificate)\n  ${p.logKey}, ${p.logCert} (the agency log's checkpoint key and certificate: for receivers)\n  ${p.logVkey} (the log's verifier key: give it to witnesses)\n`);
+      io.out(`Agency CA written to ${out}:\n  ${p.caCert} (CA certificate: give this to gateways and verifiers)\n  ${p.agencyEncCert} (agency encryption certificate: give this to gateways and receivers)\n  ${p.agencyKey} (agency private decryption key: keep it at the agency)\n  ${p.receiptCert} (receipt-signing certificate)\n  ${p.logKey}, ${p.logCert} (the agency log's checkpoint key and certificate: for receivers)\n  ${p.logVkey} (the log's verifier key: give it to witnesses)${suite === 'gm' ? `\n  ${p.logSm2Key}, ${p.logSm2Cert} (gm: the log's SM2 checkpoint key and certificate: for receivers)` : ''}\n`);
       if (suite === 'gm') {
         io.out(
           `Suite gm: SM2 keys, certificates signed SM2-with-SM3 with the signer ID 1234567812345678 (check one with openssl verify -vfyopt distid:1234567812345678 -CAfile ${p.caCert} CERT). The log key stays Ed25519.\n` +
@@ -74,10 +74,14 @@ export async function caCommand(argv: string[], io: Io): Promise<number> {
       const u = 'recgw ca receiver-cert --ca DIR --name receiver:LABEL --cert FILE --key FILE';
       const { values } = parse(rest, { ca: { type: 'string' }, name: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' } }, u);
       const name = required(values.name, '--name', u);
-      const r = issueReceiverCertificate({ caDir: required(values.ca, '--ca', u), name });
+      const caDir = required(values.ca, '--ca', u);
+      const r = issueReceiverCertificate({ caDir, name });
       writeFileAtomicSync(required(values.cert, '--cert', u), r.certPem);
       writeFileAtomicSync(required(values.key, '--key', u), r.keyPem, 0o600);
-      io.out(`Issued a receiver certificate for ${name} (its MQTT username)\n`);
+      // A receiver needs the log's keys: a CA folder from before them (a gm one from before its SM2 log key) gets them now.
+      ensureLogKey(caDir);
+      const p = caPaths(caDir);
+      io.out(`Issued a receiver certificate for ${name} (its MQTT username)\n${isGmCa(caDir) ? `The log's keys for its config: ${p.logKey}, ${p.logCert}, ${p.logSm2Key}, ${p.logSm2Cert}\n` : ''}`);
       return 0;
     }
     case 'desk-cert': {

@@ -73,9 +73,9 @@ async function apply(configPath: string, desk: DeskConfig, now: () => number, io
   const sql = await openReceiverSql(cfg);
   let refused = 0;
   try {
-    const { log, certPem } = openAgencyLog(cfg, caPems, sql, new Date(now()));
+    const { log, certPem, sm2CertPem } = openAgencyLog(cfg, caPems, sql, new Date(now()));
     const files = new LogFiles(store, log);
-    await files.republish(certPem);
+    await files.republish(certPem, sm2CertPem);
     const remover = new RetentionRemover(store, sql, log, signer, cfg.name, now, () => files.publish());
     const earlier = await remover.finishAll();
     if (earlier.finished > 0) io.out(`finished ${earlier.finished} deletion(s) an earlier run logged but did not finish\n`);

@@ -113,7 +113,7 @@ export function provisionReceiver(o: {
     protocolVersion: o.protocolVersion ?? 5,
     ...(o.shareGroup !== undefined ? { shareGroup: o.shareGroup } : {}),
     tls: { cert, key, ...(transportCaOf(ca) ? { ca: transportCaOf(ca) } : {}) },
-    agency: { caCert: ca.caCert, receiptKey: ca.receiptKey, receiptCert: ca.receiptCert, logKey: ca.logKey, logCert: ca.logCert, encryptionCerts: [ca.agencyEncCert] },
+    agency: { caCert: ca.caCert, receiptKey: ca.receiptKey, receiptCert: ca.receiptCert, logKey: ca.logKey, logCert: ca.logCert, ...(caSuiteOf(readFileSync(ca.caCert, 'utf8')) === 'gm' ? { logSm2Key: ca.logSm2Key, logSm2Cert: ca.logSm2Cert } : {}), encryptionCerts: [ca.agencyEncCert] },
   };
   const configPath = join(o.dir, `${base}.json`);
   writeFileAtomicSync(configPath, JSON.stringify(obj, null, 2) + '\n');

@@ -9,6 +9,8 @@ import type { Receipt } from './receipt.js';
 /** Where a store keeps the agency log (c2sp.org/tlog-tiles files), and the log key's certificate in it. */
 export const LOG_DIR = 'log';
 export const LOG_CERT_FILE = 'log-cert.pem';
+/** A gm log's SM2 certificate (evidence-format.md §17.9): the key of its checkpoints' SM2 line. */
+export const LOG_SM2_CERT_FILE = 'log-sm2-cert.pem';
 /** Where a receiver keeps a device's ledger branch a newer certificate superseded (evidence-format.md §5.6). */
 export const SUPERSEDED_DIR = 'superseded';
 /** The newest checkpoint that witnesses cosigned, with their cosignatures. */

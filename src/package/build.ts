@@ -88,6 +88,7 @@ export async function buildPackage(o: PackageOptions): Promise<PackageResult> {
     // Each certificate as splitPemBundle gives it: the same disc whether the caller read the file whole or split it.
     await put(disc, DISC.ca, o.caPems.flatMap(splitPemBundle).join(''));
     await put(disc, DISC.logCert, proofs.certPem);
+    if (proofs.sm2CertPem !== undefined) await put(disc, DISC.logSm2Cert, proofs.sm2CertPem);
     await put(disc, DISC.checkpoint, proofs.checkpoint);
     for (const p of picks) {
       for (const e of p.entries) {

@@ -12,6 +12,8 @@ export const DISC = {
   inclusion: 'check-inclusion.sh',
   ca: 'certs/ca.pem',
   logCert: 'certs/log-cert.pem',
+  /** A gm log's SM2 certificate: the key of log/checkpoint's SM2 line (evidence-format.md §17.9). */
+  logSm2Cert: 'certs/log-sm2-cert.pem',
   checkpoint: 'log/checkpoint',
   reportJson: 'report/verify.json',
   reportText: 'report/verify.txt',
@@ -28,7 +30,7 @@ description.html   文字说明（执法事项、时间、地点、方法、执�
 media/             解密后的录像片段（MPEG-TS），按设备分目录
 entries/           设备签名的账本条目（.line）、机构透明日志叶子（.leaf）及包含证明（.proof）
 log/checkpoint     机构透明日志的签名检查点
-certs/             机构根证书（ca.pem）与透明日志证书（log-cert.pem）
+certs/             机构根证书（ca.pem）与透明日志证书（log-cert.pem；国密机构另有 SM2 证书 log-sm2-cert.pem）
 report/            提取时对机构存储的验证报告（verify.txt / verify.json）
 SHA256SUMS         光盘上其他每个文件的 SHA-256
 verify.sh          离线核验脚本：只需 sh 与 openssl

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LOG_CERT_FILE, LOG_DIR, parseLeaf } from '../evidence/log-leaf.js';
+import { LOG_CERT_FILE, LOG_DIR, LOG_SM2_CERT_FILE, parseLeaf } from '../evidence/log-leaf.js';
 import { inclusionProof, leafHash, nodeHash, treeRoot, type HashSource } from '../tlog/merkle.js';
 import { CHECKPOINT_FILE, TILE_WIDTH, decodeBundle, tilePath } from '../tlog/tiles.js';
 import { openCheckpoint } from '../tlog/checkpoint.js';
@@ -39,6 +39,8 @@ class LeafHashes implements HashSource {
 export class LogProofs {
   private constructor(
     readonly certPem: string,
+    /** A gm log's SM2 certificate (its checkpoints' second signature, evidence-format.md §17.9), for the disc. */
+    readonly sm2CertPem: string | undefined,
     /** The signed checkpoint every proof refers to, as the log published it. */
     readonly checkpoint: string,
     private readonly size: number,
@@ -55,9 +57,11 @@ export class LogProofs {
     if (!key) throw new RecgwError('invalid', `${storeDir} has no usable agency log: ${problems.join('; ')}; an evidence disc needs the log's proofs`);
     let checkpoint: string;
     let certPem: string;
+    let sm2CertPem: string | undefined;
     try {
       checkpoint = readFileSync(join(dir, CHECKPOINT_FILE), 'utf8');
       certPem = readFileSync(join(dir, LOG_CERT_FILE), 'utf8');
+      sm2CertPem = key.gm ? readFileSync(join(dir, LOG_SM2_CERT_FILE), 'utf8') : undefined;
     } catch (err) {
       throw new RecgwError('invalid', `cannot read the agency log in ${dir}: ${describe(err)}`, { cause: err });
     }
@@ -84,7 +88,7 @@ export class LogProofs {
     }
     const hashes = new LeafHashes(leaves);
     if (!treeRoot(hashes, cp.size).equals(cp.root)) throw new RecgwError('invalid', `the agency log's ${cp.size} leaves do not hash to its checkpoint's root: run recgw verify on the store`);
-    return new LogProofs(certPem, checkpoint, cp.size, hashes, entries);
+    return new LogProofs(certPem, sm2CertPem, checkpoint, cp.size, hashes, entries);
   }
 
   /** The leaf and proof of entry `seq` of `device`, which must be logged with `hash`. */

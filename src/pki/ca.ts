@@ -39,6 +39,9 @@ export const CA_FILES = {
   logKey: 'log-key.pem',
   logCert: 'log.pem',
   logVkey: 'log.vkey',
+  /** A gm CA's second log key (SM2) and its certificate (OU=recgw-log, CN = the origin): the SM2 line of checkpoints. */
+  logSm2Key: 'log-sm2-key.pem',
+  logSm2Cert: 'log-sm2.pem',
   /** The key and certificate (OU=recgw-roster) that sign officer rosters (`recgw ca roster`). */
   rosterKey: 'roster-signing-key.pem',
   rosterCert: 'roster-signing.pem',
@@ -74,6 +77,8 @@ export interface CaPaths {
   logKey: string;
   logCert: string;
   logVkey: string;
+  logSm2Key: string;
+  logSm2Cert: string;
   rosterKey: string;
   rosterCert: string;
 }
@@ -89,6 +94,8 @@ export function caPaths(dir: string): CaPaths {
     logKey: join(dir, CA_FILES.logKey),
     logCert: join(dir, CA_FILES.logCert),
     logVkey: join(dir, CA_FILES.logVkey),
+    logSm2Key: join(dir, CA_FILES.logSm2Key),
+    logSm2Cert: join(dir, CA_FILES.logSm2Cert),
     rosterKey: join(dir, CA_FILES.rosterKey),
     rosterCert: join(dir, CA_FILES.rosterCert),
   };
@@ -153,7 +160,8 @@ export function initCa(opts: CaInitOptions): CaPaths {
 /**
  * The agency log's checkpoint key (Ed25519) and its certificate from the CA, unless the CA folder has them: a CA
  * made before the log existed gets them on first use. The log's origin (its note key name) is derived from the CA
- * key, so it is unique per agency and stays the same however often this runs.
+ * key, so it is unique per agency and stays the same however often this runs. A gm CA's log has an SM2 key beside
+ * it for the checkpoints' second signature (log-sm2-key.pem, log-sm2.pem), made the same way.
  */
 export function ensureLogKey(caDir: string, o: { days?: number; now?: Date } = {}): { origin: string; vkey: string } {
   const p = caPaths(caDir);
@@ -165,6 +173,14 @@ export function ensureLogKey(caDir: string, o: { days?: number; now?: Date } = {
     const certPem = issueEd25519Certificate({ caCertPem, caKey, publicKey, commonName: origin, role: ROLE_LOG, days: o.days ?? 3650, now: o.now ?? new Date() });
     writePrivateKey(p.logKey, privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
     writeFileAtomicSync(p.logCert, certPem);
+  }
+  if (caSuiteOf(caCertPem) === 'gm' && (!existsSync(p.logSm2Key) || !existsSync(p.logSm2Cert))) {
+    // The SM2 line of a gm log's checkpoints (evidence-format.md §17.9): a CA folder from before gets its key now.
+    const { caPem, caKey } = loadGmCa(p);
+    const keyPem = gmSuite.generateKeyPair().privateKeyPem;
+    const certPem = issueGmCertificate({ caKey, caPem, publicKey: createPrivateKey(keyPem), commonName: origin, role: ROLE_LOG, days: o.days ?? 3650, now: o.now ?? new Date() });
+    writePrivateKey(p.logSm2Key, keyPem);
+    writeFileAtomicSync(p.logSm2Cert, certPem);
   }
   const vkey = new NoteSigner(origin, createPrivateKey(readFileSync(p.logKey, 'utf8'))).vkey;
   writeFileAtomicSync(p.logVkey, vkey + '\n');

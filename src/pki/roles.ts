@@ -8,7 +8,7 @@ export const ROLE_RECEIPT = 'recgw-receipt';
 export const ROLE_SERVER = 'recgw-server';
 /** An agency receiver's MQTT client certificate (uplink-protocol.md §1). */
 export const ROLE_RECEIVER = 'recgw-receiver';
-/** The agency transparency log's Ed25519 checkpoint key (evidence-format.md §15). */
+/** The agency transparency log's Ed25519 checkpoint key (evidence-format.md §15), and a gm log's SM2 one (§17.9). */
 export const ROLE_LOG = 'recgw-log';
 /** The agency's encryption key, for which gateways wrap every segment's data key (evidence-format.md §5.4). */
 export const ROLE_ENCRYPTION = 'recgw-encryption';
@@ -16,4 +16,4 @@ export const ROLE_ENCRYPTION = 'recgw-encryption';
 export const ROLE_ROSTER = 'recgw-roster';
 /** The evidence desk's key that signs sample-check reports and its audit chain (docs/desk.md §1, §5). */
 export const ROLE_DESK = 'recgw-desk';
-export type CertRole = typeof ROLE_DEVICE | typeof ROLE_RECEIPT | typeof ROLE_SERVER | typeof ROLE_RECEIVER | typeof ROLE_ENCRYPTION | typeof ROLE_ROSTER | typeof ROLE_DESK;
+export type CertRole = typeof ROLE_DEVICE | typeof ROLE_RECEIPT | typeof ROLE_SERVER | typeof ROLE_RECEIVER | typeof ROLE_LOG | typeof ROLE_ENCRYPTION | typeof ROLE_ROSTER | typeof ROLE_DESK;

@@ -20,8 +20,9 @@ import type { KeyObject } from 'node:crypto';
 import { encodeLeaf, type LogLeaf } from '../evidence/log-leaf.js';
 import { EMPTY_ROOT, HASH_SIZE, StreamingRoot, consistencyProof, inclusionProof, leafHash } from '../tlog/merkle.js';
 import { TILE_WIDTH, foldHashes } from '../tlog/tiles.js';
-import { formatCheckpoint, signCheckpoint } from '../tlog/checkpoint.js';
+import { formatCheckpoint, signCheckpoint, type Checkpoint } from '../tlog/checkpoint.js';
 import { NoteSigner } from '../tlog/note.js';
+import { Sm2NoteSigner } from '../tlog/sm2-note.js';
 import { formatProof } from '../tlog/proof-text.js';
 import { LogTree } from './log-tree.js';
 import { one, type Queryable, type ReceiverSql } from './receiver-sql.js';
@@ -67,6 +68,8 @@ const LEAVES_PER_INSERT = 200;
 
 export class AgencyLog implements LeafLog {
   readonly signer: NoteSigner;
+  /** A gm log's second signer: every checkpoint carries its SM2 line after the Ed25519 one (evidence-format.md §17.9). */
+  readonly sm2Signer: Sm2NoteSigner | undefined;
   readonly tree = new LogTree();
   private readonly lockHead: string;
   private empty: string | undefined;
@@ -75,8 +78,10 @@ export class AgencyLog implements LeafLog {
     readonly sql: ReceiverSql,
     logKey: KeyObject,
     readonly origin: string,
+    sm2Key?: KeyObject,
   ) {
     this.signer = new NoteSigner(origin, logKey);
+    this.sm2Signer = sm2Key && new Sm2NoteSigner(origin, sm2Key);
     this.lockHead = `SELECT size, checkpoint, edge FROM log_head WHERE id = 1${sql.dialect === 'postgres' ? ' FOR UPDATE' : ''}`;
   }
 
@@ -93,7 +98,7 @@ export class AgencyLog implements LeafLog {
     if (!q) return this.committed((c) => this.head(c));
     const r = await one<LogHead>(q, 'SELECT size, checkpoint FROM log_head WHERE id = 1');
     if (r && r.size > 0) return { size: Number(r.size), checkpoint: r.checkpoint };
-    this.empty ??= formatCheckpoint(signCheckpoint({ origin: this.origin, size: 0, root: EMPTY_ROOT }, this.signer));
+    this.empty ??= this.sign({ origin: this.origin, size: 0, root: EMPTY_ROOT });
     return { size: 0, checkpoint: this.empty };
   }
 
@@ -114,10 +119,15 @@ export class AgencyLog implements LeafLog {
     await insertLeaves(tx, rows);
     const size = start + leaves.length;
     await this.storeFullTiles(tx, start, size);
-    const checkpoint = formatCheckpoint(signCheckpoint({ origin: this.origin, size, root: tree.root() }, this.signer));
+    const checkpoint = this.sign({ origin: this.origin, size, root: tree.root() });
     await tx.query('UPDATE log_head SET size = $1, checkpoint = $2, edge = $3 WHERE id = 1', [size, checkpoint, Buffer.concat(tree.edge())]);
     const proof = leaves.length > 0 ? formatProof({ index: size - 1, hashes: newest, checkpoint }) : undefined;
     return { first: start, size, checkpoint, proof };
+  }
+
+  /** The signed checkpoint note: the Ed25519 line, and a gm log's SM2 line. */
+  private sign(c: Checkpoint): string {
+    return formatCheckpoint(this.sm2Signer ? signCheckpoint(c, this.signer, this.sm2Signer) : signCheckpoint(c, this.signer));
   }
 
   /**

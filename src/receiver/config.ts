@@ -45,9 +45,10 @@ export interface ReceiverConfig {
   tls: { cert: string; key: string; ca?: string };
   /**
    * The agency's keys: the CA, the receipt key and certificate, the log's checkpoint key and certificate, the current
-   * encryption certificates (manifests must be wrapped for one of them), and the CA's CRL.
+   * encryption certificates (manifests must be wrapped for one of them), and the CA's CRL. Under a gm CA also the
+   * log's SM2 key and certificate (log-sm2-key.pem, log-sm2.pem): checkpoints carry an SM2 line too (evidence-format.md §17.9).
    */
-  agency: { caCert: string; receiptKey: string; receiptCert: string; logKey: string; logCert: string; encryptionCerts: string[]; crl?: string };
+  agency: { caCert: string; receiptKey: string; receiptCert: string; logKey: string; logCert: string; logSm2Key?: string; logSm2Cert?: string; encryptionCerts: string[]; crl?: string };
   /** Witnesses asked to cosign the log's checkpoints: their add-checkpoint URL prefix and verifier key. */
   witnesses: { url: string; vkey: string }[];
 }
@@ -99,6 +100,8 @@ const schema = {
         receiptCert: path,
         logKey: path,
         logCert: path,
+        logSm2Key: path,
+        logSm2Cert: path,
         encryptionCerts: { type: 'array', minItems: 1, items: path },
         crl: path,
       },
@@ -187,6 +190,8 @@ export function parseReceiverConfig(obj: unknown, file: string): ReceiverConfig 
       receiptCert: abs(c.agency.receiptCert),
       logKey: abs(c.agency.logKey),
       logCert: abs(c.agency.logCert),
+      ...(c.agency.logSm2Key ? { logSm2Key: abs(c.agency.logSm2Key) } : {}),
+      ...(c.agency.logSm2Cert ? { logSm2Cert: abs(c.agency.logSm2Cert) } : {}),
       encryptionCerts: c.agency.encryptionCerts.map(abs),
       ...(c.agency.crl ? { crl: abs(c.agency.crl) } : {}),
     },
@@ -215,6 +220,8 @@ function receiverFiles(c: ReceiverConfig): { key: string; path: string; what: Fi
     { key: 'agency.receiptCert', path: c.agency.receiptCert, what: role("the agency's receipt certificate (receipt.pem)", '执法机构的回执证书（receipt.pem）') },
     { key: 'agency.logKey', path: c.agency.logKey, what: role("the agency log's checkpoint key (log-key.pem)", '执法机构日志的检查点私钥（log-key.pem）') },
     { key: 'agency.logCert', path: c.agency.logCert, what: role("the agency log's certificate (log.pem)", '执法机构日志证书（log.pem）') },
+    ...(c.agency.logSm2Key ? [{ key: 'agency.logSm2Key', path: c.agency.logSm2Key, what: role("the agency log's SM2 checkpoint key (log-sm2-key.pem)", '执法机构日志的 SM2 检查点私钥（log-sm2-key.pem）') }] : []),
+    ...(c.agency.logSm2Cert ? [{ key: 'agency.logSm2Cert', path: c.agency.logSm2Cert, what: role("the agency log's SM2 certificate (log-sm2.pem)", '执法机构日志的 SM2 证书（log-sm2.pem）') }] : []),
     ...c.agency.encryptionCerts.map((path, i) => ({ key: `agency.encryptionCerts[${i}]`, path, what: ENC })),
     ...(c.agency.crl ? [{ key: 'agency.crl', path: c.agency.crl, what: role("the agency CA's CRL (crl.pem; `recgw ca crl` issues it)", '执法机构 CA 的证书吊销列表（crl.pem）') }] : []),
   ];

@@ -17,7 +17,7 @@ import type { EvidenceStore } from '../store/store.js';
 import { CHECKPOINT_FILE, TILE_WIDTH, encodeBundle, tilePath } from '../tlog/tiles.js';
 import type { AgencyLog } from './agency-log.js';
 import type { Queryable } from './receiver-sql.js';
-import { LOG_CERT_FILE, LOG_DIR } from '../evidence/log-leaf.js';
+import { LOG_CERT_FILE, LOG_DIR, LOG_SM2_CERT_FILE } from '../evidence/log-leaf.js';
 
 /** Where the log's files go: a store and the folder in it (`log`), or a plain folder (a FolderStore of it, folder ''). */
 export interface LogOut {
@@ -77,10 +77,14 @@ export class LogFiles {
     return logName(this.out, rel);
   }
 
-  /** At start: the certificate, every full tile that is missing, and the current partial tiles and checkpoint. */
-  async republish(certPem: string): Promise<void> {
+  /**
+   * At start: the certificate (and a gm log's SM2 certificate), every full tile that is missing, and the current
+   * partial tiles and checkpoint.
+   */
+  async republish(certPem: string, sm2CertPem?: string): Promise<void> {
     // Replaced, not written once: the log's certificate is renewed in place (a new one for the same key).
     await this.out.store.replace(this.name(LOG_CERT_FILE), Buffer.from(certPem));
+    if (sm2CertPem !== undefined) await this.out.store.replace(this.name(LOG_SM2_CERT_FILE), Buffer.from(sm2CertPem));
     const plan = await this.log.committed(async (q) => this.plan(q, (await this.log.head(q)).size, 0, true));
     await this.put(plan);
   }

@@ -49,9 +49,9 @@ export interface LogContext {
 
 /** At the receiver's start: open the log, publish what a crash left unpublished, ask the witnesses. */
 export async function openReceiverLog({ cfg, caPem, caPems, sql, now, log, alarms, evidence = openStore(cfg.store, cfg.s3) }: LogContext): Promise<ReceiverLog> {
-  const { log: agencyLog, certPem } = openAgencyLog(cfg, caPems, sql, now);
+  const { log: agencyLog, certPem, sm2CertPem } = openAgencyLog(cfg, caPems, sql, now);
   const files = new LogFiles(evidence, agencyLog);
-  await files.republish(certPem);
+  await files.republish(certPem, sm2CertPem);
   const witnesses = new WitnessClient(files.out, agencyLog, witnessTargets(cfg), log.child('witness'), caPem, alarms);
   witnesses.kick();
   const publisher = new Pacer(() => files.publishInBackground(), PUBLISH_INTERVAL_MS, (err) =>

@@ -30,9 +30,15 @@ export interface SignedCheckpoint extends Checkpoint {
   note: Note;
 }
 
-export function signCheckpoint(c: Checkpoint, signer: NoteSigner): SignedCheckpoint {
+/** Anything that signs a note text under a key name: the log's Ed25519 NoteSigner, and a gm log's Sm2NoteSigner. */
+export interface TextSigner {
+  sign(text: string): NoteSignature;
+}
+
+/** Sign a checkpoint with the log's key, then any further keys (a gm log's SM2 key), in that order. */
+export function signCheckpoint(c: Checkpoint, signer: NoteSigner, ...more: TextSigner[]): SignedCheckpoint {
   const text = checkpointText(c);
-  return { ...c, note: { text, sigs: [signer.sign(text)] } };
+  return { ...c, note: { text, sigs: [signer, ...more].map((s) => s.sign(text)) } };
 }
 
 export const formatCheckpoint = (c: SignedCheckpoint): string => formatNote(c.note);

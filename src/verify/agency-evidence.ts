@@ -7,7 +7,6 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { KeyObject } from 'node:crypto';
 import { receiptProblem, type Receipt } from '../evidence/receipt.js';
 import { LOG_DIR, SUPERSEDED_DIR, encodeLeaf, leafOfReceipt } from '../evidence/log-leaf.js';
 import { lineHash, type LedgerEntry } from '../evidence/entry.js';
@@ -17,7 +16,7 @@ import { ROLE_DEVICE } from '../pki/roles.js';
 import { leafHash, verifyInclusion } from '../tlog/merkle.js';
 import { openCheckpoint, type WitnessKey } from '../tlog/checkpoint.js';
 import { parseProof } from '../tlog/proof-text.js';
-import { readLogKey, readLogView, type DeviceLog, type LogView } from './log-view.js';
+import { checkSm2Line, readLogKey, readLogView, type DeviceLog, type LogKey, type LogView } from './log-view.js';
 import { LineIndex } from './line-index.js';
 import type { FindingKind } from './findings.js';
 import { describe } from '../util/errors.js';
@@ -58,13 +57,15 @@ export interface LogSummary {
   witnessedSize?: number;
   /** The trusted checkpoint given, when the log agreed with it. */
   anchoredTo?: { size: number; root: string };
+  /** A gm log: the SM2 signature on its current checkpoint that verified, by key ID, and the certificate that vouches for it. */
+  sm2?: { keyId: string; certificate: string };
 }
 
 /** The agency's evidence for a whole store: its log (if any) and every device folder's receipts. */
 export class AgencyEvidence {
   private constructor(
     readonly log: LogView | undefined,
-    private readonly logKey: { origin: string; key: KeyObject } | undefined,
+    private readonly logKey: LogKey | undefined,
     private readonly receipts: Map<string, DeviceReceipts>,
     private readonly opts: AgencyOptions,
     readonly summary: LogSummary | undefined,
@@ -84,8 +85,9 @@ export class AgencyEvidence {
     }
     const logDir = [join(storeDir, LOG_DIR), join(dirname(storeDir), LOG_DIR)].find((p) => existsSync(p));
     const logProblem = (detail: string): void => report(LOG_SUBJECT, 'bad-log', detail);
+    const sm2Problem = (detail: string): void => report(LOG_SUBJECT, 'bad-log-sm2', detail);
     let view: LogView | undefined;
-    let key: { origin: string; key: KeyObject } | undefined;
+    let key: LogKey | undefined;
     const trusted = opts.trustedCheckpoint;
     if (logDir) {
       key = readLogKey(logDir, opts.caPems, () => undefined);
@@ -95,7 +97,7 @@ export class AgencyEvidence {
         if ('why' in t) logProblem(`the checkpoint given to check the store against is not one of this log: ${t.why}`);
         else trustedSize = t.size;
       }
-      view = readLogView(logDir, opts.caPems, opts.witnesses ?? [], trustedSize === undefined ? sizes : new Set([...sizes, trustedSize]), logProblem);
+      view = readLogView(logDir, opts.caPems, opts.witnesses ?? [], trustedSize === undefined ? sizes : new Set([...sizes, trustedSize]), logProblem, sm2Problem);
     } else if (trusted) {
       logProblem('a checkpoint was given to check the store against, but the store has no agency log (log/): it was removed, or this is not a receiver store');
     } else if ([...receipts.values()].some((r) => r.lines.some((l) => l.r.log !== undefined))) {
@@ -109,6 +111,7 @@ export class AgencyEvidence {
         root: view.root.toString('base64'),
         witnesses: view.cosigned.map((c) => ({ name: c.name, time: new Date(c.time * 1000).toISOString() })),
         ...(view.cosignedSize !== undefined ? { witnessedSize: view.cosignedSize } : {}),
+        ...(view.sm2 ? { sm2: view.sm2 } : {}),
       };
       if (trusted && key) {
         const t = openCheckpoint(trusted, key.origin, key.key);
@@ -190,7 +193,7 @@ export class DeviceAgencyCheck {
     private readonly dir: string,
     private readonly receipts: DeviceReceipts,
     private readonly log: LogView | undefined,
-    private readonly logKey: { origin: string; key: KeyObject } | undefined,
+    private readonly logKey: LogKey | undefined,
     private readonly caPems: string[],
     private readonly report: Report,
   ) {
@@ -321,6 +324,8 @@ export class DeviceAgencyCheck {
     if ('why' in p) return this.report('bad-receipt', `${where}: its log proof is not a tlog-proof (${p.why})`);
     const cp = openCheckpoint(p.checkpoint, this.logKey.origin, this.logKey.key);
     if ('why' in cp) return this.report('bad-receipt', `${where}: the checkpoint in its log proof is not the agency log's (${cp.why})`);
+    // Receipts from before the SM2 line carry none: only one that fails is a finding.
+    checkSm2Line(this.logKey, cp, `${where}: the checkpoint in its log proof`, false, (d) => this.report('bad-log-sm2', d));
     if (!verifyInclusion(leafHash(encodeLeaf(leafOfReceipt(r))), p.index, cp.size, p.hashes, cp.root)) {
       return this.report('bad-receipt', `${where}: its log proof does not show the receipt's item in the agency log`);
     }

@@ -22,6 +22,11 @@ export type FindingKind =
   | 'rollback'
   /** The agency log itself is damaged, unsigned, or inconsistent with a checkpoint it issued. */
   | 'bad-log'
+  /**
+   * A gm agency log whose current checkpoint lacks a valid SM2 signature by the log's SM2 certificate from the CA, or
+   * any checkpoint (a receipt's, the witnessed one) whose SM2 line does not verify (evidence-format.md §17.9).
+   */
+  | 'bad-log-sm2'
   /** An entry in a receiver store that the agency log does not hold: the agency never accepted it. */
   | 'unlogged'
   /** An entry signed by a key whose certificate was revoked before the ledger reached it. */

@@ -18,6 +18,7 @@ const KIND_TEXT: Record<string, string> = {
   'receipt-contradicted': 'contradicts the agency',
   rollback: 'rolled back',
   'bad-log': 'bad agency log',
+  'bad-log-sm2': "agency log's SM2 signature missing or bad",
   unlogged: 'not in the agency log',
   'revoked-key': 'revoked key',
   'time-reversed': 'time runs backwards',
@@ -57,7 +58,8 @@ export function formatReport(r: VerifyReport, zone = DEFAULT_ZONE): string {
         ? `; its checkpoint of ${r.log.witnessedSize} leaves cosigned by ${r.log.witnesses.map((x) => `${x.name} (${t(x.time)})`).join(', ')}`
         : '; no witness cosignature checked (give --witness VKEY)';
     const anchor = r.log.anchoredTo ? `; agrees with the trusted checkpoint of ${r.log.anchoredTo.size} leaves` : '';
-    out.push(`Agency log ${r.log.origin}: ${r.log.size} leaves, root ${r.log.root}${w}${anchor}.`);
+    const sm2 = r.log.sm2 ? `; its checkpoint SM2-signed by ${r.log.sm2.certificate} (key ID ${r.log.sm2.keyId})` : '';
+    out.push(`Agency log ${r.log.origin}: ${r.log.size} leaves, root ${r.log.root}${sm2}${w}${anchor}.`);
   }
   for (const d of r.devices) {
     const bad = r.findings.filter((f) => f.deviceId === d.deviceId).length;

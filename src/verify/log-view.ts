@@ -7,9 +7,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { LOG_CERT_FILE, LOG_DIR, WITNESSED_FILE, parseLeaf, type SegmentLeaf, type SupersededLeaf } from '../evidence/log-leaf.js';
-import { checkCertificate, parseCertificate, subjectField } from '../pki/certs.js';
-import { ROLE_LOG } from '../pki/roles.js';
+import { LOG_CERT_FILE, LOG_DIR, LOG_SM2_CERT_FILE, WITNESSED_FILE, parseLeaf, type SegmentLeaf, type SupersededLeaf } from '../evidence/log-leaf.js';
+import { parseCertificate } from '../pki/certs.js';
+import { checkLogCertificate } from '../pki/log-cert.js';
+import { checkSm2Signature, keyIdHex } from '../tlog/sm2-note.js';
 import { HASH_SIZE, StreamingRoot, leafHash } from '../tlog/merkle.js';
 import { CHECKPOINT_FILE, TILE_WIDTH, decodeBundle, foldHashes, tilePath } from '../tlog/tiles.js';
 import { checkCosignatures, openCheckpoint, type Cosigned, type SignedCheckpoint, type WitnessKey } from '../tlog/checkpoint.js';
@@ -80,27 +81,80 @@ export interface LogView {
   /** The witnesses (of those given) whose cosignatures verify, and the checkpoint size they cosigned. */
   cosigned: Cosigned[];
   cosignedSize?: number;
+  /** A gm log: the SM2 signature of the current checkpoint that verified (its key ID and certificate). */
+  sm2?: { keyId: string; certificate: string };
 }
 
 export type LogProblem = (detail: string) => void;
 
-/** The log's key from `<log>/log-cert.pem`, checked against the CA; undefined (with a problem) when unusable. */
-export function readLogKey(logDir: string, caPems: string[], problem: LogProblem): { origin: string; key: KeyObject } | undefined {
-  let pem: string;
-  try {
-    pem = readFileSync(join(logDir, LOG_CERT_FILE), 'utf8');
-  } catch {
+/** The log's keys as the store's certificates give them. */
+export interface LogKey {
+  origin: string;
+  key: KeyObject;
+  /** Whether the log's certificate is a gm CA's: its checkpoints must then carry an SM2 line (evidence-format.md §17.9). */
+  gm: boolean;
+  /** A gm log's SM2 key from `<log>/log-sm2-cert.pem`, when that certificate is usable. */
+  sm2?: { key: KeyObject; certificate: string };
+}
+
+/**
+ * The log's key from `<log>/log-cert.pem`, checked against the CA; undefined (with a problem) when unusable. Under a
+ * gm CA also the SM2 key from `<log>/log-sm2-cert.pem`, whose problems go to `sm2Problem`.
+ */
+export function readLogKey(logDir: string, caPems: string[], problem: LogProblem, sm2Problem: LogProblem = () => undefined): LogKey | undefined {
+  const pem = readCert(logDir, LOG_CERT_FILE);
+  if (pem === undefined) {
     problem(`${LOG_DIR}/${LOG_CERT_FILE} is missing: nothing says which key signs the log's checkpoints`);
     return undefined;
   }
-  const x = parseCertificate(pem);
-  // The log certificate is judged now: a checkpoint is signed when it is published, and is superseded by the next.
-  const problems = checkCertificate(pem, caPems, { at: new Date(), role: ROLE_LOG });
-  if (!x || problems.length > 0) {
-    problem(`${LOG_DIR}/${LOG_CERT_FILE} is not a log certificate from the agency CA: ${problems.map((p) => p.detail).join('; ') || 'unparseable'}`);
+  // The log certificates are judged now: a checkpoint is signed when it is published, and is superseded by the next.
+  const at = new Date();
+  const c = checkLogCertificate(pem, caPems, { at, keyType: 'ed25519' });
+  if ('why' in c) {
+    problem(`${LOG_DIR}/${LOG_CERT_FILE} is ${c.why}`);
     return undefined;
   }
-  return { origin: subjectField(x, 'CN') ?? '', key: x.publicKey };
+  const k: LogKey = { origin: c.origin, key: c.key, gm: c.gm };
+  if (!c.gm) return k;
+  const sm2Pem = readCert(logDir, LOG_SM2_CERT_FILE);
+  if (sm2Pem === undefined) {
+    sm2Problem(`${LOG_DIR}/${LOG_SM2_CERT_FILE} is missing: the log's certificate is from a gm CA, so its checkpoints must be SM2-signed by a log certificate the CA issued`);
+    return k;
+  }
+  const s = checkLogCertificate(sm2Pem, caPems, { at, keyType: 'sm2' });
+  if ('why' in s) sm2Problem(`${LOG_DIR}/${LOG_SM2_CERT_FILE} is ${s.why}`);
+  else if (s.origin !== c.origin) sm2Problem(`${LOG_DIR}/${LOG_SM2_CERT_FILE} is for log ${s.origin}, not ${c.origin}`);
+  else k.sm2 = { key: s.key, certificate: describeCert(sm2Pem) };
+  return k;
+}
+
+function readCert(logDir: string, name: string): string | undefined {
+  try {
+    return readFileSync(join(logDir, name), 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** How the report names a certificate: its subject, serial and SHA-256 fingerprint. */
+function describeCert(pem: string): string {
+  const x = parseCertificate(pem)!;
+  return `${x.subject.replace(/\n/g, ', ')} (serial ${x.serialNumber}, SHA-256 ${x.fingerprint256})`;
+}
+
+/**
+ * A gm log's SM2 line on a checkpoint (evidence-format.md §17.9): `required` for the current checkpoint (missing is
+ * a problem); on others (receipts' and witnessed ones, possibly from before the SM2 line) only a line that fails is.
+ * Returns the key ID when the line verifies.
+ */
+export function checkSm2Line(k: LogKey, cp: SignedCheckpoint, where: string, required: boolean, sm2Problem: LogProblem): string | undefined {
+  if (!k.gm || !k.sm2) return undefined;
+  const r = checkSm2Signature(cp.note, k.origin, k.sm2.key);
+  const id = keyIdHex(r.keyId);
+  if (r.state === 'valid') return id;
+  if (r.state === 'bad') sm2Problem(`${where}: its SM2 signature (key ID ${id}) does not verify with the log's SM2 certificate: the checkpoint was not signed by the log's SM2 key`);
+  else if (required) sm2Problem(`${where} carries no SM2 signature by the log's SM2 certificate (key ID ${id}): a gm log signs every checkpoint with SM2 too`);
+  return undefined;
 }
 
 /**
@@ -113,8 +167,9 @@ export function readLogView(
   witnesses: WitnessKey[],
   wantRoots: Set<number>,
   problem: LogProblem,
+  sm2Problem: LogProblem = problem,
 ): LogView | undefined {
-  const k = readLogKey(logDir, caPems, problem);
+  const k = readLogKey(logDir, caPems, problem, sm2Problem);
   if (!k) return undefined;
   let text: string;
   try {
@@ -129,8 +184,12 @@ export function readLogView(
     return undefined;
   }
   const view: LogView = { origin: cp.origin, size: cp.size, root: cp.root, checkpoint: text, devices: new Map(), rootsAt: new Map(), cosigned: [] };
+  const sm2KeyId = checkSm2Line(k, cp, `${LOG_DIR}/${CHECKPOINT_FILE}`, true, sm2Problem);
+  if (sm2KeyId !== undefined && k.sm2) view.sm2 = { keyId: sm2KeyId, certificate: k.sm2.certificate };
   // The newest checkpoint witnesses cosigned (the receiver keeps it beside the current one), or the current one.
-  const witnessed = readWitnessed(logDir, k, problem) ?? cp;
+  const w = readWitnessed(logDir, k, problem);
+  if (w) checkSm2Line(k, w, `${LOG_DIR}/${WITNESSED_FILE}`, false, sm2Problem);
+  const witnessed = w ?? cp;
   const cos = checkCosignatures(witnessed.note, witnesses);
   view.cosigned = cos.ok;
   if (cos.ok.length > 0) view.cosignedSize = witnessed.size;
@@ -141,7 +200,7 @@ export function readLogView(
   return view;
 }
 
-function readWitnessed(logDir: string, k: { origin: string; key: KeyObject }, problem: LogProblem): SignedCheckpoint | undefined {
+function readWitnessed(logDir: string, k: LogKey, problem: LogProblem): SignedCheckpoint | undefined {
   const path = join(logDir, WITNESSED_FILE);
   if (!existsSync(path)) return undefined;
   const cp = openCheckpoint(readFileSync(path, 'utf8'), k.origin, k.key);

@@ -4,7 +4,7 @@
  * as one chunk), with the agency log and its published files. And the attacker's tool: rewriting a ledger with the
  * device key, re-signing every line from the first change and a head.json signed by the device.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { openReceiverDb } from '../../src/receiver/store-db.js';
@@ -46,9 +46,9 @@ export async function receiveDevice(deviceDir: string, store: string, caDir: str
 export async function receiveDeviceVia(sql: ReceiverSql, deviceDir: string, store: string, caDir: string, now: () => Date = () => new Date(), published?: () => void): Promise<void> {
   const p = caPaths(caDir);
   const caPems = [readFileSync(p.caCert, 'utf8')];
-  const log = new AgencyLog(sql, createPrivateKey(readFileSync(p.logKey, 'utf8')), logOrigin(caPems[0]!));
+  const { log, certPem, sm2CertPem } = caAgencyLog(sql, caDir);
   const files = new LogFiles(store, log);
-  await files.republish(readFileSync(p.logCert, 'utf8'));
+  await files.republish(certPem, sm2CertPem);
   const signer = receiptSigner(caDir);
   const ledger = new LedgerIngest(store, sql, caPems, signer, 'receiver:1', silentLogger, log, agencyEncryption(caDir));
   const ingest = new FileIngest(store, sql, signer, 'receiver:1', log);
@@ -77,6 +77,17 @@ export async function receiveDeviceVia(sql: ReceiverSql, deviceDir: string, stor
 export async function receivedStore(s: BuiltStore, caDir: string, store: string): Promise<string> {
   await receiveDevice(s.deviceDir, store, caDir);
   return join(store, s.deviceId);
+}
+
+/**
+ * The agency log with the CA folder's log keys, as a receiver configured with them signs it: a gm CA's SM2 log key
+ * too (evidence-format.md §17.9), whose certificate goes beside the log's when its files are published.
+ */
+export function caAgencyLog(sql: ReceiverSql, caDir: string): { log: AgencyLog; certPem: string; sm2CertPem?: string } {
+  const p = caPaths(caDir);
+  const gm = existsSync(p.logSm2Key);
+  const log = new AgencyLog(sql, createPrivateKey(readFileSync(p.logKey, 'utf8')), logOrigin(readFileSync(p.caCert, 'utf8')), gm ? createPrivateKey(readFileSync(p.logSm2Key, 'utf8')) : undefined);
+  return { log, certPem: readFileSync(p.logCert, 'utf8'), ...(gm ? { sm2CertPem: readFileSync(p.logSm2Cert, 'utf8') } : {}) };
 }
 
 /** The agency's current encryption keys as a receiver configured with the CA folder's agency-enc.pem has them. */

@@ -4,10 +4,10 @@
  * published into the store, the receipt key as the agency's signer, and the remover built from them.
  */
 import { createPrivateKey } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmp } from './fixtures.js';
-import { caPaths, issueDeskSigningCertificate, logOrigin } from '../../src/pki/ca.js';
+import { issueDeskSigningCertificate } from '../../src/pki/ca.js';
 import { auditRecord } from '../../src/desk/audit.js';
 import type { Attestation } from '../../src/evidence/deletion-event.js';
 import { KeySigner } from '../../src/evidence/signer.js';
@@ -22,6 +22,7 @@ import { RetentionRemover } from '../../src/receiver/retention-remover.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { EvidenceStore } from '../../src/store/store.js';
 import { receiptSigner } from './report-store.js';
+import { caAgencyLog } from './receiver-store.js';
 
 export interface ReceiverParts {
   sql: ReceiverSql;
@@ -33,14 +34,13 @@ export interface ReceiverParts {
 
 /** `sql`: the receivers' database when it is not `<store>/receiver.db` (PostgreSQL); the caller closes it. */
 export async function withReceiverParts<T>(caDir: string, store: string, fn: (p: ReceiverParts) => Promise<T>, sql?: ReceiverSql): Promise<T> {
-  const p = caPaths(caDir);
   const db = sql ? undefined : openReceiverDb(store);
   try {
     const q = sql ?? new SqliteReceiverSql(db!);
-    const log = new AgencyLog(q, createPrivateKey(readFileSync(p.logKey, 'utf8')), logOrigin(readFileSync(p.caCert, 'utf8')));
+    const { log, certPem, sm2CertPem } = caAgencyLog(q, caDir);
     const evidence = openStore(store);
     const logFiles = new LogFiles(evidence, log);
-    await logFiles.republish(readFileSync(p.logCert, 'utf8'));
+    await logFiles.republish(certPem, sm2CertPem);
     return await fn({ sql: q, log, evidence, logFiles, signer: receiptSigner(caDir) });
   } finally {
     db?.close();

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupTmp, tmp } from '../helpers/fixtures.js';
 import { caPaths, ensureRosterKey, initCa, issueEncryptionCertificate, issueServerCertificate, signDeviceCsr, type CaPaths } from '../../src/pki/ca.js';
@@ -52,13 +52,14 @@ beforeAll(async () => {
   expect(code, text).toBe(0);
   expect(text).toContain('-vfyopt distid:1234567812345678');
   ca = caPaths(out);
+  expect(text).toContain(`${ca.logSm2Key}, ${ca.logSm2Cert} (gm: the log's SM2 checkpoint key and certificate: for receivers)`);
 });
 afterAll(cleanupTmp);
 
 describe('recgw ca init --suite gm', () => {
   it('makes an SM2 CA whose certificates openssl verifies with the default ID, and only with it', () => {
     expect(caSuiteOf(readFileSync(ca.caCert, 'utf8'))).toBe('gm');
-    for (const [path, role] of [[ca.receiptCert, ROLE_RECEIPT], [ca.agencyEncCert, ROLE_ENCRYPTION], [ca.logCert, ROLE_LOG]] as const) {
+    for (const [path, role] of [[ca.receiptCert, ROLE_RECEIPT], [ca.agencyEncCert, ROLE_ENCRYPTION], [ca.logCert, ROLE_LOG], [ca.logSm2Cert, ROLE_LOG]] as const) {
       const pem = readFileSync(path, 'utf8');
       expect(isSm2Certificate(pem), path).toBe(true);
       expect(openssl(['x509', '-in', path, '-noout', '-text']).out).toContain('Signature Algorithm: SM2-with-SM3');
@@ -68,9 +69,31 @@ describe('recgw ca init --suite gm', () => {
       expect(checkCertificate(pem, [readFileSync(ca.caCert, 'utf8')], { at: new Date(), role }), path).toEqual([]);
     }
     // The agency's own keys are SM2 (the log key stays Ed25519 for its C2SP notes).
-    for (const k of [ca.caKey, ca.receiptKey, ca.agencyKey]) expect(isSm2Key(createPrivateKey(readFileSync(k, 'utf8'))), k).toBe(true);
+    for (const k of [ca.caKey, ca.receiptKey, ca.agencyKey, ca.logSm2Key]) expect(isSm2Key(createPrivateKey(readFileSync(k, 'utf8'))), k).toBe(true);
     expect(new X509Certificate(readFileSync(ca.logCert, 'utf8')).publicKey.asymmetricKeyType).toBe('ed25519');
+    // The log's SM2 key (§17.9): its certificate names the same origin as the Ed25519 one, and is for that key.
+    const sm2Log = new X509Certificate(readFileSync(ca.logSm2Cert, 'utf8'));
+    expect(sm2Log.subject).toBe(new X509Certificate(readFileSync(ca.logCert, 'utf8')).subject);
+    expect(sm2Log.publicKey.equals(createPublicKey(createPrivateKey(readFileSync(ca.logSm2Key, 'utf8'))))).toBe(true);
     expect(osslVerify(ca.caCert)).toBe(true);
+  });
+
+  it('a gm CA folder from before the SM2 log key gets it from recgw ca receiver-cert, the same origin; an intl one gets none', async () => {
+    const old = join(dir, 'old-gm');
+    const p = initCa({ out: old, suite: 'gm' });
+    rmSync(p.logSm2Key);
+    rmSync(p.logSm2Cert);
+    const ed = readFileSync(p.logCert, 'utf8');
+    let text = '';
+    const io = { out: (t: string) => void (text += t), err: (t: string) => void (text += t) };
+    expect(await main(['ca', 'receiver-cert', '--ca', old, '--name', 'receiver:a', '--cert', join(dir, 'rx.pem'), '--key', join(dir, 'rx-key.pem')], io), text).toBe(0);
+    expect(text).toContain(p.logSm2Cert);
+    expect(readFileSync(p.logCert, 'utf8')).toBe(ed);
+    expect(new X509Certificate(readFileSync(p.logSm2Cert, 'utf8')).subject).toBe(new X509Certificate(ed).subject);
+    expect(checkCertificate(readFileSync(p.logSm2Cert, 'utf8'), [readFileSync(p.caCert, 'utf8')], { at: new Date(), role: ROLE_LOG })).toEqual([]);
+    const intl = initCa({ out: join(dir, 'intl-rx') });
+    expect(await main(['ca', 'receiver-cert', '--ca', join(dir, 'intl-rx'), '--name', 'receiver:b', '--cert', join(dir, 'rx2.pem'), '--key', join(dir, 'rx2-key.pem')], io)).toBe(0);
+    expect(existsSync(intl.logSm2Key) || existsSync(intl.logSm2Cert)).toBe(false);
   });
 
   it('an intl CA is what it was: RSA, sha256WithRSAEncryption', () => {

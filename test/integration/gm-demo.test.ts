@@ -12,6 +12,7 @@ import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } f
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { cleanupTmp, tmp } from '../helpers/fixtures.js';
+import { RECGW_BIN, runGmDemo, type DemoRun } from '../helpers/gm-demo.js';
 import { entries } from '../helpers/evidence.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { isSm2Key } from '../../src/crypto/gm/sm2-keys.js';
@@ -48,16 +49,16 @@ import { makeReceipt, receiptProblem } from '../../src/evidence/receipt.js';
 import { canonicalJson } from '../../src/util/canonical.js';
 import { agencyEncryption } from '../helpers/receiver-store.js';
 
-const BIN = join(import.meta.dirname, '../../bin/recgw.js');
+const BIN = RECGW_BIN;
 const DEVICE = 'demo-room-1';
 const DISTID = 'distid:1234567812345678';
 
 let out: string;
-let demo: { status: number | null; stdout: string; stderr: string };
+let demo: DemoRun;
 
 beforeAll(() => {
-  out = join(tmp('recgw-gm-demo-'), 'demo');
-  demo = spawnSync(process.execPath, [BIN, 'demo', '--suite', 'gm', '--seconds', '4', '--out', out], { encoding: 'utf8', timeout: 150_000 });
+  demo = runGmDemo('recgw-gm-demo-', 4);
+  out = demo.out;
 }, 160_000);
 afterAll(cleanupTmp);
 

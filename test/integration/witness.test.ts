@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { createPrivateKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupTmp, makeCa, makeGateway, tmp } from '../helpers/fixtures.js';
@@ -18,7 +18,10 @@ import { SqliteReceiverSql } from '../../src/receiver/sqlite-receiver-sql.js';
 import type { ReceiverSql } from '../../src/receiver/receiver-sql.js';
 import { LogFiles } from '../../src/receiver/log-files.js';
 import { WitnessClient } from '../../src/receiver/witness-client.js';
-import { caPaths, logOrigin } from '../../src/pki/ca.js';
+import { caPaths, initCa, logOrigin } from '../../src/pki/ca.js';
+import { checkSm2Signature } from '../../src/tlog/sm2-note.js';
+import { caAgencyLog } from '../helpers/receiver-store.js';
+import { recipe, sh } from '../helpers/doc-recipes.js';
 import { parseNote } from '../../src/tlog/note.js';
 import { checkCosignatures } from '../../src/tlog/checkpoint.js';
 import { startEvidenceCore, type EvidenceCore } from '../../src/app/evidence-core.js';
@@ -183,5 +186,44 @@ describe('witnesses of the agency log', () => {
     watch.state(await logState(shrunk.log, watch.size()));
     expect(watch.standing().map((a) => a.level)).toEqual(['forked', 'shrank']);
     await shrunk.sql.close();
+  }, 60_000);
+});
+
+describe("a gm log's SM2 checkpoint line (evidence-format.md §17.9) through witnesses and a gateway", () => {
+  it('a witness cosigns checkpoints that carry it, log/witnessed keeps it valid beside the cosignature, a gateway accepts them', async () => {
+    const gmDir = join(tmp('recgw-wgm-'), 'ca');
+    const gm = initCa({ out: gmDir, suite: 'gm' });
+    const w = await serveWitness(initWitness('sfj.example.gov.cn/gm-witness', [gm.logVkey]));
+    const store = tmp('recgw-wgm-store-');
+    const sql = new SqliteReceiverSql(openReceiverDb(store));
+    const gateway = await startEvidenceCore(makeGateway(ca.dir, { deviceId: 'room-9' }).config, silentLogger);
+    try {
+      const { log, certPem, sm2CertPem } = caAgencyLog(sql, gmDir);
+      const files = new LogFiles(store, log);
+      await files.republish(certPem, sm2CertPem);
+      const client = new WitnessClient(files.dir, log, [{ url: w.url, vkey: w.vkey }], silentLogger);
+      await sql.transaction((tx) => log.append(tx, [0, 1, 2, 3, 4].map((i) => leaf(i))));
+      await files.publish();
+      client.kick();
+      await client.idle();
+      const witnessedFile = join(files.dir, 'witnessed');
+      const n = parseNote(readFileSync(witnessedFile, 'utf8'));
+      if ('why' in n) throw new Error(n.why);
+      expect(n.sigs.map((s) => s.name)).toEqual([log.origin, log.origin, w.vkey.name]);
+      expect(checkSm2Signature(n, log.origin, new X509Certificate(readFileSync(gm.logSm2Cert)).publicKey).state).toBe('valid');
+      expect(checkCosignatures(n, [{ name: w.vkey.name, key: w.vkey.key }]).ok).toHaveLength(1);
+      const r = sh(recipe('check-gm-checkpoint.sh'), [witnessedFile, join(files.dir, 'log-sm2-cert.pem'), gm.caCert]);
+      expect(r.code, r.err).toBe(0);
+      // A gateway checks the Ed25519 line and keeps the checkpoint whole.
+      const watch = new LogWatch(gateway.db, gateway.ledger, [readFileSync(gm.caCert, 'utf8')], Date.now, silentLogger);
+      const head = await log.head();
+      watch.state({ checkpoint: head.checkpoint, consistency: [], cert: certPem });
+      expect(watch.size()).toBe(5);
+      expect(watch.standing()).toEqual([]);
+    } finally {
+      await gateway.stop();
+      await sql.close();
+      await w.stop();
+    }
   }, 60_000);
 });
