@@ -11,7 +11,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Agent } from 'node:https';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -109,17 +109,8 @@ export class S3Store implements EvidenceStore {
     }
     const pieces = await this.pieces(key);
     if (pieces.length === 0) return undefined;
-    let at = 0;
     const out: Buffer[] = [];
-    for (const p of pieces) {
-      if (p.offset !== at) throw new RecgwError('storage', `${this.url(key)}: piece at offset ${p.offset} follows ${at} bytes; the pieces must be contiguous`);
-      const body = await this.get(p.key);
-      if (!body) throw new RecgwError('storage', `${this.url(p.key)} was listed but is gone`);
-      const bytes = Buffer.from(await body.transformToByteArray());
-      if (bytes.length !== p.size) throw new RecgwError('storage', `${this.url(p.key)} holds ${bytes.length} bytes, listed as ${p.size}`);
-      out.push(bytes);
-      at += p.size;
-    }
+    for await (const chunk of this.joined(key, pieces)) out.push(chunk);
     return Buffer.concat(out);
   }
 
@@ -141,8 +132,27 @@ export class S3Store implements EvidenceStore {
   }
 
   async stream(name: string): Promise<Readable | undefined> {
-    if (isAppendOnly(name)) throw new RecgwError('internal', `stream(${name}): an append-only file is read with read()`);
-    return (await this.get(this.key(name))) as Readable | undefined;
+    if (!isAppendOnly(name)) return (await this.get(this.key(name))) as Readable | undefined;
+    const key = this.key(name);
+    const pieces = await this.pieces(key);
+    return pieces.length === 0 ? undefined : Readable.from(this.joined(key, pieces), { objectMode: false });
+  }
+
+  /** An append-only file's pieces read one after another, each checked: a long ledger is never whole in memory. */
+  private async *joined(key: string, pieces: { key: string; offset: number; size: number }[]): AsyncGenerator<Buffer> {
+    let at = 0;
+    for (const p of pieces) {
+      if (p.offset !== at) throw new RecgwError('storage', `${this.url(key)}: piece at offset ${p.offset} follows ${at} bytes; the pieces must be contiguous`);
+      const body = await this.get(p.key);
+      if (!body) throw new RecgwError('storage', `${this.url(p.key)} was listed but is gone`);
+      let n = 0;
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        n += chunk.length;
+        yield chunk;
+      }
+      if (n !== p.size) throw new RecgwError('storage', `${this.url(p.key)} holds ${n} bytes, listed as ${p.size}`);
+      at += p.size;
+    }
   }
 
   async size(name: string): Promise<number | undefined> {
@@ -205,7 +215,9 @@ export class S3Store implements EvidenceStore {
   }
 
   private failed(what: 'read' | 'write', key: string, err: unknown): RecgwError {
-    return new RecgwError('storage', `could not ${what} ${this.url(key)} at ${this.o.endpoint}: ${describe(err)}`, { cause: err });
+    // 403: the keys are wrong or lack the right; the operator's fix, not the store's fault.
+    const fix = status(err) === 403 ? ': the S3 service refused these keys; check the access key and secret key (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY on the command line, the s3 block of a config) and that they may use the bucket' : '';
+    return new RecgwError('storage', `could not ${what} ${this.url(key)} at ${this.o.endpoint}: ${describe(err)}${fix}`, { cause: err });
   }
 
   private async get(key: string): Promise<(Readable & { transformToByteArray(): Promise<Uint8Array> }) | undefined> {
