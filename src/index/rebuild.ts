@@ -41,9 +41,10 @@ export interface RebuildSummary {
 export async function rebuildIndex(db: IndexDb, store: EvidenceStore | string, opts: RebuildOptions = {}): Promise<RebuildSummary> {
   if (typeof store === 'string') return rebuildIndex(db, new FolderStore(store), opts);
   const where = storeWhere(store);
-  const devices = await findStoreDevices(store);
-  if (devices.length === 0) throw new RecgwError('invalid', `${where} is not a store: neither it nor any folder in it holds a ledger.jsonl`);
   const say = opts.progress ?? (() => undefined);
+  const { devices, skipped } = await findStoreDevices(store);
+  for (const name of skipped) say(`${where}/${name}: not a device folder's name (letters, digits, '.', '_', '-'), not read`);
+  if (devices.length === 0) throw new RecgwError('invalid', `${where} is not a store: neither it nor any folder in it holds a ledger.jsonl`);
   const m = await migrateIndex(db);
   if (m.from !== m.to) say(`index schema: version ${m.from} -> ${m.to}`);
   const sum: RebuildSummary = { devices: 0, removed: [], sessions: 0, segments: 0, interruptions: 0, receipts: 0 };

@@ -5,19 +5,35 @@
 import { LEDGER_FILE } from '../evidence/head.js';
 import { readLineBatches, type ByteSource } from '../verify/ledger-reader.js';
 import { isS3Location } from './open-store.js';
-import type { EvidenceStore } from './store.js';
+import { checkName, type EvidenceStore } from './store.js';
 
-/** The store's device folders (those holding a ledger.jsonl), sorted; [''] when its top is itself a device folder. */
-export async function findStoreDevices(store: EvidenceStore): Promise<string[]> {
+export interface StoreDevices {
+  /** The device folders (those holding a ledger.jsonl), sorted; [''] when the store's top is itself a device folder. */
+  devices: string[];
+  /** Folders whose names no receiver writes (a file system's `lost+found`): not read, named for the operator. */
+  skipped: string[];
+}
+
+export async function findStoreDevices(store: EvidenceStore): Promise<StoreDevices> {
   const top = await store.list('');
-  if (top.includes(LEDGER_FILE)) return [''];
-  const out: string[] = [];
+  if (top.includes(LEDGER_FILE)) return { devices: [''], skipped: [] };
+  const out: StoreDevices = { devices: [], skipped: [] };
   for (const e of top) {
     if (!e.endsWith('/')) continue;
     const device = e.slice(0, -1);
-    if ((await store.list(device)).includes(LEDGER_FILE)) out.push(device);
+    if (!isStoreName(device)) out.skipped.push(device);
+    else if ((await store.list(device)).includes(LEDGER_FILE)) out.devices.push(device);
   }
   return out;
+}
+
+function isStoreName(name: string): boolean {
+  try {
+    checkName(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The name of a device's file ('' is the store's top). */

@@ -9,6 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupTmp, makeCa, tmp } from '../helpers/fixtures.js';
 import { buildIndexStore, cli, dumpIndex } from '../helpers/index-store.js';
@@ -150,9 +151,16 @@ describe('recgw index rebuild from an S3 bucket', () => {
 
   it('an empty prefix gets the error an empty folder gets', async () => {
     const empty = tmp('recgw-index-s3-empty-');
-    const folder = await cli('index', 'rebuild', '--store', empty, '--database', sqlite(), '--quiet');
+    // A file system's own folder at the top of a mounted store is no device, and no reason to stop.
+    mkdirSync(join(empty, 'lost+found'));
+    const url = sqlite();
+    const folder = await cli('index', 'rebuild', '--store', empty, '--database', url);
     const s3 = await rebuild(location('nothing-here'), sqlite(), undefined, '--quiet');
-    expect(folder.err).toBe(`recgw index: ${empty} is not a store: neither it nor any folder in it holds a ledger.jsonl\n`);
+    expect(folder.err).toBe(
+      `rebuilding the index in the SQLite file ${url.slice('sqlite:'.length)} from ${empty} (receipts not checked: give --ca to leave out any that are not genuine)\n` +
+        `${empty}/lost+found: not a device folder's name (letters, digits, '.', '_', '-'), not read\n` +
+        `recgw index: ${empty} is not a store: neither it nor any folder in it holds a ledger.jsonl\n`,
+    );
     expect(s3.err).toBe(`recgw index: ${location('nothing-here')} is not a store: neither it nor any folder in it holds a ledger.jsonl\n`);
     expect([folder.code, s3.code]).toEqual([1, 1]);
   });
