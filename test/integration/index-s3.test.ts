@@ -10,6 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { cleanupTmp, makeCa, tmp } from '../helpers/fixtures.js';
 import { buildIndexStore, cli, dumpIndex } from '../helpers/index-store.js';
@@ -209,6 +210,44 @@ describe('recgw index rebuild from an S3 bucket', () => {
     expect(again).toBe(0);
     expect(await dumpOf(url)).toEqual(fromCopy);
   }, 180_000);
+
+  it('radosgw gone part way through a ledger: the rebuild stops naming the object and the endpoint, the device keeps its rows', async () => {
+    const inner = bucket('idx');
+    const db = await openIndexDb(sqlite());
+    const s = rgw.server();
+    try {
+      await rebuildIndex(db, inner, { caPems: readCaBundle(caCert) });
+      expect(await dumpIndex(db)).toEqual(fromCopy);
+      // room-1's ledger: after its first bytes, the S3 service goes away (the pieces after those asked for ahead fail).
+      const cut = new Proxy(inner, {
+        get(target, prop, receiver) {
+          if (prop !== 'stream') return Reflect.get(target, prop, receiver) as unknown;
+          return async (name: string) => {
+            const body = await target.stream(name);
+            if (name !== 'room-1/ledger.jsonl' || !body) return body;
+            return Readable.from(
+              (async function* (): AsyncGenerator<Buffer> {
+                let first = true;
+                for await (const chunk of body as AsyncIterable<Buffer>) {
+                  yield chunk;
+                  if (first) await s.stopGateway();
+                  first = false;
+                }
+              })(),
+            );
+          };
+        },
+      });
+      await expect(rebuildIndex(db, cut, { caPems: readCaBundle(caCert) })).rejects.toThrow(
+        new RegExp(`could not read room-1/ledger\\.jsonl of s3://${s.bucket}/idx/: could not read s3://${s.bucket}/idx/room-1/ledger\\.jsonl\\.parts/\\d{20} at ${s.endpoint}`),
+      );
+      expect(await dumpIndex(db)).toEqual(fromCopy);
+    } finally {
+      await s.startGateway();
+      await db.close();
+      await inner.close();
+    }
+  }, 120_000);
 
   it('attack: a receipt in the bucket not signed by the agency CA is left out, as from a folder', async () => {
     // A segment the agency holds no receipt for, and a receipt for it from a CA that is not the agency's.
