@@ -3,7 +3,10 @@
  * s3://…` and `recgw index rebuild s3://…`. What is missing or malformed is refused before anything connects, naming the key or flag and what to give.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { openStore, parseS3Location } from '../../src/store/open-store.js';
+import { FolderStore } from '../../src/store/folder-store.js';
+import { storeWhere } from '../../src/store/devices.js';
 import { parseReceiverConfig } from '../../src/receiver/config.js';
 import { verifyCommand } from '../../src/cli/verify.js';
 import { indexCommand } from '../../src/cli/agency-index.js';
@@ -110,4 +113,24 @@ describe('recgw index rebuild s3://…', () => {
       delete process.env.AWS_SECRET_ACCESS_KEY;
     }
   }, 30_000);
+});
+
+describe("the index's record of a bucket store (index_meta store)", () => {
+  it('is s3://BUCKET/PREFIX without a trailing slash, which parseS3Location reads back to the same bucket and prefix', async () => {
+    const keys = { endpoint: 'http://127.0.0.1:1', accessKeyId: 'AK', secretAccessKey: 'SK' };
+    for (const [location, where] of [
+      ['s3://evidence/zj/hz', 's3://evidence/zj/hz'],
+      ['s3://evidence/zj/hz/', 's3://evidence/zj/hz'],
+      ['s3://evidence', 's3://evidence'],
+    ] as const) {
+      const store = openStore(location, keys);
+      try {
+        expect(storeWhere(store)).toBe(where);
+        expect(parseS3Location(storeWhere(store))).toEqual(parseS3Location(location));
+      } finally {
+        await store.close();
+      }
+    }
+    expect(storeWhere(new FolderStore('relative/store'))).toBe(resolve('relative/store'));
+  });
 });
