@@ -236,9 +236,12 @@ export class S3Store implements EvidenceStore {
   }
 
   private failed(what: 'read' | 'write', key: string, err: unknown): RecgwError {
-    // 403: the keys are wrong or lack the right; the operator's fix, not the store's fault.
-    const fix = status(err) === 403 ? ': the S3 service refused these keys; check the access key and secret key (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY on the command line, the s3 block of a config) and that they may use the bucket' : '';
-    return new RecgwError('storage', `could not ${what} ${this.url(key)} at ${this.o.endpoint}: ${describe(err)}${fix}`, { cause: err });
+    // 403: the keys are wrong or lack the right (radosgw's answer to a list has no body: the SDK says only UnknownError).
+    const why =
+      status(err) === 403
+        ? `the S3 service refused these keys (HTTP 403, ${describe(err)}); check the access key and secret key (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY on the command line, the s3 block of a config) and that they may use the bucket`
+        : describe(err);
+    return new RecgwError('storage', `could not ${what} ${this.url(key)} at ${this.o.endpoint}: ${why}`, { cause: err });
   }
 
   private async get(key: string): Promise<(Readable & { transformToByteArray(): Promise<Uint8Array> }) | undefined> {

@@ -172,7 +172,8 @@ describe('recgw index rebuild from an S3 bucket', () => {
       const r = await rebuild(location('idx'), sqlite(), keys);
       expect(r.code).toBe(1);
       expect(r.err).toContain(`at ${s.endpoint}`);
-      expect(r.err).toContain('the S3 service refused these keys; check the access key and secret key (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY');
+      expect(r.err).toContain('the S3 service refused these keys (HTTP 403');
+      expect(r.err).toContain('check the access key and secret key (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY');
       expect(r.err).not.toContain('unexpected error');
     }
     const none = await rebuild(location('idx'), sqlite(), null);
