@@ -182,10 +182,10 @@ describe('recgw index rebuild from an S3 bucket', () => {
     expect([noEndpoint.code, noEndpoint.err]).toEqual([2, expect.stringContaining('an s3:// store needs --s3-endpoint http(s)://HOST:PORT')]);
   });
 
-  it('a rebuild killed part way leaves each device whole or absent; the next run gives the same rows', async () => {
+  it.each(['sqlite', 'postgres'] as const)('a rebuild killed part way leaves each device whole or absent; the next run gives the same rows (%s)', async (kind) => {
     ensureBuilt();
     const s = rgw.server();
-    const url = sqlite();
+    const url = kind === 'postgres' ? await createDatabase(pg.server(), 'index_s3_killed') : sqlite();
     const args = [BIN, 'index', 'rebuild', location('idx'), '--s3-endpoint', s.endpoint, '--database', url, '--ca', caCert];
     const env = { ...process.env, AWS_ACCESS_KEY_ID: s.accessKeyId, AWS_SECRET_ACCESS_KEY: s.secretAccessKey };
     // Killed once the first device is written: the second is being read from the bucket.
@@ -202,7 +202,8 @@ describe('recgw index rebuild from an S3 bucket', () => {
     expect(killed.signal).toBe('SIGKILL');
     const after = await dumpOf(url);
     const mine = (d: Dump, device: string): Dump => Object.fromEntries(TABLES.map((t) => [t, d[t]!.filter((row) => String(row).includes(`["device_id","${device}"]`))]));
-    // car-2 was written before the kill (its line comes after its transaction); room-1 whole or absent, never half.
+    // car-2 was written before the kill (its line comes after its transaction); room-1 whole or absent, never half
+    // (absent in each of 6 runs here: the kill lands while it is read from the bucket, but a loaded machine may differ).
     expect(mine(after, 'car-2')).toEqual(mine(fromCopy, 'car-2'));
     const room = mine(after, 'room-1');
     if (room.devices!.length > 0) expect(room).toEqual(mine(fromCopy, 'room-1'));
