@@ -1,15 +1,22 @@
 /**
- * One device folder as the index's rows. It reads nothing itself: the ledger through the report's reader (which
- * reads through the verifier's), receipts through the report's, recorded time as the report counts it, gaps as the
+ * One device folder of a store (a folder or a bucket, through the store interface) as the index's rows. It
+ * interprets nothing itself: the ledger through the report's reader (which reads through the verifier's), receipts
+ * and alerts through the report's tallies, recorded time as the report counts it, gaps as the
  * verifier finds them, deadlines by the rule (report/deadline-rule.ts). Only the shape of the rows is its own.
  */
 import { basename } from 'node:path';
 import { readDeviceSessions, type DeviceSessions, type ReportSession } from '../report/device-sessions.js';
-import { readReceipts, type UploadItem } from '../report/receipts.js';
+import { RECEIPTS_FILE } from '../evidence/receipt.js';
+import { LEDGER_FILE } from '../evidence/head.js';
+import { ALERTS_FILE } from '../receiver/alerts-file.js';
+import { ReceiptTally, type UploadItem } from '../report/receipts.js';
+import { deviceFile, eachLine, objectBytes } from '../store/devices.js';
+import type { EvidenceStore } from '../store/store.js';
+import { RecgwError, describe } from '../util/errors.js';
 import { recordedTime } from '../report/tally.js';
 import { analyseSession } from '../verify/sessions.js';
 import { judgeByRule, ruleDeadline } from '../report/deadline-rule.js';
-import { readAlerts } from '../report/alerts.js';
+import { AlertTally } from '../report/alerts.js';
 
 /** Each table's columns, in the order the rows below give them. */
 export const COLUMNS = {
@@ -51,17 +58,32 @@ export interface DeviceRowsOptions {
   onProgress?: (lineNo: number) => void;
 }
 
-export async function readDeviceRows(dir: string, opts: DeviceRowsOptions = {}): Promise<DeviceRows> {
-  const d = await readDeviceSessions(dir, opts.caPems ?? [], { entryTimes: true, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
-  const { items } = readReceipts(dir, d.deviceId, opts.caPems);
+/**
+ * The rows of the device folder `device` of `store` ('' when the store's top is the device folder). Reads its
+ * ledger, receipts and alerts, each streamed; nothing else.
+ */
+export async function readDeviceRows(store: EvidenceStore, device: string, opts: DeviceRowsOptions = {}): Promise<DeviceRows> {
+  const folderName = device === '' ? basename(store.location) : device;
+  const failures: unknown[] = [];
+  const ledger = deviceFile(device, LEDGER_FILE);
+  const d = await readDeviceSessions({ folderName, ledger: objectBytes(store, ledger, failures) }, opts.caPems ?? [], {
+    entryTimes: true,
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+  });
+  // The reader reads on past a read failure (for the verifier, a finding); the index must not keep half a ledger.
+  if (failures.length > 0) throw new RecgwError('storage', `could not read ${ledger} of ${store.location}: ${describe(failures[0])}`, { cause: failures[0] });
   const id = d.deviceId;
+  const receipts = new ReceiptTally(id, opts.caPems);
+  const { items } = (await eachLine(store, deviceFile(device, RECEIPTS_FILE), (l) => receipts.line(l))) ? receipts.result() : ReceiptTally.none();
+  const alerts = new AlertTally(id, opts.caPems);
+  await eachLine(store, deviceFile(device, ALERTS_FILE), (l) => alerts.line(l));
   const due = (endMs: number): number => ruleDeadline(endMs, d.returns);
 
   const stored = new Map<string, number>();
   for (const i of items) if (i.kind === 'segment') stored.set(i.item, ms(i.storedAt));
 
   const rows = { deviceId: id, ...Object.fromEntries(TABLES.map((t) => [t, []])) } as unknown as DeviceRows;
-  rows.devices.push([id, basename(dir), d.entries, d.sessions.length, d.segments.length]);
+  rows.devices.push([id, folderName, d.entries, d.sessions.length, d.segments.length]);
   for (const g of d.segments) {
     rows.segments.push([
       id, g.name, g.sessionId, g.source, g.kind, g.seq, g.start, g.end, g.size, g.sha256, g.ledgerSeq, g.sealedAt,
@@ -72,7 +94,7 @@ export async function readDeviceRows(dir: string, opts: DeviceRowsOptions = {}):
   rows.receipts = receiptRows(id, items, d.segments, d.entryTimes, d.returns);
   for (const r of d.returns) rows.vehicle_returns.push([id, r.ledgerSeq, r.reason, r.from, r.returned]);
   // As recgw report lists them: with the CA, an alert whose signature or certificate fails is left out.
-  for (const a of readAlerts(dir, id, opts.caPems).items) {
+  for (const a of alerts.result().items) {
     rows.alerts.push([id, a.seq, a.kind, a.sessionId, a.reason, a.origin, ms(a.eventAt), ms(a.receivedAt), flag(a.late)]);
   }
   return rows;

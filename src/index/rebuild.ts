@@ -2,10 +2,13 @@
  * `recgw index rebuild`: the index made again from a store, the evidence. Each device in one transaction (its old
  * rows deleted, its new rows written), so a reader sees a device before or after, never half, and a rebuild that
  * stops part way leaves every device whole; running it again finishes the job. Devices no longer in the store leave
- * the index. The rows depend on the store alone, so rebuilding twice gives the same rows.
+ * the index. The rows depend on the store alone, so rebuilding twice gives the same rows. A folder and a bucket are
+ * read alike, through the store interface, and only each device's ledger, receipts and alerts (never a segment).
  */
-import { basename, resolve } from 'node:path';
-import { findDeviceDirs } from '../verify/verifier.js';
+import { basename } from 'node:path';
+import { FolderStore } from '../store/folder-store.js';
+import { findStoreDevices, storeWhere } from '../store/devices.js';
+import type { EvidenceStore } from '../store/store.js';
 import { RecgwError } from '../util/errors.js';
 import type { IndexDb, Queryable } from './database.js';
 import { insertRows } from './bulk.js';
@@ -34,25 +37,30 @@ export interface RebuildSummary {
   receipts: number;
 }
 
-export async function rebuildIndex(db: IndexDb, store: string, opts: RebuildOptions = {}): Promise<RebuildSummary> {
-  const dirs = findDeviceDirs(store);
-  if (dirs.length === 0) throw new RecgwError('invalid', `${store} is not a store: neither it nor any folder in it holds a ledger.jsonl`);
+/** `store`: a store (a bucket's S3Store, a FolderStore), or a folder's path. */
+export async function rebuildIndex(db: IndexDb, store: EvidenceStore | string, opts: RebuildOptions = {}): Promise<RebuildSummary> {
+  if (typeof store === 'string') return rebuildIndex(db, new FolderStore(store), opts);
+  const where = storeWhere(store);
   const say = opts.progress ?? (() => undefined);
+  const { devices, skipped } = await findStoreDevices(store);
+  for (const name of skipped) say(`${where}/${name}: not a device folder's name (letters, digits, '.', '_', '-'), not read`);
+  if (devices.length === 0) throw new RecgwError('invalid', `${where} is not a store: neither it nor any folder in it holds a ledger.jsonl`);
   const m = await migrateIndex(db);
   if (m.from !== m.to) say(`index schema: version ${m.from} -> ${m.to}`);
   const sum: RebuildSummary = { devices: 0, removed: [], sessions: 0, segments: 0, interruptions: 0, receipts: 0 };
   const seen = new Map<string, string>();
-  for (const [n, dir] of dirs.entries()) {
-    const name = basename(dir);
+  for (const [n, device] of devices.entries()) {
+    const name = device === '' ? basename(where) : device;
+    const at = device === '' ? where : `${where}/${device}`;
     const every = throttle(PROGRESS_MS);
-    const rows = await readDeviceRows(dir, { ...(opts.caPems ? { caPems: opts.caPems } : {}), onProgress: (line) => every(() => say(`  ${name}: ${line} ledger lines read`)) });
+    const rows = await readDeviceRows(store, device, { ...(opts.caPems ? { caPems: opts.caPems } : {}), onProgress: (line) => every(() => say(`  ${name}: ${line} ledger lines read`)) });
     const twin = seen.get(rows.deviceId);
     if (twin !== undefined) {
-      throw new RecgwError('invalid', `${twin} and ${dir} both hold the ledger of device ${rows.deviceId}: a store has one folder per device; move the copy out of the store`);
+      throw new RecgwError('invalid', `${twin} and ${at} both hold the ledger of device ${rows.deviceId}: a store has one folder per device; move the copy out of the store`);
     }
-    seen.set(rows.deviceId, dir);
+    seen.set(rows.deviceId, at);
     await writeDevice(db, rows, (done, total) => every(() => say(`  ${name}: ${done} of ${total} rows written`)));
-    say(`${n + 1}/${dirs.length} ${rows.deviceId}: ${rows.sessions.length} sessions, ${rows.segments.length} segments, ${rows.interruptions.length} interruptions, ${rows.receipts.length} receipts`);
+    say(`${n + 1}/${devices.length} ${rows.deviceId}: ${rows.sessions.length} sessions, ${rows.segments.length} segments, ${rows.interruptions.length} interruptions, ${rows.receipts.length} receipts`);
     sum.devices++;
     sum.sessions += rows.sessions.length;
     sum.segments += rows.segments.length;
@@ -66,7 +74,7 @@ export async function rebuildIndex(db: IndexDb, store: string, opts: RebuildOpti
     say(`${gone}: no longer in the store, removed from the index`);
   }
   await db.transaction(async (tx) => {
-    for (const [key, value] of [['store', resolve(store)], ['rebuilt_at', new Date().toISOString()], ['receipts_checked', opts.caPems ? 'yes' : 'no']]) {
+    for (const [key, value] of [['store', where], ['rebuilt_at', new Date().toISOString()], ['receipts_checked', opts.caPems ? 'yes' : 'no']]) {
       await tx.query('INSERT INTO index_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
     }
   });

@@ -16,21 +16,39 @@ const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
 /** Read the alerts of one device, in ledger order. `caPems` undefined = signatures are not checked. */
 export function readAlerts(dir: string, deviceId: string, caPems: string[] | undefined): AlertsSummary {
-  const out: AlertsSummary = { present: false, lines: 0, repeated: 0, malformed: [], invalid: [], items: [] };
   let text: string;
   try {
     text = readFileSync(join(dir, ALERTS_FILE), 'utf8');
   } catch (err) {
-    if (isENOENT(err)) return out;
+    if (isENOENT(err)) return AlertTally.none();
     throw err;
   }
-  out.present = true;
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
-  const items = new Map<string, AlertItem>();
-  lines.forEach((raw, i) => {
-    const line = i + 1;
-    out.lines++;
+  const tally = new AlertTally(deviceId, caPems);
+  for (const raw of lines) tally.line(raw);
+  return tally.result();
+}
+
+/** An alerts file's lines classified one at a time, as they are read (a file whole, or a store's object streamed). */
+export class AlertTally {
+  private readonly out: AlertsSummary = { present: true, lines: 0, repeated: 0, malformed: [], invalid: [], items: [] };
+  private readonly items = new Map<string, AlertItem>();
+
+  constructor(
+    private readonly deviceId: string,
+    private readonly caPems: string[] | undefined,
+  ) {}
+
+  /** A device without an alerts file. */
+  static none(): AlertsSummary {
+    return { present: false, lines: 0, repeated: 0, malformed: [], invalid: [], items: [] };
+  }
+
+  /** The next line, without its newline. */
+  line(raw: string): void {
+    const { out, items } = this;
+    const line = ++out.lines;
     let r: Partial<AlertRecord>;
     try {
       r = JSON.parse(raw) as Partial<AlertRecord>;
@@ -42,7 +60,7 @@ export function readAlerts(dir: string, deviceId: string, caPems: string[] | und
     }
     // Without the CA the record is taken as the receiver wrote it, its entry read but not checked.
     const a = { kind: r.kind as AlertItem['kind'], line: r.line, cert: r.cert };
-    const c = caPems ? checkAlert(a, deviceId, caPems) : readAlertEntry(a, deviceId);
+    const c = this.caPems ? checkAlert(a, this.deviceId, this.caPems) : readAlertEntry(a, this.deviceId);
     if (!c.ok) return void out.invalid.push({ line, problem: c.problem });
     const e = c.value.entry;
     const key = `${e.seq}:${c.value.hash}`;
@@ -63,13 +81,17 @@ export function readAlerts(dir: string, deviceId: string, caPems: string[] | und
       late: r.late === true,
       body: e.body,
     });
-  });
-  out.items = [...items.values()].sort((a, b) => a.seq - b.seq);
-  // An interruption's end names its reason through its start.
-  const started = new Map(out.items.filter((x) => x.kind === 'interruption-started').map((x) => [x.body.interruptionId, x]));
-  for (const x of out.items) {
-    const s = x.kind === 'interruption-ended' ? started.get(x.body.interruptionId) : undefined;
-    if (s) [x.reason, x.zh] = [s.reason, s.zh];
   }
-  return out;
+
+  result(): AlertsSummary {
+    const { out } = this;
+    out.items = [...this.items.values()].sort((a, b) => a.seq - b.seq);
+    // An interruption's end names its reason through its start.
+    const started = new Map(out.items.filter((x) => x.kind === 'interruption-started').map((x) => [x.body.interruptionId, x]));
+    for (const x of out.items) {
+      const s = x.kind === 'interruption-ended' ? started.get(x.body.interruptionId) : undefined;
+      if (s) [x.reason, x.zh] = [s.reason, s.zh];
+    }
+    return out;
+  }
 }

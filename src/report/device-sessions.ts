@@ -6,7 +6,7 @@
 import { basename, join } from 'node:path';
 import { ENTRY, type Officer, type SourceKind } from '../evidence/types.js';
 import { LEDGER_FILE } from '../evidence/head.js';
-import { readLedger } from '../verify/ledger-reader.js';
+import { readLedger, type ByteSource } from '../verify/ledger-reader.js';
 import * as B from '../verify/bodies.js';
 import { segmentClock, type SegmentClock } from '../verify/sessions.js';
 import { OfficerConfirmations } from '../verify/officer-confirmations.js';
@@ -158,7 +158,11 @@ function confirmationsOf(v: unknown): ReportConfirmation[] {
     .map((c) => ({ badge: str(c.badge) ?? '', name: str(c.name) ?? '', via: str(c.via) ?? '', at: str(c.at) ?? '' }));
 }
 
-export async function readDeviceSessions(dir: string, caPems: string[], opts: ReadSessionsOptions = {}): Promise<DeviceSessions> {
+/** A device's ledger: its folder, or the ledger's bytes and the folder's name (a device in a store, index/device-rows.ts). */
+export type DeviceLedger = string | { folderName: string; ledger: ByteSource };
+
+export async function readDeviceSessions(dir: DeviceLedger, caPems: string[], opts: ReadSessionsOptions = {}): Promise<DeviceSessions> {
+  const src = typeof dir === 'string' ? { folderName: basename(dir), ledger: join(dir, LEDGER_FILE) } : dir;
   const sessions = new Map<string, ReportSession>();
   const statements = new Map<string, ReportStatement[]>();
   /** Per session, the badges of the statements two officers or more signed (OfficerConfirmations.signers). */
@@ -171,8 +175,8 @@ export async function readDeviceSessions(dir: string, caPems: string[], opts: Re
   const confirmations = new OfficerConfirmations(caPems, () => undefined);
 
   const read = await readLedger(
-    join(dir, LEDGER_FILE),
-    basename(dir),
+    src.ledger,
+    src.folderName,
     caPems,
     ({ entry: e, lineNo }) => {
       const b = e.body;

@@ -39,21 +39,39 @@ export interface DeviceReceipts {
 
 /** Read and classify the receipts of one device. `caPems` undefined = signatures are not checked. */
 export function readReceipts(dir: string, deviceId: string, caPems: string[] | undefined): DeviceReceipts {
-  const summary: ReceiptsSummary = { present: false, lines: 0, accepted: 0, duplicates: 0, malformed: [], invalid: [] };
   let text: string;
   try {
     text = readFileSync(join(dir, RECEIPTS_FILE), 'utf8');
   } catch (err) {
-    if (isENOENT(err)) return { summary, items: [] };
+    if (isENOENT(err)) return ReceiptTally.none();
     throw err;
   }
-  summary.present = true;
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop(); // the newline that ends the last line
-  const items = new Map<string, UploadItem>();
-  lines.forEach((raw, i) => {
-    const line = i + 1;
-    summary.lines++;
+  const tally = new ReceiptTally(deviceId, caPems);
+  for (const raw of lines) tally.line(raw);
+  return tally.result();
+}
+
+/** A receipts file's lines classified one at a time, as they are read (a file whole, or a store's object streamed). */
+export class ReceiptTally {
+  private readonly summary: ReceiptsSummary = { present: true, lines: 0, accepted: 0, duplicates: 0, malformed: [], invalid: [] };
+  private readonly items = new Map<string, UploadItem>();
+
+  constructor(
+    private readonly deviceId: string,
+    private readonly caPems: string[] | undefined,
+  ) {}
+
+  /** A device without a receipts file. */
+  static none(): DeviceReceipts {
+    return { summary: { present: false, lines: 0, accepted: 0, duplicates: 0, malformed: [], invalid: [] }, items: [] };
+  }
+
+  /** The next line, without its newline. */
+  line(raw: string): void {
+    const { summary } = this;
+    const line = ++summary.lines;
     let r: unknown;
     try {
       r = JSON.parse(raw);
@@ -64,17 +82,20 @@ export function readReceipts(dir: string, deviceId: string, caPems: string[] | u
     const shape = receiptShapeProblem(r);
     if (shape) return void summary.malformed.push({ line, problem: shape });
     const rec = r as Receipt;
-    const bad = rec.device !== deviceId ? `names device ${JSON.stringify(rec.device)}, not ${JSON.stringify(deviceId)}` : caPems && receiptProblem(rec, caPems);
+    const bad = rec.device !== this.deviceId ? `names device ${JSON.stringify(rec.device)}, not ${JSON.stringify(this.deviceId)}` : this.caPems && receiptProblem(rec, this.caPems);
     if (bad) return void summary.invalid.push({ line, problem: bad });
     summary.accepted++;
     const it = toItem(rec);
     const key = `${it.kind}:${it.item}`;
-    const seen = items.get(key);
+    const seen = this.items.get(key);
     if (seen) summary.duplicates++;
     // Receipts may repeat (a state message repeats them); the item was stored when it was first stored.
-    if (!seen || Date.parse(it.storedAt) < Date.parse(seen.storedAt)) items.set(key, it);
-  });
-  return { summary, items: [...items.values()] };
+    if (!seen || Date.parse(it.storedAt) < Date.parse(seen.storedAt)) this.items.set(key, it);
+  }
+
+  result(): DeviceReceipts {
+    return { summary: this.summary, items: [...this.items.values()] };
+  }
 }
 
 function toItem(r: Receipt): UploadItem {

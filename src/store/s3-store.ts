@@ -11,7 +11,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Agent } from 'node:https';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -41,6 +41,8 @@ export interface S3StoreOptions {
 }
 
 const PARTS = '.parts/';
+/** Pieces of an append-only file asked for ahead of the one being read. */
+const READ_AHEAD = 8;
 const OFFSET_DIGITS = 20;
 
 export class S3Store implements EvidenceStore {
@@ -109,17 +111,8 @@ export class S3Store implements EvidenceStore {
     }
     const pieces = await this.pieces(key);
     if (pieces.length === 0) return undefined;
-    let at = 0;
     const out: Buffer[] = [];
-    for (const p of pieces) {
-      if (p.offset !== at) throw new RecgwError('storage', `${this.url(key)}: piece at offset ${p.offset} follows ${at} bytes; the pieces must be contiguous`);
-      const body = await this.get(p.key);
-      if (!body) throw new RecgwError('storage', `${this.url(p.key)} was listed but is gone`);
-      const bytes = Buffer.from(await body.transformToByteArray());
-      if (bytes.length !== p.size) throw new RecgwError('storage', `${this.url(p.key)} holds ${bytes.length} bytes, listed as ${p.size}`);
-      out.push(bytes);
-      at += p.size;
-    }
+    for await (const chunk of this.joined(key, pieces)) out.push(chunk);
     return Buffer.concat(out);
   }
 
@@ -141,8 +134,46 @@ export class S3Store implements EvidenceStore {
   }
 
   async stream(name: string): Promise<Readable | undefined> {
-    if (isAppendOnly(name)) throw new RecgwError('internal', `stream(${name}): an append-only file is read with read()`);
-    return (await this.get(this.key(name))) as Readable | undefined;
+    if (!isAppendOnly(name)) return (await this.get(this.key(name))) as Readable | undefined;
+    const key = this.key(name);
+    const pieces = await this.pieces(key);
+    return pieces.length === 0 ? undefined : Readable.from(this.joined(key, pieces), { objectMode: false });
+  }
+
+  /**
+   * An append-only file's pieces in order, each checked: a long ledger is never whole in memory. The next few
+   * pieces are asked for while one is used (a piece is one receiver message's lines, small; one GET each, one
+   * after another, made a rebuild from a bucket wait on round trips: bench/README.md, index-s3).
+   */
+  private async *joined(key: string, pieces: { key: string; offset: number; size: number }[]): AsyncGenerator<Buffer> {
+    let at = 0;
+    for (const p of pieces) {
+      if (p.offset !== at) throw new RecgwError('storage', `${this.url(key)}: piece at offset ${p.offset} follows ${at} bytes; the pieces must be contiguous`);
+      at += p.size;
+    }
+    const fetch = async (p: { key: string; size: number }): Promise<Buffer> => {
+      const body = await this.get(p.key);
+      if (!body) throw new RecgwError('storage', `${this.url(p.key)} was listed but is gone`);
+      const bytes = Buffer.from(await body.transformToByteArray());
+      if (bytes.length !== p.size) throw new RecgwError('storage', `${this.url(p.key)} holds ${bytes.length} bytes, listed as ${p.size}`);
+      return bytes;
+    };
+    const ahead: Promise<Buffer>[] = [];
+    let next = 0;
+    try {
+      for (let i = 0; i < pieces.length; i++) {
+        while (next < pieces.length && ahead.length < READ_AHEAD) {
+          const got = fetch(pieces[next++]!);
+          // Awaited below in turn; a failure of one asked for ahead is not left unhandled if reading stops first.
+          got.catch(() => undefined);
+          ahead.push(got);
+        }
+        yield await ahead.shift()!;
+      }
+    } finally {
+      // Reading stopped early (a failure, or the reader's choice): the pieces asked for are let go.
+      ahead.length = 0;
+    }
   }
 
   async size(name: string): Promise<number | undefined> {
@@ -205,7 +236,12 @@ export class S3Store implements EvidenceStore {
   }
 
   private failed(what: 'read' | 'write', key: string, err: unknown): RecgwError {
-    return new RecgwError('storage', `could not ${what} ${this.url(key)} at ${this.o.endpoint}: ${describe(err)}`, { cause: err });
+    // 403: the keys are wrong or lack the right (radosgw's answer to a list has no body: the SDK says only UnknownError).
+    const why =
+      status(err) === 403
+        ? `the S3 service refused these keys (HTTP 403, ${describe(err)}); check the access key and secret key (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY on the command line, the s3 block of a config) and that they may use the bucket`
+        : describe(err);
+    return new RecgwError('storage', `could not ${what} ${this.url(key)} at ${this.o.endpoint}: ${why}`, { cause: err });
   }
 
   private async get(key: string): Promise<(Readable & { transformToByteArray(): Promise<Uint8Array> }) | undefined> {

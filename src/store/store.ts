@@ -31,7 +31,7 @@ export interface EvidenceStore {
   read(name: string): Promise<Buffer | undefined>;
   /** The last `bytes` bytes (or fewer: the whole) of an append-only file, and its size; size 0 when there is none. */
   tail(name: string, bytes: number): Promise<{ size: number; data: Buffer }>;
-  /** The object's bytes as a stream; undefined when there is none. Not for append-only names. */
+  /** The object's bytes as a stream (an append-only one's pieces one after another); undefined when there is none. */
   stream(name: string): Promise<Readable | undefined>;
   /** Its size in bytes (an append-only one's total), or undefined. */
   size(name: string): Promise<number | undefined>;

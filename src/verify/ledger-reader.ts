@@ -52,7 +52,7 @@ interface Suspect {
 }
 
 export async function readLedger(
-  path: string,
+  path: ByteSource,
   folderName: string,
   caPems: string[],
   onEntry: (e: ReadEntry) => void | Promise<void>,
@@ -68,7 +68,7 @@ export async function readLedger(
 }
 
 async function read(
-  path: string,
+  path: ByteSource,
   folderName: string,
   caPems: string[],
   onEntry: (e: ReadEntry) => void | Promise<void>,
@@ -188,7 +188,7 @@ async function read(
  * pass over the file, as far as the last suspect, finds for each suspect whether an earlier line has its hash.
  * An honest ledger has no suspects, so this pass does not run.
  */
-async function findDuplicates(path: string, suspects: Suspect[], report: (kind: FindingKind, detail: string) => void): Promise<void> {
+async function findDuplicates(path: ByteSource, suspects: Suspect[], report: (kind: FindingKind, detail: string) => void): Promise<void> {
   const first = new Map<string, number>(suspects.map((s) => [s.hash, Infinity]));
   const end = suspects[suspects.length - 1]!.lineNo;
   let lineNo = 0;
@@ -217,18 +217,24 @@ export interface FileLine {
  * changed byte would go unnoticed) but part of the line, which then fails the canonical-form check. Each line is
  * decoded on its own (a "\n" byte is never inside a UTF-8 sequence), with its byte offset and length.
  */
-export async function* readLines(path: string, cannotRead?: (err: unknown) => void): AsyncGenerator<FileLine> {
+export async function* readLines(path: ByteSource, cannotRead?: (err: unknown) => void): AsyncGenerator<FileLine> {
   for await (const lines of readLineBatches(path, cannotRead)) yield* lines;
 }
 
+/**
+ * A file's bytes: its path, or something that opens it afresh each time it is called (an object of a store,
+ * store.stream); read twice when a ledger has suspected duplicates.
+ */
+export type ByteSource = string | (() => AsyncIterable<Buffer>);
+
 /** readLines a chunk at a time: one await per 256 KiB instead of one per line. */
-export async function* readLineBatches(path: string, cannotRead?: (err: unknown) => void): AsyncGenerator<FileLine[]> {
+export async function* readLineBatches(path: ByteSource, cannotRead?: (err: unknown) => void): AsyncGenerator<FileLine[]> {
   // Only a line cut by a chunk's end is copied (not the chunk): fewer fresh buffers for the collector to catch up with.
   let rest: Buffer[] = [];
   let restLen = 0;
   let base = 0; // file offset of the chunk's first byte
   try {
-    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 18 }) as AsyncIterable<Buffer>) {
+    for await (const chunk of typeof path === 'string' ? (createReadStream(path, { highWaterMark: 1 << 18 }) as AsyncIterable<Buffer>) : path()) {
       const out: FileLine[] = [];
       let start = 0;
       for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, start)) {

@@ -10,6 +10,8 @@ import { main } from '../../src/cli/main.js';
 import { ENTRY } from '../../src/evidence/types.js';
 import { caPaths } from '../../src/pki/ca.js';
 import type { StoreReport } from '../../src/report/types.js';
+import type { IndexDb } from '../../src/index/database.js';
+import { TABLES } from '../../src/index/device-rows.js';
 import { makeCa, tmp } from './fixtures.js';
 import { buildDevice, entriesReceipt, receiptSigner, segName, segmentReceipt, writeReceipts, type PlannedSession } from './report-store.js';
 
@@ -18,6 +20,16 @@ export async function cli(...args: string[]): Promise<{ code: number; out: strin
   let err = '';
   const code = await main(args, { out: (t) => void (out += t), err: (t) => void (err += t) });
   return { code, out, err };
+}
+
+/** Every row of every table, in a fixed order: two equal dumps are two equal indexes. */
+export async function dumpIndex(db: IndexDb): Promise<Record<string, unknown[]>> {
+  const out: Record<string, unknown[]> = {};
+  for (const t of TABLES) {
+    const rows = await db.query<Record<string, unknown>>(`SELECT * FROM ${t}`);
+    out[t] = rows.map((r) => JSON.stringify(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : 1)))).sort();
+  }
+  return out;
 }
 
 export const ZHANG = { name: '张三', badge: '13010001' };

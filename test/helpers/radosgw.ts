@@ -4,7 +4,10 @@
  * withRadosgw() gives a block of tests one server; a test that wants an empty store uses a prefix of its own.
  */
 import { afterAll, beforeAll } from 'vitest';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
+import { isAppendOnly, type EvidenceStore } from '../../src/store/store.js';
 import { startThrowawayRadosgw, type ThrowawayRadosgw } from '../../src/demo/throwaway-radosgw.js';
 import { freePort, tmp } from './fixtures.js';
 import { spawnWatched } from './watched-process.js';
@@ -46,4 +49,35 @@ export function withRadosgw(): { server(): ThrowawayRadosgw } {
       return server;
     },
   };
+}
+
+/**
+ * A receiver's store folder put into a store through the store interface, as the receiver would have written it:
+ * segments write-once, the log's files replaced, append-only files appended `linesPerPiece` lines at a time (a
+ * receiver appends one message's lines at a time, so a bucket holds them as many pieces). The receivers' database
+ * and dot names stay out.
+ */
+export async function putFolder(folder: string, store: EvidenceStore, linesPerPiece = Infinity): Promise<void> {
+  const walk = (d: string): string[] => readdirSync(d).flatMap((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n)) : [join(d, n)]));
+  for (const p of walk(folder)) {
+    const name = relative(folder, p);
+    if (name.startsWith('receiver.db') || name.startsWith('.')) continue;
+    const bytes = readFileSync(p);
+    if (isAppendOnly(name)) await appendInPieces(store, name, bytes, linesPerPiece);
+    else if (name.startsWith('log/')) await store.replace(name, bytes);
+    else await store.putOnce(name, bytes);
+  }
+}
+
+async function appendInPieces(store: EvidenceStore, name: string, bytes: Buffer, linesPerPiece: number): Promise<void> {
+  let at = 0;
+  while (at < bytes.length) {
+    let end = at;
+    for (let n = 0; n < linesPerPiece && end < bytes.length; n++) {
+      const nl = bytes.indexOf(10, end);
+      end = nl < 0 ? bytes.length : nl + 1;
+    }
+    await store.append(name, at, bytes.subarray(at, end));
+    at = end;
+  }
 }

@@ -10,7 +10,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupTmp, freePort, tmp } from '../helpers/fixtures.js';
 import { segName } from '../helpers/report-store.js';
-import { A, B, H, LI, M, ZHANG, ZHAO, buildIndexStore, cli, iso, t0 } from '../helpers/index-store.js';
+import { A, B, H, LI, M, ZHANG, ZHAO, buildIndexStore, cli, dumpIndex, iso, t0 } from '../helpers/index-store.js';
 import { createDatabase, withPostgres } from '../helpers/postgres.js';
 import { caPaths } from '../../src/pki/ca.js';
 import { openIndexDb, type IndexDb } from '../../src/index/database.js';
@@ -33,16 +33,6 @@ beforeAll(async () => {
   ({ caDir, store, report } = await buildIndexStore());
 }, 120_000);
 afterAll(cleanupTmp);
-
-/** Every row of every table, in a fixed order: two equal dumps are two equal indexes. */
-async function dump(db: IndexDb): Promise<Record<string, unknown[]>> {
-  const out: Record<string, unknown[]> = {};
-  for (const t of TABLES) {
-    const rows = await db.query<Record<string, unknown>>(`SELECT * FROM ${t}`);
-    out[t] = rows.map((r) => JSON.stringify(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : 1)))).sort();
-  }
-  return out;
-}
 
 const ids = async (db: IndexDb, f: SessionFilter): Promise<string[]> => (await searchSessions(db, f)).rows.map((s) => s.sessionId);
 const figures = (t: Omit<Totals, 'uploads'>): unknown => ({ sessions: t.sessions, unclosed: t.unclosed, recorded: t.recorded, interruptions: t.interruptions, terminated: t.terminated });
@@ -222,11 +212,11 @@ describe.each(['postgres', 'sqlite'] as const)('the agency index on %s', (kind) 
   });
 
   it('rebuilds to the same rows every time; a device gone from the store leaves the index', async () => {
-    const before = await dump(db);
+    const before = await dumpIndex(db);
     expect(before.sessions).toHaveLength(4);
     const again = await cli('index', 'rebuild', '--store', store, '--database', url, '--ca', caPaths(caDir).caCert, '--quiet');
     expect([again.code, again.err]).toEqual([0, '']);
-    expect(await dump(db)).toEqual(before);
+    expect(await dumpIndex(db)).toEqual(before);
     // Two rebuilds at once, each on its own connection, end in the same rows too.
     const other = await openIndexDb(url);
     try {
@@ -235,7 +225,7 @@ describe.each(['postgres', 'sqlite'] as const)('the agency index on %s', (kind) 
     } finally {
       await other.close();
     }
-    expect(await dump(db)).toEqual(before);
+    expect(await dumpIndex(db)).toEqual(before);
 
     const aside = tmp('recgw-index-aside-');
     renameSync(join(store, 'car-2'), join(aside, 'car-2'));
@@ -244,14 +234,14 @@ describe.each(['postgres', 'sqlite'] as const)('the agency index on %s', (kind) 
       expect(r.code).toBe(0);
       expect(r.err).toContain('car-2: no longer in the store, removed from the index');
       expect(r.out).toContain('1 device(s) no longer in the store removed');
-      const after = await dump(db);
+      const after = await dumpIndex(db);
       for (const t of TABLES) expect(after[t]!.some((row) => String(row).includes('"car-2"'))).toBe(false);
       expect(await ids(db, {})).toEqual(['S-B', 'S-A']);
     } finally {
       renameSync(join(aside, 'car-2'), join(store, 'car-2'));
     }
     await cli('index', 'rebuild', '--store', store, '--database', url, '--ca', caPaths(caDir).caCert, '--quiet');
-    expect(await dump(db)).toEqual(before);
+    expect(await dumpIndex(db)).toEqual(before);
   });
 });
 

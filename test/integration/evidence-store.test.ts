@@ -103,6 +103,11 @@ describe.each(kinds)('%s store', (_kind, make) => {
       await store.append('dev-1/ledger.jsonl', 14, Buffer.from('line 2\n'));
       expect((await store.read('dev-1/ledger.jsonl'))!.toString()).toBe('line 0\nline 1\nline 2\n');
       expect(await store.size('dev-1/ledger.jsonl')).toBe(21);
+      // Streamed, an append-only file is its pieces one after another (the index reads a ledger so), read() alike.
+      const chunks: Buffer[] = [];
+      for await (const c of (await store.stream('dev-1/ledger.jsonl'))! as AsyncIterable<Buffer>) chunks.push(c);
+      expect(Buffer.concat(chunks).toString()).toBe('line 0\nline 1\nline 2\n');
+      expect(await store.stream('dev-1/alerts.jsonl')).toBeUndefined();
       await expect(store.append('dev-1/ledger.jsonl', 30, Buffer.from('after a gap\n'))).rejects.toThrow(/lost/);
       expect((await store.read('dev-1/ledger.jsonl'))!.toString()).toBe('line 0\nline 1\nline 2\n');
       expect(await store.list('dev-1')).toEqual(['ledger.jsonl']);
