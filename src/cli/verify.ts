@@ -7,7 +7,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { isS3Location, openStore, type S3Access } from '../store/open-store.js';
+import { isS3Location, openStore } from '../store/open-store.js';
 import { copyOut } from '../store/copy-out.js';
 import { SIG_COSIGNATURE_V1, parseVkey } from '../tlog/note.js';
 import type { WitnessKey } from '../tlog/checkpoint.js';
@@ -18,6 +18,7 @@ import { formatReport } from '../verify/human.js';
 import { RecgwError } from '../util/errors.js';
 import { parse, readCaBundle, required, readText, zoneOption } from './args.js';
 import type { Io } from './io.js';
+import { S3_FLAGS, s3Access } from './s3-args.js';
 
 const USAGE =
   'recgw verify <dir | s3://BUCKET/PREFIX --s3-endpoint URL [--s3-region R] [--s3-ca ca.pem]> --ca <ca.pem> [--agency-key <key.pem> ...] [--crl crl.pem ...] [--witness VKEY ...] [--checkpoint FILE] [--json] [--tolerance-ms N] [--jobs N] [--progress] [--zone Asia/Shanghai]\n  (an S3 store: the access key and secret key from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)';
@@ -36,9 +37,7 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
       jobs: { type: 'string' },
       progress: { type: 'boolean' },
       zone: { type: 'string' },
-      's3-endpoint': { type: 'string' },
-      's3-region': { type: 'string' },
-      's3-ca': { type: 'string' },
+      ...S3_FLAGS,
     },
     USAGE,
     true,
@@ -46,7 +45,7 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
   if (positionals.length !== 1) throw new RecgwError('usage', `give exactly one folder to verify\nusage: ${USAGE}`);
   if (isS3Location(positionals[0]!)) {
     const location = positionals[0]!;
-    const store = openStore(location, s3Access(values['s3-endpoint'], values['s3-region'], values['s3-ca']));
+    const store = openStore(location, s3Access(values, USAGE));
     // Read through the store interface into a private temporary folder, checked there, then removed.
     const copy = mkdtempSync(join(tmpdir(), 'recgw-verify-s3-'));
     try {
@@ -97,15 +96,6 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
   });
   io.out(values.json ? JSON.stringify(report) + '\n' : formatReport(report, zone) + '\n');
   return report.ok ? 0 : 1;
-}
-
-/** The S3 service of `recgw verify s3://…`: the endpoint from the command line, the keys from the environment. */
-function s3Access(endpoint: string | undefined, region: string | undefined, ca: string | undefined): S3Access {
-  if (!endpoint || !/^https?:\/\//.test(endpoint)) throw new RecgwError('usage', `an s3:// store needs --s3-endpoint http(s)://HOST:PORT\nusage: ${USAGE}`);
-  const accessKeyId = process.env.AWS_ACCESS_KEY_ID;
-  const secretAccessKey = process.env.AWS_SECRET_ACCESS_KEY;
-  if (!accessKeyId || !secretAccessKey) throw new RecgwError('usage', 'an s3:// store needs its access key and secret key in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (kept off the command line, where other users could read them)');
-  return { endpoint, accessKeyId, secretAccessKey, ...(region ? { region } : {}), ...(ca ? { ca: readText(ca, 'S3 CA certificate') } : {}) };
 }
 
 /** The --s3-* options and their values, dropped when the copied folder is verified. */
