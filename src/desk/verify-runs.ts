@@ -3,12 +3,18 @@
  * result with its date and who asked in desk_verifications (schema step "desk verifier runs"). The verifier checks a
  * device's ledger as a whole (signatures, chain, files, receipts), so the result is the device's findings, with the
  * session's own part of the report (its coverage as the verifier finds it). One run per device at a time: a second
- * request while one runs waits for it and gets the same result.
+ * request while one runs waits for it and gets the same result. The verifier reads folders: a bucket's device folder
+ * and log (sealed, never decrypted: the verifier is given no agency key) are copied into a private temporary folder
+ * for the run and removed after it.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCaBundle } from '../cli/args.js';
 import type { Queryable } from '../index/database.js';
-import { storeFolder } from './store-folder.js';
+import { FolderStore } from '../store/folder-store.js';
+import { copyOut } from '../store/copy-out.js';
+import type { DeskStore } from './desk-store.js';
 import { RecgwError } from '../util/errors.js';
 import { verifyStore } from '../verify/verifier.js';
 import type { Finding, SessionReport } from '../verify/findings.js';
@@ -32,7 +38,7 @@ export class VerifyRuns {
 
   constructor(
     private readonly db: Queryable,
-    private readonly o: { ca: string; store: string | undefined; now: () => number },
+    private readonly o: { ca: string; store: DeskStore; now: () => number },
   ) {}
 
   run(deviceId: string, sessionId: string, by: string): Promise<VerifyRun> {
@@ -49,7 +55,7 @@ export class VerifyRuns {
     if (!dev) throw new RecgwError('usage', `the index holds no device ${deviceId}`);
     const caPems = readCaBundle(this.o.ca);
     const started = this.o.now();
-    const report = await verifyStore(join(await storeFolder(this.db, this.o.store), dev.folder), { caPems, jobs: 1 });
+    const report = await this.verifyFolder(dev.folder, (dir) => verifyStore(dir, { caPems, jobs: 1 }));
     const s = report.devices.flatMap((d) => d.sessions).find((x) => x.sessionId === sessionId);
     const run: VerifyRun = {
       at: started,
@@ -65,6 +71,19 @@ export class VerifyRuns {
       [deviceId, sessionId, run.at, by, run.ok ? 1 : 0, run.tookMs, run.findingCount, JSON.stringify({ findings: run.findings, session: run.session })],
     );
     return run;
+  }
+
+  private async verifyFolder<T>(folder: string, verify: (dir: string) => Promise<T>): Promise<T> {
+    const store = await this.o.store.get();
+    if (store instanceof FolderStore) return verify(join(store.location, folder));
+    const copy = await mkdtemp(join(tmpdir(), 'recgw-desk-verify-'));
+    try {
+      await copyOut(store, copy, folder);
+      await copyOut(store, copy, 'log');
+      return await verify(join(copy, folder));
+    } finally {
+      await rm(copy, { recursive: true, force: true });
+    }
   }
 
   /** The session's runs, newest first. */
