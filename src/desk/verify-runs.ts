@@ -7,16 +7,15 @@
  * and log (sealed, never decrypted: the verifier is given no agency key) are copied into a private temporary folder
  * for the run and removed after it.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCaBundle } from '../cli/args.js';
 import type { Queryable } from '../index/database.js';
-import { FolderStore } from '../store/folder-store.js';
-import { copyOut } from '../store/copy-out.js';
+import { withLocalFolders } from '../store/local-copy.js';
 import type { DeskStore } from './desk-store.js';
 import { RecgwError } from '../util/errors.js';
 import { verifyStore } from '../verify/verifier.js';
+import { LOG_DIR } from '../evidence/log-leaf.js';
 import type { Finding, SessionReport } from '../verify/findings.js';
 
 export interface VerifyRun {
@@ -55,7 +54,8 @@ export class VerifyRuns {
     if (!dev) throw new RecgwError('usage', `the index holds no device ${deviceId}`);
     const caPems = readCaBundle(this.o.ca);
     const started = this.o.now();
-    const report = await this.verifyFolder(dev.folder, (dir) => verifyStore(dir, { caPems, jobs: 1 }));
+    const store = await this.o.store.get();
+    const report = await withLocalFolders(store, [dev.folder, LOG_DIR], tmpdir(), (root) => verifyStore(join(root, dev.folder), { caPems, jobs: 1 }));
     const s = report.devices.flatMap((d) => d.sessions).find((x) => x.sessionId === sessionId);
     const run: VerifyRun = {
       at: started,
@@ -71,19 +71,6 @@ export class VerifyRuns {
       [deviceId, sessionId, run.at, by, run.ok ? 1 : 0, run.tookMs, run.findingCount, JSON.stringify({ findings: run.findings, session: run.session })],
     );
     return run;
-  }
-
-  private async verifyFolder<T>(folder: string, verify: (dir: string) => Promise<T>): Promise<T> {
-    const store = await this.o.store.get();
-    if (store instanceof FolderStore) return verify(join(store.location, folder));
-    const copy = await mkdtemp(join(tmpdir(), 'recgw-desk-verify-'));
-    try {
-      await copyOut(store, copy, folder);
-      await copyOut(store, copy, 'log');
-      return await verify(join(copy, folder));
-    } finally {
-      await rm(copy, { recursive: true, force: true });
-    }
   }
 
   /** The session's runs, newest first. */

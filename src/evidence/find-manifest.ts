@@ -6,15 +6,13 @@ import { basename, dirname, resolve } from 'node:path';
 import type { EvidenceStore } from '../store/store.js';
 import { FolderStore } from '../store/folder-store.js';
 import { parseLine } from './entry.js';
-import { LEDGER_FILE } from './head.js';
+import { ledgerLines } from './ledger-lines.js';
 import { ENTRY, type SegmentManifest } from './types.js';
 
 /** The manifests of `folder`'s ledger that `want` takes, by segment name; empty when there is no ledger. */
 export async function manifestsIn(store: EvidenceStore, folder: string, want: (m: SegmentManifest) => boolean): Promise<Map<string, SegmentManifest>> {
   const out = new Map<string, SegmentManifest>();
-  const ledger = await store.read(`${folder}/${LEDGER_FILE}`);
-  if (!ledger) return out;
-  for (const line of ledger.toString('utf8').split('\n')) {
+  for (const line of await ledgerLines(store, folder)) {
     const p = parseLine(line);
     if (!p.ok || p.entry.type !== ENTRY.segmentSealed) continue;
     const m = p.entry.body as unknown as SegmentManifest;

@@ -86,10 +86,18 @@ export type LogProblem = (detail: string) => void;
 
 /** The log's key from `<log>/log-cert.pem`, checked against the CA; undefined (with a problem) when unusable. */
 export function readLogKey(logDir: string, caPems: string[], problem: LogProblem): { origin: string; key: KeyObject } | undefined {
-  let pem: string;
+  let pem: string | undefined;
   try {
     pem = readFileSync(join(logDir, LOG_CERT_FILE), 'utf8');
   } catch {
+    pem = undefined;
+  }
+  return logKeyOf(pem, caPems, problem);
+}
+
+/** The same from the certificate's text as read (from a folder or a bucket); undefined: the file is missing. */
+export function logKeyOf(pem: string | undefined, caPems: string[], problem: LogProblem): { origin: string; key: KeyObject } | undefined {
+  if (pem === undefined) {
     problem(`${LOG_DIR}/${LOG_CERT_FILE} is missing: nothing says which key signs the log's checkpoints`);
     return undefined;
   }
