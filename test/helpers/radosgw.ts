@@ -4,7 +4,11 @@
  * withRadosgw() gives a block of tests one server; a test that wants an empty store uses a prefix of its own.
  */
 import { afterAll, beforeAll } from 'vitest';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
+import type { EvidenceStore } from '../../src/store/store.js';
+import { isAppendOnly } from '../../src/store/store.js';
 import { startThrowawayRadosgw, type ThrowawayRadosgw } from '../../src/demo/throwaway-radosgw.js';
 import { freePort, tmp } from './fixtures.js';
 import { spawnWatched } from './watched-process.js';
@@ -46,4 +50,20 @@ export function withRadosgw(): { server(): ThrowawayRadosgw } {
       return server;
     },
   };
+}
+
+/**
+ * A folder store's objects put into `store` through the store interface, as a receiver would have written them: the
+ * append-only files appended (pieces in a bucket), the log replaced whole, the rest written once. The receivers'
+ * database and dot folders stay behind.
+ */
+export async function putFolder(folder: string, store: EvidenceStore): Promise<void> {
+  const walk = (d: string): string[] => readdirSync(d).flatMap((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n)) : [join(d, n)]));
+  for (const p of walk(folder)) {
+    const name = relative(folder, p);
+    if (name.startsWith('receiver.db') || name.startsWith('.')) continue;
+    if (isAppendOnly(name)) await store.append(name, 0, readFileSync(p));
+    else if (name.startsWith('log/')) await store.replace(name, readFileSync(p));
+    else await store.putOnce(name, readFileSync(p));
+  }
 }

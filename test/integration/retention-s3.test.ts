@@ -8,19 +8,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { cleanupTmp, makeCa, tmp } from '../helpers/fixtures.js';
 import { buildStore, ensureBuilt, makeSamples, type BuiltStore } from '../helpers/store-fixture.js';
 import { receiveDevice } from '../helpers/receiver-store.js';
-import { withRadosgw } from '../helpers/radosgw.js';
+import { putFolder, withRadosgw } from '../helpers/radosgw.js';
 import { DESK_ACCOUNTS, deskConfig } from '../helpers/desk.js';
 import { cli } from '../helpers/index-store.js';
 import { main } from '../../src/cli/main.js';
 import { closeSealWorker } from '../../src/evidence/seal-worker.js';
 import { provisionReceiver } from '../../src/demo/provision.js';
 import { S3Store } from '../../src/store/s3-store.js';
-import { isAppendOnly } from '../../src/store/store.js';
 import { openIndexDb } from '../../src/index/database.js';
 import { Retention } from '../../src/desk/retention.js';
 import { DeskAudit } from '../../src/desk/audit.js';
@@ -60,14 +59,7 @@ describe('retention on an S3 store', () => {
     // The store into the bucket through the store interface; the receivers' database into the working folder.
     const store = bucket();
     try {
-      const walk = (d: string): string[] => readdirSync(d).flatMap((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n)) : [join(d, n)]));
-      for (const p of walk(folder)) {
-        const name = relative(folder, p);
-        if (name.startsWith('receiver.db') || name.startsWith('.')) continue;
-        if (isAppendOnly(name)) await store.append(name, 0, readFileSync(p));
-        else if (name.startsWith('log/')) await store.replace(name, readFileSync(p));
-        else await store.putOnce(name, readFileSync(p));
-      }
+      await putFolder(folder, store);
     } finally {
       await store.close();
     }
