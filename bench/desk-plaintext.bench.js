@@ -34,7 +34,7 @@ const freePort = () =>
  * `gcEach` (an untimed run, node --expose-gc): garbage collected before each sample, so the peak is what is held.
  */
 async function measure(fn, gcEach = false) {
-  const gc = global.gc ?? (() => {});
+  const gc = globalThis.gc ?? (() => {});
   gc();
   const base = process.memoryUsage().arrayBuffers;
   let peak = 0;
@@ -47,7 +47,7 @@ async function measure(fn, gcEach = false) {
   const send = async (chunk) => {
     if (first === 0) first = Number(process.hrtime.bigint() - t0) / 1e9;
     sample();
-    await new Promise(setImmediate); // a client taking the bytes: one turn of the loop per chunk
+    await new Promise((resolve) => globalThis.setImmediate(resolve)); // a client taking the bytes: one turn of the loop per chunk
     void chunk;
   };
   await fn(send, sample);
@@ -101,7 +101,7 @@ export default async function () {
         progress(`desk-plaintext ${shape.name} run ${r + 1}/${reps}: best two passes ${(shape.size / MB / best.two).toFixed(1)} MB/s, one pass in memory ${(shape.size / MB / best.one).toFixed(1)} MB/s`);
       }
       const mib = (b) => `${(b / 2 ** 20).toFixed(1)} MiB`;
-      const held = global.gc
+      const held = globalThis.gc
         ? `; memory held at most ${mib((await measure((send, sample) => twoPass(send, sample)(), true)).peak)} / ${mib((await measure((send, sample) => onePass(send, sample)(), true)).peak)}`
         : ' (run with node --expose-gc for the memory held)';
       progress(`desk-plaintext ${shape.name}: first byte after ${(seen.two.first * 1000).toFixed(0)} ms (two passes) / ${(seen.one.first * 1000).toFixed(0)} ms (one pass)${held}`);
