@@ -124,16 +124,11 @@ describe('the desk over a store in a bucket', () => {
   };
   const attrIs = (sel: string, attr: string, value: string, timeout = 15_000) => page.waitForSelector(`${sel}[${attr}=${JSON.stringify(value)}]`, { state: 'attached', timeout });
 
-  it('the config: an s3:// store needs the s3 block (checked as the receiver’s, in English and Chinese); one the index names is read with it', async () => {
+  it('the config names the bucket with its s3 block; a store the index names is read with that block', async () => {
     const dir = tmp('recgw-desk-bucket-config-');
     const raw = { database: bs.database, listen: { host: '127.0.0.1', port: 0 }, tls: { cert: 'c.pem', key: 'k.pem' }, ca: 'ca.pem' };
-    expect(parseDeskConfig({ ...raw, store: bs.location, s3: bs.s3Block }, dir).store).toBe(bs.location);
-    expect(() => parseDeskConfig({ ...raw, store: bs.location }, dir)).toThrow(/s3: the store s3:\/\/.* is in S3: give s3 \{endpoint, accessKey, secretKey\}（存储位于对象存储（S3）/);
-    expect(() => parseDeskConfig({ ...raw, store: dir, s3: bs.s3Block }, dir)).toThrow(/s3: the store .* is a folder: s3 is only for an s3:\/\/BUCKET\/PREFIX store（存储为目录时不应填写 s3/);
-    expect(() => parseDeskConfig({ ...raw, store: bs.location, s3: { ...bs.s3Block, endpoint: 'ftp://x', extra: 1 } }, dir)).toThrow(/s3\.extra: is not a known setting.*\n.*s3\.endpoint: must match pattern/);
-    expect(() => parseDeskConfig({ ...raw, store: 's3://B/x', s3: bs.s3Block }, dir)).toThrow(/store: "s3:\/\/B\/x" is not an S3 store location.*（对象存储位置应写作/);
-    expect(() => parseDeskConfig({ ...raw, store: bs.location, s3: { ...bs.s3Block, caCert: 'none.pem' } }, dir)).toThrow(/s3\.caCert: cannot read .*none\.pem.*（无法读取/);
-
+    expect(parseDeskConfig({ ...raw, store: bs.location, s3: bs.s3Block }, dir)).toMatchObject({ store: bs.location, s3: bs.s3 });
+    // Its problems, each named: test/unit/desk-config.test.ts.
     // No store in the config: the index's (as `recgw index rebuild s3://…` records it), reached with the s3 block.
     const [was] = await db.query<{ value: string }>("SELECT value FROM index_meta WHERE key = 'store'");
     await db.query("UPDATE index_meta SET value = $1 WHERE key = 'store'", [bs.location]);
