@@ -61,17 +61,27 @@ export async function openSealed(
     const decipher = scheme.decipher(dataKey, iv);
     const h = createSegmentHash(scheme);
     let plainSize = 0;
-    // The last tagBytes seen so far: the tag, once the stream ends.
-    let held = Buffer.alloc(0);
-    for await (const chunk of sealed as AsyncIterable<Buffer>) {
-      const all = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
-      const cut = Math.max(0, all.length - scheme.tagBytes);
-      held = Buffer.from(all.subarray(cut));
-      if (cut === 0) continue;
-      const out = decipher.update(all.subarray(0, cut));
+    const take = async (ciphertext: Buffer): Promise<void> => {
+      if (ciphertext.length === 0) return;
+      const out = decipher.update(ciphertext);
       h.update(out);
       plainSize += out.length;
       if (sink) await sink(out);
+    };
+    // The last tagBytes seen so far: the tag, once the stream ends. A chunk is not copied to join them (a copy of
+    // every MiB): what was held goes through first, then the chunk up to its own last tagBytes.
+    let held = Buffer.alloc(0);
+    for await (const chunk of sealed as AsyncIterable<Buffer>) {
+      if (chunk.length >= scheme.tagBytes) {
+        await take(held);
+        await take(chunk.subarray(0, chunk.length - scheme.tagBytes));
+        held = Buffer.from(chunk.subarray(chunk.length - scheme.tagBytes));
+      } else {
+        const all = Buffer.concat([held, chunk]);
+        const cut = Math.max(0, all.length - scheme.tagBytes);
+        await take(all.subarray(0, cut));
+        held = Buffer.from(all.subarray(cut));
+      }
     }
     if (held.length < scheme.tagBytes) return { ok: false, reason: 'the sealed file is shorter than its authentication tag' };
     try {
