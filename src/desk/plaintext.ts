@@ -2,10 +2,12 @@
  * The only place the desk uses the agency's private key (config `agencyKey`): a sealed segment read through the
  * evidence store (a folder or a bucket, desk-store.ts), decrypted and streamed, in memory, to the response of a
  * request requireApproval (approvals.ts) let through. Nothing decrypted is written anywhere. The sealed object is
- * read twice: once to check its tag and the manifest's plaintext hash without sending anything (so nobody receives
- * plaintext that was not authenticated), then again to stream it; an object changed between the two ends the stream
- * with an error instead of its last bytes. Two reads rather than one into memory: a segment is up to tens of MiB
- * (bench/README.md, desk-plaintext), and a desk serves several playbacks at once.
+ * read twice: once to check its tag and the manifest's plaintext hash without sending anything, recording each
+ * 1 MiB block's digest, then again to stream it a block at a time, each block sent only when its digest is the one
+ * recorded (plain-blocks.ts): nobody receives plaintext that was not authenticated, even from an object replaced
+ * between the two reads, which ends the stream with an error before its first changed block. Two reads rather than
+ * one into memory: a segment may be hundreds of MiB (bench/README.md, desk-plaintext), and a desk serves several
+ * playbacks at once; the second read holds one block.
  */
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
@@ -13,6 +15,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Queryable } from '../index/database.js';
 import { manifestsIn } from '../evidence/find-manifest.js';
 import { openSealed, type OpenResult } from '../evidence/open-sealed.js';
+import { gateBlocks, recordBlocks } from '../evidence/plain-blocks.js';
 import { hashHex, keysById } from '../evidence/segment-scheme.js';
 import type { SegmentManifest } from '../evidence/types.js';
 import { RecgwError } from '../util/errors.js';
@@ -66,19 +69,27 @@ export class SegmentPlaintext {
     if (!this.configured) throw new RecgwError('config', 'the desk has no agency key (agencyKey in the desk config): it cannot decrypt');
     const key = this.keys.get(s.manifest.enc.agencyKeyId);
     if (!key) throw new RecgwError('config', `${s.segment}: its data key is wrapped for agency key ${s.manifest.enc.agencyKeyId}, which the desk config's agencyKey does not hold: add that suite's agency key`);
-    const check = await this.decrypt(s, key);
+    // The check: tag and plaintext hash, and each block's digest (plain-blocks.ts), nothing sent.
+    const record = recordBlocks();
+    const check = await this.decrypt(s, key, (c) => record.add(c));
     if (!check.ok) throw new RecgwError('invalid', `${s.segment}: ${check.reason}`);
     if (check.hash !== hashHex(s.manifest.plain)) throw new RecgwError('invalid', `${s.segment}: the decrypted content does not match the manifest`);
+    const blocks = await record.end();
     const out = new PassThrough();
-    const sink = async (chunk: Buffer): Promise<void> => {
+    const send = async (chunk: Buffer): Promise<void> => {
       if (out.destroyed) throw new Error('the client went away');
       // Backpressure: wait for the client to take what was sent, or for it to leave.
       if (!out.write(chunk)) await Promise.race([once(out, 'drain'), once(out, 'close')]);
     };
-    void this.decrypt(s, key, sink).then(
-      (r) => (r.ok && r.hash === check.hash ? out.end() : out.destroy(new Error(`${s.segment}: the sealed file changed while it was sent`))),
-      (err: unknown) => out.destroy(err as Error),
-    );
+    // The send: a block goes out only when it is a block the check authenticated; a changed object stops the stream.
+    const gate = gateBlocks(blocks, send);
+    void this.decrypt(s, key, (c) => gate.add(c))
+      .then(async (r) => {
+        await gate.end();
+        if (!r.ok || r.hash !== check.hash) throw new Error('the sealed file changed between the check and the send');
+        out.end();
+      })
+      .catch((err: unknown) => out.destroy(new Error(`${s.segment}: ${(err as Error).message}`)));
     return { stream: out, size: check.size };
   }
 
