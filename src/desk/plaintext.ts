@@ -15,7 +15,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Queryable } from '../index/database.js';
 import { manifestsIn } from '../evidence/find-manifest.js';
 import { openSealed, type OpenResult } from '../evidence/open-sealed.js';
-import { gateBlocks, recordBlocks } from '../evidence/plain-blocks.js';
+import { PLAIN_BLOCK, gateBlocks, recordBlocks } from '../evidence/plain-blocks.js';
 import { hashHex, keysById } from '../evidence/segment-scheme.js';
 import type { SegmentManifest } from '../evidence/types.js';
 import { RecgwError } from '../util/errors.js';
@@ -44,6 +44,8 @@ export class SegmentPlaintext {
     private readonly db: Queryable,
     keys: KeyObject[],
     private readonly store: DeskStore,
+    /** Plaintext held, and checked, per block sent (plain-blocks.ts). */
+    private readonly blockBytes = PLAIN_BLOCK,
   ) {
     this.keys = keysById(keys);
   }
@@ -70,7 +72,7 @@ export class SegmentPlaintext {
     const key = this.keys.get(s.manifest.enc.agencyKeyId);
     if (!key) throw new RecgwError('config', `${s.segment}: its data key is wrapped for agency key ${s.manifest.enc.agencyKeyId}, which the desk config's agencyKey does not hold: add that suite's agency key`);
     // The check: tag and plaintext hash, and each block's digest (plain-blocks.ts), nothing sent.
-    const record = recordBlocks();
+    const record = recordBlocks(this.blockBytes);
     const check = await this.decrypt(s, key, (c) => record.add(c));
     if (!check.ok) throw new RecgwError('invalid', `${s.segment}: ${check.reason}`);
     if (check.hash !== hashHex(s.manifest.plain)) throw new RecgwError('invalid', `${s.segment}: the decrypted content does not match the manifest`);
@@ -82,7 +84,7 @@ export class SegmentPlaintext {
       if (!out.write(chunk)) await Promise.race([once(out, 'drain'), once(out, 'close')]);
     };
     // The send: a block goes out only when it is a block the check authenticated; a changed object stops the stream.
-    const gate = gateBlocks(blocks, send);
+    const gate = gateBlocks(blocks, send, this.blockBytes);
     void this.decrypt(s, key, (c) => gate.add(c))
       .then(async (r) => {
         await gate.end();

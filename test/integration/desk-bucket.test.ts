@@ -5,7 +5,8 @@
  * an export approval a download gives the recorded bytes exactly. Attacks, by someone holding the bucket's keys: a
  * sealed segment replaced (bytes changed, or another segment's sealed bytes) is refused with the reason and not one
  * byte of plaintext is sent; a segment gone from the bucket is the same clear Chinese refusal as a file gone from a
- * folder. Afterwards no file in the temp folders holds the plaintext. The config: an s3:// store needs the s3 block,
+ * folder; an object replaced between the check and the send stops the stream before its first changed block.
+ * Afterwards no file in the temp folders holds the plaintext. The config: an s3:// store needs the s3 block,
  * checked as the receiver's, and a store the index names (index_meta) is reached with that block.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -213,6 +214,47 @@ describe('the desk over a store in a bucket', () => {
     await replaceObject(key, orig);
     const ok = await page.request.get(`${base}/access/${id}/segments/${device}/${g.name}?download=1`);
     expect((await ok.body()).equals(plain)).toBe(true);
+  });
+
+  it('an object replaced between the check and the send stops the stream before its first changed block', async () => {
+    // Blocks of 64 KiB, not the desk's 1 MiB: the test's segments are a few hundred KiB.
+    const BLOCK = 64 * 1024;
+    const g = cam(1);
+    const plain = plainOf(g);
+    expect(plain.length).toBeGreaterThan(2 * BLOCK);
+    const key = sealedKey(g);
+    const orig = await getObject(key);
+    const changed = Buffer.from(orig);
+    changed[BLOCK + 100]! ^= 1; // in the second block (GCM: a ciphertext byte is the plaintext byte)
+    const keys = readAgencyKeys(loadDeskConfig(configFile));
+    const racing = new DeskStore(db, bs.location, bs.s3);
+    const store = await racing.get();
+    const stream = store.stream.bind(store);
+    let reads = 0;
+    // Someone with the bucket's keys replaces the object just after the check read it.
+    store.stream = async (name: string) => {
+      if (++reads === 2) await replaceObject(key, changed);
+      return stream(name);
+    };
+    try {
+      const p = new SegmentPlaintext(db, keys, racing, BLOCK);
+      const { stream: out, size } = await p.open((await p.locate(device, g.name))!);
+      expect(size).toBe(plain.length);
+      const got: Buffer[] = [];
+      const err = await (async () => {
+        for await (const c of out) got.push(c as Buffer);
+      })().then(
+        () => undefined,
+        (e: unknown) => (e as Error).message,
+      );
+      expect(reads).toBe(2);
+      expect(err).toBe(`${g.name}: the sealed file changed between the check and the send`);
+      // The first block, authenticated by the check, went; nothing of the changed one.
+      expect(Buffer.concat(got).equals(plain.subarray(0, BLOCK))).toBe(true);
+    } finally {
+      await racing.stop();
+      await replaceObject(key, orig);
+    }
   });
 
   it('a segment gone from the bucket is the same clear Chinese refusal as a file gone from a folder', async () => {
