@@ -2,14 +2,13 @@
  * Segment manifests, found by name in a device folder's ledger through the store (a folder or a bucket). The ledger
  * is read whole: a bucket holds it as pieces (store/s3-store.ts), read with read().
  */
-import { basename, dirname, resolve } from 'node:path';
 import type { EvidenceStore } from '../store/store.js';
 import { FolderStore } from '../store/folder-store.js';
 import { parseLine } from './entry.js';
 import { ledgerLines } from './ledger-lines.js';
 import { ENTRY, type SegmentManifest } from './types.js';
 
-/** The manifests of `folder`'s ledger that `want` takes, by segment name; empty when there is no ledger. */
+/** The manifests of `folder`'s ledger ('' : the store's own) that `want` takes, by segment name; empty without a ledger. */
 export async function manifestsIn(store: EvidenceStore, folder: string, want: (m: SegmentManifest) => boolean): Promise<Map<string, SegmentManifest>> {
   const out = new Map<string, SegmentManifest>();
   for (const line of await ledgerLines(store, folder)) {
@@ -24,7 +23,5 @@ export async function manifestsIn(store: EvidenceStore, folder: string, want: (m
 
 /** One segment's manifest in the device folder `deviceDir` (a path); undefined when its ledger has none. */
 export async function findManifest(deviceDir: string, segment: string): Promise<SegmentManifest | undefined> {
-  const dir = resolve(deviceDir);
-  const store = new FolderStore(dirname(dir));
-  return (await manifestsIn(store, basename(dir), (m) => m.segment === segment)).get(segment);
+  return (await manifestsIn(new FolderStore(deviceDir), '', (m) => m.segment === segment)).get(segment);
 }
