@@ -3,19 +3,18 @@
  * result with its date and who asked in desk_verifications (schema step "desk verifier runs"). The verifier checks a
  * device's ledger as a whole (signatures, chain, files, receipts), so the result is the device's findings, with the
  * session's own part of the report (its coverage as the verifier finds it). One run per device at a time: a second
- * request while one runs waits for it and gets the same result. The verifier reads folders: a bucket's device folder
- * and log (sealed, never decrypted: the verifier is given no agency key) are copied into a private temporary folder
- * for the run and removed after it.
+ * request while one runs waits for it and gets the same result. The verifier reads folders: from a bucket, the
+ * device's folder without its segments and the log are copied into a private temporary folder for the run and
+ * removed after it, the segments hashed as they stream from the bucket (store/local-copy.ts).
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCaBundle } from '../cli/args.js';
 import type { Queryable } from '../index/database.js';
-import { withLocalFolders } from '../store/local-copy.js';
+import { withVerifiableCopy } from '../store/local-copy.js';
 import type { DeskStore } from './desk-store.js';
 import { RecgwError } from '../util/errors.js';
 import { verifyStore } from '../verify/verifier.js';
-import { LOG_DIR } from '../evidence/log-leaf.js';
 import type { Finding, SessionReport } from '../verify/findings.js';
 
 export interface VerifyRun {
@@ -55,7 +54,7 @@ export class VerifyRuns {
     const caPems = readCaBundle(this.o.ca);
     const started = this.o.now();
     const store = await this.o.store.get();
-    const report = await withLocalFolders(store, [dev.folder, LOG_DIR], tmpdir(), (root) => verifyStore(join(root, dev.folder), { caPems, jobs: 1 }));
+    const report = await withVerifiableCopy(store, [dev.folder], tmpdir(), (root, segmentsOf) => verifyStore(join(root, dev.folder), { caPems, jobs: 1, ...(segmentsOf ? { segmentsOf } : {}) }));
     const s = report.devices.flatMap((d) => d.sessions).find((x) => x.sessionId === sessionId);
     const run: VerifyRun = {
       at: started,

@@ -6,20 +6,20 @@
  * Plaintext is written only under `<out>/.staging` (mode 0700) and removed when the images are done; a build that
  * dies leaves that folder, which the next build into the same --out clears first. Images appear by rename, whole.
  * The store is a folder or a bucket (store/open-store.ts): ledgers, the log and the sealed segments are read through
- * it, each segment decrypted as it streams into the disc's media file. The verifier reads folders only, so from a
- * bucket the chosen devices' sealed folders and the log are copied under `.staging` for its report, and removed.
+ * it, each segment decrypted as it streams into the disc's media file. The verifier reads folders, so from a bucket
+ * the chosen devices' folders without their segments and the log are copied under `.staging` for its report and
+ * removed, the segments hashed as they stream from the bucket (store/local-copy.ts).
  */
 import { copyFile, chmod, mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { createHash, type KeyObject } from 'node:crypto';
 import { dirname, join, relative } from 'node:path';
 import { openSealed } from '../evidence/open-sealed.js';
-import { LOG_DIR } from '../evidence/log-leaf.js';
 import type { EvidenceStore } from '../store/store.js';
-import { withLocalFolders } from '../store/local-copy.js';
+import { withVerifiableCopy } from '../store/local-copy.js';
 import { hashHex, keysById } from '../evidence/segment-scheme.js';
 import type { SegmentManifest } from '../evidence/types.js';
-import { verifyStore } from '../verify/verifier.js';
+import { verifyStore, type VerifyOptions } from '../verify/verifier.js';
 import { formatReport } from '../verify/human.js';
 import type { VerifyReport } from '../verify/findings.js';
 import { RecgwError } from '../util/errors.js';
@@ -173,13 +173,13 @@ async function decryptTo(store: EvidenceStore, p: DevicePick, m: SegmentManifest
 
 /** The verifier's report on the devices the disc draws from, its sessions narrowed to the chosen ones. */
 async function verifyPicks(o: PackageOptions, picks: DevicePick[], staging: string): Promise<VerifyReport> {
-  return withLocalFolders(o.store, [...picks.map((p) => p.folder), LOG_DIR], staging, (root) => verifyFolders(o, picks, root));
+  return withVerifiableCopy(o.store, picks.map((p) => p.folder), staging, (root, segmentsOf) => verifyFolders(o, picks, root, segmentsOf));
 }
 
-async function verifyFolders(o: PackageOptions, picks: DevicePick[], root: string): Promise<VerifyReport> {
+async function verifyFolders(o: PackageOptions, picks: DevicePick[], root: string, segmentsOf?: VerifyOptions['segmentsOf']): Promise<VerifyReport> {
   const out: VerifyReport = { ok: true, devices: [], findings: [] };
   for (const p of picks) {
-    const r = await verifyStore(join(root, p.folder), { caPems: o.caPems, jobs: 1 });
+    const r = await verifyStore(join(root, p.folder), { caPems: o.caPems, jobs: 1, ...(segmentsOf ? { segmentsOf } : {}) });
     const chosen = new Set(p.sessions.map((s) => s.opened.sessionId));
     out.ok &&= r.ok;
     out.devices.push(...r.devices.map((d) => ({ ...d, sessions: d.sessions.filter((s) => chosen.has(s.sessionId)) })));

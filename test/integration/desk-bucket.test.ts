@@ -303,12 +303,26 @@ describe('the desk over a store in a bucket', () => {
     }
   });
 
-  it('the verifier runs over the session from the bucket, and finds it whole', async () => {
+  it('the verifier runs over the session from the bucket and finds it whole; a segment replaced there, altered', async () => {
     const officer = await client(OFFICER);
-    const r = await officer.post(`/sessions/${device}/${session}/verify`, {}, { page: `/sessions/${device}/${session}` });
-    expect(r.status).toBeLessThan(400);
-    const [run] = await db.query<{ ok: number; finding_count: number }>('SELECT ok, finding_count FROM desk_verifications WHERE device_id = $1 ORDER BY ran_ms DESC LIMIT 1', [device]);
-    expect(run).toEqual({ ok: 1, finding_count: 0 });
+    const verify = async (): Promise<{ ok: number; finding_count: number; result: string }> => {
+      const r = await officer.post(`/sessions/${device}/${session}/verify`, {}, { page: `/sessions/${device}/${session}` });
+      expect(r.status).toBeLessThan(400);
+      return (await db.query<{ ok: number; finding_count: number; result: string }>('SELECT ok, finding_count, result FROM desk_verifications WHERE device_id = $1 ORDER BY ran_ms DESC LIMIT 1', [device]))[0]!;
+    };
+    expect(await verify()).toMatchObject({ ok: 1, finding_count: 0 });
+    const key = sealedKey(cam(0));
+    const orig = await getObject(key);
+    const bad = Buffer.from(orig);
+    bad[500]! ^= 1;
+    await replaceObject(key, bad);
+    try {
+      const run = await verify();
+      expect(run).toMatchObject({ ok: 0, finding_count: 1 });
+      expect(JSON.parse(run.result).findings).toEqual([expect.objectContaining({ kind: 'altered-segment', detail: expect.stringContaining(`${manifests.get(cam(0).name)!.file} does not match its manifest's`) })]);
+    } finally {
+      await replaceObject(key, orig);
+    }
   });
 
   it('afterwards no file in the temp folders holds the plaintext', () => {

@@ -4,7 +4,8 @@
  * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) under the desk's export approval, in a process of its own with a fresh
  * TMPDIR. The image, extracted, is checked by the disc's own verify.sh (docs/recipes/check-disc.sh) with bash and
  * openssl alone; its media are the recorded bytes. Nothing is left in --out but the two images, nothing in TMPDIR.
- * Attacks: a sealed segment replaced in the bucket by someone with its keys ends the build with the reason, no image
+ * The disc's verification report reads the segments in the bucket (a local copy of the rest): a planted or removed
+ * segment there is found. Attacks: a sealed segment replaced in the bucket by someone with its keys ends the build with the reason, no image
  * and no plaintext left; the command refuses an s3:// store without its endpoint or keys, and --s3-* for a folder.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +23,9 @@ import { closeSealWorker } from '../../src/evidence/seal-worker.js';
 import { manifestsIn } from '../../src/evidence/find-manifest.js';
 import type { SegmentManifest } from '../../src/evidence/types.js';
 import { caPaths } from '../../src/pki/ca.js';
+import { readCaBundle } from '../../src/cli/args.js';
+import { withVerifiableCopy } from '../../src/store/local-copy.js';
+import { verifyStore } from '../../src/verify/verifier.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'recgw.js');
 const PREFIX = 'pkg';
@@ -125,6 +129,42 @@ describe('recgw package build from a bucket', () => {
       c.destroy();
     }
   }, 240_000);
+
+  it('the disc\'s verification reads the segments in the bucket: the local copy holds none, and the bucket\'s own are checked', async () => {
+    const store = bs.open();
+    const device = bs.built.deviceId;
+    const ca = readCaBundle(caPaths(bs.caDir).caCert);
+    const run = () =>
+      withVerifiableCopy(store, [device], tmp('recgw-pkg-s3-copy-'), async (root, segmentsOf) => {
+        const files = readdirSync(root, { recursive: true }).map(String);
+        expect(files).toContain(join(device, 'ledger.jsonl'));
+        expect(files).toContain(join('log', 'checkpoint'));
+        expect(files.filter((f) => f.includes('segments'))).toEqual([]);
+        expect(segmentsOf).toBeDefined();
+        return verifyStore(join(root, device), { caPems: ca, jobs: 1, segmentsOf: segmentsOf! });
+      });
+    try {
+      const good = await run();
+      expect(good.findings).toEqual([]);
+      expect(good.ok).toBe(true);
+      // A sealed file no ledger entry describes, put in the bucket's segments/: the verifier sees it there.
+      await store.putOnce(`${device}/segments/planted.seg`, Buffer.from('not a segment'));
+      const planted = await run();
+      expect(planted.findings.map((f) => [f.kind, f.detail])).toEqual([['broken-chain', 'segments/planted.seg is in the folder but no ledger entry describes it (entries removed or the ledger cut short)']]);
+      await store.remove(`${device}/segments/planted.seg`);
+      // A segment gone from the bucket: missing.
+      const m = manifests[0]!;
+      const sealed = (await store.read(`${device}/${m.file}`))!;
+      await store.remove(`${device}/${m.file}`);
+      try {
+        expect((await run()).findings.map((f) => f.kind)).toContain('missing-segment');
+      } finally {
+        await store.putOnce(`${device}/${m.file}`, sealed);
+      }
+    } finally {
+      await store.close();
+    }
+  }, 120_000);
 
   it('refuses an s3:// store without its endpoint or its keys, and --s3-endpoint for a folder', () => {
     const noEndpoint = build(['--store', bs.location]);
