@@ -1,5 +1,5 @@
 /**
- * `recgw package build --store DIR (--session ID ... | --from T --to T) --extractor NAME --reason TEXT
+ * `recgw package build --store DIR|s3://BUCKET/PREFIX [--s3-endpoint URL ...] (--session ID ... | --from T --to T) --extractor NAME --reason TEXT
  * --agency-key KEY [--agency-key KEY2] --ca CA --out DIR --desk-config F --approval ID --as NAME [--at T] [--name N] [--zone Z]`: the
  * evidence disc (证据光盘) of chosen sessions as two identical ISO images (docs/evidence-package.md). An extraction is
  * an export: only under an approved viewing request of the desk account named (its password on standard input) that
@@ -14,9 +14,11 @@ import { RecgwError } from '../util/errors.js';
 import { parse, readCaBundle, required, storeFolder, zoneOption } from './args.js';
 import { APPROVAL_FLAGS, approvalAsk, underApproval } from './desk-approval.js';
 import type { Io } from './io.js';
+import { noS3Flags, S3_KEYS_NOTE, S3_OPTIONS, S3_USAGE, s3Access } from './s3-access.js';
+import { isS3Location, openStore } from '../store/open-store.js';
 
 const USAGE =
-  'recgw package build --store DIR (--session ID ... | --from T --to T) --extractor NAME --reason TEXT --agency-key KEY.pem [--agency-key KEY2.pem] --ca CA.pem --out DIR --desk-config desk.json --approval REQUEST-ID --as DESK-ACCOUNT [--at T] [--name NAME] [--zone Asia/Shanghai]  (the account\'s password on standard input)';
+  `recgw package build --store <DIR | ${S3_USAGE}> (--session ID ... | --from T --to T) --extractor NAME --reason TEXT --agency-key KEY.pem [--agency-key KEY2.pem] --ca CA.pem --out DIR --desk-config desk.json --approval REQUEST-ID --as DESK-ACCOUNT [--at T] [--name NAME] [--zone Asia/Shanghai]  (the account's password on standard input) ${S3_KEYS_NOTE}`;
 
 /** An ISO 8601 time with its zone (or Z), as milliseconds. */
 function time(value: string | undefined, flag: string): number | undefined {
@@ -38,6 +40,7 @@ export async function packageCommand(argv: string[], io: Io): Promise<number> {
     rest,
     {
       store: { type: 'string' },
+      ...S3_OPTIONS,
       session: { type: 'string', multiple: true },
       from: { type: 'string' },
       to: { type: 'string' },
@@ -52,7 +55,11 @@ export async function packageCommand(argv: string[], io: Io): Promise<number> {
     },
     USAGE,
   );
-  const store = storeFolder(required(values.store, '--store', USAGE), USAGE);
+  const location = required(values.store, '--store', USAGE);
+  if (!isS3Location(location)) {
+    storeFolder(location, USAGE);
+    noS3Flags(values, location);
+  }
   const extractor = required(values.extractor?.trim(), '--extractor', USAGE);
   // --reason is the approval's purpose (checked there) and the description page's reason.
   const ask = approvalAsk(values, USAGE);
@@ -69,8 +76,9 @@ export async function packageCommand(argv: string[], io: Io): Promise<number> {
   const name = values.name ?? 'evidence';
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(name)) throw new RecgwError('usage', `--name ${JSON.stringify(name)}: use 1 to 32 letters, digits, - or _`);
   mkdirSync(out, { recursive: true });
+  const store = openStore(location, isS3Location(location) ? s3Access(values, USAGE) : undefined);
   const r = await buildPackage({
-    storeDir: store,
+    store,
     selection: { sessions: values.session ?? [], ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) },
     agencyKeys,
     caPems,
@@ -84,10 +92,12 @@ export async function packageCommand(argv: string[], io: Io): Promise<number> {
       const what = { extraction: name, segments: req.segments.length, extractor, out: resolve(out) };
       if (!(await underApproval(ask, io, 'export', async () => req.sessions, what))) throw new Refused();
     },
-  }).catch((err: unknown) => {
-    if (err instanceof Refused) return undefined;
-    throw err;
-  });
+  })
+    .catch((err: unknown) => {
+      if (err instanceof Refused) return undefined;
+      throw err;
+    })
+    .finally(() => store.close());
   if (!r) return 1;
   if (!r.verified) io.err('warning: the store does not verify cleanly; the findings are in report/verify.txt on the disc and on its description page\n');
   io.out(`${r.segments} segments, ${r.files} files on the disc\n${r.images[0]}\n${r.images[1]}\nSHA256SUMS ${r.sumsSha256}\n${r.sha256}\n`);

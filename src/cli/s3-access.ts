@@ -1,5 +1,6 @@
 /**
- * The S3 service of a command given an `s3://BUCKET/PREFIX` store (`recgw verify`, `recgw index rebuild`): the
+ * The S3 service of a command given an `s3://BUCKET/PREFIX` store (`recgw verify`, `recgw index rebuild`, `recgw
+ * package build`): the
  * endpoint, region and CA from the command line, the keys from the environment (never the command line, where
  * other users could read them).
  */
@@ -36,4 +37,10 @@ export function isS3Flag(args: string[], i: number): boolean {
   const a = args[i]!;
   const prev = args[i - 1];
   return a.startsWith('--s3-') || (prev !== undefined && /^--s3-[a-z]+$/.test(prev));
+}
+
+/** A folder's --s3-* options are a mistake, said rather than ignored. */
+export function noS3Flags(values: Record<string, unknown>, store: string): void {
+  const given = Object.keys(S3_OPTIONS).filter((k) => values[k] !== undefined);
+  if (given.length > 0) throw new RecgwError('usage', `--${given[0]} is for an s3:// store; ${store} is a folder`);
 }

@@ -15,6 +15,8 @@ import { MIN_TERM_YEARS } from '../evidence/deletion-event.js';
 import { loadPrivateKey } from '../pki/keys.js';
 import { RecgwError, isENOENT } from '../util/errors.js';
 import { DEFAULT_ZONE, isKnownZone } from '../util/local-time.js';
+import { isS3Location, type S3Access } from '../store/open-store.js';
+import { s3AccessOf, s3BlockProblems, s3Problem, type S3Block } from '../store/s3-config.js';
 
 export interface DeskConfig {
   /** postgres://… or sqlite:PATH (the index's URL, docs/agency-index.md §1). */
@@ -27,8 +29,13 @@ export interface DeskConfig {
   login: { attempts: number; windowSeconds: number };
   /** The agency CA bundle the verifier checks a device folder against ("verify this session"). */
   ca: string;
-  /** The store the index was built from; when absent, the one the last rebuild recorded (index_meta `store`). */
+  /**
+   * The store the index was built from, a folder or `s3://BUCKET/PREFIX`; when absent, the one the last rebuild
+   * recorded (index_meta `store`).
+   */
   store: string | undefined;
+  /** The S3 service of an `s3://` store, whether the config or the index names it (desk-store.ts). */
+  s3: S3Access | undefined;
   /** The agency-issued key and certificate (PEM files) the sample-check reports are signed with; none: reports cannot be signed. */
   sampleSigning: { key: string; cert: string } | undefined;
   /** The agency's private decryption key: the desk decrypts segments with it, only under an approval (approvals.ts). */
@@ -47,7 +54,7 @@ export interface DeskConfig {
   retention: { years: number } | undefined;
 }
 
-const KEYS = ['database', 'listen', 'tls', 'zone', 'login', 'ca', 'store', 'sampleSigning', 'units', 'gateways', 'auditAnchor', 'agencyKey', 'retention'];
+const KEYS = ['database', 'listen', 'tls', 'zone', 'login', 'ca', 'store', 's3', 'sampleSigning', 'units', 'gateways', 'auditAnchor', 'agencyKey', 'retention'];
 
 export function parseDeskConfig(raw: unknown, baseDir: string, file = 'the desk config'): DeskConfig {
   const problems: string[] = [];
@@ -83,7 +90,11 @@ export function parseDeskConfig(raw: unknown, baseDir: string, file = 'the desk 
   if (!Number.isInteger(windowSeconds) || (windowSeconds as number) < 1) bad('login.windowSeconds', 'must be a whole number of seconds, at least 1 (default 300)');
 
   if (typeof o.ca !== 'string' || o.ca === '') bad('ca', "missing: give the agency CA certificate (ca.pem) the verifier checks devices against");
-  if (o.store !== undefined && (typeof o.store !== 'string' || o.store === '')) bad('store', 'must be the store folder the index was built from (or leave it out: the last rebuild recorded it)');
+  if (o.store !== undefined && (typeof o.store !== 'string' || o.store === '')) bad('store', 'must be the store the index was built from, a folder or s3://BUCKET/PREFIX (or leave it out: the last rebuild recorded it)');
+  // The s3 block as the receiver's (s3-config.ts); allowed without a store here, for an s3:// one the index names.
+  const s3Problems = o.s3 === undefined ? [] : s3BlockProblems(o.s3);
+  const storeS3 = s3Problem({ ...(typeof o.store === 'string' && o.store !== '' ? { store: o.store } : {}), s3: o.s3 }, true);
+  for (const p of [...s3Problems, ...(storeS3 ? [storeS3] : [])]) bad(p.key, `${p.message}（${p.zh}）`);
 
   let sampleSigning: { key: string; cert: string } | undefined;
   if (o.sampleSigning !== undefined) {
@@ -154,7 +165,10 @@ export function parseDeskConfig(raw: unknown, baseDir: string, file = 'the desk 
     zone: zone as string,
     login: { attempts: attempts as number, windowSeconds: windowSeconds as number },
     ca: resolve(baseDir, o.ca as string),
-    store: o.store === undefined ? undefined : resolve(baseDir, o.store as string),
+    store: o.store === undefined ? undefined : isS3Location(o.store as string) ? (o.store as string) : resolve(baseDir, o.store as string),
+    s3: o.s3 === undefined ? undefined : s3AccessOf(o.s3 as S3Block, (p) => resolve(baseDir, p), (p) => {
+      throw new RecgwError('config', `${file} is not valid:\n  ${p.key}: ${p.message}（${p.zh}）`);
+    }),
     sampleSigning,
     agencyKey: keyFiles.filter((k): k is string => typeof k === 'string' && k !== '').map((k) => resolve(baseDir, k)),
     units: o.units === undefined ? undefined : resolve(baseDir, o.units as string),

@@ -337,6 +337,7 @@ export const DESK_DICT = {
   'access.none': ['没有经批准的调阅申请：查看录像须先申请并经负责人批准。', 'No approved request: viewing recordings needs a request a leader approved.'],
   'access.unattested': ['这份批准在登记簿中没有相符的有效签名记录（数据库可能被改动），不能据此查看或导出：请报告监督人员。', 'This approval has no matching, validly signed row in the register (the database may have been changed): nothing may be done under it; tell a supervisor.'],
   'access.noSegment': ['没有这个录像片段。', 'No such segment.'],
+  'access.segmentGone': ['录像片段 {segment} 的加密文件已不在证据存储中（{file}）：可能已按批准删除，或存储缺失了文件。未发送任何内容；请报告管理员核查存储。', 'The sealed file of segment {segment} is no longer in the evidence store ({file}): deleted on approval, or lost by the store. Nothing was sent; tell an administrator to check the store.'],
   'nav.retention': ['保存期限', 'Retention'],
   'retention.title': ['保存期限与删除', 'Retention and deletion'],
   'retention.note': ['按《规定》第十条、《制度》第十六条：未作为证据使用的执法记录至少保存{years}年（本单位设定），期满后列入到期清单，经申请人以外的负责人批准方可删除；作为证据使用的，随案保存，解除后才按期限处理。标记证据、解除标记和删除都须负责人批准，并记入操作记录。删除时先在机构日志中写入签名的删除记录，再删除文件。', 'Per 规定 §10 and 制度 §16: recordings not used as evidence are kept at least {years} year(s) (this agency\'s term); once it has run out they are on the expiry list, and deleted only after a leader other than the requester approves. Recordings used as evidence are kept with their case until released. Marking, releasing and deleting each need a leader\'s approval and are audited. A deletion is first a signed event in the agency log, then the files go.'],

@@ -14,6 +14,7 @@ import { readAgencyKeys, readDeskTls, readSampleSigner, type DeskConfig } from '
 import { Approvals } from './approvals.js';
 import { readCaBundle } from '../cli/args.js';
 import { SegmentPlaintext } from './plaintext.js';
+import { DeskStore } from './desk-store.js';
 import { accessRoutes } from './routes/access.js';
 import { PlaybackGrants } from './playback-grants.js';
 import { playRoutes } from './routes/play.js';
@@ -54,6 +55,7 @@ export class DeskServer {
   private db: IndexDb | undefined;
   private watch: GatewayWatch | undefined;
   private anchor: AuditAnchor | undefined;
+  private store: DeskStore | undefined;
   private readonly table: DeskRoute[] = [];
 
   constructor(private readonly o: DeskOptions) {}
@@ -81,6 +83,8 @@ export class DeskServer {
     await migrateIndex(db);
     const audit = new DeskAudit(db, now, sampleSigner);
     const caPems = readCaBundle(c.ca);
+    const store = new DeskStore(db, c.store, c.s3);
+    this.store = store;
     const ctx: DeskContext = {
       config: c,
       db,
@@ -88,9 +92,9 @@ export class DeskServer {
       audit,
       approvals: new Approvals(db, audit, now, c.zone, caPems),
       retention: new Retention(db, audit, now, c.retention?.years, c.zone, caPems),
-      plaintext: new SegmentPlaintext(db, agencyKeys, c.store),
+      plaintext: new SegmentPlaintext(db, agencyKeys, store),
       grants: new PlaybackGrants(now),
-      verify: new VerifyRuns(db, { ca: c.ca, store: c.store, now }),
+      verify: new VerifyRuns(db, { ca: c.ca, store, now }),
       samples: new Samples(db),
       sampleSigner,
       units: c.units === undefined ? undefined : readUnitsFile(c.units),
@@ -145,6 +149,8 @@ export class DeskServer {
       this.watch = undefined;
       await app?.close();
     } finally {
+      await this.store?.stop();
+      this.store = undefined;
       await db?.close();
     }
   }

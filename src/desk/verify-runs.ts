@@ -3,12 +3,16 @@
  * result with its date and who asked in desk_verifications (schema step "desk verifier runs"). The verifier checks a
  * device's ledger as a whole (signatures, chain, files, receipts), so the result is the device's findings, with the
  * session's own part of the report (its coverage as the verifier finds it). One run per device at a time: a second
- * request while one runs waits for it and gets the same result.
+ * request while one runs waits for it and gets the same result. The verifier reads folders: from a bucket, the
+ * device's folder without its segments and the log are copied into a private temporary folder for the run and
+ * removed after it, the segments hashed as they stream from the bucket (store/local-copy.ts).
  */
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCaBundle } from '../cli/args.js';
 import type { Queryable } from '../index/database.js';
-import { storeFolder } from './store-folder.js';
+import { withVerifiableCopy } from '../store/local-copy.js';
+import type { DeskStore } from './desk-store.js';
 import { RecgwError } from '../util/errors.js';
 import { verifyStore } from '../verify/verifier.js';
 import type { Finding, SessionReport } from '../verify/findings.js';
@@ -32,7 +36,7 @@ export class VerifyRuns {
 
   constructor(
     private readonly db: Queryable,
-    private readonly o: { ca: string; store: string | undefined; now: () => number },
+    private readonly o: { ca: string; store: DeskStore; now: () => number },
   ) {}
 
   run(deviceId: string, sessionId: string, by: string): Promise<VerifyRun> {
@@ -49,7 +53,8 @@ export class VerifyRuns {
     if (!dev) throw new RecgwError('usage', `the index holds no device ${deviceId}`);
     const caPems = readCaBundle(this.o.ca);
     const started = this.o.now();
-    const report = await verifyStore(join(await storeFolder(this.db, this.o.store), dev.folder), { caPems, jobs: 1 });
+    const store = await this.o.store.get();
+    const report = await withVerifiableCopy(store, [dev.folder], tmpdir(), (root, segmentsOf) => verifyStore(join(root, dev.folder), { caPems, jobs: 1, ...(segmentsOf ? { segmentsOf } : {}) }));
     const s = report.devices.flatMap((d) => d.sessions).find((x) => x.sessionId === sessionId);
     const run: VerifyRun = {
       at: started,

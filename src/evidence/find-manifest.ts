@@ -1,19 +1,27 @@
-/** A segment's manifest, found by its name in a device folder's ledger (read line by line: ledgers grow large). */
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { join } from 'node:path';
+/**
+ * Segment manifests, found by name in a device folder's ledger through the store (a folder or a bucket). The ledger
+ * is read whole: a bucket holds it as pieces (store/s3-store.ts), read with read().
+ */
+import type { EvidenceStore } from '../store/store.js';
+import { FolderStore } from '../store/folder-store.js';
 import { parseLine } from './entry.js';
-import { LEDGER_FILE } from './head.js';
+import { ledgerLines } from './ledger-lines.js';
 import { ENTRY, type SegmentManifest } from './types.js';
 
-export async function findManifest(deviceDir: string, segment: string): Promise<SegmentManifest | undefined> {
-  const rl = createInterface({ input: createReadStream(join(deviceDir, LEDGER_FILE), 'utf8'), crlfDelay: Infinity });
-  for await (const line of rl) {
+/** The manifests of `folder`'s ledger ('' : the store's own) that `want` takes, by segment name; empty without a ledger. */
+export async function manifestsIn(store: EvidenceStore, folder: string, want: (m: SegmentManifest) => boolean): Promise<Map<string, SegmentManifest>> {
+  const out = new Map<string, SegmentManifest>();
+  for (const line of await ledgerLines(store, folder)) {
     const p = parseLine(line);
-    if (p.ok && p.entry.type === ENTRY.segmentSealed && p.entry.body.segment === segment) {
-      rl.close();
-      return p.entry.body as unknown as SegmentManifest;
-    }
+    if (!p.ok || p.entry.type !== ENTRY.segmentSealed) continue;
+    const m = p.entry.body as unknown as SegmentManifest;
+    // The first sealing of a name stands, as the verifier reads it.
+    if (want(m) && !out.has(m.segment)) out.set(m.segment, m);
   }
-  return undefined;
+  return out;
+}
+
+/** One segment's manifest in the device folder `deviceDir` (a path); undefined when its ledger has none. */
+export async function findManifest(deviceDir: string, segment: string): Promise<SegmentManifest | undefined> {
+  return (await manifestsIn(new FolderStore(deviceDir), '', (m) => m.segment === segment)).get(segment);
 }

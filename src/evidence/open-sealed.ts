@@ -5,6 +5,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { describe } from '../util/errors.js';
 import { createSegmentHash, schemeOfEnc } from './segment-scheme.js';
 import type { SegmentEncryption } from './types.js';
@@ -17,7 +18,7 @@ const CHUNK = 1 << 20;
 /**
  * Decrypt a sealed file, streaming the plaintext to `sink` when given (not authenticated until the result says ok:
  * a caller writes it somewhere temporary). Never throws for bad input: a wrong key, a short file or a failed tag
- * are results.
+ * are results. A missing file throws (ENOENT), as a read error does.
  */
 export async function openSealedFile(
   sealedPath: string,
@@ -25,47 +26,72 @@ export async function openSealedFile(
   agencyPrivateKey: KeyObject,
   sink?: (chunk: Buffer) => Promise<void>,
 ): Promise<OpenResult> {
+  // Opened first, so a missing file throws here rather than as a stream error.
+  const fh = await open(sealedPath, 'r');
+  return openSealed(fh.createReadStream({ highWaterMark: CHUNK }), enc, agencyPrivateKey, sink);
+}
+
+/**
+ * The same over the sealed bytes as they come (a file, or an object of the store streamed from a bucket): the last
+ * bytes, the tag, are held back until the end. A read error of `sealed` throws; it is always consumed or destroyed.
+ */
+export async function openSealed(
+  sealed: Readable,
+  enc: SegmentEncryption,
+  agencyPrivateKey: KeyObject,
+  sink?: (chunk: Buffer) => Promise<void>,
+): Promise<OpenResult> {
   const scheme = schemeOfEnc(enc);
+  const refuse = (reason: string): OpenResult => {
+    sealed.destroy();
+    return { ok: false, reason };
+  };
   if (!scheme || enc.keyWrap !== scheme.keyWrap) {
-    return { ok: false, reason: `the manifest names ${String(enc.alg)} with ${String(enc.keyWrap)}, which this recgw cannot decrypt (A256GCM with RSA-OAEP-256, or SM4-CTR-HMAC-SM3 with SM2-ENC)` };
+    return refuse(`the manifest names ${String(enc.alg)} with ${String(enc.keyWrap)}, which this recgw cannot decrypt (A256GCM with RSA-OAEP-256, or SM4-CTR-HMAC-SM3 with SM2-ENC)`);
   }
   const iv = Buffer.from(enc.iv, 'base64');
-  if (iv.length !== scheme.ivBytes) return { ok: false, reason: `the manifest's IV is ${iv.length} bytes where ${enc.alg} takes ${scheme.ivBytes}` };
+  if (iv.length !== scheme.ivBytes) return refuse(`the manifest's IV is ${iv.length} bytes where ${enc.alg} takes ${scheme.ivBytes}`);
   let dataKey: Buffer;
   try {
     dataKey = scheme.suite.unwrapKey(Buffer.from(enc.wrappedKey, 'base64'), agencyPrivateKey);
   } catch (err) {
-    return { ok: false, reason: `the data key cannot be unwrapped with this agency key (wrong key or altered manifest): ${describe(err)}` };
+    return refuse(`the data key cannot be unwrapped with this agency key (wrong key or altered manifest): ${describe(err)}`);
   }
-  const fh = await open(sealedPath, 'r');
   try {
-    const { size } = await fh.stat();
-    if (size < scheme.tagBytes) return { ok: false, reason: 'the sealed file is shorter than its authentication tag' };
-    const tag = Buffer.alloc(scheme.tagBytes);
-    await fh.read(tag, 0, scheme.tagBytes, size - scheme.tagBytes);
     const decipher = scheme.decipher(dataKey, iv);
     const h = createSegmentHash(scheme);
-    const buf = Buffer.allocUnsafe(CHUNK);
-    let pos = 0;
     let plainSize = 0;
-    const end = size - scheme.tagBytes;
-    while (pos < end) {
-      const { bytesRead } = await fh.read(buf, 0, Math.min(CHUNK, end - pos), pos);
-      if (bytesRead === 0) break;
-      pos += bytesRead;
-      const out = decipher.update(buf.subarray(0, bytesRead));
+    const take = async (ciphertext: Buffer): Promise<void> => {
+      if (ciphertext.length === 0) return;
+      const out = decipher.update(ciphertext);
       h.update(out);
       plainSize += out.length;
       if (sink) await sink(out);
+    };
+    // The last tagBytes seen so far: the tag, once the stream ends. A chunk is not copied to join them (a copy of
+    // every MiB): what was held goes through first, then the chunk up to its own last tagBytes.
+    let held = Buffer.alloc(0);
+    for await (const chunk of sealed as AsyncIterable<Buffer>) {
+      if (chunk.length >= scheme.tagBytes) {
+        await take(held);
+        await take(chunk.subarray(0, chunk.length - scheme.tagBytes));
+        held = Buffer.from(chunk.subarray(chunk.length - scheme.tagBytes));
+      } else {
+        const all = Buffer.concat([held, chunk]);
+        const cut = Math.max(0, all.length - scheme.tagBytes);
+        await take(all.subarray(0, cut));
+        held = Buffer.from(all.subarray(cut));
+      }
     }
+    if (held.length < scheme.tagBytes) return { ok: false, reason: 'the sealed file is shorter than its authentication tag' };
     try {
-      decipher.final(tag);
+      decipher.final(held);
     } catch {
       return { ok: false, reason: `the ${scheme.alg === 'A256GCM' ? 'GCM authentication tag' : 'HMAC-SM3 tag'} does not match: the sealed file was altered` };
     }
     return { ok: true, size: plainSize, hash: h.digest('hex') };
   } finally {
     dataKey.fill(0);
-    await fh.close();
+    sealed.destroy();
   }
 }

@@ -5,15 +5,21 @@
  *
  * Plaintext is written only under `<out>/.staging` (mode 0700) and removed when the images are done; a build that
  * dies leaves that folder, which the next build into the same --out clears first. Images appear by rename, whole.
+ * The store is a folder or a bucket (store/open-store.ts): ledgers, the log and the sealed segments are read through
+ * it, each segment decrypted as it streams into the disc's media file. The verifier reads folders, so from a bucket
+ * the chosen devices' folders without their segments and the log are copied under `.staging` for its report and
+ * removed, the segments hashed as they stream from the bucket (store/local-copy.ts).
  */
 import { copyFile, chmod, mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { createHash, type KeyObject } from 'node:crypto';
 import { dirname, join, relative } from 'node:path';
-import { openSealedFile } from '../evidence/open-sealed.js';
+import { openSealed } from '../evidence/open-sealed.js';
+import type { EvidenceStore } from '../store/store.js';
+import { withVerifiableCopy } from '../store/local-copy.js';
 import { hashHex, keysById } from '../evidence/segment-scheme.js';
 import type { SegmentManifest } from '../evidence/types.js';
-import { verifyStore } from '../verify/verifier.js';
+import { verifyStore, type VerifyOptions } from '../verify/verifier.js';
 import { formatReport } from '../verify/human.js';
 import type { VerifyReport } from '../verify/findings.js';
 import { RecgwError } from '../util/errors.js';
@@ -35,7 +41,7 @@ export interface ExtractionRequest {
 }
 
 export interface PackageOptions {
-  storeDir: string;
+  store: EvidenceStore;
   selection: Selection;
   /** The agency encryption private keys the segments' data keys are wrapped for: each segment is decrypted with the
    * one its manifest names (two during a migration between suites: RSA for intl devices, SM2 for gm ones). */
@@ -71,7 +77,7 @@ export interface PackageResult {
 const STAGING = '.staging';
 
 export async function buildPackage(o: PackageOptions): Promise<PackageResult> {
-  const picks = await selectEvidence(o.storeDir, o.selection);
+  const picks = await selectEvidence(o.store, o.selection);
   await o.authorise({
     sessions: picks.flatMap((p) => p.sessions.map((s) => `${p.deviceId}/${s.opened.sessionId}`)),
     segments: picks.flatMap((p) => p.segments.map((m) => ({ device: p.deviceId, segment: m.segment }))),
@@ -79,7 +85,7 @@ export async function buildPackage(o: PackageOptions): Promise<PackageResult> {
     reason: o.reason,
     at: o.at,
   });
-  const proofs = LogProofs.load(o.storeDir, o.caPems);
+  const proofs = await LogProofs.load(o.store, o.caPems);
   const outer = join(o.outDir, STAGING);
   await rm(outer, { recursive: true, force: true });
   await mkdir(outer, { recursive: true, mode: 0o700 });
@@ -106,11 +112,11 @@ export async function buildPackage(o: PackageOptions): Promise<PackageResult> {
         const path = DISC.media(p.deviceId, m.segment);
         const key = keys.get(m.enc.agencyKeyId);
         if (!key) throw new RecgwError('usage', `${p.deviceId}/${m.file}: its data key is wrapped for agency key ${m.enc.agencyKeyId}, and no --agency-key given is that key (given: ${[...keys.keys()].join(', ')}): give the agency's private key of that suite`);
-        await decryptTo(p, m, key, join(disc, path));
+        await decryptTo(o.store, p, m, key, join(disc, path));
         segments.push({ ...m, deviceId: p.deviceId, path });
       }
     }
-    const report = await verifyPicks(o, picks);
+    const report = await verifyPicks(o, picks, outer);
     await put(disc, DISC.reportJson, JSON.stringify(report, null, 2) + '\n');
     await put(disc, DISC.reportText, formatReport(report, o.zone) + '\n');
     for (const [from, to] of [[DISC_VERIFIER, DISC.verifier], [INCLUSION, DISC.inclusion]] as const) {
@@ -147,12 +153,16 @@ async function put(root: string, rel: string, data: string | Buffer): Promise<vo
 }
 
 /** Decrypt one segment; the file stays only if the tag and the manifest's plaintext hash check out. */
-async function decryptTo(p: DevicePick, m: SegmentManifest, key: KeyObject, dest: string): Promise<void> {
+async function decryptTo(store: EvidenceStore, p: DevicePick, m: SegmentManifest, key: KeyObject, dest: string): Promise<void> {
+  const sealed = await store.stream(`${p.folder}/${m.file}`).catch((err: unknown) => {
+    throw new RecgwError('invalid', `${p.deviceId}/${m.file} cannot be read (${(err as Error).message}): the sealed file of ${m.segment} is not in the store`, { cause: err });
+  });
+  if (!sealed) throw new RecgwError('invalid', `${p.deviceId}/${m.file}: the sealed file of ${m.segment} is not in the store ${store.location}`);
   await mkdir(dirname(dest), { recursive: true, mode: 0o755 });
   const fh = await open(dest, 'w', 0o644);
   let r;
   try {
-    r = await openSealedFile(join(p.dir, m.file), m.enc, key, async (c) => void (await fh.write(c)));
+    r = await openSealed(sealed, m.enc, key, async (c) => void (await fh.write(c)));
   } catch (err) {
     throw new RecgwError('invalid', `${p.deviceId}/${m.file} cannot be read (${(err as Error).message}): the sealed file of ${m.segment} is not in the store`, { cause: err });
   } finally {
@@ -163,10 +173,14 @@ async function decryptTo(p: DevicePick, m: SegmentManifest, key: KeyObject, dest
 }
 
 /** The verifier's report on the devices the disc draws from, its sessions narrowed to the chosen ones. */
-async function verifyPicks(o: PackageOptions, picks: DevicePick[]): Promise<VerifyReport> {
+async function verifyPicks(o: PackageOptions, picks: DevicePick[], staging: string): Promise<VerifyReport> {
+  return withVerifiableCopy(o.store, picks.map((p) => p.folder), staging, (root, segmentsOf) => verifyFolders(o, picks, root, segmentsOf));
+}
+
+async function verifyFolders(o: PackageOptions, picks: DevicePick[], root: string, segmentsOf?: VerifyOptions['segmentsOf']): Promise<VerifyReport> {
   const out: VerifyReport = { ok: true, devices: [], findings: [] };
   for (const p of picks) {
-    const r = await verifyStore(p.dir, { caPems: o.caPems, jobs: 1 });
+    const r = await verifyStore(join(root, p.folder), { caPems: o.caPems, jobs: 1, ...(segmentsOf ? { segmentsOf } : {}) });
     const chosen = new Set(p.sessions.map((s) => s.opened.sessionId));
     out.ok &&= r.ok;
     out.devices.push(...r.devices.map((d) => ({ ...d, sessions: d.sessions.filter((s) => chosen.has(s.sessionId)) })));

@@ -4,14 +4,13 @@
  * the log certificate and the CA, a court expert checks an entry offline without the rest of the ledger: the leaf
  * names the entry's hash, the proof puts the leaf in the tree whose root the log signed.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { LOG_CERT_FILE, LOG_DIR, LOG_SM2_CERT_FILE, parseLeaf } from '../evidence/log-leaf.js';
 import { inclusionProof, leafHash, nodeHash, treeRoot, type HashSource } from '../tlog/merkle.js';
 import { CHECKPOINT_FILE, TILE_WIDTH, decodeBundle, tilePath } from '../tlog/tiles.js';
 import { openCheckpoint } from '../tlog/checkpoint.js';
 import { formatProof } from '../tlog/proof-text.js';
-import { readLogKey } from '../verify/log-view.js';
+import { logKeyOf } from '../verify/log-view.js';
+import type { EvidenceStore } from '../store/store.js';
 import { RecgwError, describe } from '../util/errors.js';
 
 export interface EntryProof {
@@ -50,23 +49,26 @@ export class LogProofs {
   ) {}
 
   /** Read and check the log: its certificate against the CA, its checkpoint's signature, its leaves against the root. */
-  static load(storeDir: string, caPems: string[]): LogProofs {
-    const dir = join(storeDir, LOG_DIR);
+  static async load(store: EvidenceStore, caPems: string[]): Promise<LogProofs> {
+    const read = async (rel: string): Promise<Buffer | undefined> => {
+      try {
+        return await store.read(`${LOG_DIR}/${rel}`);
+      } catch (err) {
+        throw new RecgwError('invalid', `cannot read the agency log's ${LOG_DIR}/${rel} in ${store.location}: ${describe(err)}`, { cause: err });
+      }
+    };
     const problems: string[] = [];
-    const key = readLogKey(dir, caPems, (p) => problems.push(p));
-    if (!key) throw new RecgwError('invalid', `${storeDir} has no usable agency log: ${problems.join('; ')}; an evidence disc needs the log's proofs`);
-    let checkpoint: string;
-    let certPem: string;
-    let sm2CertPem: string | undefined;
-    try {
-      checkpoint = readFileSync(join(dir, CHECKPOINT_FILE), 'utf8');
-      certPem = readFileSync(join(dir, LOG_CERT_FILE), 'utf8');
-      sm2CertPem = key.gm ? readFileSync(join(dir, LOG_SM2_CERT_FILE), 'utf8') : undefined;
-    } catch (err) {
-      throw new RecgwError('invalid', `cannot read the agency log in ${dir}: ${describe(err)}`, { cause: err });
-    }
+    const certPem = (await read(LOG_CERT_FILE))?.toString('utf8');
+    // A gm log's SM2 certificate goes on the disc too (evidence-format.md §17.9); an intl store has none.
+    const sm2Pem = (await read(LOG_SM2_CERT_FILE))?.toString('utf8');
+    const key = logKeyOf(certPem, sm2Pem, caPems, (p) => problems.push(p));
+    if (!key || certPem === undefined) throw new RecgwError('invalid', `${store.location} has no usable agency log: ${problems.join('; ')}; an evidence disc needs the log's proofs`);
+    const sm2CertPem = key.gm ? sm2Pem : undefined;
+    if (key.gm && sm2CertPem === undefined) throw new RecgwError('invalid', `${store.location} has no ${LOG_DIR}/${LOG_SM2_CERT_FILE}: a gm log's disc needs the certificate of its SM2 checkpoint key`);
+    const checkpoint = (await read(CHECKPOINT_FILE))?.toString('utf8');
+    if (checkpoint === undefined) throw new RecgwError('invalid', `${store.location} has no ${LOG_DIR}/${CHECKPOINT_FILE}: an evidence disc needs the log's proofs`);
     const cp = openCheckpoint(checkpoint, key.origin, key.key);
-    if ('why' in cp) throw new RecgwError('invalid', `${join(dir, CHECKPOINT_FILE)} is not a checkpoint of log ${key.origin}: ${cp.why}`);
+    if ('why' in cp) throw new RecgwError('invalid', `${LOG_DIR}/${CHECKPOINT_FILE} of ${store.location} is not a checkpoint of log ${key.origin}: ${cp.why}`);
     const leaves: Buffer[] = [];
     const entries = new Map<string, { index: number; leaf: Buffer; hash: string }>();
     for (let b = 0; b * TILE_WIDTH < cp.size; b++) {
@@ -74,7 +76,8 @@ export class LogProofs {
       const rel = tilePath('entries', b, width);
       let bundle: Buffer[] | { why: string };
       try {
-        bundle = decodeBundle(readFileSync(join(dir, rel)));
+        const data = await read(rel);
+        bundle = data ? decodeBundle(data) : { why: 'it is missing' };
       } catch (err) {
         bundle = { why: describe(err) };
       }

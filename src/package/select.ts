@@ -2,15 +2,14 @@
  * Which ledger entries and segments of a store go on an evidence disc: the chosen sessions (or, without sessions,
  * every session with footage in the time range), their segments (only those overlapping --from/--to when given),
  * every other entry of those sessions (opened, closed, interruptions, statements), and the certificate entries the
- * device signed them under. Reads each device's ledger.jsonl once; nothing is decrypted here.
+ * device signed them under. Reads each device's ledger.jsonl once, through the store (a folder or a bucket); nothing
+ * is decrypted here.
  */
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { basename, join } from 'node:path';
 import { lineHash, parseLine, type LedgerEntry } from '../evidence/entry.js';
 import { LEDGER_FILE } from '../evidence/head.js';
 import { ENTRY, type SegmentManifest, type SessionContext } from '../evidence/types.js';
-import { findDeviceDirs } from '../verify/verifier.js';
+import type { EvidenceStore } from '../store/store.js';
+import { ledgerLines } from '../evidence/ledger-lines.js';
 import { RecgwError } from '../util/errors.js';
 
 export interface Selection {
@@ -37,7 +36,8 @@ export interface PickedSession {
 
 export interface DevicePick {
   deviceId: string;
-  dir: string;
+  /** The device's folder in the store (a name: `room-1`). */
+  folder: string;
   /** Every entry that goes on the disc, certificate entries included, by seq. */
   entries: PickedEntry[];
   /** The manifests of the segments to decrypt, by seq. */
@@ -48,20 +48,20 @@ export interface DevicePick {
 const CERT_TYPES: ReadonlySet<string> = new Set([ENTRY.ledgerOpened, ENTRY.certificateInstalled]);
 
 /** The picks of every device folder with something chosen; throws naming what was asked for and not found. */
-export async function selectEvidence(storeDir: string, sel: Selection): Promise<DevicePick[]> {
+export async function selectEvidence(store: EvidenceStore, sel: Selection): Promise<DevicePick[]> {
   if (sel.sessions.length === 0 && sel.from === undefined && sel.to === undefined) {
     throw new RecgwError('usage', 'choose what goes on the disc: one or more --session ID, or a time range --from T --to T');
   }
   const picks: DevicePick[] = [];
   const seen = new Set<string>();
-  for (const dir of findDeviceDirs(storeDir)) {
-    const p = await pickDevice(dir, sel);
+  for (const folder of await deviceFolders(store)) {
+    const p = await pickDevice(store, folder, sel);
     if (!p) continue;
     for (const s of p.sessions) seen.add(s.opened.sessionId);
     picks.push(p);
   }
   const missing = sel.sessions.filter((s) => !seen.has(s));
-  if (missing.length > 0) throw new RecgwError('invalid', `no device ledger in ${storeDir} opens session ${missing.join(', ')}: check the session IDs`);
+  if (missing.length > 0) throw new RecgwError('invalid', `no device ledger in ${store.location} opens session ${missing.join(', ')}: check the session IDs`);
   if (picks.every((p) => p.segments.length === 0)) {
     throw new RecgwError('invalid', `the chosen sessions have no sealed segment${sel.from !== undefined || sel.to !== undefined ? ' in the time range given' : ''}: nothing to put on the disc`);
   }
@@ -71,13 +71,21 @@ export async function selectEvidence(storeDir: string, sel: Selection): Promise<
 const overlaps = (m: SegmentManifest, sel: Selection): boolean =>
   (sel.to === undefined || Date.parse(m.start) <= sel.to) && (sel.from === undefined || Date.parse(m.end) >= sel.from);
 
-async function pickDevice(dir: string, sel: Selection): Promise<DevicePick | undefined> {
+/** The store's top folders that hold a ledger, sorted. */
+async function deviceFolders(store: EvidenceStore): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await store.list('')) {
+    if (e.endsWith('/') && (await store.size(`${e}${LEDGER_FILE}`)) !== undefined) out.push(e.slice(0, -1));
+  }
+  return out;
+}
+
+async function pickDevice(store: EvidenceStore, folder: string, sel: Selection): Promise<DevicePick | undefined> {
   const certs: PickedEntry[] = [];
   const bySession = new Map<string, PickedEntry[]>();
   const wanted = new Set(sel.sessions);
-  let deviceId = basename(dir);
-  const rl = createInterface({ input: createReadStream(join(dir, LEDGER_FILE), 'utf8'), crlfDelay: Infinity });
-  for await (const line of rl) {
+  let deviceId = folder;
+  for (const line of await ledgerLines(store, folder)) {
     const p = parseLine(line);
     if (!p.ok) continue; // the verification report names malformed lines; they cannot be evidence
     const e = p.entry;
@@ -109,5 +117,5 @@ async function pickDevice(dir: string, sel: Selection): Promise<DevicePick | und
   // Each entry is checked against the certificate in force at its seq: every certificate entry up to the last one.
   entries.push(...certs.filter((c) => c.seq <= last && !entries.some((x) => x.seq === c.seq)));
   entries.sort((a, b) => a.seq - b.seq);
-  return { deviceId, dir, entries, segments, sessions };
+  return { deviceId, folder, entries, segments, sessions };
 }

@@ -7,8 +7,8 @@ import { SHARE_GROUP } from '../uplink/wire.js';
 import { RECEIVER_NAME_PATTERN, receiverNameProblem } from '../pki/names.js';
 import { CA, ENC, readConfigFile, type FileRole } from '../config/files.js';
 import { parseDatabaseUrl, redact } from '../index/database.js';
-import { isS3Location, parseS3Location, type S3Access } from '../store/open-store.js';
-import { readFileSync } from 'node:fs';
+import { isS3Location, type S3Access } from '../store/open-store.js';
+import { S3_BLOCK_PROPERTIES, S3_BLOCK_REQUIRED, s3AccessOf, s3Problem, type S3Block } from '../store/s3-config.js';
 
 export interface ReceiverConfig {
   file: string;
@@ -71,8 +71,8 @@ const schema = {
     s3: {
       type: 'object',
       additionalProperties: false,
-      required: ['endpoint', 'accessKey', 'secretKey'],
-      properties: { endpoint: { type: 'string', pattern: '^https?://' }, accessKey: { type: 'string', minLength: 1 }, secretKey: { type: 'string', minLength: 1 }, region: { type: 'string', minLength: 1 }, caCert: path, partMiB: { type: 'integer', minimum: MIN_PART_MIB, maximum: 5120 } },
+      required: S3_BLOCK_REQUIRED,
+      properties: { ...S3_BLOCK_PROPERTIES, partMiB: { type: 'integer', minimum: MIN_PART_MIB, maximum: 5120 } },
     },
     database: { type: 'string', minLength: 1 },
     broker: { type: 'string', pattern: '^(mqtts|mqtt|tls|tcp)://' },
@@ -139,19 +139,11 @@ function databaseProblem(url: string | undefined): ConfigProblem | undefined {
   return undefined;
 }
 
-/** An `s3://` store needs its service and a local working folder; a folder store needs neither. */
-function s3Problem(c: { store: string; work?: string; s3?: unknown }): ConfigProblem | undefined {
-  if (!isS3Location(c.store)) {
-    return c.s3 ? { key: 's3', message: `the store ${c.store} is a folder: s3 is only for an s3://BUCKET/PREFIX store`, zh: '存储为目录时不应填写 s3；s3 仅用于 s3://存储桶/前缀 形式的存储' } : undefined;
-  }
-  try {
-    parseS3Location(c.store);
-  } catch (err) {
-    return { key: 'store', message: (err as Error).message, zh: '对象存储位置应写作 s3://存储桶/前缀' };
-  }
-  if (!c.s3) return { key: 's3', message: `the store ${c.store} is in S3: give s3 {endpoint, accessKey, secretKey}`, zh: '存储位于对象存储（S3）：请填写 s3 的 endpoint、accessKey、secretKey' };
-  if (!c.work) return { key: 'work', message: `the store ${c.store} is in S3: give work, a local folder for this receiver's unfinished files and its database`, zh: '存储位于对象存储（S3）：请填写 work，本接收端存放未完成文件与数据库的本地目录' };
-  return undefined;
+/** An `s3://` store needs its service (s3-config.ts) and a local working folder; a folder store needs neither. */
+function storeProblem(c: { store: string; work?: string; s3?: unknown }): ConfigProblem | undefined {
+  const p = s3Problem(c);
+  if (p || !isS3Location(c.store) || c.work) return p;
+  return { key: 'work', message: `the store ${c.store} is in S3: give work, a local folder for this receiver's unfinished files and its database`, zh: '存储位于对象存储（S3）：请填写 work，本接收端存放未完成文件与数据库的本地目录' };
 }
 
 export function parseReceiverConfig(obj: unknown, file: string): ReceiverConfig {
@@ -160,11 +152,11 @@ export function parseReceiverConfig(obj: unknown, file: string): ReceiverConfig 
   const c = obj as Omit<ReceiverConfig, 'file'>;
   const db = databaseProblem(c.database);
   if (db) throw configInvalid(file, [db]);
-  const s3 = s3Problem(c);
+  const s3 = storeProblem(c);
   if (s3) throw configInvalid(file, [s3]);
   const base = dirname(resolve(file));
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
-  const raw = obj as { s3?: { endpoint: string; accessKey: string; secretKey: string; region?: string; caCert?: string; partMiB?: number }; work?: string };
+  const raw = obj as { s3?: S3Block & { partMiB?: number }; work?: string };
   const store = isS3Location(c.store) ? c.store : abs(c.store);
   return {
     ...c,
@@ -174,11 +166,9 @@ export function parseReceiverConfig(obj: unknown, file: string): ReceiverConfig 
     ...(raw.s3
       ? {
           s3: {
-            endpoint: raw.s3.endpoint,
-            accessKeyId: raw.s3.accessKey,
-            secretAccessKey: raw.s3.secretKey,
-            ...(raw.s3.region ? { region: raw.s3.region } : {}),
-            ...(raw.s3.caCert ? { ca: readCa(file, abs(raw.s3.caCert)) } : {}),
+            ...s3AccessOf(raw.s3, abs, (p) => {
+              throw configInvalid(file, [p]);
+            }),
             partMiB: raw.s3.partMiB ?? PART_MIB,
           },
         }
@@ -196,14 +186,6 @@ export function parseReceiverConfig(obj: unknown, file: string): ReceiverConfig 
       ...(c.agency.crl ? { crl: abs(c.agency.crl) } : {}),
     },
   };
-}
-
-function readCa(file: string, path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw configInvalid(file, [{ key: 's3.caCert', message: `cannot read ${path} (${(err as Error).message}): give the PEM of the CA that issued the S3 endpoint's certificate`, zh: `无法读取 ${path}：请提供签发 S3 服务证书的 CA（PEM）` }]);
-  }
 }
 
 export const loadReceiverConfig = (file: string): ReceiverConfig => parseReceiverConfig(readJsonConfig(file), file);

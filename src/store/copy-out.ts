@@ -9,13 +9,17 @@ import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { isAppendOnly, type EvidenceStore } from './store.js';
 
-/** Copy everything under `dir` ('' for all) into `out`; returns the number of objects copied. */
-export async function copyOut(store: EvidenceStore, out: string, dir = ''): Promise<number> {
+/**
+ * Copy everything under `dir` ('' for all) into `out`, but what `skip` names (an object, or a folder with its
+ * trailing `/`); returns the number of objects copied.
+ */
+export async function copyOut(store: EvidenceStore, out: string, dir = '', skip: (name: string) => boolean = () => false): Promise<number> {
   let n = 0;
   for (const e of await store.list(dir)) {
     const name = dir === '' ? e : `${dir}/${e}`;
+    if (skip(name)) continue;
     if (e.endsWith('/')) {
-      n += await copyOut(store, out, name.slice(0, -1));
+      n += await copyOut(store, out, name.slice(0, -1), skip);
       continue;
     }
     const path = join(out, name);

@@ -11,13 +11,21 @@ import { basename, join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import type { SegmentManifest } from '../evidence/types.js';
 import { SEGMENTS_DIR } from '../evidence/head.js';
-import type { CheckPool } from './check-pool.js';
+import type { CheckPool, FileInspection } from './check-pool.js';
 import type { DeletionCheck } from './deletions.js';
 import type { FindingKind } from './findings.js';
 import { LineIndex } from './line-index.js';
 import { checkSegmentFile, judgeSegmentFile, type SegmentCheck } from './segment-files.js';
 
 const BATCH = 256;
+
+/** A device's sealed segments somewhere other than its folder (a bucket): what is at a name, and what segments/ holds. */
+export interface SegmentSource {
+  /** What is at `file` (the manifest's `segments/….seg`), hashed when its size is `size`, as the pool finds a file. */
+  inspect(file: string, size: number, alg: 'sha256' | 'sm3'): Promise<FileInspection>;
+  /** The names in segments/. */
+  names(): Promise<string[]>;
+}
 
 export class SegmentFileChecks {
   private batch: SegmentManifest[] = [];
@@ -38,6 +46,8 @@ export class SegmentFileChecks {
     private readonly decrypting: boolean,
     private readonly deletions: DeletionCheck,
     private readonly report: (kind: FindingKind, detail: string) => void,
+    /** Where the segments are, when not in `dir`. */
+    private readonly source?: SegmentSource,
   ) {}
 
   /**
@@ -81,12 +91,16 @@ export class SegmentFileChecks {
     const ms = this.batch;
     this.batch = [];
     if (ms.length > 0) {
-      const found = this.pool.inspectFiles(
-        ms.map((m) => join(this.dir, m.file)),
-        ms.map((m) => m.stored.size),
-        ms.map((m) => ('sm3' in m.stored ? 'sm3' : 'sha256')),
-        last,
-      );
+      const alg = (m: SegmentManifest): 'sha256' | 'sm3' => ('sm3' in m.stored ? 'sm3' : 'sha256');
+      const source = this.source;
+      const found = source
+        ? Promise.all(ms.map((m) => source.inspect(m.file, m.stored.size, alg(m))))
+        : this.pool.inspectFiles(
+            ms.map((m) => join(this.dir, m.file)),
+            ms.map((m) => m.stored.size),
+            ms.map(alg),
+            last,
+          );
       void this.track(found.then((f) => ms.forEach((m, i) => this.result(m, judgeSegmentFile(m, f[i]!)))));
     }
     return this.decrypting ? undefined : this.pool.room();
@@ -112,6 +126,18 @@ export class SegmentFileChecks {
 
   /** A `*.seg` file in segments/ that no manifest describes: its entry was removed or the ledger cut short. */
   private async checkUndescribed(): Promise<void> {
+    for await (const name of this.segmentNames()) {
+      if (name.endsWith('.seg') && !this.deletions.describesUsualFile(name) && !this.described.has(name)) {
+        this.report('broken-chain', `${SEGMENTS_DIR}/${name} is in the folder but no ledger entry describes it (entries removed or the ledger cut short)`);
+      }
+    }
+  }
+
+  private async *segmentNames(): AsyncGenerator<string> {
+    if (this.source) {
+      yield* await this.source.names();
+      return;
+    }
     let names;
     try {
       names = await opendir(join(this.dir, SEGMENTS_DIR), { bufferSize: 256 });
@@ -119,10 +145,6 @@ export class SegmentFileChecks {
       // No segments folder (or not a folder): each manifest's file is then reported missing on its own.
       return;
     }
-    for await (const d of names) {
-      if (d.name.endsWith('.seg') && !this.deletions.describesUsualFile(d.name) && !this.described.has(d.name)) {
-        this.report('broken-chain', `${SEGMENTS_DIR}/${d.name} is in the folder but no ledger entry describes it (entries removed or the ledger cut short)`);
-      }
-    }
+    for await (const d of names) yield d.name;
   }
 }

@@ -102,7 +102,11 @@ export interface LogKey {
  * gm CA also the SM2 key from `<log>/log-sm2-cert.pem`, whose problems go to `sm2Problem`.
  */
 export function readLogKey(logDir: string, caPems: string[], problem: LogProblem, sm2Problem: LogProblem = () => undefined): LogKey | undefined {
-  const pem = readCert(logDir, LOG_CERT_FILE);
+  return logKeyOf(readCert(logDir, LOG_CERT_FILE), readCert(logDir, LOG_SM2_CERT_FILE), caPems, problem, sm2Problem);
+}
+
+/** The same from the certificates' text as read (from a folder or a bucket); undefined: the file is missing. */
+export function logKeyOf(pem: string | undefined, sm2Pem: string | undefined, caPems: string[], problem: LogProblem, sm2Problem: LogProblem = () => undefined): LogKey | undefined {
   if (pem === undefined) {
     problem(`${LOG_DIR}/${LOG_CERT_FILE} is missing: nothing says which key signs the log's checkpoints`);
     return undefined;
@@ -116,7 +120,6 @@ export function readLogKey(logDir: string, caPems: string[], problem: LogProblem
   }
   const k: LogKey = { origin: c.origin, key: c.key, gm: c.gm };
   if (!c.gm) return k;
-  const sm2Pem = readCert(logDir, LOG_SM2_CERT_FILE);
   if (sm2Pem === undefined) {
     sm2Problem(`${LOG_DIR}/${LOG_SM2_CERT_FILE} is missing: the log's certificate is from a gm CA, so its checkpoints must be SM2-signed by a log certificate the CA issued`);
     return k;

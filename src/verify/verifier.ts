@@ -17,7 +17,7 @@ import { ROLE_DEVICE, ROLE_RECEIPT } from '../pki/roles.js';
 import { RecgwError, describe } from '../util/errors.js';
 import { readLedger, readLines } from './ledger-reader.js';
 import { CheckPool } from './check-pool.js';
-import { SegmentFileChecks } from './file-checks.js';
+import { SegmentFileChecks, type SegmentSource } from './file-checks.js';
 import { DeletionCheck } from './deletions.js';
 import { RetentionDeletionCheck } from './retention-deletions.js';
 import { LineReader } from './line-index.js';
@@ -49,6 +49,11 @@ export interface VerifyOptions {
   progress?: (msg: string) => void;
   /** Worker threads for signature and file checks (default: the available parallelism). */
   jobs?: number;
+  /**
+   * Where a device folder's sealed segments are looked at, when not in the folder: a store's (store/store-segments.ts),
+   * so that a bucket's segments are hashed as they stream and never copied. Not with agencyKeys (those decrypt files).
+   */
+  segmentsOf?: (deviceDir: string) => SegmentSource;
 }
 
 /** How often a long device run says where it is. */
@@ -82,6 +87,7 @@ const isDirectory = (path: string): boolean => {
 };
 
 export async function verifyStore(dir: string, opts: VerifyOptions): Promise<VerifyReport> {
+  if (opts.segmentsOf && (opts.agencyKeys ?? []).length > 0) throw new RecgwError('internal', 'verifyStore: segments elsewhere (segmentsOf) are not decrypted; give no agencyKeys with it');
   const findings: Finding[] = [];
   const devices: DeviceReport[] = [];
   const dirs = findDeviceDirs(dir);
@@ -132,7 +138,7 @@ async function verifyDevice(dir: string, opts: VerifyOptions, findings: Finding[
   const ledgerPath = join(dir, LEDGER_FILE);
   const lines = new LineReader(ledgerPath);
   const deletions = new DeletionCheck(opts.caPems, report, lines);
-  const files = new SegmentFileChecks(dir, pool, (opts.agencyKeys ?? []).length > 0, deletions, report);
+  const files = new SegmentFileChecks(dir, pool, (opts.agencyKeys ?? []).length > 0, deletions, report, opts.segmentsOf?.(dir));
   const retention = new RetentionDeletionCheck(dir, opts.caPems, report);
   let segments = 0;
 

@@ -22,6 +22,7 @@ import { DESK_ACCOUNTS, DESK_PASSWORD, cli as deskCli, signedIn, startDesk, type
 import { buildIndexStore, cli, type IndexStore } from '../helpers/index-store.js';
 import { createDatabase, withPostgres } from '../helpers/postgres.js';
 import { caPaths, initCa } from '../../src/pki/ca.js';
+import { DeskStore } from '../../src/desk/desk-store.js';
 import { SegmentPlaintext } from '../../src/desk/plaintext.js';
 import { openIndexDb, type IndexDb } from '../../src/index/database.js';
 import { findManifest } from '../../src/evidence/find-manifest.js';
@@ -452,14 +453,14 @@ describe.each(['sqlite', 'postgres'] as const)('viewing under approval, index on
     expect(() => parseDeskConfig({ ...base, agencyKey: [gm.agencyKey, 7] }, dir)).toThrow(/agencyKey: must be/);
     const seg = (await segmentsOf('room-1', 'S-A'))[0]!;
     // The gm key first: the intl segment is still opened with the intl key, which its manifest names.
-    const plaintext = new SegmentPlaintext(db, readAgencyKeys(both), undefined);
+    const plaintext = new SegmentPlaintext(db, readAgencyKeys(both), new DeskStore(db, undefined, undefined));
     const located = (await plaintext.locate('room-1', seg))!;
     const { stream } = await plaintext.open(located);
     const h = createHash('sha256');
     for await (const c of stream) h.update(c as Buffer);
     expect(h.digest('hex')).toBe(await plainSha('room-1', seg));
     // Only the other suite's key: refused, naming the key the segment needs.
-    const gmOnly = new SegmentPlaintext(db, readAgencyKeys(parseDeskConfig({ ...base, agencyKey: gm.agencyKey }, dir)), undefined);
+    const gmOnly = new SegmentPlaintext(db, readAgencyKeys(parseDeskConfig({ ...base, agencyKey: gm.agencyKey }, dir)), new DeskStore(db, undefined, undefined));
     await expect(gmOnly.open(located)).rejects.toThrow(/its data key is wrapped for agency key [0-9a-f]{64}, which the desk config's agencyKey does not hold/);
   });
 

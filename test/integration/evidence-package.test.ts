@@ -18,6 +18,7 @@ import { manifests } from '../helpers/evidence.js';
 import { buildDevice } from '../helpers/report-store.js';
 import { caPaths, initCa } from '../../src/pki/ca.js';
 import { closeSealWorker } from '../../src/evidence/seal-worker.js';
+import { FolderStore } from '../../src/store/folder-store.js';
 import { buildPackage, type ExtractionRequest, type PackageOptions } from '../../src/package/build.js';
 import { loadPrivateKey } from '../../src/pki/keys.js';
 import { localClock, localTime } from '../../src/util/local-time.js';
@@ -316,7 +317,7 @@ describe('an altered disc', () => {
 
 describe('the builder', () => {
   const options = (outDir: string, authorise: PackageOptions['authorise']): PackageOptions => ({
-    storeDir: store,
+    store: new FolderStore(store),
     selection: { sessions: [one.session.sessionId] },
     agencyKeys: [loadPrivateKey(ca.paths.agencyKey, 'agency key', '')],
     caPems: [readFileSync(ca.paths.caCert, 'utf8')],
@@ -374,7 +375,7 @@ describe('the builder', () => {
     cpSync(store, copy, { recursive: true });
     const receipts = join(copy, 'room-1', 'receipts.jsonl');
     writeFileSync(receipts, readFileSync(receipts, 'utf8') + '{"kind":"entries","not":"a receipt"}\n');
-    const r = await buildPackage({ ...options(tmp('recgw-pkg-findings-out-'), async () => {}), storeDir: copy });
+    const r = await buildPackage({ ...options(tmp('recgw-pkg-findings-out-'), async () => {}), store: new FolderStore(copy) });
     expect(r.verified).toBe(false);
     const d = extract(r.images[0]);
     const text = readFileSync(join(d, 'description.html'), 'utf8').replace(/<[^>]+>/g, ' ');
@@ -403,7 +404,7 @@ describe('the builder', () => {
     const asked: ExtractionRequest[] = [];
     const r = await buildPackage({
       ...options(tmp('recgw-pkg-gm-out-'), async (q: ExtractionRequest) => void asked.push(q)),
-      storeDir: gmStore,
+      store: new FolderStore(gmStore),
       caPems: [readFileSync(gmPaths.caCert, 'utf8')],
       agencyKeys: [loadPrivateKey(gmPaths.agencyKey, 'agency private key', 'the gm CA has one')],
       selection: { sessions: ['S1'] },
