@@ -4,11 +4,15 @@
  * to standard error; with --json only when --progress asks for it, so a program reading the JSON gets a quiet
  * standard error unless it wants one.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isS3Location, openStore } from '../store/open-store.js';
 import { copyOut } from '../store/copy-out.js';
+import { findStoreDevices } from '../store/devices.js';
+import { withVerifiableCopy } from '../store/local-copy.js';
+import type { SegmentSource } from '../verify/file-checks.js';
+import { CRL_FILE } from '../pki/revoke.js';
 import { SIG_COSIGNATURE_V1, parseVkey } from '../tlog/note.js';
 import type { WitnessKey } from '../tlog/checkpoint.js';
 import { Revocations } from '../pki/crl.js';
@@ -23,8 +27,8 @@ import type { Io } from './io.js';
 const USAGE =
   `recgw verify <dir | ${S3_USAGE}> --ca <ca.pem> [--agency-key <key.pem> ...] [--crl crl.pem ...] [--witness VKEY ...] [--checkpoint FILE] [--json] [--tolerance-ms N] [--jobs N] [--progress] [--zone Asia/Shanghai]\n  ${S3_KEYS_NOTE}`;
 
-export async function verifyCommand(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(
+const parseArgs = (argv: string[]) =>
+  parse(
     argv,
     {
       ca: { type: 'string' },
@@ -42,22 +46,50 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
     USAGE,
     true,
   );
+
+export async function verifyCommand(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs(argv);
   if (positionals.length !== 1) throw new RecgwError('usage', `give exactly one folder to verify\nusage: ${USAGE}`);
-  if (isS3Location(positionals[0]!)) {
-    const location = positionals[0]!;
-    const store = openStore(location, s3Access(values, USAGE));
-    // Read through the store interface into a private temporary folder, checked there, then removed.
+  if (isS3Location(positionals[0]!)) return verifyBucket(positionals[0]!, argv, values, io);
+  return verifyFolder(positionals[0]!, values, io);
+}
+
+type VerifyValues = ReturnType<typeof parseArgs>['values'];
+
+/**
+ * A bucket: its devices' folders without their segments, and its log and CRL, copied into a private temporary folder
+ * and checked there, the segments hashed as they stream from the bucket (store/local-copy.ts); nothing decrypted is
+ * written. With --agency-key the segments are decrypted, which the verifier does on local files: then the whole store
+ * is copied (as much local disk as the store).
+ */
+async function verifyBucket(location: string, argv: string[], values: VerifyValues, io: Io): Promise<number> {
+  const store = openStore(location, s3Access(values, USAGE));
+  try {
+    const { devices } = await findStoreDevices(store);
+    const say = (m: string): void => void (!values.json || values.progress ? io.err(`${m}\n`) : undefined);
+    if ((values['agency-key'] ?? []).length === 0 && devices.length > 0 && !devices.includes('')) {
+      return await withVerifiableCopy(store, devices, tmpdir(), async (root, segmentsOf) => {
+        const crl = await store.read(CRL_FILE);
+        if (crl) writeFileSync(join(root, CRL_FILE), crl);
+        say(`read ${devices.length} device folder(s) of ${location} without their segments into ${root}; the segments are hashed in the bucket`);
+        return verifyFolder(root, values, io, segmentsOf);
+      });
+    }
     const copy = mkdtempSync(join(tmpdir(), 'recgw-verify-s3-'));
     try {
       const n = await copyOut(store, copy);
       if (n === 0) throw new RecgwError('usage', `${location} holds no objects: is the bucket or prefix right?`);
-      if (!values.json || values.progress) io.err(`read ${n} objects of ${location} into ${copy}\n`);
+      say(`read ${n} objects of ${location} into ${copy}${devices.length > 0 ? ' (segments too: --agency-key decrypts them)' : ''}`);
       return await verifyCommand([...argv.filter((a) => a !== location).filter((_, i, a) => !isS3Flag(a, i)), copy], io);
     } finally {
-      await store.close();
       rmSync(copy, { recursive: true, force: true });
     }
+  } finally {
+    await store.close();
   }
+}
+
+async function verifyFolder(dir: string, values: VerifyValues, io: Io, segmentsOf?: (deviceDir: string) => SegmentSource): Promise<number> {
   const caPems = readCaBundle(required(values.ca, '--ca', USAGE));
   const zone = zoneOption(values.zone);
   // More than one during a migration between suites: each manifest is decrypted with the key it names.
@@ -74,7 +106,6 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
     throw new RecgwError('usage', (err as Error).message, { cause: err });
   });
   // A receiver store keeps a copy of the CRL its receiver enforced (beside its log): use it too, when it verifies.
-  const dir = positionals[0]!;
   const storeRoot = [dir, dirname(dir)].find((d) => existsSync(join(d, 'log')) && existsSync(join(d, 'crl.pem')));
   if (storeRoot && (values.crl ?? []).length === 0) {
     try {
@@ -84,7 +115,7 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
       io.err(`ignoring the store's CRL: ${(err as Error).message}\n`);
     }
   }
-  const report = await verifyStore(positionals[0]!, {
+  const report = await verifyStore(dir, {
     caPems,
     revocations,
     ...(witnesses.length > 0 ? { witnesses } : {}),
@@ -92,6 +123,7 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
     ...(agencyKeys.length > 0 ? { agencyKeys } : {}),
     ...(tol !== undefined ? { gaps: { toleranceMs: tol, edgeToleranceMs: Math.max(tol, 3000) } } : {}),
     ...(jobs !== undefined ? { jobs } : {}),
+    ...(segmentsOf ? { segmentsOf } : {}),
     ...(values.json && !values.progress ? {} : { progress: (m: string) => io.err(`${m}\n`) }),
   });
   io.out(values.json ? JSON.stringify(report) + '\n' : formatReport(report, zone) + '\n');
