@@ -25,6 +25,7 @@ import {
 import { RecgwError, describe } from '../util/errors.js';
 import { checkDir, checkName, isAppendOnly, type EvidenceStore, type PutResult } from './store.js';
 import { digestOf, sameBytes } from './same-bytes.js';
+import { traceS3 } from './s3-trace.js';
 
 export interface S3StoreOptions {
   /** http(s)://host:port of the S3 service. */
@@ -262,7 +263,7 @@ function pieceKey(key: string, offset: number): string {
 
 /** A client of the service as the store talks to it (the receiver's staging of unfinished files too, s3-partials.ts). */
 export function s3ClientFor(o: S3StoreOptions): S3Client {
-  return new S3Client({
+  const client = new S3Client({
     endpoint: o.endpoint,
     region: o.region ?? 'default',
     // Ceph's radosgw (and most appliances) answer path-style only: http://host/bucket/key.
@@ -273,6 +274,7 @@ export function s3ClientFor(o: S3StoreOptions): S3Client {
     responseChecksumValidation: 'WHEN_REQUIRED',
     ...(o.ca ? { requestHandler: { httpsAgent: new Agent({ ca: o.ca, keepAlive: true }) } } : {}),
   });
+  return traceS3(client);
 }
 
 /** The HTTP status of an S3 error (404 for NoSuchKey/NotFound), or undefined for a network failure. */
