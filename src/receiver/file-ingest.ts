@@ -2,7 +2,7 @@
  * Storing sealed segment files from chunks. Each chunk's new bytes are written at their offset where unfinished files
  * are kept (partial-bytes.ts: the working folder, or the bucket), so order and repeats do not matter; when the ranges
  * cover the file and its manifest is stored, the file is hashed as it will be stored, checked against the manifest,
- * put durably into the store as `<d>/segments/<file>` (src/store), and only then receipted.
+ * put durably into the store as `<d>/segments/<file>` (src/store), and only then recorded stored and receipted.
  */
 import type { Readable } from 'node:stream';
 import { createHash, randomUUID, type Hash } from 'node:crypto';
@@ -230,10 +230,13 @@ export class FileIngest {
       await this.discard(device, name, ready.inStore ? stored : undefined);
       return { refused: why };
     }
+    // Into the store before the transaction that records it, so that no lock is held while it goes up (on SQLite
+    // every transaction of the process waited for it: bench/README.md, s3-ingest). The object is written once and
+    // conditionally: a crash before the commit leaves an object the retry finds there with these bytes.
+    await ready.store();
     const receipt = await this.sql.transaction(async (tx): Promise<SegmentReceipt | undefined> => {
         // Another receiver sharing the store may have finished it while we hashed.
         if ((await this.row(device, name, tx))?.state !== 'partial') return undefined;
-        await ready.store();
         const storedAt = now().toISOString();
         const logged = await this.agencyLog.append(tx, [{ v: 1, kind: 'segment', device, name, size: m.size, sha256: m.sha256, manifestSeq: m.seq, accepted: storedAt }]);
         const receipt = makeReceipt(

@@ -20,7 +20,10 @@ export interface ReadyFile {
   trustRunning: boolean;
   /** Whether the object is in the store already (a refusal must remove it). */
   inStore: boolean;
-  /** Inside the transaction that records the file stored: put it into the store, or make sure the store holds it. */
+  /**
+   * Once checked, before the transaction that records the file stored: put it into the store (written once: a retry
+   * finds the same bytes there), or make sure the store holds it.
+   */
   store(): Promise<void>;
 }
 

@@ -187,7 +187,7 @@ export class S3Partials implements PartialBytes {
       ...(sha256 ? { sha256 } : {}),
       trustRunning: false,
       inStore: true,
-      // A receipt is signed only for an object the bucket holds whole: asked again inside the recording transaction.
+      // A receipt is signed only for an object the bucket holds whole: asked again just before the recording transaction.
       store: async () => {
         const held = await this.head(key);
         if (held !== size) throw new RecgwError('storage', `${this.url(key)} holds ${held ?? 'no'} bytes after it was completed, not ${size}`);
