@@ -178,17 +178,21 @@ export class S3Partials implements PartialBytes {
       if (status(err) === 412) return this.inBucket(key, size, undefined);
       throw this.failed('write', key, err);
     }
-    return this.inBucket(key, size, createHash('sha256').update(body).digest('hex'));
+    // The bucket answered 200 to a PUT of exactly these bytes (their Content-MD5): it holds them, no HEAD needed.
+    return this.inBucket(key, size, createHash('sha256').update(body).digest('hex'), true);
   }
 
-  private inBucket(key: string, size: number, sha256: string | undefined): ReadyFile {
+  /** `put`: this receiver's own PutObject of the whole object just succeeded. */
+  private inBucket(key: string, size: number, sha256: string | undefined, put = false): ReadyFile {
     return {
       read: async () => this.get(key),
       ...(sha256 ? { sha256 } : {}),
       trustRunning: false,
       inStore: true,
-      // A receipt is signed only for an object the bucket holds whole: asked again just before the recording transaction.
+      // A receipt is signed only for an object the bucket holds whole: asked again just before the recording
+      // transaction, unless the answer to our own PUT of it said so (a completed upload or one found there is asked).
       store: async () => {
+        if (put) return;
         const held = await this.head(key);
         if (held !== size) throw new RecgwError('storage', `${this.url(key)} holds ${held ?? 'no'} bytes after it was completed, not ${size}`);
       },
