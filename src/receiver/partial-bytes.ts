@@ -22,9 +22,10 @@ export interface ReadyFile {
   inStore: boolean;
   /**
    * Once checked, before the transaction that records the file stored: put it into the store (written once: a retry
-   * finds the same bytes there), or make sure the store holds it.
+   * finds the same bytes there), or make sure the store holds it. `md5`: the file's MD5 (base64) when the caller
+   * hashed the chunks as they came and they are what is stored (trustRunning).
    */
-  store(): Promise<void>;
+  store(md5?: string): Promise<void>;
 }
 
 export interface PartialBytes {

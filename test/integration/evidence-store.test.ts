@@ -160,7 +160,14 @@ describe('folder and bucket', () => {
       const store = new S3Store({ endpoint: s.endpoint, bucket: s.bucket, prefix: 'md5/', accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey });
       try {
         expect(await store.size('dev-1/segments/x.seg')).toBeUndefined();
-        expect(await store.putOnce('dev-1/segments/x.seg', Buffer.from('the bytes that were hashed'))).toBe('written');
+        // A file whose MD5 the caller hashed from other bytes (the chunks as they came, then the file changed on
+        // disk): the bucket refuses the file, nothing is stored.
+        const file = join(tmp('recgw-md5-'), 'x.seg');
+        writeFileSync(file, 'the bytes that arrived');
+        await expect(store.putOnce('dev-1/segments/x.seg', { file, md5: md5OfOther })).rejects.toThrow(/could not write/);
+        expect(await store.size('dev-1/segments/x.seg')).toBeUndefined();
+        writeFileSync(file, 'the bytes that were hashed');
+        expect(await store.putOnce('dev-1/segments/x.seg', { file, md5: md5OfOther })).toBe('written');
       } finally {
         await store.close();
       }
