@@ -13,10 +13,11 @@
 //   disk as `aws s3 cp` reads a file), one after another, by the same SDK with the settings the S3 store uses
 //   (path-style, checksums only where required), no condition and no Content-MD5.
 // - raw-conc: the same, G uploads at a time (one stream of sequential PUTs per gateway): the concurrency the
-//   receiver would have if only its per-device lock serialised its PUTs. On SQLite (the default, receiver.db in
-//   `work`) the receiver's transactions queue in the process and the PUT of a segment runs inside its durable
-//   transaction (src/receiver/file-ingest.ts finalize), so the receiver effectively stores one segment at a time:
-//   raw-seq is the like-for-like baseline, raw-conc shows what a concurrent writer gets from the same radosgw.
+//   receiver would have if only its per-device lock serialised its PUTs. The receiver handles several devices'
+//   messages side by side and PUTs a segment before the transaction that records it, but on SQLite (the default,
+//   receiver.db in `work`) its transactions queue in the process and the filing of receipts, head.json and the
+//   ledger's pieces runs inside them: raw-seq is the baseline the acceptance names, raw-conc shows what a concurrent
+//   writer gets from the same radosgw.
 // - folder: the same receiver and feed with its store in a local folder (the default): what the receiver does per
 //   segment without the object store, to tell the bucket's cost from the receiver's own.
 // The best repetition of each is reported. Lines: `s3-ingest` (baseline raw-seq, goal ratio >= 0.8),

@@ -97,7 +97,7 @@ export class FileIngest {
     return { state: { have: coveredPrefix(await this.ranges(device, name)) } };
   }
 
-  /** One chunk at a time per receiver (the receiver handles messages in order): the writer has one slot. */
+  /** One chunk at a time per device (the receiver handles a device's messages in order); devices side by side. */
   async chunk(h: ChunkHeader, data: Buffer): Promise<ChunkOutcome> {
     const { device, name } = h;
     let r = await this.row(device, name);

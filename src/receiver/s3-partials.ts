@@ -45,7 +45,7 @@ const MAX_PARTS = 10_000;
 const STAGING = '.partial/';
 /** The most bytes of staged chunks kept in memory (see `cache`): a few files' worth. */
 const CACHE_BYTES = 64 * MiB;
-/** Files whose parts' hash is followed at once (a receiver has one message in hand at a time; a few are unfinished). */
+/** Files whose parts' hash is followed at once (a receiver has a few messages in hand at a time; a few are unfinished). */
 const MAX_FOLLOWED = 64;
 const SUFFIX = sealedFileName('');
 
