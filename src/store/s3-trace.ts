@@ -13,7 +13,7 @@ function callers(stack: string | undefined): string[] {
   const out: string[] = [];
   for (const line of (stack ?? '').split('\n').slice(1)) {
     const m = /at (?:async )?(?:(\S+) \()?.*\/(?:dist|src)\/([^():]+):(\d+)/.exec(line);
-    if (m && !m[2]!.endsWith('s3-trace.js')) out.push(`${m[2]}:${m[3]}${m[1] ? ` ${m[1]}` : ''}`);
+    if (m && !/s3-trace\.[jt]s$/.test(m[2]!)) out.push(`${m[2]}:${m[3]}${m[1] ? ` ${m[1]}` : ''}`);
   }
   return out;
 }

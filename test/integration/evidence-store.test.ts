@@ -176,6 +176,32 @@ describe('folder and bucket', () => {
     }
   }, 30_000);
 
+  it('RECGW_S3_TRACE: each S3 request leaves a line with its command, key, times, status and the code awaiting it', async () => {
+    const s = rgw.server();
+    const trace = join(tmp('recgw-trace-'), 'trace.jsonl');
+    process.env.RECGW_S3_TRACE = trace;
+    let store: S3Store;
+    try {
+      store = new S3Store({ endpoint: s.endpoint, bucket: s.bucket, prefix: 'trace/', accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey });
+    } finally {
+      delete process.env.RECGW_S3_TRACE;
+    }
+    try {
+      await store.putOnce('dev-1/segments/t.seg', Buffer.from('traced'));
+      expect(await store.putOnce('dev-1/segments/t.seg', Buffer.from('traced'))).toBe('exists');
+    } finally {
+      await store.close();
+    }
+    const lines = readFileSync(trace, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { cmd: string; key: string; start: number; end: number; code: number; by: string[] });
+    expect(lines.map((l) => [l.cmd, l.key, l.code])).toEqual([
+      ['PutObject', 'trace/dev-1/segments/t.seg', 200],
+      ['PutObject', 'trace/dev-1/segments/t.seg', 412],
+      ['GetObject', 'trace/dev-1/segments/t.seg', 200],
+    ]);
+    for (const l of lines) expect(l.end).toBeGreaterThanOrEqual(l.start);
+    expect(lines[0]!.by[0]).toMatch(/^store\/s3-store\.ts:\d+ S3Store\.putOnce$/);
+  }, 30_000);
+
   it('reads S3 locations and refuses malformed ones with what to write', () => {
     expect(parseS3Location('s3://evidence')).toEqual({ bucket: 'evidence', prefix: '' });
     expect(parseS3Location('s3://evidence/province/city/')).toEqual({ bucket: 'evidence', prefix: 'province/city/' });
