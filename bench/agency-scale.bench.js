@@ -72,7 +72,7 @@ export async function fleetFor(devices, segmentsPerDevice, segmentBytes) {
   return { fleet, file: join(dir, 'fleet.json') };
 }
 
-const ticks = (pid) => {
+export const ticks = (pid) => {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const x = f.slice(f.lastIndexOf(')') + 2).split(' ');
@@ -92,11 +92,11 @@ const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 
  * with the CPU each process used over the timed part.
  */
 /** A new database on the server of RECGW_BENCH_RECEIVER_DATABASE for one phase: its URL, and how to drop it. */
-async function phaseDatabase() {
-  if (!DATABASE) return undefined;
+async function phaseDatabase(server = DATABASE) {
+  if (!server) return undefined;
   const name = `recgw_agency_${process.pid}_${Date.now()}`;
   const admin = async (sql) => {
-    const c = new pg.Client({ connectionString: DATABASE });
+    const c = new pg.Client({ connectionString: server });
     await c.connect();
     try {
       await c.query(sql);
@@ -105,18 +105,19 @@ async function phaseDatabase() {
     }
   };
   await admin(`CREATE DATABASE "${name}"`);
-  const url = new URL(DATABASE);
+  const url = new URL(server);
   url.pathname = `/${name}`;
   return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
 }
 
 /**
  * `configure(config, dir)`: the receiver's config as provisioned, returned as it should run (bench/s3-ingest puts
- * its store in a bucket); `watch`: other processes ({name, pid}) whose CPU the phase reports, such as radosgw.
+ * its store in a bucket); `watch`: other processes ({name, pid}) whose CPU the phase reports, such as radosgw;
+ * `database`: the PostgreSQL server of the phase's database (default RECGW_BENCH_RECEIVER_DATABASE).
  */
-export async function runPhase(fleet, fleetFile, receivers, gen, { quiet = true, configure, watch = [] } = {}) {
+export async function runPhase(fleet, fleetFile, receivers, gen, { quiet = true, configure, watch = [], database } = {}) {
   const t = tempDir('recgw-agency-');
-  const db = await phaseDatabase();
+  const db = await phaseDatabase(database);
   const names = Array.from({ length: receivers }, (_, i) => `receiver:${i + 1}`);
   const started = [];
   let broker;
@@ -138,7 +139,9 @@ export async function runPhase(fleet, fleetFile, receivers, gen, { quiet = true,
     const ready = await g.waitMessage((m) => m.type === 'ready', 180_000, 'the generator ready');
     if (quiet) await waitQuiet({ maxMs: 5000 });
     const procs = [{ name: 'broker', pid: broker.pid }, ...started.map((s) => ({ name: s.name, pid: s.p.pid })), ...watch];
-    const before = procs.map((p) => ticks(p.pid));
+    // A watched process may count its own CPU (`ticks`: PostgreSQL's server with its backends, s3-receivers).
+    const cpuOf = (p) => (p.ticks ? p.ticks() : ticks(p.pid));
+    const before = procs.map(cpuOf);
     const m0 = machine();
     const load0 = loadavg();
     const sampler = db ? await sampleWaits(db.url) : undefined;
@@ -148,7 +151,7 @@ export async function runPhase(fleet, fleetFile, receivers, gen, { quiet = true,
     const m1 = machine();
     const wall = result.seconds;
     const cpu = procs.map((p, i) => {
-      const a = ticks(p.pid);
+      const a = cpuOf(p);
       return { name: p.name, cpu: a.cpu - before[i].cpu, sys: a.sys - before[i].sys, blkio: a.blkio - before[i].blkio };
     });
     const busy = 1 - (m1.idle - m0.idle) / Math.max(1, m1.total - m0.total);

@@ -13,10 +13,11 @@
 //   disk as `aws s3 cp` reads a file), one after another, by the same SDK with the settings the S3 store uses
 //   (path-style, checksums only where required), no condition and no Content-MD5.
 // - raw-conc: the same, G uploads at a time (one stream of sequential PUTs per gateway): the concurrency the
-//   receiver would have if only its per-device lock serialised its PUTs. On SQLite (the default, receiver.db in
-//   `work`) the receiver's transactions queue in the process and the PUT of a segment runs inside its durable
-//   transaction (src/receiver/file-ingest.ts finalize), so the receiver effectively stores one segment at a time:
-//   raw-seq is the like-for-like baseline, raw-conc shows what a concurrent writer gets from the same radosgw.
+//   receiver would have if only its per-device lock serialised its PUTs. The receiver handles several devices'
+//   messages side by side and PUTs a segment before the transaction that records it, but on SQLite (the default,
+//   receiver.db in `work`) its transactions queue in the process and the filing of receipts, head.json and the
+//   ledger's pieces runs inside them: raw-seq is the baseline the acceptance names, raw-conc shows what a concurrent
+//   writer gets from the same radosgw.
 // - folder: the same receiver and feed with its store in a local folder (the default): what the receiver does per
 //   segment without the object store, to tell the bucket's cost from the receiver's own.
 // The best repetition of each is reported. Lines: `s3-ingest` (baseline raw-seq, goal ratio >= 0.8),
@@ -39,7 +40,7 @@ const SEGMENT_MIB = Number(env.RECGW_BENCH_S3_SEGMENT_MIB ?? 4);
 const GOAL = 0.8;
 
 /** The Ceph daemons started from `dir` ({name, pid}, name = the command: radosgw, ceph-osd, ceph-mon), from /proc. */
-function cephDaemons(dir) {
+export function cephDaemons(dir) {
   const out = [];
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
@@ -58,7 +59,7 @@ function cephDaemons(dir) {
  * The S3 requests radosgw has answered so far, from its log (debug_rgw 1, Ceph's default, logs one `beast:` line per
  * request with the server's own latency): how many, and the sum of their latencies in seconds.
  */
-function rgwRequests(dir) {
+export function rgwRequests(dir) {
   let count = 0;
   let latency = 0;
   let log;
@@ -75,7 +76,7 @@ function rgwRequests(dir) {
 }
 
 /** Remove every object under a prefix, so the memstore OSD's RAM holds one repetition at a time. */
-async function emptyPrefix(client, bucket, prefix) {
+export async function emptyPrefix(client, bucket, prefix) {
   for (;;) {
     const l = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 1000 }));
     const keys = (l.Contents ?? []).map((o) => ({ Key: o.Key }));
@@ -93,6 +94,11 @@ function rawUploads(client, bucket, prefix, file, size, count, streams) {
     }
   };
   return timeIt(() => Promise.all(Array.from({ length: streams }, stream)));
+}
+
+/** A receiver's config as provisioned, with its store under `prefix` of the throwaway radosgw's bucket. */
+export function inBucketConfig(c, dir, rgw, prefix) {
+  return { ...c, store: `s3://${rgw.bucket}/${prefix}`, work: `${dir}/work`, s3: { endpoint: rgw.endpoint, accessKey: rgw.accessKeyId, secretKey: rgw.secretAccessKey } };
 }
 
 export default async function () {
@@ -114,12 +120,7 @@ export default async function () {
       const req0 = rgwRequests(rgwDir.dir);
       const res = await runPhase(fleet, file, 1, { devices: GATEWAYS, mode: 'burst', segments: SEGMENTS }, {
         watch: daemons,
-        configure: (c, dir) => (!inBucket ? c : {
-          ...c,
-          store: `s3://${rgw.bucket}/${prefix}`,
-          work: `${dir}/work`,
-          s3: { endpoint: rgw.endpoint, accessKey: rgw.accessKeyId, secretKey: rgw.secretAccessKey },
-        }),
+        configure: (c, dir) => (inBucket ? inBucketConfig(c, dir, rgw, prefix) : c),
       });
       if (res.missing > 0) throw new Error(`s3-ingest: ${res.missing} of ${res.released} segments had no receipt`);
       const mbps = res.bytes / MB / res.wall;

@@ -23,6 +23,8 @@ const roundUp = (n: number): number => Math.ceil(n / DIRECT_ALIGN) * DIRECT_ALIG
 
 export class ChunkWriter {
   private slot: Buffer | undefined;
+  /** The last write queued: writes share the slot, so one runs at a time even when messages are handled side by side. */
+  private queue: Promise<unknown> = Promise.resolve();
   /** Cleared for good when the store's file system refuses O_DIRECT. */
   private direct = true;
 
@@ -34,9 +36,15 @@ export class ChunkWriter {
   /**
    * Write `data` (which starts at file offset `dataOffset`) into `path` for each [from, to) of `pieces`, in a file
    * of `fileSize` bytes. The direct writes go to the thread pool, so the receiver's thread reads the next message
-   * meanwhile; one write at a time (there is one slot).
+   * meanwhile; one write at a time (there is one slot): a write waits for those queued before it.
    */
-  async write(path: string, pieces: [number, number][], data: Buffer, dataOffset: number, fileSize: number): Promise<void> {
+  write(path: string, pieces: [number, number][], data: Buffer, dataOffset: number, fileSize: number): Promise<void> {
+    const run = this.queue.then(() => this.writeNow(path, pieces, data, dataOffset, fileSize));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writeNow(path: string, pieces: [number, number][], data: Buffer, dataOffset: number, fileSize: number): Promise<void> {
     const directFd = this.direct ? this.openDirect(path) : undefined;
     // The ordinary descriptor only when a piece needs it (rarely): an open and a close per chunk saved.
     let fd: number | undefined;

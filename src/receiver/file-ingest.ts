@@ -2,7 +2,7 @@
  * Storing sealed segment files from chunks. Each chunk's new bytes are written at their offset where unfinished files
  * are kept (partial-bytes.ts: the working folder, or the bucket), so order and repeats do not matter; when the ranges
  * cover the file and its manifest is stored, the file is hashed as it will be stored, checked against the manifest,
- * put durably into the store as `<d>/segments/<file>` (src/store), and only then receipted.
+ * put durably into the store as `<d>/segments/<file>` (src/store), and only then recorded stored and receipted.
  */
 import type { Readable } from 'node:stream';
 import { createHash, randomUUID, type Hash } from 'node:crypto';
@@ -30,9 +30,13 @@ interface FileRow {
 
 export type ChunkOutcome = { kind: 'written'; complete: boolean } | { kind: 'ignored'; why: string } | { kind: 'refused'; why: string };
 
-/** Running SHA-256 of a file's contiguous prefix, when this receiver saw its chunks in order (the usual case). */
+/**
+ * Running SHA-256 of a file's contiguous prefix, when this receiver saw its chunks in order (the usual case), and its
+ * MD5, which a bucket's PUT carries (reading the file again for it cost a pass over every byte: bench/README.md).
+ */
 interface Running {
   hash: Hash;
+  md5: Hash;
   upto: number;
 }
 const MAX_RUNNING = 64;
@@ -93,7 +97,7 @@ export class FileIngest {
     return { state: { have: coveredPrefix(await this.ranges(device, name)) } };
   }
 
-  /** One chunk at a time per receiver (the receiver handles messages in order): the writer has one slot. */
+  /** One chunk at a time per device (the receiver handles a device's messages in order); devices side by side. */
   async chunk(h: ChunkHeader, data: Buffer): Promise<ChunkOutcome> {
     const { device, name } = h;
     let r = await this.row(device, name);
@@ -174,7 +178,7 @@ export class FileIngest {
     let r = this.running.get(key);
     if (!r && offset === 0) {
       if (this.running.size >= MAX_RUNNING) this.running.delete(this.running.keys().next().value!);
-      r = { hash: createHash('sha256'), upto: 0 };
+      r = { hash: createHash('sha256'), md5: createHash('md5'), upto: 0 };
       this.running.set(key, r);
     }
     if (!r) return;
@@ -183,6 +187,7 @@ export class FileIngest {
       return;
     }
     r.hash.update(data);
+    r.md5.update(data);
     r.upto += data.length;
   }
 
@@ -223,17 +228,21 @@ export class FileIngest {
     const run = this.running.get(key);
     this.running.delete(key);
     // The running hash is SHA-256 (a chunk may come before its manifest says otherwise); a gm file is read back for SM3.
-    const known = ready.sha256 ?? (ready.trustRunning && run && run.upto === r.size ? run.hash.digest('hex') : undefined);
+    const whole = ready.trustRunning && run && run.upto === r.size ? run : undefined;
+    const known = ready.sha256 ?? whole?.hash.digest('hex');
     const actual = known && m.hash_alg === 'sha256' ? { size: r.size, sha256: known } : await hashStream(await ready.read(), m.hash_alg);
     if (actual.size !== m.size || actual.sha256 !== m.sha256) {
       const why = `${name} arrived as ${actual.size} bytes with ${m.hash_alg} ${actual.sha256}, but its manifest (entry ${m.seq}) says ${m.size} bytes, ${m.sha256}: forged or damaged, not stored`;
       await this.discard(device, name, ready.inStore ? stored : undefined);
       return { refused: why };
     }
+    // Into the store before the transaction that records it, so that no lock is held while it goes up (on SQLite
+    // every transaction of the process waited for it: bench/README.md, s3-ingest). The object is written once and
+    // conditionally: a crash before the commit leaves an object the retry finds there with these bytes.
+    await ready.store(whole?.md5.digest('base64'));
     const receipt = await this.sql.transaction(async (tx): Promise<SegmentReceipt | undefined> => {
         // Another receiver sharing the store may have finished it while we hashed.
         if ((await this.row(device, name, tx))?.state !== 'partial') return undefined;
-        await ready.store();
         const storedAt = now().toISOString();
         const logged = await this.agencyLog.append(tx, [{ v: 1, kind: 'segment', device, name, size: m.size, sha256: m.sha256, manifestSeq: m.seq, accepted: storedAt }]);
         const receipt = makeReceipt(

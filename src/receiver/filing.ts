@@ -3,8 +3,13 @@
  * it committed. A receipt carries a proof from the agency log, which lives in the same database: filed before the
  * commit, a receiver killed in between would leave a receipt for a log that never was, and its successor a second
  * receipt for the same file. So the ingest stages the writes in `unfiled` inside its transaction, and files them
- * after the commit, under the device's lock; a receiver killed before filing leaves them staged for the next commit
- * of that device or the next start (`fileAll`). A write already made before a crash is not made twice.
+ * after the commit, under the device's filing lock; a receiver killed before filing leaves them staged for the next
+ * commit of that device or the next start (`fileAll`). A write already made before a crash is not made twice.
+ *
+ * The filing lock is the device's own, not the device's lock: on PostgreSQL the device's chunks and entries go on
+ * (at any receiver) while its receipts go into the store, which in a bucket takes round trips (bench/README.md,
+ * s3-ingest). What is staged for one device commits in `id` order (those transactions hold the device's lock), so a
+ * filing sees a prefix of it and appends in that order.
  */
 import { describe } from '../util/errors.js';
 import type { EvidenceStore } from '../store/store.js';
@@ -12,6 +17,9 @@ import type { Queryable, ReceiverSql } from './receiver-sql.js';
 
 /** Append a line, or replace the whole file. */
 export type FilingMode = 'append' | 'replace';
+
+/** The lock under which a device's staged writes are filed (TxOptions.lock). */
+export const filingLock = (device: string): string => `filing/${device}`;
 
 export async function stage(tx: Queryable, device: string, file: string, data: string, mode: FilingMode = 'append'): Promise<void> {
   await tx.query('INSERT INTO unfiled(device, file, data, mode) VALUES ($1, $2, $3, $4)', [device, file, data, mode]);
@@ -40,7 +48,7 @@ export class Filing {
         const last = new Map(rows.filter((r) => r.mode === 'replace').map((r) => [r.file, r.data]));
         for (const [file, data] of last) await this.store.replace(`${device}/${file}`, Buffer.from(data, 'utf8'));
         await tx.query('DELETE FROM unfiled WHERE device = $1 AND id <= $2', [device, rows[rows.length - 1]!.id]);
-      }, { device });
+      }, { lock: filingLock(device) });
     } catch (err) {
       throw new Error(`could not write ${device}'s receipts or records into its folder (${describe(err)}): they stay in the database and are written after its next upload or at the next start`, { cause: err });
     }

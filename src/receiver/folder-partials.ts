@@ -40,7 +40,7 @@ export class FolderPartials implements PartialBytes {
       read: async (): Promise<Readable> => createReadStream(path, { highWaterMark: 1 << 20 }),
       trustRunning: true,
       inStore: false,
-      store: async () => {
+      store: async (md5) => {
         const fd = openSync(path, 'r+');
         try {
           fsyncSync(fd);
@@ -48,7 +48,7 @@ export class FolderPartials implements PartialBytes {
           closeSync(fd);
         }
         // Written once: the same bytes already there (a retry after a crash) are fine, other bytes refuse.
-        await this.evidence.putOnce(stored, { file: path });
+        await this.evidence.putOnce(stored, { file: path, ...(md5 ? { md5 } : {}) });
       },
     };
   }

@@ -20,8 +20,12 @@ export interface ReadyFile {
   trustRunning: boolean;
   /** Whether the object is in the store already (a refusal must remove it). */
   inStore: boolean;
-  /** Inside the transaction that records the file stored: put it into the store, or make sure the store holds it. */
-  store(): Promise<void>;
+  /**
+   * Once checked, before the transaction that records the file stored: put it into the store (written once: a retry
+   * finds the same bytes there), or make sure the store holds it. `md5`: the file's MD5 (base64) when the caller
+   * hashed the chunks as they came and they are what is stored (trustRunning).
+   */
+  store(md5?: string): Promise<void>;
 }
 
 export interface PartialBytes {

@@ -1,7 +1,7 @@
 /**
  * The agency-side receiver (`recgw receiver`): takes gateways' uploads from a shared MQTT subscription, checks
- * and stores them (ledger-ingest, file-ingest) and answers with signed receipts. Messages are handled one at a time
- * in the order they came (in-order.ts), each acknowledged to the broker (PUBACK) at most one message ahead.
+ * and stores them (ledger-ingest, file-ingest) and answers with signed receipts. A device's messages are handled one
+ * at a time in the order they came, several devices' side by side (in-order.ts), at most IN_HAND at once.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import mqtt, { type MqttClient, type IPublishPacket } from 'mqtt';
@@ -33,6 +33,12 @@ import { AlertIngest } from './alert-ingest.js';
 import { alertLogLine } from './alert-log.js';
 import { openReceiverLog, type LogContext, type ReceiverLog } from './receiver-log.js';
 import { RetentionRemover } from './retention-remover.js';
+
+/**
+ * Messages in hand at once: one device's wait for each other, so this many devices' messages go on side by side
+ * while one waits for the object store or an fsync (bench/README.md, s3-ingest). Below mosquitto's receive maximum (20).
+ */
+export const IN_HAND = 8;
 
 export interface ReceiverStats {
   /** Chunks and their bytes taken in, resends included: what a resumed upload cost. */
@@ -124,8 +130,10 @@ export class Receiver {
       connectTimeout: 10_000,
       ...mqttTlsOptions(tls),
     });
-    const inOrder = new InOrder<IPublishPacket>((packet) =>
-      this.handle(packet).catch((err: unknown) => this.log.error('handling an upload failed', { topic: packet.topic, err: describe(err) })),
+    const inOrder = new InOrder<IPublishPacket>(
+      (packet) => this.handle(packet).catch((err: unknown) => this.log.error('handling an upload failed', { topic: packet.topic, err: describe(err) })),
+      IN_HAND,
+      (packet) => parseTopic(packet.topic)?.device ?? '',
     );
     // mqtt.js sends the PUBACK when `done` is called. Once stopping, a message is neither handled nor acknowledged:
     // the gateway sends it again to whichever receiver answers its next hello.

@@ -45,7 +45,7 @@ const MAX_PARTS = 10_000;
 const STAGING = '.partial/';
 /** The most bytes of staged chunks kept in memory (see `cache`): a few files' worth. */
 const CACHE_BYTES = 64 * MiB;
-/** Files whose parts' hash is followed at once (a receiver has one message in hand at a time; a few are unfinished). */
+/** Files whose parts' hash is followed at once (a receiver has a few messages in hand at a time; a few are unfinished). */
 const MAX_FOLLOWED = 64;
 const SUFFIX = sealedFileName('');
 
@@ -123,8 +123,9 @@ export class S3Partials implements PartialBytes {
     if (whole.length === 0) return;
     // Made with the first whole part, not the first chunk: a file given up before any part costs no upload.
     const up = known ?? (await this.upload(device, name, size));
-    // Made meanwhile by a receiver configured with another part size: ready() sends the parts by the upload's size.
-    if (up.part_bytes !== part) return;
+    // Stored meanwhile by another receiver (nothing more to send); or made meanwhile by a receiver configured with
+    // another part size: ready() sends the parts by the upload's size.
+    if (!up || up.part_bytes !== part) return;
     for (const k of whole) await this.uploadPart(device, name, up, k, size);
   }
 
@@ -137,7 +138,9 @@ export class S3Partials implements PartialBytes {
     // Completed by a receiver stopped before recording it: checked from the bucket.
     if ((await this.head(key)) !== undefined) return this.inBucket(key, size, undefined);
     try {
-      return await this.complete(device, name, size, key, known ?? (await this.upload(device, name, size)));
+      const up = known ?? (await this.upload(device, name, size));
+      if (!up) throw new RecgwError('storage', `${this.url(key)}: the file was stored by another receiver meanwhile`);
+      return await this.complete(device, name, size, key, up);
     } catch (err) {
       // The upload is gone (404): completed by another receiver finishing the same file. Checked from the bucket.
       if (status((err as { cause?: unknown }).cause ?? err) === 404 && (await this.head(key)) === size) return this.inBucket(key, size, undefined);
@@ -178,17 +181,21 @@ export class S3Partials implements PartialBytes {
       if (status(err) === 412) return this.inBucket(key, size, undefined);
       throw this.failed('write', key, err);
     }
-    return this.inBucket(key, size, createHash('sha256').update(body).digest('hex'));
+    // The bucket answered 200 to a PUT of exactly these bytes (their Content-MD5): it holds them, no HEAD needed.
+    return this.inBucket(key, size, createHash('sha256').update(body).digest('hex'), true);
   }
 
-  private inBucket(key: string, size: number, sha256: string | undefined): ReadyFile {
+  /** `put`: this receiver's own PutObject of the whole object just succeeded. */
+  private inBucket(key: string, size: number, sha256: string | undefined, put = false): ReadyFile {
     return {
       read: async () => this.get(key),
       ...(sha256 ? { sha256 } : {}),
       trustRunning: false,
       inStore: true,
-      // A receipt is signed only for an object the bucket holds whole: asked again inside the recording transaction.
+      // A receipt is signed only for an object the bucket holds whole: asked again just before the recording
+      // transaction, unless the answer to our own PUT of it said so (a completed upload or one found there is asked).
       store: async () => {
+        if (put) return;
         const held = await this.head(key);
         if (held !== size) throw new RecgwError('storage', `${this.url(key)} holds ${held ?? 'no'} bytes after it was completed, not ${size}`);
       },
@@ -258,13 +265,19 @@ export class S3Partials implements PartialBytes {
     this.client.destroy();
   }
 
-  /** The file's upload: made once, under the device's lock, so every receiver adds its parts to the same one. */
-  private async upload(device: string, name: string, size: number): Promise<Upload> {
+  /**
+   * The file's upload: made once, under the device's lock, so every receiver adds its parts to the same one. None
+   * (undefined) once the file is no longer partial: a receiver that wrote the file's last chunk while another stored
+   * it (and cleared its upload) would otherwise open a new upload nobody completes.
+   */
+  private async upload(device: string, name: string, size: number): Promise<Upload | undefined> {
     const known = await this.known(this.sql, device, name);
     if (known) return known;
-    return this.sql.transaction(async (tx): Promise<Upload> => {
+    return this.sql.transaction(async (tx): Promise<Upload | undefined> => {
       const there = await this.known(tx, device, name);
       if (there) return there;
+      const file = await one<{ state: string }>(tx, 'SELECT state FROM files WHERE device = $1 AND name = $2', [device, name]);
+      if (file?.state !== 'partial') return undefined;
       const key = this.target(device, name);
       // Killed between this and the commit: an upload no row names, which the sweep aborts.
       const made = await this.attempt(this.client.send(new CreateMultipartUploadCommand({ Bucket: this.o.bucket, Key: key })), 'write', key);

@@ -22,7 +22,7 @@ export class FolderStore implements EvidenceStore {
     this.location = resolve(root);
   }
 
-  async putOnce(name: string, data: Buffer | { file: string }): Promise<PutResult> {
+  async putOnce(name: string, data: Buffer | { file: string; md5?: string }): Promise<PutResult> {
     const path = this.path(name);
     await mkdir(dirname(path), { recursive: true });
     const tmp = await this.tmp();

@@ -25,6 +25,7 @@ import {
 import { RecgwError, describe } from '../util/errors.js';
 import { checkDir, checkName, isAppendOnly, type EvidenceStore, type PutResult } from './store.js';
 import { digestOf, sameBytes } from './same-bytes.js';
+import { traceS3 } from './s3-trace.js';
 
 export interface S3StoreOptions {
   /** http(s)://host:port of the S3 service. */
@@ -54,14 +55,14 @@ export class S3Store implements EvidenceStore {
     this.client = s3ClientFor(o);
   }
 
-  async putOnce(name: string, data: Buffer | { file: string }): Promise<PutResult> {
+  async putOnce(name: string, data: Buffer | { file: string; md5?: string }): Promise<PutResult> {
     const key = this.key(name);
     const body = Buffer.isBuffer(data) ? (): Buffer => data : (): Readable => createReadStream(data.file);
     const length = Buffer.isBuffer(data) ? data.length : (await stat(data.file)).size;
     // No HEAD first: it cost a third of the throughput (bench/README.md, s3-store); a retry of a stored file sends it
     // again and hears 412. Content-MD5: the server checks the bytes it received (400 BadDigest otherwise), so what
     // it stores is what we hashed.
-    const md5 = await digestOf(body(), 'md5', 'base64');
+    const md5 = (!Buffer.isBuffer(data) && data.md5) || (await digestOf(body(), 'md5', 'base64'));
     try {
       await this.client.send(new PutObjectCommand({ Bucket: this.o.bucket, Key: key, Body: body(), ContentLength: length, ContentMD5: md5, IfNoneMatch: '*' }));
       return 'written';
@@ -80,23 +81,49 @@ export class S3Store implements EvidenceStore {
     });
   }
 
+  /**
+   * The piece at `offset` is PUT (conditionally) while the pieces are listed, one round trip for both (listing first
+   * cost a round trip per receipt filed: bench/README.md, s3-ingest). The usual case: written, and the pieces before
+   * it end at `offset`. A gap (the store lost bytes) removes the piece again and is refused; a 412 (a writer that died
+   * before its commit, or a retry) is settled from the listing. A piece past `offset` exists only while the one at
+   * `offset` does (a cut removes that one last), so a PUT that succeeds is at the file's end.
+   */
   async append(name: string, offset: number, data: Buffer): Promise<void> {
     const key = this.key(name);
-    const pieces = await this.pieces(key);
+    const piece = pieceKey(key, offset);
+    const md5 = await digestOf(data, 'md5', 'base64');
+    const put = (): Promise<unknown> => this.client.send(new PutObjectCommand({ Bucket: this.o.bucket, Key: piece, Body: data, ContentMD5: md5, IfNoneMatch: '*' }));
+    // Settled either way at once: a listing that fails while the PUT is under way must not go unhandled.
+    const listed = this.pieces(key).then(
+      (pieces) => ({ pieces }),
+      (err: unknown) => ({ err }),
+    );
+    const first = await put().then(
+      () => 'written' as const,
+      (err: unknown) => (status(err) === 412 ? ('taken' as const) : err),
+    );
+    const l = await listed;
+    if (first !== 'written' && first !== 'taken') throw this.failed('write', piece, first);
+    if ('err' in l) throw l.err;
+    const { pieces } = l;
     const before = pieces.filter((p) => p.offset < offset);
     const held = before.reduce((n, p) => n + p.size, 0);
-    if (held !== offset) throw new RecgwError('storage', `${this.url(key)} holds ${held} bytes in pieces before offset ${offset}, not ${offset}: the store lost or mixed data`);
+    if (held !== offset) {
+      if (first === 'written') await this.deleteKeys([piece]);
+      throw new RecgwError('storage', `${this.url(key)} holds ${held} bytes in pieces before offset ${offset}, not ${offset}: the store lost or mixed data`);
+    }
+    if (first === 'written') return;
     const after = pieces.filter((p) => p.offset >= offset);
     // A retry of an append that was written but not committed: the same piece is there, nothing after it.
     if (after.length === 1 && after[0]!.offset === offset && after[0]!.size === data.length) {
       const there = await this.get(after[0]!.key);
       if (there && (await sameBytes(there, data))) return;
     }
-    // Past the committed length: a writer that died before its commit. Cut, as the folder store truncates.
-    if (after.length > 0) await this.deleteKeys(after.map((p) => p.key));
-    const piece = pieceKey(key, offset);
-    const md5 = await digestOf(data, 'md5', 'base64');
-    await this.client.send(new PutObjectCommand({ Bucket: this.o.bucket, Key: piece, Body: data, ContentMD5: md5, IfNoneMatch: '*' })).catch((err: unknown) => {
+    // Past the committed length: a writer that died before its commit. Cut, as the folder store truncates, the piece
+    // at `offset` last (see above).
+    await this.deleteKeys(after.filter((p) => p.offset !== offset).map((p) => p.key));
+    await this.deleteKeys(after.filter((p) => p.offset === offset).map((p) => p.key));
+    await put().catch((err: unknown) => {
       throw status(err) === 412
         ? new RecgwError('storage', `${this.url(piece)} was written by another writer meanwhile; appends to one file must be serialised (the receiver's device lock)`)
         : this.failed('write', piece, err);
@@ -298,7 +325,7 @@ function pieceKey(key: string, offset: number): string {
 
 /** A client of the service as the store talks to it (the receiver's staging of unfinished files too, s3-partials.ts). */
 export function s3ClientFor(o: S3StoreOptions): S3Client {
-  return new S3Client({
+  const client = new S3Client({
     endpoint: o.endpoint,
     region: o.region ?? 'default',
     // Ceph's radosgw (and most appliances) answer path-style only: http://host/bucket/key.
@@ -309,6 +336,7 @@ export function s3ClientFor(o: S3StoreOptions): S3Client {
     responseChecksumValidation: 'WHEN_REQUIRED',
     ...(o.ca ? { requestHandler: { httpsAgent: new Agent({ ca: o.ca, keepAlive: true }) } } : {}),
   });
+  return traceS3(client);
 }
 
 /** The HTTP status of an S3 error (404 for NoSuchKey/NotFound), or undefined for a network failure. */

@@ -18,8 +18,12 @@ export type PutResult = 'written' | 'exists';
 export interface EvidenceStore {
   /** Where it is, for messages: a folder's absolute path or `s3://bucket/prefix`. */
   readonly location: string;
-  /** Write `data` (bytes, or a local file's path) under `name` unless something is there; see PutResult. */
-  putOnce(name: string, data: Buffer | { file: string }): Promise<PutResult>;
+  /**
+   * Write `data` (bytes, or a local file's path) under `name` unless something is there; see PutResult. `md5`: the
+   * file's MD5 (base64) when the caller hashed its bytes as they came, so a bucket need not read the file for it;
+   * the bucket checks it against what it receives, so a wrong one fails the write and stores nothing.
+   */
+  putOnce(name: string, data: Buffer | { file: string; md5?: string }): Promise<PutResult>;
   /**
    * Replace `name` whole. `view`: the object is made again from elsewhere when lost (the agency log's tiles, from its
    * database), so a folder need not fsync it.

@@ -165,13 +165,46 @@ describe('folder and bucket', () => {
       const store = new S3Store({ endpoint: s.endpoint, bucket: s.bucket, prefix: 'md5/', accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey });
       try {
         expect(await store.size('dev-1/segments/x.seg')).toBeUndefined();
-        expect(await store.putOnce('dev-1/segments/x.seg', Buffer.from('the bytes that were hashed'))).toBe('written');
+        // A file whose MD5 the caller hashed from other bytes (the chunks as they came, then the file changed on
+        // disk): the bucket refuses the file, nothing is stored.
+        const file = join(tmp('recgw-md5-'), 'x.seg');
+        writeFileSync(file, 'the bytes that arrived');
+        await expect(store.putOnce('dev-1/segments/x.seg', { file, md5: md5OfOther })).rejects.toThrow(/could not write/);
+        expect(await store.size('dev-1/segments/x.seg')).toBeUndefined();
+        writeFileSync(file, 'the bytes that were hashed');
+        expect(await store.putOnce('dev-1/segments/x.seg', { file, md5: md5OfOther })).toBe('written');
       } finally {
         await store.close();
       }
     } finally {
       raw.destroy();
     }
+  }, 30_000);
+
+  it('RECGW_S3_TRACE: each S3 request leaves a line with its command, key, times, status and the code awaiting it', async () => {
+    const s = rgw.server();
+    const trace = join(tmp('recgw-trace-'), 'trace.jsonl');
+    process.env.RECGW_S3_TRACE = trace;
+    let store: S3Store;
+    try {
+      store = new S3Store({ endpoint: s.endpoint, bucket: s.bucket, prefix: 'trace/', accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey });
+    } finally {
+      delete process.env.RECGW_S3_TRACE;
+    }
+    try {
+      await store.putOnce('dev-1/segments/t.seg', Buffer.from('traced'));
+      expect(await store.putOnce('dev-1/segments/t.seg', Buffer.from('traced'))).toBe('exists');
+    } finally {
+      await store.close();
+    }
+    const lines = readFileSync(trace, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { cmd: string; key: string; start: number; end: number; code: number; by: string[] });
+    expect(lines.map((l) => [l.cmd, l.key, l.code])).toEqual([
+      ['PutObject', 'trace/dev-1/segments/t.seg', 200],
+      ['PutObject', 'trace/dev-1/segments/t.seg', 412],
+      ['GetObject', 'trace/dev-1/segments/t.seg', 200],
+    ]);
+    for (const l of lines) expect(l.end).toBeGreaterThanOrEqual(l.start);
+    expect(lines[0]!.by[0]).toMatch(/^store\/s3-store\.ts:\d+ S3Store\.putOnce$/);
   }, 30_000);
 
   it('reads S3 locations and refuses malformed ones with what to write', () => {

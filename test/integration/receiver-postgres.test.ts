@@ -8,7 +8,7 @@
  * RFC 6962 root of the leaves PostgreSQL holds, a rolled-back ingest leaving no leaf, and the log's files published
  * from PostgreSQL by receivers in turn, as the verifier reads them.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHash, createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,6 +37,10 @@ import { silentLogger } from '../../src/util/log.js';
 import { sealedFileName } from '../../src/evidence/sealer.js';
 import { LEDGER_FILE } from '../../src/evidence/head.js';
 import type { ChunkHeader } from '../../src/uplink/wire.js';
+import { Filing, stage } from '../../src/receiver/filing.js';
+import { FolderStore } from '../../src/store/folder-store.js';
+import type { EvidenceStore } from '../../src/store/store.js';
+import { RECEIPTS_FILE } from '../../src/evidence/receipt.js';
 
 afterAll(cleanupTmp);
 
@@ -127,6 +131,45 @@ describe('receivers coordinating through PostgreSQL', () => {
     } finally {
       await c.end();
     }
+  });
+
+  it("filing: receivers filing one device's staged receipts at once write each line once, in order; the device's transactions are not held up meanwhile", async () => {
+    const { sql } = await receivers(3);
+    const dir = tmp('recgw-pg-filing-');
+    const folder = new FolderStore(dir);
+    // Each receiver's store holds its append until the test lets it go, so that filings overlap for certain.
+    const gates: (() => void)[] = [];
+    let appending = 0;
+    const gated = (s: EvidenceStore): EvidenceStore =>
+      Object.assign(Object.create(s) as EvidenceStore, {
+        append: async (name: string, offset: number, data: Buffer) => {
+          appending++;
+          await new Promise<void>((r) => gates.push(r));
+          return s.append(name, offset, data);
+        },
+      });
+    const lines = Array.from({ length: 12 }, (_, i) => `{"receipt":${i}}`);
+    for (const l of lines) await sql[0]!.transaction((tx) => stage(tx, 'dev-1', RECEIPTS_FILE, l), { device: 'dev-1' });
+    const filings = sql.map((q) => new Filing(gated(folder), q).file('dev-1'));
+    await vi.waitFor(() => expect(appending).toBe(1));
+    // One filing holds the device's filing lock inside its store write; a transaction of the device goes on.
+    const staged = sql[1]!.transaction(async (tx) => {
+      await stage(tx, 'dev-1', RECEIPTS_FILE, '{"receipt":12}');
+      return 'committed';
+    }, { device: 'dev-1' });
+    expect(await Promise.race([staged, new Promise((r) => setTimeout(() => r('held up'), 5000))])).toBe('committed');
+    // The others wait for the filing lock, not in the store.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(appending).toBe(1);
+    const release = setInterval(() => gates.shift()?.(), 20);
+    try {
+      await Promise.all(filings);
+      await new Filing(folder, sql[2]!).file('dev-1');
+    } finally {
+      clearInterval(release);
+    }
+    expect(readFileSync(join(dir, 'dev-1', RECEIPTS_FILE), 'utf8')).toBe([...lines, '{"receipt":12}'].map((l) => `${l}\n`).join(''));
+    expect(await sql[0]!.query('SELECT id FROM unfiled')).toEqual([]);
   });
 
   describe('a device ledger', () => {

@@ -161,6 +161,22 @@ describe('unfinished files in the bucket, assembled as multipart uploads', () =>
       expect(await w.rx[1]!.sql.query('SELECT * FROM uploads')).toEqual([]);
     }), 60_000);
 
+  it("a receiver that wrote a part's last chunk while the other stored the file opens no upload nobody completes", () =>
+    inWorld(async (w) => {
+      const f = file(6 * MiB, 'seg-race');
+      await f.manifest(w.rx[0]!.sql);
+      for (let o = 0; o < 6 * MiB; o += MiB) await w.rx[0]!.ingest.chunk(f.header(o), f.bytes.subarray(o, o + MiB));
+      const stored = await w.rx[0]!.ingest.finalize(DEVICE, 'seg-race', () => new Date());
+      expect(stored && !('refused' in stored)).toBe(true);
+      await stagedSettled(w.raw, w.prefix);
+      // Receiver b recorded the first part's last chunk written just before a stored the file and cleared its upload,
+      // and saw the part whole then (its rows, as b read them before a's commit removed them); it now sends it on.
+      await w.rx[1]!.sql.query('INSERT INTO chunks(device, name, "offset", len) VALUES ($1, $2, 0, $3)', [DEVICE, 'seg-race', 5 * MiB]);
+      await w.rx[1]!.partials.written(DEVICE, 'seg-race', [[4 * MiB, 5 * MiB]], 6 * MiB);
+      expect(await uploads(w.raw, w.prefix)).toEqual([]);
+      expect(await w.rx[1]!.sql.query('SELECT * FROM uploads')).toEqual([]);
+    }), 60_000);
+
   it('the attacker edits a staged chunk in the bucket: no receipt and no object; the resent file is stored', () =>
     inWorld(async (w) => {
       const f = file(6 * MiB, 'seg-2');

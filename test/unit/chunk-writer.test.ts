@@ -39,6 +39,15 @@ describe('ChunkWriter', () => {
     expect(w.directIo).toBe(true);
   });
 
+  it('keeps every byte of several files written at once (a receiver handles devices side by side; the writer has one slot)', async () => {
+    const dir = tmp();
+    const w = new ChunkWriter();
+    const files = Array.from({ length: 4 }, (_, k) => ({ path: join(dir, `f${k}.seg`), bytes: randomBytes(6 * 1024 * KiB + 100 * k) }));
+    // Every file's chunks started at once, each file's in order, as concurrent devices' messages do.
+    await Promise.all(files.map((f) => writeAll(w, f.path, f.bytes, 1024 * KiB, Array.from({ length: 7 }, (_, i) => i))));
+    for (const f of files) expect(readFileSync(f.path).equals(f.bytes)).toBe(true);
+  });
+
   it('writes pieces that start off a block boundary (holes between earlier ranges) the ordinary way', async () => {
     const dir = tmp();
     const w = new ChunkWriter();

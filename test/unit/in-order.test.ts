@@ -1,4 +1,4 @@
-/** The receiver's in-order handling: one message at a time, in arrival order, acknowledged at most one ahead. */
+/** The receiver's in-order handling: one message at a time per key, in arrival order, at most `depth` in hand. */
 import { describe, expect, it } from 'vitest';
 import { InOrder } from '../../src/receiver/in-order.js';
 
@@ -56,5 +56,45 @@ describe('InOrder', () => {
     h.finish();
     await q.drain();
     expect(acked).toEqual([1]);
+  });
+
+  it('handles keys side by side, each key in order, with at most depth messages in hand', async () => {
+    const started: string[] = [];
+    const gates = new Map<string, () => void>();
+    const q = new InOrder<string>(
+      (m) => {
+        started.push(m);
+        return new Promise<void>((resolve) => gates.set(m, resolve));
+      },
+      3,
+      (m) => m[0]!,
+    );
+    const acked: string[] = [];
+    const feed = ['a1', 'b1', 'a2', 'c1'];
+    const next = (): void => {
+      const m = feed.shift();
+      if (m) q.push(m, () => (acked.push(m), next()));
+    };
+    next();
+    await turn();
+    // a and b at once; a2 waits behind a1, in hand but not acknowledged (three are in hand), so c1 is not read.
+    expect(started).toEqual(['a1', 'b1']);
+    expect(acked).toEqual(['a1', 'b1']);
+    gates.get('b1')!();
+    await turn();
+    // b1 done: a2 is acknowledged, c1 is read and starts although a1 is still in hand; a2 still waits for a1.
+    expect(acked).toEqual(['a1', 'b1', 'a2']);
+    expect(started).toEqual(['a1', 'b1', 'c1']);
+    gates.get('a1')!();
+    await turn();
+    expect(started).toEqual(['a1', 'b1', 'c1', 'a2']);
+    let drained = false;
+    const d = q.drain().then(() => (drained = true));
+    gates.get('c1')!();
+    await turn();
+    expect(drained).toBe(false);
+    gates.get('a2')!();
+    await d;
+    expect(drained).toBe(true);
   });
 });
