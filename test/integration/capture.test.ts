@@ -405,7 +405,10 @@ describe.concurrent('FfmpegSource with sim sources', () => {
     expect(p.suspect).toBeUndefined();
     expect(p.index).toBe(prev.index + 1);
     expect(p.start.getTime()).toBe(prev.end.getTime());
-    expect(Math.abs(p.end.getTime() - killedAt)).toBeLessThan(300);
+    // Its end is its last frame's time, near the kill: ffmpeg's frames trail the wall clock by up to a few hundred ms
+    // on a busy machine (351 ms seen in CI); ±500 ms, as the test above, still tells it from the segment's start
+    // (1.1 s before the kill) and from its nominal end (0.9 s after).
+    expect(Math.abs(p.end.getTime() - killedAt)).toBeLessThan(500);
     const { frames, errors } = await countFrames(p.path);
     expect(errors).toBe('');
     expect(Math.abs(frames / 25 - (p.end.getTime() - p.start.getTime()) / 1000)).toBeLessThan(0.05);
