@@ -32,13 +32,6 @@ export function s3Access(values: { 's3-endpoint'?: string; 's3-region'?: string;
   return { endpoint, accessKeyId, secretAccessKey, ...(region ? { region } : {}), ...(ca ? { ca: readText(ca, 'S3 CA certificate') } : {}) };
 }
 
-/** Whether args[i] is an --s3-* option or the value of one (to drop them from a command line). */
-export function isS3Flag(args: string[], i: number): boolean {
-  const a = args[i]!;
-  const prev = args[i - 1];
-  return a.startsWith('--s3-') || (prev !== undefined && /^--s3-[a-z]+$/.test(prev));
-}
-
 /** A folder's --s3-* options are a mistake, said rather than ignored. */
 export function noS3Flags(values: Record<string, unknown>, store: string): void {
   const given = Object.keys(S3_OPTIONS).filter((k) => values[k] !== undefined);

@@ -21,7 +21,7 @@ import { verifyStore } from '../verify/verifier.js';
 import { formatReport } from '../verify/human.js';
 import { RecgwError } from '../util/errors.js';
 import { parse, readCaBundle, required, readText, zoneOption } from './args.js';
-import { S3_KEYS_NOTE, S3_OPTIONS, S3_USAGE, isS3Flag, s3Access } from './s3-access.js';
+import { S3_KEYS_NOTE, S3_OPTIONS, S3_USAGE, s3Access } from './s3-access.js';
 import type { Io } from './io.js';
 
 const USAGE =
@@ -50,7 +50,7 @@ const parseArgs = (argv: string[]) =>
 export async function verifyCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs(argv);
   if (positionals.length !== 1) throw new RecgwError('usage', `give exactly one folder to verify\nusage: ${USAGE}`);
-  if (isS3Location(positionals[0]!)) return verifyBucket(positionals[0]!, argv, values, io);
+  if (isS3Location(positionals[0]!)) return verifyBucket(positionals[0]!, values, io);
   return verifyFolder(positionals[0]!, values, io);
 }
 
@@ -62,7 +62,7 @@ type VerifyValues = ReturnType<typeof parseArgs>['values'];
  * written. With --agency-key the segments are decrypted, which the verifier does on local files: then the whole store
  * is copied (as much local disk as the store).
  */
-async function verifyBucket(location: string, argv: string[], values: VerifyValues, io: Io): Promise<number> {
+async function verifyBucket(location: string, values: VerifyValues, io: Io): Promise<number> {
   const store = openStore(location, s3Access(values, USAGE));
   try {
     const { devices } = await findStoreDevices(store);
@@ -80,7 +80,7 @@ async function verifyBucket(location: string, argv: string[], values: VerifyValu
       const n = await copyOut(store, copy);
       if (n === 0) throw new RecgwError('usage', `${location} holds no objects: is the bucket or prefix right?`);
       say(`read ${n} objects of ${location} into ${copy}${devices.length > 0 ? ' (segments too: --agency-key decrypts them)' : ''}`);
-      return await verifyCommand([...argv.filter((a) => a !== location).filter((_, i, a) => !isS3Flag(a, i)), copy], io);
+      return await verifyFolder(copy, values, io);
     } finally {
       rmSync(copy, { recursive: true, force: true });
     }
