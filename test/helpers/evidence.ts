@@ -96,6 +96,25 @@ export function mediaSeconds(path: string, kind: 'camera' | 'microphone'): numbe
   return (Number(s.nb_read_packets) * 1024) / Number(s.sample_rate);
 }
 
+/**
+ * The reasons of a ledger's interruptions, leaving out clock-jump ones that a clock.stepped entry of the same session
+ * and the same jump accounts for. This machine is a virtual machine that may be paused (a snapshot): its system
+ * clock then steps against the monotonic one, the gateway rightly records it, and a test about something else
+ * should neither fail on it nor stop checking that every clock-jump it tolerates was a step the gateway saw.
+ */
+export function interruptionReasons(all: LedgerEntry[]): string[] {
+  const steps = all.filter((e) => e.type === 'clock.stepped').map((e) => e.body as { sessionId: string | null; deltaMs: number });
+  return all
+    .filter((e) => e.type === 'interruption.started')
+    .filter((e) => {
+      const b = e.body as { reason: string; sessionId: string; deltaMs?: number };
+      if (b.reason !== 'clock-jump' || !steps.some((st) => st.sessionId === b.sessionId && st.deltaMs === b.deltaMs)) return true;
+      console.warn(`the system clock was stepped during this test (${b.deltaMs} ms), recorded as clock.stepped and a clock-jump interruption`);
+      return false;
+    })
+    .map((e) => (e.body as { reason: string }).reason);
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Pids of live processes whose command line contains `needle` (e.g. a source's spool folder). */

@@ -95,4 +95,36 @@ describe('ClockStepWatch', () => {
     w.stop();
     expect(() => new ClockStepWatch({ thresholdMs: 0 })).toThrow(/threshold/);
   });
+
+  it('does not take a thread held off the CPU between its two clock reads for a step, and still sees a real one', () => {
+    // The scheduler takes the thread off the CPU after it read the wall clock and before the monotonic clock: 1.5 s
+    // pass on both clocks between the reads. Read in that order, the wall reading would look 1.5 s behind.
+    let wall = Date.parse('2026-05-01T08:00:00.000Z');
+    let mono = 50_000;
+    let preemptAfterWall = 0;
+    const w = new ClockStepWatch({
+      thresholdMs: 1_000,
+      wallClock: () => {
+        const v = wall;
+        wall += preemptAfterWall;
+        mono += preemptAfterWall;
+        preemptAfterWall = 0;
+        return v;
+      },
+      monotonic: () => mono,
+    });
+    w.start();
+    wall += 1_000;
+    mono += 1_000;
+    preemptAfterWall = 1_500;
+    expect(w.check()).toBeNull();
+    // The split reading was dropped, not used as the next base: the next one compares with the last good one.
+    wall += 1_000;
+    mono += 1_000;
+    expect(w.check()).toBeNull();
+    wall += 5_000; // stepped 4 s forward during a 1 s interval
+    mono += 1_000;
+    expect(w.check()).toMatchObject({ deltaMs: 4_000 });
+    w.stop();
+  });
 });

@@ -3,7 +3,9 @@
  * how far the wall clock advanced with how far the monotonic clock advanced: those agree except when the wall
  * clock is set (slewing is at most 83 ms/s, chrony's default maxslewrate, and 0.5 ms/s for the kernel's own
  * discipline: below the smallest threshold config allows, 100 ms per 1 s interval). An event-loop stall
- * moves both alike, so a busy gateway gives no false steps.
+ * moves both alike, so a busy gateway gives no false steps. The wall clock is read between two monotonic readings,
+ * and a reading the scheduler split (the two monotonic ones more than a tenth of the threshold apart) is not used:
+ * on a loaded machine a thread taken off the CPU between two reads would otherwise look like a step.
  *
  * Caveat: the monotonic clock (CLOCK_MONOTONIC) stops during system suspend, so a suspend shows up as a forward
  * step; a recording gateway does not suspend, and if one did, the ledger should say so anyway.
@@ -54,7 +56,7 @@ export class ClockStepWatch extends EventEmitter<{ step: [ClockStep] }> {
 
   start(): void {
     if (this.timer) return;
-    this.base = { wall: this.wall(), mono: this.mono() };
+    this.base = this.read();
     this.timer = setInterval(() => this.check(), this.intervalMs);
     this.timer.unref();
   }
@@ -67,11 +69,12 @@ export class ClockStepWatch extends EventEmitter<{ step: [ClockStep] }> {
 
   /** Compares now (the timer calls this; tests may too). Emits and returns the step, if there was one. */
   check(): ClockStep | null {
-    const wall = this.wall();
-    const mono = this.mono();
+    const now = this.read();
     const prev = this.base;
-    this.base = { wall, mono };
+    if (now === undefined) return null; // split reading: compare at the next interval, against the same base
+    this.base = now;
     if (!prev) return null;
+    const { wall, mono } = now;
     // Whole milliseconds, so that deltaMs is exactly new - old as a reader of the ledger computes it.
     const expected = Math.round(prev.wall + (mono - prev.mono));
     const deltaMs = Math.round(wall) - expected;
@@ -80,6 +83,15 @@ export class ClockStepWatch extends EventEmitter<{ step: [ClockStep] }> {
     this.log.warn('the wall clock was stepped', { ...step });
     this.emit('step', step);
     return step;
+  }
+
+  /** The wall clock and the monotonic time it was read at, or undefined when the reading was split. */
+  private read(): { wall: number; mono: number } | undefined {
+    const before = this.mono();
+    const wall = this.wall();
+    const after = this.mono();
+    if (after - before > this.thresholdMs / 10) return undefined;
+    return { wall, mono: (before + after) / 2 };
   }
 }
 
