@@ -119,6 +119,8 @@ const ALARM_LEVELS: Record<string, Both> = {
   missed: ['已超过上传期限', 'past their upload deadline'],
   forked: ['出现分叉（同一长度有两个不同的根）', 'forked (two different roots for one size)'],
   shrank: ['变短了', 'shrank'],
+  'bad-proof': ['的回执证明不成立', "gave a receipt whose proof does not hold"],
+  'bad-signature': ['的检查点缺少有效的 SM2 签名', 'offered a checkpoint without a valid SM2 signature'],
 };
 
 const term = (w: Words, table: Record<string, Both>, code: unknown): string => {

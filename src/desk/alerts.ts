@@ -46,7 +46,7 @@ const isReceiver = (name: string): boolean => name.startsWith('receiver:');
 /**
  * The gateways' status as the desk's watch keeps it (gateway-watch.ts): a gateway that said it went offline, or has
  * been silent longer than `offlineMs` (reason `offline` or `silent`), one alert per episode (its key holds since when);
- * and each agency-log alarm a gateway raises (reason: forked, shrank, bad-proof; origin: the log), one per alarm.
+ * and each agency-log alarm a gateway raises (reason: forked, shrank, bad-proof, bad-signature; origin: the log), one per alarm.
  * A receiver publishes a status only to carry what its witnesses report (one alert per witness and alarm); it sends
  * none while all is well, so its silence says nothing about it being offline.
  */

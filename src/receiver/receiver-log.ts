@@ -69,7 +69,7 @@ export async function openReceiverLog({ cfg, caPem, caPems, sql, now, log, alarm
       const head = await agencyLog.head();
       // A gateway that saw more than the log now has gets no proof: it sees the smaller checkpoint and raises the alarm.
       const consistency = from <= head.size ? (await agencyLog.consistency(from, head.size)).map((h) => h.toString('base64')) : [];
-      return { checkpoint: head.checkpoint, consistency, cert: certPem };
+      return { checkpoint: head.checkpoint, consistency, cert: certPem, ...(sm2CertPem ? { sm2Cert: sm2CertPem } : {}) };
     },
     async close() {
       await Promise.all([publisher.flush(), cosigning.flush()]);

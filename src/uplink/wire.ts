@@ -65,8 +65,11 @@ export interface StateMessage {
   ledger: { seq: number; hash: string } | null;
   files: Record<string, FileState>;
   receipts: Receipt[];
-  /** The agency log: its newest checkpoint, a consistency proof from the hello's size, the log key's certificate. */
-  log?: { checkpoint: string; consistency: string[]; cert: string };
+  /**
+   * The agency log: its newest checkpoint, a consistency proof from the hello's size, the log key's certificate, and
+   * under a gm CA the log's SM2 certificate (its checkpoints carry an SM2 line too, evidence-format.md §17.9).
+   */
+  log?: { checkpoint: string; consistency: string[]; cert: string; sm2Cert?: string };
 }
 
 export interface ChunkHeader {
@@ -141,8 +144,14 @@ export function decodeState(payload: Buffer, device: string): Decoded<StateMessa
   if (!Array.isArray(receipts)) return { ok: false, problem: "the state message's receipts is not a list" };
   const log = d.value.log;
   const isLog = (l: unknown): boolean =>
-    obj(l) && typeof l.checkpoint === 'string' && typeof l.cert === 'string' && Array.isArray(l.consistency) && l.consistency.length <= 63 && l.consistency.every((h) => typeof h === 'string');
-  if (log !== undefined && !isLog(log)) return { ok: false, problem: "the state message's log is not {checkpoint, consistency, cert}" };
+    obj(l) &&
+    typeof l.checkpoint === 'string' &&
+    typeof l.cert === 'string' &&
+    (l.sm2Cert === undefined || typeof l.sm2Cert === 'string') &&
+    Array.isArray(l.consistency) &&
+    l.consistency.length <= 63 &&
+    l.consistency.every((h) => typeof h === 'string');
+  if (log !== undefined && !isLog(log)) return { ok: false, problem: "the state message's log is not {checkpoint, consistency, cert, sm2Cert?}" };
   return { ok: true, value: d.value as unknown as StateMessage };
 }
 

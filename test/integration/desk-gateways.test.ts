@@ -86,7 +86,8 @@ describe('gateways offline and log forks on the desk', () => {
     const csrf = await c.csrf('/alerts');
     const page = await c.get('/alerts');
     expect(page.text).toContain('网关离线');
-    expect(page.text).toContain('机构日志分叉');
+    expect(page.text).toContain('机构日志异常');
+    expect(page.text).toContain('分叉（同一长度有两个不同的根）');
     for (const a of alerts) expect((await c.req('POST', '/alerts/ack', { form: { _csrf: csrf, key: a.key, note: '已电话联系' } })).headers.location).toBe('/alerts?m=acked');
     const acked = (await liveAlerts(db, clock, 2 * MIN)).filter((a) => a.device === device);
     expect(acked.map((a) => a.ack?.name)).toEqual([DESK_ACCOUNTS['evidence-officer'], DESK_ACCOUNTS['evidence-officer']]);

@@ -104,12 +104,15 @@ describe('recgw demo --suite gm: the log checkpoints carry an SM2 line', () => {
     expect(sh(CHECK, [file, logFile(store(), 'log-sm2-cert.pem'), join(caDir(), 'ca.pem')]).code).toBe(0);
   });
 
-  it('the gateway accepted the checkpoints (its log watch keeps the newest, with both lines)', () => {
+  it('the gateway accepted the checkpoints (its log watch keeps the newest, with both lines, and the SM2 certificate)', () => {
     const db = openStateDb(join(out, 'gateway', 'state', 'state.db'));
     try {
       const seen = JSON.parse(kvGet(db, 'uplink.log.checkpoint')!) as { size: number; note: string };
       expect(seen.size).toBeGreaterThan(0);
       expect(checkSm2Signature(note(seen.note), origin(), sm2PublicKey()).state).toBe('valid');
+      // The receiver sent the log's SM2 certificate with its state: the gateway checks the SM2 line from then on.
+      expect(kvGet(db, 'uplink.log.sm2cert')).toBe(readFileSync(logFile(store(), 'log-sm2-cert.pem'), 'utf8'));
+      expect(kvGet(db, 'uplink.log.alarms') ?? '[]').toBe('[]');
     } finally {
       db.close();
     }
@@ -169,6 +172,19 @@ describe('attacks on the SM2 line', () => {
     const c = sh(CHECK, [logFile(s, 'checkpoint'), logFile(s, 'log-sm2-cert.pem'), join(caDir(), 'ca.pem')]);
     expect(c.code).toBe(1);
     expect(c.err).toMatch(/not for role recgw-log/);
+  });
+
+  it('a checkpoint given to anchor the check (--checkpoint): its SM2 line is checked; one from before the line anchors too', async () => {
+    const cp = readFileSync(logFile(store(), 'checkpoint'), 'utf8');
+    const anchored = (trustedCheckpoint: string) => verifyStore(store(), { caPems: [caPem()], jobs: 1, trustedCheckpoint });
+    const good = await anchored(cp);
+    expect(good.ok, JSON.stringify(good.findings)).toBe(true);
+    expect(good.log?.anchoredTo?.size).toBe(Number(cp.split('\n')[1]));
+    const n = note(cp);
+    const old = await anchored(formatNote({ text: n.text, sigs: [n.sigs[0]!] }));
+    expect(old.ok, JSON.stringify(old.findings)).toBe(true);
+    const spoilt = await anchored(formatNote({ text: n.text, sigs: [n.sigs[0]!, { ...n.sigs[1]!, sig: Buffer.from(n.sigs[1]!.sig).fill(7, 10, 20) }] }));
+    expect(sm2Findings(spoilt).join('\n')).toMatch(/^\(agency log\): the checkpoint given to check the store against: its SM2 signature \(key ID [0-9a-f]{8}\) does not verify/);
   });
 
   it('the SM2 certificate removed from the store: bad-log-sm2', async () => {

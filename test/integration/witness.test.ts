@@ -22,7 +22,9 @@ import { caPaths, initCa, logOrigin } from '../../src/pki/ca.js';
 import { checkSm2Signature } from '../../src/tlog/sm2-note.js';
 import { caAgencyLog } from '../helpers/receiver-store.js';
 import { recipe, sh } from '../helpers/doc-recipes.js';
-import { parseNote } from '../../src/tlog/note.js';
+import { formatNote, parseNote, type Note } from '../../src/tlog/note.js';
+import { formatProof, parseProof } from '../../src/tlog/proof-text.js';
+import { kvGet } from '../../src/state/db.js';
 import { checkCosignatures } from '../../src/tlog/checkpoint.js';
 import { startEvidenceCore, type EvidenceCore } from '../../src/app/evidence-core.js';
 import { LogWatch } from '../../src/uplink/log-watch.js';
@@ -224,6 +226,68 @@ describe("a gm log's SM2 checkpoint line (evidence-format.md §17.9) through wit
       await gateway.stop();
       await sql.close();
       await w.stop();
+    }
+  }, 60_000);
+
+  it("a gateway given the SM2 log certificate refuses a checkpoint signed with the Ed25519 key alone, also after a restart, and a receipt whose checkpoint's SM2 line fails", async () => {
+    const gmDir = join(tmp('recgw-wgm2-'), 'ca');
+    const gm = initCa({ out: gmDir, suite: 'gm' });
+    const sql = new SqliteReceiverSql(openReceiverDb(tmp('recgw-wgm2-store-')));
+    const gateway = await startEvidenceCore(makeGateway(ca.dir, { deviceId: 'room-1' }).config, silentLogger);
+    try {
+      const { log, certPem, sm2CertPem } = caAgencyLog(sql, gmDir);
+      const caPems = [readFileSync(gm.caCert, 'utf8')];
+      const grow = (from: number, to: number) => sql.transaction((tx) => log.append(tx, Array.from({ length: to - from }, (_, i) => leaf(from + i))));
+      const dropSm2 = (n: Note): Note => ({ text: n.text, sigs: [n.sigs[0]!] });
+      const spoilSm2 = (n: Note): Note => ({ text: n.text, sigs: [n.sigs[0]!, { ...n.sigs[1]!, sig: Buffer.from(n.sigs[1]!.sig).fill(7, 10, 20) }] });
+      const edited = (cp: string, edit: (n: Note) => Note): string => {
+        const n = parseNote(cp);
+        if ('why' in n) throw new Error(n.why);
+        return formatNote(edit(n));
+      };
+      const state = async (from: number, edit?: (n: Note) => Note, withSm2Cert = true) => {
+        const head = await log.head();
+        const consistency = (await log.consistency(from, head.size)).map((h) => h.toString('base64'));
+        return { checkpoint: edit ? edited(head.checkpoint, edit) : head.checkpoint, consistency, cert: certPem, ...(withSm2Cert ? { sm2Cert: sm2CertPem } : {}) };
+      };
+      let watch = new LogWatch(gateway.db, gateway.ledger, caPems, Date.now, silentLogger);
+      await grow(0, 5);
+      watch.state(await state(0));
+      expect(watch.size()).toBe(5);
+      expect(kvGet(gateway.db, 'uplink.log.sm2cert')).toBe(sm2CertPem);
+
+      // Whoever holds the log's Ed25519 key but not its SM2 key: the SM2 line dropped, the SM2 certificate left out.
+      await grow(5, 9);
+      watch.state(await state(5, dropSm2, false));
+      expect(watch.size()).toBe(5);
+      expect(watch.standing().map((a) => a.level)).toEqual(['bad-signature']);
+      expect(watch.standing()[0]!.detail).toMatch(/^the checkpoint of 9 leaves carries no SM2 signature by the log's SM2 certificate \(key ID [0-9a-f]{8}\): it was signed with the log's Ed25519 key alone$/);
+      // After a restart the gateway still has the SM2 certificate: an SM2 line that does not verify is refused too.
+      watch = new LogWatch(gateway.db, gateway.ledger, caPems, Date.now, silentLogger);
+      watch.state(await state(5, spoilSm2, false));
+      expect(watch.size()).toBe(5);
+      expect(watch.standing().map((a) => a.level)).toEqual(['bad-signature', 'bad-signature']);
+      expect(watch.standing()[1]!.detail).toMatch(/has an SM2 signature \(key ID [0-9a-f]{8}\) that does not verify with the log's SM2 certificate/);
+      // The genuine checkpoint, both lines, moves it on.
+      watch.state(await state(5));
+      expect(watch.size()).toBe(9);
+
+      const one = leaf(1) as EntryLeaf;
+      const bare = makeReceipt({ kind: 'entries', device: 'room-1', through: { seq: 1, hash: one.hash }, deadline: DEADLINE, storedAt: one.accepted, receiver: 'receiver:1' }, receiptSigner(ca.dir));
+      const proof = await log.proof(1, 9, (await log.head()).checkpoint);
+      const withCheckpoint = (edit: (n: Note) => Note): string => {
+        const p = parseProof(proof);
+        if ('why' in p) throw new Error(p.why);
+        return formatProof({ ...p, checkpoint: edited(p.checkpoint, edit) });
+      };
+      expect(watch.receipt({ ...bare, log: proof })).toBeUndefined();
+      // A receipt from before the log signed with SM2 has no SM2 line: accepted. A failing SM2 line never is.
+      expect(watch.receipt({ ...bare, log: withCheckpoint(dropSm2) })).toBeUndefined();
+      expect(watch.receipt({ ...bare, log: withCheckpoint(spoilSm2) })).toMatch(/^the checkpoint in its log proof has an SM2 signature .* does not verify/);
+      expect(watch.standing().map((a) => a.level)).toEqual(['bad-signature', 'bad-signature', 'bad-signature']);
+    } finally {
+      await gateway.stop();
+      await sql.close();
     }
   }, 60_000);
 });

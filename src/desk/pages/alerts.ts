@@ -6,11 +6,18 @@
 import { h, type Html } from '../../console/html.js';
 import { reasonByCode } from '../../evidence/vocabulary.js';
 import type { DeskAlert } from '../alerts.js';
+import { DESK_DICT, type DeskKey } from '../i18n.js';
 import { mayWrite } from '../roles.js';
 import { clock, csrfField, frame, span, when, zoneHead, type View } from '../view.js';
 import { sessionHref } from './search.js';
 
 export const REFRESH_S = 15;
+
+/** An agency-log alarm's level in words; a level this desk does not know, as the gateway wrote it. */
+function logLevel(v: View, level: string | null): string {
+  const key = `logLevel.${level ?? ''}`;
+  return Object.hasOwn(DESK_DICT, key) ? v.t(key as DeskKey) : (level ?? '');
+}
 
 function detail(v: View, a: DeskAlert): Html {
   const { t } = v;
@@ -19,8 +26,8 @@ function detail(v: View, a: DeskAlert): Html {
     return h`${t('alerts.segments', { n: a.segments })}；${left > 0 ? t('verdict.pending') : t('verdict.missing', { span: span(v, left) })}（${when(v, a.at)}）`;
   }
   if (a.kind === 'gateway-offline') return h`${t(a.reason === 'offline' ? 'alerts.offlineSaid' : 'alerts.silent', { span: span(v, v.now - a.at) })}`;
-  if (a.kind === 'log-alarm' && a.witness) return h`${t('alerts.witnessAlarm', { witness: a.witness, level: a.reason ?? '', origin: a.origin ?? '', receiver: a.device })}`;
-  if (a.kind === 'log-alarm') return h`${t('alerts.logAlarm', { level: a.reason ?? '', origin: a.origin ?? '' })}`;
+  if (a.kind === 'log-alarm' && a.witness) return h`${t('alerts.witnessAlarm', { witness: a.witness, level: logLevel(v, a.reason), origin: a.origin ?? '', receiver: a.device })}`;
+  if (a.kind === 'log-alarm') return h`${t('alerts.logAlarm', { level: logLevel(v, a.reason), origin: a.origin ?? '' })}`;
   const r = a.reason === null ? undefined : reasonByCode(a.reason);
   const reason = r ? (v.lang === 'en' ? r.en : r.zh) : (a.reason ?? '');
   const origin = a.origin === 'declared' || a.origin === 'detected' ? t(`origin.${a.origin}`) : '';
