@@ -10,7 +10,8 @@
 # the plaintext its signed segment.sealed manifest names, and every manifest on the disc has its media file.
 # Both suites (docs/evidence-format.md §17): an entry that says "suite":"gm" is hashed with SM3 and its SM2
 # signature checked over SM3 with the default signer ID, its media against the manifest's SM3; others with SHA-256.
-# Adapted from check-entry.sh and check-receipt.sh; check-inclusion.sh, beside it on the disc, walks the proofs.
+# Adapted from check-entry.sh and check-receipt.sh; check-inclusion.sh, beside it on the disc, walks the proofs, and
+# on a gm disc check-gm-checkpoint.sh checks the checkpoint's SM2 line.
 # Exit 0 = every check passed, 1 = a check failed, 2 = bad arguments.
 set -eu
 export LC_ALL=C
@@ -81,6 +82,15 @@ sigline=$(grep "^— $origin " log/checkpoint | head -n 1)
 printf '%s' "${sigline##* }" | openssl base64 -d -A | tail -c 64 > "$t/sig"
 openssl pkeyutl -verify -pubin -inkey "$t/logpub.pem" -rawin -in "$t/text" -sigfile "$t/sig" > /dev/null || fail "the signature on log/checkpoint does not verify"
 ok "log/checkpoint: $size leaves, root $root, signed by $origin (certified by $ca)"
+# A gm log (its certificate from a gm CA) signs each checkpoint with SM2 too (evidence-format.md §17.9): that line is
+# checked by check-gm-checkpoint.sh, on the disc beside this script, with the certificate judged at the same time.
+if [ -f certs/log-sm2-cert.pem ] || openssl x509 -in "$logcert" -noout -text | grep -q 'Signature Algorithm: SM2-with-SM3'; then
+  [ -f certs/log-sm2-cert.pem ] || fail "$logcert is a gm CA's, but certs/log-sm2-cert.pem is not on the disc: a gm log signs each checkpoint with SM2 too"
+  [ -f "$here/check-gm-checkpoint.sh" ] || fail "$here/check-gm-checkpoint.sh is missing: a gm disc carries it beside this script"
+  sh "$here/check-gm-checkpoint.sh" log/checkpoint certs/log-sm2-cert.pem "$ca" "$(epoch "$newest")" > "$t/gm" 2>&1 ||
+    fail "$(sed -n 's/^FAIL //p' "$t/gm" | head -n 1)"
+  ok "log/checkpoint: SM2 signature (SM3, ID 1234567812345678) by the log's SM2 key too (certs/log-sm2-cert.pem, certified by $ca)"
+fi
 
 # (3) The ledger entries, in order of device and seq (file names are the seq, 10 digits).
 hdr='^{"v":1,\("suite":"gm",\)\{0,1\}"device":"\([A-Za-z0-9._-]*\)","seq":\([0-9]*\),"prev":"\([0-9a-f]*\)","time":"\([0-9T:.Z-]*\)","type":"\([a-z0-9_.]*\)","body":{.*}'

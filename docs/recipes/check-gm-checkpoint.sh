@@ -1,24 +1,26 @@
 #!/bin/sh
-# check-gm-checkpoint.sh CHECKPOINT LOG-SM2.PEM CA.PEM
+# check-gm-checkpoint.sh CHECKPOINT LOG-SM2.PEM CA.PEM [AT]
 # Checks the SM2 signature of a gm agency log's checkpoint with the openssl command line (3.0) and POSIX tools only
 # (docs/evidence-format.md §17.9): (a) LOG-SM2.PEM is the gm CA's certificate for role recgw-log, SM2-with-SM3 with
 # the signer ID 1234567812345678, and its CN is the checkpoint's origin; (b) the checkpoint carries a signature line
 # of that origin whose key ID is SHA-256(origin || 0x0A || 0xff || "recgw/sm2-sm3" || the key's SPKI DER)[:4], and
 # (c) every such line is an SM2 signature (SM3, ID 1234567812345678) of the note text by that key. The Ed25519 line
 # is the C2SP tools' to check (check-receipt.sh does). CHECKPOINT is log/checkpoint, log/witnessed or the
-# checkpoint of a receipt's log proof; LOG-SM2.PEM is log/log-sm2-cert.pem.
+# checkpoint of a receipt's log proof; LOG-SM2.PEM is log/log-sm2-cert.pem. AT (seconds since 1970) judges the
+# certificate at that time instead of now: an evidence disc's verify.sh passes the log's newest acceptance time.
 # Exit 0 = every check passed, 1 = a check failed, 2 = bad arguments.
 set -eu
-[ $# -eq 3 ] || { echo "usage: $0 CHECKPOINT LOG-SM2.PEM CA.PEM" >&2; exit 2; }
-cp=$1 cert=$2 ca=$3
+[ $# -eq 3 ] || [ $# -eq 4 ] || { echo "usage: $0 CHECKPOINT LOG-SM2.PEM CA.PEM [AT]" >&2; exit 2; }
+cp=$1 cert=$2 ca=$3 at=${4:-}
+case $at in '' | *[!0-9]*) [ -z "$at" ] || { echo "AT must be seconds since 1970" >&2; exit 2; } ;; esac
 [ -f "$cp" ] && [ -f "$cert" ] && [ -f "$ca" ] || { echo "$cp, $cert or $ca does not exist" >&2; exit 2; }
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
 openssl x509 -in "$cert" -noout 2> /dev/null || { echo "$cert is not a certificate" >&2; exit 2; }
 
 # (a) The certificate: from the CA (SM2 with the ID), role recgw-log, an SM2 key; its CN is the log's origin.
-openssl verify -vfyopt distid:1234567812345678 -CAfile "$ca" "$cert" > /dev/null 2>&1 ||
-  { echo "FAIL $cert is not a certificate of the CA in $ca (checked with the ID 1234567812345678)" >&2; exit 1; }
+openssl verify -vfyopt distid:1234567812345678 ${at:+-attime "$at"} -CAfile "$ca" "$cert" > /dev/null 2>&1 ||
+  { echo "FAIL $cert is not a certificate of the CA in $ca (checked with the ID 1234567812345678${at:+ at $at})" >&2; exit 1; }
 subject=$(openssl x509 -in "$cert" -noout -subject -nameopt RFC2253)
 case "$subject" in *OU=recgw-log*) ;; *) echo "FAIL $cert is not for role recgw-log ($subject)" >&2; exit 1 ;; esac
 openssl x509 -in "$cert" -noout -text | grep -q 'ASN1 OID: SM2' || { echo "FAIL $cert does not certify an SM2 key" >&2; exit 1; }

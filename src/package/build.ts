@@ -119,7 +119,9 @@ export async function buildPackage(o: PackageOptions): Promise<PackageResult> {
     const report = await verifyPicks(o, picks, outer);
     await put(disc, DISC.reportJson, JSON.stringify(report, null, 2) + '\n');
     await put(disc, DISC.reportText, formatReport(report, o.zone) + '\n');
-    for (const [from, to] of [[DISC_VERIFIER, DISC.verifier], [INCLUSION, DISC.inclusion]] as const) {
+    const scripts: [string, string][] = [[DISC_VERIFIER, DISC.verifier], [INCLUSION, DISC.inclusion]];
+    if (proofs.sm2CertPem !== undefined) scripts.push([GM_CHECKPOINT, DISC.gmCheckpoint]);
+    for (const [from, to] of scripts) {
       await copyFile(from, join(disc, to));
       await chmod(join(disc, to), 0o755);
     }
@@ -143,6 +145,7 @@ export async function buildPackage(o: PackageOptions): Promise<PackageResult> {
 const RECIPES = join(import.meta.dirname, '..', '..', 'docs', 'recipes');
 const DISC_VERIFIER = join(RECIPES, 'check-disc.sh');
 const INCLUSION = join(RECIPES, 'check-inclusion.sh');
+const GM_CHECKPOINT = join(RECIPES, 'check-gm-checkpoint.sh');
 
 const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 

@@ -10,6 +10,8 @@ export const DISC = {
   verifier: 'verify.sh',
   /** The inclusion-proof walk verify.sh calls (docs/recipes/check-inclusion.sh). */
   inclusion: 'check-inclusion.sh',
+  /** A gm disc's check of the checkpoint's SM2 line, which verify.sh calls (docs/recipes/check-gm-checkpoint.sh). */
+  gmCheckpoint: 'check-gm-checkpoint.sh',
   ca: 'certs/ca.pem',
   logCert: 'certs/log-cert.pem',
   /** A gm log's SM2 certificate: the key of log/checkpoint's SM2 line (evidence-format.md §17.9). */
@@ -35,6 +37,7 @@ report/            提取时对机构存储的验证报告（verify.txt / verify
 SHA256SUMS         光盘上其他每个文件的 SHA-256
 verify.sh          离线核验脚本：只需 sh 与 openssl
 check-inclusion.sh verify.sh 调用的透明日志包含证明核验脚本
+check-gm-checkpoint.sh  国密机构：verify.sh 调用的检查点 SM2 签名核验脚本
 
 离线核验（在光盘根目录或复制出的目录中）：
   sh verify.sh                  核验光盘上的全部文件

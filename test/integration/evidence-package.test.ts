@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { cleanupTmp, makeCa, tmp } from '../helpers/fixtures.js';
@@ -422,8 +422,33 @@ describe('the builder', () => {
     }
     const ok = verifyDisc(d);
     expect(ok.err).toBe('');
-    expect(ok.out).toMatch(/ok {3}\d+ ledger entries: each signed[\s\S]*media files[\s\S]*ALL CHECKS PASSED/);
+    expect(ok.out).toMatch(/ok {3}log\/checkpoint: SM2 signature \(SM3, ID 1234567812345678\) by the log's SM2 key too[\s\S]*ok {3}\d+ ledger entries: each signed[\s\S]*media files[\s\S]*ALL CHECKS PASSED/);
     expect(readFileSync(join(d, 'description.html'), 'utf8')).toContain('核对每个片段的明文 SM3 与网关签名清单一致');
+
+    // The checkpoint's SM2 line removed, or spoilt, with SHA256SUMS rewritten: someone holding the log's Ed25519 key
+    // alone could make such a checkpoint, and the disc's verifier refuses it.
+    const cpLines = readFileSync(join(d, 'log', 'checkpoint'), 'utf8').split('\n');
+    const sm2At = cpLines.findLastIndex((l) => l.startsWith('— '));
+    const c1 = copyDisc(d);
+    writeFileSync(join(c1, 'log', 'checkpoint'), cpLines.filter((_, i) => i !== sm2At).join('\n'));
+    resum(c1);
+    expect(verifyDisc(c1).err).toMatch(/^FAIL log\/checkpoint carries no SM2 signature of log \S+ \(key ID [0-9a-f]{8}\)$/m);
+    const c2 = copyDisc(d);
+    const flipped = (l: string): string => {
+      const sig = Buffer.from(l.split(' ').at(-1)!, 'base64');
+      sig[sig.length - 10]! ^= 0x55;
+      return `${l.slice(0, l.lastIndexOf(' '))} ${sig.toString('base64')}`;
+    };
+    const spoilt = cpLines.map((l, i) => (i === sm2At ? flipped(l) : l));
+    writeFileSync(join(c2, 'log', 'checkpoint'), spoilt.join('\n'));
+    resum(c2);
+    expect(verifyDisc(c2).err).toMatch(/^FAIL the SM2 signature \(key ID [0-9a-f]{8}\) on log\/checkpoint does not verify/m);
+    // A gm disc without its SM2 certificate is refused, not read as an intl one.
+    const c3 = copyDisc(d);
+    rmSync(join(c3, 'certs', 'log-sm2-cert.pem'));
+    const sums = join(c3, 'SHA256SUMS');
+    writeFileSync(sums, readFileSync(sums, 'utf8').split('\n').filter((l) => !l.endsWith('  certs/log-sm2-cert.pem')).join('\n'));
+    expect(verifyDisc(c3).err).toMatch(/is a gm CA's, but certs\/log-sm2-cert\.pem is not on the disc/);
 
     // A media file changed, SHA256SUMS rewritten to match: its manifest's SM3 catches it.
     const media = join(d, 'media', 'gm-room-1', readdirSync(join(d, 'media', 'gm-room-1'))[0]!);
