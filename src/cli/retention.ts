@@ -70,6 +70,9 @@ async function apply(configPath: string, desk: DeskConfig, now: () => number, io
   const cfg = loadReceiverConfig(configPath);
   const { caPems, signer } = loadReceiverKeys(cfg, new Date(now()));
   const store = openStore(cfg.store, cfg.s3);
+  // In a versioned bucket a removal leaves the object's versions behind: refused, as the receiver refuses to write.
+  const unsure = await store.checkWriteOnce();
+  if (unsure) io.err(`${unsure}\n`);
   const sql = await openReceiverSql(cfg);
   let refused = 0;
   try {

@@ -95,6 +95,8 @@ export class Receiver {
     const { caPem, caPems, signer, encryption } = loadReceiverKeys(cfg, this.now());
     mkdirSync(cfg.work, { recursive: true });
     this.evidence = openStore(cfg.store, cfg.s3);
+    const unsure = await this.evidence.checkWriteOnce();
+    if (unsure) this.log.warn(unsure);
     this.sql = await this.openSql();
     // Receivers on several hosts (PostgreSQL) keep unfinished files in the bucket, so any of them goes on with any
     // file. On SQLite receivers share one host, whose disk holds receiver.db anyway: the chunks stay in `work`,

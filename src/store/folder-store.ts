@@ -117,6 +117,11 @@ export class FolderStore implements EvidenceStore {
     await rm(this.path(checkDir(dir)), { recursive: true, force: true });
   }
 
+  /** A folder's write-once is link(2), which fails when the name exists: it always holds. */
+  async checkWriteOnce(): Promise<string | undefined> {
+    return undefined;
+  }
+
   async close(): Promise<void> {}
 
   /** A new temporary name in `<store>/.tmp/` (same file system as the objects, for link and rename). */

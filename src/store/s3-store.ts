@@ -6,7 +6,9 @@
  *
  * Write-once is S3's conditional write: PUT with If-None-Match: * fails (412) when the key exists, so of two writers
  * exactly one wins (Ceph 16's radosgw honours it; test/integration/throwaway-radosgw.test.ts). A piece's key is its
- * offset, so two appends at the same length collide the same way.
+ * offset, so two appends at the same length collide the same way. Not in a bucket with versioning enabled (which
+ * S3 Object Lock requires): there Ceph 16 takes a second conditional PUT as a new version, so checkWriteOnce()
+ * refuses such a bucket (docs/object-store.md §2).
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -14,6 +16,7 @@ import { Agent } from 'node:https';
 import { Readable } from 'node:stream';
 import {
   DeleteObjectsCommand,
+  GetBucketVersioningCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -248,6 +251,23 @@ export class S3Store implements EvidenceStore {
     const prefix = `${this.key(checkDir(dir))}/`;
     const keys = (await this.listAll(prefix)).flatMap((page) => (page.Contents ?? []).map((o) => o.Key!));
     if (keys.length > 0) await this.deleteKeys(keys);
+  }
+
+  async checkWriteOnce(): Promise<string | undefined> {
+    let versioning: string | undefined;
+    try {
+      versioning = (await this.client.send(new GetBucketVersioningCommand({ Bucket: this.o.bucket }))).Status;
+    } catch (err) {
+      if (status(err) === 403) return `could not read the versioning of bucket ${this.o.bucket} (HTTP 403): these keys may not; the store's write-once rule holds only while versioning is not enabled on it (docs/object-store.md §2)`;
+      throw this.failed('read', this.o.prefix, err);
+    }
+    if (versioning === 'Enabled') {
+      throw new RecgwError(
+        'config',
+        `bucket ${this.o.bucket} has versioning enabled (as S3 Object Lock requires): there a second write of a name is kept as a new version instead of refused (Ceph 16 ignores If-None-Match: * on it), so nothing is written once. Use a bucket without versioning, or suspend it (aws s3api put-bucket-versioning --bucket ${this.o.bucket} --versioning-configuration Status=Suspended); docs/object-store.md §2`,
+      );
+    }
+    return undefined;
   }
 
   async close(): Promise<void> {

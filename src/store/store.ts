@@ -45,6 +45,11 @@ export interface EvidenceStore {
   remove(name: string): Promise<void>;
   /** Remove the folder `dir` and everything under it: only for what may go (the log's partial tiles once full). */
   removeAll(dir: string): Promise<void>;
+  /**
+   * Before a writer uses the store: refuses (throws) a store where written-once cannot hold, and returns a warning
+   * when it cannot tell. A folder always can; a bucket with versioning enabled cannot (s3-store.ts).
+   */
+  checkWriteOnce(): Promise<string | undefined>;
   /** Close connections. */
   close(): Promise<void>;
 }
