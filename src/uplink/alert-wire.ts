@@ -10,7 +10,7 @@ import { lineHash, lineSignedBy, parseLine, type LedgerEntry } from '../evidence
 import { ENTRY } from '../evidence/types.js';
 import { ROLE_DEVICE } from '../pki/ca.js';
 import { checkCertificate, parseCertificate } from '../pki/certs.js';
-import { isIso, parseJson, type Decoded } from './wire.js';
+import { isIso, parseJson, shown, type Decoded } from './wire.js';
 
 export type AlertKind = 'interruption-started' | 'interruption-ended' | 'session-ended-early';
 export const ALERT_KINDS: readonly AlertKind[] = ['interruption-started', 'interruption-ended', 'session-ended-early'];
@@ -67,7 +67,7 @@ export function decodeAlert(payload: Buffer, device: string): Decoded<AlertMessa
   const d = parseJson(payload, 'alert', device);
   if (!d.ok) return d;
   const { kind, line, cert, sent, late } = d.value;
-  if (!ALERT_KINDS.includes(kind as AlertKind)) return { ok: false, problem: `the alert's kind ${JSON.stringify(kind)} is not one of ${ALERT_KINDS.join(', ')}` };
+  if (!ALERT_KINDS.includes(kind as AlertKind)) return { ok: false, problem: `the alert's kind ${shown(kind)} is not one of ${ALERT_KINDS.join(', ')}` };
   if (typeof line !== 'string' || line.length === 0 || line.includes('\n')) return { ok: false, problem: "the alert's line is not a one-line string" };
   if (typeof cert !== 'string' || !cert.includes('-----BEGIN CERTIFICATE-----')) return { ok: false, problem: "the alert's cert is not a PEM certificate" };
   if (!isIso(sent) || typeof late !== 'boolean') return { ok: false, problem: "the alert's sent is not an ISO UTC time or its late not a boolean" };
@@ -86,7 +86,7 @@ export function readAlertEntry(a: Pick<AlertMessage, 'kind' | 'line'>, device: s
   const p = parseLine(a.line);
   if (!p.ok) return { ok: false, problem: `the alert's ledger line is not a well-formed entry: ${p.error}` };
   const e = p.entry;
-  if (e.device !== device) return { ok: false, problem: `the alert's ledger line names device ${JSON.stringify(e.device)}, not ${JSON.stringify(device)} of its topic` };
+  if (e.device !== device) return { ok: false, problem: `the alert's ledger line names device ${shown(e.device)}, not ${JSON.stringify(device)} of its topic` };
   const kind = alertKind(e);
   if (kind === undefined) return { ok: false, problem: `a ${e.type} entry (seq ${e.seq}) is not an alert: only an interruption's start or end, or a session's early end, are` };
   if (kind !== a.kind) return { ok: false, problem: `the alert says ${a.kind} but its entry (seq ${e.seq}) is ${kind}` };

@@ -91,6 +91,15 @@ export const isIso = (v: unknown): v is string => typeof v === 'string' && /Z$/.
 /** Segment names become file names on the receiver: no separators, no dot files. */
 export const isSegmentName = (v: unknown): v is string => typeof v === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/.test(v);
 
+/**
+ * A value a peer sent, as a refusal shows it: JSON, cut at 64 characters, so that a hostile peer cannot make the log's
+ * lines as long as its messages.
+ */
+export function shown(v: unknown): string {
+  const j = JSON.stringify(v) ?? String(v);
+  return j.length > 64 ? `${j.slice(0, 64)}… (${j.length} characters)` : j;
+}
+
 /** A JSON message of `type` for `device` (its topic's): version, type and device checked, the rest left to the caller. */
 export function parseJson(payload: Buffer, type: string, device: string): Decoded<Record<string, unknown>> {
   let v: unknown;
@@ -100,9 +109,9 @@ export function parseJson(payload: Buffer, type: string, device: string): Decode
     return { ok: false, problem: `the ${type} message is not JSON` };
   }
   if (!obj(v)) return { ok: false, problem: `the ${type} message is not a JSON object` };
-  if (v.v !== PROTOCOL_VERSION) return { ok: false, problem: `the ${type} message has protocol version ${JSON.stringify(v.v)}, not ${PROTOCOL_VERSION}` };
-  if (v.type !== type) return { ok: false, problem: `a message of type ${JSON.stringify(v.type)} arrived on the ${type} topic` };
-  if (v.device !== device) return { ok: false, problem: `the ${type} message names device ${JSON.stringify(v.device)} on the topic of ${JSON.stringify(device)}` };
+  if (v.v !== PROTOCOL_VERSION) return { ok: false, problem: `the ${type} message has protocol version ${shown(v.v)}, not ${PROTOCOL_VERSION}` };
+  if (v.type !== type) return { ok: false, problem: `a message of type ${shown(v.type)} arrived on the ${type} topic` };
+  if (v.device !== device) return { ok: false, problem: `the ${type} message names device ${shown(v.device)} on the topic of ${JSON.stringify(device)}` };
   return { ok: true, value: v };
 }
 
@@ -214,7 +223,7 @@ export function decodeChunk(payload: Buffer, device: string): Decoded<{ header: 
     return { ok: false, problem: "the chunk's header is not JSON" };
   }
   if (!obj(h) || h.v !== PROTOCOL_VERSION) return { ok: false, problem: "the chunk's header is not a version 1 header" };
-  if (h.device !== device) return { ok: false, problem: `the chunk names device ${JSON.stringify(h.device)} on the topic of ${JSON.stringify(device)}` };
+  if (h.device !== device) return { ok: false, problem: `the chunk names device ${shown(h.device)} on the topic of ${JSON.stringify(device)}` };
   if (!isSegmentName(h.name) || !isCount(h.offset) || !isCount(h.size) || !isHex64(h.sha256) || !isIso(h.deadline)) {
     return { ok: false, problem: "the chunk's header lacks a valid name, offset, size, sha256 or deadline" };
   }

@@ -1,7 +1,7 @@
 /**
  * The uplink's decoders against what a compromised or broken peer can send (uplink-protocol.md): random bytes, JSON
  * of any shape, and genuine messages with one member removed or replaced by any JSON value, nested too. None may
- * throw; a refusal names its problem; what is accepted has the types the receiver and the gateway rely on (names
+ * throw; a refusal names its problem, in a few hundred characters whatever was sent (the log holds it); what is accepted has the types the receiver and the gateway rely on (names
  * that are safe file names, sizes and offsets that are counts, hashes that are 64 hex digits). receiptProblem, which
  * checks every receipt a gateway is handed, is held to the same.
  */
@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { decodeChunk, decodeEntries, decodeHello, decodeState, encodeChunk, type Decoded } from '../../src/uplink/wire.js';
 import { receiptProblem } from '../../src/evidence/receipt.js';
+import { hostilePayloads, mutated } from '../helpers/fuzz.js';
 
 const DEVICE = 'room-1';
 const HEX = 'ab'.repeat(32);
@@ -33,49 +34,15 @@ const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isSafeI
 const isName = (v: unknown): boolean => typeof v === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/.test(v);
 const isHex = (v: unknown): boolean => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
 
-/** Every path to a member or element of `v`, the root excluded. */
-function paths(v: unknown, at: (string | number)[] = []): (string | number)[][] {
-  if (Array.isArray(v)) return v.flatMap((x, i) => [[...at, i], ...paths(x, [...at, i])]);
-  if (typeof v === 'object' && v !== null) return Object.entries(v).flatMap(([k, x]) => [[...at, k], ...paths(x, [...at, k])]);
-  return [];
-}
-
-/** `v` with the member at `path` removed (`to` undefined) or replaced. */
-function mutate(v: unknown, path: (string | number)[], to: unknown): unknown {
-  const copy = structuredClone(v) as Record<string | number, unknown>;
-  let parent = copy;
-  for (const k of path.slice(0, -1)) parent = parent[k] as Record<string | number, unknown>;
-  const last = path.at(-1)!;
-  if (to === undefined) {
-    if (Array.isArray(parent)) parent.splice(Number(last), 1);
-    else delete parent[last];
-  } else parent[last] = to;
-  return copy;
-}
-
-/** A genuine message with one member (anywhere in it) removed or replaced by any JSON value. */
-const mutated = (base: unknown): fc.Arbitrary<unknown> => {
-  const all = paths(base);
-  return fc.tuple(fc.constantFrom(...all), fc.option(fc.jsonValue(), { nil: undefined })).map(([p, to]) => mutate(base, p, to));
-};
-
-/** Random bytes, any JSON, and mutations of the genuine message: the inputs each decoder is given. */
-const inputs = (base: unknown): fc.Arbitrary<Buffer> =>
-  fc.oneof(
-    fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
-    fc.jsonValue().map((j) => Buffer.from(JSON.stringify(j) ?? 'null')),
-    mutated(base).map((m) => Buffer.from(JSON.stringify(m) ?? 'null')),
-  );
-
 function holds<T>(decode: (p: Buffer) => Decoded<T>, base: unknown, accepted: (v: T) => void): void {
   // The genuine message itself is accepted: the property below is not true of a decoder that refuses everything.
   const genuine = decode(Buffer.from(JSON.stringify(base)));
   expect(genuine.ok, genuine.ok ? '' : genuine.problem).toBe(true);
   fc.assert(
-    fc.property(inputs(base), (payload) => {
+    fc.property(hostilePayloads(base), (payload) => {
       const d = decode(payload);
       if (d.ok) accepted(d.value);
-      else expect(d.problem).toMatch(/\S/);
+      else expect(d.problem).toMatch(/^\S.{0,300}$/s);
     }),
     { numRuns: RUNS },
   );
@@ -132,13 +99,21 @@ describe('the uplink decoders against hostile input', () => {
     fc.assert(
       fc.property(payloads, (p) => {
         const d = decodeChunk(p, DEVICE);
-        if (!d.ok) return void expect(d.problem).toMatch(/\S/);
+        if (!d.ok) return void expect(d.problem).toMatch(/^\S.{0,300}$/s);
         const h = d.value.header;
         expect(isName(h.name) && isCount(h.offset) && isCount(h.size) && isHex(h.sha256)).toBe(true);
         expect(h.offset + d.value.data.length).toBeLessThanOrEqual(h.size);
       }),
       { numRuns: RUNS },
     );
+  });
+
+  it('echoes at most 64 characters of what the peer sent: a megabyte device name makes a short refusal', () => {
+    const huge = 'x'.repeat(1 << 20);
+    for (const d of [decodeHello(Buffer.from(JSON.stringify({ ...hello, device: huge })), DEVICE), decodeState(Buffer.from(JSON.stringify({ ...state, v: { huge } })), DEVICE), decodeChunk(encodeChunk({ ...header, device: huge }, Buffer.alloc(1)), DEVICE)]) {
+      expect(d.ok).toBe(false);
+      if (!d.ok) expect(d.problem.length).toBeLessThan(200);
+    }
   });
 
   it('receiptProblem: never throws on any JSON, and names a problem for each', () => {
