@@ -78,6 +78,7 @@ export async function packageCommand(argv: string[], io: Io): Promise<number> {
   mkdirSync(out, { recursive: true });
   const store = openStore(location, isS3Location(location) ? s3Access(values, USAGE) : undefined);
   const r = await buildPackage({
+    progress: (m) => io.err(`${m}\n`),
     store,
     selection: { sessions: values.session ?? [], ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) },
     agencyKeys,

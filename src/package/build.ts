@@ -61,6 +61,8 @@ export interface PackageOptions {
    * an approval and registers the act; the CLI one that accepts (the reason is on the description page).
    */
   authorise: (r: ExtractionRequest) => Promise<void>;
+  /** Where the steps of a long build are said (the CLI: standard error); decryption at most every 2 s. */
+  progress?: (message: string) => void;
 }
 
 export interface PackageResult {
@@ -76,8 +78,15 @@ export interface PackageResult {
 
 const STAGING = '.staging';
 
+const PROGRESS_EVERY_MS = 2000;
+const mb = (bytes: number): string => (bytes / 1e6).toFixed(1);
+
 export async function buildPackage(o: PackageOptions): Promise<PackageResult> {
+  const say = o.progress ?? ((): void => undefined);
   const picks = await selectEvidence(o.store, o.selection);
+  const total = picks.reduce((n, p) => n + p.segments.length, 0);
+  const totalBytes = picks.reduce((n, p) => n + p.segments.reduce((b, m) => b + m.stored.size, 0), 0);
+  say(`chose ${picks.reduce((n, p) => n + p.sessions.length, 0)} session(s) of ${picks.length} device(s): ${total} segment(s), ${mb(totalBytes)} MB to decrypt`);
   await o.authorise({
     sessions: picks.flatMap((p) => p.sessions.map((s) => `${p.deviceId}/${s.opened.sessionId}`)),
     segments: picks.flatMap((p) => p.segments.map((m) => ({ device: p.deviceId, segment: m.segment }))),
@@ -107,15 +116,25 @@ export async function buildPackage(o: PackageOptions): Promise<PackageResult> {
     }
     const segments: (SegmentManifest & { deviceId: string; path: string })[] = [];
     const keys = keysById(o.agencyKeys);
+    let done = 0;
+    let doneBytes = 0;
+    let saidAt = Date.now();
     for (const p of picks) {
       for (const m of p.segments) {
+        if (Date.now() - saidAt >= PROGRESS_EVERY_MS) {
+          saidAt = Date.now();
+          say(`decrypted ${done} of ${total} segments (${mb(doneBytes)} of ${mb(totalBytes)} MB); now ${p.deviceId}/${m.segment}`);
+        }
         const path = DISC.media(p.deviceId, m.segment);
         const key = keys.get(m.enc.agencyKeyId);
         if (!key) throw new RecgwError('usage', `${p.deviceId}/${m.file}: its data key is wrapped for agency key ${m.enc.agencyKeyId}, and no --agency-key given is that key (given: ${[...keys.keys()].join(', ')}): give the agency's private key of that suite`);
         await decryptTo(o.store, p, m, key, join(disc, path));
         segments.push({ ...m, deviceId: p.deviceId, path });
+        done++;
+        doneBytes += m.stored.size;
       }
     }
+    say(`decrypted ${total} segment(s); verifying the chosen devices in the store for the disc's report`);
     const report = await verifyPicks(o, picks, outer);
     await put(disc, DISC.reportJson, JSON.stringify(report, null, 2) + '\n');
     await put(disc, DISC.reportText, formatReport(report, o.zone) + '\n');
@@ -132,6 +151,7 @@ export async function buildPackage(o: PackageOptions): Promise<PackageResult> {
     const all = await hashTree(disc);
     const sums = all.map((f) => `${f.sha256}  ${f.path}\n`).join('');
     await put(disc, DISC.sums, sums);
+    say(`writing the two images (双刻) of ${all.length + 1} files and checking that they are identical`);
     const images = await burnTwice(disc, o);
     await rm(outer, { recursive: true, force: true });
     return { images: images.paths, sha256: images.sha256, sumsSha256: sha256(sums), files: all.length + 1, segments: segments.length, verified: report.ok };

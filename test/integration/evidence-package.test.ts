@@ -142,6 +142,8 @@ describe('recgw package build', () => {
     expect(readdirSync(first.outDir).sort()).toEqual(['evidence-A.iso', 'evidence-B.iso']);
     expect(sha(readFileSync(join(first.outDir, 'evidence-A.iso')))).toBe(isoHash);
     expect(sha(readFileSync(join(first.outDir, 'evidence-B.iso')))).toBe(isoHash);
+    // The steps of a long build on standard error.
+    expect(first.err).toMatch(/^chose 1 session\(s\) of 1 device\(s\): \d+ segment\(s\), [\d.]+ MB to decrypt\ndecrypted \d+ segment\(s\); verifying the chosen devices in the store for the disc's report\nwriting the two images \(双刻\) of \d+ files and checking that they are identical\n$/);
   });
 
   it('is verified by the disc alone, extracted into a fresh folder: bash, openssl and verify.sh', () => {
