@@ -123,7 +123,8 @@ export class Client {
 
   constructor(readonly base: string) {}
 
-  async req(method: string, path: string, o: { form?: Record<string, string>; json?: unknown; raw?: string; type?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+  /** `fresh`: a connection of its own, never one kept alive from an earlier request (which the server may have closed). */
+  async req(method: string, path: string, o: { form?: Record<string, string>; json?: unknown; raw?: string; type?: string; headers?: Record<string, string>; fresh?: boolean } = {}): Promise<Answer> {
     let body: string | undefined;
     const headers: Record<string, string> = { ...o.headers };
     if (o.form) {
@@ -139,7 +140,7 @@ export class Client {
     if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     const url = new URL(path, this.base);
     return new Promise((resolve, reject) => {
-      const r = request(url, { method, headers, rejectUnauthorized: false }, (res) => {
+      const r = request(url, { method, headers, rejectUnauthorized: false, ...(o.fresh ? { agent: false } : {}) }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {

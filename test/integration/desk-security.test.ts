@@ -2,9 +2,11 @@
  * The evidence desk's security (issue 17 item 2), with plain HTTPS requests against a desk over an SQLite index of
  * the shared test store: every route walked without a sign-in (sign-in page or 401) and per role (read-only refused
  * every write with 403), CSRF tokens missing, forged or from another browser refused with 403, cookie flags and the
- * CSP, sign-in throttling, and every sign-in, failure and sign-out in the audit table.
+ * CSP, sign-in throttling, and every sign-in, failure and sign-out in the audit table; hostile query strings, path
+ * parameters and form fields on every route, as every role, answered without a 5xx or a stack trace.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { join } from 'node:path';
 import { cleanupTmp, tmp } from '../helpers/fixtures.js';
 import { Client } from '../helpers/console.js';
@@ -250,4 +252,50 @@ describe('desk security', () => {
     const weak = await deskCli(['desk', 'account', 'add', 'newbie', '--role', 'leader', '--config', desk.configFile, '--password-stdin'], 'short');
     expect([weak.code, weak.err]).toEqual([2, expect.stringContaining('shorter than 10 characters')]);
   });
+
+  it('answers hostile query strings, path parameters and form fields on every route, as every role, without a 5xx or a stack trace', async () => {
+    // Strings of every kind (fast-check, a fixed seed) and some a prober tries first.
+    const hostile = [
+      'A'.repeat(20_000), '../../../etc/passwd', "' OR '1'='1' --", '%00', '\u0000', '<script>alert(1)</script>', '-1', '1e309',
+      '99999999999999999999', 'NaN', '2026-13-45T25:61:00Z', '[]', '{"$gt":""}', '𝌆'.repeat(200), '',
+      ...fc.sample(fc.oneof(fc.string({ maxLength: 40 }), fc.string({ maxLength: 40, unit: 'binary' })), { numRuns: 15, seed: 7 }),
+    ];
+    // What the desk's forms and links use, and what a prober guesses.
+    const names = ['q', 'page', 'from', 'to', 'device', 'session', 'matter', 'case', 'caseRef', 'badge', 'officer', 'place', 'party', 'sort', 'lang', 'next', 'month', 'week', 'period', 'percent', 'hours', 'scope', 'approve', 'reason', 'sessions', 'kind', 'note', 'key', 'm', 'zone', 'limit'];
+    const withParams = (r: DeskRoute, v: string): string => r.url.replace(/:[a-z]+/g, encodeURIComponent(v) || 'x');
+    let asked = 0;
+    for (const name of Object.values(DESK_ACCOUNTS)) {
+      const c = await signedIn(desk.base, name);
+      const csrf = await c.csrf('/sessions');
+      for (const r of desk.server.routes.filter((x) => x.url !== '/logout' && x.url !== '/login')) {
+        for (let i = 0; i < 3; i++) {
+          const v = hostile[(asked + i) % hostile.length]!;
+          const query = names.map((n) => `${n}=${encodeURIComponent(v)}`).join('&');
+          const what = `${name} ${r.method} ${r.url} with ${JSON.stringify(v).slice(0, 40)}`;
+          const url = `${withParams(r, v)}?${query}`;
+          const form = { ...Object.fromEntries(names.map((n) => [n, v])), _csrf: csrf };
+          // A connection each: after refusing an oversized request Node closes its connection, which a client keeping
+          // connections alive could otherwise pick for the next request (ECONNRESET: the client's race, not the desk's).
+          const send = (): Promise<{ status: number; text: string }> => (r.method === 'GET' ? c.req('GET', url, { fresh: true }) : c.req('POST', withParams(r, v), { form, fresh: true }));
+
+          const target = r.method === 'GET' ? url : withParams(r, v);
+          if (target.length > 16_000 || (r.method === 'POST' && new URLSearchParams(form).toString().length > 64 * 1024)) {
+            // Past Node's 16 KiB of headers or fastify's 100-character path parameters, or the desk's 64 KiB body limit: refused (431, 414, 413, or 403 first for a role that may not) or the connection
+            // closed while it was still being sent; never served.
+            const refused = await send().then((x) => String(x.status), (err: NodeJS.ErrnoException) => err.code);
+            expect(refused, what).toMatch(/^(4\d\d|ECONNRESET|EPIPE)$/);
+            asked++;
+            continue;
+          }
+          const a = await send();
+          expect(a.status, what).toBeLessThan(500);
+          expect(a.text, what).not.toMatch(/\n\s+at .*\.[jt]s:\d+/);
+          asked++;
+        }
+      }
+      // Still signed in and served.
+      expect((await c.get('/sessions')).status).toBe(200);
+    }
+    expect(asked).toBeGreaterThan(400);
+  }, 120_000);
 });
