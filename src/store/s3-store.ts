@@ -261,7 +261,7 @@ export class S3Store implements EvidenceStore {
       // A server that does not answer at all is the caller's failure to start; one that will not say (403 for these
       // keys, 501 from a server without versioning) is only a warning.
       const code = status(err);
-      if (code === undefined || code >= 500 && code !== 501) throw this.failed('read', this.o.prefix, err);
+      if (code === undefined || (code >= 500 && code !== 501)) throw this.failed('read', this.o.prefix, err);
       return `could not read the versioning of bucket ${this.o.bucket} (HTTP ${code}${code === 403 ? ': these keys may not' : ''}); the store's write-once rule holds only while versioning is not enabled on it (docs/object-store.md §2)`;
     }
     if (versioning === 'Enabled') {
