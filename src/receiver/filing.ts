@@ -10,6 +10,16 @@
  * (at any receiver) while its receipts go into the store, which in a bucket takes round trips (bench/README.md,
  * s3-ingest). What is staged for one device commits in `id` order (those transactions hold the device's lock), so a
  * filing sees a prefix of it and appends in that order.
+ *
+ * Filings of one device in this process are coalesced: at most one runs and one waits; a call while one waits joins
+ * it, and the waiting one reads `unfiled` only when it starts, so it files everything committed before any of its
+ * callers called (a running one may have read before their commit: they never join it). So the receipts of several
+ * uploads of a device go into receipts.jsonl in one append (one piece, one PUT in a bucket) and head.json once.
+ * With `report` (the receiver), `file` does not wait for the filing: the device's next message goes on meanwhile,
+ * its receipt joins the waiting filing, and the receiver sends a receipt once `filed` says it is in the store.
+ *
+ * Invariants: one `Filing` per process for the devices it files with `report` (else nothing coalesces); a failed
+ * filing leaves its rows staged, for the next filing of the device or the next start.
  */
 import { describe } from '../util/errors.js';
 import type { EvidenceStore } from '../store/store.js';
@@ -33,13 +43,54 @@ interface Row {
 }
 
 export class Filing {
+  /** Per device, the filing not yet started, which callers join. */
+  private readonly waiting = new Map<string, Promise<void>>();
+  /** Per device, the last filing queued (running or waiting). */
+  private readonly last = new Map<string, Promise<void>>();
+
+  /** `report`: file in the background, and report a failure there (the rows stay staged). */
   constructor(
     private readonly store: EvidenceStore,
     private readonly sql: ReceiverSql,
+    private readonly report?: (device: string, err: unknown) => void,
   ) {}
 
-  /** After a commit for `device`: write what it staged (and what an earlier receiver left staged). */
-  async file(device: string): Promise<void> {
+  /**
+   * After a commit for `device`: write what it staged (and what an earlier receiver left staged). Resolves once
+   * written; with `report`, at once (`filed` then says when).
+   */
+  file(device: string): Promise<void> {
+    const waiting = this.waiting.get(device);
+    if (waiting) return this.report ? Promise.resolve() : waiting;
+    const run: Promise<void> = (this.last.get(device) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => {
+        this.waiting.delete(device);
+        return this.fileNow(device);
+      });
+    const forget = (): void => {
+      if (this.last.get(device) === run) this.last.delete(device);
+    };
+    run.then(forget, (err: unknown) => {
+      forget();
+      this.report?.(device, err);
+    });
+    this.waiting.set(device, run);
+    this.last.set(device, run);
+    return this.report ? Promise.resolve() : run;
+  }
+
+  /** Resolves once everything `file` was called for, for `device`, is written; rejects if that filing failed. */
+  filed(device: string): Promise<void> {
+    return this.last.get(device) ?? Promise.resolve();
+  }
+
+  /** Resolves once every filing queued is done (failed ones included: they were reported). */
+  async drain(): Promise<void> {
+    while (this.last.size > 0) await Promise.allSettled([...this.last.values()]);
+  }
+
+  private async fileNow(device: string): Promise<void> {
     try {
       await this.sql.transaction(async (tx) => {
         const rows = await tx.query<Row>('SELECT id, file, data, mode FROM unfiled WHERE device = $1 ORDER BY id', [device]);
@@ -84,6 +135,7 @@ export class Filing {
   async fileAll(): Promise<number> {
     const devices = (await this.sql.query<{ device: string }>('SELECT DISTINCT device FROM unfiled')).map((r) => r.device);
     for (const d of devices) await this.file(d);
+    await this.drain();
     return devices.length;
   }
 }

@@ -69,10 +69,12 @@ export class LedgerIngest {
     private readonly log: Logger,
     private readonly agencyLog: LeafLog,
     private readonly encryption: CurrentEncryptionKeys,
+    filing?: Filing,
   ) {
     this.place = storePlace(place);
     this.evidence = this.place.evidence;
-    this.filing = new Filing(this.evidence, sql);
+    // The receiver's own, shared with FileIngest, so that a device's receipts are filed together (filing.ts).
+    this.filing = filing ?? new Filing(this.evidence, sql);
   }
 
   /** The agency CA's revocations, as they stand when each message is handled (the receiver reloads its CRL). */
