@@ -107,7 +107,8 @@ export class LedgerIngest {
     }, { device, durable: true });
     // Committed: the supersession's undo record has served.
     if (superseded) await this.sql.transaction((tx) => this.recover(tx, device), { device });
-    if (out.receipt) await this.filing.file(device);
+    // Its segments' receipts follow (the manifests go before their files): filed with the first of them if it comes soon.
+    if (out.receipt) await this.filing.file(device, out.manifests.length > 0);
     return out;
   }
 
