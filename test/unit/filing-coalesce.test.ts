@@ -111,7 +111,7 @@ describe('coalesced filing of a device', () => {
   it('in the background (the receiver), file() returns at once and filed() resolves only once the line is in the store', async () => {
     const w = world();
     const reported: unknown[] = [];
-    const filing = new Filing(w.g.store, w.sql, (_d, err) => reported.push(err));
+    const filing = new Filing(w.g.store, w.sql, { report: (_d, err) => reported.push(err), lingerMs: 60_000 });
     await w.commit(0);
     await filing.file(DEV); // returns before anything is written
     let filed = false;
@@ -147,7 +147,7 @@ describe('coalesced filing of a device', () => {
   it('attack: a filing that fails is reported, keeps its lines staged and does not say filed; the next files them once', async () => {
     const w = world();
     const reported: string[] = [];
-    const filing = new Filing(w.g.store, w.sql, (d, err) => reported.push(`${d}: ${(err as Error).message}`));
+    const filing = new Filing(w.g.store, w.sql, { report: (d, err) => reported.push(`${d}: ${(err as Error).message}`), lingerMs: 60_000 });
     await w.commit(0);
     w.g.failNext();
     await filing.file(DEV);
@@ -162,6 +162,37 @@ describe('coalesced filing of a device', () => {
     await release(w.g, filing.filed(DEV));
     expect(receipts(w.dir)).toBe(lines([0, 1]));
     expect(await w.sql.query('SELECT id FROM unfiled')).toEqual([]);
+    await w.sql.close();
+  });
+
+  it('a filing asked for later lingers for the next commit to join it, until one asked for now, or drain', async () => {
+    const w = world();
+    const filing = new Filing(w.g.store, w.sql, { report: () => undefined, lingerMs: 60_000 });
+    await w.commit(0);
+    await filing.file(DEV, true); // an entries receipt: its segment's receipt follows
+    await new Promise((r) => setTimeout(r, 100));
+    expect(w.g.held()).toBe(0); // lingering: nothing written yet
+    await w.commit(1);
+    await filing.file(DEV); // the segment's receipt: files both now
+    await release(w.g, filing.filed(DEV));
+    expect(w.g.writes).toEqual(['append receipts.jsonl', 'replace head.json']);
+    expect(receipts(w.dir)).toBe(lines([0, 1]));
+    // A stop files what lingers rather than waiting for it.
+    await w.commit(2);
+    await filing.file(DEV, true);
+    await release(w.g, filing.drain());
+    expect(receipts(w.dir)).toBe(lines([0, 1, 2]));
+    expect(await w.sql.query('SELECT id FROM unfiled')).toEqual([]);
+    await w.sql.close();
+  });
+
+  it('a filing asked for later files by itself once the linger is over (nothing waits for ever)', async () => {
+    const w = world();
+    const filing = new Filing(w.g.store, w.sql, { report: () => undefined, lingerMs: 150 });
+    await w.commit(0);
+    await filing.file(DEV, true);
+    await release(w.g, filing.filed(DEV));
+    expect(receipts(w.dir)).toBe(lines([0]));
     await w.sql.close();
   });
 });
