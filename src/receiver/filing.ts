@@ -14,8 +14,8 @@
  * Filings of one device in this process are coalesced: at most one runs and one waits; a call while one waits joins
  * it. A filing waits until it holds the lock (on SQLite the process's write queue, behind the commits queued before
  * it) and reads `unfiled` then, so it files everything committed before any of its callers called; one that has read
- * may not cover a caller's commit, so nobody joins it then. So the receipts of several
- * uploads of a device go into receipts.jsonl in one append (one piece, one PUT in a bucket) and head.json once.
+ * may not cover a caller's commit, so nobody joins it then. So the receipts of several uploads of a device go into
+ * receipts.jsonl in one append (one piece, one PUT in a bucket) and head.json once.
  * In the background (the receiver) `file` does not wait for the filing: the device's next message goes on meanwhile,
  * its receipt joins the waiting filing, and the receiver sends a receipt once `filed` says it is in the store. On
  * SQLite a device's next commit cannot come while its filing holds the write queue, so a filing asked for `later`
