@@ -74,6 +74,13 @@ function world(): { dir: string; sql: SqliteReceiverSql; g: Gated; commit: (n: n
 
 const receipts = (dir: string): string => readFileSync(join(dir, DEV, RECEIPTS_FILE), 'utf8');
 const lines = (ns: number[]): string => ns.map((n) => `{"receipt":${n}}\n`).join('');
+/** receipts.jsonl holds exactly these lines, nothing is left staged; then closes the database. */
+async function allFiled(w: { dir: string; sql: SqliteReceiverSql }, ns: number[]): Promise<void> {
+  expect(receipts(w.dir)).toBe(lines(ns));
+  expect(await w.sql.query('SELECT id FROM unfiled')).toEqual([]);
+  await w.sql.close();
+}
+
 /** Let held writes through until `done` settles. */
 async function release(g: Gated, done: Promise<unknown>): Promise<void> {
   const t = setInterval(() => g.open(), 5);
@@ -139,9 +146,7 @@ describe('coalesced filing of a device', () => {
     expect(second).toBeDefined();
     expect(second).not.toBe(first);
     await release(w.g, second!);
-    expect(receipts(w.dir)).toBe(lines([0, 1]));
-    expect(await w.sql.query('SELECT id FROM unfiled')).toEqual([]);
-    await w.sql.close();
+    await allFiled(w, [0, 1]);
   });
 
   it('attack: a filing that fails is reported, keeps its lines staged and does not say filed; the next files them once', async () => {
@@ -160,9 +165,7 @@ describe('coalesced filing of a device', () => {
     await w.commit(1);
     await filing.file(DEV);
     await release(w.g, filing.filed(DEV));
-    expect(receipts(w.dir)).toBe(lines([0, 1]));
-    expect(await w.sql.query('SELECT id FROM unfiled')).toEqual([]);
-    await w.sql.close();
+    await allFiled(w, [0, 1]);
   });
 
   it('a filing asked for later lingers for the next commit to join it, until one asked for now, or drain', async () => {
@@ -181,9 +184,7 @@ describe('coalesced filing of a device', () => {
     await w.commit(2);
     await filing.file(DEV, true);
     await release(w.g, filing.drain());
-    expect(receipts(w.dir)).toBe(lines([0, 1, 2]));
-    expect(await w.sql.query('SELECT id FROM unfiled')).toEqual([]);
-    await w.sql.close();
+    await allFiled(w, [0, 1, 2]);
   });
 
   it('a filing asked for later files by itself once the linger is over (nothing waits for ever)', async () => {
