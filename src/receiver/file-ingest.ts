@@ -58,12 +58,14 @@ export class FileIngest {
     private readonly signer: Signer,
     private readonly receiverName: string,
     private readonly agencyLog: LeafLog,
+    filing?: Filing,
   ) {
     this.claimant = `${receiverName}/${randomUUID()}`;
     const p = storePlace(place);
     this.evidence = p.evidence;
     this.partials = partialsOf(p);
-    this.filing = new Filing(this.evidence, sql);
+    // The receiver's own, shared with LedgerIngest, so that a device's receipts are filed together (filing.ts).
+    this.filing = filing ?? new Filing(this.evidence, sql);
   }
 
   /** Take chunks only within the device's limits (limits.ts); without, only the manifest bounds them. */

@@ -10,6 +10,19 @@
  * (at any receiver) while its receipts go into the store, which in a bucket takes round trips (bench/README.md,
  * s3-ingest). What is staged for one device commits in `id` order (those transactions hold the device's lock), so a
  * filing sees a prefix of it and appends in that order.
+ *
+ * Filings of one device in this process are coalesced: at most one runs and one waits; a call while one waits joins
+ * it. A filing waits until it holds the lock (on SQLite the process's write queue, behind the commits queued before
+ * it) and reads `unfiled` then, so it files everything committed before any of its callers called; one that has read
+ * may not cover a caller's commit, so nobody joins it then. So the receipts of several uploads of a device go into
+ * receipts.jsonl in one append (one piece, one PUT in a bucket) and head.json once.
+ * In the background (the receiver) `file` does not wait for the filing: the device's next message goes on meanwhile,
+ * its receipt joins the waiting filing, and the receiver sends a receipt once `filed` says it is in the store. On
+ * SQLite a device's next commit cannot come while its filing holds the write queue, so a filing asked for `later`
+ * (an entries receipt, whose segments' receipts follow) waits a little for the next to join it.
+ *
+ * Invariants: one background `Filing` per receiver process (else nothing coalesces); a failed filing leaves its
+ * rows staged, for the next filing of the device or the next start; what lingers is staged, so a crash loses none.
  */
 import { describe } from '../util/errors.js';
 import type { EvidenceStore } from '../store/store.js';
@@ -32,16 +45,93 @@ interface Row {
   mode: FilingMode;
 }
 
+/** How a receiver files in the background (the receiver's Filing; tests and tools file and wait). */
+export interface Background {
+  /** A filing that failed: its rows stay staged, for the device's next filing or the next start. */
+  report: (device: string, err: unknown) => void;
+  /**
+   * How long a filing asked for `later` may wait for another to join it (ms). An entries receipt names manifests
+   * whose segments follow: filed with the first of their receipts, the two go in one append and head.json once.
+   */
+  lingerMs: number;
+}
+
 export class Filing {
+  /** Per device, the filing not yet started, which callers join. */
+  private readonly waiting = new Map<string, Promise<void>>();
+  /** Per device, the last filing queued (running or waiting). */
+  private readonly last = new Map<string, Promise<void>>();
+  /** Per device, what starts a lingering waiting filing now. */
+  private readonly hurry = new Map<string, () => void>();
+
   constructor(
     private readonly store: EvidenceStore,
     private readonly sql: ReceiverSql,
+    private readonly background?: Background,
   ) {}
 
-  /** After a commit for `device`: write what it staged (and what an earlier receiver left staged). */
-  async file(device: string): Promise<void> {
+  /**
+   * After a commit for `device`: write what it staged (and what an earlier receiver left staged). Resolves once
+   * written; in the background, at once (`filed` then says when). `later`: in the background, the filing may wait
+   * up to `lingerMs` for the next commit of the device to join it (a filing asked for without `later` starts it).
+   */
+  file(device: string, later = false): Promise<void> {
+    const soon = !later || !this.background;
+    const waiting = this.waiting.get(device);
+    if (waiting) {
+      if (soon) this.hurry.get(device)?.();
+      return this.background ? Promise.resolve() : waiting;
+    }
+    const held = soon ? undefined : this.linger(device, this.background!.lingerMs);
+    const run: Promise<void> = (this.last.get(device) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => held)
+      .then(() => this.fileNow(device, () => this.waiting.delete(device)));
+    const forget = (): void => {
+      if (this.last.get(device) === run) this.last.delete(device);
+      // Failed before it read (BEGIN, the lock): later callers start another.
+      if (this.waiting.get(device) === run) this.waiting.delete(device);
+    };
+    run.then(forget, (err: unknown) => {
+      forget();
+      this.background?.report(device, err);
+    });
+    this.waiting.set(device, run);
+    this.last.set(device, run);
+    return this.background ? Promise.resolve() : run;
+  }
+
+  /** Resolves once everything `file` was called for, for `device`, is written; rejects if that filing failed. */
+  filed(device: string): Promise<void> {
+    return this.last.get(device) ?? Promise.resolve();
+  }
+
+  /** Files at once whatever lingers, and resolves once every filing queued is done (failed ones were reported). */
+  async drain(): Promise<void> {
+    while (this.last.size > 0) {
+      for (const go of [...this.hurry.values()]) go();
+      await Promise.allSettled([...this.last.values()]);
+    }
+  }
+
+  /** Resolves after `ms`, or when hurried. */
+  private linger(device: string, ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const go = (): void => {
+        clearTimeout(timer);
+        if (this.hurry.get(device) === go) this.hurry.delete(device);
+        resolve();
+      };
+      const timer = setTimeout(go, ms);
+      this.hurry.set(device, go);
+    });
+  }
+
+  /** `reading`: called as it reads what is staged, under the lock: from then on a caller's commit is not covered. */
+  private async fileNow(device: string, reading: () => void): Promise<void> {
     try {
       await this.sql.transaction(async (tx) => {
+        reading();
         const rows = await tx.query<Row>('SELECT id, file, data, mode FROM unfiled WHERE device = $1 ORDER BY id', [device]);
         if (rows.length === 0) return;
         for (const [file, lines] of appends(rows)) await this.append(tx, device, file, lines);
@@ -84,6 +174,7 @@ export class Filing {
   async fileAll(): Promise<number> {
     const devices = (await this.sql.query<{ device: string }>('SELECT DISTINCT device FROM unfiled')).map((r) => r.device);
     for (const d of devices) await this.file(d);
+    await this.drain();
     return devices.length;
   }
 }

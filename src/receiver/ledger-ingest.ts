@@ -69,10 +69,12 @@ export class LedgerIngest {
     private readonly log: Logger,
     private readonly agencyLog: LeafLog,
     private readonly encryption: CurrentEncryptionKeys,
+    filing?: Filing,
   ) {
     this.place = storePlace(place);
     this.evidence = this.place.evidence;
-    this.filing = new Filing(this.evidence, sql);
+    // The receiver's own, shared with FileIngest, so that a device's receipts are filed together (filing.ts).
+    this.filing = filing ?? new Filing(this.evidence, sql);
   }
 
   /** The agency CA's revocations, as they stand when each message is handled (the receiver reloads its CRL). */
@@ -105,7 +107,8 @@ export class LedgerIngest {
     }, { device, durable: true });
     // Committed: the supersession's undo record has served.
     if (superseded) await this.sql.transaction((tx) => this.recover(tx, device), { device });
-    if (out.receipt) await this.filing.file(device);
+    // Its segments' receipts follow (the manifests go before their files): filed with the first of them if it comes soon.
+    if (out.receipt) await this.filing.file(device, out.manifests.length > 0);
     return out;
   }
 

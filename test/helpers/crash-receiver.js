@@ -8,6 +8,8 @@
 //   part        (a bucket) right after the first part of a multipart upload went up: mid-multipart
 //   committed   right after the commit that records it stored, before its receipt is written to receipts.jsonl
 //   filed       right after its receipt was appended (durably) to receipts.jsonl, before that is recorded
+//   lingering   right after the commit of an entries receipt naming a manifest, whose filing waits for the segment's
+//               receipt to join it (src/receiver/filing.ts): committed, neither filed nor sent
 //
 //   none        never: a receiver that only witnesses (below)
 //
@@ -89,6 +91,12 @@ if (step === 'claimed') {
       if (name.endsWith('/receipts.jsonl') && data.toString('utf8').includes('"kind":"segment"')) die();
     };
   }
+} else if (step === 'lingering') {
+  const file = Filing.prototype.file;
+  Filing.prototype.file = async function (device, later, ...rest) {
+    if (later === true) die();
+    return file.call(this, device, later, ...rest);
+  };
 } else if (step !== 'none') {
   throw new Error(`unknown crash step ${step}`);
 }

@@ -144,6 +144,8 @@ describe('uplink breaks mid-upload', () => {
     ['committed', 'after recording a file stored and before writing its receipt'],
     // Its receipt written and fsynced, that not yet recorded: the next one writes no second one.
     ['filed', 'after writing a receipt to receipts.jsonl and before recording that'],
+    // An entries receipt committed, its filing waiting for its segment's receipt: neither in receipts.jsonl nor sent.
+    ['lingering', 'while an entries receipt waits to be filed with its segment\'s'],
   ] as const;
   for (const [step, when] of steps) {
     it(`receiver killed (-9) ${when}: the next one stores it`, async () => {
