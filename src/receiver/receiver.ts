@@ -103,7 +103,7 @@ export class Receiver {
     const { cfg } = this;
     const { caPem, caPems, signer, encryption } = loadReceiverKeys(cfg, this.now());
     mkdirSync(cfg.work, { recursive: true });
-    this.evidence = openStore(cfg.store, cfg.s3);
+    this.evidence = openStore(cfg.store, cfg.s3, (m) => this.log.warn(m));
     const unsure = await this.evidence.checkWriteOnce();
     if (unsure) this.log.warn(unsure);
     this.sql = await this.openSql();

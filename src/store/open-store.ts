@@ -31,8 +31,9 @@ export function parseS3Location(location: string): { bucket: string; prefix: str
   return { bucket: m[1]!, prefix: prefix === '' ? '' : `${prefix}/` };
 }
 
-export function openStore(location: string, s3?: S3Access): EvidenceStore {
+/** `warn`: where a bucket's background work (compacting append-only files) says what failed. */
+export function openStore(location: string, s3?: S3Access, warn?: (message: string) => void): EvidenceStore {
   if (!isS3Location(location)) return new FolderStore(location);
   if (!s3) throw new RecgwError('config', `the store ${location} is in S3: give its endpoint and credentials (s3Endpoint, s3AccessKey, s3SecretKey)`);
-  return new S3Store({ ...parseS3Location(location), ...s3 });
+  return new S3Store({ ...parseS3Location(location), ...s3, ...(warn ? { warn } : {}) });
 }

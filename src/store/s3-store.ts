@@ -29,6 +29,7 @@ import { RecgwError, describe } from '../util/errors.js';
 import { checkDir, checkName, isAppendOnly, type EvidenceStore, type PutResult } from './store.js';
 import { digestOf, sameBytes } from './same-bytes.js';
 import { traceS3 } from './s3-trace.js';
+import { PARTS, chainOf, compactionRun, parsePiece, pieceKey, type Piece } from './s3-pieces.js';
 
 export interface S3StoreOptions {
   /** http(s)://host:port of the S3 service. */
@@ -42,16 +43,23 @@ export interface S3StoreOptions {
   region?: string;
   /** PEM of the CA that issued an https endpoint's certificate, when it is not a public one. */
   ca?: string;
+  /** Where a compaction of an append-only file's pieces that failed is said (it is tried again after later appends). */
+  warn?: (message: string) => void;
 }
 
-const PARTS = '.parts/';
 /** Pieces of an append-only file asked for ahead of the one being read. */
 const READ_AHEAD = 8;
-const OFFSET_DIGITS = 20;
+/** How often a read goes back to the listing when a piece it listed is gone (compacted meanwhile). */
+const RELISTS = 3;
+
+/** A piece listed and then not found: a compaction replaced it meanwhile (s3-pieces.ts). */
+class PieceGone extends Error {}
 
 export class S3Store implements EvidenceStore {
   readonly location: string;
   private readonly client: S3Client;
+  /** Compactions under way, by file key: one at a time per file, and close() waits for them. */
+  private readonly compacting = new Map<string, Promise<void>>();
 
   constructor(private readonly o: S3StoreOptions) {
     this.location = `s3://${o.bucket}/${o.prefix}`;
@@ -97,8 +105,8 @@ export class S3Store implements EvidenceStore {
     const md5 = await digestOf(data, 'md5', 'base64');
     const put = (): Promise<unknown> => this.client.send(new PutObjectCommand({ Bucket: this.o.bucket, Key: piece, Body: data, ContentMD5: md5, IfNoneMatch: '*' }));
     // Settled either way at once: a listing that fails while the PUT is under way must not go unhandled.
-    const listed = this.pieces(key).then(
-      (pieces) => ({ pieces }),
+    const listed = this.listPieces(key).then(
+      (all) => chainOf(all, (k) => this.url(k), key),
       (err: unknown) => ({ err }),
     );
     const first = await put().then(
@@ -108,13 +116,15 @@ export class S3Store implements EvidenceStore {
     const l = await listed;
     if (first !== 'written' && first !== 'taken') throw this.failed('write', piece, first);
     if ('err' in l) throw l.err;
-    const { pieces } = l;
+    const { chain: pieces, covered } = l;
     const before = pieces.filter((p) => p.offset < offset);
     const held = before.reduce((n, p) => n + p.size, 0);
     if (held !== offset) {
       if (first === 'written') await this.deleteKeys([piece]);
       throw new RecgwError('storage', `${this.url(key)} holds ${held} bytes in pieces before offset ${offset}, not ${offset}: the store lost or mixed data`);
     }
+    // What lies before `offset` is committed (the caller's length) and is never cut again: it may be compacted.
+    this.compact(key, before, covered, offset);
     if (first === 'written') return;
     const after = pieces.filter((p) => p.offset >= offset);
     // A retry of an append that was written but not committed: the same piece is there, nothing after it.
@@ -150,17 +160,10 @@ export class S3Store implements EvidenceStore {
     const key = this.key(name);
     const pieces = await this.pieces(key);
     const size = pieces.reduce((n, p) => n + p.size, 0);
+    // Only the bytes asked for: the last piece may be a compacted one of many megabytes.
     const out: Buffer[] = [];
-    let have = 0;
-    for (let i = pieces.length - 1; i >= 0 && have < bytes; i--) {
-      const body = await this.get(pieces[i]!.key);
-      if (!body) throw new RecgwError('storage', `${this.url(pieces[i]!.key)} was listed but is gone`);
-      const b = Buffer.from(await body.transformToByteArray());
-      out.unshift(b);
-      have += b.length;
-    }
-    const data = Buffer.concat(out);
-    return { size, data: data.subarray(Math.max(0, data.length - bytes)) };
+    for await (const b of this.joined(key, pieces, Math.max(0, size - bytes))) out.push(b);
+    return { size, data: Buffer.concat(out) };
   }
 
   async stream(name: string): Promise<Readable | undefined> {
@@ -171,29 +174,55 @@ export class S3Store implements EvidenceStore {
   }
 
   /**
-   * An append-only file's pieces in order, each checked: a long ledger is never whole in memory. The next few
-   * pieces are asked for while one is used (a piece is one receiver message's lines, small; one GET each, one
-   * after another, made a rebuild from a bucket wait on round trips: bench/README.md, index-s3).
+   * An append-only file's pieces in order from byte `from` (of the first), each checked: a long ledger is never whole
+   * in memory. The next few pieces are asked for while one is used (a piece is one receiver message's lines, small;
+   * one GET each, one after another, made a rebuild from a bucket wait on round trips: bench/README.md, index-s3). A
+   * piece gone since the listing (compacted meanwhile) sends it back to the listing, going on from the byte it had
+   * reached, up to the end the first listing gave.
    */
-  private async *joined(key: string, pieces: { key: string; offset: number; size: number }[]): AsyncGenerator<Buffer> {
-    let at = 0;
+  private async *joined(key: string, pieces: Piece[], from = 0): AsyncGenerator<Buffer> {
+    const start = pieces[0]?.offset ?? 0;
+    let at = start;
     for (const p of pieces) {
       if (p.offset !== at) throw new RecgwError('storage', `${this.url(key)}: piece at offset ${p.offset} follows ${at} bytes; the pieces must be contiguous`);
       at += p.size;
     }
-    const fetch = async (p: { key: string; size: number }): Promise<Buffer> => {
-      const body = await this.get(p.key);
-      if (!body) throw new RecgwError('storage', `${this.url(p.key)} was listed but is gone`);
-      const bytes = Buffer.from(await body.transformToByteArray());
-      if (bytes.length !== p.size) throw new RecgwError('storage', `${this.url(p.key)} holds ${bytes.length} bytes, listed as ${p.size}`);
+    const end = at;
+    at = Math.max(start, from);
+    let list = pieces;
+    for (let relisted = 0; at < end; relisted++) {
+      try {
+        for await (const b of this.readAhead(list, at, end)) {
+          yield b;
+          at += b.length;
+        }
+        return;
+      } catch (err) {
+        if (!(err instanceof PieceGone)) throw err;
+        if (relisted === RELISTS) throw new RecgwError('storage', `${this.url(key)}: ${err.message}, and still after listing its pieces again ${RELISTS} times`);
+        list = await this.pieces(key);
+      }
+    }
+  }
+
+  /** The bytes [at, end) from the pieces of `list` that hold them, READ_AHEAD pieces asked for at a time. */
+  private async *readAhead(list: Piece[], at: number, end: number): AsyncGenerator<Buffer> {
+    const wanted = list.filter((p) => p.offset + p.size > at && p.offset < end);
+    if (wanted[0] === undefined || wanted[0].offset > at) throw new PieceGone(`no piece listed holds byte ${at}`);
+    const fetch = async (p: Piece): Promise<Buffer> => {
+      const skip = Math.max(0, at - p.offset);
+      const upTo = Math.min(p.size, end - p.offset);
+      const bytes = await this.getRange(p.key, skip, upTo, p.size);
+      if (!bytes) throw new PieceGone(`${this.url(p.key)} was listed but is gone`);
+      if (bytes.length !== upTo - skip) throw new RecgwError('storage', `${this.url(p.key)} holds ${bytes.length + skip} bytes, listed as ${p.size}`);
       return bytes;
     };
     const ahead: Promise<Buffer>[] = [];
     let next = 0;
     try {
-      for (let i = 0; i < pieces.length; i++) {
-        while (next < pieces.length && ahead.length < READ_AHEAD) {
-          const got = fetch(pieces[next++]!);
+      for (let i = 0; i < wanted.length; i++) {
+        while (next < wanted.length && ahead.length < READ_AHEAD) {
+          const got = fetch(wanted[next++]!);
           // Awaited below in turn; a failure of one asked for ahead is not left unhandled if reading stops first.
           got.catch(() => undefined);
           ahead.push(got);
@@ -203,6 +232,18 @@ export class S3Store implements EvidenceStore {
     } finally {
       // Reading stopped early (a failure, or the reader's choice): the pieces asked for are let go.
       ahead.length = 0;
+    }
+  }
+
+  /** Bytes [from, to) of an object of `size` bytes (asked for whole when that is all of it), or undefined when it is not there. */
+  private async getRange(key: string, from: number, to: number, size: number): Promise<Buffer | undefined> {
+    if (from >= to) return Buffer.alloc(0);
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.o.bucket, Key: key, ...(from > 0 || to < size ? { Range: `bytes=${from}-${to - 1}` } : {}) }));
+      return Buffer.from(await (res.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+    } catch (err) {
+      if (status(err) === 404) return undefined;
+      throw this.failed('read', key, err);
     }
   }
 
@@ -243,7 +284,7 @@ export class S3Store implements EvidenceStore {
 
   async remove(name: string): Promise<void> {
     const key = this.key(name);
-    const keys = isAppendOnly(name) ? (await this.pieces(key)).map((p) => p.key) : [key];
+    const keys = isAppendOnly(name) ? (await this.listPieces(key)).map((p) => p.key) : [key];
     if (keys.length > 0) await this.deleteKeys(keys);
   }
 
@@ -274,6 +315,7 @@ export class S3Store implements EvidenceStore {
   }
 
   async close(): Promise<void> {
+    await Promise.all(this.compacting.values());
     this.client.destroy();
   }
 
@@ -304,18 +346,52 @@ export class S3Store implements EvidenceStore {
     }
   }
 
-  /** An append-only file's pieces, in offset order. */
-  private async pieces(key: string): Promise<{ key: string; offset: number; size: number }[]> {
-    const prefix = key + PARTS;
-    const out: { key: string; offset: number; size: number }[] = [];
-    for (const page of await this.listAll(prefix)) {
-      for (const o of page.Contents ?? []) {
-        const digits = o.Key!.slice(prefix.length);
-        if (!/^\d{20}$/.test(digits)) throw new RecgwError('storage', `${this.url(o.Key!)} is not a piece of ${this.url(key)} (its name must be 20 digits)`);
-        out.push({ key: o.Key!, offset: Number(digits), size: o.Size ?? 0 });
-      }
+  /** Every piece listed under an append-only file, compacted or not, covered or not. */
+  private async listPieces(key: string): Promise<Piece[]> {
+    const out: Piece[] = [];
+    for (const page of await this.listAll(key + PARTS)) {
+      for (const o of page.Contents ?? []) out.push(parsePiece(key, o.Key!, o.Size ?? 0, (k) => this.url(k)));
     }
-    return out.sort((a, b) => a.offset - b.offset);
+    return out;
+  }
+
+  /** An append-only file's pieces that make it up, in offset order (s3-pieces.ts chainOf). */
+  private async pieces(key: string): Promise<Piece[]> {
+    return chainOf(await this.listPieces(key), (k) => this.url(k), key).chain;
+  }
+
+  /**
+   * In the background (appends do not wait): join the first run of pieces worth joining below `committed` into one
+   * compacted piece, written once, then remove the pieces it replaces and any a compaction before left over. A
+   * reader that listed the small pieces meanwhile finds one gone and lists again (joined). A failure leaves what was
+   * there (the file reads the same); the next append tries again.
+   */
+  private compact(key: string, chain: Piece[], covered: Piece[], committed: number): void {
+    if (this.compacting.has(key)) return;
+    const run = compactionRun(chain, committed);
+    if (!run && covered.length === 0) return;
+    const work = (async (): Promise<void> => {
+      if (run) {
+        const offset = run[0]!.offset;
+        const end = run.at(-1)!.offset + run.at(-1)!.size;
+        const parts: Buffer[] = [];
+        for await (const b of this.joined(key, run, offset)) parts.push(b);
+        const bytes = Buffer.concat(parts);
+        if (bytes.length !== end - offset) throw new RecgwError('storage', `${this.url(key)}: pieces ${offset} to ${end} read as ${bytes.length} bytes`);
+        const target = pieceKey(key, offset, end);
+        const md5 = await digestOf(bytes, 'md5', 'base64');
+        await this.client.send(new PutObjectCommand({ Bucket: this.o.bucket, Key: target, Body: bytes, ContentMD5: md5, IfNoneMatch: '*' })).catch(async (err: unknown) => {
+          if (status(err) !== 412) throw this.failed('write', target, err);
+          // Another receiver compacted the same run: the same bytes, or the store is not what its pieces say.
+          const there = await this.get(target);
+          if (!there || !(await sameBytes(there, bytes))) throw new RecgwError('storage', `${this.url(target)} already holds other bytes than the pieces it joins`);
+        });
+      }
+      await this.deleteKeys([...(run ?? []), ...covered].map((p) => p.key));
+    })()
+      .catch((err: unknown) => this.o.warn?.(`could not compact the pieces of ${this.url(key)} (tried again after a later append): ${describe(err)}`))
+      .finally(() => this.compacting.delete(key));
+    this.compacting.set(key, work);
   }
 
   private async listAll(prefix: string, delimiter?: string): Promise<{ Contents?: _Object[]; CommonPrefixes?: { Prefix?: string }[] }[]> {
@@ -340,10 +416,6 @@ export class S3Store implements EvidenceStore {
       if (res.Errors?.length) throw new RecgwError('storage', `could not remove ${this.url(res.Errors[0]!.Key ?? '')}: ${res.Errors[0]!.Message ?? res.Errors[0]!.Code}`);
     }
   }
-}
-
-function pieceKey(key: string, offset: number): string {
-  return `${key}${PARTS}${String(offset).padStart(OFFSET_DIGITS, '0')}`;
 }
 
 /** A client of the service as the store talks to it (the receiver's staging of unfinished files too, s3-partials.ts). */

@@ -6,13 +6,14 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FolderStore } from '../../src/store/folder-store.js';
 import { S3Store } from '../../src/store/s3-store.js';
 import { openStore, parseS3Location } from '../../src/store/open-store.js';
 import type { EvidenceStore } from '../../src/store/store.js';
+import { COMPACT_PIECES, pieceKey } from '../../src/store/s3-pieces.js';
 import { s3Client, withRadosgw } from '../helpers/radosgw.js';
 import { cleanupTmp, tmp } from '../helpers/fixtures.js';
 
@@ -125,6 +126,132 @@ describe.each(kinds)('%s store', (_kind, make) => {
       await expect(store.list('../')).rejects.toThrow(/is not a store name/);
     });
   }, 30_000);
+});
+
+describe('an append-only file in a bucket, compacted', () => {
+  const store = (prefix: string, warn?: (m: string) => void): S3Store => {
+    const s = rgw.server();
+    return new S3Store({ endpoint: s.endpoint, bucket: s.bucket, prefix, accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey, ...(warn ? { warn } : {}) });
+  };
+  /** Every object under the file's pieces, as the bucket lists them. */
+  const listed = async (prefix: string, name: string): Promise<string[]> => {
+    const s = rgw.server();
+    const c = s3Client(s);
+    try {
+      const out: string[] = [];
+      let token: string | undefined;
+      do {
+        const page = await c.send(new ListObjectsV2Command({ Bucket: s.bucket, Prefix: `${prefix}${name}.parts/`, ContinuationToken: token }));
+        out.push(...(page.Contents ?? []).map((o) => o.Key!.slice(`${prefix}${name}.parts/`.length)));
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      return out;
+    } finally {
+      c.destroy();
+    }
+  };
+  const line = (i: number): string => `{"seq":${i},"text":"${'x'.repeat(i % 50)}"}\n`;
+  const readAll = async (st: EvidenceStore, name: string): Promise<string> => {
+    const chunks: Buffer[] = [];
+    for await (const c of (await st.stream(name))! as AsyncIterable<Buffer>) chunks.push(c);
+    return Buffer.concat(chunks).toString();
+  };
+
+  it('holds 600 appends in a few pieces, and reads, streams, tails and sizes them as the lines appended', async () => {
+    const warnings: string[] = [];
+    const st = store('compact1/', (m) => warnings.push(m));
+    let text = '';
+    for (let i = 0; i < 600; i++) {
+      await st.append('d/ledger.jsonl', Buffer.byteLength(text), Buffer.from(line(i)));
+      text += line(i);
+    }
+    await st.close();
+    expect(warnings).toEqual([]);
+    const names = await listed('compact1/', 'd/ledger.jsonl');
+    // 600 appends: joined 64 at a time (and those again), at most a run's worth left small at the end.
+    expect(names.length).toBeLessThan(2 * COMPACT_PIECES);
+    expect(names.filter((n) => n.includes('-')).length).toBeGreaterThan(0);
+    const again = store('compact1/');
+    try {
+      expect((await again.read('d/ledger.jsonl'))!.toString()).toBe(text);
+      expect(await readAll(again, 'd/ledger.jsonl')).toBe(text);
+      expect(await again.size('d/ledger.jsonl')).toBe(Buffer.byteLength(text));
+      const t = await again.tail('d/ledger.jsonl', 100);
+      expect([t.size, t.data.toString()]).toEqual([Buffer.byteLength(text), text.slice(-100)]);
+      // Appends go on at the committed length, a retry and a cut as before.
+      await again.append('d/ledger.jsonl', Buffer.byteLength(text), Buffer.from('uncommitted\n'));
+      await again.append('d/ledger.jsonl', Buffer.byteLength(text), Buffer.from('last\n'));
+      expect((await again.read('d/ledger.jsonl'))!.toString()).toBe(`${text}last\n`);
+      await again.remove('d/ledger.jsonl');
+      expect(await listed('compact1/', 'd/ledger.jsonl')).toEqual([]);
+    } finally {
+      await again.close();
+    }
+  }, 120_000);
+
+  it('a compaction cut short (the joined piece written, the small ones still there) reads the same, and the next append clears them', async () => {
+    const st = store('compact2/');
+    const s = rgw.server();
+    const c = s3Client(s);
+    try {
+      let text = '';
+      for (let i = 0; i < 10; i++) {
+        await st.append('d/receipts.jsonl', Buffer.byteLength(text), Buffer.from(line(i)));
+        text += line(i);
+      }
+      // What a receiver killed between the two steps of a compaction leaves: pieces 0..5 joined, the small ones kept.
+      const end = Buffer.byteLength(text.split('\n').slice(0, 6).join('\n') + '\n');
+      await c.send(new PutObjectCommand({ Bucket: s.bucket, Key: pieceKey('compact2/d/receipts.jsonl', 0, end), Body: Buffer.from(text.slice(0, end)) }));
+      expect(await listed('compact2/', 'd/receipts.jsonl')).toHaveLength(11);
+      expect((await st.read('d/receipts.jsonl'))!.toString()).toBe(text);
+      expect(await st.size('d/receipts.jsonl')).toBe(Buffer.byteLength(text));
+      await st.append('d/receipts.jsonl', Buffer.byteLength(text), Buffer.from('next\n'));
+      await st.close();
+      // The six small pieces the joined one covers are gone; the rest stay small (too few to join).
+      expect((await listed('compact2/', 'd/receipts.jsonl')).length).toBe(11 - 6 + 1);
+      const again = store('compact2/');
+      expect((await again.read('d/receipts.jsonl'))!.toString()).toBe(`${text}next\n`);
+      await again.close();
+      // A joined piece whose bytes are not its small pieces' is refused by its name's length, or read as written.
+      await c.send(new PutObjectCommand({ Bucket: s.bucket, Key: pieceKey('compact2/d/receipts.jsonl', 0, 5), Body: Buffer.from('abc') }));
+      const bad = store('compact2/');
+      await expect(bad.read('d/receipts.jsonl')).rejects.toThrow(/holds 3 bytes, but its name says bytes 0 to 5/);
+      await bad.close();
+    } finally {
+      c.destroy();
+    }
+  }, 60_000);
+
+  it('a reader streaming while the pieces it listed are compacted away reads the whole file', async () => {
+    const writer = store('compact3/');
+    let text = '';
+    const append = async (k: number): Promise<void> => {
+      for (let i = 0; i < k; i++) {
+        const l = line(text.length % 97);
+        await writer.append('d/ledger.jsonl', Buffer.byteLength(text), Buffer.from(l));
+        text += l;
+      }
+    };
+    // Fewer than a run below the committed length: nothing joined yet.
+    await append(COMPACT_PIECES);
+    const before = text;
+    const reader = store('compact3/');
+    try {
+      const stream = (await reader.stream('d/ledger.jsonl'))! as AsyncIterable<Buffer>;
+      const it = stream[Symbol.asyncIterator]();
+      const first = await it.next();
+      // Now the next append makes the first 64 pieces one, and removes them (close waits for the compaction).
+      await append(1);
+      await writer.close();
+      expect((await listed('compact3/', 'd/ledger.jsonl')).length).toBeLessThan(COMPACT_PIECES);
+      const rest: Buffer[] = [first.value as Buffer];
+      for (let r = await it.next(); !r.done; r = await it.next()) rest.push(r.value as Buffer);
+      // The file as it was listed when the reading began: no byte lost, none twice.
+      expect(Buffer.concat(rest).toString()).toBe(before);
+    } finally {
+      await reader.close();
+    }
+  }, 60_000);
 });
 
 describe('folder and bucket', () => {
