@@ -20,6 +20,8 @@ export interface Piece {
   size: number;
   /** A compacted piece (`<offset>-<end>`). */
   compacted: boolean;
+  /** The MD5 (hex) the listing gave as its ETag, for a piece written in one PUT. */
+  md5?: string;
 }
 
 /** The key of the piece at `offset` (and, compacted, ending at `end`). */
@@ -29,14 +31,15 @@ export function pieceKey(fileKey: string, offset: number, end?: number): string 
 }
 
 /** A listed object under `<fileKey>.parts/` as a piece; `url` names things in errors. */
-export function parsePiece(fileKey: string, key: string, size: number, url: (key: string) => string): Piece {
+export function parsePiece(fileKey: string, key: string, size: number, url: (key: string) => string, etag?: string): Piece {
   const m = /^(\d{20})(?:-(\d{20}))?$/.exec(key.slice(fileKey.length + PARTS.length));
   if (!m) throw new RecgwError('storage', `${url(key)} is not a piece of ${url(fileKey)} (its name must be 20 digits, or two joined by '-')`);
   const offset = Number(m[1]);
   if (m[2] !== undefined && Number(m[2]) - offset !== size) {
     throw new RecgwError('storage', `${url(key)} holds ${size} bytes, but its name says bytes ${offset} to ${Number(m[2])} of ${url(fileKey)}`);
   }
-  return { key, offset, size, compacted: m[2] !== undefined };
+  const md5 = /^"?([0-9a-f]{32})"?$/.exec(etag ?? '')?.[1];
+  return { key, offset, size, compacted: m[2] !== undefined, ...(md5 ? { md5 } : {}) };
 }
 
 /**

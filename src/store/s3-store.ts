@@ -10,6 +10,7 @@
  * S3 Object Lock requires): there Ceph 16 takes a second conditional PUT as a new version, so checkWriteOnce()
  * refuses such a bucket (docs/object-store.md §2).
  */
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Agent } from 'node:https';
@@ -55,11 +56,17 @@ const RELISTS = 3;
 /** A piece listed and then not found: a compaction replaced it meanwhile (s3-pieces.ts). */
 class PieceGone extends Error {}
 
+/** The bytes of pieces this store appended lately, so that compacting them needs no GET of each (bounded). */
+const RECENT_BYTES = 32 << 20;
+
 export class S3Store implements EvidenceStore {
   readonly location: string;
   private readonly client: S3Client;
   /** Compactions under way, by file key: one at a time per file, and close() waits for them. */
   private readonly compacting = new Map<string, Promise<void>>();
+  /** Pieces this store appended, by key, oldest first, at most RECENT_BYTES in all. */
+  private readonly recent = new Map<string, Buffer>();
+  private recentBytes = 0;
 
   constructor(private readonly o: S3StoreOptions) {
     this.location = `s3://${o.bucket}/${o.prefix}`;
@@ -125,7 +132,7 @@ export class S3Store implements EvidenceStore {
     }
     // What lies before `offset` is committed (the caller's length) and is never cut again: it may be compacted.
     this.compact(key, before, covered, offset);
-    if (first === 'written') return;
+    if (first === 'written') return this.remember(piece, Buffer.from(data));
     const after = pieces.filter((p) => p.offset >= offset);
     // A retry of an append that was written but not committed: the same piece is there, nothing after it.
     if (after.length === 1 && after[0]!.offset === offset && after[0]!.size === data.length) {
@@ -346,11 +353,29 @@ export class S3Store implements EvidenceStore {
     }
   }
 
+  private remember(piece: string, data: Buffer): void {
+    this.recent.set(piece, data);
+    this.recentBytes += data.length;
+    for (const [k, b] of this.recent) {
+      if (this.recentBytes <= RECENT_BYTES) break;
+      this.recent.delete(k);
+      this.recentBytes -= b.length;
+    }
+  }
+
+  private forget(pieces: string[]): void {
+    for (const k of pieces) {
+      const b = this.recent.get(k);
+      if (b) this.recentBytes -= b.length;
+      this.recent.delete(k);
+    }
+  }
+
   /** Every piece listed under an append-only file, compacted or not, covered or not. */
   private async listPieces(key: string): Promise<Piece[]> {
     const out: Piece[] = [];
     for (const page of await this.listAll(key + PARTS)) {
-      for (const o of page.Contents ?? []) out.push(parsePiece(key, o.Key!, o.Size ?? 0, (k) => this.url(k)));
+      for (const o of page.Contents ?? []) out.push(parsePiece(key, o.Key!, o.Size ?? 0, (k) => this.url(k), o.ETag));
     }
     return out;
   }
@@ -375,7 +400,11 @@ export class S3Store implements EvidenceStore {
         const offset = run[0]!.offset;
         const end = run.at(-1)!.offset + run.at(-1)!.size;
         const parts: Buffer[] = [];
-        for await (const b of this.joined(key, run, offset)) parts.push(b);
+        // Kept bytes are used only where they are what the bucket holds (the listing's MD5 of each piece).
+        const kept = run.map((p) => this.recent.get(p.key));
+        const same = (b: Buffer | undefined, p: Piece): boolean => b !== undefined && p.md5 !== undefined && createHash('md5').update(b).digest('hex') === p.md5;
+        if (kept.every((b, i) => same(b, run[i]!))) parts.push(...(kept as Buffer[]));
+        else for await (const b of this.joined(key, run, offset)) parts.push(b);
         const bytes = Buffer.concat(parts);
         if (bytes.length !== end - offset) throw new RecgwError('storage', `${this.url(key)}: pieces ${offset} to ${end} read as ${bytes.length} bytes`);
         const target = pieceKey(key, offset, end);
@@ -387,7 +416,9 @@ export class S3Store implements EvidenceStore {
           if (!there || !(await sameBytes(there, bytes))) throw new RecgwError('storage', `${this.url(target)} already holds other bytes than the pieces it joins`);
         });
       }
-      await this.deleteKeys([...(run ?? []), ...covered].map((p) => p.key));
+      const gone = [...(run ?? []), ...covered].map((p) => p.key);
+      await this.deleteKeys(gone);
+      this.forget(gone);
     })()
       .catch((err: unknown) => this.o.warn?.(`could not compact the pieces of ${this.url(key)} (tried again after a later append): ${describe(err)}`))
       .finally(() => this.compacting.delete(key));

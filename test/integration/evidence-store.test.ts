@@ -159,7 +159,10 @@ describe('an append-only file in a bucket, compacted', () => {
 
   it('holds 600 appends in a few pieces, and reads, streams, tails and sizes them as the lines appended', async () => {
     const warnings: string[] = [];
+    const trace = join(tmp('recgw-compact-trace-'), 'trace.jsonl');
+    process.env.RECGW_S3_TRACE = trace;
     const st = store('compact1/', (m) => warnings.push(m));
+    delete process.env.RECGW_S3_TRACE;
     let text = '';
     for (let i = 0; i < 600; i++) {
       await st.append('d/ledger.jsonl', Buffer.byteLength(text), Buffer.from(line(i)));
@@ -167,6 +170,10 @@ describe('an append-only file in a bucket, compacted', () => {
     }
     await st.close();
     expect(warnings).toEqual([]);
+    // The writer joined what it had appended from the bytes it kept (checked against the listing's MD5): no GETs.
+    const cmds = readFileSync(trace, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { cmd: string }).cmd);
+    expect(cmds.filter((c) => c === 'GetObject')).toEqual([]);
+    expect(cmds.filter((c) => c === 'PutObject').length).toBeGreaterThan(600);
     const names = await listed('compact1/', 'd/ledger.jsonl');
     // 600 appends: joined 64 at a time (and those again), at most a run's worth left small at the end.
     expect(names.length).toBeLessThan(2 * COMPACT_PIECES);
