@@ -123,7 +123,7 @@ describe('a fork a witness reports, on the desk', () => {
 
     const c = await signedIn(desk.base, DESK_ACCOUNTS['evidence-officer']);
     const page = await c.get('/alerts');
-    expect(page.text).toContain(`见证方 ${WITNESS} 报告机构日志异常：forked`);
+    expect(page.text).toContain(`见证方 ${WITNESS} 报告机构日志异常：分叉（同一长度有两个不同的根）`);
     expect(page.text).toContain('接收端 receiver:1');
     const csrf = await c.csrf('/alerts');
     expect((await c.req('POST', '/alerts/ack', { form: { _csrf: csrf, key: found[0]!.key, note: '已通知见证方' } })).headers.location).toBe('/alerts?m=acked');
