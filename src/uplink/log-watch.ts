@@ -17,10 +17,8 @@ import type { Ledger } from '../evidence/ledger.js';
 import { ENTRY } from '../evidence/types.js';
 import { encodeLeaf, leafOfReceipt } from '../evidence/log-leaf.js';
 import type { Receipt } from '../evidence/receipt.js';
-import { checkCertificate, parseCertificate, subjectField } from '../pki/certs.js';
+import { parseCertificate } from '../pki/certs.js';
 import { checkLogCertificate } from '../pki/log-cert.js';
-import { isSm2Certificate } from '../pki/sm2-cert.js';
-import { ROLE_LOG } from '../pki/roles.js';
 import { checkSm2Signature, keyIdHex } from '../tlog/sm2-note.js';
 import { leafHash, verifyConsistency, verifyInclusion } from '../tlog/merkle.js';
 import { openCheckpoint, type SignedCheckpoint } from '../tlog/checkpoint.js';
@@ -208,12 +206,12 @@ export class LogWatch {
   }
 
   private keyOf(pem: string): WatchedKey | undefined {
-    const x = parseCertificate(pem);
-    const problems = checkCertificate(pem, this.caPems, { at: new Date(this.now()), role: ROLE_LOG });
-    if (!x || problems.length > 0) {
-      this.log.warn('ignored a log certificate that is not the agency CA\'s', { problems: problems.map((p) => p.detail) });
+    const c = checkLogCertificate(pem, this.caPems, { at: new Date(this.now()), keyType: 'ed25519' });
+    if ('why' in c) {
+      this.log.warn("ignored a log certificate that is not the agency CA's", { why: c.why });
       return undefined;
     }
-    return { origin: subjectField(x, 'CN') ?? '', key: x.publicKey, gm: isSm2Certificate(x) };
+    return c;
   }
+
 }
